@@ -1,0 +1,132 @@
+/*
+ * A freestanding runtime for faultline's own guests (the demo and the test
+ * fixtures): _start, raw syscalls and the few helpers gcc may call. Real
+ * programs use glibc or musl instead; these guests stay libc-free so their
+ * page touches are exactly the ones their source shows.
+ */
+#ifndef FAULTLINE_RT_H
+#define FAULTLINE_RT_H
+
+typedef unsigned long size_t;
+typedef long ssize_t;
+
+#define SYS_write 1
+#define SYS_clock_gettime 228
+#define SYS_exit_group 231
+
+static inline long fl_syscall1(long n, long a)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a) : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long fl_syscall2(long n, long a, long b)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b) : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline long fl_syscall3(long n, long a, long b, long c)
+{
+    long r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c) : "rcx", "r11", "memory");
+    return r;
+}
+
+static inline ssize_t fl_write(int fd, const void *buf, size_t n)
+{
+    return fl_syscall3(SYS_write, fd, (long)buf, (long)n);
+}
+
+static inline __attribute__((noreturn)) void fl_exit(int status)
+{
+    fl_syscall1(SYS_exit_group, status);
+    __builtin_unreachable();
+}
+
+struct fl_timespec { long tv_sec; long tv_nsec; };
+
+static inline long fl_now_ns(void)
+{
+    struct fl_timespec ts;
+    fl_syscall2(SYS_clock_gettime, 1 /* CLOCK_MONOTONIC */, (long)&ts);
+    return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static inline size_t fl_strlen(const char *s)
+{
+    size_t n = 0;
+    while (s[n])
+        n++;
+    return n;
+}
+
+static inline void fl_puts(const char *s)
+{
+    fl_write(1, s, fl_strlen(s));
+}
+
+/* Decimal formatting without libc; returns the number of bytes written. */
+static inline size_t fl_utoa(unsigned long v, char *out)
+{
+    char tmp[24];
+    size_t n = 0, i;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    for (i = 0; i < n; i++)
+        out[i] = tmp[n - 1 - i];
+    return n;
+}
+
+static inline void fl_put_u(unsigned long v)
+{
+    char buf[24];
+    fl_write(1, buf, fl_utoa(v, buf));
+}
+
+static inline unsigned long fl_atou(const char *s)
+{
+    unsigned long v = 0;
+    while (*s >= '0' && *s <= '9')
+        v = v * 10 + (unsigned long)(*s++ - '0');
+    return v;
+}
+
+/* gcc may emit calls to these even in freestanding code. */
+void *memset(void *d, int c, size_t n)
+{
+    unsigned char *p = d;
+    while (n--)
+        *p++ = (unsigned char)c;
+    return d;
+}
+
+void *memcpy(void *d, const void *s, size_t n)
+{
+    unsigned char *p = d;
+    const unsigned char *q = s;
+    while (n--)
+        *p++ = *q++;
+    return d;
+}
+
+int main(int argc, char **argv);
+
+/* Linux process entry: RSP points at argc, argv follows. */
+__asm__(".globl _start\n"
+        "_start:\n"
+        "  xor %ebp, %ebp\n"
+        "  mov (%rsp), %rdi\n"
+        "  lea 8(%rsp), %rsi\n"
+        "  and $-16, %rsp\n"
+        "  call main\n"
+        "  mov %eax, %edi\n"
+        "  mov $231, %eax\n"
+        "  syscall\n"
+        "  hlt\n");
+
+#endif

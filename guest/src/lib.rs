@@ -1,0 +1,9 @@
+//! Guest-side artifacts of faultline, built from `guest/` by this crate's
+//! build script and embedded as bytes.
+
+/// The ring-0 shim: exception stubs and the flush-and-return path.
+/// Its layout is documented in `x86_64/shim.S`.
+pub static SHIM_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/shim.bin"));
+
+/// The built-in demo guest that `faultline demo` runs: a static x86-64 ELF.
+pub static DEMO_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.elf"));

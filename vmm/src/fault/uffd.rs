@@ -1,0 +1,271 @@
+//! The userfaultfd calls faultline needs, defined here from the kernel's
+//! uapi (linux/userfaultfd.h) so that building needs no bindgen/libclang.
+
+use std::fs::OpenOptions;
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+
+use vmm_sys_util::ioctl::{ioctl_with_mut_ref, ioctl_with_ref, ioctl_with_val};
+use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iowr_nr};
+
+const UFFDIO: u32 = 0xAA;
+const UFFD_API: u64 = 0xAA;
+
+#[repr(C)]
+#[derive(Default)]
+struct UffdioApi {
+    api: u64,
+    features: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct UffdioRange {
+    start: u64,
+    len: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct UffdioRegister {
+    range: UffdioRange,
+    mode: u64,
+    ioctls: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct UffdioCopy {
+    dst: u64,
+    src: u64,
+    len: u64,
+    mode: u64,
+    copy: i64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct UffdioZeropage {
+    range: UffdioRange,
+    mode: u64,
+    zeropage: i64,
+}
+
+ioctl_iowr_nr!(UFFDIO_API, UFFDIO, 0x3F, UffdioApi);
+ioctl_iowr_nr!(UFFDIO_REGISTER, UFFDIO, 0x00, UffdioRegister);
+ioctl_ior_nr!(UFFDIO_WAKE, UFFDIO, 0x02, UffdioRange);
+ioctl_iowr_nr!(UFFDIO_COPY, UFFDIO, 0x03, UffdioCopy);
+ioctl_iowr_nr!(UFFDIO_ZEROPAGE, UFFDIO, 0x04, UffdioZeropage);
+// /dev/userfaultfd: USERFAULTFD_IOC_NEW = _IO(0xAA, 0x00).
+ioctl_io_nr!(USERFAULTFD_IOC_NEW, UFFDIO, 0x00);
+
+const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
+const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
+const UFFD_PAGEFAULT_FLAG_WRITE: u64 = 1;
+const UFFD_FEATURE_THREAD_ID: u64 = 1 << 8;
+
+/// One message read from the descriptor (struct uffd_msg, 32 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Default)]
+struct RawMsg {
+    event: u8,
+    reserved1: u8,
+    reserved2: u16,
+    reserved3: u32,
+    arg: [u64; 3],
+}
+const MSG_LEN: usize = std::mem::size_of::<RawMsg>();
+const _: () = assert!(MSG_LEN == 32);
+
+/// A missing-page fault as the kernel reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageFault {
+    /// Host virtual address that faulted.
+    pub address: u64,
+    pub write: bool,
+    /// Kernel thread id of the faulting thread.
+    pub tid: u32,
+}
+
+/// Errors creating or driving the userfaultfd.
+#[derive(Debug, thiserror::Error)]
+pub enum UffdError {
+    #[error(
+        "userfaultfd is unavailable ({0}); run as root, or give this user access to /dev/userfaultfd, \
+         or set vm.unprivileged_userfaultfd=1"
+    )]
+    Unavailable(#[source] io::Error),
+    #[error("userfaultfd {what}: {source}")]
+    Op {
+        what: &'static str,
+        #[source]
+        source: io::Error,
+    },
+}
+
+fn op(what: &'static str) -> impl FnOnce(io::Error) -> UffdError {
+    move |source| UffdError::Op { what, source }
+}
+
+/// How a resolve call ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resolved {
+    /// This call put the page in place.
+    Placed,
+    /// The page was already there (EEXIST): someone else resolved it.
+    AlreadyThere,
+}
+
+/// A userfaultfd descriptor, non-blocking.
+pub struct Uffd {
+    fd: OwnedFd,
+}
+
+impl Uffd {
+    /// Opens a userfaultfd for this process. Not UFFD_USER_MODE_ONLY: KVM's
+    /// accesses to guest memory are kernel-mode faults.
+    pub fn new() -> Result<Self, UffdError> {
+        let flags = libc::O_CLOEXEC | libc::O_NONBLOCK;
+        // SAFETY: plain syscall with integer flags.
+        let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) } as RawFd;
+        let fd = if fd >= 0 {
+            // SAFETY: the kernel just gave us this descriptor.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        } else {
+            let syscall_err = io::Error::last_os_error();
+            // Without CAP_SYS_PTRACE and with vm.unprivileged_userfaultfd=0
+            // the syscall refuses; /dev/userfaultfd may still grant access.
+            let dev = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open("/dev/userfaultfd")
+                .map_err(|e| UffdError::Unavailable(io::Error::new(e.kind(), format!("syscall: {syscall_err}; /dev/userfaultfd: {e}"))))?;
+            // SAFETY: USERFAULTFD_IOC_NEW takes the flags by value.
+            let fd = unsafe { ioctl_with_val(&dev, USERFAULTFD_IOC_NEW(), flags as libc::c_ulong) };
+            if fd < 0 {
+                return Err(UffdError::Unavailable(io::Error::last_os_error()));
+            }
+            // SAFETY: the ioctl returned a fresh descriptor.
+            unsafe { OwnedFd::from_raw_fd(fd) }
+        };
+        let uffd = Uffd { fd };
+        let mut api = UffdioApi { api: UFFD_API, features: UFFD_FEATURE_THREAD_ID, ioctls: 0 };
+        // SAFETY: UFFDIO_API reads and writes a UffdioApi.
+        if unsafe { ioctl_with_mut_ref(&uffd.fd, UFFDIO_API(), &mut api) } < 0 {
+            return Err(UffdError::Unavailable(io::Error::last_os_error()));
+        }
+        Ok(uffd)
+    }
+
+    /// Registers `[start, start + len)` for missing-page faults.
+    pub fn register(&self, start: *mut u8, len: u64) -> Result<(), UffdError> {
+        let mut reg = UffdioRegister {
+            range: UffdioRange { start: start as u64, len },
+            mode: UFFDIO_REGISTER_MODE_MISSING,
+            ioctls: 0,
+        };
+        // SAFETY: UFFDIO_REGISTER reads and writes a UffdioRegister.
+        if unsafe { ioctl_with_mut_ref(&self.fd, UFFDIO_REGISTER(), &mut reg) } < 0 {
+            return Err(op("register guest RAM")(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Reads pending faults into `out`; returns how many (0 if none).
+    pub fn read_faults(&self, out: &mut Vec<PageFault>) -> Result<usize, UffdError> {
+        let mut msgs = [RawMsg::default(); 16];
+        // SAFETY: reading into a buffer of the right size.
+        let n = unsafe { libc::read(self.fd.as_raw_fd(), msgs.as_mut_ptr().cast(), MSG_LEN * msgs.len()) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            return match e.raw_os_error() {
+                Some(libc::EAGAIN) | Some(libc::EINTR) => Ok(0),
+                _ => Err(op("read")(e)),
+            };
+        }
+        let count = n as usize / MSG_LEN;
+        let before = out.len();
+        for m in &msgs[..count] {
+            if m.event == UFFD_EVENT_PAGEFAULT {
+                out.push(PageFault {
+                    address: m.arg[1],
+                    write: m.arg[0] & UFFD_PAGEFAULT_FLAG_WRITE != 0,
+                    tid: m.arg[2] as u32,
+                });
+            }
+        }
+        Ok(out.len() - before)
+    }
+
+    /// Blocks until a fault is pending or `wake_fd` becomes readable.
+    /// Returns true if the descriptor has faults to read.
+    pub fn wait(&self, wake_fd: RawFd) -> Result<bool, UffdError> {
+        let mut fds = [
+            libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: wake_fd, events: libc::POLLIN, revents: 0 },
+        ];
+        // SAFETY: two valid pollfds.
+        let r = unsafe { libc::poll(fds.as_mut_ptr(), 2, -1) };
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            return if e.raw_os_error() == Some(libc::EINTR) { Ok(false) } else { Err(op("poll")(e)) };
+        }
+        Ok(fds[0].revents & libc::POLLIN != 0)
+    }
+
+    /// Atomically copies one page from `src` to `dst` and wakes the waiter.
+    pub fn copy(&self, dst: u64, src: &[u8]) -> Result<Resolved, UffdError> {
+        self.retrying("copy", dst, src.len() as u64, || {
+            let mut c = UffdioCopy { dst, src: src.as_ptr() as u64, len: src.len() as u64, mode: 0, copy: 0 };
+            // SAFETY: `src` is a live buffer of `len` bytes; dst is registered.
+            unsafe { ioctl_with_mut_ref(&self.fd, UFFDIO_COPY(), &mut c) }
+        })
+    }
+
+    /// Maps the zero page at `dst` and wakes the waiter.
+    pub fn zeropage(&self, dst: u64, len: u64) -> Result<Resolved, UffdError> {
+        self.retrying("zeropage", dst, len, || {
+            let mut z = UffdioZeropage { range: UffdioRange { start: dst, len }, mode: 0, zeropage: 0 };
+            // SAFETY: UFFDIO_ZEROPAGE reads and writes a UffdioZeropage.
+            unsafe { ioctl_with_mut_ref(&self.fd, UFFDIO_ZEROPAGE(), &mut z) }
+        })
+    }
+
+    /// Runs a resolving ioctl, retrying while the kernel asks (EAGAIN: the
+    /// mm changed under it), and turns EEXIST into success.
+    fn retrying(&self, what: &'static str, dst: u64, len: u64, mut call: impl FnMut() -> i32) -> Result<Resolved, UffdError> {
+        let e = loop {
+            if call() >= 0 {
+                return Ok(Resolved::Placed);
+            }
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() != Some(libc::EAGAIN) {
+                break e;
+            }
+        };
+        match e.raw_os_error() {
+            // Someone mapped it first. The waiter may not have been woken by
+            // our call, so wake it explicitly.
+            Some(libc::EEXIST) => {
+                self.wake(dst, len)?;
+                Ok(Resolved::AlreadyThere)
+            }
+            _ => {
+                // A waiter is parked on this page; never leave it hanging.
+                let _ = self.wake(dst, len);
+                Err(op(what)(e))
+            }
+        }
+    }
+
+    /// Wakes threads waiting on `[start, start + len)`.
+    pub fn wake(&self, start: u64, len: u64) -> Result<(), UffdError> {
+        let range = UffdioRange { start, len };
+        // SAFETY: UFFDIO_WAKE reads a UffdioRange.
+        if unsafe { ioctl_with_ref(&self.fd, UFFDIO_WAKE(), &range) } < 0 {
+            return Err(op("wake")(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,227 @@
+//! Reading and validating a static x86-64 ELF executable.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use goblin::elf::header::{EI_CLASS, ELFCLASS32, ELFCLASS64, ELFMAG, EM_X86_64, ET_DYN, ET_EXEC, SELFMAG};
+use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf::section_header::{SHF_ALLOC, SHF_TLS, SHT_NOBITS};
+use goblin::elf::Elf;
+
+use crate::arch::layout::USER_TOP;
+use crate::arch::{page_floor, Perms, PAGE_SIZE};
+
+/// Where Linux puts a static-PIE executable (ELF_ET_DYN_BASE on x86-64,
+/// without randomisation).
+pub const PIE_BASE: u64 = 0x5555_5555_4000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: not an ELF file")]
+    NotElf(String),
+    #[error("{0}: 32-bit ELF; faultline runs 64-bit x86-64 programs")]
+    Elf32(String),
+    #[error("{path}: ELF for {machine}; faultline runs x86-64 programs")]
+    ForeignArch { path: String, machine: String },
+    #[error("{path}: ELF type {kind} is not an executable (want ET_EXEC or static-PIE ET_DYN)")]
+    NotExecutable { path: String, kind: String },
+    #[error("{path}: dynamically linked (PT_INTERP {interp}); faultline runs static programs: link with -static")]
+    Dynamic { path: String, interp: String },
+    #[error("{path}: truncated or malformed ELF: {detail}")]
+    Malformed { path: String, detail: String },
+    #[error("{path}: no PT_LOAD segments")]
+    NoSegments { path: String },
+    #[error("{path}: segment {index} at {start:#x}..{end:#x} {problem}")]
+    BadSegment { path: String, index: usize, start: u64, end: u64, problem: &'static str },
+    #[error("{path}: segments {a} and {b} overlap")]
+    Overlap { path: String, a: usize, b: usize },
+}
+
+/// One PT_LOAD segment, with the load bias applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    pub index: usize,
+    pub vaddr: u64,
+    pub memsz: u64,
+    pub offset: u64,
+    pub filesz: u64,
+    pub perms: Perms,
+}
+
+impl Segment {
+    pub fn end(&self) -> u64 {
+        self.vaddr + self.memsz
+    }
+}
+
+/// An allocated section, with the load bias applied.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Section {
+    pub name: String,
+    pub addr: u64,
+    pub size: u64,
+}
+
+/// A validated executable.
+#[derive(Clone, Debug)]
+pub struct Image {
+    pub path: String,
+    pub bytes: Arc<[u8]>,
+    pub entry: u64,
+    pub bias: u64,
+    pub segments: Vec<Segment>,
+    pub sections: Vec<Section>,
+    /// Where the program headers are in memory, for AT_PHDR.
+    pub phdr: u64,
+    pub phent: u64,
+    pub phnum: u64,
+}
+
+fn machine_name(m: u16) -> String {
+    match m {
+        3 => "i386".into(),
+        40 => "ARM".into(),
+        183 => "AArch64".into(),
+        243 => "RISC-V".into(),
+        8 => "MIPS".into(),
+        20 => "PowerPC".into(),
+        21 => "PowerPC64".into(),
+        22 => "S390".into(),
+        other => format!("machine {other}"),
+    }
+}
+
+impl Image {
+    pub fn from_file(path: &Path) -> Result<Self, LoadError> {
+        let display = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: display.clone(), source })?;
+        Self::from_bytes(display, bytes.into())
+    }
+
+    pub fn from_bytes(path: String, bytes: Arc<[u8]>) -> Result<Self, LoadError> {
+        if bytes.len() < SELFMAG || &bytes[..SELFMAG] != ELFMAG {
+            return Err(LoadError::NotElf(path));
+        }
+        let malformed = |detail: String| LoadError::Malformed { path: path.clone(), detail };
+        match bytes.get(EI_CLASS) {
+            Some(&ELFCLASS64) => {}
+            Some(&ELFCLASS32) => return Err(LoadError::Elf32(path)),
+            _ => return Err(malformed("bad ELF class".into())),
+        }
+        let elf = Elf::parse(&bytes).map_err(|e| malformed(e.to_string()))?;
+        let h = &elf.header;
+        if h.e_machine != EM_X86_64 {
+            return Err(LoadError::ForeignArch { path, machine: machine_name(h.e_machine) });
+        }
+        if let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
+            let interp = bytes
+                .get(ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize)
+                .map(|s| String::from_utf8_lossy(s).trim_end_matches('\0').to_string())
+                .unwrap_or_else(|| "?".into());
+            return Err(LoadError::Dynamic { path, interp });
+        }
+        let bias = match h.e_type {
+            ET_EXEC => 0,
+            ET_DYN => PIE_BASE,
+            t => return Err(LoadError::NotExecutable { path, kind: goblin::elf::header::et_to_str(t).into() }),
+        };
+
+        let mut segments = Vec::new();
+        for (index, ph) in elf.program_headers.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
+            let bad = |problem| LoadError::BadSegment {
+                path: path.clone(),
+                index,
+                start: ph.p_vaddr,
+                end: ph.p_vaddr.wrapping_add(ph.p_memsz),
+                problem,
+            };
+            if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > bytes.len() as u64) {
+                return Err(malformed(format!("segment {index} extends past the end of the file")));
+            }
+            if ph.p_filesz > ph.p_memsz {
+                return Err(bad("has a file size larger than its memory size"));
+            }
+            let vaddr = ph.p_vaddr.checked_add(bias).ok_or_else(|| bad("wraps around the address space"))?;
+            let end = vaddr.checked_add(ph.p_memsz).ok_or_else(|| bad("wraps around the address space"))?;
+            if end > USER_TOP {
+                return Err(bad("lies outside the user address space"));
+            }
+            if (vaddr % PAGE_SIZE) != (ph.p_offset % PAGE_SIZE) {
+                return Err(bad("has file offset and address that disagree modulo the page size"));
+            }
+            if ph.p_memsz == 0 {
+                continue;
+            }
+            if page_floor(vaddr) < 0x1_0000 {
+                return Err(bad("lies below mmap_min_addr (64 KiB)"));
+            }
+            segments.push(Segment {
+                index,
+                vaddr,
+                memsz: ph.p_memsz,
+                offset: ph.p_offset,
+                filesz: ph.p_filesz,
+                perms: Perms::new(ph.p_flags & PF_R != 0, ph.p_flags & PF_W != 0, ph.p_flags & PF_X != 0),
+            });
+        }
+        if segments.is_empty() {
+            return Err(LoadError::NoSegments { path });
+        }
+        segments.sort_by_key(|s| s.vaddr);
+        for w in segments.windows(2) {
+            if w[0].end() > w[1].vaddr {
+                return Err(LoadError::Overlap { path, a: w[0].index, b: w[1].index });
+            }
+        }
+
+        let sections = elf
+            .section_headers
+            .iter()
+            .filter(|s| s.sh_flags & SHF_ALLOC as u64 != 0 && s.sh_addr != 0 && s.sh_size != 0)
+            // .tbss occupies no address space of its own.
+            .filter(|s| !(s.sh_flags & SHF_TLS as u64 != 0 && s.sh_type == SHT_NOBITS))
+            .filter_map(|s| {
+                let name = elf.shdr_strtab.get_at(s.sh_name)?;
+                Some(Section { name: name.to_string(), addr: s.sh_addr + bias, size: s.sh_size })
+            })
+            .collect();
+
+        // AT_PHDR: PT_PHDR if present, else where e_phoff lands in a segment.
+        let phdr = elf
+            .program_headers
+            .iter()
+            .find(|p| p.p_type == PT_PHDR)
+            .map(|p| p.p_vaddr + bias)
+            .or_else(|| {
+                segments
+                    .iter()
+                    .find(|s| s.offset <= h.e_phoff && h.e_phoff < s.offset + s.filesz)
+                    .map(|s| s.vaddr + (h.e_phoff - s.offset))
+            })
+            .unwrap_or(0);
+
+        Ok(Image {
+            entry: h.e_entry + bias,
+            bias,
+            segments,
+            sections,
+            phdr,
+            phent: h.e_phentsize as u64,
+            phnum: h.e_phnum as u64,
+            path,
+            bytes,
+        })
+    }
+
+    /// Program name as Linux shows it in `comm` (the file name, 15 bytes).
+    pub fn comm(&self) -> String {
+        let base = self.path.rsplit('/').next().unwrap_or(&self.path);
+        base.chars().take(15).collect()
+    }
+}

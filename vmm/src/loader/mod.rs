@@ -1,0 +1,8 @@
+//! Turning an ELF file into pages: validation, then a page-by-page plan of
+//! what each page holds and which region the timeline files it under.
+
+mod elf;
+mod plan;
+
+pub use elf::{Image, LoadError, Segment};
+pub use plan::{plan_pages, PagePlan};

@@ -1,0 +1,143 @@
+//! The `faultline` command line.
+
+use std::fs::File;
+use std::io::BufWriter;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+
+use faultline::fault::WakeMode;
+use faultline::loader::Image;
+use faultline::timeline::write_csv;
+use faultline::{parse_size, Config, Outcome, Sandbox};
+
+/// Exit status when faultline itself fails (as `env` and `chroot` use it),
+/// so it is never mistaken for the program's own.
+const TOOL_FAILURE: u8 = 125;
+
+#[derive(Parser)]
+#[command(name = "faultline", version, about = "Run a static x86-64 program on KVM and watch its memory get backed, page by page")]
+struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run a static x86-64 ELF as the guest.
+    Run {
+        #[command(flatten)]
+        opts: RunOpts,
+        /// The program.
+        elf: PathBuf,
+        /// Its arguments.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Run the built-in demo guest.
+    Demo {
+        #[command(flatten)]
+        opts: RunOpts,
+    },
+    /// Measure trapped faults against kernel-populated and native touches.
+    Bench {
+        /// Pages each way touches.
+        #[arg(long, default_value_t = faultline::bench::DEFAULT_PAGES)]
+        pages: u64,
+        /// Print one line of JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+        /// Runs of each kind; the median is reported.
+        #[arg(long, default_value_t = 3)]
+        repeat: u32,
+    },
+}
+
+#[derive(Args)]
+struct RunOpts {
+    /// Guest RAM (K, M, G suffixes).
+    #[arg(long, default_value = "256M", value_parser = parse_size)]
+    mem: u64,
+    /// Write every page event to this CSV file.
+    #[arg(long, value_name = "FILE.csv")]
+    timeline: Option<PathBuf>,
+    /// Add K=V to the program's environment (repeatable).
+    #[arg(long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Kill the program after this many seconds.
+    #[arg(long, value_name = "SECS")]
+    timeout: Option<f64>,
+    /// How the fault handler waits for faults: spin or poll.
+    #[arg(long, default_value = "spin")]
+    wake: WakeMode,
+    /// Do not print the summary.
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
+    let mut env = faultline::sandbox::default_env();
+    for kv in &opts.env {
+        anyhow::ensure!(kv.contains('='), "--env {kv:?}: expected K=V");
+        env.push(kv.clone());
+    }
+    let timeout = match opts.timeout {
+        Some(s) if !(s.is_finite() && s > 0.0) => anyhow::bail!("--timeout must be a positive number of seconds"),
+        Some(s) => Some(Duration::from_secs_f64(s)),
+        None => None,
+    };
+    let config = Config { mem: opts.mem, argv, env, timeout, wake: opts.wake, ..Config::default() };
+    let outcome = Sandbox::new(&image, config)?.run()?;
+    if let Some(path) = &opts.timeline {
+        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
+        write_csv(&mut BufWriter::new(f), &outcome.events, &outcome.regions)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(r) = &outcome.report {
+        eprintln!("faultline: {r}");
+    }
+    if !opts.quiet {
+        eprintln!("\n{}", outcome.summary);
+    }
+    Ok(outcome)
+}
+
+fn main_result() -> Result<u8> {
+    let cli = Cli::parse();
+    let outcome = match cli.cmd {
+        Cmd::Run { opts, elf, args } => {
+            let image = Image::from_file(&elf)?;
+            let mut argv = vec![elf.display().to_string()];
+            argv.extend(args);
+            run(image, argv, &opts)?
+        }
+        Cmd::Demo { opts } => {
+            let image = Image::from_bytes("demo".into(), Arc::from(faultline_guest::DEMO_ELF))?;
+            run(image, vec!["demo".into()], &opts)?
+        }
+        Cmd::Bench { pages, json, repeat } => {
+            let r = faultline::bench::run(pages, repeat)?;
+            if json {
+                println!("{}", r.to_json());
+            } else {
+                print!("{r}");
+            }
+            return Ok(0);
+        }
+    };
+    Ok((outcome.status.code() & 0xff) as u8)
+}
+
+fn main() -> ExitCode {
+    match main_result() {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("faultline: error: {e:#}");
+            ExitCode::from(TOOL_FAILURE)
+        }
+    }
+}

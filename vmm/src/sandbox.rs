@@ -1,0 +1,446 @@
+//! One program, one VM: build the guest, run it, report what its memory did.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use crate::abi::exec::{initial_stack, ExecInfo};
+use crate::abi::{self, Action, Output, Task};
+use crate::arch::layout::*;
+use crate::arch::paging::PageTables;
+use crate::arch::trap::{self, pf, Signal, TrapFrame};
+use crate::arch::{cpu, tables, PAGE_SIZE};
+use crate::fault::{Backing, BackingMode, FaultError, Handler, Source, WakeMode};
+use crate::loader::{plan_pages, Image, LoadError};
+use crate::mm::{AddressSpace, FrameAllocator, MapError, RegionKind, RegionTable};
+use crate::timeline::{summarize, Event, Summary};
+use crate::vm::{Exit, HostMapping, Kicker, Vcpu, Vm, VmError};
+
+/// Default guest RAM.
+pub const DEFAULT_MEM: u64 = 256 << 20;
+/// Default stack size (RLIMIT_STACK's usual 8 MiB).
+pub const DEFAULT_STACK: u64 = 8 << 20;
+/// Top of the stack: the end of the user half, as Linux without ASLR.
+pub const STACK_TOP: u64 = USER_TOP;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error(transparent)]
+    Vm(#[from] VmError),
+    #[error(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    Fault(#[from] FaultError),
+    #[error(transparent)]
+    Map(#[from] MapError),
+    #[error(transparent)]
+    Paging(#[from] crate::arch::paging::PagingError),
+    #[error("{path}: needs {needed} pages ({needed_kib} KiB) of image and stack, but --mem gives {available} pages; raise --mem")]
+    TooBig { path: String, needed: u64, needed_kib: u64, available: u64 },
+    #[error("--mem {0} is not a positive multiple of 4 KiB")]
+    BadMem(u64),
+    #[error("the shim faulted: {0}")]
+    Shim(String),
+    #[error("the guest stopped unexpectedly: {0}")]
+    UnexpectedExit(String),
+    #[error("cannot start a thread: {0}")]
+    Thread(#[source] std::io::Error),
+}
+
+/// How to run a program.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Guest RAM in bytes.
+    pub mem: u64,
+    pub stack_size: u64,
+    /// argv[0] first.
+    pub argv: Vec<String>,
+    pub env: Vec<String>,
+    pub backing: BackingMode,
+    pub wake: WakeMode,
+    pub stdout: Output,
+    pub stderr: Output,
+    /// Kill the program after this long.
+    pub timeout: Option<Duration>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mem: DEFAULT_MEM,
+            stack_size: DEFAULT_STACK,
+            argv: Vec::new(),
+            env: default_env(),
+            backing: BackingMode::Trapped,
+            wake: WakeMode::default(),
+            stdout: Output::Inherit(1),
+            stderr: Output::Inherit(2),
+            timeout: None,
+        }
+    }
+}
+
+/// A small, clean environment: nothing of the host's leaks in.
+pub fn default_env() -> Vec<String> {
+    ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TERM=dumb", "LANG=C"].iter().map(|s| s.to_string()).collect()
+}
+
+/// How the program ended, as a shell would see it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    Exited(i32),
+    Killed(Signal),
+}
+
+impl ExitStatus {
+    /// The shell's `$?`: the status, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Killed(s) => 128 + s.number,
+        }
+    }
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    pub status: ExitStatus,
+    /// Why the program was killed, in the kernel's words.
+    pub report: Option<String>,
+    pub events: Vec<Event>,
+    pub regions: RegionTable,
+    pub summary: Summary,
+}
+
+pub struct Sandbox {
+    // Field order is drop order: the VM goes before the memory it maps.
+    vcpu: Vcpu,
+    // Held only to keep the VM (and its slots) alive while the vCPU runs.
+    _vm: Vm,
+    task: Task,
+    sys: HostMapping,
+    entry: u64,
+    sp: u64,
+    config: Config,
+}
+
+/// Writes `bytes` into the system slot.
+fn sys_write(sys: &HostMapping, gpa: u64, bytes: &[u8]) -> Result<(), Error> {
+    sys.write(gpa, bytes).map_err(|e| Error::Shim(format!("system slot write: {e}")))
+}
+
+impl Sandbox {
+    /// Builds the VM and loads `image` into it; nothing runs yet.
+    pub fn new(image: &Image, config: Config) -> Result<Self, Error> {
+        if config.mem == 0 || config.mem % PAGE_SIZE != 0 {
+            return Err(Error::BadMem(config.mem));
+        }
+        let mut vm = Vm::new()?;
+        let sys = HostMapping::new("system structures", SYS_SLOT_SIZE)?;
+        let ram = Arc::new(HostMapping::new("RAM", config.mem)?);
+        vm.add_slot(0, &sys)?;
+        vm.add_slot(RAM_GPA_BASE, &ram)?;
+        let backing = Arc::new(Backing::new(ram, RAM_GPA_BASE, image.bytes.clone(), config.backing)?);
+
+        // The shim and its tables.
+        sys_write(&sys, SYS_SHIM_GPA, faultline_guest::SHIM_X86_64)?;
+        let gdt: Vec<u8> = tables::gdt().iter().flat_map(|d| d.to_le_bytes()).collect();
+        sys_write(&sys, SYS_GDT_GPA, &gdt)?;
+        sys_write(&sys, SYS_IDT_GPA, &tables::idt())?;
+        sys_write(&sys, SYS_TSS_GPA, &tables::tss())?;
+        // SAFETY: the system slot is SYS_SLOT_SIZE zeroed bytes that live as
+        // long as the sandbox, and [SYS_TABLES_GPA, end) holds nothing else.
+        let mut pt = unsafe { PageTables::new(sys.as_ptr(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE) }?;
+        pt.map_kernel(SHIM_VA, SYS_SHIM_GPA, false, true)?;
+        pt.map_kernel(GDT_VA, SYS_GDT_GPA, true, false)?;
+        pt.map_kernel(IDT_VA, SYS_IDT_GPA, false, false)?;
+        pt.map_kernel(TSS_VA, SYS_TSS_GPA, true, false)?;
+        for i in 0..IST_PAGES {
+            pt.map_kernel(IST_BASE_VA + i * PAGE_SIZE, SYS_IST_GPA + i * PAGE_SIZE, true, false)?;
+        }
+
+        // The program: every page mapped now, none backed until touched.
+        let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, config.mem));
+        let plan = plan_pages(image);
+        let stack_pages = config.stack_size.div_ceil(PAGE_SIZE);
+        let needed = plan.len() as u64 + stack_pages;
+        if needed > space.frames_available() {
+            return Err(Error::TooBig {
+                path: image.path.clone(),
+                needed,
+                needed_kib: needed * 4,
+                available: space.frames_available(),
+            });
+        }
+        for page in plan {
+            let region = space.region(&page.region, RegionKind::Image);
+            let gpa = space.map_page(page.gva, page.perms, region)?;
+            backing.add_page(gpa, page.gva, region, page.source)?;
+        }
+        let stack = space.region("stack", RegionKind::Stack);
+        let rw = crate::arch::Perms::new(true, true, false);
+        for i in 1..=stack_pages {
+            let gva = STACK_TOP - i * PAGE_SIZE;
+            let gpa = space.map_page(gva, rw, stack)?;
+            backing.add_page(gpa, gva, stack, Source::Zero)?;
+        }
+
+        let mut argv = config.argv.clone();
+        if argv.is_empty() {
+            argv.push(image.path.clone());
+        }
+        let cpuid = vm.kvm().get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES).map_err(crate::vm::kvm_err("get supported CPUID"))?;
+        let hwcap = cpuid.as_slice().iter().find(|e| e.function == 1).map(|e| e.edx as u64).unwrap_or(0);
+        let info = ExecInfo {
+            execfn: argv[0].clone(),
+            argv,
+            envp: config.env.clone(),
+            phdr: image.phdr,
+            phent: image.phent,
+            phnum: image.phnum,
+            entry: image.entry,
+            uid: 1000,
+            gid: 1000,
+            hwcap,
+            random: random_bytes(),
+        };
+        let st = initial_stack(STACK_TOP, &info);
+        if st.bytes.len() as u64 > config.stack_size / 4 {
+            return Err(Error::Load(LoadError::Malformed {
+                path: image.path.clone(),
+                detail: "arguments and environment take more than a quarter of the stack".into(),
+            }));
+        }
+
+        let task = Task::new(image.comm(), space, backing, config.stdout.clone(), config.stderr.clone());
+        let vcpu = vm.create_vcpu()?;
+        vcpu.setup(vm.kvm(), task.space.tables().root_gpa(), image.entry, st.sp)?;
+        let sb = Sandbox { vcpu, _vm: vm, task, sys, entry: image.entry, sp: st.sp, config };
+        // Timeline times count from exec: the stack is the first thing built.
+        sb.task.backing.set_start(Instant::now());
+        sb.task
+            .copy_to_user(st.sp, &st.bytes)
+            .map_err(|e| Error::Shim(format!("cannot write the initial stack (errno {})", e.0)))?;
+        Ok(sb)
+    }
+
+    /// Runs the program to its end.
+    pub fn run(mut self) -> Result<Outcome, Error> {
+        let backing = self.task.backing.clone();
+        let kicker = Kicker::for_current_thread();
+        let (alarm_tx, alarm_rx) = mpsc::channel::<()>();
+        let handler_failed = Arc::new(AtomicBool::new(false));
+        let failed = handler_failed.clone();
+        let handler_alarm = alarm_tx.clone();
+        let handler = Handler::start(backing.clone(), self.config.wake, move || {
+            failed.store(true, Ordering::Release);
+            let _ = handler_alarm.send(());
+        })
+        .map_err(Error::Thread)?;
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let watchdog = spawn_watchdog(self.config.timeout, alarm_rx, kicker, timed_out.clone())?;
+
+        self.task.started = Instant::now();
+        let result = self.run_loop(&handler_failed, &timed_out);
+        // The handler holds a sender too: stop it first so the watchdog
+        // sees the channel close.
+        let handler_result = handler.stop();
+        drop(alarm_tx);
+        let _ = watchdog.join();
+        let (status, report) = result?;
+        handler_result?;
+
+        let events = backing.events();
+        let resident = backing.resident_by_region();
+        let regions = self.task.space.regions().clone();
+        let summary = summarize(&events, &regions, |id| resident.get(&id).copied().unwrap_or(0));
+        Ok(Outcome { status, report, events, regions, summary })
+    }
+
+    fn run_loop(&mut self, handler_failed: &AtomicBool, timed_out: &AtomicBool) -> Result<(ExitStatus, Option<String>), Error> {
+        loop {
+            self.task.backing.set_in_guest(true);
+            let exit = self.vcpu.run();
+            self.task.backing.set_in_guest(false);
+            match exit? {
+                Exit::Trap(vector) => {
+                    if let Some(end) = self.on_trap(vector)? {
+                        return Ok(end);
+                    }
+                }
+                Exit::Shutdown => {
+                    let rip = self.vcpu.regs().map(|r| r.rip).unwrap_or(0);
+                    return Ok(self.kill(trap::SIGSEGV, format!("triple fault (the CPU shut down) near ip {rip:016x}")));
+                }
+                Exit::Interrupted => {
+                    if handler_failed.load(Ordering::Acquire) {
+                        return Err(Error::Shim("the fault handler stopped; see its error".into()));
+                    }
+                    if timed_out.load(Ordering::Acquire) {
+                        let t = self.config.timeout.unwrap_or_default();
+                        return Ok(self.kill(trap::SIGKILL, format!("killed after the {:.1} s timeout", t.as_secs_f64())));
+                    }
+                }
+                Exit::Unexpected(what) => {
+                    let rip = self.vcpu.regs().map(|r| r.rip).unwrap_or(0);
+                    return Err(Error::UnexpectedExit(format!("{what} at ip {rip:#x}")));
+                }
+            }
+        }
+    }
+
+    fn kill(&self, signal: Signal, why: String) -> (ExitStatus, Option<String>) {
+        (ExitStatus::Killed(signal), Some(format!("{}[1]: {why}; killed by {}", self.task.comm, signal.name)))
+    }
+
+    fn read_frame(&self) -> Result<TrapFrame, Error> {
+        let mut b = [0u8; TrapFrame::LEN];
+        self.sys
+            .read(SYS_IST_GPA + (TrapFrame::VA - IST_BASE_VA), &mut b)
+            .map_err(|e| Error::Shim(format!("cannot read the trap frame: {e}")))?;
+        Ok(TrapFrame::from_bytes(&b))
+    }
+
+    fn write_frame(&self, f: TrapFrame) -> Result<(), Error> {
+        sys_write(&self.sys, SYS_IST_GPA + (TrapFrame::VA - IST_BASE_VA), &f.to_bytes())
+    }
+
+    /// Handles a shim report. Returns how the program ended, if it did.
+    fn on_trap(&mut self, vector: u8) -> Result<Option<(ExitStatus, Option<String>)>, Error> {
+        let frame = self.read_frame()?;
+        if frame.is_syscall(vector) {
+            return self.on_syscall(frame);
+        }
+        if !frame.from_user() {
+            let cr2 = self.vcpu.sregs().map(|s| s.cr2).unwrap_or(0);
+            return Err(Error::Shim(format!(
+                "{} in ring 0 at ip {:#x} (cr2 {cr2:#x}, error {:#x})",
+                trap::vector_name(vector),
+                frame.rip,
+                frame.error_code
+            )));
+        }
+        Ok(Some(self.crash(vector, frame)?))
+    }
+
+    fn on_syscall(&mut self, frame: TrapFrame) -> Result<Option<(ExitStatus, Option<String>)>, Error> {
+        let mut regs = self.vcpu.regs()?;
+        let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
+        match abi::dispatch(&mut self.task, regs.rax, args) {
+            Action::Exit(code) => Ok(Some((ExitStatus::Exited(code), None))),
+            Action::Return(v) => {
+                let ret = regs.rcx;
+                if ret >= USER_TOP {
+                    return Ok(Some(self.kill(trap::SIGSEGV, format!("syscall returns to non-user address {ret:#x}"))));
+                }
+                regs.rax = v as u64;
+                self.write_frame(TrapFrame {
+                    error_code: 0,
+                    rip: ret,
+                    cs: tables::USER_CS as u64,
+                    rflags: cpu::sanitize_user_rflags(regs.r11),
+                    rsp: frame.rsp,
+                    ss: tables::USER_DS as u64,
+                })?;
+                self.vcpu.set_regs(&regs)?;
+                Ok(None)
+            }
+        }
+    }
+
+    /// A user-mode exception: the program dies as a Linux process would.
+    fn crash(&mut self, vector: u8, frame: TrapFrame) -> Result<(ExitStatus, Option<String>), Error> {
+        let signal = trap::signal_for_vector(vector);
+        let regions = self.task.space.regions();
+        let place = |addr: u64| match regions.containing(addr) {
+            Some(id) => {
+                let r = regions.get(id);
+                format!("{}[{:x}+{:x}]", r.name, r.start, r.end - r.start)
+            }
+            None => "an unmapped area".to_string(),
+        };
+        let why = if vector == trap::PF {
+            let cr2 = self.vcpu.sregs()?.cr2;
+            let e = frame.error_code;
+            let what = match (e & pf::PRESENT != 0, e & pf::WRITE != 0, e & pf::FETCH != 0) {
+                (false, _, _) => "not mapped",
+                (true, true, _) => "write to a read-only page",
+                (true, false, true) => "fetch from a non-executable page",
+                (true, false, false) => "protection violation",
+            };
+            format!(
+                "segfault at {cr2:x} ip {:016x} sp {:016x} error {:x} in {}: {what}, address in {}",
+                frame.rip,
+                frame.rsp,
+                e,
+                place(frame.rip),
+                place(cr2)
+            )
+        } else {
+            format!(
+                "trap {} ip {:016x} sp {:016x} error {:x} in {}",
+                trap::vector_name(vector),
+                frame.rip,
+                frame.rsp,
+                frame.error_code,
+                place(frame.rip)
+            )
+        };
+        Ok(self.kill(signal, why))
+    }
+
+    pub fn entry(&self) -> u64 {
+        self.entry
+    }
+
+    pub fn initial_sp(&self) -> u64 {
+        self.sp
+    }
+}
+
+/// Kicks the vCPU out of KVM_RUN when the timeout passes or someone sends
+/// on `alarm`, until the sandbox hangs up.
+fn spawn_watchdog(
+    timeout: Option<Duration>,
+    alarm: mpsc::Receiver<()>,
+    kicker: Kicker,
+    timed_out: Arc<AtomicBool>,
+) -> Result<JoinHandle<()>, Error> {
+    std::thread::Builder::new()
+        .name("watchdog".into())
+        .spawn(move || {
+            let got = match timeout {
+                Some(t) => alarm.recv_timeout(t),
+                None => alarm.recv().map_err(|_| RecvTimeoutError::Disconnected),
+            };
+            match got {
+                Ok(()) => {}
+                Err(RecvTimeoutError::Timeout) => timed_out.store(true, Ordering::Release),
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            // Keep kicking: a signal sent while the vCPU is between KVM_RUNs
+            // is lost, so repeat until the sandbox hangs up.
+            loop {
+                kicker.kick();
+                match alarm.recv_timeout(Duration::from_millis(10)) {
+                    Err(RecvTimeoutError::Disconnected) => return,
+                    _ => continue,
+                }
+            }
+        })
+        .map_err(Error::Thread)
+}
+
+fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // SAFETY: writing into a 16-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
+    if n != 16 {
+        let t = Instant::now().elapsed().as_nanos() as u64 ^ std::process::id() as u64;
+        b[..8].copy_from_slice(&t.to_le_bytes());
+    }
+    b
+}

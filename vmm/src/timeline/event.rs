@@ -1,0 +1,76 @@
+//! Timeline events.
+
+use crate::mm::RegionId;
+
+/// How the page was touched, as the fault reported it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Access {
+    Read,
+    Write,
+    /// Not a touch: the page was brought in ahead of use.
+    None,
+}
+
+impl Access {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Access::Read => "read",
+            Access::Write => "write",
+            Access::None => "none",
+        }
+    }
+}
+
+/// What happened to the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum EventKind {
+    /// Backed with zeroes.
+    ZeroFill,
+    /// Backed with bytes of the ELF file.
+    FileCopy,
+}
+
+impl EventKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventKind::ZeroFill => "zero-fill",
+            EventKind::FileCopy => "file-copy",
+        }
+    }
+}
+
+/// Who caused the event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Origin {
+    /// The program, through its own memory accesses.
+    Guest,
+    /// The VMM, acting for the program (building its stack, reading a
+    /// `write()` buffer). Recorded, but not counted as the program's.
+    Vmm,
+}
+
+impl Origin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Origin::Guest => "guest",
+            Origin::Vmm => "vmm",
+        }
+    }
+}
+
+/// One row of the timeline.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub seq: u64,
+    /// Nanoseconds since the program started.
+    pub time_ns: u64,
+    /// `None` for a page no region owns (never expected; kept visible).
+    pub region: Option<RegionId>,
+    pub gva: u64,
+    pub gpa: u64,
+    pub access: Access,
+    pub kind: EventKind,
+    /// From reading the fault to the page being in place.
+    pub latency_ns: u64,
+    pub origin: Origin,
+}

@@ -1,0 +1,83 @@
+//! Anonymous host mappings that back guest-physical memory.
+
+use std::io;
+use std::ptr::NonNull;
+
+use vm_memory::{MmapRegion, VolatileMemory};
+
+use super::VmError;
+
+/// A private anonymous host mapping, reserved but not populated
+/// (MAP_NORESERVE): pages exist only once something touches them.
+pub struct HostMapping {
+    region: MmapRegion,
+}
+
+impl HostMapping {
+    pub fn new(what: &'static str, size: u64) -> Result<Self, VmError> {
+        let len = usize::try_from(size).map_err(|_| VmError::Mmap {
+            what,
+            size,
+            source: io::Error::from_raw_os_error(libc::EOVERFLOW),
+        })?;
+        let region = MmapRegion::build(
+            None,
+            len,
+            libc::PROT_READ | libc::PROT_WRITE,
+            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+        )
+        .map_err(|e| VmError::Mmap { what, size, source: io::Error::other(e.to_string()) })?;
+        Ok(HostMapping { region })
+    }
+
+    pub fn as_ptr(&self) -> *mut u8 {
+        self.region.as_ptr()
+    }
+
+    pub fn len(&self) -> u64 {
+        self.region.size() as u64
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.region.size() == 0
+    }
+
+    /// Host address of byte `offset`, if it is inside the mapping.
+    pub fn host_addr(&self, offset: u64) -> Option<NonNull<u8>> {
+        (offset < self.len()).then(|| {
+            // SAFETY: offset is within the mapping.
+            NonNull::new(unsafe { self.as_ptr().add(offset as usize) }).expect("mmap never returns null")
+        })
+    }
+
+    /// Copies `buf` into the mapping at `offset`. The caller guarantees the
+    /// pages are backed (or not registered with userfaultfd).
+    pub fn write(&self, offset: u64, buf: &[u8]) -> Result<(), vm_memory::VolatileMemoryError> {
+        let s = self.region.get_slice(offset as usize, buf.len())?;
+        s.copy_from(buf);
+        Ok(())
+    }
+
+    /// Copies from the mapping at `offset` into `buf`; same caveat as
+    /// [`HostMapping::write`].
+    pub fn read(&self, offset: u64, buf: &mut [u8]) -> Result<(), vm_memory::VolatileMemoryError> {
+        let s = self.region.get_slice(offset as usize, buf.len())?;
+        s.copy_to(buf);
+        Ok(())
+    }
+
+    /// Gives pages back to the host: the next touch faults (through
+    /// userfaultfd where registered) and reads zeroes.
+    pub fn discard(&self, offset: u64, len: u64) -> io::Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len()) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: the range is inside our own mapping.
+        let r = unsafe { libc::madvise(self.as_ptr().add(offset as usize).cast(), len as usize, libc::MADV_DONTNEED) };
+        if r == 0 {
+            Ok(())
+        } else {
+            Err(io::Error::last_os_error())
+        }
+    }
+}

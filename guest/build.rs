@@ -26,15 +26,18 @@ fn main() {
         .arg(out.join("shim.bin")));
 
     let demo_src = here.join("demo/demo.c");
-    run(Command::new(&cc)
-        .args(["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-fno-pie", "-no-pie", "-O1", "-g0"])
-        .arg("-I")
-        .arg(here.join("rt"))
-        .arg("-o")
-        .arg(out.join("demo.elf"))
-        .arg(&demo_src));
+    let bench_src = here.join("bench/touch.c");
+    for (src, elf) in [(&demo_src, "demo.elf"), (&bench_src, "bench.elf")] {
+        run(Command::new(&cc)
+            .args(["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-fno-pie", "-no-pie", "-O1", "-g0"])
+            .arg("-I")
+            .arg(here.join("rt"))
+            .arg("-o")
+            .arg(out.join(elf))
+            .arg(src));
+    }
 
-    for p in [&shim_src, &demo_src, &here.join("rt/faultline_rt.h")] {
+    for p in [&shim_src, &demo_src, &bench_src, &here.join("rt/faultline_rt.h")] {
         println!("cargo:rerun-if-changed={}", p.display());
     }
     println!("cargo:rerun-if-env-changed=FAULTLINE_GUEST_CC");

@@ -7,3 +7,7 @@ pub static SHIM_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/shim.b
 
 /// The built-in demo guest that `faultline demo` runs: a static x86-64 ELF.
 pub static DEMO_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.elf"));
+
+/// The benchmark guest: `touch N` writes one byte to each of N pages of
+/// its .bss and prints `pages=N ns=T`, T by its own clock.
+pub static BENCH_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.elf"));

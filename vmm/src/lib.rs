@@ -22,6 +22,9 @@ pub mod vm;
 
 pub use sandbox::{Config, Error, ExitStatus, Outcome, Sandbox};
 
+/// The embedded guests: the shim, the demo and the benchmark guest.
+pub use faultline_guest as guest;
+
 /// Parses sizes like `256M`, `64k`, `1G`, `4096` (binary units).
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();

@@ -132,11 +132,27 @@ fn main_result() -> Result<u8> {
     Ok((outcome.status.code() & 0xff) as u8)
 }
 
+/// The error and its causes on one line, skipping causes whose text the
+/// message before them already includes.
+fn one_line(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out.replace('\n', " ")
+}
+
 fn main() -> ExitCode {
     match main_result() {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("faultline: error: {e:#}");
+            eprintln!("faultline: error: {}", one_line(&e));
             ExitCode::from(TOOL_FAILURE)
         }
     }

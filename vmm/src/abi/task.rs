@@ -38,12 +38,17 @@ impl Output {
         }
     }
 
+    /// What was captured so far.
+    pub fn captured_bytes(&self) -> Vec<u8> {
+        match self {
+            Output::Capture(v) => v.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            Output::Inherit(_) => Vec::new(),
+        }
+    }
+
     /// What was captured so far, as text.
     pub fn captured(&self) -> String {
-        match self {
-            Output::Capture(v) => String::from_utf8_lossy(&v.lock().unwrap_or_else(|p| p.into_inner())).into_owned(),
-            Output::Inherit(_) => String::new(),
-        }
+        String::from_utf8_lossy(&self.captured_bytes()).into_owned()
     }
 }
 

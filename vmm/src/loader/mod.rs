@@ -4,5 +4,5 @@
 mod elf;
 mod plan;
 
-pub use elf::{Image, LoadError, Segment};
+pub use elf::{Image, LoadError, Section, Segment, PIE_BASE};
 pub use plan::{plan_pages, PagePlan};

@@ -3,7 +3,7 @@
 use crate::mm::RegionId;
 
 /// How the page was touched, as the fault reported it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Access {
     Read,
     Write,
@@ -22,7 +22,7 @@ impl Access {
 }
 
 /// What happened to the page.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
     /// Backed with zeroes.
     ZeroFill,
@@ -40,7 +40,7 @@ impl EventKind {
 }
 
 /// Who caused the event.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Origin {
     /// The program, through its own memory accesses.
     Guest,

@@ -1,1 +1,179 @@
-//! CLI tests (filled in below).
+//! The `faultline` command as a person uses it: exit statuses, one-line
+//! errors for bad input, the CSV timeline.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("faultline runs")
+}
+
+fn fixture(name: &str) -> String {
+    elf_fixtures::path(name).display().to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+/// Asserts a one-line error naming `needle`, exit status 125, no panic.
+fn assert_error(out: &Output, needle: &str) {
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "stderr: {err}");
+    assert_eq!(err.lines().count(), 1, "not one line: {err:?}");
+    assert!(err.starts_with("faultline: error: "), "{err:?}");
+    assert!(err.contains(needle), "{err:?} lacks {needle:?}");
+    assert!(!err.contains("panicked"), "{err:?}");
+}
+
+fn patched(name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
+    let mut bytes = std::fs::read(elf_fixtures::path("touch")).unwrap();
+    edit(&mut bytes);
+    let p = tmp(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.display().to_string()
+}
+
+fn u16_at(b: &[u8], o: usize) -> usize {
+    u16::from_le_bytes([b[o], b[o + 1]]) as usize
+}
+
+fn u64_at(b: &[u8], o: usize) -> u64 {
+    u64::from_le_bytes(b[o..o + 8].try_into().unwrap())
+}
+
+/// Offsets of the PT_LOAD program headers.
+fn load_phdrs(b: &[u8]) -> Vec<usize> {
+    let (phoff, phentsize, phnum) = (u64_at(b, 0x20) as usize, u16_at(b, 0x36), u16_at(b, 0x38));
+    (0..phnum).map(|i| phoff + i * phentsize).filter(|&o| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) == 1).collect()
+}
+
+#[test]
+fn demo_runs_with_no_arguments_and_prints_a_summary() {
+    let out = faultline(&["demo"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stdout.contains("lazy backing"));
+    assert!(stderr.contains("region"), "{stderr}");
+    assert!(stderr.contains(".bss"), "{stderr}");
+    assert!(stderr.contains("total: "), "{stderr}");
+}
+
+#[test]
+fn run_writes_the_timeline_csv() {
+    let csv = tmp("touch.csv");
+    let out = faultline(&["run", "-q", "--timeline", csv.to_str().unwrap(), &fixture("touch"), "bss", "write", "12"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    assert_eq!(lines.next(), Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    let bss: Vec<_> = rows.iter().filter(|r| r[2] == ".bss").collect();
+    assert_eq!(bss.len(), 12);
+    for r in &bss {
+        assert_eq!((r[5], r[6], r[8]), ("write", "zero-fill", "guest"));
+        assert!(r[3].starts_with("0x") && r[4].starts_with("0x"));
+        assert!(r[1].parse::<u64>().is_ok() && r[7].parse::<u64>().is_ok());
+    }
+}
+
+#[test]
+fn exit_status_is_the_programs() {
+    let out = faultline(&["run", "-q", &fixture("bigwrite"), "10", "42"]);
+    assert_eq!(out.status.code(), Some(42));
+    assert_eq!(out.stdout.len(), 10);
+    let out = faultline(&["run", "-q", &fixture("crash"), "null-read"]);
+    assert_eq!(out.status.code(), Some(139));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("segfault at 0 ip"), "{err}");
+}
+
+#[test]
+fn missing_file() {
+    assert_error(&faultline(&["run", "/nonexistent/prog"]), "cannot read /nonexistent/prog");
+}
+
+#[test]
+fn not_an_elf() {
+    let p = tmp("script.sh");
+    std::fs::write(&p, "#!/bin/sh\necho hi\n").unwrap();
+    assert_error(&faultline(&["run", p.to_str().unwrap()]), "not an ELF file");
+    let empty = tmp("empty");
+    std::fs::write(&empty, "").unwrap();
+    assert_error(&faultline(&["run", empty.to_str().unwrap()]), "not an ELF file");
+}
+
+#[test]
+fn truncated_elf() {
+    let p = patched("truncated", |b| b.truncate(3000));
+    assert_error(&faultline(&["run", &p]), "truncated or malformed ELF");
+    let p = patched("header-only", |b| b.truncate(40));
+    assert_error(&faultline(&["run", &p]), "truncated or malformed ELF");
+}
+
+#[test]
+fn thirty_two_bit_elf() {
+    let p = patched("elf32", |b| b[4] = 1);
+    assert_error(&faultline(&["run", &p]), "32-bit ELF");
+}
+
+#[test]
+fn foreign_architecture() {
+    let p = patched("aarch64", |b| b[0x12..0x14].copy_from_slice(&183u16.to_le_bytes()));
+    assert_error(&faultline(&["run", &p]), "ELF for AArch64");
+}
+
+#[test]
+fn dynamically_linked() {
+    assert_error(&faultline(&["run", &fixture("dynamic")]), "link with -static");
+}
+
+#[test]
+fn overlapping_segments() {
+    let p = patched("overlap", |b| {
+        let loads = load_phdrs(b);
+        // Move the second PT_LOAD onto the first (keeping offset congruence).
+        let (a, c) = (loads[0], loads[1]);
+        let va = u64_at(b, a + 0x10);
+        let off = u64_at(b, c + 0x08);
+        let new = va + (off % 4096);
+        b[c + 0x10..c + 0x18].copy_from_slice(&new.to_le_bytes());
+    });
+    assert_error(&faultline(&["run", &p]), "overlap");
+}
+
+#[test]
+fn wrapping_segment() {
+    let p = patched("wrap", |b| {
+        let c = load_phdrs(b)[1];
+        let off = u64_at(b, c + 0x08);
+        let va = 0xffff_ffff_ffff_f000u64 + (off % 4096);
+        b[c + 0x10..c + 0x18].copy_from_slice(&va.to_le_bytes());
+    });
+    assert_error(&faultline(&["run", &p]), "segment");
+}
+
+#[test]
+fn segments_that_do_not_fit_in_mem() {
+    assert_error(&faultline(&["run", "--mem", "2M", &fixture("touch")]), "raise --mem");
+}
+
+#[test]
+fn bad_options() {
+    assert_error(&faultline(&["run", "--timeout", "0", &fixture("touch")]), "--timeout");
+    assert_error(&faultline(&["run", "--env", "NOEQUALS", &fixture("touch")]), "K=V");
+    // clap's own usage errors: exit 2, and they name the option.
+    let out = faultline(&["run", "--mem", "lots", &fixture("touch")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--mem"));
+}
+
+#[test]
+fn program_paths_are_not_taken_for_options() {
+    // Arguments after the program belong to it, even ones that look like ours.
+    let out = faultline(&["run", "-q", &fixture("bigwrite"), "3", "5", "--mem"]);
+    assert_eq!(out.status.code(), Some(5));
+}

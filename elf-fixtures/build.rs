@@ -24,7 +24,8 @@ fn main() {
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
     let rt = here.join("../guest/rt");
     let inc = format!("-I{}", rt.display());
-    let bare = ["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1", "-g0", "-fno-pie", "-no-pie", &inc];
+    let bare =
+        ["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1", "-g0", "-fno-pie", "-no-pie", &inc];
     let pie = ["-static-pie", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1", "-g0", "-fPIE", &inc];
 
     for entry in std::fs::read_dir(here.join("bare")).unwrap() {

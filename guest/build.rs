@@ -6,9 +6,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn run(cmd: &mut Command) {
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (faultline's guests need gcc and binutils)"));
+    let status =
+        cmd.status().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e} (faultline's guests need gcc and binutils)"));
     assert!(status.success(), "{cmd:?} failed with {status}");
 }
 
@@ -20,16 +19,22 @@ fn main() {
     let shim_src = here.join("x86_64/shim.S");
     let shim_obj = out.join("shim.o");
     run(Command::new(&cc).args(["-c", "-o"]).arg(&shim_obj).arg(&shim_src));
-    run(Command::new("objcopy")
-        .args(["-O", "binary", "-j", ".text"])
-        .arg(&shim_obj)
-        .arg(out.join("shim.bin")));
+    run(Command::new("objcopy").args(["-O", "binary", "-j", ".text"]).arg(&shim_obj).arg(out.join("shim.bin")));
 
     let demo_src = here.join("demo/demo.c");
     let bench_src = here.join("bench/touch.c");
     for (src, elf) in [(&demo_src, "demo.elf"), (&bench_src, "bench.elf")] {
         run(Command::new(&cc)
-            .args(["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-fno-pie", "-no-pie", "-O1", "-g0"])
+            .args([
+                "-static",
+                "-nostdlib",
+                "-ffreestanding",
+                "-fno-stack-protector",
+                "-fno-pie",
+                "-no-pie",
+                "-O1",
+                "-g0",
+            ])
             .arg("-I")
             .arg(here.join("rt"))
             .arg("-o")

@@ -47,7 +47,10 @@ fn u64_at(b: &[u8], o: usize) -> u64 {
 /// Offsets of the PT_LOAD program headers.
 fn load_phdrs(b: &[u8]) -> Vec<usize> {
     let (phoff, phentsize, phnum) = (u64_at(b, 0x20) as usize, u16_at(b, 0x36), u16_at(b, 0x38));
-    (0..phnum).map(|i| phoff + i * phentsize).filter(|&o| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) == 1).collect()
+    (0..phnum)
+        .map(|i| phoff + i * phentsize)
+        .filter(|&o| u32::from_le_bytes(b[o..o + 4].try_into().unwrap()) == 1)
+        .collect()
 }
 
 #[test]

@@ -48,7 +48,16 @@ impl Run {
             .events
             .iter()
             .map(|e| {
-                format!("{},{},{:#x},{:#x},{:?},{:?},{:?}", e.seq, self.region(e), e.gva, e.gpa, e.access, e.kind, e.origin)
+                format!(
+                    "{},{},{:#x},{:#x},{:?},{:?},{:?}",
+                    e.seq,
+                    self.region(e),
+                    e.gva,
+                    e.gpa,
+                    e.access,
+                    e.kind,
+                    e.origin
+                )
             })
             .collect()
     }

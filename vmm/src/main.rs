@@ -20,7 +20,11 @@ use faultline::{parse_size, Config, Outcome, Sandbox};
 const TOOL_FAILURE: u8 = 125;
 
 #[derive(Parser)]
-#[command(name = "faultline", version, about = "Run a static x86-64 program on KVM and watch its memory get backed, page by page")]
+#[command(
+    name = "faultline",
+    version,
+    about = "Run a static x86-64 program on KVM and watch its memory get backed, page by page"
+)]
 struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
@@ -71,7 +75,7 @@ struct RunOpts {
     /// Kill the program after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
-    /// How the fault handler waits for faults: spin or poll.
+    /// How the fault handler waits for faults: spin, colocated or poll.
     #[arg(long, default_value = "spin")]
     wake: WakeMode,
     /// Do not print the summary.

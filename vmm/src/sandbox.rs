@@ -135,7 +135,7 @@ fn sys_write(sys: &HostMapping, gpa: u64, bytes: &[u8]) -> Result<(), Error> {
 impl Sandbox {
     /// Builds the VM and loads `image` into it; nothing runs yet.
     pub fn new(image: &Image, config: Config) -> Result<Self, Error> {
-        if config.mem == 0 || config.mem % PAGE_SIZE != 0 {
+        if config.mem == 0 || !config.mem.is_multiple_of(PAGE_SIZE) {
             return Err(Error::BadMem(config.mem));
         }
         let mut vm = Vm::new()?;
@@ -192,7 +192,10 @@ impl Sandbox {
         if argv.is_empty() {
             argv.push(image.path.clone());
         }
-        let cpuid = vm.kvm().get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES).map_err(crate::vm::kvm_err("get supported CPUID"))?;
+        let cpuid = vm
+            .kvm()
+            .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
+            .map_err(crate::vm::kvm_err("get supported CPUID"))?;
         let hwcap = cpuid.as_slice().iter().find(|e| e.function == 1).map(|e| e.edx as u64).unwrap_or(0);
         let info = ExecInfo {
             execfn: argv[0].clone(),
@@ -235,7 +238,13 @@ impl Sandbox {
         let handler_failed = Arc::new(AtomicBool::new(false));
         let failed = handler_failed.clone();
         let handler_alarm = alarm_tx.clone();
-        let handler = Handler::start(backing.clone(), self.config.wake, move || {
+        // Colocated: vCPU and handler share the CPU the vCPU runs on now.
+        let saved_affinity = crate::vm::current_affinity().ok();
+        let cpu = match self.config.wake {
+            WakeMode::Colocated => crate::vm::current_cpu().filter(|&c| crate::vm::pin_current_thread(c).is_ok()),
+            _ => None,
+        };
+        let handler = Handler::start(backing.clone(), self.config.wake, cpu, move || {
             failed.store(true, Ordering::Release);
             let _ = handler_alarm.send(());
         })
@@ -250,6 +259,9 @@ impl Sandbox {
         let handler_result = handler.stop();
         drop(alarm_tx);
         let _ = watchdog.join();
+        if let (Some(_), Some(set)) = (cpu, saved_affinity) {
+            let _ = crate::vm::set_affinity(&set);
+        }
         let (status, report) = result?;
         handler_result?;
 
@@ -260,7 +272,11 @@ impl Sandbox {
         Ok(Outcome { status, report, events, regions, summary })
     }
 
-    fn run_loop(&mut self, handler_failed: &AtomicBool, timed_out: &AtomicBool) -> Result<(ExitStatus, Option<String>), Error> {
+    fn run_loop(
+        &mut self,
+        handler_failed: &AtomicBool,
+        timed_out: &AtomicBool,
+    ) -> Result<(ExitStatus, Option<String>), Error> {
         loop {
             self.task.backing.set_in_guest(true);
             let exit = self.vcpu.run();
@@ -281,7 +297,9 @@ impl Sandbox {
                     }
                     if timed_out.load(Ordering::Acquire) {
                         let t = self.config.timeout.unwrap_or_default();
-                        return Ok(self.kill(trap::SIGKILL, format!("killed after the {:.1} s timeout", t.as_secs_f64())));
+                        return Ok(
+                            self.kill(trap::SIGKILL, format!("killed after the {:.1} s timeout", t.as_secs_f64()))
+                        );
                     }
                 }
                 Exit::Unexpected(what) => {

@@ -29,6 +29,8 @@ pub enum Source {
     File(Vec<Piece>),
 }
 
+static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+
 #[derive(Debug)]
 struct Page {
     gva: u64,
@@ -120,7 +122,9 @@ impl Backing {
     pub fn add_page(&self, gpa: u64, gva: u64, region: RegionId, source: Source) -> Result<(), FaultError> {
         if self.uffd.is_none() {
             if let Source::File(pieces) = &source {
-                self.ram.write(gpa - self.ram_gpa, &self.page_bytes(pieces)).map_err(|e| FaultError::Write(e.to_string()))?;
+                self.ram
+                    .write(gpa - self.ram_gpa, &self.page_bytes(pieces))
+                    .map_err(|e| FaultError::Write(e.to_string()))?;
             }
         }
         self.state().pages.insert(gpa, Page { gva, region, source, resident: self.uffd.is_none() });
@@ -167,6 +171,13 @@ impl Backing {
             }
             Some(p) => {
                 let kind = match &p.source {
+                    // A read maps the shared zero page, as the kernel does.
+                    // A write needs a private page at once: the zero page
+                    // would cost a second (copy-on-write) fault right after.
+                    Source::Zero if access == Access::Write => {
+                        uffd.copy(host, &ZERO_PAGE)?;
+                        EventKind::ZeroFill
+                    }
                     Source::Zero => {
                         uffd.zeropage(host, PAGE_SIZE)?;
                         EventKind::ZeroFill

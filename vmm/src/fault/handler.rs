@@ -17,11 +17,16 @@ pub enum WakeMode {
     /// Sleep in poll(2) until the kernel queues a fault. Costs a wake-up
     /// per fault, frees the core.
     Poll,
-    /// Busy-poll the non-blocking descriptor: no wake-up latency, one
-    /// core kept busy while the guest runs. The default: a guest's first
-    /// touches come in bursts, and on 2+ cores the spin is cheap.
+    /// Busy-poll the non-blocking descriptor: no wake-up latency for the
+    /// handler, one core kept busy while the guest runs. The default: the
+    /// fastest way measured (BENCHMARKS.md).
     #[default]
     Spin,
+    /// Pin the handler to the vCPU thread's CPU and sleep in poll(2):
+    /// the faulting thread's sleep hands the CPU straight to the handler
+    /// and the handler's wake-up hands it back, with no cross-CPU IPI and
+    /// no idle CPU to wake. Slower than spinning, but keeps no core busy.
+    Colocated,
 }
 
 impl std::str::FromStr for WakeMode {
@@ -30,7 +35,8 @@ impl std::str::FromStr for WakeMode {
         match s {
             "poll" => Ok(WakeMode::Poll),
             "spin" => Ok(WakeMode::Spin),
-            _ => Err(format!("unknown wake mode {s:?} (poll or spin)")),
+            "colocated" => Ok(WakeMode::Colocated),
+            _ => Err(format!("unknown wake mode {s:?} (colocated, spin or poll)")),
         }
     }
 }
@@ -44,11 +50,23 @@ pub struct Handler {
 impl Handler {
     /// Starts the thread. `on_error` runs on the handler thread if it has
     /// to give up, so the vCPU (blocked on a fault) can be kicked out.
-    pub fn start(backing: Arc<Backing>, mode: WakeMode, on_error: impl FnOnce() + Send + 'static) -> io::Result<Self> {
+    ///
+    /// With [`WakeMode::Colocated`], `cpu` is the CPU the vCPU thread is
+    /// pinned to; the handler pins itself there too.
+    pub fn start(
+        backing: Arc<Backing>,
+        mode: WakeMode,
+        cpu: Option<usize>,
+        on_error: impl FnOnce() + Send + 'static,
+    ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let stop_fd = EventFd::new(libc::EFD_NONBLOCK)?;
         let (stop2, wake_fd) = (stop.clone(), stop_fd.try_clone()?);
         let thread = std::thread::Builder::new().name("fault-handler".into()).spawn(move || {
+            if let Some(cpu) = cpu {
+                // Best effort: unpinned, the handler still works, only slower.
+                let _ = crate::vm::pin_current_thread(cpu);
+            }
             let r = serve(&backing, mode, &stop2, wake_fd.as_raw_fd());
             if r.is_err() {
                 on_error();
@@ -89,7 +107,7 @@ fn serve(backing: &Backing, mode: WakeMode, stop: &AtomicBool, wake_fd: i32) -> 
                 return Ok(());
             }
             match mode {
-                WakeMode::Poll => {
+                WakeMode::Poll | WakeMode::Colocated => {
                     uffd.wait(wake_fd)?;
                 }
                 WakeMode::Spin => std::hint::spin_loop(),

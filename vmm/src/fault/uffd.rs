@@ -136,11 +136,12 @@ impl Uffd {
             let syscall_err = io::Error::last_os_error();
             // Without CAP_SYS_PTRACE and with vm.unprivileged_userfaultfd=0
             // the syscall refuses; /dev/userfaultfd may still grant access.
-            let dev = OpenOptions::new()
-                .read(true)
-                .write(true)
-                .open("/dev/userfaultfd")
-                .map_err(|e| UffdError::Unavailable(io::Error::new(e.kind(), format!("syscall: {syscall_err}; /dev/userfaultfd: {e}"))))?;
+            let dev = OpenOptions::new().read(true).write(true).open("/dev/userfaultfd").map_err(|e| {
+                UffdError::Unavailable(io::Error::new(
+                    e.kind(),
+                    format!("syscall: {syscall_err}; /dev/userfaultfd: {e}"),
+                ))
+            })?;
             // SAFETY: USERFAULTFD_IOC_NEW takes the flags by value.
             let fd = unsafe { ioctl_with_val(&dev, USERFAULTFD_IOC_NEW(), flags as libc::c_ulong) };
             if fd < 0 {
@@ -234,7 +235,13 @@ impl Uffd {
 
     /// Runs a resolving ioctl, retrying while the kernel asks (EAGAIN: the
     /// mm changed under it), and turns EEXIST into success.
-    fn retrying(&self, what: &'static str, dst: u64, len: u64, mut call: impl FnMut() -> i32) -> Result<Resolved, UffdError> {
+    fn retrying(
+        &self,
+        what: &'static str,
+        dst: u64,
+        len: u64,
+        mut call: impl FnMut() -> i32,
+    ) -> Result<Resolved, UffdError> {
         let e = loop {
             if call() >= 0 {
                 return Ok(Resolved::Placed);

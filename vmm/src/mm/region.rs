@@ -40,7 +40,14 @@ impl RegionTable {
         if let Some(i) = self.regions.iter().position(|r| r.name == name) {
             return RegionId(i as u32);
         }
-        self.regions.push(Region { name: name.to_owned(), kind, start: u64::MAX, end: 0, perms: Perms::default(), pages: 0 });
+        self.regions.push(Region {
+            name: name.to_owned(),
+            kind,
+            start: u64::MAX,
+            end: 0,
+            perms: Perms::default(),
+            pages: 0,
+        });
         RegionId(self.regions.len() as u32 - 1)
     }
 

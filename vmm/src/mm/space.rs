@@ -71,7 +71,9 @@ impl AddressSpace {
     /// The user page holding `gva`, if the program may access it.
     pub fn user_page(&self, gva: u64) -> Option<UserPage> {
         match self.tables.translate(gva) {
-            Some(Translation { gpa, user: true, writable, .. }) => Some(UserPage { gpa: gpa & !(PAGE_SIZE - 1), writable }),
+            Some(Translation { gpa, user: true, writable, .. }) => {
+                Some(UserPage { gpa: gpa & !(PAGE_SIZE - 1), writable })
+            }
             _ => None,
         }
     }

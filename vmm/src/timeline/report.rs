@@ -78,7 +78,9 @@ fn us(ns: Option<u64>) -> String {
 
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let header = ["region", "range", "perm", "mapped", "faults", "read", "write", "resident", "first ms", "last ms", "med µs"];
+        let header = [
+            "region", "range", "perm", "mapped", "faults", "read", "write", "resident", "first ms", "last ms", "med µs",
+        ];
         let rows: Vec<[String; 11]> = self
             .regions
             .iter()

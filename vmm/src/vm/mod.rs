@@ -4,7 +4,7 @@ mod kick;
 mod memory;
 mod vcpu;
 
-pub use kick::Kicker;
+pub use kick::{current_affinity, current_cpu, pin_current_thread, set_affinity, Kicker};
 pub use memory::HostMapping;
 pub use vcpu::{Exit, Vcpu};
 

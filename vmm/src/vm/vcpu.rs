@@ -1,7 +1,7 @@
 //! The vCPU: register access and a run loop that turns KVM exits into the
 //! few events the sandbox cares about.
 
-use kvm_bindings::{kvm_regs, kvm_sregs, Msrs, CpuId, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{kvm_regs, kvm_sregs, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd};
 
 use super::{kvm_err, VmError};

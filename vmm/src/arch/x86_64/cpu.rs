@@ -1,9 +1,9 @@
 //! Initial vCPU state: long mode, paging on, the program in ring 3.
 
-use kvm_bindings::{kvm_dtable, kvm_fpu, kvm_regs, kvm_segment, kvm_sregs, Msrs, kvm_msr_entry};
+use kvm_bindings::{kvm_dtable, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, Msrs};
 
 use super::layout::{GDT_VA, IDT_VA, SYSCALL_TRAP_VA, TSS_VA, VECTORS};
-use super::tables::{TSS_LIMIT, TSS_SEL, USER32_CS, USER_CS, USER_DS, KERNEL_CS};
+use super::tables::{KERNEL_CS, TSS_LIMIT, TSS_SEL, USER32_CS, USER_CS, USER_DS};
 
 const CR0_PE: u64 = 1 << 0;
 const CR0_MP: u64 = 1 << 1;

@@ -95,13 +95,7 @@ impl PageTables {
     /// bytes that outlive the returned value, mapped at `base_gpa` for the
     /// guest; `[pool_start, slot_len)` must be reserved for tables.
     pub unsafe fn new(host: *mut u8, base_gpa: u64, pool_start: u64, slot_len: u64) -> Result<Self, PagingError> {
-        let mut pt = PageTables {
-            host,
-            base_gpa,
-            pool_next: pool_start,
-            pool_end: slot_len,
-            root: 0,
-        };
+        let mut pt = PageTables { host, base_gpa, pool_next: pool_start, pool_end: slot_len, root: 0 };
         pt.root = pt.alloc_table()?;
         Ok(pt)
     }

@@ -4,12 +4,13 @@ use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 
+use faultline::abi::Strace;
 use faultline::fault::WakeMode;
 use faultline::loader::Image;
 use faultline::timeline::write_csv;
@@ -78,6 +79,9 @@ struct RunOpts {
     /// How the fault handler waits for faults: spin, colocated or poll.
     #[arg(long, default_value = "spin")]
     wake: WakeMode,
+    /// Print each syscall, strace-style, to stderr (or to FILE with =FILE).
+    #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-", require_equals = true)]
+    strace: Option<String>,
     /// Do not print the summary.
     #[arg(long, short)]
     quiet: bool,
@@ -94,7 +98,15 @@ fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    let config = Config { mem: opts.mem, argv, env, timeout, wake: opts.wake, ..Config::default() };
+    let strace = match opts.strace.as_deref() {
+        None => None,
+        Some("-") => Some(Strace::Stderr),
+        Some(path) => {
+            let f = File::create(path).with_context(|| format!("cannot create {path}"))?;
+            Some(Strace::File(Arc::new(Mutex::new(f))))
+        }
+    };
+    let config = Config { mem: opts.mem, argv, env, timeout, wake: opts.wake, strace, ..Config::default() };
     let outcome = Sandbox::new(&image, config)?.run()?;
     if let Some(path) = &opts.timeline {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;

@@ -7,14 +7,15 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use crate::abi::exec::{initial_stack, ExecInfo};
-use crate::abi::{self, Action, Output, Task};
+use crate::abi::limits::Limits;
+use crate::abi::{self, Action, Input, Output, Strace, Task};
 use crate::arch::layout::*;
 use crate::arch::paging::PageTables;
 use crate::arch::trap::{self, pf, Signal, TrapFrame};
 use crate::arch::{cpu, tables, PAGE_SIZE};
-use crate::fault::{Backing, BackingMode, FaultError, Handler, Source, WakeMode};
+use crate::fault::{Backing, BackingMode, FaultError, Handler, WakeMode};
 use crate::loader::{plan_pages, Image, LoadError};
-use crate::mm::{AddressSpace, FrameAllocator, MapError, RegionKind, RegionTable};
+use crate::mm::{AddressSpace, FrameAllocator, MapError, RegionKind, RegionTable, Vma, VmaKind};
 use crate::timeline::{summarize, Event, Summary};
 use crate::vm::{Exit, HostMapping, Kicker, Vcpu, Vm, VmError};
 
@@ -24,6 +25,12 @@ pub const DEFAULT_MEM: u64 = 256 << 20;
 pub const DEFAULT_STACK: u64 = 8 << 20;
 /// Top of the stack: the end of the user half, as Linux without ASLR.
 pub const STACK_TOP: u64 = USER_TOP;
+/// Default RLIMIT_MEMLOCK, as on current Linux.
+pub const DEFAULT_MEMLOCK: u64 = 8 << 20;
+/// Guest-physical space for mappings. Larger than RAM so that programs can
+/// map more than they touch, as Linux overcommits; untouched frames cost
+/// the host nothing.
+pub const MIN_PHYS_WINDOW: u64 = 4 << 30;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -60,10 +67,17 @@ pub struct Config {
     pub env: Vec<String>,
     pub backing: BackingMode,
     pub wake: WakeMode,
+    pub stdin: Input,
     pub stdout: Output,
     pub stderr: Output,
     /// Kill the program after this long.
     pub timeout: Option<Duration>,
+    /// Print each syscall here.
+    pub strace: Option<Strace>,
+    /// RLIMIT_MEMLOCK.
+    pub memlock_limit: u64,
+    /// Absolute path /proc/self/exe shows (default: the image's path).
+    pub exe: Option<String>,
 }
 
 impl Default for Config {
@@ -75,9 +89,13 @@ impl Default for Config {
             env: default_env(),
             backing: BackingMode::Trapped,
             wake: WakeMode::default(),
+            stdin: Input::Inherit,
             stdout: Output::Inherit(1),
             stderr: Output::Inherit(2),
             timeout: None,
+            strace: None,
+            memlock_limit: DEFAULT_MEMLOCK,
+            exe: None,
         }
     }
 }
@@ -140,7 +158,8 @@ impl Sandbox {
         }
         let mut vm = Vm::new()?;
         let sys = HostMapping::new("system structures", SYS_SLOT_SIZE)?;
-        let ram = Arc::new(HostMapping::new("RAM", config.mem)?);
+        let window = config.mem.max(MIN_PHYS_WINDOW);
+        let ram = Arc::new(HostMapping::new("RAM", window)?);
         vm.add_slot(0, &sys)?;
         vm.add_slot(RAM_GPA_BASE, &ram)?;
         let backing = Arc::new(Backing::new(ram, RAM_GPA_BASE, image.bytes.clone(), config.backing)?);
@@ -163,30 +182,56 @@ impl Sandbox {
         }
 
         // The program: every page mapped now, none backed until touched.
-        let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, config.mem));
+        let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, window), backing);
         let plan = plan_pages(image);
         let stack_pages = config.stack_size.div_ceil(PAGE_SIZE);
         let needed = plan.len() as u64 + stack_pages;
-        if needed > space.frames_available() {
+        if needed > config.mem / PAGE_SIZE {
             return Err(Error::TooBig {
                 path: image.path.clone(),
                 needed,
                 needed_kib: needed * 4,
-                available: space.frames_available(),
+                available: config.mem / PAGE_SIZE,
             });
         }
         for page in plan {
             let region = space.region(&page.region, RegionKind::Image);
-            let gpa = space.map_page(page.gva, page.perms, region)?;
-            backing.add_page(gpa, page.gva, region, page.source)?;
+            space.map_image_page(page.gva, page.perms, region, page.source)?;
         }
+        let anchor = space.region("heap", RegionKind::Heap);
+        for seg in &image.segments {
+            let start = crate::arch::page_floor(seg.vaddr);
+            space.add_image_vma(Vma {
+                start,
+                end: crate::arch::page_ceil(seg.end()).expect("validated below USER_TOP"),
+                perms: seg.perms,
+                kind: VmaKind::Image { offset: crate::arch::page_floor(seg.offset) },
+                shared: false,
+                growsdown: false,
+                noreserve: false,
+                locked: false,
+                lock_on_fault: false,
+                region: anchor,
+            });
+        }
+        space.set_sections(image.sections.clone());
         let stack = space.region("stack", RegionKind::Stack);
-        let rw = crate::arch::Perms::new(true, true, false);
-        for i in 1..=stack_pages {
-            let gva = STACK_TOP - i * PAGE_SIZE;
-            let gpa = space.map_page(gva, rw, stack)?;
-            backing.add_page(gpa, gva, stack, Source::Zero)?;
-        }
+        space.map_anon(Vma {
+            start: STACK_TOP - stack_pages * PAGE_SIZE,
+            end: STACK_TOP,
+            perms: crate::arch::Perms::new(true, true, false),
+            kind: VmaKind::Stack,
+            shared: false,
+            growsdown: true,
+            noreserve: false,
+            locked: false,
+            lock_on_fault: false,
+            region: stack,
+        })?;
+        let heap = anchor;
+        let mmap_region = space.region("mmap", RegionKind::Mmap);
+        let image_end = image.segments.iter().map(|s| s.end()).max().unwrap_or(0);
+        let brk_start = crate::arch::page_ceil(image_end).expect("validated below USER_TOP");
 
         let mut argv = config.argv.clone();
         if argv.is_empty() {
@@ -218,12 +263,33 @@ impl Sandbox {
             }));
         }
 
-        let task = Task::new(image.comm(), space, backing, config.stdout.clone(), config.stderr.clone());
+        let limits = Limits::new(config.stack_size, config.memlock_limit);
+        let mmap_base = abi::mm::mmap_base(config.stack_size);
+        // /proc/self/exe is absolute (glibc asserts it).
+        let exe = config.exe.clone().unwrap_or_else(|| match std::fs::canonicalize(&image.path) {
+            Ok(p) => p.display().to_string(),
+            Err(_) => format!("/{}", image.path.trim_start_matches('/')),
+        });
+        let mut task = Task::new(
+            image.comm(),
+            exe,
+            space,
+            config.stdin.clone(),
+            config.stdout.clone(),
+            config.stderr.clone(),
+            brk_start,
+            mmap_base,
+            heap,
+            mmap_region,
+            limits,
+        );
+        task.strace = config.strace.clone();
+
         let vcpu = vm.create_vcpu()?;
-        vcpu.setup(vm.kvm(), task.space.tables().root_gpa(), image.entry, st.sp)?;
+        vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;
         let sb = Sandbox { vcpu, _vm: vm, task, sys, entry: image.entry, sp: st.sp, config };
         // Timeline times count from exec: the stack is the first thing built.
-        sb.task.backing.set_start(Instant::now());
+        sb.task.space.backing().set_start(Instant::now());
         sb.task
             .copy_to_user(st.sp, &st.bytes)
             .map_err(|e| Error::Shim(format!("cannot write the initial stack (errno {})", e.0)))?;
@@ -232,7 +298,7 @@ impl Sandbox {
 
     /// Runs the program to its end.
     pub fn run(mut self) -> Result<Outcome, Error> {
-        let backing = self.task.backing.clone();
+        let backing = self.task.space.backing().clone();
         let kicker = Kicker::for_current_thread();
         let (alarm_tx, alarm_rx) = mpsc::channel::<()>();
         let handler_failed = Arc::new(AtomicBool::new(false));
@@ -278,9 +344,9 @@ impl Sandbox {
         timed_out: &AtomicBool,
     ) -> Result<(ExitStatus, Option<String>), Error> {
         loop {
-            self.task.backing.set_in_guest(true);
+            self.task.space.backing().set_in_guest(true);
             let exit = self.vcpu.run();
-            self.task.backing.set_in_guest(false);
+            self.task.space.backing().set_in_guest(false);
             match exit? {
                 Exit::Trap(vector) => {
                     if let Some(end) = self.on_trap(vector)? {
@@ -349,6 +415,10 @@ impl Sandbox {
         let args = [regs.rdi, regs.rsi, regs.rdx, regs.r10, regs.r8, regs.r9];
         match abi::dispatch(&mut self.task, regs.rax, args) {
             Action::Exit(code) => Ok(Some((ExitStatus::Exited(code), None))),
+            Action::Signal(sig) => {
+                let signal = trap::signal_by_number(sig);
+                Ok(Some(self.kill(signal, format!("sent itself {}", signal.name))))
+            }
             Action::Return(v) => {
                 let ret = regs.rcx;
                 if ret >= USER_TOP {
@@ -363,6 +433,15 @@ impl Sandbox {
                     rsp: frame.rsp,
                     ss: tables::USER_DS as u64,
                 })?;
+                if !self.task.pending_msrs.is_empty() {
+                    let msrs = cpu::msrs(&std::mem::take(&mut self.task.pending_msrs));
+                    self.vcpu.set_msrs(&msrs)?;
+                }
+                // Page tables changed: return through the shim's path that
+                // reloads CR3, so no stale translation survives.
+                if self.task.space.take_flush() {
+                    regs.rip = FLUSH_RETURN_VA;
+                }
                 self.vcpu.set_regs(&regs)?;
                 Ok(None)
             }
@@ -372,13 +451,10 @@ impl Sandbox {
     /// A user-mode exception: the program dies as a Linux process would.
     fn crash(&mut self, vector: u8, frame: TrapFrame) -> Result<(ExitStatus, Option<String>), Error> {
         let signal = trap::signal_for_vector(vector);
-        let regions = self.task.space.regions();
-        let place = |addr: u64| match regions.containing(addr) {
-            Some(id) => {
-                let r = regions.get(id);
-                format!("{}[{:x}+{:x}]", r.name, r.start, r.end - r.start)
-            }
-            None => "an unmapped area".to_string(),
+        let space = &self.task.space;
+        let place = |addr: u64| match space.vmas().find(addr) {
+            Some(v) => format!("{}[{:x}+{:x}]", space.describe(addr), v.start, v.end - v.start),
+            None => space.describe(addr),
         };
         let why = if vector == trap::PF {
             let cr2 = self.vcpu.sregs()?.cr2;
@@ -395,7 +471,7 @@ impl Sandbox {
                 frame.rsp,
                 e,
                 place(frame.rip),
-                place(cr2)
+                space.describe(cr2)
             )
         } else {
             format!(

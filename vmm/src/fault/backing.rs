@@ -10,7 +10,7 @@ use std::time::Instant;
 use super::uffd::{Uffd, UffdError};
 use crate::arch::PAGE_SIZE;
 use crate::mm::RegionId;
-use crate::timeline::{Access, Event, EventKind, Origin};
+use crate::timeline::{Access, Event, EventKind, Origin, Prefault};
 use crate::vm::HostMapping;
 
 /// A run of file bytes inside a page.
@@ -150,16 +150,35 @@ impl Backing {
         let gpa = self.ram_gpa + (off & !(PAGE_SIZE - 1));
         let origin = if self.in_guest.load(Ordering::Acquire) { Origin::Guest } else { Origin::Vmm };
         let access = if write { Access::Write } else { Access::Read };
-        self.resolve(gpa, access, origin, read_at)
+        self.resolve(gpa, access, origin, read_at, None)
     }
 
     /// Makes frame `gpa` resident before the VMM itself reads or writes it,
     /// so the VMM never blocks on its own userfaultfd.
     pub fn ensure_resident(&self, gpa: u64, access: Access) -> Result<(), FaultError> {
-        self.resolve(gpa, access, Origin::Vmm, Instant::now())
+        self.resolve(gpa, access, Origin::Vmm, Instant::now(), None)
     }
 
-    fn resolve(&self, gpa: u64, access: Access, origin: Origin, read_at: Instant) -> Result<(), FaultError> {
+    /// Brings frame `gpa` in ahead of use, for the program (MAP_POPULATE,
+    /// mlock, …): a private page, as the kernel's populate gives.
+    pub fn prefault(&self, gpa: u64, why: Prefault) -> Result<(), FaultError> {
+        if self.uffd.is_none() {
+            // Kernel-populated mode: touching the host page populates it.
+            let mut b = [0u8; 1];
+            self.ram.read(gpa - self.ram_gpa, &mut b).map_err(|e| FaultError::Write(e.to_string()))?;
+            return self.ram.write(gpa - self.ram_gpa, &b).map_err(|e| FaultError::Write(e.to_string()));
+        }
+        self.resolve(gpa, Access::None, Origin::Guest, Instant::now(), Some(why))
+    }
+
+    fn resolve(
+        &self,
+        gpa: u64,
+        access: Access,
+        origin: Origin,
+        read_at: Instant,
+        prefault: Option<Prefault>,
+    ) -> Result<(), FaultError> {
         let Some(uffd) = &self.uffd else { return Ok(()) };
         let host = self.ram.as_ptr() as u64 + (gpa - self.ram_gpa);
         let mut st = self.state();
@@ -174,7 +193,7 @@ impl Backing {
                     // A read maps the shared zero page, as the kernel does.
                     // A write needs a private page at once: the zero page
                     // would cost a second (copy-on-write) fault right after.
-                    Source::Zero if access == Access::Write => {
+                    Source::Zero if access != Access::Read => {
                         uffd.copy(host, &ZERO_PAGE)?;
                         EventKind::ZeroFill
                     }
@@ -187,7 +206,7 @@ impl Backing {
                         EventKind::FileCopy
                     }
                 };
-                (p.gva, Some(p.region), kind)
+                (p.gva, Some(p.region), prefault.map(EventKind::Prefault).unwrap_or(kind))
             }
             None => {
                 // No page owns this frame: nothing the program mapped. Back it
@@ -216,9 +235,59 @@ impl Backing {
         Ok(())
     }
 
+    /// Drops frame `gpa`: its host page is freed and it holds nothing any
+    /// more. Returns the region the page was filed under.
+    pub fn forget(&self, gpa: u64) -> Option<RegionId> {
+        let page = self.state().pages.remove(&gpa)?;
+        if page.resident || self.uffd.is_none() {
+            let _ = self.ram.discard(gpa - self.ram_gpa, PAGE_SIZE);
+        }
+        Some(page.region)
+    }
+
+    /// Frees the host page behind `gpa` but keeps what the frame should
+    /// hold: the next touch faults again and gets zeroes or the file's
+    /// bytes (MADV_DONTNEED on a private mapping).
+    pub fn discard(&self, gpa: u64) {
+        let mut st = self.state();
+        if let Some(p) = st.pages.get_mut(&gpa) {
+            p.resident = self.uffd.is_none();
+            let _ = self.ram.discard(gpa - self.ram_gpa, PAGE_SIZE);
+        }
+    }
+
+    /// The page at frame `gpa` now lives at `gva` (mremap).
+    pub fn set_gva(&self, gpa: u64, gva: u64) {
+        if let Some(p) = self.state().pages.get_mut(&gpa) {
+            p.gva = gva;
+        }
+    }
+
+    /// Whether frame `gpa` has a host page.
+    pub fn is_resident(&self, gpa: u64) -> bool {
+        match &self.uffd {
+            Some(_) => self.state().pages.get(&gpa).is_some_and(|p| p.resident),
+            None => self.host_resident(gpa),
+        }
+    }
+
+    /// Asks the host kernel (mincore) whether the page is there.
+    fn host_resident(&self, gpa: u64) -> bool {
+        let mut vec = [0u8; 1];
+        let Some(addr) = self.ram.host_addr(gpa - self.ram_gpa) else { return false };
+        // SAFETY: a page-aligned address inside our own mapping.
+        let r = unsafe { libc::mincore(addr.as_ptr().cast(), PAGE_SIZE as usize, vec.as_mut_ptr()) };
+        r == 0 && vec[0] & 1 != 0
+    }
+
     /// Events so far.
     pub fn events(&self) -> Vec<Event> {
         self.state().events.clone()
+    }
+
+    /// Resident pages in all.
+    pub fn resident_pages(&self) -> u64 {
+        self.state().pages.values().filter(|p| p.resident).count() as u64
     }
 
     /// Resident pages per region.

@@ -4,7 +4,9 @@
 mod frames;
 mod region;
 mod space;
+mod vma;
 
 pub use frames::FrameAllocator;
 pub use region::{Region, RegionId, RegionKind, RegionTable};
-pub use space::{AddressSpace, MapError, UserPage};
+pub use space::{AddressSpace, MapError, UserPage, STACK_GUARD_GAP};
+pub use vma::{Vma, VmaKind, VmaSet};

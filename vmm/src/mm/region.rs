@@ -23,7 +23,7 @@ pub struct Region {
     pub start: u64,
     pub end: u64,
     pub perms: Perms,
-    /// Pages ever mapped in this region.
+    /// Pages mapped in this region now.
     pub pages: u64,
 }
 
@@ -58,6 +58,12 @@ impl RegionTable {
         r.end = r.end.max(gva + crate::arch::PAGE_SIZE);
         r.perms = r.perms.union(perms);
         r.pages += 1;
+    }
+
+    /// Records that a page of `id` was unmapped.
+    pub fn remove_page(&mut self, id: RegionId) {
+        let r = &mut self.regions[id.0 as usize];
+        r.pages = r.pages.saturating_sub(1);
     }
 
     pub fn get(&self, id: RegionId) -> &Region {

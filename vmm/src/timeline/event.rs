@@ -21,6 +21,19 @@ impl Access {
     }
 }
 
+/// Why a page was brought in before anyone touched it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Prefault {
+    /// MAP_POPULATE.
+    Populate,
+    /// mlock, mlock2, mlockall, MAP_LOCKED.
+    Mlock,
+    /// madvise(MADV_WILLNEED).
+    WillNeed,
+    /// `--pin` at load.
+    Pin,
+}
+
 /// What happened to the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
@@ -28,6 +41,8 @@ pub enum EventKind {
     ZeroFill,
     /// Backed with bytes of the ELF file.
     FileCopy,
+    /// Backed ahead of use.
+    Prefault(Prefault),
 }
 
 impl EventKind {
@@ -35,6 +50,10 @@ impl EventKind {
         match self {
             EventKind::ZeroFill => "zero-fill",
             EventKind::FileCopy => "file-copy",
+            EventKind::Prefault(Prefault::Populate) => "prefault-populate",
+            EventKind::Prefault(Prefault::Mlock) => "prefault-mlock",
+            EventKind::Prefault(Prefault::WillNeed) => "prefault-willneed",
+            EventKind::Prefault(Prefault::Pin) => "prefault-pin",
         }
     }
 }

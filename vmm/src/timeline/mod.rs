@@ -6,5 +6,5 @@ mod event;
 mod report;
 
 pub use csv::{write_csv, CSV_HEADER};
-pub use event::{Access, Event, EventKind, Origin};
+pub use event::{Access, Event, EventKind, Origin, Prefault};
 pub use report::{summarize, RegionSummary, Summary};

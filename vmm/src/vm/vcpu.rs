@@ -1,7 +1,7 @@
 //! The vCPU: register access and a run loop that turns KVM exits into the
 //! few events the sandbox cares about.
 
-use kvm_bindings::{kvm_regs, kvm_sregs, CpuId, Msrs, KVM_MAX_CPUID_ENTRIES};
+use kvm_bindings::{kvm_regs, kvm_sregs, kvm_xcrs, CpuId, Msrs};
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd};
 
 use super::{kvm_err, VmError};
@@ -30,17 +30,31 @@ impl Vcpu {
     }
 
     /// Puts the vCPU at `entry` in ring 3 with paging rooted at `cr3`.
-    pub fn setup(&self, kvm: &Kvm, cr3: u64, entry: u64, sp: u64) -> Result<(), VmError> {
-        let cpuid: CpuId = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("get supported CPUID"))?;
-        self.fd.set_cpuid2(&cpuid).map_err(kvm_err("set CPUID"))?;
+    /// `cpuid` is what the guest will see (KVM's supported set).
+    pub fn setup(&self, _kvm: &Kvm, cpuid: &CpuId, cr3: u64, entry: u64, sp: u64) -> Result<(), VmError> {
+        self.fd.set_cpuid2(cpuid).map_err(kvm_err("set CPUID"))?;
         let msrs = arch::cpu::syscall_msrs();
         let n = self.fd.set_msrs(&msrs).map_err(kvm_err("set MSRs"))?;
         if n != msrs.as_slice().len() {
             return Err(VmError::Kvm { what: "set syscall MSRs", source: kvm_ioctls::Error::new(libc::EINVAL) });
         }
         self.fd.set_fpu(&arch::cpu::initial_fpu()).map_err(kvm_err("set FPU"))?;
+        // XSAVE (CPUID.1:ECX[26]) and the states it can hold (CPUID.0xD.0).
+        let xsave = cpuid.as_slice().iter().any(|e| e.function == 1 && e.ecx & (1 << 26) != 0);
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
-        self.fd.set_sregs(&arch::cpu::initial_sregs(sregs, cr3)).map_err(kvm_err("set sregs"))?;
+        self.fd.set_sregs(&arch::cpu::initial_sregs(sregs, cr3, xsave)).map_err(kvm_err("set sregs"))?;
+        if xsave {
+            let states = cpuid
+                .as_slice()
+                .iter()
+                .find(|e| e.function == 0xd && e.index == 0)
+                .map(|e| e.eax as u64 | (e.edx as u64) << 32)
+                .unwrap_or(0x3);
+            let mut xcrs = kvm_xcrs { nr_xcrs: 1, ..Default::default() };
+            xcrs.xcrs[0].xcr = 0;
+            xcrs.xcrs[0].value = arch::cpu::xcr0(states);
+            self.fd.set_xcrs(&xcrs).map_err(kvm_err("set XCR0"))?;
+        }
         self.fd.set_regs(&arch::cpu::initial_regs(entry, sp)).map_err(kvm_err("set regs"))?;
         Ok(())
     }

@@ -15,6 +15,7 @@ const CR0_PG: u64 = 1 << 31;
 const CR4_PAE: u64 = 1 << 5;
 const CR4_OSFXSR: u64 = 1 << 9;
 const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_OSXSAVE: u64 = 1 << 18;
 const EFER_SCE: u64 = 1 << 0;
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
@@ -50,10 +51,12 @@ fn segment(selector: u16, code: bool, dpl: u8) -> kvm_segment {
 }
 
 /// Special registers for the first entry into the program.
-pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64) -> kvm_sregs {
+/// `xsave`: whether the CPU has XSAVE (then CR4.OSXSAVE is set, as Linux
+/// does, so libc may use AVX).
+pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64, xsave: bool) -> kvm_sregs {
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
     sregs.cr3 = cr3;
-    sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
+    sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | if xsave { CR4_OSXSAVE } else { 0 };
     sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
     sregs.cs = segment(USER_CS, true, 3);
     let data = segment(USER_DS, false, 3);
@@ -88,6 +91,13 @@ pub fn initial_regs(entry: u64, sp: u64) -> kvm_regs {
     kvm_regs { rip: entry, rsp: sp, rflags: USER_RFLAGS, ..Default::default() }
 }
 
+/// An MSR list for KVM_SET_MSRS.
+pub fn msrs(entries: &[(u32, u64)]) -> Msrs {
+    let entries: Vec<kvm_msr_entry> =
+        entries.iter().map(|&(index, data)| kvm_msr_entry { index, data, ..Default::default() }).collect();
+    Msrs::from_entries(&entries).expect("a handful of MSRs fits")
+}
+
 /// The syscall MSRs. LSTAR and CSTAR point at an unmapped address so that
 /// `syscall` always ends in a #PF the shim reports (see shim.S).
 pub fn syscall_msrs() -> Msrs {
@@ -100,9 +110,14 @@ pub fn syscall_msrs() -> Msrs {
         (MSR_SFMASK, 0x47700),
         (MSR_KERNEL_GS_BASE, 0),
     ];
-    let entries: Vec<kvm_msr_entry> =
-        entries.iter().map(|&(index, data)| kvm_msr_entry { index, data, ..Default::default() }).collect();
-    Msrs::from_entries(&entries).expect("a handful of MSRs fits")
+    msrs(&entries)
+}
+
+/// XCR0 to enable: the user-mode state components the CPU supports (x87,
+/// SSE, AVX, AVX-512), without AMX, which needs a permission dance.
+pub fn xcr0(supported: u64) -> u64 {
+    const USER_STATES: u64 = 0x1 | 0x2 | 0x4 | 0x20 | 0x40 | 0x80;
+    (supported & USER_STATES) | 0x3
 }
 
 /// x87/SSE state after `finit` + `ldmxcsr 0x1f80`, what a new Linux

@@ -11,6 +11,10 @@ const USER: u64 = 1 << 2;
 pub const ACCESSED: u64 = 1 << 5;
 pub const DIRTY: u64 = 1 << 6;
 const NX: u64 = 1 << 63;
+/// Software bit (ignored by the CPU when P = 0): a frame is assigned but
+/// the page allows no access (PROT_NONE). The frame's address stays in the
+/// entry so the data survives until the page is made accessible again.
+const SOFT_NOACCESS: u64 = 1 << 9;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: u64 = 512;
 
@@ -31,9 +35,17 @@ impl Perms {
         Perms::new(self.read | o.read, self.write | o.write, self.exec | o.exec)
     }
 
+    /// Whether the page allows any access at all.
+    pub fn any(self) -> bool {
+        self.read || self.write || self.exec
+    }
+
     /// PTE flags for a user page. x86 cannot map write- or exec-only
     /// pages: any present page is readable, as on Linux.
     fn user_pte_flags(self) -> u64 {
+        if !self.any() {
+            return SOFT_NOACCESS;
+        }
         let mut f = PRESENT | USER;
         if self.write {
             f |= WRITABLE;
@@ -170,11 +182,45 @@ impl PageTables {
         Some(self.entry(table, idx[3]))
     }
 
-    /// Maps one user page.
+    /// Maps one user page. A page with no permissions keeps its frame
+    /// but is not present.
     pub fn map_user(&mut self, va: u64, gpa: u64, perms: Perms) -> Result<(), PagingError> {
         let flags = perms.user_pte_flags();
         self.leaf_mut(va)?.store((gpa & ADDR_MASK) | flags, Ordering::Relaxed);
         Ok(())
+    }
+
+    /// The frame behind a user page, accessible or not.
+    pub fn frame(&self, va: u64) -> Option<u64> {
+        let e = self.leaf(va)?.load(Ordering::Relaxed);
+        (e & (PRESENT | SOFT_NOACCESS) != 0).then_some(e & ADDR_MASK)
+    }
+
+    /// Changes a user page's permissions, keeping its frame. Returns false
+    /// if nothing is mapped there.
+    pub fn protect_user(&mut self, va: u64, perms: Perms) -> bool {
+        let Some(leaf) = self.leaf(va) else { return false };
+        let e = leaf.load(Ordering::Relaxed);
+        if e & (PRESENT | SOFT_NOACCESS) == 0 {
+            return false;
+        }
+        leaf.store((e & ADDR_MASK) | perms.user_pte_flags(), Ordering::Relaxed);
+        true
+    }
+
+    /// Removes a user page; returns the frame it had. Table pages are kept
+    /// for reuse, as Linux mostly does.
+    pub fn unmap_user(&mut self, va: u64) -> Option<u64> {
+        let leaf = self.leaf(va)?;
+        let e = leaf.swap(0, Ordering::Relaxed);
+        (e & (PRESENT | SOFT_NOACCESS) != 0).then_some(e & ADDR_MASK)
+    }
+
+    /// Reads and clears the accessed and dirty bits of a present page.
+    pub fn take_accessed_dirty(&self, va: u64) -> Option<(bool, bool)> {
+        let leaf = self.leaf(va)?;
+        let e = leaf.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
+        (e & PRESENT != 0).then_some((e & ACCESSED != 0, e & DIRTY != 0))
     }
 
     /// Maps one supervisor page (the shim's structures). Accessed and dirty
@@ -236,6 +282,22 @@ mod tests {
         assert_eq!(pt.translate(0x40_2000), None);
         // 2 address ranges far apart: PML4 + 2 × (PDPT, PD, PT).
         assert_eq!(pt.table_pages(), 7);
+    }
+
+    #[test]
+    fn no_access_pages_keep_their_frame() {
+        let (_mem, mut pt) = tables(64 * 4096);
+        pt.map_user(0x50_0000, 0x1_0000_7000, Perms::new(true, true, false)).unwrap();
+        assert!(pt.protect_user(0x50_0000, Perms::default()));
+        assert_eq!(pt.translate(0x50_0000), None);
+        assert_eq!(pt.frame(0x50_0000), Some(0x1_0000_7000));
+        assert!(pt.protect_user(0x50_0000, Perms::new(true, false, false)));
+        let t = pt.translate(0x50_0000).unwrap();
+        assert!(!t.writable && t.gpa == 0x1_0000_7000);
+        assert_eq!(pt.unmap_user(0x50_0000), Some(0x1_0000_7000));
+        assert_eq!(pt.frame(0x50_0000), None);
+        assert!(!pt.protect_user(0x50_0000, Perms::default()));
+        assert_eq!(pt.unmap_user(0x50_0000), None);
     }
 
     #[test]

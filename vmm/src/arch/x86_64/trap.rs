@@ -69,6 +69,45 @@ pub const SIGFPE: Signal = Signal { number: 8, name: "SIGFPE" };
 pub const SIGKILL: Signal = Signal { number: 9, name: "SIGKILL" };
 pub const SIGSEGV: Signal = Signal { number: 11, name: "SIGSEGV" };
 
+/// A signal by number, named where faultline knows the name.
+pub fn signal_by_number(n: i32) -> Signal {
+    const NAMES: [&str; 32] = [
+        "SIG0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    Signal { number: n, name: NAMES.get(n as usize).copied().unwrap_or("SIGRT") }
+}
+
 /// The signal Linux's x86 trap handlers send for an exception in user mode.
 pub fn signal_for_vector(vector: u8) -> Signal {
     match vector {

@@ -3,6 +3,10 @@
 //! - `bare/*.c`: freestanding, `-static -nostdlib`, with faultline's tiny
 //!   runtime (guest/rt): their page touches are exactly what the source
 //!   shows. `touch` is also built as a static PIE (`touch-pie`).
+//! - `libc/*.c`: ordinary C programs, built twice, statically: `NAME-glibc`
+//!   with gcc and `NAME-musl` with musl-gcc (Debian's musl-tools; ci/setup
+//!   installs it). `-O0`, so the compiler keeps every malloc and free the
+//!   source shows.
 //! - `hosted/dynamic.c`: an ordinary dynamically linked program, to be
 //!   refused.
 
@@ -12,9 +16,15 @@ use std::process::Command;
 
 fn cc(args: &[&str], src: &Path, out: &Path) {
     let cc = env::var("CC").unwrap_or_else(|_| "gcc".into());
-    let mut cmd = Command::new(&cc);
+    compile(&cc, args, src, out);
+}
+
+fn compile(cc: &str, args: &[&str], src: &Path, out: &Path) {
+    let mut cmd = Command::new(cc);
     cmd.args(args).arg("-o").arg(out).arg(src);
-    let status = cmd.status().unwrap_or_else(|e| panic!("cannot run {cc}: {e} (the fixtures need gcc)"));
+    let status = cmd
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run {cc}: {e} (the fixtures need gcc and musl-gcc: run ci/setup)"));
     assert!(status.success(), "{cmd:?} failed with {status}");
     println!("cargo:rerun-if-changed={}", src.display());
 }
@@ -39,6 +49,18 @@ fn main() {
         }
     }
     cc(&["-O1"], &here.join("hosted/dynamic.c"), &out.join("dynamic"));
+
+    let musl = env::var("MUSL_CC").unwrap_or_else(|_| "musl-gcc".into());
+    for entry in std::fs::read_dir(here.join("libc")).unwrap() {
+        let src = entry.unwrap().path();
+        if src.extension().is_some_and(|e| e == "c") {
+            let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
+            cc(&["-static", "-O0", "-g0"], &src, &out.join(format!("{name}-glibc")));
+            compile(&musl, &["-static", "-O0", "-g0"], &src, &out.join(format!("{name}-musl")));
+        }
+    }
+    println!("cargo:rerun-if-changed=libc");
+    println!("cargo:rerun-if-env-changed=MUSL_CC");
     println!("cargo:rerun-if-changed={}", rt.join("faultline_rt.h").display());
     println!("cargo:rerun-if-changed=bare");
     println!("cargo:rerun-if-env-changed=CC");

@@ -2,10 +2,10 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline::abi::Output;
+use faultline::abi::{Output, Strace};
 use faultline::loader::Image;
 use faultline::timeline::{Access, Event, EventKind, Origin};
 use faultline::{Config, Outcome, Sandbox};
@@ -17,6 +17,8 @@ pub struct Run {
     /// The same, as text (lossy).
     pub stdout: String,
     pub stderr: String,
+    /// What --strace printed.
+    pub strace: String,
 }
 
 impl Run {
@@ -66,6 +68,7 @@ impl Run {
 pub fn config(argv: &[&str]) -> Config {
     Config {
         argv: argv.iter().map(|s| s.to_string()).collect(),
+        stdin: faultline::abi::Input::Empty,
         stdout: Output::capture(),
         stderr: Output::capture(),
         timeout: Some(Duration::from_secs(30)),
@@ -73,11 +76,41 @@ pub fn config(argv: &[&str]) -> Config {
     }
 }
 
-pub fn run_image(image: &Image, config: Config) -> Run {
+pub fn run_image(image: &Image, mut config: Config) -> Run {
     let (out, err) = (config.stdout.clone(), config.stderr.clone());
+    let trace = Arc::new(Mutex::new(Vec::new()));
+    config.strace = Some(Strace::Capture(trace.clone()));
     let outcome = Sandbox::new(image, config).expect("sandbox").run().expect("run");
     let stdout_bytes = out.captured_bytes();
-    Run { outcome, stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(), stdout_bytes, stderr: err.captured() }
+    let strace = String::from_utf8_lossy(&trace.lock().unwrap()).into_owned();
+    Run {
+        outcome,
+        stdout: String::from_utf8_lossy(&stdout_bytes).into_owned(),
+        stdout_bytes,
+        stderr: err.captured(),
+        strace,
+    }
+}
+
+/// Runs fixture `name` on the host, for comparison: (stdout, exit code or
+/// 128 + signal).
+pub fn run_native(name: &str, args: &[&str]) -> (String, i32) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::process::Command::new(elf_fixtures::path(name)).args(args).output().expect("native run");
+    let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+    (String::from_utf8_lossy(&out.stdout).into_owned(), code)
+}
+
+/// Guest events with `gva` in `[lo, hi)`.
+pub fn guest_events_in(run: &Run, lo: u64, hi: u64) -> Vec<&Event> {
+    run.outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.gva >= lo && e.gva < hi).collect()
+}
+
+/// Parses `key=0x...` from text.
+pub fn hex_field(text: &str, key: &str) -> u64 {
+    let at = text.find(&format!("{key}=0x")).unwrap_or_else(|| panic!("no {key}= in {text:?}")) + key.len() + 3;
+    let digits: String = text[at..].chars().take_while(|c| c.is_ascii_hexdigit()).collect();
+    u64::from_str_radix(&digits, 16).unwrap()
 }
 
 /// Runs fixture `name` with `args` (argv[0] is the name).

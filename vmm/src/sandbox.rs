@@ -131,6 +131,8 @@ pub struct Outcome {
     pub events: Vec<Event>,
     pub regions: RegionTable,
     pub summary: Summary,
+    /// Pages resident when the program ended, by guest-virtual address.
+    pub resident: std::collections::BTreeSet<u64>,
 }
 
 pub struct Sandbox {
@@ -335,7 +337,7 @@ impl Sandbox {
         let resident = backing.resident_by_region();
         let regions = self.task.space.regions().clone();
         let summary = summarize(&events, &regions, |id| resident.get(&id).copied().unwrap_or(0));
-        Ok(Outcome { status, report, events, regions, summary })
+        Ok(Outcome { status, report, events, regions, summary, resident: backing.resident_gvas() })
     }
 
     fn run_loop(

@@ -21,8 +21,9 @@ const S_IFIFO: u32 = 0o010000;
 pub enum OpenFile {
     /// Standard stream `n`, backed by this host descriptor (or captured).
     Stdio { n: i32, host: Option<i32> },
-    /// A generated file: its contents as of open(2), and the position.
-    Generated { contents: Vec<u8>, pos: u64 },
+    /// A generated /proc file. Like Linux's seq_file, the contents are made
+    /// when a read starts at offset 0, not at open(2).
+    Generated { path: String, contents: Vec<u8>, pos: u64 },
 }
 
 #[derive(Clone, Debug)]
@@ -96,14 +97,14 @@ fn resolve(task: &Task, dirfd: i32, path: &str) -> Result<String, Errno> {
 pub fn openat(task: &mut Task, dirfd: u64, path: u64, flags: u64, _mode: u64) -> SysResult {
     let path = read_path(task, path)?;
     let path = resolve(task, dirfd as i32, &path)?;
-    let contents = procfs::generate(task, &path).ok_or(ENOENT)?;
+    procfs::generate(task, &path).ok_or(ENOENT)?;
     if flags & O_ACCMODE != 0 {
         return Err(EACCES);
     }
     if flags & O_DIRECTORY != 0 {
         return Err(ENOTDIR);
     }
-    let fd = task.files.install(OpenFile::Generated { contents, pos: 0 })?;
+    let fd = task.files.install(OpenFile::Generated { path, contents: Vec::new(), pos: 0 })?;
     Ok(fd as i64)
 }
 

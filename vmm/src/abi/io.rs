@@ -66,19 +66,23 @@ fn readable_prefix(task: &Task, at: u64, n: usize) -> usize {
 pub fn read(task: &mut Task, fd: u64, buf: u64, count: u64) -> SysResult {
     let count = count.min(MAX_RW_COUNT);
     let fd = fd as i32;
+    if let Some(OpenFile::Generated { path, pos: 0, .. }) = task.files.get(fd) {
+        let fresh = super::procfs::generate(task, &path.clone()).unwrap_or_default();
+        if let Some(OpenFile::Generated { contents, .. }) = task.files.get_mut(fd) {
+            *contents = fresh;
+        }
+    }
     let data: Vec<u8> = match task.files.get_mut(fd).ok_or(EBADF)? {
         OpenFile::Stdio { n: 0, .. } => {
-            // Check the buffer first, so a bad pointer consumes no input.
-            if count > 0 && task.space.user_page(buf).is_none_or(|p| !p.writable) {
-                return Err(EFAULT);
-            }
+            // As Linux: read first, then copy out (nothing to copy at EOF,
+            // so a bad buffer goes unnoticed there).
             let mut tmp = vec![0u8; count.min(CHUNK) as usize];
             let n = task.stdin.read(&mut tmp).map_err(|_| EINTR)?;
             tmp.truncate(n);
             tmp
         }
         OpenFile::Stdio { .. } => return Err(EBADF),
-        OpenFile::Generated { contents, pos } => {
+        OpenFile::Generated { contents, pos, .. } => {
             let start = (*pos).min(contents.len() as u64) as usize;
             let n = (contents.len() - start).min(count as usize);
             contents[start..start + n].to_vec()
@@ -145,7 +149,7 @@ pub fn readv(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
 pub fn lseek(task: &mut Task, fd: u64, off: u64, whence: u64) -> SysResult {
     match task.files.get_mut(fd as i32).ok_or(EBADF)? {
         OpenFile::Stdio { .. } => Err(ESPIPE),
-        OpenFile::Generated { contents, pos } => {
+        OpenFile::Generated { contents, pos, .. } => {
             let base = match whence {
                 0 => 0i64,
                 1 => *pos as i64,

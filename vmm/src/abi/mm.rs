@@ -174,18 +174,21 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
     if !off.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
-    if prot & !(PROT_READ | PROT_WRITE | PROT_EXEC) != 0 {
-        return Err(EINVAL);
-    }
-    match flags & MAP_TYPE {
-        MAP_SHARED | MAP_PRIVATE => {}
-        MAP_SHARED_VALIDATE if flags & !KNOWN_MAP_FLAGS == 0 => {}
-        MAP_SHARED_VALIDATE => return Err(EOPNOTSUPP),
-        _ => return Err(EINVAL),
-    }
+    // Unknown PROT bits are ignored by mmap (mprotect rejects them).
     if flags & MAP_ANONYMOUS == 0 {
-        // No files behind faultline's descriptors can be mapped.
-        return Err(if (fd as i32) < 0 || !task.files.is_open(fd as i32) { EBADF } else { ENODEV });
+        // No files behind faultline's descriptors can be mapped; the
+        // descriptor is looked up before the flags are.
+        if (fd as i32) < 0 || !task.files.is_open(fd as i32) {
+            return Err(EBADF);
+        }
+        return Err(match flags & MAP_TYPE {
+            MAP_SHARED_VALIDATE if flags & !KNOWN_MAP_FLAGS != 0 => EOPNOTSUPP,
+            _ => ENODEV,
+        });
+    }
+    // Anonymous: only plain shared or private (unknown flags are ignored).
+    if !matches!(flags & MAP_TYPE, MAP_SHARED | MAP_PRIVATE) {
+        return Err(EINVAL);
     }
     if flags & MAP_HUGETLB != 0 {
         return Err(EINVAL);
@@ -198,7 +201,7 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
         if addr.checked_add(len).is_none_or(|e| e > USER_TOP) || addr < MMAP_MIN_ADDR {
             return Err(if addr < MMAP_MIN_ADDR { EPERM } else { ENOMEM });
         }
-        if flags & MAP_FIXED_NOREPLACE != 0 && flags & MAP_FIXED == 0 && !task.space.vmas().is_free(addr, addr + len) {
+        if flags & MAP_FIXED_NOREPLACE != 0 && !task.space.vmas().is_free(addr, addr + len) {
             return Err(EEXIST);
         }
         addr
@@ -217,6 +220,7 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
     if fixed {
         task.space.unmap(start, start + len);
     }
+    let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
     let locked = flags & MAP_LOCKED != 0 || task.mlock_future;
     let vma = Vma {
         start,

@@ -285,6 +285,11 @@ impl Backing {
         self.state().events.clone()
     }
 
+    /// Guest-virtual addresses of the resident pages, in order.
+    pub fn resident_gvas(&self) -> std::collections::BTreeSet<u64> {
+        self.state().pages.values().filter(|p| p.resident).map(|p| p.gva).collect()
+    }
+
     /// Resident pages in all.
     pub fn resident_pages(&self) -> u64 {
         self.state().pages.values().filter(|p| p.resident).count() as u64

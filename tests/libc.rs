@@ -1,0 +1,172 @@
+//! Unmodified static glibc and musl programs: the classic malloc
+//! experiments, asserted from the program's own output (which must equal
+//! a native run's) and from the timeline.
+
+mod support;
+
+use faultline::timeline::Origin;
+use support::*;
+
+const LIBCS: [&str; 2] = ["glibc", "musl"];
+
+fn fixture(libc: &str) -> String {
+    format!("mallocexp-{libc}")
+}
+
+/// Expected stdout per experiment: glibc's ptmalloc2, then musl's mallocng.
+const EXPERIMENTS: &[(&[&str], &str, &str)] = &[
+    (
+        &["small"],
+        "small: brk_grew=0 in_heap=1 heap_kib=136 brk_kept_after_free=1\n",
+        "small: brk_grew=8192 in_heap=0 heap_kib=0 brk_kept_after_free=1\n",
+    ),
+    (
+        &["big"],
+        "big: mapped=1 in_heap=0 brk_moved=0 map_kib=260 resident_before=1 resident_touched=3 unmapped_after_free=1\n",
+        "big: mapped=1 in_heap=0 brk_moved=1 map_kib=264 resident_before=3 resident_touched=5 unmapped_after_free=1\n",
+    ),
+    (&["nommap"], "nommap: in_heap=1 brk_grew_kib=256\n", "nommap: not in this libc\n"),
+    (
+        &["trim", "131072"],
+        "trim: threshold=131072 grew_kib=1024 shrunk=1 back_to_start=1\n",
+        "trim: not in this libc\n",
+    ),
+    (
+        &["trim", "67108864"],
+        "trim: threshold=67108864 grew_kib=1024 shrunk=0 back_to_start=0\n",
+        "trim: not in this libc\n",
+    ),
+    (
+        &["touch", "5"],
+        "touch: k=5 resident_in_touched=5 resident_in_mapping=5 in_heap=0\n",
+        "touch: k=5 resident_in_touched=5 resident_in_mapping=7 in_heap=0\n",
+    ),
+];
+
+#[test]
+fn malloc_experiments_behave_as_on_linux() {
+    for libc in LIBCS {
+        for (args, glibc, musl) in EXPERIMENTS {
+            let want = if libc == "glibc" { glibc } else { musl };
+            let run = run_fixture(&fixture(libc), args);
+            assert_eq!(run.code(), 0, "{libc} {args:?}: {}", run.stderr);
+            assert_eq!(run.stdout, *want, "{libc} {args:?} in faultline");
+            let (native, code) = run_native(&fixture(libc), args);
+            assert_eq!((native.as_str(), code), (*want, 0), "{libc} {args:?} natively");
+        }
+    }
+}
+
+#[test]
+fn glibc_grows_the_heap_by_132_kib_through_brk() {
+    let run = run_fixture(&fixture("glibc"), &["small"]);
+    // malloc's first sbrk: brk(NULL) = X, then brk(X + 132 KiB).
+    let brks: Vec<(u64, u64)> = run
+        .strace
+        .lines()
+        .filter_map(|l| l.strip_prefix("brk("))
+        .map(|l| {
+            let (arg, ret) = l.split_once(") = ").unwrap();
+            let arg = if arg == "NULL" { 0 } else { u64::from_str_radix(arg.trim_start_matches("0x"), 16).unwrap() };
+            (arg, u64::from_str_radix(ret.trim_start_matches("0x"), 16).unwrap())
+        })
+        .collect();
+    let grew = brks.windows(2).any(|w| w[0].0 == 0 && w[1].0 == w[0].1 + 132 * 1024 && w[1].1 == w[1].0);
+    assert!(grew, "no +132 KiB brk step in {brks:x?}");
+    // The heap's pages are filed under `heap`, and only touched ones fault.
+    let heap = run.outcome.summary.region("heap").unwrap();
+    assert!(heap.faults() > 0 && heap.faults() < heap.mapped_pages, "{heap:?}");
+}
+
+#[test]
+fn a_freed_mmap_chunk_goes_back_to_the_host() {
+    for libc in LIBCS {
+        let run = run_fixture(&fixture(libc), &["big"]);
+        let first = hex_field(&run.stderr, "alloc") & !0xfff;
+        // The chunk's own pages: the one its header is on, and the two more
+        // the program touched (pages 0-2).
+        let ev = guest_events_in(&run, first, first + 256 * 1024);
+        assert_eq!(ev.len(), 3, "{libc}: {ev:?}");
+        assert!(ev.iter().all(|e| run.region(e) == "mmap"), "{libc}");
+        // free() unmapped the chunk, and with it its backing: nothing of
+        // it is resident any more.
+        assert!(run.strace.contains(&format!("munmap({first:#x}, 266240) = 0")), "{libc}: {}", run.strace);
+        let kept: Vec<_> = run.outcome.resident.range(first..first + 260 * 1024).collect();
+        assert!(kept.is_empty(), "{libc}: still resident {kept:x?}");
+    }
+}
+
+#[test]
+fn touching_k_pages_of_a_fresh_mib_makes_k_faults() {
+    for libc in LIBCS {
+        for k in [1u64, 7, 64, 256] {
+            let run = run_fixture(&fixture(libc), &["touch", &k.to_string()]);
+            assert_eq!(run.code(), 0);
+            assert!(run.stdout.contains(&format!("k={k} resident_in_touched={k} ")), "{libc} {k}: {}", run.stdout);
+            let first = hex_field(&run.stderr, "first");
+            let ev = guest_events_in(&run, first, first + k * 4096);
+            assert_eq!(ev.len() as u64, k, "{libc} k={k}");
+            assert!(ev.iter().all(|e| run.region(e) == "mmap" && e.origin == Origin::Guest));
+            // Nothing beyond the touched pages of the allocation faulted.
+            let beyond = guest_events_in(&run, first + k * 4096, first + 1024 * 1024);
+            assert!(beyond.is_empty(), "{libc} k={k}: {beyond:?}");
+        }
+    }
+}
+
+#[test]
+fn classic_crashes_die_with_sigsegv_and_name_the_region() {
+    let cases =
+        [("strlit", "address in .rodata"), ("null", "segfault at 0 "), ("recurse", "address in the stack guard gap")];
+    for libc in LIBCS {
+        for (kind, needle) in cases {
+            let run = run_fixture(&fixture(libc), &[kind]);
+            let report = run.outcome.report.clone().unwrap_or_default();
+            assert_eq!(run.code(), 139, "{libc} {kind}: {report}");
+            assert!(report.contains(needle), "{libc} {kind}: {report}");
+            assert!(report.contains("killed by SIGSEGV"), "{libc} {kind}: {report}");
+            assert_eq!(run_native(&fixture(libc), &[kind]).1, 139, "{libc} {kind} natively");
+        }
+    }
+}
+
+#[test]
+fn proc_self_maps_lists_the_vmas_in_linux_format() {
+    for libc in LIBCS {
+        let run = run_fixture(&fixture(libc), &["maps"]);
+        assert_eq!(run.code(), 0);
+        let lines: Vec<&str> = run.stdout.lines().collect();
+        let exe = elf_fixtures::path(&fixture(libc)).canonicalize().unwrap().display().to_string();
+        assert!(lines.iter().any(|l| l.contains(" r-xp ") && l.ends_with(&exe)), "{libc}: {lines:#?}");
+        assert!(lines.last().unwrap().ends_with(" [stack]"), "{libc}: {lines:#?}");
+        assert!(lines.last().unwrap().starts_with("7fffff7ff000-7ffffffff000 rw-p 00000000 00:00 0"));
+        // The 256 KiB chunk: an anonymous mapping below mmap_base.
+        assert!(lines.iter().any(|l| l.starts_with("7ffff7") && l.ends_with(" 0 ")), "{libc}: {lines:#?}");
+        for l in &lines {
+            let name_col = l.split_whitespace().count() == 6;
+            if name_col {
+                assert_eq!(l.find(['/', '[']), Some(73), "{libc}: name column in {l:?}");
+            }
+        }
+        if libc == "glibc" {
+            assert!(lines.iter().any(|l| l.ends_with(" [heap]")), "{libc}: {lines:#?}");
+        }
+    }
+}
+
+#[test]
+fn memory_syscall_edge_cases_match_linux() {
+    for libc in LIBCS {
+        let name = format!("mmedge-{libc}");
+        let run = run_fixture(&name, &[]);
+        assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
+        let (native, code) = run_native(&name, &[]);
+        assert_eq!(code, 0);
+        assert!(native.lines().count() > 70, "{native}");
+        // Line by line, for a readable failure.
+        for (n, (a, b)) in native.lines().zip(run.stdout.lines()).enumerate() {
+            assert_eq!(b, a, "{libc}: line {} differs from Linux", n + 1);
+        }
+        assert_eq!(run.stdout, native, "{libc}");
+    }
+}

@@ -170,3 +170,40 @@ fn memory_syscall_edge_cases_match_linux() {
         assert_eq!(run.stdout, native, "{libc}");
     }
 }
+
+#[test]
+fn page_table_changes_reach_the_guest_at_once() {
+    // Each page is in the TLB (just written) when its mapping changes.
+    for libc in LIBCS {
+        let run = run_fixture(&fixture(libc), &["protect"]);
+        let report = run.outcome.report.clone().unwrap_or_default();
+        assert_eq!(run.code(), 139, "{libc}: {}", run.stdout);
+        assert!(report.contains("write to a read-only page, address in mmap"), "{libc}: {report}");
+        let run = run_fixture(&fixture(libc), &["unmapped"]);
+        assert_eq!(run.code(), 139, "{libc}");
+        assert!(run.outcome.report.unwrap().contains("not mapped"));
+        assert_eq!(run_native(&fixture(libc), &["protect"]).1, 139);
+    }
+    // More changed entries than one sync batch holds.
+    let n = faultline::arch::layout::SYNC_CAPACITY + 1000;
+    let run = run_fixture(&fixture("musl"), &["protect-many", &n.to_string()]);
+    assert_eq!(run.code(), 139, "{}", run.stdout);
+    assert!(run.outcome.report.unwrap().contains("write to a read-only page"));
+}
+
+#[test]
+fn process_start_matches_binfmt_elf() {
+    for libc in LIBCS {
+        let image = faultline::loader::Image::from_file(&elf_fixtures::path(&fixture(libc))).unwrap();
+        let mut cfg = config(&["mallocexp", "exec", "a b", "c"]);
+        cfg.env.push("FAULTLINE_TEST=yes".into());
+        let run = run_image(&image, cfg);
+        assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
+        assert_eq!(
+            run.stdout,
+            "argv[0]=(name)\nargv[1]=exec\nargv[2]=a b\nargv[3]=c\nenv=yes\n\
+             pagesz=4096 random=1 entry_set=1 phdr_set=1 uid=1000 secure=0\nsp_aligned=1\n",
+            "{libc}"
+        );
+    }
+}

@@ -13,6 +13,10 @@
  *   mallocexp trim BYTES        mallopt(M_TRIM_THRESHOLD, BYTES): does free shrink the heap?
  *   mallocexp touch K           malloc(1 MiB), touch K pages, count residency
  *   mallocexp maps              malloc(256 KiB), then print /proc/self/maps
+ *   mallocexp protect           write a page, mprotect it read-only, write again (dies)
+ *   mallocexp unmapped          touch a page, munmap it, read it again (dies)
+ *   mallocexp protect-many N    touch N pages, mprotect them all read-only, write the last (dies)
+ *   mallocexp exec A B          print argv, an environment variable and auxv facts
  *   mallocexp strlit|null|recurse   crash the classic ways
  */
 #define _GNU_SOURCE
@@ -22,6 +26,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <sys/auxv.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
@@ -199,6 +204,46 @@ int main(int argc, char **argv)
         while (f && (c = fgetc(f)) != EOF)
             putchar(c);
         return f ? 0 : 1;
+    }
+    if (!strcmp(m, "protect")) {
+        volatile char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[0] = 1; /* the translation is now in the TLB */
+        mprotect((void *)p, PAGE, PROT_READ);
+        printf("protect: read back %d, writing\n", p[0]);
+        fflush(stdout);
+        p[0] = 2;
+        printf("protect: write went through\n");
+        return 1;
+    }
+    if (!strcmp(m, "protect-many") && argc > 2) {
+        long n = atol(argv[2]);
+        volatile char *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        for (long i = 0; i < n; i++)
+            p[i * PAGE] = 1;
+        mprotect((void *)p, n * PAGE, PROT_READ);
+        printf("protect-many: %ld pages read-only, writing the last\n", n);
+        fflush(stdout);
+        p[(n - 1) * PAGE] = 2;
+        return 1;
+    }
+    if (!strcmp(m, "unmapped")) {
+        volatile char *p = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        p[0] = 1;
+        munmap((void *)p, PAGE);
+        printf("unmapped: reading\n");
+        fflush(stdout);
+        return p[0] + 1;
+    }
+    if (!strcmp(m, "exec")) {
+        for (int i = 0; i < argc; i++)
+            printf("argv[%d]=%s\n", i, i == 0 ? "(name)" : argv[i]);
+        const char *v = getenv("FAULTLINE_TEST");
+        printf("env=%s\n", v ? v : "(unset)");
+        unsigned char *r = (unsigned char *)getauxval(AT_RANDOM);
+        printf("pagesz=%lu random=%d entry_set=%d phdr_set=%d uid=%lu secure=%lu\n", getauxval(AT_PAGESZ), r != NULL,
+               getauxval(AT_ENTRY) != 0, getauxval(AT_PHDR) != 0, getauxval(AT_UID), getauxval(AT_SECURE));
+        printf("sp_aligned=%d\n", ((uintptr_t)__builtin_frame_address(0) & 0xf) == 0);
+        return 0;
     }
     if (!strcmp(m, "strlit")) {
         char *s = "string literal";

@@ -142,6 +142,8 @@ pub struct Sandbox {
     _vm: Vm,
     task: Task,
     sys: HostMapping,
+    /// PTE changes the guest has still to apply, beyond the current batch.
+    pending_sync: Vec<(u64, u64)>,
     entry: u64,
     sp: u64,
     config: Config,
@@ -182,6 +184,11 @@ impl Sandbox {
         for i in 0..IST_PAGES {
             pt.map_kernel(IST_BASE_VA + i * PAGE_SIZE, SYS_IST_GPA + i * PAGE_SIZE, true, false)?;
         }
+        // The whole slot, for the shim's PTE rewrites (sync_and_return).
+        for off in (0..SYS_SLOT_SIZE).step_by(PAGE_SIZE as usize) {
+            pt.map_kernel(SYS_MAP_VA + off, off, true, false)?;
+        }
+        sys_write(&sys, SYS_SHIM_GPA + SHIM_SYNC_AREA_PTR, &(SYS_MAP_VA + SYS_SYNC_GPA).to_le_bytes())?;
 
         // The program: every page mapped now, none backed until touched.
         let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, window), backing);
@@ -289,7 +296,7 @@ impl Sandbox {
 
         let vcpu = vm.create_vcpu()?;
         vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;
-        let sb = Sandbox { vcpu, _vm: vm, task, sys, entry: image.entry, sp: st.sp, config };
+        let sb = Sandbox { vcpu, _vm: vm, task, sys, pending_sync: Vec::new(), entry: image.entry, sp: st.sp, config };
         // Timeline times count from exec: the stack is the first thing built.
         sb.task.space.backing().set_start(Instant::now());
         sb.task
@@ -355,6 +362,7 @@ impl Sandbox {
                         return Ok(end);
                     }
                 }
+                Exit::SyncMore => self.write_sync_batch()?,
                 Exit::Shutdown => {
                     let rip = self.vcpu.regs().map(|r| r.rip).unwrap_or(0);
                     return Ok(self.kill(trap::SIGSEGV, format!("triple fault (the CPU shut down) near ip {rip:016x}")));
@@ -380,6 +388,20 @@ impl Sandbox {
 
     fn kill(&self, signal: Signal, why: String) -> (ExitStatus, Option<String>) {
         (ExitStatus::Killed(signal), Some(format!("{}[1]: {why}; killed by {}", self.task.comm, signal.name)))
+    }
+
+    /// Puts the next batch of pending PTE changes in the sync area.
+    fn write_sync_batch(&mut self) -> Result<(), Error> {
+        let n = self.pending_sync.len().min(SYNC_CAPACITY);
+        let batch: Vec<(u64, u64)> = self.pending_sync.drain(..n).collect();
+        let mut bytes = Vec::with_capacity(16 + n * 16);
+        bytes.extend_from_slice(&(n as u64).to_le_bytes());
+        bytes.extend_from_slice(&u64::from(!self.pending_sync.is_empty()).to_le_bytes());
+        for (off, va) in batch {
+            bytes.extend_from_slice(&(SYS_MAP_VA + off).to_le_bytes());
+            bytes.extend_from_slice(&va.to_le_bytes());
+        }
+        sys_write(&self.sys, SYS_SYNC_GPA, &bytes)
     }
 
     fn read_frame(&self) -> Result<TrapFrame, Error> {
@@ -439,10 +461,14 @@ impl Sandbox {
                     let msrs = cpu::msrs(&std::mem::take(&mut self.task.pending_msrs));
                     self.vcpu.set_msrs(&msrs)?;
                 }
-                // Page tables changed: return through the shim's path that
-                // reloads CR3, so no stale translation survives.
-                if self.task.space.take_flush() {
-                    regs.rip = FLUSH_RETURN_VA;
+                // Present entries changed: return through the shim's path
+                // that rewrites them and invlpg's their addresses, so no
+                // stale translation survives (shadow paging or not).
+                let changed = self.task.space.take_changed_entries();
+                if !changed.is_empty() {
+                    self.pending_sync = changed;
+                    self.write_sync_batch()?;
+                    regs.rip = SYNC_RETURN_VA;
                 }
                 self.vcpu.set_regs(&regs)?;
                 Ok(None)

@@ -40,9 +40,6 @@ pub struct AddressSpace {
     vmas: VmaSet,
     backing: Arc<Backing>,
     sections: Vec<Section>,
-    /// Page-table entries changed since the guest last ran: it must flush
-    /// its TLB before resuming.
-    needs_flush: bool,
 }
 
 impl AddressSpace {
@@ -54,7 +51,6 @@ impl AddressSpace {
             vmas: VmaSet::default(),
             backing,
             sections: Vec::new(),
-            needs_flush: false,
         }
     }
 
@@ -91,9 +87,11 @@ impl AddressSpace {
         self.sections = sections;
     }
 
-    /// Whether the guest must flush its TLB before it resumes; clears it.
-    pub fn take_flush(&mut self) -> bool {
-        std::mem::take(&mut self.needs_flush)
+    /// Present entries changed since the guest last ran, which it must
+    /// rewrite and invalidate before it resumes: (entry's offset in the
+    /// system slot, VA). Clears the list.
+    pub fn take_changed_entries(&mut self) -> Vec<(u64, u64)> {
+        self.tables.take_changed()
     }
 
     /// Maps one page to a fresh frame holding `source`.
@@ -148,7 +146,6 @@ impl AddressSpace {
                     self.regions.remove_page(region);
                 }
                 self.frames.release(gpa);
-                self.needs_flush = true;
             }
         }
     }
@@ -169,7 +166,6 @@ impl AddressSpace {
         for gva in (start..end).step_by(PAGE_SIZE as usize) {
             self.tables.protect_user(gva, perms);
         }
-        self.needs_flush = true;
     }
 
     /// Changes VMA attributes other than permissions.
@@ -198,7 +194,6 @@ impl AddressSpace {
             nv.end = v.end - old + new;
             self.vmas.insert(nv);
         }
-        self.needs_flush = true;
         moved
     }
 

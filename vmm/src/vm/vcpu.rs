@@ -12,6 +12,8 @@ use crate::arch;
 pub enum Exit {
     /// A shim stub reported exception `vector`.
     Trap(u8),
+    /// The PTE sync stub wants the next batch.
+    SyncMore,
     /// Triple fault: the CPU gave up.
     Shutdown,
     /// KVM_RUN returned EINTR (a watchdog kick).
@@ -84,6 +86,7 @@ impl Vcpu {
         match self.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) => match arch::trap::vector_for_port(port) {
                 Some(v) => Ok(Exit::Trap(v)),
+                None if port == arch::layout::SYNC_PORT => Ok(Exit::SyncMore),
                 None => Ok(Exit::Unexpected(format!("port write to {port:#x}"))),
             },
             Ok(VcpuExit::IoIn(port, _)) => Ok(Exit::Unexpected(format!("port read from {port:#x}"))),

@@ -95,6 +95,9 @@ pub struct PageTables {
     pool_next: u64,
     pool_end: u64,
     root: u64,
+    /// Present user entries changed since the last [`PageTables::take_changed`]:
+    /// (offset of the entry in the slot, the VA it maps).
+    changed: Vec<(u64, u64)>,
 }
 
 // SAFETY: the pointer refers to a mapping owned by the VM for the life of the
@@ -107,7 +110,8 @@ impl PageTables {
     /// bytes that outlive the returned value, mapped at `base_gpa` for the
     /// guest; `[pool_start, slot_len)` must be reserved for tables.
     pub unsafe fn new(host: *mut u8, base_gpa: u64, pool_start: u64, slot_len: u64) -> Result<Self, PagingError> {
-        let mut pt = PageTables { host, base_gpa, pool_next: pool_start, pool_end: slot_len, root: 0 };
+        let mut pt =
+            PageTables { host, base_gpa, pool_next: pool_start, pool_end: slot_len, root: 0, changed: Vec::new() };
         pt.root = pt.alloc_table()?;
         Ok(pt)
     }
@@ -124,6 +128,12 @@ impl PageTables {
         let off = self.pool_next;
         self.pool_next += PAGE_SIZE;
         Ok(self.base_gpa + off)
+    }
+
+    /// Present entries changed since the last call, for the guest to
+    /// rewrite and invalidate: (offset of the entry in the slot, VA).
+    pub fn take_changed(&mut self) -> Vec<(u64, u64)> {
+        std::mem::take(&mut self.changed)
     }
 
     fn entry(&self, table_gpa: u64, index: u64) -> &AtomicU64 {
@@ -168,6 +178,26 @@ impl PageTables {
         Ok(self.entry(table, idx[3]))
     }
 
+    /// The leaf entry for `va` and its offset in the slot.
+    fn leaf_at(&self, va: u64) -> Option<(&AtomicU64, u64)> {
+        let leaf = self.leaf(va)?;
+        let off = leaf as *const AtomicU64 as u64 - self.host as u64;
+        Some((leaf, off))
+    }
+
+    /// Stores a user leaf entry, noting the change if the old one was
+    /// present (a translation the MMU may have cached).
+    fn store_user(&mut self, va: u64, new: u64) -> Result<u64, PagingError> {
+        let leaf = self.leaf_mut(va)? as *const AtomicU64 as u64;
+        let off = leaf - self.host as u64;
+        // SAFETY: `leaf` points at an entry inside the slot (just found).
+        let old = unsafe { &*(leaf as *const AtomicU64) }.swap(new, Ordering::AcqRel);
+        if old & PRESENT != 0 && old != new {
+            self.changed.push((off, va));
+        }
+        Ok(old)
+    }
+
     fn leaf(&self, va: u64) -> Option<&AtomicU64> {
         Self::check_canonical(va).ok()?;
         let idx = Self::indices(va);
@@ -185,9 +215,7 @@ impl PageTables {
     /// Maps one user page. A page with no permissions keeps its frame
     /// but is not present.
     pub fn map_user(&mut self, va: u64, gpa: u64, perms: Perms) -> Result<(), PagingError> {
-        let flags = perms.user_pte_flags();
-        self.leaf_mut(va)?.store((gpa & ADDR_MASK) | flags, Ordering::Relaxed);
-        Ok(())
+        self.store_user(va, (gpa & ADDR_MASK) | perms.user_pte_flags()).map(|_| ())
     }
 
     /// The frame behind a user page, accessible or not.
@@ -199,28 +227,35 @@ impl PageTables {
     /// Changes a user page's permissions, keeping its frame. Returns false
     /// if nothing is mapped there.
     pub fn protect_user(&mut self, va: u64, perms: Perms) -> bool {
-        let Some(leaf) = self.leaf(va) else { return false };
-        let e = leaf.load(Ordering::Relaxed);
+        let Some(e) = self.leaf(va).map(|l| l.load(Ordering::Relaxed)) else { return false };
         if e & (PRESENT | SOFT_NOACCESS) == 0 {
             return false;
         }
-        leaf.store((e & ADDR_MASK) | perms.user_pte_flags(), Ordering::Relaxed);
-        true
+        // Keep accessed/dirty: they are the page's history, not its rights.
+        let keep = if perms.any() { e & (ACCESSED | DIRTY) } else { 0 };
+        self.store_user(va, (e & ADDR_MASK) | perms.user_pte_flags() | keep).is_ok()
     }
 
     /// Removes a user page; returns the frame it had. Table pages are kept
     /// for reuse, as Linux mostly does.
     pub fn unmap_user(&mut self, va: u64) -> Option<u64> {
-        let leaf = self.leaf(va)?;
-        let e = leaf.swap(0, Ordering::Relaxed);
+        self.leaf(va)?;
+        let e = self.store_user(va, 0).ok()?;
         (e & (PRESENT | SOFT_NOACCESS) != 0).then_some(e & ADDR_MASK)
     }
 
-    /// Reads and clears the accessed and dirty bits of a present page.
-    pub fn take_accessed_dirty(&self, va: u64) -> Option<(bool, bool)> {
-        let leaf = self.leaf(va)?;
+    /// Reads and clears the accessed and dirty bits of a present page. The
+    /// change is listed for the guest to see, like any other.
+    pub fn take_accessed_dirty(&mut self, va: u64) -> Option<(bool, bool)> {
+        let (leaf, off) = self.leaf_at(va)?;
         let e = leaf.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
-        (e & PRESENT != 0).then_some((e & ACCESSED != 0, e & DIRTY != 0))
+        if e & PRESENT == 0 {
+            return None;
+        }
+        if e & (ACCESSED | DIRTY) != 0 {
+            self.changed.push((off, va));
+        }
+        Some((e & ACCESSED != 0, e & DIRTY != 0))
     }
 
     /// Maps one supervisor page (the shim's structures). Accessed and dirty
@@ -296,6 +331,11 @@ mod tests {
         assert!(!t.writable && t.gpa == 0x1_0000_7000);
         assert_eq!(pt.unmap_user(0x50_0000), Some(0x1_0000_7000));
         assert_eq!(pt.frame(0x50_0000), None);
+        // Changes to present entries are listed for the guest; the change
+        // while the page was PROT_NONE (not present) is not.
+        let changed: Vec<u64> = pt.take_changed().iter().map(|&(_, va)| va).collect();
+        assert_eq!(changed, vec![0x50_0000, 0x50_0000]);
+        assert!(pt.take_changed().is_empty());
         assert!(!pt.protect_user(0x50_0000, Perms::default()));
         assert_eq!(pt.unmap_user(0x50_0000), None);
     }

@@ -139,7 +139,7 @@ fn proc_self_maps_lists_the_vmas_in_linux_format() {
         let exe = elf_fixtures::path(&fixture(libc)).canonicalize().unwrap().display().to_string();
         assert!(lines.iter().any(|l| l.contains(" r-xp ") && l.ends_with(&exe)), "{libc}: {lines:#?}");
         assert!(lines.last().unwrap().ends_with(" [stack]"), "{libc}: {lines:#?}");
-        assert!(lines.last().unwrap().starts_with("7fffff7ff000-7ffffffff000 rw-p 00000000 00:00 0"));
+        assert!(lines.last().unwrap().starts_with("7ffffffde000-7ffffffff000 rw-p 00000000 00:00 0"));
         // The 256 KiB chunk: an anonymous mapping below mmap_base.
         assert!(lines.iter().any(|l| l.starts_with("7ffff7") && l.ends_with(" 0 ")), "{libc}: {lines:#?}");
         for l in &lines {

@@ -79,6 +79,22 @@ struct RunOpts {
     /// How the fault handler waits for faults: spin, colocated or poll.
     #[arg(long, default_value = "spin")]
     wake: WakeMode,
+    /// Cap on resident memory (default: all of --mem).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    rss_limit: Option<u64>,
+    /// Swap store for evicted pages, held in host memory (default 0).
+    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
+    swap: u64,
+    /// RLIMIT_MEMLOCK for the program (default 8M, as on current Linux).
+    #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
+    memlock_limit: u64,
+    /// Populate and pin a region at load: .text, .data, heap, stack, all, …
+    /// (repeatable).
+    #[arg(long, value_name = "REGION")]
+    pin: Vec<String>,
+    /// Print the memory status at each reclaim pass.
+    #[arg(long)]
+    status: bool,
     /// Print each syscall, strace-style, to stderr (or to FILE with =FILE).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-", require_equals = true)]
     strace: Option<String>,
@@ -106,7 +122,20 @@ fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
             Some(Strace::File(Arc::new(Mutex::new(f))))
         }
     };
-    let config = Config { mem: opts.mem, argv, env, timeout, wake: opts.wake, strace, ..Config::default() };
+    let config = Config {
+        mem: opts.mem,
+        argv,
+        env,
+        timeout,
+        wake: opts.wake,
+        strace,
+        rss_limit: opts.rss_limit,
+        swap: opts.swap,
+        memlock_limit: opts.memlock_limit,
+        pin: opts.pin.clone(),
+        status: opts.status.then_some(faultline::abi::Output::Inherit(2)),
+        ..Config::default()
+    };
     let outcome = Sandbox::new(&image, config)?.run()?;
     if let Some(path) = &opts.timeline {
         let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
@@ -117,7 +146,7 @@ fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
         eprintln!("faultline: {r}");
     }
     if !opts.quiet {
-        eprintln!("\n{}", outcome.summary);
+        eprintln!("\n{}{}", outcome.summary, outcome.memory);
     }
     Ok(outcome)
 }

@@ -8,12 +8,13 @@ use std::time::{Duration, Instant};
 
 use crate::abi::exec::{initial_stack, ExecInfo};
 use crate::abi::limits::Limits;
+pub use crate::abi::procfs::MemoryReport;
 use crate::abi::{self, Action, Input, Output, Strace, Task};
 use crate::arch::layout::*;
 use crate::arch::paging::PageTables;
 use crate::arch::trap::{self, pf, Signal, TrapFrame};
 use crate::arch::{cpu, tables, PAGE_SIZE};
-use crate::fault::{Backing, BackingMode, FaultError, Handler, WakeMode};
+use crate::fault::{Backing, BackingMode, Budget, FaultError, Handler, WakeMode};
 use crate::loader::{plan_pages, Image, LoadError};
 use crate::mm::{AddressSpace, FrameAllocator, MapError, RegionKind, RegionTable, Vma, VmaKind};
 use crate::timeline::{summarize, Event, Summary};
@@ -25,12 +26,17 @@ pub const DEFAULT_MEM: u64 = 256 << 20;
 pub const DEFAULT_STACK: u64 = 8 << 20;
 /// Top of the stack: the end of the user half, as Linux without ASLR.
 pub const STACK_TOP: u64 = USER_TOP;
+/// How much stack Linux maps beyond the arguments at exec (setup_arg_pages).
+pub const STACK_EXPAND: u64 = 128 << 10;
 /// Default RLIMIT_MEMLOCK, as on current Linux.
 pub const DEFAULT_MEMLOCK: u64 = 8 << 20;
-/// Guest-physical space for mappings. Larger than RAM so that programs can
-/// map more than they touch, as Linux overcommits; untouched frames cost
-/// the host nothing.
-pub const MIN_PHYS_WINDOW: u64 = 4 << 30;
+/// Guest-physical space for mappings: four times RAM plus swap, at least
+/// 1 GiB. Larger than RAM so that programs can map more than they touch, as
+/// Linux overcommits (its heuristic also refuses what is far beyond RAM
+/// plus swap); untouched frames cost the host nothing.
+pub fn phys_window(mem: u64, swap: u64) -> u64 {
+    mem.saturating_add(swap).saturating_mul(4).max(1 << 30).max(mem)
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -48,6 +54,8 @@ pub enum Error {
     TooBig { path: String, needed: u64, needed_kib: u64, available: u64 },
     #[error("--mem {0} is not a positive multiple of 4 KiB")]
     BadMem(u64),
+    #[error("--pin {0}: no such region (try .text, .data, .bss, heap, stack or all)")]
+    BadPin(String),
     #[error("the shim faulted: {0}")]
     Shim(String),
     #[error("the guest stopped unexpectedly: {0}")]
@@ -78,6 +86,14 @@ pub struct Config {
     pub memlock_limit: u64,
     /// Absolute path /proc/self/exe shows (default: the image's path).
     pub exe: Option<String>,
+    /// Most resident pages, in bytes (default: all of `mem`).
+    pub rss_limit: Option<u64>,
+    /// Swap store size in bytes (host memory).
+    pub swap: u64,
+    /// Regions to populate and pin at load (`.text`, `heap`, `stack`, `all`, …).
+    pub pin: Vec<String>,
+    /// Print a memory status line at each reclaim pass.
+    pub status: Option<Output>,
 }
 
 impl Default for Config {
@@ -96,6 +112,10 @@ impl Default for Config {
             strace: None,
             memlock_limit: DEFAULT_MEMLOCK,
             exe: None,
+            rss_limit: None,
+            swap: 0,
+            pin: Vec::new(),
+            status: None,
         }
     }
 }
@@ -131,6 +151,8 @@ pub struct Outcome {
     pub events: Vec<Event>,
     pub regions: RegionTable,
     pub summary: Summary,
+    /// The program's memory as /proc/PID/status and /proc/meminfo show it.
+    pub memory: MemoryReport,
     /// Pages resident when the program ended, by guest-virtual address.
     pub resident: std::collections::BTreeSet<u64>,
 }
@@ -141,7 +163,7 @@ pub struct Sandbox {
     // Held only to keep the VM (and its slots) alive while the vCPU runs.
     _vm: Vm,
     task: Task,
-    sys: HostMapping,
+    sys: Arc<HostMapping>,
     /// PTE changes the guest has still to apply, beyond the current batch.
     pending_sync: Vec<(u64, u64)>,
     entry: u64,
@@ -160,13 +182,29 @@ impl Sandbox {
         if config.mem == 0 || !config.mem.is_multiple_of(PAGE_SIZE) {
             return Err(Error::BadMem(config.mem));
         }
+        // The image must fit in RAM: counted from the segment headers, before
+        // anything is built for it.
+        let image_pages = image.mapped_pages();
+        if image_pages > config.mem / PAGE_SIZE {
+            return Err(Error::TooBig {
+                path: image.path.clone(),
+                needed: image_pages,
+                needed_kib: image_pages.saturating_mul(4),
+                available: config.mem / PAGE_SIZE,
+            });
+        }
         let mut vm = Vm::new()?;
-        let sys = HostMapping::new("system structures", SYS_SLOT_SIZE)?;
-        let window = config.mem.max(MIN_PHYS_WINDOW);
+        let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
+        let window = phys_window(config.mem, config.swap);
         let ram = Arc::new(HostMapping::new("RAM", window)?);
         vm.add_slot(0, &sys)?;
         vm.add_slot(RAM_GPA_BASE, &ram)?;
-        let backing = Arc::new(Backing::new(ram, RAM_GPA_BASE, image.bytes.clone(), config.backing)?);
+        let budget = Budget {
+            resident_pages: config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE,
+            swap_pages: config.swap / PAGE_SIZE,
+        };
+        let backing =
+            Arc::new(Backing::new(ram, RAM_GPA_BASE, sys.clone(), image.bytes.clone(), config.backing, budget)?);
 
         // The shim and its tables.
         sys_write(&sys, SYS_SHIM_GPA, faultline_guest::SHIM_X86_64)?;
@@ -194,15 +232,6 @@ impl Sandbox {
         let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, window), backing);
         let plan = plan_pages(image);
         let stack_pages = config.stack_size.div_ceil(PAGE_SIZE);
-        let needed = plan.len() as u64 + stack_pages;
-        if needed > config.mem / PAGE_SIZE {
-            return Err(Error::TooBig {
-                path: image.path.clone(),
-                needed,
-                needed_kib: needed * 4,
-                available: config.mem / PAGE_SIZE,
-            });
-        }
         for page in plan {
             let region = space.region(&page.region, RegionKind::Image);
             space.map_image_page(page.gva, page.perms, region, page.source)?;
@@ -224,19 +253,6 @@ impl Sandbox {
             });
         }
         space.set_sections(image.sections.clone());
-        let stack = space.region("stack", RegionKind::Stack);
-        space.map_anon(Vma {
-            start: STACK_TOP - stack_pages * PAGE_SIZE,
-            end: STACK_TOP,
-            perms: crate::arch::Perms::new(true, true, false),
-            kind: VmaKind::Stack,
-            shared: false,
-            growsdown: true,
-            noreserve: false,
-            locked: false,
-            lock_on_fault: false,
-            region: stack,
-        })?;
         let heap = anchor;
         let mmap_region = space.region("mmap", RegionKind::Mmap);
         let image_end = image.segments.iter().map(|s| s.end()).max().unwrap_or(0);
@@ -271,6 +287,24 @@ impl Sandbox {
                 detail: "arguments and environment take more than a quarter of the stack".into(),
             }));
         }
+        // The stack VMA starts as Linux's setup_arg_pages leaves it: the
+        // argument pages plus 128 KiB; it grows down on faults up to
+        // RLIMIT_STACK (Sandbox::grow_stack).
+        let stack = space.region("stack", RegionKind::Stack);
+        let initial =
+            (crate::arch::page_ceil(st.bytes.len() as u64).expect("small") + STACK_EXPAND).min(stack_pages * PAGE_SIZE);
+        space.map_anon(Vma {
+            start: STACK_TOP - initial,
+            end: STACK_TOP,
+            perms: crate::arch::Perms::new(true, true, false),
+            kind: VmaKind::Stack,
+            shared: false,
+            growsdown: true,
+            noreserve: false,
+            locked: false,
+            lock_on_fault: false,
+            region: stack,
+        })?;
 
         let limits = Limits::new(config.stack_size, config.memlock_limit);
         let mmap_base = abi::mm::mmap_base(config.stack_size);
@@ -293,6 +327,11 @@ impl Sandbox {
             limits,
         );
         task.strace = config.strace.clone();
+        for name in &config.pin {
+            if !crate::abi::pin_region(&mut task, name) {
+                return Err(Error::BadPin(name.clone()));
+            }
+        }
 
         let vcpu = vm.create_vcpu()?;
         vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;
@@ -324,6 +363,7 @@ impl Sandbox {
             let _ = handler_alarm.send(());
         })
         .map_err(Error::Thread)?;
+        backing.set_alarm(alarm_tx.clone());
         let timed_out = Arc::new(AtomicBool::new(false));
         let watchdog = spawn_watchdog(self.config.timeout, alarm_rx, kicker, timed_out.clone())?;
 
@@ -333,6 +373,7 @@ impl Sandbox {
         // sees the channel close.
         let handler_result = handler.stop();
         drop(alarm_tx);
+        backing.clear_alarm();
         let _ = watchdog.join();
         if let (Some(_), Some(set)) = (cpu, saved_affinity) {
             let _ = crate::vm::set_affinity(&set);
@@ -344,7 +385,8 @@ impl Sandbox {
         let resident = backing.resident_by_region();
         let regions = self.task.space.regions().clone();
         let summary = summarize(&events, &regions, |id| resident.get(&id).copied().unwrap_or(0));
-        Ok(Outcome { status, report, events, regions, summary, resident: backing.resident_gvas() })
+        let memory = crate::abi::procfs::memory_report(&self.task);
+        Ok(Outcome { status, report, events, regions, summary, memory, resident: backing.resident_gvas() })
     }
 
     fn run_loop(
@@ -361,6 +403,10 @@ impl Sandbox {
                     if let Some(end) = self.on_trap(vector)? {
                         return Ok(end);
                     }
+                    // Memory may have run out while the VMM worked for it.
+                    if let Some(end) = self.oom_kill() {
+                        return Ok(end);
+                    }
                 }
                 Exit::SyncMore => self.write_sync_batch()?,
                 Exit::Shutdown => {
@@ -368,6 +414,9 @@ impl Sandbox {
                     return Ok(self.kill(trap::SIGSEGV, format!("triple fault (the CPU shut down) near ip {rip:016x}")));
                 }
                 Exit::Interrupted => {
+                    if let Some(end) = self.oom_kill() {
+                        return Ok(end);
+                    }
                     if handler_failed.load(Ordering::Acquire) {
                         return Err(Error::Shim("the fault handler stopped; see its error".into()));
                     }
@@ -384,6 +433,22 @@ impl Sandbox {
                 }
             }
         }
+    }
+
+    /// If memory ran out, the program dies as the OOM killer would kill it.
+    fn oom_kill(&self) -> Option<(ExitStatus, Option<String>)> {
+        self.task.space.backing().oom()?;
+        let m = crate::abi::procfs::mem_status(&self.task);
+        let report = format!(
+            "Out of memory: Killed process 1 ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:0kB, UID:1000 \
+             pgtables:{}kB oom_score_adj:0",
+            self.task.comm,
+            m.vm_size,
+            m.rss_anon,
+            m.rss_file,
+            self.task.space.tables().table_pages() * 4
+        );
+        Some((ExitStatus::Killed(trap::SIGKILL), Some(report)))
     }
 
     fn kill(&self, signal: Signal, why: String) -> (ExitStatus, Option<String>) {
@@ -421,6 +486,12 @@ impl Sandbox {
         let frame = self.read_frame()?;
         if frame.is_syscall(vector) {
             return self.on_syscall(frame);
+        }
+        if vector == trap::PF && frame.from_user() && frame.error_code & pf::PRESENT == 0 {
+            let cr2 = self.vcpu.sregs()?.cr2;
+            if self.grow_stack(cr2) {
+                return Ok(None);
+            }
         }
         if !frame.from_user() {
             let cr2 = self.vcpu.sregs().map(|s| s.cr2).unwrap_or(0);
@@ -474,6 +545,39 @@ impl Sandbox {
                 Ok(None)
             }
         }
+    }
+
+    /// A not-present fault just below the stack grows it, as Linux's
+    /// expand_stack does: down to the faulting page, within RLIMIT_STACK,
+    /// and never into the guard gap above another mapping. Returns whether
+    /// it grew (the instruction is then retried).
+    fn grow_stack(&mut self, addr: u64) -> bool {
+        let addr = crate::arch::page_floor(addr);
+        let vmas = self.task.space.vmas();
+        let Some(stack) = vmas.find_from(addr).filter(|v| v.growsdown && v.start > addr).cloned() else {
+            return false;
+        };
+        if stack.end - addr > self.task.limits.cur(crate::abi::limits::RLIMIT_STACK) {
+            return false;
+        }
+        let below = vmas.iter().filter(|v| v.end <= addr).map(|v| v.end).max().unwrap_or(0);
+        if addr < below.saturating_add(crate::mm::STACK_GUARD_GAP) {
+            return false;
+        }
+        let grown = Vma { start: addr, end: stack.start, locked: stack.locked, ..stack.clone() };
+        if self.task.space.map_anon(grown).is_err() {
+            return false;
+        }
+        if stack.locked {
+            crate::abi::mlock::pin_pages(
+                &self.task,
+                addr,
+                stack.start,
+                stack.lock_on_fault,
+                crate::timeline::Prefault::Mlock,
+            );
+        }
+        true
     }
 
     /// A user-mode exception: the program dies as a Linux process would.

@@ -125,6 +125,15 @@ fn populate(task: &Task, start: u64, end: u64, why: Prefault) {
     });
 }
 
+/// `--pin heap`/`--pin mmap`: populate and pin new pages.
+fn pin_host(task: &Task, start: u64, end: u64) {
+    let backing = task.space.backing().clone();
+    task.space.for_each_frame(start, end, |_, gpa| {
+        let _ = backing.prefault(gpa, Prefault::Pin);
+        backing.set_host_pinned(gpa);
+    });
+}
+
 pub fn brk(task: &mut Task, addr: u64) -> i64 {
     let old = task.brk;
     let min = task.brk_start;
@@ -153,12 +162,19 @@ pub fn brk(task: &mut Task, addr: u64) -> i64 {
         if check_as(task, new_top - old_top).is_err() {
             return old as i64;
         }
+        // mlock_future_ok(): MCL_FUTURE growth counts against RLIMIT_MEMLOCK.
+        if task.mlock_future && !super::mlock::lock_fits(task, new_top - old_top) {
+            return old as i64;
+        }
         let vma = task.heap_vma(old_top, new_top);
         if task.space.map_anon(vma).is_err() {
             return old as i64;
         }
         if task.mlock_future {
-            populate(task, old_top, new_top, Prefault::Mlock);
+            super::mlock::pin_pages(task, old_top, new_top, task.mlock_future_onfault, Prefault::Mlock);
+        }
+        if task.pin_heap {
+            pin_host(task, old_top, new_top);
         }
     }
     task.brk = addr;
@@ -217,11 +233,19 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
         }
     };
     check_as(task, new_bytes(task, start, start + len))?;
+    let locked = flags & MAP_LOCKED != 0 || task.mlock_future;
+    if locked {
+        if flags & MAP_LOCKED != 0 && task.limits.cur(super::limits::RLIMIT_MEMLOCK) == 0 {
+            return Err(EPERM);
+        }
+        if !super::mlock::lock_fits(task, len) {
+            return Err(EAGAIN);
+        }
+    }
     if fixed {
         task.space.unmap(start, start + len);
     }
     let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
-    let locked = flags & MAP_LOCKED != 0 || task.mlock_future;
     let vma = Vma {
         start,
         end: start + len,
@@ -235,10 +259,14 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
         region: task.mmap_region,
     };
     task.space.map_anon(vma).map_err(|_| ENOMEM)?;
-    if locked && !(task.mlock_future_onfault && flags & MAP_LOCKED == 0) {
-        populate(task, start, start + len, Prefault::Mlock);
+    if locked {
+        let on_fault = task.mlock_future_onfault && flags & MAP_LOCKED == 0;
+        super::mlock::pin_pages(task, start, start + len, on_fault, Prefault::Mlock);
     } else if flags & MAP_POPULATE != 0 && flags & MAP_NONBLOCK == 0 {
         populate(task, start, start + len, Prefault::Populate);
+    }
+    if task.pin_mmap {
+        pin_host(task, start, start + len);
     }
     Ok(start as i64)
 }
@@ -352,8 +380,8 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
     {
         let tail = Vma { start: old_end, end: old_end + grow, ..vma.clone() };
         task.space.map_anon(tail).map_err(|_| ENOMEM)?;
-        if vma.locked && !vma.lock_on_fault {
-            populate(task, old_end, old_end + grow, Prefault::Mlock);
+        if vma.locked {
+            super::mlock::pin_pages(task, old_end, old_end + grow, vma.lock_on_fault, Prefault::Mlock);
         }
         return Ok(old as i64);
     }
@@ -364,8 +392,8 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
     task.space.move_range(old, old_len, to);
     let tail = Vma { start: to + old_len, end: to + new_len, ..vma.clone() };
     task.space.map_anon(tail).map_err(|_| ENOMEM)?;
-    if vma.locked && !vma.lock_on_fault {
-        populate(task, to + old_len, to + new_len, Prefault::Mlock);
+    if vma.locked {
+        super::mlock::pin_pages(task, to + old_len, to + new_len, vma.lock_on_fault, Prefault::Mlock);
     }
     Ok(to as i64)
 }

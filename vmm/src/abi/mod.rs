@@ -6,6 +6,7 @@ pub mod exec;
 mod fs;
 mod io;
 pub mod limits;
+pub mod mlock;
 pub mod mm;
 mod process;
 pub mod procfs;
@@ -15,6 +16,7 @@ mod system;
 mod task;
 mod time;
 
+pub use mlock::pin_region;
 pub use strace::Strace;
 pub use task::{Input, Output, Task};
 
@@ -74,6 +76,11 @@ pub mod nr {
     pub const GETRESGID: u64 = 120;
     pub const SIGALTSTACK: u64 = 131;
     pub const SETRLIMIT: u64 = 160;
+    pub const MLOCK: u64 = 149;
+    pub const MUNLOCK: u64 = 150;
+    pub const MLOCKALL: u64 = 151;
+    pub const MUNLOCKALL: u64 = 152;
+    pub const MLOCK2: u64 = 325;
     pub const PRCTL: u64 = 157;
     pub const ARCH_PRCTL: u64 = 158;
     pub const GETTID: u64 = 186;
@@ -471,14 +478,19 @@ fn run(task: &mut Task, n: u64, a: [u64; 6]) -> Result<Result<i64, Errno>, Actio
         GETTIMEOFDAY => time::gettimeofday(task, a[0], a[1]),
         GETRLIMIT => limits::getrlimit(task, a[0], a[1]),
         SYSINFO => {
-            let total = task.space.backing().ram().len();
-            system::sysinfo(task, a[0], total, total.saturating_sub(task.space.backing().resident_pages() * 4096))
+            let info = procfs::mem_info(task);
+            system::sysinfo(task, a[0], info.mem_total * 1024, info.mem_free * 1024)
         }
         GETUID | GETGID | GETEUID | GETEGID => Ok(process::UID),
         GETGROUPS => Ok(0),
         GETRESUID | GETRESGID => process::getresid(task, a[0], a[1], a[2]),
         SIGALTSTACK => signal::sigaltstack(task, a[0], a[1]),
         SETRLIMIT => limits::setrlimit(task, a[0], a[1]),
+        MLOCK => mlock::mlock(task, a[0], a[1]),
+        MLOCK2 => mlock::mlock2(task, a[0], a[1], a[2]),
+        MUNLOCK => mlock::munlock(task, a[0], a[1]),
+        MLOCKALL => mlock::mlockall(task, a[0]),
+        MUNLOCKALL => mlock::munlockall(task),
         PRCTL => process::prctl(task, a[0], a[1]),
         ARCH_PRCTL => process::arch_prctl(task, a[0], a[1]),
         TIME => time::time(task, a[0]),
@@ -504,6 +516,7 @@ fn run(task: &mut Task, n: u64, a: [u64; 6]) -> Result<Result<i64, Errno>, Actio
 /// Runs syscall `n` with `args` (RDI, RSI, RDX, R10, R8, R9).
 pub fn dispatch(task: &mut Task, n: u64, args: [u64; 6]) -> Action {
     let result = run(task, n, args);
+    task.vm_peak = task.vm_peak.max(task.space.vmas().total());
     if let Some(s) = task.strace.clone() {
         let line = match result {
             Ok(r) => strace::line(task, n, name(n), args, r),

@@ -126,6 +126,11 @@ pub struct Task {
     /// mlockall(MCL_FUTURE) in force, and with MCL_ONFAULT.
     pub mlock_future: bool,
     pub mlock_future_onfault: bool,
+    /// `--pin heap` / `--pin mmap`: pin those pages as they are mapped.
+    pub pin_heap: bool,
+    pub pin_mmap: bool,
+    /// Largest VmSize seen, in bytes.
+    pub vm_peak: u64,
     pub strace: Option<Strace>,
     unsupported: BTreeSet<u64>,
 }
@@ -171,6 +176,9 @@ impl Task {
             rseq: None,
             mlock_future: false,
             mlock_future_onfault: false,
+            pin_heap: false,
+            pin_mmap: false,
+            vm_peak: 0,
             strace: None,
             unsupported: BTreeSet::new(),
         }

@@ -4,8 +4,10 @@
 
 mod backing;
 mod handler;
+mod reclaim;
+mod swap;
 mod uffd;
 
-pub use backing::{Backing, BackingMode, FaultError, Piece, Source};
+pub use backing::{Backing, BackingMode, Budget, Counters, FaultError, Piece, Source};
 pub use handler::{Handler, WakeMode};
 pub use uffd::{PageFault, Resolved, Uffd, UffdError};

@@ -219,6 +219,14 @@ impl Image {
         })
     }
 
+    /// Pages the segments span (a page two segments share counts twice).
+    pub fn mapped_pages(&self) -> u64 {
+        self.segments
+            .iter()
+            .map(|s| (crate::arch::page_ceil(s.end()).unwrap_or(u64::MAX) - page_floor(s.vaddr)) / PAGE_SIZE)
+            .fold(0u64, u64::saturating_add)
+    }
+
     /// Program name as Linux shows it in `comm` (the file name, 15 bytes).
     pub fn comm(&self) -> String {
         let base = self.path.rsplit('/').next().unwrap_or(&self.path);

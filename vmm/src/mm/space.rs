@@ -104,7 +104,8 @@ impl AddressSpace {
             self.frames.release(gpa);
             return Err(e.into());
         }
-        self.backing.add_page(gpa, gva, region, source)?;
+        let pte = self.tables.leaf_offset(gva).expect("just mapped");
+        self.backing.add_page(gpa, gva, pte, region, source)?;
         self.regions.add_page(region, gva, perms);
         Ok(gpa)
     }
@@ -180,13 +181,11 @@ impl AddressSpace {
         for v in &moved {
             for gva in (v.start..v.end).step_by(PAGE_SIZE as usize) {
                 let to = gva - old + new;
-                if let Some(gpa) = self.tables.frame(gva) {
-                    self.tables.unmap_user(gva);
-                    // The entry existed, so the tables to hold `to` can be
-                    // made; a failure here is a full pool, reported below.
-                    if self.tables.map_user(to, gpa, v.perms).is_ok() {
-                        self.backing.set_gva(gpa, to);
-                    }
+                // Only a full table pool can fail here; the page then
+                // stays where it was, unreachable, until exit.
+                if let Ok(Some(gpa)) = self.tables.move_user(gva, to) {
+                    let pte = self.tables.leaf_offset(to).expect("just mapped");
+                    self.backing.set_gva(gpa, to, pte);
                 }
             }
             let mut nv = v.clone();

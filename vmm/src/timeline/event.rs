@@ -43,6 +43,12 @@ pub enum EventKind {
     FileCopy,
     /// Backed ahead of use.
     Prefault(Prefault),
+    /// Brought back from swap.
+    SwapIn,
+    /// Taken away by reclaim (to swap, or dropped if clean).
+    Evict,
+    /// Memory ran out here: the program was killed.
+    OomKill,
 }
 
 impl EventKind {
@@ -54,6 +60,9 @@ impl EventKind {
             EventKind::Prefault(Prefault::Mlock) => "prefault-mlock",
             EventKind::Prefault(Prefault::WillNeed) => "prefault-willneed",
             EventKind::Prefault(Prefault::Pin) => "prefault-pin",
+            EventKind::SwapIn => "swap-in",
+            EventKind::Evict => "evict",
+            EventKind::OomKill => "oom-kill",
         }
     }
 }
@@ -64,7 +73,8 @@ pub enum Origin {
     /// The program, through its own memory accesses.
     Guest,
     /// The VMM, acting for the program (building its stack, reading a
-    /// `write()` buffer). Recorded, but not counted as the program's.
+    /// `write()` buffer) or on its memory (reclaim). Recorded, but not
+    /// counted as the program's faults.
     Vmm,
 }
 

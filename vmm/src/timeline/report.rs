@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Access, Event, Origin};
+use super::{Access, Event, EventKind, Origin};
 use crate::arch::Perms;
 use crate::mm::{RegionId, RegionTable};
 
@@ -15,6 +15,11 @@ pub struct RegionSummary {
     pub mapped_pages: u64,
     pub read_faults: u64,
     pub write_faults: u64,
+    /// Pages brought in ahead of use (populate, mlock, --pin).
+    pub prefaults: u64,
+    /// Faults served from swap (also counted as read or write faults).
+    pub swap_ins: u64,
+    pub evictions: u64,
     pub resident_pages: u64,
     pub first_fault_ns: Option<u64>,
     pub last_fault_ns: Option<u64>,
@@ -48,7 +53,11 @@ impl Summary {
 pub fn summarize(events: &[Event], regions: &RegionTable, resident: impl Fn(RegionId) -> u64) -> Summary {
     let mut out = Vec::new();
     for (id, r) in regions.iter() {
-        let guest: Vec<&Event> = events.iter().filter(|e| e.region == Some(id) && e.origin == Origin::Guest).collect();
+        let mine = || events.iter().filter(move |e| e.region == Some(id));
+        // The program's faults: its own touches, whatever served them.
+        let guest: Vec<&Event> = mine()
+            .filter(|e| e.origin == Origin::Guest && e.access != Access::None && e.kind != EventKind::OomKill)
+            .collect();
         let mut lat: Vec<u64> = guest.iter().map(|e| e.latency_ns).collect();
         lat.sort_unstable();
         out.push(RegionSummary {
@@ -59,13 +68,17 @@ pub fn summarize(events: &[Event], regions: &RegionTable, resident: impl Fn(Regi
             mapped_pages: r.pages,
             read_faults: guest.iter().filter(|e| e.access == Access::Read).count() as u64,
             write_faults: guest.iter().filter(|e| e.access == Access::Write).count() as u64,
+            prefaults: mine().filter(|e| matches!(e.kind, EventKind::Prefault(_))).count() as u64,
+            swap_ins: guest.iter().filter(|e| e.kind == EventKind::SwapIn).count() as u64,
+            evictions: mine().filter(|e| e.kind == EventKind::Evict).count() as u64,
             resident_pages: resident(id),
             first_fault_ns: guest.iter().map(|e| e.time_ns).min(),
             last_fault_ns: guest.iter().map(|e| e.time_ns).max(),
             median_latency_ns: lat.get(lat.len() / 2).copied(),
         });
     }
-    Summary { regions: out, vmm_pages: events.iter().filter(|e| e.origin == Origin::Vmm).count() as u64 }
+    let vmm_pages = events.iter().filter(|e| e.origin == Origin::Vmm && e.kind != EventKind::Evict).count() as u64;
+    Summary { regions: out, vmm_pages }
 }
 
 fn ms(ns: Option<u64>) -> String {
@@ -79,11 +92,15 @@ fn us(ns: Option<u64>) -> String {
 impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let header = [
-            "region", "range", "perm", "mapped", "faults", "read", "write", "resident", "first ms", "last ms", "med µs",
+            "region", "range", "perm", "mapped", "faults", "read", "write", "prefault", "swapin", "evict", "resident",
+            "first ms", "last ms", "med µs",
         ];
-        let rows: Vec<[String; 11]> = self
+        // Regions that never held a page (an mmap region of a program that
+        // never mapped anything) say nothing.
+        let rows: Vec<[String; 14]> = self
             .regions
             .iter()
+            .filter(|r| r.start < r.end)
             .map(|r| {
                 [
                     r.name.clone(),
@@ -93,6 +110,9 @@ impl std::fmt::Display for Summary {
                     r.faults().to_string(),
                     r.read_faults.to_string(),
                     r.write_faults.to_string(),
+                    r.prefaults.to_string(),
+                    r.swap_ins.to_string(),
+                    r.evictions.to_string(),
                     r.resident_pages.to_string(),
                     ms(r.first_fault_ns),
                     ms(r.last_fault_ns),

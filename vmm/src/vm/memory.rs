@@ -66,6 +66,26 @@ impl HostMapping {
         Ok(())
     }
 
+    /// Makes KVM forget its mappings of these pages (its mmu notifier
+    /// runs on any protection change) without touching their contents: a
+    /// protection round trip. The guest's next access is walked afresh.
+    pub fn invalidate(&self, offset: u64, len: u64) -> io::Result<()> {
+        if offset.checked_add(len).is_none_or(|end| end > self.len()) {
+            return Err(io::Error::from_raw_os_error(libc::EINVAL));
+        }
+        // SAFETY: the range is inside our own mapping; it ends read-write,
+        // as it began.
+        unsafe {
+            let p = self.as_ptr().add(offset as usize).cast();
+            if libc::mprotect(p, len as usize, libc::PROT_READ) != 0
+                || libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_WRITE) != 0
+            {
+                return Err(io::Error::last_os_error());
+            }
+        }
+        Ok(())
+    }
+
     /// Gives pages back to the host: the next touch faults (through
     /// userfaultfd where registered) and reads zeroes.
     pub fn discard(&self, offset: u64, len: u64) -> io::Result<()> {

@@ -231,9 +231,28 @@ impl PageTables {
         if e & (PRESENT | SOFT_NOACCESS) == 0 {
             return false;
         }
-        // Keep accessed/dirty: they are the page's history, not its rights.
-        let keep = if perms.any() { e & (ACCESSED | DIRTY) } else { 0 };
+        // Keep accessed/dirty, even in a non-present (PROT_NONE) entry where
+        // the CPU ignores them: they are the page's history, and reclaim
+        // must not lose that the page was written.
+        let keep = e & (ACCESSED | DIRTY);
         self.store_user(va, (e & ADDR_MASK) | perms.user_pte_flags() | keep).is_ok()
+    }
+
+    /// Moves a user page's entry (frame, rights, accessed/dirty) from `from`
+    /// to `to`; returns the frame.
+    pub fn move_user(&mut self, from: u64, to: u64) -> Result<Option<u64>, PagingError> {
+        let Some(e) = self.leaf(from).map(|l| l.load(Ordering::Relaxed)) else { return Ok(None) };
+        if e & (PRESENT | SOFT_NOACCESS) == 0 {
+            return Ok(None);
+        }
+        self.store_user(to, e)?;
+        self.store_user(from, 0)?;
+        Ok(Some(e & ADDR_MASK))
+    }
+
+    /// Offset of `va`'s leaf entry in the slot, if its tables exist.
+    pub fn leaf_offset(&self, va: u64) -> Option<u64> {
+        self.leaf_at(va).map(|(_, off)| off)
     }
 
     /// Removes a user page; returns the frame it had. Table pages are kept

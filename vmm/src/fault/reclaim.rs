@@ -1,0 +1,166 @@
+//! Reclaim: CLOCK (second chance) over resident, unpinned pages, using the
+//! accessed and dirty bits of the guest's own page tables, as Linux uses
+//! PTE young bits.
+//!
+//! A page whose accessed bit is set gets a second chance: the bit is
+//! cleared and the MMU is made to notice (toggling the host page's
+//! protection invalidates KVM's shadow or EPT entry through the mmu
+//! notifier, so the guest's next access walks its tables and sets the bit
+//! again). A page found with the bit clear is evicted: dirty contents go to
+//! swap, clean ones (the file's bytes, or zeroes) are just dropped, and the
+//! host page is freed with MADV_DONTNEED so its next touch faults through
+//! userfaultfd again.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use super::backing::{Backing, FaultError, State};
+use crate::arch::paging::{ACCESSED, DIRTY};
+use crate::arch::PAGE_SIZE;
+use crate::timeline::{Access, Event, EventKind, Origin};
+
+/// Pages reclaimed per pass: Linux's SWAP_CLUSTER_MAX, smaller for small
+/// budgets so a pass never empties a tiny working set.
+fn batch(budget: u64) -> u64 {
+    (budget / 16).clamp(1, 32)
+}
+
+/// Reclaimable pages below which memory counts as exhausted: Linux's min
+/// watermark, min_free_kbytes = sqrt(16 × RAM in KiB). Without it, a
+/// program whose memory is all unreclaimable would live on by evicting
+/// and refaulting its last few clean pages (its own code) forever.
+pub(super) fn reserve(budget: u64) -> u64 {
+    let kib = budget.saturating_mul(4);
+    let min_free_kib = ((kib.saturating_mul(16)) as f64).sqrt() as u64;
+    (min_free_kib / 4).min(budget / 4).max(1)
+}
+
+impl Backing {
+    /// Reads and clears the accessed and dirty bits of the PTE at `pte`.
+    fn take_accessed_dirty(&self, pte: u64) -> (bool, bool) {
+        if pte + 8 > self.sys.len() {
+            return (false, false);
+        }
+        // SAFETY: an aligned entry inside the system slot; the vCPU is
+        // stopped in a fault (or on this thread), so only atomics race.
+        let e = unsafe { &*(self.sys.as_ptr().add(pte as usize) as *const AtomicU64) };
+        // A page made PROT_NONE keeps its bits in the non-present entry.
+        let v = e.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
+        (v & ACCESSED != 0, v & DIRTY != 0)
+    }
+
+    /// Reads a PTE's dirty bit without clearing it.
+    fn peek_dirty(&self, pte: u64) -> bool {
+        if pte + 8 > self.sys.len() {
+            return false;
+        }
+        // SAFETY: as in take_accessed_dirty.
+        let e = unsafe { &*(self.sys.as_ptr().add(pte as usize) as *const AtomicU64) };
+        e.load(Ordering::Acquire) & DIRTY != 0
+    }
+
+    /// Resident pages reclaim could free: clean ones, and dirty ones as far
+    /// as swap has room.
+    fn reclaimable(&self, st: &State) -> u64 {
+        let (mut clean, mut dirty) = (0u64, 0u64);
+        for p in st.pages.values().filter(|p| p.resident && !p.pinned) {
+            if p.dirty || self.peek_dirty(p.pte) {
+                dirty += 1;
+            } else {
+                clean += 1;
+            }
+        }
+        let room = (st.swap.capacity() - st.swap.used()) as u64;
+        clean + dirty.min(room)
+    }
+
+    /// Frees at least one resident page, or fails: out of memory.
+    pub(super) fn reclaim(&self, st: &mut State, at: Instant) -> Result<(), FaultError> {
+        if self.reclaimable(st) <= reserve(self.budget.resident_pages) {
+            return Err(FaultError::OutOfMemory { gva: 0 });
+        }
+        let want = batch(self.budget.resident_pages);
+        let mut freed = 0;
+        // Every page is met at most twice (once to clear its bit, once to
+        // evict it); more means nothing can go.
+        let mut left = 2 * st.clock.len() + 1;
+        while freed < want && left > 0 {
+            left -= 1;
+            let Some(gpa) = st.clock.pop_front() else { break };
+            let Some(page) = st.pages.get_mut(&gpa) else { continue };
+            if !page.resident {
+                continue;
+            }
+            if page.pinned {
+                st.clock.push_back(gpa);
+                continue;
+            }
+            let (accessed, dirty) = self.take_accessed_dirty(page.pte);
+            page.dirty |= dirty;
+            if accessed {
+                // Second chance: make the MMU set the bit again on use.
+                let _ = self.ram.invalidate(gpa - self.ram_gpa, PAGE_SIZE);
+                st.clock.push_back(gpa);
+                continue;
+            }
+            let start = Instant::now();
+            if page.dirty {
+                let mut buf = [0u8; PAGE_SIZE as usize];
+                // The page is resident: reading it cannot fault.
+                if self.ram.read(gpa - self.ram_gpa, &mut buf).is_err() {
+                    st.clock.push_back(gpa);
+                    continue;
+                }
+                match st.swap.put(&buf) {
+                    Some(slot) => page.swap = Some(slot),
+                    None => {
+                        // No swap left for it: it stays.
+                        st.clock.push_back(gpa);
+                        continue;
+                    }
+                }
+            }
+            let _ = self.ram.discard(gpa - self.ram_gpa, PAGE_SIZE);
+            page.resident = false;
+            page.dirty = false;
+            let (gva, region) = (page.gva, page.region);
+            st.resident -= 1;
+            st.evictions += 1;
+            freed += 1;
+            let e = Event {
+                seq: 0,
+                time_ns: 0,
+                region: Some(region),
+                gva,
+                gpa,
+                access: Access::None,
+                kind: EventKind::Evict,
+                latency_ns: start.elapsed().as_nanos() as u64,
+                origin: Origin::Vmm,
+            };
+            Backing::record(st, e, at);
+        }
+        if freed == 0 {
+            return Err(FaultError::OutOfMemory { gva: 0 });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reserve_follows_min_free_kbytes() {
+        // 64 MiB: min_free_kbytes = sqrt(65536 * 16) = 1024 KiB = 256 pages.
+        assert_eq!(reserve(16384), 256);
+        // 16 MiB: 512 KiB.
+        assert_eq!(reserve(4096), 128);
+        // Tiny budgets keep three quarters usable.
+        assert_eq!(reserve(16), 4);
+        assert_eq!(reserve(1), 1);
+        assert_eq!(batch(16384), 32);
+        assert_eq!(batch(64), 4);
+    }
+}

@@ -379,6 +379,7 @@ impl Backing {
                 return Err(e);
             }
         }
+        self.age(&mut st);
         let st = &mut *st;
         let page = st.pages.get_mut(&gpa).expect("checked above");
         let kind = if let Some(slot) = page.swap.take() {

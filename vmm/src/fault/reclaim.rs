@@ -25,6 +25,14 @@ fn batch(budget: u64) -> u64 {
     (budget / 16).clamp(1, 32)
 }
 
+/// Pages the aging hand passes over per page faulted in (see `age`).
+const AGE_STEP: usize = 4;
+
+/// Residency (of the budget) from which pages are aged ahead of need.
+fn ages_from(budget: u64) -> u64 {
+    budget - budget / 4
+}
+
 /// Reclaimable pages below which memory counts as exhausted: Linux's min
 /// watermark, min_free_kbytes = sqrt(16 × RAM in KiB). Without it, a
 /// program whose memory is all unreclaimable would live on by evicting
@@ -72,6 +80,35 @@ impl Backing {
         }
         let room = (st.swap.capacity() - st.swap.used()) as u64;
         clean + dirty.min(room)
+    }
+
+    /// Ages pages ahead of need, as kswapd does before memory runs short:
+    /// once residency passes 3/4 of the budget, each page faulted in moves
+    /// the hand over a few more pages, clearing accessed bits (and making
+    /// the MMU notice) without evicting. A reclaim pass then finds that the
+    /// pages used since are marked, and the rest not. Without this, the
+    /// first pass, which runs while the program is stopped in its fault,
+    /// would find every page marked, clear a whole lap and evict the oldest
+    /// pages, hot or not.
+    pub(super) fn age(&self, st: &mut State) {
+        if st.resident < ages_from(self.budget.resident_pages) {
+            return;
+        }
+        for _ in 0..AGE_STEP.min(st.clock.len()) {
+            let Some(gpa) = st.clock.pop_front() else { break };
+            let Some(page) = st.pages.get_mut(&gpa) else { continue };
+            if !page.resident {
+                continue;
+            }
+            if !page.pinned {
+                let (accessed, dirty) = self.take_accessed_dirty(page.pte);
+                page.dirty |= dirty;
+                if accessed {
+                    let _ = self.ram.invalidate(gpa - self.ram_gpa, PAGE_SIZE);
+                }
+            }
+            st.clock.push_back(gpa);
+        }
     }
 
     /// Frees at least one resident page, or fails: out of memory.

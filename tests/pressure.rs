@@ -1,0 +1,193 @@
+//! Pinning, the resident budget with reclaim to swap, and the OOM killer.
+
+mod support;
+
+use faultline::loader::Image;
+use faultline::timeline::{Access, EventKind, Origin, Prefault};
+use faultline::Config;
+use support::*;
+
+const LIBCS: [&str; 2] = ["glibc", "musl"];
+const MIB: u64 = 1 << 20;
+
+fn pressure(libc: &str) -> String {
+    format!("pressure-{libc}")
+}
+
+fn run_with(name: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
+    let image = Image::from_file(&elf_fixtures::path(name)).unwrap();
+    let mut argv = vec![name];
+    argv.extend_from_slice(args);
+    let mut cfg = config(&argv);
+    tune(&mut cfg);
+    run_image(&image, cfg)
+}
+
+fn kinds_in(run: &Run, lo: u64, hi: u64) -> Vec<EventKind> {
+    run.outcome.events.iter().filter(|e| e.gva >= lo && e.gva < hi).map(|e| e.kind).collect()
+}
+
+#[test]
+fn test_a_reserves_test_b_pins_and_populates() {
+    for libc in LIBCS {
+        // What malloc itself touched (its header): resident in testA.
+        let (a, _) = run_native(&pressure(libc), &["testA"]);
+        let by_malloc: u64 =
+            a.split("resident_before_touch=").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        for (mode, locked) in [("testA", false), ("testB", true)] {
+            let run = run_fixture(&pressure(libc), &[mode]);
+            let (native, _) = run_native(&pressure(libc), &[mode]);
+            assert_eq!(run.stdout, native, "{libc} {mode}");
+            let first = hex_field(&run.stderr, "alloc") & !0xfff;
+            // 1 MiB from an unaligned start spans 257 pages.
+            let kinds = kinds_in(&run, first, first + MIB + 4096);
+            let prefaults = kinds.iter().filter(|k| **k == EventKind::Prefault(Prefault::Mlock)).count() as u64;
+            if locked {
+                // Every page malloc had not touched, at once, before any touch.
+                assert_eq!(prefaults, 257 - by_malloc, "{libc}: {kinds:?}");
+                let ev: Vec<_> = run.outcome.events.iter().filter(|e| e.gva >= first && e.gva < first + MIB).collect();
+                assert!(ev
+                    .iter()
+                    .filter(|e| e.kind == EventKind::Prefault(Prefault::Mlock))
+                    .all(|e| e.access == Access::None));
+                assert_eq!(run.outcome.memory.status.vm_lck, 1024 + 4, "{libc}: VmLck {:?}", run.outcome.memory.status);
+            } else {
+                assert_eq!(prefaults, 0);
+                assert_eq!(run.outcome.memory.status.vm_lck, 0);
+            }
+        }
+    }
+}
+
+#[test]
+fn map_populate_mcl_future_and_onfault_match_linux() {
+    for libc in LIBCS {
+        for (mode, why, want) in
+            [("populate", Prefault::Populate, 64u64), ("future", Prefault::Mlock, 257), ("onfault", Prefault::Mlock, 0)]
+        {
+            let run = run_fixture(&pressure(libc), &[mode]);
+            let (native, _) = run_native(&pressure(libc), &[mode]);
+            assert_eq!(run.stdout, native, "{libc} {mode}");
+            let key = if mode == "future" { "alloc" } else { "map" };
+            let first = hex_field(&run.stderr, key) & !0xfff;
+            let n =
+                kinds_in(&run, first, first + 257 * 4096).iter().filter(|k| **k == EventKind::Prefault(why)).count();
+            assert_eq!(n as u64, want, "{libc} {mode}");
+        }
+        // MLOCK_ONFAULT: the 5 touched pages are pinned, the rest only locked.
+        let run = run_fixture(&pressure(libc), &["onfault"]);
+        assert_eq!(run.outcome.memory.status.vm_lck, 256, "{libc}");
+    }
+}
+
+#[test]
+fn rlimit_memlock_gives_linux_errors() {
+    for libc in LIBCS {
+        let run = run_fixture(&pressure(libc), &["memlock"]);
+        assert_eq!(
+            run.stdout, "memlock: over_limit=ENOMEM small=0 map_locked_over=EAGAIN zero_limit=EPERM\n",
+            "{libc}"
+        );
+        // A lower limit from the command line.
+        let run = run_with(&pressure(libc), &["memlock"], |c| c.memlock_limit = 512 << 10);
+        assert!(run.stdout.starts_with("memlock: over_limit=ENOMEM small=-1 "), "{libc}: {}", run.stdout);
+    }
+}
+
+#[test]
+fn the_guest_and_the_summary_agree_on_vmlck() {
+    for libc in LIBCS {
+        let run = run_fixture(&pressure(libc), &["vmlck"]);
+        assert_eq!(run.stdout, "VmLck:\t    1024 kB\n", "{libc}");
+        assert_eq!(run.outcome.memory.status.vm_lck, 1024, "{libc}");
+        assert_eq!(run.stdout, run_native(&pressure(libc), &["vmlck"]).0, "{libc}");
+    }
+}
+
+#[test]
+fn a_working_set_four_times_the_budget_survives_eviction() {
+    for libc in LIBCS {
+        let run = run_with(&pressure(libc), &["workset", "32"], |c| {
+            c.mem = 8 * MIB;
+            c.swap = 40 * MIB;
+        });
+        assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
+        let (native, _) = run_native(&pressure(libc), &["workset", "32"]);
+        assert_eq!(run.stdout, native, "{libc}: data changed across eviction");
+        assert!(run.stdout.contains(" bad=0 "));
+        let count = |k: EventKind| run.outcome.events.iter().filter(|e| e.kind == k).count();
+        assert!(count(EventKind::Evict) > 3 * 2048, "{libc}: {}", count(EventKind::Evict));
+        // The program reads everything back twice from a 4x-too-small RAM.
+        assert!(count(EventKind::SwapIn) >= 2 * (32 * 256 - 2048), "{libc}: {}", count(EventKind::SwapIn));
+        assert!(run.outcome.events.iter().filter(|e| e.kind == EventKind::SwapIn).all(|e| e.origin == Origin::Guest));
+        assert!(run.outcome.memory.status.vm_hwm <= 8 * 1024, "{libc}: {:?}", run.outcome.memory.status);
+        assert!(run.outcome.memory.status.vm_swap > 0);
+    }
+}
+
+#[test]
+fn a_hot_set_stays_resident_while_a_cold_scan_streams_through() {
+    for libc in LIBCS {
+        let run = run_with(&pressure(libc), &["hotcold", "64", "48", "16"], |c| {
+            c.mem = 16 * MIB;
+            c.swap = 64 * MIB;
+        });
+        assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
+        assert!(run.stdout.contains("hot_resident=64"), "{libc}: {}", run.stdout);
+        let hot = hex_field(&run.stderr, "hot");
+        let kinds = kinds_in(&run, hot, hot + 64 * 4096);
+        assert_eq!(kinds, vec![EventKind::ZeroFill; 64], "{libc}: hot pages were evicted");
+        let evictions = run.outcome.events.iter().filter(|e| e.kind == EventKind::Evict).count();
+        assert!(evictions > 8000, "{libc}: the cold scan should have been evicted ({evictions})");
+    }
+}
+
+#[test]
+fn pinned_pages_are_never_evicted() {
+    let run = run_with(&pressure("glibc"), &["workset", "32"], |c| {
+        c.mem = 8 * MIB;
+        c.swap = 40 * MIB;
+        c.pin = vec![".text".into()];
+    });
+    assert_eq!(run.code(), 0);
+    let text = run.outcome.summary.region(".text").unwrap();
+    assert_eq!(text.prefaults, text.mapped_pages, "every .text page pinned at load");
+    assert_eq!(text.evictions, 0);
+    assert_eq!(text.faults(), 0, "pinned at load, nothing left to fault");
+    assert_eq!(run.outcome.memory.status.vm_pin, text.mapped_pages * 4);
+}
+
+#[test]
+fn the_endless_malloc_loop_meets_the_oom_killer() {
+    for libc in LIBCS {
+        let t = std::time::Instant::now();
+        let run = run_with(&format!("memory1-{libc}"), &[], |c| c.mem = 64 * MIB);
+        assert_eq!(run.code(), 137, "{libc}: {:?}", run.outcome.report);
+        let report = run.outcome.report.clone().unwrap();
+        assert!(
+            report.starts_with(&format!("Out of memory: Killed process 1 (memory1-{libc}) total-vm:")),
+            "{libc}: {report}"
+        );
+        assert!(report.contains("anon-rss:") && report.contains("file-rss:") && report.contains("UID:1000"));
+        let last = run.outcome.events.last().unwrap();
+        assert_eq!(last.kind, EventKind::OomKill, "{libc}");
+        assert_eq!(run.region(last), "heap", "{libc}");
+        // It obtained most of its 64 MiB first.
+        let heap = run.outcome.summary.region("heap").unwrap().resident_pages * 4096;
+        assert!(heap > 60 * MIB, "{libc}: only {heap} bytes of heap");
+        assert!(t.elapsed().as_secs() < 30, "{libc}: took {:?}", t.elapsed());
+    }
+}
+
+#[test]
+fn a_fully_pinned_guest_that_cannot_fit_is_killed() {
+    let run = run_with(&pressure("glibc"), &["pinned", "32"], |c| {
+        c.mem = 16 * MIB;
+        c.swap = 64 * MIB;
+        c.memlock_limit = 1 << 30;
+    });
+    assert_eq!(run.code(), 137, "{:?}", run.outcome.report);
+    assert!(run.outcome.report.as_deref().unwrap_or("").starts_with("Out of memory: Killed process 1"));
+    // Swap was there, but nothing pinned may go to it.
+    assert_eq!(run.outcome.events.iter().filter(|e| e.kind == EventKind::Evict && run.region(e) == "mmap").count(), 0);
+}

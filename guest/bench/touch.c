@@ -18,14 +18,17 @@ int main(int argc, char **argv)
         fl_puts("touch: at most 32768 pages\n");
         return 2;
     }
-    long t0 = fl_now_ns();
-    for (unsigned long i = 0; i < n; i++)
-        ((volatile char *)arena)[i * PAGE] = 1;
-    long t1 = fl_now_ns();
-    fl_puts("pages=");
-    fl_put_u(n);
-    fl_puts(" ns=");
-    fl_put_u((unsigned long)(t1 - t0));
-    fl_puts("\n");
+    unsigned long passes = argc > 2 ? fl_atou(argv[2]) : 1;
+    for (unsigned long p = 0; p < passes; p++) {
+        long t0 = fl_now_ns();
+        for (unsigned long i = 0; i < n; i++)
+            ((volatile char *)arena)[i * PAGE] = (char)(p + 1);
+        long t1 = fl_now_ns();
+        fl_puts("pages=");
+        fl_put_u(n);
+        fl_puts(" ns=");
+        fl_put_u((unsigned long)(t1 - t0));
+        fl_puts("\n");
+    }
     return 0;
 }

@@ -51,6 +51,26 @@ impl Way {
     }
 }
 
+/// Eviction and swap-in, measured in one run under memory pressure.
+#[derive(Clone, Debug, Default)]
+pub struct Pressure {
+    pub pages: u64,
+    pub budget_pages: u64,
+    /// Second pass, by the guest's clock: every page is swapped in, and one
+    /// is evicted to make room for it.
+    pub swap_pass_ns_per_page: f64,
+    /// Zero-fill faults while memory is plentiful (below 3/4 of the
+    /// budget, where aging starts), by the timeline's clock.
+    pub zero_fill_ns_per_page: f64,
+    /// Zero-fill faults once the budget is full (each with an eviction, and
+    /// the accessed-bit aging that keeps CLOCK honest), by the timeline.
+    pub zero_fill_pressed_ns_per_page: f64,
+    /// Handler-side medians from the same run's timeline.
+    pub zero_fill_median_ns: u64,
+    pub evict_median_ns: u64,
+    pub swap_in_median_ns: u64,
+}
+
 #[derive(Clone, Debug)]
 pub struct Report {
     pub pages: u64,
@@ -60,6 +80,7 @@ pub struct Report {
     /// Median handler latency (read → page in place) in the default
     /// (spinning) runs.
     pub handler_median_ns: u64,
+    pub pressure: Pressure,
 }
 
 impl Report {
@@ -72,7 +93,10 @@ impl Report {
             "{{\"pages\":{},\"repeat\":{},\"trapped_ns_per_fault\":{:.0},\"trapped_colocated_ns_per_fault\":{:.0},\
              \"trapped_poll_ns_per_fault\":{:.0},\
              \"kernel_ns_per_fault\":{:.0},\"native_ns_per_fault\":{:.0},\"handler_median_ns\":{},\
-             \"trapped_over_kernel\":{:.2},\"kernel_over_native\":{:.2}}}",
+             \"trapped_over_kernel\":{:.2},\"kernel_over_native\":{:.2},\"pressure_pages\":{},\"pressure_budget_pages\":{},\
+             \"swap_pass_ns_per_page\":{:.0},\"zero_fill_ns_per_page\":{:.0},\"zero_fill_pressed_ns_per_page\":{:.0},\
+             \"zero_fill_median_ns\":{},\
+             \"evict_median_ns\":{},\"swap_in_median_ns\":{}}}",
             self.pages,
             self.repeat,
             self.get(Way::TrappedSpin),
@@ -83,6 +107,14 @@ impl Report {
             self.handler_median_ns,
             self.get(Way::TrappedSpin) / self.get(Way::Kernel),
             self.get(Way::Kernel) / self.get(Way::Native),
+            self.pressure.pages,
+            self.pressure.budget_pages,
+            self.pressure.swap_pass_ns_per_page,
+            self.pressure.zero_fill_ns_per_page,
+            self.pressure.zero_fill_pressed_ns_per_page,
+            self.pressure.zero_fill_median_ns,
+            self.pressure.evict_median_ns,
+            self.pressure.swap_in_median_ns,
         )
     }
 }
@@ -96,7 +128,29 @@ impl fmt::Display for Report {
             let v = self.get(w);
             writeln!(f, "{:<44} {:>10.0} {:>9.2} {:>9.2}", w.label(), v, v / native, v / kernel)?;
         }
-        writeln!(f, "handler latency (fault read → page in place), median: {} ns", self.handler_median_ns)
+        writeln!(f, "handler latency (fault read → page in place), median: {} ns", self.handler_median_ns)?;
+        let p = &self.pressure;
+        writeln!(
+            f,
+            "\nunder pressure: {} pages through a {}-page budget with swap, two passes, one run",
+            p.pages, p.budget_pages
+        )?;
+        writeln!(f, "{:<44} {:>10} {:>11}", "per page", "ns", "× zero-fill")?;
+        let z = p.zero_fill_ns_per_page;
+        let row = |f: &mut fmt::Formatter<'_>, what: &str, v: f64| writeln!(f, "{what:<44} {v:>10.0} {:>11.2}", v / z);
+        row(f, "zero-fill fault, memory plentiful", z)?;
+        row(f, "zero-fill fault + eviction, budget full", p.zero_fill_pressed_ns_per_page)?;
+        row(f, "swap-in + eviction (pass 2, guest clock)", p.swap_pass_ns_per_page)?;
+        let zm = p.zero_fill_median_ns.max(1) as f64;
+        writeln!(f, "{:<44} {:>10} {:>11.2}", "zero-fill, handler median (plentiful)", p.zero_fill_median_ns, 1.0)?;
+        writeln!(f, "{:<44} {:>10} {:>11.2}", "eviction, median", p.evict_median_ns, p.evict_median_ns as f64 / zm)?;
+        writeln!(
+            f,
+            "{:<44} {:>10} {:>11.2}",
+            "swap-in, handler median (incl. making room)",
+            p.swap_in_median_ns,
+            p.swap_in_median_ns as f64 / zm
+        )
     }
 }
 
@@ -127,6 +181,58 @@ fn guest_ns(image: &Image, pages: u64, way: Way) -> Result<(f64, Vec<u64>), Benc
         .ok_or_else(|| BenchError::Guest(outcome.status, text.clone()))?;
     let lat = outcome.events.iter().map(|e| e.latency_ns).collect();
     Ok((ns as f64 / pages as f64, lat))
+}
+
+fn median_of(mut v: Vec<u64>) -> u64 {
+    v.sort_unstable();
+    v.get(v.len() / 2).copied().unwrap_or(0)
+}
+
+/// Touches `pages` pages twice through a budget of a quarter of them: the
+/// first pass zero-fills (and evicts once the budget is full), the second
+/// swaps every page in and evicts one for each.
+fn pressure(image: &Image, pages: u64) -> Result<Pressure, BenchError> {
+    use crate::timeline::EventKind;
+    let budget = (pages / 4).max(64);
+    let out = Output::capture();
+    let config = Config {
+        argv: vec!["touch".into(), pages.to_string(), "2".into()],
+        rss_limit: Some(budget * 4096),
+        swap: pages * 4096 * 2,
+        stdout: out.clone(),
+        stderr: Output::capture(),
+        timeout: Some(Duration::from_secs(300)),
+        ..Config::default()
+    };
+    let outcome = Sandbox::new(image, config)?.run()?;
+    let text = out.captured();
+    let ns: Vec<u64> =
+        text.split_whitespace().filter_map(|w| w.strip_prefix("ns=")).filter_map(|v| v.parse().ok()).collect();
+    if outcome.status != ExitStatus::Exited(0) || ns.len() != 2 {
+        return Err(BenchError::Guest(outcome.status, text));
+    }
+    use crate::timeline::{Event, Origin};
+    let lat = |k: EventKind| median_of(outcome.events.iter().filter(|e| e.kind == k).map(|e| e.latency_ns).collect());
+    // The program's zero-fill faults, in order.
+    let zf: Vec<&Event> =
+        outcome.events.iter().filter(|e| e.kind == EventKind::ZeroFill && e.origin == Origin::Guest).collect();
+    let rate = |v: &[&Event]| match (v.first(), v.last()) {
+        (Some(a), Some(b)) if v.len() > 1 => (b.time_ns - a.time_ns) as f64 / (v.len() - 1) as f64,
+        _ => 0.0,
+    };
+    let calm = (budget - budget / 4) as usize - 64;
+    let first_evict = outcome.events.iter().find(|e| e.kind == EventKind::Evict).map_or(u64::MAX, |e| e.seq);
+    let pressed: Vec<&Event> = zf.iter().copied().filter(|e| e.seq > first_evict).collect();
+    Ok(Pressure {
+        pages,
+        budget_pages: budget,
+        swap_pass_ns_per_page: ns[1] as f64 / pages as f64,
+        zero_fill_ns_per_page: rate(&zf[..calm.min(zf.len())]),
+        zero_fill_pressed_ns_per_page: rate(&pressed),
+        zero_fill_median_ns: median_of(zf[..calm.min(zf.len())].iter().map(|e| e.latency_ns).collect()),
+        evict_median_ns: lat(EventKind::Evict),
+        swap_in_median_ns: lat(EventKind::SwapIn),
+    })
 }
 
 fn native_ns(pages: u64) -> Result<f64, BenchError> {
@@ -187,12 +293,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
             samples[i].push(v);
         }
     }
-    latencies.sort_unstable();
     let ns_per_page = [0, 1, 2, 3, 4].map(|i| median(&mut samples[i]));
-    Ok(Report {
-        pages,
-        repeat,
-        ns_per_page,
-        handler_median_ns: latencies.get(latencies.len() / 2).copied().unwrap_or(0),
-    })
+    let pressure = pressure(&image, pages.min(8192))?;
+    Ok(Report { pages, repeat, ns_per_page, handler_median_ns: median_of(latencies), pressure })
 }

@@ -327,6 +327,11 @@ impl Sandbox {
             limits,
         );
         task.strace = config.strace.clone();
+        if let Some(out) = config.status.clone() {
+            task.space.backing().set_reclaim_sink(Box::new(move |line| {
+                let _ = out.write_all(format!("faultline: {line}\n").as_bytes());
+            }));
+        }
         for name in &config.pin {
             if !crate::abi::pin_region(&mut task, name) {
                 return Err(Error::BadPin(name.clone()));

@@ -136,7 +136,12 @@ pub struct Backing {
     in_guest: AtomicBool,
     /// Told when memory runs out, so the vCPU can be kicked out of its fault.
     alarm: Mutex<Option<Sender<()>>>,
+    /// Told after each reclaim pass (`--status`).
+    pub(super) on_reclaim: Mutex<Option<ReclaimSink>>,
 }
+
+/// Receives a line after each reclaim pass.
+pub type ReclaimSink = Box<dyn Fn(&str) + Send>;
 
 impl Backing {
     pub fn new(
@@ -178,6 +183,7 @@ impl Backing {
             }),
             in_guest: AtomicBool::new(false),
             alarm: Mutex::new(None),
+            on_reclaim: Mutex::new(None),
         })
     }
 
@@ -206,6 +212,11 @@ impl Backing {
     /// Where to say that memory ran out.
     pub fn set_alarm(&self, tx: Sender<()>) {
         *self.alarm.lock().unwrap_or_else(|p| p.into_inner()) = Some(tx);
+    }
+
+    /// Where to describe each reclaim pass.
+    pub fn set_reclaim_sink(&self, sink: ReclaimSink) {
+        *self.on_reclaim.lock().unwrap_or_else(|p| p.into_inner()) = Some(sink);
     }
 
     pub fn clear_alarm(&self) {
@@ -310,6 +321,19 @@ impl Backing {
             return self.ram.write(gpa - self.ram_gpa, &b).map_err(|e| FaultError::Write(e.to_string()));
         }
         self.resolve(gpa, Access::None, Origin::Guest, Instant::now(), Some(why))
+    }
+
+    pub(super) fn counters_of(st: &State) -> Counters {
+        Counters {
+            resident: st.resident,
+            peak_resident: st.peak_resident,
+            pinned: st.pinned,
+            host_pinned: st.host_pinned,
+            swapped: st.swap.used() as u64,
+            swap_capacity: st.swap.capacity() as u64,
+            evictions: st.evictions,
+            swap_ins: st.swap_ins,
+        }
     }
 
     pub(super) fn record(st: &mut State, mut e: Event, at: Instant) {
@@ -551,17 +575,7 @@ impl Backing {
     }
 
     pub fn counters(&self) -> Counters {
-        let st = self.state();
-        Counters {
-            resident: st.resident,
-            peak_resident: st.peak_resident,
-            pinned: st.pinned,
-            host_pinned: st.host_pinned,
-            swapped: st.swap.used() as u64,
-            swap_capacity: st.swap.capacity() as u64,
-            evictions: st.evictions,
-            swap_ins: st.swap_ins,
-        }
+        Self::counters_of(&self.state())
     }
 
     /// Resident pages in all.

@@ -180,6 +180,22 @@ impl Backing {
         if freed == 0 {
             return Err(FaultError::OutOfMemory { gva: 0 });
         }
+        if let Some(sink) = self.on_reclaim.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
+            let c = Backing::counters_of(st);
+            let kib = PAGE_SIZE / 1024;
+            sink(&format!(
+                "reclaim: evicted {freed} pages; VmRSS {} kB, VmHWM {} kB, VmSwap {} kB, Mlocked {} kB; \
+                 MemFree {} kB, SwapFree {} kB; {} evictions, {} swap-ins so far",
+                c.resident * kib,
+                c.peak_resident * kib,
+                c.swapped * kib,
+                c.pinned * kib,
+                self.budget.resident_pages.saturating_sub(c.resident) * kib,
+                (c.swap_capacity - c.swapped) * kib,
+                c.evictions,
+                c.swap_ins
+            ));
+        }
         Ok(())
     }
 }

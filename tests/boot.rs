@@ -149,14 +149,20 @@ fn crashes_end_like_a_linux_process() {
         ("div0", 136, &["#DE divide error", "SIGFPE"]),
         ("int3", 133, &["#BP breakpoint", "SIGTRAP"]),
         ("hlt", 139, &["#GP"]),
-        ("recurse", 139, &["segfault at 7fffff7f", "not mapped"]),
+        ("recurse", 139, &["segfault at 7fffff7f", "not mapped", "stack guard gap"]),
+        // Jumping to the syscall trap address is no syscall.
+        ("jump-to-lstar", 139, &["segfault at ffffff8000100000"]),
     ];
     for (kind, code, needles) in cases {
         let run = run_fixture("crash", &[kind]);
         assert_eq!(run.code(), *code, "{kind}");
         let report = run.outcome.report.clone().unwrap_or_default();
         assert!(report.starts_with("crash[1]: "), "{kind}: {report}");
-        let ip_in = if *kind == "exec-data" { " in .data[" } else { " in .text[" };
+        let ip_in = match *kind {
+            "exec-data" => " in .data[",
+            "jump-to-lstar" => " in an unmapped area",
+            _ => " in .text[",
+        };
         assert!(report.contains(ip_in), "{kind}: {report}");
         for n in *needles {
             assert!(report.contains(n), "{kind}: {report:?} lacks {n:?}");

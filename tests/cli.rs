@@ -180,3 +180,67 @@ fn program_paths_are_not_taken_for_options() {
     let out = faultline(&["run", "-q", &fixture("bigwrite"), "3", "5", "--mem"]);
     assert_eq!(out.status.code(), Some(5));
 }
+
+#[test]
+fn entry_point_outside_user_space() {
+    let p = patched("entry", |b| b[0x18..0x20].copy_from_slice(&0xffff_8000_0000_0000u64.to_le_bytes()));
+    assert_error(&faultline(&["run", &p]), "entry point");
+}
+
+#[test]
+fn segment_in_the_stack_area() {
+    let p = patched("stackseg", |b| {
+        let c = load_phdrs(b)[1];
+        let off = u64_at(b, c + 0x08);
+        let va = 0x7fff_fffe_0000u64 + (off % 4096);
+        b[c + 0x10..c + 0x18].copy_from_slice(&va.to_le_bytes());
+    });
+    assert_error(&faultline(&["run", &p]), "stack area");
+}
+
+#[test]
+fn a_huge_segment_is_refused_before_anything_is_built() {
+    let p = patched("huge", |b| {
+        let c = *load_phdrs(b).last().unwrap();
+        b[c + 0x28..c + 0x30].copy_from_slice(&(1u64 << 40).to_le_bytes()); // p_memsz: 1 TiB
+    });
+    let t = std::time::Instant::now();
+    assert_error(&faultline(&["run", &p]), "raise --mem");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "{:?}", t.elapsed());
+}
+
+#[test]
+fn a_closed_pipe_raises_sigpipe() {
+    use std::process::Stdio;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "-q", &fixture("bigwrite"), "1000000", "0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("SIGPIPE"));
+}
+
+#[test]
+fn status_reports_each_reclaim_pass() {
+    let out = faultline(&[
+        "run",
+        "-q",
+        "--status",
+        "--rss-limit",
+        "512K",
+        "--swap",
+        "8M",
+        &fixture("touch"),
+        "bss",
+        "write",
+        "256",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.lines().filter(|l| l.starts_with("faultline: reclaim: evicted ")).count() >= 1, "{err}");
+    assert!(err.contains("VmRSS") && err.contains("SwapFree"), "{err}");
+}

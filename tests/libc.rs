@@ -207,3 +207,14 @@ fn process_start_matches_binfmt_elf() {
         );
     }
 }
+
+#[test]
+fn signals_a_program_sends_itself_take_their_default_action() {
+    for libc in LIBCS {
+        let run = run_fixture(&fixture(libc), &["raise"]);
+        let (native, code) = run_native(&fixture(libc), &["raise"]);
+        assert_eq!((run.stdout.as_str(), run.code()), (native.as_str(), code), "{libc}");
+        assert_eq!(code, 134, "{libc}");
+        assert!(run.outcome.report.unwrap().contains("raised SIGABRT"), "{libc}");
+    }
+}

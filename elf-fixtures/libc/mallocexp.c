@@ -17,6 +17,7 @@
  *   mallocexp unmapped          touch a page, munmap it, read it again (dies)
  *   mallocexp protect-many N    touch N pages, mprotect them all read-only, write the last (dies)
  *   mallocexp exec A B          print argv, an environment variable and auxv facts
+ *   mallocexp raise             raise SIGCHLD (ignored by default), then abort()
  *   mallocexp strlit|null|recurse   crash the classic ways
  */
 #define _GNU_SOURCE
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #ifdef __GLIBC__
 #include <malloc.h>
@@ -244,6 +246,12 @@ int main(int argc, char **argv)
                getauxval(AT_ENTRY) != 0, getauxval(AT_PHDR) != 0, getauxval(AT_UID), getauxval(AT_SECURE));
         printf("sp_aligned=%d\n", ((uintptr_t)__builtin_frame_address(0) & 0xf) == 0);
         return 0;
+    }
+    if (!strcmp(m, "raise")) {
+        raise(SIGCHLD);
+        printf("raise: still here after SIGCHLD\n");
+        fflush(stdout);
+        abort();
     }
     if (!strcmp(m, "strlit")) {
         char *s = "string literal";

@@ -517,7 +517,13 @@ impl Sandbox {
             Action::Exit(code) => Ok(Some((ExitStatus::Exited(code), None))),
             Action::Signal(sig) => {
                 let signal = trap::signal_by_number(sig);
-                Ok(Some(self.kill(signal, format!("sent itself {}", signal.name))))
+                let handler = self.task.signals.disposition(sig as u64) == crate::abi::signal::Disposition::Handler;
+                let why = if handler {
+                    format!("raised {} (its handler was not run: faultline delivers no signals)", signal.name)
+                } else {
+                    format!("raised {}", signal.name)
+                };
+                Ok(Some(self.kill(signal, why)))
             }
             Action::Return(v) => {
                 let ret = regs.rcx;

@@ -21,6 +21,7 @@ pub const EINVAL: Errno = Errno(22);
 pub const EMFILE: Errno = Errno(24);
 pub const ENOTTY: Errno = Errno(25);
 pub const ESPIPE: Errno = Errno(29);
+pub const EPIPE: Errno = Errno(32);
 pub const EROFS: Errno = Errno(30);
 pub const ERANGE: Errno = Errno(34);
 pub const ENAMETOOLONG: Errno = Errno(36);

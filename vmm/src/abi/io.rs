@@ -23,6 +23,16 @@ fn output(task: &Task, fd: i32) -> Result<super::Output, Errno> {
     }
 }
 
+/// The errno for a failed host write: a closed pipe is EPIPE (and SIGPIPE,
+/// raised by dispatch); anything else the program can only see as EIO.
+fn host_errno(e: &std::io::Error) -> Errno {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        EPIPE
+    } else {
+        Errno(5)
+    }
+}
+
 /// write(2). Like Linux, a bad buffer after some bytes went out gives a
 /// short count; a bad buffer at the start gives EFAULT.
 pub fn write(task: &mut Task, fd: u64, buf: u64, count: u64) -> SysResult {
@@ -42,8 +52,8 @@ pub fn write(task: &mut Task, fd: u64, buf: u64, count: u64) -> SysResult {
             return if done > 0 { Ok(done as i64) } else { Err(EFAULT) };
         }
         task.copy_from_user(at, &mut chunk[..n])?;
-        if out.write_all(&chunk[..n]).is_err() {
-            return if done > 0 { Ok(done as i64) } else { Err(EFAULT) };
+        if let Err(e) = out.write_all(&chunk[..n]) {
+            return if done > 0 { Ok(done as i64) } else { Err(host_errno(&e)) };
         }
         done += n as u64;
     }
@@ -115,6 +125,15 @@ pub fn writev(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
     output(task, fd as i32)?;
     let mut done: i64 = 0;
     for (base, len) in iovecs(task, iov, cnt)? {
+        // MAX_RW_COUNT caps the whole call, not each vector.
+        let room = MAX_RW_COUNT - done as u64;
+        if room == 0 {
+            break;
+        }
+        if len == 0 {
+            continue;
+        }
+        let len = len.min(room);
         match write(task, fd, base, len) {
             Ok(n) => {
                 done += n;

@@ -10,7 +10,7 @@ pub mod mlock;
 pub mod mm;
 mod process;
 pub mod procfs;
-mod signal;
+pub mod signal;
 pub mod strace;
 mod system;
 mod task;
@@ -469,9 +469,9 @@ fn run(task: &mut Task, n: u64, a: [u64; 6]) -> Result<Result<i64, Errno>, Actio
         GETPID | GETTID => Ok(process::PID),
         GETPPID => Ok(0),
         EXIT | EXIT_GROUP => return Err(process::exit(a[0])),
-        KILL => process::kill(a[0], a[1])?,
-        TKILL => process::kill(a[0], a[1])?,
-        TGKILL if a[0] as i64 == process::PID => process::kill(a[1], a[2])?,
+        KILL => process::kill(task, a[0], a[1])?,
+        TKILL => process::kill(task, a[0], a[1])?,
+        TGKILL if a[0] as i64 == process::PID => process::kill(task, a[1], a[2])?,
         TGKILL => Err(errno::ESRCH),
         UNAME => system::uname(task, a[0]),
         READLINK => fs::readlink(task, a[0], a[1], a[2]),
@@ -515,7 +515,17 @@ fn run(task: &mut Task, n: u64, a: [u64; 6]) -> Result<Result<i64, Errno>, Actio
 
 /// Runs syscall `n` with `args` (RDI, RSI, RDX, R10, R8, R9).
 pub fn dispatch(task: &mut Task, n: u64, args: [u64; 6]) -> Action {
-    let result = run(task, n, args);
+    let mut result = run(task, n, args);
+    // A write to a closed pipe raises SIGPIPE, as the kernel does.
+    if matches!(result, Ok(Err(errno::EPIPE))) && task.signals.raise(signal::SIGPIPE) {
+        result = Err(Action::Signal(signal::SIGPIPE as i32));
+    }
+    // A signal raised while blocked is delivered once unblocked.
+    if result.is_ok() {
+        if let Some(sig) = task.signals.deliver_pending() {
+            result = Err(Action::Signal(sig as i32));
+        }
+    }
     task.vm_peak = task.vm_peak.max(task.space.vmas().total());
     if let Some(s) = task.strace.clone() {
         let line = match result {

@@ -17,17 +17,21 @@ pub fn exit(status: u64) -> Action {
     Action::Exit((status & 0xff) as i32)
 }
 
-/// kill/tkill/tgkill aimed at the program itself. Signals are not
-/// delivered to handlers: the default action (termination) is taken, which
-/// is what abort() and raise() of a fatal signal come to.
-pub fn kill(pid: u64, sig: u64) -> Result<SysResult, Action> {
+/// kill/tkill/tgkill aimed at the program itself. A signal that is
+/// ignored, or whose default is to do nothing, does nothing; a blocked one
+/// waits until it is unblocked (see dispatch). One
+/// that terminates ends the program, as abort() and raise() expect; one
+/// with a handler ends it too, since faultline runs no signal handlers
+/// (the report says so).
+pub fn kill(task: &mut Task, pid: u64, sig: u64) -> Result<SysResult, Action> {
     let pid = pid as i64;
     if pid != PID && pid != 0 && pid != -1 {
         return Ok(Err(ESRCH));
     }
     match sig {
         0 => Ok(Ok(0)),
-        1..=64 => Err(Action::Signal(sig as i32)),
+        1..=64 if task.signals.raise(sig) => Err(Action::Signal(sig as i32)),
+        1..=64 => Ok(Ok(0)),
         _ => Ok(Err(EINVAL)),
     }
 }

@@ -17,18 +17,90 @@ const SS_AUTODISARM: u32 = 1 << 31;
 const MINSIGSTKSZ: u64 = 2048;
 const UNBLOCKABLE: u64 = (1 << (SIGKILL - 1)) | (1 << (SIGSTOP - 1));
 
+/// What happens to a signal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    Default,
+    Ignore,
+    /// The program installed a handler (which faultline does not run).
+    Handler,
+}
+
+pub const SIGPIPE: u64 = 13;
+
+/// Signals whose default action is to do nothing (or to stop or continue,
+/// which for faultline's one process comes to the same).
+fn default_ignored(sig: u64) -> bool {
+    matches!(sig, 17 | 18 | 19 | 20 | 21 | 22 | 23 | 28)
+}
+
 #[derive(Clone, Debug)]
 pub struct Signals {
     /// struct sigaction as the kernel stores it, per signal.
     actions: Vec<[u8; 32]>,
     mask: u64,
+    /// Raised while blocked, delivered when unblocked.
+    pending: u64,
     /// sp, flags, size.
     altstack: (u64, u32, u64),
 }
 
 impl Default for Signals {
     fn default() -> Self {
-        Signals { actions: vec![[0; 32]; NSIG as usize], mask: 0, altstack: (0, SS_DISABLE, 0) }
+        Signals { actions: vec![[0; 32]; NSIG as usize], mask: 0, pending: 0, altstack: (0, SS_DISABLE, 0) }
+    }
+}
+
+impl Signals {
+    pub fn disposition(&self, sig: u64) -> Disposition {
+        let Some(act) = self.actions.get((sig as usize).wrapping_sub(1)) else { return Disposition::Default };
+        match u64::from_le_bytes(act[..8].try_into().expect("8 bytes")) {
+            0 => Disposition::Default,
+            1 => Disposition::Ignore,
+            _ => Disposition::Handler,
+        }
+    }
+
+    pub fn blocked(&self, sig: u64) -> bool {
+        (1..=NSIG).contains(&sig) && self.mask & (1 << (sig - 1)) != 0
+    }
+
+    /// Raises `sig` at the program: if blocked it waits, pending.
+    pub fn raise(&mut self, sig: u64) -> bool {
+        if self.blocked(sig) && sig != SIGKILL {
+            self.pending |= 1 << (sig - 1);
+            return false;
+        }
+        self.terminates(sig)
+    }
+
+    /// A pending signal that is no longer blocked, now delivered: Some if
+    /// it ends the program. Those it does not end are dropped.
+    pub fn deliver_pending(&mut self) -> Option<u64> {
+        let ready = self.pending & !self.mask;
+        for sig in (1..=NSIG).filter(|s| ready & (1 << (s - 1)) != 0) {
+            self.pending &= !(1 << (sig - 1));
+            if self.terminates(sig) {
+                return Some(sig);
+            }
+        }
+        None
+    }
+
+    /// Whether raising `sig` ends the program: its default action is to
+    /// terminate, or it has a handler faultline cannot run.
+    pub fn terminates(&self, sig: u64) -> bool {
+        if sig == SIGKILL {
+            return true;
+        }
+        if self.blocked(sig) {
+            return false;
+        }
+        match self.disposition(sig) {
+            Disposition::Ignore => false,
+            Disposition::Default => !default_ignored(sig),
+            Disposition::Handler => true,
+        }
     }
 }
 

@@ -63,13 +63,24 @@ impl Handler {
         let stop_fd = EventFd::new(libc::EFD_NONBLOCK)?;
         let (stop2, wake_fd) = (stop.clone(), stop_fd.try_clone()?);
         let thread = std::thread::Builder::new().name("fault-handler".into()).spawn(move || {
+            // Whether the handler returns an error or panics, the vCPU may be
+            // parked on a fault nobody will serve: raise the alarm either way.
+            struct Alarm<F: FnOnce()>(Option<F>);
+            impl<F: FnOnce()> Drop for Alarm<F> {
+                fn drop(&mut self) {
+                    if let Some(f) = self.0.take() {
+                        f();
+                    }
+                }
+            }
+            let mut alarm = Alarm(Some(on_error));
             if let Some(cpu) = cpu {
                 // Best effort: unpinned, the handler still works, only slower.
                 let _ = crate::vm::pin_current_thread(cpu);
             }
             let r = serve(&backing, mode, &stop2, wake_fd.as_raw_fd());
-            if r.is_err() {
-                on_error();
+            if r.is_ok() {
+                alarm.0 = None;
             }
             r
         })?;
@@ -85,7 +96,7 @@ impl Handler {
         self.stop.store(true, Ordering::Release);
         let _ = self.stop_fd.write(1);
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or(Ok(())),
+            Some(t) => t.join().unwrap_or(Err(FaultError::Write("the fault handler panicked".into()))),
             None => Ok(()),
         }
     }

@@ -242,12 +242,16 @@ impl Uffd {
         len: u64,
         mut call: impl FnMut() -> i32,
     ) -> Result<Resolved, UffdError> {
+        // EAGAIN means the mm changed under the call; it settles at once in
+        // practice, but never spin forever on it.
+        let mut tries = 0;
         let e = loop {
             if call() >= 0 {
                 return Ok(Resolved::Placed);
             }
             let e = io::Error::last_os_error();
-            if e.raw_os_error() != Some(libc::EAGAIN) {
+            tries += 1;
+            if e.raw_os_error() != Some(libc::EAGAIN) || tries >= 10_000 {
                 break e;
             }
         };

@@ -11,6 +11,10 @@ use goblin::elf::Elf;
 use crate::arch::layout::USER_TOP;
 use crate::arch::{page_floor, Perms, PAGE_SIZE};
 
+/// Segments must end below this: the top 128 MiB hold the stack, its
+/// growth and the guard gap above mmap_base.
+pub const STACK_AREA: u64 = USER_TOP - (128 << 20);
+
 /// Where Linux puts a static-PIE executable (ELF_ET_DYN_BASE on x86-64,
 /// without randomisation).
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
@@ -120,8 +124,9 @@ impl Image {
             return Err(LoadError::ForeignArch { path, machine: machine_name(h.e_machine) });
         }
         if let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
+            let end = ph.p_offset.saturating_add(ph.p_filesz);
             let interp = bytes
-                .get(ph.p_offset as usize..(ph.p_offset + ph.p_filesz) as usize)
+                .get(ph.p_offset as usize..end as usize)
                 .map(|s| String::from_utf8_lossy(s).trim_end_matches('\0').to_string())
                 .unwrap_or_else(|| "?".into());
             return Err(LoadError::Dynamic { path, interp });
@@ -151,6 +156,9 @@ impl Image {
             let end = vaddr.checked_add(ph.p_memsz).ok_or_else(|| bad("wraps around the address space"))?;
             if end > USER_TOP {
                 return Err(bad("lies outside the user address space"));
+            }
+            if end > STACK_AREA {
+                return Err(bad("reaches into the stack area"));
             }
             if (vaddr % PAGE_SIZE) != (ph.p_offset % PAGE_SIZE) {
                 return Err(bad("has file offset and address that disagree modulo the page size"));
@@ -188,8 +196,12 @@ impl Image {
             .filter(|s| !(s.sh_flags & SHF_TLS as u64 != 0 && s.sh_type == SHT_NOBITS))
             .filter_map(|s| {
                 let name = elf.shdr_strtab.get_at(s.sh_name)?;
-                Some(Section { name: name.to_string(), addr: s.sh_addr + bias, size: s.sh_size })
+                let addr = s.sh_addr.checked_add(bias)?;
+                addr.checked_add(s.sh_size)?;
+                Some(Section { name: name.to_string(), addr, size: s.sh_size })
             })
+            // Only sections inside a segment name anything.
+            .filter(|s: &Section| segments.iter().any(|g| s.addr >= g.vaddr && s.addr < g.end()))
             .collect();
 
         // AT_PHDR: PT_PHDR if present, else where e_phoff lands in a segment.
@@ -197,7 +209,7 @@ impl Image {
             .program_headers
             .iter()
             .find(|p| p.p_type == PT_PHDR)
-            .map(|p| p.p_vaddr + bias)
+            .and_then(|p| p.p_vaddr.checked_add(bias))
             .or_else(|| {
                 segments
                     .iter()
@@ -206,8 +218,13 @@ impl Image {
             })
             .unwrap_or(0);
 
+        let entry = h
+            .e_entry
+            .checked_add(bias)
+            .filter(|&e| e < USER_TOP)
+            .ok_or_else(|| malformed(format!("entry point {:#x} is outside the user address space", h.e_entry)))?;
         Ok(Image {
-            entry: h.e_entry + bias,
+            entry,
             bias,
             segments,
             sections,

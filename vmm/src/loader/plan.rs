@@ -54,7 +54,7 @@ pub fn plan_pages(image: &Image) -> Vec<PagePlan> {
         let best = image
             .sections
             .iter()
-            .map(|s| (overlap(page.gva, page.gva + PAGE_SIZE, s.addr, s.addr + s.size), s))
+            .map(|s| (overlap(page.gva, page.gva + PAGE_SIZE, s.addr, s.addr.saturating_add(s.size)), s))
             .filter(|(o, _)| *o > 0)
             .max_by(|(oa, sa), (ob, sb)| oa.cmp(ob).then(sb.addr.cmp(&sa.addr)));
         if let Some((_, s)) = best {

@@ -43,9 +43,12 @@ impl TrapFrame {
     }
 
     /// `syscall` always ends as a #PF at LSTAR: at CPL 0 on bare metal, at
-    /// CPL 3 under PVM. Either way the frame's RIP is the trap address.
+    /// CPL 3 under PVM. Either way the frame's RIP is the trap address, and
+    /// IF is clear (SFMASK masks it). A plain jump there from ring 3 keeps
+    /// IF set (ring 3 cannot clear it at IOPL 0), so it is no syscall.
     pub fn is_syscall(&self, vector: u8) -> bool {
-        vector == PF && self.rip == SYSCALL_TRAP_VA
+        const IF: u64 = 1 << 9;
+        vector == PF && self.rip == SYSCALL_TRAP_VA && self.rflags & IF == 0
     }
 }
 

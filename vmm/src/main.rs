@@ -82,10 +82,10 @@ struct RunOpts {
     /// Cap on resident memory (default: all of --mem).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     rss_limit: Option<u64>,
-    /// Swap store for evicted pages, held in host memory (default 0).
+    /// Swap store for evicted pages, held in host memory.
     #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
     swap: u64,
-    /// RLIMIT_MEMLOCK for the program (default 8M, as on current Linux).
+    /// RLIMIT_MEMLOCK for the program (8M is current Linux's default).
     #[arg(long, value_name = "SIZE", default_value = "8M", value_parser = parse_size)]
     memlock_limit: u64,
     /// Populate and pin a region at load: .text, .data, heap, stack, all, …

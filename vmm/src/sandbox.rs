@@ -50,7 +50,9 @@ pub enum Error {
     Map(#[from] MapError),
     #[error(transparent)]
     Paging(#[from] crate::arch::paging::PagingError),
-    #[error("{path}: needs {needed} pages ({needed_kib} KiB) of image and stack, but --mem gives {available} pages; raise --mem")]
+    #[error(
+        "{path}: needs {needed} pages ({needed_kib} KiB) of image, but --mem gives {available} pages; raise --mem"
+    )]
     TooBig { path: String, needed: u64, needed_kib: u64, available: u64 },
     #[error("--mem {0} is not a positive multiple of 4 KiB")]
     BadMem(u64),

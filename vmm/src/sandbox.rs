@@ -241,18 +241,9 @@ impl Sandbox {
         let anchor = space.region("heap", RegionKind::Heap);
         for seg in &image.segments {
             let start = crate::arch::page_floor(seg.vaddr);
-            space.add_image_vma(Vma {
-                start,
-                end: crate::arch::page_ceil(seg.end()).expect("validated below USER_TOP"),
-                perms: seg.perms,
-                kind: VmaKind::Image { offset: crate::arch::page_floor(seg.offset) },
-                shared: false,
-                growsdown: false,
-                noreserve: false,
-                locked: false,
-                lock_on_fault: false,
-                region: anchor,
-            });
+            let end = crate::arch::page_ceil(seg.end()).expect("validated below USER_TOP");
+            let kind = VmaKind::Image { offset: crate::arch::page_floor(seg.offset) };
+            space.add_image_vma(Vma::new(start, end, seg.perms, kind, anchor));
         }
         space.set_sections(image.sections.clone());
         let heap = anchor;
@@ -295,18 +286,9 @@ impl Sandbox {
         let stack = space.region("stack", RegionKind::Stack);
         let initial =
             (crate::arch::page_ceil(st.bytes.len() as u64).expect("small") + STACK_EXPAND).min(stack_pages * PAGE_SIZE);
-        space.map_anon(Vma {
-            start: STACK_TOP - initial,
-            end: STACK_TOP,
-            perms: crate::arch::Perms::new(true, true, false),
-            kind: VmaKind::Stack,
-            shared: false,
-            growsdown: true,
-            noreserve: false,
-            locked: false,
-            lock_on_fault: false,
-            region: stack,
-        })?;
+        let rw = crate::arch::Perms::new(true, true, false);
+        space
+            .map_anon(Vma { growsdown: true, ..Vma::new(STACK_TOP - initial, STACK_TOP, rw, VmaKind::Stack, stack) })?;
 
         let limits = Limits::new(config.stack_size, config.memlock_limit);
         let mmap_base = abi::mm::mmap_base(config.stack_size);

@@ -121,8 +121,9 @@ fn iovecs(task: &Task, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
     Ok(v)
 }
 
-pub fn writev(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
-    output(task, fd as i32)?;
+/// Runs `op` over each vector in turn, as readv/writev do: stops at the
+/// first short transfer; an error counts only if nothing was transferred.
+fn vectored(task: &mut Task, fd: u64, iov: u64, cnt: u64, op: fn(&mut Task, u64, u64, u64) -> SysResult) -> SysResult {
     let mut done: i64 = 0;
     for (base, len) in iovecs(task, iov, cnt)? {
         // MAX_RW_COUNT caps the whole call, not each vector.
@@ -134,7 +135,7 @@ pub fn writev(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
             continue;
         }
         let len = len.min(room);
-        match write(task, fd, base, len) {
+        match op(task, fd, base, len) {
             Ok(n) => {
                 done += n;
                 if (n as u64) < len {
@@ -148,21 +149,13 @@ pub fn writev(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
     Ok(done)
 }
 
+pub fn writev(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
+    output(task, fd as i32)?;
+    vectored(task, fd, iov, cnt, write)
+}
+
 pub fn readv(task: &mut Task, fd: u64, iov: u64, cnt: u64) -> SysResult {
-    let mut done: i64 = 0;
-    for (base, len) in iovecs(task, iov, cnt)? {
-        match read(task, fd, base, len) {
-            Ok(n) => {
-                done += n;
-                if (n as u64) < len {
-                    break;
-                }
-            }
-            Err(e) if done == 0 => return Err(e),
-            Err(_) => break,
-        }
-    }
-    Ok(done)
+    vectored(task, fd, iov, cnt, read)
 }
 
 pub fn lseek(task: &mut Task, fd: u64, off: u64, whence: u64) -> SysResult {

@@ -247,16 +247,12 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
     }
     let prot = prot & (PROT_READ | PROT_WRITE | PROT_EXEC);
     let vma = Vma {
-        start,
-        end: start + len,
-        perms: perms(prot),
-        kind: VmaKind::Anon,
         shared: flags & MAP_TYPE != MAP_PRIVATE,
         growsdown: flags & MAP_GROWSDOWN != 0,
         noreserve: flags & MAP_NORESERVE != 0,
         locked,
         lock_on_fault: locked && task.mlock_future_onfault && flags & MAP_LOCKED == 0,
-        region: task.mmap_region,
+        ..Vma::new(start, start + len, perms(prot), VmaKind::Anon, task.mmap_region)
     };
     task.space.map_anon(vma).map_err(|_| ENOMEM)?;
     if locked {

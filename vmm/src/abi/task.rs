@@ -194,16 +194,9 @@ impl Task {
     /// A heap VMA over `[start, end)`.
     pub fn heap_vma(&self, start: u64, end: u64) -> Vma {
         Vma {
-            start,
-            end,
-            perms: Perms::new(true, true, false),
-            kind: VmaKind::Heap,
-            shared: false,
-            growsdown: false,
-            noreserve: false,
             locked: self.mlock_future,
             lock_on_fault: self.mlock_future && self.mlock_future_onfault,
-            region: self.heap_region,
+            ..Vma::new(start, end, Perms::new(true, true, false), VmaKind::Heap, self.heap_region)
         }
     }
 

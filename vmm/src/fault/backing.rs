@@ -361,17 +361,7 @@ impl Backing {
             // No page owns this frame: nothing the program mapped. Back it
             // so nobody hangs, and keep the oddity visible in the timeline.
             uffd.zeropage(host, PAGE_SIZE)?;
-            let e = Event {
-                seq: 0,
-                time_ns: 0,
-                region: None,
-                gva: 0,
-                gpa,
-                access,
-                kind: EventKind::ZeroFill,
-                latency_ns: read_at.elapsed().as_nanos() as u64,
-                origin,
-            };
+            let e = Event::page(None, 0, gpa, access, EventKind::ZeroFill, origin, read_at.elapsed().as_nanos() as u64);
             Self::record(&mut st, e, read_at);
             return Ok(());
         };
@@ -387,17 +377,7 @@ impl Backing {
             if let Err(e) = self.reclaim(&mut st, read_at) {
                 let gva = st.pages.get(&gpa).map_or(0, |p| p.gva);
                 let region = st.pages.get(&gpa).map(|p| p.region);
-                let oom = Event {
-                    seq: 0,
-                    time_ns: 0,
-                    region,
-                    gva,
-                    gpa,
-                    access,
-                    kind: EventKind::OomKill,
-                    latency_ns: 0,
-                    origin,
-                };
+                let oom = Event::page(region, gva, gpa, access, EventKind::OomKill, origin, 0);
                 Self::record(&mut st, oom.clone(), read_at);
                 st.oom = Some(st.events.last().cloned().unwrap_or(oom));
                 return Err(e);
@@ -444,17 +424,8 @@ impl Backing {
         st.resident += 1;
         st.peak_resident = st.peak_resident.max(st.resident);
         st.clock.push_back(gpa);
-        let e = Event {
-            seq: 0,
-            time_ns: 0,
-            region: Some(region),
-            gva,
-            gpa,
-            access,
-            kind: prefault.map(EventKind::Prefault).unwrap_or(kind),
-            latency_ns: read_at.elapsed().as_nanos() as u64,
-            origin,
-        };
+        let kind = prefault.map(EventKind::Prefault).unwrap_or(kind);
+        let e = Event::page(Some(region), gva, gpa, access, kind, origin, read_at.elapsed().as_nanos() as u64);
         Self::record(st, e, read_at);
         Ok(())
     }

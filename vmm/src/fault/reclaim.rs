@@ -44,27 +44,28 @@ pub(super) fn reserve(budget: u64) -> u64 {
 }
 
 impl Backing {
-    /// Reads and clears the accessed and dirty bits of the PTE at `pte`.
-    fn take_accessed_dirty(&self, pte: u64) -> (bool, bool) {
-        if pte + 8 > self.sys.len() {
-            return (false, false);
+    /// The page-table entry at offset `pte` of the system slot.
+    fn pte(&self, pte: u64) -> Option<&AtomicU64> {
+        if !pte.is_multiple_of(8) || pte + 8 > self.sys.len() {
+            return None;
         }
-        // SAFETY: an aligned entry inside the system slot; the vCPU is
-        // stopped in a fault (or on this thread), so only atomics race.
-        let e = unsafe { &*(self.sys.as_ptr().add(pte as usize) as *const AtomicU64) };
-        // A page made PROT_NONE keeps its bits in the non-present entry.
-        let v = e.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
+        // SAFETY: an aligned entry inside the system slot, which lives as
+        // long as `self`; the vCPU is stopped in a fault (or this is its
+        // thread), so only the guest CPU's A/D updates race, and those are
+        // atomic too.
+        Some(unsafe { &*(self.sys.as_ptr().add(pte as usize) as *const AtomicU64) })
+    }
+
+    /// Reads and clears the accessed and dirty bits of the PTE at `pte`.
+    /// A page made PROT_NONE keeps its bits in the non-present entry.
+    fn take_accessed_dirty(&self, pte: u64) -> (bool, bool) {
+        let v = self.pte(pte).map_or(0, |e| e.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel));
         (v & ACCESSED != 0, v & DIRTY != 0)
     }
 
     /// Reads a PTE's dirty bit without clearing it.
     fn peek_dirty(&self, pte: u64) -> bool {
-        if pte + 8 > self.sys.len() {
-            return false;
-        }
-        // SAFETY: as in take_accessed_dirty.
-        let e = unsafe { &*(self.sys.as_ptr().add(pte as usize) as *const AtomicU64) };
-        e.load(Ordering::Acquire) & DIRTY != 0
+        self.pte(pte).is_some_and(|e| e.load(Ordering::Acquire) & DIRTY != 0)
     }
 
     /// Resident pages reclaim could free: clean ones, and dirty ones as far
@@ -164,17 +165,8 @@ impl Backing {
             st.resident -= 1;
             st.evictions += 1;
             freed += 1;
-            let e = Event {
-                seq: 0,
-                time_ns: 0,
-                region: Some(region),
-                gva,
-                gpa,
-                access: Access::None,
-                kind: EventKind::Evict,
-                latency_ns: start.elapsed().as_nanos() as u64,
-                origin: Origin::Vmm,
-            };
+            let latency = start.elapsed().as_nanos() as u64;
+            let e = Event::page(Some(region), gva, gpa, Access::None, EventKind::Evict, Origin::Vmm, latency);
             Backing::record(st, e, at);
         }
         if freed == 0 {

@@ -37,6 +37,22 @@ pub struct Vma {
 }
 
 impl Vma {
+    /// A private VMA with no special flags.
+    pub fn new(start: u64, end: u64, perms: Perms, kind: VmaKind, region: RegionId) -> Self {
+        Vma {
+            start,
+            end,
+            perms,
+            kind,
+            shared: false,
+            growsdown: false,
+            noreserve: false,
+            locked: false,
+            lock_on_fault: false,
+            region,
+        }
+    }
+
     pub fn len(&self) -> u64 {
         self.end - self.start
     }
@@ -223,18 +239,7 @@ mod tests {
     const R: Perms = Perms::new(true, false, false);
 
     fn anon(start: u64, end: u64) -> Vma {
-        Vma {
-            start,
-            end,
-            perms: RW,
-            kind: VmaKind::Anon,
-            shared: false,
-            growsdown: false,
-            noreserve: false,
-            locked: false,
-            lock_on_fault: false,
-            region: RegionId(0),
-        }
+        Vma::new(start, end, RW, VmaKind::Anon, RegionId(0))
     }
 
     fn ranges(s: &VmaSet) -> Vec<(u64, u64)> {

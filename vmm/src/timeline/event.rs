@@ -103,3 +103,19 @@ pub struct Event {
     pub latency_ns: u64,
     pub origin: Origin,
 }
+
+impl Event {
+    /// An event about one page; `seq` and `time_ns` are set when it is
+    /// recorded.
+    pub fn page(
+        region: Option<RegionId>,
+        gva: u64,
+        gpa: u64,
+        access: Access,
+        kind: EventKind,
+        origin: Origin,
+        latency_ns: u64,
+    ) -> Self {
+        Event { seq: 0, time_ns: 0, region, gva, gpa, access, kind, latency_ns, origin }
+    }
+}

@@ -244,3 +244,66 @@ fn status_reports_each_reclaim_pass() {
     assert!(err.lines().filter(|l| l.starts_with("faultline: reclaim: evicted ")).count() >= 1, "{err}");
     assert!(err.contains("VmRSS") && err.contains("SwapFree"), "{err}");
 }
+
+/// Runs `script` with faultline's path as $1 in a private mount namespace
+/// (root only: these tests change what /dev shows). The binary is copied
+/// where an unprivileged user may run it. None when not root.
+fn in_namespace(name: &str, script: &str) -> Option<Output> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("skipped: needs root for a private mount namespace");
+        return None;
+    }
+    let dir = tmp(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = dir.join("faultline");
+    std::fs::copy(env!("CARGO_BIN_EXE_faultline"), &bin).unwrap();
+    for d in [&dir, dir.parent().unwrap()] {
+        std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    }
+    Some(Command::new("unshare").args(["--mount", "sh", "-ec", script, "sh"]).arg(&bin).output().expect("unshare runs"))
+}
+
+#[test]
+fn no_kvm_device() {
+    if let Some(out) = in_namespace("nokvm", "mount -t tmpfs none /dev; \"$1\" demo") {
+        assert_error(&out, "cannot open /dev/kvm: No such file or directory");
+    }
+}
+
+#[test]
+fn no_permission_for_kvm() {
+    if let Some(out) = in_namespace("noperm", "setpriv --reuid=65534 --regid=65534 --clear-groups \"$1\" demo") {
+        assert_error(&out, "cannot open /dev/kvm: Permission denied");
+    }
+}
+
+#[test]
+fn userfaultfd_unavailable() {
+    // KVM open to everyone in this namespace; /dev/userfaultfd and the
+    // syscall still refuse an unprivileged user.
+    let script = "d=$(mktemp -d); mount -t tmpfs none \"$d\"; mknod \"$d/kvm\" c 10 232; chmod 666 \"$d/kvm\"; \
+                  mount --bind \"$d/kvm\" /dev/kvm; \
+                  setpriv --reuid=65534 --regid=65534 --clear-groups \"$1\" demo";
+    if let Some(out) = in_namespace("nouffd", script) {
+        if std::fs::read_to_string("/proc/sys/vm/unprivileged_userfaultfd").is_ok_and(|v| v.trim() == "1") {
+            eprintln!("skipped: vm.unprivileged_userfaultfd=1 lets anyone use userfaultfd");
+            return;
+        }
+        assert_error(&out, "userfaultfd is unavailable");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("vm.unprivileged_userfaultfd=1"));
+    }
+}
+
+#[test]
+fn strace_goes_to_a_file() {
+    let log = tmp("strace.log");
+    let arg = format!("--strace={}", log.display());
+    let out = faultline(&["run", "-q", &arg, &fixture("bigwrite"), "5", "3"]);
+    assert_eq!(out.status.code(), Some(3));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(lines.iter().any(|l| l.starts_with("write(1, \"\\0\\7\\16\\25\\34\", 5) = 5")), "{text}");
+    assert_eq!(lines[lines.len() - 2], "exit_group(3) = ?");
+    assert_eq!(lines[lines.len() - 1], "+++ exited with 3 +++");
+}

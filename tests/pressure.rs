@@ -191,3 +191,17 @@ fn a_fully_pinned_guest_that_cannot_fit_is_killed() {
     // Swap was there, but nothing pinned may go to it.
     assert_eq!(run.outcome.events.iter().filter(|e| e.kind == EventKind::Evict && run.region(e) == "mmap").count(), 0);
 }
+
+#[test]
+fn eviction_is_deterministic() {
+    let rows = || {
+        run_with(&pressure("musl"), &["workset", "12"], |c| {
+            c.mem = 4 * MIB;
+            c.swap = 16 * MIB;
+        })
+        .stable_rows()
+    };
+    let (a, b) = (rows(), rows());
+    assert!(a.iter().filter(|r| r.contains("Evict")).count() > 1000);
+    assert_eq!(a, b);
+}

@@ -16,7 +16,7 @@ use kvm_ioctls::{Kvm, VmFd};
 pub enum VmError {
     #[error("cannot open /dev/kvm: {0} (is KVM enabled, and may this user open /dev/kvm?)")]
     KvmOpen(#[source] kvm_ioctls::Error),
-    #[error("KVM API version {0} is not the supported 12")]
+    #[error("/dev/kvm does not answer as KVM (KVM_GET_API_VERSION gave {0}, want 12)")]
     KvmApi(i32),
     #[error("KVM {what}: {source}")]
     Kvm {

@@ -95,6 +95,9 @@ struct RunOpts {
     /// Print the memory status at each reclaim pass.
     #[arg(long)]
     status: bool,
+    /// Randomise where the heap and mmaps start, as Linux's ASLR does.
+    #[arg(long)]
+    aslr: bool,
     /// Print each syscall, strace-style, to stderr (or to FILE with =FILE).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-", require_equals = true)]
     strace: Option<String>,
@@ -134,6 +137,7 @@ fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
         memlock_limit: opts.memlock_limit,
         pin: opts.pin.clone(),
         status: opts.status.then_some(faultline::abi::Output::Inherit(2)),
+        aslr: opts.aslr,
         ..Config::default()
     };
     let outcome = Sandbox::new(&image, config)?.run()?;

@@ -96,6 +96,9 @@ pub struct Config {
     pub pin: Vec<String>,
     /// Print a memory status line at each reclaim pass.
     pub status: Option<Output>,
+    /// Randomise the brk start and mmap_base as Linux's ASLR does (off:
+    /// timelines stay identical from run to run).
+    pub aslr: bool,
 }
 
 impl Default for Config {
@@ -118,6 +121,7 @@ impl Default for Config {
             swap: 0,
             pin: Vec::new(),
             status: None,
+            aslr: false,
         }
     }
 }
@@ -249,7 +253,7 @@ impl Sandbox {
         let heap = anchor;
         let mmap_region = space.region("mmap", RegionKind::Mmap);
         let image_end = image.segments.iter().map(|s| s.end()).max().unwrap_or(0);
-        let brk_start = crate::arch::page_ceil(image_end).expect("validated below USER_TOP");
+        let mut brk_start = crate::arch::page_ceil(image_end).expect("validated below USER_TOP");
 
         let mut argv = config.argv.clone();
         if argv.is_empty() {
@@ -291,7 +295,13 @@ impl Sandbox {
             .map_anon(Vma { growsdown: true, ..Vma::new(STACK_TOP - initial, STACK_TOP, rw, VmaKind::Stack, stack) })?;
 
         let limits = Limits::new(config.stack_size, config.memlock_limit);
-        let mmap_base = abi::mm::mmap_base(config.stack_size);
+        let mut mmap_base = abi::mm::mmap_base(config.stack_size);
+        if config.aslr {
+            // arch_randomize_brk: within 32 MiB; mmap_rnd_bits = 28 pages.
+            let r = u64::from_le_bytes(random_bytes()[..8].try_into().expect("8 bytes"));
+            brk_start += (r % (32 << 20 >> 12)) << 12;
+            mmap_base -= ((r >> 16) % (1 << 28)) << 12;
+        }
         // /proc/self/exe is absolute (glibc asserts it).
         let exe = config.exe.clone().unwrap_or_else(|| match std::fs::canonicalize(&image.path) {
             Ok(p) => p.display().to_string(),

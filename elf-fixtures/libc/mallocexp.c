@@ -27,30 +27,17 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <unistd.h>
+
+#include "fixture.h"
 #include <signal.h>
 #include <sys/auxv.h>
 #ifdef __GLIBC__
 #include <malloc.h>
 #endif
 
-#define PAGE 4096UL
 
 static uintptr_t brk_now(void) { return (uintptr_t)sbrk(0); }
 
-/* Resident pages of [addr, addr + len) by mincore. */
-static long resident(void *addr, size_t len)
-{
-    uintptr_t start = (uintptr_t)addr & ~(PAGE - 1);
-    size_t n = ((uintptr_t)addr + len - start + PAGE - 1) / PAGE;
-    unsigned char *vec = calloc(n, 1);
-    if (!vec || mincore((void *)start, n * PAGE, vec) != 0)
-        return -1;
-    long r = 0;
-    for (size_t i = 0; i < n; i++)
-        r += vec[i] & 1;
-    free(vec);
-    return r;
-}
 
 /* The /proc/self/maps line holding addr: its range, and whether it is [heap]. */
 static int find_map(uintptr_t addr, uintptr_t *lo, uintptr_t *hi, int *heap)

@@ -205,3 +205,13 @@ fn eviction_is_deterministic() {
     assert!(a.iter().filter(|r| r.contains("Evict")).count() > 1000);
     assert_eq!(a, b);
 }
+
+#[test]
+fn pin_heap_pins_heap_pages_as_they_are_created() {
+    let run = run_with("mallocexp-glibc", &["small"], |c| c.pin = vec!["heap".into()]);
+    assert_eq!(run.code(), 0);
+    let heap = run.outcome.summary.region("heap").unwrap();
+    assert!(heap.mapped_pages > 0);
+    assert_eq!((heap.prefaults, heap.faults(), heap.resident_pages), (heap.mapped_pages, 0, heap.mapped_pages));
+    assert_eq!(run.outcome.memory.status.vm_pin, heap.mapped_pages * 4);
+}

@@ -85,7 +85,8 @@ fn rlimit_memlock_gives_linux_errors() {
     for libc in LIBCS {
         let run = run_fixture(&pressure(libc), &["memlock"]);
         assert_eq!(
-            run.stdout, "memlock: over_limit=ENOMEM small=0 map_locked_over=EAGAIN zero_limit=EPERM\n",
+            run.stdout,
+            "memlock: over_limit=ENOMEM small=0 map_locked_over=EAGAIN mremap_over=EAGAIN zero_limit=EPERM\n",
             "{libc}"
         );
         // A lower limit from the command line.
@@ -214,4 +215,26 @@ fn pin_heap_pins_heap_pages_as_they_are_created() {
     assert!(heap.mapped_pages > 0);
     assert_eq!((heap.prefaults, heap.faults(), heap.resident_pages), (heap.mapped_pages, 0, heap.mapped_pages));
     assert_eq!(run.outcome.memory.status.vm_pin, heap.mapped_pages * 4);
+}
+
+#[test]
+fn mlocked_counts_the_pinned_pages_that_are_there() {
+    // Mlocked is the locked or pinned pages resident now, as in /proc/meminfo.
+    let run = run_fixture(&pressure("glibc"), &["vmlck"]);
+    assert_eq!(run.outcome.memory.info.mlocked, 1024);
+    let run = run_with(&pressure("glibc"), &["workset", "4"], |c| {
+        c.pin = vec![".text".into()];
+        c.rss_limit = Some(1 << 30);
+    });
+    assert_eq!(run.outcome.memory.info.mlocked, run.outcome.memory.status.vm_pin);
+}
+
+#[test]
+fn pinning_more_than_fits_is_a_clear_error() {
+    let image = Image::from_file(&elf_fixtures::path(&pressure("glibc"))).unwrap();
+    let mut cfg = config(&["pressure", "testA"]);
+    cfg.pin = vec!["all".into()];
+    cfg.rss_limit = Some(256 << 10);
+    let err = faultline::Sandbox::new(&image, cfg).err().expect("refused").to_string();
+    assert!(err.starts_with("--pin all pins more pages than"), "{err}");
 }

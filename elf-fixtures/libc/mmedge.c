@@ -31,6 +31,37 @@ static void show(const char *name, long r)
         printf("%s=ok\n", name);
 }
 
+/* Permissions of the /proc/self/maps line holding p. */
+static const char *perms_of(void *p)
+{
+    static char perms[5];
+    char line[512];
+    FILE *f = fopen("/proc/self/maps", "r");
+    strcpy(perms, "?");
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        if (sscanf(line, "%lx-%lx %4s", &a, &b, perms) == 3 && a <= (unsigned long)p && (unsigned long)p < b)
+            break;
+        strcpy(perms, "?");
+    }
+    if (f)
+        fclose(f);
+    return perms;
+}
+
+static long vmlck_kb(void)
+{
+    char line[256];
+    long v = -1;
+    FILE *f = fopen("/proc/self/status", "r");
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, "VmLck:", 6))
+            sscanf(line + 6, "%ld", &v);
+    if (f)
+        fclose(f);
+    return v;
+}
+
 static void *map(long len, int prot)
 {
     return mmap(NULL, len, prot, ANON, -1, 0);
@@ -131,6 +162,37 @@ int main(void)
     printf("brk_grow=%d\n", sys(SYS_brk, cur + 3 * PAGE + 5, 0, 0, 0, 0, 0) == cur + 3 * PAGE + 5);
     printf("brk_shrink=%d\n", sys(SYS_brk, cur, 0, 0, 0, 0, 0) == cur);
     printf("brk_huge_keeps=%d\n", sys(SYS_brk, 0x7fffffffffffL, 0, 0, 0, 0, 0) == cur);
+
+    /* VMA-by-VMA operations stop at the first hole, keeping what they did */
+    char *h = map(4 * PAGE, PROT_READ | PROT_WRITE);
+    munmap(h + 2 * PAGE, PAGE);
+    show("mprotect_over_hole", sys(SYS_mprotect, (long)h, 4 * PAGE, PROT_READ, 0, 0, 0));
+    printf("prefix_protected=%s\n", perms_of(h));
+    show("mlock_over_hole", sys(SYS_mlock, (long)h, 4 * PAGE, 0, 0, 0, 0));
+    printf("prefix_locked_kb=%ld\n", vmlck_kb());
+    show("munlock_over_hole", sys(SYS_munlock, (long)h, 4 * PAGE, 0, 0, 0, 0));
+    printf("unlocked_kb=%ld\n", vmlck_kb());
+
+    /* MADV_POPULATE_* refuse what the access may not touch */
+    char *ro = map(PAGE, PROT_READ);
+    char *none = map(PAGE, PROT_NONE);
+    show("populate_write_readonly", sys(SYS_madvise, (long)ro, PAGE, 23, 0, 0, 0));
+    show("populate_read_prot_none", sys(SYS_madvise, (long)none, PAGE, 22, 0, 0, 0));
+
+    /* a grows-down mapping grows past an inaccessible neighbour */
+    char *gap = mmap((void *)0x500000000000L, PAGE, PROT_NONE, ANON | MAP_FIXED, -1, 0);
+    char *gd = mmap((void *)0x500000008000L, PAGE, PROT_READ | PROT_WRITE, ANON | MAP_FIXED | MAP_GROWSDOWN, -1, 0);
+    gd[-PAGE] = 1;
+    printf("grew_past_prot_none=%d\n", gap != MAP_FAILED && gd != MAP_FAILED && gd[-PAGE] == 1);
+
+    /* a locked mapping moved and grown with MREMAP_FIXED stays populated */
+    char *lk = map(4 * PAGE, PROT_READ | PROT_WRITE);
+    mlock(lk, 4 * PAGE);
+    char *mv = mremap(lk, 4 * PAGE, 8 * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)0x600000100000L);
+    sys(SYS_mincore, (long)mv, 8 * PAGE, (long)vec, 0, 0, 0);
+    printf("locked_fixed_tail=%d%d%d%d%d%d%d%d\n", vec[0] & 1, vec[1] & 1, vec[2] & 1, vec[3] & 1, vec[4] & 1,
+           vec[5] & 1, vec[6] & 1, vec[7] & 1);
+    munlockall();
 
     /* bad pointers and lengths elsewhere */
     show("write_null", sys(SYS_write, 1, 0, 10, 0, 0, 0));

@@ -120,12 +120,19 @@ int main(int argc, char **argv)
         munlock(p, 1 << 20);
         char *q = mmap(NULL, big, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
         int e3 = q == MAP_FAILED ? errno : 0;
+        /* A locked mapping may not grow past the limit with mremap. */
+        char *l = mmap(NULL, 2000 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_LOCKED, -1, 0);
+        char *g = l == MAP_FAILED ? MAP_FAILED : mremap(l, 2000 * PAGE, 2100 * PAGE, MREMAP_MAYMOVE);
+        int e5 = g == MAP_FAILED ? errno : 0;
+        if (l != MAP_FAILED)
+            munmap(l, 2000 * PAGE);
         struct rlimit rl = {0, 0};
         setrlimit(RLIMIT_MEMLOCK, &rl);
         int r4 = mlock(p, PAGE);
         int e4 = r4 ? errno : 0;
-        printf("memlock: over_limit=%s small=%d map_locked_over=%s zero_limit=%s\n", e1 == ENOMEM ? "ENOMEM" : "?", r2,
-               e3 == EAGAIN ? "EAGAIN" : "?", e4 == EPERM ? "EPERM" : "?");
+        printf("memlock: over_limit=%s small=%d map_locked_over=%s mremap_over=%s zero_limit=%s\n",
+               e1 == ENOMEM ? "ENOMEM" : "?", r2, e3 == EAGAIN ? "EAGAIN" : "?", e5 == EAGAIN ? "EAGAIN" : "?",
+               e4 == EPERM ? "EPERM" : "?");
         return 0;
     }
     if (!strcmp(m, "vmlck")) {

@@ -89,14 +89,16 @@ fn lock(task: &mut Task, addr: u64, len: u64, on_fault: bool) -> SysResult {
     if !lock_fits(task, newly) {
         return Err(ENOMEM);
     }
-    if !task.space.vmas().covers(start, end) {
-        return Err(ENOMEM);
-    }
-    task.space.update_vmas(start, end, |v| {
+    // Like mprotect: VMA by VMA up to the first hole, then ENOMEM.
+    let reach = task.space.vmas().mapped_prefix(start, end);
+    task.space.update_vmas(start, reach, |v| {
         v.locked = true;
         v.lock_on_fault = on_fault;
     });
-    pin_pages(task, start, end, on_fault, Prefault::Mlock);
+    pin_pages(task, start, reach, on_fault, Prefault::Mlock);
+    if reach < end {
+        return Err(ENOMEM);
+    }
     Ok(0)
 }
 
@@ -116,14 +118,15 @@ pub fn munlock(task: &mut Task, addr: u64, len: u64) -> SysResult {
     if end == start {
         return Ok(0);
     }
-    if !task.space.vmas().covers(start, end) {
-        return Err(ENOMEM);
-    }
-    task.space.update_vmas(start, end, |v| {
+    let reach = task.space.vmas().mapped_prefix(start, end);
+    task.space.update_vmas(start, reach, |v| {
         v.locked = false;
         v.lock_on_fault = false;
     });
-    unpin_pages(task, start, end);
+    unpin_pages(task, start, reach);
+    if reach < end {
+        return Err(ENOMEM);
+    }
     Ok(0)
 }
 

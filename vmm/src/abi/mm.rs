@@ -308,10 +308,27 @@ pub fn mprotect(task: &mut Task, addr: u64, len: u64, prot: u64) -> SysResult {
     } else if grows == PROT_GROWSUP {
         return Err(EINVAL);
     }
-    if !task.space.vmas().covers(start, end) {
+    // Linux changes VMA by VMA and stops with ENOMEM at the first hole,
+    // keeping what it changed.
+    let reach = task.space.vmas().mapped_prefix(start, end);
+    if reach > start {
+        task.space.protect(start, reach, perms(prot));
+        // A locked range that becomes accessible is populated, as
+        // mprotect_fixup does for VM_LOCKED.
+        let locked: Vec<(u64, u64, bool)> = task
+            .space
+            .vmas()
+            .overlapping(start, reach)
+            .filter(|v| v.locked && v.perms.any())
+            .map(|v| (v.start.max(start), v.end.min(reach), v.lock_on_fault))
+            .collect();
+        for (s, e, onfault) in locked {
+            super::mlock::pin_pages(task, s, e, onfault, Prefault::Mlock);
+        }
+    }
+    if reach < end {
         return Err(ENOMEM);
     }
-    task.space.protect(start, end, perms(prot));
     Ok(0)
 }
 
@@ -341,6 +358,10 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
     if old_end > vma.end {
         return Err(EFAULT);
     }
+    // vma_to_resize(): a locked mapping may not grow past RLIMIT_MEMLOCK.
+    if vma.locked && new_len > old_len && !super::mlock::lock_fits(task, new_len - old_len) {
+        return Err(EAGAIN);
+    }
     let fixed = flags & MREMAP_FIXED != 0;
     if fixed {
         if !new_addr.is_multiple_of(PAGE_SIZE) || new_addr < MMAP_MIN_ADDR {
@@ -360,6 +381,9 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
         if new_len > keep {
             let tail = Vma { start: new_addr + keep, end: new_addr + new_len, ..vma.clone() };
             task.space.map_anon(tail).map_err(|_| ENOMEM)?;
+            if vma.locked {
+                super::mlock::pin_pages(task, new_addr + keep, new_addr + new_len, vma.lock_on_fault, Prefault::Mlock);
+            }
         }
         return Ok(new_addr as i64);
     }
@@ -449,8 +473,10 @@ pub fn madvise(task: &mut Task, addr: u64, len: u64, advice: u64) -> SysResult {
                 task.space.for_each_frame(s, e, |_, gpa| backing.discard(gpa));
             }
             MADV_WILLNEED | MADV_POPULATE_READ | MADV_POPULATE_WRITE => {
-                if advice != MADV_WILLNEED && !v.perms.any() {
-                    return Err(ENOMEM);
+                // Populating what the access would not be allowed to touch.
+                if (advice == MADV_POPULATE_READ && !v.perms.read) || (advice == MADV_POPULATE_WRITE && !v.perms.write)
+                {
+                    return Err(EINVAL);
                 }
                 populate(task, s, e, if advice == MADV_WILLNEED { Prefault::WillNeed } else { Prefault::Populate });
             }

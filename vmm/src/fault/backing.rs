@@ -54,6 +54,11 @@ pub(super) struct Page {
     pub(super) pin_on_fault: bool,
     /// Pinned by the sandbox (--pin), whatever the program locks or unlocks.
     pub(super) host_pinned: bool,
+    /// Has an entry in the CLOCK queue (one at most).
+    pub(super) in_clock: bool,
+    /// Tells this page's queue entry from one a previous page of the same
+    /// frame left behind.
+    pub(super) gen: u64,
 }
 
 /// How guest RAM gets its pages.
@@ -110,9 +115,11 @@ pub(super) struct State {
     pub(super) peak_resident: u64,
     pub(super) pinned: u64,
     pub(super) host_pinned: u64,
-    /// Resident pages in the order the CLOCK hand meets them (stale entries
-    /// are skipped lazily).
-    pub(super) clock: VecDeque<u64>,
+    /// Pages in the order the CLOCK hand meets them, one entry per page
+    /// (frame, generation); entries of pages since gone are dropped when
+    /// the hand meets them.
+    pub(super) clock: VecDeque<(u64, u64)>,
+    pub(super) next_gen: u64,
     pub(super) swap: SwapStore,
     pub(super) evictions: u64,
     pub(super) swap_ins: u64,
@@ -176,6 +183,7 @@ impl Backing {
                 pinned: 0,
                 host_pinned: 0,
                 clock: VecDeque::new(),
+                next_gen: 0,
                 swap: SwapStore::new(budget.swap_pages),
                 evictions: 0,
                 swap_ins: 0,
@@ -250,8 +258,13 @@ impl Backing {
             pinned: false,
             pin_on_fault: false,
             host_pinned: false,
+            in_clock: false,
+            gen: 0,
         };
-        self.state().pages.insert(gpa, page);
+        let mut st = self.state();
+        st.next_gen += 1;
+        let gen = st.next_gen;
+        st.pages.insert(gpa, Page { gen, ..page });
         Ok(())
     }
 
@@ -423,7 +436,10 @@ impl Backing {
         let (gva, region) = (page.gva, page.region);
         st.resident += 1;
         st.peak_resident = st.peak_resident.max(st.resident);
-        st.clock.push_back(gpa);
+        if !page.in_clock {
+            page.in_clock = true;
+            st.clock.push_back((gpa, page.gen));
+        }
         let kind = prefault.map(EventKind::Prefault).unwrap_or(kind);
         let e = Event::page(Some(region), gva, gpa, access, kind, origin, read_at.elapsed().as_nanos() as u64);
         Self::record(st, e, read_at);
@@ -462,9 +478,19 @@ impl Backing {
         let Some(p) = st.pages.get_mut(&gpa) else { return };
         if p.resident {
             st.resident -= 1;
+            // A pinned page that is gone no longer counts as locked; it is
+            // pinned again when it comes back.
+            if p.pinned {
+                st.pinned -= 1;
+                p.pinned = false;
+                p.pin_on_fault = true;
+            }
         }
         p.resident = self.uffd.is_none();
         p.dirty = false;
+        // Its old dirty bit must not make the refaulted page look written.
+        let pte = p.pte;
+        self.take_accessed_dirty(pte);
         if let Some(slot) = p.swap.take() {
             st.swap.free(slot);
         }

@@ -14,7 +14,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use super::backing::{Backing, FaultError, State};
+use std::collections::HashMap;
+
+use super::backing::{Backing, FaultError, Page, State};
 use crate::arch::paging::{ACCESSED, DIRTY};
 use crate::arch::PAGE_SIZE;
 use crate::timeline::{Access, Event, EventKind, Origin};
@@ -43,6 +45,18 @@ pub(super) fn reserve(budget: u64) -> u64 {
     (min_free_kib / 4).min(budget / 4).max(1)
 }
 
+/// The page a queue entry stands for, if it is still that page and
+/// resident; otherwise the entry is spent (and the page, if any, marked as
+/// having none).
+fn live(pages: &mut HashMap<u64, Page>, (gpa, gen): (u64, u64)) -> Option<&mut Page> {
+    let page = pages.get_mut(&gpa).filter(|p| p.gen == gen)?;
+    if !page.resident {
+        page.in_clock = false;
+        return None;
+    }
+    Some(page)
+}
+
 impl Backing {
     /// The page-table entry at offset `pte` of the system slot.
     fn pte(&self, pte: u64) -> Option<&AtomicU64> {
@@ -58,7 +72,7 @@ impl Backing {
 
     /// Reads and clears the accessed and dirty bits of the PTE at `pte`.
     /// A page made PROT_NONE keeps its bits in the non-present entry.
-    fn take_accessed_dirty(&self, pte: u64) -> (bool, bool) {
+    pub(super) fn take_accessed_dirty(&self, pte: u64) -> (bool, bool) {
         let v = self.pte(pte).map_or(0, |e| e.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel));
         (v & ACCESSED != 0, v & DIRTY != 0)
     }
@@ -96,19 +110,16 @@ impl Backing {
             return;
         }
         for _ in 0..AGE_STEP.min(st.clock.len()) {
-            let Some(gpa) = st.clock.pop_front() else { break };
-            let Some(page) = st.pages.get_mut(&gpa) else { continue };
-            if !page.resident {
-                continue;
-            }
+            let Some(entry) = st.clock.pop_front() else { break };
+            let Some(page) = live(&mut st.pages, entry) else { continue };
             if !page.pinned {
                 let (accessed, dirty) = self.take_accessed_dirty(page.pte);
                 page.dirty |= dirty;
                 if accessed {
-                    let _ = self.ram.invalidate(gpa - self.ram_gpa, PAGE_SIZE);
+                    let _ = self.ram.invalidate(entry.0 - self.ram_gpa, PAGE_SIZE);
                 }
             }
-            st.clock.push_back(gpa);
+            st.clock.push_back(entry);
         }
     }
 
@@ -124,13 +135,11 @@ impl Backing {
         let mut left = 2 * st.clock.len() + 1;
         while freed < want && left > 0 {
             left -= 1;
-            let Some(gpa) = st.clock.pop_front() else { break };
-            let Some(page) = st.pages.get_mut(&gpa) else { continue };
-            if !page.resident {
-                continue;
-            }
+            let Some(entry) = st.clock.pop_front() else { break };
+            let gpa = entry.0;
+            let Some(page) = live(&mut st.pages, entry) else { continue };
             if page.pinned {
-                st.clock.push_back(gpa);
+                st.clock.push_back(entry);
                 continue;
             }
             let (accessed, dirty) = self.take_accessed_dirty(page.pte);
@@ -138,7 +147,7 @@ impl Backing {
             if accessed {
                 // Second chance: make the MMU set the bit again on use.
                 let _ = self.ram.invalidate(gpa - self.ram_gpa, PAGE_SIZE);
-                st.clock.push_back(gpa);
+                st.clock.push_back(entry);
                 continue;
             }
             let start = Instant::now();
@@ -146,14 +155,14 @@ impl Backing {
                 let mut buf = [0u8; PAGE_SIZE as usize];
                 // The page is resident: reading it cannot fault.
                 if self.ram.read(gpa - self.ram_gpa, &mut buf).is_err() {
-                    st.clock.push_back(gpa);
+                    st.clock.push_back(entry);
                     continue;
                 }
                 match st.swap.put(&buf) {
                     Some(slot) => page.swap = Some(slot),
                     None => {
                         // No swap left for it: it stays.
-                        st.clock.push_back(gpa);
+                        st.clock.push_back(entry);
                         continue;
                     }
                 }
@@ -161,6 +170,7 @@ impl Backing {
             let _ = self.ram.discard(gpa - self.ram_gpa, PAGE_SIZE);
             page.resident = false;
             page.dirty = false;
+            page.in_clock = false;
             let (gva, region) = (page.gva, page.region);
             st.resident -= 1;
             st.evictions += 1;

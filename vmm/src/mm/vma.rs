@@ -143,6 +143,20 @@ impl VmaSet {
         at >= end
     }
 
+    /// End of the part of `[start, end)` mapped without a hole from
+    /// `start` (== `start` if `start` itself is not mapped): how far Linux's
+    /// VMA-by-VMA loops get before they stop with ENOMEM.
+    pub fn mapped_prefix(&self, start: u64, end: u64) -> u64 {
+        let mut at = start;
+        for v in self.overlapping(start, end) {
+            if v.start > at {
+                break;
+            }
+            at = v.end;
+        }
+        at.min(end).max(start)
+    }
+
     /// Adds a VMA over a free range and merges it with its neighbours.
     pub fn insert(&mut self, vma: Vma) {
         debug_assert!(self.is_free(vma.start, vma.end), "insert over mapped range");
@@ -269,6 +283,9 @@ mod tests {
         assert!(s.is_free(0x3000, 0x5000));
         assert!(!s.covers(0x2000, 0x6000));
         assert!(s.covers(0x5000, 0x9000));
+        assert_eq!(s.mapped_prefix(0x1000, 0x9000), 0x3000);
+        assert_eq!(s.mapped_prefix(0x3000, 0x9000), 0x3000);
+        assert_eq!(s.mapped_prefix(0x5000, 0x8000), 0x8000);
         // Removing nothing is fine.
         assert!(s.remove(0xa000, 0xb000).is_empty());
     }

@@ -62,6 +62,8 @@ pub enum Error {
     BadMem(u64),
     #[error("--pin {0}: no such region (try .text, .data, .bss, heap, stack or all)")]
     BadPin(String),
+    #[error("--pin {0} pins more pages than --mem / --rss-limit lets be resident; pin less or raise them")]
+    PinTooBig(String),
     #[error("the shim faulted: {0}")]
     Shim(String),
     #[error("the guest stopped unexpectedly: {0}")]

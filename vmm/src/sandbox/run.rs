@@ -60,6 +60,11 @@ impl Sandbox {
             self.task.space.backing().set_in_guest(false);
             match exit? {
                 Exit::Trap(vector) => {
+                    // If memory ran out in the fault before this trap, the
+                    // program is already dead: run nothing more for it.
+                    if let Some(end) = self.oom_kill() {
+                        return Ok(end);
+                    }
                     if let Some(end) = self.on_trap(vector)? {
                         return Ok(end);
                     }
@@ -226,9 +231,13 @@ impl Sandbox {
         if stack.end - addr > self.task.limits.cur(crate::abi::limits::RLIMIT_STACK) {
             return false;
         }
-        let below = vmas.iter().filter(|v| v.end <= addr).map(|v| v.end).max().unwrap_or(0);
-        if addr < below.saturating_add(crate::mm::STACK_GUARD_GAP) {
-            return false;
+        // expand_downwards(): the guard gap is kept only from a previous
+        // mapping that is accessible and not itself a stack.
+        let prev = vmas.iter().filter(|v| v.end <= addr).max_by_key(|v| v.end);
+        if let Some(p) = prev.filter(|p| p.perms.any() && !p.growsdown) {
+            if addr < p.end.saturating_add(crate::mm::STACK_GUARD_GAP) {
+                return false;
+            }
         }
         let grown = Vma { start: addr, end: stack.start, locked: stack.locked, ..stack.clone() };
         if self.task.space.map_anon(grown).is_err() {

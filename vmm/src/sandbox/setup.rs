@@ -152,6 +152,9 @@ impl Sandbox {
                 return Err(Error::BadPin(name.clone()));
             }
         }
+        if task.space.backing().oom().is_some() {
+            return Err(Error::PinTooBig(config.pin.join(" ")));
+        }
 
         let vcpu = vm.create_vcpu()?;
         vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;

@@ -263,20 +263,6 @@ impl PageTables {
         (e & (PRESENT | SOFT_NOACCESS) != 0).then_some(e & ADDR_MASK)
     }
 
-    /// Reads and clears the accessed and dirty bits of a present page. The
-    /// change is listed for the guest to see, like any other.
-    pub fn take_accessed_dirty(&mut self, va: u64) -> Option<(bool, bool)> {
-        let (leaf, off) = self.leaf_at(va)?;
-        let e = leaf.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
-        if e & PRESENT == 0 {
-            return None;
-        }
-        if e & (ACCESSED | DIRTY) != 0 {
-            self.changed.push((off, va));
-        }
-        Some((e & ACCESSED != 0, e & DIRTY != 0))
-    }
-
     /// Maps one supervisor page (the shim's structures). Accessed and dirty
     /// are preset so the CPU never needs to write these entries.
     pub fn map_kernel(&mut self, va: u64, gpa: u64, writable: bool, exec: bool) -> Result<(), PagingError> {

@@ -176,6 +176,8 @@ int main(void)
     /* MADV_POPULATE_* refuse what the access may not touch */
     char *ro = map(PAGE, PROT_READ);
     char *none = map(PAGE, PROT_NONE);
+    show("mlock_prot_none", sys(SYS_mlock, (long)none, PAGE, 0, 0, 0, 0));
+    munlock(none, PAGE);
     show("populate_write_readonly", sys(SYS_madvise, (long)ro, PAGE, 23, 0, 0, 0));
     show("populate_read_prot_none", sys(SYS_madvise, (long)none, PAGE, 22, 0, 0, 0));
 

@@ -99,6 +99,11 @@ fn lock(task: &mut Task, addr: u64, len: u64, on_fault: bool) -> SysResult {
     if reach < end {
         return Err(ENOMEM);
     }
+    // The VMAs stay locked, but populating an inaccessible one fails, and
+    // mlock reports it (EFAULT from populate becomes ENOMEM).
+    if !on_fault && task.space.vmas().overlapping(start, end).any(|v| !v.perms.any()) {
+        return Err(ENOMEM);
+    }
     Ok(0)
 }
 

@@ -228,7 +228,14 @@ impl Sandbox {
         let Some(stack) = vmas.find_from(addr).filter(|v| v.growsdown && v.start > addr).cloned() else {
             return false;
         };
-        if stack.end - addr > self.task.limits.cur(crate::abi::limits::RLIMIT_STACK) {
+        // acct_stack_growth(): within RLIMIT_STACK and RLIMIT_AS, and for a
+        // locked stack within RLIMIT_MEMLOCK.
+        let limits = &self.task.limits;
+        let grow = stack.start - addr;
+        if stack.end - addr > limits.cur(crate::abi::limits::RLIMIT_STACK)
+            || vmas.total().saturating_add(grow) > limits.cur(crate::abi::limits::RLIMIT_AS)
+            || (stack.locked && !crate::abi::mlock::lock_fits(&self.task, grow))
+        {
             return false;
         }
         // expand_downwards(): the guard gap is kept only from a previous

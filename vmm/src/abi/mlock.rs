@@ -198,12 +198,17 @@ pub fn pin_region(task: &mut Task, name: &str) -> bool {
             }
         }
     }
-    let backing = task.space.backing().clone();
     for (s, e) in ranges {
-        task.space.for_each_frame(s, e, |_, gpa| {
-            let _ = backing.prefault(gpa, Prefault::Pin);
-            backing.set_host_pinned(gpa);
-        });
+        pin_host(task, s, e);
     }
     true
+}
+
+/// Populates and pins `[start, end)` for the sandbox (`--pin`).
+pub fn pin_host(task: &Task, start: u64, end: u64) {
+    let backing = task.space.backing().clone();
+    task.space.for_each_frame(start, end, |_, gpa| {
+        let _ = backing.prefault(gpa, Prefault::Pin);
+        backing.set_host_pinned(gpa);
+    });
 }

@@ -125,15 +125,6 @@ fn populate(task: &Task, start: u64, end: u64, why: Prefault) {
     });
 }
 
-/// `--pin heap`/`--pin mmap`: populate and pin new pages.
-fn pin_host(task: &Task, start: u64, end: u64) {
-    let backing = task.space.backing().clone();
-    task.space.for_each_frame(start, end, |_, gpa| {
-        let _ = backing.prefault(gpa, Prefault::Pin);
-        backing.set_host_pinned(gpa);
-    });
-}
-
 pub fn brk(task: &mut Task, addr: u64) -> i64 {
     let old = task.brk;
     let min = task.brk_start;
@@ -174,7 +165,7 @@ pub fn brk(task: &mut Task, addr: u64) -> i64 {
             super::mlock::pin_pages(task, old_top, new_top, task.mlock_future_onfault, Prefault::Mlock);
         }
         if task.pin_heap {
-            pin_host(task, old_top, new_top);
+            super::mlock::pin_host(task, old_top, new_top);
         }
     }
     task.brk = addr;
@@ -262,7 +253,7 @@ pub fn mmap(task: &mut Task, addr: u64, len: u64, prot: u64, flags: u64, fd: u64
         populate(task, start, start + len, Prefault::Populate);
     }
     if task.pin_mmap {
-        pin_host(task, start, start + len);
+        super::mlock::pin_host(task, start, start + len);
     }
     Ok(start as i64)
 }
@@ -332,6 +323,16 @@ pub fn mprotect(task: &mut Task, addr: u64, len: u64, prot: u64) -> SysResult {
     Ok(0)
 }
 
+/// Maps `[start, end)` (free) as more of `vma`, as mremap grows it: new
+/// zero pages with its attributes, populated and pinned if it is locked.
+fn grow_vma(task: &mut Task, vma: &Vma, start: u64, end: u64) -> Result<(), Errno> {
+    task.space.map_anon(Vma { start, end, ..vma.clone() }).map_err(|_| ENOMEM)?;
+    if vma.locked {
+        super::mlock::pin_pages(task, start, end, vma.lock_on_fault, Prefault::Mlock);
+    }
+    Ok(())
+}
+
 pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64, new_addr: u64) -> SysResult {
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || !old.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
@@ -379,11 +380,7 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
         let keep = old_len.min(new_len);
         task.space.move_range(old, keep, new_addr);
         if new_len > keep {
-            let tail = Vma { start: new_addr + keep, end: new_addr + new_len, ..vma.clone() };
-            task.space.map_anon(tail).map_err(|_| ENOMEM)?;
-            if vma.locked {
-                super::mlock::pin_pages(task, new_addr + keep, new_addr + new_len, vma.lock_on_fault, Prefault::Mlock);
-            }
+            grow_vma(task, &vma, new_addr + keep, new_addr + new_len)?;
         }
         return Ok(new_addr as i64);
     }
@@ -398,11 +395,7 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
         && old_end.checked_add(grow).is_some_and(|e| e <= USER_TOP)
         && task.space.vmas().is_free(old_end, old_end + grow)
     {
-        let tail = Vma { start: old_end, end: old_end + grow, ..vma.clone() };
-        task.space.map_anon(tail).map_err(|_| ENOMEM)?;
-        if vma.locked {
-            super::mlock::pin_pages(task, old_end, old_end + grow, vma.lock_on_fault, Prefault::Mlock);
-        }
+        grow_vma(task, &vma, old_end, old_end + grow)?;
         return Ok(old as i64);
     }
     if flags & MREMAP_MAYMOVE == 0 {
@@ -410,11 +403,7 @@ pub fn mremap(task: &mut Task, old: u64, old_len: u64, new_len: u64, flags: u64,
     }
     let to = task.space.vmas().gap_top_down(new_len, MMAP_MIN_ADDR, task.mmap_base).ok_or(ENOMEM)?;
     task.space.move_range(old, old_len, to);
-    let tail = Vma { start: to + old_len, end: to + new_len, ..vma.clone() };
-    task.space.map_anon(tail).map_err(|_| ENOMEM)?;
-    if vma.locked {
-        super::mlock::pin_pages(task, to + old_len, to + new_len, vma.lock_on_fault, Prefault::Mlock);
-    }
+    grow_vma(task, &vma, to + old_len, to + new_len)?;
     Ok(to as i64)
 }
 

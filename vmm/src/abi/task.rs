@@ -68,29 +68,15 @@ impl Output {
 pub enum Input {
     /// This process's stdin.
     Inherit,
-    /// These bytes, then end of file.
-    Bytes(Arc<Mutex<std::collections::VecDeque<u8>>>),
     /// End of file at once.
     #[default]
     Empty,
 }
 
 impl Input {
-    pub fn bytes(b: &[u8]) -> Self {
-        Input::Bytes(Arc::new(Mutex::new(b.iter().copied().collect())))
-    }
-
     pub fn read(&self, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Input::Inherit => std::io::stdin().lock().read(buf),
-            Input::Bytes(q) => {
-                let mut q = q.lock().unwrap_or_else(|p| p.into_inner());
-                let n = buf.len().min(q.len());
-                for (d, s) in buf.iter_mut().zip(q.drain(..n)) {
-                    *d = s;
-                }
-                Ok(n)
-            }
             Input::Empty => Ok(0),
         }
     }

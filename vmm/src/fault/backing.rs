@@ -575,11 +575,6 @@ impl Backing {
         Self::counters_of(&self.state())
     }
 
-    /// Resident pages in all.
-    pub fn resident_pages(&self) -> u64 {
-        self.state().resident
-    }
-
     /// Resident pages per region.
     pub fn resident_by_region(&self) -> HashMap<RegionId, u64> {
         let mut m = HashMap::new();

@@ -63,7 +63,6 @@ ioctl_io_nr!(USERFAULTFD_IOC_NEW, UFFDIO, 0x00);
 const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
 const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
 const UFFD_PAGEFAULT_FLAG_WRITE: u64 = 1;
-const UFFD_FEATURE_THREAD_ID: u64 = 1 << 8;
 
 /// One message read from the descriptor (struct uffd_msg, 32 bytes).
 #[repr(C)]
@@ -84,8 +83,6 @@ pub struct PageFault {
     /// Host virtual address that faulted.
     pub address: u64,
     pub write: bool,
-    /// Kernel thread id of the faulting thread.
-    pub tid: u32,
 }
 
 /// Errors creating or driving the userfaultfd.
@@ -151,7 +148,7 @@ impl Uffd {
             unsafe { OwnedFd::from_raw_fd(fd) }
         };
         let uffd = Uffd { fd };
-        let mut api = UffdioApi { api: UFFD_API, features: UFFD_FEATURE_THREAD_ID, ioctls: 0 };
+        let mut api = UffdioApi { api: UFFD_API, features: 0, ioctls: 0 };
         // SAFETY: UFFDIO_API reads and writes a UffdioApi.
         if unsafe { ioctl_with_mut_ref(&uffd.fd, UFFDIO_API(), &mut api) } < 0 {
             return Err(UffdError::Unavailable(io::Error::last_os_error()));
@@ -189,11 +186,7 @@ impl Uffd {
         let before = out.len();
         for m in &msgs[..count] {
             if m.event == UFFD_EVENT_PAGEFAULT {
-                out.push(PageFault {
-                    address: m.arg[1],
-                    write: m.arg[0] & UFFD_PAGEFAULT_FLAG_WRITE != 0,
-                    tid: m.arg[2] as u32,
-                });
+                out.push(PageFault { address: m.arg[1], write: m.arg[0] & UFFD_PAGEFAULT_FLAG_WRITE != 0 });
             }
         }
         Ok(out.len() - before)

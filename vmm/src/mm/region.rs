@@ -77,9 +77,4 @@ impl RegionTable {
     pub fn iter(&self) -> impl Iterator<Item = (RegionId, &Region)> {
         self.regions.iter().enumerate().map(|(i, r)| (RegionId(i as u32), r))
     }
-
-    /// The region whose range holds `gva`, if any.
-    pub fn containing(&self, gva: u64) -> Option<RegionId> {
-        self.iter().find(|(_, r)| r.start <= gva && gva < r.end).map(|(id, _)| id)
-    }
 }

@@ -58,10 +58,6 @@ impl AddressSpace {
         &self.tables
     }
 
-    pub fn tables_mut(&mut self) -> &mut PageTables {
-        &mut self.tables
-    }
-
     pub fn backing(&self) -> &Arc<Backing> {
         &self.backing
     }
@@ -76,10 +72,6 @@ impl AddressSpace {
 
     pub fn region(&mut self, name: &str, kind: RegionKind) -> RegionId {
         self.regions.intern(name, kind)
-    }
-
-    pub fn frames_available(&self) -> u64 {
-        self.frames.available()
     }
 
     /// Remembers the image's sections, to name addresses in reports.

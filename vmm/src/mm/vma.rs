@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use super::RegionId;
-use crate::arch::{Perms, PAGE_SIZE};
+use crate::arch::Perms;
 
 /// What a VMA maps, for /proc/self/maps and for what new pages hold.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -59,10 +59,6 @@ impl Vma {
 
     pub fn is_empty(&self) -> bool {
         self.start == self.end
-    }
-
-    pub fn pages(&self) -> u64 {
-        self.len() / PAGE_SIZE
     }
 
     /// Whether `next`, starting where `self` ends, can merge into it.

@@ -178,24 +178,12 @@ pub struct Sandbox {
     sys: Arc<HostMapping>,
     /// PTE changes the guest has still to apply, beyond the current batch.
     pending_sync: Vec<(u64, u64)>,
-    entry: u64,
-    sp: u64,
     config: Config,
 }
 
 /// Writes `bytes` into the system slot.
 fn sys_write(sys: &HostMapping, gpa: u64, bytes: &[u8]) -> Result<(), Error> {
     sys.write(gpa, bytes).map_err(|e| Error::Shim(format!("system slot write: {e}")))
-}
-
-impl Sandbox {
-    pub fn entry(&self) -> u64 {
-        self.entry
-    }
-
-    pub fn initial_sp(&self) -> u64 {
-        self.sp
-    }
 }
 
 fn random_bytes() -> [u8; 16] {

@@ -158,7 +158,7 @@ impl Sandbox {
 
         let vcpu = vm.create_vcpu()?;
         vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;
-        let sb = Sandbox { vcpu, _vm: vm, task, sys, pending_sync: Vec::new(), entry: image.entry, sp: st.sp, config };
+        let sb = Sandbox { vcpu, _vm: vm, task, sys, pending_sync: Vec::new(), config };
         // Timeline times count from exec: the stack is the first thing built.
         sb.task.space.backing().set_start(Instant::now());
         sb.task

@@ -9,6 +9,10 @@
 //!   source shows.
 //! - `hosted/dynamic.c`: an ordinary dynamically linked program, to be
 //!   refused.
+//! - `hostile/*.c`: the reproducers of a hostile-guest probe (ring-0
+//!   entry, isolation probes, self-harm, resource exhaustion), kept as
+//!   regression tests. Freestanding, each with its own `_start`;
+//!   `sleeploop.c` uses glibc.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -50,6 +54,26 @@ fn main() {
     }
     cc(&["-O1"], &here.join("hosted/dynamic.c"), &out.join("dynamic"));
 
+    let hostile = [
+        "-static",
+        "-nostdlib",
+        "-ffreestanding",
+        "-fno-stack-protector",
+        "-O1",
+        "-g0",
+        "-fno-pie",
+        "-no-pie",
+        "-fno-builtin",
+    ];
+    for entry in std::fs::read_dir(here.join("hostile")).unwrap() {
+        let src = entry.unwrap().path();
+        if src.extension().is_some_and(|e| e == "c") {
+            let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
+            let flags: &[&str] = if name == "sleeploop" { &["-static", "-O1", "-g0"] } else { &hostile };
+            cc(flags, &src, &out.join(&name));
+        }
+    }
+
     let musl = env::var("MUSL_CC").unwrap_or_else(|_| "musl-gcc".into());
     for entry in std::fs::read_dir(here.join("libc")).unwrap() {
         let src = entry.unwrap().path();
@@ -63,5 +87,6 @@ fn main() {
     println!("cargo:rerun-if-env-changed=MUSL_CC");
     println!("cargo:rerun-if-changed={}", rt.join("faultline_rt.h").display());
     println!("cargo:rerun-if-changed=bare");
+    println!("cargo:rerun-if-changed=hostile");
     println!("cargo:rerun-if-env-changed=CC");
 }

@@ -1,7 +1,7 @@
 //! Guest-side artifacts of faultline, built from `guest/` by this crate's
 //! build script and embedded as bytes.
 
-/// The ring-0 shim: exception stubs and the flush-and-return path.
+/// The ring-0 shim: one exception stub per vector, nothing else.
 /// Its layout is documented in `x86_64/shim.S`.
 pub static SHIM_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/shim.bin"));
 

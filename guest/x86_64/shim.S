@@ -11,7 +11,13 @@
  * Syscalls: LSTAR points at an address no page maps. `syscall` jumps there
  * (at CPL 0 on bare metal, at CPL 3 under PVM), the fetch raises #PF, and
  * the VMM recognises frame.RIP == LSTAR. It then rewrites the frame to
- * return to RCX with R11's flags in ring 3.
+ * return to RCX with R11's flags in ring 3. CSTAR (32-bit `syscall`) points
+ * at another unmapped address.
+ *
+ * This is all the code ring 0 ever runs. When the VMM changes a page-table
+ * entry the CPU may have cached, it invalidates the old frame on the host
+ * (KVM's MMU notifier drops every translation of it, on every vCPU), so no
+ * ring-0 code is needed for that either.
  *
  * The layout is fixed: the VMM's arch::x86_64::shim mirrors these offsets,
  * and `.org` makes the assembler fail if a stub outgrows its slot.
@@ -61,50 +67,3 @@
         STUB 29, 1      /* #VC */
         STUB 30, 1      /* #SX */
         STUB 31, 0
-
-/*
- * Return path after the VMM changed present page-table entries. The VMM
- * edits the tables directly, but a shadow-paging MMU (KVM without EPT/NPT,
- * PVM) only learns of an edit when the guest itself writes the entry, and a
- * TLB may still hold the old translation. So for every entry the VMM
- * lists, rewrite it with its own value (the write the MMU must see) and
- * invlpg the address it maps: correct under shadow paging and EPT alike.
- *
- * The list lives in the sync area, whose address the VMM stores at
- * `sync_area` below: a count, a "more" flag, then (PTE address, VA) pairs.
- * With more entries than fit, the stub asks for the next batch with
- * `out $0xDF`. The VMM points RIP here instead of at the stub's `addq`.
- */
-        .org    0x200
-sync_and_return:
-        pushq   %rax
-        pushq   %rcx
-        pushq   %rdx
-1:      movq    sync_area(%rip), %rdx
-        movq    (%rdx), %rcx            /* entries in this batch */
-        addq    $16, %rdx
-        testq   %rcx, %rcx
-        jz      3f
-2:      movq    (%rdx), %rax            /* where the PTE is (kernel VA) */
-        pushq   (%rax)
-        popq    (%rax)                  /* rewrite it with its own value */
-        movq    8(%rdx), %rax
-        invlpg  (%rax)                  /* and drop the old translation */
-        addq    $16, %rdx
-        decq    %rcx
-        jnz     2b
-3:      movq    sync_area(%rip), %rdx
-        cmpq    $0, 8(%rdx)             /* more batches to come? */
-        je      4f
-        outb    %al, $0xDF              /* the VMM refills the area */
-        jmp     1b
-4:      popq    %rdx
-        popq    %rcx
-        popq    %rax
-        addq    $8, %rsp
-        iretq
-
-/* Patched by the VMM at load: the sync area's guest-virtual address. */
-        .org    0x3f8
-sync_area:
-        .quad   0

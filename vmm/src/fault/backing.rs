@@ -497,6 +497,30 @@ impl Backing {
         let _ = self.ram.discard(gpa - self.ram_gpa, PAGE_SIZE);
     }
 
+    /// Makes KVM drop every translation of these frames, on every vCPU:
+    /// their page-table entries changed (mprotect, mremap, …) and the MMU
+    /// may still cache the old ones. A protection round trip on the host
+    /// pages runs KVM's MMU notifier, which zaps the shadow (or EPT)
+    /// entries and flushes the TLBs; the guest's next access walks its
+    /// tables afresh. Contiguous frames go in one call.
+    pub fn invalidate(&self, mut frames: Vec<u64>) {
+        frames.sort_unstable();
+        frames.dedup();
+        let mut i = 0;
+        while i < frames.len() {
+            let start = frames[i];
+            let mut end = start + PAGE_SIZE;
+            i += 1;
+            while i < frames.len() && frames[i] == end {
+                end += PAGE_SIZE;
+                i += 1;
+            }
+            let Some(off) = start.checked_sub(self.ram_gpa) else { continue };
+            // Only frames of guest RAM are ever mapped for the program.
+            let _ = self.ram.invalidate(off, end - start);
+        }
+    }
+
     /// The page at frame `gpa` now lives at `gva`, its PTE at `pte` (mremap).
     pub fn set_gva(&self, gpa: u64, gva: u64, pte: u64) {
         if let Some(p) = self.state().pages.get_mut(&gpa) {

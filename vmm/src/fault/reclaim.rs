@@ -60,14 +60,7 @@ fn live(pages: &mut HashMap<u64, Page>, (gpa, gen): (u64, u64)) -> Option<&mut P
 impl Backing {
     /// The page-table entry at offset `pte` of the system slot.
     fn pte(&self, pte: u64) -> Option<&AtomicU64> {
-        if !pte.is_multiple_of(8) || pte + 8 > self.sys.len() {
-            return None;
-        }
-        // SAFETY: an aligned entry inside the system slot, which lives as
-        // long as `self`; the vCPU is stopped in a fault (or this is its
-        // thread), so only the guest CPU's A/D updates race, and those are
-        // atomic too.
-        Some(unsafe { &*(self.sys.as_ptr().add(pte as usize) as *const AtomicU64) })
+        crate::arch::paging::PageTables::entry_at(&self.sys, pte)
     }
 
     /// Reads and clears the accessed and dirty bits of the PTE at `pte`.

@@ -79,11 +79,13 @@ impl AddressSpace {
         self.sections = sections;
     }
 
-    /// Present entries changed since the guest last ran, which it must
-    /// rewrite and invalidate before it resumes: (entry's offset in the
-    /// system slot, VA). Clears the list.
-    pub fn take_changed_entries(&mut self) -> Vec<(u64, u64)> {
-        self.tables.take_changed()
+    /// Invalidates, on the host, every frame whose present translation
+    /// changed since the guest last ran, so that no vCPU keeps a stale one.
+    pub fn flush_stale(&mut self) {
+        let stale = self.tables.take_stale();
+        if !stale.is_empty() {
+            self.backing.invalidate(stale);
+        }
     }
 
     /// Maps one page to a fresh frame holding `source`.

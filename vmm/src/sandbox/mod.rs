@@ -176,8 +176,6 @@ pub struct Sandbox {
     _vm: Vm,
     task: Task,
     sys: Arc<HostMapping>,
-    /// PTE changes the guest has still to apply, beyond the current batch.
-    pending_sync: Vec<(u64, u64)>,
     config: Config,
 }
 

@@ -55,6 +55,8 @@ impl Sandbox {
         timed_out: &AtomicBool,
     ) -> Result<(ExitStatus, Option<String>), Error> {
         loop {
+            // No vCPU may keep a translation the VMM changed.
+            self.task.space.flush_stale();
             self.task.space.backing().set_in_guest(true);
             let exit = self.vcpu.run();
             self.task.space.backing().set_in_guest(false);
@@ -73,7 +75,6 @@ impl Sandbox {
                         return Ok(end);
                     }
                 }
-                Exit::SyncMore => self.write_sync_batch()?,
                 Exit::Shutdown => {
                     let rip = self.vcpu.regs().map(|r| r.rip).unwrap_or(0);
                     return Ok(self.kill(trap::SIGSEGV, format!("triple fault (the CPU shut down) near ip {rip:016x}")));
@@ -93,8 +94,10 @@ impl Sandbox {
                     }
                 }
                 Exit::Unexpected(what) => {
+                    // Nothing the program may do leads here; if it got here
+                    // anyway, it is the program that stops, not faultline.
                     let rip = self.vcpu.regs().map(|r| r.rip).unwrap_or(0);
-                    return Err(Error::UnexpectedExit(format!("{what} at ip {rip:#x}")));
+                    return Ok(self.kill(trap::SIGSEGV, format!("the VM stopped unexpectedly: {what} at ip {rip:#x}")));
                 }
             }
         }
@@ -120,20 +123,6 @@ impl Sandbox {
         (ExitStatus::Killed(signal), Some(format!("{}[1]: {why}; killed by {}", self.task.comm, signal.name)))
     }
 
-    /// Puts the next batch of pending PTE changes in the sync area.
-    fn write_sync_batch(&mut self) -> Result<(), Error> {
-        let n = self.pending_sync.len().min(SYNC_CAPACITY);
-        let batch: Vec<(u64, u64)> = self.pending_sync.drain(..n).collect();
-        let mut bytes = Vec::with_capacity(16 + n * 16);
-        bytes.extend_from_slice(&(n as u64).to_le_bytes());
-        bytes.extend_from_slice(&u64::from(!self.pending_sync.is_empty()).to_le_bytes());
-        for (off, va) in batch {
-            bytes.extend_from_slice(&(SYS_MAP_VA + off).to_le_bytes());
-            bytes.extend_from_slice(&va.to_le_bytes());
-        }
-        sys_write(&self.sys, SYS_SYNC_GPA, &bytes)
-    }
-
     fn read_frame(&self) -> Result<TrapFrame, Error> {
         let mut b = [0u8; TrapFrame::LEN];
         self.sys
@@ -152,6 +141,9 @@ impl Sandbox {
         if frame.is_syscall(vector) {
             return self.on_syscall(frame);
         }
+        if frame.is_compat_syscall(vector) {
+            return self.on_compat_syscall(frame);
+        }
         if vector == trap::PF && frame.from_user() && frame.error_code & pf::PRESENT == 0 {
             let cr2 = self.vcpu.sregs()?.cr2;
             if self.grow_stack(cr2) {
@@ -159,13 +151,16 @@ impl Sandbox {
             }
         }
         if !frame.from_user() {
+            // No guest code runs in ring 0 and the shim's stubs cannot fault,
+            // so whatever the program did to get here, it dies for it.
             let cr2 = self.vcpu.sregs().map(|s| s.cr2).unwrap_or(0);
-            return Err(Error::Shim(format!(
-                "{} in ring 0 at ip {:#x} (cr2 {cr2:#x}, error {:#x})",
+            let why = format!(
+                "{} in ring 0 at ip {:016x} (cr2 {cr2:x}, error {:x}): the program may not run there",
                 trap::vector_name(vector),
                 frame.rip,
                 frame.error_code
-            )));
+            );
+            return Ok(Some(self.kill(trap::SIGSEGV, why)));
         }
         Ok(Some(self.crash(vector, frame)?))
     }
@@ -203,19 +198,28 @@ impl Sandbox {
                     let msrs = cpu::msrs(&std::mem::take(&mut self.task.pending_msrs));
                     self.vcpu.set_msrs(&msrs)?;
                 }
-                // Present entries changed: return through the shim's path
-                // that rewrites them and invlpg's their addresses, so no
-                // stale translation survives (shadow paging or not).
-                let changed = self.task.space.take_changed_entries();
-                if !changed.is_empty() {
-                    self.pending_sync = changed;
-                    self.write_sync_batch()?;
-                    regs.rip = SYNC_RETURN_VA;
-                }
                 self.vcpu.set_regs(&regs)?;
                 Ok(None)
             }
         }
+    }
+
+    /// `syscall` from 32-bit code: faultline runs no 32-bit ABI, and like a
+    /// Linux built without IA32 emulation (entry_SYSCALL32_ignore) it
+    /// returns -ENOSYS to the 32-bit caller, with sysretl's registers.
+    fn on_compat_syscall(&mut self, frame: TrapFrame) -> Result<Option<(ExitStatus, Option<String>)>, Error> {
+        let mut regs = self.vcpu.regs()?;
+        regs.rax = (-(crate::abi::errno::ENOSYS.0 as i64)) as u64 & 0xffff_ffff;
+        self.write_frame(TrapFrame {
+            error_code: 0,
+            rip: regs.rcx & 0xffff_ffff,
+            cs: tables::USER32_CS as u64,
+            rflags: cpu::sanitize_user_rflags(regs.r11),
+            rsp: frame.rsp,
+            ss: tables::USER_DS as u64,
+        })?;
+        self.vcpu.set_regs(&regs)?;
+        Ok(None)
     }
 
     /// A not-present fault just below the stack grows it, as Linux's
@@ -264,6 +268,13 @@ impl Sandbox {
 
     /// A user-mode exception: the program dies as a Linux process would.
     fn crash(&mut self, vector: u8, frame: TrapFrame) -> Result<(ExitStatus, Option<String>), Error> {
+        let mut vector = vector;
+        if vector == trap::UD {
+            let mut insn = [0u8; 2];
+            if self.task.copy_from_user(frame.rip, &mut insn).is_ok() {
+                vector = trap::software_interrupt_vector(insn).unwrap_or(vector);
+            }
+        }
         let signal = trap::signal_for_vector(vector);
         let space = &self.task.space;
         let place = |addr: u64| match space.vmas().find(addr) {

@@ -39,21 +39,19 @@ impl Sandbox {
         sys_write(&sys, SYS_GDT_GPA, &gdt)?;
         sys_write(&sys, SYS_IDT_GPA, &tables::idt())?;
         sys_write(&sys, SYS_TSS_GPA, &tables::tss())?;
-        // SAFETY: the system slot is SYS_SLOT_SIZE zeroed bytes that live as
-        // long as the sandbox, and [SYS_TABLES_GPA, end) holds nothing else.
-        let mut pt = unsafe { PageTables::new(sys.as_ptr(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE) }?;
+        // [SYS_TABLES_GPA, end) of the system slot holds nothing but tables.
+        let mut pt = PageTables::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE)?;
+        // Ring 0 sees the shim (read-only), its descriptor tables (read-only:
+        // accessed and busy bits are preset, so the CPU never writes them)
+        // and the IST stack. Nothing else of the VMM's is mapped, the page
+        // tables included.
         pt.map_kernel(SHIM_VA, SYS_SHIM_GPA, false, true)?;
-        pt.map_kernel(GDT_VA, SYS_GDT_GPA, true, false)?;
+        pt.map_kernel(GDT_VA, SYS_GDT_GPA, false, false)?;
         pt.map_kernel(IDT_VA, SYS_IDT_GPA, false, false)?;
-        pt.map_kernel(TSS_VA, SYS_TSS_GPA, true, false)?;
+        pt.map_kernel(TSS_VA, SYS_TSS_GPA, false, false)?;
         for i in 0..IST_PAGES {
             pt.map_kernel(IST_BASE_VA + i * PAGE_SIZE, SYS_IST_GPA + i * PAGE_SIZE, true, false)?;
         }
-        // The whole slot, for the shim's PTE rewrites (sync_and_return).
-        for off in (0..SYS_SLOT_SIZE).step_by(PAGE_SIZE as usize) {
-            pt.map_kernel(SYS_MAP_VA + off, off, true, false)?;
-        }
-        sys_write(&sys, SYS_SHIM_GPA + SHIM_SYNC_AREA_PTR, &(SYS_MAP_VA + SYS_SYNC_GPA).to_le_bytes())?;
 
         // The program: every page mapped now, none backed until touched.
         let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, window), backing);
@@ -158,7 +156,7 @@ impl Sandbox {
 
         let vcpu = vm.create_vcpu()?;
         vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;
-        let sb = Sandbox { vcpu, _vm: vm, task, sys, pending_sync: Vec::new(), config };
+        let sb = Sandbox { vcpu, _vm: vm, task, sys, config };
         // Timeline times count from exec: the stack is the first thing built.
         sb.task.space.backing().set_start(Instant::now());
         sb.task

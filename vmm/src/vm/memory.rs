@@ -50,6 +50,13 @@ impl HostMapping {
         })
     }
 
+    /// The 8-byte word at `offset` as an atomic, if it lies wholly inside
+    /// the mapping and is aligned: the one way page-table entries are
+    /// reached, so no unchecked offset ever becomes a host pointer.
+    pub fn atomic_u64(&self, offset: u64) -> Option<&std::sync::atomic::AtomicU64> {
+        self.region.get_atomic_ref::<std::sync::atomic::AtomicU64>(usize::try_from(offset).ok()?).ok()
+    }
+
     /// Copies `buf` into the mapping at `offset`. The caller guarantees the
     /// pages are backed (or not registered with userfaultfd).
     pub fn write(&self, offset: u64, buf: &[u8]) -> Result<(), vm_memory::VolatileMemoryError> {

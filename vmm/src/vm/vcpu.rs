@@ -12,8 +12,6 @@ use crate::arch;
 pub enum Exit {
     /// A shim stub reported exception `vector`.
     Trap(u8),
-    /// The PTE sync stub wants the next batch.
-    SyncMore,
     /// Triple fault: the CPU gave up.
     Shutdown,
     /// KVM_RUN returned EINTR (a watchdog kick).
@@ -41,11 +39,11 @@ impl Vcpu {
             return Err(VmError::Kvm { what: "set syscall MSRs", source: kvm_ioctls::Error::new(libc::EINVAL) });
         }
         self.fd.set_fpu(&arch::cpu::initial_fpu()).map_err(kvm_err("set FPU"))?;
-        // XSAVE (CPUID.1:ECX[26]) and the states it can hold (CPUID.0xD.0).
-        let xsave = cpuid.as_slice().iter().any(|e| e.function == 1 && e.ecx & (1 << 26) != 0);
+        let features = arch::cpu::CpuFeatures::from_cpuid(cpuid.as_slice());
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
-        self.fd.set_sregs(&arch::cpu::initial_sregs(sregs, cr3, xsave)).map_err(kvm_err("set sregs"))?;
-        if xsave {
+        self.fd.set_sregs(&arch::cpu::initial_sregs(sregs, cr3, features)).map_err(kvm_err("set sregs"))?;
+        // The states XSAVE can hold (CPUID.0xD.0).
+        if features.xsave {
             let states = cpuid
                 .as_slice()
                 .iter()
@@ -86,7 +84,6 @@ impl Vcpu {
         match self.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) => match arch::trap::vector_for_port(port) {
                 Some(v) => Ok(Exit::Trap(v)),
-                None if port == arch::layout::SYNC_PORT => Ok(Exit::SyncMore),
                 None => Ok(Exit::Unexpected(format!("port write to {port:#x}"))),
             },
             Ok(VcpuExit::IoIn(port, _)) => Ok(Exit::Unexpected(format!("port read from {port:#x}"))),

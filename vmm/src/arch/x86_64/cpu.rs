@@ -2,7 +2,7 @@
 
 use kvm_bindings::{kvm_dtable, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, Msrs};
 
-use super::layout::{GDT_VA, IDT_VA, SYSCALL_TRAP_VA, TSS_VA, VECTORS};
+use super::layout::{COMPAT_SYSCALL_TRAP_VA, GDT_VA, IDT_VA, SYSCALL_TRAP_VA, TSS_VA, VECTORS};
 use super::tables::{KERNEL_CS, TSS_LIMIT, TSS_SEL, USER32_CS, USER_CS, USER_DS};
 
 const CR0_PE: u64 = 1 << 0;
@@ -15,12 +15,18 @@ const CR0_PG: u64 = 1 << 31;
 const CR4_PAE: u64 = 1 << 5;
 const CR4_OSFXSR: u64 = 1 << 9;
 const CR4_OSXMMEXCPT: u64 = 1 << 10;
+const CR4_UMIP: u64 = 1 << 11;
 const CR4_OSXSAVE: u64 = 1 << 18;
+const CR4_SMEP: u64 = 1 << 20;
+const CR4_SMAP: u64 = 1 << 21;
 const EFER_SCE: u64 = 1 << 0;
 const EFER_LME: u64 = 1 << 8;
 const EFER_LMA: u64 = 1 << 10;
 const EFER_NXE: u64 = 1 << 11;
 
+const MSR_SYSENTER_CS: u32 = 0x174;
+const MSR_SYSENTER_ESP: u32 = 0x175;
+const MSR_SYSENTER_EIP: u32 = 0x176;
 const MSR_STAR: u32 = 0xc000_0081;
 const MSR_LSTAR: u32 = 0xc000_0082;
 const MSR_CSTAR: u32 = 0xc000_0083;
@@ -50,13 +56,47 @@ fn segment(selector: u16, code: bool, dpl: u8) -> kvm_segment {
     }
 }
 
+/// What the CPU the guest sees offers, of what the VMM turns on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CpuFeatures {
+    /// XSAVE: CR4.OSXSAVE is set, as Linux does, so libc may use AVX.
+    pub xsave: bool,
+    /// Supervisor-mode execution/access prevention: ring 0 may neither run
+    /// nor touch user pages. Defence in depth: no guest code runs in ring 0.
+    pub smep: bool,
+    pub smap: bool,
+    /// User-mode instruction prevention: sgdt, sidt, sldt, smsw and str
+    /// fault in ring 3, as on a Linux machine whose CPU has UMIP.
+    pub umip: bool,
+}
+
+impl CpuFeatures {
+    /// Reads the features from the CPUID table the guest will see.
+    pub fn from_cpuid(entries: &[kvm_bindings::kvm_cpuid_entry2]) -> Self {
+        let leaf = |f: u32, i: u32| entries.iter().find(|e| e.function == f && e.index == i);
+        let l1 = leaf(1, 0);
+        let l7 = leaf(7, 0);
+        CpuFeatures {
+            xsave: l1.is_some_and(|e| e.ecx & (1 << 26) != 0),
+            smep: l7.is_some_and(|e| e.ebx & (1 << 7) != 0),
+            smap: l7.is_some_and(|e| e.ebx & (1 << 20) != 0),
+            umip: l7.is_some_and(|e| e.ecx & (1 << 2) != 0),
+        }
+    }
+}
+
 /// Special registers for the first entry into the program.
-/// `xsave`: whether the CPU has XSAVE (then CR4.OSXSAVE is set, as Linux
-/// does, so libc may use AVX).
-pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64, xsave: bool) -> kvm_sregs {
+pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64, features: CpuFeatures) -> kvm_sregs {
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
     sregs.cr3 = cr3;
-    sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT | if xsave { CR4_OSXSAVE } else { 0 };
+    let on = |b: bool, bit: u64| if b { bit } else { 0 };
+    sregs.cr4 = CR4_PAE
+        | CR4_OSFXSR
+        | CR4_OSXMMEXCPT
+        | on(features.xsave, CR4_OSXSAVE)
+        | on(features.smep, CR4_SMEP)
+        | on(features.smap, CR4_SMAP)
+        | on(features.umip, CR4_UMIP);
     sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
     sregs.cs = segment(USER_CS, true, 3);
     let data = segment(USER_DS, false, 3);
@@ -98,14 +138,20 @@ pub fn msrs(entries: &[(u32, u64)]) -> Msrs {
     Msrs::from_entries(&entries).expect("a handful of MSRs fits")
 }
 
-/// The syscall MSRs. LSTAR and CSTAR point at an unmapped address so that
-/// `syscall` always ends in a #PF the shim reports (see shim.S).
+/// The syscall MSRs. LSTAR and CSTAR point at two different unmapped
+/// addresses so that `syscall` always ends in a #PF the shim reports (see
+/// shim.S), and the VMM can tell a 64-bit call from a 32-bit one. SYSENTER
+/// gets a null code selector, so it raises #GP (SIGSEGV), as on a Linux
+/// built without IA32 emulation.
 pub fn syscall_msrs() -> Msrs {
     let star = ((USER32_CS as u64) << 48) | ((KERNEL_CS as u64) << 32);
     let entries = [
         (MSR_STAR, star),
         (MSR_LSTAR, SYSCALL_TRAP_VA),
-        (MSR_CSTAR, SYSCALL_TRAP_VA),
+        (MSR_CSTAR, COMPAT_SYSCALL_TRAP_VA),
+        (MSR_SYSENTER_CS, 0),
+        (MSR_SYSENTER_ESP, 0),
+        (MSR_SYSENTER_EIP, 0),
         // TF DF IF IOPL AC NT masked on entry, as Linux.
         (MSR_SFMASK, 0x47700),
         (MSR_KERNEL_GS_BASE, 0),
@@ -135,6 +181,28 @@ pub fn sanitize_user_rflags(r11: u64) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn protections_follow_the_cpu() {
+        let all = CpuFeatures { xsave: true, smep: true, smap: true, umip: true };
+        let s = initial_sregs(kvm_sregs::default(), 0x1000, all);
+        assert_eq!(
+            s.cr4 & (CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_OSXSAVE),
+            CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_OSXSAVE
+        );
+        let none = initial_sregs(kvm_sregs::default(), 0x1000, CpuFeatures::default());
+        assert_eq!(none.cr4 & (CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_OSXSAVE), 0);
+        // Leaf 7: SMEP (EBX 7), SMAP (EBX 20), UMIP (ECX 2); leaf 1 XSAVE (ECX 26).
+        let l7 = kvm_bindings::kvm_cpuid_entry2 {
+            function: 7,
+            ebx: (1 << 7) | (1 << 20),
+            ecx: 1 << 2,
+            ..Default::default()
+        };
+        let l1 = kvm_bindings::kvm_cpuid_entry2 { function: 1, ecx: 1 << 26, ..Default::default() };
+        assert_eq!(CpuFeatures::from_cpuid(&[l1, l7]), all);
+        assert_eq!(CpuFeatures::from_cpuid(&[]), CpuFeatures::default());
+    }
 
     #[test]
     fn rflags_cannot_raise_iopl_or_clear_if() {

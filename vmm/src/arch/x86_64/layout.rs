@@ -27,12 +27,6 @@ pub const SYS_TSS_GPA: u64 = 0x3000;
 /// The IST stack: 4 pages.
 pub const SYS_IST_GPA: u64 = 0x4000;
 pub const IST_PAGES: u64 = 4;
-/// The PTE sync area (see shim.S `sync_and_return`): a count, a "more"
-/// flag, then (PTE address, VA) pairs.
-pub const SYS_SYNC_GPA: u64 = 0x10000;
-pub const SYS_SYNC_LEN: u64 = 0xf0000;
-/// Entries one batch holds.
-pub const SYNC_CAPACITY: usize = ((SYS_SYNC_LEN - 16) / 16) as usize;
 /// Page-table pages are allocated from here to the end of the slot.
 pub const SYS_TABLES_GPA: u64 = 0x100000;
 
@@ -44,22 +38,19 @@ pub const TSS_VA: u64 = SHIM_VA + 0x3000;
 /// IST stack: one unmapped guard page, then the stack pages.
 pub const IST_BASE_VA: u64 = SHIM_VA + 0x5000;
 pub const IST_TOP_VA: u64 = IST_BASE_VA + IST_PAGES * crate::arch::PAGE_SIZE;
-/// The whole system slot, mapped supervisor-only so the shim can rewrite
-/// page-table entries: the byte at slot offset `o` is at `SYS_MAP_VA + o`.
-pub const SYS_MAP_VA: u64 = SHIM_VA + 0x4000_0000;
 /// LSTAR: canonical, supervisor half, and deliberately never mapped.
 pub const SYSCALL_TRAP_VA: u64 = SHIM_VA + 0x10_0000;
+/// CSTAR, where `syscall` from 32-bit code goes: another address never
+/// mapped, so the VMM tells the two apart by the faulting RIP. Some CPUs
+/// (and PVM) enter at CSTAR's low 32 bits instead, in ring 0: those bits
+/// (0xf000) lie below mmap_min_addr, which no guest mapping may reach, so
+/// that entry faults too, whatever the guest maps.
+pub const COMPAT_SYSCALL_TRAP_VA: u64 = SHIM_VA + 0xf000;
 
 /// The shim's exception stub for vector `v` (see guest/x86_64/shim.S).
 pub const fn stub_va(vector: u8) -> u64 {
     SHIM_VA + vector as u64 * 16
 }
-/// Return path that makes the guest rewrite listed PTEs and invlpg them.
-pub const SYNC_RETURN_VA: u64 = SHIM_VA + 0x200;
-/// Offset in the shim of the qword holding the sync area's VA.
-pub const SHIM_SYNC_AREA_PTR: u64 = 0x3f8;
-/// The sync stub asks for the next batch with `out $SYNC_PORT`.
-pub const SYNC_PORT: u16 = 0xDF;
 /// Each stub reports itself with `out $(TRAP_PORT_BASE + vector)`.
 pub const TRAP_PORT_BASE: u16 = 0xE0;
 pub const VECTORS: u8 = 32;

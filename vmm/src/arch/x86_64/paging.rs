@@ -1,15 +1,27 @@
 //! 4-level x86-64 page tables, built and edited by the VMM in the system
-//! slot. The guest never writes them; its CPU only sets accessed/dirty bits.
+//! slot. The guest never writes them (no guest code runs in ring 0 and the
+//! tables are mapped nowhere in its address space); its CPU only sets
+//! accessed/dirty bits.
+//!
+//! Every entry is reached through [`HostMapping::atomic_u64`], which checks
+//! bounds and alignment, and every table address read out of an entry is
+//! checked against the tables this allocator handed out before it is
+//! followed. A corrupt entry is an error for the walk, never a host access.
 
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use crate::arch::PAGE_SIZE;
+use crate::vm::HostMapping;
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
 pub const ACCESSED: u64 = 1 << 5;
 pub const DIRTY: u64 = 1 << 6;
+/// PS in a PDPT or PD entry: a 1 GiB or 2 MiB page. faultline never makes
+/// them, so an intermediate entry with it set is corrupt.
+const HUGE: u64 = 1 << 7;
 const NX: u64 = 1 << 63;
 /// Software bit (ignored by the CPU when P = 0): a frame is assigned but
 /// the page allows no access (PROT_NONE). The frame's address stays in the
@@ -64,13 +76,15 @@ impl std::fmt::Display for Perms {
     }
 }
 
-/// Errors while editing page tables.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Errors while walking or editing page tables.
+#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PagingError {
     #[error("the page-table pool is exhausted ({0} pages); the address space is too fragmented")]
     PoolExhausted(u64),
     #[error("guest address {0:#x} is not canonical")]
     NonCanonical(u64),
+    #[error("corrupt page table for {va:#x} at level {level}: entry {entry:#x}")]
+    Corrupt { va: u64, level: u8, entry: u64 },
 }
 
 /// A translation found by [`PageTables::translate`].
@@ -79,39 +93,34 @@ pub struct Translation {
     pub gpa: u64,
     pub user: bool,
     pub writable: bool,
-    pub executable: bool,
-    pub accessed: bool,
-    pub dirty: bool,
 }
 
 /// Page tables living in host memory that is also guest memory.
 ///
-/// `host` points at the system slot (`base_gpa` is its GPA). Table pages are
-/// handed out by a bump allocator from `pool_start`; entries are read and
-/// written as atomics since the guest CPU may set A/D bits concurrently.
+/// `mem` is the system slot (`base_gpa` is its GPA). Table pages are handed
+/// out by a bump allocator from `[pool_start, pool_end)` (slot offsets);
+/// entries are read and written as atomics since the guest CPU may set A/D
+/// bits concurrently.
 pub struct PageTables {
-    host: *mut u8,
+    mem: Arc<HostMapping>,
     base_gpa: u64,
+    pool_start: u64,
     pool_next: u64,
     pool_end: u64,
     root: u64,
-    /// Present user entries changed since the last [`PageTables::take_changed`]:
-    /// (offset of the entry in the slot, the VA it maps).
-    changed: Vec<(u64, u64)>,
+    /// Frames whose present translation changed (or went) since the last
+    /// [`PageTables::take_stale`]: the MMU may still cache them.
+    stale: Vec<u64>,
 }
 
-// SAFETY: the pointer refers to a mapping owned by the VM for the life of the
-// sandbox; all access goes through atomics.
-unsafe impl Send for PageTables {}
-
 impl PageTables {
-    /// # Safety
-    /// `host` must point to at least `slot_len` writable, zero-initialised
-    /// bytes that outlive the returned value, mapped at `base_gpa` for the
-    /// guest; `[pool_start, slot_len)` must be reserved for tables.
-    pub unsafe fn new(host: *mut u8, base_gpa: u64, pool_start: u64, slot_len: u64) -> Result<Self, PagingError> {
+    /// Tables in `mem` (mapped for the guest at `base_gpa`), allocated from
+    /// slot offsets `[pool_start, pool_end)`, which must be zeroed and used
+    /// for nothing else.
+    pub fn new(mem: Arc<HostMapping>, base_gpa: u64, pool_start: u64, pool_end: u64) -> Result<Self, PagingError> {
+        let pool_end = pool_end.min(mem.len());
         let mut pt =
-            PageTables { host, base_gpa, pool_next: pool_start, pool_end: slot_len, root: 0, changed: Vec::new() };
+            PageTables { mem, base_gpa, pool_start, pool_next: pool_start, pool_end, root: 0, stale: Vec::new() };
         pt.root = pt.alloc_table()?;
         Ok(pt)
     }
@@ -123,26 +132,34 @@ impl PageTables {
 
     fn alloc_table(&mut self) -> Result<u64, PagingError> {
         if self.pool_next + PAGE_SIZE > self.pool_end {
-            return Err(PagingError::PoolExhausted(self.pool_end / PAGE_SIZE));
+            return Err(PagingError::PoolExhausted((self.pool_end - self.pool_start) / PAGE_SIZE));
         }
         let off = self.pool_next;
         self.pool_next += PAGE_SIZE;
         Ok(self.base_gpa + off)
     }
 
-    /// Present entries changed since the last call, for the guest to
-    /// rewrite and invalidate: (offset of the entry in the slot, VA).
-    pub fn take_changed(&mut self) -> Vec<(u64, u64)> {
-        std::mem::take(&mut self.changed)
+    /// Frames whose present mapping changed since the last call: before
+    /// the guest runs again, each must be invalidated on the host, so that
+    /// KVM drops every translation of it (see `Backing::invalidate`).
+    pub fn take_stale(&mut self) -> Vec<u64> {
+        std::mem::take(&mut self.stale)
     }
 
-    fn entry(&self, table_gpa: u64, index: u64) -> &AtomicU64 {
-        debug_assert!(index < ENTRIES);
-        let off = table_gpa - self.base_gpa + index * 8;
-        debug_assert!(off + 8 <= self.pool_end);
-        // SAFETY: `off` lies inside the slot (tables only come from the
-        // pool) and is 8-byte aligned; AtomicU64 has u64's layout.
-        unsafe { &*(self.host.add(off as usize) as *const AtomicU64) }
+    /// Slot offset of `table_gpa`, if it is a table this allocator made.
+    fn table_offset(&self, table_gpa: u64) -> Option<u64> {
+        let off = table_gpa.checked_sub(self.base_gpa)?;
+        (off.is_multiple_of(PAGE_SIZE) && off >= self.pool_start && off < self.pool_next).then_some(off)
+    }
+
+    /// Entry `index` of the table at `table_gpa`, checked.
+    fn entry(&self, table_gpa: u64, index: u64, va: u64, level: u8) -> Result<&AtomicU64, PagingError> {
+        let corrupt = PagingError::Corrupt { va, level, entry: table_gpa };
+        let off = self.table_offset(table_gpa).ok_or(corrupt.clone())?;
+        if index >= ENTRIES {
+            return Err(corrupt);
+        }
+        self.mem.atomic_u64(off + index * 8).ok_or(corrupt)
     }
 
     fn indices(va: u64) -> [u64; 4] {
@@ -158,6 +175,19 @@ impl PageTables {
         }
     }
 
+    /// The next table an intermediate entry points to; `None` if the entry
+    /// is not present, an error if it is malformed.
+    fn next_table(&self, e: u64, va: u64, level: u8) -> Result<Option<u64>, PagingError> {
+        if e & PRESENT == 0 {
+            return Ok(None);
+        }
+        let next = e & ADDR_MASK;
+        if e & HUGE != 0 || self.table_offset(next).is_none() {
+            return Err(PagingError::Corrupt { va, level, entry: e });
+        }
+        Ok(Some(next))
+    }
+
     /// Returns the leaf entry for `va`, creating intermediate tables.
     /// Intermediate entries are permissive (user, writable, executable):
     /// the leaf decides, as Linux does.
@@ -165,51 +195,50 @@ impl PageTables {
         Self::check_canonical(va)?;
         let idx = Self::indices(va);
         let mut table = self.root;
-        for &i in &idx[..3] {
-            let e = self.entry(table, i).load(Ordering::Relaxed);
-            table = if e & PRESENT != 0 {
-                e & ADDR_MASK
-            } else {
-                let t = self.alloc_table()?;
-                self.entry(table, i).store(t | PRESENT | WRITABLE | USER, Ordering::Relaxed);
-                t
+        for (level, &i) in idx[..3].iter().enumerate() {
+            let level = 4 - level as u8;
+            let e = self.entry(table, i, va, level)?.load(Ordering::Relaxed);
+            table = match self.next_table(e, va, level)? {
+                Some(t) => t,
+                None => {
+                    let t = self.alloc_table()?;
+                    self.entry(table, i, va, level)?.store(t | PRESENT | WRITABLE | USER, Ordering::Relaxed);
+                    t
+                }
             };
         }
-        Ok(self.entry(table, idx[3]))
+        self.entry(table, idx[3], va, 1)
     }
 
-    /// The leaf entry for `va` and its offset in the slot.
-    fn leaf_at(&self, va: u64) -> Option<(&AtomicU64, u64)> {
-        let leaf = self.leaf(va)?;
-        let off = leaf as *const AtomicU64 as u64 - self.host as u64;
-        Some((leaf, off))
-    }
-
-    /// Stores a user leaf entry, noting the change if the old one was
-    /// present (a translation the MMU may have cached).
-    fn store_user(&mut self, va: u64, new: u64) -> Result<u64, PagingError> {
-        let leaf = self.leaf_mut(va)? as *const AtomicU64 as u64;
-        let off = leaf - self.host as u64;
-        // SAFETY: `leaf` points at an entry inside the slot (just found).
-        let old = unsafe { &*(leaf as *const AtomicU64) }.swap(new, Ordering::AcqRel);
-        if old & PRESENT != 0 && old != new {
-            self.changed.push((off, va));
+    /// The leaf entry for `va` if its tables exist.
+    fn walk(&self, va: u64) -> Result<Option<(&AtomicU64, u64)>, PagingError> {
+        Self::check_canonical(va)?;
+        let idx = Self::indices(va);
+        let mut table = self.root;
+        for (level, &i) in idx[..3].iter().enumerate() {
+            let level = 4 - level as u8;
+            let e = self.entry(table, i, va, level)?.load(Ordering::Relaxed);
+            match self.next_table(e, va, level)? {
+                Some(t) => table = t,
+                None => return Ok(None),
+            }
         }
-        Ok(old)
+        let off = table - self.base_gpa + idx[3] * 8;
+        Ok(Some((self.entry(table, idx[3], va, 1)?, off)))
     }
 
     fn leaf(&self, va: u64) -> Option<&AtomicU64> {
-        Self::check_canonical(va).ok()?;
-        let idx = Self::indices(va);
-        let mut table = self.root;
-        for &i in &idx[..3] {
-            let e = self.entry(table, i).load(Ordering::Relaxed);
-            if e & PRESENT == 0 {
-                return None;
-            }
-            table = e & ADDR_MASK;
+        self.walk(va).ok().flatten().map(|(e, _)| e)
+    }
+
+    /// Stores a user leaf entry; a present translation that changes makes
+    /// its frame stale.
+    fn store_user(&mut self, va: u64, new: u64) -> Result<u64, PagingError> {
+        let old = self.leaf_mut(va)?.swap(new, Ordering::AcqRel);
+        if old & PRESENT != 0 && (old ^ new) & !(ACCESSED | DIRTY) != 0 {
+            self.stale.push(old & ADDR_MASK);
         }
-        Some(self.entry(table, idx[3]))
+        Ok(old)
     }
 
     /// Maps one user page. A page with no permissions keeps its frame
@@ -252,7 +281,13 @@ impl PageTables {
 
     /// Offset of `va`'s leaf entry in the slot, if its tables exist.
     pub fn leaf_offset(&self, va: u64) -> Option<u64> {
-        self.leaf_at(va).map(|(_, off)| off)
+        self.walk(va).ok().flatten().map(|(_, off)| off)
+    }
+
+    /// The leaf entry at slot offset `off` (as [`PageTables::leaf_offset`]
+    /// gave it), for reading and clearing accessed/dirty bits.
+    pub fn entry_at(mem: &HostMapping, off: u64) -> Option<&AtomicU64> {
+        mem.atomic_u64(off)
     }
 
     /// Removes a user page; returns the frame it had. Table pages are kept
@@ -277,7 +312,8 @@ impl PageTables {
         Ok(())
     }
 
-    /// Walks the tables as the CPU would.
+    /// Walks the tables as the CPU would. A corrupt table is no
+    /// translation: the access the caller checks for fails.
     pub fn translate(&self, va: u64) -> Option<Translation> {
         let e = self.leaf(va)?.load(Ordering::Relaxed);
         if e & PRESENT == 0 {
@@ -287,15 +323,12 @@ impl PageTables {
             gpa: (e & ADDR_MASK) | (va & (PAGE_SIZE - 1)),
             user: e & USER != 0,
             writable: e & WRITABLE != 0,
-            executable: e & NX == 0,
-            accessed: e & ACCESSED != 0,
-            dirty: e & DIRTY != 0,
         })
     }
 
     /// Number of table pages in use.
     pub fn table_pages(&self) -> u64 {
-        (self.pool_next - (self.root - self.base_gpa)) / PAGE_SIZE
+        (self.pool_next - self.pool_start) / PAGE_SIZE
     }
 }
 
@@ -303,22 +336,29 @@ impl PageTables {
 mod tests {
     use super::*;
 
-    fn tables(len: usize) -> (Vec<u64>, PageTables) {
-        let mut mem = vec![0u64; len / 8];
-        let pt = unsafe { PageTables::new(mem.as_mut_ptr() as *mut u8, 0x10_0000, 0x1000, len as u64) }.unwrap();
-        (mem, pt)
+    const BASE: u64 = 0x10_0000;
+
+    fn tables(len: u64) -> PageTables {
+        let mem = Arc::new(HostMapping::new("test tables", len).unwrap());
+        PageTables::new(mem, BASE, 0x1000, len).unwrap()
+    }
+
+    /// Writes `v` into entry `index` of the table at `table_gpa`, as a
+    /// corrupting guest (or bug) would.
+    fn poke(pt: &PageTables, table_gpa: u64, index: u64, v: u64) {
+        pt.mem.atomic_u64(table_gpa - BASE + index * 8).unwrap().store(v, Ordering::Relaxed);
     }
 
     #[test]
     fn maps_and_translates_with_permissions() {
-        let (_mem, mut pt) = tables(64 * 4096);
+        let mut pt = tables(64 * 4096);
         pt.map_user(0x40_1000, 0x1_0000_3000, Perms::new(true, false, true)).unwrap();
         pt.map_user(0x7fff_ffff_e000, 0x1_0000_4000, Perms::new(true, true, false)).unwrap();
         let t = pt.translate(0x40_1234).unwrap();
         assert_eq!(t.gpa, 0x1_0000_3234);
-        assert!(t.user && !t.writable && t.executable);
+        assert!(t.user && !t.writable);
         let s = pt.translate(0x7fff_ffff_e008).unwrap();
-        assert!(s.writable && !s.executable);
+        assert!(s.writable);
         assert_eq!(pt.translate(0x40_2000), None);
         // 2 address ranges far apart: PML4 + 2 × (PDPT, PD, PT).
         assert_eq!(pt.table_pages(), 7);
@@ -326,7 +366,7 @@ mod tests {
 
     #[test]
     fn no_access_pages_keep_their_frame() {
-        let (_mem, mut pt) = tables(64 * 4096);
+        let mut pt = tables(64 * 4096);
         pt.map_user(0x50_0000, 0x1_0000_7000, Perms::new(true, true, false)).unwrap();
         assert!(pt.protect_user(0x50_0000, Perms::default()));
         assert_eq!(pt.translate(0x50_0000), None);
@@ -336,22 +376,60 @@ mod tests {
         assert!(!t.writable && t.gpa == 0x1_0000_7000);
         assert_eq!(pt.unmap_user(0x50_0000), Some(0x1_0000_7000));
         assert_eq!(pt.frame(0x50_0000), None);
-        // Changes to present entries are listed for the guest; the change
-        // while the page was PROT_NONE (not present) is not.
-        let changed: Vec<u64> = pt.take_changed().iter().map(|&(_, va)| va).collect();
-        assert_eq!(changed, vec![0x50_0000, 0x50_0000]);
-        assert!(pt.take_changed().is_empty());
+        // Changes to present translations make the frame stale; the change
+        // while the page was PROT_NONE (not present) does not.
+        assert_eq!(pt.take_stale(), vec![0x1_0000_7000, 0x1_0000_7000]);
+        assert!(pt.take_stale().is_empty());
         assert!(!pt.protect_user(0x50_0000, Perms::default()));
         assert_eq!(pt.unmap_user(0x50_0000), None);
     }
 
     #[test]
     fn rejects_non_canonical_and_exhaustion() {
-        let (_mem, mut pt) = tables(4 * 4096);
+        let mut pt = tables(4 * 4096);
         assert_eq!(
             pt.map_user(0x0000_8000_0000_0000, 0, Perms::default()),
             Err(PagingError::NonCanonical(0x0000_8000_0000_0000))
         );
         assert!(matches!(pt.map_user(0x1000, 0, Perms::default()), Err(PagingError::PoolExhausted(_))));
+    }
+
+    #[test]
+    fn corrupt_tables_are_errors_not_host_accesses() {
+        let mut pt = tables(64 * 4096);
+        let rw = Perms::new(true, true, false);
+        pt.map_user(0x40_0000, 0x1_0000_0000, rw).unwrap();
+        let root = pt.root_gpa();
+        let va = 0x80_0000_0000; // PML4 slot 1
+        let bad_entries = [
+            // Beyond the slot: the repro's 0xffffffffff007.
+            0x000f_ffff_ffff_f007,
+            // Inside the slot but not a table the allocator made.
+            BASE | 0x7,
+            (BASE + 60 * 4096) | 0x7,
+            // Below the slot.
+            0x7,
+            // A huge-page bit where a table must be.
+            (root) | 0x87,
+        ];
+        for bad in bad_entries {
+            poke(&pt, root, 1, bad);
+            assert!(matches!(pt.walk(va), Err(PagingError::Corrupt { level: 4, .. })), "{bad:#x}");
+            assert_eq!(pt.translate(va), None);
+            assert_eq!(pt.frame(va), None);
+            assert!(matches!(pt.map_user(va, 0x1_0000_1000, rw), Err(PagingError::Corrupt { .. })), "{bad:#x}");
+        }
+        // An entry pointing at the tables themselves (a loop) is followed
+        // only as far as the walk's four levels, and stays inside the pool.
+        poke(&pt, root, 1, root | 0x7);
+        assert!(pt.walk(va).is_ok());
+        // Non-canonical addresses are refused before any walk.
+        assert!(matches!(pt.walk(0x0000_8000_0000_1000), Err(PagingError::NonCanonical(_))));
+        // Deeper levels are checked the same way: corrupt the PD entry.
+        let pdpt = pt.mem.atomic_u64(root - BASE).unwrap().load(Ordering::Relaxed) & ADDR_MASK;
+        let pd = pt.mem.atomic_u64(pdpt - BASE).unwrap().load(Ordering::Relaxed) & ADDR_MASK;
+        poke(&pt, pd, 2, 0xdead_b000 | 0x87);
+        assert!(matches!(pt.walk(0x40_0000), Err(PagingError::Corrupt { level: 2, .. })));
+        assert_eq!(pt.translate(0x40_0000), None);
     }
 }

@@ -1,10 +1,10 @@
 //! Decoding what the shim reports: which vector, its frame, and what a
 //! Linux process would get for it.
 
-use super::layout::{IST_TOP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
+use super::layout::{COMPAT_SYSCALL_TRAP_VA, IST_TOP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
 
+pub const UD: u8 = 6;
 pub const PF: u8 = 14;
-pub const DF: u8 = 8;
 
 /// The exception frame the shim leaves on the IST stack.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -49,6 +49,16 @@ impl TrapFrame {
     pub fn is_syscall(&self, vector: u8) -> bool {
         const IF: u64 = 1 << 9;
         vector == PF && self.rip == SYSCALL_TRAP_VA && self.rflags & IF == 0
+    }
+
+    /// `syscall` from 32-bit compatibility mode ends as a #PF at CSTAR, or
+    /// at CSTAR's low 32 bits where the CPU truncates it; IF is clear as
+    /// for a 64-bit call.
+    pub fn is_compat_syscall(&self, vector: u8) -> bool {
+        const IF: u64 = 1 << 9;
+        vector == PF
+            && (self.rip == COMPAT_SYSCALL_TRAP_VA || self.rip == COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff)
+            && self.rflags & IF == 0
     }
 }
 
@@ -123,6 +133,19 @@ pub fn signal_for_vector(vector: u8) -> Signal {
     }
 }
 
+/// The vector a ring-3 `int $N` (bytes CD N) raises on Linux: #BP for
+/// `int $3`, whose gate is user-callable, and #GP for every other vector,
+/// whose gates are not (or, beyond the IDT, do not exist). Hypervisors that
+/// report software interrupts from user mode as #UD (PVM does) are mapped
+/// back with this.
+pub fn software_interrupt_vector(insn: [u8; 2]) -> Option<u8> {
+    match insn {
+        [0xcd, 3] => Some(3),
+        [0xcd, _] => Some(13),
+        _ => None,
+    }
+}
+
 /// Mnemonic of an exception vector, for reports.
 pub fn vector_name(vector: u8) -> &'static str {
     const NAMES: [&str; 32] = [
@@ -188,5 +211,8 @@ mod tests {
         assert_eq!(vector_for_port(0x3f8), None);
         assert_eq!(signal_for_vector(6), SIGILL);
         assert_eq!(signal_for_vector(14), SIGSEGV);
+        assert_eq!(software_interrupt_vector([0xcd, 0x80]), Some(13));
+        assert_eq!(software_interrupt_vector([0xcd, 3]), Some(3));
+        assert_eq!(software_interrupt_vector([0x0f, 0x0b]), None);
     }
 }

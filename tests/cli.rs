@@ -33,6 +33,8 @@ fn patched(name: &str, edit: impl FnOnce(&mut Vec<u8>)) -> String {
     edit(&mut bytes);
     let p = tmp(name);
     std::fs::write(&p, bytes).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
     p.display().to_string()
 }
 
@@ -72,7 +74,7 @@ fn run_writes_the_timeline_csv() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin"));
+    assert_eq!(lines.next(), Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid"));
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let bss: Vec<_> = rows.iter().filter(|r| r[2] == ".bss").collect();
     assert_eq!(bss.len(), 12);
@@ -130,8 +132,11 @@ fn foreign_architecture() {
 }
 
 #[test]
-fn dynamically_linked() {
-    assert_error(&faultline(&["run", &fixture("dynamic")]), "link with -static");
+fn dynamically_linked_programs_run_through_their_interpreter() {
+    let out = faultline(&["run", "-q", &fixture("dynamic")]);
+    let native = Command::new(fixture("dynamic")).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.stdout, native.stdout);
 }
 
 #[test]
@@ -168,10 +173,27 @@ fn segments_that_do_not_fit_in_mem() {
 fn bad_options() {
     assert_error(&faultline(&["run", "--timeout", "0", &fixture("touch")]), "--timeout");
     assert_error(&faultline(&["run", "--env", "NOEQUALS", &fixture("touch")]), "K=V");
-    // clap's own usage errors: exit 2, and they name the option.
-    let out = faultline(&["run", "--mem", "lots", &fixture("touch")]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--mem"));
+    // Usage errors exit 125 too (as env(1) and timeout(1) do), naming the
+    // option, so a script can tell faultline's failures from the program's.
+    for args in [
+        &["run", "--mem", "lots", "x"][..],
+        &["run", "--mem", "12Q", "x"],
+        &["run", "--wake", "sometimes", "x"],
+        &["run", "--no-such-flag", "x"],
+        &["frobnicate"],
+        &[],
+    ] {
+        let out = faultline(args);
+        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+    }
+    assert!(String::from_utf8_lossy(&faultline(&["run", "--mem", "12Q", "x"]).stderr).contains("--mem"));
+    assert_eq!(faultline(&["--help"]).status.code(), Some(0));
+    assert_eq!(faultline(&["--version"]).status.code(), Some(0));
+    // Values accepted by the parser that would do nothing useful.
+    assert_error(&faultline(&["run", "--rss-limit", "1G", "--mem", "256M", &fixture("touch")]), "--rss-limit");
+    assert_error(&faultline(&["bench", "--repeat", "0"]), "--repeat");
+    assert_error(&faultline(&["run", "--pin", "nowhere", &fixture("touch")]), "--pin nowhere");
 }
 
 #[test]

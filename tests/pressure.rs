@@ -2,7 +2,6 @@
 
 mod support;
 
-use faultline::loader::Image;
 use faultline::timeline::{Access, EventKind, Origin, Prefault};
 use faultline::Config;
 use support::*;
@@ -15,7 +14,7 @@ fn pressure(libc: &str) -> String {
 }
 
 fn run_with(name: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
-    let image = Image::from_file(&elf_fixtures::path(name)).unwrap();
+    let image = faultline::Program::Path(elf_fixtures::path(name));
     let mut argv = vec![name];
     argv.extend_from_slice(args);
     let mut cfg = config(&argv);
@@ -137,7 +136,10 @@ fn a_hot_set_stays_resident_while_a_cold_scan_streams_through() {
         assert!(run.stdout.contains("hot_resident=64"), "{libc}: {}", run.stdout);
         let hot = hex_field(&run.stderr, "hot");
         let kinds = kinds_in(&run, hot, hot + 64 * 4096);
-        assert_eq!(kinds, vec![EventKind::ZeroFill; 64], "{libc}: hot pages were evicted");
+        // `h[j] += 1` reads, then writes: the zero page, then a private
+        // copy of it, as natively (two minor faults). Nothing after that:
+        // the hot pages were never evicted.
+        assert_eq!(kinds, [EventKind::ZeroFill, EventKind::Cow].repeat(64), "{libc}: hot pages were evicted");
         let evictions = run.outcome.events.iter().filter(|e| e.kind == EventKind::Evict).count();
         assert!(evictions > 8000, "{libc}: the cold scan should have been evicted ({evictions})");
     }
@@ -163,8 +165,8 @@ fn the_endless_malloc_loop_meets_the_oom_killer() {
     for libc in LIBCS {
         let t = std::time::Instant::now();
         let run = run_with(&format!("memory1-{libc}"), &[], |c| c.mem = 64 * MIB);
-        assert_eq!(run.code(), 137, "{libc}: {:?}", run.outcome.report);
-        let report = run.outcome.report.clone().unwrap();
+        assert_eq!(run.code(), 137, "{libc}: {:?}", run.outcome.reports);
+        let report = run.outcome.report().unwrap().to_string();
         assert!(
             report.starts_with(&format!("Out of memory: Killed process 1 (memory1-{libc}) total-vm:")),
             "{libc}: {report}"
@@ -187,8 +189,8 @@ fn a_fully_pinned_guest_that_cannot_fit_is_killed() {
         c.swap = 64 * MIB;
         c.memlock_limit = 1 << 30;
     });
-    assert_eq!(run.code(), 137, "{:?}", run.outcome.report);
-    assert!(run.outcome.report.as_deref().unwrap_or("").starts_with("Out of memory: Killed process 1"));
+    assert_eq!(run.code(), 137, "{:?}", run.outcome.reports);
+    assert!(run.outcome.report().unwrap_or("").starts_with("Out of memory: Killed process 1"));
     // Swap was there, but nothing pinned may go to it.
     assert_eq!(run.outcome.events.iter().filter(|e| e.kind == EventKind::Evict && run.region(e) == "mmap").count(), 0);
 }
@@ -231,10 +233,10 @@ fn mlocked_counts_the_pinned_pages_that_are_there() {
 
 #[test]
 fn pinning_more_than_fits_is_a_clear_error() {
-    let image = Image::from_file(&elf_fixtures::path(&pressure("glibc"))).unwrap();
+    let image = faultline::Program::Path(elf_fixtures::path(&pressure("glibc")));
     let mut cfg = config(&["pressure", "testA"]);
     cfg.pin = vec!["all".into()];
     cfg.rss_limit = Some(256 << 10);
-    let err = faultline::Sandbox::new(&image, cfg).err().expect("refused").to_string();
+    let err = faultline::Sandbox::new(image, cfg).err().expect("refused").to_string();
     assert!(err.starts_with("--pin all pins more pages than"), "{err}");
 }

@@ -10,7 +10,7 @@ use support::*;
 /// Runs a hostile fixture; `(exit code, stdout, report)`.
 fn hostile(name: &str, args: &[&str]) -> (i32, String, String) {
     let run = run_fixture(name, args);
-    (run.code(), run.stdout.clone(), run.outcome.report.clone().unwrap_or_default())
+    (run.code(), run.stdout.clone(), run.outcome.report().unwrap_or_default().to_string())
 }
 
 #[test]

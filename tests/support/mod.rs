@@ -5,10 +5,9 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline::abi::{Output, Strace};
-use faultline::loader::Image;
+use faultline::kernel::strace::Sink;
 use faultline::timeline::{Access, Event, EventKind, Origin};
-use faultline::{Config, Outcome, Sandbox};
+use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 
 pub struct Run {
     pub outcome: Outcome,
@@ -36,7 +35,7 @@ impl Run {
     }
 
     pub fn region(&self, e: &Event) -> String {
-        e.region.map(|r| self.outcome.regions.name(r).to_string()).unwrap_or_else(|| "?".into())
+        self.outcome.regions.name(e.region).to_string()
     }
 
     /// Guest faults in `region`.
@@ -68,19 +67,22 @@ impl Run {
 pub fn config(argv: &[&str]) -> Config {
     Config {
         argv: argv.iter().map(|s| s.to_string()).collect(),
-        stdin: faultline::abi::Input::Empty,
+        stdin: Input::Empty,
         stdout: Output::capture(),
         stderr: Output::capture(),
         timeout: Some(Duration::from_secs(30)),
+        keep_events: true,
         ..Config::default()
     }
 }
 
-pub fn run_image(image: &Image, mut config: Config) -> Run {
+pub fn run_image(program: &Program, mut config: Config) -> Run {
     let (out, err) = (config.stdout.clone(), config.stderr.clone());
     let trace = Arc::new(Mutex::new(Vec::new()));
-    config.strace = Some(Strace::Capture(trace.clone()));
-    let outcome = Sandbox::new(image, config).expect("sandbox").run().expect("run");
+    if config.strace.is_none() {
+        config.strace = Some(Strace::new(Sink::Capture(trace.clone())));
+    }
+    let outcome = Sandbox::new(program.clone(), config).expect("sandbox").run().expect("run");
     let stdout_bytes = out.captured_bytes();
     let strace = String::from_utf8_lossy(&trace.lock().unwrap()).into_owned();
     Run {
@@ -115,16 +117,16 @@ pub fn hex_field(text: &str, key: &str) -> u64 {
 
 /// Runs fixture `name` with `args` (argv[0] is the name).
 pub fn run_fixture(name: &str, args: &[&str]) -> Run {
-    let image = Image::from_file(&elf_fixtures::path(name)).expect("fixture loads");
     let mut argv = vec![name];
     argv.extend_from_slice(args);
-    run_image(&image, config(&argv))
+    run_image(&fixture(name), config(&argv))
 }
 
-pub fn demo_image() -> Image {
-    Image::from_bytes("demo".into(), Arc::from(faultline_guest_demo())).unwrap()
+/// Fixture `name` as a program.
+pub fn fixture(name: &str) -> Program {
+    Program::Path(elf_fixtures::path(name))
 }
 
-fn faultline_guest_demo() -> &'static [u8] {
-    faultline::guest::DEMO_ELF
+pub fn demo_image() -> Program {
+    Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) }
 }

@@ -6,10 +6,8 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use crate::abi::Output;
-use crate::fault::{BackingMode, WakeMode};
-use crate::loader::Image;
-use crate::{Config, ExitStatus, Sandbox};
+use crate::fault::WakeMode;
+use crate::{Config, ExitStatus, Output, Program, Sandbox};
 
 pub const DEFAULT_PAGES: u64 = 16384;
 /// The bench guest's arena (guest/bench/touch.c).
@@ -154,24 +152,25 @@ impl fmt::Display for Report {
     }
 }
 
-fn guest_ns(image: &Image, pages: u64, way: Way) -> Result<(f64, Vec<u64>), BenchError> {
-    let (backing, wake) = match way {
-        Way::Kernel => (BackingMode::KernelPopulated, WakeMode::Spin),
-        Way::TrappedColocated => (BackingMode::Trapped, WakeMode::Colocated),
-        Way::TrappedSpin => (BackingMode::Trapped, WakeMode::Spin),
-        _ => (BackingMode::Trapped, WakeMode::Poll),
+fn guest_ns(image: &Program, pages: u64, way: Way) -> Result<(f64, Vec<u64>), BenchError> {
+    let (trapped, wake) = match way {
+        Way::Kernel => (false, WakeMode::Spin),
+        Way::TrappedColocated => (true, WakeMode::Colocated),
+        Way::TrappedSpin => (true, WakeMode::Spin),
+        _ => (true, WakeMode::Poll),
     };
     let out = Output::capture();
     let config = Config {
         argv: vec!["touch".into(), pages.to_string()],
-        backing,
+        trapped,
         wake,
+        keep_events: true,
         stdout: out.clone(),
         stderr: Output::capture(),
         timeout: Some(Duration::from_secs(120)),
         ..Config::default()
     };
-    let outcome = Sandbox::new(image, config)?.run()?;
+    let outcome = Sandbox::new(image.clone(), config)?.run()?;
     let text = out.captured();
     let ns = text
         .split_whitespace()
@@ -191,7 +190,7 @@ fn median_of(mut v: Vec<u64>) -> u64 {
 /// Touches `pages` pages twice through a budget of a quarter of them: the
 /// first pass zero-fills (and evicts once the budget is full), the second
 /// swaps every page in and evicts one for each.
-fn pressure(image: &Image, pages: u64) -> Result<Pressure, BenchError> {
+fn pressure(image: &Program, pages: u64) -> Result<Pressure, BenchError> {
     use crate::timeline::EventKind;
     let budget = (pages / 4).max(64);
     let out = Output::capture();
@@ -202,9 +201,10 @@ fn pressure(image: &Image, pages: u64) -> Result<Pressure, BenchError> {
         stdout: out.clone(),
         stderr: Output::capture(),
         timeout: Some(Duration::from_secs(300)),
+        keep_events: true,
         ..Config::default()
     };
-    let outcome = Sandbox::new(image, config)?.run()?;
+    let outcome = Sandbox::new(image.clone(), config)?.run()?;
     let text = out.captured();
     let ns: Vec<u64> =
         text.split_whitespace().filter_map(|w| w.strip_prefix("ns=")).filter_map(|v| v.parse().ok()).collect();
@@ -275,7 +275,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
         return Err(BenchError::Pages);
     }
     let repeat = repeat.max(1);
-    let image = Image::from_bytes("touch".into(), Arc::from(faultline_guest::BENCH_ELF)).map_err(crate::Error::from)?;
+    let image = Program::Bytes { name: "touch".into(), bytes: Arc::from(faultline_guest::BENCH_ELF) };
     let mut samples: [Vec<f64>; 5] = Default::default();
     let mut latencies = Vec::new();
     for _ in 0..repeat {

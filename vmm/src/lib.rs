@@ -1,26 +1,38 @@
-//! faultline: run a static x86-64 program as a tiny KVM guest and record,
-//! page by page, how its memory gets backed.
+//! faultline: run an x86-64 Linux program as a KVM guest and record, page
+//! by page, how its memory gets backed.
 //!
-//! - [`vm`]: KVM plumbing (memory slots, the vCPU, exits).
-//! - [`arch`]: x86-64 page tables, descriptor tables, traps.
-//! - [`mm`]: the guest address space the VMM owns.
+//! The layers, lowest first; each imports only from the ones above it in
+//! this list:
+//!
+//! - [`memory`]: host mappings that back guest-physical memory.
+//! - [`arch`]: the x86-64 contract: page tables, descriptor tables, traps,
+//!   user registers.
+//! - [`timeline`]: events, per-region counts, the summary and CSV.
+//! - [`hv`]: KVM plumbing (the VM, memory slots, vCPUs, kicks).
+//! - [`mm`]: physical frames, the page cache, VMAs, address spaces, swap.
+//! - [`fault`]: userfaultfd and the handler thread; how a missing page is
+//!   filled, a copy-on-write broken, a page reclaimed.
 //! - [`loader`]: ELF validation and the page plan.
-//! - [`fault`]: userfaultfd and the fault-handler thread.
-//! - [`abi`]: the Linux syscalls faultline implements.
-//! - [`timeline`]: events, CSV and the summary.
-//! - [`sandbox`]: puts one program through all of the above.
+//! - [`kernel`]: the Linux the program sees: processes, threads, files,
+//!   signals, one syscall table.
+//! - [`sandbox`]: one VM and one kernel running one program.
+//! - [`bench`]: `faultline bench`.
 
-pub mod abi;
 pub mod arch;
 pub mod bench;
 pub mod fault;
+pub mod hv;
+pub mod kernel;
 pub mod loader;
+pub mod memory;
 pub mod mm;
 pub mod sandbox;
 pub mod timeline;
-pub mod vm;
 
-pub use sandbox::{Config, Error, ExitStatus, Outcome, Sandbox};
+pub use kernel::files::{Input, Output};
+pub use kernel::strace::Strace;
+pub use kernel::{ExitStatus, Stop};
+pub use sandbox::{default_env, Config, Error, Outcome, Program, Sandbox};
 
 /// The embedded guests: the shim, the demo and the benchmark guest.
 pub use faultline_guest as guest;

@@ -1,30 +1,31 @@
-//! The `faultline` command line.
+//! The `faultline` command line: parsing, output files, signals, exit
+//! statuses. Everything else is the library's.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, AtomicI32, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use faultline::abi::Strace;
 use faultline::fault::WakeMode;
-use faultline::loader::Image;
-use faultline::timeline::write_csv;
-use faultline::{parse_size, Config, Outcome, Sandbox};
+use faultline::kernel::strace::{Filter, Sink};
+use faultline::timeline::{CsvSink, EventSink};
+use faultline::{parse_size, Config, Outcome, Output, Program, Sandbox, Strace};
 
-/// Exit status when faultline itself fails (as `env` and `chroot` use it),
-/// so it is never mistaken for the program's own.
+/// Exit status when faultline itself fails (as env(1) and timeout(1) use
+/// it), so it is never mistaken for the program's own.
 const TOOL_FAILURE: u8 = 125;
 
 #[derive(Parser)]
 #[command(
     name = "faultline",
     version,
-    about = "Run a static x86-64 program on KVM and watch its memory get backed, page by page"
+    about = "Run an x86-64 Linux program on KVM and watch its memory get backed, page by page"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -33,12 +34,12 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Cmd {
-    /// Run a static x86-64 ELF as the guest.
+    /// Run an x86-64 Linux program (static, or dynamic with its interpreter) as the guest.
     Run {
         #[command(flatten)]
         opts: RunOpts,
         /// The program.
-        elf: PathBuf,
+        program: PathBuf,
         /// Its arguments.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         args: Vec<String>,
@@ -67,13 +68,13 @@ struct RunOpts {
     /// Guest RAM (K, M, G suffixes).
     #[arg(long, default_value = "256M", value_parser = parse_size)]
     mem: u64,
-    /// Write every page event to this CSV file.
+    /// Write every page event to this CSV file, as it happens.
     #[arg(long, value_name = "FILE.csv")]
     timeline: Option<PathBuf>,
     /// Add K=V to the program's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
-    /// Kill the program after this many seconds.
+    /// Kill the program (and every process it made) after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
     /// How the fault handler waits for faults: spin, colocated or poll.
@@ -92,62 +93,209 @@ struct RunOpts {
     /// (repeatable).
     #[arg(long, value_name = "REGION")]
     pin: Vec<String>,
-    /// Print the memory status at each reclaim pass.
+    /// Print the memory status when reclaim runs (at most once a second).
     #[arg(long)]
     status: bool,
     /// Randomise where the heap and mmaps start, as Linux's ASLR does.
     #[arg(long)]
     aslr: bool,
-    /// Print each syscall, strace-style, to stderr (or to FILE with =FILE).
+    /// Most processes and threads alive at once (a fork bomb meets EAGAIN).
+    #[arg(long, value_name = "N", default_value_t = faultline::sandbox::DEFAULT_MAX_TASKS)]
+    max_tasks: u32,
+    /// vm.overcommit_memory: 0 heuristic, 1 always, 2 strict.
+    #[arg(long, value_name = "MODE", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=2))]
+    overcommit: u32,
+    /// vm.overcommit_ratio (percent of RAM strict mode allows, plus swap).
+    #[arg(long, value_name = "PERCENT", default_value_t = 50)]
+    overcommit_ratio: u64,
+    /// vm.max_map_count.
+    #[arg(long, value_name = "N", default_value_t = faultline::sandbox::DEFAULT_MAX_MAP_COUNT)]
+    max_map_count: usize,
+    /// The host directory the program sees as / (read-only).
+    #[arg(long, value_name = "DIR", default_value = "/")]
+    root: PathBuf,
+    /// The program's working directory, inside the root.
+    #[arg(long, value_name = "DIR")]
+    cwd: Option<String>,
+    /// Log each syscall, strace-style, to stderr (or to FILE with =FILE).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-", require_equals = true)]
     strace: Option<String>,
-    /// Do not print the summary.
+    /// Write the syscall log to FILE (strace -o); implies --strace.
+    #[arg(long, value_name = "FILE")]
+    strace_output: Option<PathBuf>,
+    /// Which syscalls to log (strace -e trace=): names and %classes
+    /// (%memory, %file, %desc, %process, %signal, %ipc, %network), `!` to
+    /// negate; implies --strace.
+    #[arg(long, value_name = "EXPR")]
+    strace_filter: Option<String>,
+    /// Count calls, errors and time per syscall and print strace -c's table
+    /// at the end instead of a log.
+    #[arg(long)]
+    strace_count: bool,
+    /// Show each call's time (strace -T).
+    #[arg(long)]
+    strace_times: bool,
+    /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
 }
 
-fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
-    let mut env = faultline::sandbox::default_env();
+/// The signal that asked faultline to stop, 0 if none. A second one exits
+/// at once.
+static INTERRUPT: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int) {
+    if INTERRUPT.swap(sig, Ordering::AcqRel) != 0 {
+        // SAFETY: _exit is async-signal-safe.
+        unsafe { libc::_exit(128 + sig) };
+    }
+}
+
+fn catch_signals() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        // SAFETY: installing a handler that only touches an atomic and may
+        // call _exit; SA_RESTART keeps faultline's own I/O going.
+        unsafe {
+            let mut sa: libc::sigaction = std::mem::zeroed();
+            sa.sa_sigaction = on_signal as *const () as usize;
+            sa.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut sa.sa_mask);
+            libc::sigaction(sig, &sa, std::ptr::null_mut());
+        }
+    }
+}
+
+fn create(path: &std::path::Path) -> Result<File> {
+    File::create(path).with_context(|| format!("cannot create {}", path.display()))
+}
+
+/// The strace settings, with its output file opened now.
+fn strace_of(opts: &RunOpts) -> Result<Option<Strace>> {
+    let wanted = opts.strace.is_some()
+        || opts.strace_output.is_some()
+        || opts.strace_filter.is_some()
+        || opts.strace_count
+        || opts.strace_times;
+    if !wanted {
+        return Ok(None);
+    }
+    let file = match (&opts.strace, &opts.strace_output) {
+        (Some(f), Some(_)) if f != "-" => bail!("--strace=FILE and --strace-output both name a file; give one"),
+        (_, Some(p)) => Some(p.clone()),
+        (Some(f), None) if f != "-" => Some(PathBuf::from(f)),
+        _ => None,
+    };
+    let sink = match file {
+        Some(p) => Sink::File(Arc::new(Mutex::new(create(&p)?))),
+        None => Sink::Stderr,
+    };
+    let mut st = Strace::new(sink);
+    if let Some(expr) = &opts.strace_filter {
+        st.filter = Filter::parse(expr).map_err(|e| anyhow::anyhow!("--strace-filter: {e}"))?;
+    }
+    st.count = opts.strace_count;
+    st.times = opts.strace_times;
+    Ok(Some(st))
+}
+
+/// The configuration, with every output file opened (so a bad path fails
+/// before anything runs).
+fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
+    let mut env = faultline::default_env();
     for kv in &opts.env {
-        anyhow::ensure!(kv.contains('='), "--env {kv:?}: expected K=V");
+        ensure!(kv.contains('='), "--env {kv:?}: expected K=V");
         env.push(kv.clone());
     }
     let timeout = match opts.timeout {
-        Some(s) if !(s.is_finite() && s > 0.0) => anyhow::bail!("--timeout must be a positive number of seconds"),
+        Some(s) if !(s.is_finite() && s > 0.0 && s < 1e9) => bail!("--timeout must be a positive number of seconds"),
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    let strace = match opts.strace.as_deref() {
-        None => None,
-        Some("-") => Some(Strace::Stderr),
-        Some(path) => {
-            let f = File::create(path).with_context(|| format!("cannot create {path}"))?;
-            Some(Strace::File(Arc::new(Mutex::new(f))))
-        }
-    };
-    let config = Config {
+    if let Some(limit) = opts.rss_limit {
+        ensure!(
+            limit <= opts.mem,
+            "--rss-limit {limit} is above --mem {}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit",
+            opts.mem
+        );
+        ensure!(limit >= 64 * 4096, "--rss-limit must be at least 256K");
+    }
+    ensure!(opts.max_tasks >= 1, "--max-tasks must be at least 1");
+    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
+    if let Some(path) = &opts.timeline {
+        let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
+        sinks.push(Box::new(sink));
+    }
+    Ok(Config {
         mem: opts.mem,
         argv,
         env,
         timeout,
         wake: opts.wake,
-        strace,
+        strace: strace_of(opts)?,
         rss_limit: opts.rss_limit,
         swap: opts.swap,
         memlock_limit: opts.memlock_limit,
         pin: opts.pin.clone(),
-        status: opts.status.then_some(faultline::abi::Output::Inherit(2)),
+        status: opts.status.then_some(Output::Inherit(2)),
         aslr: opts.aslr,
+        max_tasks: opts.max_tasks,
+        overcommit: opts.overcommit,
+        overcommit_ratio: opts.overcommit_ratio,
+        max_map_count: opts.max_map_count,
+        root: opts.root.clone(),
+        cwd: opts.cwd.clone(),
+        sinks: Arc::new(Mutex::new(sinks)),
         ..Config::default()
-    };
-    let outcome = Sandbox::new(&image, config)?.run()?;
-    if let Some(path) = &opts.timeline {
-        let f = File::create(path).with_context(|| format!("cannot create {}", path.display()))?;
-        write_csv(&mut BufWriter::new(f), &outcome.events, &outcome.regions)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+    })
+}
+
+/// Shows elapsed time, events and resident memory on a terminal's stderr
+/// while the program runs, once a second.
+fn progress(probe: faultline::sandbox::ProgressProbe, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let start = Instant::now();
+        let mut shown = false;
+        while !done.load(Ordering::Acquire) {
+            std::thread::park_timeout(Duration::from_millis(250));
+            let t = start.elapsed();
+            if t < Duration::from_secs(1) || done.load(Ordering::Acquire) {
+                continue;
+            }
+            let p = probe.read();
+            eprint!(
+                "\r\x1b[K[faultline {:.0}s: {} events, {:.1} MiB resident, {} process{}]",
+                t.as_secs_f64(),
+                p.events,
+                p.resident_pages as f64 * 4096.0 / (1 << 20) as f64,
+                p.processes,
+                if p.processes == 1 { "" } else { "es" }
+            );
+            shown = true;
+            std::thread::sleep(Duration::from_millis(750));
+        }
+        if shown {
+            eprint!("\r\x1b[K");
+        }
+    })
+}
+
+fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
+    let config = config_of(argv, opts)?;
+    let strace = config.strace.clone();
+    let sandbox = Sandbox::new(program, config)?;
+    let show_progress = !opts.quiet && std::io::stderr().is_terminal();
+    let done = Arc::new(AtomicBool::new(false));
+    let watcher = show_progress.then(|| progress(sandbox.probe(), done.clone()));
+    catch_signals();
+    let result = sandbox.run_with(Some(&INTERRUPT));
+    done.store(true, Ordering::Release);
+    if let Some(w) = watcher {
+        w.thread().unpark();
+        let _ = w.join();
     }
-    if let Some(r) = &outcome.report {
-        eprintln!("faultline: {r}");
+    let outcome = result?;
+    if let Some(st) = strace.filter(|s| s.count) {
+        st.sink.emit(st.table().trim_end());
     }
     if !opts.quiet {
         eprintln!("\n{}{}", outcome.summary, outcome.memory);
@@ -155,20 +303,19 @@ fn run(image: Image, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     Ok(outcome)
 }
 
-fn main_result() -> Result<u8> {
-    let cli = Cli::parse();
+fn main_result(cli: Cli) -> Result<u8> {
     let outcome = match cli.cmd {
-        Cmd::Run { opts, elf, args } => {
-            let image = Image::from_file(&elf)?;
-            let mut argv = vec![elf.display().to_string()];
+        Cmd::Run { opts, program, args } => {
+            let mut argv = vec![program.display().to_string()];
             argv.extend(args);
-            run(image, argv, &opts)?
+            run(Program::Path(program), argv, &opts)?
         }
         Cmd::Demo { opts } => {
-            let image = Image::from_bytes("demo".into(), Arc::from(faultline_guest::DEMO_ELF))?;
-            run(image, vec!["demo".into()], &opts)?
+            let program = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
+            run(program, vec!["demo".into()], &opts)?
         }
         Cmd::Bench { pages, json, repeat } => {
+            ensure!(repeat >= 1, "--repeat must be at least 1");
             let r = faultline::bench::run(pages, repeat)?;
             if json {
                 println!("{}", r.to_json());
@@ -198,7 +345,18 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
-    match main_result() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            use clap::error::ErrorKind;
+            let _ = e.print();
+            return match e.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(TOOL_FAILURE),
+            };
+        }
+    };
+    match main_result(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             eprintln!("faultline: error: {}", one_line(&e));

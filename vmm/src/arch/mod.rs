@@ -1,10 +1,27 @@
-//! Everything that depends on the guest's instruction set: page-table
-//! format, descriptor tables, the shim's layout, CPU state and how traps are
-//! decoded. An arm64 port adds a sibling module and a `cfg` here.
+//! The contract between faultline and an instruction set. Everything that
+//! depends on the guest CPU lives behind these names; an arm64 port adds a
+//! sibling of `x86_64/` and a `cfg` here, and nothing above this module
+//! changes.
+//!
+//! An architecture provides:
+//! - `layout`: where the VMM's structures sit in guest-physical and
+//!   guest-virtual space, and the top of user space;
+//! - `paging`: the page-table format ([`PageTables`], [`TablePool`],
+//!   [`Perms`]), with checked access to every entry;
+//! - `regs`: the user-visible register file ([`UserRegs`]) and how it is
+//!   read from and written back to a vCPU stopped in a trap;
+//! - `trap`: decoding a trap into a syscall, a page fault or an exception,
+//!   and the signal Linux sends for it;
+//! - `cpu`: the initial state of a vCPU (control registers, MSRs, FPU);
+//! - `tables`: descriptor tables, one set per vCPU.
 
-pub mod x86_64;
+#[cfg(target_arch = "x86_64")]
+#[path = "x86_64/mod.rs"]
+mod imp;
 
-pub use self::x86_64::*;
+pub use imp::{cpu, layout, paging, regs, tables, trap};
+pub use paging::{PageTables, PagingError, Perms, TablePool};
+pub use regs::UserRegs;
 
 /// Size of a guest page, in bytes.
 pub const PAGE_SIZE: u64 = 4096;

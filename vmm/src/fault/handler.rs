@@ -1,4 +1,6 @@
-//! The fault-handler thread: reads userfaultfd messages and resolves them.
+//! The fault-handler thread: reads userfaultfd messages and hands them, in
+//! batches, to whoever resolves them (the kernel). It knows how to wait,
+//! nothing about what a page should hold.
 
 use std::io;
 use std::os::fd::AsRawFd;
@@ -9,7 +11,7 @@ use std::time::Instant;
 
 use vmm_sys_util::eventfd::EventFd;
 
-use super::backing::{Backing, FaultError};
+use super::uffd::{PageFault, Uffd, UffdError};
 
 /// How the handler waits for the next fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
@@ -24,10 +26,10 @@ pub enum WakeMode {
     /// default: the fastest way measured (BENCHMARKS.md).
     #[default]
     Spin,
-    /// Pin the handler to the vCPU thread's CPU and sleep in poll(2):
-    /// the faulting thread's sleep hands the CPU straight to the handler
-    /// and the handler's wake-up hands it back, with no cross-CPU IPI and
-    /// no idle CPU to wake. Slower than spinning, but keeps no core busy.
+    /// Pin the handler to the CPU the sandbox started on and sleep in
+    /// poll(2): the faulting thread's sleep hands the CPU straight to the
+    /// handler, with no cross-CPU IPI. Slower than spinning, but keeps no
+    /// core busy.
     Colocated,
 }
 
@@ -38,7 +40,7 @@ impl std::str::FromStr for WakeMode {
             "poll" => Ok(WakeMode::Poll),
             "spin" => Ok(WakeMode::Spin),
             "colocated" => Ok(WakeMode::Colocated),
-            _ => Err(format!("unknown wake mode {s:?} (colocated, spin or poll)")),
+            _ => Err(format!("unknown wake mode {s:?} (spin, colocated or poll)")),
         }
     }
 }
@@ -48,30 +50,38 @@ impl std::str::FromStr for WakeMode {
 /// falls asleep between two faults.
 pub const SPIN_WINDOW: std::time::Duration = std::time::Duration::from_micros(500);
 
+/// Whoever resolves faults. Errors end the handler.
+pub trait FaultSink: Send + 'static {
+    /// Resolves `faults`, read at `read_at`. Faults it cannot resolve yet
+    /// (memory being freed) it keeps, to be offered again by
+    /// [`FaultSink::retry`]; returns whether it keeps some.
+    fn resolve(&mut self, faults: &[PageFault], read_at: Instant) -> Result<bool, UffdError>;
+    /// Resolves what it kept, if anything; returns whether it still keeps
+    /// some (the handler then polls instead of sleeping).
+    fn retry(&mut self) -> Result<bool, UffdError>;
+}
+
 pub struct Handler {
-    thread: Option<JoinHandle<Result<(), FaultError>>>,
+    thread: Option<JoinHandle<Result<(), UffdError>>>,
     stop: Arc<AtomicBool>,
     stop_fd: EventFd,
 }
 
 impl Handler {
-    /// Starts the thread. `on_error` runs on the handler thread if it has
-    /// to give up, so the vCPU (blocked on a fault) can be kicked out.
-    ///
-    /// With [`WakeMode::Colocated`], `cpu` is the CPU the vCPU thread is
-    /// pinned to; the handler pins itself there too.
+    /// Starts the thread. `on_exit` runs on it when it ends for any reason
+    /// but [`Handler::stop`] (an error, a panic), so that vCPUs parked on
+    /// faults nobody will serve can be kicked out.
     pub fn start(
-        backing: Arc<Backing>,
+        uffd: Arc<Uffd>,
+        mut sink: impl FaultSink,
         mode: WakeMode,
         cpu: Option<usize>,
-        on_error: impl FnOnce() + Send + 'static,
+        on_exit: impl FnOnce() + Send + 'static,
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
         let stop_fd = EventFd::new(libc::EFD_NONBLOCK)?;
         let (stop2, wake_fd) = (stop.clone(), stop_fd.try_clone()?);
         let thread = std::thread::Builder::new().name("fault-handler".into()).spawn(move || {
-            // Whether the handler returns an error or panics, the vCPU may be
-            // parked on a fault nobody will serve: raise the alarm either way.
             struct Alarm<F: FnOnce()>(Option<F>);
             impl<F: FnOnce()> Drop for Alarm<F> {
                 fn drop(&mut self) {
@@ -80,12 +90,12 @@ impl Handler {
                     }
                 }
             }
-            let mut alarm = Alarm(Some(on_error));
+            let mut alarm = Alarm(Some(on_exit));
             if let Some(cpu) = cpu {
                 // Best effort: unpinned, the handler still works, only slower.
-                let _ = crate::vm::pin_current_thread(cpu);
+                let _ = crate::hv::pin_current_thread(cpu);
             }
-            let r = serve(&backing, mode, &stop2, wake_fd.as_raw_fd());
+            let r = serve(&uffd, &mut sink, mode, &stop2, wake_fd.as_raw_fd());
             if r.is_ok() {
                 alarm.0 = None;
             }
@@ -95,15 +105,17 @@ impl Handler {
     }
 
     /// Stops the thread and returns how it ended.
-    pub fn stop(mut self) -> Result<(), FaultError> {
+    pub fn stop(mut self) -> Result<(), UffdError> {
         self.shutdown()
     }
 
-    fn shutdown(&mut self) -> Result<(), FaultError> {
+    fn shutdown(&mut self) -> Result<(), UffdError> {
         self.stop.store(true, Ordering::Release);
         let _ = self.stop_fd.write(1);
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or(Err(FaultError::Write("the fault handler panicked".into()))),
+            Some(t) => t.join().unwrap_or_else(|_| {
+                Err(UffdError::Op { what: "handle faults", source: io::Error::other("the fault handler panicked") })
+            }),
             None => Ok(()),
         }
     }
@@ -115,15 +127,28 @@ impl Drop for Handler {
     }
 }
 
-fn serve(backing: &Backing, mode: WakeMode, stop: &AtomicBool, wake_fd: i32) -> Result<(), FaultError> {
-    let Some(uffd) = backing.uffd() else { return Ok(()) };
+fn serve(
+    uffd: &Uffd,
+    sink: &mut impl FaultSink,
+    mode: WakeMode,
+    stop: &AtomicBool,
+    wake_fd: i32,
+) -> Result<(), UffdError> {
     let mut faults = Vec::with_capacity(16);
     let mut last_fault = Instant::now();
+    let mut kept = false;
     loop {
         faults.clear();
         if uffd.read_faults(&mut faults)? == 0 {
             if stop.load(Ordering::Acquire) {
                 return Ok(());
+            }
+            if kept {
+                kept = sink.retry()?;
+                if kept {
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                continue;
             }
             match mode {
                 WakeMode::Spin if last_fault.elapsed() < SPIN_WINDOW => std::hint::spin_loop(),
@@ -135,8 +160,6 @@ fn serve(backing: &Backing, mode: WakeMode, stop: &AtomicBool, wake_fd: i32) -> 
         }
         let read_at = Instant::now();
         last_fault = read_at;
-        for f in &faults {
-            backing.handle_fault(f.address, f.write, read_at)?;
-        }
+        kept |= sink.resolve(&faults, read_at)?;
     }
 }

@@ -1,13 +1,22 @@
-//! Resolving stage-2 faults: the guest touches a frame the host has not
-//! backed yet, KVM's access faults through userfaultfd, and the handler
-//! thread puts the right bytes in place.
+//! Resolving faults on guest memory: the guest touches a frame the host
+//! has not backed yet, KVM's access faults through userfaultfd, and the
+//! handler thread gets the data in place. Also copy-on-write and reclaim,
+//! the other two ways a frame's backing changes.
+//!
+//! - [`uffd`]: the userfaultfd descriptor and its ioctls.
+//! - [`handler`]: the thread that waits for faults.
+//! - [`resolve`]: zero-fill, file read, swap-in: a frame's data put in place.
+//! - [`cow`]: copy-on-write breaks.
+//! - [`reclaim`]: CLOCK over the reverse map, eviction to swap.
 
-mod backing;
-mod handler;
-mod reclaim;
-mod swap;
-mod uffd;
+pub mod cow;
+pub mod handler;
+pub mod reclaim;
+pub mod resolve;
+pub mod uffd;
 
-pub use backing::{Backing, BackingMode, Budget, Counters, FaultError, Piece, Source};
-pub use handler::{Handler, WakeMode};
-pub use uffd::{PageFault, Resolved, Uffd, UffdError};
+pub use cow::{break_cow, Cow};
+pub use handler::{FaultSink, Handler, WakeMode};
+pub use reclaim::Evicted;
+pub use resolve::{populate, read_file_page, FaultError, Filled, Need};
+pub use uffd::{PageFault, Uffd, UffdError};

@@ -1,198 +1,222 @@
-//! Reclaim: CLOCK (second chance) over resident, unpinned pages, using the
-//! accessed and dirty bits of the guest's own page tables, as Linux uses
-//! PTE young bits.
+//! Reclaim: CLOCK (second chance) over resident, evictable frames, using the
+//! accessed and dirty bits of every page-table entry that maps them (found
+//! through the reverse map), as Linux uses PTE young bits.
 //!
-//! A page whose accessed bit is set gets a second chance: the bit is
-//! cleared and the MMU is made to notice (toggling the host page's
-//! protection invalidates KVM's shadow or EPT entry through the mmu
+//! A frame any of whose mappings was accessed gets a second chance: the
+//! bits are cleared and the MMU is made to notice (a protection round trip
+//! on the host page invalidates KVM's shadow or EPT entries through the MMU
 //! notifier, so the guest's next access walks its tables and sets the bit
-//! again). A page found with the bit clear is evicted: dirty contents go to
-//! swap, clean ones (the file's bytes, or zeroes) are just dropped, and the
-//! host page is freed with MADV_DONTNEED so its next touch faults through
-//! userfaultfd again.
+//! again). A frame found unaccessed is evicted: dirty anonymous and shared
+//! memory goes to swap, dirty file pages are written back, clean ones are
+//! dropped; the host page is freed with MADV_DONTNEED so its next touch
+//! faults through userfaultfd again and comes back with what it held.
 
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
-use std::collections::HashMap;
-
-use super::backing::{Backing, FaultError, Page, State};
-use crate::arch::paging::{ACCESSED, DIRTY};
+use super::resolve::FaultError;
+use crate::arch::paging::{entry_at, peek_dirty, take_accessed_dirty};
 use crate::arch::PAGE_SIZE;
-use crate::timeline::{Access, Event, EventKind, Origin};
+use crate::mm::{Content, Frame, FrameKind, Mapping, Phys, Residency};
 
-/// Pages reclaimed per pass: Linux's SWAP_CLUSTER_MAX, smaller for small
+/// A frame reclaim took away, for the timeline.
+#[derive(Clone, Copy, Debug)]
+pub struct Evicted {
+    pub gpa: u64,
+    /// A mapping of it (the first), to name the region.
+    pub mapping: Option<Mapping>,
+    pub latency_ns: u64,
+}
+
+/// Frames reclaimed per pass: Linux's SWAP_CLUSTER_MAX, smaller for small
 /// budgets so a pass never empties a tiny working set.
 fn batch(budget: u64) -> u64 {
     (budget / 16).clamp(1, 32)
 }
 
-/// Pages the aging hand passes over per page faulted in (see `age`).
+/// Frames the aging hand passes over per frame made resident (see `age`).
 const AGE_STEP: usize = 4;
 
-/// Residency (of the budget) from which pages are aged ahead of need.
+/// Residency (of the budget) from which frames are aged ahead of need.
 fn ages_from(budget: u64) -> u64 {
     budget - budget / 4
 }
 
-/// Reclaimable pages below which memory counts as exhausted: Linux's min
+/// Reclaimable frames below which memory counts as exhausted: Linux's min
 /// watermark, min_free_kbytes = sqrt(16 × RAM in KiB). Without it, a
 /// program whose memory is all unreclaimable would live on by evicting
 /// and refaulting its last few clean pages (its own code) forever.
-pub(super) fn reserve(budget: u64) -> u64 {
+pub fn reserve(budget: u64) -> u64 {
     let kib = budget.saturating_mul(4);
     let min_free_kib = ((kib.saturating_mul(16)) as f64).sqrt() as u64;
     (min_free_kib / 4).min(budget / 4).max(1)
 }
 
-/// The page a queue entry stands for, if it is still that page and
-/// resident; otherwise the entry is spent (and the page, if any, marked as
-/// having none).
-fn live(pages: &mut HashMap<u64, Page>, (gpa, gen): (u64, u64)) -> Option<&mut Page> {
-    let page = pages.get_mut(&gpa).filter(|p| p.gen == gen)?;
-    if !page.resident {
-        page.in_clock = false;
-        return None;
+/// Reads and clears the accessed and dirty bits of every mapping of `f`.
+fn take_bits(phys: &Phys, f: &Frame) -> (bool, bool) {
+    let mem = phys.tables.mem();
+    let (mut a, mut d) = (false, false);
+    for m in &f.maps {
+        if let Some(e) = entry_at(mem, m.pte) {
+            let (ea, ed) = take_accessed_dirty(e);
+            a |= ea;
+            d |= ed;
+        }
     }
-    Some(page)
+    (a, d)
 }
 
-impl Backing {
-    /// The page-table entry at offset `pte` of the system slot.
-    fn pte(&self, pte: u64) -> Option<&AtomicU64> {
-        crate::arch::paging::PageTables::entry_at(&self.sys, pte)
-    }
+fn any_dirty(phys: &Phys, f: &Frame) -> bool {
+    let mem = phys.tables.mem();
+    f.dirty || f.maps.iter().any(|m| entry_at(mem, m.pte).is_some_and(peek_dirty))
+}
 
-    /// Reads and clears the accessed and dirty bits of the PTE at `pte`.
-    /// A page made PROT_NONE keeps its bits in the non-present entry.
-    pub(super) fn take_accessed_dirty(&self, pte: u64) -> (bool, bool) {
-        let v = self.pte(pte).map_or(0, |e| e.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel));
-        (v & ACCESSED != 0, v & DIRTY != 0)
+/// Whether evicting `f` needs swap (its data exists nowhere else).
+fn needs_swap(phys: &Phys, f: &Frame) -> bool {
+    match f.content {
+        Content::Zero => true,
+        Content::File { file, .. } => {
+            f.kind == FrameKind::Shmem || phys.cache.get(&file).is_none_or(|c| c.data.memory_only())
+        }
     }
+}
 
-    /// Reads a PTE's dirty bit without clearing it.
-    fn peek_dirty(&self, pte: u64) -> bool {
-        self.pte(pte).is_some_and(|e| e.load(Ordering::Acquire) & DIRTY != 0)
+/// Resident frames reclaim could free: clean ones, and dirty ones as far
+/// as swap has room (or their file takes them back).
+fn reclaimable(phys: &Phys) -> u64 {
+    let (mut free, mut swapped) = (0u64, 0u64);
+    for (_, f) in phys.all_frames().filter(|(_, f)| f.evictable()) {
+        if any_dirty(phys, f) && needs_swap(phys, f) {
+            swapped += 1;
+        } else {
+            free += 1;
+        }
     }
+    let room = (phys.swap.capacity() - phys.swap.used()) as u64;
+    free + swapped.min(room)
+}
 
-    /// Resident pages reclaim could free: clean ones, and dirty ones as far
-    /// as swap has room.
-    fn reclaimable(&self, st: &State) -> u64 {
-        let (mut clean, mut dirty) = (0u64, 0u64);
-        for p in st.pages.values().filter(|p| p.resident && !p.pinned) {
-            if p.dirty || self.peek_dirty(p.pte) {
-                dirty += 1;
-            } else {
-                clean += 1;
+/// Ages frames ahead of need, as kswapd does before memory runs short: once
+/// residency passes 3/4 of the budget, each frame made resident moves the
+/// hand over a few more, clearing accessed bits (and making the MMU notice)
+/// without evicting. A reclaim pass then finds the frames used since
+/// marked, and the rest not. Without this, the first pass, which runs while
+/// the program is stopped in its fault, would find every frame marked,
+/// clear a whole lap and evict the oldest, hot or not.
+pub fn age(phys: &mut Phys) {
+    if phys.counters.resident < ages_from(phys.budget.resident_pages) {
+        return;
+    }
+    for _ in 0..AGE_STEP.min(phys.clock.len()) {
+        let Some((gpa, gen)) = phys.clock.pop_front() else { break };
+        let Some(f) = phys.frame(gpa).filter(|f| f.clock_gen == Some(gen)) else { continue };
+        if f.residency != Residency::Resident {
+            phys.update(gpa, |f| f.clock_gen = None);
+            continue;
+        }
+        if f.evictable() {
+            let (accessed, dirty) = take_bits(phys, f);
+            if dirty {
+                phys.update(gpa, |f| f.dirty = true);
             }
-        }
-        let room = (st.swap.capacity() - st.swap.used()) as u64;
-        clean + dirty.min(room)
-    }
-
-    /// Ages pages ahead of need, as kswapd does before memory runs short:
-    /// once residency passes 3/4 of the budget, each page faulted in moves
-    /// the hand over a few more pages, clearing accessed bits (and making
-    /// the MMU notice) without evicting. A reclaim pass then finds that the
-    /// pages used since are marked, and the rest not. Without this, the
-    /// first pass, which runs while the program is stopped in its fault,
-    /// would find every page marked, clear a whole lap and evict the oldest
-    /// pages, hot or not.
-    pub(super) fn age(&self, st: &mut State) {
-        if st.resident < ages_from(self.budget.resident_pages) {
-            return;
-        }
-        for _ in 0..AGE_STEP.min(st.clock.len()) {
-            let Some(entry) = st.clock.pop_front() else { break };
-            let Some(page) = live(&mut st.pages, entry) else { continue };
-            if !page.pinned {
-                let (accessed, dirty) = self.take_accessed_dirty(page.pte);
-                page.dirty |= dirty;
-                if accessed {
-                    let _ = self.ram.invalidate(entry.0 - self.ram_gpa, PAGE_SIZE);
-                }
-            }
-            st.clock.push_back(entry);
-        }
-    }
-
-    /// Frees at least one resident page, or fails: out of memory.
-    pub(super) fn reclaim(&self, st: &mut State, at: Instant) -> Result<(), FaultError> {
-        if self.reclaimable(st) <= reserve(self.budget.resident_pages) {
-            return Err(FaultError::OutOfMemory { gva: 0 });
-        }
-        let want = batch(self.budget.resident_pages);
-        let mut freed = 0;
-        // Every page is met at most twice (once to clear its bit, once to
-        // evict it); more means nothing can go.
-        let mut left = 2 * st.clock.len() + 1;
-        while freed < want && left > 0 {
-            left -= 1;
-            let Some(entry) = st.clock.pop_front() else { break };
-            let gpa = entry.0;
-            let Some(page) = live(&mut st.pages, entry) else { continue };
-            if page.pinned {
-                st.clock.push_back(entry);
-                continue;
-            }
-            let (accessed, dirty) = self.take_accessed_dirty(page.pte);
-            page.dirty |= dirty;
             if accessed {
-                // Second chance: make the MMU set the bit again on use.
-                let _ = self.ram.invalidate(gpa - self.ram_gpa, PAGE_SIZE);
-                st.clock.push_back(entry);
-                continue;
+                let _ = phys.ram().invalidate(gpa - phys.ram_base(), PAGE_SIZE);
             }
-            let start = Instant::now();
-            if page.dirty {
-                let mut buf = [0u8; PAGE_SIZE as usize];
-                // The page is resident: reading it cannot fault.
-                if self.ram.read(gpa - self.ram_gpa, &mut buf).is_err() {
-                    st.clock.push_back(entry);
-                    continue;
-                }
-                match st.swap.put(&buf) {
-                    Some(slot) => page.swap = Some(slot),
-                    None => {
-                        // No swap left for it: it stays.
-                        st.clock.push_back(entry);
-                        continue;
-                    }
-                }
-            }
-            let _ = self.ram.discard(gpa - self.ram_gpa, PAGE_SIZE);
-            page.resident = false;
-            page.dirty = false;
-            page.in_clock = false;
-            let (gva, region) = (page.gva, page.region);
-            st.resident -= 1;
-            st.evictions += 1;
-            freed += 1;
-            let latency = start.elapsed().as_nanos() as u64;
-            let e = Event::page(Some(region), gva, gpa, Access::None, EventKind::Evict, Origin::Vmm, latency);
-            Backing::record(st, e, at);
         }
-        if freed == 0 {
-            return Err(FaultError::OutOfMemory { gva: 0 });
-        }
-        if let Some(sink) = self.on_reclaim.lock().unwrap_or_else(|p| p.into_inner()).as_ref() {
-            let c = Backing::counters_of(st);
-            let kib = PAGE_SIZE / 1024;
-            sink(&format!(
-                "reclaim: evicted {freed} pages; VmRSS {} kB, VmHWM {} kB, VmSwap {} kB, Mlocked {} kB; \
-                 MemFree {} kB, SwapFree {} kB; {} evictions, {} swap-ins so far",
-                c.resident * kib,
-                c.peak_resident * kib,
-                c.swapped * kib,
-                c.pinned * kib,
-                self.budget.resident_pages.saturating_sub(c.resident) * kib,
-                (c.swap_capacity - c.swapped) * kib,
-                c.evictions,
-                c.swap_ins
-            ));
-        }
-        Ok(())
+        phys.clock.push_back((gpa, gen));
     }
+}
+
+/// Makes room for one more resident frame if the budget is full: frees at
+/// least one, or fails (out of memory).
+pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), FaultError> {
+    if phys.counters.resident < phys.budget.resident_pages {
+        return Ok(());
+    }
+    if !phys.budget.trapped || reclaimable(phys) <= reserve(phys.budget.resident_pages) {
+        return Err(FaultError::OutOfMemory);
+    }
+    let want = batch(phys.budget.resident_pages);
+    let mut freed = 0;
+    // Every frame is met at most twice (once to clear its bits, once to
+    // evict it); more means nothing can go.
+    let mut left = 2 * phys.clock.len() + 1;
+    while freed < want && left > 0 {
+        left -= 1;
+        let Some((gpa, gen)) = phys.clock.pop_front() else { break };
+        let Some(f) = phys.frame(gpa).filter(|f| f.clock_gen == Some(gen)) else { continue };
+        if f.residency != Residency::Resident {
+            phys.update(gpa, |f| f.clock_gen = None);
+            continue;
+        }
+        if !f.evictable() {
+            phys.clock.push_back((gpa, gen));
+            continue;
+        }
+        let (accessed, dirty) = take_bits(phys, f);
+        if dirty {
+            phys.update(gpa, |f| f.dirty = true);
+        }
+        if accessed {
+            // Second chance: make the MMU set the bit again on use.
+            let _ = phys.ram().invalidate(gpa - phys.ram_base(), PAGE_SIZE);
+            phys.clock.push_back((gpa, gen));
+            continue;
+        }
+        if evict(phys, gpa, evicted) {
+            freed += 1;
+        } else {
+            phys.clock.push_back((gpa, gen));
+        }
+    }
+    if freed == 0 {
+        return Err(FaultError::OutOfMemory);
+    }
+    Ok(())
+}
+
+/// Takes frame `gpa` away now (MADV_PAGEOUT); false if it must stay.
+pub fn evict_now(phys: &mut Phys, gpa: u64, evicted: &mut Vec<Evicted>) -> bool {
+    phys.budget.trapped && phys.frame(gpa).is_some_and(|f| f.evictable()) && evict(phys, gpa, evicted)
+}
+
+/// Takes frame `gpa` away; false if it must stay (no swap left for it).
+fn evict(phys: &mut Phys, gpa: u64, evicted: &mut Vec<Evicted>) -> bool {
+    let start = Instant::now();
+    let Some(f) = phys.frame(gpa) else { return false };
+    let (dirty, swap, content, mapping) = (f.dirty, needs_swap(phys, f), f.content, f.maps.first().copied());
+    let mut residency = Residency::Absent;
+    if dirty {
+        let mut buf = vec![0u8; PAGE_SIZE as usize];
+        if !phys.read(gpa, 0, &mut buf) {
+            return false;
+        }
+        if swap {
+            match phys.swap.put(&buf) {
+                Some(slot) => {
+                    residency = Residency::Swapped(slot);
+                    phys.counters.swap_outs += 1;
+                }
+                None => return false,
+            }
+        } else if let Content::File { file, index } = content {
+            // Write back what lies inside the file.
+            let Some(c) = phys.cache.get(&file) else { return false };
+            let off = index * PAGE_SIZE;
+            let n = c.data.size().saturating_sub(off).min(PAGE_SIZE) as usize;
+            if c.data.write_at(off, &buf[..n]).is_err() {
+                return false;
+            }
+        }
+    }
+    phys.discard(gpa);
+    phys.update(gpa, |f| {
+        f.residency = residency;
+        f.dirty = false;
+        f.clock_gen = None;
+    });
+    phys.counters.evictions += 1;
+    evicted.push(Evicted { gpa, mapping, latency_ns: start.elapsed().as_nanos() as u64 });
+    true
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 use vmm_sys_util::ioctl::{ioctl_with_mut_ref, ioctl_with_ref, ioctl_with_val};
 use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iowr_nr};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 const UFFDIO: u32 = 0xAA;
 const UFFD_API: u64 = 0xAA;
@@ -52,21 +53,36 @@ struct UffdioZeropage {
     zeropage: i64,
 }
 
+#[repr(C)]
+#[derive(Default)]
+struct UffdioWriteprotect {
+    range: UffdioRange,
+    mode: u64,
+}
+
 ioctl_iowr_nr!(UFFDIO_API, UFFDIO, 0x3F, UffdioApi);
 ioctl_iowr_nr!(UFFDIO_REGISTER, UFFDIO, 0x00, UffdioRegister);
 ioctl_ior_nr!(UFFDIO_WAKE, UFFDIO, 0x02, UffdioRange);
 ioctl_iowr_nr!(UFFDIO_COPY, UFFDIO, 0x03, UffdioCopy);
 ioctl_iowr_nr!(UFFDIO_ZEROPAGE, UFFDIO, 0x04, UffdioZeropage);
+ioctl_iowr_nr!(UFFDIO_WRITEPROTECT, UFFDIO, 0x06, UffdioWriteprotect);
 // /dev/userfaultfd: USERFAULTFD_IOC_NEW = _IO(0xAA, 0x00).
 ioctl_io_nr!(USERFAULTFD_IOC_NEW, UFFDIO, 0x00);
 
+const UFFD_FEATURE_PAGEFAULT_FLAG_WP: u64 = 1 << 0;
+const UFFD_FEATURE_THREAD_ID: u64 = 1 << 8;
 const UFFDIO_REGISTER_MODE_MISSING: u64 = 1;
+const UFFDIO_REGISTER_MODE_WP: u64 = 2;
+const UFFDIO_ZEROPAGE_MODE_DONTWAKE: u64 = 1;
+const UFFDIO_WRITEPROTECT_MODE_WP: u64 = 1;
+const UFFDIO_WRITEPROTECT_MODE_DONTWAKE: u64 = 2;
 const UFFD_EVENT_PAGEFAULT: u8 = 0x12;
 const UFFD_PAGEFAULT_FLAG_WRITE: u64 = 1;
+const UFFD_PAGEFAULT_FLAG_WP: u64 = 2;
 
 /// One message read from the descriptor (struct uffd_msg, 32 bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Default)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 struct RawMsg {
     event: u8,
     reserved1: u8,
@@ -77,12 +93,16 @@ struct RawMsg {
 const MSG_LEN: usize = std::mem::size_of::<RawMsg>();
 const _: () = assert!(MSG_LEN == 32);
 
-/// A missing-page fault as the kernel reports it.
+/// A fault as the kernel reports it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct PageFault {
     /// Host virtual address that faulted.
     pub address: u64,
     pub write: bool,
+    /// A write to a write-protected page (not a missing one).
+    pub wp: bool,
+    /// Host thread id of the faulting thread.
+    pub thread: i32,
 }
 
 /// Errors creating or driving the userfaultfd.
@@ -105,66 +125,91 @@ fn op(what: &'static str) -> impl FnOnce(io::Error) -> UffdError {
     move |source| UffdError::Op { what, source }
 }
 
-/// How a resolve call ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Resolved {
-    /// This call put the page in place.
-    Placed,
-    /// The page was already there (EEXIST): someone else resolved it.
-    AlreadyThere,
-}
-
 /// A userfaultfd descriptor, non-blocking.
 pub struct Uffd {
-    fd: OwnedFd,
+    /// None when guest RAM is not registered: the host kernel backs pages
+    /// on first touch by itself (`faultline bench`'s baseline).
+    fd: Option<OwnedFd>,
+    /// Write-protect faults work (a read of fresh memory can map the zero
+    /// page and see the first write).
+    wp: bool,
+}
+
+fn open_raw() -> Result<OwnedFd, UffdError> {
+    let flags = libc::O_CLOEXEC | libc::O_NONBLOCK;
+    // SAFETY: plain syscall with integer flags.
+    let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) } as RawFd;
+    if fd >= 0 {
+        // SAFETY: the kernel just gave us this descriptor.
+        return Ok(unsafe { OwnedFd::from_raw_fd(fd) });
+    }
+    let syscall_err = io::Error::last_os_error();
+    // Without CAP_SYS_PTRACE and with vm.unprivileged_userfaultfd=0 the
+    // syscall refuses; /dev/userfaultfd may still grant access.
+    let dev = OpenOptions::new().read(true).write(true).open("/dev/userfaultfd").map_err(|e| {
+        UffdError::Unavailable(io::Error::new(e.kind(), format!("syscall: {syscall_err}; /dev/userfaultfd: {e}")))
+    })?;
+    // SAFETY: USERFAULTFD_IOC_NEW takes the flags by value.
+    let fd = unsafe { ioctl_with_val(&dev, USERFAULTFD_IOC_NEW(), flags as libc::c_ulong) };
+    if fd < 0 {
+        return Err(UffdError::Unavailable(io::Error::last_os_error()));
+    }
+    // SAFETY: the ioctl returned a fresh descriptor.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 impl Uffd {
-    /// Opens a userfaultfd for this process. Not UFFD_USER_MODE_ONLY: KVM's
-    /// accesses to guest memory are kernel-mode faults.
-    pub fn new() -> Result<Self, UffdError> {
-        let flags = libc::O_CLOEXEC | libc::O_NONBLOCK;
-        // SAFETY: plain syscall with integer flags.
-        let fd = unsafe { libc::syscall(libc::SYS_userfaultfd, flags) } as RawFd;
-        let fd = if fd >= 0 {
-            // SAFETY: the kernel just gave us this descriptor.
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        } else {
-            let syscall_err = io::Error::last_os_error();
-            // Without CAP_SYS_PTRACE and with vm.unprivileged_userfaultfd=0
-            // the syscall refuses; /dev/userfaultfd may still grant access.
-            let dev = OpenOptions::new().read(true).write(true).open("/dev/userfaultfd").map_err(|e| {
-                UffdError::Unavailable(io::Error::new(
-                    e.kind(),
-                    format!("syscall: {syscall_err}; /dev/userfaultfd: {e}"),
-                ))
-            })?;
-            // SAFETY: USERFAULTFD_IOC_NEW takes the flags by value.
-            let fd = unsafe { ioctl_with_val(&dev, USERFAULTFD_IOC_NEW(), flags as libc::c_ulong) };
-            if fd < 0 {
-                return Err(UffdError::Unavailable(io::Error::last_os_error()));
+    /// Opens a userfaultfd for this process and registers
+    /// `[start, start + len)`, for write-protect faults too where the
+    /// kernel offers them. Not UFFD_USER_MODE_ONLY: KVM's accesses to guest
+    /// memory are kernel-mode faults.
+    pub fn new(start: *mut u8, len: u64) -> Result<Self, UffdError> {
+        // UFFDIO_API may be called once per descriptor: try with
+        // write-protect, then without.
+        for features in [UFFD_FEATURE_PAGEFAULT_FLAG_WP | UFFD_FEATURE_THREAD_ID, UFFD_FEATURE_THREAD_ID] {
+            let fd = open_raw()?;
+            let mut api = UffdioApi { api: UFFD_API, features, ioctls: 0 };
+            // SAFETY: UFFDIO_API reads and writes a UffdioApi.
+            if unsafe { ioctl_with_mut_ref(&fd, UFFDIO_API(), &mut api) } < 0 {
+                continue;
             }
-            // SAFETY: the ioctl returned a fresh descriptor.
-            unsafe { OwnedFd::from_raw_fd(fd) }
-        };
-        let uffd = Uffd { fd };
-        let mut api = UffdioApi { api: UFFD_API, features: 0, ioctls: 0 };
-        // SAFETY: UFFDIO_API reads and writes a UffdioApi.
-        if unsafe { ioctl_with_mut_ref(&uffd.fd, UFFDIO_API(), &mut api) } < 0 {
-            return Err(UffdError::Unavailable(io::Error::last_os_error()));
+            let wp = features & UFFD_FEATURE_PAGEFAULT_FLAG_WP != 0;
+            let uffd = Uffd { fd: Some(fd), wp };
+            let mode = UFFDIO_REGISTER_MODE_MISSING | if wp { UFFDIO_REGISTER_MODE_WP } else { 0 };
+            match uffd.register(start, len, mode) {
+                Ok(()) => return Ok(uffd),
+                Err(e) if !wp => return Err(e),
+                Err(_) => continue,
+            }
         }
-        Ok(uffd)
+        Err(UffdError::Unavailable(io::Error::from_raw_os_error(libc::EINVAL)))
     }
 
-    /// Registers `[start, start + len)` for missing-page faults.
-    pub fn register(&self, start: *mut u8, len: u64) -> Result<(), UffdError> {
-        let mut reg = UffdioRegister {
-            range: UffdioRange { start: start as u64, len },
-            mode: UFFDIO_REGISTER_MODE_MISSING,
-            ioctls: 0,
-        };
+    /// A stand-in for guest RAM left unregistered: the host kernel fills
+    /// pages itself, no faults are ever read, and resolving calls write
+    /// the memory directly.
+    pub fn unregistered() -> Self {
+        Uffd { fd: None, wp: false }
+    }
+
+    /// Whether guest RAM is registered (faults are trapped).
+    pub fn is_registered(&self) -> bool {
+        self.fd.is_some()
+    }
+
+    fn fd(&self) -> Result<&OwnedFd, UffdError> {
+        self.fd.as_ref().ok_or_else(|| op("use")(io::Error::from_raw_os_error(libc::EBADF)))
+    }
+
+    /// Whether write-protect faults are available.
+    pub fn has_wp(&self) -> bool {
+        self.wp
+    }
+
+    fn register(&self, start: *mut u8, len: u64, mode: u64) -> Result<(), UffdError> {
+        let mut reg = UffdioRegister { range: UffdioRange { start: start as u64, len }, mode, ioctls: 0 };
         // SAFETY: UFFDIO_REGISTER reads and writes a UffdioRegister.
-        if unsafe { ioctl_with_mut_ref(&self.fd, UFFDIO_REGISTER(), &mut reg) } < 0 {
+        if unsafe { ioctl_with_mut_ref(self.fd()?, UFFDIO_REGISTER(), &mut reg) } < 0 {
             return Err(op("register guest RAM")(io::Error::last_os_error()));
         }
         Ok(())
@@ -172,9 +217,10 @@ impl Uffd {
 
     /// Reads pending faults into `out`; returns how many (0 if none).
     pub fn read_faults(&self, out: &mut Vec<PageFault>) -> Result<usize, UffdError> {
+        let Some(fd) = &self.fd else { return Ok(0) };
         let mut msgs = [RawMsg::default(); 16];
         // SAFETY: reading into a buffer of the right size.
-        let n = unsafe { libc::read(self.fd.as_raw_fd(), msgs.as_mut_ptr().cast(), MSG_LEN * msgs.len()) };
+        let n = unsafe { libc::read(fd.as_raw_fd(), msgs.as_mut_ptr().cast(), MSG_LEN * msgs.len()) };
         if n < 0 {
             let e = io::Error::last_os_error();
             return match e.raw_os_error() {
@@ -186,7 +232,12 @@ impl Uffd {
         let before = out.len();
         for m in &msgs[..count] {
             if m.event == UFFD_EVENT_PAGEFAULT {
-                out.push(PageFault { address: m.arg[1], write: m.arg[0] & UFFD_PAGEFAULT_FLAG_WRITE != 0 });
+                out.push(PageFault {
+                    address: m.arg[1],
+                    write: m.arg[0] & UFFD_PAGEFAULT_FLAG_WRITE != 0,
+                    wp: m.arg[0] & UFFD_PAGEFAULT_FLAG_WP != 0,
+                    thread: m.arg[2] as u32 as i32,
+                });
             }
         }
         Ok(out.len() - before)
@@ -195,8 +246,9 @@ impl Uffd {
     /// Blocks until a fault is pending or `wake_fd` becomes readable.
     /// Returns true if the descriptor has faults to read.
     pub fn wait(&self, wake_fd: RawFd) -> Result<bool, UffdError> {
+        let own = self.fd.as_ref().map_or(-1, |f| f.as_raw_fd());
         let mut fds = [
-            libc::pollfd { fd: self.fd.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: own, events: libc::POLLIN, revents: 0 },
             libc::pollfd { fd: wake_fd, events: libc::POLLIN, revents: 0 },
         ];
         // SAFETY: two valid pollfds.
@@ -209,38 +261,66 @@ impl Uffd {
     }
 
     /// Atomically copies one page from `src` to `dst` and wakes the waiter.
-    pub fn copy(&self, dst: u64, src: &[u8]) -> Result<Resolved, UffdError> {
+    pub fn copy(&self, dst: u64, src: &[u8]) -> Result<(), UffdError> {
+        let Some(fd) = &self.fd else {
+            // SAFETY: callers pass a host address inside guest RAM with
+            // room for `src`; unregistered memory can be written directly.
+            unsafe { std::ptr::copy_nonoverlapping(src.as_ptr(), dst as *mut u8, src.len()) };
+            return Ok(());
+        };
         self.retrying("copy", dst, src.len() as u64, || {
             let mut c = UffdioCopy { dst, src: src.as_ptr() as u64, len: src.len() as u64, mode: 0, copy: 0 };
             // SAFETY: `src` is a live buffer of `len` bytes; dst is registered.
-            unsafe { ioctl_with_mut_ref(&self.fd, UFFDIO_COPY(), &mut c) }
+            unsafe { ioctl_with_mut_ref(fd, UFFDIO_COPY(), &mut c) }
         })
     }
 
-    /// Maps the zero page at `dst` and wakes the waiter.
-    pub fn zeropage(&self, dst: u64, len: u64) -> Result<Resolved, UffdError> {
+    /// Maps the shared zero page at `dst`, write-protected so that the first
+    /// write is seen, and wakes the waiter. Without write-protect support
+    /// this is not available: callers copy a zeroed page instead.
+    pub fn zeropage_wp(&self, dst: u64, len: u64) -> Result<(), UffdError> {
+        debug_assert!(self.wp);
+        let fd = self.fd()?;
         self.retrying("zeropage", dst, len, || {
-            let mut z = UffdioZeropage { range: UffdioRange { start: dst, len }, mode: 0, zeropage: 0 };
+            let mut z = UffdioZeropage {
+                range: UffdioRange { start: dst, len },
+                mode: UFFDIO_ZEROPAGE_MODE_DONTWAKE,
+                zeropage: 0,
+            };
             // SAFETY: UFFDIO_ZEROPAGE reads and writes a UffdioZeropage.
-            unsafe { ioctl_with_mut_ref(&self.fd, UFFDIO_ZEROPAGE(), &mut z) }
-        })
+            unsafe { ioctl_with_mut_ref(fd, UFFDIO_ZEROPAGE(), &mut z) }
+        })?;
+        self.writeprotect(dst, len, true, true)?;
+        self.wake(dst, len)
+    }
+
+    /// Sets or clears write protection on `[dst, dst + len)`; clearing it
+    /// wakes a thread that faulted on it, unless `dontwake`.
+    pub fn writeprotect(&self, dst: u64, len: u64, protect: bool, dontwake: bool) -> Result<(), UffdError> {
+        let Some(fd) = &self.fd else { return Ok(()) };
+        let mut mode = if protect { UFFDIO_WRITEPROTECT_MODE_WP } else { 0 };
+        // Protecting never wakes, and the kernel refuses WP with DONTWAKE.
+        if dontwake && !protect {
+            mode |= UFFDIO_WRITEPROTECT_MODE_DONTWAKE;
+        }
+        let mut w = UffdioWriteprotect { range: UffdioRange { start: dst, len }, mode };
+        // SAFETY: UFFDIO_WRITEPROTECT reads a UffdioWriteprotect.
+        if unsafe { ioctl_with_mut_ref(fd, UFFDIO_WRITEPROTECT(), &mut w) } < 0 {
+            let e = io::Error::last_os_error();
+            let _ = self.wake(dst, len);
+            return Err(op("writeprotect")(e));
+        }
+        Ok(())
     }
 
     /// Runs a resolving ioctl, retrying while the kernel asks (EAGAIN: the
-    /// mm changed under it), and turns EEXIST into success.
-    fn retrying(
-        &self,
-        what: &'static str,
-        dst: u64,
-        len: u64,
-        mut call: impl FnMut() -> i32,
-    ) -> Result<Resolved, UffdError> {
-        // EAGAIN means the mm changed under the call; it settles at once in
-        // practice, but never spin forever on it.
+    /// mm changed under it), and turns EEXIST (someone mapped it first)
+    /// into success.
+    fn retrying(&self, what: &'static str, dst: u64, len: u64, mut call: impl FnMut() -> i32) -> Result<(), UffdError> {
         let mut tries = 0;
         let e = loop {
             if call() >= 0 {
-                return Ok(Resolved::Placed);
+                return Ok(());
             }
             let e = io::Error::last_os_error();
             tries += 1;
@@ -249,12 +329,8 @@ impl Uffd {
             }
         };
         match e.raw_os_error() {
-            // Someone mapped it first. The waiter may not have been woken by
-            // our call, so wake it explicitly.
-            Some(libc::EEXIST) => {
-                self.wake(dst, len)?;
-                Ok(Resolved::AlreadyThere)
-            }
+            // The waiter may not have been woken by our call.
+            Some(libc::EEXIST) => self.wake(dst, len),
             _ => {
                 // A waiter is parked on this page; never leave it hanging.
                 let _ = self.wake(dst, len);
@@ -265,9 +341,10 @@ impl Uffd {
 
     /// Wakes threads waiting on `[start, start + len)`.
     pub fn wake(&self, start: u64, len: u64) -> Result<(), UffdError> {
+        let Some(fd) = &self.fd else { return Ok(()) };
         let range = UffdioRange { start, len };
         // SAFETY: UFFDIO_WAKE reads a UffdioRange.
-        if unsafe { ioctl_with_ref(&self.fd, UFFDIO_WAKE(), &range) } < 0 {
+        if unsafe { ioctl_with_ref(fd, UFFDIO_WAKE(), &range) } < 0 {
             return Err(op("wake")(io::Error::last_os_error()));
         }
         Ok(())

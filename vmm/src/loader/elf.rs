@@ -1,4 +1,4 @@
-//! Reading and validating a static x86-64 ELF executable.
+//! Reading and validating an x86-64 ELF executable (or interpreter).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -35,8 +35,8 @@ pub enum LoadError {
     ForeignArch { path: String, machine: String },
     #[error("{path}: ELF type {kind} is not an executable (want ET_EXEC or static-PIE ET_DYN)")]
     NotExecutable { path: String, kind: String },
-    #[error("{path}: dynamically linked (PT_INTERP {interp}); faultline runs static programs: link with -static")]
-    Dynamic { path: String, interp: String },
+    #[error("{path}: bad PT_INTERP: {detail}")]
+    BadInterp { path: String, detail: String },
     #[error("{path}: truncated or malformed ELF: {detail}")]
     Malformed { path: String, detail: String },
     #[error("{path}: no PT_LOAD segments")]
@@ -85,6 +85,8 @@ pub struct Image {
     pub phdr: u64,
     pub phent: u64,
     pub phnum: u64,
+    /// The interpreter a dynamically linked program names (PT_INTERP).
+    pub interp: Option<String>,
 }
 
 fn machine_name(m: u16) -> String {
@@ -123,14 +125,28 @@ impl Image {
         if h.e_machine != EM_X86_64 {
             return Err(LoadError::ForeignArch { path, machine: machine_name(h.e_machine) });
         }
-        if let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
-            let end = ph.p_offset.saturating_add(ph.p_filesz);
-            let interp = bytes
-                .get(ph.p_offset as usize..end as usize)
-                .map(|s| String::from_utf8_lossy(s).trim_end_matches('\0').to_string())
-                .unwrap_or_else(|| "?".into());
-            return Err(LoadError::Dynamic { path, interp });
-        }
+        let interp = match elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
+            None => None,
+            Some(ph) => {
+                let bad = |detail: &str| LoadError::BadInterp { path: path.clone(), detail: detail.into() };
+                // As binfmt_elf: a path of at most PATH_MAX, NUL-terminated.
+                if ph.p_filesz < 2 || ph.p_filesz > 4096 {
+                    return Err(bad("its size is out of range"));
+                }
+                let end =
+                    ph.p_offset.checked_add(ph.p_filesz).ok_or_else(|| bad("it lies past the end of the file"))?;
+                let raw = bytes
+                    .get(ph.p_offset as usize..end as usize)
+                    .ok_or_else(|| bad("it lies past the end of the file"))?;
+                let Some((&0, name)) = raw.split_last() else { return Err(bad("it is not NUL-terminated")) };
+                if name.contains(&0) {
+                    return Err(bad("it holds a NUL"));
+                }
+                Some(String::from_utf8(name.to_vec()).map_err(|_| bad("it is not UTF-8"))?)
+            }
+        };
+        // A dynamically linked PIE goes where the kernel puts one without
+        // ASLR; so does a static PIE.
         let bias = match h.e_type {
             ET_EXEC => 0,
             ET_DYN => PIE_BASE,
@@ -231,6 +247,7 @@ impl Image {
             phdr,
             phent: h.e_phentsize as u64,
             phnum: h.e_phnum as u64,
+            interp,
             path,
             bytes,
         })

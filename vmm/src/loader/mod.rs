@@ -1,8 +1,8 @@
-//! Turning an ELF file into pages: validation, then a page-by-page plan of
-//! what each page holds and which region the timeline files it under.
+//! Reading ELF files: validation, and what the timeline calls each page.
+//! Pure: loading an image into an address space is the kernel's (exec).
 
 mod elf;
 mod plan;
 
-pub use elf::{Image, LoadError, Section, Segment, PIE_BASE};
-pub use plan::{plan_pages, PagePlan};
+pub use elf::{Image, LoadError, Section, Segment, PIE_BASE, STACK_AREA};
+pub use plan::{page_names, NamedRange};

@@ -1,12 +1,20 @@
-//! The guest's address space as the VMM keeps it: named regions, the
-//! frames behind them, and the page tables that map them.
+//! Address spaces and the memory behind them.
+//!
+//! - [`phys`]: guest-physical frames, their reverse map, residency and the
+//!   page cache; where memory is counted.
+//! - [`vma`]: VMAs, as a process's mm_struct keeps them.
+//! - [`space`]: one process's address space: VMAs plus page tables, and
+//!   map, unmap, protect, move and fork.
+//! - [`swap`]: the swap store.
 
-mod frames;
-mod region;
-mod space;
-mod vma;
+pub mod phys;
+pub mod space;
+pub mod swap;
+pub mod vma;
 
-pub use frames::FrameAllocator;
-pub use region::{Region, RegionId, RegionKind, RegionTable};
-pub use space::{AddressSpace, MapError, UserPage, STACK_GUARD_GAP};
-pub use vma::{Vma, VmaKind, VmaSet};
+pub use phys::{
+    Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmCounters, MmId, Phys, PhysCounters,
+    PhysError, Residency,
+};
+pub use space::{AddressSpace, MapError, SectionRange, FILL_PAGES, STACK_GUARD_GAP};
+pub use vma::{Backing, FileRef, Vma, VmaKind, VmaSet};

@@ -1,230 +1,354 @@
-//! The address space: VMAs, the frames behind their pages, the page
-//! tables that map them, and what the fault handler must put in each frame.
-//! Every change to the guest's memory layout goes through here.
+//! An address space: one process's VMAs and page tables (its mm_struct),
+//! and the operations Linux's mm does on them: map, unmap, protect, move,
+//! copy for fork. Every page-table entry it sets or clears is mirrored in
+//! the reverse map ([`Phys`]), and every present translation it changes is
+//! made stale so no vCPU keeps it.
+//!
+//! Reservation is free: a new VMA gets no frames and no page-table entries.
+//! Anonymous pages get frames when the program first touches the block of
+//! [`FILL_PAGES`] around them ([`AddressSpace::fill_anon`]); the touch
+//! itself is then resolved through userfaultfd, one page at a time.
 
-use std::sync::Arc;
+use super::phys::{Content, FrameKind, Mapping, MmId, Phys, PhysError, Residency};
+use super::vma::{Vma, VmaSet};
+use crate::arch::paging::{Leaf, Pte};
+use crate::arch::{page_floor, PageTables, PagingError, Perms, PAGE_SIZE};
+use crate::timeline::RegionId;
 
-use super::vma::{Vma, VmaKind, VmaSet};
-use super::{FrameAllocator, RegionId, RegionKind, RegionTable};
-use crate::arch::paging::{PageTables, PagingError, Translation};
-use crate::arch::{Perms, PAGE_SIZE};
-use crate::fault::{Backing, FaultError, Source};
-use crate::loader::Section;
-
-#[derive(Debug, thiserror::Error)]
-pub enum MapError {
-    #[error("guest RAM is exhausted: no frame left for {0:#x}")]
-    OutOfFrames(u64),
-    #[error("page {0:#x} is already mapped")]
-    AlreadyMapped(u64),
-    #[error(transparent)]
-    Paging(#[from] PagingError),
-    #[error(transparent)]
-    Fault(#[from] FaultError),
-}
-
-/// A user page as a syscall sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct UserPage {
-    pub gpa: u64,
-    pub writable: bool,
-}
+/// Pages around a first touch that get frames and page-table entries at
+/// once: the rest of the block then costs one userfaultfd trap per page,
+/// not a page-fault exit as well. 16 pages, the size of Linux's
+/// fault-around window.
+pub const FILL_PAGES: u64 = 16;
 
 /// Linux's stack_guard_gap: 256 pages below a stack nothing may map.
 pub const STACK_GUARD_GAP: u64 = 256 * PAGE_SIZE;
 
+#[derive(Debug, thiserror::Error)]
+pub enum MapError {
+    #[error(transparent)]
+    Phys(#[from] PhysError),
+    #[error(transparent)]
+    Paging(#[from] PagingError),
+}
+
+/// A range of the program image filed under one section.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SectionRange {
+    pub start: u64,
+    pub end: u64,
+    pub region: RegionId,
+}
+
 pub struct AddressSpace {
+    pub id: MmId,
     tables: PageTables,
-    frames: FrameAllocator,
-    regions: RegionTable,
-    vmas: VmaSet,
-    backing: Arc<Backing>,
-    sections: Vec<Section>,
+    pub vmas: VmaSet,
+    /// The heap: brk's lowest and current values.
+    pub brk_start: u64,
+    pub brk: u64,
+    /// Where top-down mmap placement starts.
+    pub mmap_base: u64,
+    /// Highest address of the initial stack, and where argv/envp lie
+    /// (for /proc/PID/cmdline and environ).
+    pub start_stack: u64,
+    pub arg: (u64, u64),
+    pub env: (u64, u64),
+    /// mlockall(MCL_FUTURE) in force, and with MCL_ONFAULT.
+    pub lock_future: bool,
+    pub lock_future_onfault: bool,
+    /// `--pin heap` / `--pin mmap`: pin those pages as they are mapped.
+    pub pin_heap: bool,
+    pub pin_mmap: bool,
+    /// The program image's pages, filed by section.
+    pub sections: Vec<SectionRange>,
+    /// Largest VmSize seen, in bytes.
+    pub peak_size: u64,
 }
 
 impl AddressSpace {
-    pub fn new(tables: PageTables, frames: FrameAllocator, backing: Arc<Backing>) -> Self {
-        AddressSpace {
-            tables,
-            frames,
-            regions: RegionTable::default(),
+    pub fn new(id: MmId, phys: &mut Phys, kernel_half: u64) -> Result<Self, MapError> {
+        Ok(AddressSpace {
+            id,
+            tables: PageTables::new(&mut phys.tables, Some(kernel_half))?,
             vmas: VmaSet::default(),
-            backing,
+            brk_start: 0,
+            brk: 0,
+            mmap_base: 0,
+            start_stack: 0,
+            arg: (0, 0),
+            env: (0, 0),
+            lock_future: false,
+            lock_future_onfault: false,
+            pin_heap: false,
+            pin_mmap: false,
             sections: Vec::new(),
+            peak_size: 0,
+        })
+    }
+
+    /// CR3 for this address space.
+    pub fn root(&self) -> u64 {
+        self.tables.root_gpa()
+    }
+
+    /// Page-table pages it uses (VmPTE, pgtables).
+    pub fn table_pages(&self) -> u64 {
+        self.tables.table_pages()
+    }
+
+    pub fn pte(&self, va: u64) -> Pte {
+        self.tables.pte(va)
+    }
+
+    pub fn leaf(&self, va: u64) -> Option<Leaf> {
+        self.tables.leaf(va)
+    }
+
+    /// Calls `f(va, leaf)` for each populated page of `[start, end)`.
+    pub fn for_each_mapped(&self, start: u64, end: u64, f: impl FnMut(u64, Leaf)) {
+        self.tables.for_each_mapped(start, end, f)
+    }
+
+    /// Populated pages of `[start, end)`: (va, frame).
+    pub fn mapped_frames(&self, start: u64, end: u64) -> Vec<(u64, u64)> {
+        let mut v = Vec::new();
+        self.for_each_mapped(start, end, |va, l| v.push((va, l.pte.frame())));
+        v
+    }
+
+    /// The region the timeline files page `va` under.
+    pub fn region_of(&self, va: u64) -> Option<RegionId> {
+        let page = page_floor(va);
+        let i = self.sections.partition_point(|s| s.end <= page);
+        if let Some(s) = self.sections.get(i).filter(|s| s.start <= page) {
+            return Some(s.region);
         }
+        self.vmas.find(va).map(|v| v.region)
     }
 
-    pub fn tables(&self) -> &PageTables {
-        &self.tables
-    }
-
-    pub fn backing(&self) -> &Arc<Backing> {
-        &self.backing
-    }
-
-    pub fn regions(&self) -> &RegionTable {
-        &self.regions
-    }
-
-    pub fn vmas(&self) -> &VmaSet {
-        &self.vmas
-    }
-
-    pub fn region(&mut self, name: &str, kind: RegionKind) -> RegionId {
-        self.regions.intern(name, kind)
-    }
-
-    /// Remembers the image's sections, to name addresses in reports.
-    pub fn set_sections(&mut self, sections: Vec<Section>) {
-        self.sections = sections;
-    }
-
-    /// Invalidates, on the host, every frame whose present translation
-    /// changed since the guest last ran, so that no vCPU keeps a stale one.
-    pub fn flush_stale(&mut self) {
+    /// Makes the frames whose translations changed stale in `phys`.
+    pub fn flush_into(&mut self, phys: &mut Phys) {
         let stale = self.tables.take_stale();
         if !stale.is_empty() {
-            self.backing.invalidate(stale);
+            phys.note_stale(stale);
         }
     }
 
-    /// Maps one page to a fresh frame holding `source`.
-    fn map_page(&mut self, gva: u64, perms: Perms, region: RegionId, source: Source) -> Result<u64, MapError> {
-        if self.tables.frame(gva).is_some() {
-            return Err(MapError::AlreadyMapped(gva));
+    /// Maps frame `gpa` at `va`, in an area with `perms`, writable only if
+    /// `writable` too (copy-on-write keeps it read-only); `locked` counts
+    /// it as mlocked. Whatever was mapped there before goes.
+    pub fn map_page(
+        &mut self,
+        phys: &mut Phys,
+        va: u64,
+        gpa: u64,
+        perms: Perms,
+        writable: bool,
+        locked: bool,
+    ) -> Result<(), MapError> {
+        let (old, pte) = self.tables.set(&mut phys.tables, va, Pte::user(gpa, perms, writable))?;
+        if old.mapped() {
+            self.forget(phys, va, old.frame());
         }
-        let gpa = self.frames.alloc().ok_or(MapError::OutOfFrames(gva))?;
-        if let Err(e) = self.tables.map_user(gva, gpa, perms) {
-            self.frames.release(gpa);
-            return Err(e.into());
+        phys.add_map(gpa, Mapping { mm: self.id, va, pte });
+        if locked {
+            phys.update(gpa, |f| f.mlocks += 1);
         }
-        let pte = self.tables.leaf_offset(gva).expect("just mapped");
-        self.backing.add_page(gpa, gva, pte, region, source)?;
-        self.regions.add_page(region, gva, perms);
-        Ok(gpa)
-    }
-
-    /// Adds an image page (from the loader's plan) and its VMA coverage.
-    pub fn map_image_page(&mut self, gva: u64, perms: Perms, region: RegionId, source: Source) -> Result<(), MapError> {
-        self.map_page(gva, perms, region, source).map(|_| ())
-    }
-
-    /// Records the VMA of a PT_LOAD segment (pages are mapped separately).
-    /// A page two segments share goes to the later one, as with Linux's
-    /// MAP_FIXED mappings of each segment.
-    pub fn add_image_vma(&mut self, vma: Vma) {
-        self.vmas.remove(vma.start, vma.end);
-        self.vmas.insert(vma);
-    }
-
-    /// Maps `[vma.start, vma.end)`, which must be free, with zero-filled
-    /// pages filed under `vma.region`. All or nothing.
-    pub fn map_anon(&mut self, vma: Vma) -> Result<(), MapError> {
-        debug_assert!(self.vmas.is_free(vma.start, vma.end));
-        let (start, end, perms, region) = (vma.start, vma.end, vma.perms, vma.region);
-        let mut at = start;
-        while at < end {
-            if let Err(e) = self.map_page(at, perms, region, Source::Zero) {
-                self.unmap_pages(start, at);
-                return Err(e);
-            }
-            at += PAGE_SIZE;
-        }
-        self.vmas.insert(vma);
+        self.flush_into(phys);
         Ok(())
     }
 
-    fn unmap_pages(&mut self, start: u64, end: u64) {
-        for gva in (start..end).step_by(PAGE_SIZE as usize) {
-            if let Some(gpa) = self.tables.unmap_user(gva) {
-                if let Some(region) = self.backing.forget(gpa) {
-                    self.regions.remove_page(region);
-                }
-                self.frames.release(gpa);
-            }
+    /// Replaces the entry at `va` (same frame or another), keeping the
+    /// accessed/dirty history if the frame stays.
+    pub fn remap_page(
+        &mut self,
+        phys: &mut Phys,
+        va: u64,
+        gpa: u64,
+        perms: Perms,
+        writable: bool,
+    ) -> Result<(), MapError> {
+        let old = self.tables.pte(va);
+        let locked = self.vmas.find(va).is_some_and(|v| v.locked);
+        if old.mapped() && old.frame() == gpa {
+            let new = Pte::user(gpa, perms, writable).keeping_history(old);
+            self.tables.set(&mut phys.tables, va, new)?;
+            self.flush_into(phys);
+            return Ok(());
         }
+        self.map_page(phys, va, gpa, perms, writable, locked)
     }
 
-    /// Unmaps `[start, end)`: VMAs split, frames go back, host pages are
-    /// freed so the memory really returns.
-    pub fn unmap(&mut self, start: u64, end: u64) -> Vec<Vma> {
-        let gone = self.vmas.remove(start, end);
-        for v in &gone {
-            self.unmap_pages(v.start, v.end);
+    fn forget(&mut self, phys: &mut Phys, va: u64, gpa: u64) {
+        let locked = self.vmas.find(va).is_some_and(|v| v.locked);
+        if locked {
+            phys.update(gpa, |f| f.mlocks = f.mlocks.saturating_sub(1));
         }
+        phys.remove_map(gpa, self.id, va);
+    }
+
+    /// Gives the anonymous pages of the [`FILL_PAGES`] block around `va`
+    /// that have none a frame and a page-table entry, as the first touch in
+    /// the block needs. Returns `va`'s frame.
+    pub fn fill_anon(&mut self, phys: &mut Phys, va: u64) -> Result<u64, MapError> {
+        let vma = self.vmas.find(va).cloned().expect("caller checked the VMA");
+        debug_assert!(vma.is_anon() && !vma.shared);
+        let block = FILL_PAGES * PAGE_SIZE;
+        let start = (va & !(block - 1)).max(vma.start);
+        let end = ((va & !(block - 1)) + block).min(vma.end);
+        let mut at = start;
+        while at < end {
+            if !self.tables.pte(at).mapped() {
+                let gpa = phys.alloc(FrameKind::Anon, Content::Zero)?;
+                if let Err(e) = self.map_page(phys, at, gpa, vma.perms, true, vma.locked) {
+                    phys.free_if_unused(gpa);
+                    return Err(e);
+                }
+            }
+            at += PAGE_SIZE;
+        }
+        Ok(self.tables.pte(page_floor(va)).frame())
+    }
+
+    /// Removes the VMAs of `[start, end)` and every page in it; frames go
+    /// back when nothing else maps them.
+    pub fn unmap(&mut self, phys: &mut Phys, start: u64, end: u64) -> Vec<Vma> {
+        let pages = self.mapped_frames(start, end);
+        for (va, gpa) in pages {
+            self.tables.clear(va);
+            self.forget(phys, va, gpa);
+        }
+        let gone = self.vmas.remove(start, end);
+        self.flush_into(phys);
         gone
     }
 
-    /// Changes permissions of `[start, end)`, which must be mapped.
-    pub fn protect(&mut self, start: u64, end: u64, perms: Perms) {
-        self.vmas.update(start, end, |v| v.perms = perms);
-        for gva in (start..end).step_by(PAGE_SIZE as usize) {
-            self.tables.protect_user(gva, perms);
+    /// Drops the pages of `[start, end)` but keeps the VMAs (MADV_DONTNEED
+    /// on a private mapping): the next touch gets fresh zeroes or the
+    /// file's bytes again.
+    pub fn zap(&mut self, phys: &mut Phys, start: u64, end: u64) {
+        for (va, gpa) in self.mapped_frames(start, end) {
+            self.tables.clear(va);
+            self.forget(phys, va, gpa);
         }
+        self.flush_into(phys);
     }
 
-    /// Changes VMA attributes other than permissions.
-    pub fn update_vmas(&mut self, start: u64, end: u64, f: impl FnMut(&mut Vma)) {
-        self.vmas.update(start, end, f);
+    /// Whether page `va`'s entry may be writable: the area allows writes
+    /// and the frame is this mapping's alone (or the area is shared).
+    pub fn may_write(&self, phys: &Phys, vma: &Vma, gpa: u64) -> bool {
+        if !vma.perms.write {
+            return false;
+        }
+        if vma.shared {
+            return true;
+        }
+        phys.frame(gpa).is_some_and(|f| f.maps.len() == 1 && !f.cached && f.residency != Residency::Zero)
+    }
+
+    /// Changes the permissions of `[start, end)`, which must be mapped.
+    pub fn protect(&mut self, phys: &mut Phys, start: u64, end: u64, perms: Perms) {
+        self.vmas.update(start, end, |v| v.perms = perms);
+        for (va, gpa) in self.mapped_frames(start, end) {
+            let vma = self.vmas.find(va).cloned().expect("mapped page has a VMA");
+            let writable = self.may_write(phys, &vma, gpa);
+            let old = self.tables.pte(va);
+            let _ = self.tables.set(&mut phys.tables, va, Pte::user(gpa, perms, writable).keeping_history(old));
+        }
+        self.flush_into(phys);
+    }
+
+    /// Sets VM_LOCKED (and on-fault) on `[start, end)` or clears it,
+    /// counting the mapped pages' locks.
+    pub fn set_locked(&mut self, phys: &mut Phys, start: u64, end: u64, locked: bool, on_fault: bool) {
+        for (va, gpa) in self.mapped_frames(start, end) {
+            let was = self.vmas.find(va).is_some_and(|v| v.locked);
+            if was != locked {
+                phys.update(gpa, |f| {
+                    if locked {
+                        f.mlocks += 1;
+                    } else {
+                        f.mlocks = f.mlocks.saturating_sub(1);
+                    }
+                });
+            }
+        }
+        self.vmas.update(start, end, |v| {
+            v.locked = locked;
+            v.lock_on_fault = locked && on_fault;
+        });
     }
 
     /// Moves the pages of `[old, old + len)` to `new` (free) without
     /// touching their contents: the frames stay, only the mapping moves.
-    pub fn move_range(&mut self, old: u64, len: u64, new: u64) -> Vec<Vma> {
+    pub fn move_range(&mut self, phys: &mut Phys, old: u64, len: u64, new: u64) -> Result<(), MapError> {
         let moved = self.vmas.remove(old, old + len);
-        for v in &moved {
-            for gva in (v.start..v.end).step_by(PAGE_SIZE as usize) {
-                let to = gva - old + new;
-                // Only a full table pool can fail here; the page then
-                // stays where it was, unreachable, until exit.
-                if let Ok(Some(gpa)) = self.tables.move_user(gva, to) {
-                    let pte = self.tables.leaf_offset(to).expect("just mapped");
-                    self.backing.set_gva(gpa, to, pte);
-                }
-            }
+        for (va, gpa) in self.mapped_frames(old, old + len) {
+            let to = va - old + new;
+            let pte = self.tables.clear(va);
+            let (_, slot) = self.tables.set(&mut phys.tables, to, pte)?;
+            phys.move_map(gpa, self.id, va, to, slot);
+        }
+        for v in moved {
             let mut nv = v.clone();
             nv.start = v.start - old + new;
             nv.end = v.end - old + new;
             self.vmas.insert(nv);
         }
-        moved
+        self.flush_into(phys);
+        Ok(())
     }
 
-    /// Calls `f(gva, gpa)` for each mapped page of `[start, end)`.
-    pub fn for_each_frame(&self, start: u64, end: u64, mut f: impl FnMut(u64, u64)) {
-        for gva in (start..end).step_by(PAGE_SIZE as usize) {
-            if let Some(gpa) = self.tables.frame(gva) {
-                f(gva, gpa);
+    /// A copy for a fork child, as Linux's dup_mmap: the same VMAs (but
+    /// those marked MADV_DONTFORK, and without mlock), and every populated
+    /// private page shared copy-on-write (read-only in both); shared pages
+    /// stay shared. Pages never touched are not copied: the child fills
+    /// its own.
+    pub fn fork(&mut self, phys: &mut Phys, child_id: MmId, kernel_half: u64) -> Result<AddressSpace, MapError> {
+        let mut child = AddressSpace::new(child_id, phys, kernel_half)?;
+        child.brk_start = self.brk_start;
+        child.brk = self.brk;
+        child.mmap_base = self.mmap_base;
+        child.start_stack = self.start_stack;
+        child.arg = self.arg;
+        child.env = self.env;
+        child.pin_heap = self.pin_heap;
+        child.pin_mmap = self.pin_mmap;
+        child.sections = self.sections.clone();
+        child.peak_size = self.vmas.total();
+        let vmas: Vec<Vma> = self.vmas.iter().filter(|v| !v.dontcopy).cloned().collect();
+        for v in &vmas {
+            let mut cv = v.clone();
+            cv.locked = false;
+            cv.lock_on_fault = false;
+            child.vmas.insert(cv);
+            if v.wipeonfork {
+                continue;
+            }
+            for (va, gpa) in self.mapped_frames(v.start, v.end) {
+                let Some(f) = phys.frame(gpa) else { continue };
+                if f.residency == Residency::Absent && f.content == Content::Zero && !f.dirty {
+                    continue;
+                }
+                let pte = self.tables.pte(va);
+                let writable = v.shared && pte.writable();
+                if !v.shared && pte.writable() {
+                    let old = pte;
+                    self.tables.set(&mut phys.tables, va, Pte::user(gpa, v.perms, false).keeping_history(old))?;
+                }
+                let (_, slot) = child.tables.set(&mut phys.tables, va, Pte::user(gpa, v.perms, writable))?;
+                phys.add_map(gpa, Mapping { mm: child_id, va, pte: slot });
             }
         }
+        self.flush_into(phys);
+        Ok(child)
     }
 
-    /// The user page holding `gva`, if the program may access it.
-    pub fn user_page(&self, gva: u64) -> Option<UserPage> {
-        match self.tables.translate(gva) {
-            Some(Translation { gpa, user: true, writable, .. }) => {
-                Some(UserPage { gpa: gpa & !(PAGE_SIZE - 1), writable })
-            }
-            _ => None,
-        }
-    }
-
-    /// What a person would call the place `addr` is in.
-    pub fn describe(&self, addr: u64) -> String {
-        if let Some(s) = self.sections.iter().find(|s| s.addr <= addr && addr - s.addr < s.size) {
-            return s.name.clone();
-        }
-        match self.vmas.find(addr) {
-            Some(v) => match v.kind {
-                VmaKind::Image { .. } => "the image".into(),
-                VmaKind::Heap => "heap".into(),
-                VmaKind::Stack => "stack".into(),
-                VmaKind::Anon => "mmap".into(),
-            },
-            None => match self.vmas.find_from(addr) {
-                Some(v) if v.growsdown && v.start - addr <= STACK_GUARD_GAP => "the stack guard gap".into(),
-                _ => "an unmapped area".into(),
-            },
-        }
+    /// Tears everything down: every page unmapped, every table retired.
+    pub fn release(mut self, phys: &mut Phys) {
+        self.unmap(phys, 0, 1 << 47);
+        phys.drop_mm(self.id);
+        self.tables.retire(&mut phys.tables);
     }
 }

@@ -1,59 +1,49 @@
-//! One program, one VM: build the guest (`setup.rs`), run it and handle
-//! what it asks of the VMM (`run.rs`), report what its memory did.
+//! A sandbox: one VM, one kernel, and the program it runs as pid 1 with
+//! whatever processes and threads it makes. `setup.rs` builds the VM and
+//! the kernel; `vcpu.rs` runs a guest thread on a vCPU, handing its traps
+//! to the kernel; [`Sandbox::run`] supervises: the fault handler, the
+//! timeout, timers and signals to faultline, and the outcome.
 
-mod run;
 mod setup;
+mod vcpu;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, RecvTimeoutError};
-use std::sync::Arc;
-use std::thread::JoinHandle;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::abi::exec::{initial_stack, ExecInfo};
-use crate::abi::limits::Limits;
-pub use crate::abi::procfs::MemoryReport;
-use crate::abi::{self, Action, Input, Output, Strace, Task};
-use crate::arch::layout::*;
-use crate::arch::paging::PageTables;
-use crate::arch::trap::{self, pf, Signal, TrapFrame};
-use crate::arch::{cpu, tables, PAGE_SIZE};
-use crate::fault::{Backing, BackingMode, Budget, FaultError, Handler, WakeMode};
-use crate::loader::{plan_pages, Image, LoadError};
-use crate::mm::{AddressSpace, FrameAllocator, MapError, RegionKind, RegionTable, Vma, VmaKind};
-use crate::timeline::{summarize, Event, Summary};
-use crate::vm::{Exit, HostMapping, Kicker, Vcpu, Vm, VmError};
+use crate::fault::{Handler, UffdError, WakeMode};
+use crate::hv::VmError;
+use crate::kernel::files::{Input, Output};
+use crate::kernel::procfs::MemoryReport;
+use crate::kernel::strace::Strace;
+use crate::kernel::{ExitStatus, Kernel, Stop};
+use crate::loader::LoadError;
+use crate::timeline::{Event, EventSink, RegionTable, Summary};
 
 /// Default guest RAM.
 pub const DEFAULT_MEM: u64 = 256 << 20;
 /// Default stack size (RLIMIT_STACK's usual 8 MiB).
 pub const DEFAULT_STACK: u64 = 8 << 20;
-/// Top of the stack: the end of the user half, as Linux without ASLR.
-pub const STACK_TOP: u64 = USER_TOP;
-/// How much stack Linux maps beyond the arguments at exec (setup_arg_pages).
-pub const STACK_EXPAND: u64 = 128 << 10;
 /// Default RLIMIT_MEMLOCK, as on current Linux.
 pub const DEFAULT_MEMLOCK: u64 = 8 << 20;
-/// Guest-physical space for mappings: four times RAM plus swap, at least
-/// 1 GiB. Larger than RAM so that programs can map more than they touch, as
-/// Linux overcommits (its heuristic also refuses what is far beyond RAM
-/// plus swap); untouched frames cost the host nothing.
-pub fn phys_window(mem: u64, swap: u64) -> u64 {
-    mem.saturating_add(swap).saturating_mul(4).max(1 << 30).max(mem)
-}
+/// Default cap on processes and threads at once.
+pub const DEFAULT_MAX_TASKS: u32 = 256;
+/// Linux's vm.max_map_count default.
+pub const DEFAULT_MAX_MAP_COUNT: usize = 65_530;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error(transparent)]
     Vm(#[from] VmError),
     #[error(transparent)]
+    Mmap(#[from] crate::memory::MmapError),
+    #[error(transparent)]
     Load(#[from] LoadError),
     #[error(transparent)]
-    Fault(#[from] FaultError),
-    #[error(transparent)]
-    Map(#[from] MapError),
-    #[error(transparent)]
-    Paging(#[from] crate::arch::paging::PagingError),
+    Uffd(#[from] UffdError),
+    #[error("{path}: {what}")]
+    Exec { path: String, what: String },
     #[error(
         "{path}: needs {needed} pages ({needed_kib} KiB) of image, but --mem gives {available} pages; raise --mem"
     )]
@@ -64,16 +54,25 @@ pub enum Error {
     BadPin(String),
     #[error("--pin {0} pins more pages than --mem / --rss-limit lets be resident; pin less or raise them")]
     PinTooBig(String),
-    #[error("the shim faulted: {0}")]
-    Shim(String),
-    #[error("the guest stopped unexpectedly: {0}")]
-    UnexpectedExit(String),
+    #[error("cannot set up the guest: {0}")]
+    Setup(String),
     #[error("cannot start a thread: {0}")]
     Thread(#[source] std::io::Error),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// The program a sandbox runs.
+#[derive(Clone, Debug)]
+pub enum Program {
+    /// An executable on the host (static, or dynamic with its interpreter).
+    Path(PathBuf),
+    /// An executable held in memory (the built-in demo), called `name`.
+    Bytes { name: String, bytes: Arc<[u8]> },
 }
 
 /// How to run a program.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Config {
     /// Guest RAM in bytes.
     pub mem: u64,
@@ -81,30 +80,46 @@ pub struct Config {
     /// argv[0] first.
     pub argv: Vec<String>,
     pub env: Vec<String>,
-    pub backing: BackingMode,
+    /// How guest RAM gets its pages (userfaultfd, or the kernel's own).
+    pub trapped: bool,
     pub wake: WakeMode,
     pub stdin: Input,
     pub stdout: Output,
     pub stderr: Output,
     /// Kill the program after this long.
     pub timeout: Option<Duration>,
-    /// Print each syscall here.
+    /// Print each syscall.
     pub strace: Option<Strace>,
     /// RLIMIT_MEMLOCK.
     pub memlock_limit: u64,
-    /// Absolute path /proc/self/exe shows (default: the image's path).
-    pub exe: Option<String>,
     /// Most resident pages, in bytes (default: all of `mem`).
     pub rss_limit: Option<u64>,
     /// Swap store size in bytes (host memory).
     pub swap: u64,
     /// Regions to populate and pin at load (`.text`, `heap`, `stack`, `all`, …).
     pub pin: Vec<String>,
-    /// Print a memory status line at each reclaim pass.
+    /// Print a memory status line after reclaim (at most once a second).
     pub status: Option<Output>,
-    /// Randomise the brk start and mmap_base as Linux's ASLR does (off:
-    /// timelines stay identical from run to run).
+    /// Randomise the brk start and mmap_base as Linux's ASLR does.
     pub aslr: bool,
+    /// Most processes and threads at once.
+    pub max_tasks: u32,
+    /// vm.overcommit_memory (0, 1, 2) and vm.overcommit_ratio.
+    pub overcommit: u32,
+    pub overcommit_ratio: u64,
+    /// vm.max_map_count.
+    pub max_map_count: usize,
+    /// Where events go as they happen, besides the summary.
+    pub sinks: Arc<Mutex<Vec<Box<dyn EventSink>>>>,
+    /// Keep every event in the outcome (tests; long runs should stream).
+    pub keep_events: bool,
+    /// The host directory the program sees as `/`.
+    pub root: PathBuf,
+    /// The program's working directory (inside the root).
+    pub cwd: Option<String>,
+    /// faultline's own messages about the program (crash reports,
+    /// unsupported syscalls).
+    pub diag: Output,
 }
 
 impl Default for Config {
@@ -114,7 +129,7 @@ impl Default for Config {
             stack_size: DEFAULT_STACK,
             argv: Vec::new(),
             env: default_env(),
-            backing: BackingMode::Trapped,
+            trapped: true,
             wake: WakeMode::default(),
             stdin: Input::Inherit,
             stdout: Output::Inherit(1),
@@ -122,12 +137,20 @@ impl Default for Config {
             timeout: None,
             strace: None,
             memlock_limit: DEFAULT_MEMLOCK,
-            exe: None,
             rss_limit: None,
             swap: 0,
             pin: Vec::new(),
             status: None,
             aslr: false,
+            max_tasks: DEFAULT_MAX_TASKS,
+            overcommit: 0,
+            overcommit_ratio: 50,
+            max_map_count: DEFAULT_MAX_MAP_COUNT,
+            sinks: Arc::default(),
+            keep_events: false,
+            root: PathBuf::from("/"),
+            cwd: None,
+            diag: Output::Inherit(2),
         }
     }
 }
@@ -137,60 +160,158 @@ pub fn default_env() -> Vec<String> {
     ["PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/", "TERM=dumb", "LANG=C"].iter().map(|s| s.to_string()).collect()
 }
 
-/// How the program ended, as a shell would see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Exited(i32),
-    Killed(Signal),
+/// Everything a run produced.
+#[derive(Clone, Debug)]
+pub struct Outcome {
+    /// How pid 1 ended, as a shell would see it.
+    pub status: ExitStatus,
+    /// Why processes were killed, in the kernel's words (pid 1's last).
+    pub reports: Vec<String>,
+    /// Every event, if kept.
+    pub events: Vec<Event>,
+    pub regions: RegionTable,
+    pub summary: Summary,
+    /// pid 1's memory as /proc/PID/status and /proc/meminfo showed it.
+    pub memory: MemoryReport,
+    /// Why the run was stopped early, if it was.
+    pub stopped: Option<Stop>,
+    pub elapsed: Duration,
 }
 
-impl ExitStatus {
-    /// The shell's `$?`: the status, or 128 + the signal.
-    pub fn code(self) -> i32 {
-        match self {
-            ExitStatus::Exited(c) => c,
-            ExitStatus::Killed(s) => 128 + s.number,
+impl Outcome {
+    /// The report of how pid 1 died, if it was killed.
+    pub fn report(&self) -> Option<&str> {
+        match self.status {
+            ExitStatus::Killed(_) => self.reports.last().map(String::as_str),
+            ExitStatus::Exited(_) => None,
         }
     }
 }
 
-/// Everything a run produced.
-#[derive(Clone, Debug)]
-pub struct Outcome {
-    pub status: ExitStatus,
-    /// Why the program was killed, in the kernel's words.
-    pub report: Option<String>,
-    pub events: Vec<Event>,
-    pub regions: RegionTable,
-    pub summary: Summary,
-    /// The program's memory as /proc/PID/status and /proc/meminfo show it.
-    pub memory: MemoryReport,
-    /// Pages resident when the program ended, by guest-virtual address.
-    pub resident: std::collections::BTreeSet<u64>,
+/// A running sandbox's figures, for a progress line.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Progress {
+    /// Timeline rows so far.
+    pub events: u64,
+    /// Frames resident now (all processes, page cache included).
+    pub resident_pages: u64,
+    pub processes: usize,
+}
+
+/// Reads [`Progress`] from another thread while the sandbox runs.
+#[derive(Clone)]
+pub struct ProgressProbe(Arc<Kernel>);
+
+impl ProgressProbe {
+    pub fn read(&self) -> Progress {
+        let k = self.0.lock();
+        Progress { events: k.recorder.events(), resident_pages: k.phys.counters.resident, processes: k.procs.len() }
+    }
 }
 
 pub struct Sandbox {
-    // Field order is drop order: the VM goes before the memory it maps.
-    vcpu: Vcpu,
-    // Held only to keep the VM (and its slots) alive while the vCPU runs.
-    _vm: Vm,
-    task: Task,
-    sys: Arc<HostMapping>,
+    kernel: Arc<Kernel>,
+    machine: Arc<vcpu::Machine>,
     config: Config,
+    kept: Option<crate::timeline::KeepEvents>,
 }
 
-/// Writes `bytes` into the system slot.
-fn sys_write(sys: &HostMapping, gpa: u64, bytes: &[u8]) -> Result<(), Error> {
-    sys.write(gpa, bytes).map_err(|e| Error::Shim(format!("system slot write: {e}")))
-}
-
-fn random_bytes() -> [u8; 16] {
-    let mut b = [0u8; 16];
-    // SAFETY: writing into a 16-byte buffer.
-    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
-    if n != 16 {
-        let t = Instant::now().elapsed().as_nanos() as u64 ^ std::process::id() as u64;
-        b[..8].copy_from_slice(&t.to_le_bytes());
+impl Sandbox {
+    /// A handle for watching the run's progress.
+    pub fn probe(&self) -> ProgressProbe {
+        ProgressProbe(self.kernel.clone())
     }
-    b
+
+    /// Runs the program to its end (or until stopped).
+    pub fn run(self) -> Result<Outcome, Error> {
+        self.run_with(None)
+    }
+
+    /// Runs the program; `interrupt` stops it early when set (faultline's
+    /// SIGINT handling), with the signal given.
+    pub fn run_with(self, interrupt: Option<&std::sync::atomic::AtomicI32>) -> Result<Outcome, Error> {
+        let start = Instant::now();
+        let failed = Arc::new(AtomicBool::new(false));
+        let f2 = failed.clone();
+        let k2 = self.kernel.clone();
+        let uffd = self.kernel.lock().uffd.clone();
+        let cpu = match self.config.wake {
+            WakeMode::Colocated => crate::hv::current_cpu(),
+            _ => None,
+        };
+        let handler = if self.config.trapped {
+            let sink = crate::kernel::uffd::KernelSink::new(self.kernel.clone());
+            Some(
+                Handler::start(uffd, sink, self.config.wake, cpu, move || {
+                    f2.store(true, Ordering::Release);
+                    k2.stop_all(Stop::Failure("the fault handler stopped".into()));
+                })
+                .map_err(Error::Thread)?,
+            )
+        } else {
+            None
+        };
+        self.machine.spawn_pending(&self.kernel)?;
+        let deadline = self.config.timeout.map(|t| start + t);
+        loop {
+            let next_timer = self.kernel.fire_timers();
+            let mut wake = [deadline, next_timer].into_iter().flatten().min();
+            if interrupt.is_some() {
+                let tick = Instant::now() + Duration::from_millis(50);
+                wake = Some(wake.map_or(tick, |w| w.min(tick)));
+            }
+            if self.kernel.wait_done(wake) {
+                break;
+            }
+            if let Some(sig) = interrupt.as_ref().map(|i| i.load(Ordering::Acquire)).filter(|&s| s != 0) {
+                self.kernel.stop_all(Stop::Signal(sig));
+                break;
+            }
+            if deadline.is_some_and(|d| Instant::now() >= d) {
+                self.kernel.stop_all(Stop::Timeout(self.config.timeout.unwrap_or_default()));
+                break;
+            }
+        }
+        // Every other process dies with pid 1 (or with the stop).
+        self.kernel.stop_all_quietly();
+        let gone = self.kernel.wait_threads_gone(Instant::now() + Duration::from_secs(5));
+        let handler_result = handler.map(|h| h.stop()).unwrap_or(Ok(()));
+        let mut k = self.kernel.lock();
+        if !gone {
+            k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));
+        }
+        let stopped = k.stop.clone();
+        if let Err(e) = k.recorder.flush() {
+            return Err(Error::Failed(format!("cannot write the timeline: {e}")));
+        }
+        if let Some(Stop::Failure(why)) = &stopped {
+            if failed.load(Ordering::Acquire) || !matches!(handler_result, Ok(())) {
+                let detail = handler_result.err().map(|e| format!(": {e}")).unwrap_or_default();
+                return Err(Error::Failed(format!("{why}{detail}")));
+            }
+            return Err(Error::Failed(why.clone()));
+        }
+        handler_result?;
+        let status = match (&stopped, k.init_status) {
+            (Some(Stop::Timeout(_)), _) => ExitStatus::Killed(crate::kernel::signal::SIGKILL),
+            (Some(Stop::Signal(s)), _) => ExitStatus::Killed(*s),
+            (_, Some(s)) => s,
+            (_, None) => ExitStatus::Killed(crate::kernel::signal::SIGKILL),
+        };
+        let mut reports = k.reports.clone();
+        if let Some(Stop::Timeout(t)) = &stopped {
+            let comm = k.summaries.iter().find(|s| s.pid == 1).map_or("?".into(), |s| s.comm.clone());
+            let line = format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64());
+            k.diag(&line);
+            reports.push(line);
+        }
+        let mut processes = k.summaries.clone();
+        processes.sort_by_key(|p| p.pid);
+        let summary = Summary { processes };
+        let memory = k.init_memory.unwrap_or_default();
+        let regions = k.recorder.regions().clone();
+        drop(k);
+        let events = self.kept.map(|k| k.take()).unwrap_or_default();
+        Ok(Outcome { status, reports, events, regions, summary, memory, stopped, elapsed: start.elapsed() })
+    }
 }

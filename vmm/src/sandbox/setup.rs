@@ -1,167 +1,198 @@
-//! Building the guest: memory slots, the shim and its tables, the image,
-//! the stack and the process, ready to run.
+//! Building a sandbox: the VM and its two memory slots, the shim and the
+//! kernel half's tables, userfaultfd on guest RAM, the kernel, and pid 1.
 
-use super::*;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::vcpu::Machine;
+use super::{Config, Error, Program, Sandbox};
+use crate::arch::layout::*;
+use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
+use crate::fault::Uffd;
+use crate::hv::Vm;
+use crate::memory::HostMapping;
+use crate::kernel::exec::ExecFile;
+use crate::kernel::files::vfs::{MemFile, Meta, OpenNode, Vfs, S_IFREG};
+use crate::kernel::files::FileKind;
+use crate::kernel::limits::Limits;
+use crate::kernel::{Kernel, KernelConfig, KernelState};
+use crate::loader::{Image, LoadError};
+use crate::mm::{Budget, Phys};
+use crate::timeline::{EventSink, KeepEvents, Recorder};
+
+/// Guest-physical space for frames: four times RAM plus swap, at least
+/// 1 GiB, at most 32 GiB. Frames are handed out as pages get page-table
+/// entries (a block at a first touch), not as they are backed, so the
+/// window is larger than RAM; untouched frames cost the host nothing.
+pub fn phys_window(mem: u64, swap: u64) -> u64 {
+    mem.saturating_add(swap).saturating_mul(4).clamp(1 << 30, 32 << 30).max(mem)
+}
+
+/// The XSAVE area size for the states XCR0 enables (signal frames carry
+/// it), and XCR0 itself.
+fn xstate(vm: &Vm) -> (u32, u64) {
+    let c = vm.cpuid().as_slice();
+    let leaf = |i: u32| c.iter().find(|e| e.function == 0xd && e.index == i);
+    let Some(l0) = leaf(0).filter(|_| vm.features().xsave) else { return (512, 3) };
+    let xcr0 = crate::arch::cpu::xcr0(l0.eax as u64 | (l0.edx as u64) << 32);
+    let mut size = 576;
+    for bit in 2..63 {
+        if xcr0 & (1 << bit) != 0 {
+            if let Some(l) = leaf(bit) {
+                size = size.max(l.ebx + l.eax);
+            }
+        }
+    }
+    (size, xcr0)
+}
 
 impl Sandbox {
-    /// Builds the VM and loads `image` into it; nothing runs yet.
-    pub fn new(image: &Image, config: Config) -> Result<Self, Error> {
+    /// Builds the VM and loads `program` into it as pid 1; nothing runs yet.
+    pub fn new(program: Program, config: Config) -> Result<Self, Error> {
         if config.mem == 0 || !config.mem.is_multiple_of(PAGE_SIZE) {
             return Err(Error::BadMem(config.mem));
         }
-        // The image must fit in RAM: counted from the segment headers, before
-        // anything is built for it.
+        if !config.trapped && (config.swap > 0 || config.rss_limit.is_some_and(|l| l < config.mem)) {
+            return Err(Error::Setup(
+                "reclaim needs trapped memory: without userfaultfd an evicted page would come back as zeroes".into(),
+            ));
+        }
+        let mut vm = Vm::new()?;
+        let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
+        let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);
+        vm.add_slot(0, &sys)?;
+        vm.add_slot(RAM_GPA_BASE, &ram)?;
+        let setup = |e: String| Error::Setup(e);
+        sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).map_err(|e| setup(e.to_string()))?;
+        sys.write(SYS_IDT_GPA, &tables::idt()).map_err(|e| setup(e.to_string()))?;
+        let mut pool = TablePool::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE);
+        // Ring 0 sees the shim (read-only, executable), the IDT (read-only)
+        // and, as vCPUs are made, each one's GDT, TSS and exception stack.
+        // Nothing else of the VMM's is mapped, the page tables included.
+        let mut kt = PageTables::new(&mut pool, None).map_err(|e| setup(e.to_string()))?;
+        kt.map_kernel(&mut pool, SHIM_VA, SYS_SHIM_GPA, false, true).map_err(|e| setup(e.to_string()))?;
+        kt.map_kernel(&mut pool, IDT_VA, SYS_IDT_GPA, false, false).map_err(|e| setup(e.to_string()))?;
+        let uffd = Arc::new(if config.trapped { Uffd::new(ram.as_ptr(), ram.len())? } else { Uffd::unregistered() });
+        let resident = config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE;
+        let budget = Budget { resident_pages: resident, swap_pages: config.swap / PAGE_SIZE, trapped: config.trapped };
+        let phys = Phys::new(ram, RAM_GPA_BASE, pool, budget);
+        let mut sinks: Vec<Box<dyn EventSink>> =
+            std::mem::take(&mut *config.sinks.lock().unwrap_or_else(|p| p.into_inner()));
+        let kept = config.keep_events.then(KeepEvents::default);
+        if let Some(k) = &kept {
+            sinks.push(Box::new(k.clone()));
+        }
+        let recorder = Recorder::new(sinks);
+        let (xstate_size, xcr0) = xstate(&vm);
+        let cfg = KernelConfig {
+            stack_size: config.stack_size,
+            memlock_limit: config.memlock_limit,
+            max_tasks: config.max_tasks.clamp(1, MAX_VCPUS.min(vm.max_vcpus())),
+            aslr: config.aslr,
+            hwcap: vm.hwcap(),
+            diag: config.diag.clone(),
+            strace: config.strace.clone(),
+            status: config.status.clone(),
+            overcommit: config.overcommit,
+            overcommit_ratio: config.overcommit_ratio,
+            max_map_count: config.max_map_count,
+            xstate_size,
+            xcr0,
+        };
+        let mut k = KernelState::new(phys, uffd, recorder, Vfs::new(config.root.clone()), cfg, kt);
+        let (file, image) = open_program(&mut k, &program, &config)?;
+        // As the overcommit heuristic refuses one mapping larger than RAM
+        // plus swap (the image need not fit the resident budget: reclaim
+        // can page it).
+        let budget_pages = (config.mem + config.swap) / PAGE_SIZE;
         let image_pages = image.mapped_pages();
-        if image_pages > config.mem / PAGE_SIZE {
+        if image_pages > budget_pages {
             return Err(Error::TooBig {
                 path: image.path.clone(),
                 needed: image_pages,
                 needed_kib: image_pages.saturating_mul(4),
-                available: config.mem / PAGE_SIZE,
+                available: budget_pages,
             });
         }
-        let mut vm = Vm::new()?;
-        let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
-        let window = phys_window(config.mem, config.swap);
-        let ram = Arc::new(HostMapping::new("RAM", window)?);
-        vm.add_slot(0, &sys)?;
-        vm.add_slot(RAM_GPA_BASE, &ram)?;
-        let budget = Budget {
-            resident_pages: config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE,
-            swap_pages: config.swap / PAGE_SIZE,
-        };
-        let backing =
-            Arc::new(Backing::new(ram, RAM_GPA_BASE, sys.clone(), image.bytes.clone(), config.backing, budget)?);
-
-        // The shim and its tables.
-        sys_write(&sys, SYS_SHIM_GPA, faultline_guest::SHIM_X86_64)?;
-        let gdt: Vec<u8> = tables::gdt().iter().flat_map(|d| d.to_le_bytes()).collect();
-        sys_write(&sys, SYS_GDT_GPA, &gdt)?;
-        sys_write(&sys, SYS_IDT_GPA, &tables::idt())?;
-        sys_write(&sys, SYS_TSS_GPA, &tables::tss())?;
-        // [SYS_TABLES_GPA, end) of the system slot holds nothing but tables.
-        let mut pt = PageTables::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE)?;
-        // Ring 0 sees the shim (read-only), its descriptor tables (read-only:
-        // accessed and busy bits are preset, so the CPU never writes them)
-        // and the IST stack. Nothing else of the VMM's is mapped, the page
-        // tables included.
-        pt.map_kernel(SHIM_VA, SYS_SHIM_GPA, false, true)?;
-        pt.map_kernel(GDT_VA, SYS_GDT_GPA, false, false)?;
-        pt.map_kernel(IDT_VA, SYS_IDT_GPA, false, false)?;
-        pt.map_kernel(TSS_VA, SYS_TSS_GPA, false, false)?;
-        for i in 0..IST_PAGES {
-            pt.map_kernel(IST_BASE_VA + i * PAGE_SIZE, SYS_IST_GPA + i * PAGE_SIZE, true, false)?;
-        }
-
-        // The program: every page mapped now, none backed until touched.
-        let mut space = AddressSpace::new(pt, FrameAllocator::new(RAM_GPA_BASE, window), backing);
-        let plan = plan_pages(image);
-        let stack_pages = config.stack_size.div_ceil(PAGE_SIZE);
-        for page in plan {
-            let region = space.region(&page.region, RegionKind::Image);
-            space.map_image_page(page.gva, page.perms, region, page.source)?;
-        }
-        let anchor = space.region("heap", RegionKind::Heap);
-        for seg in &image.segments {
-            let start = crate::arch::page_floor(seg.vaddr);
-            let end = crate::arch::page_ceil(seg.end()).expect("validated below USER_TOP");
-            let kind = VmaKind::Image { offset: crate::arch::page_floor(seg.offset) };
-            space.add_image_vma(Vma::new(start, end, seg.perms, kind, anchor));
-        }
-        space.set_sections(image.sections.clone());
-        let heap = anchor;
-        let mmap_region = space.region("mmap", RegionKind::Mmap);
-        let image_end = image.segments.iter().map(|s| s.end()).max().unwrap_or(0);
-        let mut brk_start = crate::arch::page_ceil(image_end).expect("validated below USER_TOP");
-
-        let mut argv = config.argv.clone();
+        let mut argv: Vec<Vec<u8>> = config.argv.iter().map(|a| a.clone().into_bytes()).collect();
         if argv.is_empty() {
-            argv.push(image.path.clone());
+            argv.push(file.path.clone().into_bytes());
         }
-        let cpuid = vm
-            .kvm()
-            .get_supported_cpuid(kvm_bindings::KVM_MAX_CPUID_ENTRIES)
-            .map_err(crate::vm::kvm_err("get supported CPUID"))?;
-        let hwcap = cpuid.as_slice().iter().find(|e| e.function == 1).map(|e| e.edx as u64).unwrap_or(0);
-        let info = ExecInfo {
-            execfn: argv[0].clone(),
-            argv,
-            envp: config.env.clone(),
-            phdr: image.phdr,
-            phent: image.phent,
-            phnum: image.phnum,
-            entry: image.entry,
-            uid: 1000,
-            gid: 1000,
-            hwcap,
-            random: random_bytes(),
-        };
-        let st = initial_stack(STACK_TOP, &info);
-        if st.bytes.len() as u64 > config.stack_size / 4 {
-            return Err(Error::Load(LoadError::Malformed {
-                path: image.path.clone(),
-                detail: "arguments and environment take more than a quarter of the stack".into(),
-            }));
-        }
-        // The stack VMA starts as Linux's setup_arg_pages leaves it: the
-        // argument pages plus 128 KiB; it grows down on faults up to
-        // RLIMIT_STACK (Sandbox::grow_stack).
-        let stack = space.region("stack", RegionKind::Stack);
-        let initial =
-            (crate::arch::page_ceil(st.bytes.len() as u64).expect("small") + STACK_EXPAND).min(stack_pages * PAGE_SIZE);
-        let rw = crate::arch::Perms::new(true, true, false);
-        space
-            .map_anon(Vma { growsdown: true, ..Vma::new(STACK_TOP - initial, STACK_TOP, rw, VmaKind::Stack, stack) })?;
-
-        let limits = Limits::new(config.stack_size, config.memlock_limit);
-        let mut mmap_base = abi::mm::mmap_base(config.stack_size);
-        if config.aslr {
-            // arch_randomize_brk: within 32 MiB; mmap_rnd_bits = 28 pages.
-            let r = u64::from_le_bytes(random_bytes()[..8].try_into().expect("8 bytes"));
-            brk_start += (r % (32 << 20 >> 12)) << 12;
-            mmap_base -= ((r >> 16) % (1 << 28)) << 12;
-        }
-        // /proc/self/exe is absolute (glibc asserts it).
-        let exe = config.exe.clone().unwrap_or_else(|| match std::fs::canonicalize(&image.path) {
-            Ok(p) => p.display().to_string(),
-            Err(_) => format!("/{}", image.path.trim_start_matches('/')),
-        });
-        let mut task = Task::new(
-            image.comm(),
-            exe,
-            space,
-            config.stdin.clone(),
-            config.stdout.clone(),
-            config.stderr.clone(),
-            brk_start,
-            mmap_base,
-            heap,
-            mmap_region,
-            limits,
-        );
-        task.strace = config.strace.clone();
-        if let Some(out) = config.status.clone() {
-            task.space.backing().set_reclaim_sink(Box::new(move |line| {
-                let _ = out.write_all(format!("faultline: {line}\n").as_bytes());
-            }));
-        }
+        let envp: Vec<Vec<u8>> = config.env.iter().map(|e| e.clone().into_bytes()).collect();
+        let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
+        let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64);
+        let stdio = [
+            FileKind::Input(config.stdin.clone()),
+            FileKind::Output(config.stdout.clone()),
+            FileKind::Output(config.stderr.clone()),
+        ];
+        // Timeline times count from exec: the stack is the first thing built.
+        k.recorder.set_start(Instant::now());
+        let pid = k.spawn_init(&file, &image, &argv, &envp, cwd, limits, stdio).map_err(|e| Error::Exec {
+            path: image.path.clone(),
+            what: format!("cannot start it: {}", e.describe()),
+        })?;
+        let mm = k.procs[&pid].mm;
         for name in &config.pin {
-            if !crate::abi::pin_region(&mut task, name) {
+            if !k.pin_region(mm, pid, name) {
                 return Err(Error::BadPin(name.clone()));
             }
         }
-        if task.space.backing().oom().is_some() {
+        if k.oom_kills > 0 || k.procs[&pid].group_exit.is_some() {
             return Err(Error::PinTooBig(config.pin.join(" ")));
         }
+        let kernel = Arc::new(Kernel::new(k));
+        let machine = Arc::new(Machine::new(vm, sys));
+        Ok(Sandbox { kernel, machine, config, kept })
+    }
+}
 
-        let vcpu = vm.create_vcpu()?;
-        vcpu.setup(vm.kvm(), &cpuid, task.space.tables().root_gpa(), image.entry, st.sp)?;
-        let sb = Sandbox { vcpu, _vm: vm, task, sys, config };
-        // Timeline times count from exec: the stack is the first thing built.
-        sb.task.space.backing().set_start(Instant::now());
-        sb.task
-            .copy_to_user(st.sp, &st.bytes)
-            .map_err(|e| Error::Shim(format!("cannot write the initial stack (errno {})", e.0)))?;
-        Ok(sb)
+/// The host's working directory, as a path inside `root` (or `/`).
+fn host_cwd_in(root: &std::path::Path) -> String {
+    let Ok(cwd) = std::env::current_dir() else { return "/".into() };
+    let root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    match cwd.strip_prefix(&root) {
+        Ok(rel) if rel.as_os_str().is_empty() => "/".into(),
+        Ok(rel) => format!("/{}", rel.display()),
+        Err(_) => "/".into(),
+    }
+}
+
+/// The program as an exec'able file, and its ELF.
+fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(ExecFile, Image), Error> {
+    match p {
+        Program::Path(path) => {
+            let shown = path.display().to_string();
+            let read = |source| Error::Load(LoadError::Read { path: shown.clone(), source });
+            let host = std::fs::canonicalize(path).map_err(read)?;
+            let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
+            let rel = host.strip_prefix(&root).map_err(|_| Error::Exec {
+                path: shown.clone(),
+                what: format!("not inside the sandbox's root {}", root.display()),
+            })?;
+            // Checks the file as a plain read would, for a clear message.
+            let bytes = std::fs::read(&host).map_err(read)?;
+            let image = Image::from_bytes(shown.clone(), bytes.into())?;
+            let guest = format!("/{}", rel.display());
+            let file = k
+                .open_exec(1, "/", &guest)
+                .map_err(|e| Error::Exec { path: shown, what: e.describe().to_lowercase() })?;
+            Ok((file, image))
+        }
+        Program::Bytes { name, bytes } => {
+            let image = Image::from_bytes(name.clone(), bytes.clone())?;
+            let id = k.vfs.new_id();
+            let meta = Meta {
+                mode: S_IFREG | 0o755,
+                size: bytes.len() as u64,
+                nlink: 1,
+                ino: id.0,
+                dev: 1,
+                ..Default::default()
+            };
+            let path = format!("/{name}");
+            let node = OpenNode { id, meta, path: path.clone(), data: Arc::new(MemFile(bytes.clone())), host: None };
+            Ok((ExecFile { path, node, bytes: bytes.clone() }, image))
+        }
     }
 }

@@ -1,13 +1,13 @@
 //! Timeline events.
 
-use crate::mm::RegionId;
+use super::RegionId;
 
 /// How the page was touched, as the fault reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Access {
     Read,
     Write,
-    /// Not a touch: the page was brought in ahead of use.
+    /// Not a touch: the page was brought in ahead of use, or taken away.
     None,
 }
 
@@ -24,31 +24,40 @@ impl Access {
 /// Why a page was brought in before anyone touched it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Prefault {
-    /// MAP_POPULATE.
+    /// MAP_POPULATE, MADV_POPULATE_*.
     Populate,
     /// mlock, mlock2, mlockall, MAP_LOCKED.
     Mlock,
     /// madvise(MADV_WILLNEED).
     WillNeed,
-    /// `--pin` at load.
+    /// `--pin`.
     Pin,
 }
 
 /// What happened to the page.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum EventKind {
-    /// Backed with zeroes.
+    /// Anonymous memory's first touch: a read maps the shared zero page, a
+    /// write gets a private zeroed page.
     ZeroFill,
-    /// Backed with bytes of the ELF file.
+    /// The file's bytes were read in (Linux's major fault).
     FileCopy,
+    /// A file page already in the page cache was mapped (a minor fault).
+    CacheHit,
+    /// A write to a page shared copy-on-write (after fork, the zero page,
+    /// a private file page) gave the writer its own copy.
+    Cow,
     /// Backed ahead of use.
     Prefault(Prefault),
     /// Brought back from swap.
     SwapIn,
     /// Taken away by reclaim (to swap, or dropped if clean).
     Evict,
-    /// Memory ran out here: the program was killed.
+    /// Memory ran out: this process was killed.
     OomKill,
+    /// The fault was not resolved: the program's handler gets this signal
+    /// (si_code `code`), and the access is retried after it returns.
+    Signal { signo: u8, code: i32 },
 }
 
 impl EventKind {
@@ -56,6 +65,8 @@ impl EventKind {
         match self {
             EventKind::ZeroFill => "zero-fill",
             EventKind::FileCopy => "file-copy",
+            EventKind::CacheHit => "cache-hit",
+            EventKind::Cow => "cow",
             EventKind::Prefault(Prefault::Populate) => "prefault-populate",
             EventKind::Prefault(Prefault::Mlock) => "prefault-mlock",
             EventKind::Prefault(Prefault::WillNeed) => "prefault-willneed",
@@ -63,7 +74,37 @@ impl EventKind {
             EventKind::SwapIn => "swap-in",
             EventKind::Evict => "evict",
             EventKind::OomKill => "oom-kill",
+            EventKind::Signal { .. } => "signal",
         }
+    }
+
+    /// Every kind, for parsing.
+    pub const ALL: [EventKind; 11] = [
+        EventKind::ZeroFill,
+        EventKind::FileCopy,
+        EventKind::CacheHit,
+        EventKind::Cow,
+        EventKind::Prefault(Prefault::Populate),
+        EventKind::Prefault(Prefault::Mlock),
+        EventKind::Prefault(Prefault::WillNeed),
+        EventKind::Prefault(Prefault::Pin),
+        EventKind::SwapIn,
+        EventKind::Evict,
+        EventKind::OomKill,
+    ];
+
+    /// Whether a guest touch behind this event is one of the program's
+    /// page faults.
+    pub fn is_fault(self) -> bool {
+        matches!(
+            self,
+            EventKind::ZeroFill | EventKind::FileCopy | EventKind::CacheHit | EventKind::Cow | EventKind::SwapIn
+        )
+    }
+
+    /// Whether it is a major fault (the data had to be read in).
+    pub fn is_major(self) -> bool {
+        matches!(self, EventKind::FileCopy | EventKind::SwapIn)
     }
 }
 
@@ -93,8 +134,7 @@ pub struct Event {
     pub seq: u64,
     /// Nanoseconds since the program started.
     pub time_ns: u64,
-    /// `None` for a page no region owns (never expected; kept visible).
-    pub region: Option<RegionId>,
+    pub region: RegionId,
     pub gva: u64,
     pub gpa: u64,
     pub access: Access,
@@ -102,20 +142,15 @@ pub struct Event {
     /// From reading the fault to the page being in place.
     pub latency_ns: u64,
     pub origin: Origin,
+    /// The process whose page it is, and the thread that caused it (for
+    /// the VMM's own events: the thread it acted for, or 0).
+    pub pid: u32,
+    pub tid: u32,
 }
 
 impl Event {
-    /// An event about one page; `seq` and `time_ns` are set when it is
-    /// recorded.
-    pub fn page(
-        region: Option<RegionId>,
-        gva: u64,
-        gpa: u64,
-        access: Access,
-        kind: EventKind,
-        origin: Origin,
-        latency_ns: u64,
-    ) -> Self {
-        Event { seq: 0, time_ns: 0, region, gva, gpa, access, kind, latency_ns, origin }
+    /// Whether this row is one of the program's own page faults.
+    pub fn is_guest_fault(&self) -> bool {
+        self.origin == Origin::Guest && self.access != Access::None && self.kind.is_fault()
     }
 }

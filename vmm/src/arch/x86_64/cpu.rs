@@ -1,9 +1,11 @@
 //! Initial vCPU state: long mode, paging on, the program in ring 3.
 
-use kvm_bindings::{kvm_dtable, kvm_fpu, kvm_msr_entry, kvm_regs, kvm_segment, kvm_sregs, Msrs};
+use kvm_bindings::{kvm_dtable, kvm_fpu, kvm_msr_entry, kvm_segment, kvm_sregs, Msrs};
 
-use super::layout::{COMPAT_SYSCALL_TRAP_VA, GDT_VA, IDT_VA, SYSCALL_TRAP_VA, TSS_VA, VECTORS};
-use super::tables::{KERNEL_CS, TSS_LIMIT, TSS_SEL, USER32_CS, USER_CS, USER_DS};
+use super::layout::{
+    cpu_area_va, COMPAT_SYSCALL_TRAP_VA, CPU_GDT_OFFSET, CPU_TSS_OFFSET, IDT_VA, SYSCALL_TRAP_VA, VECTORS,
+};
+use super::tables::{GDT_ENTRIES, KERNEL_CS, TSS_LIMIT, TSS_SEL, USER32_CS, USER_CS, USER_DS};
 
 const CR0_PE: u64 = 1 << 0;
 const CR0_MP: u64 = 1 << 1;
@@ -32,6 +34,8 @@ const MSR_LSTAR: u32 = 0xc000_0082;
 const MSR_CSTAR: u32 = 0xc000_0083;
 const MSR_SFMASK: u32 = 0xc000_0084;
 const MSR_KERNEL_GS_BASE: u32 = 0xc000_0102;
+pub const MSR_FS_BASE: u32 = 0xc000_0100;
+pub const MSR_GS_BASE: u32 = 0xc000_0101;
 
 /// RFLAGS of a fresh Linux process: IF set, reserved bit 1.
 pub const USER_RFLAGS: u64 = 0x202;
@@ -85,8 +89,9 @@ impl CpuFeatures {
     }
 }
 
-/// Special registers for the first entry into the program.
-pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64, features: CpuFeatures) -> kvm_sregs {
+/// Special registers for vCPU `cpu` entering a program in ring 3 with
+/// paging rooted at `cr3`.
+pub fn user_sregs(mut sregs: kvm_sregs, cpu: u32, cr3: u64, features: CpuFeatures) -> kvm_sregs {
     sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_AM | CR0_PG;
     sregs.cr3 = cr3;
     let on = |b: bool, bit: u64| if b { bit } else { 0 };
@@ -105,10 +110,11 @@ pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64, features: CpuFeatures) -> k
     sregs.es = data;
     sregs.fs = data;
     sregs.gs = data;
-    sregs.gdt = kvm_dtable { base: GDT_VA, limit: (10 * 8 - 1) as u16, padding: [0; 3] };
+    let area = cpu_area_va(cpu);
+    sregs.gdt = kvm_dtable { base: area + CPU_GDT_OFFSET, limit: (GDT_ENTRIES * 8 - 1) as u16, padding: [0; 3] };
     sregs.idt = kvm_dtable { base: IDT_VA, limit: (VECTORS as u16) * 16 - 1, padding: [0; 3] };
     sregs.tr = kvm_segment {
-        base: TSS_VA,
+        base: area + CPU_TSS_OFFSET,
         limit: TSS_LIMIT,
         selector: TSS_SEL,
         type_: 0xb,
@@ -123,12 +129,6 @@ pub fn initial_sregs(mut sregs: kvm_sregs, cr3: u64, features: CpuFeatures) -> k
         padding: 0,
     };
     sregs
-}
-
-/// General registers at the program's entry, as Linux's ELF loader leaves
-/// them: RSP at argc, everything else zero (RDX = 0: no atexit hook).
-pub fn initial_regs(entry: u64, sp: u64) -> kvm_regs {
-    kvm_regs { rip: entry, rsp: sp, rflags: USER_RFLAGS, ..Default::default() }
 }
 
 /// An MSR list for KVM_SET_MSRS.
@@ -185,12 +185,13 @@ mod tests {
     #[test]
     fn protections_follow_the_cpu() {
         let all = CpuFeatures { xsave: true, smep: true, smap: true, umip: true };
-        let s = initial_sregs(kvm_sregs::default(), 0x1000, all);
+        let s = user_sregs(kvm_sregs::default(), 0, 0x1000, all);
         assert_eq!(
             s.cr4 & (CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_OSXSAVE),
             CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_OSXSAVE
         );
-        let none = initial_sregs(kvm_sregs::default(), 0x1000, CpuFeatures::default());
+        let none = user_sregs(kvm_sregs::default(), 1, 0x1000, CpuFeatures::default());
+        assert_ne!(none.gdt.base, s.gdt.base);
         assert_eq!(none.cr4 & (CR4_SMEP | CR4_SMAP | CR4_UMIP | CR4_OSXSAVE), 0);
         // Leaf 7: SMEP (EBX 7), SMAP (EBX 20), UMIP (ECX 2); leaf 1 XSAVE (ECX 26).
         let l7 = kvm_bindings::kvm_cpuid_entry2 {

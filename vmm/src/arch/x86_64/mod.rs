@@ -1,9 +1,8 @@
-//! x86-64 specifics.
+//! x86-64.
 
 pub mod cpu;
 pub mod layout;
 pub mod paging;
+pub mod regs;
 pub mod tables;
 pub mod trap;
-
-pub use paging::Perms;

@@ -5,20 +5,26 @@
 //!
 //! Every entry is reached through [`HostMapping::atomic_u64`], which checks
 //! bounds and alignment, and every table address read out of an entry is
-//! checked against the tables this allocator handed out before it is
+//! checked against the tables this address space owns before it is
 //! followed. A corrupt entry is an error for the walk, never a host access.
+//!
+//! Table pages come from one [`TablePool`] for every process. A table a
+//! process no longer needs is *retired*, never handed out again: KVM may
+//! still keep shadow pages for its guest-physical address, and a table
+//! reused elsewhere would be read through them.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::arch::PAGE_SIZE;
-use crate::vm::HostMapping;
+use crate::memory::HostMapping;
 
 const PRESENT: u64 = 1 << 0;
 const WRITABLE: u64 = 1 << 1;
 const USER: u64 = 1 << 2;
-pub const ACCESSED: u64 = 1 << 5;
-pub const DIRTY: u64 = 1 << 6;
+const ACCESSED: u64 = 1 << 5;
+const DIRTY: u64 = 1 << 6;
 /// PS in a PDPT or PD entry: a 1 GiB or 2 MiB page. faultline never makes
 /// them, so an intermediate entry with it set is corrupt.
 const HUGE: u64 = 1 << 7;
@@ -29,6 +35,8 @@ const NX: u64 = 1 << 63;
 const SOFT_NOACCESS: u64 = 1 << 9;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: u64 = 512;
+/// PML4 slot of the kernel half every process shares.
+const KERNEL_SLOT: u64 = 511;
 
 /// Page permissions as a program sees them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -43,6 +51,8 @@ impl Perms {
         Perms { read, write, exec }
     }
 
+    pub const RW: Perms = Perms::new(true, true, false);
+
     pub fn union(self, o: Perms) -> Perms {
         Perms::new(self.read | o.read, self.write | o.write, self.exec | o.exec)
     }
@@ -50,22 +60,6 @@ impl Perms {
     /// Whether the page allows any access at all.
     pub fn any(self) -> bool {
         self.read || self.write || self.exec
-    }
-
-    /// PTE flags for a user page. x86 cannot map write- or exec-only
-    /// pages: any present page is readable, as on Linux.
-    fn user_pte_flags(self) -> u64 {
-        if !self.any() {
-            return SOFT_NOACCESS;
-        }
-        let mut f = PRESENT | USER;
-        if self.write {
-            f |= WRITABLE;
-        }
-        if !self.exec {
-            f |= NX;
-        }
-        f
     }
 }
 
@@ -76,10 +70,67 @@ impl std::fmt::Display for Perms {
     }
 }
 
+/// A user leaf entry.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Pte(u64);
+
+impl Pte {
+    /// An entry mapping `frame` with `perms`; `writable` may be narrower
+    /// than `perms.write` (copy-on-write). No access at all keeps the frame
+    /// in a non-present entry.
+    pub fn user(frame: u64, perms: Perms, writable: bool) -> Pte {
+        if !perms.any() {
+            return Pte((frame & ADDR_MASK) | SOFT_NOACCESS);
+        }
+        let mut f = PRESENT | USER;
+        if perms.write && writable {
+            f |= WRITABLE;
+        }
+        if !perms.exec {
+            f |= NX;
+        }
+        Pte((frame & ADDR_MASK) | f)
+    }
+
+    pub const NONE: Pte = Pte(0);
+
+    pub fn raw(self) -> u64 {
+        self.0
+    }
+    /// Whether a frame is assigned (accessible or not).
+    pub fn mapped(self) -> bool {
+        self.0 & (PRESENT | SOFT_NOACCESS) != 0
+    }
+    pub fn present(self) -> bool {
+        self.0 & PRESENT != 0
+    }
+    pub fn frame(self) -> u64 {
+        self.0 & ADDR_MASK
+    }
+    pub fn writable(self) -> bool {
+        self.0 & (PRESENT | WRITABLE) == PRESENT | WRITABLE
+    }
+    pub fn user_accessible(self) -> bool {
+        self.0 & (PRESENT | USER) == PRESENT | USER
+    }
+    pub fn accessed(self) -> bool {
+        self.0 & ACCESSED != 0
+    }
+    pub fn dirty(self) -> bool {
+        self.0 & DIRTY != 0
+    }
+    /// The same entry with accessed/dirty carried over from `old`: they
+    /// are the page's history, and reclaim must not lose that it was
+    /// written.
+    pub fn keeping_history(self, old: Pte) -> Pte {
+        Pte(self.0 | (old.0 & (ACCESSED | DIRTY)))
+    }
+}
+
 /// Errors while walking or editing page tables.
 #[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PagingError {
-    #[error("the page-table pool is exhausted ({0} pages); the address space is too fragmented")]
+    #[error("the page-table pool is exhausted ({0} pages)")]
     PoolExhausted(u64),
     #[error("guest address {0:#x} is not canonical")]
     NonCanonical(u64),
@@ -87,42 +138,103 @@ pub enum PagingError {
     Corrupt { va: u64, level: u8, entry: u64 },
 }
 
-/// A translation found by [`PageTables::translate`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Translation {
-    pub gpa: u64,
-    pub user: bool,
-    pub writable: bool,
+/// Where page-table pages come from: a range of the system slot, handed out
+/// once each.
+pub struct TablePool {
+    mem: Arc<HostMapping>,
+    base_gpa: u64,
+    start: u64,
+    next: u64,
+    end: u64,
+    retired: u64,
 }
 
-/// Page tables living in host memory that is also guest memory.
-///
-/// `mem` is the system slot (`base_gpa` is its GPA). Table pages are handed
-/// out by a bump allocator from `[pool_start, pool_end)` (slot offsets);
-/// entries are read and written as atomics since the guest CPU may set A/D
-/// bits concurrently.
+impl TablePool {
+    /// Table pages from slot offsets `[start, end)` of `mem` (mapped for
+    /// the guest at `base_gpa`), which must be zeroed and used for nothing
+    /// else.
+    pub fn new(mem: Arc<HostMapping>, base_gpa: u64, start: u64, end: u64) -> Self {
+        let end = end.min(mem.len());
+        TablePool { mem, base_gpa, start, next: start, end, retired: 0 }
+    }
+
+    fn alloc(&mut self) -> Result<u64, PagingError> {
+        if self.next + PAGE_SIZE > self.end {
+            return Err(PagingError::PoolExhausted((self.end - self.start) / PAGE_SIZE));
+        }
+        let off = self.next;
+        self.next += PAGE_SIZE;
+        Ok(self.base_gpa + off)
+    }
+
+    /// Gives the host memory of tables no longer used back; their
+    /// addresses are never handed out again.
+    fn retire(&mut self, tables: impl Iterator<Item = u64>) {
+        for t in tables {
+            let _ = self.mem.discard(t - self.base_gpa, PAGE_SIZE);
+            self.retired += 1;
+        }
+    }
+
+    /// Table pages in use by live address spaces.
+    pub fn in_use(&self) -> u64 {
+        (self.next - self.start) / PAGE_SIZE - self.retired
+    }
+
+    /// Table pages left to hand out.
+    pub fn left(&self) -> u64 {
+        (self.end - self.next) / PAGE_SIZE
+    }
+
+    pub fn mem(&self) -> &Arc<HostMapping> {
+        &self.mem
+    }
+}
+
+/// A leaf entry found by a walk: its value and where it lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Leaf {
+    pub pte: Pte,
+    /// Offset of the entry in the system slot: stable for the life of the
+    /// address space, so reclaim can read its accessed/dirty bits directly.
+    pub slot_offset: u64,
+}
+
+/// One address space's tables.
 pub struct PageTables {
     mem: Arc<HostMapping>,
     base_gpa: u64,
-    pool_start: u64,
-    pool_next: u64,
-    pool_end: u64,
     root: u64,
+    /// Every table page this address space owns (PML4 included).
+    tables: HashSet<u64>,
     /// Frames whose present translation changed (or went) since the last
     /// [`PageTables::take_stale`]: the MMU may still cache them.
     stale: Vec<u64>,
 }
 
 impl PageTables {
-    /// Tables in `mem` (mapped for the guest at `base_gpa`), allocated from
-    /// slot offsets `[pool_start, pool_end)`, which must be zeroed and used
-    /// for nothing else.
-    pub fn new(mem: Arc<HostMapping>, base_gpa: u64, pool_start: u64, pool_end: u64) -> Result<Self, PagingError> {
-        let pool_end = pool_end.min(mem.len());
-        let mut pt =
-            PageTables { mem, base_gpa, pool_start, pool_next: pool_start, pool_end, root: 0, stale: Vec::new() };
-        pt.root = pt.alloc_table()?;
+    /// Empty user tables. `kernel` is the kernel half's PML4 entry (see
+    /// [`PageTables::kernel_entry`]), shared by every address space; `None`
+    /// for the kernel's own tables.
+    pub fn new(pool: &mut TablePool, kernel: Option<u64>) -> Result<Self, PagingError> {
+        let root = pool.alloc()?;
+        let pt = PageTables {
+            mem: pool.mem.clone(),
+            base_gpa: pool.base_gpa,
+            root,
+            tables: HashSet::from([root]),
+            stale: Vec::new(),
+        };
+        if let Some(k) = kernel {
+            pt.entry(root, KERNEL_SLOT, 0, 4)?.store(k, Ordering::Relaxed);
+        }
         Ok(pt)
+    }
+
+    /// The PML4 entry of the kernel half these (kernel) tables map, to be
+    /// shared by every address space.
+    pub fn kernel_entry(&self) -> u64 {
+        self.entry(self.root, KERNEL_SLOT, 0, 4).map(|e| e.load(Ordering::Relaxed)).unwrap_or(0)
     }
 
     /// GPA of the PML4, for CR3.
@@ -130,36 +242,31 @@ impl PageTables {
         self.root
     }
 
-    fn alloc_table(&mut self) -> Result<u64, PagingError> {
-        if self.pool_next + PAGE_SIZE > self.pool_end {
-            return Err(PagingError::PoolExhausted((self.pool_end - self.pool_start) / PAGE_SIZE));
-        }
-        let off = self.pool_next;
-        self.pool_next += PAGE_SIZE;
-        Ok(self.base_gpa + off)
+    /// Table pages this address space owns.
+    pub fn table_pages(&self) -> u64 {
+        self.tables.len() as u64
+    }
+
+    /// Hands every table back to the pool (the address space is gone).
+    pub fn retire(self, pool: &mut TablePool) {
+        pool.retire(self.tables.into_iter());
     }
 
     /// Frames whose present mapping changed since the last call: before
     /// the guest runs again, each must be invalidated on the host, so that
-    /// KVM drops every translation of it (see `Backing::invalidate`).
+    /// KVM drops every translation of it (see `PhysMem::invalidate`).
     pub fn take_stale(&mut self) -> Vec<u64> {
         std::mem::take(&mut self.stale)
     }
 
-    /// Slot offset of `table_gpa`, if it is a table this allocator made.
-    fn table_offset(&self, table_gpa: u64) -> Option<u64> {
-        let off = table_gpa.checked_sub(self.base_gpa)?;
-        (off.is_multiple_of(PAGE_SIZE) && off >= self.pool_start && off < self.pool_next).then_some(off)
-    }
-
-    /// Entry `index` of the table at `table_gpa`, checked.
+    /// Entry `index` of table `table_gpa`, checked: the table must be ours.
     fn entry(&self, table_gpa: u64, index: u64, va: u64, level: u8) -> Result<&AtomicU64, PagingError> {
-        let corrupt = PagingError::Corrupt { va, level, entry: table_gpa };
-        let off = self.table_offset(table_gpa).ok_or(corrupt.clone())?;
-        if index >= ENTRIES {
-            return Err(corrupt);
+        let corrupt = || PagingError::Corrupt { va, level, entry: table_gpa };
+        if !self.tables.contains(&table_gpa) || index >= ENTRIES {
+            return Err(corrupt());
         }
-        self.mem.atomic_u64(off + index * 8).ok_or(corrupt)
+        let off = table_gpa.checked_sub(self.base_gpa).ok_or_else(corrupt)?;
+        self.mem.atomic_u64(off + index * 8).ok_or_else(corrupt)
     }
 
     fn indices(va: u64) -> [u64; 4] {
@@ -182,42 +289,44 @@ impl PageTables {
             return Ok(None);
         }
         let next = e & ADDR_MASK;
-        if e & HUGE != 0 || self.table_offset(next).is_none() {
+        if e & HUGE != 0 || !self.tables.contains(&next) {
             return Err(PagingError::Corrupt { va, level, entry: e });
         }
         Ok(Some(next))
     }
 
-    /// Returns the leaf entry for `va`, creating intermediate tables.
+    /// The leaf entry for `va`, creating intermediate tables from `pool`.
     /// Intermediate entries are permissive (user, writable, executable):
     /// the leaf decides, as Linux does.
-    fn leaf_mut(&mut self, va: u64) -> Result<&AtomicU64, PagingError> {
+    fn leaf_mut(&mut self, pool: &mut TablePool, va: u64) -> Result<(&AtomicU64, u64), PagingError> {
         Self::check_canonical(va)?;
         let idx = Self::indices(va);
         let mut table = self.root;
-        for (level, &i) in idx[..3].iter().enumerate() {
-            let level = 4 - level as u8;
+        for (depth, &i) in idx[..3].iter().enumerate() {
+            let level = 4 - depth as u8;
             let e = self.entry(table, i, va, level)?.load(Ordering::Relaxed);
             table = match self.next_table(e, va, level)? {
                 Some(t) => t,
                 None => {
-                    let t = self.alloc_table()?;
-                    self.entry(table, i, va, level)?.store(t | PRESENT | WRITABLE | USER, Ordering::Relaxed);
+                    let t = pool.alloc()?;
+                    self.tables.insert(t);
+                    self.entry(table, i, va, level)?.store(t | PRESENT | WRITABLE | USER, Ordering::Release);
                     t
                 }
             };
         }
-        self.entry(table, idx[3], va, 1)
+        let off = table - self.base_gpa + idx[3] * 8;
+        Ok((self.entry(table, idx[3], va, 1)?, off))
     }
 
-    /// The leaf entry for `va` if its tables exist.
+    /// The leaf entry for `va`, if its tables exist.
     fn walk(&self, va: u64) -> Result<Option<(&AtomicU64, u64)>, PagingError> {
         Self::check_canonical(va)?;
         let idx = Self::indices(va);
         let mut table = self.root;
-        for (level, &i) in idx[..3].iter().enumerate() {
-            let level = 4 - level as u8;
-            let e = self.entry(table, i, va, level)?.load(Ordering::Relaxed);
+        for (depth, &i) in idx[..3].iter().enumerate() {
+            let level = 4 - depth as u8;
+            let e = self.entry(table, i, va, level)?.load(Ordering::Acquire);
             match self.next_table(e, va, level)? {
                 Some(t) => table = t,
                 None => return Ok(None),
@@ -227,80 +336,84 @@ impl PageTables {
         Ok(Some((self.entry(table, idx[3], va, 1)?, off)))
     }
 
-    fn leaf(&self, va: u64) -> Option<&AtomicU64> {
-        self.walk(va).ok().flatten().map(|(e, _)| e)
-    }
-
-    /// Stores a user leaf entry; a present translation that changes makes
-    /// its frame stale.
-    fn store_user(&mut self, va: u64, new: u64) -> Result<u64, PagingError> {
-        let old = self.leaf_mut(va)?.swap(new, Ordering::AcqRel);
-        if old & PRESENT != 0 && (old ^ new) & !(ACCESSED | DIRTY) != 0 {
-            self.stale.push(old & ADDR_MASK);
+    /// The leaf for user address `va`. Kernel-half and non-canonical
+    /// addresses, and corrupt tables, have none.
+    pub fn leaf(&self, va: u64) -> Option<Leaf> {
+        if va >= 1 << 47 {
+            return None;
         }
-        Ok(old)
+        let (e, slot_offset) = self.walk(va).ok().flatten()?;
+        Some(Leaf { pte: Pte(e.load(Ordering::Acquire)), slot_offset })
     }
 
-    /// Maps one user page. A page with no permissions keeps its frame
-    /// but is not present.
-    pub fn map_user(&mut self, va: u64, gpa: u64, perms: Perms) -> Result<(), PagingError> {
-        self.store_user(va, (gpa & ADDR_MASK) | perms.user_pte_flags()).map(|_| ())
+    /// The entry for `va` (none if its tables do not exist yet).
+    pub fn pte(&self, va: u64) -> Pte {
+        self.leaf(va).map_or(Pte::NONE, |l| l.pte)
     }
 
-    /// The frame behind a user page, accessible or not.
-    pub fn frame(&self, va: u64) -> Option<u64> {
-        let e = self.leaf(va)?.load(Ordering::Relaxed);
-        (e & (PRESENT | SOFT_NOACCESS) != 0).then_some(e & ADDR_MASK)
-    }
-
-    /// Changes a user page's permissions, keeping its frame. Returns false
-    /// if nothing is mapped there.
-    pub fn protect_user(&mut self, va: u64, perms: Perms) -> bool {
-        let Some(e) = self.leaf(va).map(|l| l.load(Ordering::Relaxed)) else { return false };
-        if e & (PRESENT | SOFT_NOACCESS) == 0 {
-            return false;
+    /// Calls `f(va, leaf)` for every entry in `[start, end)` (user space)
+    /// that maps a frame, accessible or not, in address order. Tables that
+    /// do not exist are skipped whole, so the cost follows what is
+    /// populated, not the range's size.
+    pub fn for_each_mapped(&self, start: u64, end: u64, mut f: impl FnMut(u64, Leaf)) {
+        let end = end.min(1 << 47);
+        if start < end {
+            self.visit(self.root, 4, 0, start, end, &mut f);
         }
-        // Keep accessed/dirty, even in a non-present (PROT_NONE) entry where
-        // the CPU ignores them: they are the page's history, and reclaim
-        // must not lose that the page was written.
-        let keep = e & (ACCESSED | DIRTY);
-        self.store_user(va, (e & ADDR_MASK) | perms.user_pte_flags() | keep).is_ok()
     }
 
-    /// Moves a user page's entry (frame, rights, accessed/dirty) from `from`
-    /// to `to`; returns the frame.
-    pub fn move_user(&mut self, from: u64, to: u64) -> Result<Option<u64>, PagingError> {
-        let Some(e) = self.leaf(from).map(|l| l.load(Ordering::Relaxed)) else { return Ok(None) };
-        if e & (PRESENT | SOFT_NOACCESS) == 0 {
-            return Ok(None);
+    fn visit(&self, table: u64, level: u8, base: u64, start: u64, end: u64, f: &mut dyn FnMut(u64, Leaf)) {
+        let shift = 12 + 9 * (level as u64 - 1);
+        let span = 1u64 << shift;
+        let first = (start.max(base) - base) >> shift;
+        let last = ((end - 1).min(base + (span << 9) - 1) - base) >> shift;
+        for i in first..=last.min(ENTRIES - 1) {
+            let va = base + (i << shift);
+            let Ok(entry) = self.entry(table, i, va, level) else { return };
+            let e = entry.load(Ordering::Acquire);
+            if level == 1 {
+                let pte = Pte(e);
+                if pte.mapped() {
+                    f(va, Leaf { pte, slot_offset: table - self.base_gpa + i * 8 });
+                }
+            } else if let Ok(Some(next)) = self.next_table(e, va, level) {
+                self.visit(next, level - 1, va, start, end, f);
+            }
         }
-        self.store_user(to, e)?;
-        self.store_user(from, 0)?;
-        Ok(Some(e & ADDR_MASK))
     }
 
-    /// Offset of `va`'s leaf entry in the slot, if its tables exist.
-    pub fn leaf_offset(&self, va: u64) -> Option<u64> {
-        self.walk(va).ok().flatten().map(|(_, off)| off)
+    /// Stores a user leaf entry and returns the old one and the entry's
+    /// slot offset. A present translation that changes makes its frame
+    /// stale.
+    pub fn set(&mut self, pool: &mut TablePool, va: u64, new: Pte) -> Result<(Pte, u64), PagingError> {
+        let (entry, off) = self.leaf_mut(pool, va)?;
+        let old = Pte(entry.swap(new.0, Ordering::AcqRel));
+        if old.present() && (old.0 ^ new.0) & !(ACCESSED | DIRTY) != 0 {
+            self.stale.push(old.frame());
+        }
+        Ok((old, off))
     }
 
-    /// The leaf entry at slot offset `off` (as [`PageTables::leaf_offset`]
-    /// gave it), for reading and clearing accessed/dirty bits.
-    pub fn entry_at(mem: &HostMapping, off: u64) -> Option<&AtomicU64> {
-        mem.atomic_u64(off)
-    }
-
-    /// Removes a user page; returns the frame it had. Table pages are kept
-    /// for reuse, as Linux mostly does.
-    pub fn unmap_user(&mut self, va: u64) -> Option<u64> {
-        self.leaf(va)?;
-        let e = self.store_user(va, 0).ok()?;
-        (e & (PRESENT | SOFT_NOACCESS) != 0).then_some(e & ADDR_MASK)
+    /// Clears `va`'s entry if there is one; returns the old entry.
+    pub fn clear(&mut self, va: u64) -> Pte {
+        let Some((entry, _)) = self.walk(va).ok().flatten() else { return Pte::NONE };
+        let old = Pte(entry.swap(0, Ordering::AcqRel));
+        if old.present() {
+            self.stale.push(old.frame());
+        }
+        old
     }
 
     /// Maps one supervisor page (the shim's structures). Accessed and dirty
     /// are preset so the CPU never needs to write these entries.
-    pub fn map_kernel(&mut self, va: u64, gpa: u64, writable: bool, exec: bool) -> Result<(), PagingError> {
+    pub fn map_kernel(
+        &mut self,
+        pool: &mut TablePool,
+        va: u64,
+        gpa: u64,
+        writable: bool,
+        exec: bool,
+    ) -> Result<(), PagingError> {
         let mut f = PRESENT | ACCESSED | DIRTY;
         if writable {
             f |= WRITABLE;
@@ -308,28 +421,26 @@ impl PageTables {
         if !exec {
             f |= NX;
         }
-        self.leaf_mut(va)?.store((gpa & ADDR_MASK) | f, Ordering::Relaxed);
+        self.leaf_mut(pool, va)?.0.store((gpa & ADDR_MASK) | f, Ordering::Relaxed);
         Ok(())
     }
+}
 
-    /// Walks the tables as the CPU would. A corrupt table is no
-    /// translation: the access the caller checks for fails.
-    pub fn translate(&self, va: u64) -> Option<Translation> {
-        let e = self.leaf(va)?.load(Ordering::Relaxed);
-        if e & PRESENT == 0 {
-            return None;
-        }
-        Some(Translation {
-            gpa: (e & ADDR_MASK) | (va & (PAGE_SIZE - 1)),
-            user: e & USER != 0,
-            writable: e & WRITABLE != 0,
-        })
-    }
+/// The leaf entry at `slot_offset` of the system slot, for reading and
+/// clearing accessed/dirty bits (reclaim).
+pub fn entry_at(mem: &HostMapping, slot_offset: u64) -> Option<&AtomicU64> {
+    mem.atomic_u64(slot_offset)
+}
 
-    /// Number of table pages in use.
-    pub fn table_pages(&self) -> u64 {
-        (self.pool_next - self.pool_start) / PAGE_SIZE
-    }
+/// Reads and clears the accessed and dirty bits of an entry.
+pub fn take_accessed_dirty(entry: &AtomicU64) -> (bool, bool) {
+    let v = entry.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
+    (v & ACCESSED != 0, v & DIRTY != 0)
+}
+
+/// Whether an entry is dirty, without clearing it.
+pub fn peek_dirty(entry: &AtomicU64) -> bool {
+    entry.load(Ordering::Acquire) & DIRTY != 0
 }
 
 #[cfg(test)]
@@ -337,90 +448,128 @@ mod tests {
     use super::*;
 
     const BASE: u64 = 0x10_0000;
+    const RW: Perms = Perms::RW;
 
-    fn tables(len: u64) -> PageTables {
-        let mem = Arc::new(HostMapping::new("test tables", len).unwrap());
-        PageTables::new(mem, BASE, 0x1000, len).unwrap()
+    fn pool(pages: u64) -> TablePool {
+        let mem = Arc::new(HostMapping::new("test tables", pages * PAGE_SIZE).unwrap());
+        TablePool::new(mem, BASE, 0x1000, pages * PAGE_SIZE)
     }
 
-    /// Writes `v` into entry `index` of the table at `table_gpa`, as a
-    /// corrupting guest (or bug) would.
+    /// Writes `v` into entry `index` of table `table_gpa`, as a corrupting
+    /// guest (or bug) would.
     fn poke(pt: &PageTables, table_gpa: u64, index: u64, v: u64) {
         pt.mem.atomic_u64(table_gpa - BASE + index * 8).unwrap().store(v, Ordering::Relaxed);
     }
 
     #[test]
-    fn maps_and_translates_with_permissions() {
-        let mut pt = tables(64 * 4096);
-        pt.map_user(0x40_1000, 0x1_0000_3000, Perms::new(true, false, true)).unwrap();
-        pt.map_user(0x7fff_ffff_e000, 0x1_0000_4000, Perms::new(true, true, false)).unwrap();
-        let t = pt.translate(0x40_1234).unwrap();
-        assert_eq!(t.gpa, 0x1_0000_3234);
-        assert!(t.user && !t.writable);
-        let s = pt.translate(0x7fff_ffff_e008).unwrap();
-        assert!(s.writable);
-        assert_eq!(pt.translate(0x40_2000), None);
+    fn maps_and_reads_back_with_permissions() {
+        let mut pool = pool(64);
+        let mut pt = PageTables::new(&mut pool, None).unwrap();
+        pt.set(&mut pool, 0x40_1000, Pte::user(0x1_0000_3000, Perms::new(true, false, true), true)).unwrap();
+        pt.set(&mut pool, 0x7fff_ffff_e000, Pte::user(0x1_0000_4000, RW, true)).unwrap();
+        let t = pt.pte(0x40_1000);
+        assert_eq!(t.frame(), 0x1_0000_3000);
+        assert!(t.user_accessible() && !t.writable());
+        assert!(pt.pte(0x7fff_ffff_e000).writable());
+        // Copy-on-write: the VMA allows writes, the entry does not.
+        pt.set(&mut pool, 0x40_2000, Pte::user(0x1_0000_5000, RW, false)).unwrap();
+        assert!(!pt.pte(0x40_2000).writable());
+        assert_eq!(pt.pte(0x40_3000), Pte::NONE);
         // 2 address ranges far apart: PML4 + 2 × (PDPT, PD, PT).
         assert_eq!(pt.table_pages(), 7);
+        assert_eq!(pool.in_use(), 7);
+        pt.retire(&mut pool);
+        assert_eq!(pool.in_use(), 0);
     }
 
     #[test]
-    fn no_access_pages_keep_their_frame() {
-        let mut pt = tables(64 * 4096);
-        pt.map_user(0x50_0000, 0x1_0000_7000, Perms::new(true, true, false)).unwrap();
-        assert!(pt.protect_user(0x50_0000, Perms::default()));
-        assert_eq!(pt.translate(0x50_0000), None);
-        assert_eq!(pt.frame(0x50_0000), Some(0x1_0000_7000));
-        assert!(pt.protect_user(0x50_0000, Perms::new(true, false, false)));
-        let t = pt.translate(0x50_0000).unwrap();
-        assert!(!t.writable && t.gpa == 0x1_0000_7000);
-        assert_eq!(pt.unmap_user(0x50_0000), Some(0x1_0000_7000));
-        assert_eq!(pt.frame(0x50_0000), None);
-        // Changes to present translations make the frame stale; the change
-        // while the page was PROT_NONE (not present) does not.
+    fn no_access_pages_keep_their_frame_and_changes_go_stale() {
+        let mut pool = pool(64);
+        let mut pt = PageTables::new(&mut pool, None).unwrap();
+        pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, RW, true)).unwrap();
+        pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, Perms::default(), true)).unwrap();
+        let p = pt.pte(0x50_0000);
+        assert!(!p.present() && p.mapped() && p.frame() == 0x1_0000_7000);
+        pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, Perms::new(true, false, false), true)).unwrap();
+        assert_eq!(pt.clear(0x50_0000).frame(), 0x1_0000_7000);
+        assert!(!pt.pte(0x50_0000).mapped());
+        // Only changes to present translations go stale.
         assert_eq!(pt.take_stale(), vec![0x1_0000_7000, 0x1_0000_7000]);
         assert!(pt.take_stale().is_empty());
-        assert!(!pt.protect_user(0x50_0000, Perms::default()));
-        assert_eq!(pt.unmap_user(0x50_0000), None);
+    }
+
+    #[test]
+    fn range_walks_visit_only_what_is_mapped() {
+        let mut pool = pool(64);
+        let mut pt = PageTables::new(&mut pool, None).unwrap();
+        for va in [0x40_0000, 0x40_1000, 0x7fff_0000_0000, 0x7fff_ffff_e000] {
+            pt.set(&mut pool, va, Pte::user(0x1_0000_0000 + va / 0x1000 * 0x1000, RW, true)).unwrap();
+        }
+        pt.set(&mut pool, 0x40_2000, Pte::user(0x1_0000_9000, Perms::default(), true)).unwrap();
+        let mut seen = Vec::new();
+        pt.for_each_mapped(0x1000, 1 << 47, |va, _| seen.push(va));
+        assert_eq!(seen, vec![0x40_0000, 0x40_1000, 0x40_2000, 0x7fff_0000_0000, 0x7fff_ffff_e000]);
+        seen.clear();
+        pt.for_each_mapped(0x40_1000, 0x7fff_0000_1000, |va, _| seen.push(va));
+        assert_eq!(seen, vec![0x40_1000, 0x40_2000, 0x7fff_0000_0000]);
+        seen.clear();
+        pt.for_each_mapped(0x40_1000, 0x40_1000, |va, _| seen.push(va));
+        assert!(seen.is_empty());
+    }
+
+    #[test]
+    fn kernel_half_is_shared_and_not_user() {
+        let mut pool = pool(64);
+        let mut k = PageTables::new(&mut pool, None).unwrap();
+        k.map_kernel(&mut pool, 0xffff_ff80_0000_0000, 0x1000, false, true).unwrap();
+        let pt = PageTables::new(&mut pool, Some(k.kernel_entry())).unwrap();
+        assert_ne!(k.kernel_entry(), 0);
+        // User walks never reach into the kernel half.
+        assert_eq!(pt.leaf(0xffff_ff80_0000_0000), None);
     }
 
     #[test]
     fn rejects_non_canonical_and_exhaustion() {
-        let mut pt = tables(4 * 4096);
+        let mut pool = pool(4);
+        let mut pt = PageTables::new(&mut pool, None).unwrap();
         assert_eq!(
-            pt.map_user(0x0000_8000_0000_0000, 0, Perms::default()),
+            pt.set(&mut pool, 0x0000_8000_0000_0000, Pte::NONE),
             Err(PagingError::NonCanonical(0x0000_8000_0000_0000))
         );
-        assert!(matches!(pt.map_user(0x1000, 0, Perms::default()), Err(PagingError::PoolExhausted(_))));
+        assert!(matches!(pt.set(&mut pool, 0x1000, Pte::NONE), Err(PagingError::PoolExhausted(_))));
     }
 
     #[test]
     fn corrupt_tables_are_errors_not_host_accesses() {
-        let mut pt = tables(64 * 4096);
-        let rw = Perms::new(true, true, false);
-        pt.map_user(0x40_0000, 0x1_0000_0000, rw).unwrap();
+        let mut pool = pool(64);
+        let mut pt = PageTables::new(&mut pool, None).unwrap();
+        let mut other = PageTables::new(&mut pool, None).unwrap();
+        other.set(&mut pool, 0x40_0000, Pte::user(0x1_0000_0000, RW, true)).unwrap();
+        pt.set(&mut pool, 0x40_0000, Pte::user(0x1_0000_0000, RW, true)).unwrap();
         let root = pt.root_gpa();
         let va = 0x80_0000_0000; // PML4 slot 1
         let bad_entries = [
             // Beyond the slot: the repro's 0xffffffffff007.
             0x000f_ffff_ffff_f007,
-            // Inside the slot but not a table the allocator made.
+            // Inside the slot but not a table at all.
             BASE | 0x7,
-            (BASE + 60 * 4096) | 0x7,
+            (BASE + 60 * PAGE_SIZE) | 0x7,
+            // Another address space's table.
+            other.root_gpa() | 0x7,
             // Below the slot.
             0x7,
             // A huge-page bit where a table must be.
-            (root) | 0x87,
+            root | 0x87,
         ];
         for bad in bad_entries {
             poke(&pt, root, 1, bad);
             assert!(matches!(pt.walk(va), Err(PagingError::Corrupt { level: 4, .. })), "{bad:#x}");
-            assert_eq!(pt.translate(va), None);
-            assert_eq!(pt.frame(va), None);
-            assert!(matches!(pt.map_user(va, 0x1_0000_1000, rw), Err(PagingError::Corrupt { .. })), "{bad:#x}");
+            assert_eq!(pt.leaf(va), None);
+            let r = pt.set(&mut pool, va, Pte::user(0x1_0000_1000, RW, true));
+            assert!(matches!(r, Err(PagingError::Corrupt { .. })), "{bad:#x}");
         }
         // An entry pointing at the tables themselves (a loop) is followed
-        // only as far as the walk's four levels, and stays inside the pool.
+        // only for the walk's four levels, and stays inside our tables.
         poke(&pt, root, 1, root | 0x7);
         assert!(pt.walk(va).is_ok());
         // Non-canonical addresses are refused before any walk.
@@ -430,6 +579,6 @@ mod tests {
         let pd = pt.mem.atomic_u64(pdpt - BASE).unwrap().load(Ordering::Relaxed) & ADDR_MASK;
         poke(&pt, pd, 2, 0xdead_b000 | 0x87);
         assert!(matches!(pt.walk(0x40_0000), Err(PagingError::Corrupt { level: 2, .. })));
-        assert_eq!(pt.translate(0x40_0000), None);
+        assert_eq!(pt.leaf(0x40_0000), None);
     }
 }

@@ -1,7 +1,10 @@
 //! GDT, TSS and IDT, laid out as Linux does for its selectors so that
-//! programs that peek at CS/SS see familiar values.
+//! programs that peek at CS/SS see familiar values. Each vCPU has its own
+//! GDT and TSS (its exception stack differs); the IDT is shared.
 
-use super::layout::{stub_va, IST_TOP_VA, TSS_VA, VECTORS};
+use zerocopy::{Immutable, IntoBytes};
+
+use super::layout::{ist_top_va, stub_va, VECTORS};
 
 pub const KERNEL_CS: u16 = 0x10;
 pub const KERNEL_DS: u16 = 0x18;
@@ -10,6 +13,8 @@ pub const USER32_CS: u16 = 0x23;
 pub const USER_DS: u16 = 0x2b;
 pub const USER_CS: u16 = 0x33;
 pub const TSS_SEL: u16 = 0x40;
+/// GDT entries (the TSS descriptor takes two).
+pub const GDT_ENTRIES: usize = 10;
 
 /// Flat descriptors, accessed bit preset so the CPU never writes the GDT.
 const KERNEL_CODE64: u64 = 0x00af_9b00_0000_ffff;
@@ -18,17 +23,44 @@ const USER_CODE32: u64 = 0x00cf_fb00_0000_ffff;
 const USER_DATA: u64 = 0x00cf_f300_0000_ffff;
 const USER_CODE64: u64 = 0x00af_fb00_0000_ffff;
 
-pub const TSS_LIMIT: u32 = 0x67;
+/// The 64-bit TSS (Intel SDM vol. 3, 8.7).
+#[repr(C, packed)]
+#[derive(Clone, Copy, Default, IntoBytes, Immutable)]
+pub struct Tss {
+    reserved0: u32,
+    rsp: [u64; 3],
+    reserved1: u64,
+    ist: [u64; 7],
+    reserved2: u64,
+    reserved3: u16,
+    iomap_base: u16,
+}
 
-/// The GDT image (10 entries; the TSS descriptor takes two).
-pub fn gdt() -> [u64; 10] {
-    let mut g = [0u64; 10];
+pub const TSS_LIMIT: u32 = std::mem::size_of::<Tss>() as u32 - 1;
+const _: () = assert!(std::mem::size_of::<Tss>() == 0x68);
+
+/// One IDT entry: a 64-bit interrupt gate.
+#[repr(C)]
+#[derive(Clone, Copy, Default, IntoBytes, Immutable)]
+struct Gate {
+    offset_low: u16,
+    selector: u16,
+    ist: u8,
+    attr: u8,
+    offset_mid: u16,
+    offset_high: u32,
+    reserved: u32,
+}
+
+/// vCPU `cpu`'s GDT, its TSS descriptor pointing at `tss_va`.
+pub fn gdt(tss_va: u64) -> [u64; GDT_ENTRIES] {
+    let mut g = [0u64; GDT_ENTRIES];
     g[(KERNEL_CS >> 3) as usize] = KERNEL_CODE64;
     g[(KERNEL_DS >> 3) as usize] = KERNEL_DATA;
     g[(USER32_CS >> 3) as usize] = USER_CODE32;
     g[(USER_DS >> 3) as usize] = USER_DATA;
     g[(USER_CS >> 3) as usize] = USER_CODE64;
-    let (lo, hi) = tss_descriptor(TSS_VA, TSS_LIMIT);
+    let (lo, hi) = tss_descriptor(tss_va, TSS_LIMIT);
     g[(TSS_SEL >> 3) as usize] = lo;
     g[(TSS_SEL >> 3) as usize + 1] = hi;
     g
@@ -44,32 +76,35 @@ fn tss_descriptor(base: u64, limit: u32) -> (u64, u64) {
     (lo, base >> 32)
 }
 
-/// The TSS image: RSP0 and IST1 both point at the IST stack's top.
-pub fn tss() -> [u8; 0x68] {
-    let mut t = [0u8; 0x68];
-    t[4..12].copy_from_slice(&IST_TOP_VA.to_le_bytes()); // RSP0
-    t[0x24..0x2c].copy_from_slice(&IST_TOP_VA.to_le_bytes()); // IST1
-    t[0x66..0x68].copy_from_slice(&0x68u16.to_le_bytes()); // no I/O bitmap
+/// vCPU `cpu`'s TSS: RSP0 and IST1 both point at its exception stack's
+/// top. The I/O bitmap lies beyond the limit: no port is open to ring 3.
+pub fn tss(cpu: u32) -> Tss {
+    let mut t = Tss { iomap_base: std::mem::size_of::<Tss>() as u16, ..Default::default() };
+    t.rsp[0] = ist_top_va(cpu);
+    t.ist[0] = ist_top_va(cpu);
     t
 }
 
 /// The IDT image: every vector is an interrupt gate to its shim stub on
-/// IST1. #BP is DPL 3 so `int3` in the program traps as on Linux.
+/// IST1. #BP is DPL 3 so `int3` in the program traps as on Linux; every
+/// other gate is DPL 0, so `int $N` from ring 3 raises #GP.
 pub fn idt() -> Vec<u8> {
-    let mut idt = Vec::with_capacity(VECTORS as usize * 16);
-    for v in 0..VECTORS {
-        let off = stub_va(v);
-        let dpl: u8 = if v == 3 { 3 } else { 0 };
-        let attr: u8 = 0x80 | (dpl << 5) | 0x0e;
-        idt.extend_from_slice(&(off as u16).to_le_bytes());
-        idt.extend_from_slice(&KERNEL_CS.to_le_bytes());
-        idt.push(1); // IST1
-        idt.push(attr);
-        idt.extend_from_slice(&((off >> 16) as u16).to_le_bytes());
-        idt.extend_from_slice(&((off >> 32) as u32).to_le_bytes());
-        idt.extend_from_slice(&0u32.to_le_bytes());
-    }
-    idt
+    (0..VECTORS)
+        .map(|v| {
+            let off = stub_va(v);
+            let dpl: u8 = if v == 3 { 3 } else { 0 };
+            Gate {
+                offset_low: off as u16,
+                selector: KERNEL_CS,
+                ist: 1,
+                attr: 0x80 | (dpl << 5) | 0x0e,
+                offset_mid: (off >> 16) as u16,
+                offset_high: (off >> 32) as u32,
+                reserved: 0,
+            }
+        })
+        .flat_map(|g| g.as_bytes().to_vec())
+        .collect()
 }
 
 #[cfg(test)]
@@ -96,5 +131,14 @@ mod tests {
         assert_eq!(gate[4], 1);
         assert_eq!(gate[5], 0x8e);
         assert_eq!(idt[3 * 16 + 5], 0xee);
+    }
+
+    #[test]
+    fn each_cpu_has_its_own_stack() {
+        let (a, b) = (tss(0), tss(1));
+        let (a0, b0) = (a.ist[0], b.ist[0]);
+        assert_ne!(a0, b0);
+        assert_eq!(a.as_bytes()[0x24..0x2c], ist_top_va(0).to_le_bytes());
+        assert_eq!(a.as_bytes()[0x66..0x68], 0x68u16.to_le_bytes());
     }
 }

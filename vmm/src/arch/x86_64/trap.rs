@@ -1,65 +1,74 @@
 //! Decoding what the shim reports: which vector, its frame, and what a
 //! Linux process would get for it.
 
-use super::layout::{COMPAT_SYSCALL_TRAP_VA, IST_TOP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
+use super::layout::{COMPAT_SYSCALL_TRAP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
+use super::regs::TrapFrame;
 
 pub const UD: u8 = 6;
 pub const PF: u8 = 14;
 
-/// The exception frame the shim leaves on the IST stack.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct TrapFrame {
-    pub error_code: u64,
-    pub rip: u64,
-    pub cs: u64,
-    pub rflags: u64,
-    pub rsp: u64,
-    pub ss: u64,
+/// What a trap is, as the kernel cares.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trap {
+    /// `syscall` from 64-bit code.
+    Syscall,
+    /// `syscall` from 32-bit code (CSTAR).
+    CompatSyscall,
+    /// A page fault in user mode at `addr`.
+    PageFault { addr: u64, error: PfError },
+    /// Any other exception in user mode (vector).
+    Exception(u8),
+    /// Anything in ring 0: no guest code runs there, so the program got
+    /// there by means it must not have.
+    Kernel(u8),
 }
 
-impl TrapFrame {
-    /// Guest-virtual address of the frame: the stubs push a fake error
-    /// code where the CPU pushed none, so it always starts 6 words below
-    /// the IST top.
-    pub const VA: u64 = IST_TOP_VA - 6 * 8;
-    pub const LEN: usize = 6 * 8;
+/// Page-fault error code bits, as the kernel prints them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PfError(pub u64);
 
-    pub fn from_bytes(b: &[u8; Self::LEN]) -> Self {
-        let w = |i: usize| u64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        TrapFrame { error_code: w(0), rip: w(1), cs: w(2), rflags: w(3), rsp: w(4), ss: w(5) }
+impl PfError {
+    pub const PRESENT: u64 = 1 << 0;
+    pub const WRITE: u64 = 1 << 1;
+    pub const USER: u64 = 1 << 2;
+    pub const FETCH: u64 = 1 << 4;
+
+    pub fn present(self) -> bool {
+        self.0 & Self::PRESENT != 0
     }
+    pub fn write(self) -> bool {
+        self.0 & Self::WRITE != 0
+    }
+    pub fn fetch(self) -> bool {
+        self.0 & Self::FETCH != 0
+    }
+}
 
-    pub fn to_bytes(self) -> [u8; Self::LEN] {
-        let mut b = [0u8; Self::LEN];
-        for (i, v) in [self.error_code, self.rip, self.cs, self.rflags, self.rsp, self.ss].iter().enumerate() {
-            b[i * 8..i * 8 + 8].copy_from_slice(&v.to_le_bytes());
+/// Classifies what the shim reported for `vector` with `frame`; `cr2`
+/// reads the faulting address (only page faults need it).
+///
+/// `syscall` always ends as a #PF at LSTAR: at CPL 0 on bare metal, at
+/// CPL 3 under PVM. Either way the frame's RIP is the trap address, and IF
+/// is clear (SFMASK masks it). A plain jump there from ring 3 keeps IF set
+/// (ring 3 cannot clear it at IOPL 0), so it is no syscall. A 32-bit
+/// `syscall` ends at CSTAR, or at its low 32 bits where the CPU truncates.
+pub fn classify(vector: u8, frame: &TrapFrame, cr2: impl FnOnce() -> u64) -> Trap {
+    const IF: u64 = 1 << 9;
+    if vector == PF && frame.rflags & IF == 0 {
+        if frame.rip == SYSCALL_TRAP_VA {
+            return Trap::Syscall;
         }
-        b
+        if frame.rip == COMPAT_SYSCALL_TRAP_VA || frame.rip == COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff {
+            return Trap::CompatSyscall;
+        }
     }
-
-    /// Whether the trap came from ring 3.
-    pub fn from_user(&self) -> bool {
-        self.cs & 3 == 3
+    if !frame.from_user() {
+        return Trap::Kernel(vector);
     }
-
-    /// `syscall` always ends as a #PF at LSTAR: at CPL 0 on bare metal, at
-    /// CPL 3 under PVM. Either way the frame's RIP is the trap address, and
-    /// IF is clear (SFMASK masks it). A plain jump there from ring 3 keeps
-    /// IF set (ring 3 cannot clear it at IOPL 0), so it is no syscall.
-    pub fn is_syscall(&self, vector: u8) -> bool {
-        const IF: u64 = 1 << 9;
-        vector == PF && self.rip == SYSCALL_TRAP_VA && self.rflags & IF == 0
+    if vector == PF {
+        return Trap::PageFault { addr: cr2(), error: PfError(frame.error_code) };
     }
-
-    /// `syscall` from 32-bit compatibility mode ends as a #PF at CSTAR, or
-    /// at CSTAR's low 32 bits where the CPU truncates it; IF is clear as
-    /// for a 64-bit call.
-    pub fn is_compat_syscall(&self, vector: u8) -> bool {
-        const IF: u64 = 1 << 9;
-        vector == PF
-            && (self.rip == COMPAT_SYSCALL_TRAP_VA || self.rip == COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff)
-            && self.rflags & IF == 0
-    }
+    Trap::Exception(vector)
 }
 
 /// The vector behind a port-I/O exit, if it is one of the shim's.
@@ -68,68 +77,25 @@ pub fn vector_for_port(port: u16) -> Option<u8> {
     (v < VECTORS as u16).then_some(v as u8)
 }
 
-/// A Linux signal number and name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Signal {
-    pub number: i32,
-    pub name: &'static str,
-}
-
-pub const SIGILL: Signal = Signal { number: 4, name: "SIGILL" };
-pub const SIGTRAP: Signal = Signal { number: 5, name: "SIGTRAP" };
-pub const SIGBUS: Signal = Signal { number: 7, name: "SIGBUS" };
-pub const SIGFPE: Signal = Signal { number: 8, name: "SIGFPE" };
-pub const SIGKILL: Signal = Signal { number: 9, name: "SIGKILL" };
-pub const SIGSEGV: Signal = Signal { number: 11, name: "SIGSEGV" };
-
-/// A signal by number, named where faultline knows the name.
-pub fn signal_by_number(n: i32) -> Signal {
-    const NAMES: [&str; 32] = [
-        "SIG0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    Signal { number: n, name: NAMES.get(n as usize).copied().unwrap_or("SIGRT") }
-}
-
-/// The signal Linux's x86 trap handlers send for an exception in user mode.
-pub fn signal_for_vector(vector: u8) -> Signal {
+/// The signal and si_code Linux's x86 trap handlers send for an exception
+/// in user mode (arch/x86/kernel/traps.c).
+pub fn signal_for_vector(vector: u8) -> (i32, i32) {
+    const SIGILL: i32 = 4;
+    const SIGTRAP: i32 = 5;
+    const SIGBUS: i32 = 7;
+    const SIGFPE: i32 = 8;
+    const SIGSEGV: i32 = 11;
+    const SI_KERNEL: i32 = 0x80;
     match vector {
-        0 | 16 | 19 => SIGFPE,
-        1 | 3 => SIGTRAP,
-        6 => SIGILL,
-        17 => SIGBUS,
-        // #OF, #BR, #NP, #SS, #GP, #PF and the rest: SIGSEGV.
-        _ => SIGSEGV,
+        0 => (SIGFPE, 1),          // FPE_INTDIV
+        16 | 19 => (SIGFPE, 0),    // from the FPU status; none known here
+        1 => (SIGTRAP, 2),         // TRAP_TRACE
+        3 => (SIGTRAP, SI_KERNEL), // int3
+        6 => (SIGILL, 2),          // ILL_ILLOPN
+        17 => (SIGBUS, 1),         // BUS_ADRALN
+        14 => (SIGSEGV, 1),        // decided by the fault handler
+        // #OF, #BR, #NP, #SS, #GP and the rest.
+        _ => (SIGSEGV, SI_KERNEL),
     }
 }
 
@@ -185,23 +151,20 @@ pub fn vector_name(vector: u8) -> &'static str {
     NAMES.get(vector as usize).copied().unwrap_or("unknown")
 }
 
-/// Page-fault error code bits, as the kernel prints them.
-pub mod pf {
-    pub const PRESENT: u64 = 1 << 0;
-    pub const WRITE: u64 = 1 << 1;
-    pub const USER: u64 = 1 << 2;
-    pub const FETCH: u64 = 1 << 4;
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn frame_round_trips() {
-        let f = TrapFrame { error_code: 6, rip: 0x401000, cs: 0x33, rflags: 0x202, rsp: 0x7ff0, ss: 0x2b };
-        assert_eq!(TrapFrame::from_bytes(&f.to_bytes()), f);
-        assert!(f.from_user());
+    fn syscalls_are_faults_at_lstar_with_if_clear() {
+        let at = |rip, rflags, cs| TrapFrame { rip, rflags, cs, ..Default::default() };
+        assert_eq!(classify(PF, &at(SYSCALL_TRAP_VA, 0x2, 0x10), || 0), Trap::Syscall);
+        assert_eq!(classify(PF, &at(SYSCALL_TRAP_VA, 0x2, 0x33), || 0), Trap::Syscall);
+        // A jump there from ring 3 keeps IF set: a plain page fault.
+        assert!(matches!(classify(PF, &at(SYSCALL_TRAP_VA, 0x202, 0x33), || 7), Trap::PageFault { addr: 7, .. }));
+        assert_eq!(classify(PF, &at(COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff, 0x2, 0x10), || 0), Trap::CompatSyscall);
+        assert_eq!(classify(13, &at(0x401000, 0x202, 0x10), || 0), Trap::Kernel(13));
+        assert_eq!(classify(6, &at(0x401000, 0x202, 0x33), || 0), Trap::Exception(6));
     }
 
     #[test]
@@ -209,8 +172,8 @@ mod tests {
         assert_eq!(vector_for_port(0xE0 + 14), Some(14));
         assert_eq!(vector_for_port(0xE0 + 32), None);
         assert_eq!(vector_for_port(0x3f8), None);
-        assert_eq!(signal_for_vector(6), SIGILL);
-        assert_eq!(signal_for_vector(14), SIGSEGV);
+        assert_eq!(signal_for_vector(6).0, 4);
+        assert_eq!(signal_for_vector(13).0, 11);
         assert_eq!(software_interrupt_vector([0xcd, 0x80]), Some(13));
         assert_eq!(software_interrupt_vector([0xcd, 3]), Some(3));
         assert_eq!(software_interrupt_vector([0x0f, 0x0b]), None);

@@ -1,0 +1,57 @@
+//! Copy-on-write: a write to a page whose entry is read-only only because
+//! its frame is shared (after fork, a private file page, the zero page)
+//! gives the writer its own copy, as Linux's do_wp_page does. If nothing
+//! else maps the frame any more, the writer simply gets it writable
+//! (wp_page_reuse).
+
+use super::reclaim::{self, Evicted};
+use super::resolve::{copy_frame, FaultError};
+use super::uffd::Uffd;
+use crate::arch::PAGE_SIZE;
+use crate::mm::{AddressSpace, Content, FrameKind, Phys, Residency, Vma};
+
+/// How a copy-on-write fault was resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Cow {
+    /// The frame was the writer's alone: made writable in place.
+    Reused,
+    /// The writer got a copy in a new frame.
+    Copied,
+}
+
+/// Resolves a write to page `va` of `space` in `vma` (private, writable),
+/// whose entry maps its frame read-only.
+pub fn break_cow(
+    phys: &mut Phys,
+    uffd: &Uffd,
+    space: &mut AddressSpace,
+    va: u64,
+    vma: &Vma,
+    evicted: &mut Vec<Evicted>,
+) -> Result<Cow, FaultError> {
+    let old = space.pte(va).frame();
+    let f = phys.frame(old).ok_or(FaultError::NoFrame(old))?;
+    if f.maps.len() == 1 && !f.cached && f.kind == FrameKind::Anon {
+        if f.residency == Residency::Zero {
+            // It still maps the zero page: the host copies it on the write.
+            reclaim::make_room(phys, evicted)?;
+            uffd.writeprotect(phys.host_addr(old), PAGE_SIZE, false, true)?;
+            phys.update(old, |f| {
+                f.residency = Residency::Resident;
+                f.dirty = true;
+            });
+        }
+        space.remap_page(phys, va, old, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
+        return Ok(Cow::Reused);
+    }
+    let new = phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
+    if let Err(e) = copy_frame(phys, uffd, old, new, evicted) {
+        phys.free_if_unused(new);
+        return Err(e);
+    }
+    if space.map_page(phys, va, new, vma.perms, true, vma.locked).is_err() {
+        phys.free_if_unused(new);
+        return Err(FaultError::OutOfMemory);
+    }
+    Ok(Cow::Copied)
+}

@@ -1,0 +1,168 @@
+//! Putting a frame's data in place: the one routine every first touch goes
+//! through, whether the guest touched it (a userfaultfd fault), the VMM is
+//! about to read or write it for the program, or a prefault asked for it.
+//! It picks the data (zeroes, the file's bytes, the swap copy), makes room
+//! under the resident budget, and fills the host page atomically with a
+//! userfaultfd ioctl, which also wakes any vCPU waiting on it.
+
+use super::reclaim::{self, Evicted};
+use super::uffd::{Uffd, UffdError};
+use crate::arch::PAGE_SIZE;
+use crate::mm::{Content, FileId, FrameKind, Phys, Residency};
+
+static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
+
+/// What the access needs of the page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Need {
+    /// To read it: fresh anonymous memory may map the zero page.
+    Read,
+    /// To write it (or to have it populated ahead of use): a page of its
+    /// own.
+    Write,
+}
+
+/// How the frame got its data.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Filled {
+    /// It already had it: nothing to do (a duplicate report, or the VMM
+    /// touching a page that is there).
+    AlreadyThere,
+    /// Fresh memory: the zero page (a read) or a zeroed page.
+    Zeroes,
+    /// The file's bytes, read in.
+    FileRead,
+    /// Its contents from swap.
+    SwappedIn,
+    /// It mapped the zero page and was written: a page of its own now.
+    ZeroCow,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FaultError {
+    #[error(transparent)]
+    Uffd(#[from] UffdError),
+    #[error("out of memory")]
+    OutOfMemory,
+    #[error("reading file data: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("no frame at {0:#x}")]
+    NoFrame(u64),
+}
+
+/// Page `index` of a cached file: its bytes, zero past end of file.
+pub fn read_file_page(phys: &Phys, file: FileId, index: u64) -> std::io::Result<Box<[u8; PAGE_SIZE as usize]>> {
+    let mut buf = Box::new([0u8; PAGE_SIZE as usize]);
+    let Some(cached) = phys.cache.get(&file) else { return Ok(buf) };
+    let mut done = 0;
+    let off = index * PAGE_SIZE;
+    while done < buf.len() {
+        let n = cached.data.read_at(off + done as u64, &mut buf[done..])?;
+        if n == 0 {
+            break;
+        }
+        done += n;
+    }
+    Ok(buf)
+}
+
+/// Makes frame `gpa` hold its data on the host, for an access that needs
+/// `need`. Evictions done to make room are appended to `evicted`.
+pub fn populate(
+    phys: &mut Phys,
+    uffd: &Uffd,
+    gpa: u64,
+    need: Need,
+    evicted: &mut Vec<Evicted>,
+) -> Result<Filled, FaultError> {
+    let f = phys.frame(gpa).ok_or(FaultError::NoFrame(gpa))?;
+    let host = phys.host_addr(gpa);
+    match (f.residency, need) {
+        (Residency::Resident, _) | (Residency::Zero, Need::Read) => {
+            // Wake anyone parked on it: a fault reported twice, or raced.
+            uffd.wake(host, PAGE_SIZE)?;
+            Ok(Filled::AlreadyThere)
+        }
+        (Residency::Zero, Need::Write) => {
+            reclaim::make_room(phys, evicted)?;
+            // The host copies the zero page on the write that follows.
+            uffd.writeprotect(host, PAGE_SIZE, false, false)?;
+            phys.update(gpa, |f| {
+                f.residency = Residency::Resident;
+                f.dirty = true;
+            });
+            reclaim::age(phys);
+            Ok(Filled::ZeroCow)
+        }
+        (Residency::Swapped(slot), _) => {
+            reclaim::make_room(phys, evicted)?;
+            let data = phys.swap.get(slot).ok_or(FaultError::NoFrame(gpa))?.to_vec();
+            uffd.copy(host, &data)?;
+            phys.swap.free(slot);
+            phys.counters.swap_ins += 1;
+            // The swap copy is gone: evicting again must write it out.
+            phys.update(gpa, |f| {
+                f.residency = Residency::Resident;
+                f.dirty = true;
+            });
+            reclaim::age(phys);
+            Ok(Filled::SwappedIn)
+        }
+        (Residency::Absent, _) => match f.content {
+            // A read of fresh anonymous memory maps the shared zero page, as
+            // the kernel does: no memory, and the first write is seen.
+            Content::Zero if need == Need::Read && uffd.has_wp() && f.kind == FrameKind::Anon => {
+                uffd.zeropage_wp(host, PAGE_SIZE)?;
+                phys.update(gpa, |f| f.residency = Residency::Zero);
+                Ok(Filled::Zeroes)
+            }
+            Content::Zero => {
+                reclaim::make_room(phys, evicted)?;
+                uffd.copy(host, &ZERO_PAGE)?;
+                phys.update(gpa, |f| f.residency = Residency::Resident);
+                reclaim::age(phys);
+                Ok(Filled::Zeroes)
+            }
+            Content::File { file, index } => {
+                reclaim::make_room(phys, evicted)?;
+                let page = read_file_page(phys, file, index)?;
+                uffd.copy(host, &page[..])?;
+                phys.update(gpa, |f| f.residency = Residency::Resident);
+                reclaim::age(phys);
+                Ok(Filled::FileRead)
+            }
+        },
+    }
+}
+
+/// Gives the new frame `dst` (absent) a copy of frame `src`'s data, for
+/// copy-on-write: from its host page, its swap copy, or where it would
+/// come from (zeroes, the file).
+pub fn copy_frame(
+    phys: &mut Phys,
+    uffd: &Uffd,
+    src: u64,
+    dst: u64,
+    evicted: &mut Vec<Evicted>,
+) -> Result<(), FaultError> {
+    let f = phys.frame(src).ok_or(FaultError::NoFrame(src))?;
+    let mut buf = Box::new([0u8; PAGE_SIZE as usize]);
+    match (f.residency, f.content) {
+        (Residency::Resident, _) => {
+            if !phys.read(src, 0, &mut buf[..]) {
+                return Err(FaultError::NoFrame(src));
+            }
+        }
+        (Residency::Zero, _) | (Residency::Absent, Content::Zero) => {}
+        (Residency::Swapped(slot), _) => buf.copy_from_slice(phys.swap.get(slot).ok_or(FaultError::NoFrame(src))?),
+        (Residency::Absent, Content::File { file, index }) => buf = read_file_page(phys, file, index)?,
+    }
+    reclaim::make_room(phys, evicted)?;
+    uffd.copy(phys.host_addr(dst), &buf[..])?;
+    phys.update(dst, |f| {
+        f.residency = Residency::Resident;
+        f.dirty = true;
+    });
+    reclaim::age(phys);
+    Ok(())
+}

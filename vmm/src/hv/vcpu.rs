@@ -1,0 +1,179 @@
+//! A vCPU: entering ring 3 with a thread's state, running until the guest
+//! needs the VMM, and register access.
+
+use std::sync::atomic::AtomicU8;
+
+use kvm_bindings::{kvm_regs, kvm_sregs, kvm_vcpu_events, kvm_xcrs, kvm_xsave, CpuId};
+use kvm_ioctls::{VcpuExit, VcpuFd};
+
+use super::{kvm_err, Kicker, VmError};
+use crate::arch::{self, cpu::CpuFeatures};
+
+/// Why the guest stopped running.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Exit {
+    /// A shim stub reported exception `vector`.
+    Trap(u8),
+    /// Triple fault: the CPU gave up.
+    Shutdown,
+    /// KVM_RUN returned EINTR (a kick).
+    Interrupted,
+    /// Anything else, described for the report.
+    Unexpected(String),
+}
+
+/// The FPU/SSE/AVX state of a thread, as KVM_GET_XSAVE gives it.
+/// A thread's FPU/SSE/AVX state, as KVM_GET_XSAVE gives it (the legacy
+/// 4 KiB area; components needing KVM_GET_XSAVE2 are not offered to the
+/// guest).
+#[derive(Default)]
+pub struct FpuState(Box<kvm_xsave>);
+
+impl Clone for FpuState {
+    fn clone(&self) -> Self {
+        // The fixed region is all the state: no flexible tail is used.
+        FpuState(Box::new(kvm_xsave { region: self.0.region, ..Default::default() }))
+    }
+}
+
+impl std::ops::Deref for FpuState {
+    type Target = kvm_xsave;
+    fn deref(&self) -> &kvm_xsave {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for FpuState {
+    fn deref_mut(&mut self) -> &mut kvm_xsave {
+        &mut self.0
+    }
+}
+
+pub struct Vcpu {
+    fd: VcpuFd,
+    id: u32,
+    features: CpuFeatures,
+}
+
+impl Vcpu {
+    pub(super) fn new(fd: VcpuFd, id: u32, cpuid: &CpuId, features: CpuFeatures) -> Result<Self, VmError> {
+        fd.set_cpuid2(cpuid).map_err(kvm_err("set CPUID"))?;
+        let msrs = arch::cpu::syscall_msrs();
+        let n = fd.set_msrs(&msrs).map_err(kvm_err("set MSRs"))?;
+        if n != msrs.as_slice().len() {
+            return Err(VmError::Kvm { what: "set syscall MSRs", source: kvm_ioctls::Error::new(libc::EINVAL) });
+        }
+        if features.xsave {
+            // The states XSAVE can hold (CPUID.0xD.0).
+            let states = cpuid
+                .as_slice()
+                .iter()
+                .find(|e| e.function == 0xd && e.index == 0)
+                .map(|e| e.eax as u64 | (e.edx as u64) << 32)
+                .unwrap_or(0x3);
+            let mut xcrs = kvm_xcrs { nr_xcrs: 1, ..Default::default() };
+            xcrs.xcrs[0].xcr = 0;
+            xcrs.xcrs[0].value = arch::cpu::xcr0(states);
+            fd.set_xcrs(&xcrs).map_err(kvm_err("set XCR0"))?;
+        }
+        Ok(Vcpu { fd, id, features })
+    }
+
+    /// This vCPU's index (selects its GDT, TSS and exception stack).
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// Puts the vCPU in ring 3 with paging rooted at `cr3`, the user
+    /// registers `regs`, TLS bases and FPU state (`None`: a fresh process's).
+    /// Any trap it was in is forgotten.
+    pub fn enter_user(
+        &self,
+        cr3: u64,
+        regs: &kvm_regs,
+        fs_base: u64,
+        gs_base: u64,
+        fpu: Option<&kvm_xsave>,
+    ) -> Result<(), VmError> {
+        let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
+        self.fd.set_sregs(&arch::cpu::user_sregs(sregs, self.id, cr3, self.features)).map_err(kvm_err("set sregs"))?;
+        match fpu {
+            // SAFETY: a kvm_xsave KVM gave us, of the size KVM_SET_XSAVE reads.
+            Some(x) => unsafe { self.fd.set_xsave(x) }.map_err(kvm_err("set XSAVE"))?,
+            None => self.fd.set_fpu(&arch::cpu::initial_fpu()).map_err(kvm_err("set FPU"))?,
+        }
+        self.fd.set_vcpu_events(&kvm_vcpu_events::default()).map_err(kvm_err("clear vCPU events"))?;
+        self.set_tls(fs_base, gs_base)?;
+        self.fd.set_regs(regs).map_err(kvm_err("set regs"))
+    }
+
+    /// Sets the FS and GS bases (arch_prctl).
+    pub fn set_tls(&self, fs_base: u64, gs_base: u64) -> Result<(), VmError> {
+        let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_FS_BASE, fs_base), (arch::cpu::MSR_GS_BASE, gs_base)]);
+        self.fd.set_msrs(&msrs).map(|_| ()).map_err(kvm_err("set FS/GS base"))
+    }
+
+    pub fn regs(&self) -> Result<kvm_regs, VmError> {
+        self.fd.get_regs().map_err(kvm_err("get regs"))
+    }
+
+    pub fn set_regs(&self, r: &kvm_regs) -> Result<(), VmError> {
+        self.fd.set_regs(r).map_err(kvm_err("set regs"))
+    }
+
+    pub fn sregs(&self) -> Result<kvm_sregs, VmError> {
+        self.fd.get_sregs().map_err(kvm_err("get sregs"))
+    }
+
+    /// The faulting address of the last page fault.
+    pub fn cr2(&self) -> Result<u64, VmError> {
+        self.sregs().map(|s| s.cr2)
+    }
+
+    /// The FPU/SSE/AVX state.
+    pub fn fpu(&self) -> Result<FpuState, VmError> {
+        self.fd.get_xsave().map(|x| FpuState(Box::new(x))).map_err(kvm_err("get XSAVE"))
+    }
+
+    pub fn set_fpu(&self, x: &kvm_xsave) -> Result<(), VmError> {
+        // SAFETY: kvm_xsave is the size KVM_SET_XSAVE reads; its contents
+        // are checked by KVM (bad state is EINVAL, not a host problem).
+        unsafe { self.fd.set_xsave(x) }.map_err(kvm_err("set XSAVE"))
+    }
+
+    /// A handle another thread may use to get this vCPU out of KVM_RUN.
+    /// Must be taken on the thread that runs the vCPU.
+    pub fn kicker(&mut self) -> Kicker {
+        let flag = &mut self.fd.get_kvm_run().immediate_exit as *mut u8;
+        // SAFETY: `immediate_exit` lives in the vCPU's kvm_run mapping,
+        // which lives as long as the VcpuFd; AtomicU8 has u8's layout.
+        let flag = unsafe { AtomicU8::from_ptr(flag) };
+        Kicker::for_current_thread(flag)
+    }
+
+    /// Clears a kick that has been seen, so the next KVM_RUN runs.
+    pub fn clear_kick(&mut self) {
+        self.fd.set_kvm_immediate_exit(0);
+    }
+
+    /// Runs until the guest needs the VMM.
+    pub fn run(&mut self) -> Result<Exit, VmError> {
+        match self.fd.run() {
+            Ok(VcpuExit::IoOut(port, _)) => match arch::trap::vector_for_port(port) {
+                Some(v) => Ok(Exit::Trap(v)),
+                None => Ok(Exit::Unexpected(format!("port write to {port:#x}"))),
+            },
+            Ok(VcpuExit::IoIn(port, _)) => Ok(Exit::Unexpected(format!("port read from {port:#x}"))),
+            Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
+            Ok(VcpuExit::Hlt) => Ok(Exit::Unexpected("hlt in ring 0".into())),
+            Ok(VcpuExit::MmioRead(a, _)) | Ok(VcpuExit::MmioWrite(a, _)) => {
+                Ok(Exit::Unexpected(format!("access to unbacked guest-physical address {a:#x}")))
+            }
+            Ok(VcpuExit::FailEntry(reason, _)) => Ok(Exit::Unexpected(format!("VM entry failed (reason {reason:#x})"))),
+            Ok(VcpuExit::InternalError) => Ok(Exit::Unexpected("KVM internal error".into())),
+            Ok(other) => Ok(Exit::Unexpected(format!("{other:?}"))),
+            Err(e) if e.errno() == libc::EINTR || e.errno() == libc::EAGAIN => Ok(Exit::Interrupted),
+            Err(e) => Err(VmError::Kvm { what: "run vCPU", source: e }),
+        }
+    }
+}

@@ -1,0 +1,511 @@
+//! execve: loading a program into a fresh address space as Linux's
+//! binfmt_elf does, and replacing the calling process's image with it.
+//!
+//! Segments are private mappings of the file (served from the page cache);
+//! the tail of the last file page before .bss is zeroed at exec (padzero),
+//! .bss beyond it is anonymous; a dynamically linked program gets its
+//! interpreter mapped top-down from mmap_base, with the vDSO's place kept
+//! below it, so addresses match a native run without ASLR. `#!` scripts
+//! run their interpreter.
+
+use std::sync::Arc;
+
+use super::errno::*;
+use super::files::vfs::{Node, OpenNode, PATH_MAX};
+use super::initial_stack::{initial_stack, ExecInfo};
+use super::limits::RLIMIT_STACK;
+use super::process::{comm_of, Pid, Tid, GID, UID};
+use super::task::Ctx;
+use super::{Entry, KernelState};
+use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
+use crate::arch::{page_ceil, page_floor, Perms, UserRegs, PAGE_SIZE};
+use crate::loader::{page_names, Image};
+use crate::mm::{Backing, CachedFile, FileRef, MmId, SectionRange, Vma, VmaKind, STACK_GUARD_GAP};
+use crate::timeline::RegionKind;
+
+/// Linux's MIN_GAP between the stack top and mmap_base.
+const MIN_GAP: u64 = 128 << 20;
+/// How much stack Linux maps beyond the arguments at exec (setup_arg_pages).
+pub const STACK_EXPAND: u64 = 128 << 10;
+/// MAX_ARG_STRLEN: the longest single argument or environment string.
+const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
+/// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
+const MAX_SCRIPT_DEPTH: u32 = 4;
+/// Largest executable faultline reads to parse (it maps it page by page).
+const MAX_EXEC_SIZE: u64 = 1 << 30;
+/// The vDSO's pages as Linux 6.x lays them out: [vvar] (4), [vvar_vclock]
+/// (2), [vdso] (2). faultline maps none of their contents (the program
+/// gets no AT_SYSINFO_EHDR and makes real syscalls), but keeps their place
+/// so every later mapping lands where it would natively.
+const VDSO_LAYOUT: [(&str, u64, Perms); 3] = [
+    ("[vvar]", 4, Perms::new(true, false, false)),
+    ("[vvar_vclock]", 2, Perms::new(true, false, false)),
+    ("[vdso]", 2, Perms::new(true, false, true)),
+];
+
+/// Where top-down mmap placement starts, as Linux computes mmap_base
+/// without randomisation: below the stack's rlimit plus guard gap, at
+/// least 128 MiB below the top.
+pub fn mmap_base(stack_rlimit: u64) -> u64 {
+    let gap = stack_rlimit.saturating_add(STACK_GUARD_GAP).clamp(MIN_GAP, USER_TOP / 6 * 5);
+    (USER_TOP - gap) & !(PAGE_SIZE - 1)
+}
+
+/// A program file, opened for exec.
+#[derive(Clone)]
+pub struct ExecFile {
+    /// Its path inside the sandbox (for /proc/PID/exe and maps).
+    pub path: String,
+    pub node: OpenNode,
+    pub bytes: Arc<[u8]>,
+}
+
+/// What loading made.
+pub struct Loaded {
+    pub mm: MmId,
+    pub entry: u64,
+    pub sp: u64,
+}
+
+/// Random bytes from the host (AT_RANDOM, ASLR).
+pub fn random_bytes() -> [u8; 16] {
+    let mut b = [0u8; 16];
+    // SAFETY: writing into a 16-byte buffer.
+    let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
+    if n != 16 {
+        let t = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos() as u64);
+        b[..8].copy_from_slice(&(t ^ std::process::id() as u64).to_le_bytes());
+    }
+    b
+}
+
+impl KernelState {
+    /// Opens `path` (relative to `cwd`) for exec: a regular file the user
+    /// may execute.
+    pub fn open_exec(&mut self, pid: Pid, cwd: &str, path: &str) -> Result<ExecFile, Errno> {
+        let links = super::procfs::Links { k: self, pid };
+        let look = self.vfs.resolve(cwd, path, true, &links)?;
+        let (host, meta) = match look.node {
+            Node::Host { host, meta } => (host, meta),
+            Node::Proc(_) | Node::Device(_) | Node::Synthetic { .. } => return Err(EACCES),
+        };
+        if meta.is_dir() {
+            return Err(EACCES);
+        }
+        if !meta.is_reg() || !meta.allows(1, UID) {
+            return Err(EACCES);
+        }
+        if meta.size > MAX_EXEC_SIZE {
+            return Err(ENOMEM);
+        }
+        let node = self.vfs.open_host(&look.path, &host, &meta)?;
+        let mut bytes = vec![0u8; meta.size as usize];
+        let mut done = 0;
+        while done < bytes.len() {
+            let n = node.data.read_at(done as u64, &mut bytes[done..]).map_err(|_| EIO)?;
+            if n == 0 {
+                break;
+            }
+            done += n;
+        }
+        bytes.truncate(done);
+        Ok(ExecFile { path: look.path, node, bytes: bytes.into() })
+    }
+
+    /// The page-cache identity of an exec'd file, registered in the cache.
+    fn file_ref(&mut self, f: &ExecFile) -> FileRef {
+        self.phys
+            .cache
+            .entry(f.node.id)
+            .or_insert_with(|| CachedFile { data: f.node.data.clone(), pages: Default::default() });
+        FileRef { id: f.node.id, path: f.path.as_str().into(), dev: f.node.meta.dev, ino: f.node.meta.ino }
+    }
+
+    /// Maps `image`'s segments from `file` into `mm`, shifted by `shift`
+    /// from the addresses the image was parsed at; pages are named by
+    /// `names` (a section per page for the program, one name for a
+    /// library). Returns the end of the highest segment.
+    #[allow(clippy::too_many_arguments)]
+    fn map_segments(
+        &mut self,
+        mm: MmId,
+        pid: Pid,
+        tid: Tid,
+        image: &Image,
+        file: &ExecFile,
+        shift: i64,
+        names: Option<&str>,
+    ) -> Result<u64, Errno> {
+        let fref = self.file_ref(file);
+        let at = |a: u64| (a as i64 + shift) as u64;
+        let mut ranges = Vec::new();
+        match names {
+            None => {
+                for r in page_names(image) {
+                    let kind = RegionKind::Image;
+                    let region = self.recorder.region(&r.name, kind);
+                    ranges.push(SectionRange { start: at(r.start), end: at(r.end), region });
+                }
+            }
+            Some(n) => {
+                let region = self.recorder.region(n, RegionKind::File);
+                for s in &image.segments {
+                    ranges.push(SectionRange {
+                        start: page_floor(at(s.vaddr)),
+                        end: page_ceil(at(s.end())).unwrap_or(USER_TOP),
+                        region,
+                    });
+                }
+            }
+        }
+        let mut top = 0;
+        let mut zero_tails = Vec::new();
+        for seg in &image.segments {
+            let vaddr = at(seg.vaddr);
+            let start = page_floor(vaddr);
+            let file_end = vaddr + seg.filesz;
+            let mem_end = vaddr + seg.memsz;
+            let map_end = if seg.filesz > 0 { page_ceil(file_end).ok_or(ENOMEM)? } else { start };
+            let region = ranges
+                .iter()
+                .find(|r| r.start <= start && start < r.end)
+                .map_or(crate::timeline::RegionId(0), |r| r.region);
+            let space = self.space_mut(mm);
+            if map_end > start {
+                space.vmas.remove(start, map_end);
+                let mut v = Vma::anon(start, map_end, seg.perms, VmaKind::Image, region);
+                v.backing = Backing::File { file: fref.clone(), pgoff: page_floor(seg.offset) / PAGE_SIZE };
+                space.vmas.insert(v);
+            }
+            let bss_start = map_end.max(start);
+            let bss_end = page_ceil(mem_end).ok_or(ENOMEM)?;
+            if bss_end > bss_start {
+                space.vmas.remove(bss_start, bss_end);
+                space.vmas.insert(Vma::anon(bss_start, bss_end, seg.perms, VmaKind::Image, region));
+            }
+            if seg.memsz > seg.filesz && file_end % PAGE_SIZE != 0 && seg.perms.write {
+                zero_tails.push((file_end, map_end));
+            }
+            top = top.max(mem_end);
+        }
+        {
+            let space = self.space_mut(mm);
+            space.sections.extend(ranges);
+            space.sections.sort_by_key(|r| r.start);
+        }
+        // padzero(): the bytes after the file's part of the last page are
+        // zeroed, as the kernel does in exec (its write copies the page).
+        for (from, to) in zero_tails {
+            let zeros = vec![0u8; (to - from) as usize];
+            self.copy_to_mm(mm, pid, tid, from, &zeros).map_err(|_| EFAULT)?;
+        }
+        Ok(top)
+    }
+
+    /// Loads `file` (already parsed as `image`) into a fresh address space
+    /// for process `pid`, with its interpreter if it names one, and lays
+    /// out the initial stack.
+    #[allow(clippy::too_many_arguments)]
+    pub fn load_program(
+        &mut self,
+        pid: Pid,
+        tid: Tid,
+        file: &ExecFile,
+        image: &Image,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+        execfn: &str,
+        stack_limit: u64,
+    ) -> Result<Loaded, Errno> {
+        let mm = self.new_mm().map_err(|_| ENOMEM)?;
+        match self.load_into(mm, pid, tid, file, image, argv, envp, execfn, stack_limit) {
+            Ok(l) => Ok(l),
+            Err(e) => {
+                self.put_mm(mm);
+                Err(e)
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn load_into(
+        &mut self,
+        mm: MmId,
+        pid: Pid,
+        tid: Tid,
+        file: &ExecFile,
+        image: &Image,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+        execfn: &str,
+        stack_limit: u64,
+    ) -> Result<Loaded, Errno> {
+        let aslr = self.cfg.aslr;
+        let random = random_bytes();
+        let r = u64::from_le_bytes(random[..8].try_into().expect("8 bytes"));
+        let mut base = mmap_base(stack_limit);
+        if aslr {
+            // mmap_rnd_bits = 28 pages.
+            base -= ((r >> 16) % (1 << 28)) << 12;
+        }
+        self.space_mut(mm).mmap_base = base;
+        let end = self.map_segments(mm, pid, tid, image, file, 0, None)?;
+        let mut brk = page_ceil(end).ok_or(ENOMEM)?;
+        if aslr {
+            // arch_randomize_brk: within 32 MiB.
+            brk += (r % (32 << 20 >> 12)) << 12;
+        }
+        let mut entry = image.entry;
+        let mut interp_base = 0;
+        if let Some(interp) = &image.interp {
+            let ifile = self.open_exec(pid, "/", interp).map_err(|e| if e == EACCES { EACCES } else { ENOENT })?;
+            let iimage = Image::from_bytes(ifile.path.clone(), ifile.bytes.clone()).map_err(|_| ELIBBAD)?;
+            if iimage.interp.is_some() {
+                return Err(ELIBBAD);
+            }
+            // The interpreter's span, placed top-down as elf_map places
+            // an ET_DYN image with no address of its own.
+            let lo = iimage.segments.iter().map(|s| page_floor(s.vaddr)).min().ok_or(ELIBBAD)?;
+            let hi = iimage.segments.iter().map(|s| s.end()).max().ok_or(ELIBBAD)?;
+            let span = page_ceil(hi).ok_or(ELIBBAD)? - lo;
+            let at = if iimage.bias == 0 {
+                lo
+            } else {
+                self.space(mm).vmas.gap_top_down(span, MMAP_MIN_ADDR, base, STACK_GUARD_GAP).ok_or(ENOMEM)?
+            };
+            let shift = at as i64 - lo as i64;
+            let name = comm_of(&ifile.path);
+            let name = ifile.path.rsplit('/').next().unwrap_or(&name).to_string();
+            self.map_segments(mm, pid, tid, &iimage, &ifile, shift, Some(&name))?;
+            entry = (iimage.entry as i64 + shift) as u64;
+            // AT_BASE: where the interpreter's address 0 went.
+            interp_base = (shift + iimage.bias as i64) as u64;
+        }
+        // The vDSO's place.
+        let vdso_len: u64 = VDSO_LAYOUT.iter().map(|(_, p, _)| p * PAGE_SIZE).sum();
+        if let Some(mut at) = self.space(mm).vmas.gap_top_down(vdso_len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP) {
+            for (name, pages, perms) in VDSO_LAYOUT {
+                let region = self.recorder.region(name, RegionKind::Mmap);
+                let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
+                v.anon_name = Some(name.into());
+                self.space_mut(mm).vmas.insert(v);
+                at += pages * PAGE_SIZE;
+            }
+        }
+        let space = self.space_mut(mm);
+        space.brk_start = brk;
+        space.brk = brk;
+        // The initial stack.
+        let info = ExecInfo {
+            execfn: execfn.to_string(),
+            argv: argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
+            envp: envp.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
+            phdr: image.phdr,
+            phent: image.phent,
+            phnum: image.phnum,
+            entry: image.entry,
+            base: interp_base,
+            uid: UID,
+            gid: GID,
+            hwcap: self.cfg.hwcap,
+            random,
+        };
+        let st = initial_stack(USER_TOP, &info);
+        if st.bytes.len() as u64 > stack_limit / 4 {
+            return Err(E2BIG);
+        }
+        let stack_region = self.recorder.region("stack", RegionKind::Stack);
+        let initial = (page_ceil(st.bytes.len() as u64).ok_or(E2BIG)? + STACK_EXPAND).min(stack_limit.max(PAGE_SIZE));
+        let stack_start = USER_TOP - page_ceil(initial).unwrap_or(initial);
+        let mut v = Vma::anon(stack_start, USER_TOP, Perms::RW, VmaKind::Stack, stack_region);
+        v.growsdown = true;
+        let space = self.space_mut(mm);
+        space.vmas.insert(v);
+        space.start_stack = st.sp;
+        // argv and envp strings, for /proc/PID/cmdline and environ.
+        let args_len: u64 = argv.iter().map(|a| a.len() as u64 + 1).sum();
+        let env_len: u64 = envp.iter().map(|a| a.len() as u64 + 1).sum();
+        let strings_top = USER_TOP - 8 - (execfn.len() as u64 + 1);
+        space.env = (strings_top - env_len, strings_top);
+        space.arg = (strings_top - env_len - args_len, strings_top - env_len);
+        space.peak_size = space.vmas.total();
+        self.copy_to_mm(mm, pid, tid, st.sp, &st.bytes).map_err(|_| ENOMEM)?;
+        Ok(Loaded { mm, entry, sp: st.sp })
+    }
+}
+
+/// Reads a NULL-terminated array of strings (argv or envp).
+fn read_strings(ctx: &mut Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
+    let mut out = Vec::new();
+    if addr == 0 {
+        return Ok(out);
+    }
+    loop {
+        let p = ctx.read_u64(addr + out.len() as u64 * 8)?;
+        if p == 0 {
+            return Ok(out);
+        }
+        let s = ctx.read_cstr(p, MAX_ARG_STRLEN).map_err(|e| if e == ENAMETOOLONG { E2BIG } else { e })?;
+        *total += s.len() + 1 + 8;
+        // ARG_MAX is a quarter of the stack limit.
+        if *total as u64 > ctx.proc().limits.cur(RLIMIT_STACK) / 4 {
+            return Err(E2BIG);
+        }
+        out.push(s);
+    }
+}
+
+/// execve(2) and execveat(2).
+pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64) -> SysResult {
+    let mut total = 0;
+    let mut argv = read_strings(ctx, argv_ptr, &mut total)?;
+    let envp = read_strings(ctx, envp_ptr, &mut total)?;
+    let mut path = String::from_utf8(path.to_vec()).map_err(|_| ENOENT)?;
+    if path.len() >= PATH_MAX {
+        return Err(ENAMETOOLONG);
+    }
+    let cwd = ctx.proc().cwd.clone();
+    let mut depth = 0;
+    let (file, image) = loop {
+        let file = ctx.k.open_exec(ctx.pid, &cwd, &path)?;
+        if file.bytes.starts_with(b"#!") {
+            // A script: its interpreter gets [interp, optional arg, path,
+            // argv[1..]].
+            depth += 1;
+            if depth > MAX_SCRIPT_DEPTH {
+                return Err(ELOOP);
+            }
+            let line_end = file.bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(file.bytes.len().min(256));
+            let line = String::from_utf8_lossy(&file.bytes[2..line_end]).trim().to_string();
+            let mut parts = line.splitn(2, [' ', '\t']);
+            let interp = parts.next().filter(|s| !s.is_empty()).ok_or(ENOEXEC)?.to_string();
+            let arg = parts.next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+            let mut new = vec![interp.clone().into_bytes()];
+            new.extend(arg.map(String::into_bytes));
+            new.push(path.clone().into_bytes());
+            new.extend(argv.iter().skip(1).cloned());
+            argv = new;
+            path = interp;
+            continue;
+        }
+        let image = Image::from_bytes(file.path.clone(), file.bytes.clone()).map_err(|_| ENOEXEC)?;
+        break (file, image);
+    };
+    let (pid, tid) = (ctx.pid, ctx.tid);
+    let stack = ctx.proc().limits.cur(RLIMIT_STACK);
+    let loaded = ctx.k.load_program(pid, tid, &file, &image, &argv, &envp, &path, stack)?;
+    commit(ctx, loaded, &file, &argv);
+    Ok(0)
+}
+
+/// Past the point of no return: the process becomes the new program.
+fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
+    let tid = ctx.tid;
+    // de_thread(): every other thread of the process goes.
+    let others: Vec<Tid> = ctx.proc().threads.iter().copied().filter(|&t| t != tid).collect();
+    for t in others {
+        if let Some(th) = ctx.k.threads.get_mut(&t) {
+            th.killed = true;
+            th.wake();
+        }
+        ctx.k.exit_thread(t, None);
+    }
+    let old = std::mem::replace(&mut ctx.proc_mut().mm, loaded.mm);
+    ctx.k.put_mm(old);
+    let p = ctx.proc_mut();
+    p.files.close_on_exec();
+    p.sig.reset_for_exec();
+    p.comm = comm_of(&file.path);
+    p.exe = file.path.clone();
+    p.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
+    let vfork_parent = p.vfork_parent.take();
+    if let Some(t) = vfork_parent.and_then(|t| ctx.k.threads.get(&t)) {
+        t.wake();
+    }
+    let t = ctx.thread_mut();
+    t.fs_base = 0;
+    t.gs_base = 0;
+    t.clear_child_tid = 0;
+    t.robust_list = (0, 0);
+    t.rseq = None;
+    t.altstack = Default::default();
+    let cr3 = ctx.k.space(loaded.mm).root();
+    let regs =
+        UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
+    ctx.enter = Some(Entry { cr3, regs, fpu: None, fs_base: 0, gs_base: 0 });
+    ctx.keep_regs = true;
+    ctx.k.epoch += 1;
+}
+
+impl KernelState {
+    /// Creates pid 1 running `file` (parsed as `image`): its process, its
+    /// first thread (queued for a vCPU), its address space, and its
+    /// standard streams.
+    #[allow(clippy::too_many_arguments)]
+    pub fn spawn_init(
+        &mut self,
+        file: &ExecFile,
+        image: &Image,
+        argv: &[Vec<u8>],
+        envp: &[Vec<u8>],
+        cwd: String,
+        limits: super::limits::Limits,
+        stdio: [super::files::FileKind; 3],
+    ) -> Result<Tid, Errno> {
+        use super::files::{Fd, FdTable, OpenFile, O_RDONLY, O_WRONLY};
+        use super::process::{ProcState, Process};
+        let pid = self.alloc_id();
+        let stack = limits.cur(RLIMIT_STACK);
+        // A placeholder so loading can record events for pid 1.
+        let mut files = FdTable::default();
+        for (i, kind) in stdio.into_iter().enumerate() {
+            let flags = if i == 0 { O_RDONLY } else { O_WRONLY };
+            let f = OpenFile::new(kind, flags, "");
+            files.install(Fd { file: f, cloexec: false }, i, 1 << 20).map_err(|_| EMFILE)?;
+        }
+        let p = Process {
+            pid,
+            ppid: 0,
+            pgid: pid,
+            sid: pid,
+            comm: comm_of(&file.path),
+            exe: file.path.clone(),
+            cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
+            mm: MmId(0),
+            files,
+            cwd,
+            umask: 0o022,
+            limits,
+            sig: Default::default(),
+            shared_pending: Default::default(),
+            threads: vec![pid],
+            children: Vec::new(),
+            state: ProcState::Running,
+            exit_signal: super::signal::SIGCHLD,
+            vfork_parent: None,
+            group_exit: None,
+            oom_score_adj: 0,
+            started: std::time::Instant::now(),
+            rusage: Default::default(),
+            children_rusage: Default::default(),
+            child_wait: Default::default(),
+            oom_killed: false,
+            itimer_real: None,
+        };
+        self.procs.insert(pid, p);
+        let loaded = match self.load_program(pid, pid, file, image, argv, envp, &file.path, stack) {
+            Ok(l) => l,
+            Err(e) => {
+                self.procs.remove(&pid);
+                return Err(e);
+            }
+        };
+        self.procs.get_mut(&pid).expect("just made").mm = loaded.mm;
+        let regs =
+            UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
+        let t = super::thread::Thread::new(pid, pid, super::thread::StartState { regs, fpu: None });
+        self.threads.insert(pid, t);
+        self.to_spawn.push(pid);
+        Ok(pid)
+    }
+}

@@ -1,0 +1,290 @@
+//! How threads and processes end: exit and exit_group, being killed,
+//! zombies and reaping, orphans re-parented to pid 1, and the signals that
+//! tell a parent. When pid 1 ends, every other process is killed, as when a
+//! PID namespace's init dies.
+
+use std::collections::BTreeMap;
+
+use super::process::{ExitStatus, Pid, ProcState, Tid};
+use super::signal::{self, SigInfo};
+use super::KernelState;
+use crate::mm::Residency;
+use crate::timeline::{ProcessSummary, RegionId, RegionShape, RegionSummary};
+
+impl KernelState {
+    /// Thread `tid` is done (exit(2), or killed). `status` is the
+    /// process's exit status if it is the last thread and nothing else set
+    /// one.
+    pub fn exit_thread(&mut self, tid: Tid, status: Option<ExitStatus>) {
+        let Some(t) = self.threads.get_mut(&tid) else { return };
+        if t.exited {
+            return;
+        }
+        t.exited = true;
+        t.killed = true;
+        let (pid, ctid) = (t.pid, std::mem::take(&mut t.clear_child_tid));
+        // CLONE_CHILD_CLEARTID: zero the word and wake one futex waiter (a
+        // thread in pthread_join).
+        if ctid != 0
+            && self.procs.get(&pid).is_some_and(|p| p.threads.len() > 1 || p.group_exit.is_none())
+            && self.copy_to_user(pid, tid, ctid, &0u32.to_le_bytes()).is_ok()
+        {
+            let mm = self.procs[&pid].mm;
+            self.futex_wake(mm, ctid, 1, u32::MAX);
+        }
+        let Some(p) = self.procs.get_mut(&pid) else { return };
+        p.threads.retain(|&t| t != tid);
+        if p.threads.is_empty() {
+            let st = p.group_exit.or(status).unwrap_or(ExitStatus::Exited(0));
+            self.process_exit(pid, st);
+        }
+        self.epoch += 1;
+    }
+
+    /// The whole process `pid` ends with `status` (exit_group, a fatal
+    /// signal): every thread stops at its next chance.
+    pub fn kill_process(&mut self, pid: Pid, status: ExitStatus) {
+        let Some(p) = self.procs.get_mut(&pid) else { return };
+        if p.is_zombie() {
+            return;
+        }
+        if p.group_exit.is_none() {
+            p.group_exit = Some(status);
+        }
+        let threads = p.threads.clone();
+        for tid in threads {
+            if let Some(t) = self.threads.get_mut(&tid) {
+                t.killed = true;
+                t.wake();
+            }
+        }
+        // Threads that never got a vCPU will not stop by themselves.
+        let unstarted: Vec<Tid> =
+            self.to_spawn.iter().copied().filter(|t| self.threads.get(t).is_some_and(|t| t.pid == pid)).collect();
+        for tid in unstarted {
+            self.exit_thread(tid, None);
+        }
+    }
+
+    /// The last thread of `pid` is gone: the process becomes a zombie for
+    /// its parent to reap.
+    fn process_exit(&mut self, pid: Pid, status: ExitStatus) {
+        if pid == 1 {
+            self.init_memory = Some(self.memory_report(1));
+        }
+        let summary = self.snapshot(pid);
+        self.summaries.push(summary);
+        let Some(p) = self.procs.get_mut(&pid) else { return };
+        let mut files = std::mem::take(&mut p.files);
+        let mm = p.mm;
+        let vfork_parent = p.vfork_parent.take();
+        let ppid = p.ppid;
+        let exit_signal = p.exit_signal;
+        let children = std::mem::take(&mut p.children);
+        p.state = ProcState::Zombie(status);
+        p.rusage.maxrss = p.rusage.maxrss.max(self.phys.mm_counters(mm).hiwater);
+        // Closing the files may wake pipe readers and writers elsewhere.
+        files.clear();
+        drop(files);
+        self.put_mm(mm);
+        if let Some(t) = vfork_parent.and_then(|t| self.threads.get(&t)) {
+            t.wake();
+        }
+        // Orphans go to pid 1 (dead ones are reaped with it).
+        for c in children {
+            if let Some(cp) = self.procs.get_mut(&c) {
+                cp.ppid = 1;
+            }
+            if pid != 1 {
+                if let Some(init) = self.procs.get_mut(&1) {
+                    init.children.push(c);
+                }
+            }
+        }
+        if pid == 1 {
+            self.init_status = Some(status);
+            let others: Vec<Pid> = self.procs.keys().copied().filter(|&p| p != 1).collect();
+            for o in others {
+                self.kill_process(o, ExitStatus::Killed(signal::SIGKILL));
+            }
+            return;
+        }
+        // Tell the parent; one that ignores SIGCHLD (or says SA_NOCLDWAIT)
+        // leaves no zombie.
+        let Some(parent) = self.procs.get(&ppid) else {
+            self.procs.remove(&pid);
+            return;
+        };
+        let act = parent.sig.get(signal::SIGCHLD);
+        let autoreap = act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0;
+        if exit_signal > 0 {
+            let (code, st) = match status {
+                ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
+                ExitStatus::Killed(s) => (signal::CLD_KILLED, s),
+            };
+            let info =
+                SigInfo { signo: exit_signal, code, pid, uid: super::process::UID, status: st, ..Default::default() };
+            self.send_process_signal(ppid, info);
+        }
+        if let Some(parent) = self.procs.get(&ppid) {
+            parent.child_wait.wake_all();
+        }
+        if autoreap {
+            self.reap(pid);
+        }
+    }
+
+    /// Removes zombie `pid`, adding its resource use to its parent's.
+    pub fn reap(&mut self, pid: Pid) -> Option<(ExitStatus, super::process::Rusage)> {
+        let p = self.procs.get(&pid)?;
+        let ProcState::Zombie(status) = p.state else { return None };
+        let p = self.procs.remove(&pid)?;
+        let mut total = p.rusage;
+        total.add(&p.children_rusage);
+        if let Some(parent) = self.procs.get_mut(&p.ppid) {
+            parent.children.retain(|&c| c != pid);
+            parent.children_rusage.add(&total);
+        }
+        Some((status, total))
+    }
+
+    /// Queues `info` for process `pid` (any thread that does not block it
+    /// takes it).
+    pub fn send_process_signal(&mut self, pid: Pid, info: SigInfo) {
+        let Some(p) = self.procs.get_mut(&pid) else { return };
+        if p.is_zombie() {
+            return;
+        }
+        if info.signo == signal::SIGKILL {
+            self.kill_process(pid, ExitStatus::Killed(signal::SIGKILL));
+            return;
+        }
+        // Ignored signals are dropped at once (SIGCONT still continues).
+        if p.sig.ignored(info.signo) {
+            return;
+        }
+        p.shared_pending.add(info);
+        let threads = p.threads.clone();
+        // Wake a thread that can take it (or all: each re-checks).
+        for tid in threads {
+            if let Some(t) = self.threads.get(&tid) {
+                if t.sigmask & signal::bit(info.signo) == 0 {
+                    t.wake();
+                    break;
+                }
+            }
+        }
+        self.epoch += 1;
+    }
+
+    /// Queues `info` for thread `tid` alone.
+    pub fn send_thread_signal(&mut self, tid: Tid, info: SigInfo) {
+        let Some(t) = self.threads.get_mut(&tid) else { return };
+        if info.signo == signal::SIGKILL {
+            let pid = t.pid;
+            self.kill_process(pid, ExitStatus::Killed(signal::SIGKILL));
+            return;
+        }
+        let pid = t.pid;
+        if self.procs.get(&pid).is_some_and(|p| p.sig.ignored(info.signo)) {
+            return;
+        }
+        let t = self.threads.get_mut(&tid).expect("just found");
+        t.pending.add(info);
+        t.wake();
+    }
+
+    /// The next signal thread `tid` should take, if any.
+    pub fn next_signal(&mut self, tid: Tid) -> Option<SigInfo> {
+        let t = self.threads.get_mut(&tid)?;
+        let mask = t.sigmask;
+        if let Some(i) = t.pending.take(mask) {
+            return Some(i);
+        }
+        let pid = t.pid;
+        self.procs.get_mut(&pid)?.shared_pending.take(mask)
+    }
+
+    /// Whether thread `tid` has a signal pending it does not block.
+    pub fn signal_pending(&self, tid: Tid) -> bool {
+        let Some(t) = self.threads.get(&tid) else { return false };
+        let shared = self.procs.get(&t.pid).map_or(0, |p| p.shared_pending.set);
+        (t.pending.set | shared) & !t.sigmask != 0
+    }
+
+    /// What a blocking call interrupted by a signal returns: ERESTARTSYS if
+    /// every pending signal's handler asked for SA_RESTART, else EINTR.
+    pub fn restart_errno(&self, tid: Tid) -> super::Errno {
+        let Some(t) = self.threads.get(&tid) else { return super::errno::EINTR };
+        let Some(p) = self.procs.get(&t.pid) else { return super::errno::EINTR };
+        let ready = (t.pending.set | p.shared_pending.set) & !t.sigmask;
+        let restart = (1..=signal::NSIG).filter(|&s| ready & signal::bit(s) != 0).all(|s| {
+            let a = p.sig.get(s);
+            a.handler > signal::SIG_IGN && a.flags & signal::SA_RESTART != 0
+        });
+        if restart && ready != 0 {
+            super::errno::ERESTARTSYS
+        } else {
+            super::errno::EINTR
+        }
+    }
+
+    /// What process `pid` looks like now, region by region.
+    pub fn snapshot(&self, pid: Pid) -> ProcessSummary {
+        let Some(p) = self.procs.get(&pid) else {
+            return ProcessSummary { pid, comm: String::new(), regions: Vec::new(), vmm_pages: 0 };
+        };
+        let mut shapes: BTreeMap<RegionId, RegionShape> = BTreeMap::new();
+        if let Some(mm) = self.mms.get(&p.mm) {
+            let space = &mm.space;
+            for v in space.vmas.iter() {
+                let mut va = v.start;
+                while va < v.end {
+                    let region = space.region_of(va).unwrap_or(v.region);
+                    // The run of pages in the same region.
+                    let next = space
+                        .sections
+                        .iter()
+                        .map(|s| if s.start > va { s.start } else { s.end })
+                        .filter(|&b| b > va)
+                        .min()
+                        .unwrap_or(v.end)
+                        .min(v.end);
+                    let s = shapes.entry(region).or_insert(RegionShape { start: u64::MAX, ..Default::default() });
+                    s.start = s.start.min(va);
+                    s.end = s.end.max(next);
+                    s.perms = s.perms.union(v.perms);
+                    s.mapped_pages += (next - va) / crate::arch::PAGE_SIZE;
+                    va = next;
+                }
+                space.for_each_mapped(v.start, v.end, |va, leaf| {
+                    if self.phys.frame(leaf.pte.frame()).is_some_and(|f| f.residency == Residency::Resident) {
+                        let region = space.region_of(va).unwrap_or(v.region);
+                        if let Some(s) = shapes.get_mut(&region) {
+                            s.resident_pages += 1;
+                        }
+                    }
+                });
+            }
+        }
+        let regions = self.recorder.regions();
+        let counts = self.recorder.counts();
+        let mut ids: Vec<RegionId> = shapes.keys().copied().collect();
+        for &(cpid, r) in counts.keys() {
+            if cpid == pid && !ids.contains(&r) {
+                ids.push(r);
+            }
+        }
+        // In address order; regions no longer mapped last.
+        ids.sort_by_key(|r| (shapes.get(r).map_or(u64::MAX, |s| s.start), r.0));
+        let rows = ids
+            .into_iter()
+            .map(|r| {
+                let shape = shapes.get(&r).copied().unwrap_or_default();
+                let c = counts.get(&(pid, r)).cloned().unwrap_or_default();
+                RegionSummary::new(pid, regions.name(r).to_string(), shape, &c)
+            })
+            .collect();
+        ProcessSummary { pid, comm: p.comm.clone(), regions: rows, vmm_pages: self.recorder.vmm_pages(pid) }
+    }
+}

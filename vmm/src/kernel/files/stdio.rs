@@ -1,0 +1,94 @@
+//! The program's standard streams: where its stdin comes from and where its
+//! stdout and stderr go, on the host.
+
+use std::io::{Read, Write};
+use std::sync::{Arc, Mutex};
+
+/// Where the program's stdout or stderr goes.
+#[derive(Clone, Debug)]
+pub enum Output {
+    /// Straight to this process's fd (1 or 2), unbuffered so the program's
+    /// output interleaves with ours as it would natively.
+    Inherit(i32),
+    /// Collected in memory (tests, the library).
+    Capture(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Output {
+    pub fn capture() -> Self {
+        Output::Capture(Arc::default())
+    }
+
+    pub fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+        match self {
+            Output::Inherit(1) => std::io::stdout().lock().write_all(buf).and_then(|_| std::io::stdout().flush()),
+            Output::Inherit(_) => std::io::stderr().lock().write_all(buf),
+            Output::Capture(v) => {
+                v.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
+                Ok(())
+            }
+        }
+    }
+
+    /// What was captured so far.
+    pub fn captured_bytes(&self) -> Vec<u8> {
+        match self {
+            Output::Capture(v) => v.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+            Output::Inherit(_) => Vec::new(),
+        }
+    }
+
+    /// What was captured so far, as text.
+    pub fn captured(&self) -> String {
+        String::from_utf8_lossy(&self.captured_bytes()).into_owned()
+    }
+
+    /// The host descriptor behind it, if any.
+    pub fn host_fd(&self) -> Option<i32> {
+        match self {
+            Output::Inherit(fd) => Some(*fd),
+            Output::Capture(_) => None,
+        }
+    }
+}
+
+/// Where the program's stdin comes from.
+#[derive(Clone, Debug, Default)]
+pub enum Input {
+    /// This process's stdin.
+    Inherit,
+    /// These bytes, then end of file.
+    Bytes(Arc<[u8]>),
+    /// End of file at once.
+    #[default]
+    Empty,
+}
+
+impl Input {
+    pub fn host_fd(&self) -> Option<i32> {
+        matches!(self, Input::Inherit).then_some(0)
+    }
+
+    /// Reads at `pos` (for in-memory input) or from the host.
+    pub fn read(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Input::Inherit => std::io::stdin().lock().read(buf),
+            Input::Bytes(b) => {
+                let start = (pos as usize).min(b.len());
+                let n = (b.len() - start).min(buf.len());
+                buf[..n].copy_from_slice(&b[start..start + n]);
+                Ok(n)
+            }
+            Input::Empty => Ok(0),
+        }
+    }
+}
+
+/// Waits up to `ms` for host descriptor `fd` to be readable (or writable).
+/// Returns true when it is (or has an error or hang-up to report).
+pub fn host_ready(fd: i32, write: bool, ms: i32) -> bool {
+    let mut p = libc::pollfd { fd, events: if write { libc::POLLOUT } else { libc::POLLIN }, revents: 0 };
+    // SAFETY: one valid pollfd.
+    let r = unsafe { libc::poll(&mut p, 1, ms) };
+    r > 0
+}

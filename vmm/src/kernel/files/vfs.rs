@@ -1,0 +1,460 @@
+//! The file system the program sees: a host directory (by default the host's
+//! root) read-only, with faultline's own /dev and /proc in place of the
+//! host's. Paths resolve inside the root as `openat2(RESOLVE_IN_ROOT)` does:
+//! `..` stops at the root, absolute symlinks restart from it, and each
+//! component is looked up without following host symlinks, so nothing
+//! resolves outside it.
+
+use std::collections::HashMap;
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::kernel::errno::*;
+use crate::mm::{FileData, FileId};
+
+/// Linux's limits on paths and names, and on symlinks followed in one
+/// lookup.
+pub const PATH_MAX: usize = 4096;
+pub const NAME_MAX: usize = 255;
+pub const MAXSYMLINKS: u32 = 40;
+
+pub const S_IFMT: u32 = 0o170000;
+pub const S_IFREG: u32 = 0o100000;
+pub const S_IFDIR: u32 = 0o040000;
+pub const S_IFLNK: u32 = 0o120000;
+pub const S_IFCHR: u32 = 0o020000;
+pub const S_IFIFO: u32 = 0o010000;
+
+/// What stat(2) reports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Meta {
+    pub dev: u64,
+    pub ino: u64,
+    pub mode: u32,
+    pub nlink: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub rdev: u64,
+    pub size: u64,
+    pub blksize: u64,
+    pub blocks: u64,
+    pub atime: (i64, i64),
+    pub mtime: (i64, i64),
+    pub ctime: (i64, i64),
+}
+
+impl Meta {
+    fn of(m: &std::fs::Metadata) -> Self {
+        Meta {
+            dev: m.dev(),
+            ino: m.ino(),
+            mode: m.mode(),
+            nlink: m.nlink(),
+            uid: m.uid(),
+            gid: m.gid(),
+            rdev: m.rdev(),
+            size: m.size(),
+            blksize: m.blksize(),
+            blocks: m.blocks(),
+            atime: (m.atime(), m.atime_nsec()),
+            mtime: (m.mtime(), m.mtime_nsec()),
+            ctime: (m.ctime(), m.ctime_nsec()),
+        }
+    }
+
+    /// A character device of faultline's /dev.
+    pub fn device(minor: u64) -> Self {
+        Meta {
+            dev: 5,
+            ino: 1000 + minor,
+            mode: S_IFCHR | 0o666,
+            nlink: 1,
+            rdev: (1 << 8) | minor,
+            blksize: 4096,
+            ..Default::default()
+        }
+    }
+
+    pub fn is_dir(&self) -> bool {
+        self.mode & S_IFMT == S_IFDIR
+    }
+
+    pub fn is_reg(&self) -> bool {
+        self.mode & S_IFMT == S_IFREG
+    }
+
+    pub fn is_symlink(&self) -> bool {
+        self.mode & S_IFMT == S_IFLNK
+    }
+
+    /// Whether an unprivileged user (uid 1000, not the owner of host files)
+    /// may access it with `want` (r=4, w=2, x=1), by its mode bits.
+    pub fn allows(&self, want: u32, uid: u32) -> bool {
+        let bits = if self.uid == uid {
+            (self.mode >> 6) & 7
+        } else if self.gid == uid {
+            (self.mode >> 3) & 7
+        } else {
+            self.mode & 7
+        };
+        bits & want == want
+    }
+}
+
+/// A device of faultline's /dev.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    Null,
+    Zero,
+    Random,
+}
+
+/// What a path names.
+#[derive(Clone, Debug)]
+pub enum Node {
+    /// A host file or directory (read-only).
+    Host {
+        host: PathBuf,
+        meta: Meta,
+    },
+    /// A directory of faultline's own (/, /dev, /proc, …) listing these
+    /// names.
+    Synthetic {
+        meta: Meta,
+        entries: Vec<(String, u32)>,
+    },
+    Device(Device),
+    /// Something under /proc: the kernel generates it.
+    Proc(Vec<String>),
+}
+
+/// A resolved path: its canonical form inside the root, and what it names.
+#[derive(Clone, Debug)]
+pub struct Lookup {
+    pub path: String,
+    pub node: Node,
+}
+
+/// An open file of the view, as the page cache knows it.
+#[derive(Clone)]
+pub struct OpenNode {
+    pub id: FileId,
+    pub meta: Meta,
+    pub path: String,
+    pub data: Arc<dyn FileData>,
+    /// For directories: the host directory to list.
+    pub host: Option<PathBuf>,
+}
+
+/// A host file's bytes, for the page cache: read-only.
+pub struct HostFile {
+    file: std::fs::File,
+    size: u64,
+}
+
+impl FileData for HostFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        if offset >= self.size {
+            return Ok(0);
+        }
+        let n = ((self.size - offset) as usize).min(buf.len());
+        self.file.read_at(&mut buf[..n], offset)
+    }
+
+    fn write_at(&self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn size(&self) -> u64 {
+        self.size
+    }
+
+    fn memory_only(&self) -> bool {
+        false
+    }
+}
+
+/// Bytes held in memory (the built-in demo program), read-only.
+pub struct MemFile(pub Arc<[u8]>);
+
+impl FileData for MemFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = (offset as usize).min(self.0.len());
+        let n = (self.0.len() - start).min(buf.len());
+        buf[..n].copy_from_slice(&self.0[start..start + n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn memory_only(&self) -> bool {
+        false
+    }
+}
+
+/// How the kernel answers for the links under /proc (`self`, `exe`, `fd/N`,
+/// `cwd`) during a lookup.
+pub trait ProcLinks {
+    /// The target of the /proc link `components` (after `/proc`), if it is
+    /// one.
+    fn readlink(&self, components: &[String]) -> Option<String>;
+}
+
+pub struct Vfs {
+    root: PathBuf,
+    /// Page-cache ids of host files, by (device, inode), so every open and
+    /// mapping of one file shares its cached pages.
+    ids: HashMap<(u64, u64), FileId>,
+    next_id: u64,
+}
+
+impl Vfs {
+    pub fn new(root: PathBuf) -> Self {
+        Vfs { root, ids: HashMap::new(), next_id: 1 }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// A fresh page-cache id (for memory files).
+    pub fn new_id(&mut self) -> FileId {
+        self.next_id += 1;
+        FileId(self.next_id)
+    }
+
+    fn id_of(&mut self, meta: &Meta) -> FileId {
+        if let Some(&id) = self.ids.get(&(meta.dev, meta.ino)) {
+            return id;
+        }
+        let id = self.new_id();
+        self.ids.insert((meta.dev, meta.ino), id);
+        id
+    }
+
+    /// Resolves `path` (relative to `cwd`, an absolute guest path),
+    /// following a final symlink if `follow`.
+    pub fn resolve(&self, cwd: &str, path: &str, follow: bool, proc: &dyn ProcLinks) -> Result<Lookup, Errno> {
+        if path.is_empty() {
+            return Err(ENOENT);
+        }
+        if path.len() >= PATH_MAX {
+            return Err(ENAMETOOLONG);
+        }
+        let mut stack: Vec<String> =
+            if path.starts_with('/') { Vec::new() } else { split(cwd).map(str::to_owned).collect() };
+        let mut pending: std::collections::VecDeque<String> = split(path).map(str::to_owned).collect();
+        // A trailing slash requires a directory.
+        let must_be_dir = path.ends_with('/');
+        let mut links = 0;
+        while let Some(c) = pending.pop_front() {
+            if c == "." {
+                continue;
+            }
+            if c == ".." {
+                stack.pop();
+                continue;
+            }
+            if c.len() > NAME_MAX {
+                return Err(ENAMETOOLONG);
+            }
+            let last = pending.is_empty();
+            stack.push(c);
+            let node = self.node(&stack, proc)?;
+            let target = match &node {
+                Node::Host { host, meta } if meta.is_symlink() => {
+                    Some(std::fs::read_link(host).map_err(|_| ENOENT)?.to_string_lossy().into_owned())
+                }
+                Node::Proc(parts) => proc.readlink(parts),
+                _ => None,
+            };
+            if let Some(t) = target {
+                if last && !follow {
+                    continue;
+                }
+                links += 1;
+                if links > MAXSYMLINKS {
+                    return Err(ELOOP);
+                }
+                stack.pop();
+                if t.starts_with('/') {
+                    stack.clear();
+                }
+                for (i, p) in split(&t).enumerate() {
+                    pending.insert(i, p.to_owned());
+                }
+                continue;
+            }
+            if !last && !node_is_dir(&node) && !matches!(node, Node::Proc(_)) {
+                return Err(ENOTDIR);
+            }
+        }
+        let node = self.node(&stack, proc)?;
+        if must_be_dir && !node_is_dir(&node) && !matches!(node, Node::Proc(_)) {
+            return Err(ENOTDIR);
+        }
+        Ok(Lookup { path: format!("/{}", stack.join("/")), node })
+    }
+
+    /// What the (resolved) components name.
+    fn node(&self, stack: &[String], _proc: &dyn ProcLinks) -> Result<Node, Errno> {
+        let dir = |names: &[(&str, u32)], ino: u64| Node::Synthetic {
+            meta: Meta { dev: 5, ino, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() },
+            entries: names.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
+        };
+        match stack.first().map(String::as_str) {
+            Some("proc") => return Ok(Node::Proc(stack[1..].to_vec())),
+            Some("dev") => {
+                return match stack.get(1).map(String::as_str) {
+                    None => Ok(dir(
+                        &[
+                            ("null", 2),
+                            ("zero", 2),
+                            ("random", 2),
+                            ("urandom", 2),
+                            ("stdin", 10),
+                            ("stdout", 10),
+                            ("stderr", 10),
+                            ("fd", 10),
+                        ],
+                        900,
+                    )),
+                    Some(_) if stack.len() > 2 => Err(ENOTDIR),
+                    Some("null") => Ok(Node::Device(Device::Null)),
+                    Some("zero") => Ok(Node::Device(Device::Zero)),
+                    Some("random") | Some("urandom") => Ok(Node::Device(Device::Random)),
+                    // Links into /proc, as udev makes them.
+                    Some("stdin") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "0".into(), "@link".into()])),
+                    Some("stdout") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "1".into(), "@link".into()])),
+                    Some("stderr") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "2".into(), "@link".into()])),
+                    Some("fd") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "@link".into()])),
+                    Some(_) => Err(ENOENT),
+                };
+            }
+            // The host's /sys and /run say too much about the host.
+            Some("sys") | Some("run") if stack.len() == 1 => return Ok(dir(&[], 901)),
+            Some("sys") | Some("run") => return Err(ENOENT),
+            _ => {}
+        }
+        let host = stack.iter().fold(self.root.clone(), |p, c| p.join(c));
+        let meta = std::fs::symlink_metadata(&host).map_err(|e| match e.raw_os_error() {
+            Some(libc::ENOTDIR) => ENOTDIR,
+            Some(libc::EACCES) => EACCES,
+            Some(libc::ENAMETOOLONG) => ENAMETOOLONG,
+            _ => ENOENT,
+        })?;
+        Ok(Node::Host { host, meta: Meta::of(&meta) })
+    }
+
+    /// Opens a host file (read-only) for the page cache.
+    pub fn open_host(&mut self, path: &str, host: &Path, meta: &Meta) -> Result<OpenNode, Errno> {
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(host)
+            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EACCES)))?;
+        let id = self.id_of(meta);
+        Ok(OpenNode {
+            id,
+            meta: *meta,
+            path: path.to_owned(),
+            data: Arc::new(HostFile { file, size: meta.size }),
+            host: meta.is_dir().then(|| host.to_path_buf()),
+        })
+    }
+}
+
+fn node_is_dir(n: &Node) -> bool {
+    match n {
+        Node::Host { meta, .. } => meta.is_dir(),
+        Node::Synthetic { .. } => true,
+        _ => false,
+    }
+}
+
+fn split(p: &str) -> impl Iterator<Item = &str> {
+    p.split('/').filter(|c| !c.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct NoProc;
+    impl ProcLinks for NoProc {
+        fn readlink(&self, _: &[String]) -> Option<String> {
+            None
+        }
+    }
+
+    fn tree() -> (tempdir::Dir, Vfs) {
+        let d = tempdir::Dir::new();
+        let r = d.path();
+        std::fs::create_dir_all(r.join("etc/sub")).unwrap();
+        std::fs::write(r.join("etc/passwd"), "root:x:0:0\n").unwrap();
+        std::os::unix::fs::symlink("/etc/passwd", r.join("abs")).unwrap();
+        std::os::unix::fs::symlink("../../../../../../etc/passwd", r.join("etc/sub/rel")).unwrap();
+        std::os::unix::fs::symlink("loop2", r.join("loop1")).unwrap();
+        std::os::unix::fs::symlink("loop1", r.join("loop2")).unwrap();
+        let v = Vfs::new(r.to_path_buf());
+        (d, v)
+    }
+
+    #[test]
+    fn paths_stay_inside_the_root() {
+        let (d, v) = tree();
+        let p = |path: &str| v.resolve("/etc", path, true, &NoProc).map(|l| l.path);
+        assert_eq!(p("passwd"), Ok("/etc/passwd".into()));
+        assert_eq!(p("../../../../etc/passwd"), Ok("/etc/passwd".into()));
+        assert_eq!(p("/abs"), Ok("/etc/passwd".into()));
+        assert_eq!(p("sub/rel"), Ok("/etc/passwd".into()));
+        let host = match v.resolve("/", "/etc/sub/rel", true, &NoProc).unwrap().node {
+            Node::Host { host, .. } => host,
+            _ => panic!(),
+        };
+        assert!(host.starts_with(d.path()), "{host:?}");
+        assert_eq!(p("/loop1").err(), Some(ELOOP));
+        assert_eq!(p("/etc/passwd/x").err(), Some(ENOTDIR));
+        assert_eq!(p("/nope").err(), Some(ENOENT));
+        assert_eq!(p(&"a/".repeat(3000)).err(), Some(ENAMETOOLONG));
+        assert_eq!(p(&"a".repeat(300)).err(), Some(ENAMETOOLONG));
+        assert_eq!(p("").err(), Some(ENOENT));
+        // Not following the last link names the link itself.
+        let l = v.resolve("/", "/abs", false, &NoProc).unwrap();
+        assert!(matches!(l.node, Node::Host { meta, .. } if meta.is_symlink()));
+        // The host's devices are not there: faultline's are.
+        assert!(matches!(v.resolve("/", "/dev/null", true, &NoProc).unwrap().node, Node::Device(Device::Null)));
+        assert_eq!(v.resolve("/", "/dev/kvm", true, &NoProc).err(), Some(ENOENT));
+    }
+
+    /// A directory removed on drop.
+    mod tempdir {
+        pub struct Dir(std::path::PathBuf);
+        impl Dir {
+            pub fn new() -> Self {
+                let p = std::env::temp_dir().join(format!(
+                    "faultline-vfs-{}-{:?}",
+                    std::process::id(),
+                    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+                ));
+                std::fs::create_dir_all(&p).unwrap();
+                Dir(p)
+            }
+            pub fn path(&self) -> &std::path::Path {
+                &self.0
+            }
+        }
+        impl Drop for Dir {
+            fn drop(&mut self) {
+                let _ = std::fs::remove_dir_all(&self.0);
+            }
+        }
+    }
+}

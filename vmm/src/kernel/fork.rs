@@ -1,0 +1,191 @@
+//! clone, fork and vfork: new processes (with a copy-on-write copy of the
+//! address space, or sharing it for vfork) and new threads (sharing it).
+
+use super::errno::*;
+use super::files::FdTable;
+use super::process::{Pid, ProcState, Process};
+use super::signal::SigPending;
+use super::task::Ctx;
+use super::thread::{StartState, Thread};
+use super::wait::WaitQueue;
+use super::{limits, Mm};
+
+pub const CSIGNAL: u64 = 0xff;
+pub const CLONE_VM: u64 = 0x100;
+pub const CLONE_FS: u64 = 0x200;
+pub const CLONE_FILES: u64 = 0x400;
+pub const CLONE_SIGHAND: u64 = 0x800;
+pub const CLONE_PIDFD: u64 = 0x1000;
+pub const CLONE_PTRACE: u64 = 0x2000;
+pub const CLONE_VFORK: u64 = 0x4000;
+pub const CLONE_PARENT: u64 = 0x8000;
+pub const CLONE_THREAD: u64 = 0x10000;
+pub const CLONE_NEWNS: u64 = 0x20000;
+pub const CLONE_SYSVSEM: u64 = 0x40000;
+pub const CLONE_SETTLS: u64 = 0x80000;
+pub const CLONE_PARENT_SETTID: u64 = 0x100000;
+pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
+pub const CLONE_DETACHED: u64 = 0x400000;
+pub const CLONE_UNTRACED: u64 = 0x800000;
+pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+/// Namespace flags: creating namespaces needs privileges an ordinary user
+/// does not have.
+pub const CLONE_NEWS: u64 = 0x7e02_0000 & !CLONE_SYSVSEM & !CLONE_SETTLS & !CLONE_PARENT_SETTID & !CLONE_CHILD_CLEARTID;
+
+/// What clone was asked for.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CloneArgs {
+    pub flags: u64,
+    pub stack: u64,
+    pub parent_tid: u64,
+    pub child_tid: u64,
+    pub tls: u64,
+    pub exit_signal: i32,
+}
+
+/// clone(2) and clone3(2): returns the new task's id.
+pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
+    let f = a.flags;
+    // copy_process()'s checks, in its order.
+    if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
+        return Err(EINVAL);
+    }
+    if f & CLONE_THREAD != 0 && f & CLONE_SIGHAND == 0 {
+        return Err(EINVAL);
+    }
+    if f & CLONE_SIGHAND != 0 && f & CLONE_VM == 0 {
+        return Err(EINVAL);
+    }
+    if f & CLONE_NEWS != 0 {
+        return Err(EPERM);
+    }
+    // Sharing descriptors or the file-system context between processes
+    // (not threads) is not modelled.
+    if f & CLONE_THREAD == 0 && f & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0 {
+        ctx.k.diag(&format!(
+            "{}: clone flags {f:#x} (sharing files between processes) are not supported (EINVAL)",
+            ctx.proc().comm
+        ));
+        return Err(EINVAL);
+    }
+    if f & CLONE_PIDFD != 0 {
+        return Err(EINVAL);
+    }
+    // Fork bombs meet EAGAIN: the sandbox's cap on tasks and RLIMIT_NPROC.
+    let nproc = ctx.proc().limits.cur(limits::RLIMIT_NPROC);
+    if ctx.k.task_count() >= ctx.k.cfg.max_tasks as usize || ctx.k.task_count() as u64 >= nproc {
+        return Err(EAGAIN);
+    }
+    let fpu = ctx.vcpu.fpu().ok();
+    let mut regs = *ctx.regs;
+    regs.rax = 0;
+    if a.stack != 0 {
+        regs.rsp = a.stack;
+    }
+    let parent_thread = ctx.thread();
+    let (sigmask, altstack, fs, gs) =
+        (parent_thread.sigmask, parent_thread.altstack, parent_thread.fs_base, parent_thread.gs_base);
+    let tid = ctx.k.alloc_id();
+    let mut t = Thread::new(tid, 0, StartState { regs, fpu });
+    t.sigmask = sigmask;
+    t.fs_base = if f & CLONE_SETTLS != 0 { a.tls } else { fs };
+    t.gs_base = gs;
+    // A thread (CLONE_VM) gets no alternate stack; a fork keeps it.
+    if f & CLONE_VM == 0 {
+        t.altstack = altstack;
+    }
+    if f & CLONE_CHILD_CLEARTID != 0 {
+        t.clear_child_tid = a.child_tid;
+    }
+    let pid = if f & CLONE_THREAD != 0 {
+        t.pid = ctx.pid;
+        ctx.proc_mut().threads.push(tid);
+        ctx.pid
+    } else {
+        t.pid = tid;
+        new_process(ctx, tid, f, a.exit_signal)?;
+        tid
+    };
+    ctx.k.threads.insert(tid, t);
+    // The tid words, written in both address spaces as Linux does.
+    if f & CLONE_PARENT_SETTID != 0 {
+        let _ = ctx.write_u32(a.parent_tid, tid);
+    }
+    if f & CLONE_CHILD_SETTID != 0 {
+        let _ = ctx.k.copy_to_user(pid, tid, a.child_tid, &tid.to_le_bytes());
+    }
+    ctx.k.to_spawn.push(tid);
+    ctx.k.epoch += 1;
+    if f & CLONE_VFORK != 0 {
+        wait_vfork(ctx, pid);
+    }
+    Ok(tid as i64)
+}
+
+/// The process part of a fork: a copy of the caller's (address space
+/// copy-on-write, or shared for CLONE_VM).
+fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<(), Errno> {
+    let pmm = ctx.proc().mm;
+    let mm = if flags & CLONE_VM != 0 {
+        let mm = pmm;
+        ctx.k.mms.get_mut(&mm).expect("live mm").users += 1;
+        mm
+    } else {
+        let id = ctx.k.next_mm_id();
+        let kh = ctx.k.kernel_half;
+        let k = &mut *ctx.k;
+        let space = &mut k.mms.get_mut(&pmm).expect("live mm").space;
+        let child = space.fork(&mut k.phys, id, kh).map_err(|_| ENOMEM)?;
+        k.phys.flush_stale();
+        k.mms.insert(id, Mm { space: child, users: 1 });
+        id
+    };
+    let parent = ctx.proc();
+    let ppid = if flags & CLONE_PARENT != 0 { parent.ppid } else { parent.pid };
+    let p = Process {
+        pid,
+        ppid,
+        pgid: parent.pgid,
+        sid: parent.sid,
+        comm: parent.comm.clone(),
+        exe: parent.exe.clone(),
+        cmdline: parent.cmdline.clone(),
+        mm,
+        files: FdTable::clone(&parent.files),
+        cwd: parent.cwd.clone(),
+        umask: parent.umask,
+        limits: parent.limits.clone(),
+        sig: parent.sig.clone(),
+        shared_pending: SigPending::default(),
+        threads: vec![pid],
+        children: Vec::new(),
+        state: ProcState::Running,
+        exit_signal,
+        vfork_parent: (flags & CLONE_VFORK != 0).then_some(ctx.tid),
+        group_exit: None,
+        oom_score_adj: parent.oom_score_adj,
+        started: std::time::Instant::now(),
+        rusage: Default::default(),
+        children_rusage: Default::default(),
+        child_wait: WaitQueue::default(),
+        oom_killed: false,
+        itimer_real: None,
+    };
+    if let Some(pp) = ctx.k.procs.get_mut(&ppid) {
+        pp.children.push(pid);
+    }
+    ctx.k.procs.insert(pid, p);
+    Ok(())
+}
+
+/// A vfork parent waits until the child execs or exits (it shares the
+/// child's memory until then).
+fn wait_vfork(ctx: &mut Ctx, child: Pid) {
+    loop {
+        let waiting = ctx.k.procs.get(&child).is_some_and(|p| p.vfork_parent == Some(ctx.tid) && !p.is_zombie());
+        if !waiting || ctx.thread_gone() {
+            return;
+        }
+        ctx.sleep(None);
+    }
+}

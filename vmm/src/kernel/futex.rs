@@ -1,0 +1,147 @@
+//! Futexes: threads sleeping on a 32-bit word of user memory until another
+//! wakes them, as glibc's and musl's mutexes, condition variables and
+//! pthread_join use them. A private futex is keyed by address space and
+//! address; a shared one by the frame behind it, so processes sharing
+//! memory meet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::Condvar;
+
+use super::errno::*;
+use super::task::{Ctx, Woken};
+use super::KernelState;
+use crate::mm::MmId;
+
+pub const FUTEX_WAIT: u64 = 0;
+pub const FUTEX_WAKE: u64 = 1;
+pub const FUTEX_FD: u64 = 2;
+pub const FUTEX_REQUEUE: u64 = 3;
+pub const FUTEX_CMP_REQUEUE: u64 = 4;
+pub const FUTEX_WAKE_OP: u64 = 5;
+pub const FUTEX_LOCK_PI: u64 = 6;
+pub const FUTEX_UNLOCK_PI: u64 = 7;
+pub const FUTEX_TRYLOCK_PI: u64 = 8;
+pub const FUTEX_WAIT_BITSET: u64 = 9;
+pub const FUTEX_WAKE_BITSET: u64 = 10;
+pub const FUTEX_PRIVATE_FLAG: u64 = 128;
+pub const FUTEX_CLOCK_REALTIME: u64 = 256;
+pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+
+/// Where waiters on one word meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Private(MmId, u64),
+    /// Frame and offset: shared memory.
+    Shared(u64),
+}
+
+pub struct Waiter {
+    pub tid: u32,
+    pub bitset: u32,
+    pub woken: bool,
+    pub cond: Arc<Condvar>,
+}
+
+/// Every futex with waiters.
+#[derive(Default)]
+pub struct Futexes {
+    pub queues: HashMap<Key, Vec<Waiter>>,
+}
+
+impl KernelState {
+    /// The key of the word at `addr` in `mm`.
+    pub fn futex_key(&self, mm: MmId, addr: u64, private: bool) -> Key {
+        if private {
+            return Key::Private(mm, addr);
+        }
+        match self.mms.get(&mm).map(|m| m.space.pte(addr)) {
+            Some(p) if p.mapped() => Key::Shared(p.frame() + addr % crate::arch::PAGE_SIZE),
+            _ => Key::Private(mm, addr),
+        }
+    }
+
+    /// Wakes up to `n` waiters on the private word `addr` of `mm` whose
+    /// bitset meets `bitset`; returns how many.
+    pub fn futex_wake(&mut self, mm: MmId, addr: u64, n: u32, bitset: u32) -> u32 {
+        let key = Key::Private(mm, addr);
+        let mut woken = self.futex_wake_key(key, n, bitset);
+        if woken < n {
+            let shared = self.futex_key(mm, addr, false);
+            if shared != key {
+                woken += self.futex_wake_key(shared, n - woken, bitset);
+            }
+        }
+        woken
+    }
+
+    pub fn futex_wake_key(&mut self, key: Key, n: u32, bitset: u32) -> u32 {
+        let Some(q) = self.futexes.queues.get_mut(&key) else { return 0 };
+        let mut woken = 0;
+        for w in q.iter_mut().filter(|w| !w.woken && w.bitset & bitset != 0) {
+            if woken == n {
+                break;
+            }
+            w.woken = true;
+            w.cond.notify_all();
+            woken += 1;
+        }
+        q.retain(|w| !w.woken);
+        if q.is_empty() {
+            self.futexes.queues.remove(&key);
+        }
+        woken
+    }
+
+    /// Moves up to `n` waiters from `from` to `to`.
+    pub fn futex_requeue(&mut self, from: Key, to: Key, n: u32) -> u32 {
+        let Some(mut q) = self.futexes.queues.remove(&from) else { return 0 };
+        let moved: Vec<Waiter> = q.drain(..(n as usize).min(q.len())).collect();
+        let count = moved.len() as u32;
+        if !q.is_empty() {
+            self.futexes.queues.insert(from, q);
+        }
+        self.futexes.queues.entry(to).or_default().extend(moved);
+        count
+    }
+}
+
+/// FUTEX_WAIT(_BITSET): sleeps while the word at `addr` holds `val`.
+pub fn wait(ctx: &mut Ctx, addr: u64, val: u32, deadline: Option<Instant>, bitset: u32, private: bool) -> SysResult {
+    if !addr.is_multiple_of(4) {
+        return Err(EINVAL);
+    }
+    if bitset == 0 {
+        return Err(EINVAL);
+    }
+    let cur = ctx.read_u32(addr)?;
+    if cur != val {
+        return Err(EAGAIN);
+    }
+    let mm = ctx.mm();
+    let key = ctx.k.futex_key(mm, addr, private);
+    let cond = ctx.cond();
+    ctx.k.futexes.queues.entry(key).or_default().push(Waiter { tid: ctx.tid, bitset, woken: false, cond });
+    let tid = ctx.tid;
+    let result = loop {
+        // Woken: no longer queued (a requeue may have moved it).
+        let queued = ctx.k.futexes.queues.values().any(|q| q.iter().any(|w| w.tid == tid && !w.woken));
+        if !queued {
+            break Ok(0);
+        }
+        if let Some(w) = ctx.interrupted() {
+            break Err(ctx.woken_errno(w));
+        }
+        if let Some(Woken::Timeout) = ctx.sleep(deadline) {
+            break Err(ETIMEDOUT);
+        }
+    };
+    // Leave whichever queue it is on.
+    for q in ctx.k.futexes.queues.values_mut() {
+        q.retain(|w| w.tid != tid);
+    }
+    ctx.k.futexes.queues.retain(|_, q| !q.is_empty());
+    result
+}

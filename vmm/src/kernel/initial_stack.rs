@@ -1,0 +1,173 @@
+//! The initial stack as Linux's binfmt_elf leaves it: argv, envp and auxv,
+//! RSP 16-byte aligned at argc.
+
+/// auxv keys (linux/auxvec.h).
+pub mod at {
+    pub const NULL: u64 = 0;
+    pub const PHDR: u64 = 3;
+    pub const PHENT: u64 = 4;
+    pub const PHNUM: u64 = 5;
+    pub const PAGESZ: u64 = 6;
+    pub const BASE: u64 = 7;
+    pub const FLAGS: u64 = 8;
+    pub const ENTRY: u64 = 9;
+    pub const UID: u64 = 11;
+    pub const EUID: u64 = 12;
+    pub const GID: u64 = 13;
+    pub const EGID: u64 = 14;
+    pub const PLATFORM: u64 = 15;
+    pub const HWCAP: u64 = 16;
+    pub const CLKTCK: u64 = 17;
+    pub const SECURE: u64 = 23;
+    pub const RANDOM: u64 = 25;
+    pub const HWCAP2: u64 = 26;
+    pub const EXECFN: u64 = 31;
+    pub const MINSIGSTKSZ: u64 = 51;
+}
+
+/// What the loader knows that auxv reports.
+#[derive(Clone, Debug)]
+pub struct ExecInfo {
+    pub argv: Vec<String>,
+    pub envp: Vec<String>,
+    pub execfn: String,
+    pub phdr: u64,
+    pub phent: u64,
+    pub phnum: u64,
+    pub entry: u64,
+    /// Where the interpreter was loaded (AT_BASE); 0 for a static program.
+    pub base: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub hwcap: u64,
+    pub random: [u8; 16],
+}
+
+/// The initial stack image: `bytes` go at `sp`, which is where RSP starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InitialStack {
+    pub sp: u64,
+    pub bytes: Vec<u8>,
+}
+
+/// Lays out the initial stack below `top`.
+pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
+    // Strings and AT_RANDOM go at the top, as Linux does: an 8-byte end
+    // marker, then execfn, envp and argv strings, platform, random bytes.
+    let mut blob: Vec<u8> = Vec::new();
+    let mut push = |b: &[u8]| -> u64 {
+        blob.splice(0..0, b.iter().copied());
+        blob.len() as u64 // distance from the top to the start of b
+    };
+    push(&[0u8; 8]);
+    let execfn = push(&nul(&info.execfn));
+    let env: Vec<u64> = info.envp.iter().rev().map(|s| push(&nul(s))).collect::<Vec<_>>().into_iter().rev().collect();
+    let args: Vec<u64> = info.argv.iter().rev().map(|s| push(&nul(s))).collect::<Vec<_>>().into_iter().rev().collect();
+    let platform = push(b"x86_64\0");
+    let random = push(&info.random);
+    let strings_bottom = top - blob.len() as u64;
+    let at = |dist: u64| top - dist;
+
+    let auxv = [
+        (at::PHDR, info.phdr),
+        (at::PHENT, info.phent),
+        (at::PHNUM, info.phnum),
+        (at::PAGESZ, 4096),
+        (at::BASE, info.base),
+        (at::FLAGS, 0),
+        (at::ENTRY, info.entry),
+        (at::UID, info.uid as u64),
+        (at::EUID, info.uid as u64),
+        (at::GID, info.gid as u64),
+        (at::EGID, info.gid as u64),
+        (at::SECURE, 0),
+        (at::RANDOM, at(random)),
+        (at::HWCAP, info.hwcap),
+        (at::HWCAP2, 0),
+        (at::CLKTCK, 100),
+        (at::PLATFORM, at(platform)),
+        (at::EXECFN, at(execfn)),
+        (at::MINSIGSTKSZ, 2048),
+        (at::NULL, 0),
+    ];
+    let mut words: Vec<u64> = vec![info.argv.len() as u64];
+    words.extend(args.iter().map(|&d| at(d)));
+    words.push(0);
+    words.extend(env.iter().map(|&d| at(d)));
+    words.push(0);
+    for (k, v) in auxv {
+        words.push(k);
+        words.push(v);
+    }
+    let sp = (strings_bottom - words.len() as u64 * 8) & !15;
+    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    bytes.resize((strings_bottom - sp) as usize, 0);
+    bytes.extend_from_slice(&blob);
+    InitialStack { sp, bytes }
+}
+
+fn nul(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(st: &InitialStack, addr: u64) -> u64 {
+        let o = (addr - st.sp) as usize;
+        u64::from_le_bytes(st.bytes[o..o + 8].try_into().unwrap())
+    }
+
+    fn cstr(st: &InitialStack, addr: u64) -> String {
+        let o = (addr - st.sp) as usize;
+        let end = st.bytes[o..].iter().position(|&b| b == 0).unwrap();
+        String::from_utf8(st.bytes[o..o + end].to_vec()).unwrap()
+    }
+
+    #[test]
+    fn argv_envp_auxv_as_linux_lays_them_out() {
+        let info = ExecInfo {
+            argv: vec!["prog".into(), "a b".into()],
+            envp: vec!["K=V".into()],
+            execfn: "/bin/prog".into(),
+            phdr: 0x400040,
+            phent: 56,
+            phnum: 9,
+            entry: 0x401000,
+            base: 0,
+            uid: 1000,
+            gid: 1000,
+            hwcap: 0x178bfbff,
+            random: [7; 16],
+        };
+        let top = 0x7fff_ffff_f000;
+        let st = initial_stack(top, &info);
+        assert_eq!(st.sp % 16, 0);
+        assert_eq!(st.sp + st.bytes.len() as u64, top);
+        assert_eq!(word(&st, st.sp), 2);
+        assert_eq!(cstr(&st, word(&st, st.sp + 8)), "prog");
+        assert_eq!(cstr(&st, word(&st, st.sp + 16)), "a b");
+        assert_eq!(word(&st, st.sp + 24), 0);
+        assert_eq!(cstr(&st, word(&st, st.sp + 32)), "K=V");
+        assert_eq!(word(&st, st.sp + 40), 0);
+        let mut aux = std::collections::HashMap::new();
+        let mut a = st.sp + 48;
+        loop {
+            let (k, v) = (word(&st, a), word(&st, a + 8));
+            aux.insert(k, v);
+            if k == at::NULL {
+                break;
+            }
+            a += 16;
+        }
+        assert_eq!(aux[&at::ENTRY], 0x401000);
+        assert_eq!(aux[&at::PAGESZ], 4096);
+        assert_eq!(cstr(&st, aux[&at::EXECFN]), "/bin/prog");
+        assert_eq!(cstr(&st, aux[&at::PLATFORM]), "x86_64");
+        let r = (aux[&at::RANDOM] - st.sp) as usize;
+        assert_eq!(&st.bytes[r..r + 16], &[7; 16]);
+    }
+}

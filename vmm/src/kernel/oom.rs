@@ -1,0 +1,132 @@
+//! The OOM killer: when memory runs out and reclaim cannot free any, score
+//! every process as Linux's oom_badness does (resident pages, swap entries
+//! and page-table pages, adjusted by oom_score_adj) and kill the worst. The
+//! others go on once its memory is freed.
+
+use std::time::Instant;
+
+use super::process::{ExitStatus, Pid, Tid};
+use super::signal::SIGKILL;
+use super::KernelState;
+use crate::timeline::{Access, Event, EventKind, Origin};
+
+/// oom_score_adj's bounds; -1000 makes a process unkillable.
+pub const OOM_SCORE_ADJ_MIN: i32 = -1000;
+pub const OOM_SCORE_ADJ_MAX: i32 = 1000;
+
+impl KernelState {
+    /// Pages the OOM killer weighs against: RAM plus swap.
+    pub fn oom_total_pages(&self) -> u64 {
+        self.phys.budget.resident_pages + self.phys.budget.swap_pages
+    }
+
+    /// oom_badness(): `None` for a process that may not be killed.
+    pub fn oom_badness(&self, pid: Pid) -> Option<i64> {
+        let p = self.procs.get(&pid)?;
+        if p.is_zombie() || p.oom_score_adj == OOM_SCORE_ADJ_MIN || p.group_exit.is_some() {
+            return None;
+        }
+        let mm = self.mms.get(&p.mm)?;
+        let c = self.phys.mm_counters(p.mm);
+        let points = (c.rss() + c.swap + mm.space.table_pages()) as i64;
+        let adj = p.oom_score_adj as i64 * self.oom_total_pages() as i64 / 1000;
+        Some(points + adj)
+    }
+
+    /// /proc/PID/oom_score: 1000 + badness × 1000 / total pages, in 0..=2000.
+    pub fn oom_score(&self, pid: Pid) -> i64 {
+        let total = self.oom_total_pages().max(1) as i64;
+        let b = self.oom_badness(pid).unwrap_or(-(total));
+        (1000 + b * 1000 / total).clamp(0, 2000)
+    }
+
+    /// Memory ran out while `pid` (thread `tid`) needed page `va`: kill the
+    /// process with the highest badness, unless one is still dying.
+    pub fn out_of_memory(&mut self, pid: Pid, tid: Tid, va: u64, at: Instant) {
+        if let Some(v) = self.oom_dying {
+            if self.procs.get(&v).is_some_and(|p| !p.is_zombie()) {
+                return;
+            }
+            self.oom_dying = None;
+        }
+        let victim = self
+            .procs
+            .keys()
+            .filter_map(|&p| self.oom_badness(p).map(|b| (b, p)))
+            .max_by_key(|&(b, p)| (b, std::cmp::Reverse(p)))
+            .map(|(_, p)| p)
+            .unwrap_or(pid);
+        let Some(v) = self.procs.get(&victim) else { return };
+        let c = self.phys.mm_counters(v.mm);
+        let space = &self.mms[&v.mm].space;
+        let line = format!(
+            "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:{}kB, \
+             UID:{} pgtables:{}kB oom_score_adj:{}",
+            victim,
+            v.comm,
+            space.vmas.total() / 1024,
+            c.anon * 4,
+            c.file * 4,
+            c.shmem * 4,
+            super::process::UID,
+            space.table_pages() * 4,
+            v.oom_score_adj
+        );
+        let region = space.region_of(va).unwrap_or(crate::timeline::RegionId(0));
+        let mm = v.mm;
+        self.diag(&line);
+        self.reports.push(line);
+        let e = Event {
+            seq: 0,
+            time_ns: 0,
+            region,
+            gva: va,
+            gpa: 0,
+            access: Access::None,
+            kind: EventKind::OomKill,
+            latency_ns: 0,
+            origin: Origin::Vmm,
+            pid: victim,
+            tid,
+        };
+        self.record(e, at);
+        self.oom_kills += 1;
+        self.oom_dying = Some(victim);
+        // Every process sharing the victim's memory goes with it.
+        let sharers: Vec<Pid> = self.procs.values().filter(|p| p.mm == mm && !p.is_zombie()).map(|p| p.pid).collect();
+        for p in sharers {
+            if let Some(pp) = self.procs.get_mut(&p) {
+                pp.oom_killed = true;
+            }
+            self.kill_process(p, ExitStatus::Killed(SIGKILL));
+        }
+    }
+
+    /// `--status`: a line on memory after reclaim, at most once a second.
+    pub fn reclaim_status(&mut self) {
+        let Some(out) = self.cfg.status.clone() else { return };
+        let now = Instant::now();
+        if self.last_status.is_some_and(|t| now.duration_since(t).as_secs_f64() < 1.0) {
+            return;
+        }
+        self.last_status = Some(now);
+        let c = self.phys.counters;
+        let i = self.mem_info();
+        // The biggest process, by what /proc/PID/status would say.
+        let top = self
+            .procs
+            .iter()
+            .filter(|(_, p)| p.state == super::process::ProcState::Running)
+            .map(|(&pid, p)| (self.mem_status(pid), pid, p.comm.clone()))
+            .max_by_key(|(s, pid, _)| (s.vm_rss + s.vm_swap, std::cmp::Reverse(*pid)));
+        let top = top.map_or(String::new(), |(s, pid, comm)| {
+            format!("; {comm}[{pid}] VmRSS {} kB, VmSwap {} kB", s.vm_rss, s.vm_swap)
+        });
+        let line = format!(
+            "faultline: reclaim: evicted {} pages so far ({} to swap), {} swapped in; MemTotal {} kB, MemFree {} kB, \
+             SwapTotal {} kB, SwapFree {} kB, Mlocked {} kB{top}\n",
+            c.evictions, c.swap_outs, c.swap_ins, i.mem_total, i.mem_free, i.swap_total, i.swap_free, i.mlocked,
+        );
+        let _ = out.write_all(line.as_bytes());
+    }
+}

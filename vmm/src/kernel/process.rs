@@ -1,0 +1,138 @@
+//! A process: its address space, files, signal handlers, limits, children
+//! and how it ended. Threads of the process share all of this.
+
+use std::time::Instant;
+
+use super::files::FdTable;
+use super::limits::Limits;
+use super::signal::{SigHand, SigPending};
+use super::wait::WaitQueue;
+use crate::mm::MmId;
+
+pub type Pid = u32;
+pub type Tid = u32;
+
+/// The uid and gid every process runs as (an ordinary user).
+pub const UID: u32 = 1000;
+pub const GID: u32 = 1000;
+
+/// How a process ended, as wait(2) reports it and a shell shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// exit(code) (the low 8 bits).
+    Exited(i32),
+    /// Killed by this signal.
+    Killed(i32),
+}
+
+impl ExitStatus {
+    /// The shell's `$?`: the status, or 128 + the signal.
+    pub fn code(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => c,
+            ExitStatus::Killed(s) => 128 + s,
+        }
+    }
+
+    /// The status word wait4 stores (`WIFEXITED`, `WTERMSIG`, …).
+    pub fn wait_status(self) -> i32 {
+        match self {
+            ExitStatus::Exited(c) => (c & 0xff) << 8,
+            ExitStatus::Killed(s) => s & 0x7f,
+        }
+    }
+}
+
+/// Where a process is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ProcState {
+    Running,
+    /// Exited, waiting for its parent to reap it.
+    Zombie(ExitStatus),
+}
+
+/// Resource use, as getrusage reports it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rusage {
+    pub minflt: u64,
+    pub majflt: u64,
+    /// Time in the guest and in faultline's kernel, in nanoseconds.
+    pub utime_ns: u64,
+    pub stime_ns: u64,
+    pub nvcsw: u64,
+    pub nivcsw: u64,
+    /// Largest RSS, in pages.
+    pub maxrss: u64,
+}
+
+impl Rusage {
+    pub fn add(&mut self, o: &Rusage) {
+        self.minflt += o.minflt;
+        self.majflt += o.majflt;
+        self.utime_ns += o.utime_ns;
+        self.stime_ns += o.stime_ns;
+        self.nvcsw += o.nvcsw;
+        self.nivcsw += o.nivcsw;
+        self.maxrss = self.maxrss.max(o.maxrss);
+    }
+}
+
+pub struct Process {
+    pub pid: Pid,
+    pub ppid: Pid,
+    pub pgid: Pid,
+    pub sid: Pid,
+    /// The program name (15 bytes at most), as `comm` shows it.
+    pub comm: String,
+    /// Absolute path of the program, for /proc/PID/exe.
+    pub exe: String,
+    /// argv, NUL-separated, for /proc/PID/cmdline.
+    pub cmdline: Vec<u8>,
+    pub mm: MmId,
+    pub files: FdTable,
+    pub cwd: String,
+    pub umask: u32,
+    pub limits: Limits,
+    pub sig: SigHand,
+    pub shared_pending: SigPending,
+    pub threads: Vec<super::Tid>,
+    pub children: Vec<Pid>,
+    pub state: ProcState,
+    /// Signal sent to the parent at exit (SIGCHLD, or clone's choice).
+    pub exit_signal: i32,
+    /// A vfork parent thread waits until this process execs or exits.
+    pub vfork_parent: Option<super::Tid>,
+    /// Set when the whole process is exiting (exit_group, a fatal signal):
+    /// every thread stops at its next chance.
+    pub group_exit: Option<ExitStatus>,
+    pub oom_score_adj: i32,
+    pub started: Instant,
+    pub rusage: Rusage,
+    /// Reaped children's resource use (RUSAGE_CHILDREN).
+    pub children_rusage: Rusage,
+    /// Threads waiting in wait4 for a child of this process.
+    pub child_wait: WaitQueue,
+    /// Killed by the OOM killer.
+    pub oom_killed: bool,
+    /// ITIMER_REAL: when SIGALRM is due, and its interval.
+    pub itimer_real: Option<(Instant, std::time::Duration)>,
+}
+
+impl Process {
+    pub fn is_zombie(&self) -> bool {
+        matches!(self.state, ProcState::Zombie(_))
+    }
+}
+
+/// The file name of `path`, as `comm` keeps it (15 bytes).
+pub fn comm_of(path: &str) -> String {
+    let base = path.rsplit('/').next().unwrap_or(path);
+    let mut s = String::new();
+    for c in base.chars() {
+        if s.len() + c.len_utf8() > 15 {
+            break;
+        }
+        s.push(c);
+    }
+    s
+}

@@ -1,0 +1,353 @@
+//! Running a signal handler: the x86-64 rt_sigframe Linux builds on the
+//! user stack (or the alternate stack), with the interrupted registers,
+//! signal mask and FPU/XSAVE state, and rt_sigreturn, which restores them.
+//! Also the restart of a syscall a signal interrupted (SA_RESTART).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::errno::{Errno, SysResult, EINTR, ERESTARTSYS};
+use super::signal::{self, SigInfo, UNBLOCKABLE};
+use super::task::Ctx;
+use super::thread::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
+use super::Next;
+use crate::arch::trap::Trap;
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SigContext {
+    pub r8: u64,
+    pub r9: u64,
+    pub r10: u64,
+    pub r11: u64,
+    pub r12: u64,
+    pub r13: u64,
+    pub r14: u64,
+    pub r15: u64,
+    pub rdi: u64,
+    pub rsi: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub rdx: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rsp: u64,
+    pub rip: u64,
+    pub eflags: u64,
+    pub cs: u16,
+    pub gs: u16,
+    pub fs: u16,
+    pub ss: u16,
+    pub err: u64,
+    pub trapno: u64,
+    pub oldmask: u64,
+    pub cr2: u64,
+    pub fpstate: u64,
+    pub reserved: [u64; 8],
+}
+
+/// stack_t.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct StackT {
+    pub sp: u64,
+    pub flags: i32,
+    pub pad: u32,
+    pub size: u64,
+}
+
+/// The kernel's struct ucontext (its sigset is 8 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct UContext {
+    pub flags: u64,
+    pub link: u64,
+    pub stack: StackT,
+    pub mcontext: SigContext,
+    pub sigmask: u64,
+}
+
+/// siginfo_t: 128 bytes.
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SigInfoRaw {
+    pub signo: i32,
+    pub errno: i32,
+    pub code: i32,
+    pub pad: i32,
+    pub fields: [u64; 14],
+}
+
+impl SigInfoRaw {
+    /// siginfo as Linux fills it for this signal and code.
+    pub fn from(i: &SigInfo) -> Self {
+        let mut f = [0u64; 14];
+        let pid_uid = (i.pid as u64) | ((i.uid as u64) << 32);
+        match i.signo {
+            signal::SIGSEGV | signal::SIGBUS | signal::SIGILL | signal::SIGFPE | signal::SIGTRAP if i.code > 0 => {
+                f[0] = i.addr;
+            }
+            signal::SIGCHLD if i.code > 0 => {
+                f[0] = pid_uid;
+                f[1] = i.status as u32 as u64;
+            }
+            _ => {
+                f[0] = pid_uid;
+                f[1] = i.value;
+            }
+        }
+        SigInfoRaw { signo: i.signo, errno: i.errno, code: i.code, pad: 0, fields: f }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct RtSigFrame {
+    pub pretcode: u64,
+    pub uc: UContext,
+    pub info: SigInfoRaw,
+}
+
+const UC_FP_XSTATE: u64 = 1;
+const UC_SIGCONTEXT_SS: u64 = 2;
+const UC_STRICT_RESTORE_SS: u64 = 4;
+const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
+const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
+/// Offset of the software-reserved bytes in the FXSAVE area.
+const SW_RESERVED: usize = 464;
+/// Flags sigreturn may restore (FIX_EFLAGS: AC, OF, DF, TF, SF, ZF, AF,
+/// PF, CF, RF).
+const FIX_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000;
+const TF: u64 = 0x100;
+const DF: u64 = 0x400;
+const RF: u64 = 0x10000;
+
+/// The state a handler starts with: x87 and SSE in their initial state
+/// (Linux clears the FPU for it).
+fn initial_fpu() -> crate::hv::FpuState {
+    let mut x = crate::hv::FpuState::default();
+    x.region[0] = 0x37f; // FCW
+    x.region[6] = 0x1f80; // MXCSR
+    x.region[7] = 0xffff; // MXCSR_MASK
+    x.region[128] = 3; // XSTATE_BV: x87 | SSE
+    x
+}
+
+/// What a signal frame's stack_t says of the alternate stack, seen from
+/// `sp`.
+fn stack_flags(alt: &AltStack, sp: u64) -> i32 {
+    let base = if alt.flags & SS_DISABLE != 0 {
+        SS_DISABLE
+    } else if alt.contains(sp) {
+        SS_ONSTACK
+    } else {
+        0
+    };
+    (base | (alt.flags & SS_AUTODISARM)) as i32
+}
+
+/// Delivers `info` to its handler: builds the frame, points the thread at
+/// the handler. Returns what the vCPU does next.
+pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
+    let sig = info.signo;
+    let act = ctx.proc().sig.get(sig);
+    let Next::Return { tls, fpu } = next else { return next };
+    // A syscall a signal interrupted: restarted after the handler with
+    // SA_RESTART, EINTR without.
+    if ctx.regs.rax as i64 == ERESTARTSYS.ret() {
+        if act.flags & signal::SA_RESTART != 0 {
+            restart(ctx);
+        } else {
+            ctx.regs.rax = EINTR.ret() as u64;
+        }
+    }
+    if act.flags & signal::SA_RESTORER == 0 {
+        ctx.die(signal::SIGSEGV, format!("no sa_restorer for the {} handler", signal::name(sig)));
+        return Next::Return { tls, fpu };
+    }
+    let saved_fpu = match fpu {
+        Some(f) => Some(f),
+        None => ctx.vcpu.fpu().ok(),
+    };
+    let xsize = ctx.k.cfg.xstate_size as u64;
+    let t = ctx.thread();
+    let alt = t.altstack;
+    let old_mask = t.saved_mask.unwrap_or(t.sigmask);
+    let regs = *ctx.regs;
+    let mut sp = regs.rsp;
+    if act.flags & signal::SA_ONSTACK != 0 && alt.flags & SS_DISABLE == 0 && !alt.contains(sp) {
+        sp = alt.sp.wrapping_add(alt.size);
+    } else {
+        // The red zone below the interrupted stack stays untouched.
+        sp = sp.wrapping_sub(128);
+    }
+    let fp = sp.wrapping_sub(xsize + 4) & !63;
+    let frame_size = std::mem::size_of::<RtSigFrame>() as u64;
+    let frame = ((fp.wrapping_sub(frame_size) + 8) & !15).wrapping_sub(8);
+    let sc = SigContext {
+        r8: regs.r8,
+        r9: regs.r9,
+        r10: regs.r10,
+        r11: regs.r11,
+        r12: regs.r12,
+        r13: regs.r13,
+        r14: regs.r14,
+        r15: regs.r15,
+        rdi: regs.rdi,
+        rsi: regs.rsi,
+        rbp: regs.rbp,
+        rbx: regs.rbx,
+        rdx: regs.rdx,
+        rax: regs.rax,
+        rcx: regs.rcx,
+        rsp: regs.rsp,
+        rip: regs.rip,
+        eflags: regs.rflags,
+        cs: crate::arch::tables::USER_CS,
+        ss: crate::arch::tables::USER_DS,
+        err: if sig == signal::SIGSEGV { ctx.fault_error } else { 0 },
+        trapno: ctx.fault_trapno,
+        oldmask: old_mask,
+        cr2: if info.code > 0 && sig == signal::SIGSEGV { info.addr } else { 0 },
+        fpstate: if saved_fpu.is_some() { fp } else { 0 },
+        ..Default::default()
+    };
+    let uc = UContext {
+        flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
+        link: 0,
+        stack: StackT { sp: alt.sp, flags: stack_flags(&alt, regs.rsp), pad: 0, size: alt.size },
+        mcontext: sc,
+        sigmask: old_mask,
+    };
+    let rt = RtSigFrame { pretcode: act.restorer, uc, info: SigInfoRaw::from(&info) };
+    let mut ok = ctx.write_struct(frame, &rt).is_ok();
+    if let (true, Some(x)) = (ok, &saved_fpu) {
+        let mut bytes = x.region.as_bytes()[..xsize as usize].to_vec();
+        bytes[SW_RESERVED..SW_RESERVED + 4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
+        bytes[SW_RESERVED + 4..SW_RESERVED + 8].copy_from_slice(&((xsize + 4) as u32).to_le_bytes());
+        bytes[SW_RESERVED + 8..SW_RESERVED + 16].copy_from_slice(&ctx.k.cfg.xcr0.to_le_bytes());
+        bytes[SW_RESERVED + 16..SW_RESERVED + 20].copy_from_slice(&(xsize as u32).to_le_bytes());
+        bytes.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
+        ok = ctx.write_user(fp, &bytes).is_ok();
+    }
+    if !ok {
+        // The frame cannot be written (a stack overflow with no alternate
+        // stack): the process dies of SIGSEGV, as force_sigsegv does.
+        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
+        ctx.die(signal::SIGSEGV, why);
+        return Next::Return { tls, fpu: None };
+    }
+    let t = ctx.thread_mut();
+    t.saved_mask = None;
+    if alt.flags & SS_AUTODISARM != 0 {
+        t.altstack = AltStack::default();
+    }
+    let mut mask = t.sigmask | act.mask;
+    if act.flags & signal::SA_NODEFER == 0 {
+        mask |= signal::bit(sig);
+    }
+    t.sigmask = mask & !UNBLOCKABLE;
+    if act.flags & signal::SA_RESETHAND != 0 {
+        ctx.proc_mut().sig.set(sig, Default::default());
+    }
+    let r = &mut *ctx.regs;
+    r.rdi = sig as u64;
+    r.rsi = frame + std::mem::offset_of!(RtSigFrame, info) as u64;
+    r.rdx = frame + std::mem::offset_of!(RtSigFrame, uc) as u64;
+    r.rax = 0;
+    r.rsp = frame;
+    r.rip = act.handler;
+    r.rflags &= !(TF | DF | RF);
+    r.compat = false;
+    Next::Return { tls, fpu: Some(initial_fpu()) }
+}
+
+/// Makes the interrupted syscall run again when the thread resumes.
+pub fn restart(ctx: &mut Ctx) {
+    if let Some(nr) = ctx.syscall_nr {
+        ctx.regs.rax = nr;
+        ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
+    }
+}
+
+/// rt_sigreturn(2): back to where the signal interrupted, registers, mask,
+/// alternate stack and FPU state as the frame holds them.
+pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
+    // The handler's `ret` popped pretcode: the frame is 8 bytes below.
+    let frame = ctx.regs.rsp.wrapping_sub(8);
+    let uc_at = frame + std::mem::offset_of!(RtSigFrame, uc) as u64;
+    let uc: UContext = match ctx.read_struct(uc_at) {
+        Ok(u) => u,
+        Err(_) => return bad_frame(ctx, frame),
+    };
+    let sc = uc.mcontext;
+    if sc.fpstate != 0 {
+        let xsize = ctx.k.cfg.xstate_size as usize;
+        let mut bytes = vec![0u8; xsize + 4];
+        if ctx.read_user(sc.fpstate, &mut bytes).is_err() {
+            return bad_frame(ctx, frame);
+        }
+        let mut x = crate::hv::FpuState::default();
+        let magic1 = u32::from_le_bytes(bytes[SW_RESERVED..SW_RESERVED + 4].try_into().expect("4 bytes"));
+        let magic2 = u32::from_le_bytes(bytes[xsize..xsize + 4].try_into().expect("4 bytes"));
+        let n = if magic1 == FP_XSTATE_MAGIC1 && magic2 == FP_XSTATE_MAGIC2 { xsize.min(4096) } else { 512 };
+        x.region.as_mut_bytes()[..n].copy_from_slice(&bytes[..n]);
+        if n == 512 {
+            // Only the legacy area: the rest in its initial state.
+            x.region[128] = 3;
+        }
+        x.region.as_mut_bytes()[SW_RESERVED..512].fill(0);
+        if ctx.vcpu.set_fpu(&x).is_err() {
+            return bad_frame(ctx, frame);
+        }
+        ctx.fpu = Some(x);
+    }
+    let r = &mut *ctx.regs;
+    r.r8 = sc.r8;
+    r.r9 = sc.r9;
+    r.r10 = sc.r10;
+    r.r11 = sc.r11;
+    r.r12 = sc.r12;
+    r.r13 = sc.r13;
+    r.r14 = sc.r14;
+    r.r15 = sc.r15;
+    r.rdi = sc.rdi;
+    r.rsi = sc.rsi;
+    r.rbp = sc.rbp;
+    r.rbx = sc.rbx;
+    r.rdx = sc.rdx;
+    r.rax = sc.rax;
+    r.rcx = sc.rcx;
+    r.rsp = sc.rsp;
+    r.rip = sc.rip;
+    r.rflags = (r.rflags & !FIX_EFLAGS) | (sc.eflags & FIX_EFLAGS);
+    r.compat = sc.cs == crate::arch::tables::USER32_CS;
+    let t = ctx.thread_mut();
+    t.sigmask = uc.sigmask & !UNBLOCKABLE;
+    // restore_altstack(): as sigaltstack() with the saved stack_t; an
+    // error here is ignored, as Linux does.
+    let flags = uc.stack.flags as u32;
+    if !t.altstack.contains(sc.rsp) {
+        if flags & SS_DISABLE != 0 {
+            t.altstack = AltStack::default();
+        } else if uc.stack.size >= 2048 {
+            t.altstack = AltStack { sp: uc.stack.sp, flags: flags & SS_AUTODISARM, size: uc.stack.size };
+        }
+    }
+    ctx.keep_regs = true;
+    Ok(0)
+}
+
+fn bad_frame(ctx: &mut Ctx, frame: u64) -> SysResult {
+    ctx.die(signal::SIGSEGV, format!("rt_sigreturn with a bad frame at {frame:#x}"));
+    ctx.keep_regs = true;
+    Err(Errno(14))
+}
+
+/// What a fault trap says for a handler's sigcontext (error code, vector).
+pub fn trap_details(trap: Trap) -> (u64, u64) {
+    match trap {
+        Trap::PageFault { error, .. } => (error.0 | 4, 14),
+        Trap::Exception(v) => (0, v as u64),
+        _ => (0, 0),
+    }
+}

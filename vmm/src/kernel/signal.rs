@@ -1,0 +1,290 @@
+//! Signals: dispositions, masks, pending sets, and what happens when one is
+//! delivered. Frames for handlers live in `sigframe.rs`.
+
+use std::collections::VecDeque;
+
+pub const SIGHUP: i32 = 1;
+pub const SIGINT: i32 = 2;
+pub const SIGQUIT: i32 = 3;
+pub const SIGILL: i32 = 4;
+pub const SIGTRAP: i32 = 5;
+pub const SIGABRT: i32 = 6;
+pub const SIGBUS: i32 = 7;
+pub const SIGFPE: i32 = 8;
+pub const SIGKILL: i32 = 9;
+pub const SIGUSR1: i32 = 10;
+pub const SIGSEGV: i32 = 11;
+pub const SIGUSR2: i32 = 12;
+pub const SIGPIPE: i32 = 13;
+pub const SIGALRM: i32 = 14;
+pub const SIGTERM: i32 = 15;
+pub const SIGCHLD: i32 = 17;
+pub const SIGCONT: i32 = 18;
+pub const SIGSTOP: i32 = 19;
+pub const SIGTSTP: i32 = 20;
+pub const SIGTTIN: i32 = 21;
+pub const SIGTTOU: i32 = 22;
+pub const SIGURG: i32 = 23;
+pub const SIGXCPU: i32 = 24;
+pub const SIGXFSZ: i32 = 25;
+pub const SIGVTALRM: i32 = 26;
+pub const SIGPROF: i32 = 27;
+pub const SIGWINCH: i32 = 28;
+pub const SIGSYS: i32 = 31;
+pub const NSIG: i32 = 64;
+
+// si_code values.
+pub const SI_USER: i32 = 0;
+pub const SI_KERNEL: i32 = 0x80;
+pub const SI_QUEUE: i32 = -1;
+pub const SI_TKILL: i32 = -6;
+pub const SEGV_MAPERR: i32 = 1;
+pub const SEGV_ACCERR: i32 = 2;
+pub const BUS_ADRERR: i32 = 2;
+pub const CLD_EXITED: i32 = 1;
+pub const CLD_KILLED: i32 = 2;
+pub const CLD_DUMPED: i32 = 3;
+
+// sa_flags.
+pub const SA_NOCLDSTOP: u64 = 1;
+pub const SA_NOCLDWAIT: u64 = 2;
+pub const SA_SIGINFO: u64 = 4;
+pub const SA_RESTORER: u64 = 0x0400_0000;
+pub const SA_ONSTACK: u64 = 0x0800_0000;
+pub const SA_RESTART: u64 = 0x1000_0000;
+pub const SA_NODEFER: u64 = 0x4000_0000;
+pub const SA_RESETHAND: u64 = 0x8000_0000;
+
+pub const SIG_DFL: u64 = 0;
+pub const SIG_IGN: u64 = 1;
+
+/// A set of signals: bit `n - 1` for signal `n`.
+pub type SigSet = u64;
+
+pub const fn bit(sig: i32) -> SigSet {
+    1u64 << (sig - 1)
+}
+
+/// SIGKILL and SIGSTOP can be neither blocked nor caught.
+pub const UNBLOCKABLE: SigSet = bit(SIGKILL) | bit(SIGSTOP);
+
+/// struct sigaction as the kernel takes it (handler, flags, restorer, mask).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: SigSet,
+}
+
+/// What a signal does by default.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    Terminate,
+    /// Terminate with a core dump (no core is written: RLIMIT_CORE is 0).
+    Core,
+    Ignore,
+    Stop,
+    Continue,
+}
+
+pub fn default_action(sig: i32) -> Action {
+    match sig {
+        SIGCHLD | SIGURG | SIGWINCH => Action::Ignore,
+        SIGCONT => Action::Continue,
+        SIGSTOP | SIGTSTP | SIGTTIN | SIGTTOU => Action::Stop,
+        SIGQUIT | SIGILL | SIGTRAP | SIGABRT | SIGBUS | SIGFPE | SIGSEGV | SIGXCPU | SIGXFSZ | SIGSYS => Action::Core,
+        _ => Action::Terminate,
+    }
+}
+
+/// A process's handlers (shared by its threads, copied by fork, reset to
+/// default by exec where they were caught).
+#[derive(Clone, Debug)]
+pub struct SigHand {
+    pub actions: [SigAction; NSIG as usize],
+}
+
+impl Default for SigHand {
+    fn default() -> Self {
+        SigHand { actions: [SigAction::default(); NSIG as usize] }
+    }
+}
+
+impl SigHand {
+    pub fn get(&self, sig: i32) -> SigAction {
+        self.actions[(sig - 1) as usize]
+    }
+
+    pub fn set(&mut self, sig: i32, a: SigAction) {
+        self.actions[(sig - 1) as usize] = a;
+    }
+
+    /// Whether `sig` is ignored (explicitly, or by default).
+    pub fn ignored(&self, sig: i32) -> bool {
+        match self.get(sig).handler {
+            SIG_IGN => true,
+            SIG_DFL => default_action(sig) == Action::Ignore,
+            _ => false,
+        }
+    }
+
+    /// What exec leaves: caught signals go back to their default.
+    pub fn reset_for_exec(&mut self) {
+        for a in self.actions.iter_mut() {
+            if a.handler != SIG_IGN {
+                *a = SigAction::default();
+            }
+        }
+    }
+}
+
+/// What the kernel tells a handler (siginfo_t's useful fields).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SigInfo {
+    pub signo: i32,
+    pub code: i32,
+    pub errno: i32,
+    /// Sender (kill), or child (SIGCHLD).
+    pub pid: u32,
+    pub uid: u32,
+    /// Faulting address (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP).
+    pub addr: u64,
+    /// SIGCHLD: exit code or signal.
+    pub status: i32,
+    /// sigqueue's value.
+    pub value: u64,
+}
+
+impl SigInfo {
+    pub fn kernel(signo: i32) -> Self {
+        SigInfo { signo, code: SI_KERNEL, ..Default::default() }
+    }
+
+    pub fn user(signo: i32, from: u32, code: i32) -> Self {
+        SigInfo { signo, code, pid: from, uid: super::process::UID, ..Default::default() }
+    }
+
+    pub fn fault(signo: i32, code: i32, addr: u64) -> Self {
+        SigInfo { signo, code, addr, ..Default::default() }
+    }
+}
+
+/// Signals waiting to be delivered: standard signals once each, real-time
+/// ones queued.
+#[derive(Clone, Debug, Default)]
+pub struct SigPending {
+    pub set: SigSet,
+    pub queue: VecDeque<SigInfo>,
+}
+
+impl SigPending {
+    /// Queues `info` (a standard signal already pending is not queued
+    /// twice, as Linux's legacy_queue).
+    pub fn add(&mut self, info: SigInfo) {
+        if info.signo < 32 && self.set & bit(info.signo) != 0 {
+            return;
+        }
+        self.set |= bit(info.signo);
+        self.queue.push_back(info);
+    }
+
+    /// Takes the lowest pending signal not in `blocked`.
+    pub fn take(&mut self, blocked: SigSet) -> Option<SigInfo> {
+        let ready = self.set & !blocked;
+        if ready == 0 {
+            return None;
+        }
+        let sig = ready.trailing_zeros() as i32 + 1;
+        self.take_signal(sig)
+    }
+
+    /// Takes one instance of `sig`.
+    pub fn take_signal(&mut self, sig: i32) -> Option<SigInfo> {
+        let i = self.queue.iter().position(|s| s.signo == sig)?;
+        let info = self.queue.remove(i)?;
+        if !self.queue.iter().any(|s| s.signo == sig) {
+            self.set &= !bit(sig);
+        }
+        Some(info)
+    }
+
+    /// Drops every pending instance of `sig`.
+    pub fn discard(&mut self, sig: i32) {
+        self.queue.retain(|s| s.signo != sig);
+        self.set &= !bit(sig);
+    }
+}
+
+/// A signal's name, as reports print it.
+pub fn name(sig: i32) -> String {
+    const NAMES: [&str; 32] = [
+        "SIG0",
+        "SIGHUP",
+        "SIGINT",
+        "SIGQUIT",
+        "SIGILL",
+        "SIGTRAP",
+        "SIGABRT",
+        "SIGBUS",
+        "SIGFPE",
+        "SIGKILL",
+        "SIGUSR1",
+        "SIGSEGV",
+        "SIGUSR2",
+        "SIGPIPE",
+        "SIGALRM",
+        "SIGTERM",
+        "SIGSTKFLT",
+        "SIGCHLD",
+        "SIGCONT",
+        "SIGSTOP",
+        "SIGTSTP",
+        "SIGTTIN",
+        "SIGTTOU",
+        "SIGURG",
+        "SIGXCPU",
+        "SIGXFSZ",
+        "SIGVTALRM",
+        "SIGPROF",
+        "SIGWINCH",
+        "SIGIO",
+        "SIGPWR",
+        "SIGSYS",
+    ];
+    match NAMES.get(sig as usize) {
+        Some(n) => n.to_string(),
+        None if (34..=64).contains(&sig) => format!("SIGRT{}", sig - 34),
+        None => format!("signal {sig}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn standard_signals_pend_once_realtime_ones_queue() {
+        let mut p = SigPending::default();
+        p.add(SigInfo::kernel(SIGUSR1));
+        p.add(SigInfo::kernel(SIGUSR1));
+        p.add(SigInfo::kernel(40));
+        p.add(SigInfo::kernel(40));
+        assert_eq!(p.queue.len(), 3);
+        // Lowest first; a blocked one waits.
+        assert_eq!(p.take(bit(SIGUSR1)).unwrap().signo, 40);
+        assert_eq!(p.take(0).unwrap().signo, SIGUSR1);
+        assert_eq!(p.take(0).unwrap().signo, 40);
+        assert_eq!(p.take(0), None);
+        assert_eq!(p.set, 0);
+    }
+
+    #[test]
+    fn defaults_are_linuxs() {
+        assert_eq!(default_action(SIGCHLD), Action::Ignore);
+        assert_eq!(default_action(SIGSEGV), Action::Core);
+        assert_eq!(default_action(SIGPIPE), Action::Terminate);
+        assert_eq!(name(SIGSEGV), "SIGSEGV");
+        assert_eq!(name(35), "SIGRT1");
+    }
+}

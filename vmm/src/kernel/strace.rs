@@ -1,0 +1,373 @@
+//! The syscall log, in strace's conventions: each call with its arguments
+//! decoded by its real signature (from the syscall table), its result as
+//! `-1 ENOENT (No such file or directory)`, optionally its time (`-T`),
+//! filtered like `-e trace=`, and a `-c` table of counts, errors and time
+//! per call at the end.
+//!
+//! Decoding never changes what it observes: guest strings and buffers are
+//! shown only as far as their pages are already resident.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::process::Pid;
+use super::syscalls::{Arg, Class, Syscall};
+use super::KernelState;
+
+/// Where strace lines go.
+#[derive(Clone, Debug)]
+pub enum Sink {
+    Stderr,
+    File(Arc<Mutex<std::fs::File>>),
+    Capture(Arc<Mutex<Vec<u8>>>),
+}
+
+impl Sink {
+    pub fn emit(&self, line: &str) {
+        match self {
+            Sink::Stderr => {
+                let _ = writeln!(std::io::stderr().lock(), "{line}");
+            }
+            Sink::File(f) => {
+                let _ = writeln!(f.lock().unwrap_or_else(|p| p.into_inner()), "{line}");
+            }
+            Sink::Capture(v) => {
+                let mut v = v.lock().unwrap_or_else(|p| p.into_inner());
+                v.extend_from_slice(line.as_bytes());
+                v.push(b'\n');
+            }
+        }
+    }
+}
+
+/// Per syscall name: calls, errors, total time.
+pub type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
+
+/// Which calls are traced (`-e trace=`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// None: every call.
+    pub classes: Option<Class>,
+    pub names: BTreeSet<String>,
+    /// `!` in front: everything but these.
+    pub negate: bool,
+}
+
+impl Filter {
+    /// Parses strace's `-e trace=` expression: names and `%classes`,
+    /// comma-separated, optionally negated with a leading `!`.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let s = s.strip_prefix("trace=").unwrap_or(s);
+        let (negate, s) = match s.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let mut f = Filter { classes: None, names: BTreeSet::new(), negate };
+        for item in s.split(',').filter(|i| !i.is_empty()) {
+            let class = match item.trim_start_matches('%') {
+                "memory" => Some(Class::MEMORY),
+                "file" => Some(Class::FILE),
+                "desc" => Some(Class::DESC),
+                "process" => Some(Class::PROCESS),
+                "signal" => Some(Class::SIGNAL),
+                "ipc" => Some(Class::IPC),
+                "network" | "net" => Some(Class::NETWORK),
+                "all" => Some(Class::all()),
+                _ if item.starts_with('%') => return Err(format!("unknown syscall class {item:?}")),
+                _ => None,
+            };
+            match class {
+                Some(c) => f.classes = Some(f.classes.unwrap_or(Class::empty()) | c),
+                None => {
+                    if super::syscalls::by_name(item).is_none() {
+                        return Err(format!("unknown syscall {item:?}"));
+                    }
+                    f.names.insert(item.to_string());
+                }
+            }
+        }
+        Ok(f)
+    }
+
+    pub fn matches(&self, s: &Syscall) -> bool {
+        let hit = (self.classes.is_none() && self.names.is_empty())
+            || self.classes.is_some_and(|c| c.intersects(s.class))
+            || self.names.contains(s.name);
+        hit != self.negate
+    }
+}
+
+/// The `--strace` configuration.
+#[derive(Clone, Debug)]
+pub struct Strace {
+    pub sink: Sink,
+    pub filter: Filter,
+    /// `-T`: each call's time.
+    pub times: bool,
+    /// `-c`: count instead of logging, and print the table at the end.
+    pub count: bool,
+    /// Counts: calls, errors, time, per syscall.
+    pub counts: Arc<Mutex<Counts>>,
+}
+
+impl Strace {
+    pub fn new(sink: Sink) -> Self {
+        Strace { sink, filter: Filter::default(), times: false, count: false, counts: Arc::default() }
+    }
+
+    /// The `-c` table, as strace prints it.
+    pub fn table(&self) -> String {
+        let counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        let total: Duration = counts.values().map(|c| c.2).sum();
+        let mut rows: Vec<_> = counts.iter().collect();
+        rows.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(b.1 .0.cmp(&a.1 .0)).then(a.0.cmp(b.0)));
+        let mut s = String::new();
+        let _ = writeln!(s, "% time     seconds  usecs/call     calls    errors syscall");
+        let _ = writeln!(s, "------ ----------- ----------- --------- --------- ----------------");
+        let (mut calls, mut errors) = (0u64, 0u64);
+        for (name, (n, e, t)) in rows {
+            calls += n;
+            errors += e;
+            let pct = if total.is_zero() { 0.0 } else { t.as_secs_f64() * 100.0 / total.as_secs_f64() };
+            let errs = if *e > 0 { e.to_string() } else { String::new() };
+            let _ = writeln!(
+                s,
+                "{:>6.2} {:>11.6} {:>11} {:>9} {:>9} {}",
+                pct,
+                t.as_secs_f64(),
+                (t.as_micros() as u64) / n.max(&1),
+                n,
+                errs,
+                name
+            );
+        }
+        let _ = writeln!(s, "------ ----------- ----------- --------- --------- ----------------");
+        let errs = if errors > 0 { errors.to_string() } else { String::new() };
+        let _ = writeln!(s, "100.00 {:>11.6} {:>11} {:>9} {:>9} total", total.as_secs_f64(), "", calls, errs);
+        s
+    }
+}
+
+/// Up to `max` bytes at `addr` of `pid`, as far as they are resident.
+fn peek(k: &KernelState, pid: Pid, addr: u64, max: usize) -> Vec<u8> {
+    let Some(mm) = k.procs.get(&pid).map(|p| p.mm) else { return Vec::new() };
+    let Some(m) = k.mms.get(&mm) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut at = addr;
+    while out.len() < max {
+        let pte = m.space.pte(at);
+        let resident = pte.user_accessible()
+            && k.phys
+                .frame(pte.frame())
+                .is_some_and(|f| matches!(f.residency, crate::mm::Residency::Resident | crate::mm::Residency::Zero));
+        if !resident {
+            break;
+        }
+        let n = ((4096 - at % 4096) as usize).min(max - out.len());
+        let mut buf = vec![0u8; n];
+        if !k.phys.read(pte.frame(), at % 4096, &mut buf) {
+            break;
+        }
+        out.extend_from_slice(&buf);
+        let Some(next) = at.checked_add(n as u64) else { break };
+        at = next;
+    }
+    out
+}
+
+fn quote(b: &[u8], limit: usize, more: bool) -> String {
+    let mut s = String::from("\"");
+    for &c in b.iter().take(limit) {
+        match c {
+            b'"' => s.push_str("\\\""),
+            b'\\' => s.push_str("\\\\"),
+            b'\n' => s.push_str("\\n"),
+            b'\t' => s.push_str("\\t"),
+            0x20..=0x7e => s.push(c as char),
+            _ => {
+                let _ = write!(s, "\\{c:o}");
+            }
+        }
+    }
+    s.push('"');
+    if more || b.len() > limit {
+        s.push_str("...");
+    }
+    s
+}
+
+fn flags(v: u64, names: &[(u64, &str)], zero: &str) -> String {
+    if v == 0 {
+        return zero.into();
+    }
+    let mut parts = Vec::new();
+    let mut left = v;
+    for &(bit, name) in names {
+        if bit != 0 && left & bit == bit {
+            parts.push(name.to_string());
+            left &= !bit;
+        }
+    }
+    if left != 0 {
+        parts.push(format!("{left:#x}"));
+    }
+    parts.join("|")
+}
+
+/// One argument, decoded.
+fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
+    use super::syscalls::names::*;
+    match a {
+        Arg::Int => (v as i32).to_string(),
+        Arg::Long => (v as i64).to_string(),
+        Arg::Hex => format!("{v:#x}"),
+        Arg::Ptr => {
+            if v == 0 {
+                "NULL".into()
+            } else {
+                format!("{v:#x}")
+            }
+        }
+        Arg::Fd => match v as i32 {
+            -100 => "AT_FDCWD".into(),
+            fd => fd.to_string(),
+        },
+        Arg::Path => {
+            if v == 0 {
+                return "NULL".into();
+            }
+            let b = peek(k, pid, v, 4096);
+            match b.iter().position(|&c| c == 0) {
+                Some(n) => quote(&b[..n], 4096, false),
+                None => format!("{v:#x}"),
+            }
+        }
+        Arg::InBuf(len) | Arg::OutBuf(len) => {
+            if v == 0 {
+                return "NULL".into();
+            }
+            // Output buffers are shown after the call, as far as it filled them.
+            let n = match a {
+                Arg::OutBuf(_) => match ret {
+                    Some(r) if r >= 0 => (r as usize).min(all[len] as usize),
+                    _ => return format!("{v:#x}"),
+                },
+                _ => all[len] as usize,
+            };
+            let b = peek(k, pid, v, n.min(32));
+            if b.len() < n.min(32) {
+                format!("{v:#x}")
+            } else {
+                quote(&b, 32, n > 32)
+            }
+        }
+        Arg::Prot => flags(
+            v,
+            &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x0100_0000, "PROT_GROWSDOWN")],
+            "PROT_NONE",
+        ),
+        Arg::MapFlags => {
+            let kind = match v & 0xf {
+                1 => "MAP_SHARED",
+                2 => "MAP_PRIVATE",
+                3 => "MAP_SHARED_VALIDATE",
+                _ => "",
+            };
+            let rest = flags(v & !0xf, MAP_FLAGS, "");
+            match (kind.is_empty(), rest.is_empty()) {
+                (false, false) => format!("{kind}|{rest}"),
+                (false, true) => kind.into(),
+                (true, _) => format!("{v:#x}"),
+            }
+        }
+        Arg::OpenFlags => {
+            let acc = match v & 3 {
+                0 => "O_RDONLY",
+                1 => "O_WRONLY",
+                2 => "O_RDWR",
+                _ => "O_ACCMODE",
+            };
+            let rest = flags(v & !3, OPEN_FLAGS, "");
+            if rest.is_empty() {
+                acc.into()
+            } else {
+                format!("{acc}|{rest}")
+            }
+        }
+        Arg::Mode => format!("{v:#o}"),
+        Arg::Madvise => MADVICE.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
+        Arg::Signal => {
+            if (1..=64).contains(&v) {
+                super::signal::name(v as i32)
+            } else {
+                v.to_string()
+            }
+        }
+        Arg::SigHow => {
+            ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"].get(v as usize).map_or(v.to_string(), |s| s.to_string())
+        }
+        Arg::Clock => CLOCKS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
+        Arg::ArchPrctl => ARCH_PRCTL.iter().find(|(n, _)| *n == v).map_or(format!("{v:#x}"), |(_, s)| s.to_string()),
+        Arg::Resource => RLIMITS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
+        Arg::CloneFlags => flags(v, CLONE_FLAGS, "0"),
+        Arg::FutexOp => {
+            let op = FUTEX_OPS.get((v & 0x7f) as usize).copied().unwrap_or("FUTEX_?");
+            let p = if v & 128 != 0 { "_PRIVATE" } else { "" };
+            format!("{op}{p}")
+        }
+        Arg::Whence => ["SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE"]
+            .get(v as usize)
+            .map_or(v.to_string(), |s| s.to_string()),
+        Arg::Fcntl => FCNTL.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
+        Arg::WaitOpts => flags(
+            v,
+            &[
+                (1, "WNOHANG"),
+                (2, "WUNTRACED"),
+                (4, "WEXITED"),
+                (8, "WCONTINUED"),
+                (0x0100_0000, "WNOWAIT"),
+                (0x8000_0000, "__WCLONE"),
+                (0x4000_0000, "__WALL"),
+            ],
+            "0",
+        ),
+    }
+}
+
+/// The line for a call that returned `ret` (None: it did not return).
+pub fn line(k: &KernelState, pid: Pid, s: &Syscall, a: [u64; 6], ret: Option<i64>, time: Option<Duration>) -> String {
+    let args: Vec<String> = s.args.iter().enumerate().map(|(i, &t)| arg(k, pid, t, a[i], &a, ret)).collect();
+    let mut out = String::new();
+    let many = k.procs.len() > 1 || k.threads.len() > 1;
+    if many {
+        let _ = write!(out, "[pid {pid:>5}] ");
+    }
+    let _ = write!(out, "{}({})", s.name, args.join(", "));
+    match ret {
+        None => out.push_str(" = ?"),
+        Some(r) if (-4095..0).contains(&r) => {
+            let e = super::Errno(-r as i32);
+            let _ = write!(out, " = -1 {}", e.name());
+            let d = e.describe();
+            if !d.is_empty() {
+                let _ = write!(out, " ({d})");
+            }
+        }
+        Some(r) => match s.ret {
+            super::syscalls::Ret::Hex => {
+                let _ = write!(out, " = {:#x}", r as u64);
+            }
+            super::syscalls::Ret::Int => {
+                let _ = write!(out, " = {r}");
+            }
+        },
+    }
+    if let Some(t) = time {
+        let _ = write!(out, " <{:.6}>", t.as_secs_f64());
+    }
+    out
+}

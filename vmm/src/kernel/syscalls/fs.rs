@@ -1,0 +1,1139 @@
+//! File-system syscalls: opening files of the view, stat in its forms,
+//! directories, descriptors (dup, fcntl, pipes), and the calls that change
+//! the file system. Reads and writes of files go through the page cache.
+
+use std::sync::Arc;
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::super::errno::*;
+use super::super::files::vfs::{Device, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
+use super::super::files::*;
+use super::super::limits::RLIMIT_NOFILE;
+use super::super::process::UID;
+use super::super::procfs::{self, Links, ProcNode};
+use super::super::task::Ctx;
+use crate::arch::PAGE_SIZE;
+
+pub const AT_FDCWD: i32 = -100;
+const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
+const AT_REMOVEDIR: u64 = 0x200;
+const AT_SYMLINK_FOLLOW: u64 = 0x400;
+const AT_NO_AUTOMOUNT: u64 = 0x800;
+const AT_EMPTY_PATH: u64 = 0x1000;
+const AT_EACCESS: u64 = 0x200;
+const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+
+const F_DUPFD: u64 = 0;
+const F_GETFD: u64 = 1;
+const F_SETFD: u64 = 2;
+const F_GETFL: u64 = 3;
+const F_SETFL: u64 = 4;
+const F_GETLK: u64 = 5;
+const F_SETLK: u64 = 6;
+const F_SETLKW: u64 = 7;
+const F_SETOWN: u64 = 8;
+const F_GETOWN: u64 = 9;
+const F_DUPFD_CLOEXEC: u64 = 1030;
+const F_SETPIPE_SZ: u64 = 1031;
+const F_GETPIPE_SZ: u64 = 1032;
+const F_ADD_SEALS: u64 = 1033;
+const F_GET_SEALS: u64 = 1034;
+const FD_CLOEXEC: u64 = 1;
+
+/// The kernel's struct stat (x86-64).
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Stat {
+    pub dev: u64,
+    pub ino: u64,
+    pub nlink: u64,
+    pub mode: u32,
+    pub uid: u32,
+    pub gid: u32,
+    pub pad0: u32,
+    pub rdev: u64,
+    pub size: i64,
+    pub blksize: i64,
+    pub blocks: i64,
+    pub atime: u64,
+    pub atime_nsec: u64,
+    pub mtime: u64,
+    pub mtime_nsec: u64,
+    pub ctime: u64,
+    pub ctime_nsec: u64,
+    pub unused: [i64; 3],
+}
+const _: () = assert!(std::mem::size_of::<Stat>() == 144);
+
+impl Stat {
+    pub fn of(m: &Meta) -> Self {
+        Stat {
+            dev: m.dev,
+            ino: m.ino,
+            nlink: m.nlink,
+            mode: m.mode,
+            uid: m.uid,
+            gid: m.gid,
+            pad0: 0,
+            rdev: m.rdev,
+            size: m.size as i64,
+            blksize: m.blksize as i64,
+            blocks: m.blocks as i64,
+            atime: m.atime.0 as u64,
+            atime_nsec: m.atime.1 as u64,
+            mtime: m.mtime.0 as u64,
+            mtime_nsec: m.mtime.1 as u64,
+            ctime: m.ctime.0 as u64,
+            ctime_nsec: m.ctime.1 as u64,
+            unused: [0; 3],
+        }
+    }
+}
+
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct StatxTime {
+    sec: i64,
+    nsec: u32,
+    pad: i32,
+}
+
+/// struct statx.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct Statx {
+    mask: u32,
+    blksize: u32,
+    attributes: u64,
+    nlink: u32,
+    uid: u32,
+    gid: u32,
+    mode: u16,
+    pad1: u16,
+    ino: u64,
+    size: u64,
+    blocks: u64,
+    attributes_mask: u64,
+    atime: StatxTime,
+    btime: StatxTime,
+    ctime: StatxTime,
+    mtime: StatxTime,
+    rdev_major: u32,
+    rdev_minor: u32,
+    dev_major: u32,
+    dev_minor: u32,
+    mnt_id: u64,
+    dio_mem_align: u32,
+    dio_offset_align: u32,
+    spare: [u64; 12],
+}
+const _: () = assert!(std::mem::size_of::<Statx>() == 256);
+
+/// struct statfs.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct Statfs {
+    f_type: i64,
+    bsize: i64,
+    blocks: u64,
+    bfree: u64,
+    bavail: u64,
+    files: u64,
+    ffree: u64,
+    fsid: [i32; 2],
+    namelen: i64,
+    frsize: i64,
+    flags: i64,
+    spare: [i64; 4],
+}
+
+pub fn read_path(ctx: &mut Ctx, addr: u64) -> Result<String, Errno> {
+    let bytes = ctx.read_cstr(addr, PATH_MAX)?;
+    String::from_utf8(bytes).map_err(|_| ENOENT)
+}
+
+/// The directory a `*at` call's relative path starts from.
+fn base_dir(ctx: &Ctx, dirfd: i32, path: &str) -> Result<String, Errno> {
+    if path.starts_with('/') || dirfd == AT_FDCWD {
+        return Ok(ctx.proc().cwd.clone());
+    }
+    let f = ctx.proc().files.file(dirfd)?;
+    match &f.kind {
+        FileKind::Dir(d) => Ok(d.path.clone()),
+        _ => Err(ENOTDIR),
+    }
+}
+
+/// Resolves `path` relative to `dirfd`.
+pub fn lookup(ctx: &mut Ctx, dirfd: i32, path: &str, follow: bool) -> Result<Lookup, Errno> {
+    let base = base_dir(ctx, dirfd, path)?;
+    let links = Links { k: &ctx.k, pid: ctx.pid };
+    ctx.k.vfs.resolve(&base, path, follow, &links)
+}
+
+/// What stat says of a node.
+fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
+    Ok(match &l.node {
+        Node::Host { meta, .. } => *meta,
+        Node::Synthetic { meta, .. } => *meta,
+        Node::Device(d) => Meta::device(match d {
+            Device::Null => 3,
+            Device::Zero => 5,
+            Device::Random => 9,
+        }),
+        Node::Proc(c) => {
+            let n = procfs::lookup(&ctx.k, ctx.pid, c)?;
+            let ino =
+                c.iter().fold(0x1000u64, |h, s| h.wrapping_mul(31).wrapping_add(s.bytes().map(u64::from).sum::<u64>()));
+            Meta {
+                dev: 22,
+                ino,
+                mode: procfs::mode_of(&n),
+                nlink: 1,
+                uid: UID,
+                gid: UID,
+                blksize: 1024,
+                ..Default::default()
+            }
+        }
+    })
+}
+
+/// What stat says of an open file.
+fn fmeta(f: &OpenFile) -> Meta {
+    match &f.kind {
+        FileKind::File(n) => Meta { size: n.data.size(), ..n.meta },
+        FileKind::Dir(d) => d.meta,
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Meta {
+            dev: 14,
+            ino: 1,
+            mode: S_IFIFO | 0o600,
+            nlink: 1,
+            uid: UID,
+            gid: UID,
+            blksize: 4096,
+            ..Default::default()
+        },
+        FileKind::Input(i) => host_stdio_meta(i.host_fd()),
+        FileKind::Output(o) => host_stdio_meta(o.host_fd()),
+        FileKind::Proc { .. } => {
+            Meta { dev: 22, mode: S_IFREG | 0o444, nlink: 1, uid: UID, gid: UID, blksize: 1024, ..Default::default() }
+        }
+        FileKind::Null => Meta::device(3),
+        FileKind::Zero => Meta::device(5),
+        FileKind::Random => Meta::device(9),
+    }
+}
+
+/// The host's own stdio, as fstat sees it (a terminal, a pipe, a file).
+fn host_stdio_meta(fd: Option<i32>) -> Meta {
+    let pipe = Meta {
+        dev: 14,
+        ino: 2,
+        mode: S_IFIFO | 0o600,
+        nlink: 1,
+        uid: UID,
+        gid: UID,
+        blksize: 4096,
+        ..Default::default()
+    };
+    let Some(fd) = fd else { return pipe };
+    let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
+    // SAFETY: fstat fills the struct; on failure it stays zeroed.
+    if unsafe { libc::fstat(fd, st.as_mut_ptr()) } != 0 {
+        return pipe;
+    }
+    // SAFETY: initialised by fstat.
+    let st = unsafe { st.assume_init() };
+    Meta {
+        dev: st.st_dev,
+        ino: st.st_ino,
+        mode: st.st_mode,
+        nlink: st.st_nlink,
+        uid: UID,
+        gid: UID,
+        rdev: st.st_rdev,
+        size: st.st_size as u64,
+        blksize: st.st_blksize as u64,
+        blocks: st.st_blocks as u64,
+        atime: (st.st_atime, st.st_atime_nsec),
+        mtime: (st.st_mtime, st.st_mtime_nsec),
+        ctime: (st.st_ctime, st.st_ctime_nsec),
+    }
+}
+
+/// Installs `file` at the lowest free descriptor.
+pub fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysResult {
+    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE).min(1 << 20) as usize;
+    let fd = ctx.proc_mut().files.install(Fd { file, cloexec }, 0, limit)?;
+    Ok(fd as i64)
+}
+
+/// Opens what `l` names.
+fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Errno> {
+    let write = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
+    let path = l.path.clone();
+    if flags & O_PATH != 0 {
+        let meta = meta_of(ctx, &l)?;
+        let kind = if meta.is_dir() { FileKind::Dir(dir_handle(&l, meta)) } else { FileKind::Null };
+        return Ok(OpenFile::new(kind, O_PATH | (flags & O_CLOEXEC), path));
+    }
+    let kind = match &l.node {
+        Node::Host { host, meta } => {
+            if meta.is_symlink() {
+                return Err(ELOOP);
+            }
+            if meta.is_dir() {
+                if write {
+                    return Err(EISDIR);
+                }
+                FileKind::Dir(dir_handle(&l, *meta))
+            } else {
+                if flags & O_DIRECTORY != 0 {
+                    return Err(ENOTDIR);
+                }
+                if !meta.is_reg() {
+                    return Err(ENXIO);
+                }
+                if !meta.allows(4, UID) && flags & O_ACCMODE != O_WRONLY {
+                    return Err(EACCES);
+                }
+                if write {
+                    return Err(EROFS);
+                }
+                let (host, meta) = (host.clone(), *meta);
+                FileKind::File(ctx.k.vfs.open_host(&path, &host, &meta)?)
+            }
+        }
+        Node::Synthetic { meta, .. } => {
+            if write {
+                return Err(EISDIR);
+            }
+            FileKind::Dir(dir_handle(&l, *meta))
+        }
+        Node::Device(d) => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            match d {
+                Device::Null => FileKind::Null,
+                Device::Zero => FileKind::Zero,
+                Device::Random => FileKind::Random,
+            }
+        }
+        Node::Proc(c) => {
+            let pid = c.first().and_then(|s| s.parse().ok()).unwrap_or(0);
+            match procfs::lookup(&ctx.k, ctx.pid, c)? {
+                ProcNode::Dir(_) => {
+                    if write {
+                        return Err(EISDIR);
+                    }
+                    let meta = Meta { mode: S_IFDIR | 0o555, nlink: 2, dev: 22, ..Default::default() };
+                    FileKind::Dir(DirHandle { path: path.clone(), meta, source: DirSource::Proc(c.clone()) })
+                }
+                ProcNode::File(_) => {
+                    if flags & O_DIRECTORY != 0 {
+                        return Err(ENOTDIR);
+                    }
+                    if write && c.last().is_none_or(|l| l != "oom_score_adj") {
+                        return Err(EACCES);
+                    }
+                    FileKind::Proc { path: c.join("/"), pid, contents: parking_lot::Mutex::new(None) }
+                }
+                ProcNode::Link(_) => return Err(ELOOP),
+            }
+        }
+    };
+    let f = OpenFile::new(kind, flags, path);
+    if flags & O_APPEND != 0 {
+        *f.pos.lock() = fmeta(&f).size;
+    }
+    Ok(f)
+}
+
+fn dir_handle(l: &Lookup, meta: Meta) -> DirHandle {
+    let source = match &l.node {
+        Node::Host { host, .. } => DirSource::Host(host.clone()),
+        Node::Synthetic { entries, .. } => DirSource::Listed(entries.clone()),
+        Node::Proc(c) => DirSource::Proc(c.clone()),
+        Node::Device(_) => DirSource::Listed(Vec::new()),
+    };
+    DirHandle { path: l.path.clone(), meta, source }
+}
+
+fn do_open(ctx: &mut Ctx, dirfd: i32, path: u64, flags: u64, _mode: u64) -> SysResult {
+    let path = read_path(ctx, path)?;
+    let flags = flags as u32;
+    if flags & O_TMPFILE == O_TMPFILE {
+        return Err(EOPNOTSUPP);
+    }
+    let follow = flags & O_NOFOLLOW == 0;
+    let l = match lookup(ctx, dirfd, &path, follow) {
+        Ok(l) => {
+            if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
+                return Err(EEXIST);
+            }
+            l
+        }
+        Err(ENOENT) if flags & O_CREAT != 0 => return Err(EROFS),
+        Err(e) => return Err(e),
+    };
+    let f = open_lookup(ctx, l, flags)?;
+    install(ctx, f, flags & O_CLOEXEC != 0)
+}
+
+pub fn open(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_open(ctx, AT_FDCWD, a[0], a[1], a[2])
+}
+
+pub fn openat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_open(ctx, a[0] as i32, a[1], a[2], a[3])
+}
+
+pub fn creat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_open(ctx, AT_FDCWD, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1])
+}
+
+/// struct open_how.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+struct OpenHow {
+    flags: u64,
+    mode: u64,
+    resolve: u64,
+}
+
+pub fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[3] < 24 {
+        return Err(EINVAL);
+    }
+    let how: OpenHow = ctx.read_struct(a[2])?;
+    // RESOLVE_NO_XDEV | NO_MAGICLINKS | NO_SYMLINKS | BENEATH | IN_ROOT |
+    // CACHED: every lookup here stays in the root already.
+    if how.resolve & !0x3f != 0 || how.flags >> 32 != 0 {
+        return Err(EINVAL);
+    }
+    do_open(ctx, a[0] as i32, a[1], how.flags, how.mode)
+}
+
+pub fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc_mut().files.close(a[0] as i32)?;
+    Ok(0)
+}
+
+pub fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    const CLOSE_RANGE_UNSHARE: u64 = 2;
+    const CLOSE_RANGE_CLOEXEC: u64 = 4;
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2]);
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(EINVAL);
+    }
+    let fds: Vec<i32> =
+        ctx.proc().files.iter().map(|(fd, _)| fd).filter(|&fd| fd as u32 >= first && fd as u32 <= last).collect();
+    for fd in fds {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            if let Some(f) = ctx.proc_mut().files.get_mut(fd) {
+                f.cloexec = true;
+            }
+        } else {
+            let _ = ctx.proc_mut().files.close(fd);
+        }
+    }
+    Ok(0)
+}
+
+fn stat_path(ctx: &mut Ctx, dirfd: i32, path: &str, buf: u64, follow: bool) -> SysResult {
+    let l = lookup(ctx, dirfd, path, follow)?;
+    let m = meta_of(ctx, &l)?;
+    ctx.write_struct(buf, &Stat::of(&m))?;
+    Ok(0)
+}
+
+pub fn stat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let p = read_path(ctx, a[0])?;
+    stat_path(ctx, AT_FDCWD, &p, a[1], true)
+}
+
+pub fn lstat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let p = read_path(ctx, a[0])?;
+    stat_path(ctx, AT_FDCWD, &p, a[1], false)
+}
+
+pub fn fstat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    ctx.write_struct(a[1], &Stat::of(&fmeta(&f)))?;
+    Ok(0)
+}
+
+pub fn newfstatat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (dirfd, flags) = (a[0] as i32, a[3]);
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT) != 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(ctx, a[1])?;
+    if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        let m = if dirfd == AT_FDCWD {
+            let cwd = ctx.proc().cwd.clone();
+            let l = lookup(ctx, AT_FDCWD, &cwd, true)?;
+            meta_of(ctx, &l)?
+        } else {
+            {
+                let f = ctx.proc().files.file(dirfd)?;
+                fmeta(&f)
+            }
+        };
+        ctx.write_struct(a[2], &Stat::of(&m))?;
+        return Ok(0);
+    }
+    stat_path(ctx, dirfd, &p, a[2], flags & AT_SYMLINK_NOFOLLOW == 0)
+}
+
+pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (dirfd, path, flags, mask, buf) = (a[0] as i32, a[1], a[2], a[3] as u32, a[4]);
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
+        || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
+        || mask & 0x8000_0000 != 0
+    {
+        return Err(EINVAL);
+    }
+    let p = read_path(ctx, path)?;
+    let m = if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        if dirfd == AT_FDCWD {
+            let cwd = ctx.proc().cwd.clone();
+            let l = lookup(ctx, AT_FDCWD, &cwd, true)?;
+            meta_of(ctx, &l)?
+        } else {
+            {
+                let f = ctx.proc().files.file(dirfd)?;
+                fmeta(&f)
+            }
+        }
+    } else {
+        let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+        meta_of(ctx, &l)?
+    };
+    let t = |x: (i64, i64)| StatxTime { sec: x.0, nsec: x.1 as u32, pad: 0 };
+    // new_decode_dev: major in bits 8..20, minor in 0..8 and 20..32.
+    let dev = |d: u64| (((d >> 8) & 0xfff) as u32, ((d & 0xff) | ((d >> 12) & 0xfff00)) as u32);
+    let sx = Statx {
+        mask: 0x7ff,
+        blksize: m.blksize as u32,
+        nlink: m.nlink as u32,
+        uid: m.uid,
+        gid: m.gid,
+        mode: m.mode as u16,
+        ino: m.ino,
+        size: m.size,
+        blocks: m.blocks,
+        atime: t(m.atime),
+        btime: t(m.ctime),
+        ctime: t(m.ctime),
+        mtime: t(m.mtime),
+        rdev_major: dev(m.rdev).0,
+        rdev_minor: dev(m.rdev).1,
+        dev_major: dev(m.dev).0,
+        dev_minor: dev(m.dev).1,
+        ..Default::default()
+    };
+    ctx.write_struct(buf, &sx)?;
+    Ok(0)
+}
+
+fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> SysResult {
+    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(ctx, path)?;
+    let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    let m = meta_of(ctx, &l)?;
+    if mode & 2 != 0 && matches!(l.node, Node::Host { .. } | Node::Synthetic { .. }) {
+        return Err(EROFS);
+    }
+    if mode != 0 && !m.allows(mode as u32, UID) {
+        return Err(EACCES);
+    }
+    Ok(0)
+}
+
+pub fn access(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    check_access(ctx, AT_FDCWD, a[0], a[1], 0)
+}
+
+pub fn faccessat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    check_access(ctx, a[0] as i32, a[1], a[2], 0)
+}
+
+pub fn faccessat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    check_access(ctx, a[0] as i32, a[1], a[2], a[3])
+}
+
+fn do_readlink(ctx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> SysResult {
+    if (size as i64) <= 0 {
+        return Err(EINVAL);
+    }
+    let p = read_path(ctx, path)?;
+    let l = lookup(ctx, dirfd, &p, false)?;
+    let target = match &l.node {
+        Node::Host { host, meta } if meta.is_symlink() => {
+            std::fs::read_link(host).map_err(|_| EINVAL)?.to_string_lossy().into_owned()
+        }
+        Node::Proc(c) => match procfs::lookup(&ctx.k, ctx.pid, c)? {
+            ProcNode::Link(t) => t,
+            _ => return Err(EINVAL),
+        },
+        _ => return Err(EINVAL),
+    };
+    let n = target.len().min(size as usize);
+    ctx.write_user(buf, &target.as_bytes()[..n])?;
+    Ok(n as i64)
+}
+
+pub fn readlink(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_readlink(ctx, AT_FDCWD, a[0], a[1], a[2])
+}
+
+pub fn readlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_readlink(ctx, a[0] as i32, a[1], a[2], a[3])
+}
+
+pub fn getcwd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let mut cwd = ctx.proc().cwd.clone().into_bytes();
+    cwd.push(0);
+    if (a[1] as usize) < cwd.len() {
+        return Err(ERANGE);
+    }
+    ctx.write_user(a[0], &cwd)?;
+    Ok(cwd.len() as i64)
+}
+
+fn set_cwd(ctx: &mut Ctx, l: Lookup) -> SysResult {
+    let m = meta_of(ctx, &l)?;
+    if !m.is_dir() {
+        return Err(ENOTDIR);
+    }
+    if !m.allows(1, UID) {
+        return Err(EACCES);
+    }
+    ctx.proc_mut().cwd = l.path;
+    Ok(0)
+}
+
+pub fn chdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let p = read_path(ctx, a[0])?;
+    let l = lookup(ctx, AT_FDCWD, &p, true)?;
+    set_cwd(ctx, l)
+}
+
+pub fn fchdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let FileKind::Dir(d) = &f.kind else { return Err(ENOTDIR) };
+    let p = d.path.clone();
+    let l = lookup(ctx, AT_FDCWD, &p, true)?;
+    set_cwd(ctx, l)
+}
+
+/// The entries of an open directory: (name, d_type, inode).
+fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
+    let mut v = vec![(".".to_string(), 4u8, d.meta.ino), ("..".to_string(), 4, 2)];
+    match &d.source {
+        DirSource::Host(p) => {
+            if let Ok(rd) = std::fs::read_dir(p) {
+                for e in rd.flatten() {
+                    let ft = e.file_type().ok();
+                    let t = match ft {
+                        Some(t) if t.is_dir() => 4,
+                        Some(t) if t.is_symlink() => 10,
+                        Some(t) if t.is_file() => 8,
+                        _ => 0,
+                    };
+                    use std::os::unix::fs::DirEntryExt;
+                    v.push((e.file_name().to_string_lossy().into_owned(), t, e.ino()));
+                }
+            }
+            // The host's /dev, /proc, /sys stay out of sight: faultline's
+            // own stand in for them at the root.
+        }
+        DirSource::Listed(l) => v.extend(l.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t as u8, 500 + i as u64))),
+        DirSource::Proc(c) => {
+            if let Ok(ProcNode::Dir(l)) = procfs::lookup(&ctx.k, ctx.pid, c) {
+                v.extend(l.into_iter().enumerate().map(|(i, (n, t))| (n, t as u8, 0x2000 + i as u64)));
+            }
+        }
+    }
+    v
+}
+
+pub fn getdents64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (fd, buf, count) = (a[0] as i32, a[1], a[2]);
+    let f = ctx.proc().files.file(fd)?;
+    let FileKind::Dir(d) = &f.kind else { return Err(ENOTDIR) };
+    let entries = dir_entries(ctx, d);
+    let mut pos = *f.pos.lock() as usize;
+    let mut out = Vec::new();
+    while pos < entries.len() {
+        let (name, t, ino) = &entries[pos];
+        let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+        if out.len() + reclen > count as usize {
+            break;
+        }
+        out.extend_from_slice(&ino.to_le_bytes());
+        out.extend_from_slice(&((pos + 1) as i64).to_le_bytes());
+        out.extend_from_slice(&(reclen as u16).to_le_bytes());
+        out.push(*t);
+        out.extend_from_slice(name.as_bytes());
+        out.resize(out.len() + (reclen - 19 - name.len()), 0);
+        pos += 1;
+    }
+    if out.is_empty() && pos < entries.len() {
+        return Err(EINVAL);
+    }
+    ctx.write_user(buf, &out)?;
+    *f.pos.lock() = pos as u64;
+    Ok(out.len() as i64)
+}
+
+pub fn dup(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    install(ctx, f, false)
+}
+
+fn dup_to(ctx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
+    let f = ctx.proc().files.file(old)?;
+    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE);
+    if new < 0 || new as u64 >= limit {
+        return Err(EBADF);
+    }
+    let old_fd = ctx.proc_mut().files.set(new, Fd { file: f, cloexec });
+    // The replaced file closes (outside the table update).
+    drop(old_fd);
+    Ok(new as i64)
+}
+
+pub fn dup2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (old, new) = (a[0] as i32, a[1] as i32);
+    if old == new {
+        ctx.proc().files.file(old)?;
+        return Ok(new as i64);
+    }
+    dup_to(ctx, old, new, false)
+}
+
+pub fn dup3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (old, new, flags) = (a[0] as i32, a[1] as i32, a[2] as u32);
+    if flags & !O_CLOEXEC != 0 || old == new {
+        return Err(EINVAL);
+    }
+    dup_to(ctx, old, new, flags & O_CLOEXEC != 0)
+}
+
+pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (fd, cmd, arg) = (a[0] as i32, a[1], a[2]);
+    let f = ctx.proc().files.file(fd)?;
+    match cmd {
+        F_DUPFD | F_DUPFD_CLOEXEC => {
+            let limit = ctx.proc().limits.cur(RLIMIT_NOFILE).min(1 << 20) as usize;
+            if arg as usize >= limit {
+                return Err(EINVAL);
+            }
+            let fd =
+                ctx.proc_mut().files.install(Fd { file: f, cloexec: cmd == F_DUPFD_CLOEXEC }, arg as usize, limit)?;
+            Ok(fd as i64)
+        }
+        F_GETFD => Ok(i64::from(ctx.proc().files.get(fd).is_some_and(|f| f.cloexec))),
+        F_SETFD => {
+            ctx.proc_mut().files.get_mut(fd).ok_or(EBADF)?.cloexec = arg & FD_CLOEXEC != 0;
+            Ok(0)
+        }
+        F_GETFL => Ok(f.flags() as i64 | O_LARGEFILE as i64),
+        F_SETFL => {
+            let mut fl = f.flags.lock();
+            *fl = (*fl & !SETFL_MASK) | (arg as u32 & SETFL_MASK);
+            Ok(0)
+        }
+        // One host, no other locker: locks are granted; F_GETLK says the
+        // range is free (l_type = F_UNLCK).
+        F_GETLK => {
+            ctx.write_user(arg, &2u16.to_le_bytes())?;
+            Ok(0)
+        }
+        F_SETLK | F_SETLKW | 36..=38 => Ok(0),
+        F_SETOWN => Ok(0),
+        F_GETOWN => Ok(0),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => match f.kind {
+            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(pipe::PIPE_CAPACITY as i64),
+            _ => Err(EBADF),
+        },
+        F_ADD_SEALS | F_GET_SEALS => Err(EINVAL),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn flock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc().files.file(a[0] as i32)?;
+    if a[1] & !(1 | 2 | 4 | 8) != 0 || a[1] & 7 == 0 {
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
+fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {
+    let flags = flags as u32;
+    if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
+        return Err(EINVAL);
+    }
+    let p = Arc::new(Pipe::new());
+    let st = flags & (O_NONBLOCK | O_DIRECT);
+    let r = OpenFile::new(FileKind::PipeRead(p.clone()), O_RDONLY | st, "");
+    let w = OpenFile::new(FileKind::PipeWrite(p), O_WRONLY | st, "");
+    let cloexec = flags & O_CLOEXEC != 0;
+    let rfd = install(ctx, r, cloexec)?;
+    let wfd = match install(ctx, w, cloexec) {
+        Ok(fd) => fd,
+        Err(e) => {
+            let _ = ctx.proc_mut().files.close(rfd as i32);
+            return Err(e);
+        }
+    };
+    let mut b = [0u8; 8];
+    b[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
+    b[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
+    if let Err(e) = ctx.write_user(fds, &b) {
+        let _ = ctx.proc_mut().files.close(rfd as i32);
+        let _ = ctx.proc_mut().files.close(wfd as i32);
+        return Err(e);
+    }
+    Ok(0)
+}
+
+pub fn pipe(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    make_pipe(ctx, a[0], 0)
+}
+
+pub fn pipe2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    make_pipe(ctx, a[0], a[1])
+}
+
+pub fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let old = ctx.proc().umask;
+    ctx.proc_mut().umask = a[0] as u32 & 0o777;
+    Ok(old as i64)
+}
+
+fn statfs_of(ctx: &Ctx, l: &Lookup) -> Statfs {
+    let (f_type, flags) = match l.node {
+        Node::Proc(_) => (0x9fa0, 0),
+        Node::Device(_) => (0x1021994, 0),
+        _ => (0xEF53, 1),
+    };
+    let total = ctx.k.phys.budget.resident_pages;
+    Statfs {
+        f_type,
+        bsize: PAGE_SIZE as i64,
+        blocks: total,
+        bfree: 0,
+        bavail: 0,
+        files: 65536,
+        ffree: 0,
+        namelen: 255,
+        frsize: PAGE_SIZE as i64,
+        flags,
+        ..Default::default()
+    }
+}
+
+pub fn statfs(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let p = read_path(ctx, a[0])?;
+    let l = lookup(ctx, AT_FDCWD, &p, true)?;
+    let s = statfs_of(ctx, &l);
+    ctx.write_struct(a[1], &s)?;
+    Ok(0)
+}
+
+pub fn fstatfs(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let path = f.path.clone();
+    let l = lookup(ctx, AT_FDCWD, if path.is_empty() { "/" } else { &path }, true)
+        .unwrap_or(Lookup { path: "/".into(), node: Node::Synthetic { meta: Meta::default(), entries: vec![] } });
+    let s = statfs_of(ctx, &l);
+    ctx.write_struct(a[1], &s)?;
+    Ok(0)
+}
+
+pub fn fsync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc().files.file(a[0] as i32)?;
+    Ok(0)
+}
+
+pub fn sync(_: &mut Ctx, _: [u64; 6]) -> SysResult {
+    Ok(0)
+}
+
+pub fn sync_file_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc().files.file(a[0] as i32)?;
+    if a[3] & !7 != 0 {
+        return Err(EINVAL);
+    }
+    Ok(0)
+}
+
+pub fn readahead(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    match f.kind {
+        FileKind::File(_) => Ok(0),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn fadvise64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    if a[3] > 5 {
+        return Err(EINVAL);
+    }
+    match f.kind {
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Err(ESPIPE),
+        _ => Ok(0),
+    }
+}
+
+/// The file system is read-only: every change to it is EROFS (after the
+/// path checks Linux does first).
+fn read_only(ctx: &mut Ctx, dirfd: i32, path: u64, must_exist: bool) -> SysResult {
+    let p = read_path(ctx, path)?;
+    match lookup(ctx, dirfd, &p, false) {
+        Ok(_) => Err(EROFS),
+        Err(ENOENT) if !must_exist => Err(EROFS),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn mkdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    match read_only(ctx, AT_FDCWD, a[0], false) {
+        Err(EROFS) if lookup_exists(ctx, AT_FDCWD, a[0]) => Err(EEXIST),
+        r => r,
+    }
+}
+
+fn lookup_exists(ctx: &mut Ctx, dirfd: i32, path: u64) -> bool {
+    read_path(ctx, path).ok().is_some_and(|p| lookup(ctx, dirfd, &p, false).is_ok())
+}
+
+pub fn mkdirat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    match read_only(ctx, a[0] as i32, a[1], false) {
+        Err(EROFS) if lookup_exists(ctx, a[0] as i32, a[1]) => Err(EEXIST),
+        r => r,
+    }
+}
+
+pub fn rmdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn unlink(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn unlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[2] & !AT_REMOVEDIR != 0 {
+        return Err(EINVAL);
+    }
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn rename(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn renameat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn renameat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[4] & !7 != 0 {
+        return Err(EINVAL);
+    }
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn link(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn linkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[4] & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
+        return Err(EINVAL);
+    }
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn symlink(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[1], false)
+}
+
+pub fn symlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, a[1] as i32, a[2], false)
+}
+
+pub fn chmod(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn fchmodat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn fchmod(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    match f.kind {
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(0),
+        _ => Err(EROFS),
+    }
+}
+
+pub fn chown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn fchownat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn fchown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc().files.file(a[0] as i32)?;
+    Err(EROFS)
+}
+
+pub fn utime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn utimensat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[1] == 0 {
+        ctx.proc().files.file(a[0] as i32)?;
+        return Err(EROFS);
+    }
+    read_only(ctx, a[0] as i32, a[1], true)
+}
+
+pub fn truncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if (a[1] as i64) < 0 {
+        return Err(EINVAL);
+    }
+    read_only(ctx, AT_FDCWD, a[0], true)
+}
+
+pub fn ftruncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    if (a[1] as i64) < 0 {
+        return Err(EINVAL);
+    }
+    match f.kind {
+        FileKind::File(_) if f.writable() => Err(EROFS),
+        _ => Err(EINVAL),
+    }
+}
+
+pub fn fallocate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    match f.kind {
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Err(ESPIPE),
+        FileKind::File(_) if f.writable() => Err(EROFS),
+        _ => Err(EBADF),
+    }
+}
+
+pub fn getxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let p = read_path(ctx, a[0])?;
+    lookup(ctx, AT_FDCWD, &p, true)?;
+    Err(ENODATA)
+}
+
+pub fn fgetxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc().files.file(a[0] as i32)?;
+    Err(ENODATA)
+}
+
+pub fn listxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let p = read_path(ctx, a[0])?;
+    lookup(ctx, AT_FDCWD, &p, true)?;
+    Ok(0)
+}
+
+pub fn flistxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    ctx.proc().files.file(a[0] as i32)?;
+    Ok(0)
+}
+
+pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let name = read_path(ctx, a[0])?;
+    if name.len() > 249 || a[1] & !0x1f != 0 {
+        return Err(EINVAL);
+    }
+    Err(EOPNOTSUPP)
+}
+
+/// `count` bytes of cached file `node` from `at`, through the page cache.
+pub fn read_cached(ctx: &mut Ctx, node: &OpenNode, at: u64, count: usize) -> Result<Vec<u8>, Errno> {
+    let size = node.data.size();
+    if at >= size {
+        return Ok(Vec::new());
+    }
+    let n = (size - at).min(count as u64) as usize;
+    let mut out = vec![0u8; n];
+    let id = node.id;
+    ctx.k
+        .phys
+        .cache
+        .entry(id)
+        .or_insert_with(|| crate::mm::CachedFile { data: node.data.clone(), pages: Default::default() });
+    let mut done = 0;
+    let mut evicted = Vec::new();
+    while done < n {
+        let off = at + done as u64;
+        let index = off / PAGE_SIZE;
+        let in_page = (off % PAGE_SIZE) as usize;
+        let len = (PAGE_SIZE as usize - in_page).min(n - done);
+        let (gpa, _) = ctx.k.cache_page(id, index, &mut evicted).map_err(|_| EIO)?;
+        if !ctx.k.phys.read(gpa, in_page as u64, &mut out[done..done + len]) {
+            return Err(EIO);
+        }
+        done += len;
+    }
+    ctx.k.note_evictions(&evicted, std::time::Instant::now());
+    Ok(out)
+}
+
+pub fn read_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+    let FileKind::File(node) = &f.kind else { return Err(EBADF) };
+    let at = pos.unwrap_or(*f.pos.lock());
+    let mut done = 0u64;
+    while done < count {
+        let n = (count - done).min(64 * 1024) as usize;
+        let data = read_cached(ctx, node, at + done, n)?;
+        if data.is_empty() {
+            break;
+        }
+        if let Err(e) = ctx.write_user(buf + done, &data) {
+            if done == 0 {
+                return Err(e);
+            }
+            break;
+        }
+        done += data.len() as u64;
+        if data.len() < n {
+            break;
+        }
+    }
+    if pos.is_none() {
+        *f.pos.lock() = at + done;
+    }
+    Ok(done as i64)
+}
+
+pub fn write_regular(_: &mut Ctx, _: &Arc<OpenFile>, _: u64, _: u64, _: Option<u64>) -> SysResult {
+    Err(EBADF)
+}
+
+pub fn write_bytes(_: &mut Ctx, _: &Arc<OpenFile>, _: &[u8], _: Option<u64>) -> Result<usize, Errno> {
+    Err(EBADF)
+}

@@ -1,0 +1,543 @@
+//! The read/write family: read, write, the vectored and positional ones,
+//! lseek, ioctl, sendfile and copy_file_range, over every kind of open
+//! file: the sandbox's stdio on the host, pipes (which block), files of
+//! the view (through the page cache), /proc and /dev.
+
+use std::sync::Arc;
+
+use super::super::errno::*;
+use super::super::files::pipe::Io;
+use super::super::files::{FileKind, OpenFile};
+use super::super::signal::{SigInfo, SIGPIPE, SI_USER};
+use super::super::task::Ctx;
+
+/// Largest chunk moved between the guest and the host at once.
+const CHUNK: u64 = 64 * 1024;
+/// Linux caps one read or write at MAX_RW_COUNT.
+pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
+/// UIO_MAXIOV.
+const IOV_MAX: u64 = 1024;
+
+const TCGETS: u64 = 0x5401;
+const TCSETS: u64 = 0x5402;
+const TIOCGPGRP: u64 = 0x540f;
+const TIOCSPGRP: u64 = 0x5410;
+const TIOCGWINSZ: u64 = 0x5413;
+const FIONREAD: u64 = 0x541b;
+const FIONBIO: u64 = 0x5421;
+const FIONCLEX: u64 = 0x5450;
+const FIOCLEX: u64 = 0x5451;
+
+/// The errno for a failed host write: a closed pipe is EPIPE (and
+/// SIGPIPE); anything else the program can only see as EIO.
+fn host_errno(e: &std::io::Error) -> Errno {
+    match e.kind() {
+        std::io::ErrorKind::BrokenPipe => EPIPE,
+        std::io::ErrorKind::Interrupted => EINTR,
+        _ => EIO,
+    }
+}
+
+/// EPIPE raises SIGPIPE at the writing thread, as pipe_write does.
+fn epipe(ctx: &mut Ctx) -> Errno {
+    let (pid, tid) = (ctx.pid, ctx.tid);
+    ctx.k.send_thread_signal(tid, SigInfo::user(SIGPIPE, pid, SI_USER));
+    EPIPE
+}
+
+/// Gathers `count` bytes of user memory at `buf` in chunks, calling `sink`
+/// with each; a bad buffer after some bytes went out gives a short count,
+/// at the start EFAULT (as Linux's write()).
+fn write_chunks(
+    ctx: &mut Ctx,
+    buf: u64,
+    count: u64,
+    mut sink: impl FnMut(&mut Ctx, &[u8]) -> Result<usize, Errno>,
+) -> SysResult {
+    let count = count.min(MAX_RW_COUNT);
+    let mut done = 0u64;
+    while done < count {
+        let n = CHUNK.min(count - done);
+        let Some(at) = buf.checked_add(done) else { break };
+        let good = ctx.k.readable_prefix(ctx.pid, at, n);
+        let mut chunk = vec![0u8; good as usize];
+        if good == 0 || ctx.read_user(at, &mut chunk).is_err() {
+            return if done > 0 { Ok(done as i64) } else { Err(EFAULT) };
+        }
+        match sink(ctx, &chunk) {
+            Ok(w) => {
+                done += w as u64;
+                if (w as u64) < good {
+                    break;
+                }
+            }
+            Err(e) => return if done > 0 { Ok(done as i64) } else { Err(e) },
+        }
+        if good < n {
+            break;
+        }
+    }
+    Ok(done as i64)
+}
+
+/// Writes to `file`, at `pos` or its own position.
+pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+    if !file.writable() {
+        return Err(EBADF);
+    }
+    match &file.kind {
+        FileKind::Output(out) => {
+            let out = out.clone();
+            write_chunks(ctx, buf, count, |ctx, data| match ctx.unlocked(|| out.write_all(data)) {
+                Ok(()) => Ok(data.len()),
+                Err(e) => match host_errno(&e) {
+                    EPIPE => Err(epipe(ctx)),
+                    e => Err(e),
+                },
+            })
+        }
+        FileKind::PipeWrite(p) => {
+            let p = p.clone();
+            let nonblock = file.nonblocking();
+            write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock))
+        }
+        FileKind::Null | FileKind::Zero | FileKind::Random => Ok(count.min(MAX_RW_COUNT) as i64),
+        FileKind::File(_) => super::fs::write_regular(ctx, file, buf, count, pos),
+        FileKind::Proc { path, .. } if path.ends_with("/oom_score_adj") => {
+            let target: u32 = path.split('/').next().and_then(|p| p.parse().ok()).ok_or(EINVAL)?;
+            let mut b = vec![0u8; count.min(32) as usize];
+            ctx.read_user(buf, &mut b)?;
+            let v: i32 = String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)?;
+            if !(super::super::oom::OOM_SCORE_ADJ_MIN..=super::super::oom::OOM_SCORE_ADJ_MAX).contains(&v) {
+                return Err(EINVAL);
+            }
+            let p = ctx.k.procs.get_mut(&target).ok_or(ESRCH)?;
+            // Lowering it needs privilege (CAP_SYS_RESOURCE).
+            if v < p.oom_score_adj {
+                return Err(EACCES);
+            }
+            p.oom_score_adj = v;
+            Ok(count as i64)
+        }
+        FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
+        FileKind::Dir(_) => Err(EISDIR),
+    }
+}
+
+/// Puts all of `data` in a pipe, blocking while it is full.
+fn write_pipe(ctx: &mut Ctx, p: &Arc<super::super::files::Pipe>, data: &[u8], nonblock: bool) -> Result<usize, Errno> {
+    let mut done = 0;
+    loop {
+        match p.write(&data[done..]) {
+            Err(EPIPE) => return if done > 0 { Ok(done) } else { Err(epipe(ctx)) },
+            Err(e) => return Err(e),
+            Ok(Io::Done(n)) => {
+                done += n;
+                if done == data.len() {
+                    return Ok(done);
+                }
+            }
+            Ok(Io::WouldBlock) => {
+                if nonblock {
+                    return if done > 0 { Ok(done) } else { Err(EAGAIN) };
+                }
+                if let Some(w) = ctx.interrupted() {
+                    return if done > 0 { Ok(done) } else { Err(ctx.woken_errno(w)) };
+                }
+                p.writable.register(&ctx.cond());
+                ctx.sleep(None);
+            }
+        }
+    }
+}
+
+/// Reads from `file` into user memory, at `pos` or its own position.
+pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+    if !file.readable() {
+        return Err(EBADF);
+    }
+    let count = count.min(MAX_RW_COUNT);
+    let data: Vec<u8> = match &file.kind {
+        FileKind::Input(input) => {
+            let input = input.clone();
+            let mut tmp = vec![0u8; count.min(CHUNK) as usize];
+            let at = *file.pos.lock();
+            loop {
+                match ctx.unlocked(|| input.read(at, &mut tmp)) {
+                    Ok(n) => {
+                        tmp.truncate(n);
+                        *file.pos.lock() += n as u64;
+                        break tmp;
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                        if let Some(w) = ctx.interrupted() {
+                            return Err(ctx.woken_errno(w));
+                        }
+                    }
+                    Err(_) => return Err(EIO),
+                }
+            }
+        }
+        FileKind::PipeRead(p) => {
+            let p = p.clone();
+            // As Linux: a bad buffer is EFAULT before anything is taken.
+            if count > 0 && ctx.k.readable_prefix(ctx.pid, buf, 1) == 0 {
+                return Err(EFAULT);
+            }
+            loop {
+                let (io, data) = p.read(count.min(CHUNK) as usize)?;
+                match io {
+                    Io::Done(_) => break data,
+                    Io::WouldBlock => {
+                        if file.nonblocking() {
+                            return Err(EAGAIN);
+                        }
+                        if let Some(w) = ctx.interrupted() {
+                            return Err(ctx.woken_errno(w));
+                        }
+                        p.readable.register(&ctx.cond());
+                        ctx.sleep(None);
+                    }
+                }
+            }
+        }
+        FileKind::Proc { path, pid, contents } => {
+            let at = pos.unwrap_or(*file.pos.lock());
+            // Like seq_file: made afresh when a read starts at offset 0.
+            let fresh = at == 0 || contents.lock().is_none();
+            if fresh {
+                let c = ctx.k.proc_contents(*pid, path).unwrap_or_default();
+                *contents.lock() = Some(c);
+            }
+            let c = contents.lock().clone().unwrap_or_default();
+            let start = (at as usize).min(c.len());
+            let n = (c.len() - start).min(count as usize);
+            let out = c[start..start + n].to_vec();
+            if pos.is_none() {
+                *file.pos.lock() = at + n as u64;
+            }
+            out
+        }
+        FileKind::Null => Vec::new(),
+        FileKind::Zero => vec![0u8; count.min(CHUNK) as usize],
+        FileKind::Random => {
+            let mut v = vec![0u8; count.min(CHUNK) as usize];
+            // SAFETY: filling our own buffer.
+            let got = unsafe { libc::getrandom(v.as_mut_ptr().cast(), v.len(), 0) };
+            v.truncate(got.max(0) as usize);
+            v
+        }
+        FileKind::File(_) => return super::fs::read_regular(ctx, file, buf, count, pos),
+        FileKind::Dir(_) => return Err(EISDIR),
+        FileKind::Output(_) | FileKind::PipeWrite(_) => return Err(EBADF),
+    };
+    ctx.write_user(buf, &data)?;
+    Ok(data.len() as i64)
+}
+
+pub fn read(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    read_file(ctx, &f, a[1], a[2], None)
+}
+
+pub fn write(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    write_file(ctx, &f, a[1], a[2], None)
+}
+
+fn positional(f: &OpenFile, pos: u64) -> Result<u64, Errno> {
+    match f.kind {
+        FileKind::File(_) | FileKind::Proc { .. } | FileKind::Null | FileKind::Zero | FileKind::Random => {}
+        FileKind::Dir(_) => return Err(EISDIR),
+        _ => return Err(ESPIPE),
+    }
+    if (pos as i64) < 0 {
+        return Err(EINVAL);
+    }
+    Ok(pos)
+}
+
+pub fn pread64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let pos = positional(&f, a[3])?;
+    read_file(ctx, &f, a[1], a[2], Some(pos))
+}
+
+pub fn pwrite64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let pos = positional(&f, a[3])?;
+    write_file(ctx, &f, a[1], a[2], Some(pos))
+}
+
+/// Reads an iovec array: (base, len) pairs.
+fn iovecs(ctx: &mut Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
+    if cnt > IOV_MAX {
+        return Err(EINVAL);
+    }
+    let mut raw = vec![0u8; (cnt * 16) as usize];
+    ctx.read_user(iov, &mut raw)?;
+    let mut v = Vec::with_capacity(cnt as usize);
+    let mut total: u64 = 0;
+    for c in raw.chunks_exact(16) {
+        let base = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+        let len = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
+        total = total.checked_add(len).filter(|&t| t <= i64::MAX as u64).ok_or(EINVAL)?;
+        v.push((base, len));
+    }
+    Ok(v)
+}
+
+/// Runs `op` over each vector in turn, as readv/writev do: stops at the
+/// first short transfer; an error counts only if nothing was transferred.
+fn vectored(
+    ctx: &mut Ctx,
+    f: &Arc<OpenFile>,
+    iov: u64,
+    cnt: u64,
+    mut pos: Option<u64>,
+    op: fn(&mut Ctx, &Arc<OpenFile>, u64, u64, Option<u64>) -> SysResult,
+) -> SysResult {
+    let mut done: i64 = 0;
+    for (base, len) in iovecs(ctx, iov, cnt)? {
+        // MAX_RW_COUNT caps the whole call, not each vector.
+        let room = MAX_RW_COUNT - done as u64;
+        if room == 0 {
+            break;
+        }
+        if len == 0 {
+            continue;
+        }
+        let len = len.min(room);
+        match op(ctx, f, base, len, pos) {
+            Ok(n) => {
+                done += n;
+                pos = pos.map(|p| p + n as u64);
+                if (n as u64) < len {
+                    break;
+                }
+            }
+            Err(e) if done == 0 => return Err(e),
+            Err(_) => break,
+        }
+    }
+    Ok(done)
+}
+
+pub fn readv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    vectored(ctx, &f, a[1], a[2], None, read_file)
+}
+
+pub fn writev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    if !f.writable() {
+        return Err(EBADF);
+    }
+    vectored(ctx, &f, a[1], a[2], None, write_file)
+}
+
+pub fn preadv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let pos = positional(&f, a[3])?;
+    vectored(ctx, &f, a[1], a[2], Some(pos), read_file)
+}
+
+pub fn pwritev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let pos = positional(&f, a[3])?;
+    vectored(ctx, &f, a[1], a[2], Some(pos), write_file)
+}
+
+/// preadv2: offset -1 means the file's own position.
+pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    if a[4] & !0x1f != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let pos = if a[3] as i64 == -1 { None } else { Some(positional(&f, a[3])?) };
+    vectored(ctx, &f, a[1], a[2], pos, read_file)
+}
+
+pub fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    if a[4] & !0x1f != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    let pos = if a[3] as i64 == -1 { None } else { Some(positional(&f, a[3])?) };
+    vectored(ctx, &f, a[1], a[2], pos, write_file)
+}
+
+pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    let (off, whence) = (a[1] as i64, a[2]);
+    let size = match &f.kind {
+        FileKind::File(n) => n.data.size() as i64,
+        FileKind::Dir(_) => 0,
+        FileKind::Proc { contents, .. } => contents.lock().as_ref().map_or(0, |c| c.len() as i64),
+        FileKind::Null | FileKind::Zero | FileKind::Random => 0,
+        _ => return Err(ESPIPE),
+    };
+    let mut pos = f.pos.lock();
+    let base = match whence {
+        0 => 0i64,
+        1 => *pos as i64,
+        2 => size,
+        // SEEK_DATA / SEEK_HOLE: a file is all data.
+        3 if off < size => 0,
+        4 if off < size => size - off,
+        3 | 4 => return Err(ENXIO),
+        _ => return Err(EINVAL),
+    };
+    let new = base.checked_add(off).filter(|&n| n >= 0).ok_or(EINVAL)?;
+    *pos = new as u64;
+    Ok(new)
+}
+
+pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (fd, req, arg) = (a[0] as i32, a[1], a[2]);
+    let f = ctx.proc().files.file(fd)?;
+    match req {
+        FIOCLEX | FIONCLEX => {
+            let fde = ctx.proc_mut().files.get_mut(fd).ok_or(EBADF)?;
+            fde.cloexec = req == FIOCLEX;
+            return Ok(0);
+        }
+        FIONBIO => {
+            let on = ctx.read_u32(arg)? != 0;
+            let mut fl = f.flags.lock();
+            if on {
+                *fl |= super::super::files::O_NONBLOCK;
+            } else {
+                *fl &= !super::super::files::O_NONBLOCK;
+            }
+            return Ok(0);
+        }
+        FIONREAD => {
+            let n = match &f.kind {
+                FileKind::PipeRead(p) => p.len() as u32,
+                FileKind::File(n) => n.data.size().saturating_sub(*f.pos.lock()) as u32,
+                _ => return Err(ENOTTY),
+            };
+            ctx.write_u32(arg, n)?;
+            return Ok(0);
+        }
+        _ => {}
+    }
+    // Terminal requests reach the host's terminal, if stdio is one.
+    let host = match &f.kind {
+        FileKind::Input(i) => i.host_fd(),
+        FileKind::Output(o) => o.host_fd(),
+        _ => None,
+    };
+    let Some(host) = host else { return Err(ENOTTY) };
+    // SAFETY: isatty on our own descriptor.
+    if unsafe { libc::isatty(host) } != 1 {
+        return Err(ENOTTY);
+    }
+    let len = match req {
+        TCGETS => 36, // the kernel's struct termios
+        TIOCGWINSZ => 8,
+        TIOCGPGRP => 4,
+        TCSETS | TIOCSPGRP => return Ok(0),
+        _ => return Err(ENOTTY),
+    };
+    let mut buf = [0u8; 64];
+    // SAFETY: the buffer is larger than any of these requests writes.
+    if unsafe { libc::ioctl(host, req as _, buf.as_mut_ptr()) } != 0 {
+        return Err(ENOTTY);
+    }
+    if req == TIOCGPGRP {
+        // The program's own process group, not the host's.
+        let pgid = ctx.proc().pgid;
+        buf[..4].copy_from_slice(&pgid.to_le_bytes());
+    }
+    ctx.write_user(arg, &buf[..len])?;
+    Ok(0)
+}
+
+/// Moves up to `count` bytes from `inf` (at `*pos`, or its position) to
+/// `outf`, through a buffer of the VMM's.
+fn splice_files(ctx: &mut Ctx, inf: &Arc<OpenFile>, outf: &Arc<OpenFile>, pos: Option<u64>, count: u64) -> SysResult {
+    if !inf.readable() || !outf.writable() {
+        return Err(EBADF);
+    }
+    let mut done = 0u64;
+    let count = count.min(MAX_RW_COUNT);
+    while done < count {
+        let n = CHUNK.min(count - done) as usize;
+        let data = match &inf.kind {
+            FileKind::File(node) => {
+                let at = pos.map_or(*inf.pos.lock(), |p| p + done);
+                let got = super::fs::read_cached(ctx, node, at, n)?;
+                if pos.is_none() {
+                    *inf.pos.lock() += got.len() as u64;
+                }
+                got
+            }
+            _ => return Err(EINVAL),
+        };
+        if data.is_empty() {
+            break;
+        }
+        let w = match &outf.kind {
+            FileKind::Output(out) => {
+                let out = out.clone();
+                match ctx.unlocked(|| out.write_all(&data)) {
+                    Ok(()) => data.len(),
+                    Err(e) if host_errno(&e) == EPIPE => {
+                        return if done > 0 { Ok(done as i64) } else { Err(epipe(ctx)) }
+                    }
+                    Err(_) => return if done > 0 { Ok(done as i64) } else { Err(EIO) },
+                }
+            }
+            FileKind::PipeWrite(p) => {
+                let p = p.clone();
+                let nb = outf.nonblocking();
+                write_pipe(ctx, &p, &data, nb)?
+            }
+            FileKind::File(_) => super::fs::write_bytes(ctx, outf, &data, None)?,
+            FileKind::Null => data.len(),
+            _ => return Err(EINVAL),
+        };
+        done += w as u64;
+        if w < data.len() {
+            break;
+        }
+    }
+    Ok(done as i64)
+}
+
+pub fn sendfile(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let out = ctx.proc().files.file(a[0] as i32)?;
+    let inf = ctx.proc().files.file(a[1] as i32)?;
+    let pos = if a[2] != 0 { Some(ctx.read_u64(a[2])?) } else { None };
+    let n = splice_files(ctx, &inf, &out, pos, a[3])?;
+    if let Some(p) = pos {
+        ctx.write_u64(a[2], p + n as u64)?;
+    }
+    Ok(n)
+}
+
+pub fn copy_file_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[5] != 0 {
+        return Err(EINVAL);
+    }
+    let inf = ctx.proc().files.file(a[0] as i32)?;
+    let out = ctx.proc().files.file(a[2] as i32)?;
+    if !matches!(inf.kind, FileKind::File(_)) || !matches!(out.kind, FileKind::File(_)) {
+        return Err(EINVAL);
+    }
+    let pos_in = if a[1] != 0 { Some(ctx.read_u64(a[1])?) } else { None };
+    let pos_out = if a[3] != 0 { Some(ctx.read_u64(a[3])?) } else { None };
+    if let Some(p) = pos_out {
+        *out.pos.lock() = p;
+    }
+    let n = splice_files(ctx, &inf, &out, pos_in, a[4])?;
+    if let Some(p) = pos_in {
+        ctx.write_u64(a[1], p + n as u64)?;
+    }
+    if let Some(p) = pos_out {
+        ctx.write_u64(a[3], p + n as u64)?;
+    }
+    Ok(n)
+}

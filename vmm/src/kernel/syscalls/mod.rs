@@ -1,0 +1,563 @@
+//! The Linux system calls, one table: each entry has the call's number,
+//! name, argument signature (for strace), class (for `-e trace=%…`) and
+//! handler, declared once. Handlers live in one file per family and cite
+//! the Linux function they follow. A call without a handler returns
+//! -ENOSYS, reported once per number.
+
+pub mod fs;
+pub mod io;
+pub mod limits;
+pub mod mlock;
+pub mod mm;
+pub mod names;
+pub mod poll;
+pub mod process;
+pub mod signal;
+pub mod system;
+pub mod time;
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use super::errno::*;
+use super::task::Ctx;
+
+bitflags::bitflags! {
+    /// strace's syscall classes.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+    pub struct Class: u16 {
+        const MEMORY = 1;
+        const FILE = 2;
+        const DESC = 4;
+        const PROCESS = 8;
+        const SIGNAL = 16;
+        const IPC = 32;
+        const NETWORK = 64;
+        const CLOCK = 128;
+    }
+}
+
+/// How an argument is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Arg {
+    Int,
+    Long,
+    Hex,
+    Ptr,
+    Fd,
+    Path,
+    /// A buffer the call reads, its length in argument n.
+    InBuf(usize),
+    /// A buffer the call fills, its length in argument n (shown after).
+    OutBuf(usize),
+    Prot,
+    MapFlags,
+    OpenFlags,
+    Mode,
+    Madvise,
+    Signal,
+    SigHow,
+    Clock,
+    ArchPrctl,
+    Resource,
+    CloneFlags,
+    FutexOp,
+    Whence,
+    Fcntl,
+    WaitOpts,
+}
+
+/// How the result is shown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ret {
+    Int,
+    Hex,
+}
+
+pub type Handler = fn(&mut Ctx, [u64; 6]) -> SysResult;
+
+/// One system call.
+pub struct Syscall {
+    pub nr: u64,
+    pub name: &'static str,
+    pub args: &'static [Arg],
+    pub ret: Ret,
+    pub class: Class,
+    pub handler: Option<Handler>,
+}
+
+impl std::fmt::Debug for Syscall {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}({})", self.name, self.nr)
+    }
+}
+
+use Arg::*;
+
+const M: Class = Class::MEMORY;
+const F: Class = Class::FILE.union(Class::DESC);
+const FP: Class = Class::FILE;
+const D: Class = Class::DESC;
+const P: Class = Class::PROCESS;
+const S: Class = Class::SIGNAL;
+const C: Class = Class::CLOCK;
+const N: Class = Class::NETWORK;
+const I: Class = Class::IPC;
+const O: Class = Class::empty();
+
+const fn sc(nr: u64, name: &'static str, args: &'static [Arg], class: Class, handler: Option<Handler>) -> Syscall {
+    Syscall { nr, name, args, ret: Ret::Int, class, handler }
+}
+
+const fn hex(s: Syscall) -> Syscall {
+    Syscall { ret: Ret::Hex, ..s }
+}
+
+/// Every x86-64 system call faultline knows by name.
+pub static TABLE: &[Syscall] = &[
+    sc(0, "read", &[Fd, OutBuf(2), Long], D, Some(io::read)),
+    sc(1, "write", &[Fd, InBuf(2), Long], D, Some(io::write)),
+    sc(2, "open", &[Path, OpenFlags, Mode], FP, Some(fs::open)),
+    sc(3, "close", &[Fd], D, Some(fs::close)),
+    sc(4, "stat", &[Path, Ptr], FP, Some(fs::stat)),
+    sc(5, "fstat", &[Fd, Ptr], D, Some(fs::fstat)),
+    sc(6, "lstat", &[Path, Ptr], FP, Some(fs::lstat)),
+    sc(7, "poll", &[Ptr, Int, Int], D, Some(poll::poll)),
+    sc(8, "lseek", &[Fd, Long, Whence], D, Some(io::lseek)),
+    hex(sc(9, "mmap", &[Ptr, Long, Prot, MapFlags, Fd, Hex], M, Some(mm::mmap))),
+    sc(10, "mprotect", &[Ptr, Long, Prot], M, Some(mm::mprotect)),
+    sc(11, "munmap", &[Ptr, Long], M, Some(mm::munmap)),
+    hex(sc(12, "brk", &[Ptr], M, Some(mm::brk))),
+    sc(13, "rt_sigaction", &[Signal, Ptr, Ptr, Long], S, Some(signal::rt_sigaction)),
+    sc(14, "rt_sigprocmask", &[SigHow, Ptr, Ptr, Long], S, Some(signal::rt_sigprocmask)),
+    sc(15, "rt_sigreturn", &[], S, Some(signal::rt_sigreturn)),
+    sc(16, "ioctl", &[Fd, Hex, Hex], D, Some(io::ioctl)),
+    sc(17, "pread64", &[Fd, OutBuf(2), Long, Long], D, Some(io::pread64)),
+    sc(18, "pwrite64", &[Fd, InBuf(2), Long, Long], D, Some(io::pwrite64)),
+    sc(19, "readv", &[Fd, Ptr, Int], D, Some(io::readv)),
+    sc(20, "writev", &[Fd, Ptr, Int], D, Some(io::writev)),
+    sc(21, "access", &[Path, Int], FP, Some(fs::access)),
+    sc(22, "pipe", &[Ptr], D, Some(fs::pipe)),
+    sc(23, "select", &[Int, Ptr, Ptr, Ptr, Ptr], D, Some(poll::select)),
+    sc(24, "sched_yield", &[], O, Some(process::sched_yield)),
+    hex(sc(25, "mremap", &[Ptr, Long, Long, Hex, Ptr], M, Some(mm::mremap))),
+    sc(26, "msync", &[Ptr, Long, Hex], M, Some(mm::msync)),
+    sc(27, "mincore", &[Ptr, Long, Ptr], M, Some(mm::mincore)),
+    sc(28, "madvise", &[Ptr, Long, Madvise], M, Some(mm::madvise)),
+    sc(29, "shmget", &[Int, Long, Hex], I, None),
+    sc(30, "shmat", &[Int, Ptr, Hex], I.union(M), None),
+    sc(31, "shmctl", &[Int, Int, Ptr], I, None),
+    sc(32, "dup", &[Fd], D, Some(fs::dup)),
+    sc(33, "dup2", &[Fd, Fd], D, Some(fs::dup2)),
+    sc(34, "pause", &[], S, Some(signal::pause)),
+    sc(35, "nanosleep", &[Ptr, Ptr], C, Some(time::nanosleep)),
+    sc(36, "getitimer", &[Int, Ptr], O, None),
+    sc(37, "alarm", &[Int], O, Some(time::alarm)),
+    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
+    sc(39, "getpid", &[], P, Some(process::getpid)),
+    sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
+    sc(41, "socket", &[Int, Int, Int], N, Some(system::socket)),
+    sc(42, "connect", &[Fd, Ptr, Int], N, None),
+    sc(43, "accept", &[Fd, Ptr, Ptr], N, None),
+    sc(44, "sendto", &[Fd, Ptr, Long, Hex, Ptr, Int], N, None),
+    sc(45, "recvfrom", &[Fd, Ptr, Long, Hex, Ptr, Ptr], N, None),
+    sc(46, "sendmsg", &[Fd, Ptr, Hex], N, None),
+    sc(47, "recvmsg", &[Fd, Ptr, Hex], N, None),
+    sc(48, "shutdown", &[Fd, Int], N, None),
+    sc(49, "bind", &[Fd, Ptr, Int], N, None),
+    sc(50, "listen", &[Fd, Int], N, None),
+    sc(51, "getsockname", &[Fd, Ptr, Ptr], N, None),
+    sc(52, "getpeername", &[Fd, Ptr, Ptr], N, None),
+    sc(53, "socketpair", &[Int, Int, Int, Ptr], N, None),
+    sc(54, "setsockopt", &[Fd, Int, Int, Ptr, Int], N, None),
+    sc(55, "getsockopt", &[Fd, Int, Int, Ptr, Ptr], N, None),
+    sc(56, "clone", &[CloneFlags, Ptr, Ptr, Ptr, Hex], P, Some(process::clone)),
+    sc(57, "fork", &[], P, Some(process::fork)),
+    sc(58, "vfork", &[], P, Some(process::vfork)),
+    sc(59, "execve", &[Path, Ptr, Ptr], P.union(FP), Some(process::execve)),
+    sc(60, "exit", &[Int], P, Some(process::exit)),
+    sc(61, "wait4", &[Int, Ptr, WaitOpts, Ptr], P, Some(process::wait4)),
+    sc(62, "kill", &[Int, Signal], S.union(P), Some(process::kill)),
+    sc(63, "uname", &[Ptr], O, Some(system::uname)),
+    sc(64, "semget", &[Int, Int, Hex], I, None),
+    sc(65, "semop", &[Int, Ptr, Int], I, None),
+    sc(66, "semctl", &[Int, Int, Int, Hex], I, None),
+    sc(67, "shmdt", &[Ptr], I.union(M), None),
+    sc(68, "msgget", &[Int, Hex], I, None),
+    sc(69, "msgsnd", &[Int, Ptr, Long, Hex], I, None),
+    sc(70, "msgrcv", &[Int, Ptr, Long, Long, Hex], I, None),
+    sc(71, "msgctl", &[Int, Int, Ptr], I, None),
+    sc(72, "fcntl", &[Fd, Fcntl, Hex], D, Some(fs::fcntl)),
+    sc(73, "flock", &[Fd, Int], D, Some(fs::flock)),
+    sc(74, "fsync", &[Fd], D, Some(fs::fsync)),
+    sc(75, "fdatasync", &[Fd], D, Some(fs::fsync)),
+    sc(76, "truncate", &[Path, Long], FP, Some(fs::truncate)),
+    sc(77, "ftruncate", &[Fd, Long], D, Some(fs::ftruncate)),
+    sc(78, "getdents", &[Fd, Ptr, Int], D, None),
+    sc(79, "getcwd", &[OutBuf(1), Long], FP, Some(fs::getcwd)),
+    sc(80, "chdir", &[Path], FP, Some(fs::chdir)),
+    sc(81, "fchdir", &[Fd], D, Some(fs::fchdir)),
+    sc(82, "rename", &[Path, Path], FP, Some(fs::rename)),
+    sc(83, "mkdir", &[Path, Mode], FP, Some(fs::mkdir)),
+    sc(84, "rmdir", &[Path], FP, Some(fs::rmdir)),
+    sc(85, "creat", &[Path, Mode], FP, Some(fs::creat)),
+    sc(86, "link", &[Path, Path], FP, Some(fs::link)),
+    sc(87, "unlink", &[Path], FP, Some(fs::unlink)),
+    sc(88, "symlink", &[Path, Path], FP, Some(fs::symlink)),
+    sc(89, "readlink", &[Path, OutBuf(2), Long], FP, Some(fs::readlink)),
+    sc(90, "chmod", &[Path, Mode], FP, Some(fs::chmod)),
+    sc(91, "fchmod", &[Fd, Mode], D, Some(fs::fchmod)),
+    sc(92, "chown", &[Path, Int, Int], FP, Some(fs::chown)),
+    sc(93, "fchown", &[Fd, Int, Int], D, Some(fs::fchown)),
+    sc(94, "lchown", &[Path, Int, Int], FP, Some(fs::chown)),
+    sc(95, "umask", &[Mode], O, Some(fs::umask)),
+    sc(96, "gettimeofday", &[Ptr, Ptr], C, Some(time::gettimeofday)),
+    sc(97, "getrlimit", &[Resource, Ptr], O, Some(limits::getrlimit)),
+    sc(98, "getrusage", &[Int, Ptr], O, Some(process::getrusage)),
+    sc(99, "sysinfo", &[Ptr], O, Some(system::sysinfo)),
+    sc(100, "times", &[Ptr], O, Some(process::times)),
+    sc(101, "ptrace", &[Int, Int, Ptr, Ptr], O, None),
+    sc(102, "getuid", &[], O, Some(process::getuid)),
+    sc(103, "syslog", &[Int, Ptr, Int], O, None),
+    sc(104, "getgid", &[], O, Some(process::getuid)),
+    sc(105, "setuid", &[Int], O, Some(process::setuid)),
+    sc(106, "setgid", &[Int], O, Some(process::setuid)),
+    sc(107, "geteuid", &[], O, Some(process::getuid)),
+    sc(108, "getegid", &[], O, Some(process::getuid)),
+    sc(109, "setpgid", &[Int, Int], O, Some(process::setpgid)),
+    sc(110, "getppid", &[], O, Some(process::getppid)),
+    sc(111, "getpgrp", &[], O, Some(process::getpgrp)),
+    sc(112, "setsid", &[], O, Some(process::setsid)),
+    sc(113, "setreuid", &[Int, Int], O, Some(process::setuid)),
+    sc(114, "setregid", &[Int, Int], O, Some(process::setuid)),
+    sc(115, "getgroups", &[Int, Ptr], O, Some(process::getgroups)),
+    sc(116, "setgroups", &[Int, Ptr], O, Some(process::setgroups)),
+    sc(117, "setresuid", &[Int, Int, Int], O, Some(process::setuid)),
+    sc(118, "getresuid", &[Ptr, Ptr, Ptr], O, Some(process::getresuid)),
+    sc(119, "setresgid", &[Int, Int, Int], O, Some(process::setuid)),
+    sc(120, "getresgid", &[Ptr, Ptr, Ptr], O, Some(process::getresuid)),
+    sc(121, "getpgid", &[Int], O, Some(process::getpgid)),
+    sc(122, "setfsuid", &[Int], O, Some(process::setfsuid)),
+    sc(123, "setfsgid", &[Int], O, Some(process::setfsuid)),
+    sc(124, "getsid", &[Int], O, Some(process::getsid)),
+    sc(125, "capget", &[Ptr, Ptr], O, Some(process::capget)),
+    sc(126, "capset", &[Ptr, Ptr], O, None),
+    sc(127, "rt_sigpending", &[Ptr, Long], S, Some(signal::rt_sigpending)),
+    sc(128, "rt_sigtimedwait", &[Ptr, Ptr, Ptr, Long], S, Some(signal::rt_sigtimedwait)),
+    sc(129, "rt_sigqueueinfo", &[Int, Signal, Ptr], S, Some(signal::rt_sigqueueinfo)),
+    sc(130, "rt_sigsuspend", &[Ptr, Long], S, Some(signal::rt_sigsuspend)),
+    sc(131, "sigaltstack", &[Ptr, Ptr], S, Some(signal::sigaltstack)),
+    sc(132, "utime", &[Path, Ptr], FP, Some(fs::utime)),
+    sc(133, "mknod", &[Path, Mode, Hex], FP, None),
+    sc(134, "uselib", &[Path], FP, None),
+    sc(135, "personality", &[Hex], O, Some(process::personality)),
+    sc(136, "ustat", &[Hex, Ptr], O, None),
+    sc(137, "statfs", &[Path, Ptr], FP, Some(fs::statfs)),
+    sc(138, "fstatfs", &[Fd, Ptr], D, Some(fs::fstatfs)),
+    sc(139, "sysfs", &[Int, Hex, Hex], O, None),
+    sc(140, "getpriority", &[Int, Int], O, Some(process::getpriority)),
+    sc(141, "setpriority", &[Int, Int, Int], O, Some(process::setpriority)),
+    sc(142, "sched_setparam", &[Int, Ptr], O, None),
+    sc(143, "sched_getparam", &[Int, Ptr], O, Some(process::sched_getparam)),
+    sc(144, "sched_setscheduler", &[Int, Int, Ptr], O, None),
+    sc(145, "sched_getscheduler", &[Int], O, Some(process::sched_getscheduler)),
+    sc(146, "sched_get_priority_max", &[Int], O, Some(process::sched_priority)),
+    sc(147, "sched_get_priority_min", &[Int], O, Some(process::sched_priority)),
+    sc(148, "sched_rr_get_interval", &[Int, Ptr], O, None),
+    sc(149, "mlock", &[Ptr, Long], M, Some(mlock::mlock)),
+    sc(150, "munlock", &[Ptr, Long], M, Some(mlock::munlock)),
+    sc(151, "mlockall", &[Hex], M, Some(mlock::mlockall)),
+    sc(152, "munlockall", &[], M, Some(mlock::munlockall)),
+    sc(153, "vhangup", &[], O, None),
+    sc(154, "modify_ldt", &[Int, Ptr, Long], O, None),
+    sc(155, "pivot_root", &[Path, Path], FP, None),
+    sc(156, "_sysctl", &[Ptr], O, None),
+    sc(157, "prctl", &[Int, Hex, Hex, Hex, Hex], O, Some(process::prctl)),
+    sc(158, "arch_prctl", &[ArchPrctl, Hex], P, Some(process::arch_prctl)),
+    sc(159, "adjtimex", &[Ptr], C, None),
+    sc(160, "setrlimit", &[Resource, Ptr], O, Some(limits::setrlimit)),
+    sc(161, "chroot", &[Path], FP, None),
+    sc(162, "sync", &[], O, Some(fs::sync)),
+    sc(163, "acct", &[Path], FP, None),
+    sc(164, "settimeofday", &[Ptr, Ptr], C, None),
+    sc(165, "mount", &[Path, Path, Path, Hex, Ptr], FP, None),
+    sc(166, "umount2", &[Path, Hex], FP, None),
+    sc(167, "swapon", &[Path, Hex], FP, None),
+    sc(168, "swapoff", &[Path], FP, None),
+    sc(169, "reboot", &[Hex, Hex, Hex, Ptr], O, None),
+    sc(170, "sethostname", &[Ptr, Int], O, None),
+    sc(171, "setdomainname", &[Ptr, Int], O, None),
+    sc(172, "iopl", &[Int], O, None),
+    sc(173, "ioperm", &[Hex, Hex, Int], O, None),
+    sc(174, "create_module", &[], O, None),
+    sc(175, "init_module", &[Ptr, Long, Ptr], O, None),
+    sc(176, "delete_module", &[Ptr, Hex], O, None),
+    sc(177, "get_kernel_syms", &[], O, None),
+    sc(178, "query_module", &[], O, None),
+    sc(179, "quotactl", &[Int, Path, Int, Ptr], FP, None),
+    sc(180, "nfsservctl", &[], O, None),
+    sc(181, "getpmsg", &[], O, None),
+    sc(182, "putpmsg", &[], O, None),
+    sc(183, "afs_syscall", &[], O, None),
+    sc(184, "tuxcall", &[], O, None),
+    sc(185, "security", &[], O, None),
+    sc(186, "gettid", &[], O, Some(process::gettid)),
+    sc(187, "readahead", &[Fd, Long, Long], D, Some(fs::readahead)),
+    sc(188, "setxattr", &[Path, Path, Ptr, Long, Hex], FP, None),
+    sc(189, "lsetxattr", &[Path, Path, Ptr, Long, Hex], FP, None),
+    sc(190, "fsetxattr", &[Fd, Path, Ptr, Long, Hex], D, None),
+    sc(191, "getxattr", &[Path, Path, Ptr, Long], FP, Some(fs::getxattr)),
+    sc(192, "lgetxattr", &[Path, Path, Ptr, Long], FP, Some(fs::getxattr)),
+    sc(193, "fgetxattr", &[Fd, Path, Ptr, Long], D, Some(fs::fgetxattr)),
+    sc(194, "listxattr", &[Path, Ptr, Long], FP, Some(fs::listxattr)),
+    sc(195, "llistxattr", &[Path, Ptr, Long], FP, Some(fs::listxattr)),
+    sc(196, "flistxattr", &[Fd, Ptr, Long], D, Some(fs::flistxattr)),
+    sc(197, "removexattr", &[Path, Path], FP, None),
+    sc(198, "lremovexattr", &[Path, Path], FP, None),
+    sc(199, "fremovexattr", &[Fd, Path], D, None),
+    sc(200, "tkill", &[Int, Signal], S, Some(process::tkill)),
+    sc(201, "time", &[Ptr], C, Some(time::time)),
+    sc(202, "futex", &[Ptr, FutexOp, Int, Ptr, Ptr, Hex], O, Some(process::futex)),
+    sc(203, "sched_setaffinity", &[Int, Long, Ptr], O, Some(process::sched_setaffinity)),
+    sc(204, "sched_getaffinity", &[Int, Long, Ptr], O, Some(process::sched_getaffinity)),
+    sc(205, "set_thread_area", &[Ptr], O, None),
+    sc(206, "io_setup", &[Int, Ptr], O, None),
+    sc(207, "io_destroy", &[Hex], O, None),
+    sc(208, "io_getevents", &[Hex, Long, Long, Ptr, Ptr], O, None),
+    sc(209, "io_submit", &[Hex, Long, Ptr], O, None),
+    sc(210, "io_cancel", &[Hex, Ptr, Ptr], O, None),
+    sc(211, "get_thread_area", &[Ptr], O, None),
+    sc(212, "lookup_dcookie", &[Hex, Ptr, Long], O, None),
+    sc(213, "epoll_create", &[Int], D, None),
+    sc(214, "epoll_ctl_old", &[], D, None),
+    sc(215, "epoll_wait_old", &[], D, None),
+    sc(216, "remap_file_pages", &[Ptr, Long, Hex, Long, Hex], M, None),
+    sc(217, "getdents64", &[Fd, Ptr, Int], D, Some(fs::getdents64)),
+    sc(218, "set_tid_address", &[Ptr], O, Some(process::set_tid_address)),
+    sc(219, "restart_syscall", &[], O, None),
+    sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
+    sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(fs::fadvise64)),
+    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, None),
+    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, None),
+    sc(224, "timer_gettime", &[Int, Ptr], O, None),
+    sc(225, "timer_getoverrun", &[Int], O, None),
+    sc(226, "timer_delete", &[Int], O, None),
+    sc(227, "clock_settime", &[Clock, Ptr], C, None),
+    sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime)),
+    sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres)),
+    sc(230, "clock_nanosleep", &[Clock, Hex, Ptr, Ptr], C, Some(time::clock_nanosleep)),
+    sc(231, "exit_group", &[Int], P, Some(process::exit_group)),
+    sc(232, "epoll_wait", &[Fd, Ptr, Int, Int], D, None),
+    sc(233, "epoll_ctl", &[Fd, Int, Fd, Ptr], D, None),
+    sc(234, "tgkill", &[Int, Int, Signal], S, Some(process::tgkill)),
+    sc(235, "utimes", &[Path, Ptr], FP, Some(fs::utime)),
+    sc(236, "vserver", &[], O, None),
+    sc(237, "mbind", &[Ptr, Long, Int, Ptr, Long, Hex], M, None),
+    sc(238, "set_mempolicy", &[Int, Ptr, Long], M, None),
+    sc(239, "get_mempolicy", &[Ptr, Ptr, Long, Ptr, Hex], M, None),
+    sc(240, "mq_open", &[Path, Hex, Mode, Ptr], D, None),
+    sc(241, "mq_unlink", &[Path], O, None),
+    sc(242, "mq_timedsend", &[Fd, Ptr, Long, Int, Ptr], D, None),
+    sc(243, "mq_timedreceive", &[Fd, Ptr, Long, Ptr, Ptr], D, None),
+    sc(244, "mq_notify", &[Fd, Ptr], D, None),
+    sc(245, "mq_getsetattr", &[Fd, Ptr, Ptr], D, None),
+    sc(246, "kexec_load", &[Hex, Long, Ptr, Hex], O, None),
+    sc(247, "waitid", &[Int, Int, Ptr, WaitOpts, Ptr], P, Some(process::waitid)),
+    sc(248, "add_key", &[], O, None),
+    sc(249, "request_key", &[], O, None),
+    sc(250, "keyctl", &[], O, None),
+    sc(251, "ioprio_set", &[Int, Int, Int], O, None),
+    sc(252, "ioprio_get", &[Int, Int], O, None),
+    sc(253, "inotify_init", &[], D, None),
+    sc(254, "inotify_add_watch", &[Fd, Path, Hex], D, None),
+    sc(255, "inotify_rm_watch", &[Fd, Int], D, None),
+    sc(256, "migrate_pages", &[Int, Long, Ptr, Ptr], M, None),
+    sc(257, "openat", &[Fd, Path, OpenFlags, Mode], F, Some(fs::openat)),
+    sc(258, "mkdirat", &[Fd, Path, Mode], F, Some(fs::mkdirat)),
+    sc(259, "mknodat", &[Fd, Path, Mode, Hex], F, None),
+    sc(260, "fchownat", &[Fd, Path, Int, Int, Hex], F, Some(fs::fchownat)),
+    sc(261, "futimesat", &[Fd, Path, Ptr], F, None),
+    sc(262, "newfstatat", &[Fd, Path, Ptr, Hex], F, Some(fs::newfstatat)),
+    sc(263, "unlinkat", &[Fd, Path, Hex], F, Some(fs::unlinkat)),
+    sc(264, "renameat", &[Fd, Path, Fd, Path], F, Some(fs::renameat)),
+    sc(265, "linkat", &[Fd, Path, Fd, Path, Hex], F, Some(fs::linkat)),
+    sc(266, "symlinkat", &[Path, Fd, Path], F, Some(fs::symlinkat)),
+    sc(267, "readlinkat", &[Fd, Path, OutBuf(3), Long], F, Some(fs::readlinkat)),
+    sc(268, "fchmodat", &[Fd, Path, Mode], F, Some(fs::fchmodat)),
+    sc(269, "faccessat", &[Fd, Path, Int], F, Some(fs::faccessat)),
+    sc(270, "pselect6", &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], D, Some(poll::pselect6)),
+    sc(271, "ppoll", &[Ptr, Int, Ptr, Ptr, Long], D, Some(poll::ppoll)),
+    sc(272, "unshare", &[CloneFlags], O, None),
+    sc(273, "set_robust_list", &[Ptr, Long], O, Some(process::set_robust_list)),
+    sc(274, "get_robust_list", &[Int, Ptr, Ptr], O, Some(process::get_robust_list)),
+    sc(275, "splice", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, None),
+    sc(276, "tee", &[Fd, Fd, Long, Hex], D, None),
+    sc(277, "sync_file_range", &[Fd, Long, Long, Hex], D, Some(fs::sync_file_range)),
+    sc(278, "vmsplice", &[Fd, Ptr, Long, Hex], D, None),
+    sc(279, "move_pages", &[Int, Long, Ptr, Ptr, Ptr, Hex], M, None),
+    sc(280, "utimensat", &[Fd, Path, Ptr, Hex], F, Some(fs::utimensat)),
+    sc(281, "epoll_pwait", &[Fd, Ptr, Int, Int, Ptr, Long], D, None),
+    sc(282, "signalfd", &[Fd, Ptr, Long], D.union(S), None),
+    sc(283, "timerfd_create", &[Clock, Hex], D, None),
+    sc(284, "eventfd", &[Int], D, None),
+    sc(285, "fallocate", &[Fd, Int, Long, Long], D, Some(fs::fallocate)),
+    sc(286, "timerfd_settime", &[Fd, Hex, Ptr, Ptr], D, None),
+    sc(287, "timerfd_gettime", &[Fd, Ptr], D, None),
+    sc(288, "accept4", &[Fd, Ptr, Ptr, Hex], N, None),
+    sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), None),
+    sc(290, "eventfd2", &[Int, Hex], D, None),
+    sc(291, "epoll_create1", &[Hex], D, None),
+    sc(292, "dup3", &[Fd, Fd, Hex], D, Some(fs::dup3)),
+    sc(293, "pipe2", &[Ptr, Hex], D, Some(fs::pipe2)),
+    sc(294, "inotify_init1", &[Hex], D, None),
+    sc(295, "preadv", &[Fd, Ptr, Int, Long], D, Some(io::preadv)),
+    sc(296, "pwritev", &[Fd, Ptr, Int, Long], D, Some(io::pwritev)),
+    sc(297, "rt_tgsigqueueinfo", &[Int, Int, Signal, Ptr], S, Some(signal::rt_tgsigqueueinfo)),
+    sc(298, "perf_event_open", &[Ptr, Int, Int, Fd, Hex], D, None),
+    sc(299, "recvmmsg", &[Fd, Ptr, Int, Hex, Ptr], N, None),
+    sc(300, "fanotify_init", &[Hex, Hex], D, None),
+    sc(301, "fanotify_mark", &[Fd, Hex, Hex, Fd, Path], D, None),
+    sc(302, "prlimit64", &[Int, Resource, Ptr, Ptr], O, Some(limits::prlimit64)),
+    sc(303, "name_to_handle_at", &[Fd, Path, Ptr, Ptr, Hex], F, None),
+    sc(304, "open_by_handle_at", &[Fd, Ptr, Hex], D, None),
+    sc(305, "clock_adjtime", &[Clock, Ptr], C, None),
+    sc(306, "syncfs", &[Fd], D, Some(fs::fsync)),
+    sc(307, "sendmmsg", &[Fd, Ptr, Int, Hex], N, None),
+    sc(308, "setns", &[Fd, Hex], D, None),
+    sc(309, "getcpu", &[Ptr, Ptr, Ptr], O, Some(system::getcpu)),
+    sc(310, "process_vm_readv", &[Int, Ptr, Long, Ptr, Long, Hex], O, None),
+    sc(311, "process_vm_writev", &[Int, Ptr, Long, Ptr, Long, Hex], O, None),
+    sc(312, "kcmp", &[Int, Int, Int, Hex, Hex], O, None),
+    sc(313, "finit_module", &[Fd, Path, Hex], D, None),
+    sc(314, "sched_setattr", &[Int, Ptr, Hex], O, None),
+    sc(315, "sched_getattr", &[Int, Ptr, Int, Hex], O, None),
+    sc(316, "renameat2", &[Fd, Path, Fd, Path, Hex], F, Some(fs::renameat2)),
+    sc(317, "seccomp", &[Int, Hex, Ptr], O, None),
+    sc(318, "getrandom", &[OutBuf(1), Long, Hex], O, Some(system::getrandom)),
+    sc(319, "memfd_create", &[Path, Hex], D, Some(fs::memfd_create)),
+    sc(320, "kexec_file_load", &[Fd, Fd, Long, Path, Hex], D, None),
+    sc(321, "bpf", &[Int, Ptr, Int], D, None),
+    sc(322, "execveat", &[Fd, Path, Ptr, Ptr, Hex], P.union(F), Some(process::execveat)),
+    sc(323, "userfaultfd", &[Hex], D, None),
+    sc(324, "membarrier", &[Int, Hex, Int], O, Some(system::membarrier)),
+    sc(325, "mlock2", &[Ptr, Long, Hex], M, Some(mlock::mlock2)),
+    sc(326, "copy_file_range", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, Some(io::copy_file_range)),
+    sc(327, "preadv2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::preadv2)),
+    sc(328, "pwritev2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::pwritev2)),
+    sc(329, "pkey_mprotect", &[Ptr, Long, Prot, Int], M, None),
+    sc(330, "pkey_alloc", &[Hex, Hex], O, None),
+    sc(331, "pkey_free", &[Int], O, None),
+    sc(332, "statx", &[Fd, Path, Hex, Hex, Ptr], F, Some(fs::statx)),
+    sc(333, "io_pgetevents", &[Hex, Long, Long, Ptr, Ptr, Ptr], O, None),
+    sc(334, "rseq", &[Ptr, Int, Hex, Hex], O, Some(process::rseq)),
+    sc(424, "pidfd_send_signal", &[Fd, Signal, Ptr, Hex], S, None),
+    sc(425, "io_uring_setup", &[Int, Ptr], D, None),
+    sc(426, "io_uring_enter", &[Fd, Int, Int, Hex, Ptr, Long], D, None),
+    sc(427, "io_uring_register", &[Fd, Int, Ptr, Int], D, None),
+    sc(434, "pidfd_open", &[Int, Hex], D, None),
+    sc(435, "clone3", &[Ptr, Long], P, Some(process::clone3)),
+    sc(436, "close_range", &[Fd, Fd, Hex], D, Some(fs::close_range)),
+    sc(437, "openat2", &[Fd, Path, Ptr, Long], F, Some(fs::openat2)),
+    sc(439, "faccessat2", &[Fd, Path, Int, Hex], F, Some(fs::faccessat2)),
+    sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, None),
+    sc(448, "process_mrelease", &[Fd, Hex], O, None),
+    sc(449, "futex_waitv", &[Ptr, Int, Hex, Ptr, Clock], O, None),
+    sc(453, "map_shadow_stack", &[Ptr, Long, Hex], M, None),
+];
+
+fn index() -> &'static [Option<&'static Syscall>] {
+    static INDEX: OnceLock<Vec<Option<&'static Syscall>>> = OnceLock::new();
+    INDEX.get_or_init(|| {
+        let mut v = vec![None; 512];
+        for s in TABLE {
+            v[s.nr as usize] = Some(s);
+        }
+        v
+    })
+}
+
+/// The entry for syscall `nr`.
+pub fn lookup(nr: u64) -> Option<&'static Syscall> {
+    index().get(usize::try_from(nr).ok()?).copied().flatten()
+}
+
+pub fn by_name(name: &str) -> Option<&'static Syscall> {
+    TABLE.iter().find(|s| s.name == name)
+}
+
+/// Calls that change nothing a /proc file shows.
+fn quiet(nr: u64) -> bool {
+    matches!(nr, 0 | 1 | 3 | 5 | 8 | 17 | 18 | 19 | 20 | 39 | 102 | 104 | 107 | 108 | 110 | 186 | 201 | 228)
+}
+
+/// An unknown syscall: what the entry for its number would be.
+static UNKNOWN: Syscall = sc(u64::MAX, "syscall", &[Hex, Hex, Hex, Hex, Hex, Hex], O, None);
+
+impl Ctx<'_> {
+    /// Runs the syscall the thread's registers ask for.
+    /// Runs the call in the registers; the way back is [`Ctx::finish`]'s.
+    pub fn syscall(&mut self) {
+        let (nr, args) = self.regs.syscall();
+        self.syscall_nr = Some(nr);
+        let entry = lookup(nr);
+        let start = Instant::now();
+        let result = match entry.and_then(|e| e.handler) {
+            Some(h) => h(self, args),
+            None => {
+                if self.k.unsupported.insert(nr) {
+                    let name = entry.map_or_else(|| format!("syscall {nr}"), |e| format!("{} ({nr})", e.name));
+                    let comm = self.proc().comm.clone();
+                    self.k.diag(&format!("{comm}: {name} is not supported (-ENOSYS)"));
+                }
+                Err(ENOSYS)
+            }
+        };
+        let took = start.elapsed();
+        let ret = match result {
+            Ok(v) => v,
+            Err(e) => e.ret(),
+        };
+        if !self.keep_regs {
+            self.regs.rax = ret as u64;
+        }
+        if !quiet(nr) {
+            self.k.epoch += 1;
+        }
+        if let Some(st) = self.k.cfg.strace.clone() {
+            let e = entry.unwrap_or(&UNKNOWN);
+            if st.filter.matches(e) {
+                let gone = self.thread_gone();
+                let shown = if gone && matches!(nr, 60 | 231) { None } else { Some(ret) };
+                if st.count {
+                    let mut c = st.counts.lock().unwrap_or_else(|p| p.into_inner());
+                    let slot = c.entry(e.name).or_insert((0, 0, Default::default()));
+                    slot.0 += 1;
+                    slot.1 += u64::from((-4095..0).contains(&ret));
+                    slot.2 += took;
+                } else {
+                    let name_args = if entry.is_none() {
+                        let mut a = [0; 6];
+                        a[0] = nr;
+                        a[1..].copy_from_slice(&args[..5]);
+                        a
+                    } else {
+                        args
+                    };
+                    let mut line =
+                        super::strace::line(&self.k, self.pid, e, name_args, shown, st.times.then_some(took));
+                    if shown.is_none() {
+                        if let Some(s) = self.k.procs.get(&self.pid).and_then(|p| p.group_exit) {
+                            line.push_str(&match s {
+                                super::ExitStatus::Exited(c) => format!("\n+++ exited with {c} +++"),
+                                super::ExitStatus::Killed(sig) => {
+                                    format!("\n+++ killed by {} +++", super::signal::name(sig))
+                                }
+                            });
+                        }
+                    }
+                    st.sink.emit(&line);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,244 @@
+//! poll, ppoll, select and pselect6 over pipes, stdio and files: readiness
+//! as Linux reports it, blocking until something is ready, a timeout, or a
+//! signal. Pipes wake the waiter; the host's stdio is polled.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use super::super::errno::*;
+use super::super::files::stdio::host_ready;
+use super::super::files::{FileKind, OpenFile};
+use super::super::signal::UNBLOCKABLE;
+use super::super::task::{Ctx, Woken};
+
+const POLLIN: i16 = 0x1;
+const POLLPRI: i16 = 0x2;
+const POLLOUT: i16 = 0x4;
+const POLLERR: i16 = 0x8;
+const POLLHUP: i16 = 0x10;
+const POLLNVAL: i16 = 0x20;
+const POLLRDNORM: i16 = 0x40;
+const POLLWRNORM: i16 = 0x100;
+/// How often a wait that involves the host's stdio looks again.
+const HOST_TICK: Duration = Duration::from_millis(10);
+
+/// What `f` is ready for now, of `events`; whether readiness comes from
+/// the host (and must be polled).
+fn ready(ctx: &Ctx, f: &Arc<OpenFile>, events: i16) -> (i16, bool) {
+    let want = events | POLLERR | POLLHUP;
+    let r = match &f.kind {
+        FileKind::PipeRead(p) => {
+            let mut r = 0;
+            if !p.is_empty() {
+                r |= POLLIN | POLLRDNORM;
+            }
+            if !p.has_writers() {
+                r |= POLLHUP;
+            }
+            p.readable.register(&ctx.cond());
+            r
+        }
+        FileKind::PipeWrite(p) => {
+            p.writable.register(&ctx.cond());
+            if !p.write_ready() {
+                0
+            } else if p.has_readers() {
+                POLLOUT | POLLWRNORM
+            } else {
+                POLLERR
+            }
+        }
+        FileKind::Input(i) => match i.host_fd() {
+            Some(fd) => {
+                return (if host_ready(fd, false, 0) { POLLIN | POLLRDNORM } else { 0 } & want, true);
+            }
+            None => POLLIN | POLLRDNORM,
+        },
+        FileKind::Output(o) => match o.host_fd() {
+            Some(fd) => return (if host_ready(fd, true, 0) { POLLOUT | POLLWRNORM } else { 0 } & want, true),
+            None => POLLOUT | POLLWRNORM,
+        },
+        _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
+    };
+    (r & want, false)
+}
+
+/// Waits until `check` finds something ready, the deadline passes (then
+/// `check` runs a last time), or a signal comes (EINTR).
+fn wait_ready<R>(
+    ctx: &mut Ctx,
+    deadline: Option<Instant>,
+    mut check: impl FnMut(&mut Ctx) -> (Option<R>, bool, R),
+) -> Result<R, Errno> {
+    loop {
+        let (found, host, none) = check(ctx);
+        if let Some(r) = found {
+            return Ok(r);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Ok(none);
+        }
+        if let Some(w) = ctx.interrupted() {
+            return Err(if w == Woken::Signal { EINTR } else { ctx.woken_errno(w) });
+        }
+        let until = if host {
+            let tick = Instant::now() + HOST_TICK;
+            Some(deadline.map_or(tick, |d| d.min(tick)))
+        } else {
+            deadline
+        };
+        ctx.sleep(until);
+    }
+}
+
+fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
+    if nfds > ctx.proc().limits.cur(super::super::limits::RLIMIT_NOFILE) {
+        return Err(EINVAL);
+    }
+    let mut raw = vec![0u8; (nfds * 8) as usize];
+    ctx.read_user(fds, &mut raw)?;
+    let entries: Vec<(i32, i16)> = raw
+        .chunks_exact(8)
+        .map(|c| {
+            (i32::from_le_bytes(c[..4].try_into().expect("4")), i16::from_le_bytes(c[4..6].try_into().expect("2")))
+        })
+        .collect();
+    let revents = wait_ready(ctx, deadline, |ctx| {
+        let mut out = Vec::with_capacity(entries.len());
+        let (mut n, mut host) = (0, false);
+        for &(fd, ev) in &entries {
+            let r = if fd < 0 {
+                0
+            } else {
+                match ctx.proc().files.file(fd) {
+                    Ok(f) => {
+                        let (r, h) = ready(ctx, &f, ev);
+                        host |= h;
+                        r
+                    }
+                    Err(_) => POLLNVAL,
+                }
+            };
+            n += i32::from(r != 0);
+            out.push(r);
+        }
+        let found = (n > 0).then(|| (n, out.clone()));
+        (found, host, (0, out))
+    })?;
+    for (i, r) in revents.1.iter().enumerate() {
+        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    }
+    ctx.write_user(fds, &raw)?;
+    Ok(revents.0 as i64)
+}
+
+pub fn poll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let ms = a[2] as i32;
+    let deadline = (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
+    do_poll(ctx, a[0], a[1], deadline)
+}
+
+/// Runs `f` with the signal mask `set` (if given) in force, restoring it
+/// after unless a handler is about to run (then its frame restores it).
+fn with_mask(ctx: &mut Ctx, set: u64, f: impl FnOnce(&mut Ctx) -> SysResult) -> SysResult {
+    if set == 0 {
+        return f(ctx);
+    }
+    let mask = ctx.read_u64(set)?;
+    let old = ctx.thread().sigmask;
+    ctx.thread_mut().sigmask = mask & !UNBLOCKABLE;
+    let r = f(ctx);
+    if r == Err(EINTR) && ctx.k.signal_pending(ctx.tid) {
+        ctx.thread_mut().saved_mask = Some(old);
+    } else {
+        ctx.thread_mut().sigmask = old;
+    }
+    r
+}
+
+fn timespec_deadline(ctx: &mut Ctx, at: u64) -> Result<Option<Instant>, Errno> {
+    if at == 0 {
+        return Ok(None);
+    }
+    let (s, ns) = super::time::read_timespec(ctx, at)?;
+    Ok(Some(Instant::now() + Duration::new(s as u64, ns as u32)))
+}
+
+pub fn ppoll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[3] != 0 && a[4] != 8 {
+        return Err(EINVAL);
+    }
+    let deadline = timespec_deadline(ctx, a[2])?;
+    with_mask(ctx, a[3], |ctx| do_poll(ctx, a[0], a[1], deadline))
+}
+
+fn do_select(ctx: &mut Ctx, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> SysResult {
+    if (nfds as i64) < 0 || nfds > 1024 {
+        return Err(EINVAL);
+    }
+    let bytes = nfds.div_ceil(64) as usize * 8;
+    let mut masks = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
+    for (m, &p) in masks.iter_mut().zip(&sets) {
+        if p != 0 {
+            ctx.read_user(p, m)?;
+        }
+    }
+    let bit = |m: &[u8], i: usize| m[i / 8] & (1 << (i % 8)) != 0;
+    for i in 0..nfds as usize {
+        if (bit(&masks[0], i) || bit(&masks[1], i) || bit(&masks[2], i)) && ctx.proc().files.get(i as i32).is_none() {
+            return Err(EBADF);
+        }
+    }
+    let out = wait_ready(ctx, deadline, |ctx| {
+        let mut res = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
+        let (mut n, mut host) = (0, false);
+        for i in 0..nfds as usize {
+            let Ok(f) = ctx.proc().files.file(i as i32) else { continue };
+            let (r, h) = ready(ctx, &f, POLLIN | POLLOUT | POLLPRI);
+            host |= h;
+            for (k, ev) in [(0, POLLIN | POLLHUP | POLLERR), (1, POLLOUT | POLLERR), (2, POLLPRI)] {
+                if bit(&masks[k], i) && r & ev != 0 {
+                    res[k][i / 8] |= 1 << (i % 8);
+                    n += 1;
+                }
+            }
+        }
+        let found = (n > 0).then(|| (n, res.clone()));
+        (found, host, (0, res))
+    })?;
+    for (k, &p) in sets.iter().enumerate() {
+        if p != 0 {
+            ctx.write_user(p, &out.1[k])?;
+        }
+    }
+    Ok(out.0 as i64)
+}
+
+pub fn select(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let deadline = if a[4] != 0 {
+        let (s, us) = (ctx.read_u64(a[4])? as i64, ctx.read_u64(a[4] + 8)? as i64);
+        if s < 0 || !(0..1_000_000).contains(&us) {
+            return Err(EINVAL);
+        }
+        Some(Instant::now() + Duration::new(s as u64, us as u32 * 1000))
+    } else {
+        None
+    };
+    do_select(ctx, a[0], [a[1], a[2], a[3]], deadline)
+}
+
+pub fn pselect6(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let deadline = timespec_deadline(ctx, a[4])?;
+    // The sixth argument points at {sigset pointer, its size}.
+    let set = if a[5] != 0 {
+        let p = ctx.read_u64(a[5])?;
+        let size = ctx.read_u64(a[5] + 8)?;
+        if p != 0 && size != 8 {
+            return Err(EINVAL);
+        }
+        p
+    } else {
+        0
+    };
+    with_mask(ctx, set, |ctx| do_select(ctx, a[0], [a[1], a[2], a[3]], deadline))
+}

@@ -1,0 +1,186 @@
+//! Clocks, sleeps and the real-time interval timer (alarm, setitimer).
+
+use std::time::{Duration, Instant};
+
+use super::super::errno::*;
+use super::super::task::{Ctx, Woken};
+
+const CLOCK_REALTIME: u64 = 0;
+const CLOCK_MONOTONIC: u64 = 1;
+const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
+const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
+const CLOCK_MONOTONIC_RAW: u64 = 4;
+const CLOCK_REALTIME_COARSE: u64 = 5;
+const CLOCK_MONOTONIC_COARSE: u64 = 6;
+const CLOCK_BOOTTIME: u64 = 7;
+const CLOCK_REALTIME_ALARM: u64 = 8;
+const CLOCK_BOOTTIME_ALARM: u64 = 9;
+const CLOCK_TAI: u64 = 11;
+const TIMER_ABSTIME: u64 = 1;
+const ITIMER_REAL: u64 = 0;
+
+pub fn host_clock(id: libc::clockid_t) -> (i64, i64) {
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: valid clock id and out-pointer.
+    unsafe { libc::clock_gettime(id, &mut ts) };
+    (ts.tv_sec, ts.tv_nsec)
+}
+
+/// The host clock behind a guest clock id; CPU clocks count the process's
+/// own time (in the guest and in faultline's kernel for it).
+fn clock_now(ctx: &Ctx, clock: u64) -> Result<(i64, i64), Errno> {
+    Ok(match clock {
+        CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM | CLOCK_TAI => host_clock(libc::CLOCK_REALTIME),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE => host_clock(libc::CLOCK_MONOTONIC),
+        CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => host_clock(libc::CLOCK_BOOTTIME),
+        CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
+            let r = ctx.proc().rusage;
+            let ns = r.utime_ns + r.stime_ns;
+            ((ns / 1_000_000_000) as i64, (ns % 1_000_000_000) as i64)
+        }
+        _ => return Err(EINVAL),
+    })
+}
+
+fn write_pair(ctx: &mut Ctx, at: u64, a: i64, b: i64) -> Result<(), Errno> {
+    let mut buf = [0u8; 16];
+    buf[..8].copy_from_slice(&a.to_le_bytes());
+    buf[8..].copy_from_slice(&b.to_le_bytes());
+    ctx.write_user(at, &buf)
+}
+
+pub fn read_timespec(ctx: &mut Ctx, at: u64) -> Result<(i64, i64), Errno> {
+    let (s, ns) = (ctx.read_u64(at)? as i64, ctx.read_u64(at + 8)? as i64);
+    if s < 0 || !(0..1_000_000_000).contains(&ns) {
+        return Err(EINVAL);
+    }
+    Ok((s, ns))
+}
+
+pub fn clock_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (s, ns) = clock_now(ctx, a[0])?;
+    write_pair(ctx, a[1], s, ns)?;
+    Ok(0)
+}
+
+pub fn clock_getres(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    clock_now(ctx, a[0])?;
+    if a[1] != 0 {
+        let coarse = matches!(a[0], CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE);
+        write_pair(ctx, a[1], 0, if coarse { 4_000_000 } else { 1 })?;
+    }
+    Ok(0)
+}
+
+pub fn gettimeofday(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (s, ns) = host_clock(libc::CLOCK_REALTIME);
+    if a[0] != 0 {
+        write_pair(ctx, a[0], s, ns / 1000)?;
+    }
+    if a[1] != 0 {
+        ctx.write_user(a[1], &[0u8; 8])?;
+    }
+    Ok(0)
+}
+
+pub fn time(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (s, _) = host_clock(libc::CLOCK_REALTIME);
+    if a[0] != 0 {
+        ctx.write_u64(a[0], s as u64)?;
+    }
+    Ok(s)
+}
+
+/// Sleeps until `deadline`, interruptibly; on a signal writes what is left
+/// to `rem` (if given) and returns EINTR.
+fn sleep_until(ctx: &mut Ctx, deadline: Instant, rem: u64) -> SysResult {
+    loop {
+        if Instant::now() >= deadline {
+            return Ok(0);
+        }
+        if let Some(w) = ctx.interrupted() {
+            if w == Woken::Signal && rem != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                let _ = write_pair(ctx, rem, left.as_secs() as i64, left.subsec_nanos() as i64);
+            }
+            return Err(EINTR);
+        }
+        ctx.sleep(Some(deadline));
+    }
+}
+
+pub fn nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (s, ns) = read_timespec(ctx, a[0])?;
+    let deadline = Instant::now() + Duration::new(s as u64, ns as u32);
+    sleep_until(ctx, deadline, a[1])
+}
+
+pub fn clock_nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (clock, flags, req, rem) = (a[0], a[1], a[2], a[3]);
+    if matches!(clock, CLOCK_THREAD_CPUTIME_ID) {
+        return Err(EINVAL);
+    }
+    let (s, ns) = read_timespec(ctx, req)?;
+    let now = clock_now(ctx, clock)?;
+    let d = if flags & TIMER_ABSTIME != 0 {
+        let total = (s as i128 * 1_000_000_000 + ns as i128) - (now.0 as i128 * 1_000_000_000 + now.1 as i128);
+        if total <= 0 {
+            return Ok(0);
+        }
+        Duration::from_nanos(total.min(u64::MAX as i128) as u64)
+    } else {
+        Duration::new(s as u64, ns as u32)
+    };
+    let deadline = Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 32));
+    sleep_until(ctx, deadline, if flags & TIMER_ABSTIME != 0 { 0 } else { rem })
+}
+
+/// The real-time timer: what is left of it (in µs) and its interval.
+fn itimer_left(ctx: &Ctx) -> (Duration, Duration) {
+    match ctx.proc().itimer_real {
+        Some((at, every)) => (at.saturating_duration_since(Instant::now()), every),
+        None => (Duration::ZERO, Duration::ZERO),
+    }
+}
+
+fn set_itimer(ctx: &mut Ctx, value: Duration, interval: Duration) {
+    ctx.proc_mut().itimer_real = if value.is_zero() { None } else { Some((Instant::now() + value, interval)) };
+    // The supervisor sleeps until the next timer: tell it.
+    ctx.kernel.done.notify_all();
+}
+
+pub fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (left, _) = itimer_left(ctx);
+    set_itimer(ctx, Duration::from_secs(a[0] as u32 as u64), Duration::ZERO);
+    // Seconds left, rounded to the nearest (at least 1 if any was left).
+    let secs = left.as_secs() + u64::from(left.subsec_micros() >= 500_000);
+    Ok(if left.is_zero() { 0 } else { secs.max(1) as i64 })
+}
+
+pub fn setitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (which, new, old) = (a[0], a[1], a[2]);
+    if which != ITIMER_REAL {
+        return if which <= 2 { Err(ENOSYS) } else { Err(EINVAL) };
+    }
+    let tv = |ctx: &mut Ctx, at: u64| -> Result<Duration, Errno> {
+        let (s, us) = (ctx.read_u64(at)? as i64, ctx.read_u64(at + 8)? as i64);
+        if s < 0 || !(0..1_000_000).contains(&us) {
+            return Err(EINVAL);
+        }
+        Ok(Duration::new(s as u64, us as u32 * 1000))
+    };
+    let parsed = if new != 0 { Some((tv(ctx, new + 16)?, tv(ctx, new)?)) } else { None };
+    if old != 0 {
+        let (left, every) = itimer_left(ctx);
+        let b: Vec<u8> =
+            [every.as_secs() as i64, every.subsec_micros() as i64, left.as_secs() as i64, left.subsec_micros() as i64]
+                .iter()
+                .flat_map(|x| x.to_le_bytes())
+                .collect();
+        ctx.write_user(old, &b)?;
+    }
+    if let Some((value, interval)) = parsed {
+        set_itimer(ctx, value, interval);
+    }
+    Ok(0)
+}

@@ -1,0 +1,363 @@
+//! The context a trap is handled in: which thread trapped, its registers,
+//! the kernel lock, and the helpers syscalls use (user memory, blocking).
+//! Also what happens on the way back to user mode: a killed thread exits,
+//! pending signals are delivered.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use parking_lot::{Condvar, MutexGuard};
+use zerocopy::{FromBytes, Immutable, IntoBytes};
+
+use super::errno::*;
+use super::process::{ExitStatus, Pid, Tid};
+use super::signal::{self, SigInfo};
+use super::{Kernel, KernelState, Next};
+use crate::arch::trap::{self, Trap};
+use crate::arch::UserRegs;
+use crate::hv::{FpuState, Vcpu};
+use crate::mm::MmId;
+
+pub struct Ctx<'a> {
+    pub kernel: &'a Kernel,
+    pub k: MutexGuard<'a, KernelState>,
+    pub tid: Tid,
+    pub pid: Pid,
+    pub regs: &'a mut UserRegs,
+    pub vcpu: &'a Vcpu,
+    /// Set by calls that set every register (exec, sigreturn): the result
+    /// is not written to RAX.
+    pub keep_regs: bool,
+    /// Set by exec: start afresh.
+    pub enter: Option<super::Entry>,
+    /// arch_prctl changed FS or GS.
+    pub tls_changed: bool,
+    /// FPU state to load before returning (sigreturn).
+    pub fpu: Option<FpuState>,
+    /// When the trap was taken, for timeline latencies.
+    pub at: Instant,
+    /// The syscall being run, for restarting it.
+    pub syscall_nr: Option<u64>,
+    /// The fault being handled, for a handler's sigcontext.
+    pub fault_error: u64,
+    pub fault_trapno: u64,
+}
+
+/// Why a blocking wait ended without its condition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Woken {
+    /// A signal is pending (EINTR, or a restart under SA_RESTART).
+    Signal,
+    /// The thread must exit.
+    Killed,
+    /// The deadline passed.
+    Timeout,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(
+        kernel: &'a Kernel,
+        k: MutexGuard<'a, KernelState>,
+        tid: Tid,
+        regs: &'a mut UserRegs,
+        vcpu: &'a Vcpu,
+    ) -> Self {
+        let pid = k.threads.get(&tid).map_or(0, |t| t.pid);
+        Ctx {
+            kernel,
+            k,
+            tid,
+            pid,
+            regs,
+            vcpu,
+            keep_regs: false,
+            enter: None,
+            tls_changed: false,
+            fpu: None,
+            at: Instant::now(),
+            syscall_nr: None,
+            fault_error: 0,
+            fault_trapno: 0,
+        }
+    }
+
+    pub fn proc(&self) -> &super::Process {
+        &self.k.procs[&self.pid]
+    }
+
+    pub fn proc_mut(&mut self) -> &mut super::Process {
+        self.k.procs.get_mut(&self.pid).expect("the calling process")
+    }
+
+    pub fn thread(&self) -> &super::Thread {
+        &self.k.threads[&self.tid]
+    }
+
+    pub fn thread_mut(&mut self) -> &mut super::Thread {
+        self.k.threads.get_mut(&self.tid).expect("the calling thread")
+    }
+
+    pub fn mm(&self) -> MmId {
+        self.proc().mm
+    }
+
+    /// Handles `trap` and decides what the vCPU does next.
+    pub fn trap(&mut self, trap: Trap) -> Next {
+        match trap {
+            Trap::Syscall => self.syscall(),
+            Trap::CompatSyscall => {
+                // faultline runs no 32-bit ABI: like a Linux built without
+                // IA32 emulation (entry_SYSCALL32_ignore), -ENOSYS to the
+                // caller, with sysretl's registers.
+                self.regs.rax = ENOSYS.ret() as u64 & 0xffff_ffff;
+                self.regs.rip = self.regs.rcx & 0xffff_ffff;
+                self.regs.rflags = self.regs.r11;
+                self.regs.compat = true;
+            }
+            Trap::PageFault { addr, error } => {
+                if let Some(info) = super::mm_fault::user_fault(self, addr, error) {
+                    self.force_signal(info, trap);
+                }
+            }
+            Trap::Exception(vector) => {
+                let mut vector = vector;
+                if vector == trap::UD {
+                    // `int $N` reported as #UD (PVM): Linux gives #GP/#BP.
+                    let mut insn = [0u8; 2];
+                    if self.read_user(self.regs.rip, &mut insn).is_ok() {
+                        vector = trap::software_interrupt_vector(insn).unwrap_or(vector);
+                    }
+                }
+                let (signo, code) = trap::signal_for_vector(vector);
+                let addr =
+                    if matches!(signo, signal::SIGILL | signal::SIGFPE | signal::SIGBUS) { self.regs.rip } else { 0 };
+                self.force_signal(SigInfo::fault(signo, code, addr), Trap::Exception(vector));
+            }
+            Trap::Kernel(vector) => {
+                // No guest code runs in ring 0 and the shim's stubs cannot
+                // fault, so whatever the program did to get here, it dies.
+                let why = format!(
+                    "{} in ring 0 at ip {:016x}: the program may not run there",
+                    trap::vector_name(vector),
+                    self.regs.rip
+                );
+                self.die(signal::SIGSEGV, why);
+            }
+        }
+        self.finish(super::Next::Return { tls: None, fpu: None })
+    }
+
+    /// The way back to user mode: a thread that must stop exits; pending
+    /// signals are delivered (which may end the process).
+    pub fn finish(&mut self, next: Next) -> Next {
+        self.k.phys.flush_stale();
+        if let Some(e) = self.enter.take() {
+            return self.deliver_then(Next::Enter(e));
+        }
+        let next = match next {
+            Next::Return { .. } => {
+                let tls = if self.tls_changed {
+                    let t = self.thread();
+                    Some((t.fs_base, t.gs_base))
+                } else {
+                    None
+                };
+                Next::Return { tls, fpu: self.fpu.take() }
+            }
+            other => other,
+        };
+        self.deliver_then(next)
+    }
+
+    fn deliver_then(&mut self, next: Next) -> Next {
+        loop {
+            if self.thread_gone() {
+                self.k.exit_thread(self.tid, None);
+                return Next::Exit;
+            }
+            let Some(info) = self.k.next_signal(self.tid) else { return next };
+            match self.k.procs[&self.pid].sig.get(info.signo).handler {
+                signal::SIG_IGN => continue,
+                signal::SIG_DFL => match signal::default_action(info.signo) {
+                    signal::Action::Ignore | signal::Action::Continue | signal::Action::Stop => continue,
+                    signal::Action::Terminate | signal::Action::Core => {
+                        let why = match info.code {
+                            // pipe_write's send_sig: SI_USER from the writer.
+                            signal::SI_USER if info.signo == signal::SIGPIPE && info.pid == self.pid => {
+                                "wrote to a pipe with no reader".to_string()
+                            }
+                            signal::SI_USER | signal::SI_TKILL | signal::SI_QUEUE if info.pid == self.pid => {
+                                format!("raised {}", signal::name(info.signo))
+                            }
+                            signal::SI_USER | signal::SI_TKILL | signal::SI_QUEUE => {
+                                format!("signalled by pid {}", info.pid)
+                            }
+                            _ => "signalled by the kernel".to_string(),
+                        };
+                        let line = format!(
+                            "{}[{}]: {why}; killed by {}",
+                            self.proc().comm,
+                            self.pid,
+                            signal::name(info.signo)
+                        );
+                        self.k.reports.push(line.clone());
+                        // As natively, a pipeline's writers dying of SIGPIPE
+                        // or a shell's children of SIGINT are no news; the
+                        // program's own death is.
+                        if self.pid == 1 {
+                            self.k.diag(&line);
+                        }
+                        self.k.kill_process(self.pid, ExitStatus::Killed(info.signo));
+                    }
+                },
+                _ => {
+                    let next = super::sigframe::deliver(self, info, next);
+                    return next;
+                }
+            }
+        }
+    }
+
+    /// Whether this thread must stop now.
+    pub fn thread_gone(&self) -> bool {
+        self.k.threads.get(&self.tid).is_none_or(|t| t.killed || t.exited)
+    }
+
+    /// A synchronous signal (a fault, an exception): delivered to a handler
+    /// if there is one and it is neither blocked nor ignored; otherwise the
+    /// process dies of it, with a report in the kernel's style.
+    pub fn force_signal(&mut self, info: SigInfo, trap: Trap) {
+        let act = self.proc().sig.get(info.signo);
+        let blocked = self.thread().sigmask & signal::bit(info.signo) != 0;
+        if act.handler > signal::SIG_IGN && !blocked {
+            (self.fault_error, self.fault_trapno) = super::sigframe::trap_details(trap);
+            if let Trap::PageFault { addr, error } = trap {
+                self.k.note_signal(self.pid, self.tid, addr, error.write(), &info, self.at);
+            }
+            // Delivered before anything else on the way out.
+            self.thread_mut().pending.queue.push_front(info);
+            self.thread_mut().pending.set |= signal::bit(info.signo);
+            return;
+        }
+        let why = super::mm_fault::describe_crash(self, &info, trap);
+        self.die(info.signo, why);
+    }
+
+    /// The process dies of `signo`; `why` goes in the report.
+    pub fn die(&mut self, signo: i32, why: String) {
+        let line = format!("{}[{}]: {why}; killed by {}", self.proc().comm, self.pid, signal::name(signo));
+        self.k.reports.push(line.clone());
+        self.k.diag(&line);
+        self.k.kill_process(self.pid, ExitStatus::Killed(signo));
+    }
+
+    // User memory.
+
+    pub fn read_user(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+        let (pid, tid) = (self.pid, self.tid);
+        self.k.copy_from_user(pid, tid, addr, buf)
+    }
+
+    pub fn write_user(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+        let (pid, tid) = (self.pid, self.tid);
+        self.k.copy_to_user(pid, tid, addr, buf)
+    }
+
+    pub fn read_u64(&mut self, addr: u64) -> Result<u64, Errno> {
+        let mut b = [0u8; 8];
+        self.read_user(addr, &mut b)?;
+        Ok(u64::from_le_bytes(b))
+    }
+
+    pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
+        self.write_user(addr, &v.to_le_bytes())
+    }
+
+    pub fn read_u32(&mut self, addr: u64) -> Result<u32, Errno> {
+        let mut b = [0u8; 4];
+        self.read_user(addr, &mut b)?;
+        Ok(u32::from_le_bytes(b))
+    }
+
+    pub fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
+        self.write_user(addr, &v.to_le_bytes())
+    }
+
+    /// A Linux struct from user memory, read with one checked copy.
+    pub fn read_struct<T: FromBytes + IntoBytes + Immutable>(&mut self, addr: u64) -> Result<T, Errno> {
+        let mut v = T::new_zeroed();
+        self.read_user(addr, v.as_mut_bytes())?;
+        Ok(v)
+    }
+
+    /// A Linux struct to user memory, written with one checked copy.
+    pub fn write_struct<T: IntoBytes + Immutable>(&mut self, addr: u64, v: &T) -> Result<(), Errno> {
+        self.write_user(addr, v.as_bytes())
+    }
+
+    /// A NUL-terminated string of at most `max` bytes (with the NUL):
+    /// ENAMETOOLONG beyond.
+    pub fn read_cstr(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        loop {
+            let chunk = (4096 - at % 4096) as usize;
+            let mut buf = vec![0u8; chunk];
+            self.read_user(at, &mut buf)?;
+            if let Some(nul) = buf.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&buf[..nul]);
+                return if out.len() < max { Ok(out) } else { Err(ENAMETOOLONG) };
+            }
+            out.extend_from_slice(&buf);
+            if out.len() >= max {
+                return Err(ENAMETOOLONG);
+            }
+            at = at.checked_add(chunk as u64).ok_or(EFAULT)?;
+        }
+    }
+
+    // Blocking.
+
+    /// This thread's condition variable, to register on wait queues.
+    pub fn cond(&self) -> Arc<Condvar> {
+        self.thread().cond.clone()
+    }
+
+    /// Why this thread should stop waiting, if it should: killed, or a
+    /// signal it does not block is pending.
+    pub fn interrupted(&self) -> Option<Woken> {
+        if self.thread_gone() || self.k.stop.is_some() {
+            return Some(Woken::Killed);
+        }
+        self.k.signal_pending(self.tid).then_some(Woken::Signal)
+    }
+
+    /// Sleeps until woken or `deadline`; the kernel lock is released
+    /// meanwhile. The caller re-checks its condition.
+    pub fn sleep(&mut self, deadline: Option<Instant>) -> Option<Woken> {
+        let cv = self.cond();
+        match deadline {
+            Some(d) => {
+                if cv.wait_until(&mut self.k, d).timed_out() {
+                    return Some(Woken::Timeout);
+                }
+            }
+            None => cv.wait(&mut self.k),
+        }
+        None
+    }
+
+    /// Runs `f` with the kernel lock released (host I/O that may block).
+    pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        MutexGuard::unlocked(&mut self.k, f)
+    }
+
+    /// The errno a wait interrupted by `w` returns.
+    pub fn woken_errno(&self, w: Woken) -> Errno {
+        match w {
+            Woken::Signal => self.k.restart_errno(self.tid),
+            Woken::Killed => EINTR,
+            Woken::Timeout => ETIMEDOUT,
+        }
+    }
+}

@@ -1,0 +1,111 @@
+//! A thread: what the kernel keeps per schedulable entity (Linux's
+//! task_struct minus what the process shares): its signal mask and pending
+//! signals, TLS bases, the futex word to clear at exit, and how to reach the
+//! vCPU thread running it.
+
+use std::sync::Arc;
+
+use parking_lot::Condvar;
+
+use super::process::{Pid, Tid};
+use super::signal::{SigPending, SigSet};
+use crate::arch::UserRegs;
+use crate::hv::{FpuState, Kicker};
+
+/// Where a thread starts when its vCPU first runs it.
+#[derive(Clone)]
+pub struct StartState {
+    pub regs: UserRegs,
+    /// FPU/SSE/AVX state (a fork or clone copies its parent's); `None`: a
+    /// fresh program's.
+    pub fpu: Option<FpuState>,
+}
+
+/// sigaltstack(2)'s stack.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct AltStack {
+    pub sp: u64,
+    pub flags: u32,
+    pub size: u64,
+}
+
+pub const SS_ONSTACK: u32 = 1;
+pub const SS_DISABLE: u32 = 2;
+pub const SS_AUTODISARM: u32 = 1 << 31;
+
+impl Default for AltStack {
+    fn default() -> Self {
+        AltStack { sp: 0, flags: SS_DISABLE, size: 0 }
+    }
+}
+
+impl AltStack {
+    pub fn contains(&self, sp: u64) -> bool {
+        self.flags & SS_DISABLE == 0 && sp > self.sp && sp - self.sp <= self.size
+    }
+}
+
+pub struct Thread {
+    pub tid: Tid,
+    pub pid: Pid,
+    /// Set until its vCPU picks it up.
+    pub start: Option<StartState>,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and futex-woken at
+    /// exit.
+    pub clear_child_tid: u64,
+    pub robust_list: (u64, u64),
+    /// rseq area (address, length, signature).
+    pub rseq: Option<(u64, u32, u32)>,
+    pub sigmask: SigSet,
+    /// The mask to restore after a sigsuspend-like call delivers a signal.
+    pub saved_mask: Option<SigSet>,
+    pub pending: SigPending,
+    pub altstack: AltStack,
+    /// Its own condition variable, paired with the kernel lock: a blocked
+    /// thread sleeps on it.
+    pub cond: Arc<Condvar>,
+    /// How to stop its vCPU, while a vCPU thread runs it.
+    pub kicker: Option<Kicker>,
+    /// The host thread running it (userfaultfd reports faults by it).
+    pub host_tid: Option<i32>,
+    /// Must stop at the next chance (SIGKILL, exit_group, another thread's
+    /// exec).
+    pub killed: bool,
+    /// Exited; waits only for its vCPU thread to see it.
+    pub exited: bool,
+}
+
+impl Thread {
+    pub fn new(tid: Tid, pid: Pid, start: StartState) -> Self {
+        Thread {
+            tid,
+            pid,
+            start: Some(start),
+            fs_base: 0,
+            gs_base: 0,
+            clear_child_tid: 0,
+            robust_list: (0, 0),
+            rseq: None,
+            sigmask: 0,
+            saved_mask: None,
+            pending: SigPending::default(),
+            altstack: AltStack::default(),
+            cond: Arc::new(Condvar::new()),
+            kicker: None,
+            host_tid: None,
+            killed: false,
+            exited: false,
+        }
+    }
+
+    /// Wakes the thread wherever it is: blocked in the kernel, or running
+    /// in its vCPU.
+    pub fn wake(&self) {
+        self.cond.notify_all();
+        if let Some(k) = &self.kicker {
+            k.kick();
+        }
+    }
+}

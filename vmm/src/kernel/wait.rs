@@ -1,0 +1,39 @@
+//! Wait queues: how a thread blocked in the kernel learns that what it waits
+//! for may have happened. A blocked thread sleeps on its own condition
+//! variable (paired with the kernel lock) after registering it on the
+//! queues of what it waits for; waking a queue notifies them all, and each
+//! re-checks its condition.
+
+use std::sync::Arc;
+
+use parking_lot::{Condvar, Mutex};
+
+/// Threads waiting for something.
+#[derive(Default)]
+pub struct WaitQueue {
+    waiters: Mutex<Vec<Arc<Condvar>>>,
+}
+
+impl WaitQueue {
+    /// Registers `cv` to be notified at the next wake-up.
+    pub fn register(&self, cv: &Arc<Condvar>) {
+        let mut w = self.waiters.lock();
+        if !w.iter().any(|c| Arc::ptr_eq(c, cv)) {
+            w.push(cv.clone());
+        }
+    }
+
+    /// Wakes every registered thread (they register again if they go on
+    /// waiting).
+    pub fn wake_all(&self) {
+        for cv in std::mem::take(&mut *self.waiters.lock()) {
+            cv.notify_all();
+        }
+    }
+}
+
+impl std::fmt::Debug for WaitQueue {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "WaitQueue({})", self.waiters.lock().len())
+    }
+}

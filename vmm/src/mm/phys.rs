@@ -1,0 +1,487 @@
+//! Guest-physical memory: the frames of the RAM slot, what each holds, who
+//! maps it (the reverse map), whether its host page is there, and the page
+//! cache of files. Every process's pages, the page cache's and the page
+//! tables' come from here, so this is also where memory is counted.
+//!
+//! A frame is a guest-physical page of the RAM window. Handing one out
+//! costs nothing on the host: its host page exists only once something
+//! writes it (userfaultfd fills it on first touch). Freed frames are given
+//! back to the host with MADV_DONTNEED, which also makes KVM drop every
+//! translation of them.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use super::swap::SwapStore;
+use crate::arch::{TablePool, PAGE_SIZE};
+use crate::memory::HostMapping;
+
+/// An address space's identity, for the reverse map.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct MmId(pub u32);
+
+/// A file's identity in the page cache.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FileId(pub u64);
+
+/// Where a cached file's bytes come from and go back to.
+pub trait FileData: Send + Sync {
+    /// Reads up to `buf.len()` bytes at `offset`; fewer at end of file.
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// Writes back (dirty page cache pages of a writable file).
+    fn write_at(&self, offset: u64, buf: &[u8]) -> std::io::Result<()>;
+    /// Its size now, in bytes.
+    fn size(&self) -> u64;
+    /// Pages that live only in memory (shared anonymous memory, files the
+    /// sandbox wrote): never dropped when clean, swapped when evicted.
+    fn memory_only(&self) -> bool;
+}
+
+/// What a frame holds when it is clean (not dirty).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Content {
+    Zero,
+    /// Page `index` of a file in the page cache.
+    File {
+        file: FileId,
+        index: u64,
+    },
+}
+
+/// How a frame counts in RSS (Linux's MM_ANONPAGES, MM_FILEPAGES,
+/// MM_SHMEMPAGES).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameKind {
+    Anon,
+    File,
+    Shmem,
+}
+
+/// Whether a frame's host page is there, and what it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Residency {
+    /// Not backed: the next touch faults through userfaultfd.
+    Absent,
+    /// Backed by the host's shared zero page, write-protected through
+    /// userfaultfd: a read of fresh anonymous memory, as Linux maps its zero
+    /// page. Costs no memory; the first write is a copy-on-write fault.
+    Zero,
+    /// Backed by a page of its own.
+    Resident,
+    /// Evicted; its contents wait in this swap slot.
+    Swapped(u32),
+}
+
+/// One page-table entry mapping a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mapping {
+    pub mm: MmId,
+    pub va: u64,
+    /// Slot offset of the entry (for its accessed/dirty bits).
+    pub pte: u64,
+}
+
+#[derive(Clone, Debug)]
+pub struct Frame {
+    pub kind: FrameKind,
+    pub residency: Residency,
+    /// The contents differ from `content`: evicting must save them.
+    pub dirty: bool,
+    pub content: Content,
+    /// Every page-table entry that maps the frame.
+    pub maps: SmallVec<[Mapping; 1]>,
+    /// Held by the page cache.
+    pub cached: bool,
+    /// Mappings of it in VM_LOCKED areas: never evicted while > 0.
+    pub mlocks: u32,
+    /// Pinned by the sandbox (`--pin`): never evicted.
+    pub pinned: bool,
+    /// Pinned while the VMM copies to or from it.
+    pub io_pins: u32,
+    /// Has an entry in the CLOCK queue (one at most), with this generation.
+    pub clock_gen: Option<u64>,
+}
+
+impl Frame {
+    fn new(kind: FrameKind, content: Content) -> Self {
+        Frame {
+            kind,
+            residency: Residency::Absent,
+            dirty: false,
+            content,
+            maps: SmallVec::new(),
+            cached: false,
+            mlocks: 0,
+            pinned: false,
+            io_pins: 0,
+            clock_gen: None,
+        }
+    }
+
+    /// Whether reclaim may take it away.
+    pub fn evictable(&self) -> bool {
+        self.residency == Residency::Resident && self.mlocks == 0 && !self.pinned && self.io_pins == 0
+    }
+}
+
+/// Per-address-space counters, as /proc/PID/status shows them (in pages).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MmCounters {
+    pub anon: u64,
+    pub file: u64,
+    pub shmem: u64,
+    /// Mapped pages whose contents are in swap.
+    pub swap: u64,
+    /// Largest RSS seen (VmHWM).
+    pub hiwater: u64,
+    /// Resident pages in VM_LOCKED areas.
+    pub locked: u64,
+}
+
+impl MmCounters {
+    pub fn rss(&self) -> u64 {
+        self.anon + self.file + self.shmem
+    }
+}
+
+/// Memory-wide counters, in pages.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PhysCounters {
+    /// Frames with a page of their own on the host.
+    pub resident: u64,
+    pub peak_resident: u64,
+    /// Resident frames that are mlocked or pinned.
+    pub mlocked: u64,
+    /// Resident frames pinned by `--pin`.
+    pub pinned: u64,
+    /// Resident frames of the page cache, and of them shared memory.
+    pub cached: u64,
+    pub shmem: u64,
+    pub anon: u64,
+    pub evictions: u64,
+    pub swap_ins: u64,
+    pub swap_outs: u64,
+}
+
+/// Memory limits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Budget {
+    /// Most frames resident at once (`--mem`, or `--rss-limit`).
+    pub resident_pages: u64,
+    /// Pages the swap store holds (`--swap`).
+    pub swap_pages: u64,
+    /// Guest RAM is registered with userfaultfd. When it is not, the host
+    /// kernel zero-fills pages on first touch unseen, so a fresh
+    /// zero-content frame counts as resident at once (its host page is the
+    /// truth) and nothing may be evicted (a dropped page would come back as
+    /// zeroes without anyone noticing).
+    pub trapped: bool,
+}
+
+/// A cached file: its pages in memory, and where they come from.
+pub struct CachedFile {
+    pub data: Arc<dyn FileData>,
+    pub pages: std::collections::BTreeMap<u64, u64>,
+}
+
+pub struct Phys {
+    ram: Arc<HostMapping>,
+    base: u64,
+    frames: Vec<Option<Frame>>,
+    free: Vec<u32>,
+    /// Frames the window holds.
+    window: u32,
+    pub tables: TablePool,
+    pub swap: SwapStore,
+    pub budget: Budget,
+    pub counters: PhysCounters,
+    mm_counters: HashMap<MmId, MmCounters>,
+    /// Resident frames in the order the CLOCK hand meets them: (frame,
+    /// generation); entries of frames since gone are skipped.
+    pub clock: VecDeque<(u64, u64)>,
+    next_gen: u64,
+    pub cache: HashMap<FileId, CachedFile>,
+    /// Frames whose translations changed and must be invalidated before
+    /// any vCPU runs again.
+    stale: Vec<u64>,
+}
+
+/// Errors of the frame allocator.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum PhysError {
+    #[error("guest-physical space is exhausted ({0} frames)")]
+    OutOfFrames(u32),
+}
+
+impl Phys {
+    pub fn new(ram: Arc<HostMapping>, base: u64, tables: TablePool, budget: Budget) -> Self {
+        let window = (ram.len() / PAGE_SIZE).min(u32::MAX as u64) as u32;
+        Phys {
+            ram,
+            base,
+            frames: Vec::new(),
+            free: Vec::new(),
+            window,
+            tables,
+            swap: SwapStore::new(budget.swap_pages),
+            budget,
+            counters: PhysCounters::default(),
+            mm_counters: HashMap::new(),
+            clock: VecDeque::new(),
+            next_gen: 0,
+            cache: HashMap::new(),
+            stale: Vec::new(),
+        }
+    }
+
+    pub fn ram(&self) -> &Arc<HostMapping> {
+        &self.ram
+    }
+
+    pub fn ram_base(&self) -> u64 {
+        self.base
+    }
+
+    fn index(&self, gpa: u64) -> Option<usize> {
+        let i = gpa.checked_sub(self.base)? / PAGE_SIZE;
+        (i < self.frames.len() as u64).then_some(i as usize)
+    }
+
+    /// The frame at `gpa`, if it is allocated.
+    pub fn frame(&self, gpa: u64) -> Option<&Frame> {
+        self.frames.get(self.index(gpa)?)?.as_ref()
+    }
+
+    /// The frame whose host page is at `host_addr`, as userfaultfd reports.
+    pub fn gpa_of_host(&self, host_addr: u64) -> Option<u64> {
+        let off = host_addr.checked_sub(self.ram.as_ptr() as u64)?;
+        (off < self.ram.len()).then(|| self.base + (off & !(PAGE_SIZE - 1)))
+    }
+
+    /// Host address of frame `gpa`'s page.
+    pub fn host_addr(&self, gpa: u64) -> u64 {
+        self.ram.as_ptr() as u64 + (gpa - self.base)
+    }
+
+    /// A new frame holding `content` (not yet backed).
+    pub fn alloc(&mut self, kind: FrameKind, content: Content) -> Result<u64, PhysError> {
+        let i = match self.free.pop() {
+            Some(i) => i as usize,
+            None => {
+                if self.frames.len() as u64 >= self.window as u64 {
+                    return Err(PhysError::OutOfFrames(self.window));
+                }
+                self.frames.push(None);
+                self.frames.len() - 1
+            }
+        };
+        self.frames[i] = Some(Frame::new(kind, content));
+        let gpa = self.base + i as u64 * PAGE_SIZE;
+        if !self.budget.trapped && content == Content::Zero {
+            self.update(gpa, |f| {
+                f.residency = Residency::Resident;
+                f.dirty = true;
+            });
+        }
+        Ok(gpa)
+    }
+
+    /// Frames handed out now.
+    pub fn allocated(&self) -> u64 {
+        (self.frames.len() - self.free.len()) as u64
+    }
+
+    pub fn mm_counters(&self, mm: MmId) -> MmCounters {
+        self.mm_counters.get(&mm).copied().unwrap_or_default()
+    }
+
+    /// Forgets an address space's counters (it is gone).
+    pub fn drop_mm(&mut self, mm: MmId) {
+        self.mm_counters.remove(&mm);
+    }
+
+    /// What a frame contributes to each mapper's counters.
+    fn weight(f: &Frame) -> (Option<FrameKind>, bool) {
+        match f.residency {
+            Residency::Resident => (Some(f.kind), false),
+            Residency::Swapped(_) => (None, true),
+            Residency::Absent | Residency::Zero => (None, false),
+        }
+    }
+
+    fn apply(c: &mut MmCounters, w: (Option<FrameKind>, bool), locked: bool, sign: i64) {
+        let add = |v: &mut u64| *v = (*v as i64 + sign).max(0) as u64;
+        match w.0 {
+            Some(FrameKind::Anon) => add(&mut c.anon),
+            Some(FrameKind::File) => add(&mut c.file),
+            Some(FrameKind::Shmem) => add(&mut c.shmem),
+            None => {}
+        }
+        if w.0.is_some() && locked {
+            add(&mut c.locked);
+        }
+        if w.1 {
+            add(&mut c.swap);
+        }
+        c.hiwater = c.hiwater.max(c.rss());
+    }
+
+    fn global(&mut self, f: &Frame, sign: i64) {
+        let c = &mut self.counters;
+        let add = |v: &mut u64| *v = (*v as i64 + sign).max(0) as u64;
+        if f.residency == Residency::Resident {
+            add(&mut c.resident);
+            // --pin is an mlock the VMM does: /proc/meminfo's Mlocked
+            // (and Unevictable) count both, once.
+            if f.mlocks > 0 || f.pinned {
+                add(&mut c.mlocked);
+            }
+            if f.pinned {
+                add(&mut c.pinned);
+            }
+            match f.kind {
+                FrameKind::Anon => add(&mut c.anon),
+                FrameKind::File => add(&mut c.cached),
+                FrameKind::Shmem => {
+                    add(&mut c.cached);
+                    add(&mut c.shmem);
+                }
+            }
+        }
+        c.peak_resident = c.peak_resident.max(c.resident);
+    }
+
+    /// Changes frame `gpa` through `f`, keeping every counter (memory-wide
+    /// and each mapper's) in step with what changed.
+    pub fn update<R>(&mut self, gpa: u64, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
+        let i = self.index(gpa)?;
+        let mut frame = self.frames[i].take()?;
+        let (w0, l0) = (Self::weight(&frame), frame.mlocks > 0);
+        self.global(&frame, -1);
+        for m in &frame.maps {
+            Self::apply(self.mm_counters.entry(m.mm).or_default(), w0, l0, -1);
+        }
+        let r = f(&mut frame);
+        let (w1, l1) = (Self::weight(&frame), frame.mlocks > 0);
+        self.global(&frame, 1);
+        for m in &frame.maps {
+            Self::apply(self.mm_counters.entry(m.mm).or_default(), w1, l1, 1);
+        }
+        if frame.residency == Residency::Resident && frame.clock_gen.is_none() {
+            self.next_gen += 1;
+            frame.clock_gen = Some(self.next_gen);
+            self.clock.push_back((gpa, self.next_gen));
+        }
+        self.frames[i] = Some(frame);
+        Some(r)
+    }
+
+    /// Adds a mapping of frame `gpa`.
+    pub fn add_map(&mut self, gpa: u64, m: Mapping) {
+        self.update(gpa, |f| f.maps.push(m));
+    }
+
+    /// Removes `mm`'s mapping of frame `gpa` at `va`; frees the frame when
+    /// nothing maps or caches it any more.
+    pub fn remove_map(&mut self, gpa: u64, mm: MmId, va: u64) {
+        self.update(gpa, |f| f.maps.retain(|m| !(m.mm == mm && m.va == va)));
+        self.free_if_unused(gpa);
+    }
+
+    /// Moves `mm`'s mapping of `gpa` from `from` to `to` (mremap).
+    pub fn move_map(&mut self, gpa: u64, mm: MmId, from: u64, to: u64, pte: u64) {
+        self.update(gpa, |f| {
+            for m in f.maps.iter_mut().filter(|m| m.mm == mm && m.va == from) {
+                m.va = to;
+                m.pte = pte;
+            }
+        });
+    }
+
+    /// Frees `gpa` if no mapping and no cache holds it.
+    pub fn free_if_unused(&mut self, gpa: u64) {
+        let Some(f) = self.frame(gpa) else { return };
+        if !f.maps.is_empty() || f.cached {
+            return;
+        }
+        // Drop its weight first, so the counters end where they began.
+        let was = self.update(gpa, |f| std::mem::replace(&mut f.residency, Residency::Absent));
+        match was {
+            Some(Residency::Swapped(slot)) => self.swap.free(slot),
+            Some(Residency::Resident | Residency::Zero) => self.discard(gpa),
+            Some(Residency::Absent) | None => {}
+        }
+        if let Some(i) = self.index(gpa) {
+            self.frames[i] = None;
+            self.free.push(i as u32);
+        }
+    }
+
+    /// Gives frame `gpa`'s host page back: the next touch faults again
+    /// through userfaultfd (and KVM drops its translations of it now).
+    pub fn discard(&self, gpa: u64) {
+        let _ = self.ram.discard(gpa - self.base, PAGE_SIZE);
+    }
+
+    /// Notes that `frames`' translations changed; [`Phys::flush_stale`]
+    /// invalidates them before any vCPU runs on.
+    pub fn note_stale(&mut self, frames: Vec<u64>) {
+        self.stale.extend(frames);
+    }
+
+    /// Makes KVM drop every translation of the stale frames, on every vCPU:
+    /// their page-table entries changed (mprotect, mremap, fork, a
+    /// copy-on-write break, …) and the MMU may still cache the old ones. A
+    /// protection round trip on the host pages runs KVM's MMU notifier,
+    /// which zaps the shadow (or EPT) entries and flushes the TLBs; the
+    /// guest's next access walks its tables afresh. Contiguous frames go in
+    /// one call.
+    pub fn flush_stale(&mut self) {
+        if self.stale.is_empty() {
+            return;
+        }
+        let mut frames = std::mem::take(&mut self.stale);
+        frames.sort_unstable();
+        frames.dedup();
+        let mut i = 0;
+        while i < frames.len() {
+            let start = frames[i];
+            let mut end = start + PAGE_SIZE;
+            i += 1;
+            while i < frames.len() && frames[i] == end {
+                end += PAGE_SIZE;
+                i += 1;
+            }
+            if let Some(off) = start.checked_sub(self.base) {
+                let _ = self.ram.invalidate(off, end - start);
+            }
+        }
+    }
+
+    /// Reads a resident frame's bytes.
+    pub fn read(&self, gpa: u64, offset: u64, buf: &mut [u8]) -> bool {
+        debug_assert!(matches!(self.frame(gpa).map(|f| f.residency), Some(Residency::Resident | Residency::Zero)));
+        self.ram.read(gpa - self.base + offset, buf).is_ok()
+    }
+
+    /// Writes a resident frame's bytes.
+    pub fn write(&self, gpa: u64, offset: u64, buf: &[u8]) -> bool {
+        debug_assert!(matches!(self.frame(gpa).map(|f| f.residency), Some(Residency::Resident)));
+        self.ram.write(gpa - self.base + offset, buf).is_ok()
+    }
+
+    /// Frames mapped by `mm`, for tests and reports.
+    pub fn frames_of(&self, mm: MmId) -> impl Iterator<Item = (u64, &Frame)> {
+        self.frames.iter().enumerate().filter_map(move |(i, f)| {
+            let f = f.as_ref()?;
+            f.maps.iter().any(|m| m.mm == mm).then_some((self.base + i as u64 * PAGE_SIZE, f))
+        })
+    }
+
+    /// Every allocated frame.
+    pub fn all_frames(&self) -> impl Iterator<Item = (u64, &Frame)> {
+        self.frames.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (self.base + i as u64 * PAGE_SIZE, f)))
+    }
+}

@@ -1,0 +1,139 @@
+//! The recorder: numbers and times each event, hands it to the sinks as it
+//! happens (a CSV file, a list kept for tests, …), and keeps the per-region
+//! counts the summary needs, so nothing grows with the length of a run
+//! unless a sink chooses to keep events.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::summary::RegionCounts;
+use super::{Event, Origin, RegionId, RegionKind, RegionTable};
+
+/// Where events go as they happen.
+pub trait EventSink: Send {
+    fn event(&mut self, e: &Event, regions: &RegionTable) -> io::Result<()>;
+    /// Everything written so far reaches its destination.
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Keeps every event in memory (tests, and library users who ask).
+#[derive(Clone, Default)]
+pub struct KeepEvents(pub Arc<Mutex<Vec<Event>>>);
+
+impl EventSink for KeepEvents {
+    fn event(&mut self, e: &Event, _: &RegionTable) -> io::Result<()> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(e.clone());
+        Ok(())
+    }
+}
+
+impl KeepEvents {
+    pub fn take(&self) -> Vec<Event> {
+        std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+}
+
+/// Calls a function for each event.
+pub struct EachEvent<F: FnMut(&Event, &RegionTable) + Send>(pub F);
+
+impl<F: FnMut(&Event, &RegionTable) + Send> EventSink for EachEvent<F> {
+    fn event(&mut self, e: &Event, regions: &RegionTable) -> io::Result<()> {
+        (self.0)(e, regions);
+        Ok(())
+    }
+}
+
+pub struct Recorder {
+    start: Instant,
+    seq: u64,
+    regions: RegionTable,
+    sinks: Vec<Box<dyn EventSink>>,
+    counts: HashMap<(u32, RegionId), RegionCounts>,
+    /// Pages the VMM backed for each process.
+    vmm_pages: HashMap<u32, u64>,
+    /// The first error a sink gave; recording goes on without it.
+    error: Option<io::Error>,
+}
+
+impl Recorder {
+    pub fn new(sinks: Vec<Box<dyn EventSink>>) -> Self {
+        Recorder {
+            start: Instant::now(),
+            seq: 0,
+            regions: RegionTable::default(),
+            sinks,
+            counts: HashMap::new(),
+            vmm_pages: HashMap::new(),
+            error: None,
+        }
+    }
+
+    /// Restarts the clock that timeline times count from (the program's
+    /// exec).
+    pub fn set_start(&mut self, t: Instant) {
+        self.start = t;
+    }
+
+    pub fn start(&self) -> Instant {
+        self.start
+    }
+
+    /// Nanoseconds since the start.
+    pub fn now_ns(&self) -> u64 {
+        self.start.elapsed().as_nanos() as u64
+    }
+
+    pub fn region(&mut self, name: &str, kind: RegionKind) -> RegionId {
+        self.regions.intern(name, kind)
+    }
+
+    pub fn regions(&self) -> &RegionTable {
+        &self.regions
+    }
+
+    /// Records `e`, which happened at `at`; fills in its number and time.
+    pub fn record(&mut self, mut e: Event, at: Instant) {
+        e.seq = self.seq;
+        self.seq += 1;
+        e.time_ns = at.saturating_duration_since(self.start).as_nanos() as u64;
+        self.counts.entry((e.pid, e.region)).or_default().add(&e);
+        if e.origin == Origin::Vmm && e.kind.is_fault() {
+            *self.vmm_pages.entry(e.pid).or_default() += 1;
+        }
+        for s in &mut self.sinks {
+            if let Err(err) = s.event(&e, &self.regions) {
+                self.error.get_or_insert(err);
+            }
+        }
+    }
+
+    /// Events recorded so far.
+    pub fn events(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn counts(&self) -> &HashMap<(u32, RegionId), RegionCounts> {
+        &self.counts
+    }
+
+    pub fn vmm_pages(&self, pid: u32) -> u64 {
+        self.vmm_pages.get(&pid).copied().unwrap_or(0)
+    }
+
+    /// Flushes every sink; the first error any sink gave, if one did.
+    pub fn flush(&mut self) -> io::Result<()> {
+        for s in &mut self.sinks {
+            if let Err(err) = s.flush() {
+                self.error.get_or_insert(err);
+            }
+        }
+        match self.error.take() {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+}

@@ -1,0 +1,342 @@
+//! The summary: per process and region, what a person reads at a glance
+//! after a run. Counts are kept as events happen ([`RegionCounts`]); the
+//! shape of each region (range, mapped and resident pages) comes from the
+//! process's address space when it ends.
+
+use std::fmt::Write as _;
+
+use super::{Access, Event, EventKind, Origin};
+use crate::arch::Perms;
+
+/// Latencies in a fixed histogram: 32 sub-buckets per power of two (about
+/// 2 % resolution), so a million faults cost no more than ten.
+#[derive(Clone, Debug)]
+pub struct Latencies {
+    buckets: Vec<u32>,
+    n: u64,
+}
+
+impl Default for Latencies {
+    fn default() -> Self {
+        Latencies { buckets: vec![0; 64 * SUB], n: 0 }
+    }
+}
+
+const SUB: usize = 32;
+
+impl Latencies {
+    fn bucket(ns: u64) -> usize {
+        if ns < SUB as u64 {
+            return ns as usize;
+        }
+        let exp = 63 - ns.leading_zeros() as usize; // ≥ 5
+        let sub = ((ns >> (exp - 5)) & (SUB as u64 - 1)) as usize;
+        (exp - 4) * SUB + sub
+    }
+
+    fn value(bucket: usize) -> u64 {
+        if bucket < SUB {
+            return bucket as u64;
+        }
+        let exp = bucket / SUB + 4;
+        let sub = (bucket % SUB) as u64;
+        // The middle of the bucket.
+        ((SUB as u64 + sub) << (exp - 5)) + (1u64 << (exp - 5)) / 2
+    }
+
+    pub fn add(&mut self, ns: u64) {
+        let b = Self::bucket(ns).min(self.buckets.len() - 1);
+        self.buckets[b] += 1;
+        self.n += 1;
+    }
+
+    /// The median, to the histogram's resolution.
+    pub fn median(&self) -> Option<u64> {
+        if self.n == 0 {
+            return None;
+        }
+        let mut seen = 0u64;
+        let want = self.n / 2 + 1;
+        for (i, &c) in self.buckets.iter().enumerate() {
+            seen += c as u64;
+            if seen >= want {
+                return Some(Self::value(i));
+            }
+        }
+        None
+    }
+}
+
+/// What happened in one region of one process.
+#[derive(Clone, Debug, Default)]
+pub struct RegionCounts {
+    pub read_faults: u64,
+    pub write_faults: u64,
+    pub prefaults: u64,
+    pub swap_ins: u64,
+    pub cows: u64,
+    pub cache_hits: u64,
+    pub major_faults: u64,
+    pub evictions: u64,
+    pub first_fault_ns: Option<u64>,
+    pub last_fault_ns: Option<u64>,
+    pub latency: Latencies,
+}
+
+impl RegionCounts {
+    pub(super) fn add(&mut self, e: &Event) {
+        match e.kind {
+            EventKind::Prefault(_) => self.prefaults += 1,
+            EventKind::Evict => self.evictions += 1,
+            _ => {}
+        }
+        if !e.is_guest_fault() {
+            return;
+        }
+        match e.access {
+            Access::Read => self.read_faults += 1,
+            Access::Write => self.write_faults += 1,
+            Access::None => {}
+        }
+        match e.kind {
+            EventKind::SwapIn => self.swap_ins += 1,
+            EventKind::Cow => self.cows += 1,
+            EventKind::CacheHit => self.cache_hits += 1,
+            _ => {}
+        }
+        if e.kind.is_major() {
+            self.major_faults += 1;
+        }
+        self.first_fault_ns = Some(self.first_fault_ns.map_or(e.time_ns, |t| t.min(e.time_ns)));
+        self.last_fault_ns = Some(self.last_fault_ns.map_or(e.time_ns, |t| t.max(e.time_ns)));
+        self.latency.add(e.latency_ns);
+    }
+
+    pub fn faults(&self) -> u64 {
+        self.read_faults + self.write_faults
+    }
+}
+
+/// A region as its process's address space shows it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RegionShape {
+    pub start: u64,
+    pub end: u64,
+    pub perms: Perms,
+    pub mapped_pages: u64,
+    pub resident_pages: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RegionSummary {
+    pub pid: u32,
+    pub name: String,
+    pub start: u64,
+    pub end: u64,
+    pub perms: Perms,
+    pub mapped_pages: u64,
+    pub read_faults: u64,
+    pub write_faults: u64,
+    /// Pages brought in ahead of use (populate, mlock, --pin).
+    pub prefaults: u64,
+    /// Faults served from swap (also counted as read or write faults).
+    pub swap_ins: u64,
+    /// Copy-on-write faults (also counted as write faults).
+    pub cows: u64,
+    pub evictions: u64,
+    pub resident_pages: u64,
+    pub first_fault_ns: Option<u64>,
+    pub last_fault_ns: Option<u64>,
+    pub median_latency_ns: Option<u64>,
+}
+
+impl RegionSummary {
+    pub fn new(pid: u32, name: String, shape: RegionShape, c: &RegionCounts) -> Self {
+        RegionSummary {
+            pid,
+            name,
+            start: shape.start,
+            end: shape.end,
+            perms: shape.perms,
+            mapped_pages: shape.mapped_pages,
+            read_faults: c.read_faults,
+            write_faults: c.write_faults,
+            prefaults: c.prefaults,
+            swap_ins: c.swap_ins,
+            cows: c.cows,
+            evictions: c.evictions,
+            resident_pages: shape.resident_pages,
+            first_fault_ns: c.first_fault_ns,
+            last_fault_ns: c.last_fault_ns,
+            median_latency_ns: c.latency.median(),
+        }
+    }
+
+    pub fn faults(&self) -> u64 {
+        self.read_faults + self.write_faults
+    }
+}
+
+/// One process: its regions, and how it ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProcessSummary {
+    pub pid: u32,
+    pub comm: String,
+    pub regions: Vec<RegionSummary>,
+    /// Pages the VMM backed on the process's behalf.
+    pub vmm_pages: u64,
+}
+
+impl ProcessSummary {
+    pub fn region(&self, name: &str) -> Option<&RegionSummary> {
+        self.regions.iter().find(|r| r.name == name)
+    }
+
+    pub fn guest_faults(&self) -> u64 {
+        self.regions.iter().map(RegionSummary::faults).sum()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Every process that ran, in pid order.
+    pub processes: Vec<ProcessSummary>,
+}
+
+impl Summary {
+    /// Region `name` of the first process (the program itself).
+    pub fn region(&self, name: &str) -> Option<&RegionSummary> {
+        self.processes.first().and_then(|p| p.region(name))
+    }
+
+    pub fn process(&self, pid: u32) -> Option<&ProcessSummary> {
+        self.processes.iter().find(|p| p.pid == pid)
+    }
+
+    /// Every region row of every process.
+    pub fn regions(&self) -> impl Iterator<Item = &RegionSummary> {
+        self.processes.iter().flat_map(|p| p.regions.iter())
+    }
+
+    pub fn guest_faults(&self) -> u64 {
+        self.processes.iter().map(ProcessSummary::guest_faults).sum()
+    }
+}
+
+fn ms(ns: Option<u64>) -> String {
+    ns.map(|n| format!("{:.3}", n as f64 / 1e6)).unwrap_or_else(|| "-".into())
+}
+
+fn us(ns: Option<u64>) -> String {
+    ns.map(|n| format!("{:.1}", n as f64 / 1e3)).unwrap_or_else(|| "-".into())
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let several = self.processes.len() > 1;
+        let mut header = vec![
+            "region", "range", "perm", "mapped", "faults", "read", "write", "cow", "prefault", "swapin", "evict",
+            "resident", "first ms", "last ms", "med µs",
+        ];
+        if several {
+            header.insert(0, "pid");
+        }
+        // Regions that never held a page say nothing.
+        let rows: Vec<Vec<String>> = self
+            .regions()
+            .filter(|r| r.start < r.end || r.faults() > 0 || r.prefaults > 0)
+            .map(|r| {
+                let mut row = vec![
+                    r.name.clone(),
+                    format!("{:#x}-{:#x}", r.start, r.end),
+                    r.perms.to_string(),
+                    r.mapped_pages.to_string(),
+                    r.faults().to_string(),
+                    r.read_faults.to_string(),
+                    r.write_faults.to_string(),
+                    r.cows.to_string(),
+                    r.prefaults.to_string(),
+                    r.swap_ins.to_string(),
+                    r.evictions.to_string(),
+                    r.resident_pages.to_string(),
+                    ms(r.first_fault_ns),
+                    ms(r.last_fault_ns),
+                    us(r.median_latency_ns),
+                ];
+                if several {
+                    row.insert(0, r.pid.to_string());
+                }
+                row
+            })
+            .collect();
+        let mut width: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+        for row in &rows {
+            for (w, cell) in width.iter_mut().zip(row) {
+                *w = (*w).max(cell.chars().count());
+            }
+        }
+        let left = |i: usize| {
+            let i = if several { i.wrapping_sub(1) } else { i };
+            i == 0 || i == 2
+        };
+        let mut s = String::new();
+        let mut line = |cells: &[&str]| {
+            for (i, (cell, w)) in cells.iter().zip(&width).enumerate() {
+                let pad = w - cell.chars().count();
+                // Names and permissions left-aligned, numbers right-aligned.
+                if left(i) {
+                    let _ = write!(s, "{cell}{}", " ".repeat(pad));
+                } else {
+                    let _ = write!(s, "{}{cell}", " ".repeat(pad));
+                }
+                s.push_str(if i + 1 < cells.len() { "  " } else { "\n" });
+            }
+        };
+        line(&header);
+        for row in &rows {
+            line(&row.iter().map(String::as_str).collect::<Vec<_>>());
+        }
+        let mapped: u64 = self.regions().map(|r| r.mapped_pages).sum();
+        let resident: u64 = self.regions().map(|r| r.resident_pages).sum();
+        let vmm: u64 = self.processes.iter().map(|p| p.vmm_pages).sum();
+        let procs = if several { format!(" in {} processes", self.processes.len()) } else { String::new() };
+        let _ = writeln!(
+            s,
+            "total{procs}: {} pages mapped, {} faulted in by the program, {} backed by the VMM for it, {} resident ({} KiB)",
+            mapped,
+            self.guest_faults(),
+            vmm,
+            resident,
+            resident * 4
+        );
+        f.write_str(&s)
+    }
+}
+
+/// Whether `e` is one of the program's own touches (not a prefault or the
+/// VMM's doing), for callers that filter rows themselves.
+pub fn is_guest_touch(e: &Event) -> bool {
+    e.origin == Origin::Guest && e.access != Access::None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_median_is_within_its_resolution() {
+        let mut l = Latencies::default();
+        assert_eq!(l.median(), None);
+        for v in [1_000, 2_000, 3_000, 40_000, 50_000] {
+            l.add(v);
+        }
+        let m = l.median().unwrap();
+        assert!((2_900..=3_100).contains(&m), "{m}");
+        let mut small = Latencies::default();
+        small.add(7);
+        assert_eq!(small.median(), Some(7));
+        let mut huge = Latencies::default();
+        huge.add(u64::MAX);
+        assert!(huge.median().is_some());
+    }
+}

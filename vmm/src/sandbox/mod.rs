@@ -299,9 +299,19 @@ impl Sandbox {
             (_, None) => ExitStatus::Killed(crate::kernel::signal::SIGKILL),
         };
         let mut reports = k.reports.clone();
-        if let Some(Stop::Timeout(t)) = &stopped {
-            let comm = k.summaries.iter().find(|s| s.pid == 1).map_or("?".into(), |s| s.comm.clone());
-            let line = format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64());
+        let comm = k.summaries.iter().find(|s| s.pid == 1).map_or("?".into(), |s| s.comm.clone());
+        let why = match &stopped {
+            Some(Stop::Timeout(t)) => {
+                Some(format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64()))
+            }
+            Some(Stop::Signal(s)) => Some(format!(
+                "{comm}[1]: faultline got {}: stopped the program and everything it started; killed by {}",
+                crate::kernel::signal::name(*s),
+                crate::kernel::signal::name(*s)
+            )),
+            _ => None,
+        };
+        if let Some(line) = why {
             k.diag(&line);
             reports.push(line);
         }

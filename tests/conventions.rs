@@ -31,7 +31,11 @@ fn timeout_kills_a_sleeping_program() {
     let out = faultline(&["run", "-q", "--timeout", "1", &fixture("sleeploop")]);
     assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
-    assert!(stderr(&out).contains("sleeploop[1]: killed after the 1.0 s timeout; killed by SIGKILL"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("sleeploop[1]: killed after the 1.0 s timeout; killed by SIGKILL"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 #[test]
@@ -79,7 +83,9 @@ fn interrupted(sig: i32, csv: &PathBuf) -> Output {
 
 #[test]
 fn a_signal_to_faultline_keeps_what_was_recorded() {
-    for (sig, code, name) in [(libc::SIGINT, 130, "SIGINT"), (libc::SIGTERM, 143, "SIGTERM"), (libc::SIGHUP, 129, "SIGHUP")] {
+    for (sig, code, name) in
+        [(libc::SIGINT, 130, "SIGINT"), (libc::SIGTERM, 143, "SIGTERM"), (libc::SIGHUP, 129, "SIGHUP")]
+    {
         let csv = tmp(&format!("int-{code}.csv"));
         let out = interrupted(sig, &csv);
         assert_eq!(out.status.code(), Some(code), "{name}: {}", stderr(&out));
@@ -132,7 +138,10 @@ fn strace_filter_count_and_times() {
     let text = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<&str> = text.lines().filter(|l| !l.starts_with("+++")).map(|l| &l[..l.find('(').unwrap()]).collect();
     assert!(calls.contains(&"brk") && calls.contains(&"exit_group"), "{text}");
-    assert!(calls.iter().all(|c| ["brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "exit_group"].contains(c)), "{text}");
+    assert!(
+        calls.iter().all(|c| ["brk", "mmap", "munmap", "mprotect", "mremap", "madvise", "exit_group"].contains(c)),
+        "{text}"
+    );
     // Arguments by the call's real signature: getpid takes none.
     let log = tmp("getpid.log");
     let out = faultline(&[
@@ -159,7 +168,16 @@ fn strace_filter_count_and_times() {
     assert!(cols[3].parse::<u64>().unwrap() >= 2, "{brk}");
     assert!(err.lines().last().unwrap().ends_with(" total"), "{err}");
     // -T: each call's time, as <0.000123>.
-    let out = faultline(&["run", "-q", "--strace", "--strace-times", "--strace-filter", "brk", &fixture("mallocexp-glibc"), "small"]);
+    let out = faultline(&[
+        "run",
+        "-q",
+        "--strace",
+        "--strace-times",
+        "--strace-filter",
+        "brk",
+        &fixture("mallocexp-glibc"),
+        "small",
+    ]);
     let err = stderr(&out);
     let line = err.lines().find(|l| l.starts_with("brk(")).unwrap();
     assert!(line.ends_with('>') && line.contains(" <0."), "{line}");

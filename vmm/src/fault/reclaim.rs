@@ -103,7 +103,7 @@ fn reclaimable(phys: &Phys) -> u64 {
 /// the program is stopped in its fault, would find every frame marked,
 /// clear a whole lap and evict the oldest, hot or not.
 pub fn age(phys: &mut Phys) {
-    if phys.counters.resident < ages_from(phys.budget.resident_pages) {
+    if phys.used_pages() < ages_from(phys.budget.resident_pages) {
         return;
     }
     for _ in 0..AGE_STEP.min(phys.clock.len()) {
@@ -129,7 +129,7 @@ pub fn age(phys: &mut Phys) {
 /// Makes room for one more resident frame if the budget is full: frees at
 /// least one, or fails (out of memory).
 pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), FaultError> {
-    if phys.counters.resident < phys.budget.resident_pages {
+    if phys.used_pages() < phys.budget.resident_pages {
         return Ok(());
     }
     if !phys.budget.trapped || reclaimable(phys) <= reserve(phys.budget.resident_pages) {

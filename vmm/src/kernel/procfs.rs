@@ -161,7 +161,7 @@ impl KernelState {
         let c = self.phys.counters;
         let total = self.phys.budget.resident_pages * KIB;
         let swap_total = self.phys.swap.capacity() as u64 * KIB;
-        let free = total.saturating_sub(c.resident * KIB);
+        let free = total.saturating_sub(self.phys.used_pages() * KIB);
         MemInfo {
             mem_total: total,
             mem_free: free,
@@ -632,16 +632,26 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
     match rest.as_slice() {
         [] => Ok(ProcNode::Dir(vec![("vm".into(), 4), ("kernel".into(), 4)])),
         ["vm"] => Ok(ProcNode::Dir(
-            ["overcommit_memory", "overcommit_ratio", "max_map_count", "min_free_kbytes", "swappiness"]
-                .iter()
-                .map(|n| (n.to_string(), 8))
-                .collect(),
+            [
+                "overcommit_memory",
+                "overcommit_ratio",
+                "max_map_count",
+                "min_free_kbytes",
+                "swappiness",
+                "admin_reserve_kbytes",
+                "user_reserve_kbytes",
+            ]
+            .iter()
+            .map(|n| (n.to_string(), 8))
+            .collect(),
         )),
         ["vm", "overcommit_memory"] => v(k.cfg.overcommit as u64),
         ["vm", "overcommit_ratio"] => v(k.cfg.overcommit_ratio),
         ["vm", "max_map_count"] => v(k.cfg.max_map_count as u64),
         ["vm", "min_free_kbytes"] => v(crate::fault::reclaim::reserve(k.phys.budget.resident_pages) * KIB),
         ["vm", "swappiness"] => v(60),
+        ["vm", "admin_reserve_kbytes"] => v(k.admin_reserve_pages() * KIB),
+        ["vm", "user_reserve_kbytes"] => v(k.user_reserve_pages() * KIB),
         ["kernel"] => Ok(ProcNode::Dir(
             ["ostype", "osrelease", "pid_max", "threads-max", "hostname"].iter().map(|n| (n.to_string(), 8)).collect(),
         )),

@@ -288,6 +288,12 @@ impl Phys {
         Ok(gpa)
     }
 
+    /// Pages of RAM in use: resident frames and the guests' page tables
+    /// (which, as on Linux, are memory too and count against `--mem`).
+    pub fn used_pages(&self) -> u64 {
+        self.counters.resident + self.tables.in_use()
+    }
+
     /// Frames handed out now.
     pub fn allocated(&self) -> u64 {
         (self.frames.len() - self.free.len()) as u64

@@ -10,13 +10,13 @@ use crate::arch::layout::*;
 use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
 use crate::hv::Vm;
-use crate::memory::HostMapping;
 use crate::kernel::exec::ExecFile;
 use crate::kernel::files::vfs::{MemFile, Meta, OpenNode, Vfs, S_IFREG};
 use crate::kernel::files::FileKind;
 use crate::kernel::limits::Limits;
 use crate::kernel::{Kernel, KernelConfig, KernelState};
 use crate::loader::{Image, LoadError};
+use crate::memory::HostMapping;
 use crate::mm::{Budget, Phys};
 use crate::timeline::{EventSink, KeepEvents, Recorder};
 

@@ -14,8 +14,8 @@ use crate::arch::regs::TrapFrame;
 use crate::arch::trap::{self, Trap};
 use crate::arch::{tables, UserRegs, PAGE_SIZE};
 use crate::hv::{Exit, Vcpu, Vm};
-use crate::memory::HostMapping;
 use crate::kernel::{Entry, Kernel, Next, Stop, Tid};
+use crate::memory::HostMapping;
 
 /// The VM and its vCPUs.
 pub struct Machine {

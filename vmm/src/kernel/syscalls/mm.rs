@@ -136,19 +136,33 @@ impl KernelState {
     /// vm.overcommit_memory. 0 (the heuristic) refuses one request larger
     /// than RAM plus swap; 1 allows everything; 2 (strict) keeps the total
     /// committed below CommitLimit less the admin and user reserves.
+    /// vm.admin_reserve_kbytes as Linux sets it at boot: 1/32 of free
+    /// memory, at most 8 MiB (in pages).
+    pub fn admin_reserve_pages(&self) -> u64 {
+        (self.phys.budget.resident_pages / 32).min(2048)
+    }
+
+    /// vm.user_reserve_kbytes: 1/32 of free memory, at most 128 MiB.
+    pub fn user_reserve_pages(&self) -> u64 {
+        (self.phys.budget.resident_pages / 32).min(32768)
+    }
+
     pub fn enough_memory(&self, mm: MmId, pages: u64) -> Result<(), Errno> {
         let ram = self.phys.budget.resident_pages;
         let swap = self.phys.budget.swap_pages;
         match self.cfg.overcommit {
             OVERCOMMIT_ALWAYS => Ok(()),
             OVERCOMMIT_NEVER => {
-                let mut allowed = self.commit_limit();
-                // admin_reserve_kbytes and user_reserve_kbytes: 3% of RAM,
-                // at most 8 MiB and 128 MiB.
-                allowed = allowed.saturating_sub((ram * 3 / 100).min(2048));
+                // __vm_enough_memory: the program is no admin, so the admin
+                // reserve is kept back, and a process may not take the
+                // user reserve's last total_vm/32. The new pages count
+                // already, and the sum must stay below what is allowed.
                 let total_vm = self.mms.get(&mm).map_or(0, |m| m.space.vmas.total() / PAGE_SIZE);
-                allowed = allowed.saturating_sub((total_vm / 32).min((ram * 3 / 100).min(32768)));
-                if self.committed_pages() + pages > allowed {
+                let allowed = self
+                    .commit_limit()
+                    .saturating_sub(self.admin_reserve_pages())
+                    .saturating_sub((total_vm / 32).min(self.user_reserve_pages()));
+                if self.committed_pages() + pages >= allowed {
                     return Err(ENOMEM);
                 }
                 Ok(())

@@ -35,6 +35,19 @@ static inline long fl_syscall3(long n, long a, long b, long c)
     return r;
 }
 
+static inline long fl_syscall6(long n, long a, long b, long c, long d, long e, long f)
+{
+    long r;
+    register long r10 __asm__("r10") = d;
+    register long r8 __asm__("r8") = e;
+    register long r9 __asm__("r9") = f;
+    __asm__ volatile("syscall"
+                     : "=a"(r)
+                     : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+
 static inline ssize_t fl_write(int fd, const void *buf, size_t n)
 {
     return fl_syscall3(SYS_write, fd, (long)buf, (long)n);

@@ -6,6 +6,11 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod native;
+mod reserve;
+
+pub use reserve::Reserve;
+
 use crate::fault::WakeMode;
 use crate::{Config, ExitStatus, Output, Program, Sandbox};
 
@@ -23,6 +28,10 @@ pub enum BenchError {
     Guest(ExitStatus, String),
     #[error("native touch: mmap failed: {0}")]
     Mmap(std::io::Error),
+    #[error("cannot run the bench guest natively: {0}")]
+    Native(#[source] std::io::Error),
+    #[error("the bench guest failed natively: {0}")]
+    NativeFailed(String),
 }
 
 /// One way of touching pages.
@@ -79,6 +88,7 @@ pub struct Report {
     /// (spinning) runs.
     pub handler_median_ns: u64,
     pub pressure: Pressure,
+    pub reserve: Reserve,
 }
 
 impl Report {
@@ -87,33 +97,33 @@ impl Report {
     }
 
     pub fn to_json(&self) -> String {
-        format!(
-            "{{\"pages\":{},\"repeat\":{},\"trapped_ns_per_fault\":{:.0},\"trapped_colocated_ns_per_fault\":{:.0},\
-             \"trapped_poll_ns_per_fault\":{:.0},\
-             \"kernel_ns_per_fault\":{:.0},\"native_ns_per_fault\":{:.0},\"handler_median_ns\":{},\
-             \"trapped_over_kernel\":{:.2},\"kernel_over_native\":{:.2},\"pressure_pages\":{},\"pressure_budget_pages\":{},\
-             \"swap_pass_ns_per_page\":{:.0},\"zero_fill_ns_per_page\":{:.0},\"zero_fill_pressed_ns_per_page\":{:.0},\
-             \"zero_fill_median_ns\":{},\
-             \"evict_median_ns\":{},\"swap_in_median_ns\":{}}}",
-            self.pages,
-            self.repeat,
-            self.get(Way::TrappedSpin),
-            self.get(Way::TrappedColocated),
-            self.get(Way::TrappedPoll),
-            self.get(Way::Kernel),
-            self.get(Way::Native),
-            self.handler_median_ns,
-            self.get(Way::TrappedSpin) / self.get(Way::Kernel),
-            self.get(Way::Kernel) / self.get(Way::Native),
-            self.pressure.pages,
-            self.pressure.budget_pages,
-            self.pressure.swap_pass_ns_per_page,
-            self.pressure.zero_fill_ns_per_page,
-            self.pressure.zero_fill_pressed_ns_per_page,
-            self.pressure.zero_fill_median_ns,
-            self.pressure.evict_median_ns,
-            self.pressure.swap_in_median_ns,
-        )
+        let p = &self.pressure;
+        let r = &self.reserve;
+        serde_json::json!({
+            "pages": self.pages,
+            "repeat": self.repeat,
+            "trapped_ns_per_fault": self.get(Way::TrappedSpin).round(),
+            "trapped_colocated_ns_per_fault": self.get(Way::TrappedColocated).round(),
+            "trapped_poll_ns_per_fault": self.get(Way::TrappedPoll).round(),
+            "kernel_ns_per_fault": self.get(Way::Kernel).round(),
+            "native_ns_per_fault": self.get(Way::Native).round(),
+            "handler_median_ns": self.handler_median_ns,
+            "trapped_over_kernel": self.get(Way::TrappedSpin) / self.get(Way::Kernel),
+            "kernel_over_native": self.get(Way::Kernel) / self.get(Way::Native),
+            "pressure_pages": p.pages,
+            "pressure_budget_pages": p.budget_pages,
+            "swap_pass_ns_per_page": p.swap_pass_ns_per_page.round(),
+            "zero_fill_ns_per_page": p.zero_fill_ns_per_page.round(),
+            "zero_fill_pressed_ns_per_page": p.zero_fill_pressed_ns_per_page.round(),
+            "zero_fill_median_ns": p.zero_fill_median_ns,
+            "evict_median_ns": p.evict_median_ns,
+            "swap_in_median_ns": p.swap_in_median_ns,
+            "mmap_munmap_ns": {"4k": r.guest_pair_ns[0].round(), "1m": r.guest_pair_ns[1].round(), "1g": r.guest_pair_ns[2].round()},
+            "native_mmap_munmap_ns": {"4k": r.native_pair_ns[0].round(), "1m": r.native_pair_ns[1].round(), "1g": r.native_pair_ns[2].round()},
+            "mmap_first_ns": r.guest_first_ns.round(),
+            "mmap_10000th_ns": r.guest_last_ns.round(),
+        })
+        .to_string()
     }
 }
 
@@ -148,7 +158,31 @@ impl fmt::Display for Report {
             "swap-in, handler median (incl. making room)",
             p.swap_in_median_ns,
             p.swap_in_median_ns as f64 / zm
-        )
+        )?;
+        let r = &self.reserve;
+        writeln!(f, "\nreserving address space: mmap + munmap, ns per pair, {} rounds", 200)?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>9} {:>9}", "size", "faultline", "native", "× native", "× 4 KiB")?;
+        for (i, name) in ["4 KiB", "1 MiB", "1 GiB"].iter().enumerate() {
+            let (g, n) = (r.guest_pair_ns[i], r.native_pair_ns[i]);
+            writeln!(f, "{name:<44} {g:>10.0} {n:>10.0} {:>9.2} {:>9.2}", g / n, g / r.guest_pair_ns[0])?;
+        }
+        writeln!(
+            f,
+            "{:<44} {:>10.0} {:>10.0} {:>9.2}",
+            "one-page mmap, first 100 (ns each)",
+            r.guest_first_ns,
+            r.native_first_ns,
+            r.guest_first_ns / r.native_first_ns
+        )?;
+        writeln!(
+            f,
+            "{:<44} {:>10.0} {:>10.0} {:>9.2}",
+            format!("one-page mmap, last 100 of {}", reserve::MANY),
+            r.guest_last_ns,
+            r.native_last_ns,
+            r.guest_last_ns / r.native_last_ns
+        )?;
+        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)
     }
 }
 
@@ -295,5 +329,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     }
     let ns_per_page = [0, 1, 2, 3, 4].map(|i| median(&mut samples[i]));
     let pressure = pressure(&image, pages.min(8192))?;
-    Ok(Report { pages, repeat, ns_per_page, handler_median_ns: median_of(latencies), pressure })
+    let reserve = reserve::measure(&image);
+    native::cleanup();
+    Ok(Report { pages, repeat, ns_per_page, handler_median_ns: median_of(latencies), pressure, reserve: reserve? })
 }

@@ -103,9 +103,14 @@ pub fn run_native(name: &str, args: &[&str]) -> (String, i32) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), code)
 }
 
-/// Guest events with `gva` in `[lo, hi)`.
+/// The program's own events with `gva` in `[lo, hi)`, `release` rows
+/// left out.
 pub fn guest_events_in(run: &Run, lo: u64, hi: u64) -> Vec<&Event> {
-    run.outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.gva >= lo && e.gva < hi).collect()
+    run.outcome
+        .events
+        .iter()
+        .filter(|e| e.origin == Origin::Guest && e.kind != EventKind::Release && e.gva >= lo && e.gva < hi)
+        .collect()
 }
 
 /// Parses `key=0x...` from text.

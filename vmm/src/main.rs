@@ -135,6 +135,13 @@ struct RunOpts {
     /// Show each call's time (strace -T).
     #[arg(long)]
     strace_times: bool,
+    /// Anonymous pages the first touch in a block maps (1-512). With 1,
+    /// every first touch is a guest page fault and every row gets its ip
+    /// and symbol; larger blocks let the rest fault through userfaultfd
+    /// without an exit, but from inside KVM, where the instruction is
+    /// unknown.
+    #[arg(long, value_name = "PAGES", default_value_t = faultline::mm::FILL_PAGES, value_parser = clap::value_parser!(u64).range(1..=512))]
+    fill_pages: u64,
     /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
@@ -245,6 +252,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         root: opts.root.clone(),
         cwd: opts.cwd.clone(),
         sinks: Arc::new(Mutex::new(sinks)),
+        fill_pages: opts.fill_pages,
         ..Config::default()
     })
 }

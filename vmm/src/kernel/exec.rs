@@ -218,7 +218,11 @@ impl KernelState {
         stack_limit: u64,
     ) -> Result<Loaded, Errno> {
         let mm = self.new_mm().map_err(|_| ENOMEM)?;
-        match self.load_into(mm, pid, tid, file, image, argv, envp, execfn, stack_limit) {
+        // Rows recorded while loading belong to the new address space.
+        self.loading = Some((pid, mm));
+        let loaded = self.load_into(mm, pid, tid, file, image, argv, envp, execfn, stack_limit);
+        self.loading = None;
+        match loaded {
             Ok(l) => Ok(l),
             Err(e) => {
                 self.put_mm(mm);

@@ -65,6 +65,13 @@ pub fn user_fault(ctx: &mut Ctx, addr: u64, error: PfError) -> Option<SigInfo> {
         Want::Read
     };
     let (pid, tid, at) = (ctx.pid, ctx.tid, ctx.at);
+    ctx.k.fault_ip = Some(ctx.regs.rip);
+    let out = user_fault_at(ctx, addr, want, pid, tid, at);
+    ctx.k.fault_ip = None;
+    out
+}
+
+fn user_fault_at(ctx: &mut Ctx, addr: u64, want: Want, pid: Pid, tid: Tid, at: Instant) -> Option<SigInfo> {
     loop {
         let mm = ctx.mm();
         match ctx.k.handle_fault(mm, pid, tid, addr, want, Origin::Guest, at) {
@@ -162,6 +169,10 @@ impl KernelState {
                     origin,
                     pid,
                     tid,
+                    rss: 0,
+                    ip: 0,
+                    symbol: None,
+                    mapping: 0,
                 };
                 self.record(e, at);
                 Outcome::Done
@@ -192,7 +203,7 @@ impl KernelState {
         let gpa = {
             let k = &mut *self;
             let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
-            space.fill_anon(&mut k.phys, page).map_err(|_| FaultError::OutOfMemory)?
+            space.fill_anon(&mut k.phys, page, k.cfg.fill_pages).map_err(|_| FaultError::OutOfMemory)?
         };
         let filled = fault::populate(&mut self.phys, &self.uffd, gpa, want.need(), evicted)?;
         Ok(kind_of(filled).map(|k| (k, gpa)))
@@ -325,8 +336,38 @@ impl KernelState {
         Some(grown)
     }
 
-    /// Records an event, counting it for the process (getrusage).
-    pub fn record(&mut self, e: Event, at: Instant) {
+    /// Records an event, counting it for the process (getrusage), with the
+    /// process's RSS after it, the mapping holding the page, and the
+    /// faulting instruction and its symbol where there is one.
+    pub fn record(&mut self, mut e: Event, at: Instant) {
+        let mm = match self.loading {
+            Some((pid, mm)) if pid == e.pid => Some(mm),
+            _ => self.procs.get(&e.pid).map(|p| p.mm),
+        };
+        if let Some(mm) = mm {
+            if e.kind != EventKind::Release {
+                e.rss = self.phys.mm_counters(mm).rss();
+            }
+            if e.origin == Origin::Guest && e.ip == 0 && e.kind != EventKind::Release {
+                e.ip = self.fault_ip.unwrap_or(0);
+            }
+            if let Some(m) = self.mms.get(&mm) {
+                if e.mapping == 0 {
+                    e.mapping = m.space.vmas.find(e.gva).map_or(0, |v| v.start);
+                }
+                if e.ip != 0 {
+                    if let Some(vma) = m.space.vmas.find(e.ip) {
+                        let data = match &vma.backing {
+                            crate::mm::Backing::File { file, .. } => {
+                                self.phys.cache.get(&file.id).map(|c| c.data.clone())
+                            }
+                            crate::mm::Backing::Anon => None,
+                        };
+                        e.symbol = self.symbols.lookup(vma, e.ip, data.as_ref());
+                    }
+                }
+            }
+        }
         if e.is_guest_fault() || (e.origin == Origin::Vmm && e.kind.is_fault()) {
             if let Some(p) = self.procs.get_mut(&e.pid) {
                 if e.kind.is_major() {
@@ -338,6 +379,39 @@ impl KernelState {
         }
         self.epoch += 1;
         self.recorder.record(e, at);
+    }
+
+    /// Records the pages `pid`'s address space gave back since the last
+    /// call, one `release` row each, the RSS going down row by row.
+    pub fn record_releases(&mut self, pid: Pid, tid: Tid, at: Instant) {
+        let Some(mm) = self.procs.get(&pid).map(|p| p.mm) else { return };
+        let Some(m) = self.mms.get_mut(&mm) else { return };
+        if m.space.released.is_empty() {
+            return;
+        }
+        let released = std::mem::take(&mut m.space.released);
+        let rss = self.phys.mm_counters(mm).rss();
+        let n = released.len() as u64;
+        for (i, r) in released.into_iter().enumerate() {
+            let e = Event {
+                seq: 0,
+                time_ns: 0,
+                region: r.region,
+                gva: r.va,
+                gpa: r.gpa,
+                access: Access::None,
+                kind: EventKind::Release,
+                latency_ns: 0,
+                origin: Origin::Guest,
+                pid,
+                tid,
+                rss: rss + (n - 1 - i as u64),
+                ip: 0,
+                symbol: None,
+                mapping: r.mapping,
+            };
+            self.record(e, at);
+        }
     }
 
     /// Records evictions done to make room.
@@ -365,6 +439,10 @@ impl KernelState {
                 origin: Origin::Vmm,
                 pid,
                 tid: 0,
+                rss: 0,
+                ip: 0,
+                symbol: None,
+                mapping: 0,
             };
             self.record(e, at);
         }
@@ -473,6 +551,10 @@ impl KernelState {
             origin: Origin::Guest,
             pid,
             tid,
+            rss: 0,
+            ip: 0,
+            symbol: None,
+            mapping: 0,
         };
         self.record(e, at);
     }

@@ -23,6 +23,7 @@ pub mod procfs;
 pub mod sigframe;
 pub mod signal;
 pub mod strace;
+pub mod symbols;
 pub mod syscalls;
 pub mod task;
 pub mod thread;
@@ -78,6 +79,11 @@ pub struct KernelConfig {
     /// saved with (the frame's fpstate footer tells libc both).
     pub xstate_size: u32,
     pub xcr0: u64,
+    /// Page-table entries (and frames) the first touch of an anonymous
+    /// block fills: the others' first touches reach userfaultfd without an
+    /// exit. 1 makes every first touch a guest page fault, whose
+    /// instruction is then known.
+    pub fill_pages: u64,
 }
 
 /// An address space and how many processes use it (vfork children share
@@ -137,6 +143,12 @@ pub struct KernelState {
     pub futexes: futex::Futexes,
     /// Set while a populate runs the fault path: its events are prefaults.
     pub prefault_label: Option<crate::timeline::Prefault>,
+    /// The guest instruction whose fault is being resolved, for the
+    /// timeline's `ip` column.
+    pub fault_ip: Option<u64>,
+    /// The process being given a new program, and its new address space.
+    pub loading: Option<(Pid, MmId)>,
+    pub symbols: symbols::Symbols,
     /// /proc files made at some epoch, shared by every reader.
     pub proc_cache: HashMap<String, (u64, Arc<[u8]>)>,
     /// The kernel half's tables (the shim, the IDT, per-vCPU areas).
@@ -361,6 +373,9 @@ impl KernelState {
             last_status: None,
             futexes: Default::default(),
             prefault_label: None,
+            fault_ip: None,
+            loading: None,
+            symbols: symbols::Symbols::default(),
             proc_cache: HashMap::new(),
             kernel_tables,
             init_memory: None,

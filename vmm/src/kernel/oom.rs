@@ -88,6 +88,10 @@ impl KernelState {
             origin: Origin::Vmm,
             pid: victim,
             tid,
+            rss: 0,
+            ip: 0,
+            symbol: None,
+            mapping: 0,
         };
         self.record(e, at);
         self.oom_kills += 1;

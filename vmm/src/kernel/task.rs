@@ -151,6 +151,8 @@ impl<'a> Ctx<'a> {
     /// signals are delivered (which may end the process).
     pub fn finish(&mut self, next: Next) -> Next {
         self.k.phys.flush_stale();
+        let (pid, tid, at) = (self.pid, self.tid, self.at);
+        self.k.record_releases(pid, tid, at);
         if let Some(e) = self.enter.take() {
             return self.deliver_then(Next::Enter(e));
         }

@@ -68,6 +68,10 @@ impl KernelState {
                                 origin: Origin::Vmm,
                                 pid,
                                 tid,
+                                rss: 0,
+                                ip: 0,
+                                symbol: None,
+                                mapping: 0,
                             };
                             self.record(e, at);
                         }

@@ -139,6 +139,10 @@ impl KernelState {
             origin: if guest { Origin::Guest } else { Origin::Vmm },
             pid,
             tid,
+            rss: 0,
+            ip: 0,
+            symbol: None,
+            mapping: 0,
         };
         self.record(e, at);
     }

@@ -64,6 +64,20 @@ pub struct AddressSpace {
     pub sections: Vec<SectionRange>,
     /// Largest VmSize seen, in bytes.
     pub peak_size: u64,
+    /// Resident pages this address space gave back (munmap, MADV_DONTNEED,
+    /// brk shrinking, MAP_FIXED over a mapping) since the kernel last
+    /// took the list: the timeline's `release` rows.
+    pub released: Vec<Released>,
+}
+
+/// A resident page an address space stopped mapping.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Released {
+    pub va: u64,
+    pub gpa: u64,
+    pub region: RegionId,
+    /// Start of the mapping it was in.
+    pub mapping: u64,
 }
 
 impl AddressSpace {
@@ -84,6 +98,7 @@ impl AddressSpace {
             pin_mmap: false,
             sections: Vec::new(),
             peak_size: 0,
+            released: Vec::new(),
         })
     }
 
@@ -188,13 +203,24 @@ impl AddressSpace {
         phys.remove_map(gpa, self.id, va);
     }
 
+    /// Forgets page `va` for good (unmapped, zapped): a `release` row if
+    /// it was resident.
+    fn give_back(&mut self, phys: &mut Phys, va: u64, gpa: u64) {
+        if phys.frame(gpa).is_some_and(|f| f.residency == Residency::Resident) {
+            if let (Some(region), Some(vma)) = (self.region_of(va), self.vmas.find(va)) {
+                self.released.push(Released { va, gpa, region, mapping: vma.start });
+            }
+        }
+        self.forget(phys, va, gpa);
+    }
+
     /// Gives the anonymous pages of the [`FILL_PAGES`] block around `va`
     /// that have none a frame and a page-table entry, as the first touch in
     /// the block needs. Returns `va`'s frame.
-    pub fn fill_anon(&mut self, phys: &mut Phys, va: u64) -> Result<u64, MapError> {
+    pub fn fill_anon(&mut self, phys: &mut Phys, va: u64, block_pages: u64) -> Result<u64, MapError> {
         let vma = self.vmas.find(va).cloned().expect("caller checked the VMA");
         debug_assert!(vma.is_anon() && !vma.shared);
-        let block = FILL_PAGES * PAGE_SIZE;
+        let block = block_pages.clamp(1, 512).next_power_of_two() * PAGE_SIZE;
         let start = (va & !(block - 1)).max(vma.start);
         let end = ((va & !(block - 1)) + block).min(vma.end);
         let mut at = start;
@@ -217,7 +243,7 @@ impl AddressSpace {
         let pages = self.mapped_frames(start, end);
         for (va, gpa) in pages {
             self.tables.clear(va);
-            self.forget(phys, va, gpa);
+            self.give_back(phys, va, gpa);
         }
         let gone = self.vmas.remove(start, end);
         self.flush_into(phys);
@@ -230,7 +256,7 @@ impl AddressSpace {
     pub fn zap(&mut self, phys: &mut Phys, start: u64, end: u64) {
         for (va, gpa) in self.mapped_frames(start, end) {
             self.tables.clear(va);
-            self.forget(phys, va, gpa);
+            self.give_back(phys, va, gpa);
         }
         self.flush_into(phys);
     }

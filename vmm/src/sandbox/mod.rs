@@ -113,6 +113,12 @@ pub struct Config {
     pub sinks: Arc<Mutex<Vec<Box<dyn EventSink>>>>,
     /// Keep every event in the outcome (tests; long runs should stream).
     pub keep_events: bool,
+    /// Anonymous pages the first touch in a block maps at once (1 to 512,
+    /// a power of two). The rest of the block then faults straight into
+    /// userfaultfd, from inside KVM, where the faulting instruction cannot
+    /// be read: 1 gives every row its `ip`, at the cost of an exit per
+    /// first touch.
+    pub fill_pages: u64,
     /// The host directory the program sees as `/`.
     pub root: PathBuf,
     /// The program's working directory (inside the root).
@@ -148,6 +154,7 @@ impl Default for Config {
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             sinks: Arc::default(),
             keep_events: false,
+            fill_pages: crate::mm::FILL_PAGES,
             root: PathBuf::from("/"),
             cwd: None,
             diag: Output::Inherit(2),

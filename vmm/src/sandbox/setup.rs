@@ -98,6 +98,7 @@ impl Sandbox {
             max_map_count: config.max_map_count,
             xstate_size,
             xcr0,
+            fill_pages: config.fill_pages,
         };
         let mut k = KernelState::new(phys, uffd, recorder, Vfs::new(config.root.clone()), cfg, kt);
         let (file, image) = open_program(&mut k, &program, &config)?;

@@ -6,7 +6,7 @@ use std::io::{self, BufWriter, Write};
 use super::recorder::EventSink;
 use super::{Event, RegionTable};
 
-pub const CSV_HEADER: &str = "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid";
+pub const CSV_HEADER: &str = "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping";
 
 /// Writes rows as they happen, through a bounded buffer.
 pub struct CsvSink<W: Write + Send> {
@@ -37,7 +37,7 @@ impl<W: Write + Send> EventSink for CsvSink<W> {
 pub fn write_row(out: &mut dyn Write, e: &Event, regions: &RegionTable) -> io::Result<()> {
     writeln!(
         out,
-        "{},{},{},{:#x},{:#x},{},{},{},{},{},{}",
+        "{},{},{},{:#x},{:#x},{},{},{},{},{},{},{},{},{},{:#x}",
         e.seq,
         e.time_ns,
         csv_field(regions.name(e.region)),
@@ -48,7 +48,11 @@ pub fn write_row(out: &mut dyn Write, e: &Event, regions: &RegionTable) -> io::R
         e.latency_ns,
         e.origin.as_str(),
         e.pid,
-        e.tid
+        e.tid,
+        e.rss,
+        if e.ip == 0 { String::new() } else { format!("{:#x}", e.ip) },
+        csv_field(e.symbol.as_deref().unwrap_or("")),
+        e.mapping
     )
 }
 
@@ -93,6 +97,10 @@ mod tests {
             origin: Origin::Guest,
             pid: 1,
             tid: 1,
+            rss: 0,
+            ip: 0,
+            symbol: None,
+            mapping: 0,
         };
         let mut out = Vec::new();
         write_csv(&mut out, &[ev(0, r), ev(1, q)], &regions).unwrap();

@@ -55,6 +55,9 @@ pub enum EventKind {
     Evict,
     /// Memory ran out: this process was killed.
     OomKill,
+    /// The process stopped mapping a resident page (munmap, MADV_DONTNEED
+    /// or FREE, brk shrinking, MAP_FIXED or mremap over it): its RSS drops.
+    Release,
     /// The fault was not resolved: the program's handler gets this signal
     /// (si_code `code`), and the access is retried after it returns.
     Signal { signo: u8, code: i32 },
@@ -74,12 +77,13 @@ impl EventKind {
             EventKind::SwapIn => "swap-in",
             EventKind::Evict => "evict",
             EventKind::OomKill => "oom-kill",
+            EventKind::Release => "release",
             EventKind::Signal { .. } => "signal",
         }
     }
 
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 11] = [
+    pub const ALL: [EventKind; 12] = [
         EventKind::ZeroFill,
         EventKind::FileCopy,
         EventKind::CacheHit,
@@ -91,6 +95,7 @@ impl EventKind {
         EventKind::SwapIn,
         EventKind::Evict,
         EventKind::OomKill,
+        EventKind::Release,
     ];
 
     /// Whether a guest touch behind this event is one of the program's
@@ -146,6 +151,17 @@ pub struct Event {
     /// the VMM's own events: the thread it acted for, or 0).
     pub pid: u32,
     pub tid: u32,
+    /// The process's resident pages after this row: resident memory over
+    /// time is this column.
+    pub rss: u64,
+    /// The guest instruction that faulted; 0 where none did (the VMM's
+    /// rows, prefaults, releases) or where it could not be read (a fault
+    /// that reached userfaultfd from inside KVM_RUN: see README).
+    pub ip: u64,
+    /// `function+0xoff` (or `object+0xoff`) for `ip`.
+    pub symbol: Option<std::sync::Arc<str>>,
+    /// Start of the mapping (VMA) holding `gva`; 0 if none does now.
+    pub mapping: u64,
 }
 
 impl Event {

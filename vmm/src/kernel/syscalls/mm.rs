@@ -252,6 +252,10 @@ impl KernelState {
                         origin: Origin::Guest,
                         pid,
                         tid,
+                        rss: 0,
+                        ip: 0,
+                        symbol: None,
+                        mapping: 0,
                     };
                     self.record(e, at);
                     true

@@ -1,0 +1,99 @@
+//! The timeline tells the whole story: pages given back (`release` rows),
+//! the process's resident pages after every row (`rss`), the instruction
+//! and function that faulted (`ip`, `symbol`), and the mapping each page
+//! was in (`mapping`).
+
+mod support;
+
+use faultline::timeline::{EventKind, Origin};
+use support::*;
+
+const LIBCS: [&str; 2] = ["glibc", "musl"];
+
+#[test]
+fn rss_replays_to_the_summary_and_drops_at_release_rows() {
+    for libc in LIBCS {
+        for mode in ["big", "small"] {
+            let run = run_fixture(&format!("mallocexp-{libc}"), &[mode]);
+            assert_eq!(run.code(), 0, "{libc} {mode}");
+            let ev: Vec<_> = run.outcome.events.iter().filter(|e| e.pid == 1).collect();
+            let resident: u64 = run.outcome.summary.process(1).unwrap().regions.iter().map(|r| r.resident_pages).sum();
+            assert_eq!(ev.last().unwrap().rss, resident, "{libc} {mode}: last row against the summary");
+            // Each row moves the RSS by what it did.
+            for w in ev.windows(2) {
+                let (a, b) = (w[0].rss as i64, w[1].rss as i64);
+                let step = match b_kind(w[1]) {
+                    EventKind::Release | EventKind::Evict => -1,
+                    EventKind::ZeroFill if w[1].access == faultline::timeline::Access::Read => 0,
+                    EventKind::Cow | EventKind::Signal { .. } | EventKind::OomKill => b - a,
+                    _ => 1,
+                };
+                assert_eq!(b - a, step, "{libc} {mode}: {:?} after {:?}", w[1], w[0]);
+            }
+        }
+    }
+}
+
+fn b_kind(e: &faultline::timeline::Event) -> EventKind {
+    e.kind
+}
+
+#[test]
+fn a_freed_chunk_is_released_page_by_page() {
+    for libc in LIBCS {
+        let run = run_fixture(&format!("mallocexp-{libc}"), &["big"]);
+        let first = hex_field(&run.stderr, "alloc") & !0xfff;
+        let released: Vec<_> = run
+            .outcome
+            .events
+            .iter()
+            // The chunk: 260 KiB of data and its header page.
+            .filter(|e| e.kind == EventKind::Release && e.gva >= first && e.gva < first + 0x41000)
+            .collect();
+        // The chunk's three touched pages, each with the mapping it was in.
+        assert_eq!(released.len(), 3, "{libc}: {released:?}");
+        assert!(released.iter().all(|e| e.mapping == first && e.origin == Origin::Guest), "{libc}: {released:?}");
+        assert!(released.iter().all(|e| run.region(e) == "mmap" && e.ip == 0), "{libc}");
+    }
+}
+
+#[test]
+fn ip_and_symbol_name_the_code_that_touched_the_page() {
+    let mut cfg = config(&["touch", "bss", "write", "40"]);
+    cfg.fill_pages = 1;
+    let run = run_image(&fixture("touch"), cfg);
+    assert_eq!(run.code(), 0);
+    let bss: Vec<_> = run.outcome.events.iter().filter(|e| run.region(e) == ".bss").collect();
+    assert_eq!(bss.len(), 40);
+    for e in &bss {
+        let sym = e.symbol.as_deref().unwrap_or("");
+        assert!(sym.starts_with("main+0x"), "{e:?}");
+        assert_eq!(e.ip, bss[0].ip, "one store instruction touches every page");
+    }
+    let first = run.outcome.events.iter().find(|e| e.origin == Origin::Guest).unwrap();
+    assert_eq!(first.symbol.as_deref(), Some("_start+0x0"));
+    // The VMM's rows have none.
+    assert!(run.outcome.events.iter().filter(|e| e.origin == Origin::Vmm).all(|e| e.ip == 0 && e.symbol.is_none()));
+    // With blocks, the first touch of each still names its code.
+    let run = run_fixture("touch", &["bss", "write", "40"]);
+    let bss: Vec<_> = run.outcome.events.iter().filter(|e| run.region(e) == ".bss").collect();
+    let block = faultline::mm::FILL_PAGES * 4096;
+    let mut blocks: Vec<u64> = bss.iter().map(|e| e.gva / block).collect();
+    blocks.dedup();
+    let named: Vec<u64> = bss.iter().filter(|e| e.symbol.is_some()).map(|e| e.gva / block).collect();
+    assert_eq!(named, blocks, "the first touch in each block, and only it, is a guest page fault");
+}
+
+#[test]
+fn shared_libraries_are_named_in_symbols() {
+    let mut cfg = config(&["cat", "/proc/self/maps"]);
+    cfg.fill_pages = 1;
+    let run = run_image(&faultline::Program::Path("/bin/cat".into()), cfg);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let syms: Vec<&str> = run.outcome.events.iter().filter_map(|e| e.symbol.as_deref()).collect();
+    // Stripped libraries name their exported functions; the rest is
+    // object+offset, from the ELF's own addresses.
+    assert!(syms.iter().any(|s| s.starts_with("ld-linux-x86-64.so.2+0x")), "{syms:?}");
+    assert!(syms.contains(&"setlocale+0x0") && syms.contains(&"getenv+0x0"), "{syms:?}");
+    assert!(syms.iter().any(|s| s.starts_with("cat+0x")), "{syms:?}");
+}

@@ -1,0 +1,108 @@
+//! Names for guest instruction addresses, as `perf trace --pf` shows them:
+//! `function+0xoff` from the mapped ELF's symbol tables (.symtab, else
+//! .dynsym), or `object+0xoff` where no symbol covers the address. Each
+//! file's table is read once, from the page cache's copy of the file.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use crate::arch::PAGE_SIZE;
+use crate::mm::{Backing, FileData, FileId, Vma};
+
+/// Files larger than this are not parsed for symbols.
+const MAX_FILE: u64 = 256 << 20;
+
+/// One file's symbols.
+pub struct SymTable {
+    /// The file's name, for addresses no symbol covers.
+    object: String,
+    /// PT_LOAD segments: file offset, virtual address, file size.
+    loads: Vec<(u64, u64, u64)>,
+    /// Functions and objects: start, size, name; sorted by start.
+    syms: Vec<(u64, u64, Arc<str>)>,
+}
+
+impl SymTable {
+    fn parse(object: &str, bytes: &[u8]) -> Option<SymTable> {
+        let elf = goblin::elf::Elf::parse(bytes).ok()?;
+        let loads = elf
+            .program_headers
+            .iter()
+            .filter(|p| p.p_type == goblin::elf::program_header::PT_LOAD)
+            .map(|p| (p.p_offset, p.p_vaddr, p.p_filesz))
+            .collect();
+        let mut syms = Vec::new();
+        let (table, strings) =
+            if elf.syms.is_empty() { (&elf.dynsyms, &elf.dynstrtab) } else { (&elf.syms, &elf.strtab) };
+        for s in table.iter() {
+            // Functions, objects, and untyped global labels (an assembly
+            // `_start`).
+            let untyped_global =
+                s.st_type() == goblin::elf::sym::STT_NOTYPE && s.st_bind() == goblin::elf::sym::STB_GLOBAL;
+            if s.st_value == 0 || !(s.is_function() || s.st_type() == goblin::elf::sym::STT_OBJECT || untyped_global) {
+                continue;
+            }
+            if let Some(name) = strings.get_at(s.st_name).filter(|n| !n.is_empty()) {
+                syms.push((s.st_value, s.st_size, Arc::from(tame(name))));
+            }
+        }
+        syms.sort_by_key(|s| s.0);
+        Some(SymTable { object: tame(object), loads, syms })
+    }
+
+    /// The name of the byte at file offset `off`.
+    fn name(&self, off: u64) -> Option<String> {
+        let &(p_off, p_vaddr, _) = self.loads.iter().find(|&&(o, _, sz)| o <= off && off < o + sz.max(1))?;
+        let vaddr = p_vaddr + (off - p_off);
+        let i = self.syms.partition_point(|s| s.0 <= vaddr);
+        if let Some((start, size, name)) = i.checked_sub(1).map(|i| &self.syms[i]) {
+            if vaddr < start + (*size).max(1) {
+                return Some(format!("{name}+{:#x}", vaddr - start));
+            }
+        }
+        Some(format!("{}+{vaddr:#x}", self.object))
+    }
+}
+
+/// A name from an untrusted ELF, fit for one line of a report: control
+/// bytes escaped, at most 200 characters.
+fn tame(name: &str) -> String {
+    name.chars().take(200).flat_map(|c| if c.is_control() { c.escape_default().collect() } else { vec![c] }).collect()
+}
+
+/// Every file's table, read on first use.
+#[derive(Default)]
+pub struct Symbols {
+    tables: HashMap<FileId, Option<Arc<SymTable>>>,
+}
+
+impl Symbols {
+    /// The name for `ip` in `vma` (which must hold it); `data` reads the
+    /// VMA's file.
+    pub fn lookup(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
+        let Backing::File { file, pgoff } = &vma.backing else { return None };
+        let table = self
+            .tables
+            .entry(file.id)
+            .or_insert_with(|| {
+                let data = data?;
+                let size = data.size();
+                if size > MAX_FILE {
+                    return None;
+                }
+                let mut bytes = vec![0u8; size as usize];
+                let mut done = 0;
+                while done < bytes.len() {
+                    match data.read_at(done as u64, &mut bytes[done..]) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => done += n,
+                    }
+                }
+                let object = file.path.rsplit('/').next().unwrap_or(&file.path);
+                SymTable::parse(object, &bytes[..done]).map(Arc::new)
+            })
+            .clone()?;
+        let off = ip - vma.start + pgoff * PAGE_SIZE;
+        table.name(off).map(Arc::from)
+    }
+}

@@ -74,7 +74,10 @@ fn run_writes_the_timeline_csv() {
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
-    assert_eq!(lines.next(), Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid"));
+    assert_eq!(
+        lines.next(),
+        Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping")
+    );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let bss: Vec<_> = rows.iter().filter(|r| r[2] == ".bss").collect();
     assert_eq!(bss.len(), 12);

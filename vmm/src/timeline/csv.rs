@@ -97,17 +97,23 @@ mod tests {
             origin: Origin::Guest,
             pid: 1,
             tid: 1,
-            rss: 0,
-            ip: 0,
-            symbol: None,
-            mapping: 0,
+            rss: 7,
+            ip: 0x401234,
+            symbol: Some("main+0x4".into()),
+            mapping: 0x41a000,
         };
         let mut out = Vec::new();
         write_csv(&mut out, &[ev(0, r), ev(1, q)], &regions).unwrap();
         let text = String::from_utf8(out).unwrap();
         let lines: Vec<_> = text.lines().collect();
         assert_eq!(lines[0], CSV_HEADER);
-        assert_eq!(lines[1], "0,1500,.bss,0x41b000,0x100005000,write,zero-fill,42,guest,1,1");
-        assert_eq!(lines[2], "1,1500,\"odd,name\",0x41b000,0x100005000,write,zero-fill,42,guest,1,1");
+        assert_eq!(
+            lines[1],
+            "0,1500,.bss,0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000"
+        );
+        assert_eq!(
+            lines[2],
+            "1,1500,\"odd,name\",0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000"
+        );
     }
 }

@@ -101,3 +101,34 @@ fn shared_libraries_are_named_in_symbols() {
     assert!(syms.contains(&"setlocale+0x0") && syms.contains(&"getenv+0x0"), "{syms:?}");
     assert!(syms.iter().any(|s| s.starts_with("cat+0x")), "{syms:?}");
 }
+
+#[test]
+fn the_summary_as_json() {
+    let dir = std::env::temp_dir().join(format!("faultline-json-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.json");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["demo", "-q", "--summary", path.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(v["schema"], "faultline-summary/1");
+    assert_eq!(v["exit"]["code"], 0);
+    let bss = v["regions"].as_array().unwrap().iter().find(|r| r["name"] == ".bss").unwrap();
+    assert_eq!((bss["mapped"].as_u64(), bss["write"].as_u64(), bss["resident"].as_u64()), (Some(64), Some(8), Some(8)));
+    assert_eq!(bss["perms"], "rw-");
+    assert!(bss["range"][0].as_str().unwrap().starts_with("0x"));
+    assert_eq!(v["total"]["faults"], 22);
+    assert_eq!(v["total"]["resident"], 23);
+    assert_eq!(v["status"]["VmRSS"], 92);
+    assert_eq!(v["meminfo"]["MemTotal"], 262144);
+    assert_eq!(v["processes"][0]["pid"], 1);
+    // A bad path fails before the program runs.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["demo", "--summary", "/nonexistent/s.json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(125));
+    assert!(out.stdout.is_empty(), "the demo ran");
+}

@@ -16,6 +16,7 @@
 //! - [`kernel`]: the Linux the program sees: processes, threads, files,
 //!   signals, one syscall table.
 //! - [`sandbox`]: one VM and one kernel running one program.
+//! - [`report`]: a finished run as JSON (and, later, traces and pages).
 //! - [`bench`]: `faultline bench`.
 
 pub mod arch;
@@ -26,6 +27,7 @@ pub mod kernel;
 pub mod loader;
 pub mod memory;
 pub mod mm;
+pub mod report;
 pub mod sandbox;
 pub mod timeline;
 

@@ -71,6 +71,9 @@ struct RunOpts {
     /// Write every page event to this CSV file, as it happens.
     #[arg(long, value_name = "FILE.csv")]
     timeline: Option<PathBuf>,
+    /// Write the summary as JSON (schema faultline-summary/1, see README).
+    #[arg(long, value_name = "FILE.json")]
+    summary: Option<PathBuf>,
     /// Add K=V to the program's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -288,6 +291,8 @@ fn progress(probe: faultline::sandbox::ProgressProbe, done: Arc<AtomicBool>) -> 
 }
 
 fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
+    // Every output file opens before anything runs.
+    let summary = opts.summary.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose()?;
     let config = config_of(argv, opts)?;
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;
@@ -307,6 +312,11 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     }
     if !opts.quiet {
         eprintln!("\n{}{}", outcome.summary, outcome.memory);
+    }
+    if let Some((path, mut f)) = summary {
+        use std::io::Write;
+        let text = serde_json::to_string_pretty(&faultline::report::summary::to_json(&outcome))?;
+        writeln!(f, "{text}").with_context(|| format!("cannot write {}", path.display()))?;
     }
     Ok(outcome)
 }

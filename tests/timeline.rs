@@ -132,3 +132,40 @@ fn the_summary_as_json() {
     assert_eq!(out.status.code(), Some(125));
     assert!(out.stdout.is_empty(), "the demo ran");
 }
+
+#[test]
+fn diff_tells_same_runs_from_different_ones() {
+    let dir = std::env::temp_dir().join(format!("faultline-diff-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let bin = env!("CARGO_BIN_EXE_faultline");
+    let csv = |name: &str, args: &[&str]| {
+        let path = dir.join(name);
+        let mut cmd = std::process::Command::new(bin);
+        cmd.args(["run", "-q", "--timeline", path.to_str().unwrap()]).arg(elf_fixtures::path("touch")).args(args);
+        assert_eq!(cmd.output().unwrap().status.code(), Some(0));
+        path.display().to_string()
+    };
+    let (a, b, c) = (
+        csv("a.csv", &["bss", "write", "10"]),
+        csv("b.csv", &["bss", "write", "10"]),
+        csv("c.csv", &["bss", "write", "11"]),
+    );
+    let diff = |args: &[&str]| std::process::Command::new(bin).arg("diff").args(args).output().unwrap();
+    // Two runs of one program: the same story, whatever the times.
+    let out = diff(&[&a, &b]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(out.stdout.is_empty());
+    // One more page: the first row where they part, and the count.
+    let out = diff(&[&a, &c]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rows = std::fs::read_to_string(&a).unwrap().lines().count();
+    assert!(text.starts_with(&format!("row {rows} differs")), "{text}");
+    assert!(text.contains(&format!("{a}: (no row)")), "{text}");
+    assert!(text.contains("pid 1 .bss zero-fill: 10 → 11"), "{text}");
+    // Counts within a tolerance pass a CI gate; outside it they fail.
+    assert_eq!(diff(&["--counts", "--tolerance", "10", &a, &c]).status.code(), Some(0));
+    assert_eq!(diff(&["--counts", "--tolerance", "5", &a, &c]).status.code(), Some(1));
+    // Not a timeline: faultline's own error.
+    assert_eq!(diff(&[&a, bin]).status.code(), Some(125));
+}

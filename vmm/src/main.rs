@@ -49,6 +49,18 @@ enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
     },
+    /// Compare two timelines without their times: exit 0 if they tell the
+    /// same story, 1 (with the first differing row) if not.
+    Diff {
+        a: PathBuf,
+        b: PathBuf,
+        /// Compare only the counts per process, region and event.
+        #[arg(long)]
+        counts: bool,
+        /// With --counts: allowed difference per count, in percent.
+        #[arg(long, value_name = "PERCENT", default_value_t = 0.0, requires = "counts")]
+        tolerance: f64,
+    },
     /// Measure trapped faults against kernel-populated and native touches.
     Bench {
         /// Pages each way touches.
@@ -331,6 +343,27 @@ fn main_result(cli: Cli) -> Result<u8> {
         Cmd::Demo { opts } => {
             let program = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
             run(program, vec!["demo".into()], &opts)?
+        }
+        Cmd::Diff { a, b, counts, tolerance } => {
+            use faultline::report::diff;
+            ensure!((0.0..=100.0).contains(&tolerance), "--tolerance must be between 0 and 100");
+            let (ta, tb) = (diff::Timeline::read(&a.to_string_lossy())?, diff::Timeline::read(&b.to_string_lossy())?);
+            let (first, counts) = if counts {
+                (None, diff::counts(&ta, &tb, tolerance / 100.0))
+            } else {
+                let d = diff::rows(&ta, &tb);
+                (d.first_difference, d.count_differences)
+            };
+            if let Some(f) = &first {
+                println!("{f}");
+            }
+            if !counts.is_empty() {
+                println!("counts that differ (pid region event: {} → {}):", a.display(), b.display());
+                for c in &counts {
+                    println!("  {c}");
+                }
+            }
+            return Ok(u8::from(first.is_some() || !counts.is_empty()));
         }
         Cmd::Bench { pages, json, repeat } => {
             ensure!(repeat >= 1, "--repeat must be at least 1");

@@ -4,4 +4,5 @@
 //!
 //! [`Outcome`]: crate::Outcome
 
+pub mod diff;
 pub mod summary;

@@ -1,0 +1,143 @@
+//! `faultline diff A.csv B.csv`: do two timelines tell the same story?
+//! Rows are compared without their times and latencies (which never
+//! repeat); the first row where they part is shown with both sides, and
+//! the per-region counts of each kind. `--counts` compares only those
+//! counts, within a tolerance, for CI gates on fault counts.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::BufRead;
+
+/// Columns that vary from run to run and are left out of the comparison.
+const VARYING: [&str; 2] = ["time_ns", "latency_ns"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum DiffError {
+    #[error("{path}: {source}")]
+    Io {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{0}: not a faultline timeline (no seq,time_ns,... header)")]
+    NotATimeline(String),
+    #[error("{path}: line {line}: {what}")]
+    Bad { path: String, line: usize, what: String },
+}
+
+/// A timeline, as read: the comparable part of each row, and counts per
+/// (pid, region, event).
+pub struct Timeline {
+    pub path: String,
+    header: Vec<String>,
+    rows: Vec<Vec<String>>,
+    pub counts: BTreeMap<(String, String, String), u64>,
+}
+
+/// Splits one CSV line, honouring quoted fields.
+fn fields(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' if quoted && chars.peek() == Some(&'"') => {
+                cur.push('"');
+                chars.next();
+            }
+            '"' => quoted = !quoted,
+            ',' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+impl Timeline {
+    pub fn read(path: &str) -> Result<Timeline, DiffError> {
+        let io = |source| DiffError::Io { path: path.to_string(), source };
+        let f = std::fs::File::open(path).map_err(io)?;
+        let mut lines = std::io::BufReader::new(f).lines();
+        let header = fields(&lines.next().transpose().map_err(io)?.unwrap_or_default());
+        if header.first().map(String::as_str) != Some("seq") || !header.iter().any(|h| h == "event") {
+            return Err(DiffError::NotATimeline(path.to_string()));
+        }
+        let col = |name: &str| header.iter().position(|h| h == name);
+        let (region, event, pid) = (col("region"), col("event"), col("pid"));
+        let keep: Vec<usize> = (0..header.len()).filter(|&i| !VARYING.contains(&header[i].as_str())).collect();
+        let mut rows = Vec::new();
+        let mut counts = BTreeMap::new();
+        for (n, line) in lines.enumerate() {
+            let line = line.map_err(io)?;
+            let f = fields(&line);
+            if f.len() != header.len() {
+                return Err(DiffError::Bad {
+                    path: path.to_string(),
+                    line: n + 2,
+                    what: format!("{} fields, the header has {}", f.len(), header.len()),
+                });
+            }
+            let get = |i: Option<usize>| i.map(|i| f[i].clone()).unwrap_or_default();
+            *counts.entry((get(pid), get(region), get(event))).or_insert(0) += 1;
+            rows.push(keep.iter().map(|&i| f[i].clone()).collect());
+        }
+        let header = keep.iter().map(|&i| header[i].clone()).collect();
+        Ok(Timeline { path: path.to_string(), header, rows, counts })
+    }
+}
+
+/// How two timelines compare.
+pub struct Diff {
+    /// None if the rows are the same.
+    pub first_difference: Option<String>,
+    /// Lines of `pid region event: a → b` for counts that differ beyond
+    /// the tolerance.
+    pub count_differences: Vec<String>,
+}
+
+impl Diff {
+    pub fn same(&self) -> bool {
+        self.first_difference.is_none() && self.count_differences.is_empty()
+    }
+}
+
+/// Compares counts only, allowing `tolerance` (a fraction, 0.05 = 5 %) of
+/// difference in each.
+pub fn counts(a: &Timeline, b: &Timeline, tolerance: f64) -> Vec<String> {
+    let mut keys: Vec<_> = a.counts.keys().chain(b.counts.keys()).cloned().collect();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for k in keys {
+        let (x, y) = (a.counts.get(&k).copied().unwrap_or(0), b.counts.get(&k).copied().unwrap_or(0));
+        let allowed = (x.max(y) as f64 * tolerance).floor() as u64;
+        if x.abs_diff(y) > allowed {
+            out.push(format!("pid {} {} {}: {x} → {y}", k.0, k.1, k.2));
+        }
+    }
+    out
+}
+
+/// Compares row by row (without times), then the counts exactly.
+pub fn rows(a: &Timeline, b: &Timeline) -> Diff {
+    let mut first = None;
+    if a.header != b.header {
+        first = Some(format!("the columns differ:\n  {}\n  {}", a.header.join(","), b.header.join(",")));
+    } else {
+        for i in 0..a.rows.len().max(b.rows.len()) {
+            let (x, y) = (a.rows.get(i), b.rows.get(i));
+            if x != y {
+                let show = |r: Option<&Vec<String>>| r.map_or("(no row)".to_string(), |r| r.join(","));
+                let mut s = String::new();
+                let _ = writeln!(s, "row {} differs ({} without {}):", i + 1, a.header.join(","), VARYING.join(", "));
+                let _ = writeln!(s, "  {}: {}", a.path, show(x));
+                let _ = write!(s, "  {}: {}", b.path, show(y));
+                first = Some(s);
+                break;
+            }
+        }
+    }
+    Diff { first_difference: first, count_differences: counts(a, b, 0.0) }
+}

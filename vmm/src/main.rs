@@ -49,6 +49,16 @@ enum Cmd {
         #[command(flatten)]
         opts: RunOpts,
     },
+    /// Build the HTML report (and a trace) from a saved timeline CSV.
+    Report {
+        csv: PathBuf,
+        /// Where the page goes (default: the CSV's name with .html).
+        #[arg(long, value_name = "FILE.html")]
+        html: Option<PathBuf>,
+        /// Also write a Perfetto/chrome://tracing trace.
+        #[arg(long, value_name = "FILE.json")]
+        trace: Option<PathBuf>,
+    },
     /// Compare two timelines without their times: exit 0 if they tell the
     /// same story, 1 (with the first differing row) if not.
     Diff {
@@ -86,6 +96,13 @@ struct RunOpts {
     /// Write the summary as JSON (schema faultline-summary/1, see README).
     #[arg(long, value_name = "FILE.json")]
     summary: Option<PathBuf>,
+    /// Write a trace that Perfetto UI and chrome://tracing open.
+    #[arg(long, value_name = "FILE.json")]
+    trace: Option<PathBuf>,
+    /// Write one self-contained HTML page: summary, resident memory over
+    /// time, a fault heatmap, the code that faulted.
+    #[arg(long, value_name = "FILE.html")]
+    report: Option<PathBuf>,
     /// Add K=V to the program's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -304,8 +321,12 @@ fn progress(probe: faultline::sandbox::ProgressProbe, done: Arc<AtomicBool>) -> 
 
 fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     // Every output file opens before anything runs.
-    let summary = opts.summary.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose()?;
-    let config = config_of(argv, opts)?;
+    let open = |p: &Option<PathBuf>| p.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose();
+    let (summary, trace, report) = (open(&opts.summary)?, open(&opts.trace)?, open(&opts.report)?);
+    let title = argv.join(" ");
+    let mut config = config_of(argv, opts)?;
+    // The pictures are drawn from the whole timeline.
+    config.keep_events |= trace.is_some() || report.is_some();
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;
     let show_progress = !opts.quiet && std::io::stderr().is_terminal();
@@ -325,12 +346,26 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     if !opts.quiet {
         eprintln!("\n{}{}", outcome.summary, outcome.memory);
     }
-    if let Some((path, mut f)) = summary {
-        use std::io::Write;
-        let text = serde_json::to_string_pretty(&faultline::report::summary::to_json(&outcome))?;
-        writeln!(f, "{text}").with_context(|| format!("cannot write {}", path.display()))?;
+    if let Some((path, f)) = summary {
+        write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(&outcome))?)?;
+    }
+    if trace.is_some() || report.is_some() {
+        use faultline::report::{html, rows::Row, trace as chrome};
+        let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+        if let Some((path, f)) = trace {
+            let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
+            write_out(&path, f, &chrome::to_json(&rows, &comms).to_string())?;
+        }
+        if let Some((path, f)) = report {
+            write_out(&path, f, &html::render(&format!("faultline run {title}"), &rows))?;
+        }
     }
     Ok(outcome)
+}
+
+fn write_out(path: &std::path::Path, mut f: File, text: &str) -> Result<()> {
+    use std::io::Write;
+    writeln!(f, "{text}").with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn main_result(cli: Cli) -> Result<u8> {
@@ -343,6 +378,19 @@ fn main_result(cli: Cli) -> Result<u8> {
         Cmd::Demo { opts } => {
             let program = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
             run(program, vec!["demo".into()], &opts)?
+        }
+        Cmd::Report { csv, html, trace } => {
+            use faultline::report::{html as page, rows, trace as chrome};
+            let out = html.unwrap_or_else(|| csv.with_extension("html"));
+            let (page_file, trace_file) = (create(&out)?, trace.as_deref().map(create).transpose()?);
+            let rows = rows::read_csv(&csv.to_string_lossy())?;
+            write_out(&out, page_file, &page::render(&format!("faultline timeline {}", csv.display()), &rows))?;
+            if let (Some(path), Some(f)) = (trace, trace_file) {
+                let pids = rows.iter().map(|r| (r.pid, format!("pid {}", r.pid))).collect();
+                write_out(&path, f, &chrome::to_json(&rows, &pids).to_string())?;
+            }
+            eprintln!("faultline: wrote {}", out.display());
+            return Ok(0);
         }
         Cmd::Diff { a, b, counts, tolerance } => {
             use faultline::report::diff;

@@ -35,7 +35,7 @@ pub struct Timeline {
 }
 
 /// Splits one CSV line, honouring quoted fields.
-fn fields(line: &str) -> Vec<String> {
+pub fn split(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -60,7 +60,7 @@ impl Timeline {
         let io = |source| DiffError::Io { path: path.to_string(), source };
         let f = std::fs::File::open(path).map_err(io)?;
         let mut lines = std::io::BufReader::new(f).lines();
-        let header = fields(&lines.next().transpose().map_err(io)?.unwrap_or_default());
+        let header = split(&lines.next().transpose().map_err(io)?.unwrap_or_default());
         if header.first().map(String::as_str) != Some("seq") || !header.iter().any(|h| h == "event") {
             return Err(DiffError::NotATimeline(path.to_string()));
         }
@@ -71,7 +71,7 @@ impl Timeline {
         let mut counts = BTreeMap::new();
         for (n, line) in lines.enumerate() {
             let line = line.map_err(io)?;
-            let f = fields(&line);
+            let f = split(&line);
             if f.len() != header.len() {
                 return Err(DiffError::Bad {
                     path: path.to_string(),

@@ -1,0 +1,57 @@
+//! `--trace FILE.json`: the timeline in Chrome's trace-event format, which
+//! Perfetto UI and chrome://tracing open. A track per process and thread,
+//! an instant event per page event (address, event, access, latency and
+//! symbol in its args), and counter tracks of resident pages per process
+//! and per region.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+
+use super::rows::Row;
+
+/// The trace as one JSON document.
+pub fn to_json(rows: &[Row], comms: &BTreeMap<u32, String>) -> Value {
+    let mut events = Vec::with_capacity(rows.len() * 2 + 16);
+    let mut threads: BTreeMap<(u32, u32), ()> = BTreeMap::new();
+    for r in rows {
+        threads.insert((r.pid, r.tid), ());
+    }
+    for (&pid, comm) in comms {
+        events.push(json!({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": format!("{comm} [{pid}]")}}));
+    }
+    for &(pid, tid) in threads.keys() {
+        let name = if tid == 0 { "faultline (VMM)".to_string() } else { format!("thread {tid}") };
+        events.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}}));
+    }
+    let mut region_rss: BTreeMap<(u32, &str), i64> = BTreeMap::new();
+    let steps = super::rows::resident_steps(rows);
+    for (r, &step) in rows.iter().zip(&steps) {
+        // Microseconds, as the format wants.
+        let ts = r.time_ns as f64 / 1e3;
+        let mut args = json!({
+            "gva": format!("{:#x}", r.gva),
+            "region": r.region,
+            "access": r.access,
+            "origin": r.origin,
+            "latency_ns": r.latency_ns,
+        });
+        if !r.symbol.is_empty() {
+            args["symbol"] = json!(r.symbol);
+        }
+        events.push(json!({
+            "ph": "i", "s": "t", "name": r.event, "cat": r.origin,
+            "pid": r.pid, "tid": r.tid, "ts": ts, "args": args,
+        }));
+        events.push(json!({"ph": "C", "name": "resident pages", "pid": r.pid, "ts": ts, "args": {"rss": r.rss}}));
+        if step != 0 {
+            let v = region_rss.entry((r.pid, r.region.as_str())).or_insert(0);
+            *v += step;
+            events.push(json!({
+                "ph": "C", "name": format!("resident: {}", r.region), "pid": r.pid, "ts": ts,
+                "args": {"pages": *v},
+            }));
+        }
+    }
+    json!({"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"source": "faultline"}})
+}

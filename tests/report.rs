@@ -65,7 +65,7 @@ fn the_trace_holds_every_fault_and_resident_counters() {
     assert!(events.iter().any(|e| e["ph"] == "C" && e["name"] == "resident pages"));
     assert!(events.iter().any(|e| e["ph"] == "C" && e["name"] == "resident: mmap"));
     assert!(events.iter().any(|e| e["ph"] == "M" && e["name"] == "process_name"));
-    let last = events.iter().filter(|e| e["ph"] == "C" && e["name"] == "resident: mmap").last().unwrap();
+    let last = events.iter().rfind(|e| e["ph"] == "C" && e["name"] == "resident: mmap").unwrap();
     assert_eq!(last["args"]["pages"], 64 + 8 * 256, "hot and cold pages all resident at the end");
 }
 

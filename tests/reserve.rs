@@ -127,3 +127,18 @@ fn page_tables_are_memory() {
         run.outcome.summary.processes.iter().flat_map(|p| &p.regions).map(|r| r.resident_pages).sum::<u64>() * 4;
     assert!(info.mem_free <= info.mem_total - info.page_tables - resident_kb, "{info:?}");
 }
+
+#[test]
+fn smaps_rollup_and_vmstat_agree_with_status() {
+    for libc in LIBCS {
+        let run = run_with(&reserve(libc), &["rollup"], |_| {});
+        let (native, _) = native_norandom(&reserve(libc), &["rollup"]);
+        assert_eq!(run.stdout, native, "{libc}");
+        assert_eq!(
+            run.stdout,
+            "smaps_rollup Rss equals VmRSS\nsmaps_rollup Anonymous equals RssAnon\n\
+             pgfault grew by at least 10: yes\nRssAnon after munmap: down by 40 kB\n",
+            "{libc}"
+        );
+    }
+}

@@ -8,6 +8,8 @@
  *   reserve noreserve MB     mmap(MAP_NORESERVE) of MB MiB: ok or the errno
  *   reserve maps N           N one-page mappings that cannot merge: how many
  *                            succeeded before ENOMEM
+ *   reserve rollup           smaps_rollup's Rss against VmRSS, and vmstat's
+ *                            pgfault growth, around touching 10 pages
  *   reserve strict           under vm.overcommit_memory=2: a mapping just
  *                            within CommitLimit - Committed_AS succeeds, one
  *                            page more fails
@@ -140,6 +142,41 @@ static int strict(void)
     return 0;
 }
 
+/* A /proc/vmstat counter. */
+static long vmstat(const char *name)
+{
+    static char buf[16384];
+    int fd = open("/proc/vmstat", O_RDONLY);
+    if (fd < 0)
+        return -1;
+    ssize_t n = read(fd, buf, sizeof buf - 1);
+    close(fd);
+    buf[n > 0 ? n : 0] = 0;
+    char key[64];
+    snprintf(key, sizeof key, "\n%s ", name);
+    char *p = strstr(buf, key);
+    return p ? strtol(p + strlen(key), NULL, 10) : -1;
+}
+
+static int rollup(void)
+{
+    warm_stack();
+    char *p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long f0 = vmstat("pgfault");
+    for (int i = 0; i < 10; i++)
+        p[i * PAGE] = 1;
+    long f1 = vmstat("pgfault");
+    long rss = field("/proc/self/status", "VmRSS"), roll = field("/proc/self/smaps_rollup", "Rss");
+    long anon = field("/proc/self/status", "RssAnon"), ranon = field("/proc/self/smaps_rollup", "Anonymous");
+    printf("smaps_rollup Rss %s VmRSS\n", rss == roll ? "equals" : "differs from");
+    printf("smaps_rollup Anonymous %s RssAnon\n", anon == ranon ? "equals" : "differs from");
+    printf("pgfault grew by at least 10: %s\n", f1 - f0 >= 10 ? "yes" : "no");
+    munmap(p, 64 * PAGE);
+    long anon2 = field("/proc/self/status", "RssAnon");
+    printf("RssAnon after munmap: %s\n", anon2 == anon - 40 ? "down by 40 kB" : "other");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -164,5 +201,7 @@ int main(int argc, char **argv)
         return maps(a);
     if (!strcmp(m, "strict"))
         return strict();
+    if (!strcmp(m, "rollup"))
+        return rollup();
     return 2;
 }

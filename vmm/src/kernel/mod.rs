@@ -20,6 +20,7 @@ pub mod mm_fault;
 pub mod oom;
 pub mod process;
 pub mod procfs;
+pub mod procfs_mm;
 pub mod sigframe;
 pub mod signal;
 pub mod strace;

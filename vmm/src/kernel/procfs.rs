@@ -207,7 +207,9 @@ fn vma_name(k: &KernelState, p: &super::Process, v: &crate::mm::Vma) -> String {
     }
     match (&v.backing, v.kind) {
         (Backing::File { file, .. }, _) => file.path.to_string(),
-        (_, _) if v.start <= space.brk && v.end >= space.brk_start && v.kind == VmaKind::Heap => "[heap]".into(),
+        // vma_is_initial_heap(): any anonymous VMA overlapping
+        // [start_brk, brk), a PROT_NONE one a libc put there included.
+        (_, _) if v.start < space.brk && v.end > space.brk_start => "[heap]".into(),
         (_, VmaKind::Heap) => "[heap]".into(),
         (_, _) if v.start <= space.start_stack && space.start_stack < v.end => "[stack]".into(),
         _ if v.shared => "/dev/zero (deleted)".into(),
@@ -456,7 +458,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         for n in ["self", "thread-self"] {
             e.push((n.into(), 10));
         }
-        for n in ["meminfo", "uptime", "version", "loadavg", "stat", "cpuinfo", "mounts", "filesystems"] {
+        for n in ["meminfo", "vmstat", "uptime", "version", "loadavg", "stat", "cpuinfo", "mounts", "filesystems"] {
             e.push((n.into(), 8));
         }
         e.push(("sys".into(), 4));
@@ -472,6 +474,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         "thread-self" if c.len() == 1 => return Ok(ProcNode::Link(format!("{caller}/task/{tid_of_caller}"))),
         "self" => return lookup(k, caller, &[&[caller.to_string()], &c[1..]].concat()),
         "meminfo" if c.len() == 1 => return Ok(ProcNode::File(meminfo(k).into_bytes())),
+        "vmstat" if c.len() == 1 => return Ok(ProcNode::File(super::procfs_mm::vmstat(k).into_bytes())),
         "uptime" if c.len() == 1 => {
             let t = k.started.elapsed().as_secs_f64();
             return Ok(ProcNode::File(format!("{t:.2} {:.2}\n", t * 2.0).into_bytes()));
@@ -498,6 +501,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         [] => ProcNode::Dir(
             [
                 ("maps", 8),
+                ("smaps", 8),
+                ("smaps_rollup", 8),
                 ("status", 8),
                 ("stat", 8),
                 ("statm", 8),
@@ -518,6 +523,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
             .collect(),
         ),
         ["maps"] => ProcNode::File(maps(k, p).into_bytes()),
+        ["smaps"] => ProcNode::File(super::procfs_mm::smaps(k, p).into_bytes()),
+        ["smaps_rollup"] => ProcNode::File(super::procfs_mm::smaps_rollup(k, p).into_bytes()),
         ["status"] => ProcNode::File(status(k, p).into_bytes()),
         ["stat"] => ProcNode::File(stat(k, p).into_bytes()),
         ["statm"] => ProcNode::File(statm(k, p).into_bytes()),

@@ -1,0 +1,235 @@
+//! The /proc views of memory that walk page tables: /proc/PID/smaps and
+//! smaps_rollup (per-VMA Rss, Pss, shared and private, clean and dirty,
+//! Referenced, Anonymous, Swap, Locked), and /proc/vmstat's counters, in
+//! the formats of a 6.x kernel.
+
+use std::fmt::Write as _;
+
+use super::KernelState;
+use crate::arch::PAGE_SIZE;
+use crate::mm::{FrameKind, Residency, Vma};
+
+/// What one VMA (or all of them) holds, in bytes; Pss in 1/4096 byte
+/// units for exactness, as the kernel keeps it shifted.
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    rss: u64,
+    pss: u64,
+    pss_dirty: u64,
+    pss_anon: u64,
+    pss_file: u64,
+    pss_shmem: u64,
+    shared_clean: u64,
+    shared_dirty: u64,
+    private_clean: u64,
+    private_dirty: u64,
+    referenced: u64,
+    anonymous: u64,
+    swap: u64,
+    locked: u64,
+}
+
+impl Usage {
+    fn add(&mut self, o: &Usage) {
+        self.rss += o.rss;
+        self.pss += o.pss;
+        self.pss_dirty += o.pss_dirty;
+        self.pss_anon += o.pss_anon;
+        self.pss_file += o.pss_file;
+        self.pss_shmem += o.pss_shmem;
+        self.shared_clean += o.shared_clean;
+        self.shared_dirty += o.shared_dirty;
+        self.private_clean += o.private_clean;
+        self.private_dirty += o.private_dirty;
+        self.referenced += o.referenced;
+        self.anonymous += o.anonymous;
+        self.swap += o.swap;
+        self.locked += o.locked;
+    }
+}
+
+fn usage(k: &KernelState, mm: crate::mm::MmId, v: &Vma) -> Usage {
+    let mut u = Usage::default();
+    let Some(m) = k.mms.get(&mm) else { return u };
+    m.space.for_each_mapped(v.start, v.end, |_, leaf| {
+        let Some(f) = k.phys.frame(leaf.pte.frame()) else { return };
+        match f.residency {
+            Residency::Resident => {}
+            Residency::Swapped(_) => {
+                u.swap += PAGE_SIZE;
+                return;
+            }
+            Residency::Absent | Residency::Zero => return,
+        }
+        let mapcount = f.maps.len().max(1) as u64;
+        let dirty = f.dirty || leaf.pte.dirty();
+        let pss = (PAGE_SIZE << 12) / mapcount;
+        u.rss += PAGE_SIZE;
+        u.pss += pss;
+        if dirty {
+            u.pss_dirty += pss;
+        }
+        match f.kind {
+            FrameKind::Anon => {
+                u.pss_anon += pss;
+                u.anonymous += PAGE_SIZE;
+            }
+            FrameKind::File => u.pss_file += pss,
+            FrameKind::Shmem => u.pss_shmem += pss,
+        }
+        match (mapcount > 1, dirty) {
+            (true, true) => u.shared_dirty += PAGE_SIZE,
+            (true, false) => u.shared_clean += PAGE_SIZE,
+            (false, true) => u.private_dirty += PAGE_SIZE,
+            (false, false) => u.private_clean += PAGE_SIZE,
+        }
+        if leaf.pte.accessed() {
+            u.referenced += PAGE_SIZE;
+        }
+        if v.locked {
+            u.locked += PAGE_SIZE;
+        }
+    });
+    u
+}
+
+fn kb(out: &mut String, key: &str, bytes: u64) {
+    let _ = writeln!(out, "{:<16}{:>8} kB", format!("{key}:"), bytes >> 10);
+}
+
+/// VmFlags as smaps prints them.
+fn vm_flags(v: &Vma) -> String {
+    let mut f = Vec::new();
+    for (on, name) in [
+        (v.perms.read, "rd"),
+        (v.perms.write, "wr"),
+        (v.perms.exec, "ex"),
+        (v.shared, "sh"),
+        (true, "mr"),
+        (v.may_write || v.perms.write, "mw"),
+        (true, "me"),
+        (v.shared, "ms"),
+        (v.growsdown, "gd"),
+        (v.locked, "lo"),
+        (v.noreserve, "nr"),
+        (v.dontcopy, "dc"),
+        (v.wipeonfork, "wf"),
+        (!v.shared && !v.noreserve && v.perms.write, "ac"),
+    ] {
+        if on {
+            f.push(name);
+        }
+    }
+    f.join(" ")
+}
+
+/// /proc/PID/smaps.
+pub fn smaps(k: &KernelState, p: &super::Process) -> String {
+    let maps = super::procfs::maps(k, p);
+    let Some(m) = k.mms.get(&p.mm) else { return String::new() };
+    let mut out = String::new();
+    for (line, v) in maps.lines().zip(m.space.vmas.iter()) {
+        let u = usage(k, p.mm, v);
+        out.push_str(line);
+        out.push('\n');
+        kb(&mut out, "Size", v.end - v.start);
+        kb(&mut out, "KernelPageSize", PAGE_SIZE);
+        kb(&mut out, "MMUPageSize", PAGE_SIZE);
+        kb(&mut out, "Rss", u.rss);
+        kb(&mut out, "Pss", u.pss >> 12);
+        kb(&mut out, "Pss_Dirty", u.pss_dirty >> 12);
+        kb(&mut out, "Shared_Clean", u.shared_clean);
+        kb(&mut out, "Shared_Dirty", u.shared_dirty);
+        kb(&mut out, "Private_Clean", u.private_clean);
+        kb(&mut out, "Private_Dirty", u.private_dirty);
+        kb(&mut out, "Referenced", u.referenced);
+        kb(&mut out, "Anonymous", u.anonymous);
+        for key in
+            ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb"]
+        {
+            kb(&mut out, key, 0);
+        }
+        kb(&mut out, "Swap", u.swap);
+        kb(&mut out, "SwapPss", u.swap);
+        kb(&mut out, "Locked", u.locked >> 12 << 12);
+        let _ = writeln!(out, "THPeligible:    0");
+        let _ = writeln!(out, "VmFlags: {} ", vm_flags(v));
+    }
+    out
+}
+
+/// /proc/PID/smaps_rollup: the sums, under one `[rollup]` line.
+pub fn smaps_rollup(k: &KernelState, p: &super::Process) -> String {
+    let Some(m) = k.mms.get(&p.mm) else { return String::new() };
+    let mut total = Usage::default();
+    let (mut lo, mut hi) = (u64::MAX, 0);
+    for v in m.space.vmas.iter() {
+        total.add(&usage(k, p.mm, v));
+        lo = lo.min(v.start);
+        hi = hi.max(v.end);
+    }
+    let mut out = format!("{:08x}-{:08x} ---p 00000000 00:00 0", lo.min(hi), hi);
+    while out.len() < 73 {
+        out.push(' ');
+    }
+    out.push_str("[rollup]\n");
+    let u = total;
+    kb(&mut out, "Rss", u.rss);
+    kb(&mut out, "Pss", u.pss >> 12);
+    kb(&mut out, "Pss_Dirty", u.pss_dirty >> 12);
+    kb(&mut out, "Pss_Anon", u.pss_anon >> 12);
+    kb(&mut out, "Pss_File", u.pss_file >> 12);
+    kb(&mut out, "Pss_Shmem", u.pss_shmem >> 12);
+    kb(&mut out, "Shared_Clean", u.shared_clean);
+    kb(&mut out, "Shared_Dirty", u.shared_dirty);
+    kb(&mut out, "Private_Clean", u.private_clean);
+    kb(&mut out, "Private_Dirty", u.private_dirty);
+    kb(&mut out, "Referenced", u.referenced);
+    kb(&mut out, "Anonymous", u.anonymous);
+    for key in
+        ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb"]
+    {
+        kb(&mut out, key, 0);
+    }
+    kb(&mut out, "Swap", u.swap);
+    kb(&mut out, "SwapPss", u.swap);
+    kb(&mut out, "Locked", u.locked);
+    out
+}
+
+/// /proc/vmstat: the counters faultline keeps, under Linux's names.
+pub fn vmstat(k: &KernelState) -> String {
+    let c = k.phys.counters;
+    let (mut minflt, mut majflt) = (0, 0);
+    for p in k.procs.values() {
+        minflt += p.rusage.minflt + p.children_rusage.minflt;
+        majflt += p.rusage.majflt + p.children_rusage.majflt;
+    }
+    let free = k.phys.budget.resident_pages.saturating_sub(k.phys.used_pages());
+    let mut out = String::new();
+    for (name, v) in [
+        ("nr_free_pages", free),
+        ("nr_inactive_anon", 0),
+        ("nr_active_anon", c.anon),
+        ("nr_inactive_file", 0),
+        ("nr_active_file", c.cached.saturating_sub(c.shmem)),
+        ("nr_unevictable", c.mlocked),
+        ("nr_mlock", c.mlocked),
+        ("nr_anon_pages", c.anon),
+        ("nr_mapped", c.cached),
+        ("nr_file_pages", c.cached),
+        ("nr_shmem", c.shmem),
+        ("nr_page_table_pages", k.phys.tables.in_use()),
+        ("nr_swapcached", 0),
+        ("pswpin", c.swap_ins),
+        ("pswpout", c.swap_outs),
+        ("pgfault", minflt + majflt),
+        ("pgmajfault", majflt),
+        ("pgsteal_direct", c.evictions),
+        ("pgscan_direct", c.evictions),
+        ("oom_kill", k.oom_kills),
+    ] {
+        let _ = writeln!(out, "{name} {v}");
+    }
+    out
+}

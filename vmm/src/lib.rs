@@ -1,6 +1,28 @@
 //! faultline: run an x86-64 Linux program as a KVM guest and record, page
 //! by page, how its memory gets backed.
 //!
+//! The program runs unmodified in ring 3 of a KVM guest whose page tables
+//! faultline builds; its RAM is host memory registered with userfaultfd,
+//! so every first touch of a page reaches faultline, which backs it
+//! (zeroes, the file's bytes, a swapped-out copy, a copy-on-write) and
+//! records a row. faultline plays the Linux kernel for it, with Linux's
+//! semantics and errnos. A run gives an [`Outcome`]: the exit status, the
+//! per-region and per-process [`Summary`](timeline::Summary), the
+//! memory figures /proc would show, and, if kept, every event.
+//!
+//! ```
+//! use std::sync::Arc;
+//! use faultline::{Config, Output, Program, Sandbox};
+//!
+//! let demo = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
+//! let config = Config { argv: vec!["demo".into()], stdout: Output::capture(), ..Config::default() };
+//! let outcome = Sandbox::new(demo, config)?.run()?;
+//! // The demo writes 8 of its 64 .bss pages: 8 faults, 8 pages resident.
+//! let bss = outcome.summary.region(".bss").unwrap();
+//! assert_eq!((bss.write_faults, bss.mapped_pages, bss.resident_pages), (8, 64, 8));
+//! # Ok::<(), faultline::Error>(())
+//! ```
+//!
 //! The layers, lowest first; each imports only from the ones above it in
 //! this list:
 //!

@@ -5,9 +5,6 @@
 //! per-region faults; `cargo test --example fault_budget` runs the test
 //! below against the built-in demo guest.
 
-use std::sync::Arc;
-
-use faultline::timeline::{EventKind, Origin};
 use faultline::{Config, Output, Program, Sandbox};
 
 /// Runs `program` and returns its outcome, with stdout captured and every
@@ -38,6 +35,9 @@ fn main() {
 
 #[test]
 fn the_demo_stays_within_its_fault_budget() {
+    use faultline::timeline::{EventKind, Origin};
+    use std::sync::Arc;
+
     let demo = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
     let outcome = run(demo, &["demo"]);
     assert_eq!(outcome.status, faultline::ExitStatus::Exited(0));

@@ -6,7 +6,6 @@
 //! `cargo test --example fault_diff` compares two runs of the demo.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use faultline::{Config, Output, Program, Sandbox};
 
@@ -50,7 +49,7 @@ fn main() {
 
 #[test]
 fn two_runs_of_one_build_fault_alike() {
-    let demo = || Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
+    let demo = || Program::Bytes { name: "demo".into(), bytes: std::sync::Arc::from(faultline::guest::DEMO_ELF) };
     let argv = vec!["demo".to_string()];
     let (a, b) = (faults(demo(), &argv), faults(demo(), &argv));
     assert!(differences(&a, &b).is_empty(), "{a:?} vs {b:?}");

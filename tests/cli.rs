@@ -332,3 +332,27 @@ fn strace_goes_to_a_file() {
     assert_eq!(lines[lines.len() - 2], "exit_group(3) = ?");
     assert_eq!(lines[lines.len() - 1], "+++ exited with 3 +++");
 }
+
+#[test]
+fn the_readme_shows_what_the_demo_prints() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("From `faultline demo`").expect("the README's demo section");
+    let block = &readme[start..];
+    let block = &block[block.find("```\n").unwrap() + 4..];
+    let block = &block[..block.find("```").unwrap()];
+    let out = faultline(&["demo"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // Times and latencies change from run to run; nothing else may.
+    let stable = |l: &str| -> String {
+        let words: Vec<&str> = l.split_whitespace().collect();
+        if words.len() == 15 && words[1].contains("-0x") {
+            words[..12].join(" ")
+        } else {
+            words.join(" ")
+        }
+    };
+    let want: Vec<String> = block.lines().map(stable).collect();
+    let got: Vec<String> = stderr.lines().filter(|l| !l.is_empty()).map(stable).collect();
+    assert_eq!(got, want, "update the README's demo output");
+}

@@ -10,6 +10,8 @@
  *                            succeeded before ENOMEM
  *   reserve rollup           smaps_rollup's Rss against VmRSS, and vmstat's
  *                            pgfault growth, around touching 10 pages
+ *   reserve churn N          N times: map 64 pages, write them all, unmap them
+ *                            (128 timeline rows each, memory flat)
  *   reserve strict           under vm.overcommit_memory=2: a mapping just
  *                            within CommitLimit - Committed_AS succeeds, one
  *                            page more fails
@@ -203,5 +205,17 @@ int main(int argc, char **argv)
         return strict();
     if (!strcmp(m, "rollup"))
         return rollup();
+    if (!strcmp(m, "churn")) {
+        for (long i = 0; i < a; i++) {
+            char *p = mmap(NULL, 64 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (p == MAP_FAILED)
+                return 3;
+            for (int j = 0; j < 64; j++)
+                p[j * PAGE] = 1;
+            munmap(p, 64 * PAGE);
+        }
+        printf("churn %ld\n", a);
+        return 0;
+    }
     return 2;
 }

@@ -179,6 +179,8 @@ fn peak_rss_kb(n: u32, csv: bool) -> i64 {
     if csv {
         cmd.arg("--timeline").arg(&path);
     }
+    // Reaped by wait4 below, which also gives its rusage.
+    #[allow(clippy::zombie_processes)]
     let child = cmd.arg(elf_fixtures::path("reserve-glibc")).args(["churn", &n.to_string()]).spawn().unwrap();
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; wait4 fills it for our child.

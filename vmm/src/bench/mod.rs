@@ -42,10 +42,13 @@ pub enum Way {
     TrappedColocated,
     TrappedSpin,
     TrappedPoll,
+    /// The spinning handler with recording switched off.
+    BareTrap,
 }
 
 impl Way {
-    const ALL: [Way; 5] = [Way::Native, Way::Kernel, Way::TrappedSpin, Way::TrappedColocated, Way::TrappedPoll];
+    const ALL: [Way; 6] =
+        [Way::Native, Way::Kernel, Way::TrappedSpin, Way::BareTrap, Way::TrappedColocated, Way::TrappedPoll];
 
     fn label(self) -> &'static str {
         match self {
@@ -54,6 +57,7 @@ impl Way {
             Way::TrappedColocated => "KVM guest, userfaultfd, handler on vCPU's CPU",
             Way::TrappedSpin => "KVM guest, userfaultfd, spinning handler",
             Way::TrappedPoll => "KVM guest, userfaultfd, poll(2) handler",
+            Way::BareTrap => "KVM guest, userfaultfd, spinning, not recording",
         }
     }
 }
@@ -83,7 +87,7 @@ pub struct Report {
     pub pages: u64,
     pub repeat: u32,
     /// Median ns per page for each way, in `Way::ALL` order.
-    pub ns_per_page: [f64; 5],
+    pub ns_per_page: [f64; 6],
     /// Median handler latency (read → page in place) in the default
     /// (spinning) runs.
     pub handler_median_ns: u64,
@@ -105,6 +109,8 @@ impl Report {
             "trapped_ns_per_fault": self.get(Way::TrappedSpin).round(),
             "trapped_colocated_ns_per_fault": self.get(Way::TrappedColocated).round(),
             "trapped_poll_ns_per_fault": self.get(Way::TrappedPoll).round(),
+            "bare_trap_ns_per_fault": self.get(Way::BareTrap).round(),
+            "recording_cost": self.get(Way::TrappedSpin) / self.get(Way::BareTrap) - 1.0,
             "kernel_ns_per_fault": self.get(Way::Kernel).round(),
             "native_ns_per_fault": self.get(Way::Native).round(),
             "handler_median_ns": self.handler_median_ns,
@@ -130,11 +136,11 @@ impl Report {
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "faultline bench: first touch of {} pages, median of {} rounds", self.pages, self.repeat)?;
-        writeln!(f, "{:<44} {:>10} {:>9} {:>9}", "way", "ns/page", "× native", "× kernel")?;
+        writeln!(f, "{:<48} {:>10} {:>9} {:>9}", "way", "ns/page", "× native", "× kernel")?;
         let (native, kernel) = (self.get(Way::Native), self.get(Way::Kernel));
         for w in Way::ALL {
             let v = self.get(w);
-            writeln!(f, "{:<44} {:>10.0} {:>9.2} {:>9.2}", w.label(), v, v / native, v / kernel)?;
+            writeln!(f, "{:<48} {:>10.0} {:>9.2} {:>9.2}", w.label(), v, v / native, v / kernel)?;
         }
         writeln!(f, "handler latency (fault read → page in place), median: {} ns", self.handler_median_ns)?;
         let p = &self.pressure;
@@ -190,7 +196,7 @@ fn guest_ns(image: &Program, pages: u64, way: Way) -> Result<(f64, Vec<u64>), Be
     let (trapped, wake) = match way {
         Way::Kernel => (false, WakeMode::Spin),
         Way::TrappedColocated => (true, WakeMode::Colocated),
-        Way::TrappedSpin => (true, WakeMode::Spin),
+        Way::TrappedSpin | Way::BareTrap => (true, WakeMode::Spin),
         _ => (true, WakeMode::Poll),
     };
     let out = Output::capture();
@@ -198,7 +204,8 @@ fn guest_ns(image: &Program, pages: u64, way: Way) -> Result<(f64, Vec<u64>), Be
         argv: vec!["touch".into(), pages.to_string()],
         trapped,
         wake,
-        keep_events: true,
+        keep_events: way != Way::BareTrap,
+        record: way != Way::BareTrap,
         stdout: out.clone(),
         stderr: Output::capture(),
         timeout: Some(Duration::from_secs(120)),
@@ -310,7 +317,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     }
     let repeat = repeat.max(1);
     let image = Program::Bytes { name: "touch".into(), bytes: Arc::from(faultline_guest::BENCH_ELF) };
-    let mut samples: [Vec<f64>; 5] = Default::default();
+    let mut samples: [Vec<f64>; 6] = Default::default();
     let mut latencies = Vec::new();
     for _ in 0..repeat {
         for (i, w) in Way::ALL.iter().enumerate() {
@@ -327,7 +334,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
             samples[i].push(v);
         }
     }
-    let ns_per_page = [0, 1, 2, 3, 4].map(|i| median(&mut samples[i]));
+    let ns_per_page = [0, 1, 2, 3, 4, 5].map(|i| median(&mut samples[i]));
     let pressure = pressure(&image, pages.min(8192))?;
     let reserve = reserve::measure(&image);
     native::cleanup();

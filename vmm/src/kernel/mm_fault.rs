@@ -378,7 +378,9 @@ impl KernelState {
             }
         }
         self.epoch += 1;
-        self.recorder.record(e, at);
+        if self.cfg.record {
+            self.recorder.record(e, at);
+        }
     }
 
     /// Records the pages `pid`'s address space gave back since the last

@@ -85,6 +85,9 @@ pub struct KernelConfig {
     /// exit. 1 makes every first touch a guest page fault, whose
     /// instruction is then known.
     pub fill_pages: u64,
+    /// Record events at all (off only for `faultline bench`'s bare trap,
+    /// which measures what recording costs).
+    pub record: bool,
 }
 
 /// An address space and how many processes use it (vfork children share

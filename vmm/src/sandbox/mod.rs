@@ -119,6 +119,9 @@ pub struct Config {
     /// be read: 1 gives every row its `ip`, at the cost of an exit per
     /// first touch.
     pub fill_pages: u64,
+    /// Record the timeline (off: the same faults are resolved and nothing
+    /// is written down; `faultline bench` measures the difference).
+    pub record: bool,
     /// The host directory the program sees as `/`.
     pub root: PathBuf,
     /// The program's working directory (inside the root).
@@ -155,6 +158,7 @@ impl Default for Config {
             sinks: Arc::default(),
             keep_events: false,
             fill_pages: crate::mm::FILL_PAGES,
+            record: true,
             root: PathBuf::from("/"),
             cwd: None,
             diag: Output::Inherit(2),

@@ -99,6 +99,7 @@ impl Sandbox {
             xstate_size,
             xcr0,
             fill_pages: config.fill_pages,
+            record: config.record,
         };
         let mut k = KernelState::new(phys, uffd, recorder, Vfs::new(config.root.clone()), cfg, kt);
         let (file, image) = open_program(&mut k, &program, &config)?;

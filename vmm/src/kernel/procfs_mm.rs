@@ -97,6 +97,32 @@ fn kb(out: &mut String, key: &str, bytes: u64) {
     let _ = writeln!(out, "{:<16}{:>8} kB", format!("{key}:"), bytes >> 10);
 }
 
+/// The lines smaps and smaps_rollup share, from Rss to SwapPss; the
+/// rollup splits Pss by kind.
+fn usage_lines(out: &mut String, u: &Usage, rollup: bool) {
+    kb(out, "Rss", u.rss);
+    kb(out, "Pss", u.pss >> 12);
+    kb(out, "Pss_Dirty", u.pss_dirty >> 12);
+    if rollup {
+        kb(out, "Pss_Anon", u.pss_anon >> 12);
+        kb(out, "Pss_File", u.pss_file >> 12);
+        kb(out, "Pss_Shmem", u.pss_shmem >> 12);
+    }
+    kb(out, "Shared_Clean", u.shared_clean);
+    kb(out, "Shared_Dirty", u.shared_dirty);
+    kb(out, "Private_Clean", u.private_clean);
+    kb(out, "Private_Dirty", u.private_dirty);
+    kb(out, "Referenced", u.referenced);
+    kb(out, "Anonymous", u.anonymous);
+    for key in
+        ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb"]
+    {
+        kb(out, key, 0);
+    }
+    kb(out, "Swap", u.swap);
+    kb(out, "SwapPss", u.swap);
+}
+
 /// VmFlags as smaps prints them.
 fn vm_flags(v: &Vma) -> String {
     let mut f = Vec::new();
@@ -135,23 +161,8 @@ pub fn smaps(k: &KernelState, p: &super::Process) -> String {
         kb(&mut out, "Size", v.end - v.start);
         kb(&mut out, "KernelPageSize", PAGE_SIZE);
         kb(&mut out, "MMUPageSize", PAGE_SIZE);
-        kb(&mut out, "Rss", u.rss);
-        kb(&mut out, "Pss", u.pss >> 12);
-        kb(&mut out, "Pss_Dirty", u.pss_dirty >> 12);
-        kb(&mut out, "Shared_Clean", u.shared_clean);
-        kb(&mut out, "Shared_Dirty", u.shared_dirty);
-        kb(&mut out, "Private_Clean", u.private_clean);
-        kb(&mut out, "Private_Dirty", u.private_dirty);
-        kb(&mut out, "Referenced", u.referenced);
-        kb(&mut out, "Anonymous", u.anonymous);
-        for key in
-            ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb"]
-        {
-            kb(&mut out, key, 0);
-        }
-        kb(&mut out, "Swap", u.swap);
-        kb(&mut out, "SwapPss", u.swap);
-        kb(&mut out, "Locked", u.locked >> 12 << 12);
+        usage_lines(&mut out, &u, false);
+        kb(&mut out, "Locked", u.locked);
         let _ = writeln!(out, "THPeligible:    0");
         let _ = writeln!(out, "VmFlags: {} ", vm_flags(v));
     }
@@ -173,27 +184,8 @@ pub fn smaps_rollup(k: &KernelState, p: &super::Process) -> String {
         out.push(' ');
     }
     out.push_str("[rollup]\n");
-    let u = total;
-    kb(&mut out, "Rss", u.rss);
-    kb(&mut out, "Pss", u.pss >> 12);
-    kb(&mut out, "Pss_Dirty", u.pss_dirty >> 12);
-    kb(&mut out, "Pss_Anon", u.pss_anon >> 12);
-    kb(&mut out, "Pss_File", u.pss_file >> 12);
-    kb(&mut out, "Pss_Shmem", u.pss_shmem >> 12);
-    kb(&mut out, "Shared_Clean", u.shared_clean);
-    kb(&mut out, "Shared_Dirty", u.shared_dirty);
-    kb(&mut out, "Private_Clean", u.private_clean);
-    kb(&mut out, "Private_Dirty", u.private_dirty);
-    kb(&mut out, "Referenced", u.referenced);
-    kb(&mut out, "Anonymous", u.anonymous);
-    for key in
-        ["KSM", "LazyFree", "AnonHugePages", "ShmemPmdMapped", "FilePmdMapped", "Shared_Hugetlb", "Private_Hugetlb"]
-    {
-        kb(&mut out, key, 0);
-    }
-    kb(&mut out, "Swap", u.swap);
-    kb(&mut out, "SwapPss", u.swap);
-    kb(&mut out, "Locked", u.locked);
+    usage_lines(&mut out, &total, true);
+    kb(&mut out, "Locked", total.locked);
     out
 }
 

@@ -117,6 +117,8 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     ctx.k.to_spawn.push(tid);
     ctx.k.epoch += 1;
     if f & CLONE_VFORK != 0 {
+        // This vCPU thread blocks below: the supervisor starts the child.
+        ctx.kernel.done.notify_all();
         wait_vfork(ctx, pid);
     }
     Ok(tid as i64)

@@ -303,12 +303,17 @@ impl Kernel {
     }
 
     /// Waits until pid 1 has ended or the sandbox is stopping, at most
-    /// until `deadline`. True if it has.
+    /// until `deadline`, or until threads wait for a vCPU (a vfork parent
+    /// blocks in its trap, so its vCPU thread cannot start the child: the
+    /// supervisor must). True if it has ended.
     pub fn wait_done(&self, deadline: Option<Instant>) -> bool {
         let mut k = self.lock();
         loop {
             if k.init_status.is_some() || k.stop.is_some() {
                 return true;
+            }
+            if !k.to_spawn.is_empty() {
+                return false;
             }
             match deadline {
                 Some(d) => {

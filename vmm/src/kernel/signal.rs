@@ -124,7 +124,9 @@ impl SigHand {
     pub fn ignored(&self, sig: i32) -> bool {
         match self.get(sig).handler {
             SIG_IGN => true,
-            SIG_DFL => default_action(sig) == Action::Ignore,
+            // sig_kernel_ignore(): SIGCONT too (it has continued the
+            // process when it is sent; nothing stops here).
+            SIG_DFL => matches!(default_action(sig), Action::Ignore | Action::Continue),
             _ => false,
         }
     }

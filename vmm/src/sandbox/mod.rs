@@ -274,6 +274,9 @@ impl Sandbox {
             if self.kernel.wait_done(wake) {
                 break;
             }
+            if let Err(e) = self.machine.spawn_pending(&self.kernel) {
+                self.kernel.stop_all(Stop::Failure(e.to_string()));
+            }
             if let Some(sig) = interrupt.as_ref().map(|i| i.load(Ordering::Acquire)).filter(|&s| s != 0) {
                 self.kernel.stop_all(Stop::Signal(sig));
                 break;

@@ -1,0 +1,516 @@
+/* Processes: fork with copy-on-write, pipes, wait statuses, exec, spawn,
+ * kill, the OOM killer's choice, a fork bomb, fork/exit cycles.
+ *
+ * Everything on stdout must be the same natively and in faultline (no pids,
+ * no timings); addresses a test needs go to stderr. Output is written with
+ * write(2) or flushed before each fork, so no buffer is duplicated. */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char **environ;
+
+#define PAGE 4096UL
+
+static int value = 10;
+
+/* errno's name (musl has no ename). */
+static const char *ename(int e)
+{
+    switch (e) {
+    case 0: return "0";
+    case EPIPE: return "EPIPE";
+    case ECHILD: return "ECHILD";
+    case ESRCH: return "ESRCH";
+    case ENOENT: return "ENOENT";
+    case EAGAIN: return "EAGAIN";
+    case EBADF: return "EBADF";
+    case ENOMEM: return "ENOMEM";
+    default: return "other";
+    }
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "%s: %s\n", what, strerror(errno));
+    exit(99);
+}
+
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (write(1, buf, n) != n)
+        exit(98);
+}
+
+static void describe(const char *who, int st)
+{
+    if (WIFEXITED(st))
+        out("%s: exited %d\n", who, WEXITSTATUS(st));
+    else if (WIFSIGNALED(st))
+        out("%s: killed by signal %d%s\n", who, WTERMSIG(st), WCOREDUMP(st) ? " (core)" : "");
+    else
+        out("%s: status %#x\n", who, st);
+}
+
+static pid_t xfork(void)
+{
+    pid_t p = fork();
+    if (p < 0)
+        die("fork");
+    return p;
+}
+
+static int reap(pid_t p)
+{
+    int st;
+    if (waitpid(p, &st, 0) != p)
+        die("waitpid");
+    return st;
+}
+
+/* Parent and child print the same address with different values. */
+static int same(void)
+{
+    pid_t p = xfork();
+    if (p == 0) {
+        value = 20;
+        out("child: &value=%p value=%d\n", (void *)&value, value);
+        _exit(0);
+    }
+    reap(p);
+    value = 30;
+    out("parent: &value=%p value=%d\n", (void *)&value, value);
+    return 0;
+}
+
+/* The child writes `n` resident pages, then the parent writes `m` others
+ * while the child still shares them. */
+static int cow(int n, int m)
+{
+    size_t len = (size_t)(n + m) * PAGE;
+    char *buf = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (buf == MAP_FAILED)
+        die("mmap");
+    for (size_t i = 0; i < len; i += PAGE)
+        buf[i] = 1;
+    fprintf(stderr, "buf=%p\n", (void *)buf);
+    int up[2], down[2];
+    if (pipe(up) || pipe(down))
+        die("pipe");
+    pid_t p = xfork();
+    if (p == 0) {
+        for (int i = 0; i < n; i++)
+            buf[i * PAGE] = 2;
+        char c = 'x';
+        if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
+            _exit(97);
+        long sum = 0;
+        for (size_t i = 0; i < len; i += PAGE)
+            sum += buf[i];
+        out("child: sum=%ld\n", sum);
+        _exit(0);
+    }
+    char c;
+    if (read(up[0], &c, 1) != 1)
+        die("read");
+    for (int i = n; i < n + m; i++)
+        buf[i * PAGE] = 3;
+    if (write(down[1], &c, 1) != 1)
+        die("write");
+    describe("child", reap(p));
+    long sum = 0;
+    for (size_t i = 0; i < len; i += PAGE)
+        sum += buf[i];
+    out("parent: sum=%ld\n", sum);
+    return 0;
+}
+
+/* The parent writes `total` bytes through a pipe; the child reads them
+ * all, checks them, and exits with a code of its own. */
+static int pipes(long total)
+{
+    int fd[2];
+    if (pipe(fd))
+        die("pipe");
+    pid_t p = xfork();
+    if (p == 0) {
+        close(fd[1]);
+        char buf[3000];
+        long got = 0, bad = 0;
+        ssize_t r;
+        while ((r = read(fd[0], buf, sizeof buf)) > 0) {
+            for (ssize_t i = 0; i < r; i++)
+                bad += buf[i] != (char)((got + i) % 251);
+            got += r;
+        }
+        out("child: read %ld bytes, %ld wrong, last read %zd\n", got, bad, r);
+        _exit(got == total ? 7 : 8);
+    }
+    close(fd[0]);
+    char buf[5000];
+    long sent = 0;
+    while (sent < total) {
+        long n = total - sent < (long)sizeof buf ? total - sent : (long)sizeof buf;
+        for (long i = 0; i < n; i++)
+            buf[i] = (char)((sent + i) % 251);
+        ssize_t w = write(fd[1], buf, n);
+        if (w <= 0)
+            die("write");
+        sent += w;
+    }
+    close(fd[1]);
+    describe("child", reap(p));
+    /* A pipe with no reader: EPIPE, with SIGPIPE ignored. */
+    if (pipe(fd))
+        die("pipe");
+    close(fd[0]);
+    signal(SIGPIPE, SIG_IGN);
+    errno = 0;
+    ssize_t w = write(fd[1], "x", 1);
+    out("no reader: write=%zd errno=%s\n", w, ename(errno));
+    signal(SIGPIPE, SIG_DFL);
+    /* And with SIGPIPE's default action, in a child. */
+    p = xfork();
+    if (p == 0) {
+        write(fd[1], "x", 1);
+        _exit(0);
+    }
+    describe("writer", reap(p));
+    return 0;
+}
+
+/* A child that ends as `how` says. */
+static void child_end(const char *how)
+{
+    if (!strcmp(how, "exit0"))
+        exit(0);
+    if (!strcmp(how, "exit1"))
+        exit(1);
+    if (!strcmp(how, "exit255"))
+        _exit(255);
+    if (!strcmp(how, "exit256"))
+        _exit(256);
+    if (!strcmp(how, "segv"))
+        *(volatile int *)0 = 1;
+    if (!strcmp(how, "abort"))
+        abort();
+    if (!strcmp(how, "pause"))
+        for (;;)
+            pause();
+    _exit(42);
+}
+
+static int waits(void)
+{
+    const char *ends[] = {"exit0", "exit1", "exit255", "exit256", "segv", "abort"};
+    for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
+        pid_t p = xfork();
+        if (p == 0)
+            child_end(ends[i]);
+        int st;
+        pid_t r = wait4(p, &st, 0, NULL);
+        if (r != p)
+            die("wait4");
+        describe(ends[i], st);
+    }
+    /* WNOHANG while the child runs, then kill it. */
+    int fd[2];
+    if (pipe(fd))
+        die("pipe");
+    pid_t p = xfork();
+    if (p == 0) {
+        char c;
+        close(fd[1]);
+        read(fd[0], &c, 1);
+        _exit(5);
+    }
+    int st = 0;
+    out("wnohang: %d\n", waitpid(p, &st, WNOHANG));
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    int w = waitid(P_PID, p, &si, WEXITED | WNOHANG);
+    out("waitid wnohang: %d pid_set=%d\n", w, si.si_pid != 0);
+    close(fd[1]);
+    /* WNOWAIT leaves it a zombie; the next waitid reaps it. */
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, p, &si, WEXITED | WNOWAIT))
+        die("waitid");
+    out("waitid nowait: signo=%d code=%d status=%d pid_ok=%d\n", si.si_signo, si.si_code, si.si_status,
+        si.si_pid == p);
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED))
+        die("waitid");
+    out("waitid: signo=%d code=%d status=%d pid_ok=%d\n", si.si_signo, si.si_code, si.si_status, si.si_pid == p);
+    /* Killed by a signal, seen by waitid. */
+    p = xfork();
+    if (p == 0)
+        child_end("pause");
+    kill(p, SIGTERM);
+    memset(&si, 0, sizeof si);
+    if (waitid(P_PID, p, &si, WEXITED))
+        die("waitid");
+    out("waitid killed: signo=%d code=%d status=%d\n", si.si_signo, si.si_code, si.si_status);
+    errno = 0;
+    int r = wait(&st);
+    out("no children: wait=%d errno=%s\n", r, ename(errno));
+    errno = 0;
+    r = waitid(P_ALL, 0, &si, WEXITED | WNOHANG);
+    out("no children: waitid=%d errno=%s\n", r, ename(errno));
+    return 0;
+}
+
+/* kill between processes: default actions, signal 0, ESRCH, groups. */
+static int kills(void)
+{
+    int sigs[] = {SIGTERM, SIGKILL, SIGUSR1, SIGINT, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        pid_t p = xfork();
+        if (p == 0)
+            child_end("pause");
+        out("kill %d: %d\n", sigs[i], kill(p, sigs[i]));
+        describe("child", reap(p));
+        errno = 0;
+        int r = kill(p, 0);
+        out("kill 0 after reap: %d errno=%s\n", r, ename(errno));
+    }
+    /* SIGCHLD's default action is to ignore; SIGCONT too. */
+    pid_t p = xfork();
+    if (p == 0) {
+        kill(getppid(), SIGCHLD);
+        kill(getppid(), SIGCONT);
+        _exit(3);
+    }
+    describe("child", reap(p));
+    /* A child in its own group, killed through the group. */
+    p = xfork();
+    if (p == 0) {
+        setpgid(0, 0);
+        child_end("pause");
+    }
+    setpgid(p, p);
+    out("killpg: %d\n", kill(-p, SIGTERM));
+    describe("group child", reap(p));
+    /* A child signals its parent's sibling... its parent: a caught one. */
+    return 0;
+}
+
+/* exec another program (argv[2] onwards); close-on-exec pipes. */
+static int execs(char **argv)
+{
+    int fd[2];
+    if (pipe2(fd, O_CLOEXEC))
+        die("pipe2");
+    int keep = dup(fd[1]);
+    fflush(stdout);
+    pid_t p = xfork();
+    if (p == 0) {
+        char num[16];
+        snprintf(num, sizeof num, "%d,%d", fd[1], keep);
+        char *args[] = {argv[2], "afterexec", num, NULL};
+        execve(argv[2], args, environ);
+        die("execve");
+    }
+    describe("exec child", reap(p));
+    /* A failed exec returns to the caller. */
+    char *none[] = {"/nonexistent", NULL};
+    errno = 0;
+    int r = execve("/nonexistent", none, environ);
+    out("exec missing: %d errno=%s\n", r, ename(errno));
+    p = xfork();
+    if (p == 0) {
+        char *args[] = {argv[2], "exitwith", "9", NULL};
+        execv(argv[2], args);
+        _exit(1);
+    }
+    describe("exec exitwith", reap(p));
+    return 0;
+}
+
+static int afterexec(const char *fds)
+{
+    int a, b;
+    sscanf(fds, "%d,%d", &a, &b);
+    errno = 0;
+    int ra = fcntl(a, F_GETFD);
+    out("after exec: cloexec fd %s, kept fd flags %d\n", ra < 0 ? ename(errno) : "open", fcntl(b, F_GETFD));
+    return 4;
+}
+
+/* posix_spawn and vfork. */
+static int spawns(char **argv)
+{
+    fflush(stdout);
+    pid_t p;
+    char *args[] = {argv[0], "exitwith", "12", NULL};
+    int r = posix_spawn(&p, argv[0], NULL, NULL, args, environ);
+    int st = reap(p);
+    out("posix_spawn: %d\n", r);
+    describe("spawned", st);
+    char *bad[] = {"/nonexistent", NULL};
+    r = posix_spawn(&p, "/nonexistent", NULL, NULL, bad, environ);
+    out("posix_spawn missing: %s\n", ename(r));
+    if (r == 0)
+        describe("spawned missing", reap(p));
+    p = vfork();
+    if (p == 0)
+        _exit(13);
+    describe("vfork", reap(p));
+    p = vfork();
+    if (p == 0) {
+        execv(argv[0], args);
+        _exit(1);
+    }
+    describe("vfork+exec", reap(p));
+    return 0;
+}
+
+/* Children of different sizes; the biggest meets the OOM killer, and the
+ * others still have their memory intact. argv: sizes in MiB (with a "+":
+ * oom_score_adj 1000). */
+static int oom(int argc, char **argv)
+{
+    int n = argc - 2;
+    pid_t kids[8];
+    int go[2];
+    if (n > 8 || pipe(go))
+        die("oom args");
+    for (int i = 0; i < n; i++) {
+        size_t mib = strtoul(argv[2 + i], NULL, 10);
+        int ready[2];
+        if (pipe(ready))
+            die("pipe");
+        kids[i] = xfork();
+        if (kids[i] == 0) {
+            close(go[1]);
+            /* "N+": this one asks to be the OOM killer's first choice. */
+            if (strchr(argv[2 + i], '+')) {
+                int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+                if (fd < 0 || write(fd, "1000", 4) != 4)
+                    _exit(89);
+                close(fd);
+            }
+            size_t len = mib << 20;
+            char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+            if (m == MAP_FAILED)
+                _exit(90);
+            for (size_t o = 0; o < len; o += PAGE)
+                m[o] = (char)(o / PAGE);
+            char c = 'r';
+            write(ready[1], &c, 1);
+            read(go[0], &c, 1);
+            for (size_t o = 0; o < len; o += PAGE)
+                if (m[o] != (char)(o / PAGE))
+                    _exit(91);
+            _exit(0);
+        }
+        close(ready[1]);
+        char c;
+        /* Ready, or dead (end of file). */
+        read(ready[0], &c, 1);
+        close(ready[0]);
+    }
+    close(go[0]);
+    close(go[1]);
+    for (int i = 0; i < n; i++) {
+        char who[32];
+        snprintf(who, sizeof who, "child %sM", argv[2 + i]);
+        describe(who, reap(kids[i]));
+    }
+    return 0;
+}
+
+/* Forks until fork fails; every child waits for the parent's word. */
+static int bomb(void)
+{
+    int fd[2];
+    if (pipe(fd))
+        die("pipe");
+    long made = 0;
+    for (;;) {
+        pid_t p = fork();
+        if (p < 0)
+            break;
+        if (p == 0) {
+            char c;
+            close(fd[1]);
+            read(fd[0], &c, 1);
+            _exit(0);
+        }
+        made++;
+        if (made > 100000)
+            break;
+    }
+    int e = errno;
+    close(fd[1]);
+    long reaped = 0;
+    int st;
+    while (wait(&st) > 0)
+        reaped += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    out("bomb: made %ld, then %s; reaped %ld\n", made, ename(e), reaped);
+    return 0;
+}
+
+/* n fork/exit/wait cycles. */
+static int cycles(long n)
+{
+    long ok = 0;
+    for (long i = 0; i < n; i++) {
+        pid_t p = xfork();
+        if (p == 0)
+            _exit(i & 0x7f);
+        int st = reap(p);
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == (i & 0x7f);
+    }
+    out("cycles: %ld of %ld\n", ok, n);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (!strcmp(mode, "same"))
+        return same();
+    if (!strcmp(mode, "cow"))
+        return cow(atoi(argv[2]), atoi(argv[3]));
+    if (!strcmp(mode, "pipe"))
+        return pipes(atol(argv[2]));
+    if (!strcmp(mode, "wait"))
+        return waits();
+    if (!strcmp(mode, "kill"))
+        return kills();
+    if (!strcmp(mode, "exec"))
+        return execs(argv);
+    if (!strcmp(mode, "afterexec"))
+        return afterexec(argv[2]);
+    if (!strcmp(mode, "exitwith")) {
+        out("exitwith %s\n", argv[2]);
+        return atoi(argv[2]);
+    }
+    if (!strcmp(mode, "spawn"))
+        return spawns(argv);
+    if (!strcmp(mode, "oom"))
+        return oom(argc, argv);
+    if (!strcmp(mode, "bomb"))
+        return bomb();
+    if (!strcmp(mode, "cycles"))
+        return cycles(atol(argv[2]));
+    fprintf(stderr, "usage: procs same|cow N M|pipe BYTES|wait|kill|exec PROG|spawn|oom MIB...|bomb|cycles N\n");
+    return 2;
+}

@@ -1,0 +1,317 @@
+//! Processes: fork with copy-on-write, exec, wait, pipes, kill, the OOM
+//! killer's choice, fork bombs, and busybox shell scripts. Output and exit
+//! status are compared byte for byte with native runs of the same program;
+//! the timeline is checked row by row (each row names its process).
+
+mod support;
+
+use std::path::PathBuf;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
+use faultline::timeline::{EventKind, Origin};
+use faultline::{Config, Input, Program};
+use support::*;
+
+const LIBCS: [&str; 2] = ["glibc", "musl"];
+
+/// The leak test counts this process's threads and fds: it runs alone
+/// (write lock) while the others share the read lock.
+static ALONE: RwLock<()> = RwLock::new(());
+
+fn shared() -> std::sync::RwLockReadGuard<'static, ()> {
+    ALONE.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn procs(libc: &str) -> String {
+    elf_fixtures::path(&format!("procs-{libc}")).display().to_string()
+}
+
+/// Runs `prog` with `args` in faultline, argv[0] its full path (as a native
+/// run has it), after `tune`.
+fn run_path(prog: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
+    let mut argv = vec![prog];
+    argv.extend_from_slice(args);
+    let mut cfg = config(&argv);
+    tune(&mut cfg);
+    run_image(&Program::Path(PathBuf::from(prog)), cfg)
+}
+
+/// The same natively: (stdout, exit code or 128 + signal).
+fn native(prog: &str, args: &[&str]) -> (Vec<u8>, i32) {
+    use std::os::unix::process::ExitStatusExt;
+    let out = std::process::Command::new(prog)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("native run");
+    let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
+    (out.stdout, code)
+}
+
+/// Asserts that `prog args` prints the same bytes and ends the same way in
+/// faultline as natively; returns the faultline run.
+fn same_as_linux(prog: &str, args: &[&str]) -> Run {
+    let run = run_path(prog, args, |_| {});
+    let (out, code) = native(prog, args);
+    assert_eq!(
+        (String::from_utf8_lossy(&run.stdout_bytes), run.code()),
+        (String::from_utf8_lossy(&out), code),
+        "{prog} {args:?} (faultline's stderr: {})",
+        run.stderr
+    );
+    assert_eq!(run.stdout_bytes, out);
+    run
+}
+
+#[test]
+fn fork_exec_wait_pipes_and_kill_match_linux() {
+    let _g = shared();
+    for libc in LIBCS {
+        let p = procs(libc);
+        for args in [
+            &["same"][..],
+            &["cow", "5", "3"],
+            &["pipe", "200000"],
+            &["wait"],
+            &["kill"],
+            &["exec", &p],
+            &["spawn"],
+            &["cycles", "20"],
+        ] {
+            let run = same_as_linux(&p, args);
+            assert_eq!(run.code(), 0, "{libc} {args:?}");
+            assert!(run.outcome.stopped.is_none(), "{libc} {args:?}");
+        }
+    }
+}
+
+#[test]
+fn two_processes_print_one_address_with_two_values() {
+    let _g = shared();
+    for libc in LIBCS {
+        let run = same_as_linux(&procs(libc), &["same"]);
+        let child = hex_field(&run.stdout, "child: &value");
+        let parent = hex_field(&run.stdout, "parent: &value");
+        assert_eq!(child, parent);
+        assert!(run.stdout.contains("child: &value=") && run.stdout.contains(" value=20\n"));
+        assert!(run.stdout.ends_with(" value=30\n"), "{libc}: {}", run.stdout);
+        // The page of `value`: each process's first write to it after the
+        // fork is one copy-on-write fault of its own.
+        let page = child & !0xfff;
+        for pid in [1, 2] {
+            let cows: Vec<_> = run
+                .outcome
+                .events
+                .iter()
+                .filter(|e| e.pid == pid && e.kind == EventKind::Cow && e.gva & !0xfff == page)
+                .collect();
+            assert_eq!(cows.len(), 1, "{libc} pid {pid}: {cows:?}");
+        }
+    }
+}
+
+#[test]
+fn the_writers_cow_faults_are_their_own_rows() {
+    let _g = shared();
+    for libc in LIBCS {
+        for (n, m) in [(1u64, 0u64), (7, 4), (64, 9)] {
+            let run = same_as_linux(&procs(libc), &["cow", &n.to_string(), &m.to_string()]);
+            let buf = hex_field(&run.stderr, "buf");
+            let ev = guest_events_in(&run, buf, buf + (n + m) * 4096);
+            let count = |pid: u32, kind: EventKind| ev.iter().filter(|e| e.pid == pid && e.kind == kind).count() as u64;
+            // The parent filled every page before the fork ...
+            assert_eq!(count(1, EventKind::ZeroFill), n + m, "{libc} {n} {m}: {ev:?}");
+            // ... the child's n writes are n cow rows of its own, on the
+            // first n pages, and the parent's m later writes are its own.
+            assert_eq!(count(2, EventKind::Cow), n, "{libc} {n} {m}: {ev:?}");
+            assert_eq!(count(1, EventKind::Cow), m, "{libc} {n} {m}: {ev:?}");
+            assert_eq!(ev.len() as u64, 2 * (n + m), "{libc} {n} {m}: nothing else in the buffer: {ev:?}");
+            for e in &ev {
+                let page = (e.gva - buf) / 4096;
+                match (e.pid, e.kind) {
+                    (2, EventKind::Cow) => assert!(page < n, "{e:?}"),
+                    (1, EventKind::Cow) => assert!(page >= n, "{e:?}"),
+                    _ => {}
+                }
+                assert_eq!(e.tid, e.pid, "single-threaded: {e:?}");
+                assert_eq!(run.region(e), "mmap");
+            }
+            // The summary has a row per process and region.
+            let s = &run.outcome.summary;
+            let mmap = |pid| s.process(pid).and_then(|p| p.region("mmap")).map(|r| r.cows).unwrap();
+            assert!(mmap(2) >= n && mmap(1) >= m, "{libc}: {:?}", s.processes);
+            assert_eq!(s.processes.len(), 2, "{libc}");
+            assert!(s.processes.iter().all(|p| p.comm == format!("procs-{libc}")));
+        }
+    }
+}
+
+#[test]
+fn the_timeline_csv_names_each_rows_process() {
+    let _g = shared();
+    let dir = std::env::temp_dir().join(format!("faultline-process-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("cow.csv");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "-q", "--timeline"])
+        .arg(&csv)
+        .args(["--", &procs("musl"), "cow", "6", "2"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let buf = hex_field(&String::from_utf8_lossy(&out.stderr), "buf");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (gva, event, pid) = (col("gva"), col("event"), col("pid"));
+    assert!(pid > col("origin"), "pid is appended after the older columns: {header:?}");
+    let mut cows = [0u32; 3];
+    for l in lines {
+        let f: Vec<&str> = l.split(',').collect();
+        let a = u64::from_str_radix(f[gva].trim_start_matches("0x"), 16).unwrap();
+        if f[event] == "cow" && a >= buf && a < buf + 8 * 4096 {
+            cows[f[pid].parse::<usize>().unwrap()] += 1;
+        }
+    }
+    assert_eq!(cows, [0, 2, 6]);
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
+fn the_oom_killer_kills_the_biggest_and_the_others_finish() {
+    let _g = shared();
+    for libc in LIBCS {
+        // Children of 20, 4 and 12 MiB in 32 MiB: the 12 MiB one runs out
+        // while it fills, and the 20 MiB one is the worst.
+        for (args, mem, victim, want) in [
+            (
+                &["oom", "20", "4", "12"][..],
+                32u64,
+                2u32,
+                "child 20M: killed by signal 9\nchild 4M: exited 0\nchild 12M: exited 0\n",
+            ),
+            // oom_score_adj 1000 (written by the child) makes the 8 MiB
+            // one the worst.
+            (
+                &["oom", "20", "8+", "16"],
+                40,
+                3,
+                "child 20M: exited 0\nchild 8+M: killed by signal 9\nchild 16M: exited 0\n",
+            ),
+        ] {
+            let run = run_path(&procs(libc), args, |c| c.mem = mem << 20);
+            assert_eq!((run.stdout.as_str(), run.code()), (want, 0), "{libc} {args:?}: {}", run.stderr);
+            let kills: Vec<_> = run.outcome.events.iter().filter(|e| e.kind == EventKind::OomKill).collect();
+            assert_eq!(kills.len(), 1, "{libc} {args:?}: {kills:?}");
+            assert_eq!(kills[0].pid, victim);
+            assert_eq!(kills[0].origin, Origin::Vmm);
+            let line = run.outcome.reports.iter().find(|r| r.starts_with("Out of memory")).expect("a report");
+            let adj = if args.iter().any(|a| a.ends_with('+')) { 1000 } else { 0 };
+            assert!(
+                line.starts_with(&format!("Out of memory: Killed process {victim} (procs-{libc}) total-vm:"))
+                    && line.contains(" anon-rss:")
+                    && line.contains(", UID:1000 pgtables:")
+                    && line.ends_with(&format!("kB oom_score_adj:{adj}")),
+                "{line}"
+            );
+            // Its anon-rss is its size (give or take libc's own pages).
+            let mib = args[1 + victim as usize - 2].trim_end_matches('+').parse::<u64>().unwrap();
+            let anon: u64 = line.split("anon-rss:").nth(1).unwrap().split("kB").next().unwrap().parse().unwrap();
+            assert!(anon >= mib * 1024 && anon < mib * 1024 + 512, "{line}");
+        }
+    }
+}
+
+#[test]
+fn a_fork_bomb_meets_eagain_and_ends_cleanly() {
+    let _g = shared();
+    for libc in LIBCS {
+        for (cap, made) in [(Some(20), 19), (None, faultline::sandbox::DEFAULT_MAX_TASKS - 1)] {
+            let t0 = Instant::now();
+            let run = run_path(&procs(libc), &["bomb"], |c| {
+                if let Some(cap) = cap {
+                    c.max_tasks = cap;
+                }
+            });
+            assert_eq!(run.stdout, format!("bomb: made {made}, then EAGAIN; reaped {made}\n"), "{libc}: {}", run.stderr);
+            assert_eq!(run.code(), 0);
+            assert!(run.outcome.stopped.is_none());
+            assert_eq!(run.outcome.summary.processes.len() as u32, made + 1);
+            assert!(t0.elapsed() < Duration::from_secs(20));
+        }
+    }
+}
+
+/// This process's threads and open fds.
+fn host_threads_and_fds() -> (usize, usize) {
+    let n = |d: &str| std::fs::read_dir(d).unwrap().count();
+    (n("/proc/self/task"), n("/proc/self/fd"))
+}
+
+#[test]
+fn a_thousand_fork_exit_cycles_leave_no_host_threads_or_fds() {
+    let _g = ALONE.write().unwrap_or_else(|p| p.into_inner());
+    // One run first, so what stays for the process's life (lazy statics,
+    // the allocator's arenas) is there before counting.
+    let _ = run_path(&procs("musl"), &["cycles", "3"], |_| {});
+    let before = host_threads_and_fds();
+    let run = run_path(&procs("musl"), &["cycles", "1000"], |c| c.timeout = Some(Duration::from_secs(120)));
+    assert_eq!(run.stdout, "cycles: 1000 of 1000\n", "{}", run.stderr);
+    assert_eq!(run.outcome.summary.processes.len(), 1001);
+    drop(run);
+    // vCPU threads finish just after the run returns.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut now = host_threads_and_fds();
+    while now != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+        now = host_threads_and_fds();
+    }
+    assert_eq!(now, before, "(threads, fds) before and after");
+}
+
+/// busybox, as ci/setup installs it.
+fn busybox() -> String {
+    ["/usr/bin/busybox", "/bin/busybox"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+        .expect("busybox is not installed: run ci/setup")
+        .to_string()
+}
+
+/// Shell scripts whose output does not depend on how processes interleave.
+const SCRIPTS: &[&str] = &[
+    "for i in 1 2 3; do echo line $i; done | sort -r | head -2",
+    "(echo sub; exit 3); echo \"st=$?\"; x=$(echo a b c | wc -w); echo \"words=$x\"",
+    "echo abc | tr a-c x-z | rev; false || echo or; true && echo and",
+    "i=0; while [ $i -lt 50 ]; do i=$((i+1)); done; echo i=$i; sh -c 'exit 7'; echo $?",
+    "yes | head -n 3",
+    "seq 1 3000 | while read l; do s=$((s+l)); done; echo $s; seq 1 3000 | awk '{s+=$1} END {print s}'",
+    "(exit 4) | (exit 5); echo $?; set -o pipefail; (exit 4) | (exit 0); echo $?",
+    "f() { echo \"f $1\"; return 6; }; f x; echo $?; exec 3>&1; echo to3 >&3",
+    "echo $(echo $(echo nested)); a=$( (echo in; echo out) | grep -c . ); echo $a",
+    "sleep 10 & p=$!; kill $p; wait $p; echo killed=$?",
+    "for i in 1 2 3 4 5; do (echo $i; exit $i); echo \"st $?\"; done | cat -n",
+    "seq 1 20000 | sort -rn | head -n 2; seq 1 100000 | tail -n 1",
+    "{ echo a; echo b >&2; } 2>&1 | sort; echo x | { read v; echo got $v; }",
+    "exit 3",
+    "kill -TERM $$; echo not reached",
+];
+
+#[test]
+fn busybox_scripts_match_linux() {
+    let _g = shared();
+    let bb = busybox();
+    for script in SCRIPTS {
+        let run = run_path(&bb, &["sh", "-c", script], |c| c.stdin = Input::Empty);
+        let (out, code) = native(&bb, &["sh", "-c", script]);
+        assert_eq!(
+            (String::from_utf8_lossy(&run.stdout_bytes), run.code()),
+            (String::from_utf8_lossy(&out), code),
+            "{script:?} (faultline's stderr: {})",
+            run.stderr
+        );
+        assert!(run.outcome.stopped.is_none(), "{script}");
+    }
+}

@@ -78,6 +78,9 @@ fn fork_exec_wait_pipes_and_kill_match_linux() {
             &["exec", &p],
             &["spawn"],
             &["cycles", "20"],
+            &["misc"],
+            &["pingpong", "2000"],
+            &["shared", "64"],
         ] {
             let run = same_as_linux(&p, args);
             assert_eq!(run.code(), 0, "{libc} {args:?}");
@@ -144,6 +147,31 @@ fn the_writers_cow_faults_are_their_own_rows() {
             assert_eq!(s.processes.len(), 2, "{libc}");
             assert!(s.processes.iter().all(|p| p.comm == format!("procs-{libc}")));
         }
+    }
+}
+
+#[test]
+fn shared_frames_are_evicted_and_swapped_in_for_each_process() {
+    let _g = shared();
+    for libc in LIBCS {
+        // 2000 pages shared copy-on-write, in 4 MiB of RAM with swap: both
+        // processes read back what they and only they wrote.
+        let p = procs(libc);
+        let run = run_path(&p, &["shared", "2000"], |c| {
+            c.rss_limit = Some(4 << 20);
+            c.swap = 32 << 20;
+        });
+        let (out, code) = native(&p, &["shared", "2000"]);
+        assert_eq!((run.stdout_bytes.as_slice(), run.code()), (out.as_slice(), code), "{libc}: {}", run.stderr);
+        assert!(run.stdout.contains("child pass 1: 0 bad\n") && run.stdout.ends_with("parent pass 1: 0 bad\n"));
+        let n = |pid: u32, kind: EventKind| run.outcome.events.iter().filter(|e| e.pid == pid && e.kind == kind).count();
+        for pid in [1, 2] {
+            assert!(n(pid, EventKind::Evict) > 100, "{libc} pid {pid}");
+            assert!(n(pid, EventKind::SwapIn) > 1000, "{libc} pid {pid}");
+            assert!(n(pid, EventKind::Cow) >= 666, "{libc} pid {pid}");
+        }
+        // Nothing became resident beyond the limit.
+        assert_eq!(run.outcome.memory.info.mem_total, 4096, "{:?}", run.outcome.memory.info);
     }
 }
 

@@ -14,7 +14,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <sys/mman.h>
+#include <sys/select.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,6 +38,7 @@ static const char *ename(int e)
     case ENOENT: return "ENOENT";
     case EAGAIN: return "EAGAIN";
     case EBADF: return "EBADF";
+    case EINVAL: return "EINVAL";
     case ENOMEM: return "ENOMEM";
     default: return "other";
     }
@@ -467,6 +470,234 @@ static int bomb(void)
     return 0;
 }
 
+/* The fd calls shells use around fork, poll and select on pipes, orphans,
+ * SIGCHLD ignored, /proc of another process. */
+static int misc(void)
+{
+    int fd[2];
+    if (pipe(fd))
+        die("pipe");
+    /* Non-blocking reads of an empty pipe. */
+    int fl = fcntl(fd[0], F_GETFL);
+    fcntl(fd[0], F_SETFL, fl | O_NONBLOCK);
+    char c;
+    errno = 0;
+    int r = read(fd[0], &c, 1);
+    out("nonblock read: %d %s, flags %#x\n", r, ename(errno), fcntl(fd[0], F_GETFL) & O_NONBLOCK);
+    fcntl(fd[0], F_SETFL, fl);
+    /* poll and select: nothing, then data from a child. */
+    struct pollfd p = {fd[0], POLLIN, 0};
+    r = poll(&p, 1, 0);
+    out("poll empty: %d revents=%#x\n", r, p.revents);
+    fd_set rs;
+    FD_ZERO(&rs);
+    FD_SET(fd[0], &rs);
+    struct timeval tv = {0, 0};
+    r = select(fd[0] + 1, &rs, NULL, NULL, &tv);
+    out("select empty: %d\n", r);
+    fflush(stdout);
+    pid_t k = xfork();
+    if (k == 0) {
+        /* The child writes through a dup2'd stdout. */
+        dup2(fd[1], 1);
+        close(fd[1]);
+        out("from child\n");
+        _exit(0);
+    }
+    p.revents = 0;
+    r = poll(&p, 1, 5000);
+    out("poll data: %d revents=%#x\n", r, p.revents);
+    FD_ZERO(&rs);
+    FD_SET(fd[0], &rs);
+    tv.tv_sec = 5;
+    r = select(fd[0] + 1, &rs, NULL, NULL, &tv);
+    out("select data: %d isset=%d\n", r, FD_ISSET(fd[0], &rs));
+    char buf[64] = {0};
+    r = read(fd[0], buf, sizeof buf - 1);
+    out("read %d: %s", r, buf);
+    describe("child", reap(k));
+    close(fd[1]);
+    /* Every writer gone: POLLHUP, and end of file. */
+    p.revents = 0;
+    r = poll(&p, 1, 5000);
+    out("poll hup: %d revents=%#x read=%zd\n", r, p.revents, read(fd[0], buf, 1));
+    close(fd[0]);
+    /* F_DUPFD_CLOEXEC and F_DUPFD above a floor; dup3. */
+    int d = fcntl(1, F_DUPFD_CLOEXEC, 100);
+    out("dupfd_cloexec: %d fd_flags=%d\n", d, fcntl(d, F_GETFD));
+    int e = fcntl(1, F_DUPFD, 100);
+    out("dupfd: %d fd_flags=%d\n", e, fcntl(e, F_GETFD));
+    errno = 0;
+    r = dup3(e, e, O_CLOEXEC);
+    out("dup3 same: %d %s\n", r, ename(errno));
+    r = dup3(1, 120, O_CLOEXEC);
+    out("dup3: %d fd_flags=%d\n", r, fcntl(120, F_GETFD));
+    fcntl(120, F_SETFD, 0);
+    out("setfd: %d\n", fcntl(120, F_GETFD));
+    close(d), close(e), close(120);
+    /* An orphan: its parent exits first, and it is re-parented. */
+    int sync[2];
+    if (pipe(sync))
+        die("pipe");
+    fflush(stdout);
+    k = xfork();
+    if (k == 0) {
+        pid_t me = getpid();
+        pid_t g = xfork();
+        if (g == 0) {
+            close(sync[1]);
+            /* Until the middle process has gone. */
+            read(sync[0], &c, 1);
+            while (getppid() == me)
+                usleep(1000);
+            out("orphan re-parented: %d\n", getppid() != me);
+            _exit(0);
+        }
+        _exit(0);
+    }
+    close(sync[0]);
+    describe("middle", reap(k));
+    close(sync[1]);
+    /* (Natively the orphan goes to the host's init or a subreaper; here
+     * to pid 1, which is this program: not compared.) */
+    usleep(100000);
+    while (waitpid(-1, NULL, WNOHANG) > 0)
+        ;
+    /* SIGCHLD ignored: children leave no zombie, and wait says ECHILD. */
+    signal(SIGCHLD, SIG_IGN);
+    k = xfork();
+    if (k == 0)
+        _exit(1);
+    errno = 0;
+    r = waitpid(k, NULL, 0);
+    out("sigchld ignored: wait=%d %s\n", r, ename(errno));
+    signal(SIGCHLD, SIG_DFL);
+    /* Another process's /proc files. */
+    int go[2];
+    if (pipe(go))
+        die("pipe");
+    fflush(stdout);
+    k = xfork();
+    if (k == 0) {
+        close(go[1]);
+        read(go[0], &c, 1);
+        _exit(0);
+    }
+    close(go[0]);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/cmdline", k);
+    int f = open(path, O_RDONLY);
+    r = f < 0 ? -1 : read(f, buf, sizeof buf);
+    out("child cmdline: %d bytes, argv[1]=%s\n", r, r > 0 ? buf + strlen(buf) + 1 : "?");
+    close(f);
+    snprintf(path, sizeof path, "/proc/%d/oom_score_adj", k);
+    f = open(path, O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    r = f < 0 ? -1 : read(f, buf, sizeof buf);
+    out("child oom_score_adj: %s", buf);
+    close(f);
+    snprintf(path, sizeof path, "/proc/%d/stat", k);
+    f = open(path, O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    r = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+    char *comm = strchr(buf, '(');
+    out("child stat comm: %.*s\n", comm ? (int)(strchr(comm, ')') - comm + 1) : 1, comm ? comm : "?");
+    close(f);
+    close(go[1]);
+    describe("child", reap(k));
+    /* A child's exit vs exit_group is the same for a single thread. */
+    return 0;
+}
+
+static volatile sig_atomic_t got;
+static void on_usr1(int sig)
+{
+    got = sig;
+}
+
+/* n round trips of one byte between two processes; a caught signal. */
+static int pingpong(long n)
+{
+    int ab[2], ba[2];
+    if (pipe(ab) || pipe(ba))
+        die("pipe");
+    pid_t k = xfork();
+    if (k == 0) {
+        char c;
+        long seen = 0;
+        close(ab[1]);
+        close(ba[0]);
+        while (read(ab[0], &c, 1) == 1) {
+            seen++;
+            c++;
+            if (write(ba[1], &c, 1) != 1)
+                _exit(2);
+        }
+        _exit(seen == n ? 0 : 1);
+    }
+    close(ab[0]);
+    close(ba[1]);
+    char c = 0;
+    long ok = 0;
+    for (long i = 0; i < n; i++) {
+        char d = (char)i;
+        if (write(ab[1], &d, 1) != 1 || read(ba[0], &c, 1) != 1)
+            die("pingpong");
+        ok += c == (char)(i + 1);
+    }
+    close(ab[1]);
+    describe("ponger", reap(k));
+    out("pingpong: %ld of %ld\n", ok, n);
+    /* A handler the child inherits, and a signal from the parent. */
+    signal(SIGUSR1, on_usr1);
+    int go[2];
+    if (pipe(go))
+        die("pipe");
+    k = xfork();
+    if (k == 0) {
+        close(go[1]);
+        while (!got)
+            pause();
+        out("child caught %d\n", got);
+        _exit(got);
+    }
+    kill(k, SIGUSR1);
+    describe("catcher", reap(k));
+    return 0;
+}
+
+/* n pages shared copy-on-write by parent and child, each checking all of
+ * them after writing some; under a small --rss-limit, shared frames are
+ * evicted and swapped back in for both. */
+static int shared(long n)
+{
+    size_t len = (size_t)n * PAGE;
+    unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (m == MAP_FAILED)
+        die("mmap");
+    for (long i = 0; i < n; i++)
+        memset(m + i * PAGE, (int)(i % 200), PAGE);
+    pid_t k = xfork();
+    int who = k == 0 ? 1 : 2;
+    if (k != 0)
+        reap(k);
+    /* Each writes every third page (offset by who), then checks all. */
+    for (long i = who; i < n; i += 3)
+        memset(m + i * PAGE, (int)(200 + who), PAGE);
+    for (int pass = 0; pass < 2; pass++) {
+        long bad = 0;
+        for (long i = 0; i < n; i++) {
+            int want = (i % 3 == who) && i >= who ? 200 + who : (int)(i % 200);
+            for (size_t o = 0; o < PAGE; o += 512)
+                bad += m[i * PAGE + o] != want;
+        }
+        out("%s pass %d: %ld bad\n", k == 0 ? "child" : "parent", pass, bad);
+    }
+    if (k == 0)
+        _exit(0);
+    return 0;
+}
+
 /* n fork/exit/wait cycles. */
 static int cycles(long n)
 {
@@ -509,6 +740,12 @@ int main(int argc, char **argv)
         return oom(argc, argv);
     if (!strcmp(mode, "bomb"))
         return bomb();
+    if (!strcmp(mode, "pingpong"))
+        return pingpong(atol(argv[2]));
+    if (!strcmp(mode, "shared"))
+        return shared(atol(argv[2]));
+    if (!strcmp(mode, "misc"))
+        return misc();
     if (!strcmp(mode, "cycles"))
         return cycles(atol(argv[2]));
     fprintf(stderr, "usage: procs same|cow N M|pipe BYTES|wait|kill|exec PROG|spawn|oom MIB...|bomb|cycles N\n");

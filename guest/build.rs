@@ -23,7 +23,8 @@ fn main() {
 
     let demo_src = here.join("demo/demo.c");
     let bench_src = here.join("bench/touch.c");
-    for (src, elf) in [(&demo_src, "demo.elf"), (&bench_src, "bench.elf")] {
+    let procs_src = here.join("bench/procs.c");
+    for (src, elf) in [(&demo_src, "demo.elf"), (&bench_src, "bench.elf"), (&procs_src, "bench-procs.elf")] {
         run(Command::new(&cc)
             .args([
                 "-static",
@@ -42,7 +43,7 @@ fn main() {
             .arg(src));
     }
 
-    for p in [&shim_src, &demo_src, &bench_src, &here.join("rt/faultline_rt.h")] {
+    for p in [&shim_src, &demo_src, &bench_src, &procs_src, &here.join("rt/faultline_rt.h")] {
         println!("cargo:rerun-if-changed={}", p.display());
     }
     println!("cargo:rerun-if-env-changed=FAULTLINE_GUEST_CC");

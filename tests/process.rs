@@ -40,11 +40,8 @@ fn run_path(prog: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
 /// The same natively: (stdout, exit code or 128 + signal).
 fn native(prog: &str, args: &[&str]) -> (Vec<u8>, i32) {
     use std::os::unix::process::ExitStatusExt;
-    let out = std::process::Command::new(prog)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("native run");
+    let out =
+        std::process::Command::new(prog).args(args).stdin(std::process::Stdio::null()).output().expect("native run");
     let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
     (out.stdout, code)
 }
@@ -164,7 +161,8 @@ fn shared_frames_are_evicted_and_swapped_in_for_each_process() {
         let (out, code) = native(&p, &["shared", "2000"]);
         assert_eq!((run.stdout_bytes.as_slice(), run.code()), (out.as_slice(), code), "{libc}: {}", run.stderr);
         assert!(run.stdout.contains("child pass 1: 0 bad\n") && run.stdout.ends_with("parent pass 1: 0 bad\n"));
-        let n = |pid: u32, kind: EventKind| run.outcome.events.iter().filter(|e| e.pid == pid && e.kind == kind).count();
+        let n =
+            |pid: u32, kind: EventKind| run.outcome.events.iter().filter(|e| e.pid == pid && e.kind == kind).count();
         for pid in [1, 2] {
             assert!(n(pid, EventKind::Evict) > 100, "{libc} pid {pid}");
             assert!(n(pid, EventKind::SwapIn) > 1000, "{libc} pid {pid}");
@@ -263,7 +261,12 @@ fn a_fork_bomb_meets_eagain_and_ends_cleanly() {
                     c.max_tasks = cap;
                 }
             });
-            assert_eq!(run.stdout, format!("bomb: made {made}, then EAGAIN; reaped {made}\n"), "{libc}: {}", run.stderr);
+            assert_eq!(
+                run.stdout,
+                format!("bomb: made {made}, then EAGAIN; reaped {made}\n"),
+                "{libc}: {}",
+                run.stderr
+            );
             assert_eq!(run.code(), 0);
             assert!(run.outcome.stopped.is_none());
             assert_eq!(run.outcome.summary.processes.len() as u32, made + 1);

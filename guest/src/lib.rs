@@ -11,3 +11,8 @@ pub static DEMO_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.elf"
 /// The benchmark guest: `touch N` writes one byte to each of N pages of
 /// its .bss and prints `pages=N ns=T`, T by its own clock.
 pub static BENCH_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench.elf"));
+
+/// The process benchmark guest: `procs fork N` (fork with N resident pages,
+/// copy-on-write against zero-fill) and `procs pingpong R` (pipe round
+/// trips between two processes), timed by its own clock.
+pub static BENCH_PROCS_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/bench-procs.elf"));

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod native;
+mod procs;
 mod reserve;
 
+pub use procs::Procs;
 pub use reserve::Reserve;
 
 use crate::fault::WakeMode;
@@ -93,6 +95,7 @@ pub struct Report {
     pub handler_median_ns: u64,
     pub pressure: Pressure,
     pub reserve: Reserve,
+    pub procs: Procs,
 }
 
 impl Report {
@@ -128,6 +131,9 @@ impl Report {
             "native_mmap_munmap_ns": {"4k": r.native_pair_ns[0].round(), "1m": r.native_pair_ns[1].round(), "1g": r.native_pair_ns[2].round()},
             "mmap_first_ns": r.guest_first_ns.round(),
             "mmap_10000th_ns": r.guest_last_ns.round(),
+            "procs": self.procs,
+            "cow_over_zero_fill": self.procs.cow_ns_per_page / self.procs.zero_fill_ns_per_page,
+            "pingpong_over_native": self.procs.pingpong_ns / self.procs.native_pingpong_ns,
         })
         .to_string()
     }
@@ -188,7 +194,24 @@ impl fmt::Display for Report {
             r.native_last_ns,
             r.guest_last_ns / r.native_last_ns
         )?;
-        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)
+        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)?;
+        let q = &self.procs;
+        writeln!(f, "\nprocesses: fork with {} resident pages, {} pipe round trips", q.pages, procs::ROUNDS)?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "ns", "faultline", "native", "× native")?;
+        let row = |f: &mut fmt::Formatter<'_>, what: &str, g: f64, n: f64| {
+            writeln!(f, "{what:<44} {g:>10.0} {n:>10.0} {:>9.2}", g / n)
+        };
+        row(f, "fork, nothing touched", q.fork0_ns, q.native_fork0_ns)?;
+        row(f, "fork, per resident page", q.fork_ns_per_page, q.native_fork_ns_per_page)?;
+        row(f, "zero-fill fault (parent, before the fork)", q.zero_fill_ns_per_page, q.native_zero_fill_ns_per_page)?;
+        row(f, "cow fault (child, after the fork)", q.cow_ns_per_page, q.native_cow_ns_per_page)?;
+        row(f, "pipe round trip between two processes", q.pingpong_ns, q.native_pingpong_ns)?;
+        writeln!(
+            f,
+            "cow over zero-fill: faultline {:.2}, native {:.2}",
+            q.cow_ns_per_page / q.zero_fill_ns_per_page,
+            q.native_cow_ns_per_page / q.native_zero_fill_ns_per_page
+        )
     }
 }
 
@@ -337,6 +360,15 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     let ns_per_page = [0, 1, 2, 3, 4, 5].map(|i| median(&mut samples[i]));
     let pressure = pressure(&image, pages.min(8192))?;
     let reserve = reserve::measure(&image);
+    let procs = procs::measure(pages.min(8192));
     native::cleanup();
-    Ok(Report { pages, repeat, ns_per_page, handler_median_ns: median_of(latencies), pressure, reserve: reserve? })
+    Ok(Report {
+        pages,
+        repeat,
+        ns_per_page,
+        handler_median_ns: median_of(latencies),
+        pressure,
+        reserve: reserve?,
+        procs: procs?,
+    })
 }

@@ -8,12 +8,17 @@ use std::process::Command;
 use super::BenchError;
 
 pub fn run(args: &[String]) -> Result<String, BenchError> {
+    run_elf("touch", faultline_guest::BENCH_ELF, args)
+}
+
+/// Runs the static guest `elf` (saved as `name`) natively with `args`.
+pub fn run_elf(name: &str, elf: &[u8], args: &[String]) -> Result<String, BenchError> {
     let dir = std::env::temp_dir().join(format!("faultline-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).map_err(BenchError::Native)?;
-    let path = dir.join("touch");
+    let path = dir.join(name);
     if !path.exists() {
         let mut f = std::fs::File::create(&path).map_err(BenchError::Native)?;
-        f.write_all(faultline_guest::BENCH_ELF).map_err(BenchError::Native)?;
+        f.write_all(elf).map_err(BenchError::Native)?;
         f.set_permissions(std::fs::Permissions::from_mode(0o755)).map_err(BenchError::Native)?;
     }
     let out = Command::new(&path).args(args).output().map_err(BenchError::Native)?;

@@ -1,0 +1,107 @@
+/*
+ * The process benchmark guest, timed by its own clock:
+ *   procs fork N   fork with nothing touched, then with N resident pages
+ *                  (fork0_ns=, forkN_ns=); the child of the second writes
+ *                  all N pages (copy-on-write, cow_ns=) after the parent
+ *                  zero-filled them (zero_ns=).
+ *   procs pingpong R   R one-byte round trips through two pipes between
+ *                  two processes (pingpong_ns=).
+ */
+#include "faultline_rt.h"
+
+#define PAGE 4096
+#define MAX_PAGES 32768
+
+#define SYS_read 0
+#define SYS_pipe 22
+#define SYS_fork 57
+#define SYS_wait4 61
+
+static char arena[MAX_PAGES * PAGE];
+
+static long fork_(void)
+{
+    return fl_syscall1(SYS_fork, 0);
+}
+
+static void reap(void)
+{
+    int st;
+    __asm__ volatile("" ::: "memory");
+    fl_syscall3(SYS_wait4, -1, (long)&st, 0);
+}
+
+static void field(const char *name, long v)
+{
+    fl_puts(name);
+    fl_put_u((unsigned long)v);
+    fl_puts(" ");
+}
+
+static int bench_fork(unsigned long n)
+{
+    long t0 = fl_now_ns();
+    long pid = fork_();
+    if (pid == 0)
+        fl_exit(0);
+    long fork0 = fl_now_ns() - t0;
+    reap();
+    t0 = fl_now_ns();
+    for (unsigned long i = 0; i < n; i++)
+        ((volatile char *)arena)[i * PAGE] = 1;
+    long zero = fl_now_ns() - t0;
+    t0 = fl_now_ns();
+    pid = fork_();
+    if (pid == 0) {
+        long c0 = fl_now_ns();
+        for (unsigned long i = 0; i < n; i++)
+            ((volatile char *)arena)[i * PAGE] = 2;
+        field("cow_ns=", fl_now_ns() - c0);
+        fl_puts("\n");
+        fl_exit(0);
+    }
+    long forkn = fl_now_ns() - t0;
+    reap();
+    field("pages=", (long)n);
+    field("fork0_ns=", fork0);
+    field("forkN_ns=", forkn);
+    field("zero_ns=", zero);
+    fl_puts("\n");
+    return 0;
+}
+
+static int bench_pingpong(unsigned long rounds)
+{
+    int ab[2], ba[2];
+    if (fl_syscall1(SYS_pipe, (long)ab) || fl_syscall1(SYS_pipe, (long)ba))
+        return 1;
+    char c = 0;
+    if (fork_() == 0) {
+        for (unsigned long i = 0; i < rounds; i++) {
+            fl_syscall3(SYS_read, ab[0], (long)&c, 1);
+            fl_write(ba[1], &c, 1);
+        }
+        fl_exit(0);
+    }
+    long t0 = fl_now_ns();
+    for (unsigned long i = 0; i < rounds; i++) {
+        fl_write(ab[1], &c, 1);
+        fl_syscall3(SYS_read, ba[0], (long)&c, 1);
+    }
+    long t = fl_now_ns() - t0;
+    reap();
+    field("rounds=", (long)rounds);
+    field("pingpong_ns=", t);
+    fl_puts("\n");
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 3)
+        return 2;
+    unsigned long n = fl_atou(argv[2]);
+    if (argv[1][0] == 'f')
+        return n <= MAX_PAGES ? bench_fork(n) : 2;
+    return bench_pingpong(n);
+}

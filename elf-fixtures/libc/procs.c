@@ -39,6 +39,7 @@ static const char *ename(int e)
     case EAGAIN: return "EAGAIN";
     case EBADF: return "EBADF";
     case EINVAL: return "EINVAL";
+    case EPERM: return "EPERM";
     case ENOMEM: return "ENOMEM";
     default: return "other";
     }
@@ -222,6 +223,9 @@ static void child_end(const char *how)
 
 static int waits(void)
 {
+    /* No core dumps natively either (WCOREDUMP would differ). */
+    struct rlimit nocore = {0, 0};
+    setrlimit(RLIMIT_CORE, &nocore);
     const char *ends[] = {"exit0", "exit1", "exit255", "exit256", "segv", "abort"};
     for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
         pid_t p = xfork();
@@ -603,9 +607,57 @@ static int misc(void)
     char *comm = strchr(buf, '(');
     out("child stat comm: %.*s\n", comm ? (int)(strchr(comm, ')') - comm + 1) : 1, comm ? comm : "?");
     close(f);
+    /* Blocked in read: sleeping (once it has got there). */
+    char state = '?';
+    for (int i = 0; i < 2000 && state != 'S'; i++) {
+        f = open(path, O_RDONLY);
+        memset(buf, 0, sizeof buf);
+        r = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+        close(f);
+        char *end = strrchr(buf, ')');
+        state = end ? end[2] : '?';
+        if (state != 'S')
+            usleep(1000);
+    }
+    snprintf(path, sizeof path, "/proc/%d/status", k);
+    f = open(path, O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    r = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+    close(f);
+    char *st = strstr(buf, "State:");
+    out("child stat state: %c, status %.*s\n", state, st ? (int)(strchr(st, '\n') - st) : 1, st ? st : "?");
     close(go[1]);
     describe("child", reap(k));
-    /* A child's exit vs exit_group is the same for a single thread. */
+    /* MAP_SHARED stays shared across fork; MAP_PRIVATE does not. */
+    int *sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    int *pv = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    *sh = 1;
+    *pv = 1;
+    k = xfork();
+    if (k == 0) {
+        *sh = 2;
+        *pv = 2;
+        _exit(0);
+    }
+    reap(k);
+    out("after the child wrote: shared=%d private=%d\n", *sh, *pv);
+    /* Sessions and groups, as a shell's children use them. */
+    k = xfork();
+    if (k == 0) {
+        pid_t me = getpid();
+        int in_parents = getpgid(0) == getpgid(getppid());
+        pid_t s = setsid();
+        errno = 0;
+        int again = setsid();
+        int e = errno;
+        out("child: in parent's group %d, setsid %d, leader of both %d, setsid again %d %s\n", in_parents,
+            s == me, getpgid(0) == me && getsid(0) == me, again, ename(e));
+        _exit(0);
+    }
+    reap(k);
+    errno = 0;
+    r = setpgid(k, k);
+    out("setpgid of a reaped child: %d %s\n", r, ename(errno));
     return 0;
 }
 

@@ -254,10 +254,29 @@ pub fn maps(k: &KernelState, p: &super::Process) -> String {
     out
 }
 
+/// A process's state letter, as the thread-group leader's (or, once it
+/// has exited, the first thread's): running, sleeping in the kernel, or a
+/// zombie.
+fn state_of(k: &KernelState, p: &super::Process) -> char {
+    if p.is_zombie() {
+        return 'Z';
+    }
+    let t = k.threads.get(&p.pid).filter(|t| !t.exited).or_else(|| p.threads.first().and_then(|t| k.threads.get(t)));
+    if t.is_some_and(|t| t.sleeping) {
+        'S'
+    } else {
+        'R'
+    }
+}
+
 fn status(k: &KernelState, p: &super::Process) -> String {
     let m = k.mem_status(p.pid);
     let mut s = String::new();
-    let state = if p.is_zombie() { "Z (zombie)" } else { "R (running)" };
+    let state = match state_of(k, p) {
+        'Z' => "Z (zombie)",
+        'S' => "S (sleeping)",
+        _ => "R (running)",
+    };
     let t0 = p.threads.first().and_then(|t| k.threads.get(t));
     let (blk, pnd) = t0.map_or((0, 0), |t| (t.sigmask, t.pending.set));
     let (mut ign, mut cgt) = (0u64, 0u64);
@@ -329,7 +348,7 @@ fn status(k: &KernelState, p: &super::Process) -> String {
 
 /// /proc/PID/stat, all 52 fields.
 fn stat(k: &KernelState, p: &super::Process) -> String {
-    let state = if p.is_zombie() { 'Z' } else { 'R' };
+    let state = state_of(k, p);
     let ticks = |ns: u64| ns / 10_000_000;
     let (vsize, rss, start_stack) = match k.mms.get(&p.mm) {
         Some(m) if !p.is_zombie() => (m.space.vmas.total(), k.phys.mm_counters(p.mm).rss(), m.space.start_stack),

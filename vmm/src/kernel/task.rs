@@ -338,15 +338,24 @@ impl<'a> Ctx<'a> {
     /// meanwhile. The caller re-checks its condition.
     pub fn sleep(&mut self, deadline: Option<Instant>) -> Option<Woken> {
         let cv = self.cond();
-        match deadline {
-            Some(d) => {
-                if cv.wait_until(&mut self.k, d).timed_out() {
-                    return Some(Woken::Timeout);
-                }
+        self.set_sleeping(true);
+        let timed_out = match deadline {
+            Some(d) => cv.wait_until(&mut self.k, d).timed_out(),
+            None => {
+                cv.wait(&mut self.k);
+                false
             }
-            None => cv.wait(&mut self.k),
+        };
+        self.set_sleeping(false);
+        timed_out.then_some(Woken::Timeout)
+    }
+
+    /// Marks this thread blocked or not, for /proc's state.
+    fn set_sleeping(&mut self, on: bool) {
+        if let Some(t) = self.k.threads.get_mut(&self.tid) {
+            t.sleeping = on;
         }
-        None
+        self.k.epoch += 1;
     }
 
     /// Runs `f` with the kernel lock released (host I/O that may block).

@@ -75,6 +75,8 @@ pub struct Thread {
     pub killed: bool,
     /// Exited; waits only for its vCPU thread to see it.
     pub exited: bool,
+    /// Blocked in the kernel (/proc shows `S (sleeping)`).
+    pub sleeping: bool,
 }
 
 impl Thread {
@@ -97,6 +99,7 @@ impl Thread {
             host_tid: None,
             killed: false,
             exited: false,
+            sleeping: false,
         }
     }
 

@@ -628,6 +628,31 @@ static int misc(void)
     out("child stat state: %c, status %.*s\n", state, st ? (int)(strchr(st, '\n') - st) : 1, st ? st : "?");
     close(go[1]);
     describe("child", reap(k));
+    /* oom_score_adj: raised, then lowered back (above 0 no privilege is
+     * needed); a child inherits it. */
+    int results[2];
+    const char *vals[2] = {"500", "0"};
+    for (int i = 0; i < 2; i++) {
+        f = open("/proc/self/oom_score_adj", O_WRONLY);
+        results[i] = f < 0 ? -1 : (int)write(f, vals[i], strlen(vals[i]));
+        close(f);
+        if (i == 0) {
+            k = xfork();
+            if (k == 0) {
+                f = open("/proc/self/oom_score_adj", O_RDONLY);
+                memset(buf, 0, sizeof buf);
+                r = read(f, buf, sizeof buf - 1);
+                out("child's oom_score_adj: %s", buf);
+                _exit(0);
+            }
+            reap(k);
+        }
+    }
+    f = open("/proc/self/oom_score_adj", O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    r = read(f, buf, sizeof buf - 1);
+    close(f);
+    out("oom_score_adj writes: %d %d, now %s", results[0], results[1], buf);
     /* MAP_SHARED stays shared across fork; MAP_PRIVATE does not. */
     int *sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int *pv = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

@@ -112,8 +112,9 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
                 return Err(EINVAL);
             }
             let p = ctx.k.procs.get_mut(&target).ok_or(ESRCH)?;
-            // Lowering it needs privilege (CAP_SYS_RESOURCE).
-            if v < p.oom_score_adj {
+            // Going below oom_score_adj_min needs CAP_SYS_RESOURCE; without
+            // it that floor stays 0, so a process may lower what it raised.
+            if v < 0 {
                 return Err(EACCES);
             }
             p.oom_score_adj = v;

@@ -87,6 +87,27 @@ fn fork_exec_wait_pipes_and_kill_match_linux() {
 }
 
 #[test]
+fn exec_of_a_script_runs_its_interpreter_with_the_scripts_execfn() {
+    let _g = shared();
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("faultline-process-script-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for libc in LIBCS {
+        let script = dir.join(format!("script-{libc}"));
+        std::fs::write(&script, format!("#!{} execfn\n", procs(libc))).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let s = script.display().to_string();
+        let run = same_as_linux(&procs(libc), &["exec", &s]);
+        // execve, execveat relative to a directory fd, of an fd, and with
+        // AT_FDCWD: AT_EXECFN as Linux's alloc_bprm() names it.
+        let execfns: Vec<&str> = run.stdout.lines().filter_map(|l| l.strip_prefix("AT_EXECFN=")).collect();
+        let name = format!("script-{libc}");
+        assert_eq!(execfns, [s.as_str(), &s, &format!("/dev/fd/6/{name}"), "/dev/fd/7", &s], "{libc}");
+    }
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+#[test]
 fn two_processes_print_one_address_with_two_values() {
     let _g = shared();
     for libc in LIBCS {
@@ -272,6 +293,10 @@ fn a_fork_bomb_meets_eagain_and_ends_cleanly() {
             assert_eq!(run.outcome.summary.processes.len() as u32, made + 1);
             assert!(t0.elapsed() < Duration::from_secs(20));
         }
+        // RLIMIT_NPROC, set by the program itself, counts every task of
+        // its user: itself and 9 children.
+        let run = run_path(&procs(libc), &["bomb", "10"], |_| {});
+        assert_eq!((run.stdout.as_str(), run.code()), ("bomb: made 9, then EAGAIN; reaped 9\n", 0), "{libc}");
     }
 }
 

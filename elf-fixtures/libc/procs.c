@@ -15,7 +15,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/select.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -215,6 +217,10 @@ static void child_end(const char *how)
         *(volatile int *)0 = 1;
     if (!strcmp(how, "abort"))
         abort();
+    if (!strcmp(how, "sys_exit"))
+        /* exit(2), not exit_group: the last thread's status is the
+         * process's. */
+        syscall(SYS_exit, 3);
     if (!strcmp(how, "pause"))
         for (;;)
             pause();
@@ -226,7 +232,7 @@ static int waits(void)
     /* No core dumps natively either (WCOREDUMP would differ). */
     struct rlimit nocore = {0, 0};
     setrlimit(RLIMIT_CORE, &nocore);
-    const char *ends[] = {"exit0", "exit1", "exit255", "exit256", "segv", "abort"};
+    const char *ends[] = {"exit0", "exit1", "exit255", "exit256", "segv", "abort", "sys_exit"};
     for (size_t i = 0; i < sizeof ends / sizeof *ends; i++) {
         pid_t p = xfork();
         if (p == 0)
@@ -347,6 +353,30 @@ static int execs(char **argv)
         _exit(1);
     }
     describe("exec exitwith", reap(p));
+    /* execveat: relative to a directory fd, and of an fd itself. */
+    char dir[256];
+    snprintf(dir, sizeof dir, "%s", argv[2]);
+    char *slash = strrchr(dir, '/');
+    if (!slash)
+        die("exec needs a path");
+    *slash = 0;
+    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
+    int ffd = open(argv[2], O_RDONLY);
+    for (int how = 0; how < 3; how++) {
+        fflush(stdout);
+        p = xfork();
+        if (p == 0) {
+            char *args[] = {argv[2], "execfn", how ? "" : slash + 1, NULL};
+            if (how == 2)
+                syscall(SYS_execveat, AT_FDCWD, argv[2], args, environ, 0);
+            else if (how)
+                syscall(SYS_execveat, ffd, "", args, environ, AT_EMPTY_PATH);
+            else
+                syscall(SYS_execveat, dfd, slash + 1, args, environ, 0);
+            die("execveat");
+        }
+        describe("execveat", reap(p));
+    }
     return 0;
 }
 
@@ -358,6 +388,15 @@ static int afterexec(const char *fds)
     int ra = fcntl(a, F_GETFD);
     out("after exec: cloexec fd %s, kept fd flags %d\n", ra < 0 ? ename(errno) : "open", fcntl(b, F_GETFD));
     return 4;
+}
+
+/* After exec: AT_EXECFN is the path exec was given. */
+static int execfn(char **argv)
+{
+    (void)argv;
+    const char *fn = (const char *)getauxval(AT_EXECFN);
+    out("AT_EXECFN=%s\n", fn ? fn : "(none)");
+    return 0;
 }
 
 /* posix_spawn and vfork. */
@@ -376,9 +415,13 @@ static int spawns(char **argv)
     if (r == 0)
         describe("spawned missing", reap(p));
     p = vfork();
-    if (p == 0)
+    if (p == 0) {
+        /* Until it execs or exits, the child runs in its parent's memory. */
+        value = 77;
         _exit(13);
+    }
     describe("vfork", reap(p));
+    out("after vfork: value=%d\n", value);
     p = vfork();
     if (p == 0) {
         execv(argv[0], args);
@@ -443,9 +486,15 @@ static int oom(int argc, char **argv)
     return 0;
 }
 
-/* Forks until fork fails; every child waits for the parent's word. */
-static int bomb(void)
+/* Forks until fork fails; every child waits for the parent's word. With
+ * an argument, RLIMIT_NPROC is set to it first. */
+static int bomb(const char *nproc)
 {
+    if (nproc) {
+        struct rlimit rl = {strtoul(nproc, NULL, 10), strtoul(nproc, NULL, 10)};
+        if (setrlimit(RLIMIT_NPROC, &rl))
+            die("setrlimit");
+    }
     int fd[2];
     if (pipe(fd))
         die("pipe");
@@ -626,6 +675,37 @@ static int misc(void)
     close(f);
     char *st = strstr(buf, "State:");
     out("child stat state: %c, status %.*s\n", state, st ? (int)(strchr(st, '\n') - st) : 1, st ? st : "?");
+    snprintf(path, sizeof path, "/proc/%d/oom_score", k);
+    f = open(path, O_RDONLY);
+    memset(buf, 0, sizeof buf);
+    r = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+    close(f);
+    int score = atoi(buf);
+    out("child oom_score in range: %d\n", r > 0 && score >= 0 && score <= 2000);
+    snprintf(path, sizeof path, "/proc/%d/maps", k);
+    f = open(path, O_RDONLY);
+    char maps[8192] = {0};
+    r = f < 0 ? -1 : read(f, maps, sizeof maps - 1);
+    close(f);
+    out("child maps has its stack: %d\n", strstr(maps, "[stack]") != NULL);
+    /* ppoll and pselect time out on an empty pipe. */
+    int ep[2];
+    if (pipe(ep))
+        die("pipe");
+    struct pollfd pe = {ep[0], POLLIN, 0};
+    struct timespec ts = {0, 20000000};
+    r = ppoll(&pe, 1, &ts, NULL);
+    FD_ZERO(&rs);
+    FD_SET(ep[0], &rs);
+    int r2 = pselect(ep[0] + 1, &rs, NULL, NULL, &ts, NULL);
+    out("ppoll empty: %d, pselect empty: %d\n", r, r2);
+    write(ep[1], "z", 1);
+    r = ppoll(&pe, 1, &ts, NULL);
+    FD_SET(ep[0], &rs);
+    r2 = pselect(ep[0] + 1, &rs, NULL, NULL, &ts, NULL);
+    out("ppoll ready: %d %#x, pselect ready: %d\n", r, pe.revents, r2);
+    close(ep[0]);
+    close(ep[1]);
     close(go[1]);
     describe("child", reap(k));
     /* oom_score_adj: raised, then lowered back (above 0 no privilege is
@@ -805,6 +885,8 @@ int main(int argc, char **argv)
         return kills();
     if (!strcmp(mode, "exec"))
         return execs(argv);
+    if (!strcmp(mode, "execfn"))
+        return execfn(argv);
     if (!strcmp(mode, "afterexec"))
         return afterexec(argv[2]);
     if (!strcmp(mode, "exitwith")) {
@@ -816,7 +898,7 @@ int main(int argc, char **argv)
     if (!strcmp(mode, "oom"))
         return oom(argc, argv);
     if (!strcmp(mode, "bomb"))
-        return bomb();
+        return bomb(argc > 2 ? argv[2] : NULL);
     if (!strcmp(mode, "pingpong"))
         return pingpong(atol(argv[2]));
     if (!strcmp(mode, "shared"))

@@ -360,7 +360,10 @@ fn read_strings(ctx: &mut Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec<u
 }
 
 /// execve(2) and execveat(2).
-pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64) -> SysResult {
+/// `execfn` is the name AT_EXECFN gives the new program (bprm->filename):
+/// the path as given, or execveat's `/dev/fd/N[/name]`; it stays the
+/// script's even when an interpreter runs it.
+pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: Option<String>) -> SysResult {
     let mut total = 0;
     let mut argv = read_strings(ctx, argv_ptr, &mut total)?;
     let envp = read_strings(ctx, envp_ptr, &mut total)?;
@@ -368,6 +371,7 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64) -> SysRe
     if path.len() >= PATH_MAX {
         return Err(ENAMETOOLONG);
     }
+    let execfn = execfn.unwrap_or_else(|| path.clone());
     let cwd = ctx.proc().cwd.clone();
     let mut depth = 0;
     let (file, image) = loop {
@@ -397,7 +401,7 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64) -> SysRe
     };
     let (pid, tid) = (ctx.pid, ctx.tid);
     let stack = ctx.proc().limits.cur(RLIMIT_STACK);
-    let loaded = ctx.k.load_program(pid, tid, &file, &image, &argv, &envp, &path, stack)?;
+    let loaded = ctx.k.load_program(pid, tid, &file, &image, &argv, &envp, &execfn, stack)?;
     commit(ctx, loaded, &file, &argv);
     Ok(0)
 }

@@ -206,7 +206,7 @@ pub fn vfork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 
 pub fn execve(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let path = ctx.read_cstr(a[0], super::super::files::vfs::PATH_MAX)?;
-    super::super::exec::execve(ctx, &path, a[1], a[2])
+    super::super::exec::execve(ctx, &path, a[1], a[2], None)
 }
 
 pub fn execveat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -216,6 +216,14 @@ pub fn execveat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let p = read_path(ctx, a[1])?;
+    // What AT_EXECFN shows, as alloc_bprm() names it.
+    let execfn = if p.starts_with('/') || dirfd == AT_FDCWD {
+        None
+    } else if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
+        Some(format!("/dev/fd/{dirfd}"))
+    } else {
+        Some(format!("/dev/fd/{dirfd}/{p}"))
+    };
     let path = if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
         ctx.proc().files.file(dirfd)?.path.clone()
     } else if p.starts_with('/') || dirfd == AT_FDCWD {
@@ -227,7 +235,7 @@ pub fn execveat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             _ => return Err(ENOTDIR),
         }
     };
-    super::super::exec::execve(ctx, path.as_bytes(), a[2], a[3])
+    super::super::exec::execve(ctx, path.as_bytes(), a[2], a[3], execfn)
 }
 
 pub fn exit(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {

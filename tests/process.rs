@@ -78,6 +78,7 @@ fn fork_exec_wait_pipes_and_kill_match_linux() {
             &["misc"],
             &["pingpong", "2000"],
             &["shared", "64"],
+            &["atomic", "4", "300"],
         ] {
             let run = same_as_linux(&p, args);
             assert_eq!(run.code(), 0, "{libc} {args:?}");
@@ -191,6 +192,31 @@ fn shared_frames_are_evicted_and_swapped_in_for_each_process() {
         }
         // Nothing became resident beyond the limit.
         assert_eq!(run.outcome.memory.info.mem_total, 4096, "{:?}", run.outcome.memory.info);
+    }
+}
+
+#[test]
+fn each_processs_own_rows_repeat_exactly() {
+    let _g = shared();
+    // Rows without times, frames or sequence numbers, per process: those
+    // are what interleaving with the other process may change.
+    let rows = |run: &Run, pid: u32| -> Vec<String> {
+        run.outcome
+            .events
+            .iter()
+            .filter(|e| e.pid == pid)
+            .map(|e| format!("{} {:#x} {:?} {:?} {:?} {}", run.region(e), e.gva, e.access, e.kind, e.origin, e.tid))
+            .collect()
+    };
+    for libc in LIBCS {
+        let runs: Vec<Run> = (0..3).map(|_| run_path(&procs(libc), &["cow", "7", "4"], |_| {})).collect();
+        for pid in [1, 2] {
+            let first = rows(&runs[0], pid);
+            assert!(first.len() >= 9, "{libc} pid {pid}: {first:?}");
+            for r in &runs[1..] {
+                assert_eq!(rows(r, pid), first, "{libc} pid {pid}");
+            }
+        }
     }
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <poll.h>
 #include <sys/auxv.h>
+#include <limits.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/select.h>
@@ -855,6 +856,55 @@ static int shared(long n)
     return 0;
 }
 
+/* Writers of PIPE_BUF bytes at a time into one pipe: no write is split by
+ * another's. */
+static int atomic(int writers, int msgs)
+{
+    int fd[2];
+    if (pipe(fd))
+        die("pipe");
+    for (int w = 0; w < writers; w++) {
+        pid_t k = xfork();
+        if (k == 0) {
+            close(fd[0]);
+            char msg[PIPE_BUF];
+            memset(msg, 'a' + w, sizeof msg);
+            for (int i = 0; i < msgs; i++)
+                if (write(fd[1], msg, sizeof msg) != (ssize_t)sizeof msg)
+                    _exit(1);
+            _exit(0);
+        }
+    }
+    close(fd[1]);
+    long whole = 0, mixed = 0, count[26] = {0};
+    char buf[PIPE_BUF];
+    for (;;) {
+        size_t got = 0;
+        ssize_t r = 1;
+        while (got < sizeof buf && (r = read(fd[0], buf + got, sizeof buf - got)) > 0)
+            got += r;
+        if (got == 0)
+            break;
+        int same = got == sizeof buf;
+        for (size_t i = 1; i < got; i++)
+            same &= buf[i] == buf[0];
+        whole += same;
+        mixed += !same;
+        if (same)
+            count[buf[0] - 'a']++;
+        if (r <= 0)
+            break;
+    }
+    int st, ok = 0;
+    while (wait(&st) > 0)
+        ok += WIFEXITED(st) && WEXITSTATUS(st) == 0;
+    out("atomic: %ld whole, %ld mixed, writers ok %d;", whole, mixed, ok);
+    for (int w = 0; w < writers; w++)
+        out(" %c=%ld", 'a' + w, count[w]);
+    out("\n");
+    return 0;
+}
+
 /* n fork/exit/wait cycles. */
 static int cycles(long n)
 {
@@ -903,6 +953,8 @@ int main(int argc, char **argv)
         return pingpong(atol(argv[2]));
     if (!strcmp(mode, "shared"))
         return shared(atol(argv[2]));
+    if (!strcmp(mode, "atomic"))
+        return atomic(atoi(argv[2]), atoi(argv[3]));
     if (!strcmp(mode, "misc"))
         return misc();
     if (!strcmp(mode, "cycles"))

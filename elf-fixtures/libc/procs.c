@@ -407,9 +407,9 @@ static int spawns(char **argv)
     pid_t p;
     char *args[] = {argv[0], "exitwith", "12", NULL};
     int r = posix_spawn(&p, argv[0], NULL, NULL, args, environ);
-    int st = reap(p);
+    int sst = reap(p);
     out("posix_spawn: %d\n", r);
-    describe("spawned", st);
+    describe("spawned", sst);
     char *bad[] = {"/nonexistent", NULL};
     r = posix_spawn(&p, "/nonexistent", NULL, NULL, bad, environ);
     out("posix_spawn missing: %s\n", ename(r));
@@ -429,6 +429,14 @@ static int spawns(char **argv)
         _exit(1);
     }
     describe("vfork+exec", reap(p));
+    /* system() and popen(): /bin/sh through posix_spawn (or vfork). */
+    int st = system("echo from system; exit 3");
+    describe("system", st);
+    FILE *f = popen("echo from popen; echo second", "r");
+    char line[64];
+    while (f && fgets(line, sizeof line, f))
+        out("popen read: %s", line);
+    describe("pclose", f ? pclose(f) : -1);
     return 0;
 }
 
@@ -851,8 +859,16 @@ static int shared(long n)
         }
         out("%s pass %d: %ld bad\n", k == 0 ? "child" : "parent", pass, bad);
     }
-    if (k == 0)
+    if (k == 0) {
+        /* Dropping shared pages in the child leaves the parent's alone. */
+        madvise(m, len / 2, MADV_DONTNEED);
+        munmap(m + len / 2, len / 4);
+        long zero = 0;
+        for (long i = 0; i < n / 2; i++)
+            zero += m[i * PAGE] == 0;
+        out("child after dontneed: %ld of %ld zero\n", zero, n / 2);
         _exit(0);
+    }
     return 0;
 }
 

@@ -361,8 +361,9 @@ static int execs(char **argv)
     if (!slash)
         die("exec needs a path");
     *slash = 0;
-    int dfd = open(dir, O_RDONLY | O_DIRECTORY);
-    int ffd = open(argv[2], O_RDONLY);
+    /* At fixed numbers: natively, more may be open (inherited). */
+    int dfd = dup2(open(dir, O_RDONLY | O_DIRECTORY), 200);
+    int ffd = dup2(open(argv[2], O_RDONLY), 201);
     for (int how = 0; how < 3; how++) {
         fflush(stdout);
         p = xfork();

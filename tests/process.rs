@@ -109,6 +109,24 @@ fn exec_of_a_script_runs_its_interpreter_with_the_scripts_execfn() {
 }
 
 #[test]
+fn an_orphaned_zombie_goes_to_pid_1_which_reaps_it() {
+    let _g = shared();
+    // pid 1 (the program) ignores SIGCHLD; a grandchild that is already a
+    // zombie when its parent exits is re-parented to it and released at
+    // once. (Natively, the host's init or a subreaper gets it: not
+    // compared.)
+    for libc in LIBCS {
+        let run = run_path(&procs(libc), &["orphanzombie"], |_| {});
+        assert_eq!(
+            (run.stdout.as_str(), run.code()),
+            ("middle gone: 1, orphaned zombie gone: 1\n", 0),
+            "{libc}: {}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
 fn two_processes_print_one_address_with_two_values() {
     let _g = shared();
     for libc in LIBCS {
@@ -348,7 +366,27 @@ fn a_thousand_fork_exit_cycles_leave_no_host_threads_or_fds() {
             (before, stable_since) = (now, Instant::now());
         }
     }
+    // While it runs, at most a few host threads at a time: each process's
+    // vCPU thread ends with it.
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watch = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(host_threads_and_fds().0);
+                std::thread::sleep(Duration::from_millis(2));
+            }
+            most
+        })
+    };
     let run = run_path(&procs("musl"), &["cycles", "1000"], |c| c.timeout = Some(Duration::from_secs(120)));
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let most = watch.join().unwrap();
+    // The watcher, the fault handler, parent and child vCPU threads, and
+    // a few of reaped children still on their way out (the parent may be
+    // reaped before its vCPU thread has returned): nowhere near 1000.
+    assert!(most <= before.0 + 32, "{most} host threads at once (from {})", before.0);
     assert_eq!(run.stdout, "cycles: 1000 of 1000\n", "{}", run.stderr);
     assert_eq!(run.outcome.summary.processes.len(), 1001);
     drop(run);

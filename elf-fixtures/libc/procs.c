@@ -922,6 +922,58 @@ static int atomic(int writers, int msgs)
     return 0;
 }
 
+/* A zombie orphaned by its parent goes to pid 1, which here ignores
+ * SIGCHLD: nothing of it may stay (in faultline, pid 1 is this program). */
+static int orphanzombie(void)
+{
+    signal(SIGCHLD, SIG_IGN);
+    int fd[2];
+    if (pipe(fd))
+        die("pipe");
+    pid_t k = xfork();
+    if (k == 0) {
+        signal(SIGCHLD, SIG_DFL);
+        int gfd[2];
+        if (pipe(gfd))
+            _exit(1);
+        pid_t g = xfork();
+        if (g == 0)
+            _exit(0);
+        /* Wait until the grandchild is a zombie, then leave it. */
+        char path[64], buf[256] = {0};
+        snprintf(path, sizeof path, "/proc/%d/stat", g);
+        for (int i = 0; i < 5000; i++) {
+            int f = open(path, O_RDONLY);
+            int r = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+            close(f);
+            char *end = r > 0 ? strrchr(buf, ')') : NULL;
+            if (end && end[2] == 'Z')
+                break;
+            usleep(1000);
+        }
+        write(fd[1], &g, sizeof g);
+        _exit(0);
+    }
+    pid_t g;
+    if (read(fd[0], &g, sizeof g) != sizeof g)
+        die("read");
+    /* The middle one is gone (SIGCHLD ignored: never a zombie). */
+    for (int i = 0; i < 5000 && kill(k, 0) == 0; i++)
+        usleep(1000);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/stat", g);
+    int f = -1;
+    for (int i = 0; i < 1000; i++) {
+        f = open(path, O_RDONLY);
+        if (f < 0)
+            break;
+        close(f);
+        usleep(1000);
+    }
+    out("middle gone: %d, orphaned zombie gone: %d\n", kill(k, 0) != 0, f < 0);
+    return 0;
+}
+
 /* n fork/exit/wait cycles. */
 static int cycles(long n)
 {
@@ -972,6 +1024,8 @@ int main(int argc, char **argv)
         return shared(atol(argv[2]));
     if (!strcmp(mode, "atomic"))
         return atomic(atoi(argv[2]), atoi(argv[3]));
+    if (!strcmp(mode, "orphanzombie"))
+        return orphanzombie();
     if (!strcmp(mode, "misc"))
         return misc();
     if (!strcmp(mode, "cycles"))

@@ -78,8 +78,6 @@ impl KernelState {
         let mut files = std::mem::take(&mut p.files);
         let mm = p.mm;
         let vfork_parent = p.vfork_parent.take();
-        let ppid = p.ppid;
-        let exit_signal = p.exit_signal;
         let children = std::mem::take(&mut p.children);
         p.state = ProcState::Zombie(status);
         p.rusage.maxrss = p.rusage.maxrss.max(self.phys.mm_counters(mm).hiwater);
@@ -90,10 +88,17 @@ impl KernelState {
         if let Some(t) = vfork_parent.and_then(|t| self.threads.get(&t)) {
             t.wake();
         }
-        // Orphans go to pid 1 (dead ones are reaped with it).
+        // Orphans go to pid 1 (dead ones are reaped with it), with
+        // SIGCHLD as their exit signal; one already dead is news for it
+        // (reparent_leader()).
+        let mut dead = Vec::new();
         for c in children {
             if let Some(cp) = self.procs.get_mut(&c) {
                 cp.ppid = 1;
+                cp.exit_signal = signal::SIGCHLD;
+                if cp.is_zombie() {
+                    dead.push(c);
+                }
             }
             if pid != 1 {
                 if let Some(init) = self.procs.get_mut(&1) {
@@ -109,8 +114,19 @@ impl KernelState {
             }
             return;
         }
-        // Tell the parent; one that ignores SIGCHLD (or says SA_NOCLDWAIT)
-        // leaves no zombie.
+        for c in dead {
+            self.notify_parent(c);
+        }
+        self.notify_parent(pid);
+    }
+
+    /// Zombie `pid` tells its parent: its exit signal, a wake-up for
+    /// threads in wait, and no zombie at all for a parent that ignores
+    /// SIGCHLD (or said SA_NOCLDWAIT).
+    fn notify_parent(&mut self, pid: Pid) {
+        let Some(p) = self.procs.get(&pid) else { return };
+        let ProcState::Zombie(status) = p.state else { return };
+        let (ppid, exit_signal) = (p.ppid, p.exit_signal);
         let Some(parent) = self.procs.get(&ppid) else {
             self.procs.remove(&pid);
             return;

@@ -43,6 +43,7 @@ static const char *ename(int e)
     case EBADF: return "EBADF";
     case EINVAL: return "EINVAL";
     case EPERM: return "EPERM";
+    case EACCES: return "EACCES";
     case ENOMEM: return "ENOMEM";
     default: return "other";
     }
@@ -535,7 +536,7 @@ static int bomb(const char *nproc)
 
 /* The fd calls shells use around fork, poll and select on pipes, orphans,
  * SIGCHLD ignored, /proc of another process. */
-static int misc(void)
+static int misc(char *self)
 {
     int fd[2];
     if (pipe(fd))
@@ -773,6 +774,39 @@ static int misc(void)
     errno = 0;
     r = setpgid(k, k);
     out("setpgid of a reaped child: %d %s\n", r, ename(errno));
+    /* A child that has exec'd may no longer be moved (EACCES). */
+    int hold[2];
+    if (pipe(hold))
+        die("pipe");
+    fflush(stdout);
+    k = xfork();
+    if (k == 0) {
+        close(hold[1]);
+        char num[16];
+        snprintf(num, sizeof num, "%d", hold[0]);
+        char *args[] = {self, "waitfd", num, NULL};
+        execv(self, args);
+        _exit(1);
+    }
+    close(hold[0]);
+    errno = 0;
+    r = setpgid(k, k);
+    int before = r == 0 || errno == EACCES;
+    snprintf(path, sizeof path, "/proc/%d/cmdline", k);
+    for (int i = 0; i < 5000; i++) {
+        f = open(path, O_RDONLY);
+        memset(buf, 0, sizeof buf);
+        r = f < 0 ? -1 : read(f, buf, sizeof buf - 1);
+        close(f);
+        if (r > 0 && !strcmp(buf + strlen(buf) + 1, "waitfd"))
+            break;
+        usleep(1000);
+    }
+    errno = 0;
+    r = setpgid(k, 0);
+    out("setpgid before exec ok: %d, after exec: %d %s\n", before, r, ename(errno));
+    close(hold[1]);
+    describe("waitfd", reap(k));
     return 0;
 }
 
@@ -1026,8 +1060,14 @@ int main(int argc, char **argv)
         return atomic(atoi(argv[2]), atoi(argv[3]));
     if (!strcmp(mode, "orphanzombie"))
         return orphanzombie();
+    if (!strcmp(mode, "waitfd")) {
+        char c;
+        while (read(atoi(argv[2]), &c, 1) > 0)
+            ;
+        return 0;
+    }
     if (!strcmp(mode, "misc"))
-        return misc();
+        return misc(argv[0]);
     if (!strcmp(mode, "cycles"))
         return cycles(atol(argv[2]));
     fprintf(stderr, "usage: procs same|cow N M|pipe BYTES|wait|kill|exec PROG|spawn|oom MIB...|bomb|cycles N\n");

@@ -427,6 +427,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
     p.exe = file.path.clone();
     p.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
     let vfork_parent = p.vfork_parent.take();
+    p.did_exec = true;
     if let Some(t) = vfork_parent.and_then(|t| ctx.k.threads.get(&t)) {
         t.wake();
     }
@@ -491,6 +492,7 @@ impl KernelState {
             state: ProcState::Running,
             exit_signal: super::signal::SIGCHLD,
             vfork_parent: None,
+            did_exec: true,
             group_exit: None,
             oom_score_adj: 0,
             started: std::time::Instant::now(),

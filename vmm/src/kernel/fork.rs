@@ -164,6 +164,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         state: ProcState::Running,
         exit_signal,
         vfork_parent: (flags & CLONE_VFORK != 0).then_some(ctx.tid),
+        did_exec: false,
         group_exit: None,
         oom_score_adj: parent.oom_score_adj,
         started: std::time::Instant::now(),

@@ -102,6 +102,9 @@ pub struct Process {
     pub exit_signal: i32,
     /// A vfork parent thread waits until this process execs or exits.
     pub vfork_parent: Option<super::Tid>,
+    /// Has exec'd since its fork: its parent may no longer move it to
+    /// another process group (setpgid's EACCES).
+    pub did_exec: bool,
     /// Set when the whole process is exiting (exit_group, a fatal signal):
     /// every thread stops at its next chance.
     pub group_exit: Option<ExitStatus>,

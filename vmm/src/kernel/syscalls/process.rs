@@ -113,7 +113,14 @@ pub fn setpgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if pid != me && p.ppid != me {
         return Err(ESRCH);
     }
-    if p.sid != sid || p.sid == pid {
+    // A child: in the caller's session, and not since exec'd.
+    if pid != me && p.sid != sid {
+        return Err(EPERM);
+    }
+    if pid != me && p.did_exec {
+        return Err(EACCES);
+    }
+    if p.sid == pid {
         return Err(EPERM);
     }
     if pgid != pid && !ctx.k.procs.values().any(|q| q.pgid == pgid && q.sid == sid) {

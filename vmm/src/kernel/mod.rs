@@ -18,6 +18,7 @@ pub mod initial_stack;
 pub mod limits;
 pub mod mm_fault;
 pub mod oom;
+pub mod pagecache;
 pub mod process;
 pub mod procfs;
 pub mod procfs_mm;
@@ -303,12 +304,17 @@ impl Kernel {
     }
 
     /// Waits until pid 1 has ended or the sandbox is stopping, at most
-    /// until `deadline`. True if it has.
+    /// until `deadline`. True if it has. Returns false early when threads
+    /// wait for a vCPU that no vCPU thread will start (a vfork parent
+    /// sleeps in its syscall until its child runs).
     pub fn wait_done(&self, deadline: Option<Instant>) -> bool {
         let mut k = self.lock();
         loop {
             if k.init_status.is_some() || k.stop.is_some() {
                 return true;
+            }
+            if !k.to_spawn.is_empty() {
+                return false;
             }
             match deadline {
                 Some(d) => {

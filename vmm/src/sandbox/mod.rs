@@ -274,6 +274,7 @@ impl Sandbox {
             if self.kernel.wait_done(wake) {
                 break;
             }
+            self.machine.spawn_pending(&self.kernel)?;
             if let Some(sig) = interrupt.as_ref().map(|i| i.load(Ordering::Acquire)).filter(|&s| s != 0) {
                 self.kernel.stop_all(Stop::Signal(sig));
                 break;

@@ -193,7 +193,14 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(Ex
                 ..Default::default()
             };
             let path = format!("/{name}");
-            let node = OpenNode { id, meta, path: path.clone(), data: Arc::new(MemFile(bytes.clone())), host: None };
+            let node = OpenNode {
+                id,
+                meta,
+                path: path.clone(),
+                data: Arc::new(MemFile(bytes.clone())),
+                host: None,
+                inode: None,
+            };
             Ok((ExecFile { path, node, bytes: bytes.clone() }, image))
         }
     }

@@ -102,7 +102,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock))
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => Ok(count.min(MAX_RW_COUNT) as i64),
-        FileKind::File(_) => super::fs::write_regular(ctx, file, buf, count, pos),
+        FileKind::File(_) => super::fschange::write_regular(ctx, file, buf, count, pos),
         FileKind::Proc { path, .. } if path.ends_with("/oom_score_adj") => {
             let target: u32 = path.split('/').next().and_then(|p| p.parse().ok()).ok_or(EINVAL)?;
             let mut b = vec![0u8; count.min(32) as usize];
@@ -495,7 +495,7 @@ fn splice_files(ctx: &mut Ctx, inf: &Arc<OpenFile>, outf: &Arc<OpenFile>, pos: O
                 let nb = outf.nonblocking();
                 write_pipe(ctx, &p, &data, nb)?
             }
-            FileKind::File(_) => super::fs::write_bytes(ctx, outf, &data, None)?,
+            FileKind::File(_) => super::fschange::write_bytes(ctx, outf, &data, None)?,
             FileKind::Null => data.len(),
             _ => return Err(EINVAL),
         };

@@ -445,6 +445,13 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             if matches!(map_type, MAP_SHARED | MAP_SHARED_VALIDATE) && prot & PROT_WRITE != 0 && !writable {
                 return Err(EACCES);
             }
+            // A sealed memfd takes no writable shared mapping.
+            if matches!(map_type, MAP_SHARED | MAP_SHARED_VALIDATE)
+                && prot & PROT_WRITE != 0
+                && super::fschange::seals_forbid_shared_write(&f)
+            {
+                return Err(EPERM);
+            }
             file = Some((fref, data, writable));
         }
     }

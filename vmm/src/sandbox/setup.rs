@@ -101,7 +101,8 @@ impl Sandbox {
             fill_pages: config.fill_pages,
             record: config.record,
         };
-        let mut k = KernelState::new(phys, uffd, recorder, Vfs::with_binds(config.root.clone(), config.binds.clone()), cfg, kt);
+        let mut k =
+            KernelState::new(phys, uffd, recorder, Vfs::with_binds(config.root.clone(), config.binds.clone()), cfg, kt);
         let (file, image) = open_program(&mut k, &program, &config)?;
         // As the overcommit heuristic refuses one mapping larger than RAM
         // plus swap (the image need not fit the resident budget: reclaim

@@ -300,6 +300,9 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
     let path = l.path.clone();
     if flags & O_PATH != 0 {
         let meta = meta_of(ctx, &l)?;
+        if flags & O_DIRECTORY != 0 && !meta.is_dir() {
+            return Err(ENOTDIR);
+        }
         let kind = if meta.is_dir() { FileKind::Dir(dir_handle(&l, meta)) } else { FileKind::Null };
         return Ok(OpenFile::new(kind, O_PATH | (flags & O_CLOEXEC), path));
     }

@@ -317,3 +317,51 @@ fn shared_libraries_are_named_and_cached() {
     // The summary carries the region too.
     assert!(r.guest_faults_in("libc.so.6") > 0);
 }
+
+#[test]
+fn clean_file_pages_are_dropped_and_read_again_under_pressure() {
+    let d = TempDir::new("scan");
+    let pages = 2048u64;
+    let bytes: Vec<u8> = (0..pages * 4096).map(|i| ((i / 4096) as u8).wrapping_mul(7) ^ (i as u8)).collect();
+    std::fs::write(d.join("scan.bin"), &bytes).unwrap();
+    let file = d.s("scan.bin");
+    let (native_out, code) = run_native("filescan-glibc", &[&file]);
+    assert_eq!(code, 0);
+    let mut c = config(&["filescan-glibc", &file]);
+    c.rss_limit = Some(2 << 20);
+    let r = run_image(&fixture("filescan-glibc"), c);
+    assert_eq!((r.stdout.as_str(), r.code()), (native_out.as_str(), 0), "{}", r.stderr);
+    // Per page of the file, in order: each read from the file after the
+    // first follows an eviction of that page; clean pages never go to swap.
+    let mut per_page: BTreeMap<u64, Vec<EventKind>> = BTreeMap::new();
+    for e in r.outcome.events.iter().filter(|e| r.region(e) == "scan.bin") {
+        if matches!(e.kind, EventKind::FileCopy | EventKind::CacheHit | EventKind::Evict) {
+            per_page.entry(e.gva).or_default().push(e.kind);
+        }
+    }
+    assert_eq!(per_page.len() as u64, pages);
+    let (mut reads, mut evicts) = (0u64, 0u64);
+    for (va, kinds) in &per_page {
+        let touches: Vec<_> = kinds.iter().filter(|k| **k != EventKind::Evict).collect();
+        assert_eq!(touches[0], &EventKind::FileCopy, "{va:#x}: {kinds:?}");
+        // Between two touches there is an eviction exactly when the second
+        // is a read from the file.
+        let mut evicted = false;
+        for k in &kinds[1..] {
+            match k {
+                EventKind::Evict => evicted = true,
+                EventKind::FileCopy => {
+                    assert!(evicted, "{va:#x} read again without eviction: {kinds:?}");
+                    evicted = false;
+                }
+                _ => assert!(!evicted, "{va:#x} cache hit after eviction: {kinds:?}"),
+            }
+        }
+        reads += kinds.iter().filter(|k| **k == EventKind::FileCopy).count() as u64;
+        evicts += kinds.iter().filter(|k| **k == EventKind::Evict).count() as u64;
+    }
+    // 8 MiB through a 2 MiB budget, twice: most pages are read twice.
+    assert!(reads > pages + pages / 2, "reads {reads}");
+    assert!(evicts >= reads - pages);
+    assert_eq!(r.outcome.events.iter().filter(|e| e.kind == EventKind::SwapIn).count(), 0);
+}

@@ -143,4 +143,49 @@ impl KernelState {
         self.phys.flush_stale();
         self.epoch += 1;
     }
+
+    /// The files `mm` maps.
+    pub fn mapped_files(&self, mm: crate::mm::MmId) -> Vec<FileId> {
+        let mut v: Vec<FileId> = self
+            .space(mm)
+            .vmas
+            .iter()
+            .filter_map(|v| match &v.backing {
+                Backing::File { file, .. } => Some(file.id),
+                _ => None,
+            })
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    }
+
+    /// Frees the cached pages of a sandbox file nothing names, holds open
+    /// or maps any more (unlinked, closed and unmapped), as the last
+    /// iput of a tmpfs inode does.
+    pub fn release_file_if_unused(&mut self, id: FileId) {
+        if !self.vfs.is_orphan(id) {
+            return;
+        }
+        let open = self.procs.values().any(|p| {
+            p.files.iter().any(|(_, fd)| matches!(&fd.file.kind, super::files::FileKind::File(n) if n.id == id))
+        });
+        let mapped = self
+            .mms
+            .values()
+            .any(|m| m.space.vmas.iter().any(|v| matches!(&v.backing, Backing::File { file, .. } if file.id == id)));
+        if open || mapped {
+            return;
+        }
+        self.drop_pages_from(id, 0);
+        self.phys.cache.remove(&id);
+        self.vfs.forget_mem(id);
+    }
+
+    /// Frees every sandbox file that is no longer named, open or mapped.
+    pub fn release_orphans(&mut self) {
+        for id in self.vfs.orphans() {
+            self.release_file_if_unused(id);
+        }
+    }
 }

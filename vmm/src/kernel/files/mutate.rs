@@ -100,6 +100,7 @@ impl Vfs {
             return Err(EXDEV);
         };
         let i = Inode::new(meta, body);
+        self.note_mem(&i);
         self.overlay.insert(path.to_owned(), Entry::Node(i.clone()));
         Ok(i)
     }
@@ -108,6 +109,7 @@ impl Vfs {
     fn make(&mut self, dir: &str, name: &str, ifmt: u32, mode: u32, body: Body) -> Arc<Inode> {
         let ino = self.overlay.new_ino();
         let i = Inode::new(new_meta(ifmt, mode, ino, self.dev, UID), body);
+        self.note_mem(&i);
         self.overlay.insert(child(dir, name), Entry::Node(i.clone()));
         i
     }
@@ -141,7 +143,9 @@ impl Vfs {
         let body = Body::File { id: self.new_id(), data };
         let mut meta = new_meta(S_IFREG, mode, ino, self.dev, UID);
         meta.nlink = 0;
-        Inode::new(meta, body)
+        let i = Inode::new(meta, body);
+        self.note_mem(&i);
+        i
     }
 
     fn host_node(&self, p: PathBuf, layer: Layer) -> Result<Node, Errno> {

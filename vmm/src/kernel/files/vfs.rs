@@ -263,6 +263,8 @@ pub struct Vfs {
     ids: HashMap<(u64, u64), FileId>,
     /// The open host file behind each id, shared by every open of it.
     datas: HashMap<FileId, Arc<dyn FileData>>,
+    /// The layer's files, by page-cache id.
+    mems: HashMap<FileId, std::sync::Weak<Inode>>,
     next_id: u64,
 }
 
@@ -274,7 +276,16 @@ impl Vfs {
     /// The root with host directories bound into it.
     pub fn with_binds(root: PathBuf, binds: Vec<Bind>) -> Self {
         let dev = std::fs::metadata(&root).map_or(0, |m| m.dev());
-        Vfs { root, binds, overlay: Overlay::default(), dev, ids: HashMap::new(), datas: HashMap::new(), next_id: 1 }
+        Vfs {
+            root,
+            binds,
+            overlay: Overlay::default(),
+            dev,
+            ids: HashMap::new(),
+            datas: HashMap::new(),
+            mems: HashMap::new(),
+            next_id: 1,
+        }
     }
 
     pub fn root(&self) -> &Path {
@@ -481,6 +492,27 @@ impl Vfs {
     pub fn mount_of(&self, path: &str) -> String {
         let stack: Vec<String> = split(path).map(str::to_owned).collect();
         self.bind_of(&stack).map(|(b, _)| b.guest.clone()).unwrap_or_default()
+    }
+
+    /// Notes a file of the layer, to free its pages once it is gone.
+    pub fn note_mem(&mut self, inode: &Arc<Inode>) {
+        if let Some((id, _)) = inode.file() {
+            self.mems.insert(id, Arc::downgrade(inode));
+        }
+    }
+
+    /// Whether sandbox file `id` has no name left (or is gone).
+    pub fn is_orphan(&self, id: FileId) -> bool {
+        self.mems.get(&id).is_some_and(|w| w.upgrade().is_none_or(|i| i.stat().nlink == 0))
+    }
+
+    /// The layer's files that have no name left.
+    pub fn orphans(&self) -> Vec<FileId> {
+        self.mems.keys().copied().filter(|&id| self.is_orphan(id)).collect()
+    }
+
+    pub fn forget_mem(&mut self, id: FileId) {
+        self.mems.remove(&id);
     }
 
     /// Opens a file of the sandbox's layer.

@@ -466,7 +466,12 @@ pub fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    ctx.proc_mut().files.close(a[0] as i32)?;
+    let fd = ctx.proc_mut().files.close(a[0] as i32)?;
+    // The last close of an unlinked sandbox file frees its pages.
+    if matches!(&fd.file.kind, FileKind::File(n) if n.inode.is_some()) {
+        drop(fd);
+        ctx.k.release_orphans();
+    }
     Ok(0)
 }
 

@@ -242,6 +242,7 @@ fn do_unlink(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
     }
     may_delete(&n.dir.node, &l.node)?;
     ctx.k.vfs.remove(&l.path, &l.node)?;
+    ctx.k.release_orphans();
     Ok(0)
 }
 
@@ -335,6 +336,7 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
         _ => None,
     };
     ctx.k.vfs.rename(&ol.path, &ol.node, &nn.path, new_node.as_ref())?;
+    ctx.k.release_orphans();
     Ok(0)
 }
 
@@ -848,10 +850,8 @@ pub fn write_bytes(ctx: &mut Ctx, f: &Arc<OpenFile>, data: &[u8], pos: Option<u6
     if let Some(i) = &n.inode {
         i.touch();
     }
-    if pos.is_none() || append {
-        if pos.is_none() {
-            *f.pos.lock() = at + w as u64;
-        }
+    if pos.is_none() {
+        *f.pos.lock() = at + w as u64;
     }
     Ok(w)
 }

@@ -457,7 +457,14 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// Moves up to `count` bytes from `inf` (at `*pos`, or its position) to
 /// `outf`, through a buffer of the VMM's.
-fn splice_files(ctx: &mut Ctx, inf: &Arc<OpenFile>, outf: &Arc<OpenFile>, pos: Option<u64>, count: u64) -> SysResult {
+fn splice_files(
+    ctx: &mut Ctx,
+    inf: &Arc<OpenFile>,
+    outf: &Arc<OpenFile>,
+    pos: Option<u64>,
+    out_pos: Option<u64>,
+    count: u64,
+) -> SysResult {
     if !inf.readable() || !outf.writable() {
         return Err(EBADF);
     }
@@ -495,7 +502,7 @@ fn splice_files(ctx: &mut Ctx, inf: &Arc<OpenFile>, outf: &Arc<OpenFile>, pos: O
                 let nb = outf.nonblocking();
                 write_pipe(ctx, &p, &data, nb)?
             }
-            FileKind::File(_) => super::fschange::write_bytes(ctx, outf, &data, None)?,
+            FileKind::File(_) => super::fschange::write_bytes(ctx, outf, &data, out_pos.map(|p| p + done))?,
             FileKind::Null => data.len(),
             _ => return Err(EINVAL),
         };
@@ -511,7 +518,7 @@ pub fn sendfile(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let out = ctx.proc().files.file(a[0] as i32)?;
     let inf = ctx.proc().files.file(a[1] as i32)?;
     let pos = if a[2] != 0 { Some(ctx.read_u64(a[2])?) } else { None };
-    let n = splice_files(ctx, &inf, &out, pos, a[3])?;
+    let n = splice_files(ctx, &inf, &out, pos, None, a[3])?;
     if let Some(p) = pos {
         ctx.write_u64(a[2], p + n as u64)?;
     }
@@ -529,10 +536,7 @@ pub fn copy_file_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
     let pos_in = if a[1] != 0 { Some(ctx.read_u64(a[1])?) } else { None };
     let pos_out = if a[3] != 0 { Some(ctx.read_u64(a[3])?) } else { None };
-    if let Some(p) = pos_out {
-        *out.pos.lock() = p;
-    }
-    let n = splice_files(ctx, &inf, &out, pos_in, a[4])?;
+    let n = splice_files(ctx, &inf, &out, pos_in, pos_out, a[4])?;
     if let Some(p) = pos_in {
         ctx.write_u64(a[1], p + n as u64)?;
     }

@@ -576,7 +576,12 @@ pub fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if s.vmas.splits_at(addr, addr + len) == 2 && s.vmas.count() >= ctx.k.cfg.max_map_count {
         return Err(ENOMEM);
     }
-    with_space(ctx, |s, p| s.unmap(p, addr, addr + len));
+    // Dirty shared pages of host files go back to them first.
+    ctx.k.writeback_range(mm, addr, addr + len);
+    let gone = with_space(ctx, |s, p| s.unmap(p, addr, addr + len));
+    if gone.iter().any(|v| matches!(v.backing, Backing::File { .. })) {
+        ctx.k.release_orphans();
+    }
     Ok(0)
 }
 

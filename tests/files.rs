@@ -365,3 +365,23 @@ fn clean_file_pages_are_dropped_and_read_again_under_pressure() {
     assert!(evicts >= reads - pages);
     assert_eq!(r.outcome.events.iter().filter(|e| e.kind == EventKind::SwapIn).count(), 0);
 }
+
+#[test]
+fn sandbox_files_are_memory_and_run() {
+    // A program the sandbox wrote runs from the page cache.
+    let r = guest(&["/bin/sh", "-c", "cp /bin/echo /tmp/e$$ && /tmp/e$$ from the copy && rm /tmp/e$$"]);
+    assert_eq!((r.stdout.as_str(), r.code()), ("from the copy\n", 0), "{}", r.stderr);
+    // Written files count as shared memory, and go when removed.
+    let r = guest(&[
+        "/bin/sh",
+        "-c",
+        "head -c 4194304 /dev/zero > /tmp/big$$ && grep ^Shmem: /proc/meminfo && rm /tmp/big$$ && grep ^Shmem: /proc/meminfo",
+    ]);
+    assert_eq!(r.stdout, "Shmem:              4096 kB\nShmem:                 0 kB\n", "{}", r.stderr);
+    // The layer is a tmpfs of half of RAM: past it, ENOSPC.
+    let mut c = config(&["/bin/sh", "-c", "head -c 40000000 /dev/zero > /tmp/big; echo $?; wc -c < /tmp/big"]);
+    c.mem = 32 << 20;
+    let r = run_image(&Program::Path("/bin/sh".into()), c);
+    assert_eq!(r.stdout, "1\n16777216\n", "{}", r.stderr);
+    assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
+}

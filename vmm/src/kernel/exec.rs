@@ -111,16 +111,23 @@ impl KernelState {
             }
             Node::Proc(_) | Node::Device(_) | Node::Synthetic { .. } => return Err(EACCES),
         };
-        let mut bytes = vec![0u8; meta.size as usize];
-        let mut done = 0;
-        while done < bytes.len() {
-            let n = node.data.read_at(done as u64, &mut bytes[done..]).map_err(|_| EIO)?;
-            if n == 0 {
-                break;
+        // A file the sandbox wrote lives only in the page cache; a host
+        // file is read from the host, leaving the cache to the faults.
+        let bytes = if node.data.memory_only() {
+            self.read_cached(node.id, &node.data, 0, meta.size as usize)?
+        } else {
+            let mut bytes = vec![0u8; meta.size as usize];
+            let mut done = 0;
+            while done < bytes.len() {
+                let n = node.data.read_at(done as u64, &mut bytes[done..]).map_err(|_| EIO)?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
             }
-            done += n;
-        }
-        bytes.truncate(done);
+            bytes.truncate(done);
+            bytes
+        };
         Ok(ExecFile { path: look.path, node, bytes: bytes.into() })
     }
 

@@ -19,6 +19,37 @@ impl KernelState {
         self.phys.cache.entry(id).or_insert_with(|| CachedFile { data: data.clone(), pages: Default::default() });
     }
 
+    /// `count` bytes of file `id` from `at`, through its cached pages.
+    pub fn read_cached(
+        &mut self,
+        id: FileId,
+        data: &Arc<dyn FileData>,
+        at: u64,
+        count: usize,
+    ) -> Result<Vec<u8>, Errno> {
+        let size = data.size();
+        if at >= size {
+            return Ok(Vec::new());
+        }
+        let n = (size - at).min(count as u64) as usize;
+        let mut out = vec![0u8; n];
+        self.cache_file(id, data);
+        let mut done = 0;
+        let mut evicted = Vec::new();
+        while done < n {
+            let off = at + done as u64;
+            let (index, in_page) = (off / PAGE_SIZE, (off % PAGE_SIZE) as usize);
+            let len = (PAGE_SIZE as usize - in_page).min(n - done);
+            let (gpa, _) = self.cache_page(id, index, &mut evicted).map_err(|_| EIO)?;
+            if !self.phys.read(gpa, in_page as u64, &mut out[done..done + len]) {
+                return Err(EIO);
+            }
+            done += len;
+        }
+        self.note_evictions(&evicted, Instant::now());
+        Ok(out)
+    }
+
     /// Writes `bytes` at `at` of file `id` through its cached pages;
     /// files of the host (a read-write bind) are written through at once.
     /// Returns how much was written (short when memory ran out).
@@ -35,6 +66,10 @@ impl KernelState {
             self.zero_tail(id, size)?;
         }
         let memory_only = data.memory_only();
+        // The layer is a tmpfs of the default size: half of RAM. Past it a
+        // write is ENOSPC (rather than the OOM killer's business).
+        let limit = self.phys.budget.resident_pages / 2;
+        let mut used = if memory_only { self.layer_pages() } else { 0 };
         let mut evicted = Vec::new();
         let mut done = 0;
         let mut err = None;
@@ -42,6 +77,13 @@ impl KernelState {
             let off = at + done as u64;
             let (index, in_page) = (off / PAGE_SIZE, (off % PAGE_SIZE) as usize);
             let len = (PAGE_SIZE as usize - in_page).min(bytes.len() - done);
+            if memory_only && !self.phys.cache.get(&id).is_some_and(|c| c.pages.contains_key(&index)) {
+                if used >= limit {
+                    err = Some(ENOSPC);
+                    break;
+                }
+                used += 1;
+            }
             let gpa = match self.cache_page(id, index, &mut evicted) {
                 Ok((g, _)) => g,
                 Err(e) => {
@@ -71,6 +113,11 @@ impl KernelState {
             Some(e) if done == 0 => Err(e),
             _ => Ok(done),
         }
+    }
+
+    /// Pages the sandbox's files hold in the page cache.
+    fn layer_pages(&self) -> u64 {
+        self.vfs.mem_ids().filter_map(|id| self.phys.cache.get(&id)).map(|c| c.pages.len() as u64).sum()
     }
 
     /// Zeroes what lies beyond byte `from` in its page, if cached: bytes a

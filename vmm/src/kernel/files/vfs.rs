@@ -506,6 +506,11 @@ impl Vfs {
         self.mems.get(&id).is_some_and(|w| w.upgrade().is_none_or(|i| i.stat().nlink == 0))
     }
 
+    /// The layer's files, by page-cache id.
+    pub fn mem_ids(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.mems.keys().copied()
+    }
+
     /// The layer's files that have no name left.
     pub fn orphans(&self) -> Vec<FileId> {
         self.mems.keys().copied().filter(|&id| self.is_orphan(id)).collect()

@@ -970,33 +970,7 @@ pub fn flistxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// `count` bytes of cached file `node` from `at`, through the page cache.
 pub fn read_cached(ctx: &mut Ctx, node: &OpenNode, at: u64, count: usize) -> Result<Vec<u8>, Errno> {
-    let size = node.data.size();
-    if at >= size {
-        return Ok(Vec::new());
-    }
-    let n = (size - at).min(count as u64) as usize;
-    let mut out = vec![0u8; n];
-    let id = node.id;
-    ctx.k
-        .phys
-        .cache
-        .entry(id)
-        .or_insert_with(|| crate::mm::CachedFile { data: node.data.clone(), pages: Default::default() });
-    let mut done = 0;
-    let mut evicted = Vec::new();
-    while done < n {
-        let off = at + done as u64;
-        let index = off / PAGE_SIZE;
-        let in_page = (off % PAGE_SIZE) as usize;
-        let len = (PAGE_SIZE as usize - in_page).min(n - done);
-        let (gpa, _) = ctx.k.cache_page(id, index, &mut evicted).map_err(|_| EIO)?;
-        if !ctx.k.phys.read(gpa, in_page as u64, &mut out[done..done + len]) {
-            return Err(EIO);
-        }
-        done += len;
-    }
-    ctx.k.note_evictions(&evicted, std::time::Instant::now());
-    Ok(out)
+    ctx.k.read_cached(node.id, &node.data, at, count)
 }
 
 pub fn read_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {

@@ -385,3 +385,46 @@ fn sandbox_files_are_memory_and_run() {
     assert_eq!(r.stdout, "1\n16777216\n", "{}", r.stderr);
     assert!(r.stderr.contains("No space left on device"), "{}", r.stderr);
 }
+
+/// File-system calls through Python's os, shutil and mmap: creating,
+/// renaming, linking, truncating, mapping and removing in /tmp.
+const PY_FS_OPS: &str = r#"
+import os, shutil, tempfile, mmap, errno
+d = tempfile.mkdtemp(dir="/tmp")
+def e(f, *a):
+    try:
+        r = f(*a); return "ok" if r is None else r
+    except OSError as x:
+        return errno.errorcode[x.errno]
+os.makedirs(os.path.join(d, "a/b/c"))
+with open(os.path.join(d, "a/f"), "w") as f: f.write("hello world\n" * 1000)
+print(os.stat(os.path.join(d, "a/f")).st_size)
+print(e(os.rename, os.path.join(d, "a/f"), os.path.join(d, "a/b/g")))
+print(e(os.replace, os.path.join(d, "a/b/g"), os.path.join(d, "a/b/c/h")))
+print(e(os.link, os.path.join(d, "a/b/c/h"), os.path.join(d, "h2")), os.stat(os.path.join(d, "h2")).st_nlink)
+print(e(os.symlink, "a/b/c/h", os.path.join(d, "sl")), os.readlink(os.path.join(d, "sl")))
+print(open(os.path.join(d, "sl")).read(11))
+print(sorted(os.listdir(d)), sorted(os.listdir(os.path.join(d, "a/b/c"))))
+print(e(os.rmdir, os.path.join(d, "a")), e(os.mkdir, os.path.join(d, "a")), e(os.unlink, os.path.join(d, "a")))
+print(e(os.rename, os.path.join(d, "a/b"), os.path.join(d, "a/b/c/x")))
+print(e(os.rename, os.path.join(d, "a/b/c"), os.path.join(d, "moved")), sorted(os.listdir(os.path.join(d, "moved"))))
+os.truncate(os.path.join(d, "h2"), 5); print(open(os.path.join(d, "moved/h")).read())
+with open(os.path.join(d, "h2"), "r+b") as f:
+    m = mmap.mmap(f.fileno(), 0); m[0:5] = b"HELLO"; m.flush(); m.close()
+print(open(os.path.join(d, "moved/h")).read())
+shutil.copy(os.path.join(d, "h2"), os.path.join(d, "cp")); print(open(os.path.join(d, "cp")).read())
+os.chmod(os.path.join(d, "cp"), 0o600); print(oct(os.stat(os.path.join(d, "cp")).st_mode))
+os.utime(os.path.join(d, "cp"), (1000000000, 1200000000)); st = os.stat(os.path.join(d, "cp")); print(st.st_atime, st.st_mtime)
+fd = os.open(os.path.join(d, "ap"), os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o644)
+os.write(fd, b"one\n"); os.lseek(fd, 0, 0); os.write(fd, b"two\n"); os.close(fd); print(open(os.path.join(d, "ap")).read())
+print(e(os.open, os.path.join(d, "ap/"), os.O_CREAT | os.O_WRONLY))
+print(e(os.open, os.path.join(d, "ap"), os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+shutil.rmtree(d); print(os.path.exists(d))
+"#;
+
+#[test]
+fn python_file_operations_match_native() {
+    let r = same_as_native(&["/usr/bin/python3", "-c", PY_FS_OPS]);
+    assert!(r.stdout.contains("\nhello\nHELLO\nHELLO\n"), "{}", r.stdout);
+    assert!(r.stdout.ends_with("False\n"), "{}", r.stdout);
+}

@@ -130,7 +130,7 @@ pub fn open_create(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64)
             if excl {
                 return Err(EEXIST);
             }
-            if is_dir(&l.node) {
+            if is_dir(&l.node) || n.slash {
                 return Err(EISDIR);
             }
             Ok((l, false))
@@ -657,12 +657,8 @@ pub fn ftruncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     match &f.kind {
-        FileKind::File(n) if f.writable() => {
-            if f.flags() & O_APPEND != 0 {
-                return Err(EPERM);
-            }
-            resize_open(ctx, n, a[1])
-        }
+        // (EPERM is for append-only inodes, chattr +a, not O_APPEND.)
+        FileKind::File(n) if f.writable() => resize_open(ctx, n, a[1]),
         _ => Err(EINVAL),
     }
 }

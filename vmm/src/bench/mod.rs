@@ -7,8 +7,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 mod native;
+mod programs;
 mod reserve;
 
+pub use programs::Programs;
 pub use reserve::Reserve;
 
 use crate::fault::WakeMode;
@@ -93,6 +95,7 @@ pub struct Report {
     pub handler_median_ns: u64,
     pub pressure: Pressure,
     pub reserve: Reserve,
+    pub programs: Programs,
 }
 
 impl Report {
@@ -128,6 +131,7 @@ impl Report {
             "native_mmap_munmap_ns": {"4k": r.native_pair_ns[0].round(), "1m": r.native_pair_ns[1].round(), "1g": r.native_pair_ns[2].round()},
             "mmap_first_ns": r.guest_first_ns.round(),
             "mmap_10000th_ns": r.guest_last_ns.round(),
+            "programs": self.programs,
         })
         .to_string()
     }
@@ -188,7 +192,34 @@ impl fmt::Display for Report {
             r.native_last_ns,
             r.guest_last_ns / r.native_last_ns
         )?;
-        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)
+        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)?;
+        let p = &self.programs;
+        writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
+        writeln!(
+            f,
+            "{:<30} {:>10} {:>10} {:>9} {:>7} {:>7} {:>9}",
+            "program", "faultline", "native", "× native", "faults", "major", "syscalls"
+        )?;
+        for r in &p.runs {
+            writeln!(
+                f,
+                "{:<30} {:>8.1}ms {:>8.1}ms {:>9.2} {:>7} {:>7} {:>9}",
+                r.argv,
+                r.guest_ms,
+                r.native_ms,
+                r.guest_ms / r.native_ms,
+                r.faults,
+                r.major_faults,
+                r.syscalls
+            )?;
+        }
+        writeln!(
+            f,
+            "file fault, handler median: page-cache hit {} ns, read from the file {} ns ({:.2}×)",
+            p.cache_hit_median_ns,
+            p.file_copy_median_ns,
+            p.file_copy_median_ns as f64 / p.cache_hit_median_ns.max(1) as f64
+        )
     }
 }
 
@@ -338,5 +369,14 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     let pressure = pressure(&image, pages.min(8192))?;
     let reserve = reserve::measure(&image);
     native::cleanup();
-    Ok(Report { pages, repeat, ns_per_page, handler_median_ns: median_of(latencies), pressure, reserve: reserve? })
+    let programs = programs::measure(repeat.min(5))?;
+    Ok(Report {
+        pages,
+        repeat,
+        ns_per_page,
+        handler_median_ns: median_of(latencies),
+        pressure,
+        reserve: reserve?,
+        programs,
+    })
 }

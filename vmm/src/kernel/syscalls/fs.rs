@@ -303,7 +303,17 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
         if flags & O_DIRECTORY != 0 && !meta.is_dir() {
             return Err(ENOTDIR);
         }
-        let kind = if meta.is_dir() { FileKind::Dir(dir_handle(&l, meta)) } else { FileKind::Null };
+        // A regular file keeps its inode (fstat works); nothing can read,
+        // write or map through it.
+        let kind = match &l.node {
+            _ if meta.is_dir() => FileKind::Dir(dir_handle(&l, meta)),
+            Node::Host { host, meta, .. } if meta.is_reg() => {
+                let (host, meta) = (host.clone(), *meta);
+                FileKind::File(ctx.k.vfs.open_host(&path, &host, &meta, false)?)
+            }
+            Node::Mem(i) if meta.is_reg() => FileKind::File(ctx.k.vfs.open_mem(&path, i).ok_or(EBADF)?),
+            _ => FileKind::Null,
+        };
         return Ok(OpenFile::new(kind, O_PATH | (flags & O_CLOEXEC), path));
     }
     let kind = match &l.node {

@@ -472,7 +472,17 @@ pub fn fchmodat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     set_mode(ctx, l, a[2])
 }
 
+/// fchmod and fchown take no O_PATH descriptor.
+fn not_path(ctx: &Ctx, fd: i32) -> Result<(), Errno> {
+    let f = ctx.proc().files.file(fd)?;
+    if f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
+    Ok(())
+}
+
 pub fn fchmod(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    not_path(ctx, a[0] as i32)?;
     let l = node_of_fd(ctx, a[0] as i32)?;
     set_mode(ctx, l, a[1])
 }
@@ -517,6 +527,7 @@ pub fn fchownat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn fchown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    not_path(ctx, a[0] as i32)?;
     let l = node_of_fd(ctx, a[0] as i32)?;
     set_owner(&l, a[1] as u32, a[2] as u32)
 }
@@ -653,6 +664,9 @@ pub fn truncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn ftruncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
+    if f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
     if (a[1] as i64) < 0 {
         return Err(EINVAL);
     }

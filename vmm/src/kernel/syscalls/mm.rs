@@ -432,6 +432,9 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut file = None;
     if flags & MAP_ANONYMOUS == 0 {
         let f = ctx.proc().files.file(fd as i32)?;
+        if f.flags() & super::super::files::O_PATH != 0 {
+            return Err(EBADF);
+        }
         if matches!(f.kind, FileKind::Zero) {
             flags |= MAP_ANONYMOUS;
         } else {

@@ -275,6 +275,21 @@ fn binds_are_read_only_unless_rw() {
     assert_eq!(std::fs::read_to_string(host.join("ro/f")).unwrap(), "host\n");
     assert_eq!(std::fs::read_to_string(host.join("rw/f")).unwrap(), "host\nguest\n");
     assert_eq!(std::fs::read_to_string(host.join("rw/d/m")).unwrap(), "new\n");
+    // A shared mapping's writes reach the host file of a read-write bind
+    // when it is unmapped (no msync), and truncation too.
+    std::fs::write(host.join("rw/m"), "0123456789abcdef").unwrap();
+    let py = "import mmap, os\n\
+              f = open('/mnt/rw/m', 'r+b')\n\
+              m = mmap.mmap(f.fileno(), 16)\n\
+              m[0:4] = b'MAPD'\n\
+              m.close()\n\
+              os.truncate('/mnt/rw/m', 10)\n\
+              print(open('/mnt/rw/m').read())";
+    let mut c = config(&["/usr/bin/python3", "-c", py]);
+    c.binds = vec![bind(&format!("{}:/mnt/rw:rw", host.s("rw")))];
+    let r = run_image(&Program::Path("/usr/bin/python3".into()), c);
+    assert_eq!((r.stdout.as_str(), r.code()), ("MAPD456789\n", 0), "{}", r.stderr);
+    assert_eq!(std::fs::read_to_string(host.join("rw/m")).unwrap(), "MAPD456789");
     assert!(faultline::sandbox::parse_bind(&format!("{}:rel", host.s("ro"))).is_err());
     assert!(faultline::sandbox::parse_bind(&format!("{}:/x:rx", host.s("ro"))).is_err());
     assert!(faultline::sandbox::parse_bind("/no/such/dir:/x").is_err());

@@ -272,3 +272,43 @@ pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32) -> Meta {
         ..Default::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_copy_reads_its_host_file_until_truncated() {
+        let path = std::env::temp_dir().join(format!("faultline-memdata-{}", std::process::id()));
+        std::fs::write(&path, b"host bytes").unwrap();
+        let d = MemData::over(std::fs::File::open(&path).unwrap(), 10);
+        let _ = std::fs::remove_file(&path);
+        let mut b = [0xffu8; 16];
+        assert_eq!(d.read_at(0, &mut b).unwrap(), 10);
+        assert_eq!(&b[..10], b"host bytes");
+        // Shrink then grow: the bytes past the cut read as zeroes.
+        d.set_size(4).unwrap();
+        d.set_size(12).unwrap();
+        let mut b = [0xffu8; 16];
+        assert_eq!(d.read_at(0, &mut b).unwrap(), 12);
+        assert_eq!(&b[..12], b"host\0\0\0\0\0\0\0\0");
+        assert_eq!(d.read_at(12, &mut b).unwrap(), 0);
+        assert!(d.memory_only());
+    }
+
+    #[test]
+    fn the_layer_lists_direct_children_and_hides_below_its_directories() {
+        let mut o = Overlay::default();
+        let dir = Inode::new(new_meta(S_IFDIR, 0o755, 1, 1, 1000), Body::Dir);
+        o.insert("/tmp/d".into(), Entry::Node(dir));
+        o.insert("/tmp/d/x".into(), Entry::Whiteout);
+        o.insert("/tmp/e".into(), Entry::Whiteout);
+        let names: Vec<String> = o.children("/tmp").into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["d", "e"]);
+        assert!(o.hides("/tmp/d/anything"));
+        assert!(!o.hides("/tmp/e"));
+        o.move_below("/tmp/d", "/tmp/f");
+        assert!(o.get("/tmp/f/x").is_some() && o.get("/tmp/d/x").is_none());
+        assert_eq!(child("/", "a"), "/a");
+    }
+}

@@ -116,7 +116,7 @@ impl KernelState {
     }
 
     /// Pages the sandbox's files hold in the page cache.
-    fn layer_pages(&self) -> u64 {
+    pub fn layer_pages(&self) -> u64 {
         self.vfs.mem_ids().filter_map(|id| self.phys.cache.get(&id)).map(|c| c.pages.len() as u64).sum()
     }
 

@@ -489,7 +489,11 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         }
         "filesystems" if c.len() == 1 => return Ok(ProcNode::File(b"nodev\tproc\nnodev\ttmpfs\n\text4\n".to_vec())),
         "mounts" if c.len() == 1 => {
-            return Ok(ProcNode::File(b"/dev/root / ext4 ro 0 0\nproc /proc proc rw 0 0\n".to_vec()))
+            let mut m = String::from("overlay / overlay rw,relatime 0 0\nproc /proc proc rw 0 0\n");
+            for b in k.vfs.binds() {
+                let _ = writeln!(m, "/dev/root {} ext4 {} 0 0", b.guest, if b.rw { "rw" } else { "ro" });
+            }
+            return Ok(ProcNode::File(m.into_bytes()));
         }
         "sys" => return sys(k, &c[1..]),
         _ => {}

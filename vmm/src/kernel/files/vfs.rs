@@ -292,6 +292,10 @@ impl Vfs {
         &self.root
     }
 
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
+    }
+
     /// A fresh page-cache id (for memory files).
     pub fn new_id(&mut self) -> FileId {
         self.next_id += 1;

@@ -886,18 +886,24 @@ pub fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn statfs_of(ctx: &Ctx, l: &Lookup) -> Statfs {
-    let (f_type, flags) = match l.node {
+    // ST_RDONLY only for a read-only bind; the root is an overlay whose
+    // upper layer is a tmpfs of half of RAM.
+    const OVERLAYFS_MAGIC: i64 = 0x794c7630;
+    let (f_type, flags) = match &l.node {
         Node::Proc(_) => (0x9fa0, 0),
         Node::Device(_) => (0x1021994, 0),
-        _ => (0xEF53, 1),
+        Node::Host { layer: Layer::ReadOnly, .. } => (0xEF53, 1),
+        Node::Host { layer: Layer::ReadWrite, .. } => (0xEF53, 0),
+        _ => (OVERLAYFS_MAGIC, 0),
     };
-    let total = ctx.k.phys.budget.resident_pages;
+    let total = ctx.k.phys.budget.resident_pages / 2;
+    let free = if flags == 1 { 0 } else { total.saturating_sub(ctx.k.layer_pages()) };
     Statfs {
         f_type,
         bsize: PAGE_SIZE as i64,
         blocks: total,
-        bfree: 0,
-        bavail: 0,
+        bfree: free,
+        bavail: free,
         files: 65536,
         ffree: 0,
         namelen: 255,

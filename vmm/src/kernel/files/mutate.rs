@@ -202,9 +202,12 @@ impl Vfs {
                     m.nlink = m.nlink.saturating_sub(if i.is_dir() { 2 } else { 1 });
                     m.ctime = super::overlay::now();
                     drop(m);
-                    if i.is_dir() {
-                        self.overlay.remove_below(path);
-                    }
+                }
+                // Whiteouts of a removed directory's entries go with it.
+                if matches!(node, Node::Mem(i) if i.is_dir())
+                    || matches!(node, Node::Host { meta, .. } if meta.is_dir())
+                {
+                    self.overlay.remove_below(path);
                 }
                 if self.lower_exists(path) {
                     self.overlay.insert(path.to_owned(), Entry::Whiteout);

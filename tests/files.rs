@@ -442,4 +442,11 @@ fn python_file_operations_match_native() {
     let r = same_as_native(&["/usr/bin/python3", "-c", PY_FS_OPS]);
     assert!(r.stdout.contains("\nhello\nHELLO\nHELLO\n"), "{}", r.stdout);
     assert!(r.stdout.ends_with("False\n"), "{}", r.stdout);
+    // A mapping of an unlinked file shows as "(deleted)" in /proc/self/maps.
+    let py = "import mmap, os\n\
+              f = open('/tmp/delme-%d' % os.getpid(), 'w+b'); f.write(b'x' * 4096); f.flush()\n\
+              m = mmap.mmap(f.fileno(), 4096); os.unlink(f.name)\n\
+              print([l.split()[-1] for l in open('/proc/self/maps') if 'delme' in l])";
+    let r = same_as_native(&["/usr/bin/python3", "-c", py]);
+    assert_eq!(r.stdout, "['(deleted)']\n");
 }

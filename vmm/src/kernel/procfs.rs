@@ -206,6 +206,10 @@ fn vma_name(k: &KernelState, p: &super::Process, v: &crate::mm::Vma) -> String {
         return if n.starts_with('[') { n.to_string() } else { format!("[anon:{n}]") };
     }
     match (&v.backing, v.kind) {
+        // d_path() of an unlinked file.
+        (Backing::File { file, .. }, _) if k.vfs.is_orphan(file.id) && !file.path.ends_with(" (deleted)") => {
+            format!("{} (deleted)", file.path)
+        }
         (Backing::File { file, .. }, _) => file.path.to_string(),
         // vma_is_initial_heap(): any anonymous VMA overlapping
         // [start_brk, brk), a PROT_NONE one a libc put there included.

@@ -450,3 +450,21 @@ fn python_file_operations_match_native() {
     let r = same_as_native(&["/usr/bin/python3", "-c", py]);
     assert_eq!(r.stdout, "['(deleted)']\n");
 }
+
+#[test]
+fn paged_out_shared_pages_keep_what_was_written_without_a_fault() {
+    // The page is mapped writable on the read fault, so the write sets
+    // only the dirty bit; MADV_PAGEOUT must still save it.
+    let py = "import mmap, os\n\
+              fd = os.memfd_create('x'); os.ftruncate(fd, 4096)\n\
+              m = mmap.mmap(fd, 4096)\n\
+              m[0]; m[0:4] = b'kept'\n\
+              m.madvise(21)  # MADV_PAGEOUT\n\
+              print(os.pread(fd, 4, 0), m[0:4])";
+    let mut c = config(&["/usr/bin/python3", "-c", py]);
+    c.swap = 1 << 20;
+    let r = run_image(&Program::Path("/usr/bin/python3".into()), c);
+    assert_eq!((r.stdout.as_str(), r.code()), ("b'kept' b'kept'\n", 0), "{}", r.stderr);
+    let (native_out, _, _) = native(&["/usr/bin/python3", "-c", py]);
+    assert_eq!(r.stdout_bytes, native_out);
+}

@@ -143,9 +143,15 @@ struct RunOpts {
     /// vm.max_map_count.
     #[arg(long, value_name = "N", default_value_t = faultline::sandbox::DEFAULT_MAX_MAP_COUNT)]
     max_map_count: usize,
-    /// The host directory the program sees as / (read-only).
+    /// The host directory the program sees as / (read-only; the program's
+    /// changes live in memory and vanish at exit).
     #[arg(long, value_name = "DIR", default_value = "/")]
     root: PathBuf,
+    /// Bind a host directory at a guest path, read-only (ro, the default)
+    /// or read-write (rw: the only way the program changes host files);
+    /// repeatable.
+    #[arg(long, value_name = "HOST:GUEST[:ro|rw]", value_parser = faultline::sandbox::parse_bind)]
+    bind: Vec<faultline::sandbox::Bind>,
     /// The program's working directory, inside the root.
     #[arg(long, value_name = "DIR")]
     cwd: Option<String>,
@@ -283,6 +289,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         max_map_count: opts.max_map_count,
         root: opts.root.clone(),
         cwd: opts.cwd.clone(),
+        binds: opts.bind.clone(),
         sinks: Arc::new(Mutex::new(sinks)),
         fill_pages: opts.fill_pages,
         ..Config::default()

@@ -8,9 +8,11 @@ use std::time::{Duration, Instant};
 
 mod native;
 mod procs;
+mod programs;
 mod reserve;
 
 pub use procs::Procs;
+pub use programs::Programs;
 pub use reserve::Reserve;
 
 use crate::fault::WakeMode;
@@ -96,6 +98,7 @@ pub struct Report {
     pub pressure: Pressure,
     pub reserve: Reserve,
     pub procs: Procs,
+    pub programs: Programs,
 }
 
 impl Report {
@@ -134,6 +137,7 @@ impl Report {
             "procs": self.procs,
             "cow_over_zero_fill": self.procs.cow_ns_per_page / self.procs.zero_fill_ns_per_page,
             "pingpong_over_native": self.procs.pingpong_ns / self.procs.native_pingpong_ns,
+            "programs": self.programs,
         })
         .to_string()
     }
@@ -211,6 +215,33 @@ impl fmt::Display for Report {
             "cow over zero-fill: faultline {:.2}, native {:.2}",
             q.cow_ns_per_page / q.zero_fill_ns_per_page,
             q.native_cow_ns_per_page / q.native_zero_fill_ns_per_page
+        )?;
+        let p = &self.programs;
+        writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
+        writeln!(
+            f,
+            "{:<30} {:>10} {:>10} {:>9} {:>7} {:>7} {:>9}",
+            "program", "faultline", "native", "× native", "faults", "major", "syscalls"
+        )?;
+        for r in &p.runs {
+            writeln!(
+                f,
+                "{:<30} {:>8.1}ms {:>8.1}ms {:>9.2} {:>7} {:>7} {:>9}",
+                r.argv,
+                r.guest_ms,
+                r.native_ms,
+                r.guest_ms / r.native_ms,
+                r.faults,
+                r.major_faults,
+                r.syscalls
+            )?;
+        }
+        writeln!(
+            f,
+            "file fault, handler median: page-cache hit {} ns, read from the file {} ns ({:.2}×)",
+            p.cache_hit_median_ns,
+            p.file_copy_median_ns,
+            p.file_copy_median_ns as f64 / p.cache_hit_median_ns.max(1) as f64
         )
     }
 }
@@ -362,6 +393,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     let reserve = reserve::measure(&image);
     let procs = procs::measure(pages.min(8192));
     native::cleanup();
+    let programs = programs::measure(repeat.min(5))?;
     Ok(Report {
         pages,
         repeat,
@@ -370,5 +402,6 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
         pressure,
         reserve: reserve?,
         procs: procs?,
+        programs,
     })
 }

@@ -183,7 +183,10 @@ pub fn evict_now(phys: &mut Phys, gpa: u64, evicted: &mut Vec<Evicted>) -> bool 
 fn evict(phys: &mut Phys, gpa: u64, evicted: &mut Vec<Evicted>) -> bool {
     let start = Instant::now();
     let Some(f) = phys.frame(gpa) else { return false };
-    let (dirty, swap, content, mapping) = (f.dirty, needs_swap(phys, f), f.content, f.maps.first().copied());
+    // A writable mapping may have dirtied it without a fault (MADV_PAGEOUT
+    // comes here without a CLOCK pass reading the bits).
+    let dirty = f.dirty | take_bits(phys, f).1;
+    let (swap, content, mapping) = (needs_swap(phys, f), f.content, f.maps.first().copied());
     let mut residency = Residency::Absent;
     if dirty {
         let mut buf = vec![0u8; PAGE_SIZE as usize];

@@ -67,6 +67,15 @@ pub struct Loaded {
     pub sp: u64,
 }
 
+/// Why a file cannot be executed.
+fn exec_refusal(meta: &super::files::vfs::Meta) -> Errno {
+    if meta.is_reg() && meta.size > MAX_EXEC_SIZE {
+        ENOMEM
+    } else {
+        EACCES
+    }
+}
+
 /// Random bytes from the host (AT_RANDOM, ASLR).
 pub fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
@@ -85,30 +94,40 @@ impl KernelState {
     pub fn open_exec(&mut self, pid: Pid, cwd: &str, path: &str) -> Result<ExecFile, Errno> {
         let links = super::procfs::Links { k: self, pid };
         let look = self.vfs.resolve(cwd, path, true, &links)?;
-        let (host, meta) = match look.node {
-            Node::Host { host, meta } => (host, meta),
+        let (node, meta) = match &look.node {
+            Node::Host { host, meta, layer } => {
+                if !meta.is_reg() || !meta.allows(1, UID) || meta.size > MAX_EXEC_SIZE {
+                    return Err(exec_refusal(meta));
+                }
+                let (host, meta, rw) = (host.clone(), *meta, *layer == super::files::vfs::Layer::ReadWrite);
+                (self.vfs.open_host(&look.path, &host, &meta, rw)?, meta)
+            }
+            Node::Mem(i) => {
+                let meta = i.stat();
+                if !meta.is_reg() || !meta.allows(1, UID) || meta.size > MAX_EXEC_SIZE {
+                    return Err(exec_refusal(&meta));
+                }
+                (self.vfs.open_mem(&look.path, i).ok_or(EACCES)?, meta)
+            }
             Node::Proc(_) | Node::Device(_) | Node::Synthetic { .. } => return Err(EACCES),
         };
-        if meta.is_dir() {
-            return Err(EACCES);
-        }
-        if !meta.is_reg() || !meta.allows(1, UID) {
-            return Err(EACCES);
-        }
-        if meta.size > MAX_EXEC_SIZE {
-            return Err(ENOMEM);
-        }
-        let node = self.vfs.open_host(&look.path, &host, &meta)?;
-        let mut bytes = vec![0u8; meta.size as usize];
-        let mut done = 0;
-        while done < bytes.len() {
-            let n = node.data.read_at(done as u64, &mut bytes[done..]).map_err(|_| EIO)?;
-            if n == 0 {
-                break;
+        // A file the sandbox wrote lives only in the page cache; a host
+        // file is read from the host, leaving the cache to the faults.
+        let bytes = if node.data.memory_only() {
+            self.read_cached(node.id, &node.data, 0, meta.size as usize)?
+        } else {
+            let mut bytes = vec![0u8; meta.size as usize];
+            let mut done = 0;
+            while done < bytes.len() {
+                let n = node.data.read_at(done as u64, &mut bytes[done..]).map_err(|_| EIO)?;
+                if n == 0 {
+                    break;
+                }
+                done += n;
             }
-            done += n;
-        }
-        bytes.truncate(done);
+            bytes.truncate(done);
+            bytes
+        };
         Ok(ExecFile { path: look.path, node, bytes: bytes.into() })
     }
 

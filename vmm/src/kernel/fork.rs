@@ -184,6 +184,9 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
 /// A vfork parent waits until the child execs or exits (it shares the
 /// child's memory until then).
 fn wait_vfork(ctx: &mut Ctx, child: Pid) {
+    // This vCPU is busy until the child is done with the memory: the main
+    // loop gives the child its vCPU.
+    ctx.kernel.done.notify_all();
     loop {
         let waiting = ctx.k.procs.get(&child).is_some_and(|p| p.vfork_parent == Some(ctx.tid) && !p.is_zombie());
         if !waiting || ctx.thread_gone() {

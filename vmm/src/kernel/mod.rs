@@ -18,6 +18,7 @@ pub mod initial_stack;
 pub mod limits;
 pub mod mm_fault;
 pub mod oom;
+pub mod pagecache;
 pub mod process;
 pub mod procfs;
 pub mod procfs_mm;
@@ -418,9 +419,16 @@ impl KernelState {
         let Some(mm) = self.mms.get_mut(&id) else { return };
         mm.users -= 1;
         if mm.users == 0 {
+            // Dirty shared pages of host files (a read-write bind) reach
+            // them before the mappings go, as on exit.
+            self.writeback_range(id, 0, u64::MAX);
+            let files = self.mapped_files(id);
             let mm = self.mms.remove(&id).expect("present");
             mm.space.release(&mut self.phys);
             self.phys.flush_stale();
+            if !files.is_empty() {
+                self.release_orphans();
+            }
         }
     }
 

@@ -206,6 +206,10 @@ fn vma_name(k: &KernelState, p: &super::Process, v: &crate::mm::Vma) -> String {
         return if n.starts_with('[') { n.to_string() } else { format!("[anon:{n}]") };
     }
     match (&v.backing, v.kind) {
+        // d_path() of an unlinked file.
+        (Backing::File { file, .. }, _) if k.vfs.is_orphan(file.id) && !file.path.ends_with(" (deleted)") => {
+            format!("{} (deleted)", file.path)
+        }
         (Backing::File { file, .. }, _) => file.path.to_string(),
         // vma_is_initial_heap(): any anonymous VMA overlapping
         // [start_brk, brk), a PROT_NONE one a libc put there included.
@@ -508,7 +512,11 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         }
         "filesystems" if c.len() == 1 => return Ok(ProcNode::File(b"nodev\tproc\nnodev\ttmpfs\n\text4\n".to_vec())),
         "mounts" if c.len() == 1 => {
-            return Ok(ProcNode::File(b"/dev/root / ext4 ro 0 0\nproc /proc proc rw 0 0\n".to_vec()))
+            let mut m = String::from("overlay / overlay rw,relatime 0 0\nproc /proc proc rw 0 0\n");
+            for b in k.vfs.binds() {
+                let _ = writeln!(m, "/dev/root {} ext4 {} 0 0", b.guest, if b.rw { "rw" } else { "ro" });
+            }
+            return Ok(ProcNode::File(m.into_bytes()));
         }
         "sys" => return sys(k, &c[1..]),
         _ => {}

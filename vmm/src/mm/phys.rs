@@ -34,6 +34,11 @@ pub trait FileData: Send + Sync {
     fn write_at(&self, offset: u64, buf: &[u8]) -> std::io::Result<()>;
     /// Its size now, in bytes.
     fn size(&self) -> u64;
+    /// Changes its size (truncate, a write past the end); read-only files
+    /// refuse.
+    fn set_size(&self, _size: u64) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::EROFS))
+    }
     /// Pages that live only in memory (shared anonymous memory, files the
     /// sandbox wrote): never dropped when clean, swapped when evicted.
     fn memory_only(&self) -> bool;

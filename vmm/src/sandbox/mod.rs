@@ -126,6 +126,8 @@ pub struct Config {
     pub root: PathBuf,
     /// The program's working directory (inside the root).
     pub cwd: Option<String>,
+    /// Host directories (or files) bound at guest paths.
+    pub binds: Vec<Bind>,
     /// faultline's own messages about the program (crash reports,
     /// unsupported syscalls).
     pub diag: Output,
@@ -161,9 +163,45 @@ impl Default for Config {
             record: true,
             root: PathBuf::from("/"),
             cwd: None,
+            binds: Vec::new(),
             diag: Output::Inherit(2),
         }
     }
+}
+
+pub use crate::kernel::files::vfs::Bind;
+
+/// Parses `HOST:GUEST[:ro|rw]` (read-only unless `rw`): the host path must
+/// exist; the guest path must be absolute, and is normalised.
+pub fn parse_bind(spec: &str) -> Result<Bind, String> {
+    let mut parts: Vec<&str> = spec.split(':').collect();
+    let rw = match parts.last() {
+        Some(&"rw") if parts.len() == 3 => true,
+        Some(&"ro") if parts.len() == 3 => false,
+        _ if parts.len() == 2 => false,
+        _ => return Err(format!("--bind {spec}: expected HOST:GUEST[:ro|rw]")),
+    };
+    parts.truncate(2);
+    let (host, guest) = (parts[0], parts[1]);
+    if !guest.starts_with('/') {
+        return Err(format!("--bind {spec}: the guest path {guest:?} must be absolute"));
+    }
+    let mut comps: Vec<&str> = Vec::new();
+    for c in guest.split('/').filter(|c| !c.is_empty() && *c != ".") {
+        if c == ".." {
+            comps.pop();
+        } else {
+            comps.push(c);
+        }
+    }
+    if comps.is_empty() {
+        return Err(format!("--bind {spec}: binding over / is --root's job"));
+    }
+    if matches!(comps[0], "proc" | "dev") {
+        return Err(format!("--bind {spec}: /{} is faultline's own", comps[0]));
+    }
+    let host = std::fs::canonicalize(host).map_err(|e| format!("--bind {spec}: {host}: {e}"))?;
+    Ok(Bind { host, guest: format!("/{}", comps.join("/")), rw })
 }
 
 /// A small, clean environment: nothing of the host's leaks in.

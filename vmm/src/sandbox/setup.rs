@@ -101,7 +101,8 @@ impl Sandbox {
             fill_pages: config.fill_pages,
             record: config.record,
         };
-        let mut k = KernelState::new(phys, uffd, recorder, Vfs::new(config.root.clone()), cfg, kt);
+        let mut k =
+            KernelState::new(phys, uffd, recorder, Vfs::with_binds(config.root.clone(), config.binds.clone()), cfg, kt);
         let (file, image) = open_program(&mut k, &program, &config)?;
         // As the overcommit heuristic refuses one mapping larger than RAM
         // plus swap (the image need not fit the resident budget: reclaim
@@ -193,7 +194,14 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(Ex
                 ..Default::default()
             };
             let path = format!("/{name}");
-            let node = OpenNode { id, meta, path: path.clone(), data: Arc::new(MemFile(bytes.clone())), host: None };
+            let node = OpenNode {
+                id,
+                meta,
+                path: path.clone(),
+                data: Arc::new(MemFile(bytes.clone())),
+                host: None,
+                inode: None,
+            };
             Ok((ExecFile { path, node, bytes: bytes.clone() }, image))
         }
     }

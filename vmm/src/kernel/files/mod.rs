@@ -2,6 +2,8 @@
 //! dup and fork, as Linux's struct file), pipes, the program's standard
 //! streams, and the file system view (`vfs`).
 
+pub mod mutate;
+pub mod overlay;
 pub mod pipe;
 pub mod stdio;
 pub mod vfs;
@@ -68,7 +70,9 @@ pub enum FileKind {
 /// Where a directory's entries come from.
 #[derive(Clone, Debug)]
 pub enum DirSource {
-    Host(std::path::PathBuf),
+    /// A directory of the file system view: the host's (if any) with the
+    /// sandbox's layer over it.
+    Fs { host: Option<std::path::PathBuf>, layer: vfs::Layer },
     /// A directory of faultline's own, with these (name, d_type) entries.
     Listed(Vec<(String, u32)>),
     /// A directory under /proc (listed when read).
@@ -80,6 +84,15 @@ pub struct DirHandle {
     pub path: String,
     pub meta: vfs::Meta,
     pub source: DirSource,
+    /// The entries as the first read (at offset 0) found them, so names
+    /// removed while listing do not shift the rest.
+    pub listing: Mutex<Option<Arc<mutate::DirEntries>>>,
+}
+
+impl DirHandle {
+    pub fn new(path: String, meta: vfs::Meta, source: DirSource) -> Self {
+        DirHandle { path, meta, source, listing: Mutex::new(None) }
+    }
 }
 
 /// An open file description.

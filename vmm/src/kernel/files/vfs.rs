@@ -8,9 +8,12 @@
 use std::collections::HashMap;
 use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use super::overlay::{Body, Entry, Inode, Overlay};
 use crate::kernel::errno::*;
+use crate::kernel::process::UID;
 use crate::mm::{FileData, FileId};
 
 /// Linux's limits on paths and names, and on symlinks followed in one
@@ -25,6 +28,27 @@ pub const S_IFDIR: u32 = 0o040000;
 pub const S_IFLNK: u32 = 0o120000;
 pub const S_IFCHR: u32 = 0o020000;
 pub const S_IFIFO: u32 = 0o010000;
+pub const S_ISVTX: u32 = 0o1000;
+
+/// Where a host file's changes go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Layer {
+    /// The root: into the sandbox's in-memory layer.
+    Overlay,
+    /// A read-only bind: nowhere (EROFS).
+    ReadOnly,
+    /// A read-write bind: to the host file itself.
+    ReadWrite,
+}
+
+/// A host directory bound at a guest path (`--bind HOST:GUEST[:ro|rw]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Bind {
+    pub host: PathBuf,
+    /// Absolute, normalised guest path.
+    pub guest: String,
+    pub rw: bool,
+}
 
 /// What stat(2) reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -45,7 +69,7 @@ pub struct Meta {
 }
 
 impl Meta {
-    fn of(m: &std::fs::Metadata) -> Self {
+    pub fn of(m: &std::fs::Metadata) -> Self {
         Meta {
             dev: m.dev(),
             ino: m.ino(),
@@ -113,11 +137,14 @@ pub enum Device {
 /// What a path names.
 #[derive(Clone, Debug)]
 pub enum Node {
-    /// A host file or directory (read-only).
+    /// A host file or directory.
     Host {
         host: PathBuf,
         meta: Meta,
+        layer: Layer,
     },
+    /// A file, directory or symlink of the sandbox's own layer.
+    Mem(Arc<Inode>),
     /// A directory of faultline's own (/, /dev, /proc, …) listing these
     /// names.
     Synthetic {
@@ -145,29 +172,46 @@ pub struct OpenNode {
     pub data: Arc<dyn FileData>,
     /// For directories: the host directory to list.
     pub host: Option<PathBuf>,
+    /// For files of the sandbox's layer: the inode (its live attributes).
+    pub inode: Option<Arc<Inode>>,
 }
 
-/// A host file's bytes, for the page cache: read-only.
+/// A host file's bytes, for the page cache: read-only, or read-write in a
+/// read-write bind.
 pub struct HostFile {
     file: std::fs::File,
-    size: u64,
+    size: AtomicU64,
+    writable: bool,
 }
 
 impl FileData for HostFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
-        if offset >= self.size {
+        let size = self.size();
+        if offset >= size {
             return Ok(0);
         }
-        let n = ((self.size - offset) as usize).min(buf.len());
+        let n = ((size - offset) as usize).min(buf.len());
         self.file.read_at(&mut buf[..n], offset)
     }
 
-    fn write_at(&self, _: u64, _: &[u8]) -> std::io::Result<()> {
-        Err(std::io::Error::from_raw_os_error(libc::EROFS))
+    fn write_at(&self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        if !self.writable {
+            return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+        }
+        self.file.write_all_at(buf, offset)
     }
 
     fn size(&self) -> u64 {
-        self.size
+        self.size.load(Ordering::Relaxed)
+    }
+
+    fn set_size(&self, size: u64) -> std::io::Result<()> {
+        if !self.writable {
+            return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+        }
+        self.file.set_len(size)?;
+        self.size.store(size, Ordering::Relaxed);
+        Ok(())
     }
 
     fn memory_only(&self) -> bool {
@@ -208,20 +252,48 @@ pub trait ProcLinks {
 }
 
 pub struct Vfs {
-    root: PathBuf,
+    pub(super) root: PathBuf,
+    pub(super) binds: Vec<Bind>,
+    /// The writable layer over the root.
+    pub overlay: Overlay,
+    /// The root's device number: the layer's files report it.
+    pub(super) dev: u64,
     /// Page-cache ids of host files, by (device, inode), so every open and
     /// mapping of one file shares its cached pages.
     ids: HashMap<(u64, u64), FileId>,
+    /// The open host file behind each id, shared by every open of it.
+    datas: HashMap<FileId, Arc<dyn FileData>>,
+    /// The layer's files, by page-cache id.
+    mems: HashMap<FileId, std::sync::Weak<Inode>>,
     next_id: u64,
 }
 
 impl Vfs {
     pub fn new(root: PathBuf) -> Self {
-        Vfs { root, ids: HashMap::new(), next_id: 1 }
+        Self::with_binds(root, Vec::new())
+    }
+
+    /// The root with host directories bound into it.
+    pub fn with_binds(root: PathBuf, binds: Vec<Bind>) -> Self {
+        let dev = std::fs::metadata(&root).map_or(0, |m| m.dev());
+        Vfs {
+            root,
+            binds,
+            overlay: Overlay::default(),
+            dev,
+            ids: HashMap::new(),
+            datas: HashMap::new(),
+            mems: HashMap::new(),
+            next_id: 1,
+        }
     }
 
     pub fn root(&self) -> &Path {
         &self.root
+    }
+
+    pub fn binds(&self) -> &[Bind] {
+        &self.binds
     }
 
     /// A fresh page-cache id (for memory files).
@@ -269,9 +341,13 @@ impl Vfs {
             stack.push(c);
             let node = self.node(&stack, proc)?;
             let target = match &node {
-                Node::Host { host, meta } if meta.is_symlink() => {
+                Node::Host { host, meta, .. } if meta.is_symlink() => {
                     Some(std::fs::read_link(host).map_err(|_| ENOENT)?.to_string_lossy().into_owned())
                 }
+                Node::Mem(i) => match &i.body {
+                    Body::Symlink(t) => Some(t.clone()),
+                    _ => None,
+                },
                 Node::Proc(parts) => proc.readlink(parts),
                 _ => None,
             };
@@ -343,31 +419,168 @@ impl Vfs {
             Some("sys") | Some("run") => return Err(ENOENT),
             _ => {}
         }
-        let host = stack.iter().fold(self.root.clone(), |p, c| p.join(c));
-        let meta = std::fs::symlink_metadata(&host).map_err(|e| match e.raw_os_error() {
-            Some(libc::ENOTDIR) => ENOTDIR,
-            Some(libc::EACCES) => EACCES,
-            Some(libc::ENAMETOOLONG) => ENAMETOOLONG,
-            _ => ENOENT,
-        })?;
-        Ok(Node::Host { host, meta: Meta::of(&meta) })
+        let path = format!("/{}", stack.join("/"));
+        let (host, layer) = match self.bind_of(stack) {
+            Some((b, rest)) => (
+                rest.iter().fold(b.host.clone(), |p, c| p.join(c)),
+                if b.rw { Layer::ReadWrite } else { Layer::ReadOnly },
+            ),
+            None => {
+                match self.overlay.get(&path) {
+                    Some(Entry::Whiteout) => return Err(ENOENT),
+                    Some(Entry::Node(i)) => return Ok(Node::Mem(i.clone())),
+                    None if self.overlay.hides(&path) => return Err(ENOENT),
+                    None => {}
+                }
+                (stack.iter().fold(self.root.clone(), |p, c| p.join(c)), Layer::Overlay)
+            }
+        };
+        let meta = match std::fs::symlink_metadata(&host) {
+            Ok(m) => m,
+            // A directory on the way to a bind's mount point.
+            Err(_) if self.binds.iter().any(|b| b.guest.starts_with(&format!("{path}/"))) => {
+                let meta =
+                    Meta { dev: 5, ino: 902, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() };
+                return Ok(Node::Synthetic { meta, entries: Vec::new() });
+            }
+            Err(e) => {
+                return Err(match e.raw_os_error() {
+                    Some(libc::ENOTDIR) => ENOTDIR,
+                    Some(libc::EACCES) => EACCES,
+                    Some(libc::ENAMETOOLONG) => ENAMETOOLONG,
+                    _ => ENOENT,
+                })
+            }
+        };
+        let mut meta = Meta::of(&meta);
+        // A bind shows the files of the user running faultline as the
+        // guest user's, as an idmapped mount does.
+        if layer != Layer::Overlay {
+            // SAFETY: geteuid has no preconditions.
+            let me = unsafe { libc::geteuid() };
+            if meta.uid == me {
+                meta.uid = UID;
+            }
+            if meta.gid == me {
+                meta.gid = UID;
+            }
+        }
+        Ok(Node::Host { host, meta, layer })
     }
 
-    /// Opens a host file (read-only) for the page cache.
-    pub fn open_host(&mut self, path: &str, host: &Path, meta: &Meta) -> Result<OpenNode, Errno> {
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(host)
-            .map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EACCES)))?;
+    /// The bind holding `stack`, and the components below its mount point.
+    fn bind_of<'a>(&self, stack: &'a [String]) -> Option<(&Bind, &'a [String])> {
+        self.binds
+            .iter()
+            .filter_map(|b| {
+                let parts: Vec<&str> = split(&b.guest).collect();
+                (parts.len() <= stack.len() && parts.iter().zip(stack).all(|(a, b)| *a == b.as_str()))
+                    .then(|| (b, &stack[parts.len()..], parts.len()))
+            })
+            .max_by_key(|(_, _, n)| *n)
+            .map(|(b, rest, _)| (b, rest))
+    }
+
+    /// Whether `path` (resolved) lies in a bind, and where.
+    pub fn layer_of(&self, path: &str) -> Layer {
+        let stack: Vec<String> = split(path).map(str::to_owned).collect();
+        match self.bind_of(&stack) {
+            Some((b, _)) if b.rw => Layer::ReadWrite,
+            Some(_) => Layer::ReadOnly,
+            None => Layer::Overlay,
+        }
+    }
+
+    /// The bind mount point `path` lies under ("" for the root), to tell
+    /// renames and links across mounts (EXDEV).
+    pub fn mount_of(&self, path: &str) -> String {
+        let stack: Vec<String> = split(path).map(str::to_owned).collect();
+        self.bind_of(&stack).map(|(b, _)| b.guest.clone()).unwrap_or_default()
+    }
+
+    /// Notes a file of the layer, to free its pages once it is gone.
+    pub fn note_mem(&mut self, inode: &Arc<Inode>) {
+        if let Some((id, _)) = inode.file() {
+            self.mems.insert(id, Arc::downgrade(inode));
+        }
+    }
+
+    /// Whether sandbox file `id` has no name left (or is gone).
+    pub fn is_orphan(&self, id: FileId) -> bool {
+        self.mems.get(&id).is_some_and(|w| w.upgrade().is_none_or(|i| i.stat().nlink == 0))
+    }
+
+    /// The layer's files, by page-cache id.
+    pub fn mem_ids(&self) -> impl Iterator<Item = FileId> + '_ {
+        self.mems.keys().copied()
+    }
+
+    /// The layer's files that have no name left.
+    pub fn orphans(&self) -> Vec<FileId> {
+        self.mems.keys().copied().filter(|&id| self.is_orphan(id)).collect()
+    }
+
+    pub fn forget_mem(&mut self, id: FileId) {
+        self.mems.remove(&id);
+    }
+
+    /// Opens a file of the sandbox's layer.
+    pub fn open_mem(&self, path: &str, inode: &Arc<Inode>) -> Option<OpenNode> {
+        let (id, data) = inode.file()?;
+        Some(OpenNode {
+            id,
+            meta: inode.stat(),
+            path: path.to_owned(),
+            data: data.clone(),
+            host: None,
+            inode: Some(inode.clone()),
+        })
+    }
+
+    /// Opens a host file for the page cache: read-only, or read-write
+    /// (`writable`, in a read-write bind). One open host file serves every
+    /// open of it, so the cache and its size stay one.
+    pub fn open_host(&mut self, path: &str, host: &Path, meta: &Meta, writable: bool) -> Result<OpenNode, Errno> {
         let id = self.id_of(meta);
+        let data = match self.datas.get(&id) {
+            Some(d) => d.clone(),
+            None => {
+                let open = |w: bool| {
+                    std::fs::OpenOptions::new()
+                        .read(true)
+                        .write(w)
+                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+                        .open(host)
+                };
+                let w = writable && meta.is_reg();
+                let (file, w) = match open(w) {
+                    Ok(f) => (f, w),
+                    Err(_) if w => (open(false).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EACCES)))?, false),
+                    Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EACCES))),
+                };
+                let d: Arc<dyn FileData> = Arc::new(HostFile { file, size: AtomicU64::new(meta.size), writable: w });
+                if meta.is_reg() {
+                    self.datas.insert(id, d.clone());
+                }
+                d
+            }
+        };
         Ok(OpenNode {
             id,
             meta: *meta,
             path: path.to_owned(),
-            data: Arc::new(HostFile { file, size: meta.size }),
+            data,
             host: meta.is_dir().then(|| host.to_path_buf()),
+            inode: None,
         })
+    }
+
+    /// Forgets the page-cache id of a host file (it was removed or
+    /// replaced in a read-write bind).
+    pub fn forget_host(&mut self, meta: &Meta) {
+        if let Some(id) = self.ids.remove(&(meta.dev, meta.ino)) {
+            self.datas.remove(&id);
+        }
     }
 }
 
@@ -375,6 +588,7 @@ fn node_is_dir(n: &Node) -> bool {
     match n {
         Node::Host { meta, .. } => meta.is_dir(),
         Node::Synthetic { .. } => true,
+        Node::Mem(i) => i.is_dir(),
         _ => false,
     }
 }

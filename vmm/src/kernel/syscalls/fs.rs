@@ -7,18 +7,18 @@ use std::sync::Arc;
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::super::errno::*;
-use super::super::files::vfs::{Device, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
+use super::super::files::overlay::Body;
+use super::super::files::vfs::{Device, Layer, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
 use super::super::files::*;
 use super::super::limits::RLIMIT_NOFILE;
 use super::super::process::UID;
 use super::super::procfs::{self, Links, ProcNode};
 use super::super::task::Ctx;
+use super::fschange;
 use crate::arch::PAGE_SIZE;
 
 pub const AT_FDCWD: i32 = -100;
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_REMOVEDIR: u64 = 0x200;
-const AT_SYMLINK_FOLLOW: u64 = 0x400;
 const AT_NO_AUTOMOUNT: u64 = 0x800;
 const AT_EMPTY_PATH: u64 = 0x1000;
 const AT_EACCESS: u64 = 0x200;
@@ -176,6 +176,7 @@ pub fn lookup(ctx: &mut Ctx, dirfd: i32, path: &str, follow: bool) -> Result<Loo
 fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
     Ok(match &l.node {
         Node::Host { meta, .. } => *meta,
+        Node::Mem(i) => i.stat(),
         Node::Synthetic { meta, .. } => *meta,
         Node::Device(d) => Meta::device(match d {
             Device::Null => 3,
@@ -201,9 +202,12 @@ fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
 }
 
 /// What stat says of an open file.
-fn fmeta(f: &OpenFile) -> Meta {
+pub fn fmeta(f: &OpenFile) -> Meta {
     match &f.kind {
-        FileKind::File(n) => Meta { size: n.data.size(), ..n.meta },
+        FileKind::File(n) => match &n.inode {
+            Some(i) => i.stat(),
+            None => Meta { size: n.data.size(), ..n.meta },
+        },
         FileKind::Dir(d) => d.meta,
         FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Meta {
             dev: 14,
@@ -270,48 +274,99 @@ pub fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysResult {
     Ok(fd as i64)
 }
 
+/// Whether the caller may open a file of mode `meta` with `flags`: read
+/// and write permission as the access mode (and O_TRUNC) asks.
+fn may_open(meta: &Meta, flags: u32) -> Result<(), Errno> {
+    let acc = flags & O_ACCMODE;
+    if acc != O_WRONLY && !meta.allows(4, UID) {
+        return Err(EACCES);
+    }
+    if (acc != O_RDONLY || flags & O_TRUNC != 0) && !meta.allows(2, UID) {
+        return Err(EACCES);
+    }
+    Ok(())
+}
+
 /// Opens what `l` names.
-fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Errno> {
+/// Opens what `l` names with `flags`, as open() would (for truncate()).
+pub fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Errno> {
+    open_lookup(ctx, l, flags, false)
+}
+
+/// Opens what `l` names; a file just `created` is not checked against its
+/// own mode, as Linux does.
+fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Arc<OpenFile>, Errno> {
     let write = flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0;
     let path = l.path.clone();
     if flags & O_PATH != 0 {
         let meta = meta_of(ctx, &l)?;
-        let kind = if meta.is_dir() { FileKind::Dir(dir_handle(&l, meta)) } else { FileKind::Null };
+        if flags & O_DIRECTORY != 0 && !meta.is_dir() {
+            return Err(ENOTDIR);
+        }
+        // A regular file keeps its inode (fstat works); nothing can read,
+        // write or map through it.
+        let kind = match &l.node {
+            _ if meta.is_dir() => FileKind::Dir(dir_handle(&l, meta)),
+            Node::Host { host, meta, .. } if meta.is_reg() => {
+                let (host, meta) = (host.clone(), *meta);
+                FileKind::File(ctx.k.vfs.open_host(&path, &host, &meta, false)?)
+            }
+            Node::Mem(i) if meta.is_reg() => FileKind::File(ctx.k.vfs.open_mem(&path, i).ok_or(EBADF)?),
+            _ => FileKind::Null,
+        };
         return Ok(OpenFile::new(kind, O_PATH | (flags & O_CLOEXEC), path));
     }
     let kind = match &l.node {
-        Node::Host { host, meta } => {
-            if meta.is_symlink() {
-                return Err(ELOOP);
-            }
-            if meta.is_dir() {
-                if write {
-                    return Err(EISDIR);
-                }
-                FileKind::Dir(dir_handle(&l, *meta))
-            } else {
-                if flags & O_DIRECTORY != 0 {
-                    return Err(ENOTDIR);
-                }
-                if !meta.is_reg() {
-                    return Err(ENXIO);
-                }
-                if !meta.allows(4, UID) && flags & O_ACCMODE != O_WRONLY {
-                    return Err(EACCES);
-                }
-                if write {
-                    return Err(EROFS);
-                }
-                let (host, meta) = (host.clone(), *meta);
-                FileKind::File(ctx.k.vfs.open_host(&path, &host, &meta)?)
-            }
-        }
-        Node::Synthetic { meta, .. } => {
+        Node::Host { meta, .. } | Node::Synthetic { meta, .. } if meta.is_dir() => {
             if write {
                 return Err(EISDIR);
             }
             FileKind::Dir(dir_handle(&l, *meta))
         }
+        Node::Mem(i) if i.is_dir() => {
+            if write {
+                return Err(EISDIR);
+            }
+            FileKind::Dir(dir_handle(&l, i.stat()))
+        }
+        Node::Host { meta, .. } if meta.is_symlink() => return Err(ELOOP),
+        Node::Mem(i) if matches!(i.body, Body::Symlink(_)) => return Err(ELOOP),
+        Node::Host { host, meta, layer } => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            if !meta.is_reg() {
+                return Err(ENXIO);
+            }
+            // sb_permission(): a write on a read-only mount is EROFS first.
+            if write && *layer == Layer::ReadOnly {
+                return Err(EROFS);
+            }
+            if !created {
+                may_open(meta, flags)?;
+            }
+            let node = match layer {
+                Layer::Overlay if write => {
+                    let i = ctx.k.vfs.copy_up(&path, &l.node)?;
+                    ctx.k.vfs.open_mem(&path, &i).ok_or(EISDIR)?
+                }
+                _ => {
+                    let (host, meta, rw) = (host.clone(), *meta, *layer == Layer::ReadWrite);
+                    ctx.k.vfs.open_host(&path, &host, &meta, rw)?
+                }
+            };
+            FileKind::File(node)
+        }
+        Node::Mem(i) => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            if !created {
+                may_open(&i.stat(), flags)?;
+            }
+            FileKind::File(ctx.k.vfs.open_mem(&path, i).ok_or(EISDIR)?)
+        }
+        Node::Synthetic { .. } => return Err(ENXIO),
         Node::Device(d) => {
             if flags & O_DIRECTORY != 0 {
                 return Err(ENOTDIR);
@@ -330,7 +385,7 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Er
                         return Err(EISDIR);
                     }
                     let meta = Meta { mode: S_IFDIR | 0o555, nlink: 2, dev: 22, ..Default::default() };
-                    FileKind::Dir(DirHandle { path: path.clone(), meta, source: DirSource::Proc(c.clone()) })
+                    FileKind::Dir(DirHandle::new(path.clone(), meta, DirSource::Proc(c.clone())))
                 }
                 ProcNode::File(_) => {
                     if flags & O_DIRECTORY != 0 {
@@ -345,6 +400,14 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Er
             }
         }
     };
+    if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
+        if let FileKind::File(n) = &kind {
+            ctx.k.resize_file(n.id, &n.data, 0)?;
+            if let Some(i) = &n.inode {
+                i.touch();
+            }
+        }
+    }
     let f = OpenFile::new(kind, flags, path);
     if flags & O_APPEND != 0 {
         *f.pos.lock() = fmeta(&f).size;
@@ -354,32 +417,27 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Er
 
 fn dir_handle(l: &Lookup, meta: Meta) -> DirHandle {
     let source = match &l.node {
-        Node::Host { host, .. } => DirSource::Host(host.clone()),
+        Node::Host { host, layer, .. } => DirSource::Fs { host: Some(host.clone()), layer: *layer },
+        Node::Mem(_) => DirSource::Fs { host: None, layer: Layer::Overlay },
         Node::Synthetic { entries, .. } => DirSource::Listed(entries.clone()),
         Node::Proc(c) => DirSource::Proc(c.clone()),
         Node::Device(_) => DirSource::Listed(Vec::new()),
     };
-    DirHandle { path: l.path.clone(), meta, source }
+    DirHandle::new(l.path.clone(), meta, source)
 }
 
-fn do_open(ctx: &mut Ctx, dirfd: i32, path: u64, flags: u64, _mode: u64) -> SysResult {
+fn do_open(ctx: &mut Ctx, dirfd: i32, path: u64, flags: u64, mode: u64) -> SysResult {
     let path = read_path(ctx, path)?;
     let flags = flags as u32;
     if flags & O_TMPFILE == O_TMPFILE {
-        return Err(EOPNOTSUPP);
+        return fschange::open_tmpfile(ctx, dirfd, &path, flags, mode);
     }
-    let follow = flags & O_NOFOLLOW == 0;
-    let l = match lookup(ctx, dirfd, &path, follow) {
-        Ok(l) => {
-            if flags & O_CREAT != 0 && flags & O_EXCL != 0 {
-                return Err(EEXIST);
-            }
-            l
-        }
-        Err(ENOENT) if flags & O_CREAT != 0 => return Err(EROFS),
-        Err(e) => return Err(e),
+    let (l, created) = if flags & O_CREAT != 0 {
+        fschange::open_create(ctx, dirfd, &path, flags, mode)?
+    } else {
+        (lookup(ctx, dirfd, &path, flags & O_NOFOLLOW == 0)?, false)
     };
-    let f = open_lookup(ctx, l, flags)?;
+    let f = open_lookup(ctx, l, flags, created)?;
     install(ctx, f, flags & O_CLOEXEC != 0)
 }
 
@@ -418,7 +476,12 @@ pub fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    ctx.proc_mut().files.close(a[0] as i32)?;
+    let fd = ctx.proc_mut().files.close(a[0] as i32)?;
+    // The last close of an unlinked sandbox file frees its pages.
+    if matches!(&fd.file.kind, FileKind::File(n) if n.inode.is_some()) {
+        drop(fd);
+        ctx.k.release_orphans();
+    }
     Ok(0)
 }
 
@@ -547,7 +610,7 @@ fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> 
     let p = read_path(ctx, path)?;
     let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
     let m = meta_of(ctx, &l)?;
-    if mode & 2 != 0 && matches!(l.node, Node::Host { .. } | Node::Synthetic { .. }) {
+    if mode & 2 != 0 && matches!(l.node, Node::Host { layer: Layer::ReadOnly, .. }) {
         return Err(EROFS);
     }
     if mode != 0 && !m.allows(mode as u32, UID) {
@@ -575,9 +638,13 @@ fn do_readlink(ctx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> Sys
     let p = read_path(ctx, path)?;
     let l = lookup(ctx, dirfd, &p, false)?;
     let target = match &l.node {
-        Node::Host { host, meta } if meta.is_symlink() => {
+        Node::Host { host, meta, .. } if meta.is_symlink() => {
             std::fs::read_link(host).map_err(|_| EINVAL)?.to_string_lossy().into_owned()
         }
+        Node::Mem(i) => match &i.body {
+            Body::Symlink(t) => t.clone(),
+            _ => return Err(EINVAL),
+        },
         Node::Proc(c) => match procfs::lookup(&ctx.k, ctx.pid, c)? {
             ProcNode::Link(t) => t,
             _ => return Err(EINVAL),
@@ -637,23 +704,9 @@ pub fn fchdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
     let mut v = vec![(".".to_string(), 4u8, d.meta.ino), ("..".to_string(), 4, 2)];
     match &d.source {
-        DirSource::Host(p) => {
-            if let Ok(rd) = std::fs::read_dir(p) {
-                for e in rd.flatten() {
-                    let ft = e.file_type().ok();
-                    let t = match ft {
-                        Some(t) if t.is_dir() => 4,
-                        Some(t) if t.is_symlink() => 10,
-                        Some(t) if t.is_file() => 8,
-                        _ => 0,
-                    };
-                    use std::os::unix::fs::DirEntryExt;
-                    v.push((e.file_name().to_string_lossy().into_owned(), t, e.ino()));
-                }
-            }
-            // The host's /dev, /proc, /sys stay out of sight: faultline's
-            // own stand in for them at the root.
-        }
+        // The host's /dev, /proc, /sys stay out of sight: faultline's own
+        // stand in for them at the root.
+        DirSource::Fs { host, layer } => v.extend(ctx.k.vfs.list(&d.path, host.as_ref(), *layer)),
         DirSource::Listed(l) => v.extend(l.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t as u8, 500 + i as u64))),
         DirSource::Proc(c) => {
             if let Ok(ProcNode::Dir(l)) = procfs::lookup(&ctx.k, ctx.pid, c) {
@@ -668,8 +721,19 @@ pub fn getdents64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (fd, buf, count) = (a[0] as i32, a[1], a[2]);
     let f = ctx.proc().files.file(fd)?;
     let FileKind::Dir(d) = &f.kind else { return Err(ENOTDIR) };
-    let entries = dir_entries(ctx, d);
     let mut pos = *f.pos.lock() as usize;
+    // Listed afresh when a read starts at the beginning (after rewinddir).
+    let entries = {
+        let cached = d.listing.lock().clone();
+        match cached {
+            Some(e) if pos != 0 => e,
+            _ => {
+                let e = std::sync::Arc::new(dir_entries(ctx, d));
+                *d.listing.lock() = Some(e.clone());
+                e
+            }
+        }
+    };
     let mut out = Vec::new();
     while pos < entries.len() {
         let (name, t, ino) = &entries[pos];
@@ -764,7 +828,8 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(pipe::PIPE_CAPACITY as i64),
             _ => Err(EBADF),
         },
-        F_ADD_SEALS | F_GET_SEALS => Err(EINVAL),
+        F_ADD_SEALS => fschange::seals(ctx, &f, Some(arg as u32)),
+        F_GET_SEALS => fschange::seals(ctx, &f, None),
         _ => Err(EINVAL),
     }
 }
@@ -821,18 +886,24 @@ pub fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn statfs_of(ctx: &Ctx, l: &Lookup) -> Statfs {
-    let (f_type, flags) = match l.node {
+    // ST_RDONLY only for a read-only bind; the root is an overlay whose
+    // upper layer is a tmpfs of half of RAM.
+    const OVERLAYFS_MAGIC: i64 = 0x794c7630;
+    let (f_type, flags) = match &l.node {
         Node::Proc(_) => (0x9fa0, 0),
         Node::Device(_) => (0x1021994, 0),
-        _ => (0xEF53, 1),
+        Node::Host { layer: Layer::ReadOnly, .. } => (0xEF53, 1),
+        Node::Host { layer: Layer::ReadWrite, .. } => (0xEF53, 0),
+        _ => (OVERLAYFS_MAGIC, 0),
     };
-    let total = ctx.k.phys.budget.resident_pages;
+    let total = ctx.k.phys.budget.resident_pages / 2;
+    let free = if flags == 1 { 0 } else { total.saturating_sub(ctx.k.layer_pages()) };
     Statfs {
         f_type,
         bsize: PAGE_SIZE as i64,
         blocks: total,
-        bfree: 0,
-        bavail: 0,
+        bfree: free,
+        bavail: free,
         files: 65536,
         ffree: 0,
         namelen: 255,
@@ -857,11 +928,6 @@ pub fn fstatfs(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         .unwrap_or(Lookup { path: "/".into(), node: Node::Synthetic { meta: Meta::default(), entries: vec![] } });
     let s = statfs_of(ctx, &l);
     ctx.write_struct(a[1], &s)?;
-    Ok(0)
-}
-
-pub fn fsync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    ctx.proc().files.file(a[0] as i32)?;
     Ok(0)
 }
 
@@ -896,152 +962,6 @@ pub fn fadvise64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
 }
 
-/// The file system is read-only: every change to it is EROFS (after the
-/// path checks Linux does first).
-fn read_only(ctx: &mut Ctx, dirfd: i32, path: u64, must_exist: bool) -> SysResult {
-    let p = read_path(ctx, path)?;
-    match lookup(ctx, dirfd, &p, false) {
-        Ok(_) => Err(EROFS),
-        Err(ENOENT) if !must_exist => Err(EROFS),
-        Err(e) => Err(e),
-    }
-}
-
-pub fn mkdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    match read_only(ctx, AT_FDCWD, a[0], false) {
-        Err(EROFS) if lookup_exists(ctx, AT_FDCWD, a[0]) => Err(EEXIST),
-        r => r,
-    }
-}
-
-fn lookup_exists(ctx: &mut Ctx, dirfd: i32, path: u64) -> bool {
-    read_path(ctx, path).ok().is_some_and(|p| lookup(ctx, dirfd, &p, false).is_ok())
-}
-
-pub fn mkdirat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    match read_only(ctx, a[0] as i32, a[1], false) {
-        Err(EROFS) if lookup_exists(ctx, a[0] as i32, a[1]) => Err(EEXIST),
-        r => r,
-    }
-}
-
-pub fn rmdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn unlink(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn unlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[2] & !AT_REMOVEDIR != 0 {
-        return Err(EINVAL);
-    }
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn rename(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn renameat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn renameat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[4] & !7 != 0 {
-        return Err(EINVAL);
-    }
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn link(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn linkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[4] & !(AT_SYMLINK_FOLLOW | AT_EMPTY_PATH) != 0 {
-        return Err(EINVAL);
-    }
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn symlink(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[1], false)
-}
-
-pub fn symlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, a[1] as i32, a[2], false)
-}
-
-pub fn chmod(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn fchmodat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn fchmod(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let f = ctx.proc().files.file(a[0] as i32)?;
-    match f.kind {
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(0),
-        _ => Err(EROFS),
-    }
-}
-
-pub fn chown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn fchownat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn fchown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    ctx.proc().files.file(a[0] as i32)?;
-    Err(EROFS)
-}
-
-pub fn utime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn utimensat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[1] == 0 {
-        ctx.proc().files.file(a[0] as i32)?;
-        return Err(EROFS);
-    }
-    read_only(ctx, a[0] as i32, a[1], true)
-}
-
-pub fn truncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if (a[1] as i64) < 0 {
-        return Err(EINVAL);
-    }
-    read_only(ctx, AT_FDCWD, a[0], true)
-}
-
-pub fn ftruncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let f = ctx.proc().files.file(a[0] as i32)?;
-    if (a[1] as i64) < 0 {
-        return Err(EINVAL);
-    }
-    match f.kind {
-        FileKind::File(_) if f.writable() => Err(EROFS),
-        _ => Err(EINVAL),
-    }
-}
-
-pub fn fallocate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let f = ctx.proc().files.file(a[0] as i32)?;
-    match f.kind {
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Err(ESPIPE),
-        FileKind::File(_) if f.writable() => Err(EROFS),
-        _ => Err(EBADF),
-    }
-}
-
 pub fn getxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let p = read_path(ctx, a[0])?;
     lookup(ctx, AT_FDCWD, &p, true)?;
@@ -1064,43 +984,9 @@ pub fn flistxattr(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let name = read_path(ctx, a[0])?;
-    if name.len() > 249 || a[1] & !0x1f != 0 {
-        return Err(EINVAL);
-    }
-    Err(EOPNOTSUPP)
-}
-
 /// `count` bytes of cached file `node` from `at`, through the page cache.
 pub fn read_cached(ctx: &mut Ctx, node: &OpenNode, at: u64, count: usize) -> Result<Vec<u8>, Errno> {
-    let size = node.data.size();
-    if at >= size {
-        return Ok(Vec::new());
-    }
-    let n = (size - at).min(count as u64) as usize;
-    let mut out = vec![0u8; n];
-    let id = node.id;
-    ctx.k
-        .phys
-        .cache
-        .entry(id)
-        .or_insert_with(|| crate::mm::CachedFile { data: node.data.clone(), pages: Default::default() });
-    let mut done = 0;
-    let mut evicted = Vec::new();
-    while done < n {
-        let off = at + done as u64;
-        let index = off / PAGE_SIZE;
-        let in_page = (off % PAGE_SIZE) as usize;
-        let len = (PAGE_SIZE as usize - in_page).min(n - done);
-        let (gpa, _) = ctx.k.cache_page(id, index, &mut evicted).map_err(|_| EIO)?;
-        if !ctx.k.phys.read(gpa, in_page as u64, &mut out[done..done + len]) {
-            return Err(EIO);
-        }
-        done += len;
-    }
-    ctx.k.note_evictions(&evicted, std::time::Instant::now());
-    Ok(out)
+    ctx.k.read_cached(node.id, &node.data, at, count)
 }
 
 pub fn read_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
@@ -1128,12 +1014,4 @@ pub fn read_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u64, pos:
         *f.pos.lock() = at + done;
     }
     Ok(done as i64)
-}
-
-pub fn write_regular(_: &mut Ctx, _: &Arc<OpenFile>, _: u64, _: u64, _: Option<u64>) -> SysResult {
-    Err(EBADF)
-}
-
-pub fn write_bytes(_: &mut Ctx, _: &Arc<OpenFile>, _: &[u8], _: Option<u64>) -> Result<usize, Errno> {
-    Err(EBADF)
 }

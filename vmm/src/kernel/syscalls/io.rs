@@ -102,7 +102,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock))
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => Ok(count.min(MAX_RW_COUNT) as i64),
-        FileKind::File(_) => super::fs::write_regular(ctx, file, buf, count, pos),
+        FileKind::File(_) => super::fschange::write_regular(ctx, file, buf, count, pos),
         FileKind::Proc { path, .. } if path.ends_with("/oom_score_adj") => {
             let target: u32 = path.split('/').next().and_then(|p| p.parse().ok()).ok_or(EINVAL)?;
             let mut b = vec![0u8; count.min(32) as usize];
@@ -458,7 +458,14 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// Moves up to `count` bytes from `inf` (at `*pos`, or its position) to
 /// `outf`, through a buffer of the VMM's.
-fn splice_files(ctx: &mut Ctx, inf: &Arc<OpenFile>, outf: &Arc<OpenFile>, pos: Option<u64>, count: u64) -> SysResult {
+fn splice_files(
+    ctx: &mut Ctx,
+    inf: &Arc<OpenFile>,
+    outf: &Arc<OpenFile>,
+    pos: Option<u64>,
+    out_pos: Option<u64>,
+    count: u64,
+) -> SysResult {
     if !inf.readable() || !outf.writable() {
         return Err(EBADF);
     }
@@ -496,7 +503,7 @@ fn splice_files(ctx: &mut Ctx, inf: &Arc<OpenFile>, outf: &Arc<OpenFile>, pos: O
                 let nb = outf.nonblocking();
                 write_pipe(ctx, &p, &data, nb)?
             }
-            FileKind::File(_) => super::fs::write_bytes(ctx, outf, &data, None)?,
+            FileKind::File(_) => super::fschange::write_bytes(ctx, outf, &data, out_pos.map(|p| p + done))?,
             FileKind::Null => data.len(),
             _ => return Err(EINVAL),
         };
@@ -512,7 +519,7 @@ pub fn sendfile(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let out = ctx.proc().files.file(a[0] as i32)?;
     let inf = ctx.proc().files.file(a[1] as i32)?;
     let pos = if a[2] != 0 { Some(ctx.read_u64(a[2])?) } else { None };
-    let n = splice_files(ctx, &inf, &out, pos, a[3])?;
+    let n = splice_files(ctx, &inf, &out, pos, None, a[3])?;
     if let Some(p) = pos {
         ctx.write_u64(a[2], p + n as u64)?;
     }
@@ -530,10 +537,7 @@ pub fn copy_file_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
     let pos_in = if a[1] != 0 { Some(ctx.read_u64(a[1])?) } else { None };
     let pos_out = if a[3] != 0 { Some(ctx.read_u64(a[3])?) } else { None };
-    if let Some(p) = pos_out {
-        *out.pos.lock() = p;
-    }
-    let n = splice_files(ctx, &inf, &out, pos_in, a[4])?;
+    let n = splice_files(ctx, &inf, &out, pos_in, pos_out, a[4])?;
     if let Some(p) = pos_in {
         ctx.write_u64(a[1], p + n as u64)?;
     }

@@ -432,6 +432,9 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut file = None;
     if flags & MAP_ANONYMOUS == 0 {
         let f = ctx.proc().files.file(fd as i32)?;
+        if f.flags() & super::super::files::O_PATH != 0 {
+            return Err(EBADF);
+        }
         if matches!(f.kind, FileKind::Zero) {
             flags |= MAP_ANONYMOUS;
         } else {
@@ -444,6 +447,13 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             }
             if matches!(map_type, MAP_SHARED | MAP_SHARED_VALIDATE) && prot & PROT_WRITE != 0 && !writable {
                 return Err(EACCES);
+            }
+            // A sealed memfd takes no writable shared mapping.
+            if matches!(map_type, MAP_SHARED | MAP_SHARED_VALIDATE)
+                && prot & PROT_WRITE != 0
+                && super::fschange::seals_forbid_shared_write(&f)
+            {
+                return Err(EPERM);
             }
             file = Some((fref, data, writable));
         }
@@ -569,7 +579,12 @@ pub fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if s.vmas.splits_at(addr, addr + len) == 2 && s.vmas.count() >= ctx.k.cfg.max_map_count {
         return Err(ENOMEM);
     }
-    with_space(ctx, |s, p| s.unmap(p, addr, addr + len));
+    // Dirty shared pages of host files go back to them first.
+    ctx.k.writeback_range(mm, addr, addr + len);
+    let gone = with_space(ctx, |s, p| s.unmap(p, addr, addr + len));
+    if gone.iter().any(|v| matches!(v.backing, Backing::File { .. })) {
+        ctx.k.release_orphans();
+    }
     Ok(0)
 }
 

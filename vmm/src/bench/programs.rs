@@ -1,0 +1,110 @@
+//! The distribution's own programs under faultline against natively:
+//! `python3 -c pass` and `ls -l /usr/bin`, wall time side by side, with the
+//! faults and syscalls each made; and what a file fault costs when the page
+//! is in the page cache (a minor fault) against one read from the file (a
+//! major fault).
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{median, median_of, BenchError};
+use crate::kernel::strace::Sink;
+use crate::timeline::{EventKind, Origin};
+use crate::{Config, ExitStatus, Output, Program, Sandbox, Strace};
+
+/// The programs, as argv.
+pub const PROGRAMS: [&[&str]; 2] = [&["/usr/bin/python3", "-c", "pass"], &["/bin/ls", "-l", "/usr/bin"]];
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct ProgramRun {
+    pub argv: String,
+    /// Median wall time, ms.
+    pub guest_ms: f64,
+    pub native_ms: f64,
+    /// Faults the program took (all processes), and of them major ones.
+    pub faults: u64,
+    pub major_faults: u64,
+    pub syscalls: u64,
+}
+
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Programs {
+    pub runs: Vec<ProgramRun>,
+    /// Median handling time of a file fault served from the page cache,
+    /// and of one that read the file, in the runs above (ns).
+    pub cache_hit_median_ns: u64,
+    pub file_copy_median_ns: u64,
+}
+
+fn guest(argv: &[&str], hits: &mut Vec<u64>, copies: &mut Vec<u64>) -> Result<(f64, ProgramRun), BenchError> {
+    let mut strace = Strace::new(Sink::Capture(Arc::new(Mutex::new(Vec::new()))));
+    strace.count = true;
+    let counts = strace.counts.clone();
+    let config = Config {
+        argv: argv.iter().map(|s| s.to_string()).collect(),
+        stdout: Output::capture(),
+        stderr: Output::capture(),
+        strace: Some(strace),
+        keep_events: true,
+        timeout: Some(Duration::from_secs(120)),
+        ..Config::default()
+    };
+    let start = Instant::now();
+    let outcome = Sandbox::new(Program::Path(PathBuf::from(argv[0])), config)?.run()?;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    if outcome.status != ExitStatus::Exited(0) {
+        return Err(BenchError::Guest(outcome.status, argv.join(" ")));
+    }
+    let guest_faults = || outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.kind.is_fault());
+    for e in guest_faults() {
+        match e.kind {
+            EventKind::CacheHit => hits.push(e.latency_ns),
+            EventKind::FileCopy => copies.push(e.latency_ns),
+            _ => {}
+        }
+    }
+    let syscalls = counts.lock().unwrap_or_else(|p| p.into_inner()).values().map(|c| c.0).sum();
+    let run = ProgramRun {
+        argv: argv.join(" "),
+        faults: guest_faults().count() as u64,
+        major_faults: guest_faults().filter(|e| e.kind.is_major()).count() as u64,
+        syscalls,
+        ..Default::default()
+    };
+    Ok((ms, run))
+}
+
+fn native(argv: &[&str]) -> Result<f64, BenchError> {
+    let start = Instant::now();
+    let out = std::process::Command::new(argv[0])
+        .args(&argv[1..])
+        .env_clear()
+        .envs([("PATH", "/usr/local/bin:/usr/bin:/bin"), ("HOME", "/"), ("LANG", "C")])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .map_err(BenchError::Native)?;
+    if !out.success() {
+        return Err(BenchError::NativeFailed(format!("{} exited with {out}", argv.join(" "))));
+    }
+    Ok(start.elapsed().as_secs_f64() * 1e3)
+}
+
+/// Runs each program `repeat` times each way, interleaved.
+pub fn measure(repeat: u32) -> Result<Programs, BenchError> {
+    let (mut hits, mut copies) = (Vec::new(), Vec::new());
+    let mut runs = Vec::new();
+    for argv in PROGRAMS {
+        let (mut g, mut n) = (Vec::new(), Vec::new());
+        let mut last = ProgramRun::default();
+        for _ in 0..repeat.max(1) {
+            let (ms, run) = guest(argv, &mut hits, &mut copies)?;
+            g.push(ms);
+            last = run;
+            n.push(native(argv)?);
+        }
+        runs.push(ProgramRun { guest_ms: median(&mut g), native_ms: median(&mut n), ..last });
+    }
+    Ok(Programs { runs, cache_hit_median_ns: median_of(hits), file_copy_median_ns: median_of(copies) })
+}

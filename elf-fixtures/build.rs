@@ -6,7 +6,7 @@
 //! - `libc/*.c`: ordinary C programs, built twice, statically: `NAME-glibc`
 //!   with gcc and `NAME-musl` with musl-gcc (Debian's musl-tools; ci/setup
 //!   installs it). `-O0`, so the compiler keeps every malloc and free the
-//!   source shows.
+//!   source shows; `-pthread` for the threaded ones.
 //! - `hosted/dynamic.c`: an ordinary dynamically linked program, to be
 //!   refused.
 //! - `hostile/*.c`: the reproducers of a hostile-guest probe (ring-0
@@ -79,8 +79,8 @@ fn main() {
         let src = entry.unwrap().path();
         if src.extension().is_some_and(|e| e == "c") {
             let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
-            cc(&["-static", "-O0", "-g0"], &src, &out.join(format!("{name}-glibc")));
-            compile(&musl, &["-static", "-O0", "-g0"], &src, &out.join(format!("{name}-musl")));
+            cc(&["-static", "-O0", "-g0", "-pthread"], &src, &out.join(format!("{name}-glibc")));
+            compile(&musl, &["-static", "-O0", "-g0", "-pthread"], &src, &out.join(format!("{name}-musl")));
         }
     }
     println!("cargo:rerun-if-changed=libc");

@@ -63,6 +63,9 @@ pub const ENOTSUP: Errno = EOPNOTSUPP;
 /// A blocking call interrupted by a signal with SA_RESTART: the kernel
 /// restarts it instead of returning (never seen by the program).
 pub const ERESTARTSYS: Errno = Errno(512);
+/// A blocking call interrupted by a signal: EINTR if a handler runs,
+/// restarted if none does (poll, sigsuspend, pause).
+pub const ERESTARTNOHAND: Errno = Errno(514);
 
 impl Errno {
     /// The value a syscall returns for it.
@@ -125,6 +128,7 @@ impl Errno {
             (97, "EAFNOSUPPORT"),
             (110, "ETIMEDOUT"),
             (512, "ERESTARTSYS"),
+            (514, "ERESTARTNOHAND"),
         ];
         NAMES.iter().find(|(n, _)| *n == self.0).map_or("E?", |(_, s)| s)
     }
@@ -133,6 +137,8 @@ impl Errno {
     pub fn describe(self) -> &'static str {
         match self.0 {
             1 => "Operation not permitted",
+            512 => "To be restarted if SA_RESTART is set",
+            514 => "To be restarted if no handler",
             2 => "No such file or directory",
             3 => "No such process",
             4 => "Interrupted system call",

@@ -228,23 +228,6 @@ impl KernelState {
         (t.pending.set | shared) & !t.sigmask != 0
     }
 
-    /// What a blocking call interrupted by a signal returns: ERESTARTSYS if
-    /// every pending signal's handler asked for SA_RESTART, else EINTR.
-    pub fn restart_errno(&self, tid: Tid) -> super::Errno {
-        let Some(t) = self.threads.get(&tid) else { return super::errno::EINTR };
-        let Some(p) = self.procs.get(&t.pid) else { return super::errno::EINTR };
-        let ready = (t.pending.set | p.shared_pending.set) & !t.sigmask;
-        let restart = (1..=signal::NSIG).filter(|&s| ready & signal::bit(s) != 0).all(|s| {
-            let a = p.sig.get(s);
-            a.handler > signal::SIG_IGN && a.flags & signal::SA_RESTART != 0
-        });
-        if restart && ready != 0 {
-            super::errno::ERESTARTSYS
-        } else {
-            super::errno::EINTR
-        }
-    }
-
     /// What process `pid` looks like now, region by region.
     pub fn snapshot(&self, pid: Pid) -> ProcessSummary {
         let Some(p) = self.procs.get(&pid) else {

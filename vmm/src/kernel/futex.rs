@@ -132,7 +132,12 @@ pub fn wait(ctx: &mut Ctx, addr: u64, val: u32, deadline: Option<Instant>, bitse
             break Ok(0);
         }
         if let Some(w) = ctx.interrupted() {
-            break Err(ctx.woken_errno(w));
+            // With a timeout Linux restarts only when no handler runs
+            // (ERESTART_RESTARTBLOCK): EINTR even under SA_RESTART.
+            break Err(match (w, deadline) {
+                (Woken::Signal, Some(_)) => ERESTARTNOHAND,
+                _ => ctx.woken_errno(w),
+            });
         }
         if let Some(Woken::Timeout) = ctx.sleep(deadline) {
             break Err(ETIMEDOUT);

@@ -304,27 +304,25 @@ impl Kernel {
     }
 
     /// Waits until pid 1 has ended or the sandbox is stopping, at most
-    /// until `deadline`, or until threads wait for a vCPU (a vfork parent
+    /// until `deadline`, until threads wait for a vCPU (a vfork parent
     /// blocks in its trap, so its vCPU thread cannot start the child: the
-    /// supervisor must). True if it has ended.
+    /// supervisor must), or until anything else wakes the supervisor (a
+    /// timer armed: its deadline is new). True if it has ended.
     pub fn wait_done(&self, deadline: Option<Instant>) -> bool {
         let mut k = self.lock();
-        loop {
-            if k.init_status.is_some() || k.stop.is_some() {
-                return true;
-            }
-            if !k.to_spawn.is_empty() {
-                return false;
-            }
-            match deadline {
-                Some(d) => {
-                    if self.done.wait_until(&mut k, d).timed_out() {
-                        return k.init_status.is_some() || k.stop.is_some();
-                    }
-                }
-                None => self.done.wait(&mut k),
-            }
+        if k.init_status.is_some() || k.stop.is_some() {
+            return true;
         }
+        if !k.to_spawn.is_empty() {
+            return false;
+        }
+        match deadline {
+            Some(d) => {
+                self.done.wait_until(&mut k, d);
+            }
+            None => self.done.wait(&mut k),
+        }
+        k.init_status.is_some() || k.stop.is_some()
     }
 
     /// Waits until every thread has left its vCPU, at most until

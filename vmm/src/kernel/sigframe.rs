@@ -5,7 +5,7 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::errno::{Errno, SysResult, EINTR, ERESTARTSYS};
+use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS};
 use super::signal::{self, SigInfo, UNBLOCKABLE};
 use super::task::Ctx;
 use super::thread::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
@@ -151,12 +151,14 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
     let Next::Return { tls, fpu } = next else { return next };
-    // A syscall a signal interrupted: restarted after the handler with
-    // SA_RESTART, EINTR without.
-    if ctx.regs.rax as i64 == ERESTARTSYS.ret() {
-        if act.flags & signal::SA_RESTART != 0 {
+    // A syscall a signal interrupted (only a syscall: a fault's RAX is
+    // the program's own): restarted after the handler under SA_RESTART
+    // if it may be, EINTR otherwise. sigreturn's RAX is the frame's.
+    if ctx.syscall_nr.is_some() && !ctx.keep_regs {
+        let rax = ctx.regs.rax as i64;
+        if rax == ERESTARTSYS.ret() && act.flags & signal::SA_RESTART != 0 {
             restart(ctx);
-        } else {
+        } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() {
             ctx.regs.rax = EINTR.ret() as u64;
         }
     }

@@ -338,17 +338,31 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
     }
 }
 
-/// The line for a call that returned `ret` (None: it did not return).
-pub fn line(k: &KernelState, pid: Pid, s: &Syscall, a: [u64; 6], ret: Option<i64>, time: Option<Duration>) -> String {
+/// The line for a call thread `tid` of `pid` made, that returned `ret`
+/// (None: it did not return). As `strace -f`, the prefix names the thread.
+pub fn line(
+    k: &KernelState,
+    pid: Pid,
+    tid: Pid,
+    s: &Syscall,
+    a: [u64; 6],
+    ret: Option<i64>,
+    time: Option<Duration>,
+) -> String {
     let args: Vec<String> = s.args.iter().enumerate().map(|(i, &t)| arg(k, pid, t, a[i], &a, ret)).collect();
     let mut out = String::new();
     let many = k.procs.len() > 1 || k.threads.len() > 1;
     if many {
-        let _ = write!(out, "[pid {pid:>5}] ");
+        let _ = write!(out, "[pid {tid:>5}] ");
     }
     let _ = write!(out, "{}({})", s.name, args.join(", "));
     match ret {
         None => out.push_str(" = ?"),
+        // Never seen by the program: restarted, or EINTR on the way out.
+        Some(r) if r == -512 || r == -514 => {
+            let e = super::Errno(-r as i32);
+            let _ = write!(out, " = ? {} ({})", e.name(), e.describe());
+        }
         Some(r) if (-4095..0).contains(&r) => {
             let e = super::Errno(-r as i32);
             let _ = write!(out, " = -1 {}", e.name());

@@ -46,7 +46,7 @@ pub struct Ctx<'a> {
 /// Why a blocking wait ended without its condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Woken {
-    /// A signal is pending (EINTR, or a restart under SA_RESTART).
+    /// A signal is pending (EINTR, or a restart: see `sigframe::deliver`).
     Signal,
     /// The thread must exit.
     Killed,
@@ -177,7 +177,10 @@ impl<'a> Ctx<'a> {
                 self.k.exit_thread(self.tid, None);
                 return Next::Exit;
             }
-            let Some(info) = self.k.next_signal(self.tid) else { return next };
+            let Some(info) = self.k.next_signal(self.tid) else {
+                self.no_handler_ran();
+                return next;
+            };
             match self.k.procs[&self.pid].sig.get(info.signo).handler {
                 signal::SIG_IGN => continue,
                 signal::SIG_DFL => match signal::default_action(info.signo) {
@@ -216,6 +219,23 @@ impl<'a> Ctx<'a> {
                     let next = super::sigframe::deliver(self, info, next);
                     return next;
                 }
+            }
+        }
+    }
+
+    /// The way out with no handler to run: a syscall a signal interrupted
+    /// runs again (Linux's "restart the system call - no handlers
+    /// present"), and a mask sigsuspend or ppoll put in force goes.
+    fn no_handler_ran(&mut self) {
+        if self.syscall_nr.is_some() && !self.keep_regs {
+            let rax = self.regs.rax as i64;
+            if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() {
+                super::sigframe::restart(self);
+            }
+        }
+        if let Some(t) = self.k.threads.get_mut(&self.tid) {
+            if let Some(m) = t.saved_mask.take() {
+                t.sigmask = m;
             }
         }
     }
@@ -366,7 +386,9 @@ impl<'a> Ctx<'a> {
     /// The errno a wait interrupted by `w` returns.
     pub fn woken_errno(&self, w: Woken) -> Errno {
         match w {
-            Woken::Signal => self.k.restart_errno(self.tid),
+            // Delivery decides: EINTR, or a restart (SA_RESTART, or no
+            // handler ran after all).
+            Woken::Signal => ERESTARTSYS,
             Woken::Killed => EINTR,
             Woken::Timeout => ETIMEDOUT,
         }

@@ -545,7 +545,7 @@ impl Ctx<'_> {
                         args
                     };
                     let mut line =
-                        super::strace::line(&self.k, self.pid, e, name_args, shown, st.times.then_some(took));
+                        super::strace::line(&self.k, self.pid, self.tid, e, name_args, shown, st.times.then_some(took));
                     if shown.is_none() {
                         if let Some(s) = self.k.procs.get(&self.pid).and_then(|p| p.group_exit) {
                             line.push_str(&match s {

@@ -64,7 +64,8 @@ fn ready(ctx: &Ctx, f: &Arc<OpenFile>, events: i16) -> (i16, bool) {
 }
 
 /// Waits until `check` finds something ready, the deadline passes (then
-/// `check` runs a last time), or a signal comes (EINTR).
+/// `check` runs a last time), or a signal comes (EINTR if a handler runs,
+/// a restart if none does).
 fn wait_ready<R>(
     ctx: &mut Ctx,
     deadline: Option<Instant>,
@@ -79,7 +80,7 @@ fn wait_ready<R>(
             return Ok(none);
         }
         if let Some(w) = ctx.interrupted() {
-            return Err(if w == Woken::Signal { EINTR } else { ctx.woken_errno(w) });
+            return Err(if w == Woken::Signal { ERESTARTNOHAND } else { ctx.woken_errno(w) });
         }
         let until = if host {
             let tick = Instant::now() + HOST_TICK;
@@ -148,7 +149,7 @@ fn with_mask(ctx: &mut Ctx, set: u64, f: impl FnOnce(&mut Ctx) -> SysResult) -> 
     let old = ctx.thread().sigmask;
     ctx.thread_mut().sigmask = mask & !UNBLOCKABLE;
     let r = f(ctx);
-    if r == Err(EINTR) && ctx.k.signal_pending(ctx.tid) {
+    if r == Err(ERESTARTNOHAND) && ctx.k.signal_pending(ctx.tid) {
         ctx.thread_mut().saved_mask = Some(old);
     } else {
         ctx.thread_mut().sigmask = old;

@@ -99,6 +99,7 @@ pub fn rt_sigpending(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// Waits, with `mask` in force, until a signal is delivered: the handler
 /// runs with the old mask saved in its frame; the call returns EINTR.
+/// (A thread killed meanwhile never returns to see it.)
 fn suspend(ctx: &mut Ctx, mask: u64) -> SysResult {
     let old = ctx.thread().sigmask;
     let t = ctx.thread_mut();
@@ -110,14 +111,10 @@ fn suspend(ctx: &mut Ctx, mask: u64) -> SysResult {
         }
         ctx.sleep(None);
     }
-    // If nothing is delivered after all (an ignored signal woke it), the
-    // old mask comes back at once.
-    if !ctx.k.signal_pending(ctx.tid) {
-        let t = ctx.thread_mut();
-        t.sigmask = old;
-        t.saved_mask = None;
-    }
-    Err(EINTR)
+    // EINTR once a handler has run; if none does (another thread took
+    // the signal), the old mask comes back on the way out and the call
+    // runs again.
+    Err(ERESTARTNOHAND)
 }
 
 pub fn rt_sigsuspend(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -160,8 +157,10 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             }
             return Ok(i.signo as i64);
         }
-        if let Some(w) = ctx.interrupted() {
-            return Err(ctx.woken_errno(w));
+        // Interrupted by a signal it does not wait for: EINTR, never a
+        // restart (do_sigtimedwait).
+        if ctx.interrupted().is_some() {
+            return Err(EINTR);
         }
         if let Some(Woken::Timeout) = ctx.sleep(deadline) {
             return Err(EAGAIN);

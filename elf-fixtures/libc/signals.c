@@ -1,0 +1,352 @@
+/*
+ * Signal handlers in glibc and musl: a SIGSEGV handler that mends the
+ * fault, si_addr and si_code as Linux fills them, SA_RESTART against EINTR,
+ * the alternate stack. Built twice: signals-glibc and signals-musl. stdout
+ * carries only facts that do not depend on timing or addresses.
+ *
+ *   signals barrier N     write barrier: N pages, mprotect read-only; each
+ *                         write faults once, the handler notes the page and
+ *                         unprotects it; then writes again (no faults)
+ *   signals barrier-fresh N   the same with pages never touched before
+ *   signals null          a NULL write, caught: si_addr, si_code
+ *   signals accerr        a write to a read-only page, caught: SEGV_ACCERR
+ *   signals restart       SA_RESTART: a blocking pipe read survives a signal
+ *   signals eintr         no SA_RESTART: the read fails with EINTR
+ *   signals alarm         as eintr, with alarm() instead of another thread
+ *   signals altstack      unbounded recursion; SIGSEGV on the sigaltstack
+ *   signals mask          sigprocmask, sigpending, sigsuspend, sigtimedwait
+ *   signals fpu           the handler clobbers SSE registers; the
+ *                         interrupted code's come back intact
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define PAGE 4096UL
+
+static char *region;
+static size_t npages;
+static volatile int hits;
+static volatile unsigned char seen[256];
+static volatile int bad_addr;
+
+static void mend(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    uintptr_t lo = (uintptr_t)region;
+    if (a < lo || a >= lo + npages * PAGE || si->si_code != SEGV_ACCERR) {
+        bad_addr = 1;
+        _exit(3);
+    }
+    size_t page = (a - lo) / PAGE;
+    seen[page]++;
+    hits++;
+    mprotect(region + page * PAGE, PAGE, PROT_READ | PROT_WRITE);
+}
+
+static int barrier(int n, int fresh)
+{
+    if (n < 1 || n > 256)
+        return 2;
+    npages = n;
+    region = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!fresh)
+        for (int i = 0; i < n; i++)
+            region[i * PAGE] = 1;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = mend;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+    mprotect(region, n * PAGE, PROT_READ);
+    fprintf(stderr, "region=%p\n", (void *)region);
+    /* Each page written twice, at two offsets: only the first faults. */
+    for (int i = 0; i < n; i++)
+        region[i * PAGE + 8] = 2;
+    for (int i = 0; i < n; i++)
+        region[i * PAGE + 16] = 3;
+    int once = 1, sum = 0;
+    for (int i = 0; i < n; i++) {
+        once &= seen[i] == 1;
+        sum += region[i * PAGE] + region[i * PAGE + 8] + region[i * PAGE + 16];
+    }
+    printf("barrier: pages=%d hits=%d each_once=%d sum=%d\n", n, hits, once, sum);
+    return 0;
+}
+
+static sigjmp_buf back;
+static volatile uintptr_t got_addr;
+static volatile int got_code, got_signo;
+
+static void catch(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    got_signo = sig;
+    got_addr = (uintptr_t)si->si_addr;
+    got_code = si->si_code;
+    siglongjmp(back, 1);
+}
+
+static void on(int sig, int flags)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = catch;
+    sa.sa_flags = SA_SIGINFO | flags;
+    sigaction(sig, &sa, NULL);
+}
+
+static int null(void)
+{
+    on(SIGSEGV, 0);
+    if (!sigsetjmp(back, 1)) {
+        *(volatile int *)0 = 1;
+        printf("null: no fault\n");
+        return 1;
+    }
+    printf("null: signo=%d si_addr=%#lx si_code=%d\n", got_signo, (unsigned long)got_addr, got_code);
+    if (!sigsetjmp(back, 1)) {
+        *(volatile int *)0x10 = 1;
+        return 1;
+    }
+    printf("null+16: si_addr=%#lx si_code=%d\n", (unsigned long)got_addr, got_code);
+    return 0;
+}
+
+static int accerr(void)
+{
+    char *p = mmap(NULL, PAGE, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    on(SIGSEGV, 0);
+    if (!sigsetjmp(back, 1)) {
+        p[100] = 1;
+        return 1;
+    }
+    printf("accerr: signo=%d offset=%ld si_code=%d\n", got_signo, (long)(got_addr - (uintptr_t)p), got_code);
+    char *q = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (!sigsetjmp(back, 1)) {
+        (void)*(volatile char *)(q + 5);
+        return 1;
+    }
+    printf("prot_none read: offset=%ld si_code=%d\n", (long)(got_addr - (uintptr_t)q), got_code);
+    munmap(q, PAGE);
+    if (!sigsetjmp(back, 1)) {
+        (void)*(volatile char *)(q + 7);
+        return 1;
+    }
+    printf("unmapped read: offset=%ld si_code=%d\n", (long)(got_addr - (uintptr_t)q), got_code);
+    return 0;
+}
+
+static volatile int handled;
+static int pipefd[2];
+static pthread_t main_thread;
+
+static void count(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+/* Signals the main thread (unless arg: the alarm does), then writes. */
+static void *poke(void *arg)
+{
+    struct timespec d = {0, 50 * 1000000};
+    nanosleep(&d, NULL);
+    if (!arg)
+        pthread_kill(main_thread, SIGUSR1);
+    nanosleep(&d, NULL);
+    nanosleep(&d, NULL);
+    write(pipefd[1], "x", 1);
+    return NULL;
+}
+
+static int blocking_read(int flags, int use_alarm)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count;
+    sa.sa_flags = flags;
+    sigaction(use_alarm ? SIGALRM : SIGUSR1, &sa, NULL);
+    pipe(pipefd);
+    main_thread = pthread_self();
+    pthread_t t;
+    if (use_alarm) {
+        struct itimerval it = {{0, 0}, {0, 50000}};
+        setitimer(ITIMER_REAL, &it, NULL);
+    }
+    pthread_create(&t, NULL, poke, use_alarm ? &t : NULL);
+    char c = 0;
+    ssize_t r = read(pipefd[0], &c, 1);
+    int e = errno;
+    printf("%s: read=%zd errno=%s handled=%d byte=%c\n", flags & SA_RESTART ? "restart" : "eintr", r,
+           r < 0 ? strerror(e) : "-", handled, c ? c : '-');
+    pthread_join(t, NULL);
+    return 0;
+}
+
+static char *alt_lo, *alt_hi;
+
+static void overflow_handler(int sig, siginfo_t *si, void *uc)
+{
+    (void)uc;
+    char here;
+    int on_alt = &here >= alt_lo && &here < alt_hi;
+    stack_t ss;
+    sigaltstack(NULL, &ss);
+    char msg[128];
+    int n = snprintf(msg, sizeof msg, "altstack: signo=%d si_code=%d on_altstack=%d ss_onstack=%d\n", sig,
+                     si->si_code, on_alt, (ss.ss_flags & SS_ONSTACK) != 0);
+    write(1, msg, n);
+    _exit(0);
+}
+
+static int depth(int n)
+{
+    volatile char pad[1024];
+    pad[0] = (char)n;
+    return depth(n + 1) + pad[0];
+}
+
+static int altstack(void)
+{
+    size_t size = 64 * 1024;
+    alt_lo = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    alt_hi = alt_lo + size;
+    stack_t ss = {.ss_sp = alt_lo, .ss_size = size, .ss_flags = 0};
+    if (sigaltstack(&ss, NULL) != 0)
+        return 1;
+    stack_t old;
+    sigaltstack(NULL, &old);
+    printf("altstack: set flags=%d size_ok=%d\n", old.ss_flags, old.ss_size == size);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = overflow_handler;
+    sa.sa_flags = SA_SIGINFO | SA_ONSTACK;
+    sigaction(SIGSEGV, &sa, NULL);
+    return depth(0);
+}
+
+static void nothing(int sig)
+{
+    (void)sig;
+    handled++;
+}
+
+static int masks(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = nothing;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigaction(SIGUSR2, &sa, NULL);
+    sigset_t block, old, pend;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigaddset(&block, SIGUSR2);
+    sigprocmask(SIG_BLOCK, &block, &old);
+    raise(SIGUSR1);
+    kill(getpid(), SIGUSR2);
+    sigpending(&pend);
+    printf("mask: pending usr1=%d usr2=%d handled=%d\n", sigismember(&pend, SIGUSR1), sigismember(&pend, SIGUSR2),
+           handled);
+    /* sigtimedwait takes one without running the handler. */
+    siginfo_t si;
+    sigset_t want;
+    sigemptyset(&want);
+    sigaddset(&want, SIGUSR2);
+    int s = sigtimedwait(&want, &si, NULL);
+    printf("sigtimedwait: sig=%d code_is_user=%d pid_ok=%d handled=%d\n", s, si.si_code == SI_USER,
+           si.si_pid == getpid(), handled);
+    struct timespec ts = {0, 10 * 1000000};
+    s = sigtimedwait(&want, &si, &ts);
+    printf("sigtimedwait timeout: r=%d errno=%s\n", s, strerror(errno));
+    /* sigsuspend with an empty mask runs the SIGUSR1 handler, returns EINTR. */
+    sigset_t none;
+    sigemptyset(&none);
+    s = sigsuspend(&none);
+    printf("sigsuspend: r=%d errno=%s handled=%d\n", s, strerror(errno), handled);
+    sigset_t now;
+    sigprocmask(SIG_SETMASK, NULL, &now);
+    printf("mask restored: usr1=%d usr2=%d\n", sigismember(&now, SIGUSR1), sigismember(&now, SIGUSR2));
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    /* SA_RESETHAND: the second raise is the default action's. */
+    sa.sa_flags = SA_RESETHAND;
+    sigaction(SIGUSR2, &sa, NULL);
+    raise(SIGUSR2);
+    struct sigaction cur;
+    sigaction(SIGUSR2, NULL, &cur);
+    printf("resethand: handled=%d now_default=%d\n", handled, cur.sa_handler == SIG_DFL);
+    /* SA_NODEFER or not: is the signal blocked inside its handler? */
+    return 0;
+}
+
+static volatile double clobber_sink;
+
+static void clobber(int sig)
+{
+    (void)sig;
+    volatile double x = 3.25;
+    for (int i = 0; i < 10; i++)
+        x = x * 1.5 + 0.25;
+    clobber_sink = x;
+    handled++;
+}
+
+static int fpu(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = clobber;
+    sigaction(SIGUSR1, &sa, NULL);
+    double a = 1.0;
+    for (int i = 0; i < 1000; i++) {
+        a = a * 1.0001 + 0.5;
+        if (i == 500)
+            raise(SIGUSR1);
+    }
+    printf("fpu: handled=%d a=%.6f\n", handled, a);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2)
+        return 2;
+    if (!strcmp(argv[1], "barrier"))
+        return barrier(argc > 2 ? atoi(argv[2]) : 8, 0);
+    if (!strcmp(argv[1], "barrier-fresh"))
+        return barrier(argc > 2 ? atoi(argv[2]) : 8, 1);
+    if (!strcmp(argv[1], "null"))
+        return null();
+    if (!strcmp(argv[1], "accerr"))
+        return accerr();
+    if (!strcmp(argv[1], "restart"))
+        return blocking_read(SA_RESTART, 0);
+    if (!strcmp(argv[1], "eintr"))
+        return blocking_read(0, 0);
+    if (!strcmp(argv[1], "alarm"))
+        return blocking_read(0, 1);
+    if (!strcmp(argv[1], "alarm-restart"))
+        return blocking_read(SA_RESTART, 1);
+    if (!strcmp(argv[1], "altstack"))
+        return altstack();
+    if (!strcmp(argv[1], "mask"))
+        return masks();
+    if (!strcmp(argv[1], "fpu"))
+        return fpu();
+    return 2;
+}

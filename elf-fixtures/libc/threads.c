@@ -1,0 +1,368 @@
+/*
+ * pthreads in glibc and musl: what a threaded program needs of the kernel
+ * (clone, futex, set_tid_address, tgkill). Built twice: threads-glibc and
+ * threads-musl. stdout carries only facts that do not depend on timing or
+ * addresses, so a test can compare it with a native run byte for byte.
+ *
+ *   threads sum N         N threads add ranges into a mutex-guarded total;
+ *                         the main thread waits on a condition variable
+ *   threads malloc N      N threads, all alive at once, each malloc and free
+ *   threads arenas N      N threads, all alive at once, each malloc(100)
+ *                         once; prints how many arenas the libc made
+ *   threads futex         futex timeouts (relative, absolute, realtime),
+ *                         EAGAIN, wake and requeue
+ *   threads tgkill        a signal to one chosen thread runs on that thread
+ *   threads tls N         thread-local storage in N threads
+ *   threads touch N K     N threads, released at once, each write K pages
+ *                         of one shared mapping (its own K): concurrent
+ *                         faults; the mapping's address goes to stderr
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+/* linux/futex.h's, spelled out: musl-gcc has no kernel headers. */
+#define FUTEX_WAIT_PRIVATE 128
+#define FUTEX_WAKE_PRIVATE 129
+#define FUTEX_CMP_REQUEUE_PRIVATE 132
+#define FUTEX_WAIT_BITSET_PRIVATE 137
+#define FUTEX_CLOCK_REALTIME 256
+#define FUTEX_BITSET_MATCH_ANY 0xffffffffu
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t done_cv = PTHREAD_COND_INITIALIZER;
+static unsigned long total;
+static int finished;
+
+struct range {
+    unsigned long lo, hi;
+};
+
+static void *add_range(void *arg)
+{
+    struct range *r = arg;
+    unsigned long s = 0;
+    for (unsigned long i = r->lo; i < r->hi; i++)
+        s += i;
+    pthread_mutex_lock(&lock);
+    total += s;
+    finished++;
+    pthread_cond_signal(&done_cv);
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+static int sum(int n)
+{
+    pthread_t t[256];
+    struct range r[256];
+    unsigned long per = 100000;
+    if (n < 1 || n > 256)
+        return 2;
+    for (int i = 0; i < n; i++) {
+        r[i].lo = i * per;
+        r[i].hi = (i + 1) * per;
+        if (pthread_create(&t[i], NULL, add_range, &r[i]) != 0) {
+            printf("sum: pthread_create failed\n");
+            return 1;
+        }
+    }
+    pthread_mutex_lock(&lock);
+    while (finished < n)
+        pthread_cond_wait(&done_cv, &lock);
+    pthread_mutex_unlock(&lock);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    unsigned long m = n * per;
+    printf("sum: threads=%d total=%lu expected=%lu\n", n, total, m * (m - 1) / 2);
+    return total == m * (m - 1) / 2 ? 0 : 1;
+}
+
+static pthread_barrier_t barrier;
+static int malloc_ok;
+
+static void *malloc_free(void *arg)
+{
+    size_t size = (size_t)(uintptr_t)arg;
+    pthread_barrier_wait(&barrier);
+    char *p = malloc(size);
+    if (p) {
+        memset(p, 0x5a, size);
+        int ok = p[size - 1] == 0x5a;
+        free(p);
+        pthread_mutex_lock(&lock);
+        malloc_ok += ok;
+        pthread_mutex_unlock(&lock);
+    }
+    /* Stay alive until every thread has its memory: each keeps its arena. */
+    pthread_barrier_wait(&barrier);
+    return NULL;
+}
+
+static int many(int n, const char *what, size_t size)
+{
+    pthread_t t[256];
+    if (n < 1 || n > 256)
+        return 2;
+    pthread_barrier_init(&barrier, NULL, n);
+    for (int i = 0; i < n; i++)
+        if (pthread_create(&t[i], NULL, malloc_free, (void *)(uintptr_t)(size + i)) != 0) {
+            printf("%s: pthread_create %d failed\n", what, i);
+            return 1;
+        }
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    printf("%s: threads=%d ok=%d\n", what, n, malloc_ok);
+    return malloc_ok == n ? 0 : 1;
+}
+
+static long futex(uint32_t *w, int op, uint32_t val, const struct timespec *ts, uint32_t *w2, uint32_t val3)
+{
+    return syscall(SYS_futex, w, op, val, ts, w2, val3);
+}
+
+static long ms_since(const struct timespec *a)
+{
+    struct timespec b;
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    return (b.tv_sec - a->tv_sec) * 1000 + (b.tv_nsec - a->tv_nsec) / 1000000;
+}
+
+static uint32_t word, word2;
+static int woke;
+
+static void *waiter(void *arg)
+{
+    uint32_t *w = arg;
+    long r = futex(w, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
+    pthread_mutex_lock(&lock);
+    woke += r == 0;
+    pthread_mutex_unlock(&lock);
+    return NULL;
+}
+
+/* Spins until `n` threads sleep on `w` (by trying to wake none: a
+ * waiter is only visible to a wake, so poll with sched_yield). */
+static void settle(void)
+{
+    struct timespec d = {0, 50 * 1000000};
+    nanosleep(&d, NULL);
+}
+
+static int futexes(void)
+{
+    struct timespec t0, rel = {0, 30 * 1000000}, abs;
+    long r;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = futex(&word, FUTEX_WAIT_PRIVATE, 0, &rel, NULL, 0);
+    printf("futex relative: r=%ld errno=%s waited_enough=%d\n", r, strerror(errno), ms_since(&t0) >= 30);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    abs = t0;
+    abs.tv_nsec += 30 * 1000000;
+    if (abs.tv_nsec >= 1000000000) {
+        abs.tv_sec++;
+        abs.tv_nsec -= 1000000000;
+    }
+    r = futex(&word, FUTEX_WAIT_BITSET_PRIVATE, 0, &abs, NULL, FUTEX_BITSET_MATCH_ANY);
+    printf("futex absolute: r=%ld errno=%s waited_enough=%d\n", r, strerror(errno), ms_since(&t0) >= 29);
+
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    now.tv_nsec += 20 * 1000000;
+    if (now.tv_nsec >= 1000000000) {
+        now.tv_sec++;
+        now.tv_nsec -= 1000000000;
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    r = futex(&word, FUTEX_WAIT_BITSET_PRIVATE | FUTEX_CLOCK_REALTIME, 0, &now, NULL, FUTEX_BITSET_MATCH_ANY);
+    printf("futex realtime: r=%ld errno=%s waited_enough=%d\n", r, strerror(errno), ms_since(&t0) >= 19);
+
+    r = futex(&word, FUTEX_WAIT_PRIVATE, 1, NULL, NULL, 0);
+    printf("futex mismatch: r=%ld errno=%s\n", r, strerror(errno));
+
+    struct timespec bad = {0, 1000000000};
+    r = futex(&word, FUTEX_WAIT_PRIVATE, 0, &bad, NULL, 0);
+    printf("futex bad timeout: r=%ld errno=%s\n", r, strerror(errno));
+
+    r = futex(&word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    printf("futex wake nobody: r=%ld\n", r);
+
+    /* Two waiters on `word`: wake one, requeue one to `word2`, wake it there. */
+    pthread_t a, b;
+    pthread_create(&a, NULL, waiter, &word);
+    pthread_create(&b, NULL, waiter, &word);
+    settle();
+    r = futex(&word, FUTEX_CMP_REQUEUE_PRIVATE, 1, (const struct timespec *)1UL, &word2, 0);
+    printf("futex cmp_requeue: r=%ld\n", r);
+    r = futex(&word, FUTEX_CMP_REQUEUE_PRIVATE, 1, (const struct timespec *)1UL, &word2, 7);
+    printf("futex cmp_requeue stale: r=%ld errno=%s\n", r, strerror(errno));
+    settle();
+    r = futex(&word, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    printf("futex wake old word: r=%ld\n", r);
+    r = futex(&word2, FUTEX_WAKE_PRIVATE, 1, NULL, NULL, 0);
+    printf("futex wake new word: r=%ld\n", r);
+    pthread_join(a, NULL);
+    pthread_join(b, NULL);
+    printf("futex woke=%d\n", woke);
+
+    /* pthread_cond_timedwait: ETIMEDOUT. */
+    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += 10 * 1000000;
+    if (until.tv_nsec >= 1000000000) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000;
+    }
+    pthread_mutex_lock(&lock);
+    int e = pthread_cond_timedwait(&cv, &lock, &until);
+    pthread_mutex_unlock(&lock);
+    printf("cond_timedwait: %s\n", strerror(e));
+    return 0;
+}
+
+static volatile pid_t handled_by;
+static pid_t tids[4];
+static volatile int ready;
+
+static void on_usr1(int sig)
+{
+    (void)sig;
+    handled_by = (pid_t)syscall(SYS_gettid);
+}
+
+static void *idle(void *arg)
+{
+    int i = (int)(uintptr_t)arg;
+    tids[i] = (pid_t)syscall(SYS_gettid);
+    __atomic_add_fetch(&ready, 1, __ATOMIC_SEQ_CST);
+    while (!handled_by)
+        sched_yield();
+    return NULL;
+}
+
+static int tgkill_one(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_usr1;
+    sigaction(SIGUSR1, &sa, NULL);
+    pthread_t t[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&t[i], NULL, idle, (void *)(uintptr_t)i);
+    while (ready < 4)
+        sched_yield();
+    /* Block it here, so only the chosen thread can take it. */
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    long r = syscall(SYS_tgkill, getpid(), tids[2], SIGUSR1);
+    for (int i = 0; i < 4; i++)
+        pthread_join(t[i], NULL);
+    int who = -1;
+    for (int i = 0; i < 4; i++)
+        if (tids[i] == handled_by)
+            who = i;
+    printf("tgkill: r=%ld handled_by_thread=%d main_pid_is_tgid=%d\n", r, who, getpid() == (pid_t)syscall(SYS_gettid));
+    r = syscall(SYS_tgkill, getpid(), 999999, SIGUSR1);
+    printf("tgkill bad tid: r=%ld errno=%s\n", r, strerror(errno));
+    r = syscall(SYS_tgkill, getpid(), tids[2], SIGUSR1);
+    printf("tgkill exited thread: r=%ld errno=%s\n", r, strerror(errno));
+    return 0;
+}
+
+static __thread int tls_value = 7;
+
+static void *tls_thread(void *arg)
+{
+    int i = (int)(uintptr_t)arg;
+    tls_value += i;
+    sched_yield();
+    return (void *)(uintptr_t)tls_value;
+}
+
+static int tls(int n)
+{
+    pthread_t t[64];
+    int ok = 0;
+    if (n < 1 || n > 64)
+        return 2;
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, tls_thread, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        ok += (int)(uintptr_t)r == 7 + i;
+    }
+    printf("tls: threads=%d ok=%d main=%d\n", n, ok, tls_value);
+    return 0;
+}
+
+static char *shared;
+static int per;
+
+static void *toucher(void *arg)
+{
+    int i = (int)(uintptr_t)arg;
+    pthread_barrier_wait(&barrier);
+    for (int p = 0; p < per; p++)
+        shared[((size_t)i * per + p) * 4096] = (char)(i + 1);
+    return NULL;
+}
+
+static int touch(int n, int k)
+{
+    pthread_t t[64];
+    if (n < 1 || n > 64 || k < 1 || k > 1024)
+        return 2;
+    per = k;
+    shared = mmap(NULL, (size_t)n * k * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    fprintf(stderr, "shared=%p\n", (void *)shared);
+    pthread_barrier_init(&barrier, NULL, n);
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, toucher, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    int ok = 0;
+    for (int i = 0; i < n; i++)
+        for (int p = 0; p < k; p++)
+            ok += shared[((size_t)i * k + p) * 4096] == (char)(i + 1);
+    printf("touch: threads=%d pages=%d ok=%d\n", n, n * k, ok);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    setvbuf(stdout, NULL, _IONBF, 0);
+    if (argc < 2)
+        return 2;
+    int n = argc > 2 ? atoi(argv[2]) : 4;
+    if (!strcmp(argv[1], "sum"))
+        return sum(n);
+    if (!strcmp(argv[1], "malloc"))
+        return many(n, "malloc", 1000);
+    if (!strcmp(argv[1], "arenas"))
+        return many(n, "arenas", 100);
+    if (!strcmp(argv[1], "futex"))
+        return futexes();
+    if (!strcmp(argv[1], "tgkill"))
+        return tgkill_one();
+    if (!strcmp(argv[1], "touch"))
+        return touch(n, argc > 3 ? atoi(argv[3]) : 16);
+    if (!strcmp(argv[1], "tls"))
+        return tls(n);
+    return 2;
+}

@@ -1,0 +1,284 @@
+//! Threads and signal handlers: pthread programs (glibc and musl), handlers
+//! that mend faults, and a static Rust program, each compared byte for
+//! byte with a native run; and what the timeline shows of them (the `tid`
+//! column, one `signal` row before each retried fault).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use faultline::timeline::{Access, EventKind, Origin};
+use support::*;
+
+const LIBCS: [&str; 2] = ["glibc", "musl"];
+
+/// Runs `fixture-libc args` in faultline and natively: same stdout, same
+/// exit status. Returns the faultline run.
+fn same_as_native(fixture: &str, libc: &str, args: &[&str]) -> Run {
+    let name = format!("{fixture}-{libc}");
+    let run = run_fixture(&name, args);
+    let (native, code) = run_native(&name, args);
+    assert_eq!(run.stdout, native, "{name} {args:?}: stdout differs from native; stderr: {}", run.stderr);
+    assert_eq!(run.code(), code, "{name} {args:?}: exit status; stderr: {}", run.stderr);
+    run
+}
+
+#[test]
+fn threaded_sum_with_a_mutex_and_a_condition_variable() {
+    for libc in LIBCS {
+        for n in ["1", "8", "32"] {
+            let run = same_as_native("threads", libc, &["sum", n]);
+            assert_eq!(run.code(), 0);
+            assert!(run.stdout.starts_with(&format!("sum: threads={n} ")), "{}", run.stdout);
+            // Every thread was its own task: n clones, each a new tid.
+            let clones = run.strace.lines().filter(|l| l.contains("clone") && !l.contains("= -1")).count();
+            assert_eq!(clones.to_string(), n, "{libc}: {}", run.strace);
+        }
+    }
+}
+
+#[test]
+fn sixty_four_threads_malloc_and_free() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["malloc", "64"]);
+        assert_eq!(run.stdout, "malloc: threads=64 ok=64\n");
+    }
+}
+
+#[test]
+fn thread_local_storage_per_thread() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["tls", "16"]);
+        assert_eq!(run.stdout, "tls: threads=16 ok=16 main=7\n");
+    }
+}
+
+#[test]
+fn futex_timeouts_wakes_and_requeues_as_on_linux() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["futex"]);
+        assert!(run.stdout.contains("futex relative: r=-1 "), "{}", run.stdout);
+        assert!(run.stdout.contains("futex cmp_requeue: r=2\n"), "{}", run.stdout);
+        assert!(run.stdout.contains("futex woke=2\n"), "{}", run.stdout);
+        assert!(run.stdout.ends_with(" timed out\n"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn tgkill_reaches_the_chosen_thread() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["tgkill"]);
+        assert!(run.stdout.starts_with("tgkill: r=0 handled_by_thread=2 main_pid_is_tgid=1\n"), "{}", run.stdout);
+    }
+}
+
+/// glibc gives each thread that mallocs while the others are alive its own
+/// arena: a 128 MiB PROT_NONE reservation trimmed to a 64 MiB-aligned 64
+/// MiB, of which 132 KiB are made read-write. The thread's first malloc
+/// touches one page of it: the arena's header and the chunk.
+#[test]
+fn each_threads_glibc_arena_is_a_64_mib_reservation_with_one_page_touched() {
+    for n in [1usize, 2, 4, 8] {
+        let arg = n.to_string();
+        let run = same_as_native("threads", "glibc", &["arenas", &arg]);
+        let bases: Vec<u64> = run
+            .strace
+            .lines()
+            .filter(|l| l.contains("mprotect(") && l.contains(", 135168, PROT_READ|PROT_WRITE) = 0"))
+            .map(|l| {
+                let a = l.split("mprotect(0x").nth(1).unwrap().split(',').next().unwrap();
+                u64::from_str_radix(a, 16).unwrap()
+            })
+            .collect();
+        assert_eq!(bases.len(), n, "{n} threads: {} arenas\n{}", bases.len(), run.strace);
+        let mut owners = BTreeSet::new();
+        for &base in &bases {
+            assert_eq!(base % (64 << 20), 0, "arena at {base:#x} is 64 MiB aligned");
+            let ev = guest_events_in(&run, base, base + (64 << 20));
+            assert_eq!(ev.len(), 1, "{n} threads, arena {base:#x}: {ev:?}");
+            let e = ev[0];
+            assert_eq!((e.gva, e.access, e.kind), (base, Access::Write, EventKind::ZeroFill));
+            assert_ne!(e.tid, 1, "a worker's first malloc touches its arena");
+            owners.insert(e.tid);
+        }
+        assert_eq!(owners.len(), n, "one arena per thread: {owners:?}");
+        // /proc/self/maps would list each as a 132 KiB rw-p part and the
+        // rest of the 64 MiB as ---p: so does the VMA set.
+        let mapped_arena_pages: u64 = bases.len() as u64 * (64 << 20) / 4096;
+        let mmap = run.outcome.summary.region("mmap").unwrap();
+        assert!(mmap.mapped_pages >= mapped_arena_pages, "{mmap:?}");
+    }
+    // Many threads: arenas stop at 8 per CPU (the main arena included), as
+    // natively; the rest share.
+    let run = same_as_native("threads", "glibc", &["malloc", "64"]);
+    let arenas = run.strace.lines().filter(|l| l.contains(", 135168, PROT_READ|PROT_WRITE) = 0")).count();
+    let cpus = std::fs::read_to_string("/sys/devices/system/cpu/online").unwrap();
+    let cpus: usize = cpus
+        .trim()
+        .split(',')
+        .map(|r| match r.split_once('-') {
+            Some((a, b)) => b.parse::<usize>().unwrap() - a.parse::<usize>().unwrap() + 1,
+            None => 1,
+        })
+        .sum();
+    assert_eq!(arenas, (8 * cpus - 1).min(64), "{}", run.strace);
+}
+
+/// Several threads fault at once: every fault is resolved and recorded
+/// once, under the thread that made it.
+#[test]
+fn concurrent_faults_are_each_recorded_under_their_thread() {
+    for libc in LIBCS {
+        let (n, k) = (8u64, 32u64);
+        let run = same_as_native("threads", libc, &["touch", &n.to_string(), &k.to_string()]);
+        assert_eq!(run.stdout, format!("touch: threads={n} pages={} ok={}\n", n * k, n * k));
+        let base = hex_field(&run.stderr, "shared");
+        let ev = guest_events_in(&run, base, base + n * k * 4096);
+        assert_eq!(ev.len() as u64, n * k, "{libc}: {ev:?}");
+        let mut by_tid: BTreeMap<u32, Vec<u64>> = BTreeMap::new();
+        for e in &ev {
+            assert_eq!((e.access, e.kind, e.pid), (Access::Write, EventKind::ZeroFill, 1));
+            by_tid.entry(e.tid).or_default().push(e.gva);
+        }
+        assert_eq!(by_tid.len() as u64, n, "{libc}: {by_tid:?}");
+        for (tid, pages) in &by_tid {
+            // A thread's own pages, each once, in the order it wrote them.
+            let first = (pages[0] - base) / 4096 / k;
+            let want: Vec<u64> = (0..k).map(|p| base + (first * k + p) * 4096).collect();
+            assert_eq!(pages, &want, "{libc}: thread {tid}");
+        }
+    }
+}
+
+#[test]
+fn a_sigsegv_handler_mends_the_fault_write_barrier() {
+    for libc in LIBCS {
+        let n = 8u64;
+        let run = same_as_native("signals", libc, &["barrier", &n.to_string()]);
+        assert_eq!(run.stdout, format!("barrier: pages={n} hits={n} each_once=1 sum={}\n", 6 * n));
+        let base = hex_field(&run.stderr, "region");
+        let ev = guest_events_in(&run, base, base + n * 4096);
+        // Per page: the first write's zero-fill, then (read-only) a
+        // `signal` row with SEGV_ACCERR, then nothing: the handler's
+        // mprotect makes the page writable and it is already resident.
+        let rows: Vec<(u64, EventKind)> = ev.iter().map(|e| (e.gva, e.kind)).collect();
+        let mut want: Vec<(u64, EventKind)> = (0..n).map(|i| (base + i * 4096, EventKind::ZeroFill)).collect();
+        want.extend((0..n).map(|i| (base + i * 4096, EventKind::Signal { signo: 11, code: 2 })));
+        assert_eq!(rows, want, "{libc}");
+        assert!(ev.iter().all(|e| e.access == Access::Write && e.tid == 1 && e.origin == Origin::Guest));
+    }
+}
+
+/// A page never touched before the barrier: the `signal` row comes before
+/// the retry's fault, which is the zero-fill.
+#[test]
+fn the_signal_row_comes_before_the_retrys_fault() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["barrier-fresh", "4"]);
+        assert_eq!(run.stdout, "barrier: pages=4 hits=4 each_once=1 sum=20\n");
+        let base = hex_field(&run.stderr, "region");
+        let rows: Vec<(u64, EventKind)> =
+            guest_events_in(&run, base, base + 4 * 4096).iter().map(|e| (e.gva, e.kind)).collect();
+        let want: Vec<(u64, EventKind)> = (0..4)
+            .flat_map(|i| {
+                [(base + i * 4096, EventKind::Signal { signo: 11, code: 2 }), (base + i * 4096, EventKind::ZeroFill)]
+            })
+            .collect();
+        assert_eq!(rows, want, "{libc}");
+    }
+}
+
+#[test]
+fn null_and_access_faults_carry_linuxs_si_addr_and_si_code() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["null"]);
+        assert_eq!(run.stdout, "null: signo=11 si_addr=0 si_code=1\nnull+16: si_addr=0x10 si_code=1\n");
+        let sig: Vec<_> = run.outcome.events.iter().filter(|e| matches!(e.kind, EventKind::Signal { .. })).collect();
+        assert_eq!(sig.len(), 2, "{libc}: {sig:?}");
+        assert!(sig.iter().all(|e| e.gva == 0 && e.kind == EventKind::Signal { signo: 11, code: 1 }));
+        let run = same_as_native("signals", libc, &["accerr"]);
+        assert_eq!(
+            run.stdout,
+            "accerr: signo=11 offset=100 si_code=2\nprot_none read: offset=5 si_code=2\nunmapped read: offset=7 si_code=1\n"
+        );
+    }
+}
+
+#[test]
+fn sa_restart_restarts_a_blocking_read_and_without_it_read_fails_with_eintr() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["restart"]);
+        assert_eq!(run.stdout, "restart: read=1 errno=- handled=1 byte=x\n");
+        // The interrupted read was restarted: the log shows it twice.
+        let reads = run.strace.lines().filter(|l| l.starts_with("[pid     1] read(3, ")).count();
+        assert_eq!(reads, 2, "{libc}: {}", run.strace);
+        assert!(run.strace.contains("= ? ERESTARTSYS (To be restarted if SA_RESTART is set)"), "{}", run.strace);
+        let run = same_as_native("signals", libc, &["eintr"]);
+        assert_eq!(run.stdout, "eintr: read=-1 errno=Interrupted system call handled=1 byte=-\n");
+        let run = same_as_native("signals", libc, &["alarm"]);
+        assert_eq!(run.stdout, "eintr: read=-1 errno=Interrupted system call handled=1 byte=-\n");
+        let run = same_as_native("signals", libc, &["alarm-restart"]);
+        assert_eq!(run.stdout, "restart: read=1 errno=- handled=1 byte=x\n");
+    }
+}
+
+#[test]
+fn a_stack_overflow_is_handled_on_the_alternate_stack() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["altstack"]);
+        assert_eq!(
+            run.stdout,
+            "altstack: set flags=0 size_ok=1\naltstack: signo=11 si_code=1 on_altstack=1 ss_onstack=1\n"
+        );
+        // The fault that could not be resolved: one signal row, in the
+        // stack guard gap below the stack.
+        let sig: Vec<_> = run.outcome.events.iter().filter(|e| matches!(e.kind, EventKind::Signal { .. })).collect();
+        assert_eq!(sig.len(), 1, "{libc}: {sig:?}");
+    }
+}
+
+#[test]
+fn masks_pending_sets_sigsuspend_and_sigtimedwait() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["mask"]);
+        assert!(run.stdout.contains("sigsuspend: r=-1 errno=Interrupted system call handled=1\n"), "{}", run.stdout);
+        assert!(run.stdout.ends_with("resethand: handled=2 now_default=1\n"), "{}", run.stdout);
+    }
+}
+
+#[test]
+fn a_handler_leaves_the_interrupted_codes_fpu_state_intact() {
+    for libc in LIBCS {
+        same_as_native("signals", libc, &["fpu"]);
+    }
+}
+
+/// A static Rust program: threads, channels, a spinning thread, a
+/// panicking one. Compiled here with the rustc that builds the tests.
+#[test]
+fn a_static_rust_binary_that_spawns_threads() {
+    let src = concat!(env!("CARGO_MANIFEST_DIR"), "/../tests/rust/threads.rs");
+    let dir = std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let exe = dir.join("rust-threads");
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".into());
+    let out = std::process::Command::new(rustc)
+        .args(["-C", "target-feature=+crt-static", "--target", "x86_64-unknown-linux-gnu", "-O", "--edition", "2021"])
+        .arg("-o")
+        .arg(&exe)
+        .arg(src)
+        .output()
+        .expect("rustc");
+    assert!(out.status.success(), "rustc: {}", String::from_utf8_lossy(&out.stderr));
+    let native = std::process::Command::new(&exe).arg("8").output().unwrap();
+    let native_out = String::from_utf8_lossy(&native.stdout).into_owned();
+    assert_eq!(native.status.code(), Some(3));
+    let program = faultline::Program::Path(exe.clone());
+    let run = run_image(&program, config(&["rust-threads", "8"]));
+    assert_eq!(run.stdout, native_out, "stderr: {}", run.stderr);
+    assert_eq!(run.code(), 3);
+    assert!(native_out.starts_with("threads=8 total=319999600000 expected=319999600000 messages=8"));
+    // What Rust's runtime does at start, and how its threads are made.
+    assert!(run.strace.contains("poll("), "{}", run.strace);
+    assert!(run.strace.lines().any(|l| l.contains("sigaltstack(0x")), "{}", run.strace);
+    assert!(run.strace.lines().filter(|l| l.contains("clone3(") && !l.ends_with("= -1 ENOSYS")).count() >= 8);
+}

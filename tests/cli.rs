@@ -76,7 +76,7 @@ fn run_writes_the_timeline_csv() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping")
+        Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code")
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let bss: Vec<_> = rows.iter().filter(|r| r[2] == ".bss").collect();
@@ -86,6 +86,38 @@ fn run_writes_the_timeline_csv() {
         assert!(r[3].starts_with("0x") && r[4].starts_with("0x"));
         assert!(r[1].parse::<u64>().is_ok() && r[7].parse::<u64>().is_ok());
     }
+}
+
+/// A SIGSEGV a handler mends: its own row, with the signal and si_code,
+/// then the retry's fault (the page was never touched).
+#[test]
+fn the_timeline_shows_a_handled_signal_and_the_retry() {
+    let csv = tmp("barrier.csv");
+    let out =
+        faultline(&["run", "-q", "--timeline", csv.to_str().unwrap(), &fixture("signals-glibc"), "barrier-fresh", "2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "barrier: pages=2 hits=2 each_once=1 sum=10\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let at = err.find("region=0x").unwrap() + 9;
+    let base = u64::from_str_radix(err[at..].split_whitespace().next().unwrap(), 16).unwrap();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let rows: Vec<Vec<&str>> = text.lines().skip(1).map(|l| l.split(',').collect()).collect();
+    let mine: Vec<_> = rows
+        .iter()
+        .filter(|r| {
+            let gva = u64::from_str_radix(r[3].trim_start_matches("0x"), 16).unwrap();
+            (base..base + 2 * 4096).contains(&gva)
+        })
+        .map(|r| (r[3].to_string(), r[6], r[8], r[9], r[10], r[15], r[16]))
+        .collect();
+    let page = |i: u64| format!("{:#x}", base + i * 4096);
+    let want = vec![
+        (page(0), "signal", "guest", "1", "1", "11", "2"),
+        (page(0), "zero-fill", "guest", "1", "1", "", ""),
+        (page(1), "signal", "guest", "1", "1", "11", "2"),
+        (page(1), "zero-fill", "guest", "1", "1", "", ""),
+    ];
+    assert_eq!(mine, want);
 }
 
 #[test]

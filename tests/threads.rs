@@ -72,6 +72,16 @@ fn tgkill_reaches_the_chosen_thread() {
     }
 }
 
+/// A thread spinning in user mode neither starves the main thread nor
+/// escapes a signal: its vCPU is kicked out and the handler runs.
+#[test]
+fn a_spinning_thread_gets_its_signal_and_starves_nobody() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["spin"]);
+        assert_eq!(run.stdout, "spin: tgkill=0 stopped=1 spun=1\n");
+    }
+}
+
 /// glibc gives each thread that mallocs while the others are alive its own
 /// arena: a 128 MiB PROT_NONE reservation trimmed to a 64 MiB-aligned 64
 /// MiB, of which 132 KiB are made read-write. The thread's first malloc
@@ -281,4 +291,31 @@ fn a_static_rust_binary_that_spawns_threads() {
     assert!(run.strace.contains("poll("), "{}", run.strace);
     assert!(run.strace.lines().any(|l| l.contains("sigaltstack(0x")), "{}", run.strace);
     assert!(run.strace.lines().filter(|l| l.contains("clone3(") && !l.ends_with("= -1 ENOSYS")).count() >= 8);
+}
+
+/// Threads that do not race: each thread's own sequence of rows of its
+/// memory is the same on every run. (Shared code pages are not its own:
+/// whichever thread runs, say, pthread_exit's page first takes its fault.)
+#[test]
+fn each_threads_rows_repeat_exactly() {
+    for libc in LIBCS {
+        let rows = || {
+            let run = run_fixture(&format!("threads-{libc}"), &["touch", "4", "8"]);
+            assert_eq!(run.code(), 0);
+            let mut by_tid: BTreeMap<u32, Vec<String>> = BTreeMap::new();
+            let own = |e: &&faultline::timeline::Event| {
+                e.origin == Origin::Guest && !matches!(e.kind, EventKind::FileCopy | EventKind::CacheHit)
+            };
+            for e in run.outcome.events.iter().filter(own) {
+                let row = format!("{},{:#x},{:?},{:?}", run.region(e), e.gva, e.access, e.kind);
+                by_tid.entry(e.tid).or_default().push(row);
+            }
+            by_tid
+        };
+        let first = rows();
+        assert_eq!(first.len(), 5, "{libc}: main and 4 workers: {first:#?}");
+        for _ in 0..2 {
+            assert_eq!(rows(), first, "{libc}");
+        }
+    }
 }

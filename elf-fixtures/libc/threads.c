@@ -13,6 +13,8 @@
  *                         EAGAIN, wake and requeue
  *   threads tgkill        a signal to one chosen thread runs on that thread
  *   threads tls N         thread-local storage in N threads
+ *   threads spin          a thread spinning in user mode (no syscalls)
+ *                         gets a tgkill; its handler ends the spin
  *   threads touch N K     N threads, released at once, each write K pages
  *                         of one shared mapping (its own K): concurrent
  *                         faults; the mapping's address goes to stderr
@@ -284,6 +286,45 @@ static int tgkill_one(void)
     return 0;
 }
 
+static volatile int spin_stop, spinning;
+
+static void stop_spin(int sig)
+{
+    (void)sig;
+    spin_stop = 1;
+}
+
+static void *spinner(void *arg)
+{
+    (void)arg;
+    tids[0] = (pid_t)syscall(SYS_gettid);
+    spinning = 1;
+    unsigned long n = 0;
+    while (!spin_stop)
+        n++;
+    return (void *)(uintptr_t)(n > 0);
+}
+
+static int spin(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = stop_spin;
+    sigaction(SIGUSR2, &sa, NULL);
+    pthread_t t;
+    pthread_create(&t, NULL, spinner, NULL);
+    while (!spinning)
+        sched_yield();
+    /* The main thread still runs while the other spins. */
+    struct timespec d = {0, 20 * 1000000};
+    nanosleep(&d, NULL);
+    long r = syscall(SYS_tgkill, getpid(), tids[0], SIGUSR2);
+    void *spun;
+    pthread_join(t, &spun);
+    printf("spin: tgkill=%ld stopped=%d spun=%d\n", r, spin_stop, (int)(uintptr_t)spun);
+    return 0;
+}
+
 static __thread int tls_value = 7;
 
 static void *tls_thread(void *arg)
@@ -362,6 +403,8 @@ int main(int argc, char **argv)
         return tgkill_one();
     if (!strcmp(argv[1], "touch"))
         return touch(n, argc > 3 ? atoi(argv[3]) : 16);
+    if (!strcmp(argv[1], "spin"))
+        return spin();
     if (!strcmp(argv[1], "tls"))
         return tls(n);
     return 2;

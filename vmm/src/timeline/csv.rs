@@ -4,9 +4,10 @@
 use std::io::{self, BufWriter, Write};
 
 use super::recorder::EventSink;
-use super::{Event, RegionTable};
+use super::{Event, EventKind, RegionTable};
 
-pub const CSV_HEADER: &str = "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping";
+pub const CSV_HEADER: &str =
+    "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code";
 
 /// Writes rows as they happen, through a bounded buffer.
 pub struct CsvSink<W: Write + Send> {
@@ -35,9 +36,15 @@ impl<W: Write + Send> EventSink for CsvSink<W> {
 /// One row, without the newline's predecessor quirks: fields that need it
 /// are quoted.
 pub fn write_row(out: &mut dyn Write, e: &Event, regions: &RegionTable) -> io::Result<()> {
+    // A `signal` row says which signal and si_code the handler got; other
+    // rows leave both empty.
+    let (signo, code) = match e.kind {
+        EventKind::Signal { signo, code } => (signo.to_string(), code.to_string()),
+        _ => (String::new(), String::new()),
+    };
     writeln!(
         out,
-        "{},{},{},{:#x},{:#x},{},{},{},{},{},{},{},{},{},{:#x}",
+        "{},{},{},{:#x},{:#x},{},{},{},{},{},{},{},{},{},{:#x},{},{}",
         e.seq,
         e.time_ns,
         csv_field(regions.name(e.region)),
@@ -52,7 +59,9 @@ pub fn write_row(out: &mut dyn Write, e: &Event, regions: &RegionTable) -> io::R
         e.rss,
         if e.ip == 0 { String::new() } else { format!("{:#x}", e.ip) },
         csv_field(e.symbol.as_deref().unwrap_or("")),
-        e.mapping
+        e.mapping,
+        signo,
+        code
     )
 }
 
@@ -109,11 +118,11 @@ mod tests {
         assert_eq!(lines[0], CSV_HEADER);
         assert_eq!(
             lines[1],
-            "0,1500,.bss,0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000"
+            "0,1500,.bss,0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000,,"
         );
         assert_eq!(
             lines[2],
-            "1,1500,\"odd,name\",0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000"
+            "1,1500,\"odd,name\",0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000,,"
         );
     }
 }

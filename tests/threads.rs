@@ -72,6 +72,19 @@ fn tgkill_reaches_the_chosen_thread() {
     }
 }
 
+/// A thread that exits holding a robust mutex: the kernel walks its robust
+/// list, marks the mutex FUTEX_OWNER_DIED, and the next locker gets
+/// EOWNERDEAD (without it, pthread_mutex_lock would wait for ever).
+#[test]
+fn a_robust_mutex_held_by_a_dead_thread_gives_eownerdead() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["robust"]);
+        // The second line is printed only after EOWNERDEAD (whose text
+        // differs between the libcs).
+        assert!(run.stdout.ends_with(" died\nrobust: after consistent lock=0\n"), "{}", run.stdout);
+    }
+}
+
 /// A thread spinning in user mode neither starves the main thread nor
 /// escapes a signal: its vCPU is kicked out and the handler runs.
 #[test]

@@ -13,6 +13,8 @@
  *                         EAGAIN, wake and requeue
  *   threads tgkill        a signal to one chosen thread runs on that thread
  *   threads tls N         thread-local storage in N threads
+ *   threads robust        a thread dies holding a robust mutex: the next
+ *                         locker gets EOWNERDEAD (the kernel's robust list)
  *   threads spin          a thread spinning in user mode (no syscalls)
  *                         gets a tgkill; its handler ends the spin
  *   threads touch N K     N threads, released at once, each write K pages
@@ -325,6 +327,35 @@ static int spin(void)
     return 0;
 }
 
+static pthread_mutex_t robust_m;
+
+static void *die_holding(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&robust_m);
+    return NULL;
+}
+
+static int robust(void)
+{
+    pthread_mutexattr_t a;
+    pthread_mutexattr_init(&a);
+    pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST);
+    pthread_mutex_init(&robust_m, &a);
+    pthread_t t;
+    pthread_create(&t, NULL, die_holding, NULL);
+    pthread_join(t, NULL);
+    int e = pthread_mutex_lock(&robust_m);
+    printf("robust: lock=%s\n", strerror(e));
+    if (e == EOWNERDEAD) {
+        pthread_mutex_consistent(&robust_m);
+        pthread_mutex_unlock(&robust_m);
+        e = pthread_mutex_lock(&robust_m);
+        printf("robust: after consistent lock=%d\n", e);
+    }
+    return 0;
+}
+
 static __thread int tls_value = 7;
 
 static void *tls_thread(void *arg)
@@ -403,6 +434,8 @@ int main(int argc, char **argv)
         return tgkill_one();
     if (!strcmp(argv[1], "touch"))
         return touch(n, argc > 3 ? atoi(argv[3]) : 16);
+    if (!strcmp(argv[1], "robust"))
+        return robust();
     if (!strcmp(argv[1], "spin"))
         return spin();
     if (!strcmp(argv[1], "tls"))

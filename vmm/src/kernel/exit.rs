@@ -23,6 +23,10 @@ impl KernelState {
         t.exited = true;
         t.killed = true;
         let (pid, ctid) = (t.pid, std::mem::take(&mut t.clear_child_tid));
+        let robust = std::mem::take(&mut t.robust_list).0;
+        if robust != 0 && self.procs.get(&pid).is_some_and(|p| !p.is_zombie()) {
+            self.exit_robust_list(pid, tid, robust);
+        }
         // CLONE_CHILD_CLEARTID: zero the word and wake one futex waiter (a
         // thread in pthread_join).
         if ctid != 0

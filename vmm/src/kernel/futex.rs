@@ -108,6 +108,69 @@ impl KernelState {
     }
 }
 
+const FUTEX_WAITERS: u32 = 0x8000_0000;
+const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
+const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+/// Most entries walked (a loop in the list must not hang the exit).
+const ROBUST_LIST_LIMIT: usize = 2048;
+
+impl KernelState {
+    /// exit_robust_list(): the robust mutexes thread `tid` of `pid` still
+    /// holds are marked FUTEX_OWNER_DIED and a waiter is woken, so the next
+    /// locker gets EOWNERDEAD instead of waiting for ever. A bad list is
+    /// simply not followed further, as in Linux.
+    pub fn exit_robust_list(&mut self, pid: super::Pid, tid: super::Tid, head: u64) {
+        let read = |k: &mut Self, at: u64| -> Option<u64> {
+            let mut b = [0u8; 8];
+            k.copy_from_user(pid, tid, at, &mut b).ok().map(|_| u64::from_le_bytes(b))
+        };
+        // struct robust_list_head { list.next, futex_offset, list_op_pending }
+        let (Some(mut entry), Some(offset), Some(pending)) =
+            (read(self, head), read(self, head.wrapping_add(8)), read(self, head.wrapping_add(16)))
+        else {
+            return;
+        };
+        let pending = pending & !1;
+        let mut walked = 0;
+        while entry & !1 != head && walked < ROBUST_LIST_LIMIT {
+            let at = entry & !1;
+            let Some(next) = read(self, at) else { return };
+            // The one being (un)locked right now is handled last.
+            if at != pending {
+                self.futex_owner_died(pid, tid, at.wrapping_add(offset));
+            }
+            entry = next;
+            walked += 1;
+        }
+        if pending != 0 {
+            self.futex_owner_died(pid, tid, pending.wrapping_add(offset));
+        }
+    }
+
+    /// handle_futex_death(): the word at `addr`, if `tid` owns it.
+    fn futex_owner_died(&mut self, pid: super::Pid, tid: super::Tid, addr: u64) {
+        if !addr.is_multiple_of(4) {
+            return;
+        }
+        let mut b = [0u8; 4];
+        if self.copy_from_user(pid, tid, addr, &mut b).is_err() {
+            return;
+        }
+        let val = u32::from_le_bytes(b);
+        if val & FUTEX_TID_MASK != tid {
+            return;
+        }
+        let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
+        if self.copy_to_user(pid, tid, addr, &new.to_le_bytes()).is_err() {
+            return;
+        }
+        if val & FUTEX_WAITERS != 0 {
+            let Some(mm) = self.procs.get(&pid).map(|p| p.mm) else { return };
+            self.futex_wake(mm, addr, 1, FUTEX_BITSET_MATCH_ANY);
+        }
+    }
+}
+
 /// FUTEX_WAIT(_BITSET): sleeps while the word at `addr` holds `val`.
 pub fn wait(ctx: &mut Ctx, addr: u64, val: u32, deadline: Option<Instant>, bitset: u32, private: bool) -> SysResult {
     if !addr.is_multiple_of(4) {

@@ -85,6 +85,51 @@ fn a_robust_mutex_held_by_a_dead_thread_gives_eownerdead() {
     }
 }
 
+/// exit(2) ends one thread, exit_group the process: the main thread can
+/// leave first; a process-directed signal goes to a thread not blocking
+/// it; a fault in any thread with no handler kills them all.
+#[test]
+fn thread_exit_process_signals_and_a_crashing_thread() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["mainexit"]);
+        assert_eq!((run.stdout.as_str(), run.code()), ("mainexit: the other thread still runs\n", 5));
+        let run = same_as_native("threads", libc, &["procsig"]);
+        assert_eq!(run.stdout, "procsig: taken_by_worker=1\n");
+        let run = same_as_native("threads", libc, &["crash"]);
+        assert_eq!(run.code(), 139);
+        let report = run.outcome.report().unwrap_or_default().to_string();
+        assert!(report.contains("segfault at 0 ") && report.contains("killed by SIGSEGV"), "{report}");
+    }
+}
+
+/// Threads fault on read-only pages at once; each SIGSEGV goes to the
+/// thread that faulted, which mends its page: per thread, a `signal` row
+/// then the retry's zero-fill, page after page.
+#[test]
+fn concurrent_sigsegvs_are_each_delivered_to_their_thread() {
+    for libc in LIBCS {
+        let (n, k) = (8u64, 16u64);
+        let run = same_as_native("threads", libc, &["barrier", &n.to_string(), &k.to_string()]);
+        assert_eq!(run.stdout, format!("barrier: threads={n} pages={} hits={} ok={}\n", n * k, n * k, n * k));
+        let base = hex_field(&run.stderr, "guarded");
+        let mut by_tid: BTreeMap<u32, Vec<(u64, EventKind)>> = BTreeMap::new();
+        for e in guest_events_in(&run, base, base + n * k * 4096) {
+            by_tid.entry(e.tid).or_default().push((e.gva, e.kind));
+        }
+        assert_eq!(by_tid.len() as u64, n, "{libc}");
+        for (tid, rows) in &by_tid {
+            let first = (rows[0].0 - base) / 4096 / k;
+            let want: Vec<(u64, EventKind)> = (0..k)
+                .flat_map(|p| {
+                    let va = base + (first * k + p) * 4096;
+                    [(va, EventKind::Signal { signo: 11, code: 2 }), (va, EventKind::ZeroFill)]
+                })
+                .collect();
+            assert_eq!(rows, &want, "{libc}: thread {tid}");
+        }
+    }
+}
+
 /// A thread spinning in user mode neither starves the main thread nor
 /// escapes a signal: its vCPU is kicked out and the handler runs.
 #[test]

@@ -15,6 +15,15 @@
  *   threads tls N         thread-local storage in N threads
  *   threads robust        a thread dies holding a robust mutex: the next
  *                         locker gets EOWNERDEAD (the kernel's robust list)
+ *   threads mainexit      the main thread pthread_exits; the last thread's
+ *                         exit status is the process's
+ *   threads procsig       kill() to the process: the one thread not
+ *                         blocking it takes it
+ *   threads crash         a NULL write in a thread, no handler: the whole
+ *                         process dies of SIGSEGV
+ *   threads barrier N K   N threads, each with K read-only pages of one
+ *                         mapping, write them at once; a SIGSEGV handler
+ *                         unprotects each page (concurrent signals)
  *   threads spin          a thread spinning in user mode (no syscalls)
  *                         gets a tgkill; its handler ends the spin
  *   threads touch N K     N threads, released at once, each write K pages
@@ -356,6 +365,130 @@ static int robust(void)
     return 0;
 }
 
+static void *late_exit(void *arg)
+{
+    (void)arg;
+    struct timespec d = {0, 20 * 1000000};
+    nanosleep(&d, NULL);
+    printf("mainexit: the other thread still runs\n");
+    exit(5);
+}
+
+static int mainexit(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, late_exit, NULL);
+    pthread_exit(NULL);
+}
+
+static volatile int worker_ready;
+
+static void note_tid(int sig)
+{
+    (void)sig;
+    handled_by = (pid_t)syscall(SYS_gettid);
+}
+
+static void *unblocked(void *arg)
+{
+    (void)arg;
+    tids[1] = (pid_t)syscall(SYS_gettid);
+    worker_ready = 1;
+    while (!handled_by) {
+        struct timespec d = {0, 1000000};
+        nanosleep(&d, NULL);
+    }
+    return NULL;
+}
+
+static int procsig(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = note_tid;
+    sigaction(SIGUSR1, &sa, NULL);
+    /* Blocked here only after the worker started: it inherits the mask. */
+    pthread_t t;
+    pthread_create(&t, NULL, unblocked, NULL);
+    sigset_t s;
+    sigemptyset(&s);
+    sigaddset(&s, SIGUSR1);
+    pthread_sigmask(SIG_BLOCK, &s, NULL);
+    while (!worker_ready)
+        sched_yield();
+    kill(getpid(), SIGUSR1);
+    pthread_join(t, NULL);
+    printf("procsig: taken_by_worker=%d\n", handled_by == tids[1]);
+    return 0;
+}
+
+static void *crasher(void *arg)
+{
+    (void)arg;
+    *(volatile int *)0 = 1;
+    return NULL;
+}
+
+static int crash(void)
+{
+    pthread_t t;
+    pthread_create(&t, NULL, crasher, NULL);
+    pthread_join(t, NULL);
+    printf("crash: survived\n");
+    return 0;
+}
+
+static char *guarded;
+static size_t guarded_len;
+static volatile int mend_hits;
+static int guarded_per;
+
+static void mend_page(int sig, siginfo_t *si, void *uc)
+{
+    (void)sig;
+    (void)uc;
+    uintptr_t a = (uintptr_t)si->si_addr;
+    if (a < (uintptr_t)guarded || a >= (uintptr_t)guarded + guarded_len || si->si_code != 2)
+        _exit(3);
+    __atomic_add_fetch(&mend_hits, 1, __ATOMIC_SEQ_CST);
+    mprotect((void *)(a & ~4095UL), 4096, PROT_READ | PROT_WRITE);
+}
+
+static void *write_guarded(void *arg)
+{
+    int i = (int)(uintptr_t)arg;
+    pthread_barrier_wait(&barrier);
+    for (int p = 0; p < guarded_per; p++)
+        guarded[((size_t)i * guarded_per + p) * 4096 + 64] = 1;
+    return NULL;
+}
+
+static int mtbarrier(int n, int k)
+{
+    pthread_t t[64];
+    if (n < 1 || n > 64 || k < 1 || k > 256)
+        return 2;
+    guarded_per = k;
+    guarded_len = (size_t)n * k * 4096;
+    guarded = mmap(NULL, guarded_len, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    fprintf(stderr, "guarded=%p\n", (void *)guarded);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = mend_page;
+    sa.sa_flags = SA_SIGINFO;
+    sigaction(SIGSEGV, &sa, NULL);
+    pthread_barrier_init(&barrier, NULL, n);
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, write_guarded, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    int ok = 0;
+    for (size_t p = 0; p < (size_t)n * k; p++)
+        ok += guarded[p * 4096 + 64] == 1;
+    printf("barrier: threads=%d pages=%d hits=%d ok=%d\n", n, n * k, mend_hits, ok);
+    return 0;
+}
+
 static __thread int tls_value = 7;
 
 static void *tls_thread(void *arg)
@@ -436,6 +569,14 @@ int main(int argc, char **argv)
         return touch(n, argc > 3 ? atoi(argv[3]) : 16);
     if (!strcmp(argv[1], "robust"))
         return robust();
+    if (!strcmp(argv[1], "mainexit"))
+        return mainexit();
+    if (!strcmp(argv[1], "procsig"))
+        return procsig();
+    if (!strcmp(argv[1], "crash"))
+        return crash();
+    if (!strcmp(argv[1], "barrier"))
+        return mtbarrier(n, argc > 3 ? atoi(argv[3]) : 8);
     if (!strcmp(argv[1], "spin"))
         return spin();
     if (!strcmp(argv[1], "tls"))

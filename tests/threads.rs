@@ -192,6 +192,25 @@ fn each_threads_glibc_arena_is_a_64_mib_reservation_with_one_page_touched() {
     assert_eq!(arenas, (8 * cpus - 1).min(64), "{}", run.strace);
 }
 
+/// /proc/self/maps while threads are alive, without addresses: each
+/// glibc arena as a 132 KiB rw-p part and the rest of its 64 MiB as ---p,
+/// each thread stack with its guard page, musl's brk guard as [heap]: as
+/// on Linux, line for line.
+#[test]
+fn proc_self_maps_shows_arenas_and_thread_stacks_as_linux_does() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["maps", "3"]);
+        let count = |line: &str| run.stdout.lines().filter(|l| *l == line).count();
+        if libc == "glibc" {
+            // Three arenas, three 8 MiB stacks.
+            assert_eq!((count("---p 65404 KiB "), count("rw-p 8192 KiB ")), (3, 3), "{}", run.stdout);
+        } else {
+            // musl: 128 KiB stacks; its brk guard page is in [heap].
+            assert_eq!((count("rw-p 132 KiB "), count("---p 4 KiB [heap]")), (3, 1), "{}", run.stdout);
+        }
+    }
+}
+
 /// Several threads fault at once: every fault is resolved and recorded
 /// once, under the thread that made it.
 #[test]

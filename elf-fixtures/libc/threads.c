@@ -9,6 +9,8 @@
  *   threads malloc N      N threads, all alive at once, each malloc and free
  *   threads arenas N      N threads, all alive at once, each malloc(100)
  *                         once; prints how many arenas the libc made
+ *   threads maps N        as arenas, and /proc/self/maps's shape (perms,
+ *                         sizes, names) while the N threads are alive
  *   threads futex         futex timeouts (relative, absolute, realtime),
  *                         EAGAIN, wake and requeue
  *   threads tgkill        a signal to one chosen thread runs on that thread
@@ -119,20 +121,45 @@ static void *malloc_free(void *arg)
     }
     /* Stay alive until every thread has its memory: each keeps its arena. */
     pthread_barrier_wait(&barrier);
+    pthread_barrier_wait(&barrier);
     return NULL;
+}
+
+/* /proc/self/maps without addresses: what does not move between runs. */
+static void maps_shape(void)
+{
+    FILE *f = fopen("/proc/self/maps", "r");
+    char line[512];
+    while (f && fgets(line, sizeof line, f)) {
+        unsigned long a, b;
+        char perms[8];
+        if (sscanf(line, "%lx-%lx %7s", &a, &b, perms) != 3)
+            continue;
+        char *name = strchr(line, '[');
+        printf("%s %lu KiB %s", perms, (b - a) / 1024, name ? name : "\n");
+    }
+    if (f)
+        fclose(f);
 }
 
 static int many(int n, const char *what, size_t size)
 {
     pthread_t t[256];
-    if (n < 1 || n > 256)
+    if (n < 1 || n > 255)
         return 2;
-    pthread_barrier_init(&barrier, NULL, n);
+    /* The workers and the main thread meet three times: to start at once,
+     * once all have allocated, and once the main thread has looked. */
+    pthread_barrier_init(&barrier, NULL, n + 1);
     for (int i = 0; i < n; i++)
         if (pthread_create(&t[i], NULL, malloc_free, (void *)(uintptr_t)(size + i)) != 0) {
             printf("%s: pthread_create %d failed\n", what, i);
             return 1;
         }
+    pthread_barrier_wait(&barrier);
+    pthread_barrier_wait(&barrier);
+    if (!strcmp(what, "maps"))
+        maps_shape();
+    pthread_barrier_wait(&barrier);
     for (int i = 0; i < n; i++)
         pthread_join(t[i], NULL);
     printf("%s: threads=%d ok=%d\n", what, n, malloc_ok);
@@ -561,6 +588,8 @@ int main(int argc, char **argv)
         return many(n, "malloc", 1000);
     if (!strcmp(argv[1], "arenas"))
         return many(n, "arenas", 100);
+    if (!strcmp(argv[1], "maps"))
+        return many(n, "maps", 100);
     if (!strcmp(argv[1], "futex"))
         return futexes();
     if (!strcmp(argv[1], "tgkill"))

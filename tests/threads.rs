@@ -237,6 +237,22 @@ fn concurrent_faults_are_each_recorded_under_their_thread() {
     }
 }
 
+/// Threads racing to write the same fresh pages: each page is backed once,
+/// and recorded once, under whichever thread got there first.
+#[test]
+fn racing_faults_on_the_same_pages_are_resolved_once_each() {
+    for libc in LIBCS {
+        let (n, k) = (8u64, 512u64);
+        let run = same_as_native("threads", libc, &["same", &n.to_string(), &k.to_string()]);
+        assert_eq!(run.stdout, format!("same: threads={n} pages={k} ok={}\n", n * k));
+        let base = hex_field(&run.stderr, "shared");
+        let ev = guest_events_in(&run, base, base + k * 4096);
+        let pages: BTreeSet<u64> = ev.iter().map(|e| e.gva).collect();
+        assert_eq!((ev.len() as u64, pages.len() as u64), (k, k), "{libc}: one fault per page");
+        assert!(ev.iter().all(|e| e.kind == EventKind::ZeroFill && e.access == Access::Write && e.tid != 1));
+    }
+}
+
 #[test]
 fn a_sigsegv_handler_mends_the_fault_write_barrier() {
     for libc in LIBCS {

@@ -17,6 +17,9 @@
  *   threads tls N         thread-local storage in N threads
  *   threads robust        a thread dies holding a robust mutex: the next
  *                         locker gets EOWNERDEAD (the kernel's robust list)
+ *   threads same N K      N threads, released at once, each write all K
+ *                         pages of one shared mapping (racing faults on
+ *                         the same pages)
  *   threads mainexit      the main thread pthread_exits; the last thread's
  *                         exit status is the process's
  *   threads procsig       kill() to the process: the one thread not
@@ -555,6 +558,36 @@ static void *toucher(void *arg)
     return NULL;
 }
 
+static void *toucher_all(void *arg)
+{
+    int i = (int)(uintptr_t)arg;
+    pthread_barrier_wait(&barrier);
+    for (int p = 0; p < per; p++)
+        __atomic_add_fetch(&shared[(size_t)p * 4096 + i * 4], 1, __ATOMIC_SEQ_CST);
+    return NULL;
+}
+
+static int same(int n, int k)
+{
+    pthread_t t[64];
+    if (n < 1 || n > 64 || k < 1 || k > 4096)
+        return 2;
+    per = k;
+    shared = mmap(NULL, (size_t)k * 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    fprintf(stderr, "shared=%p\n", (void *)shared);
+    pthread_barrier_init(&barrier, NULL, n);
+    for (int i = 0; i < n; i++)
+        pthread_create(&t[i], NULL, toucher_all, (void *)(uintptr_t)i);
+    for (int i = 0; i < n; i++)
+        pthread_join(t[i], NULL);
+    int ok = 0;
+    for (int p = 0; p < k; p++)
+        for (int i = 0; i < n; i++)
+            ok += shared[(size_t)p * 4096 + i * 4] == 1;
+    printf("same: threads=%d pages=%d ok=%d\n", n, k, ok);
+    return 0;
+}
+
 static int touch(int n, int k)
 {
     pthread_t t[64];
@@ -598,6 +631,8 @@ int main(int argc, char **argv)
         return touch(n, argc > 3 ? atoi(argv[3]) : 16);
     if (!strcmp(argv[1], "robust"))
         return robust();
+    if (!strcmp(argv[1], "same"))
+        return same(n, argc > 3 ? atoi(argv[3]) : 64);
     if (!strcmp(argv[1], "mainexit"))
         return mainexit();
     if (!strcmp(argv[1], "procsig"))

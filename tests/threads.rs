@@ -130,6 +130,19 @@ fn concurrent_sigsegvs_are_each_delivered_to_their_thread() {
     }
 }
 
+/// clone3's argument checks in Linux's order and errnos, and
+/// CLONE_CLEAR_SIGHAND (caught signals back to SIG_DFL in the child,
+/// ignored ones still ignored: exit status 3).
+#[test]
+fn clone3_checks_its_arguments_as_linux_does() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["clone3"]);
+        assert!(run.stdout.contains("clone3 size 4097: r=-1 errno=Argument list too long\n"), "{}", run.stdout);
+        assert!(run.stdout.contains("clone3 thread with exit_signal: r=-1 errno=Invalid argument\n"));
+        assert!(run.stdout.ends_with("clone3 clear_sighand: child status=3\n"), "{}", run.stdout);
+    }
+}
+
 /// A thread spinning in user mode neither starves the main thread nor
 /// escapes a signal: its vCPU is kicked out and the handler runs.
 #[test]

@@ -20,6 +20,7 @@
  *   threads same N K      N threads, released at once, each write all K
  *                         pages of one shared mapping (racing faults on
  *                         the same pages)
+ *   threads clone3        clone3's argument checks, and CLONE_CLEAR_SIGHAND
  *   threads mainexit      the main thread pthread_exits; the last thread's
  *                         exit status is the process's
  *   threads procsig       kill() to the process: the one thread not
@@ -46,6 +47,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -395,6 +397,11 @@ static int robust(void)
     return 0;
 }
 
+static void count_usr(int sig)
+{
+    (void)sig;
+}
+
 static void *late_exit(void *arg)
 {
     (void)arg;
@@ -519,6 +526,81 @@ static int mtbarrier(int n, int k)
     return 0;
 }
 
+struct clone_args_v2 {
+    uint64_t flags, pidfd, child_tid, parent_tid, exit_signal, stack, stack_size, tls, set_tid, set_tid_size,
+        cgroup, extra;
+};
+
+static long clone3_raw(struct clone_args_v2 *a, size_t size)
+{
+    return syscall(435, a, size);
+}
+
+static void clone3_case(const char *what, struct clone_args_v2 a, size_t size)
+{
+    long r = clone3_raw(&a, size);
+    if (r == 0)
+        _exit(0);
+    if (r > 0)
+        waitpid((pid_t)r, NULL, 0);
+    printf("clone3 %s: r=%s errno=%s\n", what, r < 0 ? "-1" : "child", r < 0 ? strerror(errno) : "-");
+}
+
+static int clone3_checks(void)
+{
+    struct clone_args_v2 z;
+    memset(&z, 0, sizeof z);
+    struct clone_args_v2 a = z;
+    a.exit_signal = SIGCHLD;
+    clone3_case("fork", a, 64);
+    clone3_case("fork v2", a, 88);
+    clone3_case("size 63", a, 63);
+    clone3_case("size 4097", a, 4097);
+    a.extra = 1;
+    clone3_case("nonzero tail", a, sizeof a);
+    a.extra = 0;
+    clone3_case("zero tail", a, sizeof a);
+    a.set_tid = 1;
+    clone3_case("set_tid without size", a, 88);
+    a.set_tid = 0;
+    a.exit_signal = 65;
+    clone3_case("exit_signal 65", a, 64);
+    a.exit_signal = SIGCHLD;
+    a.flags = 0x10000 | 0x800 | 0x100; /* CLONE_THREAD | CLONE_SIGHAND | CLONE_VM */
+    clone3_case("thread with exit_signal", a, 64);
+    a.flags = 0;
+    a.stack = 4096;
+    clone3_case("stack without size", a, 64);
+    a.stack = 0;
+    a.flags = 0x800 | 0x100000000ULL; /* CLONE_SIGHAND | CLONE_CLEAR_SIGHAND */
+    clone3_case("sighand and clear_sighand", a, 64);
+    a.flags = 1ULL << 40;
+    clone3_case("unknown flag", a, 64);
+
+    /* CLONE_CLEAR_SIGHAND: a caught signal is back to SIG_DFL in the
+     * child; an ignored one stays ignored. */
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count_usr;
+    sigaction(SIGUSR1, &sa, NULL);
+    sa.sa_handler = SIG_IGN;
+    sigaction(SIGUSR2, &sa, NULL);
+    a = z;
+    a.exit_signal = SIGCHLD;
+    a.flags = 0x100000000ULL;
+    long r = clone3_raw(&a, 64);
+    if (r == 0) {
+        struct sigaction cur1, cur2;
+        sigaction(SIGUSR1, NULL, &cur1);
+        sigaction(SIGUSR2, NULL, &cur2);
+        _exit((cur1.sa_handler == SIG_DFL) | (cur2.sa_handler == SIG_IGN) << 1);
+    }
+    int st = 0;
+    waitpid((pid_t)r, &st, 0);
+    printf("clone3 clear_sighand: child status=%d\n", WEXITSTATUS(st));
+    return 0;
+}
+
 static __thread int tls_value = 7;
 
 static void *tls_thread(void *arg)
@@ -633,6 +715,8 @@ int main(int argc, char **argv)
         return robust();
     if (!strcmp(argv[1], "same"))
         return same(n, argc > 3 ? atoi(argv[3]) : 64);
+    if (!strcmp(argv[1], "clone3"))
+        return clone3_checks();
     if (!strcmp(argv[1], "mainexit"))
         return mainexit();
     if (!strcmp(argv[1], "procsig"))

@@ -28,6 +28,10 @@ pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
 pub const CLONE_DETACHED: u64 = 0x400000;
 pub const CLONE_UNTRACED: u64 = 0x800000;
 pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
+/// clone3 only: the child's caught signals go back to SIG_DFL.
+pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
+/// clone3 only: start the child in the cgroup `cgroup` names.
+pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Namespace flags: creating namespaces needs privileges an ordinary user
 /// does not have.
 pub const CLONE_NEWS: u64 = 0x7e02_0000 & !CLONE_SYSVSEM & !CLONE_SETTLS & !CLONE_PARENT_SETTID & !CLONE_CHILD_CLEARTID;
@@ -157,7 +161,13 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         cwd: parent.cwd.clone(),
         umask: parent.umask,
         limits: parent.limits.clone(),
-        sig: parent.sig.clone(),
+        sig: if flags & CLONE_CLEAR_SIGHAND != 0 {
+            let mut s = parent.sig.clone();
+            s.reset_for_exec();
+            s
+        } else {
+            parent.sig.clone()
+        },
         shared_pending: SigPending::default(),
         threads: vec![pid],
         children: Vec::new(),

@@ -170,28 +170,70 @@ struct CloneArgsRaw {
     tls: u64,
 }
 
+/// The flags clone3 knows: the legacy 32 bits, CLONE_CLEAR_SIGHAND and
+/// CLONE_INTO_CGROUP.
+const CLONE3_FLAGS: u64 = 0xffff_ffff | fork::CLONE_CLEAR_SIGHAND | fork::CLONE_INTO_CGROUP;
+/// struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2).
+const CLONE_ARGS_SIZE: u64 = 88;
+
 pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    // copy_clone_args_from_user()'s checks, in its order.
     let size = a[1];
-    if !(64..=4096).contains(&size) {
+    if size > 4096 {
+        return Err(E2BIG);
+    }
+    if size < 64 {
         return Err(EINVAL);
     }
     let r: CloneArgsRaw = ctx.read_struct(a[0])?;
-    // Fields beyond what faultline knows must be zero.
-    if size > 64 {
-        let mut rest = vec![0u8; (size - 64) as usize];
-        ctx.read_user(a[0] + 64, &mut rest)?;
+    // set_tid, set_tid_size, cgroup (zero if the caller's struct is older).
+    let mut ext = [0u64; 3];
+    for (i, v) in ext.iter_mut().enumerate() {
+        let at = 64 + 8 * i as u64;
+        if at < size {
+            *v = ctx.read_u64(a[0] + at)?;
+        }
+    }
+    // Fields beyond what Linux knows must be zero.
+    if size > CLONE_ARGS_SIZE {
+        let mut rest = vec![0u8; (size - CLONE_ARGS_SIZE) as usize];
+        ctx.read_user(a[0] + CLONE_ARGS_SIZE, &mut rest)?;
         if rest.iter().any(|&b| b != 0) {
             return Err(E2BIG);
         }
     }
-    if r.exit_signal > 64 || (r.stack == 0) != (r.stack_size == 0) {
+    let [set_tid, set_tid_size, cgroup] = ext;
+    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
         return Err(EINVAL);
+    }
+    if r.exit_signal & !fork::CSIGNAL != 0 || r.exit_signal > 64 {
+        return Err(EINVAL);
+    }
+    if cgroup > i32::MAX as u64 {
+        return Err(EINVAL);
+    }
+    // clone3_args_valid().
+    let f = r.flags;
+    if f & !CLONE3_FLAGS != 0
+        || f & (fork::CLONE_SIGHAND | fork::CLONE_CLEAR_SIGHAND) == fork::CLONE_SIGHAND | fork::CLONE_CLEAR_SIGHAND
+        || (f & (fork::CLONE_THREAD | fork::CLONE_PARENT) != 0 && r.exit_signal != 0)
+        || (r.stack == 0) != (r.stack_size == 0)
+    {
+        return Err(EINVAL);
+    }
+    // Choosing the new task's id needs CAP_SYS_ADMIN; there are no
+    // cgroups to start in.
+    if set_tid_size != 0 {
+        return Err(EPERM);
+    }
+    if f & fork::CLONE_INTO_CGROUP != 0 {
+        return Err(EBADF);
     }
     fork::clone(
         ctx,
         CloneArgs {
             flags: r.flags,
-            stack: if r.stack != 0 { r.stack + r.stack_size } else { 0 },
+            stack: if r.stack != 0 { r.stack.wrapping_add(r.stack_size) } else { 0 },
             parent_tid: r.parent_tid,
             child_tid: r.child_tid,
             tls: r.tls,

@@ -315,8 +315,26 @@ fn null_and_access_faults_carry_linuxs_si_addr_and_si_code() {
         let run = same_as_native("signals", libc, &["accerr"]);
         assert_eq!(
             run.stdout,
-            "accerr: signo=11 offset=100 si_code=2\nprot_none read: offset=5 si_code=2\nunmapped read: offset=7 si_code=1\n"
+            "accerr: signo=11 offset=100 si_code=2 err=6 trapno=14 cr2_ok=1\nprot_none read: offset=5 si_code=2 \
+             err=4\nunmapped read: offset=7 si_code=1 err=4\n"
         );
+    }
+}
+
+/// A read past the end of a mapped file (a page of it, but beyond EOF):
+/// SIGBUS with BUS_ADRERR at the address, caught by a handler.
+#[test]
+fn a_read_past_eof_of_a_mapped_file_is_a_caught_sigbus() {
+    let small = concat!(env!("CARGO_MANIFEST_DIR"), "/../elf-fixtures/libc/fixture.h");
+    assert!(std::fs::metadata(small).unwrap().len() < 4096);
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["sigbus", small]);
+        // The sigcontext's error code (user read, not present), trap
+        // number (page fault) and cr2, as well.
+        assert_eq!(run.stdout, "sigbus: signo=7 offset=4108 si_code=2 err=4 trapno=14 cr2_ok=1\n");
+        let sig: Vec<_> = run.outcome.events.iter().filter(|e| matches!(e.kind, EventKind::Signal { .. })).collect();
+        assert_eq!(sig.len(), 1, "{libc}: {sig:?}");
+        assert_eq!((sig[0].kind, sig[0].access), (EventKind::Signal { signo: 7, code: 2 }, Access::Read));
     }
 }
 

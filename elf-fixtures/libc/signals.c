@@ -10,6 +10,8 @@
  *   signals barrier-fresh N   the same with pages never touched before
  *   signals null          a NULL write, caught: si_addr, si_code
  *   signals accerr        a write to a read-only page, caught: SEGV_ACCERR
+ *   signals sigbus FILE   a read past the end of a mapped file, caught:
+ *                         SIGBUS, BUS_ADRERR, si_addr
  *   signals restart       SA_RESTART: a blocking pipe read survives a signal
  *   signals eintr         no SA_RESTART: the read fails with EINTR
  *   signals alarm         as eintr, with alarm() instead of another thread
@@ -27,9 +29,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
+#include <ucontext.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -90,10 +94,14 @@ static int barrier(int n, int fresh)
 static sigjmp_buf back;
 static volatile uintptr_t got_addr;
 static volatile int got_code, got_signo;
+static volatile long got_err, got_trapno, got_cr2_matches;
 
-static void catch(int sig, siginfo_t *si, void *uc)
+static void catch(int sig, siginfo_t *si, void *ucv)
 {
-    (void)uc;
+    ucontext_t *uc = ucv;
+    got_err = uc->uc_mcontext.gregs[REG_ERR];
+    got_trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
+    got_cr2_matches = (uintptr_t)uc->uc_mcontext.gregs[REG_CR2] == (uintptr_t)si->si_addr;
     got_signo = sig;
     got_addr = (uintptr_t)si->si_addr;
     got_code = si->si_code;
@@ -134,19 +142,40 @@ static int accerr(void)
         p[100] = 1;
         return 1;
     }
-    printf("accerr: signo=%d offset=%ld si_code=%d\n", got_signo, (long)(got_addr - (uintptr_t)p), got_code);
+    printf("accerr: signo=%d offset=%ld si_code=%d err=%ld trapno=%ld cr2_ok=%ld\n", got_signo,
+           (long)(got_addr - (uintptr_t)p), got_code, got_err, got_trapno, got_cr2_matches);
     char *q = mmap(NULL, PAGE, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (!sigsetjmp(back, 1)) {
         (void)*(volatile char *)(q + 5);
         return 1;
     }
-    printf("prot_none read: offset=%ld si_code=%d\n", (long)(got_addr - (uintptr_t)q), got_code);
+    printf("prot_none read: offset=%ld si_code=%d err=%ld\n", (long)(got_addr - (uintptr_t)q), got_code, got_err);
     munmap(q, PAGE);
     if (!sigsetjmp(back, 1)) {
         (void)*(volatile char *)(q + 7);
         return 1;
     }
-    printf("unmapped read: offset=%ld si_code=%d\n", (long)(got_addr - (uintptr_t)q), got_code);
+    printf("unmapped read: offset=%ld si_code=%d err=%ld\n", (long)(got_addr - (uintptr_t)q), got_code, got_err);
+    return 0;
+}
+
+static int sigbus(const char *path)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return 2;
+    char *p = mmap(NULL, 2 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (p == MAP_FAILED)
+        return 2;
+    on(SIGBUS, 0);
+    volatile char c = p[0];
+    (void)c;
+    if (!sigsetjmp(back, 1)) {
+        c = p[PAGE + 12];
+        return 1;
+    }
+    printf("sigbus: signo=%d offset=%ld si_code=%d err=%ld trapno=%ld cr2_ok=%ld\n", got_signo,
+           (long)(got_addr - (uintptr_t)p), got_code, got_err, got_trapno, got_cr2_matches);
     return 0;
 }
 
@@ -334,6 +363,8 @@ int main(int argc, char **argv)
         return null();
     if (!strcmp(argv[1], "accerr"))
         return accerr();
+    if (!strcmp(argv[1], "sigbus"))
+        return sigbus(argc > 2 ? argv[2] : "/etc/hostname");
     if (!strcmp(argv[1], "restart"))
         return blocking_read(SA_RESTART, 0);
     if (!strcmp(argv[1], "eintr"))

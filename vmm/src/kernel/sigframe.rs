@@ -206,10 +206,12 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         eflags: regs.rflags,
         cs: crate::arch::tables::USER_CS,
         ss: crate::arch::tables::USER_DS,
-        err: if sig == signal::SIGSEGV { ctx.fault_error } else { 0 },
+        // A page fault's (SIGSEGV or SIGBUS): error code and address, as
+        // the thread's trap state has them.
+        err: ctx.fault_error,
         trapno: ctx.fault_trapno,
         oldmask: old_mask,
-        cr2: if info.code > 0 && sig == signal::SIGSEGV { info.addr } else { 0 },
+        cr2: if ctx.fault_trapno == 14 { info.addr } else { 0 },
         fpstate: if saved_fpu.is_some() { fp } else { 0 },
         ..Default::default()
     };

@@ -65,6 +65,9 @@ pub const fn bit(sig: i32) -> SigSet {
     1u64 << (sig - 1)
 }
 
+/// The signals faults raise, delivered before any other (SYNCHRONOUS_MASK).
+pub const SYNCHRONOUS: SigSet = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
+
 /// SIGKILL and SIGSTOP can be neither blocked nor caught.
 pub const UNBLOCKABLE: SigSet = bit(SIGKILL) | bit(SIGSTOP);
 
@@ -191,11 +194,15 @@ impl SigPending {
         self.queue.push_back(info);
     }
 
-    /// Takes the lowest pending signal not in `blocked`.
+    /// Takes the lowest pending signal not in `blocked`; a synchronous one
+    /// (a fault's) first, as Linux's next_signal().
     pub fn take(&mut self, blocked: SigSet) -> Option<SigInfo> {
-        let ready = self.set & !blocked;
+        let mut ready = self.set & !blocked;
         if ready == 0 {
             return None;
+        }
+        if ready & SYNCHRONOUS != 0 {
+            ready &= SYNCHRONOUS;
         }
         let sig = ready.trailing_zeros() as i32 + 1;
         self.take_signal(sig)
@@ -279,6 +286,11 @@ mod tests {
         assert_eq!(p.take(0).unwrap().signo, 40);
         assert_eq!(p.take(0), None);
         assert_eq!(p.set, 0);
+        // A fault's signal goes first, whatever its number.
+        p.add(SigInfo::kernel(SIGINT));
+        p.add(SigInfo::fault(SIGSEGV, SEGV_MAPERR, 0));
+        assert_eq!(p.take(0).unwrap().signo, SIGSEGV);
+        assert_eq!(p.take(0).unwrap().signo, SIGINT);
     }
 
     #[test]

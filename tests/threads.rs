@@ -380,6 +380,21 @@ fn masks_pending_sets_sigsuspend_and_sigtimedwait() {
     }
 }
 
+/// The mask inside a handler: its own signal (unless SA_NODEFER) and
+/// sa_mask; a signal raised in its own handler runs after it, or nested
+/// with SA_NODEFER; rt_sigreturn restores the mask.
+#[test]
+fn handler_masks_sa_nodefer_and_nesting() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["nodefer"]);
+        assert_eq!(
+            run.stdout,
+            "deferred: self_blocked=1 usr2_blocked=1 depth_max=1\nnodefer: self_blocked=0 usr2_blocked=0 \
+             depth_max=3\nafter: usr1_blocked=0 usr2_blocked=0\n"
+        );
+    }
+}
+
 #[test]
 fn a_handler_leaves_the_interrupted_codes_fpu_state_intact() {
     for libc in LIBCS {

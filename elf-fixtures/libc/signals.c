@@ -17,6 +17,8 @@
  *   signals alarm         as eintr, with alarm() instead of another thread
  *   signals altstack      unbounded recursion; SIGSEGV on the sigaltstack
  *   signals mask          sigprocmask, sigpending, sigsuspend, sigtimedwait
+ *   signals nodefer       what a handler's mask holds: its own signal unless
+ *                         SA_NODEFER, and sa_mask; nested delivery
  *   signals fpu           the handler clobbers SSE registers; the
  *                         interrupted code's come back intact
  */
@@ -322,6 +324,47 @@ static int masks(void)
     return 0;
 }
 
+static volatile int self_blocked, usr2_blocked, depth_now, depth_max, entries;
+
+static void look(int sig)
+{
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    self_blocked = sigismember(&cur, sig);
+    usr2_blocked = sigismember(&cur, SIGUSR2);
+    depth_now++;
+    if (depth_now > depth_max)
+        depth_max = depth_now;
+    /* With SA_NODEFER, raising it again nests at once; without, it runs
+     * after this handler returns. Three runs either way. */
+    if (++entries < 3)
+        raise(sig);
+    depth_now--;
+}
+
+static int nodefer(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = look;
+    sigemptyset(&sa.sa_mask);
+    sigaddset(&sa.sa_mask, SIGUSR2);
+    sigaction(SIGUSR1, &sa, NULL);
+    raise(SIGUSR1);
+    printf("deferred: self_blocked=%d usr2_blocked=%d depth_max=%d\n", self_blocked, usr2_blocked, depth_max);
+    depth_max = 0;
+    entries = 0;
+    sa.sa_flags = SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGUSR1, &sa, NULL);
+    raise(SIGUSR1);
+    printf("nodefer: self_blocked=%d usr2_blocked=%d depth_max=%d\n", self_blocked, usr2_blocked, depth_max);
+    sigset_t cur;
+    sigprocmask(SIG_SETMASK, NULL, &cur);
+    printf("after: usr1_blocked=%d usr2_blocked=%d\n", sigismember(&cur, SIGUSR1), sigismember(&cur, SIGUSR2));
+    return 0;
+}
+
 static volatile double clobber_sink;
 
 static void clobber(int sig)
@@ -377,6 +420,8 @@ int main(int argc, char **argv)
         return altstack();
     if (!strcmp(argv[1], "mask"))
         return masks();
+    if (!strcmp(argv[1], "nodefer"))
+        return nodefer();
     if (!strcmp(argv[1], "fpu"))
         return fpu();
     return 2;

@@ -19,6 +19,8 @@
  *   signals mask          sigprocmask, sigpending, sigsuspend, sigtimedwait
  *   signals nodefer       what a handler's mask holds: its own signal unless
  *                         SA_NODEFER, and sa_mask; nested delivery
+ *   signals sse           the same, with xmm registers and MXCSR set around
+ *                         a kill() in inline assembly
  *   signals fpu           the handler clobbers SSE registers; the
  *                         interrupted code's come back intact
  */
@@ -377,6 +379,42 @@ static void clobber(int sig)
     handled++;
 }
 
+/* Clobbers SSE registers and MXCSR: the interrupted code must not see it. */
+static void clobber_sse(int sig)
+{
+    (void)sig;
+    unsigned int mxcsr = 0x7f80; /* round toward zero, all masked */
+    __asm__ volatile("pcmpeqd %%xmm0, %%xmm0\n\tpcmpeqd %%xmm7, %%xmm7\n\tpcmpeqd %%xmm15, %%xmm15\n\tldmxcsr %0"
+                     :
+                     : "m"(mxcsr)
+                     : "xmm0", "xmm7", "xmm15");
+    handled++;
+}
+
+/* Values in xmm0, xmm7, xmm15 across a kill() whose signal runs a handler
+ * on the way back from the syscall. */
+static int sse(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = clobber_sse;
+    sigaction(SIGUSR1, &sa, NULL);
+    double in[3] = {1.5, 2.5, 3.5}, out[3] = {0, 0, 0};
+    long pid = getpid();
+    unsigned int before = 0, after = 0;
+    __asm__ volatile("stmxcsr %[before]\n\t"
+                     "movsd %[a], %%xmm0\n\tmovsd %[b], %%xmm7\n\tmovsd %[c], %%xmm15\n\t"
+                     "mov $62, %%eax\n\tmov %[pid], %%rdi\n\tmov $10, %%esi\n\tsyscall\n\t"
+                     "movsd %%xmm0, %[x]\n\tmovsd %%xmm7, %[y]\n\tmovsd %%xmm15, %[z]\n\t"
+                     "stmxcsr %[after]"
+                     : [x] "=m"(out[0]), [y] "=m"(out[1]), [z] "=m"(out[2]), [before] "=m"(before), [after] "=m"(after)
+                     : [a] "m"(in[0]), [b] "m"(in[1]), [c] "m"(in[2]), [pid] "r"(pid)
+                     : "rax", "rdi", "rsi", "rcx", "r11", "memory", "xmm0", "xmm7", "xmm15");
+    printf("sse: handled=%d xmm0=%.1f xmm7=%.1f xmm15=%.1f mxcsr_kept=%d\n", handled, out[0], out[1], out[2],
+           before == after);
+    return 0;
+}
+
 static int fpu(void)
 {
     struct sigaction sa;
@@ -422,6 +460,8 @@ int main(int argc, char **argv)
         return masks();
     if (!strcmp(argv[1], "nodefer"))
         return nodefer();
+    if (!strcmp(argv[1], "sse"))
+        return sse();
     if (!strcmp(argv[1], "fpu"))
         return fpu();
     return 2;

@@ -356,6 +356,21 @@ fn sa_restart_restarts_a_blocking_read_and_without_it_read_fails_with_eintr() {
     }
 }
 
+/// Sleeps a handler interrupts fail with EINTR even under SA_RESTART
+/// (ERESTART_RESTARTBLOCK, ERESTARTNOHAND), with what was left in rem; a
+/// signal with no handler does not cut a sleep short: restart_syscall
+/// sleeps the rest.
+#[test]
+fn sleeps_are_interrupted_by_handlers_and_resumed_without() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["sleep"]);
+        assert!(run.stdout.starts_with("nanosleep: r=-1 errno=Interrupted system call handled=1 rem_ok=1\n"));
+        assert!(run.stdout.ends_with("sigcont: r=0 full=1\n"), "{}", run.stdout);
+        assert!(run.strace.contains("= ? ERESTART_RESTARTBLOCK (Interrupted by signal)"), "{}", run.strace);
+        assert!(run.strace.contains("= ? ERESTARTNOHAND (To be restarted if no handler)"), "{}", run.strace);
+    }
+}
+
 #[test]
 fn a_stack_overflow_is_handled_on_the_alternate_stack() {
     for libc in LIBCS {

@@ -15,6 +15,10 @@
  *   signals restart       SA_RESTART: a blocking pipe read survives a signal
  *   signals eintr         no SA_RESTART: the read fails with EINTR
  *   signals alarm         as eintr, with alarm() instead of another thread
+ *   signals sleep         nanosleep and clock_nanosleep (absolute) a handler
+ *                         interrupts: EINTR even under SA_RESTART, with
+ *                         what was left in rem; a SIGCONT with no handler
+ *                         does not cut a sleep short
  *   signals altstack      unbounded recursion; SIGSEGV on the sigaltstack
  *   signals mask          sigprocmask, sigpending, sigsuspend, sigtimedwait
  *   signals nodefer       what a handler's mask holds: its own signal unless
@@ -227,6 +231,60 @@ static int blocking_read(int flags, int use_alarm)
     printf("%s: read=%zd errno=%s handled=%d byte=%c\n", flags & SA_RESTART ? "restart" : "eintr", r,
            r < 0 ? strerror(e) : "-", handled, c ? c : '-');
     pthread_join(t, NULL);
+    return 0;
+}
+
+static pthread_t sleeper;
+
+static void *send_later(void *arg)
+{
+    int sig = (int)(uintptr_t)arg;
+    struct timespec d = {0, 30 * 1000000};
+    nanosleep(&d, NULL);
+    pthread_kill(sleeper, sig);
+    return NULL;
+}
+
+static long ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+static int sleeps(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    sleeper = pthread_self();
+    pthread_t t;
+    struct timespec req = {0, 300 * 1000000}, rem = {0, 0}, t0, t1;
+
+    pthread_create(&t, NULL, send_later, (void *)(uintptr_t)SIGUSR1);
+    int r = nanosleep(&req, &rem);
+    int e = errno;
+    pthread_join(t, NULL);
+    long left = rem.tv_sec * 1000 + rem.tv_nsec / 1000000;
+    printf("nanosleep: r=%d errno=%s handled=%d rem_ok=%d\n", r, r ? strerror(e) : "-", handled,
+           left > 100 && left < 300);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    struct timespec until = t0;
+    until.tv_sec += 1;
+    pthread_create(&t, NULL, send_later, (void *)(uintptr_t)SIGUSR1);
+    r = clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &until, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    printf("clock_nanosleep abs: r=%s handled=%d early=%d\n", r ? strerror(r) : "0", handled, ms_between(&t0, &t1) < 900);
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_create(&t, NULL, send_later, (void *)(uintptr_t)SIGCONT);
+    req.tv_nsec = 150 * 1000000;
+    r = nanosleep(&req, NULL);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    pthread_join(t, NULL);
+    printf("sigcont: r=%d full=%d\n", r, ms_between(&t0, &t1) >= 150);
     return 0;
 }
 
@@ -454,6 +512,8 @@ int main(int argc, char **argv)
         return blocking_read(0, 1);
     if (!strcmp(argv[1], "alarm-restart"))
         return blocking_read(SA_RESTART, 1);
+    if (!strcmp(argv[1], "sleep"))
+        return sleeps();
     if (!strcmp(argv[1], "altstack"))
         return altstack();
     if (!strcmp(argv[1], "mask"))

@@ -66,6 +66,10 @@ pub const ERESTARTSYS: Errno = Errno(512);
 /// A blocking call interrupted by a signal: EINTR if a handler runs,
 /// restarted if none does (poll, sigsuspend, pause).
 pub const ERESTARTNOHAND: Errno = Errno(514);
+/// A relative sleep interrupted by a signal: EINTR if a handler runs,
+/// otherwise continued by restart_syscall(2) from the thread's restart
+/// block (what was left of it).
+pub const ERESTART_RESTARTBLOCK: Errno = Errno(516);
 
 impl Errno {
     /// The value a syscall returns for it.
@@ -129,6 +133,7 @@ impl Errno {
             (110, "ETIMEDOUT"),
             (512, "ERESTARTSYS"),
             (514, "ERESTARTNOHAND"),
+            (516, "ERESTART_RESTARTBLOCK"),
         ];
         NAMES.iter().find(|(n, _)| *n == self.0).map_or("E?", |(_, s)| s)
     }
@@ -139,6 +144,7 @@ impl Errno {
             1 => "Operation not permitted",
             512 => "To be restarted if SA_RESTART is set",
             514 => "To be restarted if no handler",
+            516 => "Interrupted by signal",
             2 => "No such file or directory",
             3 => "No such process",
             4 => "Interrupted system call",

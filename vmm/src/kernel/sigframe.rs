@@ -5,7 +5,7 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS};
+use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 use super::signal::{self, SigInfo, UNBLOCKABLE};
 use super::task::Ctx;
 use super::thread::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
@@ -158,8 +158,10 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         let rax = ctx.regs.rax as i64;
         if rax == ERESTARTSYS.ret() && act.flags & signal::SA_RESTART != 0 {
             restart(ctx);
-        } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() {
+        } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() || rax == ERESTART_RESTARTBLOCK.ret() {
             ctx.regs.rax = EINTR.ret() as u64;
+            // Nothing for a later restart_syscall to continue.
+            ctx.thread_mut().restart_block = None;
         }
     }
     if act.flags & signal::SA_RESTORER == 0 {
@@ -268,9 +270,14 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
 /// Makes the interrupted syscall run again when the thread resumes.
 pub fn restart(ctx: &mut Ctx) {
     if let Some(nr) = ctx.syscall_nr {
-        ctx.regs.rax = nr;
-        ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
+        restart_with(ctx, nr);
     }
+}
+
+/// Backs the thread up onto its `syscall` instruction, to make call `nr`.
+pub fn restart_with(ctx: &mut Ctx, nr: u64) {
+    ctx.regs.rax = nr;
+    ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
 }
 
 /// rt_sigreturn(2): back to where the signal interrupted, registers, mask,

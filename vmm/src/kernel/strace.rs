@@ -359,7 +359,7 @@ pub fn line(
     match ret {
         None => out.push_str(" = ?"),
         // Never seen by the program: restarted, or EINTR on the way out.
-        Some(r) if r == -512 || r == -514 => {
+        Some(r) if r == -512 || r == -514 || r == -516 => {
             let e = super::Errno(-r as i32);
             let _ = write!(out, " = ? {} ({})", e.name(), e.describe());
         }

@@ -231,6 +231,8 @@ impl<'a> Ctx<'a> {
             let rax = self.regs.rax as i64;
             if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() {
                 super::sigframe::restart(self);
+            } else if rax == ERESTART_RESTARTBLOCK.ret() {
+                super::sigframe::restart_with(self, super::syscalls::NR_RESTART_SYSCALL);
             }
         }
         if let Some(t) = self.k.threads.get_mut(&self.tid) {

@@ -45,6 +45,14 @@ impl AltStack {
     }
 }
 
+/// What restart_syscall(2) continues (Linux's restart_block).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RestartBlock {
+    /// A relative nanosleep or clock_nanosleep: until `deadline`, writing
+    /// what is left to `rem` if interrupted again.
+    Sleep { deadline: std::time::Instant, rem: u64 },
+}
+
 pub struct Thread {
     pub tid: Tid,
     pub pid: Pid,
@@ -63,6 +71,7 @@ pub struct Thread {
     pub saved_mask: Option<SigSet>,
     pub pending: SigPending,
     pub altstack: AltStack,
+    pub restart_block: Option<RestartBlock>,
     /// Its own condition variable, paired with the kernel lock: a blocked
     /// thread sleeps on it.
     pub cond: Arc<Condvar>,
@@ -94,6 +103,7 @@ impl Thread {
             saved_mask: None,
             pending: SigPending::default(),
             altstack: AltStack::default(),
+            restart_block: None,
             cond: Arc::new(Condvar::new()),
             kicker: None,
             host_tid: None,

@@ -335,7 +335,7 @@ pub static TABLE: &[Syscall] = &[
     sc(216, "remap_file_pages", &[Ptr, Long, Hex, Long, Hex], M, None),
     sc(217, "getdents64", &[Fd, Ptr, Int], D, Some(fs::getdents64)),
     sc(218, "set_tid_address", &[Ptr], O, Some(process::set_tid_address)),
-    sc(219, "restart_syscall", &[], O, None),
+    sc(219, "restart_syscall", &[], O, Some(time::restart_syscall)),
     sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
     sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(fs::fadvise64)),
     sc(222, "timer_create", &[Clock, Ptr, Ptr], O, None),
@@ -476,6 +476,10 @@ fn index() -> &'static [Option<&'static Syscall>] {
         v
     })
 }
+
+/// restart_syscall(2)'s number: what a relative sleep a signal interrupted
+/// resumes with when no handler runs.
+pub const NR_RESTART_SYSCALL: u64 = 219;
 
 /// The entry for syscall `nr`.
 pub fn lookup(nr: u64) -> Option<&'static Syscall> {

@@ -4,6 +4,7 @@ use std::time::{Duration, Instant};
 
 use super::super::errno::*;
 use super::super::task::{Ctx, Woken};
+use super::super::thread::RestartBlock;
 
 const CLOCK_REALTIME: u64 = 0;
 const CLOCK_MONOTONIC: u64 = 1;
@@ -91,28 +92,47 @@ pub fn time(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(s)
 }
 
-/// Sleeps until `deadline`, interruptibly; on a signal writes what is left
-/// to `rem` (if given) and returns EINTR.
-fn sleep_until(ctx: &mut Ctx, deadline: Instant, rem: u64) -> SysResult {
+/// Sleeps until `deadline`, interruptibly. A relative sleep (`relative`)
+/// a signal interrupts writes what is left to `rem` (if given) and returns
+/// ERESTART_RESTARTBLOCK: EINTR if a handler runs, else restart_syscall
+/// sleeps the rest. An absolute one returns ERESTARTNOHAND: it simply runs
+/// again if no handler does.
+fn sleep_until(ctx: &mut Ctx, deadline: Instant, relative: bool, rem: u64) -> SysResult {
     loop {
         if Instant::now() >= deadline {
             return Ok(0);
         }
         if let Some(w) = ctx.interrupted() {
-            if w == Woken::Signal && rem != 0 {
-                let left = deadline.saturating_duration_since(Instant::now());
-                let _ = write_pair(ctx, rem, left.as_secs() as i64, left.subsec_nanos() as i64);
+            if w != Woken::Signal {
+                return Err(EINTR);
             }
-            return Err(EINTR);
+            if !relative {
+                return Err(ERESTARTNOHAND);
+            }
+            if rem != 0 {
+                let left = deadline.saturating_duration_since(Instant::now());
+                write_pair(ctx, rem, left.as_secs() as i64, left.subsec_nanos() as i64)?;
+            }
+            ctx.thread_mut().restart_block = Some(RestartBlock::Sleep { deadline, rem });
+            return Err(ERESTART_RESTARTBLOCK);
         }
         ctx.sleep(Some(deadline));
+    }
+}
+
+/// restart_syscall(2): continues what the thread's restart block holds;
+/// with none, EINTR (do_no_restart_syscall).
+pub fn restart_syscall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+    match ctx.thread_mut().restart_block.take() {
+        Some(RestartBlock::Sleep { deadline, rem }) => sleep_until(ctx, deadline, true, rem),
+        None => Err(EINTR),
     }
 }
 
 pub fn nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, ns) = read_timespec(ctx, a[0])?;
     let deadline = Instant::now() + Duration::new(s as u64, ns as u32);
-    sleep_until(ctx, deadline, a[1])
+    sleep_until(ctx, deadline, true, a[1])
 }
 
 pub fn clock_nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -132,7 +152,8 @@ pub fn clock_nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         Duration::new(s as u64, ns as u32)
     };
     let deadline = Instant::now().checked_add(d).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 32));
-    sleep_until(ctx, deadline, if flags & TIMER_ABSTIME != 0 { 0 } else { rem })
+    let relative = flags & TIMER_ABSTIME == 0;
+    sleep_until(ctx, deadline, relative, if relative { rem } else { 0 })
 }
 
 /// The real-time timer: what is left of it (in µs) and its interval.

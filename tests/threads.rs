@@ -64,6 +64,18 @@ fn futex_timeouts_wakes_and_requeues_as_on_linux() {
     }
 }
 
+/// A futex wait with a timeout that a handler interrupts fails with EINTR
+/// even under SA_RESTART; interrupted with no handler, restart_syscall
+/// waits to the same deadline (the timeout is not stretched).
+#[test]
+fn futex_waits_with_timeouts_and_signals() {
+    for libc in LIBCS {
+        let run = same_as_native("threads", libc, &["futexsig"]);
+        assert!(run.stdout.starts_with("futex handler: r=-1 errno=Interrupted system call handled=1 early=1\n"));
+        assert!(run.stdout.ends_with(" in_time=1\n"), "{}", run.stdout);
+    }
+}
+
 #[test]
 fn tgkill_reaches_the_chosen_thread() {
     for libc in LIBCS {

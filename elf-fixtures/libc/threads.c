@@ -13,6 +13,9 @@
  *                         sizes, names) while the N threads are alive
  *   threads futex         futex timeouts (relative, absolute, realtime),
  *                         EAGAIN, wake and requeue
+ *   threads futexsig      a futex wait with a timeout a handler interrupts:
+ *                         EINTR even under SA_RESTART; a SIGCONT with no
+ *                         handler does not stretch the timeout
  *   threads tgkill        a signal to one chosen thread runs on that thread
  *   threads tls N         thread-local storage in N threads
  *   threads robust        a thread dies holding a robust mutex: the next
@@ -275,6 +278,50 @@ static int futexes(void)
     int e = pthread_cond_timedwait(&cv, &lock, &until);
     pthread_mutex_unlock(&lock);
     printf("cond_timedwait: %s\n", strerror(e));
+    return 0;
+}
+
+static pthread_t futex_waiter;
+static volatile int futex_handled;
+
+static void on_futex_sig(int sig)
+{
+    (void)sig;
+    futex_handled++;
+}
+
+static void *signal_in_60ms(void *arg)
+{
+    struct timespec d = {0, 60 * 1000000};
+    nanosleep(&d, NULL);
+    pthread_kill(futex_waiter, (int)(uintptr_t)arg);
+    return NULL;
+}
+
+static int futexsig(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_futex_sig;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    futex_waiter = pthread_self();
+    pthread_t t;
+    struct timespec t0, rel = {0, 300 * 1000000};
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_create(&t, NULL, signal_in_60ms, (void *)(uintptr_t)SIGUSR1);
+    long r = futex(&word, FUTEX_WAIT_PRIVATE, 0, &rel, NULL, 0);
+    int e = errno;
+    pthread_join(t, NULL);
+    printf("futex handler: r=%ld errno=%s handled=%d early=%d\n", r, strerror(e), futex_handled, ms_since(&t0) < 250);
+    rel.tv_nsec = 150 * 1000000;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    pthread_create(&t, NULL, signal_in_60ms, (void *)(uintptr_t)SIGCONT);
+    r = futex(&word, FUTEX_WAIT_PRIVATE, 0, &rel, NULL, 0);
+    e = errno;
+    pthread_join(t, NULL);
+    long took = ms_since(&t0);
+    printf("futex sigcont: r=%ld errno=%s in_time=%d\n", r, strerror(e), took >= 150 && took < 200);
     return 0;
 }
 
@@ -707,6 +754,8 @@ int main(int argc, char **argv)
         return many(n, "maps", 100);
     if (!strcmp(argv[1], "futex"))
         return futexes();
+    if (!strcmp(argv[1], "futexsig"))
+        return futexsig();
     if (!strcmp(argv[1], "tgkill"))
         return tgkill_one();
     if (!strcmp(argv[1], "touch"))

@@ -12,6 +12,7 @@ use parking_lot::Condvar;
 
 use super::errno::*;
 use super::task::{Ctx, Woken};
+use super::thread::RestartBlock;
 use super::KernelState;
 use crate::mm::MmId;
 
@@ -196,9 +197,14 @@ pub fn wait(ctx: &mut Ctx, addr: u64, val: u32, deadline: Option<Instant>, bitse
         }
         if let Some(w) = ctx.interrupted() {
             // With a timeout Linux restarts only when no handler runs
-            // (ERESTART_RESTARTBLOCK): EINTR even under SA_RESTART.
+            // (ERESTART_RESTARTBLOCK), to the same deadline: EINTR even
+            // under SA_RESTART.
             break Err(match (w, deadline) {
-                (Woken::Signal, Some(_)) => ERESTARTNOHAND,
+                (Woken::Signal, Some(deadline)) => {
+                    let block = RestartBlock::Futex { addr, val, deadline, bitset, private };
+                    ctx.thread_mut().restart_block = Some(block);
+                    ERESTART_RESTARTBLOCK
+                }
                 _ => ctx.woken_errno(w),
             });
         }

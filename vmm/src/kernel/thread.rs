@@ -51,6 +51,8 @@ pub enum RestartBlock {
     /// A relative nanosleep or clock_nanosleep: until `deadline`, writing
     /// what is left to `rem` if interrupted again.
     Sleep { deadline: std::time::Instant, rem: u64 },
+    /// A futex wait with a timeout: the same wait, to the same deadline.
+    Futex { addr: u64, val: u32, deadline: std::time::Instant, bitset: u32, private: bool },
 }
 
 pub struct Thread {

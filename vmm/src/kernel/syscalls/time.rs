@@ -125,6 +125,9 @@ fn sleep_until(ctx: &mut Ctx, deadline: Instant, relative: bool, rem: u64) -> Sy
 pub fn restart_syscall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     match ctx.thread_mut().restart_block.take() {
         Some(RestartBlock::Sleep { deadline, rem }) => sleep_until(ctx, deadline, true, rem),
+        Some(RestartBlock::Futex { addr, val, deadline, bitset, private }) => {
+            super::super::futex::wait(ctx, addr, val, Some(deadline), bitset, private)
+        }
         None => Err(EINTR),
     }
 }

@@ -383,6 +383,21 @@ fn sleeps_are_interrupted_by_handlers_and_resumed_without() {
     }
 }
 
+/// ppoll's mask lets a blocked signal in for the call: the handler runs,
+/// ppoll fails with EINTR (ERESTARTNOHAND, even under SA_RESTART), and the
+/// caller's mask is back afterwards.
+#[test]
+fn ppoll_with_a_mask_runs_the_handler_and_restores_the_mask() {
+    for libc in LIBCS {
+        let run = same_as_native("signals", libc, &["ppoll"]);
+        assert_eq!(
+            run.stdout,
+            "ppoll: r=-1 errno=Interrupted system call handled=1 blocked_after=1\nppoll timeout: r=0\npoll ready: r=1 \
+             revents_in=1\n"
+        );
+    }
+}
+
 #[test]
 fn a_stack_overflow_is_handled_on_the_alternate_stack() {
     for libc in LIBCS {

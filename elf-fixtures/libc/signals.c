@@ -19,6 +19,9 @@
  *                         interrupts: EINTR even under SA_RESTART, with
  *                         what was left in rem; a SIGCONT with no handler
  *                         does not cut a sleep short
+ *   signals ppoll         ppoll with a mask that lets SIGUSR1 in: the handler
+ *                         runs, ppoll fails with EINTR (even under
+ *                         SA_RESTART), and the old mask is back after
  *   signals altstack      unbounded recursion; SIGSEGV on the sigaltstack
  *   signals mask          sigprocmask, sigpending, sigsuspend, sigtimedwait
  *   signals nodefer       what a handler's mask holds: its own signal unless
@@ -38,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/time.h>
@@ -288,6 +292,37 @@ static int sleeps(void)
     return 0;
 }
 
+static int ppoll_mask(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = count;
+    sa.sa_flags = SA_RESTART;
+    sigaction(SIGUSR1, &sa, NULL);
+    sigset_t block, open_mask, now;
+    sigemptyset(&block);
+    sigaddset(&block, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &block, NULL);
+    sigemptyset(&open_mask);
+    pipe(pipefd);
+    sleeper = pthread_self();
+    pthread_t t;
+    pthread_create(&t, NULL, send_later, (void *)(uintptr_t)SIGUSR1);
+    struct pollfd p = {.fd = pipefd[0], .events = POLLIN};
+    int r = ppoll(&p, 1, NULL, &open_mask);
+    int e = errno;
+    pthread_join(t, NULL);
+    sigprocmask(SIG_SETMASK, NULL, &now);
+    printf("ppoll: r=%d errno=%s handled=%d blocked_after=%d\n", r, strerror(e), handled, sigismember(&now, SIGUSR1));
+    struct timespec zero = {0, 0};
+    r = ppoll(&p, 1, &zero, NULL);
+    printf("ppoll timeout: r=%d\n", r);
+    write(pipefd[1], "y", 1);
+    r = poll(&p, 1, -1);
+    printf("poll ready: r=%d revents_in=%d\n", r, (p.revents & POLLIN) != 0);
+    return 0;
+}
+
 static char *alt_lo, *alt_hi;
 
 static void overflow_handler(int sig, siginfo_t *si, void *uc)
@@ -512,6 +547,8 @@ int main(int argc, char **argv)
         return blocking_read(0, 1);
     if (!strcmp(argv[1], "alarm-restart"))
         return blocking_read(SA_RESTART, 1);
+    if (!strcmp(argv[1], "ppoll"))
+        return ppoll_mask();
     if (!strcmp(argv[1], "sleep"))
         return sleeps();
     if (!strcmp(argv[1], "altstack"))

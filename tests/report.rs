@@ -65,6 +65,11 @@ fn the_trace_holds_every_fault_and_resident_counters() {
     assert!(events.iter().any(|e| e["ph"] == "C" && e["name"] == "resident pages"));
     assert!(events.iter().any(|e| e["ph"] == "C" && e["name"] == "resident: mmap"));
     assert!(events.iter().any(|e| e["ph"] == "M" && e["name"] == "process_name"));
+    // Syscalls as duration events, with their results.
+    let mmaps: Vec<_> =
+        events.iter().filter(|e| e["ph"] == "X" && e["cat"] == "syscall" && e["name"] == "mmap").collect();
+    assert!(mmaps.len() >= 2, "the fixture maps its hot and cold areas");
+    assert!(mmaps.iter().all(|e| e["args"]["ret"].as_i64().unwrap() > 0 && e["dur"].as_f64().unwrap() > 0.0));
     let last = events.iter().rfind(|e| e["ph"] == "C" && e["name"] == "resident: mmap").unwrap();
     assert_eq!(last["args"]["pages"], 64 + 8 * 256, "hot and cold pages all resident at the end");
 }
@@ -83,8 +88,13 @@ fn the_html_report_is_self_contained_and_renders() {
     let again = tmp("again.html");
     let out = faultline(&["report", csv.to_str().unwrap(), "--html", again.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    let body = |s: &str| s[s.find("<h2>").unwrap()..].to_string();
+    // Everything but the syscalls, which a CSV does not hold.
+    let body = |s: &str| {
+        let end = s.find("<h2>Syscalls</h2>").unwrap_or(s.len() - "</body></html>\n".len());
+        s[s.find("<h2>").unwrap()..end].to_string()
+    };
     assert_eq!(body(&std::fs::read_to_string(&again).unwrap()), body(&page));
+    assert!(page.contains("<h2>Syscalls</h2>") && page.contains("<tr><td>mmap</td>"), "the run's syscalls");
     // A real browser draws it: a screenshot with the heatmap's red in it.
     let png = tmp("shot.png");
     let url = format!("file://{}", html.display());

@@ -332,8 +332,10 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     let (summary, trace, report) = (open(&opts.summary)?, open(&opts.trace)?, open(&opts.report)?);
     let title = argv.join(" ");
     let mut config = config_of(argv, opts)?;
-    // The pictures are drawn from the whole timeline.
+    // The pictures are drawn from the whole timeline, and its syscalls.
     config.keep_events |= trace.is_some() || report.is_some();
+    let calls = (trace.is_some() || report.is_some()).then(faultline::kernel::strace::CallLog::default);
+    config.calls = calls.clone();
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;
     let show_progress = !opts.quiet && std::io::stderr().is_terminal();
@@ -359,12 +361,14 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     if trace.is_some() || report.is_some() {
         use faultline::report::{html, rows::Row, trace as chrome};
         let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+        let calls =
+            calls.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
         if let Some((path, f)) = trace {
             let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
-            write_out(&path, f, &chrome::to_json(&rows, &comms).to_string())?;
+            write_out(&path, f, &chrome::to_json(&rows, &calls, &comms).to_string())?;
         }
         if let Some((path, f)) = report {
-            write_out(&path, f, &html::render(&format!("faultline run {title}"), &rows))?;
+            write_out(&path, f, &html::render(&format!("faultline run {title}"), &rows, &calls))?;
         }
     }
     Ok(outcome)
@@ -391,10 +395,10 @@ fn main_result(cli: Cli) -> Result<u8> {
             let out = html.unwrap_or_else(|| csv.with_extension("html"));
             let (page_file, trace_file) = (create(&out)?, trace.as_deref().map(create).transpose()?);
             let rows = rows::read_csv(&csv.to_string_lossy())?;
-            write_out(&out, page_file, &page::render(&format!("faultline timeline {}", csv.display()), &rows))?;
+            write_out(&out, page_file, &page::render(&format!("faultline timeline {}", csv.display()), &rows, &[]))?;
             if let (Some(path), Some(f)) = (trace, trace_file) {
                 let pids = rows.iter().map(|r| (r.pid, format!("pid {}", r.pid))).collect();
-                write_out(&path, f, &chrome::to_json(&rows, &pids).to_string())?;
+                write_out(&path, f, &chrome::to_json(&rows, &[], &pids).to_string())?;
             }
             eprintln!("faultline: wrote {}", out.display());
             return Ok(0);

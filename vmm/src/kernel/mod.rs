@@ -70,6 +70,8 @@ pub struct KernelConfig {
     pub diag: Output,
     /// Print each syscall here.
     pub strace: Option<strace::Strace>,
+    /// Collect every syscall here (for `--trace` and `--report`).
+    pub calls: Option<strace::CallLog>,
     /// Print a status line after reclaim passes.
     pub status: Option<Output>,
     /// vm.overcommit_memory and vm.overcommit_ratio.

@@ -43,6 +43,21 @@ impl Sink {
     }
 }
 
+/// One syscall as the reports show it: who made it, when (ns since exec),
+/// how long it took and what it returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CallRecord {
+    pub pid: u32,
+    pub tid: u32,
+    pub name: &'static str,
+    pub start_ns: u64,
+    pub dur_ns: u64,
+    pub ret: i64,
+}
+
+/// Where the syscalls of a run are collected, when a report wants them.
+pub type CallLog = Arc<Mutex<Vec<CallRecord>>>;
+
 /// Per syscall name: calls, errors, total time.
 pub type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
 

@@ -9,6 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::rows::Row;
+use crate::kernel::strace::CallRecord;
 
 const W: f64 = 900.0;
 const H: f64 = 320.0;
@@ -31,8 +32,9 @@ struct RegionTotals {
     peak: i64,
 }
 
-/// The page for `rows`, titled `title`.
-pub fn render(title: &str, rows: &[Row]) -> String {
+/// The page for `rows` (and the run's syscalls, if it has them), titled
+/// `title`.
+pub fn render(title: &str, rows: &[Row], calls: &[CallRecord]) -> String {
     let end_ns = rows.iter().map(|r| r.time_ns).max().unwrap_or(0).max(1);
     let steps = super::rows::resident_steps(rows);
     let mut order: Vec<String> = Vec::new();
@@ -96,6 +98,9 @@ pub fn render(title: &str, rows: &[Row]) -> String {
     html.push_str(&resident_chart(rows, &steps, &order, end_ns));
     html.push_str(&heatmap(rows, &order, end_ns));
     html.push_str(&top_symbols(rows));
+    if !calls.is_empty() {
+        html.push_str(&syscall_table(calls));
+    }
     html.push_str("</body></html>\n");
     html
 }
@@ -227,6 +232,27 @@ fn heatmap(rows: &[Row], order: &[String], end_ns: u64) -> String {
     }
     svg.push_str("</svg>");
     svg
+}
+
+/// Calls, errors and time per syscall, as strace -c counts them.
+fn syscall_table(calls: &[CallRecord]) -> String {
+    let mut by: BTreeMap<&str, (u64, u64, u64)> = BTreeMap::new();
+    for c in calls {
+        let e = by.entry(c.name).or_insert((0, 0, 0));
+        e.0 += 1;
+        e.1 += u64::from((-4095..0).contains(&c.ret));
+        e.2 += c.dur_ns;
+    }
+    let mut v: Vec<_> = by.into_iter().collect();
+    v.sort_by(|a, b| b.1 .2.cmp(&a.1 .2).then(a.0.cmp(b.0)));
+    let mut s =
+        String::from("<h2>Syscalls</h2><table><tr><th>syscall</th><th>calls</th><th>errors</th><th>total µs</th></tr>");
+    for (name, (n, errors, ns)) in v {
+        let _ =
+            write!(s, "<tr><td>{}</td><td>{n}</td><td>{errors}</td><td>{:.1}</td></tr>", esc(name), ns as f64 / 1e3);
+    }
+    s.push_str("</table>");
+    s
 }
 
 /// The functions whose instructions faulted most.

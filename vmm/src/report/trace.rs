@@ -9,13 +9,18 @@ use std::collections::BTreeMap;
 use serde_json::{json, Value};
 
 use super::rows::Row;
+use crate::kernel::strace::CallRecord;
 
-/// The trace as one JSON document.
-pub fn to_json(rows: &[Row], comms: &BTreeMap<u32, String>) -> Value {
+/// The trace as one JSON document; syscalls as duration events on their
+/// threads, with their results.
+pub fn to_json(rows: &[Row], calls: &[CallRecord], comms: &BTreeMap<u32, String>) -> Value {
     let mut events = Vec::with_capacity(rows.len() * 2 + 16);
     let mut threads: BTreeMap<(u32, u32), ()> = BTreeMap::new();
     for r in rows {
         threads.insert((r.pid, r.tid), ());
+    }
+    for c in calls {
+        threads.insert((c.pid, c.tid), ());
     }
     for (&pid, comm) in comms {
         events.push(json!({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": format!("{comm} [{pid}]")}}));
@@ -52,6 +57,12 @@ pub fn to_json(rows: &[Row], comms: &BTreeMap<u32, String>) -> Value {
                 "args": {"pages": *v},
             }));
         }
+    }
+    for c in calls {
+        events.push(json!({
+            "ph": "X", "name": c.name, "cat": "syscall", "pid": c.pid, "tid": c.tid,
+            "ts": c.start_ns as f64 / 1e3, "dur": c.dur_ns as f64 / 1e3, "args": {"ret": c.ret},
+        }));
     }
     json!({"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"source": "faultline"}})
 }

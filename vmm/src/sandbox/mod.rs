@@ -90,6 +90,8 @@ pub struct Config {
     pub timeout: Option<Duration>,
     /// Print each syscall.
     pub strace: Option<Strace>,
+    /// Collect each syscall (name, time, duration, result) here.
+    pub calls: Option<crate::kernel::strace::CallLog>,
     /// RLIMIT_MEMLOCK.
     pub memlock_limit: u64,
     /// Most resident pages, in bytes (default: all of `mem`).
@@ -147,6 +149,7 @@ impl Default for Config {
             stderr: Output::Inherit(2),
             timeout: None,
             strace: None,
+            calls: None,
             memlock_limit: DEFAULT_MEMLOCK,
             rss_limit: None,
             swap: 0,

@@ -92,6 +92,7 @@ impl Sandbox {
             hwcap: vm.hwcap(),
             diag: config.diag.clone(),
             strace: config.strace.clone(),
+            calls: config.calls.clone(),
             status: config.status.clone(),
             overcommit: config.overcommit,
             overcommit_ratio: config.overcommit_ratio,

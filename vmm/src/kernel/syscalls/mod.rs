@@ -522,6 +522,18 @@ impl Ctx<'_> {
             Ok(v) => v,
             Err(e) => e.ret(),
         };
+        if let Some(log) = &self.k.cfg.calls {
+            let start_ns = start.saturating_duration_since(self.k.recorder.start()).as_nanos() as u64;
+            let record = super::strace::CallRecord {
+                pid: self.pid,
+                tid: self.tid,
+                name: entry.map_or("unknown", |e| e.name),
+                start_ns,
+                dur_ns: took.as_nanos() as u64,
+                ret,
+            };
+            log.lock().unwrap_or_else(|p| p.into_inner()).push(record);
+        }
         if !self.keep_regs {
             self.regs.rax = ret as u64;
         }

@@ -100,6 +100,9 @@ fn the_html_report_is_self_contained_and_renders() {
     let url = format!("file://{}", html.display());
     let out = Command::new("chromium")
         .args(["--headless", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--window-size=1000,1400"])
+        // A profile of its own: another Chromium running would take the
+        // request over and leave no screenshot.
+        .arg(format!("--user-data-dir={}", tmp("chromium-profile").display()))
         .arg(format!("--screenshot={}", png.display()))
         .arg(&url)
         .output()

@@ -201,7 +201,10 @@ fn faultlines_memory_stays_flat_as_the_timeline_grows() {
     // 10 times the rows (6 400 against 64 000), streamed to a CSV or not:
     // the events are not kept, and the summary is kept incrementally.
     for csv in [false, true] {
-        let (small, big) = (peak_rss_kb(50, csv), peak_rss_kb(500, csv));
+        // The lower of two runs each: a peak RSS also holds what the host's
+        // allocator and threads happened to do.
+        let low = |n| peak_rss_kb(n, csv).min(peak_rss_kb(n, csv));
+        let (small, big) = (low(50), low(500));
         assert!(big - small <= 8 * 1024, "csv {csv}: {small} kB → {big} kB");
     }
 }

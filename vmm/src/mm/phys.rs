@@ -386,6 +386,15 @@ impl Phys {
             self.clock.push_back((gpa, self.next_gen));
         }
         self.frames[i] = Some(frame);
+        // Freed and re-made frames leave stale entries that only reclaim
+        // would pop: without reclaim the queue would grow with every fault.
+        if self.clock.len() > 2 * self.counters.resident as usize + 4096 {
+            let frames = &self.frames;
+            self.clock.retain(|&(gpa, gen)| {
+                let i = ((gpa - self.base) / PAGE_SIZE) as usize;
+                frames.get(i).and_then(|f| f.as_ref()).is_some_and(|f| f.clock_gen == Some(gen))
+            });
+        }
         Some(r)
     }
 

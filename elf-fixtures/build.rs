@@ -2,7 +2,8 @@
 //!
 //! - `bare/*.c`: freestanding, `-static -nostdlib`, with faultline's tiny
 //!   runtime (guest/rt): their page touches are exactly what the source
-//!   shows. `touch` is also built as a static PIE (`touch-pie`).
+//!   shows. `touch` and `syscalls` are also built as static PIEs
+//!   (`touch-pie`, `syscalls-pie`).
 //! - `libc/*.c`: ordinary C programs, built twice, statically: `NAME-glibc`
 //!   with gcc and `NAME-musl` with musl-gcc (Debian's musl-tools; ci/setup
 //!   installs it). `-O0`, so the compiler keeps every malloc and free the
@@ -47,8 +48,9 @@ fn main() {
         if src.extension().is_some_and(|e| e == "c") {
             let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
             cc(&bare, &src, &out.join(&name));
-            if name == "touch" {
-                cc(&pie, &src, &out.join("touch-pie"));
+            // touch-pie for the tests; syscalls-pie, small, seeds the ELF fuzzer.
+            if name == "touch" || name == "syscalls" {
+                cc(&pie, &src, &out.join(format!("{name}-pie")));
             }
         }
     }

@@ -177,3 +177,109 @@ fn a_guest_that_damages_its_own_memory_dies_or_carries_on_as_on_linux() {
     let (_, out, _) = hostile("selfharm", &["munmap_kernel"]);
     assert_eq!(out, "11111\nstill alive\n");
 }
+
+/// What a `faultline` process did: its exit code, output, peak RSS
+/// (getrusage of the child: faultline's own memory, guest RAM it backs
+/// included) and wall time.
+struct Measured {
+    code: i32,
+    stdout: String,
+    stderr: String,
+    max_rss_mib: u64,
+    wall: std::time::Duration,
+}
+
+fn faultline_measured(args: &[&str]) -> Measured {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faultline runs");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        err.read_to_end(&mut v).unwrap();
+        v
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; we wait for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert_eq!(pid, child.id() as i32);
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+    Measured {
+        code,
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        max_rss_mib: ru.ru_maxrss as u64 / 1024,
+        wall: start.elapsed(),
+    }
+}
+
+/// Every line faultline wrote to stderr is its own, one line, tame.
+fn assert_tame_stderr(m: &Measured) {
+    for line in m.stderr.lines() {
+        assert!(line.starts_with("faultline: "), "{line:?}");
+        assert!(faultline::text::is_tame(line) && line.len() < 1000, "{line:?}");
+    }
+}
+
+#[test]
+fn random_syscalls_with_hostile_arguments_end_cleanly_in_bounded_memory() {
+    // Two processes, 100 000 random calls each, seeded: each finishes and
+    // prints its count; faultline stays small (the guest's RAM is lazily
+    // backed, and the calls reach little of it).
+    let fuzz = elf_fixtures::path("sysfuzz").display().to_string();
+    let m = faultline_measured(&["run", "-q", "--timeout", "120", "--mem", "64M", &fuzz, "16", "100000", "2"]);
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert_eq!(m.stdout.matches("calls 100000\n").count(), 2, "{:?}", m.stdout);
+    assert_tame_stderr(&m);
+    assert!(m.max_rss_mib < 64, "faultline's peak RSS {} MiB", m.max_rss_mib);
+    eprintln!("sysfuzz: 2 x 100000 calls in {:?}, faultline peak RSS {} MiB", m.wall, m.max_rss_mib);
+}
+
+#[test]
+fn hostile_resource_use_leaves_faultline_within_its_bounds() {
+    let res = elf_fixtures::path("res").display().to_string();
+    let brkbig = elf_fixtures::path("brkbig").display().to_string();
+    // Populating and dropping 48 MiB again and again: the guest's RAM is
+    // given back, and without --timeline no event is kept.
+    let m = faultline_measured(&["run", "-q", "--timeout", "120", &res, "popdontneed", "4"]);
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(m.max_rss_mib < 96, "popdontneed: peak RSS {} MiB", m.max_rss_mib);
+    eprintln!("popdontneed 4: {:?}, peak RSS {} MiB", m.wall, m.max_rss_mib);
+    // /proc/self/maps of 1 000 mappings (50 KiB) open on every free fd, each read:
+    // no descriptor keeps its own copy (it was 50 MiB, one per fd).
+    let m = faultline_measured(&["run", "-q", "--timeout", "120", &res, "mapsfds", "1000"]);
+    assert!(m.stdout.contains("maps fds open and read: 1021\n"), "{}", m.stdout);
+    assert!(m.max_rss_mib < 32, "mapsfds: peak RSS {} MiB", m.max_rss_mib);
+    eprintln!("mapsfds 1000: {:?}, peak RSS {} MiB", m.wall, m.max_rss_mib);
+    // The reproducer's size (40 000 mappings) is ended by --timeout on time.
+    let m = faultline_measured(&["run", "-q", "--timeout", "5", &res, "mapsfds", "40000"]);
+    assert_eq!(m.code, 137, "{}", m.stderr);
+    assert!(m.wall < std::time::Duration::from_secs(10), "{:?}", m.wall);
+    assert!(m.max_rss_mib < 64, "mapsfds 40000: peak RSS {} MiB", m.max_rss_mib);
+    assert_tame_stderr(&m);
+    // brk to 4 GiB with 4 GiB of RAM: refused at once, nothing backed.
+    let m = faultline_measured(&["run", "-q", "--timeout", "60", "--mem", "4G", &brkbig]);
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert_eq!(m.stdout.lines().count(), 4, "{}", m.stdout);
+    assert!(m.max_rss_mib < 32, "brkbig: peak RSS {} MiB", m.max_rss_mib);
+    assert!(m.wall < std::time::Duration::from_secs(5), "brkbig: {:?}", m.wall);
+    // One-page mappings until vm.max_map_count: ENOMEM at the cap.
+    let m = faultline_measured(&["run", "-q", "--timeout", "120", &res, "vmas", "66000"]);
+    assert_eq!(m.code, 0, "{}", m.stderr);
+    assert!(m.stdout.contains("first errno: 12\n"), "{}", m.stdout);
+    assert!(m.max_rss_mib < 64, "vmas: peak RSS {} MiB", m.max_rss_mib);
+    eprintln!("vmas 66000: {:?}, peak RSS {} MiB", m.wall, m.max_rss_mib);
+}

@@ -26,6 +26,7 @@
 //! The layers, lowest first; each imports only from the ones above it in
 //! this list:
 //!
+//! - [`text`]: untrusted names and paths made fit for one line of output.
 //! - [`memory`]: host mappings that back guest-physical memory.
 //! - [`arch`]: the x86-64 contract: page tables, descriptor tables, traps,
 //!   user registers.
@@ -51,6 +52,7 @@ pub mod memory;
 pub mod mm;
 pub mod report;
 pub mod sandbox;
+pub mod text;
 pub mod timeline;
 
 pub use kernel::files::{Input, Output};

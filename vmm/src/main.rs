@@ -451,7 +451,8 @@ fn one_line(e: &anyhow::Error) -> String {
             out.push_str(&text);
         }
     }
-    out.replace('\n', " ")
+    // Parts quote files and guests: no control bytes reach the terminal.
+    faultline::text::tame_n(&out.replace('\n', " "), 2000)
 }
 
 fn main() -> ExitCode {

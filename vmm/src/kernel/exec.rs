@@ -202,7 +202,9 @@ impl KernelState {
                 space.vmas.remove(bss_start, bss_end);
                 space.vmas.insert(Vma::anon(bss_start, bss_end, seg.perms, VmaKind::Image, region));
             }
-            if seg.memsz > seg.filesz && file_end % PAGE_SIZE != 0 && seg.perms.write {
+            // As elf_load: only a segment with file bytes has a tail to clear
+            // (one without starts on a fresh page).
+            if seg.filesz > 0 && seg.memsz > seg.filesz && file_end % PAGE_SIZE != 0 && seg.perms.write {
                 zero_tails.push((file_end, map_end));
             }
             top = top.max(mem_end);

@@ -111,6 +111,11 @@ pub enum Stop {
     Failure(String),
 }
 
+/// Bytes of one /proc file an open descriptor may keep between reads.
+pub const PROC_KEEP_PER_FD: usize = 16 << 10;
+/// Bytes of /proc files the kernel's shared cache may hold.
+pub const PROC_CACHE_BYTES: usize = 16 << 20;
+
 pub struct KernelState {
     pub phys: Phys,
     pub uffd: Arc<Uffd>,
@@ -272,7 +277,7 @@ impl Kernel {
     pub fn on_vm_exit(&self, tid: Tid, why: String) -> Next {
         let mut k = self.lock();
         let Some(pid) = k.threads.get(&tid).map(|t| t.pid) else { return Next::Exit };
-        let comm = k.procs.get(&pid).map_or(String::new(), |p| p.comm.clone());
+        let comm = k.procs.get(&pid).map_or(String::new(), |p| crate::text::tame(&p.comm));
         let line = format!("{comm}[{pid}]: {why}; killed by SIGSEGV");
         k.diag(&line);
         k.reports.push(line);
@@ -446,7 +451,9 @@ impl KernelState {
     }
 
     /// Writes a line of faultline's own about the program.
+    /// Names in it (comm, paths) come from the guest: one line, tamed.
     pub fn diag(&self, line: &str) {
+        let line = crate::text::tame_n(line, 4 * crate::text::MAX_SHOWN);
         let _ = self.cfg.diag.write_all(format!("faultline: {line}\n").as_bytes());
     }
 }

@@ -63,7 +63,7 @@ impl KernelState {
             "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:{}kB, \
              UID:{} pgtables:{}kB oom_score_adj:{}",
             victim,
-            v.comm,
+            crate::text::tame(&v.comm),
             space.vmas.total() / 1024,
             c.anon * 4,
             c.file * 4,
@@ -124,7 +124,7 @@ impl KernelState {
             .map(|(&pid, p)| (self.mem_status(pid), pid, p.comm.clone()))
             .max_by_key(|(s, pid, _)| (s.vm_rss + s.vm_swap, std::cmp::Reverse(*pid)));
         let top = top.map_or(String::new(), |(s, pid, comm)| {
-            format!("; {comm}[{pid}] VmRSS {} kB, VmSwap {} kB", s.vm_rss, s.vm_swap)
+            format!("; {}[{pid}] VmRSS {} kB, VmSwap {} kB", crate::text::tame(&comm), s.vm_rss, s.vm_swap)
         });
         let line = format!(
             "faultline: reclaim: evicted {} pages so far ({} to swap), {} swapped in; MemTotal {} kB, MemFree {} kB, \

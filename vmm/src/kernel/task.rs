@@ -201,7 +201,7 @@ impl<'a> Ctx<'a> {
                         };
                         let line = format!(
                             "{}[{}]: {why}; killed by {}",
-                            self.proc().comm,
+                            crate::text::tame(&self.proc().comm),
                             self.pid,
                             signal::name(info.signo)
                         );
@@ -269,7 +269,8 @@ impl<'a> Ctx<'a> {
 
     /// The process dies of `signo`; `why` goes in the report.
     pub fn die(&mut self, signo: i32, why: String) {
-        let line = format!("{}[{}]: {why}; killed by {}", self.proc().comm, self.pid, signal::name(signo));
+        let comm = crate::text::tame(&self.proc().comm);
+        let line = format!("{comm}[{}]: {why}; killed by {}", self.pid, signal::name(signo));
         self.k.reports.push(line.clone());
         self.k.diag(&line);
         self.k.kill_process(self.pid, ExitStatus::Killed(signo));

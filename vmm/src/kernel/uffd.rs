@@ -159,7 +159,8 @@ impl KernelState {
         match super::procfs::lookup(self, 0, &comps) {
             Ok(super::procfs::ProcNode::File(b)) => {
                 let a: Arc<[u8]> = b.into();
-                if self.proc_cache.len() >= 64 {
+                let held: usize = self.proc_cache.values().map(|(_, c)| c.len()).sum();
+                if self.proc_cache.len() >= 64 || held + a.len() > super::PROC_CACHE_BYTES {
                     self.proc_cache.clear();
                 }
                 self.proc_cache.insert(path.to_owned(), (self.epoch, a.clone()));

@@ -111,24 +111,28 @@ impl Image {
     }
 
     pub fn from_bytes(path: String, bytes: Arc<[u8]>) -> Result<Self, LoadError> {
+        // Errors name the file as the user can read it on one line.
+        let shown = crate::text::tame(&path);
         if bytes.len() < SELFMAG || &bytes[..SELFMAG] != ELFMAG {
-            return Err(LoadError::NotElf(path));
+            return Err(LoadError::NotElf(shown));
         }
-        let malformed = |detail: String| LoadError::Malformed { path: path.clone(), detail };
+        // goblin's messages may quote the file's own bytes.
+        let malformed =
+            |detail: String| LoadError::Malformed { path: shown.clone(), detail: crate::text::tame(&detail) };
         match bytes.get(EI_CLASS) {
             Some(&ELFCLASS64) => {}
-            Some(&ELFCLASS32) => return Err(LoadError::Elf32(path)),
+            Some(&ELFCLASS32) => return Err(LoadError::Elf32(shown)),
             _ => return Err(malformed("bad ELF class".into())),
         }
         let elf = Elf::parse(&bytes).map_err(|e| malformed(e.to_string()))?;
         let h = &elf.header;
         if h.e_machine != EM_X86_64 {
-            return Err(LoadError::ForeignArch { path, machine: machine_name(h.e_machine) });
+            return Err(LoadError::ForeignArch { path: shown, machine: machine_name(h.e_machine) });
         }
         let interp = match elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
             None => None,
             Some(ph) => {
-                let bad = |detail: &str| LoadError::BadInterp { path: path.clone(), detail: detail.into() };
+                let bad = |detail: &str| LoadError::BadInterp { path: shown.clone(), detail: detail.into() };
                 // As binfmt_elf: a path of at most PATH_MAX, NUL-terminated.
                 if ph.p_filesz < 2 || ph.p_filesz > 4096 {
                     return Err(bad("its size is out of range"));
@@ -150,13 +154,13 @@ impl Image {
         let bias = match h.e_type {
             ET_EXEC => 0,
             ET_DYN => PIE_BASE,
-            t => return Err(LoadError::NotExecutable { path, kind: goblin::elf::header::et_to_str(t).into() }),
+            t => return Err(LoadError::NotExecutable { path: shown, kind: goblin::elf::header::et_to_str(t).into() }),
         };
 
         let mut segments = Vec::new();
         for (index, ph) in elf.program_headers.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
             let bad = |problem| LoadError::BadSegment {
-                path: path.clone(),
+                path: shown.clone(),
                 index,
                 start: ph.p_vaddr,
                 end: ph.p_vaddr.wrapping_add(ph.p_memsz),
@@ -195,12 +199,12 @@ impl Image {
             });
         }
         if segments.is_empty() {
-            return Err(LoadError::NoSegments { path });
+            return Err(LoadError::NoSegments { path: shown });
         }
         segments.sort_by_key(|s| s.vaddr);
         for w in segments.windows(2) {
             if w[0].end() > w[1].vaddr {
-                return Err(LoadError::Overlap { path, a: w[0].index, b: w[1].index });
+                return Err(LoadError::Overlap { path: shown, a: w[0].index, b: w[1].index });
             }
         }
 
@@ -214,7 +218,8 @@ impl Image {
                 let name = elf.shdr_strtab.get_at(s.sh_name)?;
                 let addr = s.sh_addr.checked_add(bias)?;
                 addr.checked_add(s.sh_size)?;
-                Some(Section { name: name.to_string(), addr, size: s.sh_size })
+                // Names reach the summary and reports: tamed.
+                Some(Section { name: crate::text::tame_n(name, 64), addr, size: s.sh_size })
             })
             // Only sections inside a segment name anything.
             .filter(|s: &Section| segments.iter().any(|g| s.addr >= g.vaddr && s.addr < g.end()))

@@ -354,7 +354,7 @@ impl Sandbox {
             (_, None) => ExitStatus::Killed(crate::kernel::signal::SIGKILL),
         };
         let mut reports = k.reports.clone();
-        let comm = k.summaries.iter().find(|s| s.pid == 1).map_or("?".into(), |s| s.comm.clone());
+        let comm = k.summaries.iter().find(|s| s.pid == 1).map_or("?".into(), |s| crate::text::tame(&s.comm));
         let why = match &stopped {
             Some(Stop::Timeout(t)) => {
                 Some(format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64()))

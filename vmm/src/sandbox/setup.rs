@@ -166,7 +166,7 @@ fn host_cwd_in(root: &std::path::Path) -> String {
 fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(ExecFile, Image), Error> {
     match p {
         Program::Path(path) => {
-            let shown = path.display().to_string();
+            let shown = crate::text::tame(&path.display().to_string());
             let read = |source| Error::Load(LoadError::Read { path: shown.clone(), source });
             let host = std::fs::canonicalize(path).map_err(read)?;
             let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
@@ -176,7 +176,7 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(Ex
             })?;
             // Checks the file as a plain read would, for a clear message.
             let bytes = std::fs::read(&host).map_err(read)?;
-            let image = Image::from_bytes(shown.clone(), bytes.into())?;
+            let image = Image::from_bytes(path.display().to_string(), bytes.into())?;
             let guest = format!("/{}", rel.display());
             let file = k
                 .open_exec(1, "/", &guest)

@@ -205,12 +205,17 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
         FileKind::Proc { path, pid, contents } => {
             let at = pos.unwrap_or(*file.pos.lock());
             // Like seq_file: made afresh when a read starts at offset 0.
-            let fresh = at == 0 || contents.lock().is_none();
-            if fresh {
-                let c = ctx.k.proc_contents(*pid, path).unwrap_or_default();
-                *contents.lock() = Some(c);
-            }
-            let c = contents.lock().clone().unwrap_or_default();
+            let held = if at == 0 { None } else { contents.lock().clone() };
+            let c = match held {
+                Some(c) => c,
+                None => ctx.k.proc_contents(*pid, path).unwrap_or_default(),
+            };
+            // A descriptor keeps only a small file: a guest with a thousand
+            // descriptors on a large /proc/self/maps must not make faultline
+            // hold a thousand copies. A large one is asked for again at the
+            // next read (the kernel's cache has it while nothing changed),
+            // as seq_file generates again from the offset.
+            *contents.lock() = (c.len() <= super::super::PROC_KEEP_PER_FD).then(|| c.clone());
             let start = (at as usize).min(c.len());
             let n = (c.len() - start).min(count as usize);
             let out = c[start..start + n].to_vec();
@@ -374,7 +379,10 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let size = match &f.kind {
         FileKind::File(n) => n.data.size() as i64,
         FileKind::Dir(_) => 0,
-        FileKind::Proc { contents, .. } => contents.lock().as_ref().map_or(0, |c| c.len() as i64),
+        FileKind::Proc { contents, path, pid } => {
+            let held = contents.lock().clone();
+            held.or_else(|| ctx.k.proc_contents(*pid, path)).map_or(0, |c| c.len() as i64)
+        }
         FileKind::Null | FileKind::Zero | FileKind::Random => 0,
         _ => return Err(ESPIPE),
     };

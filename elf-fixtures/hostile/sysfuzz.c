@@ -1,0 +1,210 @@
+/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS]
+ *
+ * Issues COUNT random syscalls (seeded, so a run repeats) with hostile
+ * arguments: pointers into its own scratch mapping, unmapped space, the
+ * kernel half, the VMM's shim and page tables, non-canonical addresses,
+ * the top of user space; huge and negative lengths; all-ones flags; fds
+ * it opened and fds it never had. With PROCS > 1 it forks that many
+ * fuzzers first, each with its own seed, and waits for them.
+ *
+ * Left out: calls that would only end it (exit, kill, rt_sigreturn,
+ * execve, seccomp, rlimits, timers that raise signals), calls that block
+ * (sleeps, waits, futex, poll) and objects that could block a later read
+ * or write (pipes, sockets, eventfds). Memory-management calls only get
+ * addresses that cannot hit its own text, data or stack, so the run
+ * keeps going. Prints "calls N" and exits 0. */
+typedef unsigned long u64;
+typedef long i64;
+__asm__(".globl _start\n_start:\n mov %rsp,%rdi\n and $-16,%rsp\n call cmain\n hlt\n");
+static inline i64 sc6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f)
+{
+    register i64 r10 __asm__("r10") = d;
+    register i64 r8 __asm__("r8") = e;
+    register i64 r9 __asm__("r9") = f;
+    i64 r;
+    __asm__ volatile("syscall" : "=a"(r) : "a"(n), "D"(a), "S"(b), "d"(c), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return r;
+}
+#define sc3(n, a, b, c) sc6(n, a, b, c, 0, 0, 0)
+
+static u64 state;
+static u64 rnd(void)
+{
+    u64 z = (state += 0x9e3779b97f4a7c15UL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
+    return z ^ (z >> 31);
+}
+static u64 atou(const char *s) { u64 v = 0; while (*s >= '0' && *s <= '9') v = v * 10 + (u64)(*s++ - '0'); return v; }
+static char ob[64];
+static void pdec(const char *label, u64 v)
+{
+    int k = 0, n = 0; char t[24];
+    while (label[k]) { ob[k] = label[k]; k++; }
+    do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
+    while (n) ob[k++] = t[--n];
+    ob[k++] = '\n';
+    if (sc3(1, 700, (i64)ob, k) < 0) sc3(1, 1, (i64)ob, k);
+}
+
+#define ARENA 0x200000000UL
+#define ARENA_PAGES 64UL
+#define USER_TOP 0x7ffffffff000UL
+
+/* Never issued. */
+static const short excluded[] = {
+    60, 231, 62, 200, 234, 129, 297, 424, 15, 59, 322, 56, 57, 58, 435, /* end it, or make tasks */
+    37, 38, 222, 223, 317, 160, 302,                                      /* signals, seccomp, rlimits */
+    7, 23, 34, 35, 61, 247, 202, 230, 270, 271, 232, 281, 441, 130, 128,  /* block */
+    70, 65, 220, 243, 242, 208, 426, 73, 43, 288, 42, 45, 47, 299, 240,   /* block */
+    41, 53, 22, 293, 284, 290, 282, 289, 283, 213, 291, 323, 253, 294,    /* blocking fds */
+    298, 434, 425, 310, 311, 101, 436,                                    /* perf, io_uring, other mms, close_range */
+};
+/* Memory-management calls: their address arguments come from mm_ptr(). */
+static int is_mm(u64 n)
+{
+    return n == 9 || n == 10 || n == 11 || n == 12 || n == 25 || n == 26 || n == 28 || n == 149 || n == 150 ||
+           n == 216 || n == 325 || n == 329 || n == 237 || n == 27 || n == 221 || n == 279 || n == 256;
+}
+
+static u64 mm_ptr(void)
+{
+    switch (rnd() % 8) {
+    case 0: case 1: case 2: return ARENA + (rnd() % ARENA_PAGES) * 4096 + (rnd() % 4 == 0 ? rnd() % 4096 : 0);
+    case 3: return 0xffff800000000000UL + (rnd() % 16) * 4096;
+    case 4: return 0x0000800000000000UL + (rnd() % 4) * 4096;
+    case 5: return 0xffffff8000000000UL + (rnd() % 0x200) * 4096; /* the shim, the VMM's tables */
+    case 6: return USER_TOP + (rnd() % 4) * 4096;
+    default: return 0x8000000000000000UL | rnd();
+    }
+}
+
+static u64 ptr(void)
+{
+    switch (rnd() % 10) {
+    case 0: return 0;
+    case 1: return 0x10000 + rnd() % 0x1000;
+    case 2: return 0x2100000 + (rnd() % 64) * 4096; /* where the VMM's page tables sit in guest-physical space */
+    case 3: return 0x100000000UL;                   /* RAM's guest-physical base */
+    case 4: return ARENA + ARENA_PAGES * 4096 - 1 - rnd() % 16; /* crossing the arena's end */
+    case 5: return USER_TOP - 1 - rnd() % 64;                   /* crossing the top of user space */
+    case 6: return rnd();
+    default: return mm_ptr();
+    }
+}
+
+static u64 len(void)
+{
+    static const u64 l[] = {0, 1, 8, 4095, 4096, 4097, 1UL << 20, 1UL << 31, 1UL << 32, 1UL << 46, 1UL << 47,
+                            1UL << 63, ~0UL, ~0UL - 4095, 0x7fffffff};
+    return rnd() % 4 ? l[rnd() % (sizeof l / sizeof *l)] : rnd();
+}
+
+static u64 flags(void)
+{
+    switch (rnd() % 5) {
+    case 0: return ~0UL;
+    case 1: return 0xffffffffUL;
+    case 2: return 1UL << (rnd() % 64);
+    case 3: return rnd() % 16;
+    default: return rnd();
+    }
+}
+
+static u64 fd(void)
+{
+    static const i64 f[] = {-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -100 /* AT_FDCWD */, 1023, 1L << 31, 65536};
+    return (u64)f[rnd() % (sizeof f / sizeof *f)];
+}
+
+static u64 arg(void)
+{
+    switch (rnd() % 6) {
+    case 0: case 1: return ptr();
+    case 2: return len();
+    case 3: return flags();
+    case 4: return fd();
+    default: return rnd() % 64;
+    }
+}
+
+static u64 pick_nr(void)
+{
+    for (;;) {
+        u64 r = rnd() % 64, n;
+        if (r == 0)
+            n = rnd() % 4 ? 335 + rnd() % 89 : rnd(); /* unassigned, and out of range */
+        else if (r < 4)
+            n = 424 + rnd() % 40;
+        else
+            n = rnd() % 335;
+        int ok = 1;
+        for (u64 i = 0; i < sizeof excluded / sizeof *excluded; i++)
+            if ((u64)excluded[i] == n) ok = 0;
+        if (ok) return n;
+    }
+}
+
+static void fill_arena(void)
+{
+    static const char *const strings[] = {"/proc/self/maps", "/dev/zero", "/dev/null", "/tmp/sysfuzz",
+                                          "/", "/proc/self/mem", "/etc/passwd", "\x1b[2J\r\nevil\x07name",
+                                          "/proc/self/status", "."};
+    char *a = (char *)ARENA;
+    for (u64 p = 0; p < ARENA_PAGES; p++) {
+        const char *s = strings[p % (sizeof strings / sizeof *strings)];
+        u64 k = 0;
+        for (; s[k]; k++) a[p * 4096 + k] = s[k];
+        a[p * 4096 + k] = 0;
+        /* then an iovec pointing at the arena and one at the kernel half */
+        u64 *iov = (u64 *)(a + p * 4096 + 2048);
+        iov[0] = ARENA + 8192; iov[1] = 4096;
+        iov[2] = 0xffff800000000000UL; iov[3] = 64;
+    }
+}
+
+void cmain(u64 *sp)
+{
+    char **argv = (char **)(sp + 1);
+    u64 seed = sp[0] > 1 ? atou(argv[1]) : 1;
+    u64 count = sp[0] > 2 ? atou(argv[2]) : 100000;
+    u64 procs = sp[0] > 3 ? atou(argv[3]) : 1;
+    for (u64 p = 1; p < procs; p++) {
+        if (sc3(57, 0, 0, 0) == 0) { seed = seed * 1000003 + p; procs = 1; break; } /* a child fuzzes */
+    }
+    state = seed;
+    if (sc6(9, ARENA, ARENA_PAGES * 4096, 3, 0x22 | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0) != (i64)ARENA)
+        sc3(231, 2, 0, 0);
+    fill_arena();
+    /* stdout kept where the fuzzing is unlikely to reach, for the count */
+    sc3(33, 1, 700, 0);
+    /* and stderr sent to /dev/null: faultline's own stderr then carries
+     * only its messages, which the test checks */
+    sc3(33, sc3(2, (i64)"/dev/null", 1, 0), 2, 0);
+    /* A few real fds to work on. */
+    sc3(2, ARENA, 0, 0);
+    sc3(2, ARENA + 4096, 0, 0);
+    sc3(2, ARENA + 8192, 2, 0);
+    sc3(319, ARENA + 4096 * 7, 0, 0); /* memfd_create */
+    u64 i;
+    for (i = 0; i < count; i++) {
+        u64 n = pick_nr(), a[6];
+        for (int k = 0; k < 6; k++) a[k] = arg();
+        if (is_mm(n)) {
+            a[0] = mm_ptr();
+            if (n == 25) a[4] = mm_ptr(); /* mremap's new address */
+            if (n == 9) a[3] &= ~(0x8000UL | 0x2000UL); /* no MAP_POPULATE, MAP_LOCKED: not an OOM kill */
+            if (n == 28 && (a[2] == 22 || a[2] == 23)) a[2] = 4; /* MADV_POPULATE_*: likewise */
+        }
+        if (n == 157 && a[0] == 22) a[0] = 15; /* PR_SET_SECCOMP -> PR_SET_NAME */
+        if (n == 157 && a[0] == 26) a[0] = 15; /* PR_SET_TSC */
+        sc6((i64)n, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+    for (;;) { /* a forking parent reaps its children */
+        i64 r = sc6(61, -1, 0, 0, 0, 0, 0);
+        if (r < 0) break;
+    }
+    pdec("calls ", i);
+    sc3(231, 0, 0, 0);
+}

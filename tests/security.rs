@@ -245,6 +245,11 @@ fn random_syscalls_with_hostile_arguments_end_cleanly_in_bounded_memory() {
     assert_eq!(m.stdout.matches("calls 100000\n").count(), 2, "{:?}", m.stdout);
     assert_tame_stderr(&m);
     assert!(m.max_rss_mib < 64, "faultline's peak RSS {} MiB", m.max_rss_mib);
+    // One line per unimplemented syscall of Linux's table, one for every
+    // number outside it: a few hundred at most, not one per random number.
+    let unknown = m.stderr.lines().filter(|l| l.contains("any other number without a syscall")).count();
+    assert_eq!(unknown, 1, "{}", m.stderr);
+    assert!(m.stderr.lines().count() < 400, "{}", m.stderr);
     eprintln!("sysfuzz: 2 x 100000 calls in {:?}, faultline peak RSS {} MiB", m.wall, m.max_rss_mib);
 }
 
@@ -282,4 +287,52 @@ fn hostile_resource_use_leaves_faultline_within_its_bounds() {
     assert!(m.stdout.contains("first errno: 12\n"), "{}", m.stdout);
     assert!(m.max_rss_mib < 64, "vmas: peak RSS {} MiB", m.max_rss_mib);
     eprintln!("vmas 66000: {:?}, peak RSS {} MiB", m.wall, m.max_rss_mib);
+}
+
+#[test]
+fn names_from_the_program_reach_messages_tamed_on_one_line() {
+    use std::sync::Arc;
+    // A program named with a terminal escape and a newline crashes: the
+    // report names it, escaped.
+    let bytes: Arc<[u8]> = std::fs::read(elf_fixtures::path("crash")).unwrap().into();
+    let name = "ev\u{1b}[2J\nil\u{7}";
+    let mut cfg = config(&["x", "null-read"]);
+    cfg.diag = faultline::Output::capture();
+    let diag = cfg.diag.clone();
+    let run = run_image(&faultline::Program::Bytes { name: name.into(), bytes }, cfg);
+    let report = run.outcome.report().expect("a crash report").to_string();
+    assert!(report.starts_with("ev\\x1b[2J\\x0ail\\x07[1]: "), "{report:?}");
+    let diag = diag.captured();
+    assert_eq!(diag.lines().count(), 1, "{diag:?}");
+    assert!(faultline::text::is_tame(diag.trim_end()), "{diag:?}");
+
+    // The same from the command line, for a file whose name holds the
+    // bytes (comm keeps its first 15), and for one that is not an ELF file.
+    let dir = std::env::temp_dir().join(format!("faultline-tame-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let prog = dir.join("ev\u{1b}]0;pwned\u{7}\r\nil");
+    std::fs::copy(elf_fixtures::path("crash"), &prog).unwrap();
+    let m = faultline_measured(&["run", "-q", prog.to_str().unwrap(), "null-read"]);
+    assert_eq!(m.code, 139, "{:?}", m.stderr);
+    assert_eq!(m.stderr.lines().count(), 1, "{:?}", m.stderr);
+    assert_tame_stderr(&m);
+    assert!(m.stderr.contains("ev\\x1b]0;pwned\\x07\\x0d\\x0ai[1]: "), "{:?}", m.stderr);
+    let junk = dir.join("junk\u{1b}[31m\n".repeat(20));
+    std::fs::write(&junk, b"#not an elf").unwrap();
+    let m = faultline_measured(&["run", "-q", junk.to_str().unwrap()]);
+    assert_eq!(m.code, 125, "{:?}", m.stderr);
+    assert_eq!(m.stderr.lines().count(), 1, "{:?}", m.stderr);
+    assert_tame_stderr(&m);
+    assert!(m.stderr.contains("junk\\x1b[31m\\x0ajunk"), "{:?}", m.stderr);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_name_set_by_the_guest_reaches_reports_tamed() {
+    // prctl(PR_SET_NAME, "\x1b[2J\r\nevil\x07"), then a write to address 8.
+    let fuzz = elf_fixtures::path("sysfuzz").display().to_string();
+    let m = faultline_measured(&["run", "-q", &fuzz, "name"]);
+    assert_eq!(m.code, 139, "{}", m.stderr);
+    assert_tame_stderr(&m);
+    assert!(m.stderr.starts_with("faultline: \\x1b[2J\\x0d\\x0aevil\\x07[1]: segfault at 8 "), "{:?}", m.stderr);
 }

@@ -1,4 +1,4 @@
-/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS]
+/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS]  (or: sysfuzz name)
  *
  * Issues COUNT random syscalls (seeded, so a run repeats) with hostile
  * arguments: pointers into its own scratch mapping, unmapped space, the
@@ -167,6 +167,10 @@ static void fill_arena(void)
 void cmain(u64 *sp)
 {
     char **argv = (char **)(sp + 1);
+    if (sp[0] > 1 && argv[1][0] == 'n') { /* sysfuzz name: renames itself with control bytes, then crashes */
+        sc6(157, 15 /* PR_SET_NAME */, (i64)"\x1b[2J\r\nevil\x07", 0, 0, 0, 0);
+        *(volatile int *)8 = 1;
+    }
     u64 seed = sp[0] > 1 ? atou(argv[1]) : 1;
     u64 count = sp[0] > 2 ? atou(argv[2]) : 100000;
     u64 procs = sp[0] > 3 ? atou(argv[3]) : 1;

@@ -509,8 +509,14 @@ impl Ctx<'_> {
         let result = match entry.and_then(|e| e.handler) {
             Some(h) => h(self, args),
             None => {
-                if self.k.unsupported.insert(nr) {
-                    let name = entry.map_or_else(|| format!("syscall {nr}"), |e| format!("{} ({nr})", e.name));
+                // Numbers Linux has no syscall for are reported once, all
+                // together: a guest trying every number must not grow the
+                // set, or stderr, without bound.
+                if self.k.unsupported.insert(entry.map_or(u64::MAX, |_| nr)) {
+                    let name = entry.map_or_else(
+                        || format!("syscall {nr} (and any other number without a syscall)"),
+                        |e| format!("{} ({nr})", e.name),
+                    );
                     let comm = self.proc().comm.clone();
                     self.k.diag(&format!("{comm}: {name} is not supported (-ENOSYS)"));
                 }

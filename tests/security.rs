@@ -189,6 +189,8 @@ struct Measured {
     wall: std::time::Duration,
 }
 
+// The child is reaped by wait4, which also gives its rusage.
+#[allow(clippy::zombie_processes)]
 fn faultline_measured(args: &[&str]) -> Measured {
     use std::io::Read;
     use std::process::{Command, Stdio};

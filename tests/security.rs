@@ -238,13 +238,14 @@ fn assert_tame_stderr(m: &Measured) {
 
 #[test]
 fn random_syscalls_with_hostile_arguments_end_cleanly_in_bounded_memory() {
-    // Two processes, 100 000 random calls each, seeded: each finishes and
-    // prints its count; faultline stays small (the guest's RAM is lazily
-    // backed, and the calls reach little of it).
+    // Two processes of two threads, 50 000 random calls each (200 000 in
+    // all), seeded: each thread finishes and prints its count; faultline
+    // stays small (the guest's RAM is lazily backed, and the calls reach
+    // little of it).
     let fuzz = elf_fixtures::path("sysfuzz").display().to_string();
-    let m = faultline_measured(&["run", "-q", "--timeout", "120", "--mem", "64M", &fuzz, "16", "100000", "2"]);
+    let m = faultline_measured(&["run", "-q", "--timeout", "120", "--mem", "64M", &fuzz, "16", "50000", "2", "2"]);
     assert_eq!(m.code, 0, "{}", m.stderr);
-    assert_eq!(m.stdout.matches("calls 100000\n").count(), 2, "{:?}", m.stdout);
+    assert_eq!(m.stdout.matches("calls 50000\n").count(), 4, "{:?}", m.stdout);
     assert_tame_stderr(&m);
     assert!(m.max_rss_mib < 64, "faultline's peak RSS {} MiB", m.max_rss_mib);
     // One line per unimplemented syscall of Linux's table, one for every
@@ -252,7 +253,7 @@ fn random_syscalls_with_hostile_arguments_end_cleanly_in_bounded_memory() {
     let unknown = m.stderr.lines().filter(|l| l.contains("any other number without a syscall")).count();
     assert_eq!(unknown, 1, "{}", m.stderr);
     assert!(m.stderr.lines().count() < 400, "{}", m.stderr);
-    eprintln!("sysfuzz: 2 x 100000 calls in {:?}, faultline peak RSS {} MiB", m.wall, m.max_rss_mib);
+    eprintln!("sysfuzz: 4 x 50000 calls in {:?}, faultline peak RSS {} MiB", m.wall, m.max_rss_mib);
 }
 
 #[test]

@@ -1,18 +1,20 @@
-/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS]  (or: sysfuzz name)
+/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS [THREADS]]  (or: sysfuzz name)
  *
  * Issues COUNT random syscalls (seeded, so a run repeats) with hostile
  * arguments: pointers into its own scratch mapping, unmapped space, the
  * kernel half, the VMM's shim and page tables, non-canonical addresses,
  * the top of user space; huge and negative lengths; all-ones flags; fds
  * it opened and fds it never had. With PROCS > 1 it forks that many
- * fuzzers first, each with its own seed, and waits for them.
+ * fuzzers first, each with its own seed, and waits for them; with
+ * THREADS > 1 (up to 8) each process runs that many fuzzing threads.
+ * Each thread prints "calls N" when done.
  *
  * Left out: calls that would only end it (exit, kill, rt_sigreturn,
  * execve, seccomp, rlimits, timers that raise signals), calls that block
  * (sleeps, waits, futex, poll) and objects that could block a later read
  * or write (pipes, sockets, eventfds). Memory-management calls only get
  * addresses that cannot hit its own text, data or stack, so the run
- * keeps going. Prints "calls N" and exits 0. */
+ * keeps going. Exits 0. */
 typedef unsigned long u64;
 typedef long i64;
 __asm__(".globl _start\n_start:\n mov %rsp,%rdi\n and $-16,%rsp\n call cmain\n hlt\n");
@@ -28,18 +30,18 @@ static inline i64 sc6(i64 n, i64 a, i64 b, i64 c, i64 d, i64 e, i64 f)
 }
 #define sc3(n, a, b, c) sc6(n, a, b, c, 0, 0, 0)
 
-static u64 state;
-static u64 rnd(void)
+/* Each fuzzing thread has its own generator state, passed down. */
+static u64 rnd(u64 *state)
 {
-    u64 z = (state += 0x9e3779b97f4a7c15UL);
+    u64 z = (*state += 0x9e3779b97f4a7c15UL);
     z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9UL;
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebUL;
     return z ^ (z >> 31);
 }
 static u64 atou(const char *s) { u64 v = 0; while (*s >= '0' && *s <= '9') v = v * 10 + (u64)(*s++ - '0'); return v; }
-static char ob[64];
 static void pdec(const char *label, u64 v)
 {
+    char ob[64];
     int k = 0, n = 0; char t[24];
     while (label[k]) { ob[k] = label[k]; k++; }
     do { t[n++] = (char)('0' + v % 10); v /= 10; } while (v);
@@ -61,84 +63,84 @@ static const short excluded[] = {
     41, 53, 22, 293, 284, 290, 282, 289, 283, 213, 291, 323, 253, 294,    /* blocking fds */
     298, 434, 425, 310, 311, 101, 436,                                    /* perf, io_uring, other mms, close_range */
 };
-/* Memory-management calls: their address arguments come from mm_ptr(). */
+/* Memory-management calls: their address arguments come from mm_ptr(s). */
 static int is_mm(u64 n)
 {
     return n == 9 || n == 10 || n == 11 || n == 12 || n == 25 || n == 26 || n == 28 || n == 149 || n == 150 ||
            n == 216 || n == 325 || n == 329 || n == 237 || n == 27 || n == 221 || n == 279 || n == 256;
 }
 
-static u64 mm_ptr(void)
+static u64 mm_ptr(u64 *s)
 {
-    switch (rnd() % 8) {
-    case 0: case 1: case 2: return ARENA + (rnd() % ARENA_PAGES) * 4096 + (rnd() % 4 == 0 ? rnd() % 4096 : 0);
-    case 3: return 0xffff800000000000UL + (rnd() % 16) * 4096;
-    case 4: return 0x0000800000000000UL + (rnd() % 4) * 4096;
-    case 5: return 0xffffff8000000000UL + (rnd() % 0x200) * 4096; /* the shim, the VMM's tables */
-    case 6: return USER_TOP + (rnd() % 4) * 4096;
-    default: return 0x8000000000000000UL | rnd();
+    switch (rnd(s) % 8) {
+    case 0: case 1: case 2: return ARENA + (rnd(s) % ARENA_PAGES) * 4096 + (rnd(s) % 4 == 0 ? rnd(s) % 4096 : 0);
+    case 3: return 0xffff800000000000UL + (rnd(s) % 16) * 4096;
+    case 4: return 0x0000800000000000UL + (rnd(s) % 4) * 4096;
+    case 5: return 0xffffff8000000000UL + (rnd(s) % 0x200) * 4096; /* the shim, the VMM's tables */
+    case 6: return USER_TOP + (rnd(s) % 4) * 4096;
+    default: return 0x8000000000000000UL | rnd(s);
     }
 }
 
-static u64 ptr(void)
+static u64 ptr(u64 *s)
 {
-    switch (rnd() % 10) {
+    switch (rnd(s) % 10) {
     case 0: return 0;
-    case 1: return 0x10000 + rnd() % 0x1000;
-    case 2: return 0x2100000 + (rnd() % 64) * 4096; /* where the VMM's page tables sit in guest-physical space */
+    case 1: return 0x10000 + rnd(s) % 0x1000;
+    case 2: return 0x2100000 + (rnd(s) % 64) * 4096; /* where the VMM's page tables sit in guest-physical space */
     case 3: return 0x100000000UL;                   /* RAM's guest-physical base */
-    case 4: return ARENA + ARENA_PAGES * 4096 - 1 - rnd() % 16; /* crossing the arena's end */
-    case 5: return USER_TOP - 1 - rnd() % 64;                   /* crossing the top of user space */
-    case 6: return rnd();
-    default: return mm_ptr();
+    case 4: return ARENA + ARENA_PAGES * 4096 - 1 - rnd(s) % 16; /* crossing the arena's end */
+    case 5: return USER_TOP - 1 - rnd(s) % 64;                   /* crossing the top of user space */
+    case 6: return rnd(s);
+    default: return mm_ptr(s);
     }
 }
 
-static u64 len(void)
+static u64 len(u64 *s)
 {
     static const u64 l[] = {0, 1, 8, 4095, 4096, 4097, 1UL << 20, 1UL << 31, 1UL << 32, 1UL << 46, 1UL << 47,
                             1UL << 63, ~0UL, ~0UL - 4095, 0x7fffffff};
-    return rnd() % 4 ? l[rnd() % (sizeof l / sizeof *l)] : rnd();
+    return rnd(s) % 4 ? l[rnd(s) % (sizeof l / sizeof *l)] : rnd(s);
 }
 
-static u64 flags(void)
+static u64 flags(u64 *s)
 {
-    switch (rnd() % 5) {
+    switch (rnd(s) % 5) {
     case 0: return ~0UL;
     case 1: return 0xffffffffUL;
-    case 2: return 1UL << (rnd() % 64);
-    case 3: return rnd() % 16;
-    default: return rnd();
+    case 2: return 1UL << (rnd(s) % 64);
+    case 3: return rnd(s) % 16;
+    default: return rnd(s);
     }
 }
 
-static u64 fd(void)
+static u64 fd(u64 *s)
 {
     static const i64 f[] = {-1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, -100 /* AT_FDCWD */, 1023, 1L << 31, 65536};
-    return (u64)f[rnd() % (sizeof f / sizeof *f)];
+    return (u64)f[rnd(s) % (sizeof f / sizeof *f)];
 }
 
-static u64 arg(void)
+static u64 arg(u64 *s)
 {
-    switch (rnd() % 6) {
-    case 0: case 1: return ptr();
-    case 2: return len();
-    case 3: return flags();
-    case 4: return fd();
-    default: return rnd() % 64;
+    switch (rnd(s) % 6) {
+    case 0: case 1: return ptr(s);
+    case 2: return len(s);
+    case 3: return flags(s);
+    case 4: return fd(s);
+    default: return rnd(s) % 64;
     }
 }
 
-static u64 pick_nr(void)
+static u64 pick_nr(u64 *s)
 {
     for (;;) {
-        u64 r = rnd() % 64, n;
+        u64 r = rnd(s) % 64, n;
         if (r == 0)
-            n = rnd() % 4 ? 335 + rnd() % 89 : rnd(); /* unassigned, and out of range */
+            n = rnd(s) % 4 ? 335 + rnd(s) % 89 : rnd(s); /* unassigned, and out of range */
         else if (r < 4)
-            n = 424 + rnd() % 40;
+            n = 424 + rnd(s) % 40;
         else
-            n = rnd() % 335;
+            n = rnd(s) % 335;
         int ok = 1;
         for (u64 i = 0; i < sizeof excluded / sizeof *excluded; i++)
             if ((u64)excluded[i] == n) ok = 0;
@@ -164,6 +166,46 @@ static void fill_arena(void)
     }
 }
 
+static u64 thread_count;
+static volatile int live;
+static char stacks[8][65536] __attribute__((aligned(16)));
+
+/* COUNT random calls, then a line with the count. */
+static void fuzz(u64 seed, u64 count)
+{
+    u64 state = seed, *s = &state;
+    u64 i;
+    for (i = 0; i < count; i++) {
+        u64 n = pick_nr(s), a[6];
+        for (int k = 0; k < 6; k++) a[k] = arg(s);
+        if (is_mm(n)) {
+            a[0] = mm_ptr(s);
+            if (n == 25) a[4] = mm_ptr(s); /* mremap's new address */
+            /* madvise and mprotect walk every VMA up to start + len, past
+             * the top of user space too, as on Linux: from the arena no
+             * further than 2^46, short of its stack (-1 still tries a wrap) */
+            if (a[0] - ARENA < (1UL << 40) && a[1] > (1UL << 46) && a[1] != ~0UL) a[1] = 1UL << 46;
+            if (n == 9) a[3] &= ~(0x8000UL | 0x2000UL); /* no MAP_POPULATE, MAP_LOCKED: not an OOM kill */
+            if (n == 28 && (a[2] == 22 || a[2] == 23)) a[2] = 4; /* MADV_POPULATE_*: likewise */
+        }
+        if (n == 157 && a[0] == 22) a[0] = 15; /* PR_SET_SECCOMP -> PR_SET_NAME */
+        if (n == 157 && a[0] == 26) a[0] = 15; /* PR_SET_TSC */
+        sc6((i64)n, a[0], a[1], a[2], a[3], a[4], a[5]);
+    }
+    pdec("calls ", i);
+    __atomic_fetch_sub(&live, 1, __ATOMIC_RELEASE);
+}
+
+/* clone(CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM) onto `sp`, whose top
+ * word is the seed: the child pops it and runs thread_main. */
+static void spawn(u64 *sp)
+{
+    i64 r;
+    __asm__ volatile("syscall\n test %%rax, %%rax\n jnz 1f\n pop %%rdi\n call thread_main\n hlt\n 1:"
+                     : "=a"(r) : "a"(56), "D"(0x50f00), "S"(sp), "d"(0) : "rcx", "r11", "r10", "r8", "memory");
+    (void)r;
+}
+
 void cmain(u64 *sp)
 {
     char **argv = (char **)(sp + 1);
@@ -174,10 +216,12 @@ void cmain(u64 *sp)
     u64 seed = sp[0] > 1 ? atou(argv[1]) : 1;
     u64 count = sp[0] > 2 ? atou(argv[2]) : 100000;
     u64 procs = sp[0] > 3 ? atou(argv[3]) : 1;
+    u64 threads = sp[0] > 4 ? atou(argv[4]) : 1;
+    if (threads > 8) threads = 8;
+    thread_count = count;
     for (u64 p = 1; p < procs; p++) {
         if (sc3(57, 0, 0, 0) == 0) { seed = seed * 1000003 + p; procs = 1; break; } /* a child fuzzes */
     }
-    state = seed;
     if (sc6(9, ARENA, ARENA_PAGES * 4096, 3, 0x22 | 0x100000 /* MAP_FIXED_NOREPLACE */, -1, 0) != (i64)ARENA)
         sc3(231, 2, 0, 0);
     fill_arena();
@@ -191,24 +235,25 @@ void cmain(u64 *sp)
     sc3(2, ARENA + 4096, 0, 0);
     sc3(2, ARENA + 8192, 2, 0);
     sc3(319, ARENA + 4096 * 7, 0, 0); /* memfd_create */
-    u64 i;
-    for (i = 0; i < count; i++) {
-        u64 n = pick_nr(), a[6];
-        for (int k = 0; k < 6; k++) a[k] = arg();
-        if (is_mm(n)) {
-            a[0] = mm_ptr();
-            if (n == 25) a[4] = mm_ptr(); /* mremap's new address */
-            if (n == 9) a[3] &= ~(0x8000UL | 0x2000UL); /* no MAP_POPULATE, MAP_LOCKED: not an OOM kill */
-            if (n == 28 && (a[2] == 22 || a[2] == 23)) a[2] = 4; /* MADV_POPULATE_*: likewise */
-        }
-        if (n == 157 && a[0] == 22) a[0] = 15; /* PR_SET_SECCOMP -> PR_SET_NAME */
-        if (n == 157 && a[0] == 26) a[0] = 15; /* PR_SET_TSC */
-        sc6((i64)n, a[0], a[1], a[2], a[3], a[4], a[5]);
+    threads = threads ? threads : 1;
+    live = (int)threads;
+    for (u64 t = 1; t < threads; t++) {
+        u64 *top = (u64 *)(stacks[t] + sizeof stacks[t]);
+        top[-1] = seed * 7919 + t;
+        spawn(top - 1);
     }
+    fuzz(seed, count);
+    while (__atomic_load_n(&live, __ATOMIC_ACQUIRE) > 0) sc3(24, 0, 0, 0); /* sched_yield until every thread is done */
     for (;;) { /* a forking parent reaps its children */
         i64 r = sc6(61, -1, 0, 0, 0, 0, 0);
         if (r < 0) break;
     }
-    pdec("calls ", i);
     sc3(231, 0, 0, 0);
+}
+
+/* A thread's body: its own fuzz run, then it ends (the thread alone). */
+void thread_main(u64 seed)
+{
+    fuzz(seed, thread_count);
+    sc3(60, 0, 0, 0);
 }

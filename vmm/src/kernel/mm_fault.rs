@@ -158,21 +158,10 @@ impl KernelState {
                     None => (kind, want.access()),
                 };
                 let e = Event {
-                    seq: 0,
-                    time_ns: 0,
-                    region,
-                    gva: page,
-                    gpa,
-                    access,
-                    kind,
                     latency_ns: at.elapsed().as_nanos() as u64,
-                    origin,
                     pid,
                     tid,
-                    rss: 0,
-                    ip: 0,
-                    symbol: None,
-                    mapping: 0,
+                    ..Event::new(kind, access, origin, region, page, gpa)
                 };
                 self.record(e, at);
                 Outcome::Done
@@ -396,21 +385,11 @@ impl KernelState {
         let n = released.len() as u64;
         for (i, r) in released.into_iter().enumerate() {
             let e = Event {
-                seq: 0,
-                time_ns: 0,
-                region: r.region,
-                gva: r.va,
-                gpa: r.gpa,
-                access: Access::None,
-                kind: EventKind::Release,
-                latency_ns: 0,
-                origin: Origin::Guest,
                 pid,
                 tid,
                 rss: rss + (n - 1 - i as u64),
-                ip: 0,
-                symbol: None,
                 mapping: r.mapping,
+                ..Event::new(EventKind::Release, Access::None, Origin::Guest, r.region, r.va, r.gpa)
             };
             self.record(e, at);
         }
@@ -430,21 +409,10 @@ impl KernelState {
             let region =
                 region.unwrap_or_else(|| self.recorder.region("page cache", crate::timeline::RegionKind::File));
             let e = Event {
-                seq: 0,
-                time_ns: 0,
-                region,
-                gva: va,
-                gpa: ev.gpa,
-                access: Access::None,
-                kind: EventKind::Evict,
                 latency_ns: ev.latency_ns,
-                origin: Origin::Vmm,
                 pid,
                 tid: 0,
-                rss: 0,
-                ip: 0,
-                symbol: None,
-                mapping: 0,
+                ..Event::new(EventKind::Evict, Access::None, Origin::Vmm, region, va, ev.gpa)
             };
             self.record(e, at);
         }
@@ -542,21 +510,17 @@ impl KernelState {
             .and_then(|m| m.space.region_of(addr))
             .unwrap_or_else(|| self.recorder.region("unmapped", crate::timeline::RegionKind::Mmap));
         let e = Event {
-            seq: 0,
-            time_ns: 0,
-            region,
-            gva: page_floor(addr),
-            gpa: 0,
-            access: if write { Access::Write } else { Access::Read },
-            kind: EventKind::Signal { signo: info.signo as u8, code: info.code },
             latency_ns: at.elapsed().as_nanos() as u64,
-            origin: Origin::Guest,
             pid,
             tid,
-            rss: 0,
-            ip: 0,
-            symbol: None,
-            mapping: 0,
+            ..Event::new(
+                EventKind::Signal { signo: info.signo as u8, code: info.code },
+                if write { Access::Write } else { Access::Read },
+                Origin::Guest,
+                region,
+                page_floor(addr),
+                0,
+            )
         };
         self.record(e, at);
     }

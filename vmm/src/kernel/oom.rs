@@ -76,23 +76,7 @@ impl KernelState {
         let mm = v.mm;
         self.diag(&line);
         self.reports.push(line);
-        let e = Event {
-            seq: 0,
-            time_ns: 0,
-            region,
-            gva: va,
-            gpa: 0,
-            access: Access::None,
-            kind: EventKind::OomKill,
-            latency_ns: 0,
-            origin: Origin::Vmm,
-            pid: victim,
-            tid,
-            rss: 0,
-            ip: 0,
-            symbol: None,
-            mapping: 0,
-        };
+        let e = Event { pid: victim, tid, ..Event::new(EventKind::OomKill, Access::None, Origin::Vmm, region, va, 0) };
         self.record(e, at);
         self.oom_kills += 1;
         self.oom_dying = Some(victim);

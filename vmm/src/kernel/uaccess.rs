@@ -57,21 +57,10 @@ impl KernelState {
                             let region = self.space(mm).region_of(page).unwrap_or(crate::timeline::RegionId(0));
                             let access = if want == Want::Write { Access::Write } else { Access::Read };
                             let e = Event {
-                                seq: 0,
-                                time_ns: 0,
-                                region,
-                                gva: page,
-                                gpa,
-                                access,
-                                kind,
                                 latency_ns: at.elapsed().as_nanos() as u64,
-                                origin: Origin::Vmm,
                                 pid,
                                 tid,
-                                rss: 0,
-                                ip: 0,
-                                symbol: None,
-                                mapping: 0,
+                                ..Event::new(kind, access, Origin::Vmm, region, page, gpa)
                             };
                             self.record(e, at);
                         }

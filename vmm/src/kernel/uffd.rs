@@ -128,21 +128,17 @@ impl KernelState {
             None => (self.recorder.region("page cache", crate::timeline::RegionKind::File), 0),
         };
         let e = Event {
-            seq: 0,
-            time_ns: 0,
-            region,
-            gva: va,
-            gpa,
-            access: if write { Access::Write } else { Access::Read },
-            kind,
             latency_ns: at.elapsed().as_nanos() as u64,
-            origin: if guest { Origin::Guest } else { Origin::Vmm },
             pid,
             tid,
-            rss: 0,
-            ip: 0,
-            symbol: None,
-            mapping: 0,
+            ..Event::new(
+                kind,
+                if write { Access::Write } else { Access::Read },
+                if guest { Origin::Guest } else { Origin::Vmm },
+                region,
+                va,
+                gpa,
+            )
         };
         self.record(e, at);
     }

@@ -165,6 +165,30 @@ pub struct Event {
 }
 
 impl Event {
+    /// A row about page `gva` (frame `gpa`): the recorder numbers and times
+    /// it, and the kernel fills in the process's RSS, the mapping and the
+    /// faulting instruction. Callers set who and how long with struct
+    /// update syntax.
+    pub fn new(kind: EventKind, access: Access, origin: Origin, region: RegionId, gva: u64, gpa: u64) -> Event {
+        Event {
+            seq: 0,
+            time_ns: 0,
+            region,
+            gva,
+            gpa,
+            access,
+            kind,
+            latency_ns: 0,
+            origin,
+            pid: 0,
+            tid: 0,
+            rss: 0,
+            ip: 0,
+            symbol: None,
+            mapping: 0,
+        }
+    }
+
     /// Whether this row is one of the program's own page faults.
     pub fn is_guest_fault(&self) -> bool {
         self.origin == Origin::Guest && self.access != Access::None && self.kind.is_fault()

@@ -241,21 +241,10 @@ impl KernelState {
                 Ok(_) => {
                     let region = self.space(mm).region_of(va).unwrap_or(crate::timeline::RegionId(0));
                     let e = Event {
-                        seq: 0,
-                        time_ns: 0,
-                        region,
-                        gva: va,
-                        gpa,
-                        access: Access::None,
-                        kind: EventKind::Prefault(why),
                         latency_ns: at.elapsed().as_nanos() as u64,
-                        origin: Origin::Guest,
                         pid,
                         tid,
-                        rss: 0,
-                        ip: 0,
-                        symbol: None,
-                        mapping: 0,
+                        ..Event::new(EventKind::Prefault(why), Access::None, Origin::Guest, region, va, gpa)
                     };
                     self.record(e, at);
                     true

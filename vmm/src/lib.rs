@@ -39,8 +39,8 @@
 //! - [`kernel`]: the Linux the program sees: processes, threads, files,
 //!   signals, one syscall table.
 //! - [`sandbox`]: one VM and one kernel running one program.
-//! - [`report`]: a finished run as JSON (and, later, traces and pages).
-//! - [`bench`]: `faultline bench`.
+//! - [`report`]: a finished run as JSON, a trace, an HTML page; diffs.
+//! - [`bench`](mod@bench): `faultline bench`.
 
 pub mod arch;
 pub mod bench;

@@ -77,7 +77,7 @@ pub struct Config {
     /// Guest RAM in bytes.
     pub mem: u64,
     pub stack_size: u64,
-    /// argv[0] first.
+    /// The arguments, `argv[0]` first.
     pub argv: Vec<String>,
     pub env: Vec<String>,
     /// How guest RAM gets its pages (userfaultfd, or the kernel's own).

@@ -8,7 +8,7 @@ use super::layout::{ist_top_va, stub_va, VECTORS};
 
 pub const KERNEL_CS: u16 = 0x10;
 pub const KERNEL_DS: u16 = 0x18;
-/// STAR[63:48]: SYSRET loads CS = this + 16 and SS = this + 8 (RPL 3).
+/// STAR bits 63:48: SYSRET loads CS = this + 16 and SS = this + 8 (RPL 3).
 pub const USER32_CS: u16 = 0x23;
 pub const USER_DS: u16 = 0x2b;
 pub const USER_CS: u16 = 0x33;

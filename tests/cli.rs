@@ -229,6 +229,10 @@ fn bad_options() {
     assert_error(&faultline(&["run", "--rss-limit", "1G", "--mem", "256M", &fixture("touch")]), "--rss-limit");
     assert_error(&faultline(&["bench", "--repeat", "0"]), "--repeat");
     assert_error(&faultline(&["run", "--pin", "nowhere", &fixture("touch")]), "--pin nowhere");
+    assert_error(
+        &faultline(&["run", "--max-tasks", "100000", &fixture("touch")]),
+        "--max-tasks 100000 is out of range",
+    );
 }
 
 #[test]

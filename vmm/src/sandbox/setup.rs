@@ -58,6 +58,14 @@ impl Sandbox {
             ));
         }
         let mut vm = Vm::new()?;
+        // Every process and thread runs on a vCPU of its own.
+        let most = MAX_VCPUS.min(vm.max_vcpus());
+        if config.max_tasks == 0 || config.max_tasks > most {
+            return Err(Error::Setup(format!(
+                "--max-tasks {} is out of range: each process and thread needs a vCPU, and this KVM allows 1 to {most}",
+                config.max_tasks
+            )));
+        }
         let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
         let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);
         vm.add_slot(0, &sys)?;
@@ -87,7 +95,7 @@ impl Sandbox {
         let cfg = KernelConfig {
             stack_size: config.stack_size,
             memlock_limit: config.memlock_limit,
-            max_tasks: config.max_tasks.clamp(1, MAX_VCPUS.min(vm.max_vcpus())),
+            max_tasks: config.max_tasks,
             aslr: config.aslr,
             hwcap: vm.hwcap(),
             diag: config.diag.clone(),

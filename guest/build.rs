@@ -21,6 +21,26 @@ fn main() {
     run(Command::new(&cc).args(["-c", "-o"]).arg(&shim_obj).arg(&shim_src));
     run(Command::new("objcopy").args(["-O", "binary", "-j", ".text"]).arg(&shim_obj).arg(out.join("shim.bin")));
 
+    // The syscall ring stub, and the offsets of its labels, which the VMM
+    // needs to tell where in the stub a vCPU stopped.
+    let ring_src = here.join("x86_64/ring.S");
+    let ring_obj = out.join("ring.o");
+    run(Command::new(&cc).args(["-c", "-o"]).arg(&ring_obj).arg(&ring_src));
+    run(Command::new("objcopy").args(["-O", "binary", "-j", ".text"]).arg(&ring_obj).arg(out.join("ring.bin")));
+    let nm = Command::new("nm").arg(&ring_obj).output().unwrap_or_else(|e| panic!("cannot run nm: {e}"));
+    assert!(nm.status.success(), "nm {} failed", ring_obj.display());
+    let mut symbols = String::from("/// The ring stub's labels and their offsets in the stub's image.\npub static RING_SYMBOLS: &[(&str, u64)] = &[\n");
+    for line in String::from_utf8_lossy(&nm.stdout).lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        if let [addr, _, name] = f[..] {
+            if name.starts_with("ring_") || name.starts_with("mb_") || name == "doorbell" || name == "mailbox" {
+                symbols.push_str(&format!("    (\"{name}\", 0x{addr}),\n"));
+            }
+        }
+    }
+    symbols.push_str("];\n");
+    std::fs::write(out.join("ring_symbols.rs"), symbols).expect("write ring_symbols.rs");
+
     let demo_src = here.join("demo/demo.c");
     let bench_src = here.join("bench/touch.c");
     let procs_src = here.join("bench/procs.c");
@@ -43,7 +63,7 @@ fn main() {
             .arg(src));
     }
 
-    for p in [&shim_src, &demo_src, &bench_src, &procs_src, &here.join("rt/faultline_rt.h")] {
+    for p in [&shim_src, &ring_src, &demo_src, &bench_src, &procs_src, &here.join("rt/faultline_rt.h")] {
         println!("cargo:rerun-if-changed={}", p.display());
     }
     println!("cargo:rerun-if-env-changed=FAULTLINE_GUEST_CC");

@@ -5,6 +5,17 @@
 /// Its layout is documented in `x86_64/shim.S`.
 pub static SHIM_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/shim.bin"));
 
+/// The syscall ring stub (one page of code, then the mailbox's initial
+/// image). Its layout is documented in `x86_64/ring.S`.
+pub static RING_X86_64: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/ring.bin"));
+
+include!(concat!(env!("OUT_DIR"), "/ring_symbols.rs"));
+
+/// The offset of the ring stub's label `name`.
+pub fn ring_symbol(name: &str) -> Option<u64> {
+    RING_SYMBOLS.iter().find(|(n, _)| *n == name).map(|&(_, a)| a)
+}
+
 /// The built-in demo guest that `faultline demo` runs: a static x86-64 ELF.
 pub static DEMO_ELF: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/demo.elf"));
 

@@ -112,6 +112,12 @@ struct RunOpts {
     /// How the fault handler waits for faults: spin, colocated or poll.
     #[arg(long, default_value = "spin")]
     wake: WakeMode,
+    /// How syscalls reach faultline: `ring` (a shared-memory ring served by
+    /// a host thread, no VM exit for calls that cannot block), `exit` (a VM
+    /// exit per call), or `ring-cpl0` (the ring as bare-metal KVM enters
+    /// it, in ring 0; for testing that path under PVM).
+    #[arg(long, default_value = "ring", value_name = "PATH")]
+    syscalls: faultline::sandbox::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     rss_limit: Option<u64>,
@@ -276,6 +282,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         env,
         timeout,
         wake: opts.wake,
+        syscalls: opts.syscalls,
         strace: strace_of(opts)?,
         rss_limit: opts.rss_limit,
         swap: opts.swap,

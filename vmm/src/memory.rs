@@ -67,6 +67,22 @@ impl HostMapping {
         self.region.get_atomic_ref::<std::sync::atomic::AtomicU64>(usize::try_from(offset).ok()?).ok()
     }
 
+    /// `count` 8-byte words from `offset` as atomics (shared with the guest:
+    /// the syscall ring's mailboxes), if they lie wholly inside the mapping
+    /// and are aligned.
+    pub fn atomic_u64s(&self, offset: u64, count: usize) -> Option<&[std::sync::atomic::AtomicU64]> {
+        let off = usize::try_from(offset).ok()?;
+        let end = off.checked_add(count.checked_mul(8)?)?;
+        if !off.is_multiple_of(8) || end as u64 > self.len() {
+            return None;
+        }
+        // SAFETY: the range lies inside the mapping, which lives as long as
+        // `self`, and is 8-byte aligned; AtomicU64 has u64's layout, and
+        // every access through it is atomic, so the guest writing the same
+        // words concurrently is no data race on our side.
+        Some(unsafe { std::slice::from_raw_parts(self.as_ptr().add(off).cast(), count) })
+    }
+
     /// Copies `buf` into the mapping at `offset`. The caller guarantees the
     /// pages are backed (or not registered with userfaultfd).
     pub fn write(&self, offset: u64, buf: &[u8]) -> Result<(), vm_memory::VolatileMemoryError> {

@@ -19,8 +19,8 @@
 #[path = "x86_64/mod.rs"]
 mod imp;
 
-pub use imp::{cpu, layout, paging, regs, tables, trap};
-pub use paging::{PageTables, PagingError, Perms, TablePool};
+pub use imp::{cpu, layout, paging, regs, ring, tables, trap};
+pub use paging::{PageTables, PagingError, Perms, RingPage, TablePool};
 pub use regs::UserRegs;
 
 /// Size of a guest page, in bytes.

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::AtomicU8;
 
-use kvm_bindings::{kvm_regs, kvm_sregs, kvm_vcpu_events, kvm_xcrs, kvm_xsave, CpuId};
+use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs, kvm_vcpu_events, kvm_xcrs, kvm_xsave, CpuId};
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
 use super::{kvm_err, Kicker, VmError};
@@ -18,6 +18,9 @@ pub enum Exit {
     Shutdown,
     /// KVM_RUN returned EINTR (a kick).
     Interrupted,
+    /// A write to the syscall ring's doorbell that KVM did not turn into
+    /// an eventfd signal by itself (the server must be woken by hand).
+    Doorbell,
     /// Anything else, described for the report.
     Unexpected(String),
 }
@@ -107,6 +110,36 @@ impl Vcpu {
         self.fd.set_regs(regs).map_err(kvm_err("set regs"))
     }
 
+    /// Points `syscall` at this vCPU's syscall ring stub.
+    pub fn set_lstar(&self, lstar: u64) -> Result<(), VmError> {
+        let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_LSTAR, lstar)]);
+        self.fd.set_msrs(&msrs).map(|_| ()).map_err(kvm_err("set LSTAR"))
+    }
+
+    /// Puts a vCPU stopped in ring 0 (in the ring stub, on bare metal)
+    /// back in ring 3 with `regs`, as the stub's `iretq` would have.
+    pub fn return_to_user(&self, regs: &kvm_regs) -> Result<(), VmError> {
+        let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
+        if sregs.cs.dpl != 3 {
+            let user = arch::cpu::user_sregs(sregs, self.id, sregs.cr3, self.features);
+            sregs.cs = user.cs;
+            sregs.ss = user.ss;
+            self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))?;
+        }
+        self.fd.set_regs(regs).map_err(kvm_err("set regs"))
+    }
+
+    /// Enters the ring stub at CPL 0 as `syscall` does on bare metal, from
+    /// a vCPU stopped at CPL 3 at the stub's entry (a test of the CPL 0
+    /// path on a hypervisor whose `syscall` stays in ring 3).
+    pub fn enter_ring0(&self, regs: &kvm_regs) -> Result<(), VmError> {
+        let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
+        sregs.cs = kvm_segment { selector: arch::tables::KERNEL_CS, dpl: 0, ..sregs.cs };
+        sregs.ss = kvm_segment { selector: arch::tables::KERNEL_DS, dpl: 0, ..sregs.ss };
+        self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))?;
+        self.fd.set_regs(regs).map_err(kvm_err("set regs"))
+    }
+
     /// Sets the FS and GS bases (arch_prctl).
     pub fn set_tls(&self, fs_base: u64, gs_base: u64) -> Result<(), VmError> {
         let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_FS_BASE, fs_base), (arch::cpu::MSR_GS_BASE, gs_base)]);
@@ -166,6 +199,7 @@ impl Vcpu {
             Ok(VcpuExit::IoIn(port, _)) => Ok(Exit::Unexpected(format!("port read from {port:#x}"))),
             Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
             Ok(VcpuExit::Hlt) => Ok(Exit::Unexpected("hlt in ring 0".into())),
+            Ok(VcpuExit::MmioWrite(a, _)) if arch::layout::DOORBELL_GPA == a & !0xfff => Ok(Exit::Doorbell),
             Ok(VcpuExit::MmioRead(a, _)) | Ok(VcpuExit::MmioWrite(a, _)) => {
                 Ok(Exit::Unexpected(format!("access to unbacked guest-physical address {a:#x}")))
             }

@@ -80,7 +80,7 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if ctx.k.task_count() >= ctx.k.cfg.max_tasks as usize || ctx.k.task_count() as u64 >= nproc {
         return Err(EAGAIN);
     }
-    let fpu = ctx.vcpu.fpu().ok();
+    let fpu = ctx.vcpu.and_then(|v| v.fpu().ok());
     let mut regs = *ctx.regs;
     regs.rax = 0;
     if a.stack != 0 {

@@ -22,6 +22,7 @@ pub mod pagecache;
 pub mod process;
 pub mod procfs;
 pub mod procfs_mm;
+pub mod ring;
 pub mod sigframe;
 pub mod signal;
 pub mod strace;
@@ -167,6 +168,8 @@ pub struct KernelState {
     pub kernel_tables: crate::arch::PageTables,
     /// pid 1's memory as /proc showed it when it ended.
     pub init_memory: Option<procfs::MemoryReport>,
+    /// Which address space each vCPU's syscall ring pages are mapped in.
+    pub ring_maps: HashMap<u32, MmId>,
 }
 
 /// What the vCPU thread does next.
@@ -247,12 +250,13 @@ impl Kernel {
     /// after `guest` of time in the guest.
     pub fn on_trap(&self, tid: Tid, vcpu: &Vcpu, trap: Trap, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
-        let mut ctx = task::Ctx::new(self, k, tid, regs, vcpu);
+        let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let start = ctx.at;
         let next = ctx.trap(trap);
         let pid = ctx.pid;
+        let served = ctx.k.threads.get_mut(&tid).map_or(0, |t| std::mem::take(&mut t.ring_ns));
         if let Some(p) = ctx.k.procs.get_mut(&pid) {
-            p.rusage.utime_ns += guest.as_nanos() as u64;
+            p.rusage.utime_ns += (guest.as_nanos() as u64).saturating_sub(served);
             p.rusage.stime_ns += start.elapsed().as_nanos() as u64;
         }
         if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
@@ -264,7 +268,7 @@ impl Kernel {
     /// Thread `tid`'s vCPU was kicked: a signal to deliver, or an end.
     pub fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs) -> Next {
         let k = self.lock();
-        let mut ctx = task::Ctx::new(self, k, tid, regs, vcpu);
+        let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
         if ctx.k.init_status.is_some() {
             self.done.notify_all();
@@ -393,6 +397,7 @@ impl KernelState {
             symbols: symbols::Symbols::default(),
             proc_cache: HashMap::new(),
             kernel_tables,
+            ring_maps: HashMap::new(),
             init_memory: None,
         }
     }

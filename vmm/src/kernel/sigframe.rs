@@ -170,7 +170,7 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     }
     let saved_fpu = match fpu {
         Some(f) => Some(f),
-        None => ctx.vcpu.fpu().ok(),
+        None => ctx.vcpu.and_then(|v| v.fpu().ok()),
     };
     let xsize = ctx.k.cfg.xstate_size as u64;
     let t = ctx.thread();
@@ -307,7 +307,7 @@ pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
             x.region[128] = 3;
         }
         x.region.as_mut_bytes()[SW_RESERVED..512].fill(0);
-        if ctx.vcpu.set_fpu(&x).is_err() {
+        if ctx.vcpu.is_none_or(|v| v.set_fpu(&x).is_err()) {
             return bad_frame(ctx, frame);
         }
         ctx.fpu = Some(x);

@@ -24,7 +24,10 @@ pub struct Ctx<'a> {
     pub tid: Tid,
     pub pid: Pid,
     pub regs: &'a mut UserRegs,
-    pub vcpu: &'a Vcpu,
+    /// The thread's vCPU, stopped; `None` when the syscall ring's server
+    /// runs the call while the vCPU waits in the stub (no call that needs
+    /// the vCPU's state runs there).
+    pub vcpu: Option<&'a Vcpu>,
     /// Set by calls that set every register (exec, sigreturn): the result
     /// is not written to RAX.
     pub keep_regs: bool,
@@ -60,7 +63,7 @@ impl<'a> Ctx<'a> {
         k: MutexGuard<'a, KernelState>,
         tid: Tid,
         regs: &'a mut UserRegs,
-        vcpu: &'a Vcpu,
+        vcpu: Option<&'a Vcpu>,
     ) -> Self {
         let pid = k.threads.get(&tid).map_or(0, |t| t.pid);
         Ctx {
@@ -105,6 +108,9 @@ impl<'a> Ctx<'a> {
     pub fn trap(&mut self, trap: Trap) -> Next {
         match trap {
             Trap::Syscall => self.syscall(),
+            // The ring's server ran the call; RAX has its result. What is
+            // left is the way out.
+            Trap::RingReturn => {}
             Trap::CompatSyscall => {
                 // faultline runs no 32-bit ABI: like a Linux built without
                 // IA32 emulation (entry_SYSCALL32_ignore), -ENOSYS to the

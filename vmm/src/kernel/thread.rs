@@ -88,6 +88,10 @@ pub struct Thread {
     pub exited: bool,
     /// Blocked in the kernel (/proc shows `S (sleeping)`).
     pub sleeping: bool,
+    /// Time the syscall ring's server spent on this thread's calls since
+    /// its vCPU last stopped: kernel time inside what looks like guest
+    /// time (the vCPU waited in the stub meanwhile).
+    pub ring_ns: u64,
 }
 
 impl Thread {
@@ -112,6 +116,7 @@ impl Thread {
             killed: false,
             exited: false,
             sleeping: false,
+            ring_ns: 0,
         }
     }
 

@@ -107,6 +107,27 @@ impl AddressSpace {
         self.tables.root_gpa()
     }
 
+    /// Maps the syscall ring's `pages` (va, gpa, kind) into this address
+    /// space's own kernel-half slot.
+    pub fn map_ring(
+        &mut self,
+        pool: &mut crate::arch::TablePool,
+        pages: &[(u64, u64, crate::arch::RingPage)],
+        user: bool,
+    ) -> Result<(), crate::arch::PagingError> {
+        for &(va, gpa, kind) in pages {
+            self.tables.map_ring(pool, va, gpa, kind, user)?;
+        }
+        Ok(())
+    }
+
+    /// Unmaps the syscall ring's pages at `vas`.
+    pub fn unmap_ring(&mut self, vas: impl IntoIterator<Item = u64>) {
+        for va in vas {
+            self.tables.unmap_ring(va);
+        }
+    }
+
     /// Page-table pages it uses (VmPTE, pgtables).
     pub fn table_pages(&self) -> u64 {
         self.tables.table_pages()

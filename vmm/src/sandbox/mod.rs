@@ -4,6 +4,7 @@
 //! to the kernel; [`Sandbox::run`] supervises: the fault handler, the
 //! timeout, timers and signals to faultline, and the outcome.
 
+mod ring;
 mod setup;
 mod vcpu;
 
@@ -71,6 +72,34 @@ pub enum Program {
     Bytes { name: String, bytes: Arc<[u8]> },
 }
 
+/// How the program's syscalls reach faultline's kernel.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyscallPath {
+    /// Every call is a VM exit (~25 µs here).
+    Exit,
+    /// Through the shared-memory syscall ring (see `sandbox::ring`): no
+    /// exit for calls that cannot block; the rest, and the first call of
+    /// each thread, take the exit path.
+    #[default]
+    Ring,
+    /// The ring with its pages for ring 0, and `syscall`'s entry into ring
+    /// 0 done by hand where the hypervisor keeps it in ring 3 (PVM): runs
+    /// the path bare-metal KVM takes. For tests; slow under emulation.
+    RingCpl0,
+}
+
+impl std::str::FromStr for SyscallPath {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "exit" => Ok(SyscallPath::Exit),
+            "ring" => Ok(SyscallPath::Ring),
+            "ring-cpl0" => Ok(SyscallPath::RingCpl0),
+            _ => Err(format!("unknown syscall path {s:?} (exit, ring or ring-cpl0)")),
+        }
+    }
+}
+
 /// How to run a program.
 #[derive(Clone)]
 pub struct Config {
@@ -83,6 +112,8 @@ pub struct Config {
     /// How guest RAM gets its pages (userfaultfd, or the kernel's own).
     pub trapped: bool,
     pub wake: WakeMode,
+    /// How syscalls reach the kernel: the ring (the default) or exits.
+    pub syscalls: SyscallPath,
     pub stdin: Input,
     pub stdout: Output,
     pub stderr: Output,
@@ -144,6 +175,7 @@ impl Default for Config {
             env: default_env(),
             trapped: true,
             wake: WakeMode::default(),
+            syscalls: SyscallPath::default(),
             stdin: Input::Inherit,
             stdout: Output::Inherit(1),
             stderr: Output::Inherit(2),
@@ -303,6 +335,12 @@ impl Sandbox {
         } else {
             None
         };
+        if self.config.syscalls != SyscallPath::Exit {
+            let doorbell = self.machine.vm.doorbell(crate::arch::layout::DOORBELL_GPA)?;
+            let server = ring::RingServer::start(self.kernel.clone(), self.machine.sys.clone(), doorbell)
+                .map_err(Error::Thread)?;
+            let _ = self.machine.ring.set(server);
+        }
         self.machine.spawn_pending(&self.kernel)?;
         let deadline = self.config.timeout.map(|t| start + t);
         loop {
@@ -331,6 +369,9 @@ impl Sandbox {
         self.kernel.stop_all_quietly();
         let gone = self.kernel.wait_threads_gone(Instant::now() + Duration::from_secs(5));
         let handler_result = handler.map(|h| h.stop()).unwrap_or(Ok(()));
+        if let Some(server) = self.machine.ring.get() {
+            server.stop();
+        }
         let mut k = self.kernel.lock();
         if !gone {
             k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));

@@ -73,6 +73,7 @@ impl Sandbox {
         let setup = |e: String| Error::Setup(e);
         sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).map_err(|e| setup(e.to_string()))?;
         sys.write(SYS_IDT_GPA, &tables::idt()).map_err(|e| setup(e.to_string()))?;
+        sys.write(SYS_RING_CODE_GPA, crate::arch::ring::code()).map_err(|e| setup(e.to_string()))?;
         let mut pool = TablePool::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE);
         // Ring 0 sees the shim (read-only, executable), the IDT (read-only)
         // and, as vCPUs are made, each one's GDT, TSS and exception stack.
@@ -154,7 +155,7 @@ impl Sandbox {
             return Err(Error::PinTooBig(config.pin.join(" ")));
         }
         let kernel = Arc::new(Kernel::new(k));
-        let machine = Arc::new(Machine::new(vm, sys));
+        let machine = Arc::new(Machine::new(vm, sys, config.syscalls));
         Ok(Sandbox { kernel, machine, config, kept })
     }
 }

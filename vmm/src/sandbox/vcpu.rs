@@ -3,13 +3,15 @@
 //! reused). The loop enters the guest, hands every trap to the kernel, and
 //! does what it answers.
 
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use zerocopy::{FromBytes, IntoBytes};
 
-use super::Error;
-use crate::arch::layout::{self, SHIM_VA};
+use super::ring::RingServer;
+use super::{Error, SyscallPath};
+use crate::arch::layout::{self, SHIM_VA, SYSCALL_TRAP_VA};
+use crate::arch::ring::{self as ring_abi, InStub, Mailbox, MailboxRef};
 use crate::arch::regs::TrapFrame;
 use crate::arch::trap::{self, Trap};
 use crate::arch::{tables, UserRegs, PAGE_SIZE};
@@ -23,11 +25,70 @@ pub struct Machine {
     pub sys: Arc<HostMapping>,
     idle: Mutex<Vec<Vcpu>>,
     created: Mutex<u32>,
+    path: SyscallPath,
+    /// The syscall ring's server, once started.
+    pub ring: OnceLock<Arc<RingServer>>,
+    /// Where `syscall` enters, as the first one showed: ring 0 (bare
+    /// metal) or ring 3 (PVM).
+    entry_cpl: OnceLock<u8>,
 }
 
 impl Machine {
-    pub fn new(vm: Vm, sys: Arc<HostMapping>) -> Self {
-        Machine { vm, sys, idle: Mutex::new(Vec::new()), created: Mutex::new(0) }
+    pub fn new(vm: Vm, sys: Arc<HostMapping>, path: SyscallPath) -> Self {
+        Machine {
+            vm,
+            sys,
+            idle: Mutex::new(Vec::new()),
+            created: Mutex::new(0),
+            path,
+            ring: OnceLock::new(),
+            entry_cpl: OnceLock::new(),
+        }
+    }
+
+    /// Whether the ring's pages are user pages: the stub runs in ring 3.
+    fn ring_user(&self) -> bool {
+        self.path != SyscallPath::RingCpl0 && self.entry_cpl.get() == Some(&3)
+    }
+
+    fn mailbox(&self, cpu: u32) -> Option<MailboxRef<'_>> {
+        MailboxRef::new(self.sys.atomic_u64s(ring_abi::mailbox_gpa(cpu), (PAGE_SIZE / 8) as usize)?)
+    }
+
+    /// Turns the ring on for `vcpu`, which runs `tid`, after a syscall
+    /// that came the slow way showed where `syscall` enters (`frame`).
+    /// From now on its calls go to the ring's server.
+    fn ring_on(&self, kernel: &Kernel, vcpu: &Vcpu, tid: Tid, frame: &TrapFrame) -> bool {
+        let Some(server) = self.ring.get() else { return false };
+        if frame.rip != SYSCALL_TRAP_VA {
+            return false;
+        }
+        self.entry_cpl.get_or_init(|| (frame.cs & 3) as u8);
+        let cpu = vcpu.id();
+        // PVM emulates ring 0 at about 2 µs an instruction: a stub polling
+        // there gives up after a few milliseconds, not seconds.
+        let spin_limit = if self.path == SyscallPath::RingCpl0 { 1 << 10 } else { 1 << 20 };
+        let mb = Mailbox::new(true, spin_limit);
+        if self.sys.write(ring_abi::mailbox_gpa(cpu), mb.as_bytes()).is_err()
+            || !kernel.lock().ring_attach(cpu, tid, self.ring_user())
+        {
+            return false;
+        }
+        server.attach(cpu, tid);
+        if vcpu.set_lstar(ring_abi::lstar(cpu)).is_err() {
+            server.detach(cpu);
+            return false;
+        }
+        true
+    }
+
+    /// Turns the ring off for `vcpu` (its thread is leaving it).
+    fn ring_off(&self, kernel: &Kernel, vcpu: &Vcpu) {
+        if let Some(server) = self.ring.get() {
+            server.detach(vcpu.id());
+        }
+        kernel.lock().ring_detach(vcpu.id());
+        let _ = vcpu.set_lstar(SYSCALL_TRAP_VA);
     }
 
     /// A vCPU: an idle one, or a new one with its GDT, TSS and exception
@@ -120,6 +181,7 @@ fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, mut vcpu: 
             Err(e) => kernel.stop_all(Stop::Failure(format!("cannot start thread {tid}: {e}"))),
         }
     }
+    machine.ring_off(kernel, &vcpu);
     kernel.end_thread(tid);
     vcpu.clear_kick();
     machine.put(vcpu);
@@ -127,6 +189,7 @@ fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, mut vcpu: 
 
 fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut Vcpu) {
     let cpu = vcpu.id();
+    let mut ring_on = false;
     loop {
         let t0 = Instant::now();
         let exit = vcpu.run();
@@ -136,15 +199,28 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
             Ok(Exit::Trap(vector)) => {
                 let frame = machine.frame(cpu);
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
+                if machine.path == SyscallPath::RingCpl0 && ring_on && enters_ring0(cpu, vector, &frame) {
+                    // What `syscall` does on bare metal, done by hand.
+                    let mut g = gprs;
+                    (g.rip, g.rsp, g.rflags) = (frame.rip, frame.rsp, 0x2);
+                    if vcpu.enter_ring0(&g).is_err() {
+                        return fail("cannot enter the ring stub in ring 0".into());
+                    }
+                    continue;
+                }
                 let t = trap::classify(vector, &frame, || vcpu.cr2().unwrap_or(0));
-                let mut regs = match t {
-                    Trap::Syscall | Trap::CompatSyscall => UserRegs::at_syscall(&gprs, &frame),
-                    _ => UserRegs::at_exception(&gprs, &frame),
+                let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall | Trap::RingReturn);
+                let mut regs = if is_call {
+                    UserRegs::at_syscall(&gprs, &frame)
+                } else {
+                    UserRegs::at_exception(&gprs, &frame)
                 };
                 let before = regs;
                 let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
                 if let Next::Return { .. } = &next {
-                    let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall);
+                    if t == Trap::Syscall && !ring_on {
+                        ring_on = machine.ring_on(kernel, vcpu, tid, &frame);
+                    }
                     if is_call || regs != before {
                         let mut g = gprs;
                         let f = regs.write_back(&mut g);
@@ -158,7 +234,12 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
             Ok(Exit::Interrupted) => {
                 vcpu.clear_kick();
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
-                if gprs.rip >= SHIM_VA {
+                if ring_abi::in_stub(cpu, gprs.rip) != InStub::No {
+                    match leave_stub(kernel, machine, tid, vcpu, &gprs, guest) {
+                        Some(next) => next,
+                        None => return fail("cannot write vCPU registers".into()),
+                    }
+                } else if gprs.rip >= SHIM_VA {
                     if !layout::stub_after_report(gprs.rip) {
                         // Still on its way to report a trap: that trap comes
                         // next, and the kick is looked at with it.
@@ -193,6 +274,12 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     next
                 }
             }
+            Ok(Exit::Doorbell) => {
+                if let Some(server) = machine.ring.get() {
+                    server.wake();
+                }
+                continue;
+            }
             Ok(Exit::Shutdown) => kernel.on_vm_exit(tid, "triple fault (the CPU shut down)".into()),
             Ok(Exit::Unexpected(what)) => {
                 let rip = vcpu.regs().map(|r| r.rip).unwrap_or(0);
@@ -217,6 +304,11 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 if let Err(err) = enter(vcpu, &e) {
                     return fail(format!("cannot enter the new program: {err}"));
                 }
+                // A new address space: the ring's pages move into it.
+                if ring_on && !kernel.lock().ring_attach(cpu, tid, machine.ring_user()) {
+                    machine.ring_off(kernel, vcpu);
+                    ring_on = false;
+                }
             }
             Next::Exit => return,
         }
@@ -224,4 +316,56 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
             kernel.stop_all(Stop::Failure(e.to_string()));
         }
     }
+}
+
+/// Whether a trap is a `syscall` that entered the ring stub in ring 3
+/// where the stub's pages are supervisor pages: the test of the ring-0
+/// path under a hypervisor (PVM) whose `syscall` stays in ring 3.
+fn enters_ring0(cpu: u32, vector: u8, frame: &TrapFrame) -> bool {
+    vector == trap::PF && frame.rip == ring_abi::lstar(cpu) && frame.from_user() && frame.rflags & (1 << 9) == 0
+}
+
+/// The vCPU was kicked while in the ring stub: take the thread out of it,
+/// whatever the stub was doing, so the kick is acted on now. A call not
+/// yet taken by the server is withdrawn and run here; one the server ran
+/// is returned from here. `None` if the registers could not be written.
+fn leave_stub(
+    kernel: &Kernel,
+    machine: &Machine,
+    tid: Tid,
+    vcpu: &Vcpu,
+    gprs: &kvm_bindings::kvm_regs,
+    guest: Duration,
+) -> Option<Next> {
+    let cpu = vcpu.id();
+    let (mut regs, run_call) = match ring_abi::in_stub(cpu, gprs.rip) {
+        InStub::Entering => (ring_abi::regs_entering(gprs), true),
+        _ => {
+            let mb = machine.mailbox(cpu)?;
+            loop {
+                match mb.state.load(std::sync::atomic::Ordering::Acquire) {
+                    ring_abi::TAKEN => std::thread::yield_now(),
+                    ring_abi::REQ if !mb.transition(ring_abi::REQ, ring_abi::IDLE) => {}
+                    s @ (ring_abi::DONE | ring_abi::DELIVER) => {
+                        let snap = mb.snapshot();
+                        let mut r = ring_abi::regs_published(cpu, gprs, &snap);
+                        r.rax = snap.ret;
+                        mb.transition(s, ring_abi::IDLE);
+                        break (r, false);
+                    }
+                    // Withdrawn, or answered EXIT: the call runs here.
+                    _ => break (ring_abi::regs_published(cpu, gprs, &mb.snapshot()), true),
+                }
+            }
+        }
+    };
+    let next = if run_call {
+        kernel.on_trap(tid, vcpu, Trap::Syscall, &mut regs, guest)
+    } else {
+        kernel.on_kick(tid, vcpu, &mut regs)
+    };
+    if let Next::Return { .. } = &next {
+        vcpu.return_to_user(&regs.to_kvm()).ok()?;
+    }
+    Some(next)
 }

@@ -28,6 +28,8 @@ pub const SYS_SLOT_SIZE: u64 = 1 << 30;
 /// GPA of the shim's code and of the IDT (shared by every vCPU).
 pub const SYS_SHIM_GPA: u64 = 0x0000;
 pub const SYS_IDT_GPA: u64 = 0x1000;
+/// GPA of the syscall ring stub's code (shared by every vCPU).
+pub const SYS_RING_CODE_GPA: u64 = 0x2000;
 /// Per-vCPU areas: GDT, TSS, a guard page, then the exception (IST) stack.
 pub const SYS_CPU_AREAS_GPA: u64 = 0x10_0000;
 pub const CPU_AREA_SIZE: u64 = 8 * PAGE_SIZE;
@@ -35,6 +37,8 @@ pub const CPU_GDT_OFFSET: u64 = 0;
 pub const CPU_TSS_OFFSET: u64 = PAGE_SIZE;
 pub const CPU_IST_OFFSET: u64 = 3 * PAGE_SIZE;
 pub const IST_PAGES: u64 = 4;
+/// The vCPU's syscall ring mailbox: the area's last page.
+pub const CPU_MAILBOX_OFFSET: u64 = 7 * PAGE_SIZE;
 /// Most vCPUs (threads running at once) one sandbox may have.
 pub const MAX_VCPUS: u32 = 1024;
 /// Page-table pages are allocated from here to the end of the slot.
@@ -51,8 +55,29 @@ pub const IDT_VA: u64 = SHIM_VA + 0x1000;
 pub const COMPAT_SYSCALL_TRAP_VA: u64 = SHIM_VA + 0xf000;
 /// LSTAR: canonical, supervisor half, and deliberately never mapped.
 pub const SYSCALL_TRAP_VA: u64 = SHIM_VA + 0x10_0000;
+/// Where the syscall ring stub jumps when a call it handed the ring server
+/// is done but the VMM must see the thread on its way out (a signal to
+/// deliver): another address never mapped.
+pub const RING_RETURN_TRAP_VA: u64 = SHIM_VA + 0x18_0000;
 /// Per-vCPU areas, at the same offsets as in the system slot.
 pub const CPU_AREAS_VA: u64 = SHIM_VA + 0x4000_0000;
+
+/// The syscall ring's pages, per vCPU and per process (PML4 slot 510,
+/// which each address space owns, unlike the shared slot 511): vCPU `n`'s
+/// stub code, its mailbox and the doorbell, at `RING_VA + n * RING_STRIDE`.
+/// They are mapped only in the address space of the thread the vCPU runs,
+/// so a process never sees another's mailbox.
+pub const RING_VA: u64 = 0xffff_ff00_0000_0000;
+pub const RING_STRIDE: u64 = 4 * PAGE_SIZE;
+/// Guest-physical address of the doorbell: in no memory slot, so a write
+/// there is MMIO, which an ioeventfd turns into a wake-up of the ring
+/// server without an exit to the VMM.
+pub const DOORBELL_GPA: u64 = 0xc000_0000;
+
+/// Guest-virtual address of vCPU `cpu`'s ring stub page.
+pub const fn ring_code_va(cpu: u32) -> u64 {
+    RING_VA + cpu as u64 * RING_STRIDE
+}
 
 /// Guest-physical address of vCPU `cpu`'s area.
 pub const fn cpu_area_gpa(cpu: u32) -> u64 {
@@ -100,3 +125,8 @@ pub const MMAP_MIN_ADDR: u64 = 0x10000;
 
 const _: () = assert!(COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff < MMAP_MIN_ADDR);
 const _: () = assert!(SYS_TABLES_GPA < SYS_SLOT_SIZE);
+const _: () = assert!(SYS_RING_CODE_GPA + PAGE_SIZE <= SYS_CPU_AREAS_GPA);
+const _: () = assert!(CPU_MAILBOX_OFFSET >= CPU_IST_OFFSET + IST_PAGES * PAGE_SIZE);
+const _: () = assert!(CPU_MAILBOX_OFFSET < CPU_AREA_SIZE);
+const _: () = assert!(DOORBELL_GPA >= SYS_SLOT_SIZE && DOORBELL_GPA + PAGE_SIZE <= RAM_GPA_BASE);
+const _: () = assert!(ring_code_va(MAX_VCPUS) <= RING_VA + (1 << 39));

@@ -4,5 +4,6 @@ pub mod cpu;
 pub mod layout;
 pub mod paging;
 pub mod regs;
+pub mod ring;
 pub mod tables;
 pub mod trap;

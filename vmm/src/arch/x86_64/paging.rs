@@ -37,6 +37,8 @@ const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: u64 = 512;
 /// PML4 slot of the kernel half every process shares.
 const KERNEL_SLOT: u64 = 511;
+/// PML4 slot of the syscall ring's pages, which each address space owns.
+const RING_SLOT: u64 = 510;
 
 /// Page permissions as a program sees them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -424,6 +426,52 @@ impl PageTables {
         self.leaf_mut(pool, va)?.0.store((gpa & ADDR_MASK) | f, Ordering::Relaxed);
         Ok(())
     }
+
+    /// Maps one page of the syscall ring (PML4 slot 510, this address
+    /// space's own): `user` when the stub runs in ring 3 (PVM).
+    pub fn map_ring(
+        &mut self,
+        pool: &mut TablePool,
+        va: u64,
+        gpa: u64,
+        page: RingPage,
+        user: bool,
+    ) -> Result<(), PagingError> {
+        if (va >> 39) & 511 != RING_SLOT || va < 1 << 47 {
+            return Err(PagingError::Corrupt { va, level: 4, entry: 0 });
+        }
+        let mut f = PRESENT | ACCESSED | DIRTY;
+        match page {
+            RingPage::Code => {}
+            RingPage::Data => f |= WRITABLE | NX,
+        }
+        if user {
+            f |= USER;
+        }
+        self.leaf_mut(pool, va)?.0.store((gpa & ADDR_MASK) | f, Ordering::Release);
+        Ok(())
+    }
+
+    /// Unmaps a ring page; true if it was mapped. The caller invalidates
+    /// the frame on the host (it is no user frame, so not stale here).
+    pub fn unmap_ring(&mut self, va: u64) -> bool {
+        if (va >> 39) & 511 != RING_SLOT || va < 1 << 47 {
+            return false;
+        }
+        match self.walk(va) {
+            Ok(Some((entry, _))) => entry.swap(0, Ordering::AcqRel) & PRESENT != 0,
+            _ => false,
+        }
+    }
+}
+
+/// What a ring page holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RingPage {
+    /// The stub: read-only, executable.
+    Code,
+    /// The mailbox or the doorbell: writable, not executable.
+    Data,
 }
 
 /// The leaf entry at `slot_offset` of the system slot, for reading and

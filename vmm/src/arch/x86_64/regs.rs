@@ -39,6 +39,11 @@ impl TrapFrame {
     }
 }
 
+/// IF: always set in a Linux program's flags. Under PVM ring 3 may run with
+/// it clear after the syscall ring stub's `iretq` (which cannot set it
+/// there); what the program is shown has it, as on Linux.
+const IF: u64 = 1 << 9;
+
 /// A thread's registers as user mode sees them (Linux's pt_regs).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UserRegs {
@@ -92,7 +97,7 @@ impl UserRegs {
     /// The registers at a `syscall`: the CPU left the return address in
     /// RCX and the flags in R11, so that is where the user resumes.
     pub fn at_syscall(gprs: &kvm_regs, frame: &TrapFrame) -> Self {
-        UserRegs { rsp: frame.rsp, rip: gprs.rcx, rflags: gprs.r11, ..Self::with_gprs(gprs) }
+        UserRegs { rsp: frame.rsp, rip: gprs.rcx, rflags: gprs.r11 | IF, ..Self::with_gprs(gprs) }
     }
 
     /// The registers at an exception: where it happened.
@@ -100,7 +105,7 @@ impl UserRegs {
         UserRegs {
             rsp: frame.rsp,
             rip: frame.rip,
-            rflags: frame.rflags,
+            rflags: frame.rflags | IF,
             compat: frame.cs == USER32_CS as u64,
             ..Self::with_gprs(gprs)
         }
@@ -108,7 +113,7 @@ impl UserRegs {
 
     /// The registers of a vCPU stopped in user mode (kicked, not trapped).
     pub fn at_user(gprs: &kvm_regs, compat: bool) -> Self {
-        UserRegs { compat, ..Self::with_gprs(gprs) }
+        UserRegs { compat, rflags: gprs.rflags | IF, ..Self::with_gprs(gprs) }
     }
 
     /// The syscall number and its six arguments.

@@ -21,7 +21,10 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::errno::*;
+use super::files::{FileKind, Input};
+use super::process::Pid;
 use super::task::Ctx;
+use super::KernelState;
 
 bitflags::bitflags! {
     /// strace's syscall classes.
@@ -77,6 +80,19 @@ pub enum Ret {
 
 pub type Handler = fn(&mut Ctx, [u64; 6]) -> SysResult;
 
+/// Whether the syscall ring's server may run a call while the thread's
+/// vCPU waits in the stub, or the thread must take the exit path (see
+/// `sandbox::ring`). The server runs only calls that never sleep in
+/// faultline's kernel and change nothing of the caller but RAX and memory:
+/// not the registers, the FPU or TLS, and no thread comes or goes.
+#[derive(Clone, Copy)]
+pub enum Ring {
+    Exit,
+    Serve,
+    /// Served when this holds for the calling process and the arguments.
+    ServeIf(fn(&KernelState, Pid, &[u64; 6]) -> bool),
+}
+
 /// One system call.
 pub struct Syscall {
     pub nr: u64,
@@ -85,6 +101,7 @@ pub struct Syscall {
     pub ret: Ret,
     pub class: Class,
     pub handler: Option<Handler>,
+    pub ring: Ring,
 }
 
 impl std::fmt::Debug for Syscall {
@@ -107,7 +124,17 @@ const I: Class = Class::IPC;
 const O: Class = Class::empty();
 
 const fn sc(nr: u64, name: &'static str, args: &'static [Arg], class: Class, handler: Option<Handler>) -> Syscall {
-    Syscall { nr, name, args, ret: Ret::Int, class, handler }
+    Syscall { nr, name, args, ret: Ret::Int, class, handler, ring: Ring::Exit }
+}
+
+/// A call the ring's server runs.
+const fn ring(s: Syscall) -> Syscall {
+    Syscall { ring: Ring::Serve, ..s }
+}
+
+/// A call the ring's server runs when `when` holds.
+const fn ring_if(s: Syscall, when: fn(&KernelState, Pid, &[u64; 6]) -> bool) -> Syscall {
+    Syscall { ring: Ring::ServeIf(when), ..s }
 }
 
 const fn hex(s: Syscall) -> Syscall {
@@ -116,46 +143,46 @@ const fn hex(s: Syscall) -> Syscall {
 
 /// Every x86-64 system call faultline knows by name.
 pub static TABLE: &[Syscall] = &[
-    sc(0, "read", &[Fd, OutBuf(2), Long], D, Some(io::read)),
-    sc(1, "write", &[Fd, InBuf(2), Long], D, Some(io::write)),
-    sc(2, "open", &[Path, OpenFlags, Mode], FP, Some(fs::open)),
-    sc(3, "close", &[Fd], D, Some(fs::close)),
-    sc(4, "stat", &[Path, Ptr], FP, Some(fs::stat)),
-    sc(5, "fstat", &[Fd, Ptr], D, Some(fs::fstat)),
-    sc(6, "lstat", &[Path, Ptr], FP, Some(fs::lstat)),
+    ring_if(sc(0, "read", &[Fd, OutBuf(2), Long], D, Some(io::read)), fd_never_blocks),
+    ring_if(sc(1, "write", &[Fd, InBuf(2), Long], D, Some(io::write)), fd_never_blocks),
+    ring(sc(2, "open", &[Path, OpenFlags, Mode], FP, Some(fs::open))),
+    ring(sc(3, "close", &[Fd], D, Some(fs::close))),
+    ring(sc(4, "stat", &[Path, Ptr], FP, Some(fs::stat))),
+    ring(sc(5, "fstat", &[Fd, Ptr], D, Some(fs::fstat))),
+    ring(sc(6, "lstat", &[Path, Ptr], FP, Some(fs::lstat))),
     sc(7, "poll", &[Ptr, Int, Int], D, Some(poll::poll)),
-    sc(8, "lseek", &[Fd, Long, Whence], D, Some(io::lseek)),
-    hex(sc(9, "mmap", &[Ptr, Long, Prot, MapFlags, Fd, Hex], M, Some(mm::mmap))),
-    sc(10, "mprotect", &[Ptr, Long, Prot], M, Some(mm::mprotect)),
-    sc(11, "munmap", &[Ptr, Long], M, Some(mm::munmap)),
-    hex(sc(12, "brk", &[Ptr], M, Some(mm::brk))),
-    sc(13, "rt_sigaction", &[Signal, Ptr, Ptr, Long], S, Some(signal::rt_sigaction)),
-    sc(14, "rt_sigprocmask", &[SigHow, Ptr, Ptr, Long], S, Some(signal::rt_sigprocmask)),
+    ring(sc(8, "lseek", &[Fd, Long, Whence], D, Some(io::lseek))),
+    ring(hex(sc(9, "mmap", &[Ptr, Long, Prot, MapFlags, Fd, Hex], M, Some(mm::mmap)))),
+    ring(sc(10, "mprotect", &[Ptr, Long, Prot], M, Some(mm::mprotect))),
+    ring(sc(11, "munmap", &[Ptr, Long], M, Some(mm::munmap))),
+    ring(hex(sc(12, "brk", &[Ptr], M, Some(mm::brk)))),
+    ring(sc(13, "rt_sigaction", &[Signal, Ptr, Ptr, Long], S, Some(signal::rt_sigaction))),
+    ring(sc(14, "rt_sigprocmask", &[SigHow, Ptr, Ptr, Long], S, Some(signal::rt_sigprocmask))),
     sc(15, "rt_sigreturn", &[], S, Some(signal::rt_sigreturn)),
-    sc(16, "ioctl", &[Fd, Hex, Hex], D, Some(io::ioctl)),
-    sc(17, "pread64", &[Fd, OutBuf(2), Long, Long], D, Some(io::pread64)),
-    sc(18, "pwrite64", &[Fd, InBuf(2), Long, Long], D, Some(io::pwrite64)),
-    sc(19, "readv", &[Fd, Ptr, Int], D, Some(io::readv)),
-    sc(20, "writev", &[Fd, Ptr, Int], D, Some(io::writev)),
-    sc(21, "access", &[Path, Int], FP, Some(fs::access)),
+    ring(sc(16, "ioctl", &[Fd, Hex, Hex], D, Some(io::ioctl))),
+    ring_if(sc(17, "pread64", &[Fd, OutBuf(2), Long, Long], D, Some(io::pread64)), fd_never_blocks),
+    ring_if(sc(18, "pwrite64", &[Fd, InBuf(2), Long, Long], D, Some(io::pwrite64)), fd_never_blocks),
+    ring_if(sc(19, "readv", &[Fd, Ptr, Int], D, Some(io::readv)), fd_never_blocks),
+    ring_if(sc(20, "writev", &[Fd, Ptr, Int], D, Some(io::writev)), fd_never_blocks),
+    ring(sc(21, "access", &[Path, Int], FP, Some(fs::access))),
     sc(22, "pipe", &[Ptr], D, Some(fs::pipe)),
     sc(23, "select", &[Int, Ptr, Ptr, Ptr, Ptr], D, Some(poll::select)),
-    sc(24, "sched_yield", &[], O, Some(process::sched_yield)),
-    hex(sc(25, "mremap", &[Ptr, Long, Long, Hex, Ptr], M, Some(mm::mremap))),
-    sc(26, "msync", &[Ptr, Long, Hex], M, Some(mm::msync)),
-    sc(27, "mincore", &[Ptr, Long, Ptr], M, Some(mm::mincore)),
-    sc(28, "madvise", &[Ptr, Long, Madvise], M, Some(mm::madvise)),
+    ring(sc(24, "sched_yield", &[], O, Some(process::sched_yield))),
+    ring(hex(sc(25, "mremap", &[Ptr, Long, Long, Hex, Ptr], M, Some(mm::mremap)))),
+    ring(sc(26, "msync", &[Ptr, Long, Hex], M, Some(mm::msync))),
+    ring(sc(27, "mincore", &[Ptr, Long, Ptr], M, Some(mm::mincore))),
+    ring(sc(28, "madvise", &[Ptr, Long, Madvise], M, Some(mm::madvise))),
     sc(29, "shmget", &[Int, Long, Hex], I, None),
     sc(30, "shmat", &[Int, Ptr, Hex], I.union(M), None),
     sc(31, "shmctl", &[Int, Int, Ptr], I, None),
-    sc(32, "dup", &[Fd], D, Some(fs::dup)),
-    sc(33, "dup2", &[Fd, Fd], D, Some(fs::dup2)),
+    ring(sc(32, "dup", &[Fd], D, Some(fs::dup))),
+    ring(sc(33, "dup2", &[Fd, Fd], D, Some(fs::dup2))),
     sc(34, "pause", &[], S, Some(signal::pause)),
     sc(35, "nanosleep", &[Ptr, Ptr], C, Some(time::nanosleep)),
     sc(36, "getitimer", &[Int, Ptr], O, None),
     sc(37, "alarm", &[Int], O, Some(time::alarm)),
     sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
-    sc(39, "getpid", &[], P, Some(process::getpid)),
+    ring(sc(39, "getpid", &[], P, Some(process::getpid))),
     sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
     sc(41, "socket", &[Int, Int, Int], N, Some(system::socket)),
     sc(42, "connect", &[Fd, Ptr, Int], N, None),
@@ -179,7 +206,7 @@ pub static TABLE: &[Syscall] = &[
     sc(60, "exit", &[Int], P, Some(process::exit)),
     sc(61, "wait4", &[Int, Ptr, WaitOpts, Ptr], P, Some(process::wait4)),
     sc(62, "kill", &[Int, Signal], S.union(P), Some(process::kill)),
-    sc(63, "uname", &[Ptr], O, Some(system::uname)),
+    ring(sc(63, "uname", &[Ptr], O, Some(system::uname))),
     sc(64, "semget", &[Int, Int, Hex], I, None),
     sc(65, "semop", &[Int, Ptr, Int], I, None),
     sc(66, "semctl", &[Int, Int, Int, Hex], I, None),
@@ -188,14 +215,14 @@ pub static TABLE: &[Syscall] = &[
     sc(69, "msgsnd", &[Int, Ptr, Long, Hex], I, None),
     sc(70, "msgrcv", &[Int, Ptr, Long, Long, Hex], I, None),
     sc(71, "msgctl", &[Int, Int, Ptr], I, None),
-    sc(72, "fcntl", &[Fd, Fcntl, Hex], D, Some(fs::fcntl)),
+    ring_if(sc(72, "fcntl", &[Fd, Fcntl, Hex], D, Some(fs::fcntl)), fcntl_never_blocks),
     sc(73, "flock", &[Fd, Int], D, Some(fs::flock)),
     sc(74, "fsync", &[Fd], D, Some(fschange::fsync)),
     sc(75, "fdatasync", &[Fd], D, Some(fschange::fsync)),
     sc(76, "truncate", &[Path, Long], FP, Some(fschange::truncate)),
     sc(77, "ftruncate", &[Fd, Long], D, Some(fschange::ftruncate)),
     sc(78, "getdents", &[Fd, Ptr, Int], D, None),
-    sc(79, "getcwd", &[OutBuf(1), Long], FP, Some(fs::getcwd)),
+    ring(sc(79, "getcwd", &[OutBuf(1), Long], FP, Some(fs::getcwd))),
     sc(80, "chdir", &[Path], FP, Some(fs::chdir)),
     sc(81, "fchdir", &[Fd], D, Some(fs::fchdir)),
     sc(82, "rename", &[Path, Path], FP, Some(fschange::rename)),
@@ -205,42 +232,42 @@ pub static TABLE: &[Syscall] = &[
     sc(86, "link", &[Path, Path], FP, Some(fschange::link)),
     sc(87, "unlink", &[Path], FP, Some(fschange::unlink)),
     sc(88, "symlink", &[Path, Path], FP, Some(fschange::symlink)),
-    sc(89, "readlink", &[Path, OutBuf(2), Long], FP, Some(fs::readlink)),
+    ring(sc(89, "readlink", &[Path, OutBuf(2), Long], FP, Some(fs::readlink))),
     sc(90, "chmod", &[Path, Mode], FP, Some(fschange::chmod)),
     sc(91, "fchmod", &[Fd, Mode], D, Some(fschange::fchmod)),
     sc(92, "chown", &[Path, Int, Int], FP, Some(fschange::chown)),
     sc(93, "fchown", &[Fd, Int, Int], D, Some(fschange::fchown)),
     sc(94, "lchown", &[Path, Int, Int], FP, Some(fschange::lchown)),
-    sc(95, "umask", &[Mode], O, Some(fs::umask)),
-    sc(96, "gettimeofday", &[Ptr, Ptr], C, Some(time::gettimeofday)),
-    sc(97, "getrlimit", &[Resource, Ptr], O, Some(limits::getrlimit)),
-    sc(98, "getrusage", &[Int, Ptr], O, Some(process::getrusage)),
-    sc(99, "sysinfo", &[Ptr], O, Some(system::sysinfo)),
-    sc(100, "times", &[Ptr], O, Some(process::times)),
+    ring(sc(95, "umask", &[Mode], O, Some(fs::umask))),
+    ring(sc(96, "gettimeofday", &[Ptr, Ptr], C, Some(time::gettimeofday))),
+    ring(sc(97, "getrlimit", &[Resource, Ptr], O, Some(limits::getrlimit))),
+    ring(sc(98, "getrusage", &[Int, Ptr], O, Some(process::getrusage))),
+    ring(sc(99, "sysinfo", &[Ptr], O, Some(system::sysinfo))),
+    ring(sc(100, "times", &[Ptr], O, Some(process::times))),
     sc(101, "ptrace", &[Int, Int, Ptr, Ptr], O, None),
-    sc(102, "getuid", &[], O, Some(process::getuid)),
+    ring(sc(102, "getuid", &[], O, Some(process::getuid))),
     sc(103, "syslog", &[Int, Ptr, Int], O, None),
-    sc(104, "getgid", &[], O, Some(process::getuid)),
+    ring(sc(104, "getgid", &[], O, Some(process::getuid))),
     sc(105, "setuid", &[Int], O, Some(process::setuid)),
     sc(106, "setgid", &[Int], O, Some(process::setuid)),
-    sc(107, "geteuid", &[], O, Some(process::getuid)),
-    sc(108, "getegid", &[], O, Some(process::getuid)),
+    ring(sc(107, "geteuid", &[], O, Some(process::getuid))),
+    ring(sc(108, "getegid", &[], O, Some(process::getuid))),
     sc(109, "setpgid", &[Int, Int], O, Some(process::setpgid)),
-    sc(110, "getppid", &[], O, Some(process::getppid)),
-    sc(111, "getpgrp", &[], O, Some(process::getpgrp)),
+    ring(sc(110, "getppid", &[], O, Some(process::getppid))),
+    ring(sc(111, "getpgrp", &[], O, Some(process::getpgrp))),
     sc(112, "setsid", &[], O, Some(process::setsid)),
     sc(113, "setreuid", &[Int, Int], O, Some(process::setuid)),
     sc(114, "setregid", &[Int, Int], O, Some(process::setuid)),
-    sc(115, "getgroups", &[Int, Ptr], O, Some(process::getgroups)),
+    ring(sc(115, "getgroups", &[Int, Ptr], O, Some(process::getgroups))),
     sc(116, "setgroups", &[Int, Ptr], O, Some(process::setgroups)),
     sc(117, "setresuid", &[Int, Int, Int], O, Some(process::setuid)),
-    sc(118, "getresuid", &[Ptr, Ptr, Ptr], O, Some(process::getresuid)),
+    ring(sc(118, "getresuid", &[Ptr, Ptr, Ptr], O, Some(process::getresuid))),
     sc(119, "setresgid", &[Int, Int, Int], O, Some(process::setuid)),
-    sc(120, "getresgid", &[Ptr, Ptr, Ptr], O, Some(process::getresuid)),
-    sc(121, "getpgid", &[Int], O, Some(process::getpgid)),
+    ring(sc(120, "getresgid", &[Ptr, Ptr, Ptr], O, Some(process::getresuid))),
+    ring(sc(121, "getpgid", &[Int], O, Some(process::getpgid))),
     sc(122, "setfsuid", &[Int], O, Some(process::setfsuid)),
     sc(123, "setfsgid", &[Int], O, Some(process::setfsuid)),
-    sc(124, "getsid", &[Int], O, Some(process::getsid)),
+    ring(sc(124, "getsid", &[Int], O, Some(process::getsid))),
     sc(125, "capget", &[Ptr, Ptr], O, Some(process::capget)),
     sc(126, "capset", &[Ptr, Ptr], O, None),
     sc(127, "rt_sigpending", &[Ptr, Long], S, Some(signal::rt_sigpending)),
@@ -253,10 +280,10 @@ pub static TABLE: &[Syscall] = &[
     sc(134, "uselib", &[Path], FP, None),
     sc(135, "personality", &[Hex], O, Some(process::personality)),
     sc(136, "ustat", &[Hex, Ptr], O, None),
-    sc(137, "statfs", &[Path, Ptr], FP, Some(fs::statfs)),
-    sc(138, "fstatfs", &[Fd, Ptr], D, Some(fs::fstatfs)),
+    ring(sc(137, "statfs", &[Path, Ptr], FP, Some(fs::statfs))),
+    ring(sc(138, "fstatfs", &[Fd, Ptr], D, Some(fs::fstatfs))),
     sc(139, "sysfs", &[Int, Hex, Hex], O, None),
-    sc(140, "getpriority", &[Int, Int], O, Some(process::getpriority)),
+    ring(sc(140, "getpriority", &[Int, Int], O, Some(process::getpriority))),
     sc(141, "setpriority", &[Int, Int, Int], O, Some(process::setpriority)),
     sc(142, "sched_setparam", &[Int, Ptr], O, None),
     sc(143, "sched_getparam", &[Int, Ptr], O, Some(process::sched_getparam)),
@@ -265,10 +292,10 @@ pub static TABLE: &[Syscall] = &[
     sc(146, "sched_get_priority_max", &[Int], O, Some(process::sched_priority)),
     sc(147, "sched_get_priority_min", &[Int], O, Some(process::sched_priority)),
     sc(148, "sched_rr_get_interval", &[Int, Ptr], O, None),
-    sc(149, "mlock", &[Ptr, Long], M, Some(mlock::mlock)),
-    sc(150, "munlock", &[Ptr, Long], M, Some(mlock::munlock)),
-    sc(151, "mlockall", &[Hex], M, Some(mlock::mlockall)),
-    sc(152, "munlockall", &[], M, Some(mlock::munlockall)),
+    ring(sc(149, "mlock", &[Ptr, Long], M, Some(mlock::mlock))),
+    ring(sc(150, "munlock", &[Ptr, Long], M, Some(mlock::munlock))),
+    ring(sc(151, "mlockall", &[Hex], M, Some(mlock::mlockall))),
+    ring(sc(152, "munlockall", &[], M, Some(mlock::munlockall))),
     sc(153, "vhangup", &[], O, None),
     sc(154, "modify_ldt", &[Int, Ptr, Long], O, None),
     sc(155, "pivot_root", &[Path, Path], FP, None),
@@ -302,7 +329,7 @@ pub static TABLE: &[Syscall] = &[
     sc(183, "afs_syscall", &[], O, None),
     sc(184, "tuxcall", &[], O, None),
     sc(185, "security", &[], O, None),
-    sc(186, "gettid", &[], O, Some(process::gettid)),
+    ring(sc(186, "gettid", &[], O, Some(process::gettid))),
     sc(187, "readahead", &[Fd, Long, Long], D, Some(fs::readahead)),
     sc(188, "setxattr", &[Path, Path, Ptr, Long, Hex], FP, None),
     sc(189, "lsetxattr", &[Path, Path, Ptr, Long, Hex], FP, None),
@@ -317,10 +344,10 @@ pub static TABLE: &[Syscall] = &[
     sc(198, "lremovexattr", &[Path, Path], FP, None),
     sc(199, "fremovexattr", &[Fd, Path], D, None),
     sc(200, "tkill", &[Int, Signal], S, Some(process::tkill)),
-    sc(201, "time", &[Ptr], C, Some(time::time)),
-    sc(202, "futex", &[Ptr, FutexOp, Int, Ptr, Ptr, Hex], O, Some(process::futex)),
+    ring(sc(201, "time", &[Ptr], C, Some(time::time))),
+    ring_if(sc(202, "futex", &[Ptr, FutexOp, Int, Ptr, Ptr, Hex], O, Some(process::futex)), futex_wakes),
     sc(203, "sched_setaffinity", &[Int, Long, Ptr], O, Some(process::sched_setaffinity)),
-    sc(204, "sched_getaffinity", &[Int, Long, Ptr], O, Some(process::sched_getaffinity)),
+    ring(sc(204, "sched_getaffinity", &[Int, Long, Ptr], O, Some(process::sched_getaffinity))),
     sc(205, "set_thread_area", &[Ptr], O, None),
     sc(206, "io_setup", &[Int, Ptr], O, None),
     sc(207, "io_destroy", &[Hex], O, None),
@@ -333,8 +360,8 @@ pub static TABLE: &[Syscall] = &[
     sc(214, "epoll_ctl_old", &[], D, None),
     sc(215, "epoll_wait_old", &[], D, None),
     sc(216, "remap_file_pages", &[Ptr, Long, Hex, Long, Hex], M, None),
-    sc(217, "getdents64", &[Fd, Ptr, Int], D, Some(fs::getdents64)),
-    sc(218, "set_tid_address", &[Ptr], O, Some(process::set_tid_address)),
+    ring(sc(217, "getdents64", &[Fd, Ptr, Int], D, Some(fs::getdents64))),
+    ring(sc(218, "set_tid_address", &[Ptr], O, Some(process::set_tid_address))),
     sc(219, "restart_syscall", &[], O, Some(time::restart_syscall)),
     sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
     sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(fs::fadvise64)),
@@ -344,8 +371,8 @@ pub static TABLE: &[Syscall] = &[
     sc(225, "timer_getoverrun", &[Int], O, None),
     sc(226, "timer_delete", &[Int], O, None),
     sc(227, "clock_settime", &[Clock, Ptr], C, None),
-    sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime)),
-    sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres)),
+    ring(sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime))),
+    ring(sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres))),
     sc(230, "clock_nanosleep", &[Clock, Hex, Ptr, Ptr], C, Some(time::clock_nanosleep)),
     sc(231, "exit_group", &[Int], P, Some(process::exit_group)),
     sc(232, "epoll_wait", &[Fd, Ptr, Int, Int], D, None),
@@ -373,24 +400,24 @@ pub static TABLE: &[Syscall] = &[
     sc(254, "inotify_add_watch", &[Fd, Path, Hex], D, None),
     sc(255, "inotify_rm_watch", &[Fd, Int], D, None),
     sc(256, "migrate_pages", &[Int, Long, Ptr, Ptr], M, None),
-    sc(257, "openat", &[Fd, Path, OpenFlags, Mode], F, Some(fs::openat)),
+    ring(sc(257, "openat", &[Fd, Path, OpenFlags, Mode], F, Some(fs::openat))),
     sc(258, "mkdirat", &[Fd, Path, Mode], F, Some(fschange::mkdirat)),
     sc(259, "mknodat", &[Fd, Path, Mode, Hex], F, None),
     sc(260, "fchownat", &[Fd, Path, Int, Int, Hex], F, Some(fschange::fchownat)),
     sc(261, "futimesat", &[Fd, Path, Ptr], F, None),
-    sc(262, "newfstatat", &[Fd, Path, Ptr, Hex], F, Some(fs::newfstatat)),
+    ring(sc(262, "newfstatat", &[Fd, Path, Ptr, Hex], F, Some(fs::newfstatat))),
     sc(263, "unlinkat", &[Fd, Path, Hex], F, Some(fschange::unlinkat)),
     sc(264, "renameat", &[Fd, Path, Fd, Path], F, Some(fschange::renameat)),
     sc(265, "linkat", &[Fd, Path, Fd, Path, Hex], F, Some(fschange::linkat)),
     sc(266, "symlinkat", &[Path, Fd, Path], F, Some(fschange::symlinkat)),
-    sc(267, "readlinkat", &[Fd, Path, OutBuf(3), Long], F, Some(fs::readlinkat)),
+    ring(sc(267, "readlinkat", &[Fd, Path, OutBuf(3), Long], F, Some(fs::readlinkat))),
     sc(268, "fchmodat", &[Fd, Path, Mode], F, Some(fschange::fchmodat)),
-    sc(269, "faccessat", &[Fd, Path, Int], F, Some(fs::faccessat)),
+    ring(sc(269, "faccessat", &[Fd, Path, Int], F, Some(fs::faccessat))),
     sc(270, "pselect6", &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], D, Some(poll::pselect6)),
     sc(271, "ppoll", &[Ptr, Int, Ptr, Ptr, Long], D, Some(poll::ppoll)),
     sc(272, "unshare", &[CloneFlags], O, None),
-    sc(273, "set_robust_list", &[Ptr, Long], O, Some(process::set_robust_list)),
-    sc(274, "get_robust_list", &[Int, Ptr, Ptr], O, Some(process::get_robust_list)),
+    ring(sc(273, "set_robust_list", &[Ptr, Long], O, Some(process::set_robust_list))),
+    ring(sc(274, "get_robust_list", &[Int, Ptr, Ptr], O, Some(process::get_robust_list))),
     sc(275, "splice", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, None),
     sc(276, "tee", &[Fd, Fd, Long, Hex], D, None),
     sc(277, "sync_file_range", &[Fd, Long, Long, Hex], D, Some(fs::sync_file_range)),
@@ -408,7 +435,7 @@ pub static TABLE: &[Syscall] = &[
     sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), None),
     sc(290, "eventfd2", &[Int, Hex], D, None),
     sc(291, "epoll_create1", &[Hex], D, None),
-    sc(292, "dup3", &[Fd, Fd, Hex], D, Some(fs::dup3)),
+    ring(sc(292, "dup3", &[Fd, Fd, Hex], D, Some(fs::dup3))),
     sc(293, "pipe2", &[Ptr, Hex], D, Some(fs::pipe2)),
     sc(294, "inotify_init1", &[Hex], D, None),
     sc(295, "preadv", &[Fd, Ptr, Int, Long], D, Some(io::preadv)),
@@ -418,7 +445,7 @@ pub static TABLE: &[Syscall] = &[
     sc(299, "recvmmsg", &[Fd, Ptr, Int, Hex, Ptr], N, None),
     sc(300, "fanotify_init", &[Hex, Hex], D, None),
     sc(301, "fanotify_mark", &[Fd, Hex, Hex, Fd, Path], D, None),
-    sc(302, "prlimit64", &[Int, Resource, Ptr, Ptr], O, Some(limits::prlimit64)),
+    ring(sc(302, "prlimit64", &[Int, Resource, Ptr, Ptr], O, Some(limits::prlimit64))),
     sc(303, "name_to_handle_at", &[Fd, Path, Ptr, Ptr, Hex], F, None),
     sc(304, "open_by_handle_at", &[Fd, Ptr, Hex], D, None),
     sc(305, "clock_adjtime", &[Clock, Ptr], C, None),
@@ -441,14 +468,14 @@ pub static TABLE: &[Syscall] = &[
     sc(322, "execveat", &[Fd, Path, Ptr, Ptr, Hex], P.union(F), Some(process::execveat)),
     sc(323, "userfaultfd", &[Hex], D, None),
     sc(324, "membarrier", &[Int, Hex, Int], O, Some(system::membarrier)),
-    sc(325, "mlock2", &[Ptr, Long, Hex], M, Some(mlock::mlock2)),
+    ring(sc(325, "mlock2", &[Ptr, Long, Hex], M, Some(mlock::mlock2))),
     sc(326, "copy_file_range", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, Some(io::copy_file_range)),
     sc(327, "preadv2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::preadv2)),
     sc(328, "pwritev2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::pwritev2)),
     sc(329, "pkey_mprotect", &[Ptr, Long, Prot, Int], M, None),
     sc(330, "pkey_alloc", &[Hex, Hex], O, None),
     sc(331, "pkey_free", &[Int], O, None),
-    sc(332, "statx", &[Fd, Path, Hex, Hex, Ptr], F, Some(fs::statx)),
+    ring(sc(332, "statx", &[Fd, Path, Hex, Hex, Ptr], F, Some(fs::statx))),
     sc(333, "io_pgetevents", &[Hex, Long, Long, Ptr, Ptr, Ptr], O, None),
     sc(334, "rseq", &[Ptr, Int, Hex, Hex], O, Some(process::rseq)),
     sc(424, "pidfd_send_signal", &[Fd, Signal, Ptr, Hex], S, None),
@@ -459,12 +486,34 @@ pub static TABLE: &[Syscall] = &[
     sc(435, "clone3", &[Ptr, Long], P, Some(process::clone3)),
     sc(436, "close_range", &[Fd, Fd, Hex], D, Some(fs::close_range)),
     sc(437, "openat2", &[Fd, Path, Ptr, Long], F, Some(fs::openat2)),
-    sc(439, "faccessat2", &[Fd, Path, Int, Hex], F, Some(fs::faccessat2)),
+    ring(sc(439, "faccessat2", &[Fd, Path, Int, Hex], F, Some(fs::faccessat2))),
     sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, None),
     sc(448, "process_mrelease", &[Fd, Hex], O, None),
     sc(449, "futex_waitv", &[Ptr, Int, Hex, Ptr, Clock], O, None),
     sc(453, "map_shadow_stack", &[Ptr, Long, Hex], M, None),
 ];
+
+/// Reads and writes that cannot sleep: files, /proc, /dev and the
+/// sandbox's output; not pipes, nor a stdin that is the host's.
+fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
+    let Some(p) = k.procs.get(&pid) else { return false };
+    let Ok(fd) = i32::try_from(a[0] as i64) else { return false };
+    p.files.get(fd).is_some_and(|f| match &f.file.kind {
+        FileKind::Input(i) => !matches!(i, Input::Inherit),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => false,
+        _ => true,
+    })
+}
+
+/// fcntl but for the lock waits (F_SETLKW, F_OFD_SETLKW).
+fn fcntl_never_blocks(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
+    !matches!(a[1], 7 | 38)
+}
+
+/// FUTEX_WAKE and FUTEX_WAKE_BITSET: the waking half of a lock.
+fn futex_wakes(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
+    matches!(a[1] & 0x7f, 1 | 10)
+}
 
 fn index() -> &'static [Option<&'static Syscall>] {
     static INDEX: OnceLock<Vec<Option<&'static Syscall>>> = OnceLock::new();

@@ -1,0 +1,224 @@
+//! The syscall ring's contract with its guest stub (guest/x86_64/ring.S):
+//! the mailbox layout, its states, where the stub's code lies, and how the
+//! VMM reads the program's registers when it finds a vCPU inside the stub.
+//!
+//! A call goes IDLE → REQ (the stub published it) → TAKEN (the server
+//! copied it) → DONE, DELIVER or EXIT (the server's answer). The stub, or
+//! the VMM when it stops the vCPU inside the stub, may withdraw a call
+//! still in REQ by moving it back to IDLE; the server takes a call only by
+//! moving it from REQ to TAKEN, so each call runs at most once.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use kvm_bindings::kvm_regs;
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
+
+use super::layout::{
+    cpu_area_gpa, ring_code_va, CPU_MAILBOX_OFFSET, RING_RETURN_TRAP_VA, RING_STRIDE, SYSCALL_TRAP_VA,
+};
+use super::regs::UserRegs;
+use crate::arch::PAGE_SIZE;
+
+pub const IDLE: u64 = 0;
+pub const REQ: u64 = 1;
+pub const TAKEN: u64 = 2;
+pub const DONE: u64 = 3;
+pub const DELIVER: u64 = 4;
+pub const EXIT: u64 = 5;
+
+/// One vCPU's mailbox, the page after the stub's code.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Mailbox {
+    pub state: u64,
+    /// Non-zero while the server spins; zero: ring the doorbell.
+    pub awake: u64,
+    pub nr: u64,
+    pub args: [u64; 6],
+    pub ret: u64,
+    /// The program's RCX and R11 at `syscall`: where and with which flags
+    /// it resumes.
+    pub rip: u64,
+    pub rflags: u64,
+    /// The program's RSP while the stub builds its iret frame.
+    pub rsp: u64,
+    pub trap_va: u64,
+    pub return_va: u64,
+    /// Polls before the stub gives up on an unanswered call.
+    pub spin_limit: u64,
+    /// Zero: every call takes the exit path.
+    pub enabled: u64,
+}
+
+/// Byte offsets of the fields the server and the VMM touch atomically.
+pub const STATE: u64 = 0;
+pub const AWAKE: u64 = 8;
+
+impl Mailbox {
+    /// A mailbox as the VMM sets it up for a vCPU.
+    pub fn new(enabled: bool, spin_limit: u64) -> Self {
+        Mailbox {
+            trap_va: SYSCALL_TRAP_VA,
+            return_va: RING_RETURN_TRAP_VA,
+            spin_limit,
+            enabled: enabled as u64,
+            ..Default::default()
+        }
+    }
+}
+
+/// Offset of `label` in the stub page (from the assembler's symbol table).
+fn label(name: &str) -> u64 {
+    faultline_guest::ring_symbol(name).unwrap_or_else(|| panic!("ring stub label {name} missing"))
+}
+
+/// The stub's code, one page.
+pub fn code() -> &'static [u8] {
+    let image = faultline_guest::RING_X86_64;
+    &image[..image.len().min(PAGE_SIZE as usize)]
+}
+
+/// LSTAR for vCPU `cpu`: its own mapping of the stub.
+pub fn lstar(cpu: u32) -> u64 {
+    ring_code_va(cpu) + label("ring_entry")
+}
+
+/// Guest-virtual address of vCPU `cpu`'s mailbox and doorbell pages.
+pub const fn mailbox_va(cpu: u32) -> u64 {
+    ring_code_va(cpu) + PAGE_SIZE
+}
+pub const fn doorbell_va(cpu: u32) -> u64 {
+    ring_code_va(cpu) + 2 * PAGE_SIZE
+}
+
+/// Offset of vCPU `cpu`'s mailbox in the system slot.
+pub const fn mailbox_gpa(cpu: u32) -> u64 {
+    cpu_area_gpa(cpu) + CPU_MAILBOX_OFFSET
+}
+
+/// Where in the stub a stopped vCPU is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InStub {
+    /// Not in the stub (or in another vCPU's, which no thread reaches).
+    No,
+    /// Before the call is published: every register is the program's as
+    /// `syscall` left it (RCX the return address, R11 the flags).
+    Entering,
+    /// The call is published: RCX and R11 are in the mailbox, RAX may hold
+    /// the result, RSP may point into the mailbox page.
+    Published,
+}
+
+/// Where `rip` lies, for vCPU `cpu`.
+pub fn in_stub(cpu: u32, rip: u64) -> InStub {
+    let Some(off) = rip.checked_sub(ring_code_va(cpu)) else { return InStub::No };
+    if off >= RING_STRIDE || off >= label("ring_end") {
+        InStub::No
+    } else if off < label("ring_published") {
+        InStub::Entering
+    } else {
+        InStub::Published
+    }
+}
+
+/// The program's registers for a vCPU stopped in the stub at `Entering`:
+/// as at a `syscall` trap.
+pub fn regs_entering(gprs: &kvm_regs) -> UserRegs {
+    let mut r = UserRegs::at_user(gprs, false);
+    r.rip = gprs.rcx;
+    r.rflags = gprs.r11 | (1 << 9);
+    r
+}
+
+/// The program's registers for a vCPU stopped in the stub after the call
+/// was published, with the call itself in RAX (as at the `syscall`).
+pub fn regs_published(cpu: u32, gprs: &kvm_regs, mb: &Mailbox) -> UserRegs {
+    let mut r = UserRegs::at_user(gprs, false);
+    let page = mailbox_va(cpu);
+    if (page..page + PAGE_SIZE).contains(&gprs.rsp) {
+        r.rsp = mb.rsp;
+    }
+    r.rip = mb.rip;
+    r.rflags = mb.rflags | (1 << 9);
+    r.rcx = mb.rip;
+    r.r11 = mb.rflags;
+    r.rax = mb.nr;
+    r
+}
+
+/// A mailbox in host memory, for the server and the VMM.
+pub struct MailboxRef<'a> {
+    pub state: &'a AtomicU64,
+    pub awake: &'a AtomicU64,
+    bytes: &'a [AtomicU64],
+}
+
+impl<'a> MailboxRef<'a> {
+    /// `words` is the mailbox page as atomics.
+    pub fn new(words: &'a [AtomicU64]) -> Option<Self> {
+        if words.len() < std::mem::size_of::<Mailbox>() / 8 {
+            return None;
+        }
+        Some(MailboxRef { state: &words[(STATE / 8) as usize], awake: &words[(AWAKE / 8) as usize], bytes: words })
+    }
+
+    /// A copy of the whole mailbox: what the server acts on, so that the
+    /// guest changing it meanwhile changes nothing.
+    pub fn snapshot(&self) -> Mailbox {
+        let mut m = Mailbox::new_zeroed();
+        for (dst, src) in m.as_mut_bytes().chunks_exact_mut(8).zip(self.bytes) {
+            dst.copy_from_slice(&src.load(Ordering::Acquire).to_le_bytes());
+        }
+        m
+    }
+
+    /// Stores the result, then the answer.
+    pub fn answer(&self, ret: u64, state: u64) {
+        let ret_word = std::mem::offset_of!(Mailbox, ret) / 8;
+        self.bytes[ret_word].store(ret, Ordering::Relaxed);
+        self.state.store(state, Ordering::Release);
+    }
+
+    /// Moves the call from `from` to `to` if it is in `from`.
+    pub fn transition(&self, from: u64, to: u64) -> bool {
+        self.state.compare_exchange(from, to, Ordering::AcqRel, Ordering::Acquire).is_ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_mailbox_matches_the_stub() {
+        let base = label("mailbox");
+        let field = |name: &str| label(name) - base;
+        assert_eq!(field("mb_state"), std::mem::offset_of!(Mailbox, state) as u64);
+        assert_eq!(field("mb_awake"), std::mem::offset_of!(Mailbox, awake) as u64);
+        assert_eq!(field("mb_nr"), std::mem::offset_of!(Mailbox, nr) as u64);
+        assert_eq!(field("mb_a0"), std::mem::offset_of!(Mailbox, args) as u64);
+        assert_eq!(field("mb_a5"), std::mem::offset_of!(Mailbox, args) as u64 + 40);
+        assert_eq!(field("mb_ret"), std::mem::offset_of!(Mailbox, ret) as u64);
+        assert_eq!(field("mb_rip"), std::mem::offset_of!(Mailbox, rip) as u64);
+        assert_eq!(field("mb_rflags"), std::mem::offset_of!(Mailbox, rflags) as u64);
+        assert_eq!(field("mb_rsp"), std::mem::offset_of!(Mailbox, rsp) as u64);
+        assert_eq!(field("mb_trap_va"), std::mem::offset_of!(Mailbox, trap_va) as u64);
+        assert_eq!(field("mb_return_va"), std::mem::offset_of!(Mailbox, return_va) as u64);
+        assert_eq!(field("mb_spin_limit"), std::mem::offset_of!(Mailbox, spin_limit) as u64);
+        assert_eq!(field("mb_enabled"), std::mem::offset_of!(Mailbox, enabled) as u64);
+        assert_eq!(base, PAGE_SIZE);
+        assert_eq!(label("doorbell"), 2 * PAGE_SIZE);
+        assert!(label("ring_end") < PAGE_SIZE);
+    }
+
+    #[test]
+    fn a_rip_is_placed_in_the_stub() {
+        let va = ring_code_va(3);
+        assert_eq!(in_stub(3, va + label("ring_entry")), InStub::Entering);
+        assert_eq!(in_stub(3, va + label("ring_published")), InStub::Published);
+        assert_eq!(in_stub(3, va + label("ring_end")), InStub::No);
+        assert_eq!(in_stub(2, va + label("ring_entry")), InStub::No);
+        assert_eq!(in_stub(3, 0x401000), InStub::No);
+        assert_eq!(lstar(3), va + 0x10);
+    }
+}

@@ -1,0 +1,113 @@
+//! The kernel's half of the syscall ring (the server is in
+//! `sandbox::ring`, the stub's contract in `arch::ring`): which vCPU's ring
+//! pages are mapped in which address space, and running one call for the
+//! server while the caller's vCPU waits in the stub.
+
+use std::time::Instant;
+
+use super::errno::EINTR;
+use super::process::Tid;
+use super::syscalls::{lookup, Ring};
+use super::task::Ctx;
+use super::{Kernel, KernelState};
+use crate::arch::layout::{ring_code_va, DOORBELL_GPA, SYS_RING_CODE_GPA};
+use crate::arch::ring::{self as abi, Mailbox};
+use crate::arch::{RingPage, UserRegs, PAGE_SIZE};
+
+/// vCPU `cpu`'s ring pages: (va, gpa, kind).
+fn pages(cpu: u32) -> [(u64, u64, RingPage); 3] {
+    [
+        (ring_code_va(cpu), SYS_RING_CODE_GPA, RingPage::Code),
+        (abi::mailbox_va(cpu), abi::mailbox_gpa(cpu), RingPage::Data),
+        (abi::doorbell_va(cpu), DOORBELL_GPA, RingPage::Data),
+    ]
+}
+
+impl KernelState {
+    /// Maps vCPU `cpu`'s ring pages into thread `tid`'s address space, and
+    /// out of the one they were in: a process must never reach the mailbox
+    /// of a vCPU that runs another process's thread. `user`: the stub runs
+    /// in ring 3 (PVM). False if the thread is gone or the tables are full.
+    pub fn ring_attach(&mut self, cpu: u32, tid: Tid, user: bool) -> bool {
+        let Some(mm) = self.threads.get(&tid).and_then(|t| self.procs.get(&t.pid)).map(|p| p.mm) else {
+            return false;
+        };
+        if self.ring_maps.get(&cpu) == Some(&mm) {
+            return true;
+        }
+        self.ring_detach(cpu);
+        let Some(m) = self.mms.get_mut(&mm) else { return false };
+        if m.space.map_ring(&mut self.phys.tables, &pages(cpu), user).is_err() {
+            return false;
+        }
+        self.ring_maps.insert(cpu, mm);
+        true
+    }
+
+    /// Unmaps vCPU `cpu`'s ring pages from wherever they are, and makes
+    /// KVM forget every translation of its mailbox (the code page is
+    /// read-only and the doorbell holds nothing, so neither matters).
+    pub fn ring_detach(&mut self, cpu: u32) {
+        let Some(mm) = self.ring_maps.remove(&cpu) else { return };
+        if let Some(m) = self.mms.get_mut(&mm) {
+            m.space.unmap_ring(pages(cpu).map(|p| p.0));
+        }
+        let _ = self.phys.tables.mem().invalidate(abi::mailbox_gpa(cpu), PAGE_SIZE);
+    }
+}
+
+impl Kernel {
+    /// Runs the call in mailbox `mb` for thread `tid`, for the ring's
+    /// server: the answer (DONE, DELIVER or EXIT) and the result. The
+    /// mailbox is a copy, taken once: the guest may change the real one
+    /// meanwhile to no effect.
+    pub fn ring_call(&self, tid: Tid, mb: &Mailbox) -> (u64, u64) {
+        let start = Instant::now();
+        let k = self.lock();
+        let Some(pid) = k.threads.get(&tid).filter(|t| !t.killed && !t.exited).map(|t| t.pid) else {
+            // On its way out: the VMM ends the thread on the return path.
+            return (abi::DELIVER, EINTR.ret() as u64);
+        };
+        let serve = match lookup(mb.nr).map(|e| e.ring) {
+            Some(Ring::Serve) => true,
+            Some(Ring::ServeIf(when)) => when(&k, pid, &mb.args),
+            Some(Ring::Exit) | None => false,
+        };
+        if !serve {
+            return (abi::EXIT, 0);
+        }
+        let [a0, a1, a2, a3, a4, a5] = mb.args;
+        let mut regs = UserRegs {
+            rax: mb.nr,
+            rdi: a0,
+            rsi: a1,
+            rdx: a2,
+            r10: a3,
+            r8: a4,
+            r9: a5,
+            rip: mb.rip,
+            rcx: mb.rip,
+            rflags: mb.rflags,
+            r11: mb.rflags,
+            ..Default::default()
+        };
+        let mut ctx = Ctx::new(self, k, tid, &mut regs, None);
+        ctx.syscall();
+        // What `Ctx::finish` does on the way out, but for delivery, which
+        // needs the vCPU: the VMM does it when the answer is DELIVER.
+        ctx.k.phys.flush_stale();
+        ctx.k.record_releases(pid, tid, ctx.at);
+        let deliver = ctx.thread_gone() || ctx.k.signal_pending(tid);
+        if let Some(p) = ctx.k.procs.get_mut(&pid) {
+            p.rusage.stime_ns += start.elapsed().as_nanos() as u64;
+        }
+        if let Some(t) = ctx.k.threads.get_mut(&tid) {
+            t.ring_ns += start.elapsed().as_nanos() as u64;
+        }
+        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+            self.done.notify_all();
+        }
+        drop(ctx);
+        (if deliver { abi::DELIVER } else { abi::DONE }, regs.rax)
+    }
+}

@@ -1,0 +1,188 @@
+//! The syscall ring's server: one host thread that runs the calls vCPUs
+//! publish in their mailboxes, so a syscall costs a shared-memory round
+//! trip instead of a VM exit. It spins while calls keep coming and sleeps
+//! after a short idle, as the fault handler does; a sleeping server is
+//! woken by the doorbell, an ioeventfd KVM signals without an exit.
+//!
+//! The stub's side is guest/x86_64/ring.S, the mailbox's contract
+//! `arch::ring`, and which calls the server runs `kernel::syscalls::Ring`.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use vmm_sys_util::eventfd::EventFd;
+
+use crate::arch::ring::{self as abi, MailboxRef};
+use crate::arch::PAGE_SIZE;
+use crate::kernel::{Kernel, Tid};
+use crate::memory::HostMapping;
+
+/// How long the server spins without a call before it sleeps.
+pub const SPIN: Duration = Duration::from_micros(500);
+
+/// Which vCPUs have a thread whose calls the server runs.
+#[derive(Default)]
+struct Slots {
+    list: Vec<(u32, Tid)>,
+    /// Whether the server sleeps: a mailbox attached meanwhile must say so.
+    asleep: bool,
+}
+
+/// Counters, for the bench and tests.
+#[derive(Default)]
+pub struct RingStats {
+    pub served: AtomicU64,
+    pub exits: AtomicU64,
+    pub sleeps: AtomicU64,
+}
+
+pub struct RingServer {
+    sys: Arc<HostMapping>,
+    slots: Mutex<Slots>,
+    generation: AtomicU64,
+    doorbell: EventFd,
+    stop: AtomicBool,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    pub stats: RingStats,
+}
+
+impl RingServer {
+    /// Starts the server for the mailboxes in `sys`, woken by `doorbell`.
+    pub fn start(kernel: Arc<Kernel>, sys: Arc<HostMapping>, doorbell: EventFd) -> std::io::Result<Arc<Self>> {
+        let server = Arc::new(RingServer {
+            sys,
+            slots: Mutex::new(Slots::default()),
+            generation: AtomicU64::new(0),
+            doorbell,
+            stop: AtomicBool::new(false),
+            thread: Mutex::new(None),
+            stats: RingStats::default(),
+        });
+        let s = server.clone();
+        let handle = std::thread::Builder::new().name("syscall-ring".into()).spawn(move || s.serve(&kernel))?;
+        *server.thread.lock() = Some(handle);
+        Ok(server)
+    }
+
+    fn mailbox(&self, cpu: u32) -> Option<MailboxRef<'_>> {
+        MailboxRef::new(self.sys.atomic_u64s(abi::mailbox_gpa(cpu), (PAGE_SIZE / 8) as usize)?)
+    }
+
+    /// Serves thread `tid`'s calls from vCPU `cpu`'s mailbox.
+    pub fn attach(&self, cpu: u32, tid: Tid) {
+        let mut slots = self.slots.lock();
+        if let Some(mb) = self.mailbox(cpu) {
+            mb.state.store(abi::IDLE, Ordering::Release);
+            mb.awake.store(u64::from(!slots.asleep), Ordering::Release);
+        }
+        slots.list.retain(|&(c, _)| c != cpu);
+        slots.list.push((cpu, tid));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Stops serving vCPU `cpu` (its thread ended).
+    pub fn detach(&self, cpu: u32) {
+        let mut slots = self.slots.lock();
+        slots.list.retain(|&(c, _)| c != cpu);
+        self.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// Wakes the server (a doorbell KVM handed to the VMM).
+    pub fn wake(&self) {
+        let _ = self.doorbell.write(1);
+    }
+
+    /// Stops the server and waits for it.
+    pub fn stop(&self) {
+        self.stop.store(true, Ordering::Release);
+        self.wake();
+        if let Some(h) = self.thread.lock().take() {
+            let _ = h.join();
+        }
+    }
+
+    fn serve(&self, kernel: &Kernel) {
+        let mut seen = u64::MAX;
+        let mut list: Vec<(u32, Tid)> = Vec::new();
+        let mut last = Instant::now();
+        while !self.stop.load(Ordering::Acquire) {
+            let generation = self.generation.load(Ordering::Acquire);
+            if generation != seen {
+                list.clone_from(&self.slots.lock().list);
+                seen = generation;
+            }
+            if self.serve_once(kernel, &list) {
+                last = Instant::now();
+                continue;
+            }
+            if last.elapsed() < SPIN {
+                std::hint::spin_loop();
+                continue;
+            }
+            self.sleep(kernel);
+            last = Instant::now();
+        }
+    }
+
+    /// Runs every published call once; true if there was one.
+    fn serve_once(&self, kernel: &Kernel, list: &[(u32, Tid)]) -> bool {
+        let mut any = false;
+        for &(cpu, tid) in list {
+            let Some(mb) = self.mailbox(cpu) else { continue };
+            if mb.state.load(Ordering::Acquire) != abi::REQ || !mb.transition(abi::REQ, abi::TAKEN) {
+                continue;
+            }
+            let call = mb.snapshot();
+            let (answer, ret) = kernel.ring_call(tid, &call);
+            let counter = if answer == abi::EXIT { &self.stats.exits } else { &self.stats.served };
+            counter.fetch_add(1, Ordering::Relaxed);
+            mb.answer(ret, answer);
+            any = true;
+        }
+        any
+    }
+
+    /// Tells every stub to ring, looks once more (a call published before
+    /// a stub saw the change would otherwise wait for nobody), then sleeps
+    /// until the doorbell rings.
+    fn sleep(&self, kernel: &Kernel) {
+        let list = {
+            let mut slots = self.slots.lock();
+            slots.asleep = true;
+            for &(cpu, _) in &slots.list {
+                if let Some(mb) = self.mailbox(cpu) {
+                    mb.awake.store(0, Ordering::SeqCst);
+                }
+            }
+            slots.list.clone()
+        };
+        std::sync::atomic::fence(Ordering::SeqCst);
+        self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
+        if !self.serve_once(kernel, &list) {
+            let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };
+            while !self.stop.load(Ordering::Acquire) {
+                // SAFETY: one valid pollfd.
+                let n = unsafe { libc::poll(&mut pfd, 1, 100) };
+                if n > 0 {
+                    break;
+                }
+                // A call published to a mailbox attached while asleep, or
+                // a doorbell lost: look now and then.
+                if self.serve_once(kernel, &self.slots.lock().list.clone()) {
+                    break;
+                }
+            }
+            let _ = self.doorbell.read();
+        }
+        let mut slots = self.slots.lock();
+        slots.asleep = false;
+        for &(cpu, _) in &slots.list {
+            if let Some(mb) = self.mailbox(cpu) {
+                mb.awake.store(1, Ordering::SeqCst);
+            }
+        }
+    }
+}

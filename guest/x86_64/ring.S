@@ -5,24 +5,29 @@
  * the page after it is that vCPU's mailbox (addressed RIP-relative), so
  * the stub needs no per-CPU register. It copies the call into the mailbox,
  * publishes it, rings the doorbell if the VMM's ring server sleeps, and
- * spins until the server answers:
+ * waits for the server's answer:
  *
  *   DONE     the call is done: return to the program with the result.
  *   DELIVER  done, but the VMM must see the thread on its way out (a
- *            signal to deliver, an exit): jump to the return trap address.
+ *            signal to deliver, an exit): an exit with the result in RAX.
  *   EXIT     the server does not run this call here (it may block, or it
- *            changes more than RAX): jump to the syscall trap address with
- *            every register as `syscall` left it, so the VMM runs the call
- *            through a VM exit exactly as without the ring.
+ *            changes more than RAX): an exit with every register as
+ *            `syscall` left it, so the VMM runs the call itself.
  *
- * The same code runs at CPL 0 (bare-metal KVM, where `syscall` enters
- * ring 0; the pages are then supervisor-only) and at CPL 3 (PVM, where
- * `syscall` enters LSTAR still in ring 3; the pages are then user pages of
- * the calling process only). It returns with `iretq` to the program's
- * ring 3, which works from both. Only RCX and R11 are ours, as `syscall`
- * already clobbers them; every other register stays the program's until
- * the result goes into RAX, which is how the VMM can take over from any
- * point of the stub (see arch::x86_64::ring).
+ * The same body runs at CPL 0 (bare-metal KVM, where `syscall` enters ring
+ * 0; the pages are then supervisor-only) and at CPL 3 (PVM, where `syscall`
+ * enters LSTAR still in ring 3; the pages are then user pages of the
+ * calling process only); only the way back differs, so each has its own
+ * entry. RCX (the return address) and R11 (the flags) stay in their
+ * registers throughout, and RAX is the only other register used, after
+ * the call number is saved: the VMM can take over from any point of the
+ * stub (see arch::x86_64::ring).
+ *
+ * Every read of what the server writes is a locked read-modify-write
+ * (`lock xadd` of zero). Under PVM, after the vCPU has taken a VM exit
+ * through ring 0, plain loads from the mailbox were seen to keep returning
+ * a stale copy while locked accesses (and stores) reached the page the
+ * server writes; a locked access is right on any x86 and costs little.
  */
         .code64
         .text
@@ -32,24 +37,19 @@
         .set    ST_DONE, 3
         .set    ST_DELIVER, 4
         .set    ST_EXIT, 5
-        .set    ST_IDLE, 0
-        .set    USER_CS, 0x33
-        .set    USER_DS, 0x2b
-        /* CF PF AF ZF SF TF DF OF AC ID: what user mode may set. */
-        .set    USER_FLAGS, 0x250dd5
 
-        .globl  ring_disabled, ring_entry, ring_published, ring_end
+        .globl  ring_entry, ring_entry_cpl0, ring_entry_published, ring_entry_cpl0_published
+        .globl  ring_restore_a, ring_restore_c, ring_end
 
-ring_disabled:
-        /* The ring is off for this vCPU: the exit path, registers intact. */
-        jmp     *mb_trap_va(%rip)
+        /* RAX = the mailbox word at \field, read afresh. */
+        .macro  LOAD field
+        xorl    %eax, %eax
+        lock xaddq %rax, \field(%rip)
+        .endm
 
-        .balign 16
-ring_entry:
-        movq    %rcx, mb_rip(%rip)
-        movq    %r11, mb_rflags(%rip)
-        cmpq    $0, mb_enabled(%rip)
-        je      ring_disabled
+        /* Copy the call into the mailbox and publish it; \done marks
+         * where it is published. */
+        .macro  PUBLISH done
         movq    %rax, mb_nr(%rip)
         movq    %rdi, mb_a0(%rip)
         movq    %rsi, mb_a1(%rip)
@@ -57,60 +57,76 @@ ring_entry:
         movq    %r10, mb_a3(%rip)
         movq    %r8, mb_a4(%rip)
         movq    %r9, mb_a5(%rip)
-        movl    $ST_REQ, %ecx
+        movl    $ST_REQ, %eax
         /* Publish; xchg is a full barrier, so `awake` is read after it. */
-        xchgq   %rcx, mb_state(%rip)
+        xchgq   %rax, mb_state(%rip)
+\done:
+        .endm
+
+        .balign 16
+ring_entry:                             /* CPL 3 (PVM) */
+        PUBLISH ring_entry_published
+        jmp     ring_published
+
+        .balign 16
+ring_entry_cpl0:                        /* CPL 0 (bare metal) */
+        PUBLISH ring_entry_cpl0_published
+        jmp     published_cpl0
+
 ring_published:
-        cmpq    $0, mb_awake(%rip)
-        jne     1f
+        LOAD    mb_awake
+        testq   %rax, %rax
+        jnz     1f
         /* The server sleeps: a write to the doorbell page (no memory
          * behind it, an ioeventfd on it) wakes it without a VM exit. */
         movl    $1, doorbell(%rip)
-1:      movq    mb_spin_limit(%rip), %r11
-2:      pause
-        movq    mb_state(%rip), %rcx
-        cmpq    $ST_TAKEN, %rcx
-        ja      answered
-        decq    %r11
-        jnz     2b
-        /* Nothing for too long (the server is gone or stuck): withdraw
-         * the call if the server has not taken it, and take the exit. */
-        movl    $ST_REQ, %eax
-        xorl    %ecx, %ecx
-        lock cmpxchgq %rcx, mb_state(%rip)
-        movq    mb_nr(%rip), %rax
+1:      pause
+        LOAD    mb_state
+        cmpq    $ST_TAKEN, %rax
+        jbe     1b
+        cmpq    $ST_EXIT, %rax
         je      exit_path
-        jmp     1b
-
-answered:
-        cmpq    $ST_EXIT, %rcx
-        je      exit_path
-        movq    mb_ret(%rip), %rax
-        cmpq    $ST_DELIVER, %rcx
+        cmpq    $ST_DELIVER, %rax
         je      deliver
-        /* Back to ring 3 through an iret frame on the mailbox's stack. */
-        movq    %rsp, mb_rsp(%rip)
-        leaq    mb_stack_top(%rip), %rsp
-        pushq   $USER_DS
-        pushq   mb_rsp(%rip)
-        movq    mb_rflags(%rip), %r11
-        andq    $USER_FLAGS, %r11
-        orq     $0x202, %r11
-        pushq   %r11
-        pushq   $USER_CS
-        movq    mb_rip(%rip), %rcx
-        pushq   %rcx
-        iretq
+        LOAD    mb_ret
+        /* Back to the program: the flags through a word below its red
+         * zone (ring 3 may not use SYSRET), then a jump. */
+ring_restore_a:
+        leaq    -136(%rsp), %rsp
+        movq    %r11, (%rsp)
+        popfq
+ring_restore_c:
+        leaq    128(%rsp), %rsp
+        jmp     *%rcx
 
+published_cpl0:
+        LOAD    mb_awake
+        testq   %rax, %rax
+        jnz     1f
+        movl    $1, doorbell(%rip)
+1:      pause
+        LOAD    mb_state
+        cmpq    $ST_TAKEN, %rax
+        jbe     1b
+        cmpq    $ST_EXIT, %rax
+        je      exit_path
+        cmpq    $ST_DELIVER, %rax
+        je      deliver
+        LOAD    mb_ret
+        sysretq
+
+        /* Both ways to the VMM are writes to the doorbell page at
+         * offsets no ioeventfd claims: an MMIO exit straight to the VMM,
+         * without the shim (ring 0 is slow under PVM). */
 deliver:
-        movq    mb_rip(%rip), %rcx
-        movq    mb_rflags(%rip), %r11
-        jmp     *mb_return_va(%rip)
+        LOAD    mb_ret
+        movl    $0, doorbell+16(%rip)
+        ud2
 
 exit_path:
-        movq    mb_rip(%rip), %rcx
-        movq    mb_rflags(%rip), %r11
-        jmp     *mb_trap_va(%rip)
+        LOAD    mb_nr
+        movl    $0, doorbell+8(%rip)
+        ud2
 ring_end:
 
         /* The mailbox: the next page. Its layout is arch::x86_64::ring::Mailbox. */
@@ -126,13 +142,5 @@ mb_a3:          .quad 0
 mb_a4:          .quad 0
 mb_a5:          .quad 0
 mb_ret:         .quad 0
-mb_rip:         .quad 0
-mb_rflags:      .quad 0
-mb_rsp:         .quad 0
-mb_trap_va:     .quad 0
-mb_return_va:   .quad 0
-mb_spin_limit:  .quad 0
-mb_enabled:     .quad 0
         .org    0x2000
-mb_stack_top:
 doorbell:

@@ -112,11 +112,12 @@ struct RunOpts {
     /// How the fault handler waits for faults: spin, colocated or poll.
     #[arg(long, default_value = "spin")]
     wake: WakeMode,
-    /// How syscalls reach faultline: `ring` (a shared-memory ring served by
-    /// a host thread, no VM exit for calls that cannot block), `exit` (a VM
-    /// exit per call), or `ring-cpl0` (the ring as bare-metal KVM enters
-    /// it, in ring 0; for testing that path under PVM).
-    #[arg(long, default_value = "ring", value_name = "PATH")]
+    /// How syscalls reach faultline: `exit` (a VM exit per call), `ring`
+    /// (experimental: a shared-memory ring served by a host thread, no VM
+    /// exit for calls that cannot block; fast for call-heavy code, slow
+    /// when calls and page faults alternate under PVM), or `ring-cpl0` (the
+    /// ring as bare-metal KVM enters it, in ring 0; for testing that path).
+    #[arg(long, default_value = "exit", value_name = "PATH")]
     syscalls: faultline::sandbox::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]

@@ -21,6 +21,10 @@ pub enum Exit {
     /// A write to the syscall ring's doorbell that KVM did not turn into
     /// an eventfd signal by itself (the server must be woken by hand).
     Doorbell,
+    /// The ring stub hands the VMM a call to run (registers as at the
+    /// `syscall`), or a call the server ran (result in RAX) to return from.
+    RingCall,
+    RingReturn,
     /// Anything else, described for the report.
     Unexpected(String),
 }
@@ -199,7 +203,13 @@ impl Vcpu {
             Ok(VcpuExit::IoIn(port, _)) => Ok(Exit::Unexpected(format!("port read from {port:#x}"))),
             Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
             Ok(VcpuExit::Hlt) => Ok(Exit::Unexpected("hlt in ring 0".into())),
-            Ok(VcpuExit::MmioWrite(a, _)) if arch::layout::DOORBELL_GPA == a & !0xfff => Ok(Exit::Doorbell),
+            Ok(VcpuExit::MmioWrite(a, _)) if arch::layout::DOORBELL_GPA == a & !0xfff => {
+                Ok(match a & 0xfff {
+                    arch::ring::DOOR_EXIT => Exit::RingCall,
+                    arch::ring::DOOR_DELIVER => Exit::RingReturn,
+                    _ => Exit::Doorbell,
+                })
+            }
             Ok(VcpuExit::MmioRead(a, _)) | Ok(VcpuExit::MmioWrite(a, _)) => {
                 Ok(Exit::Unexpected(format!("access to unbacked guest-physical address {a:#x}")))
             }

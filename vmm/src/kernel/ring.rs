@@ -10,14 +10,14 @@ use super::process::Tid;
 use super::syscalls::{lookup, Ring};
 use super::task::Ctx;
 use super::{Kernel, KernelState};
-use crate::arch::layout::{ring_code_va, DOORBELL_GPA, SYS_RING_CODE_GPA};
+use crate::arch::layout::{ring_code_va, DOORBELL_GPA};
 use crate::arch::ring::{self as abi, Mailbox};
-use crate::arch::{RingPage, UserRegs, PAGE_SIZE};
+use crate::arch::{RingPage, UserRegs};
 
 /// vCPU `cpu`'s ring pages: (va, gpa, kind).
 fn pages(cpu: u32) -> [(u64, u64, RingPage); 3] {
     [
-        (ring_code_va(cpu), SYS_RING_CODE_GPA, RingPage::Code),
+        (ring_code_va(cpu), abi::CODE_GPA, RingPage::Code),
         (abi::mailbox_va(cpu), abi::mailbox_gpa(cpu), RingPage::Data),
         (abi::doorbell_va(cpu), DOORBELL_GPA, RingPage::Data),
     ]
@@ -44,15 +44,14 @@ impl KernelState {
         true
     }
 
-    /// Unmaps vCPU `cpu`'s ring pages from wherever they are, and makes
-    /// KVM forget every translation of its mailbox (the code page is
+    /// Unmaps vCPU `cpu`'s ring pages from wherever they are. The caller
+    /// makes KVM forget every translation of the mailbox (the code page is
     /// read-only and the doorbell holds nothing, so neither matters).
     pub fn ring_detach(&mut self, cpu: u32) {
         let Some(mm) = self.ring_maps.remove(&cpu) else { return };
         if let Some(m) = self.mms.get_mut(&mm) {
             m.space.unmap_ring(pages(cpu).map(|p| p.0));
         }
-        let _ = self.phys.tables.mem().invalidate(abi::mailbox_gpa(cpu), PAGE_SIZE);
     }
 }
 
@@ -85,10 +84,6 @@ impl Kernel {
             r10: a3,
             r8: a4,
             r9: a5,
-            rip: mb.rip,
-            rcx: mb.rip,
-            rflags: mb.rflags,
-            r11: mb.rflags,
             ..Default::default()
         };
         let mut ctx = Ctx::new(self, k, tid, &mut regs, None);

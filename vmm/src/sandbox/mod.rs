@@ -75,12 +75,15 @@ pub enum Program {
 /// How the program's syscalls reach faultline's kernel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SyscallPath {
-    /// Every call is a VM exit (~25 µs here).
+    /// Every call is a VM exit. The default: see `Ring` for why.
+    #[default]
     Exit,
     /// Through the shared-memory syscall ring (see `sandbox::ring`): no
     /// exit for calls that cannot block; the rest, and the first call of
-    /// each thread, take the exit path.
-    #[default]
+    /// each thread, take the exit path. Experimental: under PVM a call
+    /// costs ~17x less than an exit while the program only makes calls,
+    /// but after the vCPU takes a page fault the stub's accesses to its
+    /// mailbox become several times slower than an exit (BENCHMARKS.md).
     Ring,
     /// The ring with its pages for ring 0, and `syscall`'s entry into ring
     /// 0 done by hand where the hypervisor keeps it in ring 3 (PVM): runs
@@ -337,7 +340,7 @@ impl Sandbox {
         };
         if self.config.syscalls != SyscallPath::Exit {
             let doorbell = self.machine.vm.doorbell(crate::arch::layout::DOORBELL_GPA)?;
-            let server = ring::RingServer::start(self.kernel.clone(), self.machine.sys.clone(), doorbell)
+            let server = ring::RingServer::start(self.kernel.clone(), self.machine.ring_mem.clone(), doorbell)
                 .map_err(Error::Thread)?;
             let _ = self.machine.ring.set(server);
         }

@@ -40,7 +40,7 @@ pub struct RingStats {
 }
 
 pub struct RingServer {
-    sys: Arc<HostMapping>,
+    mem: Arc<HostMapping>,
     slots: Mutex<Slots>,
     generation: AtomicU64,
     doorbell: EventFd,
@@ -50,10 +50,11 @@ pub struct RingServer {
 }
 
 impl RingServer {
-    /// Starts the server for the mailboxes in `sys`, woken by `doorbell`.
-    pub fn start(kernel: Arc<Kernel>, sys: Arc<HostMapping>, doorbell: EventFd) -> std::io::Result<Arc<Self>> {
+    /// Starts the server for the mailboxes in the ring slot `mem`, woken
+    /// by `doorbell`.
+    pub fn start(kernel: Arc<Kernel>, mem: Arc<HostMapping>, doorbell: EventFd) -> std::io::Result<Arc<Self>> {
         let server = Arc::new(RingServer {
-            sys,
+            mem,
             slots: Mutex::new(Slots::default()),
             generation: AtomicU64::new(0),
             doorbell,
@@ -68,7 +69,7 @@ impl RingServer {
     }
 
     fn mailbox(&self, cpu: u32) -> Option<MailboxRef<'_>> {
-        MailboxRef::new(self.sys.atomic_u64s(abi::mailbox_gpa(cpu), (PAGE_SIZE / 8) as usize)?)
+        MailboxRef::new(self.mem.atomic_u64s(abi::mailbox_offset(cpu), (PAGE_SIZE / 8) as usize)?)
     }
 
     /// Serves thread `tid`'s calls from vCPU `cpu`'s mailbox.

@@ -70,10 +70,13 @@ impl Sandbox {
         let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);
         vm.add_slot(0, &sys)?;
         vm.add_slot(RAM_GPA_BASE, &ram)?;
+        let ring_mem = Arc::new(HostMapping::new("syscall ring", RING_SLOT_SIZE)?);
+        ring_mem.write(0, crate::arch::ring::code()).map_err(|e| Error::Setup(e.to_string()))?;
+        vm.add_slot(RING_SLOT_GPA, &ring_mem)?;
         let setup = |e: String| Error::Setup(e);
         sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).map_err(|e| setup(e.to_string()))?;
         sys.write(SYS_IDT_GPA, &tables::idt()).map_err(|e| setup(e.to_string()))?;
-        sys.write(SYS_RING_CODE_GPA, crate::arch::ring::code()).map_err(|e| setup(e.to_string()))?;
+
         let mut pool = TablePool::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE);
         // Ring 0 sees the shim (read-only, executable), the IDT (read-only)
         // and, as vCPUs are made, each one's GDT, TSS and exception stack.
@@ -155,7 +158,7 @@ impl Sandbox {
             return Err(Error::PinTooBig(config.pin.join(" ")));
         }
         let kernel = Arc::new(Kernel::new(k));
-        let machine = Arc::new(Machine::new(vm, sys, config.syscalls));
+        let machine = Arc::new(Machine::new(vm, sys, ring_mem, config.syscalls));
         Ok(Sandbox { kernel, machine, config, kept })
     }
 }

@@ -23,6 +23,8 @@ use crate::memory::HostMapping;
 pub struct Machine {
     pub vm: Vm,
     pub sys: Arc<HostMapping>,
+    /// The ring slot: the stub's code and the mailboxes.
+    pub ring_mem: Arc<HostMapping>,
     idle: Mutex<Vec<Vcpu>>,
     created: Mutex<u32>,
     path: SyscallPath,
@@ -34,10 +36,11 @@ pub struct Machine {
 }
 
 impl Machine {
-    pub fn new(vm: Vm, sys: Arc<HostMapping>, path: SyscallPath) -> Self {
+    pub fn new(vm: Vm, sys: Arc<HostMapping>, ring_mem: Arc<HostMapping>, path: SyscallPath) -> Self {
         Machine {
             vm,
             sys,
+            ring_mem,
             idle: Mutex::new(Vec::new()),
             created: Mutex::new(0),
             path,
@@ -52,7 +55,7 @@ impl Machine {
     }
 
     fn mailbox(&self, cpu: u32) -> Option<MailboxRef<'_>> {
-        MailboxRef::new(self.sys.atomic_u64s(ring_abi::mailbox_gpa(cpu), (PAGE_SIZE / 8) as usize)?)
+        MailboxRef::new(self.ring_mem.atomic_u64s(ring_abi::mailbox_offset(cpu), (PAGE_SIZE / 8) as usize)?)
     }
 
     /// Turns the ring on for `vcpu`, which runs `tid`, after a syscall
@@ -65,17 +68,14 @@ impl Machine {
         }
         self.entry_cpl.get_or_init(|| (frame.cs & 3) as u8);
         let cpu = vcpu.id();
-        // PVM emulates ring 0 at about 2 µs an instruction: a stub polling
-        // there gives up after a few milliseconds, not seconds.
-        let spin_limit = if self.path == SyscallPath::RingCpl0 { 1 << 10 } else { 1 << 20 };
-        let mb = Mailbox::new(true, spin_limit);
-        if self.sys.write(ring_abi::mailbox_gpa(cpu), mb.as_bytes()).is_err()
+        let mb = Mailbox::default();
+        if self.ring_mem.write(ring_abi::mailbox_offset(cpu), mb.as_bytes()).is_err()
             || !kernel.lock().ring_attach(cpu, tid, self.ring_user())
         {
             return false;
         }
         server.attach(cpu, tid);
-        if vcpu.set_lstar(ring_abi::lstar(cpu)).is_err() {
+        if vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
             server.detach(cpu);
             return false;
         }
@@ -88,6 +88,9 @@ impl Machine {
             server.detach(vcpu.id());
         }
         kernel.lock().ring_detach(vcpu.id());
+        // KVM must forget the old address space's translations of the
+        // mailbox before another process's thread uses it.
+        let _ = self.ring_mem.invalidate(ring_abi::mailbox_offset(vcpu.id()), PAGE_SIZE);
         let _ = vcpu.set_lstar(SYSCALL_TRAP_VA);
     }
 
@@ -274,6 +277,18 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     next
                 }
             }
+            Ok(e @ (Exit::RingCall | Exit::RingReturn)) => {
+                let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
+                let mut regs = ring_abi::regs_entering(&gprs);
+                let t = if matches!(e, Exit::RingCall) { Trap::Syscall } else { Trap::RingReturn };
+                let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
+                if let Next::Return { .. } = &next {
+                    if vcpu.return_to_user(&regs.to_kvm()).is_err() {
+                        return fail("cannot write vCPU registers".into());
+                    }
+                }
+                next
+            }
             Ok(Exit::Doorbell) => {
                 if let Some(server) = machine.ring.get() {
                     server.wake();
@@ -322,7 +337,7 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
 /// where the stub's pages are supervisor pages: the test of the ring-0
 /// path under a hypervisor (PVM) whose `syscall` stays in ring 3.
 fn enters_ring0(cpu: u32, vector: u8, frame: &TrapFrame) -> bool {
-    vector == trap::PF && frame.rip == ring_abi::lstar(cpu) && frame.from_user() && frame.rflags & (1 << 9) == 0
+    vector == trap::PF && frame.rip == ring_abi::lstar(cpu, true) && frame.from_user() && frame.rflags & (1 << 9) == 0
 }
 
 /// The vCPU was kicked while in the ring stub: take the thread out of it,
@@ -339,8 +354,8 @@ fn leave_stub(
 ) -> Option<Next> {
     let cpu = vcpu.id();
     let (mut regs, run_call) = match ring_abi::in_stub(cpu, gprs.rip) {
-        InStub::Entering => (ring_abi::regs_entering(gprs), true),
-        _ => {
+        InStub::Entering | InStub::No => (ring_abi::regs_entering(gprs), true),
+        InStub::Published { rsp_lowered_by } => {
             let mb = machine.mailbox(cpu)?;
             loop {
                 match mb.state.load(std::sync::atomic::Ordering::Acquire) {
@@ -348,13 +363,13 @@ fn leave_stub(
                     ring_abi::REQ if !mb.transition(ring_abi::REQ, ring_abi::IDLE) => {}
                     s @ (ring_abi::DONE | ring_abi::DELIVER) => {
                         let snap = mb.snapshot();
-                        let mut r = ring_abi::regs_published(cpu, gprs, &snap);
+                        let mut r = ring_abi::regs_published(gprs, rsp_lowered_by, &snap);
                         r.rax = snap.ret;
                         mb.transition(s, ring_abi::IDLE);
                         break (r, false);
                     }
                     // Withdrawn, or answered EXIT: the call runs here.
-                    _ => break (ring_abi::regs_published(cpu, gprs, &mb.snapshot()), true),
+                    _ => break (ring_abi::regs_published(gprs, rsp_lowered_by, &mb.snapshot()), true),
                 }
             }
         }

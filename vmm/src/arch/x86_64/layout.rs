@@ -28,8 +28,7 @@ pub const SYS_SLOT_SIZE: u64 = 1 << 30;
 /// GPA of the shim's code and of the IDT (shared by every vCPU).
 pub const SYS_SHIM_GPA: u64 = 0x0000;
 pub const SYS_IDT_GPA: u64 = 0x1000;
-/// GPA of the syscall ring stub's code (shared by every vCPU).
-pub const SYS_RING_CODE_GPA: u64 = 0x2000;
+
 /// Per-vCPU areas: GDT, TSS, a guard page, then the exception (IST) stack.
 pub const SYS_CPU_AREAS_GPA: u64 = 0x10_0000;
 pub const CPU_AREA_SIZE: u64 = 8 * PAGE_SIZE;
@@ -37,8 +36,7 @@ pub const CPU_GDT_OFFSET: u64 = 0;
 pub const CPU_TSS_OFFSET: u64 = PAGE_SIZE;
 pub const CPU_IST_OFFSET: u64 = 3 * PAGE_SIZE;
 pub const IST_PAGES: u64 = 4;
-/// The vCPU's syscall ring mailbox: the area's last page.
-pub const CPU_MAILBOX_OFFSET: u64 = 7 * PAGE_SIZE;
+
 /// Most vCPUs (threads running at once) one sandbox may have.
 pub const MAX_VCPUS: u32 = 1024;
 /// Page-table pages are allocated from here to the end of the slot.
@@ -69,6 +67,13 @@ pub const CPU_AREAS_VA: u64 = SHIM_VA + 0x4000_0000;
 /// so a process never sees another's mailbox.
 pub const RING_VA: u64 = 0xffff_ff00_0000_0000;
 pub const RING_STRIDE: u64 = 4 * PAGE_SIZE;
+/// The *ring* slot: the syscall ring stub's code, then one mailbox page
+/// per vCPU. A slot of its own, apart from the page tables: under PVM's
+/// shadow paging, host writes to a page in the slot that holds the page
+/// tables were seen to stay invisible to guest reads after the vCPU had
+/// run ring 0 code (the shim), while guest writes went through.
+pub const RING_SLOT_GPA: u64 = 0x8000_0000;
+pub const RING_SLOT_SIZE: u64 = (1 + MAX_VCPUS as u64) * PAGE_SIZE;
 /// Guest-physical address of the doorbell: in no memory slot, so a write
 /// there is MMIO, which an ioeventfd turns into a wake-up of the ring
 /// server without an exit to the VMM.
@@ -125,8 +130,6 @@ pub const MMAP_MIN_ADDR: u64 = 0x10000;
 
 const _: () = assert!(COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff < MMAP_MIN_ADDR);
 const _: () = assert!(SYS_TABLES_GPA < SYS_SLOT_SIZE);
-const _: () = assert!(SYS_RING_CODE_GPA + PAGE_SIZE <= SYS_CPU_AREAS_GPA);
-const _: () = assert!(CPU_MAILBOX_OFFSET >= CPU_IST_OFFSET + IST_PAGES * PAGE_SIZE);
-const _: () = assert!(CPU_MAILBOX_OFFSET < CPU_AREA_SIZE);
+const _: () = assert!(RING_SLOT_GPA >= SYS_SLOT_SIZE && RING_SLOT_GPA + RING_SLOT_SIZE <= DOORBELL_GPA);
 const _: () = assert!(DOORBELL_GPA >= SYS_SLOT_SIZE && DOORBELL_GPA + PAGE_SIZE <= RAM_GPA_BASE);
 const _: () = assert!(ring_code_va(MAX_VCPUS) <= RING_VA + (1 << 39));

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use kvm_bindings::kvm_regs;
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
-use super::layout::{
-    cpu_area_gpa, ring_code_va, CPU_MAILBOX_OFFSET, RING_RETURN_TRAP_VA, RING_STRIDE, SYSCALL_TRAP_VA,
-};
+use super::layout::{ring_code_va, RING_SLOT_GPA, RING_STRIDE};
 use super::regs::UserRegs;
 use crate::arch::PAGE_SIZE;
 
@@ -26,7 +24,7 @@ pub const DONE: u64 = 3;
 pub const DELIVER: u64 = 4;
 pub const EXIT: u64 = 5;
 
-/// One vCPU's mailbox, the page after the stub's code.
+/// One vCPU's mailbox, in the page after the stub's code.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct Mailbox {
@@ -36,36 +34,17 @@ pub struct Mailbox {
     pub nr: u64,
     pub args: [u64; 6],
     pub ret: u64,
-    /// The program's RCX and R11 at `syscall`: where and with which flags
-    /// it resumes.
-    pub rip: u64,
-    pub rflags: u64,
-    /// The program's RSP while the stub builds its iret frame.
-    pub rsp: u64,
-    pub trap_va: u64,
-    pub return_va: u64,
-    /// Polls before the stub gives up on an unanswered call.
-    pub spin_limit: u64,
-    /// Zero: every call takes the exit path.
-    pub enabled: u64,
 }
+
+/// Where the stub writes in the doorbell page to exit to the VMM: to have
+/// the VMM run the call (EXIT), or to return through it (DELIVER). The
+/// doorbell's ioeventfd claims offset 0 only.
+pub const DOOR_EXIT: u64 = 8;
+pub const DOOR_DELIVER: u64 = 16;
 
 /// Byte offsets of the fields the server and the VMM touch atomically.
 pub const STATE: u64 = 0;
 pub const AWAKE: u64 = 8;
-
-impl Mailbox {
-    /// A mailbox as the VMM sets it up for a vCPU.
-    pub fn new(enabled: bool, spin_limit: u64) -> Self {
-        Mailbox {
-            trap_va: SYSCALL_TRAP_VA,
-            return_va: RING_RETURN_TRAP_VA,
-            spin_limit,
-            enabled: enabled as u64,
-            ..Default::default()
-        }
-    }
-}
 
 /// Offset of `label` in the stub page (from the assembler's symbol table).
 fn label(name: &str) -> u64 {
@@ -78,9 +57,10 @@ pub fn code() -> &'static [u8] {
     &image[..image.len().min(PAGE_SIZE as usize)]
 }
 
-/// LSTAR for vCPU `cpu`: its own mapping of the stub.
-pub fn lstar(cpu: u32) -> u64 {
-    ring_code_va(cpu) + label("ring_entry")
+/// LSTAR for vCPU `cpu`: its own mapping of the stub, at the entry for
+/// the ring `syscall` enters in.
+pub fn lstar(cpu: u32, cpl0: bool) -> u64 {
+    ring_code_va(cpu) + label(if cpl0 { "ring_entry_cpl0" } else { "ring_entry" })
 }
 
 /// Guest-virtual address of vCPU `cpu`'s mailbox and doorbell pages.
@@ -91,10 +71,15 @@ pub const fn doorbell_va(cpu: u32) -> u64 {
     ring_code_va(cpu) + 2 * PAGE_SIZE
 }
 
-/// Offset of vCPU `cpu`'s mailbox in the system slot.
-pub const fn mailbox_gpa(cpu: u32) -> u64 {
-    cpu_area_gpa(cpu) + CPU_MAILBOX_OFFSET
+/// Offset of vCPU `cpu`'s mailbox in the ring slot, and its guest-physical
+/// address; the stub's code is the slot's first page.
+pub const fn mailbox_offset(cpu: u32) -> u64 {
+    (1 + cpu as u64) * PAGE_SIZE
 }
+pub const fn mailbox_gpa(cpu: u32) -> u64 {
+    RING_SLOT_GPA + mailbox_offset(cpu)
+}
+pub const CODE_GPA: u64 = RING_SLOT_GPA;
 
 /// Where in the stub a stopped vCPU is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,21 +89,32 @@ pub enum InStub {
     /// Before the call is published: every register is the program's as
     /// `syscall` left it (RCX the return address, R11 the flags).
     Entering,
-    /// The call is published: RCX and R11 are in the mailbox, RAX may hold
-    /// the result, RSP may point into the mailbox page.
-    Published,
+    /// The call is published: RAX no longer holds the call's number (the
+    /// mailbox does), RSP may be lowered by `by` bytes on the way back.
+    Published { rsp_lowered_by: u64 },
 }
 
 /// Where `rip` lies, for vCPU `cpu`.
 pub fn in_stub(cpu: u32, rip: u64) -> InStub {
     let Some(off) = rip.checked_sub(ring_code_va(cpu)) else { return InStub::No };
     if off >= RING_STRIDE || off >= label("ring_end") {
-        InStub::No
-    } else if off < label("ring_published") {
-        InStub::Entering
-    } else {
-        InStub::Published
+        return InStub::No;
     }
+    let entering = |entry: &str, published: &str| (label(entry)..label(published)).contains(&off);
+    if entering("ring_entry", "ring_entry_published") || entering("ring_entry_cpl0", "ring_entry_cpl0_published") {
+        return InStub::Entering;
+    }
+    // The way back lowers RSP by 136 (leaq), then pops 8 (popfq), then
+    // raises it by 128 (leaq): see ring.S.
+    let (a, c) = (label("ring_restore_a"), label("ring_restore_c"));
+    let rsp_lowered_by = if off > a && off < c {
+        136
+    } else if off == c {
+        128
+    } else {
+        0
+    };
+    InStub::Published { rsp_lowered_by }
 }
 
 /// The program's registers for a vCPU stopped in the stub at `Entering`:
@@ -132,16 +128,9 @@ pub fn regs_entering(gprs: &kvm_regs) -> UserRegs {
 
 /// The program's registers for a vCPU stopped in the stub after the call
 /// was published, with the call itself in RAX (as at the `syscall`).
-pub fn regs_published(cpu: u32, gprs: &kvm_regs, mb: &Mailbox) -> UserRegs {
-    let mut r = UserRegs::at_user(gprs, false);
-    let page = mailbox_va(cpu);
-    if (page..page + PAGE_SIZE).contains(&gprs.rsp) {
-        r.rsp = mb.rsp;
-    }
-    r.rip = mb.rip;
-    r.rflags = mb.rflags | (1 << 9);
-    r.rcx = mb.rip;
-    r.r11 = mb.rflags;
+pub fn regs_published(gprs: &kvm_regs, rsp_lowered_by: u64, mb: &Mailbox) -> UserRegs {
+    let mut r = regs_entering(gprs);
+    r.rsp = gprs.rsp.wrapping_add(rsp_lowered_by);
     r.rax = mb.nr;
     r
 }
@@ -199,13 +188,6 @@ mod tests {
         assert_eq!(field("mb_a0"), std::mem::offset_of!(Mailbox, args) as u64);
         assert_eq!(field("mb_a5"), std::mem::offset_of!(Mailbox, args) as u64 + 40);
         assert_eq!(field("mb_ret"), std::mem::offset_of!(Mailbox, ret) as u64);
-        assert_eq!(field("mb_rip"), std::mem::offset_of!(Mailbox, rip) as u64);
-        assert_eq!(field("mb_rflags"), std::mem::offset_of!(Mailbox, rflags) as u64);
-        assert_eq!(field("mb_rsp"), std::mem::offset_of!(Mailbox, rsp) as u64);
-        assert_eq!(field("mb_trap_va"), std::mem::offset_of!(Mailbox, trap_va) as u64);
-        assert_eq!(field("mb_return_va"), std::mem::offset_of!(Mailbox, return_va) as u64);
-        assert_eq!(field("mb_spin_limit"), std::mem::offset_of!(Mailbox, spin_limit) as u64);
-        assert_eq!(field("mb_enabled"), std::mem::offset_of!(Mailbox, enabled) as u64);
         assert_eq!(base, PAGE_SIZE);
         assert_eq!(label("doorbell"), 2 * PAGE_SIZE);
         assert!(label("ring_end") < PAGE_SIZE);
@@ -215,10 +197,14 @@ mod tests {
     fn a_rip_is_placed_in_the_stub() {
         let va = ring_code_va(3);
         assert_eq!(in_stub(3, va + label("ring_entry")), InStub::Entering);
-        assert_eq!(in_stub(3, va + label("ring_published")), InStub::Published);
+        assert_eq!(in_stub(3, va + label("ring_entry_cpl0")), InStub::Entering);
+        assert_eq!(in_stub(3, va + label("ring_entry_published")), InStub::Published { rsp_lowered_by: 0 });
+        assert_eq!(in_stub(3, va + label("ring_restore_a")), InStub::Published { rsp_lowered_by: 0 });
+        assert_eq!(in_stub(3, va + label("ring_restore_a") + 8), InStub::Published { rsp_lowered_by: 136 });
+        assert_eq!(in_stub(3, va + label("ring_restore_c")), InStub::Published { rsp_lowered_by: 128 });
         assert_eq!(in_stub(3, va + label("ring_end")), InStub::No);
         assert_eq!(in_stub(2, va + label("ring_entry")), InStub::No);
         assert_eq!(in_stub(3, 0x401000), InStub::No);
-        assert_eq!(lstar(3), va + 0x10);
+        assert_eq!(lstar(3, false), va);
     }
 }

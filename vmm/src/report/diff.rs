@@ -11,31 +11,46 @@ use std::io::BufRead;
 /// Columns that vary from run to run and are left out of the comparison.
 const VARYING: [&str; 2] = ["time_ns", "latency_ns"];
 
+/// Why a timeline CSV could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
+    /// The file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The file does not start with a timeline header.
     #[error("{0}: not a faultline timeline (no seq,time_ns,... header)")]
     NotATimeline(String),
+    /// A row that does not fit the header.
     #[error("{path}: line {line}: {what}")]
-    Bad { path: String, line: usize, what: String },
+    Bad {
+        /// The file.
+        path: String,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
 }
 
 /// A timeline, as read: the comparable part of each row, and counts per
 /// (pid, region, event).
 pub struct Timeline {
+    /// The file it was read from.
     pub path: String,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Rows per (pid, region, event).
     pub counts: BTreeMap<(String, String, String), u64>,
 }
 
 /// Splits one CSV line, honouring quoted fields.
-pub fn split(line: &str) -> Vec<String> {
+pub(crate) fn split(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -56,6 +71,7 @@ pub fn split(line: &str) -> Vec<String> {
 }
 
 impl Timeline {
+    /// Reads the timeline CSV at `path` (as `--timeline` writes it).
     pub fn read(path: &str) -> Result<Timeline, DiffError> {
         let io = |source| DiffError::Io { path: path.to_string(), source };
         let f = std::fs::File::open(path).map_err(io)?;
@@ -98,6 +114,7 @@ pub struct Diff {
 }
 
 impl Diff {
+    /// Whether the two timelines tell the same story.
     pub fn same(&self) -> bool {
         self.first_difference.is_none() && self.count_differences.is_empty()
     }

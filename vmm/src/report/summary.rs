@@ -9,6 +9,7 @@ use crate::kernel::procfs::{MemInfo, MemStatus};
 use crate::timeline::{ProcessSummary, RegionSummary};
 use crate::{ExitStatus, Outcome};
 
+/// The JSON summary's `schema` field: what [`to_json`] writes.
 pub const SCHEMA: &str = "faultline-summary/1";
 
 fn perms(r: &RegionSummary) -> String {

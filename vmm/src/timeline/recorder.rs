@@ -13,6 +13,8 @@ use super::{Event, Origin, RegionId, RegionKind, RegionTable};
 
 /// Where events go as they happen.
 pub trait EventSink: Send {
+    /// Takes one event; `regions` names its region. An error is kept and
+    /// reported when the run ends; recording goes on.
     fn event(&mut self, e: &Event, regions: &RegionTable) -> io::Result<()>;
     /// Everything written so far reaches its destination.
     fn flush(&mut self) -> io::Result<()> {
@@ -80,11 +82,6 @@ impl Recorder {
 
     pub fn start(&self) -> Instant {
         self.start
-    }
-
-    /// Nanoseconds since the start.
-    pub fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
     }
 
     pub fn region(&mut self, name: &str, kind: RegionKind) -> RegionId {

@@ -491,7 +491,7 @@ impl Sandbox {
             k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));
         }
         let stopped = k.stop.clone();
-        if let Err(e) = k.recorder.flush() {
+        if let Err(e) = k.recorder.finish() {
             return Err(Error::Failed(format!("cannot write the timeline: {e}")));
         }
         if let Some(Stop::Failure(why)) = &stopped {

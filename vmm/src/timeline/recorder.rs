@@ -133,4 +133,13 @@ impl Recorder {
             None => Ok(()),
         }
     }
+
+    /// Flushes and lets go of every sink: the run is over, so a streamed
+    /// timeline ends here even while someone still holds the sandbox's
+    /// kernel (a progress probe).
+    pub fn finish(&mut self) -> io::Result<()> {
+        let flushed = self.flush();
+        self.sinks.clear();
+        flushed
+    }
 }

@@ -137,7 +137,7 @@ pub struct Strace {
     /// `-c`: count instead of logging, and print the table at the end.
     pub count: bool,
     /// Counts: calls, errors, time, per syscall.
-    pub counts: Arc<Mutex<Counts>>,
+    pub(crate) counts: Arc<Mutex<Counts>>,
 }
 
 impl Strace {

@@ -138,6 +138,28 @@ pub fn counts(a: &Timeline, b: &Timeline, tolerance: f64) -> Vec<String> {
 }
 
 /// Compares row by row (without times), then the counts exactly.
+///
+/// ```
+/// use faultline::report::diff::{counts, rows, Timeline};
+/// use faultline::timeline::CsvSink;
+/// use faultline::{Program, Sandbox};
+///
+/// let dir = std::env::temp_dir().join(format!("faultline-diff-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let mut timelines = Vec::new();
+/// for name in ["a.csv", "b.csv"] {
+///     let path = dir.join(name);
+///     let csv = CsvSink::new(std::fs::File::create(&path)?)?;
+///     Sandbox::builder(Program::demo()).sink(csv).build()?.run()?;
+///     timelines.push(Timeline::read(&path.to_string_lossy())?);
+/// }
+/// // Two runs of one program tell one story, row by row and in counts.
+/// assert!(rows(&timelines[0], &timelines[1]).same());
+/// assert!(counts(&timelines[0], &timelines[1], 0.0).is_empty());
+/// assert_eq!(timelines[0].counts[&("1".into(), ".bss".into(), "zero-fill".into())], 8);
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn rows(a: &Timeline, b: &Timeline) -> Diff {
     let mut first = None;
     if a.header != b.header {

@@ -93,6 +93,21 @@ fn hex(s: &str) -> u64 {
 }
 
 /// Reads a timeline CSV (any version: missing later columns read as 0).
+///
+/// ```
+/// use faultline::report::rows::{read_csv, Row};
+/// use faultline::timeline::CsvSink;
+/// use faultline::{Program, Sandbox};
+///
+/// let path = std::env::temp_dir().join(format!("faultline-rows-doc-{}.csv", std::process::id()));
+/// let csv = CsvSink::new(std::fs::File::create(&path)?)?;
+/// let outcome = Sandbox::builder(Program::demo()).sink(csv).keep_events().build()?.run()?;
+/// // The saved timeline reads back as the rows of the kept events.
+/// let kept: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+/// assert_eq!(read_csv(&path.to_string_lossy())?, kept);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_csv(path: &str) -> Result<Vec<Row>, DiffError> {
     let text = std::fs::read_to_string(path).map_err(|source| DiffError::Io { path: path.to_string(), source })?;
     let mut lines = text.lines();

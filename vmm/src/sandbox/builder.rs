@@ -401,6 +401,26 @@ impl SandboxBuilder {
 
     /// Calls `f` with each event, and the table that names its region, as
     /// it happens (under the sandbox's lock: keep it short).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use faultline::{Program, Sandbox};
+    ///
+    /// // The highest resident-page count the program reached, without
+    /// // keeping a single event.
+    /// let peak = Arc::new(Mutex::new(0));
+    /// let p = peak.clone();
+    /// let outcome = Sandbox::builder(Program::demo())
+    ///     .on_event(move |e, _| {
+    ///         let mut p = p.lock().unwrap();
+    ///         *p = (*p).max(e.rss);
+    ///     })
+    ///     .build()?
+    ///     .run()?;
+    /// assert!(outcome.events.is_empty(), "nothing was kept");
+    /// assert!(*peak.lock().unwrap() >= outcome.summary.region(".bss").unwrap().resident_pages);
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
     pub fn on_event(self, f: impl FnMut(&Event, &RegionTable) + Send + 'static) -> Self {
         self.sink(EachEvent(f))
     }

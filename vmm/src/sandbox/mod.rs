@@ -163,6 +163,18 @@ impl std::str::FromStr for SyscallPath {
 /// How to run a program, as plain data: what [`SandboxBuilder`] fills in
 /// and the command line builds. [`Sandbox::new`] checks it with
 /// [`Config::validate`] whichever way it was made.
+///
+/// ```
+/// use faultline::{Config, ConfigError, Error, Output, Program, Sandbox};
+///
+/// let config = Config { argv: vec!["demo".into()], stdout: Output::capture(), ..Config::default() };
+/// let outcome = Sandbox::new(Program::demo(), config)?.run()?;
+/// assert!(outcome.stdout_text().starts_with("faultline demo"));
+/// // The same rules as the builder's: an empty argv is refused.
+/// let err = Sandbox::new(Program::demo(), Config::default()).err().unwrap();
+/// assert!(matches!(err, Error::Config(ConfigError::EmptyArgv)));
+/// # Ok::<(), faultline::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Config {
     /// Guest RAM in bytes.

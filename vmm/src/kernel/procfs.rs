@@ -74,7 +74,7 @@ pub struct MemStatus {
 /// The sandbox's totals, as /proc/meminfo shows them, in KiB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemInfo {
-    /// MemTotal: guest RAM.
+    /// MemTotal: what may be resident (`rss_limit`, else all of `mem`).
     pub mem_total: u64,
     /// MemFree: RAM not in use.
     pub mem_free: u64,

@@ -22,7 +22,7 @@ use faultline::timeline::{
 use faultline::{
     Bind, Config, ConfigError, Error, EventStream, ExitStatus, HostError, Input, LoadError, MemInfo, MemStatus,
     MemoryReport, Outcome, Output, Perms, Program, ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder,
-    SegmentInfo, Stop, StreamedEvent, WakeMode,
+    SegmentInfo, Stop, StreamedEvent, SyscallPath, WakeMode,
 };
 
 /// Every public item, as rustdoc's "all items" page names it.
@@ -59,6 +59,7 @@ const API: &[&str] = &[
     "SegmentInfo",
     "Stop",
     "StreamedEvent",
+    "SyscallPath",
     "WakeMode",
     "bench::BenchError",
     "bench::DEFAULT_PAGES",
@@ -171,6 +172,7 @@ fn a_run_through_the_builder() {
         .record(true)
         .fill_pages(faultline::DEFAULT_FILL_PAGES)
         .wake(WakeMode::default())
+        .syscalls(SyscallPath::default())
         .trapped(true);
     let config: &Config = builder.config();
     assert_eq!(config.argv, ["demo-renamed", "x", "y", "z"]);

@@ -50,7 +50,7 @@
 //! - Building and running: [`Sandbox`], [`SandboxBuilder`], [`Program`]
 //!   (and [`Program::inspect`] for the ELF alone), [`Config`] (the same
 //!   settings as plain data), [`Input`], [`Output`], [`Bind`],
-//!   [`WakeMode`], [`strace`], the `DEFAULT_*` constants.
+//!   [`WakeMode`], [`SyscallPath`], [`strace`], the `DEFAULT_*` constants.
 //! - Errors: [`Error`], [`ConfigError`], [`LoadError`], [`HostError`].
 //! - Results: [`Outcome`], [`ExitStatus`], [`Stop`], [`MemoryReport`],
 //!   and the [`timeline`] module: events, regions, the summary, sinks.

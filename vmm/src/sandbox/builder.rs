@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::{Bind, Config, Error, Program, Sandbox};
+use super::{Bind, Config, Error, Program, Sandbox, SyscallPath};
 use crate::arch::layout::MAX_VCPUS;
 use crate::arch::PAGE_SIZE;
 use crate::fault::WakeMode;
@@ -474,6 +474,12 @@ impl SandboxBuilder {
     /// How the fault handler waits for faults.
     pub fn wake(mut self, mode: WakeMode) -> Self {
         self.config.wake = mode;
+        self
+    }
+
+    /// How the program's syscalls reach faultline (default: the ring).
+    pub fn syscalls(mut self, path: SyscallPath) -> Self {
+        self.config.syscalls = path;
         self
     }
 

@@ -9,7 +9,6 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use super::{Bind, Config, Error, Program, Sandbox, SyscallPath};
-use crate::arch::layout::MAX_VCPUS;
 use crate::arch::PAGE_SIZE;
 use crate::fault::WakeMode;
 use crate::kernel::files::{Input, Output};
@@ -86,7 +85,10 @@ pub enum ConfigError {
 impl Config {
     /// Checks everything that can be checked without a VM or the program:
     /// [`Sandbox::new`] calls it first, so a [`Config`] built by hand is
-    /// held to the same rules as one from [`SandboxBuilder`].
+    /// held to the same rules as one from [`SandboxBuilder`]. What needs
+    /// the host or the program (`max_tasks` against this KVM's vCPUs, a
+    /// `pin` of a region the program lacks) is checked by
+    /// [`Sandbox::new`] before anything runs.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.argv.is_empty() {
             return Err(ConfigError::EmptyArgv);
@@ -114,9 +116,6 @@ impl Config {
         }
         if !self.trapped && (self.swap > 0 || self.rss_limit.is_some_and(|l| l < self.mem)) {
             return Err(ConfigError::ReclaimNeedsTrapped);
-        }
-        if self.max_tasks == 0 || self.max_tasks > MAX_VCPUS {
-            return Err(ConfigError::MaxTasks { asked: self.max_tasks, most: MAX_VCPUS });
         }
         if !(1..=512).contains(&self.fill_pages) || !self.fill_pages.is_power_of_two() {
             return Err(ConfigError::FillPages(self.fill_pages));
@@ -581,7 +580,6 @@ mod tests {
         );
         assert_eq!(refused(|b| b.rss_limit(4096)), ConfigError::RssTooSmall(4096));
         assert_eq!(refused(|b| b.trapped(false).swap(1 << 20)), ConfigError::ReclaimNeedsTrapped);
-        assert_eq!(refused(|b| b.max_tasks(0)), ConfigError::MaxTasks { asked: 0, most: MAX_VCPUS });
         assert_eq!(refused(|b| b.fill_pages(3)), ConfigError::FillPages(3));
         assert_eq!(refused(|b| b.fill_pages(1024)), ConfigError::FillPages(1024));
         assert_eq!(refused(|b| b.overcommit(3, 50)), ConfigError::Overcommit(3));

@@ -56,7 +56,8 @@
 //!   and the [`timeline`] module: events, regions, the summary, sinks.
 //! - What the command line builds on: [`report`] (JSON summary, HTML,
 //!   trace and diffs, from an outcome or a saved CSV), [`bench`](mod@bench),
-//!   [`text`], [`parse_size`], [`parse_bind`], [`Progress`].
+//!   [`text`], [`parse_size`], [`parse_bind`], [`Progress`], and [`guest`]
+//!   (the embedded guests: [`Program::demo`] runs the demo).
 //!
 //! Everything else (the hypervisor, the memory manager, the fault handler,
 //! the loader, the kernel) is internal. The layers, lowest first, each

@@ -362,3 +362,24 @@ fn a_timeout_is_an_outcome() {
     assert!(matches!(outcome.stopped, Some(Stop::Timeout(t)) if t == Duration::from_millis(300)));
     assert!(outcome.report().is_some_and(|r| r.contains("timeout")), "{:?}", outcome.reports);
 }
+
+/// `faultline run` goes through the same checks, and says the same words.
+#[test]
+fn the_command_line_refuses_with_the_library_words() {
+    let refusal = |b: SandboxBuilder| b.build().err().expect("refused").to_string();
+    let demo = || Sandbox::builder(Program::demo());
+    let (_, mut bad_env) = demo().into_parts();
+    bad_env.env.push("NOEQUALS".into());
+    let cases: [(&[&str], String); 5] = [
+        (&["--mem", "64M", "--rss-limit", "128M"], refusal(demo().memory(64 << 20).rss_limit(128 << 20))),
+        (&["--env", "NOEQUALS"], Sandbox::new(Program::demo(), bad_env).err().expect("refused").to_string()),
+        (&["--fill-pages", "3"], refusal(demo().fill_pages(3))),
+        (&["--max-tasks", "0"], refusal(demo().max_tasks(0))),
+        (&["--pin", "nosuch"], refusal(demo().pin("nosuch"))),
+    ];
+    for (args, want) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("demo").args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(125), "{args:?}");
+        assert_eq!(String::from_utf8_lossy(&out.stderr), format!("faultline: error: {want}\n"), "{args:?}");
+    }
+}

@@ -89,7 +89,7 @@ fn static_pie_loads_at_the_linux_base() {
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(run.guest_faults_in(".bss"), 10);
     let text = run.outcome.summary.region(".text").unwrap();
-    assert!(text.start >= faultline::loader::PIE_BASE, "{:#x}", text.start);
+    assert!(text.start >= faultline::PIE_BASE, "{:#x}", text.start);
 }
 
 #[test]

@@ -262,7 +262,7 @@ fn binds_are_read_only_unless_rw() {
         std::fs::create_dir(host.join(sub)).unwrap();
         std::fs::write(host.join(&format!("{sub}/f")), "host\n").unwrap();
     }
-    let bind = |spec: &str| faultline::sandbox::parse_bind(spec).unwrap();
+    let bind = |spec: &str| faultline::parse_bind(spec).unwrap();
     let script = "cat /mnt/ro/f /mnt/rw/f; echo x > /mnt/ro/f; echo $?; echo guest >> /mnt/rw/f; \
                   mkdir /mnt/rw/d && echo new > /mnt/rw/d/n && mv /mnt/rw/d/n /mnt/rw/d/m; \
                   ln /mnt/rw/f /tmp/f; echo $?; ls /mnt/rw /mnt/rw/d";
@@ -290,9 +290,9 @@ fn binds_are_read_only_unless_rw() {
     let r = run_image(&Program::Path("/usr/bin/python3".into()), c);
     assert_eq!((r.stdout.as_str(), r.code()), ("MAPD456789\n", 0), "{}", r.stderr);
     assert_eq!(std::fs::read_to_string(host.join("rw/m")).unwrap(), "MAPD456789");
-    assert!(faultline::sandbox::parse_bind(&format!("{}:rel", host.s("ro"))).is_err());
-    assert!(faultline::sandbox::parse_bind(&format!("{}:/x:rx", host.s("ro"))).is_err());
-    assert!(faultline::sandbox::parse_bind("/no/such/dir:/x").is_err());
+    assert!(faultline::parse_bind(&format!("{}:rel", host.s("ro"))).is_err());
+    assert!(faultline::parse_bind(&format!("{}:/x:rx", host.s("ro"))).is_err());
+    assert!(faultline::parse_bind("/no/such/dir:/x").is_err());
 }
 
 #[test]

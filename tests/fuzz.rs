@@ -4,7 +4,7 @@
 //! loader is most likely wrong: header and program-header fields at their
 //! extremes, truncations, overlapping and wrapping segments, PT_INTERP and
 //! PT_DYNAMIC garbage, random bytes. Every input goes through
-//! `Image::from_bytes`; a sample of those it accepts runs in a real
+//! `Program::inspect`; a sample of those it accepts runs in a real
 //! sandbox for a second. Each outcome is classified; a panic (on any
 //! thread), a hang, or a message that is not one tame line fails the test
 //! and leaves the input in `target/fuzz-failures/`.
@@ -19,7 +19,6 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use faultline::loader::Image;
 use faultline::{Config, ExitStatus, Input, Output, Program, Sandbox, Stop};
 
 /// splitmix64: tiny, seedable, good enough to pick mutations.
@@ -276,7 +275,7 @@ fn mutated_elfs_are_refused_in_one_line_or_run_cleanly() {
         .collect();
     // Each seed loads as it is: the mutations start from valid files.
     for (name, b) in &seeds {
-        Image::from_bytes(name.to_string(), b.clone().into()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        Program::bytes(*name, b.clone()).inspect().unwrap_or_else(|e| panic!("{name}: {e}"));
     }
     let default_hook = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -314,7 +313,7 @@ fn mutated_elfs_are_refused_in_one_line_or_run_cleanly() {
         *current.lock().unwrap() = (Instant::now(), bytes.to_vec());
         let panics = PANICS.load(Ordering::SeqCst);
         let t = Instant::now();
-        let loaded = std::panic::catch_unwind(AssertUnwindSafe(|| Image::from_bytes("fuzz".into(), bytes.clone())));
+        let loaded = std::panic::catch_unwind(AssertUnwindSafe(|| Program::bytes("fuzz", bytes.clone()).inspect()));
         slowest = slowest.max(t.elapsed());
         let mut found = Vec::new();
         let class = match loaded {
@@ -397,7 +396,7 @@ fn inputs_the_fuzzer_found_end_as_on_linux() {
     for (file, want) in cases {
         let bytes: Arc<[u8]> = std::fs::read(dir.join(file)).unwrap().into();
         let mut found = Vec::new();
-        let class = match Image::from_bytes(file.into(), bytes.clone()) {
+        let class = match Program::bytes(file, bytes.clone()).inspect() {
             Err(e) => {
                 assert_eq!(bad_message(&e.to_string()), None, "{file}: {e}");
                 "refused by the loader"

@@ -241,8 +241,8 @@ fn aslr_moves_the_heap_and_mmaps_but_not_the_results() {
     let first_brk = |r: &Run| r.strace.lines().find(|l| l.starts_with("brk(NULL) = ")).unwrap().to_string();
     let (a, b, plain) = (run(true), run(true), run(false));
     // Without ASLR the heap starts on the page after the last segment.
-    let elf = faultline::loader::Image::from_file(&elf_fixtures::path(&fixture("glibc"))).unwrap();
-    let end = elf.segments.iter().map(|s| s.end()).max().unwrap();
+    let elf = faultline::Program::Path(elf_fixtures::path(&fixture("glibc"))).inspect().unwrap();
+    let end = elf.segments.iter().map(|s| s.end).max().unwrap();
     assert_eq!(first_brk(&plain), format!("brk(NULL) = {:#x}", (end + 0xfff) & !0xfff));
     assert_ne!(first_brk(&a), first_brk(&b), "two randomised runs gave the same brk");
     assert_ne!(hex_field(&a.stderr, "alloc"), hex_field(&b.stderr, "alloc"));

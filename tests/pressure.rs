@@ -226,7 +226,7 @@ fn mlocked_counts_the_pinned_pages_that_are_there() {
     assert_eq!(run.outcome.memory.info.mlocked, 1024);
     let run = run_with(&pressure("glibc"), &["workset", "4"], |c| {
         c.pin = vec![".text".into()];
-        c.rss_limit = Some(1 << 30);
+        c.rss_limit = Some(c.mem);
     });
     assert_eq!(run.outcome.memory.info.mlocked, run.outcome.memory.status.vm_pin);
 }

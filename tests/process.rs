@@ -319,7 +319,7 @@ fn the_oom_killer_kills_the_biggest_and_the_others_finish() {
 fn a_fork_bomb_meets_eagain_and_ends_cleanly() {
     let _g = shared();
     for libc in LIBCS {
-        for (cap, made) in [(Some(20), 19), (None, faultline::sandbox::DEFAULT_MAX_TASKS - 1)] {
+        for (cap, made) in [(Some(20), 19), (None, faultline::DEFAULT_MAX_TASKS - 1)] {
             let t0 = Instant::now();
             let run = run_path(&procs(libc), &["bomb"], |c| {
                 if let Some(cap) = cap {

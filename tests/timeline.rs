@@ -81,7 +81,7 @@ fn ip_and_symbol_name_the_code_that_touched_the_page() {
     // With blocks, the first touch of each still names its code.
     let run = run_fixture("touch", &["bss", "write", "40"]);
     let bss: Vec<_> = run.outcome.events.iter().filter(|e| run.region(e) == ".bss").collect();
-    let block = faultline::mm::FILL_PAGES * 4096;
+    let block = faultline::DEFAULT_FILL_PAGES * 4096;
     let mut blocks: Vec<u64> = bss.iter().map(|e| e.gva / block).collect();
     blocks.dedup();
     let named: Vec<u64> = bss.iter().filter(|e| e.symbol.is_some()).map(|e| e.gva / block).collect();

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline::kernel::strace::Sink;
+use faultline::strace::Sink;
 use faultline::timeline::{Access, Event, EventKind, Origin};
 use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 

@@ -7,13 +7,23 @@
 
 use std::collections::BTreeMap;
 
-use faultline::{Config, Output, Program, Sandbox};
+use faultline::{Program, Sandbox};
 
-/// Faults per region of one run.
-fn faults(program: Program, argv: &[String]) -> BTreeMap<String, u64> {
-    let config = Config { argv: argv.to_vec(), stdout: Output::capture(), ..Config::default() };
-    let outcome = Sandbox::new(program, config).expect("a sandbox").run().expect("the run");
-    outcome.summary.regions().map(|r| (r.name.clone(), r.faults())).collect()
+/// Faults per region of one run. The timeline streams through the
+/// iterator as the program runs: nothing is kept but the counts.
+fn faults(program: Program, args: &[String]) -> BTreeMap<String, u64> {
+    let mut builder = Sandbox::builder(program).args(args.iter().cloned());
+    let events = builder.event_stream();
+    let sandbox = builder.build().expect("a sandbox");
+    let run = std::thread::spawn(move || sandbox.run());
+    let mut counts = BTreeMap::new();
+    for e in events.filter(|e| e.event.is_guest_fault()) {
+        *counts.entry(e.region).or_insert(0) += 1;
+    }
+    let outcome = run.join().expect("the run's thread").expect("the run");
+    // The stream and the summary agree.
+    assert_eq!(counts.values().sum::<u64>(), outcome.summary.guest_faults());
+    counts
 }
 
 /// The regions whose counts differ: (region, a, b).
@@ -37,9 +47,8 @@ fn main() {
         std::process::exit(2);
     }
     let rest = &args[2..];
-    let argv = |p: &str| std::iter::once(p.to_string()).chain(rest.iter().cloned()).collect::<Vec<_>>();
-    let a = faults(Program::Path(args[0].clone().into()), &argv(&args[0]));
-    let b = faults(Program::Path(args[1].clone().into()), &argv(&args[1]));
+    let a = faults(Program::Path(args[0].clone().into()), rest);
+    let b = faults(Program::Path(args[1].clone().into()), rest);
     let diff = differences(&a, &b);
     for (region, x, y) in &diff {
         println!("{region}: {x} → {y} faults");
@@ -49,9 +58,8 @@ fn main() {
 
 #[test]
 fn two_runs_of_one_build_fault_alike() {
-    let demo = || Program::Bytes { name: "demo".into(), bytes: std::sync::Arc::from(faultline::guest::DEMO_ELF) };
-    let argv = vec!["demo".to_string()];
-    let (a, b) = (faults(demo(), &argv), faults(demo(), &argv));
+    let (a, b) = (faults(Program::demo(), &[]), faults(Program::demo(), &[]));
     assert!(differences(&a, &b).is_empty(), "{a:?} vs {b:?}");
     assert_eq!(a.get(".data"), Some(&4));
+    assert_eq!(a.get(".bss"), Some(&8));
 }

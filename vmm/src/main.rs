@@ -12,10 +12,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, ensure, Context, Result};
 use clap::{Args, Parser, Subcommand};
 
-use faultline::fault::WakeMode;
-use faultline::kernel::strace::{Filter, Sink};
+use faultline::strace::{Filter, Sink};
 use faultline::timeline::{CsvSink, EventSink};
-use faultline::{parse_size, Config, Outcome, Output, Program, Sandbox, Strace};
+use faultline::{parse_size, Config, Outcome, Output, Program, Sandbox, Strace, WakeMode};
 
 /// Exit status when faultline itself fails (as env(1) and timeout(1) use
 /// it), so it is never mistaken for the program's own.
@@ -118,7 +117,7 @@ struct RunOpts {
     /// when calls and page faults alternate under PVM), or `ring-cpl0` (the
     /// ring as bare-metal KVM enters it, in ring 0; for testing that path).
     #[arg(long, default_value = "exit", value_name = "PATH")]
-    syscalls: faultline::sandbox::SyscallPath,
+    syscalls: faultline::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]
     rss_limit: Option<u64>,
@@ -139,7 +138,7 @@ struct RunOpts {
     #[arg(long)]
     aslr: bool,
     /// Most processes and threads alive at once (a fork bomb meets EAGAIN).
-    #[arg(long, value_name = "N", default_value_t = faultline::sandbox::DEFAULT_MAX_TASKS)]
+    #[arg(long, value_name = "N", default_value_t = faultline::DEFAULT_MAX_TASKS)]
     max_tasks: u32,
     /// vm.overcommit_memory: 0 heuristic, 1 always, 2 strict.
     #[arg(long, value_name = "MODE", default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=2))]
@@ -148,7 +147,7 @@ struct RunOpts {
     #[arg(long, value_name = "PERCENT", default_value_t = 50)]
     overcommit_ratio: u64,
     /// vm.max_map_count.
-    #[arg(long, value_name = "N", default_value_t = faultline::sandbox::DEFAULT_MAX_MAP_COUNT)]
+    #[arg(long, value_name = "N", default_value_t = faultline::DEFAULT_MAX_MAP_COUNT)]
     max_map_count: usize,
     /// The host directory the program sees as / (read-only; the program's
     /// changes live in memory and vanish at exit).
@@ -157,8 +156,8 @@ struct RunOpts {
     /// Bind a host directory at a guest path, read-only (ro, the default)
     /// or read-write (rw: the only way the program changes host files);
     /// repeatable.
-    #[arg(long, value_name = "HOST:GUEST[:ro|rw]", value_parser = faultline::sandbox::parse_bind)]
-    bind: Vec<faultline::sandbox::Bind>,
+    #[arg(long, value_name = "HOST:GUEST[:ro|rw]", value_parser = faultline::parse_bind)]
+    bind: Vec<faultline::Bind>,
     /// The program's working directory, inside the root.
     #[arg(long, value_name = "DIR")]
     cwd: Option<String>,
@@ -185,7 +184,7 @@ struct RunOpts {
     /// and symbol; larger blocks let the rest fault through userfaultfd
     /// without an exit, but from inside KVM, where the instruction is
     /// unknown.
-    #[arg(long, value_name = "PAGES", default_value_t = faultline::mm::FILL_PAGES, value_parser = clap::value_parser!(u64).range(1..=512))]
+    #[arg(long, value_name = "PAGES", default_value_t = faultline::DEFAULT_FILL_PAGES, value_parser = clap::value_parser!(u64).range(1..=512))]
     fill_pages: u64,
     /// Do not print the summary or progress.
     #[arg(long, short)]
@@ -250,34 +249,17 @@ fn strace_of(opts: &RunOpts) -> Result<Option<Strace>> {
     Ok(Some(st))
 }
 
-/// The configuration, with every output file opened (so a bad path fails
-/// before anything runs).
+/// The configuration, checked as the library checks it, with every output
+/// file opened (so a bad path fails before anything runs).
 fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
     let mut env = faultline::default_env();
-    for kv in &opts.env {
-        ensure!(kv.contains('='), "--env {kv:?}: expected K=V");
-        env.push(kv.clone());
-    }
+    env.extend(opts.env.iter().cloned());
     let timeout = match opts.timeout {
         Some(s) if !(s.is_finite() && s > 0.0 && s < 1e9) => bail!("--timeout must be a positive number of seconds"),
         Some(s) => Some(Duration::from_secs_f64(s)),
         None => None,
     };
-    if let Some(limit) = opts.rss_limit {
-        ensure!(
-            limit <= opts.mem,
-            "--rss-limit {limit} is above --mem {}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit",
-            opts.mem
-        );
-        ensure!(limit >= 64 * 4096, "--rss-limit must be at least 256K");
-    }
-    ensure!(opts.max_tasks >= 1, "--max-tasks must be at least 1");
-    let mut sinks: Vec<Box<dyn EventSink>> = Vec::new();
-    if let Some(path) = &opts.timeline {
-        let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
-        sinks.push(Box::new(sink));
-    }
-    Ok(Config {
+    let config = Config {
         mem: opts.mem,
         argv,
         env,
@@ -298,15 +280,20 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         root: opts.root.clone(),
         cwd: opts.cwd.clone(),
         binds: opts.bind.clone(),
-        sinks: Arc::new(Mutex::new(sinks)),
         fill_pages: opts.fill_pages,
         ..Config::default()
-    })
+    };
+    config.validate()?;
+    if let Some(path) = &opts.timeline {
+        let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
+        config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink) as Box<dyn EventSink>);
+    }
+    Ok(config)
 }
 
 /// Shows elapsed time, events and resident memory on a terminal's stderr
 /// while the program runs, once a second.
-fn progress(probe: faultline::sandbox::ProgressProbe, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+fn progress(probe: faultline::ProgressProbe, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let start = Instant::now();
         let mut shown = false;
@@ -342,7 +329,7 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     let mut config = config_of(argv, opts)?;
     // The pictures are drawn from the whole timeline, and its syscalls.
     config.keep_events |= trace.is_some() || report.is_some();
-    let calls = (trace.is_some() || report.is_some()).then(faultline::kernel::strace::CallLog::default);
+    let calls = (trace.is_some() || report.is_some()).then(faultline::strace::CallLog::default);
     config.calls = calls.clone();
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;

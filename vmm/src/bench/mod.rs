@@ -11,36 +11,44 @@ mod procs;
 mod programs;
 mod reserve;
 
-pub use procs::Procs;
-pub use programs::Programs;
-pub use reserve::Reserve;
+use procs::Procs;
+use programs::Programs;
+use reserve::Reserve;
 
 use crate::fault::WakeMode;
 use crate::{Config, ExitStatus, Output, Program, Sandbox};
 
+/// Pages each way touches unless told otherwise.
 pub const DEFAULT_PAGES: u64 = 16384;
 /// The bench guest's arena (guest/bench/touch.c).
 pub const MAX_PAGES: u64 = 32768;
 
+/// Why the benchmark could not be run.
 #[derive(Debug, thiserror::Error)]
 pub enum BenchError {
+    /// `pages` is 0 or above [`MAX_PAGES`].
     #[error("--pages must be between 1 and {MAX_PAGES}")]
     Pages,
+    /// A sandbox could not be built or run.
     #[error(transparent)]
     Sandbox(#[from] crate::Error),
+    /// The bench guest did not exit 0: how it ended, and what it said.
     #[error("the bench guest failed ({0:?}): {1}")]
     Guest(ExitStatus, String),
+    /// The native run's mapping failed.
     #[error("native touch: mmap failed: {0}")]
     Mmap(std::io::Error),
+    /// The bench guest could not be started as a host process.
     #[error("cannot run the bench guest natively: {0}")]
     Native(#[source] std::io::Error),
+    /// The bench guest failed as a host process.
     #[error("the bench guest failed natively: {0}")]
     NativeFailed(String),
 }
 
 /// One way of touching pages.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Way {
+pub(crate) enum Way {
     Native,
     Kernel,
     TrappedColocated,
@@ -68,37 +76,40 @@ impl Way {
 
 /// Eviction and swap-in, measured in one run under memory pressure.
 #[derive(Clone, Debug, Default)]
-pub struct Pressure {
-    pub pages: u64,
-    pub budget_pages: u64,
+pub(crate) struct Pressure {
+    pub(crate) pages: u64,
+    pub(crate) budget_pages: u64,
     /// Second pass, by the guest's clock: every page is swapped in, and one
     /// is evicted to make room for it.
-    pub swap_pass_ns_per_page: f64,
+    pub(crate) swap_pass_ns_per_page: f64,
     /// Zero-fill faults while memory is plentiful (below 3/4 of the
     /// budget, where aging starts), by the timeline's clock.
-    pub zero_fill_ns_per_page: f64,
+    pub(crate) zero_fill_ns_per_page: f64,
     /// Zero-fill faults once the budget is full (each with an eviction, and
     /// the accessed-bit aging that keeps CLOCK honest), by the timeline.
-    pub zero_fill_pressed_ns_per_page: f64,
+    pub(crate) zero_fill_pressed_ns_per_page: f64,
     /// Handler-side medians from the same run's timeline.
-    pub zero_fill_median_ns: u64,
-    pub evict_median_ns: u64,
-    pub swap_in_median_ns: u64,
+    pub(crate) zero_fill_median_ns: u64,
+    pub(crate) evict_median_ns: u64,
+    pub(crate) swap_in_median_ns: u64,
 }
 
+/// The figures of one `faultline bench` run: print it (a table) or
+/// [`to_json`](Report::to_json) it (one line, the fields BENCHMARKS.md
+/// describes).
 #[derive(Clone, Debug)]
 pub struct Report {
-    pub pages: u64,
-    pub repeat: u32,
+    pub(crate) pages: u64,
+    pub(crate) repeat: u32,
     /// Median ns per page for each way, in `Way::ALL` order.
-    pub ns_per_page: [f64; 6],
+    pub(crate) ns_per_page: [f64; 6],
     /// Median handler latency (read → page in place) in the default
     /// (spinning) runs.
-    pub handler_median_ns: u64,
-    pub pressure: Pressure,
-    pub reserve: Reserve,
-    pub procs: Procs,
-    pub programs: Programs,
+    pub(crate) handler_median_ns: u64,
+    pub(crate) pressure: Pressure,
+    pub(crate) reserve: Reserve,
+    pub(crate) procs: Procs,
+    pub(crate) programs: Programs,
 }
 
 impl Report {
@@ -106,6 +117,7 @@ impl Report {
         self.ns_per_page[Way::ALL.iter().position(|&x| x == w).unwrap()]
     }
 
+    /// The report as one line of JSON.
     pub fn to_json(&self) -> String {
         let p = &self.pressure;
         let r = &self.reserve;

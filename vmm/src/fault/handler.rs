@@ -21,7 +21,7 @@ pub enum WakeMode {
     Poll,
     /// Busy-poll the non-blocking descriptor while faults keep coming (no
     /// wake-up latency for the handler), and sleep in poll(2) once none has
-    /// come for [`SPIN_WINDOW`]: a burst of first touches is served at full
+    /// come for 500 µs (`SPIN_WINDOW`): a burst of first touches is served at full
     /// speed, a program that computes without faulting costs no core. The
     /// default: the fastest way measured (BENCHMARKS.md).
     #[default]

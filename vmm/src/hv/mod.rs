@@ -116,8 +116,10 @@ impl Vm {
     /// the guest writes to the 4 bytes at `gpa` (which no slot may back):
     /// the syscall ring's doorbell.
     pub fn doorbell(&self, gpa: u64) -> Result<vmm_sys_util::eventfd::EventFd, VmError> {
-        let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK)
-            .map_err(|e| VmError::Kvm { what: "create eventfd", source: kvm_ioctls::Error::new(e.raw_os_error().unwrap_or(libc::EIO)) })?;
+        let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).map_err(|e| VmError::Kvm {
+            what: "create eventfd",
+            source: kvm_ioctls::Error::new(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
         self.fd
             .register_ioevent(&fd, &kvm_ioctls::IoEventAddress::Mmio(gpa), kvm_ioctls::NoDatamatch)
             .map_err(kvm_err("register the doorbell's ioeventfd"))?;

@@ -39,44 +39,73 @@ impl ProcLinks for Links<'_> {
 /// Memory figures of /proc/PID/status, in KiB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemStatus {
+    /// VmPeak: the largest the address space has been.
     pub vm_peak: u64,
+    /// VmSize: the address space now.
     pub vm_size: u64,
+    /// VmLck: locked (mlock) memory.
     pub vm_lck: u64,
+    /// VmPin: pinned memory (`--pin`).
     pub vm_pin: u64,
+    /// VmHWM: peak resident memory.
     pub vm_hwm: u64,
+    /// VmRSS: resident memory now.
     pub vm_rss: u64,
+    /// RssAnon: resident anonymous memory.
     pub rss_anon: u64,
+    /// RssFile: resident file pages.
     pub rss_file: u64,
+    /// RssShmem: resident shared memory.
     pub rss_shmem: u64,
+    /// VmData: data, heap and private mappings.
     pub vm_data: u64,
+    /// VmStk: the stack.
     pub vm_stk: u64,
+    /// VmExe: the program's text.
     pub vm_exe: u64,
+    /// VmLib: shared libraries' text.
     pub vm_lib: u64,
+    /// VmPTE: page tables.
     pub vm_pte: u64,
+    /// VmSwap: swapped out.
     pub vm_swap: u64,
 }
 
 /// The sandbox's totals, as /proc/meminfo shows them, in KiB.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemInfo {
+    /// MemTotal: what may be resident (`rss_limit`, else all of `mem`).
     pub mem_total: u64,
+    /// MemFree: RAM not in use.
     pub mem_free: u64,
+    /// MemAvailable: what could be had without swapping.
     pub mem_available: u64,
+    /// Cached: the page cache.
     pub cached: u64,
+    /// SwapTotal: the swap store.
     pub swap_total: u64,
+    /// SwapFree: swap not in use.
     pub swap_free: u64,
+    /// Mlocked: locked pages.
     pub mlocked: u64,
+    /// AnonPages: resident anonymous pages.
     pub anon_pages: u64,
+    /// Shmem: shared memory.
     pub shmem: u64,
+    /// PageTables: page tables.
     pub page_tables: u64,
+    /// CommitLimit: what strict overcommit allows.
     pub commit_limit: u64,
+    /// Committed_AS: memory promised to mappings.
     pub committed_as: u64,
 }
 
-/// Both, for the report at exit.
+/// pid 1's memory and the sandbox's, as /proc showed them at its exit.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct MemoryReport {
+    /// pid 1's /proc/PID/status figures.
     pub status: MemStatus,
+    /// The sandbox's /proc/meminfo figures.
     pub info: MemInfo,
 }
 

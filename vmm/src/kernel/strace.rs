@@ -20,12 +20,16 @@ use super::KernelState;
 /// Where strace lines go.
 #[derive(Clone, Debug)]
 pub enum Sink {
+    /// faultline's stderr.
     Stderr,
+    /// A file (shared by every thread that logs).
     File(Arc<Mutex<std::fs::File>>),
+    /// Collected in memory; keep a clone of the buffer to read it.
     Capture(Arc<Mutex<Vec<u8>>>),
 }
 
 impl Sink {
+    /// Writes one line (a newline is added).
     pub fn emit(&self, line: &str) {
         match self {
             Sink::Stderr => {
@@ -47,11 +51,17 @@ impl Sink {
 /// how long it took and what it returned.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CallRecord {
+    /// The calling process.
     pub pid: u32,
+    /// The calling thread.
     pub tid: u32,
+    /// The syscall's name.
     pub name: &'static str,
+    /// When it was entered, in ns since exec.
     pub start_ns: u64,
+    /// How long it took, in ns.
     pub dur_ns: u64,
+    /// What it returned (`-errno` on failure).
     pub ret: i64,
 }
 
@@ -65,10 +75,10 @@ pub type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Filter {
     /// None: every call.
-    pub classes: Option<Class>,
-    pub names: BTreeSet<String>,
+    pub(crate) classes: Option<Class>,
+    pub(crate) names: BTreeSet<String>,
     /// `!` in front: everything but these.
-    pub negate: bool,
+    pub(crate) negate: bool,
 }
 
 impl Filter {
@@ -107,7 +117,7 @@ impl Filter {
         Ok(f)
     }
 
-    pub fn matches(&self, s: &Syscall) -> bool {
+    pub(crate) fn matches(&self, s: &Syscall) -> bool {
         let hit = (self.classes.is_none() && self.names.is_empty())
             || self.classes.is_some_and(|c| c.intersects(s.class))
             || self.names.contains(s.name);
@@ -118,17 +128,20 @@ impl Filter {
 /// The `--strace` configuration.
 #[derive(Clone, Debug)]
 pub struct Strace {
+    /// Where the lines go.
     pub sink: Sink,
+    /// Which calls are logged.
     pub filter: Filter,
     /// `-T`: each call's time.
     pub times: bool,
     /// `-c`: count instead of logging, and print the table at the end.
     pub count: bool,
     /// Counts: calls, errors, time, per syscall.
-    pub counts: Arc<Mutex<Counts>>,
+    pub(crate) counts: Arc<Mutex<Counts>>,
 }
 
 impl Strace {
+    /// Logs every call to `sink`, as strace does by default.
     pub fn new(sink: Sink) -> Self {
         Strace { sink, filter: Filter::default(), times: false, count: false, counts: Arc::default() }
     }

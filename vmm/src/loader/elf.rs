@@ -19,32 +19,88 @@ pub const STACK_AREA: u64 = USER_TOP - (128 << 20);
 /// without randomisation).
 pub const PIE_BASE: u64 = 0x5555_5555_4000;
 
+/// Why an ELF file cannot be loaded. Paths are as given, made safe to
+/// print on one line.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum LoadError {
+    /// The file cannot be read.
     #[error("cannot read {path}: {source}")]
     Read {
+        /// The file.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// No ELF magic.
     #[error("{0}: not an ELF file")]
     NotElf(String),
+    /// A 32-bit ELF file.
     #[error("{0}: 32-bit ELF; faultline runs 64-bit x86-64 programs")]
     Elf32(String),
+    /// An ELF file for another machine.
     #[error("{path}: ELF for {machine}; faultline runs x86-64 programs")]
-    ForeignArch { path: String, machine: String },
+    ForeignArch {
+        /// The file.
+        path: String,
+        /// The machine it is for.
+        machine: String,
+    },
+    /// Not ET_EXEC, nor a static-PIE ET_DYN.
     #[error("{path}: ELF type {kind} is not an executable (want ET_EXEC or static-PIE ET_DYN)")]
-    NotExecutable { path: String, kind: String },
+    NotExecutable {
+        /// The file.
+        path: String,
+        /// Its ELF type.
+        kind: String,
+    },
+    /// A PT_INTERP that does not name an interpreter.
     #[error("{path}: bad PT_INTERP: {detail}")]
-    BadInterp { path: String, detail: String },
+    BadInterp {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Headers that do not hold together.
     #[error("{path}: truncated or malformed ELF: {detail}")]
-    Malformed { path: String, detail: String },
+    Malformed {
+        /// The file.
+        path: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// Nothing to load.
     #[error("{path}: no PT_LOAD segments")]
-    NoSegments { path: String },
+    NoSegments {
+        /// The file.
+        path: String,
+    },
+    /// A segment that cannot be loaded where it asks to be.
     #[error("{path}: segment {index} at {start:#x}..{end:#x} {problem}")]
-    BadSegment { path: String, index: usize, start: u64, end: u64, problem: &'static str },
+    BadSegment {
+        /// The file.
+        path: String,
+        /// The program header's index.
+        index: usize,
+        /// Its first address.
+        start: u64,
+        /// The address after it.
+        end: u64,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// Two segments share pages.
     #[error("{path}: segments {a} and {b} overlap")]
-    Overlap { path: String, a: usize, b: usize },
+    Overlap {
+        /// The file.
+        path: String,
+        /// One program header's index.
+        a: usize,
+        /// The other's.
+        b: usize,
+    },
 }
 
 /// One PT_LOAD segment, with the load bias applied.
@@ -76,7 +132,6 @@ pub struct Section {
 #[derive(Clone, Debug)]
 pub struct Image {
     pub path: String,
-    pub bytes: Arc<[u8]>,
     pub entry: u64,
     pub bias: u64,
     pub segments: Vec<Segment>,
@@ -254,7 +309,6 @@ impl Image {
             phnum: h.e_phnum as u64,
             interp,
             path,
-            bytes,
         })
     }
 
@@ -264,11 +318,5 @@ impl Image {
             .iter()
             .map(|s| (crate::arch::page_ceil(s.end()).unwrap_or(u64::MAX) - page_floor(s.vaddr)) / PAGE_SIZE)
             .fold(0u64, u64::saturating_add)
-    }
-
-    /// Program name as Linux shows it in `comm` (the file name, 15 bytes).
-    pub fn comm(&self) -> String {
-        let base = self.path.rsplit('/').next().unwrap_or(&self.path);
-        base.chars().take(15).collect()
     }
 }

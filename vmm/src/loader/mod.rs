@@ -4,5 +4,5 @@
 mod elf;
 mod plan;
 
-pub use elf::{Image, LoadError, Section, Segment, PIE_BASE, STACK_AREA};
-pub use plan::{page_names, NamedRange};
+pub use elf::{Image, LoadError, PIE_BASE};
+pub use plan::page_names;

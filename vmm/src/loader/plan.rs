@@ -56,7 +56,6 @@ mod tests {
     fn image(segments: Vec<Segment>, sections: Vec<Section>) -> Image {
         Image {
             path: "t".into(),
-            bytes: vec![0u8; 0x4000].into(),
             entry: 0x401000,
             bias: 0,
             segments,

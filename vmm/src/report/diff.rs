@@ -11,31 +11,46 @@ use std::io::BufRead;
 /// Columns that vary from run to run and are left out of the comparison.
 const VARYING: [&str; 2] = ["time_ns", "latency_ns"];
 
+/// Why a timeline CSV could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum DiffError {
+    /// The file could not be read.
     #[error("{path}: {source}")]
     Io {
+        /// The file.
         path: String,
+        /// Why.
         #[source]
         source: std::io::Error,
     },
+    /// The file does not start with a timeline header.
     #[error("{0}: not a faultline timeline (no seq,time_ns,... header)")]
     NotATimeline(String),
+    /// A row that does not fit the header.
     #[error("{path}: line {line}: {what}")]
-    Bad { path: String, line: usize, what: String },
+    Bad {
+        /// The file.
+        path: String,
+        /// The line, from 1.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
 }
 
 /// A timeline, as read: the comparable part of each row, and counts per
 /// (pid, region, event).
 pub struct Timeline {
+    /// The file it was read from.
     pub path: String,
     header: Vec<String>,
     rows: Vec<Vec<String>>,
+    /// Rows per (pid, region, event).
     pub counts: BTreeMap<(String, String, String), u64>,
 }
 
 /// Splits one CSV line, honouring quoted fields.
-pub fn split(line: &str) -> Vec<String> {
+pub(crate) fn split(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     let mut quoted = false;
@@ -56,6 +71,7 @@ pub fn split(line: &str) -> Vec<String> {
 }
 
 impl Timeline {
+    /// Reads the timeline CSV at `path` (as `--timeline` writes it).
     pub fn read(path: &str) -> Result<Timeline, DiffError> {
         let io = |source| DiffError::Io { path: path.to_string(), source };
         let f = std::fs::File::open(path).map_err(io)?;
@@ -98,6 +114,7 @@ pub struct Diff {
 }
 
 impl Diff {
+    /// Whether the two timelines tell the same story.
     pub fn same(&self) -> bool {
         self.first_difference.is_none() && self.count_differences.is_empty()
     }
@@ -121,6 +138,28 @@ pub fn counts(a: &Timeline, b: &Timeline, tolerance: f64) -> Vec<String> {
 }
 
 /// Compares row by row (without times), then the counts exactly.
+///
+/// ```
+/// use faultline::report::diff::{counts, rows, Timeline};
+/// use faultline::timeline::CsvSink;
+/// use faultline::{Program, Sandbox};
+///
+/// let dir = std::env::temp_dir().join(format!("faultline-diff-doc-{}", std::process::id()));
+/// std::fs::create_dir_all(&dir)?;
+/// let mut timelines = Vec::new();
+/// for name in ["a.csv", "b.csv"] {
+///     let path = dir.join(name);
+///     let csv = CsvSink::new(std::fs::File::create(&path)?)?;
+///     Sandbox::builder(Program::demo()).sink(csv).build()?.run()?;
+///     timelines.push(Timeline::read(&path.to_string_lossy())?);
+/// }
+/// // Two runs of one program tell one story, row by row and in counts.
+/// assert!(rows(&timelines[0], &timelines[1]).same());
+/// assert!(counts(&timelines[0], &timelines[1], 0.0).is_empty());
+/// assert_eq!(timelines[0].counts[&("1".into(), ".bss".into(), "zero-fill".into())], 8);
+/// std::fs::remove_dir_all(&dir)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn rows(a: &Timeline, b: &Timeline) -> Diff {
     let mut first = None;
     if a.header != b.header {

@@ -34,6 +34,20 @@ struct RegionTotals {
 
 /// The page for `rows` (and the run's syscalls, if it has them), titled
 /// `title`.
+///
+/// ```
+/// use faultline::report::{html, rows::Row};
+/// use faultline::strace::CallLog;
+/// use faultline::{Program, Sandbox};
+///
+/// let calls = CallLog::default();
+/// let outcome = Sandbox::builder(Program::demo()).keep_events().call_log(calls.clone()).build()?.run()?;
+/// let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+/// let page = html::render("the demo", &rows, &calls.lock().unwrap());
+/// assert!(page.starts_with("<!doctype html>") && page.contains("<title>the demo</title>"));
+/// assert!(page.contains(".bss"));
+/// # Ok::<(), faultline::Error>(())
+/// ```
 pub fn render(title: &str, rows: &[Row], calls: &[CallRecord]) -> String {
     let end_ns = rows.iter().map(|r| r.time_ns).max().unwrap_or(0).max(1);
     let steps = super::rows::resident_steps(rows);

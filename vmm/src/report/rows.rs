@@ -5,23 +5,38 @@
 use super::diff::DiffError;
 use crate::timeline::{Event, RegionTable};
 
+/// One timeline row, with the columns the reports draw (the CSV's words
+/// for access, event and origin).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Row {
+    /// [`Event::seq`].
     pub seq: u64,
+    /// [`Event::time_ns`].
     pub time_ns: u64,
+    /// The region's name.
     pub region: String,
+    /// [`Event::gva`].
     pub gva: u64,
+    /// `read`, `write` or `none`.
     pub access: String,
+    /// `zero-fill`, `cow`, … ([`EventKind::as_str`](crate::timeline::EventKind::as_str)).
     pub event: String,
+    /// [`Event::latency_ns`].
     pub latency_ns: u64,
+    /// `guest` or `vmm`.
     pub origin: String,
+    /// [`Event::pid`].
     pub pid: u32,
+    /// [`Event::tid`].
     pub tid: u32,
+    /// [`Event::rss`] (0 in timelines older than the column).
     pub rss: u64,
+    /// [`Event::symbol`], or empty.
     pub symbol: String,
 }
 
 impl Row {
+    /// The row for a kept event.
     pub fn from_event(e: &Event, regions: &RegionTable) -> Row {
         Row {
             seq: e.seq,
@@ -46,7 +61,7 @@ impl Row {
     }
 
     /// How the row changes the resident pages of its region.
-    pub fn resident_step(&self) -> i64 {
+    pub(crate) fn resident_step(&self) -> i64 {
         match self.event.as_str() {
             "zero-fill" if self.access == "read" => 0,
             "zero-fill" | "file-copy" | "cache-hit" | "swap-in" => 1,
@@ -60,7 +75,7 @@ impl Row {
 /// How each row changed its process's resident pages: from the `rss`
 /// column where the timeline has one (exact, a copy-on-write of the zero
 /// page included), else from the event alone.
-pub fn resident_steps(rows: &[Row]) -> Vec<i64> {
+pub(crate) fn resident_steps(rows: &[Row]) -> Vec<i64> {
     if rows.iter().all(|r| r.rss == 0) {
         return rows.iter().map(Row::resident_step).collect();
     }
@@ -78,6 +93,21 @@ fn hex(s: &str) -> u64 {
 }
 
 /// Reads a timeline CSV (any version: missing later columns read as 0).
+///
+/// ```
+/// use faultline::report::rows::{read_csv, Row};
+/// use faultline::timeline::CsvSink;
+/// use faultline::{Program, Sandbox};
+///
+/// let path = std::env::temp_dir().join(format!("faultline-rows-doc-{}.csv", std::process::id()));
+/// let csv = CsvSink::new(std::fs::File::create(&path)?)?;
+/// let outcome = Sandbox::builder(Program::demo()).sink(csv).keep_events().build()?.run()?;
+/// // The saved timeline reads back as the rows of the kept events.
+/// let kept: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+/// assert_eq!(read_csv(&path.to_string_lossy())?, kept);
+/// std::fs::remove_file(&path)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub fn read_csv(path: &str) -> Result<Vec<Row>, DiffError> {
     let text = std::fs::read_to_string(path).map_err(|source| DiffError::Io { path: path.to_string(), source })?;
     let mut lines = text.lines();

@@ -9,6 +9,7 @@ use crate::kernel::procfs::{MemInfo, MemStatus};
 use crate::timeline::{ProcessSummary, RegionSummary};
 use crate::{ExitStatus, Outcome};
 
+/// The JSON summary's `schema` field: what [`to_json`] writes.
 pub const SCHEMA: &str = "faultline-summary/1";
 
 fn perms(r: &RegionSummary) -> String {
@@ -73,7 +74,20 @@ fn meminfo(i: &MemInfo) -> Value {
     })
 }
 
-/// The summary of `outcome` as JSON.
+/// The summary of `outcome` as JSON, as `--summary` writes it.
+///
+/// ```
+/// use faultline::report::summary::{to_json, SCHEMA};
+/// use faultline::{Program, Sandbox};
+///
+/// let outcome = Sandbox::builder(Program::demo()).build()?.run()?;
+/// let json = to_json(&outcome);
+/// assert_eq!(json["schema"], SCHEMA);
+/// assert_eq!(json["exit"]["code"], 0);
+/// let bss = json["regions"].as_array().unwrap().iter().find(|r| r["name"] == ".bss").unwrap();
+/// assert_eq!((&bss["write"], &bss["resident"]), (&serde_json::json!(8), &serde_json::json!(8)));
+/// # Ok::<(), faultline::Error>(())
+/// ```
 pub fn to_json(outcome: &Outcome) -> Value {
     let first = outcome.summary.processes.first();
     let (exit, signal) = match outcome.status {

@@ -13,6 +13,21 @@ use crate::kernel::strace::CallRecord;
 
 /// The trace as one JSON document; syscalls as duration events on their
 /// threads, with their results.
+///
+/// ```
+/// use faultline::report::{rows::Row, trace};
+/// use faultline::strace::CallLog;
+/// use faultline::{Program, Sandbox};
+///
+/// let calls = CallLog::default();
+/// let outcome = Sandbox::builder(Program::demo()).keep_events().call_log(calls.clone()).build()?.run()?;
+/// let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+/// let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
+/// let json = trace::to_json(&rows, &calls.lock().unwrap(), &comms);
+/// let events = json["traceEvents"].as_array().unwrap();
+/// assert!(events.iter().any(|e| e["name"] == "process_name" && e["args"]["name"] == "demo [1]"));
+/// # Ok::<(), faultline::Error>(())
+/// ```
 pub fn to_json(rows: &[Row], calls: &[CallRecord], comms: &BTreeMap<u32, String>) -> Value {
     let mut events = Vec::with_capacity(rows.len() * 2 + 16);
     let mut threads: BTreeMap<(u32, u32), ()> = BTreeMap::new();

@@ -4,9 +4,14 @@
 //! to the kernel; [`Sandbox::run`] supervises: the fault handler, the
 //! timeout, timers and signals to faultline, and the outcome.
 
+mod builder;
+mod program;
 mod ring;
 mod setup;
 mod vcpu;
+
+pub use builder::{ConfigError, EventStream, SandboxBuilder, StreamedEvent, MIN_RSS_LIMIT};
+pub use program::{ProgramInfo, SegmentInfo};
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,34 +38,84 @@ pub const DEFAULT_MAX_TASKS: u32 = 256;
 /// Linux's vm.max_map_count default.
 pub const DEFAULT_MAX_MAP_COUNT: usize = 65_530;
 
+/// Why a sandbox could not be built or run. What the program itself does
+/// (crash, exit non-zero, get killed) is not an error: it is in the
+/// [`Outcome`].
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
+    /// The configuration cannot work; nothing was made.
     #[error(transparent)]
-    Vm(#[from] VmError),
-    #[error(transparent)]
-    Mmap(#[from] crate::memory::MmapError),
+    Config(#[from] ConfigError),
+    /// The program is not an x86-64 executable faultline can load.
     #[error(transparent)]
     Load(#[from] LoadError),
+    /// The host refused: no /dev/kvm, no userfaultfd, no memory for the
+    /// guest.
     #[error(transparent)]
-    Uffd(#[from] UffdError),
+    Host(#[from] HostError),
+    /// The program could not be started (not inside the root, exec failed).
     #[error("{path}: {what}")]
-    Exec { path: String, what: String },
+    Exec {
+        /// The program, as given.
+        path: String,
+        /// Why.
+        what: String,
+    },
+    /// The program's image does not fit in guest RAM plus swap.
     #[error(
         "{path}: needs {needed} pages ({needed_kib} KiB) of image, but --mem gives {available} pages; raise --mem"
     )]
-    TooBig { path: String, needed: u64, needed_kib: u64, available: u64 },
-    #[error("--mem {0} is not a positive multiple of 4 KiB")]
-    BadMem(u64),
+    TooBig {
+        /// The program.
+        path: String,
+        /// Pages its segments map.
+        needed: u64,
+        /// The same, in KiB.
+        needed_kib: u64,
+        /// Pages of RAM plus swap.
+        available: u64,
+    },
+    /// A pinned region the program does not have.
     #[error("--pin {0}: no such region (try .text, .data, .bss, heap, stack or all)")]
     BadPin(String),
+    /// The pinned regions do not fit in what may be resident.
     #[error("--pin {0} pins more pages than --mem / --rss-limit lets be resident; pin less or raise them")]
     PinTooBig(String),
+    /// The guest's own structures could not be built.
     #[error("cannot set up the guest: {0}")]
     Setup(String),
+    /// A host thread could not be started.
     #[error("cannot start a thread: {0}")]
     Thread(#[source] std::io::Error),
+    /// faultline failed during the run (its fault handler stopped, threads
+    /// did not stop, the timeline could not be written).
     #[error("{0}")]
     Failed(String),
+}
+
+/// A host facility failed: KVM, userfaultfd or a host mapping. Its message
+/// says which and what to do (e.g. how to give a CI job /dev/kvm).
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct HostError(Box<dyn std::error::Error + Send + Sync>);
+
+impl From<VmError> for Error {
+    fn from(e: VmError) -> Error {
+        Error::Host(HostError(Box::new(e)))
+    }
+}
+
+impl From<crate::memory::MmapError> for Error {
+    fn from(e: crate::memory::MmapError) -> Error {
+        Error::Host(HostError(Box::new(e)))
+    }
+}
+
+impl From<UffdError> for Error {
+    fn from(e: UffdError) -> Error {
+        Error::Host(HostError(Box::new(e)))
+    }
 }
 
 /// The program a sandbox runs.
@@ -69,7 +124,12 @@ pub enum Program {
     /// An executable on the host (static, or dynamic with its interpreter).
     Path(PathBuf),
     /// An executable held in memory (the built-in demo), called `name`.
-    Bytes { name: String, bytes: Arc<[u8]> },
+    Bytes {
+        /// Its name (the guest sees it as `/name`).
+        name: String,
+        /// The ELF file.
+        bytes: Arc<[u8]>,
+    },
 }
 
 /// How the program's syscalls reach faultline's kernel.
@@ -103,22 +163,42 @@ impl std::str::FromStr for SyscallPath {
     }
 }
 
-/// How to run a program.
+/// How to run a program, as plain data: what [`SandboxBuilder`] fills in
+/// and the command line builds. [`Sandbox::new`] checks it with
+/// [`Config::validate`] whichever way it was made.
+///
+/// ```
+/// use faultline::{Config, ConfigError, Error, Output, Program, Sandbox};
+///
+/// let config = Config { argv: vec!["demo".into()], stdout: Output::capture(), ..Config::default() };
+/// let outcome = Sandbox::new(Program::demo(), config)?.run()?;
+/// assert!(outcome.stdout_text().starts_with("faultline demo"));
+/// // The same rules as the builder's: an empty argv is refused.
+/// let err = Sandbox::new(Program::demo(), Config::default()).err().unwrap();
+/// assert!(matches!(err, Error::Config(ConfigError::EmptyArgv)));
+/// # Ok::<(), faultline::Error>(())
+/// ```
 #[derive(Clone)]
 pub struct Config {
     /// Guest RAM in bytes.
     pub mem: u64,
+    /// RLIMIT_STACK.
     pub stack_size: u64,
     /// The arguments, `argv[0]` first.
     pub argv: Vec<String>,
+    /// The environment, `K=V` strings.
     pub env: Vec<String>,
     /// How guest RAM gets its pages (userfaultfd, or the kernel's own).
     pub trapped: bool,
+    /// How the fault handler waits for faults.
     pub wake: WakeMode,
     /// How syscalls reach the kernel: the ring (the default) or exits.
     pub syscalls: SyscallPath,
+    /// The program's stdin.
     pub stdin: Input,
+    /// The program's stdout.
     pub stdout: Output,
+    /// The program's stderr.
     pub stderr: Output,
     /// Kill the program after this long.
     pub timeout: Option<Duration>,
@@ -142,6 +222,7 @@ pub struct Config {
     pub max_tasks: u32,
     /// vm.overcommit_memory (0, 1, 2) and vm.overcommit_ratio.
     pub overcommit: u32,
+    /// vm.overcommit_ratio, in percent.
     pub overcommit_ratio: u64,
     /// vm.max_map_count.
     pub max_map_count: usize,
@@ -254,15 +335,22 @@ pub struct Outcome {
     pub status: ExitStatus,
     /// Why processes were killed, in the kernel's words (pid 1's last).
     pub reports: Vec<String>,
-    /// Every event, if kept.
+    /// Every event, if kept ([`SandboxBuilder::keep_events`]), in order.
     pub events: Vec<Event>,
+    /// Names the region of each event ([`Outcome::region_name`]).
     pub regions: RegionTable,
+    /// Faults and residency per process and region.
     pub summary: Summary,
     /// pid 1's memory as /proc/PID/status and /proc/meminfo showed it.
     pub memory: MemoryReport,
     /// Why the run was stopped early, if it was.
     pub stopped: Option<Stop>,
+    /// How long the run took.
     pub elapsed: Duration,
+    /// What the program wrote to stdout, if captured.
+    pub stdout: Vec<u8>,
+    /// What the program wrote to stderr, if captured.
+    pub stderr: Vec<u8>,
 }
 
 impl Outcome {
@@ -273,6 +361,21 @@ impl Outcome {
             ExitStatus::Exited(_) => None,
         }
     }
+
+    /// The name of `e`'s region (`.bss`, `heap`, a file's path, …).
+    pub fn region_name(&self, e: &Event) -> &str {
+        self.regions.name(e.region)
+    }
+
+    /// Captured stdout as text (invalid UTF-8 replaced).
+    pub fn stdout_text(&self) -> String {
+        String::from_utf8_lossy(&self.stdout).into_owned()
+    }
+
+    /// Captured stderr as text (invalid UTF-8 replaced).
+    pub fn stderr_text(&self) -> String {
+        String::from_utf8_lossy(&self.stderr).into_owned()
+    }
 }
 
 /// A running sandbox's figures, for a progress line.
@@ -282,6 +385,7 @@ pub struct Progress {
     pub events: u64,
     /// Frames resident now (all processes, page cache included).
     pub resident_pages: u64,
+    /// Processes alive now.
     pub processes: usize,
 }
 
@@ -290,12 +394,16 @@ pub struct Progress {
 pub struct ProgressProbe(Arc<Kernel>);
 
 impl ProgressProbe {
+    /// The figures now.
     pub fn read(&self) -> Progress {
         let k = self.0.lock();
         Progress { events: k.recorder.events(), resident_pages: k.phys.counters.resident, processes: k.procs.len() }
     }
 }
 
+/// One VM and one kernel, with the program loaded as pid 1 and ready to
+/// run: made by [`Sandbox::builder`] (or [`Sandbox::new`]), used up by
+/// [`Sandbox::run`].
 pub struct Sandbox {
     kernel: Arc<Kernel>,
     machine: Arc<vcpu::Machine>,
@@ -309,7 +417,25 @@ impl Sandbox {
         ProgressProbe(self.kernel.clone())
     }
 
-    /// Runs the program to its end (or until stopped).
+    /// Runs the program to its end (or until the timeout), and every
+    /// process it starts, and returns what happened.
+    ///
+    /// ```
+    /// use faultline::{ExitStatus, Program, Sandbox};
+    ///
+    /// let outcome = Sandbox::builder(Program::demo()).keep_events().build()?.run()?;
+    /// assert_eq!(outcome.status, ExitStatus::Exited(0));
+    /// assert!(outcome.stdout_text().starts_with("faultline demo"));
+    /// // Every kept event names its region; the summary counts them.
+    /// let bss = outcome.events.iter().filter(|e| e.is_guest_fault() && outcome.region_name(e) == ".bss").count();
+    /// assert_eq!(bss as u64, outcome.summary.region(".bss").unwrap().faults());
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Failed`] (or another variant) when faultline itself fails;
+    /// the program's own failures are in the [`Outcome`].
     pub fn run(self) -> Result<Outcome, Error> {
         self.run_with(None)
     }
@@ -380,7 +506,7 @@ impl Sandbox {
             k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));
         }
         let stopped = k.stop.clone();
-        if let Err(e) = k.recorder.flush() {
+        if let Err(e) = k.recorder.finish() {
             return Err(Error::Failed(format!("cannot write the timeline: {e}")));
         }
         if let Some(Stop::Failure(why)) = &stopped {
@@ -421,6 +547,18 @@ impl Sandbox {
         let regions = k.recorder.regions().clone();
         drop(k);
         let events = self.kept.map(|k| k.take()).unwrap_or_default();
-        Ok(Outcome { status, reports, events, regions, summary, memory, stopped, elapsed: start.elapsed() })
+        let (stdout, stderr) = (self.config.stdout.captured_bytes(), self.config.stderr.captured_bytes());
+        Ok(Outcome {
+            status,
+            reports,
+            events,
+            regions,
+            summary,
+            memory,
+            stopped,
+            elapsed: start.elapsed(),
+            stdout,
+            stderr,
+        })
     }
 }

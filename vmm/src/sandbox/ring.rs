@@ -163,7 +163,8 @@ impl RingServer {
         std::sync::atomic::fence(Ordering::SeqCst);
         self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
         if !self.serve_once(kernel, &list) {
-            let mut pfd = libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };
+            let mut pfd =
+                libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };
             while !self.stop.load(Ordering::Acquire) {
                 // SAFETY: one valid pollfd.
                 let n = unsafe { libc::poll(&mut pfd, 1, 100) };

@@ -47,24 +47,20 @@ fn xstate(vm: &Vm) -> (u32, u64) {
 }
 
 impl Sandbox {
-    /// Builds the VM and loads `program` into it as pid 1; nothing runs yet.
+    /// Validates `config`, builds the VM and loads `program` into it as
+    /// pid 1; nothing runs yet. [`Sandbox::builder`] is the documented way
+    /// to get here; this one takes a [`Config`] made by hand.
+    ///
+    /// # Errors
+    ///
+    /// As [`SandboxBuilder::build`](super::SandboxBuilder::build).
     pub fn new(program: Program, config: Config) -> Result<Self, Error> {
-        if config.mem == 0 || !config.mem.is_multiple_of(PAGE_SIZE) {
-            return Err(Error::BadMem(config.mem));
-        }
-        if !config.trapped && (config.swap > 0 || config.rss_limit.is_some_and(|l| l < config.mem)) {
-            return Err(Error::Setup(
-                "reclaim needs trapped memory: without userfaultfd an evicted page would come back as zeroes".into(),
-            ));
-        }
+        config.validate()?;
         let mut vm = Vm::new()?;
         // Every process and thread runs on a vCPU of its own.
         let most = MAX_VCPUS.min(vm.max_vcpus());
         if config.max_tasks == 0 || config.max_tasks > most {
-            return Err(Error::Setup(format!(
-                "--max-tasks {} is out of range: each process and thread needs a vCPU, and this KVM allows 1 to {most}",
-                config.max_tasks
-            )));
+            return Err(super::ConfigError::MaxTasks { asked: config.max_tasks, most }.into());
         }
         let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
         let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);

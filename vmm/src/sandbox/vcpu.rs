@@ -11,8 +11,8 @@ use zerocopy::{FromBytes, IntoBytes};
 use super::ring::RingServer;
 use super::{Error, SyscallPath};
 use crate::arch::layout::{self, SHIM_VA, SYSCALL_TRAP_VA};
-use crate::arch::ring::{self as ring_abi, InStub, Mailbox, MailboxRef};
 use crate::arch::regs::TrapFrame;
+use crate::arch::ring::{self as ring_abi, InStub, Mailbox, MailboxRef};
 use crate::arch::trap::{self, Trap};
 use crate::arch::{tables, UserRegs, PAGE_SIZE};
 use crate::hv::{Exit, Vcpu, Vm};
@@ -213,11 +213,8 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 }
                 let t = trap::classify(vector, &frame, || vcpu.cr2().unwrap_or(0));
                 let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall | Trap::RingReturn);
-                let mut regs = if is_call {
-                    UserRegs::at_syscall(&gprs, &frame)
-                } else {
-                    UserRegs::at_exception(&gprs, &frame)
-                };
+                let mut regs =
+                    if is_call { UserRegs::at_syscall(&gprs, &frame) } else { UserRegs::at_exception(&gprs, &frame) };
                 let before = regs;
                 let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
                 if let Next::Return { .. } = &next {

@@ -6,6 +6,7 @@ use std::io::{self, BufWriter, Write};
 use super::recorder::EventSink;
 use super::{Event, EventKind, RegionTable};
 
+/// The timeline CSV's first line: its columns.
 pub const CSV_HEADER: &str =
     "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code";
 

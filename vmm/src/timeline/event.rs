@@ -5,13 +5,16 @@ use super::RegionId;
 /// How the page was touched, as the fault reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Access {
+    /// A load (or an instruction fetch).
     Read,
+    /// A store.
     Write,
     /// Not a touch: the page was brought in ahead of use, or taken away.
     None,
 }
 
 impl Access {
+    /// The timeline CSV's word for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Access::Read => "read",
@@ -60,10 +63,16 @@ pub enum EventKind {
     Release,
     /// The fault was not resolved: the program's handler gets this signal
     /// (si_code `code`), and the access is retried after it returns.
-    Signal { signo: u8, code: i32 },
+    Signal {
+        /// The signal number.
+        signo: u8,
+        /// Its si_code.
+        code: i32,
+    },
 }
 
 impl EventKind {
+    /// The timeline CSV's word for it (`zero-fill`, `cow`, …).
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::ZeroFill => "zero-fill",
@@ -125,6 +134,7 @@ pub enum Origin {
 }
 
 impl Origin {
+    /// The timeline CSV's word for it.
     pub fn as_str(self) -> &'static str {
         match self {
             Origin::Guest => "guest",
@@ -136,20 +146,28 @@ impl Origin {
 /// One row of the timeline.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// The row's number, from 0, in the order recorded.
     pub seq: u64,
     /// Nanoseconds since the program started.
     pub time_ns: u64,
+    /// The region the page is in.
     pub region: RegionId,
+    /// The page's guest-virtual address.
     pub gva: u64,
+    /// The guest-physical frame backing it (0 if none).
     pub gpa: u64,
+    /// How it was touched.
     pub access: Access,
+    /// What happened to it.
     pub kind: EventKind,
     /// From reading the fault to the page being in place.
     pub latency_ns: u64,
+    /// Who caused it.
     pub origin: Origin,
     /// The process whose page it is, and the thread that caused it (for
     /// the VMM's own events: the thread it acted for, or 0).
     pub pid: u32,
+    /// See `pid`.
     pub tid: u32,
     /// The process's resident pages after this row: resident memory over
     /// time is this column.
@@ -169,7 +187,7 @@ impl Event {
     /// it, and the kernel fills in the process's RSS, the mapping and the
     /// faulting instruction. Callers set who and how long with struct
     /// update syntax.
-    pub fn new(kind: EventKind, access: Access, origin: Origin, region: RegionId, gva: u64, gpa: u64) -> Event {
+    pub(crate) fn new(kind: EventKind, access: Access, origin: Origin, region: RegionId, gva: u64, gpa: u64) -> Event {
         Event {
             seq: 0,
             time_ns: 0,

@@ -13,6 +13,8 @@ use super::{Event, Origin, RegionId, RegionKind, RegionTable};
 
 /// Where events go as they happen.
 pub trait EventSink: Send {
+    /// Takes one event; `regions` names its region. An error is kept and
+    /// reported when the run ends; recording goes on.
     fn event(&mut self, e: &Event, regions: &RegionTable) -> io::Result<()>;
     /// Everything written so far reaches its destination.
     fn flush(&mut self) -> io::Result<()> {
@@ -82,11 +84,6 @@ impl Recorder {
         self.start
     }
 
-    /// Nanoseconds since the start.
-    pub fn now_ns(&self) -> u64 {
-        self.start.elapsed().as_nanos() as u64
-    }
-
     pub fn region(&mut self, name: &str, kind: RegionKind) -> RegionId {
         self.regions.intern(name, kind)
     }
@@ -135,5 +132,14 @@ impl Recorder {
             Some(e) => Err(e),
             None => Ok(()),
         }
+    }
+
+    /// Flushes and lets go of every sink: the run is over, so a streamed
+    /// timeline ends here even while someone still holds the sandbox's
+    /// kernel (a progress probe).
+    pub fn finish(&mut self) -> io::Result<()> {
+        let flushed = self.flush();
+        self.sinks.clear();
+        flushed
     }
 }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::{Access, Event, EventKind, Origin};
+use super::{Access, Event, EventKind};
 use crate::arch::Perms;
 
 /// Latencies in a fixed histogram: 32 sub-buckets per power of two (about
@@ -111,10 +111,6 @@ impl RegionCounts {
         self.last_fault_ns = Some(self.last_fault_ns.map_or(e.time_ns, |t| t.max(e.time_ns)));
         self.latency.add(e.latency_ns);
     }
-
-    pub fn faults(&self) -> u64 {
-        self.read_faults + self.write_faults
-    }
 }
 
 /// A region as its process's address space shows it.
@@ -127,15 +123,26 @@ pub struct RegionShape {
     pub resident_pages: u64,
 }
 
+/// One region of one process at its exit: its shape, what faulted in it
+/// and what stayed resident (a row of the summary table and of the JSON
+/// summary).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RegionSummary {
+    /// The process.
     pub pid: u32,
+    /// The region (`.text`, `.bss`, `heap`, `stack`, a file's path, …).
     pub name: String,
+    /// Its lowest address.
     pub start: u64,
+    /// The address after its highest.
     pub end: u64,
+    /// The permissions of its mappings, together.
     pub perms: Perms,
+    /// Pages mapped.
     pub mapped_pages: u64,
+    /// The program's read faults.
     pub read_faults: u64,
+    /// The program's write faults.
     pub write_faults: u64,
     /// Pages brought in ahead of use (populate, mlock, --pin).
     pub prefaults: u64,
@@ -143,15 +150,20 @@ pub struct RegionSummary {
     pub swap_ins: u64,
     /// Copy-on-write faults (also counted as write faults).
     pub cows: u64,
+    /// Pages reclaim took away.
     pub evictions: u64,
+    /// Pages resident at exit.
     pub resident_pages: u64,
+    /// When the first fault came, in ns since exec.
     pub first_fault_ns: Option<u64>,
+    /// When the last fault came, in ns since exec.
     pub last_fault_ns: Option<u64>,
+    /// The median time to resolve a fault.
     pub median_latency_ns: Option<u64>,
 }
 
 impl RegionSummary {
-    pub fn new(pid: u32, name: String, shape: RegionShape, c: &RegionCounts) -> Self {
+    pub(crate) fn new(pid: u32, name: String, shape: RegionShape, c: &RegionCounts) -> Self {
         RegionSummary {
             pid,
             name,
@@ -172,6 +184,7 @@ impl RegionSummary {
         }
     }
 
+    /// The program's faults: read and write.
     pub fn faults(&self) -> u64 {
         self.read_faults + self.write_faults
     }
@@ -180,23 +193,41 @@ impl RegionSummary {
 /// One process: its regions, and how it ended.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProcessSummary {
+    /// Its pid.
     pub pid: u32,
+    /// Its name (comm) at exit.
     pub comm: String,
+    /// Its regions, as the summary table lists them.
     pub regions: Vec<RegionSummary>,
     /// Pages the VMM backed on the process's behalf.
     pub vmm_pages: u64,
 }
 
 impl ProcessSummary {
+    /// Its region called `name`.
     pub fn region(&self, name: &str) -> Option<&RegionSummary> {
         self.regions.iter().find(|r| r.name == name)
     }
 
+    /// Its own faults, in every region.
     pub fn guest_faults(&self) -> u64 {
         self.regions.iter().map(RegionSummary::faults).sum()
     }
 }
 
+/// Faults and residency per process and region: what the summary table
+/// shows and `--summary` writes as JSON.
+///
+/// ```
+/// use faultline::{Program, Sandbox};
+///
+/// let outcome = Sandbox::builder(Program::demo()).build()?.run()?;
+/// let demo = outcome.summary.process(1).unwrap();
+/// assert_eq!(demo.comm, "demo");
+/// assert_eq!(demo.region(".data").unwrap().read_faults, 4);
+/// assert_eq!(outcome.summary.guest_faults(), outcome.summary.regions().map(|r| r.faults()).sum::<u64>());
+/// # Ok::<(), faultline::Error>(())
+/// ```
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Every process that ran, in pid order.
@@ -209,6 +240,7 @@ impl Summary {
         self.processes.first().and_then(|p| p.region(name))
     }
 
+    /// Process `pid`.
     pub fn process(&self, pid: u32) -> Option<&ProcessSummary> {
         self.processes.iter().find(|p| p.pid == pid)
     }
@@ -218,6 +250,7 @@ impl Summary {
         self.processes.iter().flat_map(|p| p.regions.iter())
     }
 
+    /// Every process's own faults.
     pub fn guest_faults(&self) -> u64 {
         self.processes.iter().map(ProcessSummary::guest_faults).sum()
     }
@@ -311,12 +344,6 @@ impl std::fmt::Display for Summary {
         );
         f.write_str(&s)
     }
-}
-
-/// Whether `e` is one of the program's own touches (not a prefault or the
-/// VMM's doing), for callers that filter rows themselves.
-pub fn is_guest_touch(e: &Event) -> bool {
-    e.origin == Origin::Guest && e.access != Access::None
 }
 
 #[cfg(test)]

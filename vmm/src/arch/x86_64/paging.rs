@@ -43,18 +43,24 @@ const RING_SLOT: u64 = 510;
 /// Page permissions as a program sees them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct Perms {
+    /// Readable.
     pub read: bool,
+    /// Writable.
     pub write: bool,
+    /// Executable.
     pub exec: bool,
 }
 
 impl Perms {
+    /// Permissions from the three bits.
     pub const fn new(read: bool, write: bool, exec: bool) -> Self {
         Perms { read, write, exec }
     }
 
+    /// Read and write, not execute.
     pub const RW: Perms = Perms::new(true, true, false);
 
+    /// What either allows.
     pub fn union(self, o: Perms) -> Perms {
         Perms::new(self.read | o.read, self.write | o.write, self.exec | o.exec)
     }

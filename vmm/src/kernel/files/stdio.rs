@@ -15,11 +15,12 @@ pub enum Output {
 }
 
 impl Output {
+    /// A new, empty capture buffer; keep a clone to read it later.
     pub fn capture() -> Self {
         Output::Capture(Arc::default())
     }
 
-    pub fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
+    pub(crate) fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
         match self {
             Output::Inherit(1) => std::io::stdout().lock().write_all(buf).and_then(|_| std::io::stdout().flush()),
             Output::Inherit(_) => std::io::stderr().lock().write_all(buf),
@@ -44,7 +45,7 @@ impl Output {
     }
 
     /// The host descriptor behind it, if any.
-    pub fn host_fd(&self) -> Option<i32> {
+    pub(crate) fn host_fd(&self) -> Option<i32> {
         match self {
             Output::Inherit(fd) => Some(*fd),
             Output::Capture(_) => None,
@@ -65,12 +66,12 @@ pub enum Input {
 }
 
 impl Input {
-    pub fn host_fd(&self) -> Option<i32> {
+    pub(crate) fn host_fd(&self) -> Option<i32> {
         matches!(self, Input::Inherit).then_some(0)
     }
 
     /// Reads at `pos` (for in-memory input) or from the host.
-    pub fn read(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+    pub(crate) fn read(&self, pos: u64, buf: &mut [u8]) -> std::io::Result<usize> {
         match self {
             Input::Inherit => std::io::stdin().lock().read(buf),
             Input::Bytes(b) => {

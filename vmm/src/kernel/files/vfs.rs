@@ -44,9 +44,12 @@ pub enum Layer {
 /// A host directory bound at a guest path (`--bind HOST:GUEST[:ro|rw]`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Bind {
+    /// The host path (canonical).
     pub host: PathBuf,
     /// Absolute, normalised guest path.
     pub guest: String,
+    /// Whether the program may change the host files (otherwise its
+    /// changes live in memory and vanish at exit).
     pub rw: bool,
 }
 

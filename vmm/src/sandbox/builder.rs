@@ -1,0 +1,591 @@
+//! The documented way to configure a sandbox: [`SandboxBuilder`], and the
+//! checks every configuration passes before a VM is made
+//! ([`Config::validate`]), whether it came from the builder, a [`Config`]
+//! literal or the command line, so all three refuse the same things with
+//! the same words.
+
+use std::path::PathBuf;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use super::{Bind, Config, Error, Program, Sandbox, SyscallPath};
+use crate::arch::PAGE_SIZE;
+use crate::fault::WakeMode;
+use crate::kernel::files::{Input, Output};
+use crate::kernel::strace::{CallLog, Strace};
+use crate::timeline::{EachEvent, Event, EventSink, RegionTable};
+
+/// The smallest `rss_limit`: below it not even a small static program's
+/// stack, text and page tables fit.
+pub const MIN_RSS_LIMIT: u64 = 64 * PAGE_SIZE;
+
+/// A configuration refused before anything runs. The messages name the
+/// command-line options (`--mem`, `--rss-limit`, …); each has a
+/// [`SandboxBuilder`] method and a [`Config`] field of the same name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `argv` is empty: a program is always given at least `argv[0]`.
+    #[error("the program has no argv[0]: give it at least its name")]
+    EmptyArgv,
+    /// An argument or environment string holds a NUL byte, which a C
+    /// string cannot carry.
+    #[error("{what} {index} contains a NUL byte: {shown}")]
+    Nul {
+        /// `argument` or `environment string`.
+        what: &'static str,
+        /// Its index in `argv` or `env`.
+        index: usize,
+        /// The string, made safe to print.
+        shown: String,
+    },
+    /// An environment string is not `K=V`.
+    #[error("--env {0}: expected K=V")]
+    BadEnv(String),
+    /// Guest RAM is zero or not whole pages.
+    #[error("--mem {0} is not a positive multiple of 4 KiB")]
+    BadMem(u64),
+    /// The resident-memory cap is larger than guest RAM.
+    #[error(
+        "--rss-limit {rss_limit} is above --mem {mem}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit"
+    )]
+    RssAboveMem {
+        /// The cap asked for, in bytes.
+        rss_limit: u64,
+        /// Guest RAM, in bytes.
+        mem: u64,
+    },
+    /// The resident-memory cap is below [`MIN_RSS_LIMIT`].
+    #[error("--rss-limit must be at least 256K")]
+    RssTooSmall(u64),
+    /// Swap or an RSS cap without trapped memory.
+    #[error("reclaim needs trapped memory: without userfaultfd an evicted page would come back as zeroes")]
+    ReclaimNeedsTrapped,
+    /// More tasks than the host's KVM has vCPUs for (or none).
+    #[error(
+        "--max-tasks {asked} is out of range: each process and thread needs a vCPU, and this KVM allows 1 to {most}"
+    )]
+    MaxTasks {
+        /// The cap asked for.
+        asked: u32,
+        /// The most this host allows.
+        most: u32,
+    },
+    /// `fill_pages` is not a power of two from 1 to 512.
+    #[error("--fill-pages {0} must be a power of two from 1 to 512")]
+    FillPages(u64),
+    /// vm.overcommit_memory is not 0, 1 or 2.
+    #[error("--overcommit {0}: expected 0 (heuristic), 1 (always) or 2 (strict)")]
+    Overcommit(u32),
+    /// A zero timeout.
+    #[error("--timeout must be a positive number of seconds")]
+    Timeout,
+}
+
+impl Config {
+    /// Checks everything that can be checked without a VM or the program:
+    /// [`Sandbox::new`] calls it first, so a [`Config`] built by hand is
+    /// held to the same rules as one from [`SandboxBuilder`]. What needs
+    /// the host or the program (`max_tasks` against this KVM's vCPUs, a
+    /// `pin` of a region the program lacks) is checked by
+    /// [`Sandbox::new`] before anything runs.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.argv.is_empty() {
+            return Err(ConfigError::EmptyArgv);
+        }
+        let nul = |what, list: &[String]| {
+            list.iter()
+                .position(|s| s.contains('\0'))
+                .map_or(Ok(()), |index| Err(ConfigError::Nul { what, index, shown: crate::text::tame(&list[index]) }))
+        };
+        nul("argument", &self.argv)?;
+        nul("environment string", &self.env)?;
+        if let Some(kv) = self.env.iter().find(|kv| !kv.contains('=')) {
+            return Err(ConfigError::BadEnv(format!("{:?}", crate::text::tame(kv))));
+        }
+        if self.mem == 0 || !self.mem.is_multiple_of(PAGE_SIZE) {
+            return Err(ConfigError::BadMem(self.mem));
+        }
+        if let Some(limit) = self.rss_limit {
+            if limit > self.mem {
+                return Err(ConfigError::RssAboveMem { rss_limit: limit, mem: self.mem });
+            }
+            if limit < MIN_RSS_LIMIT {
+                return Err(ConfigError::RssTooSmall(limit));
+            }
+        }
+        if !self.trapped && (self.swap > 0 || self.rss_limit.is_some_and(|l| l < self.mem)) {
+            return Err(ConfigError::ReclaimNeedsTrapped);
+        }
+        if !(1..=512).contains(&self.fill_pages) || !self.fill_pages.is_power_of_two() {
+            return Err(ConfigError::FillPages(self.fill_pages));
+        }
+        if self.overcommit > 2 {
+            return Err(ConfigError::Overcommit(self.overcommit));
+        }
+        if self.timeout == Some(Duration::ZERO) {
+            return Err(ConfigError::Timeout);
+        }
+        Ok(())
+    }
+}
+
+/// Builds a [`Sandbox`]: the program, its arguments and environment, its
+/// memory and limits, where its standard streams go, and where the
+/// timeline goes. Made by [`Sandbox::builder`]; [`build`](Self::build)
+/// validates everything and loads the program.
+///
+/// Unlike a bare [`Config`], a builder starts with stdin empty and stdout
+/// and stderr captured (a test reads them from the [`Outcome`]), with
+/// `argv[0]` the program's name.
+///
+/// ```
+/// use faultline::{Program, Sandbox};
+///
+/// let outcome = Sandbox::builder(Program::demo())
+///     .memory(64 << 20)
+///     .rss_limit(32 << 20)
+///     .env("GREETING", "hello")
+///     .timeout(std::time::Duration::from_secs(30))
+///     .build()?
+///     .run()?;
+/// assert_eq!(outcome.status.code(), 0);
+/// assert!(outcome.stdout_text().contains("faultline demo"));
+/// # Ok::<(), faultline::Error>(())
+/// ```
+///
+/// A configuration that cannot work is refused by `build`, before anything
+/// runs:
+///
+/// ```
+/// use faultline::{ConfigError, Error, Program, Sandbox};
+///
+/// let err = Sandbox::builder(Program::demo()).memory(64 << 20).rss_limit(1 << 30).build().err().unwrap();
+/// assert!(matches!(err, Error::Config(ConfigError::RssAboveMem { .. })));
+/// assert!(err.to_string().starts_with("--rss-limit 1073741824 is above --mem 67108864"));
+/// ```
+///
+/// [`Outcome`]: crate::Outcome
+#[must_use = "a builder does nothing until build() is called"]
+pub struct SandboxBuilder {
+    program: Program,
+    config: Config,
+}
+
+impl SandboxBuilder {
+    /// A builder for `program`, with `argv` just its name.
+    pub fn new(program: Program) -> Self {
+        let config = Config {
+            argv: vec![program.name()],
+            stdin: Input::Empty,
+            stdout: Output::capture(),
+            stderr: Output::capture(),
+            ..Config::default()
+        };
+        SandboxBuilder { program, config }
+    }
+
+    /// Replaces `argv[0]` (the program's name, by default).
+    pub fn arg0(mut self, name: impl Into<String>) -> Self {
+        match self.config.argv.first_mut() {
+            Some(a) => *a = name.into(),
+            None => self.config.argv.push(name.into()),
+        }
+        self
+    }
+
+    /// Adds one argument after those given so far.
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.config.argv.push(arg.into());
+        self
+    }
+
+    /// Adds arguments after those given so far (`argv[0]` stays).
+    pub fn args<I, S>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.argv.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// Sets the whole `argv`, `argv[0]` included; an empty one is refused
+    /// at [`build`](Self::build).
+    pub fn argv<I, S>(mut self, argv: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.config.argv = argv.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets `key=value` in the environment (which starts as
+    /// [`default_env`](crate::default_env), nothing of the host's).
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        let prefix = format!("{key}=");
+        self.config.env.retain(|kv| !kv.starts_with(&prefix));
+        self.config.env.push(format!("{prefix}{value}"));
+        self
+    }
+
+    /// Empties the environment.
+    pub fn env_clear(mut self) -> Self {
+        self.config.env.clear();
+        self
+    }
+
+    /// Guest RAM in bytes (default [`DEFAULT_MEM`](crate::DEFAULT_MEM)): a
+    /// positive multiple of 4 KiB.
+    pub fn memory(mut self, bytes: u64) -> Self {
+        self.config.mem = bytes;
+        self
+    }
+
+    /// Caps resident memory at `bytes` (at most [`memory`](Self::memory),
+    /// at least 256 KiB): beyond it reclaim evicts pages, to swap if there
+    /// is any.
+    pub fn rss_limit(mut self, bytes: u64) -> Self {
+        self.config.rss_limit = Some(bytes);
+        self
+    }
+
+    /// A swap store of `bytes` (held in host memory) for evicted pages.
+    pub fn swap(mut self, bytes: u64) -> Self {
+        self.config.swap = bytes;
+        self
+    }
+
+    /// Populates and pins region `region` at load (`.text`, `.data`,
+    /// `.bss`, `heap`, `stack`, `all`, …); a region the program does not
+    /// have is refused at [`build`](Self::build).
+    pub fn pin(mut self, region: impl Into<String>) -> Self {
+        self.config.pin.push(region.into());
+        self
+    }
+
+    /// RLIMIT_STACK in bytes.
+    pub fn stack_size(mut self, bytes: u64) -> Self {
+        self.config.stack_size = bytes;
+        self
+    }
+
+    /// RLIMIT_MEMLOCK in bytes.
+    pub fn memlock_limit(mut self, bytes: u64) -> Self {
+        self.config.memlock_limit = bytes;
+        self
+    }
+
+    /// Most processes and threads at once (each runs on a vCPU of its own).
+    pub fn max_tasks(mut self, n: u32) -> Self {
+        self.config.max_tasks = n;
+        self
+    }
+
+    /// vm.max_map_count.
+    pub fn max_map_count(mut self, n: usize) -> Self {
+        self.config.max_map_count = n;
+        self
+    }
+
+    /// vm.overcommit_memory (0 heuristic, 1 always, 2 strict) and
+    /// vm.overcommit_ratio (percent).
+    pub fn overcommit(mut self, mode: u32, ratio: u64) -> Self {
+        self.config.overcommit = mode;
+        self.config.overcommit_ratio = ratio;
+        self
+    }
+
+    /// Randomises the heap and mmap bases, as Linux's ASLR does.
+    pub fn aslr(mut self, on: bool) -> Self {
+        self.config.aslr = on;
+        self
+    }
+
+    /// Kills the program, and everything it started, after `limit`.
+    pub fn timeout(mut self, limit: Duration) -> Self {
+        self.config.timeout = Some(limit);
+        self
+    }
+
+    /// The host directory the program sees as `/` (read-only; default `/`).
+    pub fn root(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.config.root = dir.into();
+        self
+    }
+
+    /// The program's working directory, inside the root.
+    pub fn cwd(mut self, dir: impl Into<String>) -> Self {
+        self.config.cwd = Some(dir.into());
+        self
+    }
+
+    /// Binds a host path at a guest path (see [`parse_bind`](crate::parse_bind)).
+    pub fn bind(mut self, bind: Bind) -> Self {
+        self.config.binds.push(bind);
+        self
+    }
+
+    /// Where the program's stdin comes from (default: empty).
+    pub fn stdin(mut self, input: Input) -> Self {
+        self.config.stdin = input;
+        self
+    }
+
+    /// Gives the program these bytes on stdin, then end of file.
+    pub fn stdin_bytes(self, bytes: impl Into<Vec<u8>>) -> Self {
+        self.stdin(Input::Bytes(bytes.into().into()))
+    }
+
+    /// Where the program's stdout goes (default: captured).
+    pub fn stdout(mut self, output: Output) -> Self {
+        self.config.stdout = output;
+        self
+    }
+
+    /// Where the program's stderr goes (default: captured).
+    pub fn stderr(mut self, output: Output) -> Self {
+        self.config.stderr = output;
+        self
+    }
+
+    /// Captures stdout into [`Outcome::stdout`](crate::Outcome::stdout)
+    /// (the default; undoes [`stdout`](Self::stdout)).
+    pub fn capture_stdout(self) -> Self {
+        self.stdout(Output::capture())
+    }
+
+    /// Captures stderr into [`Outcome::stderr`](crate::Outcome::stderr)
+    /// (the default; undoes [`stderr`](Self::stderr)).
+    pub fn capture_stderr(self) -> Self {
+        self.stderr(Output::capture())
+    }
+
+    /// Where faultline's own messages about the program go (crash reports,
+    /// unsupported syscalls; default: faultline's stderr). They are also in
+    /// [`Outcome::reports`](crate::Outcome::reports).
+    pub fn diagnostics(mut self, output: Output) -> Self {
+        self.config.diag = output;
+        self
+    }
+
+    /// Logs each syscall, strace-style.
+    pub fn strace(mut self, strace: Strace) -> Self {
+        self.config.strace = Some(strace);
+        self
+    }
+
+    /// Collects each syscall (name, time, duration, result) in `log`.
+    pub fn call_log(mut self, log: CallLog) -> Self {
+        self.config.calls = Some(log);
+        self
+    }
+
+    /// Keeps every event in [`Outcome::events`](crate::Outcome::events).
+    /// Memory grows with the run: a long run should stream instead
+    /// ([`on_event`](Self::on_event), [`event_stream`](Self::event_stream),
+    /// [`sink`](Self::sink)).
+    pub fn keep_events(mut self) -> Self {
+        self.config.keep_events = true;
+        self
+    }
+
+    /// Hands each event to `sink` as it happens (a
+    /// [`CsvSink`](crate::timeline::CsvSink), or one of your own).
+    pub fn sink(self, sink: impl EventSink + 'static) -> Self {
+        self.config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink));
+        self
+    }
+
+    /// Calls `f` with each event, and the table that names its region, as
+    /// it happens (under the sandbox's lock: keep it short).
+    ///
+    /// ```
+    /// use std::sync::{Arc, Mutex};
+    /// use faultline::{Program, Sandbox};
+    ///
+    /// // The highest resident-page count the program reached, without
+    /// // keeping a single event.
+    /// let peak = Arc::new(Mutex::new(0));
+    /// let p = peak.clone();
+    /// let outcome = Sandbox::builder(Program::demo())
+    ///     .on_event(move |e, _| {
+    ///         let mut p = p.lock().unwrap();
+    ///         *p = (*p).max(e.rss);
+    ///     })
+    ///     .build()?
+    ///     .run()?;
+    /// assert!(outcome.events.is_empty(), "nothing was kept");
+    /// assert!(*peak.lock().unwrap() >= outcome.summary.region(".bss").unwrap().resident_pages);
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    pub fn on_event(self, f: impl FnMut(&Event, &RegionTable) + Send + 'static) -> Self {
+        self.sink(EachEvent(f))
+    }
+
+    /// Streams the timeline to an iterator, event by event, as the run
+    /// goes: run the sandbox on another thread and iterate on this one.
+    /// The iterator ends when the run has ended. Events wait in an
+    /// unbounded queue, so memory grows only as far as the reader lags.
+    ///
+    /// ```
+    /// use faultline::timeline::{Access, EventKind};
+    /// use faultline::{Program, Sandbox};
+    ///
+    /// let mut builder = Sandbox::builder(Program::demo());
+    /// let events = builder.event_stream();
+    /// let sandbox = builder.build()?;
+    /// let run = std::thread::spawn(move || sandbox.run());
+    /// let bss_writes = events
+    ///     .filter(|e| e.region == ".bss" && e.event.access == Access::Write && e.event.kind == EventKind::ZeroFill)
+    ///     .count();
+    /// let outcome = run.join().unwrap()?;
+    /// assert_eq!(bss_writes, 8);
+    /// assert_eq!(outcome.summary.region(".bss").unwrap().write_faults, 8);
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    pub fn event_stream(&mut self) -> EventStream {
+        let (tx, rx) = mpsc::channel();
+        let sink = EachEvent(move |e: &Event, regions: &RegionTable| {
+            // A reader that stopped listening costs nothing more.
+            let _ = tx.send(StreamedEvent { event: e.clone(), region: regions.name(e.region).to_string() });
+        });
+        self.config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink));
+        EventStream(rx)
+    }
+
+    /// Records nothing: faults are resolved as ever, but no event is
+    /// written down (the summary stays empty). For measuring faultline.
+    pub fn record(mut self, on: bool) -> Self {
+        self.config.record = on;
+        self
+    }
+
+    /// Anonymous pages one first touch maps (a power of two, 1 to 512;
+    /// default [`DEFAULT_FILL_PAGES`](crate::DEFAULT_FILL_PAGES)). With 1,
+    /// every first touch is a guest page fault whose row has an `ip`.
+    pub fn fill_pages(mut self, pages: u64) -> Self {
+        self.config.fill_pages = pages;
+        self
+    }
+
+    /// How the fault handler waits for faults.
+    pub fn wake(mut self, mode: WakeMode) -> Self {
+        self.config.wake = mode;
+        self
+    }
+
+    /// How the program's syscalls reach faultline (default: the ring).
+    pub fn syscalls(mut self, path: SyscallPath) -> Self {
+        self.config.syscalls = path;
+        self
+    }
+
+    /// Whether guest RAM is registered with userfaultfd (the default) or
+    /// left to the host kernel (no fault rows, no reclaim: a baseline).
+    pub fn trapped(mut self, on: bool) -> Self {
+        self.config.trapped = on;
+        self
+    }
+
+    /// The configuration so far.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The program and the configuration so far, for [`Sandbox::new`].
+    pub fn into_parts(self) -> (Program, Config) {
+        (self.program, self.config)
+    }
+
+    /// Validates the configuration, makes the VM and loads the program as
+    /// pid 1; nothing runs until [`Sandbox::run`].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Config`] for a configuration that cannot work (an empty
+    /// argv, an RSS cap above RAM, …), [`Error::BadPin`] for a region the
+    /// program does not have, [`Error::Load`] for a file that is not an
+    /// x86-64 executable, [`Error::Host`] when KVM or userfaultfd is
+    /// missing.
+    pub fn build(self) -> Result<Sandbox, Error> {
+        Sandbox::new(self.program, self.config)
+    }
+}
+
+/// One event of a streamed timeline, with its region's name.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StreamedEvent {
+    /// The event.
+    pub event: Event,
+    /// The name of the region it is in (`.bss`, `heap`, a file's path, …).
+    pub region: String,
+}
+
+/// The timeline as an iterator: see [`SandboxBuilder::event_stream`].
+pub struct EventStream(mpsc::Receiver<StreamedEvent>);
+
+impl Iterator for EventStream {
+    type Item = StreamedEvent;
+
+    fn next(&mut self) -> Option<StreamedEvent> {
+        self.0.recv().ok()
+    }
+}
+
+impl Sandbox {
+    /// A builder for a sandbox that runs `program`: the documented way to
+    /// make one.
+    ///
+    /// ```
+    /// use faultline::{Program, Sandbox};
+    ///
+    /// let outcome = Sandbox::builder(Program::demo()).build()?.run()?;
+    /// // The demo writes 8 of its 64 .bss pages: 8 faults, 8 pages resident.
+    /// let bss = outcome.summary.region(".bss").unwrap();
+    /// assert_eq!((bss.write_faults, bss.mapped_pages, bss.resident_pages), (8, 64, 8));
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    pub fn builder(program: impl Into<Program>) -> SandboxBuilder {
+        SandboxBuilder::new(program.into())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(f: impl FnOnce(SandboxBuilder) -> SandboxBuilder) -> ConfigError {
+        let (_, c) = f(Sandbox::builder(Program::demo())).into_parts();
+        c.validate().expect_err("refused")
+    }
+
+    #[test]
+    fn builder_defaults_pass() {
+        let (_, c) = Sandbox::builder(Program::demo()).args(["a", "b"]).into_parts();
+        assert_eq!(c.argv, ["demo", "a", "b"]);
+        assert_eq!(c.validate(), Ok(()));
+    }
+
+    #[test]
+    fn bad_configurations_are_refused() {
+        assert_eq!(refused(|b| b.argv(Vec::<String>::new())), ConfigError::EmptyArgv);
+        assert!(matches!(refused(|b| b.arg("a\0b")), ConfigError::Nul { what: "argument", index: 1, .. }));
+        assert_eq!(refused(|b| b.memory(0)), ConfigError::BadMem(0));
+        assert_eq!(refused(|b| b.memory(4097)), ConfigError::BadMem(4097));
+        assert_eq!(
+            refused(|b| b.memory(1 << 20).rss_limit(2 << 20)),
+            ConfigError::RssAboveMem { rss_limit: 2 << 20, mem: 1 << 20 }
+        );
+        assert_eq!(refused(|b| b.rss_limit(4096)), ConfigError::RssTooSmall(4096));
+        assert_eq!(refused(|b| b.trapped(false).swap(1 << 20)), ConfigError::ReclaimNeedsTrapped);
+        assert_eq!(refused(|b| b.fill_pages(3)), ConfigError::FillPages(3));
+        assert_eq!(refused(|b| b.fill_pages(1024)), ConfigError::FillPages(1024));
+        assert_eq!(refused(|b| b.overcommit(3, 50)), ConfigError::Overcommit(3));
+        assert_eq!(refused(|b| b.timeout(Duration::ZERO)), ConfigError::Timeout);
+        let mut c = Sandbox::builder(Program::demo()).into_parts().1;
+        c.env.push("NOEQUALS".into());
+        assert_eq!(c.validate(), Err(ConfigError::BadEnv("\"NOEQUALS\"".into())));
+    }
+}

@@ -6,6 +6,10 @@
  *                  zero-filled them (zero_ns=).
  *   procs pingpong R   R one-byte round trips through two pipes between
  *                  two processes (pingpong_ns=).
+ *   procs calls N  N getppid calls back to back (calls_ns=), then one
+ *                  after 20 ms asleep (cold_ns=).
+ *   procs mixed N  N times: a getppid, then the first write to a page
+ *                  (mixed_ns=): calls and page faults taking turns.
  */
 #include "faultline_rt.h"
 
@@ -102,6 +106,33 @@ static int bench_pingpong(unsigned long rounds)
     return 0;
 }
 
+#define SYS_getppid 110
+#define SYS_nanosleep 35
+
+static int bench_calls(unsigned long n, int mixed)
+{
+    if (mixed && n > MAX_PAGES)
+        return 2;
+    fl_syscall1(SYS_getppid, 0);
+    long t0 = fl_now_ns();
+    for (unsigned long i = 0; i < n; i++) {
+        fl_syscall1(SYS_getppid, 0);
+        if (mixed)
+            ((volatile char *)arena)[i * PAGE] = 1;
+    }
+    long t = fl_now_ns() - t0;
+    field(mixed ? "mixed_ns=" : "calls_ns=", t);
+    if (!mixed) {
+        struct fl_timespec ts = {0, 20000000};
+        fl_syscall2(SYS_nanosleep, (long)&ts, 0);
+        t0 = fl_now_ns();
+        fl_syscall1(SYS_getppid, 0);
+        field("cold_ns=", fl_now_ns() - t0);
+    }
+    fl_puts("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
@@ -109,5 +140,9 @@ int main(int argc, char **argv)
     unsigned long n = fl_atou(argv[2]);
     if (argv[1][0] == 'f')
         return n <= MAX_PAGES ? bench_fork(n) : 2;
+    if (argv[1][0] == 'c')
+        return bench_calls(n, 0);
+    if (argv[1][0] == 'm')
+        return bench_calls(n, 1);
     return bench_pingpong(n);
 }

@@ -10,6 +10,7 @@ mod native;
 mod procs;
 mod programs;
 mod reserve;
+mod syscalls;
 
 use procs::Procs;
 use programs::Programs;
@@ -110,6 +111,7 @@ pub struct Report {
     pub(crate) reserve: Reserve,
     pub(crate) procs: Procs,
     pub(crate) programs: Programs,
+    pub(crate) syscalls: syscalls::Syscalls,
 }
 
 impl Report {
@@ -150,6 +152,10 @@ impl Report {
             "cow_over_zero_fill": self.procs.cow_ns_per_page / self.procs.zero_fill_ns_per_page,
             "pingpong_over_native": self.procs.pingpong_ns / self.procs.native_pingpong_ns,
             "programs": self.programs,
+            "syscall_ns": self.syscalls.syscall_ns.round(),
+            "exit_syscall_ns": self.syscalls.exit_syscall_ns.round(),
+            "native_syscall_ns": self.syscalls.native_syscall_ns.round(),
+            "syscalls": self.syscalls,
         })
         .to_string()
     }
@@ -228,6 +234,25 @@ impl fmt::Display for Report {
             q.cow_ns_per_page / q.zero_fill_ns_per_page,
             q.native_cow_ns_per_page / q.native_zero_fill_ns_per_page
         )?;
+        let s = &self.syscalls;
+        writeln!(f, "\nsyscalls: getppid by a VM exit and through the syscall ring (--syscalls ring)")?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>10} {:>9}", "ns", "ring", "exit", "native", "exit/ring")?;
+        let row3 = |f: &mut fmt::Formatter<'_>, what: &str, r: f64, e: f64, n: Option<f64>| {
+            let n = n.map_or("-".to_string(), |n| format!("{n:.0}"));
+            writeln!(f, "{what:<44} {r:>10.0} {e:>10.0} {n:>10} {:>9.2}", e / r)
+        };
+        row3(f, "getppid, back to back", s.syscall_ns, s.exit_syscall_ns, Some(s.native_syscall_ns))?;
+        row3(f, "getppid after 20 ms asleep", s.cold_syscall_ns, s.exit_cold_syscall_ns, None)?;
+        row3(f, "getppid + first write to a page", s.mixed_ns, s.exit_mixed_ns, None)?;
+        if let (Some(r), Some(e), Some(n)) = (s.dd_s, s.exit_dd_s, s.native_dd_s) {
+            writeln!(
+                f,
+                "busybox dd bs=1 count={}: ring {r:.2} s ({:.0}× native), exit {e:.2} s ({:.0}× native), native {n:.3} s",
+                syscalls::DD_BYTES,
+                r / n,
+                e / n
+            )?;
+        }
         let p = &self.programs;
         writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
         writeln!(
@@ -406,6 +431,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     let procs = procs::measure(pages.min(8192));
     native::cleanup();
     let programs = programs::measure(repeat.min(5))?;
+    let syscalls = syscalls::measure(repeat.min(5))?;
     Ok(Report {
         pages,
         repeat,
@@ -415,5 +441,6 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
         reserve: reserve?,
         procs: procs?,
         programs,
+        syscalls,
     })
 }

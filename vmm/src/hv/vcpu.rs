@@ -203,13 +203,11 @@ impl Vcpu {
             Ok(VcpuExit::IoIn(port, _)) => Ok(Exit::Unexpected(format!("port read from {port:#x}"))),
             Ok(VcpuExit::Shutdown) => Ok(Exit::Shutdown),
             Ok(VcpuExit::Hlt) => Ok(Exit::Unexpected("hlt in ring 0".into())),
-            Ok(VcpuExit::MmioWrite(a, _)) if arch::layout::DOORBELL_GPA == a & !0xfff => {
-                Ok(match a & 0xfff {
-                    arch::ring::DOOR_EXIT => Exit::RingCall,
-                    arch::ring::DOOR_DELIVER => Exit::RingReturn,
-                    _ => Exit::Doorbell,
-                })
-            }
+            Ok(VcpuExit::MmioWrite(a, _)) if arch::layout::DOORBELL_GPA == a & !0xfff => Ok(match a & 0xfff {
+                arch::ring::DOOR_EXIT => Exit::RingCall,
+                arch::ring::DOOR_DELIVER => Exit::RingReturn,
+                _ => Exit::Doorbell,
+            }),
             Ok(VcpuExit::MmioRead(a, _)) | Ok(VcpuExit::MmioWrite(a, _)) => {
                 Ok(Exit::Unexpected(format!("access to unbacked guest-physical address {a:#x}")))
             }

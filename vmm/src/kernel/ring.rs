@@ -76,16 +76,8 @@ impl Kernel {
             return (abi::EXIT, 0);
         }
         let [a0, a1, a2, a3, a4, a5] = mb.args;
-        let mut regs = UserRegs {
-            rax: mb.nr,
-            rdi: a0,
-            rsi: a1,
-            rdx: a2,
-            r10: a3,
-            r8: a4,
-            r9: a5,
-            ..Default::default()
-        };
+        let mut regs =
+            UserRegs { rax: mb.nr, rdi: a0, rsi: a1, rdx: a2, r10: a3, r8: a4, r9: a5, ..Default::default() };
         let mut ctx = Ctx::new(self, k, tid, &mut regs, None);
         ctx.syscall();
         // What `Ctx::finish` does on the way out, but for delivery, which

@@ -476,7 +476,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// How the program's syscalls reach faultline (default: the ring).
+    /// How the program's syscalls reach faultline (default: an exit per
+    /// call; the ring is experimental).
     pub fn syscalls(mut self, path: SyscallPath) -> Self {
         self.config.syscalls = path;
         self

@@ -351,6 +351,9 @@ pub struct Outcome {
     pub stdout: Vec<u8>,
     /// What the program wrote to stderr, if captured.
     pub stderr: Vec<u8>,
+    /// Syscalls the syscall ring's server ran without a VM exit (zero
+    /// unless [`SyscallPath::Ring`] or `RingCpl0`).
+    pub ring_calls: u64,
 }
 
 impl Outcome {
@@ -548,6 +551,7 @@ impl Sandbox {
         drop(k);
         let events = self.kept.map(|k| k.take()).unwrap_or_default();
         let (stdout, stderr) = (self.config.stdout.captured_bytes(), self.config.stderr.captured_bytes());
+        let ring_calls = self.machine.ring.get().map_or(0, |r| r.stats.served.load(Ordering::Relaxed));
         Ok(Outcome {
             status,
             reports,
@@ -559,6 +563,7 @@ impl Sandbox {
             elapsed: start.elapsed(),
             stdout,
             stderr,
+            ring_calls,
         })
     }
 }

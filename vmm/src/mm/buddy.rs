@@ -240,8 +240,7 @@ impl Buddy {
     /// the zones above it divided by its ratio, from allocations that
     /// could have used those.
     fn setup_per_zone_lowmem_reserve(&mut self) {
-        for i in 0..NR_ZONES - 1 {
-            let ratio = LOWMEM_RESERVE_RATIO[i];
+        for (i, &ratio) in LOWMEM_RESERVE_RATIO.iter().enumerate().take(NR_ZONES - 1) {
             let clear = ratio == 0 || self.zones[i].managed() == 0;
             let mut managed = 0;
             for j in i + 1..NR_ZONES {

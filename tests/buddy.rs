@@ -13,6 +13,9 @@ use support::*;
 
 const LIBCS: [&str; 2] = ["glibc", "musl"];
 const MIB: u64 = 1 << 20;
+/// For the runs that read /proc after every page: a syscall-heavy loop
+/// that takes seconds when the machine is busy.
+const SLOW: std::time::Duration = std::time::Duration::from_secs(120);
 
 fn run_with(name: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
     let image = Program::Path(elf_fixtures::path(name));
@@ -298,26 +301,27 @@ fn free_lines(out: &str) -> Vec<u64> {
 #[test]
 fn reclaim_starts_below_the_low_watermark_and_stops_above_high() {
     for libc in LIBCS {
-        // 8 MiB (2048 pages, all DMA): min_free_kbytes 362, so min 90,
-        // low 112, high 134. 3000 pages written through it, to swap.
-        let run = run_with(&format!("buddy-{libc}"), &["wmark", "3000"], |c| {
-            c.mem = 8 * MIB;
+        // 4 MiB (1024 pages, all DMA): min_free_kbytes 256, so min 64,
+        // low 80, high 96. 1200 pages written through it, to swap.
+        let run = run_with(&format!("buddy-{libc}"), &["wmark", "1200"], |c| {
+            c.mem = 4 * MIB;
             c.swap = 16 * MIB;
+            c.timeout = Some(SLOW);
         });
-        assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
+        assert_eq!(run.code(), 0, "{libc}: {} {:?}", run.stderr, run.outcome.reports);
         let dma = &zoneinfo(run.stdout.split("free 0 ").next().unwrap())[0];
-        assert_eq!([dma.get("min"), dma.get("low"), dma.get("high")], [90, 112, 134], "{libc}");
+        assert_eq!([dma.get("min"), dma.get("low"), dma.get("high")], [64, 80, 96], "{libc}");
         let free = free_lines(&run.stdout);
-        assert_eq!(free.len(), 3000);
+        assert_eq!(free.len(), 1200);
         // Never below low: a page wanted at low wakes reclaim first. And
         // reclaim (everything else is mlocked, and written pages are not
         // touched again) frees exactly up to high before the page is taken.
-        assert!(free.iter().all(|&f| f >= 112), "{libc}: {free:?}");
+        assert!(free.iter().all(|&f| f >= 80), "{libc}: {free:?}");
         let jumps: Vec<(u64, u64)> = free.windows(2).filter(|w| w[1] > w[0]).map(|w| (w[0], w[1])).collect();
-        assert!(jumps.len() > 50, "{libc}: {jumps:?}");
-        assert!(jumps.iter().all(|&(a, b)| b == 134 && a <= 113), "{libc}: {jumps:?}");
+        assert!(jumps.len() > 20, "{libc}: {jumps:?}");
+        assert!(jumps.iter().all(|&(a, b)| b == 96 && a <= 81), "{libc}: {jumps:?}");
         let count = |k: EventKind| run.outcome.events.iter().filter(|e| e.kind == k).count();
-        assert!(count(EventKind::Evict) as u64 >= jumps.len() as u64 * 21, "{libc}");
+        assert!(count(EventKind::Evict) as u64 >= jumps.len() as u64 * 15, "{libc}");
         assert_eq!(count(EventKind::SwapIn), 0, "{libc}: nothing evicted was wanted again");
         assert_eq!(count(EventKind::OomKill), 0);
     }
@@ -328,12 +332,15 @@ fn the_oom_killer_fires_at_the_min_watermark() {
     for libc in LIBCS {
         // No swap and everything else mlocked: nothing to reclaim, so pages
         // are taken past low down to min, and the next one is the OOM kill.
-        let run = run_with(&format!("buddy-{libc}"), &["wmark", "1900"], |c| c.mem = 8 * MIB);
+        let run = run_with(&format!("buddy-{libc}"), &["wmark", "1000"], |c| {
+            c.mem = 4 * MIB;
+            c.timeout = Some(SLOW);
+        });
         assert_eq!(run.code(), 137, "{libc}: {}", run.stderr);
         let free = free_lines(&run.stdout);
-        assert!(free.len() > 1000 && free.len() < 1900, "{libc}: {}", free.len());
+        assert!(free.len() > 200 && free.len() < 1000, "{libc}: {}", free.len());
         assert!(free.windows(2).all(|w| w[1] < w[0]), "{libc}: free only falls: {free:?}");
-        assert_eq!(*free.last().unwrap(), 90, "{libc}: the last page taken left min free");
+        assert_eq!(*free.last().unwrap(), 64, "{libc}: the last page taken left min free");
         assert_eq!(run.outcome.events.iter().filter(|e| e.kind == EventKind::Evict).count(), 0);
         assert_eq!(run.outcome.events.last().unwrap().kind, EventKind::OomKill, "{libc}");
         assert!(run.outcome.report().unwrap().starts_with("Out of memory: Killed process 1"));

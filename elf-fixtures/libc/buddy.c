@@ -12,7 +12,7 @@
  *                   each ("free <i> <pages>"), /proc/zoneinfo first.
  *
  * Nothing between two snapshots allocates but what is measured: no stdio
- * (its buffer is malloc'ed), only static buffers touched up front.
+ * (its buffer is malloc'ed), only buffers touched up front.
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -29,8 +29,11 @@ static const char *files[] = {"/proc/buddyinfo", "/proc/zoneinfo", "/proc/meminf
 #define NFILES (sizeof(files) / sizeof(files[0]))
 #define SNAP 65536
 
-static char snaps[4][NFILES][SNAP];
+/* The frag snapshots are mapped (and touched) before the first one; the
+ * static buffers are what wmark needs, kept small as mlockall pins them. */
+static char (*snaps)[NFILES][SNAP];
 static size_t lens[4][NFILES];
+static char buf[2][SNAP];
 static char line[256];
 
 static size_t slurp(const char *path, char *buf, size_t cap)
@@ -87,7 +90,10 @@ static void snapshot(int k)
 
 static int frag(long n)
 {
-    memset(snaps, 0, sizeof(snaps));
+    snaps = mmap(NULL, 4 * sizeof(*snaps), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (snaps == MAP_FAILED)
+        return 2;
+    memset(snaps, 0, 4 * sizeof(*snaps));
     memset(line, 0, sizeof(line));
     size_t span = 2 * n * PAGE, align = 2UL << 20;
     char *m = mmap(NULL, span + align, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -122,20 +128,20 @@ static int frag(long n)
 
 static int wmark(long n)
 {
-    memset(snaps, 0, sizeof(snaps));
+    memset(buf, 0, sizeof(buf));
     memset(line, 0, sizeof(line));
     if (mlockall(MCL_CURRENT) != 0)
         return 3;
     puts_("== zoneinfo\n");
-    put(snaps[0][0], slurp("/proc/zoneinfo", snaps[0][0], SNAP));
+    put(buf[0], slurp("/proc/zoneinfo", buf[0], SNAP));
     char *r = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (r == MAP_FAILED)
         return 2;
     for (long i = 0; i < n; i++) {
         r[i * PAGE] = 1;
-        size_t len = slurp("/proc/vmstat", snaps[1][0], SNAP);
-        snaps[1][0][len < SNAP ? len : SNAP - 1] = 0;
-        char *v = strstr(snaps[1][0], "nr_free_pages ");
+        size_t len = slurp("/proc/vmstat", buf[1], SNAP);
+        buf[1][len < SNAP ? len : SNAP - 1] = 0;
+        char *v = strstr(buf[1], "nr_free_pages ");
         if (!v)
             return 4;
         char *p = stpcpy(line, "free ");

@@ -10,13 +10,23 @@
 //! memory goes to swap, dirty file pages are written back, clean ones are
 //! dropped; the host page is freed with MADV_DONTNEED so its next touch
 //! faults through userfaultfd again and comes back with what it held.
+//!
+//! When reclaim runs is the page allocator's watermarks' call, as on
+//! Linux: a page wanted while no zone is above its low watermark wakes
+//! "kswapd", which reclaims until one is above high; the page is then
+//! taken if a zone is above min, and otherwise memory is out (the OOM
+//! killer). kswapd runs here in the faulting thread, at once, rather than
+//! beside it: the outcome is the same pages evicted, at the same moments
+//! on every run. `--rss-limit` sets the RAM the allocator has (MemTotal),
+//! so the budget and the watermarks are one thing: reclaim keeps residency
+//! a low watermark's worth under the limit instead of at it.
 
 use std::time::Instant;
 
 use super::resolve::FaultError;
 use crate::arch::paging::{entry_at, peek_dirty, take_accessed_dirty};
 use crate::arch::PAGE_SIZE;
-use crate::mm::{Content, Frame, FrameKind, Mapping, Phys, Residency};
+use crate::mm::{Content, Frame, FrameKind, Mapping, Phys, Residency, Wmark};
 
 /// A frame reclaim took away, for the timeline.
 #[derive(Clone, Copy, Debug)]
@@ -27,12 +37,6 @@ pub struct Evicted {
     pub latency_ns: u64,
 }
 
-/// Frames reclaimed per pass: Linux's SWAP_CLUSTER_MAX, smaller for small
-/// budgets so a pass never empties a tiny working set.
-fn batch(budget: u64) -> u64 {
-    (budget / 16).clamp(1, 32)
-}
-
 /// Frames the aging hand passes over per frame made resident (see `age`).
 const AGE_STEP: usize = 4;
 
@@ -41,14 +45,13 @@ fn ages_from(budget: u64) -> u64 {
     budget - budget / 4
 }
 
-/// Reclaimable frames below which memory counts as exhausted: Linux's min
-/// watermark, min_free_kbytes = sqrt(16 × RAM in KiB). Without it, a
-/// program whose memory is all unreclaimable would live on by evicting
-/// and refaulting its last few clean pages (its own code) forever.
+/// Reclaimable frames below which memory counts as exhausted: the min
+/// watermarks' sum, min_free_kbytes (sqrt(16 × RAM in KiB)) in pages.
+/// Without it, a program whose memory is all unreclaimable would live on
+/// by evicting and refaulting its last few clean pages (its own code)
+/// forever.
 pub fn reserve(budget: u64) -> u64 {
-    let kib = budget.saturating_mul(4);
-    let min_free_kib = ((kib.saturating_mul(16)) as f64).sqrt() as u64;
-    (min_free_kib / 4).min(budget / 4).max(1)
+    (crate::mm::buddy::min_free_kbytes(budget) / 4).max(1)
 }
 
 /// Reads and clears the accessed and dirty bits of every mapping of `f`.
@@ -126,21 +129,30 @@ pub fn age(phys: &mut Phys) {
     }
 }
 
-/// Makes room for one more resident frame if the budget is full: frees at
-/// least one, or fails (out of memory).
+/// Makes room for one more page of RAM: below the low watermark, reclaims
+/// until above high (kswapd); fails (out of memory) when even the min
+/// watermark cannot be met.
 pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), FaultError> {
-    if phys.used_pages() < phys.budget.resident_pages {
+    phys.sync_tables();
+    if phys.buddy.watermark_ok(0, Wmark::Low) {
         return Ok(());
     }
-    if !phys.budget.trapped || reclaimable(phys) <= reserve(phys.budget.resident_pages) {
-        return Err(FaultError::OutOfMemory);
+    if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {
+        shrink(phys, evicted);
     }
-    let want = batch(phys.budget.resident_pages);
-    let mut freed = 0;
+    if phys.buddy.watermark_ok(0, Wmark::Min) {
+        return Ok(());
+    }
+    Err(FaultError::OutOfMemory)
+}
+
+/// kswapd's balance_pgdat(): evicts with the CLOCK hand until a zone is
+/// above its high watermark, or nothing more can go.
+fn shrink(phys: &mut Phys, evicted: &mut Vec<Evicted>) {
     // Every frame is met at most twice (once to clear its bits, once to
     // evict it); more means nothing can go.
     let mut left = 2 * phys.clock.len() + 1;
-    while freed < want && left > 0 {
+    while !phys.buddy.watermark_ok(0, Wmark::High) && left > 0 {
         left -= 1;
         let Some((gpa, gen)) = phys.clock.pop_front() else { break };
         let Some(f) = phys.frame(gpa).filter(|f| f.clock_gen == Some(gen)) else { continue };
@@ -162,16 +174,10 @@ pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), Faul
             phys.clock.push_back((gpa, gen));
             continue;
         }
-        if evict(phys, gpa, evicted) {
-            freed += 1;
-        } else {
+        if !evict(phys, gpa, evicted) {
             phys.clock.push_back((gpa, gen));
         }
     }
-    if freed == 0 {
-        return Err(FaultError::OutOfMemory);
-    }
-    Ok(())
 }
 
 /// Takes frame `gpa` away now (MADV_PAGEOUT); false if it must stay.
@@ -235,7 +241,5 @@ mod tests {
         // Tiny budgets keep three quarters usable.
         assert_eq!(reserve(16), 4);
         assert_eq!(reserve(1), 1);
-        assert_eq!(batch(16384), 32);
-        assert_eq!(batch(64), 4);
     }
 }

@@ -22,6 +22,7 @@ pub mod pagecache;
 pub mod process;
 pub mod procfs;
 pub mod procfs_mm;
+pub mod procfs_zone;
 pub mod ring;
 pub mod sigframe;
 pub mod signal;

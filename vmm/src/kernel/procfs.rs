@@ -190,7 +190,9 @@ impl KernelState {
         let c = self.phys.counters;
         let total = self.phys.budget.resident_pages * KIB;
         let swap_total = self.phys.swap.capacity() as u64 * KIB;
-        let free = total.saturating_sub(self.phys.used_pages() * KIB);
+        // What the page allocator has free: resident frames and page
+        // tables hold the rest.
+        let free = self.phys.buddy.free_pages() * KIB;
         MemInfo {
             mem_total: total,
             mem_free: free,
@@ -513,6 +515,9 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         for n in ["meminfo", "vmstat", "uptime", "version", "loadavg", "stat", "cpuinfo", "mounts", "filesystems"] {
             e.push((n.into(), 8));
         }
+        for n in ["buddyinfo", "zoneinfo"] {
+            e.push((n.into(), 8));
+        }
         e.push(("sys".into(), 4));
         return Ok(ProcNode::Dir(e));
     };
@@ -547,6 +552,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
             }
             return Ok(ProcNode::File(m.into_bytes()));
         }
+        "buddyinfo" if c.len() == 1 => return Ok(ProcNode::File(super::procfs_zone::buddyinfo(k).into_bytes())),
+        "zoneinfo" if c.len() == 1 => return Ok(ProcNode::File(super::procfs_zone::zoneinfo(k).into_bytes())),
         "sys" => return sys(k, &c[1..]),
         _ => {}
     }
@@ -711,7 +718,7 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
         ["vm", "overcommit_memory"] => v(k.cfg.overcommit as u64),
         ["vm", "overcommit_ratio"] => v(k.cfg.overcommit_ratio),
         ["vm", "max_map_count"] => v(k.cfg.max_map_count as u64),
-        ["vm", "min_free_kbytes"] => v(crate::fault::reclaim::reserve(k.phys.budget.resident_pages) * KIB),
+        ["vm", "min_free_kbytes"] => v(k.phys.buddy.min_free_kbytes()),
         ["vm", "swappiness"] => v(60),
         ["vm", "admin_reserve_kbytes"] => v(k.admin_reserve_pages() * KIB),
         ["vm", "user_reserve_kbytes"] => v(k.user_reserve_pages() * KIB),

@@ -197,7 +197,7 @@ pub fn vmstat(k: &KernelState) -> String {
         minflt += p.rusage.minflt + p.children_rusage.minflt;
         majflt += p.rusage.majflt + p.children_rusage.majflt;
     }
-    let free = k.phys.budget.resident_pages.saturating_sub(k.phys.used_pages());
+    let free = k.phys.buddy.free_pages();
     let mut out = String::new();
     for (name, v) in [
         ("nr_free_pages", free),

@@ -1,5 +1,6 @@
 //! Address spaces and the memory behind them.
 //!
+//! - [`buddy`]: the page allocator: zones, free lists, watermarks.
 //! - [`phys`]: guest-physical frames, their reverse map, residency and the
 //!   page cache; where memory is counted.
 //! - [`vma`]: VMAs, as a process's mm_struct keeps them.
@@ -7,11 +8,13 @@
 //!   map, unmap, protect, move and fork.
 //! - [`swap`]: the swap store.
 
+pub mod buddy;
 pub mod phys;
 pub mod space;
 pub mod swap;
 pub mod vma;
 
+pub use buddy::{Buddy, Wmark};
 pub use phys::{
     Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmCounters, MmId, Phys, PhysCounters,
     PhysError, Residency,

@@ -8,12 +8,20 @@
 //! writes it (userfaultfd fills it on first touch). Freed frames are given
 //! back to the host with MADV_DONTNEED, which also makes KVM drop every
 //! translation of them.
+//!
+//! A frame's guest-physical address names its page for as long as it is
+//! mapped or cached, in swap or not, so the window of frames is larger
+//! than RAM. Memory itself is the [`Buddy`]'s: a frame takes a page of RAM
+//! (its `pfn`) from the page allocator when it gets a host page of its
+//! own, and gives it back when it loses it (evicted, freed); page-table
+//! pages take theirs too. The buddy's free pages are MemFree.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use super::buddy::Buddy;
 use super::swap::SwapStore;
 use crate::arch::{TablePool, PAGE_SIZE};
 use crate::memory::HostMapping;
@@ -107,6 +115,9 @@ pub struct Frame {
     pub io_pins: u32,
     /// Has an entry in the CLOCK queue (one at most), with this generation.
     pub clock_gen: Option<u64>,
+    /// The page of RAM it holds while resident (`None` otherwise, or when
+    /// RAM was exhausted: untrapped memory can outgrow it).
+    pub pfn: Option<u32>,
 }
 
 impl Frame {
@@ -122,6 +133,7 @@ impl Frame {
             pinned: false,
             io_pins: 0,
             clock_gen: None,
+            pfn: None,
         }
     }
 
@@ -211,6 +223,10 @@ pub struct Phys {
     /// Frames whose translations changed and must be invalidated before
     /// any vCPU runs again.
     stale: Vec<u64>,
+    /// The page allocator over RAM (`budget.resident_pages` pages).
+    pub buddy: Buddy,
+    /// Pages of RAM held for page-table pages, one per table in use.
+    table_pfns: Vec<u64>,
 }
 
 /// Errors of the frame allocator.
@@ -223,7 +239,7 @@ pub enum PhysError {
 impl Phys {
     pub fn new(ram: Arc<HostMapping>, base: u64, tables: TablePool, budget: Budget) -> Self {
         let window = (ram.len() / PAGE_SIZE).min(u32::MAX as u64) as u32;
-        Phys {
+        let mut phys = Phys {
             ram,
             base,
             frames: Vec::new(),
@@ -238,6 +254,27 @@ impl Phys {
             next_gen: 0,
             cache: HashMap::new(),
             stale: Vec::new(),
+            buddy: Buddy::new(budget.resident_pages.min(u32::MAX as u64)),
+            table_pfns: Vec::new(),
+        };
+        phys.sync_tables();
+        phys
+    }
+
+    /// Takes or gives back pages of RAM so that page-table pages hold one
+    /// each. The table pool hands tables out below `Phys` (the walk that
+    /// needs one is in arch), so the count is caught up here, after every
+    /// frame change and when an address space's tables are retired.
+    pub fn sync_tables(&mut self) {
+        let want = self.tables.in_use() as usize;
+        while self.table_pfns.len() > want {
+            if let Some(pfn) = self.table_pfns.pop() {
+                let _ = self.buddy.free(pfn, 0);
+            }
+        }
+        while self.table_pfns.len() < want {
+            let Some(pfn) = self.buddy.alloc_page() else { break };
+            self.table_pfns.push(pfn);
         }
     }
 
@@ -375,6 +412,13 @@ impl Phys {
             Self::apply(self.mm_counters.entry(m.mm).or_default(), w0, l0, -1);
         }
         let r = f(&mut frame);
+        if frame.residency == Residency::Resident {
+            if frame.pfn.is_none() {
+                frame.pfn = self.buddy.alloc_page().map(|p| p as u32);
+            }
+        } else if let Some(pfn) = frame.pfn.take() {
+            let _ = self.buddy.free(pfn as u64, 0);
+        }
         let (w1, l1) = (Self::weight(&frame), frame.mlocks > 0);
         self.global(&frame, 1);
         for m in &frame.maps {
@@ -386,6 +430,7 @@ impl Phys {
             self.clock.push_back((gpa, self.next_gen));
         }
         self.frames[i] = Some(frame);
+        self.sync_tables();
         // Freed and re-made frames leave stale entries that only reclaim
         // would pop: without reclaim the queue would grow with every fault.
         if self.clock.len() > 2 * self.counters.resident as usize + 4096 {

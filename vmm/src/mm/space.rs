@@ -397,5 +397,6 @@ impl AddressSpace {
         self.unmap(phys, 0, 1 << 47);
         phys.drop_mm(self.id);
         self.tables.retire(&mut phys.tables);
+        phys.sync_tables();
     }
 }

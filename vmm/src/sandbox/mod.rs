@@ -451,14 +451,23 @@ impl Sandbox {
         let f2 = failed.clone();
         let k2 = self.kernel.clone();
         let uffd = self.kernel.lock().uffd.clone();
-        let cpu = match self.config.wake {
+        // With the syscall ring, its server is the thread that spins: a
+        // spinning fault handler beside it leaves the vCPU thread no core
+        // of its own on a 2-core machine, and calls and faults taking turns
+        // got 10x slower than by exits (BENCHMARKS.md). The handler then
+        // sleeps on the vCPU's CPU instead.
+        let wake = match (self.config.syscalls, self.config.wake) {
+            (SyscallPath::Ring | SyscallPath::RingCpl0, WakeMode::Spin) => WakeMode::Colocated,
+            (_, w) => w,
+        };
+        let cpu = match wake {
             WakeMode::Colocated => crate::hv::current_cpu(),
             _ => None,
         };
         let handler = if self.config.trapped {
             let sink = crate::kernel::uffd::KernelSink::new(self.kernel.clone());
             Some(
-                Handler::start(uffd, sink, self.config.wake, cpu, move || {
+                Handler::start(uffd, sink, wake, cpu, move || {
                     f2.store(true, Ordering::Release);
                     k2.stop_all(Stop::Failure("the fault handler stopped".into()));
                 })

@@ -113,9 +113,8 @@ struct RunOpts {
     wake: WakeMode,
     /// How syscalls reach faultline: `exit` (a VM exit per call), `ring`
     /// (experimental: a shared-memory ring served by a host thread, no VM
-    /// exit for calls that cannot block; fast for call-heavy code, slow
-    /// when calls and page faults alternate under PVM), or `ring-cpl0` (the
-    /// ring as bare-metal KVM enters it, in ring 0; for testing that path).
+    /// exit for calls that cannot block), or `ring-cpl0` (the ring as
+    /// bare-metal KVM enters it, in ring 0; for testing that path).
     #[arg(long, default_value = "exit", value_name = "PATH")]
     syscalls: faultline::SyscallPath,
     /// Cap on resident memory (default: all of --mem).

@@ -135,15 +135,15 @@ pub enum Program {
 /// How the program's syscalls reach faultline's kernel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SyscallPath {
-    /// Every call is a VM exit. The default: see `Ring` for why.
+    /// Every call is a VM exit (~45 µs here). The default, until the
+    /// ring passes the whole suite (see `Ring`).
     #[default]
     Exit,
     /// Through the shared-memory syscall ring (see `sandbox::ring`): no
-    /// exit for calls that cannot block; the rest, and the first call of
-    /// each thread, take the exit path. Experimental: under PVM a call
-    /// costs ~17x less than an exit while the program only makes calls,
-    /// but after the vCPU takes a page fault the stub's accesses to its
-    /// mailbox become several times slower than an exit (BENCHMARKS.md).
+    /// exit for calls that cannot block (~1.5 µs here); the rest, and the
+    /// first call of each thread, take an exit. Experimental: its own tests
+    /// pass and it is faster in every bench row, but some of the suite's
+    /// process, thread and hostile-guest tests still fail with it.
     Ring,
     /// The ring with its pages for ring 0, and `syscall`'s entry into ring
     /// 0 done by hand where the hypervisor keeps it in ring 3 (PVM): runs

@@ -218,6 +218,9 @@ pub struct PageTables {
     /// Frames whose present translation changed (or went) since the last
     /// [`PageTables::take_stale`]: the MMU may still cache them.
     stale: Vec<u64>,
+    /// Tables made for the syscall ring's pages: faultline's, not the
+    /// program's, so not in its VmPTE.
+    ring_tables: u64,
 }
 
 impl PageTables {
@@ -232,6 +235,7 @@ impl PageTables {
             root,
             tables: HashSet::from([root]),
             stale: Vec::new(),
+            ring_tables: 0,
         };
         if let Some(k) = kernel {
             pt.entry(root, KERNEL_SLOT, 0, 4)?.store(k, Ordering::Relaxed);
@@ -250,9 +254,10 @@ impl PageTables {
         self.root
     }
 
-    /// Table pages this address space owns.
+    /// Table pages this address space owns for the program (the ring's
+    /// are left out).
     pub fn table_pages(&self) -> u64 {
-        self.tables.len() as u64
+        self.tables.len() as u64 - self.ring_tables
     }
 
     /// Hands every table back to the pool (the address space is gone).
@@ -454,7 +459,10 @@ impl PageTables {
         if user {
             f |= USER;
         }
-        self.leaf_mut(pool, va)?.0.store((gpa & ADDR_MASK) | f, Ordering::Release);
+        let before = self.tables.len();
+        let entry = self.leaf_mut(pool, va)?.0;
+        entry.store((gpa & ADDR_MASK) | f, Ordering::Release);
+        self.ring_tables += (self.tables.len() - before) as u64;
         Ok(())
     }
 

@@ -38,12 +38,12 @@ impl Ended {
 }
 
 /// Runs `faultline run --summary FILE ARGS...` with `FAULTLINE_INJECT` set
-/// to `inject`, in a process group of its own, killed if it outlives
+/// to `inject` (empty: nothing injected), in a process group of its own, killed if it outlives
 /// [`BOUND`]; then checks that nothing of it is left.
 fn run_injected(inject: &str, args: &[&str]) -> Ended {
-    let dir = std::env::temp_dir().join(format!("faultline-inject-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let json = dir.join(format!("{}.json", inject.replace([':', ','], "-")));
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let json = std::env::temp_dir().join(format!("faultline-inject-{}-{run}.json", std::process::id()));
     let _ = std::fs::remove_file(&json);
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
     cmd.arg("run").arg("--summary").arg(&json).args(args);
@@ -74,6 +74,7 @@ fn run_injected(inject: &str, args: &[&str]) -> Ended {
     assert!(left == -1 && std::io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH), "{inject}: left over");
     // (Empty if the run never started: output files open first.)
     let summary = std::fs::read_to_string(&json).ok().and_then(|s| serde_json::from_str(&s).ok()).unwrap_or_default();
+    let _ = std::fs::remove_file(&json);
     Ended { code: status.code().unwrap_or(-1), stderr, summary, wall }
 }
 
@@ -175,6 +176,26 @@ fn the_host_refusing_a_page_buffer_ends_the_run() {
         reads.push(e.count(".rodata", "read"));
     }
     assert_eq!(reads[1], reads[0] + 15, "{reads:?}");
+}
+
+#[test]
+fn a_refused_flush_of_stale_translations_ends_the_run() {
+    // Page-table changes (glibc's mprotect and munmap calls) are flushed
+    // from KVM with an mprotect round trip on the frames' host pages; if
+    // the host refuses it (ENOMEM: no memory to split its mapping), the
+    // guest could go on reaching frames it no longer maps, so the run ends.
+    let malloc = elf_fixtures::path("mallocexp-glibc").display().to_string();
+    let full = run_injected("", &[&malloc, "big"]);
+    assert_eq!(full.code, 0, "{}", full.stderr);
+    let mut faults = Vec::new();
+    for n in [1, 3] {
+        let inject = format!("host-mprotect:{n}");
+        let e = run_injected(&inject, &[&malloc, "big"]);
+        assert_clean_failure(&e, &inject, "cannot flush the guest's stale translations of guest frames 0x");
+        assert!(e.stderr.contains("mprotect: Cannot allocate memory"), "{}", e.stderr);
+        faults.push(e.total("faults"));
+    }
+    assert!(0 < faults[0] && faults[0] < faults[1] && faults[1] < full.total("faults"), "{faults:?}");
 }
 
 #[test]

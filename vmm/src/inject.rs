@@ -11,6 +11,7 @@
 //! | `uffd-wake`     | a UFFDIO_WAKE                      | it returned EINVAL           |
 //! | `kvm-run`       | a KVM_RUN                          | it returned EFAULT           |
 //! | `page-alloc`    | a page buffer the VMM allocates    | the allocation failed        |
+//! | `host-mprotect` | the round trip that flushes stale translations | mprotect gave ENOMEM |
 //! | `handler-panic` | the fault handler's Nth batch      | a bug panicked the thread    |
 //! | `handler-exit`  | the fault handler's Nth batch      | the thread returned unasked  |
 //!
@@ -31,16 +32,18 @@ pub enum Point {
     UffdWake,
     KvmRun,
     PageAlloc,
+    HostMprotect,
     HandlerPanic,
     HandlerExit,
 }
 
-const POINTS: [(Point, &str, i32); 7] = [
+const POINTS: [(Point, &str, i32); 8] = [
     (Point::UffdCopy, "uffd-copy", libc::ENOMEM),
     (Point::UffdZeropage, "uffd-zeropage", libc::ENOMEM),
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
     (Point::KvmRun, "kvm-run", libc::EFAULT),
     (Point::PageAlloc, "page-alloc", libc::ENOMEM),
+    (Point::HostMprotect, "host-mprotect", libc::ENOMEM),
     (Point::HandlerPanic, "handler-panic", 0),
     (Point::HandlerExit, "handler-exit", 0),
 ];

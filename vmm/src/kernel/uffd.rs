@@ -32,6 +32,7 @@ impl FaultSink for KernelSink {
                 self.kept.push((*f, read_at));
             }
         }
+        k.check_host();
         if matches!(k.stop, Some(super::Stop::Failure(_))) {
             // The supervisor looks now, not when the last thread is gone.
             self.kernel.done.notify_all();

@@ -532,6 +532,7 @@ impl Sandbox {
             server.stop();
         }
         let mut k = self.kernel.lock();
+        k.check_host();
         if !gone {
             k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));
         }

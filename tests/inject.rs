@@ -1,6 +1,6 @@
 //! faultline's own failures end the run cleanly: the fault handler dying
 //! (a panic, a return nobody asked for), a userfaultfd ioctl failing,
-//! KVM_RUN failing, the host refusing memory. Each is injected with
+//! KVM_RUN failing, the host refusing memory, a panic in the kernel. Each is injected with
 //! `FAULTLINE_INJECT=POINT:N` (vmm/src/inject.rs: the Nth call fails as
 //! the real one would, and the real error path runs), and each run must
 //! end within a bound with exit status 125, one line naming the cause
@@ -229,6 +229,26 @@ fn the_fault_handler_dying_never_leaves_the_guest_frozen() {
 }
 
 #[test]
+fn a_panic_in_the_kernel_on_a_vcpu_thread_ends_the_run() {
+    // A bug in a syscall or fault path panics the vCPU thread, the kernel
+    // lock held: its guest thread would never exit and pid 1 never end
+    // (the run hung, even with nothing else wrong).
+    let touch = touch();
+    let mut writes = Vec::new();
+    for n in [30, 50] {
+        let inject = format!("kernel-panic:{n}");
+        let e = run_injected(&inject, &["--fill-pages", "1", &touch, "bss", "write", "200"]);
+        assert_clean_failure(&e, &inject, "the vCPU thread running thread 1 panicked");
+        assert!(e.stderr.contains("faultline: internal error: thread vcpu-1 panicked at "), "{}", e.stderr);
+        writes.push(e.count(".bss", "write"));
+    }
+    assert_eq!(writes[1], writes[0] + 20, "{writes:?}");
+    let threads = elf_fixtures::path("threads-glibc").display().to_string();
+    let e = run_injected("kernel-panic:40", &[&threads, "same", "4", "64"]);
+    assert_clean_failure(&e, "kernel-panic:40 (threads)", "panicked");
+}
+
+#[test]
 fn a_bad_injection_spec_is_refused_before_anything_runs() {
     let e = run_injected("uffd-copy", &[&touch(), "bss", "write", "1"]);
     assert_eq!(e.code, 125);
@@ -253,7 +273,10 @@ fn library_run_under_injection() {
     let r = faultline::Sandbox::new(program, config).expect("sandbox").run();
     assert!(start.elapsed() < BOUND, "{spec}: {:?}", start.elapsed());
     let Err(faultline::Error::Aborted { why, partial }) = r else { panic!("{spec}: not aborted: {r:?}") };
-    assert!(why.contains("the fault handler died") || why.contains("KVM run vCPU"), "{spec}: {why}");
+    assert!(
+        why.contains("the fault handler died") || why.contains("KVM run vCPU") || why.contains("vCPU thread"),
+        "{spec}: {why}"
+    );
     assert!(matches!(partial.stopped, Some(faultline::Stop::Failure(_))), "{spec}");
     let p = partial.summary.process(1).expect("pid 1's summary so far");
     assert!(p.regions.iter().map(|r| r.write_faults + r.read_faults).sum::<u64>() > 0, "{spec}");
@@ -269,7 +292,7 @@ fn library_run_under_injection() {
 
 #[test]
 fn the_library_gets_the_partial_outcome_and_keeps_no_threads() {
-    for spec in ["handler-panic:30", "handler-exit:30", "kvm-run:40"] {
+    for spec in ["handler-panic:30", "handler-exit:30", "kvm-run:40", "kernel-panic:40"] {
         let out = Command::new(std::env::current_exe().unwrap())
             .args(["--ignored", "--exact", "library_run_under_injection", "--test-threads", "1"])
             .env("FAULTLINE_INJECT", spec)

@@ -14,6 +14,7 @@
 //! | `host-mprotect` | the round trip that flushes stale translations | mprotect gave ENOMEM |
 //! | `handler-panic` | the fault handler's Nth batch      | a bug panicked the thread    |
 //! | `handler-exit`  | the fault handler's Nth batch      | the thread returned unasked  |
+//! | `kernel-panic`  | the kernel, at the Nth trap (its lock held, on a vCPU thread) | a bug panicked it |
 //!
 //! An environment variable rather than a cargo feature (`fail` crate):
 //! the tests drive the `faultline` binary that `cargo test` builds anyway,
@@ -35,9 +36,10 @@ pub enum Point {
     HostMprotect,
     HandlerPanic,
     HandlerExit,
+    KernelPanic,
 }
 
-const POINTS: [(Point, &str, i32); 8] = [
+const POINTS: [(Point, &str, i32); 9] = [
     (Point::UffdCopy, "uffd-copy", libc::ENOMEM),
     (Point::UffdZeropage, "uffd-zeropage", libc::ENOMEM),
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
@@ -46,6 +48,7 @@ const POINTS: [(Point, &str, i32); 8] = [
     (Point::HostMprotect, "host-mprotect", libc::ENOMEM),
     (Point::HandlerPanic, "handler-panic", 0),
     (Point::HandlerExit, "handler-exit", 0),
+    (Point::KernelPanic, "kernel-panic", 0),
 ];
 
 /// The environment variable.

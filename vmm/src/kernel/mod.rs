@@ -251,6 +251,9 @@ impl Kernel {
     /// after `guest` of time in the guest.
     pub fn on_trap(&self, tid: Tid, vcpu: &Vcpu, trap: Trap, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
+        if crate::inject::hit(crate::inject::Point::KernelPanic).is_some() {
+            panic!("{}", crate::inject::panic_message(crate::inject::Point::KernelPanic));
+        }
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let start = ctx.at;
         let next = ctx.trap(trap);

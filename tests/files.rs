@@ -504,7 +504,7 @@ fn proc_maps_and_smaps_read_record_by_record_match_native() {
     let argv = ["/usr/bin/python3", "-c", PY_SEQ_FILES];
     let mut c = config(&argv);
     c.timeout = Some(std::time::Duration::from_secs(120));
-    c.syscalls = faultline::sandbox::SyscallPath::Exit;
+    c.syscalls = faultline::SyscallPath::Exit;
     let r = run_image(&Program::Path(PathBuf::from(argv[0])), c);
     assert_eq!((r.stdout_bytes.clone(), r.stderr.clone(), r.code()), native(&argv), "{}", r.stdout);
     assert_eq!(r.stdout, "/proc/self/maps True True\n/proc/self/smaps True True\nTrue True\nTrue\nTrue\nSEEK_END 22\n");

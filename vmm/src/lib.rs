@@ -81,6 +81,8 @@ pub mod bench;
 mod fault;
 #[allow(dead_code, unused_imports)]
 mod hv;
+// Fault injection for tests (FAULTLINE_INJECT).
+mod inject;
 #[allow(dead_code, unused_imports)]
 mod kernel;
 mod loader;

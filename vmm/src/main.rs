@@ -342,7 +342,13 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
         w.thread().unpark();
         let _ = w.join();
     }
-    let outcome = result?;
+    // faultline failing mid-run still shows what happened until then: the
+    // summary, the files asked for; the error comes last.
+    let (outcome, failure) = match result {
+        Ok(o) => (o, None),
+        Err(faultline::Error::Aborted { why, partial }) => (*partial, Some(why)),
+        Err(e) => return Err(e.into()),
+    };
     if let Some(st) = strace.filter(|s| s.count) {
         st.sink.emit(st.table().trim_end());
     }
@@ -364,6 +370,9 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
         if let Some((path, f)) = report {
             write_out(&path, f, &html::render(&format!("faultline run {title}"), &rows, &calls))?;
         }
+    }
+    if let Some(why) = failure {
+        bail!(why);
     }
     Ok(outcome)
 }
@@ -450,6 +459,23 @@ fn one_line(e: &anyhow::Error) -> String {
 }
 
 fn main() -> ExitCode {
+    // A panic is one line like every other error of faultline's (a thread
+    // of its own panicking ends the run through its failure path); the
+    // default report, backtrace and all, if RUST_BACKTRACE asks for it.
+    if std::env::var_os("RUST_BACKTRACE").is_none() {
+        std::panic::set_hook(Box::new(|info| {
+            let thread = std::thread::current().name().unwrap_or("main").to_string();
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_default();
+            let at = info.location().map(|l| format!(" at {}:{}", l.file(), l.line())).unwrap_or_default();
+            let line = faultline::text::tame_n(&format!("thread {thread} panicked{at}: {msg}"), 1000);
+            eprintln!("faultline: internal error: {line}");
+        }));
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

@@ -110,6 +110,9 @@ impl HostMapping {
         if offset.checked_add(len).is_none_or(|end| end > self.len()) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
+        if let Some(errno) = crate::inject::hit(crate::inject::Point::HostMprotect) {
+            return Err(io::Error::from_raw_os_error(errno));
+        }
         // SAFETY: the range is inside our own mapping; it ends read-write,
         // as it began.
         unsafe {

@@ -69,8 +69,9 @@ pub struct Handler {
 
 impl Handler {
     /// Starts the thread. `on_exit` runs on it when it ends for any reason
-    /// but [`Handler::stop`] (an error, a panic), so that vCPUs parked on
-    /// faults nobody will serve can be kicked out.
+    /// but [`Handler::stop`] (an error, a panic, a return nobody asked
+    /// for), so that the run is marked failed and vCPUs parked on faults
+    /// nobody will serve are let go.
     pub fn start(
         uffd: Arc<Uffd>,
         mut sink: impl FaultSink,
@@ -95,7 +96,10 @@ impl Handler {
                 // Best effort: unpinned, the handler still works, only slower.
                 let _ = crate::hv::pin_current_thread(cpu);
             }
-            let r = serve(&uffd, &mut sink, mode, &stop2, wake_fd.as_raw_fd());
+            let mut r = serve(&uffd, &mut sink, mode, &stop2, wake_fd.as_raw_fd());
+            if r.is_ok() && !stop2.load(Ordering::Acquire) {
+                r = Err(UffdError::Op { what: "handler", source: io::Error::other("returned without being stopped") });
+            }
             if r.is_ok() {
                 alarm.0 = None;
             }
@@ -113,8 +117,14 @@ impl Handler {
         self.stop.store(true, Ordering::Release);
         let _ = self.stop_fd.write(1);
         match self.thread.take() {
-            Some(t) => t.join().unwrap_or_else(|_| {
-                Err(UffdError::Op { what: "handle faults", source: io::Error::other("the fault handler panicked") })
+            Some(t) => t.join().unwrap_or_else(|payload| {
+                let why = payload
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| payload.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                let why = crate::text::tame_n(&format!("panicked: {why}"), 400);
+                Err(UffdError::Op { what: "handler", source: io::Error::other(why) })
             }),
             None => Ok(()),
         }
@@ -157,6 +167,11 @@ fn serve(
                 }
             }
             continue;
+        }
+        match crate::inject::hit(crate::inject::Point::HandlerPanic) {
+            Some(_) => panic!("{}", crate::inject::panic_message(crate::inject::Point::HandlerPanic)),
+            None if crate::inject::hit(crate::inject::Point::HandlerExit).is_some() => return Ok(()),
+            None => {}
         }
         let read_at = Instant::now();
         last_fault = read_at;

@@ -48,11 +48,28 @@ pub enum FaultError {
     Io(#[from] std::io::Error),
     #[error("no frame at {0:#x}")]
     NoFrame(u64),
+    /// The host would not give faultline memory (not the guest's budget:
+    /// that is [`FaultError::OutOfMemory`]).
+    #[error("the host is out of memory (a page buffer could not be allocated)")]
+    HostMemory,
+}
+
+/// A zeroed page-sized buffer, or an error if the host has no memory for
+/// it: a fault then ends the run with a message instead of aborting
+/// faultline (Rust's allocation failure), summary and all.
+fn page_buffer() -> Result<Box<[u8; PAGE_SIZE as usize]>, FaultError> {
+    let mut v: Vec<u8> = Vec::new();
+    if crate::inject::hit(crate::inject::Point::PageAlloc).is_some() || v.try_reserve_exact(PAGE_SIZE as usize).is_err()
+    {
+        return Err(FaultError::HostMemory);
+    }
+    v.resize(PAGE_SIZE as usize, 0);
+    Ok(v.into_boxed_slice().try_into().expect("exactly one page"))
 }
 
 /// Page `index` of a cached file: its bytes, zero past end of file.
-pub fn read_file_page(phys: &Phys, file: FileId, index: u64) -> std::io::Result<Box<[u8; PAGE_SIZE as usize]>> {
-    let mut buf = Box::new([0u8; PAGE_SIZE as usize]);
+pub fn read_file_page(phys: &Phys, file: FileId, index: u64) -> Result<Box<[u8; PAGE_SIZE as usize]>, FaultError> {
+    let mut buf = page_buffer()?;
     let Some(cached) = phys.cache.get(&file) else { return Ok(buf) };
     let mut done = 0;
     let off = index * PAGE_SIZE;
@@ -96,8 +113,9 @@ pub fn populate(
         }
         (Residency::Swapped(slot), _) => {
             reclaim::make_room(phys, evicted)?;
-            let data = phys.swap.get(slot).ok_or(FaultError::NoFrame(gpa))?.to_vec();
-            uffd.copy(host, &data)?;
+            let mut data = page_buffer()?;
+            data.copy_from_slice(phys.swap.get(slot).ok_or(FaultError::NoFrame(gpa))?);
+            uffd.copy(host, &data[..])?;
             phys.swap.free(slot);
             phys.counters.swap_ins += 1;
             // The swap copy is gone: evicting again must write it out.
@@ -146,7 +164,7 @@ pub fn copy_frame(
     evicted: &mut Vec<Evicted>,
 ) -> Result<(), FaultError> {
     let f = phys.frame(src).ok_or(FaultError::NoFrame(src))?;
-    let mut buf = Box::new([0u8; PAGE_SIZE as usize]);
+    let mut buf = page_buffer()?;
     match (f.residency, f.content) {
         (Residency::Resident, _) => {
             if !phys.read(src, 0, &mut buf[..]) {

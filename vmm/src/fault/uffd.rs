@@ -9,6 +9,8 @@ use vmm_sys_util::ioctl::{ioctl_with_mut_ref, ioctl_with_ref, ioctl_with_val};
 use vmm_sys_util::{ioctl_io_nr, ioctl_ior_nr, ioctl_iowr_nr};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use crate::inject::{self, Point};
+
 const UFFDIO: u32 = 0xAA;
 const UFFD_API: u64 = 0xAA;
 
@@ -62,6 +64,7 @@ struct UffdioWriteprotect {
 
 ioctl_iowr_nr!(UFFDIO_API, UFFDIO, 0x3F, UffdioApi);
 ioctl_iowr_nr!(UFFDIO_REGISTER, UFFDIO, 0x00, UffdioRegister);
+ioctl_ior_nr!(UFFDIO_UNREGISTER, UFFDIO, 0x01, UffdioRange);
 ioctl_ior_nr!(UFFDIO_WAKE, UFFDIO, 0x02, UffdioRange);
 ioctl_iowr_nr!(UFFDIO_COPY, UFFDIO, 0x03, UffdioCopy);
 ioctl_iowr_nr!(UFFDIO_ZEROPAGE, UFFDIO, 0x04, UffdioZeropage);
@@ -133,6 +136,8 @@ pub struct Uffd {
     /// Write-protect faults work (a read of fresh memory can map the zero
     /// page and see the first write).
     wp: bool,
+    /// The registered range.
+    range: UffdioRange,
 }
 
 fn open_raw() -> Result<OwnedFd, UffdError> {
@@ -174,7 +179,7 @@ impl Uffd {
                 continue;
             }
             let wp = features & UFFD_FEATURE_PAGEFAULT_FLAG_WP != 0;
-            let uffd = Uffd { fd: Some(fd), wp };
+            let uffd = Uffd { fd: Some(fd), wp, range: UffdioRange { start: start as u64, len } };
             let mode = UFFDIO_REGISTER_MODE_MISSING | if wp { UFFDIO_REGISTER_MODE_WP } else { 0 };
             match uffd.register(start, len, mode) {
                 Ok(()) => return Ok(uffd),
@@ -189,7 +194,7 @@ impl Uffd {
     /// pages itself, no faults are ever read, and resolving calls write
     /// the memory directly.
     pub fn unregistered() -> Self {
-        Uffd { fd: None, wp: false }
+        Uffd { fd: None, wp: false, range: UffdioRange::default() }
     }
 
     /// Whether guest RAM is registered (faults are trapped).
@@ -271,7 +276,7 @@ impl Uffd {
         self.retrying("copy", dst, src.len() as u64, || {
             let mut c = UffdioCopy { dst, src: src.as_ptr() as u64, len: src.len() as u64, mode: 0, copy: 0 };
             // SAFETY: `src` is a live buffer of `len` bytes; dst is registered.
-            unsafe { ioctl_with_mut_ref(fd, UFFDIO_COPY(), &mut c) }
+            inject::or_errno(Point::UffdCopy, || unsafe { ioctl_with_mut_ref(fd, UFFDIO_COPY(), &mut c) })
         })
     }
 
@@ -288,7 +293,7 @@ impl Uffd {
                 zeropage: 0,
             };
             // SAFETY: UFFDIO_ZEROPAGE reads and writes a UffdioZeropage.
-            unsafe { ioctl_with_mut_ref(fd, UFFDIO_ZEROPAGE(), &mut z) }
+            inject::or_errno(Point::UffdZeropage, || unsafe { ioctl_with_mut_ref(fd, UFFDIO_ZEROPAGE(), &mut z) })
         })?;
         self.writeprotect(dst, len, true, true)?;
         self.wake(dst, len)
@@ -344,8 +349,23 @@ impl Uffd {
         let Some(fd) = &self.fd else { return Ok(()) };
         let range = UffdioRange { start, len };
         // SAFETY: UFFDIO_WAKE reads a UffdioRange.
-        if unsafe { ioctl_with_ref(fd, UFFDIO_WAKE(), &range) } < 0 {
+        if inject::or_errno(Point::UffdWake, || unsafe { ioctl_with_ref(fd, UFFDIO_WAKE(), &range) }) < 0 {
             return Err(op("wake")(io::Error::last_os_error()));
+        }
+        Ok(())
+    }
+
+    /// Lets go of guest RAM for good, when faults can no longer be served
+    /// (the handler thread died): unregistering wakes every thread parked
+    /// on a fault, a vCPU inside KVM_RUN or the VMM's own, and later
+    /// touches are ordinary page faults. Without it such a thread would
+    /// wait forever (a VM frozen by its dead handler). Only for a run that
+    /// is being torn down: pages are no longer filled as the kernel says.
+    pub fn abandon(&self) -> Result<(), UffdError> {
+        let Some(fd) = &self.fd else { return Ok(()) };
+        // SAFETY: UFFDIO_UNREGISTER reads a UffdioRange.
+        if unsafe { ioctl_with_ref(fd, UFFDIO_UNREGISTER(), &self.range) } < 0 {
+            return Err(op("unregister guest RAM")(io::Error::last_os_error()));
         }
         Ok(())
     }

@@ -195,6 +195,9 @@ impl Vcpu {
 
     /// Runs until the guest needs the VMM.
     pub fn run(&mut self) -> Result<Exit, VmError> {
+        if let Some(errno) = crate::inject::hit(crate::inject::Point::KvmRun) {
+            return Err(VmError::Kvm { what: "run vCPU", source: kvm_ioctls::Error::new(errno) });
+        }
         match self.fd.run() {
             Ok(VcpuExit::IoOut(port, _)) => match arch::trap::vector_for_port(port) {
                 Some(v) => Ok(Exit::Trap(v)),

@@ -421,6 +421,18 @@ impl KernelState {
         }
     }
 
+    /// Ends the run if the host refused to flush stale translations
+    /// ([`crate::mm::Phys::flush_failed`]); true if it did.
+    pub fn check_host(&mut self) -> bool {
+        match self.phys.flush_failed.take() {
+            Some(why) => {
+                self.stop_on_failure(why);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// faultline itself cannot go on.
     pub fn stop_on_failure(&mut self, what: String) {
         if self.stop.is_none() {

@@ -251,9 +251,15 @@ impl Kernel {
     /// after `guest` of time in the guest.
     pub fn on_trap(&self, tid: Tid, vcpu: &Vcpu, trap: Trap, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
+        if crate::inject::hit(crate::inject::Point::KernelPanic).is_some() {
+            panic!("{}", crate::inject::panic_message(crate::inject::Point::KernelPanic));
+        }
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let start = ctx.at;
         let next = ctx.trap(trap);
+        // Killed, its vCPU kicked before it re-enters: the guest runs no
+        // further on translations that could not be flushed.
+        ctx.k.check_host();
         let pid = ctx.pid;
         let served = ctx.k.threads.get_mut(&tid).map_or(0, |t| std::mem::take(&mut t.ring_ns));
         if let Some(p) = ctx.k.procs.get_mut(&pid) {
@@ -271,7 +277,8 @@ impl Kernel {
         let k = self.lock();
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
-        if ctx.k.init_status.is_some() {
+        ctx.k.check_host();
+        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
             self.done.notify_all();
         }
         next

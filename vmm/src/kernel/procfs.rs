@@ -17,6 +17,8 @@ const KIB: u64 = PAGE_SIZE / 1024;
 /// What a /proc path is.
 pub enum ProcNode {
     File(Vec<u8>),
+    /// A file made record by record at each read (see [`SeqFile`]).
+    Seq(SeqFile),
     Dir(Vec<(String, u32)>),
     Link(String),
 }
@@ -252,41 +254,94 @@ fn vma_name(k: &KernelState, p: &super::Process, v: &crate::mm::Vma) -> String {
     }
 }
 
+/// The vsyscall page's line, after every VMA's (Linux's gate VMA).
+const GATE_LINE: &str = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n";
+
 /// /proc/PID/maps: one line per VMA in the kernel's format (show_map_vma:
 /// the name column starts at byte 73), and the vsyscall page.
 pub fn maps(k: &KernelState, p: &super::Process) -> String {
     let mut out = String::new();
     let Some(mm) = k.mms.get(&p.mm) else { return out };
     for v in mm.space.vmas.iter() {
-        let (offset, dev, ino) = match &v.backing {
-            Backing::File { file, pgoff } => (pgoff * PAGE_SIZE, file.dev, file.ino),
-            Backing::Anon => (0, 0, 0),
-        };
-        let dev = format!("{:02x}:{:02x}", (dev >> 8) & 0xfff, dev & 0xff);
-        let mut line = format!(
-            "{:08x}-{:08x} {}{}{}{} {:08x} {} {} ",
-            v.start,
-            v.end,
-            if v.perms.read { 'r' } else { '-' },
-            if v.perms.write { 'w' } else { '-' },
-            if v.perms.exec { 'x' } else { '-' },
-            if v.shared { 's' } else { 'p' },
-            offset,
-            dev,
-            ino,
-        );
-        let name = vma_name(k, p, v);
-        if !name.is_empty() {
-            while line.len() < 73 {
-                line.push(' ');
-            }
-            line.push_str(&name);
-        }
-        out.push_str(&line);
-        out.push('\n');
+        map_line(k, p, v, &mut out);
     }
-    out.push_str("ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n");
+    out.push_str(GATE_LINE);
     out
+}
+
+/// One VMA's line of /proc/PID/maps.
+pub fn map_line(k: &KernelState, p: &super::Process, v: &crate::mm::Vma, out: &mut String) {
+    let (offset, dev, ino) = match &v.backing {
+        Backing::File { file, pgoff } => (pgoff * PAGE_SIZE, file.dev, file.ino),
+        Backing::Anon => (0, 0, 0),
+    };
+    let start = out.len();
+    let _ = write!(
+        out,
+        "{:08x}-{:08x} {}{}{}{} {:08x} {:02x}:{:02x} {} ",
+        v.start,
+        v.end,
+        if v.perms.read { 'r' } else { '-' },
+        if v.perms.write { 'w' } else { '-' },
+        if v.perms.exec { 'x' } else { '-' },
+        if v.shared { 's' } else { 'p' },
+        offset,
+        (dev >> 8) & 0xfff,
+        dev & 0xff,
+        ino,
+    );
+    let name = vma_name(k, p, v);
+    if !name.is_empty() {
+        while out.len() - start < 73 {
+            out.push(' ');
+        }
+        out.push_str(&name);
+    }
+    out.push('\n');
+}
+
+/// The /proc files made record by record, as Linux's seq_file makes them:
+/// a read generates only the records it returns, resuming at the VMA where
+/// the last one stopped, so a read costs what it returns (not the whole
+/// file, which with 65 530 VMAs is megabytes) and nothing is kept between
+/// reads but the place and one record.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SeqFile {
+    /// /proc/PID/maps.
+    Maps,
+    /// /proc/PID/smaps.
+    Smaps,
+}
+
+/// The index after the last VMA: the gate (vsyscall) record, as Linux's
+/// m_next gives it (-2).
+const SEQ_GATE: u64 = u64::MAX - 1;
+
+/// Appends the record of `which` for process `pid` at `index` (an address:
+/// the first VMA ending above it, as m_start's find_vma) to `out`, and
+/// returns the index of the next one; `None` at the end (or if the process
+/// is gone: its file then reads empty).
+pub fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, out: &mut Vec<u8>) -> Option<u64> {
+    let p = k.procs.get(&pid)?;
+    let space = &k.mms.get(&p.mm)?.space;
+    let mut s = String::new();
+    let next = match space.vmas.find_from(index).filter(|_| index < SEQ_GATE) {
+        Some(v) => {
+            match which {
+                SeqFile::Maps => map_line(k, p, v, &mut s),
+                SeqFile::Smaps => super::procfs_mm::smaps_record(k, p, v, &mut s),
+            }
+            v.end
+        }
+        // smaps shows no gate record (as before).
+        None if index <= SEQ_GATE && which == SeqFile::Maps => {
+            s.push_str(GATE_LINE);
+            u64::MAX
+        }
+        None => return None,
+    };
+    out.extend_from_slice(s.as_bytes());
+    Some(next)
 }
 
 /// A process's state letter, as the thread-group leader's (or, once it
@@ -585,8 +640,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
             .map(|(n, t)| (n.to_string(), *t))
             .collect(),
         ),
-        ["maps"] => ProcNode::File(maps(k, p).into_bytes()),
-        ["smaps"] => ProcNode::File(super::procfs_mm::smaps(k, p).into_bytes()),
+        ["maps"] => ProcNode::Seq(SeqFile::Maps),
+        ["smaps"] => ProcNode::Seq(SeqFile::Smaps),
         ["smaps_rollup"] => ProcNode::File(super::procfs_mm::smaps_rollup(k, p).into_bytes()),
         ["status"] => ProcNode::File(status(k, p).into_bytes()),
         ["stat"] => ProcNode::File(stat(k, p).into_bytes()),
@@ -737,7 +792,7 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
 /// The mode stat(2) reports for a /proc node.
 pub fn mode_of(n: &ProcNode) -> u32 {
     match n {
-        ProcNode::File(_) => S_IFREG | 0o444,
+        ProcNode::File(_) | ProcNode::Seq(_) => S_IFREG | 0o444,
         ProcNode::Dir(_) => S_IFDIR | 0o555,
         ProcNode::Link(_) => S_IFLNK | 0o777,
     }

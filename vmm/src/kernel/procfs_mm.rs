@@ -151,22 +151,25 @@ fn vm_flags(v: &Vma) -> String {
 
 /// /proc/PID/smaps.
 pub fn smaps(k: &KernelState, p: &super::Process) -> String {
-    let maps = super::procfs::maps(k, p);
     let Some(m) = k.mms.get(&p.mm) else { return String::new() };
     let mut out = String::new();
-    for (line, v) in maps.lines().zip(m.space.vmas.iter()) {
-        let u = usage(k, p.mm, v);
-        out.push_str(line);
-        out.push('\n');
-        kb(&mut out, "Size", v.end - v.start);
-        kb(&mut out, "KernelPageSize", PAGE_SIZE);
-        kb(&mut out, "MMUPageSize", PAGE_SIZE);
-        usage_lines(&mut out, &u, false);
-        kb(&mut out, "Locked", u.locked);
-        let _ = writeln!(out, "THPeligible:    0");
-        let _ = writeln!(out, "VmFlags: {} ", vm_flags(v));
+    for v in m.space.vmas.iter() {
+        smaps_record(k, p, v, &mut out);
     }
     out
+}
+
+/// One VMA's record of /proc/PID/smaps: its maps line and its figures.
+pub fn smaps_record(k: &KernelState, p: &super::Process, v: &Vma, out: &mut String) {
+    let u = usage(k, p.mm, v);
+    super::procfs::map_line(k, p, v, out);
+    kb(out, "Size", v.end - v.start);
+    kb(out, "KernelPageSize", PAGE_SIZE);
+    kb(out, "MMUPageSize", PAGE_SIZE);
+    usage_lines(out, &u, false);
+    kb(out, "Locked", u.locked);
+    let _ = writeln!(out, "THPeligible:    0");
+    let _ = writeln!(out, "VmFlags: {} ", vm_flags(v));
 }
 
 /// /proc/PID/smaps_rollup: the sums, under one `[rollup]` line.

@@ -83,6 +83,8 @@ impl Kernel {
         // What `Ctx::finish` does on the way out, but for delivery, which
         // needs the vCPU: the VMM does it when the answer is DELIVER.
         ctx.k.phys.flush_stale();
+        // A refused flush kills the thread: DELIVER, and the VMM ends it.
+        ctx.k.check_host();
         ctx.k.record_releases(pid, tid, ctx.at);
         let deliver = ctx.thread_gone() || ctx.k.signal_pending(tid);
         if let Some(p) = ctx.k.procs.get_mut(&pid) {

@@ -32,6 +32,11 @@ impl FaultSink for KernelSink {
                 self.kept.push((*f, read_at));
             }
         }
+        k.check_host();
+        if matches!(k.stop, Some(super::Stop::Failure(_))) {
+            // The supervisor looks now, not when the last thread is gone.
+            self.kernel.done.notify_all();
+        }
         Ok(!self.kept.is_empty())
     }
 
@@ -95,9 +100,12 @@ impl KernelState {
                 self.out_of_memory(pid, tid, va, at);
                 Ok(false)
             }
-            Err(FaultError::Uffd(e)) => Err(e),
+            // A failed ioctl (the host out of memory for UFFDIO_COPY) or
+            // buffer: the run ends with it named; the handler lives on to
+            // let the faults of the threads being killed go.
             Err(e) => {
-                self.stop_on_failure(format!("resolving a fault: {e}"));
+                let va = self.mapping_of(gpa, pid).map_or(0, |(_, va)| va);
+                self.stop_on_failure(format!("resolving a fault at {va:#x}: {e}"));
                 uffd.wake(page, PAGE_SIZE)?;
                 Ok(true)
             }

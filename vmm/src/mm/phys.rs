@@ -227,6 +227,10 @@ pub struct Phys {
     pub buddy: Buddy,
     /// Pages of RAM held for page-table pages, one per table in use.
     table_pfns: Vec<u64>,
+    /// Why stale translations could not be flushed (the host refused the
+    /// mprotect round trip, out of memory): the guest may still reach
+    /// frames it no longer maps, so the kernel must end the run.
+    pub flush_failed: Option<String>,
 }
 
 /// Errors of the frame allocator.
@@ -256,6 +260,7 @@ impl Phys {
             stale: Vec::new(),
             buddy: Buddy::new(budget.resident_pages.min(u32::MAX as u64)),
             table_pfns: Vec::new(),
+            flush_failed: None,
         };
         phys.sync_tables();
         phys
@@ -520,7 +525,11 @@ impl Phys {
                 i += 1;
             }
             if let Some(off) = start.checked_sub(self.base) {
-                let _ = self.ram.invalidate(off, end - start);
+                if let Err(e) = self.ram.invalidate(off, end - start) {
+                    self.flush_failed.get_or_insert_with(|| {
+                        format!("cannot flush the guest's stale translations of guest frames {start:#x}-{end:#x}: mprotect: {e}")
+                    });
+                }
             }
         }
     }

@@ -92,6 +92,17 @@ pub enum Error {
     /// did not stop, the timeline could not be written).
     #[error("{0}")]
     Failed(String),
+    /// faultline itself failed while the program ran (a fault it could not
+    /// resolve, KVM_RUN or the fault handler failing, the host out of
+    /// memory): everything was stopped. `partial` is the run up to then,
+    /// its summary included.
+    #[error("{why}")]
+    Aborted {
+        /// What failed, in one line.
+        why: String,
+        /// The run until then: status, summary, events, output.
+        partial: Box<Outcome>,
+    },
 }
 
 /// A host facility failed: KVM, userfaultfd or a host mapping. Its message
@@ -437,8 +448,9 @@ impl Sandbox {
     ///
     /// # Errors
     ///
-    /// [`Error::Failed`] (or another variant) when faultline itself fails;
-    /// the program's own failures are in the [`Outcome`].
+    /// [`Error::Aborted`], with the outcome so far, when faultline itself
+    /// fails while the program runs ([`Error::Failed`] if not even that
+    /// can be had); the program's own failures are in the [`Outcome`].
     pub fn run(self) -> Result<Outcome, Error> {
         self.run_with(None)
     }
@@ -451,6 +463,7 @@ impl Sandbox {
         let f2 = failed.clone();
         let k2 = self.kernel.clone();
         let uffd = self.kernel.lock().uffd.clone();
+        let uffd2 = uffd.clone();
         // With the syscall ring, its server is the thread that spins: a
         // spinning fault handler beside it leaves the vCPU thread no core
         // of its own on a 2-core machine, and calls and faults taking turns
@@ -469,7 +482,12 @@ impl Sandbox {
             Some(
                 Handler::start(uffd, sink, wake, cpu, move || {
                     f2.store(true, Ordering::Release);
-                    k2.stop_all(Stop::Failure("the fault handler stopped".into()));
+                    k2.stop_all(Stop::Failure("the fault handler died".into()));
+                    // Nobody serves faults now: let every waiter go, or a
+                    // vCPU parked on one would never leave KVM_RUN.
+                    if let Err(e) = uffd2.abandon() {
+                        k2.lock().diag(&format!("cannot let go of guest RAM: {e}"));
+                    }
                 })
                 .map_err(Error::Thread)?,
             )
@@ -514,6 +532,7 @@ impl Sandbox {
             server.stop();
         }
         let mut k = self.kernel.lock();
+        k.check_host();
         if !gone {
             k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));
         }
@@ -521,14 +540,24 @@ impl Sandbox {
         if let Err(e) = k.recorder.finish() {
             return Err(Error::Failed(format!("cannot write the timeline: {e}")));
         }
-        if let Some(Stop::Failure(why)) = &stopped {
-            if failed.load(Ordering::Acquire) || !matches!(handler_result, Ok(())) {
-                let detail = handler_result.err().map(|e| format!(": {e}")).unwrap_or_default();
-                return Err(Error::Failed(format!("{why}{detail}")));
+        let failure = match (&stopped, handler_result) {
+            (Some(Stop::Failure(why)), Err(e)) if failed.load(Ordering::Acquire) => Some(format!("{why}: {e}")),
+            (Some(Stop::Failure(why)), _) => Some(why.clone()),
+            (_, r) => {
+                r?;
+                None
             }
-            return Err(Error::Failed(why.clone()));
+        };
+        if failure.is_some() {
+            // Processes a stuck thread kept from exiting: their counts so far.
+            let live: Vec<crate::kernel::Pid> = k.procs.values().filter(|p| !p.is_zombie()).map(|p| p.pid).collect();
+            for pid in live {
+                if !k.summaries.iter().any(|s| s.pid == pid) {
+                    let s = k.snapshot(pid);
+                    k.summaries.push(s);
+                }
+            }
         }
-        handler_result?;
         let status = match (&stopped, k.init_status) {
             (Some(Stop::Timeout(_)), _) => ExitStatus::Killed(crate::kernel::signal::SIGKILL),
             (Some(Stop::Signal(s)), _) => ExitStatus::Killed(*s),
@@ -561,7 +590,7 @@ impl Sandbox {
         let events = self.kept.map(|k| k.take()).unwrap_or_default();
         let (stdout, stderr) = (self.config.stdout.captured_bytes(), self.config.stderr.captured_bytes());
         let ring_calls = self.machine.ring.get().map_or(0, |r| r.stats.served.load(Ordering::Relaxed));
-        Ok(Outcome {
+        let outcome = Outcome {
             status,
             reports,
             events,
@@ -573,6 +602,10 @@ impl Sandbox {
             stdout,
             stderr,
             ring_calls,
-        })
+        };
+        match failure {
+            Some(why) => Err(Error::Aborted { why, partial: Box::new(outcome) }),
+            None => Ok(outcome),
+        }
     }
 }

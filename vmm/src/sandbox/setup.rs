@@ -55,6 +55,7 @@ impl Sandbox {
     ///
     /// As [`SandboxBuilder::build`](super::SandboxBuilder::build).
     pub fn new(program: Program, config: Config) -> Result<Self, Error> {
+        crate::inject::check().map_err(Error::Failed)?;
         config.validate()?;
         let mut vm = Vm::new()?;
         // Every process and thread runs on a vCPU of its own.

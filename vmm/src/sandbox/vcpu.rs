@@ -174,8 +174,23 @@ fn enter(vcpu: &Vcpu, e: &Entry) -> Result<(), crate::hv::VmError> {
     vcpu.enter_user(e.cr3, &e.regs.to_kvm(), e.fs_base, e.gs_base, e.fpu.as_deref())
 }
 
+/// Ends the run if a vCPU thread unwinds (a bug in the kernel panicked
+/// it): its guest thread would otherwise never exit, and everything
+/// waiting on it (pid 1's end, the supervisor) would wait forever.
+struct EndOnPanic<'a>(&'a Kernel, Tid);
+
+impl Drop for EndOnPanic<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.stop_all(Stop::Failure(format!("the vCPU thread running thread {} panicked", self.1)));
+            self.0.end_thread(self.1);
+        }
+    }
+}
+
 /// Runs guest thread `tid` on `vcpu` until it exits.
 fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, mut vcpu: Vcpu) {
+    let _guard = EndOnPanic(kernel, tid);
     let kicker = vcpu.kicker();
     vcpu.clear_kick();
     if let Some(entry) = kernel.begin_thread(tid, kicker, gettid()) {

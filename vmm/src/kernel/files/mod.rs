@@ -5,6 +5,7 @@
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;
+pub mod seq;
 pub mod stdio;
 pub mod vfs;
 
@@ -55,11 +56,14 @@ pub enum FileKind {
     /// A directory being listed.
     Dir(DirHandle),
     /// A /proc file, generated from the kernel's state when a read starts
-    /// at offset 0 (as seq_file does) and kept until the next such read.
+    /// at offset 0 (as seq_file does) and kept until the next such read;
+    /// or, for the files made record by record (`seq`), generated a few
+    /// records at a time from where the last read stopped.
     Proc {
         path: String,
         pid: u32,
         contents: Mutex<Option<Arc<[u8]>>>,
+        seq: Option<(super::procfs::SeqFile, Mutex<seq::SeqCursor>)>,
     },
     /// /dev/null, /dev/zero, /dev/urandom (and /dev/random).
     Null,

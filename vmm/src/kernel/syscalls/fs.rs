@@ -387,14 +387,18 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                     let meta = Meta { mode: S_IFDIR | 0o555, nlink: 2, dev: 22, ..Default::default() };
                     FileKind::Dir(DirHandle::new(path.clone(), meta, DirSource::Proc(c.clone())))
                 }
-                ProcNode::File(_) => {
+                n @ (ProcNode::File(_) | ProcNode::Seq(_)) => {
                     if flags & O_DIRECTORY != 0 {
                         return Err(ENOTDIR);
                     }
                     if write && c.last().is_none_or(|l| l != "oom_score_adj") {
                         return Err(EACCES);
                     }
-                    FileKind::Proc { path: c.join("/"), pid, contents: parking_lot::Mutex::new(None) }
+                    let seq = match n {
+                        ProcNode::Seq(which) => Some((which, Default::default())),
+                        _ => None,
+                    };
+                    FileKind::Proc { path: c.join("/"), pid, contents: parking_lot::Mutex::new(None), seq }
                 }
                 ProcNode::Link(_) => return Err(ELOOP),
             }

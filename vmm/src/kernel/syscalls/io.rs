@@ -202,7 +202,18 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
                 }
             }
         }
-        FileKind::Proc { path, pid, contents } => {
+        FileKind::Proc { pid, seq: Some((which, cursor)), .. } => {
+            let at = pos.unwrap_or(*file.pos.lock());
+            let (k, pid, which) = (&*ctx.k, *pid, *which);
+            let out = cursor.lock().read(at, count.min(CHUNK) as usize, |index: u64, out: &mut Vec<u8>| {
+                super::super::procfs::seq_record(k, pid, which, index, out)
+            });
+            if pos.is_none() {
+                *file.pos.lock() = at + out.len() as u64;
+            }
+            out
+        }
+        FileKind::Proc { path, pid, contents, .. } => {
             let at = pos.unwrap_or(*file.pos.lock());
             // Like seq_file: made afresh when a read starts at offset 0.
             let held = if at == 0 { None } else { contents.lock().clone() };
@@ -379,7 +390,10 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let size = match &f.kind {
         FileKind::File(n) => n.data.size() as i64,
         FileKind::Dir(_) => 0,
-        FileKind::Proc { contents, path, pid } => {
+        // seq_lseek: from the start or from here, nothing else.
+        FileKind::Proc { seq: Some(_), .. } if whence > 1 => return Err(EINVAL),
+        FileKind::Proc { seq: Some(_), .. } => 0,
+        FileKind::Proc { contents, path, pid, .. } => {
             let held = contents.lock().clone();
             held.or_else(|| ctx.k.proc_contents(*pid, path)).map_or(0, |c| c.len() as i64)
         }

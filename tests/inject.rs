@@ -307,3 +307,13 @@ fn the_library_gets_the_partial_outcome_and_keeps_no_threads() {
         );
     }
 }
+
+#[test]
+fn a_panic_in_the_syscall_rings_server_ends_the_run() {
+    // The server panics holding a call it took: the vCPU waiting in the
+    // stub for it is kicked out, and the run ends with the summary.
+    let ring = elf_fixtures::path("ringcalls-glibc").display().to_string();
+    let e = run_injected("ring-panic:50", &["--syscalls", "ring", &ring, "calls", "100"]);
+    assert_clean_failure(&e, "ring-panic:50", "the syscall ring's server panicked");
+    assert!(e.stderr.contains("faultline: internal error: thread syscall-ring panicked at "), "{}", e.stderr);
+}

@@ -15,6 +15,7 @@
 //! | `handler-panic` | the fault handler's Nth batch      | a bug panicked the thread    |
 //! | `handler-exit`  | the fault handler's Nth batch      | the thread returned unasked  |
 //! | `kernel-panic`  | the kernel, at the Nth trap (its lock held, on a vCPU thread) | a bug panicked it |
+//! | `ring-panic`    | the syscall ring's server, at its Nth call (the call taken) | a bug panicked it |
 //!
 //! An environment variable rather than a cargo feature (`fail` crate):
 //! the tests drive the `faultline` binary that `cargo test` builds anyway,
@@ -37,9 +38,10 @@ pub enum Point {
     HandlerPanic,
     HandlerExit,
     KernelPanic,
+    RingPanic,
 }
 
-const POINTS: [(Point, &str, i32); 9] = [
+const POINTS: [(Point, &str, i32); 10] = [
     (Point::UffdCopy, "uffd-copy", libc::ENOMEM),
     (Point::UffdZeropage, "uffd-zeropage", libc::ENOMEM),
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
@@ -49,6 +51,7 @@ const POINTS: [(Point, &str, i32); 9] = [
     (Point::HandlerPanic, "handler-panic", 0),
     (Point::HandlerExit, "handler-exit", 0),
     (Point::KernelPanic, "kernel-panic", 0),
+    (Point::RingPanic, "ring-panic", 0),
 ];
 
 /// The environment variable.

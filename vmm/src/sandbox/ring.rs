@@ -61,6 +61,9 @@ pub struct RingServer {
     generation: AtomicU64,
     doorbell: EventFd,
     stop: AtomicBool,
+    /// False once the server has ended: a vCPU waiting for a call it took
+    /// must not wait on.
+    pub alive: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: RingStats,
 }
@@ -75,11 +78,20 @@ impl RingServer {
             generation: AtomicU64::new(0),
             doorbell,
             stop: AtomicBool::new(false),
+            alive: AtomicBool::new(true),
             thread: Mutex::new(None),
             stats: RingStats::default(),
         });
         let s = server.clone();
-        let handle = std::thread::Builder::new().name("syscall-ring".into()).spawn(move || s.serve(&kernel))?;
+        let handle = std::thread::Builder::new().name("syscall-ring".into()).spawn(move || {
+            // A bug that panics the server ends the run, as one on a vCPU
+            // thread does; every vCPU is kicked out of the stub by the stop.
+            let served = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| s.serve(&kernel)));
+            if served.is_err() {
+                kernel.stop_all(crate::kernel::Stop::Failure("the syscall ring's server panicked".into()));
+            }
+            s.alive.store(false, Ordering::Release);
+        })?;
         *server.thread.lock() = Some(handle);
         Ok(server)
     }
@@ -158,6 +170,9 @@ impl RingServer {
                 continue;
             }
             let call = mb.snapshot();
+            if crate::inject::hit(crate::inject::Point::RingPanic).is_some() {
+                panic!("{}", crate::inject::panic_message(crate::inject::Point::RingPanic));
+            }
             let (answer, ret) = kernel.ring_call(tid, &call);
             let counter = if answer == abi::EXIT { &self.stats.exits } else { &self.stats.served };
             counter.fetch_add(1, Ordering::Relaxed);

@@ -371,6 +371,12 @@ fn leave_stub(
             let mb = machine.mailbox(cpu)?;
             loop {
                 match mb.state.load(std::sync::atomic::Ordering::Acquire) {
+                    // The server ran off with the call: the run is over.
+                    ring_abi::TAKEN
+                        if machine.ring.get().is_some_and(|r| !r.alive.load(std::sync::atomic::Ordering::Acquire)) =>
+                    {
+                        return Some(kernel.on_kick(tid, vcpu, &mut ring_abi::regs_entering(gprs)));
+                    }
                     ring_abi::TAKEN => std::thread::yield_now(),
                     ring_abi::REQ if !mb.transition(ring_abi::REQ, ring_abi::IDLE) => {}
                     s @ (ring_abi::DONE | ring_abi::DELIVER) => {

@@ -73,7 +73,9 @@ ring_entry_cpl0:                        /* CPL 0 (bare metal) */
         PUBLISH ring_entry_cpl0_published
         jmp     published_cpl0
 
-ring_published:
+        /* Wake the server if it sleeps, wait for its answer; on DONE,
+         * RAX = the result and the way back follows. */
+        .macro  WAIT
         LOAD    mb_awake
         testq   %rax, %rax
         jnz     1f
@@ -89,6 +91,10 @@ ring_published:
         cmpq    $ST_DELIVER, %rax
         je      deliver
         LOAD    mb_ret
+        .endm
+
+ring_published:
+        WAIT
         /* Back to the program: the flags through a word below its red
          * zone (ring 3 may not use SYSRET), then a jump. */
 ring_restore_a:
@@ -100,19 +106,7 @@ ring_restore_c:
         jmp     *%rcx
 
 published_cpl0:
-        LOAD    mb_awake
-        testq   %rax, %rax
-        jnz     1f
-        movl    $1, doorbell(%rip)
-1:      pause
-        LOAD    mb_state
-        cmpq    $ST_TAKEN, %rax
-        jbe     1b
-        cmpq    $ST_EXIT, %rax
-        je      exit_path
-        cmpq    $ST_DELIVER, %rax
-        je      deliver
-        LOAD    mb_ret
+        WAIT
         sysretq
 
         /* Both ways to the VMM are writes to the doorbell page at

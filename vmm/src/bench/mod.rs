@@ -322,6 +322,19 @@ fn median_of(mut v: Vec<u64>) -> u64 {
 /// Touches `pages` pages twice through a budget of a quarter of them: the
 /// first pass zero-fills (and evicts once the budget is full), the second
 /// swaps every page in and evicts one for each.
+/// Runs `image` with `config` (stdout and stderr captured) and gives its
+/// stdout; an error unless it exited 0.
+fn guest_stdout(image: &Program, config: Config) -> Result<String, BenchError> {
+    let out = Output::capture();
+    let config = Config { stdout: out.clone(), stderr: Output::capture(), ..config };
+    let outcome = Sandbox::new(image.clone(), config)?.run()?;
+    let text = out.captured();
+    if outcome.status != ExitStatus::Exited(0) {
+        return Err(BenchError::Guest(outcome.status, text));
+    }
+    Ok(text)
+}
+
 fn pressure(image: &Program, pages: u64) -> Result<Pressure, BenchError> {
     use crate::timeline::EventKind;
     let budget = (pages / 4).max(64);

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{native, BenchError};
-use crate::{Config, ExitStatus, Output, Program, Sandbox};
+use crate::{Config, ExitStatus, Program};
 
 /// Round trips of the ping-pong.
 pub const ROUNDS: u64 = 5000;
@@ -37,22 +37,10 @@ fn field(text: &str, key: &str) -> Result<f64, BenchError> {
 }
 
 fn guest(image: &Program, args: &[String]) -> Result<String, BenchError> {
-    let out = Output::capture();
     let mut argv = vec!["procs".to_string()];
     argv.extend_from_slice(args);
-    let config = Config {
-        argv,
-        stdout: out.clone(),
-        stderr: Output::capture(),
-        timeout: Some(Duration::from_secs(120)),
-        ..Config::default()
-    };
-    let outcome = Sandbox::new(image.clone(), config)?.run()?;
-    let text = out.captured();
-    if outcome.status != ExitStatus::Exited(0) {
-        return Err(BenchError::Guest(outcome.status, text));
-    }
-    Ok(text)
+    let config = Config { argv, timeout: Some(Duration::from_secs(120)), ..Config::default() };
+    super::guest_stdout(image, config)
 }
 
 pub fn measure(pages: u64) -> Result<Procs, BenchError> {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::{native, BenchError};
-use crate::{Config, ExitStatus, Output, Program, Sandbox};
+use crate::{Config, ExitStatus, Program};
 
 /// Sizes mapped and unmapped, in KiB.
 pub const SIZES_KIB: [u64; 3] = [4, 1024, 1 << 20];
@@ -30,7 +30,6 @@ fn field(text: &str, key: &str) -> Option<u64> {
 }
 
 fn guest(image: &Program, args: &[String]) -> Result<String, BenchError> {
-    let out = Output::capture();
     let mut argv = vec!["touch".to_string()];
     argv.extend_from_slice(args);
     let config = Config {
@@ -38,17 +37,10 @@ fn guest(image: &Program, args: &[String]) -> Result<String, BenchError> {
         // Linux's heuristic would refuse 1 GiB in the default 256 MiB; the
         // host has more, so compare like with like.
         overcommit: 1,
-        stdout: out.clone(),
-        stderr: Output::capture(),
         timeout: Some(Duration::from_secs(120)),
         ..Config::default()
     };
-    let outcome = Sandbox::new(image.clone(), config)?.run()?;
-    let text = out.captured();
-    if outcome.status != ExitStatus::Exited(0) {
-        return Err(BenchError::Guest(outcome.status, text));
-    }
-    Ok(text)
+    super::guest_stdout(image, config)
 }
 
 pub fn measure(image: &Program) -> Result<Reserve, BenchError> {

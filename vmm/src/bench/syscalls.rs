@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use super::{native, BenchError};
-use crate::{Config, ExitStatus, Input, Output, Program, Sandbox, SyscallPath};
+use crate::{Config, ExitStatus, Input, Program, SyscallPath};
 
 /// getppid calls per run; touches for the mixed run.
 pub const CALLS: u64 = 20_000;
@@ -41,22 +41,14 @@ fn field(text: &str, key: &str) -> Result<f64, BenchError> {
 }
 
 fn run(image: &Program, argv: &[String], path: SyscallPath) -> Result<String, BenchError> {
-    let out = Output::capture();
     let config = Config {
         argv: argv.to_vec(),
         stdin: Input::Empty,
-        stdout: out.clone(),
-        stderr: Output::capture(),
         timeout: Some(Duration::from_secs(300)),
         syscalls: path,
         ..Config::default()
     };
-    let outcome = Sandbox::new(image.clone(), config)?.run()?;
-    let text = out.captured();
-    if outcome.status != ExitStatus::Exited(0) {
-        return Err(BenchError::Guest(outcome.status, text));
-    }
-    Ok(text)
+    super::guest_stdout(image, config)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

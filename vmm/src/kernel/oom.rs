@@ -29,15 +29,19 @@ impl KernelState {
         let mm = self.mms.get(&p.mm)?;
         let c = self.phys.mm_counters(p.mm);
         let points = (c.rss() + c.swap + mm.space.table_pages()) as i64;
-        let adj = p.oom_score_adj as i64 * self.oom_total_pages() as i64 / 1000;
+        // `adj *= totalpages / 1000`: the division first, as Linux rounds.
+        let adj = p.oom_score_adj as i64 * (self.oom_total_pages() / 1000) as i64;
         Some(points + adj)
     }
 
-    /// /proc/PID/oom_score: 1000 + badness × 1000 / total pages, in 0..=2000.
+    /// /proc/PID/oom_score, as proc_oom_score: (1000 + badness × 1000 /
+    /// total pages) × 2 / 3, and 0 for a process the killer may not pick.
     pub fn oom_score(&self, pid: Pid) -> i64 {
         let total = self.oom_total_pages().max(1) as i64;
-        let b = self.oom_badness(pid).unwrap_or(-(total));
-        (1000 + b * 1000 / total).clamp(0, 2000)
+        match self.oom_badness(pid) {
+            Some(b) => ((1000 + b * 1000 / total) * 2 / 3).max(0),
+            None => 0,
+        }
     }
 
     /// Memory ran out while `pid` (thread `tid`) needed page `va`: kill the

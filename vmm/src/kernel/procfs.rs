@@ -635,6 +635,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
                 ("oom_score", 8),
                 ("oom_score_adj", 8),
                 ("limits", 8),
+                ("pagemap", 8),
             ]
             .iter()
             .map(|(n, t)| (n.to_string(), *t))
@@ -659,6 +660,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         ["oom_score"] => ProcNode::File(format!("{}\n", k.oom_score(pid)).into_bytes()),
         ["oom_score_adj"] => ProcNode::File(format!("{}\n", p.oom_score_adj).into_bytes()),
         ["limits"] => ProcNode::File(limits(p).into_bytes()),
+        // Made per read (see procfs_mm::pagemap_entries): empty here.
+        ["pagemap"] => ProcNode::File(Vec::new()),
         ["exe"] => ProcNode::Link(p.exe.clone()),
         ["cwd"] => ProcNode::Link(p.cwd.clone()),
         ["root"] => ProcNode::Link("/".into()),

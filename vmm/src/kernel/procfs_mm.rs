@@ -228,3 +228,76 @@ pub fn vmstat(k: &KernelState) -> String {
     }
     out
 }
+
+/// /proc/PID/pagemap's entry size, and where its entries end: x86-64's
+/// TASK_SIZE_MAX with 4-level paging (the last page below 2^47 is not
+/// the program's).
+pub const PM_ENTRY_BYTES: u64 = 8;
+pub const PM_TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+
+const PM_SOFT_DIRTY: u64 = 1 << 55;
+const PM_MMAP_EXCLUSIVE: u64 = 1 << 56;
+const PM_FILE: u64 = 1 << 61;
+const PM_SWAP: u64 = 1 << 62;
+const PM_PRESENT: u64 = 1 << 63;
+
+/// Entries of /proc/PID/pagemap for at most `n` pages from virtual page
+/// `vpn`, made for this read only (the file would be 256 GiB), as
+/// fs/proc/task_mmu.c's pagemap_read for a reader without CAP_SYS_ADMIN:
+/// bits 0-54 (the PFN, or the swap type and offset) are zero.
+///
+/// A page is present when its frame has a page: its own, or the zero page
+/// (which, as Linux's vm_normal_page() says of the zero page, is neither
+/// a file page nor exclusively mapped). Frames assigned ahead of the first
+/// touch (the block fill) are not present; anonymous pages in swap are
+/// swapped; shared memory swapped out is, as on Linux, a hole (its entry
+/// was zapped). Every VMA carries VM_SOFTDIRTY from its creation and
+/// faultline has no clear_refs to clear it, so every page inside a VMA is
+/// soft-dirty, as on a kernel with CONFIG_MEM_SOFT_DIRTY until clear_refs.
+pub fn pagemap_entries(k: &KernelState, p: &super::Process, vpn: u64, n: u64) -> Vec<u8> {
+    let last = PM_TASK_SIZE / PAGE_SIZE;
+    let end = vpn.saturating_add(n).min(last);
+    let Some(m) = k.mms.get(&p.mm).filter(|_| vpn < end) else { return Vec::new() };
+    let space = &m.space;
+    let mut out = Vec::with_capacity(((end - vpn) * PM_ENTRY_BYTES) as usize);
+    let mut page = vpn;
+    while page < end {
+        let va = page * PAGE_SIZE;
+        let Some(v) = space.vmas.find_from(va) else {
+            out.resize(((end - vpn) * PM_ENTRY_BYTES) as usize, 0);
+            break;
+        };
+        // The hole before the next VMA.
+        let hole_end = (v.start / PAGE_SIZE).clamp(page, end);
+        out.resize(out.len() + ((hole_end - page) * PM_ENTRY_BYTES) as usize, 0);
+        page = hole_end;
+        let vma_end = (v.end / PAGE_SIZE).min(end);
+        while page < vma_end {
+            out.extend_from_slice(&pagemap_entry(k, space, page * PAGE_SIZE).to_le_bytes());
+            page += 1;
+        }
+    }
+    out
+}
+
+/// The entry of page `va`, which lies in a VMA.
+fn pagemap_entry(k: &KernelState, space: &crate::mm::AddressSpace, va: u64) -> u64 {
+    let mut flags = PM_SOFT_DIRTY;
+    let pte = space.pte(va);
+    let Some(f) = pte.mapped().then(|| k.phys.frame(pte.frame())).flatten() else { return flags };
+    match f.residency {
+        Residency::Zero => flags |= PM_PRESENT,
+        Residency::Resident => {
+            flags |= PM_PRESENT;
+            if f.kind != FrameKind::Anon {
+                flags |= PM_FILE;
+            }
+            if f.maps.len() == 1 {
+                flags |= PM_MMAP_EXCLUSIVE;
+            }
+        }
+        Residency::Swapped(_) if f.kind == FrameKind::Anon => flags |= PM_SWAP,
+        Residency::Swapped(_) | Residency::Absent => {}
+    }
+    flags
+}

@@ -202,6 +202,9 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
                 }
             }
         }
+        FileKind::Proc { path, pid, .. } if path.ends_with("/pagemap") => {
+            return read_pagemap(ctx, file, *pid, buf, count, pos);
+        }
         FileKind::Proc { pid, seq: Some((which, cursor)), .. } => {
             let at = pos.unwrap_or(*file.pos.lock());
             let (k, pid, which) = (&*ctx.k, *pid, *which);
@@ -250,6 +253,36 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
     };
     ctx.write_user(buf, &data)?;
     Ok(data.len() as i64)
+}
+
+/// /proc/PID/pagemap, as pagemap_read: offset and size in whole entries
+/// (EINVAL otherwise), made per read from the page tables, a chunk at a
+/// time so a huge read costs faultline no more than a small one at once,
+/// and short at the end of the address space.
+fn read_pagemap(ctx: &mut Ctx, file: &Arc<OpenFile>, pid: u32, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+    use super::super::procfs_mm::{pagemap_entries, PM_ENTRY_BYTES};
+    let at = pos.unwrap_or(*file.pos.lock());
+    if !at.is_multiple_of(PM_ENTRY_BYTES) || !count.is_multiple_of(PM_ENTRY_BYTES) {
+        return Err(EINVAL);
+    }
+    let mut done = 0u64;
+    while done < count {
+        let vpn = (at / PM_ENTRY_BYTES).saturating_add(done / PM_ENTRY_BYTES);
+        let n = ((count - done) / PM_ENTRY_BYTES).min(CHUNK / PM_ENTRY_BYTES);
+        let chunk = match ctx.k.procs.get(&pid) {
+            Some(p) => pagemap_entries(&ctx.k, p, vpn, n),
+            None => Vec::new(),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        ctx.write_user(buf.checked_add(done).ok_or(EFAULT)?, &chunk)?;
+        done += chunk.len() as u64;
+    }
+    if pos.is_none() {
+        *file.pos.lock() = at + done;
+    }
+    Ok(done as i64)
 }
 
 pub fn read(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -387,6 +420,18 @@ pub fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let (off, whence) = (a[1] as i64, a[2]);
+    if let FileKind::Proc { path, .. } = &f.kind {
+        if path.ends_with("/pagemap") {
+            // mem_lseek: an unsigned position, set or moved; no end.
+            let mut pos = f.pos.lock();
+            *pos = match whence {
+                0 => off as u64,
+                1 => pos.wrapping_add(off as u64),
+                _ => return Err(EINVAL),
+            };
+            return Ok(*pos as i64);
+        }
+    }
     let size = match &f.kind {
         FileKind::File(n) => n.data.size() as i64,
         FileKind::Dir(_) => 0,

@@ -1,0 +1,114 @@
+//! /proc/PID/pagemap as a program reads it about itself, against a native
+//! run; and fault-around, which makes a native program's minor-fault count
+//! for a cached file lower than the pages it touches.
+
+mod support;
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::PathBuf;
+
+use support::*;
+
+/// A file of `pages` pages in a fresh directory anyone may read (the
+/// native run reads it as nobody); removed on drop.
+struct DataFile(PathBuf);
+
+impl DataFile {
+    fn new(tag: &str, pages: usize) -> Self {
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+        let dir = std::env::temp_dir().join(format!("faultline-{tag}-{}-{nanos}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let f = dir.join("data");
+        std::fs::write(&f, (0..pages * 4096).map(|i| (i % 251) as u8).collect::<Vec<u8>>()).unwrap();
+        std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o644)).unwrap();
+        DataFile(f)
+    }
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+}
+
+impl Drop for DataFile {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.parent() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
+#[test]
+fn pagemap_bits_as_natively() {
+    let data = DataFile::new("pagemap", 48);
+    for libc in ["glibc", "musl"] {
+        let name = format!("pagemap-{libc}");
+        let (native, code) = run_native(&name, &[data.path()]);
+        assert_eq!(code, 0, "{name} natively: {native}");
+        let run = run_fixture(&name, &[data.path()]);
+        assert_eq!(run.code(), 0, "{name}: {}", run.stderr);
+        assert_eq!(run.stdout, native, "{name}");
+        for line in [
+            "anon read: present 1 swap 0 file 0 exclusive 0\n",
+            "anon written: present 1 swap 0 file 0 exclusive 1\n",
+            "anon untouched: present 0 swap 0 file 0 exclusive 0\n",
+            "child: written page: present 1 swap 0 file 0 exclusive 0\n",
+            "parent: written page, child alive: present 1 swap 0 file 0 exclusive 0\n",
+            "parent: written page, child gone: present 1 swap 0 file 0 exclusive 1\n",
+            "shared read: present 1 swap 0 file 1 exclusive 1\n",
+            "file read: present 1 swap 0 file 1 exclusive 1\n",
+            "file written (private copy): present 1 swap 0 file 0 exclusive 1\n",
+            "file untouched, beyond fault-around: present 0 swap 0 file 0 exclusive 0\n",
+            "hole: 0\n",
+            "misaligned offset: errno 22\n",
+            "misaligned size: errno 22\n",
+            "empty read: 0\n",
+            "SEEK_END: errno 22\n",
+            "last entry, asking for 2: 8\n",
+            "past the end: 0\n",
+            "far past the end: 0\n",
+            "read 4 at a: 32, same as one by one: 1, now at a+32: 1\n",
+            "256 KiB read: 262144, file pages agree: 1\n",
+            "pfn bits seen: 0\n",
+        ] {
+            assert!(run.stdout.contains(line), "{name}: no {line:?} in\n{}", run.stdout);
+        }
+    }
+}
+
+/// Soft-dirty: every VMA is created VM_SOFTDIRTY and nothing clears it, so
+/// every page of every VMA has bit 55 and a hole has not (the host kernel
+/// may be built without soft-dirty, so this is faultline's alone). And
+/// oom_score follows proc_oom_score's formula.
+#[test]
+fn pagemap_soft_dirty_marks_every_page_of_a_vma() {
+    let data = DataFile::new("softdirty", 48);
+    let run = run_fixture("pagemap-glibc", &[data.path(), "softdirty"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert!(run.stdout.contains("soft-dirty: every page of a VMA 1, hole 0\n"), "{}", run.stdout);
+    // And oom_score, from the same figures status and meminfo show.
+    assert!(run.stdout.contains("oom_score as proc_oom_score computes it: 1\n"), "{}", run.stdout);
+}
+
+/// Pages reclaim sent to swap show bit 62 without bit 63, their swap
+/// offset hidden, and as many as smaps_rollup's Swap says.
+#[test]
+fn pagemap_swapped_pages_agree_with_smaps() {
+    let pages = 2048u64;
+    let mut cfg = config(&["pagemap-glibc", "swap", &pages.to_string()]);
+    cfg.rss_limit = Some(4 << 20);
+    cfg.swap = 16 << 20;
+    let run = run_image(&fixture("pagemap-glibc"), cfg);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    let nums: Vec<u64> =
+        run.stdout.split(|c: char| !c.is_ascii_digit()).filter(|s| !s.is_empty()).map(|s| s.parse().unwrap()).collect();
+    // read N of M, swapped S, present P, bad B, smaps_rollup Swap K kB
+    let [read, asked, swapped, present, bad, swap_kb] = nums[..] else { panic!("{}", run.stdout) };
+    assert_eq!(read, asked, "{}", run.stdout);
+    assert!(swapped > 0, "nothing swapped: {}", run.stdout);
+    assert_eq!(swapped + present, pages, "{}", run.stdout);
+    assert_eq!(bad, 0, "{}", run.stdout);
+    // Only the region was big enough to swap much; the rest of the process
+    // (stack, data) may have a few pages in swap too.
+    assert!(swap_kb / 4 >= swapped, "{}", run.stdout);
+    assert!(swap_kb / 4 - swapped < 32, "{}", run.stdout);
+}

@@ -185,6 +185,12 @@ struct RunOpts {
     /// unknown.
     #[arg(long, value_name = "PAGES", default_value_t = faultline::DEFAULT_FILL_PAGES, value_parser = clap::value_parser!(u64).range(1..=512))]
     fill_pages: u64,
+    /// Map the cached pages around a read fault in a file mapping, as
+    /// Linux's fault_around_bytes does (64k is its default): one fault, the
+    /// other pages `fault-around` rows. Default off: one fault per page
+    /// touched. Rounded down to a power of two; at most 2M.
+    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
+    fault_around: u64,
     /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
@@ -280,6 +286,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         cwd: opts.cwd.clone(),
         binds: opts.bind.clone(),
         fill_pages: opts.fill_pages,
+        fault_around: opts.fault_around,
         ..Config::default()
     };
     config.validate()?;

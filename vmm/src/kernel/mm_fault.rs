@@ -134,11 +134,16 @@ impl KernelState {
         }
         let pte = self.space(mm).pte(page);
         let mut evicted = Vec::new();
+        let mut around = Vec::new();
         let result = if !pte.mapped() {
             if vma.is_anon() && !vma.shared {
                 self.fault_anon(mm, page, want, &mut evicted)
             } else {
-                self.fault_file(mm, page, &vma, want, &mut evicted)
+                let r = self.fault_file(mm, page, &vma, want, &mut evicted);
+                if r.is_ok() && want != Want::Write && self.prefault_label.is_none() {
+                    around = self.fault_around(mm, page, &vma);
+                }
+                r
             }
         } else if want == Want::Write && !pte.writable() {
             self.fault_write_protected(mm, page, &vma, &mut evicted)
@@ -164,6 +169,13 @@ impl KernelState {
                     ..Event::new(kind, access, origin, region, page, gpa)
                 };
                 self.record(e, at);
+                // The pages mapped around it: rows of their own, with the
+                // fault's thread and instruction, not faults themselves.
+                for (va, gpa) in around {
+                    let region = self.space(mm).region_of(va).unwrap_or(vma.region);
+                    let e = Event { pid, tid, ..Event::new(EventKind::FaultAround, access, origin, region, va, gpa) };
+                    self.record(e, at);
+                }
                 Outcome::Done
             }
             Ok(None) => Outcome::Done,
@@ -236,6 +248,56 @@ impl KernelState {
             k.phys.update(cache_gpa, |f| f.dirty = true);
         }
         Ok(Some((kind, cache_gpa)))
+    }
+
+    /// Linux's do_fault_around with filemap_map_pages: after a read fault
+    /// at `page` of file mapping `vma`, maps the pages of the window around
+    /// it that are in the page cache with their data, inside the file, and
+    /// not mapped yet, as the fault itself would (read-only unless the
+    /// mapping is shared and writable); no I/O, no copy. The window starts
+    /// at the fault's address rounded down to the fault-around size (not
+    /// below the VMA) and holds that many pages, within the VMA and the
+    /// page table. Returns the pages mapped.
+    fn fault_around(&mut self, mm: MmId, page: u64, vma: &Vma) -> Vec<(u64, u64)> {
+        let nr = self.cfg.fault_around_pages;
+        let mut mapped = Vec::new();
+        if nr <= 1 {
+            return mapped;
+        }
+        let Backing::File { file, .. } = &vma.backing else { return mapped };
+        let Some(cached) = self.phys.cache.get(&file.id) else { return mapped };
+        let file_pages = cached.data.size().div_ceil(PAGE_SIZE);
+        let start = (page & !(nr * PAGE_SIZE - 1)).max(vma.start);
+        let table_end = (start | (512 * PAGE_SIZE - 1)) + 1;
+        let end = (start + nr * PAGE_SIZE).min(vma.end).min(table_end);
+        let mut cand = Vec::new();
+        let space = &self.mms[&mm].space;
+        let mut va = start;
+        while va < end {
+            if va != page && !space.pte(va).mapped() {
+                let gpa = vma
+                    .file_page(va)
+                    .map(|(_, index)| index)
+                    .filter(|&index| index < file_pages)
+                    .and_then(|index| cached.pages.get(&index).copied());
+                let ready =
+                    gpa.and_then(|g| self.phys.frame(g)).is_some_and(|f| f.residency == crate::mm::Residency::Resident);
+                if let (Some(g), true) = (gpa, ready) {
+                    cand.push((va, g));
+                }
+            }
+            va += PAGE_SIZE;
+        }
+        let writable = vma.shared && vma.perms.write;
+        let k = &mut *self;
+        let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+        for (va, gpa) in cand {
+            if space.map_page(&mut k.phys, va, gpa, vma.perms, writable, vma.locked).is_err() {
+                break;
+            }
+            mapped.push((va, gpa));
+        }
+        mapped
     }
 
     /// Page `index` of cached `file`: its frame, created and read in if it

@@ -90,9 +90,22 @@ pub struct KernelConfig {
     /// exit. 1 makes every first touch a guest page fault, whose
     /// instruction is then known.
     pub fill_pages: u64,
+    /// Pages a read fault in a file mapping maps around itself (Linux's
+    /// fault_around_bytes / PAGE_SIZE); 1 or 0: none.
+    pub fault_around_pages: u64,
     /// Record events at all (off only for `faultline bench`'s bare trap,
     /// which measures what recording costs).
     pub record: bool,
+}
+
+/// Pages of fault-around `bytes` gives, as Linux's fault_around_bytes
+/// setter rounds it: down to a power of two, at most one page table.
+pub fn fault_around_pages(bytes: u64) -> u64 {
+    let pages = bytes.min(crate::arch::PAGE_SIZE * 512) / crate::arch::PAGE_SIZE;
+    if pages <= 1 {
+        return 0;
+    }
+    1 << pages.ilog2()
 }
 
 /// An address space and how many processes use it (vfork children share

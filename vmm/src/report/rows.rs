@@ -64,7 +64,7 @@ impl Row {
     pub(crate) fn resident_step(&self) -> i64 {
         match self.event.as_str() {
             "zero-fill" if self.access == "read" => 0,
-            "zero-fill" | "file-copy" | "cache-hit" | "swap-in" => 1,
+            "zero-fill" | "file-copy" | "cache-hit" | "swap-in" | "fault-around" => 1,
             e if e.starts_with("prefault") => 1,
             "evict" | "release" => -1,
             _ => 0,

@@ -74,6 +74,9 @@ pub enum ConfigError {
     /// `fill_pages` is not a power of two from 1 to 512.
     #[error("--fill-pages {0} must be a power of two from 1 to 512")]
     FillPages(u64),
+    /// Fault-around beyond one page table (2 MiB).
+    #[error("--fault-around is at most 2M (one page table)")]
+    FaultAround(u64),
     /// vm.overcommit_memory is not 0, 1 or 2.
     #[error("--overcommit {0}: expected 0 (heuristic), 1 (always) or 2 (strict)")]
     Overcommit(u32),
@@ -119,6 +122,9 @@ impl Config {
         }
         if !(1..=512).contains(&self.fill_pages) || !self.fill_pages.is_power_of_two() {
             return Err(ConfigError::FillPages(self.fill_pages));
+        }
+        if self.fault_around > 2 << 20 {
+            return Err(ConfigError::FaultAround(self.fault_around));
         }
         if self.overcommit > 2 {
             return Err(ConfigError::Overcommit(self.overcommit));
@@ -470,6 +476,14 @@ impl SandboxBuilder {
         self
     }
 
+    /// Linux's fault_around_bytes (0, the default, for none; 64 KiB is
+    /// Linux's): a read fault in a file mapping also maps the cached pages
+    /// of its window, one fault, each other page a `fault-around` row.
+    pub fn fault_around(mut self, bytes: u64) -> Self {
+        self.config.fault_around = bytes;
+        self
+    }
+
     /// How the fault handler waits for faults.
     pub fn wake(mut self, mode: WakeMode) -> Self {
         self.config.wake = mode;
@@ -583,6 +597,7 @@ mod tests {
         assert_eq!(refused(|b| b.trapped(false).swap(1 << 20)), ConfigError::ReclaimNeedsTrapped);
         assert_eq!(refused(|b| b.fill_pages(3)), ConfigError::FillPages(3));
         assert_eq!(refused(|b| b.fill_pages(1024)), ConfigError::FillPages(1024));
+        assert_eq!(refused(|b| b.fault_around(4 << 20)), ConfigError::FaultAround(4 << 20));
         assert_eq!(refused(|b| b.overcommit(3, 50)), ConfigError::Overcommit(3));
         assert_eq!(refused(|b| b.timeout(Duration::ZERO)), ConfigError::Timeout);
         let mut c = Sandbox::builder(Program::demo()).into_parts().1;

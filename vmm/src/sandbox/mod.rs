@@ -250,6 +250,12 @@ pub struct Config {
     /// Record the timeline (off: the same faults are resolved and nothing
     /// is written down; `faultline bench` measures the difference).
     pub record: bool,
+    /// Linux's fault_around_bytes: a read fault in a file mapping also maps
+    /// the cached pages around it, counted as one fault, each a
+    /// `fault-around` row. 0 (the default) keeps one fault per page
+    /// touched; 64 KiB is Linux's default. Rounded down to a power of two,
+    /// at most 2 MiB (one page table).
+    pub fault_around: u64,
     /// The host directory the program sees as `/`.
     pub root: PathBuf,
     /// The program's working directory (inside the root).
@@ -291,6 +297,7 @@ impl Default for Config {
             keep_events: false,
             fill_pages: crate::mm::FILL_PAGES,
             record: true,
+            fault_around: 0,
             root: PathBuf::from("/"),
             cwd: None,
             binds: Vec::new(),

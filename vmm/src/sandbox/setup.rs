@@ -109,6 +109,7 @@ impl Sandbox {
             xstate_size,
             xcr0,
             fill_pages: config.fill_pages,
+            fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
             record: config.record,
         };
         let mut k =

@@ -54,6 +54,10 @@ pub enum EventKind {
     Prefault(Prefault),
     /// Brought back from swap.
     SwapIn,
+    /// Mapped along with a read fault on a neighbouring page of the same
+    /// file mapping (`--fault-around`, Linux's do_fault_around): the page
+    /// was in the page cache, no I/O, and no fault of its own.
+    FaultAround,
     /// Taken away by reclaim (to swap, or dropped if clean).
     Evict,
     /// Memory ran out: this process was killed.
@@ -84,6 +88,7 @@ impl EventKind {
             EventKind::Prefault(Prefault::WillNeed) => "prefault-willneed",
             EventKind::Prefault(Prefault::Pin) => "prefault-pin",
             EventKind::SwapIn => "swap-in",
+            EventKind::FaultAround => "fault-around",
             EventKind::Evict => "evict",
             EventKind::OomKill => "oom-kill",
             EventKind::Release => "release",
@@ -92,7 +97,7 @@ impl EventKind {
     }
 
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 12] = [
+    pub const ALL: [EventKind; 13] = [
         EventKind::ZeroFill,
         EventKind::FileCopy,
         EventKind::CacheHit,
@@ -102,6 +107,7 @@ impl EventKind {
         EventKind::Prefault(Prefault::WillNeed),
         EventKind::Prefault(Prefault::Pin),
         EventKind::SwapIn,
+        EventKind::FaultAround,
         EventKind::Evict,
         EventKind::OomKill,
         EventKind::Release,

@@ -191,6 +191,16 @@ struct RunOpts {
     /// touched. Rounded down to a power of two; at most 2M.
     #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
     fault_around: u64,
+    /// Print a `vmstat N` line on stderr every SECS seconds while the
+    /// program runs (the first at once, since the start): procps's columns
+    /// from faultline's model, then `flt` and `majflt`, page faults per
+    /// second (see README).
+    #[arg(long, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..=86400))]
+    vmstat: Option<u64>,
+    /// Print top's per-process table at exit (each process as it ended),
+    /// and of the live processes whenever faultline gets SIGUSR1.
+    #[arg(long)]
+    top: bool,
     /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
@@ -205,6 +215,54 @@ extern "C" fn on_signal(sig: libc::c_int) {
         // SAFETY: _exit is async-signal-safe.
         unsafe { libc::_exit(128 + sig) };
     }
+}
+
+/// SIGUSR1 arrived (with --top): print the live processes' table.
+static TOP_WANTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_usr1(_: libc::c_int) {
+    TOP_WANTED.store(true, Ordering::Release);
+}
+
+fn catch_usr1() {
+    // SAFETY: the handler only sets an atomic.
+    unsafe {
+        let mut sa: libc::sigaction = std::mem::zeroed();
+        sa.sa_sigaction = on_usr1 as *const () as usize;
+        sa.sa_flags = libc::SA_RESTART;
+        libc::sigemptyset(&mut sa.sa_mask);
+        libc::sigaction(libc::SIGUSR1, &sa, std::ptr::null_mut());
+    }
+}
+
+/// While the program runs: a vmstat line every `every` (the header and the
+/// first line at once), and top's table when SIGUSR1 asks (with --top).
+fn live_view(
+    probe: faultline::ProgressProbe,
+    every: Option<Duration>,
+    top: bool,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        use std::io::Write;
+        let start = Instant::now();
+        let mut last = None;
+        let mut next = start;
+        while !done.load(Ordering::Acquire) {
+            if let Some(every) = every.filter(|_| Instant::now() >= next) {
+                let (sample, line) = probe.vmstat(last.as_ref());
+                let head = if last.is_none() { faultline::VMSTAT_HEADER } else { "" };
+                let _ = std::io::stderr().lock().write_all(format!("{head}{line}").as_bytes());
+                last = Some(sample);
+                next += every;
+            }
+            if top && TOP_WANTED.swap(false, Ordering::AcqRel) {
+                let _ = std::io::stderr().lock().write_all(probe.top_live().as_bytes());
+            }
+            let wait = every.map_or(Duration::from_millis(100), |_| next.saturating_duration_since(Instant::now()));
+            std::thread::park_timeout(wait.min(Duration::from_millis(100)));
+        }
+    })
 }
 
 fn catch_signals() {
@@ -339,13 +397,20 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     config.calls = calls.clone();
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;
-    let show_progress = !opts.quiet && std::io::stderr().is_terminal();
+    // A vmstat line every N seconds and a progress line would mix.
+    let show_progress = !opts.quiet && std::io::stderr().is_terminal() && opts.vmstat.is_none();
     let done = Arc::new(AtomicBool::new(false));
+    let probe = sandbox.probe();
     let watcher = show_progress.then(|| progress(sandbox.probe(), done.clone()));
+    let every = opts.vmstat.map(Duration::from_secs);
+    let live = (every.is_some() || opts.top).then(|| live_view(sandbox.probe(), every, opts.top, done.clone()));
+    if opts.top {
+        catch_usr1();
+    }
     catch_signals();
     let result = sandbox.run_with(Some(&INTERRUPT));
     done.store(true, Ordering::Release);
-    if let Some(w) = watcher {
+    for w in [watcher, live].into_iter().flatten() {
         w.thread().unpark();
         let _ = w.join();
     }
@@ -361,6 +426,9 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     }
     if !opts.quiet {
         eprintln!("\n{}{}", outcome.summary, outcome.memory);
+    }
+    if opts.top {
+        eprint!("{}", probe.top_exited());
     }
     if let Some((path, f)) = summary {
         write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(&outcome))?)?;

@@ -78,6 +78,8 @@ impl KernelState {
         }
         let summary = self.snapshot(pid);
         self.summaries.push(summary);
+        let top = super::live::TopRow { state: 'Z', ..self.top_row(pid) };
+        self.top_exited.push(top);
         let Some(p) = self.procs.get_mut(&pid) else { return };
         let mut files = std::mem::take(&mut p.files);
         let mm = p.mm;

@@ -325,6 +325,9 @@ impl KernelState {
         let filled = fault::populate(&mut self.phys, &self.uffd, gpa, Need::Write, evicted)?;
         // Shared memory's pages start as zeroes: no read from anywhere.
         let filled = if memory_only && filled == Filled::FileRead { Filled::Zeroes } else { filled };
+        if filled == Filled::FileRead {
+            self.io.pages_in += 1;
+        }
         Ok((gpa, filled))
     }
 

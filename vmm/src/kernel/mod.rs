@@ -16,6 +16,7 @@ pub mod fork;
 pub mod futex;
 pub mod initial_stack;
 pub mod limits;
+pub mod live;
 pub mod mm_fault;
 pub mod oom;
 pub mod pagecache;
@@ -184,6 +185,10 @@ pub struct KernelState {
     pub init_memory: Option<procfs::MemoryReport>,
     /// Which address space each vCPU's syscall ring pages are mapped in.
     pub ring_maps: HashMap<u32, MmId>,
+    /// Pages read from and bytes written to files (vmstat's bi, bo).
+    pub io: live::IoCounters,
+    /// top's row of each process as it ended, in exit order.
+    pub top_exited: Vec<live::TopRow>,
 }
 
 /// What the vCPU thread does next.
@@ -275,9 +280,10 @@ impl Kernel {
         ctx.k.check_host();
         let pid = ctx.pid;
         let served = ctx.k.threads.get_mut(&tid).map_or(0, |t| std::mem::take(&mut t.ring_ns));
+        let system = start.elapsed().saturating_sub(ctx.slept);
         if let Some(p) = ctx.k.procs.get_mut(&pid) {
             p.rusage.utime_ns += (guest.as_nanos() as u64).saturating_sub(served);
-            p.rusage.stime_ns += start.elapsed().as_nanos() as u64;
+            p.rusage.stime_ns += system.as_nanos() as u64;
         }
         if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
             self.done.notify_all();
@@ -420,6 +426,8 @@ impl KernelState {
             kernel_tables,
             ring_maps: HashMap::new(),
             init_memory: None,
+            io: live::IoCounters::default(),
+            top_exited: Vec::new(),
         }
     }
 

@@ -102,6 +102,8 @@ impl KernelState {
             } else if let Err(e) = data.write_at(off, chunk) {
                 err = Some(Errno(e.raw_os_error().unwrap_or(libc::EIO)));
                 break;
+            } else {
+                self.io.bytes_out += len as u64;
             }
             done += len;
             if off + len as u64 > data.size() {

@@ -347,7 +347,7 @@ pub fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, out: &m
 /// A process's state letter, as the thread-group leader's (or, once it
 /// has exited, the first thread's): running, sleeping in the kernel, or a
 /// zombie.
-fn state_of(k: &KernelState, p: &super::Process) -> char {
+pub(super) fn state_of(k: &KernelState, p: &super::Process) -> char {
     if p.is_zombie() {
         return 'Z';
     }

@@ -44,6 +44,9 @@ pub struct Ctx<'a> {
     /// The fault being handled, for a handler's sigcontext.
     pub fault_error: u64,
     pub fault_trapno: u64,
+    /// Time this trap spent asleep (blocked, not running): neither user
+    /// nor system time.
+    pub slept: std::time::Duration,
 }
 
 /// Why a blocking wait ended without its condition.
@@ -81,6 +84,7 @@ impl<'a> Ctx<'a> {
             syscall_nr: None,
             fault_error: 0,
             fault_trapno: 0,
+            slept: std::time::Duration::ZERO,
         }
     }
 
@@ -368,6 +372,7 @@ impl<'a> Ctx<'a> {
     pub fn sleep(&mut self, deadline: Option<Instant>) -> Option<Woken> {
         let cv = self.cond();
         self.set_sleeping(true);
+        let t0 = Instant::now();
         let timed_out = match deadline {
             Some(d) => cv.wait_until(&mut self.k, d).timed_out(),
             None => {
@@ -376,6 +381,12 @@ impl<'a> Ctx<'a> {
             }
         };
         self.set_sleeping(false);
+        // Blocking is a voluntary context switch, as schedule() counts it.
+        self.slept += t0.elapsed();
+        let pid = self.pid;
+        if let Some(p) = self.k.procs.get_mut(&pid) {
+            p.rusage.nvcsw += 1;
+        }
         timed_out.then_some(Woken::Timeout)
     }
 

@@ -420,6 +420,23 @@ impl ProgressProbe {
         let k = self.0.lock();
         Progress { events: k.recorder.events(), resident_pages: k.phys.counters.resident, processes: k.procs.len() }
     }
+
+    /// A `vmstat` line over the interval since `since` (since the start
+    /// without one), and the sample to pass next time.
+    pub fn vmstat(&self, since: Option<&crate::kernel::live::VmstatSample>) -> (crate::kernel::live::VmstatSample, String) {
+        self.0.lock().vmstat_line(since)
+    }
+
+    /// top's table of the processes alive now.
+    pub fn top_live(&self) -> String {
+        crate::kernel::live::top_table(&self.0.lock().top_live())
+    }
+
+    /// top's table of every process that ran, each as it was when it ended
+    /// (after the run: all of them have).
+    pub fn top_exited(&self) -> String {
+        crate::kernel::live::top_table(&self.0.lock().top_exited)
+    }
 }
 
 /// One VM and one kernel, with the program loaded as pid 1 and ready to

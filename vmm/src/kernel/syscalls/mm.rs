@@ -1041,6 +1041,7 @@ impl KernelState {
         let n = data.size().saturating_sub(off).min(PAGE_SIZE) as usize;
         let mut buf = vec![0u8; n];
         if self.phys.read(gpa, 0, &mut buf) && data.write_at(off, &buf).is_ok() {
+            self.io.bytes_out += n as u64;
             self.phys.update(gpa, |f| f.dirty = false);
         }
     }

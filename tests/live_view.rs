@@ -1,0 +1,158 @@
+//! Watching a run: `--vmstat N` prints procps vmstat's header once and a
+//! line every N seconds (the first at once), with values from faultline's
+//! model; `--top` prints top's table of every process at exit.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn faultline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("faultline runs")
+}
+
+fn fixture(name: &str) -> String {
+    elf_fixtures::path(name).display().to_string()
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-live-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+fn summary(path: &PathBuf) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+const HEADER1: &str = "procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu----- ----faults---";
+const HEADER2: &str = " r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st    flt majflt";
+
+/// The vmstat lines of a run's stderr, as numbers, after checking the
+/// header came once, first, and that the lines are as many as whole
+/// seconds the run took, plus the first.
+fn vmstat_rows(out: &Output, elapsed_ms: f64) -> Vec<Vec<u64>> {
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.iter().filter(|l| l.starts_with("procs ")).count(), 1, "{err}");
+    assert_eq!(lines[0], HEADER1, "{err}");
+    assert_eq!(lines[1], HEADER2, "{err}");
+    let rows: Vec<Vec<u64>> = lines[2..]
+        .iter()
+        .take_while(|l| !l.is_empty())
+        .map(|l| l.split_whitespace().map(|c| c.parse().unwrap_or_else(|_| panic!("{l:?}"))).collect())
+        .collect();
+    for r in &rows {
+        assert_eq!(r.len(), 19, "{rows:?}");
+    }
+    // A line at 0 s, 1 s, 2 s, ... while the run lasts; at a whole second
+    // the last one may or may not have made it.
+    let secs = elapsed_ms / 1000.0;
+    let near = (secs - secs.round()).abs() < 0.05;
+    let want = 1 + secs.floor() as usize;
+    let k = secs.round() as usize;
+    assert!(
+        rows.len() == want || (near && (rows.len() == k || rows.len() == k + 1)),
+        "{} lines for a run of {secs:.3} s: {err}",
+        rows.len()
+    );
+    rows
+}
+
+#[test]
+fn vmstat_prints_a_line_a_second() {
+    let json = tmp("vmstat.json");
+    let out = faultline(&[
+        "run",
+        "-q",
+        "--vmstat",
+        "1",
+        "--summary",
+        json.to_str().unwrap(),
+        &fixture("liveview-glibc"),
+        "2500",
+        "8",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "done\n");
+    let s = summary(&json);
+    let rows = vmstat_rows(&out, s["elapsed_ms"].as_f64().unwrap());
+    assert!(rows.len() >= 3, "{rows:?}");
+    let total = s["meminfo"]["MemTotal"].as_u64().unwrap();
+    // Free memory goes down as the program writes more, second by second
+    // (the first three lines all fall inside its 2.5 s).
+    let free: Vec<u64> = rows.iter().map(|r| r[3]).collect();
+    assert!(free[0] <= total && free[1] < free[0] && free[2] < free[1], "free {free:?} of {total}");
+    for r in &rows {
+        // No swap without --swap; no buffers; shares add up to 100; faults
+        // at least the major ones.
+        assert_eq!((r[2], r[4], r[6], r[7]), (0, 0, 0, 0), "{r:?}");
+        assert_eq!(r[12] + r[13] + r[14] + r[15] + r[16], 100, "{r:?}");
+        assert!(r[17] >= r[18], "{r:?}");
+    }
+    // 8 MiB over 2.5 s: the middle seconds each see hundreds of faults.
+    assert!(rows[1][17] > 100 && rows[2][17] > 100, "{rows:?}");
+}
+
+#[test]
+fn vmstat_shows_swap_in_use() {
+    let json = tmp("vmstat-swap.json");
+    let out = faultline(&[
+        "run",
+        "-q",
+        "--vmstat",
+        "1",
+        "--rss-limit",
+        "2M",
+        "--swap",
+        "64M",
+        "--summary",
+        json.to_str().unwrap(),
+        &fixture("liveview-glibc"),
+        "2500",
+        "8",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows = vmstat_rows(&out, summary(&json)["elapsed_ms"].as_f64().unwrap());
+    // With 2 MiB resident for 8 MiB written, swap fills up as it goes, and
+    // what goes out shows in `so`.
+    let swpd: Vec<u64> = rows.iter().map(|r| r[2]).collect();
+    assert!(swpd[2] > 0 && swpd[2] >= swpd[1], "swpd {swpd:?}");
+    assert!(rows.iter().any(|r| r[7] > 0), "no swap-out: {rows:?}");
+    // Free stays near the limit: the rest is swapped.
+    assert!(rows.iter().all(|r| r[3] <= 2048 + 4), "{rows:?}");
+}
+
+#[test]
+fn top_lists_each_process_with_the_summarys_resident_memory() {
+    let json = tmp("top.json");
+    let out = faultline(&[
+        "run",
+        "-q",
+        "--top",
+        "--summary",
+        json.to_str().unwrap(),
+        &fixture("liveview-glibc"),
+        "200",
+        "2",
+        "2",
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    let lines: Vec<&str> = err.lines().collect();
+    let at = lines.iter().position(|l| *l == faultline::TOP_HEADER.trim_end()).expect("top's header");
+    let rows: Vec<Vec<&str>> = lines[at + 1..].iter().map(|l| l.split_whitespace().collect()).collect();
+    let s = summary(&json);
+    let procs = s["processes"].as_array().unwrap();
+    assert_eq!(rows.len(), 3, "{err}");
+    assert_eq!(procs.len(), 3);
+    for (r, p) in rows.iter().zip(procs) {
+        assert_eq!(r.len(), 12, "{r:?}");
+        assert_eq!(r[0], p["pid"].as_u64().unwrap().to_string());
+        assert_eq!((r[1], r[2], r[3], r[7]), ("1000", "20", "0", "Z"));
+        let res: u64 = r[5].parse().unwrap();
+        assert_eq!(res, p["total"]["resident"].as_u64().unwrap() * 4, "pid {}: {err}", r[0]);
+        assert_eq!(r[11], "liveview-glibc");
+    }
+    // Children write 1 and 2 MiB, the parent 2 MiB: RES reflects it.
+    let res: Vec<u64> = rows.iter().map(|r| r[5].parse().unwrap()).collect();
+    assert!(res[1] >= 1024 && res[2] >= 2048 && res[2] - res[1] >= 1024 && res[0] >= 2048, "{res:?}");
+}

@@ -156,3 +156,11 @@ fn top_lists_each_process_with_the_summarys_resident_memory() {
     let res: Vec<u64> = rows.iter().map(|r| r[5].parse().unwrap()).collect();
     assert!(res[1] >= 1024 && res[2] >= 2048 && res[2] - res[1] >= 1024 && res[0] >= 2048, "{res:?}");
 }
+
+#[test]
+fn fault_around_beyond_a_page_table_is_a_clear_error() {
+    let out = faultline(&["run", "--fault-around", "4M", &fixture("liveview-glibc"), "1", "1"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(125), "{err}");
+    assert_eq!(err.trim_end(), "faultline: error: --fault-around is at most 2M (one page table)");
+}

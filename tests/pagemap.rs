@@ -157,6 +157,13 @@ fn fault_around_counts_as_natively() {
             .iter()
             .all(|e| e.origin == Origin::Guest && e.access == Access::Read && e.pid == 1 && e.tid == 1));
         assert!(!around.iter().any(|e| e.is_guest_fault()));
+        // Each comes right after its fault or another of its window, one
+        // more page resident.
+        let evs = &run.outcome.events;
+        for w in evs.windows(2).filter(|w| w[1].kind == EventKind::FaultAround) {
+            assert!(matches!(w[0].kind, EventKind::CacheHit | EventKind::FaultAround), "{:?}", w[0]);
+            assert_eq!(w[1].rss, w[0].rss + 1, "{w:?}");
+        }
 
         // Off (the default): one fault per page touched.
         let run = run_fixture(&name, &[data.path()]);

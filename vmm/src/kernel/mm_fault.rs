@@ -134,16 +134,13 @@ impl KernelState {
         }
         let pte = self.space(mm).pte(page);
         let mut evicted = Vec::new();
-        let mut around = Vec::new();
+        let mut around = false;
         let result = if !pte.mapped() {
             if vma.is_anon() && !vma.shared {
                 self.fault_anon(mm, page, want, &mut evicted)
             } else {
-                let r = self.fault_file(mm, page, &vma, want, &mut evicted);
-                if r.is_ok() && want != Want::Write && self.prefault_label.is_none() {
-                    around = self.fault_around(mm, page, &vma);
-                }
-                r
+                around = want != Want::Write && self.prefault_label.is_none();
+                self.fault_file(mm, page, &vma, want, &mut evicted)
             }
         } else if want == Want::Write && !pte.writable() {
             self.fault_write_protected(mm, page, &vma, &mut evicted)
@@ -169,12 +166,8 @@ impl KernelState {
                     ..Event::new(kind, access, origin, region, page, gpa)
                 };
                 self.record(e, at);
-                // The pages mapped around it: rows of their own, with the
-                // fault's thread and instruction, not faults themselves.
-                for (va, gpa) in around {
-                    let region = self.space(mm).region_of(va).unwrap_or(vma.region);
-                    let e = Event { pid, tid, ..Event::new(EventKind::FaultAround, access, origin, region, va, gpa) };
-                    self.record(e, at);
+                if around {
+                    self.fault_around(mm, page, &vma, (pid, tid, origin), at);
                 }
                 Outcome::Done
             }
@@ -257,15 +250,15 @@ impl KernelState {
     /// mapping is shared and writable); no I/O, no copy. The window starts
     /// at the fault's address rounded down to the fault-around size (not
     /// below the VMA) and holds that many pages, within the VMA and the
-    /// page table. Returns the pages mapped.
-    fn fault_around(&mut self, mm: MmId, page: u64, vma: &Vma) -> Vec<(u64, u64)> {
+    /// page table. Each page mapped is a `fault-around` row, with the
+    /// fault's thread and instruction (`who`), not a fault of its own.
+    fn fault_around(&mut self, mm: MmId, page: u64, vma: &Vma, who: (Pid, Tid, Origin), at: Instant) {
         let nr = self.cfg.fault_around_pages;
-        let mut mapped = Vec::new();
         if nr <= 1 {
-            return mapped;
+            return;
         }
-        let Backing::File { file, .. } = &vma.backing else { return mapped };
-        let Some(cached) = self.phys.cache.get(&file.id) else { return mapped };
+        let Backing::File { file, .. } = &vma.backing else { return };
+        let Some(cached) = self.phys.cache.get(&file.id) else { return };
         let file_pages = cached.data.size().div_ceil(PAGE_SIZE);
         let start = (page & !(nr * PAGE_SIZE - 1)).max(vma.start);
         let table_end = (start | (512 * PAGE_SIZE - 1)) + 1;
@@ -289,15 +282,17 @@ impl KernelState {
             va += PAGE_SIZE;
         }
         let writable = vma.shared && vma.perms.write;
-        let k = &mut *self;
-        let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+        let (pid, tid, origin) = who;
         for (va, gpa) in cand {
+            let k = &mut *self;
+            let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
             if space.map_page(&mut k.phys, va, gpa, vma.perms, writable, vma.locked).is_err() {
                 break;
             }
-            mapped.push((va, gpa));
+            let region = self.space(mm).region_of(va).unwrap_or(vma.region);
+            let e = Event { pid, tid, ..Event::new(EventKind::FaultAround, Access::Read, origin, region, va, gpa) };
+            self.record(e, at);
         }
-        mapped
     }
 
     /// Page `index` of cached `file`: its frame, created and read in if it

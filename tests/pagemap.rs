@@ -97,6 +97,48 @@ fn pagemap_soft_dirty_marks_every_page_of_a_vma() {
     assert!(run.stdout.contains("oom_score as proc_oom_score computes it: 1\n"), "{}", run.stdout);
 }
 
+/// /proc/self/clear_refs: 4 clears soft-dirty and write-protects, so the
+/// next write is a fault (counted, and a row of the timeline) that marks
+/// the page again; a read is not; the kernel's own write marks it too; a
+/// new mapping is soft-dirty at once; 5 resets VmHWM; bad values are
+/// EINVAL or ERANGE, and the file is write-only. The host kernel may lack
+/// soft-dirty, so this is faultline's alone.
+#[test]
+fn clear_refs_clears_soft_dirty_and_a_write_sets_it_again() {
+    use faultline::timeline::{Access, EventKind, Origin};
+    for libc in ["glibc", "musl"] {
+        let name = format!("pagemap-{libc}");
+        let run = run_fixture(&name, &["clear_refs"]);
+        assert_eq!(run.code(), 0, "{name}: {}", run.stderr);
+        let out = &run.stdout;
+        let rest = out.split_once('\n').unwrap().1;
+        assert_eq!(
+            rest,
+            "before: 1111 shared 1\nwrite 4: 2\nafter: 0000 shared 0\n\
+             write a[1]: +1, read a[2]: +0, write shared: +1\nnow: 0100 shared 1\n\
+             read() 4 into a[3]: 1\nnew mapping: 1 1\nwrite 0: errno 22\nwrite 6: errno 22\nwrite x: errno 22\n\
+             write 99999999999: errno 34\nwrite ' 1 ': 3\nopen for reading: errno 13\n\
+             after munmap: VmHWM above VmRSS by 3 MiB or more: 1\nwrite 5: 1\nVmHWM == VmRSS: 1\n",
+            "{name}"
+        );
+        // The writes after clear_refs are faults of their own in the
+        // timeline: the private page reused in place (a `cow` row, as
+        // wp_page_reuse), the shared one a minor fault on its cached page.
+        let (a, s) = (hex_field(out, "a"), hex_field(out, "s"));
+        let rows = |va: u64| -> Vec<(Access, EventKind)> {
+            run.outcome
+                .events
+                .iter()
+                .filter(|e| e.origin == Origin::Guest && e.gva == va && e.kind != EventKind::Release)
+                .map(|e| (e.access, e.kind))
+                .collect()
+        };
+        assert_eq!(rows(a + 4096), [(Access::Write, EventKind::ZeroFill), (Access::Write, EventKind::Cow)], "{name}");
+        assert_eq!(rows(a + 2 * 4096), [(Access::Write, EventKind::ZeroFill)], "{name}");
+        assert_eq!(rows(s), [(Access::Write, EventKind::CacheHit), (Access::Write, EventKind::CacheHit)], "{name}");
+    }
+}
+
 /// Pages reclaim sent to swap show bit 62 without bit 63, their swap
 /// offset hidden, and as many as smaps_rollup's Swap says.
 #[test]
@@ -116,9 +158,10 @@ fn pagemap_swapped_pages_agree_with_smaps() {
     assert_eq!(swapped + present, pages, "{}", run.stdout);
     assert_eq!(bad, 0, "{}", run.stdout);
     // Only the region was big enough to swap much; the rest of the process
-    // (stack, data) may have a few pages in swap too.
+    // (stack, libc's data, the entries' buffer) may have some pages in swap
+    // too.
     assert!(swap_kb / 4 >= swapped, "{}", run.stdout);
-    assert!(swap_kb / 4 - swapped < 32, "{}", run.stdout);
+    assert!(swap_kb / 4 - swapped < 64, "{}", run.stdout);
 }
 
 /// Fault-around: a program reading a byte of each page of cached file

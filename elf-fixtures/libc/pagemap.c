@@ -10,6 +10,8 @@
  * Usage: pagemap FILE [softdirty]   (FILE: at least 48 pages, readable)
  *        pagemap swap PAGES          (write PAGES pages, then count the
  *                                     swapped entries against smaps_rollup)
+ *        pagemap clear_refs          (soft-dirty cleared and set again; a
+ *                                     kernel with CONFIG_MEM_SOFT_DIRTY)
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,8 +117,73 @@ static int swap_mode(long pages)
     return 0;
 }
 
+static long minflt(void)
+{
+    struct rusage u;
+    getrusage(RUSAGE_SELF, &u);
+    return u.ru_minflt;
+}
+
+static int sd(const void *addr)
+{
+    return (int)(entry(addr) >> 55 & 1);
+}
+
+static int clear_refs_mode(void)
+{
+    pm = open("/proc/self/pagemap", O_RDONLY);
+    char *a = mmap(NULL, 4 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    char *s = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    for (int i = 0; i < 4; i++)
+        a[i * PAGE] = 1;
+    s[0] = 1;
+    printf("a=%p s=%p\n", (void *)a, (void *)s);
+    printf("before: %d%d%d%d shared %d\n", sd(a), sd(a + PAGE), sd(a + 2 * PAGE), sd(a + 3 * PAGE), sd(s));
+    int cr = open("/proc/self/clear_refs", O_WRONLY);
+    printf("write 4: %s\n", res(write(cr, "4\n", 2)));
+    printf("after: %d%d%d%d shared %d\n", sd(a), sd(a + PAGE), sd(a + 2 * PAGE), sd(a + 3 * PAGE), sd(s));
+    long m0 = minflt();
+    m0 = minflt();
+    a[PAGE] = 2;
+    long m1 = minflt();
+    volatile char x = a[2 * PAGE];
+    (void)x;
+    long m2 = minflt();
+    s[0] = 2;
+    long m3 = minflt();
+    printf("write a[1]: +%ld, read a[2]: +%ld, write shared: +%ld\n", m1 - m0, m2 - m1, m3 - m2);
+    printf("now: %d%d%d%d shared %d\n", sd(a), sd(a + PAGE), sd(a + 2 * PAGE), sd(a + 3 * PAGE), sd(s));
+    int fd = open("/proc/self/comm", O_RDONLY);
+    ssize_t n = read(fd, a + 3 * PAGE, 4);
+    printf("read() %zd into a[3]: %d\n", n, sd(a + 3 * PAGE));
+    char *fresh = mmap(NULL, 2 * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    fresh[0] = 1;
+    printf("new mapping: %d %d\n", sd(fresh), sd(fresh + PAGE));
+    printf("write 0: %s\n", res(write(cr, "0", 1)));
+    printf("write 6: %s\n", res(write(cr, "6", 1)));
+    printf("write x: %s\n", res(write(cr, "x", 1)));
+    printf("write 99999999999: %s\n", res(write(cr, "99999999999", 11)));
+    printf("write ' 1 ': %s\n", res(write(cr, " 1 ", 3)));
+    printf("open for reading: %s\n", res(open("/proc/self/clear_refs", O_RDONLY)));
+    /* 5: VmHWM starts again from VmRSS. */
+    long pages = 1024;
+    char *big = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    for (long i = 0; i < pages; i++)
+        big[i * PAGE] = 1;
+    munmap(big, pages * PAGE);
+    long hwm = field("/proc/self/status", "VmHWM:"), rss = field("/proc/self/status", "VmRSS:");
+    printf("after munmap: VmHWM above VmRSS by 3 MiB or more: %d\n", hwm - rss >= pages * 3);
+    printf("write 5: %s\n", res(write(cr, "5", 1)));
+    hwm = field("/proc/self/status", "VmHWM:");
+    rss = field("/proc/self/status", "VmRSS:");
+    printf("VmHWM == VmRSS: %d\n", hwm == rss);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "clear_refs") == 0)
+        return clear_refs_mode();
     if (argc > 2 && strcmp(argv[1], "swap") == 0)
         return swap_mode(atol(argv[2]));
     if (argc < 2) {

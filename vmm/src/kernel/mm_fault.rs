@@ -340,9 +340,11 @@ impl KernelState {
         let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
         let gpa = space.pte(page).frame();
         if vma.shared {
+            // Write-protected by clear_refs: wp_page_shared, a minor fault
+            // on a page already in the page cache.
             space.remap_page(&mut k.phys, page, gpa, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
             k.phys.update(gpa, |f| f.dirty = true);
-            return Ok(None);
+            return Ok(Some((EventKind::CacheHit, gpa)));
         }
         let how = fault::break_cow(&mut k.phys, &k.uffd, space, page, vma, evicted)?;
         let now = space.pte(page).frame();

@@ -636,6 +636,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
                 ("oom_score_adj", 8),
                 ("limits", 8),
                 ("pagemap", 8),
+                ("clear_refs", 8),
             ]
             .iter()
             .map(|(n, t)| (n.to_string(), *t))
@@ -662,6 +663,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         ["limits"] => ProcNode::File(limits(p).into_bytes()),
         // Made per read (see procfs_mm::pagemap_entries): empty here.
         ["pagemap"] => ProcNode::File(Vec::new()),
+        // Written only (see syscalls::io).
+        ["clear_refs"] => ProcNode::File(Vec::new()),
         ["exe"] => ProcNode::Link(p.exe.clone()),
         ["cwd"] => ProcNode::Link(p.cwd.clone()),
         ["root"] => ProcNode::Link("/".into()),

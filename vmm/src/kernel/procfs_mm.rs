@@ -141,6 +141,7 @@ fn vm_flags(v: &Vma) -> String {
         (v.dontcopy, "dc"),
         (v.wipeonfork, "wf"),
         (!v.shared && !v.noreserve && v.perms.write, "ac"),
+        (v.soft_dirty, "sd"),
     ] {
         if on {
             f.push(name);
@@ -251,9 +252,9 @@ const PM_PRESENT: u64 = 1 << 63;
 /// a file page nor exclusively mapped). Frames assigned ahead of the first
 /// touch (the block fill) are not present; anonymous pages in swap are
 /// swapped; shared memory swapped out is, as on Linux, a hole (its entry
-/// was zapped). Every VMA carries VM_SOFTDIRTY from its creation and
-/// faultline has no clear_refs to clear it, so every page inside a VMA is
-/// soft-dirty, as on a kernel with CONFIG_MEM_SOFT_DIRTY until clear_refs.
+/// was zapped). Soft-dirty (CONFIG_MEM_SOFT_DIRTY): the VMA's
+/// VM_SOFTDIRTY (every new VMA has it, until clear_refs) or the entry's
+/// own bit (written since clear_refs; kept in swap).
 pub fn pagemap_entries(k: &KernelState, p: &super::Process, vpn: u64, n: u64) -> Vec<u8> {
     let last = PM_TASK_SIZE / PAGE_SIZE;
     let end = vpn.saturating_add(n).min(last);
@@ -273,7 +274,7 @@ pub fn pagemap_entries(k: &KernelState, p: &super::Process, vpn: u64, n: u64) ->
         page = hole_end;
         let vma_end = (v.end / PAGE_SIZE).min(end);
         while page < vma_end {
-            out.extend_from_slice(&pagemap_entry(k, space, page * PAGE_SIZE).to_le_bytes());
+            out.extend_from_slice(&pagemap_entry(k, space, v, page * PAGE_SIZE).to_le_bytes());
             page += 1;
         }
     }
@@ -281,14 +282,15 @@ pub fn pagemap_entries(k: &KernelState, p: &super::Process, vpn: u64, n: u64) ->
 }
 
 /// The entry of page `va`, which lies in a VMA.
-fn pagemap_entry(k: &KernelState, space: &crate::mm::AddressSpace, va: u64) -> u64 {
-    let mut flags = PM_SOFT_DIRTY;
+fn pagemap_entry(k: &KernelState, space: &crate::mm::AddressSpace, v: &Vma, va: u64) -> u64 {
+    let mut flags = if v.soft_dirty { PM_SOFT_DIRTY } else { 0 };
     let pte = space.pte(va);
     let Some(f) = pte.mapped().then(|| k.phys.frame(pte.frame())).flatten() else { return flags };
+    let soft_dirty = if pte.soft_dirty() { PM_SOFT_DIRTY } else { 0 };
     match f.residency {
-        Residency::Zero => flags |= PM_PRESENT,
+        Residency::Zero => flags |= PM_PRESENT | soft_dirty,
         Residency::Resident => {
-            flags |= PM_PRESENT;
+            flags |= PM_PRESENT | soft_dirty;
             if f.kind != FrameKind::Anon {
                 flags |= PM_FILE;
             }
@@ -296,7 +298,7 @@ fn pagemap_entry(k: &KernelState, space: &crate::mm::AddressSpace, va: u64) -> u
                 flags |= PM_MMAP_EXCLUSIVE;
             }
         }
-        Residency::Swapped(_) if f.kind == FrameKind::Anon => flags |= PM_SWAP,
+        Residency::Swapped(_) if f.kind == FrameKind::Anon => flags |= PM_SWAP | soft_dirty,
         Residency::Swapped(_) | Residency::Absent => {}
     }
     flags

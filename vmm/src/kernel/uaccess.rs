@@ -74,6 +74,7 @@ impl KernelState {
             }
             if want == Want::Write {
                 self.phys.update(gpa, |f| f.dirty = true);
+                self.space(mm).mark_soft_dirty(page);
             }
             return Ok(gpa);
         }

@@ -350,6 +350,13 @@ impl Phys {
         self.mm_counters.get(&mm).copied().unwrap_or_default()
     }
 
+    /// VmHWM starts again from VmRSS (clear_refs 5).
+    pub fn reset_hiwater(&mut self, mm: MmId) {
+        if let Some(c) = self.mm_counters.get_mut(&mm) {
+            c.hiwater = c.rss();
+        }
+    }
+
     /// Forgets an address space's counters (it is gone).
     pub fn drop_mm(&mut self, mm: MmId) {
         self.mm_counters.remove(&mm);

@@ -384,12 +384,56 @@ impl AddressSpace {
                     let old = pte;
                     self.tables.set(&mut phys.tables, va, Pte::user(gpa, v.perms, false).keeping_history(old))?;
                 }
-                let (_, slot) = child.tables.set(&mut phys.tables, va, Pte::user(gpa, v.perms, writable))?;
+                let child_pte = Pte::user(gpa, v.perms, writable).keeping_soft_dirty(pte);
+                let (_, slot) = child.tables.set(&mut phys.tables, va, child_pte)?;
                 phys.add_map(gpa, Mapping { mm: child_id, va, pte: slot });
             }
         }
         self.flush_into(phys);
         Ok(child)
+    }
+
+    /// Marks page `va` soft-dirty: the kernel wrote it (copy_to_user), not
+    /// the CPU, so no dirty bit says so.
+    pub fn mark_soft_dirty(&self, va: u64) {
+        self.tables.mark_soft_dirty(va);
+    }
+
+    /// /proc/PID/clear_refs, as Linux's clear_refs_write: 1 to 3 clear the
+    /// accessed bits (of every page, of anonymous ones, of file ones); 4
+    /// clears soft-dirty: every VMA loses VM_SOFTDIRTY and every entry its
+    /// soft-dirty and dirty bits (the frame keeps that it was written), and
+    /// pages with their own data are write-protected, so the next write
+    /// faults and marks the page again. Pages not there yet (the block
+    /// fill's, the zero page's, swapped ones) fault on their next write
+    /// anyway, or are marked by the CPU's write after a swap-in.
+    pub fn clear_refs(&mut self, phys: &mut Phys, what: u32) {
+        if what == 4 {
+            self.vmas.update(0, 1 << 47, |v| v.soft_dirty = false);
+        }
+        let vmas: Vec<Vma> = self.vmas.iter().cloned().collect();
+        for v in &vmas {
+            let file = !v.is_anon();
+            if (what == 2 && file) || (what == 3 && !file) {
+                continue;
+            }
+            for (va, gpa) in self.mapped_frames(v.start, v.end) {
+                if what != 4 {
+                    self.tables.clear_accessed(va);
+                    continue;
+                }
+                let old = self.tables.pte(va);
+                let protect = old.writable() && phys.frame(gpa).is_some_and(|f| f.residency == Residency::Resident);
+                // The entry the swap replaced says whether the CPU wrote
+                // the page up to the last moment.
+                if let Ok((was, _)) = self.tables.set(&mut phys.tables, va, old.cleaned(protect)) {
+                    if was.dirty() {
+                        phys.update(gpa, |f| f.dirty = true);
+                    }
+                }
+            }
+        }
+        self.flush_into(phys);
     }
 
     /// Tears everything down: every page unmapped, every table retired.

@@ -72,6 +72,10 @@ pub struct Vma {
     pub region: RegionId,
     /// A name given with PR_SET_VMA_ANON_NAME.
     pub anon_name: Option<Arc<str>>,
+    /// VM_SOFTDIRTY: every page counts as soft-dirty in pagemap. Set on
+    /// every new (or grown) VMA, cleared by clear_refs; merging ignores it
+    /// and keeps it if either side has it, as Linux's vma_merge.
+    pub soft_dirty: bool,
 }
 
 impl Vma {
@@ -93,6 +97,7 @@ impl Vma {
             may_write: true,
             region,
             anon_name: None,
+            soft_dirty: true,
         }
     }
 
@@ -394,7 +399,9 @@ impl VmaSet {
             };
             if mergeable {
                 let b = self.map.remove(&next).expect("present");
-                self.map.get_mut(&cur).expect("present").end = b.end;
+                let a = self.map.get_mut(&cur).expect("present");
+                a.end = b.end;
+                a.soft_dirty |= b.soft_dirty;
             } else {
                 cur = next;
             }

@@ -33,6 +33,11 @@ const NX: u64 = 1 << 63;
 /// the page allows no access (PROT_NONE). The frame's address stays in the
 /// entry so the data survives until the page is made accessible again.
 const SOFT_NOACCESS: u64 = 1 << 9;
+/// Software bit 11, as Linux's _PAGE_SOFT_DIRTY: the page was written since
+/// clear_refs last cleaned it. The CPU sets only the dirty bit; an entry is
+/// soft-dirty if either is set, and whoever clears the dirty bit (reclaim)
+/// keeps it here.
+const SOFT_DIRTY: u64 = 1 << 11;
 const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: u64 = 512;
 /// PML4 slot of the kernel half every process shares.
@@ -131,7 +136,29 @@ impl Pte {
     /// are the page's history, and reclaim must not lose that it was
     /// written.
     pub fn keeping_history(self, old: Pte) -> Pte {
-        Pte(self.0 | (old.0 & (ACCESSED | DIRTY)))
+        Pte(self.0 | (old.0 & (ACCESSED | DIRTY | SOFT_DIRTY)))
+    }
+    /// Written since clear_refs last cleaned it (or ever).
+    pub fn soft_dirty(self) -> bool {
+        self.0 & (DIRTY | SOFT_DIRTY) != 0
+    }
+    /// The same entry, soft-dirty if `old` was (a fork child's copy).
+    pub fn keeping_soft_dirty(self, old: Pte) -> Pte {
+        if old.soft_dirty() {
+            Pte(self.0 | SOFT_DIRTY)
+        } else {
+            self
+        }
+    }
+    /// clear_refs' soft-dirty clearing: not soft-dirty, not dirty (the
+    /// caller keeps that in the frame), and read-only if `protect`, so the
+    /// next write faults and marks it again.
+    pub fn cleaned(self, protect: bool) -> Pte {
+        let mut v = self.0 & !(DIRTY | SOFT_DIRTY);
+        if protect {
+            v &= !WRITABLE;
+        }
+        Pte(v)
     }
 }
 
@@ -401,10 +428,27 @@ impl PageTables {
     pub fn set(&mut self, pool: &mut TablePool, va: u64, new: Pte) -> Result<(Pte, u64), PagingError> {
         let (entry, off) = self.leaf_mut(pool, va)?;
         let old = Pte(entry.swap(new.0, Ordering::AcqRel));
-        if old.present() && (old.0 ^ new.0) & !(ACCESSED | DIRTY) != 0 {
+        if old.present() && (old.0 ^ new.0) & !(ACCESSED | DIRTY | SOFT_DIRTY) != 0 {
             self.stale.push(old.frame());
         }
         Ok((old, off))
+    }
+
+    /// Marks `va`'s entry soft-dirty, if it maps a frame: a write the CPU
+    /// did not make (the kernel's copy_to_user).
+    pub fn mark_soft_dirty(&self, va: u64) {
+        if let Some((entry, _)) = self.walk(va).ok().flatten() {
+            if Pte(entry.load(Ordering::Acquire)).mapped() {
+                entry.fetch_or(SOFT_DIRTY, Ordering::AcqRel);
+            }
+        }
+    }
+
+    /// Clears the accessed bit of `va`'s entry (clear_refs 1 to 3).
+    pub fn clear_accessed(&self, va: u64) {
+        if let Some((entry, _)) = self.walk(va).ok().flatten() {
+            entry.fetch_and(!ACCESSED, Ordering::AcqRel);
+        }
     }
 
     /// Clears `va`'s entry if there is one; returns the old entry.
@@ -494,9 +538,20 @@ pub fn entry_at(mem: &HostMapping, slot_offset: u64) -> Option<&AtomicU64> {
     mem.atomic_u64(slot_offset)
 }
 
-/// Reads and clears the accessed and dirty bits of an entry.
+/// Reads and clears the accessed and dirty bits of an entry; a dirty one
+/// stays soft-dirty.
 pub fn take_accessed_dirty(entry: &AtomicU64) -> (bool, bool) {
-    let v = entry.fetch_and(!(ACCESSED | DIRTY), Ordering::AcqRel);
+    let mut v = entry.load(Ordering::Acquire);
+    loop {
+        let mut new = v & !(ACCESSED | DIRTY);
+        if v & DIRTY != 0 {
+            new |= SOFT_DIRTY;
+        }
+        match entry.compare_exchange_weak(v, new, Ordering::AcqRel, Ordering::Acquire) {
+            Ok(_) => break,
+            Err(now) => v = now,
+        }
+    }
     (v & ACCESSED != 0, v & DIRTY != 0)
 }
 

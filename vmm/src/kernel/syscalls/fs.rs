@@ -391,7 +391,11 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                     if flags & O_DIRECTORY != 0 {
                         return Err(ENOTDIR);
                     }
-                    if write && c.last().is_none_or(|l| l != "oom_score_adj") {
+                    let last = c.last().map_or("", String::as_str);
+                    // clear_refs is 0200: write-only.
+                    if (write && last != "oom_score_adj" && last != "clear_refs")
+                        || (last == "clear_refs" && flags & O_ACCMODE != super::super::files::O_WRONLY)
+                    {
                         return Err(EACCES);
                     }
                     let seq = match n {

@@ -120,9 +120,36 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             p.oom_score_adj = v;
             Ok(count as i64)
         }
+        FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => clear_refs(ctx, *pid, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),
     }
+}
+
+/// A write to /proc/PID/clear_refs, as clear_refs_write: at most 12 bytes
+/// taken, a number from 1 to 5 (spaces around it allowed), the count
+/// taken returned. 1-3 clear accessed bits, 4 soft-dirty, 5 resets VmHWM.
+fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
+    let count = count.min(12);
+    let mut b = vec![0u8; count as usize];
+    ctx.read_user(buf, &mut b)?;
+    let text = std::str::from_utf8(&b).map_err(|_| EINVAL)?.trim_matches(|c: char| c.is_ascii_whitespace());
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(EINVAL);
+    }
+    let what: u32 = digits.parse().map_err(|_| ERANGE)?;
+    if !(1..=5).contains(&what) {
+        return Err(EINVAL);
+    }
+    let k = &mut *ctx.k;
+    let mm = k.procs.get(&pid).ok_or(ESRCH)?.mm;
+    if what == 5 {
+        k.phys.reset_hiwater(mm);
+    } else if let Some(m) = k.mms.get_mut(&mm) {
+        m.space.clear_refs(&mut k.phys, what);
+    }
+    Ok(count as i64)
 }
 
 /// Puts all of `data` in a pipe, blocking while it is full.

@@ -565,6 +565,20 @@ mod tests {
     use super::*;
 
     const BASE: u64 = 0x10_0000;
+
+    #[test]
+    fn reclaim_taking_the_dirty_bit_leaves_the_page_soft_dirty() {
+        let e = AtomicU64::new(Pte::user(BASE, Perms::RW, true).raw() | DIRTY | ACCESSED);
+        assert_eq!(take_accessed_dirty(&e), (true, true));
+        let p = Pte(e.load(Ordering::Relaxed));
+        assert!(!p.dirty() && !p.accessed() && p.soft_dirty());
+        assert_eq!(take_accessed_dirty(&e), (false, false));
+        assert!(Pte(e.load(Ordering::Relaxed)).soft_dirty());
+        let c = p.cleaned(true);
+        assert!(!c.soft_dirty() && !c.writable() && c.present() && c.frame() == BASE);
+        assert!(Pte::user(BASE, Perms::RW, false).keeping_soft_dirty(p).soft_dirty());
+        assert!(!Pte::user(BASE, Perms::RW, false).keeping_soft_dirty(c).soft_dirty());
+    }
     const RW: Perms = Perms::RW;
 
     fn pool(pages: u64) -> TablePool {

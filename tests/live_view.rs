@@ -1,6 +1,7 @@
 //! Watching a run: `--vmstat N` prints procps vmstat's header once and a
 //! line every N seconds (the first at once), with values from faultline's
-//! model; `--top` prints top's table of every process at exit.
+//! model; `--top` prints top's table of every process at exit, and of the
+//! live ones on SIGUSR1.
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -163,4 +164,34 @@ fn fault_around_beyond_a_page_table_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{err}");
     assert_eq!(err.trim_end(), "faultline: error: --fault-around is at most 2M (one page table)");
+}
+
+#[test]
+fn sigusr1_prints_the_live_processes() {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "-q", "--top", "--vmstat", "1", &fixture("liveview-glibc"), "2500", "2"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    // The first vmstat line: faultline is running and listens.
+    let mut err = Vec::new();
+    while err.len() < 3 {
+        err.push(lines.next().expect("vmstat's first line").unwrap());
+    }
+    // SAFETY: signalling our own child.
+    assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
+    err.extend(lines.map(Result::unwrap));
+    assert_eq!(child.wait().unwrap().code(), Some(0), "{err:?}");
+    let header = faultline::sandbox::TOP_HEADER.trim_end();
+    let tables: Vec<usize> = err.iter().enumerate().filter(|(_, l)| *l == header).map(|(i, _)| i).collect();
+    assert_eq!(tables.len(), 2, "{err:#?}");
+    // The live table: pid 1 running or asleep; then, at exit, a zombie.
+    let live: Vec<&str> = err[tables[0] + 1].split_whitespace().collect();
+    assert_eq!(live[0], "1", "{err:#?}");
+    assert!(live[7] == "S" || live[7] == "R", "{err:#?}");
+    let last: Vec<&str> = err[tables[1] + 1].split_whitespace().collect();
+    assert_eq!((last[0], last[7]), ("1", "Z"), "{err:#?}");
 }

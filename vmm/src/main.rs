@@ -403,10 +403,12 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     let probe = sandbox.probe();
     let watcher = show_progress.then(|| progress(sandbox.probe(), done.clone()));
     let every = opts.vmstat.map(Duration::from_secs);
-    let live = (every.is_some() || opts.top).then(|| live_view(sandbox.probe(), every, opts.top, done.clone()));
+    // Caught before anything is printed: who waits for the first line may
+    // signal at once.
     if opts.top {
         catch_usr1();
     }
+    let live = (every.is_some() || opts.top).then(|| live_view(sandbox.probe(), every, opts.top, done.clone()));
     catch_signals();
     let result = sandbox.run_with(Some(&INTERRUPT));
     done.store(true, Ordering::Release);

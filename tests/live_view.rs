@@ -185,7 +185,7 @@ fn sigusr1_prints_the_live_processes() {
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
     err.extend(lines.map(Result::unwrap));
     assert_eq!(child.wait().unwrap().code(), Some(0), "{err:?}");
-    let header = faultline::sandbox::TOP_HEADER.trim_end();
+    let header = faultline::TOP_HEADER.trim_end();
     let tables: Vec<usize> = err.iter().enumerate().filter(|(_, l)| *l == header).map(|(i, _)| i).collect();
     assert_eq!(tables.len(), 2, "{err:#?}");
     // The live table: pid 1 running or asleep; then, at exit, a zombie.

@@ -423,7 +423,10 @@ impl ProgressProbe {
 
     /// A `vmstat` line over the interval since `since` (since the start
     /// without one), and the sample to pass next time.
-    pub fn vmstat(&self, since: Option<&crate::kernel::live::VmstatSample>) -> (crate::kernel::live::VmstatSample, String) {
+    pub fn vmstat(
+        &self,
+        since: Option<&crate::kernel::live::VmstatSample>,
+    ) -> (crate::kernel::live::VmstatSample, String) {
         self.0.lock().vmstat_line(since)
     }
 

@@ -24,6 +24,7 @@ fn summary(path: &PathBuf) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
+const TOP_HEADER: &str = "    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND\n";
 const HEADER1: &str = "procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu----- ----faults---";
 const HEADER2: &str = " r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st    flt majflt";
 
@@ -139,7 +140,7 @@ fn top_lists_each_process_with_the_summarys_resident_memory() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{err}");
     let lines: Vec<&str> = err.lines().collect();
-    let at = lines.iter().position(|l| *l == faultline::TOP_HEADER.trim_end()).expect("top's header");
+    let at = lines.iter().position(|l| *l == TOP_HEADER.trim_end()).expect("top's header");
     let rows: Vec<Vec<&str>> = lines[at + 1..].iter().map(|l| l.split_whitespace().collect()).collect();
     let s = summary(&json);
     let procs = s["processes"].as_array().unwrap();
@@ -185,7 +186,7 @@ fn sigusr1_prints_the_live_processes() {
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGUSR1) }, 0);
     err.extend(lines.map(Result::unwrap));
     assert_eq!(child.wait().unwrap().code(), Some(0), "{err:?}");
-    let header = faultline::TOP_HEADER.trim_end();
+    let header = TOP_HEADER.trim_end();
     let tables: Vec<usize> = err.iter().enumerate().filter(|(_, l)| *l == header).map(|(i, _)| i).collect();
     assert_eq!(tables.len(), 2, "{err:#?}");
     // The live table: pid 1 running or asleep; then, at exit, a zombie.

@@ -98,7 +98,6 @@ pub mod timeline;
 pub use arch::Perms;
 pub use fault::WakeMode;
 pub use kernel::files::{Input, Output};
-pub use kernel::live::{VmstatSample, TOP_HEADER, VMSTAT_HEADER};
 pub use kernel::procfs::{MemInfo, MemStatus, MemoryReport};
 pub use kernel::{ExitStatus, Stop};
 pub use loader::{LoadError, PIE_BASE};

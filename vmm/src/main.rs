@@ -245,15 +245,10 @@ fn live_view(
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         use std::io::Write;
-        let start = Instant::now();
-        let mut last = None;
-        let mut next = start;
+        let mut next = Instant::now();
         while !done.load(Ordering::Acquire) {
             if let Some(every) = every.filter(|_| Instant::now() >= next) {
-                let (sample, line) = probe.vmstat(last.as_ref());
-                let head = if last.is_none() { faultline::VMSTAT_HEADER } else { "" };
-                let _ = std::io::stderr().lock().write_all(format!("{head}{line}").as_bytes());
-                last = Some(sample);
+                let _ = std::io::stderr().lock().write_all(probe.vmstat().as_bytes());
                 next += every;
             }
             if top && TOP_WANTED.swap(false, Ordering::AcqRel) {

@@ -129,6 +129,18 @@ impl KernelState {
         (now, line)
     }
 
+    /// The next line of `vmstat N`: the header and the line since the
+    /// start at the first call, then the line since the call before.
+    pub fn vmstat_next(&mut self) -> String {
+        let last = self.vmstat_last;
+        let (now, line) = self.vmstat_line(last.as_ref());
+        self.vmstat_last = Some(now);
+        match last {
+            None => format!("{VMSTAT_HEADER}{line}"),
+            Some(_) => line,
+        }
+    }
+
     /// top's rows for the processes alive now.
     pub fn top_live(&self) -> Vec<TopRow> {
         self.procs.values().filter(|p| !p.is_zombie()).map(|p| self.top_row(p.pid)).collect()

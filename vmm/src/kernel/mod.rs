@@ -189,6 +189,8 @@ pub struct KernelState {
     pub io: live::IoCounters,
     /// top's row of each process as it ended, in exit order.
     pub top_exited: Vec<live::TopRow>,
+    /// The last vmstat line's counters, for the next one's rates.
+    pub vmstat_last: Option<live::VmstatSample>,
 }
 
 /// What the vCPU thread does next.
@@ -428,6 +430,7 @@ impl KernelState {
             init_memory: None,
             io: live::IoCounters::default(),
             top_exited: Vec::new(),
+            vmstat_last: None,
         }
     }
 

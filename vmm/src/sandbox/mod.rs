@@ -421,13 +421,10 @@ impl ProgressProbe {
         Progress { events: k.recorder.events(), resident_pages: k.phys.counters.resident, processes: k.procs.len() }
     }
 
-    /// A `vmstat` line over the interval since `since` (since the start
-    /// without one), and the sample to pass next time.
-    pub fn vmstat(
-        &self,
-        since: Option<&crate::kernel::live::VmstatSample>,
-    ) -> (crate::kernel::live::VmstatSample, String) {
-        self.0.lock().vmstat_line(since)
+    /// A `vmstat` line over the interval since the last call: the first
+    /// call gives vmstat's two header lines and a line since the start.
+    pub fn vmstat(&self) -> String {
+        self.0.lock().vmstat_next()
     }
 
     /// top's table of the processes alive now.

@@ -365,7 +365,8 @@ fn pressure(image: &Program, pages: u64) -> Result<Pressure, BenchError> {
         (Some(a), Some(b)) if v.len() > 1 => (b.time_ns - a.time_ns) as f64 / (v.len() - 1) as f64,
         _ => 0.0,
     };
-    let calm = (budget - budget / 4) as usize - 64;
+    // The zero-fills well before the budget fills (small runs have few).
+    let calm = ((budget - budget / 4) as usize).saturating_sub(64).max(2);
     let first_evict = outcome.events.iter().find(|e| e.kind == EventKind::Evict).map_or(u64::MAX, |e| e.seq);
     let pressed: Vec<&Event> = zf.iter().copied().filter(|e| e.seq > first_evict).collect();
     Ok(Pressure {

@@ -201,13 +201,39 @@ static void count(int sig)
     handled++;
 }
 
-/* Signals the main thread (unless arg: the alarm does), then writes. */
+/* Waits (up to ~2 s) until the main thread sleeps in the kernel, as
+ * /proc shows it: a signal sent earlier would find it before its read,
+ * which a busy machine made happen. */
+static void wait_main_blocked(void)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)getpid());
+    for (int i = 0; i < 1000; i++) {
+        char buf[512] = {0};
+        int fd = open(path, O_RDONLY);
+        if (fd >= 0) {
+            if (read(fd, buf, sizeof buf - 1) < 0)
+                buf[0] = 0;
+            close(fd);
+        }
+        char *p = strrchr(buf, ')');
+        if (p && p[1] == ' ' && p[2] == 'S')
+            return;
+        struct timespec t = {0, 2 * 1000000};
+        nanosleep(&t, NULL);
+    }
+}
+
+/* Signals the main thread once it blocks in its read (unless arg: the
+ * alarm does), then writes. */
 static void *poke(void *arg)
 {
     struct timespec d = {0, 50 * 1000000};
     nanosleep(&d, NULL);
-    if (!arg)
+    if (!arg) {
+        wait_main_blocked();
         pthread_kill(main_thread, SIGUSR1);
+    }
     nanosleep(&d, NULL);
     nanosleep(&d, NULL);
     write(pipefd[1], "x", 1);

@@ -227,7 +227,7 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     continue;
                 }
                 let t = trap::classify(vector, &frame, || vcpu.cr2().unwrap_or(0));
-                let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall | Trap::RingReturn);
+                let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall);
                 let mut regs =
                     if is_call { UserRegs::at_syscall(&gprs, &frame) } else { UserRegs::at_exception(&gprs, &frame) };
                 let before = regs;

@@ -53,10 +53,6 @@ pub const IDT_VA: u64 = SHIM_VA + 0x1000;
 pub const COMPAT_SYSCALL_TRAP_VA: u64 = SHIM_VA + 0xf000;
 /// LSTAR: canonical, supervisor half, and deliberately never mapped.
 pub const SYSCALL_TRAP_VA: u64 = SHIM_VA + 0x10_0000;
-/// Where the syscall ring stub jumps when a call it handed the ring server
-/// is done but the VMM must see the thread on its way out (a signal to
-/// deliver): another address never mapped.
-pub const RING_RETURN_TRAP_VA: u64 = SHIM_VA + 0x18_0000;
 /// Per-vCPU areas, at the same offsets as in the system slot.
 pub const CPU_AREAS_VA: u64 = SHIM_VA + 0x4000_0000;
 

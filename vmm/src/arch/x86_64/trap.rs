@@ -1,7 +1,7 @@
 //! Decoding what the shim reports: which vector, its frame, and what a
 //! Linux process would get for it.
 
-use super::layout::{COMPAT_SYSCALL_TRAP_VA, RING_RETURN_TRAP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
+use super::layout::{COMPAT_SYSCALL_TRAP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
 use super::regs::TrapFrame;
 
 pub const UD: u8 = 6;
@@ -16,7 +16,8 @@ pub enum Trap {
     CompatSyscall,
     /// The syscall ring's stub, with a call the ring's server ran: RAX
     /// holds the result, RCX and R11 the return address and flags, and the
-    /// thread needs the kernel on its way back (a signal to deliver).
+    /// thread needs the kernel on its way back (a signal to deliver). Only
+    /// made by the VMM, from the stub's MMIO exit; no trap decodes to it.
     RingReturn,
     /// A page fault in user mode at `addr`.
     PageFault { addr: u64, error: PfError },
@@ -51,24 +52,19 @@ impl PfError {
 /// Classifies what the shim reported for `vector` with `frame`; `cr2`
 /// reads the faulting address (only page faults need it).
 ///
-/// A `syscall` the VMM runs ends as a #PF at the syscall trap address:
-/// straight from `syscall` before the ring is set up (LSTAR points there),
-/// or from the ring's stub, which jumps there with the registers as
-/// `syscall` left them. That is at CPL 0 on bare metal, at CPL 3 under
-/// PVM; either way IF is clear (SFMASK masks it). A jump there from ring 3
-/// with IF set is no syscall. (Under PVM ring 3 may run with IF clear after
-/// the stub's `iretq`, which cannot set it there, so a program can make a
-/// jump look like a syscall: it gains nothing it could not get from
-/// `syscall` itself.) A 32-bit `syscall` ends at CSTAR, or at its low 32
-/// bits where the CPU truncates.
+/// A `syscall` that LSTAR sends to the trap address (always by exits, and
+/// a thread's first call with the ring) ends as a #PF there: at CPL 0 on
+/// bare metal, at CPL 3 under PVM; either way IF is clear (SFMASK masks
+/// it). A jump there from ring 3 with IF set is no syscall. (Under PVM
+/// ring 3 may run with IF clear after the ring stub's return, which cannot
+/// set it there, so a program can make a jump look like a syscall: it gains
+/// nothing it could not get from `syscall` itself.) A 32-bit `syscall`
+/// ends at CSTAR, or at its low 32 bits where the CPU truncates.
 pub fn classify(vector: u8, frame: &TrapFrame, cr2: impl FnOnce() -> u64) -> Trap {
     const IF: u64 = 1 << 9;
     if vector == PF && frame.rflags & IF == 0 {
         if frame.rip == SYSCALL_TRAP_VA {
             return Trap::Syscall;
-        }
-        if frame.rip == RING_RETURN_TRAP_VA {
-            return Trap::RingReturn;
         }
         if frame.rip == COMPAT_SYSCALL_TRAP_VA || frame.rip == COMPAT_SYSCALL_TRAP_VA & 0xffff_ffff {
             return Trap::CompatSyscall;

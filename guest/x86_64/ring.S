@@ -39,7 +39,7 @@
         .set    ST_EXIT, 5
 
         .globl  ring_entry, ring_entry_cpl0, ring_entry_published, ring_entry_cpl0_published
-        .globl  ring_restore_a, ring_restore_c, ring_end
+        .globl  ring_restore_a, ring_restore_b, ring_restore_c, ring_end
 
         /* RAX = the mailbox word at \field, read afresh. */
         .macro  LOAD field
@@ -95,14 +95,24 @@ ring_entry_cpl0:                        /* CPL 0 (bare metal) */
 
 ring_published:
         WAIT
-        /* Back to the program: the flags through a word below its red
-         * zone (ring 3 may not use SYSRET), then a jump. */
+        /* TF, DF or AC in the program's flags (SFMASK cleared them on
+         * entry): only the VMM can put them back, through an exit. */
+        testl   $0x40500, %r11d
+        jnz     deliver_result
+        /* Back to the program without touching its stack (its RSP may be
+         * anything, as for Linux's syscall) and without SYSRET (ring 3).
+         * The stub changed only arithmetic flags: SAHF puts back SF ZF AF
+         * PF CF from R11 (OF stays clear: callers treat the flags as
+         * clobbered, as glibc's syscall asm declares). XCHG leaves the
+         * flags alone. */
+        xchgq   %rax, %r11              /* RAX = flags, R11 = result */
 ring_restore_a:
-        leaq    -136(%rsp), %rsp
-        movq    %r11, (%rsp)
-        popfq
+        xchgb   %al, %ah
+ring_restore_b:
+        sahf
+        xchgb   %al, %ah
 ring_restore_c:
-        leaq    128(%rsp), %rsp
+        xchgq   %rax, %r11              /* RAX = result, R11 = flags */
         jmp     *%rcx
 
 published_cpl0:
@@ -114,6 +124,7 @@ published_cpl0:
          * without the shim (ring 0 is slow under PVM). */
 deliver:
         LOAD    mb_ret
+deliver_result:
         movl    $0, doorbell+16(%rip)
         ud2
 

@@ -153,8 +153,9 @@ pub enum SyscallPath {
     /// Through the shared-memory syscall ring (see `sandbox::ring`): no
     /// exit for calls that cannot block (~1.5 µs here); the rest, and the
     /// first call of each thread, take an exit. Experimental: its own tests
-    /// pass and it is faster in every bench row, but some of the suite's
-    /// process, thread and hostile-guest tests still fail with it.
+    /// pass and it is faster in every bench row, but with hundreds of
+    /// processes each waiting in its stub the guests' spinning starves the
+    /// server (the fork-bomb and busybox-pipeline tests time out).
     Ring,
     /// The ring with its pages for ring 0, and `syscall`'s entry into ring
     /// 0 done by hand where the hypervisor keeps it in ring 3 (PVM): runs

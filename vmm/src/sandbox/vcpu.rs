@@ -367,7 +367,7 @@ fn leave_stub(
     let cpu = vcpu.id();
     let (mut regs, run_call) = match ring_abi::in_stub(cpu, gprs.rip) {
         InStub::Entering | InStub::No => (ring_abi::regs_entering(gprs), true),
-        InStub::Published { rsp_lowered_by } => {
+        InStub::Published { flags } => {
             let mb = machine.mailbox(cpu)?;
             loop {
                 match mb.state.load(std::sync::atomic::Ordering::Acquire) {
@@ -381,13 +381,13 @@ fn leave_stub(
                     ring_abi::REQ if !mb.transition(ring_abi::REQ, ring_abi::IDLE) => {}
                     s @ (ring_abi::DONE | ring_abi::DELIVER) => {
                         let snap = mb.snapshot();
-                        let mut r = ring_abi::regs_published(gprs, rsp_lowered_by, &snap);
+                        let mut r = ring_abi::regs_published(gprs, flags, &snap);
                         r.rax = snap.ret;
                         mb.transition(s, ring_abi::IDLE);
                         break (r, false);
                     }
                     // Withdrawn, or answered EXIT: the call runs here.
-                    _ => break (ring_abi::regs_published(gprs, rsp_lowered_by, &mb.snapshot()), true),
+                    _ => break (ring_abi::regs_published(gprs, flags, &mb.snapshot()), true),
                 }
             }
         }

@@ -90,8 +90,18 @@ pub enum InStub {
     /// `syscall` left it (RCX the return address, R11 the flags).
     Entering,
     /// The call is published: RAX no longer holds the call's number (the
-    /// mailbox does), RSP may be lowered by `by` bytes on the way back.
-    Published { rsp_lowered_by: u64 },
+    /// mailbox does), and on the way back the program's flags may be in
+    /// RAX rather than R11.
+    Published { flags: FlagsIn },
+}
+
+/// Where the program's flags are on the stub's way back (see ring.S).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FlagsIn {
+    R11,
+    Rax,
+    /// In RAX, with its two low bytes swapped.
+    RaxSwapped,
 }
 
 /// Where `rip` lies, for vCPU `cpu`.
@@ -104,17 +114,15 @@ pub fn in_stub(cpu: u32, rip: u64) -> InStub {
     if entering("ring_entry", "ring_entry_published") || entering("ring_entry_cpl0", "ring_entry_cpl0_published") {
         return InStub::Entering;
     }
-    // The way back lowers RSP by 136 (leaq), then pops 8 (popfq), then
-    // raises it by 128 (leaq): see ring.S.
-    let (a, c) = (label("ring_restore_a"), label("ring_restore_c"));
-    let rsp_lowered_by = if off > a && off < c {
-        136
-    } else if off == c {
-        128
+    let (a, b, c) = (label("ring_restore_a"), label("ring_restore_b"), label("ring_restore_c"));
+    let flags = if off == a || off == c {
+        FlagsIn::Rax
+    } else if off >= b && off < c {
+        FlagsIn::RaxSwapped
     } else {
-        0
+        FlagsIn::R11
     };
-    InStub::Published { rsp_lowered_by }
+    InStub::Published { flags }
 }
 
 /// The program's registers for a vCPU stopped in the stub at `Entering`:
@@ -128,9 +136,15 @@ pub fn regs_entering(gprs: &kvm_regs) -> UserRegs {
 
 /// The program's registers for a vCPU stopped in the stub after the call
 /// was published, with the call itself in RAX (as at the `syscall`).
-pub fn regs_published(gprs: &kvm_regs, rsp_lowered_by: u64, mb: &Mailbox) -> UserRegs {
+pub fn regs_published(gprs: &kvm_regs, flags: FlagsIn, mb: &Mailbox) -> UserRegs {
     let mut r = regs_entering(gprs);
-    r.rsp = gprs.rsp.wrapping_add(rsp_lowered_by);
+    let f = match flags {
+        FlagsIn::R11 => gprs.r11,
+        FlagsIn::Rax => gprs.rax,
+        FlagsIn::RaxSwapped => (gprs.rax & !0xffff) | ((gprs.rax & 0xff) << 8) | ((gprs.rax >> 8) & 0xff),
+    };
+    r.r11 = f;
+    r.rflags = f | (1 << 9);
     r.rax = mb.nr;
     r
 }
@@ -198,10 +212,10 @@ mod tests {
         let va = ring_code_va(3);
         assert_eq!(in_stub(3, va + label("ring_entry")), InStub::Entering);
         assert_eq!(in_stub(3, va + label("ring_entry_cpl0")), InStub::Entering);
-        assert_eq!(in_stub(3, va + label("ring_entry_published")), InStub::Published { rsp_lowered_by: 0 });
-        assert_eq!(in_stub(3, va + label("ring_restore_a")), InStub::Published { rsp_lowered_by: 0 });
-        assert_eq!(in_stub(3, va + label("ring_restore_a") + 8), InStub::Published { rsp_lowered_by: 136 });
-        assert_eq!(in_stub(3, va + label("ring_restore_c")), InStub::Published { rsp_lowered_by: 128 });
+        assert_eq!(in_stub(3, va + label("ring_entry_published")), InStub::Published { flags: FlagsIn::R11 });
+        assert_eq!(in_stub(3, va + label("ring_restore_a")), InStub::Published { flags: FlagsIn::Rax });
+        assert_eq!(in_stub(3, va + label("ring_restore_b")), InStub::Published { flags: FlagsIn::RaxSwapped });
+        assert_eq!(in_stub(3, va + label("ring_restore_c")), InStub::Published { flags: FlagsIn::Rax });
         assert_eq!(in_stub(3, va + label("ring_end")), InStub::No);
         assert_eq!(in_stub(2, va + label("ring_entry")), InStub::No);
         assert_eq!(in_stub(3, 0x401000), InStub::No);

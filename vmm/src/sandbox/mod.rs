@@ -204,7 +204,7 @@ pub struct Config {
     pub trapped: bool,
     /// How the fault handler waits for faults.
     pub wake: WakeMode,
-    /// How syscalls reach the kernel: the ring (the default) or exits.
+    /// How syscalls reach the kernel: exits (the default) or the ring.
     pub syscalls: SyscallPath,
     /// The program's stdin.
     pub stdin: Input,

@@ -47,12 +47,11 @@ struct Slots {
     asleep: bool,
 }
 
-/// Counters, for the bench and tests.
+/// What the server did, for `Outcome::ring_calls`.
 #[derive(Default)]
 pub struct RingStats {
+    /// Calls it ran (answered DONE or DELIVER).
     pub served: AtomicU64,
-    pub exits: AtomicU64,
-    pub sleeps: AtomicU64,
 }
 
 pub struct RingServer {
@@ -174,8 +173,9 @@ impl RingServer {
                 panic!("{}", crate::inject::panic_message(crate::inject::Point::RingPanic));
             }
             let (answer, ret) = kernel.ring_call(tid, &call);
-            let counter = if answer == abi::EXIT { &self.stats.exits } else { &self.stats.served };
-            counter.fetch_add(1, Ordering::Relaxed);
+            if answer != abi::EXIT {
+                self.stats.served.fetch_add(1, Ordering::Relaxed);
+            }
             mb.answer(ret, answer);
             any = true;
         }
@@ -197,7 +197,6 @@ impl RingServer {
             slots.list.clone()
         };
         std::sync::atomic::fence(Ordering::SeqCst);
-        self.stats.sleeps.fetch_add(1, Ordering::Relaxed);
         if !self.serve_once(kernel, &list) {
             let mut pfd =
                 libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };

@@ -68,16 +68,23 @@ fn main() {
     println!("notified");
 
     // A spinning thread does not starve the others.
+    // The sleepers start only once the spinner is spinning: otherwise a
+    // busy host may run them all before the spinner's first turn.
     let stop = Arc::new(AtomicUsize::new(0));
-    let s2 = stop.clone();
+    let spinning = Arc::new(AtomicUsize::new(0));
+    let (s2, sp2) = (stop.clone(), spinning.clone());
     let spinner = thread::spawn(move || {
         let mut spins = 0u64;
         while s2.load(Ordering::Relaxed) == 0 {
             spins = spins.wrapping_add(1);
+            sp2.store(1, Ordering::Relaxed);
             std::hint::spin_loop();
         }
         spins > 0
     });
+    while spinning.load(Ordering::Relaxed) == 0 {
+        thread::yield_now();
+    }
     let sleepers: Vec<_> = (0..3).map(|i| thread::spawn(move || {
         thread::sleep(Duration::from_millis(5));
         i

@@ -317,3 +317,19 @@ fn a_panic_in_the_syscall_rings_server_ends_the_run() {
     assert_clean_failure(&e, "ring-panic:50", "the syscall ring's server panicked");
     assert!(e.stderr.contains("faultline: internal error: thread syscall-ring panicked at "), "{}", e.stderr);
 }
+
+#[test]
+fn a_stub_whose_call_the_server_leaves_takes_an_exit_instead() {
+    // The server stalls 50 ms before taking a call, as if starved of CPU:
+    // each stub withdraws its call after ~110 µs and the VMM runs it, once
+    // (the output and status are checked against Linux in tests/ring.rs;
+    // here the run must go on at exit speed through the stall).
+    let ring = elf_fixtures::path("ringcalls-glibc").display().to_string();
+    let e = run_injected("ring-stall:50", &["--syscalls", "ring", &ring, "calls", "100"]);
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    let ring = &e.summary["syscall_ring"];
+    assert!(ring["withdrawn"].as_u64().is_some_and(|n| n >= 1), "{}", e.summary);
+    assert!(ring["served"].as_u64().is_some_and(|n| n > 15), "{}", e.summary);
+    // Not one call at a time for the stall's 50 ms: the calls went on.
+    assert!(e.wall < Duration::from_secs(20), "{:?}", e.wall);
+}

@@ -16,6 +16,7 @@
 //! | `handler-exit`  | the fault handler's Nth batch      | the thread returned unasked  |
 //! | `kernel-panic`  | the kernel, at the Nth trap (its lock held, on a vCPU thread) | a bug panicked it |
 //! | `ring-panic`    | the syscall ring's server, at its Nth call (the call taken) | a bug panicked it |
+//! | `ring-stall`    | the syscall ring's server, at the Nth call it sees: it leaves it for 50 ms | the server starved of CPU |
 //!
 //! An environment variable rather than a cargo feature (`fail` crate):
 //! the tests drive the `faultline` binary that `cargo test` builds anyway,
@@ -39,9 +40,10 @@ pub enum Point {
     HandlerExit,
     KernelPanic,
     RingPanic,
+    RingStall,
 }
 
-const POINTS: [(Point, &str, i32); 10] = [
+const POINTS: [(Point, &str, i32); 11] = [
     (Point::UffdCopy, "uffd-copy", libc::ENOMEM),
     (Point::UffdZeropage, "uffd-zeropage", libc::ENOMEM),
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
@@ -52,6 +54,7 @@ const POINTS: [(Point, &str, i32); 10] = [
     (Point::HandlerExit, "handler-exit", 0),
     (Point::KernelPanic, "kernel-panic", 0),
     (Point::RingPanic, "ring-panic", 0),
+    (Point::RingStall, "ring-stall", 0),
 ];
 
 /// The environment variable.

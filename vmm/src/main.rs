@@ -108,14 +108,15 @@ struct RunOpts {
     /// Kill the program (and every process it made) after this many seconds.
     #[arg(long, value_name = "SECS")]
     timeout: Option<f64>,
-    /// How the fault handler waits for faults: spin, colocated or poll.
-    #[arg(long, default_value = "spin")]
+    /// How the fault handler waits for faults: auto (spin when a CPU is
+    /// free for it, else sleep), spin, colocated or poll.
+    #[arg(long, default_value = "auto")]
     wake: WakeMode,
-    /// How syscalls reach faultline: `exit` (a VM exit per call), `ring`
-    /// (experimental: a shared-memory ring served by a host thread, no VM
-    /// exit for calls that cannot block), or `ring-cpl0` (the ring as
-    /// bare-metal KVM enters it, in ring 0; for testing that path).
-    #[arg(long, default_value = "exit", value_name = "PATH")]
+    /// How syscalls reach faultline: `ring` (a shared-memory ring served
+    /// by a host thread, no VM exit for calls that cannot block), `exit` (a
+    /// VM exit per call), or `ring-cpl0` (the ring as bare-metal KVM enters
+    /// it, in ring 0; for testing that path).
+    #[arg(long, default_value = "ring", value_name = "PATH")]
     syscalls: faultline::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
     #[arg(long, value_name = "SIZE", value_parser = parse_size)]

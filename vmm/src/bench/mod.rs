@@ -6,12 +6,14 @@ use std::fmt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+mod loaded;
 mod native;
 mod procs;
 mod programs;
 mod reserve;
 mod syscalls;
 
+use loaded::Loaded;
 use procs::Procs;
 use programs::Programs;
 use reserve::Reserve;
@@ -52,6 +54,8 @@ pub enum BenchError {
 pub(crate) enum Way {
     Native,
     Kernel,
+    /// The default handler: spins only where a CPU is free for it.
+    TrappedAuto,
     TrappedColocated,
     TrappedSpin,
     TrappedPoll,
@@ -60,13 +64,21 @@ pub(crate) enum Way {
 }
 
 impl Way {
-    const ALL: [Way; 6] =
-        [Way::Native, Way::Kernel, Way::TrappedSpin, Way::BareTrap, Way::TrappedColocated, Way::TrappedPoll];
+    const ALL: [Way; 7] = [
+        Way::Native,
+        Way::Kernel,
+        Way::TrappedAuto,
+        Way::TrappedSpin,
+        Way::BareTrap,
+        Way::TrappedColocated,
+        Way::TrappedPoll,
+    ];
 
     fn label(self) -> &'static str {
         match self {
             Way::Native => "native first touch (host process)",
             Way::Kernel => "KVM guest, kernel populates memory",
+            Way::TrappedAuto => "KVM guest, userfaultfd, auto handler (default)",
             Way::TrappedColocated => "KVM guest, userfaultfd, handler on vCPU's CPU",
             Way::TrappedSpin => "KVM guest, userfaultfd, spinning handler",
             Way::TrappedPoll => "KVM guest, userfaultfd, poll(2) handler",
@@ -103,15 +115,15 @@ pub struct Report {
     pub(crate) pages: u64,
     pub(crate) repeat: u32,
     /// Median ns per page for each way, in `Way::ALL` order.
-    pub(crate) ns_per_page: [f64; 6],
-    /// Median handler latency (read → page in place) in the default
-    /// (spinning) runs.
+    pub(crate) ns_per_page: [f64; 7],
+    /// Median handler latency (read → page in place) in the spinning runs.
     pub(crate) handler_median_ns: u64,
     pub(crate) pressure: Pressure,
     pub(crate) reserve: Reserve,
     pub(crate) procs: Procs,
     pub(crate) programs: Programs,
     pub(crate) syscalls: syscalls::Syscalls,
+    pub(crate) loaded: Loaded,
 }
 
 impl Report {
@@ -126,7 +138,8 @@ impl Report {
         serde_json::json!({
             "pages": self.pages,
             "repeat": self.repeat,
-            "trapped_ns_per_fault": self.get(Way::TrappedSpin).round(),
+            "trapped_ns_per_fault": self.get(Way::TrappedAuto).round(),
+            "trapped_spin_ns_per_fault": self.get(Way::TrappedSpin).round(),
             "trapped_colocated_ns_per_fault": self.get(Way::TrappedColocated).round(),
             "trapped_poll_ns_per_fault": self.get(Way::TrappedPoll).round(),
             "bare_trap_ns_per_fault": self.get(Way::BareTrap).round(),
@@ -134,7 +147,7 @@ impl Report {
             "kernel_ns_per_fault": self.get(Way::Kernel).round(),
             "native_ns_per_fault": self.get(Way::Native).round(),
             "handler_median_ns": self.handler_median_ns,
-            "trapped_over_kernel": self.get(Way::TrappedSpin) / self.get(Way::Kernel),
+            "trapped_over_kernel": self.get(Way::TrappedAuto) / self.get(Way::Kernel),
             "kernel_over_native": self.get(Way::Kernel) / self.get(Way::Native),
             "pressure_pages": p.pages,
             "pressure_budget_pages": p.budget_pages,
@@ -156,6 +169,7 @@ impl Report {
             "exit_syscall_ns": self.syscalls.exit_syscall_ns.round(),
             "native_syscall_ns": self.syscalls.native_syscall_ns.round(),
             "syscalls": self.syscalls,
+            "loaded": self.loaded,
         })
         .to_string()
     }
@@ -253,6 +267,7 @@ impl fmt::Display for Report {
                 e / n
             )?;
         }
+        write!(f, "{}", self.loaded)?;
         let p = &self.programs;
         writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
         writeln!(
@@ -286,6 +301,7 @@ impl fmt::Display for Report {
 fn guest_ns(image: &Program, pages: u64, way: Way) -> Result<(f64, Vec<u64>), BenchError> {
     let (trapped, wake) = match way {
         Way::Kernel => (false, WakeMode::Spin),
+        Way::TrappedAuto => (true, WakeMode::Auto),
         Way::TrappedColocated => (true, WakeMode::Colocated),
         Way::TrappedSpin | Way::BareTrap => (true, WakeMode::Spin),
         _ => (true, WakeMode::Poll),
@@ -422,7 +438,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     }
     let repeat = repeat.max(1);
     let image = Program::Bytes { name: "touch".into(), bytes: Arc::from(faultline_guest::BENCH_ELF) };
-    let mut samples: [Vec<f64>; 6] = Default::default();
+    let mut samples: [Vec<f64>; 7] = Default::default();
     let mut latencies = Vec::new();
     for _ in 0..repeat {
         for (i, w) in Way::ALL.iter().enumerate() {
@@ -439,13 +455,14 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
             samples[i].push(v);
         }
     }
-    let ns_per_page = [0, 1, 2, 3, 4, 5].map(|i| median(&mut samples[i]));
+    let ns_per_page = [0, 1, 2, 3, 4, 5, 6].map(|i| median(&mut samples[i]));
     let pressure = pressure(&image, pages.min(8192))?;
     let reserve = reserve::measure(&image);
     let procs = procs::measure(pages.min(8192));
     native::cleanup();
     let programs = programs::measure(repeat.min(5))?;
     let syscalls = syscalls::measure(repeat.min(5))?;
+    let loaded = loaded::measure(&image, pages.min(4096), repeat.min(3))?;
     Ok(Report {
         pages,
         repeat,
@@ -456,5 +473,6 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
         procs: procs?,
         programs,
         syscalls,
+        loaded,
     })
 }

@@ -34,13 +34,13 @@ pub struct Syscalls {
     pub native_dd_s: Option<f64>,
 }
 
-fn field(text: &str, key: &str) -> Result<f64, BenchError> {
+pub(super) fn field(text: &str, key: &str) -> Result<f64, BenchError> {
     text.split_whitespace()
         .find_map(|w| w.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
         .ok_or_else(|| BenchError::Guest(ExitStatus::Exited(0), text.to_string()))
 }
 
-fn run(image: &Program, argv: &[String], path: SyscallPath) -> Result<String, BenchError> {
+pub(super) fn run(image: &Program, argv: &[String], path: SyscallPath) -> Result<String, BenchError> {
     let config = Config {
         argv: argv.to_vec(),
         stdin: Input::Empty,
@@ -51,7 +51,7 @@ fn run(image: &Program, argv: &[String], path: SyscallPath) -> Result<String, Be
     super::guest_stdout(image, config)
 }
 
-fn median(mut v: Vec<f64>) -> f64 {
+pub(super) fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
 }

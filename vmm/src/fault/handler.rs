@@ -11,20 +11,27 @@ use std::time::Instant;
 
 use vmm_sys_util::eventfd::EventFd;
 
+use super::spin::{SpinGate, Spinning};
 use super::uffd::{PageFault, Uffd, UffdError};
 
 /// How the handler waits for the next fault.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum WakeMode {
+    /// Spin while faults keep coming if a CPU is free for it, else sleep
+    /// in poll(2) (see `fault::spin`): the spinning speed on a quiet
+    /// machine, the sleeping one's on a busy machine or beside the syscall
+    /// ring's spinning server. The default.
+    #[default]
+    Auto,
     /// Sleep in poll(2) until the kernel queues a fault. Costs a wake-up
     /// per fault, frees the core.
     Poll,
     /// Busy-poll the non-blocking descriptor while faults keep coming (no
     /// wake-up latency for the handler), and sleep in poll(2) once none has
-    /// come for 500 µs (`SPIN_WINDOW`): a burst of first touches is served at full
-    /// speed, a program that computes without faulting costs no core. The
-    /// default: the fastest way measured (BENCHMARKS.md).
-    #[default]
+    /// come for 500 µs (`SPIN_WINDOW`), however busy the machine: a burst
+    /// of first touches is served at full speed, a program that computes
+    /// without faulting costs no core. Fastest on a quiet machine, and
+    /// much the slowest on a busy one (BENCHMARKS.md).
     Spin,
     /// Pin the handler to the CPU the sandbox started on and sleep in
     /// poll(2): the faulting thread's sleep hands the CPU straight to the
@@ -37,10 +44,11 @@ impl std::str::FromStr for WakeMode {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         match s {
+            "auto" => Ok(WakeMode::Auto),
             "poll" => Ok(WakeMode::Poll),
             "spin" => Ok(WakeMode::Spin),
             "colocated" => Ok(WakeMode::Colocated),
-            _ => Err(format!("unknown wake mode {s:?} (spin, colocated or poll)")),
+            _ => Err(format!("unknown wake mode {s:?} (auto, spin, colocated or poll)")),
         }
     }
 }
@@ -77,6 +85,7 @@ impl Handler {
         mut sink: impl FaultSink,
         mode: WakeMode,
         cpu: Option<usize>,
+        gate: Arc<SpinGate>,
         on_exit: impl FnOnce() + Send + 'static,
     ) -> io::Result<Self> {
         let stop = Arc::new(AtomicBool::new(false));
@@ -96,7 +105,7 @@ impl Handler {
                 // Best effort: unpinned, the handler still works, only slower.
                 let _ = crate::hv::pin_current_thread(cpu);
             }
-            let mut r = serve(&uffd, &mut sink, mode, &stop2, wake_fd.as_raw_fd());
+            let mut r = serve(&uffd, &mut sink, mode, &gate, &stop2, wake_fd.as_raw_fd());
             if r.is_ok() && !stop2.load(Ordering::Acquire) {
                 r = Err(UffdError::Op { what: "handler", source: io::Error::other("returned without being stopped") });
             }
@@ -141,12 +150,16 @@ fn serve(
     uffd: &Uffd,
     sink: &mut impl FaultSink,
     mode: WakeMode,
+    gate: &SpinGate,
     stop: &AtomicBool,
     wake_fd: i32,
 ) -> Result<(), UffdError> {
     let mut faults = Vec::with_capacity(16);
     let mut last_fault = Instant::now();
     let mut kept = false;
+    // The place to spin, held from the first idle turn spent spinning to
+    // the next sleep.
+    let mut place: Option<Spinning<'_>> = None;
     loop {
         faults.clear();
         if uffd.read_faults(&mut faults)? == 0 {
@@ -160,11 +173,25 @@ fn serve(
                 }
                 continue;
             }
-            match mode {
-                WakeMode::Spin if last_fault.elapsed() < SPIN_WINDOW => std::hint::spin_loop(),
-                _ => {
-                    uffd.wait(wake_fd)?;
-                }
+            let spin = last_fault.elapsed() < SPIN_WINDOW
+                && match mode {
+                    WakeMode::Spin => {
+                        place.get_or_insert_with(|| gate.enter_always());
+                        true
+                    }
+                    WakeMode::Auto => {
+                        if place.is_none() {
+                            place = gate.enter();
+                        }
+                        place.as_ref().is_some_and(|p| p.keep())
+                    }
+                    WakeMode::Poll | WakeMode::Colocated => false,
+                };
+            if spin {
+                std::hint::spin_loop();
+            } else {
+                place = None;
+                uffd.wait(wake_fd)?;
             }
             continue;
         }

@@ -13,10 +13,12 @@ pub mod cow;
 pub mod handler;
 pub mod reclaim;
 pub mod resolve;
+pub mod spin;
 pub mod uffd;
 
 pub use cow::{break_cow, Cow};
 pub use handler::{FaultSink, Handler, WakeMode};
 pub use reclaim::Evicted;
 pub use resolve::{populate, read_file_page, FaultError, Filled, Need};
+pub use spin::SpinGate;
 pub use uffd::{PageFault, Uffd, UffdError};

@@ -107,6 +107,7 @@ pub fn to_json(outcome: &Outcome) -> Value {
             "regions": p.regions.iter().map(region).collect::<Vec<_>>(),
             "total": total(p),
         })).collect::<Vec<_>>(),
+        "syscall_ring": {"served": outcome.ring_calls, "withdrawn": outcome.ring_withdrawn},
         "elapsed_ms": outcome.elapsed.as_secs_f64() * 1e3,
     })
 }

@@ -490,8 +490,8 @@ impl SandboxBuilder {
         self
     }
 
-    /// How the program's syscalls reach faultline (default: an exit per
-    /// call; the ring is experimental).
+    /// How the program's syscalls reach faultline (default: the syscall
+    /// ring; `SyscallPath::Exit` takes an exit per call).
     pub fn syscalls(mut self, path: SyscallPath) -> Self {
         self.config.syscalls = path;
         self

@@ -146,16 +146,13 @@ pub enum Program {
 /// How the program's syscalls reach faultline's kernel.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum SyscallPath {
-    /// Every call is a VM exit (~45 µs here). The default, until the
-    /// ring passes the whole suite (see `Ring`).
-    #[default]
+    /// Every call is a VM exit (~45 µs here).
     Exit,
     /// Through the shared-memory syscall ring (see `sandbox::ring`): no
-    /// exit for calls that cannot block (~1.5 µs here); the rest, and the
-    /// first call of each thread, take an exit. Experimental: its own tests
-    /// pass and it is faster in every bench row, but with hundreds of
-    /// processes each waiting in its stub the guests' spinning starves the
-    /// server (the fork-bomb and busybox-pipeline tests time out).
+    /// exit for calls that cannot block (~1.5 µs here); the rest, the
+    /// first call of each thread, and calls the server did not take within
+    /// ~110 µs, take an exit. The default.
+    #[default]
     Ring,
     /// The ring with its pages for ring 0, and `syscall`'s entry into ring
     /// 0 done by hand where the hypervisor keeps it in ring 3 (PVM): runs
@@ -204,7 +201,7 @@ pub struct Config {
     pub trapped: bool,
     /// How the fault handler waits for faults.
     pub wake: WakeMode,
-    /// How syscalls reach the kernel: exits (the default) or the ring.
+    /// How syscalls reach the kernel: the ring (the default) or exits.
     pub syscalls: SyscallPath,
     /// The program's stdin.
     pub stdin: Input,
@@ -371,8 +368,12 @@ pub struct Outcome {
     /// What the program wrote to stderr, if captured.
     pub stderr: Vec<u8>,
     /// Syscalls the syscall ring's server ran without a VM exit (zero
-    /// unless [`SyscallPath::Ring`] or `RingCpl0`).
+    /// with [`SyscallPath::Exit`]).
     pub ring_calls: u64,
+    /// Syscalls the ring's stub withdrew because the server had not taken
+    /// them within ~110 µs (a busy machine, a sleeping server): they ran
+    /// by exits.
+    pub ring_withdrawn: u64,
 }
 
 impl Outcome {
@@ -489,15 +490,10 @@ impl Sandbox {
         let k2 = self.kernel.clone();
         let uffd = self.kernel.lock().uffd.clone();
         let uffd2 = uffd.clone();
-        // With the syscall ring, its server is the thread that spins: a
-        // spinning fault handler beside it leaves the vCPU thread no core
-        // of its own on a 2-core machine, and calls and faults taking turns
-        // got 10x slower than by exits (BENCHMARKS.md). The handler then
-        // sleeps on the vCPU's CPU instead.
-        let wake = match (self.config.syscalls, self.config.wake) {
-            (SyscallPath::Ring | SyscallPath::RingCpl0, WakeMode::Spin) => WakeMode::Colocated,
-            (_, w) => w,
-        };
+        // The handler and the ring's server spin only where a CPU is free
+        // for them, one at a time on 2 cores (fault::spin).
+        let gate = Arc::new(crate::fault::SpinGate::default());
+        let wake = self.config.wake;
         let cpu = match wake {
             WakeMode::Colocated => crate::hv::current_cpu(),
             _ => None,
@@ -505,7 +501,7 @@ impl Sandbox {
         let handler = if self.config.trapped {
             let sink = crate::kernel::uffd::KernelSink::new(self.kernel.clone());
             Some(
-                Handler::start(uffd, sink, wake, cpu, move || {
+                Handler::start(uffd, sink, wake, cpu, gate.clone(), move || {
                     f2.store(true, Ordering::Release);
                     k2.stop_all(Stop::Failure("the fault handler died".into()));
                     // Nobody serves faults now: let every waiter go, or a
@@ -521,7 +517,7 @@ impl Sandbox {
         };
         if self.config.syscalls != SyscallPath::Exit {
             let doorbell = self.machine.vm.doorbell(crate::arch::layout::DOORBELL_GPA)?;
-            let server = ring::RingServer::start(self.kernel.clone(), self.machine.ring_mem.clone(), doorbell)
+            let server = ring::RingServer::start(self.kernel.clone(), self.machine.ring_mem.clone(), doorbell, gate)
                 .map_err(Error::Thread)?;
             let _ = self.machine.ring.set(server);
         }
@@ -614,7 +610,9 @@ impl Sandbox {
         drop(k);
         let events = self.kept.map(|k| k.take()).unwrap_or_default();
         let (stdout, stderr) = (self.config.stdout.captured_bytes(), self.config.stderr.captured_bytes());
-        let ring_calls = self.machine.ring.get().map_or(0, |r| r.stats.served.load(Ordering::Relaxed));
+        let ring = self.machine.ring.get();
+        let ring_calls = ring.map_or(0, |r| r.stats.served.load(Ordering::Relaxed));
+        let ring_withdrawn = ring.map_or(0, |r| r.stats.withdrawn.load(Ordering::Relaxed));
         let outcome = Outcome {
             status,
             reports,
@@ -627,6 +625,7 @@ impl Sandbox {
             stdout,
             stderr,
             ring_calls,
+            ring_withdrawn,
         };
         match failure {
             Some(why) => Err(Error::Aborted { why, partial: Box::new(outcome) }),

@@ -17,28 +17,12 @@ use vmm_sys_util::eventfd::EventFd;
 
 use crate::arch::ring::{self as abi, MailboxRef};
 use crate::arch::PAGE_SIZE;
+use crate::fault::SpinGate;
 use crate::kernel::{Kernel, Tid};
 use crate::memory::HostMapping;
 
 /// How long the server spins without a call before it sleeps.
 pub const SPIN: Duration = Duration::from_micros(500);
-/// How often a spinning server looks whether the machine has a CPU to
-/// spare for it.
-const LOAD_CHECK: Duration = Duration::from_millis(2);
-
-/// Whether more threads are runnable than there are CPUs (from the
-/// running count in /proc/loadavg). A spinning server on a busy machine
-/// takes the CPU the program or another sandbox needs: several sandboxes
-/// side by side (a test suite) each spinning starved each other to
-/// timeouts. Then the server sleeps between calls and the stub rings the
-/// doorbell (~15 µs instead of ~1.5 µs, still well under an exit).
-fn machine_busy(cpus: usize) -> bool {
-    let Ok(s) = std::fs::read_to_string("/proc/loadavg") else { return false };
-    let running = s.split_whitespace().nth(3).and_then(|f| f.split('/').next()?.parse::<usize>().ok());
-    // This server counts itself as running.
-    running.is_some_and(|r| r > cpus + 1)
-}
-
 /// Which vCPUs have a thread whose calls the server runs.
 #[derive(Default)]
 struct Slots {
@@ -52,6 +36,9 @@ struct Slots {
 pub struct RingStats {
     /// Calls it ran (answered DONE or DELIVER).
     pub served: AtomicU64,
+    /// Calls their stubs withdrew because it had not taken them in time
+    /// (they ran by exits instead).
+    pub withdrawn: AtomicU64,
 }
 
 pub struct RingServer {
@@ -65,12 +52,23 @@ pub struct RingServer {
     pub alive: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: RingStats,
+    /// Shared with the fault handler: the server spins only when a CPU is
+    /// free for it. On a busy machine it sleeps between calls and the stub
+    /// rings the doorbell (~15 µs instead of ~1.5 µs, still well under an
+    /// exit): several sandboxes side by side (a test suite) each spinning
+    /// starved each other to timeouts.
+    gate: Arc<SpinGate>,
 }
 
 impl RingServer {
     /// Starts the server for the mailboxes in the ring slot `mem`, woken
     /// by `doorbell`.
-    pub fn start(kernel: Arc<Kernel>, mem: Arc<HostMapping>, doorbell: EventFd) -> std::io::Result<Arc<Self>> {
+    pub fn start(
+        kernel: Arc<Kernel>,
+        mem: Arc<HostMapping>,
+        doorbell: EventFd,
+        gate: Arc<SpinGate>,
+    ) -> std::io::Result<Arc<Self>> {
         let server = Arc::new(RingServer {
             mem,
             slots: Mutex::new(Slots::default()),
@@ -80,6 +78,7 @@ impl RingServer {
             alive: AtomicBool::new(true),
             thread: Mutex::new(None),
             stats: RingStats::default(),
+            gate,
         });
         let s = server.clone();
         let handle = std::thread::Builder::new().name("syscall-ring".into()).spawn(move || {
@@ -136,8 +135,7 @@ impl RingServer {
         let mut seen = u64::MAX;
         let mut list: Vec<(u32, Tid)> = Vec::new();
         let mut last = Instant::now();
-        let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
-        let (mut checked, mut busy) = (Instant::now(), machine_busy(cpus));
+        let mut place = None;
         while !self.stop.load(Ordering::Acquire) {
             let generation = self.generation.load(Ordering::Acquire);
             if generation != seen {
@@ -148,13 +146,16 @@ impl RingServer {
                 last = Instant::now();
                 continue;
             }
-            if checked.elapsed() >= LOAD_CHECK {
-                (checked, busy) = (Instant::now(), machine_busy(cpus));
+            if last.elapsed() < SPIN {
+                if place.is_none() {
+                    place = self.gate.enter();
+                }
+                if place.as_ref().is_some_and(|p| p.keep()) {
+                    std::hint::spin_loop();
+                    continue;
+                }
             }
-            if !busy && last.elapsed() < SPIN {
-                std::hint::spin_loop();
-                continue;
-            }
+            place = None;
             self.sleep(kernel);
             last = Instant::now();
         }
@@ -165,7 +166,16 @@ impl RingServer {
         let mut any = false;
         for &(cpu, tid) in list {
             let Some(mb) = self.mailbox(cpu) else { continue };
-            if mb.state.load(Ordering::Acquire) != abi::REQ || !mb.transition(abi::REQ, abi::TAKEN) {
+            if mb.state.load(Ordering::Acquire) != abi::REQ {
+                continue;
+            }
+            if crate::inject::hit(crate::inject::Point::RingStall).is_some() {
+                // As if this thread got no CPU for a while: the stub must
+                // not wait for it.
+                std::thread::sleep(Duration::from_millis(50));
+                continue;
+            }
+            if !mb.transition(abi::REQ, abi::TAKEN) {
                 continue;
             }
             let call = mb.snapshot();

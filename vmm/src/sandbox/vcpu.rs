@@ -293,6 +293,13 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
                 let mut regs = ring_abi::regs_entering(&gprs);
                 let t = if matches!(e, Exit::RingCall) { Trap::Syscall } else { Trap::RingReturn };
+                // A call to run here that the server did not answer EXIT:
+                // the stub gave up waiting for it.
+                if let (Trap::Syscall, Some(server), Some(mb)) = (t, machine.ring.get(), machine.mailbox(cpu)) {
+                    if mb.state.load(std::sync::atomic::Ordering::Acquire) == ring_abi::IDLE {
+                        server.stats.withdrawn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                }
                 let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
                 if let Next::Return { .. } = &next {
                     if vcpu.return_to_user(&regs.to_kvm()).is_err() {

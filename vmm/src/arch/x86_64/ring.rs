@@ -20,9 +20,9 @@ use crate::arch::PAGE_SIZE;
 pub const IDLE: u64 = 0;
 pub const REQ: u64 = 1;
 pub const TAKEN: u64 = 2;
-pub const DONE: u64 = 3;
-pub const DELIVER: u64 = 4;
-pub const EXIT: u64 = 5;
+pub const DONE: u64 = 4;
+pub const DELIVER: u64 = 6;
+pub const EXIT: u64 = 8;
 
 /// One vCPU's mailbox, in the page after the stub's code.
 #[repr(C)]
@@ -34,6 +34,9 @@ pub struct Mailbox {
     pub nr: u64,
     pub args: [u64; 6],
     pub ret: u64,
+    /// The stub's countdown while it waits for the server to take the
+    /// call; the VMM ignores it.
+    pub spins: u64,
 }
 
 /// Where the stub writes in the doorbell page to exit to the VMM: to have
@@ -202,6 +205,12 @@ mod tests {
         assert_eq!(field("mb_a0"), std::mem::offset_of!(Mailbox, args) as u64);
         assert_eq!(field("mb_a5"), std::mem::offset_of!(Mailbox, args) as u64 + 40);
         assert_eq!(field("mb_ret"), std::mem::offset_of!(Mailbox, ret) as u64);
+        assert_eq!(field("mb_spins"), std::mem::offset_of!(Mailbox, spins) as u64);
+        // Only REQ has bit 0, which the stub clears to withdraw a call.
+        for s in [IDLE, TAKEN, DONE, DELIVER, EXIT] {
+            assert_eq!(s & 1, 0);
+        }
+        assert_eq!(REQ & 1, 1);
         assert_eq!(base, PAGE_SIZE);
         assert_eq!(label("doorbell"), 2 * PAGE_SIZE);
         assert!(label("ring_end") < PAGE_SIZE);

@@ -183,7 +183,7 @@ fn serve(
                         if place.is_none() {
                             place = gate.enter();
                         }
-                        place.as_ref().is_some_and(|p| p.keep())
+                        place.as_mut().is_some_and(|p| p.keep())
                     }
                     WakeMode::Poll | WakeMode::Colocated => false,
                 };

@@ -52,6 +52,9 @@ pub struct RingServer {
     pub alive: AtomicBool,
     thread: Mutex<Option<JoinHandle<()>>>,
     pub stats: RingStats,
+    /// Whether the server sleeps (as `Slots::asleep`, readable without
+    /// the lock).
+    sleeping: AtomicBool,
     /// Shared with the fault handler: the server spins only when a CPU is
     /// free for it. On a busy machine it sleeps between calls and the stub
     /// rings the doorbell (~15 µs instead of ~1.5 µs, still well under an
@@ -78,6 +81,7 @@ impl RingServer {
             alive: AtomicBool::new(true),
             thread: Mutex::new(None),
             stats: RingStats::default(),
+            sleeping: AtomicBool::new(false),
             gate,
         });
         let s = server.clone();
@@ -122,6 +126,16 @@ impl RingServer {
         let _ = self.doorbell.write(1);
     }
 
+    /// Wakes the server if it sleeps, as a vCPU goes back to the program
+    /// after a call the VMM ran (one that slept, often): the program's
+    /// next call is likely near, and the server's wake-up (~20-40 µs here)
+    /// then overlaps the vCPU's way back instead of that call's wait.
+    pub fn nudge(&self) {
+        if self.sleeping.load(Ordering::Acquire) {
+            self.wake();
+        }
+    }
+
     /// Stops the server and waits for it.
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Release);
@@ -150,7 +164,7 @@ impl RingServer {
                 if place.is_none() {
                     place = self.gate.enter();
                 }
-                if place.as_ref().is_some_and(|p| p.keep()) {
+                if place.as_mut().is_some_and(|p| p.keep()) {
                     std::hint::spin_loop();
                     continue;
                 }
@@ -199,6 +213,7 @@ impl RingServer {
         let list = {
             let mut slots = self.slots.lock();
             slots.asleep = true;
+            self.sleeping.store(true, Ordering::Release);
             for &(cpu, _) in &slots.list {
                 if let Some(mb) = self.mailbox(cpu) {
                     mb.awake.store(0, Ordering::SeqCst);
@@ -226,6 +241,7 @@ impl RingServer {
         }
         let mut slots = self.slots.lock();
         slots.asleep = false;
+        self.sleeping.store(false, Ordering::Release);
         for &(cpu, _) in &slots.list {
             if let Some(mb) = self.mailbox(cpu) {
                 mb.awake.store(1, Ordering::SeqCst);

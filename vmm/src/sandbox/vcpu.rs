@@ -302,6 +302,9 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 }
                 let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
                 if let Next::Return { .. } = &next {
+                    if let Some(server) = machine.ring.get() {
+                        server.nudge();
+                    }
                     if vcpu.return_to_user(&regs.to_kvm()).is_err() {
                         return fail("cannot write vCPU registers".into());
                     }

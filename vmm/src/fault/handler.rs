@@ -203,5 +203,11 @@ fn serve(
         let read_at = Instant::now();
         last_fault = read_at;
         kept |= sink.resolve(&faults, read_at)?;
+        // Looked at between faults too: a spinner sharing its CPU with the
+        // vCPU it serves finds a fault waiting after every turn, and would
+        // otherwise never look.
+        if place.as_mut().is_some_and(|p| !p.keep()) {
+            place = None;
+        }
     }
 }

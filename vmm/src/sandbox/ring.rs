@@ -7,7 +7,7 @@
 //! The stub's side is guest/x86_64/ring.S, the mailbox's contract
 //! `arch::ring`, and which calls the server runs `kernel::syscalls::Ring`.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -23,6 +23,42 @@ use crate::memory::HostMapping;
 
 /// How long the server spins without a call before it sleeps.
 pub const SPIN: Duration = Duration::from_micros(500);
+/// Keeps the sleeping server off the CPU its vCPU runs on. Woken from a
+/// vCPU's CPU (the doorbell, a nudge), the server was seen queued on that
+/// same CPU for milliseconds while the other CPU idled: the vCPU thread,
+/// spinning in the stub inside the guest, is not preempted for it, and
+/// every call in the meantime was withdrawn and went by exit.
+struct Avoid {
+    /// The CPUs the server may run on, as it started.
+    allowed: Option<libc::cpu_set_t>,
+    avoiding: usize,
+}
+
+impl Avoid {
+    fn new() -> Self {
+        Avoid { allowed: crate::hv::current_affinity().ok(), avoiding: usize::MAX }
+    }
+
+    /// Runs the server anywhere it could but on `cpu`, unless that is all
+    /// it could run on. One affinity change per move of the vCPU.
+    fn cpu(&mut self, cpu: usize) {
+        let Some(allowed) = self.allowed else { return };
+        if cpu == self.avoiding || cpu >= libc::CPU_SETSIZE as usize {
+            return;
+        }
+        let mut set = allowed;
+        // SAFETY: cpu is below CPU_SETSIZE.
+        unsafe { libc::CPU_CLR(cpu, &mut set) };
+        // SAFETY: plain data.
+        if unsafe { libc::CPU_COUNT(&set) } == 0 {
+            return;
+        }
+        if crate::hv::set_affinity(&set).is_ok() {
+            self.avoiding = cpu;
+        }
+    }
+}
+
 /// Which vCPUs have a thread whose calls the server runs.
 #[derive(Default)]
 struct Slots {
@@ -55,6 +91,8 @@ pub struct RingServer {
     /// Whether the server sleeps (as `Slots::asleep`, readable without
     /// the lock).
     sleeping: AtomicBool,
+    /// The host CPU a vCPU last left the guest on (usize::MAX: none yet).
+    vcpu_cpu: AtomicUsize,
     /// Shared with the fault handler: the server spins only when a CPU is
     /// free for it. On a busy machine it sleeps between calls and the stub
     /// rings the doorbell (~15 µs instead of ~1.5 µs, still well under an
@@ -82,6 +120,7 @@ impl RingServer {
             thread: Mutex::new(None),
             stats: RingStats::default(),
             sleeping: AtomicBool::new(false),
+            vcpu_cpu: AtomicUsize::new(usize::MAX),
             gate,
         });
         let s = server.clone();
@@ -126,6 +165,13 @@ impl RingServer {
         let _ = self.doorbell.write(1);
     }
 
+    /// Notes the host CPU a vCPU thread runs on (see [`Avoid`]).
+    pub fn note_vcpu_cpu(&self) {
+        if let Some(cpu) = crate::hv::current_cpu() {
+            self.vcpu_cpu.store(cpu, Ordering::Relaxed);
+        }
+    }
+
     /// Wakes the server if it sleeps, as a vCPU goes back to the program
     /// after a call the VMM ran (one that slept, often): the program's
     /// next call is likely near, and the server's wake-up (~20-40 µs here)
@@ -146,10 +192,11 @@ impl RingServer {
     }
 
     fn serve(&self, kernel: &Kernel) {
+        let mut avoid = Avoid::new();
         let mut seen = u64::MAX;
         let mut list: Vec<(u32, Tid)> = Vec::new();
         let mut last = Instant::now();
-        let mut place = None;
+        let mut place: Option<crate::fault::spin::Spinning<'_>> = None;
         while !self.stop.load(Ordering::Acquire) {
             let generation = self.generation.load(Ordering::Acquire);
             if generation != seen {
@@ -158,6 +205,9 @@ impl RingServer {
             }
             if self.serve_once(kernel, &list) {
                 last = Instant::now();
+                if place.as_mut().is_some_and(|p| !p.keep()) {
+                    place = None;
+                }
                 continue;
             }
             if last.elapsed() < SPIN {
@@ -170,7 +220,7 @@ impl RingServer {
                 }
             }
             place = None;
-            self.sleep(kernel);
+            self.sleep(kernel, &mut avoid);
             last = Instant::now();
         }
     }
@@ -209,7 +259,7 @@ impl RingServer {
     /// Tells every stub to ring, looks once more (a call published before
     /// a stub saw the change would otherwise wait for nobody), then sleeps
     /// until the doorbell rings.
-    fn sleep(&self, kernel: &Kernel) {
+    fn sleep(&self, kernel: &Kernel, avoid: &mut Avoid) {
         let list = {
             let mut slots = self.slots.lock();
             slots.asleep = true;
@@ -226,6 +276,7 @@ impl RingServer {
             let mut pfd =
                 libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };
             while !self.stop.load(Ordering::Acquire) {
+                avoid.cpu(self.vcpu_cpu.load(Ordering::Relaxed));
                 // SAFETY: one valid pollfd.
                 let n = unsafe { libc::poll(&mut pfd, 1, 100) };
                 if n > 0 {

@@ -235,6 +235,9 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 if let Next::Return { .. } = &next {
                     if t == Trap::Syscall && !ring_on {
                         ring_on = machine.ring_on(kernel, vcpu, tid, &frame);
+                        if let Some(server) = machine.ring.get().filter(|_| ring_on) {
+                            server.note_vcpu_cpu();
+                        }
                     }
                     if is_call || regs != before {
                         let mut g = gprs;
@@ -293,6 +296,9 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
                 let mut regs = ring_abi::regs_entering(&gprs);
                 let t = if matches!(e, Exit::RingCall) { Trap::Syscall } else { Trap::RingReturn };
+                if let Some(server) = machine.ring.get() {
+                    server.note_vcpu_cpu();
+                }
                 // A call to run here that the server did not answer EXIT:
                 // the stub gave up waiting for it.
                 if let (Trap::Syscall, Some(server), Some(mb)) = (t, machine.ring.get(), machine.mailbox(cpu)) {

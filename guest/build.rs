@@ -27,6 +27,18 @@ fn main() {
     let ring_obj = out.join("ring.o");
     run(Command::new(&cc).args(["-c", "-o"]).arg(&ring_obj).arg(&ring_src));
     run(Command::new("objcopy").args(["-O", "binary", "-j", ".text"]).arg(&ring_obj).arg(out.join("ring.bin")));
+    // The stubs are copied as flat images, never linked: a relocation left
+    // in them (a reference to a .globl label) would read offset 0 instead.
+    for obj in [&shim_obj, &ring_obj] {
+        let r =
+            Command::new("objdump").arg("-r").arg(obj).output().unwrap_or_else(|e| panic!("cannot run objdump: {e}"));
+        let text = String::from_utf8_lossy(&r.stdout);
+        assert!(
+            r.status.success() && !text.contains("RELOCATION RECORDS"),
+            "{} has relocations:\n{text}",
+            obj.display()
+        );
+    }
     let nm = Command::new("nm").arg(&ring_obj).output().unwrap_or_else(|e| panic!("cannot run nm: {e}"));
     assert!(nm.status.success(), "nm {} failed", ring_obj.display());
     let mut symbols = String::from("/// The ring stub's labels and their offsets in the stub's image.\npub static RING_SYMBOLS: &[(&str, u64)] = &[\n");

@@ -15,7 +15,8 @@
  *            `syscall` left it, so the VMM runs the call itself.
  *
  * The wait for the server to take the call is bounded (RING_SPINS turns of
- * the loop, ~110 µs here): a server that has not taken it by then is
+ * the loop, ~110 µs here, or ~40 µs once the stub had to ring the doorbell
+ * for it): a server that has not taken it by then is
  * asleep and slow to wake, or starved of CPU by the stubs of many threads
  * spinning at once (a fork bomb's hundreds of processes). The stub then
  * withdraws the call (REQ back to IDLE, atomically, so the server can no
@@ -47,8 +48,13 @@
         .set    ST_DONE, 4
         .set    ST_DELIVER, 6
         .set    ST_EXIT, 8
-        /* ~27 ns a turn on this machine (pause + two locked accesses). */
+        /* ~27 ns a turn on this machine (pause + two locked accesses):
+         * ~110 µs for a server that spins (it may be busy with another
+         * vCPU's call), ~40 µs for one the doorbell wakes (~15 µs when a
+         * CPU is free for it; if none is, this stub's spinning is what
+         * keeps it from running). */
         .set    RING_SPINS, 4096
+        .set    RING_SPINS_ASLEEP, 1500
 
         .globl  ring_entry, ring_entry_cpl0, ring_entry_published, ring_entry_cpl0_published
         .globl  ring_restore_a, ring_restore_b, ring_restore_c, ring_end
@@ -76,13 +82,32 @@
 \done:
         .endm
 
+        /* Calls the server never runs (they may block, or change more
+         * than RAX: clone, wait4, nanosleep, exit, sigreturn...), and
+         * numbers past the map, go straight to the VMM: publishing them
+         * would only cost a round trip, or the server's wake-up. The map
+         * is set by the VMM before any vCPU runs and never changes. Kept
+         * before the call is published, where every register is still
+         * the program's (the VMM's view of an entering stub). */
+        .macro  DIRECT
+        cmpq    $511, %rax
+        ja      8f
+        btq     %rax, ring_exit_map(%rip)
+        jnc     9f
+8:      movl    $0, doorbell+24(%rip)
+        ud2
+9:
+        .endm
+
         .balign 16
 ring_entry:                             /* CPL 3 (PVM) */
+        DIRECT
         PUBLISH ring_entry_published
         jmp     ring_published
 
         .balign 16
 ring_entry_cpl0:                        /* CPL 0 (bare metal) */
+        DIRECT
         PUBLISH ring_entry_cpl0_published
         jmp     published_cpl0
 
@@ -92,9 +117,23 @@ ring_entry_cpl0:                        /* CPL 0 (bare metal) */
         LOAD    mb_awake
         testq   %rax, %rax
         jnz     1f
-        /* The server sleeps: a write to the doorbell page (no memory
-         * behind it, an ioeventfd on it) wakes it without a VM exit. */
-        movl    $1, doorbell(%rip)
+        /* The server sleeps. A call it runs only sometimes (a read or
+         * write, served when it cannot block: pipes go by exits) is
+         * taken back and goes by exit rather than wait for the wake-up:
+         * processes passing a pipe back and forth ran at half the speed
+         * of exits, every call waking the server only to hear EXIT. */
+        LOAD    mb_nr
+        cmpq    $511, %rax
+        ja      4f
+        btq     %rax, ring_maybe_map(%rip)
+        jnc     4f
+        lock btrq $0, mb_state(%rip)
+        jc      exit_path
+        jmp     1f
+        /* Otherwise a write to the doorbell page (no memory behind it,
+         * an ioeventfd on it) wakes the server without a VM exit. */
+4:      movl    $1, doorbell(%rip)
+        movq    $RING_SPINS_ASLEEP, mb_spins(%rip)
 1:      pause
         LOAD    mb_state
         cmpq    $ST_TAKEN, %rax
@@ -156,6 +195,16 @@ exit_path:
         movl    $0, doorbell+8(%rip)
         ud2
 ring_end:
+
+        /* Bit N set: call N goes straight to the VMM (see DIRECT). Not
+         * .globl: the assembler leaves references to a global symbol to
+         * the linker, and this binary is never linked. */
+        .balign 64
+ring_exit_map:
+        .fill   64, 1, 0
+        /* Bit N set: the server runs call N only sometimes (see WAIT). */
+ring_maybe_map:
+        .fill   64, 1, 0
 
         /* The mailbox: the next page. Its layout is arch::x86_64::ring::Mailbox. */
         .org    0x1000

@@ -25,6 +25,9 @@ pub enum Exit {
     /// `syscall`), or a call the server ran (result in RAX) to return from.
     RingCall,
     RingReturn,
+    /// A call the stub sent straight to the VMM without publishing it
+    /// (registers as at the `syscall`).
+    RingDirect,
     /// Anything else, described for the report.
     Unexpected(String),
 }
@@ -209,6 +212,7 @@ impl Vcpu {
             Ok(VcpuExit::MmioWrite(a, _)) if arch::layout::DOORBELL_GPA == a & !0xfff => Ok(match a & 0xfff {
                 arch::ring::DOOR_EXIT => Exit::RingCall,
                 arch::ring::DOOR_DELIVER => Exit::RingReturn,
+                arch::ring::DOOR_DIRECT => Exit::RingDirect,
                 _ => Exit::Doorbell,
             }),
             Ok(VcpuExit::MmioRead(a, _)) | Ok(VcpuExit::MmioWrite(a, _)) => {

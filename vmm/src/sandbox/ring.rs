@@ -23,11 +23,14 @@ use crate::memory::HostMapping;
 
 /// How long the server spins without a call before it sleeps.
 pub const SPIN: Duration = Duration::from_micros(500);
-/// Keeps the sleeping server off the CPU its vCPU runs on. Woken from a
-/// vCPU's CPU (the doorbell, a nudge), the server was seen queued on that
-/// same CPU for milliseconds while the other CPU idled: the vCPU thread,
-/// spinning in the stub inside the guest, is not preempted for it, and
-/// every call in the meantime was withdrawn and went by exit.
+/// Keeps the sleeping server off the CPU its vCPU runs on, while one vCPU
+/// uses the ring. Woken from a vCPU's CPU (the doorbell, a nudge), the
+/// server was seen queued on that same CPU for milliseconds while the
+/// other CPU idled: the vCPU thread, spinning in the stub inside the guest,
+/// is not preempted for it, and every call in the meantime was withdrawn
+/// and went by exit. With several vCPUs (processes passing a pipe back
+/// and forth) there is no one CPU to avoid, and avoiding the last one's
+/// pinned the server behind the other's stub: then it may run anywhere.
 struct Avoid {
     /// The CPUs the server may run on, as it started.
     allowed: Option<libc::cpu_set_t>,
@@ -40,18 +43,22 @@ impl Avoid {
     }
 
     /// Runs the server anywhere it could but on `cpu`, unless that is all
-    /// it could run on. One affinity change per move of the vCPU.
-    fn cpu(&mut self, cpu: usize) {
+    /// it could run on; anywhere it could with `None`. One affinity change
+    /// per move of the vCPU.
+    fn cpu(&mut self, cpu: Option<usize>) {
         let Some(allowed) = self.allowed else { return };
-        if cpu == self.avoiding || cpu >= libc::CPU_SETSIZE as usize {
+        let cpu = cpu.filter(|&c| c < libc::CPU_SETSIZE as usize).unwrap_or(usize::MAX);
+        if cpu == self.avoiding {
             return;
         }
         let mut set = allowed;
-        // SAFETY: cpu is below CPU_SETSIZE.
-        unsafe { libc::CPU_CLR(cpu, &mut set) };
-        // SAFETY: plain data.
-        if unsafe { libc::CPU_COUNT(&set) } == 0 {
-            return;
+        if cpu != usize::MAX {
+            // SAFETY: cpu is below CPU_SETSIZE.
+            unsafe { libc::CPU_CLR(cpu, &mut set) };
+            // SAFETY: plain data.
+            if unsafe { libc::CPU_COUNT(&set) } == 0 {
+                return;
+            }
         }
         if crate::hv::set_affinity(&set).is_ok() {
             self.avoiding = cpu;
@@ -276,7 +283,7 @@ impl RingServer {
             let mut pfd =
                 libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };
             while !self.stop.load(Ordering::Acquire) {
-                avoid.cpu(self.vcpu_cpu.load(Ordering::Relaxed));
+                avoid.cpu(Some(self.vcpu_cpu.load(Ordering::Relaxed)).filter(|_| list.len() == 1));
                 // SAFETY: one valid pollfd.
                 let n = unsafe { libc::poll(&mut pfd, 1, 100) };
                 if n > 0 {

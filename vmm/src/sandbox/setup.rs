@@ -68,7 +68,8 @@ impl Sandbox {
         vm.add_slot(0, &sys)?;
         vm.add_slot(RAM_GPA_BASE, &ram)?;
         let ring_mem = Arc::new(HostMapping::new("syscall ring", RING_SLOT_SIZE)?);
-        ring_mem.write(0, crate::arch::ring::code()).map_err(|e| Error::Setup(e.to_string()))?;
+        let code = crate::arch::ring::code(&crate::kernel::syscalls::ring_call_maps());
+        ring_mem.write(0, &code).map_err(|e| Error::Setup(e.to_string()))?;
         vm.add_slot(RING_SLOT_GPA, &ring_mem)?;
         let setup = |e: String| Error::Setup(e);
         sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).map_err(|e| setup(e.to_string()))?;

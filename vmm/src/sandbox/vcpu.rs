@@ -292,16 +292,16 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     next
                 }
             }
-            Ok(e @ (Exit::RingCall | Exit::RingReturn)) => {
+            Ok(e @ (Exit::RingCall | Exit::RingReturn | Exit::RingDirect)) => {
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
                 let mut regs = ring_abi::regs_entering(&gprs);
-                let t = if matches!(e, Exit::RingCall) { Trap::Syscall } else { Trap::RingReturn };
+                let t = if matches!(e, Exit::RingReturn) { Trap::RingReturn } else { Trap::Syscall };
                 if let Some(server) = machine.ring.get() {
                     server.note_vcpu_cpu();
                 }
                 // A call to run here that the server did not answer EXIT:
                 // the stub gave up waiting for it.
-                if let (Trap::Syscall, Some(server), Some(mb)) = (t, machine.ring.get(), machine.mailbox(cpu)) {
+                if let (Exit::RingCall, Some(server), Some(mb)) = (&e, machine.ring.get(), machine.mailbox(cpu)) {
                     if mb.state.load(std::sync::atomic::Ordering::Acquire) == ring_abi::IDLE {
                         server.stats.withdrawn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }

@@ -44,6 +44,9 @@ pub struct Mailbox {
 /// doorbell's ioeventfd claims offset 0 only.
 pub const DOOR_EXIT: u64 = 8;
 pub const DOOR_DELIVER: u64 = 16;
+/// A call the stub did not publish (the exit map has it): the same as
+/// `DOOR_EXIT`, but the mailbox says nothing of it.
+pub const DOOR_DIRECT: u64 = 24;
 
 /// Byte offsets of the fields the server and the VMM touch atomically.
 pub const STATE: u64 = 0;
@@ -54,10 +57,25 @@ fn label(name: &str) -> u64 {
     faultline_guest::ring_symbol(name).unwrap_or_else(|| panic!("ring stub label {name} missing"))
 }
 
-/// The stub's code, one page.
-pub fn code() -> &'static [u8] {
+/// Which calls the stub sends where: bit N of `exit` sends call N straight
+/// to the VMM, unpublished; bit N of `maybe` marks a call the server runs
+/// only sometimes, which goes to the VMM when the server sleeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CallMaps {
+    pub exit: [u64; 8],
+    pub maybe: [u64; 8],
+}
+
+/// The stub's code, one page, with its call maps.
+pub fn code(maps: &CallMaps) -> Vec<u8> {
     let image = faultline_guest::RING_X86_64;
-    &image[..image.len().min(PAGE_SIZE as usize)]
+    let mut page = image[..image.len().min(PAGE_SIZE as usize)].to_vec();
+    for (name, map) in [("ring_exit_map", &maps.exit), ("ring_maybe_map", &maps.maybe)] {
+        let at = label(name) as usize;
+        page.resize(page.len().max(at + 64), 0);
+        page[at..at + 64].copy_from_slice(map.as_bytes());
+    }
+    page
 }
 
 /// LSTAR for vCPU `cpu`: its own mapping of the stub, at the entry for
@@ -214,6 +232,15 @@ mod tests {
         assert_eq!(base, PAGE_SIZE);
         assert_eq!(label("doorbell"), 2 * PAGE_SIZE);
         assert!(label("ring_end") < PAGE_SIZE);
+        assert_eq!(label("ring_maybe_map"), label("ring_exit_map") + 64);
+        assert!(label("ring_maybe_map") + 64 <= PAGE_SIZE);
+        let mut maps = CallMaps::default();
+        maps.exit[1] = 1 << 3; // call 67
+        maps.maybe[0] = 1; // call 0
+        let page = code(&maps);
+        let at = label("ring_exit_map") as usize;
+        assert_eq!((page[at + 8], page[at + 64]), (8, 1));
+        assert_eq!(page[..at], faultline_guest::RING_X86_64[..at]);
     }
 
     #[test]

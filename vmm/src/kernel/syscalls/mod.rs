@@ -17,6 +17,7 @@ pub mod signal;
 pub mod system;
 pub mod time;
 
+use crate::arch::ring::CallMaps;
 use std::sync::OnceLock;
 use std::time::Instant;
 
@@ -533,6 +534,23 @@ pub const NR_RESTART_SYSCALL: u64 = 219;
 /// The entry for syscall `nr`.
 pub fn lookup(nr: u64) -> Option<&'static Syscall> {
     index().get(usize::try_from(nr).ok()?).copied().flatten()
+}
+
+/// Where the ring's stub sends each call below 512 (`CallMaps`): straight
+/// to the VMM if the server never runs it (no entry, or `Ring::Exit`);
+/// to the VMM when the server sleeps if it runs it only sometimes
+/// (`Ring::ServeIf`).
+pub fn ring_call_maps() -> CallMaps {
+    let mut maps = CallMaps::default();
+    for nr in 0..512u64 {
+        let (word, bit) = ((nr / 64) as usize, 1 << (nr % 64));
+        match lookup(nr).map(|e| e.ring) {
+            Some(Ring::Serve) => {}
+            Some(Ring::ServeIf(_)) => maps.maybe[word] |= bit,
+            Some(Ring::Exit) | None => maps.exit[word] |= bit,
+        }
+    }
+    maps
 }
 
 pub fn by_name(name: &str) -> Option<&'static Syscall> {

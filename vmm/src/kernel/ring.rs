@@ -44,14 +44,16 @@ impl KernelState {
         true
     }
 
-    /// Unmaps vCPU `cpu`'s ring pages from wherever they are. The caller
-    /// makes KVM forget every translation of the mailbox (the code page is
-    /// read-only and the doorbell holds nothing, so neither matters).
-    pub fn ring_detach(&mut self, cpu: u32) {
-        let Some(mm) = self.ring_maps.remove(&cpu) else { return };
+    /// Unmaps vCPU `cpu`'s ring pages from wherever they are; false if
+    /// they were nowhere. The caller makes KVM forget every translation of
+    /// the mailbox (the code page is read-only and the doorbell holds
+    /// nothing, so neither matters).
+    pub fn ring_detach(&mut self, cpu: u32) -> bool {
+        let Some(mm) = self.ring_maps.remove(&cpu) else { return false };
         if let Some(m) = self.mms.get_mut(&mm) {
             m.space.unmap_ring(pages(cpu).map(|p| p.0));
         }
+        true
     }
 }
 

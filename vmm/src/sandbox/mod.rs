@@ -370,9 +370,10 @@ pub struct Outcome {
     /// Syscalls the syscall ring's server ran without a VM exit (zero
     /// with [`SyscallPath::Exit`]).
     pub ring_calls: u64,
-    /// Syscalls the ring's stub withdrew because the server had not taken
-    /// them within ~110 µs (a busy machine, a sleeping server): they ran
-    /// by exits.
+    /// Syscalls the ring's stub took back and sent by exit instead: the
+    /// server had not taken them within ~110 µs (~40 µs if it slept), or
+    /// it slept and they were pipe reads or writes, which it runs only
+    /// sometimes.
     pub ring_withdrawn: u64,
 }
 

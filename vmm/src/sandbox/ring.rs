@@ -79,8 +79,9 @@ struct Slots {
 pub struct RingStats {
     /// Calls it ran (answered DONE or DELIVER).
     pub served: AtomicU64,
-    /// Calls their stubs withdrew because it had not taken them in time
-    /// (they ran by exits instead).
+    /// Calls their stubs took back and sent by exit instead: it had not
+    /// taken them in time, or it slept and they were of the kind it runs
+    /// only sometimes (pipe I/O).
     pub withdrawn: AtomicU64,
 }
 
@@ -101,10 +102,10 @@ pub struct RingServer {
     /// The host CPU a vCPU last left the guest on (usize::MAX: none yet).
     vcpu_cpu: AtomicUsize,
     /// Shared with the fault handler: the server spins only when a CPU is
-    /// free for it. On a busy machine it sleeps between calls and the stub
-    /// rings the doorbell (~15 µs instead of ~1.5 µs, still well under an
-    /// exit): several sandboxes side by side (a test suite) each spinning
-    /// starved each other to timeouts.
+    /// free for it (`fault::spin`). Otherwise it sleeps between calls and
+    /// the stub rings the doorbell (~12 µs instead of ~1.5 µs, still well
+    /// under an exit): several sandboxes side by side (a test suite) each
+    /// spinning starved each other to timeouts.
     gate: Arc<SpinGate>,
 }
 

@@ -183,7 +183,7 @@ fn serve(
                         if place.is_none() {
                             place = gate.enter();
                         }
-                        place.as_mut().is_some_and(|p| p.keep())
+                        place.as_ref().is_some_and(|p| p.keep())
                     }
                     WakeMode::Poll | WakeMode::Colocated => false,
                 };
@@ -206,7 +206,7 @@ fn serve(
         // Looked at between faults too: a spinner sharing its CPU with the
         // vCPU it serves finds a fault waiting after every turn, and would
         // otherwise never look.
-        if place.as_mut().is_some_and(|p| !p.keep()) {
+        if place.as_ref().is_some_and(|p| !p.keep()) {
             place = None;
         }
     }

@@ -139,7 +139,7 @@ pub struct Spinning<'a> {
 impl Spinning<'_> {
     /// Whether to go on spinning: false once this process's threads are
     /// being preempted (more than twice in 2 ms).
-    pub fn keep(&mut self) -> bool {
+    pub fn keep(&self) -> bool {
         !self.yields || !self.gate.contended()
     }
 }
@@ -165,7 +165,7 @@ mod tests {
     #[test]
     fn one_spinner_per_spare_cpu() {
         let two = SpinGate::with_preemptions(2, || Some(0));
-        let mut first = two.enter().expect("one spinner on two CPUs");
+        let first = two.enter().expect("one spinner on two CPUs");
         assert!(first.keep());
         assert!(two.enter().is_none(), "a second spinner would take the vCPU's core");
         drop(first);
@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn preempted_threads_stop_everyone_spinning_for_a_while() {
         let gate = SpinGate::with_preemptions(2, || Some(PREEMPTED.load(Ordering::Relaxed)));
-        let mut s = gate.enter().expect("a place");
+        let s = gate.enter().expect("a place");
         std::thread::sleep(CHECK);
         assert!(s.keep(), "not preempted: spin on");
         std::thread::sleep(CHECK);
@@ -197,7 +197,7 @@ mod tests {
         // A forced spinner goes on whatever the preemptions.
         assert!(gate.enter_always().keep());
         std::thread::sleep(BACKOFF_MIN + Duration::from_millis(5));
-        let mut s = gate.enter().expect("the back-off is over");
+        let s = gate.enter().expect("the back-off is over");
         assert!(s.keep());
         drop(s);
         // Again: twice as long this time.

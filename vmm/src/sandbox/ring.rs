@@ -17,7 +17,7 @@ use vmm_sys_util::eventfd::EventFd;
 
 use crate::arch::ring::{self as abi, MailboxRef};
 use crate::arch::PAGE_SIZE;
-use crate::fault::SpinGate;
+use crate::fault::spin::{SpinGate, Spinning};
 use crate::kernel::{Kernel, Tid};
 use crate::memory::HostMapping;
 
@@ -204,7 +204,7 @@ impl RingServer {
         let mut seen = u64::MAX;
         let mut list: Vec<(u32, Tid)> = Vec::new();
         let mut last = Instant::now();
-        let mut place: Option<crate::fault::spin::Spinning<'_>> = None;
+        let mut place: Option<Spinning<'_>> = None;
         while !self.stop.load(Ordering::Acquire) {
             let generation = self.generation.load(Ordering::Acquire);
             if generation != seen {
@@ -213,7 +213,7 @@ impl RingServer {
             }
             if self.serve_once(kernel, &list) {
                 last = Instant::now();
-                if place.as_mut().is_some_and(|p| !p.keep()) {
+                if place.as_ref().is_some_and(|p| !p.keep()) {
                     place = None;
                 }
                 continue;
@@ -222,7 +222,7 @@ impl RingServer {
                 if place.is_none() {
                     place = self.gate.enter();
                 }
-                if place.as_mut().is_some_and(|p| p.keep()) {
+                if place.as_ref().is_some_and(|p| p.keep()) {
                     std::hint::spin_loop();
                     continue;
                 }

@@ -79,6 +79,7 @@ impl Machine {
             server.detach(cpu);
             return false;
         }
+        server.note_vcpu_cpu();
         true
     }
 
@@ -239,9 +240,6 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 if let Next::Return { .. } = &next {
                     if t == Trap::Syscall && !ring_on {
                         ring_on = machine.ring_on(kernel, vcpu, tid, &frame);
-                        if let Some(server) = machine.ring.get().filter(|_| ring_on) {
-                            server.note_vcpu_cpu();
-                        }
                     }
                     if is_call || regs != before {
                         let mut g = gprs;
@@ -300,19 +298,20 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
                 let mut regs = ring_abi::regs_entering(&gprs);
                 let t = if matches!(e, Exit::RingReturn) { Trap::RingReturn } else { Trap::Syscall };
-                if let Some(server) = machine.ring.get() {
+                let server = machine.ring.get();
+                if let Some(server) = server {
                     server.note_vcpu_cpu();
                 }
                 // A call to run here that the server did not answer EXIT:
                 // the stub gave up waiting for it.
-                if let (Exit::RingCall, Some(server), Some(mb)) = (&e, machine.ring.get(), machine.mailbox(cpu)) {
+                if let (Exit::RingCall, Some(server), Some(mb)) = (&e, server, machine.mailbox(cpu)) {
                     if mb.state.load(std::sync::atomic::Ordering::Acquire) == ring_abi::IDLE {
                         server.stats.withdrawn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
                 let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
                 if let Next::Return { .. } = &next {
-                    if let Some(server) = machine.ring.get() {
+                    if let Some(server) = server {
                         server.nudge();
                     }
                     if vcpu.return_to_user(&regs.to_kvm()).is_err() {

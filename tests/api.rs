@@ -40,6 +40,7 @@ const API: &[&str] = &[
     "EventStream",
     "ExitStatus",
     "HostError",
+    "Identity",
     "Input",
     "LoadError",
     "MIN_RSS_LIMIT",

@@ -183,9 +183,20 @@ fn host_files_never_change() {
     let names: Vec<_> = std::fs::read_dir(d.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(names, vec![std::ffi::OsString::from("victim")]);
     // A file the user may not write: EACCES, as natively for uid 1000.
-    let r = guest(&["/bin/sh", "-c", "echo x > /etc/passwd; echo $?; echo x > /etc/new; echo $?"]);
+    let script = "echo x > /etc/passwd; echo $?; echo x > /etc/new; echo $?";
+    let mut c = config(&["/bin/sh", "-c", script]);
+    c.identity = Some(user_1000());
+    let r = run_image(&Program::Path("/bin/sh".into()), c);
     assert_eq!(r.stdout, "2\n2\n");
     assert!(r.stderr.contains("Permission denied"), "{}", r.stderr);
+    // Root may (CAP_DAC_OVERRIDE), into the layer: the host's stays.
+    let passwd = std::fs::read("/etc/passwd").unwrap();
+    let mut c = config(&["/bin/sh", "-c", script]);
+    c.identity = Some(faultline::Identity { uid: 0, gid: 0, groups: Vec::new() });
+    let r = run_image(&Program::Path("/bin/sh".into()), c);
+    assert_eq!(r.stdout, "0\n0\n", "{}", r.stderr);
+    assert_eq!(std::fs::read("/etc/passwd").unwrap(), passwd);
+    assert!(!Path::new("/etc/new").exists());
 }
 
 /// A root of its own, holding the catpaths probe and links that point

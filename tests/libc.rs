@@ -210,10 +210,14 @@ fn process_start_matches_binfmt_elf() {
         cfg.env.push("FAULTLINE_TEST=yes".into());
         let run = run_image(&image, cfg);
         assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
+        // The guest runs as the user running faultline.
         assert_eq!(
             run.stdout,
-            "argv[0]=(name)\nargv[1]=exec\nargv[2]=a b\nargv[3]=c\nenv=yes\n\
-             pagesz=4096 random=1 entry_set=1 phdr_set=1 uid=1000 secure=0\nsp_aligned=1\n",
+            format!(
+                "argv[0]=(name)\nargv[1]=exec\nargv[2]=a b\nargv[3]=c\nenv=yes\n\
+                 pagesz=4096 random=1 entry_set=1 phdr_set=1 uid={} secure=0\nsp_aligned=1\n",
+                my_uid()
+            ),
             "{libc}"
         );
     }

@@ -303,7 +303,7 @@ fn the_oom_killer_kills_the_biggest_and_the_others_finish() {
             assert!(
                 line.starts_with(&format!("Out of memory: Killed process {victim} (procs-{libc}) total-vm:"))
                     && line.contains(" anon-rss:")
-                    && line.contains(", UID:1000 pgtables:")
+                    && line.contains(&format!(", UID:{} pgtables:", my_uid()))
                     && line.ends_with(&format!("kB oom_score_adj:{adj}")),
                 "{line}"
             );

@@ -178,56 +178,6 @@ fn a_guest_that_damages_its_own_memory_dies_or_carries_on_as_on_linux() {
     assert_eq!(out, "11111\nstill alive\n");
 }
 
-/// What a `faultline` process did: its exit code, output, peak RSS
-/// (getrusage of the child: faultline's own memory, guest RAM it backs
-/// included) and wall time.
-struct Measured {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    max_rss_mib: u64,
-    wall: std::time::Duration,
-}
-
-// The child is reaped by wait4, which also gives its rusage.
-#[allow(clippy::zombie_processes)]
-fn faultline_measured(args: &[&str]) -> Measured {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let start = std::time::Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("faultline runs");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        out.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        err.read_to_end(&mut v).unwrap();
-        v
-    });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; we wait for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert_eq!(pid, child.id() as i32);
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
-    Measured {
-        code,
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-        max_rss_mib: ru.ru_maxrss as u64 / 1024,
-        wall: start.elapsed(),
-    }
-}
-
 /// Every line faultline wrote to stderr is its own, one line, tame.
 fn assert_tame_stderr(m: &Measured) {
     for line in m.stderr.lines() {

@@ -9,6 +9,18 @@ use faultline::strace::Sink;
 use faultline::timeline::{Access, Event, EventKind, Origin};
 use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 
+/// The uid running the tests: the guest's by default.
+pub fn my_uid() -> u32 {
+    // SAFETY: no arguments, no failure.
+    unsafe { libc::getuid() }
+}
+
+/// An ordinary user's identity, for the tests of permissions (as uid 1000
+/// the guest meets the host's permissions as such a user would).
+pub fn user_1000() -> faultline::Identity {
+    faultline::Identity { uid: 1000, gid: 1000, groups: Vec::new() }
+}
+
 pub struct Run {
     pub outcome: Outcome,
     /// The program's stdout, byte for byte.
@@ -134,4 +146,54 @@ pub fn fixture(name: &str) -> Program {
 
 pub fn demo_image() -> Program {
     Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) }
+}
+
+/// What a `faultline` process did: its exit code, output, peak RSS
+/// (getrusage of the child: faultline's own memory, guest RAM it backs
+/// included) and wall time.
+pub struct Measured {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+    pub max_rss_mib: u64,
+    pub wall: std::time::Duration,
+}
+
+// The child is reaped by wait4, which also gives its rusage.
+#[allow(clippy::zombie_processes)]
+pub fn faultline_measured(args: &[&str]) -> Measured {
+    use std::io::Read;
+    use std::process::{Command, Stdio};
+    let start = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("faultline runs");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let out = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        out.read_to_end(&mut v).unwrap();
+        v
+    });
+    let err = std::thread::spawn(move || {
+        let mut v = Vec::new();
+        err.read_to_end(&mut v).unwrap();
+        v
+    });
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is valid; we wait for our own child.
+    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
+    assert_eq!(pid, child.id() as i32);
+    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
+    Measured {
+        code,
+        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
+        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
+        max_rss_mib: ru.ru_maxrss as u64 / 1024,
+        wall: start.elapsed(),
+    }
 }

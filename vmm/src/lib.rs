@@ -103,9 +103,9 @@ pub use kernel::{ExitStatus, Stop};
 pub use loader::{LoadError, PIE_BASE};
 pub use mm::FILL_PAGES as DEFAULT_FILL_PAGES;
 pub use sandbox::{
-    default_env, parse_bind, Bind, Config, ConfigError, Error, EventStream, HostError, Outcome, Program, ProgramInfo,
-    Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath, DEFAULT_MAX_MAP_COUNT,
-    DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK, MIN_RSS_LIMIT,
+    default_env, parse_bind, Bind, Config, ConfigError, Error, EventStream, HostError, Identity, Outcome, Program,
+    ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath,
+    DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK, MIN_RSS_LIMIT,
 };
 pub use strace::Strace;
 

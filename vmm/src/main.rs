@@ -161,6 +161,17 @@ struct RunOpts {
     /// The program's working directory, inside the root.
     #[arg(long, value_name = "DIR")]
     cwd: Option<String>,
+    /// Run the program as this uid (default: yours). Its group is then the
+    /// user's in the root's /etc/passwd (or the same number), with no
+    /// supplementary groups, unless --gid and --groups say otherwise.
+    #[arg(long, value_name = "UID")]
+    uid: Option<u32>,
+    /// Run the program with this gid (default: yours, or --uid's).
+    #[arg(long, value_name = "GID")]
+    gid: Option<u32>,
+    /// Supplementary groups, comma-separated (empty: none).
+    #[arg(long, value_name = "GID,GID,...", value_delimiter = ',', num_args = 0..)]
+    groups: Option<Vec<u32>>,
     /// Log each syscall, strace-style, to stderr (or to FILE with =FILE).
     #[arg(long, value_name = "FILE", num_args = 0..=1, default_missing_value = "-", require_equals = true)]
     strace: Option<String>,
@@ -308,6 +319,25 @@ fn strace_of(opts: &RunOpts) -> Result<Option<Strace>> {
     Ok(Some(st))
 }
 
+/// Who the program runs as: the caller, with --uid, --gid and --groups
+/// over it.
+fn identity_of(opts: &RunOpts) -> Option<faultline::Identity> {
+    if opts.uid.is_none() && opts.gid.is_none() && opts.groups.is_none() {
+        return None;
+    }
+    let mut who = match opts.uid {
+        Some(uid) => faultline::Identity::of_user(uid, &opts.root),
+        None => faultline::Identity::of_caller(),
+    };
+    if let Some(gid) = opts.gid {
+        who.gid = gid;
+    }
+    if let Some(groups) = &opts.groups {
+        who.groups = groups.clone();
+    }
+    Some(who)
+}
+
 /// The configuration, checked as the library checks it, with every output
 /// file opened (so a bad path fails before anything runs).
 fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
@@ -339,6 +369,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         root: opts.root.clone(),
         cwd: opts.cwd.clone(),
         binds: opts.bind.clone(),
+        identity: identity_of(opts),
         fill_pages: opts.fill_pages,
         fault_around: opts.fault_around,
         ..Config::default()

@@ -10,11 +10,13 @@
 
 use std::sync::Arc;
 
+use super::cred::{Cred, MAY_EXEC};
 use super::errno::*;
+use super::files::vfs::Lookup;
 use super::files::vfs::{Node, OpenNode, PATH_MAX};
 use super::initial_stack::{initial_stack, ExecInfo};
 use super::limits::RLIMIT_STACK;
-use super::process::{comm_of, Pid, Tid, GID, UID};
+use super::process::{comm_of, Pid, Tid};
 use super::task::Ctx;
 use super::{Entry, KernelState};
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
@@ -89,27 +91,24 @@ pub fn random_bytes() -> [u8; 16] {
 }
 
 impl KernelState {
-    /// Opens `path` (relative to `cwd`) for exec: a regular file the user
-    /// may execute.
-    pub fn open_exec(&mut self, pid: Pid, cwd: &str, path: &str) -> Result<ExecFile, Errno> {
+    /// Opens `path` (from `start`) for exec, as `cred`: a regular file the
+    /// caller may execute (`pid` answers /proc's links on the way).
+    pub fn open_exec(&mut self, pid: Pid, start: &Lookup, path: &str, cred: &Cred) -> Result<ExecFile, Errno> {
         let links = super::procfs::Links { k: self, pid };
-        let look = self.vfs.resolve(cwd, path, true, &links)?;
-        let (node, meta) = match &look.node {
-            Node::Host { host, meta, layer } => {
-                if !meta.is_reg() || !meta.allows(1, UID) || meta.size > MAX_EXEC_SIZE {
-                    return Err(exec_refusal(meta));
-                }
-                let (host, meta, rw) = (host.clone(), *meta, *layer == super::files::vfs::Layer::ReadWrite);
-                (self.vfs.open_host(&look.path, &host, &meta, rw)?, meta)
-            }
-            Node::Mem(i) => {
-                let meta = i.stat();
-                if !meta.is_reg() || !meta.allows(1, UID) || meta.size > MAX_EXEC_SIZE {
-                    return Err(exec_refusal(&meta));
-                }
-                (self.vfs.open_mem(&look.path, i).ok_or(EACCES)?, meta)
-            }
+        let look = self.vfs.resolve(start, path, true, &links, cred)?;
+        let meta = match &look.node {
+            Node::Host { .. } | Node::Mem(_) => look.node.meta(),
             Node::Proc(_) | Node::Device(_) | Node::Synthetic { .. } => return Err(EACCES),
+        };
+        if !meta.is_reg()
+            || meta.size > MAX_EXEC_SIZE
+            || cred.permission(meta.mode, meta.uid, meta.gid, MAY_EXEC).is_err()
+        {
+            return Err(exec_refusal(&meta));
+        }
+        let node = match &look.node {
+            Node::Mem(i) => self.vfs.open_mem(&look.path, i).ok_or(EACCES)?,
+            n => self.vfs.open_host(&look.path, n, false)?,
         };
         // A file the sandbox wrote lives only in the page cache; a host
         // file is read from the host, leaving the cache to the faults.
@@ -283,7 +282,10 @@ impl KernelState {
         let mut entry = image.entry;
         let mut interp_base = 0;
         if let Some(interp) = &image.interp {
-            let ifile = self.open_exec(pid, "/", interp).map_err(|e| if e == EACCES { EACCES } else { ENOENT })?;
+            let root = self.vfs.root().clone();
+            let cred = self.procs.get(&pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
+            let ifile =
+                self.open_exec(pid, &root, interp, &cred).map_err(|e| if e == EACCES { EACCES } else { ENOENT })?;
             let iimage = Image::from_bytes(ifile.path.clone(), ifile.bytes.clone()).map_err(|_| ELIBBAD)?;
             if iimage.interp.is_some() {
                 return Err(ELIBBAD);
@@ -321,6 +323,7 @@ impl KernelState {
         space.brk_start = brk;
         space.brk = brk;
         // The initial stack.
+        let cred = self.procs.get(&pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
         let info = ExecInfo {
             execfn: execfn.to_string(),
             argv: argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
@@ -330,8 +333,10 @@ impl KernelState {
             phnum: image.phnum,
             entry: image.entry,
             base: interp_base,
-            uid: UID,
-            gid: GID,
+            uid: cred.uid,
+            euid: cred.euid,
+            gid: cred.gid,
+            egid: cred.egid,
             hwcap: self.cfg.hwcap,
             random,
         };
@@ -393,10 +398,10 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
         return Err(ENAMETOOLONG);
     }
     let execfn = execfn.unwrap_or_else(|| path.clone());
-    let cwd = ctx.proc().cwd.clone();
+    let (cwd, cred) = (ctx.proc().cwd.clone(), ctx.proc().cred.clone());
     let mut depth = 0;
     let (file, image) = loop {
-        let file = ctx.k.open_exec(ctx.pid, &cwd, &path)?;
+        let file = ctx.k.open_exec(ctx.pid, &cwd, &path, &cred)?;
         if file.bytes.starts_with(b"#!") {
             // A script: its interpreter gets [interp, optional arg, path,
             // argv[1..]].
@@ -444,6 +449,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
     let p = ctx.proc_mut();
     p.files.close_on_exec();
     p.sig.reset_for_exec();
+    p.cred.exec();
     p.comm = comm_of(&file.path);
     p.exe = file.path.clone();
     p.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
@@ -478,7 +484,8 @@ impl KernelState {
         image: &Image,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
-        cwd: String,
+        cwd: Lookup,
+        cred: Cred,
         limits: super::limits::Limits,
         stdio: [super::files::FileKind; 3],
     ) -> Result<Tid, Errno> {
@@ -504,6 +511,7 @@ impl KernelState {
             mm: MmId(0),
             files,
             cwd,
+            cred,
             umask: 0o022,
             limits,
             sig: Default::default(),

@@ -144,8 +144,8 @@ impl KernelState {
                 ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
                 ExitStatus::Killed(s) => (signal::CLD_KILLED, s),
             };
-            let info =
-                SigInfo { signo: exit_signal, code, pid, uid: super::process::UID, status: st, ..Default::default() };
+            let uid = self.procs.get(&pid).map_or(0, |p| p.cred.uid);
+            let info = SigInfo { signo: exit_signal, code, pid, uid, status: st, ..Default::default() };
             self.send_process_signal(ppid, info);
         }
         if let Some(parent) = self.procs.get(&ppid) {

@@ -159,6 +159,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         mm,
         files: FdTable::clone(&parent.files),
         cwd: parent.cwd.clone(),
+        cred: parent.cred.clone(),
         umask: parent.umask,
         limits: parent.limits.clone(),
         sig: if flags & CLONE_CLEAR_SIGHAND != 0 {

@@ -37,8 +37,11 @@ pub struct ExecInfo {
     pub entry: u64,
     /// Where the interpreter was loaded (AT_BASE); 0 for a static program.
     pub base: u64,
+    /// Real and effective ids (AT_UID, AT_EUID, AT_GID, AT_EGID).
     pub uid: u32,
+    pub euid: u32,
     pub gid: u32,
+    pub egid: u32,
     pub hwcap: u64,
     pub random: [u8; 16],
 }
@@ -77,9 +80,9 @@ pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         (at::FLAGS, 0),
         (at::ENTRY, info.entry),
         (at::UID, info.uid as u64),
-        (at::EUID, info.uid as u64),
+        (at::EUID, info.euid as u64),
         (at::GID, info.gid as u64),
-        (at::EGID, info.gid as u64),
+        (at::EGID, info.egid as u64),
         (at::SECURE, 0),
         (at::RANDOM, at(random)),
         (at::HWCAP, info.hwcap),
@@ -139,7 +142,9 @@ mod tests {
             entry: 0x401000,
             base: 0,
             uid: 1000,
+            euid: 1000,
             gid: 1000,
+            egid: 1000,
             hwcap: 0x178bfbff,
             random: [7; 16],
         };

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use super::process::{Pid, UID};
+use super::process::Pid;
 use super::KernelState;
 use crate::arch::PAGE_SIZE;
 
@@ -155,7 +155,7 @@ impl KernelState {
         let total = self.mem_info().mem_total.max(1);
         TopRow {
             pid,
-            uid: UID,
+            uid: p.cred.uid,
             virt: status.vm_size,
             res: status.vm_rss,
             shr: status.rss_file + status.rss_shmem,

@@ -314,6 +314,7 @@ impl KernelState {
                 if let Some(c) = self.phys.cache.get_mut(&file) {
                     c.pages.insert(index, g);
                 }
+                self.vfs.note_cached(file, 1);
                 g
             }
         };

@@ -8,6 +8,7 @@
 //! (a pipe read, wait4, nanosleep) sleeps on its own condition variable and
 //! releases it.
 
+pub mod cred;
 pub mod errno;
 pub mod exec;
 pub mod exit;
@@ -468,8 +469,8 @@ impl KernelState {
             let mm = self.mms.remove(&id).expect("present");
             mm.space.release(&mut self.phys);
             self.phys.flush_stale();
-            if !files.is_empty() {
-                self.release_orphans();
+            for id in files {
+                self.release_if_orphan(id);
             }
         }
     }

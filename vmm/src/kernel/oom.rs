@@ -72,7 +72,7 @@ impl KernelState {
             c.anon * 4,
             c.file * 4,
             c.shmem * 4,
-            super::process::UID,
+            v.cred.uid,
             space.table_pages() * 4,
             v.oom_score_adj
         );

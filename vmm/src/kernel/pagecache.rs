@@ -119,7 +119,7 @@ impl KernelState {
 
     /// Pages the sandbox's files hold in the page cache.
     pub fn layer_pages(&self) -> u64 {
-        self.vfs.mem_ids().filter_map(|id| self.phys.cache.get(&id)).map(|c| c.pages.len() as u64).sum()
+        self.vfs.layer_pages()
     }
 
     /// Zeroes what lies beyond byte `from` in its page, if cached: bytes a
@@ -185,6 +185,7 @@ impl KernelState {
             }
             None => Vec::new(),
         };
+        self.vfs.note_cached(id, -(gone.len() as i64));
         for gpa in gone {
             self.phys.update(gpa, |f| f.cached = false);
             self.phys.free_if_unused(gpa);
@@ -212,7 +213,7 @@ impl KernelState {
     /// Frees the cached pages of a sandbox file nothing names, holds open
     /// or maps any more (unlinked, closed and unmapped), as the last
     /// iput of a tmpfs inode does.
-    pub fn release_file_if_unused(&mut self, id: FileId) {
+    pub fn release_if_orphan(&mut self, id: FileId) {
         if !self.vfs.is_orphan(id) {
             return;
         }
@@ -229,12 +230,5 @@ impl KernelState {
         self.drop_pages_from(id, 0);
         self.phys.cache.remove(&id);
         self.vfs.forget_mem(id);
-    }
-
-    /// Frees every sandbox file that is no longer named, open or mapped.
-    pub fn release_orphans(&mut self) {
-        for id in self.vfs.orphans() {
-            self.release_file_if_unused(id);
-        }
     }
 }

@@ -12,10 +12,6 @@ use crate::mm::MmId;
 pub type Pid = u32;
 pub type Tid = u32;
 
-/// The uid and gid every process runs as (an ordinary user).
-pub const UID: u32 = 1000;
-pub const GID: u32 = 1000;
-
 /// How a process ended, as wait(2) reports it and a shell shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {
@@ -90,7 +86,11 @@ pub struct Process {
     pub cmdline: Vec<u8>,
     pub mm: MmId,
     pub files: FdTable,
-    pub cwd: String,
+    /// The working directory: the directory itself, whatever its name
+    /// becomes.
+    pub cwd: super::files::vfs::Lookup,
+    /// Who the process is and what it may do.
+    pub cred: super::cred::Cred,
     pub umask: u32,
     pub limits: Limits,
     pub sig: SigHand,

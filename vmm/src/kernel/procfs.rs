@@ -5,9 +5,9 @@
 use std::fmt::Write as _;
 
 use super::errno::*;
-use super::files::vfs::{ProcLinks, S_IFDIR, S_IFLNK, S_IFREG};
+use super::files::vfs::{Lookup, ProcLinks, S_IFDIR, S_IFLNK, S_IFREG};
 use super::files::FileKind;
-use super::process::{Pid, ProcState, GID, UID};
+use super::process::{Pid, ProcState};
 use super::KernelState;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{Backing, VmaKind};
@@ -33,6 +33,30 @@ impl ProcLinks for Links<'_> {
     fn readlink(&self, c: &[String]) -> Option<String> {
         match lookup(self.k, self.pid, c) {
             Ok(ProcNode::Link(t)) => Some(t),
+            _ => None,
+        }
+    }
+
+    fn jump(&self, c: &[String]) -> Option<Lookup> {
+        let pid: Pid = match c.first()?.as_str() {
+            "self" => self.pid,
+            n => n.parse().ok()?,
+        };
+        // task/TID/… is the process's own.
+        let rest = match &c[1..] {
+            [t, _, rest @ ..] if t == "task" => rest,
+            rest => rest,
+        };
+        let p = self.k.procs.get(&pid)?;
+        match rest {
+            [cwd] if cwd == "cwd" => Some(p.cwd.clone()),
+            [root] if root == "root" => Some(self.k.vfs.root().clone()),
+            [fd, n] if fd == "fd" => match &p.files.get(n.parse().ok()?)?.file.kind {
+                FileKind::File(f) => Some(Lookup { path: f.path.clone(), node: f.node.clone() }),
+                FileKind::Dir(d) => Some(d.at.clone()),
+                FileKind::Path(l) => Some(l.clone()),
+                _ => None,
+            },
             _ => None,
         }
     }
@@ -367,6 +391,7 @@ fn status(k: &KernelState, p: &super::Process) -> String {
         'S' => "S (sleeping)",
         _ => "R (running)",
     };
+    let c = &p.cred;
     let t0 = p.threads.first().and_then(|t| k.threads.get(t));
     let (blk, pnd) = t0.map_or((0, 0), |t| (t.sigmask, t.pending.set));
     let (mut ign, mut cgt) = (0u64, 0u64);
@@ -380,7 +405,7 @@ fn status(k: &KernelState, p: &super::Process) -> String {
     let _ = write!(
         s,
         "Name:\t{}\nUmask:\t{:04o}\nState:\t{}\nTgid:\t{}\nNgid:\t0\nPid:\t{}\nPPid:\t{}\nTracerPid:\t0\n\
-         Uid:\t{u}\t{u}\t{u}\t{u}\nGid:\t{g}\t{g}\t{g}\t{g}\nFDSize:\t{}\nGroups:\t\nNStgid:\t{}\nNSpid:\t{}\n\
+         Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{groups}\nNStgid:\t{}\nNSpid:\t{}\n\
          NSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\n",
         p.comm,
         p.umask,
@@ -388,13 +413,20 @@ fn status(k: &KernelState, p: &super::Process) -> String {
         p.pid,
         p.pid,
         p.ppid,
+        c.uid,
+        c.euid,
+        c.suid,
+        c.fsuid,
+        c.gid,
+        c.egid,
+        c.sgid,
+        c.fsgid,
         p.files.count().next_power_of_two().max(64),
         p.pid,
         p.pid,
         p.pgid,
         p.sid,
-        u = UID,
-        g = GID,
+        groups = c.groups.iter().map(|g| format!("{g} ")).collect::<String>(),
     );
     if !p.is_zombie() {
         for (key, v) in [
@@ -422,14 +454,19 @@ fn status(k: &KernelState, p: &super::Process) -> String {
     let _ = write!(
         s,
         "Threads:\t{}\nSigQ:\t0/{}\nSigPnd:\t{pnd:016x}\nShdPnd:\t{:016x}\nSigBlk:\t{blk:016x}\nSigIgn:\t{ign:016x}\n\
-         SigCgt:\t{cgt:016x}\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\nCapEff:\t0000000000000000\n\
-         CapBnd:\t000001ffffffffff\nCapAmb:\t0000000000000000\nNoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n\
+         SigCgt:\t{cgt:016x}\nCapInh:\t{:016x}\nCapPrm:\t{:016x}\nCapEff:\t{:016x}\n\
+         CapBnd:\t{:016x}\nCapAmb:\t{:016x}\nNoNewPrivs:\t0\nSeccomp:\t0\nSeccomp_filters:\t0\n\
          Speculation_Store_Bypass:\tthread vulnerable\nSpeculationIndirectBranch:\tconditional enabled\n\
          Cpus_allowed:\t3\nCpus_allowed_list:\t0-1\nMems_allowed:\t1\nMems_allowed_list:\t0\n\
          voluntary_ctxt_switches:\t{}\nnonvoluntary_ctxt_switches:\t{}\n",
         p.threads.len(),
         p.limits.cur(11),
         p.shared_pending.set,
+        c.cap_inheritable,
+        c.cap_permitted,
+        c.cap_effective,
+        c.cap_bset,
+        c.cap_ambient,
         p.rusage.nvcsw,
         p.rusage.nivcsw,
     );
@@ -666,7 +703,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         // Written only (see syscalls::io).
         ["clear_refs"] => ProcNode::File(Vec::new()),
         ["exe"] => ProcNode::Link(p.exe.clone()),
-        ["cwd"] => ProcNode::Link(p.cwd.clone()),
+        ["cwd"] => ProcNode::Link(p.cwd.path.clone()),
         ["root"] => ProcNode::Link("/".into()),
         ["fd"] => ProcNode::Dir(p.files.iter().map(|(fd, _)| (fd.to_string(), 10)).collect()),
         ["fd", n] => {

@@ -166,8 +166,9 @@ impl SigInfo {
         SigInfo { signo, code: SI_KERNEL, ..Default::default() }
     }
 
-    pub fn user(signo: i32, from: u32, code: i32) -> Self {
-        SigInfo { signo, code, pid: from, uid: super::process::UID, ..Default::default() }
+    /// A signal a process sent: its pid and real uid.
+    pub fn user(signo: i32, from: u32, uid: u32, code: i32) -> Self {
+        SigInfo { signo, code, pid: from, uid, ..Default::default() }
     }
 
     pub fn fault(signo: i32, code: i32, addr: u64) -> Self {

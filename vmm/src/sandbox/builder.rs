@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
-use super::{Bind, Config, Error, Program, Sandbox, SyscallPath};
+use super::{Bind, Config, Error, Identity, Program, Sandbox, SyscallPath};
 use crate::arch::PAGE_SIZE;
 use crate::fault::WakeMode;
 use crate::kernel::files::{Input, Output};
@@ -324,6 +324,13 @@ impl SandboxBuilder {
     /// The program's working directory, inside the root.
     pub fn cwd(mut self, dir: impl Into<String>) -> Self {
         self.config.cwd = Some(dir.into());
+        self
+    }
+
+    /// Who the program runs as (default: the user running faultline).
+    /// Host files are checked against this identity as Linux would.
+    pub fn identity(mut self, who: Identity) -> Self {
+        self.config.identity = Some(who);
         self
     }
 

@@ -260,6 +260,11 @@ pub struct Config {
     pub cwd: Option<String>,
     /// Host directories (or files) bound at guest paths.
     pub binds: Vec<Bind>,
+    /// Who the program runs as: uid, gid and supplementary groups
+    /// (default: the user running faultline, with its groups). Linux's
+    /// permission checks apply to host files for this identity; uid 0
+    /// holds every capability.
+    pub identity: Option<Identity>,
     /// faultline's own messages about the program (crash reports,
     /// unsupported syscalls).
     pub diag: Output,
@@ -299,12 +304,46 @@ impl Default for Config {
             root: PathBuf::from("/"),
             cwd: None,
             binds: Vec::new(),
+            identity: None,
             diag: Output::Inherit(2),
         }
     }
 }
 
 pub use crate::kernel::files::vfs::Bind;
+
+/// Who a program runs as (`--uid`, `--gid`, `--groups`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    /// Real, effective, saved and file-system uid.
+    pub uid: u32,
+    /// Real, effective, saved and file-system gid.
+    pub gid: u32,
+    /// Supplementary groups.
+    pub groups: Vec<u32>,
+}
+
+impl Identity {
+    /// The user running faultline, with its groups, as strace and
+    /// valgrind run a program.
+    pub fn of_caller() -> Self {
+        let (uid, gid, groups) = crate::kernel::cred::Cred::of_host();
+        Identity { uid, gid, groups }
+    }
+
+    /// User `uid` as `root`'s /etc/passwd has it: its primary group (the
+    /// same number if it has no entry), no supplementary groups.
+    pub fn of_user(uid: u32, root: &std::path::Path) -> Self {
+        let passwd = std::fs::read_to_string(root.join("etc/passwd")).unwrap_or_default();
+        let gid = passwd
+            .lines()
+            .map(|l| l.split(':').collect::<Vec<_>>())
+            .find(|f| f.len() > 3 && f[2].parse() == Ok(uid))
+            .and_then(|f| f[3].parse().ok())
+            .unwrap_or(uid);
+        Identity { uid, gid, groups: Vec::new() }
+    }
+}
 
 /// Parses `HOST:GUEST[:ro|rw]` (read-only unless `rw`): the host path must
 /// exist; the guest path must be absolute, and is normalised.

@@ -5,13 +5,14 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::vcpu::Machine;
-use super::{Config, Error, Program, Sandbox};
+use super::{Config, Error, Identity, Program, Sandbox};
 use crate::arch::layout::*;
 use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
 use crate::hv::Vm;
+use crate::kernel::cred::Cred;
 use crate::kernel::exec::ExecFile;
-use crate::kernel::files::vfs::{MemFile, Meta, OpenNode, Vfs, S_IFREG};
+use crate::kernel::files::vfs::{MemFile, Meta, Node, OpenNode, Vfs, S_IFREG};
 use crate::kernel::files::FileKind;
 use crate::kernel::limits::Limits;
 use crate::kernel::{Kernel, KernelConfig, KernelState};
@@ -113,9 +114,15 @@ impl Sandbox {
             fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
             record: config.record,
         };
-        let mut k =
-            KernelState::new(phys, uffd, recorder, Vfs::with_binds(config.root.clone(), config.binds.clone()), cfg, kt);
-        let (file, image) = open_program(&mut k, &program, &config)?;
+        // The layer is a tmpfs: as many inodes as half of RAM's pages
+        // (shmem's default nr_inodes).
+        let max_inodes = (config.mem / PAGE_SIZE / 2).max(1);
+        let vfs = Vfs::new(config.root.clone(), config.binds.clone(), max_inodes)
+            .map_err(|e| Error::Setup(format!("cannot open the root {}: {e}", config.root.display())))?;
+        let mut k = KernelState::new(phys, uffd, recorder, vfs, cfg, kt);
+        let who = config.identity.clone().unwrap_or_else(Identity::of_caller);
+        let cred = Cred::new(who.uid, who.gid, &who.groups);
+        let (file, image) = open_program(&mut k, &program, &config, &cred)?;
         // As the overcommit heuristic refuses one mapping larger than RAM
         // plus swap (the image need not fit the resident budget: reclaim
         // can page it).
@@ -135,6 +142,13 @@ impl Sandbox {
         }
         let envp: Vec<Vec<u8>> = config.env.iter().map(|e| e.clone().into_bytes()).collect();
         let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
+        // The working directory is inherited, not entered: no permission
+        // is needed to start in it (and one missing falls back to /).
+        let cwd = {
+            let root = k.vfs.root().clone();
+            let links = crate::kernel::procfs::Links { k: &k, pid: 0 };
+            k.vfs.resolve(&root, &cwd, true, &links, &Cred::new(0, 0, &[])).unwrap_or(root)
+        };
         let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64);
         let stdio = [
             FileKind::Input(config.stdin.clone()),
@@ -143,7 +157,7 @@ impl Sandbox {
         ];
         // Timeline times count from exec: the stack is the first thing built.
         k.recorder.set_start(Instant::now());
-        let pid = k.spawn_init(&file, &image, &argv, &envp, cwd, limits, stdio).map_err(|e| Error::Exec {
+        let pid = k.spawn_init(&file, &image, &argv, &envp, cwd, cred, limits, stdio).map_err(|e| Error::Exec {
             path: image.path.clone(),
             what: format!("cannot start it: {}", e.describe()),
         })?;
@@ -174,7 +188,7 @@ fn host_cwd_in(root: &std::path::Path) -> String {
 }
 
 /// The program as an exec'able file, and its ELF.
-fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(ExecFile, Image), Error> {
+fn open_program(k: &mut KernelState, p: &Program, config: &Config, cred: &Cred) -> Result<(ExecFile, Image), Error> {
     match p {
         Program::Path(path) => {
             let shown = crate::text::tame(&path.display().to_string());
@@ -189,8 +203,9 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(Ex
             let bytes = std::fs::read(&host).map_err(read)?;
             let image = Image::from_bytes(path.display().to_string(), bytes.into())?;
             let guest = format!("/{}", rel.display());
+            let root = k.vfs.root().clone();
             let file = k
-                .open_exec(1, "/", &guest)
+                .open_exec(1, &root, &guest, cred)
                 .map_err(|e| Error::Exec { path: shown, what: e.describe().to_lowercase() })?;
             Ok((file, image))
         }
@@ -211,8 +226,7 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config) -> Result<(Ex
                 meta,
                 path: path.clone(),
                 data: Arc::new(MemFile(bytes.clone())),
-                host: None,
-                inode: None,
+                node: Node::Synthetic { meta, entries: Vec::new() },
             };
             Ok((ExecFile { path, node, bytes: bytes.clone() }, image))
         }

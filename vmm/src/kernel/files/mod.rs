@@ -2,6 +2,7 @@
 //! dup and fork, as Linux's struct file), pipes, the program's standard
 //! streams, and the file system view (`vfs`).
 
+pub mod host;
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;
@@ -55,6 +56,9 @@ pub enum FileKind {
     File(vfs::OpenNode),
     /// A directory being listed.
     Dir(DirHandle),
+    /// Anything else opened with O_PATH (a symlink, a device): the object
+    /// for the `*at` calls that take it with AT_EMPTY_PATH.
+    Path(vfs::Lookup),
     /// A /proc file, generated from the kernel's state when a read starts
     /// at offset 0 (as seq_file does) and kept until the next such read;
     /// or, for the files made record by record (`seq`), generated a few
@@ -71,31 +75,20 @@ pub enum FileKind {
     Random,
 }
 
-/// Where a directory's entries come from.
-#[derive(Clone, Debug)]
-pub enum DirSource {
-    /// A directory of the file system view: the host's (if any) with the
-    /// sandbox's layer over it.
-    Fs { host: Option<std::path::PathBuf>, layer: vfs::Layer },
-    /// A directory of faultline's own, with these (name, d_type) entries.
-    Listed(Vec<(String, u32)>),
-    /// A directory under /proc (listed when read).
-    Proc(Vec<String>),
-}
-
 /// An open directory.
 pub struct DirHandle {
-    pub path: String,
+    /// The directory itself (a descriptor of the host's, or the layer's
+    /// inode): listings and `*at` calls start from it, not its name.
+    pub at: vfs::Lookup,
     pub meta: vfs::Meta,
-    pub source: DirSource,
     /// The entries as the first read (at offset 0) found them, so names
     /// removed while listing do not shift the rest.
     pub listing: Mutex<Option<Arc<mutate::DirEntries>>>,
 }
 
 impl DirHandle {
-    pub fn new(path: String, meta: vfs::Meta, source: DirSource) -> Self {
-        DirHandle { path, meta, source, listing: Mutex::new(None) }
+    pub fn new(at: vfs::Lookup, meta: vfs::Meta) -> Self {
+        DirHandle { at, meta, listing: Mutex::new(None) }
     }
 }
 

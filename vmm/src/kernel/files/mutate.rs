@@ -1,15 +1,17 @@
 //! Changing the file system view: names made, removed and moved, in the
-//! sandbox's layer (the root) or on the host (a read-write bind). The
-//! syscalls check paths and permissions as Linux does and call these.
+//! sandbox's layer (the root) or on the host (a read-write bind), and
+//! attributes changed. The syscalls check paths and permissions as Linux
+//! does and call these. On the host every change is made relative to a
+//! directory's descriptor, or on the object's own (`host`): a name is
+//! never resolved by the host.
 
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::PathBuf;
 use std::sync::Arc;
 
-use super::overlay::{child, new_meta, Body, Entry, Inode, MemData};
-use super::vfs::{Layer, Meta, Node, Vfs, S_IFDIR, S_IFLNK, S_IFREG};
+use super::host::HostFd;
+use super::overlay::{new_meta, now, Body, Entry, Inode, MemData, Names};
+use super::vfs::{Layer, Lookup, Meta, Node, Vfs, S_IFDIR, S_IFLNK, S_IFREG};
+use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
-use crate::kernel::process::UID;
 use crate::mm::FileData;
 
 /// A host error as the guest's errno.
@@ -24,46 +26,70 @@ fn dtype(mode: u32) -> u8 {
     ((mode >> 12) & 0xf) as u8
 }
 
+/// Who owns what the caller makes: its fs ids (a set-group-ID directory
+/// gives its group instead, as inode_init_owner).
+fn owner(cred: &Cred, dir: &Meta) -> (u32, u32) {
+    const S_ISGID: u32 = 0o2000;
+    (cred.fsuid, if dir.mode & S_ISGID != 0 { dir.gid } else { cred.fsgid })
+}
+
+/// What changes go into for a directory: the host's (a read-write bind),
+/// the layer's names (its own directory, or its changes over a host one),
+/// or nowhere.
+enum Target<'a> {
+    Host(&'a Arc<HostFd>),
+    Layer(LayerDir),
+}
+
+/// Where the layer keeps a directory's names.
+enum LayerDir {
+    /// Its changes over a host directory.
+    Merge(Arc<Names>),
+    /// Its own directory.
+    Dir(Arc<Inode>),
+}
+
+impl std::ops::Deref for LayerDir {
+    type Target = Names;
+    fn deref(&self) -> &Names {
+        match self {
+            LayerDir::Merge(n) => n,
+            LayerDir::Dir(i) => i.names().expect("only directories are kept as such"),
+        }
+    }
+}
+
 impl Vfs {
-    /// Whether the host has a file at guest `path` that the layer would
-    /// have to hide to remove it.
-    fn lower_exists(&self, path: &str) -> bool {
-        !self.overlay.hides(path) && std::fs::symlink_metadata(self.root.join(path.trim_start_matches('/'))).is_ok()
+    fn target<'a>(&mut self, dir: &'a Node) -> Result<Target<'a>, Errno> {
+        match dir {
+            Node::Host { fd, layer: Layer::ReadWrite, .. } => Ok(Target::Host(fd)),
+            Node::Host { layer: Layer::ReadOnly, .. } => Err(EROFS),
+            Node::Host { meta, layer: Layer::Overlay, .. } => {
+                Ok(Target::Layer(LayerDir::Merge(self.overlay.merge_or_new(meta.dev, meta.ino))))
+            }
+            Node::Mem(i) if i.is_dir() => Ok(Target::Layer(LayerDir::Dir(i.clone()))),
+            Node::Mem(_) => Err(ENOTDIR),
+            _ => Err(EACCES),
+        }
     }
 
-    /// Lists directory `path` (what `node` names): the host's entries with
-    /// the layer's changes over them.
-    pub fn list(&self, path: &str, host: Option<&PathBuf>, layer: Layer) -> DirEntries {
+    /// Lists directory `dir`: the host's entries with the layer's changes
+    /// over them.
+    pub fn list(&self, dir: &Lookup) -> DirEntries {
         let mut v: DirEntries = Vec::new();
-        let upper = if layer == Layer::Overlay { self.overlay.children(path) } else { Vec::new() };
-        if let Some(h) = host {
-            if let Ok(rd) = std::fs::read_dir(h) {
-                for e in rd.flatten() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    if upper.iter().any(|(n, _)| *n == name) {
-                        continue;
-                    }
-                    let t = e.file_type().ok().map_or(0, |t| {
-                        use std::os::unix::fs::FileTypeExt;
-                        if t.is_dir() {
-                            4
-                        } else if t.is_symlink() {
-                            10
-                        } else if t.is_file() {
-                            8
-                        } else if t.is_char_device() {
-                            2
-                        } else if t.is_block_device() {
-                            6
-                        } else if t.is_fifo() {
-                            1
-                        } else {
-                            12
-                        }
-                    });
-                    use std::os::unix::fs::DirEntryExt;
-                    v.push((name, t, e.ino()));
+        let upper = match &dir.node {
+            Node::Mem(i) => i.names().map(Names::list).unwrap_or_default(),
+            Node::Host { meta, layer: Layer::Overlay, .. } => {
+                self.overlay.merge(meta.dev, meta.ino).map(|m| m.list()).unwrap_or_default()
+            }
+            _ => Vec::new(),
+        };
+        if let Node::Host { fd, .. } = &dir.node {
+            for (name, t, ino) in fd.list().unwrap_or_default() {
+                if upper.iter().any(|(n, _)| *n == name) {
+                    continue;
                 }
+                v.push((name, t, ino));
             }
         }
         for (name, e) in upper {
@@ -75,266 +101,293 @@ impl Vfs {
         v
     }
 
-    /// Copies host file `path` up into the layer (to write it or change
-    /// its attributes): its bytes are read from the host as needed.
-    pub fn copy_up(&mut self, path: &str, node: &Node) -> Result<Arc<Inode>, Errno> {
-        let (host, meta) = match node {
+    /// Whether directory `dir` has entries besides `.` and `..`.
+    pub fn has_entries(&self, dir: &Lookup) -> bool {
+        match &dir.node {
+            Node::Mem(i) => i.names().is_some_and(Names::has_nodes),
+            Node::Host { .. } => !self.list(dir).is_empty(),
+            _ => true,
+        }
+    }
+
+    /// The layer's copy of host file `node` (named `name` in its
+    /// directory), to write it or change its attributes: its bytes are read
+    /// from the host as needed. A file of the layer is itself.
+    pub fn copy_up(&mut self, name: &str, node: &Node) -> Result<Arc<Inode>, Errno> {
+        let (fd, meta, parent) = match node {
             Node::Mem(i) => return Ok(i.clone()),
-            Node::Host { host, meta, layer: Layer::Overlay } => (host.clone(), *meta),
+            Node::Host { fd, meta, layer: Layer::Overlay, parent, .. } => (fd, *meta, *parent),
             Node::Host { .. } => return Err(EROFS),
             _ => return Err(EACCES),
         };
         let body = if meta.is_reg() {
-            let f = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&host)
-                .map_err(|e| host_errno(&e))?;
-            let data: Arc<dyn FileData> = Arc::new(MemData::over(f, meta.size));
+            let data: Arc<dyn FileData> = Arc::new(MemData::over(fd.reopen(false)?, meta.size));
             Body::File { id: self.new_id(), data }
         } else if meta.is_symlink() {
-            Body::Symlink(std::fs::read_link(&host).map_err(|e| host_errno(&e))?.to_string_lossy().into_owned())
+            Body::Symlink(fd.readlink()?)
         } else {
             // Directories (and devices) of the host cannot move into the
             // layer: as overlayfs without redirect_dir, EXDEV.
             return Err(EXDEV);
         };
-        let i = Inode::new(meta, body);
+        let i = self.overlay.inode_unlimited(meta, body);
         self.note_mem(&i);
-        self.overlay.insert(path.to_owned(), Entry::Node(i.clone()));
+        // Into the directory it was found in, if the name still names it
+        // there (else the copy is the open file's alone, as a detached
+        // lower file's would be).
+        if let Some((dev, ino)) = parent {
+            let names = self.overlay.merge_or_new(dev, ino);
+            if names.get(name).is_none() {
+                names.insert(name, Entry::Node(i.clone()));
+            }
+        }
         Ok(i)
     }
 
-    /// Makes a new inode at `dir`/`name` in the layer.
-    fn make(&mut self, dir: &str, name: &str, ifmt: u32, mode: u32, body: Body) -> Arc<Inode> {
+    /// Makes a new inode in the layer.
+    fn make(&mut self, ifmt: u32, mode: u32, cred: &Cred, dir: &Meta, body: Body) -> Result<Arc<Inode>, Errno> {
         let ino = self.overlay.new_ino();
-        let i = Inode::new(new_meta(ifmt, mode, ino, self.dev, UID), body);
+        let (uid, gid) = owner(cred, dir);
+        let i = self.overlay.inode(new_meta(ifmt, mode, ino, self.dev, uid, gid), body)?;
         self.note_mem(&i);
-        self.overlay.insert(child(dir, name), Entry::Node(i.clone()));
-        i
+        Ok(i)
     }
 
-    /// Creates regular file `name` in directory `dir` (resolved; `node`).
-    pub fn create(&mut self, dir: &str, dnode: &Node, name: &str, mode: u32) -> Result<Node, Errno> {
-        match dnode {
-            Node::Host { host, layer: Layer::ReadWrite, .. } => {
-                let p = host.join(name);
-                std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(mode & 0o7777)
-                    .custom_flags(libc::O_NOFOLLOW)
-                    .open(&p)
-                    .map_err(|e| host_errno(&e))?;
-                self.host_node(p, Layer::ReadWrite)
+    /// A new host object `name` in `dir` belongs to the caller, as the
+    /// kernel would make it; faultline can give it away only as root (it
+    /// then runs with the host's own rules: a failure leaves it faultline's).
+    fn own_host(dir: &Arc<HostFd>, dmeta: &Meta, name: &str, cred: &Cred) {
+        // SAFETY: no arguments.
+        if unsafe { libc::geteuid() } != 0 {
+            return;
+        }
+        let (uid, gid) = owner(cred, dmeta);
+        if let Ok((fd, _)) = dir.child(name) {
+            let _ = fd.chown(uid, gid);
+        }
+    }
+
+    /// Creates `name` in directory `dir` (resolved): a regular file, a
+    /// directory or a symlink to `target`.
+    pub fn make_node(
+        &mut self,
+        dir: &Lookup,
+        name: &str,
+        ifmt: u32,
+        mode: u32,
+        target: &str,
+        cred: &Cred,
+    ) -> Result<Node, Errno> {
+        let dmeta = dir.node.meta();
+        match self.target(&dir.node)? {
+            Target::Host(fd) => {
+                match ifmt {
+                    S_IFREG => fd.create(name, mode)?,
+                    S_IFDIR => fd.mkdir(name, mode)?,
+                    _ => fd.symlink(name, target)?,
+                }
+                Self::own_host(fd, &dmeta, name, cred);
+                let (cfd, meta) = fd.child(name)?;
+                let Node::Host { layer, mount, .. } = &dir.node else { unreachable!("a host target") };
+                Ok(Node::Host { fd: cfd, meta, layer: *layer, mount: *mount, parent: Some((dmeta.dev, dmeta.ino)) })
             }
-            _ => {
-                let data: Arc<dyn FileData> = Arc::new(MemData::empty());
-                let body = Body::File { id: self.new_id(), data };
-                Ok(Node::Mem(self.make(dir, name, S_IFREG, mode, body)))
+            Target::Layer(names) => {
+                let body = match ifmt {
+                    S_IFREG => {
+                        let data: Arc<dyn FileData> = Arc::new(MemData::empty());
+                        Body::File { id: self.new_id(), data }
+                    }
+                    S_IFDIR => Body::Dir(Names::default()),
+                    _ => Body::Symlink(target.to_owned()),
+                };
+                let mode = if ifmt == S_IFLNK { 0o777 } else { mode };
+                let i = self.make(ifmt, mode, cred, &dmeta, body)?;
+                names.insert(name, Entry::Node(i.clone()));
+                if ifmt == S_IFDIR {
+                    bump_links(&dir.node, 1);
+                }
+                Ok(Node::Mem(i))
             }
         }
     }
 
     /// An unnamed file of the layer (O_TMPFILE, memfd_create).
-    pub fn unnamed(&mut self, mode: u32) -> Arc<Inode> {
+    pub fn unnamed(&mut self, mode: u32, cred: &Cred) -> Result<Arc<Inode>, Errno> {
         let ino = self.overlay.new_ino();
         let data: Arc<dyn FileData> = Arc::new(MemData::empty());
         let body = Body::File { id: self.new_id(), data };
-        let mut meta = new_meta(S_IFREG, mode, ino, self.dev, UID);
+        let mut meta = new_meta(S_IFREG, mode, ino, self.dev, cred.fsuid, cred.fsgid);
         meta.nlink = 0;
-        let i = Inode::new(meta, body);
+        let i = self.overlay.inode(meta, body)?;
         self.note_mem(&i);
-        i
+        Ok(i)
     }
 
-    fn host_node(&self, p: PathBuf, layer: Layer) -> Result<Node, Errno> {
-        let m = std::fs::symlink_metadata(&p).map_err(|e| host_errno(&e))?;
-        let mut meta = Meta::of(&m);
-        // SAFETY: geteuid has no preconditions.
-        let me = unsafe { libc::geteuid() };
-        if meta.uid == me {
-            meta.uid = UID;
-        }
-        if meta.gid == me {
-            meta.gid = UID;
-        }
-        Ok(Node::Host { host: p, meta, layer })
+    /// Whether the host has `name` in `dir`, so the layer must hide it.
+    fn lower_has(dir: &Node, name: &str) -> bool {
+        matches!(dir, Node::Host { fd, layer: Layer::Overlay, .. } if fd.child(name).is_ok())
     }
 
-    pub fn mkdir(&mut self, dir: &str, dnode: &Node, name: &str, mode: u32) -> Result<(), Errno> {
-        match dnode {
-            Node::Host { host, layer: Layer::ReadWrite, .. } => {
-                std::fs::DirBuilder::new().mode(mode & 0o7777).create(host.join(name)).map_err(|e| host_errno(&e))
+    /// Takes `name` (naming `victim`) out of directory `dir`: unlink or
+    /// rmdir, checked by the caller.
+    pub fn remove(&mut self, dir: &Lookup, name: &str, victim: &Node) -> Result<(), Errno> {
+        match self.target(&dir.node)? {
+            Target::Host(fd) => {
+                fd.unlink(name, victim.is_dir())?;
+                self.forget_host(&victim.meta());
             }
-            _ => {
-                self.make(dir, name, S_IFDIR, mode, Body::Dir);
-                Ok(())
-            }
-        }
-    }
-
-    pub fn symlink(&mut self, dir: &str, dnode: &Node, name: &str, target: &str) -> Result<(), Errno> {
-        match dnode {
-            Node::Host { host, layer: Layer::ReadWrite, .. } => {
-                std::os::unix::fs::symlink(target, host.join(name)).map_err(|e| host_errno(&e))
-            }
-            _ => {
-                self.make(dir, name, S_IFLNK, 0o777, Body::Symlink(target.to_owned()));
-                Ok(())
-            }
-        }
-    }
-
-    /// Removes name `path` (naming `node`): unlink or rmdir, checked.
-    pub fn remove(&mut self, path: &str, node: &Node) -> Result<(), Errno> {
-        match node {
-            Node::Host { host, meta, layer: Layer::ReadWrite } => {
-                let r = if meta.is_dir() { std::fs::remove_dir(host) } else { std::fs::remove_file(host) };
-                r.map_err(|e| host_errno(&e))?;
-                self.forget_host(meta);
-                Ok(())
-            }
-            Node::Host { layer: Layer::ReadOnly, .. } => Err(EROFS),
-            _ => {
-                if let Node::Mem(i) = node {
+            Target::Layer(names) => {
+                if let Node::Mem(i) = victim {
                     let mut m = i.meta.lock();
                     m.nlink = m.nlink.saturating_sub(if i.is_dir() { 2 } else { 1 });
-                    m.ctime = super::overlay::now();
-                    drop(m);
+                    m.ctime = now();
                 }
-                // Whiteouts of a removed directory's entries go with it.
-                if matches!(node, Node::Mem(i) if i.is_dir())
-                    || matches!(node, Node::Host { meta, .. } if meta.is_dir())
-                {
-                    self.overlay.remove_below(path);
+                if victim.is_dir() {
+                    bump_links(&dir.node, -1);
                 }
-                if self.lower_exists(path) {
-                    self.overlay.insert(path.to_owned(), Entry::Whiteout);
+                // A host directory's changes go with it.
+                if let Node::Host { meta, .. } = victim {
+                    if meta.is_dir() {
+                        self.overlay.drop_merge(meta.dev, meta.ino);
+                    }
+                }
+                if Self::lower_has(&dir.node, name) {
+                    names.insert(name, Entry::Whiteout);
                 } else {
-                    self.overlay.remove(path);
+                    names.remove(name);
                 }
-                Ok(())
             }
         }
+        Ok(())
     }
 
-    /// Puts `inode` at `path` too (link, the new name of a rename).
-    pub fn put(&mut self, path: &str, inode: Arc<Inode>) {
-        self.overlay.insert(path.to_owned(), Entry::Node(inode));
-    }
-
-    /// Renames `old` (naming `onode`) to `new` in the layer; `new` is free
-    /// or was checked replaceable.
-    pub fn rename(&mut self, old: &str, onode: &Node, new: &str, nnode: Option<&Node>) -> Result<(), Errno> {
-        if let Node::Host { host, layer: Layer::ReadWrite, meta } = onode {
-            let to = match nnode {
-                Some(Node::Host { host, .. }) => host.clone(),
-                _ => return Err(EXDEV),
-            };
-            std::fs::rename(host, &to).map_err(|e| host_errno(&e))?;
-            self.forget_host(meta);
+    /// Renames `oname` in `odir` (naming `onode`) to `nname` in `ndir`,
+    /// replacing `nnode` if there is one (checked replaceable); both on
+    /// one mount.
+    pub fn rename(
+        &mut self,
+        odir: &Lookup,
+        oname: &str,
+        onode: &Node,
+        ndir: &Lookup,
+        nname: &str,
+        nnode: Option<&Node>,
+    ) -> Result<(), Errno> {
+        if let (Node::Host { fd: from, layer: Layer::ReadWrite, .. }, Node::Host { fd: to, .. }) =
+            (&odir.node, &ndir.node)
+        {
+            from.rename(oname, to, nname, 0)?;
+            if let Some(n) = nnode {
+                self.forget_host(&n.meta());
+            }
             return Ok(());
         }
-        let inode = self.copy_up(old, onode)?;
+        let inode = self.copy_up(oname, onode)?;
+        let Target::Layer(to) = self.target(&ndir.node)? else { return Err(EXDEV) };
         if let Some(n) = nnode {
-            self.remove(new, n)?;
+            self.remove(ndir, nname, n)?;
+        }
+        let Target::Layer(from) = self.target(&odir.node)? else { return Err(EXDEV) };
+        if Self::lower_has(&odir.node, oname) {
+            from.insert(oname, Entry::Whiteout);
+        } else {
+            from.remove(oname);
         }
         if inode.is_dir() {
-            self.overlay.move_below(old, new);
-        }
-        self.overlay.remove(old);
-        if self.lower_exists(old) {
-            self.overlay.insert(old.to_owned(), Entry::Whiteout);
+            bump_links(&odir.node, -1);
+            bump_links(&ndir.node, 1);
         }
         inode.changed();
-        self.put(new, inode);
+        to.insert(nname, Entry::Node(inode));
         Ok(())
     }
 
-    /// Swaps `a` and `b` (RENAME_EXCHANGE), both in the layer.
-    pub fn exchange(&mut self, a: &str, anode: &Node, b: &str, bnode: &Node) -> Result<(), Errno> {
-        if matches!(anode, Node::Host { layer: Layer::ReadWrite, .. })
-            || matches!(bnode, Node::Host { layer: Layer::ReadWrite, .. })
+    /// Swaps `aname` in `adir` and `bname` in `bdir` (RENAME_EXCHANGE).
+    pub fn exchange(
+        &mut self,
+        adir: &Lookup,
+        aname: &str,
+        anode: &Node,
+        bdir: &Lookup,
+        bname: &str,
+        bnode: &Node,
+    ) -> Result<(), Errno> {
+        if let (Node::Host { fd: a, layer: Layer::ReadWrite, .. }, Node::Host { fd: b, .. }) = (&adir.node, &bdir.node)
         {
-            return Err(EINVAL);
+            const RENAME_EXCHANGE: u32 = 2;
+            return a.rename(aname, b, bname, RENAME_EXCHANGE);
         }
-        let ia = self.copy_up(a, anode)?;
-        let ib = self.copy_up(b, bnode)?;
-        let tmp = format!("{a}\u{0}swap");
-        if ia.is_dir() {
-            self.overlay.move_below(a, &tmp);
+        let ia = self.copy_up(aname, anode)?;
+        let ib = self.copy_up(bname, bnode)?;
+        let (Target::Layer(a), Target::Layer(b)) = (self.target(&adir.node)?, self.target(&bdir.node)?) else {
+            return Err(EXDEV);
+        };
+        if ia.is_dir() != ib.is_dir() {
+            let d = if ia.is_dir() { 1 } else { -1 };
+            bump_links(&adir.node, -d);
+            bump_links(&bdir.node, d);
         }
-        if ib.is_dir() {
-            self.overlay.move_below(b, a);
-        }
-        if ia.is_dir() {
-            self.overlay.move_below(&tmp, b);
-        }
-        self.put(a, ib);
-        self.put(b, ia);
+        a.insert(aname, Entry::Node(ib));
+        b.insert(bname, Entry::Node(ia));
         Ok(())
     }
 
-    /// A hard link `new` to `node` (not a directory).
-    pub fn link(&mut self, old: &str, onode: &Node, new_dir: &Node, new: &str) -> Result<(), Errno> {
-        if let Node::Host { host, layer: Layer::ReadWrite, .. } = onode {
-            let Node::Host { host: d, layer: Layer::ReadWrite, .. } = new_dir else { return Err(EXDEV) };
-            let name = new.rsplit('/').next().unwrap_or(new);
-            return std::fs::hard_link(host, d.join(name)).map_err(|e| host_errno(&e));
+    /// A hard link `nname` in `ndir` to `node` (not a directory), found as
+    /// `oname`.
+    pub fn link(&mut self, oname: &str, node: &Node, ndir: &Lookup, nname: &str) -> Result<(), Errno> {
+        if let Node::Host { fd, layer: Layer::ReadWrite, .. } = node {
+            let Node::Host { fd: to, layer: Layer::ReadWrite, .. } = &ndir.node else { return Err(EXDEV) };
+            return fd.link_into(to, nname);
         }
-        let inode = self.copy_up(old, onode)?;
+        let inode = self.copy_up(oname, node)?;
+        let Target::Layer(to) = self.target(&ndir.node)? else { return Err(EXDEV) };
         {
             let mut m = inode.meta.lock();
             m.nlink += 1;
-            m.ctime = super::overlay::now();
+            m.ctime = now();
         }
-        self.put(new, inode);
+        to.insert(nname, Entry::Node(inode));
         Ok(())
     }
 
-    /// Changes attributes of what `path` names: through `f` on a layer
-    /// inode (copied up first), or on the host in a read-write bind.
-    pub fn set_attr(&mut self, path: &str, node: &Node, f: impl FnOnce(&mut Meta)) -> Result<(), Errno> {
+    /// Changes attributes of `node` (named `name` in its directory):
+    /// through `f` on a layer inode (copied up first), or on the host
+    /// object itself in a read-write bind.
+    pub fn set_attr(&mut self, name: &str, node: &Node, f: impl FnOnce(&mut Meta)) -> Result<(), Errno> {
         match node {
-            Node::Host { host, meta, layer: Layer::ReadWrite } => {
+            Node::Host { fd, meta, layer: Layer::ReadWrite, .. } => {
                 let mut m = *meta;
                 f(&mut m);
                 if m.mode != meta.mode {
-                    let c = std::ffi::CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| EINVAL)?;
-                    // SAFETY: a NUL-terminated path.
-                    if unsafe { libc::fchmodat(libc::AT_FDCWD, c.as_ptr(), m.mode & 0o7777, 0) } != 0 {
-                        return Err(host_errno(&std::io::Error::last_os_error()));
-                    }
+                    fd.chmod(m.mode)?;
+                }
+                if (m.uid, m.gid) != (meta.uid, meta.gid) {
+                    fd.chown(m.uid, m.gid)?;
                 }
                 if (m.atime, m.mtime) != (meta.atime, meta.mtime) {
-                    let c = std::ffi::CString::new(host.as_os_str().as_encoded_bytes()).map_err(|_| EINVAL)?;
-                    let ts = [
-                        libc::timespec { tv_sec: m.atime.0, tv_nsec: m.atime.1 },
-                        libc::timespec { tv_sec: m.mtime.0, tv_nsec: m.mtime.1 },
-                    ];
-                    // SAFETY: a NUL-terminated path and two timespecs.
-                    if unsafe { libc::utimensat(libc::AT_FDCWD, c.as_ptr(), ts.as_ptr(), libc::AT_SYMLINK_NOFOLLOW) }
-                        != 0
-                    {
-                        return Err(host_errno(&std::io::Error::last_os_error()));
-                    }
+                    fd.set_times(m.atime, m.mtime)?;
                 }
                 Ok(())
             }
-            Node::Host { meta, layer: Layer::Overlay, .. } if meta.is_dir() => {
-                // A host directory's attributes: the host's stay; the
-                // layer keeps its own copy (opaque would hide its files),
-                // so this is as far as a read-only lower allows.
-                Err(EROFS)
-            }
+            // A host directory's attributes: the host's stay; the layer
+            // keeps no copy of a directory (an opaque one would hide its
+            // files), so this is as far as a read-only lower allows.
+            Node::Host { meta, layer: Layer::Overlay, .. } if meta.is_dir() => Err(EROFS),
             _ => {
-                let i = self.copy_up(path, node)?;
+                let i = self.copy_up(name, node)?;
                 let mut m = i.meta.lock();
                 f(&mut m);
-                m.ctime = super::overlay::now();
+                m.ctime = now();
                 Ok(())
             }
         }
+    }
+}
+
+/// A directory of the layer gains or loses a subdirectory's `..`.
+fn bump_links(dir: &Node, by: i64) {
+    if let Node::Mem(i) = dir {
+        let mut m = i.meta.lock();
+        m.nlink = m.nlink.saturating_add_signed(by);
     }
 }

@@ -1,11 +1,11 @@
 //! The sandbox's writable layer over the read-only root, as overlayfs's
 //! upper directory: files, directories and symlinks the program made or
-//! changed, and whiteouts for what it removed. It lives in memory and
+//! changed, and whiteouts for what it removed, as a tree of directories. It lives in memory and
 //! vanishes at exit; the host's files never change. A file's bytes are
 //! page-cache pages of shared memory (shmem), so they count against
 //! `--mem` and are swapped, never dropped, when dirty.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::vfs::{Meta, S_IFDIR, S_IFMT};
+use crate::kernel::errno::{Errno, ENOSPC};
 use crate::mm::{FileData, FileId};
 
 /// A sandbox file's bytes: its page-cache pages. A page never written
@@ -89,9 +90,63 @@ pub enum Body {
     },
     /// A directory of the layer: opaque (nothing of the host shows below
     /// it).
-    Dir,
+    Dir(Names),
     Symlink(String),
 }
+
+/// A name in a directory of the layer.
+#[derive(Clone)]
+pub enum Entry {
+    Node(Arc<Inode>),
+    /// Removed: the host's file of this name is hidden.
+    Whiteout,
+}
+
+/// The names of one directory of the layer, or of the layer's changes
+/// over one host directory. Each directory keeps its own names, so a
+/// lookup costs one step per component whatever the depth.
+#[derive(Default)]
+pub struct Names(Mutex<BTreeMap<String, Entry>>);
+
+impl Names {
+    pub fn get(&self, name: &str) -> Option<Entry> {
+        self.0.lock().get(name).cloned()
+    }
+
+    pub fn insert(&self, name: &str, e: Entry) {
+        self.0.lock().insert(name.to_owned(), e);
+    }
+
+    pub fn remove(&self, name: &str) -> Option<Entry> {
+        self.0.lock().remove(name)
+    }
+
+    /// Every name, whiteouts included, in order.
+    pub fn list(&self) -> Vec<(String, Entry)> {
+        self.0.lock().iter().map(|(k, e)| (k.clone(), e.clone())).collect()
+    }
+
+    /// Whether any name is a file, directory or symlink (not a whiteout).
+    pub fn has_nodes(&self) -> bool {
+        self.0.lock().values().any(|e| matches!(e, Entry::Node(_)))
+    }
+}
+
+/// How much of the layer is in use: inodes and the bytes of names and
+/// symlink targets, kept by the objects themselves (an inode counts until
+/// its last reference goes, wherever that happens).
+#[derive(Default)]
+pub struct Usage {
+    pub inodes: AtomicU64,
+    /// Bytes of names and symlink targets held.
+    pub bytes: AtomicU64,
+    /// Long symlinks: each holds a page of the file system's blocks, as
+    /// shmem stores a target that does not fit in the inode.
+    pub symlink_pages: AtomicU64,
+}
+
+/// A target shorter than this lives in the inode (SHORT_SYMLINK_LEN).
+pub const SHORT_SYMLINK_LEN: usize = 128;
 
 /// An inode of the layer; hard links share it.
 pub struct Inode {
@@ -99,6 +154,7 @@ pub struct Inode {
     pub body: Body,
     /// memfd seals (F_SEAL_*), and whether more may be added.
     pub seals: Mutex<u32>,
+    usage: Arc<Usage>,
 }
 
 impl std::fmt::Debug for Inode {
@@ -107,11 +163,19 @@ impl std::fmt::Debug for Inode {
     }
 }
 
-impl Inode {
-    pub fn new(meta: Meta, body: Body) -> Arc<Self> {
-        Arc::new(Inode { meta: Mutex::new(meta), body, seals: Mutex::new(0) })
+impl Drop for Inode {
+    fn drop(&mut self) {
+        self.usage.inodes.fetch_sub(1, Ordering::Relaxed);
+        if let Body::Symlink(t) = &self.body {
+            self.usage.bytes.fetch_sub(t.len() as u64, Ordering::Relaxed);
+            if t.len() >= SHORT_SYMLINK_LEN {
+                self.usage.symlink_pages.fetch_sub(1, Ordering::Relaxed);
+            }
+        }
     }
+}
 
+impl Inode {
     /// What stat says of it now.
     pub fn stat(&self) -> Meta {
         let mut m = *self.meta.lock();
@@ -120,14 +184,25 @@ impl Inode {
                 m.size = data.size();
                 m.blocks = m.size.div_ceil(4096) * 8;
             }
-            Body::Symlink(t) => m.size = t.len() as u64,
-            Body::Dir => {}
+            Body::Symlink(t) => {
+                m.size = t.len() as u64;
+                m.blocks = if t.len() >= SHORT_SYMLINK_LEN { 8 } else { 0 };
+            }
+            Body::Dir(_) => {}
         }
         m
     }
 
     pub fn is_dir(&self) -> bool {
-        matches!(self.body, Body::Dir)
+        matches!(self.body, Body::Dir(_))
+    }
+
+    /// A directory's names.
+    pub fn names(&self) -> Option<&Names> {
+        match &self.body {
+            Body::Dir(n) => Some(n),
+            _ => None,
+        }
     }
 
     pub fn file(&self) -> Option<(FileId, &Arc<dyn FileData>)> {
@@ -157,95 +232,58 @@ pub fn now() -> (i64, i64) {
     (d.as_secs() as i64, d.subsec_nanos() as i64)
 }
 
-/// A name in the layer.
-#[derive(Clone)]
-pub enum Entry {
-    Node(Arc<Inode>),
-    /// Removed: the host's file of this name is hidden.
-    Whiteout,
-}
-
-/// The layer: entries by absolute guest path.
-#[derive(Default)]
+/// The layer, as a tmpfs: at most `max_inodes` inodes (shmem's nr_inodes:
+/// half of RAM's pages). Its own directories hold their names; its changes
+/// over a host directory (files made in it, names removed from it) are
+/// kept by that directory's host identity, since host directories never
+/// move in the layer (renaming one is EXDEV, as overlayfs without
+/// redirect_dir).
 pub struct Overlay {
-    entries: BTreeMap<String, Entry>,
+    merges: HashMap<(u64, u64), Arc<Names>>,
     next_ino: u64,
-}
-
-/// `dir`/`name` as a guest path.
-pub fn child(dir: &str, name: &str) -> String {
-    if dir == "/" {
-        format!("/{name}")
-    } else {
-        format!("{dir}/{name}")
-    }
+    usage: Arc<Usage>,
+    max_inodes: u64,
 }
 
 impl Overlay {
-    pub fn get(&self, path: &str) -> Option<&Entry> {
-        self.entries.get(path)
+    pub fn new(max_inodes: u64) -> Self {
+        Overlay { merges: HashMap::new(), next_ino: 0, usage: Arc::default(), max_inodes }
     }
 
-    /// Whether a directory of the layer above `path` hides the host's
-    /// files below it.
-    pub fn hides(&self, path: &str) -> bool {
-        let mut at = 0;
-        while let Some(i) = path[at + 1..].find('/') {
-            let prefix = &path[..at + 1 + i];
-            if matches!(self.entries.get(prefix), Some(Entry::Node(n)) if n.is_dir()) {
-                return true;
+    /// The layer's changes over host directory (`dev`, `ino`), if any.
+    pub fn merge(&self, dev: u64, ino: u64) -> Option<Arc<Names>> {
+        self.merges.get(&(dev, ino)).cloned()
+    }
+
+    /// The layer's changes over a host directory, made if it has none.
+    pub fn merge_or_new(&mut self, dev: u64, ino: u64) -> Arc<Names> {
+        self.merges.entry((dev, ino)).or_default().clone()
+    }
+
+    /// Forgets the changes over a host directory that is gone from view.
+    pub fn drop_merge(&mut self, dev: u64, ino: u64) {
+        self.merges.remove(&(dev, ino));
+    }
+
+    /// A new inode of the layer, or ENOSPC once it holds `max_inodes`.
+    pub fn inode(&mut self, meta: Meta, body: Body) -> Result<Arc<Inode>, Errno> {
+        if self.usage.inodes.load(Ordering::Relaxed) >= self.max_inodes {
+            return Err(ENOSPC);
+        }
+        Ok(self.inode_unlimited(meta, body))
+    }
+
+    /// A new inode that counts but is not refused (a copy-up of a file
+    /// the layer already shows).
+    pub fn inode_unlimited(&mut self, meta: Meta, body: Body) -> Arc<Inode> {
+        self.usage.inodes.fetch_add(1, Ordering::Relaxed);
+        if let Body::Symlink(t) = &body {
+            self.usage.bytes.fetch_add(t.len() as u64, Ordering::Relaxed);
+            if t.len() >= SHORT_SYMLINK_LEN {
+                self.usage.symlink_pages.fetch_add(1, Ordering::Relaxed);
             }
-            at += 1 + i;
         }
-        false
-    }
-
-    /// The direct children of `dir` the layer has (whiteouts included).
-    pub fn children(&self, dir: &str) -> Vec<(String, Entry)> {
-        let prefix = if dir == "/" { "/".to_string() } else { format!("{dir}/") };
-        self.entries
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .filter(|(k, _)| !k[prefix.len()..].contains('/'))
-            .map(|(k, e)| (k[prefix.len()..].to_string(), e.clone()))
-            .collect()
-    }
-
-    pub fn insert(&mut self, path: String, e: Entry) {
-        self.entries.insert(path, e);
-    }
-
-    pub fn remove(&mut self, path: &str) {
-        self.entries.remove(path);
-    }
-
-    /// Removes everything below `dir`.
-    pub fn remove_below(&mut self, dir: &str) {
-        let prefix = format!("{dir}/");
-        let keys: Vec<String> = self
-            .entries
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, _)| k.clone())
-            .collect();
-        for k in keys {
-            self.entries.remove(&k);
-        }
-    }
-
-    /// Moves everything below `from` to below `to` (a directory renamed).
-    pub fn move_below(&mut self, from: &str, to: &str) {
-        let prefix = format!("{from}/");
-        let moved: Vec<(String, Entry)> = self
-            .entries
-            .range(prefix.clone()..)
-            .take_while(|(k, _)| k.starts_with(&prefix))
-            .map(|(k, e)| (k.clone(), e.clone()))
-            .collect();
-        for (k, e) in moved {
-            self.entries.remove(&k);
-            self.entries.insert(format!("{to}/{}", &k[prefix.len()..]), e);
-        }
+        Arc::new(Inode { meta: Mutex::new(meta), body, seals: Mutex::new(0), usage: self.usage.clone() })
     }
 
     /// A fresh inode number, far above the host's.
@@ -253,10 +291,19 @@ impl Overlay {
         self.next_ino += 1;
         (1 << 40) + self.next_ino
     }
+
+    pub fn usage(&self) -> &Usage {
+        &self.usage
+    }
+
+    pub fn max_inodes(&self) -> u64 {
+        self.max_inodes
+    }
 }
 
-/// The meta of a new inode of type `ifmt` with permission bits `mode`.
-pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32) -> Meta {
+/// The meta of a new inode of type `ifmt` with permission bits `mode`,
+/// owned by `uid`:`gid`.
+pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32, gid: u32) -> Meta {
     let t = now();
     Meta {
         dev,
@@ -264,7 +311,7 @@ pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32) -> Meta {
         mode: ifmt | (mode & !S_IFMT),
         nlink: if ifmt == S_IFDIR { 2 } else { 1 },
         uid,
-        gid: uid,
+        gid,
         blksize: 4096,
         atime: t,
         mtime: t,
@@ -297,18 +344,25 @@ mod tests {
     }
 
     #[test]
-    fn the_layer_lists_direct_children_and_hides_below_its_directories() {
-        let mut o = Overlay::default();
-        let dir = Inode::new(new_meta(S_IFDIR, 0o755, 1, 1, 1000), Body::Dir);
-        o.insert("/tmp/d".into(), Entry::Node(dir));
-        o.insert("/tmp/d/x".into(), Entry::Whiteout);
-        o.insert("/tmp/e".into(), Entry::Whiteout);
-        let names: Vec<String> = o.children("/tmp").into_iter().map(|(n, _)| n).collect();
-        assert_eq!(names, ["d", "e"]);
-        assert!(o.hides("/tmp/d/anything"));
-        assert!(!o.hides("/tmp/e"));
-        o.move_below("/tmp/d", "/tmp/f");
-        assert!(o.get("/tmp/f/x").is_some() && o.get("/tmp/d/x").is_none());
-        assert_eq!(child("/", "a"), "/a");
+    fn inodes_are_counted_until_their_last_reference_goes() {
+        let mut o = Overlay::new(2);
+        let dir = o.inode(new_meta(S_IFDIR, 0o755, 1, 1, 1000, 1000), Body::Dir(Names::default())).unwrap();
+        let link = o.inode(new_meta(0o120000, 0o777, 2, 1, 1000, 1000), Body::Symlink("x".repeat(200))).unwrap();
+        assert_eq!(
+            o.inode(new_meta(S_IFDIR, 0o755, 3, 1, 1000, 1000), Body::Dir(Names::default())).err(),
+            Some(ENOSPC)
+        );
+        assert_eq!(o.usage().symlink_pages.load(Ordering::Relaxed), 1);
+        dir.names().unwrap().insert("l", Entry::Node(link));
+        dir.names().unwrap().insert("gone", Entry::Whiteout);
+        assert!(dir.names().unwrap().has_nodes());
+        assert_eq!(dir.names().unwrap().list().len(), 2);
+        drop(dir);
+        assert_eq!(o.usage().inodes.load(Ordering::Relaxed), 0, "the directory took its names with it");
+        assert_eq!((o.usage().bytes.load(Ordering::Relaxed), o.usage().symlink_pages.load(Ordering::Relaxed)), (0, 0));
+        let m = o.merge_or_new(7, 8);
+        assert!(Arc::ptr_eq(&m, &o.merge(7, 8).unwrap()));
+        o.drop_merge(7, 8);
+        assert!(o.merge(7, 8).is_none());
     }
 }

@@ -1,19 +1,23 @@
 //! The file system the program sees: a host directory (by default the host's
-//! root) read-only, with faultline's own /dev and /proc in place of the
-//! host's. Paths resolve inside the root as `openat2(RESOLVE_IN_ROOT)` does:
-//! `..` stops at the root, absolute symlinks restart from it, and each
-//! component is looked up without following host symlinks, so nothing
-//! resolves outside it.
+//! root) read-only under the sandbox's writable layer, host directories
+//! bound into it, and faultline's own /dev and /proc in place of the host's.
+//! Paths resolve inside the root as `openat2(RESOLVE_IN_ROOT)` does: `..`
+//! stops at the root, absolute symlinks restart from it, and every host
+//! name is opened from its directory's descriptor without following it
+//! (`host`), so nothing resolves outside the view, whatever the guest
+//! renames or swaps meanwhile. Each component needs search permission on
+//! its directory for the caller's credentials (may_lookup).
 
 use std::collections::HashMap;
-use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::os::unix::fs::FileExt;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
+use super::host::HostFd;
 use super::overlay::{Body, Entry, Inode, Overlay};
+use crate::kernel::cred::{Cred, MAY_EXEC};
 use crate::kernel::errno::*;
-use crate::kernel::process::UID;
 use crate::mm::{FileData, FileId};
 
 /// Linux's limits on paths and names, and on symlinks followed in one
@@ -72,24 +76,6 @@ pub struct Meta {
 }
 
 impl Meta {
-    pub fn of(m: &std::fs::Metadata) -> Self {
-        Meta {
-            dev: m.dev(),
-            ino: m.ino(),
-            mode: m.mode(),
-            nlink: m.nlink(),
-            uid: m.uid(),
-            gid: m.gid(),
-            rdev: m.rdev(),
-            size: m.size(),
-            blksize: m.blksize(),
-            blocks: m.blocks(),
-            atime: (m.atime(), m.atime_nsec()),
-            mtime: (m.mtime(), m.mtime_nsec()),
-            ctime: (m.ctime(), m.ctime_nsec()),
-        }
-    }
-
     /// A character device of faultline's /dev.
     pub fn device(minor: u64) -> Self {
         Meta {
@@ -114,19 +100,6 @@ impl Meta {
     pub fn is_symlink(&self) -> bool {
         self.mode & S_IFMT == S_IFLNK
     }
-
-    /// Whether an unprivileged user (uid 1000, not the owner of host files)
-    /// may access it with `want` (r=4, w=2, x=1), by its mode bits.
-    pub fn allows(&self, want: u32, uid: u32) -> bool {
-        let bits = if self.uid == uid {
-            (self.mode >> 6) & 7
-        } else if self.gid == uid {
-            (self.mode >> 3) & 7
-        } else {
-            self.mode & 7
-        };
-        bits & want == want
-    }
 }
 
 /// A device of faultline's /dev.
@@ -140,15 +113,20 @@ pub enum Device {
 /// What a path names.
 #[derive(Clone, Debug)]
 pub enum Node {
-    /// A host file or directory.
+    /// A host file, directory or symlink, held open; `mount` is 0 for the
+    /// root, 1 + n for bind n.
     Host {
-        host: PathBuf,
+        fd: Arc<HostFd>,
         meta: Meta,
         layer: Layer,
+        mount: usize,
+        /// The directory it was found in, by (device, inode): where the
+        /// layer keeps a copy of it (none for a mount point).
+        parent: Option<(u64, u64)>,
     },
     /// A file, directory or symlink of the sandbox's own layer.
     Mem(Arc<Inode>),
-    /// A directory of faultline's own (/, /dev, /proc, …) listing these
+    /// A directory of faultline's own (/dev, /sys, …) listing these
     /// names.
     Synthetic {
         meta: Meta,
@@ -159,7 +137,59 @@ pub enum Node {
     Proc(Vec<String>),
 }
 
-/// A resolved path: its canonical form inside the root, and what it names.
+impl Node {
+    pub fn is_dir(&self) -> bool {
+        match self {
+            Node::Host { meta, .. } | Node::Synthetic { meta, .. } => meta.is_dir(),
+            Node::Mem(i) => i.is_dir(),
+            Node::Device(_) | Node::Proc(_) => false,
+        }
+    }
+
+    /// The mount it is on: renames and links stay within one (EXDEV).
+    pub fn mount(&self) -> usize {
+        match self {
+            Node::Host { mount, .. } => *mount,
+            Node::Mem(_) | Node::Synthetic { .. } => 0,
+            Node::Device(_) => usize::MAX - 1,
+            Node::Proc(_) => usize::MAX,
+        }
+    }
+
+    /// What stat says of it (not for /proc, which the kernel answers).
+    pub fn meta(&self) -> Meta {
+        match self {
+            Node::Host { meta, .. } | Node::Synthetic { meta, .. } => *meta,
+            Node::Mem(i) => i.stat(),
+            Node::Device(d) => Meta::device(match d {
+                Device::Null => 3,
+                Device::Zero => 5,
+                Device::Random => 9,
+            }),
+            Node::Proc(_) => Meta::default(),
+        }
+    }
+
+    /// Where its changes go.
+    pub fn layer(&self) -> Layer {
+        match self {
+            Node::Host { layer, .. } => *layer,
+            _ => Layer::Overlay,
+        }
+    }
+
+    /// Whether it is a symlink (the view's own, not /proc's).
+    pub fn is_symlink(&self) -> bool {
+        match self {
+            Node::Host { meta, .. } => meta.is_symlink(),
+            Node::Mem(i) => matches!(i.body, Body::Symlink(_)),
+            _ => false,
+        }
+    }
+}
+
+/// A resolved path: what it names, and its path inside the root (what
+/// getcwd and /proc/PID/fd show).
 #[derive(Clone, Debug)]
 pub struct Lookup {
     pub path: String,
@@ -173,10 +203,18 @@ pub struct OpenNode {
     pub meta: Meta,
     pub path: String,
     pub data: Arc<dyn FileData>,
-    /// For directories: the host directory to list.
-    pub host: Option<PathBuf>,
-    /// For files of the sandbox's layer: the inode (its live attributes).
-    pub inode: Option<Arc<Inode>>,
+    /// The object itself: a host file's descriptor, or the layer's inode.
+    pub node: Node,
+}
+
+impl OpenNode {
+    /// The layer's inode, for files of the layer.
+    pub fn inode(&self) -> Option<&Arc<Inode>> {
+        match &self.node {
+            Node::Mem(i) => Some(i),
+            _ => None,
+        }
+    }
 }
 
 /// A host file's bytes, for the page cache: read-only, or read-write in a
@@ -246,17 +284,27 @@ impl FileData for MemFile {
     }
 }
 
-/// How the kernel answers for the links under /proc (`self`, `exe`, `fd/N`,
-/// `cwd`) during a lookup.
+/// How the kernel answers for the links under /proc during a lookup.
 pub trait ProcLinks {
     /// The target of the /proc link `components` (after `/proc`), if it is
     /// one.
     fn readlink(&self, components: &[String]) -> Option<String>;
+    /// Where a magic link (`fd/N`, `cwd`) leads: the object itself, as
+    /// nd_jump_link, not its name looked up again.
+    fn jump(&self, _components: &[String]) -> Option<Lookup> {
+        None
+    }
+}
+
+/// A bind as mounted: its host directory held open.
+struct Mounted {
+    bind: Bind,
+    fd: Arc<HostFd>,
 }
 
 pub struct Vfs {
-    pub(super) root: PathBuf,
-    pub(super) binds: Vec<Bind>,
+    root: Lookup,
+    binds: Vec<Mounted>,
     /// The writable layer over the root.
     pub overlay: Overlay,
     /// The root's device number: the layer's files report it.
@@ -264,39 +312,70 @@ pub struct Vfs {
     /// Page-cache ids of host files, by (device, inode), so every open and
     /// mapping of one file shares its cached pages.
     ids: HashMap<(u64, u64), FileId>,
-    /// The open host file behind each id, shared by every open of it.
-    datas: HashMap<FileId, Arc<dyn FileData>>,
+    /// The open host file behind each id, shared by every open of it while
+    /// one lasts.
+    datas: HashMap<FileId, Weak<dyn FileData>>,
     /// The layer's files, by page-cache id.
-    mems: HashMap<FileId, std::sync::Weak<Inode>>,
+    mems: HashMap<FileId, Weak<Inode>>,
+    /// Pages the layer's files hold in the page cache (its tmpfs blocks).
+    layer_pages: u64,
     next_id: u64,
 }
 
-impl Vfs {
-    pub fn new(root: PathBuf) -> Self {
-        Self::with_binds(root, Vec::new())
+/// `dir`/`name` as a guest path.
+pub fn join(dir: &str, name: &str) -> String {
+    if dir == "/" {
+        format!("/{name}")
+    } else {
+        format!("{dir}/{name}")
     }
+}
 
-    /// The root with host directories bound into it.
-    pub fn with_binds(root: PathBuf, binds: Vec<Bind>) -> Self {
-        let dev = std::fs::metadata(&root).map_or(0, |m| m.dev());
-        Vfs {
-            root,
-            binds,
-            overlay: Overlay::default(),
-            dev,
+/// The directory part of an absolute guest path.
+pub fn parent_of(path: &str) -> &str {
+    match path.trim_end_matches('/').rfind('/') {
+        Some(0) | None => "/",
+        Some(i) => &path[..i],
+    }
+}
+
+fn split(p: &str) -> impl Iterator<Item = &str> {
+    p.split('/').filter(|c| !c.is_empty())
+}
+
+impl Vfs {
+    /// The root (`root`, a host directory) with host directories bound
+    /// into it; the layer holds at most `max_inodes` inodes.
+    pub fn new(root: PathBuf, binds: Vec<Bind>, max_inodes: u64) -> std::io::Result<Self> {
+        let fd = HostFd::open_dir(&root)?;
+        let meta = fd.stat().map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
+        let mounted = binds
+            .into_iter()
+            .map(|bind| Ok(Mounted { fd: HostFd::open_dir(&bind.host)?, bind }))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        Ok(Vfs {
+            root: Lookup {
+                path: "/".into(),
+                node: Node::Host { fd, meta, layer: Layer::Overlay, mount: 0, parent: None },
+            },
+            binds: mounted,
+            overlay: Overlay::new(max_inodes),
+            dev: meta.dev,
             ids: HashMap::new(),
             datas: HashMap::new(),
             mems: HashMap::new(),
+            layer_pages: 0,
             next_id: 1,
-        }
+        })
     }
 
-    pub fn root(&self) -> &Path {
+    /// The root of the view.
+    pub fn root(&self) -> &Lookup {
         &self.root
     }
 
-    pub fn binds(&self) -> &[Bind] {
-        &self.binds
+    pub fn binds(&self) -> impl Iterator<Item = &Bind> {
+        self.binds.iter().map(|m| &m.bind)
     }
 
     /// A fresh page-cache id (for memory files).
@@ -314,39 +393,56 @@ impl Vfs {
         id
     }
 
-    /// Resolves `path` (relative to `cwd`, an absolute guest path),
-    /// following a final symlink if `follow`.
-    pub fn resolve(&self, cwd: &str, path: &str, follow: bool, proc: &dyn ProcLinks) -> Result<Lookup, Errno> {
+    /// Resolves `path` from `start` (a directory: the cwd, or a `*at`
+    /// call's), following a final symlink if `follow`, with `cred`'s
+    /// search permission on every directory passed.
+    pub fn resolve(
+        &self,
+        start: &Lookup,
+        path: &str,
+        follow: bool,
+        proc: &dyn ProcLinks,
+        cred: &Cred,
+    ) -> Result<Lookup, Errno> {
         if path.is_empty() {
             return Err(ENOENT);
         }
         if path.len() >= PATH_MAX {
             return Err(ENAMETOOLONG);
         }
-        let mut stack: Vec<String> =
-            if path.starts_with('/') { Vec::new() } else { split(cwd).map(str::to_owned).collect() };
+        let mut stack: Vec<Lookup> = vec![if path.starts_with('/') { self.root.clone() } else { start.clone() }];
         let mut pending: std::collections::VecDeque<String> = split(path).map(str::to_owned).collect();
         // A trailing slash requires a directory.
         let must_be_dir = path.ends_with('/');
         let mut links = 0;
         while let Some(c) = pending.pop_front() {
+            let dir = stack.last().expect("never empty");
+            if !dir.node.is_dir() && !matches!(dir.node, Node::Proc(_)) {
+                return Err(ENOTDIR);
+            }
+            may_search(&dir.node, cred)?;
             if c == "." {
                 continue;
             }
             if c == ".." {
-                stack.pop();
+                if stack.len() > 1 {
+                    stack.pop();
+                } else if stack[0].path != "/" {
+                    // The start's parent, by its path from the root: a
+                    // descriptor keeps no way up that could leave the view.
+                    let up = parent_of(&stack[0].path).to_owned();
+                    stack = vec![self.resolve(&self.root, &up, true, proc, cred)?];
+                }
                 continue;
             }
             if c.len() > NAME_MAX {
                 return Err(ENAMETOOLONG);
             }
             let last = pending.is_empty();
-            stack.push(c);
-            let node = self.node(&stack, proc)?;
+            let path = join(&dir.path, &c);
+            let node = self.child(dir, &c, &path)?;
             let target = match &node {
-                Node::Host { host, meta, .. } if meta.is_symlink() => {
-                    Some(std::fs::read_link(host).map_err(|_| ENOENT)?.to_string_lossy().into_owned())
-                }
+                Node::Host { fd, meta, .. } if meta.is_symlink() => Some(fd.readlink()?),
                 Node::Mem(i) => match &i.body {
                     Body::Symlink(t) => Some(t.clone()),
                     _ => None,
@@ -354,151 +450,96 @@ impl Vfs {
                 Node::Proc(parts) => proc.readlink(parts),
                 _ => None,
             };
-            if let Some(t) = target {
-                if last && !follow {
-                    continue;
-                }
-                links += 1;
-                if links > MAXSYMLINKS {
-                    return Err(ELOOP);
-                }
-                stack.pop();
-                if t.starts_with('/') {
-                    stack.clear();
-                }
-                for (i, p) in split(&t).enumerate() {
-                    pending.insert(i, p.to_owned());
-                }
+            let Some(target) = target else {
+                stack.push(Lookup { path, node });
+                continue;
+            };
+            if last && !follow {
+                stack.push(Lookup { path, node });
                 continue;
             }
-            if !last && !node_is_dir(&node) && !matches!(node, Node::Proc(_)) {
-                return Err(ENOTDIR);
+            links += 1;
+            if links > MAXSYMLINKS {
+                return Err(ELOOP);
+            }
+            if let Node::Proc(parts) = &node {
+                if let Some(to) = proc.jump(parts) {
+                    stack = vec![to];
+                    continue;
+                }
+            }
+            if target.is_empty() {
+                return Err(ENOENT);
+            }
+            if target.starts_with('/') {
+                stack = vec![self.root.clone()];
+            }
+            for (i, p) in split(&target).enumerate() {
+                pending.insert(i, p.to_owned());
             }
         }
-        let node = self.node(&stack, proc)?;
-        if must_be_dir && !node_is_dir(&node) && !matches!(node, Node::Proc(_)) {
+        let found = stack.pop().expect("never empty");
+        if must_be_dir && !found.node.is_dir() && !matches!(found.node, Node::Proc(_)) {
             return Err(ENOTDIR);
         }
-        Ok(Lookup { path: format!("/{}", stack.join("/")), node })
+        Ok(found)
     }
 
-    /// What the (resolved) components name.
-    fn node(&self, stack: &[String], _proc: &dyn ProcLinks) -> Result<Node, Errno> {
-        let dir = |names: &[(&str, u32)], ino: u64| Node::Synthetic {
-            meta: Meta { dev: 5, ino, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() },
-            entries: names.iter().map(|(n, t)| (n.to_string(), *t)).collect(),
-        };
-        match stack.first().map(String::as_str) {
-            Some("proc") => return Ok(Node::Proc(stack[1..].to_vec())),
-            Some("dev") => {
-                return match stack.get(1).map(String::as_str) {
-                    None => Ok(dir(
-                        &[
-                            ("null", 2),
-                            ("zero", 2),
-                            ("random", 2),
-                            ("urandom", 2),
-                            ("stdin", 10),
-                            ("stdout", 10),
-                            ("stderr", 10),
-                            ("fd", 10),
-                        ],
-                        900,
-                    )),
-                    Some(_) if stack.len() > 2 => Err(ENOTDIR),
-                    Some("null") => Ok(Node::Device(Device::Null)),
-                    Some("zero") => Ok(Node::Device(Device::Zero)),
-                    Some("random") | Some("urandom") => Ok(Node::Device(Device::Random)),
-                    // Links into /proc, as udev makes them.
-                    Some("stdin") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "0".into(), "@link".into()])),
-                    Some("stdout") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "1".into(), "@link".into()])),
-                    Some("stderr") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "2".into(), "@link".into()])),
-                    Some("fd") => Ok(Node::Proc(vec!["self".into(), "fd".into(), "@link".into()])),
-                    Some(_) => Err(ENOENT),
+    /// What `name` in directory `dir` names (`path` is `dir`/`name`).
+    pub fn child(&self, dir: &Lookup, name: &str, path: &str) -> Result<Node, Errno> {
+        if let Node::Proc(parts) = &dir.node {
+            let mut parts = parts.clone();
+            parts.push(name.to_owned());
+            return Ok(Node::Proc(parts));
+        }
+        // A bind's mount point covers whatever is there.
+        if let Some((i, m)) = self.binds.iter().enumerate().find(|(_, m)| m.bind.guest == path) {
+            let meta = m.fd.stat()?;
+            let layer = if m.bind.rw { Layer::ReadWrite } else { Layer::ReadOnly };
+            return Ok(Node::Host { fd: m.fd.clone(), meta, layer, mount: i + 1, parent: None });
+        }
+        if dir.path == "/" && dir.node.mount() == 0 {
+            if let Some(n) = special(name) {
+                return Ok(n);
+            }
+        }
+        let found = match &dir.node {
+            Node::Synthetic { .. } if dir.path == "/dev" => return dev_child(name),
+            Node::Synthetic { .. } | Node::Device(_) | Node::Proc(_) => Err(ENOENT),
+            Node::Mem(i) => match i.names().and_then(|n| n.get(name)) {
+                Some(Entry::Node(i)) => return Ok(Node::Mem(i)),
+                _ => Err(ENOENT),
+            },
+            Node::Host { fd, meta, layer, mount, .. } => {
+                let merged = match layer {
+                    Layer::Overlay => self.overlay.merge(meta.dev, meta.ino).and_then(|m| m.get(name)),
+                    _ => None,
                 };
-            }
-            // The host's /sys and /run say too much about the host.
-            Some("sys") | Some("run") if stack.len() == 1 => return Ok(dir(&[], 901)),
-            Some("sys") | Some("run") => return Err(ENOENT),
-            _ => {}
-        }
-        let path = format!("/{}", stack.join("/"));
-        let (host, layer) = match self.bind_of(stack) {
-            Some((b, rest)) => (
-                rest.iter().fold(b.host.clone(), |p, c| p.join(c)),
-                if b.rw { Layer::ReadWrite } else { Layer::ReadOnly },
-            ),
-            None => {
-                match self.overlay.get(&path) {
-                    Some(Entry::Whiteout) => return Err(ENOENT),
-                    Some(Entry::Node(i)) => return Ok(Node::Mem(i.clone())),
-                    None if self.overlay.hides(&path) => return Err(ENOENT),
-                    None => {}
+                match merged {
+                    Some(Entry::Node(i)) => return Ok(Node::Mem(i)),
+                    Some(Entry::Whiteout) => Err(ENOENT),
+                    None => fd.child(name).map(|(fd, m)| Node::Host {
+                        fd,
+                        meta: m,
+                        layer: *layer,
+                        mount: *mount,
+                        parent: Some((meta.dev, meta.ino)),
+                    }),
                 }
-                (stack.iter().fold(self.root.clone(), |p, c| p.join(c)), Layer::Overlay)
             }
         };
-        let meta = match std::fs::symlink_metadata(&host) {
-            Ok(m) => m,
+        match found {
             // A directory on the way to a bind's mount point.
-            Err(_) if self.binds.iter().any(|b| b.guest.starts_with(&format!("{path}/"))) => {
-                let meta =
-                    Meta { dev: 5, ino: 902, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() };
-                return Ok(Node::Synthetic { meta, entries: Vec::new() });
+            Err(ENOENT) if self.binds.iter().any(|m| m.bind.guest.starts_with(&format!("{path}/"))) => {
+                Ok(synthetic_dir(902, Vec::new()))
             }
-            Err(e) => {
-                return Err(match e.raw_os_error() {
-                    Some(libc::ENOTDIR) => ENOTDIR,
-                    Some(libc::EACCES) => EACCES,
-                    Some(libc::ENAMETOOLONG) => ENAMETOOLONG,
-                    _ => ENOENT,
-                })
-            }
-        };
-        let mut meta = Meta::of(&meta);
-        // A bind shows the files of the user running faultline as the
-        // guest user's, as an idmapped mount does.
-        if layer != Layer::Overlay {
-            // SAFETY: geteuid has no preconditions.
-            let me = unsafe { libc::geteuid() };
-            if meta.uid == me {
-                meta.uid = UID;
-            }
-            if meta.gid == me {
-                meta.gid = UID;
-            }
-        }
-        Ok(Node::Host { host, meta, layer })
-    }
-
-    /// The bind holding `stack`, and the components below its mount point.
-    fn bind_of<'a>(&self, stack: &'a [String]) -> Option<(&Bind, &'a [String])> {
-        self.binds
-            .iter()
-            .filter_map(|b| {
-                let parts: Vec<&str> = split(&b.guest).collect();
-                (parts.len() <= stack.len() && parts.iter().zip(stack).all(|(a, b)| *a == b.as_str()))
-                    .then(|| (b, &stack[parts.len()..], parts.len()))
-            })
-            .max_by_key(|(_, _, n)| *n)
-            .map(|(b, rest, _)| (b, rest))
-    }
-
-    /// Whether `path` (resolved) lies in a bind, and where.
-    pub fn layer_of(&self, path: &str) -> Layer {
-        let stack: Vec<String> = split(path).map(str::to_owned).collect();
-        match self.bind_of(&stack) {
-            Some((b, _)) if b.rw => Layer::ReadWrite,
-            Some(_) => Layer::ReadOnly,
-            None => Layer::Overlay,
+            other => other,
         }
     }
 
-    /// The bind mount point `path` lies under ("" for the root), to tell
-    /// renames and links across mounts (EXDEV).
-    pub fn mount_of(&self, path: &str) -> String {
-        let stack: Vec<String> = split(path).map(str::to_owned).collect();
-        self.bind_of(&stack).map(|(b, _)| b.guest.clone()).unwrap_or_default()
+    /// Whether `path` is a mount point (the root, or a bind's).
+    pub fn is_mount_point(&self, path: &str) -> bool {
+        path == "/" || self.binds.iter().any(|m| m.bind.guest == path)
     }
 
     /// Notes a file of the layer, to free its pages once it is gone.
@@ -518,9 +559,18 @@ impl Vfs {
         self.mems.keys().copied()
     }
 
-    /// The layer's files that have no name left.
-    pub fn orphans(&self) -> Vec<FileId> {
-        self.mems.keys().copied().filter(|&id| self.is_orphan(id)).collect()
+    /// Notes `delta` pages of file `id` entering or leaving the page cache:
+    /// the layer's blocks, if it is one of its files.
+    pub fn note_cached(&mut self, id: FileId, delta: i64) {
+        if self.mems.contains_key(&id) {
+            self.layer_pages = self.layer_pages.saturating_add_signed(delta);
+        }
+    }
+
+    /// The layer's blocks in use: its files' cached pages and its long
+    /// symlinks, as tmpfs counts them against its size.
+    pub fn layer_pages(&self) -> u64 {
+        self.layer_pages + self.overlay.usage().symlink_pages.load(Ordering::Relaxed)
     }
 
     pub fn forget_mem(&mut self, id: FileId) {
@@ -535,47 +585,32 @@ impl Vfs {
             meta: inode.stat(),
             path: path.to_owned(),
             data: data.clone(),
-            host: None,
-            inode: Some(inode.clone()),
+            node: Node::Mem(inode.clone()),
         })
     }
 
-    /// Opens a host file for the page cache: read-only, or read-write
-    /// (`writable`, in a read-write bind). One open host file serves every
-    /// open of it, so the cache and its size stay one.
-    pub fn open_host(&mut self, path: &str, host: &Path, meta: &Meta, writable: bool) -> Result<OpenNode, Errno> {
+    /// Opens host file `fd` (a regular file, `meta`) for the page cache:
+    /// read-only, or read-write (`writable`, in a read-write bind). One
+    /// open host file serves every open of it, so the cache and its size
+    /// stay one.
+    pub fn open_host(&mut self, path: &str, node: &Node, writable: bool) -> Result<OpenNode, Errno> {
+        let Node::Host { fd, meta, .. } = node else { return Err(EINVAL) };
         let id = self.id_of(meta);
-        let data = match self.datas.get(&id) {
-            Some(d) => d.clone(),
+        let data = match self.datas.get(&id).and_then(Weak::upgrade) {
+            Some(d) => d,
             None => {
-                let open = |w: bool| {
-                    std::fs::OpenOptions::new()
-                        .read(true)
-                        .write(w)
-                        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                        .open(host)
-                };
                 let w = writable && meta.is_reg();
-                let (file, w) = match open(w) {
+                let (file, w) = match fd.reopen(w) {
                     Ok(f) => (f, w),
-                    Err(_) if w => (open(false).map_err(|e| Errno(e.raw_os_error().unwrap_or(libc::EACCES)))?, false),
-                    Err(e) => return Err(Errno(e.raw_os_error().unwrap_or(libc::EACCES))),
+                    Err(_) if w => (fd.reopen(false)?, false),
+                    Err(e) => return Err(e),
                 };
                 let d: Arc<dyn FileData> = Arc::new(HostFile { file, size: AtomicU64::new(meta.size), writable: w });
-                if meta.is_reg() {
-                    self.datas.insert(id, d.clone());
-                }
+                self.datas.insert(id, Arc::downgrade(&d));
                 d
             }
         };
-        Ok(OpenNode {
-            id,
-            meta: *meta,
-            path: path.to_owned(),
-            data,
-            host: meta.is_dir().then(|| host.to_path_buf()),
-            inode: None,
-        })
+        Ok(OpenNode { id, meta: *meta, path: path.to_owned(), data, node: node.clone() })
     }
 
     /// Forgets the page-cache id of a host file (it was removed or
@@ -587,17 +622,59 @@ impl Vfs {
     }
 }
 
-fn node_is_dir(n: &Node) -> bool {
-    match n {
-        Node::Host { meta, .. } => meta.is_dir(),
-        Node::Synthetic { .. } => true,
-        Node::Mem(i) => i.is_dir(),
-        _ => false,
+/// may_lookup(): search permission on a directory of the view.
+fn may_search(dir: &Node, cred: &Cred) -> Result<(), Errno> {
+    match dir {
+        Node::Host { .. } | Node::Mem(_) => {
+            let m = dir.meta();
+            cred.permission(m.mode, m.uid, m.gid, MAY_EXEC)
+        }
+        _ => Ok(()),
     }
 }
 
-fn split(p: &str) -> impl Iterator<Item = &str> {
-    p.split('/').filter(|c| !c.is_empty())
+fn synthetic_dir(ino: u64, entries: Vec<(String, u32)>) -> Node {
+    let meta = Meta { dev: 5, ino, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() };
+    Node::Synthetic { meta, entries }
+}
+
+/// The root's names faultline puts in place of the host's.
+fn special(name: &str) -> Option<Node> {
+    Some(match name {
+        "proc" => Node::Proc(Vec::new()),
+        "dev" => synthetic_dir(
+            900,
+            ["null", "zero", "random", "urandom"]
+                .iter()
+                .map(|n| (n.to_string(), 2))
+                .chain(["stdin", "stdout", "stderr", "fd"].iter().map(|n| (n.to_string(), 10)))
+                .collect(),
+        ),
+        // The host's /sys and /run say too much about the host.
+        "sys" | "run" => synthetic_dir(901, Vec::new()),
+        _ => return None,
+    })
+}
+
+/// A name in faultline's /dev.
+fn dev_child(name: &str) -> Result<Node, Errno> {
+    let link = |fd: Option<&str>| {
+        let mut c = vec!["self".to_string(), "fd".to_string()];
+        c.extend(fd.map(str::to_owned));
+        c.push("@link".into());
+        Node::Proc(c)
+    };
+    Ok(match name {
+        "null" => Node::Device(Device::Null),
+        "zero" => Node::Device(Device::Zero),
+        "random" | "urandom" => Node::Device(Device::Random),
+        // Links into /proc, as udev makes them.
+        "stdin" => link(Some("0")),
+        "stdout" => link(Some("1")),
+        "stderr" => link(Some("2")),
+        "fd" => link(None),
+        _ => return Err(ENOENT),
+    })
 }
 
 #[cfg(test)]
@@ -620,23 +697,22 @@ mod tests {
         std::os::unix::fs::symlink("../../../../../../etc/passwd", r.join("etc/sub/rel")).unwrap();
         std::os::unix::fs::symlink("loop2", r.join("loop1")).unwrap();
         std::os::unix::fs::symlink("loop1", r.join("loop2")).unwrap();
-        let v = Vfs::new(r.to_path_buf());
+        let v = Vfs::new(r.to_path_buf(), Vec::new(), 1000).unwrap();
         (d, v)
     }
 
     #[test]
     fn paths_stay_inside_the_root() {
-        let (d, v) = tree();
-        let p = |path: &str| v.resolve("/etc", path, true, &NoProc).map(|l| l.path);
+        let (_d, v) = tree();
+        let root = Cred::new(0, 0, &[]);
+        let etc = v.resolve(v.root(), "/etc", true, &NoProc, &root).unwrap();
+        let p = |path: &str| v.resolve(&etc, path, true, &NoProc, &root).map(|l| l.path);
         assert_eq!(p("passwd"), Ok("/etc/passwd".into()));
         assert_eq!(p("../../../../etc/passwd"), Ok("/etc/passwd".into()));
         assert_eq!(p("/abs"), Ok("/etc/passwd".into()));
         assert_eq!(p("sub/rel"), Ok("/etc/passwd".into()));
-        let host = match v.resolve("/", "/etc/sub/rel", true, &NoProc).unwrap().node {
-            Node::Host { host, .. } => host,
-            _ => panic!(),
-        };
-        assert!(host.starts_with(d.path()), "{host:?}");
+        assert!(matches!(v.resolve(&etc, "sub/rel", true, &NoProc, &root).unwrap().node,
+            Node::Host { meta, .. } if meta.is_reg() && meta.size == 11));
         assert_eq!(p("/loop1").err(), Some(ELOOP));
         assert_eq!(p("/etc/passwd/x").err(), Some(ENOTDIR));
         assert_eq!(p("/nope").err(), Some(ENOENT));
@@ -644,11 +720,28 @@ mod tests {
         assert_eq!(p(&"a".repeat(300)).err(), Some(ENAMETOOLONG));
         assert_eq!(p("").err(), Some(ENOENT));
         // Not following the last link names the link itself.
-        let l = v.resolve("/", "/abs", false, &NoProc).unwrap();
+        let l = v.resolve(&etc, "/abs", false, &NoProc, &root).unwrap();
         assert!(matches!(l.node, Node::Host { meta, .. } if meta.is_symlink()));
         // The host's devices are not there: faultline's are.
-        assert!(matches!(v.resolve("/", "/dev/null", true, &NoProc).unwrap().node, Node::Device(Device::Null)));
-        assert_eq!(v.resolve("/", "/dev/kvm", true, &NoProc).err(), Some(ENOENT));
+        assert!(matches!(v.resolve(&etc, "/dev/null", true, &NoProc, &root).unwrap().node, Node::Device(Device::Null)));
+        assert_eq!(p("/dev/kvm").err(), Some(ENOENT));
+    }
+
+    #[test]
+    fn every_directory_passed_needs_search_permission() {
+        use std::os::unix::fs::PermissionsExt;
+        let (d, v) = tree();
+        std::fs::create_dir(d.path().join("etc/closed")).unwrap();
+        std::fs::write(d.path().join("etc/closed/f"), "x").unwrap();
+        std::fs::set_permissions(d.path().join("etc/closed"), std::fs::Permissions::from_mode(0o700)).unwrap();
+        // SAFETY: no arguments.
+        let me = unsafe { libc::getuid() };
+        let other = Cred::new(me.wrapping_add(1), me.wrapping_add(1), &[]);
+        let owner = Cred::new(me, me, &[]);
+        let r = |c: &Cred| v.resolve(v.root(), "/etc/closed/f", true, &NoProc, c).map(|l| l.path);
+        assert_eq!(r(&owner), Ok("/etc/closed/f".into()));
+        assert_eq!(r(&other).err(), Some(EACCES));
+        assert_eq!(v.resolve(v.root(), "/etc/closed", true, &NoProc, &other).map(|l| l.path), Ok("/etc/closed".into()));
     }
 
     /// A directory removed on drop.

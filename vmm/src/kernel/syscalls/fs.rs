@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::super::cred::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::overlay::Body;
-use super::super::files::vfs::{Device, Layer, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
+use super::super::files::vfs::{Layer, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
 use super::super::files::*;
 use super::super::limits::RLIMIT_NOFILE;
-use super::super::process::UID;
 use super::super::procfs::{self, Links, ProcNode};
 use super::super::task::Ctx;
 use super::fschange;
@@ -147,82 +147,82 @@ struct Statfs {
     flags: i64,
     spare: [i64; 4],
 }
+const _: () = assert!(std::mem::size_of::<Statfs>() == 120);
 
 pub fn read_path(ctx: &mut Ctx, addr: u64) -> Result<String, Errno> {
     let bytes = ctx.read_cstr(addr, PATH_MAX)?;
     String::from_utf8(bytes).map_err(|_| ENOENT)
 }
 
-/// The directory a `*at` call's relative path starts from.
-fn base_dir(ctx: &Ctx, dirfd: i32, path: &str) -> Result<String, Errno> {
-    if path.starts_with('/') || dirfd == AT_FDCWD {
+/// The directory a `*at` call's relative path starts from: the cwd, or
+/// the directory `dirfd` holds (itself, not its name looked up again).
+fn base_dir(ctx: &Ctx, dirfd: i32, path: &str) -> Result<Lookup, Errno> {
+    if path.starts_with('/') {
+        return Ok(ctx.k.vfs.root().clone());
+    }
+    if dirfd == AT_FDCWD {
         return Ok(ctx.proc().cwd.clone());
     }
     let f = ctx.proc().files.file(dirfd)?;
     match &f.kind {
-        FileKind::Dir(d) => Ok(d.path.clone()),
+        FileKind::Dir(d) => Ok(d.at.clone()),
         _ => Err(ENOTDIR),
     }
 }
 
-/// Resolves `path` relative to `dirfd`.
+/// Resolves `path` relative to `dirfd`, with the caller's credentials.
 pub fn lookup(ctx: &mut Ctx, dirfd: i32, path: &str, follow: bool) -> Result<Lookup, Errno> {
     let base = base_dir(ctx, dirfd, path)?;
     let links = Links { k: &ctx.k, pid: ctx.pid };
-    ctx.k.vfs.resolve(&base, path, follow, &links)
+    ctx.k.vfs.resolve(&base, path, follow, &links, &ctx.k.procs[&ctx.pid].cred)
+}
+
+/// The caller's credentials.
+pub fn cred(ctx: &Ctx) -> Cred {
+    ctx.proc().cred.clone()
 }
 
 /// What stat says of a node.
-fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
+pub fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
     Ok(match &l.node {
-        Node::Host { meta, .. } => *meta,
-        Node::Mem(i) => i.stat(),
-        Node::Synthetic { meta, .. } => *meta,
-        Node::Device(d) => Meta::device(match d {
-            Device::Null => 3,
-            Device::Zero => 5,
-            Device::Random => 9,
-        }),
         Node::Proc(c) => {
             let n = procfs::lookup(&ctx.k, ctx.pid, c)?;
             let ino =
                 c.iter().fold(0x1000u64, |h, s| h.wrapping_mul(31).wrapping_add(s.bytes().map(u64::from).sum::<u64>()));
-            Meta {
-                dev: 22,
-                ino,
-                mode: procfs::mode_of(&n),
-                nlink: 1,
-                uid: UID,
-                gid: UID,
-                blksize: 1024,
-                ..Default::default()
-            }
+            // A process's files are its effective user's; the rest root's.
+            let owner = c.first().and_then(|p| p.parse::<u32>().ok()).and_then(|p| ctx.k.procs.get(&p));
+            let (uid, gid) = owner.map_or((0, 0), |p| (p.cred.euid, p.cred.egid));
+            Meta { dev: 22, ino, mode: procfs::mode_of(&n), nlink: 1, uid, gid, blksize: 1024, ..Default::default() }
         }
+        n => n.meta(),
     })
 }
 
-/// What stat says of an open file.
-pub fn fmeta(f: &OpenFile) -> Meta {
+/// What stat says of an open file, for caller `cred`.
+pub fn fmeta(f: &OpenFile, cred: &Cred) -> Meta {
+    let (uid, gid) = (cred.fsuid, cred.fsgid);
     match &f.kind {
-        FileKind::File(n) => match &n.inode {
-            Some(i) => i.stat(),
-            None => Meta { size: n.data.size(), ..n.meta },
+        FileKind::File(n) => match &n.node {
+            Node::Mem(i) => i.stat(),
+            Node::Host { fd, .. } => Meta { size: n.data.size(), ..fd.stat().unwrap_or(n.meta) },
+            _ => Meta { size: n.data.size(), ..n.meta },
         },
-        FileKind::Dir(d) => d.meta,
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Meta {
-            dev: 14,
-            ino: 1,
-            mode: S_IFIFO | 0o600,
-            nlink: 1,
-            uid: UID,
-            gid: UID,
-            blksize: 4096,
-            ..Default::default()
+        FileKind::Dir(d) => match &d.at.node {
+            Node::Host { fd, .. } => fd.stat().unwrap_or(d.meta),
+            n @ Node::Mem(_) => n.meta(),
+            _ => d.meta,
         },
-        FileKind::Input(i) => host_stdio_meta(i.host_fd()),
-        FileKind::Output(o) => host_stdio_meta(o.host_fd()),
+        FileKind::Path(l) => match &l.node {
+            Node::Host { fd, meta, .. } => fd.stat().unwrap_or(*meta),
+            n => n.meta(),
+        },
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => {
+            Meta { dev: 14, ino: 1, mode: S_IFIFO | 0o600, nlink: 1, uid, gid, blksize: 4096, ..Default::default() }
+        }
+        FileKind::Input(i) => host_stdio_meta(i.host_fd(), cred),
+        FileKind::Output(o) => host_stdio_meta(o.host_fd(), cred),
         FileKind::Proc { .. } => {
-            Meta { dev: 22, mode: S_IFREG | 0o444, nlink: 1, uid: UID, gid: UID, blksize: 1024, ..Default::default() }
+            Meta { dev: 22, mode: S_IFREG | 0o444, nlink: 1, uid, gid, blksize: 1024, ..Default::default() }
         }
         FileKind::Null => Meta::device(3),
         FileKind::Zero => Meta::device(5),
@@ -231,17 +231,9 @@ pub fn fmeta(f: &OpenFile) -> Meta {
 }
 
 /// The host's own stdio, as fstat sees it (a terminal, a pipe, a file).
-fn host_stdio_meta(fd: Option<i32>) -> Meta {
-    let pipe = Meta {
-        dev: 14,
-        ino: 2,
-        mode: S_IFIFO | 0o600,
-        nlink: 1,
-        uid: UID,
-        gid: UID,
-        blksize: 4096,
-        ..Default::default()
-    };
+fn host_stdio_meta(fd: Option<i32>, cred: &Cred) -> Meta {
+    let (uid, gid) = (cred.fsuid, cred.fsgid);
+    let pipe = Meta { dev: 14, ino: 2, mode: S_IFIFO | 0o600, nlink: 1, uid, gid, blksize: 4096, ..Default::default() };
     let Some(fd) = fd else { return pipe };
     let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
     // SAFETY: fstat fills the struct; on failure it stays zeroed.
@@ -255,8 +247,8 @@ fn host_stdio_meta(fd: Option<i32>) -> Meta {
         ino: st.st_ino,
         mode: st.st_mode,
         nlink: st.st_nlink,
-        uid: UID,
-        gid: UID,
+        uid,
+        gid,
         rdev: st.st_rdev,
         size: st.st_size as u64,
         blksize: st.st_blksize as u64,
@@ -274,23 +266,29 @@ pub fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysResult {
     Ok(fd as i64)
 }
 
-/// Whether the caller may open a file of mode `meta` with `flags`: read
-/// and write permission as the access mode (and O_TRUNC) asks.
-fn may_open(meta: &Meta, flags: u32) -> Result<(), Errno> {
+/// may_open(): read and write permission as the access mode (and
+/// O_TRUNC) asks, for `cred`.
+fn may_open(meta: &Meta, flags: u32, cred: &Cred) -> Result<(), Errno> {
     let acc = flags & O_ACCMODE;
-    if acc != O_WRONLY && !meta.allows(4, UID) {
-        return Err(EACCES);
+    let mut mask = 0;
+    if acc != O_WRONLY {
+        mask |= MAY_READ;
     }
-    if (acc != O_RDONLY || flags & O_TRUNC != 0) && !meta.allows(2, UID) {
-        return Err(EACCES);
+    if acc != O_RDONLY || flags & O_TRUNC != 0 {
+        mask |= MAY_WRITE;
     }
-    Ok(())
+    cred.permission(meta.mode, meta.uid, meta.gid, mask)
 }
 
-/// Opens what `l` names.
 /// Opens what `l` names with `flags`, as open() would (for truncate()).
 pub fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Errno> {
     open_lookup(ctx, l, flags, false)
+}
+
+/// The last component of a resolved path: the name an object has in its
+/// directory, where the layer keeps its copy.
+pub fn last_name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
 }
 
 /// Opens what `l` names; a file just `created` is not checked against its
@@ -303,35 +301,23 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
         if flags & O_DIRECTORY != 0 && !meta.is_dir() {
             return Err(ENOTDIR);
         }
-        // A regular file keeps its inode (fstat works); nothing can read,
-        // write or map through it.
-        let kind = match &l.node {
-            _ if meta.is_dir() => FileKind::Dir(dir_handle(&l, meta)),
-            Node::Host { host, meta, .. } if meta.is_reg() => {
-                let (host, meta) = (host.clone(), *meta);
-                FileKind::File(ctx.k.vfs.open_host(&path, &host, &meta, false)?)
-            }
-            Node::Mem(i) if meta.is_reg() => FileKind::File(ctx.k.vfs.open_mem(&path, i).ok_or(EBADF)?),
-            _ => FileKind::Null,
-        };
+        // Nothing can read, write or map through it; fstat and the *at
+        // calls can.
+        let kind = if meta.is_dir() { FileKind::Dir(DirHandle::new(l, meta)) } else { FileKind::Path(l) };
         return Ok(OpenFile::new(kind, O_PATH | (flags & O_CLOEXEC), path));
     }
+    let cred = cred(ctx);
     let kind = match &l.node {
-        Node::Host { meta, .. } | Node::Synthetic { meta, .. } if meta.is_dir() => {
+        n @ (Node::Host { .. } | Node::Synthetic { .. } | Node::Mem(_)) if n.is_dir() => {
             if write {
                 return Err(EISDIR);
             }
-            FileKind::Dir(dir_handle(&l, *meta))
+            let meta = n.meta();
+            may_open(&meta, flags, &cred)?;
+            FileKind::Dir(DirHandle::new(l.clone(), meta))
         }
-        Node::Mem(i) if i.is_dir() => {
-            if write {
-                return Err(EISDIR);
-            }
-            FileKind::Dir(dir_handle(&l, i.stat()))
-        }
-        Node::Host { meta, .. } if meta.is_symlink() => return Err(ELOOP),
-        Node::Mem(i) if matches!(i.body, Body::Symlink(_)) => return Err(ELOOP),
-        Node::Host { host, meta, layer } => {
+        n if n.is_symlink() => return Err(ELOOP),
+        Node::Host { meta, layer, .. } => {
             if flags & O_DIRECTORY != 0 {
                 return Err(ENOTDIR);
             }
@@ -343,16 +329,16 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                 return Err(EROFS);
             }
             if !created {
-                may_open(meta, flags)?;
+                may_open(meta, flags, &cred)?;
             }
             let node = match layer {
                 Layer::Overlay if write => {
-                    let i = ctx.k.vfs.copy_up(&path, &l.node)?;
+                    let i = ctx.k.vfs.copy_up(last_name(&path), &l.node)?;
                     ctx.k.vfs.open_mem(&path, &i).ok_or(EISDIR)?
                 }
                 _ => {
-                    let (host, meta, rw) = (host.clone(), *meta, *layer == Layer::ReadWrite);
-                    ctx.k.vfs.open_host(&path, &host, &meta, rw)?
+                    let rw = *layer == Layer::ReadWrite;
+                    ctx.k.vfs.open_host(&path, &l.node, rw)?
                 }
             };
             FileKind::File(node)
@@ -362,7 +348,7 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                 return Err(ENOTDIR);
             }
             if !created {
-                may_open(&i.stat(), flags)?;
+                may_open(&i.stat(), flags, &cred)?;
             }
             FileKind::File(ctx.k.vfs.open_mem(&path, i).ok_or(EISDIR)?)
         }
@@ -372,9 +358,9 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                 return Err(ENOTDIR);
             }
             match d {
-                Device::Null => FileKind::Null,
-                Device::Zero => FileKind::Zero,
-                Device::Random => FileKind::Random,
+                vfs::Device::Null => FileKind::Null,
+                vfs::Device::Zero => FileKind::Zero,
+                vfs::Device::Random => FileKind::Random,
             }
         }
         Node::Proc(c) => {
@@ -385,7 +371,7 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                         return Err(EISDIR);
                     }
                     let meta = Meta { mode: S_IFDIR | 0o555, nlink: 2, dev: 22, ..Default::default() };
-                    FileKind::Dir(DirHandle::new(path.clone(), meta, DirSource::Proc(c.clone())))
+                    FileKind::Dir(DirHandle::new(l.clone(), meta))
                 }
                 n @ (ProcNode::File(_) | ProcNode::Seq(_)) => {
                     if flags & O_DIRECTORY != 0 {
@@ -411,27 +397,16 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
     if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
         if let FileKind::File(n) = &kind {
             ctx.k.resize_file(n.id, &n.data, 0)?;
-            if let Some(i) = &n.inode {
+            if let Some(i) = n.inode() {
                 i.touch();
             }
         }
     }
     let f = OpenFile::new(kind, flags, path);
     if flags & O_APPEND != 0 {
-        *f.pos.lock() = fmeta(&f).size;
+        *f.pos.lock() = fmeta(&f, &cred).size;
     }
     Ok(f)
-}
-
-fn dir_handle(l: &Lookup, meta: Meta) -> DirHandle {
-    let source = match &l.node {
-        Node::Host { host, layer, .. } => DirSource::Fs { host: Some(host.clone()), layer: *layer },
-        Node::Mem(_) => DirSource::Fs { host: None, layer: Layer::Overlay },
-        Node::Synthetic { entries, .. } => DirSource::Listed(entries.clone()),
-        Node::Proc(c) => DirSource::Proc(c.clone()),
-        Node::Device(_) => DirSource::Listed(Vec::new()),
-    };
-    DirHandle::new(l.path.clone(), meta, source)
 }
 
 fn do_open(ctx: &mut Ctx, dirfd: i32, path: u64, flags: u64, mode: u64) -> SysResult {
@@ -486,9 +461,12 @@ pub fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let fd = ctx.proc_mut().files.close(a[0] as i32)?;
     // The last close of an unlinked sandbox file frees its pages.
-    if matches!(&fd.file.kind, FileKind::File(n) if n.inode.is_some()) {
-        drop(fd);
-        ctx.k.release_orphans();
+    if let FileKind::File(n) = &fd.file.kind {
+        let id = n.id;
+        if n.inode().is_some() {
+            drop(fd);
+            ctx.k.release_if_orphan(id);
+        }
     }
     Ok(0)
 }
@@ -533,8 +511,19 @@ pub fn lstat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn fstat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    ctx.write_struct(a[1], &Stat::of(&fmeta(&f)))?;
+    ctx.write_struct(a[1], &Stat::of(&fmeta(&f, &ctx.proc().cred)))?;
     Ok(0)
+}
+
+/// What an empty path with AT_EMPTY_PATH names: `dirfd`'s file, or the
+/// cwd.
+fn empty_path_meta(ctx: &mut Ctx, dirfd: i32) -> Result<Meta, Errno> {
+    if dirfd == AT_FDCWD {
+        let cwd = ctx.proc().cwd.clone();
+        return meta_of(ctx, &cwd);
+    }
+    let f = ctx.proc().files.file(dirfd)?;
+    Ok(fmeta(&f, &ctx.proc().cred))
 }
 
 pub fn newfstatat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -544,16 +533,7 @@ pub fn newfstatat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
     let p = read_path(ctx, a[1])?;
     if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        let m = if dirfd == AT_FDCWD {
-            let cwd = ctx.proc().cwd.clone();
-            let l = lookup(ctx, AT_FDCWD, &cwd, true)?;
-            meta_of(ctx, &l)?
-        } else {
-            {
-                let f = ctx.proc().files.file(dirfd)?;
-                fmeta(&f)
-            }
-        };
+        let m = empty_path_meta(ctx, dirfd)?;
         ctx.write_struct(a[2], &Stat::of(&m))?;
         return Ok(0);
     }
@@ -570,16 +550,7 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
     let p = read_path(ctx, path)?;
     let m = if p.is_empty() && flags & AT_EMPTY_PATH != 0 {
-        if dirfd == AT_FDCWD {
-            let cwd = ctx.proc().cwd.clone();
-            let l = lookup(ctx, AT_FDCWD, &cwd, true)?;
-            meta_of(ctx, &l)?
-        } else {
-            {
-                let f = ctx.proc().files.file(dirfd)?;
-                fmeta(&f)
-            }
-        }
+        empty_path_meta(ctx, dirfd)?
     } else {
         let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
         meta_of(ctx, &l)?
@@ -616,13 +587,18 @@ fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> 
         return Err(EINVAL);
     }
     let p = read_path(ctx, path)?;
-    let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
+    // access() checks with the real ids (access_override_creds),
+    // AT_EACCESS with the effective ones.
+    let cred = if flags & AT_EACCESS != 0 { cred(ctx) } else { cred(ctx).for_access() };
+    let base = base_dir(ctx, dirfd, &p)?;
+    let links = Links { k: &ctx.k, pid: ctx.pid };
+    let l = ctx.k.vfs.resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0, &links, &cred)?;
     let m = meta_of(ctx, &l)?;
-    if mode & 2 != 0 && matches!(l.node, Node::Host { layer: Layer::ReadOnly, .. }) {
+    if mode & 2 != 0 && l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
     }
-    if mode != 0 && !m.allows(mode as u32, UID) {
-        return Err(EACCES);
+    if mode != 0 {
+        cred.permission(m.mode, m.uid, m.gid, mode as u32)?;
     }
     Ok(0)
 }
@@ -646,9 +622,7 @@ fn do_readlink(ctx: &mut Ctx, dirfd: i32, path: u64, buf: u64, size: u64) -> Sys
     let p = read_path(ctx, path)?;
     let l = lookup(ctx, dirfd, &p, false)?;
     let target = match &l.node {
-        Node::Host { host, meta, .. } if meta.is_symlink() => {
-            std::fs::read_link(host).map_err(|_| EINVAL)?.to_string_lossy().into_owned()
-        }
+        Node::Host { fd, meta, .. } if meta.is_symlink() => fd.readlink()?,
         Node::Mem(i) => match &i.body {
             Body::Symlink(t) => t.clone(),
             _ => return Err(EINVAL),
@@ -673,7 +647,7 @@ pub fn readlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn getcwd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let mut cwd = ctx.proc().cwd.clone().into_bytes();
+    let mut cwd = ctx.proc().cwd.path.clone().into_bytes();
     cwd.push(0);
     if (a[1] as usize) < cwd.len() {
         return Err(ERANGE);
@@ -687,10 +661,8 @@ fn set_cwd(ctx: &mut Ctx, l: Lookup) -> SysResult {
     if !m.is_dir() {
         return Err(ENOTDIR);
     }
-    if !m.allows(1, UID) {
-        return Err(EACCES);
-    }
-    ctx.proc_mut().cwd = l.path;
+    ctx.proc().cred.permission(m.mode, m.uid, m.gid, MAY_EXEC)?;
+    ctx.proc_mut().cwd = l;
     Ok(0)
 }
 
@@ -703,24 +675,34 @@ pub fn chdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn fchdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let FileKind::Dir(d) = &f.kind else { return Err(ENOTDIR) };
-    let p = d.path.clone();
-    let l = lookup(ctx, AT_FDCWD, &p, true)?;
-    set_cwd(ctx, l)
+    set_cwd(ctx, d.at.clone())
 }
 
 /// The entries of an open directory: (name, d_type, inode).
 fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
     let mut v = vec![(".".to_string(), 4u8, d.meta.ino), ("..".to_string(), 4, 2)];
-    match &d.source {
-        // The host's /dev, /proc, /sys stay out of sight: faultline's own
-        // stand in for them at the root.
-        DirSource::Fs { host, layer } => v.extend(ctx.k.vfs.list(&d.path, host.as_ref(), *layer)),
-        DirSource::Listed(l) => v.extend(l.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t as u8, 500 + i as u64))),
-        DirSource::Proc(c) => {
+    match &d.at.node {
+        Node::Host { .. } | Node::Mem(_) => {
+            let mut listed = ctx.k.vfs.list(&d.at);
+            // The host's /dev, /proc, /sys and /run stay out of sight at
+            // the root: faultline's own stand in for them.
+            if d.at.path == "/" {
+                listed.retain(|(n, _, _)| !matches!(n.as_str(), "dev" | "proc" | "sys" | "run"));
+                v.extend(
+                    ["dev", "proc", "sys", "run"].iter().enumerate().map(|(i, n)| (n.to_string(), 4, 900 + i as u64)),
+                );
+            }
+            v.extend(listed);
+        }
+        Node::Synthetic { entries, .. } => {
+            v.extend(entries.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t as u8, 500 + i as u64)))
+        }
+        Node::Proc(c) => {
             if let Ok(ProcNode::Dir(l)) = procfs::lookup(&ctx.k, ctx.pid, c) {
                 v.extend(l.into_iter().enumerate().map(|(i, (n, t))| (n, t as u8, 0x2000 + i as u64)));
             }
         }
+        Node::Device(_) => {}
     }
     v
 }
@@ -893,30 +875,41 @@ pub fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(old as i64)
 }
 
-fn statfs_of(ctx: &Ctx, l: &Lookup) -> Statfs {
-    // ST_RDONLY only for a read-only bind; the root is an overlay whose
-    // upper layer is a tmpfs of half of RAM.
+fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
+    const ST_RDONLY: i64 = 1;
     const OVERLAYFS_MAGIC: i64 = 0x794c7630;
-    let (f_type, flags) = match &l.node {
-        Node::Proc(_) => (0x9fa0, 0),
-        Node::Device(_) => (0x1021994, 0),
-        Node::Host { layer: Layer::ReadOnly, .. } => (0xEF53, 1),
-        Node::Host { layer: Layer::ReadWrite, .. } => (0xEF53, 0),
-        _ => (OVERLAYFS_MAGIC, 0),
+    // A bind is the host's file system, as the host's statfs has it (read
+    // only for a read-only bind), through the object's own descriptor.
+    if let Node::Host { fd, layer: layer @ (Layer::ReadOnly | Layer::ReadWrite), .. } = node {
+        if let Some(mut h) = fd.statfs().ok().and_then(|b| Statfs::read_from_bytes(&b).ok()) {
+            if *layer == Layer::ReadOnly {
+                h.flags |= ST_RDONLY;
+            }
+            return h;
+        }
+    }
+    let f_type = match node {
+        Node::Proc(_) => 0x9fa0,
+        Node::Device(_) => 0x1021994,
+        _ => OVERLAYFS_MAGIC,
     };
+    // The root is an overlay whose upper layer is a tmpfs of half of RAM
+    // and as many inodes.
     let total = ctx.k.phys.budget.resident_pages / 2;
-    let free = if flags == 1 { 0 } else { total.saturating_sub(ctx.k.layer_pages()) };
+    let free = total.saturating_sub(ctx.k.layer_pages());
+    let o = &ctx.k.vfs.overlay;
+    let files = o.max_inodes();
+    let ffree = files.saturating_sub(o.usage().inodes.load(std::sync::atomic::Ordering::Relaxed));
     Statfs {
         f_type,
         bsize: PAGE_SIZE as i64,
         blocks: total,
         bfree: free,
         bavail: free,
-        files: 65536,
-        ffree: 0,
+        files,
+        ffree,
         namelen: 255,
         frsize: PAGE_SIZE as i64,
-        flags,
         ..Default::default()
     }
 }
@@ -924,17 +917,22 @@ fn statfs_of(ctx: &Ctx, l: &Lookup) -> Statfs {
 pub fn statfs(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let p = read_path(ctx, a[0])?;
     let l = lookup(ctx, AT_FDCWD, &p, true)?;
-    let s = statfs_of(ctx, &l);
+    let s = statfs_of(ctx, &l.node);
     ctx.write_struct(a[1], &s)?;
     Ok(0)
 }
 
 pub fn fstatfs(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    let path = f.path.clone();
-    let l = lookup(ctx, AT_FDCWD, if path.is_empty() { "/" } else { &path }, true)
-        .unwrap_or(Lookup { path: "/".into(), node: Node::Synthetic { meta: Meta::default(), entries: vec![] } });
-    let s = statfs_of(ctx, &l);
+    // The descriptor's own file, not its name looked up again.
+    let node = match &f.kind {
+        FileKind::File(n) => n.node.clone(),
+        FileKind::Dir(d) => d.at.node.clone(),
+        FileKind::Path(l) => l.node.clone(),
+        FileKind::Proc { .. } => Node::Proc(Vec::new()),
+        _ => Node::Synthetic { meta: Meta::default(), entries: Vec::new() },
+    };
+    let s = statfs_of(ctx, &node);
     ctx.write_struct(a[1], &s)?;
     Ok(0)
 }

@@ -7,13 +7,12 @@
 
 use std::sync::Arc;
 
+use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
-use super::super::files::overlay::child;
-use super::super::files::vfs::{Layer, Lookup, Meta, Node, NAME_MAX, S_ISVTX};
+use super::super::files::vfs::{join, Layer, Lookup, Meta, Node, NAME_MAX, S_IFDIR, S_IFLNK, S_IFREG, S_ISVTX};
 use super::super::files::*;
-use super::super::process::UID;
 use super::super::task::Ctx;
-use super::fs::{fmeta, install, lookup, read_path, AT_FDCWD};
+use super::fs::{cred, fmeta, install, last_name, lookup, read_path, AT_FDCWD};
 
 const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
 const AT_REMOVEDIR: u64 = 0x200;
@@ -26,6 +25,8 @@ const UTIME_NOW: i64 = (1 << 30) - 1;
 const UTIME_OMIT: i64 = (1 << 30) - 2;
 const FALLOC_FL_KEEP_SIZE: u64 = 1;
 const FALLOC_FL_PUNCH_HOLE: u64 = 2;
+const S_ISUID: u32 = 0o4000;
+const S_ISGID: u32 = 0o2000;
 /// The largest file (MAX_LFS_FILESIZE).
 const MAX_FILE: u64 = i64::MAX as u64;
 
@@ -56,60 +57,41 @@ pub fn named(ctx: &mut Ctx, dirfd: i32, path: &str) -> Result<Named, Errno> {
         return Err(ENAMETOOLONG);
     }
     let dir = lookup(ctx, dirfd, dir, true)?;
-    if !is_dir(&dir.node) {
+    if !dir.node.is_dir() {
         return Err(ENOTDIR);
     }
     let path = match name {
         "" => dir.path.clone(),
-        n => child(&dir.path, n),
+        n => join(&dir.path, n),
     };
     Ok(Named { dir, name: name.to_owned(), path, slash })
 }
 
-fn is_dir(n: &Node) -> bool {
-    match n {
-        Node::Host { meta, .. } | Node::Synthetic { meta, .. } => meta.is_dir(),
-        Node::Mem(i) => i.is_dir(),
-        Node::Proc(_) | Node::Device(_) => false,
-    }
-}
-
-/// What `n` names, looked up in its directory without following a last
-/// symlink.
+/// What `n` names, looked up in its directory (following a last symlink
+/// if `follow`).
 fn existing(ctx: &mut Ctx, n: &Named, follow: bool) -> Result<Lookup, Errno> {
-    let base = n.dir.path.clone();
     let name = if n.name.is_empty() { "." } else { &n.name };
-    lookup(ctx, AT_FDCWD, &format!("{base}/{name}"), follow)
-}
-
-fn meta(n: &Node) -> Meta {
-    match n {
-        Node::Host { meta, .. } | Node::Synthetic { meta, .. } => *meta,
-        Node::Mem(i) => i.stat(),
-        _ => Meta::default(),
-    }
+    let links = super::super::procfs::Links { k: &ctx.k, pid: ctx.pid };
+    ctx.k.vfs.resolve(&n.dir, name, follow, &links, &ctx.k.procs[&ctx.pid].cred)
 }
 
 /// may_create(): the directory takes new names from the caller.
-fn may_create(dir: &Node) -> Result<(), Errno> {
+fn may_create(dir: &Node, cred: &Cred) -> Result<(), Errno> {
     match dir {
         Node::Host { layer: Layer::ReadOnly, .. } => return Err(EROFS),
-        Node::Proc(_) | Node::Device(_) => return Err(EACCES),
-        Node::Synthetic { .. } => return Err(EACCES),
+        Node::Proc(_) | Node::Device(_) | Node::Synthetic { .. } => return Err(EACCES),
         _ => {}
     }
-    if !meta(dir).allows(3, UID) {
-        return Err(EACCES);
-    }
-    Ok(())
+    let m = dir.meta();
+    cred.permission(m.mode, m.uid, m.gid, MAY_WRITE | MAY_EXEC)
 }
 
 /// may_delete(): the name may go (a sticky directory keeps others'
-/// files).
-fn may_delete(dir: &Node, victim: &Node) -> Result<(), Errno> {
-    may_create(dir)?;
-    let (d, v) = (meta(dir), meta(victim));
-    if d.mode & S_ISVTX != 0 && v.uid != UID && d.uid != UID {
+/// files, check_sticky).
+fn may_delete(dir: &Node, victim: &Node, cred: &Cred) -> Result<(), Errno> {
+    may_create(dir, cred)?;
+    let (d, v) = (dir.meta(), victim.meta());
+    if d.mode & S_ISVTX != 0 && v.uid != cred.fsuid && d.uid != cred.fsuid && !cred.capable(CAP_FOWNER) {
         return Err(EPERM);
     }
     Ok(())
@@ -130,7 +112,7 @@ pub fn open_create(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64)
             if excl {
                 return Err(EEXIST);
             }
-            if is_dir(&l.node) || n.slash {
+            if l.node.is_dir() || n.slash {
                 return Err(EISDIR);
             }
             Ok((l, false))
@@ -143,10 +125,10 @@ pub fn open_create(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64)
             if existing(ctx, &n, false).is_ok() {
                 return Err(ENOENT);
             }
-            may_create(&n.dir.node)?;
+            let cred = cred(ctx);
+            may_create(&n.dir.node, &cred)?;
             let mode = umask(ctx, mode);
-            let (dpath, dnode) = (n.dir.path.clone(), n.dir.node.clone());
-            let node = ctx.k.vfs.create(&dpath, &dnode, &n.name, mode)?;
+            let node = ctx.k.vfs.make_node(&n.dir, &n.name, S_IFREG, mode, "", &cred)?;
             Ok((Lookup { path: n.path, node }, true))
         }
         Err(e) => Err(e),
@@ -159,15 +141,16 @@ pub fn open_tmpfile(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64
         return Err(EINVAL);
     }
     let l = lookup(ctx, dirfd, path, true)?;
-    if !is_dir(&l.node) {
+    if !l.node.is_dir() {
         return Err(ENOTDIR);
     }
-    if matches!(l.node, Node::Host { layer: Layer::ReadWrite, .. }) {
+    if l.node.layer() == Layer::ReadWrite {
         return Err(EOPNOTSUPP);
     }
-    may_create(&l.node)?;
+    let cred = cred(ctx);
+    may_create(&l.node, &cred)?;
     let mode = umask(ctx, mode);
-    let i = ctx.k.vfs.unnamed(mode);
+    let i = ctx.k.vfs.unnamed(mode, &cred)?;
     let ino = i.stat().ino;
     let name = format!("{}/#{ino} (deleted)", l.path.trim_end_matches('/'));
     let node = ctx.k.vfs.open_mem(&name, &i).ok_or(EINVAL)?;
@@ -181,10 +164,10 @@ fn do_mkdir(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64) -> SysResult {
     if n.name.is_empty() || n.name == "." || n.name == ".." || existing(ctx, &n, false).is_ok() {
         return Err(EEXIST);
     }
-    may_create(&n.dir.node)?;
+    let cred = cred(ctx);
+    may_create(&n.dir.node, &cred)?;
     let mode = mode as u32 & 0o1777 & !ctx.proc().umask;
-    let (dpath, dnode) = (n.dir.path.clone(), n.dir.node.clone());
-    ctx.k.vfs.mkdir(&dpath, &dnode, &n.name, mode)?;
+    ctx.k.vfs.make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
     Ok(0)
 }
 
@@ -196,14 +179,15 @@ pub fn mkdirat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_mkdir(ctx, a[0] as i32, a[1], a[2])
 }
 
-/// Whether directory `l` has entries besides `.` and `..`.
-fn dir_has_entries(ctx: &Ctx, l: &Lookup) -> bool {
-    let (host, layer) = match &l.node {
-        Node::Host { host, layer, .. } => (Some(host.clone()), *layer),
-        Node::Mem(_) => (None, Layer::Overlay),
-        _ => return true,
-    };
-    !ctx.k.vfs.list(&l.path, host.as_ref(), layer).is_empty()
+/// Frees a file of the layer that lost its last name, if nothing holds
+/// it open or mapped.
+fn release(ctx: &mut Ctx, node: &Node) {
+    if let Some((id, _)) = match node {
+        Node::Mem(i) => i.file(),
+        _ => None,
+    } {
+        ctx.k.release_if_orphan(id);
+    }
 }
 
 fn do_rmdir(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
@@ -214,17 +198,17 @@ fn do_rmdir(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
         _ => {}
     }
     let l = existing(ctx, &n, false)?;
-    if !is_dir(&l.node) {
+    if !l.node.is_dir() {
         return Err(ENOTDIR);
     }
-    may_delete(&n.dir.node, &l.node)?;
-    if l.path == "/" || ctx.k.vfs.mount_of(&l.path) == l.path {
+    may_delete(&n.dir.node, &l.node, &cred(ctx))?;
+    if ctx.k.vfs.is_mount_point(&l.path) {
         return Err(EBUSY);
     }
-    if dir_has_entries(ctx, &l) {
+    if ctx.k.vfs.has_entries(&l) {
         return Err(ENOTEMPTY);
     }
-    ctx.k.vfs.remove(&l.path, &l.node)?;
+    ctx.k.vfs.remove(&n.dir, &n.name, &l.node)?;
     Ok(0)
 }
 
@@ -235,14 +219,17 @@ fn do_unlink(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
     }
     let l = existing(ctx, &n, false)?;
     if n.slash {
-        return Err(if is_dir(&l.node) { EISDIR } else { ENOTDIR });
+        return Err(if l.node.is_dir() { EISDIR } else { ENOTDIR });
     }
-    if is_dir(&l.node) {
+    if l.node.is_dir() {
         return Err(EISDIR);
     }
-    may_delete(&n.dir.node, &l.node)?;
-    ctx.k.vfs.remove(&l.path, &l.node)?;
-    ctx.k.release_orphans();
+    may_delete(&n.dir.node, &l.node, &cred(ctx))?;
+    if ctx.k.vfs.is_mount_point(&l.path) {
+        return Err(EBUSY);
+    }
+    ctx.k.vfs.remove(&n.dir, &n.name, &l.node)?;
+    release(ctx, &l.node);
     Ok(0)
 }
 
@@ -268,6 +255,11 @@ pub fn unlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
 }
 
+/// Whether `inner` is `outer` or lies below it.
+fn is_within(inner: &str, outer: &str) -> bool {
+    inner == outer || outer == "/" || inner.starts_with(&format!("{outer}/"))
+}
+
 fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64) -> SysResult {
     if flags & !(RENAME_NOREPLACE | RENAME_EXCHANGE | RENAME_WHITEOUT) != 0
         || (flags & RENAME_EXCHANGE != 0 && flags & (RENAME_NOREPLACE | RENAME_WHITEOUT) != 0)
@@ -286,28 +278,32 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
     }
     let ol = existing(ctx, &on, false)?;
     let nl = existing(ctx, &nn, false).ok();
-    if (on.slash || nn.slash) && !is_dir(&ol.node) {
+    if (on.slash || nn.slash) && !ol.node.is_dir() {
         return Err(ENOTDIR);
     }
-    let vfs = &ctx.k.vfs;
-    if vfs.mount_of(&on.dir.path) != vfs.mount_of(&nn.dir.path) {
+    if on.dir.node.mount() != nn.dir.node.mount() {
         return Err(EXDEV);
     }
-    may_delete(&on.dir.node, &ol.node)?;
+    let cred = cred(ctx);
+    may_delete(&on.dir.node, &ol.node, &cred)?;
     match &nl {
-        Some(l) => may_delete(&nn.dir.node, &l.node)?,
-        None => may_create(&nn.dir.node)?,
+        Some(l) => may_delete(&nn.dir.node, &l.node, &cred)?,
+        None => may_create(&nn.dir.node, &cred)?,
+    }
+    let vfs = &ctx.k.vfs;
+    if vfs.is_mount_point(&ol.path) || nl.as_ref().is_some_and(|l| vfs.is_mount_point(&l.path)) {
+        return Err(EBUSY);
     }
     if flags & RENAME_EXCHANGE != 0 {
         let nl = nl.ok_or(ENOENT)?;
-        if nl.path.starts_with(&format!("{}/", ol.path)) || ol.path.starts_with(&format!("{}/", nl.path)) {
+        if is_within(&nl.path, &ol.path) || is_within(&ol.path, &nl.path) {
             return Err(EINVAL);
         }
-        ctx.k.vfs.exchange(&ol.path, &ol.node, &nl.path, &nl.node)?;
+        ctx.k.vfs.exchange(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, &nl.node)?;
         return Ok(0);
     }
     // A directory into itself.
-    if nn.path.starts_with(&format!("{}/", ol.path)) {
+    if ol.node.is_dir() && is_within(&nn.path, &ol.path) && nn.path != ol.path {
         return Err(EINVAL);
     }
     if let Some(l) = &nl {
@@ -315,28 +311,22 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
             return Err(EEXIST);
         }
         // The same file under both names: nothing to do.
-        if l.path == ol.path || (meta(&l.node).ino == meta(&ol.node).ino && meta(&l.node).dev == meta(&ol.node).dev) {
+        let (a, b) = (l.node.meta(), ol.node.meta());
+        if l.path == ol.path || (a.ino == b.ino && a.dev == b.dev) {
             return Ok(0);
         }
-        match (is_dir(&ol.node), is_dir(&l.node)) {
+        match (ol.node.is_dir(), l.node.is_dir()) {
             (true, false) => return Err(ENOTDIR),
             (false, true) => return Err(EISDIR),
-            (true, true) if dir_has_entries(ctx, l) => return Err(ENOTEMPTY),
+            (true, true) if ctx.k.vfs.has_entries(l) => return Err(ENOTEMPTY),
             _ => {}
         }
-        if ctx.k.vfs.mount_of(&l.path) == l.path {
-            return Err(EBUSY);
-        }
     }
-    let new_node = match (&nl, &nn.dir.node) {
-        (Some(l), _) => Some(l.node.clone()),
-        (None, Node::Host { host, meta, layer: Layer::ReadWrite }) => {
-            Some(Node::Host { host: host.join(&nn.name), meta: *meta, layer: Layer::ReadWrite })
-        }
-        _ => None,
-    };
-    ctx.k.vfs.rename(&ol.path, &ol.node, &nn.path, new_node.as_ref())?;
-    ctx.k.release_orphans();
+    let replaced = nl.as_ref().map(|l| l.node.clone());
+    ctx.k.vfs.rename(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, replaced.as_ref())?;
+    if let Some(r) = &replaced {
+        release(ctx, r);
+    }
     Ok(0)
 }
 
@@ -357,13 +347,17 @@ fn do_link(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64) 
         return Err(EINVAL);
     }
     let (op, np) = (read_path(ctx, old)?, read_path(ctx, new)?);
+    let cred = cred(ctx);
     let ol = if op.is_empty() && flags & AT_EMPTY_PATH != 0 {
         // linkat(fd, "", AT_EMPTY_PATH) needs CAP_DAC_READ_SEARCH.
-        return Err(ENOENT);
+        if !cred.capable(super::super::cred::CAP_DAC_READ_SEARCH) {
+            return Err(ENOENT);
+        }
+        node_of_fd(ctx, odir)?
     } else {
         lookup(ctx, odir, &op, flags & AT_SYMLINK_FOLLOW != 0)?
     };
-    if is_dir(&ol.node) {
+    if ol.node.is_dir() {
         return Err(EPERM);
     }
     let nn = named(ctx, ndir, &np)?;
@@ -373,22 +367,20 @@ fn do_link(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64) 
     if nn.slash {
         return Err(ENOENT);
     }
-    let vfs = &ctx.k.vfs;
-    if vfs.mount_of(&ol.path) != vfs.mount_of(&nn.dir.path) {
+    if ol.node.mount() != nn.dir.node.mount() {
         return Err(EXDEV);
     }
-    may_create(&nn.dir.node)?;
+    may_create(&nn.dir.node, &cred)?;
     if !matches!(ol.node, Node::Host { .. } | Node::Mem(_)) {
         return Err(EXDEV);
     }
-    // protected_hardlinks: a file of another user needs read and write
-    // access to be linked.
-    let m = meta(&ol.node);
-    if m.uid != UID && (!m.is_reg() || !m.allows(6, UID)) {
+    // may_linkat() with protected_hardlinks: another user's file needs
+    // read and write access (or CAP_FOWNER) to be linked.
+    let m = ol.node.meta();
+    if !cred.owns(m.uid) && (!m.is_reg() || cred.permission(m.mode, m.uid, m.gid, MAY_READ | MAY_WRITE).is_err()) {
         return Err(EPERM);
     }
-    let nd = nn.dir.node.clone();
-    ctx.k.vfs.link(&ol.path, &ol.node, &nd, &nn.path)?;
+    ctx.k.vfs.link(last_name(&ol.path), &ol.node, &nn.dir, &nn.name)?;
     Ok(0)
 }
 
@@ -413,9 +405,9 @@ fn do_symlink(ctx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult {
     if n.slash {
         return Err(ENOENT);
     }
-    may_create(&n.dir.node)?;
-    let (dpath, dnode) = (n.dir.path.clone(), n.dir.node.clone());
-    ctx.k.vfs.symlink(&dpath, &dnode, &n.name, &t)?;
+    let cred = cred(ctx);
+    may_create(&n.dir.node, &cred)?;
+    ctx.k.vfs.make_node(&n.dir, &n.name, S_IFLNK, 0o777, &t, &cred)?;
     Ok(0)
 }
 
@@ -427,36 +419,41 @@ pub fn symlinkat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_symlink(ctx, a[0], a[1] as i32, a[2])
 }
 
-/// The node an open file names, for the f* attribute calls.
+/// The object an open file holds, for the f* attribute calls: itself,
+/// never its name looked up again.
 fn node_of_fd(ctx: &mut Ctx, fd: i32) -> Result<Lookup, Errno> {
     let f = ctx.proc().files.file(fd)?;
-    if let FileKind::File(n) = &f.kind {
-        if let Some(i) = &n.inode {
-            return Ok(Lookup { path: n.path.clone(), node: Node::Mem(i.clone()) });
-        }
-    }
-    match &f.kind {
-        FileKind::File(_) | FileKind::Dir(_) => lookup(ctx, AT_FDCWD, &f.path.clone(), false),
+    Ok(match &f.kind {
+        FileKind::File(n) => Lookup { path: n.path.clone(), node: n.node.clone() },
+        FileKind::Dir(d) => d.at.clone(),
+        FileKind::Path(l) => l.clone(),
         // Pipes and devices: an inode of their own, not in the view.
-        _ => Ok(Lookup {
+        _ => Lookup {
             path: String::new(),
-            node: Node::Synthetic { meta: Meta { uid: UID, ..fmeta(&f) }, entries: Vec::new() },
-        }),
-    }
+            node: Node::Synthetic { meta: fmeta(&f, &ctx.proc().cred), entries: Vec::new() },
+        },
+    })
 }
 
 fn set_mode(ctx: &mut Ctx, l: Lookup, mode: u64) -> SysResult {
-    if let Node::Host { layer: Layer::ReadOnly, .. } = l.node {
+    if l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
     }
-    if meta(&l.node).uid != UID {
+    let cred = cred(ctx);
+    let m = l.node.meta();
+    if !cred.owns(m.uid) {
         return Err(EPERM);
     }
     if matches!(l.node, Node::Synthetic { .. } | Node::Proc(_) | Node::Device(_)) {
         return Ok(0);
     }
-    let mode = mode as u32 & 0o7777;
-    ctx.k.vfs.set_attr(&l.path, &l.node, |m| m.mode = (m.mode & !0o7777) | mode)?;
+    let mut mode = mode as u32 & 0o7777;
+    // chmod_common → setattr_should_drop_sgid: a group the caller is not
+    // in keeps no set-group-ID bit, unless CAP_FSETID.
+    if !cred.in_group(m.gid) && !cred.capable(CAP_FSETID) {
+        mode &= !S_ISGID;
+    }
+    ctx.k.vfs.set_attr(last_name(&l.path), &l.node, |m| m.mode = (m.mode & !0o7777) | mode)?;
     Ok(0)
 }
 
@@ -487,30 +484,49 @@ pub fn fchmod(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     set_mode(ctx, l, a[1])
 }
 
-/// chown: only to the owner and group it has (no CAP_CHOWN).
-fn set_owner(l: &Lookup, uid: u32, gid: u32) -> SysResult {
-    if let Node::Host { layer: Layer::ReadOnly, .. } = l.node {
+/// chown_common(): the owner may change the group to one of its own;
+/// CAP_CHOWN changes anything. A change of owner or group clears
+/// set-user-ID, and set-group-ID where the group may execute.
+fn set_owner(ctx: &mut Ctx, l: &Lookup, uid: u32, gid: u32) -> SysResult {
+    if l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
     }
-    let m = meta(&l.node);
-    let same_uid = uid == u32::MAX || uid == m.uid;
-    let same_gid = gid == u32::MAX || gid == m.gid;
-    if m.uid != UID || !same_uid || !(same_gid || gid == UID) {
+    let cred = cred(ctx);
+    let m = l.node.meta();
+    let keep = u32::MAX;
+    let uid_ok = uid == keep || (cred.fsuid == m.uid && uid == m.uid) || cred.capable(CAP_CHOWN);
+    let gid_ok =
+        gid == keep || (cred.fsuid == m.uid && (gid == m.gid || cred.in_group(gid))) || cred.capable(CAP_CHOWN);
+    if !uid_ok || !gid_ok {
         return Err(EPERM);
     }
+    if matches!(l.node, Node::Synthetic { .. } | Node::Proc(_) | Node::Device(_)) {
+        return Ok(0);
+    }
+    let (new_uid, new_gid) = (if uid == keep { m.uid } else { uid }, if gid == keep { m.gid } else { gid });
+    ctx.k.vfs.set_attr(last_name(&l.path), &l.node, |m| {
+        if !m.is_dir() && (uid != keep || gid != keep) {
+            m.mode &= !S_ISUID;
+            if m.mode & 0o010 != 0 {
+                m.mode &= !S_ISGID;
+            }
+        }
+        m.uid = new_uid;
+        m.gid = new_gid;
+    })?;
     Ok(0)
 }
 
 pub fn chown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let p = read_path(ctx, a[0])?;
     let l = lookup(ctx, AT_FDCWD, &p, true)?;
-    set_owner(&l, a[1] as u32, a[2] as u32)
+    set_owner(ctx, &l, a[1] as u32, a[2] as u32)
 }
 
 pub fn lchown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let p = read_path(ctx, a[0])?;
     let l = lookup(ctx, AT_FDCWD, &p, false)?;
-    set_owner(&l, a[1] as u32, a[2] as u32)
+    set_owner(ctx, &l, a[1] as u32, a[2] as u32)
 }
 
 pub fn fchownat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -523,26 +539,31 @@ pub fn fchownat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     } else {
         lookup(ctx, a[0] as i32, &p, a[4] & AT_SYMLINK_NOFOLLOW == 0)?
     };
-    set_owner(&l, a[2] as u32, a[3] as u32)
+    set_owner(ctx, &l, a[2] as u32, a[3] as u32)
 }
 
 pub fn fchown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     not_path(ctx, a[0] as i32)?;
     let l = node_of_fd(ctx, a[0] as i32)?;
-    set_owner(&l, a[1] as u32, a[2] as u32)
+    set_owner(ctx, &l, a[1] as u32, a[2] as u32)
 }
 
 /// Sets access and modification times (None: now), as utimensat.
 fn set_times(ctx: &mut Ctx, l: Lookup, times: Option<[(i64, i64); 2]>) -> SysResult {
-    if let Node::Host { layer: Layer::ReadOnly, .. } = l.node {
+    if l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
     }
-    let m = meta(&l.node);
+    let cred = cred(ctx);
+    let m = l.node.meta();
     let now = super::super::files::overlay::now();
     let explicit = times.is_some_and(|t| t.iter().any(|x| x.1 != UTIME_NOW));
-    // Setting times other than "now" takes ownership; "now" write access.
-    if m.uid != UID && (explicit || !m.allows(2, UID)) {
-        return Err(if explicit { EPERM } else { EACCES });
+    // Setting times other than "now" takes ownership (or CAP_FOWNER);
+    // "now" write access.
+    if !cred.owns(m.uid) {
+        if explicit {
+            return Err(EPERM);
+        }
+        cred.permission(m.mode, m.uid, m.gid, MAY_WRITE)?;
     }
     if matches!(l.node, Node::Synthetic { .. } | Node::Proc(_) | Node::Device(_)) {
         return Ok(0);
@@ -553,7 +574,7 @@ fn set_times(ctx: &mut Ctx, l: Lookup, times: Option<[(i64, i64); 2]>) -> SysRes
         _ => t,
     };
     let t = times.unwrap_or([(0, UTIME_NOW), (0, UTIME_NOW)]);
-    ctx.k.vfs.set_attr(&l.path, &l.node, |m| {
+    ctx.k.vfs.set_attr(last_name(&l.path), &l.node, |m| {
         m.atime = pick(t[0], m.atime);
         m.mtime = pick(t[1], m.mtime);
     })?;
@@ -624,11 +645,11 @@ pub fn utimes(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// Resizes the file `f` names (checked writable by the caller).
 fn resize_open(ctx: &mut Ctx, n: &vfs::OpenNode, size: u64) -> SysResult {
-    if let Some(i) = &n.inode {
+    if let Some(i) = n.inode() {
         check_seals(i, n.data.size(), size)?;
     }
     ctx.k.resize_file(n.id, &n.data, size)?;
-    if let Some(i) = &n.inode {
+    if let Some(i) = n.inode() {
         i.touch();
     }
     Ok(0)
@@ -654,7 +675,7 @@ pub fn truncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let l = lookup(ctx, AT_FDCWD, &p, true)?;
-    if is_dir(&l.node) {
+    if l.node.is_dir() {
         return Err(EISDIR);
     }
     let f = super::fs::open_node(ctx, l, O_WRONLY)?;
@@ -750,7 +771,8 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let mode = if flags & MFD_NOEXEC_SEAL != 0 { 0o666 } else { 0o777 };
-    let i = ctx.k.vfs.unnamed(mode);
+    let cred = cred(ctx);
+    let i = ctx.k.vfs.unnamed(mode, &cred)?;
     *i.seals.lock() = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 { 0 } else { F_SEAL_SEAL };
     if flags & MFD_NOEXEC_SEAL != 0 {
         // F_SEAL_EXEC.
@@ -766,7 +788,7 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn seals(ctx: &mut Ctx, f: &Arc<OpenFile>, add: Option<u32>) -> SysResult {
     const F_SEAL_SEAL: u32 = 1;
     let FileKind::File(n) = &f.kind else { return Err(EINVAL) };
-    let Some(i) = n.inode.as_ref().filter(|_| f.path.starts_with("/memfd:")) else { return Err(EINVAL) };
+    let Some(i) = n.inode().filter(|_| f.path.starts_with("/memfd:")) else { return Err(EINVAL) };
     let Some(add) = add else { return Ok(*i.seals.lock() as i64) };
     if add & !0x3f != 0 {
         return Err(EINVAL);
@@ -799,9 +821,7 @@ pub fn seals(ctx: &mut Ctx, f: &Arc<OpenFile>, add: Option<u32>) -> SysResult {
 /// Whether a writable shared mapping of `f` is refused by its seals.
 pub fn seals_forbid_shared_write(f: &OpenFile) -> bool {
     match &f.kind {
-        FileKind::File(n) => {
-            n.inode.as_ref().is_some_and(|i| *i.seals.lock() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0)
-        }
+        FileKind::File(n) => n.inode().is_some_and(|i| *i.seals.lock() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0),
         _ => false,
     }
 }
@@ -841,7 +861,7 @@ pub fn write_bytes(ctx: &mut Ctx, f: &Arc<OpenFile>, data: &[u8], pos: Option<u6
     if !f.writable() {
         return Err(EBADF);
     }
-    if let Some(i) = &n.inode {
+    if let Some(i) = n.inode() {
         if *i.seals.lock() & (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE) != 0 {
             return Err(EPERM);
         }
@@ -853,11 +873,11 @@ pub fn write_bytes(ctx: &mut Ctx, f: &Arc<OpenFile>, data: &[u8], pos: Option<u6
         return Ok(0);
     }
     let end = at.checked_add(data.len() as u64).filter(|&e| e <= MAX_FILE).ok_or(EFBIG)?;
-    if let Some(i) = &n.inode {
+    if let Some(i) = n.inode() {
         check_seals(i, n.data.size(), end.max(n.data.size()))?;
     }
     let w = ctx.k.write_cached(n.id, &n.data, at, data)?;
-    if let Some(i) = &n.inode {
+    if let Some(i) = n.inode() {
         i.touch();
     }
     if pos.is_none() {

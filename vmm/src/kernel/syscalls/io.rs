@@ -40,8 +40,8 @@ fn host_errno(e: &std::io::Error) -> Errno {
 
 /// EPIPE raises SIGPIPE at the writing thread, as pipe_write does.
 fn epipe(ctx: &mut Ctx) -> Errno {
-    let (pid, tid) = (ctx.pid, ctx.tid);
-    ctx.k.send_thread_signal(tid, SigInfo::user(SIGPIPE, pid, SI_USER));
+    let (pid, tid, uid) = (ctx.pid, ctx.tid, ctx.proc().cred.uid);
+    ctx.k.send_thread_signal(tid, SigInfo::user(SIGPIPE, pid, uid, SI_USER));
     EPIPE
 }
 
@@ -111,18 +111,19 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             if !(super::super::oom::OOM_SCORE_ADJ_MIN..=super::super::oom::OOM_SCORE_ADJ_MAX).contains(&v) {
                 return Err(EINVAL);
             }
-            let p = ctx.k.procs.get_mut(&target).ok_or(ESRCH)?;
             // Going below oom_score_adj_min needs CAP_SYS_RESOURCE; without
             // it that floor stays 0, so a process may lower what it raised.
-            if v < 0 {
+            if v < 0 && !ctx.proc().cred.capable(super::super::cred::CAP_SYS_RESOURCE) {
                 return Err(EACCES);
             }
+            let p = ctx.k.procs.get_mut(&target).ok_or(ESRCH)?;
             p.oom_score_adj = v;
             Ok(count as i64)
         }
         FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => clear_refs(ctx, *pid, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),
+        FileKind::Path(_) => Err(EBADF),
     }
 }
 
@@ -276,7 +277,7 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
         }
         FileKind::File(_) => return super::fs::read_regular(ctx, file, buf, count, pos),
         FileKind::Dir(_) => return Err(EISDIR),
-        FileKind::Output(_) | FileKind::PipeWrite(_) => return Err(EBADF),
+        FileKind::Output(_) | FileKind::PipeWrite(_) | FileKind::Path(_) => return Err(EBADF),
     };
     ctx.write_user(buf, &data)?;
     Ok(data.len() as i64)

@@ -571,8 +571,10 @@ pub fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // Dirty shared pages of host files go back to them first.
     ctx.k.writeback_range(mm, addr, addr + len);
     let gone = with_space(ctx, |s, p| s.unmap(p, addr, addr + len));
-    if gone.iter().any(|v| matches!(v.backing, Backing::File { .. })) {
-        ctx.k.release_orphans();
+    for v in &gone {
+        if let Backing::File { file, .. } = &v.backing {
+            ctx.k.release_if_orphan(file.id);
+        }
     }
     Ok(0)
 }
@@ -894,6 +896,7 @@ fn punch_hole(ctx: &mut Ctx, v: &Vma, s: u64, e: u64) {
         }
         None => return,
     };
+    ctx.k.vfs.note_cached(file, -(gone.len() as i64));
     for gpa in gone {
         ctx.k.phys.update(gpa, |f| f.cached = false);
         ctx.k.phys.free_if_unused(gpa);

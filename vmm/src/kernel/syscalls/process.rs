@@ -1,5 +1,5 @@
 //! Processes and threads: clone and its forms, execve, exit, wait, kill,
-//! identities, process groups and sessions, futexes, resource use, and the
+//! process groups and sessions, futexes, resource use, and the
 //! per-thread bookkeeping libc does at start-up (TLS, tid address, robust
 //! lists, rseq, prctl).
 
@@ -10,7 +10,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
 use super::super::futex::*;
-use super::super::process::{ExitStatus, Pid, ProcState, Rusage, GID, UID};
+use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
 use super::super::signal::{self, SigInfo};
 use super::super::task::Ctx;
 use super::fs::{read_path, AT_FDCWD};
@@ -26,62 +26,6 @@ pub fn gettid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 
 pub fn getppid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(if ctx.pid == 1 { 0 } else { ctx.proc().ppid as i64 })
-}
-
-pub fn getuid(_: &mut Ctx, _: [u64; 6]) -> SysResult {
-    Ok(UID as i64)
-}
-
-/// set*uid and set*gid: an unprivileged process may only keep what it is.
-pub fn setuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let nr = ctx.syscall_nr.unwrap_or(0);
-    let args = match nr {
-        113 | 114 => &a[..2],
-        117 | 119 => &a[..3],
-        _ => &a[..1],
-    };
-    if args.iter().all(|&v| v as i32 == -1 || v as u32 == UID) {
-        Ok(0)
-    } else {
-        Err(EPERM)
-    }
-}
-
-pub fn setfsuid(_: &mut Ctx, _: [u64; 6]) -> SysResult {
-    Ok(UID as i64)
-}
-
-pub fn getresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    for p in &a[..3] {
-        ctx.write_u32(*p, if ctx.syscall_nr == Some(120) { GID } else { UID })?;
-    }
-    Ok(0)
-}
-
-pub fn getgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if (a[0] as i32) < 0 {
-        return Err(EINVAL);
-    }
-    let _ = ctx;
-    Ok(0)
-}
-
-pub fn setgroups(_: &mut Ctx, _: [u64; 6]) -> SysResult {
-    Err(EPERM)
-}
-
-pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const V3: u32 = 0x2008_0522;
-    let version = ctx.read_u32(a[0])?;
-    if !matches!(version, 0x1998_0330 | 0x2007_1026 | V3) {
-        ctx.write_u32(a[0], V3)?;
-        return if a[1] == 0 { Ok(0) } else { Err(EINVAL) };
-    }
-    if a[1] != 0 {
-        let n = if version == 0x1998_0330 { 12 } else { 24 };
-        ctx.write_user(a[1], &vec![0u8; n])?;
-    }
-    Ok(0)
 }
 
 pub fn getpgrp(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
@@ -280,7 +224,7 @@ pub fn execveat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     } else {
         let f = ctx.proc().files.file(dirfd)?;
         match &f.kind {
-            super::super::files::FileKind::Dir(d) => format!("{}/{p}", d.path),
+            super::super::files::FileKind::Dir(d) => format!("{}/{p}", d.at.path),
             _ => return Err(ENOTDIR),
         }
     };
@@ -417,7 +361,8 @@ pub fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         info[0..4].copy_from_slice(&signal::SIGCHLD.to_le_bytes());
         info[8..12].copy_from_slice(&code.to_le_bytes());
         info[16..20].copy_from_slice(&child.to_le_bytes());
-        info[20..24].copy_from_slice(&UID.to_le_bytes());
+        let uid = ctx.proc().cred.uid;
+        info[20..24].copy_from_slice(&uid.to_le_bytes());
         info[24..28].copy_from_slice(&status.to_le_bytes());
         if ru != 0 {
             write_rusage(ctx, ru, &r)?;
@@ -503,11 +448,17 @@ pub fn kill(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if targets.is_empty() {
         return Err(ESRCH);
     }
+    // check_kill_permission(): a group send succeeds if any member takes it.
+    let cred = ctx.proc().cred.clone();
+    let allowed: Vec<Pid> = targets.into_iter().filter(|t| cred.may_signal(&ctx.k.procs[t].cred)).collect();
+    if allowed.is_empty() {
+        return Err(EPERM);
+    }
     if sig == 0 {
         return Ok(0);
     }
-    for t in targets {
-        ctx.k.send_process_signal(t, SigInfo::user(sig, me, signal::SI_USER));
+    for t in allowed {
+        ctx.k.send_process_signal(t, SigInfo::user(sig, me, cred.uid, signal::SI_USER));
     }
     Ok(0)
 }
@@ -522,11 +473,16 @@ fn thread_kill(ctx: &mut Ctx, tgid: Option<Pid>, tid: i32, sig: u64) -> SysResul
     if tgid.is_some_and(|g| g != t.pid) {
         return Err(ESRCH);
     }
+    let target = t.pid;
+    let cred = ctx.proc().cred.clone();
+    if !ctx.k.procs.get(&target).is_some_and(|p| cred.may_signal(&p.cred)) {
+        return Err(EPERM);
+    }
     if sig == 0 {
         return Ok(0);
     }
     let me = ctx.pid;
-    ctx.k.send_thread_signal(tid, SigInfo::user(sig, me, signal::SI_TKILL));
+    ctx.k.send_thread_signal(tid, SigInfo::user(sig, me, cred.uid, signal::SI_TKILL));
     Ok(0)
 }
 

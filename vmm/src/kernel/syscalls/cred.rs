@@ -1,0 +1,186 @@
+//! Identity calls: the get/set families of uids and gids, supplementary
+//! groups and capabilities (kernel/sys.c, kernel/groups.c,
+//! kernel/capability.c). The rules themselves are `cred::Cred`'s.
+
+use super::super::cred::{Cred, NGROUPS_MAX};
+use super::super::errno::*;
+use super::super::process::Pid;
+use super::super::task::Ctx;
+
+fn with_cred(ctx: &mut Ctx, f: impl FnOnce(&mut Cred) -> Result<(), Errno>) -> SysResult {
+    f(&mut ctx.proc_mut().cred)?;
+    ctx.k.epoch += 1;
+    Ok(0)
+}
+
+/// An id argument (the calls take them as 32-bit values; -1 is "keep").
+fn id(v: u64) -> u32 {
+    v as u32
+}
+
+pub fn getuid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+    Ok(ctx.proc().cred.uid as i64)
+}
+
+pub fn geteuid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+    Ok(ctx.proc().cred.euid as i64)
+}
+
+pub fn getgid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+    Ok(ctx.proc().cred.gid as i64)
+}
+
+pub fn getegid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+    Ok(ctx.proc().cred.egid as i64)
+}
+
+pub fn setuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    with_cred(ctx, |c| c.setuid(id(a[0])))
+}
+
+pub fn setgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    with_cred(ctx, |c| c.setgid(id(a[0])))
+}
+
+pub fn setreuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    with_cred(ctx, |c| c.setreuid(id(a[0]), id(a[1])))
+}
+
+pub fn setregid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    with_cred(ctx, |c| c.setregid(id(a[0]), id(a[1])))
+}
+
+pub fn setresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    with_cred(ctx, |c| c.setresuid(id(a[0]), id(a[1]), id(a[2])))
+}
+
+pub fn setresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    with_cred(ctx, |c| c.setresgid(id(a[0]), id(a[1]), id(a[2])))
+}
+
+/// setfsuid and setfsgid return the old id, never an error.
+pub fn setfsuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let old = ctx.proc_mut().cred.setfsuid(id(a[0]));
+    ctx.k.epoch += 1;
+    Ok(old as i64)
+}
+
+pub fn setfsgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let old = ctx.proc_mut().cred.setfsgid(id(a[0]));
+    ctx.k.epoch += 1;
+    Ok(old as i64)
+}
+
+fn write_ids(ctx: &mut Ctx, ptrs: &[u64], ids: [u32; 3]) -> SysResult {
+    for (p, v) in ptrs.iter().zip(ids) {
+        ctx.write_u32(*p, v)?;
+    }
+    Ok(0)
+}
+
+pub fn getresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let c = &ctx.proc().cred;
+    let ids = [c.uid, c.euid, c.suid];
+    write_ids(ctx, &a[..3], ids)
+}
+
+pub fn getresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let c = &ctx.proc().cred;
+    let ids = [c.gid, c.egid, c.sgid];
+    write_ids(ctx, &a[..3], ids)
+}
+
+/// getgroups(size, list): the count with size 0, EINVAL if it does not
+/// fit.
+pub fn getgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let size = a[0] as i32;
+    if size < 0 {
+        return Err(EINVAL);
+    }
+    let groups = ctx.proc().cred.groups.clone();
+    if size == 0 {
+        return Ok(groups.len() as i64);
+    }
+    if (size as usize) < groups.len() {
+        return Err(EINVAL);
+    }
+    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
+    ctx.write_user(a[1], &bytes)?;
+    Ok(groups.len() as i64)
+}
+
+pub fn setgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let n = a[0] as i32;
+    if n < 0 || n as usize > NGROUPS_MAX {
+        return Err(EINVAL);
+    }
+    if !ctx.proc().cred.capable(super::super::cred::CAP_SETGID) {
+        return Err(EPERM);
+    }
+    let mut bytes = vec![0u8; n as usize * 4];
+    ctx.read_user(a[1], &mut bytes)?;
+    let groups: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+    with_cred(ctx, |c| c.setgroups(&groups))
+}
+
+/// _LINUX_CAPABILITY_VERSION_1 (one 32-bit word per set), _2 and _3 (two).
+const CAP_V1: u32 = 0x1998_0330;
+const CAP_V2: u32 = 0x2007_1026;
+const CAP_V3: u32 = 0x2008_0522;
+
+/// The header's version: how many words each set takes. An unknown
+/// version is answered with the preferred one and EINVAL (cap_validate_magic).
+fn cap_words(ctx: &mut Ctx, header: u64) -> Result<usize, Errno> {
+    match ctx.read_u32(header)? {
+        CAP_V1 => Ok(1),
+        CAP_V2 | CAP_V3 => Ok(2),
+        _ => {
+            ctx.write_u32(header, CAP_V3)?;
+            Err(EINVAL)
+        }
+    }
+}
+
+pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let words = match cap_words(ctx, a[0]) {
+        Ok(w) => w,
+        // Probing for the version with no data is not an error.
+        Err(e) if a[1] == 0 => return if e == EINVAL { Ok(0) } else { Err(e) },
+        Err(e) => return Err(e),
+    };
+    let pid = ctx.read_u32(a[0] + 4)? as i32;
+    if pid < 0 {
+        return Err(EINVAL);
+    }
+    let pid = if pid == 0 { ctx.pid } else { pid as Pid };
+    let c = &ctx.k.procs.get(&pid).ok_or(ESRCH)?.cred;
+    let (e, p, i) = (c.cap_effective, c.cap_permitted, c.cap_inheritable);
+    if a[1] == 0 {
+        return Ok(0);
+    }
+    // struct __user_cap_data_struct { effective, permitted, inheritable }
+    // per 32-bit word of the sets.
+    let mut out = Vec::with_capacity(words * 12);
+    for w in 0..words {
+        for set in [e, p, i] {
+            out.extend_from_slice(&((set >> (32 * w)) as u32).to_le_bytes());
+        }
+    }
+    ctx.write_user(a[1], &out)?;
+    Ok(0)
+}
+
+pub fn capset(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let words = cap_words(ctx, a[0])?;
+    let pid = ctx.read_u32(a[0] + 4)? as i32;
+    // Only a process's own capabilities may be set.
+    if pid != 0 && pid as Pid != ctx.pid {
+        return Err(EPERM);
+    }
+    let mut data = vec![0u8; words * 12];
+    ctx.read_user(a[1], &mut data)?;
+    let word = |w: usize, k: usize| u64::from(u32::from_le_bytes(data[w * 12 + k * 4..][..4].try_into().expect("4")));
+    let set = |k: usize| (0..words).fold(0u64, |acc, w| acc | word(w, k) << (32 * w));
+    let (e, p, i) = (set(0), set(1), set(2));
+    with_cred(ctx, |c| c.capset(e, p, i))
+}

@@ -284,3 +284,52 @@ fn a_bind_reports_the_hosts_file_system() {
     // Type and size as the host's (free space moves under other tests).
     assert!(m.stdout.starts_with(native.trim_end()), "{} vs {native}", m.stdout);
 }
+
+/// Every file below `dir` with its mode, owner, size, mtime and contents
+/// (or target), in order.
+fn tree_state(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(p) = stack.pop() {
+        let m = std::fs::symlink_metadata(&p).unwrap();
+        let body = if m.is_dir() {
+            let mut names: Vec<PathBuf> = std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()).collect();
+            names.sort();
+            stack.extend(names);
+            String::new()
+        } else if m.file_type().is_symlink() {
+            std::fs::read_link(&p).unwrap().display().to_string()
+        } else {
+            String::from_utf8_lossy(&std::fs::read(&p).unwrap()).into_owned()
+        };
+        out.push(format!("{} {:o} {}:{} {} {} {body:?}", p.display(), m.mode(), m.uid(), m.gid(), m.len(), m.mtime()));
+    }
+    out
+}
+
+#[test]
+fn the_file_system_fuzzer_changes_nothing_outside_its_bind() {
+    let t = TempDir::new("fsfuzz");
+    std::fs::create_dir_all(t.join("scratch")).unwrap();
+    std::fs::create_dir_all(t.join("out/dir")).unwrap();
+    std::fs::write(t.join("out/f"), "f\n").unwrap();
+    std::fs::write(t.join("out/dir/g"), "g\n").unwrap();
+    std::os::unix::fs::symlink("/etc", t.join("out/etc-link")).unwrap();
+    let before = tree_state(&t.join("out"));
+    let passwd = std::fs::metadata("/etc/passwd").unwrap();
+    let fuzz = elf_fixtures::path("sysfuzz").display().to_string();
+    let bind = format!("{}:/data:rw", t.s("scratch"));
+    let out = t.s("out");
+    // Seeded: each run repeats. Every call of the mix, thousands of times.
+    for seed in ["1", "2", "3"] {
+        let m =
+            faultline_measured(&["run", "-q", "--timeout", "120", "--bind", &bind, &fuzz, "fs", seed, "20000", &out]);
+        assert_eq!((m.code, m.stdout.as_str()), (0, "fs calls 20000\n"), "seed {seed}: {}", m.stderr);
+        for line in m.stderr.lines() {
+            assert!(line.starts_with("faultline: ") && faultline::text::is_tame(line), "{line:?}");
+        }
+        assert_eq!(tree_state(&t.join("out")), before, "seed {seed}: the host outside the bind changed");
+    }
+    let after = std::fs::metadata("/etc/passwd").unwrap();
+    assert_eq!((after.mode(), after.len(), after.mtime()), (passwd.mode(), passwd.len(), passwd.mtime()));
+}

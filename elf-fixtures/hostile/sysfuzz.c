@@ -1,4 +1,5 @@
-/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS [THREADS]]  (or: sysfuzz name)
+/* A syscall fuzzer guest: sysfuzz SEED COUNT [PROCS [THREADS]]  (or: sysfuzz name,
+ * or: sysfuzz fs SEED COUNT OUTSIDE, the file-system fuzzer below)
  *
  * Issues COUNT random syscalls (seeded, so a run repeats) with hostile
  * arguments: pointers into its own scratch mapping, unmapped space, the
@@ -183,6 +184,8 @@ static void fuzz(u64 seed, u64 count)
     __atomic_fetch_sub(&live, 1, __ATOMIC_RELEASE);
 }
 
+static void fs_fuzz(u64 seed, u64 count, const char *outside);
+
 /* clone(CLONE_VM|FS|FILES|SIGHAND|THREAD|SYSVSEM) onto `sp`, whose top
  * word is the seed: the child pops it and runs thread_main. */
 static void spawn(u64 *sp)
@@ -199,6 +202,13 @@ void cmain(u64 *sp)
     if (sp[0] > 1 && argv[1][0] == 'n') { /* sysfuzz name: renames itself with control bytes, then crashes */
         sc6(157, 15 /* PR_SET_NAME */, (i64)"\x1b[2J\r\nevil\x07", 0, 0, 0, 0);
         *(volatile int *)8 = 1;
+    }
+    if (sp[0] > 4 && argv[1][0] == 'f' && argv[1][1] == 's') { /* sysfuzz fs SEED COUNT OUTSIDE */
+        if (sc6(9, ARENA, ARENA_PAGES * 4096, 3, 0x22 | 0x100000, -1, 0) != (i64)ARENA)
+            sc3(231, 2, 0, 0);
+        sc3(33, 1, 700, 0);
+        fs_fuzz(atou(argv[2]), atou(argv[3]), argv[4]);
+        sc3(231, 0, 0, 0);
     }
     u64 seed = sp[0] > 1 ? atou(argv[1]) : 1;
     u64 count = sp[0] > 2 ? atou(argv[2]) : 100000;
@@ -236,6 +246,100 @@ void cmain(u64 *sp)
         if (r < 0) break;
     }
     sc3(231, 0, 0, 0);
+}
+
+/* The file-system fuzzer: COUNT calls that make, open, swap, link, rename,
+ * chmod, chown, truncate, list and remove names under /data (a scratch
+ * read-write bind) and names that lead out of it: symlinks to OUTSIDE (a
+ * host directory beside the bind), "..", /proc/self/fd and cwd links, and
+ * descriptors kept across renames and swaps. Whatever it does, nothing
+ * under OUTSIDE may change on the host (the test checks). */
+static char fs_names[48][160];
+static int fs_nnames;
+
+static void fs_name(const char *a, const char *b)
+{
+    int k = 0;
+    for (; a[k] && k < 120; k++) fs_names[fs_nnames][k] = a[k];
+    for (int j = 0; b[j] && k < 159; j++) fs_names[fs_nnames][k++] = b[j];
+    fs_names[fs_nnames][k] = 0;
+    fs_nnames++;
+}
+
+static void fs_fuzz(u64 seed, u64 count, const char *outside)
+{
+    static const char *const inside[] = {"/data/a", "/data/b", "/data/d", "/data/d/x", "/data/d/y", "/data/e",
+                                         "/data/d/e/f", "/data/l1", "/data/l2", "/data/l3", "/data/d/l4", "a", "b",
+                                         "d", "d/x", "l1", "l2", "..", "../..", "/data/..", "/data/../..",
+                                         "/proc/self/fd/3", "/proc/self/fd/4", "/proc/self/fd/5", "/proc/self/cwd/a",
+                                         "/proc/self/cwd/../a", "/data/d/../../data/a", "."};
+    for (u64 i = 0; i < sizeof inside / sizeof *inside; i++) fs_name(inside[i], "");
+    fs_name(outside, "");
+    fs_name(outside, "/f");
+    fs_name(outside, "/dir");
+    fs_name(outside, "/dir/g");
+    fs_name(outside, "/new");
+    /* Symlink targets: out of the bind, absolute and relative. */
+    static const char *const targets[] = {"/data/a", "a", "../a", "../../../../..", "/", "/proc/self/cwd", "d"};
+    int first_target = fs_nnames;
+    for (u64 i = 0; i < sizeof targets / sizeof *targets; i++) fs_name(targets[i], "");
+    fs_name(outside, "/f");
+    fs_name(outside, "/dir");
+    fs_name("../../..", outside);
+    int ntargets = fs_nnames - first_target;
+
+    u64 state = seed, *s = &state;
+    i64 fds[8];
+    for (int k = 0; k < 8; k++) fds[k] = -1;
+    sc3(80, (i64) "/data", 0, 0); /* chdir */
+    u64 i;
+    for (i = 0; i < count; i++) {
+        const char *p = fs_names[rnd(s) % (u64)first_target];
+        const char *q = fs_names[rnd(s) % (u64)first_target];
+        const char *t = fs_names[first_target + rnd(s) % (u64)ntargets];
+        i64 f = fds[rnd(s) % 8];
+        i64 dirfd = rnd(s) % 3 ? -100 : f;
+        static const u64 modes[] = {0644, 0755, 04755, 02755, 06777, 0, 0600, 01777, 0777};
+        u64 mode = modes[rnd(s) % (sizeof modes / sizeof *modes)];
+        i64 r = 0;
+        switch (rnd(s) % 24) {
+        case 0: case 1: { /* open / openat, kept */
+            static const u64 fl[] = {0, 2, 0x41, 0xc1, 0x241, 0x10000 /* O_DIRECTORY */, 0x200000 /* O_PATH */,
+                                     0x20000 | 2 /* O_NOFOLLOW */, 0x441 /* O_APPEND|O_CREAT */};
+            r = sc6(257, dirfd, (i64)p, (i64)fl[rnd(s) % (sizeof fl / sizeof *fl)], (i64)mode, 0, 0);
+            if (r >= 0) {
+                int k = (int)(rnd(s) % 8);
+                if (fds[k] >= 0) sc3(3, fds[k], 0, 0);
+                fds[k] = r;
+            }
+            break;
+        }
+        case 2: r = sc3(83, (i64)p, (i64)mode, 0); break;              /* mkdir */
+        case 3: r = sc3(84, (i64)p, 0, 0); break;                      /* rmdir */
+        case 4: r = sc3(87, (i64)p, 0, 0); break;                      /* unlink */
+        case 5: r = sc3(88, (i64)t, (i64)p, 0); break;                 /* symlink */
+        case 6: r = sc3(82, (i64)p, (i64)q, 0); break;                 /* rename */
+        case 7: r = sc6(316, -100, (i64)p, -100, (i64)q, (i64)(rnd(s) % 3), 0); break; /* renameat2 */
+        case 8: r = sc3(86, (i64)p, (i64)q, 0); break;                 /* link */
+        case 9: r = sc6(265, dirfd, (i64)p, -100, (i64)q, rnd(s) % 2 ? 0x400 : 0x1000, 0); break; /* linkat */
+        case 10: r = sc3(90, (i64)p, (i64)mode, 0); break;             /* chmod */
+        case 11: r = sc3(91, f, (i64)mode, 0); break;                  /* fchmod */
+        case 12: r = sc3(92, (i64)p, (i64)(rnd(s) % 3 ? 0 : 1000), (i64)(rnd(s) % 3 ? 0 : 1000)); break; /* chown */
+        case 13: r = sc3(93, f, (i64)(rnd(s) % 2 ? 0 : 65534), -1); break;                 /* fchown */
+        case 14: r = sc6(260, f, (i64)(rnd(s) % 2 ? "" : p), 0, 0, 0x1000 | (rnd(s) % 2 ? 0x100 : 0), 0); break;
+        case 15: r = sc6(280, dirfd, rnd(s) % 2 ? 0 : (i64)p, 0, (i64)(rnd(s) % 2 ? 0x100 : 0), 0, 0); break; /* utimensat */
+        case 16: r = sc3(76, (i64)p, (i64)(rnd(s) % 8192), 0); break;  /* truncate */
+        case 17: r = sc3(77, f, (i64)(rnd(s) % 8192), 0); break;       /* ftruncate */
+        case 18: r = sc3(1, f, (i64)"pwned\n", 6); break;              /* write */
+        case 19: r = sc3(217, f, ARENA + 8192, 4096); break;          /* getdents64 */
+        case 20: r = sc3(rnd(s) % 2 ? 80 : 81, rnd(s) % 2 ? (i64)p : f, 0, 0); break; /* chdir / fchdir */
+        case 21: r = sc3(138, f, ARENA + 8192, 0); break;             /* fstatfs */
+        case 22: r = sc6(285, f, (i64)(rnd(s) % 3), 0, (i64)(rnd(s) % 16384), 0, 0); break; /* fallocate */
+        default: r = sc3(89, (i64)p, ARENA + 8192, 256); break;        /* readlink */
+        }
+        (void)r;
+    }
+    pdec("fs calls ", i);
 }
 
 /* A thread's body: its own fuzz run, then it ends (the thread alone). */

@@ -75,10 +75,19 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if f & CLONE_PIDFD != 0 {
         return Err(EINVAL);
     }
-    // Fork bombs meet EAGAIN: the sandbox's cap on tasks and RLIMIT_NPROC.
-    let nproc = ctx.proc().limits.cur(limits::RLIMIT_NPROC);
-    if ctx.k.task_count() >= ctx.k.cfg.max_tasks as usize || ctx.k.task_count() as u64 >= nproc {
+    // Fork bombs meet EAGAIN: the sandbox's cap on tasks, and RLIMIT_NPROC
+    // on the user's tasks, which CAP_SYS_RESOURCE and CAP_SYS_ADMIN pass.
+    if ctx.k.task_count() >= ctx.k.cfg.max_tasks as usize {
         return Err(EAGAIN);
+    }
+    let cred = &ctx.proc().cred;
+    if !cred.capable(super::cred::CAP_SYS_RESOURCE) && !cred.capable(super::cred::CAP_SYS_ADMIN) {
+        let nproc = ctx.proc().limits.cur(limits::RLIMIT_NPROC);
+        let uid = cred.uid;
+        let mine = ctx.k.threads.values().filter(|t| ctx.k.procs.get(&t.pid).is_some_and(|p| p.cred.uid == uid));
+        if mine.count() as u64 >= nproc {
+            return Err(EAGAIN);
+        }
     }
     let fpu = ctx.vcpu.and_then(|v| v.fpu().ok());
     let mut regs = *ctx.regs;

@@ -1,6 +1,6 @@
-//! Resource limits (struct rlimit per resource). The program is an
-//! unprivileged process: it may lower limits, and raise a soft limit up to
-//! its hard limit, never the hard limit itself.
+//! Resource limits (struct rlimit per resource). A process may lower
+//! limits and raise a soft limit up to its hard limit; raising a hard
+//! limit takes CAP_SYS_RESOURCE.
 
 use super::errno::{Errno, EINVAL, EPERM};
 
@@ -15,6 +15,8 @@ pub const RLIMIT_MEMLOCK: usize = 8;
 pub const RLIMIT_AS: usize = 9;
 pub const RLIM_NLIMITS: usize = 16;
 pub const RLIM_INFINITY: u64 = u64::MAX;
+/// fs.nr_open: the most RLIMIT_NOFILE may be.
+pub const NR_OPEN: u64 = 1_048_576;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rlimit {
@@ -53,11 +55,16 @@ impl Limits {
         self.table[r]
     }
 
-    pub fn set(&mut self, r: usize, new: Rlimit) -> Result<(), Errno> {
+    /// do_prlimit(): `privileged` is CAP_SYS_RESOURCE.
+    pub fn set(&mut self, r: usize, new: Rlimit, privileged: bool) -> Result<(), Errno> {
         if new.cur > new.max {
             return Err(EINVAL);
         }
-        if new.max > self.table[r].max {
+        if new.max > self.table[r].max && !privileged {
+            return Err(EPERM);
+        }
+        // fs.nr_open caps RLIMIT_NOFILE for everyone.
+        if r == RLIMIT_NOFILE && new.max > NR_OPEN {
             return Err(EPERM);
         }
         self.table[r] = new;

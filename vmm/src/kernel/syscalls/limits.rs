@@ -28,7 +28,8 @@ pub fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         write_rlimit(ctx, old, cur)?;
     }
     if let Some(n) = new {
-        ctx.k.procs.get_mut(&target).expect("checked").limits.set(r, n)?;
+        let privileged = ctx.proc().cred.capable(super::super::cred::CAP_SYS_RESOURCE);
+        ctx.k.procs.get_mut(&target).expect("checked").limits.set(r, n, privileged)?;
     }
     Ok(0)
 }

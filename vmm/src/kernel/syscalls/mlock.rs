@@ -7,6 +7,7 @@
 //! instead.
 
 use super::super::errno::*;
+use super::super::cred::CAP_IPC_LOCK;
 use super::super::limits::RLIMIT_MEMLOCK;
 use super::super::task::Ctx;
 use super::super::KernelState;
@@ -33,15 +34,17 @@ fn locked_in(space: &AddressSpace, start: u64, end: u64) -> u64 {
 
 /// can_do_mlock(): without CAP_IPC_LOCK, a zero limit forbids locking.
 fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
-    if ctx.proc().limits.cur(RLIMIT_MEMLOCK) == 0 {
+    if ctx.proc().limits.cur(RLIMIT_MEMLOCK) == 0 && !ctx.proc().cred.capable(CAP_IPC_LOCK) {
         return Err(EPERM);
     }
     Ok(())
 }
 
-/// Whether `extra` more locked bytes stay within RLIMIT_MEMLOCK.
+/// Whether `extra` more locked bytes stay within RLIMIT_MEMLOCK (no
+/// limit with CAP_IPC_LOCK).
 pub fn lock_fits(ctx: &Ctx, extra: u64) -> bool {
-    locked_bytes(ctx.k.space(ctx.mm())).saturating_add(extra) <= ctx.proc().limits.cur(RLIMIT_MEMLOCK)
+    ctx.proc().cred.capable(CAP_IPC_LOCK)
+        || locked_bytes(ctx.k.space(ctx.mm())).saturating_add(extra) <= ctx.proc().limits.cur(RLIMIT_MEMLOCK)
 }
 
 /// The page range mlock and munlock act on: start rounded down, length

@@ -89,6 +89,11 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
             return Err(EAGAIN);
         }
     }
+    // copy_thread → do_arch_prctl_64(ARCH_SET_FS): a base past the top of
+    // user space is EPERM.
+    if f & CLONE_SETTLS != 0 && a.tls >= crate::arch::layout::USER_TOP {
+        return Err(EPERM);
+    }
     let fpu = ctx.vcpu.and_then(|v| v.fpu().ok());
     let mut regs = *ctx.regs;
     regs.rax = 0;

@@ -291,27 +291,10 @@ pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
         Err(_) => return bad_frame(ctx, frame),
     };
     let sc = uc.mcontext;
-    if sc.fpstate != 0 {
-        let xsize = ctx.k.cfg.xstate_size as usize;
-        let mut bytes = vec![0u8; xsize + 4];
-        if ctx.read_user(sc.fpstate, &mut bytes).is_err() {
-            return bad_frame(ctx, frame);
-        }
-        let mut x = crate::hv::FpuState::default();
-        let magic1 = u32::from_le_bytes(bytes[SW_RESERVED..SW_RESERVED + 4].try_into().expect("4 bytes"));
-        let magic2 = u32::from_le_bytes(bytes[xsize..xsize + 4].try_into().expect("4 bytes"));
-        let n = if magic1 == FP_XSTATE_MAGIC1 && magic2 == FP_XSTATE_MAGIC2 { xsize.min(4096) } else { 512 };
-        x.region.as_mut_bytes()[..n].copy_from_slice(&bytes[..n]);
-        if n == 512 {
-            // Only the legacy area: the rest in its initial state.
-            x.region[128] = 3;
-        }
-        x.region.as_mut_bytes()[SW_RESERVED..512].fill(0);
-        if ctx.vcpu.is_none_or(|v| v.set_fpu(&x).is_err()) {
-            return bad_frame(ctx, frame);
-        }
-        ctx.fpu = Some(x);
-    }
+    // As rt_sigreturn: the mask, then restore_sigcontext() (the registers,
+    // then the FPU state: a bad FPU image is a bad frame with the
+    // registers already restored), then the alternate stack.
+    ctx.thread_mut().sigmask = uc.sigmask & !UNBLOCKABLE;
     let r = &mut *ctx.regs;
     r.r8 = sc.r8;
     r.r9 = sc.r9;
@@ -331,9 +314,15 @@ pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     r.rsp = sc.rsp;
     r.rip = sc.rip;
     r.rflags = (r.rflags & !FIX_EFLAGS) | (sc.eflags & FIX_EFLAGS);
-    r.compat = sc.cs == crate::arch::tables::USER32_CS;
+    r.compat = false;
+    ctx.keep_regs = true;
+    if sc.fpstate != 0 {
+        match read_fpstate(ctx, sc.fpstate) {
+            Some(x) if ctx.vcpu.is_some_and(|v| v.set_fpu(&x).is_ok()) => ctx.fpu = Some(x),
+            _ => return bad_frame(ctx, frame),
+        }
+    }
     let t = ctx.thread_mut();
-    t.sigmask = uc.sigmask & !UNBLOCKABLE;
     // restore_altstack(): as sigaltstack() with the saved stack_t; an
     // error here is ignored, as Linux does.
     let flags = uc.stack.flags as u32;
@@ -344,14 +333,57 @@ pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
             t.altstack = AltStack { sp: uc.stack.sp, flags: flags & SS_AUTODISARM, size: uc.stack.size };
         }
     }
-    ctx.keep_regs = true;
+    // CS is forced to CPL 3; anything but the 64-bit user code segment
+    // (the kernel's, a 32-bit one: no IA32 emulation here) makes the
+    // return's IRET fault, which Linux turns into SIGSEGV (bad_iret).
+    if sc.cs | 3 != crate::arch::tables::USER_CS as u16 {
+        ctx.force_signal(SigInfo::kernel(signal::SIGSEGV), Trap::Exception(crate::arch::trap::GP));
+    }
     Ok(0)
 }
 
+/// The FPU image at `at` as XRSTOR would take it, or `None` where XRSTOR
+/// faults (#GP): reserved MXCSR bits, features outside XCR0 or a
+/// compacted-format header.
+fn read_fpstate(ctx: &mut Ctx, at: u64) -> Option<crate::hv::FpuState> {
+    const MXCSR: usize = 24;
+    const MXCSR_MASK: usize = 28;
+    const XSTATE_BV: usize = 512;
+    const XCOMP_BV: usize = 520;
+    let xsize = ctx.k.cfg.xstate_size as usize;
+    let mut bytes = vec![0u8; xsize + 4];
+    ctx.read_user(at, &mut bytes).ok()?;
+    let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
+    let quad = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
+    let mask = match word(MXCSR_MASK) {
+        0 => 0xffbf,
+        m => m,
+    };
+    if word(MXCSR) & !mask != 0 {
+        return None;
+    }
+    let full = word(SW_RESERVED) == FP_XSTATE_MAGIC1 && word(xsize) == FP_XSTATE_MAGIC2 && xsize > 576;
+    if full && (quad(XSTATE_BV) & !ctx.k.cfg.xcr0 != 0 || quad(XCOMP_BV) != 0 || quad(XCOMP_BV + 8) != 0) {
+        return None;
+    }
+    let n = if full { xsize.min(4096) } else { 512 };
+    let mut x = crate::hv::FpuState::default();
+    x.region.as_mut_bytes()[..n].copy_from_slice(&bytes[..n]);
+    if n == 512 {
+        // Only the legacy area: the rest in its initial state.
+        x.region[128] = 3;
+    }
+    x.region.as_mut_bytes()[SW_RESERVED..512].fill(0);
+    Some(x)
+}
+
+/// signal_fault(): a frame rt_sigreturn cannot take is SIGSEGV, which a
+/// handler may catch (if it cannot run either, the process dies).
 fn bad_frame(ctx: &mut Ctx, frame: u64) -> SysResult {
-    ctx.die(signal::SIGSEGV, format!("rt_sigreturn with a bad frame at {frame:#x}"));
     ctx.keep_regs = true;
-    Err(Errno(14))
+    let _ = frame;
+    ctx.force_signal(SigInfo::kernel(signal::SIGSEGV), Trap::Exception(crate::arch::trap::GP));
+    Ok(0)
 }
 
 /// What a fault trap says for a handler's sigcontext (error code, vector).

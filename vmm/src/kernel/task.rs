@@ -139,8 +139,13 @@ impl<'a> Ctx<'a> {
                     }
                 }
                 let (signo, code) = trap::signal_for_vector(vector);
-                let addr =
-                    if matches!(signo, signal::SIGILL | signal::SIGFPE | signal::SIGBUS) { self.regs.rip } else { 0 };
+                // The faulting instruction for these, and for a single step
+                // (#DB: send_sigtrap); int3's SIGTRAP is SI_KERNEL, no address.
+                let addr = if matches!(signo, signal::SIGILL | signal::SIGFPE | signal::SIGBUS) || vector == trap::DB {
+                    self.regs.rip
+                } else {
+                    0
+                };
                 self.force_signal(SigInfo::fault(signo, code, addr), Trap::Exception(vector));
             }
             Trap::Kernel(vector) => {

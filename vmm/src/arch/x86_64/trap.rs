@@ -5,6 +5,8 @@ use super::layout::{COMPAT_SYSCALL_TRAP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VEC
 use super::regs::TrapFrame;
 
 pub const UD: u8 = 6;
+pub const GP: u8 = 13;
+pub const DB: u8 = 1;
 pub const PF: u8 = 14;
 
 /// What a trap is, as the kernel cares.

@@ -6,8 +6,8 @@
 //! never evicts such a frame. MLOCK_ONFAULT pins pages as they are touched
 //! instead.
 
-use super::super::errno::*;
 use super::super::cred::CAP_IPC_LOCK;
+use super::super::errno::*;
 use super::super::limits::RLIMIT_MEMLOCK;
 use super::super::task::Ctx;
 use super::super::KernelState;

@@ -336,7 +336,7 @@ pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     // CS is forced to CPL 3; anything but the 64-bit user code segment
     // (the kernel's, a 32-bit one: no IA32 emulation here) makes the
     // return's IRET fault, which Linux turns into SIGSEGV (bad_iret).
-    if sc.cs | 3 != crate::arch::tables::USER_CS as u16 {
+    if sc.cs | 3 != crate::arch::tables::USER_CS {
         ctx.force_signal(SigInfo::kernel(signal::SIGSEGV), Trap::Exception(crate::arch::trap::GP));
     }
     Ok(0)

@@ -17,31 +17,6 @@ use std::process::Command;
 
 use support::*;
 
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
-        let p = std::env::temp_dir().join(format!("faultline-trust-{tag}-{}-{nanos}", std::process::id()));
-        std::fs::create_dir_all(&p).unwrap();
-        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
-        TempDir(p)
-    }
-    fn join(&self, p: &str) -> PathBuf {
-        self.0.join(p)
-    }
-    fn s(&self, p: &str) -> String {
-        self.join(p).to_string_lossy().into_owned()
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn probe() -> String {
     elf_fixtures::path("fsprobe-glibc").to_string_lossy().into_owned()
 }
@@ -222,8 +197,8 @@ fn the_hosts_permissions_apply_to_the_guests_identity() {
 #[test]
 fn files_the_guest_makes_are_its_own() {
     let t = TempDir::new("owner");
-    std::fs::set_permissions(&t.0, std::fs::Permissions::from_mode(0o777)).unwrap();
-    let bind = format!("{}:/data:rw", t.0.display());
+    std::fs::set_permissions(t.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
+    let bind = format!("{}:/data:rw", t.path().display());
     let script = "umask 022; echo a > /data/new; mkdir /data/dir; echo b > /tmp/layer; \
                   stat -c '%u %g %a' /data/new /data/dir /tmp/layer; id -u; id -g";
     let uid = if my_uid() == 0 { "1000" } else { "0" };
@@ -276,9 +251,10 @@ fn the_writable_layer_grows_linearly_and_within_its_size() {
 #[test]
 fn a_bind_reports_the_hosts_file_system() {
     let t = TempDir::new("statfs");
-    let bind = format!("{}:/data:ro", t.0.display());
+    let bind = format!("{}:/data:ro", t.path().display());
     let m = faultline_measured(&["run", "-q", "--bind", &bind, "/usr/bin/stat", "-f", "-c", "%t %b %a %f", "/data"]);
-    let native = Command::new("/usr/bin/stat").args(["-f", "-c", "%t %b", &t.0.to_string_lossy()]).output().unwrap();
+    let native =
+        Command::new("/usr/bin/stat").args(["-f", "-c", "%t %b", &t.path().to_string_lossy()]).output().unwrap();
     let native = String::from_utf8(native.stdout).unwrap();
     assert_eq!(m.code, 0, "{}", m.stderr);
     // Type and size as the host's (free space moves under other tests).

@@ -170,6 +170,15 @@ impl Node {
         }
     }
 
+    /// What stat says of it now: a host object asked again (it may have
+    /// changed since the lookup), the rest as `meta`.
+    pub fn stat_now(&self) -> Meta {
+        match self {
+            Node::Host { fd, meta, .. } => fd.stat().unwrap_or(*meta),
+            n => n.meta(),
+        }
+    }
+
     /// Where its changes go.
     pub fn layer(&self) -> Layer {
         match self {

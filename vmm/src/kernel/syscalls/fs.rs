@@ -202,20 +202,18 @@ pub fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
 pub fn fmeta(f: &OpenFile, cred: &Cred) -> Meta {
     let (uid, gid) = (cred.fsuid, cred.fsgid);
     match &f.kind {
+        // A host file's size is the cache's (writes may not have reached
+        // the host yet).
         FileKind::File(n) => match &n.node {
             Node::Mem(i) => i.stat(),
-            Node::Host { fd, .. } => Meta { size: n.data.size(), ..fd.stat().unwrap_or(n.meta) },
+            Node::Host { .. } => Meta { size: n.data.size(), ..n.node.stat_now() },
             _ => Meta { size: n.data.size(), ..n.meta },
         },
         FileKind::Dir(d) => match &d.at.node {
-            Node::Host { fd, .. } => fd.stat().unwrap_or(d.meta),
-            n @ Node::Mem(_) => n.meta(),
-            _ => d.meta,
+            Node::Proc(_) | Node::Synthetic { .. } => d.meta,
+            n => n.stat_now(),
         },
-        FileKind::Path(l) => match &l.node {
-            Node::Host { fd, meta, .. } => fd.stat().unwrap_or(*meta),
-            n => n.meta(),
-        },
+        FileKind::Path(l) => l.node.stat_now(),
         FileKind::PipeRead(_) | FileKind::PipeWrite(_) => {
             Meta { dev: 14, ino: 1, mode: S_IFIFO | 0o600, nlink: 1, uid, gid, blksize: 4096, ..Default::default() }
         }
@@ -242,21 +240,8 @@ fn host_stdio_meta(fd: Option<i32>, cred: &Cred) -> Meta {
     }
     // SAFETY: initialised by fstat.
     let st = unsafe { st.assume_init() };
-    Meta {
-        dev: st.st_dev,
-        ino: st.st_ino,
-        mode: st.st_mode,
-        nlink: st.st_nlink,
-        uid,
-        gid,
-        rdev: st.st_rdev,
-        size: st.st_size as u64,
-        blksize: st.st_blksize as u64,
-        blocks: st.st_blocks as u64,
-        atime: (st.st_atime, st.st_atime_nsec),
-        mtime: (st.st_mtime, st.st_mtime_nsec),
-        ctime: (st.st_ctime, st.st_ctime_nsec),
-    }
+    // The terminal or pipe is the caller's, as its own would be.
+    Meta { uid, gid, ..Meta::of_stat(&st) }
 }
 
 /// Installs `file` at the lowest free descriptor.

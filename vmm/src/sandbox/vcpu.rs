@@ -69,21 +69,27 @@ impl Machine {
         self.entry_cpl.get_or_init(|| (frame.cs & 3) as u8);
         let cpu = vcpu.id();
         let mb = Mailbox::default();
-        if self.ring_mem.write(ring_abi::mailbox_offset(cpu), mb.as_bytes()).is_err()
-            || !kernel.lock().ring_attach(cpu, tid, self.ring_user())
-        {
+        if self.ring_mem.write(ring_abi::mailbox_offset(cpu), mb.as_bytes()).is_err() {
             return false;
         }
+        let Some(view) = kernel.lock().ring_attach(cpu, tid, self.ring_user()) else { return false };
         server.attach(cpu, tid);
-        if vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
-            server.detach(cpu);
+        // From now on the thread runs on its vCPU's view of the address
+        // space, where its own ring pages are and no other vCPU's.
+        if vcpu.set_cr3(view).is_err() || vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
+            self.ring_off(kernel, vcpu);
+            let root = kernel.lock().thread_root(tid);
+            if let Some(root) = root {
+                let _ = vcpu.set_cr3(root);
+            }
             return false;
         }
         server.note_vcpu_cpu();
         true
     }
 
-    /// Turns the ring off for `vcpu` (its thread is leaving it).
+    /// Turns the ring off for `vcpu` and retires its view: the vCPU must
+    /// not run on it again (its thread is leaving it, or gets a new root).
     fn ring_off(&self, kernel: &Kernel, vcpu: &Vcpu) {
         if let Some(server) = self.ring.get() {
             server.detach(vcpu.id());
@@ -346,20 +352,22 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     }
                 }
             }
-            Next::Enter(e) => {
-                if let Err(err) = enter(vcpu, &e) {
-                    return fail(format!("cannot enter the new program: {err}"));
-                }
-                // A new address space: the ring's pages move into it, and
+            Next::Enter(mut e) => {
+                // A new address space: the vCPU's view moves into it, and
                 // KVM forgets the old one's translations of the mailbox (a
                 // vfork parent keeps that address space).
                 if ring_on {
-                    if kernel.lock().ring_attach(cpu, tid, machine.ring_user()) {
+                    let view = kernel.lock().ring_attach(cpu, tid, machine.ring_user());
+                    if let Some(view) = view {
+                        e.cr3 = view;
                         let _ = machine.ring_mem.invalidate(ring_abi::mailbox_offset(cpu), PAGE_SIZE);
                     } else {
                         machine.ring_off(kernel, vcpu);
                         ring_on = false;
                     }
+                }
+                if let Err(err) = enter(vcpu, &e) {
+                    return fail(format!("cannot enter the new program: {err}"));
                 }
             }
             Next::Exit => return,

@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use super::errno::EINTR;
 use super::process::Tid;
+use super::signal::SIGSEGV;
 use super::syscalls::{lookup, Ring};
 use super::task::Ctx;
-use super::{Kernel, KernelState};
+use super::{Kernel, KernelState, Next};
 use crate::arch::layout::{ring_code_va, DOORBELL_GPA};
 use crate::arch::ring::{self as abi, Mailbox};
 use crate::arch::{RingPage, UserRegs};
+use crate::hv::Vcpu;
 
 /// vCPU `cpu`'s ring pages: (va, gpa, kind).
 fn pages(cpu: u32) -> [(u64, u64, RingPage); 3] {
@@ -64,6 +66,32 @@ impl KernelState {
 }
 
 impl Kernel {
+    /// Thread `tid`, stopped in the ring stub, shows a mailbox state the
+    /// server never wrote (`state`; the thread's own mailbox is a user page
+    /// under PVM): the thread forged it, and gets SIGSEGV for it, as for a
+    /// write to a kernel address on Linux. `regs`: the program's registers
+    /// as at its `syscall`. A thread already on its way out just goes.
+    pub fn ring_forged(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, state: u64) -> Next {
+        let k = self.lock();
+        let mut ctx = Ctx::new(self, k, tid, regs, Some(vcpu));
+        if !ctx.thread_gone() {
+            let what = match state {
+                abi::TAKEN => "TAKEN, for a call the server never took",
+                abi::DONE => "DONE, an answer the server never gave",
+                abi::DELIVER => "DELIVER, an answer the server never gave",
+                _ => "an answer the server never gave",
+            };
+            let why = format!("forged the syscall ring's state ({what}) ip {:016x}", ctx.regs.rip);
+            ctx.force_kernel_signal(SIGSEGV, why);
+        }
+        let next = ctx.finish(Next::Return { tls: None, fpu: None });
+        ctx.k.check_host();
+        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+            self.done.notify_all();
+        }
+        next
+    }
+
     /// Runs the call in mailbox `mb` for thread `tid`, for the ring's
     /// server: the answer (DONE, DELIVER or EXIT) and the result. The
     /// mailbox is a copy, taken once: the guest may change the real one

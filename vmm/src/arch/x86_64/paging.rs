@@ -42,7 +42,7 @@ const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: u64 = 512;
 /// PML4 slot of the kernel half every process shares.
 const KERNEL_SLOT: u64 = 511;
-/// PML4 slot of the syscall ring's pages, which each address space owns.
+/// PML4 slot of the syscall ring's pages, which each vCPU's view owns.
 const RING_SLOT: u64 = 510;
 
 /// Page permissions as a program sees them.

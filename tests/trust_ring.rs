@@ -89,6 +89,30 @@ fn a_timeout_ends_a_forger_on_time_and_names_it() {
 }
 
 #[test]
+fn a_timeout_ends_a_program_on_time_whatever_it_does() {
+    // Calls through the ring back to back (the vCPU mostly in the stub),
+    // and asleep in the VMM: each ended at the deadline, and named.
+    let timeout = Duration::from_millis(1000);
+    for (name, args) in [("ringcalls-glibc", &["spin"][..]), ("sleeploop", &[])] {
+        let mut argv = vec![name];
+        argv.extend_from_slice(args);
+        let mut c = config(&argv);
+        c.keep_events = false;
+        c.timeout = Some(timeout);
+        let r = run_image(&fixture(name), c);
+        let late = r.outcome.elapsed.saturating_sub(timeout);
+        println!("{name}: ended {:.1} ms after the deadline", late.as_secs_f64() * 1e3);
+        assert_eq!(r.outcome.status, ExitStatus::Killed(SIGKILL), "{name}");
+        assert_eq!(
+            r.outcome.report().map(String::from),
+            Some(format!("{name}[1]: killed after the 1.0 s timeout; killed by SIGKILL")),
+            "{name}"
+        );
+        assert!(late < Duration::from_millis(1000), "{name}: {:.3} s late", secs(late));
+    }
+}
+
+#[test]
 fn the_command_ends_a_forger_at_its_timeout_and_names_it() {
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))

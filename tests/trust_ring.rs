@@ -59,6 +59,16 @@ fn a_forged_taken_is_a_sigsegv_to_the_forger_when_a_signal_comes() {
 }
 
 #[test]
+fn a_forgers_sigsegv_handler_runs_as_for_any_forced_sigsegv() {
+    // SI_KERNEL, as Linux's force_sig; the SIGALRM handler that came with
+    // the kick runs first and returns into it.
+    let r = forge(&["taken", "handled"], SyscallPath::Ring, Duration::from_secs(10));
+    assert_eq!(r.outcome.status, ExitStatus::Exited(6), "{}\n{:?}", r.stdout, r.outcome.reports);
+    assert!(r.stdout.ends_with("\nSIGSEGV si_code 128\n"), "{}", r.stdout);
+    assert!(r.outcome.reports.is_empty(), "{:?}", r.outcome.reports);
+}
+
+#[test]
 fn exit_group_from_another_thread_ends_a_forger() {
     let r = forge(&["taken", "exit"], SyscallPath::Ring, Duration::from_secs(10));
     let e = r.outcome.elapsed;

@@ -5,11 +5,15 @@
  * on vCPU 0, the first thread it starts on vCPU 1. Under PVM the stub runs
  * in ring 3, so a thread's own mailbox is a user page it may write.
  *
- *   ringforge taken [alarm|exit]  write TAKEN (2) into its own mailbox and
+ *   ringforge taken [alarm|exit|handled]
+ *                                 write TAKEN (2) into its own mailbox and
  *                                 jump into the stub's wait loop, as if
  *                                 the server had taken a call. `alarm`:
  *                                 alarm(1) first; `exit`: a second thread
- *                                 calls exit_group(3) after 300 ms.
+ *                                 calls exit_group(3) after 300 ms;
+ *                                 `handled`: alarm(1), with handlers for
+ *                                 SIGALRM (returns) and SIGSEGV (prints
+ *                                 its si_code, exits 6).
  *   ringforge sibling [handled]   a second thread writes a request into the
  *                                 main thread's mailbox and rings the
  *                                 doorbell: gettid, then rt_sigprocmask
@@ -86,9 +90,37 @@ static void exit_later(void)
     sc3(231, 3, 0, 0);
 }
 
+struct siginfo { int signo, errno_, code, pad; u64 addr; };
+
+/* Returns from a handler (SA_RESTORER). */
+__asm__(".globl sigreturn\nsigreturn:\n mov $15, %eax\n syscall\n hlt\n");
+extern char sigreturn[];
+
+static void handle(int sig, void *fn)
+{
+    u64 act[4] = { (u64)fn, 0x4 | 0x04000000 /* SA_SIGINFO | SA_RESTORER */, (u64)sigreturn, 0 };
+    sc6(13, sig, (i64)act, 0, 8, 0, 0);
+}
+
+static void on_alarm(int sig, struct siginfo *info, void *uc)
+{
+    (void)sig, (void)info, (void)uc;
+}
+
+static void on_forged(int sig, struct siginfo *info, void *uc)
+{
+    (void)sig, (void)uc;
+    say("SIGSEGV si_code ", "", (u64)info->code, 0);
+    sc3(231, 6, 0, 0);
+}
+
 static void taken(const char *how)
 {
-    if (how[0] == 'a') sc3(37, 1, 0, 0); /* alarm(1) */
+    if (how[0] == 'h') {
+        handle(14, on_alarm);
+        handle(11, on_forged);
+    }
+    if (how[0] == 'a' || how[0] == 'h') sc3(37, 1, 0, 0); /* alarm(1) */
     if (how[0] == 'e') spawn(exit_later, stack[0]);
     volatile u64 *mb = MAILBOX(0);
     mb[ST] = 0; /* the first touch: where it faults, if it does */
@@ -137,8 +169,6 @@ static void writer(void)
     sc3(231, 7, 0, 0);
 }
 
-struct siginfo { int signo, errno_, code, pad; u64 addr; };
-
 static void on_segv(int sig, struct siginfo *info, void *uc)
 {
     (void)sig;
@@ -149,14 +179,9 @@ static void on_segv(int sig, struct siginfo *info, void *uc)
     sc3(231, 6, 0, 0);
 }
 
-static void restorer(void) { sc3(231, 5, 0, 0); }
-
 static void sibling(const char *how)
 {
-    if (how[0] == 'h') {
-        u64 act[4] = { (u64)on_segv, 0x4 | 0x04000000 /* SA_SIGINFO | SA_RESTORER */, (u64)restorer, 0 };
-        sc6(13, 11, (i64)act, 0, 8, 0, 0);
-    }
+    if (how[0] == 'h') handle(11, on_segv);
     spawn(writer, stack[1]);
     for (;;) nap(1000);
 }
@@ -170,6 +195,6 @@ void cmain(u64 *sp)
     say("ring on", 0, 0, 0);
     if (mode[0] == 't') taken(how);
     if (mode[0] == 's') sibling(how);
-    say("usage: ringforge taken [alarm|exit] | sibling [handled]", 0, 0, 0);
+    say("usage: ringforge taken [alarm|exit|handled] | sibling [handled]", 0, 0, 0);
     sc3(231, 2, 0, 0);
 }

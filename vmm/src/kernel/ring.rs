@@ -79,7 +79,8 @@ impl Kernel {
                 abi::TAKEN => "TAKEN, for a call the server never took",
                 abi::DONE => "DONE, an answer the server never gave",
                 abi::DELIVER => "DELIVER, an answer the server never gave",
-                _ => "an answer the server never gave",
+                abi::EXIT => "EXIT, an answer the server never gave",
+                _ => "a state the ring has not",
             };
             let why = format!("forged the syscall ring's state ({what}) ip {:016x}", ctx.regs.rip);
             ctx.force_kernel_signal(SIGSEGV, why);

@@ -200,7 +200,7 @@ impl RingServer {
         }
     }
 
-    /// Whether the server wrote answer `state` (DONE or DELIVER) to vCPU
+    /// Whether the server wrote answer `state` (DONE, DELIVER, EXIT) to vCPU
     /// `cpu`'s mailbox and nobody acted on it yet; if so, the VMM now does.
     /// A replay of an answer the stub already returned with passes: it
     /// gives the thread nothing the stub would not.

@@ -460,10 +460,15 @@ fn leave_stub(
                         break (r, Then::Kick);
                     }
                     // Withdrawn, or answered EXIT: the call runs here.
-                    _ => {
+                    ring_abi::IDLE => {
                         server.forget_answer(cpu);
                         break (published(&mb), Then::Run);
                     }
+                    ring_abi::EXIT if server.take_answer(cpu, ring_abi::EXIT) => {
+                        break (published(&mb), Then::Run);
+                    }
+                    // EXIT the server did not answer, or no state at all.
+                    s => break (published(&mb), Then::Forged(s)),
                 }
             }
         }

@@ -25,12 +25,12 @@
  *
  * The same body runs at CPL 0 (bare-metal KVM, where `syscall` enters ring
  * 0; the pages are then supervisor-only) and at CPL 3 (PVM, where `syscall`
- * enters LSTAR still in ring 3; the pages are then user pages of the
- * calling process only); only the way back differs, so each has its own
- * entry. RCX (the return address) and R11 (the flags) stay in their
- * registers throughout, and RAX is the only other register used, after
- * the call number is saved: the VMM can take over from any point of the
- * stub (see arch::x86_64::ring).
+ * enters LSTAR still in ring 3; the pages are then user pages, mapped in
+ * the calling thread's own page-table root only); only the way back
+ * differs, so each has its own entry. RCX (the return address) and R11
+ * (the flags) stay in their registers throughout, and RAX is the only
+ * other register used, after the call number is saved: the VMM can take
+ * over from any point of the stub (see arch::x86_64::ring).
  *
  * Every read of what the server writes is a locked read-modify-write
  * (`lock xadd` of zero). Under PVM, after the vCPU has taken a VM exit

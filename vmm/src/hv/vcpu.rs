@@ -117,6 +117,15 @@ impl Vcpu {
         self.fd.set_regs(regs).map_err(kvm_err("set regs"))
     }
 
+    /// Moves the vCPU to paging rooted at `cr3`, wherever it is stopped
+    /// (another root of the same address space: the ring's view of it).
+    /// KVM drops its translations of the old root.
+    pub fn set_cr3(&self, cr3: u64) -> Result<(), VmError> {
+        let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
+        sregs.cr3 = cr3;
+        self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))
+    }
+
     /// Points `syscall` at this vCPU's syscall ring stub.
     pub fn set_lstar(&self, lstar: u64) -> Result<(), VmError> {
         let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_LSTAR, lstar)]);

@@ -184,7 +184,7 @@ pub struct KernelState {
     pub kernel_tables: crate::arch::PageTables,
     /// pid 1's memory as /proc showed it when it ended.
     pub init_memory: Option<procfs::MemoryReport>,
-    /// Which address space each vCPU's syscall ring pages are mapped in.
+    /// Which address space holds each vCPU's view (its syscall ring pages).
     pub ring_maps: HashMap<u32, MmId>,
     /// Pages read from and bytes written to files (vmstat's bi, bo).
     pub io: live::IoCounters,

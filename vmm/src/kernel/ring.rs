@@ -7,12 +7,14 @@ use std::time::Instant;
 
 use super::errno::EINTR;
 use super::process::Tid;
+use super::signal::SIGSEGV;
 use super::syscalls::{lookup, Ring};
 use super::task::Ctx;
-use super::{Kernel, KernelState};
+use super::{Kernel, KernelState, Next};
 use crate::arch::layout::{ring_code_va, DOORBELL_GPA};
 use crate::arch::ring::{self as abi, Mailbox};
 use crate::arch::{RingPage, UserRegs};
+use crate::hv::Vcpu;
 
 /// vCPU `cpu`'s ring pages: (va, gpa, kind).
 fn pages(cpu: u32) -> [(u64, u64, RingPage); 3] {
@@ -24,40 +26,73 @@ fn pages(cpu: u32) -> [(u64, u64, RingPage); 3] {
 }
 
 impl KernelState {
-    /// Maps vCPU `cpu`'s ring pages into thread `tid`'s address space, and
-    /// out of the one they were in: a process must never reach the mailbox
-    /// of a vCPU that runs another process's thread. `user`: the stub runs
-    /// in ring 3 (PVM). False if the thread is gone or the tables are full.
-    pub fn ring_attach(&mut self, cpu: u32, tid: Tid, user: bool) -> bool {
-        let Some(mm) = self.threads.get(&tid).and_then(|t| self.procs.get(&t.pid)).map(|p| p.mm) else {
-            return false;
-        };
+    /// Gives vCPU `cpu` a view of thread `tid`'s address space with its
+    /// ring pages (and takes away the one it had elsewhere): the root the
+    /// vCPU must run on from now on. Each vCPU's pages are in its own view
+    /// only, so no thread reaches another's mailbox, of its own process or
+    /// another. `user`: the stub runs in ring 3 (PVM). `None` if the
+    /// thread is gone or the tables are full.
+    pub fn ring_attach(&mut self, cpu: u32, tid: Tid, user: bool) -> Option<u64> {
+        let mm = self.threads.get(&tid).and_then(|t| self.procs.get(&t.pid)).map(|p| p.mm)?;
         if self.ring_maps.get(&cpu) == Some(&mm) {
-            return true;
+            if let Some(root) = self.mms.get(&mm).and_then(|m| m.space.view_root(cpu)) {
+                return Some(root);
+            }
         }
         self.ring_detach(cpu);
-        let Some(m) = self.mms.get_mut(&mm) else { return false };
-        if m.space.map_ring(&mut self.phys.tables, &pages(cpu), user).is_err() {
-            return false;
-        }
+        let m = self.mms.get_mut(&mm)?;
+        let root = m.space.make_view(&mut self.phys, cpu, &pages(cpu), user).ok()?;
         self.ring_maps.insert(cpu, mm);
-        true
+        Some(root)
     }
 
-    /// Unmaps vCPU `cpu`'s ring pages from wherever they are; false if
-    /// they were nowhere. The caller makes KVM forget every translation of
-    /// the mailbox (the code page is read-only and the doorbell holds
-    /// nothing, so neither matters).
+    /// Retires vCPU `cpu`'s view, wherever it is; false if it had none.
+    /// No vCPU may run on it any more. The caller makes KVM forget every
+    /// translation of the mailbox (the code page is read-only and the
+    /// doorbell holds nothing, so neither matters).
     pub fn ring_detach(&mut self, cpu: u32) -> bool {
         let Some(mm) = self.ring_maps.remove(&cpu) else { return false };
         if let Some(m) = self.mms.get_mut(&mm) {
-            m.space.unmap_ring(pages(cpu).map(|p| p.0));
+            m.space.drop_view(&mut self.phys, cpu);
         }
         true
+    }
+
+    /// The root of thread `tid`'s address space itself (no ring pages).
+    pub fn thread_root(&self, tid: Tid) -> Option<u64> {
+        let mm = self.threads.get(&tid).and_then(|t| self.procs.get(&t.pid)).map(|p| p.mm)?;
+        self.mms.get(&mm).map(|m| m.space.root())
     }
 }
 
 impl Kernel {
+    /// Thread `tid`, stopped in the ring stub, shows a mailbox state the
+    /// server never wrote (`state`; the thread's own mailbox is a user page
+    /// under PVM): the thread forged it, and gets SIGSEGV for it, as for a
+    /// write to a kernel address on Linux. `regs`: the program's registers
+    /// as at its `syscall`. A thread already on its way out just goes.
+    pub fn ring_forged(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, state: u64) -> Next {
+        let k = self.lock();
+        let mut ctx = Ctx::new(self, k, tid, regs, Some(vcpu));
+        if !ctx.thread_gone() {
+            let what = match state {
+                abi::TAKEN => "TAKEN, for a call the server never took",
+                abi::DONE => "DONE, an answer the server never gave",
+                abi::DELIVER => "DELIVER, an answer the server never gave",
+                abi::EXIT => "EXIT, an answer the server never gave",
+                _ => "a state the ring has not",
+            };
+            let why = format!("forged the syscall ring's state ({what}) ip {:016x}", ctx.regs.rip);
+            ctx.force_kernel_signal(SIGSEGV, why);
+        }
+        let next = ctx.finish(Next::Return { tls: None, fpu: None });
+        ctx.k.check_host();
+        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+            self.done.notify_all();
+        }
+        next
+    }
+
     /// Runs the call in mailbox `mb` for thread `tid`, for the ring's
     /// server: the answer (DONE, DELIVER or EXIT) and the result. The
     /// mailbox is a copy, taken once: the guest may change the real one

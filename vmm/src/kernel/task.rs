@@ -282,6 +282,21 @@ impl<'a> Ctx<'a> {
         self.die(info.signo, why);
     }
 
+    /// A signal the kernel forces on the thread for something it did, as
+    /// Linux's force_sig (SI_KERNEL): to a handler if there is one and it
+    /// is neither blocked nor ignored; otherwise the process dies of it,
+    /// `why` in the report.
+    pub fn force_kernel_signal(&mut self, signo: i32, why: String) {
+        let act = self.proc().sig.get(signo);
+        let blocked = self.thread().sigmask & signal::bit(signo) != 0;
+        if act.handler > signal::SIG_IGN && !blocked {
+            self.thread_mut().pending.queue.push_front(SigInfo::kernel(signo));
+            self.thread_mut().pending.set |= signal::bit(signo);
+            return;
+        }
+        self.die(signo, why);
+    }
+
     /// The process dies of `signo`; `why` goes in the report.
     pub fn die(&mut self, signo: i32, why: String) {
         let comm = crate::text::tame(&self.proc().comm);

@@ -107,25 +107,32 @@ impl AddressSpace {
         self.tables.root_gpa()
     }
 
-    /// Maps the syscall ring's `pages` (va, gpa, kind) into this address
-    /// space's own kernel-half slot.
-    pub fn map_ring(
+    /// Makes vCPU `cpu`'s view of this address space, with the syscall
+    /// ring's `pages` (va, gpa, kind) in its ring slot (see
+    /// `PageTables::make_view`): the CR3 its thread runs on while it uses
+    /// the ring.
+    pub fn make_view(
         &mut self,
-        pool: &mut crate::arch::TablePool,
+        phys: &mut Phys,
+        cpu: u32,
         pages: &[(u64, u64, crate::arch::RingPage)],
         user: bool,
-    ) -> Result<(), crate::arch::PagingError> {
-        for &(va, gpa, kind) in pages {
-            self.tables.map_ring(pool, va, gpa, kind, user)?;
-        }
-        Ok(())
+    ) -> Result<u64, crate::arch::PagingError> {
+        let made = self.tables.make_view(&mut phys.tables, cpu, pages, user);
+        phys.sync_tables();
+        made
     }
 
-    /// Unmaps the syscall ring's pages at `vas`.
-    pub fn unmap_ring(&mut self, vas: impl IntoIterator<Item = u64>) {
-        for va in vas {
-            self.tables.unmap_ring(va);
-        }
+    /// The root of vCPU `cpu`'s view, if it has one here.
+    pub fn view_root(&self, cpu: u32) -> Option<u64> {
+        self.tables.view_root(cpu)
+    }
+
+    /// Retires vCPU `cpu`'s view; true if it had one.
+    pub fn drop_view(&mut self, phys: &mut Phys, cpu: u32) -> bool {
+        let dropped = self.tables.drop_view(&mut phys.tables, cpu);
+        phys.sync_tables();
+        dropped
     }
 
     /// Page-table pages it uses (VmPTE, pgtables).

@@ -626,7 +626,15 @@ impl Sandbox {
             (_, None) => ExitStatus::Killed(crate::kernel::signal::SIGKILL),
         };
         let mut reports = k.reports.clone();
-        let comm = k.summaries.iter().find(|s| s.pid == 1).map_or("?".into(), |s| crate::text::tame(&s.comm));
+        // pid 1's summary is there once it has ended; a thread that would
+        // not stop kept it alive, but its name is still known.
+        let comm = k
+            .summaries
+            .iter()
+            .find(|s| s.pid == 1)
+            .map(|s| s.comm.as_str())
+            .or(k.procs.get(&1).map(|p| p.comm.as_str()))
+            .map_or("?".into(), crate::text::tame);
         let why = match &stopped {
             Some(Stop::Timeout(t)) => {
                 Some(format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64()))

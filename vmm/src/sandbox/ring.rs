@@ -74,6 +74,34 @@ struct Slots {
     asleep: bool,
 }
 
+/// What the server really did with one vCPU's mailbox, in host memory the
+/// guest cannot reach: the VMM believes the mailbox's state (a guest page,
+/// which its own thread may write under PVM) only where this agrees.
+#[derive(Default)]
+struct Record {
+    /// Set before the server tries to take a call (REQ to TAKEN), cleared
+    /// once its answer is in the mailbox: a TAKEN seen while this is clear
+    /// was written by the guest.
+    busy: AtomicBool,
+    /// The answer the server last wrote (DONE, DELIVER, EXIT), stored
+    /// before the mailbox's state; IDLE once the VMM has acted on it.
+    answer: AtomicU64,
+}
+
+/// What the VMM makes of a mailbox's TAKEN (see [`RingServer::taken`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taken {
+    /// The server runs the call: its answer comes soon (it runs only
+    /// calls that never sleep).
+    Running,
+    /// The server has ended (a panic in a call): no answer will come.
+    Gone,
+    /// The server took no call: the guest wrote TAKEN itself.
+    Forged,
+    /// The server answered meanwhile: look at the state again.
+    Answered,
+}
+
 /// What the server did, for `Outcome::ring_calls`.
 #[derive(Default)]
 pub struct RingStats {
@@ -99,6 +127,8 @@ pub struct RingServer {
     /// Whether the server sleeps (as `Slots::asleep`, readable without
     /// the lock).
     sleeping: AtomicBool,
+    /// Per vCPU, what the server did with its mailbox.
+    records: Box<[Record]>,
     /// The host CPU a vCPU last left the guest on (usize::MAX: none yet).
     vcpu_cpu: AtomicUsize,
     /// Shared with the fault handler: the server spins only when a CPU is
@@ -128,6 +158,7 @@ impl RingServer {
             thread: Mutex::new(None),
             stats: RingStats::default(),
             sleeping: AtomicBool::new(false),
+            records: (0..crate::arch::layout::MAX_VCPUS).map(|_| Record::default()).collect(),
             vcpu_cpu: AtomicUsize::new(usize::MAX),
             gate,
         });
@@ -149,9 +180,46 @@ impl RingServer {
         MailboxRef::new(self.mem.atomic_u64s(abi::mailbox_offset(cpu), (PAGE_SIZE / 8) as usize)?)
     }
 
+    fn record(&self, cpu: u32) -> Option<&Record> {
+        self.records.get(cpu as usize)
+    }
+
+    /// What a TAKEN in vCPU `cpu`'s mailbox means. The caller read TAKEN
+    /// from the mailbox (Acquire) just before: the server marks itself busy
+    /// before it takes a call, so a real TAKEN is never seen with the mark
+    /// clear, and it clears the mark only after its answer replaced TAKEN.
+    pub fn taken(&self, cpu: u32, mb: &MailboxRef<'_>) -> Taken {
+        let Some(rec) = self.record(cpu) else { return Taken::Forged };
+        if rec.busy.load(Ordering::Acquire) {
+            return if self.alive.load(Ordering::Acquire) { Taken::Running } else { Taken::Gone };
+        }
+        if mb.state.load(Ordering::Acquire) == abi::TAKEN {
+            Taken::Forged
+        } else {
+            Taken::Answered
+        }
+    }
+
+    /// Whether the server wrote answer `state` (DONE, DELIVER, EXIT) to vCPU
+    /// `cpu`'s mailbox and nobody acted on it yet; if so, the VMM now does.
+    /// A replay of an answer the stub already returned with passes: it
+    /// gives the thread nothing the stub would not.
+    pub fn take_answer(&self, cpu: u32, state: u64) -> bool {
+        self.record(cpu)
+            .is_some_and(|r| r.answer.compare_exchange(state, abi::IDLE, Ordering::AcqRel, Ordering::Acquire).is_ok())
+    }
+
+    /// The VMM acted on vCPU `cpu`'s mailbox (ran its call, withdrew it).
+    pub fn forget_answer(&self, cpu: u32) {
+        if let Some(r) = self.record(cpu) {
+            r.answer.store(abi::IDLE, Ordering::Release);
+        }
+    }
+
     /// Serves thread `tid`'s calls from vCPU `cpu`'s mailbox.
     pub fn attach(&self, cpu: u32, tid: Tid) {
         let mut slots = self.slots.lock();
+        self.forget_answer(cpu);
         if let Some(mb) = self.mailbox(cpu) {
             mb.state.store(abi::IDLE, Ordering::Release);
             mb.awake.store(u64::from(!slots.asleep), Ordering::Release);
@@ -161,11 +229,24 @@ impl RingServer {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
-    /// Stops serving vCPU `cpu` (its thread ended).
+    /// Stops serving vCPU `cpu` (its thread ended), once a call the server
+    /// may be running for it is answered: the mailbox passes to the vCPU's
+    /// next thread clean. The wait is for one call that never sleeps, and
+    /// bounded all the same.
     pub fn detach(&self, cpu: u32) {
-        let mut slots = self.slots.lock();
-        slots.list.retain(|&(c, _)| c != cpu);
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        {
+            let mut slots = self.slots.lock();
+            slots.list.retain(|&(c, _)| c != cpu);
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.record(cpu).is_some_and(|r| r.busy.load(Ordering::Acquire))
+            && self.alive.load(Ordering::Acquire)
+            && Instant::now() < until
+        {
+            std::thread::yield_now();
+        }
+        self.forget_answer(cpu);
     }
 
     /// Wakes the server (a doorbell KVM handed to the VMM).
@@ -247,7 +328,12 @@ impl RingServer {
                 std::thread::sleep(Duration::from_millis(50));
                 continue;
             }
+            let Some(rec) = self.record(cpu) else { continue };
+            // Busy before TAKEN can be seen (the transition's Release
+            // orders it), and until the answer has replaced TAKEN.
+            rec.busy.store(true, Ordering::Relaxed);
             if !mb.transition(abi::REQ, abi::TAKEN) {
+                rec.busy.store(false, Ordering::Release);
                 continue;
             }
             let call = mb.snapshot();
@@ -258,7 +344,10 @@ impl RingServer {
             if answer != abi::EXIT {
                 self.stats.served.fetch_add(1, Ordering::Relaxed);
             }
+            // The record first: whoever sees the answer sees it recorded.
+            rec.answer.store(answer, Ordering::Release);
             mb.answer(ret, answer);
+            rec.busy.store(false, Ordering::Release);
             any = true;
         }
         any

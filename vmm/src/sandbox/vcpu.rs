@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use zerocopy::{FromBytes, IntoBytes};
 
-use super::ring::RingServer;
+use super::ring::{RingServer, Taken};
 use super::{Error, SyscallPath};
 use crate::arch::layout::{self, SHIM_VA, SYSCALL_TRAP_VA};
 use crate::arch::regs::TrapFrame;
@@ -69,21 +69,27 @@ impl Machine {
         self.entry_cpl.get_or_init(|| (frame.cs & 3) as u8);
         let cpu = vcpu.id();
         let mb = Mailbox::default();
-        if self.ring_mem.write(ring_abi::mailbox_offset(cpu), mb.as_bytes()).is_err()
-            || !kernel.lock().ring_attach(cpu, tid, self.ring_user())
-        {
+        if self.ring_mem.write(ring_abi::mailbox_offset(cpu), mb.as_bytes()).is_err() {
             return false;
         }
+        let Some(view) = kernel.lock().ring_attach(cpu, tid, self.ring_user()) else { return false };
         server.attach(cpu, tid);
-        if vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
-            server.detach(cpu);
+        // From now on the thread runs on its vCPU's view of the address
+        // space, where its own ring pages are and no other vCPU's.
+        if vcpu.set_cr3(view).is_err() || vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
+            self.ring_off(kernel, vcpu);
+            let root = kernel.lock().thread_root(tid);
+            if let Some(root) = root {
+                let _ = vcpu.set_cr3(root);
+            }
             return false;
         }
         server.note_vcpu_cpu();
         true
     }
 
-    /// Turns the ring off for `vcpu` (its thread is leaving it).
+    /// Turns the ring off for `vcpu` and retires its view: the vCPU must
+    /// not run on it again (its thread is leaving it, or gets a new root).
     fn ring_off(&self, kernel: &Kernel, vcpu: &Vcpu) {
         if let Some(server) = self.ring.get() {
             server.detach(vcpu.id());
@@ -254,7 +260,9 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
             Ok(Exit::Interrupted) => {
                 vcpu.clear_kick();
                 let Ok(gprs) = vcpu.regs() else { return fail("cannot read vCPU registers".into()) };
-                if ring_abi::in_stub(cpu, gprs.rip) != InStub::No {
+                // The stub is mapped only while the ring is on: elsewhere
+                // its address is the user's, unmapped.
+                if ring_on && ring_abi::in_stub(cpu, gprs.rip) != InStub::No {
                     match leave_stub(kernel, machine, tid, vcpu, &gprs, guest) {
                         Some(next) => next,
                         None => return fail("cannot write vCPU registers".into()),
@@ -309,6 +317,10 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                         server.stats.withdrawn.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                     }
                 }
+                // Whatever the server last answered has been acted on.
+                if let (Exit::RingCall | Exit::RingReturn, Some(server)) = (&e, server) {
+                    server.forget_answer(cpu);
+                }
                 let next = kernel.on_trap(tid, vcpu, t, &mut regs, guest);
                 if let Next::Return { .. } = &next {
                     if let Some(server) = server {
@@ -346,20 +358,22 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     }
                 }
             }
-            Next::Enter(e) => {
-                if let Err(err) = enter(vcpu, &e) {
-                    return fail(format!("cannot enter the new program: {err}"));
-                }
-                // A new address space: the ring's pages move into it, and
+            Next::Enter(mut e) => {
+                // A new address space: the vCPU's view moves into it, and
                 // KVM forgets the old one's translations of the mailbox (a
                 // vfork parent keeps that address space).
                 if ring_on {
-                    if kernel.lock().ring_attach(cpu, tid, machine.ring_user()) {
+                    let view = kernel.lock().ring_attach(cpu, tid, machine.ring_user());
+                    if let Some(view) = view {
+                        e.cr3 = view;
                         let _ = machine.ring_mem.invalidate(ring_abi::mailbox_offset(cpu), PAGE_SIZE);
                     } else {
                         machine.ring_off(kernel, vcpu);
                         ring_on = false;
                     }
+                }
+                if let Err(err) = enter(vcpu, &e) {
+                    return fail(format!("cannot enter the new program: {err}"));
                 }
             }
             Next::Exit => return,
@@ -380,7 +394,12 @@ fn enters_ring0(cpu: u32, vector: u8, frame: &TrapFrame) -> bool {
 /// The vCPU was kicked while in the ring stub: take the thread out of it,
 /// whatever the stub was doing, so the kick is acted on now. A call not
 /// yet taken by the server is withdrawn and run here; one the server ran
-/// is returned from here. `None` if the registers could not be written.
+/// is returned from here. The mailbox is the guest's page: its state is
+/// believed only where the server's own record agrees, and a state the
+/// server never wrote is the thread's forgery, a SIGSEGV to it. The one
+/// wait, for a call the server is running, is bounded by that call (the
+/// server runs none that sleeps) and ends early if the thread is killed.
+/// `None` if the registers could not be written.
 fn leave_stub(
     kernel: &Kernel,
     machine: &Machine,
@@ -389,41 +408,83 @@ fn leave_stub(
     gprs: &kvm_bindings::kvm_regs,
     guest: Duration,
 ) -> Option<Next> {
+    use std::sync::atomic::Ordering::Acquire;
+    enum Then {
+        Run,
+        Kick,
+        Forged(u64),
+    }
     let cpu = vcpu.id();
-    let (mut regs, run_call) = match ring_abi::in_stub(cpu, gprs.rip) {
-        InStub::Entering | InStub::No => (ring_abi::regs_entering(gprs), true),
+    let (mut regs, then) = match ring_abi::in_stub(cpu, gprs.rip) {
+        InStub::Entering | InStub::No => (ring_abi::regs_entering(gprs), Then::Run),
         InStub::Published { flags } => {
             let mb = machine.mailbox(cpu)?;
+            let published = |mb: &MailboxRef<'_>| ring_abi::regs_published(gprs, flags, &mb.snapshot());
+            // The ring is on, so it has a server.
+            let server = machine.ring.get()?;
+            let since = Instant::now();
+            let mut looked = since;
             loop {
-                match mb.state.load(std::sync::atomic::Ordering::Acquire) {
-                    // The server ran off with the call: the run is over.
-                    ring_abi::TAKEN
-                        if machine.ring.get().is_some_and(|r| !r.alive.load(std::sync::atomic::Ordering::Acquire)) =>
-                    {
-                        return Some(kernel.on_kick(tid, vcpu, &mut ring_abi::regs_entering(gprs)));
-                    }
-                    ring_abi::TAKEN => std::thread::yield_now(),
+                match mb.state.load(Acquire) {
+                    ring_abi::TAKEN => match server.taken(cpu, &mb) {
+                        Taken::Running => {
+                            // Killed meanwhile: the thread goes without
+                            // the answer. The look waits for the kernel's
+                            // lock, which the server holds for the call.
+                            if looked.elapsed() >= Duration::from_millis(1) {
+                                looked = Instant::now();
+                                if thread_leaving(kernel, tid) {
+                                    break (ring_abi::regs_entering(gprs), Then::Kick);
+                                }
+                            }
+                            if since.elapsed() < Duration::from_micros(50) {
+                                std::hint::spin_loop();
+                            } else {
+                                std::thread::yield_now();
+                            }
+                        }
+                        // The server ran off with the call: the run is over.
+                        Taken::Gone => return Some(kernel.on_kick(tid, vcpu, &mut ring_abi::regs_entering(gprs))),
+                        Taken::Forged => break (published(&mb), Then::Forged(ring_abi::TAKEN)),
+                        Taken::Answered => {}
+                    },
                     ring_abi::REQ if !mb.transition(ring_abi::REQ, ring_abi::IDLE) => {}
                     s @ (ring_abi::DONE | ring_abi::DELIVER) => {
+                        if !server.take_answer(cpu, s) {
+                            break (published(&mb), Then::Forged(s));
+                        }
                         let snap = mb.snapshot();
                         let mut r = ring_abi::regs_published(gprs, flags, &snap);
                         r.rax = snap.ret;
                         mb.transition(s, ring_abi::IDLE);
-                        break (r, false);
+                        break (r, Then::Kick);
                     }
                     // Withdrawn, or answered EXIT: the call runs here.
-                    _ => break (ring_abi::regs_published(gprs, flags, &mb.snapshot()), true),
+                    ring_abi::IDLE => {
+                        server.forget_answer(cpu);
+                        break (published(&mb), Then::Run);
+                    }
+                    ring_abi::EXIT if server.take_answer(cpu, ring_abi::EXIT) => {
+                        break (published(&mb), Then::Run);
+                    }
+                    // EXIT the server did not answer, or no state at all.
+                    s => break (published(&mb), Then::Forged(s)),
                 }
             }
         }
     };
-    let next = if run_call {
-        kernel.on_trap(tid, vcpu, Trap::Syscall, &mut regs, guest)
-    } else {
-        kernel.on_kick(tid, vcpu, &mut regs)
+    let next = match then {
+        Then::Run => kernel.on_trap(tid, vcpu, Trap::Syscall, &mut regs, guest),
+        Then::Kick => kernel.on_kick(tid, vcpu, &mut regs),
+        Then::Forged(state) => kernel.ring_forged(tid, vcpu, &mut regs, state),
     };
     if let Next::Return { .. } = &next {
         vcpu.return_to_user(&regs.to_kvm()).ok()?;
     }
     Some(next)
+}
+
+/// Whether thread `tid` is being killed or has exited.
+fn thread_leaving(kernel: &Kernel, tid: Tid) -> bool {
+    kernel.lock().threads.get(&tid).is_none_or(|t| t.killed || t.exited)
 }

@@ -56,11 +56,11 @@ pub const SYSCALL_TRAP_VA: u64 = SHIM_VA + 0x10_0000;
 /// Per-vCPU areas, at the same offsets as in the system slot.
 pub const CPU_AREAS_VA: u64 = SHIM_VA + 0x4000_0000;
 
-/// The syscall ring's pages, per vCPU and per process (PML4 slot 510,
-/// which each address space owns, unlike the shared slot 511): vCPU `n`'s
-/// stub code, its mailbox and the doorbell, at `RING_VA + n * RING_STRIDE`.
-/// They are mapped only in the address space of the thread the vCPU runs,
-/// so a process never sees another's mailbox.
+/// The syscall ring's pages, per vCPU (PML4 slot 510, unlike the shared
+/// slot 511): vCPU `n`'s stub code, its mailbox and the doorbell, at
+/// `RING_VA + n * RING_STRIDE`. They are mapped only in vCPU `n`'s own
+/// view of the address space of the thread it runs (`PageTables::
+/// make_view`), so no thread sees another's mailbox, even its process's.
 pub const RING_VA: u64 = 0xffff_ff00_0000_0000;
 pub const RING_STRIDE: u64 = 4 * PAGE_SIZE;
 /// The *ring* slot: the syscall ring stub's code, then one mailbox page

@@ -42,7 +42,7 @@ const ADDR_MASK: u64 = 0x000f_ffff_ffff_f000;
 const ENTRIES: u64 = 512;
 /// PML4 slot of the kernel half every process shares.
 const KERNEL_SLOT: u64 = 511;
-/// PML4 slot of the syscall ring's pages, which each address space owns.
+/// PML4 slot of the syscall ring's pages, which each vCPU's view owns.
 const RING_SLOT: u64 = 510;
 
 /// Page permissions as a program sees them.
@@ -235,6 +235,18 @@ pub struct Leaf {
     pub slot_offset: u64,
 }
 
+/// A vCPU's own root of an address space, while its thread uses the
+/// syscall ring: a PML4 whose entries are the address space's own (the
+/// user half and the shared kernel slot) but for the ring's slot, which
+/// maps that one vCPU's stub, mailbox and doorbell. Threads of one process
+/// share every table below the PML4 but never see each other's mailbox:
+/// a mailbox is writable by the one thread whose calls it carries.
+struct View {
+    root: u64,
+    /// Every table of the view: the root and the ring slot's own.
+    tables: Vec<u64>,
+}
+
 /// One address space's tables.
 pub struct PageTables {
     mem: Arc<HostMapping>,
@@ -245,9 +257,12 @@ pub struct PageTables {
     /// Frames whose present translation changed (or went) since the last
     /// [`PageTables::take_stale`]: the MMU may still cache them.
     stale: Vec<u64>,
-    /// Tables made for the syscall ring's pages: faultline's, not the
-    /// program's, so not in its VmPTE.
+    /// Tables made for the syscall ring's pages (the views): faultline's,
+    /// not the program's, so not in its VmPTE.
     ring_tables: u64,
+    /// The ring's views, by vCPU. Every PML4 entry the address space gains
+    /// is copied into each.
+    views: Vec<(u32, View)>,
 }
 
 impl PageTables {
@@ -263,6 +278,7 @@ impl PageTables {
             tables: HashSet::from([root]),
             stale: Vec::new(),
             ring_tables: 0,
+            views: Vec::new(),
         };
         if let Some(k) = kernel {
             pt.entry(root, KERNEL_SLOT, 0, 4)?.store(k, Ordering::Relaxed);
@@ -339,9 +355,24 @@ impl PageTables {
     /// Intermediate entries are permissive (user, writable, executable):
     /// the leaf decides, as Linux does.
     fn leaf_mut(&mut self, pool: &mut TablePool, va: u64) -> Result<(&AtomicU64, u64), PagingError> {
+        let (_, off) = self.leaf_mut_from(pool, self.root, va)?;
+        Ok((self.entry_at(off, va)?, off))
+    }
+
+    /// The entry at slot offset `off` (one `leaf_mut_from` gave).
+    fn entry_at(&self, off: u64, va: u64) -> Result<&AtomicU64, PagingError> {
+        let table = self.base_gpa + (off & !(PAGE_SIZE - 1));
+        self.entry(table, (off % PAGE_SIZE) / 8, va, 1)
+    }
+
+    /// `leaf_mut` from root `root` (the address space's, or a view's):
+    /// the new tables, and the leaf's slot offset. A new PML4 entry of the
+    /// address space's own root goes into every view too.
+    fn leaf_mut_from(&mut self, pool: &mut TablePool, root: u64, va: u64) -> Result<(Vec<u64>, u64), PagingError> {
         Self::check_canonical(va)?;
         let idx = Self::indices(va);
-        let mut table = self.root;
+        let mut table = root;
+        let mut made = Vec::new();
         for (depth, &i) in idx[..3].iter().enumerate() {
             let level = 4 - depth as u8;
             let e = self.entry(table, i, va, level)?.load(Ordering::Relaxed);
@@ -350,13 +381,21 @@ impl PageTables {
                 None => {
                     let t = pool.alloc()?;
                     self.tables.insert(t);
-                    self.entry(table, i, va, level)?.store(t | PRESENT | WRITABLE | USER, Ordering::Release);
+                    made.push(t);
+                    let e = t | PRESENT | WRITABLE | USER;
+                    // Views first: the moment the root has the entry,
+                    // another thread's vCPU may walk through it.
+                    if depth == 0 && table == self.root && i != RING_SLOT {
+                        for (_, v) in &self.views {
+                            self.entry(v.root, i, va, level)?.store(e, Ordering::Release);
+                        }
+                    }
+                    self.entry(table, i, va, level)?.store(e, Ordering::Release);
                     t
                 }
             };
         }
-        let off = table - self.base_gpa + idx[3] * 8;
-        Ok((self.entry(table, idx[3], va, 1)?, off))
+        Ok((made, table - self.base_gpa + idx[3] * 8))
     }
 
     /// The leaf entry for `va`, if its tables exist.
@@ -482,44 +521,83 @@ impl PageTables {
         Ok(())
     }
 
-    /// Maps one page of the syscall ring (PML4 slot 510, this address
-    /// space's own): `user` when the stub runs in ring 3 (PVM).
-    pub fn map_ring(
+    /// Makes vCPU `cpu`'s view of this address space, mapping the
+    /// syscall ring's `pages` (va, gpa, kind) in its ring slot, `user` when
+    /// the stub runs in ring 3 (PVM): the root the vCPU must run on while
+    /// its thread uses the ring. A view the vCPU had here goes.
+    pub fn make_view(
         &mut self,
         pool: &mut TablePool,
-        va: u64,
-        gpa: u64,
-        page: RingPage,
+        cpu: u32,
+        pages: &[(u64, u64, RingPage)],
+        user: bool,
+    ) -> Result<u64, PagingError> {
+        self.drop_view(pool, cpu);
+        let root = pool.alloc()?;
+        self.tables.insert(root);
+        self.ring_tables += 1;
+        let mut view = View { root, tables: vec![root] };
+        let made = self.fill_view(pool, &mut view, pages, user);
+        self.ring_tables += (view.tables.len() - 1) as u64;
+        if let Err(e) = made {
+            self.retire_view(pool, view);
+            return Err(e);
+        }
+        self.views.push((cpu, view));
+        Ok(root)
+    }
+
+    fn fill_view(
+        &mut self,
+        pool: &mut TablePool,
+        view: &mut View,
+        pages: &[(u64, u64, RingPage)],
         user: bool,
     ) -> Result<(), PagingError> {
-        if (va >> 39) & 511 != RING_SLOT || va < 1 << 47 {
-            return Err(PagingError::Corrupt { va, level: 4, entry: 0 });
+        for i in (0..ENTRIES).filter(|&i| i != RING_SLOT) {
+            let e = self.entry(self.root, i, 0, 4)?.load(Ordering::Acquire);
+            self.entry(view.root, i, 0, 4)?.store(e, Ordering::Relaxed);
         }
-        let mut f = PRESENT | ACCESSED | DIRTY;
-        match page {
-            RingPage::Code => {}
-            RingPage::Data => f |= WRITABLE | NX,
+        for &(va, gpa, page) in pages {
+            if (va >> 39) & 511 != RING_SLOT || va < 1 << 47 {
+                return Err(PagingError::Corrupt { va, level: 4, entry: 0 });
+            }
+            let mut f = PRESENT | ACCESSED | DIRTY;
+            match page {
+                RingPage::Code => {}
+                RingPage::Data => f |= WRITABLE | NX,
+            }
+            if user {
+                f |= USER;
+            }
+            let (made, off) = self.leaf_mut_from(pool, view.root, va)?;
+            view.tables.extend(made);
+            self.entry_at(off, va)?.store((gpa & ADDR_MASK) | f, Ordering::Release);
         }
-        if user {
-            f |= USER;
-        }
-        let before = self.tables.len();
-        let entry = self.leaf_mut(pool, va)?.0;
-        entry.store((gpa & ADDR_MASK) | f, Ordering::Release);
-        self.ring_tables += (self.tables.len() - before) as u64;
         Ok(())
     }
 
-    /// Unmaps a ring page; true if it was mapped. The caller invalidates
-    /// the frame on the host (it is no user frame, so not stale here).
-    pub fn unmap_ring(&mut self, va: u64) -> bool {
-        if (va >> 39) & 511 != RING_SLOT || va < 1 << 47 {
-            return false;
+    /// The root of vCPU `cpu`'s view, if it has one here.
+    pub fn view_root(&self, cpu: u32) -> Option<u64> {
+        self.views.iter().find(|(c, _)| *c == cpu).map(|(_, v)| v.root)
+    }
+
+    /// Retires vCPU `cpu`'s view; true if it had one. No vCPU may run on
+    /// it any more; the caller makes KVM forget its translations of the
+    /// mailbox (a ring page is no user frame, so none goes stale here).
+    pub fn drop_view(&mut self, pool: &mut TablePool, cpu: u32) -> bool {
+        let Some(at) = self.views.iter().position(|(c, _)| *c == cpu) else { return false };
+        let (_, view) = self.views.swap_remove(at);
+        self.retire_view(pool, view);
+        true
+    }
+
+    fn retire_view(&mut self, pool: &mut TablePool, view: View) {
+        for t in &view.tables {
+            self.tables.remove(t);
         }
-        match self.walk(va) {
-            Ok(Some((entry, _))) => entry.swap(0, Ordering::AcqRel) & PRESENT != 0,
-            _ => false,
-        }
+        self.ring_tables -= view.tables.len() as u64;
+        pool.retire(view.tables.into_iter());
     }
 }
 
@@ -657,6 +735,73 @@ mod tests {
         assert_ne!(k.kernel_entry(), 0);
         // User walks never reach into the kernel half.
         assert_eq!(pt.leaf(0xffff_ff80_0000_0000), None);
+    }
+
+    /// Reads entry `index` of table `table_gpa`.
+    fn peek(pt: &PageTables, table_gpa: u64, index: u64) -> u64 {
+        pt.mem.atomic_u64(table_gpa - BASE + index * 8).unwrap().load(Ordering::Relaxed)
+    }
+
+    /// The leaf for `va` under root `root`, walked by hand.
+    fn walk_from(pt: &PageTables, root: u64, va: u64) -> u64 {
+        let idx = PageTables::indices(va);
+        let mut table = root;
+        for &i in &idx[..3] {
+            let e = peek(pt, table, i);
+            if e & PRESENT == 0 {
+                return 0;
+            }
+            table = e & ADDR_MASK;
+        }
+        peek(pt, table, idx[3])
+    }
+
+    #[test]
+    fn each_vcpu_view_has_its_own_ring_pages_and_the_rest_shared() {
+        let mut pool = pool(64);
+        let mut k = PageTables::new(&mut pool, None).unwrap();
+        k.map_kernel(&mut pool, 0xffff_ff80_0000_0000, 0x1000, false, true).unwrap();
+        let mut pt = PageTables::new(&mut pool, Some(k.kernel_entry())).unwrap();
+        pt.set(&mut pool, 0x40_0000, Pte::user(0x1_0000_0000, RW, true)).unwrap();
+        let (user_pages, before) = (pt.table_pages(), pool.in_use());
+        let ring = |cpu: u64| 0xffff_ff00_0000_0000 + cpu * 4 * PAGE_SIZE;
+        let pages =
+            |cpu: u64| [(ring(cpu), 0x8000_0000, RingPage::Code), (ring(cpu) + PAGE_SIZE, 0x8000_1000, RingPage::Data)];
+        let v0 = pt.make_view(&mut pool, 0, &pages(0), true).unwrap();
+        let v1 = pt.make_view(&mut pool, 1, &pages(1), true).unwrap();
+        assert_ne!(v0, v1);
+        assert_eq!((pt.view_root(0), pt.view_root(1), pt.view_root(2)), (Some(v0), Some(v1), None));
+        // The views' tables count against memory, not against VmPTE.
+        assert_eq!(pt.table_pages(), user_pages);
+        assert_eq!(pool.in_use(), before + 8);
+        // Each view maps its own vCPU's ring pages, no other's; the address
+        // space's own root maps none.
+        assert_eq!(
+            walk_from(&pt, v0, ring(0) + PAGE_SIZE),
+            0x8000_1000 | PRESENT | WRITABLE | USER | NX | ACCESSED | DIRTY
+        );
+        assert_eq!(walk_from(&pt, v0, ring(1) + PAGE_SIZE), 0);
+        assert_eq!(walk_from(&pt, v1, ring(0) + PAGE_SIZE), 0);
+        assert_ne!(walk_from(&pt, v1, ring(1)), 0);
+        assert_eq!(walk_from(&pt, pt.root_gpa(), ring(0) + PAGE_SIZE), 0);
+        // User pages and the kernel half are the same tables in every root,
+        // including PML4 entries made after the views.
+        pt.set(&mut pool, 0x7fff_ffff_e000, Pte::user(0x1_0000_4000, RW, true)).unwrap();
+        for va in [0x40_0000, 0x7fff_ffff_e000, 0xffff_ff80_0000_0000] {
+            assert_ne!(walk_from(&pt, pt.root_gpa(), va), 0, "{va:#x}");
+            for v in [v0, v1] {
+                assert_eq!(walk_from(&pt, v, va), walk_from(&pt, pt.root_gpa(), va), "{va:#x}");
+            }
+        }
+        // A view retired goes whole; its vCPU's next one is new.
+        assert!(pt.drop_view(&mut pool, 0));
+        assert!(!pt.drop_view(&mut pool, 0));
+        assert_eq!(pool.in_use(), before + 4 + 3);
+        let v0b = pt.make_view(&mut pool, 0, &pages(0), false).unwrap();
+        assert_ne!(v0b, v0);
+        assert_eq!(walk_from(&pt, v0b, ring(0) + PAGE_SIZE) & USER, 0);
+        pt.retire(&mut pool);
+        assert_eq!(pool.in_use(), k.table_pages());
     }
 
     #[test]

@@ -6,7 +6,10 @@
 //! copied it) → DONE, DELIVER or EXIT (the server's answer). The stub, or
 //! the VMM when it stops the vCPU inside the stub, may withdraw a call
 //! still in REQ by moving it back to IDLE; the server takes a call only by
-//! moving it from REQ to TAKEN, so each call runs at most once.
+//! moving it from REQ to TAKEN, so each call runs at most once. Under PVM
+//! the mailbox is its thread's own user page: the VMM believes its state
+//! only where the server's record of what it did agrees
+//! (`sandbox::ring::RingServer::taken`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 

@@ -82,14 +82,21 @@ fn map_populate_mcl_future_and_onfault_match_linux() {
 #[test]
 fn rlimit_memlock_gives_linux_errors() {
     for libc in LIBCS {
-        let run = run_fixture(&pressure(libc), &["memlock"]);
+        // RLIMIT_MEMLOCK binds an ordinary user; root's CAP_IPC_LOCK lifts it.
+        let run = run_with(&pressure(libc), &["memlock"], |c| c.identity = Some(user_1000()));
         assert_eq!(
             run.stdout,
             "memlock: over_limit=ENOMEM small=0 map_locked_over=EAGAIN mremap_over=EAGAIN zero_limit=EPERM\n",
             "{libc}"
         );
+        let root = faultline::Identity { uid: 0, gid: 0, groups: Vec::new() };
+        let run = run_with(&pressure(libc), &["memlock"], |c| c.identity = Some(root));
+        assert_eq!(run.stdout, "memlock: over_limit=? small=0 map_locked_over=? mremap_over=? zero_limit=?\n");
         // A lower limit from the command line.
-        let run = run_with(&pressure(libc), &["memlock"], |c| c.memlock_limit = 512 << 10);
+        let run = run_with(&pressure(libc), &["memlock"], |c| {
+            c.memlock_limit = 512 << 10;
+            c.identity = Some(user_1000());
+        });
         assert!(run.stdout.starts_with("memlock: over_limit=ENOMEM small=-1 "), "{libc}: {}", run.stdout);
     }
 }

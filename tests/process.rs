@@ -338,8 +338,9 @@ fn a_fork_bomb_meets_eagain_and_ends_cleanly() {
             assert!(t0.elapsed() < Duration::from_secs(20));
         }
         // RLIMIT_NPROC, set by the program itself, counts every task of
-        // its user: itself and 9 children.
-        let run = run_path(&procs(libc), &["bomb", "10"], |_| {});
+        // its user: itself and 9 children (root's CAP_SYS_RESOURCE would
+        // pass it).
+        let run = run_path(&procs(libc), &["bomb", "10"], |c| c.identity = Some(user_1000()));
         assert_eq!((run.stdout.as_str(), run.code()), ("bomb: made 9, then EAGAIN; reaped 9\n", 0), "{libc}");
     }
 }

@@ -22,6 +22,9 @@ impl KernelState {
         }
         t.exited = true;
         t.killed = true;
+        // Its task_struct and kernel stack go now, before anyone joining
+        // it hears (its vCPU thread leaves later).
+        t.kmem = None;
         let (pid, ctid) = (t.pid, std::mem::take(&mut t.clear_child_tid));
         let robust = std::mem::take(&mut t.robust_list).0;
         if robust != 0 && self.procs.get(&pid).is_some_and(|p| !p.is_zombie()) {

@@ -15,6 +15,7 @@ pub mod files;
 pub mod fork;
 pub mod futex;
 pub mod initial_stack;
+pub mod kmem;
 pub mod limits;
 pub mod live;
 pub mod mm_fault;
@@ -191,6 +192,12 @@ pub struct KernelState {
     pub top_exited: Vec<live::TopRow>,
     /// The last vmstat line's counters, for the next one's rates.
     pub vmstat_last: Option<live::VmstatSample>,
+    /// Open file descriptions (fs.file-nr), each holding a place here.
+    pub nr_files: kmem::FileCount,
+    /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
+    pub pipe_user_pages: Arc<std::sync::atomic::AtomicU64>,
+    /// The kernel memory of every queued signal (struct sigqueue).
+    pub sigqueue_kmem: Option<crate::mm::KmemCharge>,
 }
 
 /// What the vCPU thread does next.
@@ -431,6 +438,9 @@ impl KernelState {
             io: live::IoCounters::default(),
             top_exited: Vec::new(),
             vmstat_last: None,
+            nr_files: Default::default(),
+            pipe_user_pages: Default::default(),
+            sigqueue_kmem: None,
         }
     }
 

@@ -10,7 +10,7 @@ use super::files::FileKind;
 use super::process::{Pid, ProcState, GID, UID};
 use super::KernelState;
 use crate::arch::PAGE_SIZE;
-use crate::mm::{Backing, VmaKind};
+use crate::mm::{Backing, KmemClass, VmaKind};
 
 const KIB: u64 = PAGE_SIZE / 1024;
 
@@ -96,6 +96,13 @@ pub struct MemInfo {
     pub shmem: u64,
     /// PageTables: page tables.
     pub page_tables: u64,
+    /// SReclaimable: kernel objects the kernel could shrink (Slab is the
+    /// sum of this and the next).
+    pub slab_reclaimable: u64,
+    /// SUnreclaim: kernel objects it cannot.
+    pub slab_unreclaimable: u64,
+    /// KernelStack: threads' kernel stacks.
+    pub kernel_stack: u64,
     /// CommitLimit: what strict overcommit allows.
     pub commit_limit: u64,
     /// Committed_AS: memory promised to mappings.
@@ -194,7 +201,9 @@ impl KernelState {
         let swap_total = self.phys.swap.capacity() as u64 * KIB;
         // What the page allocator has free: resident frames and page
         // tables hold the rest.
-        let free = self.phys.buddy.free_pages() * KIB;
+        // Kernel memory's pages freed since its last sync are free.
+        let free = (self.phys.buddy.free_pages() + self.phys.kmem_idle_pages()) * KIB;
+        let kmem = |c| self.phys.kmem.pages(c) * KIB;
         MemInfo {
             mem_total: total,
             mem_free: free,
@@ -206,6 +215,9 @@ impl KernelState {
             anon_pages: c.anon * KIB,
             shmem: c.shmem * KIB,
             page_tables: self.phys.tables.in_use() * KIB,
+            slab_reclaimable: kmem(KmemClass::SlabReclaimable),
+            slab_unreclaimable: kmem(KmemClass::SlabUnreclaimable),
+            kernel_stack: kmem(KmemClass::KernelStack),
             commit_limit: self.commit_limit() * KIB,
             committed_as: self.committed_pages() * KIB,
         }
@@ -519,11 +531,11 @@ pub fn meminfo(k: &KernelState) -> String {
         ("AnonPages", i.anon_pages),
         ("Mapped", i.cached),
         ("Shmem", i.shmem),
-        ("KReclaimable", 0),
-        ("Slab", 0),
-        ("SReclaimable", 0),
-        ("SUnreclaim", 0),
-        ("KernelStack", 0),
+        ("KReclaimable", i.slab_reclaimable),
+        ("Slab", i.slab_reclaimable + i.slab_unreclaimable),
+        ("SReclaimable", i.slab_reclaimable),
+        ("SUnreclaim", i.slab_unreclaimable),
+        ("KernelStack", i.kernel_stack),
         ("PageTables", i.page_tables),
         ("SecPageTables", 0),
         ("NFS_Unstable", 0),
@@ -648,7 +660,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         ["status"] => ProcNode::File(status(k, p).into_bytes()),
         ["stat"] => ProcNode::File(stat(k, p).into_bytes()),
         ["statm"] => ProcNode::File(statm(k, p).into_bytes()),
-        ["cmdline"] => ProcNode::File(p.cmdline.clone()),
+        ["cmdline"] => ProcNode::File(p.cmdline.bytes.clone()),
         ["comm"] => ProcNode::File(format!("{}\n", p.comm).into_bytes()),
         ["environ"] => {
             let mut env = Vec::new();

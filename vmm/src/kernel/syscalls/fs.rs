@@ -269,8 +269,8 @@ fn host_stdio_meta(fd: Option<i32>) -> Meta {
 
 /// Installs `file` at the lowest free descriptor.
 pub fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysResult {
-    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE).min(1 << 20) as usize;
-    let fd = ctx.proc_mut().files.install(Fd { file, cloexec }, 0, limit)?;
+    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE) as usize;
+    let fd = ctx.k.fd_install(ctx.pid, Fd { file, cloexec }, 0, limit)?;
     Ok(fd as i64)
 }
 
@@ -776,7 +776,7 @@ fn dup_to(ctx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
     if new < 0 || new as u64 >= limit {
         return Err(EBADF);
     }
-    let old_fd = ctx.proc_mut().files.set(new, Fd { file: f, cloexec });
+    let old_fd = ctx.k.fd_set(ctx.pid, new, Fd { file: f, cloexec })?;
     // The replaced file closes (outside the table update).
     drop(old_fd);
     Ok(new as i64)
@@ -804,12 +804,11 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(fd)?;
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
-            let limit = ctx.proc().limits.cur(RLIMIT_NOFILE).min(1 << 20) as usize;
+            let limit = ctx.proc().limits.cur(RLIMIT_NOFILE) as usize;
             if arg as usize >= limit {
                 return Err(EINVAL);
             }
-            let fd =
-                ctx.proc_mut().files.install(Fd { file: f, cloexec: cmd == F_DUPFD_CLOEXEC }, arg as usize, limit)?;
+            let fd = ctx.k.fd_install(ctx.pid, Fd { file: f, cloexec: cmd == F_DUPFD_CLOEXEC }, arg as usize, limit)?;
             Ok(fd as i64)
         }
         F_GETFD => Ok(i64::from(ctx.proc().files.get(fd).is_some_and(|f| f.cloexec))),

@@ -256,7 +256,13 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             // hold a thousand copies. A large one is asked for again at the
             // next read (the kernel's cache has it while nothing changed),
             // as seq_file generates again from the offset.
-            *contents.lock() = (c.len() <= super::super::PROC_KEEP_PER_FD).then(|| c.clone());
+            // What it keeps is its seq_file buffer: kernel memory, charged
+            // (not kept when RAM is out).
+            let kept = (c.len() <= super::super::PROC_KEEP_PER_FD)
+                .then(|| ctx.k.kmem_charge(crate::mm::Kmem::Kmalloc(c.len() as u64), 1).ok())
+                .flatten();
+            *contents.lock() = kept.is_some().then(|| c.clone());
+            file.kmem.lock().kept = kept;
             let start = (at as usize).min(c.len());
             let n = (c.len() - start).min(count as usize);
             let out = c[start..start + n].to_vec();

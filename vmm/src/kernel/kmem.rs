@@ -1,0 +1,158 @@
+//! Charging kernel memory (see [`crate::mm::kmem`]): the kernel's objects
+//! made for the guest hold pages of its RAM, and past the budget the
+//! allocation fails with Linux's errno instead of growing the host.
+//!
+//! Limits that are counts rather than memory live here too: fs.file-max
+//! (ENFILE), fs.nr_open, and the per-user pipe pages of fs/pipe.c.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::errno::{Errno, ENOMEM};
+use super::KernelState;
+use crate::fault::reclaim;
+use crate::mm::{Kmem, KmemCharge};
+
+/// NR_FILE: the least fs.file-max.
+pub const NR_FILE: u64 = 8192;
+/// fs.nr_open's default (sysctl_nr_open): the most RLIMIT_NOFILE may be.
+pub const NR_OPEN: u64 = 1 << 20;
+
+/// fs.file-max for RAM of `pages`, as files_maxfiles_init() sets it at
+/// boot (when nothing is in use yet): a tenth of RAM in KiB, at least
+/// NR_FILE.
+pub fn file_max(pages: u64) -> u64 {
+    (pages * (crate::arch::PAGE_SIZE / 1024) / 10).max(NR_FILE)
+}
+
+/// kernel.threads-max for RAM of `pages`, as set_max_threads() finds it:
+/// RAM over eight kernel stacks, within MIN_THREADS (20) and MAX_THREADS
+/// (FUTEX_TID_MASK).
+pub fn max_threads(pages: u64) -> u64 {
+    (pages * crate::arch::PAGE_SIZE / (crate::mm::kmem::THREAD_SIZE * 8)).clamp(20, 0x3fff_ffff)
+}
+
+/// The sandbox's counts of open files (`file-nr`), shared with the charge
+/// each open file holds.
+pub type FileCount = Arc<AtomicU64>;
+
+/// What an open file description holds: its struct file, and its place in
+/// fs.file-nr. Dropped with the description.
+#[derive(Debug)]
+pub struct FileCharge {
+    _kmem: KmemCharge,
+    count: FileCount,
+}
+
+impl Drop for FileCharge {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+impl KernelState {
+    /// **The charging API.** Charges `n` of `obj` to kernel memory and
+    /// returns the charge, which gives the memory back when dropped: keep
+    /// it inside the object it pays for (an inode's charge in the inode, a
+    /// symlink target's beside the target), so that whatever frees the
+    /// object, wherever, uncharges it. Call it before making the host-side
+    /// object, and fail the guest's call with the error:
+    ///
+    /// ```ignore
+    /// let charge = k.kmem_charge(Kmem::Kmalloc(target.len() as u64), 1)?; // ENOMEM past the budget
+    /// let link = Symlink { target, _charge: charge };
+    /// ```
+    ///
+    /// Reclaim runs first when RAM is below its low watermark, as for a
+    /// user page; the charge then takes pages down to the low watermark
+    /// (the gap to min stays for user pages). Past that it fails with
+    /// ENOMEM (map it to the errno Linux's caller would return: ENOSPC,
+    /// ENFILE, EAGAIN, …). It never calls the OOM killer, whose badness
+    /// does not count kernel memory: Linux's memory cgroup would kill the
+    /// program at its limit, faultline gives it the errno.
+    ///
+    /// To grow an existing charge use [`KernelState::kmem_grow`]; to give
+    /// part of one back, [`KmemCharge::shrink`] (no kernel needed).
+    pub fn kmem_charge(&mut self, obj: Kmem, n: u64) -> Result<KmemCharge, Errno> {
+        self.kmem_room(obj, n);
+        self.phys.kmem_take(obj, n).ok_or(ENOMEM)
+    }
+
+    /// Adds one `obj` to `charge` (ENOMEM past the budget).
+    pub fn kmem_grow(&mut self, charge: &mut KmemCharge, obj: Kmem) -> Result<(), Errno> {
+        self.kmem_room(obj, 1);
+        if self.phys.kmem_grow(charge, obj) {
+            Ok(())
+        } else {
+            Err(ENOMEM)
+        }
+    }
+
+    /// Replaces `charge` with one of `n` of `obj` (a ring or table
+    /// resized); on ENOMEM the old one stays.
+    pub fn kmem_resize(&mut self, charge: &mut KmemCharge, obj: Kmem, n: u64) -> Result<(), Errno> {
+        *charge = self.kmem_charge(obj, n)?;
+        Ok(())
+    }
+
+    /// Reclaims if RAM is short of what `n` of `obj` needs, noting the
+    /// evictions on the timeline.
+    fn kmem_room(&mut self, obj: Kmem, n: u64) {
+        let pages = self.phys.kmem.total_pages_with(obj.class(), obj.bytes().saturating_mul(n));
+        if pages <= self.phys.kmem_pages() {
+            return;
+        }
+        let mut evicted = Vec::new();
+        let _ = reclaim::make_room(&mut self.phys, &mut evicted);
+        if !evicted.is_empty() {
+            self.note_evictions(&evicted, Instant::now());
+        }
+    }
+
+    /// fs.file-max: the most open files the sandbox may hold.
+    pub fn file_max(&self) -> u64 {
+        file_max(self.phys.budget.resident_pages)
+    }
+
+    /// Open files now (fs.file-nr's first field).
+    pub fn nr_files(&self) -> u64 {
+        self.nr_files.load(Ordering::Relaxed)
+    }
+
+    /// alloc_empty_file(): a new open file description's struct file,
+    /// ENFILE once the sandbox holds fs.file-max of them (the guest has no
+    /// CAP_SYS_ADMIN to go past it), ENOMEM past the budget.
+    pub fn charge_file(&mut self) -> Result<FileCharge, Errno> {
+        if self.nr_files() >= self.file_max() {
+            return Err(super::errno::ENFILE);
+        }
+        let kmem = self.kmem_charge(Kmem::File, 1)?;
+        self.nr_files.fetch_add(1, Ordering::Relaxed);
+        Ok(FileCharge { _kmem: kmem, count: self.nr_files.clone() })
+    }
+
+    /// The kernel memory of a new thread: its task_struct and its kernel
+    /// stack (dup_task_struct(); ENOMEM when RAM is out).
+    pub fn charge_task(&mut self) -> Result<[KmemCharge; 2], Errno> {
+        let task = self.kmem_charge(Kmem::Task, 1)?;
+        let stack = self.kmem_charge(Kmem::KernelStack, 1)?;
+        Ok([task, stack])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sysctl_defaults_follow_ram() {
+        // 64 MiB: a tenth of 65536 KiB is below NR_FILE.
+        assert_eq!(file_max(16384), 8192);
+        // 24 GiB.
+        assert_eq!(file_max(6 << 20), 2_516_582);
+        // 64 MiB: 512 threads (RLIMIT_SIGPENDING 256).
+        assert_eq!(max_threads(16384), 512);
+        assert_eq!(max_threads(16), 20);
+    }
+}

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 
 use super::errno::*;
 use super::files::vfs::{ProcLinks, S_IFDIR, S_IFLNK, S_IFREG};
-use super::files::FileKind;
+use super::files::{pipe, FileKind};
 use super::process::{Pid, ProcState, GID, UID};
 use super::KernelState;
 use crate::arch::PAGE_SIZE;
@@ -773,7 +773,20 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
     let rest: Vec<&str> = c.iter().map(String::as_str).collect();
     let v = |x: u64| Ok(ProcNode::File(format!("{x}\n").into_bytes()));
     match rest.as_slice() {
-        [] => Ok(ProcNode::Dir(vec![("vm".into(), 4), ("kernel".into(), 4)])),
+        [] => Ok(ProcNode::Dir(vec![("vm".into(), 4), ("kernel".into(), 4), ("fs".into(), 4)])),
+        ["fs"] => Ok(ProcNode::Dir(
+            ["file-max", "file-nr", "nr_open", "pipe-max-size", "pipe-user-pages-hard", "pipe-user-pages-soft"]
+                .iter()
+                .map(|n| (n.to_string(), 8))
+                .collect(),
+        )),
+        ["fs", "file-max"] => v(k.file_max()),
+        // Allocated, free (always 0 since 2.6), maximum.
+        ["fs", "file-nr"] => Ok(ProcNode::File(format!("{}\t0\t{}\n", k.nr_files(), k.file_max()).into_bytes())),
+        ["fs", "nr_open"] => v(super::kmem::NR_OPEN),
+        ["fs", "pipe-max-size"] => v(pipe::PIPE_MAX_SIZE),
+        ["fs", "pipe-user-pages-hard"] => v(pipe::PIPE_USER_PAGES_HARD),
+        ["fs", "pipe-user-pages-soft"] => v(pipe::PIPE_USER_PAGES_SOFT),
         ["vm"] => Ok(ProcNode::Dir(
             [
                 "overcommit_memory",

@@ -831,8 +831,9 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         F_SETLK | F_SETLKW | 36..=38 => Ok(0),
         F_SETOWN => Ok(0),
         F_GETOWN => Ok(0),
-        F_GETPIPE_SZ | F_SETPIPE_SZ => match f.kind {
-            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(pipe::PIPE_CAPACITY as i64),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if cmd == F_GETPIPE_SZ => Ok(p.size() as i64),
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Ok(ctx.k.pipe_set_size(p, arg as u32)? as i64),
             _ => Err(EBADF),
         },
         F_ADD_SEALS => fschange::seals(ctx, &f, Some(arg as u32)),
@@ -854,7 +855,8 @@ fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(EINVAL);
     }
-    let p = Arc::new(Pipe::new());
+    // get_pipe_inode()'s failure is ENFILE.
+    let p = ctx.k.new_pipe().map_err(|_| ENFILE)?;
     let st = flags & (O_NONBLOCK | O_DIRECT);
     let r = OpenFile::new(FileKind::PipeRead(p.clone()), O_RDONLY | st, "");
     let w = OpenFile::new(FileKind::PipeWrite(p), O_WRONLY | st, "");

@@ -96,15 +96,14 @@ impl KernelState {
         Ok(())
     }
 
-    /// Reclaims if RAM is short of what `n` of `obj` needs, noting the
+    /// Reclaims if RAM is short of the pages `n` of `obj` need, noting the
     /// evictions on the timeline.
     fn kmem_room(&mut self, obj: Kmem, n: u64) {
+        self.phys.sync_kmem();
         let pages = self.phys.kmem.total_pages_with(obj.class(), obj.bytes().saturating_mul(n));
-        if pages <= self.phys.kmem_pages() {
-            return;
-        }
+        let Some(need) = pages.checked_sub(self.phys.kmem_pages()).filter(|&p| p > 0) else { return };
         let mut evicted = Vec::new();
-        let _ = reclaim::make_room(&mut self.phys, &mut evicted);
+        reclaim::make_room_for(&mut self.phys, need, &mut evicted);
         if !evicted.is_empty() {
             self.note_evictions(&evicted, Instant::now());
         }

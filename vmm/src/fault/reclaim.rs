@@ -151,7 +151,7 @@ pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), Faul
 /// until they fit above high. The caller takes them, or fails.
 pub fn make_room_for(phys: &mut Phys, n: u64, evicted: &mut Vec<Evicted>) {
     phys.sync_tables();
-    if phys.buddy.free_pages() > phys.buddy.wmark_pages(Wmark::Low) + n {
+    if phys.buddy.free_pages() >= phys.buddy.wmark_pages(Wmark::Low) + n {
         return;
     }
     if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {

@@ -51,7 +51,32 @@ impl Drop for FileCharge {
     }
 }
 
+/// A descriptor's place in the /proc contents descriptors keep
+/// ([`super::PROC_KEEP_BYTES`]); given back when dropped.
+#[derive(Debug)]
+pub struct ProcKept {
+    bytes: u64,
+    total: Arc<AtomicU64>,
+}
+
+impl Drop for ProcKept {
+    fn drop(&mut self) {
+        self.total.fetch_sub(self.bytes, Ordering::Relaxed);
+    }
+}
+
 impl KernelState {
+    /// Room for a descriptor to keep `len` bytes of a /proc file, if all
+    /// descriptors together stay within PROC_KEEP_BYTES.
+    pub fn proc_keep(&mut self, len: usize) -> Option<ProcKept> {
+        let len = len as u64;
+        if self.proc_kept.load(Ordering::Relaxed) + len > super::PROC_KEEP_BYTES {
+            return None;
+        }
+        self.proc_kept.fetch_add(len, Ordering::Relaxed);
+        Some(ProcKept { bytes: len, total: self.proc_kept.clone() })
+    }
+
     /// **The charging API.** Charges `n` of `obj` to kernel memory and
     /// returns the charge, which gives the memory back when dropped: keep
     /// it inside the object it pays for (an inode's charge in the inode, a

@@ -132,6 +132,10 @@ pub enum Stop {
 pub const PROC_KEEP_PER_FD: usize = 16 << 10;
 /// Bytes of /proc files the kernel's shared cache may hold.
 pub const PROC_CACHE_BYTES: usize = 16 << 20;
+/// Bytes of /proc files all descriptors together may keep (a fixed cost,
+/// as the cache: charging them to RAM would make every /proc read move
+/// MemFree, which programs that watch it read through /proc).
+pub const PROC_KEEP_BYTES: u64 = 16 << 20;
 
 pub struct KernelState {
     pub phys: Phys,
@@ -198,6 +202,8 @@ pub struct KernelState {
     pub pipe_user_pages: Arc<std::sync::atomic::AtomicU64>,
     /// The kernel memory of every queued signal (struct sigqueue).
     pub sigqueue_kmem: Option<crate::mm::KmemCharge>,
+    /// Bytes of /proc contents descriptors keep now.
+    pub proc_kept: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What the vCPU thread does next.
@@ -441,6 +447,7 @@ impl KernelState {
             nr_files: Default::default(),
             pipe_user_pages: Default::default(),
             sigqueue_kmem: None,
+            proc_kept: Default::default(),
         }
     }
 

@@ -111,7 +111,8 @@ pub struct OpenFile {
     /// The path it was opened by, for /proc/PID/fd and strace.
     pub path: String,
     /// Kernel memory it holds: its struct file (from its first
-    /// descriptor on), and the /proc contents it keeps between reads.
+    /// descriptor on), and its place in the bytes of /proc contents
+    /// descriptors keep between reads.
     pub kmem: Mutex<FileKmem>,
 }
 
@@ -119,7 +120,7 @@ pub struct OpenFile {
 #[derive(Debug, Default)]
 pub struct FileKmem {
     pub file: Option<FileCharge>,
-    pub kept: Option<KmemCharge>,
+    pub kept: Option<super::kmem::ProcKept>,
 }
 
 impl OpenFile {

@@ -272,11 +272,9 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             // hold a thousand copies. A large one is asked for again at the
             // next read (the kernel's cache has it while nothing changed),
             // as seq_file generates again from the offset.
-            // What it keeps is its seq_file buffer: kernel memory, charged
-            // (not kept when RAM is out).
-            let kept = (c.len() <= super::super::PROC_KEEP_PER_FD)
-                .then(|| ctx.k.kmem_charge(crate::mm::Kmem::Kmalloc(c.len() as u64), 1).ok())
-                .flatten();
+            // And all descriptors together keep at most PROC_KEEP_BYTES:
+            // past that, a descriptor is as for a large file.
+            let kept = (c.len() <= super::super::PROC_KEEP_PER_FD).then(|| ctx.k.proc_keep(c.len())).flatten();
             *contents.lock() = kept.is_some().then(|| c.clone());
             file.kmem.lock().kept = kept;
             let start = (at as usize).min(c.len());

@@ -11,7 +11,9 @@
  *   fsprobe perms PATH...          stat, open, list and search each path
  *   fsprobe mkmany DIR N           N empty files made and closed
  *   fsprobe deep DIR N             N nested directories, each entered
- *   fsprobe links DIR N LEN        N symlinks with LEN-byte targets */
+ *   fsprobe links DIR N LEN        N symlinks with LEN-byte targets
+ *   fsprobe slab DIR N             SReclaimable's growth for N directories
+ *                                  made, then after they are removed */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
@@ -278,6 +280,40 @@ static void links(long n, long len)
     printf("\n");
 }
 
+static long meminfo(const char *key)
+{
+    FILE *f = fopen("/proc/meminfo", "r");
+    char line[256];
+    long v = -1;
+    size_t k = strlen(key);
+    while (f && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, k) && line[k] == ':')
+            v = atol(line + k + 1);
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static void slab(long n)
+{
+    char name[64];
+    long before = meminfo("SReclaimable");
+    for (long i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "s%ld", i);
+        if (mkdir(at(name), 0755) != 0) {
+            printf("mkdir %ld: errno %d\n", i, errno);
+            return;
+        }
+    }
+    long made = meminfo("SReclaimable");
+    for (long i = 0; i < n; i++) {
+        snprintf(name, sizeof name, "s%ld", i);
+        rmdir(at(name));
+    }
+    long gone = meminfo("SReclaimable");
+    printf("SReclaimable: +%ld kB for %ld directories, +%ld kB once removed\n", made - before, n, gone - before);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -303,6 +339,11 @@ int main(int argc, char **argv)
     if (argc == 4 && !strcmp(argv[1], "deep")) {
         snprintf(dir, sizeof dir, "%s", argv[2]);
         deep(atol(argv[3]));
+        return 0;
+    }
+    if (argc == 4 && !strcmp(argv[1], "slab")) {
+        snprintf(dir, sizeof dir, "%s", argv[2]);
+        slab(atol(argv[3]));
         return 0;
     }
     if (argc == 5 && !strcmp(argv[1], "links")) {

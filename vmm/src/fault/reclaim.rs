@@ -138,7 +138,7 @@ pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), Faul
         return Ok(());
     }
     if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {
-        shrink(phys, evicted);
+        shrink(phys, 0, evicted);
     }
     if phys.buddy.watermark_ok(0, Wmark::Min) {
         return Ok(());
@@ -146,13 +146,31 @@ pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), Faul
     Err(FaultError::OutOfMemory)
 }
 
+/// Makes room for `n` more pages of kernel memory, which it takes only
+/// above the low watermark: reclaims while taking them would go below it,
+/// until they fit above high. The caller takes them, or fails.
+pub fn make_room_for(phys: &mut Phys, n: u64, evicted: &mut Vec<Evicted>) {
+    phys.sync_tables();
+    if phys.buddy.free_pages() >= phys.buddy.wmark_pages(Wmark::Low) + n {
+        return;
+    }
+    if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {
+        shrink(phys, n, evicted);
+    }
+}
+
 /// kswapd's balance_pgdat(): evicts with the CLOCK hand until a zone is
-/// above its high watermark, or nothing more can go.
-fn shrink(phys: &mut Phys, evicted: &mut Vec<Evicted>) {
+/// above its high watermark (with `extra` pages more free), or nothing
+/// more can go.
+fn shrink(phys: &mut Phys, extra: u64, evicted: &mut Vec<Evicted>) {
     // Every frame is met at most twice (once to clear its bits, once to
     // evict it); more means nothing can go.
     let mut left = 2 * phys.clock.len() + 1;
-    while !phys.buddy.watermark_ok(0, Wmark::High) && left > 0 {
+    let enough = |phys: &Phys| {
+        phys.buddy.watermark_ok(0, Wmark::High)
+            && (extra == 0 || phys.buddy.free_pages() > phys.buddy.wmark_pages(Wmark::High) + extra)
+    };
+    while !enough(phys) && left > 0 {
         left -= 1;
         let Some((gpa, gen)) = phys.clock.pop_front() else { break };
         let Some(f) = phys.frame(gpa).filter(|f| f.clock_gen == Some(gen)) else { continue };

@@ -16,7 +16,7 @@ use super::files::vfs::Lookup;
 use super::files::vfs::{Node, OpenNode, PATH_MAX};
 use super::initial_stack::{initial_stack, ExecInfo};
 use super::limits::RLIMIT_STACK;
-use super::process::{comm_of, Pid, Tid};
+use super::process::{comm_of, Cmdline, Pid, Tid};
 use super::task::Ctx;
 use super::{Entry, KernelState};
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
@@ -427,13 +427,23 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
     };
     let (pid, tid) = (ctx.pid, ctx.tid);
     let stack = ctx.proc().limits.cur(RLIMIT_STACK);
+    let cmdline = ctx.k.cmdline(&argv)?;
     let loaded = ctx.k.load_program(pid, tid, &file, &image, &argv, &envp, &execfn, stack)?;
-    commit(ctx, loaded, &file, &argv);
+    commit(ctx, loaded, &file, cmdline);
     Ok(0)
 }
 
+impl KernelState {
+    /// The kernel's copy of `argv` for /proc/PID/cmdline, charged (ENOMEM).
+    pub fn cmdline(&mut self, argv: &[Vec<u8>]) -> Result<Arc<Cmdline>, Errno> {
+        let bytes: Vec<u8> = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
+        let kmem = Some(self.kmem_charge(crate::mm::Kmem::Kmalloc(bytes.len() as u64), 1)?);
+        Ok(Arc::new(Cmdline { bytes, kmem }))
+    }
+}
+
 /// Past the point of no return: the process becomes the new program.
-fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
+fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>) {
     let tid = ctx.tid;
     // de_thread(): every other thread of the process goes.
     let others: Vec<Tid> = ctx.proc().threads.iter().copied().filter(|&t| t != tid).collect();
@@ -452,7 +462,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
     p.cred.exec();
     p.comm = comm_of(&file.path);
     p.exe = file.path.clone();
-    p.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
+    p.cmdline = cmdline;
     let vfork_parent = p.vfork_parent.take();
     p.did_exec = true;
     if let Some(t) = vfork_parent.and_then(|t| ctx.k.threads.get(&t)) {
@@ -498,7 +508,8 @@ impl KernelState {
         for (i, kind) in stdio.into_iter().enumerate() {
             let flags = if i == 0 { O_RDONLY } else { O_WRONLY };
             let f = OpenFile::new(kind, flags, "");
-            files.install(Fd { file: f, cloexec: false }, i, 1 << 20).map_err(|_| EMFILE)?;
+            self.charge_open_file(&f)?;
+            files.set(i as i32, Fd { file: f, cloexec: false });
         }
         let p = Process {
             pid,
@@ -507,7 +518,7 @@ impl KernelState {
             sid: pid,
             comm: comm_of(&file.path),
             exe: file.path.clone(),
-            cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
+            cmdline: self.cmdline(argv)?,
             mm: MmId(0),
             files,
             cwd,
@@ -542,7 +553,8 @@ impl KernelState {
         self.procs.get_mut(&pid).expect("just made").mm = loaded.mm;
         let regs =
             UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
-        let t = super::thread::Thread::new(pid, pid, super::thread::StartState { regs, fpu: None });
+        let mut t = super::thread::Thread::new(pid, pid, super::thread::StartState { regs, fpu: None });
+        t.kmem = Some(self.charge_task()?);
         self.threads.insert(pid, t);
         self.to_spawn.push(pid);
         Ok(pid)

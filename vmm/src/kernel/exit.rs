@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use super::errno::{Errno, EAGAIN};
 use super::process::{ExitStatus, Pid, ProcState, Tid};
 use super::signal::{self, SigInfo};
 use super::KernelState;
+use crate::mm::Kmem;
 use crate::mm::Residency;
 use crate::timeline::{ProcessSummary, RegionId, RegionShape, RegionSummary};
 
@@ -22,6 +24,9 @@ impl KernelState {
         }
         t.exited = true;
         t.killed = true;
+        // Its task_struct and kernel stack go now, before anyone joining
+        // it hears (its vCPU thread leaves later).
+        t.kmem = None;
         let (pid, ctid) = (t.pid, std::mem::take(&mut t.clear_child_tid));
         let robust = std::mem::take(&mut t.robust_list).0;
         if robust != 0 && self.procs.get(&pid).is_some_and(|p| !p.is_zombie()) {
@@ -173,19 +178,32 @@ impl KernelState {
     /// Queues `info` for process `pid` (any thread that does not block it
     /// takes it).
     pub fn send_process_signal(&mut self, pid: Pid, info: SigInfo) {
-        let Some(p) = self.procs.get_mut(&pid) else { return };
+        let _ = self.try_send_process_signal(pid, info);
+    }
+
+    /// The same, with EAGAIN for a real-time signal from sigqueue that
+    /// finds no room in the queues (RLIMIT_SIGPENDING).
+    pub fn try_send_process_signal(&mut self, pid: Pid, info: SigInfo) -> Result<(), Errno> {
+        let Some(p) = self.procs.get(&pid) else { return Ok(()) };
         if p.is_zombie() {
-            return;
+            return Ok(());
         }
         if info.signo == signal::SIGKILL {
             self.kill_process(pid, ExitStatus::Killed(signal::SIGKILL));
-            return;
+            return Ok(());
         }
         // Ignored signals are dropped at once (SIGCONT still continues).
         if p.sig.ignored(info.signo) {
-            return;
+            return Ok(());
         }
-        p.shared_pending.add(info);
+        let legacy = info.signo < signal::SIGRTMIN && p.shared_pending.set & signal::bit(info.signo) != 0;
+        let queue = legacy || self.sigqueue_admit(pid, &info)?;
+        let p = self.procs.get_mut(&pid).expect("just found");
+        if queue {
+            p.shared_pending.add(info);
+        } else {
+            p.shared_pending.add_without_info(info.signo);
+        }
         let threads = p.threads.clone();
         // Wake a thread that can take it (or all: each re-checks).
         for tid in threads {
@@ -197,34 +215,98 @@ impl KernelState {
             }
         }
         self.epoch += 1;
+        Ok(())
     }
 
     /// Queues `info` for thread `tid` alone.
     pub fn send_thread_signal(&mut self, tid: Tid, info: SigInfo) {
-        let Some(t) = self.threads.get_mut(&tid) else { return };
+        let _ = self.try_send_thread_signal(tid, info);
+    }
+
+    /// The same, with EAGAIN as [`KernelState::try_send_process_signal`].
+    pub fn try_send_thread_signal(&mut self, tid: Tid, info: SigInfo) -> Result<(), Errno> {
+        let Some(t) = self.threads.get(&tid) else { return Ok(()) };
         if info.signo == signal::SIGKILL {
             let pid = t.pid;
             self.kill_process(pid, ExitStatus::Killed(signal::SIGKILL));
-            return;
+            return Ok(());
         }
         let pid = t.pid;
         if self.procs.get(&pid).is_some_and(|p| p.sig.ignored(info.signo)) {
-            return;
+            return Ok(());
         }
+        let legacy = info.signo < signal::SIGRTMIN && t.pending.set & signal::bit(info.signo) != 0;
+        let queue = legacy || self.sigqueue_admit(pid, &info)?;
         let t = self.threads.get_mut(&tid).expect("just found");
-        t.pending.add(info);
+        if queue {
+            t.pending.add(info);
+        } else {
+            t.pending.add_without_info(info.signo);
+        }
         t.wake();
+        Ok(())
+    }
+
+    /// Signals queued now, over the sandbox (its one user's count).
+    fn sigqueued(&self) -> u64 {
+        let t: usize = self.threads.values().map(|t| t.pending.queue.len()).sum();
+        let p: usize = self.procs.values().map(|p| p.shared_pending.queue.len()).sum();
+        (t + p) as u64
+    }
+
+    /// __sigqueue_alloc() for a signal to process `pid`: true if `info`
+    /// gets a queue entry (within the target's RLIMIT_SIGPENDING, counted
+    /// over the sandbox's user, and with kernel memory for it). A standard
+    /// signal from the kernel or kill() goes past the limit; one that
+    /// finds no entry is pending without its info (false), except a
+    /// real-time one not from kill(): EAGAIN, as __send_signal_locked().
+    fn sigqueue_admit(&mut self, pid: Pid, info: &SigInfo) -> Result<bool, Errno> {
+        let limit = self.procs.get(&pid).map_or(0, |p| p.limits.cur(super::limits::RLIMIT_SIGPENDING));
+        let override_rlimit = info.signo < signal::SIGRTMIN && info.code >= 0;
+        let queued = self.sigqueued();
+        self.sigqueue_sync(queued);
+        if override_rlimit || queued < limit {
+            let charged = match self.sigqueue_kmem.take() {
+                Some(mut c) => {
+                    let r = self.kmem_grow(&mut c, Kmem::SigQueue);
+                    self.sigqueue_kmem = Some(c);
+                    r
+                }
+                None => self.kmem_charge(Kmem::SigQueue, 1).map(|c| self.sigqueue_kmem = Some(c)),
+            };
+            if charged.is_ok() {
+                return Ok(true);
+            }
+        }
+        if info.signo >= signal::SIGRTMIN && info.code != signal::SI_USER {
+            return Err(EAGAIN);
+        }
+        Ok(false)
+    }
+
+    /// Gives back the kernel memory of signals no longer queued.
+    pub fn sigqueue_sync(&mut self, queued: u64) {
+        if let Some(c) = &mut self.sigqueue_kmem {
+            while c.bytes() > queued * crate::mm::kmem::SIGQUEUE_BYTES {
+                c.shrink(Kmem::SigQueue);
+            }
+        }
     }
 
     /// The next signal thread `tid` should take, if any.
     pub fn next_signal(&mut self, tid: Tid) -> Option<SigInfo> {
         let t = self.threads.get_mut(&tid)?;
         let mask = t.sigmask;
-        if let Some(i) = t.pending.take(mask) {
-            return Some(i);
-        }
         let pid = t.pid;
-        self.procs.get_mut(&pid)?.shared_pending.take(mask)
+        let info = match t.pending.take(mask) {
+            Some(i) => Some(i),
+            None => self.procs.get_mut(&pid)?.shared_pending.take(mask),
+        };
+        if info.is_some() && self.sigqueue_kmem.is_some() {
+            let queued = self.sigqueued();
+            self.sigqueue_sync(queued);
+        }
+        info
     }
 
     /// Whether thread `tid` has a signal pending it does not block.

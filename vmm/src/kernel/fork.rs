@@ -2,7 +2,6 @@
 //! address space, or sharing it for vfork) and new threads (sharing it).
 
 use super::errno::*;
-use super::files::FdTable;
 use super::process::{Pid, ProcState, Process};
 use super::signal::SigPending;
 use super::task::Ctx;
@@ -94,6 +93,8 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if f & CLONE_SETTLS != 0 && a.tls >= crate::arch::layout::USER_TOP {
         return Err(EPERM);
     }
+    // dup_task_struct(): the task_struct and kernel stack (ENOMEM).
+    let kmem = ctx.k.charge_task()?;
     let fpu = ctx.vcpu.and_then(|v| v.fpu().ok());
     let mut regs = *ctx.regs;
     regs.rax = 0;
@@ -105,6 +106,7 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
         (parent_thread.sigmask, parent_thread.altstack, parent_thread.fs_base, parent_thread.gs_base);
     let tid = ctx.k.alloc_id();
     let mut t = Thread::new(tid, 0, StartState { regs, fpu });
+    t.kmem = Some(kmem);
     t.sigmask = sigmask;
     t.fs_base = if f & CLONE_SETTLS != 0 { a.tls } else { fs };
     t.gs_base = gs;
@@ -145,6 +147,9 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
 /// The process part of a fork: a copy of the caller's (address space
 /// copy-on-write, or shared for CLONE_VM).
 fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<(), Errno> {
+    // dup_fd(): the child's descriptor table, charged (ENOMEM).
+    let mut files = ctx.proc().files.fork();
+    ctx.k.fd_charge_table(&mut files)?;
     let pmm = ctx.proc().mm;
     let mm = if flags & CLONE_VM != 0 {
         let mm = pmm;
@@ -171,7 +176,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         exe: parent.exe.clone(),
         cmdline: parent.cmdline.clone(),
         mm,
-        files: FdTable::clone(&parent.files),
+        files,
         cwd: parent.cwd.clone(),
         cred: parent.cred.clone(),
         umask: parent.umask,

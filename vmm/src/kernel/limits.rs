@@ -13,10 +13,12 @@ pub const RLIMIT_NPROC: usize = 6;
 pub const RLIMIT_NOFILE: usize = 7;
 pub const RLIMIT_MEMLOCK: usize = 8;
 pub const RLIMIT_AS: usize = 9;
+pub const RLIMIT_SIGPENDING: usize = 11;
 pub const RLIM_NLIMITS: usize = 16;
 pub const RLIM_INFINITY: u64 = u64::MAX;
-/// fs.nr_open: the most RLIMIT_NOFILE may be.
-pub const NR_OPEN: u64 = 1_048_576;
+/// systemd's RLIMIT_NOFILE for a session (DefaultLimitNOFILE=1024:524288).
+pub const NOFILE_SOFT: u64 = 1024;
+pub const NOFILE_HARD: u64 = 524_288;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Rlimit {
@@ -31,16 +33,17 @@ pub struct Limits {
 
 impl Limits {
     /// Linux's defaults for a login session, with the sandbox's stack,
-    /// locked-memory and process limits.
-    pub fn new(stack: u64, memlock: u64, nproc: u64) -> Self {
+    /// locked-memory, process and pending-signal limits. RLIMIT_NOFILE is
+    /// systemd's (1024 soft, so select() works; 524288 hard).
+    pub fn new(stack: u64, memlock: u64, nproc: u64, sigpending: u64) -> Self {
         let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
         let mut table = [inf; RLIM_NLIMITS];
         table[RLIMIT_CORE] = Rlimit { cur: 0, max: RLIM_INFINITY };
         table[RLIMIT_NPROC] = Rlimit { cur: nproc, max: nproc };
-        table[RLIMIT_NOFILE] = Rlimit { cur: 1024, max: 1_048_576 };
+        table[RLIMIT_NOFILE] = Rlimit { cur: NOFILE_SOFT, max: NOFILE_HARD };
         table[RLIMIT_STACK] = Rlimit { cur: stack, max: RLIM_INFINITY };
         table[RLIMIT_MEMLOCK] = Rlimit { cur: memlock, max: memlock };
-        table[11] = Rlimit { cur: 4096, max: 4096 }; // SIGPENDING
+        table[RLIMIT_SIGPENDING] = Rlimit { cur: sigpending, max: sigpending };
         table[12] = Rlimit { cur: 819_200, max: 819_200 }; // MSGQUEUE
         table[13] = Rlimit { cur: 0, max: 0 }; // NICE
         table[14] = Rlimit { cur: 0, max: 0 }; // RTPRIO
@@ -60,11 +63,11 @@ impl Limits {
         if new.cur > new.max {
             return Err(EINVAL);
         }
-        if new.max > self.table[r].max && !privileged {
+        // do_prlimit(): RLIMIT_NOFILE never above fs.nr_open.
+        if r == RLIMIT_NOFILE && new.max > super::kmem::NR_OPEN {
             return Err(EPERM);
         }
-        // fs.nr_open caps RLIMIT_NOFILE for everyone.
-        if r == RLIMIT_NOFILE && new.max > NR_OPEN {
+        if new.max > self.table[r].max && !privileged {
             return Err(EPERM);
         }
         self.table[r] = new;

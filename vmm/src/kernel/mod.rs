@@ -16,6 +16,7 @@ pub mod files;
 pub mod fork;
 pub mod futex;
 pub mod initial_stack;
+pub mod kmem;
 pub mod limits;
 pub mod live;
 pub mod mm_fault;
@@ -132,6 +133,10 @@ pub enum Stop {
 pub const PROC_KEEP_PER_FD: usize = 16 << 10;
 /// Bytes of /proc files the kernel's shared cache may hold.
 pub const PROC_CACHE_BYTES: usize = 16 << 20;
+/// Bytes of /proc files all descriptors together may keep (a fixed cost,
+/// as the cache: charging them to RAM would make every /proc read move
+/// MemFree, which programs that watch it read through /proc).
+pub const PROC_KEEP_BYTES: u64 = 16 << 20;
 
 pub struct KernelState {
     pub phys: Phys,
@@ -192,6 +197,14 @@ pub struct KernelState {
     pub top_exited: Vec<live::TopRow>,
     /// The last vmstat line's counters, for the next one's rates.
     pub vmstat_last: Option<live::VmstatSample>,
+    /// Open file descriptions (fs.file-nr), each holding a place here.
+    pub nr_files: kmem::FileCount,
+    /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
+    pub pipe_user_pages: Arc<std::sync::atomic::AtomicU64>,
+    /// The kernel memory of every queued signal (struct sigqueue).
+    pub sigqueue_kmem: Option<crate::mm::KmemCharge>,
+    /// Bytes of /proc contents descriptors keep now.
+    pub proc_kept: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// What the vCPU thread does next.
@@ -432,6 +445,10 @@ impl KernelState {
             io: live::IoCounters::default(),
             top_exited: Vec::new(),
             vmstat_last: None,
+            nr_files: Default::default(),
+            pipe_user_pages: Default::default(),
+            sigqueue_kmem: None,
+            proc_kept: Default::default(),
         }
     }
 

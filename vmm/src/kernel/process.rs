@@ -73,6 +73,13 @@ impl Rusage {
     }
 }
 
+/// A program's argv as the kernel keeps a copy of it.
+#[derive(Debug, Default)]
+pub struct Cmdline {
+    pub bytes: Vec<u8>,
+    pub kmem: Option<crate::mm::KmemCharge>,
+}
+
 pub struct Process {
     pub pid: Pid,
     pub ppid: Pid,
@@ -82,8 +89,9 @@ pub struct Process {
     pub comm: String,
     /// Absolute path of the program, for /proc/PID/exe.
     pub exe: String,
-    /// argv, NUL-separated, for /proc/PID/cmdline.
-    pub cmdline: Vec<u8>,
+    /// argv, NUL-separated, for /proc/PID/cmdline: shared by fork,
+    /// charged to kernel memory (execve's argv can be megabytes).
+    pub cmdline: std::sync::Arc<Cmdline>,
     pub mm: MmId,
     pub files: FdTable,
     /// The working directory: the directory itself, whatever its name

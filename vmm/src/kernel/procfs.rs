@@ -6,11 +6,11 @@ use std::fmt::Write as _;
 
 use super::errno::*;
 use super::files::vfs::{Lookup, ProcLinks, S_IFDIR, S_IFLNK, S_IFREG};
-use super::files::FileKind;
+use super::files::{pipe, FileKind};
 use super::process::{Pid, ProcState};
 use super::KernelState;
 use crate::arch::PAGE_SIZE;
-use crate::mm::{Backing, VmaKind};
+use crate::mm::{Backing, KmemClass, VmaKind};
 
 const KIB: u64 = PAGE_SIZE / 1024;
 
@@ -120,6 +120,13 @@ pub struct MemInfo {
     pub shmem: u64,
     /// PageTables: page tables.
     pub page_tables: u64,
+    /// SReclaimable: kernel objects the kernel could shrink (Slab is the
+    /// sum of this and the next).
+    pub slab_reclaimable: u64,
+    /// SUnreclaim: kernel objects it cannot.
+    pub slab_unreclaimable: u64,
+    /// KernelStack: threads' kernel stacks.
+    pub kernel_stack: u64,
     /// CommitLimit: what strict overcommit allows.
     pub commit_limit: u64,
     /// Committed_AS: memory promised to mappings.
@@ -218,7 +225,9 @@ impl KernelState {
         let swap_total = self.phys.swap.capacity() as u64 * KIB;
         // What the page allocator has free: resident frames and page
         // tables hold the rest.
-        let free = self.phys.buddy.free_pages() * KIB;
+        // Kernel memory's pages freed since its last sync are free.
+        let free = (self.phys.buddy.free_pages() + self.phys.kmem_idle_pages()) * KIB;
+        let kmem = |c| self.phys.kmem.pages(c) * KIB;
         MemInfo {
             mem_total: total,
             mem_free: free,
@@ -230,6 +239,9 @@ impl KernelState {
             anon_pages: c.anon * KIB,
             shmem: c.shmem * KIB,
             page_tables: self.phys.tables.in_use() * KIB,
+            slab_reclaimable: kmem(KmemClass::SlabReclaimable),
+            slab_unreclaimable: kmem(KmemClass::SlabUnreclaimable),
+            kernel_stack: kmem(KmemClass::KernelStack),
             commit_limit: self.commit_limit() * KIB,
             committed_as: self.committed_pages() * KIB,
         }
@@ -556,11 +568,11 @@ pub fn meminfo(k: &KernelState) -> String {
         ("AnonPages", i.anon_pages),
         ("Mapped", i.cached),
         ("Shmem", i.shmem),
-        ("KReclaimable", 0),
-        ("Slab", 0),
-        ("SReclaimable", 0),
-        ("SUnreclaim", 0),
-        ("KernelStack", 0),
+        ("KReclaimable", i.slab_reclaimable),
+        ("Slab", i.slab_reclaimable + i.slab_unreclaimable),
+        ("SReclaimable", i.slab_reclaimable),
+        ("SUnreclaim", i.slab_unreclaimable),
+        ("KernelStack", i.kernel_stack),
         ("PageTables", i.page_tables),
         ("SecPageTables", 0),
         ("NFS_Unstable", 0),
@@ -685,7 +697,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         ["status"] => ProcNode::File(status(k, p).into_bytes()),
         ["stat"] => ProcNode::File(stat(k, p).into_bytes()),
         ["statm"] => ProcNode::File(statm(k, p).into_bytes()),
-        ["cmdline"] => ProcNode::File(p.cmdline.clone()),
+        ["cmdline"] => ProcNode::File(p.cmdline.bytes.clone()),
         ["comm"] => ProcNode::File(format!("{}\n", p.comm).into_bytes()),
         ["environ"] => {
             let mut env = Vec::new();
@@ -798,7 +810,20 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
     let rest: Vec<&str> = c.iter().map(String::as_str).collect();
     let v = |x: u64| Ok(ProcNode::File(format!("{x}\n").into_bytes()));
     match rest.as_slice() {
-        [] => Ok(ProcNode::Dir(vec![("vm".into(), 4), ("kernel".into(), 4)])),
+        [] => Ok(ProcNode::Dir(vec![("vm".into(), 4), ("kernel".into(), 4), ("fs".into(), 4)])),
+        ["fs"] => Ok(ProcNode::Dir(
+            ["file-max", "file-nr", "nr_open", "pipe-max-size", "pipe-user-pages-hard", "pipe-user-pages-soft"]
+                .iter()
+                .map(|n| (n.to_string(), 8))
+                .collect(),
+        )),
+        ["fs", "file-max"] => v(k.file_max()),
+        // Allocated, free (always 0 since 2.6), maximum.
+        ["fs", "file-nr"] => Ok(ProcNode::File(format!("{}\t0\t{}\n", k.nr_files(), k.file_max()).into_bytes())),
+        ["fs", "nr_open"] => v(super::kmem::NR_OPEN),
+        ["fs", "pipe-max-size"] => v(pipe::PIPE_MAX_SIZE),
+        ["fs", "pipe-user-pages-hard"] => v(pipe::PIPE_USER_PAGES_HARD),
+        ["fs", "pipe-user-pages-soft"] => v(pipe::PIPE_USER_PAGES_SOFT),
         ["vm"] => Ok(ProcNode::Dir(
             [
                 "overcommit_memory",

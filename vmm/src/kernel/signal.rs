@@ -32,6 +32,8 @@ pub const SIGPROF: i32 = 27;
 pub const SIGWINCH: i32 = 28;
 pub const SIGSYS: i32 = 31;
 pub const NSIG: i32 = 64;
+/// The first real-time signal, as the kernel numbers them.
+pub const SIGRTMIN: i32 = 32;
 
 // si_code values.
 pub const SI_USER: i32 = 0;
@@ -209,9 +211,22 @@ impl SigPending {
         self.take_signal(sig)
     }
 
+    /// Marks `sig` pending with no siginfo (no queue entry could be had:
+    /// RLIMIT_SIGPENDING, or memory); it is taken with a zeroed one.
+    pub fn add_without_info(&mut self, sig: i32) {
+        self.set |= bit(sig);
+    }
+
     /// Takes one instance of `sig`.
     pub fn take_signal(&mut self, sig: i32) -> Option<SigInfo> {
-        let i = self.queue.iter().position(|s| s.signo == sig)?;
+        let Some(i) = self.queue.iter().position(|s| s.signo == sig) else {
+            // collect_signal(): pending but not queued, its info lost.
+            if self.set & bit(sig) == 0 {
+                return None;
+            }
+            self.set &= !bit(sig);
+            return Some(SigInfo { signo: sig, code: SI_USER, ..Default::default() });
+        };
         let info = self.queue.remove(i)?;
         if !self.queue.iter().any(|s| s.signo == sig) {
             self.set &= !bit(sig);

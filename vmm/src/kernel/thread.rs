@@ -92,6 +92,8 @@ pub struct Thread {
     /// its vCPU last stopped: kernel time inside what looks like guest
     /// time (the vCPU waited in the stub meanwhile).
     pub ring_ns: u64,
+    /// Its task_struct and kernel stack, given back when it goes.
+    pub kmem: Option<[crate::mm::KmemCharge; 2]>,
 }
 
 impl Thread {
@@ -117,6 +119,7 @@ impl Thread {
             exited: false,
             sleeping: false,
             ring_ns: 0,
+            kmem: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! Address spaces and the memory behind them.
 //!
 //! - [`buddy`]: the page allocator: zones, free lists, watermarks.
+//! - [`kmem`]: kernel memory: what the kernel's objects hold of RAM.
 //! - [`phys`]: guest-physical frames, their reverse map, residency and the
 //!   page cache; where memory is counted.
 //! - [`vma`]: VMAs, as a process's mm_struct keeps them.
@@ -9,12 +10,14 @@
 //! - [`swap`]: the swap store.
 
 pub mod buddy;
+pub mod kmem;
 pub mod phys;
 pub mod space;
 pub mod swap;
 pub mod vma;
 
 pub use buddy::{Buddy, Wmark};
+pub use kmem::{Kmem, KmemCharge, KmemClass, KmemLedger};
 pub use phys::{
     Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmCounters, MmId, Phys, PhysCounters,
     PhysError, Residency,

@@ -14,14 +14,16 @@
 //! than RAM. Memory itself is the [`Buddy`]'s: a frame takes a page of RAM
 //! (its `pfn`) from the page allocator when it gets a host page of its
 //! own, and gives it back when it loses it (evicted, freed); page-table
-//! pages take theirs too. The buddy's free pages are MemFree.
+//! pages and kernel memory ([`super::kmem`]) take theirs too. The buddy's
+//! free pages are MemFree.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
 use smallvec::SmallVec;
 
-use super::buddy::Buddy;
+use super::buddy::{Buddy, Wmark};
+use super::kmem::{Kmem, KmemCharge, KmemLedger};
 use super::swap::SwapStore;
 use crate::arch::{TablePool, PAGE_SIZE};
 use crate::memory::HostMapping;
@@ -227,6 +229,9 @@ pub struct Phys {
     pub buddy: Buddy,
     /// Pages of RAM held for page-table pages, one per table in use.
     table_pfns: Vec<u64>,
+    /// Kernel memory in use, and the pages of RAM held for it.
+    pub kmem: Arc<KmemLedger>,
+    kmem_pfns: Vec<u64>,
     /// Why stale translations could not be flushed (the host refused the
     /// mprotect round trip, out of memory): the guest may still reach
     /// frames it no longer maps, so the kernel must end the run.
@@ -260,6 +265,8 @@ impl Phys {
             stale: Vec::new(),
             buddy: Buddy::new(budget.resident_pages.min(u32::MAX as u64)),
             table_pfns: Vec::new(),
+            kmem: Arc::new(KmemLedger::default()),
+            kmem_pfns: Vec::new(),
             flush_failed: None,
         };
         phys.sync_tables();
@@ -271,6 +278,7 @@ impl Phys {
     /// needs one is in arch), so the count is caught up here, after every
     /// frame change and when an address space's tables are retired.
     pub fn sync_tables(&mut self) {
+        self.sync_kmem();
         let want = self.tables.in_use() as usize;
         while self.table_pfns.len() > want {
             if let Some(pfn) = self.table_pfns.pop() {
@@ -281,6 +289,69 @@ impl Phys {
             let Some(pfn) = self.buddy.alloc_page() else { break };
             self.table_pfns.push(pfn);
         }
+    }
+
+    /// Gives the buddy back the pages kernel memory no longer needs
+    /// (charges dropped since the last sync).
+    pub fn sync_kmem(&mut self) {
+        let want = self.kmem.total_pages() as usize;
+        while self.kmem_pfns.len() > want {
+            if let Some(pfn) = self.kmem_pfns.pop() {
+                let _ = self.buddy.free(pfn, 0);
+            }
+        }
+    }
+
+    /// Pages held for kernel memory that it no longer needs (until the
+    /// next sync): free in all but name.
+    pub fn kmem_idle_pages(&self) -> u64 {
+        (self.kmem_pfns.len() as u64).saturating_sub(self.kmem.total_pages())
+    }
+
+    /// Pages of RAM kernel memory holds.
+    pub fn kmem_pages(&self) -> u64 {
+        self.kmem_pfns.len() as u64
+    }
+
+    /// Charges `n` of `obj` to kernel memory, taking pages of RAM down to
+    /// the low watermark; `None` past it. The caller reclaims first. The
+    /// gap between low and min stays for user pages, so a program that
+    /// used RAM up with kernel objects sees the errno of the call that
+    /// failed rather than the OOM killer at its next page fault.
+    pub fn kmem_take(&mut self, obj: Kmem, n: u64) -> Option<KmemCharge> {
+        let bytes = obj.bytes().checked_mul(n)?;
+        self.kmem_reserve(obj, bytes)?;
+        Some(KmemCharge::new(&self.kmem, obj.class(), bytes))
+    }
+
+    /// Adds one `obj` to `charge`; false when RAM is out.
+    pub fn kmem_grow(&mut self, charge: &mut KmemCharge, obj: Kmem) -> bool {
+        match self.kmem_take(obj, 1) {
+            Some(c) => {
+                charge.absorb(c);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn kmem_reserve(&mut self, obj: Kmem, bytes: u64) -> Option<()> {
+        self.sync_kmem();
+        let want = self.kmem.total_pages_with(obj.class(), bytes) as usize;
+        let had = self.kmem_pfns.len();
+        while self.kmem_pfns.len() < want {
+            match self.buddy.alloc(0, Some(Wmark::Low)) {
+                Some(pfn) => self.kmem_pfns.push(pfn),
+                None => {
+                    for pfn in self.kmem_pfns.drain(had..) {
+                        let _ = self.buddy.free(pfn, 0);
+                    }
+                    return None;
+                }
+            }
+        }
+        self.kmem.add(obj.class(), bytes);
+        Some(())
     }
 
     pub fn ram(&self) -> &Arc<HostMapping> {
@@ -335,10 +406,11 @@ impl Phys {
         Ok(gpa)
     }
 
-    /// Pages of RAM in use: resident frames and the guests' page tables
-    /// (which, as on Linux, are memory too and count against `--mem`).
+    /// Pages of RAM in use: resident frames, the guests' page tables and
+    /// kernel memory (which, as on Linux, are memory too and count against
+    /// `--mem`).
     pub fn used_pages(&self) -> u64 {
-        self.counters.resident + self.tables.in_use()
+        self.counters.resident + self.tables.in_use() + self.kmem.total_pages()
     }
 
     /// Frames handed out now.

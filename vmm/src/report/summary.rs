@@ -71,6 +71,7 @@ fn meminfo(i: &MemInfo) -> Value {
         "Cached": i.cached, "SwapTotal": i.swap_total, "SwapFree": i.swap_free,
         "Mlocked": i.mlocked, "AnonPages": i.anon_pages, "Shmem": i.shmem,
         "PageTables": i.page_tables, "CommitLimit": i.commit_limit, "Committed_AS": i.committed_as,
+        "SReclaimable": i.slab_reclaimable, "SUnreclaim": i.slab_unreclaimable, "KernelStack": i.kernel_stack,
     })
 }
 

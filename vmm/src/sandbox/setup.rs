@@ -149,7 +149,9 @@ impl Sandbox {
             let links = crate::kernel::procfs::Links { k: &k, pid: 0 };
             k.vfs.resolve(&root, &cwd, true, &links, &Cred::new(0, 0, &[])).unwrap_or(root)
         };
-        let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64);
+        // RLIMIT_SIGPENDING as fork_init() sets it: half of threads-max for RAM.
+        let sigpending = crate::kernel::kmem::max_threads(resident) / 2;
+        let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64, sigpending);
         let stdio = [
             FileKind::Input(config.stdin.clone()),
             FileKind::Output(config.stdout.clone()),

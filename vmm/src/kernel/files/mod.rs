@@ -18,7 +18,10 @@ pub use pipe::Pipe;
 pub use stdio::{Input, Output};
 
 use super::errno::{Errno, EBADF, EMFILE};
-use crate::mm::FileId;
+use super::kmem::FileCharge;
+use super::process::Pid;
+use super::KernelState;
+use crate::mm::{FileId, Kmem, KmemCharge};
 
 // Status flags kept per open file description.
 pub const O_ACCMODE: u32 = 3;
@@ -100,6 +103,17 @@ pub struct OpenFile {
     pub pos: Mutex<u64>,
     /// The path it was opened by, for /proc/PID/fd and strace.
     pub path: String,
+    /// Kernel memory it holds: its struct file (from its first
+    /// descriptor on), and its place in the bytes of /proc contents
+    /// descriptors keep between reads.
+    pub kmem: Mutex<FileKmem>,
+}
+
+/// An open file's kernel memory.
+#[derive(Debug, Default)]
+pub struct FileKmem {
+    pub file: Option<FileCharge>,
+    pub kept: Option<super::kmem::ProcKept>,
 }
 
 impl OpenFile {
@@ -109,7 +123,13 @@ impl OpenFile {
             FileKind::PipeWrite(p) => p.open_end(true),
             _ => {}
         }
-        Arc::new(OpenFile { kind, flags: Mutex::new(flags & !O_CLOEXEC), pos: Mutex::new(0), path: path.into() })
+        Arc::new(OpenFile {
+            kind,
+            flags: Mutex::new(flags & !O_CLOEXEC),
+            pos: Mutex::new(0),
+            path: path.into(),
+            kmem: Mutex::default(),
+        })
     }
 
     pub fn flags(&self) -> u32 {
@@ -154,13 +174,51 @@ pub struct Fd {
     pub cloexec: bool,
 }
 
+/// NR_OPEN_DEFAULT: the descriptors files_struct holds itself; a larger
+/// table is an array of its own, charged to kernel memory.
+pub const NR_OPEN_DEFAULT: usize = 64;
+
+/// expand_fdtable()'s size for a table that must hold descriptor `fd`:
+/// in steps of 1 KiB of pointers, rounded up to a power of two of steps.
+pub fn fdtable_size(fd: usize) -> usize {
+    const PER_KIB: usize = 1024 / 8;
+    if fd < NR_OPEN_DEFAULT {
+        return NR_OPEN_DEFAULT;
+    }
+    (fd / PER_KIB + 1).next_power_of_two() * PER_KIB
+}
+
 /// A process's descriptors.
-#[derive(Clone, Default)]
+#[derive(Default)]
 pub struct FdTable {
     fds: Vec<Option<Fd>>,
+    /// Descriptors it can hold without growing (fdt->max_fds).
+    max_fds: usize,
+    /// The array's kernel memory, once it is past NR_OPEN_DEFAULT.
+    kmem: Option<KmemCharge>,
 }
 
 impl FdTable {
+    /// A copy for a child (dup_fd), sized for the descriptors open, not
+    /// yet charged: [`KernelState::fd_charge_table`] does that.
+    pub fn fork(&self) -> FdTable {
+        let last = self.fds.iter().rposition(Option::is_some);
+        let mut fds = self.fds.clone();
+        fds.truncate(last.map_or(0, |l| l + 1));
+        FdTable { fds, max_fds: last.map_or(NR_OPEN_DEFAULT, fdtable_size), kmem: None }
+    }
+
+    /// Descriptors it holds without growing.
+    pub fn max_fds(&self) -> usize {
+        self.max_fds.max(NR_OPEN_DEFAULT)
+    }
+
+    /// The lowest free descriptor at or above `min`.
+    pub fn lowest_free(&self, min: usize) -> usize {
+        let start = min.min(self.fds.len());
+        self.fds[start..].iter().position(Option::is_none).map_or(self.fds.len().max(min), |i| i + start)
+    }
+
     pub fn get(&self, fd: i32) -> Option<&Fd> {
         usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(Option::as_ref)
     }
@@ -173,27 +231,8 @@ impl FdTable {
         self.get(fd).map(|f| f.file.clone()).ok_or(EBADF)
     }
 
-    /// Installs `f` at the lowest free descriptor at or above `min`, as
-    /// POSIX requires, below `limit` (RLIMIT_NOFILE).
-    pub fn install(&mut self, f: Fd, min: usize, limit: usize) -> Result<i32, Errno> {
-        let start = min.min(self.fds.len());
-        if let Some(i) = self.fds[start..].iter().position(Option::is_none).map(|i| i + start) {
-            if i >= limit {
-                return Err(EMFILE);
-            }
-            self.fds[i] = Some(f);
-            return Ok(i as i32);
-        }
-        let i = self.fds.len().max(min);
-        if i >= limit {
-            return Err(EMFILE);
-        }
-        self.fds.resize(i + 1, None);
-        self.fds[i] = Some(f);
-        Ok(i as i32)
-    }
-
-    /// Puts `f` at exactly `fd` (dup2), closing what was there.
+    /// Puts `f` at exactly `fd` (dup2), closing what was there; the
+    /// kernel grows the table first ([`KernelState::fd_set`]).
     pub fn set(&mut self, fd: i32, f: Fd) -> Option<Fd> {
         let i = fd as usize;
         if i >= self.fds.len() {
@@ -228,5 +267,69 @@ impl FdTable {
 
     pub fn count(&self) -> usize {
         self.fds.iter().filter(|f| f.is_some()).count()
+    }
+}
+
+impl KernelState {
+    /// expand_files(): makes process `pid`'s table hold descriptor `fd`,
+    /// charging the larger array (ENOMEM past the budget); EMFILE at
+    /// fs.nr_open.
+    pub fn fd_expand(&mut self, pid: Pid, fd: usize) -> Result<(), Errno> {
+        let t = &self.procs.get(&pid).ok_or(EBADF)?.files;
+        if fd < t.max_fds() {
+            return Ok(());
+        }
+        if fd as u64 >= super::kmem::NR_OPEN {
+            return Err(EMFILE);
+        }
+        let nr = fdtable_size(fd);
+        let c = self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?;
+        let t = &mut self.procs.get_mut(&pid).ok_or(EBADF)?.files;
+        t.fds.reserve_exact(nr - t.fds.len());
+        t.max_fds = nr;
+        t.kmem = Some(c);
+        Ok(())
+    }
+
+    /// Charges a table made by [`FdTable::fork`] for its array.
+    pub fn fd_charge_table(&mut self, t: &mut FdTable) -> Result<(), Errno> {
+        let nr = t.max_fds();
+        if nr > NR_OPEN_DEFAULT {
+            t.kmem = Some(self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?);
+            t.fds.reserve_exact(nr - t.fds.len());
+        }
+        Ok(())
+    }
+
+    /// Gives open file `f` its struct file, once: ENFILE at fs.file-max,
+    /// ENOMEM past the budget.
+    pub fn charge_open_file(&mut self, f: &OpenFile) -> Result<(), Errno> {
+        if f.kmem.lock().file.is_some() {
+            return Ok(());
+        }
+        let c = self.charge_file()?;
+        f.kmem.lock().file = Some(c);
+        Ok(())
+    }
+
+    /// Installs `f` in process `pid` at the lowest free descriptor at or
+    /// above `min`: EMFILE at `limit` (RLIMIT_NOFILE), then the table's
+    /// growth and the file's struct file charged.
+    pub fn fd_install(&mut self, pid: Pid, f: Fd, min: usize, limit: usize) -> Result<i32, Errno> {
+        let i = self.procs.get(&pid).ok_or(EBADF)?.files.lowest_free(min);
+        if i >= limit {
+            return Err(EMFILE);
+        }
+        self.fd_expand(pid, i)?;
+        self.charge_open_file(&f.file)?;
+        self.procs.get_mut(&pid).ok_or(EBADF)?.files.set(i as i32, f);
+        Ok(i as i32)
+    }
+
+    /// Puts `f` at exactly `fd` in process `pid` (dup2), growing the table
+    /// as needed; what was there is returned, to be closed.
+    pub fn fd_set(&mut self, pid: Pid, fd: i32, f: Fd) -> Result<Option<Fd>, Errno> {
+        self.fd_expand(pid, usize::try_from(fd).map_err(|_| EBADF)?)?;
+        Ok(self.procs.get_mut(&pid).ok_or(EBADF)?.files.set(fd, f))
     }
 }

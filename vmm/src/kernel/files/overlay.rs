@@ -132,13 +132,14 @@ impl Names {
     }
 }
 
-/// How much of the layer is in use: inodes and the bytes of names and
-/// symlink targets, kept by the objects themselves (an inode counts until
-/// its last reference goes, wherever that happens).
+/// How much of the layer is in use: inodes and the bytes of symlink
+/// targets, kept by the objects themselves (an inode counts until its last
+/// reference goes, wherever that happens). The kernel charges it to RAM
+/// (`KernelState::charge_layer`).
 #[derive(Default)]
 pub struct Usage {
     pub inodes: AtomicU64,
-    /// Bytes of names and symlink targets held.
+    /// kmalloc's bytes for the short symlink targets held.
     pub bytes: AtomicU64,
     /// Long symlinks: each holds a page of the file system's blocks, as
     /// shmem stores a target that does not fit in the inode.
@@ -167,12 +168,18 @@ impl Drop for Inode {
     fn drop(&mut self) {
         self.usage.inodes.fetch_sub(1, Ordering::Relaxed);
         if let Body::Symlink(t) = &self.body {
-            self.usage.bytes.fetch_sub(t.len() as u64, Ordering::Relaxed);
             if t.len() >= SHORT_SYMLINK_LEN {
                 self.usage.symlink_pages.fetch_sub(1, Ordering::Relaxed);
+            } else {
+                self.usage.bytes.fetch_sub(target_bytes(t), Ordering::Relaxed);
             }
         }
     }
+}
+
+/// What a short symlink's target takes of kmalloc (with its NUL).
+pub fn target_bytes(t: &str) -> u64 {
+    crate::mm::kmem::kmalloc_size(t.len() as u64 + 1)
 }
 
 impl Inode {
@@ -278,9 +285,10 @@ impl Overlay {
     pub fn inode_unlimited(&mut self, meta: Meta, body: Body) -> Arc<Inode> {
         self.usage.inodes.fetch_add(1, Ordering::Relaxed);
         if let Body::Symlink(t) = &body {
-            self.usage.bytes.fetch_add(t.len() as u64, Ordering::Relaxed);
             if t.len() >= SHORT_SYMLINK_LEN {
                 self.usage.symlink_pages.fetch_add(1, Ordering::Relaxed);
+            } else {
+                self.usage.bytes.fetch_add(target_bytes(t), Ordering::Relaxed);
             }
         }
         Arc::new(Inode { meta: Mutex::new(meta), body, seals: Mutex::new(0), usage: self.usage.clone() })
@@ -360,6 +368,10 @@ mod tests {
         drop(dir);
         assert_eq!(o.usage().inodes.load(Ordering::Relaxed), 0, "the directory took its names with it");
         assert_eq!((o.usage().bytes.load(Ordering::Relaxed), o.usage().symlink_pages.load(Ordering::Relaxed)), (0, 0));
+        let short = o.inode(new_meta(0o120000, 0o777, 4, 1, 0, 0), Body::Symlink("abc".into())).unwrap();
+        assert_eq!(o.usage().bytes.load(Ordering::Relaxed), 8, "kmalloc-8 for 4 bytes");
+        drop(short);
+        assert_eq!(o.usage().bytes.load(Ordering::Relaxed), 0);
         let m = o.merge_or_new(7, 8);
         assert!(Arc::ptr_eq(&m, &o.merge(7, 8).unwrap()));
         o.drop_merge(7, 8);

@@ -1,30 +1,71 @@
-//! Pipes: a bounded byte buffer between writers and readers, with Linux's
-//! semantics: reads block while it is empty and a writer exists, and end
-//! of file once none does; writes block while it is full, are atomic up to
-//! PIPE_BUF bytes, and fail with EPIPE (and SIGPIPE) once no reader exists.
+//! Pipes, as fs/pipe.c has them: a ring of slots, each a page of kernel
+//! memory allocated as data arrives and freed once read, charged to the
+//! sandbox's RAM. Reads block while it is empty and a writer exists, and
+//! end of file once none does; writes block while every slot is taken, are
+//! atomic up to PIPE_BUF bytes, and fail with EPIPE (and SIGPIPE) once no
+//! reader exists. A write's odd bytes (its length modulo a page) go into
+//! the last page if they fit, as pipe_write merges, so what a pipe holds
+//! before it is full is what Linux's holds. F_SETPIPE_SZ resizes the ring
+//! within fs.pipe-max-size, and fs.pipe-user-pages-soft shrinks new pipes
+//! to two slots once the sandbox's user holds that many.
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::kernel::errno::{Errno, EAGAIN, EPIPE};
+use crate::arch::PAGE_SIZE;
+use crate::kernel::errno::{Errno, EAGAIN, EBUSY, EINVAL, EPERM, EPIPE};
 use crate::kernel::wait::WaitQueue;
+use crate::kernel::KernelState;
+use crate::mm::{Kmem, KmemCharge, KmemClass};
 
-/// Linux's default pipe capacity (16 pages).
-pub const PIPE_CAPACITY: usize = 65536;
+/// PIPE_DEF_BUFFERS: a new pipe's slots (64 KiB).
+pub const PIPE_DEF_BUFFERS: usize = 16;
+/// PIPE_MIN_DEF_BUFFERS: a new pipe's slots once its user is past
+/// pipe-user-pages-soft.
+pub const PIPE_MIN_DEF_BUFFERS: usize = 2;
 /// Writes up to this size are atomic.
 pub const PIPE_BUF: usize = 4096;
+/// fs.pipe-max-size: the most an unprivileged F_SETPIPE_SZ may ask.
+pub const PIPE_MAX_SIZE: u64 = 1 << 20;
+/// fs.pipe-user-pages-soft: slots a user's pipes may hold before new
+/// pipes get PIPE_MIN_DEF_BUFFERS.
+pub const PIPE_USER_PAGES_SOFT: u64 = 16384;
+/// fs.pipe-user-pages-hard: no hard limit by default.
+pub const PIPE_USER_PAGES_HARD: u64 = 0;
 
-#[derive(Default)]
-struct State {
-    buf: VecDeque<u8>,
-    readers: u32,
-    writers: u32,
+const PAGE: usize = PAGE_SIZE as usize;
+
+/// One slot's page and the bytes in it.
+struct Buf {
+    page: Box<[u8; PAGE]>,
+    offset: usize,
+    len: usize,
 }
 
-#[derive(Default)]
+struct State {
+    /// Occupied slots, oldest first.
+    bufs: VecDeque<Buf>,
+    /// Slots the pipe may fill (max_usage).
+    max_usage: usize,
+    readers: u32,
+    writers: u32,
+    /// The pages the slots hold.
+    pages: KmemCharge,
+    /// pipe_inode_info and the ring of pipe_buffers.
+    ring: KmemCharge,
+}
+
 pub struct Pipe {
     state: Mutex<State>,
+    /// Its inode and dentry (pipefs): reclaimable slab.
+    _inode: KmemCharge,
+    /// Slots counted against the user's pipe pages (nr_accounted).
+    accounted: AtomicU64,
+    /// The user's pipe pages, shared by every pipe.
+    user_pages: Arc<AtomicU64>,
     /// Threads waiting for data, or for the last writer to go.
     pub readable: WaitQueue,
     /// Threads waiting for room, or for the last reader to go.
@@ -38,11 +79,23 @@ pub enum Io {
     WouldBlock,
 }
 
-impl Pipe {
-    pub fn new() -> Self {
-        Pipe { state: Mutex::new(State { readers: 0, writers: 0, buf: VecDeque::new() }), ..Default::default() }
+/// round_pipe_size(): at least a page, a power of two, and 0 (EINVAL)
+/// above 2 GiB.
+pub fn round_pipe_size(size: u32) -> u64 {
+    match size {
+        s if s as u64 > 1 << 31 => 0,
+        s if (s as u64) < PAGE_SIZE => PAGE_SIZE,
+        s => (s as u64).next_power_of_two(),
     }
+}
 
+impl Drop for Pipe {
+    fn drop(&mut self) {
+        self.user_pages.fetch_sub(self.accounted.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
+}
+
+impl Pipe {
     pub fn open_end(&self, write: bool) {
         let mut s = self.state.lock();
         if write {
@@ -71,23 +124,24 @@ impl Pipe {
 
     /// Bytes waiting.
     pub fn len(&self) -> usize {
-        self.state.lock().buf.len()
+        self.state.lock().bufs.iter().map(|b| b.len).sum()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.len() == 0
+        self.state.lock().bufs.is_empty()
     }
 
     /// Whether a read would not block (data, or no writer left).
     pub fn read_ready(&self) -> bool {
         let s = self.state.lock();
-        !s.buf.is_empty() || s.writers == 0
+        !s.bufs.is_empty() || s.writers == 0
     }
 
-    /// Whether a write would not block (room, or no reader left: EPIPE).
+    /// Whether a write would not block (a free slot, or no reader left:
+    /// EPIPE), as pipe_poll's EPOLLOUT.
     pub fn write_ready(&self) -> bool {
         let s = self.state.lock();
-        s.buf.len() + PIPE_BUF <= PIPE_CAPACITY || s.readers == 0
+        s.bufs.len() < s.max_usage || s.readers == 0
     }
 
     pub fn has_writers(&self) -> bool {
@@ -98,35 +152,161 @@ impl Pipe {
         self.state.lock().readers > 0
     }
 
-    /// Takes up to `max` bytes.
-    pub fn read(&self, max: usize) -> Result<(Io, Vec<u8>), Errno> {
-        let mut s = self.state.lock();
-        if s.buf.is_empty() {
-            return Ok(if s.writers == 0 { (Io::Done(0), Vec::new()) } else { (Io::WouldBlock, Vec::new()) });
-        }
-        let n = max.min(s.buf.len());
-        let data: Vec<u8> = s.buf.drain(..n).collect();
-        drop(s);
-        self.writable.wake_all();
-        Ok((Io::Done(n), data))
+    /// F_GETPIPE_SZ: its capacity in bytes.
+    pub fn size(&self) -> u64 {
+        self.state.lock().max_usage as u64 * PAGE_SIZE
     }
 
-    /// Puts as much of `data` as fits (all of it or nothing when it is at
-    /// most PIPE_BUF bytes, which must stay atomic).
-    pub fn write(&self, data: &[u8]) -> Result<Io, Errno> {
+    /// Takes up to `max` bytes, slot after slot; a slot's page is freed
+    /// (and uncharged) once read.
+    pub fn read(&self, max: usize) -> Result<(Io, Vec<u8>), Errno> {
+        let mut s = self.state.lock();
+        if s.bufs.is_empty() {
+            return Ok(if s.writers == 0 { (Io::Done(0), Vec::new()) } else { (Io::WouldBlock, Vec::new()) });
+        }
+        let mut data = Vec::new();
+        while data.len() < max {
+            let Some(b) = s.bufs.front_mut() else { break };
+            let n = b.len.min(max - data.len());
+            data.extend_from_slice(&b.page[b.offset..b.offset + n]);
+            b.offset += n;
+            b.len -= n;
+            if b.len == 0 {
+                s.bufs.pop_front();
+                s.pages.shrink(Kmem::PipePage);
+            }
+        }
+        drop(s);
+        self.writable.wake_all();
+        Ok((Io::Done(data.len()), data))
+    }
+
+    /// pipe_write's work on `data`: first its odd `merge` bytes into the
+    /// last page if they fit there, then a new page per slot while slots
+    /// are free, each charged through `charge`. What went in, or
+    /// WouldBlock (full), EPIPE (no reader), or the charge's error when
+    /// nothing went in.
+    pub fn write(
+        &self,
+        data: &[u8],
+        merge: usize,
+        mut charge: impl FnMut(&mut KmemCharge) -> Result<(), Errno>,
+    ) -> Result<Io, Errno> {
         let mut s = self.state.lock();
         if s.readers == 0 {
             return Err(EPIPE);
         }
-        let room = PIPE_CAPACITY - s.buf.len();
-        if room == 0 || (data.len() <= PIPE_BUF && room < data.len()) {
+        let mut done = 0;
+        if merge > 0 && merge <= data.len() {
+            if let Some(b) = s.bufs.back_mut() {
+                let end = b.offset + b.len;
+                if end + merge <= PAGE {
+                    b.page[end..end + merge].copy_from_slice(&data[..merge]);
+                    b.len += merge;
+                    done = merge;
+                }
+            }
+        }
+        while done < data.len() && s.bufs.len() < s.max_usage {
+            if let Err(e) = charge(&mut s.pages) {
+                if done == 0 {
+                    return Err(e);
+                }
+                break;
+            }
+            let n = PAGE.min(data.len() - done);
+            let mut page = Box::new([0u8; PAGE]);
+            page[..n].copy_from_slice(&data[done..done + n]);
+            s.bufs.push_back(Buf { page, offset: 0, len: n });
+            done += n;
+        }
+        drop(s);
+        if done == 0 {
             return Ok(Io::WouldBlock);
         }
-        let n = room.min(data.len());
-        s.buf.extend(&data[..n]);
-        drop(s);
         self.readable.wake_all();
-        Ok(Io::Done(n))
+        Ok(Io::Done(done))
+    }
+}
+
+impl KernelState {
+    /// alloc_pipe_info(): a new pipe, its structures charged (ENOMEM past
+    /// the budget; pipe(2) reports ENFILE, as get_pipe_inode's failure),
+    /// with PIPE_DEF_BUFFERS slots, or PIPE_MIN_DEF_BUFFERS once the user
+    /// holds more than pipe-user-pages-soft.
+    pub fn new_pipe(&mut self) -> Result<Arc<Pipe>, Errno> {
+        let mut slots = PIPE_DEF_BUFFERS as u64;
+        // too_many_pipe_buffers_soft() on the count with this pipe's slots.
+        if self.pipe_user_pages.fetch_add(slots, Ordering::Relaxed) + slots > PIPE_USER_PAGES_SOFT {
+            self.pipe_user_pages.fetch_sub(slots - PIPE_MIN_DEF_BUFFERS as u64, Ordering::Relaxed);
+            slots = PIPE_MIN_DEF_BUFFERS as u64;
+        }
+        let made = (|| {
+            let mut ring = self.kmem_charge(Kmem::PipeInfo, 1)?;
+            ring.absorb(self.kmem_charge(Kmem::Kmalloc(slots * crate::mm::kmem::PIPE_BUFFER_BYTES), 1)?);
+            let mut inode = self.kmem_charge(Kmem::Inode, 1)?;
+            inode.absorb(self.kmem_charge(Kmem::Dentry, 1)?);
+            Ok::<_, Errno>((ring, inode))
+        })();
+        let (ring, inode) = match made {
+            Ok(m) => m,
+            Err(e) => {
+                self.pipe_user_pages.fetch_sub(slots, Ordering::Relaxed);
+                return Err(e);
+            }
+        };
+        let pages = KmemCharge::empty(&self.phys.kmem, KmemClass::Pages);
+        Ok(Arc::new(Pipe {
+            state: Mutex::new(State {
+                bufs: VecDeque::new(),
+                max_usage: slots as usize,
+                readers: 0,
+                writers: 0,
+                pages,
+                ring,
+            }),
+            _inode: inode,
+            accounted: AtomicU64::new(slots),
+            user_pages: self.pipe_user_pages.clone(),
+            readable: WaitQueue::default(),
+            writable: WaitQueue::default(),
+        }))
+    }
+
+    /// pipe_set_size() for an unprivileged caller: F_SETPIPE_SZ's size
+    /// rounded (round_pipe_size), EPERM above pipe-max-size when growing
+    /// or past the user's pipe pages, EBUSY below the slots in use, ENOMEM
+    /// when the new ring cannot be had. The new size in bytes.
+    pub fn pipe_set_size(&mut self, p: &Pipe, arg: u32) -> Result<u64, Errno> {
+        let size = round_pipe_size(arg);
+        let slots = size / PAGE_SIZE;
+        if slots == 0 {
+            return Err(EINVAL);
+        }
+        let max_usage = p.state.lock().max_usage as u64;
+        if slots > max_usage && size > PIPE_MAX_SIZE {
+            return Err(EPERM);
+        }
+        let accounted = p.accounted.load(Ordering::Relaxed);
+        let user = self.pipe_user_pages.load(Ordering::Relaxed) + slots - accounted;
+        let over = (PIPE_USER_PAGES_HARD != 0 && user > PIPE_USER_PAGES_HARD) || user > PIPE_USER_PAGES_SOFT;
+        if slots > accounted && over {
+            return Err(EPERM);
+        }
+        let mut ring = self.kmem_charge(Kmem::PipeInfo, 1)?;
+        ring.absorb(self.kmem_charge(Kmem::Kmalloc(slots * crate::mm::kmem::PIPE_BUFFER_BYTES), 1)?);
+        let mut s = p.state.lock();
+        if (slots as usize) < s.bufs.len() {
+            return Err(EBUSY);
+        }
+        s.ring = ring;
+        s.max_usage = slots as usize;
+        drop(s);
+        self.pipe_user_pages.fetch_add(slots, Ordering::Relaxed);
+        self.pipe_user_pages.fetch_sub(accounted, Ordering::Relaxed);
+        p.accounted.store(slots, Ordering::Relaxed);
+        p.writable.wake_all();
+        Ok(slots * PAGE_SIZE)
     }
 }
 
@@ -136,5 +316,19 @@ pub fn would_block(nonblock: bool) -> Result<(), Errno> {
         Err(EAGAIN)
     } else {
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pipe_sizes_round_as_linux() {
+        assert_eq!(round_pipe_size(0), 4096);
+        assert_eq!(round_pipe_size(4097), 8192);
+        assert_eq!(round_pipe_size(65537), 131072);
+        assert_eq!(round_pipe_size(1 << 31), 1 << 31);
+        assert_eq!(round_pipe_size((1 << 31) + 1), 0);
     }
 }

@@ -328,6 +328,9 @@ pub struct Vfs {
     mems: HashMap<FileId, Weak<Inode>>,
     /// Pages the layer's files hold in the page cache (its tmpfs blocks).
     layer_pages: u64,
+    /// What the layer's inodes, names and symlink targets hold of RAM
+    /// (`KernelState::charge_layer` keeps it matched to their use).
+    pub layer_kmem: Vec<(crate::mm::Kmem, crate::mm::KmemCharge)>,
     next_id: u64,
 }
 
@@ -374,6 +377,7 @@ impl Vfs {
             datas: HashMap::new(),
             mems: HashMap::new(),
             layer_pages: 0,
+            layer_kmem: Vec::new(),
             next_id: 1,
         })
     }

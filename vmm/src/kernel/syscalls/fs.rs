@@ -246,8 +246,8 @@ fn host_stdio_meta(fd: Option<i32>, cred: &Cred) -> Meta {
 
 /// Installs `file` at the lowest free descriptor.
 pub fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysResult {
-    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE).min(1 << 20) as usize;
-    let fd = ctx.proc_mut().files.install(Fd { file, cloexec }, 0, limit)?;
+    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE) as usize;
+    let fd = ctx.k.fd_install(ctx.pid, Fd { file, cloexec }, 0, limit)?;
     Ok(fd as i64)
 }
 
@@ -743,7 +743,7 @@ fn dup_to(ctx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
     if new < 0 || new as u64 >= limit {
         return Err(EBADF);
     }
-    let old_fd = ctx.proc_mut().files.set(new, Fd { file: f, cloexec });
+    let old_fd = ctx.k.fd_set(ctx.pid, new, Fd { file: f, cloexec })?;
     // The replaced file closes (outside the table update).
     drop(old_fd);
     Ok(new as i64)
@@ -771,12 +771,11 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(fd)?;
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
-            let limit = ctx.proc().limits.cur(RLIMIT_NOFILE).min(1 << 20) as usize;
+            let limit = ctx.proc().limits.cur(RLIMIT_NOFILE) as usize;
             if arg as usize >= limit {
                 return Err(EINVAL);
             }
-            let fd =
-                ctx.proc_mut().files.install(Fd { file: f, cloexec: cmd == F_DUPFD_CLOEXEC }, arg as usize, limit)?;
+            let fd = ctx.k.fd_install(ctx.pid, Fd { file: f, cloexec: cmd == F_DUPFD_CLOEXEC }, arg as usize, limit)?;
             Ok(fd as i64)
         }
         F_GETFD => Ok(i64::from(ctx.proc().files.get(fd).is_some_and(|f| f.cloexec))),
@@ -799,8 +798,9 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         F_SETLK | F_SETLKW | 36..=38 => Ok(0),
         F_SETOWN => Ok(0),
         F_GETOWN => Ok(0),
-        F_GETPIPE_SZ | F_SETPIPE_SZ => match f.kind {
-            FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Ok(pipe::PIPE_CAPACITY as i64),
+        F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if cmd == F_GETPIPE_SZ => Ok(p.size() as i64),
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Ok(ctx.k.pipe_set_size(p, arg as u32)? as i64),
             _ => Err(EBADF),
         },
         F_ADD_SEALS => fschange::seals(ctx, &f, Some(arg as u32)),
@@ -822,7 +822,8 @@ fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {
     if flags & !(O_CLOEXEC | O_NONBLOCK | O_DIRECT) != 0 {
         return Err(EINVAL);
     }
-    let p = Arc::new(Pipe::new());
+    // get_pipe_inode()'s failure is ENFILE.
+    let p = ctx.k.new_pipe().map_err(|_| ENFILE)?;
     let st = flags & (O_NONBLOCK | O_DIRECT);
     let r = OpenFile::new(FileKind::PipeRead(p.clone()), O_RDONLY | st, "");
     let w = OpenFile::new(FileKind::PipeWrite(p), O_WRONLY | st, "");

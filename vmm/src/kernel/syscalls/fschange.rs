@@ -11,6 +11,7 @@ use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_
 use super::super::errno::*;
 use super::super::files::vfs::{join, Layer, Lookup, Meta, Node, NAME_MAX, S_IFDIR, S_IFLNK, S_IFREG, S_ISVTX};
 use super::super::files::*;
+use super::super::kmem::LayerNeed;
 use super::super::task::Ctx;
 use super::fs::{cred, fmeta, install, last_name, lookup, read_path, AT_FDCWD};
 
@@ -97,6 +98,15 @@ fn may_delete(dir: &Node, victim: &Node, cred: &Cred) -> Result<(), Errno> {
     Ok(())
 }
 
+/// Room in RAM for what is about to be made in directory `dir`, if the
+/// layer will hold it (a read-write bind's is the host's).
+fn layer_room(ctx: &mut Ctx, dir: &Node, target: Option<&str>) -> Result<(), Errno> {
+    if dir.layer() != Layer::Overlay {
+        return Ok(());
+    }
+    ctx.k.charge_layer(LayerNeed { inodes: 1, target })
+}
+
 fn umask(ctx: &Ctx, mode: u64) -> u32 {
     mode as u32 & 0o7777 & !ctx.proc().umask
 }
@@ -127,6 +137,7 @@ pub fn open_create(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64)
             }
             let cred = cred(ctx);
             may_create(&n.dir.node, &cred)?;
+            layer_room(ctx, &n.dir.node, None)?;
             let mode = umask(ctx, mode);
             let node = ctx.k.vfs.make_node(&n.dir, &n.name, S_IFREG, mode, "", &cred)?;
             Ok((Lookup { path: n.path, node }, true))
@@ -149,6 +160,7 @@ pub fn open_tmpfile(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64
     }
     let cred = cred(ctx);
     may_create(&l.node, &cred)?;
+    layer_room(ctx, &l.node, None)?;
     let mode = umask(ctx, mode);
     let i = ctx.k.vfs.unnamed(mode, &cred)?;
     let ino = i.stat().ino;
@@ -166,6 +178,7 @@ fn do_mkdir(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64) -> SysResult {
     }
     let cred = cred(ctx);
     may_create(&n.dir.node, &cred)?;
+    layer_room(ctx, &n.dir.node, None)?;
     let mode = mode as u32 & 0o1777 & !ctx.proc().umask;
     ctx.k.vfs.make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
     Ok(0)
@@ -407,6 +420,7 @@ fn do_symlink(ctx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult {
     }
     let cred = cred(ctx);
     may_create(&n.dir.node, &cred)?;
+    layer_room(ctx, &n.dir.node, Some(&t))?;
     ctx.k.vfs.make_node(&n.dir, &n.name, S_IFLNK, 0o777, &t, &cred)?;
     Ok(0)
 }
@@ -771,6 +785,7 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let mode = if flags & MFD_NOEXEC_SEAL != 0 { 0o666 } else { 0o777 };
+    ctx.k.charge_layer(LayerNeed { inodes: 1, target: None })?;
     let cred = cred(ctx);
     let i = ctx.k.vfs.unnamed(mode, &cred)?;
     *i.seals.lock() = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 { 0 } else { F_SEAL_SEAL };

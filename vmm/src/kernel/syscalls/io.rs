@@ -99,7 +99,10 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
         FileKind::PipeWrite(p) => {
             let p = p.clone();
             let nonblock = file.nonblocking();
-            write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock))
+            // pipe_write merges the write's odd bytes (its length modulo a
+            // page) into the last page, once, before anything else.
+            let mut merge = (count.min(MAX_RW_COUNT) % crate::arch::PAGE_SIZE) as usize;
+            write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock, std::mem::take(&mut merge)))
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => Ok(count.min(MAX_RW_COUNT) as i64),
         FileKind::File(_) => super::fschange::write_regular(ctx, file, buf, count, pos),
@@ -153,13 +156,24 @@ fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
     Ok(count as i64)
 }
 
-/// Puts all of `data` in a pipe, blocking while it is full.
-fn write_pipe(ctx: &mut Ctx, p: &Arc<super::super::files::Pipe>, data: &[u8], nonblock: bool) -> Result<usize, Errno> {
+/// Puts all of `data` in a pipe, blocking while it is full; its first
+/// `merge` bytes may go into the last page (see `Pipe::write`). Each new
+/// page is charged to kernel memory: ENOMEM when RAM is out and nothing
+/// went in, as pipe_write.
+fn write_pipe(
+    ctx: &mut Ctx,
+    p: &Arc<super::super::files::Pipe>,
+    data: &[u8],
+    nonblock: bool,
+    mut merge: usize,
+) -> Result<usize, Errno> {
     let mut done = 0;
     loop {
-        match p.write(&data[done..]) {
+        let k = &mut *ctx.k;
+        let r = p.write(&data[done..], std::mem::take(&mut merge), |c| k.kmem_grow(c, crate::mm::Kmem::PipePage));
+        match r {
             Err(EPIPE) => return if done > 0 { Ok(done) } else { Err(epipe(ctx)) },
-            Err(e) => return Err(e),
+            Err(e) => return if done > 0 { Ok(done) } else { Err(e) },
             Ok(Io::Done(n)) => {
                 done += n;
                 if done == data.len() {
@@ -214,7 +228,9 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
                 return Err(EFAULT);
             }
             loop {
-                let (io, data) = p.read(count.min(CHUNK) as usize)?;
+                // As pipe_read, as much as the pipe holds (at most its
+                // size: pipe-max-size for an unprivileged user).
+                let (io, data) = p.read(count.min(super::super::files::pipe::PIPE_MAX_SIZE) as usize)?;
                 match io {
                     Io::Done(_) => break data,
                     Io::WouldBlock => {
@@ -257,7 +273,11 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             // hold a thousand copies. A large one is asked for again at the
             // next read (the kernel's cache has it while nothing changed),
             // as seq_file generates again from the offset.
-            *contents.lock() = (c.len() <= super::super::PROC_KEEP_PER_FD).then(|| c.clone());
+            // And all descriptors together keep at most PROC_KEEP_BYTES:
+            // past that, a descriptor is as for a large file.
+            let kept = (c.len() <= super::super::PROC_KEEP_PER_FD).then(|| ctx.k.proc_keep(c.len())).flatten();
+            *contents.lock() = kept.is_some().then(|| c.clone());
+            file.kmem.lock().kept = kept;
             let start = (at as usize).min(c.len());
             let n = (c.len() - start).min(count as usize);
             let out = c[start..start + n].to_vec();
@@ -596,7 +616,7 @@ fn splice_files(
             FileKind::PipeWrite(p) => {
                 let p = p.clone();
                 let nb = outf.nonblocking();
-                write_pipe(ctx, &p, &data, nb)?
+                write_pipe(ctx, &p, &data, nb, 0)?
             }
             FileKind::File(_) => super::fschange::write_bytes(ctx, outf, &data, out_pos.map(|p| p + done))?,
             FileKind::Null => data.len(),

@@ -591,6 +591,9 @@ impl Ctx<'_> {
                 Err(ENOSYS)
             }
         };
+        // What the writable layer let go (or copied up) meanwhile: its
+        // kernel memory follows. Growth was charged before it was made.
+        let _ = self.k.charge_layer(super::kmem::LayerNeed::default());
         let took = start.elapsed();
         let ret = match result {
             Ok(v) => v,

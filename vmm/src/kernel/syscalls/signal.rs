@@ -247,7 +247,7 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(ESRCH);
     }
     if sig != 0 {
-        ctx.k.send_process_signal(pid, info);
+        ctx.k.try_send_process_signal(pid, info)?;
     }
     Ok(0)
 }
@@ -262,7 +262,7 @@ pub fn rt_tgsigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(ESRCH);
     }
     if sig != 0 {
-        ctx.k.send_thread_signal(tid, info);
+        ctx.k.try_send_thread_signal(tid, info)?;
     }
     Ok(0)
 }

@@ -310,7 +310,7 @@ fn refusals_and_inspection() {
     assert_eq!(refused(demo().memory(0)), ConfigError::BadMem(0));
     let e = refused(demo().memory(64 << 20).rss_limit(128 << 20));
     assert_eq!(e, ConfigError::RssAboveMem { rss_limit: 128 << 20, mem: 64 << 20 });
-    assert_eq!(e.to_string(), "--rss-limit 134217728 is above --mem 67108864: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit");
+    assert_eq!(e.to_string(), "--rss-limit 128M is above --mem 64M: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit");
     assert!(matches!(refused(demo().max_tasks(100_000)), ConfigError::MaxTasks { asked: 100_000, .. }));
     assert!(matches!(refused(demo().max_tasks(0)), ConfigError::MaxTasks { asked: 0, most } if most >= 1));
     assert!(matches!(demo().pin("no-such-region").build(), Err(Error::BadPin(r)) if r == "no-such-region"));

@@ -210,23 +210,39 @@ fn bad_options() {
     assert_error(&faultline(&["run", "--env", "NOEQUALS", &fixture("touch")]), "K=V");
     // Usage errors exit 125 too (as env(1) and timeout(1) do), naming the
     // option, so a script can tell faultline's failures from the program's.
-    for args in [
-        &["run", "--mem", "lots", "x"][..],
-        &["run", "--mem", "12Q", "x"],
-        &["run", "--wake", "sometimes", "x"],
-        &["run", "--no-such-flag", "x"],
-        &["frobnicate"],
-        &[],
+    // Clap's own messages are paragraphs with the usage: each is one line
+    // here, naming what was wrong and where help is.
+    for (args, needle) in [
+        (&["run", "--mem", "lots", "x"][..], "invalid value 'lots' for '--mem <SIZE>'"),
+        (&["run", "--mem", "12Q", "x"], "--mem"),
+        (&["run", "--wake", "sometimes", "x"], "unknown wake mode \"sometimes\""),
+        (&["run", "--no-such-flag", "x"], "unexpected argument '--no-such-flag' found (see faultline run --help)"),
+        (&["run", "--timelin", "t.csv", "x"], "a similar argument exists: '--timeline'"),
+        (&["run"], "<PROGRAM [ARGS]>"),
+        (&["run", "--timeline"], "a value is required for '--timeline <FILE.csv>'"),
+        (&["frobnicate"], "unrecognized subcommand 'frobnicate' (see faultline --help)"),
+        (&[], "a command is needed: run, demo, report, diff or bench"),
+        (&["diff", "a.csv"], "<B>"),
     ] {
-        let out = faultline(args);
-        assert_eq!(out.status.code(), Some(125), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
-        assert!(!String::from_utf8_lossy(&out.stderr).contains("panicked"));
+        assert_error(&faultline(args), needle);
     }
-    assert!(String::from_utf8_lossy(&faultline(&["run", "--mem", "12Q", "x"]).stderr).contains("--mem"));
     assert_eq!(faultline(&["--help"]).status.code(), Some(0));
     assert_eq!(faultline(&["--version"]).status.code(), Some(0));
-    // Values accepted by the parser that would do nothing useful.
-    assert_error(&faultline(&["run", "--rss-limit", "1G", "--mem", "256M", &fixture("touch")]), "--rss-limit");
+    // Values accepted by the parser that would do nothing useful; sizes
+    // are said as they were written.
+    assert_error(
+        &faultline(&["run", "--rss-limit", "1G", "--mem", "256M", &fixture("touch")]),
+        "--rss-limit 1G is above --mem 256M",
+    );
+    assert_error(
+        &faultline(&["run", "--rss-limit", "2048M", "--mem", "1G", &fixture("touch")]),
+        "--rss-limit 2048M is above --mem 1G",
+    );
+    assert_error(
+        &faultline(&["run", "--mem", "5000", &fixture("touch")]),
+        "--mem 5000 is not a positive multiple of 4 KiB",
+    );
+    assert_error(&faultline(&["run", "--rss-limit", "100k", &fixture("touch")]), "--rss-limit 100k is below 256K");
     assert_error(&faultline(&["bench", "--repeat", "0"]), "--repeat");
     assert_error(&faultline(&["run", "--pin", "nowhere", &fixture("touch")]), "--pin nowhere");
     assert_error(
@@ -240,6 +256,55 @@ fn program_paths_are_not_taken_for_options() {
     // Arguments after the program belong to it, even ones that look like ours.
     let out = faultline(&["run", "-q", &fixture("bigwrite"), "3", "5", "--mem"]);
     assert_eq!(out.status.code(), Some(5));
+}
+
+/// Runs `args` natively and under `faultline run -q`: same status, same
+/// bytes on stdout.
+fn same_as_native(args: &[&str]) -> Output {
+    let native = Command::new(args[0]).args(&args[1..]).output().expect("runs natively");
+    let mut ours = vec!["run", "-q"];
+    ours.extend_from_slice(args);
+    let out = faultline(&ours);
+    assert_eq!(out.status.code(), native.status.code(), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&native.stdout), "{args:?}");
+    out
+}
+
+/// Everything after PROGRAM is the program's, as with timeout(1), env(1)
+/// and strace: options faultline also has (`-q`, `--timeline`, `--help`)
+/// reach the program untouched, and `--` before PROGRAM is accepted.
+#[test]
+fn the_programs_options_are_the_programs() {
+    let late = tmp("late.csv");
+    let _ = std::fs::remove_file(&late);
+    let out = faultline(&["run", "-q", "/bin/echo", "--timeline", late.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("--timeline {}\n", late.display()));
+    assert!(!late.exists(), "faultline took the program's --timeline");
+    let f = tmp("lines.txt");
+    std::fs::write(&f, "first\nsecond\n").unwrap();
+    same_as_native(&["/usr/bin/head", "-q", "-n1", f.to_str().unwrap()]);
+    let help = same_as_native(&["/bin/echo", "--help"]);
+    assert!(String::from_utf8_lossy(&help.stdout).contains("echo"), "not echo's help");
+    same_as_native(&["/bin/echo", "-q", "--", "-n"]);
+    let out = faultline(&["run", "-q", "--", "/bin/echo", "-q"]);
+    assert_eq!((out.status.code(), String::from_utf8_lossy(&out.stdout).as_ref()), (Some(0), "-q\n"));
+}
+
+/// --timeout takes what timeout(1) takes: seconds, or a number with s,
+/// m, h or d.
+#[test]
+fn timeouts_read_as_timeout_reads_them() {
+    for t in ["1s", "0.5", "2m", "1h", "1.5d", "30"] {
+        let out = faultline(&["run", "-q", "--timeout", t, &fixture("bigwrite"), "1", "0"]);
+        assert_eq!(out.status.code(), Some(0), "--timeout {t}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = faultline(&["run", "-q", "--timeout", "0.3s", &fixture("sleeploop")]);
+    assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("killed after the 0.3 s timeout"));
+    for t in ["0", "-1", "1x", "s", "inf", "1e400"] {
+        assert_error(&faultline(&["run", &format!("--timeout={t}"), &fixture("touch")]), "'--timeout <DURATION>'");
+    }
 }
 
 #[test]

@@ -34,14 +34,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run an x86-64 Linux program (static, or dynamic with its interpreter) as the guest.
+    /// Everything after PROGRAM is the program's own (`--` before it is
+    /// accepted, never needed).
     Run {
         #[command(flatten)]
         opts: RunOpts,
-        /// The program.
-        program: PathBuf,
-        /// Its arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        /// The program and its arguments. PROGRAM is found as execvp finds
+        /// it: a name without a slash is looked up in the program's PATH.
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
+        command: Vec<String>,
     },
     /// Run the built-in demo guest.
     Demo {
@@ -87,8 +88,8 @@ enum Cmd {
 #[derive(Args)]
 struct RunOpts {
     /// Guest RAM (K, M, G suffixes).
-    #[arg(long, default_value = "256M", value_parser = parse_size)]
-    mem: u64,
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size)]
+    mem: Size,
     /// Write every page event to this CSV file, as it happens.
     #[arg(long, value_name = "FILE.csv")]
     timeline: Option<PathBuf>,
@@ -105,9 +106,11 @@ struct RunOpts {
     /// Add K=V to the program's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
-    /// Kill the program (and every process it made) after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    /// Kill the program (and every process it made) after this long:
+    /// seconds, or a number with s, m, h or d, as timeout(1) takes it
+    /// (`1.5`, `30s`, `2m`, `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    timeout: Option<Duration>,
     /// How the fault handler waits for faults: auto (spin when a CPU is
     /// free for it, else sleep), spin, colocated or poll.
     #[arg(long, default_value = "auto")]
@@ -119,8 +122,8 @@ struct RunOpts {
     #[arg(long, default_value = "ring", value_name = "PATH")]
     syscalls: faultline::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    rss_limit: Option<u64>,
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    rss_limit: Option<Size>,
     /// Swap store for evicted pages, held in host memory.
     #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
     swap: u64,
@@ -205,6 +208,46 @@ struct RunOpts {
     /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// A size as given on the command line: its bytes, and the words the user
+/// wrote them in, for messages.
+#[derive(Clone, Debug)]
+struct Size {
+    bytes: u64,
+    text: String,
+}
+
+fn size(s: &str) -> Result<Size, String> {
+    parse_size(s).map(|bytes| Size { bytes, text: s.trim().to_string() })
+}
+
+/// A duration as timeout(1) takes it: a decimal number of seconds, or
+/// one with an s, m, h or d suffix.
+fn duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c @ ('s' | 'm' | 'h' | 'd'))) => (&t[..i], c),
+        _ => (t, 's'),
+    };
+    let scale = match unit {
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86400.0,
+        _ => 1.0,
+    };
+    let bad = || format!("expected a number of seconds, or one with s, m, h or d (1.5, 30s, 2m, 1h), not {t:?}");
+    // Rust's float syntax takes "inf" and "nan", which no timeout means.
+    if !num.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-')
+        || !num.chars().all(|c| c.is_ascii_digit() || ".eE+-".contains(c))
+    {
+        return Err(bad());
+    }
+    let secs = num.parse::<f64>().map_err(|_| bad())? * scale;
+    if !(secs > 0.0) {
+        return Err(format!("{t} is no time at all; give a positive duration"));
+    }
+    Duration::try_from_secs_f64(secs).ok().filter(|d| d.as_secs() < 1 << 40).ok_or_else(|| format!("{t} is too long"))
 }
 
 /// The signal that asked faultline to stop, 0 if none. A second one exits
@@ -313,20 +356,33 @@ fn strace_of(opts: &RunOpts) -> Result<Option<Strace>> {
 fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
     let mut env = faultline::default_env();
     env.extend(opts.env.iter().cloned());
-    let timeout = match opts.timeout {
-        Some(s) if !(s.is_finite() && s > 0.0 && s < 1e9) => bail!("--timeout must be a positive number of seconds"),
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
+    // The library checks these too, but says the sizes in bytes: here
+    // they are said as the user wrote them.
+    let mem = &opts.mem;
+    if mem.bytes == 0 || mem.bytes % 4096 != 0 {
+        bail!("--mem {} is not a positive multiple of 4 KiB", mem.text);
+    }
+    if let Some(limit) = &opts.rss_limit {
+        if limit.bytes > mem.bytes {
+            bail!(
+                "--rss-limit {} is above --mem {}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit",
+                limit.text,
+                mem.text
+            );
+        }
+        if limit.bytes < faultline::MIN_RSS_LIMIT {
+            bail!("--rss-limit {} is below 256K, too little for even a small program", limit.text);
+        }
+    }
     let config = Config {
-        mem: opts.mem,
+        mem: mem.bytes,
         argv,
         env,
-        timeout,
+        timeout: opts.timeout,
         wake: opts.wake,
         syscalls: opts.syscalls,
         strace: strace_of(opts)?,
-        rss_limit: opts.rss_limit,
+        rss_limit: opts.rss_limit.as_ref().map(|s| s.bytes),
         swap: opts.swap,
         memlock_limit: opts.memlock_limit,
         pin: opts.pin.clone(),
@@ -457,10 +513,9 @@ fn write_out(path: &std::path::Path, mut f: File, text: &str) -> Result<()> {
 
 fn main_result(cli: Cli) -> Result<u8> {
     let outcome = match cli.cmd {
-        Cmd::Run { opts, program, args } => {
-            let mut argv = vec![program.display().to_string()];
-            argv.extend(args);
-            run(Program::Path(program), argv, &opts)?
+        Cmd::Run { opts, command } => {
+            let program = PathBuf::from(&command[0]);
+            run(Program::Path(program), command, &opts)?
         }
         Cmd::Demo { opts } => {
             let program = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
@@ -514,6 +569,41 @@ fn main_result(cli: Cli) -> Result<u8> {
     Ok((outcome.status.code() & 0xff) as u8)
 }
 
+/// A usage error from clap in one line: its message (with the line under
+/// it, where a list follows) and a similar option if clap found one, then
+/// where help is. Clap's own form is a paragraph with the usage.
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::ErrorKind;
+    let sub = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .filter(|a| ["run", "demo", "report", "diff", "bench"].contains(&a.as_str()));
+    let help = match &sub {
+        Some(s) => format!("faultline {s} --help"),
+        None => "faultline --help".into(),
+    };
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return format!("a command is needed: run, demo, report, diff or bench (see {help})");
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim);
+    let mut msg = lines.next().unwrap_or_default().trim_start_matches("error:").trim().to_string();
+    for l in lines {
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        if l.is_empty() {
+            continue;
+        }
+        match l.strip_prefix("tip:").map(str::trim) {
+            Some(tip) if tip.starts_with("a similar") => msg = format!("{msg}; {tip}"),
+            Some(_) => {}
+            None => msg = format!("{msg} {l}"),
+        }
+    }
+    faultline::text::tame_n(&format!("{msg} (see {help})"), 1000)
+}
+
 /// The error and its causes on one line, skipping causes whose text the
 /// message before them already includes.
 fn one_line(e: &anyhow::Error) -> String {
@@ -553,11 +643,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            let _ = e.print();
-            return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => ExitCode::from(TOOL_FAILURE),
-            };
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("faultline: error: {}", usage_error(&e));
+            return ExitCode::from(TOOL_FAILURE);
         }
     };
     match main_result(cli) {

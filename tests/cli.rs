@@ -136,14 +136,81 @@ fn missing_file() {
     assert_error(&faultline(&["run", "/nonexistent/prog"]), "cannot read /nonexistent/prog");
 }
 
+fn executable(name: &str, text: &str) -> PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let p = tmp(name);
+    std::fs::write(&p, text).unwrap();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    p
+}
+
 #[test]
 fn not_an_elf() {
-    let p = tmp("script.sh");
-    std::fs::write(&p, "#!/bin/sh\necho hi\n").unwrap();
-    assert_error(&faultline(&["run", p.to_str().unwrap()]), "not an ELF file");
-    let empty = tmp("empty");
-    std::fs::write(&empty, "").unwrap();
+    let empty = executable("empty", "");
     assert_error(&faultline(&["run", empty.to_str().unwrap()]), "not an ELF file");
+    let text = executable("text", "echo hi\n");
+    assert_error(&faultline(&["run", text.to_str().unwrap()]), "not an ELF file");
+    // Not executable: EACCES, as execve says.
+    let p = tmp("plain.sh");
+    std::fs::write(&p, "#!/bin/sh\necho hi\n").unwrap();
+    assert_error(&faultline(&["run", p.to_str().unwrap()]), "plain.sh: permission denied");
+}
+
+/// PROGRAM is found as execvp finds it: a bare name in the program's PATH
+/// (the default one, or `--env PATH=`), a path as it is.
+#[test]
+fn a_bare_name_is_looked_up_in_path() {
+    same_as_native(&["echo", "found", "in", "PATH"]);
+    same_as_native(&["head", "-c", "5", "/etc/passwd"]);
+    let dir = tmp("bin");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(fixture("bigwrite"), dir.join("mywrite")).unwrap();
+    let path = format!("PATH=/nonexistent:{}:/usr/bin", dir.display());
+    let out = faultline(&["run", "-q", "--env", &path, "mywrite", "4", "7"]);
+    assert_eq!((out.status.code(), out.stdout.len()), (Some(7), 4), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_error(&faultline(&["run", "mywrite"]), "mywrite: not found in PATH (/usr/local/bin:/usr/bin:/bin)");
+    assert_error(&faultline(&["run", "--env", "PATH=/nowhere", "echo"]), "echo: not found in PATH (/nowhere)");
+    // Found only as a file nobody may execute.
+    let plain = dir.join("plain");
+    std::fs::write(&plain, "data").unwrap();
+    let path = format!("PATH={}", dir.display());
+    assert_error(&faultline(&["run", "--env", &path, "plain"]), "plain: found in PATH");
+}
+
+/// A `#!` script runs its interpreter as binfmt_script does: the
+/// interpreter, its one argument, the script's name as given, then the
+/// script's arguments; an interpreter may itself be a script.
+#[test]
+fn scripts_run_their_interpreter() {
+    let sh = executable("greet.sh", "#!/bin/sh\necho \"$0 has $# arguments: $*\"\nexit 3\n");
+    let out = same_as_native(&[sh.to_str().unwrap(), "a", "b c"]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{} has 2 arguments: a b c\n", sh.display()));
+    // The interpreter's one argument, and env finding it in PATH.
+    let awk = executable("count.awk", "#!/usr/bin/awk -f\nEND { print NR }\n");
+    same_as_native(&[awk.to_str().unwrap(), "/etc/passwd"]);
+    let env = executable("env.sh", "#!/usr/bin/env sh\necho \"via env: $1\"\n");
+    same_as_native(&[env.to_str().unwrap(), "x"]);
+    // A script as the interpreter of another.
+    let inner = executable("inner", "#!/bin/sh\necho \"inner: $*\"\n");
+    let outer = executable("outer", &format!("#!{}\n", inner.display()));
+    same_as_native(&[outer.to_str().unwrap(), "z"]);
+    let missing = executable("missing.sh", "#!/no/such/shell\n");
+    assert_error(&faultline(&["run", missing.to_str().unwrap()]), "cannot run its #! interpreter /no/such/shell");
+}
+
+/// A process is named by the name exec saw, cut to 15 bytes as Linux
+/// does: a symlink's own name, not its target's.
+#[test]
+fn a_process_is_named_as_exec_saw_it() {
+    let dir = tmp("links");
+    std::fs::create_dir_all(&dir).unwrap();
+    for name in ["mycat", "a-cat-with-a-very-long-name"] {
+        let link = dir.join(name);
+        let _ = std::fs::remove_file(&link);
+        std::os::unix::fs::symlink("/bin/cat", &link).unwrap();
+        let out = same_as_native(&[link.to_str().unwrap(), "/proc/self/comm"]);
+        assert_eq!(String::from_utf8_lossy(&out.stdout), format!("{}\n", &name[..name.len().min(15)]));
+    }
 }
 
 #[test]

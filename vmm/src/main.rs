@@ -244,7 +244,7 @@ fn duration(s: &str) -> Result<Duration, String> {
         return Err(bad());
     }
     let secs = num.parse::<f64>().map_err(|_| bad())? * scale;
-    if !(secs > 0.0) {
+    if secs <= 0.0 {
         return Err(format!("{t} is no time at all; give a positive duration"));
     }
     Duration::try_from_secs_f64(secs).ok().filter(|d| d.as_secs() < 1 << 40).ok_or_else(|| format!("{t} is too long"))
@@ -355,11 +355,18 @@ fn strace_of(opts: &RunOpts) -> Result<Option<Strace>> {
 /// file opened (so a bad path fails before anything runs).
 fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
     let mut env = faultline::default_env();
-    env.extend(opts.env.iter().cloned());
+    for kv in &opts.env {
+        // A variable given again replaces the default (getenv finds the
+        // first, so a second PATH= would go unseen).
+        if let Some((key, _)) = kv.split_once('=') {
+            env.retain(|e| e.split_once('=').is_none_or(|(k, _)| k != key));
+        }
+        env.push(kv.clone());
+    }
     // The library checks these too, but says the sizes in bytes: here
     // they are said as the user wrote them.
     let mem = &opts.mem;
-    if mem.bytes == 0 || mem.bytes % 4096 != 0 {
+    if mem.bytes == 0 || !mem.bytes.is_multiple_of(4096) {
         bail!("--mem {} is not a positive multiple of 4 KiB", mem.text);
     }
     if let Some(limit) = &opts.rss_limit {

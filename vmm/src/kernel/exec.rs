@@ -30,7 +30,7 @@ pub const STACK_EXPAND: u64 = 128 << 10;
 /// MAX_ARG_STRLEN: the longest single argument or environment string.
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
 /// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
-const MAX_SCRIPT_DEPTH: u32 = 4;
+pub const MAX_SCRIPT_DEPTH: u32 = 4;
 /// Largest executable faultline reads to parse (it maps it page by page).
 const MAX_EXEC_SIZE: u64 = 1 << 30;
 /// The vDSO's pages as Linux 6.x lays them out: [vvar] (4), [vvar_vclock]
@@ -359,6 +359,44 @@ impl KernelState {
     }
 }
 
+/// What a `#!` line asks for, as binfmt_script reads it: the interpreter
+/// and its one optional argument (the rest of the line, trimmed). `None`
+/// if `bytes` is not a script; ENOEXEC if the line names no interpreter.
+pub fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), Errno>> {
+    if !bytes.starts_with(b"#!") {
+        return None;
+    }
+    // BINPRM_BUF_SIZE: the kernel looks at the first 256 bytes only.
+    let line_end = bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(bytes.len().min(256));
+    let line = String::from_utf8_lossy(&bytes[2..line_end]).trim().to_string();
+    let mut parts = line.splitn(2, [' ', '\t']);
+    let Some(interp) = parts.next().filter(|s| !s.is_empty()).map(str::to_string) else { return Some(Err(ENOEXEC)) };
+    let arg = parts.next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Some(Ok((interp, arg)))
+}
+
+/// The interpreter's argv for script `filename` run with `argv`:
+/// `[interp, optional arg, filename, argv[1..]]`, as binfmt_script makes it.
+pub fn script_argv(interp: &str, arg: Option<String>, filename: &str, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut new = vec![interp.as_bytes().to_vec()];
+    new.extend(arg.map(String::into_bytes));
+    new.push(filename.as_bytes().to_vec());
+    new.extend(argv.iter().skip(1).cloned());
+    new
+}
+
+/// The name a process gets at exec (`comm`): the last part of the name
+/// exec was given (bprm->filename), so a symlink `mycat -> cat` runs as
+/// `mycat` and a script under its own name; for execveat of a descriptor
+/// (`/dev/fd/N`), the file's own name, as Linux 6.14 gives it.
+pub fn exec_comm(execfn: &str, file: &ExecFile) -> String {
+    if execfn.starts_with("/dev/fd/") && execfn[8..].bytes().all(|b| b.is_ascii_digit()) {
+        comm_of(&file.path)
+    } else {
+        comm_of(execfn)
+    }
+}
+
 /// Reads a NULL-terminated array of strings (argv or envp).
 fn read_strings(ctx: &mut Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
@@ -397,23 +435,13 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
     let mut depth = 0;
     let (file, image) = loop {
         let file = ctx.k.open_exec(ctx.pid, &cwd, &path)?;
-        if file.bytes.starts_with(b"#!") {
-            // A script: its interpreter gets [interp, optional arg, path,
-            // argv[1..]].
+        if let Some(script) = shebang(&file.bytes) {
             depth += 1;
             if depth > MAX_SCRIPT_DEPTH {
                 return Err(ELOOP);
             }
-            let line_end = file.bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(file.bytes.len().min(256));
-            let line = String::from_utf8_lossy(&file.bytes[2..line_end]).trim().to_string();
-            let mut parts = line.splitn(2, [' ', '\t']);
-            let interp = parts.next().filter(|s| !s.is_empty()).ok_or(ENOEXEC)?.to_string();
-            let arg = parts.next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-            let mut new = vec![interp.clone().into_bytes()];
-            new.extend(arg.map(String::into_bytes));
-            new.push(path.clone().into_bytes());
-            new.extend(argv.iter().skip(1).cloned());
-            argv = new;
+            let (interp, arg) = script?;
+            argv = script_argv(&interp, arg, &path, &argv);
             path = interp;
             continue;
         }
@@ -423,12 +451,12 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
     let (pid, tid) = (ctx.pid, ctx.tid);
     let stack = ctx.proc().limits.cur(RLIMIT_STACK);
     let loaded = ctx.k.load_program(pid, tid, &file, &image, &argv, &envp, &execfn, stack)?;
-    commit(ctx, loaded, &file, &argv);
+    commit(ctx, loaded, &file, &argv, &execfn);
     Ok(0)
 }
 
 /// Past the point of no return: the process becomes the new program.
-fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
+fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>], execfn: &str) {
     let tid = ctx.tid;
     // de_thread(): every other thread of the process goes.
     let others: Vec<Tid> = ctx.proc().threads.iter().copied().filter(|&t| t != tid).collect();
@@ -444,7 +472,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
     let p = ctx.proc_mut();
     p.files.close_on_exec();
     p.sig.reset_for_exec();
-    p.comm = comm_of(&file.path);
+    p.comm = exec_comm(execfn, file);
     p.exe = file.path.clone();
     p.cmdline = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
     let vfork_parent = p.vfork_parent.take();
@@ -468,14 +496,15 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>]) {
 }
 
 impl KernelState {
-    /// Creates pid 1 running `file` (parsed as `image`): its process, its
-    /// first thread (queued for a vCPU), its address space, and its
-    /// standard streams.
+    /// Creates pid 1 running `file` (parsed as `image`), exec'd by the name
+    /// `execfn`: its process, its first thread (queued for a vCPU), its
+    /// address space, and its standard streams.
     #[allow(clippy::too_many_arguments)]
     pub fn spawn_init(
         &mut self,
         file: &ExecFile,
         image: &Image,
+        execfn: &str,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
         cwd: String,
@@ -498,7 +527,7 @@ impl KernelState {
             ppid: 0,
             pgid: pid,
             sid: pid,
-            comm: comm_of(&file.path),
+            comm: exec_comm(execfn, file),
             exe: file.path.clone(),
             cmdline: argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect(),
             mm: MmId(0),
@@ -524,7 +553,7 @@ impl KernelState {
             itimer_real: None,
         };
         self.procs.insert(pid, p);
-        let loaded = match self.load_program(pid, pid, file, image, argv, envp, &file.path, stack) {
+        let loaded = match self.load_program(pid, pid, file, image, argv, envp, execfn, stack) {
             Ok(l) => l,
             Err(e) => {
                 self.procs.remove(&pid);

@@ -132,7 +132,11 @@ impl From<UffdError> for Error {
 /// The program a sandbox runs.
 #[derive(Clone, Debug)]
 pub enum Program {
-    /// An executable on the host (static, or dynamic with its interpreter).
+    /// An executable on the host (static, or dynamic with its interpreter),
+    /// found as execvp(3) finds it: a name without a slash is looked up in
+    /// the program's `PATH` inside the sandbox's root (as
+    /// `std::process::Command` does), a path is taken as it is. A `#!`
+    /// script runs its interpreter, as Linux's binfmt_script does.
     Path(PathBuf),
     /// An executable held in memory (the built-in demo), called `name`.
     Bytes {

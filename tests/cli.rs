@@ -524,3 +524,38 @@ fn the_readme_shows_what_the_demo_prints() {
     let got: Vec<String> = stderr.lines().filter(|l| !l.is_empty()).map(stable).collect();
     assert_eq!(got, want, "update the README's demo output");
 }
+
+/// The section readelf -S puts `addr` in (an address of the loaded
+/// program, PIE base applied).
+fn readelf_section(file: &str, addr: u64) -> String {
+    let out = Command::new("readelf").args(["-SW", file]).output().expect("readelf runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let off = addr - faultline::PIE_BASE;
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim_start().strip_prefix('[')?;
+            let f: Vec<&str> = l.split(']').nth(1)?.split_whitespace().collect();
+            let (start, size) = (u64::from_str_radix(f[2], 16).ok()?, u64::from_str_radix(f[4], 16).ok()?);
+            (start != 0 && (start..start + size).contains(&off)).then(|| f[0].to_string())
+        })
+        .next()
+        .unwrap_or_default()
+}
+
+/// A write to a string literal, in a program gcc built as it does by
+/// default: .rodata holds 10 bytes at the start of a page filled by
+/// .eh_frame; the report names the section the address is in.
+#[test]
+fn a_crash_names_the_section_readelf_names() {
+    let prog = fixture("literal");
+    let out = faultline(&["run", "-q", &prog]);
+    assert_eq!(out.status.code(), Some(139));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let at = err.find("segfault at ").expect("a segfault report") + 12;
+    let addr = u64::from_str_radix(err[at..].split_whitespace().next().unwrap(), 16).unwrap();
+    assert_eq!(readelf_section(&prog, addr), ".rodata", "{err}");
+    assert!(err.contains("write to a read-only page, address in .rodata; killed by SIGSEGV"), "{err}");
+    let ip = err.find(" ip ").unwrap() + 4;
+    let ip = u64::from_str_radix(err[ip..].split_whitespace().next().unwrap(), 16).unwrap();
+    assert_eq!(readelf_section(&prog, ip), ".text");
+}

@@ -20,7 +20,7 @@ use super::{Entry, KernelState};
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
 use crate::arch::{page_ceil, page_floor, Perms, UserRegs, PAGE_SIZE};
 use crate::loader::{page_names, Image};
-use crate::mm::{Backing, CachedFile, FileRef, MmId, SectionRange, Vma, VmaKind, STACK_GUARD_GAP};
+use crate::mm::{Backing, CachedFile, ElfSection, FileRef, MmId, SectionRange, Vma, VmaKind, STACK_GUARD_GAP};
 use crate::timeline::RegionKind;
 
 /// Linux's MIN_GAP between the stack top and mmap_base.
@@ -213,6 +213,15 @@ impl KernelState {
             let space = self.space_mut(mm);
             space.sections.extend(ranges);
             space.sections.sort_by_key(|r| r.start);
+            if names.is_none() {
+                let mut elf: Vec<ElfSection> = image
+                    .sections
+                    .iter()
+                    .map(|s| ElfSection { start: at(s.addr), end: at(s.addr) + s.size, name: s.name.as_str().into() })
+                    .collect();
+                elf.sort_by_key(|s| s.start);
+                space.elf_sections = elf.into();
+            }
         }
         // padzero(): the bytes after the file's part of the last page are
         // zeroed, as the kernel does in exec (its write copies the page).

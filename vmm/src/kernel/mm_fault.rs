@@ -528,6 +528,11 @@ pub fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
     let space = ctx.k.space(ctx.mm());
     let regions = ctx.k.recorder.regions();
     let name = |addr: u64| -> String {
+        // Byte for byte where the program's section headers say; a page
+        // the summary files under one section may hold the end of another.
+        if let Some(s) = space.elf_section_at(addr).filter(|_| space.vmas.find(addr).is_some()) {
+            return s.to_string();
+        }
         match space.region_of(addr) {
             Some(r) if space.vmas.find(addr).is_some() => regions.name(r).to_string(),
             _ => match space.vmas.find_from(addr) {

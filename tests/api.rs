@@ -22,7 +22,7 @@ use faultline::timeline::{
 use faultline::{
     Bind, Config, ConfigError, Error, EventStream, ExitStatus, HostError, Input, LoadError, MemInfo, MemStatus,
     MemoryReport, Outcome, Output, Perms, Program, ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder,
-    SegmentInfo, Stop, StreamedEvent, SyscallPath, WakeMode,
+    SegmentInfo, Stop, StreamedEvent, SyscallPath, Usage, WakeMode,
 };
 
 /// Every public item, as rustdoc's "all items" page names it.
@@ -60,6 +60,7 @@ const API: &[&str] = &[
     "Stop",
     "StreamedEvent",
     "SyscallPath",
+    "Usage",
     "WakeMode",
     "bench::BenchError",
     "bench::DEFAULT_PAGES",
@@ -78,6 +79,7 @@ const API: &[&str] = &[
     "report::rows::Row",
     "report::rows::read_csv",
     "report::summary::SCHEMA",
+    "report::summary::text",
     "report::summary::to_json",
     "report::trace::to_json",
     "strace::CallLog",
@@ -211,6 +213,14 @@ fn a_run_through_the_builder() {
     // /proc/meminfo's RAM is what may be resident; swap is the store.
     assert_eq!((info.mem_total, info.swap_total), (faultline::MIN_RSS_LIMIT * 16 / 1024, 1024));
     assert!(status.vm_hwm >= status.vm_rss && status.vm_rss > 0, "{memory}");
+    // Linux's own counters: every fault the program took, or the VMM for it.
+    let usage: Usage = outcome.usage;
+    assert_eq!(usage.minor_faults + usage.major_faults, summary.guest_faults() + demo.vmm_pages);
+    assert_eq!(usage.max_resident_kib, status.vm_hwm);
+    // The terminal's summary: tables, the sandbox's peak and end, pid 1's status.
+    let text = summary::text(&outcome);
+    assert!(text.contains(&format!("status of pid 1 (demo): {status}\n")), "{text}");
+    assert!(summary.peak_resident_pages >= demo.peak_resident_pages && demo.peak_resident_pages > 0);
 
     // Events: each names its region, the faults add up to the summary.
     let id: RegionId = outcome.events.iter().find(|e| outcome.region_name(e) == ".bss").unwrap().region;

@@ -64,7 +64,7 @@ fn demo_runs_with_no_arguments_and_prints_a_summary() {
     assert!(stdout.contains("lazy backing"));
     assert!(stderr.contains("region"), "{stderr}");
     assert!(stderr.contains(".bss"), "{stderr}");
-    assert!(stderr.contains("total: "), "{stderr}");
+    assert!(stderr.contains("\nsandbox: "), "{stderr}");
 }
 
 #[test]
@@ -514,13 +514,13 @@ fn the_readme_shows_what_the_demo_prints() {
     // Times and latencies change from run to run; nothing else may.
     let stable = |l: &str| -> String {
         let words: Vec<&str> = l.split_whitespace().collect();
-        if words.len() == 15 && words[1].contains("-0x") {
-            words[..12].join(" ")
+        if words.len() == 16 && words[1].contains("-0x") {
+            words[..13].join(" ")
         } else {
             words.join(" ")
         }
     };
-    let want: Vec<String> = block.lines().map(stable).collect();
+    let want: Vec<String> = block.lines().filter(|l| !l.is_empty()).map(stable).collect();
     let got: Vec<String> = stderr.lines().filter(|l| !l.is_empty()).map(stable).collect();
     assert_eq!(got, want, "update the README's demo output");
 }
@@ -558,4 +558,130 @@ fn a_crash_names_the_section_readelf_names() {
     let ip = err.find(" ip ").unwrap() + 4;
     let ip = u64::from_str_radix(err[ip..].split_whitespace().next().unwrap(), 16).unwrap();
     assert_eq!(readelf_section(&prog, ip), ".text");
+}
+
+/// The summary of several processes: each region row and each process
+/// named by pid and comm, a release column, each process's peak and end,
+/// the sandbox's peak and end (never above MemTotal, unlike a sum of
+/// peaks), pid 1's status named so, and no region's range over another's.
+#[test]
+fn the_summary_names_processes_and_adds_up() {
+    let dir = tmp("names");
+    std::fs::create_dir_all(&dir).unwrap();
+    let link = dir.join("mycat");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink("/bin/cat", &link).unwrap();
+    let script = format!("/bin/echo hi | {}; /bin/true", link.display());
+    let out = faultline(&["run", "--mem", "64M", "/bin/sh", "-c", &script]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    let head = lines.iter().position(|l| l.starts_with("process  region")).expect("the region table");
+    let header: Vec<&str> = lines[head].split("  ").map(str::trim).filter(|w| !w.is_empty()).collect();
+    assert_eq!(
+        header,
+        [
+            "process", "region", "range", "perm", "mapped", "faults", "read", "write", "cow", "prefault", "swapin",
+            "evict", "release", "resident", "first ms", "last ms", "held µs"
+        ]
+    );
+    // Region rows: "PID COMM REGION RANGE [+N] PERM …".
+    let mut ranges: Vec<(String, u64, u64, String)> = Vec::new();
+    let mut named = std::collections::BTreeSet::new();
+    for l in lines[head + 1..].iter().take_while(|l| !l.is_empty()) {
+        let w: Vec<&str> = l.split_whitespace().collect();
+        named.insert((w[0].to_string(), w[1].to_string()));
+        if let Some((a, b)) = w[3].split_once('-').filter(|(a, _)| !a.is_empty()) {
+            let hex = |s: &str| u64::from_str_radix(s.trim_start_matches("0x"), 16).unwrap();
+            ranges.push((w[0].to_string(), hex(a), hex(b), w[2].to_string()));
+        }
+    }
+    let want: std::collections::BTreeSet<(String, String)> =
+        [("1", "sh"), ("2", "echo"), ("3", "mycat"), ("4", "true")].map(|(p, c)| (p.into(), c.into())).into();
+    assert_eq!(named, want, "{err}");
+    for (i, a) in ranges.iter().enumerate() {
+        for b in &ranges[i + 1..] {
+            assert!(a.0 != b.0 || a.2 <= b.1 || b.2 <= a.1, "{a:?} overlaps {b:?}");
+        }
+    }
+    // The process table: pid, name, …, peak KiB, end KiB.
+    let at = lines.iter().position(|l| l.starts_with("pid  process")).expect("the process table");
+    let procs: Vec<Vec<&str>> = lines[at + 1..].iter().take(4).map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        procs.iter().map(|p| (p[0], p[1])).collect::<Vec<_>>(),
+        [("1", "sh"), ("2", "echo"), ("3", "mycat"), ("4", "true")]
+    );
+    let kib = |s: &str| s.parse::<u64>().unwrap();
+    let peaks: Vec<u64> = procs.iter().map(|p| kib(p[8])).collect();
+    for p in &procs {
+        assert!(kib(p[9]) <= kib(p[8]), "end above peak: {p:?}");
+    }
+    let sandbox = lines.iter().find(|l| l.starts_with("sandbox: ")).expect("the sandbox line");
+    let w: Vec<&str> = sandbox.split_whitespace().collect();
+    let (peak, end) = (kib(w[1]), kib(w[6]));
+    let mem_total = 65536;
+    assert!(peak <= mem_total && end <= peak, "{sandbox}");
+    assert!(peak >= *peaks.iter().max().unwrap(), "{sandbox}: {peaks:?}");
+    assert!(peak < peaks.iter().sum::<u64>(), "the peak is the sandbox's, not a sum: {sandbox}: {peaks:?}");
+    assert!(lines.iter().any(|l| l.starts_with("status of pid 1 (sh): VmPeak ")), "{err}");
+    assert!(lines.iter().any(|l| l.starts_with("meminfo: MemTotal 65536 kB")), "{err}");
+}
+
+/// `--stat`: one line of Linux's own counters instead of the summary, in
+/// /usr/bin/time's words; the faults are the timeline's (the program's
+/// and those the VMM took for it), and a native run prints the same shape
+/// with the format the README gives.
+#[test]
+fn stat_prints_linuxs_counters_in_one_line() {
+    let json = tmp("stat.json");
+    let out =
+        faultline(&["run", "--stat", "--summary", json.to_str().unwrap(), &fixture("touch"), "bss", "write", "12"]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    let line = lines[0].strip_prefix("faultline: ").expect("one faultline line");
+    let summary: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    let total = |k: &str| summary["total"][k].as_u64().unwrap();
+    // "0:00.05 elapsed, 0.00 user, 0.01 system; 92 KiB maxresident; 3 major + 21 minor pagefaults; 2
+    // voluntary + 0 involuntary context switches"
+    let w: Vec<&str> = line.split_whitespace().collect();
+    let words = [1, 3, 5, 7, 8, 10, 11, 13, 14, 16, 17, 19, 20, 21];
+    assert_eq!(
+        words.map(|i| w[i]),
+        [
+            "elapsed,",
+            "user,",
+            "system;",
+            "KiB",
+            "maxresident;",
+            "major",
+            "+",
+            "minor",
+            "pagefaults;",
+            "voluntary",
+            "+",
+            "involuntary",
+            "context",
+            "switches"
+        ],
+        "{line}"
+    );
+    let n = |s: &str| s.parse::<u64>().unwrap_or_else(|_| panic!("{s:?} in {line}"));
+    let (major, minor) = (n(w[9]), n(w[12]));
+    assert_eq!(major + minor, total("faults") + total("vmm"), "{line}");
+    assert_eq!(n(w[6]), summary["status"]["VmHWM"].as_u64().unwrap(), "{line}");
+    assert!(w[0].contains(':') && w[2].contains('.') && w[4].contains('.'), "{line}");
+    // The same format natively, from /usr/bin/time, where it is installed.
+    if std::path::Path::new("/usr/bin/time").exists() {
+        let fmt = "%E elapsed, %U user, %S system; %M KiB maxresident; %F major + %R minor pagefaults; \
+                   %w voluntary + %c involuntary context switches";
+        let native =
+            Command::new("/usr/bin/time").args(["-f", fmt, &fixture("touch"), "bss", "write", "12"]).output().unwrap();
+        let native = String::from_utf8_lossy(&native.stderr);
+        let nw: Vec<&str> = native.split_whitespace().collect();
+        assert_eq!(nw.len(), w.len(), "{native} vs {line}");
+        assert_eq!(words.map(|i| nw[i]), words.map(|i| w[i]), "{native} vs {line}");
+    }
 }

@@ -92,7 +92,7 @@ fn a_signal_to_faultline_keeps_what_was_recorded() {
         let err = stderr(&out);
         assert!(err.contains(&format!("faultline got {name}")), "{name}: {err}");
         // The summary, and every row recorded so far, with the header.
-        assert!(err.contains("total: ") && err.contains(".text"), "{name}: {err}");
+        assert!(err.contains("\nsandbox: ") && err.contains(".text"), "{name}: {err}");
         let text = std::fs::read_to_string(&csv).unwrap();
         let rows: Vec<&str> = text.lines().collect();
         assert!(rows[0].starts_with("seq,time_ns,"), "{name}");

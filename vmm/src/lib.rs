@@ -53,6 +53,7 @@
 //!   [`WakeMode`], [`SyscallPath`], [`strace`], the `DEFAULT_*` constants.
 //! - Errors: [`Error`], [`ConfigError`], [`LoadError`], [`HostError`].
 //! - Results: [`Outcome`], [`ExitStatus`], [`Stop`], [`MemoryReport`],
+//!   [`Usage`] (Linux's own counters, as /usr/bin/time shows them),
 //!   and the [`timeline`] module: events, regions, the summary, sinks.
 //! - What the command line builds on: [`report`] (JSON summary, HTML,
 //!   trace and diffs, from an outcome or a saved CSV), [`bench`](mod@bench),
@@ -104,8 +105,8 @@ pub use loader::{LoadError, PIE_BASE};
 pub use mm::FILL_PAGES as DEFAULT_FILL_PAGES;
 pub use sandbox::{
     default_env, parse_bind, Bind, Config, ConfigError, Error, EventStream, HostError, Outcome, Program, ProgramInfo,
-    Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath, DEFAULT_MAX_MAP_COUNT,
-    DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK, MIN_RSS_LIMIT,
+    Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath, Usage,
+    DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK, MIN_RSS_LIMIT,
 };
 pub use strace::Strace;
 

@@ -205,6 +205,12 @@ struct RunOpts {
     /// and of the live processes whenever faultline gets SIGUSR1.
     #[arg(long)]
     top: bool,
+    /// At exit, print one line of Linux's own counters instead of the
+    /// summary, in /usr/bin/time's words: elapsed, user and system time,
+    /// max resident, major and minor faults, voluntary and involuntary
+    /// context switches (pid 1's and its reaped children's).
+    #[arg(long)]
+    stat: bool,
     /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
@@ -485,8 +491,10 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     if let Some(st) = strace.filter(|s| s.count) {
         st.sink.emit(st.table().trim_end());
     }
-    if !opts.quiet {
-        eprintln!("\n{}{}", outcome.summary, outcome.memory);
+    if opts.stat {
+        eprintln!("faultline: {}", outcome.usage);
+    } else if !opts.quiet {
+        eprintln!("\n{}", faultline::report::summary::text(&outcome));
     }
     if opts.top {
         eprint!("{}", probe.top_exited());

@@ -477,6 +477,9 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, argv: &[Vec<u8>], exec
         ctx.k.exit_thread(t, None);
     }
     let old = std::mem::replace(&mut ctx.proc_mut().mm, loaded.mm);
+    // exec_mmap: the old image's peak stays in ru_maxrss.
+    let hiwater = ctx.k.phys.mm_counters(old).hiwater;
+    ctx.proc_mut().rusage.maxrss = ctx.proc().rusage.maxrss.max(hiwater);
     ctx.k.put_mm(old);
     let p = ctx.proc_mut();
     p.files.close_on_exec();

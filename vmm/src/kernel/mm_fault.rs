@@ -428,6 +428,13 @@ impl KernelState {
                 }
             }
         }
+        // A fault its vCPU stopped for (one the kernel side saw, with an
+        // ip): faultline holds the thread until the vCPU goes back in.
+        if e.is_guest_fault() && self.fault_ip.is_some() {
+            if let Some(t) = self.threads.get_mut(&e.tid) {
+                t.held = Some((e.pid, e.region));
+            }
+        }
         self.epoch += 1;
         if self.cfg.record {
             self.recorder.record(e, at);

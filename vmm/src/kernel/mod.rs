@@ -183,6 +183,10 @@ pub struct KernelState {
     pub kernel_tables: crate::arch::PageTables,
     /// pid 1's memory as /proc showed it when it ended.
     pub init_memory: Option<procfs::MemoryReport>,
+    /// Frames resident when pid 1 ended, before its memory went.
+    pub init_end_resident: Option<u64>,
+    /// pid 1's resource use and its reaped children's, when it ended.
+    pub init_usage: Option<process::Rusage>,
     /// Which address space each vCPU's syscall ring pages are mapped in.
     pub ring_maps: HashMap<u32, MmId>,
     /// Pages read from and bytes written to files (vmstat's bi, bo).
@@ -265,6 +269,17 @@ impl Kernel {
             }
         }
         self.done.notify_all();
+    }
+
+    /// Thread `tid`'s vCPU goes back in after faultline held it `held`
+    /// (from KVM_RUN's return) for a page fault: the part of what the
+    /// fault cost the program that faultline can see.
+    pub fn end_hold(&self, tid: Tid, held: Duration) {
+        let mut k = self.lock();
+        let Some((pid, region)) = k.threads.get_mut(&tid).and_then(|t| t.held.take()) else { return };
+        if k.cfg.record {
+            k.recorder.add_held(pid, region, held.as_nanos() as u64);
+        }
     }
 
     /// Handles a trap of thread `tid`, whose user registers are `regs`,
@@ -428,6 +443,8 @@ impl KernelState {
             kernel_tables,
             ring_maps: HashMap::new(),
             init_memory: None,
+            init_end_resident: None,
+            init_usage: None,
             io: live::IoCounters::default(),
             top_exited: Vec::new(),
             vmstat_last: None,

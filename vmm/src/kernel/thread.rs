@@ -92,6 +92,9 @@ pub struct Thread {
     /// its vCPU last stopped: kernel time inside what looks like guest
     /// time (the vCPU waited in the stub meanwhile).
     pub ring_ns: u64,
+    /// The process and region of the page fault its vCPU stopped for, until
+    /// the vCPU goes back in: the time it was held is measured to then.
+    pub held: Option<(Pid, crate::timeline::RegionId)>,
 }
 
 impl Thread {
@@ -117,6 +120,7 @@ impl Thread {
             exited: false,
             sleeping: false,
             ring_ns: 0,
+            held: None,
         }
     }
 

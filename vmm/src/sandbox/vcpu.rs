@@ -213,7 +213,13 @@ fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, mut vcpu: 
 fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut Vcpu) {
     let cpu = vcpu.id();
     let mut ring_on = false;
+    // When KVM_RUN returned with a page fault: faultline holds the thread
+    // for it until the vCPU goes back in.
+    let mut held: Option<Instant> = None;
     loop {
+        if let Some(since) = held.take() {
+            kernel.end_hold(tid, since.elapsed());
+        }
         let t0 = Instant::now();
         let exit = vcpu.run();
         let guest = t0.elapsed();
@@ -232,6 +238,9 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     continue;
                 }
                 let t = trap::classify(vector, &frame, || vcpu.cr2().unwrap_or(0));
+                if matches!(t, Trap::PageFault { .. }) {
+                    held = Some(t0 + guest);
+                }
                 let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall);
                 let mut regs =
                     if is_call { UserRegs::at_syscall(&gprs, &frame) } else { UserRegs::at_exception(&gprs, &frame) };

@@ -685,3 +685,47 @@ fn stat_prints_linuxs_counters_in_one_line() {
         assert_eq!(words.map(|i| nw[i]), words.map(|i| w[i]), "{native} vs {line}");
     }
 }
+
+/// The progress line on a terminal is erased before the program's output
+/// reaches it, and before faultline's own last words.
+#[test]
+fn the_progress_line_gives_way_to_the_programs_output() {
+    // SAFETY: openpty fills two descriptors; we own both.
+    let (master, slave) = unsafe {
+        let (mut m, mut s) = (0, 0);
+        assert_eq!(libc::openpty(&mut m, &mut s, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()), 0);
+        (m, s)
+    };
+    use std::os::fd::FromRawFd;
+    // SAFETY: `slave` is ours; each Stdio takes its own duplicate.
+    let tty = |fd: i32| unsafe { std::process::Stdio::from_raw_fd(libc::dup(fd)) };
+    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+        .args(["run", "/bin/sh", "-c", "sleep 1.5; echo hello; sleep 1.3; echo world"])
+        .stdin(std::process::Stdio::null())
+        .stdout(tty(slave))
+        .stderr(tty(slave))
+        .spawn()
+        .unwrap();
+    // SAFETY: closing our copy of the slave.
+    unsafe { libc::close(slave) };
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        // SAFETY: reading into a buffer of that length.
+        let n = unsafe { libc::read(master, buf.as_mut_ptr().cast(), buf.len()) };
+        if n <= 0 {
+            break;
+        }
+        seen.extend_from_slice(&buf[..n as usize]);
+    }
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+    // SAFETY: the master is ours and read to its end.
+    unsafe { libc::close(master) };
+    let text = String::from_utf8_lossy(&seen);
+    // The line was drawn, and erased before each of the program's lines.
+    assert!(text.contains("[faultline 1s: "), "{text:?}");
+    for word in ["hello", "world"] {
+        let at = text.find(word).unwrap();
+        assert!(text[..at].ends_with("]\r\x1b[K"), "{word} not after an erased progress line: {text:?}");
+    }
+}

@@ -154,7 +154,12 @@ fn diff_tells_same_runs_from_different_ones() {
     // Two runs of one program: the same story, whatever the times.
     let out = diff(&[&a, &b]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty());
+    // A match says so, in one line, not by silence.
+    let rows = std::fs::read_to_string(&a).unwrap().lines().count() - 1;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("faultline: {a} and {b} tell the same story: {rows} rows alike, times and latencies aside\n")
+    );
     // One more page: the first row where they part, and the count.
     let out = diff(&[&a, &c]);
     assert_eq!(out.status.code(), Some(1));
@@ -164,7 +169,11 @@ fn diff_tells_same_runs_from_different_ones() {
     assert!(text.contains(&format!("{a}: (no row)")), "{text}");
     assert!(text.contains("pid 1 .bss zero-fill: 10 → 11"), "{text}");
     // Counts within a tolerance pass a CI gate; outside it they fail.
-    assert_eq!(diff(&["--counts", "--tolerance", "10", &a, &c]).status.code(), Some(0));
+    let out = diff(&["--counts", "--tolerance", "10", &a, &c]);
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with(&format!("faultline: {a} and {c} have the same counts: ")), "{said}");
+    assert!(said.ends_with("per process, region and event, each within 10 %\n"), "{said}");
     assert_eq!(diff(&["--counts", "--tolerance", "5", &a, &c]).status.code(), Some(1));
     // Not a timeline: faultline's own error.
     assert_eq!(diff(&[&a, bin]).status.code(), Some(125));

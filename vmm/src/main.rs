@@ -425,7 +425,6 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
 fn progress(probe: faultline::ProgressProbe, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let start = Instant::now();
-        let mut shown = false;
         while !done.load(Ordering::Acquire) {
             std::thread::park_timeout(Duration::from_millis(250));
             let t = start.elapsed();
@@ -433,20 +432,17 @@ fn progress(probe: faultline::ProgressProbe, done: Arc<AtomicBool>) -> std::thre
                 continue;
             }
             let p = probe.read();
-            eprint!(
-                "\r\x1b[K[faultline {:.0}s: {} events, {:.1} MiB resident, {} process{}]",
+            probe.show_line(&format!(
+                "[faultline {:.0}s: {} events, {:.1} MiB resident, {} process{}]",
                 t.as_secs_f64(),
                 p.events,
                 p.resident_pages as f64 * 4096.0 / (1 << 20) as f64,
                 p.processes,
                 if p.processes == 1 { "" } else { "es" }
-            );
-            shown = true;
-            std::thread::sleep(Duration::from_millis(750));
+            ));
+            std::thread::park_timeout(Duration::from_millis(750));
         }
-        if shown {
-            eprint!("\r\x1b[K");
-        }
+        probe.clear_line();
     })
 }
 
@@ -549,11 +545,11 @@ fn main_result(cli: Cli) -> Result<u8> {
             eprintln!("faultline: wrote {}", out.display());
             return Ok(0);
         }
-        Cmd::Diff { a, b, counts, tolerance } => {
+        Cmd::Diff { a, b, counts: only_counts, tolerance } => {
             use faultline::report::diff;
             ensure!((0.0..=100.0).contains(&tolerance), "--tolerance must be between 0 and 100");
             let (ta, tb) = (diff::Timeline::read(&a.to_string_lossy())?, diff::Timeline::read(&b.to_string_lossy())?);
-            let (first, counts) = if counts {
+            let (first, counts) = if only_counts {
                 (None, diff::counts(&ta, &tb, tolerance / 100.0))
             } else {
                 let d = diff::rows(&ta, &tb);
@@ -568,7 +564,25 @@ fn main_result(cli: Cli) -> Result<u8> {
                     println!("  {c}");
                 }
             }
-            return Ok(u8::from(first.is_some() || !counts.is_empty()));
+            let same = first.is_none() && counts.is_empty();
+            // Silence would look like a crash: a match says so.
+            if same && only_counts {
+                let within = if tolerance > 0.0 { format!(", each within {tolerance} %") } else { String::new() };
+                println!(
+                    "faultline: {} and {} have the same counts: {} per process, region and event{within}",
+                    a.display(),
+                    b.display(),
+                    ta.counts.len()
+                );
+            } else if same {
+                println!(
+                    "faultline: {} and {} tell the same story: {} rows alike, times and latencies aside",
+                    a.display(),
+                    b.display(),
+                    ta.counts.values().sum::<u64>()
+                );
+            }
+            return Ok(u8::from(!same));
         }
         Cmd::Bench { pages, json, repeat } => {
             ensure!(repeat >= 1, "--repeat must be at least 1");

@@ -498,6 +498,18 @@ impl ProgressProbe {
         self.0.lock().vmstat_next()
     }
 
+    /// Draws `text` on stderr as a status line (faultline's progress
+    /// line): the program's next output to the terminal clears it first,
+    /// and none is drawn over a line the program has begun.
+    pub fn show_line(&self, text: &str) {
+        crate::kernel::files::STATUS_LINE.lock().unwrap_or_else(|p| p.into_inner()).show(text);
+    }
+
+    /// Erases the status line, if one is shown.
+    pub fn clear_line(&self) {
+        crate::kernel::files::STATUS_LINE.lock().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// top's table of the processes alive now.
     pub fn top_live(&self) -> String {
         crate::kernel::live::top_table(&self.0.lock().top_live())
@@ -660,9 +672,14 @@ impl Sandbox {
             Some(Stop::Timeout(t)) => {
                 Some(format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64()))
             }
+            // The signal is named once, as the status it gives.
             Some(Stop::Signal(s)) => Some(format!(
-                "{comm}[1]: faultline got {}: stopped the program and everything it started; killed by {}",
-                crate::kernel::signal::name(*s),
+                "{comm}[1]: faultline was {}, and stopped the program and everything it started; killed by {}",
+                match *s {
+                    libc::SIGINT => "interrupted",
+                    libc::SIGHUP => "hung up on",
+                    _ => "told to stop",
+                },
                 crate::kernel::signal::name(*s)
             )),
             _ => None,

@@ -68,6 +68,11 @@ const API: &[&str] = &[
     "bench::Report",
     "bench::run",
     "default_env",
+    "demo::Check",
+    "demo::SCENARIOS",
+    "demo::Scenario",
+    "demo::Verdict",
+    "demo::scenario",
     "parse_bind",
     "parse_size",
     "report::diff::Diff",
@@ -217,6 +222,15 @@ fn a_run_through_the_builder() {
     let usage: Usage = outcome.usage;
     assert_eq!(usage.minor_faults + usage.major_faults, summary.guest_faults() + demo.vmm_pages);
     assert_eq!(usage.max_resident_kib, status.vm_hwm);
+    // The demo's scenarios, judged against a real run of each.
+    let names: Vec<&str> = faultline::demo::SCENARIOS.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["sections", "malloc", "mlock", "free", "fork", "file", "reclaim", "oom"]);
+    let free: &faultline::demo::Scenario = faultline::demo::scenario("free").unwrap();
+    let run = Sandbox::new(free.program(), free.config().unwrap()).unwrap().run().unwrap();
+    let verdict: faultline::demo::Verdict = free.judge(&run);
+    let release: &faultline::demo::Check = verdict.checks.iter().find(|c| c.what == "release").unwrap();
+    assert_eq!((release.expected, release.saw), (64, 64), "{verdict}");
+    assert!(verdict.ok() && verdict.to_string().starts_with("free: "), "{verdict}");
     // The terminal's summary: tables, the sandbox's peak and end, pid 1's status.
     let text = summary::text(&outcome);
     assert!(text.contains(&format!("status of pid 1 (demo): {status}\n")), "{text}");
@@ -373,7 +387,8 @@ fn a_timeout_is_an_outcome() {
     assert!(outcome.report().is_some_and(|r| r.contains("timeout")), "{:?}", outcome.reports);
 }
 
-/// `faultline run` goes through the same checks, and says the same words.
+/// `faultline run` goes through the same checks, and says the same words
+/// (sizes as written, here the same).
 #[test]
 fn the_command_line_refuses_with_the_library_words() {
     let refusal = |b: SandboxBuilder| b.build().err().expect("refused").to_string();
@@ -387,8 +402,12 @@ fn the_command_line_refuses_with_the_library_words() {
         (&["--max-tasks", "0"], refusal(demo().max_tasks(0))),
         (&["--pin", "nosuch"], refusal(demo().pin("nosuch"))),
     ];
+    // The same program, from a file.
+    let demo_file = std::env::temp_dir().join(format!("faultline-api-demo-{}", std::process::id()));
+    std::fs::write(&demo_file, faultline::guest::DEMO_ELF).unwrap();
+    std::fs::set_permissions(&demo_file, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     for (args, want) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("demo").args(args).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("run").args(args).arg(&demo_file).output().unwrap();
         assert_eq!(out.status.code(), Some(125), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), format!("faultline: error: {want}\n"), "{args:?}");
     }

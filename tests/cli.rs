@@ -55,16 +55,132 @@ fn load_phdrs(b: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// Rows of a timeline CSV, split.
+fn csv_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    text.lines().skip(1).map(|l| l.split(',').map(str::to_string).collect()).collect()
+}
+
+/// Rows of process `pid` in `region` with event `event`.
+fn rows_of(rows: &[Vec<String>], pid: &str, region: &str, event: &str) -> usize {
+    rows.iter().filter(|r| r[9] == pid && r[2] == region && r[6] == event).count()
+}
+
+/// `faultline demo`: every scenario, its counts expected and seen equal,
+/// in seconds; and the counts, read here from each scenario's timeline,
+/// are exactly what Linux would give.
 #[test]
-fn demo_runs_with_no_arguments_and_prints_a_summary() {
-    let out = faultline(&["demo"]);
+fn demo_runs_every_scenario_with_linuxs_counts() {
+    let dir = tmp("demo");
+    std::fs::create_dir_all(&dir).unwrap();
+    let csv = dir.join("t.csv");
+    let t = std::time::Instant::now();
+    let out = faultline(&["demo", "--timeline", csv.to_str().unwrap()]);
+    let took = t.elapsed();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(took < std::time::Duration::from_secs(20), "the demo took {took:?}");
+    // Only with one scenario is the summary printed.
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.ends_with("\nEvery count is what Linux would give.\n"), "{text}");
+    let names = ["sections", "malloc", "mlock", "free", "fork", "file", "reclaim", "oom"];
+    for name in names {
+        assert!(text.contains(&format!("\n{name}: ")), "{name} missing: {text}");
+        let again =
+            format!("  again: faultline demo {name} --timeline {}\n", dir.join(format!("t-{name}.csv")).display());
+        assert!(text.contains(&again), "{again:?} missing: {text}");
+    }
+    // Every row of each table: expected, saw, what.
+    let (mut checks, mut in_table) = (0, false);
+    for l in text.lines() {
+        if l == "  expected  saw" || l.starts_with("  again: ") {
+            in_table = l.ends_with("saw");
+        } else if in_table {
+            let w: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(w[0], w[1], "{l}");
+            checks += 1;
+        }
+    }
+    assert_eq!(checks, 4 + 3 + 3 + 3 + 4 + 3 + 3 + 5, "{text}");
+
+    let rows = |name: &str| csv_rows(&dir.join(format!("t-{name}.csv")));
+    let guest = |rows: &[Vec<String>], region: &str, event: &str| {
+        rows.iter().filter(|r| r[9] == "1" && r[2] == region && r[6] == event && r[8] == "guest").count()
+    };
+    // sections: .data read from the file, .bss and stack written.
+    let r = rows("sections");
+    assert_eq!(
+        (guest(&r, ".data", "file-copy"), guest(&r, ".bss", "zero-fill"), guest(&r, "stack", "zero-fill")),
+        (4, 8, 8)
+    );
+    // malloc: a first write per page, every fourth of 256.
+    let r = rows("malloc");
+    assert_eq!(rows_of(&r, "1", "[anon:malloc]", "zero-fill"), 64);
+    assert_eq!(r.iter().filter(|r| r[2] == "[anon:malloc]").count(), 64);
+    // mlock: populated, then no fault at all.
+    let r = rows("mlock");
+    assert_eq!(rows_of(&r, "1", "[anon:mlock]", "prefault-mlock"), 32);
+    assert_eq!(r.iter().filter(|r| r[2] == "[anon:mlock]").count(), 32);
+    // free: written, then given back page by page, the RSS going down.
+    let r = rows("free");
+    assert_eq!((rows_of(&r, "1", "[anon:free]", "zero-fill"), rows_of(&r, "1", "[anon:free]", "release")), (64, 64));
+    let rss: Vec<u64> = r.iter().filter(|r| r[6] == "release").map(|r| r[11].parse().unwrap()).collect();
+    assert_eq!(rss.first().unwrap() - rss.last().unwrap(), 63, "{rss:?}");
+    // fork: the child's 8 writes copy 8 pages, in the child alone.
+    let r = rows("fork");
+    assert_eq!(rows_of(&r, "1", "[anon:fork]", "zero-fill"), 32);
+    assert_eq!((rows_of(&r, "1", "[anon:fork]", "cow"), rows_of(&r, "2", "[anon:fork]", "cow")), (0, 8));
+    // file: 8 pages read from the file, then 8 from the page cache.
+    let r = rows("file");
+    let file: Vec<&str> = r.iter().filter(|r| r[2] == "demo.dat" && r[6] != "release").map(|r| r[6].as_str()).collect();
+    assert_eq!(file, [["file-copy"; 8], ["cache-hit"; 8]].concat());
+    // reclaim: as mincore told the program.
+    let r = rows("reclaim");
+    // What mincore told the program, as the demo says it (words wrap).
+    let block: Vec<&str> = text.split("\nreclaim: ").nth(1).unwrap().split_whitespace().collect();
+    let after = |words: &[&str]| -> usize {
+        let at = block.windows(words.len()).position(|w| w == words).unwrap() + words.len();
+        block[at].parse().unwrap()
+    };
+    let out_before_read = after(&["run:", "mincore", "showed"]);
+    let in_ram = after(&["reads,", "and"]);
+    let (swapins, evicts) =
+        (rows_of(&r, "1", "[anon:reclaim]", "swap-in"), rows_of(&r, "1", "[anon:reclaim]", "evict"));
+    assert_eq!(swapins, out_before_read);
+    assert_eq!(evicts, 512 - in_ram + swapins);
+    // 512 pages written into 256 pages of RAM: at least half went out.
+    assert!(evicts >= 256 && in_ram < 256, "{evicts} {in_ram}");
+    // oom: one kill, of the child, the bigger.
+    let r = rows("oom");
+    let kills: Vec<&Vec<String>> = r.iter().filter(|r| r[6] == "oom-kill").collect();
+    assert_eq!(kills.len(), 1);
+    assert_eq!(kills[0][9], "2");
+}
+
+/// One scenario: its block on stdout, its summary on stderr, its files
+/// under the names given; unknown names and --list.
+#[test]
+fn demo_runs_one_scenario_and_lists_them() {
+    let html = tmp("fork.html");
+    let out = faultline(&["demo", "fork", "--report", html.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0));
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stdout.contains("lazy backing"));
-    assert!(stderr.contains("region"), "{stderr}");
-    assert!(stderr.contains(".bss"), "{stderr}");
-    assert!(stderr.contains("\nsandbox: "), "{stderr}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("fork: fork shares pages until a write copies them\n"), "{text}");
+    assert!(text.ends_with(&format!("  again: faultline demo fork --report {}\n", html.display())), "{text}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("process  region") && err.contains("[anon:fork]"), "{err}");
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    let out = faultline(&["demo", "--list"]);
+    let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(names, ["sections", "malloc", "mlock", "free", "fork", "file", "reclaim", "oom"]);
+    assert_error(&faultline(&["demo", "nosuch"]), "no scenario \"nosuch\": sections, malloc");
+    // The program's own pages, as before: a banner and its summary.
+    let out = faultline(&["demo", "sections"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("\nsandbox: "));
 }
 
 #[test]
@@ -504,11 +620,11 @@ fn strace_goes_to_a_file() {
 #[test]
 fn the_readme_shows_what_the_demo_prints() {
     let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let start = readme.find("From `faultline demo`").expect("the README's demo section");
+    let start = readme.find("From `faultline demo sections`").expect("the README's summary section");
     let block = &readme[start..];
     let block = &block[block.find("```\n").unwrap() + 4..];
     let block = &block[..block.find("```").unwrap()];
-    let out = faultline(&["demo"]);
+    let out = faultline(&["demo", "sections"]);
     assert_eq!(out.status.code(), Some(0));
     let stderr = String::from_utf8_lossy(&out.stderr);
     // Times and latencies change from run to run; nothing else may.
@@ -523,6 +639,18 @@ fn the_readme_shows_what_the_demo_prints() {
     let want: Vec<String> = block.lines().filter(|l| !l.is_empty()).map(stable).collect();
     let got: Vec<String> = stderr.lines().filter(|l| !l.is_empty()).map(stable).collect();
     assert_eq!(got, want, "update the README's demo output");
+}
+
+/// The README's first screen is `faultline demo` as a user sees it.
+#[test]
+fn the_readme_opens_with_the_demo() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let start = readme.find("$ cargo run --release -- demo\n").expect("the demo in the README") + 30;
+    let block = &readme[start..readme[start..].find("```").unwrap() + start];
+    assert!(readme[..start].lines().count() < 25, "the demo is not on the first screen");
+    let out = faultline(&["demo"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), block, "update the README's first screen");
 }
 
 /// The section readelf -S puts `addr` in (an address of the loaded

@@ -57,6 +57,7 @@
 //!   and the [`timeline`] module: events, regions, the summary, sinks.
 //! - What the command line builds on: [`report`] (JSON summary, HTML,
 //!   trace and diffs, from an outcome or a saved CSV), [`bench`](mod@bench),
+//!   [`demo`] (the scenarios of `faultline demo`),
 //!   [`text`], [`parse_size`], [`parse_bind`], [`Progress`], and [`guest`]
 //!   (the embedded guests: [`Program::demo`] runs the demo).
 //!
@@ -66,7 +67,7 @@
 //! `arch` (page tables, descriptor tables, traps), `timeline`, `hv` (KVM),
 //! `mm` (frames, page cache, VMAs, address spaces, swap), `fault`
 //! (userfaultfd, the handler, reclaim), `loader` (ELF), `kernel` (the Linux
-//! the program sees), `sandbox`, then `report` and `bench`.
+//! the program sees), `sandbox`, then `report`, `bench` and `demo`.
 
 #![warn(missing_docs)]
 
@@ -78,6 +79,7 @@
 #[allow(dead_code, unused_imports, clippy::wrong_self_convention)]
 mod arch;
 pub mod bench;
+pub mod demo;
 #[allow(dead_code, unused_imports)]
 mod fault;
 #[allow(dead_code, unused_imports)]

@@ -20,6 +20,20 @@ use faultline::{parse_size, Config, Outcome, Output, Program, Sandbox, Strace, W
 /// it), so it is never mistaken for the program's own.
 const TOOL_FAILURE: u8 = 125;
 
+/// println! for faultline's own output: a reader that went away (`| head`)
+/// ends faultline quietly, as SIGPIPE ends other tools (faultline ignores
+/// SIGPIPE so that the program's writes can meet EPIPE as natively).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(128 + libc::SIGPIPE);
+            }
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "faultline",
@@ -38,16 +52,28 @@ enum Cmd {
     /// accepted, never needed).
     Run {
         #[command(flatten)]
-        opts: RunOpts,
+        opts: Box<RunOpts>,
         /// The program and its arguments. PROGRAM is found as execvp finds
         /// it: a name without a slash is looked up in the program's PATH.
         #[arg(required = true, num_args = 1.., trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
         command: Vec<String>,
     },
-    /// Run the built-in demo guest.
+    /// Show in real runs what Linux does with a program's memory: malloc,
+    /// mlock, free, fork, a file mapping, reclaim and the OOM killer, each
+    /// with the counts Linux would give and those the timeline shows.
     Demo {
+        /// One scenario (`--list` names them); all of them if none.
+        scenario: Option<String>,
+        /// List the scenarios.
+        #[arg(long)]
+        list: bool,
+        /// With several scenarios, each file gets the scenario's name
+        /// before its extension (t.csv: t-fork.csv).
         #[command(flatten)]
-        opts: RunOpts,
+        out: OutputOpts,
+        /// Do not print the summary of a single scenario's run.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Build the HTML report (and a trace) from a saved timeline CSV.
     Report {
@@ -85,11 +111,9 @@ enum Cmd {
     },
 }
 
-#[derive(Args)]
-struct RunOpts {
-    /// Guest RAM (K, M, G suffixes).
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size)]
-    mem: Size,
+/// The files a run writes, for `run` and `demo` alike.
+#[derive(Args, Clone, Default)]
+struct OutputOpts {
     /// Write every page event to this CSV file, as it happens.
     #[arg(long, value_name = "FILE.csv")]
     timeline: Option<PathBuf>,
@@ -103,6 +127,15 @@ struct RunOpts {
     /// time, a fault heatmap, the code that faulted.
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunOpts {
+    /// Guest RAM (K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size)]
+    mem: Size,
+    #[command(flatten)]
+    out: OutputOpts,
     /// Add K=V to the program's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
@@ -413,11 +446,95 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         ..Config::default()
     };
     config.validate()?;
-    if let Some(path) = &opts.timeline {
-        let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
-        config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink) as Box<dyn EventSink>);
-    }
     Ok(config)
+}
+
+/// The output files, created before anything runs, and the syscall log
+/// the pictures draw from.
+struct Opened {
+    summary: Option<(PathBuf, File)>,
+    trace: Option<(PathBuf, File)>,
+    report: Option<(PathBuf, File)>,
+    calls: Option<faultline::strace::CallLog>,
+}
+
+impl OutputOpts {
+    /// Creates every file asked for (so a bad path fails before anything
+    /// runs) and sets `config` up for them: the timeline streams to its
+    /// CSV; the pictures need every event and syscall.
+    fn open(&self, config: &mut Config) -> Result<Opened> {
+        let open = |p: &Option<PathBuf>| p.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose();
+        let (summary, trace, report) = (open(&self.summary)?, open(&self.trace)?, open(&self.report)?);
+        if let Some(path) = &self.timeline {
+            let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
+            config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink) as Box<dyn EventSink>);
+        }
+        let pictures = trace.is_some() || report.is_some();
+        config.keep_events |= pictures;
+        let calls = pictures.then(faultline::strace::CallLog::default);
+        if calls.is_some() {
+            config.calls = calls.clone();
+        }
+        Ok(Opened { summary, trace, report, calls })
+    }
+
+    /// The same files, each named for scenario `name` (t.csv: t-name.csv).
+    fn for_scenario(&self, name: &str) -> OutputOpts {
+        let named = |p: &Option<PathBuf>| {
+            p.as_ref().map(|p| {
+                let stem = p.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                let file = match p.extension() {
+                    Some(ext) => format!("{stem}-{name}.{}", ext.to_string_lossy()),
+                    None => format!("{stem}-{name}"),
+                };
+                p.with_file_name(file)
+            })
+        };
+        OutputOpts {
+            timeline: named(&self.timeline),
+            summary: named(&self.summary),
+            trace: named(&self.trace),
+            report: named(&self.report),
+        }
+    }
+
+    /// The options as a command line would give them.
+    fn words(&self) -> Vec<String> {
+        [
+            ("--timeline", &self.timeline),
+            ("--summary", &self.summary),
+            ("--trace", &self.trace),
+            ("--report", &self.report),
+        ]
+        .iter()
+        .filter_map(|(opt, p)| p.as_ref().map(|p| format!("{opt} {}", p.display())))
+        .collect()
+    }
+}
+
+impl Opened {
+    /// Writes the JSON summary, the trace and the page, from `outcome`.
+    fn write(self, outcome: &Outcome, title: &str) -> Result<()> {
+        if let Some((path, f)) = self.summary {
+            write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(outcome))?)?;
+        }
+        if self.trace.is_some() || self.report.is_some() {
+            use faultline::report::{html, rows::Row, trace as chrome};
+            let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+            let calls = self
+                .calls
+                .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner())))
+                .unwrap_or_default();
+            if let Some((path, f)) = self.trace {
+                let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
+                write_out(&path, f, &chrome::to_json(&rows, &calls, &comms).to_string())?;
+            }
+            if let Some((path, f)) = self.report {
+                write_out(&path, f, &html::render(title, &rows, &calls))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Shows elapsed time, events and resident memory on a terminal's stderr
@@ -447,15 +564,9 @@ fn progress(probe: faultline::ProgressProbe, done: Arc<AtomicBool>) -> std::thre
 }
 
 fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
-    // Every output file opens before anything runs.
-    let open = |p: &Option<PathBuf>| p.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose();
-    let (summary, trace, report) = (open(&opts.summary)?, open(&opts.trace)?, open(&opts.report)?);
-    let title = argv.join(" ");
+    let title = format!("faultline run {}", argv.join(" "));
     let mut config = config_of(argv, opts)?;
-    // The pictures are drawn from the whole timeline, and its syscalls.
-    config.keep_events |= trace.is_some() || report.is_some();
-    let calls = (trace.is_some() || report.is_some()).then(faultline::strace::CallLog::default);
-    config.calls = calls.clone();
+    let files = opts.out.open(&mut config)?;
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;
     // A vmstat line every N seconds and a progress line would mix.
@@ -495,26 +606,73 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     if opts.top {
         eprint!("{}", probe.top_exited());
     }
-    if let Some((path, f)) = summary {
-        write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(&outcome))?)?;
-    }
-    if trace.is_some() || report.is_some() {
-        use faultline::report::{html, rows::Row, trace as chrome};
-        let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
-        let calls =
-            calls.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
-        if let Some((path, f)) = trace {
-            let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
-            write_out(&path, f, &chrome::to_json(&rows, &calls, &comms).to_string())?;
-        }
-        if let Some((path, f)) = report {
-            write_out(&path, f, &html::render(&format!("faultline run {title}"), &rows, &calls))?;
-        }
-    }
+    files.write(&outcome, &title)?;
     if let Some(why) = failure {
         bail!(why);
     }
     Ok(outcome)
+}
+
+/// `faultline demo`: each scenario asked for, run and judged; exit 0 if
+/// every count is what Linux would give.
+fn demo(scenario: Option<String>, list: bool, out: &OutputOpts, quiet: bool) -> Result<u8> {
+    use faultline::demo::{self, SCENARIOS};
+    if list {
+        for s in &SCENARIOS {
+            say!("{:<9} {}", s.name, s.title);
+        }
+        return Ok(0);
+    }
+    let chosen: Vec<&'static demo::Scenario> = match &scenario {
+        Some(name) => vec![demo::scenario(name).with_context(|| {
+            let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+            format!("no scenario {:?}: {} (faultline demo --list)", faultline::text::tame(name), names.join(", "))
+        })?],
+        None => SCENARIOS.iter().collect(),
+    };
+    let several = chosen.len() > 1;
+    if several {
+        say!(
+            "faultline demo: what Linux does with a program's memory, in {} runs of a small program on KVM.\n\
+             Each count expected is what Linux would give; each count seen is the run's own timeline.",
+            chosen.len()
+        );
+    }
+    catch_signals();
+    let mut differ = Vec::new();
+    for s in chosen {
+        let files = if several { out.for_scenario(s.name) } else { out.clone() };
+        let mut config = s.config()?;
+        let opened = files.open(&mut config)?;
+        let outcome = Sandbox::new(s.program(), config)?.run_with(Some(&INTERRUPT))?;
+        let sig = INTERRUPT.load(Ordering::Acquire);
+        if sig != 0 {
+            return Ok(128 + sig as u8);
+        }
+        let verdict = s.judge(&outcome);
+        if !verdict.ok() {
+            differ.push(s.name);
+        }
+        let again = files.words();
+        let again =
+            if again.is_empty() { format!("--timeline {0}.csv --report {0}.html", s.name) } else { again.join(" ") };
+        say!("{}{verdict}  again: faultline demo {} {again}", if several { "\n" } else { "" }, s.name);
+        opened.write(&outcome, &format!("faultline demo {}", s.name))?;
+        if !several && !quiet {
+            eprintln!("\n{}", faultline::report::summary::text(&outcome));
+        }
+    }
+    if several {
+        match differ.len() {
+            0 => say!("\nEvery count is what Linux would give."),
+            n => say!(
+                "\n{n} scenario{} differ from what Linux would do: {}",
+                if n == 1 { "" } else { "s" },
+                differ.join(", ")
+            ),
+        }
+    }
+    Ok(u8::from(!differ.is_empty()))
 }
 
 fn write_out(path: &std::path::Path, mut f: File, text: &str) -> Result<()> {
@@ -528,10 +686,7 @@ fn main_result(cli: Cli) -> Result<u8> {
             let program = PathBuf::from(&command[0]);
             run(Program::Path(program), command, &opts)?
         }
-        Cmd::Demo { opts } => {
-            let program = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
-            run(program, vec!["demo".into()], &opts)?
-        }
+        Cmd::Demo { scenario, list, out, quiet } => return demo(scenario, list, &out, quiet),
         Cmd::Report { csv, html, trace } => {
             use faultline::report::{html as page, rows, trace as chrome};
             let out = html.unwrap_or_else(|| csv.with_extension("html"));
@@ -556,26 +711,26 @@ fn main_result(cli: Cli) -> Result<u8> {
                 (d.first_difference, d.count_differences)
             };
             if let Some(f) = &first {
-                println!("{f}");
+                say!("{f}");
             }
             if !counts.is_empty() {
-                println!("counts that differ (pid region event: {} → {}):", a.display(), b.display());
+                say!("counts that differ (pid region event: {} → {}):", a.display(), b.display());
                 for c in &counts {
-                    println!("  {c}");
+                    say!("  {c}");
                 }
             }
             let same = first.is_none() && counts.is_empty();
             // Silence would look like a crash: a match says so.
             if same && only_counts {
                 let within = if tolerance > 0.0 { format!(", each within {tolerance} %") } else { String::new() };
-                println!(
+                say!(
                     "faultline: {} and {} have the same counts: {} per process, region and event{within}",
                     a.display(),
                     b.display(),
                     ta.counts.len()
                 );
             } else if same {
-                println!(
+                say!(
                     "faultline: {} and {} tell the same story: {} rows alike, times and latencies aside",
                     a.display(),
                     b.display(),
@@ -588,9 +743,9 @@ fn main_result(cli: Cli) -> Result<u8> {
             ensure!(repeat >= 1, "--repeat must be at least 1");
             let r = faultline::bench::run(pages, repeat)?;
             if json {
-                println!("{}", r.to_json());
+                say!("{}", r.to_json());
             } else {
-                print!("{r}");
+                say!("{}", r.to_string().trim_end_matches('\n'));
             }
             return Ok(0);
         }

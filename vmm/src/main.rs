@@ -631,19 +631,24 @@ fn demo(scenario: Option<String>, list: bool, out: &OutputOpts, quiet: bool) -> 
         None => SCENARIOS.iter().collect(),
     };
     let several = chosen.len() > 1;
-    if several {
-        say!(
-            "faultline demo: what Linux does with a program's memory, in {} runs of a small program on KVM.\n\
-             Each count expected is what Linux would give; each count seen is the run's own timeline.",
-            chosen.len()
-        );
-    }
-    catch_signals();
-    let mut differ = Vec::new();
+    // Every file of every scenario is created before anything runs.
+    let mut runs = Vec::new();
     for s in chosen {
         let files = if several { out.for_scenario(s.name) } else { out.clone() };
         let mut config = s.config()?;
         let opened = files.open(&mut config)?;
+        runs.push((s, files, config, opened));
+    }
+    if several {
+        say!(
+            "faultline demo: what Linux does with a program's memory, in {} runs of a small program on KVM.\n\
+             Each count expected is what Linux would give; each count seen is the run's own timeline.",
+            runs.len()
+        );
+    }
+    catch_signals();
+    let mut differ = Vec::new();
+    for (s, files, config, opened) in runs {
         let outcome = Sandbox::new(s.program(), config)?.run_with(Some(&INTERRUPT))?;
         let sig = INTERRUPT.load(Ordering::Acquire);
         if sig != 0 {

@@ -234,7 +234,24 @@ impl Kernel {
 
     /// Threads created since the last call, for the VMM to give vCPUs.
     pub fn take_spawns(&self) -> Vec<Tid> {
-        std::mem::take(&mut self.lock().to_spawn)
+        self.take_spawns_ending_hold(None)
+    }
+
+    /// [`take_spawns`](Self::take_spawns), and, under the same lock, the end
+    /// of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
+    /// `since` (it goes back in now): the part of what the fault cost the
+    /// program that faultline can see.
+    pub fn take_spawns_ending_hold(&self, hold: Option<(Tid, Instant)>) -> Vec<Tid> {
+        let mut k = self.lock();
+        if let Some((tid, since)) = hold {
+            let ns = since.elapsed().as_nanos() as u64;
+            if let Some((pid, region)) = k.threads.get_mut(&tid).and_then(|t| t.held.take()) {
+                if k.cfg.record {
+                    k.recorder.add_held(pid, region, ns);
+                }
+            }
+        }
+        std::mem::take(&mut k.to_spawn)
     }
 
     /// A vCPU thread takes on thread `tid`: where it starts. `None` if the
@@ -269,17 +286,6 @@ impl Kernel {
             }
         }
         self.done.notify_all();
-    }
-
-    /// Thread `tid`'s vCPU goes back in after faultline held it `held`
-    /// (from KVM_RUN's return) for a page fault: the part of what the
-    /// fault cost the program that faultline can see.
-    pub fn end_hold(&self, tid: Tid, held: Duration) {
-        let mut k = self.lock();
-        let Some((pid, region)) = k.threads.get_mut(&tid).and_then(|t| t.held.take()) else { return };
-        if k.cfg.record {
-            k.recorder.add_held(pid, region, held.as_nanos() as u64);
-        }
     }
 
     /// Handles a trap of thread `tid`, whose user registers are `regs`,

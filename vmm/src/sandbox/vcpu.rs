@@ -141,7 +141,18 @@ impl Machine {
 
     /// Starts a host thread for every guest thread waiting for a vCPU.
     pub fn spawn_pending(self: &Arc<Self>, kernel: &Arc<Kernel>) -> Result<(), Error> {
-        for tid in kernel.take_spawns() {
+        self.spawn_pending_ending_hold(kernel, None)
+    }
+
+    /// [`spawn_pending`](Self::spawn_pending), from a vCPU thread about to
+    /// go back in after faultline held it for a page fault since `hold`'s
+    /// instant: one lock for both.
+    fn spawn_pending_ending_hold(
+        self: &Arc<Self>,
+        kernel: &Arc<Kernel>,
+        hold: Option<(Tid, Instant)>,
+    ) -> Result<(), Error> {
+        for tid in kernel.take_spawns_ending_hold(hold) {
             let vcpu = match self.vcpu(kernel) {
                 Ok(v) => v,
                 Err(e) => {
@@ -217,9 +228,6 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
     // for it until the vCPU goes back in.
     let mut held: Option<Instant> = None;
     loop {
-        if let Some(since) = held.take() {
-            kernel.end_hold(tid, since.elapsed());
-        }
         let t0 = Instant::now();
         let exit = vcpu.run();
         let guest = t0.elapsed();
@@ -373,7 +381,7 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
             }
             Next::Exit => return,
         }
-        if let Err(e) = machine.spawn_pending(kernel) {
+        if let Err(e) = machine.spawn_pending_ending_hold(kernel, held.take().map(|since| (tid, since))) {
             kernel.stop_all(Stop::Failure(e.to_string()));
         }
     }

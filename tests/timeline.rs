@@ -108,7 +108,7 @@ fn the_summary_as_json() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["demo", "-q", "--summary", path.to_str().unwrap()])
+        .args(["demo", "sections", "-q", "--summary", path.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -121,6 +121,11 @@ fn the_summary_as_json() {
     assert!(bss["range"][0].as_str().unwrap().starts_with("0x"));
     assert_eq!(v["total"]["faults"], 22);
     assert_eq!(v["total"]["resident"], 23);
+    assert_eq!((bss["release"].as_u64(), bss["areas"].as_array().map(Vec::len)), (Some(0), Some(1)));
+    assert_eq!(bss["areas"][0], bss["range"]);
+    assert!(bss["latency"]["held_median_us"].as_f64().is_some_and(|us| us > 0.0), "{bss}");
+    assert_eq!((v["total"]["release"].as_u64(), v["total"]["peak_resident"].as_u64()), (Some(0), Some(23)));
+    assert_eq!((v["sandbox"]["peak_resident"].as_u64(), v["sandbox"]["end_resident"].as_u64()), (Some(23), Some(23)));
     assert_eq!(v["status"]["VmRSS"], 92);
     assert_eq!(v["meminfo"]["MemTotal"], 262144);
     assert_eq!(v["processes"][0]["pid"], 1);

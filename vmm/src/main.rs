@@ -652,6 +652,11 @@ fn demo(scenario: Option<String>, list: bool, out: &OutputOpts, quiet: bool) -> 
         let outcome = Sandbox::new(s.program(), config)?.run_with(Some(&INTERRUPT))?;
         let sig = INTERRUPT.load(Ordering::Acquire);
         if sig != 0 {
+            // The scenario's messages are captured for its judge: this one
+            // is the user's.
+            if let Some(why) = outcome.reports.last() {
+                eprintln!("faultline: {why}");
+            }
             return Ok(128 + sig as u8);
         }
         let verdict = s.judge(&outcome);
@@ -670,11 +675,8 @@ fn demo(scenario: Option<String>, list: bool, out: &OutputOpts, quiet: bool) -> 
     if several {
         match differ.len() {
             0 => say!("\nEvery count is what Linux would give."),
-            n => say!(
-                "\n{n} scenario{} differ from what Linux would do: {}",
-                if n == 1 { "" } else { "s" },
-                differ.join(", ")
-            ),
+            1 => say!("\nOne scenario differs from what Linux would do: {}", differ[0]),
+            n => say!("\n{n} scenarios differ from what Linux would do: {}", differ.join(", ")),
         }
     }
     Ok(u8::from(!differ.is_empty()))

@@ -92,7 +92,8 @@ fn meminfo(i: &MemInfo) -> Value {
 /// let outcome = Sandbox::builder(Program::demo()).build()?.run()?;
 /// let text = faultline::report::summary::text(&outcome);
 /// assert!(text.contains("status of pid 1 (demo): VmPeak"));
-/// assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>()[..2] == ["1", "demo"]));
+/// // The process table's row: pid, name, faults, ….
+/// assert!(text.lines().any(|l| l.split_whitespace().take(2).eq(["1", "demo"])));
 /// # Ok::<(), faultline::Error>(())
 /// ```
 pub fn text(outcome: &Outcome) -> String {

@@ -641,8 +641,8 @@ fn demo(scenario: Option<String>, list: bool, out: &OutputOpts, quiet: bool) -> 
     }
     if several {
         say!(
-            "faultline demo: what Linux does with a program's memory, in {} runs of a small program on KVM.\n\
-             Each count expected is what Linux would give; each count seen is the run's own timeline.",
+            "faultline demo: what Linux does with a program's memory, in {} real runs.\n\
+             Each count expected is Linux's; each count seen is from the run's timeline.",
             runs.len()
         );
     }

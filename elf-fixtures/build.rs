@@ -8,8 +8,8 @@
 //!   with gcc and `NAME-musl` with musl-gcc (Debian's musl-tools; ci/setup
 //!   installs it). `-O0`, so the compiler keeps every malloc and free the
 //!   source shows; `-pthread` for the threaded ones.
-//! - `hosted/dynamic.c`: an ordinary dynamically linked program, to be
-//!   refused.
+//! - `hosted/*.c`: ordinary dynamically linked programs, as gcc builds
+//!   them by default (`literal` writes to a string literal).
 //! - `hostile/*.c`: the reproducers of a hostile-guest probe (ring-0
 //!   entry, isolation probes, self-harm, resource exhaustion), kept as
 //!   regression tests. Freestanding, each with its own `_start`;
@@ -55,6 +55,7 @@ fn main() {
         }
     }
     cc(&["-O1"], &here.join("hosted/dynamic.c"), &out.join("dynamic"));
+    cc(&["-O0"], &here.join("hosted/literal.c"), &out.join("literal"));
 
     let hostile = [
         "-static",

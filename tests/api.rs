@@ -22,7 +22,7 @@ use faultline::timeline::{
 use faultline::{
     Bind, Config, ConfigError, Error, EventStream, ExitStatus, HostError, Input, LoadError, MemInfo, MemStatus,
     MemoryReport, Outcome, Output, Perms, Program, ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder,
-    SegmentInfo, Stop, StreamedEvent, SyscallPath, WakeMode,
+    SegmentInfo, Stop, StreamedEvent, SyscallPath, Usage, WakeMode,
 };
 
 /// Every public item, as rustdoc's "all items" page names it.
@@ -61,6 +61,7 @@ const API: &[&str] = &[
     "Stop",
     "StreamedEvent",
     "SyscallPath",
+    "Usage",
     "WakeMode",
     "bench::BenchError",
     "bench::DEFAULT_PAGES",
@@ -68,6 +69,11 @@ const API: &[&str] = &[
     "bench::Report",
     "bench::run",
     "default_env",
+    "demo::Check",
+    "demo::SCENARIOS",
+    "demo::Scenario",
+    "demo::Verdict",
+    "demo::scenario",
     "parse_bind",
     "parse_size",
     "report::diff::Diff",
@@ -79,6 +85,7 @@ const API: &[&str] = &[
     "report::rows::Row",
     "report::rows::read_csv",
     "report::summary::SCHEMA",
+    "report::summary::text",
     "report::summary::to_json",
     "report::trace::to_json",
     "strace::CallLog",
@@ -212,6 +219,23 @@ fn a_run_through_the_builder() {
     // /proc/meminfo's RAM is what may be resident; swap is the store.
     assert_eq!((info.mem_total, info.swap_total), (faultline::MIN_RSS_LIMIT * 16 / 1024, 1024));
     assert!(status.vm_hwm >= status.vm_rss && status.vm_rss > 0, "{memory}");
+    // Linux's own counters: every fault the program took, or the VMM for it.
+    let usage: Usage = outcome.usage;
+    assert_eq!(usage.minor_faults + usage.major_faults, summary.guest_faults() + demo.vmm_pages);
+    assert_eq!(usage.max_resident_kib, status.vm_hwm);
+    // The demo's scenarios, judged against a real run of each.
+    let names: Vec<&str> = faultline::demo::SCENARIOS.iter().map(|s| s.name).collect();
+    assert_eq!(names, ["sections", "malloc", "mlock", "free", "fork", "file", "reclaim", "oom"]);
+    let free: &faultline::demo::Scenario = faultline::demo::scenario("free").unwrap();
+    let run = Sandbox::new(free.program(), free.config().unwrap()).unwrap().run().unwrap();
+    let verdict: faultline::demo::Verdict = free.judge(&run);
+    let release: &faultline::demo::Check = verdict.checks.iter().find(|c| c.what == "release").unwrap();
+    assert_eq!((release.expected, release.saw), (64, 64), "{verdict}");
+    assert!(verdict.ok() && verdict.to_string().starts_with("free: "), "{verdict}");
+    // The terminal's summary: tables, the sandbox's peak and end, pid 1's status.
+    let text = summary::text(&outcome);
+    assert!(text.contains(&format!("status of pid 1 (demo): {status}\n")), "{text}");
+    assert!(summary.peak_resident_pages >= demo.peak_resident_pages && demo.peak_resident_pages > 0);
 
     // Events: each names its region, the faults add up to the summary.
     let id: RegionId = outcome.events.iter().find(|e| outcome.region_name(e) == ".bss").unwrap().region;
@@ -311,7 +335,7 @@ fn refusals_and_inspection() {
     assert_eq!(refused(demo().memory(0)), ConfigError::BadMem(0));
     let e = refused(demo().memory(64 << 20).rss_limit(128 << 20));
     assert_eq!(e, ConfigError::RssAboveMem { rss_limit: 128 << 20, mem: 64 << 20 });
-    assert_eq!(e.to_string(), "--rss-limit 134217728 is above --mem 67108864: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit");
+    assert_eq!(e.to_string(), "--rss-limit 128M is above --mem 64M: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit");
     assert!(matches!(refused(demo().max_tasks(100_000)), ConfigError::MaxTasks { asked: 100_000, .. }));
     assert!(matches!(refused(demo().max_tasks(0)), ConfigError::MaxTasks { asked: 0, most } if most >= 1));
     assert!(matches!(demo().pin("no-such-region").build(), Err(Error::BadPin(r)) if r == "no-such-region"));
@@ -364,7 +388,8 @@ fn a_timeout_is_an_outcome() {
     assert!(outcome.report().is_some_and(|r| r.contains("timeout")), "{:?}", outcome.reports);
 }
 
-/// `faultline run` goes through the same checks, and says the same words.
+/// `faultline run` goes through the same checks, and says the same words
+/// (sizes as written, here the same).
 #[test]
 fn the_command_line_refuses_with_the_library_words() {
     let refusal = |b: SandboxBuilder| b.build().err().expect("refused").to_string();
@@ -378,8 +403,12 @@ fn the_command_line_refuses_with_the_library_words() {
         (&["--max-tasks", "0"], refusal(demo().max_tasks(0))),
         (&["--pin", "nosuch"], refusal(demo().pin("nosuch"))),
     ];
+    // The same program, from a file.
+    let demo_file = std::env::temp_dir().join(format!("faultline-api-demo-{}", std::process::id()));
+    std::fs::write(&demo_file, faultline::guest::DEMO_ELF).unwrap();
+    std::fs::set_permissions(&demo_file, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     for (args, want) in cases {
-        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("demo").args(args).output().unwrap();
+        let out = Command::new(env!("CARGO_BIN_EXE_faultline")).arg("run").args(args).arg(&demo_file).output().unwrap();
         assert_eq!(out.status.code(), Some(125), "{args:?}");
         assert_eq!(String::from_utf8_lossy(&out.stderr), format!("faultline: error: {want}\n"), "{args:?}");
     }

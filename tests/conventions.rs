@@ -83,16 +83,27 @@ fn interrupted(sig: i32, csv: &PathBuf) -> Output {
 
 #[test]
 fn a_signal_to_faultline_keeps_what_was_recorded() {
-    for (sig, code, name) in
-        [(libc::SIGINT, 130, "SIGINT"), (libc::SIGTERM, 143, "SIGTERM"), (libc::SIGHUP, 129, "SIGHUP")]
-    {
+    for (sig, code, name, how) in [
+        (libc::SIGINT, 130, "SIGINT", "interrupted"),
+        (libc::SIGTERM, 143, "SIGTERM", "told to stop"),
+        (libc::SIGHUP, 129, "SIGHUP", "hung up on"),
+    ] {
         let csv = tmp(&format!("int-{code}.csv"));
         let out = interrupted(sig, &csv);
         assert_eq!(out.status.code(), Some(code), "{name}: {}", stderr(&out));
         let err = stderr(&out);
-        assert!(err.contains(&format!("faultline got {name}")), "{name}: {err}");
+        // One line says so, naming the signal once.
+        let said: Vec<&str> = err.lines().filter(|l| l.contains(name)).collect();
+        assert_eq!(
+            said,
+            [format!(
+                "faultline: sleeploop[1]: faultline was {how}, and stopped the program and everything it started; \
+                 killed by {name}"
+            )],
+            "{err}"
+        );
         // The summary, and every row recorded so far, with the header.
-        assert!(err.contains("total: ") && err.contains(".text"), "{name}: {err}");
+        assert!(err.contains("\nsandbox: ") && err.contains(".text"), "{name}: {err}");
         let text = std::fs::read_to_string(&csv).unwrap();
         let rows: Vec<&str> = text.lines().collect();
         assert!(rows[0].starts_with("seq,time_ns,"), "{name}");

@@ -91,7 +91,7 @@ fn assert_clean_failure(e: &Ended, inject: &str, cause: &str) {
         assert!(faultline::text::is_tame(line) && line.len() < 1000, "{inject}: {line:?}");
     }
     // The summary table, and the same in --summary's JSON.
-    assert!(e.stderr.contains("\ntotal: "), "{inject}: no summary: {}", e.stderr);
+    assert!(e.stderr.contains("\nsandbox: "), "{inject}: no summary: {}", e.stderr);
     assert!(e.summary["processes"].is_array(), "{inject}: no --summary JSON");
 }
 
@@ -253,7 +253,7 @@ fn a_bad_injection_spec_is_refused_before_anything_runs() {
     let e = run_injected("uffd-copy", &[&touch(), "bss", "write", "1"]);
     assert_eq!(e.code, 125);
     assert!(e.stderr.contains("FAULTLINE_INJECT: uffd-copy: expected POINT:N"), "{}", e.stderr);
-    assert!(!e.stderr.contains("total: "), "{}", e.stderr);
+    assert!(!e.stderr.contains("sandbox: "), "{}", e.stderr);
 }
 
 /// The library: [`faultline::Error::Aborted`] carries the run so far, and

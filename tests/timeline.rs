@@ -108,7 +108,7 @@ fn the_summary_as_json() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.json");
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["demo", "-q", "--summary", path.to_str().unwrap()])
+        .args(["demo", "sections", "-q", "--summary", path.to_str().unwrap()])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0));
@@ -121,6 +121,11 @@ fn the_summary_as_json() {
     assert!(bss["range"][0].as_str().unwrap().starts_with("0x"));
     assert_eq!(v["total"]["faults"], 22);
     assert_eq!(v["total"]["resident"], 23);
+    assert_eq!((bss["release"].as_u64(), bss["areas"].as_array().map(Vec::len)), (Some(0), Some(1)));
+    assert_eq!(bss["areas"][0], bss["range"]);
+    assert!(bss["latency"]["held_median_us"].as_f64().is_some_and(|us| us > 0.0), "{bss}");
+    assert_eq!((v["total"]["release"].as_u64(), v["total"]["peak_resident"].as_u64()), (Some(0), Some(23)));
+    assert_eq!((v["sandbox"]["peak_resident"].as_u64(), v["sandbox"]["end_resident"].as_u64()), (Some(23), Some(23)));
     assert_eq!(v["status"]["VmRSS"], 92);
     assert_eq!(v["meminfo"]["MemTotal"], 262144);
     assert_eq!(v["processes"][0]["pid"], 1);
@@ -154,7 +159,12 @@ fn diff_tells_same_runs_from_different_ones() {
     // Two runs of one program: the same story, whatever the times.
     let out = diff(&[&a, &b]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
-    assert!(out.stdout.is_empty());
+    // A match says so, in one line, not by silence.
+    let rows = std::fs::read_to_string(&a).unwrap().lines().count() - 1;
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        format!("faultline: {a} and {b} tell the same story: {rows} rows alike, times and latencies aside\n")
+    );
     // One more page: the first row where they part, and the count.
     let out = diff(&[&a, &c]);
     assert_eq!(out.status.code(), Some(1));
@@ -164,7 +174,11 @@ fn diff_tells_same_runs_from_different_ones() {
     assert!(text.contains(&format!("{a}: (no row)")), "{text}");
     assert!(text.contains("pid 1 .bss zero-fill: 10 → 11"), "{text}");
     // Counts within a tolerance pass a CI gate; outside it they fail.
-    assert_eq!(diff(&["--counts", "--tolerance", "10", &a, &c]).status.code(), Some(0));
+    let out = diff(&["--counts", "--tolerance", "10", &a, &c]);
+    assert_eq!(out.status.code(), Some(0));
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.starts_with(&format!("faultline: {a} and {c} have the same counts: ")), "{said}");
+    assert!(said.ends_with("per process, region and event, each within 10 %\n"), "{said}");
     assert_eq!(diff(&["--counts", "--tolerance", "5", &a, &c]).status.code(), Some(1));
     // Not a timeline: faultline's own error.
     assert_eq!(diff(&[&a, bin]).status.code(), Some(125));

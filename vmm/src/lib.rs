@@ -53,9 +53,11 @@
 //!   [`WakeMode`], [`SyscallPath`], [`strace`], the `DEFAULT_*` constants.
 //! - Errors: [`Error`], [`ConfigError`], [`LoadError`], [`HostError`].
 //! - Results: [`Outcome`], [`ExitStatus`], [`Stop`], [`MemoryReport`],
+//!   [`Usage`] (Linux's own counters, as /usr/bin/time shows them),
 //!   and the [`timeline`] module: events, regions, the summary, sinks.
 //! - What the command line builds on: [`report`] (JSON summary, HTML,
 //!   trace and diffs, from an outcome or a saved CSV), [`bench`](mod@bench),
+//!   [`demo`] (the scenarios of `faultline demo`),
 //!   [`text`], [`parse_size`], [`parse_bind`], [`Progress`], and [`guest`]
 //!   (the embedded guests: [`Program::demo`] runs the demo).
 //!
@@ -65,7 +67,7 @@
 //! `arch` (page tables, descriptor tables, traps), `timeline`, `hv` (KVM),
 //! `mm` (frames, page cache, VMAs, address spaces, swap), `fault`
 //! (userfaultfd, the handler, reclaim), `loader` (ELF), `kernel` (the Linux
-//! the program sees), `sandbox`, then `report` and `bench`.
+//! the program sees), `sandbox`, then `report`, `bench` and `demo`.
 
 #![warn(missing_docs)]
 
@@ -77,6 +79,7 @@
 #[allow(dead_code, unused_imports, clippy::wrong_self_convention)]
 mod arch;
 pub mod bench;
+pub mod demo;
 #[allow(dead_code, unused_imports)]
 mod fault;
 #[allow(dead_code, unused_imports)]
@@ -104,7 +107,7 @@ pub use loader::{LoadError, PIE_BASE};
 pub use mm::FILL_PAGES as DEFAULT_FILL_PAGES;
 pub use sandbox::{
     default_env, parse_bind, Bind, Config, ConfigError, Error, EventStream, HostError, Identity, Outcome, Program,
-    ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath,
+    ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath, Usage,
     DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK, MIN_RSS_LIMIT,
 };
 pub use strace::Strace;

@@ -20,6 +20,20 @@ use faultline::{parse_size, Config, Outcome, Output, Program, Sandbox, Strace, W
 /// it), so it is never mistaken for the program's own.
 const TOOL_FAILURE: u8 = 125;
 
+/// println! for faultline's own output: a reader that went away (`| head`)
+/// ends faultline quietly, as SIGPIPE ends other tools (faultline ignores
+/// SIGPIPE so that the program's writes can meet EPIPE as natively).
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        if let Err(e) = writeln!(std::io::stdout().lock(), $($arg)*) {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                std::process::exit(128 + libc::SIGPIPE);
+            }
+        }
+    }};
+}
+
 #[derive(Parser)]
 #[command(
     name = "faultline",
@@ -34,19 +48,32 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Run an x86-64 Linux program (static, or dynamic with its interpreter) as the guest.
+    /// Everything after PROGRAM is the program's own (`--` before it is
+    /// accepted, never needed).
     Run {
         #[command(flatten)]
-        opts: RunOpts,
-        /// The program.
-        program: PathBuf,
-        /// Its arguments.
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        args: Vec<String>,
+        opts: Box<RunOpts>,
+        /// The program and its arguments. PROGRAM is found as execvp finds
+        /// it: a name without a slash is looked up in the program's PATH.
+        #[arg(required = true, num_args = 1.., trailing_var_arg = true, value_name = "PROGRAM [ARGS]")]
+        command: Vec<String>,
     },
-    /// Run the built-in demo guest.
+    /// Show in real runs what Linux does with a program's memory: malloc,
+    /// mlock, free, fork, a file mapping, reclaim and the OOM killer, each
+    /// with the counts Linux would give and those the timeline shows.
     Demo {
+        /// One scenario (`--list` names them); all of them if none.
+        scenario: Option<String>,
+        /// List the scenarios.
+        #[arg(long)]
+        list: bool,
+        /// With several scenarios, each file gets the scenario's name
+        /// before its extension (t.csv: t-fork.csv).
         #[command(flatten)]
-        opts: RunOpts,
+        out: OutputOpts,
+        /// Do not print the summary of a single scenario's run.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Build the HTML report (and a trace) from a saved timeline CSV.
     Report {
@@ -84,11 +111,9 @@ enum Cmd {
     },
 }
 
-#[derive(Args)]
-struct RunOpts {
-    /// Guest RAM (K, M, G suffixes).
-    #[arg(long, default_value = "256M", value_parser = parse_size)]
-    mem: u64,
+/// The files a run writes, for `run` and `demo` alike.
+#[derive(Args, Clone, Default)]
+struct OutputOpts {
     /// Write every page event to this CSV file, as it happens.
     #[arg(long, value_name = "FILE.csv")]
     timeline: Option<PathBuf>,
@@ -102,12 +127,23 @@ struct RunOpts {
     /// time, a fault heatmap, the code that faulted.
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct RunOpts {
+    /// Guest RAM (K, M, G suffixes).
+    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size)]
+    mem: Size,
+    #[command(flatten)]
+    out: OutputOpts,
     /// Add K=V to the program's environment (repeatable).
     #[arg(long = "env", value_name = "K=V")]
     env: Vec<String>,
-    /// Kill the program (and every process it made) after this many seconds.
-    #[arg(long, value_name = "SECS")]
-    timeout: Option<f64>,
+    /// Kill the program (and every process it made) after this long:
+    /// seconds, or a number with s, m, h or d, as timeout(1) takes it
+    /// (`1.5`, `30s`, `2m`, `1h`).
+    #[arg(long, value_name = "DURATION", value_parser = duration)]
+    timeout: Option<Duration>,
     /// How the fault handler waits for faults: auto (spin when a CPU is
     /// free for it, else sleep), spin, colocated or poll.
     #[arg(long, default_value = "auto")]
@@ -119,8 +155,8 @@ struct RunOpts {
     #[arg(long, default_value = "ring", value_name = "PATH")]
     syscalls: faultline::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
-    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
-    rss_limit: Option<u64>,
+    #[arg(long, value_name = "SIZE", value_parser = size)]
+    rss_limit: Option<Size>,
     /// Swap store for evicted pages, held in host memory.
     #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
     swap: u64,
@@ -213,9 +249,55 @@ struct RunOpts {
     /// and of the live processes whenever faultline gets SIGUSR1.
     #[arg(long)]
     top: bool,
+    /// At exit, print one line of Linux's own counters instead of the
+    /// summary, in /usr/bin/time's words: elapsed, user and system time,
+    /// max resident, major and minor faults, voluntary and involuntary
+    /// context switches (pid 1's and its reaped children's).
+    #[arg(long)]
+    stat: bool,
     /// Do not print the summary or progress.
     #[arg(long, short)]
     quiet: bool,
+}
+
+/// A size as given on the command line: its bytes, and the words the user
+/// wrote them in, for messages.
+#[derive(Clone, Debug)]
+struct Size {
+    bytes: u64,
+    text: String,
+}
+
+fn size(s: &str) -> Result<Size, String> {
+    parse_size(s).map(|bytes| Size { bytes, text: s.trim().to_string() })
+}
+
+/// A duration as timeout(1) takes it: a decimal number of seconds, or
+/// one with an s, m, h or d suffix.
+fn duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c @ ('s' | 'm' | 'h' | 'd'))) => (&t[..i], c),
+        _ => (t, 's'),
+    };
+    let scale = match unit {
+        'm' => 60.0,
+        'h' => 3600.0,
+        'd' => 86400.0,
+        _ => 1.0,
+    };
+    let bad = || format!("expected a number of seconds, or one with s, m, h or d (1.5, 30s, 2m, 1h), not {t:?}");
+    // Rust's float syntax takes "inf" and "nan", which no timeout means.
+    if !num.starts_with(|c: char| c.is_ascii_digit() || c == '.' || c == '-')
+        || !num.chars().all(|c| c.is_ascii_digit() || ".eE+-".contains(c))
+    {
+        return Err(bad());
+    }
+    let secs = num.parse::<f64>().map_err(|_| bad())? * scale;
+    if secs <= 0.0 {
+        return Err(format!("{t} is no time at all; give a positive duration"));
+    }
+    Duration::try_from_secs_f64(secs).ok().filter(|d| d.as_secs() < 1 << 40).ok_or_else(|| format!("{t} is too long"))
 }
 
 /// The signal that asked faultline to stop, 0 if none. A second one exits
@@ -342,21 +424,41 @@ fn identity_of(opts: &RunOpts) -> Option<faultline::Identity> {
 /// file opened (so a bad path fails before anything runs).
 fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
     let mut env = faultline::default_env();
-    env.extend(opts.env.iter().cloned());
-    let timeout = match opts.timeout {
-        Some(s) if !(s.is_finite() && s > 0.0 && s < 1e9) => bail!("--timeout must be a positive number of seconds"),
-        Some(s) => Some(Duration::from_secs_f64(s)),
-        None => None,
-    };
+    for kv in &opts.env {
+        // A variable given again replaces the default (getenv finds the
+        // first, so a second PATH= would go unseen).
+        if let Some((key, _)) = kv.split_once('=') {
+            env.retain(|e| e.split_once('=').is_none_or(|(k, _)| k != key));
+        }
+        env.push(kv.clone());
+    }
+    // The library checks these too, but says the sizes in bytes: here
+    // they are said as the user wrote them.
+    let mem = &opts.mem;
+    if mem.bytes == 0 || !mem.bytes.is_multiple_of(4096) {
+        bail!("--mem {} is not a positive multiple of 4 KiB", mem.text);
+    }
+    if let Some(limit) = &opts.rss_limit {
+        if limit.bytes > mem.bytes {
+            bail!(
+                "--rss-limit {} is above --mem {}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit",
+                limit.text,
+                mem.text
+            );
+        }
+        if limit.bytes < faultline::MIN_RSS_LIMIT {
+            bail!("--rss-limit {} is below 256K, too little for even a small program", limit.text);
+        }
+    }
     let config = Config {
-        mem: opts.mem,
+        mem: mem.bytes,
         argv,
         env,
-        timeout,
+        timeout: opts.timeout,
         wake: opts.wake,
         syscalls: opts.syscalls,
         strace: strace_of(opts)?,
-        rss_limit: opts.rss_limit,
+        rss_limit: opts.rss_limit.as_ref().map(|s| s.bytes),
         swap: opts.swap,
         memlock_limit: opts.memlock_limit,
         pin: opts.pin.clone(),
@@ -375,11 +477,95 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         ..Config::default()
     };
     config.validate()?;
-    if let Some(path) = &opts.timeline {
-        let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
-        config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink) as Box<dyn EventSink>);
-    }
     Ok(config)
+}
+
+/// The output files, created before anything runs, and the syscall log
+/// the pictures draw from.
+struct Opened {
+    summary: Option<(PathBuf, File)>,
+    trace: Option<(PathBuf, File)>,
+    report: Option<(PathBuf, File)>,
+    calls: Option<faultline::strace::CallLog>,
+}
+
+impl OutputOpts {
+    /// Creates every file asked for (so a bad path fails before anything
+    /// runs) and sets `config` up for them: the timeline streams to its
+    /// CSV; the pictures need every event and syscall.
+    fn open(&self, config: &mut Config) -> Result<Opened> {
+        let open = |p: &Option<PathBuf>| p.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose();
+        let (summary, trace, report) = (open(&self.summary)?, open(&self.trace)?, open(&self.report)?);
+        if let Some(path) = &self.timeline {
+            let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
+            config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink) as Box<dyn EventSink>);
+        }
+        let pictures = trace.is_some() || report.is_some();
+        config.keep_events |= pictures;
+        let calls = pictures.then(faultline::strace::CallLog::default);
+        if calls.is_some() {
+            config.calls = calls.clone();
+        }
+        Ok(Opened { summary, trace, report, calls })
+    }
+
+    /// The same files, each named for scenario `name` (t.csv: t-name.csv).
+    fn for_scenario(&self, name: &str) -> OutputOpts {
+        let named = |p: &Option<PathBuf>| {
+            p.as_ref().map(|p| {
+                let stem = p.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+                let file = match p.extension() {
+                    Some(ext) => format!("{stem}-{name}.{}", ext.to_string_lossy()),
+                    None => format!("{stem}-{name}"),
+                };
+                p.with_file_name(file)
+            })
+        };
+        OutputOpts {
+            timeline: named(&self.timeline),
+            summary: named(&self.summary),
+            trace: named(&self.trace),
+            report: named(&self.report),
+        }
+    }
+
+    /// The options as a command line would give them.
+    fn words(&self) -> Vec<String> {
+        [
+            ("--timeline", &self.timeline),
+            ("--summary", &self.summary),
+            ("--trace", &self.trace),
+            ("--report", &self.report),
+        ]
+        .iter()
+        .filter_map(|(opt, p)| p.as_ref().map(|p| format!("{opt} {}", p.display())))
+        .collect()
+    }
+}
+
+impl Opened {
+    /// Writes the JSON summary, the trace and the page, from `outcome`.
+    fn write(self, outcome: &Outcome, title: &str) -> Result<()> {
+        if let Some((path, f)) = self.summary {
+            write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(outcome))?)?;
+        }
+        if self.trace.is_some() || self.report.is_some() {
+            use faultline::report::{html, rows::Row, trace as chrome};
+            let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
+            let calls = self
+                .calls
+                .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner())))
+                .unwrap_or_default();
+            if let Some((path, f)) = self.trace {
+                let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
+                write_out(&path, f, &chrome::to_json(&rows, &calls, &comms).to_string())?;
+            }
+            if let Some((path, f)) = self.report {
+                write_out(&path, f, &html::render(title, &rows, &calls))?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Shows elapsed time, events and resident memory on a terminal's stderr
@@ -387,7 +573,6 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
 fn progress(probe: faultline::ProgressProbe, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let start = Instant::now();
-        let mut shown = false;
         while !done.load(Ordering::Acquire) {
             std::thread::park_timeout(Duration::from_millis(250));
             let t = start.elapsed();
@@ -395,33 +580,24 @@ fn progress(probe: faultline::ProgressProbe, done: Arc<AtomicBool>) -> std::thre
                 continue;
             }
             let p = probe.read();
-            eprint!(
-                "\r\x1b[K[faultline {:.0}s: {} events, {:.1} MiB resident, {} process{}]",
+            probe.show_line(&format!(
+                "[faultline {:.0}s: {} events, {:.1} MiB resident, {} process{}]",
                 t.as_secs_f64(),
                 p.events,
                 p.resident_pages as f64 * 4096.0 / (1 << 20) as f64,
                 p.processes,
                 if p.processes == 1 { "" } else { "es" }
-            );
-            shown = true;
-            std::thread::sleep(Duration::from_millis(750));
+            ));
+            std::thread::park_timeout(Duration::from_millis(750));
         }
-        if shown {
-            eprint!("\r\x1b[K");
-        }
+        probe.clear_line();
     })
 }
 
 fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
-    // Every output file opens before anything runs.
-    let open = |p: &Option<PathBuf>| p.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose();
-    let (summary, trace, report) = (open(&opts.summary)?, open(&opts.trace)?, open(&opts.report)?);
-    let title = argv.join(" ");
+    let title = format!("faultline run {}", argv.join(" "));
     let mut config = config_of(argv, opts)?;
-    // The pictures are drawn from the whole timeline, and its syscalls.
-    config.keep_events |= trace.is_some() || report.is_some();
-    let calls = (trace.is_some() || report.is_some()).then(faultline::strace::CallLog::default);
-    config.calls = calls.clone();
+    let files = opts.out.open(&mut config)?;
     let strace = config.strace.clone();
     let sandbox = Sandbox::new(program, config)?;
     // A vmstat line every N seconds and a progress line would mix.
@@ -453,32 +629,88 @@ fn run(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Outcome> {
     if let Some(st) = strace.filter(|s| s.count) {
         st.sink.emit(st.table().trim_end());
     }
-    if !opts.quiet {
-        eprintln!("\n{}{}", outcome.summary, outcome.memory);
+    if opts.stat {
+        eprintln!("faultline: {}", outcome.usage);
+    } else if !opts.quiet {
+        eprintln!("\n{}", faultline::report::summary::text(&outcome));
     }
     if opts.top {
         eprint!("{}", probe.top_exited());
     }
-    if let Some((path, f)) = summary {
-        write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(&outcome))?)?;
-    }
-    if trace.is_some() || report.is_some() {
-        use faultline::report::{html, rows::Row, trace as chrome};
-        let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
-        let calls =
-            calls.map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner()))).unwrap_or_default();
-        if let Some((path, f)) = trace {
-            let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
-            write_out(&path, f, &chrome::to_json(&rows, &calls, &comms).to_string())?;
-        }
-        if let Some((path, f)) = report {
-            write_out(&path, f, &html::render(&format!("faultline run {title}"), &rows, &calls))?;
-        }
-    }
+    files.write(&outcome, &title)?;
     if let Some(why) = failure {
         bail!(why);
     }
     Ok(outcome)
+}
+
+/// `faultline demo`: each scenario asked for, run and judged; exit 0 if
+/// every count is what Linux would give.
+fn demo(scenario: Option<String>, list: bool, out: &OutputOpts, quiet: bool) -> Result<u8> {
+    use faultline::demo::{self, SCENARIOS};
+    if list {
+        for s in &SCENARIOS {
+            say!("{:<9} {}", s.name, s.title);
+        }
+        return Ok(0);
+    }
+    let chosen: Vec<&'static demo::Scenario> = match &scenario {
+        Some(name) => vec![demo::scenario(name).with_context(|| {
+            let names: Vec<&str> = SCENARIOS.iter().map(|s| s.name).collect();
+            format!("no scenario {:?}: {} (faultline demo --list)", faultline::text::tame(name), names.join(", "))
+        })?],
+        None => SCENARIOS.iter().collect(),
+    };
+    let several = chosen.len() > 1;
+    // Every file of every scenario is created before anything runs.
+    let mut runs = Vec::new();
+    for s in chosen {
+        let files = if several { out.for_scenario(s.name) } else { out.clone() };
+        let mut config = s.config()?;
+        let opened = files.open(&mut config)?;
+        runs.push((s, files, config, opened));
+    }
+    if several {
+        say!(
+            "faultline demo: what Linux does with a program's memory, in {} real runs.\n\
+             Each count expected is Linux's; each count seen is from the run's timeline.",
+            runs.len()
+        );
+    }
+    catch_signals();
+    let mut differ = Vec::new();
+    for (s, files, config, opened) in runs {
+        let outcome = Sandbox::new(s.program(), config)?.run_with(Some(&INTERRUPT))?;
+        let sig = INTERRUPT.load(Ordering::Acquire);
+        if sig != 0 {
+            // The scenario's messages are captured for its judge: this one
+            // is the user's.
+            if let Some(why) = outcome.reports.last() {
+                eprintln!("faultline: {why}");
+            }
+            return Ok(128 + sig as u8);
+        }
+        let verdict = s.judge(&outcome);
+        if !verdict.ok() {
+            differ.push(s.name);
+        }
+        let again = files.words();
+        let again =
+            if again.is_empty() { format!("--timeline {0}.csv --report {0}.html", s.name) } else { again.join(" ") };
+        say!("{}{verdict}  again: faultline demo {} {again}", if several { "\n" } else { "" }, s.name);
+        opened.write(&outcome, &format!("faultline demo {}", s.name))?;
+        if !several && !quiet {
+            eprintln!("\n{}", faultline::report::summary::text(&outcome));
+        }
+    }
+    if several {
+        match differ.len() {
+            0 => say!("\nEvery count is what Linux would give."),
+            1 => say!("\nOne scenario differs from what Linux would do: {}", differ[0]),
+            n => say!("\n{n} scenarios differ from what Linux would do: {}", differ.join(", ")),
+        }
+    }
+    Ok(u8::from(!differ.is_empty()))
 }
 
 fn write_out(path: &std::path::Path, mut f: File, text: &str) -> Result<()> {
@@ -488,15 +720,11 @@ fn write_out(path: &std::path::Path, mut f: File, text: &str) -> Result<()> {
 
 fn main_result(cli: Cli) -> Result<u8> {
     let outcome = match cli.cmd {
-        Cmd::Run { opts, program, args } => {
-            let mut argv = vec![program.display().to_string()];
-            argv.extend(args);
-            run(Program::Path(program), argv, &opts)?
+        Cmd::Run { opts, command } => {
+            let program = PathBuf::from(&command[0]);
+            run(Program::Path(program), command, &opts)?
         }
-        Cmd::Demo { opts } => {
-            let program = Program::Bytes { name: "demo".into(), bytes: Arc::from(faultline::guest::DEMO_ELF) };
-            run(program, vec!["demo".into()], &opts)?
-        }
+        Cmd::Demo { scenario, list, out, quiet } => return demo(scenario, list, &out, quiet),
         Cmd::Report { csv, html, trace } => {
             use faultline::report::{html as page, rows, trace as chrome};
             let out = html.unwrap_or_else(|| csv.with_extension("html"));
@@ -510,39 +738,92 @@ fn main_result(cli: Cli) -> Result<u8> {
             eprintln!("faultline: wrote {}", out.display());
             return Ok(0);
         }
-        Cmd::Diff { a, b, counts, tolerance } => {
+        Cmd::Diff { a, b, counts: only_counts, tolerance } => {
             use faultline::report::diff;
             ensure!((0.0..=100.0).contains(&tolerance), "--tolerance must be between 0 and 100");
             let (ta, tb) = (diff::Timeline::read(&a.to_string_lossy())?, diff::Timeline::read(&b.to_string_lossy())?);
-            let (first, counts) = if counts {
+            let (first, counts) = if only_counts {
                 (None, diff::counts(&ta, &tb, tolerance / 100.0))
             } else {
                 let d = diff::rows(&ta, &tb);
                 (d.first_difference, d.count_differences)
             };
             if let Some(f) = &first {
-                println!("{f}");
+                say!("{f}");
             }
             if !counts.is_empty() {
-                println!("counts that differ (pid region event: {} → {}):", a.display(), b.display());
+                say!("counts that differ (pid region event: {} → {}):", a.display(), b.display());
                 for c in &counts {
-                    println!("  {c}");
+                    say!("  {c}");
                 }
             }
-            return Ok(u8::from(first.is_some() || !counts.is_empty()));
+            let same = first.is_none() && counts.is_empty();
+            // Silence would look like a crash: a match says so.
+            if same && only_counts {
+                let within = if tolerance > 0.0 { format!(", each within {tolerance} %") } else { String::new() };
+                say!(
+                    "faultline: {} and {} have the same counts: {} per process, region and event{within}",
+                    a.display(),
+                    b.display(),
+                    ta.counts.len()
+                );
+            } else if same {
+                say!(
+                    "faultline: {} and {} tell the same story: {} rows alike, times and latencies aside",
+                    a.display(),
+                    b.display(),
+                    ta.counts.values().sum::<u64>()
+                );
+            }
+            return Ok(u8::from(!same));
         }
         Cmd::Bench { pages, json, repeat } => {
             ensure!(repeat >= 1, "--repeat must be at least 1");
             let r = faultline::bench::run(pages, repeat)?;
             if json {
-                println!("{}", r.to_json());
+                say!("{}", r.to_json());
             } else {
-                print!("{r}");
+                say!("{}", r.to_string().trim_end_matches('\n'));
             }
             return Ok(0);
         }
     };
     Ok((outcome.status.code() & 0xff) as u8)
+}
+
+/// A usage error from clap in one line: its message (with the line under
+/// it, where a list follows) and a similar option if clap found one, then
+/// where help is. Clap's own form is a paragraph with the usage.
+fn usage_error(e: &clap::Error) -> String {
+    use clap::error::ErrorKind;
+    let sub = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with('-'))
+        .filter(|a| ["run", "demo", "report", "diff", "bench"].contains(&a.as_str()));
+    let help = match &sub {
+        Some(s) => format!("faultline {s} --help"),
+        None => "faultline --help".into(),
+    };
+    if e.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        return format!("a command is needed: run, demo, report, diff or bench (see {help})");
+    }
+    let text = e.render().to_string();
+    let mut lines = text.lines().map(str::trim);
+    let mut msg = lines.next().unwrap_or_default().trim_start_matches("error:").trim().to_string();
+    for l in lines {
+        if l.starts_with("Usage:") || l.starts_with("For more information") {
+            break;
+        }
+        if l.is_empty() {
+            continue;
+        }
+        match l.strip_prefix("tip:").map(str::trim) {
+            Some(tip) if tip.starts_with("a similar") => msg = format!("{msg}; {tip}"),
+            Some(_) => {}
+            None => msg = format!("{msg} {l}"),
+        }
+    }
+    faultline::text::tame_n(&format!("{msg} (see {help})"), 1000)
 }
 
 /// The error and its causes on one line, skipping causes whose text the
@@ -584,11 +865,12 @@ fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             use clap::error::ErrorKind;
-            let _ = e.print();
-            return match e.kind() {
-                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
-                _ => ExitCode::from(TOOL_FAILURE),
-            };
+            if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) {
+                let _ = e.print();
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("faultline: error: {}", usage_error(&e));
+            return ExitCode::from(TOOL_FAILURE);
         }
     };
     match main_result(cli) {

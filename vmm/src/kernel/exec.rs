@@ -22,7 +22,7 @@ use super::{Entry, KernelState};
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
 use crate::arch::{page_ceil, page_floor, Perms, UserRegs, PAGE_SIZE};
 use crate::loader::{page_names, Image};
-use crate::mm::{Backing, CachedFile, FileRef, MmId, SectionRange, Vma, VmaKind, STACK_GUARD_GAP};
+use crate::mm::{Backing, CachedFile, ElfSection, FileRef, MmId, SectionRange, Vma, VmaKind, STACK_GUARD_GAP};
 use crate::timeline::RegionKind;
 
 /// Linux's MIN_GAP between the stack top and mmap_base.
@@ -32,7 +32,7 @@ pub const STACK_EXPAND: u64 = 128 << 10;
 /// MAX_ARG_STRLEN: the longest single argument or environment string.
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
 /// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
-const MAX_SCRIPT_DEPTH: u32 = 4;
+pub const MAX_SCRIPT_DEPTH: u32 = 4;
 /// Largest executable faultline reads to parse (it maps it page by page).
 const MAX_EXEC_SIZE: u64 = 1 << 30;
 /// The vDSO's pages as Linux 6.x lays them out: [vvar] (4), [vvar_vclock]
@@ -212,6 +212,15 @@ impl KernelState {
             let space = self.space_mut(mm);
             space.sections.extend(ranges);
             space.sections.sort_by_key(|r| r.start);
+            if names.is_none() {
+                let mut elf: Vec<ElfSection> = image
+                    .sections
+                    .iter()
+                    .map(|s| ElfSection { start: at(s.addr), end: at(s.addr) + s.size, name: s.name.as_str().into() })
+                    .collect();
+                elf.sort_by_key(|s| s.start);
+                space.elf_sections = elf.into();
+            }
         }
         // padzero(): the bytes after the file's part of the last page are
         // zeroed, as the kernel does in exec (its write copies the page).
@@ -364,6 +373,44 @@ impl KernelState {
     }
 }
 
+/// What a `#!` line asks for, as binfmt_script reads it: the interpreter
+/// and its one optional argument (the rest of the line, trimmed). `None`
+/// if `bytes` is not a script; ENOEXEC if the line names no interpreter.
+pub fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), Errno>> {
+    if !bytes.starts_with(b"#!") {
+        return None;
+    }
+    // BINPRM_BUF_SIZE: the kernel looks at the first 256 bytes only.
+    let line_end = bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(bytes.len().min(256));
+    let line = String::from_utf8_lossy(&bytes[2..line_end]).trim().to_string();
+    let mut parts = line.splitn(2, [' ', '\t']);
+    let Some(interp) = parts.next().filter(|s| !s.is_empty()).map(str::to_string) else { return Some(Err(ENOEXEC)) };
+    let arg = parts.next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Some(Ok((interp, arg)))
+}
+
+/// The interpreter's argv for script `filename` run with `argv`:
+/// `[interp, optional arg, filename, argv[1..]]`, as binfmt_script makes it.
+pub fn script_argv(interp: &str, arg: Option<String>, filename: &str, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut new = vec![interp.as_bytes().to_vec()];
+    new.extend(arg.map(String::into_bytes));
+    new.push(filename.as_bytes().to_vec());
+    new.extend(argv.iter().skip(1).cloned());
+    new
+}
+
+/// The name a process gets at exec (`comm`): the last part of the name
+/// exec was given (bprm->filename), so a symlink `mycat -> cat` runs as
+/// `mycat` and a script under its own name; for execveat of a descriptor
+/// (`/dev/fd/N`), the file's own name, as Linux 6.14 gives it.
+pub fn exec_comm(execfn: &str, file: &ExecFile) -> String {
+    if execfn.starts_with("/dev/fd/") && execfn[8..].bytes().all(|b| b.is_ascii_digit()) {
+        comm_of(&file.path)
+    } else {
+        comm_of(execfn)
+    }
+}
+
 /// Reads a NULL-terminated array of strings (argv or envp).
 fn read_strings(ctx: &mut Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec<u8>>, Errno> {
     let mut out = Vec::new();
@@ -402,23 +449,13 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
     let mut depth = 0;
     let (file, image) = loop {
         let file = ctx.k.open_exec(ctx.pid, &cwd, &path, &cred)?;
-        if file.bytes.starts_with(b"#!") {
-            // A script: its interpreter gets [interp, optional arg, path,
-            // argv[1..]].
+        if let Some(script) = shebang(&file.bytes) {
             depth += 1;
             if depth > MAX_SCRIPT_DEPTH {
                 return Err(ELOOP);
             }
-            let line_end = file.bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(file.bytes.len().min(256));
-            let line = String::from_utf8_lossy(&file.bytes[2..line_end]).trim().to_string();
-            let mut parts = line.splitn(2, [' ', '\t']);
-            let interp = parts.next().filter(|s| !s.is_empty()).ok_or(ENOEXEC)?.to_string();
-            let arg = parts.next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
-            let mut new = vec![interp.clone().into_bytes()];
-            new.extend(arg.map(String::into_bytes));
-            new.push(path.clone().into_bytes());
-            new.extend(argv.iter().skip(1).cloned());
-            argv = new;
+            let (interp, arg) = script?;
+            argv = script_argv(&interp, arg, &path, &argv);
             path = interp;
             continue;
         }
@@ -429,7 +466,7 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
     let stack = ctx.proc().limits.cur(RLIMIT_STACK);
     let cmdline = ctx.k.cmdline(&argv)?;
     let loaded = ctx.k.load_program(pid, tid, &file, &image, &argv, &envp, &execfn, stack)?;
-    commit(ctx, loaded, &file, cmdline);
+    commit(ctx, loaded, &file, cmdline, &execfn);
     Ok(0)
 }
 
@@ -443,7 +480,7 @@ impl KernelState {
 }
 
 /// Past the point of no return: the process becomes the new program.
-fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>) {
+fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>, execfn: &str) {
     let tid = ctx.tid;
     // de_thread(): every other thread of the process goes.
     let others: Vec<Tid> = ctx.proc().threads.iter().copied().filter(|&t| t != tid).collect();
@@ -455,12 +492,15 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>)
         ctx.k.exit_thread(t, None);
     }
     let old = std::mem::replace(&mut ctx.proc_mut().mm, loaded.mm);
+    // exec_mmap: the old image's peak stays in ru_maxrss.
+    let hiwater = ctx.k.phys.mm_counters(old).hiwater;
+    ctx.proc_mut().rusage.maxrss = ctx.proc().rusage.maxrss.max(hiwater);
     ctx.k.put_mm(old);
     let p = ctx.proc_mut();
     p.files.close_on_exec();
     p.sig.reset_for_exec();
     p.cred.exec();
-    p.comm = comm_of(&file.path);
+    p.comm = exec_comm(execfn, file);
     p.exe = file.path.clone();
     p.cmdline = cmdline;
     let vfork_parent = p.vfork_parent.take();
@@ -484,14 +524,15 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>)
 }
 
 impl KernelState {
-    /// Creates pid 1 running `file` (parsed as `image`): its process, its
-    /// first thread (queued for a vCPU), its address space, and its
-    /// standard streams.
+    /// Creates pid 1 running `file` (parsed as `image`), exec'd by the name
+    /// `execfn`: its process, its first thread (queued for a vCPU), its
+    /// address space, and its standard streams.
     #[allow(clippy::too_many_arguments)]
     pub fn spawn_init(
         &mut self,
         file: &ExecFile,
         image: &Image,
+        execfn: &str,
         argv: &[Vec<u8>],
         envp: &[Vec<u8>],
         cwd: Lookup,
@@ -516,7 +557,7 @@ impl KernelState {
             ppid: 0,
             pgid: pid,
             sid: pid,
-            comm: comm_of(&file.path),
+            comm: exec_comm(execfn, file),
             exe: file.path.clone(),
             cmdline: self.cmdline(argv)?,
             mm: MmId(0),
@@ -543,7 +584,7 @@ impl KernelState {
             itimer_real: None,
         };
         self.procs.insert(pid, p);
-        let loaded = match self.load_program(pid, pid, file, image, argv, envp, &file.path, stack) {
+        let loaded = match self.load_program(pid, pid, file, image, argv, envp, execfn, stack) {
             Ok(l) => l,
             Err(e) => {
                 self.procs.remove(&pid);

@@ -80,6 +80,7 @@ impl KernelState {
     fn process_exit(&mut self, pid: Pid, status: ExitStatus) {
         if pid == 1 {
             self.init_memory = Some(self.memory_report(1));
+            self.init_end_resident = Some(self.phys.counters.resident);
         }
         let summary = self.snapshot(pid);
         self.summaries.push(summary);
@@ -92,6 +93,13 @@ impl KernelState {
         let children = std::mem::take(&mut p.children);
         p.state = ProcState::Zombie(status);
         p.rusage.maxrss = p.rusage.maxrss.max(self.phys.mm_counters(mm).hiwater);
+        if pid == 1 {
+            // What wait4 would give /usr/bin/time: its own and its reaped
+            // children's.
+            let mut usage = p.rusage;
+            usage.add(&p.children_rusage);
+            self.init_usage = Some(usage);
+        }
         // Closing the files may wake pipe readers and writers elsewhere.
         files.clear();
         drop(files);
@@ -319,7 +327,13 @@ impl KernelState {
     /// What process `pid` looks like now, region by region.
     pub fn snapshot(&self, pid: Pid) -> ProcessSummary {
         let Some(p) = self.procs.get(&pid) else {
-            return ProcessSummary { pid, comm: String::new(), regions: Vec::new(), vmm_pages: 0 };
+            return ProcessSummary {
+                pid,
+                comm: String::new(),
+                regions: Vec::new(),
+                vmm_pages: 0,
+                peak_resident_pages: 0,
+            };
         };
         let mut shapes: BTreeMap<RegionId, RegionShape> = BTreeMap::new();
         if let Some(mm) = self.mms.get(&p.mm) {
@@ -342,6 +356,7 @@ impl KernelState {
                     s.end = s.end.max(next);
                     s.perms = s.perms.union(v.perms);
                     s.mapped_pages += (next - va) / crate::arch::PAGE_SIZE;
+                    s.add_area(va, next);
                     va = next;
                 }
                 space.for_each_mapped(v.start, v.end, |va, leaf| {
@@ -367,11 +382,17 @@ impl KernelState {
         let rows = ids
             .into_iter()
             .map(|r| {
-                let shape = shapes.get(&r).copied().unwrap_or_default();
+                let shape = shapes.get(&r).cloned().unwrap_or_default();
                 let c = counts.get(&(pid, r)).cloned().unwrap_or_default();
                 RegionSummary::new(pid, regions.name(r).to_string(), shape, &c)
             })
             .collect();
-        ProcessSummary { pid, comm: p.comm.clone(), regions: rows, vmm_pages: self.recorder.vmm_pages(pid) }
+        ProcessSummary {
+            pid,
+            comm: p.comm.clone(),
+            regions: rows,
+            vmm_pages: self.recorder.vmm_pages(pid),
+            peak_resident_pages: p.rusage.maxrss.max(self.phys.mm_counters(p.mm).hiwater),
+        }
     }
 }

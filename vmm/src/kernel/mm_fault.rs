@@ -429,6 +429,13 @@ impl KernelState {
                 }
             }
         }
+        // A fault its vCPU stopped for (one the kernel side saw, with an
+        // ip): faultline holds the thread until the vCPU goes back in.
+        if e.is_guest_fault() && self.fault_ip.is_some() {
+            if let Some(t) = self.threads.get_mut(&e.tid) {
+                t.held = Some((e.pid, e.region));
+            }
+        }
         self.epoch += 1;
         if self.cfg.record {
             self.recorder.record(e, at);
@@ -529,6 +536,11 @@ pub fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
     let space = ctx.k.space(ctx.mm());
     let regions = ctx.k.recorder.regions();
     let name = |addr: u64| -> String {
+        // Byte for byte where the program's section headers say; a page
+        // the summary files under one section may hold the end of another.
+        if let Some(s) = space.elf_section_at(addr).filter(|_| space.vmas.find(addr).is_some()) {
+            return s.to_string();
+        }
         match space.region_of(addr) {
             Some(r) if space.vmas.find(addr).is_some() => regions.name(r).to_string(),
             _ => match space.vmas.find_from(addr) {

@@ -189,6 +189,10 @@ pub struct KernelState {
     pub kernel_tables: crate::arch::PageTables,
     /// pid 1's memory as /proc showed it when it ended.
     pub init_memory: Option<procfs::MemoryReport>,
+    /// Frames resident when pid 1 ended, before its memory went.
+    pub init_end_resident: Option<u64>,
+    /// pid 1's resource use and its reaped children's, when it ended.
+    pub init_usage: Option<process::Rusage>,
     /// Which address space holds each vCPU's view (its syscall ring pages).
     pub ring_maps: HashMap<u32, MmId>,
     /// Pages read from and bytes written to files (vmstat's bi, bo).
@@ -244,7 +248,24 @@ impl Kernel {
 
     /// Threads created since the last call, for the VMM to give vCPUs.
     pub fn take_spawns(&self) -> Vec<Tid> {
-        std::mem::take(&mut self.lock().to_spawn)
+        self.take_spawns_ending_hold(None)
+    }
+
+    /// [`take_spawns`](Self::take_spawns), and, under the same lock, the end
+    /// of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
+    /// `since` (it goes back in now): the part of what the fault cost the
+    /// program that faultline can see.
+    pub fn take_spawns_ending_hold(&self, hold: Option<(Tid, Instant)>) -> Vec<Tid> {
+        let mut k = self.lock();
+        if let Some((tid, since)) = hold {
+            let ns = since.elapsed().as_nanos() as u64;
+            if let Some((pid, region)) = k.threads.get_mut(&tid).and_then(|t| t.held.take()) {
+                if k.cfg.record {
+                    k.recorder.add_held(pid, region, ns);
+                }
+            }
+        }
+        std::mem::take(&mut k.to_spawn)
     }
 
     /// A vCPU thread takes on thread `tid`: where it starts. `None` if the
@@ -442,6 +463,8 @@ impl KernelState {
             kernel_tables,
             ring_maps: HashMap::new(),
             init_memory: None,
+            init_end_resident: None,
+            init_usage: None,
             io: live::IoCounters::default(),
             top_exited: Vec::new(),
             vmstat_last: None,

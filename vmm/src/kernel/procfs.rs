@@ -142,13 +142,13 @@ pub struct MemoryReport {
     pub info: MemInfo,
 }
 
-impl std::fmt::Display for MemoryReport {
+impl std::fmt::Display for MemStatus {
+    /// The fields as one line, in /proc/PID/status's words.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let s = &self.status;
-        let i = &self.info;
-        writeln!(
+        let s = self;
+        write!(
             f,
-            "status: VmPeak {} kB, VmSize {} kB, VmLck {} kB, VmPin {} kB, VmHWM {} kB, VmRSS {} kB \
+            "VmPeak {} kB, VmSize {} kB, VmLck {} kB, VmPin {} kB, VmHWM {} kB, VmRSS {} kB \
              (RssAnon {} kB, RssFile {} kB, RssShmem {} kB), VmData {} kB, VmStk {} kB, VmExe {} kB, VmPTE {} kB, \
              VmSwap {} kB",
             s.vm_peak,
@@ -165,13 +165,28 @@ impl std::fmt::Display for MemoryReport {
             s.vm_exe,
             s.vm_pte,
             s.vm_swap
-        )?;
-        writeln!(
+        )
+    }
+}
+
+impl std::fmt::Display for MemInfo {
+    /// The fields as one line, in /proc/meminfo's words.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let i = self;
+        write!(
             f,
-            "meminfo: MemTotal {} kB, MemFree {} kB, Cached {} kB, SwapTotal {} kB, SwapFree {} kB, Mlocked {} kB, \
+            "MemTotal {} kB, MemFree {} kB, Cached {} kB, SwapTotal {} kB, SwapFree {} kB, Mlocked {} kB, \
              PageTables {} kB",
             i.mem_total, i.mem_free, i.cached, i.swap_total, i.swap_free, i.mlocked, i.page_tables
         )
+    }
+}
+
+impl std::fmt::Display for MemoryReport {
+    /// `status:` (pid 1's) and `meminfo:` lines.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        writeln!(f, "status: {}", self.status)?;
+        writeln!(f, "meminfo: {}", self.info)
     }
 }
 

@@ -94,6 +94,9 @@ pub struct Thread {
     pub ring_ns: u64,
     /// Its task_struct and kernel stack, given back when it goes.
     pub kmem: Option<[crate::mm::KmemCharge; 2]>,
+    /// The process and region of the page fault its vCPU stopped for, until
+    /// the vCPU goes back in: the time it was held is measured to then.
+    pub held: Option<(Pid, crate::timeline::RegionId)>,
 }
 
 impl Thread {
@@ -120,6 +123,7 @@ impl Thread {
             sleeping: false,
             ring_ns: 0,
             kmem: None,
+            held: None,
         }
     }
 

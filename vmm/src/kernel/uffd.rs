@@ -81,6 +81,8 @@ impl KernelState {
         let need = if f.write { Need::Write } else { Need::Read };
         let mut evicted = Vec::new();
         let r = fault::populate(&mut self.phys, &uffd, gpa, need, &mut evicted);
+        // Filling the page woke the vCPU waiting for it.
+        let held = at.elapsed();
         self.note_evictions(&evicted, at);
         let (pid, tid) = who.map_or((0, 0), |(p, t, _)| (p, t));
         match r {
@@ -91,7 +93,10 @@ impl KernelState {
                     (other, _) => super::mm_fault::event_kind(other),
                 };
                 if let Some(kind) = kind {
-                    self.record_frame_event(gpa, pid, tid, f.write, kind, who.is_some(), at);
+                    let region = self.record_frame_event(gpa, pid, tid, f.write, kind, who.is_some(), at);
+                    if who.is_some() && kind.is_fault() && self.cfg.record {
+                        self.recorder.add_held(pid, region, held.as_nanos() as u64);
+                    }
                 }
                 Ok(true)
             }
@@ -130,7 +135,7 @@ impl KernelState {
         kind: EventKind,
         guest: bool,
         at: Instant,
-    ) {
+    ) -> RegionId {
         let (region, va) = match self.mapping_of(gpa, pid) {
             Some((mm, va)) => (self.mms.get(&mm).and_then(|m| m.space.region_of(va)).unwrap_or(RegionId(0)), va),
             None => (self.recorder.region("page cache", crate::timeline::RegionKind::File), 0),
@@ -149,6 +154,7 @@ impl KernelState {
             )
         };
         self.record(e, at);
+        region
     }
 
     /// A /proc file's contents now. Reads of the same file at the same state

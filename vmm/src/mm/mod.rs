@@ -22,5 +22,5 @@ pub use phys::{
     Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmCounters, MmId, Phys, PhysCounters,
     PhysError, Residency,
 };
-pub use space::{AddressSpace, MapError, Released, SectionRange, FILL_PAGES, STACK_GUARD_GAP};
+pub use space::{AddressSpace, ElfSection, MapError, Released, SectionRange, FILL_PAGES, STACK_GUARD_GAP};
 pub use vma::{Backing, FileRef, Vma, VmaKind, VmaSet};

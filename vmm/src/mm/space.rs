@@ -32,6 +32,15 @@ pub enum MapError {
     Paging(#[from] PagingError),
 }
 
+/// One of the program's ELF sections, byte for byte as its section
+/// headers give it (readelf -S), where it was loaded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ElfSection {
+    pub start: u64,
+    pub end: u64,
+    pub name: std::sync::Arc<str>,
+}
+
 /// A range of the program image filed under one section.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SectionRange {
@@ -62,6 +71,9 @@ pub struct AddressSpace {
     pub pin_mmap: bool,
     /// The program image's pages, filed by section.
     pub sections: Vec<SectionRange>,
+    /// The program's sections byte for byte, in address order: what a
+    /// crash report names (a page may hold parts of several).
+    pub elf_sections: std::sync::Arc<[ElfSection]>,
     /// Largest VmSize seen, in bytes.
     pub peak_size: u64,
     /// Resident pages this address space gave back (munmap, MADV_DONTNEED,
@@ -97,6 +109,7 @@ impl AddressSpace {
             pin_heap: false,
             pin_mmap: false,
             sections: Vec::new(),
+            elf_sections: std::sync::Arc::from([]),
             peak_size: 0,
             released: Vec::new(),
         })
@@ -168,6 +181,12 @@ impl AddressSpace {
             return Some(s.region);
         }
         self.vmas.find(va).map(|v| v.region)
+    }
+
+    /// The ELF section holding byte `va` of the program, if one does.
+    pub fn elf_section_at(&self, va: u64) -> Option<&str> {
+        let i = self.elf_sections.partition_point(|s| s.end <= va);
+        self.elf_sections.get(i).filter(|s| s.start <= va).map(|s| &*s.name)
     }
 
     /// Makes the frames whose translations changed stale in `phys`.
@@ -370,6 +389,7 @@ impl AddressSpace {
         child.pin_heap = self.pin_heap;
         child.pin_mmap = self.pin_mmap;
         child.sections = self.sections.clone();
+        child.elf_sections = self.elf_sections.clone();
         child.peak_size = self.vmas.total();
         let vmas: Vec<Vma> = self.vmas.iter().filter(|v| !v.dontcopy).cloned().collect();
         for v in &vmas {

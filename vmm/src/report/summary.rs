@@ -34,9 +34,14 @@ fn region(r: &RegionSummary) -> Value {
         "prefault": r.prefaults,
         "swapin": r.swap_ins,
         "evict": r.evictions,
+        "release": r.releases,
         "resident": r.resident_pages,
+        "areas": r.areas.iter().map(|(s, e)| [format!("{s:#x}"), format!("{e:#x}")]).collect::<Vec<_>>(),
         "times": {"first_ms": ms(r.first_fault_ns), "last_ms": ms(r.last_fault_ns)},
-        "latency": {"median_us": r.median_latency_ns.map_or(Value::Null, |n| json!(n as f64 / 1e3))},
+        "latency": {
+            "median_us": r.median_latency_ns.map_or(Value::Null, |n| json!(n as f64 / 1e3)),
+            "held_median_us": r.median_held_ns.map_or(Value::Null, |n| json!(n as f64 / 1e3)),
+        },
     })
 }
 
@@ -51,7 +56,9 @@ fn total(p: &ProcessSummary) -> Value {
         "prefault": sum(|r| r.prefaults),
         "swapin": sum(|r| r.swap_ins),
         "evict": sum(|r| r.evictions),
+        "release": sum(|r| r.releases),
         "resident": sum(|r| r.resident_pages),
+        "peak_resident": p.peak_resident_pages,
         "vmm": p.vmm_pages,
     })
 }
@@ -73,6 +80,30 @@ fn meminfo(i: &MemInfo) -> Value {
         "PageTables": i.page_tables, "CommitLimit": i.commit_limit, "Committed_AS": i.committed_as,
         "SReclaimable": i.slab_reclaimable, "SUnreclaim": i.slab_unreclaimable, "KernelStack": i.kernel_stack,
     })
+}
+
+/// The summary `faultline run` prints at the end: the regions of each
+/// process, the processes (pid and name, faults, releases, peak and end
+/// resident), the sandbox's peak and end, then pid 1's /proc/PID/status
+/// (named so) and /proc/meminfo.
+///
+/// ```
+/// use faultline::{Program, Sandbox};
+///
+/// let outcome = Sandbox::builder(Program::demo()).build()?.run()?;
+/// let text = faultline::report::summary::text(&outcome);
+/// assert!(text.contains("status of pid 1 (demo): VmPeak"));
+/// // The process table's row: pid, name, faults, ….
+/// assert!(text.lines().any(|l| l.split_whitespace().take(2).eq(["1", "demo"])));
+/// # Ok::<(), faultline::Error>(())
+/// ```
+pub fn text(outcome: &Outcome) -> String {
+    use std::fmt::Write as _;
+    let mut s = outcome.summary.to_string();
+    let comm = outcome.summary.process(1).map_or("?".into(), |p| crate::text::tame(&p.comm));
+    let _ = writeln!(s, "status of pid 1 ({comm}): {}", outcome.memory.status);
+    let _ = writeln!(s, "meminfo: {}", outcome.memory.info);
+    s
 }
 
 /// The summary of `outcome` as JSON, as `--summary` writes it.
@@ -108,6 +139,10 @@ pub fn to_json(outcome: &Outcome) -> Value {
             "regions": p.regions.iter().map(region).collect::<Vec<_>>(),
             "total": total(p),
         })).collect::<Vec<_>>(),
+        "sandbox": {
+            "peak_resident": outcome.summary.peak_resident_pages,
+            "end_resident": outcome.summary.end_resident_pages,
+        },
         "syscall_ring": {"served": outcome.ring_calls, "withdrawn": outcome.ring_withdrawn},
         "elapsed_ms": outcome.elapsed.as_secs_f64() * 1e3,
     })

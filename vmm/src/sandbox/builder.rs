@@ -43,11 +43,13 @@ pub enum ConfigError {
     #[error("--env {0}: expected K=V")]
     BadEnv(String),
     /// Guest RAM is zero or not whole pages.
-    #[error("--mem {0} is not a positive multiple of 4 KiB")]
+    #[error("--mem {} is not a positive multiple of 4 KiB", shown(*.0))]
     BadMem(u64),
     /// The resident-memory cap is larger than guest RAM.
     #[error(
-        "--rss-limit {rss_limit} is above --mem {mem}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit"
+        "--rss-limit {} is above --mem {}: the guest cannot hold more than its RAM; raise --mem or lower --rss-limit",
+        shown(*.rss_limit),
+        shown(*.mem)
     )]
     RssAboveMem {
         /// The cap asked for, in bytes.
@@ -83,6 +85,18 @@ pub enum ConfigError {
     /// A zero timeout.
     #[error("--timeout must be a positive number of seconds")]
     Timeout,
+}
+
+/// A size in the largest unit that says it exactly, as one would write
+/// it for `--mem` (`256M`, `1G`, `5000`).
+fn shown(bytes: u64) -> String {
+    match bytes {
+        0 => "0".into(),
+        b if b % (1 << 30) == 0 => format!("{}G", b >> 30),
+        b if b % (1 << 20) == 0 => format!("{}M", b >> 20),
+        b if b % (1 << 10) == 0 => format!("{}K", b >> 10),
+        b => b.to_string(),
+    }
 }
 
 impl Config {
@@ -168,7 +182,7 @@ impl Config {
 ///
 /// let err = Sandbox::builder(Program::demo()).memory(64 << 20).rss_limit(1 << 30).build().err().unwrap();
 /// assert!(matches!(err, Error::Config(ConfigError::RssAboveMem { .. })));
-/// assert!(err.to_string().starts_with("--rss-limit 1073741824 is above --mem 67108864"));
+/// assert!(err.to_string().starts_with("--rss-limit 1G is above --mem 64M"));
 /// ```
 ///
 /// [`Outcome`]: crate::Outcome

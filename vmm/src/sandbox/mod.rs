@@ -132,7 +132,11 @@ impl From<UffdError> for Error {
 /// The program a sandbox runs.
 #[derive(Clone, Debug)]
 pub enum Program {
-    /// An executable on the host (static, or dynamic with its interpreter).
+    /// An executable on the host (static, or dynamic with its interpreter),
+    /// found as execvp(3) finds it: a name without a slash is looked up in
+    /// the program's `PATH` inside the sandbox's root (as
+    /// `std::process::Command` does), a path is taken as it is. A `#!`
+    /// script runs its interpreter, as Linux's binfmt_script does.
     Path(PathBuf),
     /// An executable held in memory (the built-in demo), called `name`.
     Bytes {
@@ -406,6 +410,9 @@ pub struct Outcome {
     pub stdout: Vec<u8>,
     /// What the program wrote to stderr, if captured.
     pub stderr: Vec<u8>,
+    /// pid 1's resource use with its reaped children's, as wait4 would
+    /// give it to `/usr/bin/time`.
+    pub usage: Usage,
     /// Syscalls the syscall ring's server ran without a VM exit (zero
     /// with [`SyscallPath::Exit`]).
     pub ring_calls: u64,
@@ -441,6 +448,67 @@ impl Outcome {
     }
 }
 
+/// Linux's own counters for a run, as getrusage(2) keeps them: pid 1's
+/// and those of the children it waited for (what wait4 gives a parent,
+/// and `/usr/bin/time` prints). Its [`Display`](std::fmt::Display) is one
+/// line in /usr/bin/time's words.
+///
+/// ```
+/// use faultline::{Program, Sandbox};
+///
+/// let outcome = Sandbox::builder(Program::demo()).build()?.run()?;
+/// let u = outcome.usage;
+/// // Every fault of the program is a minor or major one.
+/// assert_eq!(u.minor_faults + u.major_faults, outcome.summary.guest_faults() + 1);
+/// assert!(u.to_string().contains("maxresident"));
+/// # Ok::<(), faultline::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Usage {
+    /// Faults served without reading anything in (ru_minflt).
+    pub minor_faults: u64,
+    /// Faults that read a file or swap (ru_majflt).
+    pub major_faults: u64,
+    /// The most resident at once, in KiB (ru_maxrss).
+    pub max_resident_kib: u64,
+    /// Times a thread blocked (ru_nvcsw).
+    pub voluntary_switches: u64,
+    /// Times a thread was preempted (ru_nivcsw).
+    pub involuntary_switches: u64,
+    /// Time in the program's own code.
+    pub user: Duration,
+    /// Time faultline's kernel spent for it.
+    pub system: Duration,
+    /// Wall time, start to end.
+    pub elapsed: Duration,
+}
+
+impl std::fmt::Display for Usage {
+    /// `0:00.21 elapsed, 0.01 user, 0.03 system; 3036 KiB maxresident; 9
+    /// major + 120 minor pagefaults; 12 voluntary + 3 involuntary context
+    /// switches`: what `/usr/bin/time -f '%E elapsed, %U user, %S system;
+    /// %M KiB maxresident; %F major + %R minor pagefaults; %w voluntary +
+    /// %c involuntary context switches'` prints for a native run.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let e = self.elapsed.as_secs_f64();
+        let (h, m, s) = ((e / 3600.0) as u64, (e / 60.0) as u64 % 60, e % 60.0);
+        let elapsed = if h > 0 { format!("{h}:{m:02}:{s:05.2}") } else { format!("{m}:{s:05.2}") };
+        write!(
+            f,
+            "{elapsed} elapsed, {:.2} user, {:.2} system; {} KiB maxresident; {} major + {} minor pagefaults; {} \
+             voluntary + {} involuntary context switches",
+            self.user.as_secs_f64(),
+            self.system.as_secs_f64(),
+            self.max_resident_kib,
+            self.major_faults,
+            self.minor_faults,
+            self.voluntary_switches,
+            self.involuntary_switches
+        )
+    }
+}
+
 /// A running sandbox's figures, for a progress line.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Progress {
@@ -467,6 +535,18 @@ impl ProgressProbe {
     /// call gives vmstat's two header lines and a line since the start.
     pub fn vmstat(&self) -> String {
         self.0.lock().vmstat_next()
+    }
+
+    /// Draws `text` on stderr as a status line (faultline's progress
+    /// line): the program's next output to the terminal clears it first,
+    /// and none is drawn over a line the program has begun.
+    pub fn show_line(&self, text: &str) {
+        crate::kernel::files::STATUS_LINE.lock().unwrap_or_else(|p| p.into_inner()).show(text);
+    }
+
+    /// Erases the status line, if one is shown.
+    pub fn clear_line(&self) {
+        crate::kernel::files::STATUS_LINE.lock().unwrap_or_else(|p| p.into_inner()).clear();
     }
 
     /// top's table of the processes alive now.
@@ -639,9 +719,14 @@ impl Sandbox {
             Some(Stop::Timeout(t)) => {
                 Some(format!("{comm}[1]: killed after the {:.1} s timeout; killed by SIGKILL", t.as_secs_f64()))
             }
+            // The signal is named once, as the status it gives.
             Some(Stop::Signal(s)) => Some(format!(
-                "{comm}[1]: faultline got {}: stopped the program and everything it started; killed by {}",
-                crate::kernel::signal::name(*s),
+                "{comm}[1]: faultline was {}, and stopped the program and everything it started; killed by {}",
+                match *s {
+                    libc::SIGINT => "interrupted",
+                    libc::SIGHUP => "hung up on",
+                    _ => "told to stop",
+                },
                 crate::kernel::signal::name(*s)
             )),
             _ => None,
@@ -652,8 +737,23 @@ impl Sandbox {
         }
         let mut processes = k.summaries.clone();
         processes.sort_by_key(|p| p.pid);
-        let summary = Summary { processes };
+        let summary = Summary {
+            processes,
+            peak_resident_pages: k.phys.counters.peak_resident,
+            end_resident_pages: k.init_end_resident.unwrap_or(k.phys.counters.resident),
+        };
         let memory = k.init_memory.unwrap_or_default();
+        let r = k.init_usage.unwrap_or_default();
+        let usage = Usage {
+            minor_faults: r.minflt,
+            major_faults: r.majflt,
+            max_resident_kib: r.maxrss * 4,
+            voluntary_switches: r.nvcsw,
+            involuntary_switches: r.nivcsw,
+            user: Duration::from_nanos(r.utime_ns),
+            system: Duration::from_nanos(r.stime_ns),
+            elapsed: start.elapsed(),
+        };
         let regions = k.recorder.regions().clone();
         drop(k);
         let events = self.kept.map(|k| k.take()).unwrap_or_default();
@@ -672,6 +772,7 @@ impl Sandbox {
             elapsed: start.elapsed(),
             stdout,
             stderr,
+            usage,
             ring_calls,
             ring_withdrawn,
         };

@@ -10,8 +10,9 @@ use crate::loader::{Image, LoadError};
 
 impl Program {
     /// The built-in demo guest ([`guest::DEMO_ELF`](crate::guest::DEMO_ELF)),
-    /// called `demo`: it prints a banner, reads four pages of `.data` and
-    /// writes eight of its 64 `.bss` pages.
+    /// called `demo`: with no arguments it prints a banner, reads four pages
+    /// of `.data` and writes eight of its 64 `.bss` pages; with a
+    /// scenario's name it runs that scenario of [`demo`](crate::demo).
     pub fn demo() -> Program {
         Program::bytes("demo", faultline_guest::DEMO_ELF)
     }

@@ -1,6 +1,7 @@
 //! Building a sandbox: the VM and its two memory slots, the shim and the
 //! kernel half's tables, userfaultfd on guest RAM, the kernel, and pid 1.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,8 +12,8 @@ use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
 use crate::hv::Vm;
 use crate::kernel::cred::Cred;
-use crate::kernel::exec::ExecFile;
-use crate::kernel::files::vfs::{MemFile, Meta, Node, OpenNode, Vfs, S_IFREG};
+use crate::kernel::exec::{script_argv, shebang, ExecFile, MAX_SCRIPT_DEPTH};
+use crate::kernel::files::vfs::{Lookup, MemFile, Meta, Node, OpenNode, Vfs, S_IFREG};
 use crate::kernel::files::FileKind;
 use crate::kernel::limits::Limits;
 use crate::kernel::{Kernel, KernelConfig, KernelState};
@@ -122,7 +123,15 @@ impl Sandbox {
         let mut k = KernelState::new(phys, uffd, recorder, vfs, cfg, kt);
         let who = config.identity.clone().unwrap_or_else(Identity::of_caller);
         let cred = Cred::new(who.uid, who.gid, &who.groups);
-        let (file, image) = open_program(&mut k, &program, &config, &cred)?;
+        // The working directory is inherited, not entered: no permission
+        // is needed to start in it (and one missing falls back to /).
+        let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
+        let cwd = {
+            let root = k.vfs.root().clone();
+            let links = crate::kernel::procfs::Links { k: &k, pid: 0 };
+            k.vfs.resolve(&root, &cwd, true, &links, &Cred::new(0, 0, &[])).unwrap_or(root)
+        };
+        let Start { file, image, execfn, argv } = open_program(&mut k, &program, &config, &cwd, &cred)?;
         // As the overcommit heuristic refuses one mapping larger than RAM
         // plus swap (the image need not fit the resident budget: reclaim
         // can page it).
@@ -136,19 +145,7 @@ impl Sandbox {
                 available: budget_pages,
             });
         }
-        let mut argv: Vec<Vec<u8>> = config.argv.iter().map(|a| a.clone().into_bytes()).collect();
-        if argv.is_empty() {
-            argv.push(file.path.clone().into_bytes());
-        }
         let envp: Vec<Vec<u8>> = config.env.iter().map(|e| e.clone().into_bytes()).collect();
-        let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
-        // The working directory is inherited, not entered: no permission
-        // is needed to start in it (and one missing falls back to /).
-        let cwd = {
-            let root = k.vfs.root().clone();
-            let links = crate::kernel::procfs::Links { k: &k, pid: 0 };
-            k.vfs.resolve(&root, &cwd, true, &links, &Cred::new(0, 0, &[])).unwrap_or(root)
-        };
         // RLIMIT_SIGPENDING as fork_init() sets it: half of threads-max for RAM.
         let sigpending = crate::kernel::kmem::max_threads(resident) / 2;
         let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64, sigpending);
@@ -159,9 +156,8 @@ impl Sandbox {
         ];
         // Timeline times count from exec: the stack is the first thing built.
         k.recorder.set_start(Instant::now());
-        let pid = k.spawn_init(&file, &image, &argv, &envp, cwd, cred, limits, stdio).map_err(|e| Error::Exec {
-            path: image.path.clone(),
-            what: format!("cannot start it: {}", e.describe()),
+        let pid = k.spawn_init(&file, &image, &execfn, &argv, &envp, cwd, cred, limits, stdio).map_err(|e| {
+            Error::Exec { path: image.path.clone(), what: format!("cannot start it: {}", e.describe()) }
         })?;
         let mm = k.procs[&pid].mm;
         for name in &config.pin {
@@ -189,30 +185,36 @@ fn host_cwd_in(root: &std::path::Path) -> String {
     }
 }
 
-/// The program as an exec'able file, and its ELF.
-fn open_program(k: &mut KernelState, p: &Program, config: &Config, cred: &Cred) -> Result<(ExecFile, Image), Error> {
-    match p {
+/// The program as exec starts it: the file (the interpreter, for a
+/// script), its ELF, the name exec was given (bprm->filename: AT_EXECFN
+/// and the process's name come from it) and the argv it runs with.
+struct Start {
+    file: ExecFile,
+    image: Image,
+    execfn: String,
+    argv: Vec<Vec<u8>>,
+}
+
+/// glibc's execvp searches this when the environment has no PATH.
+const DEFAULT_PATH: &str = "/bin:/usr/bin";
+
+/// Opens the program as execvp(3) and then execve(2) would: a name with
+/// no slash is looked for in the program's PATH, inside the sandbox's
+/// root; a `#!` script runs its interpreter, as binfmt_script does.
+fn open_program(k: &mut KernelState, p: &Program, config: &Config, cwd: &Lookup, cred: &Cred) -> Result<Start, Error> {
+    let mut argv: Vec<Vec<u8>> = config.argv.iter().map(|a| a.clone().into_bytes()).collect();
+    let (mut file, execfn, shown) = match p {
         Program::Path(path) => {
-            let shown = crate::text::tame(&path.display().to_string());
-            let read = |source| Error::Load(LoadError::Read { path: shown.clone(), source });
-            let host = std::fs::canonicalize(path).map_err(read)?;
-            let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
-            let rel = host.strip_prefix(&root).map_err(|_| Error::Exec {
-                path: shown.clone(),
-                what: format!("not inside the sandbox's root {}", root.display()),
-            })?;
-            // Checks the file as a plain read would, for a clear message.
-            let bytes = std::fs::read(&host).map_err(read)?;
-            let image = Image::from_bytes(path.display().to_string(), bytes.into())?;
-            let guest = format!("/{}", rel.display());
-            let root = k.vfs.root().clone();
-            let file = k
-                .open_exec(1, &root, &guest, cred)
-                .map_err(|e| Error::Exec { path: shown, what: e.describe().to_lowercase() })?;
-            Ok((file, image))
+            let given = path.display().to_string();
+            let shown = crate::text::tame(&given);
+            let (file, execfn) = if given.contains('/') {
+                (open_host_path(k, path, config, &shown, cred)?, exec_name(path, config, &cwd.path))
+            } else {
+                search_path(k, &given, config, cwd, &shown, cred)?
+            };
+            (file, execfn, shown)
         }
         Program::Bytes { name, bytes } => {
-            let image = Image::from_bytes(name.clone(), bytes.clone())?;
             let id = k.vfs.new_id();
             let meta = Meta {
                 mode: S_IFREG | 0o755,
@@ -230,7 +232,132 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config, cred: &Cred) 
                 data: Arc::new(MemFile(bytes.clone())),
                 node: Node::Synthetic { meta, entries: Vec::new() },
             };
-            Ok((ExecFile { path, node, bytes: bytes.clone() }, image))
+            (ExecFile { path: path.clone(), node, bytes: bytes.clone() }, path, crate::text::tame(name))
+        }
+    };
+    if argv.is_empty() {
+        argv.push(execfn.clone().into_bytes());
+    }
+    // What binfmt_script does: the interpreter runs with the script's
+    // name (as exec got it) among its arguments, and may itself be a
+    // script, four deep at most.
+    let mut name = execfn.clone();
+    let mut elf_name = p.name();
+    for depth in 0.. {
+        let Some(script) = shebang(&file.bytes) else { break };
+        let refuse = |what: String| Error::Exec { path: shown.clone(), what };
+        if depth == MAX_SCRIPT_DEPTH {
+            return Err(refuse("too many #! interpreters, one running the next".into()));
+        }
+        let (interp, arg) = script.map_err(|_| refuse("its #! line names no interpreter".into()))?;
+        argv = script_argv(&interp, arg, &name, &argv);
+        file = k.open_exec(1, cwd, &interp, cred).map_err(|e| {
+            refuse(format!(
+                "cannot run its #! interpreter {}: {}",
+                crate::text::tame(&interp),
+                e.describe().to_lowercase()
+            ))
+        })?;
+        name = interp.clone();
+        elf_name = interp;
+    }
+    let image = Image::from_bytes(elf_name, file.bytes.clone())?;
+    Ok(Start { file, image, execfn, argv })
+}
+
+/// A program named by a path: checked on the host first, for plain
+/// messages (no such file, not inside the root), then opened as the
+/// guest sees it.
+fn open_host_path(
+    k: &mut KernelState,
+    path: &Path,
+    config: &Config,
+    shown: &str,
+    cred: &Cred,
+) -> Result<ExecFile, Error> {
+    let read = |source| Error::Load(LoadError::Read { path: shown.to_string(), source });
+    let host = std::fs::canonicalize(path).map_err(read)?;
+    let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
+    let rel = host.strip_prefix(&root).map_err(|_| Error::Exec {
+        path: shown.to_string(),
+        what: format!("not inside the sandbox's root {}", root.display()),
+    })?;
+    // A directory or an unreadable file says so in the host's words.
+    std::fs::File::open(&host)
+        .and_then(|f| f.metadata())
+        .and_then(|m| if m.is_dir() { Err(std::io::Error::from_raw_os_error(libc::EISDIR)) } else { Ok(()) })
+        .map_err(read)?;
+    let guest = format!("/{}", rel.display());
+    let root = k.vfs.root().clone();
+    k.open_exec(1, &root, &guest, cred)
+        .map_err(|e| Error::Exec { path: shown.to_string(), what: e.describe().to_lowercase() })
+}
+
+/// The name exec is given for a program named by a path: the path as
+/// written (so a symlink keeps its own name), or, where the guest would
+/// read it otherwise (another root, another working directory), the same
+/// place as a guest path, made without following links.
+fn exec_name(path: &Path, config: &Config, cwd: &str) -> String {
+    let given = path.display().to_string();
+    let root = std::fs::canonicalize(&config.root).unwrap_or_else(|_| config.root.clone());
+    let host_cwd = host_cwd_in(&config.root);
+    let guest = if path.is_absolute() {
+        match path.strip_prefix(&root) {
+            _ if root == Path::new("/") => return given,
+            Ok(rel) => Path::new("/").join(rel),
+            Err(_) => return given,
+        }
+    } else if cwd == host_cwd {
+        return given;
+    } else {
+        Path::new(&host_cwd).join(path)
+    };
+    let mut parts: Vec<&std::ffi::OsStr> = Vec::new();
+    for c in guest.components() {
+        match c {
+            std::path::Component::Normal(n) => parts.push(n),
+            std::path::Component::ParentDir => {
+                parts.pop();
+            }
+            _ => {}
         }
     }
+    format!("/{}", parts.iter().collect::<PathBuf>().display())
+}
+
+/// execvp's search: each directory of the program's PATH in turn (an
+/// empty entry is the working directory); a file found but not
+/// executable is remembered and the search goes on, as glibc does.
+fn search_path(
+    k: &mut KernelState,
+    name: &str,
+    config: &Config,
+    cwd: &Lookup,
+    shown: &str,
+    cred: &Cred,
+) -> Result<(ExecFile, String), Error> {
+    use crate::kernel::errno::{EACCES, ELOOP, ENAMETOOLONG, ENOENT, ENOTDIR};
+    // The first PATH, as the program's getenv would find it.
+    let path = config.env.iter().find_map(|kv| kv.strip_prefix("PATH=")).unwrap_or(DEFAULT_PATH);
+    let mut denied = false;
+    for dir in path.split(':') {
+        let candidate = if dir.is_empty() { name.to_string() } else { format!("{}/{name}", dir.trim_end_matches('/')) };
+        match k.open_exec(1, cwd, &candidate, cred) {
+            Ok(f) => return Ok((f, candidate)),
+            Err(EACCES) => denied = true,
+            Err(ENOENT | ENOTDIR | ELOOP | ENAMETOOLONG) => {}
+            Err(e) => {
+                return Err(Error::Exec {
+                    path: shown.to_string(),
+                    what: format!("{}: {}", crate::text::tame(&candidate), e.describe().to_lowercase()),
+                })
+            }
+        }
+    }
+    let what = if denied {
+        format!("found in PATH ({}), but not as a file you may execute", crate::text::tame(path))
+    } else {
+        format!("not found in PATH ({}); give a path to run a file that is not in it", crate::text::tame(path))
+    };
+    Err(Error::Exec { path: shown.to_string(), what })
 }

@@ -147,7 +147,18 @@ impl Machine {
 
     /// Starts a host thread for every guest thread waiting for a vCPU.
     pub fn spawn_pending(self: &Arc<Self>, kernel: &Arc<Kernel>) -> Result<(), Error> {
-        for tid in kernel.take_spawns() {
+        self.spawn_pending_ending_hold(kernel, None)
+    }
+
+    /// [`spawn_pending`](Self::spawn_pending), from a vCPU thread about to
+    /// go back in after faultline held it for a page fault since `hold`'s
+    /// instant: one lock for both.
+    fn spawn_pending_ending_hold(
+        self: &Arc<Self>,
+        kernel: &Arc<Kernel>,
+        hold: Option<(Tid, Instant)>,
+    ) -> Result<(), Error> {
+        for tid in kernel.take_spawns_ending_hold(hold) {
             let vcpu = match self.vcpu(kernel) {
                 Ok(v) => v,
                 Err(e) => {
@@ -219,6 +230,9 @@ fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, mut vcpu: 
 fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut Vcpu) {
     let cpu = vcpu.id();
     let mut ring_on = false;
+    // When KVM_RUN returned with a page fault: faultline holds the thread
+    // for it until the vCPU goes back in.
+    let mut held: Option<Instant> = None;
     loop {
         let t0 = Instant::now();
         let exit = vcpu.run();
@@ -238,6 +252,9 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
                     continue;
                 }
                 let t = trap::classify(vector, &frame, || vcpu.cr2().unwrap_or(0));
+                if matches!(t, Trap::PageFault { .. }) {
+                    held = Some(t0 + guest);
+                }
                 let is_call = matches!(t, Trap::Syscall | Trap::CompatSyscall);
                 let mut regs =
                     if is_call { UserRegs::at_syscall(&gprs, &frame) } else { UserRegs::at_exception(&gprs, &frame) };
@@ -378,7 +395,7 @@ fn guest_loop(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid, vcpu: &mut
             }
             Next::Exit => return,
         }
-        if let Err(e) = machine.spawn_pending(kernel) {
+        if let Err(e) = machine.spawn_pending_ending_hold(kernel, held.take().map(|since| (tid, since))) {
             kernel.stop_all(Stop::Failure(e.to_string()));
         }
     }

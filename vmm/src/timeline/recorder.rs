@@ -108,6 +108,12 @@ impl Recorder {
         }
     }
 
+    /// faultline held the thread of a guest fault in `region` of process
+    /// `pid` for `ns`.
+    pub fn add_held(&mut self, pid: u32, region: RegionId, ns: u64) {
+        self.counts.entry((pid, region)).or_default().held.add(ns);
+    }
+
     /// Events recorded so far.
     pub fn events(&self) -> u64 {
         self.seq

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 pub use pipe::Pipe;
+pub(crate) use stdio::STATUS_LINE;
 pub use stdio::{Input, Output};
 
 use super::errno::{Errno, EBADF, EMFILE};

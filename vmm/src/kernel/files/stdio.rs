@@ -22,8 +22,17 @@ impl Output {
 
     pub(crate) fn write_all(&self, buf: &[u8]) -> std::io::Result<()> {
         match self {
-            Output::Inherit(1) => std::io::stdout().lock().write_all(buf).and_then(|_| std::io::stdout().flush()),
-            Output::Inherit(_) => std::io::stderr().lock().write_all(buf),
+            Output::Inherit(fd) => {
+                // Held across the write: no status line is drawn between
+                // clearing it and the program's bytes.
+                let mut line = STATUS_LINE.lock().unwrap_or_else(|p| p.into_inner());
+                line.before_output(*fd, buf);
+                if *fd == 1 {
+                    std::io::stdout().lock().write_all(buf).and_then(|_| std::io::stdout().flush())
+                } else {
+                    std::io::stderr().lock().write_all(buf)
+                }
+            }
             Output::Capture(v) => {
                 v.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(buf);
                 Ok(())
@@ -49,6 +58,56 @@ impl Output {
         match self {
             Output::Inherit(fd) => Some(*fd),
             Output::Capture(_) => None,
+        }
+    }
+}
+
+/// faultline's status line (the progress line) on a terminal's stderr,
+/// below what the program writes there: it is cleared before the
+/// program's next output reaches the terminal, and not drawn over a line
+/// the program has begun.
+#[derive(Default)]
+pub(crate) struct StatusLine {
+    shown: bool,
+    /// The program's last output to a terminal did not end its line.
+    mid_line: bool,
+}
+
+/// One per process, as stdout and stderr are.
+pub(crate) static STATUS_LINE: Mutex<StatusLine> = Mutex::new(StatusLine { shown: false, mid_line: false });
+
+fn is_terminal(fd: i32) -> bool {
+    // SAFETY: isatty only looks at the descriptor.
+    unsafe { libc::isatty(fd) == 1 }
+}
+
+impl StatusLine {
+    fn before_output(&mut self, fd: i32, buf: &[u8]) {
+        if buf.is_empty() || !is_terminal(fd) {
+            return;
+        }
+        if self.shown {
+            let _ = std::io::stderr().lock().write_all(b"\r\x1b[K");
+            self.shown = false;
+        }
+        self.mid_line = buf.last() != Some(&b'\n');
+    }
+
+    /// Draws `text` as the status line on stderr, replacing the last one,
+    /// unless the program is in the middle of a line.
+    pub(crate) fn show(&mut self, text: &str) {
+        if self.mid_line {
+            return;
+        }
+        let _ = write!(std::io::stderr().lock(), "\r\x1b[K{text}");
+        self.shown = true;
+    }
+
+    /// Erases the status line, if one is shown.
+    pub(crate) fn clear(&mut self) {
+        if self.shown {
+            let _ = std::io::stderr().lock().write_all(b"\r\x1b[K");
+            self.shown = false;
         }
     }
 }

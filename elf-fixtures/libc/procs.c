@@ -739,11 +739,15 @@ static int misc(char *self)
             reap(k);
         }
     }
+    /* As stdio writes it: open(O_CREAT | O_TRUNC), then the value. */
+    FILE *sf = fopen("/proc/self/oom_score_adj", "w");
+    int stdio_ok = sf && fprintf(sf, "0") == 1;
+    stdio_ok = sf && fclose(sf) == 0 && stdio_ok;
     f = open("/proc/self/oom_score_adj", O_RDONLY);
     memset(buf, 0, sizeof buf);
     r = read(f, buf, sizeof buf - 1);
     close(f);
-    out("oom_score_adj writes: %d %d, now %s", results[0], results[1], buf);
+    out("oom_score_adj writes: %d %d, by fopen: %d, now %s", results[0], results[1], stdio_ok, buf);
     /* MAP_SHARED stays shared across fork; MAP_PRIVATE does not. */
     int *sh = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     int *pv = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);

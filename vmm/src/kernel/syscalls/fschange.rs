@@ -58,7 +58,9 @@ pub fn named(ctx: &mut Ctx, dirfd: i32, path: &str) -> Result<Named, Errno> {
         return Err(ENAMETOOLONG);
     }
     let dir = lookup(ctx, dirfd, dir, true)?;
-    if !dir.node.is_dir() {
+    // /proc's directories hold files too (open(O_CREAT) of one that is
+    // there opens it; making one is refused by may_create).
+    if !dir.node.is_dir() && !matches!(dir.node, Node::Proc(_)) {
         return Err(ENOTDIR);
     }
     let path = match name {

@@ -1,12 +1,11 @@
 //! The `faultline` command as a person uses it: exit statuses, one-line
 //! errors for bad input, the CSV timeline.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("faultline runs")
-}
+use support::faultline;
 
 fn fixture(name: &str) -> String {
     elf_fixtures::path(name).display().to_string()

@@ -3,13 +3,12 @@
 //! recorded and exits as a shell expects, output files are opened before
 //! anything runs, and the syscall log follows strace's habits.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).stdin(Stdio::null()).output().expect("faultline runs")
-}
+use support::faultline;
 
 fn fixture(name: &str) -> String {
     elf_fixtures::path(name).display().to_string()

@@ -3,12 +3,11 @@
 //! model; `--top` prints top's table of every process at exit, and of the
 //! live ones on SIGUSR1.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::{Command, Output};
-
-fn faultline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("faultline runs")
-}
+use support::faultline;
 
 fn fixture(name: &str) -> String {
     elf_fixtures::path(name).display().to_string()

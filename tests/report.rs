@@ -1,17 +1,16 @@
 //! The pictures: a trace Perfetto opens, and one self-contained HTML page
 //! that a real browser renders, from a run or from a saved CSV.
 
+mod support;
+
 use std::path::PathBuf;
 use std::process::Command;
+use support::faultline;
 
 fn tmp(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("faultline-report-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     dir.join(name)
-}
-
-fn faultline(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().unwrap()
 }
 
 /// A run of the hot/cold fixture with every output asked for, in files

@@ -6,55 +6,7 @@
 
 mod support;
 
-use support::run_native;
-
-/// What a faultline run printed and the most memory it held.
-struct Measured {
-    code: i32,
-    stdout: String,
-    stderr: String,
-    max_rss_mib: u64,
-}
-
-/// Runs the faultline command with `args`, measuring its peak RSS with
-/// wait4's rusage (its own, the guest's RAM included).
-// The child is reaped by wait4, which also gives its rusage.
-#[allow(clippy::zombie_processes)]
-fn faultline_measured(args: &[&str]) -> Measured {
-    use std::io::Read;
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("faultline runs");
-    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
-    let out = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        out.read_to_end(&mut v).unwrap();
-        v
-    });
-    let err = std::thread::spawn(move || {
-        let mut v = Vec::new();
-        err.read_to_end(&mut v).unwrap();
-        v
-    });
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; we wait for our own child.
-    let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: wait4 on our own child, writing into our own rusage.
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
-    assert_eq!(pid, child.id() as i32);
-    let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
-    Measured {
-        code,
-        stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
-        stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
-        max_rss_mib: ru.ru_maxrss as u64 / 1024,
-    }
-}
+use support::{faultline_measured, run_native, Measured};
 
 /// Runs `kmem-LIBC MODE ARGS` in faultline with 64 MiB of RAM.
 fn kmem(libc: &str, args: &[&str]) -> Measured {

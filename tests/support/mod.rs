@@ -9,6 +9,12 @@ use faultline::strace::Sink;
 use faultline::timeline::{Access, Event, EventKind, Origin};
 use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 
+/// Runs the `faultline` command with `args` (stdin empty), capturing its
+/// output.
+pub fn faultline(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("faultline runs")
+}
+
 /// The uid running the tests: the guest's by default.
 pub fn my_uid() -> u32 {
     // SAFETY: no arguments, no failure.

@@ -80,18 +80,14 @@
 mod arch;
 pub mod bench;
 pub mod demo;
-#[allow(dead_code, unused_imports)]
 mod fault;
-#[allow(dead_code, unused_imports)]
 mod hv;
 // Fault injection for tests (FAULTLINE_INJECT).
 mod inject;
 #[allow(dead_code, unused_imports)]
 mod kernel;
 mod loader;
-#[allow(dead_code, unused_imports)]
 mod memory;
-#[allow(dead_code, unused_imports)]
 mod mm;
 pub mod report;
 mod sandbox;

@@ -3,7 +3,6 @@
 //! memory slots and the frame allocator all sit on it.
 
 use std::io;
-use std::ptr::NonNull;
 
 use vm_memory::{MmapRegion, VolatileMemory};
 
@@ -46,18 +45,6 @@ impl HostMapping {
 
     pub fn len(&self) -> u64 {
         self.region.size() as u64
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.region.size() == 0
-    }
-
-    /// Host address of byte `offset`, if it is inside the mapping.
-    pub fn host_addr(&self, offset: u64) -> Option<NonNull<u8>> {
-        (offset < self.len()).then(|| {
-            // SAFETY: offset is within the mapping.
-            NonNull::new(unsafe { self.as_ptr().add(offset as usize) }).expect("mmap never returns null")
-        })
     }
 
     /// The 8-byte word at `offset` as an atomic, if it lies wholly inside

@@ -19,6 +19,6 @@ pub mod uffd;
 pub use cow::{break_cow, Cow};
 pub use handler::{FaultSink, Handler, WakeMode};
 pub use reclaim::Evicted;
-pub use resolve::{populate, read_file_page, FaultError, Filled, Need};
+pub use resolve::{populate, FaultError, Filled, Need};
 pub use spin::SpinGate;
 pub use uffd::{PageFault, Uffd, UffdError};

@@ -197,11 +197,6 @@ impl Uffd {
         Uffd { fd: None, wp: false, range: UffdioRange::default() }
     }
 
-    /// Whether guest RAM is registered (faults are trapped).
-    pub fn is_registered(&self) -> bool {
-        self.fd.is_some()
-    }
-
     fn fd(&self) -> Result<&OwnedFd, UffdError> {
         self.fd.as_ref().ok_or_else(|| op("use")(io::Error::from_raw_os_error(libc::EBADF)))
     }

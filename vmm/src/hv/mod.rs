@@ -38,7 +38,6 @@ pub fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmError 
 
 /// A KVM virtual machine.
 pub struct Vm {
-    kvm: Kvm,
     fd: VmFd,
     slots: u32,
     cpuid: CpuId,
@@ -60,7 +59,7 @@ impl Vm {
         let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("get supported CPUID"))?;
         let features = CpuFeatures::from_cpuid(cpuid.as_slice());
         let max_vcpus = kvm.check_extension_int(Cap::MaxVcpus).max(1) as u32;
-        Ok(Vm { kvm, fd, slots: 0, cpuid, features, max_vcpus })
+        Ok(Vm { fd, slots: 0, cpuid, features, max_vcpus })
     }
 
     /// Exposes `mapping` to the guest at `gpa`.
@@ -106,10 +105,6 @@ impl Vm {
         }
         let fd = self.fd.create_vcpu(id as u64).map_err(kvm_err("create vCPU"))?;
         Vcpu::new(fd, id, &self.cpuid, self.features)
-    }
-
-    pub fn kvm(&self) -> &Kvm {
-        &self.kvm
     }
 
     /// An eventfd KVM signals, in the kernel and without an exit, whenever

@@ -181,7 +181,6 @@ pub enum BuddyError {
 #[derive(Clone, Debug)]
 pub struct Buddy {
     zones: [Zone; NR_ZONES],
-    pages: u64,
     min_free_kbytes: u64,
 }
 
@@ -213,7 +212,7 @@ impl Buddy {
                 pfn += 1 << o;
             }
         }
-        let mut b = Buddy { zones, pages, min_free_kbytes };
+        let mut b = Buddy { zones, min_free_kbytes };
         b.setup_per_zone_wmarks();
         b.setup_per_zone_lowmem_reserve();
         b
@@ -252,11 +251,6 @@ impl Buddy {
 
     pub fn zones(&self) -> &[Zone; NR_ZONES] {
         &self.zones
-    }
-
-    /// Pages of RAM.
-    pub fn pages(&self) -> u64 {
-        self.pages
     }
 
     pub fn min_free_kbytes(&self) -> u64 {
@@ -325,16 +319,6 @@ impl Buddy {
         }
         zone.put(pfn, order);
         Ok(())
-    }
-
-    /// Whether `pfn` lies in a free block (for checks; O(orders × log n)).
-    pub fn is_free(&self, pfn: u64) -> bool {
-        let Some(z) = self.zone_of(pfn) else { return false };
-        let zone = &self.zones[z];
-        (0..NR_ORDERS).any(|o| {
-            let start = pfn & !((1u64 << o) - 1);
-            zone.free_area[o].contains(&start)
-        })
     }
 }
 

@@ -184,10 +184,6 @@ impl KmemCharge {
         KmemCharge { ledger: ledger.clone(), class, bytes }
     }
 
-    pub fn class(&self) -> KmemClass {
-        self.class
-    }
-
     pub fn bytes(&self) -> u64 {
         self.bytes
     }

@@ -16,11 +16,8 @@ pub mod space;
 pub mod swap;
 pub mod vma;
 
-pub use buddy::{Buddy, Wmark};
-pub use kmem::{Kmem, KmemCharge, KmemClass, KmemLedger};
-pub use phys::{
-    Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmCounters, MmId, Phys, PhysCounters,
-    PhysError, Residency,
-};
-pub use space::{AddressSpace, ElfSection, MapError, Released, SectionRange, FILL_PAGES, STACK_GUARD_GAP};
-pub use vma::{Backing, FileRef, Vma, VmaKind, VmaSet};
+pub use buddy::Wmark;
+pub use kmem::{Kmem, KmemCharge, KmemClass};
+pub use phys::{Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmId, Phys, Residency};
+pub use space::{AddressSpace, ElfSection, MapError, SectionRange, FILL_PAGES, STACK_GUARD_GAP};
+pub use vma::{Backing, FileRef, Vma, VmaKind};

@@ -413,11 +413,6 @@ impl Phys {
         self.counters.resident + self.tables.in_use() + self.kmem.total_pages()
     }
 
-    /// Frames handed out now.
-    pub fn allocated(&self) -> u64 {
-        (self.frames.len() - self.free.len()) as u64
-    }
-
     pub fn mm_counters(&self, mm: MmId) -> MmCounters {
         self.mm_counters.get(&mm).copied().unwrap_or_default()
     }
@@ -623,14 +618,6 @@ impl Phys {
     pub fn write(&self, gpa: u64, offset: u64, buf: &[u8]) -> bool {
         debug_assert!(matches!(self.frame(gpa).map(|f| f.residency), Some(Residency::Resident)));
         self.ram.write(gpa - self.base + offset, buf).is_ok()
-    }
-
-    /// Frames mapped by `mm`, for tests and reports.
-    pub fn frames_of(&self, mm: MmId) -> impl Iterator<Item = (u64, &Frame)> {
-        self.frames.iter().enumerate().filter_map(move |(i, f)| {
-            let f = f.as_ref()?;
-            f.maps.iter().any(|m| m.mm == mm).then_some((self.base + i as u64 * PAGE_SIZE, f))
-        })
     }
 
     /// Every allocated frame.

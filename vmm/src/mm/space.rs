@@ -157,10 +157,6 @@ impl AddressSpace {
         self.tables.pte(va)
     }
 
-    pub fn leaf(&self, va: u64) -> Option<Leaf> {
-        self.tables.leaf(va)
-    }
-
     /// Calls `f(va, leaf)` for each populated page of `[start, end)`.
     pub fn for_each_mapped(&self, start: u64, end: u64, f: impl FnMut(u64, Leaf)) {
         self.tables.for_each_mapped(start, end, f)

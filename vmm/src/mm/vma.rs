@@ -105,10 +105,6 @@ impl Vma {
         self.end - self.start
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.start == self.end
-    }
-
     pub fn is_anon(&self) -> bool {
         matches!(self.backing, Backing::Anon)
     }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::vcpu::Machine;
+use super::machine::Machine;
 use super::{Config, Error, Identity, Program, Sandbox};
 use crate::arch::layout::*;
 use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};

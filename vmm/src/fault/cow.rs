@@ -4,9 +4,9 @@
 //! else maps the frame any more, the writer simply gets it writable
 //! (wp_page_reuse).
 
+use super::backing::Backing;
 use super::reclaim::{self, Evicted};
 use super::resolve::{copy_frame, FaultError};
-use super::uffd::Uffd;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{AddressSpace, Content, FrameKind, Phys, Residency, Vma};
 
@@ -23,7 +23,7 @@ pub enum Cow {
 /// whose entry maps its frame read-only.
 pub fn break_cow(
     phys: &mut Phys,
-    uffd: &Uffd,
+    backing: &dyn Backing,
     space: &mut AddressSpace,
     va: u64,
     vma: &Vma,
@@ -35,7 +35,7 @@ pub fn break_cow(
         if f.residency == Residency::Zero {
             // It still maps the zero page: the host copies it on the write.
             reclaim::make_room(phys, evicted)?;
-            uffd.writeprotect(phys.host_addr(old), PAGE_SIZE, false, true)?;
+            backing.writeprotect(phys.host_addr(old), PAGE_SIZE, false, true)?;
             phys.update(old, |f| {
                 f.residency = Residency::Resident;
                 f.dirty = true;
@@ -45,7 +45,7 @@ pub fn break_cow(
         return Ok(Cow::Reused);
     }
     let new = phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
-    if let Err(e) = copy_frame(phys, uffd, old, new, evicted) {
+    if let Err(e) = copy_frame(phys, backing, old, new, evicted) {
         phys.free_if_unused(new);
         return Err(e);
     }

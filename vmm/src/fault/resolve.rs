@@ -5,8 +5,9 @@
 //! under the resident budget, and fills the host page atomically with a
 //! userfaultfd ioctl, which also wakes any vCPU waiting on it.
 
+use super::backing::Backing;
 use super::reclaim::{self, Evicted};
-use super::uffd::{Uffd, UffdError};
+use super::uffd::UffdError;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{Content, FileId, FrameKind, Phys, Residency};
 
@@ -87,7 +88,7 @@ pub fn read_file_page(phys: &Phys, file: FileId, index: u64) -> Result<Box<[u8; 
 /// `need`. Evictions done to make room are appended to `evicted`.
 pub fn populate(
     phys: &mut Phys,
-    uffd: &Uffd,
+    backing: &dyn Backing,
     gpa: u64,
     need: Need,
     evicted: &mut Vec<Evicted>,
@@ -97,13 +98,13 @@ pub fn populate(
     match (f.residency, need) {
         (Residency::Resident, _) | (Residency::Zero, Need::Read) => {
             // Wake anyone parked on it: a fault reported twice, or raced.
-            uffd.wake(host, PAGE_SIZE)?;
+            backing.wake(host, PAGE_SIZE)?;
             Ok(Filled::AlreadyThere)
         }
         (Residency::Zero, Need::Write) => {
             reclaim::make_room(phys, evicted)?;
             // The host copies the zero page on the write that follows.
-            uffd.writeprotect(host, PAGE_SIZE, false, false)?;
+            backing.writeprotect(host, PAGE_SIZE, false, false)?;
             phys.update(gpa, |f| {
                 f.residency = Residency::Resident;
                 f.dirty = true;
@@ -115,7 +116,7 @@ pub fn populate(
             reclaim::make_room(phys, evicted)?;
             let mut data = page_buffer()?;
             data.copy_from_slice(phys.swap.get(slot).ok_or(FaultError::NoFrame(gpa))?);
-            uffd.copy(host, &data[..])?;
+            backing.copy(host, &data[..])?;
             phys.swap.free(slot);
             phys.counters.swap_ins += 1;
             // The swap copy is gone: evicting again must write it out.
@@ -129,14 +130,14 @@ pub fn populate(
         (Residency::Absent, _) => match f.content {
             // A read of fresh anonymous memory maps the shared zero page, as
             // the kernel does: no memory, and the first write is seen.
-            Content::Zero if need == Need::Read && uffd.has_wp() && f.kind == FrameKind::Anon => {
-                uffd.zeropage_wp(host, PAGE_SIZE)?;
+            Content::Zero if need == Need::Read && backing.has_wp() && f.kind == FrameKind::Anon => {
+                backing.zeropage_wp(host, PAGE_SIZE)?;
                 phys.update(gpa, |f| f.residency = Residency::Zero);
                 Ok(Filled::Zeroes)
             }
             Content::Zero => {
                 reclaim::make_room(phys, evicted)?;
-                uffd.copy(host, &ZERO_PAGE)?;
+                backing.copy(host, &ZERO_PAGE)?;
                 phys.update(gpa, |f| f.residency = Residency::Resident);
                 reclaim::age(phys);
                 Ok(Filled::Zeroes)
@@ -144,7 +145,7 @@ pub fn populate(
             Content::File { file, index } => {
                 reclaim::make_room(phys, evicted)?;
                 let page = read_file_page(phys, file, index)?;
-                uffd.copy(host, &page[..])?;
+                backing.copy(host, &page[..])?;
                 phys.update(gpa, |f| f.residency = Residency::Resident);
                 reclaim::age(phys);
                 Ok(Filled::FileRead)
@@ -158,7 +159,7 @@ pub fn populate(
 /// come from (zeroes, the file).
 pub fn copy_frame(
     phys: &mut Phys,
-    uffd: &Uffd,
+    backing: &dyn Backing,
     src: u64,
     dst: u64,
     evicted: &mut Vec<Evicted>,
@@ -176,7 +177,7 @@ pub fn copy_frame(
         (Residency::Absent, Content::File { file, index }) => buf = read_file_page(phys, file, index)?,
     }
     reclaim::make_room(phys, evicted)?;
-    uffd.copy(phys.host_addr(dst), &buf[..])?;
+    backing.copy(phys.host_addr(dst), &buf[..])?;
     phys.update(dst, |f| {
         f.residency = Residency::Resident;
         f.dirty = true;

@@ -62,6 +62,20 @@ pub struct ExecFile {
     pub bytes: Arc<[u8]>,
 }
 
+impl ExecFile {
+    /// A program held in memory (the built-in demo), seen as `/name`:
+    /// page-cache file `id`.
+    pub fn in_memory(name: &str, bytes: Arc<[u8]>, id: crate::mm::FileId) -> Self {
+        use super::files::vfs::{MemFile, Meta, Node, S_IFREG};
+        let meta =
+            Meta { mode: S_IFREG | 0o755, size: bytes.len() as u64, nlink: 1, ino: id.0, dev: 1, ..Default::default() };
+        let path = format!("/{name}");
+        let data = Arc::new(MemFile(bytes.clone()));
+        let node = OpenNode { id, meta, path: path.clone(), data, node: Node::Synthetic { meta, entries: Vec::new() } };
+        ExecFile { path, node, bytes }
+    }
+}
+
 /// What loading made.
 pub struct Loaded {
     pub mm: MmId,

@@ -199,7 +199,7 @@ impl KernelState {
             let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
             space.fill_anon(&mut k.phys, page, k.cfg.fill_pages).map_err(|_| FaultError::OutOfMemory)?
         };
-        let filled = fault::populate(&mut self.phys, &self.uffd, gpa, want.need(), evicted)?;
+        let filled = fault::populate(&mut self.phys, &*self.backing, gpa, want.need(), evicted)?;
         Ok(kind_of(filled).map(|k| (k, gpa)))
     }
 
@@ -229,7 +229,7 @@ impl KernelState {
         let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
         if want == Want::Write && !vma.shared {
             let new = k.phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
-            fault::resolve::copy_frame(&mut k.phys, &k.uffd, cache_gpa, new, evicted)?;
+            fault::resolve::copy_frame(&mut k.phys, &*k.backing, cache_gpa, new, evicted)?;
             space.map_page(&mut k.phys, page, new, vma.perms, true, vma.locked).map_err(|_| FaultError::OutOfMemory)?;
             return Ok(Some((kind, new)));
         }
@@ -318,7 +318,7 @@ impl KernelState {
                 g
             }
         };
-        let filled = fault::populate(&mut self.phys, &self.uffd, gpa, Need::Write, evicted)?;
+        let filled = fault::populate(&mut self.phys, &*self.backing, gpa, Need::Write, evicted)?;
         // Shared memory's pages start as zeroes: no read from anywhere.
         let filled = if memory_only && filled == Filled::FileRead { Filled::Zeroes } else { filled };
         if filled == Filled::FileRead {
@@ -347,7 +347,7 @@ impl KernelState {
             k.phys.update(gpa, |f| f.dirty = true);
             return Ok(Some((EventKind::CacheHit, gpa)));
         }
-        let how = fault::break_cow(&mut k.phys, &k.uffd, space, page, vma, evicted)?;
+        let how = fault::break_cow(&mut k.phys, &*k.backing, space, page, vma, evicted)?;
         let now = space.pte(page).frame();
         let _ = how == Cow::Reused;
         Ok(Some((EventKind::Cow, now)))

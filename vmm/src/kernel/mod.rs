@@ -33,6 +33,8 @@ pub mod strace;
 pub mod symbols;
 pub mod syscalls;
 pub mod task;
+#[cfg(test)]
+pub mod testing;
 pub mod thread;
 pub mod uaccess;
 pub mod uffd;
@@ -50,7 +52,7 @@ pub use thread::{StartState, Thread};
 
 use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
-use crate::fault::Uffd;
+use crate::fault::Backing;
 use crate::hv::{FpuState, Kicker, Vcpu};
 use crate::mm::{AddressSpace, MmId, Phys};
 use crate::timeline::{ProcessSummary, Recorder};
@@ -140,7 +142,8 @@ pub const PROC_KEEP_BYTES: u64 = 16 << 20;
 
 pub struct KernelState {
     pub phys: Phys,
-    pub uffd: Arc<Uffd>,
+    /// The host pages behind guest RAM (userfaultfd in the VMM).
+    pub backing: Arc<dyn Backing>,
     pub recorder: Recorder,
     pub procs: BTreeMap<Pid, Process>,
     pub threads: BTreeMap<Tid, Thread>,
@@ -423,7 +426,7 @@ impl Kernel {
 impl KernelState {
     pub fn new(
         phys: Phys,
-        uffd: Arc<Uffd>,
+        backing: Arc<dyn Backing>,
         recorder: Recorder,
         vfs: Vfs,
         cfg: KernelConfig,
@@ -432,7 +435,7 @@ impl KernelState {
         let kernel_half = kernel_tables.kernel_entry();
         KernelState {
             phys,
-            uffd,
+            backing,
             recorder,
             procs: BTreeMap::new(),
             threads: BTreeMap::new(),

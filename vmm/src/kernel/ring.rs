@@ -118,11 +118,10 @@ impl Kernel {
         let mut ctx = Ctx::new(self, k, tid, &mut regs, None);
         ctx.syscall();
         // What `Ctx::finish` does on the way out, but for delivery, which
-        // needs the vCPU: the VMM does it when the answer is DELIVER.
-        ctx.k.phys.flush_stale();
-        // A refused flush kills the thread: DELIVER, and the VMM ends it.
+        // needs the vCPU: the VMM does it when the answer is DELIVER. A
+        // refused flush kills the thread: DELIVER, and the VMM ends it.
+        ctx.settle();
         ctx.k.check_host();
-        ctx.k.record_releases(pid, tid, ctx.at);
         let deliver = ctx.thread_gone() || ctx.k.signal_pending(tid);
         if let Some(p) = ctx.k.procs.get_mut(&pid) {
             p.rusage.stime_ns += start.elapsed().as_nanos() as u64;

@@ -162,12 +162,18 @@ impl<'a> Ctx<'a> {
         self.finish(super::Next::Return { tls: None, fpu: None })
     }
 
-    /// The way back to user mode: a thread that must stop exits; pending
-    /// signals are delivered (which may end the process).
-    pub fn finish(&mut self, next: Next) -> Next {
+    /// What every trap settles before the thread goes back: translations
+    /// that changed are flushed, and pages it let go are recorded.
+    pub fn settle(&mut self) {
         self.k.phys.flush_stale();
         let (pid, tid, at) = (self.pid, self.tid, self.at);
         self.k.record_releases(pid, tid, at);
+    }
+
+    /// The way back to user mode: a thread that must stop exits; pending
+    /// signals are delivered (which may end the process).
+    pub fn finish(&mut self, next: Next) -> Next {
+        self.settle();
         if let Some(e) = self.enter.take() {
             return self.deliver_then(Next::Enter(e));
         }

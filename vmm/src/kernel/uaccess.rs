@@ -49,7 +49,7 @@ impl KernelState {
             };
             if !ready {
                 let mut evicted = Vec::new();
-                let filled = fault::populate(&mut self.phys, &self.uffd, gpa, need, &mut evicted);
+                let filled = fault::populate(&mut self.phys, &*self.backing, gpa, need, &mut evicted);
                 self.note_evictions(&evicted, at);
                 match filled {
                     Ok(f) => {

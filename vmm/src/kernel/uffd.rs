@@ -59,28 +59,28 @@ impl KernelState {
     /// Resolves one userfaultfd fault. False: not now (memory is being
     /// freed), keep it.
     fn resolve_uffd(&mut self, f: &PageFault, at: Instant) -> Result<bool, UffdError> {
-        let uffd = self.uffd.clone();
+        let backing = self.backing.clone();
         let page = f.address & !(PAGE_SIZE - 1);
         let Some(gpa) = self.phys.gpa_of_host(f.address) else {
-            uffd.wake(page, PAGE_SIZE)?;
+            backing.wake(page, PAGE_SIZE)?;
             return Ok(true);
         };
         // Whose fault: a vCPU thread's (the guest's), or the VMM's own.
         let who = self.host_threads.get(&f.thread).and_then(|t| self.threads.get(t)).map(|t| (t.pid, t.tid, t.killed));
         if let Some((_, _, true)) = who {
             // It is being killed: let it go, nothing to record.
-            uffd.wake(page, PAGE_SIZE)?;
+            backing.wake(page, PAGE_SIZE)?;
             return Ok(true);
         }
         if self.phys.frame(gpa).is_none() {
             // The frame was freed since (an munmap raced the touch): the
             // retry walks the tables afresh.
-            uffd.wake(page, PAGE_SIZE)?;
+            backing.wake(page, PAGE_SIZE)?;
             return Ok(true);
         }
         let need = if f.write { Need::Write } else { Need::Read };
         let mut evicted = Vec::new();
-        let r = fault::populate(&mut self.phys, &uffd, gpa, need, &mut evicted);
+        let r = fault::populate(&mut self.phys, &*backing, gpa, need, &mut evicted);
         // Filling the page woke the vCPU waiting for it.
         let held = at.elapsed();
         self.note_evictions(&evicted, at);
@@ -111,7 +111,7 @@ impl KernelState {
             Err(e) => {
                 let va = self.mapping_of(gpa, pid).map_or(0, |(_, va)| va);
                 self.stop_on_failure(format!("resolving a fault at {va:#x}: {e}"));
-                uffd.wake(page, PAGE_SIZE)?;
+                backing.wake(page, PAGE_SIZE)?;
                 Ok(true)
             }
         }

@@ -38,6 +38,8 @@ use crate::kernel::Kernel;
 pub struct Sandbox {
     kernel: Arc<Kernel>,
     machine: Arc<machine::Machine>,
+    /// Guest RAM's userfaultfd, which the fault handler reads.
+    uffd: Arc<crate::fault::Uffd>,
     config: Config,
     kept: Option<crate::timeline::KeepEvents>,
 }

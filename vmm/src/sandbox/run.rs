@@ -71,7 +71,7 @@ impl Sandbox {
         let handler_died = Arc::new(AtomicBool::new(false));
         let handler = if self.config.trapped {
             let (died, kernel) = (handler_died.clone(), self.kernel.clone());
-            let uffd = self.kernel.lock().uffd.clone();
+            let uffd = self.uffd.clone();
             let uffd2 = uffd.clone();
             let wake = self.config.wake;
             let cpu = if wake == WakeMode::Colocated { crate::hv::current_cpu() } else { None };

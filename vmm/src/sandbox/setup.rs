@@ -13,7 +13,7 @@ use crate::fault::Uffd;
 use crate::hv::Vm;
 use crate::kernel::cred::Cred;
 use crate::kernel::exec::{script_argv, shebang, ExecFile, MAX_SCRIPT_DEPTH};
-use crate::kernel::files::vfs::{Lookup, MemFile, Meta, Node, OpenNode, Vfs, S_IFREG};
+use crate::kernel::files::vfs::{Lookup, Vfs};
 use crate::kernel::files::FileKind;
 use crate::kernel::limits::Limits;
 use crate::kernel::{Kernel, KernelConfig, KernelState};
@@ -120,7 +120,7 @@ impl Sandbox {
         let max_inodes = (config.mem / PAGE_SIZE / 2).max(1);
         let vfs = Vfs::new(config.root.clone(), config.binds.clone(), max_inodes)
             .map_err(|e| Error::Setup(format!("cannot open the root {}: {e}", config.root.display())))?;
-        let mut k = KernelState::new(phys, uffd, recorder, vfs, cfg, kt);
+        let mut k = KernelState::new(phys, uffd.clone(), recorder, vfs, cfg, kt);
         let who = config.identity.clone().unwrap_or_else(Identity::of_caller);
         let cred = Cred::new(who.uid, who.gid, &who.groups);
         // The working directory is inherited, not entered: no permission
@@ -170,7 +170,7 @@ impl Sandbox {
         }
         let kernel = Arc::new(Kernel::new(k));
         let machine = Arc::new(Machine::new(vm, sys, ring_mem, config.syscalls));
-        Ok(Sandbox { kernel, machine, config, kept })
+        Ok(Sandbox { kernel, machine, uffd, config, kept })
     }
 }
 
@@ -215,24 +215,9 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config, cwd: &Lookup,
             (file, execfn, shown)
         }
         Program::Bytes { name, bytes } => {
-            let id = k.vfs.new_id();
-            let meta = Meta {
-                mode: S_IFREG | 0o755,
-                size: bytes.len() as u64,
-                nlink: 1,
-                ino: id.0,
-                dev: 1,
-                ..Default::default()
-            };
-            let path = format!("/{name}");
-            let node = OpenNode {
-                id,
-                meta,
-                path: path.clone(),
-                data: Arc::new(MemFile(bytes.clone())),
-                node: Node::Synthetic { meta, entries: Vec::new() },
-            };
-            (ExecFile { path: path.clone(), node, bytes: bytes.clone() }, path, crate::text::tame(name))
+            let file = ExecFile::in_memory(name, bytes.clone(), k.vfs.new_id());
+            let path = file.path.clone();
+            (file, path, crate::text::tame(name))
         }
     };
     if argv.is_empty() {

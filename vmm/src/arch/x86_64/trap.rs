@@ -40,6 +40,19 @@ impl PfError {
     pub const USER: u64 = 1 << 2;
     pub const FETCH: u64 = 1 << 4;
 
+    /// A user-mode access's error code: a write or a read, to a page
+    /// mapped (`present`) or not.
+    pub fn user(write: bool, present: bool) -> Self {
+        let mut e = Self::USER;
+        if write {
+            e |= Self::WRITE;
+        }
+        if present {
+            e |= Self::PRESENT;
+        }
+        PfError(e)
+    }
+
     pub fn present(self) -> bool {
         self.0 & Self::PRESENT != 0
     }

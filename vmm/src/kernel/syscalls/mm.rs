@@ -235,7 +235,7 @@ impl KernelState {
                 return true;
             }
             let mut evicted = Vec::new();
-            let r = fault::populate(&mut self.phys, &self.uffd, gpa, Need::Write, &mut evicted);
+            let r = fault::populate(&mut self.phys, &*self.backing, gpa, Need::Write, &mut evicted);
             self.note_evictions(&evicted, at);
             return match r {
                 Ok(_) => {

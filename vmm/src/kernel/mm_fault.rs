@@ -445,6 +445,8 @@ impl KernelState {
                 t.held = Some((e.pid, e.region));
             }
         }
+        e.sandbox_rss = self.phys.counters.resident;
+        e.swap = self.phys.swap.used() as u64;
         self.epoch += 1;
         if self.cfg.record {
             self.recorder.record(e, at);

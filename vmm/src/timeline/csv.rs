@@ -9,7 +9,7 @@ use super::recorder::EventSink;
 use super::{Event, EventKind, RegionTable, Stack};
 
 /// The timeline CSV's first line: its columns.
-pub const CSV_HEADER: &str = "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code,stack,parent,comm";
+pub const CSV_HEADER: &str = "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code,stack,parent,comm,sandbox_rss,swap";
 
 /// The stacks table's first line: one row per frame, `frame` 0 the
 /// faulting instruction, then each caller outwards.
@@ -108,7 +108,7 @@ pub fn write_row(out: &mut dyn Write, e: &Event, regions: &RegionTable) -> io::R
     };
     writeln!(
         out,
-        "{},{},{},{:#x},{:#x},{},{},{},{},{},{},{},{},{},{:#x},{},{},{},{},{}",
+        "{},{},{},{:#x},{:#x},{},{},{},{},{},{},{},{},{},{:#x},{},{},{},{},{},{},{}",
         e.seq,
         e.time_ns,
         csv_field(regions.name(e.region)),
@@ -128,7 +128,9 @@ pub fn write_row(out: &mut dyn Write, e: &Event, regions: &RegionTable) -> io::R
         code,
         e.stack.as_ref().filter(|s| s.id != 0).map_or(String::new(), |s| s.id.to_string()),
         if e.kind.is_lifecycle() { e.parent.to_string() } else { String::new() },
-        csv_field(e.comm.as_deref().unwrap_or(""))
+        csv_field(e.comm.as_deref().unwrap_or("")),
+        e.sandbox_rss,
+        e.swap
     )
 }
 
@@ -180,6 +182,8 @@ mod tests {
             stack: None,
             parent: 0,
             comm: None,
+            sandbox_rss: 9,
+            swap: 0,
         };
         let mut out = Vec::new();
         write_csv(&mut out, &[ev(0, r), ev(1, q)], &regions).unwrap();
@@ -188,11 +192,11 @@ mod tests {
         assert_eq!(lines[0], CSV_HEADER);
         assert_eq!(
             lines[1],
-            "0,1500,.bss,0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000,,,,,"
+            "0,1500,.bss,0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000,,,,,,9,0"
         );
         assert_eq!(
             lines[2],
-            "1,1500,\"odd,name\",0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000,,,,,"
+            "1,1500,\"odd,name\",0x41b000,0x100005000,write,zero-fill,42,guest,1,1,7,0x401234,main+0x4,0x41a000,,,,,,9,0"
         );
     }
 }

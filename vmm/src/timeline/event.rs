@@ -222,6 +222,12 @@ pub struct Event {
     pub parent: u32,
     /// Lifecycle rows: the process's name (`comm`) then; `None` otherwise.
     pub comm: Option<std::sync::Arc<str>>,
+    /// The whole sandbox's resident pages after this row (every process's
+    /// pages, a shared page once, and the page cache): what `--mem` and
+    /// `--rss-limit` cap.
+    pub sandbox_rss: u64,
+    /// Pages in the swap store after this row.
+    pub swap: u64,
 }
 
 impl Event {
@@ -249,6 +255,8 @@ impl Event {
             stack: None,
             parent: 0,
             comm: None,
+            sandbox_rss: 0,
+            swap: 0,
         }
     }
 

@@ -196,7 +196,7 @@ fn thin(points: &[(u64, u64)], end_ns: u64) -> (Vec<f64>, Vec<u64>) {
 /// let calls = calls.lock().unwrap();
 /// let page = html::render(&Page { title: "the demo", rows: &rows, stacks: &stacks, calls: &calls, limits: Limits::of(&outcome) });
 /// assert!(page.starts_with("<!doctype html>") && page.contains("<title>the demo</title>"));
-/// assert!(page.contains(".bss") && page.contains("demo [1]"));
+/// assert!(page.contains(".bss") && page.contains("<td class=\"l\">demo</td>"));
 /// # Ok::<(), faultline::Error>(())
 /// ```
 pub fn render(page: &Page) -> String {

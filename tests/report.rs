@@ -89,7 +89,11 @@ fn chromium(url: &str, tag: &str, width: u32, height: u32) -> (Vec<Vec<u8>>, Str
     };
     let mut shot = Command::new("chromium");
     common(&mut shot);
-    let out = shot.arg(format!("--screenshot={}", png.display())).arg(url).output().expect("chromium runs (ci/setup installs it)");
+    let out = shot
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(url)
+        .output()
+        .expect("chromium runs (ci/setup installs it)");
     assert!(png.exists(), "no screenshot: {}", String::from_utf8_lossy(&out.stderr));
     let mut dump = Command::new("chromium");
     common(&mut dump);
@@ -119,10 +123,8 @@ fn blended(pixels: &[Vec<u8>], hex: &str) -> usize {
         .iter()
         .filter(|p| {
             // The opacity each channel implies; one colour, one opacity.
-            let a: Vec<f64> = (0..3)
-                .filter(|&i| rgb[i] < 200.0)
-                .map(|i| (255.0 - p[i] as f64) / (255.0 - rgb[i]))
-                .collect();
+            let a: Vec<f64> =
+                (0..3).filter(|&i| rgb[i] < 200.0).map(|i| (255.0 - p[i] as f64) / (255.0 - rgb[i])).collect();
             let (lo, hi) = a.iter().fold((f64::MAX, f64::MIN), |(l, h), &x| (l.min(x), h.max(x)));
             let bright = (0..3).filter(|&i| rgb[i] >= 200.0).all(|i| (p[i] as f64) >= rgb[i] - 4.0);
             bright && lo >= 0.3 && hi <= 1.02 && hi - lo < 0.06
@@ -159,7 +161,9 @@ fn the_html_report_is_self_contained_and_renders() {
         let a = s.find(from).unwrap();
         s[a..a + s[a..].find(to).unwrap()].to_string()
     };
-    for (from, to) in [("<h2>Processes</h2>", "</table>"), ("<h2>Regions</h2>", "</table>"), ("<h2>Functions", "</table>")] {
+    for (from, to) in
+        [("<h2>Processes</h2>", "</table>"), ("<h2>Regions</h2>", "</table>"), ("<h2>Functions", "</table>")]
+    {
         assert_eq!(section(&from_csv, from, to), section(&page, from, to), "{from}");
     }
     assert!(page.contains("<h2>Syscalls</h2>") && page.contains("<td class=\"l\">mmap</td><td>"), "the run's syscalls");
@@ -179,8 +183,12 @@ fn the_html_report_is_self_contained_and_renders() {
 
 /// The fixture with known call paths, run with `flags`: its outputs.
 fn stacks_run(fixture: &str, tag: &str, n: &str, m: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
-    let (csv, folded, svg, html) =
-        (tmp(&format!("{tag}.csv")), tmp(&format!("{tag}.folded")), tmp(&format!("{tag}.svg")), tmp(&format!("{tag}.html")));
+    let (csv, folded, svg, html) = (
+        tmp(&format!("{tag}.csv")),
+        tmp(&format!("{tag}.folded")),
+        tmp(&format!("{tag}.svg")),
+        tmp(&format!("{tag}.html")),
+    );
     let fixture = elf_fixtures::path(fixture);
     let out = faultline(&[
         "run",
@@ -269,11 +277,8 @@ fn the_csv_replays_each_process_to_zero_at_its_exit() {
     let total: u64 = rss.values().map(|v| v.0).sum();
     assert_eq!(total, 0);
     assert_eq!(exited, [2, 1], "the child ends first, then pid 1");
-    let life: Vec<(String, u32, u32, String)> = rows
-        .iter()
-        .filter(|r| r.is_lifecycle())
-        .map(|r| (r.event.clone(), r.pid, r.parent, r.comm.clone()))
-        .collect();
+    let life: Vec<(String, u32, u32, String)> =
+        rows.iter().filter(|r| r.is_lifecycle()).map(|r| (r.event.clone(), r.pid, r.parent, r.comm.clone())).collect();
     let s = |x: &str| x.to_string();
     assert_eq!(
         life,

@@ -611,14 +611,7 @@ impl Opened {
                 .unwrap_or_default();
             let stacks = StackTable::from_events(&outcome.events);
             let limits = faultline::report::html::Limits::of(outcome);
-            let pictures = Pictures {
-                title: title.to_string(),
-                rows,
-                stacks,
-                calls,
-                limits,
-                select: self.select,
-            };
+            let pictures = Pictures { title: title.to_string(), rows, stacks, calls, limits, select: self.select };
             pictures.write(self.trace, self.report, self.folded, self.flamegraph)?;
         }
         Ok(())

@@ -276,7 +276,10 @@ impl fmt::Display for Report {
         let k = &self.stacks;
         writeln!(f, "\ncall stacks: first touch of {} pages, guest ns per page, without and with unwinding", k.pages)?;
         writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "--fill-pages", "no stacks", "stacks", "× none")?;
-        for (what, a, b) in [("1 (every touch unwound)", k.fill1_ns, k.fill1_stacks_ns), ("16 (one in 16)", k.fill16_ns, k.fill16_stacks_ns)] {
+        for (what, a, b) in [
+            ("1 (every touch unwound)", k.fill1_ns, k.fill1_stacks_ns),
+            ("16 (one in 16)", k.fill16_ns, k.fill16_stacks_ns),
+        ] {
             writeln!(f, "{what:<44} {a:>10.0} {b:>10.0} {:>9.3}", b / a)?;
         }
         let p = &self.programs;

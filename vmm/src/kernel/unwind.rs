@@ -62,11 +62,14 @@ struct Cfi {
     fdes: Vec<(u64, u64, usize)>,
 }
 
+/// A frame's symbol and source line.
+type Names = (Arc<str>, Option<Arc<str>>);
+
 /// The unwinder's caches, and the fault being resolved.
 pub struct Unwinder {
     objects: HashMap<FileId, Option<Arc<Object>>>,
     /// (symbol, source) per (file, offset looked up, caller or not).
-    names: HashMap<(FileId, u64, bool), (Arc<str>, Option<Arc<str>>)>,
+    names: HashMap<(FileId, u64, bool), Names>,
     ctx: Box<UnwindContext<usize>>,
     /// The registers of the fault being resolved, and its stack once
     /// unwound (a fault may record several rows: fault-around).
@@ -116,7 +119,12 @@ impl Unwinder {
 
     /// `file`'s tables, read the first time from `data` (the page cache's
     /// copy of the file).
-    fn object(&mut self, file: &FileRef, data: Option<&Arc<dyn FileData>>, syms: Option<Arc<SymTable>>) -> Option<Arc<Object>> {
+    fn object(
+        &mut self,
+        file: &FileRef,
+        data: Option<&Arc<dyn FileData>>,
+        syms: Option<Arc<SymTable>>,
+    ) -> Option<Arc<Object>> {
         self.objects
             .entry(file.id)
             .or_insert_with(|| {
@@ -335,14 +343,10 @@ impl KernelState {
             return Frame { ip, symbol: symbol.clone(), source: source.clone() };
         }
         let symbol: Arc<str> = Arc::from(obj.syms.name_shown(off, u64::from(caller)).unwrap_or_else(|| "?".into()));
-        let source = obj
-            .lines
-            .as_ref()
-            .zip(obj.syms.vaddr(off))
-            .and_then(|(l, svma)| {
-                let l = l.lock().unwrap_or_else(|p| p.into_inner());
-                l.find_location(svma).ok().flatten().and_then(source_of)
-            });
+        let source = obj.lines.as_ref().zip(obj.syms.vaddr(off)).and_then(|(l, svma)| {
+            let l = l.lock().unwrap_or_else(|p| p.into_inner());
+            l.find_location(svma).ok().flatten().and_then(source_of)
+        });
         if self.unwind.names.len() >= MAX_NAMES {
             self.unwind.names.clear();
         }

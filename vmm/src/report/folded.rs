@@ -51,7 +51,7 @@ impl Select {
 
     /// Whether the graph counts `row`.
     pub fn matches(&self, row: &Row) -> bool {
-        row.is_fault() && self.0.iter().any(|k| *k == row.event)
+        row.is_fault() && self.0.contains(&row.event)
     }
 
     /// What it counts, in words (`cow faults`).

@@ -376,7 +376,8 @@ fn base64(bytes: &[u8]) -> String {
     const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     let mut s = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for c in bytes.chunks(3) {
-        let n = (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
+        let n =
+            (u32::from(c[0]) << 16) | (u32::from(*c.get(1).unwrap_or(&0)) << 8) | u32::from(*c.get(2).unwrap_or(&0));
         for i in 0..4 {
             if i <= c.len() {
                 s.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);
@@ -406,11 +407,8 @@ fn flame_graphs(page: &Page, procs: &BTreeMap<u32, Proc>) -> String {
         let select = Select::parse(sel).unwrap_or_default();
         let lines = folded::folded(page.rows, page.stacks, &select);
         let n: u64 = lines.iter().map(|l| l.1).sum();
-        let _ = write!(
-            s,
-            "<button data-fg=\"{i}\" class=\"{}\">{label} ({n})</button>",
-            if i == 0 { "on" } else { "" }
-        );
+        let _ =
+            write!(s, "<button data-fg=\"{i}\" class=\"{}\">{label} ({n})</button>", if i == 0 { "on" } else { "" });
         let title = format!("{} ({} process{})", page.title, procs.len(), if procs.len() == 1 { "" } else { "es" });
         match folded::flamegraph(&lines, &title, &select.describe()) {
             Ok(svg) => {

@@ -10,6 +10,9 @@
 //!   source shows; `-pthread` for the threaded ones.
 //! - `hosted/*.c`: ordinary dynamically linked programs, as gcc builds
 //!   them by default (`literal` writes to a string literal).
+//! - `stacks/stacks.c`: known call paths for the call-stack tests, with
+//!   DWARF (`-g`) and no frame pointers: `stacks` (dynamic) and
+//!   `stacks-static`.
 //! - `hostile/*.c`: the reproducers of a hostile-guest probe (ring-0
 //!   entry, isolation probes, self-harm, resource exhaustion), kept as
 //!   regression tests. Freestanding, each with its own `_start`;
@@ -55,6 +58,12 @@ fn main() {
         }
     }
     cc(&["-O1"], &here.join("hosted/dynamic.c"), &out.join("dynamic"));
+    // Known call paths, with DWARF lines and without frame pointers (-O1
+    // omits them), so stacks come from .eh_frame: a dynamic PIE (frames in
+    // the program and libc.so.6) and a static build.
+    let stacks = here.join("stacks/stacks.c");
+    cc(&["-O1", "-g"], &stacks, &out.join("stacks"));
+    cc(&["-static", "-O1", "-g"], &stacks, &out.join("stacks-static"));
     cc(&["-O0"], &here.join("hosted/literal.c"), &out.join("literal"));
 
     let hostile = [
@@ -91,5 +100,6 @@ fn main() {
     println!("cargo:rerun-if-changed={}", rt.join("faultline_rt.h").display());
     println!("cargo:rerun-if-changed=bare");
     println!("cargo:rerun-if-changed=hostile");
+    println!("cargo:rerun-if-changed=stacks");
     println!("cargo:rerun-if-env-changed=CC");
 }

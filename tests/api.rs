@@ -13,7 +13,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use faultline::report::{diff, html, rows, summary, trace};
+use faultline::report::{diff, folded, html, rows, summary, trace};
 use faultline::strace::{CallLog, CallRecord, Filter, Sink, Strace};
 use faultline::timeline::{
     Access, CsvSink, EachEvent, Event, EventKind, EventSink, Origin, Prefault, ProcessSummary, Region, RegionId,
@@ -81,8 +81,18 @@ const API: &[&str] = &[
     "report::diff::Timeline",
     "report::diff::counts",
     "report::diff::rows",
+    "report::folded::FlameGraphError",
+    "report::folded::NO_STACK",
+    "report::folded::Select",
+    "report::folded::flamegraph",
+    "report::folded::folded",
+    "report::folded::text",
+    "report::html::KIND_COLORS",
+    "report::html::Limits",
+    "report::html::Page",
     "report::html::render",
     "report::rows::Row",
+    "report::rows::StackTable",
     "report::rows::read_csv",
     "report::summary::SCHEMA",
     "report::summary::text",
@@ -104,6 +114,7 @@ const API: &[&str] = &[
     "timeline::Event",
     "timeline::EventKind",
     "timeline::EventSink",
+    "timeline::Frame",
     "timeline::Origin",
     "timeline::Prefault",
     "timeline::ProcessSummary",
@@ -112,8 +123,12 @@ const API: &[&str] = &[
     "timeline::RegionKind",
     "timeline::RegionSummary",
     "timeline::RegionTable",
+    "timeline::STACKS_HEADER",
+    "timeline::Stack",
     "timeline::Summary",
+    "timeline::stacks_path",
     "timeline::write_csv",
+    "timeline::write_stacks",
 ];
 
 #[test]
@@ -291,6 +306,11 @@ fn streams_and_sinks_see_every_event() {
     assert_eq!(text.lines().count(), outcome.events.len() + 1);
 }
 
+fn written_starts(csv: &str) -> bool {
+    let t = std::fs::read_to_string(faultline::timeline::stacks_path(std::path::Path::new(csv))).unwrap();
+    t.lines().next() == Some(faultline::timeline::STACKS_HEADER)
+}
+
 /// The reports, from an outcome and from saved CSVs.
 #[test]
 fn reports_from_an_outcome_and_from_csv() {
@@ -298,8 +318,11 @@ fn reports_from_an_outcome_and_from_csv() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut outcomes = Vec::new();
     for name in ["a.csv", "b.csv"] {
-        let sink = CsvSink::new(std::fs::File::create(dir.join(name)).unwrap()).unwrap();
-        outcomes.push(Sandbox::builder(Program::demo()).sink(sink).keep_events().build().unwrap().run().unwrap());
+        let file = std::fs::File::create(dir.join(name)).unwrap();
+        let stacks_file = faultline::timeline::stacks_path(&dir.join(name));
+        let sink = CsvSink::with_stacks(file, std::fs::File::create(stacks_file).unwrap()).unwrap();
+        let b = Sandbox::builder(Program::demo()).sink(sink).keep_events().stacks(true).fill_pages(1);
+        outcomes.push(b.build().unwrap().run().unwrap());
     }
     let path = |n: &str| dir.join(n).to_string_lossy().into_owned();
     let json = summary::to_json(&outcomes[0]);
@@ -308,7 +331,31 @@ fn reports_from_an_outcome_and_from_csv() {
     let kept: Vec<rows::Row> =
         outcomes[0].events.iter().map(|e| rows::Row::from_event(e, &outcomes[0].regions)).collect();
     assert_eq!(read, kept);
-    assert!(html::render("t", &read, &[]).contains("<title>t</title>"));
+    // The stacks table beside it holds every stack the events had.
+    let stacks = rows::StackTable::read_beside(&path("a.csv")).unwrap();
+    assert_eq!(stacks, rows::StackTable::from_events(&outcomes[0].events));
+    assert!(stacks.0.len() > 1, "the demo's faults have stacks");
+    let mut table = Vec::new();
+    faultline::timeline::write_stacks(&mut table, &outcomes[0].events).unwrap();
+    let written = std::fs::read_to_string(faultline::timeline::stacks_path(std::path::Path::new(&path("a.csv"))));
+    assert_eq!(String::from_utf8(table).unwrap(), written.unwrap());
+    assert!(written_starts(&path("a.csv")));
+    let first: &[faultline::timeline::Frame] = stacks.get(1).unwrap();
+    let st: &faultline::timeline::Stack = outcomes[0].events.iter().find_map(|e| e.stack.as_ref()).unwrap();
+    assert_eq!(first, &st.frames[..]);
+    let lines = folded::folded(&read, &stacks, &folded::Select::default());
+    let faults = read.iter().filter(|r| r.is_fault()).count() as u64;
+    assert_eq!(lines.iter().map(|l| l.1).sum::<u64>(), faults, "every fault once");
+    assert!(folded::text(&lines).lines().all(|l| l.starts_with("demo [1];")));
+    assert!(!lines.iter().any(|l| l.0.ends_with(folded::NO_STACK)), "with --fill-pages 1 every fault has a stack");
+    let svg = folded::flamegraph(&lines, "t", "page faults").unwrap();
+    assert!(svg.starts_with("<?xml") && svg.contains("main"));
+    let _: Result<String, folded::FlameGraphError> = folded::flamegraph(&[], "t", "nothing");
+    let colors: &[(&str, &str)] = &html::KIND_COLORS;
+    assert!(colors.iter().any(|c| c.0 == "cow"));
+    let limits = html::Limits::of(&outcomes[0]);
+    let page = html::Page { title: "t", rows: &read, stacks: &stacks, calls: &[], limits };
+    assert!(html::render(&page).contains("<title>t</title>"));
     let comms = [(1, "demo".to_string())].into_iter().collect();
     assert!(trace::to_json(&read, &[], &comms)["traceEvents"].as_array().is_some_and(|a| a.len() > read.len()));
     let (a, b) = (diff::Timeline::read(&path("a.csv")).unwrap(), diff::Timeline::read(&path("b.csv")).unwrap());

@@ -168,7 +168,7 @@ fn demo_runs_one_scenario_and_lists_them() {
     assert!(text.ends_with(&format!("  again: faultline demo fork --report {}\n", html.display())), "{text}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("process  region") && err.contains("[anon:fork]"), "{err}");
-    assert!(std::fs::read_to_string(&html).unwrap().contains("<svg"));
+    assert!(std::fs::read_to_string(&html).unwrap().contains("<h2>Resident memory per process</h2>"));
     let out = faultline(&["demo", "--list"]);
     let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -191,7 +191,10 @@ fn run_writes_the_timeline_csv() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next(),
-        Some("seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code")
+        Some(
+            "seq,time_ns,region,gva,gpa,access,event,latency_ns,origin,pid,tid,rss,ip,symbol,mapping,signo,si_code,\
+             stack,parent,comm,sandbox_rss,swap"
+        )
     );
     let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
     let bss: Vec<_> = rows.iter().filter(|r| r[2] == ".bss").collect();

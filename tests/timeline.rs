@@ -18,7 +18,10 @@ fn rss_replays_to_the_summary_and_drops_at_release_rows() {
             assert_eq!(run.code(), 0, "{libc} {mode}");
             let ev: Vec<_> = run.outcome.events.iter().filter(|e| e.pid == 1).collect();
             let resident: u64 = run.outcome.summary.process(1).unwrap().regions.iter().map(|r| r.resident_pages).sum();
-            assert_eq!(ev.last().unwrap().rss, resident, "{libc} {mode}: last row against the summary");
+            // The last row is its exit, at 0; the one before it is what the
+            // summary saw.
+            assert_eq!((ev.last().unwrap().kind, ev.last().unwrap().rss), (EventKind::Exit, 0), "{libc} {mode}");
+            assert_eq!(ev[ev.len() - 2].rss, resident, "{libc} {mode}: last row before the exit against the summary");
             // Each row moves the RSS by what it did.
             for w in ev.windows(2) {
                 let (a, b) = (w[0].rss as i64, w[1].rss as i64);
@@ -26,6 +29,8 @@ fn rss_replays_to_the_summary_and_drops_at_release_rows() {
                     EventKind::Release | EventKind::Evict => -1,
                     EventKind::ZeroFill if w[1].access == faultline::timeline::Access::Read => 0,
                     EventKind::Cow | EventKind::Signal { .. } | EventKind::OomKill => b - a,
+                    // A process's life: its exec's image, its exit's 0.
+                    EventKind::Exec | EventKind::Exit | EventKind::Fork | EventKind::Clone => b - a,
                     _ => 1,
                 };
                 assert_eq!(b - a, step, "{libc} {mode}: {:?} after {:?}", w[1], w[0]);
@@ -74,7 +79,7 @@ fn ip_and_symbol_name_the_code_that_touched_the_page() {
         assert!(sym.starts_with("main+0x"), "{e:?}");
         assert_eq!(e.ip, bss[0].ip, "one store instruction touches every page");
     }
-    let first = run.outcome.events.iter().find(|e| e.origin == Origin::Guest).unwrap();
+    let first = run.outcome.events.iter().find(|e| e.origin == Origin::Guest && !e.kind.is_lifecycle()).unwrap();
     assert_eq!(first.symbol.as_deref(), Some("_start+0x0"));
     // The VMM's rows have none.
     assert!(run.outcome.events.iter().filter(|e| e.origin == Origin::Vmm).all(|e| e.ip == 0 && e.symbol.is_none()));
@@ -169,9 +174,10 @@ fn diff_tells_same_runs_from_different_ones() {
     let out = diff(&[&a, &c]);
     assert_eq!(out.status.code(), Some(1));
     let text = String::from_utf8_lossy(&out.stdout);
-    let rows = std::fs::read_to_string(&a).unwrap().lines().count();
+    // a's exit where c wrote its eleventh page.
+    let rows = std::fs::read_to_string(&a).unwrap().lines().count() - 1;
     assert!(text.starts_with(&format!("row {rows} differs")), "{text}");
-    assert!(text.contains(&format!("{a}: (no row)")), "{text}");
+    assert!(text.contains(&format!("{a}: ")) && text.contains(",exit,guest,1,1,0,"), "{text}");
     assert!(text.contains("pid 1 .bss zero-fill: 10 → 11"), "{text}");
     // Counts within a tolerance pass a CI gate; outside it they fail.
     let out = diff(&["--counts", "--tolerance", "10", &a, &c]);

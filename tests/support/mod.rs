@@ -46,7 +46,7 @@ impl Run {
     /// Guest faults per region: (region, access, event) -> count.
     pub fn faults(&self) -> BTreeMap<(String, Access, EventKind), u64> {
         let mut m = BTreeMap::new();
-        for e in self.outcome.events.iter().filter(|e| e.origin == Origin::Guest) {
+        for e in self.outcome.events.iter().filter(|e| e.origin == Origin::Guest && !e.kind.is_lifecycle()) {
             *m.entry((self.region(e), e.access, e.kind)).or_insert(0) += 1;
         }
         m

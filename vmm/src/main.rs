@@ -75,7 +75,8 @@ enum Cmd {
         #[arg(long, short)]
         quiet: bool,
     },
-    /// Build the HTML report (and a trace) from a saved timeline CSV.
+    /// Build the HTML report (and a trace, folded stacks, a flame graph)
+    /// from a saved timeline CSV and the stacks table beside it.
     Report {
         csv: PathBuf,
         /// Where the page goes (default: the CSV's name with .html).
@@ -84,6 +85,18 @@ enum Cmd {
         /// Also write a Perfetto/chrome://tracing trace.
         #[arg(long, value_name = "FILE.json")]
         trace: Option<PathBuf>,
+        /// Also write the faults' call stacks, folded.
+        #[arg(long, value_name = "FILE")]
+        folded: Option<PathBuf>,
+        /// Also draw them as an SVG flame graph.
+        #[arg(long, value_name = "FILE.svg")]
+        flamegraph: Option<PathBuf>,
+        /// Which faults the graphs count: faults, cow, major, or kinds.
+        #[arg(long, value_name = "KINDS", default_value = "faults", value_parser = select)]
+        graph_events: faultline::report::folded::Select,
+        /// The run's --rss-limit (or --mem), drawn on the resident chart.
+        #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+        rss_limit: Option<u64>,
     },
     /// Compare two timelines without their times: exit 0 if they tell the
     /// same story, 1 (with the first differing row) if not.
@@ -123,10 +136,26 @@ struct OutputOpts {
     /// Write a trace that Perfetto UI and chrome://tracing open.
     #[arg(long, value_name = "FILE.json")]
     trace: Option<PathBuf>,
-    /// Write one self-contained HTML page: summary, resident memory over
-    /// time, a fault heatmap, the code that faulted.
+    /// Write one self-contained HTML page: each process's resident memory
+    /// over time, a fault heatmap by event kind, the regions, a flame graph
+    /// of the code that faulted.
     #[arg(long, value_name = "FILE.html")]
     report: Option<PathBuf>,
+    /// Write the faults' call stacks in the folded format flamegraph.pl
+    /// and inferno read (`prog [1];main;build;fill 256`).
+    #[arg(long, value_name = "FILE")]
+    folded: Option<PathBuf>,
+    /// Draw the faults' call stacks as an SVG flame graph.
+    #[arg(long, value_name = "FILE.svg")]
+    flamegraph: Option<PathBuf>,
+    /// Which faults the flame graph and --folded count: faults (all),
+    /// cow, major, or fault kinds separated by commas (zero-fill,swap-in).
+    #[arg(long, value_name = "KINDS", default_value = "faults", value_parser = select)]
+    graph_events: faultline::report::folded::Select,
+}
+
+fn select(s: &str) -> Result<faultline::report::folded::Select, String> {
+    faultline::report::folded::Select::parse(s)
 }
 
 #[derive(Args)]
@@ -226,13 +255,14 @@ struct RunOpts {
     /// Show each call's time (strace -T).
     #[arg(long)]
     strace_times: bool,
-    /// Anonymous pages the first touch in a block maps (1-512). With 1,
-    /// every first touch is a guest page fault and every row gets its ip
-    /// and symbol; larger blocks let the rest fault through userfaultfd
+    /// Anonymous pages the first touch in a block maps (1-512; default 16,
+    /// and 1 with --folded, --flamegraph or --report). With 1, every first
+    /// touch is a guest page fault and every row gets its ip, symbol and
+    /// call stack; larger blocks let the rest fault through userfaultfd
     /// without an exit, but from inside KVM, where the instruction is
     /// unknown.
-    #[arg(long, value_name = "PAGES", default_value_t = faultline::DEFAULT_FILL_PAGES, value_parser = clap::value_parser!(u64).range(1..=512))]
-    fill_pages: u64,
+    #[arg(long, value_name = "PAGES", value_parser = clap::value_parser!(u64).range(1..=512))]
+    fill_pages: Option<u64>,
     /// Map the cached pages around a read fault in a file mapping, as
     /// Linux's fault_around_bytes does (64k is its default): one fault, the
     /// other pages `fault-around` rows. Default off: one fault per page
@@ -472,7 +502,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         cwd: opts.cwd.clone(),
         binds: opts.bind.clone(),
         identity: identity_of(opts),
-        fill_pages: opts.fill_pages,
+        fill_pages: opts.fill_pages.unwrap_or(if opts.out.stacks() { 1 } else { faultline::DEFAULT_FILL_PAGES }),
         fault_around: opts.fault_around,
         ..Config::default()
     };
@@ -486,6 +516,9 @@ struct Opened {
     summary: Option<(PathBuf, File)>,
     trace: Option<(PathBuf, File)>,
     report: Option<(PathBuf, File)>,
+    folded: Option<(PathBuf, File)>,
+    flamegraph: Option<(PathBuf, File)>,
+    select: faultline::report::folded::Select,
     calls: Option<faultline::strace::CallLog>,
 }
 
@@ -496,17 +529,32 @@ impl OutputOpts {
     fn open(&self, config: &mut Config) -> Result<Opened> {
         let open = |p: &Option<PathBuf>| p.as_deref().map(|p| create(p).map(|f| (p.to_path_buf(), f))).transpose();
         let (summary, trace, report) = (open(&self.summary)?, open(&self.trace)?, open(&self.report)?);
+        let (folded, flamegraph) = (open(&self.folded)?, open(&self.flamegraph)?);
+        config.stacks |= self.stacks();
         if let Some(path) = &self.timeline {
-            let sink = CsvSink::new(create(path)?).with_context(|| format!("cannot write {}", path.display()))?;
+            // The stacks table beside it, when there are stacks.
+            let out = create(path)?;
+            let sink = if config.stacks {
+                let stacks = faultline::timeline::stacks_path(path);
+                CsvSink::with_stacks(out, create(&stacks)?)
+            } else {
+                CsvSink::new(out)
+            };
+            let sink = sink.with_context(|| format!("cannot write {}", path.display()))?;
             config.sinks.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(sink) as Box<dyn EventSink>);
         }
-        let pictures = trace.is_some() || report.is_some();
+        let pictures = trace.is_some() || report.is_some() || folded.is_some() || flamegraph.is_some();
         config.keep_events |= pictures;
-        let calls = pictures.then(faultline::strace::CallLog::default);
+        let calls = (trace.is_some() || report.is_some()).then(faultline::strace::CallLog::default);
         if calls.is_some() {
             config.calls = calls.clone();
         }
-        Ok(Opened { summary, trace, report, calls })
+        Ok(Opened { summary, trace, report, folded, flamegraph, select: self.graph_events.clone(), calls })
+    }
+
+    /// Whether these outputs draw call stacks (so the run unwinds them).
+    fn stacks(&self) -> bool {
+        self.folded.is_some() || self.flamegraph.is_some() || self.report.is_some()
     }
 
     /// The same files, each named for scenario `name` (t.csv: t-name.csv).
@@ -526,6 +574,9 @@ impl OutputOpts {
             summary: named(&self.summary),
             trace: named(&self.trace),
             report: named(&self.report),
+            folded: named(&self.folded),
+            flamegraph: named(&self.flamegraph),
+            graph_events: self.graph_events.clone(),
         }
     }
 
@@ -536,6 +587,8 @@ impl OutputOpts {
             ("--summary", &self.summary),
             ("--trace", &self.trace),
             ("--report", &self.report),
+            ("--folded", &self.folded),
+            ("--flamegraph", &self.flamegraph),
         ]
         .iter()
         .filter_map(|(opt, p)| p.as_ref().map(|p| format!("{opt} {}", p.display())))
@@ -549,20 +602,58 @@ impl Opened {
         if let Some((path, f)) = self.summary {
             write_out(&path, f, &serde_json::to_string_pretty(&faultline::report::summary::to_json(outcome))?)?;
         }
-        if self.trace.is_some() || self.report.is_some() {
-            use faultline::report::{html, rows::Row, trace as chrome};
+        if self.trace.is_some() || self.report.is_some() || self.folded.is_some() || self.flamegraph.is_some() {
+            use faultline::report::rows::{Row, StackTable};
             let rows: Vec<Row> = outcome.events.iter().map(|e| Row::from_event(e, &outcome.regions)).collect();
             let calls = self
                 .calls
                 .map(|c| std::mem::take(&mut *c.lock().unwrap_or_else(|p| p.into_inner())))
                 .unwrap_or_default();
-            if let Some((path, f)) = self.trace {
-                let comms = outcome.summary.processes.iter().map(|p| (p.pid, p.comm.clone())).collect();
-                write_out(&path, f, &chrome::to_json(&rows, &calls, &comms).to_string())?;
-            }
-            if let Some((path, f)) = self.report {
-                write_out(&path, f, &html::render(title, &rows, &calls))?;
-            }
+            let stacks = StackTable::from_events(&outcome.events);
+            let limits = faultline::report::html::Limits::of(outcome);
+            let pictures = Pictures { title: title.to_string(), rows, stacks, calls, limits, select: self.select };
+            pictures.write(self.trace, self.report, self.folded, self.flamegraph)?;
+        }
+        Ok(())
+    }
+}
+
+/// What the trace, the page, the folded stacks and the flame graph are
+/// drawn from: a run's events, or a saved timeline.
+struct Pictures {
+    title: String,
+    rows: Vec<faultline::report::rows::Row>,
+    stacks: faultline::report::rows::StackTable,
+    calls: Vec<faultline::strace::CallRecord>,
+    limits: faultline::report::html::Limits,
+    select: faultline::report::folded::Select,
+}
+
+type Out = Option<(PathBuf, File)>;
+
+impl Pictures {
+    fn write(&self, trace: Out, report: Out, folded: Out, flamegraph: Out) -> Result<()> {
+        use faultline::report::{folded as fold, html, trace as chrome};
+        if let Some((path, f)) = trace {
+            write_out(&path, f, &chrome::to_json(&self.rows, &self.calls, &Default::default()).to_string())?;
+        }
+        let lines = fold::folded(&self.rows, &self.stacks, &self.select);
+        if let Some((path, mut f)) = folded {
+            use std::io::Write;
+            f.write_all(fold::text(&lines).as_bytes()).with_context(|| format!("cannot write {}", path.display()))?;
+        }
+        if let Some((path, f)) = flamegraph {
+            write_out(&path, f, &fold::flamegraph(&lines, &self.title, &self.select.describe())?)?;
+        }
+        if let Some((path, f)) = report {
+            let page = html::Page {
+                title: &self.title,
+                rows: &self.rows,
+                stacks: &self.stacks,
+                calls: &self.calls,
+                limits: self.limits,
+            };
+            write_out(&path, f, &html::render(&page))?;
         }
         Ok(())
     }
@@ -725,16 +816,22 @@ fn main_result(cli: Cli) -> Result<u8> {
             run(Program::Path(program), command, &opts)?
         }
         Cmd::Demo { scenario, list, out, quiet } => return demo(scenario, list, &out, quiet),
-        Cmd::Report { csv, html, trace } => {
-            use faultline::report::{html as page, rows, trace as chrome};
+        Cmd::Report { csv, html, trace, folded, flamegraph, graph_events, rss_limit } => {
+            use faultline::report::{html as page, rows};
             let out = html.unwrap_or_else(|| csv.with_extension("html"));
-            let (page_file, trace_file) = (create(&out)?, trace.as_deref().map(create).transpose()?);
-            let rows = rows::read_csv(&csv.to_string_lossy())?;
-            write_out(&out, page_file, &page::render(&format!("faultline timeline {}", csv.display()), &rows, &[]))?;
-            if let (Some(path), Some(f)) = (trace, trace_file) {
-                let pids = rows.iter().map(|r| (r.pid, format!("pid {}", r.pid))).collect();
-                write_out(&path, f, &chrome::to_json(&rows, &[], &pids).to_string())?;
-            }
+            let open = |p: Option<PathBuf>| p.map(|p| create(&p).map(|f| (p, f))).transpose();
+            let page_file = Some((out.clone(), create(&out)?));
+            let (trace, folded, flamegraph) = (open(trace)?, open(folded)?, open(flamegraph)?);
+            let path = csv.to_string_lossy();
+            let pictures = Pictures {
+                title: format!("faultline timeline {}", csv.display()),
+                rows: rows::read_csv(&path)?,
+                stacks: rows::StackTable::read_beside(&path)?,
+                calls: Vec::new(),
+                limits: page::Limits { rss_limit_pages: rss_limit.map(|b| b / 4096), ..Default::default() },
+                select: graph_events,
+            };
+            pictures.write(trace, page_file, folded, flamegraph)?;
             eprintln!("faultline: wrote {}", out.display());
             return Ok(0);
         }

@@ -11,6 +11,7 @@ mod native;
 mod procs;
 mod programs;
 mod reserve;
+mod stacks;
 mod syscalls;
 
 use loaded::Loaded;
@@ -124,6 +125,7 @@ pub struct Report {
     pub(crate) programs: Programs,
     pub(crate) syscalls: syscalls::Syscalls,
     pub(crate) loaded: Loaded,
+    pub(crate) stacks: stacks::Stacks,
 }
 
 impl Report {
@@ -170,6 +172,9 @@ impl Report {
             "native_syscall_ns": self.syscalls.native_syscall_ns.round(),
             "syscalls": self.syscalls,
             "loaded": self.loaded,
+            "stacks": self.stacks,
+            "stacks_cost_fill1": self.stacks.fill1_stacks_ns / self.stacks.fill1_ns - 1.0,
+            "stacks_cost_fill16": self.stacks.fill16_stacks_ns / self.stacks.fill16_ns - 1.0,
         })
         .to_string()
     }
@@ -268,6 +273,15 @@ impl fmt::Display for Report {
             )?;
         }
         write!(f, "{}", self.loaded)?;
+        let k = &self.stacks;
+        writeln!(f, "\ncall stacks: first touch of {} pages, guest ns per page, without and with unwinding", k.pages)?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "--fill-pages", "no stacks", "stacks", "× none")?;
+        for (what, a, b) in [
+            ("1 (every touch unwound)", k.fill1_ns, k.fill1_stacks_ns),
+            ("16 (one in 16)", k.fill16_ns, k.fill16_stacks_ns),
+        ] {
+            writeln!(f, "{what:<44} {a:>10.0} {b:>10.0} {:>9.3}", b / a)?;
+        }
         let p = &self.programs;
         writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
         writeln!(
@@ -474,6 +488,7 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
     let programs = programs::measure(repeat.min(5))?;
     let syscalls = syscalls::measure(repeat.min(5))?;
     let loaded = loaded::measure(&image, pages.min(4096), repeat.min(3))?;
+    let stacks = stacks::measure(&image, pages.min(8192), repeat.max(3))?;
     Ok(Report {
         pages,
         repeat,
@@ -485,5 +500,6 @@ pub fn run(pages: u64, repeat: u32) -> Result<Report, BenchError> {
         programs,
         syscalls,
         loaded,
+        stacks,
     })
 }

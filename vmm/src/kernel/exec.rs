@@ -529,6 +529,8 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     t.robust_list = (0, 0);
     t.rseq = None;
     t.altstack = Default::default();
+    let ppid = ctx.proc().ppid;
+    ctx.k.record_lifecycle(crate::timeline::EventKind::Exec, ctx.pid, tid, ppid);
     let cr3 = ctx.k.space(loaded.mm).root();
     let regs =
         UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
@@ -606,6 +608,7 @@ impl KernelState {
             }
         };
         self.procs.get_mut(&pid).expect("just made").mm = loaded.mm;
+        self.record_lifecycle(crate::timeline::EventKind::Exec, pid, pid, 0);
         let regs =
             UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
         let mut t = super::thread::Thread::new(pid, pid, super::thread::StartState { regs, fpu: None });

@@ -45,7 +45,7 @@ impl KernelState {
         p.threads.retain(|&t| t != tid);
         if p.threads.is_empty() {
             let st = p.group_exit.or(status).unwrap_or(ExitStatus::Exited(0));
-            self.process_exit(pid, st);
+            self.process_exit(pid, tid, st);
         }
         self.epoch += 1;
     }
@@ -75,9 +75,9 @@ impl KernelState {
         }
     }
 
-    /// The last thread of `pid` is gone: the process becomes a zombie for
-    /// its parent to reap.
-    fn process_exit(&mut self, pid: Pid, status: ExitStatus) {
+    /// The last thread of `pid` (`tid`) is gone: the process becomes a
+    /// zombie for its parent to reap.
+    fn process_exit(&mut self, pid: Pid, tid: Tid, status: ExitStatus) {
         if pid == 1 {
             self.init_memory = Some(self.memory_report(1));
             self.init_end_resident = Some(self.phys.counters.resident);
@@ -104,6 +104,8 @@ impl KernelState {
         files.clear();
         drop(files);
         self.put_mm(mm);
+        let ppid = self.procs.get(&pid).map_or(0, |p| p.ppid);
+        self.record_lifecycle(crate::timeline::EventKind::Exit, pid, tid, ppid);
         if let Some(t) = vfork_parent.and_then(|t| self.threads.get(&t)) {
             t.wake();
         }

@@ -127,6 +127,12 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
         tid
     };
     ctx.k.threads.insert(tid, t);
+    if f & CLONE_THREAD != 0 {
+        ctx.k.record_lifecycle(crate::timeline::EventKind::Clone, pid, tid, ctx.tid);
+    } else {
+        let ppid = ctx.k.procs.get(&pid).map_or(0, |p| p.ppid);
+        ctx.k.record_lifecycle(crate::timeline::EventKind::Fork, pid, tid, ppid);
+    }
     // The tid words, written in both address spaces as Linux does.
     if f & CLONE_PARENT_SETTID != 0 {
         let _ = ctx.write_u32(a.parent_tid, tid);

@@ -66,8 +66,12 @@ pub fn user_fault(ctx: &mut Ctx, addr: u64, error: PfError) -> Option<SigInfo> {
     };
     let (pid, tid, at) = (ctx.pid, ctx.tid, ctx.at);
     ctx.k.fault_ip = Some(ctx.regs.rip);
+    if ctx.k.cfg.stacks {
+        ctx.k.unwind.begin(ctx.regs);
+    }
     let out = user_fault_at(ctx, addr, want, pid, tid, at);
     ctx.k.fault_ip = None;
+    ctx.k.unwind.end();
     out
 }
 
@@ -397,11 +401,16 @@ impl KernelState {
             _ => self.procs.get(&e.pid).map(|p| p.mm),
         };
         if let Some(mm) = mm {
-            if e.kind != EventKind::Release {
+            // An exit's process maps nothing any more (a vfork child's
+            // address space lives on with its parent).
+            if e.kind != EventKind::Release && e.kind != EventKind::Exit {
                 e.rss = self.phys.mm_counters(mm).rss();
             }
             if e.origin == Origin::Guest && e.ip == 0 && e.kind != EventKind::Release {
                 e.ip = self.fault_ip.unwrap_or(0);
+            }
+            if e.origin == Origin::Guest && e.stack.is_none() && e.kind != EventKind::Release && self.unwind.active() {
+                e.stack = self.fault_stack(mm);
             }
             if let Some(m) = self.mms.get(&mm) {
                 if e.mapping == 0 {
@@ -436,6 +445,8 @@ impl KernelState {
                 t.held = Some((e.pid, e.region));
             }
         }
+        e.sandbox_rss = self.phys.counters.resident;
+        e.swap = self.phys.swap.used() as u64;
         self.epoch += 1;
         if self.cfg.record {
             self.recorder.record(e, at);

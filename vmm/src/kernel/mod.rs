@@ -17,6 +17,7 @@ pub mod fork;
 pub mod futex;
 pub mod initial_stack;
 pub mod kmem;
+pub mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod mm_fault;
@@ -38,6 +39,7 @@ pub mod testing;
 pub mod thread;
 pub mod uaccess;
 pub mod uffd;
+pub mod unwind;
 pub mod wait;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -101,6 +103,8 @@ pub struct KernelConfig {
     /// Record events at all (off only for `faultline bench`'s bare trap,
     /// which measures what recording costs).
     pub record: bool,
+    /// Unwind the call stack of each fault that comes with registers.
+    pub stacks: bool,
 }
 
 /// Pages of fault-around `bytes` gives, as Linux's fault_around_bytes
@@ -186,6 +190,8 @@ pub struct KernelState {
     /// The process being given a new program, and its new address space.
     pub loading: Option<(Pid, MmId)>,
     pub symbols: symbols::Symbols,
+    /// Call stacks of faults with registers (see `cfg.stacks`).
+    pub unwind: unwind::Unwinder,
     /// /proc files made at some epoch, shared by every reader.
     pub proc_cache: HashMap<String, (u64, Arc<[u8]>)>,
     /// The kernel half's tables (the shim, the IDT, per-vCPU areas).
@@ -462,6 +468,7 @@ impl KernelState {
             fault_ip: None,
             loading: None,
             symbols: symbols::Symbols::default(),
+            unwind: Default::default(),
             proc_cache: HashMap::new(),
             kernel_tables,
             ring_maps: HashMap::new(),

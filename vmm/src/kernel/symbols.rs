@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::arch::PAGE_SIZE;
-use crate::mm::{Backing, FileData, FileId, Vma};
+use crate::mm::{Backing, FileData, FileId, FileRef, Vma};
 
 /// Files larger than this are not parsed for symbols.
 const MAX_FILE: u64 = 256 << 20;
@@ -23,7 +23,7 @@ pub struct SymTable {
 }
 
 impl SymTable {
-    fn parse(object: &str, bytes: &[u8]) -> Option<SymTable> {
+    pub(super) fn parse(object: &str, bytes: &[u8]) -> Option<SymTable> {
         let elf = goblin::elf::Elf::parse(bytes).ok()?;
         let loads = elf
             .program_headers
@@ -52,15 +52,28 @@ impl SymTable {
 
     /// The name of the byte at file offset `off`.
     fn name(&self, off: u64) -> Option<String> {
+        self.name_shown(off, 0)
+    }
+
+    /// The ELF virtual address of file offset `off`, through the PT_LOAD
+    /// segment holding it.
+    pub(super) fn vaddr(&self, off: u64) -> Option<u64> {
         let &(p_off, p_vaddr, _) = self.loads.iter().find(|&&(o, _, sz)| o <= off && off < o + sz.max(1))?;
-        let vaddr = p_vaddr + (off - p_off);
+        Some(p_vaddr + (off - p_off))
+    }
+
+    /// The name of the function holding file offset `off`, with the offset
+    /// of `off + shown` into it: a caller's frame is named by its call
+    /// (the byte before the return address) and shows the return address.
+    pub(super) fn name_shown(&self, off: u64, shown: u64) -> Option<String> {
+        let vaddr = self.vaddr(off)?;
         let i = self.syms.partition_point(|s| s.0 <= vaddr);
         if let Some((start, size, name)) = i.checked_sub(1).map(|i| &self.syms[i]) {
             if vaddr < start + (*size).max(1) {
-                return Some(format!("{name}+{:#x}", vaddr - start));
+                return Some(format!("{name}+{:#x}", vaddr + shown - start));
             }
         }
-        Some(format!("{}+{vaddr:#x}", self.object))
+        Some(format!("{}+{:#x}", self.object, vaddr + shown))
     }
 }
 
@@ -81,28 +94,39 @@ impl Symbols {
     /// VMA's file.
     pub fn lookup(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
         let Backing::File { file, pgoff } = &vma.backing else { return None };
-        let table = self
-            .tables
-            .entry(file.id)
-            .or_insert_with(|| {
-                let data = data?;
-                let size = data.size();
-                if size > MAX_FILE {
-                    return None;
-                }
-                let mut bytes = vec![0u8; size as usize];
-                let mut done = 0;
-                while done < bytes.len() {
-                    match data.read_at(done as u64, &mut bytes[done..]) {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => done += n,
-                    }
-                }
-                let object = file.path.rsplit('/').next().unwrap_or(&file.path);
-                SymTable::parse(object, &bytes[..done]).map(Arc::new)
-            })
-            .clone()?;
+        let table = self.table(file, data)?;
         let off = ip - vma.start + pgoff * PAGE_SIZE;
         table.name(off).map(Arc::from)
     }
+
+    /// `file`'s table, read from `data` the first time.
+    pub(super) fn table(&mut self, file: &FileRef, data: Option<&Arc<dyn FileData>>) -> Option<Arc<SymTable>> {
+        self.tables
+            .entry(file.id)
+            .or_insert_with(|| {
+                let bytes = read_file(data?)?;
+                let object = file.path.rsplit('/').next().unwrap_or(&file.path);
+                SymTable::parse(object, &bytes).map(Arc::new)
+            })
+            .clone()
+    }
+}
+
+/// A mapped file's bytes, read from the page cache's copy of it; `None`
+/// past [`MAX_FILE`].
+pub(super) fn read_file(data: &Arc<dyn FileData>) -> Option<Vec<u8>> {
+    let size = data.size();
+    if size > MAX_FILE {
+        return None;
+    }
+    let mut bytes = vec![0u8; size as usize];
+    let mut done = 0;
+    while done < bytes.len() {
+        match data.read_at(done as u64, &mut bytes[done..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => done += n,
+        }
+    }
+    bytes.truncate(done);
+    Some(bytes)
 }

@@ -92,6 +92,7 @@ impl TestKernel {
             fill_pages: 1,
             fault_around_pages: 0,
             record: true,
+            stacks: false,
         };
         let mut k = KernelState::new(phys, backing.clone(), recorder, vfs, cfg, kt);
         let image =

@@ -151,3 +151,31 @@ impl KernelState {
         good
     }
 }
+
+/// Reads user memory of `space` at `addr` into `buf` only if every page of
+/// it is mapped for the user and already in RAM (its own page or the zero
+/// page): nothing is faulted in, swapped in or marked accessed, so a
+/// reader that only looks (the unwinder) changes nothing the program or
+/// the timeline could see. False if any page is not so.
+pub fn peek(space: &crate::mm::AddressSpace, phys: &crate::mm::Phys, addr: u64, buf: &mut [u8]) -> bool {
+    let Some(end) = addr.checked_add(buf.len() as u64).filter(|&e| e <= USER_TOP) else { return false };
+    let mut at = addr;
+    while at < end {
+        let off = at % PAGE_SIZE;
+        let n = (PAGE_SIZE - off).min(end - at) as usize;
+        let pte = space.pte(at);
+        if !pte.user_accessible() {
+            return false;
+        }
+        let gpa = pte.frame();
+        if !phys.frame(gpa).is_some_and(|f| matches!(f.residency, Residency::Resident | Residency::Zero)) {
+            return false;
+        }
+        let i = (at - addr) as usize;
+        if !phys.read(gpa, off, &mut buf[i..i + n]) {
+            return false;
+        }
+        at += n as u64;
+    }
+    true
+}

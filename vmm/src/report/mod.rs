@@ -6,6 +6,7 @@
 //! [`Outcome`]: crate::Outcome
 
 pub mod diff;
+pub mod folded;
 pub mod html;
 pub mod rows;
 pub mod summary;

@@ -2,8 +2,10 @@
 //! kept events or from a saved CSV (so `faultline report t.csv` draws the
 //! same pictures as `--report` during the run).
 
+use std::collections::BTreeMap;
+
 use super::diff::DiffError;
-use crate::timeline::{Event, RegionTable};
+use crate::timeline::{Event, Frame, RegionTable};
 
 /// One timeline row, with the columns the reports draw (the CSV's words
 /// for access, event and origin).
@@ -33,6 +35,17 @@ pub struct Row {
     pub rss: u64,
     /// [`Event::symbol`], or empty.
     pub symbol: String,
+    /// The number of [`Event::stack`] in the run's [`StackTable`], 0 for
+    /// none.
+    pub stack: u64,
+    /// [`Event::parent`].
+    pub parent: u32,
+    /// [`Event::comm`], or empty.
+    pub comm: String,
+    /// [`Event::sandbox_rss`] (0 in timelines older than the column).
+    pub sandbox_rss: u64,
+    /// [`Event::swap`] (0 in timelines older than the column).
+    pub swap: u64,
 }
 
 impl Row {
@@ -51,7 +64,18 @@ impl Row {
             tid: e.tid,
             rss: e.rss,
             symbol: e.symbol.as_deref().unwrap_or("").to_string(),
+            stack: e.stack.as_ref().map_or(0, |s| s.id),
+            parent: e.parent,
+            comm: e.comm.as_deref().unwrap_or("").to_string(),
+            sandbox_rss: e.sandbox_rss,
+            swap: e.swap,
         }
+    }
+
+    /// Whether this row is a process's or thread's `fork`, `clone`,
+    /// `exec` or `exit`.
+    pub fn is_lifecycle(&self) -> bool {
+        matches!(self.event.as_str(), "fork" | "clone" | "exec" | "exit")
     }
 
     /// Whether this row is one of the program's page faults.
@@ -116,9 +140,26 @@ pub fn read_csv(path: &str) -> Result<Vec<Row>, DiffError> {
         return Err(DiffError::NotATimeline(path.to_string()));
     }
     let col = |n: &str| header.iter().position(|h| *h == n);
-    let c =
-        ["seq", "time_ns", "region", "gva", "access", "event", "latency_ns", "origin", "pid", "tid", "rss", "symbol"]
-            .map(col);
+    let c = [
+        "seq",
+        "time_ns",
+        "region",
+        "gva",
+        "access",
+        "event",
+        "latency_ns",
+        "origin",
+        "pid",
+        "tid",
+        "rss",
+        "symbol",
+        "stack",
+        "parent",
+        "comm",
+        "sandbox_rss",
+        "swap",
+    ]
+    .map(col);
     let mut rows = Vec::new();
     for (n, line) in lines.enumerate() {
         let f = super::diff::split(line);
@@ -140,7 +181,69 @@ pub fn read_csv(path: &str) -> Result<Vec<Row>, DiffError> {
             tid: num(9) as u32,
             rss: num(10),
             symbol: get(11).to_string(),
+            stack: num(12),
+            parent: num(13) as u32,
+            comm: crate::text::tame(get(14)),
+            sandbox_rss: num(15),
+            swap: num(16),
         });
     }
     Ok(rows)
+}
+
+/// The call stacks a timeline's rows refer to by number ([`Row::stack`]),
+/// each innermost frame first.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct StackTable(pub BTreeMap<u64, Vec<Frame>>);
+
+impl StackTable {
+    /// The stacks of kept events.
+    pub fn from_events(events: &[Event]) -> StackTable {
+        let mut t = BTreeMap::new();
+        for st in events.iter().filter_map(|e| e.stack.as_ref()).filter(|s| s.id != 0) {
+            t.entry(st.id).or_insert_with(|| st.frames.to_vec());
+        }
+        StackTable(t)
+    }
+
+    /// The stacks table written beside the timeline at `timeline`
+    /// ([`stacks_path`](crate::timeline::stacks_path)); empty if there is
+    /// none (a run without stacks, or an older timeline).
+    pub fn read_beside(timeline: &str) -> Result<StackTable, DiffError> {
+        let path = crate::timeline::stacks_path(std::path::Path::new(timeline));
+        let path = path.to_string_lossy().into_owned();
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(StackTable::default()),
+            Err(source) => return Err(DiffError::Io { path, source }),
+        };
+        let mut lines = text.lines();
+        if lines.next() != Some(crate::timeline::STACKS_HEADER) {
+            return Err(DiffError::Bad { path, line: 1, what: "not a stacks table".into() });
+        }
+        let mut t: BTreeMap<u64, Vec<Frame>> = BTreeMap::new();
+        for (n, line) in lines.enumerate() {
+            let f = super::diff::split(line);
+            let bad = |what: &str| DiffError::Bad { path: path.clone(), line: n + 2, what: what.into() };
+            let [id, frame, ip, symbol, source] = f.as_slice() else { return Err(bad("wrong number of fields")) };
+            let (Ok(id), Ok(frame)) = (id.parse::<u64>(), frame.parse::<usize>()) else {
+                return Err(bad("stack and frame must be numbers"));
+            };
+            let frames = t.entry(id).or_default();
+            if frame != frames.len() {
+                return Err(bad("frames out of order"));
+            }
+            frames.push(Frame {
+                ip: hex(ip),
+                symbol: crate::text::tame(symbol).into(),
+                source: (!source.is_empty()).then(|| crate::text::tame(source).into()),
+            });
+        }
+        Ok(StackTable(t))
+    }
+
+    /// Stack `id`'s frames, innermost first.
+    pub fn get(&self, id: u64) -> Option<&[Frame]> {
+        self.0.get(&id).map(Vec::as_slice)
+    }
 }

@@ -1,8 +1,9 @@
 //! `--trace FILE.json`: the timeline in Chrome's trace-event format, which
 //! Perfetto UI and chrome://tracing open. A track per process and thread,
-//! an instant event per page event (address, event, access, latency and
-//! symbol in its args), and counter tracks of resident pages per process
-//! and per region.
+//! each named by the process's `comm`; a slice per process's life (fork or
+//! exec to exit); an instant event per page event (address, event, access,
+//! latency and symbol in its args) and per fork, clone, exec and exit; and
+//! counter tracks of resident pages per process and per region.
 
 use std::collections::BTreeMap;
 
@@ -37,12 +38,39 @@ pub fn to_json(rows: &[Row], calls: &[CallRecord], comms: &BTreeMap<u32, String>
     for c in calls {
         threads.insert((c.pid, c.tid), ());
     }
-    for (&pid, comm) in comms {
+    // Names: the last the rows gave each process (its exec), else the
+    // caller's.
+    let mut names: BTreeMap<u32, String> = comms.clone();
+    // Lives: from the first row (its fork or exec) to its exit.
+    let mut lives: BTreeMap<u32, (u64, Option<u64>)> = BTreeMap::new();
+    for r in rows.iter().filter(|r| r.pid != 0) {
+        let life = lives.entry(r.pid).or_insert((r.time_ns, None));
+        if r.is_lifecycle() && !r.comm.is_empty() {
+            names.insert(r.pid, r.comm.clone());
+        }
+        if r.event == "exit" {
+            life.1 = Some(r.time_ns);
+        }
+    }
+    let end_ns = rows.iter().map(|r| r.time_ns).max().unwrap_or(0);
+    for (&pid, comm) in &names {
         events.push(json!({"ph": "M", "name": "process_name", "pid": pid, "tid": 0, "args": {"name": format!("{comm} [{pid}]")}}));
     }
     for &(pid, tid) in threads.keys() {
-        let name = if tid == 0 { "faultline (VMM)".to_string() } else { format!("thread {tid}") };
+        let name = match (tid, names.get(&pid)) {
+            (0, _) => "faultline (VMM)".to_string(),
+            (_, Some(comm)) => format!("{comm} {tid}"),
+            (_, None) => format!("thread {tid}"),
+        };
         events.push(json!({"ph": "M", "name": "thread_name", "pid": pid, "tid": tid, "args": {"name": name}}));
+    }
+    for (&pid, &(start, end)) in &lives {
+        let name = names.get(&pid).map_or_else(|| format!("pid {pid}"), |c| format!("{c} [{pid}]"));
+        events.push(json!({
+            "ph": "X", "name": name, "cat": "process", "pid": pid, "tid": pid,
+            "ts": start as f64 / 1e3, "dur": (end.unwrap_or(end_ns) - start) as f64 / 1e3,
+            "args": {"exited": end.is_some()},
+        }));
     }
     let mut region_rss: BTreeMap<(u32, &str), i64> = BTreeMap::new();
     let steps = super::rows::resident_steps(rows);
@@ -58,6 +86,9 @@ pub fn to_json(rows: &[Row], calls: &[CallRecord], comms: &BTreeMap<u32, String>
         });
         if !r.symbol.is_empty() {
             args["symbol"] = json!(r.symbol);
+        }
+        if r.is_lifecycle() {
+            args = json!({"parent": r.parent, "comm": r.comm, "rss": r.rss});
         }
         events.push(json!({
             "ph": "i", "s": "t", "name": r.event, "cat": r.origin,

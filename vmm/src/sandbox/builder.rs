@@ -497,6 +497,26 @@ impl SandboxBuilder {
         self
     }
 
+    /// Unwinds the call stack of each fault that comes with registers (the
+    /// first touch of each `fill_pages` block, file pages, copy-on-write;
+    /// every first touch with `fill_pages(1)`) into its event's
+    /// [`stack`](crate::timeline::Event::stack). Off by default.
+    ///
+    /// ```
+    /// use faultline::{Program, Sandbox};
+    ///
+    /// let outcome = Sandbox::builder(Program::demo()).fill_pages(1).stacks(true).keep_events().build()?.run()?;
+    /// let stack = outcome.events.iter().find_map(|e| e.stack.as_ref()).expect("a fault with a stack");
+    /// // The innermost frame is the faulting instruction.
+    /// let fault = outcome.events.iter().find(|e| e.stack.as_ref() == Some(stack)).unwrap();
+    /// assert_eq!(stack.frames[0].ip, fault.ip);
+    /// # Ok::<(), faultline::Error>(())
+    /// ```
+    pub fn stacks(mut self, on: bool) -> Self {
+        self.config.stacks = on;
+        self
+    }
+
     /// Linux's fault_around_bytes (0, the default, for none; 64 KiB is
     /// Linux's): a read fault in a file mapping also maps the cached pages
     /// of its window, one fault, each other page a `fault-around` row.

@@ -144,6 +144,11 @@ pub struct Config {
     /// Record the timeline (off: the same faults are resolved and nothing
     /// is written down; `faultline bench` measures the difference).
     pub record: bool,
+    /// Unwind the call stack of each fault that comes with registers (see
+    /// `fill_pages`) into its event's `stack`: the `.eh_frame` CFI of the
+    /// mapped ELF objects (frame pointers where there is none), named by
+    /// their symbol tables and DWARF lines. Off by default.
+    pub stacks: bool,
     /// Linux's fault_around_bytes: a read fault in a file mapping also maps
     /// the cached pages around it, counted as one fault, each a
     /// `fault-around` row. 0 (the default) keeps one fault per page
@@ -196,6 +201,7 @@ impl Default for Config {
             keep_events: false,
             fill_pages: crate::mm::FILL_PAGES,
             record: true,
+            stacks: false,
             fault_around: 0,
             root: PathBuf::from("/"),
             cwd: None,

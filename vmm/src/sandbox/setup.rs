@@ -114,6 +114,7 @@ impl Sandbox {
             fill_pages: config.fill_pages,
             fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
             record: config.record,
+            stacks: config.stacks,
         };
         // The layer is a tmpfs: as many inodes as half of RAM's pages
         // (shmem's default nr_inodes).

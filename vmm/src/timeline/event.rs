@@ -1,6 +1,6 @@
 //! Timeline events.
 
-use super::RegionId;
+use super::{RegionId, Stack};
 
 /// How the page was touched, as the fault reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -73,6 +73,19 @@ pub enum EventKind {
         /// Its si_code.
         code: i32,
     },
+    /// A new process (fork, vfork, clone without CLONE_THREAD): `pid` is
+    /// the child, `parent` its parent, `rss` the child's resident pages
+    /// (the pages it shares with its parent, counted as Linux counts them).
+    Fork,
+    /// A new thread of process `pid`: `tid` is the thread, `parent` the
+    /// thread that made it.
+    Clone,
+    /// Process `pid` became a new program (execve): `comm` its new name,
+    /// `rss` the new image's resident pages.
+    Exec,
+    /// Process `pid` ended (its last thread gone): `rss` is 0, its memory
+    /// given back.
+    Exit,
 }
 
 impl EventKind {
@@ -93,11 +106,15 @@ impl EventKind {
             EventKind::OomKill => "oom-kill",
             EventKind::Release => "release",
             EventKind::Signal { .. } => "signal",
+            EventKind::Fork => "fork",
+            EventKind::Clone => "clone",
+            EventKind::Exec => "exec",
+            EventKind::Exit => "exit",
         }
     }
 
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 13] = [
+    pub const ALL: [EventKind; 17] = [
         EventKind::ZeroFill,
         EventKind::FileCopy,
         EventKind::CacheHit,
@@ -111,6 +128,10 @@ impl EventKind {
         EventKind::Evict,
         EventKind::OomKill,
         EventKind::Release,
+        EventKind::Fork,
+        EventKind::Clone,
+        EventKind::Exec,
+        EventKind::Exit,
     ];
 
     /// Whether a guest touch behind this event is one of the program's
@@ -120,6 +141,12 @@ impl EventKind {
             self,
             EventKind::ZeroFill | EventKind::FileCopy | EventKind::CacheHit | EventKind::Cow | EventKind::SwapIn
         )
+    }
+
+    /// Whether it is a row about a process's or thread's life rather than
+    /// a page: `fork`, `clone`, `exec`, `exit`.
+    pub fn is_lifecycle(self) -> bool {
+        matches!(self, EventKind::Fork | EventKind::Clone | EventKind::Exec | EventKind::Exit)
     }
 
     /// Whether it is a major fault (the data had to be read in).
@@ -186,6 +213,21 @@ pub struct Event {
     pub symbol: Option<std::sync::Arc<str>>,
     /// Start of the mapping (VMA) holding `gva`; 0 if none does now.
     pub mapping: u64,
+    /// The call stack of the fault, where it came with registers (see
+    /// `ip`) and the sandbox unwinds (`--folded`, `--flamegraph`,
+    /// `--report`, [`SandboxBuilder::stacks`](crate::SandboxBuilder::stacks)).
+    pub stack: Option<Stack>,
+    /// Lifecycle rows: the parent process (`fork`, `exec`, `exit`) or the
+    /// thread that made this one (`clone`); 0 otherwise.
+    pub parent: u32,
+    /// Lifecycle rows: the process's name (`comm`) then; `None` otherwise.
+    pub comm: Option<std::sync::Arc<str>>,
+    /// The whole sandbox's resident pages after this row (every process's
+    /// pages, a shared page once, and the page cache): what `--mem` and
+    /// `--rss-limit` cap.
+    pub sandbox_rss: u64,
+    /// Pages in the swap store after this row.
+    pub swap: u64,
 }
 
 impl Event {
@@ -210,6 +252,11 @@ impl Event {
             ip: 0,
             symbol: None,
             mapping: 0,
+            stack: None,
+            parent: 0,
+            comm: None,
+            sandbox_rss: 0,
+            swap: 0,
         }
     }
 

@@ -14,12 +14,14 @@ mod csv;
 mod event;
 mod recorder;
 mod region;
+mod stack;
 mod summary;
 
-pub use csv::{write_csv, CsvSink, CSV_HEADER};
+pub use csv::{stacks_path, write_csv, write_stacks, CsvSink, CSV_HEADER, STACKS_HEADER};
 pub use event::{Access, Event, EventKind, Origin, Prefault};
 pub use recorder::{EachEvent, EventSink};
 pub(crate) use recorder::{KeepEvents, Recorder};
 pub use region::{Region, RegionId, RegionKind, RegionTable};
+pub use stack::{Frame, Stack};
 pub(crate) use summary::RegionShape;
 pub use summary::{ProcessSummary, RegionSummary, Summary};

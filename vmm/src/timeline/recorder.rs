@@ -9,7 +9,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use super::summary::RegionCounts;
-use super::{Event, Origin, RegionId, RegionKind, RegionTable};
+use super::{Event, Frame, Origin, RegionId, RegionKind, RegionTable};
+
+/// Most distinct stacks a run numbers; later new ones go unnumbered (their
+/// rows' `stack` column is empty), so a run's memory stays bounded.
+pub const MAX_STACKS: usize = 1 << 20;
 
 /// Where events go as they happen.
 pub trait EventSink: Send {
@@ -59,6 +63,8 @@ pub struct Recorder {
     vmm_pages: HashMap<u32, u64>,
     /// The first error a sink gave; recording goes on without it.
     error: Option<io::Error>,
+    /// Each distinct stack's number.
+    stacks: HashMap<Arc<[Frame]>, u64>,
 }
 
 impl Recorder {
@@ -71,6 +77,7 @@ impl Recorder {
             counts: HashMap::new(),
             vmm_pages: HashMap::new(),
             error: None,
+            stacks: HashMap::new(),
         }
     }
 
@@ -97,7 +104,21 @@ impl Recorder {
         e.seq = self.seq;
         self.seq += 1;
         e.time_ns = at.saturating_duration_since(self.start).as_nanos() as u64;
-        self.counts.entry((e.pid, e.region)).or_default().add(&e);
+        if let Some(st) = &mut e.stack {
+            let next = self.stacks.len() as u64 + 1;
+            st.id = match self.stacks.get(&st.frames) {
+                Some(&id) => id,
+                None if self.stacks.len() < MAX_STACKS => {
+                    self.stacks.insert(st.frames.clone(), next);
+                    next
+                }
+                None => 0,
+            };
+        }
+        // A process's life is no region's.
+        if !e.kind.is_lifecycle() {
+            self.counts.entry((e.pid, e.region)).or_default().add(&e);
+        }
         if e.origin == Origin::Vmm && e.kind.is_fault() {
             *self.vmm_pages.entry(e.pid).or_default() += 1;
         }

@@ -1,0 +1,54 @@
+//! What unwinding each fault's call stack costs: the bench guest's first
+//! touches with and without stacks, by the guest's own clock, in one run
+//! (`--fill-pages 1`, so that every first touch traps with its registers
+//! and is unwound; and the default 16, where one in 16 is).
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::BenchError;
+use crate::{Config, ExitStatus, Output, Program, Sandbox};
+
+/// Guest ns per first touch, median of the rounds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub(crate) struct Stacks {
+    pub(crate) pages: u64,
+    pub(crate) fill1_ns: f64,
+    pub(crate) fill1_stacks_ns: f64,
+    pub(crate) fill16_ns: f64,
+    pub(crate) fill16_stacks_ns: f64,
+}
+
+fn touch_ns(image: &Program, pages: u64, fill_pages: u64, stacks: bool) -> Result<f64, BenchError> {
+    let out = Output::capture();
+    let config = Config {
+        argv: vec!["touch".into(), pages.to_string()],
+        fill_pages,
+        stacks,
+        stdout: out.clone(),
+        stderr: Output::capture(),
+        timeout: Some(Duration::from_secs(120)),
+        ..Config::default()
+    };
+    let outcome = Sandbox::new(image.clone(), config)?.run()?;
+    let text = out.captured();
+    text.split_whitespace()
+        .find_map(|w| w.strip_prefix("ns="))
+        .and_then(|v| v.parse::<u64>().ok())
+        .filter(|_| outcome.status == ExitStatus::Exited(0))
+        .map(|ns| ns as f64 / pages as f64)
+        .ok_or(BenchError::Guest(outcome.status, text))
+}
+
+/// The four ways, interleaved round by round (the machine's load moves).
+pub(crate) fn measure(image: &Program, pages: u64, repeat: u32) -> Result<Stacks, BenchError> {
+    let mut v: [Vec<f64>; 4] = Default::default();
+    for _ in 0..repeat {
+        for (i, (fill, stacks)) in [(1, false), (1, true), (16, false), (16, true)].into_iter().enumerate() {
+            v[i].push(touch_ns(image, pages, fill, stacks)?);
+        }
+    }
+    let [a, b, c, d] = v.map(|mut s| super::median(&mut s));
+    Ok(Stacks { pages, fill1_ns: a, fill1_stacks_ns: b, fill16_ns: c, fill16_stacks_ns: d })
+}

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::process::Pid;
 use super::syscalls::{Arg, Class, Syscall};
-use super::KernelState;
+use super::{Errno, KernelState};
 
 /// Where strace lines go.
 #[derive(Clone, Debug)]
@@ -387,12 +387,12 @@ pub fn line(
     match ret {
         None => out.push_str(" = ?"),
         // Never seen by the program: restarted, or EINTR on the way out.
-        Some(r) if r == -512 || r == -514 || r == -516 => {
-            let e = super::Errno(-r as i32);
+        Some(r) if Errno::from_ret(r).is_some_and(Errno::is_restart) => {
+            let e = Errno(-r as i32);
             let _ = write!(out, " = ? {} ({})", e.name(), e.describe());
         }
-        Some(r) if (-4095..0).contains(&r) => {
-            let e = super::Errno(-r as i32);
+        Some(r) if Errno::from_ret(r).is_some() => {
+            let e = Errno(-r as i32);
             let _ = write!(out, " = -1 {}", e.name());
             let d = e.describe();
             if !d.is_empty() {

@@ -626,7 +626,7 @@ impl Ctx<'_> {
                     let mut c = st.counts.lock().unwrap_or_else(|p| p.into_inner());
                     let slot = c.entry(e.name).or_insert((0, 0, Default::default()));
                     slot.0 += 1;
-                    slot.1 += u64::from((-4095..0).contains(&ret));
+                    slot.1 += u64::from(Errno::from_ret(ret).is_some());
                     slot.2 += took;
                 } else {
                     let name_args = if entry.is_none() {

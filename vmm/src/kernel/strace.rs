@@ -227,13 +227,16 @@ fn quote(b: &[u8], limit: usize, more: bool) -> String {
     s
 }
 
-fn flags(v: u64, names: &[(u64, &str)], zero: &str) -> String {
+/// `v` as `A|B|0x…` from the bits in `names` (each table in turn, the
+/// first that matches taking its bits), `zero` if it is 0.
+fn flags<T: Copy + Into<u64>>(v: u64, names: &[&[(T, &str)]], zero: &str) -> String {
     if v == 0 {
         return zero.into();
     }
     let mut parts = Vec::new();
     let mut left = v;
-    for &(bit, name) in names {
+    for &(bit, name) in names.iter().copied().flatten() {
+        let bit: u64 = bit.into();
         if bit != 0 && left & bit == bit {
             parts.push(name.to_string());
             left &= !bit;
@@ -247,6 +250,7 @@ fn flags(v: u64, names: &[(u64, &str)], zero: &str) -> String {
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
+    use super::abi::{mman, name_of};
     use super::syscalls::names::*;
     match a {
         Arg::Int => (v as i32).to_string(),
@@ -292,19 +296,10 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 quote(&b, 32, n > 32)
             }
         }
-        Arg::Prot => flags(
-            v,
-            &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x0100_0000, "PROT_GROWSDOWN")],
-            "PROT_NONE",
-        ),
+        Arg::Prot => flags(v, &[mman::PROT], "PROT_NONE"),
         Arg::MapFlags => {
-            let kind = match v & 0xf {
-                1 => "MAP_SHARED",
-                2 => "MAP_PRIVATE",
-                3 => "MAP_SHARED_VALIDATE",
-                _ => "",
-            };
-            let rest = flags(v & !0xf, MAP_FLAGS, "");
+            let kind = name_of(mman::MAP_TYPES, v & mman::MAP_TYPE).unwrap_or("");
+            let rest = flags(v & !mman::MAP_TYPE, &[mman::MAP_FLAGS], "");
             match (kind.is_empty(), rest.is_empty()) {
                 (false, false) => format!("{kind}|{rest}"),
                 (false, true) => kind.into(),
@@ -318,7 +313,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 2 => "O_RDWR",
                 _ => "O_ACCMODE",
             };
-            let rest = flags(v & !3, OPEN_FLAGS, "");
+            let rest = flags(v & !3, &[OPEN_FLAGS], "");
             if rest.is_empty() {
                 acc.into()
             } else {
@@ -326,7 +321,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             }
         }
         Arg::Mode => format!("{v:#o}"),
-        Arg::Madvise => MADVICE.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
+        Arg::Madvise => name_of(mman::MADVICE, v).map_or(v.to_string(), str::to_string),
         Arg::Signal => {
             if (1..=64).contains(&v) {
                 super::signal::name(v as i32)
@@ -340,7 +335,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         Arg::Clock => CLOCKS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
         Arg::ArchPrctl => ARCH_PRCTL.iter().find(|(n, _)| *n == v).map_or(format!("{v:#x}"), |(_, s)| s.to_string()),
         Arg::Resource => RLIMITS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
-        Arg::CloneFlags => flags(v, CLONE_FLAGS, "0"),
+        Arg::CloneFlags => flags(v, &[CLONE_FLAGS], "0"),
         Arg::FutexOp => {
             let op = FUTEX_OPS.get((v & 0x7f) as usize).copied().unwrap_or("FUTEX_?");
             let p = if v & 128 != 0 { "_PRIVATE" } else { "" };
@@ -350,9 +345,9 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             .get(v as usize)
             .map_or(v.to_string(), |s| s.to_string()),
         Arg::Fcntl => FCNTL.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
-        Arg::WaitOpts => flags(
+        Arg::WaitOpts => flags::<u64>(
             v,
-            &[
+            &[&[
                 (1, "WNOHANG"),
                 (2, "WUNTRACED"),
                 (4, "WEXITED"),
@@ -360,7 +355,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 (0x0100_0000, "WNOWAIT"),
                 (0x8000_0000, "__WCLONE"),
                 (0x4000_0000, "__WALL"),
-            ],
+            ]],
             "0",
         ),
     }

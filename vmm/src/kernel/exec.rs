@@ -540,7 +540,8 @@ impl KernelState {
         limits: super::limits::Limits,
         stdio: [super::files::FileKind; 3],
     ) -> Result<Tid, Errno> {
-        use super::files::{Fd, FdTable, OpenFile, O_RDONLY, O_WRONLY};
+        use super::abi::fcntl::{O_RDONLY, O_WRONLY};
+        use super::files::{Fd, FdTable, OpenFile};
         use super::process::{ProcState, Process};
         let pid = self.alloc_id();
         let stack = limits.cur(RLIMIT_STACK);

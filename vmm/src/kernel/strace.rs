@@ -250,7 +250,7 @@ fn flags<T: Copy + Into<u64>>(v: u64, names: &[&[(T, &str)]], zero: &str) -> Str
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::abi::{mman, name_of};
+    use super::abi::{fcntl, mman, name_of};
     use super::syscalls::names::*;
     match a {
         Arg::Int => (v as i32).to_string(),
@@ -263,10 +263,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 format!("{v:#x}")
             }
         }
-        Arg::Fd => match v as i32 {
-            -100 => "AT_FDCWD".into(),
-            fd => fd.to_string(),
-        },
+        Arg::Fd => name_of(fcntl::DIRFDS, v as i32).map_or((v as i32).to_string(), str::to_string),
         Arg::Path => {
             if v == 0 {
                 return "NULL".into();
@@ -307,13 +304,9 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             }
         }
         Arg::OpenFlags => {
-            let acc = match v & 3 {
-                0 => "O_RDONLY",
-                1 => "O_WRONLY",
-                2 => "O_RDWR",
-                _ => "O_ACCMODE",
-            };
-            let rest = flags(v & !3, &[OPEN_FLAGS], "");
+            let mode = fcntl::O_ACCMODE as u64;
+            let acc = name_of(fcntl::O_ACCMODES, (v & mode) as u32).unwrap_or("O_ACCMODE");
+            let rest = flags(v & !mode, &[fcntl::O_FLAGS], "");
             if rest.is_empty() {
                 acc.into()
             } else {
@@ -341,10 +334,8 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             let p = if v & 128 != 0 { "_PRIVATE" } else { "" };
             format!("{op}{p}")
         }
-        Arg::Whence => ["SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE"]
-            .get(v as usize)
-            .map_or(v.to_string(), |s| s.to_string()),
-        Arg::Fcntl => FCNTL.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
+        Arg::Whence => name_of(fcntl::WHENCE, v).map_or(v.to_string(), str::to_string),
+        Arg::Fcntl => name_of(fcntl::FCNTL_CMDS, v).map_or(v.to_string(), str::to_string),
         Arg::WaitOpts => flags::<u64>(
             v,
             &[&[

@@ -15,6 +15,7 @@
 //! layout that drifts from Linux's fails to compile.
 
 pub mod errno;
+pub mod fcntl;
 pub mod mman;
 
 /// Defines Linux constants and, from the same lines, the table of their

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::host::HostFd;
 use super::overlay::{new_meta, now, Body, Entry, Inode, MemData, Names};
 use super::vfs::{Layer, Lookup, Meta, Node, Vfs, S_IFDIR, S_IFLNK, S_IFREG};
+use crate::kernel::abi::fcntl::RENAME_EXCHANGE;
 use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
 use crate::mm::FileData;
@@ -314,8 +315,7 @@ impl Vfs {
     ) -> Result<(), Errno> {
         if let (Node::Host { fd: a, layer: Layer::ReadWrite, .. }, Node::Host { fd: b, .. }) = (&adir.node, &bdir.node)
         {
-            const RENAME_EXCHANGE: u32 = 2;
-            return a.rename(aname, b, bname, RENAME_EXCHANGE);
+            return a.rename(aname, b, bname, RENAME_EXCHANGE as u32);
         }
         let ia = self.copy_up(aname, anode)?;
         let ib = self.copy_up(bname, bnode)?;

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::super::abi::fcntl::*;
 use super::super::cred::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::overlay::Body;
@@ -17,29 +18,7 @@ use super::super::task::Ctx;
 use super::fschange;
 use crate::arch::PAGE_SIZE;
 
-pub const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_NO_AUTOMOUNT: u64 = 0x800;
-const AT_EMPTY_PATH: u64 = 0x1000;
-const AT_EACCESS: u64 = 0x200;
-const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 
-const F_DUPFD: u64 = 0;
-const F_GETFD: u64 = 1;
-const F_SETFD: u64 = 2;
-const F_GETFL: u64 = 3;
-const F_SETFL: u64 = 4;
-const F_GETLK: u64 = 5;
-const F_SETLK: u64 = 6;
-const F_SETLKW: u64 = 7;
-const F_SETOWN: u64 = 8;
-const F_GETOWN: u64 = 9;
-const F_DUPFD_CLOEXEC: u64 = 1030;
-const F_SETPIPE_SZ: u64 = 1031;
-const F_GETPIPE_SZ: u64 = 1032;
-const F_ADD_SEALS: u64 = 1033;
-const F_GET_SEALS: u64 = 1034;
-const FD_CLOEXEC: u64 = 1;
 
 /// The kernel's struct stat (x86-64).
 #[repr(C)]
@@ -365,7 +344,7 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                     let last = c.last().map_or("", String::as_str);
                     // clear_refs is 0200: write-only.
                     if (write && last != "oom_score_adj" && last != "clear_refs")
-                        || (last == "clear_refs" && flags & O_ACCMODE != super::super::files::O_WRONLY)
+                        || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)
                     {
                         return Err(EACCES);
                     }
@@ -457,8 +436,6 @@ pub fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const CLOSE_RANGE_UNSHARE: u64 = 2;
-    const CLOSE_RANGE_CLOEXEC: u64 = 4;
     let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2]);
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(EINVAL);
@@ -792,10 +769,10 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         // One host, no other locker: locks are granted; F_GETLK says the
         // range is free (l_type = F_UNLCK).
         F_GETLK => {
-            ctx.write_user(arg, &2u16.to_le_bytes())?;
+            ctx.write_struct(arg, &F_UNLCK)?;
             Ok(0)
         }
-        F_SETLK | F_SETLKW | 36..=38 => Ok(0),
+        F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
         F_SETOWN => Ok(0),
         F_GETOWN => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
@@ -811,7 +788,7 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn flock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     ctx.proc().files.file(a[0] as i32)?;
-    if a[1] & !(1 | 2 | 4 | 8) != 0 || a[1] & 7 == 0 {
+    if a[1] & !(LOCK_SH | LOCK_EX | LOCK_NB | LOCK_UN) != 0 || a[1] & (LOCK_SH | LOCK_EX | LOCK_NB) == 0 {
         return Err(EINVAL);
     }
     Ok(0)

@@ -7,25 +7,15 @@
 
 use std::sync::Arc;
 
+use super::super::abi::fcntl::*;
 use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::vfs::{join, Layer, Lookup, Meta, Node, NAME_MAX, S_IFDIR, S_IFLNK, S_IFREG, S_ISVTX};
 use super::super::files::*;
 use super::super::kmem::LayerNeed;
 use super::super::task::Ctx;
-use super::fs::{cred, fmeta, install, last_name, lookup, read_path, AT_FDCWD};
+use super::fs::{cred, fmeta, install, last_name, lookup, read_path};
 
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_REMOVEDIR: u64 = 0x200;
-const AT_SYMLINK_FOLLOW: u64 = 0x400;
-const AT_EMPTY_PATH: u64 = 0x1000;
-const RENAME_NOREPLACE: u64 = 1;
-const RENAME_EXCHANGE: u64 = 2;
-const RENAME_WHITEOUT: u64 = 4;
-const UTIME_NOW: i64 = (1 << 30) - 1;
-const UTIME_OMIT: i64 = (1 << 30) - 2;
-const FALLOC_FL_KEEP_SIZE: u64 = 1;
-const FALLOC_FL_PUNCH_HOLE: u64 = 2;
 const S_ISUID: u32 = 0o4000;
 const S_ISGID: u32 = 0o2000;
 /// The largest file (MAX_LFS_FILESIZE).
@@ -671,10 +661,6 @@ fn resize_open(ctx: &mut Ctx, n: &vfs::OpenNode, size: u64) -> SysResult {
     Ok(0)
 }
 
-const F_SEAL_SHRINK: u32 = 2;
-const F_SEAL_GROW: u32 = 4;
-const F_SEAL_WRITE: u32 = 8;
-const F_SEAL_FUTURE_WRITE: u32 = 16;
 
 fn check_seals(i: &overlay::Inode, old: u64, new: u64) -> Result<(), Errno> {
     let s = *i.seals.lock();
@@ -772,15 +758,9 @@ pub fn fsync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const MFD_CLOEXEC: u64 = 1;
-    const MFD_ALLOW_SEALING: u64 = 2;
-    const MFD_HUGETLB: u64 = 4;
-    const MFD_NOEXEC_SEAL: u64 = 8;
-    const MFD_EXEC: u64 = 0x10;
-    const F_SEAL_SEAL: u32 = 1;
     let name = read_path(ctx, a[0]).map_err(|e| if e == ENAMETOOLONG { EINVAL } else { e })?;
     let flags = a[1];
-    if name.len() > 249 || flags & !0x1f != 0 {
+    if name.len() > MFD_NAME_MAX_LEN || flags & !MFD_ALL_FLAGS != 0 {
         return Err(EINVAL);
     }
     if flags & MFD_HUGETLB != 0 || (flags & MFD_NOEXEC_SEAL != 0 && flags & MFD_EXEC != 0) {
@@ -803,11 +783,10 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// fcntl F_ADD_SEALS and F_GET_SEALS: memfds only.
 pub fn seals(ctx: &mut Ctx, f: &Arc<OpenFile>, add: Option<u32>) -> SysResult {
-    const F_SEAL_SEAL: u32 = 1;
     let FileKind::File(n) = &f.kind else { return Err(EINVAL) };
     let Some(i) = n.inode().filter(|_| f.path.starts_with("/memfd:")) else { return Err(EINVAL) };
     let Some(add) = add else { return Ok(*i.seals.lock() as i64) };
-    if add & !0x3f != 0 {
+    if add & !F_SEAL_ALL != 0 {
         return Err(EINVAL);
     }
     if !f.writable() {

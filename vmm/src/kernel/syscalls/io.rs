@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use super::super::abi::fcntl::{O_NONBLOCK, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET};
 use super::super::errno::*;
 use super::super::files::pipe::Io;
 use super::super::files::{FileKind, OpenFile};
@@ -473,8 +474,8 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             // mem_lseek: an unsigned position, set or moved; no end.
             let mut pos = f.pos.lock();
             *pos = match whence {
-                0 => off as u64,
-                1 => pos.wrapping_add(off as u64),
+                SEEK_SET => off as u64,
+                SEEK_CUR => pos.wrapping_add(off as u64),
                 _ => return Err(EINVAL),
             };
             return Ok(*pos as i64);
@@ -484,7 +485,7 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         FileKind::File(n) => n.data.size() as i64,
         FileKind::Dir(_) => 0,
         // seq_lseek: from the start or from here, nothing else.
-        FileKind::Proc { seq: Some(_), .. } if whence > 1 => return Err(EINVAL),
+        FileKind::Proc { seq: Some(_), .. } if whence > SEEK_CUR => return Err(EINVAL),
         FileKind::Proc { seq: Some(_), .. } => 0,
         FileKind::Proc { contents, path, pid, .. } => {
             let held = contents.lock().clone();
@@ -495,13 +496,13 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     };
     let mut pos = f.pos.lock();
     let base = match whence {
-        0 => 0i64,
-        1 => *pos as i64,
-        2 => size,
-        // SEEK_DATA / SEEK_HOLE: a file is all data.
-        3 if off < size => 0,
-        4 if off < size => size - off,
-        3 | 4 => return Err(ENXIO),
+        SEEK_SET => 0i64,
+        SEEK_CUR => *pos as i64,
+        SEEK_END => size,
+        // A file is all data.
+        SEEK_DATA if off < size => 0,
+        SEEK_HOLE if off < size => size - off,
+        SEEK_DATA | SEEK_HOLE => return Err(ENXIO),
         _ => return Err(EINVAL),
     };
     let new = base.checked_add(off).filter(|&n| n >= 0).ok_or(EINVAL)?;
@@ -522,9 +523,9 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             let on = ctx.read_u32(arg)? != 0;
             let mut fl = f.flags.lock();
             if on {
-                *fl |= super::super::files::O_NONBLOCK;
+                *fl |= O_NONBLOCK;
             } else {
-                *fl &= !super::super::files::O_NONBLOCK;
+                *fl &= !O_NONBLOCK;
             }
             return Ok(0);
         }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::super::abi::fcntl::O_PATH;
 use super::super::abi::mman::*;
 use super::super::errno::*;
 use super::super::files::FileKind;
@@ -361,7 +362,7 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut file = None;
     if flags & MAP_ANONYMOUS == 0 {
         let f = ctx.proc().files.file(fd as i32)?;
-        if f.flags() & super::super::files::O_PATH != 0 {
+        if f.flags() & O_PATH != 0 {
             return Err(EBADF);
         }
         if matches!(f.kind, FileKind::Zero) {

@@ -22,6 +22,7 @@ use crate::arch::ring::CallMaps;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use super::abi::fcntl::{F_OFD_SETLKW, F_SETLKW};
 use super::errno::*;
 use super::files::{FileKind, Input};
 use super::process::Pid;
@@ -509,7 +510,7 @@ fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
 
 /// fcntl but for the lock waits (F_SETLKW, F_OFD_SETLKW).
 fn fcntl_never_blocks(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
-    !matches!(a[1], 7 | 38)
+    !matches!(a[1], F_SETLKW | F_OFD_SETLKW)
 }
 
 /// FUTEX_WAKE and FUTEX_WAKE_BITSET: the waking half of a lock.

@@ -7,13 +7,14 @@ use std::time::{Duration, Instant};
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
 use super::super::futex::*;
 use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
 use super::super::signal::{self, SigInfo};
 use super::super::task::Ctx;
-use super::fs::{read_path, AT_FDCWD};
+use super::fs::read_path;
 use crate::arch::layout::USER_TOP;
 
 pub fn getpid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
@@ -203,9 +204,8 @@ pub fn execve(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn execveat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const AT_EMPTY_PATH: u64 = 0x1000;
     let (dirfd, flags) = (a[0] as i32, a[4]);
-    if flags & !(AT_EMPTY_PATH | 0x100) != 0 {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(EINVAL);
     }
     let p = read_path(ctx, a[1])?;

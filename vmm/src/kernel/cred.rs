@@ -9,6 +9,8 @@
 //! and nobody else holds any. Set-user-ID bits of the host's files are not
 //! honoured: the view is mounted nosuid.
 
+use super::abi::limits::NGROUPS_MAX;
+use super::abi::stat::{S_IFDIR, S_IFMT};
 use super::errno::*;
 
 /// Capability numbers (include/uapi/linux/capability.h).
@@ -40,8 +42,6 @@ const CAP_FS_MASK: u64 = (1 << CAP_CHOWN)
     | (1 << CAP_LINUX_IMMUTABLE)
     | (1 << CAP_MKNOD)
     | (1 << CAP_MAC_OVERRIDE);
-/// NGROUPS_MAX.
-pub const NGROUPS_MAX: usize = 65536;
 
 /// inode_permission's mask bits.
 pub const MAY_EXEC: u32 = 1;
@@ -154,7 +154,7 @@ impl Cred {
         if bits & mask == mask {
             return Ok(());
         }
-        let is_dir = mode & super::files::vfs::S_IFMT == super::files::vfs::S_IFDIR;
+        let is_dir = mode & S_IFMT == S_IFDIR;
         if is_dir {
             if mask & MAY_WRITE == 0 && self.capable(CAP_DAC_READ_SEARCH) {
                 return Ok(());
@@ -425,8 +425,7 @@ impl Cred {
 mod tests {
     use super::*;
 
-    const DIR: u32 = 0o040000;
-    const REG: u32 = 0o100000;
+    use crate::kernel::abi::stat::{S_IFDIR as DIR, S_IFREG as REG};
 
     #[test]
     fn root_reads_and_searches_anything_and_runs_only_what_someone_may() {

@@ -10,10 +10,11 @@
 
 use std::sync::Arc;
 
+use super::abi::limits::PATH_MAX;
 use super::cred::{Cred, MAY_EXEC};
 use super::errno::*;
 use super::files::vfs::Lookup;
-use super::files::vfs::{Node, OpenNode, PATH_MAX};
+use super::files::vfs::{Node, OpenNode};
 use super::initial_stack::{initial_stack, ExecInfo};
 use super::limits::RLIMIT_STACK;
 use super::process::{comm_of, Cmdline, Pid, Tid};

@@ -4,8 +4,9 @@
 
 use std::fmt::Write as _;
 
+use super::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG};
 use super::errno::*;
-use super::files::vfs::{Lookup, ProcLinks, S_IFDIR, S_IFLNK, S_IFREG};
+use super::files::vfs::{Lookup, ProcLinks};
 use super::files::{pipe, FileKind};
 use super::process::{Pid, ProcState};
 use super::KernelState;

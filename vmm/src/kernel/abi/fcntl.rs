@@ -3,7 +3,10 @@
 //! renameat2's RENAME_ (`include/uapi/linux/fcntl.h`), lseek's whence
 //! (`include/uapi/linux/fs.h`), utimensat's UTIME_ (`linux/stat.h`),
 //! fallocate's FALLOC_FL_ (`linux/falloc.h`), memfd_create's MFD_
-//! (`linux/memfd.h`) and close_range's flags (`linux/close_range.h`).
+//! (`linux/memfd.h`), close_range's flags (`linux/close_range.h`) and
+//! openat2's struct open_how (`linux/openat2.h`).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::linux_consts;
 
@@ -145,6 +148,16 @@ linux_consts! {
         MFD_EXEC = 0x10,
     }
 
+    /// openat2's `resolve` flags (`include/uapi/linux/openat2.h`).
+    pub RESOLVE_FLAGS: u64 {
+        RESOLVE_NO_XDEV = 0x01,
+        RESOLVE_NO_MAGICLINKS = 0x02,
+        RESOLVE_NO_SYMLINKS = 0x04,
+        RESOLVE_BENEATH = 0x08,
+        RESOLVE_IN_ROOT = 0x10,
+        RESOLVE_CACHED = 0x20,
+    }
+
     /// close_range's flags.
     pub CLOSE_RANGE_FLAGS: u64 {
         CLOSE_RANGE_UNSHARE = 2,
@@ -160,3 +173,17 @@ pub const F_SEAL_ALL: u32 = 0x3f;
 pub const MFD_ALL_FLAGS: u64 = 0x1f;
 /// The longest memfd name: NAME_MAX less "memfd:".
 pub const MFD_NAME_MAX_LEN: usize = 255 - 6;
+/// Every RESOLVE_ flag there is.
+pub const RESOLVE_ALL: u64 = 0x3f;
+
+/// struct open_how, openat2's argument.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct OpenHow {
+    pub flags: u64,
+    pub mode: u64,
+    pub resolve: u64,
+}
+const _: () = assert!(size_of::<OpenHow>() == 24);
+/// The size of the first open_how: a smaller one is EINVAL.
+pub const OPEN_HOW_SIZE_VER0: u64 = 24;

@@ -16,7 +16,9 @@
 
 pub mod errno;
 pub mod fcntl;
+pub mod limits;
 pub mod mman;
+pub mod stat;
 
 /// Defines Linux constants and, from the same lines, the table of their
 /// names that strace prints: `TABLE: type { NAME = value, … }` makes

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use super::host::HostFd;
 use super::overlay::{new_meta, now, Body, Entry, Inode, MemData, Names};
-use super::vfs::{Layer, Lookup, Meta, Node, Vfs, S_IFDIR, S_IFLNK, S_IFREG};
+use super::vfs::{Layer, Lookup, Meta, Node, Vfs};
 use crate::kernel::abi::fcntl::RENAME_EXCHANGE;
+use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_ISGID};
 use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
 use crate::mm::FileData;
@@ -30,7 +31,6 @@ fn dtype(mode: u32) -> u8 {
 /// Who owns what the caller makes: its fs ids (a set-group-ID directory
 /// gives its group instead, as inode_init_owner).
 fn owner(cred: &Cred, dir: &Meta) -> (u32, u32) {
-    const S_ISGID: u32 = 0o2000;
     (cred.fsuid, if dir.mode & S_ISGID != 0 { dir.gid } else { cred.fsgid })
 }
 

@@ -16,23 +16,16 @@ use std::sync::{Arc, Weak};
 
 use super::host::HostFd;
 use super::overlay::{Body, Entry, Inode, Overlay};
+use crate::kernel::abi::limits::{NAME_MAX, PATH_MAX};
+use crate::kernel::abi::stat::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT};
 use crate::kernel::cred::{Cred, MAY_EXEC};
 use crate::kernel::errno::*;
+// The sandbox's setup makes its files with this.
+pub use crate::kernel::abi::stat::S_IFREG;
 use crate::mm::{FileData, FileId};
 
-/// Linux's limits on paths and names, and on symlinks followed in one
-/// lookup.
-pub const PATH_MAX: usize = 4096;
-pub const NAME_MAX: usize = 255;
+/// The most symlinks one lookup follows.
 pub const MAXSYMLINKS: u32 = 40;
-
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFLNK: u32 = 0o120000;
-pub const S_IFCHR: u32 = 0o020000;
-pub const S_IFIFO: u32 = 0o010000;
-pub const S_ISVTX: u32 = 0o1000;
 
 /// Where a host file's changes go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,7 +2,8 @@
 //! groups and capabilities (kernel/sys.c, kernel/groups.c,
 //! kernel/capability.c). The rules themselves are `cred::Cred`'s.
 
-use super::super::cred::{Cred, NGROUPS_MAX};
+use super::super::abi::limits::NGROUPS_MAX;
+use super::super::cred::Cred;
 use super::super::errno::*;
 use super::super::process::Pid;
 use super::super::task::Ctx;

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
-
 use super::super::abi::fcntl::*;
+use super::super::abi::limits::{NAME_MAX, PATH_MAX};
+use super::super::abi::stat::*;
 use super::super::cred::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::overlay::Body;
-use super::super::files::vfs::{Layer, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
+use super::super::files::vfs::{Layer, Lookup, Meta, Node, OpenNode};
 use super::super::files::*;
 use super::super::limits::RLIMIT_NOFILE;
 use super::super::procfs::{self, Links, ProcNode};
@@ -18,33 +18,7 @@ use super::super::task::Ctx;
 use super::fschange;
 use crate::arch::PAGE_SIZE;
 
-
-
-/// The kernel's struct stat (x86-64).
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub pad0: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    pub atime: u64,
-    pub atime_nsec: u64,
-    pub mtime: u64,
-    pub mtime_nsec: u64,
-    pub ctime: u64,
-    pub ctime_nsec: u64,
-    pub unused: [i64; 3],
-}
-const _: () = assert!(std::mem::size_of::<Stat>() == 144);
-
+// What stat shows of a file: the layout is Linux's, the filling ours.
 impl Stat {
     pub fn of(m: &Meta) -> Self {
         Stat {
@@ -69,64 +43,6 @@ impl Stat {
         }
     }
 }
-
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct StatxTime {
-    sec: i64,
-    nsec: u32,
-    pad: i32,
-}
-
-/// struct statx.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct Statx {
-    mask: u32,
-    blksize: u32,
-    attributes: u64,
-    nlink: u32,
-    uid: u32,
-    gid: u32,
-    mode: u16,
-    pad1: u16,
-    ino: u64,
-    size: u64,
-    blocks: u64,
-    attributes_mask: u64,
-    atime: StatxTime,
-    btime: StatxTime,
-    ctime: StatxTime,
-    mtime: StatxTime,
-    rdev_major: u32,
-    rdev_minor: u32,
-    dev_major: u32,
-    dev_minor: u32,
-    mnt_id: u64,
-    dio_mem_align: u32,
-    dio_offset_align: u32,
-    spare: [u64; 12],
-}
-const _: () = assert!(std::mem::size_of::<Statx>() == 256);
-
-/// struct statfs.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct Statfs {
-    f_type: i64,
-    bsize: i64,
-    blocks: u64,
-    bfree: u64,
-    bavail: u64,
-    files: u64,
-    ffree: u64,
-    fsid: [i32; 2],
-    namelen: i64,
-    frsize: i64,
-    flags: i64,
-    spare: [i64; 4],
-}
-const _: () = assert!(std::mem::size_of::<Statfs>() == 120);
 
 pub fn read_path(ctx: &mut Ctx, addr: u64) -> Result<String, Errno> {
     let bytes = ctx.read_cstr(addr, PATH_MAX)?;
@@ -400,23 +316,13 @@ pub fn creat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_open(ctx, AT_FDCWD, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1])
 }
 
-/// struct open_how.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 pub fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[3] < 24 {
+    if a[3] < OPEN_HOW_SIZE_VER0 {
         return Err(EINVAL);
     }
     let how: OpenHow = ctx.read_struct(a[2])?;
-    // RESOLVE_NO_XDEV | NO_MAGICLINKS | NO_SYMLINKS | BENEATH | IN_ROOT |
-    // CACHED: every lookup here stays in the root already.
-    if how.resolve & !0x3f != 0 || how.flags >> 32 != 0 {
+    // Every lookup here stays in the root already: each RESOLVE_ flag holds.
+    if how.resolve & !RESOLVE_ALL != 0 || how.flags >> 32 != 0 {
         return Err(EINVAL);
     }
     do_open(ctx, a[0] as i32, a[1], how.flags, how.mode)
@@ -506,7 +412,7 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (dirfd, path, flags, mask, buf) = (a[0] as i32, a[1], a[2], a[3] as u32, a[4]);
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
         || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
-        || mask & 0x8000_0000 != 0
+        || mask & STATX__RESERVED != 0
     {
         return Err(EINVAL);
     }
@@ -517,11 +423,11 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
         meta_of(ctx, &l)?
     };
-    let t = |x: (i64, i64)| StatxTime { sec: x.0, nsec: x.1 as u32, pad: 0 };
+    let t = |x: (i64, i64)| StatxTimestamp { sec: x.0, nsec: x.1 as u32, pad: 0 };
     // new_decode_dev: major in bits 8..20, minor in 0..8 and 20..32.
     let dev = |d: u64| (((d >> 8) & 0xfff) as u32, ((d & 0xff) | ((d >> 12) & 0xfff00)) as u32);
     let sx = Statx {
-        mask: 0x7ff,
+        mask: STATX_BASIC_STATS,
         blksize: m.blksize as u32,
         nlink: m.nlink as u32,
         uid: m.uid,
@@ -545,7 +451,7 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> SysResult {
-    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+    if mode & !u64::from(S_IRWXO) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
     let p = read_path(ctx, path)?;
@@ -556,7 +462,7 @@ fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> 
     let links = Links { k: &ctx.k, pid: ctx.pid };
     let l = ctx.k.vfs.resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0, &links, &cred)?;
     let m = meta_of(ctx, &l)?;
-    if mode & 2 != 0 && l.node.layer() == Layer::ReadOnly {
+    if mode & u64::from(MAY_WRITE) != 0 && l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
     }
     if mode != 0 {
@@ -839,12 +745,10 @@ pub fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
-    const ST_RDONLY: i64 = 1;
-    const OVERLAYFS_MAGIC: i64 = 0x794c7630;
     // A bind is the host's file system, as the host's statfs has it (read
     // only for a read-only bind), through the object's own descriptor.
     if let Node::Host { fd, layer: layer @ (Layer::ReadOnly | Layer::ReadWrite), .. } = node {
-        if let Some(mut h) = fd.statfs().ok().and_then(|b| Statfs::read_from_bytes(&b).ok()) {
+        if let Ok(mut h) = fd.statfs() {
             if *layer == Layer::ReadOnly {
                 h.flags |= ST_RDONLY;
             }
@@ -852,9 +756,9 @@ fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
         }
     }
     let f_type = match node {
-        Node::Proc(_) => 0x9fa0,
-        Node::Device(_) => 0x1021994,
-        _ => OVERLAYFS_MAGIC,
+        Node::Proc(_) => PROC_SUPER_MAGIC,
+        Node::Device(_) => TMPFS_MAGIC,
+        _ => OVERLAYFS_SUPER_MAGIC,
     };
     // The root is an overlay whose upper layer is a tmpfs of half of RAM
     // and as many inodes.
@@ -871,7 +775,7 @@ fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
         bavail: free,
         files,
         ffree,
-        namelen: 255,
+        namelen: NAME_MAX as i64,
         frsize: PAGE_SIZE as i64,
         ..Default::default()
     }

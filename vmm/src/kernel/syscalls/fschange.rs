@@ -8,16 +8,16 @@
 use std::sync::Arc;
 
 use super::super::abi::fcntl::*;
+use super::super::abi::limits::NAME_MAX;
+use super::super::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX};
 use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
-use super::super::files::vfs::{join, Layer, Lookup, Meta, Node, NAME_MAX, S_IFDIR, S_IFLNK, S_IFREG, S_ISVTX};
+use super::super::files::vfs::{join, Layer, Lookup, Meta, Node};
 use super::super::files::*;
 use super::super::kmem::LayerNeed;
 use super::super::task::Ctx;
 use super::fs::{cred, fmeta, install, last_name, lookup, read_path};
 
-const S_ISUID: u32 = 0o4000;
-const S_ISGID: u32 = 0o2000;
 /// The largest file (MAX_LFS_FILESIZE).
 const MAX_FILE: u64 = i64::MAX as u64;
 
@@ -660,7 +660,6 @@ fn resize_open(ctx: &mut Ctx, n: &vfs::OpenNode, size: u64) -> SysResult {
     }
     Ok(0)
 }
-
 
 fn check_seals(i: &overlay::Inode, old: u64, new: u64) -> Result<(), Errno> {
     let s = *i.seals.lock();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use super::super::abi::limits::PATH_MAX;
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
 use super::super::futex::*;
@@ -199,7 +200,7 @@ pub fn vfork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 }
 
 pub fn execve(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let path = ctx.read_cstr(a[0], super::super::files::vfs::PATH_MAX)?;
+    let path = ctx.read_cstr(a[0], PATH_MAX)?;
     super::super::exec::execve(ctx, &path, a[1], a[2], None)
 }
 

@@ -11,12 +11,12 @@
 use std::sync::Arc;
 
 use super::abi::limits::PATH_MAX;
+use super::abi::resource::RLIMIT_STACK;
 use super::cred::{Cred, MAY_EXEC};
 use super::errno::*;
 use super::files::vfs::Lookup;
 use super::files::vfs::{Node, OpenNode};
 use super::initial_stack::{initial_stack, ExecInfo};
-use super::limits::RLIMIT_STACK;
 use super::process::{comm_of, Cmdline, Pid, Tid};
 use super::task::Ctx;
 use super::{Entry, KernelState};

@@ -81,7 +81,7 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     }
     let cred = &ctx.proc().cred;
     if !cred.capable(super::cred::CAP_SYS_RESOURCE) && !cred.capable(super::cred::CAP_SYS_ADMIN) {
-        let nproc = ctx.proc().limits.cur(limits::RLIMIT_NPROC);
+        let nproc = ctx.proc().limits.cur(super::abi::resource::RLIMIT_NPROC);
         let uid = cred.uid;
         let mine = ctx.k.threads.values().filter(|t| ctx.k.procs.get(&t.pid).is_some_and(|p| p.cred.uid == uid));
         if mine.count() as u64 >= nproc {

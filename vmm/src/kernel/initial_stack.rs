@@ -90,7 +90,7 @@ pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         (at::CLKTCK, 100),
         (at::PLATFORM, at(platform)),
         (at::EXECFN, at(execfn)),
-        (at::MINSIGSTKSZ, 2048),
+        (at::MINSIGSTKSZ, super::abi::signal::MINSIGSTKSZ),
         (at::NULL, 0),
     ];
     let mut words: Vec<u64> = vec![info.argv.len() as u64];

@@ -6,9 +6,9 @@
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
-use super::signal::{self, SigInfo, UNBLOCKABLE};
+use super::signal::{self, SigInfo, SigInfoRaw, StackT, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE};
 use super::task::Ctx;
-use super::thread::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
+use super::thread::AltStack;
 use super::Next;
 use crate::arch::trap::Trap;
 
@@ -45,16 +45,6 @@ pub struct SigContext {
     pub reserved: [u64; 8],
 }
 
-/// stack_t.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct StackT {
-    pub sp: u64,
-    pub flags: i32,
-    pub pad: u32,
-    pub size: u64,
-}
-
 /// The kernel's struct ucontext (its sigset is 8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -66,17 +56,7 @@ pub struct UContext {
     pub sigmask: u64,
 }
 
-/// siginfo_t: 128 bytes.
-#[repr(C)]
-#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SigInfoRaw {
-    pub signo: i32,
-    pub errno: i32,
-    pub code: i32,
-    pub pad: i32,
-    pub fields: [u64; 14],
-}
-
+// What the kernel's record of a signal shows the program.
 impl SigInfoRaw {
     /// siginfo as Linux fills it for this signal and code.
     pub fn from(i: &SigInfo) -> Self {

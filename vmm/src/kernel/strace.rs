@@ -250,7 +250,7 @@ fn flags<T: Copy + Into<u64>>(v: u64, names: &[&[(T, &str)]], zero: &str) -> Str
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::abi::{fcntl, mman, name_of};
+    use super::abi::{fcntl, mman, name_of, resource, signal, time, wait};
     use super::syscalls::names::*;
     match a {
         Arg::Int => (v as i32).to_string(),
@@ -322,12 +322,10 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 v.to_string()
             }
         }
-        Arg::SigHow => {
-            ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"].get(v as usize).map_or(v.to_string(), |s| s.to_string())
-        }
-        Arg::Clock => CLOCKS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
+        Arg::SigHow => name_of(signal::SIG_HOWS, v).map_or(v.to_string(), str::to_string),
+        Arg::Clock => name_of(time::CLOCKS, v).map_or(v.to_string(), str::to_string),
         Arg::ArchPrctl => ARCH_PRCTL.iter().find(|(n, _)| *n == v).map_or(format!("{v:#x}"), |(_, s)| s.to_string()),
-        Arg::Resource => RLIMITS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
+        Arg::Resource => name_of(resource::RLIMITS, v as usize).map_or(v.to_string(), str::to_string),
         Arg::CloneFlags => flags(v, &[CLONE_FLAGS], "0"),
         Arg::FutexOp => {
             let op = FUTEX_OPS.get((v & 0x7f) as usize).copied().unwrap_or("FUTEX_?");
@@ -336,19 +334,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         }
         Arg::Whence => name_of(fcntl::WHENCE, v).map_or(v.to_string(), str::to_string),
         Arg::Fcntl => name_of(fcntl::FCNTL_CMDS, v).map_or(v.to_string(), str::to_string),
-        Arg::WaitOpts => flags::<u64>(
-            v,
-            &[&[
-                (1, "WNOHANG"),
-                (2, "WUNTRACED"),
-                (4, "WEXITED"),
-                (8, "WCONTINUED"),
-                (0x0100_0000, "WNOWAIT"),
-                (0x8000_0000, "__WCLONE"),
-                (0x4000_0000, "__WALL"),
-            ]],
-            "0",
-        ),
+        Arg::WaitOpts => flags(v, &[wait::WAIT_OPTIONS], "0"),
     }
 }
 

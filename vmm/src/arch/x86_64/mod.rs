@@ -5,5 +5,6 @@ pub mod layout;
 pub mod paging;
 pub mod regs;
 pub mod ring;
+pub mod signal;
 pub mod tables;
 pub mod trap;

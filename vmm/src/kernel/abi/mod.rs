@@ -18,7 +18,11 @@ pub mod errno;
 pub mod fcntl;
 pub mod limits;
 pub mod mman;
+pub mod resource;
+pub mod signal;
 pub mod stat;
+pub mod time;
+pub mod wait;
 
 /// Defines Linux constants and, from the same lines, the table of their
 /// names that strace prints: `TABLE: type { NAME = value, … }` makes
@@ -41,6 +45,16 @@ macro_rules! linux_consts {
     };
 }
 pub(crate) use linux_consts;
+
+/// The table of names of constants defined elsewhere (the signal numbers,
+/// which live below the kernel): `name_table![type: A, B, …]` is
+/// `&[(A, "A"), (B, "B"), …]`.
+macro_rules! name_table {
+    ($ty:ty: $($name:ident),* $(,)?) => {
+        &[ $( ($name, stringify!($name)) ),* ] as &[($ty, &str)]
+    };
+}
+pub(crate) use name_table;
 
 /// The name `table` gives `v`, if any.
 pub fn name_of<T: Copy + PartialEq>(table: &[(T, &'static str)], v: T) -> Option<&'static str> {

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use super::super::abi::fcntl::*;
 use super::super::abi::limits::{NAME_MAX, PATH_MAX};
+use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::abi::stat::*;
 use super::super::cred::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::overlay::Body;
 use super::super::files::vfs::{Layer, Lookup, Meta, Node, OpenNode};
 use super::super::files::*;
-use super::super::limits::RLIMIT_NOFILE;
 use super::super::procfs::{self, Links, ProcNode};
 use super::super::task::Ctx;
 use super::fschange;

@@ -7,9 +7,9 @@
 //! instead.
 
 use super::super::abi::mman::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT};
+use super::super::abi::resource::RLIMIT_MEMLOCK;
 use super::super::cred::CAP_IPC_LOCK;
 use super::super::errno::*;
-use super::super::limits::RLIMIT_MEMLOCK;
 use super::super::task::Ctx;
 use super::super::KernelState;
 use super::mm::with_space;

@@ -11,9 +11,9 @@ use std::time::Instant;
 
 use super::super::abi::fcntl::O_PATH;
 use super::super::abi::mman::*;
+use super::super::abi::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 use super::super::errno::*;
 use super::super::files::FileKind;
-use super::super::limits::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 use super::super::mm_fault::{Outcome, Want};
 use super::super::task::Ctx;
 use super::super::KernelState;

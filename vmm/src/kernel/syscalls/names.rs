@@ -1,16 +1,5 @@
 //! Names of flags and constants, as strace prints them.
 
-pub const CLOCKS: &[&str] = &[
-    "CLOCK_REALTIME",
-    "CLOCK_MONOTONIC",
-    "CLOCK_PROCESS_CPUTIME_ID",
-    "CLOCK_THREAD_CPUTIME_ID",
-    "CLOCK_MONOTONIC_RAW",
-    "CLOCK_REALTIME_COARSE",
-    "CLOCK_MONOTONIC_COARSE",
-    "CLOCK_BOOTTIME",
-];
-
 pub const ARCH_PRCTL: &[(u64, &str)] = &[
     (0x1001, "ARCH_SET_GS"),
     (0x1002, "ARCH_SET_FS"),
@@ -19,25 +8,6 @@ pub const ARCH_PRCTL: &[(u64, &str)] = &[
     (0x1011, "ARCH_GET_CPUID"),
     (0x1012, "ARCH_SET_CPUID"),
     (0x3001, "ARCH_CET_STATUS"),
-];
-
-pub const RLIMITS: &[&str] = &[
-    "RLIMIT_CPU",
-    "RLIMIT_FSIZE",
-    "RLIMIT_DATA",
-    "RLIMIT_STACK",
-    "RLIMIT_CORE",
-    "RLIMIT_RSS",
-    "RLIMIT_NPROC",
-    "RLIMIT_NOFILE",
-    "RLIMIT_MEMLOCK",
-    "RLIMIT_AS",
-    "RLIMIT_LOCKS",
-    "RLIMIT_SIGPENDING",
-    "RLIMIT_MSGQUEUE",
-    "RLIMIT_NICE",
-    "RLIMIT_RTPRIO",
-    "RLIMIT_RTTIME",
 ];
 
 pub const CLONE_FLAGS: &[(u64, &str)] = &[

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::errno::*;
 use super::super::files::stdio::host_ready;
 use super::super::files::{FileKind, OpenFile};
@@ -93,7 +94,7 @@ fn wait_ready<R>(
 }
 
 fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
-    if nfds > ctx.proc().limits.cur(super::super::limits::RLIMIT_NOFILE) {
+    if nfds > ctx.proc().limits.cur(RLIMIT_NOFILE) {
         return Err(EINVAL);
     }
     let mut raw = vec![0u8; (nfds * 8) as usize];

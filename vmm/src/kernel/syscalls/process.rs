@@ -5,15 +5,18 @@
 
 use std::time::{Duration, Instant};
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
 use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::super::abi::limits::PATH_MAX;
+use super::super::abi::resource;
+use super::super::abi::time::{Timeval, Tms, USER_HZ};
+use super::super::abi::wait::*;
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
 use super::super::futex::*;
 use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
-use super::super::signal::{self, SigInfo};
+use super::super::signal::{self, SigInfo, SigInfoRaw};
 use super::super::task::Ctx;
 use super::fs::read_path;
 use crate::arch::layout::USER_TOP;
@@ -244,15 +247,6 @@ pub fn exit_group(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-const WNOHANG: u64 = 1;
-const WUNTRACED: u64 = 2;
-const WEXITED: u64 = 4;
-const WCONTINUED: u64 = 8;
-const WNOWAIT: u64 = 0x0100_0000;
-const WNOTHREAD: u64 = 0x2000_0000;
-const WALL: u64 = 0x4000_0000;
-const WCLONE: u64 = 0x8000_0000;
-
 /// Which children a wait selects.
 #[derive(Clone, Copy)]
 enum Which {
@@ -309,7 +303,7 @@ fn wait_child(
 
 pub fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, status, options, ru) = (a[0] as i32, a[1], a[2], a[3]);
-    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return Err(EINVAL);
     }
     let which = match pid {
@@ -334,15 +328,15 @@ pub fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (idtype, id, infop, options, ru) = (a[0], a[1] as Pid, a[2], a[3], a[4]);
-    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE) != 0
         || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
     {
         return Err(EINVAL);
     }
     let which = match idtype {
-        0 => Which::Any,
-        1 => Which::Pid(id),
-        2 => Which::Group(if id == 0 { ctx.proc().pgid } else { id }),
+        P_ALL => Which::Any,
+        P_PID => Which::Pid(id),
+        P_PGID => Which::Group(if id == 0 { ctx.proc().pgid } else { id }),
         _ => return Err(EINVAL),
     };
     if options & WEXITED == 0 {
@@ -353,54 +347,47 @@ pub fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(ECHILD);
     }
     let got = wait_child(ctx, which, options & WNOHANG != 0, options & WNOWAIT != 0)?;
-    let mut info = [0u8; 128];
+    // Nothing to report (WNOHANG): a zeroed siginfo.
+    let mut info = SigInfoRaw::new_zeroed();
     if let Some((child, st, r)) = got {
         let (code, status) = match st {
-            ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
-            ExitStatus::Killed(s) => (signal::CLD_KILLED, s),
+            ExitStatus::Exited(c) => (CLD_EXITED, c),
+            ExitStatus::Killed(s) => (CLD_KILLED, s),
         };
-        info[0..4].copy_from_slice(&signal::SIGCHLD.to_le_bytes());
-        info[8..12].copy_from_slice(&code.to_le_bytes());
-        info[16..20].copy_from_slice(&child.to_le_bytes());
         let uid = ctx.proc().cred.uid;
-        info[20..24].copy_from_slice(&uid.to_le_bytes());
-        info[24..28].copy_from_slice(&status.to_le_bytes());
+        info =
+            SigInfoRaw::from(&SigInfo { signo: signal::SIGCHLD, code, pid: child, uid, status, ..Default::default() });
         if ru != 0 {
             write_rusage(ctx, ru, &r)?;
         }
     }
     if infop != 0 {
-        ctx.write_user(infop, &info)?;
+        ctx.write_struct(infop, &info)?;
     }
     Ok(0)
 }
 
-/// struct rusage.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct RusageRaw {
-    utime: [i64; 2],
-    stime: [i64; 2],
-    rest: [i64; 14],
-}
-
 fn write_rusage(ctx: &mut Ctx, at: u64, r: &Rusage) -> Result<(), Errno> {
-    let tv = |ns: u64| [(ns / 1_000_000_000) as i64, ((ns % 1_000_000_000) / 1000) as i64];
-    let mut rest = [0i64; 14];
-    rest[0] = (r.maxrss * 4) as i64; // ru_maxrss, KiB
-    rest[4] = r.minflt as i64;
-    rest[5] = r.majflt as i64;
-    rest[12] = r.nvcsw as i64;
-    rest[13] = r.nivcsw as i64;
-    ctx.write_struct(at, &RusageRaw { utime: tv(r.utime_ns), stime: tv(r.stime_ns), rest })
+    let tv = |ns: u64| Timeval { tv_sec: (ns / 1_000_000_000) as i64, tv_usec: ((ns % 1_000_000_000) / 1000) as i64 };
+    let ru = resource::Rusage {
+        ru_utime: tv(r.utime_ns),
+        ru_stime: tv(r.stime_ns),
+        ru_maxrss: (r.maxrss * 4) as i64,
+        ru_minflt: r.minflt as i64,
+        ru_majflt: r.majflt as i64,
+        ru_nvcsw: r.nvcsw as i64,
+        ru_nivcsw: r.nivcsw as i64,
+        ..Default::default()
+    };
+    ctx.write_struct(at, &ru)
 }
 
 pub fn getrusage(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let who = a[0] as i32;
     let p = ctx.proc();
     let mut r = match who {
-        0 | 1 => p.rusage,
-        -1 => p.children_rusage,
+        resource::RUSAGE_SELF | resource::RUSAGE_THREAD => p.rusage,
+        resource::RUSAGE_CHILDREN => p.children_rusage,
         _ => return Err(EINVAL),
     };
     if who >= 0 {
@@ -411,17 +398,16 @@ pub fn getrusage(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn times(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let ticks = |ns: u64| (ns / 10_000_000) as i64;
+    let ticks = |ns: u64| (ns / (1_000_000_000 / USER_HZ)) as i64;
     let p = ctx.proc();
-    let v = [
-        ticks(p.rusage.utime_ns),
-        ticks(p.rusage.stime_ns),
-        ticks(p.children_rusage.utime_ns),
-        ticks(p.children_rusage.stime_ns),
-    ];
+    let v = Tms {
+        tms_utime: ticks(p.rusage.utime_ns),
+        tms_stime: ticks(p.rusage.stime_ns),
+        tms_cutime: ticks(p.children_rusage.utime_ns),
+        tms_cstime: ticks(p.children_rusage.stime_ns),
+    };
     if a[0] != 0 {
-        let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        ctx.write_user(a[0], &b)?;
+        ctx.write_struct(a[0], &v)?;
     }
     Ok(ticks(ctx.k.started.elapsed().as_nanos() as u64) + 100_000)
 }

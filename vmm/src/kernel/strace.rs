@@ -227,16 +227,20 @@ fn quote(b: &[u8], limit: usize, more: bool) -> String {
     s
 }
 
-/// `v` as `A|B|0x…` from the bits in `names` (each table in turn, the
-/// first that matches taking its bits), `zero` if it is 0.
-fn flags<T: Copy + Into<u64>>(v: u64, names: &[&[(T, &str)]], zero: &str) -> String {
+/// A table of names, its values widened for `flags`.
+fn bits<T: Copy + Into<u64>>(t: &'static [(T, &'static str)]) -> impl Iterator<Item = (u64, &'static str)> {
+    t.iter().map(|&(v, n)| (v.into(), n))
+}
+
+/// `v` as `A|B|0x…` from the bits `names` gives (in its order, the first
+/// that matches taking its bits), `zero` if it is 0.
+fn flags(v: u64, names: impl Iterator<Item = (u64, &'static str)>, zero: &str) -> String {
     if v == 0 {
         return zero.into();
     }
     let mut parts = Vec::new();
     let mut left = v;
-    for &(bit, name) in names.iter().copied().flatten() {
-        let bit: u64 = bit.into();
+    for (bit, name) in names {
         if bit != 0 && left & bit == bit {
             parts.push(name.to_string());
             left &= !bit;
@@ -250,7 +254,7 @@ fn flags<T: Copy + Into<u64>>(v: u64, names: &[&[(T, &str)]], zero: &str) -> Str
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::abi::{fcntl, mman, name_of, resource, signal, time, wait};
+    use super::abi::{fcntl, mman, name_of, resource, sched, signal, time, wait};
     use super::syscalls::names::*;
     match a {
         Arg::Int => (v as i32).to_string(),
@@ -293,10 +297,10 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 quote(&b, 32, n > 32)
             }
         }
-        Arg::Prot => flags(v, &[mman::PROT], "PROT_NONE"),
+        Arg::Prot => flags(v, bits(mman::PROT), "PROT_NONE"),
         Arg::MapFlags => {
             let kind = name_of(mman::MAP_TYPES, v & mman::MAP_TYPE).unwrap_or("");
-            let rest = flags(v & !mman::MAP_TYPE, &[mman::MAP_FLAGS], "");
+            let rest = flags(v & !mman::MAP_TYPE, bits(mman::MAP_FLAGS), "");
             match (kind.is_empty(), rest.is_empty()) {
                 (false, false) => format!("{kind}|{rest}"),
                 (false, true) => kind.into(),
@@ -306,7 +310,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         Arg::OpenFlags => {
             let mode = fcntl::O_ACCMODE as u64;
             let acc = name_of(fcntl::O_ACCMODES, (v & mode) as u32).unwrap_or("O_ACCMODE");
-            let rest = flags(v & !mode, &[fcntl::O_FLAGS], "");
+            let rest = flags(v & !mode, bits(fcntl::O_FLAGS), "");
             if rest.is_empty() {
                 acc.into()
             } else {
@@ -326,7 +330,11 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         Arg::Clock => name_of(time::CLOCKS, v).map_or(v.to_string(), str::to_string),
         Arg::ArchPrctl => ARCH_PRCTL.iter().find(|(n, _)| *n == v).map_or(format!("{v:#x}"), |(_, s)| s.to_string()),
         Arg::Resource => name_of(resource::RLIMITS, v as usize).map_or(v.to_string(), str::to_string),
-        Arg::CloneFlags => flags(v, &[CLONE_FLAGS], "0"),
+        Arg::CloneFlags => {
+            // The exit signal in the low byte, shown when it is SIGCHLD.
+            let sigchld = signal::SIGNALS.iter().filter(|&&(s, _)| s == signal::SIGCHLD).map(|&(s, n)| (s as u64, n));
+            flags(v, bits(sched::CLONE_FLAGS).chain(sigchld), "0")
+        }
         Arg::FutexOp => {
             let op = FUTEX_OPS.get((v & 0x7f) as usize).copied().unwrap_or("FUTEX_?");
             let p = if v & 128 != 0 { "_PRIVATE" } else { "" };
@@ -334,7 +342,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         }
         Arg::Whence => name_of(fcntl::WHENCE, v).map_or(v.to_string(), str::to_string),
         Arg::Fcntl => name_of(fcntl::FCNTL_CMDS, v).map_or(v.to_string(), str::to_string),
-        Arg::WaitOpts => flags(v, &[wait::WAIT_OPTIONS], "0"),
+        Arg::WaitOpts => flags(v, bits(wait::WAIT_OPTIONS), "0"),
     }
 }
 

@@ -19,6 +19,7 @@ pub mod fcntl;
 pub mod limits;
 pub mod mman;
 pub mod resource;
+pub mod sched;
 pub mod signal;
 pub mod stat;
 pub mod time;

@@ -1,6 +1,7 @@
 //! Resources: getrlimit's RLIMIT_ and struct rlimit64
 //! (`include/uapi/asm-generic/resource.h`, `linux/resource.h`),
-//! getrusage's RUSAGE_ and struct rusage (`linux/resource.h`).
+//! getpriority's PRIO_, getrusage's RUSAGE_ and struct rusage
+//! (`linux/resource.h`).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -26,6 +27,13 @@ linux_consts! {
         RLIMIT_NICE = 13,
         RLIMIT_RTPRIO = 14,
         RLIMIT_RTTIME = 15,
+    }
+
+    /// getpriority's `which`.
+    pub PRIO_WHICH: u64 {
+        PRIO_PROCESS = 0,
+        PRIO_PGRP = 1,
+        PRIO_USER = 2,
     }
 
     /// getrusage's `who`.

@@ -10,6 +10,7 @@ use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::super::abi::limits::PATH_MAX;
 use super::super::abi::resource;
+use super::super::abi::sched;
 use super::super::abi::time::{Timeval, Tms, USER_HZ};
 use super::super::abi::wait::*;
 use super::super::errno::*;
@@ -20,6 +21,7 @@ use super::super::signal::{self, SigInfo, SigInfoRaw};
 use super::super::task::Ctx;
 use super::fs::read_path;
 use crate::arch::layout::USER_TOP;
+use crate::arch::PAGE_SIZE;
 
 pub fn getpid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(ctx.pid as i64)
@@ -95,67 +97,47 @@ pub fn clone(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     fork::clone(
         ctx,
         CloneArgs {
-            flags: flags & !fork::CSIGNAL,
+            flags: flags & !sched::CSIGNAL,
             stack: a[1],
             parent_tid: a[2],
             child_tid: a[3],
             tls: a[4],
-            exit_signal: (flags & fork::CSIGNAL) as i32,
+            exit_signal: (flags & sched::CSIGNAL) as i32,
         },
     )
 }
 
-/// struct clone_args, as far as faultline reads it.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct CloneArgsRaw {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-}
-
 /// The flags clone3 knows: the legacy 32 bits, CLONE_CLEAR_SIGHAND and
 /// CLONE_INTO_CGROUP.
-const CLONE3_FLAGS: u64 = 0xffff_ffff | fork::CLONE_CLEAR_SIGHAND | fork::CLONE_INTO_CGROUP;
-/// struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2).
-const CLONE_ARGS_SIZE: u64 = 88;
+const CLONE3_FLAGS: u64 = 0xffff_ffff | sched::CLONE_CLEAR_SIGHAND | sched::CLONE_INTO_CGROUP;
 
 pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // copy_clone_args_from_user()'s checks, in its order.
     let size = a[1];
-    if size > 4096 {
+    if size > PAGE_SIZE {
         return Err(E2BIG);
     }
-    if size < 64 {
+    if size < sched::CLONE_ARGS_SIZE_VER0 {
         return Err(EINVAL);
     }
-    let r: CloneArgsRaw = ctx.read_struct(a[0])?;
-    // set_tid, set_tid_size, cgroup (zero if the caller's struct is older).
-    let mut ext = [0u64; 3];
-    for (i, v) in ext.iter_mut().enumerate() {
-        let at = 64 + 8 * i as u64;
-        if at < size {
-            *v = ctx.read_u64(a[0] + at)?;
-        }
-    }
+    // Its first fields, and the later ones its size holds (zero if the
+    // caller's struct is older), a word at a time.
+    let mut r = sched::CloneArgs::new_zeroed();
+    let n = size.min(sched::CLONE_ARGS_SIZE_VER2).next_multiple_of(8) as usize;
+    ctx.read_user(a[0], &mut r.as_mut_bytes()[..n])?;
     // Fields beyond what Linux knows must be zero.
-    if size > CLONE_ARGS_SIZE {
-        let mut rest = vec![0u8; (size - CLONE_ARGS_SIZE) as usize];
-        ctx.read_user(a[0] + CLONE_ARGS_SIZE, &mut rest)?;
+    if size > sched::CLONE_ARGS_SIZE_VER2 {
+        let mut rest = vec![0u8; (size - sched::CLONE_ARGS_SIZE_VER2) as usize];
+        ctx.read_user(a[0] + sched::CLONE_ARGS_SIZE_VER2, &mut rest)?;
         if rest.iter().any(|&b| b != 0) {
             return Err(E2BIG);
         }
     }
-    let [set_tid, set_tid_size, cgroup] = ext;
-    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+    let (set_tid, set_tid_size, cgroup) = (r.set_tid, r.set_tid_size, r.cgroup);
+    if set_tid_size > sched::MAX_PID_NS_LEVEL || (set_tid == 0) != (set_tid_size == 0) {
         return Err(EINVAL);
     }
-    if r.exit_signal & !fork::CSIGNAL != 0 || r.exit_signal > 64 {
+    if r.exit_signal & !sched::CSIGNAL != 0 || r.exit_signal > signal::NSIG as u64 {
         return Err(EINVAL);
     }
     if cgroup > i32::MAX as u64 {
@@ -164,8 +146,8 @@ pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // clone3_args_valid().
     let f = r.flags;
     if f & !CLONE3_FLAGS != 0
-        || f & (fork::CLONE_SIGHAND | fork::CLONE_CLEAR_SIGHAND) == fork::CLONE_SIGHAND | fork::CLONE_CLEAR_SIGHAND
-        || (f & (fork::CLONE_THREAD | fork::CLONE_PARENT) != 0 && r.exit_signal != 0)
+        || f & (sched::CLONE_SIGHAND | sched::CLONE_CLEAR_SIGHAND) == sched::CLONE_SIGHAND | sched::CLONE_CLEAR_SIGHAND
+        || (f & (sched::CLONE_THREAD | sched::CLONE_PARENT) != 0 && r.exit_signal != 0)
         || (r.stack == 0) != (r.stack_size == 0)
     {
         return Err(EINVAL);
@@ -175,7 +157,7 @@ pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if set_tid_size != 0 {
         return Err(EPERM);
     }
-    if f & fork::CLONE_INTO_CGROUP != 0 {
+    if f & sched::CLONE_INTO_CGROUP != 0 {
         return Err(EBADF);
     }
     fork::clone(
@@ -198,7 +180,7 @@ pub fn fork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 pub fn vfork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     fork::clone(
         ctx,
-        CloneArgs { flags: fork::CLONE_VM | fork::CLONE_VFORK, exit_signal: signal::SIGCHLD, ..Default::default() },
+        CloneArgs { flags: sched::CLONE_VM | sched::CLONE_VFORK, exit_signal: signal::SIGCHLD, ..Default::default() },
     )
 }
 
@@ -668,7 +650,7 @@ pub fn sched_setaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn getpriority(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[0] > 2 {
+    if a[0] > resource::PRIO_USER {
         return Err(EINVAL);
     }
     let _ = ctx;
@@ -676,7 +658,7 @@ pub fn getpriority(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn setpriority(_: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[0] > 2 {
+    if a[0] > resource::PRIO_USER {
         return Err(EINVAL);
     }
     // Lowering one's own priority is allowed; raising it needs privilege.
@@ -695,15 +677,22 @@ pub fn sched_getscheduler(_: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// sched_get_priority_max and _min: 99 and 1 for the real-time policies,
-/// 0 for the others.
-pub fn sched_priority(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let max = ctx.syscall_nr == Some(146);
-    match a[0] {
-        0 | 3 | 5 => Ok(0),
-        1 | 2 => Ok(if max { 99 } else { 1 }),
+/// The priorities a policy has: 1 to 99 for the real-time ones, only 0
+/// for the others.
+fn sched_priorities(policy: u64) -> Result<(i64, i64), Errno> {
+    match policy {
+        sched::SCHED_NORMAL | sched::SCHED_BATCH | sched::SCHED_IDLE => Ok((0, 0)),
+        sched::SCHED_FIFO | sched::SCHED_RR => Ok((1, sched::MAX_RT_PRIO - 1)),
         _ => Err(EINVAL),
     }
+}
+
+pub fn sched_get_priority_max(_: &mut Ctx, a: [u64; 6]) -> SysResult {
+    Ok(sched_priorities(a[0])?.1)
+}
+
+pub fn sched_get_priority_min(_: &mut Ctx, a: [u64; 6]) -> SysResult {
+    Ok(sched_priorities(a[0])?.0)
 }
 
 pub fn personality(_: &mut Ctx, a: [u64; 6]) -> SysResult {

@@ -254,7 +254,7 @@ fn flags(v: u64, names: impl Iterator<Item = (u64, &'static str)>, zero: &str) -
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::abi::{fcntl, mman, name_of, resource, sched, signal, time, wait};
+    use super::abi::{fcntl, futex, mman, name_of, resource, sched, signal, time, wait};
     use super::syscalls::names::*;
     match a {
         Arg::Int => (v as i32).to_string(),
@@ -336,8 +336,8 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             flags(v, bits(sched::CLONE_FLAGS).chain(sigchld), "0")
         }
         Arg::FutexOp => {
-            let op = FUTEX_OPS.get((v & 0x7f) as usize).copied().unwrap_or("FUTEX_?");
-            let p = if v & 128 != 0 { "_PRIVATE" } else { "" };
+            let op = name_of(futex::FUTEX_OPS, v & (futex::FUTEX_PRIVATE_FLAG - 1)).unwrap_or("FUTEX_?");
+            let p = if v & futex::FUTEX_PRIVATE_FLAG != 0 { "_PRIVATE" } else { "" };
             format!("{op}{p}")
         }
         Arg::Whence => name_of(fcntl::WHENCE, v).map_or(v.to_string(), str::to_string),

@@ -23,6 +23,7 @@ use std::sync::OnceLock;
 use std::time::Instant;
 
 use super::abi::fcntl::{F_OFD_SETLKW, F_SETLKW};
+use super::abi::futex::{FUTEX_PRIVATE_FLAG, FUTEX_WAKE, FUTEX_WAKE_BITSET};
 use super::errno::*;
 use super::files::{FileKind, Input};
 use super::process::Pid;
@@ -515,7 +516,7 @@ fn fcntl_never_blocks(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
 
 /// FUTEX_WAKE and FUTEX_WAKE_BITSET: the waking half of a lock.
 fn futex_wakes(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
-    matches!(a[1] & 0x7f, 1 | 10)
+    matches!(a[1] & (FUTEX_PRIVATE_FLAG - 1), FUTEX_WAKE | FUTEX_WAKE_BITSET)
 }
 
 fn index() -> &'static [Option<&'static Syscall>] {

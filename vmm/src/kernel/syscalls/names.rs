@@ -9,17 +9,3 @@ pub const ARCH_PRCTL: &[(u64, &str)] = &[
     (0x1012, "ARCH_SET_CPUID"),
     (0x3001, "ARCH_CET_STATUS"),
 ];
-
-pub const FUTEX_OPS: &[&str] = &[
-    "FUTEX_WAIT",
-    "FUTEX_WAKE",
-    "FUTEX_FD",
-    "FUTEX_REQUEUE",
-    "FUTEX_CMP_REQUEUE",
-    "FUTEX_WAKE_OP",
-    "FUTEX_LOCK_PI",
-    "FUTEX_UNLOCK_PI",
-    "FUTEX_TRYLOCK_PI",
-    "FUTEX_WAIT_BITSET",
-    "FUTEX_WAKE_BITSET",
-];

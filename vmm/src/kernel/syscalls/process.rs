@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
 use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use super::super::abi::futex::*;
 use super::super::abi::limits::PATH_MAX;
 use super::super::abi::resource;
 use super::super::abi::sched;
@@ -15,7 +16,6 @@ use super::super::abi::time::{Timeval, Tms, USER_HZ};
 use super::super::abi::wait::*;
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
-use super::super::futex::*;
 use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
 use super::super::signal::{self, SigInfo, SigInfoRaw};
 use super::super::task::Ctx;
@@ -472,8 +472,7 @@ pub fn set_tid_address(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn set_robust_list(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    // sizeof(struct robust_list_head)
-    if a[1] != 24 {
+    if a[1] != size_of::<RobustListHead>() as u64 {
         return Err(EINVAL);
     }
     ctx.thread_mut().robust_list = (a[0], a[1]);
@@ -723,27 +722,27 @@ fn wake_op(ctx: &mut Ctx, addr2: u64, encoded: u32) -> Result<bool, Errno> {
     let cmp = (encoded >> 24) & 15;
     let mut oparg = (encoded >> 12) & 0xfff;
     let cmparg = encoded & 0xfff;
-    if encoded >> 31 != 0 {
+    if encoded & (FUTEX_OP_OPARG_SHIFT << 28) != 0 {
         oparg = 1u32.checked_shl(oparg).unwrap_or(0);
     }
     let old = ctx.read_u32(addr2)?;
     let new = match op {
-        0 => oparg,
-        1 => old.wrapping_add(oparg),
-        2 => old | oparg,
-        3 => old & !oparg,
-        4 => old ^ oparg,
+        FUTEX_OP_SET => oparg,
+        FUTEX_OP_ADD => old.wrapping_add(oparg),
+        FUTEX_OP_OR => old | oparg,
+        FUTEX_OP_ANDN => old & !oparg,
+        FUTEX_OP_XOR => old ^ oparg,
         _ => return Err(ENOSYS),
     };
     ctx.write_u32(addr2, new)?;
     let (o, c) = (old as i32, cmparg as i32);
     Ok(match cmp {
-        0 => o == c,
-        1 => o != c,
-        2 => o < c,
-        3 => o <= c,
-        4 => o > c,
-        5 => o >= c,
+        FUTEX_OP_CMP_EQ => o == c,
+        FUTEX_OP_CMP_NE => o != c,
+        FUTEX_OP_CMP_LT => o < c,
+        FUTEX_OP_CMP_LE => o <= c,
+        FUTEX_OP_CMP_GT => o > c,
+        FUTEX_OP_CMP_GE => o >= c,
         _ => return Err(ENOSYS),
     })
 }
@@ -752,7 +751,8 @@ pub fn futex(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, op, val, utime, addr2, val3) = (a[0], a[1], a[2] as u32, a[3], a[4], a[5] as u32);
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
-    let cmd = op & 0x7f;
+    // The operation: the bits below the flags.
+    let cmd = op & (FUTEX_PRIVATE_FLAG - 1);
     if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT) {
         return Err(ENOSYS);
     }

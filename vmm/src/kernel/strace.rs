@@ -254,8 +254,7 @@ fn flags(v: u64, names: impl Iterator<Item = (u64, &'static str)>, zero: &str) -
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::abi::{fcntl, futex, mman, name_of, resource, sched, signal, time, wait};
-    use super::syscalls::names::*;
+    use super::abi::{fcntl, futex, mman, name_of, prctl, resource, sched, signal, time, wait};
     match a {
         Arg::Int => (v as i32).to_string(),
         Arg::Long => (v as i64).to_string(),
@@ -328,7 +327,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         }
         Arg::SigHow => name_of(signal::SIG_HOWS, v).map_or(v.to_string(), str::to_string),
         Arg::Clock => name_of(time::CLOCKS, v).map_or(v.to_string(), str::to_string),
-        Arg::ArchPrctl => ARCH_PRCTL.iter().find(|(n, _)| *n == v).map_or(format!("{v:#x}"), |(_, s)| s.to_string()),
+        Arg::ArchPrctl => name_of(prctl::ARCH_PRCTL_CODES, v).map_or(format!("{v:#x}"), str::to_string),
         Arg::Resource => name_of(resource::RLIMITS, v as usize).map_or(v.to_string(), str::to_string),
         Arg::CloneFlags => {
             // The exit signal in the low byte, shown when it is SIGCHLD.

@@ -3,6 +3,7 @@
 pub mod cpu;
 pub mod layout;
 pub mod paging;
+pub mod prctl;
 pub mod regs;
 pub mod ring;
 pub mod signal;

@@ -19,6 +19,7 @@ pub mod fcntl;
 pub mod futex;
 pub mod limits;
 pub mod mman;
+pub mod prctl;
 pub mod resource;
 pub mod sched;
 pub mod signal;

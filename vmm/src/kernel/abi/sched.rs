@@ -1,5 +1,6 @@
 //! Tasks: clone's flags and struct clone_args, and the scheduling
-//! policies (`include/uapi/linux/sched.h`).
+//! policies (`include/uapi/linux/sched.h`); rseq's flags and size
+//! (`linux/rseq.h`).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -36,6 +37,11 @@ linux_consts! {
         CLONE_CLEAR_SIGHAND = 0x1_0000_0000,
         /// clone3 only: start the child in the cgroup `cgroup` names.
         CLONE_INTO_CGROUP = 0x2_0000_0000,
+    }
+
+    /// rseq's flags (`include/uapi/linux/rseq.h`).
+    pub RSEQ_FLAGS: u64 {
+        RSEQ_FLAG_UNREGISTER = 1,
     }
 
     /// The scheduling policies.
@@ -78,3 +84,6 @@ pub const CLONE_ARGS_SIZE_VER2: u64 = 88;
 pub const MAX_PID_NS_LEVEL: u64 = 32;
 /// The real-time policies' priorities.
 pub const MAX_RT_PRIO: i64 = 100;
+/// The first struct rseq's size, the smallest rseq takes (and its
+/// alignment).
+pub const ORIG_RSEQ_SIZE: u32 = 32;

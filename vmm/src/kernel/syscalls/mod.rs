@@ -11,7 +11,6 @@ pub mod io;
 pub mod limits;
 pub mod mlock;
 pub mod mm;
-pub mod names;
 pub mod poll;
 pub mod process;
 pub mod signal;

@@ -10,10 +10,12 @@ use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::super::abi::futex::*;
 use super::super::abi::limits::PATH_MAX;
+use super::super::abi::prctl::*;
 use super::super::abi::resource;
 use super::super::abi::sched;
 use super::super::abi::time::{Timeval, Tms, USER_HZ};
 use super::super::abi::wait::*;
+use super::super::cred::CAP_LAST_CAP;
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
 use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
@@ -488,10 +490,9 @@ pub fn get_robust_list(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn rseq(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const UNREGISTER: u64 = 1;
     let (addr, len, flags, sig) = (a[0], a[1] as u32, a[2], a[3] as u32);
     let cur = ctx.thread().rseq;
-    if flags & UNREGISTER != 0 {
+    if flags & sched::RSEQ_FLAG_UNREGISTER != 0 {
         return match cur {
             Some((a, l, s)) if a == addr && l == len && s == sig => {
                 ctx.thread_mut().rseq = None;
@@ -507,7 +508,7 @@ pub fn rseq(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if let Some((a, l, s)) = cur {
         return if a == addr && l == len && s == sig { Err(EBUSY) } else { Err(EINVAL) };
     }
-    if len < 32 || !addr.is_multiple_of(32) {
+    if len < sched::ORIG_RSEQ_SIZE || !addr.is_multiple_of(sched::ORIG_RSEQ_SIZE.into()) {
         return Err(EINVAL);
     }
     // cpu_id_start and cpu_id: vCPUs are not host CPUs; report CPU 0.
@@ -517,26 +518,11 @@ pub fn rseq(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const PR_SET_PDEATHSIG: u64 = 1;
-    const PR_GET_PDEATHSIG: u64 = 2;
-    const PR_GET_DUMPABLE: u64 = 3;
-    const PR_SET_DUMPABLE: u64 = 4;
-    const PR_SET_NAME: u64 = 15;
-    const PR_GET_NAME: u64 = 16;
-    const PR_CAPBSET_READ: u64 = 23;
-    const PR_GET_TIMERSLACK: u64 = 30;
-    const PR_SET_TIMERSLACK: u64 = 29;
-    const PR_SET_NO_NEW_PRIVS: u64 = 38;
-    const PR_GET_NO_NEW_PRIVS: u64 = 39;
-    const PR_SET_THP_DISABLE: u64 = 41;
-    const PR_GET_THP_DISABLE: u64 = 42;
-    const PR_SET_VMA: u64 = 0x5356_4d41;
-    const PR_SET_VMA_ANON_NAME: u64 = 0;
     match a[0] {
         PR_SET_NAME => {
             let mut name = Vec::new();
-            // Up to 15 bytes; a shorter string stops at its NUL.
-            while name.len() < 15 {
+            // Up to TASK_COMM_LEN - 1 bytes; a shorter string stops at its NUL.
+            while name.len() < TASK_COMM_LEN - 1 {
                 let mut b = [0u8; 1];
                 ctx.read_user(a[1] + name.len() as u64, &mut b)?;
                 if b[0] == 0 {
@@ -548,9 +534,9 @@ pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             Ok(0)
         }
         PR_GET_NAME => {
-            let mut name = [0u8; 16];
+            let mut name = [0u8; TASK_COMM_LEN];
             let comm = ctx.proc().comm.clone();
-            let n = comm.len().min(15);
+            let n = comm.len().min(TASK_COMM_LEN - 1);
             name[..n].copy_from_slice(&comm.as_bytes()[..n]);
             ctx.write_user(a[1], &name)?;
             Ok(0)
@@ -565,7 +551,7 @@ pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         PR_GET_DUMPABLE => Ok(1),
         PR_SET_DUMPABLE if a[1] <= 1 => Ok(0),
-        PR_CAPBSET_READ if a[1] <= 40 => Ok(1),
+        PR_CAPBSET_READ if a[1] <= u64::from(CAP_LAST_CAP) => Ok(1),
         PR_GET_TIMERSLACK => Ok(50_000),
         PR_SET_TIMERSLACK => Ok(0),
         PR_SET_NO_NEW_PRIVS if a[1] == 1 => Ok(0),
@@ -578,20 +564,14 @@ pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn arch_prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const SET_GS: u64 = 0x1001;
-    const SET_FS: u64 = 0x1002;
-    const GET_FS: u64 = 0x1003;
-    const GET_GS: u64 = 0x1004;
-    const GET_CPUID: u64 = 0x1011;
-    const SET_CPUID: u64 = 0x1012;
     let (code, addr) = (a[0], a[1]);
     match code {
-        SET_FS | SET_GS => {
+        ARCH_SET_FS | ARCH_SET_GS => {
             if addr >= USER_TOP {
                 return Err(EPERM);
             }
             let t = ctx.thread_mut();
-            if code == SET_FS {
+            if code == ARCH_SET_FS {
                 t.fs_base = addr;
             } else {
                 t.gs_base = addr;
@@ -599,16 +579,16 @@ pub fn arch_prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.tls_changed = true;
             Ok(0)
         }
-        GET_FS => {
+        ARCH_GET_FS => {
             let v = ctx.thread().fs_base;
             ctx.write_u64(addr, v).map(|_| 0)
         }
-        GET_GS => {
+        ARCH_GET_GS => {
             let v = ctx.thread().gs_base;
             ctx.write_u64(addr, v).map(|_| 0)
         }
-        GET_CPUID => Ok(1),
-        SET_CPUID => Err(ENODEV),
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(ENODEV),
         _ => Err(EINVAL),
     }
 }

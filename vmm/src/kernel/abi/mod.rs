@@ -14,17 +14,23 @@
 //! Structs are `#[repr(C)]` zerocopy types with their size asserted, so a
 //! layout that drifts from Linux's fails to compile.
 
+pub mod capability;
+pub mod dirent;
 pub mod errno;
 pub mod fcntl;
 pub mod futex;
+pub mod ioctl;
 pub mod limits;
 pub mod mman;
+pub mod poll;
 pub mod prctl;
 pub mod resource;
 pub mod sched;
 pub mod signal;
 pub mod stat;
+pub mod system;
 pub mod time;
+pub mod uio;
 pub mod wait;
 
 /// Defines Linux constants and, from the same lines, the table of their

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::host::HostFd;
 use super::overlay::{new_meta, now, Body, Entry, Inode, MemData, Names};
 use super::vfs::{Layer, Lookup, Meta, Node, Vfs};
+use crate::kernel::abi::dirent::dt_of_mode;
 use crate::kernel::abi::fcntl::RENAME_EXCHANGE;
 use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_ISGID};
 use crate::kernel::cred::Cred;
@@ -23,10 +24,6 @@ pub fn host_errno(e: &std::io::Error) -> Errno {
 
 /// The entries of a directory: (name, d_type, inode).
 pub type DirEntries = Vec<(String, u8, u64)>;
-
-fn dtype(mode: u32) -> u8 {
-    ((mode >> 12) & 0xf) as u8
-}
 
 /// Who owns what the caller makes: its fs ids (a set-group-ID directory
 /// gives its group instead, as inode_init_owner).
@@ -96,7 +93,7 @@ impl Vfs {
         for (name, e) in upper {
             if let Entry::Node(i) = e {
                 let m = i.stat();
-                v.push((name, dtype(m.mode), m.ino));
+                v.push((name, dt_of_mode(m.mode), m.ino));
             }
         }
         v

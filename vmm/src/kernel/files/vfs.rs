@@ -16,6 +16,7 @@ use std::sync::{Arc, Weak};
 
 use super::host::HostFd;
 use super::overlay::{Body, Entry, Inode, Overlay};
+use crate::kernel::abi::dirent::{DT_CHR, DT_LNK};
 use crate::kernel::abi::limits::{NAME_MAX, PATH_MAX};
 use crate::kernel::abi::stat::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT};
 use crate::kernel::cred::{Cred, MAY_EXEC};
@@ -123,7 +124,7 @@ pub enum Node {
     /// names.
     Synthetic {
         meta: Meta,
-        entries: Vec<(String, u32)>,
+        entries: Vec<(String, u8)>,
     },
     Device(Device),
     /// Something under /proc: the kernel generates it.
@@ -639,7 +640,7 @@ fn may_search(dir: &Node, cred: &Cred) -> Result<(), Errno> {
     }
 }
 
-fn synthetic_dir(ino: u64, entries: Vec<(String, u32)>) -> Node {
+fn synthetic_dir(ino: u64, entries: Vec<(String, u8)>) -> Node {
     let meta = Meta { dev: 5, ino, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() };
     Node::Synthetic { meta, entries }
 }
@@ -652,8 +653,8 @@ fn special(name: &str) -> Option<Node> {
             900,
             ["null", "zero", "random", "urandom"]
                 .iter()
-                .map(|n| (n.to_string(), 2))
-                .chain(["stdin", "stdout", "stderr", "fd"].iter().map(|n| (n.to_string(), 10)))
+                .map(|n| (n.to_string(), DT_CHR))
+                .chain(["stdin", "stdout", "stderr", "fd"].iter().map(|n| (n.to_string(), DT_LNK)))
                 .collect(),
         ),
         // The host's /sys and /run say too much about the host.

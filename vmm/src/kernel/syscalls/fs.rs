@@ -4,6 +4,9 @@
 
 use std::sync::Arc;
 
+use zerocopy::IntoBytes;
+
+use super::super::abi::dirent::{Dirent64, DT_DIR};
 use super::super::abi::fcntl::*;
 use super::super::abi::limits::{NAME_MAX, PATH_MAX};
 use super::super::abi::resource::RLIMIT_NOFILE;
@@ -548,7 +551,7 @@ pub fn fchdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// The entries of an open directory: (name, d_type, inode).
 fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
-    let mut v = vec![(".".to_string(), 4u8, d.meta.ino), ("..".to_string(), 4, 2)];
+    let mut v = vec![(".".to_string(), DT_DIR, d.meta.ino), ("..".to_string(), DT_DIR, 2)];
     match &d.at.node {
         Node::Host { .. } | Node::Mem(_) => {
             let mut listed = ctx.k.vfs.list(&d.at);
@@ -557,17 +560,20 @@ fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
             if d.at.path == "/" {
                 listed.retain(|(n, _, _)| !matches!(n.as_str(), "dev" | "proc" | "sys" | "run"));
                 v.extend(
-                    ["dev", "proc", "sys", "run"].iter().enumerate().map(|(i, n)| (n.to_string(), 4, 900 + i as u64)),
+                    ["dev", "proc", "sys", "run"]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (n.to_string(), DT_DIR, 900 + i as u64)),
                 );
             }
             v.extend(listed);
         }
         Node::Synthetic { entries, .. } => {
-            v.extend(entries.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t as u8, 500 + i as u64)))
+            v.extend(entries.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t, 500 + i as u64)))
         }
         Node::Proc(c) => {
             if let Ok(ProcNode::Dir(l)) = procfs::lookup(&ctx.k, ctx.pid, c) {
-                v.extend(l.into_iter().enumerate().map(|(i, (n, t))| (n, t as u8, 0x2000 + i as u64)));
+                v.extend(l.into_iter().enumerate().map(|(i, (n, t))| (n, t, 0x2000 + i as u64)));
             }
         }
         Node::Device(_) => {}
@@ -595,16 +601,15 @@ pub fn getdents64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut out = Vec::new();
     while pos < entries.len() {
         let (name, t, ino) = &entries[pos];
-        let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+        let head = size_of::<Dirent64>();
+        let reclen = (head + name.len() + 1).div_ceil(8) * 8;
         if out.len() + reclen > count as usize {
             break;
         }
-        out.extend_from_slice(&ino.to_le_bytes());
-        out.extend_from_slice(&((pos + 1) as i64).to_le_bytes());
-        out.extend_from_slice(&(reclen as u16).to_le_bytes());
-        out.push(*t);
+        let d = Dirent64 { d_ino: *ino, d_off: (pos + 1) as i64, d_reclen: reclen as u16, d_type: *t };
+        out.extend_from_slice(d.as_bytes());
         out.extend_from_slice(name.as_bytes());
-        out.resize(out.len() + (reclen - 19 - name.len()), 0);
+        out.resize(out.len() + (reclen - head - name.len()), 0);
         pos += 1;
     }
     if out.is_empty() && pos < entries.len() {
@@ -719,10 +724,8 @@ fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {
             return Err(e);
         }
     };
-    let mut b = [0u8; 8];
-    b[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
-    b[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
-    if let Err(e) = ctx.write_user(fds, &b) {
+    // int pipefd[2].
+    if let Err(e) = ctx.write_struct(fds, &[rfd as i32, wfd as i32]) {
         let _ = ctx.proc_mut().files.close(rfd as i32);
         let _ = ctx.proc_mut().files.close(wfd as i32);
         return Err(e);

@@ -5,7 +5,11 @@
 
 use std::sync::Arc;
 
+use zerocopy::IntoBytes;
+
 use super::super::abi::fcntl::{O_NONBLOCK, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET};
+use super::super::abi::ioctl::*;
+use super::super::abi::uio::{Iovec, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::pipe::Io;
 use super::super::files::{FileKind, OpenFile};
@@ -16,18 +20,6 @@ use super::super::task::Ctx;
 const CHUNK: u64 = 64 * 1024;
 /// Linux caps one read or write at MAX_RW_COUNT.
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
-/// UIO_MAXIOV.
-const IOV_MAX: u64 = 1024;
-
-const TCGETS: u64 = 0x5401;
-const TCSETS: u64 = 0x5402;
-const TIOCGPGRP: u64 = 0x540f;
-const TIOCSPGRP: u64 = 0x5410;
-const TIOCGWINSZ: u64 = 0x5413;
-const FIONREAD: u64 = 0x541b;
-const FIONBIO: u64 = 0x5421;
-const FIONCLEX: u64 = 0x5450;
-const FIOCLEX: u64 = 0x5451;
 
 /// The errno for a failed host write: a closed pipe is EPIPE (and
 /// SIGPIPE); anything else the program can only see as EIO.
@@ -370,18 +362,16 @@ pub fn pwrite64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// Reads an iovec array: (base, len) pairs.
 fn iovecs(ctx: &mut Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
-    if cnt > IOV_MAX {
+    if cnt > UIO_MAXIOV {
         return Err(EINVAL);
     }
-    let mut raw = vec![0u8; (cnt * 16) as usize];
-    ctx.read_user(iov, &mut raw)?;
+    let mut raw = vec![Iovec::default(); cnt as usize];
+    ctx.read_user(iov, raw.as_mut_bytes())?;
     let mut v = Vec::with_capacity(cnt as usize);
     let mut total: u64 = 0;
-    for c in raw.chunks_exact(16) {
-        let base = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
-        let len = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
-        total = total.checked_add(len).filter(|&t| t <= i64::MAX as u64).ok_or(EINVAL)?;
-        v.push((base, len));
+    for c in raw {
+        total = total.checked_add(c.iov_len).filter(|&t| t <= i64::MAX as u64).ok_or(EINVAL)?;
+        v.push((c.iov_base, c.iov_len));
     }
     Ok(v)
 }
@@ -552,9 +542,9 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(ENOTTY);
     }
     let len = match req {
-        TCGETS => 36, // the kernel's struct termios
-        TIOCGWINSZ => 8,
-        TIOCGPGRP => 4,
+        TCGETS => size_of::<Termios>(),
+        TIOCGWINSZ => size_of::<Winsize>(),
+        TIOCGPGRP => size_of::<i32>(),
         TCSETS | TIOCSPGRP => return Ok(0),
         _ => return Err(ENOTTY),
     };
@@ -566,7 +556,7 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if req == TIOCGPGRP {
         // The program's own process group, not the host's.
         let pgid = ctx.proc().pgid;
-        buf[..4].copy_from_slice(&pgid.to_le_bytes());
+        buf[..len].copy_from_slice((pgid as i32).as_bytes());
     }
     ctx.write_user(arg, &buf[..len])?;
     Ok(0)

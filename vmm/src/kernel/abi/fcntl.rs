@@ -3,7 +3,8 @@
 //! renameat2's RENAME_ (`include/uapi/linux/fcntl.h`), lseek's whence
 //! (`include/uapi/linux/fs.h`), utimensat's UTIME_ (`linux/stat.h`),
 //! fallocate's FALLOC_FL_ (`linux/falloc.h`), memfd_create's MFD_
-//! (`linux/memfd.h`), close_range's flags (`linux/close_range.h`) and
+//! (`linux/memfd.h`), fadvise64's POSIX_FADV_ (`linux/fadvise.h`),
+//! close_range's flags (`linux/close_range.h`) and
 //! openat2's struct open_how (`linux/openat2.h`).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -48,7 +49,7 @@ linux_consts! {
 
     /// The `*at` calls' flags. AT_REMOVEDIR (unlinkat) and AT_EACCESS
     /// (faccessat) share a bit.
-    pub AT_FLAGS: u64 {
+    pub AT_FLAG_BITS: u64 {
         AT_SYMLINK_NOFOLLOW = 0x100,
         AT_REMOVEDIR = 0x200,
         AT_EACCESS = 0x200,
@@ -156,6 +157,16 @@ linux_consts! {
         RESOLVE_BENEATH = 0x08,
         RESOLVE_IN_ROOT = 0x10,
         RESOLVE_CACHED = 0x20,
+    }
+
+    /// fadvise64's advice (`include/uapi/linux/fadvise.h`).
+    pub POSIX_FADV: u64 {
+        POSIX_FADV_NORMAL = 0,
+        POSIX_FADV_RANDOM = 1,
+        POSIX_FADV_SEQUENTIAL = 2,
+        POSIX_FADV_WILLNEED = 3,
+        POSIX_FADV_DONTNEED = 4,
+        POSIX_FADV_NOREUSE = 5,
     }
 
     /// close_range's flags.

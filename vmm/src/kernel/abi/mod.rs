@@ -14,6 +14,7 @@
 //! Structs are `#[repr(C)]` zerocopy types with their size asserted, so a
 //! layout that drifts from Linux's fails to compile.
 
+pub mod auxvec;
 pub mod capability;
 pub mod dirent;
 pub mod errno;

@@ -1,7 +1,8 @@
 //! What the system tells of itself: struct new_utsname
 //! (`include/uapi/linux/utsname.h`), struct sysinfo
 //! (`linux/sysinfo.h`), getrandom's flags (`linux/random.h`) and
-//! membarrier's commands (`linux/membarrier.h`).
+//! membarrier's commands (`linux/membarrier.h`), and how many address
+//! families sockets have (`include/linux/socket.h`).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -64,3 +65,6 @@ pub struct Sysinfo {
     pub pad3: u32,
 }
 const _: () = assert!(size_of::<Sysinfo>() == 112);
+
+/// The address families: socket(2)'s domain is below it.
+pub const AF_MAX: u64 = 46;

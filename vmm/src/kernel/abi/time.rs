@@ -1,7 +1,7 @@
 //! Clocks and timers: `include/uapi/linux/time.h` (CLOCK_, TIMER_ABSTIME,
 //! ITIMER_, struct itimerval), `linux/time_types.h` (struct timespec,
 //! timeval in their 64-bit forms), `linux/times.h` (struct tms) and
-//! `linux/time.h` (struct timezone).
+//! `linux/time.h` (struct timezone), and struct utimbuf (`linux/utime.h`).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
@@ -85,3 +85,12 @@ pub struct Timezone {
     pub tz_dsttime: i32,
 }
 const _: () = assert!(size_of::<Timezone>() == 8);
+
+/// struct utimbuf: utime(2)'s access and modification times.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Utimbuf {
+    pub actime: i64,
+    pub modtime: i64,
+}
+const _: () = assert!(size_of::<Utimbuf>() == 16);

@@ -829,7 +829,7 @@ pub fn readahead(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn fadvise64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    if a[3] > 5 {
+    if a[3] > POSIX_FADV_NOREUSE {
         return Err(EINVAL);
     }
     match f.kind {

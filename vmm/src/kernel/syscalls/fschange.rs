@@ -10,6 +10,7 @@ use std::sync::Arc;
 use super::super::abi::fcntl::*;
 use super::super::abi::limits::NAME_MAX;
 use super::super::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX};
+use super::super::abi::time::{Timespec, Timeval, Utimbuf};
 use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::vfs::{join, Layer, Lookup, Meta, Node};
@@ -595,10 +596,8 @@ pub fn utimensat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let times = if tp == 0 {
         None
     } else {
-        let mut b = [0u8; 32];
-        ctx.read_user(tp, &mut b)?;
-        let w = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        let t = [(w(0), w(1)), (w(2), w(3))];
+        let ts: [Timespec; 2] = ctx.read_struct(tp)?;
+        let t = ts.map(|x| (x.tv_sec, x.tv_nsec));
         for x in t {
             if x.1 != UTIME_NOW && x.1 != UTIME_OMIT && !(0..1_000_000_000).contains(&x.1) {
                 return Err(EINVAL);
@@ -625,18 +624,14 @@ fn old_utime(ctx: &mut Ctx, a: [u64; 6], micro: bool) -> SysResult {
     let times = if a[1] == 0 {
         None
     } else if micro {
-        let mut b = [0u8; 32];
-        ctx.read_user(a[1], &mut b)?;
-        let w = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        if !(0..1_000_000).contains(&w(1)) || !(0..1_000_000).contains(&w(3)) {
+        let tv: [Timeval; 2] = ctx.read_struct(a[1])?;
+        if tv.iter().any(|t| !(0..1_000_000).contains(&t.tv_usec)) {
             return Err(EINVAL);
         }
-        Some([(w(0), w(1) * 1000), (w(2), w(3) * 1000)])
+        Some(tv.map(|t| (t.tv_sec, t.tv_usec * 1000)))
     } else {
-        let mut b = [0u8; 16];
-        ctx.read_user(a[1], &mut b)?;
-        let w = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        Some([(w(0), 0), (w(1), 0)])
+        let u: Utimbuf = ctx.read_struct(a[1])?;
+        Some([(u.actime, 0), (u.modtime, 0)])
     };
     set_times(ctx, l, times)
 }
@@ -771,8 +766,7 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let i = ctx.k.vfs.unnamed(mode, &cred)?;
     *i.seals.lock() = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 { 0 } else { F_SEAL_SEAL };
     if flags & MFD_NOEXEC_SEAL != 0 {
-        // F_SEAL_EXEC.
-        *i.seals.lock() |= 0x20;
+        *i.seals.lock() |= F_SEAL_EXEC;
     }
     let path = format!("/memfd:{name} (deleted)");
     let node = ctx.k.vfs.open_mem(&path, &i).ok_or(EINVAL)?;

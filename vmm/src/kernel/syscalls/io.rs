@@ -9,7 +9,7 @@ use zerocopy::IntoBytes;
 
 use super::super::abi::fcntl::{O_NONBLOCK, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET};
 use super::super::abi::ioctl::*;
-use super::super::abi::uio::{Iovec, UIO_MAXIOV};
+use super::super::abi::uio::{Iovec, RWF_SUPPORTED, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::pipe::Io;
 use super::super::files::{FileKind, OpenFile};
@@ -440,7 +440,7 @@ pub fn pwritev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 /// preadv2: offset -1 means the file's own position.
 pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    if a[4] & !0x1f != 0 {
+    if a[4] & !RWF_SUPPORTED != 0 {
         return Err(EOPNOTSUPP);
     }
     let pos = if a[3] as i64 == -1 { None } else { Some(positional(&f, a[3])?) };
@@ -449,7 +449,7 @@ pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    if a[4] & !0x1f != 0 {
+    if a[4] & !RWF_SUPPORTED != 0 {
         return Err(EOPNOTSUPP);
     }
     let pos = if a[3] as i64 == -1 { None } else { Some(positional(&f, a[3])?) };

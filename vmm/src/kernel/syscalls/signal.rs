@@ -102,7 +102,7 @@ fn suspend(ctx: &mut Ctx, mask: u64) -> SysResult {
 }
 
 pub fn rt_sigsuspend(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[1] != 8 {
+    if a[1] != SIGSET_SIZE {
         return Err(EINVAL);
     }
     let mask = ctx.read_u64(a[0])?;

@@ -137,7 +137,7 @@ impl SigPending {
     /// Queues `info` (a standard signal already pending is not queued
     /// twice, as Linux's legacy_queue).
     pub fn add(&mut self, info: SigInfo) {
-        if info.signo < 32 && self.set & bit(info.signo) != 0 {
+        if info.signo < SIGRTMIN && self.set & bit(info.signo) != 0 {
             return;
         }
         self.set |= bit(info.signo);
@@ -193,7 +193,8 @@ pub fn name(sig: i32) -> String {
     match super::abi::name_of(SIGNALS, sig) {
         Some(n) => n.to_string(),
         None if sig == 0 => "SIG0".into(),
-        None if (34..=64).contains(&sig) => format!("SIGRT{}", sig - 34),
+        // As glibc numbers them: its own threads take the first two.
+        None if (SIGRTMIN + 2..=NSIG).contains(&sig) => format!("SIGRT{}", sig - (SIGRTMIN + 2)),
         None => format!("signal {sig}"),
     }
 }

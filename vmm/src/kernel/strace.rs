@@ -392,3 +392,32 @@ pub fn line(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::abi::{errno, fcntl, mman, sched, wait};
+
+    #[test]
+    fn flags_are_named_in_their_tables_order() {
+        assert_eq!(flags(0, bits(mman::PROT), "PROT_NONE"), "PROT_NONE");
+        assert_eq!(flags(mman::PROT_READ | mman::PROT_WRITE, bits(mman::PROT), "PROT_NONE"), "PROT_READ|PROT_WRITE");
+        // O_SYNC holds O_DSYNC's bit: shown whole, not as O_DSYNC|0x100000.
+        let sync = u64::from(fcntl::O_SYNC | fcntl::O_CLOEXEC);
+        assert_eq!(flags(sync, bits(fcntl::O_FLAGS), ""), "O_SYNC|O_CLOEXEC");
+        // What no name covers is left in hex.
+        assert_eq!(flags(sched::CLONE_VM | 0x11, bits(sched::CLONE_FLAGS), "0"), "CLONE_VM|0x11");
+        assert_eq!(flags(wait::WNOHANG | wait::__WALL, bits(wait::WAIT_OPTIONS), "0"), "WNOHANG|__WALL");
+    }
+
+    #[test]
+    fn errnos_carry_their_names_and_descriptions() {
+        assert_eq!((errno::ENOENT.name(), errno::ENOENT.describe()), ("ENOENT", "No such file or directory"));
+        assert_eq!((errno::EIO.name(), errno::EIO.describe()), ("EIO", ""));
+        // ENOTSUP is EOPNOTSUPP, shown by that name.
+        assert_eq!(errno::ENOTSUP.name(), "EOPNOTSUPP");
+        assert!(errno::ERESTARTSYS.is_restart() && !errno::EINTR.is_restart());
+        assert_eq!(Errno::from_ret(-2), Some(errno::ENOENT));
+        assert_eq!(Errno::from_ret(-4096), None);
+    }
+}

@@ -296,7 +296,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 quote(&b, 32, n > 32)
             }
         }
-        Arg::Prot => flags(v, bits(mman::PROT), "PROT_NONE"),
+        Arg::Prot => flags(v, bits(mman::PROT), name_of(mman::PROT, mman::PROT_NONE).unwrap_or_default()),
         Arg::MapFlags => {
             let kind = name_of(mman::MAP_TYPES, v & mman::MAP_TYPE).unwrap_or("");
             let rest = flags(v & !mman::MAP_TYPE, bits(mman::MAP_FLAGS), "");
@@ -308,7 +308,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         }
         Arg::OpenFlags => {
             let mode = fcntl::O_ACCMODE as u64;
-            let acc = name_of(fcntl::O_ACCMODES, (v & mode) as u32).unwrap_or("O_ACCMODE");
+            let acc = name_of(fcntl::O_ACCMODES, (v & mode) as u32).unwrap_or_default();
             let rest = flags(v & !mode, bits(fcntl::O_FLAGS), "");
             if rest.is_empty() {
                 acc.into()
@@ -319,7 +319,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         Arg::Mode => format!("{v:#o}"),
         Arg::Madvise => name_of(mman::MADVICE, v).map_or(v.to_string(), str::to_string),
         Arg::Signal => {
-            if (1..=64).contains(&v) {
+            if (1..=signal::NSIG as u64).contains(&v) {
                 super::signal::name(v as i32)
             } else {
                 v.to_string()

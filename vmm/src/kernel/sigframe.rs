@@ -10,7 +10,7 @@ use super::signal::{self, SigInfo, SigInfoRaw, StackT, SS_AUTODISARM, SS_DISABLE
 use super::task::Ctx;
 use super::thread::AltStack;
 use super::Next;
-use crate::arch::trap::Trap;
+use crate::arch::trap::{PfError, Trap};
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -193,7 +193,7 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         err: ctx.fault_error,
         trapno: ctx.fault_trapno,
         oldmask: old_mask,
-        cr2: if ctx.fault_trapno == 14 { info.addr } else { 0 },
+        cr2: if ctx.fault_trapno == u64::from(crate::arch::trap::PF) { info.addr } else { 0 },
         fpstate: if saved_fpu.is_some() { fp } else { 0 },
         ..Default::default()
     };
@@ -369,7 +369,7 @@ fn bad_frame(ctx: &mut Ctx, frame: u64) -> SysResult {
 /// What a fault trap says for a handler's sigcontext (error code, vector).
 pub fn trap_details(trap: Trap) -> (u64, u64) {
     match trap {
-        Trap::PageFault { error, .. } => (error.0 | 4, 14),
+        Trap::PageFault { error, .. } => (error.0 | PfError::USER, u64::from(crate::arch::trap::PF)),
         Trap::Exception(v) => (0, v as u64),
         _ => (0, 0),
     }

@@ -12,6 +12,8 @@
 //!   read from and written back to a vCPU stopped in a trap;
 //! - `trap`: decoding a trap into a syscall, a page fault or an exception,
 //!   and the signal Linux sends for it;
+//! - `prctl`: arch_prctl's codes;
+//! - `signal`: the signal numbers and fault si_codes traps raise;
 //! - `cpu`: the initial state of a vCPU (control registers, MSRs, FPU);
 //! - `tables`: descriptor tables, one set per vCPU.
 
@@ -19,7 +21,7 @@
 #[path = "x86_64/mod.rs"]
 mod imp;
 
-pub use imp::{cpu, layout, paging, regs, ring, tables, trap};
+pub use imp::{cpu, layout, paging, prctl, regs, ring, signal, tables, trap};
 pub use paging::{PageTables, PagingError, Perms, RingPage, TablePool};
 pub use regs::UserRegs;
 

@@ -9,26 +9,13 @@
 //! and nobody else holds any. Set-user-ID bits of the host's files are not
 //! honoured: the view is mounted nosuid.
 
+use super::abi::limits::NGROUPS_MAX;
+use super::abi::stat::{S_IFDIR, S_IFMT};
 use super::errno::*;
 
-/// Capability numbers (include/uapi/linux/capability.h).
-pub const CAP_CHOWN: u32 = 0;
-pub const CAP_DAC_OVERRIDE: u32 = 1;
-pub const CAP_DAC_READ_SEARCH: u32 = 2;
-pub const CAP_FOWNER: u32 = 3;
-pub const CAP_FSETID: u32 = 4;
-pub const CAP_KILL: u32 = 5;
-pub const CAP_SETGID: u32 = 6;
-pub const CAP_SETUID: u32 = 7;
-pub const CAP_SETPCAP: u32 = 8;
-pub const CAP_LINUX_IMMUTABLE: u32 = 9;
-pub const CAP_IPC_LOCK: u32 = 14;
-pub const CAP_SYS_ADMIN: u32 = 21;
-pub const CAP_SYS_NICE: u32 = 23;
-pub const CAP_SYS_RESOURCE: u32 = 24;
-pub const CAP_MKNOD: u32 = 27;
-pub const CAP_MAC_OVERRIDE: u32 = 32;
-pub const CAP_LAST_CAP: u32 = 40;
+// The capability numbers, named through here by the credential code and
+// its callers.
+pub use super::abi::capability::*;
 /// Every capability this kernel knows.
 pub const CAP_FULL_SET: u64 = (1 << (CAP_LAST_CAP + 1)) - 1;
 /// The capabilities a file-system uid change moves (CAP_FS_MASK).
@@ -40,8 +27,6 @@ const CAP_FS_MASK: u64 = (1 << CAP_CHOWN)
     | (1 << CAP_LINUX_IMMUTABLE)
     | (1 << CAP_MKNOD)
     | (1 << CAP_MAC_OVERRIDE);
-/// NGROUPS_MAX.
-pub const NGROUPS_MAX: usize = 65536;
 
 /// inode_permission's mask bits.
 pub const MAY_EXEC: u32 = 1;
@@ -154,7 +139,7 @@ impl Cred {
         if bits & mask == mask {
             return Ok(());
         }
-        let is_dir = mode & super::files::vfs::S_IFMT == super::files::vfs::S_IFDIR;
+        let is_dir = mode & S_IFMT == S_IFDIR;
         if is_dir {
             if mask & MAY_WRITE == 0 && self.capable(CAP_DAC_READ_SEARCH) {
                 return Ok(());
@@ -425,8 +410,7 @@ impl Cred {
 mod tests {
     use super::*;
 
-    const DIR: u32 = 0o040000;
-    const REG: u32 = 0o100000;
+    use crate::kernel::abi::stat::{S_IFDIR as DIR, S_IFREG as REG};
 
     #[test]
     fn root_reads_and_searches_anything_and_runs_only_what_someone_may() {

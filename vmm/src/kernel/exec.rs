@@ -10,12 +10,13 @@
 
 use std::sync::Arc;
 
+use super::abi::limits::PATH_MAX;
+use super::abi::resource::RLIMIT_STACK;
 use super::cred::{Cred, MAY_EXEC};
 use super::errno::*;
 use super::files::vfs::Lookup;
-use super::files::vfs::{Node, OpenNode, PATH_MAX};
+use super::files::vfs::{Node, OpenNode};
 use super::initial_stack::{initial_stack, ExecInfo};
-use super::limits::RLIMIT_STACK;
 use super::process::{comm_of, Cmdline, Pid, Tid};
 use super::task::Ctx;
 use super::{Entry, KernelState};
@@ -556,7 +557,8 @@ impl KernelState {
         limits: super::limits::Limits,
         stdio: [super::files::FileKind; 3],
     ) -> Result<Tid, Errno> {
-        use super::files::{Fd, FdTable, OpenFile, O_RDONLY, O_WRONLY};
+        use super::abi::fcntl::{O_RDONLY, O_WRONLY};
+        use super::files::{Fd, FdTable, OpenFile};
         use super::process::{ProcState, Process};
         let pid = self.alloc_id();
         let stack = limits.cur(RLIMIT_STACK);

@@ -156,8 +156,8 @@ impl KernelState {
         let autoreap = act.handler == signal::SIG_IGN || act.flags & signal::SA_NOCLDWAIT != 0;
         if exit_signal > 0 {
             let (code, st) = match status {
-                ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
-                ExitStatus::Killed(s) => (signal::CLD_KILLED, s),
+                ExitStatus::Exited(c) => (super::abi::wait::CLD_EXITED, c),
+                ExitStatus::Killed(s) => (super::abi::wait::CLD_KILLED, s),
             };
             let uid = self.procs.get(&pid).map_or(0, |p| p.cred.uid);
             let info = SigInfo { signo: exit_signal, code, pid, uid, status: st, ..Default::default() };
@@ -271,7 +271,7 @@ impl KernelState {
     /// finds no entry is pending without its info (false), except a
     /// real-time one not from kill(): EAGAIN, as __send_signal_locked().
     fn sigqueue_admit(&mut self, pid: Pid, info: &SigInfo) -> Result<bool, Errno> {
-        let limit = self.procs.get(&pid).map_or(0, |p| p.limits.cur(super::limits::RLIMIT_SIGPENDING));
+        let limit = self.procs.get(&pid).map_or(0, |p| p.limits.cur(super::abi::resource::RLIMIT_SIGPENDING));
         let override_rlimit = info.signo < signal::SIGRTMIN && info.code >= 0;
         let queued = self.sigqueued();
         self.sigqueue_sync(queued);

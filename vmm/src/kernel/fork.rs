@@ -1,6 +1,7 @@
 //! clone, fork and vfork: new processes (with a copy-on-write copy of the
 //! address space, or sharing it for vfork) and new threads (sharing it).
 
+use super::abi::sched::*;
 use super::errno::*;
 use super::process::{Pid, ProcState, Process};
 use super::signal::SigPending;
@@ -9,31 +10,10 @@ use super::thread::{StartState, Thread};
 use super::wait::WaitQueue;
 use super::{limits, Mm};
 
-pub const CSIGNAL: u64 = 0xff;
-pub const CLONE_VM: u64 = 0x100;
-pub const CLONE_FS: u64 = 0x200;
-pub const CLONE_FILES: u64 = 0x400;
-pub const CLONE_SIGHAND: u64 = 0x800;
-pub const CLONE_PIDFD: u64 = 0x1000;
-pub const CLONE_PTRACE: u64 = 0x2000;
-pub const CLONE_VFORK: u64 = 0x4000;
-pub const CLONE_PARENT: u64 = 0x8000;
-pub const CLONE_THREAD: u64 = 0x10000;
-pub const CLONE_NEWNS: u64 = 0x20000;
-pub const CLONE_SYSVSEM: u64 = 0x40000;
-pub const CLONE_SETTLS: u64 = 0x80000;
-pub const CLONE_PARENT_SETTID: u64 = 0x100000;
-pub const CLONE_CHILD_CLEARTID: u64 = 0x200000;
-pub const CLONE_DETACHED: u64 = 0x400000;
-pub const CLONE_UNTRACED: u64 = 0x800000;
-pub const CLONE_CHILD_SETTID: u64 = 0x1000000;
-/// clone3 only: the child's caught signals go back to SIG_DFL.
-pub const CLONE_CLEAR_SIGHAND: u64 = 0x1_0000_0000;
-/// clone3 only: start the child in the cgroup `cgroup` names.
-pub const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 /// Namespace flags: creating namespaces needs privileges an ordinary user
 /// does not have.
-pub const CLONE_NEWS: u64 = 0x7e02_0000 & !CLONE_SYSVSEM & !CLONE_SETTLS & !CLONE_PARENT_SETTID & !CLONE_CHILD_CLEARTID;
+pub const CLONE_NEWS: u64 =
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
 /// What clone was asked for.
 #[derive(Clone, Copy, Debug, Default)]
@@ -81,7 +61,7 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     }
     let cred = &ctx.proc().cred;
     if !cred.capable(super::cred::CAP_SYS_RESOURCE) && !cred.capable(super::cred::CAP_SYS_ADMIN) {
-        let nproc = ctx.proc().limits.cur(limits::RLIMIT_NPROC);
+        let nproc = ctx.proc().limits.cur(super::abi::resource::RLIMIT_NPROC);
         let uid = cred.uid;
         let mine = ctx.k.threads.values().filter(|t| ctx.k.procs.get(&t.pid).is_some_and(|p| p.cred.uid == uid));
         if mine.count() as u64 >= nproc {

@@ -10,26 +10,14 @@ use std::time::Instant;
 
 use parking_lot::Condvar;
 
+use zerocopy::{FromZeros, IntoBytes};
+
+use super::abi::futex::*;
 use super::errno::*;
 use super::task::{Ctx, Woken};
 use super::thread::RestartBlock;
 use super::KernelState;
 use crate::mm::MmId;
-
-pub const FUTEX_WAIT: u64 = 0;
-pub const FUTEX_WAKE: u64 = 1;
-pub const FUTEX_FD: u64 = 2;
-pub const FUTEX_REQUEUE: u64 = 3;
-pub const FUTEX_CMP_REQUEUE: u64 = 4;
-pub const FUTEX_WAKE_OP: u64 = 5;
-pub const FUTEX_LOCK_PI: u64 = 6;
-pub const FUTEX_UNLOCK_PI: u64 = 7;
-pub const FUTEX_TRYLOCK_PI: u64 = 8;
-pub const FUTEX_WAIT_BITSET: u64 = 9;
-pub const FUTEX_WAKE_BITSET: u64 = 10;
-pub const FUTEX_PRIVATE_FLAG: u64 = 128;
-pub const FUTEX_CLOCK_REALTIME: u64 = 256;
-pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 
 /// Where waiters on one word meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -109,9 +97,6 @@ impl KernelState {
     }
 }
 
-const FUTEX_WAITERS: u32 = 0x8000_0000;
-const FUTEX_OWNER_DIED: u32 = 0x4000_0000;
-const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 /// Most entries walked (a loop in the list must not hang the exit).
 const ROBUST_LIST_LIMIT: usize = 2048;
 
@@ -122,16 +107,15 @@ impl KernelState {
     /// simply not followed further, as in Linux.
     pub fn exit_robust_list(&mut self, pid: super::Pid, tid: super::Tid, head: u64) {
         let read = |k: &mut Self, at: u64| -> Option<u64> {
-            let mut b = [0u8; 8];
-            k.copy_from_user(pid, tid, at, &mut b).ok().map(|_| u64::from_le_bytes(b))
+            let mut v = 0u64;
+            k.copy_from_user(pid, tid, at, v.as_mut_bytes()).ok().map(|_| v)
         };
-        // struct robust_list_head { list.next, futex_offset, list_op_pending }
-        let (Some(mut entry), Some(offset), Some(pending)) =
-            (read(self, head), read(self, head.wrapping_add(8)), read(self, head.wrapping_add(16)))
-        else {
+        let mut h = RobustListHead::new_zeroed();
+        if self.copy_from_user(pid, tid, head, h.as_mut_bytes()).is_err() {
             return;
-        };
-        let pending = pending & !1;
+        }
+        let (mut entry, offset) = (h.next, h.futex_offset as u64);
+        let pending = h.list_op_pending & !1;
         let mut walked = 0;
         while entry & !1 != head && walked < ROBUST_LIST_LIMIT {
             let at = entry & !1;
@@ -153,16 +137,15 @@ impl KernelState {
         if !addr.is_multiple_of(4) {
             return;
         }
-        let mut b = [0u8; 4];
-        if self.copy_from_user(pid, tid, addr, &mut b).is_err() {
+        let mut val = 0u32;
+        if self.copy_from_user(pid, tid, addr, val.as_mut_bytes()).is_err() {
             return;
         }
-        let val = u32::from_le_bytes(b);
         if val & FUTEX_TID_MASK != tid {
             return;
         }
         let new = (val & FUTEX_WAITERS) | FUTEX_OWNER_DIED;
-        if self.copy_to_user(pid, tid, addr, &new.to_le_bytes()).is_err() {
+        if self.copy_to_user(pid, tid, addr, new.as_bytes()).is_err() {
             return;
         }
         if val & FUTEX_WAITERS != 0 {

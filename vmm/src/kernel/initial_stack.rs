@@ -1,29 +1,7 @@
 //! The initial stack as Linux's binfmt_elf leaves it: argv, envp and auxv,
 //! RSP 16-byte aligned at argc.
 
-/// auxv keys (linux/auxvec.h).
-pub mod at {
-    pub const NULL: u64 = 0;
-    pub const PHDR: u64 = 3;
-    pub const PHENT: u64 = 4;
-    pub const PHNUM: u64 = 5;
-    pub const PAGESZ: u64 = 6;
-    pub const BASE: u64 = 7;
-    pub const FLAGS: u64 = 8;
-    pub const ENTRY: u64 = 9;
-    pub const UID: u64 = 11;
-    pub const EUID: u64 = 12;
-    pub const GID: u64 = 13;
-    pub const EGID: u64 = 14;
-    pub const PLATFORM: u64 = 15;
-    pub const HWCAP: u64 = 16;
-    pub const CLKTCK: u64 = 17;
-    pub const SECURE: u64 = 23;
-    pub const RANDOM: u64 = 25;
-    pub const HWCAP2: u64 = 26;
-    pub const EXECFN: u64 = 31;
-    pub const MINSIGSTKSZ: u64 = 51;
-}
+use super::abi::auxvec::*;
 
 /// What the loader knows that auxv reports.
 #[derive(Clone, Debug)]
@@ -72,26 +50,26 @@ pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
     let at = |dist: u64| top - dist;
 
     let auxv = [
-        (at::PHDR, info.phdr),
-        (at::PHENT, info.phent),
-        (at::PHNUM, info.phnum),
-        (at::PAGESZ, 4096),
-        (at::BASE, info.base),
-        (at::FLAGS, 0),
-        (at::ENTRY, info.entry),
-        (at::UID, info.uid as u64),
-        (at::EUID, info.euid as u64),
-        (at::GID, info.gid as u64),
-        (at::EGID, info.egid as u64),
-        (at::SECURE, 0),
-        (at::RANDOM, at(random)),
-        (at::HWCAP, info.hwcap),
-        (at::HWCAP2, 0),
-        (at::CLKTCK, 100),
-        (at::PLATFORM, at(platform)),
-        (at::EXECFN, at(execfn)),
-        (at::MINSIGSTKSZ, 2048),
-        (at::NULL, 0),
+        (AT_PHDR, info.phdr),
+        (AT_PHENT, info.phent),
+        (AT_PHNUM, info.phnum),
+        (AT_PAGESZ, 4096),
+        (AT_BASE, info.base),
+        (AT_FLAGS, 0),
+        (AT_ENTRY, info.entry),
+        (AT_UID, info.uid as u64),
+        (AT_EUID, info.euid as u64),
+        (AT_GID, info.gid as u64),
+        (AT_EGID, info.egid as u64),
+        (AT_SECURE, 0),
+        (AT_RANDOM, at(random)),
+        (AT_HWCAP, info.hwcap),
+        (AT_HWCAP2, 0),
+        (AT_CLKTCK, 100),
+        (AT_PLATFORM, at(platform)),
+        (AT_EXECFN, at(execfn)),
+        (AT_MINSIGSTKSZ, super::abi::signal::MINSIGSTKSZ),
+        (AT_NULL, 0),
     ];
     let mut words: Vec<u64> = vec![info.argv.len() as u64];
     words.extend(args.iter().map(|&d| at(d)));
@@ -163,16 +141,16 @@ mod tests {
         loop {
             let (k, v) = (word(&st, a), word(&st, a + 8));
             aux.insert(k, v);
-            if k == at::NULL {
+            if k == AT_NULL {
                 break;
             }
             a += 16;
         }
-        assert_eq!(aux[&at::ENTRY], 0x401000);
-        assert_eq!(aux[&at::PAGESZ], 4096);
-        assert_eq!(cstr(&st, aux[&at::EXECFN]), "/bin/prog");
-        assert_eq!(cstr(&st, aux[&at::PLATFORM]), "x86_64");
-        let r = (aux[&at::RANDOM] - st.sp) as usize;
+        assert_eq!(aux[&AT_ENTRY], 0x401000);
+        assert_eq!(aux[&AT_PAGESZ], 4096);
+        assert_eq!(cstr(&st, aux[&AT_EXECFN]), "/bin/prog");
+        assert_eq!(cstr(&st, aux[&AT_PLATFORM]), "x86_64");
+        let r = (aux[&AT_RANDOM] - st.sp) as usize;
         assert_eq!(&st.bytes[r..r + 16], &[7; 16]);
     }
 }

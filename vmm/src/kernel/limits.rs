@@ -2,29 +2,12 @@
 //! limits and raise a soft limit up to its hard limit; raising a hard
 //! limit takes CAP_SYS_RESOURCE.
 
+use super::abi::resource::*;
 use super::errno::{Errno, EINVAL, EPERM};
 
-pub const RLIMIT_CPU: usize = 0;
-pub const RLIMIT_FSIZE: usize = 1;
-pub const RLIMIT_DATA: usize = 2;
-pub const RLIMIT_STACK: usize = 3;
-pub const RLIMIT_CORE: usize = 4;
-pub const RLIMIT_NPROC: usize = 6;
-pub const RLIMIT_NOFILE: usize = 7;
-pub const RLIMIT_MEMLOCK: usize = 8;
-pub const RLIMIT_AS: usize = 9;
-pub const RLIMIT_SIGPENDING: usize = 11;
-pub const RLIM_NLIMITS: usize = 16;
-pub const RLIM_INFINITY: u64 = u64::MAX;
 /// systemd's RLIMIT_NOFILE for a session (DefaultLimitNOFILE=1024:524288).
 pub const NOFILE_SOFT: u64 = 1024;
 pub const NOFILE_HARD: u64 = 524_288;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Rlimit {
-    pub cur: u64,
-    pub max: u64,
-}
 
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -44,9 +27,9 @@ impl Limits {
         table[RLIMIT_STACK] = Rlimit { cur: stack, max: RLIM_INFINITY };
         table[RLIMIT_MEMLOCK] = Rlimit { cur: memlock, max: memlock };
         table[RLIMIT_SIGPENDING] = Rlimit { cur: sigpending, max: sigpending };
-        table[12] = Rlimit { cur: 819_200, max: 819_200 }; // MSGQUEUE
-        table[13] = Rlimit { cur: 0, max: 0 }; // NICE
-        table[14] = Rlimit { cur: 0, max: 0 }; // RTPRIO
+        table[RLIMIT_MSGQUEUE] = Rlimit { cur: 819_200, max: 819_200 };
+        table[RLIMIT_NICE] = Rlimit { cur: 0, max: 0 };
+        table[RLIMIT_RTPRIO] = Rlimit { cur: 0, max: 0 };
         Limits { table }
     }
 

@@ -369,11 +369,11 @@ impl KernelState {
         // acct_stack_growth(): within RLIMIT_STACK and RLIMIT_AS, and for a
         // locked stack within RLIMIT_MEMLOCK.
         let grow = stack.start - addr;
-        if stack.end - addr > limits.cur(super::limits::RLIMIT_STACK)
-            || space.vmas.total().saturating_add(grow) > limits.cur(super::limits::RLIMIT_AS)
+        if stack.end - addr > limits.cur(super::abi::resource::RLIMIT_STACK)
+            || space.vmas.total().saturating_add(grow) > limits.cur(super::abi::resource::RLIMIT_AS)
             || (stack.locked
                 && super::syscalls::mlock::locked_bytes(space).saturating_add(grow)
-                    > limits.cur(super::limits::RLIMIT_MEMLOCK))
+                    > limits.cur(super::abi::resource::RLIMIT_MEMLOCK))
         {
             return None;
         }

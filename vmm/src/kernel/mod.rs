@@ -8,8 +8,8 @@
 //! (a pipe read, wait4, nanosleep) sleeps on its own condition variable and
 //! releases it.
 
+pub mod abi;
 pub mod cred;
-pub mod errno;
 pub mod exec;
 pub mod exit;
 pub mod files;
@@ -48,6 +48,8 @@ use std::time::{Duration, Instant};
 
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
+// Every file says `super::errno`: the module is Linux's, in `abi`.
+pub use abi::errno;
 pub use errno::{Errno, SysResult};
 pub use process::{ExitStatus, Pid, Process, Tid};
 pub use thread::{StartState, Thread};

@@ -4,8 +4,10 @@
 
 use std::fmt::Write as _;
 
+use super::abi::dirent::{DT_DIR, DT_LNK, DT_REG};
+use super::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG};
 use super::errno::*;
-use super::files::vfs::{Lookup, ProcLinks, S_IFDIR, S_IFLNK, S_IFREG};
+use super::files::vfs::{Lookup, ProcLinks};
 use super::files::{pipe, FileKind};
 use super::process::{Pid, ProcState};
 use super::KernelState;
@@ -19,7 +21,7 @@ pub enum ProcNode {
     File(Vec<u8>),
     /// A file made record by record at each read (see [`SeqFile`]).
     Seq(SeqFile),
-    Dir(Vec<(String, u32)>),
+    Dir(Vec<(String, u8)>),
     Link(String),
 }
 
@@ -627,17 +629,17 @@ pub fn meminfo(k: &KernelState) -> String {
 pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Errno> {
     let tid_of_caller = k.procs.get(&caller).and_then(|p| p.threads.first().copied()).unwrap_or(caller);
     let Some(first) = c.first().map(String::as_str) else {
-        let mut e: Vec<(String, u32)> = k.procs.keys().map(|p| (p.to_string(), 4)).collect();
+        let mut e: Vec<(String, u8)> = k.procs.keys().map(|p| (p.to_string(), DT_DIR)).collect();
         for n in ["self", "thread-self"] {
-            e.push((n.into(), 10));
+            e.push((n.into(), DT_LNK));
         }
         for n in ["meminfo", "vmstat", "uptime", "version", "loadavg", "stat", "cpuinfo", "mounts", "filesystems"] {
-            e.push((n.into(), 8));
+            e.push((n.into(), DT_REG));
         }
         for n in ["buddyinfo", "zoneinfo"] {
-            e.push((n.into(), 8));
+            e.push((n.into(), DT_REG));
         }
-        e.push(("sys".into(), 4));
+        e.push(("sys".into(), DT_DIR));
         return Ok(ProcNode::Dir(e));
     };
     // `@link` marks /dev's links into /proc: follow them.
@@ -682,25 +684,25 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
     Ok(match rest.as_slice() {
         [] => ProcNode::Dir(
             [
-                ("maps", 8),
-                ("smaps", 8),
-                ("smaps_rollup", 8),
-                ("status", 8),
-                ("stat", 8),
-                ("statm", 8),
-                ("cmdline", 8),
-                ("comm", 8),
-                ("environ", 8),
-                ("exe", 10),
-                ("cwd", 10),
-                ("root", 10),
-                ("fd", 4),
-                ("task", 4),
-                ("oom_score", 8),
-                ("oom_score_adj", 8),
-                ("limits", 8),
-                ("pagemap", 8),
-                ("clear_refs", 8),
+                ("maps", DT_REG),
+                ("smaps", DT_REG),
+                ("smaps_rollup", DT_REG),
+                ("status", DT_REG),
+                ("stat", DT_REG),
+                ("statm", DT_REG),
+                ("cmdline", DT_REG),
+                ("comm", DT_REG),
+                ("environ", DT_REG),
+                ("exe", DT_LNK),
+                ("cwd", DT_LNK),
+                ("root", DT_LNK),
+                ("fd", DT_DIR),
+                ("task", DT_DIR),
+                ("oom_score", DT_REG),
+                ("oom_score_adj", DT_REG),
+                ("limits", DT_REG),
+                ("pagemap", DT_REG),
+                ("clear_refs", DT_REG),
             ]
             .iter()
             .map(|(n, t)| (n.to_string(), *t))
@@ -732,13 +734,13 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         ["exe"] => ProcNode::Link(p.exe.clone()),
         ["cwd"] => ProcNode::Link(p.cwd.path.clone()),
         ["root"] => ProcNode::Link("/".into()),
-        ["fd"] => ProcNode::Dir(p.files.iter().map(|(fd, _)| (fd.to_string(), 10)).collect()),
+        ["fd"] => ProcNode::Dir(p.files.iter().map(|(fd, _)| (fd.to_string(), DT_LNK)).collect()),
         ["fd", n] => {
             let fd: i32 = n.parse().map_err(|_| ENOENT)?;
             let f = p.files.get(fd).ok_or(ENOENT)?;
             ProcNode::Link(fd_target(&f.file))
         }
-        ["task"] => ProcNode::Dir(p.threads.iter().map(|t| (t.to_string(), 4)).collect()),
+        ["task"] => ProcNode::Dir(p.threads.iter().map(|t| (t.to_string(), DT_DIR)).collect()),
         ["task", t, more @ ..] => {
             let t: u32 = t.parse().map_err(|_| ENOENT)?;
             if !p.threads.contains(&t) {
@@ -825,11 +827,11 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
     let rest: Vec<&str> = c.iter().map(String::as_str).collect();
     let v = |x: u64| Ok(ProcNode::File(format!("{x}\n").into_bytes()));
     match rest.as_slice() {
-        [] => Ok(ProcNode::Dir(vec![("vm".into(), 4), ("kernel".into(), 4), ("fs".into(), 4)])),
+        [] => Ok(ProcNode::Dir(vec![("vm".into(), DT_DIR), ("kernel".into(), DT_DIR), ("fs".into(), DT_DIR)])),
         ["fs"] => Ok(ProcNode::Dir(
             ["file-max", "file-nr", "nr_open", "pipe-max-size", "pipe-user-pages-hard", "pipe-user-pages-soft"]
                 .iter()
-                .map(|n| (n.to_string(), 8))
+                .map(|n| (n.to_string(), DT_REG))
                 .collect(),
         )),
         ["fs", "file-max"] => v(k.file_max()),
@@ -850,7 +852,7 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
                 "user_reserve_kbytes",
             ]
             .iter()
-            .map(|n| (n.to_string(), 8))
+            .map(|n| (n.to_string(), DT_REG))
             .collect(),
         )),
         ["vm", "overcommit_memory"] => v(k.cfg.overcommit as u64),
@@ -861,7 +863,10 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
         ["vm", "admin_reserve_kbytes"] => v(k.admin_reserve_pages() * KIB),
         ["vm", "user_reserve_kbytes"] => v(k.user_reserve_pages() * KIB),
         ["kernel"] => Ok(ProcNode::Dir(
-            ["ostype", "osrelease", "pid_max", "threads-max", "hostname"].iter().map(|n| (n.to_string(), 8)).collect(),
+            ["ostype", "osrelease", "pid_max", "threads-max", "hostname"]
+                .iter()
+                .map(|n| (n.to_string(), DT_REG))
+                .collect(),
         )),
         ["kernel", "ostype"] => Ok(ProcNode::File(b"Linux\n".to_vec())),
         ["kernel", "osrelease"] => Ok(ProcNode::File(format!("{}\n", super::syscalls::system::RELEASE).into_bytes())),

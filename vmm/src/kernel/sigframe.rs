@@ -6,11 +6,11 @@
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
-use super::signal::{self, SigInfo, UNBLOCKABLE};
+use super::signal::{self, SigInfo, SigInfoRaw, StackT, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE};
 use super::task::Ctx;
-use super::thread::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
+use super::thread::AltStack;
 use super::Next;
-use crate::arch::trap::Trap;
+use crate::arch::trap::{PfError, Trap};
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -45,16 +45,6 @@ pub struct SigContext {
     pub reserved: [u64; 8],
 }
 
-/// stack_t.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct StackT {
-    pub sp: u64,
-    pub flags: i32,
-    pub pad: u32,
-    pub size: u64,
-}
-
 /// The kernel's struct ucontext (its sigset is 8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -66,17 +56,7 @@ pub struct UContext {
     pub sigmask: u64,
 }
 
-/// siginfo_t: 128 bytes.
-#[repr(C)]
-#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SigInfoRaw {
-    pub signo: i32,
-    pub errno: i32,
-    pub code: i32,
-    pub pad: i32,
-    pub fields: [u64; 14],
-}
-
+// What the kernel's record of a signal shows the program.
 impl SigInfoRaw {
     /// siginfo as Linux fills it for this signal and code.
     pub fn from(i: &SigInfo) -> Self {
@@ -213,7 +193,7 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         err: ctx.fault_error,
         trapno: ctx.fault_trapno,
         oldmask: old_mask,
-        cr2: if ctx.fault_trapno == 14 { info.addr } else { 0 },
+        cr2: if ctx.fault_trapno == u64::from(crate::arch::trap::PF) { info.addr } else { 0 },
         fpstate: if saved_fpu.is_some() { fp } else { 0 },
         ..Default::default()
     };
@@ -389,7 +369,7 @@ fn bad_frame(ctx: &mut Ctx, frame: u64) -> SysResult {
 /// What a fault trap says for a handler's sigcontext (error code, vector).
 pub fn trap_details(trap: Trap) -> (u64, u64) {
     match trap {
-        Trap::PageFault { error, .. } => (error.0 | 4, 14),
+        Trap::PageFault { error, .. } => (error.0 | PfError::USER, u64::from(crate::arch::trap::PF)),
         Trap::Exception(v) => (0, v as u64),
         _ => (0, 0),
     }

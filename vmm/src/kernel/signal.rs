@@ -3,62 +3,9 @@
 
 use std::collections::VecDeque;
 
-pub const SIGHUP: i32 = 1;
-pub const SIGINT: i32 = 2;
-pub const SIGQUIT: i32 = 3;
-pub const SIGILL: i32 = 4;
-pub const SIGTRAP: i32 = 5;
-pub const SIGABRT: i32 = 6;
-pub const SIGBUS: i32 = 7;
-pub const SIGFPE: i32 = 8;
-pub const SIGKILL: i32 = 9;
-pub const SIGUSR1: i32 = 10;
-pub const SIGSEGV: i32 = 11;
-pub const SIGUSR2: i32 = 12;
-pub const SIGPIPE: i32 = 13;
-pub const SIGALRM: i32 = 14;
-pub const SIGTERM: i32 = 15;
-pub const SIGCHLD: i32 = 17;
-pub const SIGCONT: i32 = 18;
-pub const SIGSTOP: i32 = 19;
-pub const SIGTSTP: i32 = 20;
-pub const SIGTTIN: i32 = 21;
-pub const SIGTTOU: i32 = 22;
-pub const SIGURG: i32 = 23;
-pub const SIGXCPU: i32 = 24;
-pub const SIGXFSZ: i32 = 25;
-pub const SIGVTALRM: i32 = 26;
-pub const SIGPROF: i32 = 27;
-pub const SIGWINCH: i32 = 28;
-pub const SIGSYS: i32 = 31;
-pub const NSIG: i32 = 64;
-/// The first real-time signal, as the kernel numbers them.
-pub const SIGRTMIN: i32 = 32;
-
-// si_code values.
-pub const SI_USER: i32 = 0;
-pub const SI_KERNEL: i32 = 0x80;
-pub const SI_QUEUE: i32 = -1;
-pub const SI_TKILL: i32 = -6;
-pub const SEGV_MAPERR: i32 = 1;
-pub const SEGV_ACCERR: i32 = 2;
-pub const BUS_ADRERR: i32 = 2;
-pub const CLD_EXITED: i32 = 1;
-pub const CLD_KILLED: i32 = 2;
-pub const CLD_DUMPED: i32 = 3;
-
-// sa_flags.
-pub const SA_NOCLDSTOP: u64 = 1;
-pub const SA_NOCLDWAIT: u64 = 2;
-pub const SA_SIGINFO: u64 = 4;
-pub const SA_RESTORER: u64 = 0x0400_0000;
-pub const SA_ONSTACK: u64 = 0x0800_0000;
-pub const SA_RESTART: u64 = 0x1000_0000;
-pub const SA_NODEFER: u64 = 0x4000_0000;
-pub const SA_RESETHAND: u64 = 0x8000_0000;
-
-pub const SIG_DFL: u64 = 0;
-pub const SIG_IGN: u64 = 1;
+// Linux's constants and layouts for signals, named through here by the
+// signal code and its callers.
+pub use super::abi::signal::*;
 
 /// A set of signals: bit `n - 1` for signal `n`.
 pub type SigSet = u64;
@@ -190,7 +137,7 @@ impl SigPending {
     /// Queues `info` (a standard signal already pending is not queued
     /// twice, as Linux's legacy_queue).
     pub fn add(&mut self, info: SigInfo) {
-        if info.signo < 32 && self.set & bit(info.signo) != 0 {
+        if info.signo < SIGRTMIN && self.set & bit(info.signo) != 0 {
             return;
         }
         self.set |= bit(info.signo);
@@ -243,43 +190,11 @@ impl SigPending {
 
 /// A signal's name, as reports print it.
 pub fn name(sig: i32) -> String {
-    const NAMES: [&str; 32] = [
-        "SIG0",
-        "SIGHUP",
-        "SIGINT",
-        "SIGQUIT",
-        "SIGILL",
-        "SIGTRAP",
-        "SIGABRT",
-        "SIGBUS",
-        "SIGFPE",
-        "SIGKILL",
-        "SIGUSR1",
-        "SIGSEGV",
-        "SIGUSR2",
-        "SIGPIPE",
-        "SIGALRM",
-        "SIGTERM",
-        "SIGSTKFLT",
-        "SIGCHLD",
-        "SIGCONT",
-        "SIGSTOP",
-        "SIGTSTP",
-        "SIGTTIN",
-        "SIGTTOU",
-        "SIGURG",
-        "SIGXCPU",
-        "SIGXFSZ",
-        "SIGVTALRM",
-        "SIGPROF",
-        "SIGWINCH",
-        "SIGIO",
-        "SIGPWR",
-        "SIGSYS",
-    ];
-    match NAMES.get(sig as usize) {
+    match super::abi::name_of(SIGNALS, sig) {
         Some(n) => n.to_string(),
-        None if (34..=64).contains(&sig) => format!("SIGRT{}", sig - 34),
+        None if sig == 0 => "SIG0".into(),
+        // As glibc numbers them: its own threads take the first two.
+        None if (SIGRTMIN + 2..=NSIG).contains(&sig) => format!("SIGRT{}", sig - (SIGRTMIN + 2)),
         None => format!("signal {sig}"),
     }
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::process::Pid;
 use super::syscalls::{Arg, Class, Syscall};
-use super::KernelState;
+use super::{Errno, KernelState};
 
 /// Where strace lines go.
 #[derive(Clone, Debug)]
@@ -227,13 +227,20 @@ fn quote(b: &[u8], limit: usize, more: bool) -> String {
     s
 }
 
-fn flags(v: u64, names: &[(u64, &str)], zero: &str) -> String {
+/// A table of names, its values widened for `flags`.
+fn bits<T: Copy + Into<u64>>(t: &'static [(T, &'static str)]) -> impl Iterator<Item = (u64, &'static str)> {
+    t.iter().map(|&(v, n)| (v.into(), n))
+}
+
+/// `v` as `A|B|0x…` from the bits `names` gives (in its order, the first
+/// that matches taking its bits), `zero` if it is 0.
+fn flags(v: u64, names: impl Iterator<Item = (u64, &'static str)>, zero: &str) -> String {
     if v == 0 {
         return zero.into();
     }
     let mut parts = Vec::new();
     let mut left = v;
-    for &(bit, name) in names {
+    for (bit, name) in names {
         if bit != 0 && left & bit == bit {
             parts.push(name.to_string());
             left &= !bit;
@@ -247,7 +254,7 @@ fn flags(v: u64, names: &[(u64, &str)], zero: &str) -> String {
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::syscalls::names::*;
+    use super::abi::{fcntl, futex, mman, name_of, prctl, resource, sched, signal, time, wait};
     match a {
         Arg::Int => (v as i32).to_string(),
         Arg::Long => (v as i64).to_string(),
@@ -259,10 +266,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 format!("{v:#x}")
             }
         }
-        Arg::Fd => match v as i32 {
-            -100 => "AT_FDCWD".into(),
-            fd => fd.to_string(),
-        },
+        Arg::Fd => name_of(fcntl::DIRFDS, v as i32).map_or((v as i32).to_string(), str::to_string),
         Arg::Path => {
             if v == 0 {
                 return "NULL".into();
@@ -292,19 +296,10 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
                 quote(&b, 32, n > 32)
             }
         }
-        Arg::Prot => flags(
-            v,
-            &[(1, "PROT_READ"), (2, "PROT_WRITE"), (4, "PROT_EXEC"), (0x0100_0000, "PROT_GROWSDOWN")],
-            "PROT_NONE",
-        ),
+        Arg::Prot => flags(v, bits(mman::PROT), name_of(mman::PROT, mman::PROT_NONE).unwrap_or_default()),
         Arg::MapFlags => {
-            let kind = match v & 0xf {
-                1 => "MAP_SHARED",
-                2 => "MAP_PRIVATE",
-                3 => "MAP_SHARED_VALIDATE",
-                _ => "",
-            };
-            let rest = flags(v & !0xf, MAP_FLAGS, "");
+            let kind = name_of(mman::MAP_TYPES, v & mman::MAP_TYPE).unwrap_or("");
+            let rest = flags(v & !mman::MAP_TYPE, bits(mman::MAP_FLAGS), "");
             match (kind.is_empty(), rest.is_empty()) {
                 (false, false) => format!("{kind}|{rest}"),
                 (false, true) => kind.into(),
@@ -312,13 +307,9 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             }
         }
         Arg::OpenFlags => {
-            let acc = match v & 3 {
-                0 => "O_RDONLY",
-                1 => "O_WRONLY",
-                2 => "O_RDWR",
-                _ => "O_ACCMODE",
-            };
-            let rest = flags(v & !3, OPEN_FLAGS, "");
+            let mode = fcntl::O_ACCMODE as u64;
+            let acc = name_of(fcntl::O_ACCMODES, (v & mode) as u32).unwrap_or_default();
+            let rest = flags(v & !mode, bits(fcntl::O_FLAGS), "");
             if rest.is_empty() {
                 acc.into()
             } else {
@@ -326,43 +317,31 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
             }
         }
         Arg::Mode => format!("{v:#o}"),
-        Arg::Madvise => MADVICE.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
+        Arg::Madvise => name_of(mman::MADVICE, v).map_or(v.to_string(), str::to_string),
         Arg::Signal => {
-            if (1..=64).contains(&v) {
+            if (1..=signal::NSIG as u64).contains(&v) {
                 super::signal::name(v as i32)
             } else {
                 v.to_string()
             }
         }
-        Arg::SigHow => {
-            ["SIG_BLOCK", "SIG_UNBLOCK", "SIG_SETMASK"].get(v as usize).map_or(v.to_string(), |s| s.to_string())
+        Arg::SigHow => name_of(signal::SIG_HOWS, v).map_or(v.to_string(), str::to_string),
+        Arg::Clock => name_of(time::CLOCKS, v).map_or(v.to_string(), str::to_string),
+        Arg::ArchPrctl => name_of(prctl::ARCH_PRCTL_CODES, v).map_or(format!("{v:#x}"), str::to_string),
+        Arg::Resource => name_of(resource::RLIMITS, v as usize).map_or(v.to_string(), str::to_string),
+        Arg::CloneFlags => {
+            // The exit signal in the low byte, shown when it is SIGCHLD.
+            let sigchld = signal::SIGNALS.iter().filter(|&&(s, _)| s == signal::SIGCHLD).map(|&(s, n)| (s as u64, n));
+            flags(v, bits(sched::CLONE_FLAGS).chain(sigchld), "0")
         }
-        Arg::Clock => CLOCKS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
-        Arg::ArchPrctl => ARCH_PRCTL.iter().find(|(n, _)| *n == v).map_or(format!("{v:#x}"), |(_, s)| s.to_string()),
-        Arg::Resource => RLIMITS.get(v as usize).map_or(v.to_string(), |s| s.to_string()),
-        Arg::CloneFlags => flags(v, CLONE_FLAGS, "0"),
         Arg::FutexOp => {
-            let op = FUTEX_OPS.get((v & 0x7f) as usize).copied().unwrap_or("FUTEX_?");
-            let p = if v & 128 != 0 { "_PRIVATE" } else { "" };
+            let op = name_of(futex::FUTEX_OPS, v & (futex::FUTEX_PRIVATE_FLAG - 1)).unwrap_or("FUTEX_?");
+            let p = if v & futex::FUTEX_PRIVATE_FLAG != 0 { "_PRIVATE" } else { "" };
             format!("{op}{p}")
         }
-        Arg::Whence => ["SEEK_SET", "SEEK_CUR", "SEEK_END", "SEEK_DATA", "SEEK_HOLE"]
-            .get(v as usize)
-            .map_or(v.to_string(), |s| s.to_string()),
-        Arg::Fcntl => FCNTL.iter().find(|(n, _)| *n == v).map_or(v.to_string(), |(_, s)| s.to_string()),
-        Arg::WaitOpts => flags(
-            v,
-            &[
-                (1, "WNOHANG"),
-                (2, "WUNTRACED"),
-                (4, "WEXITED"),
-                (8, "WCONTINUED"),
-                (0x0100_0000, "WNOWAIT"),
-                (0x8000_0000, "__WCLONE"),
-                (0x4000_0000, "__WALL"),
-            ],
-            "0",
-        ),
+        Arg::Whence => name_of(fcntl::WHENCE, v).map_or(v.to_string(), str::to_string),
+        Arg::Fcntl => name_of(fcntl::FCNTL_CMDS, v).map_or(v.to_string(), str::to_string),
+        Arg::WaitOpts => flags(v, bits(wait::WAIT_OPTIONS), "0"),
     }
 }
 
@@ -387,12 +366,12 @@ pub fn line(
     match ret {
         None => out.push_str(" = ?"),
         // Never seen by the program: restarted, or EINTR on the way out.
-        Some(r) if r == -512 || r == -514 || r == -516 => {
-            let e = super::Errno(-r as i32);
+        Some(r) if Errno::from_ret(r).is_some_and(Errno::is_restart) => {
+            let e = Errno(-r as i32);
             let _ = write!(out, " = ? {} ({})", e.name(), e.describe());
         }
-        Some(r) if (-4095..0).contains(&r) => {
-            let e = super::Errno(-r as i32);
+        Some(r) if Errno::from_ret(r).is_some() => {
+            let e = Errno(-r as i32);
             let _ = write!(out, " = -1 {}", e.name());
             let d = e.describe();
             if !d.is_empty() {
@@ -412,4 +391,33 @@ pub fn line(
         let _ = write!(out, " <{:.6}>", t.as_secs_f64());
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::abi::{errno, fcntl, mman, sched, wait};
+
+    #[test]
+    fn flags_are_named_in_their_tables_order() {
+        assert_eq!(flags(0, bits(mman::PROT), "PROT_NONE"), "PROT_NONE");
+        assert_eq!(flags(mman::PROT_READ | mman::PROT_WRITE, bits(mman::PROT), "PROT_NONE"), "PROT_READ|PROT_WRITE");
+        // O_SYNC holds O_DSYNC's bit: shown whole, not as O_DSYNC|0x100000.
+        let sync = u64::from(fcntl::O_SYNC | fcntl::O_CLOEXEC);
+        assert_eq!(flags(sync, bits(fcntl::O_FLAGS), ""), "O_SYNC|O_CLOEXEC");
+        // What no name covers is left in hex.
+        assert_eq!(flags(sched::CLONE_VM | 0x11, bits(sched::CLONE_FLAGS), "0"), "CLONE_VM|0x11");
+        assert_eq!(flags(wait::WNOHANG | wait::__WALL, bits(wait::WAIT_OPTIONS), "0"), "WNOHANG|__WALL");
+    }
+
+    #[test]
+    fn errnos_carry_their_names_and_descriptions() {
+        assert_eq!((errno::ENOENT.name(), errno::ENOENT.describe()), ("ENOENT", "No such file or directory"));
+        assert_eq!((errno::EIO.name(), errno::EIO.describe()), ("EIO", ""));
+        // ENOTSUP is EOPNOTSUPP, shown by that name.
+        assert_eq!(errno::ENOTSUP.name(), "EOPNOTSUPP");
+        assert!(errno::ERESTARTSYS.is_restart() && !errno::EINTR.is_restart());
+        assert_eq!(Errno::from_ret(-2), Some(errno::ENOENT));
+        assert_eq!(Errno::from_ret(-4096), None);
+    }
 }

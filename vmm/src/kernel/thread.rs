@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use parking_lot::Condvar;
 
+use super::abi::signal::SS_DISABLE;
 use super::process::{Pid, Tid};
 use super::signal::{SigPending, SigSet};
 use crate::arch::UserRegs;
@@ -28,10 +29,6 @@ pub struct AltStack {
     pub flags: u32,
     pub size: u64,
 }
-
-pub const SS_ONSTACK: u32 = 1;
-pub const SS_DISABLE: u32 = 2;
-pub const SS_AUTODISARM: u32 = 1 << 31;
 
 impl Default for AltStack {
     fn default() -> Self {

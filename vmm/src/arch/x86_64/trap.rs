@@ -103,20 +103,15 @@ pub fn vector_for_port(port: u16) -> Option<u8> {
 /// The signal and si_code Linux's x86 trap handlers send for an exception
 /// in user mode (arch/x86/kernel/traps.c).
 pub fn signal_for_vector(vector: u8) -> (i32, i32) {
-    const SIGILL: i32 = 4;
-    const SIGTRAP: i32 = 5;
-    const SIGBUS: i32 = 7;
-    const SIGFPE: i32 = 8;
-    const SIGSEGV: i32 = 11;
-    const SI_KERNEL: i32 = 0x80;
+    use super::signal::*;
     match vector {
-        0 => (SIGFPE, 1),          // FPE_INTDIV
-        16 | 19 => (SIGFPE, 0),    // from the FPU status; none known here
-        1 => (SIGTRAP, 2),         // TRAP_TRACE
+        0 => (SIGFPE, FPE_INTDIV),
+        16 | 19 => (SIGFPE, 0), // from the FPU status; none known here
+        1 => (SIGTRAP, TRAP_TRACE),
         3 => (SIGTRAP, SI_KERNEL), // int3
-        6 => (SIGILL, 2),          // ILL_ILLOPN
-        17 => (SIGBUS, 1),         // BUS_ADRALN
-        14 => (SIGSEGV, 1),        // decided by the fault handler
+        6 => (SIGILL, ILL_ILLOPN),
+        17 => (SIGBUS, BUS_ADRALN),
+        14 => (SIGSEGV, SEGV_MAPERR), // decided by the fault handler
         // #OF, #BR, #NP, #SS, #GP and the rest.
         _ => (SIGSEGV, SI_KERNEL),
     }

@@ -16,7 +16,11 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::Path;
 use std::sync::Arc;
 
+use zerocopy::{FromZeros, IntoBytes};
+
 use super::vfs::Meta;
+use crate::kernel::abi::limits::PATH_MAX;
+use crate::kernel::abi::stat::Statfs;
 use crate::kernel::errno::*;
 
 /// An object of the host's file system held open with `O_PATH`: a
@@ -122,7 +126,7 @@ impl HostFd {
 
     /// The target of the symlink held (empty path: the object itself).
     pub fn readlink(&self) -> Result<String, Errno> {
-        let mut buf = vec![0u8; super::vfs::PATH_MAX];
+        let mut buf = vec![0u8; PATH_MAX];
         // SAFETY: readlinkat with an empty path reads the link the
         // descriptor holds, into our buffer of its stated size.
         let n = unsafe { libc::readlinkat(self.raw(), c"".as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
@@ -215,11 +219,11 @@ impl HostFd {
     /// The kernel's struct statfs (120 bytes on 64-bit Linux, flags
     /// included, which libc's view hides) of the file system the object
     /// is on.
-    pub fn statfs(&self) -> Result<[u8; 120], Errno> {
-        let mut st = [0u8; 120];
-        // SAFETY: fstatfs writes one struct statfs, 120 bytes, into our
-        // buffer (O_PATH descriptors are accepted).
-        let r = unsafe { libc::syscall(libc::SYS_fstatfs, self.raw(), st.as_mut_ptr()) };
+    pub fn statfs(&self) -> Result<Statfs, Errno> {
+        let mut st = Statfs::new_zeroed();
+        // SAFETY: fstatfs writes one struct statfs, the size of `Statfs`,
+        // into it (O_PATH descriptors are accepted).
+        let r = unsafe { libc::syscall(libc::SYS_fstatfs, self.raw(), st.as_mut_bytes().as_mut_ptr()) };
         check(r as libc::c_int)?;
         Ok(st)
     }

@@ -18,6 +18,7 @@ pub use pipe::Pipe;
 pub(crate) use stdio::STATUS_LINE;
 pub use stdio::{Input, Output};
 
+use super::abi::fcntl::*;
 use super::errno::{Errno, EBADF, EMFILE};
 use super::kmem::FileCharge;
 use super::process::Pid;
@@ -25,26 +26,6 @@ use super::KernelState;
 use crate::mm::{FileId, Kmem, KmemCharge};
 
 // Status flags kept per open file description.
-pub const O_ACCMODE: u32 = 3;
-pub const O_RDONLY: u32 = 0;
-pub const O_WRONLY: u32 = 1;
-pub const O_RDWR: u32 = 2;
-pub const O_CREAT: u32 = 0o100;
-pub const O_EXCL: u32 = 0o200;
-pub const O_NOCTTY: u32 = 0o400;
-pub const O_TRUNC: u32 = 0o1000;
-pub const O_APPEND: u32 = 0o2000;
-pub const O_NONBLOCK: u32 = 0o4000;
-pub const O_DSYNC: u32 = 0o10000;
-pub const O_DIRECT: u32 = 0o40000;
-pub const O_LARGEFILE: u32 = 0o100000;
-pub const O_DIRECTORY: u32 = 0o200000;
-pub const O_NOFOLLOW: u32 = 0o400000;
-pub const O_NOATIME: u32 = 0o1000000;
-pub const O_CLOEXEC: u32 = 0o2000000;
-pub const O_SYNC: u32 = 0o4010000;
-pub const O_PATH: u32 = 0o10000000;
-pub const O_TMPFILE: u32 = 0o20200000;
 /// Flags F_SETFL may change.
 pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 

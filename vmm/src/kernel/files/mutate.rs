@@ -9,7 +9,10 @@ use std::sync::Arc;
 
 use super::host::HostFd;
 use super::overlay::{new_meta, now, Body, Entry, Inode, MemData, Names};
-use super::vfs::{Layer, Lookup, Meta, Node, Vfs, S_IFDIR, S_IFLNK, S_IFREG};
+use super::vfs::{Layer, Lookup, Meta, Node, Vfs};
+use crate::kernel::abi::dirent::dt_of_mode;
+use crate::kernel::abi::fcntl::RENAME_EXCHANGE;
+use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_ISGID};
 use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
 use crate::mm::FileData;
@@ -22,14 +25,9 @@ pub fn host_errno(e: &std::io::Error) -> Errno {
 /// The entries of a directory: (name, d_type, inode).
 pub type DirEntries = Vec<(String, u8, u64)>;
 
-fn dtype(mode: u32) -> u8 {
-    ((mode >> 12) & 0xf) as u8
-}
-
 /// Who owns what the caller makes: its fs ids (a set-group-ID directory
 /// gives its group instead, as inode_init_owner).
 fn owner(cred: &Cred, dir: &Meta) -> (u32, u32) {
-    const S_ISGID: u32 = 0o2000;
     (cred.fsuid, if dir.mode & S_ISGID != 0 { dir.gid } else { cred.fsgid })
 }
 
@@ -95,7 +93,7 @@ impl Vfs {
         for (name, e) in upper {
             if let Entry::Node(i) = e {
                 let m = i.stat();
-                v.push((name, dtype(m.mode), m.ino));
+                v.push((name, dt_of_mode(m.mode), m.ino));
             }
         }
         v
@@ -314,8 +312,7 @@ impl Vfs {
     ) -> Result<(), Errno> {
         if let (Node::Host { fd: a, layer: Layer::ReadWrite, .. }, Node::Host { fd: b, .. }) = (&adir.node, &bdir.node)
         {
-            const RENAME_EXCHANGE: u32 = 2;
-            return a.rename(aname, b, bname, RENAME_EXCHANGE);
+            return a.rename(aname, b, bname, RENAME_EXCHANGE as u32);
         }
         let ia = self.copy_up(aname, anode)?;
         let ib = self.copy_up(bname, bnode)?;

@@ -12,7 +12,8 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use super::vfs::{Meta, S_IFDIR, S_IFMT};
+use super::vfs::Meta;
+use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFMT};
 use crate::kernel::errno::{Errno, ENOSPC};
 use crate::mm::{FileData, FileId};
 
@@ -355,7 +356,7 @@ mod tests {
     fn inodes_are_counted_until_their_last_reference_goes() {
         let mut o = Overlay::new(2);
         let dir = o.inode(new_meta(S_IFDIR, 0o755, 1, 1, 1000, 1000), Body::Dir(Names::default())).unwrap();
-        let link = o.inode(new_meta(0o120000, 0o777, 2, 1, 1000, 1000), Body::Symlink("x".repeat(200))).unwrap();
+        let link = o.inode(new_meta(S_IFLNK, 0o777, 2, 1, 1000, 1000), Body::Symlink("x".repeat(200))).unwrap();
         assert_eq!(
             o.inode(new_meta(S_IFDIR, 0o755, 3, 1, 1000, 1000), Body::Dir(Names::default())).err(),
             Some(ENOSPC)
@@ -368,7 +369,7 @@ mod tests {
         drop(dir);
         assert_eq!(o.usage().inodes.load(Ordering::Relaxed), 0, "the directory took its names with it");
         assert_eq!((o.usage().bytes.load(Ordering::Relaxed), o.usage().symlink_pages.load(Ordering::Relaxed)), (0, 0));
-        let short = o.inode(new_meta(0o120000, 0o777, 4, 1, 0, 0), Body::Symlink("abc".into())).unwrap();
+        let short = o.inode(new_meta(S_IFLNK, 0o777, 4, 1, 0, 0), Body::Symlink("abc".into())).unwrap();
         assert_eq!(o.usage().bytes.load(Ordering::Relaxed), 8, "kmalloc-8 for 4 bytes");
         drop(short);
         assert_eq!(o.usage().bytes.load(Ordering::Relaxed), 0);

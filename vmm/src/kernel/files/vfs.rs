@@ -16,23 +16,17 @@ use std::sync::{Arc, Weak};
 
 use super::host::HostFd;
 use super::overlay::{Body, Entry, Inode, Overlay};
+use crate::kernel::abi::dirent::{DT_CHR, DT_LNK};
+use crate::kernel::abi::limits::{NAME_MAX, PATH_MAX};
+use crate::kernel::abi::stat::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT};
 use crate::kernel::cred::{Cred, MAY_EXEC};
 use crate::kernel::errno::*;
+// The sandbox's setup makes its files with this.
+pub use crate::kernel::abi::stat::S_IFREG;
 use crate::mm::{FileData, FileId};
 
-/// Linux's limits on paths and names, and on symlinks followed in one
-/// lookup.
-pub const PATH_MAX: usize = 4096;
-pub const NAME_MAX: usize = 255;
+/// The most symlinks one lookup follows.
 pub const MAXSYMLINKS: u32 = 40;
-
-pub const S_IFMT: u32 = 0o170000;
-pub const S_IFREG: u32 = 0o100000;
-pub const S_IFDIR: u32 = 0o040000;
-pub const S_IFLNK: u32 = 0o120000;
-pub const S_IFCHR: u32 = 0o020000;
-pub const S_IFIFO: u32 = 0o010000;
-pub const S_ISVTX: u32 = 0o1000;
 
 /// Where a host file's changes go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -130,7 +124,7 @@ pub enum Node {
     /// names.
     Synthetic {
         meta: Meta,
-        entries: Vec<(String, u32)>,
+        entries: Vec<(String, u8)>,
     },
     Device(Device),
     /// Something under /proc: the kernel generates it.
@@ -646,7 +640,7 @@ fn may_search(dir: &Node, cred: &Cred) -> Result<(), Errno> {
     }
 }
 
-fn synthetic_dir(ino: u64, entries: Vec<(String, u32)>) -> Node {
+fn synthetic_dir(ino: u64, entries: Vec<(String, u8)>) -> Node {
     let meta = Meta { dev: 5, ino, mode: S_IFDIR | 0o755, nlink: 2, blksize: 4096, ..Default::default() };
     Node::Synthetic { meta, entries }
 }
@@ -659,8 +653,8 @@ fn special(name: &str) -> Option<Node> {
             900,
             ["null", "zero", "random", "urandom"]
                 .iter()
-                .map(|n| (n.to_string(), 2))
-                .chain(["stdin", "stdout", "stderr", "fd"].iter().map(|n| (n.to_string(), 10)))
+                .map(|n| (n.to_string(), DT_CHR))
+                .chain(["stdin", "stdout", "stderr", "fd"].iter().map(|n| (n.to_string(), DT_LNK)))
                 .collect(),
         ),
         // The host's /sys and /run say too much about the host.

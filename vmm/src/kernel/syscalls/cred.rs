@@ -2,7 +2,11 @@
 //! groups and capabilities (kernel/sys.c, kernel/groups.c,
 //! kernel/capability.c). The rules themselves are `cred::Cred`'s.
 
-use super::super::cred::{Cred, NGROUPS_MAX};
+use zerocopy::IntoBytes;
+
+use super::super::abi::capability::*;
+use super::super::abi::limits::NGROUPS_MAX;
+use super::super::cred::Cred;
 use super::super::errno::*;
 use super::super::process::Pid;
 use super::super::task::Ctx;
@@ -104,8 +108,7 @@ pub fn getgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if (size as usize) < groups.len() {
         return Err(EINVAL);
     }
-    let bytes: Vec<u8> = groups.iter().flat_map(|g| g.to_le_bytes()).collect();
-    ctx.write_user(a[1], &bytes)?;
+    ctx.write_user(a[1], groups.as_bytes())?;
     Ok(groups.len() as i64)
 }
 
@@ -117,25 +120,19 @@ pub fn setgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if !ctx.proc().cred.capable(super::super::cred::CAP_SETGID) {
         return Err(EPERM);
     }
-    let mut bytes = vec![0u8; n as usize * 4];
-    ctx.read_user(a[1], &mut bytes)?;
-    let groups: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes(b.try_into().expect("4 bytes"))).collect();
+    let mut groups = vec![0u32; n as usize];
+    ctx.read_user(a[1], groups.as_mut_bytes())?;
     with_cred(ctx, |c| c.setgroups(&groups))
 }
-
-/// _LINUX_CAPABILITY_VERSION_1 (one 32-bit word per set), _2 and _3 (two).
-const CAP_V1: u32 = 0x1998_0330;
-const CAP_V2: u32 = 0x2007_1026;
-const CAP_V3: u32 = 0x2008_0522;
 
 /// The header's version: how many words each set takes. An unknown
 /// version is answered with the preferred one and EINVAL (cap_validate_magic).
 fn cap_words(ctx: &mut Ctx, header: u64) -> Result<usize, Errno> {
     match ctx.read_u32(header)? {
-        CAP_V1 => Ok(1),
-        CAP_V2 | CAP_V3 => Ok(2),
+        _LINUX_CAPABILITY_VERSION_1 => Ok(1),
+        _LINUX_CAPABILITY_VERSION_2 | _LINUX_CAPABILITY_VERSION_3 => Ok(2),
         _ => {
-            ctx.write_u32(header, CAP_V3)?;
+            ctx.write_u32(header, _LINUX_CAPABILITY_VERSION_3)?;
             Err(EINVAL)
         }
     }
@@ -148,7 +145,7 @@ pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         Err(e) if a[1] == 0 => return if e == EINVAL { Ok(0) } else { Err(e) },
         Err(e) => return Err(e),
     };
-    let pid = ctx.read_u32(a[0] + 4)? as i32;
+    let pid = ctx.read_u32(a[0] + std::mem::offset_of!(CapUserHeader, pid) as u64)? as i32;
     if pid < 0 {
         return Err(EINVAL);
     }
@@ -158,29 +155,27 @@ pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[1] == 0 {
         return Ok(0);
     }
-    // struct __user_cap_data_struct { effective, permitted, inheritable }
-    // per 32-bit word of the sets.
-    let mut out = Vec::with_capacity(words * 12);
-    for w in 0..words {
-        for set in [e, p, i] {
-            out.extend_from_slice(&((set >> (32 * w)) as u32).to_le_bytes());
-        }
-    }
-    ctx.write_user(a[1], &out)?;
+    // One struct per 32-bit word of the sets.
+    let word = |set: u64, w: usize| (set >> (32 * w)) as u32;
+    let out: Vec<CapUserData> = (0..words)
+        .map(|w| CapUserData { effective: word(e, w), permitted: word(p, w), inheritable: word(i, w) })
+        .collect();
+    ctx.write_user(a[1], out.as_bytes())?;
     Ok(0)
 }
 
 pub fn capset(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let words = cap_words(ctx, a[0])?;
-    let pid = ctx.read_u32(a[0] + 4)? as i32;
+    let pid = ctx.read_u32(a[0] + std::mem::offset_of!(CapUserHeader, pid) as u64)? as i32;
     // Only a process's own capabilities may be set.
     if pid != 0 && pid as Pid != ctx.pid {
         return Err(EPERM);
     }
-    let mut data = vec![0u8; words * 12];
-    ctx.read_user(a[1], &mut data)?;
-    let word = |w: usize, k: usize| u64::from(u32::from_le_bytes(data[w * 12 + k * 4..][..4].try_into().expect("4")));
-    let set = |k: usize| (0..words).fold(0u64, |acc, w| acc | word(w, k) << (32 * w));
-    let (e, p, i) = (set(0), set(1), set(2));
+    let mut data = vec![CapUserData::default(); words];
+    ctx.read_user(a[1], data.as_mut_bytes())?;
+    let set = |k: fn(&CapUserData) -> u32| {
+        data.iter().enumerate().fold(0u64, |acc, (w, d)| acc | u64::from(k(d)) << (32 * w))
+    };
+    let (e, p, i) = (set(|d| d.effective), set(|d| d.permitted), set(|d| d.inheritable));
     with_cred(ctx, |c| c.capset(e, p, i))
 }

@@ -4,68 +4,24 @@
 
 use std::sync::Arc;
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use zerocopy::IntoBytes;
 
+use super::super::abi::dirent::{Dirent64, DT_DIR};
+use super::super::abi::fcntl::*;
+use super::super::abi::limits::{NAME_MAX, PATH_MAX};
+use super::super::abi::resource::RLIMIT_NOFILE;
+use super::super::abi::stat::*;
 use super::super::cred::{Cred, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::overlay::Body;
-use super::super::files::vfs::{Layer, Lookup, Meta, Node, OpenNode, PATH_MAX, S_IFDIR, S_IFIFO, S_IFREG};
+use super::super::files::vfs::{Layer, Lookup, Meta, Node, OpenNode};
 use super::super::files::*;
-use super::super::limits::RLIMIT_NOFILE;
 use super::super::procfs::{self, Links, ProcNode};
 use super::super::task::Ctx;
 use super::fschange;
 use crate::arch::PAGE_SIZE;
 
-pub const AT_FDCWD: i32 = -100;
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_NO_AUTOMOUNT: u64 = 0x800;
-const AT_EMPTY_PATH: u64 = 0x1000;
-const AT_EACCESS: u64 = 0x200;
-const AT_STATX_SYNC_TYPE: u64 = 0x6000;
-
-const F_DUPFD: u64 = 0;
-const F_GETFD: u64 = 1;
-const F_SETFD: u64 = 2;
-const F_GETFL: u64 = 3;
-const F_SETFL: u64 = 4;
-const F_GETLK: u64 = 5;
-const F_SETLK: u64 = 6;
-const F_SETLKW: u64 = 7;
-const F_SETOWN: u64 = 8;
-const F_GETOWN: u64 = 9;
-const F_DUPFD_CLOEXEC: u64 = 1030;
-const F_SETPIPE_SZ: u64 = 1031;
-const F_GETPIPE_SZ: u64 = 1032;
-const F_ADD_SEALS: u64 = 1033;
-const F_GET_SEALS: u64 = 1034;
-const FD_CLOEXEC: u64 = 1;
-
-/// The kernel's struct stat (x86-64).
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub pad0: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    pub atime: u64,
-    pub atime_nsec: u64,
-    pub mtime: u64,
-    pub mtime_nsec: u64,
-    pub ctime: u64,
-    pub ctime_nsec: u64,
-    pub unused: [i64; 3],
-}
-const _: () = assert!(std::mem::size_of::<Stat>() == 144);
-
+// What stat shows of a file: the layout is Linux's, the filling ours.
 impl Stat {
     pub fn of(m: &Meta) -> Self {
         Stat {
@@ -90,64 +46,6 @@ impl Stat {
         }
     }
 }
-
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct StatxTime {
-    sec: i64,
-    nsec: u32,
-    pad: i32,
-}
-
-/// struct statx.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct Statx {
-    mask: u32,
-    blksize: u32,
-    attributes: u64,
-    nlink: u32,
-    uid: u32,
-    gid: u32,
-    mode: u16,
-    pad1: u16,
-    ino: u64,
-    size: u64,
-    blocks: u64,
-    attributes_mask: u64,
-    atime: StatxTime,
-    btime: StatxTime,
-    ctime: StatxTime,
-    mtime: StatxTime,
-    rdev_major: u32,
-    rdev_minor: u32,
-    dev_major: u32,
-    dev_minor: u32,
-    mnt_id: u64,
-    dio_mem_align: u32,
-    dio_offset_align: u32,
-    spare: [u64; 12],
-}
-const _: () = assert!(std::mem::size_of::<Statx>() == 256);
-
-/// struct statfs.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct Statfs {
-    f_type: i64,
-    bsize: i64,
-    blocks: u64,
-    bfree: u64,
-    bavail: u64,
-    files: u64,
-    ffree: u64,
-    fsid: [i32; 2],
-    namelen: i64,
-    frsize: i64,
-    flags: i64,
-    spare: [i64; 4],
-}
-const _: () = assert!(std::mem::size_of::<Statfs>() == 120);
 
 pub fn read_path(ctx: &mut Ctx, addr: u64) -> Result<String, Errno> {
     let bytes = ctx.read_cstr(addr, PATH_MAX)?;
@@ -365,7 +263,7 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
                     let last = c.last().map_or("", String::as_str);
                     // clear_refs is 0200: write-only.
                     if (write && last != "oom_score_adj" && last != "clear_refs")
-                        || (last == "clear_refs" && flags & O_ACCMODE != super::super::files::O_WRONLY)
+                        || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)
                     {
                         return Err(EACCES);
                     }
@@ -421,23 +319,13 @@ pub fn creat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_open(ctx, AT_FDCWD, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1])
 }
 
-/// struct open_how.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct OpenHow {
-    flags: u64,
-    mode: u64,
-    resolve: u64,
-}
-
 pub fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[3] < 24 {
+    if a[3] < OPEN_HOW_SIZE_VER0 {
         return Err(EINVAL);
     }
     let how: OpenHow = ctx.read_struct(a[2])?;
-    // RESOLVE_NO_XDEV | NO_MAGICLINKS | NO_SYMLINKS | BENEATH | IN_ROOT |
-    // CACHED: every lookup here stays in the root already.
-    if how.resolve & !0x3f != 0 || how.flags >> 32 != 0 {
+    // Every lookup here stays in the root already: each RESOLVE_ flag holds.
+    if how.resolve & !RESOLVE_ALL != 0 || how.flags >> 32 != 0 {
         return Err(EINVAL);
     }
     do_open(ctx, a[0] as i32, a[1], how.flags, how.mode)
@@ -457,8 +345,6 @@ pub fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const CLOSE_RANGE_UNSHARE: u64 = 2;
-    const CLOSE_RANGE_CLOEXEC: u64 = 4;
     let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2]);
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(EINVAL);
@@ -529,7 +415,7 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (dirfd, path, flags, mask, buf) = (a[0] as i32, a[1], a[2], a[3] as u32, a[4]);
     if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW | AT_NO_AUTOMOUNT | AT_STATX_SYNC_TYPE) != 0
         || flags & AT_STATX_SYNC_TYPE == AT_STATX_SYNC_TYPE
-        || mask & 0x8000_0000 != 0
+        || mask & STATX__RESERVED != 0
     {
         return Err(EINVAL);
     }
@@ -540,11 +426,11 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         let l = lookup(ctx, dirfd, &p, flags & AT_SYMLINK_NOFOLLOW == 0)?;
         meta_of(ctx, &l)?
     };
-    let t = |x: (i64, i64)| StatxTime { sec: x.0, nsec: x.1 as u32, pad: 0 };
+    let t = |x: (i64, i64)| StatxTimestamp { sec: x.0, nsec: x.1 as u32, pad: 0 };
     // new_decode_dev: major in bits 8..20, minor in 0..8 and 20..32.
     let dev = |d: u64| (((d >> 8) & 0xfff) as u32, ((d & 0xff) | ((d >> 12) & 0xfff00)) as u32);
     let sx = Statx {
-        mask: 0x7ff,
+        mask: STATX_BASIC_STATS,
         blksize: m.blksize as u32,
         nlink: m.nlink as u32,
         uid: m.uid,
@@ -568,7 +454,7 @@ pub fn statx(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> SysResult {
-    if mode & !7 != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
+    if mode & !u64::from(S_IRWXO) != 0 || flags & !(AT_EACCESS | AT_SYMLINK_NOFOLLOW | AT_EMPTY_PATH) != 0 {
         return Err(EINVAL);
     }
     let p = read_path(ctx, path)?;
@@ -579,7 +465,7 @@ fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> 
     let links = Links { k: &ctx.k, pid: ctx.pid };
     let l = ctx.k.vfs.resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0, &links, &cred)?;
     let m = meta_of(ctx, &l)?;
-    if mode & 2 != 0 && l.node.layer() == Layer::ReadOnly {
+    if mode & u64::from(MAY_WRITE) != 0 && l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
     }
     if mode != 0 {
@@ -665,7 +551,7 @@ pub fn fchdir(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// The entries of an open directory: (name, d_type, inode).
 fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
-    let mut v = vec![(".".to_string(), 4u8, d.meta.ino), ("..".to_string(), 4, 2)];
+    let mut v = vec![(".".to_string(), DT_DIR, d.meta.ino), ("..".to_string(), DT_DIR, 2)];
     match &d.at.node {
         Node::Host { .. } | Node::Mem(_) => {
             let mut listed = ctx.k.vfs.list(&d.at);
@@ -674,17 +560,20 @@ fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
             if d.at.path == "/" {
                 listed.retain(|(n, _, _)| !matches!(n.as_str(), "dev" | "proc" | "sys" | "run"));
                 v.extend(
-                    ["dev", "proc", "sys", "run"].iter().enumerate().map(|(i, n)| (n.to_string(), 4, 900 + i as u64)),
+                    ["dev", "proc", "sys", "run"]
+                        .iter()
+                        .enumerate()
+                        .map(|(i, n)| (n.to_string(), DT_DIR, 900 + i as u64)),
                 );
             }
             v.extend(listed);
         }
         Node::Synthetic { entries, .. } => {
-            v.extend(entries.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t as u8, 500 + i as u64)))
+            v.extend(entries.iter().enumerate().map(|(i, (n, t))| (n.clone(), *t, 500 + i as u64)))
         }
         Node::Proc(c) => {
             if let Ok(ProcNode::Dir(l)) = procfs::lookup(&ctx.k, ctx.pid, c) {
-                v.extend(l.into_iter().enumerate().map(|(i, (n, t))| (n, t as u8, 0x2000 + i as u64)));
+                v.extend(l.into_iter().enumerate().map(|(i, (n, t))| (n, t, 0x2000 + i as u64)));
             }
         }
         Node::Device(_) => {}
@@ -712,16 +601,15 @@ pub fn getdents64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut out = Vec::new();
     while pos < entries.len() {
         let (name, t, ino) = &entries[pos];
-        let reclen = (19 + name.len() + 1).div_ceil(8) * 8;
+        let head = size_of::<Dirent64>();
+        let reclen = (head + name.len() + 1).div_ceil(8) * 8;
         if out.len() + reclen > count as usize {
             break;
         }
-        out.extend_from_slice(&ino.to_le_bytes());
-        out.extend_from_slice(&((pos + 1) as i64).to_le_bytes());
-        out.extend_from_slice(&(reclen as u16).to_le_bytes());
-        out.push(*t);
+        let d = Dirent64 { d_ino: *ino, d_off: (pos + 1) as i64, d_reclen: reclen as u16, d_type: *t };
+        out.extend_from_slice(d.as_bytes());
         out.extend_from_slice(name.as_bytes());
-        out.resize(out.len() + (reclen - 19 - name.len()), 0);
+        out.resize(out.len() + (reclen - head - name.len()), 0);
         pos += 1;
     }
     if out.is_empty() && pos < entries.len() {
@@ -792,10 +680,10 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         // One host, no other locker: locks are granted; F_GETLK says the
         // range is free (l_type = F_UNLCK).
         F_GETLK => {
-            ctx.write_user(arg, &2u16.to_le_bytes())?;
+            ctx.write_struct(arg, &F_UNLCK)?;
             Ok(0)
         }
-        F_SETLK | F_SETLKW | 36..=38 => Ok(0),
+        F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
         F_SETOWN => Ok(0),
         F_GETOWN => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
@@ -811,7 +699,7 @@ pub fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn flock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     ctx.proc().files.file(a[0] as i32)?;
-    if a[1] & !(1 | 2 | 4 | 8) != 0 || a[1] & 7 == 0 {
+    if a[1] & !(LOCK_SH | LOCK_EX | LOCK_NB | LOCK_UN) != 0 || a[1] & (LOCK_SH | LOCK_EX | LOCK_NB) == 0 {
         return Err(EINVAL);
     }
     Ok(0)
@@ -836,10 +724,8 @@ fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {
             return Err(e);
         }
     };
-    let mut b = [0u8; 8];
-    b[..4].copy_from_slice(&(rfd as i32).to_le_bytes());
-    b[4..].copy_from_slice(&(wfd as i32).to_le_bytes());
-    if let Err(e) = ctx.write_user(fds, &b) {
+    // int pipefd[2].
+    if let Err(e) = ctx.write_struct(fds, &[rfd as i32, wfd as i32]) {
         let _ = ctx.proc_mut().files.close(rfd as i32);
         let _ = ctx.proc_mut().files.close(wfd as i32);
         return Err(e);
@@ -862,12 +748,10 @@ pub fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
-    const ST_RDONLY: i64 = 1;
-    const OVERLAYFS_MAGIC: i64 = 0x794c7630;
     // A bind is the host's file system, as the host's statfs has it (read
     // only for a read-only bind), through the object's own descriptor.
     if let Node::Host { fd, layer: layer @ (Layer::ReadOnly | Layer::ReadWrite), .. } = node {
-        if let Some(mut h) = fd.statfs().ok().and_then(|b| Statfs::read_from_bytes(&b).ok()) {
+        if let Ok(mut h) = fd.statfs() {
             if *layer == Layer::ReadOnly {
                 h.flags |= ST_RDONLY;
             }
@@ -875,9 +759,9 @@ fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
         }
     }
     let f_type = match node {
-        Node::Proc(_) => 0x9fa0,
-        Node::Device(_) => 0x1021994,
-        _ => OVERLAYFS_MAGIC,
+        Node::Proc(_) => PROC_SUPER_MAGIC,
+        Node::Device(_) => TMPFS_MAGIC,
+        _ => OVERLAYFS_SUPER_MAGIC,
     };
     // The root is an overlay whose upper layer is a tmpfs of half of RAM
     // and as many inodes.
@@ -894,7 +778,7 @@ fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
         bavail: free,
         files,
         ffree,
-        namelen: 255,
+        namelen: NAME_MAX as i64,
         frsize: PAGE_SIZE as i64,
         ..Default::default()
     }
@@ -945,7 +829,7 @@ pub fn readahead(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn fadvise64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    if a[3] > 5 {
+    if a[3] > POSIX_FADV_NOREUSE {
         return Err(EINVAL);
     }
     match f.kind {

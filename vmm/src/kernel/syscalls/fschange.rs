@@ -7,27 +7,18 @@
 
 use std::sync::Arc;
 
+use super::super::abi::fcntl::*;
+use super::super::abi::limits::NAME_MAX;
+use super::super::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_ISGID, S_ISUID, S_ISVTX};
+use super::super::abi::time::{Timespec, Timeval, Utimbuf};
 use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
-use super::super::files::vfs::{join, Layer, Lookup, Meta, Node, NAME_MAX, S_IFDIR, S_IFLNK, S_IFREG, S_ISVTX};
+use super::super::files::vfs::{join, Layer, Lookup, Meta, Node};
 use super::super::files::*;
 use super::super::kmem::LayerNeed;
 use super::super::task::Ctx;
-use super::fs::{cred, fmeta, install, last_name, lookup, read_path, AT_FDCWD};
+use super::fs::{cred, fmeta, install, last_name, lookup, read_path};
 
-const AT_SYMLINK_NOFOLLOW: u64 = 0x100;
-const AT_REMOVEDIR: u64 = 0x200;
-const AT_SYMLINK_FOLLOW: u64 = 0x400;
-const AT_EMPTY_PATH: u64 = 0x1000;
-const RENAME_NOREPLACE: u64 = 1;
-const RENAME_EXCHANGE: u64 = 2;
-const RENAME_WHITEOUT: u64 = 4;
-const UTIME_NOW: i64 = (1 << 30) - 1;
-const UTIME_OMIT: i64 = (1 << 30) - 2;
-const FALLOC_FL_KEEP_SIZE: u64 = 1;
-const FALLOC_FL_PUNCH_HOLE: u64 = 2;
-const S_ISUID: u32 = 0o4000;
-const S_ISGID: u32 = 0o2000;
 /// The largest file (MAX_LFS_FILESIZE).
 const MAX_FILE: u64 = i64::MAX as u64;
 
@@ -605,10 +596,8 @@ pub fn utimensat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let times = if tp == 0 {
         None
     } else {
-        let mut b = [0u8; 32];
-        ctx.read_user(tp, &mut b)?;
-        let w = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        let t = [(w(0), w(1)), (w(2), w(3))];
+        let ts: [Timespec; 2] = ctx.read_struct(tp)?;
+        let t = ts.map(|x| (x.tv_sec, x.tv_nsec));
         for x in t {
             if x.1 != UTIME_NOW && x.1 != UTIME_OMIT && !(0..1_000_000_000).contains(&x.1) {
                 return Err(EINVAL);
@@ -635,18 +624,14 @@ fn old_utime(ctx: &mut Ctx, a: [u64; 6], micro: bool) -> SysResult {
     let times = if a[1] == 0 {
         None
     } else if micro {
-        let mut b = [0u8; 32];
-        ctx.read_user(a[1], &mut b)?;
-        let w = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        if !(0..1_000_000).contains(&w(1)) || !(0..1_000_000).contains(&w(3)) {
+        let tv: [Timeval; 2] = ctx.read_struct(a[1])?;
+        if tv.iter().any(|t| !(0..1_000_000).contains(&t.tv_usec)) {
             return Err(EINVAL);
         }
-        Some([(w(0), w(1) * 1000), (w(2), w(3) * 1000)])
+        Some(tv.map(|t| (t.tv_sec, t.tv_usec * 1000)))
     } else {
-        let mut b = [0u8; 16];
-        ctx.read_user(a[1], &mut b)?;
-        let w = |i: usize| i64::from_le_bytes(b[i * 8..i * 8 + 8].try_into().unwrap());
-        Some([(w(0), 0), (w(1), 0)])
+        let u: Utimbuf = ctx.read_struct(a[1])?;
+        Some([(u.actime, 0), (u.modtime, 0)])
     };
     set_times(ctx, l, times)
 }
@@ -670,11 +655,6 @@ fn resize_open(ctx: &mut Ctx, n: &vfs::OpenNode, size: u64) -> SysResult {
     }
     Ok(0)
 }
-
-const F_SEAL_SHRINK: u32 = 2;
-const F_SEAL_GROW: u32 = 4;
-const F_SEAL_WRITE: u32 = 8;
-const F_SEAL_FUTURE_WRITE: u32 = 16;
 
 fn check_seals(i: &overlay::Inode, old: u64, new: u64) -> Result<(), Errno> {
     let s = *i.seals.lock();
@@ -772,15 +752,9 @@ pub fn fsync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const MFD_CLOEXEC: u64 = 1;
-    const MFD_ALLOW_SEALING: u64 = 2;
-    const MFD_HUGETLB: u64 = 4;
-    const MFD_NOEXEC_SEAL: u64 = 8;
-    const MFD_EXEC: u64 = 0x10;
-    const F_SEAL_SEAL: u32 = 1;
     let name = read_path(ctx, a[0]).map_err(|e| if e == ENAMETOOLONG { EINVAL } else { e })?;
     let flags = a[1];
-    if name.len() > 249 || flags & !0x1f != 0 {
+    if name.len() > MFD_NAME_MAX_LEN || flags & !MFD_ALL_FLAGS != 0 {
         return Err(EINVAL);
     }
     if flags & MFD_HUGETLB != 0 || (flags & MFD_NOEXEC_SEAL != 0 && flags & MFD_EXEC != 0) {
@@ -792,8 +766,7 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let i = ctx.k.vfs.unnamed(mode, &cred)?;
     *i.seals.lock() = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 { 0 } else { F_SEAL_SEAL };
     if flags & MFD_NOEXEC_SEAL != 0 {
-        // F_SEAL_EXEC.
-        *i.seals.lock() |= 0x20;
+        *i.seals.lock() |= F_SEAL_EXEC;
     }
     let path = format!("/memfd:{name} (deleted)");
     let node = ctx.k.vfs.open_mem(&path, &i).ok_or(EINVAL)?;
@@ -803,11 +776,10 @@ pub fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// fcntl F_ADD_SEALS and F_GET_SEALS: memfds only.
 pub fn seals(ctx: &mut Ctx, f: &Arc<OpenFile>, add: Option<u32>) -> SysResult {
-    const F_SEAL_SEAL: u32 = 1;
     let FileKind::File(n) = &f.kind else { return Err(EINVAL) };
     let Some(i) = n.inode().filter(|_| f.path.starts_with("/memfd:")) else { return Err(EINVAL) };
     let Some(add) = add else { return Ok(*i.seals.lock() as i64) };
-    if add & !0x3f != 0 {
+    if add & !F_SEAL_ALL != 0 {
         return Err(EINVAL);
     }
     if !f.writable() {

@@ -5,6 +5,11 @@
 
 use std::sync::Arc;
 
+use zerocopy::IntoBytes;
+
+use super::super::abi::fcntl::{O_NONBLOCK, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET};
+use super::super::abi::ioctl::*;
+use super::super::abi::uio::{Iovec, RWF_SUPPORTED, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::pipe::Io;
 use super::super::files::{FileKind, OpenFile};
@@ -15,18 +20,6 @@ use super::super::task::Ctx;
 const CHUNK: u64 = 64 * 1024;
 /// Linux caps one read or write at MAX_RW_COUNT.
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
-/// UIO_MAXIOV.
-const IOV_MAX: u64 = 1024;
-
-const TCGETS: u64 = 0x5401;
-const TCSETS: u64 = 0x5402;
-const TIOCGPGRP: u64 = 0x540f;
-const TIOCSPGRP: u64 = 0x5410;
-const TIOCGWINSZ: u64 = 0x5413;
-const FIONREAD: u64 = 0x541b;
-const FIONBIO: u64 = 0x5421;
-const FIONCLEX: u64 = 0x5450;
-const FIOCLEX: u64 = 0x5451;
 
 /// The errno for a failed host write: a closed pipe is EPIPE (and
 /// SIGPIPE); anything else the program can only see as EIO.
@@ -369,18 +362,16 @@ pub fn pwrite64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// Reads an iovec array: (base, len) pairs.
 fn iovecs(ctx: &mut Ctx, iov: u64, cnt: u64) -> Result<Vec<(u64, u64)>, Errno> {
-    if cnt > IOV_MAX {
+    if cnt > UIO_MAXIOV {
         return Err(EINVAL);
     }
-    let mut raw = vec![0u8; (cnt * 16) as usize];
-    ctx.read_user(iov, &mut raw)?;
+    let mut raw = vec![Iovec::default(); cnt as usize];
+    ctx.read_user(iov, raw.as_mut_bytes())?;
     let mut v = Vec::with_capacity(cnt as usize);
     let mut total: u64 = 0;
-    for c in raw.chunks_exact(16) {
-        let base = u64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
-        let len = u64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
-        total = total.checked_add(len).filter(|&t| t <= i64::MAX as u64).ok_or(EINVAL)?;
-        v.push((base, len));
+    for c in raw {
+        total = total.checked_add(c.iov_len).filter(|&t| t <= i64::MAX as u64).ok_or(EINVAL)?;
+        v.push((c.iov_base, c.iov_len));
     }
     Ok(v)
 }
@@ -449,7 +440,7 @@ pub fn pwritev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 /// preadv2: offset -1 means the file's own position.
 pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    if a[4] & !0x1f != 0 {
+    if a[4] & !RWF_SUPPORTED != 0 {
         return Err(EOPNOTSUPP);
     }
     let pos = if a[3] as i64 == -1 { None } else { Some(positional(&f, a[3])?) };
@@ -458,7 +449,7 @@ pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
-    if a[4] & !0x1f != 0 {
+    if a[4] & !RWF_SUPPORTED != 0 {
         return Err(EOPNOTSUPP);
     }
     let pos = if a[3] as i64 == -1 { None } else { Some(positional(&f, a[3])?) };
@@ -473,8 +464,8 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             // mem_lseek: an unsigned position, set or moved; no end.
             let mut pos = f.pos.lock();
             *pos = match whence {
-                0 => off as u64,
-                1 => pos.wrapping_add(off as u64),
+                SEEK_SET => off as u64,
+                SEEK_CUR => pos.wrapping_add(off as u64),
                 _ => return Err(EINVAL),
             };
             return Ok(*pos as i64);
@@ -484,7 +475,7 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         FileKind::File(n) => n.data.size() as i64,
         FileKind::Dir(_) => 0,
         // seq_lseek: from the start or from here, nothing else.
-        FileKind::Proc { seq: Some(_), .. } if whence > 1 => return Err(EINVAL),
+        FileKind::Proc { seq: Some(_), .. } if whence > SEEK_CUR => return Err(EINVAL),
         FileKind::Proc { seq: Some(_), .. } => 0,
         FileKind::Proc { contents, path, pid, .. } => {
             let held = contents.lock().clone();
@@ -495,13 +486,13 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     };
     let mut pos = f.pos.lock();
     let base = match whence {
-        0 => 0i64,
-        1 => *pos as i64,
-        2 => size,
-        // SEEK_DATA / SEEK_HOLE: a file is all data.
-        3 if off < size => 0,
-        4 if off < size => size - off,
-        3 | 4 => return Err(ENXIO),
+        SEEK_SET => 0i64,
+        SEEK_CUR => *pos as i64,
+        SEEK_END => size,
+        // A file is all data.
+        SEEK_DATA if off < size => 0,
+        SEEK_HOLE if off < size => size - off,
+        SEEK_DATA | SEEK_HOLE => return Err(ENXIO),
         _ => return Err(EINVAL),
     };
     let new = base.checked_add(off).filter(|&n| n >= 0).ok_or(EINVAL)?;
@@ -522,9 +513,9 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             let on = ctx.read_u32(arg)? != 0;
             let mut fl = f.flags.lock();
             if on {
-                *fl |= super::super::files::O_NONBLOCK;
+                *fl |= O_NONBLOCK;
             } else {
-                *fl &= !super::super::files::O_NONBLOCK;
+                *fl &= !O_NONBLOCK;
             }
             return Ok(0);
         }
@@ -551,9 +542,9 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(ENOTTY);
     }
     let len = match req {
-        TCGETS => 36, // the kernel's struct termios
-        TIOCGWINSZ => 8,
-        TIOCGPGRP => 4,
+        TCGETS => size_of::<Termios>(),
+        TIOCGWINSZ => size_of::<Winsize>(),
+        TIOCGPGRP => size_of::<i32>(),
         TCSETS | TIOCSPGRP => return Ok(0),
         _ => return Err(ENOTTY),
     };
@@ -565,7 +556,7 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if req == TIOCGPGRP {
         // The program's own process group, not the host's.
         let pgid = ctx.proc().pgid;
-        buf[..4].copy_from_slice(&pgid.to_le_bytes());
+        buf[..len].copy_from_slice((pgid as i32).as_bytes());
     }
     ctx.write_user(arg, &buf[..len])?;
     Ok(0)

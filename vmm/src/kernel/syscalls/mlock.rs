@@ -6,9 +6,10 @@
 //! never evicts such a frame. MLOCK_ONFAULT pins pages as they are touched
 //! instead.
 
+use super::super::abi::mman::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAULT};
+use super::super::abi::resource::RLIMIT_MEMLOCK;
 use super::super::cred::CAP_IPC_LOCK;
 use super::super::errno::*;
-use super::super::limits::RLIMIT_MEMLOCK;
 use super::super::task::Ctx;
 use super::super::KernelState;
 use super::mm::with_space;
@@ -16,11 +17,6 @@ use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{AddressSpace, MmId, VmaKind};
 use crate::timeline::Prefault;
-
-const MLOCK_ONFAULT: u64 = 1;
-const MCL_CURRENT: u64 = 1;
-const MCL_FUTURE: u64 = 2;
-const MCL_ONFAULT: u64 = 4;
 
 /// Bytes in VM_LOCKED VMAs (mm->locked_vm).
 pub fn locked_bytes(space: &AddressSpace) -> u64 {

@@ -9,9 +9,11 @@
 use std::sync::Arc;
 use std::time::Instant;
 
+use super::super::abi::fcntl::O_PATH;
+use super::super::abi::mman::*;
+use super::super::abi::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 use super::super::errno::*;
 use super::super::files::FileKind;
-use super::super::limits::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 use super::super::mm_fault::{Outcome, Want};
 use super::super::task::Ctx;
 use super::super::KernelState;
@@ -23,31 +25,6 @@ use crate::mm::{
 };
 use crate::timeline::{Access, Event, EventKind, Origin, Prefault, RegionKind};
 
-pub const PROT_READ: u64 = 0x1;
-pub const PROT_WRITE: u64 = 0x2;
-pub const PROT_EXEC: u64 = 0x4;
-pub const PROT_GROWSDOWN: u64 = 0x0100_0000;
-pub const PROT_GROWSUP: u64 = 0x0200_0000;
-
-pub const MAP_SHARED: u64 = 0x01;
-pub const MAP_PRIVATE: u64 = 0x02;
-pub const MAP_SHARED_VALIDATE: u64 = 0x03;
-pub const MAP_TYPE: u64 = 0x0f;
-pub const MAP_FIXED: u64 = 0x10;
-pub const MAP_ANONYMOUS: u64 = 0x20;
-pub const MAP_32BIT: u64 = 0x40;
-pub const MAP_GROWSDOWN: u64 = 0x0100;
-pub const MAP_DENYWRITE: u64 = 0x0800;
-pub const MAP_EXECUTABLE: u64 = 0x1000;
-pub const MAP_LOCKED: u64 = 0x2000;
-pub const MAP_NORESERVE: u64 = 0x4000;
-pub const MAP_POPULATE: u64 = 0x8000;
-pub const MAP_NONBLOCK: u64 = 0x10000;
-pub const MAP_STACK: u64 = 0x20000;
-pub const MAP_HUGETLB: u64 = 0x40000;
-pub const MAP_SYNC: u64 = 0x80000;
-pub const MAP_FIXED_NOREPLACE: u64 = 0x100000;
-pub const MAP_UNINITIALIZED: u64 = 0x4000000;
 /// Flags MAP_SHARED_VALIDATE accepts (LEGACY_MAP_MASK plus the rest).
 const KNOWN_MAP_FLAGS: u64 = MAP_SHARED
     | MAP_PRIVATE
@@ -66,42 +43,6 @@ const KNOWN_MAP_FLAGS: u64 = MAP_SHARED
     | MAP_32BIT
     | MAP_FIXED_NOREPLACE
     | MAP_SYNC;
-
-const MREMAP_MAYMOVE: u64 = 1;
-const MREMAP_FIXED: u64 = 2;
-const MREMAP_DONTUNMAP: u64 = 4;
-
-pub const MADV_NORMAL: u64 = 0;
-pub const MADV_RANDOM: u64 = 1;
-pub const MADV_SEQUENTIAL: u64 = 2;
-pub const MADV_WILLNEED: u64 = 3;
-pub const MADV_DONTNEED: u64 = 4;
-pub const MADV_FREE: u64 = 8;
-pub const MADV_REMOVE: u64 = 9;
-pub const MADV_DONTFORK: u64 = 10;
-pub const MADV_DOFORK: u64 = 11;
-pub const MADV_MERGEABLE: u64 = 12;
-pub const MADV_UNMERGEABLE: u64 = 13;
-pub const MADV_HUGEPAGE: u64 = 14;
-pub const MADV_NOHUGEPAGE: u64 = 15;
-pub const MADV_DONTDUMP: u64 = 16;
-pub const MADV_DODUMP: u64 = 17;
-pub const MADV_WIPEONFORK: u64 = 18;
-pub const MADV_KEEPONFORK: u64 = 19;
-pub const MADV_COLD: u64 = 20;
-pub const MADV_PAGEOUT: u64 = 21;
-pub const MADV_POPULATE_READ: u64 = 22;
-pub const MADV_POPULATE_WRITE: u64 = 23;
-pub const MADV_DONTNEED_LOCKED: u64 = 24;
-
-const MS_ASYNC: u64 = 1;
-const MS_INVALIDATE: u64 = 2;
-const MS_SYNC: u64 = 4;
-
-/// vm.overcommit_memory values.
-pub const OVERCOMMIT_GUESS: u32 = 0;
-pub const OVERCOMMIT_ALWAYS: u32 = 1;
-pub const OVERCOMMIT_NEVER: u32 = 2;
 
 fn perms(prot: u64) -> Perms {
     Perms::new(prot & (PROT_READ | PROT_WRITE | PROT_EXEC) != 0, prot & PROT_WRITE != 0, prot & PROT_EXEC != 0)
@@ -421,7 +362,7 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut file = None;
     if flags & MAP_ANONYMOUS == 0 {
         let f = ctx.proc().files.file(fd as i32)?;
-        if f.flags() & super::super::files::O_PATH != 0 {
+        if f.flags() & O_PATH != 0 {
             return Err(EBADF);
         }
         if matches!(f.kind, FileKind::Zero) {

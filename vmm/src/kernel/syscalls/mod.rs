@@ -11,7 +11,6 @@ pub mod io;
 pub mod limits;
 pub mod mlock;
 pub mod mm;
-pub mod names;
 pub mod poll;
 pub mod process;
 pub mod signal;
@@ -22,6 +21,8 @@ use crate::arch::ring::CallMaps;
 use std::sync::OnceLock;
 use std::time::Instant;
 
+use super::abi::fcntl::{F_OFD_SETLKW, F_SETLKW};
+use super::abi::futex::{FUTEX_PRIVATE_FLAG, FUTEX_WAKE, FUTEX_WAKE_BITSET};
 use super::errno::*;
 use super::files::{FileKind, Input};
 use super::process::Pid;
@@ -104,6 +105,8 @@ pub struct Syscall {
     pub class: Class,
     pub handler: Option<Handler>,
     pub ring: Ring,
+    /// It changes nothing a /proc file shows (the views need not look again).
+    pub quiet: bool,
 }
 
 impl std::fmt::Debug for Syscall {
@@ -126,7 +129,12 @@ const I: Class = Class::IPC;
 const O: Class = Class::empty();
 
 const fn sc(nr: u64, name: &'static str, args: &'static [Arg], class: Class, handler: Option<Handler>) -> Syscall {
-    Syscall { nr, name, args, ret: Ret::Int, class, handler, ring: Ring::Exit }
+    Syscall { nr, name, args, ret: Ret::Int, class, handler, ring: Ring::Exit, quiet: false }
+}
+
+/// A call that changes nothing a /proc file shows.
+const fn quiet(s: Syscall) -> Syscall {
+    Syscall { quiet: true, ..s }
 }
 
 /// A call the ring's server runs.
@@ -145,15 +153,15 @@ const fn hex(s: Syscall) -> Syscall {
 
 /// Every x86-64 system call faultline knows by name.
 pub static TABLE: &[Syscall] = &[
-    ring_if(sc(0, "read", &[Fd, OutBuf(2), Long], D, Some(io::read)), fd_never_blocks),
-    ring_if(sc(1, "write", &[Fd, InBuf(2), Long], D, Some(io::write)), fd_never_blocks),
+    quiet(ring_if(sc(0, "read", &[Fd, OutBuf(2), Long], D, Some(io::read)), fd_never_blocks)),
+    quiet(ring_if(sc(1, "write", &[Fd, InBuf(2), Long], D, Some(io::write)), fd_never_blocks)),
     ring(sc(2, "open", &[Path, OpenFlags, Mode], FP, Some(fs::open))),
-    ring(sc(3, "close", &[Fd], D, Some(fs::close))),
+    quiet(ring(sc(3, "close", &[Fd], D, Some(fs::close)))),
     ring(sc(4, "stat", &[Path, Ptr], FP, Some(fs::stat))),
-    ring(sc(5, "fstat", &[Fd, Ptr], D, Some(fs::fstat))),
+    quiet(ring(sc(5, "fstat", &[Fd, Ptr], D, Some(fs::fstat)))),
     ring(sc(6, "lstat", &[Path, Ptr], FP, Some(fs::lstat))),
     sc(7, "poll", &[Ptr, Int, Int], D, Some(poll::poll)),
-    ring(sc(8, "lseek", &[Fd, Long, Whence], D, Some(io::lseek))),
+    quiet(ring(sc(8, "lseek", &[Fd, Long, Whence], D, Some(io::lseek)))),
     ring(hex(sc(9, "mmap", &[Ptr, Long, Prot, MapFlags, Fd, Hex], M, Some(mm::mmap)))),
     ring(sc(10, "mprotect", &[Ptr, Long, Prot], M, Some(mm::mprotect))),
     ring(sc(11, "munmap", &[Ptr, Long], M, Some(mm::munmap))),
@@ -162,10 +170,10 @@ pub static TABLE: &[Syscall] = &[
     ring(sc(14, "rt_sigprocmask", &[SigHow, Ptr, Ptr, Long], S, Some(signal::rt_sigprocmask))),
     sc(15, "rt_sigreturn", &[], S, Some(signal::rt_sigreturn)),
     ring(sc(16, "ioctl", &[Fd, Hex, Hex], D, Some(io::ioctl))),
-    ring_if(sc(17, "pread64", &[Fd, OutBuf(2), Long, Long], D, Some(io::pread64)), fd_never_blocks),
-    ring_if(sc(18, "pwrite64", &[Fd, InBuf(2), Long, Long], D, Some(io::pwrite64)), fd_never_blocks),
-    ring_if(sc(19, "readv", &[Fd, Ptr, Int], D, Some(io::readv)), fd_never_blocks),
-    ring_if(sc(20, "writev", &[Fd, Ptr, Int], D, Some(io::writev)), fd_never_blocks),
+    quiet(ring_if(sc(17, "pread64", &[Fd, OutBuf(2), Long, Long], D, Some(io::pread64)), fd_never_blocks)),
+    quiet(ring_if(sc(18, "pwrite64", &[Fd, InBuf(2), Long, Long], D, Some(io::pwrite64)), fd_never_blocks)),
+    quiet(ring_if(sc(19, "readv", &[Fd, Ptr, Int], D, Some(io::readv)), fd_never_blocks)),
+    quiet(ring_if(sc(20, "writev", &[Fd, Ptr, Int], D, Some(io::writev)), fd_never_blocks)),
     ring(sc(21, "access", &[Path, Int], FP, Some(fs::access))),
     sc(22, "pipe", &[Ptr], D, Some(fs::pipe)),
     sc(23, "select", &[Int, Ptr, Ptr, Ptr, Ptr], D, Some(poll::select)),
@@ -184,7 +192,7 @@ pub static TABLE: &[Syscall] = &[
     sc(36, "getitimer", &[Int, Ptr], O, None),
     sc(37, "alarm", &[Int], O, Some(time::alarm)),
     sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
-    ring(sc(39, "getpid", &[], P, Some(process::getpid))),
+    quiet(ring(sc(39, "getpid", &[], P, Some(process::getpid)))),
     sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
     sc(41, "socket", &[Int, Int, Int], N, Some(system::socket)),
     sc(42, "connect", &[Fd, Ptr, Int], N, None),
@@ -247,15 +255,15 @@ pub static TABLE: &[Syscall] = &[
     ring(sc(99, "sysinfo", &[Ptr], O, Some(system::sysinfo))),
     ring(sc(100, "times", &[Ptr], O, Some(process::times))),
     sc(101, "ptrace", &[Int, Int, Ptr, Ptr], O, None),
-    ring(sc(102, "getuid", &[], O, Some(cred::getuid))),
+    quiet(ring(sc(102, "getuid", &[], O, Some(cred::getuid)))),
     sc(103, "syslog", &[Int, Ptr, Int], O, None),
-    ring(sc(104, "getgid", &[], O, Some(cred::getgid))),
+    quiet(ring(sc(104, "getgid", &[], O, Some(cred::getgid)))),
     sc(105, "setuid", &[Int], O, Some(cred::setuid)),
     sc(106, "setgid", &[Int], O, Some(cred::setgid)),
-    ring(sc(107, "geteuid", &[], O, Some(cred::geteuid))),
-    ring(sc(108, "getegid", &[], O, Some(cred::getegid))),
+    quiet(ring(sc(107, "geteuid", &[], O, Some(cred::geteuid)))),
+    quiet(ring(sc(108, "getegid", &[], O, Some(cred::getegid)))),
     sc(109, "setpgid", &[Int, Int], O, Some(process::setpgid)),
-    ring(sc(110, "getppid", &[], O, Some(process::getppid))),
+    quiet(ring(sc(110, "getppid", &[], O, Some(process::getppid)))),
     ring(sc(111, "getpgrp", &[], O, Some(process::getpgrp))),
     sc(112, "setsid", &[], O, Some(process::setsid)),
     sc(113, "setreuid", &[Int, Int], O, Some(cred::setreuid)),
@@ -291,8 +299,8 @@ pub static TABLE: &[Syscall] = &[
     sc(143, "sched_getparam", &[Int, Ptr], O, Some(process::sched_getparam)),
     sc(144, "sched_setscheduler", &[Int, Int, Ptr], O, None),
     sc(145, "sched_getscheduler", &[Int], O, Some(process::sched_getscheduler)),
-    sc(146, "sched_get_priority_max", &[Int], O, Some(process::sched_priority)),
-    sc(147, "sched_get_priority_min", &[Int], O, Some(process::sched_priority)),
+    sc(146, "sched_get_priority_max", &[Int], O, Some(process::sched_get_priority_max)),
+    sc(147, "sched_get_priority_min", &[Int], O, Some(process::sched_get_priority_min)),
     sc(148, "sched_rr_get_interval", &[Int, Ptr], O, None),
     ring(sc(149, "mlock", &[Ptr, Long], M, Some(mlock::mlock))),
     ring(sc(150, "munlock", &[Ptr, Long], M, Some(mlock::munlock))),
@@ -331,7 +339,7 @@ pub static TABLE: &[Syscall] = &[
     sc(183, "afs_syscall", &[], O, None),
     sc(184, "tuxcall", &[], O, None),
     sc(185, "security", &[], O, None),
-    ring(sc(186, "gettid", &[], O, Some(process::gettid))),
+    quiet(ring(sc(186, "gettid", &[], O, Some(process::gettid)))),
     sc(187, "readahead", &[Fd, Long, Long], D, Some(fs::readahead)),
     sc(188, "setxattr", &[Path, Path, Ptr, Long, Hex], FP, None),
     sc(189, "lsetxattr", &[Path, Path, Ptr, Long, Hex], FP, None),
@@ -346,7 +354,7 @@ pub static TABLE: &[Syscall] = &[
     sc(198, "lremovexattr", &[Path, Path], FP, None),
     sc(199, "fremovexattr", &[Fd, Path], D, None),
     sc(200, "tkill", &[Int, Signal], S, Some(process::tkill)),
-    ring(sc(201, "time", &[Ptr], C, Some(time::time))),
+    quiet(ring(sc(201, "time", &[Ptr], C, Some(time::time)))),
     ring_if(sc(202, "futex", &[Ptr, FutexOp, Int, Ptr, Ptr, Hex], O, Some(process::futex)), futex_wakes),
     sc(203, "sched_setaffinity", &[Int, Long, Ptr], O, Some(process::sched_setaffinity)),
     ring(sc(204, "sched_getaffinity", &[Int, Long, Ptr], O, Some(process::sched_getaffinity))),
@@ -364,7 +372,7 @@ pub static TABLE: &[Syscall] = &[
     sc(216, "remap_file_pages", &[Ptr, Long, Hex, Long, Hex], M, None),
     ring(sc(217, "getdents64", &[Fd, Ptr, Int], D, Some(fs::getdents64))),
     ring(sc(218, "set_tid_address", &[Ptr], O, Some(process::set_tid_address))),
-    sc(219, "restart_syscall", &[], O, Some(time::restart_syscall)),
+    sc(NR_RESTART_SYSCALL, "restart_syscall", &[], O, Some(time::restart_syscall)),
     sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
     sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(fs::fadvise64)),
     sc(222, "timer_create", &[Clock, Ptr, Ptr], O, None),
@@ -373,7 +381,7 @@ pub static TABLE: &[Syscall] = &[
     sc(225, "timer_getoverrun", &[Int], O, None),
     sc(226, "timer_delete", &[Int], O, None),
     sc(227, "clock_settime", &[Clock, Ptr], C, None),
-    ring(sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime))),
+    quiet(ring(sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime)))),
     ring(sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres))),
     sc(230, "clock_nanosleep", &[Clock, Hex, Ptr, Ptr], C, Some(time::clock_nanosleep)),
     sc(231, "exit_group", &[Int], P, Some(process::exit_group)),
@@ -509,12 +517,12 @@ fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
 
 /// fcntl but for the lock waits (F_SETLKW, F_OFD_SETLKW).
 fn fcntl_never_blocks(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
-    !matches!(a[1], 7 | 38)
+    !matches!(a[1], F_SETLKW | F_OFD_SETLKW)
 }
 
 /// FUTEX_WAKE and FUTEX_WAKE_BITSET: the waking half of a lock.
 fn futex_wakes(_: &KernelState, _: Pid, a: &[u64; 6]) -> bool {
-    matches!(a[1] & 0x7f, 1 | 10)
+    matches!(a[1] & (FUTEX_PRIVATE_FLAG - 1), FUTEX_WAKE | FUTEX_WAKE_BITSET)
 }
 
 fn index() -> &'static [Option<&'static Syscall>] {
@@ -556,11 +564,6 @@ pub fn ring_call_maps() -> CallMaps {
 
 pub fn by_name(name: &str) -> Option<&'static Syscall> {
     TABLE.iter().find(|s| s.name == name)
-}
-
-/// Calls that change nothing a /proc file shows.
-fn quiet(nr: u64) -> bool {
-    matches!(nr, 0 | 1 | 3 | 5 | 8 | 17 | 18 | 19 | 20 | 39 | 102 | 104 | 107 | 108 | 110 | 186 | 201 | 228)
 }
 
 /// An unknown syscall: what the entry for its number would be.
@@ -614,19 +617,20 @@ impl Ctx<'_> {
         if !self.keep_regs {
             self.regs.rax = ret as u64;
         }
-        if !quiet(nr) {
+        if !entry.is_some_and(|e| e.quiet) {
             self.k.epoch += 1;
         }
         if let Some(st) = self.k.cfg.strace.clone() {
             let e = entry.unwrap_or(&UNKNOWN);
             if st.filter.matches(e) {
                 let gone = self.thread_gone();
-                let shown = if gone && matches!(nr, 60 | 231) { None } else { Some(ret) };
+                // A thread that exited made no return.
+                let shown = if gone && matches!(e.name, "exit" | "exit_group") { None } else { Some(ret) };
                 if st.count {
                     let mut c = st.counts.lock().unwrap_or_else(|p| p.into_inner());
                     let slot = c.entry(e.name).or_insert((0, 0, Default::default()));
                     slot.0 += 1;
-                    slot.1 += u64::from((-4095..0).contains(&ret));
+                    slot.1 += u64::from(Errno::from_ret(ret).is_some());
                     slot.2 += took;
                 } else {
                     let name_args = if entry.is_none() {

@@ -5,20 +5,18 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use zerocopy::IntoBytes;
+
+use super::super::abi::poll::*;
+use super::super::abi::resource::RLIMIT_NOFILE;
+use super::super::abi::signal::SIGSET_SIZE;
+use super::super::abi::time::Timeval;
 use super::super::errno::*;
 use super::super::files::stdio::host_ready;
 use super::super::files::{FileKind, OpenFile};
 use super::super::signal::UNBLOCKABLE;
 use super::super::task::{Ctx, Woken};
 
-const POLLIN: i16 = 0x1;
-const POLLPRI: i16 = 0x2;
-const POLLOUT: i16 = 0x4;
-const POLLERR: i16 = 0x8;
-const POLLHUP: i16 = 0x10;
-const POLLNVAL: i16 = 0x20;
-const POLLRDNORM: i16 = 0x40;
-const POLLWRNORM: i16 = 0x100;
 /// How often a wait that involves the host's stdio looks again.
 const HOST_TICK: Duration = Duration::from_millis(10);
 
@@ -93,17 +91,12 @@ fn wait_ready<R>(
 }
 
 fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> SysResult {
-    if nfds > ctx.proc().limits.cur(super::super::limits::RLIMIT_NOFILE) {
+    if nfds > ctx.proc().limits.cur(RLIMIT_NOFILE) {
         return Err(EINVAL);
     }
-    let mut raw = vec![0u8; (nfds * 8) as usize];
-    ctx.read_user(fds, &mut raw)?;
-    let entries: Vec<(i32, i16)> = raw
-        .chunks_exact(8)
-        .map(|c| {
-            (i32::from_le_bytes(c[..4].try_into().expect("4")), i16::from_le_bytes(c[4..6].try_into().expect("2")))
-        })
-        .collect();
+    let mut raw = vec![PollFd::default(); nfds as usize];
+    ctx.read_user(fds, raw.as_mut_bytes())?;
+    let entries: Vec<(i32, i16)> = raw.iter().map(|p| (p.fd, p.events)).collect();
     let revents = wait_ready(ctx, deadline, |ctx| {
         let mut out = Vec::with_capacity(entries.len());
         let (mut n, mut host) = (0, false);
@@ -126,10 +119,10 @@ fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> Sys
         let found = (n > 0).then(|| (n, out.clone()));
         (found, host, (0, out))
     })?;
-    for (i, r) in revents.1.iter().enumerate() {
-        raw[i * 8 + 6..i * 8 + 8].copy_from_slice(&r.to_le_bytes());
+    for (p, &r) in raw.iter_mut().zip(&revents.1) {
+        p.revents = r;
     }
-    ctx.write_user(fds, &raw)?;
+    ctx.write_user(fds, raw.as_bytes())?;
     Ok(revents.0 as i64)
 }
 
@@ -166,7 +159,7 @@ fn timespec_deadline(ctx: &mut Ctx, at: u64) -> Result<Option<Instant>, Errno> {
 }
 
 pub fn ppoll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[3] != 0 && a[4] != 8 {
+    if a[3] != 0 && a[4] != SIGSET_SIZE {
         return Err(EINVAL);
     }
     let deadline = timespec_deadline(ctx, a[2])?;
@@ -174,7 +167,7 @@ pub fn ppoll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 fn do_select(ctx: &mut Ctx, nfds: u64, sets: [u64; 3], deadline: Option<Instant>) -> SysResult {
-    if (nfds as i64) < 0 || nfds > 1024 {
+    if (nfds as i64) < 0 || nfds > FD_SETSIZE {
         return Err(EINVAL);
     }
     let bytes = nfds.div_ceil(64) as usize * 8;
@@ -217,7 +210,7 @@ fn do_select(ctx: &mut Ctx, nfds: u64, sets: [u64; 3], deadline: Option<Instant>
 
 pub fn select(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let deadline = if a[4] != 0 {
-        let (s, us) = (ctx.read_u64(a[4])? as i64, ctx.read_u64(a[4] + 8)? as i64);
+        let Timeval { tv_sec: s, tv_usec: us } = ctx.read_struct(a[4])?;
         if s < 0 || !(0..1_000_000).contains(&us) {
             return Err(EINVAL);
         }
@@ -234,7 +227,7 @@ pub fn pselect6(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let set = if a[5] != 0 {
         let p = ctx.read_u64(a[5])?;
         let size = ctx.read_u64(a[5] + 8)?;
-        if p != 0 && size != 8 {
+        if p != 0 && size != SIGSET_SIZE {
             return Err(EINVAL);
         }
         p

@@ -5,16 +5,25 @@
 
 use std::time::{Duration, Instant};
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
+use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
+use super::super::abi::futex::*;
+use super::super::abi::limits::PATH_MAX;
+use super::super::abi::prctl::*;
+use super::super::abi::resource;
+use super::super::abi::sched;
+use super::super::abi::time::{Timeval, Tms, USER_HZ};
+use super::super::abi::wait::*;
+use super::super::cred::CAP_LAST_CAP;
 use super::super::errno::*;
 use super::super::fork::{self, CloneArgs};
-use super::super::futex::*;
 use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
-use super::super::signal::{self, SigInfo};
+use super::super::signal::{self, SigInfo, SigInfoRaw};
 use super::super::task::Ctx;
-use super::fs::{read_path, AT_FDCWD};
+use super::fs::read_path;
 use crate::arch::layout::USER_TOP;
+use crate::arch::PAGE_SIZE;
 
 pub fn getpid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(ctx.pid as i64)
@@ -90,67 +99,47 @@ pub fn clone(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     fork::clone(
         ctx,
         CloneArgs {
-            flags: flags & !fork::CSIGNAL,
+            flags: flags & !sched::CSIGNAL,
             stack: a[1],
             parent_tid: a[2],
             child_tid: a[3],
             tls: a[4],
-            exit_signal: (flags & fork::CSIGNAL) as i32,
+            exit_signal: (flags & sched::CSIGNAL) as i32,
         },
     )
 }
 
-/// struct clone_args, as far as faultline reads it.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct CloneArgsRaw {
-    flags: u64,
-    pidfd: u64,
-    child_tid: u64,
-    parent_tid: u64,
-    exit_signal: u64,
-    stack: u64,
-    stack_size: u64,
-    tls: u64,
-}
-
 /// The flags clone3 knows: the legacy 32 bits, CLONE_CLEAR_SIGHAND and
 /// CLONE_INTO_CGROUP.
-const CLONE3_FLAGS: u64 = 0xffff_ffff | fork::CLONE_CLEAR_SIGHAND | fork::CLONE_INTO_CGROUP;
-/// struct clone_args up to `cgroup` (CLONE_ARGS_SIZE_VER2).
-const CLONE_ARGS_SIZE: u64 = 88;
+const CLONE3_FLAGS: u64 = 0xffff_ffff | sched::CLONE_CLEAR_SIGHAND | sched::CLONE_INTO_CGROUP;
 
 pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // copy_clone_args_from_user()'s checks, in its order.
     let size = a[1];
-    if size > 4096 {
+    if size > PAGE_SIZE {
         return Err(E2BIG);
     }
-    if size < 64 {
+    if size < sched::CLONE_ARGS_SIZE_VER0 {
         return Err(EINVAL);
     }
-    let r: CloneArgsRaw = ctx.read_struct(a[0])?;
-    // set_tid, set_tid_size, cgroup (zero if the caller's struct is older).
-    let mut ext = [0u64; 3];
-    for (i, v) in ext.iter_mut().enumerate() {
-        let at = 64 + 8 * i as u64;
-        if at < size {
-            *v = ctx.read_u64(a[0] + at)?;
-        }
-    }
+    // Its first fields, and the later ones its size holds (zero if the
+    // caller's struct is older), a word at a time.
+    let mut r = sched::CloneArgs::new_zeroed();
+    let n = size.min(sched::CLONE_ARGS_SIZE_VER2).next_multiple_of(8) as usize;
+    ctx.read_user(a[0], &mut r.as_mut_bytes()[..n])?;
     // Fields beyond what Linux knows must be zero.
-    if size > CLONE_ARGS_SIZE {
-        let mut rest = vec![0u8; (size - CLONE_ARGS_SIZE) as usize];
-        ctx.read_user(a[0] + CLONE_ARGS_SIZE, &mut rest)?;
+    if size > sched::CLONE_ARGS_SIZE_VER2 {
+        let mut rest = vec![0u8; (size - sched::CLONE_ARGS_SIZE_VER2) as usize];
+        ctx.read_user(a[0] + sched::CLONE_ARGS_SIZE_VER2, &mut rest)?;
         if rest.iter().any(|&b| b != 0) {
             return Err(E2BIG);
         }
     }
-    let [set_tid, set_tid_size, cgroup] = ext;
-    if set_tid_size > 32 || (set_tid == 0) != (set_tid_size == 0) {
+    let (set_tid, set_tid_size, cgroup) = (r.set_tid, r.set_tid_size, r.cgroup);
+    if set_tid_size > sched::MAX_PID_NS_LEVEL || (set_tid == 0) != (set_tid_size == 0) {
         return Err(EINVAL);
     }
-    if r.exit_signal & !fork::CSIGNAL != 0 || r.exit_signal > 64 {
+    if r.exit_signal & !sched::CSIGNAL != 0 || r.exit_signal > signal::NSIG as u64 {
         return Err(EINVAL);
     }
     if cgroup > i32::MAX as u64 {
@@ -159,8 +148,8 @@ pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // clone3_args_valid().
     let f = r.flags;
     if f & !CLONE3_FLAGS != 0
-        || f & (fork::CLONE_SIGHAND | fork::CLONE_CLEAR_SIGHAND) == fork::CLONE_SIGHAND | fork::CLONE_CLEAR_SIGHAND
-        || (f & (fork::CLONE_THREAD | fork::CLONE_PARENT) != 0 && r.exit_signal != 0)
+        || f & (sched::CLONE_SIGHAND | sched::CLONE_CLEAR_SIGHAND) == sched::CLONE_SIGHAND | sched::CLONE_CLEAR_SIGHAND
+        || (f & (sched::CLONE_THREAD | sched::CLONE_PARENT) != 0 && r.exit_signal != 0)
         || (r.stack == 0) != (r.stack_size == 0)
     {
         return Err(EINVAL);
@@ -170,7 +159,7 @@ pub fn clone3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if set_tid_size != 0 {
         return Err(EPERM);
     }
-    if f & fork::CLONE_INTO_CGROUP != 0 {
+    if f & sched::CLONE_INTO_CGROUP != 0 {
         return Err(EBADF);
     }
     fork::clone(
@@ -193,19 +182,18 @@ pub fn fork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 pub fn vfork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     fork::clone(
         ctx,
-        CloneArgs { flags: fork::CLONE_VM | fork::CLONE_VFORK, exit_signal: signal::SIGCHLD, ..Default::default() },
+        CloneArgs { flags: sched::CLONE_VM | sched::CLONE_VFORK, exit_signal: signal::SIGCHLD, ..Default::default() },
     )
 }
 
 pub fn execve(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let path = ctx.read_cstr(a[0], super::super::files::vfs::PATH_MAX)?;
+    let path = ctx.read_cstr(a[0], PATH_MAX)?;
     super::super::exec::execve(ctx, &path, a[1], a[2], None)
 }
 
 pub fn execveat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const AT_EMPTY_PATH: u64 = 0x1000;
     let (dirfd, flags) = (a[0] as i32, a[4]);
-    if flags & !(AT_EMPTY_PATH | 0x100) != 0 {
+    if flags & !(AT_EMPTY_PATH | AT_SYMLINK_NOFOLLOW) != 0 {
         return Err(EINVAL);
     }
     let p = read_path(ctx, a[1])?;
@@ -242,15 +230,6 @@ pub fn exit_group(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     ctx.k.kill_process(pid, ExitStatus::Exited((a[0] & 0xff) as i32));
     Ok(0)
 }
-
-const WNOHANG: u64 = 1;
-const WUNTRACED: u64 = 2;
-const WEXITED: u64 = 4;
-const WCONTINUED: u64 = 8;
-const WNOWAIT: u64 = 0x0100_0000;
-const WNOTHREAD: u64 = 0x2000_0000;
-const WALL: u64 = 0x4000_0000;
-const WCLONE: u64 = 0x8000_0000;
 
 /// Which children a wait selects.
 #[derive(Clone, Copy)]
@@ -308,7 +287,7 @@ fn wait_child(
 
 pub fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, status, options, ru) = (a[0] as i32, a[1], a[2], a[3]);
-    if options & !(WNOHANG | WUNTRACED | WCONTINUED | WNOTHREAD | WALL | WCLONE) != 0 {
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
         return Err(EINVAL);
     }
     let which = match pid {
@@ -333,15 +312,15 @@ pub fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (idtype, id, infop, options, ru) = (a[0], a[1] as Pid, a[2], a[3], a[4]);
-    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | WNOTHREAD | WALL | WCLONE) != 0
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE) != 0
         || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
     {
         return Err(EINVAL);
     }
     let which = match idtype {
-        0 => Which::Any,
-        1 => Which::Pid(id),
-        2 => Which::Group(if id == 0 { ctx.proc().pgid } else { id }),
+        P_ALL => Which::Any,
+        P_PID => Which::Pid(id),
+        P_PGID => Which::Group(if id == 0 { ctx.proc().pgid } else { id }),
         _ => return Err(EINVAL),
     };
     if options & WEXITED == 0 {
@@ -352,54 +331,47 @@ pub fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(ECHILD);
     }
     let got = wait_child(ctx, which, options & WNOHANG != 0, options & WNOWAIT != 0)?;
-    let mut info = [0u8; 128];
+    // Nothing to report (WNOHANG): a zeroed siginfo.
+    let mut info = SigInfoRaw::new_zeroed();
     if let Some((child, st, r)) = got {
         let (code, status) = match st {
-            ExitStatus::Exited(c) => (signal::CLD_EXITED, c),
-            ExitStatus::Killed(s) => (signal::CLD_KILLED, s),
+            ExitStatus::Exited(c) => (CLD_EXITED, c),
+            ExitStatus::Killed(s) => (CLD_KILLED, s),
         };
-        info[0..4].copy_from_slice(&signal::SIGCHLD.to_le_bytes());
-        info[8..12].copy_from_slice(&code.to_le_bytes());
-        info[16..20].copy_from_slice(&child.to_le_bytes());
         let uid = ctx.proc().cred.uid;
-        info[20..24].copy_from_slice(&uid.to_le_bytes());
-        info[24..28].copy_from_slice(&status.to_le_bytes());
+        info =
+            SigInfoRaw::from(&SigInfo { signo: signal::SIGCHLD, code, pid: child, uid, status, ..Default::default() });
         if ru != 0 {
             write_rusage(ctx, ru, &r)?;
         }
     }
     if infop != 0 {
-        ctx.write_user(infop, &info)?;
+        ctx.write_struct(infop, &info)?;
     }
     Ok(0)
 }
 
-/// struct rusage.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct RusageRaw {
-    utime: [i64; 2],
-    stime: [i64; 2],
-    rest: [i64; 14],
-}
-
 fn write_rusage(ctx: &mut Ctx, at: u64, r: &Rusage) -> Result<(), Errno> {
-    let tv = |ns: u64| [(ns / 1_000_000_000) as i64, ((ns % 1_000_000_000) / 1000) as i64];
-    let mut rest = [0i64; 14];
-    rest[0] = (r.maxrss * 4) as i64; // ru_maxrss, KiB
-    rest[4] = r.minflt as i64;
-    rest[5] = r.majflt as i64;
-    rest[12] = r.nvcsw as i64;
-    rest[13] = r.nivcsw as i64;
-    ctx.write_struct(at, &RusageRaw { utime: tv(r.utime_ns), stime: tv(r.stime_ns), rest })
+    let tv = |ns: u64| Timeval { tv_sec: (ns / 1_000_000_000) as i64, tv_usec: ((ns % 1_000_000_000) / 1000) as i64 };
+    let ru = resource::Rusage {
+        ru_utime: tv(r.utime_ns),
+        ru_stime: tv(r.stime_ns),
+        ru_maxrss: (r.maxrss * 4) as i64,
+        ru_minflt: r.minflt as i64,
+        ru_majflt: r.majflt as i64,
+        ru_nvcsw: r.nvcsw as i64,
+        ru_nivcsw: r.nivcsw as i64,
+        ..Default::default()
+    };
+    ctx.write_struct(at, &ru)
 }
 
 pub fn getrusage(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let who = a[0] as i32;
     let p = ctx.proc();
     let mut r = match who {
-        0 | 1 => p.rusage,
-        -1 => p.children_rusage,
+        resource::RUSAGE_SELF | resource::RUSAGE_THREAD => p.rusage,
+        resource::RUSAGE_CHILDREN => p.children_rusage,
         _ => return Err(EINVAL),
     };
     if who >= 0 {
@@ -410,17 +382,16 @@ pub fn getrusage(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn times(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let ticks = |ns: u64| (ns / 10_000_000) as i64;
+    let ticks = |ns: u64| (ns / (1_000_000_000 / USER_HZ)) as i64;
     let p = ctx.proc();
-    let v = [
-        ticks(p.rusage.utime_ns),
-        ticks(p.rusage.stime_ns),
-        ticks(p.children_rusage.utime_ns),
-        ticks(p.children_rusage.stime_ns),
-    ];
+    let v = Tms {
+        tms_utime: ticks(p.rusage.utime_ns),
+        tms_stime: ticks(p.rusage.stime_ns),
+        tms_cutime: ticks(p.children_rusage.utime_ns),
+        tms_cstime: ticks(p.children_rusage.stime_ns),
+    };
     if a[0] != 0 {
-        let b: Vec<u8> = v.iter().flat_map(|x| x.to_le_bytes()).collect();
-        ctx.write_user(a[0], &b)?;
+        ctx.write_struct(a[0], &v)?;
     }
     Ok(ticks(ctx.k.started.elapsed().as_nanos() as u64) + 100_000)
 }
@@ -503,8 +474,7 @@ pub fn set_tid_address(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn set_robust_list(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    // sizeof(struct robust_list_head)
-    if a[1] != 24 {
+    if a[1] != size_of::<RobustListHead>() as u64 {
         return Err(EINVAL);
     }
     ctx.thread_mut().robust_list = (a[0], a[1]);
@@ -520,10 +490,9 @@ pub fn get_robust_list(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn rseq(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const UNREGISTER: u64 = 1;
     let (addr, len, flags, sig) = (a[0], a[1] as u32, a[2], a[3] as u32);
     let cur = ctx.thread().rseq;
-    if flags & UNREGISTER != 0 {
+    if flags & sched::RSEQ_FLAG_UNREGISTER != 0 {
         return match cur {
             Some((a, l, s)) if a == addr && l == len && s == sig => {
                 ctx.thread_mut().rseq = None;
@@ -539,7 +508,7 @@ pub fn rseq(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if let Some((a, l, s)) = cur {
         return if a == addr && l == len && s == sig { Err(EBUSY) } else { Err(EINVAL) };
     }
-    if len < 32 || !addr.is_multiple_of(32) {
+    if len < sched::ORIG_RSEQ_SIZE || !addr.is_multiple_of(sched::ORIG_RSEQ_SIZE.into()) {
         return Err(EINVAL);
     }
     // cpu_id_start and cpu_id: vCPUs are not host CPUs; report CPU 0.
@@ -549,26 +518,11 @@ pub fn rseq(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const PR_SET_PDEATHSIG: u64 = 1;
-    const PR_GET_PDEATHSIG: u64 = 2;
-    const PR_GET_DUMPABLE: u64 = 3;
-    const PR_SET_DUMPABLE: u64 = 4;
-    const PR_SET_NAME: u64 = 15;
-    const PR_GET_NAME: u64 = 16;
-    const PR_CAPBSET_READ: u64 = 23;
-    const PR_GET_TIMERSLACK: u64 = 30;
-    const PR_SET_TIMERSLACK: u64 = 29;
-    const PR_SET_NO_NEW_PRIVS: u64 = 38;
-    const PR_GET_NO_NEW_PRIVS: u64 = 39;
-    const PR_SET_THP_DISABLE: u64 = 41;
-    const PR_GET_THP_DISABLE: u64 = 42;
-    const PR_SET_VMA: u64 = 0x5356_4d41;
-    const PR_SET_VMA_ANON_NAME: u64 = 0;
     match a[0] {
         PR_SET_NAME => {
             let mut name = Vec::new();
-            // Up to 15 bytes; a shorter string stops at its NUL.
-            while name.len() < 15 {
+            // Up to TASK_COMM_LEN - 1 bytes; a shorter string stops at its NUL.
+            while name.len() < TASK_COMM_LEN - 1 {
                 let mut b = [0u8; 1];
                 ctx.read_user(a[1] + name.len() as u64, &mut b)?;
                 if b[0] == 0 {
@@ -580,9 +534,9 @@ pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             Ok(0)
         }
         PR_GET_NAME => {
-            let mut name = [0u8; 16];
+            let mut name = [0u8; TASK_COMM_LEN];
             let comm = ctx.proc().comm.clone();
-            let n = comm.len().min(15);
+            let n = comm.len().min(TASK_COMM_LEN - 1);
             name[..n].copy_from_slice(&comm.as_bytes()[..n]);
             ctx.write_user(a[1], &name)?;
             Ok(0)
@@ -597,7 +551,7 @@ pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         PR_GET_DUMPABLE => Ok(1),
         PR_SET_DUMPABLE if a[1] <= 1 => Ok(0),
-        PR_CAPBSET_READ if a[1] <= 40 => Ok(1),
+        PR_CAPBSET_READ if a[1] <= u64::from(CAP_LAST_CAP) => Ok(1),
         PR_GET_TIMERSLACK => Ok(50_000),
         PR_SET_TIMERSLACK => Ok(0),
         PR_SET_NO_NEW_PRIVS if a[1] == 1 => Ok(0),
@@ -610,20 +564,14 @@ pub fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn arch_prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    const SET_GS: u64 = 0x1001;
-    const SET_FS: u64 = 0x1002;
-    const GET_FS: u64 = 0x1003;
-    const GET_GS: u64 = 0x1004;
-    const GET_CPUID: u64 = 0x1011;
-    const SET_CPUID: u64 = 0x1012;
     let (code, addr) = (a[0], a[1]);
     match code {
-        SET_FS | SET_GS => {
+        ARCH_SET_FS | ARCH_SET_GS => {
             if addr >= USER_TOP {
                 return Err(EPERM);
             }
             let t = ctx.thread_mut();
-            if code == SET_FS {
+            if code == ARCH_SET_FS {
                 t.fs_base = addr;
             } else {
                 t.gs_base = addr;
@@ -631,16 +579,16 @@ pub fn arch_prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.tls_changed = true;
             Ok(0)
         }
-        GET_FS => {
+        ARCH_GET_FS => {
             let v = ctx.thread().fs_base;
             ctx.write_u64(addr, v).map(|_| 0)
         }
-        GET_GS => {
+        ARCH_GET_GS => {
             let v = ctx.thread().gs_base;
             ctx.write_u64(addr, v).map(|_| 0)
         }
-        GET_CPUID => Ok(1),
-        SET_CPUID => Err(ENODEV),
+        ARCH_GET_CPUID => Ok(1),
+        ARCH_SET_CPUID => Err(ENODEV),
         _ => Err(EINVAL),
     }
 }
@@ -681,7 +629,7 @@ pub fn sched_setaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn getpriority(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[0] > 2 {
+    if a[0] > resource::PRIO_USER {
         return Err(EINVAL);
     }
     let _ = ctx;
@@ -689,7 +637,7 @@ pub fn getpriority(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn setpriority(_: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[0] > 2 {
+    if a[0] > resource::PRIO_USER {
         return Err(EINVAL);
     }
     // Lowering one's own priority is allowed; raising it needs privilege.
@@ -708,15 +656,22 @@ pub fn sched_getscheduler(_: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-/// sched_get_priority_max and _min: 99 and 1 for the real-time policies,
-/// 0 for the others.
-pub fn sched_priority(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let max = ctx.syscall_nr == Some(146);
-    match a[0] {
-        0 | 3 | 5 => Ok(0),
-        1 | 2 => Ok(if max { 99 } else { 1 }),
+/// The priorities a policy has: 1 to 99 for the real-time ones, only 0
+/// for the others.
+fn sched_priorities(policy: u64) -> Result<(i64, i64), Errno> {
+    match policy {
+        sched::SCHED_NORMAL | sched::SCHED_BATCH | sched::SCHED_IDLE => Ok((0, 0)),
+        sched::SCHED_FIFO | sched::SCHED_RR => Ok((1, sched::MAX_RT_PRIO - 1)),
         _ => Err(EINVAL),
     }
+}
+
+pub fn sched_get_priority_max(_: &mut Ctx, a: [u64; 6]) -> SysResult {
+    Ok(sched_priorities(a[0])?.1)
+}
+
+pub fn sched_get_priority_min(_: &mut Ctx, a: [u64; 6]) -> SysResult {
+    Ok(sched_priorities(a[0])?.0)
 }
 
 pub fn personality(_: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -747,27 +702,27 @@ fn wake_op(ctx: &mut Ctx, addr2: u64, encoded: u32) -> Result<bool, Errno> {
     let cmp = (encoded >> 24) & 15;
     let mut oparg = (encoded >> 12) & 0xfff;
     let cmparg = encoded & 0xfff;
-    if encoded >> 31 != 0 {
+    if encoded & (FUTEX_OP_OPARG_SHIFT << 28) != 0 {
         oparg = 1u32.checked_shl(oparg).unwrap_or(0);
     }
     let old = ctx.read_u32(addr2)?;
     let new = match op {
-        0 => oparg,
-        1 => old.wrapping_add(oparg),
-        2 => old | oparg,
-        3 => old & !oparg,
-        4 => old ^ oparg,
+        FUTEX_OP_SET => oparg,
+        FUTEX_OP_ADD => old.wrapping_add(oparg),
+        FUTEX_OP_OR => old | oparg,
+        FUTEX_OP_ANDN => old & !oparg,
+        FUTEX_OP_XOR => old ^ oparg,
         _ => return Err(ENOSYS),
     };
     ctx.write_u32(addr2, new)?;
     let (o, c) = (old as i32, cmparg as i32);
     Ok(match cmp {
-        0 => o == c,
-        1 => o != c,
-        2 => o < c,
-        3 => o <= c,
-        4 => o > c,
-        5 => o >= c,
+        FUTEX_OP_CMP_EQ => o == c,
+        FUTEX_OP_CMP_NE => o != c,
+        FUTEX_OP_CMP_LT => o < c,
+        FUTEX_OP_CMP_LE => o <= c,
+        FUTEX_OP_CMP_GT => o > c,
+        FUTEX_OP_CMP_GE => o >= c,
         _ => return Err(ENOSYS),
     })
 }
@@ -776,7 +731,8 @@ pub fn futex(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, op, val, utime, addr2, val3) = (a[0], a[1], a[2] as u32, a[3], a[4], a[5] as u32);
     let private = op & FUTEX_PRIVATE_FLAG != 0;
     let realtime = op & FUTEX_CLOCK_REALTIME != 0;
-    let cmd = op & 0x7f;
+    // The operation: the bits below the flags.
+    let cmd = op & (FUTEX_PRIVATE_FLAG - 1);
     if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT) {
         return Err(ENOSYS);
     }

@@ -4,32 +4,17 @@
 
 use std::time::{Duration, Instant};
 
-use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+use zerocopy::IntoBytes;
 
 use super::super::errno::*;
-use super::super::sigframe::{self, SigInfoRaw};
+use super::super::sigframe;
 use super::super::signal::*;
 use super::super::task::{Ctx, Woken};
-use super::super::thread::{AltStack, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK};
-
-/// struct sigaction as the kernel takes it.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct KSigAction {
-    handler: u64,
-    flags: u64,
-    restorer: u64,
-    mask: u64,
-}
-
-const SIG_BLOCK: u64 = 0;
-const SIG_UNBLOCK: u64 = 1;
-const SIG_SETMASK: u64 = 2;
-const MINSIGSTKSZ: u64 = 2048;
+use super::super::thread::AltStack;
 
 pub fn rt_sigaction(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (sig, act, oact, size) = (a[0] as i32, a[1], a[2], a[3]);
-    if size != 8 || !(1..=NSIG).contains(&sig) {
+    if size != SIGSET_SIZE || !(1..=NSIG).contains(&sig) {
         return Err(EINVAL);
     }
     if act != 0 && (sig == SIGKILL || sig == SIGSTOP) {
@@ -60,7 +45,7 @@ pub fn rt_sigaction(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn rt_sigprocmask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (how, set, oset, size) = (a[0], a[1], a[2], a[3]);
-    if size != 8 {
+    if size != SIGSET_SIZE {
         return Err(EINVAL);
     }
     let old = ctx.thread().sigmask;
@@ -87,13 +72,12 @@ pub fn rt_sigreturn(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 }
 
 pub fn rt_sigpending(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[1] > 8 {
+    if a[1] > SIGSET_SIZE {
         return Err(EINVAL);
     }
     let t = ctx.thread();
     let set = (t.pending.set | ctx.proc().shared_pending.set) & t.sigmask;
-    let b = set.to_le_bytes();
-    ctx.write_user(a[0], &b[..a[1] as usize])?;
+    ctx.write_user(a[0], &set.as_bytes()[..a[1] as usize])?;
     Ok(0)
 }
 
@@ -118,7 +102,7 @@ fn suspend(ctx: &mut Ctx, mask: u64) -> SysResult {
 }
 
 pub fn rt_sigsuspend(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[1] != 8 {
+    if a[1] != SIGSET_SIZE {
         return Err(EINVAL);
     }
     let mask = ctx.read_u64(a[0])?;
@@ -132,7 +116,7 @@ pub fn pause(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 
 pub fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
-    if size != 8 {
+    if size != SIGSET_SIZE {
         return Err(EINVAL);
     }
     let want = ctx.read_u64(set)? & !UNBLOCKABLE;
@@ -166,16 +150,6 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             return Err(EAGAIN);
         }
     }
-}
-
-/// stack_t.
-#[repr(C)]
-#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-struct StackT {
-    sp: u64,
-    flags: i32,
-    pad: u32,
-    size: u64,
 }
 
 pub fn sigaltstack(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {

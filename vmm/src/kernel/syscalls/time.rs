@@ -2,23 +2,10 @@
 
 use std::time::{Duration, Instant};
 
+use super::super::abi::time::*;
 use super::super::errno::*;
 use super::super::task::{Ctx, Woken};
 use super::super::thread::RestartBlock;
-
-const CLOCK_REALTIME: u64 = 0;
-const CLOCK_MONOTONIC: u64 = 1;
-const CLOCK_PROCESS_CPUTIME_ID: u64 = 2;
-const CLOCK_THREAD_CPUTIME_ID: u64 = 3;
-const CLOCK_MONOTONIC_RAW: u64 = 4;
-const CLOCK_REALTIME_COARSE: u64 = 5;
-const CLOCK_MONOTONIC_COARSE: u64 = 6;
-const CLOCK_BOOTTIME: u64 = 7;
-const CLOCK_REALTIME_ALARM: u64 = 8;
-const CLOCK_BOOTTIME_ALARM: u64 = 9;
-const CLOCK_TAI: u64 = 11;
-const TIMER_ABSTIME: u64 = 1;
-const ITIMER_REAL: u64 = 0;
 
 pub fn host_clock(id: libc::clockid_t) -> (i64, i64) {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -43,15 +30,12 @@ fn clock_now(ctx: &Ctx, clock: u64) -> Result<(i64, i64), Errno> {
     })
 }
 
-fn write_pair(ctx: &mut Ctx, at: u64, a: i64, b: i64) -> Result<(), Errno> {
-    let mut buf = [0u8; 16];
-    buf[..8].copy_from_slice(&a.to_le_bytes());
-    buf[8..].copy_from_slice(&b.to_le_bytes());
-    ctx.write_user(at, &buf)
+fn write_timespec(ctx: &mut Ctx, at: u64, tv_sec: i64, tv_nsec: i64) -> Result<(), Errno> {
+    ctx.write_struct(at, &Timespec { tv_sec, tv_nsec })
 }
 
 pub fn read_timespec(ctx: &mut Ctx, at: u64) -> Result<(i64, i64), Errno> {
-    let (s, ns) = (ctx.read_u64(at)? as i64, ctx.read_u64(at + 8)? as i64);
+    let Timespec { tv_sec: s, tv_nsec: ns } = ctx.read_struct(at)?;
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
         return Err(EINVAL);
     }
@@ -60,7 +44,7 @@ pub fn read_timespec(ctx: &mut Ctx, at: u64) -> Result<(i64, i64), Errno> {
 
 pub fn clock_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, ns) = clock_now(ctx, a[0])?;
-    write_pair(ctx, a[1], s, ns)?;
+    write_timespec(ctx, a[1], s, ns)?;
     Ok(0)
 }
 
@@ -68,7 +52,7 @@ pub fn clock_getres(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     clock_now(ctx, a[0])?;
     if a[1] != 0 {
         let coarse = matches!(a[0], CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE);
-        write_pair(ctx, a[1], 0, if coarse { 4_000_000 } else { 1 })?;
+        write_timespec(ctx, a[1], 0, if coarse { 4_000_000 } else { 1 })?;
     }
     Ok(0)
 }
@@ -76,10 +60,10 @@ pub fn clock_getres(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn gettimeofday(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, ns) = host_clock(libc::CLOCK_REALTIME);
     if a[0] != 0 {
-        write_pair(ctx, a[0], s, ns / 1000)?;
+        ctx.write_struct(a[0], &Timeval { tv_sec: s, tv_usec: ns / 1000 })?;
     }
     if a[1] != 0 {
-        ctx.write_user(a[1], &[0u8; 8])?;
+        ctx.write_struct(a[1], &Timezone::default())?;
     }
     Ok(0)
 }
@@ -111,7 +95,7 @@ fn sleep_until(ctx: &mut Ctx, deadline: Instant, relative: bool, rem: u64) -> Sy
             }
             if rem != 0 {
                 let left = deadline.saturating_duration_since(Instant::now());
-                write_pair(ctx, rem, left.as_secs() as i64, left.subsec_nanos() as i64)?;
+                write_timespec(ctx, rem, left.as_secs() as i64, left.subsec_nanos() as i64)?;
             }
             ctx.thread_mut().restart_block = Some(RestartBlock::Sleep { deadline, rem });
             return Err(ERESTART_RESTARTBLOCK);
@@ -184,24 +168,24 @@ pub fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn setitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (which, new, old) = (a[0], a[1], a[2]);
     if which != ITIMER_REAL {
-        return if which <= 2 { Err(ENOSYS) } else { Err(EINVAL) };
+        return if which <= ITIMER_PROF { Err(ENOSYS) } else { Err(EINVAL) };
     }
-    let tv = |ctx: &mut Ctx, at: u64| -> Result<Duration, Errno> {
-        let (s, us) = (ctx.read_u64(at)? as i64, ctx.read_u64(at + 8)? as i64);
-        if s < 0 || !(0..1_000_000).contains(&us) {
+    let tv = |t: Timeval| -> Result<Duration, Errno> {
+        if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_usec) {
             return Err(EINVAL);
         }
-        Ok(Duration::new(s as u64, us as u32 * 1000))
+        Ok(Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000))
     };
-    let parsed = if new != 0 { Some((tv(ctx, new + 16)?, tv(ctx, new)?)) } else { None };
+    let parsed = if new != 0 {
+        let it: Itimerval = ctx.read_struct(new)?;
+        Some((tv(it.it_value)?, tv(it.it_interval)?))
+    } else {
+        None
+    };
     if old != 0 {
         let (left, every) = itimer_left(ctx);
-        let b: Vec<u8> =
-            [every.as_secs() as i64, every.subsec_micros() as i64, left.as_secs() as i64, left.subsec_micros() as i64]
-                .iter()
-                .flat_map(|x| x.to_le_bytes())
-                .collect();
-        ctx.write_user(old, &b)?;
+        let t = |d: Duration| Timeval { tv_sec: d.as_secs() as i64, tv_usec: d.subsec_micros() as i64 };
+        ctx.write_struct(old, &Itimerval { it_interval: t(every), it_value: t(left) })?;
     }
     if let Some((value, interval)) = parsed {
         set_itimer(ctx, value, interval);

@@ -1,0 +1,73 @@
+//! Futexes: the operations and their flags, FUTEX_WAKE_OP's encoding, the
+//! robust-futex word's bits and struct robust_list_head
+//! (`include/uapi/linux/futex.h`).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::linux_consts;
+
+linux_consts! {
+    /// The operations, the values of `op & FUTEX_CMD_MASK`.
+    pub FUTEX_OPS: u64 {
+        FUTEX_WAIT = 0,
+        FUTEX_WAKE = 1,
+        FUTEX_FD = 2,
+        FUTEX_REQUEUE = 3,
+        FUTEX_CMP_REQUEUE = 4,
+        FUTEX_WAKE_OP = 5,
+        FUTEX_LOCK_PI = 6,
+        FUTEX_UNLOCK_PI = 7,
+        FUTEX_TRYLOCK_PI = 8,
+        FUTEX_WAIT_BITSET = 9,
+        FUTEX_WAKE_BITSET = 10,
+    }
+
+    /// The flags beside the operation.
+    pub FUTEX_OP_FLAGS: u64 {
+        FUTEX_PRIVATE_FLAG = 128,
+        FUTEX_CLOCK_REALTIME = 256,
+    }
+
+    /// FUTEX_WAKE_OP's operations on the second word.
+    pub FUTEX_WAKE_OPS: u32 {
+        FUTEX_OP_SET = 0,
+        FUTEX_OP_ADD = 1,
+        FUTEX_OP_OR = 2,
+        FUTEX_OP_ANDN = 3,
+        FUTEX_OP_XOR = 4,
+    }
+
+    /// FUTEX_WAKE_OP's comparisons of its old value.
+    pub FUTEX_WAKE_CMPS: u32 {
+        FUTEX_OP_CMP_EQ = 0,
+        FUTEX_OP_CMP_NE = 1,
+        FUTEX_OP_CMP_LT = 2,
+        FUTEX_OP_CMP_LE = 3,
+        FUTEX_OP_CMP_GT = 4,
+        FUTEX_OP_CMP_GE = 5,
+    }
+
+    /// A robust futex word's bits besides the owner's tid.
+    pub FUTEX_WORD_BITS: u32 {
+        FUTEX_WAITERS = 0x8000_0000,
+        FUTEX_OWNER_DIED = 0x4000_0000,
+    }
+}
+
+/// FUTEX_WAKE_OP's operation flag: the argument is a shift count.
+pub const FUTEX_OP_OPARG_SHIFT: u32 = 8;
+/// Every waiter's bitset matches it.
+pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+/// The bits of a robust futex word that hold the owner's tid.
+pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+
+/// struct robust_list_head: the list, the offset of the futex word in
+/// each entry, and the entry being (un)locked.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct RobustListHead {
+    pub next: u64,
+    pub futex_offset: i64,
+    pub list_op_pending: u64,
+}
+const _: () = assert!(size_of::<RobustListHead>() == 24);

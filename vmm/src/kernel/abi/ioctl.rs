@@ -1,0 +1,47 @@
+//! The terminal and file ioctls faultline answers
+//! (`include/uapi/asm-generic/ioctls.h`), with what they read and write:
+//! the kernel's struct termios (`asm-generic/termbits.h`) and struct
+//! winsize (`asm-generic/termios.h`).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::linux_consts;
+
+linux_consts! {
+    /// The requests.
+    pub IOCTLS: u64 {
+        TCGETS = 0x5401,
+        TCSETS = 0x5402,
+        TIOCGPGRP = 0x540f,
+        TIOCSPGRP = 0x5410,
+        TIOCGWINSZ = 0x5413,
+        FIONREAD = 0x541b,
+        FIONBIO = 0x5421,
+        FIONCLEX = 0x5450,
+        FIOCLEX = 0x5451,
+    }
+}
+
+/// The kernel's struct termios (not libc's, which is longer).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Termios {
+    pub c_iflag: u32,
+    pub c_oflag: u32,
+    pub c_cflag: u32,
+    pub c_lflag: u32,
+    pub c_line: u8,
+    pub c_cc: [u8; 19],
+}
+const _: () = assert!(size_of::<Termios>() == 36);
+
+/// struct winsize.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Winsize {
+    pub ws_row: u16,
+    pub ws_col: u16,
+    pub ws_xpixel: u16,
+    pub ws_ypixel: u16,
+}
+const _: () = assert!(size_of::<Winsize>() == 8);

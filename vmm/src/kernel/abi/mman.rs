@@ -1,0 +1,105 @@
+//! Memory-mapping constants: `include/uapi/asm-generic/mman-common.h`,
+//! `mman.h` (x86-64 adds MAP_32BIT, `arch/x86/include/uapi/asm/mman.h`)
+//! and `include/uapi/linux/mman.h`.
+
+use super::linux_consts;
+
+linux_consts! {
+    /// mmap/mprotect's `prot` bits.
+    pub PROT: u64 {
+        PROT_NONE = 0,
+        PROT_READ = 0x1,
+        PROT_WRITE = 0x2,
+        PROT_EXEC = 0x4,
+        PROT_GROWSDOWN = 0x0100_0000,
+        PROT_GROWSUP = 0x0200_0000,
+    }
+
+    /// mmap's mapping types, the values of `flags & MAP_TYPE`.
+    pub MAP_TYPES: u64 {
+        MAP_SHARED = 0x01,
+        MAP_PRIVATE = 0x02,
+        MAP_SHARED_VALIDATE = 0x03,
+    }
+
+    /// mmap's other flags.
+    pub MAP_FLAGS: u64 {
+        MAP_FIXED = 0x10,
+        MAP_ANONYMOUS = 0x20,
+        MAP_32BIT = 0x40,
+        MAP_GROWSDOWN = 0x0100,
+        MAP_DENYWRITE = 0x0800,
+        MAP_EXECUTABLE = 0x1000,
+        MAP_LOCKED = 0x2000,
+        MAP_NORESERVE = 0x4000,
+        MAP_POPULATE = 0x8000,
+        MAP_NONBLOCK = 0x10000,
+        MAP_STACK = 0x20000,
+        MAP_HUGETLB = 0x40000,
+        MAP_SYNC = 0x80000,
+        MAP_FIXED_NOREPLACE = 0x100000,
+        MAP_UNINITIALIZED = 0x4000000,
+    }
+
+    /// mremap's flags.
+    pub MREMAP_FLAGS: u64 {
+        MREMAP_MAYMOVE = 1,
+        MREMAP_FIXED = 2,
+        MREMAP_DONTUNMAP = 4,
+    }
+
+    /// madvise's advice.
+    pub MADVICE: u64 {
+        MADV_NORMAL = 0,
+        MADV_RANDOM = 1,
+        MADV_SEQUENTIAL = 2,
+        MADV_WILLNEED = 3,
+        MADV_DONTNEED = 4,
+        MADV_FREE = 8,
+        MADV_REMOVE = 9,
+        MADV_DONTFORK = 10,
+        MADV_DOFORK = 11,
+        MADV_MERGEABLE = 12,
+        MADV_UNMERGEABLE = 13,
+        MADV_HUGEPAGE = 14,
+        MADV_NOHUGEPAGE = 15,
+        MADV_DONTDUMP = 16,
+        MADV_DODUMP = 17,
+        MADV_WIPEONFORK = 18,
+        MADV_KEEPONFORK = 19,
+        MADV_COLD = 20,
+        MADV_PAGEOUT = 21,
+        MADV_POPULATE_READ = 22,
+        MADV_POPULATE_WRITE = 23,
+        MADV_DONTNEED_LOCKED = 24,
+    }
+
+    /// msync's flags.
+    pub MS_FLAGS: u64 {
+        MS_ASYNC = 1,
+        MS_INVALIDATE = 2,
+        MS_SYNC = 4,
+    }
+
+    /// mlockall's flags.
+    pub MCL_FLAGS: u64 {
+        MCL_CURRENT = 1,
+        MCL_FUTURE = 2,
+        MCL_ONFAULT = 4,
+    }
+
+    /// mlock2's flags.
+    pub MLOCK_FLAGS: u64 {
+        MLOCK_ONFAULT = 1,
+    }
+
+    /// vm.overcommit_memory's values (`include/uapi/linux/mman.h`).
+    pub OVERCOMMIT_MODES: u32 {
+        OVERCOMMIT_GUESS = 0,
+        OVERCOMMIT_ALWAYS = 1,
+        OVERCOMMIT_NEVER = 2,
+    }
+}
+
+/// The bits of mmap's `flags` that hold its type (a mask, not a type).
+pub const MAP_TYPE: u64 = 0x0f;

@@ -1,0 +1,83 @@
+//! Resources: getrlimit's RLIMIT_ and struct rlimit64
+//! (`include/uapi/asm-generic/resource.h`, `linux/resource.h`),
+//! getpriority's PRIO_, getrusage's RUSAGE_ and struct rusage
+//! (`linux/resource.h`).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::linux_consts;
+use super::time::Timeval;
+
+linux_consts! {
+    /// The resources, in their order.
+    pub RLIMITS: usize {
+        RLIMIT_CPU = 0,
+        RLIMIT_FSIZE = 1,
+        RLIMIT_DATA = 2,
+        RLIMIT_STACK = 3,
+        RLIMIT_CORE = 4,
+        RLIMIT_RSS = 5,
+        RLIMIT_NPROC = 6,
+        RLIMIT_NOFILE = 7,
+        RLIMIT_MEMLOCK = 8,
+        RLIMIT_AS = 9,
+        RLIMIT_LOCKS = 10,
+        RLIMIT_SIGPENDING = 11,
+        RLIMIT_MSGQUEUE = 12,
+        RLIMIT_NICE = 13,
+        RLIMIT_RTPRIO = 14,
+        RLIMIT_RTTIME = 15,
+    }
+
+    /// getpriority's `which`.
+    pub PRIO_WHICH: u64 {
+        PRIO_PROCESS = 0,
+        PRIO_PGRP = 1,
+        PRIO_USER = 2,
+    }
+
+    /// getrusage's `who`.
+    pub RUSAGE_WHO: i32 {
+        RUSAGE_SELF = 0,
+        RUSAGE_CHILDREN = -1,
+        RUSAGE_THREAD = 1,
+    }
+}
+
+/// How many resources there are.
+pub const RLIM_NLIMITS: usize = 16;
+/// No limit.
+pub const RLIM_INFINITY: u64 = u64::MAX;
+
+/// struct rlimit64: the soft limit, then the hard one.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Rlimit {
+    pub cur: u64,
+    pub max: u64,
+}
+const _: () = assert!(size_of::<Rlimit>() == 16);
+
+/// struct rusage.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Rusage {
+    pub ru_utime: Timeval,
+    pub ru_stime: Timeval,
+    /// KiB.
+    pub ru_maxrss: i64,
+    pub ru_ixrss: i64,
+    pub ru_idrss: i64,
+    pub ru_isrss: i64,
+    pub ru_minflt: i64,
+    pub ru_majflt: i64,
+    pub ru_nswap: i64,
+    pub ru_inblock: i64,
+    pub ru_oublock: i64,
+    pub ru_msgsnd: i64,
+    pub ru_msgrcv: i64,
+    pub ru_nsignals: i64,
+    pub ru_nvcsw: i64,
+    pub ru_nivcsw: i64,
+}
+const _: () = assert!(size_of::<Rusage>() == 144);

@@ -1,0 +1,105 @@
+//! Signals: their numbers and fault codes (from `crate::arch::signal`,
+//! where the trap decoder reaches them), the other si_codes
+//! (`include/uapi/asm-generic/siginfo.h`), sigaction's flags and handlers,
+//! sigprocmask's `how` and sigaltstack's flags
+//! (`asm-generic/signal-defs.h`, x86's `asm/signal.h`), and the layouts of
+//! struct sigaction, stack_t and siginfo_t.
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+pub use crate::arch::signal::*;
+
+use super::{linux_consts, name_table};
+
+/// The standard signals' names.
+pub const SIGNALS: &[(i32, &str)] = name_table![i32:
+    SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE,
+    SIGALRM, SIGTERM, SIGSTKFLT, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU, SIGXFSZ,
+    SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS,
+];
+
+linux_consts! {
+    /// si_codes of signals a process sent.
+    pub SI_CODES: i32 {
+        SI_USER = 0,
+        SI_QUEUE = -1,
+        SI_TKILL = -6,
+    }
+
+    /// sigaction's `sa_flags`.
+    pub SA_FLAGS: u64 {
+        SA_NOCLDSTOP = 1,
+        SA_NOCLDWAIT = 2,
+        SA_SIGINFO = 4,
+        SA_RESTORER = 0x0400_0000,
+        SA_ONSTACK = 0x0800_0000,
+        SA_RESTART = 0x1000_0000,
+        SA_NODEFER = 0x4000_0000,
+        SA_RESETHAND = 0x8000_0000,
+    }
+
+    /// sigaction's special handlers.
+    pub SIG_HANDLERS: u64 {
+        SIG_DFL = 0,
+        SIG_IGN = 1,
+    }
+
+    /// sigprocmask's `how`.
+    pub SIG_HOWS: u64 {
+        SIG_BLOCK = 0,
+        SIG_UNBLOCK = 1,
+        SIG_SETMASK = 2,
+    }
+
+    /// stack_t's `ss_flags`.
+    pub SS_FLAGS: u32 {
+        SS_ONSTACK = 1,
+        SS_DISABLE = 2,
+        SS_AUTODISARM = 1 << 31,
+    }
+}
+
+/// The size of the kernel's sigset_t (_NSIG bits), the only one the
+/// rt_sig* calls take.
+pub const SIGSET_SIZE: u64 = 8;
+
+/// The smallest alternate stack (x86's; arm64's is 5120).
+pub const MINSIGSTKSZ: u64 = 2048;
+
+/// struct sigaction as the kernel takes it (x86-64: with sa_restorer, the
+/// mask last and 8 bytes).
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct KSigAction {
+    pub handler: u64,
+    pub flags: u64,
+    pub restorer: u64,
+    pub mask: u64,
+}
+const _: () = assert!(size_of::<KSigAction>() == 32);
+
+/// stack_t.
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct StackT {
+    pub sp: u64,
+    pub flags: i32,
+    pub pad: u32,
+    pub size: u64,
+}
+const _: () = assert!(size_of::<StackT>() == 24);
+
+/// siginfo_t: the number, errno and code, then a union whose 64-bit words
+/// are, by signal and code: `_kill`/`_rt` (pid | uid << 32, then the
+/// value), `_sigchld` (pid | uid << 32, then the status) or `_sigfault`
+/// (the address).
+#[repr(C)]
+#[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SigInfoRaw {
+    pub signo: i32,
+    pub errno: i32,
+    pub code: i32,
+    pub pad: i32,
+    pub fields: [u64; 14],
+}
+const _: () = assert!(size_of::<SigInfoRaw>() == 128);

@@ -1,0 +1,70 @@
+//! What the system tells of itself: struct new_utsname
+//! (`include/uapi/linux/utsname.h`), struct sysinfo
+//! (`linux/sysinfo.h`), getrandom's flags (`linux/random.h`) and
+//! membarrier's commands (`linux/membarrier.h`), and how many address
+//! families sockets have (`include/linux/socket.h`).
+
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
+
+use super::linux_consts;
+
+linux_consts! {
+    /// getrandom's flags.
+    pub GRND_FLAGS: u64 {
+        GRND_NONBLOCK = 1,
+        GRND_RANDOM = 2,
+        GRND_INSECURE = 4,
+    }
+
+    /// membarrier's commands.
+    pub MEMBARRIER_CMDS: u64 {
+        MEMBARRIER_CMD_QUERY = 0,
+        MEMBARRIER_CMD_GLOBAL = 1,
+        MEMBARRIER_CMD_PRIVATE_EXPEDITED = 8,
+        MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED = 16,
+    }
+}
+
+/// The longest getrandom read (INT_MAX >> 6, as urandom_read caps it).
+pub const GETRANDOM_MAX: u64 = 33_554_431;
+
+/// Each field of struct new_utsname, with its NUL.
+pub const NEW_UTS_LEN: usize = 65;
+
+/// struct new_utsname.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct NewUtsname {
+    pub sysname: [u8; NEW_UTS_LEN],
+    pub nodename: [u8; NEW_UTS_LEN],
+    pub release: [u8; NEW_UTS_LEN],
+    pub version: [u8; NEW_UTS_LEN],
+    pub machine: [u8; NEW_UTS_LEN],
+    pub domainname: [u8; NEW_UTS_LEN],
+}
+const _: () = assert!(size_of::<NewUtsname>() == 390);
+
+/// struct sysinfo (64-bit: its `_f` padding is empty).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Sysinfo {
+    pub uptime: i64,
+    pub loads: [u64; 3],
+    pub totalram: u64,
+    pub freeram: u64,
+    pub sharedram: u64,
+    pub bufferram: u64,
+    pub totalswap: u64,
+    pub freeswap: u64,
+    pub procs: u16,
+    pub pad: u16,
+    pub pad2: u32,
+    pub totalhigh: u64,
+    pub freehigh: u64,
+    pub mem_unit: u32,
+    pub pad3: u32,
+}
+const _: () = assert!(size_of::<Sysinfo>() == 112);
+
+/// The address families: socket(2)'s domain is below it.
+pub const AF_MAX: u64 = 46;

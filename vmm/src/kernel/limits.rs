@@ -47,7 +47,7 @@ impl Limits {
             return Err(EINVAL);
         }
         // do_prlimit(): RLIMIT_NOFILE never above fs.nr_open.
-        if r == RLIMIT_NOFILE && new.max > super::kmem::NR_OPEN {
+        if r == RLIMIT_NOFILE && new.max > super::mm::kmem::NR_OPEN {
             return Err(EPERM);
         }
         if new.max > self.table[r].max && !privileged {

@@ -16,17 +16,12 @@ pub mod files;
 pub mod fork;
 pub mod futex;
 pub mod initial_stack;
-pub mod kmem;
 pub mod lifecycle;
 pub mod limits;
 pub mod live;
-pub mod mm_fault;
-pub mod oom;
-pub mod pagecache;
+pub mod mm;
 pub mod process;
 pub mod procfs;
-pub mod procfs_mm;
-pub mod procfs_zone;
 pub mod ring;
 pub mod sigframe;
 pub mod signal;
@@ -37,8 +32,6 @@ pub mod task;
 #[cfg(test)]
 pub mod testing;
 pub mod thread;
-pub mod uaccess;
-pub mod uffd;
 pub mod unwind;
 pub mod wait;
 
@@ -213,7 +206,7 @@ pub struct KernelState {
     /// The last vmstat line's counters, for the next one's rates.
     pub vmstat_last: Option<live::VmstatSample>,
     /// Open file descriptions (fs.file-nr), each holding a place here.
-    pub nr_files: kmem::FileCount,
+    pub nr_files: mm::kmem::FileCount,
     /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
     pub pipe_user_pages: Arc<std::sync::atomic::AtomicU64>,
     /// The kernel memory of every queued signal (struct sigqueue).

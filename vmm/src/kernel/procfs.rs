@@ -382,7 +382,7 @@ pub fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, out: &m
         Some(v) => {
             match which {
                 SeqFile::Maps => map_line(k, p, v, &mut s),
-                SeqFile::Smaps => super::procfs_mm::smaps_record(k, p, v, &mut s),
+                SeqFile::Smaps => super::mm::procfs::smaps_record(k, p, v, &mut s),
             }
             v.end
         }
@@ -652,7 +652,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         "thread-self" if c.len() == 1 => return Ok(ProcNode::Link(format!("{caller}/task/{tid_of_caller}"))),
         "self" => return lookup(k, caller, &[&[caller.to_string()], &c[1..]].concat()),
         "meminfo" if c.len() == 1 => return Ok(ProcNode::File(meminfo(k).into_bytes())),
-        "vmstat" if c.len() == 1 => return Ok(ProcNode::File(super::procfs_mm::vmstat(k).into_bytes())),
+        "vmstat" if c.len() == 1 => return Ok(ProcNode::File(super::mm::procfs::vmstat(k).into_bytes())),
         "uptime" if c.len() == 1 => {
             let t = k.started.elapsed().as_secs_f64();
             return Ok(ProcNode::File(format!("{t:.2} {:.2}\n", t * 2.0).into_bytes()));
@@ -673,8 +673,8 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
             }
             return Ok(ProcNode::File(m.into_bytes()));
         }
-        "buddyinfo" if c.len() == 1 => return Ok(ProcNode::File(super::procfs_zone::buddyinfo(k).into_bytes())),
-        "zoneinfo" if c.len() == 1 => return Ok(ProcNode::File(super::procfs_zone::zoneinfo(k).into_bytes())),
+        "buddyinfo" if c.len() == 1 => return Ok(ProcNode::File(super::mm::zoneinfo::buddyinfo(k).into_bytes())),
+        "zoneinfo" if c.len() == 1 => return Ok(ProcNode::File(super::mm::zoneinfo::zoneinfo(k).into_bytes())),
         "sys" => return sys(k, &c[1..]),
         _ => {}
     }
@@ -710,7 +710,7 @@ pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Er
         ),
         ["maps"] => ProcNode::Seq(SeqFile::Maps),
         ["smaps"] => ProcNode::Seq(SeqFile::Smaps),
-        ["smaps_rollup"] => ProcNode::File(super::procfs_mm::smaps_rollup(k, p).into_bytes()),
+        ["smaps_rollup"] => ProcNode::File(super::mm::procfs::smaps_rollup(k, p).into_bytes()),
         ["status"] => ProcNode::File(status(k, p).into_bytes()),
         ["stat"] => ProcNode::File(stat(k, p).into_bytes()),
         ["statm"] => ProcNode::File(statm(k, p).into_bytes()),
@@ -837,7 +837,7 @@ fn sys(k: &KernelState, c: &[String]) -> Result<ProcNode, Errno> {
         ["fs", "file-max"] => v(k.file_max()),
         // Allocated, free (always 0 since 2.6), maximum.
         ["fs", "file-nr"] => Ok(ProcNode::File(format!("{}\t0\t{}\n", k.nr_files(), k.file_max()).into_bytes())),
-        ["fs", "nr_open"] => v(super::kmem::NR_OPEN),
+        ["fs", "nr_open"] => v(super::mm::kmem::NR_OPEN),
         ["fs", "pipe-max-size"] => v(pipe::PIPE_MAX_SIZE),
         ["fs", "pipe-user-pages-hard"] => v(pipe::PIPE_USER_PAGES_HARD),
         ["fs", "pipe-user-pages-soft"] => v(pipe::PIPE_USER_PAGES_SOFT),

@@ -125,7 +125,7 @@ impl<'a> Ctx<'a> {
                 self.regs.compat = true;
             }
             Trap::PageFault { addr, error } => {
-                if let Some(info) = super::mm_fault::user_fault(self, addr, error) {
+                if let Some(info) = super::mm::fault::user_fault(self, addr, error) {
                     self.force_signal(info, trap);
                 }
             }
@@ -284,7 +284,7 @@ impl<'a> Ctx<'a> {
             self.thread_mut().pending.set |= signal::bit(info.signo);
             return;
         }
-        let why = super::mm_fault::describe_crash(self, &info, trap);
+        let why = super::mm::fault::describe_crash(self, &info, trap);
         self.die(info.signo, why);
     }
 

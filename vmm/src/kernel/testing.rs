@@ -136,7 +136,7 @@ impl TestKernel {
         let k = self.kernel.lock();
         let mut ctx = Ctx::new(&self.kernel, k, self.tid, &mut regs, None);
         let error = PfError::user(write, ctx.k.space(ctx.mm()).pte(addr).present());
-        let signal = super::mm_fault::user_fault(&mut ctx, addr, error);
+        let signal = super::mm::fault::user_fault(&mut ctx, addr, error);
         ctx.settle();
         signal
     }

@@ -271,7 +271,7 @@ fn source_of(loc: addr2line::Location<'_>) -> Option<Arc<str>> {
 /// Eight bytes of user memory, if resident.
 fn peek_u64(space: &crate::mm::AddressSpace, phys: &Phys, addr: u64) -> Option<u64> {
     let mut b = [0u8; 8];
-    super::uaccess::peek(space, phys, addr, &mut b).then(|| u64::from_le_bytes(b))
+    super::mm::uaccess::peek(space, phys, addr, &mut b).then(|| u64::from_le_bytes(b))
 }
 
 impl KernelState {

@@ -75,7 +75,7 @@ impl Sandbox {
             let uffd2 = uffd.clone();
             let wake = self.config.wake;
             let cpu = if wake == WakeMode::Colocated { crate::hv::current_cpu() } else { None };
-            let sink = crate::kernel::uffd::KernelSink::new(self.kernel.clone());
+            let sink = crate::kernel::mm::uffd::KernelSink::new(self.kernel.clone());
             let on_death = move || {
                 died.store(true, Ordering::Release);
                 kernel.stop_all(Stop::Failure("the fault handler died".into()));

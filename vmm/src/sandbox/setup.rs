@@ -148,7 +148,7 @@ impl Sandbox {
         }
         let envp: Vec<Vec<u8>> = config.env.iter().map(|e| e.clone().into_bytes()).collect();
         // RLIMIT_SIGPENDING as fork_init() sets it: half of threads-max for RAM.
-        let sigpending = crate::kernel::kmem::max_threads(resident) / 2;
+        let sigpending = crate::kernel::mm::kmem::max_threads(resident) / 2;
         let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64, sigpending);
         let stdio = [
             FileKind::Input(config.stdin.clone()),

@@ -20,7 +20,7 @@ pub use stdio::{Input, Output};
 
 use super::abi::fcntl::*;
 use super::errno::{Errno, EBADF, EMFILE};
-use super::kmem::FileCharge;
+use super::mm::kmem::FileCharge;
 use super::process::Pid;
 use super::KernelState;
 use crate::mm::{FileId, Kmem, KmemCharge};
@@ -95,7 +95,7 @@ pub struct OpenFile {
 #[derive(Debug, Default)]
 pub struct FileKmem {
     pub file: Option<FileCharge>,
-    pub kept: Option<super::kmem::ProcKept>,
+    pub kept: Option<super::mm::kmem::ProcKept>,
 }
 
 impl OpenFile {
@@ -261,7 +261,7 @@ impl KernelState {
         if fd < t.max_fds() {
             return Ok(());
         }
-        if fd as u64 >= super::kmem::NR_OPEN {
+        if fd as u64 >= super::mm::kmem::NR_OPEN {
             return Err(EMFILE);
         }
         let nr = fdtable_size(fd);

@@ -15,7 +15,7 @@ use super::super::cred::{Cred, CAP_CHOWN, CAP_FOWNER, CAP_FSETID, MAY_EXEC, MAY_
 use super::super::errno::*;
 use super::super::files::vfs::{join, Layer, Lookup, Meta, Node};
 use super::super::files::*;
-use super::super::kmem::LayerNeed;
+use super::super::mm::kmem::LayerNeed;
 use super::super::task::Ctx;
 use super::fs::{cred, fmeta, install, last_name, lookup, read_path};
 

@@ -104,7 +104,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             let mut b = vec![0u8; count.min(32) as usize];
             ctx.read_user(buf, &mut b)?;
             let v: i32 = String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)?;
-            if !(super::super::oom::OOM_SCORE_ADJ_MIN..=super::super::oom::OOM_SCORE_ADJ_MAX).contains(&v) {
+            if !(super::super::mm::oom::OOM_SCORE_ADJ_MIN..=super::super::mm::oom::OOM_SCORE_ADJ_MAX).contains(&v) {
                 return Err(EINVAL);
             }
             // Going below oom_score_adj_min needs CAP_SYS_RESOURCE; without
@@ -301,7 +301,7 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
 /// time so a huge read costs faultline no more than a small one at once,
 /// and short at the end of the address space.
 fn read_pagemap(ctx: &mut Ctx, file: &Arc<OpenFile>, pid: u32, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
-    use super::super::procfs_mm::{pagemap_entries, PM_ENTRY_BYTES};
+    use super::super::mm::procfs::{pagemap_entries, PM_ENTRY_BYTES};
     let at = pos.unwrap_or(*file.pos.lock());
     if !at.is_multiple_of(PM_ENTRY_BYTES) || !count.is_multiple_of(PM_ENTRY_BYTES) {
         return Err(EINVAL);

@@ -14,7 +14,7 @@ use super::super::abi::mman::*;
 use super::super::abi::resource::{RLIMIT_AS, RLIMIT_DATA, RLIMIT_MEMLOCK};
 use super::super::errno::*;
 use super::super::files::FileKind;
-use super::super::mm_fault::{Outcome, Want};
+use super::super::mm::fault::{Outcome, Want};
 use super::super::task::Ctx;
 use super::super::KernelState;
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
@@ -297,7 +297,7 @@ pub fn brk(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         let (lock_future, onfault, pin_heap) = (space.lock_future, space.lock_future_onfault, space.pin_heap);
         // mlock_future_ok(): MCL_FUTURE growth counts against RLIMIT_MEMLOCK.
-        if lock_future && !super::mlock::lock_fits(ctx, grow) {
+        if lock_future && !super::super::mm::mlock::lock_fits(ctx, grow) {
             return Ok(old as i64);
         }
         if ctx.k.space(mm).vmas.count() >= ctx.k.cfg.max_map_count {
@@ -440,7 +440,7 @@ pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         if flags & MAP_LOCKED != 0 && ctx.proc().limits.cur(RLIMIT_MEMLOCK) == 0 {
             return Err(EPERM);
         }
-        if !super::mlock::lock_fits(ctx, len) {
+        if !super::super::mm::mlock::lock_fits(ctx, len) {
             return Err(EAGAIN);
         }
     }
@@ -629,7 +629,7 @@ pub fn mremap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     // vma_to_resize(): a locked mapping may not grow past RLIMIT_MEMLOCK.
-    if vma.locked && new_len > old_len && !super::mlock::lock_fits(ctx, new_len - old_len) {
+    if vma.locked && new_len > old_len && !super::super::mm::mlock::lock_fits(ctx, new_len - old_len) {
         return Err(EAGAIN);
     }
     if new_len > old_len && vma.perms.write && !vma.shared && !vma.noreserve {

@@ -9,7 +9,6 @@ pub mod fs;
 pub mod fschange;
 pub mod io;
 pub mod limits;
-pub mod mlock;
 pub mod mm;
 pub mod poll;
 pub mod process;
@@ -302,10 +301,10 @@ pub static TABLE: &[Syscall] = &[
     sc(146, "sched_get_priority_max", &[Int], O, Some(process::sched_get_priority_max)),
     sc(147, "sched_get_priority_min", &[Int], O, Some(process::sched_get_priority_min)),
     sc(148, "sched_rr_get_interval", &[Int, Ptr], O, None),
-    ring(sc(149, "mlock", &[Ptr, Long], M, Some(mlock::mlock))),
-    ring(sc(150, "munlock", &[Ptr, Long], M, Some(mlock::munlock))),
-    ring(sc(151, "mlockall", &[Hex], M, Some(mlock::mlockall))),
-    ring(sc(152, "munlockall", &[], M, Some(mlock::munlockall))),
+    ring(sc(149, "mlock", &[Ptr, Long], M, Some(super::mm::mlock::mlock))),
+    ring(sc(150, "munlock", &[Ptr, Long], M, Some(super::mm::mlock::munlock))),
+    ring(sc(151, "mlockall", &[Hex], M, Some(super::mm::mlock::mlockall))),
+    ring(sc(152, "munlockall", &[], M, Some(super::mm::mlock::munlockall))),
     sc(153, "vhangup", &[], O, None),
     sc(154, "modify_ldt", &[Int, Ptr, Long], O, None),
     sc(155, "pivot_root", &[Path, Path], FP, None),
@@ -478,7 +477,7 @@ pub static TABLE: &[Syscall] = &[
     sc(322, "execveat", &[Fd, Path, Ptr, Ptr, Hex], P.union(F), Some(process::execveat)),
     sc(323, "userfaultfd", &[Hex], D, None),
     sc(324, "membarrier", &[Int, Hex, Int], O, Some(system::membarrier)),
-    ring(sc(325, "mlock2", &[Ptr, Long, Hex], M, Some(mlock::mlock2))),
+    ring(sc(325, "mlock2", &[Ptr, Long, Hex], M, Some(super::mm::mlock::mlock2))),
     sc(326, "copy_file_range", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, Some(io::copy_file_range)),
     sc(327, "preadv2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::preadv2)),
     sc(328, "pwritev2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::pwritev2)),
@@ -596,7 +595,7 @@ impl Ctx<'_> {
         };
         // What the writable layer let go (or copied up) meanwhile: its
         // kernel memory follows. Growth was charged before it was made.
-        let _ = self.k.charge_layer(super::kmem::LayerNeed::default());
+        let _ = self.k.charge_layer(super::mm::kmem::LayerNeed::default());
         let took = start.elapsed();
         let ret = match result {
             Ok(v) => v,

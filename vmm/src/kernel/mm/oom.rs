@@ -5,9 +5,9 @@
 
 use std::time::Instant;
 
-use super::process::{ExitStatus, Pid, Tid};
-use super::signal::SIGKILL;
-use super::KernelState;
+use super::super::process::{ExitStatus, Pid, Tid};
+use super::super::signal::SIGKILL;
+use super::super::KernelState;
 use crate::timeline::{Access, Event, EventKind, Origin};
 
 /// oom_score_adj's bounds; -1000 makes a process unkillable.
@@ -108,7 +108,7 @@ impl KernelState {
         let top = self
             .procs
             .iter()
-            .filter(|(_, p)| p.state == super::process::ProcState::Running)
+            .filter(|(_, p)| p.state == super::super::process::ProcState::Running)
             .map(|(&pid, p)| (self.mem_status(pid), pid, p.comm.clone()))
             .max_by_key(|(s, pid, _)| (s.vm_rss + s.vm_swap, std::cmp::Reverse(*pid)));
         let top = top.map_or(String::new(), |(s, pid, comm)| {

@@ -10,10 +10,10 @@
 
 use std::time::Instant;
 
-use super::process::{Pid, Tid};
-use super::signal::{self, SigInfo};
-use super::task::Ctx;
-use super::KernelState;
+use super::super::process::{Pid, Tid};
+use super::super::signal::{self, SigInfo};
+use super::super::task::Ctx;
+use super::super::KernelState;
 use crate::arch::trap::{PfError, Trap};
 use crate::arch::{page_floor, PAGE_SIZE};
 use crate::fault::{self, Cow, Evicted, FaultError, Filled, Need};
@@ -369,11 +369,11 @@ impl KernelState {
         // acct_stack_growth(): within RLIMIT_STACK and RLIMIT_AS, and for a
         // locked stack within RLIMIT_MEMLOCK.
         let grow = stack.start - addr;
-        if stack.end - addr > limits.cur(super::abi::resource::RLIMIT_STACK)
-            || space.vmas.total().saturating_add(grow) > limits.cur(super::abi::resource::RLIMIT_AS)
+        if stack.end - addr > limits.cur(super::super::abi::resource::RLIMIT_STACK)
+            || space.vmas.total().saturating_add(grow) > limits.cur(super::super::abi::resource::RLIMIT_AS)
             || (stack.locked
-                && super::syscalls::mlock::locked_bytes(space).saturating_add(grow)
-                    > limits.cur(super::abi::resource::RLIMIT_MEMLOCK))
+                && super::mlock::locked_bytes(space).saturating_add(grow)
+                    > limits.cur(super::super::abi::resource::RLIMIT_MEMLOCK))
         {
             return None;
         }
@@ -517,11 +517,11 @@ impl KernelState {
     /// faultline itself cannot go on.
     pub fn stop_on_failure(&mut self, what: String) {
         if self.stop.is_none() {
-            self.stop = Some(super::Stop::Failure(what));
+            self.stop = Some(super::super::Stop::Failure(what));
         }
         let pids: Vec<Pid> = self.procs.keys().copied().collect();
         for pid in pids {
-            self.kill_process(pid, super::ExitStatus::Killed(signal::SIGKILL));
+            self.kill_process(pid, super::super::ExitStatus::Killed(signal::SIGKILL));
         }
     }
 }

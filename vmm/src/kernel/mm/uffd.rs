@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::{Kernel, KernelState};
+use super::super::{Kernel, KernelState};
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, FaultError, FaultSink, Filled, Need, PageFault, UffdError};
 use crate::timeline::{Access, Event, EventKind, Origin, RegionId};
@@ -33,7 +33,7 @@ impl FaultSink for KernelSink {
             }
         }
         k.check_host();
-        if matches!(k.stop, Some(super::Stop::Failure(_))) {
+        if matches!(k.stop, Some(super::super::Stop::Failure(_))) {
             // The supervisor looks now, not when the last thread is gone.
             self.kernel.done.notify_all();
         }
@@ -90,7 +90,7 @@ impl KernelState {
                 let kind = match (filled, f.wp) {
                     (Filled::AlreadyThere, _) => None,
                     (Filled::ZeroCow, _) => Some(EventKind::Cow),
-                    (other, _) => super::mm_fault::event_kind(other),
+                    (other, _) => super::fault::event_kind(other),
                 };
                 if let Some(kind) = kind {
                     let region = self.record_frame_event(gpa, pid, tid, f.write, kind, who.is_some(), at);
@@ -166,11 +166,11 @@ impl KernelState {
             }
         }
         let comps: Vec<String> = path.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect();
-        match super::procfs::lookup(self, 0, &comps) {
-            Ok(super::procfs::ProcNode::File(b)) => {
+        match super::super::procfs::lookup(self, 0, &comps) {
+            Ok(super::super::procfs::ProcNode::File(b)) => {
                 let a: Arc<[u8]> = b.into();
                 let held: usize = self.proc_cache.values().map(|(_, c)| c.len()).sum();
-                if self.proc_cache.len() >= 64 || held + a.len() > super::PROC_CACHE_BYTES {
+                if self.proc_cache.len() >= 64 || held + a.len() > super::super::PROC_CACHE_BYTES {
                     self.proc_cache.clear();
                 }
                 self.proc_cache.insert(path.to_owned(), (self.epoch, a.clone()));
@@ -197,7 +197,7 @@ impl Kernel {
             let p = k.procs.get_mut(&pid).expect("just found");
             let (_, every) = p.itimer_real.expect("due");
             p.itimer_real = if every.is_zero() { None } else { Some((now + every, every)) };
-            k.send_process_signal(pid, super::signal::SigInfo::kernel(super::signal::SIGALRM));
+            k.send_process_signal(pid, super::super::signal::SigInfo::kernel(super::super::signal::SIGALRM));
         }
         k.procs.values().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min()
     }

@@ -5,7 +5,7 @@
 
 use std::fmt::Write as _;
 
-use super::KernelState;
+use super::super::KernelState;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{FrameKind, Residency, Vma};
 
@@ -151,7 +151,7 @@ fn vm_flags(v: &Vma) -> String {
 }
 
 /// /proc/PID/smaps.
-pub fn smaps(k: &KernelState, p: &super::Process) -> String {
+pub fn smaps(k: &KernelState, p: &super::super::Process) -> String {
     let Some(m) = k.mms.get(&p.mm) else { return String::new() };
     let mut out = String::new();
     for v in m.space.vmas.iter() {
@@ -161,9 +161,9 @@ pub fn smaps(k: &KernelState, p: &super::Process) -> String {
 }
 
 /// One VMA's record of /proc/PID/smaps: its maps line and its figures.
-pub fn smaps_record(k: &KernelState, p: &super::Process, v: &Vma, out: &mut String) {
+pub fn smaps_record(k: &KernelState, p: &super::super::Process, v: &Vma, out: &mut String) {
     let u = usage(k, p.mm, v);
-    super::procfs::map_line(k, p, v, out);
+    super::super::procfs::map_line(k, p, v, out);
     kb(out, "Size", v.end - v.start);
     kb(out, "KernelPageSize", PAGE_SIZE);
     kb(out, "MMUPageSize", PAGE_SIZE);
@@ -174,7 +174,7 @@ pub fn smaps_record(k: &KernelState, p: &super::Process, v: &Vma, out: &mut Stri
 }
 
 /// /proc/PID/smaps_rollup: the sums, under one `[rollup]` line.
-pub fn smaps_rollup(k: &KernelState, p: &super::Process) -> String {
+pub fn smaps_rollup(k: &KernelState, p: &super::super::Process) -> String {
     let Some(m) = k.mms.get(&p.mm) else { return String::new() };
     let mut total = Usage::default();
     let (mut lo, mut hi) = (u64::MAX, 0);
@@ -255,7 +255,7 @@ const PM_PRESENT: u64 = 1 << 63;
 /// was zapped). Soft-dirty (CONFIG_MEM_SOFT_DIRTY): the VMA's
 /// VM_SOFTDIRTY (every new VMA has it, until clear_refs) or the entry's
 /// own bit (written since clear_refs; kept in swap).
-pub fn pagemap_entries(k: &KernelState, p: &super::Process, vpn: u64, n: u64) -> Vec<u8> {
+pub fn pagemap_entries(k: &KernelState, p: &super::super::Process, vpn: u64, n: u64) -> Vec<u8> {
     let last = PM_TASK_SIZE / PAGE_SIZE;
     let end = vpn.saturating_add(n).min(last);
     let Some(m) = k.mms.get(&p.mm).filter(|_| vpn < end) else { return Vec::new() };

@@ -4,7 +4,7 @@
 
 use std::fmt::Write;
 
-use super::KernelState;
+use super::super::KernelState;
 use crate::mm::buddy::{Zone, NR_ZONES};
 use crate::mm::{FrameKind, Residency, Wmark};
 

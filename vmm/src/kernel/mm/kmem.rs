@@ -9,8 +9,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::errno::{Errno, ENOMEM};
-use super::KernelState;
+use super::super::errno::{Errno, ENOMEM};
+use super::super::KernelState;
 use crate::fault::reclaim;
 use crate::mm::{Kmem, KmemCharge};
 
@@ -52,7 +52,7 @@ impl Drop for FileCharge {
 }
 
 /// A descriptor's place in the /proc contents descriptors keep
-/// ([`super::PROC_KEEP_BYTES`]); given back when dropped.
+/// ([`super::super::PROC_KEEP_BYTES`]); given back when dropped.
 #[derive(Debug)]
 pub struct ProcKept {
     bytes: u64,
@@ -70,7 +70,7 @@ impl KernelState {
     /// descriptors together stay within PROC_KEEP_BYTES.
     pub fn proc_keep(&mut self, len: usize) -> Option<ProcKept> {
         let len = len as u64;
-        if self.proc_kept.load(Ordering::Relaxed) + len > super::PROC_KEEP_BYTES {
+        if self.proc_kept.load(Ordering::Relaxed) + len > super::super::PROC_KEEP_BYTES {
             return None;
         }
         self.proc_kept.fetch_add(len, Ordering::Relaxed);
@@ -149,7 +149,7 @@ impl KernelState {
     /// CAP_SYS_ADMIN to go past it), ENOMEM past the budget.
     pub fn charge_file(&mut self) -> Result<FileCharge, Errno> {
         if self.nr_files() >= self.file_max() {
-            return Err(super::errno::ENFILE);
+            return Err(super::super::errno::ENFILE);
         }
         let kmem = self.kmem_charge(Kmem::File, 1)?;
         self.nr_files.fetch_add(1, Ordering::Relaxed);
@@ -180,7 +180,7 @@ impl KernelState {
     /// pages of its long ones, as they are now plus `more`: ENOMEM if RAM
     /// cannot hold them. Objects the layer let go since are given back.
     pub fn charge_layer(&mut self, more: LayerNeed) -> Result<(), Errno> {
-        use super::files::overlay::{target_bytes, SHORT_SYMLINK_LEN};
+        use super::super::files::overlay::{target_bytes, SHORT_SYMLINK_LEN};
         let u = self.vfs.overlay.usage();
         let inodes = u.inodes.load(Ordering::Relaxed) + more.inodes;
         let (short, long) = match more.target {

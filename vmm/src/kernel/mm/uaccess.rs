@@ -11,10 +11,10 @@
 
 use std::time::Instant;
 
-use super::errno::{Errno, EFAULT};
-use super::mm_fault::{Outcome, Want};
-use super::process::{Pid, Tid};
-use super::KernelState;
+use super::super::errno::{Errno, EFAULT};
+use super::super::process::{Pid, Tid};
+use super::super::KernelState;
+use super::fault::{Outcome, Want};
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, Need};
@@ -53,7 +53,7 @@ impl KernelState {
                 self.note_evictions(&evicted, at);
                 match filled {
                     Ok(f) => {
-                        if let Some(kind) = super::mm_fault::event_kind(f) {
+                        if let Some(kind) = super::fault::event_kind(f) {
                             let region = self.space(mm).region_of(page).unwrap_or(crate::timeline::RegionId(0));
                             let access = if want == Want::Write { Access::Write } else { Access::Read };
                             let e = Event {

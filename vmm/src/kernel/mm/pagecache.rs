@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::errno::*;
-use super::KernelState;
+use super::super::errno::*;
+use super::super::KernelState;
 use crate::arch::PAGE_SIZE;
 use crate::fault::FaultError;
 use crate::mm::{Backing, CachedFile, FileData, FileId};
@@ -218,7 +218,7 @@ impl KernelState {
             return;
         }
         let open = self.procs.values().any(|p| {
-            p.files.iter().any(|(_, fd)| matches!(&fd.file.kind, super::files::FileKind::File(n) if n.id == id))
+            p.files.iter().any(|(_, fd)| matches!(&fd.file.kind, super::super::files::FileKind::File(n) if n.id == id))
         });
         let mapped = self
             .mms

@@ -10,9 +10,9 @@ use super::super::abi::mman::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAUL
 use super::super::abi::resource::RLIMIT_MEMLOCK;
 use super::super::cred::CAP_IPC_LOCK;
 use super::super::errno::*;
+use super::super::syscalls::mm::with_space;
 use super::super::task::Ctx;
 use super::super::KernelState;
-use super::mm::with_space;
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{AddressSpace, MmId, VmaKind};

@@ -122,7 +122,7 @@ fn clear_refs_clears_soft_dirty_and_a_write_sets_it_again() {
             "{name}"
         );
         // The writes after clear_refs are faults of their own in the
-        // timeline: the private page reused in place (a `cow` row, as
+        // timeline: the private page reused in place (a `cow-reuse` row, as
         // wp_page_reuse), the shared one a minor fault on its cached page.
         let (a, s) = (hex_field(out, "a"), hex_field(out, "s"));
         let rows = |va: u64| -> Vec<(Access, EventKind)> {
@@ -133,7 +133,11 @@ fn clear_refs_clears_soft_dirty_and_a_write_sets_it_again() {
                 .map(|e| (e.access, e.kind))
                 .collect()
         };
-        assert_eq!(rows(a + 4096), [(Access::Write, EventKind::ZeroFill), (Access::Write, EventKind::Cow)], "{name}");
+        assert_eq!(
+            rows(a + 4096),
+            [(Access::Write, EventKind::ZeroFill), (Access::Write, EventKind::CowReuse)],
+            "{name}"
+        );
         assert_eq!(rows(a + 2 * 4096), [(Access::Write, EventKind::ZeroFill)], "{name}");
         assert_eq!(rows(s), [(Access::Write, EventKind::CacheHit), (Access::Write, EventKind::CacheHit)], "{name}");
     }

@@ -297,8 +297,12 @@ static int kills(void)
     int sigs[] = {SIGTERM, SIGKILL, SIGUSR1, SIGINT, SIGHUP};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
         pid_t p = xfork();
-        if (p == 0)
+        if (p == 0) {
+            /* Its default action, even where the runner ignores it (a
+             * background job's SIGINT). */
+            signal(sigs[i], SIG_DFL);
             child_end("pause");
+        }
         out("kill %d: %d\n", sigs[i], kill(p, sigs[i]));
         describe("child", reap(p));
         errno = 0;

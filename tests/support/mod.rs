@@ -113,12 +113,35 @@ pub fn run_image(program: &Program, mut config: Config) -> Run {
 }
 
 /// Runs fixture `name` on the host, for comparison: (stdout, exit code or
-/// 128 + signal).
+/// 128 + signal). One that runs past two minutes is killed and fails the
+/// test, rather than hang the suite.
 pub fn run_native(name: &str, args: &[&str]) -> (String, i32) {
+    use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
-    let out = std::process::Command::new(elf_fixtures::path(name)).args(args).output().expect("native run");
-    let code = out.status.code().unwrap_or_else(|| 128 + out.status.signal().unwrap_or(0));
-    (String::from_utf8_lossy(&out.stdout).into_owned(), code)
+    use std::process::{Command, Stdio};
+    let mut child =
+        Command::new(elf_fixtures::path(name)).args(args).stdout(Stdio::piped()).spawn().expect("native run");
+    let mut stdout = child.stdout.take().expect("its stdout");
+    let reader = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = stdout.read_to_end(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let status = loop {
+        if let Some(s) = child.try_wait().expect("wait") {
+            break s;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{name} {args:?} ran natively for over two minutes");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let out = reader.join().expect("reader");
+    let code = status.code().unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    (String::from_utf8_lossy(&out).into_owned(), code)
 }
 
 /// The program's own events with `gva` in `[lo, hi)`, `release` rows

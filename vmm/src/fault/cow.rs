@@ -15,7 +15,8 @@ use crate::mm::{AddressSpace, Content, FrameKind, Phys, Residency, Vma};
 pub enum Cow {
     /// The frame was the writer's alone: made writable in place.
     Reused,
-    /// The writer got a copy in a new frame.
+    /// The writer got its own copy: a new frame, or for the zero page
+    /// (mapped only here) its frame given memory of its own.
     Copied,
 }
 
@@ -40,6 +41,8 @@ pub fn break_cow(
                 f.residency = Residency::Resident;
                 f.dirty = true;
             });
+            space.remap_page(phys, va, old, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
+            return Ok(Cow::Copied);
         }
         space.remap_page(phys, va, old, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
         return Ok(Cow::Reused);

@@ -9,6 +9,7 @@ use super::task::Ctx;
 use super::thread::{StartState, Thread};
 use super::wait::WaitQueue;
 use super::{limits, Mm};
+use crate::arch::PAGE_SIZE;
 
 /// Namespace flags: creating namespaces needs privileges an ordinary user
 /// does not have.
@@ -142,6 +143,10 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         ctx.k.mms.get_mut(&mm).expect("live mm").users += 1;
         mm
     } else {
+        // dup_mmap(): the child's charged mappings are committed again.
+        let charged: u64 =
+            ctx.k.space(pmm).vmas.iter().filter(|v| v.account && !v.dontcopy).map(|v| v.len() / PAGE_SIZE).sum();
+        ctx.k.enough_memory(pmm, charged)?;
         let id = ctx.k.next_mm_id();
         let kh = ctx.k.kernel_half;
         let k = &mut *ctx.k;

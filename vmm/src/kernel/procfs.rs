@@ -279,7 +279,7 @@ impl KernelState {
         self.mms
             .values()
             .flat_map(|m| m.space.vmas.iter())
-            .filter(|v| (v.perms.write && !v.shared && !v.noreserve) || (v.shared && v.is_anon()))
+            .filter(|v| v.account || (v.shared && v.is_anon()))
             .map(|v| v.len() / PAGE_SIZE)
             .sum()
     }

@@ -20,6 +20,7 @@ use crate::arch::layout::{IDT_VA, RAM_GPA_BASE, SHIM_VA, SYS_IDT_GPA, SYS_SHIM_G
 use crate::arch::trap::PfError;
 use crate::arch::{PageTables, TablePool, UserRegs, PAGE_SIZE};
 use crate::fault::backing::MemBacking;
+use crate::fault::PageFault;
 use crate::memory::HostMapping;
 use crate::mm::{Budget, Phys};
 use crate::timeline::{Event, KeepEvents, Recorder};
@@ -54,6 +55,15 @@ pub struct TestKernel {
     pub pid: Pid,
     pub tid: Tid,
 }
+
+/// The host thread id userfaultfd faults are reported for.
+const HOST_TID: i32 = 1 << 30;
+
+/// The scratch buffer's name in /proc/PID/maps.
+const SCRATCH_NAME: &str = "faultline-test-scratch";
+
+/// The scratch buffer's size: a path page, then room for a read.
+const SCRATCH: u64 = 16 * PAGE_SIZE;
 
 impl TestKernel {
     pub fn new() -> Self {
@@ -130,15 +140,37 @@ impl TestKernel {
     }
 
     /// The program touches `addr` (a write if `write`): the signal it gets,
-    /// if the fault is not resolved.
+    /// if the fault is not resolved. As under KVM, a touch the guest's page
+    /// tables refuse is a page fault the kernel resolves; a write that
+    /// then reaches a page the host keeps write-protected (the zero page)
+    /// is a userfaultfd fault.
     pub fn touch(&self, addr: u64, write: bool) -> Option<SigInfo> {
         let mut regs = UserRegs::default();
         let k = self.kernel.lock();
         let mut ctx = Ctx::new(&self.kernel, k, self.tid, &mut regs, None);
-        let error = PfError::user(write, ctx.k.space(ctx.mm()).pte(addr).present());
-        let signal = super::mm::fault::user_fault(&mut ctx, addr, error);
+        let pte = ctx.k.space(ctx.mm()).pte(addr);
+        if !pte.present() || (write && !pte.writable()) {
+            let error = PfError::user(write, pte.present());
+            if let Some(signal) = super::mm::fault::user_fault(&mut ctx, addr, error) {
+                ctx.settle();
+                return Some(signal);
+            }
+        }
         ctx.settle();
-        signal
+        drop(ctx);
+        match self.host_page(addr) {
+            Some(host) if write && self.backing.protected(host) => {
+                let mut k = self.kernel.lock();
+                k.host_threads.insert(HOST_TID, self.tid);
+                let f = PageFault { address: host + addr % PAGE_SIZE, write: true, wp: true, thread: HOST_TID };
+                assert!(k.resolve_uffd(&f, std::time::Instant::now()).expect("userfaultfd fault"));
+            }
+            _ => {}
+        }
+        let k = self.kernel.lock();
+        let mm = k.procs.get(&self.pid)?.mm;
+        k.space(mm).note_access(addr, write);
+        None
     }
 
     /// Writes `bytes` into the program's memory at `addr`.
@@ -164,10 +196,116 @@ impl TestKernel {
         pte.mapped().then(|| k.phys.host_addr(pte.frame()))
     }
 
+    /// Acts as process `pid` (its main thread) from now on.
+    pub fn become_process(&mut self, pid: Pid) {
+        self.pid = pid;
+        self.tid = pid;
+    }
+
+    /// Anonymous private memory, `prot` (PROT_* bits): its address.
+    pub fn mmap_anon(&self, len: u64, prot: u64) -> u64 {
+        use super::abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
+        let a = self.sys("mmap", &[0, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0]);
+        assert!(a > 0, "mmap of {len} bytes: {a}");
+        a as u64
+    }
+
+    /// A buffer in the current process's memory for paths and read(2),
+    /// mapped on first use (a child made by fork has its parent's).
+    fn scratch(&self) -> u64 {
+        use super::abi::mman::{MADV_POPULATE_WRITE, PROT_READ, PROT_WRITE};
+        use super::abi::prctl::{PR_SET_VMA, PR_SET_VMA_ANON_NAME};
+        let found = {
+            let k = self.kernel.lock();
+            let mm = k.procs[&self.pid].mm;
+            let start = k.space(mm).vmas.iter().find(|v| v.anon_name.as_deref() == Some(SCRATCH_NAME)).map(|v| v.start);
+            start
+        };
+        if let Some(a) = found {
+            return a;
+        }
+        // Populated, so that using it changes no count a test reads.
+        let a = self.mmap_anon(SCRATCH, PROT_READ | PROT_WRITE);
+        assert_eq!(self.sys("madvise", &[a, SCRATCH, MADV_POPULATE_WRITE]), 0);
+        // Named, so that it merges with none of the test's mappings (and
+        // is found again).
+        let mut name = SCRATCH_NAME.as_bytes().to_vec();
+        name.push(0);
+        self.poke(a, &name);
+        assert_eq!(self.sys("prctl", &[PR_SET_VMA, PR_SET_VMA_ANON_NAME, a, SCRATCH, a]), 0);
+        a
+    }
+
+    /// `s` as a NUL-terminated string in the program's memory: its address
+    /// (the scratch buffer's first page, so one at a time).
+    pub fn put_str(&self, s: &str) -> u64 {
+        assert!((s.len() as u64) < PAGE_SIZE);
+        let a = self.scratch();
+        let mut b = s.as_bytes().to_vec();
+        b.push(0);
+        self.poke(a, &b);
+        a
+    }
+
+    /// Opens `path` with `flags` (openat from the working directory): the
+    /// descriptor, or the negative errno.
+    pub fn open(&self, path: &str, flags: u64) -> i64 {
+        const AT_FDCWD: u64 = -100i64 as u64;
+        let p = self.put_str(path);
+        self.sys("openat", &[AT_FDCWD, p, flags, 0o600])
+    }
+
+    /// The whole of file `path`, as the program would read it: its bytes,
+    /// or the negative errno of the open or a read.
+    pub fn read_file(&self, path: &str) -> Result<Vec<u8>, i64> {
+        let fd = self.open(path, 0);
+        if fd < 0 {
+            return Err(fd);
+        }
+        let buf = self.scratch() + PAGE_SIZE;
+        let mut out = Vec::new();
+        loop {
+            let n = self.sys("read", &[fd as u64, buf, SCRATCH - PAGE_SIZE]);
+            if n < 0 {
+                self.sys("close", &[fd as u64]);
+                return Err(n);
+            }
+            if n == 0 {
+                break;
+            }
+            out.extend(self.peek(buf, n as usize));
+        }
+        self.sys("close", &[fd as u64]);
+        Ok(out)
+    }
+
+    /// Field `key` of /proc/self/status, in kB (`VmRSS`, `VmHWM`, …).
+    pub fn status_kb(&self, key: &str) -> u64 {
+        let text = String::from_utf8(self.read_file("/proc/self/status").expect("status")).expect("text");
+        field_kb(&text, key)
+    }
+
+    /// Field `key` of /proc/meminfo, in kB.
+    pub fn meminfo_kb(&self, key: &str) -> u64 {
+        let text = String::from_utf8(self.read_file("/proc/meminfo").expect("meminfo")).expect("text");
+        field_kb(&text, key)
+    }
+
     /// The events recorded so far.
     pub fn events(&self) -> Vec<Event> {
         self.events.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
+}
+
+/// `key:   123 kB` in a /proc text: 123.
+fn field_kb(text: &str, key: &str) -> u64 {
+    let line = text.lines().find(|l| l.split(':').next() == Some(key)).unwrap_or_else(|| panic!("no {key}: {text}"));
+    line.split_whitespace().nth(1).and_then(|n| n.parse().ok()).unwrap_or_else(|| panic!("{line}"))
+}
+
+/// `-errno`, as a syscall returns it.
+pub fn err(e: super::errno::Errno) -> i64 {
+    -(e.0 as i64)
 }
 
 #[cfg(test)]

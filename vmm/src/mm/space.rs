@@ -157,6 +157,12 @@ impl AddressSpace {
         self.tables.pte(va)
     }
 
+    /// Sets `va`'s accessed and (for a write) dirty bits, as the MMU would.
+    #[cfg(test)]
+    pub fn note_access(&self, va: u64, write: bool) {
+        self.tables.note_access(va, write)
+    }
+
     /// Calls `f(va, leaf)` for each populated page of `[start, end)`.
     pub fn for_each_mapped(&self, start: u64, end: u64, f: impl FnMut(u64, Leaf)) {
         self.tables.for_each_mapped(start, end, f)

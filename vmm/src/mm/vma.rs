@@ -55,7 +55,12 @@ pub struct Vma {
     pub backing: Backing,
     pub shared: bool,
     pub growsdown: bool,
+    /// VM_NORESERVE: MAP_NORESERVE outside strict overcommit; never
+    /// charged.
     pub noreserve: bool,
+    /// VM_ACCOUNT: charged to Committed_AS (a private mapping once
+    /// writable: it stays charged when made read-only again, as on Linux).
+    pub account: bool,
     /// VM_LOCKED: pages are populated and never reclaimed.
     pub locked: bool,
     /// VM_LOCKONFAULT: locked once touched.
@@ -79,7 +84,7 @@ pub struct Vma {
 }
 
 impl Vma {
-    /// A private anonymous VMA with no special flags.
+    /// A private anonymous VMA with no special flags (charged if writable).
     pub fn anon(start: u64, end: u64, perms: Perms, kind: VmaKind, region: RegionId) -> Self {
         Vma {
             start,
@@ -90,6 +95,7 @@ impl Vma {
             shared: false,
             growsdown: false,
             noreserve: false,
+            account: perms.write,
             locked: false,
             lock_on_fault: false,
             dontcopy: false,
@@ -134,6 +140,7 @@ impl Vma {
             && self.shared == next.shared
             && self.growsdown == next.growsdown
             && self.noreserve == next.noreserve
+            && self.account == next.account
             && self.locked == next.locked
             && self.lock_on_fault == next.lock_on_fault
             && self.dontcopy == next.dontcopy

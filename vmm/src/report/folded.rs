@@ -10,6 +10,7 @@
 use std::collections::BTreeMap;
 
 use super::rows::{Row, StackTable};
+use crate::timeline::EventKind;
 
 /// The frame a fault without a call stack is counted under.
 pub const NO_STACK: &str = "[no stack]";
@@ -21,11 +22,13 @@ pub const NO_STACK: &str = "[no stack]";
 pub struct Select(Vec<String>);
 
 /// The fault kinds a graph may count.
-const FAULT_KINDS: [&str; 5] = ["zero-fill", "file-copy", "cache-hit", "cow", "swap-in"];
+fn fault_kinds() -> Vec<&'static str> {
+    EventKind::ALL.iter().filter(|k| k.is_fault()).map(|k| k.as_str()).collect()
+}
 
 impl Default for Select {
     fn default() -> Self {
-        Select(FAULT_KINDS.iter().map(|s| s.to_string()).collect())
+        Select(fault_kinds().iter().map(|s| s.to_string()).collect())
     }
 }
 
@@ -38,11 +41,11 @@ impl Select {
             _ => {}
         }
         let kinds: Vec<String> = s.split(',').map(|k| k.trim().to_string()).filter(|k| !k.is_empty()).collect();
-        match kinds.iter().find(|k| !FAULT_KINDS.contains(&k.as_str())) {
+        match kinds.iter().find(|k| !fault_kinds().contains(&k.as_str())) {
             Some(k) => Err(format!(
                 "{:?} is not a fault kind: faults, cow, major, or some of {}",
                 crate::text::tame(k),
-                FAULT_KINDS.join(", ")
+                fault_kinds().join(", ")
             )),
             None if kinds.is_empty() => Err("no fault kind given".into()),
             None => Ok(Select(kinds)),

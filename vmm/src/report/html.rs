@@ -32,9 +32,10 @@ const UPLOT_CSS: &str = include_str!("vendor/uPlot.min.css");
 const PAGE_JS: &str = include_str!("report.js");
 
 /// Event kinds the heatmap tells apart, and their colours (the legend's).
-pub const KIND_COLORS: [(&str, &str); 9] = [
+pub const KIND_COLORS: [(&str, &str); 10] = [
     ("zero-fill", "#4e79a7"),
     ("cow", "#e15759"),
+    ("cow-reuse", "#ff9da7"),
     ("file-copy", "#f28e2b"),
     ("cache-hit", "#59a14f"),
     ("swap-in", "#b07aa1"),

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::diff::DiffError;
-use crate::timeline::{Event, Frame, RegionTable};
+use crate::timeline::{Event, EventKind, Frame, RegionTable};
 
 /// One timeline row, with the columns the reports draw (the CSV's words
 /// for access, event and origin).
@@ -80,8 +80,7 @@ impl Row {
 
     /// Whether this row is one of the program's page faults.
     pub fn is_fault(&self) -> bool {
-        self.origin == "guest"
-            && matches!(self.event.as_str(), "zero-fill" | "file-copy" | "cache-hit" | "cow" | "swap-in")
+        self.origin == "guest" && EventKind::ALL.iter().any(|k| k.is_fault() && k.as_str() == self.event)
     }
 
     /// How the row changes the resident pages of its region.

@@ -50,6 +50,11 @@ pub enum EventKind {
     /// A write to a page shared copy-on-write (after fork, the zero page,
     /// a private file page) gave the writer its own copy.
     Cow,
+    /// A write to a page that was shared copy-on-write but is now the
+    /// writer's alone (the other sharers copied it, exited or exec'd):
+    /// made writable in place, no copy (Linux's wp_page_reuse). A minor
+    /// fault that adds no memory.
+    CowReuse,
     /// Backed ahead of use.
     Prefault(Prefault),
     /// Brought back from swap.
@@ -96,6 +101,7 @@ impl EventKind {
             EventKind::FileCopy => "file-copy",
             EventKind::CacheHit => "cache-hit",
             EventKind::Cow => "cow",
+            EventKind::CowReuse => "cow-reuse",
             EventKind::Prefault(Prefault::Populate) => "prefault-populate",
             EventKind::Prefault(Prefault::Mlock) => "prefault-mlock",
             EventKind::Prefault(Prefault::WillNeed) => "prefault-willneed",
@@ -114,11 +120,12 @@ impl EventKind {
     }
 
     /// Every kind, for parsing.
-    pub const ALL: [EventKind; 17] = [
+    pub const ALL: [EventKind; 18] = [
         EventKind::ZeroFill,
         EventKind::FileCopy,
         EventKind::CacheHit,
         EventKind::Cow,
+        EventKind::CowReuse,
         EventKind::Prefault(Prefault::Populate),
         EventKind::Prefault(Prefault::Mlock),
         EventKind::Prefault(Prefault::WillNeed),
@@ -139,7 +146,12 @@ impl EventKind {
     pub fn is_fault(self) -> bool {
         matches!(
             self,
-            EventKind::ZeroFill | EventKind::FileCopy | EventKind::CacheHit | EventKind::Cow | EventKind::SwapIn
+            EventKind::ZeroFill
+                | EventKind::FileCopy
+                | EventKind::CacheHit
+                | EventKind::Cow
+                | EventKind::CowReuse
+                | EventKind::SwapIn
         )
     }
 

@@ -483,6 +483,15 @@ impl PageTables {
         }
     }
 
+    /// What the MMU does to `va`'s entry on an access it allows: sets the
+    /// accessed bit, and the dirty bit for a write (tests play the CPU).
+    #[cfg(test)]
+    pub fn note_access(&self, va: u64, write: bool) {
+        if let Some((entry, _)) = self.walk(va).ok().flatten() {
+            entry.fetch_or(if write { ACCESSED | DIRTY } else { ACCESSED }, Ordering::AcqRel);
+        }
+    }
+
     /// Clears the accessed bit of `va`'s entry (clear_refs 1 to 3).
     pub fn clear_accessed(&self, va: u64) {
         if let Some((entry, _)) = self.walk(va).ok().flatten() {

@@ -353,8 +353,8 @@ impl KernelState {
         }
         let how = fault::break_cow(&mut k.phys, &*k.backing, space, page, vma, evicted)?;
         let now = space.pte(page).frame();
-        let _ = how == Cow::Reused;
-        Ok(Some((EventKind::Cow, now)))
+        let kind = if how == Cow::Reused { EventKind::CowReuse } else { EventKind::Cow };
+        Ok(Some((kind, now)))
     }
 
     /// A not-present fault just below a stack grows it, as Linux's

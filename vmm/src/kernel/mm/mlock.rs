@@ -10,9 +10,9 @@ use super::super::abi::mman::{MCL_CURRENT, MCL_FUTURE, MCL_ONFAULT, MLOCK_ONFAUL
 use super::super::abi::resource::RLIMIT_MEMLOCK;
 use super::super::cred::CAP_IPC_LOCK;
 use super::super::errno::*;
-use super::super::syscalls::mm::with_space;
 use super::super::task::Ctx;
 use super::super::KernelState;
+use super::with_space;
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
 use crate::mm::{AddressSpace, MmId, VmaKind};
@@ -29,7 +29,7 @@ fn locked_in(space: &AddressSpace, start: u64, end: u64) -> u64 {
 }
 
 /// can_do_mlock(): without CAP_IPC_LOCK, a zero limit forbids locking.
-fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
+pub fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
     if ctx.proc().limits.cur(RLIMIT_MEMLOCK) == 0 && !ctx.proc().cred.capable(CAP_IPC_LOCK) {
         return Err(EPERM);
     }

@@ -140,7 +140,7 @@ fn vm_flags(v: &Vma) -> String {
         (v.noreserve, "nr"),
         (v.dontcopy, "dc"),
         (v.wipeonfork, "wf"),
-        (!v.shared && !v.noreserve && v.perms.write, "ac"),
+        (v.account, "ac"),
         (v.soft_dirty, "sd"),
     ] {
         if on {

@@ -58,7 +58,7 @@ impl FaultSink for KernelSink {
 impl KernelState {
     /// Resolves one userfaultfd fault. False: not now (memory is being
     /// freed), keep it.
-    fn resolve_uffd(&mut self, f: &PageFault, at: Instant) -> Result<bool, UffdError> {
+    pub(crate) fn resolve_uffd(&mut self, f: &PageFault, at: Instant) -> Result<bool, UffdError> {
         let backing = self.backing.clone();
         let page = f.address & !(PAGE_SIZE - 1);
         let Some(gpa) = self.phys.gpa_of_host(f.address) else {

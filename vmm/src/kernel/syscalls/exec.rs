@@ -5,7 +5,7 @@ use super::super::abi::fcntl::{AT_EMPTY_PATH, AT_FDCWD, AT_SYMLINK_NOFOLLOW};
 use super::super::abi::limits::PATH_MAX;
 use super::super::errno::*;
 use super::super::task::Ctx;
-use super::fs::read_path;
+use super::namei::read_path;
 
 pub(super) fn execve(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let path = ctx.read_cstr(a[0], PATH_MAX)?;

@@ -10,6 +10,8 @@ mod pid;
 mod root;
 mod status;
 mod sys;
+#[cfg(test)]
+mod tests;
 mod tree;
 
 use super::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG};

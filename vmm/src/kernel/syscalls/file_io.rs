@@ -22,6 +22,7 @@ pub(super) fn read_cached(ctx: &mut Ctx, node: &OpenNode, at: u64, count: usize)
     ctx.k.read_cached(node.id, &node.data, at, count)
 }
 
+/// read() and pread() of a file of the view, through the page cache.
 pub(super) fn read_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
     let FileKind::File(node) = &f.kind else { return Err(EBADF) };
     let at = pos.unwrap_or(*f.pos.lock());

@@ -663,12 +663,16 @@ fn special(name: &str) -> Option<Node> {
     })
 }
 
+/// The last component of /dev's links into /proc (`/dev/stdin` is
+/// /proc's `self/fd/0` + this): one no path can spell, holding a '/'.
+pub const DEV_LINK: &str = "@/dev";
+
 /// A name in faultline's /dev.
 fn dev_child(name: &str) -> Result<Node, Errno> {
     let link = |fd: Option<&str>| {
         let mut c = vec!["self".to_string(), "fd".to_string()];
         c.extend(fd.map(str::to_owned));
-        c.push("@link".into());
+        c.push(DEV_LINK.into());
         Node::Proc(c)
     };
     Ok(match name {

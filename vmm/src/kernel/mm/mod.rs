@@ -9,6 +9,7 @@
 //! spaces and their VMAs, the buddy allocator, swap) and `crate::fault`
 //! puts a frame's data in place; this module decides what should happen.
 
+pub mod accounting;
 pub mod anon_name;
 pub mod brk;
 pub mod fault;

@@ -98,7 +98,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock, std::mem::take(&mut merge)))
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => Ok(count.min(MAX_RW_COUNT) as i64),
-        FileKind::File(_) => super::fschange::write_regular(ctx, file, buf, count, pos),
+        FileKind::File(_) => super::file_io::write_regular(ctx, file, buf, count, pos),
         FileKind::Proc { path, .. } if path.ends_with("/oom_score_adj") => {
             let target: u32 = path.split('/').next().and_then(|p| p.parse().ok()).ok_or(EINVAL)?;
             let mut b = vec![0u8; count.min(32) as usize];
@@ -288,7 +288,7 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             v.truncate(got.max(0) as usize);
             v
         }
-        FileKind::File(_) => return super::fs::read_regular(ctx, file, buf, count, pos),
+        FileKind::File(_) => return super::file_io::read_regular(ctx, file, buf, count, pos),
         FileKind::Dir(_) => return Err(EISDIR),
         FileKind::Output(_) | FileKind::PipeWrite(_) | FileKind::Path(_) => return Err(EBADF),
     };
@@ -582,7 +582,7 @@ fn splice_files(
         let data = match &inf.kind {
             FileKind::File(node) => {
                 let at = pos.map_or(*inf.pos.lock(), |p| p + done);
-                let got = super::fs::read_cached(ctx, node, at, n)?;
+                let got = super::file_io::read_cached(ctx, node, at, n)?;
                 if pos.is_none() {
                     *inf.pos.lock() += got.len() as u64;
                 }
@@ -609,7 +609,7 @@ fn splice_files(
                 let nb = outf.nonblocking();
                 write_pipe(ctx, &p, &data, nb, 0)?
             }
-            FileKind::File(_) => super::fschange::write_bytes(ctx, outf, &data, out_pos.map(|p| p + done))?,
+            FileKind::File(_) => super::file_io::write_bytes(ctx, outf, &data, out_pos.map(|p| p + done))?,
             FileKind::Null => data.len(),
             _ => return Err(EINVAL),
         };

@@ -114,7 +114,7 @@ fn mapped_file(ctx: &mut Ctx, fd: u64) -> Result<MappedFile, Errno> {
         }
         _ => Mappable::Unmappable,
     };
-    let write_sealed = super::fschange::seals_forbid_shared_write(&f);
+    let write_sealed = super::memfd::seals_forbid_shared_write(&f);
     Ok(MappedFile { what, readable: f.readable(), writable: f.writable(), write_sealed })
 }
 

@@ -100,3 +100,15 @@ fn rlimit_as_caps_the_address_space() {
     assert!(map(&t, 16 * MIB, PROT_NONE, ANON) > 0);
     assert_eq!(t.sys("brk", &[t.sys("brk", &[0]) as u64 + PAGE_SIZE]), t.sys("brk", &[0]), "the heap cannot grow");
 }
+
+#[test]
+fn shared_anonymous_memory_is_committed_once_and_fork_charges_the_private_copy() {
+    let t = TestKernel::new();
+    let before = t.meminfo_kb("Committed_AS");
+    assert!(map(&t, 8 * MIB, RW, MAP_SHARED | MAP_ANONYMOUS) > 0);
+    assert_eq!(t.meminfo_kb("Committed_AS"), before + 8 * 1024);
+    // The child's private writable mappings are charged again; the
+    // shared object is not.
+    assert!(t.sys("fork", &[]) > 0);
+    assert_eq!(t.meminfo_kb("Committed_AS"), 2 * before + 8 * 1024);
+}

@@ -1,0 +1,58 @@
+//! /proc itself: a directory per process, the links to the caller's own,
+//! and the system's files.
+
+use std::fmt::Write as _;
+
+use super::super::abi::dirent::DT_DIR;
+use super::super::errno::*;
+use super::super::mm::accounting::meminfo;
+use super::super::mm::procfs::vmstat;
+use super::super::mm::zoneinfo::{buddyinfo, zoneinfo};
+use super::super::syscalls::system::RELEASE;
+use super::pid::PROCESS;
+use super::sys::SYS;
+use super::tree::{dir, file, link, At, Dir, Found, Numbered};
+
+pub(super) static ROOT: Dir = Dir {
+    fixed: &[&[
+        link("self", |at| at.caller.to_string()),
+        link("thread-self", thread_self),
+        file("meminfo", |at| meminfo(at.k).into_bytes()),
+        file("vmstat", |at| vmstat(at.k).into_bytes()),
+        file("uptime", uptime),
+        file("version", |_| format!("Linux version {RELEASE} (faultline) #1 SMP\n").into_bytes()),
+        file("loadavg", |at| format!("0.00 0.00 0.00 1/{} {}\n", at.k.threads.len(), at.k.procs.len()).into_bytes()),
+        file("mounts", mounts),
+        file("filesystems", |_| b"nodev\tproc\nnodev\ttmpfs\n\text4\n".to_vec()),
+        file("buddyinfo", |at| buddyinfo(at.k).into_bytes()),
+        file("zoneinfo", |at| zoneinfo(at.k).into_bytes()),
+        dir("sys", &SYS),
+    ]],
+    numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.procs.keys().copied().collect(), open: process }),
+};
+
+/// /proc/PID.
+fn process(at: At<'_>, pid: u32) -> Result<Found<'_>, Errno> {
+    let p = at.k.procs.get(&pid).ok_or(ENOENT)?;
+    Ok(Found::Dir(&PROCESS, At { proc: Some(p), ..at }))
+}
+
+/// /proc/thread-self: the caller's first thread.
+fn thread_self(at: &At) -> String {
+    let tid = at.k.procs.get(&at.caller).and_then(|p| p.threads.first().copied()).unwrap_or(at.caller);
+    format!("{}/task/{tid}", at.caller)
+}
+
+fn uptime(at: &At) -> Vec<u8> {
+    let t = at.k.started.elapsed().as_secs_f64();
+    format!("{t:.2} {:.2}\n", t * 2.0).into_bytes()
+}
+
+/// The root (an overlay), /proc, and each bind.
+fn mounts(at: &At) -> Vec<u8> {
+    let mut m = String::from("overlay / overlay rw,relatime 0 0\nproc /proc proc rw 0 0\n");
+    for b in at.k.vfs.binds() {
+        let _ = writeln!(m, "/dev/root {} ext4 {} 0 0", b.guest, if b.rw { "rw" } else { "ro" });
+    }
+    m.into_bytes()
+}

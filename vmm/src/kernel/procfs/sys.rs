@@ -1,0 +1,47 @@
+//! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only.
+
+use super::super::files::pipe;
+use super::super::mm::kmem::NR_OPEN;
+use super::super::syscalls::system::RELEASE;
+use super::tree::{dir, file, number, Dir};
+use crate::arch::PAGE_SIZE;
+
+pub(super) static SYS: Dir =
+    Dir { fixed: &[&[dir("vm", &VM), dir("kernel", &KERNEL), dir("fs", &FS)]], numbered: None };
+
+static FS: Dir = Dir {
+    fixed: &[&[
+        file("file-max", |at| number(at.k.file_max())),
+        // Allocated, free (always 0 since 2.6), maximum.
+        file("file-nr", |at| format!("{}\t0\t{}\n", at.k.nr_files(), at.k.file_max()).into_bytes()),
+        file("nr_open", |_| number(NR_OPEN)),
+        file("pipe-max-size", |_| number(pipe::PIPE_MAX_SIZE)),
+        file("pipe-user-pages-hard", |_| number(pipe::PIPE_USER_PAGES_HARD)),
+        file("pipe-user-pages-soft", |_| number(pipe::PIPE_USER_PAGES_SOFT)),
+    ]],
+    numbered: None,
+};
+
+static VM: Dir = Dir {
+    fixed: &[&[
+        file("overcommit_memory", |at| number(at.k.cfg.overcommit)),
+        file("overcommit_ratio", |at| number(at.k.cfg.overcommit_ratio)),
+        file("max_map_count", |at| number(at.k.cfg.max_map_count)),
+        file("min_free_kbytes", |at| number(at.k.phys.buddy.min_free_kbytes())),
+        file("swappiness", |_| number(60)),
+        file("admin_reserve_kbytes", |at| number(at.k.admin_reserve_pages() * PAGE_SIZE / 1024)),
+        file("user_reserve_kbytes", |at| number(at.k.user_reserve_pages() * PAGE_SIZE / 1024)),
+    ]],
+    numbered: None,
+};
+
+static KERNEL: Dir = Dir {
+    fixed: &[&[
+        file("ostype", |_| b"Linux\n".to_vec()),
+        file("osrelease", |_| format!("{RELEASE}\n").into_bytes()),
+        file("pid_max", |_| number(4_194_304)),
+        file("threads-max", |at| number(at.k.cfg.max_tasks)),
+        file("hostname", |_| b"faultline\n".to_vec()),
+    ]],
+    numbered: None,
+};

@@ -1,0 +1,113 @@
+//! futex(2): its operations decoded and checked here, the waiting and
+//! waking done by `kernel::futex`.
+
+use std::time::{Duration, Instant};
+
+use super::super::abi::futex::*;
+use super::super::errno::*;
+use super::super::task::Ctx;
+
+/// A futex timeout: relative for FUTEX_WAIT, absolute for WAIT_BITSET.
+fn futex_deadline(ctx: &mut Ctx, at: u64, absolute: bool, realtime: bool) -> Result<Option<Instant>, Errno> {
+    if at == 0 {
+        return Ok(None);
+    }
+    let (s, ns) = super::time::read_timespec(ctx, at)?;
+    let d = Duration::new(s as u64, ns as u32);
+    if !absolute {
+        return Ok(Some(Instant::now() + d));
+    }
+    let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
+    let now = super::time::host_clock(clock);
+    let now = Duration::new(now.0 as u64, now.1 as u32);
+    Ok(Some(Instant::now() + d.saturating_sub(now)))
+}
+
+/// FUTEX_WAKE_OP's operation on the second word; whether its comparison
+/// holds.
+fn wake_op(ctx: &mut Ctx, addr2: u64, encoded: u32) -> Result<bool, Errno> {
+    let op = (encoded >> 28) & 7;
+    let cmp = (encoded >> 24) & 15;
+    let mut oparg = (encoded >> 12) & 0xfff;
+    let cmparg = encoded & 0xfff;
+    if encoded & (FUTEX_OP_OPARG_SHIFT << 28) != 0 {
+        oparg = 1u32.checked_shl(oparg).unwrap_or(0);
+    }
+    let old = ctx.read_u32(addr2)?;
+    let new = match op {
+        FUTEX_OP_SET => oparg,
+        FUTEX_OP_ADD => old.wrapping_add(oparg),
+        FUTEX_OP_OR => old | oparg,
+        FUTEX_OP_ANDN => old & !oparg,
+        FUTEX_OP_XOR => old ^ oparg,
+        _ => return Err(ENOSYS),
+    };
+    ctx.write_u32(addr2, new)?;
+    let (o, c) = (old as i32, cmparg as i32);
+    Ok(match cmp {
+        FUTEX_OP_CMP_EQ => o == c,
+        FUTEX_OP_CMP_NE => o != c,
+        FUTEX_OP_CMP_LT => o < c,
+        FUTEX_OP_CMP_LE => o <= c,
+        FUTEX_OP_CMP_GT => o > c,
+        FUTEX_OP_CMP_GE => o >= c,
+        _ => return Err(ENOSYS),
+    })
+}
+
+pub(super) fn futex(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (addr, op, val, utime, addr2, val3) = (a[0], a[1], a[2] as u32, a[3], a[4], a[5] as u32);
+    let private = op & FUTEX_PRIVATE_FLAG != 0;
+    let realtime = op & FUTEX_CLOCK_REALTIME != 0;
+    // The operation: the bits below the flags.
+    let cmd = op & (FUTEX_PRIVATE_FLAG - 1);
+    if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT) {
+        return Err(ENOSYS);
+    }
+    let mm = ctx.mm();
+    match cmd {
+        FUTEX_WAIT => {
+            let d = futex_deadline(ctx, utime, realtime, realtime)?;
+            super::super::futex::wait(ctx, addr, val, d, FUTEX_BITSET_MATCH_ANY, private)
+        }
+        FUTEX_WAIT_BITSET => {
+            let d = futex_deadline(ctx, utime, true, realtime)?;
+            super::super::futex::wait(ctx, addr, val, d, val3, private)
+        }
+        FUTEX_WAKE | FUTEX_WAKE_BITSET => {
+            if addr % 4 != 0 {
+                return Err(EINVAL);
+            }
+            let bits = if cmd == FUTEX_WAKE { FUTEX_BITSET_MATCH_ANY } else { val3 };
+            if bits == 0 {
+                return Err(EINVAL);
+            }
+            let key = ctx.k.futex_key(mm, addr, private);
+            Ok(ctx.k.futex_wake_key(key, val, bits) as i64)
+        }
+        FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
+            if addr % 4 != 0 || addr2 % 4 != 0 {
+                return Err(EINVAL);
+            }
+            if cmd == FUTEX_CMP_REQUEUE && ctx.read_u32(addr)? != val3 {
+                return Err(EAGAIN);
+            }
+            let key = ctx.k.futex_key(mm, addr, private);
+            let key2 = ctx.k.futex_key(mm, addr2, private);
+            let woken = ctx.k.futex_wake_key(key, val, FUTEX_BITSET_MATCH_ANY);
+            let moved = ctx.k.futex_requeue(key, key2, utime as u32);
+            Ok((woken + moved) as i64)
+        }
+        FUTEX_WAKE_OP => {
+            let key = ctx.k.futex_key(mm, addr, private);
+            let key2 = ctx.k.futex_key(mm, addr2, private);
+            let hit = wake_op(ctx, addr2, val3)?;
+            let mut n = ctx.k.futex_wake_key(key, val, FUTEX_BITSET_MATCH_ANY);
+            if hit {
+                n += ctx.k.futex_wake_key(key2, utime as u32, FUTEX_BITSET_MATCH_ANY);
+            }
+            Ok(n as i64)
+        }
+        _ => Err(ENOSYS),
+    }
+}

@@ -1,0 +1,329 @@
+//! Opening and closing: open, openat, openat2 and creat (with O_CREAT's
+//! and O_TMPFILE's new files), may_open()'s permission check, close and
+//! close_range.
+
+use std::sync::Arc;
+
+use super::super::abi::fcntl::*;
+use super::super::abi::resource::RLIMIT_NOFILE;
+use super::super::abi::stat::*;
+use super::super::cred::{Cred, MAY_READ, MAY_WRITE};
+use super::super::errno::*;
+use super::super::files::vfs::{Layer, Lookup, Meta, Node};
+use super::super::files::*;
+use super::super::procfs::{self, ProcNode};
+use super::super::task::Ctx;
+use super::attr::apply_umask;
+use super::namei::{cred, existing, last_name, layer_room, lookup, may_create, named, read_path};
+use super::stat::{fmeta, meta_of};
+
+/// Installs `file` at the lowest free descriptor.
+pub(super) fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysResult {
+    let limit = ctx.proc().limits.cur(RLIMIT_NOFILE) as usize;
+    let fd = ctx.k.fd_install(ctx.pid, Fd { file, cloexec }, 0, limit)?;
+    Ok(fd as i64)
+}
+
+/// may_open(): read and write permission as the access mode (and
+/// O_TRUNC) asks, for `cred`.
+fn may_open(meta: &Meta, flags: u32, cred: &Cred) -> Result<(), Errno> {
+    let acc = flags & O_ACCMODE;
+    let mut mask = 0;
+    if acc != O_WRONLY {
+        mask |= MAY_READ;
+    }
+    if acc != O_RDONLY || flags & O_TRUNC != 0 {
+        mask |= MAY_WRITE;
+    }
+    cred.permission(meta.mode, meta.uid, meta.gid, mask)
+}
+
+/// Opens what `l` names with `flags`, as open() would (for truncate()).
+pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Errno> {
+    open_lookup(ctx, l, flags, false)
+}
+
+/// Whether an open with `flags` may change the file (O_TRUNC does).
+fn writes(flags: u32) -> bool {
+    flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
+}
+
+/// Opens what `l` names; a file just `created` is not checked against its
+/// own mode, as Linux does.
+fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Arc<OpenFile>, Errno> {
+    if flags & O_PATH != 0 {
+        return open_path(ctx, l, flags);
+    }
+    let cred = cred(ctx);
+    let kind = open_kind(ctx, &l, flags, created, &cred)?;
+    if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
+        if let FileKind::File(n) = &kind {
+            ctx.k.resize_file(n.id, &n.data, 0)?;
+            if let Some(i) = n.inode() {
+                i.touch();
+            }
+        }
+    }
+    let f = OpenFile::new(kind, flags, l.path);
+    if flags & O_APPEND != 0 {
+        *f.pos.lock() = fmeta(&f, &cred).size;
+    }
+    Ok(f)
+}
+
+/// open(O_PATH): a handle on the name alone.
+fn open_path(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<OpenFile>, Errno> {
+    let meta = meta_of(ctx, &l)?;
+    if flags & O_DIRECTORY != 0 && !meta.is_dir() {
+        return Err(ENOTDIR);
+    }
+    let path = l.path.clone();
+    // Nothing can read, write or map through it; fstat and the *at
+    // calls can.
+    let kind = if meta.is_dir() { FileKind::Dir(DirHandle::new(l, meta)) } else { FileKind::Path(l) };
+    Ok(OpenFile::new(kind, O_PATH | (flags & O_CLOEXEC), path))
+}
+
+/// What an open of `l` holds, by the kind of node it is.
+fn open_kind(ctx: &mut Ctx, l: &Lookup, flags: u32, created: bool, cred: &Cred) -> Result<FileKind, Errno> {
+    Ok(match &l.node {
+        n @ (Node::Host { .. } | Node::Synthetic { .. } | Node::Mem(_)) if n.is_dir() => {
+            if writes(flags) {
+                return Err(EISDIR);
+            }
+            let meta = n.meta();
+            may_open(&meta, flags, cred)?;
+            FileKind::Dir(DirHandle::new(l.clone(), meta))
+        }
+        n if n.is_symlink() => return Err(ELOOP),
+        Node::Host { meta, layer, .. } => open_host(ctx, l, meta, *layer, flags, created, cred)?,
+        Node::Mem(i) => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            if !created {
+                may_open(&i.stat(), flags, cred)?;
+            }
+            FileKind::File(ctx.k.vfs.open_mem(&l.path, i).ok_or(EISDIR)?)
+        }
+        Node::Synthetic { .. } => return Err(ENXIO),
+        Node::Device(d) => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            match d {
+                vfs::Device::Null => FileKind::Null,
+                vfs::Device::Zero => FileKind::Zero,
+                vfs::Device::Random => FileKind::Random,
+            }
+        }
+        Node::Proc(c) => open_proc(ctx, l, c, flags)?,
+    })
+}
+
+/// Opens a host file: the host's own for reading or in a read-write bind,
+/// the layer's copy (copied up now) for writing in the root.
+fn open_host(
+    ctx: &mut Ctx,
+    l: &Lookup,
+    meta: &Meta,
+    layer: Layer,
+    flags: u32,
+    created: bool,
+    cred: &Cred,
+) -> Result<FileKind, Errno> {
+    let write = writes(flags);
+    if flags & O_DIRECTORY != 0 {
+        return Err(ENOTDIR);
+    }
+    if !meta.is_reg() {
+        return Err(ENXIO);
+    }
+    // sb_permission(): a write on a read-only mount is EROFS first.
+    if write && layer == Layer::ReadOnly {
+        return Err(EROFS);
+    }
+    if !created {
+        may_open(meta, flags, cred)?;
+    }
+    let path = &l.path;
+    let node = match layer {
+        Layer::Overlay if write => {
+            let i = ctx.k.vfs.copy_up(last_name(path), &l.node)?;
+            ctx.k.vfs.open_mem(path, &i).ok_or(EISDIR)?
+        }
+        _ => {
+            let rw = layer == Layer::ReadWrite;
+            ctx.k.vfs.open_host(path, &l.node, rw)?
+        }
+    };
+    Ok(FileKind::File(node))
+}
+
+/// Opens /proc/`c`: a directory, or a file made at its first read.
+fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<FileKind, Errno> {
+    let pid = c.first().and_then(|s| s.parse().ok()).unwrap_or(0);
+    Ok(match procfs::lookup(&ctx.k, ctx.pid, c)? {
+        ProcNode::Dir(_) => {
+            if writes(flags) {
+                return Err(EISDIR);
+            }
+            let meta = Meta { mode: S_IFDIR | 0o555, nlink: 2, dev: 22, ..Default::default() };
+            FileKind::Dir(DirHandle::new(l.clone(), meta))
+        }
+        n @ (ProcNode::File(_) | ProcNode::Seq(_)) => {
+            if flags & O_DIRECTORY != 0 {
+                return Err(ENOTDIR);
+            }
+            let last = c.last().map_or("", String::as_str);
+            // clear_refs is 0200: write-only.
+            if (writes(flags) && last != "oom_score_adj" && last != "clear_refs")
+                || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)
+            {
+                return Err(EACCES);
+            }
+            let seq = match n {
+                ProcNode::Seq(which) => Some((which, Default::default())),
+                _ => None,
+            };
+            FileKind::Proc { path: c.join("/"), pid, contents: parking_lot::Mutex::new(None), seq }
+        }
+        ProcNode::Link(_) => return Err(ELOOP),
+    })
+}
+
+fn do_open(ctx: &mut Ctx, dirfd: i32, path: u64, flags: u64, mode: u64) -> SysResult {
+    let path = read_path(ctx, path)?;
+    let flags = flags as u32;
+    if flags & O_TMPFILE == O_TMPFILE {
+        return open_tmpfile(ctx, dirfd, &path, flags, mode);
+    }
+    let (l, created) = if flags & O_CREAT != 0 {
+        open_create(ctx, dirfd, &path, flags, mode)?
+    } else {
+        (lookup(ctx, dirfd, &path, flags & O_NOFOLLOW == 0)?, false)
+    };
+    let f = open_lookup(ctx, l, flags, created)?;
+    install(ctx, f, flags & O_CLOEXEC != 0)
+}
+
+pub(super) fn open(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_open(ctx, AT_FDCWD, a[0], a[1], a[2])
+}
+
+pub(super) fn openat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_open(ctx, a[0] as i32, a[1], a[2], a[3])
+}
+
+pub(super) fn creat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_open(ctx, AT_FDCWD, a[0], (O_CREAT | O_WRONLY | O_TRUNC) as u64, a[1])
+}
+
+pub(super) fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    if a[3] < OPEN_HOW_SIZE_VER0 {
+        return Err(EINVAL);
+    }
+    let how: OpenHow = ctx.read_struct(a[2])?;
+    // Every lookup here stays in the root already: each RESOLVE_ flag holds.
+    if how.resolve & !RESOLVE_ALL != 0 || how.flags >> 32 != 0 {
+        return Err(EINVAL);
+    }
+    do_open(ctx, a[0] as i32, a[1], how.flags, how.mode)
+}
+
+pub(super) fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let fd = ctx.proc_mut().files.close(a[0] as i32)?;
+    // The last close of an unlinked sandbox file frees its pages.
+    if let FileKind::File(n) = &fd.file.kind {
+        let id = n.id;
+        if n.inode().is_some() {
+            drop(fd);
+            ctx.k.release_if_orphan(id);
+        }
+    }
+    Ok(0)
+}
+
+pub(super) fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (first, last, flags) = (a[0] as u32, a[1] as u32, a[2]);
+    if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
+        return Err(EINVAL);
+    }
+    let fds: Vec<i32> =
+        ctx.proc().files.iter().map(|(fd, _)| fd).filter(|&fd| fd as u32 >= first && fd as u32 <= last).collect();
+    for fd in fds {
+        if flags & CLOSE_RANGE_CLOEXEC != 0 {
+            if let Some(f) = ctx.proc_mut().files.get_mut(fd) {
+                f.cloexec = true;
+            }
+        } else {
+            let _ = ctx.proc_mut().files.close(fd);
+        }
+    }
+    Ok(0)
+}
+
+/// open(O_CREAT) of a name that may not exist: the file it makes, or what
+/// is there.
+pub(super) fn open_create(
+    ctx: &mut Ctx,
+    dirfd: i32,
+    path: &str,
+    flags: u32,
+    mode: u64,
+) -> Result<(Lookup, bool), Errno> {
+    let n = named(ctx, dirfd, path)?;
+    let excl = flags & O_EXCL != 0;
+    let follow = !excl && flags & O_NOFOLLOW == 0;
+    match existing(ctx, &n, follow) {
+        Ok(l) => {
+            if excl {
+                return Err(EEXIST);
+            }
+            if l.node.is_dir() || n.slash {
+                return Err(EISDIR);
+            }
+            Ok((l, false))
+        }
+        Err(ENOENT) => {
+            if n.slash || n.name.is_empty() {
+                return Err(EISDIR);
+            }
+            // A dangling symlink: Linux would create its target.
+            if existing(ctx, &n, false).is_ok() {
+                return Err(ENOENT);
+            }
+            let cred = cred(ctx);
+            may_create(&n.dir.node, &cred)?;
+            layer_room(ctx, &n.dir.node, None)?;
+            let mode = apply_umask(ctx, mode);
+            let node = ctx.k.vfs.make_node(&n.dir, &n.name, S_IFREG, mode, "", &cred)?;
+            Ok((Lookup { path: n.path, node }, true))
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// open(O_TMPFILE): an unnamed file in directory `path`.
+pub(super) fn open_tmpfile(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mode: u64) -> SysResult {
+    if flags & O_ACCMODE == O_RDONLY {
+        return Err(EINVAL);
+    }
+    let l = lookup(ctx, dirfd, path, true)?;
+    if !l.node.is_dir() {
+        return Err(ENOTDIR);
+    }
+    if l.node.layer() == Layer::ReadWrite {
+        return Err(EOPNOTSUPP);
+    }
+    let cred = cred(ctx);
+    may_create(&l.node, &cred)?;
+    layer_room(ctx, &l.node, None)?;
+    let mode = apply_umask(ctx, mode);
+    let i = ctx.k.vfs.unnamed(mode, &cred)?;
+    let ino = i.stat().ino;
+    let name = format!("{}/#{ino} (deleted)", l.path.trim_end_matches('/'));
+    let node = ctx.k.vfs.open_mem(&name, &i).ok_or(EINVAL)?;
+    let f = OpenFile::new(FileKind::File(node), flags & !O_TMPFILE | O_LARGEFILE, name);
+    install(ctx, f, flags & O_CLOEXEC != 0)
+}

@@ -1,0 +1,131 @@
+//! Waiting for a child to end: wait4 and waitid (kernel/exit.c's
+//! do_wait), reaping it unless WNOWAIT.
+
+use zerocopy::FromZeros;
+
+use super::super::abi::wait::*;
+use super::super::errno::*;
+use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
+use super::super::signal::{self, SigInfo, SigInfoRaw};
+use super::super::task::Ctx;
+use super::rusage::write_rusage;
+
+/// Which children a wait selects.
+#[derive(Clone, Copy)]
+enum Which {
+    Any,
+    Pid(Pid),
+    Group(Pid),
+}
+
+/// Waits for a child of the caller's process that `which` selects to end;
+/// returns it and how it ended (reaped unless `nowait`).
+fn wait_child(
+    ctx: &mut Ctx,
+    which: Which,
+    nohang: bool,
+    nowait: bool,
+) -> Result<Option<(Pid, ExitStatus, Rusage)>, Errno> {
+    loop {
+        let me = ctx.pid;
+        let children: Vec<Pid> = ctx.proc().children.clone();
+        let selected: Vec<Pid> = children
+            .into_iter()
+            .filter(|c| match which {
+                Which::Any => true,
+                Which::Pid(p) => *c == p,
+                Which::Group(g) => ctx.k.procs.get(c).is_some_and(|p| p.pgid == g),
+            })
+            .collect();
+        if selected.is_empty() {
+            return Err(ECHILD);
+        }
+        if let Some(&z) = selected.iter().find(|c| ctx.k.procs.get(c).is_some_and(|p| p.is_zombie())) {
+            let p = &ctx.k.procs[&z];
+            let ProcState::Zombie(st) = p.state else { unreachable!("zombie") };
+            if nowait {
+                let mut r = p.rusage;
+                r.add(&p.children_rusage);
+                return Ok(Some((z, st, r)));
+            }
+            let (st, r) = ctx.k.reap(z).ok_or(ECHILD)?;
+            let _ = me;
+            return Ok(Some((z, st, r)));
+        }
+        if nohang {
+            return Ok(None);
+        }
+        if let Some(w) = ctx.interrupted() {
+            return Err(ctx.woken_errno(w));
+        }
+        let cond = ctx.cond();
+        ctx.proc().child_wait.register(&cond);
+        ctx.sleep(None);
+    }
+}
+
+pub(super) fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (pid, status, options, ru) = (a[0] as i32, a[1], a[2], a[3]);
+    if options & !(WNOHANG | WUNTRACED | WCONTINUED | __WNOTHREAD | __WALL | __WCLONE) != 0 {
+        return Err(EINVAL);
+    }
+    let which = match pid {
+        -1 => Which::Any,
+        0 => Which::Group(ctx.proc().pgid),
+        p if p < -1 => Which::Group(-p as Pid),
+        p => Which::Pid(p as Pid),
+    };
+    match wait_child(ctx, which, options & WNOHANG != 0, false)? {
+        None => Ok(0),
+        Some((child, st, r)) => {
+            if status != 0 {
+                ctx.write_u32(status, st.wait_status() as u32)?;
+            }
+            if ru != 0 {
+                write_rusage(ctx, ru, &r)?;
+            }
+            Ok(child as i64)
+        }
+    }
+}
+
+pub(super) fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let (idtype, id, infop, options, ru) = (a[0], a[1] as Pid, a[2], a[3], a[4]);
+    if options & !(WNOHANG | WUNTRACED | WEXITED | WCONTINUED | WNOWAIT | __WNOTHREAD | __WALL | __WCLONE) != 0
+        || options & (WEXITED | WUNTRACED | WCONTINUED) == 0
+    {
+        return Err(EINVAL);
+    }
+    let which = match idtype {
+        P_ALL => Which::Any,
+        P_PID => Which::Pid(id),
+        P_PGID => Which::Group(if id == 0 { ctx.proc().pgid } else { id }),
+        _ => return Err(EINVAL),
+    };
+    if options & WEXITED == 0 {
+        // Only stopped or continued children asked for: none ever are.
+        if options & WNOHANG != 0 {
+            return Ok(0);
+        }
+        return Err(ECHILD);
+    }
+    let got = wait_child(ctx, which, options & WNOHANG != 0, options & WNOWAIT != 0)?;
+    // Nothing to report (WNOHANG): a zeroed siginfo.
+    let mut info = SigInfoRaw::new_zeroed();
+    if let Some((child, st, r)) = got {
+        let (code, status) = match st {
+            ExitStatus::Exited(c) => (CLD_EXITED, c),
+            ExitStatus::Killed(s) => (CLD_KILLED, s),
+        };
+        let uid = ctx.proc().cred.uid;
+        info =
+            SigInfoRaw::from(&SigInfo { signo: signal::SIGCHLD, code, pid: child, uid, status, ..Default::default() });
+        if ru != 0 {
+            write_rusage(ctx, ru, &r)?;
+        }
+    }
+    if infop != 0 {
+        ctx.write_struct(infop, &info)?;
+    }
+    Ok(0)
+}

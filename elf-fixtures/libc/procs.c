@@ -296,13 +296,13 @@ static int kills(void)
 {
     int sigs[] = {SIGTERM, SIGKILL, SIGUSR1, SIGINT, SIGHUP};
     for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        /* The default action, even where the runner ignores the signal
+         * (a background job's SIGINT): set before the fork, as an ignored
+         * signal sent before the child could reset it would be lost. */
+        signal(sigs[i], SIG_DFL);
         pid_t p = xfork();
-        if (p == 0) {
-            /* Its default action, even where the runner ignores it (a
-             * background job's SIGINT). */
-            signal(sigs[i], SIG_DFL);
+        if (p == 0)
             child_end("pause");
-        }
         out("kill %d: %d\n", sigs[i], kill(p, sigs[i]));
         describe("child", reap(p));
         errno = 0;

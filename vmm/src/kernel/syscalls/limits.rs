@@ -7,7 +7,7 @@ use super::super::task::Ctx;
 pub fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, resource, new, old) = (a[0] as u32, a[1], a[2], a[3]);
     let target = if pid == 0 { ctx.pid } else { pid };
-    if !ctx.k.tasks.proc(target).is_some() {
+    if ctx.k.tasks.proc(target).is_none() {
         return Err(ESRCH);
     }
     let r = usize::try_from(resource).ok().filter(|&r| r < RLIM_NLIMITS).ok_or(EINVAL)?;

@@ -217,7 +217,7 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let info = user_info(ctx, sig, a[2])?;
-    if !ctx.k.tasks.proc(pid).is_some() {
+    if ctx.k.tasks.proc(pid).is_none() {
         return Err(ESRCH);
     }
     if sig != 0 {

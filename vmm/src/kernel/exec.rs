@@ -110,7 +110,7 @@ impl KernelState {
     /// caller may execute (`pid` answers /proc's links on the way).
     pub fn open_exec(&mut self, pid: Pid, start: &Lookup, path: &str, cred: &Cred) -> Result<ExecFile, Errno> {
         let links = super::procfs::Links { k: self, pid };
-        let look = self.vfs.resolve(start, path, true, &links, cred)?;
+        let look = self.files.vfs().resolve(start, path, true, &links, cred)?;
         let meta = match &look.node {
             Node::Host { .. } | Node::Mem(_) => look.node.meta(),
             Node::Proc(_) | Node::Device(_) | Node::Synthetic { .. } => return Err(EACCES),
@@ -122,8 +122,8 @@ impl KernelState {
             return Err(exec_refusal(&meta));
         }
         let node = match &look.node {
-            Node::Mem(i) => self.vfs.open_mem(&look.path, i).ok_or(EACCES)?,
-            n => self.vfs.open_host(&look.path, n, false)?,
+            Node::Mem(i) => self.files.vfs_mut().open_mem(&look.path, i).ok_or(EACCES)?,
+            n => self.files.vfs_mut().open_host(&look.path, n, false)?,
         };
         // A file the sandbox wrote lives only in the page cache; a host
         // file is read from the host, leaving the cache to the faults.
@@ -176,12 +176,12 @@ impl KernelState {
             None => {
                 for r in page_names(image) {
                     let kind = RegionKind::Image;
-                    let region = self.recorder.region(&r.name, kind);
+                    let region = self.report.recorder_mut().region(&r.name, kind);
                     ranges.push(SectionRange { start: at(r.start), end: at(r.end), region });
                 }
             }
             Some(n) => {
-                let region = self.recorder.region(n, RegionKind::File);
+                let region = self.report.recorder_mut().region(n, RegionKind::File);
                 for s in &image.segments {
                     ranges.push(SectionRange {
                         start: page_floor(at(s.vaddr)),
@@ -203,7 +203,7 @@ impl KernelState {
                 .iter()
                 .find(|r| r.start <= start && start < r.end)
                 .map_or(crate::timeline::RegionId(0), |r| r.region);
-            let space = self.space_mut(mm);
+            let space = self.mm.space_mut(mm);
             if map_end > start {
                 space.vmas.remove(start, map_end);
                 let mut v = Vma::anon(start, map_end, seg.perms, VmaKind::Image, region);
@@ -224,7 +224,7 @@ impl KernelState {
             top = top.max(mem_end);
         }
         {
-            let space = self.space_mut(mm);
+            let space = self.mm.space_mut(mm);
             space.sections.extend(ranges);
             space.sections.sort_by_key(|r| r.start);
             if names.is_none() {
@@ -261,11 +261,11 @@ impl KernelState {
         execfn: &str,
         stack_limit: u64,
     ) -> Result<Loaded, Errno> {
-        let mm = self.new_mm().map_err(|_| ENOMEM)?;
+        let mm = self.mm.create(&mut self.phys).map_err(|_| ENOMEM)?;
         // Rows recorded while loading belong to the new address space.
-        self.loading = Some((pid, mm));
+        self.mm.set_loading(Some((pid, mm)));
         let loaded = self.load_into(mm, pid, tid, file, image, argv, envp, execfn, stack_limit);
-        self.loading = None;
+        self.mm.set_loading(None);
         match loaded {
             Ok(l) => Ok(l),
             Err(e) => {
@@ -296,7 +296,7 @@ impl KernelState {
             // mmap_rnd_bits = 28 pages.
             base -= ((r >> 16) % (1 << 28)) << 12;
         }
-        self.space_mut(mm).mmap_base = base;
+        self.mm.space_mut(mm).mmap_base = base;
         let end = self.map_segments(mm, pid, tid, image, file, 0, None)?;
         let mut brk = page_ceil(end).ok_or(ENOMEM)?;
         if aslr {
@@ -306,8 +306,8 @@ impl KernelState {
         let mut entry = image.entry;
         let mut interp_base = 0;
         if let Some(interp) = &image.interp {
-            let root = self.vfs.root().clone();
-            let cred = self.procs.get(&pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
+            let root = self.files.vfs().root().clone();
+            let cred = self.tasks.proc(pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
             let ifile =
                 self.open_exec(pid, &root, interp, &cred).map_err(|e| if e == EACCES { EACCES } else { ENOENT })?;
             let iimage = Image::from_bytes(ifile.path.clone(), ifile.bytes.clone()).map_err(|_| ELIBBAD)?;
@@ -322,7 +322,7 @@ impl KernelState {
             let at = if iimage.bias == 0 {
                 lo
             } else {
-                self.space(mm).vmas.gap_top_down(span, MMAP_MIN_ADDR, base, STACK_GUARD_GAP).ok_or(ENOMEM)?
+                self.mm.space(mm).vmas.gap_top_down(span, MMAP_MIN_ADDR, base, STACK_GUARD_GAP).ok_or(ENOMEM)?
             };
             let shift = at as i64 - lo as i64;
             let name = comm_of(&ifile.path);
@@ -334,20 +334,20 @@ impl KernelState {
         }
         // The vDSO's place.
         let vdso_len: u64 = VDSO_LAYOUT.iter().map(|(_, p, _)| p * PAGE_SIZE).sum();
-        if let Some(mut at) = self.space(mm).vmas.gap_top_down(vdso_len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP) {
+        if let Some(mut at) = self.mm.space(mm).vmas.gap_top_down(vdso_len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP) {
             for (name, pages, perms) in VDSO_LAYOUT {
-                let region = self.recorder.region(name, RegionKind::Mmap);
+                let region = self.report.recorder_mut().region(name, RegionKind::Mmap);
                 let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
                 v.anon_name = Some(name.into());
-                self.space_mut(mm).vmas.insert(v);
+                self.mm.space_mut(mm).vmas.insert(v);
                 at += pages * PAGE_SIZE;
             }
         }
-        let space = self.space_mut(mm);
+        let space = self.mm.space_mut(mm);
         space.brk_start = brk;
         space.brk = brk;
         // The initial stack.
-        let cred = self.procs.get(&pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
+        let cred = self.tasks.proc(pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
         let info = ExecInfo {
             execfn: execfn.to_string(),
             argv: argv.iter().map(|a| String::from_utf8_lossy(a).into_owned()).collect(),
@@ -368,12 +368,12 @@ impl KernelState {
         if st.bytes.len() as u64 > stack_limit / 4 {
             return Err(E2BIG);
         }
-        let stack_region = self.recorder.region("stack", RegionKind::Stack);
+        let stack_region = self.report.recorder_mut().region("stack", RegionKind::Stack);
         let initial = (page_ceil(st.bytes.len() as u64).ok_or(E2BIG)? + STACK_EXPAND).min(stack_limit.max(PAGE_SIZE));
         let stack_start = USER_TOP - page_ceil(initial).unwrap_or(initial);
         let mut v = Vma::anon(stack_start, USER_TOP, Perms::RW, VmaKind::Stack, stack_region);
         v.growsdown = true;
-        let space = self.space_mut(mm);
+        let space = self.mm.space_mut(mm);
         space.vmas.insert(v);
         space.start_stack = st.sp;
         // argv and envp strings, for /proc/PID/cmdline and environ.
@@ -500,7 +500,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     // de_thread(): every other thread of the process goes.
     let others: Vec<Tid> = ctx.proc().threads.iter().copied().filter(|&t| t != tid).collect();
     for t in others {
-        if let Some(th) = ctx.k.threads.get_mut(&t) {
+        if let Some(th) = ctx.k.tasks.thread_mut(t) {
             th.killed = true;
             th.wake();
         }
@@ -520,7 +520,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     p.cmdline = cmdline;
     let vfork_parent = p.vfork_parent.take();
     p.did_exec = true;
-    if let Some(t) = vfork_parent.and_then(|t| ctx.k.threads.get(&t)) {
+    if let Some(t) = vfork_parent.and_then(|t| ctx.k.tasks.thread(t)) {
         t.wake();
     }
     let t = ctx.thread_mut();
@@ -532,12 +532,12 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     t.altstack = Default::default();
     let ppid = ctx.proc().ppid;
     ctx.k.record_lifecycle(crate::timeline::EventKind::Exec, ctx.pid, tid, ppid);
-    let cr3 = ctx.k.space(loaded.mm).root();
+    let cr3 = ctx.k.mm.space(loaded.mm).root();
     let regs =
         UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
     ctx.enter = Some(Entry { cr3, regs, fpu: None, fs_base: 0, gs_base: 0 });
     ctx.keep_regs = true;
-    ctx.k.epoch += 1;
+    ctx.k.procfs.changed();
 }
 
 impl KernelState {
@@ -560,7 +560,7 @@ impl KernelState {
         use super::abi::fcntl::{O_RDONLY, O_WRONLY};
         use super::files::{Fd, FdTable, OpenFile};
         use super::process::{ProcState, Process};
-        let pid = self.alloc_id();
+        let pid = self.tasks.alloc_id();
         let stack = limits.cur(RLIMIT_STACK);
         // A placeholder so loading can record events for pid 1.
         let mut files = FdTable::default();
@@ -601,22 +601,22 @@ impl KernelState {
             oom_killed: false,
             itimer_real: None,
         };
-        self.procs.insert(pid, p);
+        self.tasks.add_process(p);
         let loaded = match self.load_program(pid, pid, file, image, argv, envp, execfn, stack) {
             Ok(l) => l,
             Err(e) => {
-                self.procs.remove(&pid);
+                self.tasks.remove_process(pid);
                 return Err(e);
             }
         };
-        self.procs.get_mut(&pid).expect("just made").mm = loaded.mm;
+        self.tasks.proc_mut(pid).expect("just made").mm = loaded.mm;
         self.record_lifecycle(crate::timeline::EventKind::Exec, pid, pid, 0);
         let regs =
             UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
         let mut t = super::thread::Thread::new(pid, pid, super::thread::StartState { regs, fpu: None });
         t.kmem = Some(self.charge_task()?);
-        self.threads.insert(pid, t);
-        self.to_spawn.push(pid);
+        self.tasks.add_thread(t);
+        self.tasks.queue_spawn(pid);
         Ok(pid)
     }
 }

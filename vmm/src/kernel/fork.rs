@@ -3,12 +3,12 @@
 
 use super::abi::sched::*;
 use super::errno::*;
+use super::limits;
 use super::process::{Pid, ProcState, Process};
 use super::signal::SigPending;
 use super::task::Ctx;
 use super::thread::{StartState, Thread};
 use super::wait::WaitQueue;
-use super::{limits, Mm};
 use crate::arch::PAGE_SIZE;
 
 /// Namespace flags: creating namespaces needs privileges an ordinary user
@@ -57,15 +57,14 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     }
     // Fork bombs meet EAGAIN: the sandbox's cap on tasks, and RLIMIT_NPROC
     // on the user's tasks, which CAP_SYS_RESOURCE and CAP_SYS_ADMIN pass.
-    if ctx.k.task_count() >= ctx.k.cfg.max_tasks as usize {
+    if ctx.k.tasks.task_count() >= ctx.k.cfg.max_tasks as usize {
         return Err(EAGAIN);
     }
     let cred = &ctx.proc().cred;
     if !cred.capable(super::cred::CAP_SYS_RESOURCE) && !cred.capable(super::cred::CAP_SYS_ADMIN) {
         let nproc = ctx.proc().limits.cur(super::abi::resource::RLIMIT_NPROC);
         let uid = cred.uid;
-        let mine = ctx.k.threads.values().filter(|t| ctx.k.procs.get(&t.pid).is_some_and(|p| p.cred.uid == uid));
-        if mine.count() as u64 >= nproc {
+        if ctx.k.tasks.tasks_of_user(uid) as u64 >= nproc {
             return Err(EAGAIN);
         }
     }
@@ -85,7 +84,7 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     let parent_thread = ctx.thread();
     let (sigmask, altstack, fs, gs) =
         (parent_thread.sigmask, parent_thread.altstack, parent_thread.fs_base, parent_thread.gs_base);
-    let tid = ctx.k.alloc_id();
+    let tid = ctx.k.tasks.alloc_id();
     let mut t = Thread::new(tid, 0, StartState { regs, fpu });
     t.kmem = Some(kmem);
     t.sigmask = sigmask;
@@ -107,11 +106,11 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
         new_process(ctx, tid, f, a.exit_signal)?;
         tid
     };
-    ctx.k.threads.insert(tid, t);
+    ctx.k.tasks.add_thread(t);
     if f & CLONE_THREAD != 0 {
         ctx.k.record_lifecycle(crate::timeline::EventKind::Clone, pid, tid, ctx.tid);
     } else {
-        let ppid = ctx.k.procs.get(&pid).map_or(0, |p| p.ppid);
+        let ppid = ctx.k.tasks.proc(pid).map_or(0, |p| p.ppid);
         ctx.k.record_lifecycle(crate::timeline::EventKind::Fork, pid, tid, ppid);
     }
     // The tid words, written in both address spaces as Linux does.
@@ -121,11 +120,11 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if f & CLONE_CHILD_SETTID != 0 {
         let _ = ctx.k.copy_to_user(pid, tid, a.child_tid, &tid.to_le_bytes());
     }
-    ctx.k.to_spawn.push(tid);
-    ctx.k.epoch += 1;
+    ctx.k.tasks.queue_spawn(tid);
+    ctx.k.procfs.changed();
     if f & CLONE_VFORK != 0 {
         // This vCPU thread blocks below: the supervisor starts the child.
-        ctx.kernel.done.notify_all();
+        ctx.wake_supervisor();
         wait_vfork(ctx, pid);
     }
     Ok(tid as i64)
@@ -140,20 +139,16 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
     let pmm = ctx.proc().mm;
     let mm = if flags & CLONE_VM != 0 {
         let mm = pmm;
-        ctx.k.mms.get_mut(&mm).expect("live mm").users += 1;
+        ctx.k.mm.share(mm);
         mm
     } else {
         // dup_mmap(): the child's charged mappings are committed again.
         let charged: u64 =
-            ctx.k.space(pmm).vmas.iter().filter(|v| v.account && !v.dontcopy).map(|v| v.len() / PAGE_SIZE).sum();
+            ctx.k.mm.space(pmm).vmas.iter().filter(|v| v.account && !v.dontcopy).map(|v| v.len() / PAGE_SIZE).sum();
         ctx.k.enough_memory(pmm, charged)?;
-        let id = ctx.k.next_mm_id();
-        let kh = ctx.k.kernel_half;
         let k = &mut *ctx.k;
-        let space = &mut k.mms.get_mut(&pmm).expect("live mm").space;
-        let child = space.fork(&mut k.phys, id, kh).map_err(|_| ENOMEM)?;
+        let id = k.mm.fork(&mut k.phys, pmm).map_err(|_| ENOMEM)?;
         k.phys.flush_stale();
-        k.mms.insert(id, Mm { space: child, users: 1 });
         id
     };
     let parent = ctx.proc();
@@ -195,10 +190,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         oom_killed: false,
         itimer_real: None,
     };
-    if let Some(pp) = ctx.k.procs.get_mut(&ppid) {
-        pp.children.push(pid);
-    }
-    ctx.k.procs.insert(pid, p);
+    ctx.k.tasks.add_process(p);
     Ok(())
 }
 
@@ -207,9 +199,9 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
 fn wait_vfork(ctx: &mut Ctx, child: Pid) {
     // This vCPU is busy until the child is done with the memory: the main
     // loop gives the child its vCPU.
-    ctx.kernel.done.notify_all();
+    ctx.wake_supervisor();
     loop {
-        let waiting = ctx.k.procs.get(&child).is_some_and(|p| p.vfork_parent == Some(ctx.tid) && !p.is_zombie());
+        let waiting = ctx.k.tasks.proc(child).is_some_and(|p| p.vfork_parent == Some(ctx.tid) && !p.is_zombie());
         if !waiting || ctx.thread_gone() {
             return;
         }

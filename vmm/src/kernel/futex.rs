@@ -27,17 +27,17 @@ pub enum Key {
     Shared(u64),
 }
 
-pub struct Waiter {
-    pub tid: u32,
-    pub bitset: u32,
-    pub woken: bool,
-    pub cond: Arc<Condvar>,
+struct Waiter {
+    tid: u32,
+    bitset: u32,
+    woken: bool,
+    cond: Arc<Condvar>,
 }
 
 /// Every futex with waiters.
 #[derive(Default)]
-pub struct Futexes {
-    pub queues: HashMap<Key, Vec<Waiter>>,
+pub(crate) struct Futexes {
+    queues: HashMap<Key, Vec<Waiter>>,
 }
 
 impl KernelState {
@@ -46,7 +46,7 @@ impl KernelState {
         if private {
             return Key::Private(mm, addr);
         }
-        match self.mms.get(&mm).map(|m| m.space.pte(addr)) {
+        match self.mm.get(mm).map(|m| m.pte(addr)) {
             Some(p) if p.mapped() => Key::Shared(p.frame() + addr % crate::arch::PAGE_SIZE),
             _ => Key::Private(mm, addr),
         }
@@ -149,7 +149,7 @@ impl KernelState {
             return;
         }
         if val & FUTEX_WAITERS != 0 {
-            let Some(mm) = self.procs.get(&pid).map(|p| p.mm) else { return };
+            let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return };
             self.futex_wake(mm, addr, 1, FUTEX_BITSET_MATCH_ANY);
         }
     }

@@ -16,9 +16,9 @@ impl KernelState {
     /// parent process, or for `clone` the thread that made `tid`.
     pub fn record_lifecycle(&mut self, kind: EventKind, pid: Pid, tid: Tid, parent: u32) {
         debug_assert!(kind.is_lifecycle());
-        let comm = self.procs.get(&pid).map(|p| Arc::from(crate::text::tame(&p.comm)));
+        let comm = self.tasks.proc(pid).map(|p| Arc::from(crate::text::tame(&p.comm)));
         // No page: the region with no name (an empty CSV field).
-        let region = self.recorder.region("", RegionKind::Mmap);
+        let region = self.report.recorder_mut().region("", RegionKind::Mmap);
         let e = Event { pid, tid, parent, comm, ..Event::new(kind, Access::None, Origin::Guest, region, 0, 0) };
         self.record(e, Instant::now());
     }

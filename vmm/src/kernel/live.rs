@@ -11,15 +11,22 @@ use crate::arch::PAGE_SIZE;
 
 const KIB: u64 = PAGE_SIZE / 1024;
 
-/// Pages moved between files and the page cache, for vmstat's bi and bo.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct IoCounters {
-    /// File pages read into the page cache (faults, read(), readahead by
-    /// madvise).
-    pub pages_in: u64,
-    /// Bytes written to files: write() and pwrite() (written through),
-    /// msync.
-    pub bytes_out: u64,
+/// What the live views remember between two looks: the last vmstat
+/// line's counters (for the next one's rates), when the `--status` line
+/// was last printed, and top's row of each process as it ended.
+#[derive(Default)]
+pub(crate) struct Live {
+    vmstat_last: Option<VmstatSample>,
+    last_status: Option<Instant>,
+    /// In exit order.
+    top_exited: Vec<TopRow>,
+}
+
+impl Live {
+    /// top's rows of the processes that have ended, each as it ended.
+    pub(crate) fn top_exited(&self) -> &[TopRow] {
+        &self.top_exited
+    }
 }
 
 /// What one `vmstat` line is made of: the counters at one moment. Pass
@@ -80,7 +87,7 @@ impl KernelState {
         let info = self.mem_info();
         let mut s = VmstatSample {
             at: Instant::now(),
-            running: self.threads.values().filter(|t| !t.exited && !t.sleeping).count() as u64,
+            running: self.tasks.threads().filter(|t| !t.exited && !t.sleeping).count() as u64,
             blocked: 0,
             swpd: self.phys.swap.used() as u64 * KIB,
             free: info.mem_free,
@@ -88,15 +95,15 @@ impl KernelState {
             cache: info.cached,
             swap_ins: self.phys.counters.swap_ins,
             swap_outs: self.phys.counters.swap_outs,
-            pages_in: self.io.pages_in,
-            bytes_out: self.io.bytes_out,
+            pages_in: self.files.io().pages_in,
+            bytes_out: self.files.io().bytes_out,
             cs: 0,
             utime_ns: 0,
             stime_ns: 0,
             minflt: 0,
             majflt: 0,
         };
-        for p in self.procs.values() {
+        for p in self.tasks.procs() {
             for r in [&p.rusage, &p.children_rusage] {
                 s.cs += r.nvcsw + r.nivcsw;
                 s.utime_ns += r.utime_ns;
@@ -113,7 +120,7 @@ impl KernelState {
     pub fn vmstat_line(&self, since: Option<&VmstatSample>) -> (VmstatSample, String) {
         let now = self.vmstat_sample();
         let zero = VmstatSample {
-            at: self.started,
+            at: self.booted,
             swap_ins: 0,
             swap_outs: 0,
             pages_in: 0,
@@ -131,24 +138,58 @@ impl KernelState {
 
     /// The next line of `vmstat N`: the header and the line since the
     /// start at the first call, then the line since the call before.
-    pub fn vmstat_next(&mut self) -> String {
-        let last = self.vmstat_last;
+    pub(crate) fn vmstat_next(&mut self) -> String {
+        let last = self.live.vmstat_last;
         let (now, line) = self.vmstat_line(last.as_ref());
-        self.vmstat_last = Some(now);
+        self.live.vmstat_last = Some(now);
         match last {
             None => format!("{VMSTAT_HEADER}{line}"),
             Some(_) => line,
         }
     }
 
+    /// Process `pid` has ended: top's row of it, as it was.
+    pub(super) fn top_exit(&mut self, pid: Pid) {
+        let top = TopRow { state: 'Z', ..self.top_row(pid) };
+        self.live.top_exited.push(top);
+    }
+
+    /// `--status`: a line on memory after reclaim, at most once a second.
+    pub(crate) fn reclaim_status(&mut self) {
+        let Some(out) = self.cfg.status.clone() else { return };
+        let now = Instant::now();
+        if self.live.last_status.is_some_and(|t| now.duration_since(t).as_secs_f64() < 1.0) {
+            return;
+        }
+        self.live.last_status = Some(now);
+        let c = self.phys.counters;
+        let i = self.mem_info();
+        // The biggest process, by what /proc/PID/status would say.
+        let top = self
+            .tasks
+            .procs()
+            .filter(|p| p.state == super::process::ProcState::Running)
+            .map(|p| (self.mem_status(p.pid), p.pid, p.comm.clone()))
+            .max_by_key(|(s, pid, _)| (s.vm_rss + s.vm_swap, std::cmp::Reverse(*pid)));
+        let top = top.map_or(String::new(), |(s, pid, comm)| {
+            format!("; {}[{pid}] VmRSS {} kB, VmSwap {} kB", crate::text::tame(&comm), s.vm_rss, s.vm_swap)
+        });
+        let line = format!(
+            "faultline: reclaim: evicted {} pages so far ({} to swap), {} swapped in; MemTotal {} kB, MemFree {} kB, \
+             SwapTotal {} kB, SwapFree {} kB, Mlocked {} kB{top}\n",
+            c.evictions, c.swap_outs, c.swap_ins, i.mem_total, i.mem_free, i.swap_total, i.swap_free, i.mlocked,
+        );
+        let _ = out.write_all(line.as_bytes());
+    }
+
     /// top's rows for the processes alive now.
     pub fn top_live(&self) -> Vec<TopRow> {
-        self.procs.values().filter(|p| !p.is_zombie()).map(|p| self.top_row(p.pid)).collect()
+        self.tasks.procs().filter(|p| !p.is_zombie()).map(|p| self.top_row(p.pid)).collect()
     }
 
     /// top's row for `pid`, as it is now.
     pub fn top_row(&self, pid: Pid) -> TopRow {
-        let Some(p) = self.procs.get(&pid) else { return TopRow::default() };
+        let Some(p) = self.tasks.proc(pid) else { return TopRow::default() };
         let status = self.mem_status(pid);
         let cpu_ns = p.rusage.utime_ns + p.rusage.stime_ns;
         let life = p.started.elapsed().as_nanos().max(1) as f64;

@@ -3,10 +3,59 @@
 //! door to what runs in the guest: a vCPU thread hands it every trap
 //! ([`Kernel::on_trap`]) and does what it answers ([`Next`]).
 //!
-//! All state sits behind one lock, as in early Linux: syscalls, page
-//! faults and the userfaultfd handler take it in turn; a thread that blocks
-//! (a pipe read, wait4, nanosleep) sleeps on its own condition variable and
-//! releases it.
+//! # Who owns what
+//!
+//! [`KernelState`] composes parts, each a struct whose fields are private
+//! to the module that keeps its rules:
+//!
+//! - `tasks` ([`tasks::Tasks`]): processes and threads by id, the id
+//!   space, host thread → guest thread, threads waiting for a vCPU, the
+//!   queued signals' kernel memory. Their lives: `fork`, `exec`, `exit`;
+//!   signals: `signal`, `sigframe`.
+//! - `mm` ([`mm::Mms`]): address spaces, each vCPU's view of one, the
+//!   fault being resolved, the OOM killer's state. All memory rules are in
+//!   `mm/`; the frames themselves are the machine's (`phys`, `crate::mm`).
+//! - `files` ([`files::Files`]): the file system view, the open-file and
+//!   pipe counts Linux limits, the page-cache I/O counters.
+//! - `futexes`, `procfs` (the /proc cache), `unwind` (fault stacks and
+//!   symbols), `live` (the vmstat/top/`--status` views) and `report` (the
+//!   timeline's recorder and what the outcome reports).
+//!
+//! What spans parts (a fault records a row and may call the OOM killer; an
+//! exit closes files and drops an address space) is a `KernelState` method
+//! in the module whose rule it is. Syscall handlers (`syscalls/`) decode
+//! arguments and call these.
+//!
+//! # Locks, and their order
+//!
+//! All state sits behind one lock, as in early Linux: [`Kernel::lock`].
+//! Every thread that acts on the kernel takes it for the whole of what it
+//! does: vCPU threads (a trap, a kick, starting and ending a thread), the
+//! syscall ring's server (`Kernel::ring_call`), the userfaultfd handler
+//! (`mm::uffd::KernelSink`), the supervisor (`wait_done`, `stop_all`,
+//! timers, spawns) and progress probes. From outside in:
+//!
+//! 1. `sandbox::Machine`'s vCPU count, then the kernel lock (a new vCPU's
+//!    areas are mapped in the kernel tables); the ring server's slot list,
+//!    then the kernel lock (asleep, it looks for a call with the list held).
+//!    Neither is ever taken with the kernel lock held.
+//! 2. The kernel lock. [`task::Ctx`] holds its guard for a trap. A thread
+//!    that blocks (a pipe read, wait4, nanosleep, a vfork parent) sleeps on
+//!    its own condition variable paired with this lock, which the wait
+//!    releases; `Kernel::done` (the supervisor's) is paired with it too.
+//!    Host I/O that may block runs with it released (`Ctx::unlocked`).
+//! 3. Leaf locks, only ever taken with the kernel lock held or alone, and
+//!    never two at once: a pipe's state, an open file's position, flags
+//!    and charges, wait queues, overlay inodes, /proc contents kept by a
+//!    descriptor, captured output and the status line, strace's sinks and
+//!    call log, the recorder's event sinks (a user's `on_event` runs here),
+//!    the in-memory backing's protected set.
+//!
+//! With the kernel lock held, nothing may wait for a vCPU to leave
+//! KVM_RUN or for userfaultfd to fill a page: the handler thread needs the
+//! lock to fill it. So the kernel fills a page itself (`fault::populate`)
+//! before it reads or writes guest memory (`mm::uaccess`), and only kicks
+//! vCPUs, never waits for them.
 
 pub mod abi;
 pub mod cred;
@@ -22,6 +71,7 @@ pub mod live;
 pub mod mm;
 pub mod process;
 pub mod procfs;
+mod reporting;
 pub mod ring;
 pub mod sigframe;
 pub mod signal;
@@ -29,13 +79,13 @@ pub mod strace;
 pub mod symbols;
 pub mod syscalls;
 pub mod task;
+mod tasks;
 #[cfg(test)]
 pub mod testing;
 pub mod thread;
 pub mod unwind;
 pub mod wait;
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -51,8 +101,8 @@ use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
 use crate::fault::Backing;
 use crate::hv::{FpuState, Kicker, Vcpu};
-use crate::mm::{AddressSpace, MmId, Phys};
-use crate::timeline::{ProcessSummary, Recorder};
+use crate::mm::Phys;
+use crate::timeline::Recorder;
 use files::vfs::Vfs;
 use files::Output;
 
@@ -112,13 +162,6 @@ pub fn fault_around_pages(bytes: u64) -> u64 {
     1 << pages.ilog2()
 }
 
-/// An address space and how many processes use it (vfork children share
-/// their parent's until they exec).
-pub struct Mm {
-    pub space: AddressSpace,
-    pub users: u32,
-}
-
 /// Why everything is being stopped.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Stop {
@@ -130,89 +173,38 @@ pub enum Stop {
     Failure(String),
 }
 
-/// Bytes of one /proc file an open descriptor may keep between reads.
-pub const PROC_KEEP_PER_FD: usize = 16 << 10;
-/// Bytes of /proc files the kernel's shared cache may hold.
-pub const PROC_CACHE_BYTES: usize = 16 << 20;
-/// Bytes of /proc files all descriptors together may keep (a fixed cost,
-/// as the cache: charging them to RAM would make every /proc read move
-/// MemFree, which programs that watch it read through /proc).
-pub const PROC_KEEP_BYTES: u64 = 16 << 20;
-
-pub struct KernelState {
-    pub phys: Phys,
+/// Everything the kernel knows, behind [`Kernel`]'s one lock. Each part
+/// keeps its own rules (its fields are private to its module); what spans
+/// parts (a fault that records a timeline row and may call the OOM killer,
+/// an exit that closes files and drops an address space) is a method here,
+/// in the module of the rule it follows.
+pub(crate) struct KernelState {
+    /// The machine's memory: frames, page tables, swap and the page cache
+    /// (`crate::mm`'s rules).
+    pub(crate) phys: Phys,
     /// The host pages behind guest RAM (userfaultfd in the VMM).
-    pub backing: Arc<dyn Backing>,
-    pub recorder: Recorder,
-    pub procs: BTreeMap<Pid, Process>,
-    pub threads: BTreeMap<Tid, Thread>,
-    pub mms: HashMap<MmId, Mm>,
-    pub vfs: Vfs,
-    pub cfg: KernelConfig,
-    /// PML4 entry of the kernel half every address space shares.
-    pub kernel_half: u64,
-    next_id: u32,
-    next_mm: u32,
-    /// Host thread id -> the guest thread it runs (faults are reported by
-    /// host thread).
-    pub host_threads: HashMap<i32, Tid>,
-    /// Threads created but not yet given a vCPU.
-    pub to_spawn: Vec<Tid>,
-    /// How pid 1 ended, once it has.
-    pub init_status: Option<ExitStatus>,
-    /// Kernel-style lines about processes that died of a signal or the OOM
-    /// killer.
-    pub reports: Vec<String>,
-    /// Summaries of processes that have exited, in exit order.
-    pub summaries: Vec<ProcessSummary>,
-    /// Syscalls already reported as unsupported.
-    pub unsupported: BTreeSet<u64>,
-    /// Bumped by every change a /proc file could show.
-    pub epoch: u64,
-    pub stop: Option<Stop>,
-    /// An OOM victim that is still dying: no other is chosen meanwhile.
-    pub oom_dying: Option<Pid>,
-    pub oom_kills: u64,
-    pub started: Instant,
-    /// The last time the status line was printed (`--status`).
-    pub last_status: Option<Instant>,
-    pub futexes: futex::Futexes,
-    /// Set while a populate runs the fault path: its events are prefaults.
-    pub prefault_label: Option<crate::timeline::Prefault>,
-    /// The guest instruction whose fault is being resolved, for the
-    /// timeline's `ip` column.
-    pub fault_ip: Option<u64>,
-    /// The process being given a new program, and its new address space.
-    pub loading: Option<(Pid, MmId)>,
-    pub symbols: symbols::Symbols,
-    /// Call stacks of faults with registers (see `cfg.stacks`).
-    pub unwind: unwind::Unwinder,
-    /// /proc files made at some epoch, shared by every reader.
-    pub proc_cache: HashMap<String, (u64, Arc<[u8]>)>,
-    /// The kernel half's tables (the shim, the IDT, per-vCPU areas).
-    pub kernel_tables: crate::arch::PageTables,
-    /// pid 1's memory as /proc showed it when it ended.
-    pub init_memory: Option<procfs::MemoryReport>,
-    /// Frames resident when pid 1 ended, before its memory went.
-    pub init_end_resident: Option<u64>,
-    /// pid 1's resource use and its reaped children's, when it ended.
-    pub init_usage: Option<process::Rusage>,
-    /// Which address space holds each vCPU's view (its syscall ring pages).
-    pub ring_maps: HashMap<u32, MmId>,
-    /// Pages read from and bytes written to files (vmstat's bi, bo).
-    pub io: live::IoCounters,
-    /// top's row of each process as it ended, in exit order.
-    pub top_exited: Vec<live::TopRow>,
-    /// The last vmstat line's counters, for the next one's rates.
-    pub vmstat_last: Option<live::VmstatSample>,
-    /// Open file descriptions (fs.file-nr), each holding a place here.
-    pub nr_files: mm::kmem::FileCount,
-    /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
-    pub pipe_user_pages: Arc<std::sync::atomic::AtomicU64>,
-    /// The kernel memory of every queued signal (struct sigqueue).
-    pub sigqueue_kmem: Option<crate::mm::KmemCharge>,
-    /// Bytes of /proc contents descriptors keep now.
-    pub proc_kept: Arc<std::sync::atomic::AtomicU64>,
+    backing: Arc<dyn Backing>,
+    /// The kernel half's tables (the shim, the IDT, per-vCPU areas), which
+    /// the sandbox extends as it makes vCPUs.
+    pub(crate) kernel_tables: crate::arch::PageTables,
+    cfg: KernelConfig,
+    /// When the kernel started (uptime, processes' start times).
+    booted: Instant,
+    /// Processes and threads.
+    pub(crate) tasks: tasks::Tasks,
+    /// Address spaces, vCPU views, the fault being resolved, the OOM killer.
+    pub(crate) mm: mm::Mms,
+    /// The file system view and the counts open files are held to.
+    files: files::Files,
+    futexes: futex::Futexes,
+    /// /proc files already made, shared by every reader.
+    procfs: procfs::Cache,
+    /// The timeline and what the run reports.
+    pub(crate) report: reporting::Reporting,
+    /// What the live views (vmstat, top, `--status`) remember.
+    pub(crate) live: live::Live,
+    /// Call stacks and symbols of faults (see `cfg.stacks`).
+    unwind: unwind::Unwinder,
 }
 
 /// What the vCPU thread does next.
@@ -263,13 +255,13 @@ impl Kernel {
         let mut k = self.lock();
         if let Some((tid, since)) = hold {
             let ns = since.elapsed().as_nanos() as u64;
-            if let Some((pid, region)) = k.threads.get_mut(&tid).and_then(|t| t.held.take()) {
+            if let Some((pid, region)) = k.tasks.thread_mut(tid).and_then(|t| t.held.take()) {
                 if k.cfg.record {
-                    k.recorder.add_held(pid, region, ns);
+                    k.report.recorder_mut().add_held(pid, region, ns);
                 }
             }
         }
-        std::mem::take(&mut k.to_spawn)
+        k.tasks.take_spawns()
     }
 
     /// A vCPU thread takes on thread `tid`: where it starts. `None` if the
@@ -277,7 +269,7 @@ impl Kernel {
     pub fn begin_thread(&self, tid: Tid, kicker: Kicker, host_tid: i32) -> Option<Entry> {
         let mut k = self.lock();
         let k = &mut *k;
-        let t = k.threads.get_mut(&tid)?;
+        let t = k.tasks.thread_mut(tid)?;
         t.kicker = Some(kicker);
         t.host_tid = Some(host_tid);
         let start = t.start.take()?;
@@ -285,9 +277,9 @@ impl Kernel {
         if t.killed {
             return None;
         }
-        k.host_threads.insert(host_tid, tid);
-        let mm = k.procs.get(&pid)?.mm;
-        let cr3 = k.mms.get(&mm)?.space.root();
+        k.tasks.attach_host(host_tid, tid);
+        let mm = k.tasks.proc(pid)?.mm;
+        let cr3 = k.mm.get(mm)?.root();
         Some(Entry { cr3, regs: start.regs, fpu: start.fpu, fs_base: fs, gs_base: gs })
     }
 
@@ -295,14 +287,10 @@ impl Kernel {
     /// already, and forgets its vCPU.
     pub fn end_thread(&self, tid: Tid) {
         let mut k = self.lock();
-        if k.threads.get(&tid).is_some_and(|t| !t.exited) {
+        if k.tasks.thread(tid).is_some_and(|t| !t.exited) {
             k.exit_thread(tid, None);
         }
-        if let Some(t) = k.threads.remove(&tid) {
-            if let Some(h) = t.host_tid {
-                k.host_threads.remove(&h);
-            }
-        }
+        k.tasks.remove_thread(tid);
         self.done.notify_all();
     }
 
@@ -320,13 +308,13 @@ impl Kernel {
         // further on translations that could not be flushed.
         ctx.k.check_host();
         let pid = ctx.pid;
-        let served = ctx.k.threads.get_mut(&tid).map_or(0, |t| std::mem::take(&mut t.ring_ns));
+        let served = ctx.k.tasks.thread_mut(tid).map_or(0, |t| std::mem::take(&mut t.ring_ns));
         let system = start.elapsed().saturating_sub(ctx.slept);
-        if let Some(p) = ctx.k.procs.get_mut(&pid) {
+        if let Some(p) = ctx.k.tasks.proc_mut(pid) {
             p.rusage.utime_ns += (guest.as_nanos() as u64).saturating_sub(served);
             p.rusage.stime_ns += system.as_nanos() as u64;
         }
-        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+        if ctx.k.report.over() {
             self.done.notify_all();
         }
         next
@@ -338,7 +326,7 @@ impl Kernel {
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
         ctx.k.check_host();
-        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+        if ctx.k.report.over() {
             self.done.notify_all();
         }
         next
@@ -348,11 +336,11 @@ impl Kernel {
     /// fault, an odd exit): its process dies of SIGSEGV, with a report.
     pub fn on_vm_exit(&self, tid: Tid, why: String) -> Next {
         let mut k = self.lock();
-        let Some(pid) = k.threads.get(&tid).map(|t| t.pid) else { return Next::Exit };
-        let comm = k.procs.get(&pid).map_or(String::new(), |p| crate::text::tame(&p.comm));
+        let Some(pid) = k.tasks.thread(tid).map(|t| t.pid) else { return Next::Exit };
+        let comm = k.tasks.proc(pid).map_or(String::new(), |p| crate::text::tame(&p.comm));
         let line = format!("{comm}[{pid}]: {why}; killed by SIGSEGV");
         k.diag(&line);
-        k.reports.push(line);
+        k.report.add_report(line);
         k.kill_process(pid, ExitStatus::Killed(signal::SIGSEGV));
         k.exit_thread(tid, None);
         self.done.notify_all();
@@ -363,7 +351,7 @@ impl Kernel {
     /// init takes everything with it), without calling it a stop.
     pub fn stop_all_quietly(&self) {
         let mut k = self.lock();
-        let pids: Vec<Pid> = k.procs.keys().copied().collect();
+        let pids: Vec<Pid> = k.tasks.pids();
         for pid in pids {
             k.kill_process(pid, ExitStatus::Killed(signal::SIGKILL));
         }
@@ -372,10 +360,8 @@ impl Kernel {
     /// Stops everything: every process is killed.
     pub fn stop_all(&self, why: Stop) {
         let mut k = self.lock();
-        if k.stop.is_none() {
-            k.stop = Some(why);
-        }
-        let pids: Vec<Pid> = k.procs.keys().copied().collect();
+        k.report.set_stop(why);
+        let pids: Vec<Pid> = k.tasks.pids();
         for pid in pids {
             k.kill_process(pid, ExitStatus::Killed(signal::SIGKILL));
         }
@@ -389,10 +375,10 @@ impl Kernel {
     /// timer armed: its deadline is new). True if it has ended.
     pub fn wait_done(&self, deadline: Option<Instant>) -> bool {
         let mut k = self.lock();
-        if k.init_status.is_some() || k.stop.is_some() {
+        if k.report.over() {
             return true;
         }
-        if !k.to_spawn.is_empty() {
+        if k.tasks.spawns_pending() {
             return false;
         }
         match deadline {
@@ -401,7 +387,7 @@ impl Kernel {
             }
             None => self.done.wait(&mut k),
         }
-        k.init_status.is_some() || k.stop.is_some()
+        k.report.over()
     }
 
     /// Waits until every thread has left its vCPU, at most until
@@ -409,23 +395,21 @@ impl Kernel {
     pub fn wait_threads_gone(&self, deadline: Instant) -> bool {
         let mut k = self.lock();
         loop {
-            if k.threads.is_empty() && k.to_spawn.is_empty() {
+            if k.tasks.all_gone() {
                 return true;
             }
             // Kicks are lost on threads between KVM_RUNs: repeat them.
-            for t in k.threads.values() {
-                t.wake();
-            }
+            k.tasks.wake_all();
             let step = (Instant::now() + Duration::from_millis(20)).min(deadline);
             if self.done.wait_until(&mut k, step).timed_out() && Instant::now() >= deadline {
-                return k.threads.is_empty();
+                return k.tasks.task_count() == 0;
             }
         }
     }
 }
 
 impl KernelState {
-    pub fn new(
+    pub(crate) fn new(
         phys: Phys,
         backing: Arc<dyn Backing>,
         recorder: Recorder,
@@ -437,105 +421,23 @@ impl KernelState {
         KernelState {
             phys,
             backing,
-            recorder,
-            procs: BTreeMap::new(),
-            threads: BTreeMap::new(),
-            mms: HashMap::new(),
-            vfs,
-            cfg,
-            kernel_half,
-            next_id: 1,
-            next_mm: 1,
-            host_threads: HashMap::new(),
-            to_spawn: Vec::new(),
-            init_status: None,
-            reports: Vec::new(),
-            summaries: Vec::new(),
-            unsupported: BTreeSet::new(),
-            epoch: 0,
-            stop: None,
-            oom_dying: None,
-            oom_kills: 0,
-            started: Instant::now(),
-            last_status: None,
-            futexes: Default::default(),
-            prefault_label: None,
-            fault_ip: None,
-            loading: None,
-            symbols: symbols::Symbols::default(),
-            unwind: Default::default(),
-            proc_cache: HashMap::new(),
             kernel_tables,
-            ring_maps: HashMap::new(),
-            init_memory: None,
-            init_end_resident: None,
-            init_usage: None,
-            io: live::IoCounters::default(),
-            top_exited: Vec::new(),
-            vmstat_last: None,
-            nr_files: Default::default(),
-            pipe_user_pages: Default::default(),
-            sigqueue_kmem: None,
-            proc_kept: Default::default(),
+            cfg,
+            booted: Instant::now(),
+            tasks: tasks::Tasks::new(),
+            mm: mm::Mms::new(kernel_half),
+            files: files::Files::new(vfs),
+            futexes: Default::default(),
+            procfs: Default::default(),
+            report: reporting::Reporting::new(recorder),
+            live: Default::default(),
+            unwind: Default::default(),
         }
-    }
-
-    /// A new pid/tid (they share one space, as on Linux).
-    pub fn alloc_id(&mut self) -> u32 {
-        let id = self.next_id;
-        self.next_id += 1;
-        id
-    }
-
-    /// A fresh address-space id.
-    pub fn next_mm_id(&mut self) -> MmId {
-        let id = MmId(self.next_mm);
-        self.next_mm += 1;
-        id
-    }
-
-    /// A new, empty address space.
-    pub fn new_mm(&mut self) -> Result<MmId, crate::mm::MapError> {
-        let id = self.next_mm_id();
-        let space = AddressSpace::new(id, &mut self.phys, self.kernel_half)?;
-        self.mms.insert(id, Mm { space, users: 1 });
-        Ok(id)
-    }
-
-    /// Drops one user of an address space; the last tears it down.
-    pub fn put_mm(&mut self, id: MmId) {
-        let Some(mm) = self.mms.get_mut(&id) else { return };
-        mm.users -= 1;
-        if mm.users == 0 {
-            // Dirty shared pages of host files (a read-write bind) reach
-            // them before the mappings go, as on exit.
-            self.writeback_range(id, 0, u64::MAX);
-            let files = self.mapped_files(id);
-            let mm = self.mms.remove(&id).expect("present");
-            mm.space.release(&mut self.phys);
-            self.phys.flush_stale();
-            for id in files {
-                self.release_if_orphan(id);
-            }
-        }
-    }
-
-    pub fn space(&self, mm: MmId) -> &AddressSpace {
-        &self.mms[&mm].space
-    }
-
-    pub fn space_mut(&mut self, mm: MmId) -> &mut AddressSpace {
-        &mut self.mms.get_mut(&mm).expect("live address space").space
-    }
-
-    /// Tasks (processes' threads) alive now.
-    pub fn task_count(&self) -> usize {
-        self.threads.len()
     }
 
     /// Writes a line of faultline's own about the program.
     /// Names in it (comm, paths) come from the guest: one line, tamed.
-    pub fn diag(&self, line: &str) {
+    pub(crate) fn diag(&self, line: &str) {
         let line = crate::text::tame_n(line, 4 * crate::text::MAX_SHOWN);
         let _ = self.cfg.diag.write_all(format!("faultline: {line}\n").as_bytes());
     }

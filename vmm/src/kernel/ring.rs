@@ -32,36 +32,23 @@ impl KernelState {
     /// only, so no thread reaches another's mailbox, of its own process or
     /// another. `user`: the stub runs in ring 3 (PVM). `None` if the
     /// thread is gone or the tables are full.
-    pub fn ring_attach(&mut self, cpu: u32, tid: Tid, user: bool) -> Option<u64> {
-        let mm = self.threads.get(&tid).and_then(|t| self.procs.get(&t.pid)).map(|p| p.mm)?;
-        if self.ring_maps.get(&cpu) == Some(&mm) {
-            if let Some(root) = self.mms.get(&mm).and_then(|m| m.space.view_root(cpu)) {
-                return Some(root);
-            }
-        }
-        self.ring_detach(cpu);
-        let m = self.mms.get_mut(&mm)?;
-        let root = m.space.make_view(&mut self.phys, cpu, &pages(cpu), user).ok()?;
-        self.ring_maps.insert(cpu, mm);
-        Some(root)
+    pub(crate) fn ring_attach(&mut self, cpu: u32, tid: Tid, user: bool) -> Option<u64> {
+        let mm = self.tasks.mm_of_thread(tid)?;
+        self.mm.attach_view(&mut self.phys, cpu, mm, &pages(cpu), user)
     }
 
     /// Retires vCPU `cpu`'s view, wherever it is; false if it had none.
     /// No vCPU may run on it any more. The caller makes KVM forget every
     /// translation of the mailbox (the code page is read-only and the
     /// doorbell holds nothing, so neither matters).
-    pub fn ring_detach(&mut self, cpu: u32) -> bool {
-        let Some(mm) = self.ring_maps.remove(&cpu) else { return false };
-        if let Some(m) = self.mms.get_mut(&mm) {
-            m.space.drop_view(&mut self.phys, cpu);
-        }
-        true
+    pub(crate) fn ring_detach(&mut self, cpu: u32) -> bool {
+        self.mm.detach_view(&mut self.phys, cpu)
     }
 
     /// The root of thread `tid`'s address space itself (no ring pages).
-    pub fn thread_root(&self, tid: Tid) -> Option<u64> {
-        let mm = self.threads.get(&tid).and_then(|t| self.procs.get(&t.pid)).map(|p| p.mm)?;
-        self.mms.get(&mm).map(|m| m.space.root())
+    pub(crate) fn thread_root(&self, tid: Tid) -> Option<u64> {
+        let mm = self.tasks.mm_of_thread(tid)?;
+        self.mm.get(mm).map(|m| m.root())
     }
 }
 
@@ -87,7 +74,7 @@ impl Kernel {
         }
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
         ctx.k.check_host();
-        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+        if ctx.k.report.over() {
             self.done.notify_all();
         }
         next
@@ -100,7 +87,7 @@ impl Kernel {
     pub fn ring_call(&self, tid: Tid, mb: &Mailbox) -> (u64, u64) {
         let start = Instant::now();
         let k = self.lock();
-        let Some(pid) = k.threads.get(&tid).filter(|t| !t.killed && !t.exited).map(|t| t.pid) else {
+        let Some(pid) = k.tasks.thread(tid).filter(|t| !t.killed && !t.exited).map(|t| t.pid) else {
             // On its way out: the VMM ends the thread on the return path.
             return (abi::DELIVER, EINTR.ret() as u64);
         };
@@ -122,14 +109,14 @@ impl Kernel {
         // refused flush kills the thread: DELIVER, and the VMM ends it.
         ctx.settle();
         ctx.k.check_host();
-        let deliver = ctx.thread_gone() || ctx.k.signal_pending(tid);
-        if let Some(p) = ctx.k.procs.get_mut(&pid) {
+        let deliver = ctx.thread_gone() || ctx.k.tasks.signal_pending(tid);
+        if let Some(p) = ctx.k.tasks.proc_mut(pid) {
             p.rusage.stime_ns += start.elapsed().as_nanos() as u64;
         }
-        if let Some(t) = ctx.k.threads.get_mut(&tid) {
+        if let Some(t) = ctx.k.tasks.thread_mut(tid) {
             t.ring_ns += start.elapsed().as_nanos() as u64;
         }
-        if ctx.k.init_status.is_some() || ctx.k.stop.is_some() {
+        if ctx.k.report.over() {
             self.done.notify_all();
         }
         drop(ctx);

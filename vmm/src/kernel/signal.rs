@@ -1,7 +1,13 @@
-//! Signals: dispositions, masks, pending sets, and what happens when one is
-//! delivered. Frames for handlers live in `sigframe.rs`.
+//! Signals: dispositions, masks, pending sets, sending one to a process
+//! or a thread (queued within RLIMIT_SIGPENDING) and taking the next.
+//! Delivery, and frames for handlers, live in `sigframe.rs`.
 
 use std::collections::VecDeque;
+
+use super::errno::{Errno, EAGAIN};
+use super::process::{ExitStatus, Pid, Tid};
+use super::KernelState;
+use crate::mm::Kmem;
 
 // Linux's constants and layouts for signals, named through here by the
 // signal code and its callers.
@@ -196,6 +202,125 @@ pub fn name(sig: i32) -> String {
         // As glibc numbers them: its own threads take the first two.
         None if (SIGRTMIN + 2..=NSIG).contains(&sig) => format!("SIGRT{}", sig - (SIGRTMIN + 2)),
         None => format!("signal {sig}"),
+    }
+}
+
+impl KernelState {
+    /// Queues `info` for process `pid` (any thread that does not block it
+    /// takes it).
+    pub fn send_process_signal(&mut self, pid: Pid, info: SigInfo) {
+        let _ = self.try_send_process_signal(pid, info);
+    }
+
+    /// The same, with EAGAIN for a real-time signal from sigqueue that
+    /// finds no room in the queues (RLIMIT_SIGPENDING).
+    pub fn try_send_process_signal(&mut self, pid: Pid, info: SigInfo) -> Result<(), Errno> {
+        let Some(p) = self.tasks.proc(pid) else { return Ok(()) };
+        if p.is_zombie() {
+            return Ok(());
+        }
+        if info.signo == SIGKILL {
+            self.kill_process(pid, ExitStatus::Killed(SIGKILL));
+            return Ok(());
+        }
+        // Ignored signals are dropped at once (SIGCONT still continues).
+        if p.sig.ignored(info.signo) {
+            return Ok(());
+        }
+        let legacy = info.signo < SIGRTMIN && p.shared_pending.set & bit(info.signo) != 0;
+        let queue = legacy || self.sigqueue_admit(pid, &info)?;
+        let p = self.tasks.proc_mut(pid).expect("just found");
+        if queue {
+            p.shared_pending.add(info);
+        } else {
+            p.shared_pending.add_without_info(info.signo);
+        }
+        let threads = p.threads.clone();
+        // Wake a thread that can take it (or all: each re-checks).
+        for tid in threads {
+            if let Some(t) = self.tasks.thread(tid) {
+                if t.sigmask & bit(info.signo) == 0 {
+                    t.wake();
+                    break;
+                }
+            }
+        }
+        self.procfs.changed();
+        Ok(())
+    }
+
+    /// Queues `info` for thread `tid` alone.
+    pub fn send_thread_signal(&mut self, tid: Tid, info: SigInfo) {
+        let _ = self.try_send_thread_signal(tid, info);
+    }
+
+    /// The same, with EAGAIN as [`KernelState::try_send_process_signal`].
+    pub fn try_send_thread_signal(&mut self, tid: Tid, info: SigInfo) -> Result<(), Errno> {
+        let Some(t) = self.tasks.thread(tid) else { return Ok(()) };
+        if info.signo == SIGKILL {
+            let pid = t.pid;
+            self.kill_process(pid, ExitStatus::Killed(SIGKILL));
+            return Ok(());
+        }
+        let pid = t.pid;
+        if self.tasks.proc(pid).is_some_and(|p| p.sig.ignored(info.signo)) {
+            return Ok(());
+        }
+        let legacy = info.signo < SIGRTMIN && t.pending.set & bit(info.signo) != 0;
+        let queue = legacy || self.sigqueue_admit(pid, &info)?;
+        let t = self.tasks.thread_mut(tid).expect("just found");
+        if queue {
+            t.pending.add(info);
+        } else {
+            t.pending.add_without_info(info.signo);
+        }
+        t.wake();
+        Ok(())
+    }
+
+    /// __sigqueue_alloc() for a signal to process `pid`: true if `info`
+    /// gets a queue entry (within the target's RLIMIT_SIGPENDING, counted
+    /// over the sandbox's user, and with kernel memory for it). A standard
+    /// signal from the kernel or kill() goes past the limit; one that
+    /// finds no entry is pending without its info (false), except a
+    /// real-time one not from kill(): EAGAIN, as __send_signal_locked().
+    fn sigqueue_admit(&mut self, pid: Pid, info: &SigInfo) -> Result<bool, Errno> {
+        let limit = self.tasks.proc(pid).map_or(0, |p| p.limits.cur(super::abi::resource::RLIMIT_SIGPENDING));
+        let override_rlimit = info.signo < SIGRTMIN && info.code >= 0;
+        let queued = self.tasks.sigqueued();
+        self.tasks.sigqueue_sync();
+        if override_rlimit || queued < limit {
+            let charged = match self.tasks.take_sigqueue_charge() {
+                Some(mut c) => {
+                    let r = self.kmem_grow(&mut c, Kmem::SigQueue);
+                    self.tasks.put_sigqueue_charge(c);
+                    r
+                }
+                None => self.kmem_charge(Kmem::SigQueue, 1).map(|c| self.tasks.put_sigqueue_charge(c)),
+            };
+            if charged.is_ok() {
+                return Ok(true);
+            }
+        }
+        if info.signo >= SIGRTMIN && info.code != SI_USER {
+            return Err(EAGAIN);
+        }
+        Ok(false)
+    }
+
+    /// The next signal thread `tid` should take, if any.
+    pub fn next_signal(&mut self, tid: Tid) -> Option<SigInfo> {
+        let t = self.tasks.thread_mut(tid)?;
+        let mask = t.sigmask;
+        let pid = t.pid;
+        let info = match t.pending.take(mask) {
+            Some(i) => Some(i),
+            None => self.tasks.proc_mut(pid)?.shared_pending.take(mask),
+        };
+        if info.is_some() {
+            self.tasks.sigqueue_sync();
+        }
+        info
     }
 }
 

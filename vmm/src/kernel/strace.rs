@@ -181,12 +181,12 @@ impl Strace {
 
 /// Up to `max` bytes at `addr` of `pid`, as far as they are resident.
 fn peek(k: &KernelState, pid: Pid, addr: u64, max: usize) -> Vec<u8> {
-    let Some(mm) = k.procs.get(&pid).map(|p| p.mm) else { return Vec::new() };
-    let Some(m) = k.mms.get(&mm) else { return Vec::new() };
+    let Some(mm) = k.tasks.proc(pid).map(|p| p.mm) else { return Vec::new() };
+    let Some(m) = k.mm.get(mm) else { return Vec::new() };
     let mut out = Vec::new();
     let mut at = addr;
     while out.len() < max {
-        let pte = m.space.pte(at);
+        let pte = m.pte(at);
         let resident = pte.user_accessible()
             && k.phys
                 .frame(pte.frame())
@@ -358,7 +358,7 @@ pub fn line(
 ) -> String {
     let args: Vec<String> = s.args.iter().enumerate().map(|(i, &t)| arg(k, pid, t, a[i], &a, ret)).collect();
     let mut out = String::new();
-    let many = k.procs.len() > 1 || k.threads.len() > 1;
+    let many = k.tasks.process_count() > 1 || k.tasks.task_count() > 1;
     if many {
         let _ = write!(out, "[pid {tid:>5}] ");
     }

@@ -18,9 +18,14 @@ use crate::arch::UserRegs;
 use crate::hv::{FpuState, Vcpu};
 use crate::mm::MmId;
 
+/// A trap being handled. It holds the kernel lock (`k`), and nothing else
+/// of the [`Kernel`]: blocking waits on the guard itself (a condition
+/// variable's wait releases the lock and takes it again), so the only
+/// other thing a handler needs is the supervisor's condition variable, to
+/// wake it (a vfork child to start, a timer armed).
 pub struct Ctx<'a> {
-    pub kernel: &'a Kernel,
     pub k: MutexGuard<'a, KernelState>,
+    supervisor: &'a Condvar,
     pub tid: Tid,
     pub pid: Pid,
     pub regs: &'a mut UserRegs,
@@ -68,10 +73,10 @@ impl<'a> Ctx<'a> {
         regs: &'a mut UserRegs,
         vcpu: Option<&'a Vcpu>,
     ) -> Self {
-        let pid = k.threads.get(&tid).map_or(0, |t| t.pid);
+        let pid = k.tasks.thread(tid).map_or(0, |t| t.pid);
         Ctx {
-            kernel,
             k,
+            supervisor: &kernel.done,
             tid,
             pid,
             regs,
@@ -89,19 +94,19 @@ impl<'a> Ctx<'a> {
     }
 
     pub fn proc(&self) -> &super::Process {
-        &self.k.procs[&self.pid]
+        self.k.tasks.proc(self.pid).expect("the calling process")
     }
 
     pub fn proc_mut(&mut self) -> &mut super::Process {
-        self.k.procs.get_mut(&self.pid).expect("the calling process")
+        self.k.tasks.proc_mut(self.pid).expect("the calling process")
     }
 
     pub fn thread(&self) -> &super::Thread {
-        &self.k.threads[&self.tid]
+        self.k.tasks.thread(self.tid).expect("the calling thread")
     }
 
     pub fn thread_mut(&mut self) -> &mut super::Thread {
-        self.k.threads.get_mut(&self.tid).expect("the calling thread")
+        self.k.tasks.thread_mut(self.tid).expect("the calling thread")
     }
 
     pub fn mm(&self) -> MmId {
@@ -202,7 +207,7 @@ impl<'a> Ctx<'a> {
                 self.no_handler_ran();
                 return next;
             };
-            match self.k.procs[&self.pid].sig.get(info.signo).handler {
+            match self.proc().sig.get(info.signo).handler {
                 signal::SIG_IGN => continue,
                 signal::SIG_DFL => match signal::default_action(info.signo) {
                     signal::Action::Ignore | signal::Action::Continue | signal::Action::Stop => continue,
@@ -226,7 +231,7 @@ impl<'a> Ctx<'a> {
                             self.pid,
                             signal::name(info.signo)
                         );
-                        self.k.reports.push(line.clone());
+                        self.k.report.add_report(line.clone());
                         // As natively, a pipeline's writers dying of SIGPIPE
                         // or a shell's children of SIGINT are no news; the
                         // program's own death is.
@@ -256,7 +261,7 @@ impl<'a> Ctx<'a> {
                 super::sigframe::restart_with(self, super::syscalls::NR_RESTART_SYSCALL);
             }
         }
-        if let Some(t) = self.k.threads.get_mut(&self.tid) {
+        if let Some(t) = self.k.tasks.thread_mut(self.tid) {
             if let Some(m) = t.saved_mask.take() {
                 t.sigmask = m;
             }
@@ -265,7 +270,7 @@ impl<'a> Ctx<'a> {
 
     /// Whether this thread must stop now.
     pub fn thread_gone(&self) -> bool {
-        self.k.threads.get(&self.tid).is_none_or(|t| t.killed || t.exited)
+        self.k.tasks.thread(self.tid).is_none_or(|t| t.killed || t.exited)
     }
 
     /// A synchronous signal (a fault, an exception): delivered to a handler
@@ -307,7 +312,7 @@ impl<'a> Ctx<'a> {
     pub fn die(&mut self, signo: i32, why: String) {
         let comm = crate::text::tame(&self.proc().comm);
         let line = format!("{comm}[{}]: {why}; killed by {}", self.pid, signal::name(signo));
-        self.k.reports.push(line.clone());
+        self.k.report.add_report(line.clone());
         self.k.diag(&line);
         self.k.kill_process(self.pid, ExitStatus::Killed(signo));
     }
@@ -379,6 +384,13 @@ impl<'a> Ctx<'a> {
 
     // Blocking.
 
+    /// Wakes the supervisor to look again: a thread waits for a vCPU its
+    /// own vCPU thread cannot start (a vfork parent blocks in its trap),
+    /// or a timer's deadline is new.
+    pub fn wake_supervisor(&self) {
+        self.supervisor.notify_all();
+    }
+
     /// This thread's condition variable, to register on wait queues.
     pub fn cond(&self) -> Arc<Condvar> {
         self.thread().cond.clone()
@@ -387,10 +399,10 @@ impl<'a> Ctx<'a> {
     /// Why this thread should stop waiting, if it should: killed, or a
     /// signal it does not block is pending.
     pub fn interrupted(&self) -> Option<Woken> {
-        if self.thread_gone() || self.k.stop.is_some() {
+        if self.thread_gone() || self.k.report.stop().is_some() {
             return Some(Woken::Killed);
         }
-        self.k.signal_pending(self.tid).then_some(Woken::Signal)
+        self.k.tasks.signal_pending(self.tid).then_some(Woken::Signal)
     }
 
     /// Sleeps until woken or `deadline`; the kernel lock is released
@@ -410,7 +422,7 @@ impl<'a> Ctx<'a> {
         // Blocking is a voluntary context switch, as schedule() counts it.
         self.slept += t0.elapsed();
         let pid = self.pid;
-        if let Some(p) = self.k.procs.get_mut(&pid) {
+        if let Some(p) = self.k.tasks.proc_mut(pid) {
             p.rusage.nvcsw += 1;
         }
         timed_out.then_some(Woken::Timeout)
@@ -418,10 +430,10 @@ impl<'a> Ctx<'a> {
 
     /// Marks this thread blocked or not, for /proc's state.
     fn set_sleeping(&mut self, on: bool) {
-        if let Some(t) = self.k.threads.get_mut(&self.tid) {
+        if let Some(t) = self.k.tasks.thread_mut(self.tid) {
             t.sleeping = on;
         }
-        self.k.epoch += 1;
+        self.k.procfs.changed();
     }
 
     /// Runs `f` with the kernel lock released (host I/O that may block).

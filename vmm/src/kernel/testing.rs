@@ -107,8 +107,9 @@ impl TestKernel {
         let mut k = KernelState::new(phys, backing.clone(), recorder, vfs, cfg, kt);
         let image =
             crate::loader::Image::from_bytes("demo".into(), faultline_guest::DEMO_ELF.into()).expect("demo ELF");
-        let file = super::exec::ExecFile::in_memory("demo", faultline_guest::DEMO_ELF.into(), k.vfs.new_id());
-        let cwd = k.vfs.root().clone();
+        let file =
+            super::exec::ExecFile::in_memory("demo", faultline_guest::DEMO_ELF.into(), k.files.vfs_mut().new_id());
+        let cwd = k.files.vfs().root().clone();
         let limits = Limits::new(8 << 20, 8 << 20, 64, 1024);
         let stdio =
             [FileKind::Input(Input::Empty), FileKind::Output(Output::capture()), FileKind::Output(Output::capture())];
@@ -148,7 +149,7 @@ impl TestKernel {
         let mut regs = UserRegs::default();
         let k = self.kernel.lock();
         let mut ctx = Ctx::new(&self.kernel, k, self.tid, &mut regs, None);
-        let pte = ctx.k.space(ctx.mm()).pte(addr);
+        let pte = ctx.k.mm.space(ctx.mm()).pte(addr);
         if !pte.present() || (write && !pte.writable()) {
             let error = PfError::user(write, pte.present());
             if let Some(signal) = super::mm::fault::user_fault(&mut ctx, addr, error) {
@@ -161,15 +162,15 @@ impl TestKernel {
         match self.host_page(addr) {
             Some(host) if write && self.backing.protected(host) => {
                 let mut k = self.kernel.lock();
-                k.host_threads.insert(HOST_TID, self.tid);
+                k.tasks.attach_host(HOST_TID, self.tid);
                 let f = PageFault { address: host + addr % PAGE_SIZE, write: true, wp: true, thread: HOST_TID };
                 assert!(k.resolve_uffd(&f, std::time::Instant::now()).expect("userfaultfd fault"));
             }
             _ => {}
         }
         let k = self.kernel.lock();
-        let mm = k.procs.get(&self.pid)?.mm;
-        k.space(mm).note_access(addr, write);
+        let mm = k.tasks.proc(self.pid)?.mm;
+        k.mm.space(mm).note_access(addr, write);
         None
     }
 
@@ -191,8 +192,8 @@ impl TestKernel {
     /// its entry maps one.
     pub fn host_page(&self, va: u64) -> Option<u64> {
         let k = self.kernel.lock();
-        let mm = k.procs.get(&self.pid)?.mm;
-        let pte = k.space(mm).pte(va);
+        let mm = k.tasks.proc(self.pid)?.mm;
+        let pte = k.mm.space(mm).pte(va);
         pte.mapped().then(|| k.phys.host_addr(pte.frame()))
     }
 
@@ -217,8 +218,9 @@ impl TestKernel {
         use super::abi::prctl::{PR_SET_VMA, PR_SET_VMA_ANON_NAME};
         let found = {
             let k = self.kernel.lock();
-            let mm = k.procs[&self.pid].mm;
-            let start = k.space(mm).vmas.iter().find(|v| v.anon_name.as_deref() == Some(SCRATCH_NAME)).map(|v| v.start);
+            let mm = k.tasks.proc(self.pid).expect("live process").mm;
+            let start =
+                k.mm.space(mm).vmas.iter().find(|v| v.anon_name.as_deref() == Some(SCRATCH_NAME)).map(|v| v.start);
             start
         };
         if let Some(a) = found {

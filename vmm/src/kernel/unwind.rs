@@ -65,8 +65,10 @@ struct Cfi {
 /// A frame's symbol and source line.
 type Names = (Arc<str>, Option<Arc<str>>);
 
-/// The unwinder's caches, and the fault being resolved.
+/// The unwinder's caches (each file's symbols, CFI and line tables, the
+/// names found), and the fault being resolved.
 pub struct Unwinder {
+    symbols: super::symbols::Symbols,
     objects: HashMap<FileId, Option<Arc<Object>>>,
     /// (symbol, source) per (file, offset looked up, caller or not).
     names: HashMap<(FileId, u64, bool), Names>,
@@ -80,6 +82,7 @@ pub struct Unwinder {
 impl Default for Unwinder {
     fn default() -> Self {
         Unwinder {
+            symbols: Default::default(),
             objects: HashMap::new(),
             names: HashMap::new(),
             ctx: Box::new(UnwindContext::new()),
@@ -110,6 +113,12 @@ impl Unwinder {
     pub fn end(&mut self) {
         self.regs = None;
         self.stack = None;
+    }
+
+    /// The name for `ip` in `vma` (which must hold it); `data` reads the
+    /// VMA's file.
+    pub fn symbol(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
+        self.symbols.lookup(vma, ip, data)
     }
 
     /// Whether a fault with registers is being resolved.
@@ -298,7 +307,7 @@ impl KernelState {
             // return address (a call may end its function).
             let caller = !frames.is_empty();
             let at = if caller { ip - 1 } else { ip };
-            let Some(vma) = self.mms.get(&mm).and_then(|m| m.space.vmas.find(at)).cloned() else { break };
+            let Some(vma) = self.mm.get(mm).and_then(|m| m.vmas.find(at)).cloned() else { break };
             let obj = self.object_at(&vma);
             let off = match &vma.backing {
                 Backing::File { pgoff, .. } => Some(at - vma.start + pgoff * PAGE_SIZE),
@@ -306,8 +315,8 @@ impl KernelState {
             };
             frames.push(self.frame_name(&vma, obj.as_deref(), off, ip, caller));
             let svma = obj.as_ref().zip(off).and_then(|(o, off)| o.syms.vaddr(off));
-            let Some(m) = self.mms.get(&mm) else { break };
-            let (space, phys) = (&m.space, &self.phys);
+            let Some(m) = self.mm.get(mm) else { break };
+            let (space, phys) = (&m, &self.phys);
             let peek = |a: u64| peek_u64(space, phys, a);
             let cfi = obj.as_ref().and_then(|o| o.cfi.as_ref()).zip(svma);
             let next = match cfi.and_then(|(cfi, svma)| cfi.step(&mut self.unwind.ctx, svma, &regs, &peek)) {
@@ -328,7 +337,7 @@ impl KernelState {
     fn object_at(&mut self, vma: &Vma) -> Option<Arc<Object>> {
         let Backing::File { file, .. } = &vma.backing else { return None };
         let data = self.phys.cache.get(&file.id).map(|c| c.data.clone());
-        let syms = self.symbols.table(file, data.as_ref());
+        let syms = self.unwind.symbols.table(file, data.as_ref());
         self.unwind.object(file, data.as_ref(), syms)
     }
 

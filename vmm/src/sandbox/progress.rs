@@ -24,7 +24,11 @@ impl ProgressProbe {
     /// The figures now.
     pub fn read(&self) -> Progress {
         let k = self.0.lock();
-        Progress { events: k.recorder.events(), resident_pages: k.phys.counters.resident, processes: k.procs.len() }
+        Progress {
+            events: k.report.recorder().events(),
+            resident_pages: k.phys.counters.resident,
+            processes: k.tasks.process_count(),
+        }
     }
 
     /// A `vmstat` line over the interval since the last call: the first
@@ -53,6 +57,6 @@ impl ProgressProbe {
     /// top's table of every process that ran, each as it was when it ended
     /// (after the run: all of them have).
     pub fn top_exited(&self) -> String {
-        crate::kernel::live::top_table(&self.0.lock().top_exited)
+        crate::kernel::live::top_table(self.0.lock().live.top_exited())
     }
 }

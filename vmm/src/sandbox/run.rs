@@ -37,12 +37,12 @@ impl Sandbox {
         let mut k = self.kernel.lock();
         k.check_host();
         if !gone {
-            k.stop.get_or_insert(Stop::Failure("threads did not stop".into()));
+            k.report.set_stop(Stop::Failure("threads did not stop".into()));
         }
-        if let Err(e) = k.recorder.finish() {
+        if let Err(e) = k.report.recorder_mut().finish() {
             return Err(Error::Failed(format!("cannot write the timeline: {e}")));
         }
-        let failure = match (&k.stop, handler_result) {
+        let failure = match (k.report.stop(), handler_result) {
             (Some(Stop::Failure(why)), Err(e)) if workers.handler_died.load(Ordering::Acquire) => {
                 Some(format!("{why}: {e}"))
             }
@@ -53,7 +53,7 @@ impl Sandbox {
             }
         };
         if failure.is_some() {
-            summarize_the_living(&mut k);
+            k.summarize_living();
         }
         let outcome = self.outcome(&mut k, start);
         drop(k);
@@ -129,26 +129,26 @@ impl Sandbox {
 
     /// What the run produced, from the kernel's state at its end.
     fn outcome(&self, k: &mut KernelState, start: Instant) -> Outcome {
-        let stopped = k.stop.clone();
-        let status = match (&stopped, k.init_status) {
+        let stopped = k.report.stop().cloned();
+        let status = match (&stopped, k.report.init().status) {
             (Some(Stop::Timeout(_)), _) => ExitStatus::Killed(signal::SIGKILL),
             (Some(Stop::Signal(s)), _) => ExitStatus::Killed(*s),
             (_, Some(s)) => s,
             (_, None) => ExitStatus::Killed(signal::SIGKILL),
         };
-        let mut reports = k.reports.clone();
+        let mut reports = k.report.reports().to_vec();
         if let Some(line) = stop_report(k, &stopped) {
             k.diag(&line);
             reports.push(line);
         }
-        let mut processes = k.summaries.clone();
+        let mut processes = k.report.summaries().to_vec();
         processes.sort_by_key(|p| p.pid);
         let summary = Summary {
             processes,
             peak_resident_pages: k.phys.counters.peak_resident,
-            end_resident_pages: k.init_end_resident.unwrap_or(k.phys.counters.resident),
+            end_resident_pages: k.report.init().end_resident.unwrap_or(k.phys.counters.resident),
         };
-        let r = k.init_usage.unwrap_or_default();
+        let r = k.report.init().usage.unwrap_or_default();
         let usage = Usage {
             minor_faults: r.minflt,
             major_faults: r.majflt,
@@ -164,9 +164,9 @@ impl Sandbox {
             status,
             reports,
             events: self.kept.as_ref().map(|k| k.take()).unwrap_or_default(),
-            regions: k.recorder.regions().clone(),
+            regions: k.report.recorder().regions().clone(),
             summary,
-            memory: k.init_memory.unwrap_or_default(),
+            memory: k.report.init().memory.unwrap_or_default(),
             stopped,
             elapsed: start.elapsed(),
             stdout: self.config.stdout.captured_bytes(),
@@ -178,27 +178,17 @@ impl Sandbox {
     }
 }
 
-/// Processes a stuck thread kept from exiting: their counts so far.
-fn summarize_the_living(k: &mut KernelState) {
-    let live: Vec<crate::kernel::Pid> = k.procs.values().filter(|p| !p.is_zombie()).map(|p| p.pid).collect();
-    for pid in live {
-        if !k.summaries.iter().any(|s| s.pid == pid) {
-            let s = k.snapshot(pid);
-            k.summaries.push(s);
-        }
-    }
-}
-
 /// The report of a run stopped from outside (the timeout, a signal to
 /// faultline), naming pid 1: its summary is there once it has ended, and
 /// a thread that would not stop kept it alive with its name still known.
 fn stop_report(k: &KernelState, stopped: &Option<Stop>) -> Option<String> {
     let comm = k
-        .summaries
+        .report
+        .summaries()
         .iter()
         .find(|s| s.pid == 1)
         .map(|s| s.comm.as_str())
-        .or(k.procs.get(&1).map(|p| p.comm.as_str()))
+        .or(k.tasks.proc(1).map(|p| p.comm.as_str()))
         .map_or("?".into(), crate::text::tame);
     match stopped {
         Some(Stop::Timeout(t)) => {

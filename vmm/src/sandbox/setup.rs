@@ -127,11 +127,7 @@ impl Sandbox {
         // The working directory is inherited, not entered: no permission
         // is needed to start in it (and one missing falls back to /).
         let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
-        let cwd = {
-            let root = k.vfs.root().clone();
-            let links = crate::kernel::procfs::Links { k: &k, pid: 0 };
-            k.vfs.resolve(&root, &cwd, true, &links, &Cred::new(0, 0, &[])).unwrap_or(root)
-        };
+        let cwd = k.initial_cwd(&cwd);
         let Start { file, image, execfn, argv } = open_program(&mut k, &program, &config, &cwd, &cred)?;
         // As the overcommit heuristic refuses one mapping larger than RAM
         // plus swap (the image need not fit the resident budget: reclaim
@@ -156,17 +152,17 @@ impl Sandbox {
             FileKind::Output(config.stderr.clone()),
         ];
         // Timeline times count from exec: the stack is the first thing built.
-        k.recorder.set_start(Instant::now());
+        k.report.recorder_mut().set_start(Instant::now());
         let pid = k.spawn_init(&file, &image, &execfn, &argv, &envp, cwd, cred, limits, stdio).map_err(|e| {
             Error::Exec { path: image.path.clone(), what: format!("cannot start it: {}", e.describe()) }
         })?;
-        let mm = k.procs[&pid].mm;
+        let mm = k.tasks.proc(pid).expect("live process").mm;
         for name in &config.pin {
             if !k.pin_region(mm, pid, name) {
                 return Err(Error::BadPin(name.clone()));
             }
         }
-        if k.oom_kills > 0 || k.procs[&pid].group_exit.is_some() {
+        if k.mm.oom_kills() > 0 || k.tasks.proc(pid).expect("live process").group_exit.is_some() {
             return Err(Error::PinTooBig(config.pin.join(" ")));
         }
         let kernel = Arc::new(Kernel::new(k));
@@ -216,7 +212,7 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config, cwd: &Lookup,
             (file, execfn, shown)
         }
         Program::Bytes { name, bytes } => {
-            let file = ExecFile::in_memory(name, bytes.clone(), k.vfs.new_id());
+            let file = ExecFile::in_memory(name, bytes.clone(), k.new_file_id());
             let path = file.path.clone();
             (file, path, crate::text::tame(name))
         }
@@ -274,7 +270,7 @@ fn open_host_path(
         .and_then(|m| if m.is_dir() { Err(std::io::Error::from_raw_os_error(libc::EISDIR)) } else { Ok(()) })
         .map_err(read)?;
     let guest = format!("/{}", rel.display());
-    let root = k.vfs.root().clone();
+    let root = k.root();
     k.open_exec(1, &root, &guest, cred)
         .map_err(|e| Error::Exec { path: shown.to_string(), what: e.describe().to_lowercase() })
 }

@@ -106,5 +106,5 @@ pub(super) fn leave_stub(
 
 /// Whether thread `tid` is being killed or has exited.
 fn thread_leaving(kernel: &Kernel, tid: Tid) -> bool {
-    kernel.lock().threads.get(&tid).is_none_or(|t| t.killed || t.exited)
+    kernel.lock().tasks.thread(tid).is_none_or(|t| t.killed || t.exited)
 }

@@ -10,6 +10,7 @@ pub mod seq;
 pub mod stdio;
 pub mod vfs;
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -19,11 +20,80 @@ pub(crate) use stdio::STATUS_LINE;
 pub use stdio::{Input, Output};
 
 use super::abi::fcntl::*;
-use super::errno::{Errno, EBADF, EMFILE};
-use super::mm::kmem::FileCharge;
+use super::errno::{Errno, EBADF, EMFILE, ENFILE};
 use super::process::Pid;
 use super::KernelState;
 use crate::mm::{FileId, Kmem, KmemCharge};
+
+/// The files' state: the file system view, the count of open file
+/// descriptions (fs.file-nr), the pipe slots the sandbox's user holds, and
+/// the pages moved between files and the page cache.
+pub(crate) struct Files {
+    vfs: vfs::Vfs,
+    /// Open file descriptions, each holding a place here.
+    nr_files: Arc<AtomicU64>,
+    /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
+    pipe_user_pages: Arc<AtomicU64>,
+    io: IoCounters,
+}
+
+/// Pages moved between files and the page cache, for vmstat's bi and bo.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct IoCounters {
+    /// File pages read into the page cache (faults, read(), readahead by
+    /// madvise).
+    pub(crate) pages_in: u64,
+    /// Bytes written to files: write() and pwrite() (written through),
+    /// msync.
+    pub(crate) bytes_out: u64,
+}
+
+impl Files {
+    pub(crate) fn new(vfs: vfs::Vfs) -> Self {
+        Files { vfs, nr_files: Default::default(), pipe_user_pages: Default::default(), io: IoCounters::default() }
+    }
+
+    pub(crate) fn vfs(&self) -> &vfs::Vfs {
+        &self.vfs
+    }
+
+    pub(crate) fn vfs_mut(&mut self) -> &mut vfs::Vfs {
+        &mut self.vfs
+    }
+
+    /// Open file descriptions now (fs.file-nr's first field).
+    pub(crate) fn nr_files(&self) -> u64 {
+        self.nr_files.load(Ordering::Relaxed)
+    }
+
+    pub(crate) fn io(&self) -> IoCounters {
+        self.io
+    }
+
+    /// A file page was read into the page cache.
+    pub(crate) fn count_page_in(&mut self) {
+        self.io.pages_in += 1;
+    }
+
+    /// `n` bytes were written to a file.
+    pub(crate) fn count_bytes_out(&mut self, n: u64) {
+        self.io.bytes_out += n;
+    }
+}
+
+/// What an open file description holds: its struct file, and its place in
+/// fs.file-nr. Dropped with the description.
+#[derive(Debug)]
+pub(crate) struct FileCharge {
+    _kmem: KmemCharge,
+    count: Arc<AtomicU64>,
+}
+
+impl Drop for FileCharge {
+    fn drop(&mut self) {
+        self.count.fetch_sub(1, Ordering::Relaxed);
+    }
+}
 
 // Status flags kept per open file description.
 /// Flags F_SETFL may change.
@@ -95,7 +165,7 @@ pub struct OpenFile {
 #[derive(Debug, Default)]
 pub struct FileKmem {
     pub file: Option<FileCharge>,
-    pub kept: Option<super::mm::kmem::ProcKept>,
+    pub kept: Option<super::procfs::ProcKept>,
 }
 
 impl OpenFile {
@@ -257,7 +327,7 @@ impl KernelState {
     /// charging the larger array (ENOMEM past the budget); EMFILE at
     /// fs.nr_open.
     pub fn fd_expand(&mut self, pid: Pid, fd: usize) -> Result<(), Errno> {
-        let t = &self.procs.get(&pid).ok_or(EBADF)?.files;
+        let t = &self.tasks.proc(pid).ok_or(EBADF)?.files;
         if fd < t.max_fds() {
             return Ok(());
         }
@@ -266,7 +336,7 @@ impl KernelState {
         }
         let nr = fdtable_size(fd);
         let c = self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?;
-        let t = &mut self.procs.get_mut(&pid).ok_or(EBADF)?.files;
+        let t = &mut self.tasks.proc_mut(pid).ok_or(EBADF)?.files;
         t.fds.reserve_exact(nr - t.fds.len());
         t.max_fds = nr;
         t.kmem = Some(c);
@@ -281,6 +351,43 @@ impl KernelState {
             t.fds.reserve_exact(nr - t.fds.len());
         }
         Ok(())
+    }
+
+    /// The root of the file system view.
+    pub(crate) fn root(&self) -> vfs::Lookup {
+        self.files.vfs.root().clone()
+    }
+
+    /// Where pid 1 starts: `path`, as root sees it, or the root if it is
+    /// not there (the working directory is inherited, not entered).
+    pub(crate) fn initial_cwd(&self, path: &str) -> vfs::Lookup {
+        let root = self.root();
+        let links = super::procfs::Links { k: self, pid: 0 };
+        let root_cred = super::cred::Cred::new(0, 0, &[]);
+        self.files.vfs.resolve(&root, path, true, &links, &root_cred).unwrap_or(root)
+    }
+
+    /// A page-cache identity for a file that is no file of the view (a
+    /// program given as bytes).
+    pub(crate) fn new_file_id(&mut self) -> FileId {
+        self.files.vfs.new_id()
+    }
+
+    /// fs.file-max: the most open files the sandbox may hold.
+    pub(crate) fn file_max(&self) -> u64 {
+        super::mm::kmem::file_max(self.phys.budget.resident_pages)
+    }
+
+    /// alloc_empty_file(): a new open file description's struct file,
+    /// ENFILE once the sandbox holds fs.file-max of them (the guest has no
+    /// CAP_SYS_ADMIN to go past it), ENOMEM past the budget.
+    fn charge_file(&mut self) -> Result<FileCharge, Errno> {
+        if self.files.nr_files() >= self.file_max() {
+            return Err(ENFILE);
+        }
+        let kmem = self.kmem_charge(Kmem::File, 1)?;
+        self.files.nr_files.fetch_add(1, Ordering::Relaxed);
+        Ok(FileCharge { _kmem: kmem, count: self.files.nr_files.clone() })
     }
 
     /// Gives open file `f` its struct file, once: ENFILE at fs.file-max,
@@ -298,13 +405,13 @@ impl KernelState {
     /// above `min`: EMFILE at `limit` (RLIMIT_NOFILE), then the table's
     /// growth and the file's struct file charged.
     pub fn fd_install(&mut self, pid: Pid, f: Fd, min: usize, limit: usize) -> Result<i32, Errno> {
-        let i = self.procs.get(&pid).ok_or(EBADF)?.files.lowest_free(min);
+        let i = self.tasks.proc(pid).ok_or(EBADF)?.files.lowest_free(min);
         if i >= limit {
             return Err(EMFILE);
         }
         self.fd_expand(pid, i)?;
         self.charge_open_file(&f.file)?;
-        self.procs.get_mut(&pid).ok_or(EBADF)?.files.set(i as i32, f);
+        self.tasks.proc_mut(pid).ok_or(EBADF)?.files.set(i as i32, f);
         Ok(i as i32)
     }
 
@@ -312,6 +419,6 @@ impl KernelState {
     /// as needed; what was there is returned, to be closed.
     pub fn fd_set(&mut self, pid: Pid, fd: i32, f: Fd) -> Result<Option<Fd>, Errno> {
         self.fd_expand(pid, usize::try_from(fd).map_err(|_| EBADF)?)?;
-        Ok(self.procs.get_mut(&pid).ok_or(EBADF)?.files.set(fd, f))
+        Ok(self.tasks.proc_mut(pid).ok_or(EBADF)?.files.set(fd, f))
     }
 }

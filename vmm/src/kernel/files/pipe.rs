@@ -237,8 +237,8 @@ impl KernelState {
     pub fn new_pipe(&mut self) -> Result<Arc<Pipe>, Errno> {
         let mut slots = PIPE_DEF_BUFFERS as u64;
         // too_many_pipe_buffers_soft() on the count with this pipe's slots.
-        if self.pipe_user_pages.fetch_add(slots, Ordering::Relaxed) + slots > PIPE_USER_PAGES_SOFT {
-            self.pipe_user_pages.fetch_sub(slots - PIPE_MIN_DEF_BUFFERS as u64, Ordering::Relaxed);
+        if self.files.pipe_user_pages.fetch_add(slots, Ordering::Relaxed) + slots > PIPE_USER_PAGES_SOFT {
+            self.files.pipe_user_pages.fetch_sub(slots - PIPE_MIN_DEF_BUFFERS as u64, Ordering::Relaxed);
             slots = PIPE_MIN_DEF_BUFFERS as u64;
         }
         let made = (|| {
@@ -251,7 +251,7 @@ impl KernelState {
         let (ring, inode) = match made {
             Ok(m) => m,
             Err(e) => {
-                self.pipe_user_pages.fetch_sub(slots, Ordering::Relaxed);
+                self.files.pipe_user_pages.fetch_sub(slots, Ordering::Relaxed);
                 return Err(e);
             }
         };
@@ -267,7 +267,7 @@ impl KernelState {
             }),
             _inode: inode,
             accounted: AtomicU64::new(slots),
-            user_pages: self.pipe_user_pages.clone(),
+            user_pages: self.files.pipe_user_pages.clone(),
             readable: WaitQueue::default(),
             writable: WaitQueue::default(),
         }))
@@ -288,7 +288,7 @@ impl KernelState {
             return Err(EPERM);
         }
         let accounted = p.accounted.load(Ordering::Relaxed);
-        let user = self.pipe_user_pages.load(Ordering::Relaxed) + slots - accounted;
+        let user = self.files.pipe_user_pages.load(Ordering::Relaxed) + slots - accounted;
         let over = (PIPE_USER_PAGES_HARD != 0 && user > PIPE_USER_PAGES_HARD) || user > PIPE_USER_PAGES_SOFT;
         if slots > accounted && over {
             return Err(EPERM);
@@ -302,8 +302,8 @@ impl KernelState {
         s.ring = ring;
         s.max_usage = slots as usize;
         drop(s);
-        self.pipe_user_pages.fetch_add(slots, Ordering::Relaxed);
-        self.pipe_user_pages.fetch_sub(accounted, Ordering::Relaxed);
+        self.files.pipe_user_pages.fetch_add(slots, Ordering::Relaxed);
+        self.files.pipe_user_pages.fetch_sub(accounted, Ordering::Relaxed);
         p.accounted.store(slots, Ordering::Relaxed);
         p.writable.wake_all();
         Ok(slots * PAGE_SIZE)

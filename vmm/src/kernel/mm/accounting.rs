@@ -142,9 +142,9 @@ impl std::fmt::Display for MemoryReport {
 impl KernelState {
     pub fn mem_status(&self, pid: Pid) -> MemStatus {
         let mut m = MemStatus::default();
-        let Some(p) = self.procs.get(&pid) else { return m };
-        let Some(mm) = self.mms.get(&p.mm) else { return m };
-        let space = &mm.space;
+        let Some(p) = self.tasks.proc(pid) else { return m };
+        let Some(mm) = self.mm.get(p.mm) else { return m };
+        let space = mm;
         for v in space.vmas.iter() {
             let kib = v.len() / 1024;
             m.vm_size += kib;
@@ -224,7 +224,7 @@ impl KernelState {
     /// space (a copy made by fork is charged again), and each shared
     /// anonymous object once, whoever maps it (shmem_acct_size).
     pub fn committed_pages(&self) -> u64 {
-        let vmas = || self.mms.values().flat_map(|m| m.space.vmas.iter());
+        let vmas = || self.mm.spaces().flat_map(|m| m.vmas.iter());
         let private: u64 = vmas().filter(|v| v.account).map(|v| v.len() / PAGE_SIZE).sum();
         let shmem: std::collections::BTreeSet<FileId> = vmas()
             .filter(|v| v.shared && v.kind == VmaKind::Anon)

@@ -13,14 +13,14 @@ use crate::timeline::RegionKind;
 /// EBADF if a file mapping is in the range; ENOMEM at the first hole.
 pub fn set_anon_name(ctx: &mut Ctx, addr: u64, end: u64, name: Option<Arc<str>>) -> Result<(), Errno> {
     let mm = ctx.mm();
-    if ctx.k.space(mm).vmas.overlapping(addr, end).any(|v| !v.is_anon() && !v.shared) {
+    if ctx.k.mm.space(mm).vmas.overlapping(addr, end).any(|v| !v.is_anon() && !v.shared) {
         return Err(EBADF);
     }
     let region = match &name {
-        Some(n) => ctx.k.recorder.region(&format!("[anon:{n}]"), RegionKind::Mmap),
-        None => ctx.k.recorder.region("mmap", RegionKind::Mmap),
+        Some(n) => ctx.k.report.recorder_mut().region(&format!("[anon:{n}]"), RegionKind::Mmap),
+        None => ctx.k.report.recorder_mut().region("mmap", RegionKind::Mmap),
     };
-    let reach = ctx.k.space(mm).vmas.mapped_prefix(addr, end);
+    let reach = ctx.k.mm.space(mm).vmas.mapped_prefix(addr, end);
     with_space(ctx, |s, _| {
         s.vmas.update(addr, reach, |v| {
             if v.kind == VmaKind::Anon {

@@ -15,7 +15,7 @@ use crate::timeline::{Prefault, RegionKind};
 pub fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
     let mm = ctx.mm();
     let (old, min) = {
-        let s = ctx.k.space(mm);
+        let s = ctx.k.mm.space(mm);
         (s.brk, s.brk_start)
     };
     if addr < min {
@@ -30,7 +30,7 @@ pub fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
     } else if new_top > old_top && !grow(ctx, old_top, new_top) {
         return old;
     }
-    ctx.k.space_mut(mm).brk = addr;
+    ctx.k.mm.space_mut(mm).brk = addr;
     addr
 }
 
@@ -38,7 +38,7 @@ pub fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
 fn grow(ctx: &mut Ctx, old_top: u64, new_top: u64) -> bool {
     let mm = ctx.mm();
     let grow = new_top - old_top;
-    let space = ctx.k.space(mm);
+    let space = ctx.k.mm.space(mm);
     // The heap may not run into another mapping or the stack's guard.
     let guard =
         space.vmas.find_from(old_top).map(
@@ -61,10 +61,10 @@ fn grow(ctx: &mut Ctx, old_top: u64, new_top: u64) -> bool {
     if lock_future && !super::mlock::lock_fits(ctx, grow) {
         return false;
     }
-    if ctx.k.space(mm).vmas.count() >= ctx.k.cfg.max_map_count {
+    if ctx.k.mm.space(mm).vmas.count() >= ctx.k.cfg.max_map_count {
         return false;
     }
-    let region = ctx.k.recorder.region("heap", RegionKind::Heap);
+    let region = ctx.k.report.recorder_mut().region("heap", RegionKind::Heap);
     let mut v = Vma::anon(old_top, new_top, Perms::RW, VmaKind::Heap, region);
     v.locked = lock_future;
     v.lock_on_fault = lock_future && onfault;

@@ -65,12 +65,12 @@ pub fn user_fault(ctx: &mut Ctx, addr: u64, error: PfError) -> Option<SigInfo> {
         Want::Read
     };
     let (pid, tid, at) = (ctx.pid, ctx.tid, ctx.at);
-    ctx.k.fault_ip = Some(ctx.regs.rip);
+    ctx.k.mm.fault_ip = Some(ctx.regs.rip);
     if ctx.k.cfg.stacks {
         ctx.k.unwind.begin(ctx.regs);
     }
     let out = user_fault_at(ctx, addr, want, pid, tid, at);
-    ctx.k.fault_ip = None;
+    ctx.k.mm.fault_ip = None;
     ctx.k.unwind.end();
     out
 }
@@ -110,11 +110,11 @@ impl KernelState {
         origin: Origin,
         at: Instant,
     ) -> Outcome {
-        if !self.mms.contains_key(&mm) {
+        if !self.mm.contains(mm) {
             return Outcome::Signal(SigInfo::fault(signal::SIGSEGV, signal::SEGV_MAPERR, addr));
         }
         let page = page_floor(addr);
-        let vma = match self.space(mm).vmas.find(addr).cloned() {
+        let vma = match self.mm.space(mm).vmas.find(addr).cloned() {
             Some(v) => v,
             // The kernel's own accesses grow the stack too (a signal frame
             // below it, say).
@@ -127,7 +127,7 @@ impl KernelState {
         // page VM_EXEC; anything else (a fetch from a page not yet present
         // included) only some access. So a first jump into .data maps the
         // page and the retry faults again, present: error 15, as natively.
-        let present = self.space(mm).pte(page).mapped();
+        let present = self.mm.space(mm).pte(page).mapped();
         let allowed = match want {
             Want::Write => vma.perms.write,
             Want::Exec if present => vma.perms.exec,
@@ -136,14 +136,14 @@ impl KernelState {
         if !allowed {
             return Outcome::Signal(SigInfo::fault(signal::SIGSEGV, signal::SEGV_ACCERR, addr));
         }
-        let pte = self.space(mm).pte(page);
+        let pte = self.mm.space(mm).pte(page);
         let mut evicted = Vec::new();
         let mut around = false;
         let result = if !pte.mapped() {
             if vma.is_anon() && !vma.shared {
                 self.fault_anon(mm, page, want, &mut evicted)
             } else {
-                around = want != Want::Write && self.prefault_label.is_none();
+                around = want != Want::Write && self.mm.prefault.is_none();
                 self.fault_file(mm, page, &vma, want, &mut evicted)
             }
         } else if want == Want::Write && !pte.writable() {
@@ -157,9 +157,9 @@ impl KernelState {
         self.note_evictions(&evicted, at);
         match result {
             Ok(Some((kind, gpa))) => {
-                let region = self.space(mm).region_of(page).unwrap_or(vma.region);
+                let region = self.mm.space(mm).region_of(page).unwrap_or(vma.region);
                 // Populating ahead of use files the page as the prefault.
-                let (kind, access) = match self.prefault_label {
+                let (kind, access) = match self.mm.prefault {
                     Some(p) => (EventKind::Prefault(p), Access::None),
                     None => (kind, want.access()),
                 };
@@ -200,7 +200,7 @@ impl KernelState {
     ) -> Result<Option<(EventKind, u64)>, FaultError> {
         let gpa = {
             let k = &mut *self;
-            let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+            let space = k.mm.space_mut(mm);
             space.fill_anon(&mut k.phys, page, k.cfg.fill_pages).map_err(|_| FaultError::OutOfMemory)?
         };
         let filled = fault::populate(&mut self.phys, &*self.backing, gpa, want.need(), evicted)?;
@@ -230,7 +230,7 @@ impl KernelState {
         let (cache_gpa, filled) = self.cache_page(file, index, evicted)?;
         let kind = if filled == Filled::FileRead { EventKind::FileCopy } else { EventKind::CacheHit };
         let k = &mut *self;
-        let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+        let space = k.mm.space_mut(mm);
         if want == Want::Write && !vma.shared {
             let new = k.phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
             fault::resolve::copy_frame(&mut k.phys, &*k.backing, cache_gpa, new, evicted)?;
@@ -268,7 +268,7 @@ impl KernelState {
         let table_end = (start | (512 * PAGE_SIZE - 1)) + 1;
         let end = (start + nr * PAGE_SIZE).min(vma.end).min(table_end);
         let mut cand = Vec::new();
-        let space = &self.mms[&mm].space;
+        let space = self.mm.space(mm);
         let mut va = start;
         while va < end {
             if va != page && !space.pte(va).mapped() {
@@ -289,11 +289,11 @@ impl KernelState {
         let (pid, tid, origin) = who;
         for (va, gpa) in cand {
             let k = &mut *self;
-            let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+            let space = k.mm.space_mut(mm);
             if space.map_page(&mut k.phys, va, gpa, vma.perms, writable, vma.locked).is_err() {
                 break;
             }
-            let region = self.space(mm).region_of(va).unwrap_or(vma.region);
+            let region = self.mm.space(mm).region_of(va).unwrap_or(vma.region);
             let e = Event { pid, tid, ..Event::new(EventKind::FaultAround, Access::Read, origin, region, va, gpa) };
             self.record(e, at);
         }
@@ -318,7 +318,7 @@ impl KernelState {
                 if let Some(c) = self.phys.cache.get_mut(&file) {
                     c.pages.insert(index, g);
                 }
-                self.vfs.note_cached(file, 1);
+                self.files.vfs_mut().note_cached(file, 1);
                 g
             }
         };
@@ -326,7 +326,7 @@ impl KernelState {
         // Shared memory's pages start as zeroes: no read from anywhere.
         let filled = if memory_only && filled == Filled::FileRead { Filled::Zeroes } else { filled };
         if filled == Filled::FileRead {
-            self.io.pages_in += 1;
+            self.files.count_page_in();
         }
         Ok((gpa, filled))
     }
@@ -342,7 +342,7 @@ impl KernelState {
         evicted: &mut Vec<Evicted>,
     ) -> Result<Option<(EventKind, u64)>, FaultError> {
         let k = &mut *self;
-        let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+        let space = k.mm.space_mut(mm);
         let gpa = space.pte(page).frame();
         if vma.shared {
             // Write-protected by clear_refs: wp_page_shared, a minor fault
@@ -363,8 +363,8 @@ impl KernelState {
     /// grown VMA.
     fn expand_stack(&mut self, pid: Pid, mm: MmId, addr: u64) -> Option<Vma> {
         let addr = page_floor(addr);
-        let limits = self.procs.get(&pid)?.limits.clone();
-        let space = &self.mms.get(&mm)?.space;
+        let limits = self.tasks.proc(pid)?.limits.clone();
+        let space = self.mm.get(mm)?;
         let stack = space.vmas.find_from(addr).filter(|v| v.growsdown && v.start > addr).cloned()?;
         // acct_stack_growth(): within RLIMIT_STACK and RLIMIT_AS, and for a
         // locked stack within RLIMIT_MEMLOCK.
@@ -384,11 +384,11 @@ impl KernelState {
                 return None;
             }
         }
-        let space = &mut self.mms.get_mut(&mm)?.space;
+        let space = self.mm.get_mut(mm)?;
         space.vmas.remove(stack.start, stack.end);
         let grown = Vma { start: addr, ..stack };
         space.vmas.insert(grown.clone());
-        self.epoch += 1;
+        self.procfs.changed();
         Some(grown)
     }
 
@@ -396,9 +396,9 @@ impl KernelState {
     /// process's RSS after it, the mapping holding the page, and the
     /// faulting instruction and its symbol where there is one.
     pub fn record(&mut self, mut e: Event, at: Instant) {
-        let mm = match self.loading {
+        let mm = match self.mm.loading {
             Some((pid, mm)) if pid == e.pid => Some(mm),
-            _ => self.procs.get(&e.pid).map(|p| p.mm),
+            _ => self.tasks.proc(e.pid).map(|p| p.mm),
         };
         if let Some(mm) = mm {
             // An exit's process maps nothing any more (a vfork child's
@@ -407,30 +407,30 @@ impl KernelState {
                 e.rss = self.phys.mm_counters(mm).rss();
             }
             if e.origin == Origin::Guest && e.ip == 0 && e.kind != EventKind::Release {
-                e.ip = self.fault_ip.unwrap_or(0);
+                e.ip = self.mm.fault_ip.unwrap_or(0);
             }
             if e.origin == Origin::Guest && e.stack.is_none() && e.kind != EventKind::Release && self.unwind.active() {
                 e.stack = self.fault_stack(mm);
             }
-            if let Some(m) = self.mms.get(&mm) {
+            if let Some(m) = self.mm.get(mm) {
                 if e.mapping == 0 {
-                    e.mapping = m.space.vmas.find(e.gva).map_or(0, |v| v.start);
+                    e.mapping = m.vmas.find(e.gva).map_or(0, |v| v.start);
                 }
                 if e.ip != 0 {
-                    if let Some(vma) = m.space.vmas.find(e.ip) {
+                    if let Some(vma) = m.vmas.find(e.ip) {
                         let data = match &vma.backing {
                             crate::mm::Backing::File { file, .. } => {
                                 self.phys.cache.get(&file.id).map(|c| c.data.clone())
                             }
                             crate::mm::Backing::Anon => None,
                         };
-                        e.symbol = self.symbols.lookup(vma, e.ip, data.as_ref());
+                        e.symbol = self.unwind.symbol(vma, e.ip, data.as_ref());
                     }
                 }
             }
         }
         if e.is_guest_fault() || (e.origin == Origin::Vmm && e.kind.is_fault()) {
-            if let Some(p) = self.procs.get_mut(&e.pid) {
+            if let Some(p) = self.tasks.proc_mut(e.pid) {
                 if e.kind.is_major() {
                     p.rusage.majflt += 1;
                 } else {
@@ -440,28 +440,28 @@ impl KernelState {
         }
         // A fault its vCPU stopped for (one the kernel side saw, with an
         // ip): faultline holds the thread until the vCPU goes back in.
-        if e.is_guest_fault() && self.fault_ip.is_some() {
-            if let Some(t) = self.threads.get_mut(&e.tid) {
+        if e.is_guest_fault() && self.mm.fault_ip.is_some() {
+            if let Some(t) = self.tasks.thread_mut(e.tid) {
                 t.held = Some((e.pid, e.region));
             }
         }
         e.sandbox_rss = self.phys.counters.resident;
         e.swap = self.phys.swap.used() as u64;
-        self.epoch += 1;
+        self.procfs.changed();
         if self.cfg.record {
-            self.recorder.record(e, at);
+            self.report.recorder_mut().record(e, at);
         }
     }
 
     /// Records the pages `pid`'s address space gave back since the last
     /// call, one `release` row each, the RSS going down row by row.
     pub fn record_releases(&mut self, pid: Pid, tid: Tid, at: Instant) {
-        let Some(mm) = self.procs.get(&pid).map(|p| p.mm) else { return };
-        let Some(m) = self.mms.get_mut(&mm) else { return };
-        if m.space.released.is_empty() {
+        let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return };
+        let Some(m) = self.mm.get_mut(mm) else { return };
+        if m.released.is_empty() {
             return;
         }
-        let released = std::mem::take(&mut m.space.released);
+        let released = std::mem::take(&mut m.released);
         let rss = self.phys.mm_counters(mm).rss();
         let n = released.len() as u64;
         for (i, r) in released.into_iter().enumerate() {
@@ -481,14 +481,14 @@ impl KernelState {
         for ev in evicted {
             let (pid, region, va) = match ev.mapping {
                 Some(m) => {
-                    let pid = self.procs.values().find(|p| p.mm == m.mm).map_or(0, |p| p.pid);
-                    let region = self.mms.get(&m.mm).and_then(|mm| mm.space.region_of(m.va));
+                    let pid = self.tasks.procs().find(|p| p.mm == m.mm).map_or(0, |p| p.pid);
+                    let region = self.mm.get(m.mm).and_then(|mm| mm.region_of(m.va));
                     (pid, region, m.va)
                 }
                 None => (0, None, 0),
             };
-            let region =
-                region.unwrap_or_else(|| self.recorder.region("page cache", crate::timeline::RegionKind::File));
+            let region = region
+                .unwrap_or_else(|| self.report.recorder_mut().region("page cache", crate::timeline::RegionKind::File));
             let e = Event {
                 latency_ns: ev.latency_ns,
                 pid,
@@ -516,10 +516,8 @@ impl KernelState {
 
     /// faultline itself cannot go on.
     pub fn stop_on_failure(&mut self, what: String) {
-        if self.stop.is_none() {
-            self.stop = Some(super::super::Stop::Failure(what));
-        }
-        let pids: Vec<Pid> = self.procs.keys().copied().collect();
+        self.report.set_stop(super::super::Stop::Failure(what));
+        let pids: Vec<Pid> = self.tasks.pids();
         for pid in pids {
             self.kill_process(pid, super::super::ExitStatus::Killed(signal::SIGKILL));
         }
@@ -544,8 +542,8 @@ pub fn event_kind(f: Filled) -> Option<EventKind> {
 /// A kernel-style line for a fatal fault: where it happened, and what the
 /// address is.
 pub fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
-    let space = ctx.k.space(ctx.mm());
-    let regions = ctx.k.recorder.regions();
+    let space = ctx.k.mm.space(ctx.mm());
+    let regions = ctx.k.report.recorder().regions();
     let name = |addr: u64| -> String {
         // Byte for byte where the program's section headers say; a page
         // the summary files under one section may hold the end of another.
@@ -601,12 +599,12 @@ pub fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
 impl KernelState {
     /// A fault the program's handler will see: its own timeline row.
     pub fn note_signal(&mut self, pid: Pid, tid: Tid, addr: u64, write: bool, info: &SigInfo, at: Instant) {
-        let Some(mm) = self.procs.get(&pid).map(|p| p.mm) else { return };
+        let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return };
         let region = self
-            .mms
-            .get(&mm)
-            .and_then(|m| m.space.region_of(addr))
-            .unwrap_or_else(|| self.recorder.region("unmapped", crate::timeline::RegionKind::Mmap));
+            .mm
+            .get(mm)
+            .and_then(|m| m.region_of(addr))
+            .unwrap_or_else(|| self.report.recorder_mut().region("unmapped", crate::timeline::RegionKind::Mmap));
         let e = Event {
             latency_ns: at.elapsed().as_nanos() as u64,
             pid,

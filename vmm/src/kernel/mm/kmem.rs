@@ -2,11 +2,11 @@
 //! made for the guest hold pages of its RAM, and past the budget the
 //! allocation fails with Linux's errno instead of growing the host.
 //!
-//! Limits that are counts rather than memory live here too: fs.file-max
-//! (ENFILE), fs.nr_open, and the per-user pipe pages of fs/pipe.c.
+//! The defaults of limits that are counts rather than memory are here
+//! too: fs.file-max (ENFILE, counted in `files`), fs.nr_open and
+//! kernel.threads-max.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Instant;
 
 use super::super::errno::{Errno, ENOMEM};
@@ -33,50 +33,7 @@ pub fn max_threads(pages: u64) -> u64 {
     (pages * crate::arch::PAGE_SIZE / (crate::mm::kmem::THREAD_SIZE * 8)).clamp(20, 0x3fff_ffff)
 }
 
-/// The sandbox's counts of open files (`file-nr`), shared with the charge
-/// each open file holds.
-pub type FileCount = Arc<AtomicU64>;
-
-/// What an open file description holds: its struct file, and its place in
-/// fs.file-nr. Dropped with the description.
-#[derive(Debug)]
-pub struct FileCharge {
-    _kmem: KmemCharge,
-    count: FileCount,
-}
-
-impl Drop for FileCharge {
-    fn drop(&mut self) {
-        self.count.fetch_sub(1, Ordering::Relaxed);
-    }
-}
-
-/// A descriptor's place in the /proc contents descriptors keep
-/// ([`super::super::PROC_KEEP_BYTES`]); given back when dropped.
-#[derive(Debug)]
-pub struct ProcKept {
-    bytes: u64,
-    total: Arc<AtomicU64>,
-}
-
-impl Drop for ProcKept {
-    fn drop(&mut self) {
-        self.total.fetch_sub(self.bytes, Ordering::Relaxed);
-    }
-}
-
 impl KernelState {
-    /// Room for a descriptor to keep `len` bytes of a /proc file, if all
-    /// descriptors together stay within PROC_KEEP_BYTES.
-    pub fn proc_keep(&mut self, len: usize) -> Option<ProcKept> {
-        let len = len as u64;
-        if self.proc_kept.load(Ordering::Relaxed) + len > super::super::PROC_KEEP_BYTES {
-            return None;
-        }
-        self.proc_kept.fetch_add(len, Ordering::Relaxed);
-        Some(ProcKept { bytes: len, total: self.proc_kept.clone() })
-    }
-
     /// **The charging API.** Charges `n` of `obj` to kernel memory and
     /// returns the charge, which gives the memory back when dropped: keep
     /// it inside the object it pays for (an inode's charge in the inode, a
@@ -134,28 +91,6 @@ impl KernelState {
         }
     }
 
-    /// fs.file-max: the most open files the sandbox may hold.
-    pub fn file_max(&self) -> u64 {
-        file_max(self.phys.budget.resident_pages)
-    }
-
-    /// Open files now (fs.file-nr's first field).
-    pub fn nr_files(&self) -> u64 {
-        self.nr_files.load(Ordering::Relaxed)
-    }
-
-    /// alloc_empty_file(): a new open file description's struct file,
-    /// ENFILE once the sandbox holds fs.file-max of them (the guest has no
-    /// CAP_SYS_ADMIN to go past it), ENOMEM past the budget.
-    pub fn charge_file(&mut self) -> Result<FileCharge, Errno> {
-        if self.nr_files() >= self.file_max() {
-            return Err(super::super::errno::ENFILE);
-        }
-        let kmem = self.kmem_charge(Kmem::File, 1)?;
-        self.nr_files.fetch_add(1, Ordering::Relaxed);
-        Ok(FileCharge { _kmem: kmem, count: self.nr_files.clone() })
-    }
-
     /// The kernel memory of a new thread: its task_struct and its kernel
     /// stack (dup_task_struct(); ENOMEM when RAM is out).
     pub fn charge_task(&mut self) -> Result<[KmemCharge; 2], Errno> {
@@ -181,7 +116,7 @@ impl KernelState {
     /// cannot hold them. Objects the layer let go since are given back.
     pub fn charge_layer(&mut self, more: LayerNeed) -> Result<(), Errno> {
         use super::super::files::overlay::{target_bytes, SHORT_SYMLINK_LEN};
-        let u = self.vfs.overlay.usage();
+        let u = self.files.vfs_mut().overlay.usage();
         let inodes = u.inodes.load(Ordering::Relaxed) + more.inodes;
         let (short, long) = match more.target {
             Some(t) if t.len() >= SHORT_SYMLINK_LEN => (0, 1),
@@ -192,7 +127,7 @@ impl KernelState {
         let bytes = (u.bytes.load(Ordering::Relaxed) + short) / 8;
         let pages = u.symlink_pages.load(Ordering::Relaxed) + long;
         let want = [(Kmem::Inode, inodes), (Kmem::Dentry, inodes), (Kmem::Kmalloc(8), bytes), (Kmem::Page, pages)];
-        let mut held = std::mem::take(&mut self.vfs.layer_kmem);
+        let mut held = std::mem::take(&mut self.files.vfs_mut().layer_kmem);
         let mut result = Ok(());
         for (obj, n) in want {
             let at = match held.iter().position(|(o, _)| *o == obj) {
@@ -214,7 +149,7 @@ impl KernelState {
                 charge.shrink(obj);
             }
         }
-        self.vfs.layer_kmem = held;
+        self.files.vfs_mut().layer_kmem = held;
         result
     }
 }

@@ -37,8 +37,8 @@ pub enum Advice {
 pub fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Result<(), Errno> {
     use Advice::*;
     let mm = ctx.mm();
-    let vmas: Vec<Vma> = ctx.k.space(mm).vmas.overlapping(addr, end).cloned().collect();
-    let hole = !ctx.k.space(mm).vmas.covers(addr, end);
+    let vmas: Vec<Vma> = ctx.k.mm.space(mm).vmas.overlapping(addr, end).cloned().collect();
+    let hole = !ctx.k.mm.space(mm).vmas.covers(addr, end);
     for v in &vmas {
         let (s, e) = (v.start.max(addr), v.end.min(end));
         match advice {
@@ -101,7 +101,7 @@ fn drop_pages(ctx: &mut Ctx, v: &Vma, s: u64, e: u64, advice: Advice) -> Result<
 /// pages. Never-touched anonymous memory stays untouched.
 fn will_need(ctx: &mut Ctx, v: &Vma, s: u64, e: u64) {
     let (mm, pid, tid) = (ctx.mm(), ctx.pid, ctx.tid);
-    let frames = ctx.k.space(mm).mapped_frames(s, e);
+    let frames = ctx.k.mm.space(mm).mapped_frames(s, e);
     for (va, gpa) in frames {
         if matches!(ctx.k.phys.frame(gpa).map(|f| f.residency), Some(Residency::Swapped(_))) {
             ctx.k.populate(mm, pid, tid, va, va + PAGE_SIZE, false, Prefault::WillNeed);
@@ -125,7 +125,7 @@ fn will_need(ctx: &mut Ctx, v: &Vma, s: u64, e: u64) {
 /// if clean), as reclaim would.
 fn pageout(ctx: &mut Ctx, s: u64, e: u64) {
     let mm = ctx.mm();
-    let frames = ctx.k.space(mm).mapped_frames(s, e);
+    let frames = ctx.k.mm.space(mm).mapped_frames(s, e);
     let mut evicted = Vec::new();
     for (_, gpa) in frames {
         let only_us = ctx.k.phys.frame(gpa).is_some_and(|f| f.maps.len() == 1 && f.evictable());
@@ -147,7 +147,7 @@ fn punch_hole(ctx: &mut Ctx, v: &Vma, s: u64, e: u64) {
         }
         None => return,
     };
-    ctx.k.vfs.note_cached(file, -(gone.len() as i64));
+    ctx.k.files.vfs_mut().note_cached(file, -(gone.len() as i64));
     for gpa in gone {
         ctx.k.phys.update(gpa, |f| f.cached = false);
         ctx.k.phys.free_if_unused(gpa);

@@ -11,7 +11,7 @@ use crate::mm::Residency;
 /// any of it is unmapped.
 pub fn mincore(ctx: &Ctx, addr: u64, end: u64) -> Result<Vec<u8>, Errno> {
     let k = &ctx.k;
-    let space = k.space(ctx.mm());
+    let space = k.mm.space(ctx.mm());
     if !space.vmas.covers(addr, end) {
         return Err(ENOMEM);
     }

@@ -40,7 +40,7 @@ pub fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
 /// limit with CAP_IPC_LOCK).
 pub fn lock_fits(ctx: &Ctx, extra: u64) -> bool {
     ctx.proc().cred.capable(CAP_IPC_LOCK)
-        || locked_bytes(ctx.k.space(ctx.mm())).saturating_add(extra) <= ctx.proc().limits.cur(RLIMIT_MEMLOCK)
+        || locked_bytes(ctx.k.mm.space(ctx.mm())).saturating_add(extra) <= ctx.proc().limits.cur(RLIMIT_MEMLOCK)
 }
 
 /// The page range mlock and munlock act on: start rounded down, length
@@ -71,12 +71,12 @@ fn lock(ctx: &mut Ctx, addr: u64, len: u64, on_fault: bool) -> SysResult {
         return Ok(0);
     }
     let mm = ctx.mm();
-    let newly = (end - start) - locked_in(ctx.k.space(mm), start, end);
+    let newly = (end - start) - locked_in(ctx.k.mm.space(mm), start, end);
     if !lock_fits(ctx, newly) {
         return Err(ENOMEM);
     }
     // Like mprotect: VMA by VMA up to the first hole, then ENOMEM.
-    let reach = ctx.k.space(mm).vmas.mapped_prefix(start, end);
+    let reach = ctx.k.mm.space(mm).vmas.mapped_prefix(start, end);
     if reach > start {
         lock_range(ctx, start, reach, on_fault);
     }
@@ -85,7 +85,7 @@ fn lock(ctx: &mut Ctx, addr: u64, len: u64, on_fault: bool) -> SysResult {
     }
     // The VMAs stay locked, but populating an inaccessible one fails, and
     // mlock reports it (EFAULT from populate becomes ENOMEM).
-    if !on_fault && ctx.k.space(mm).vmas.overlapping(start, end).any(|v| !v.perms.any()) {
+    if !on_fault && ctx.k.mm.space(mm).vmas.overlapping(start, end).any(|v| !v.perms.any()) {
         return Err(ENOMEM);
     }
     Ok(0)
@@ -107,7 +107,7 @@ pub fn munlock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if end == start {
         return Ok(0);
     }
-    let reach = ctx.k.space(ctx.mm()).vmas.mapped_prefix(start, end);
+    let reach = ctx.k.mm.space(ctx.mm()).vmas.mapped_prefix(start, end);
     if reach > start {
         with_space(ctx, |s, p| s.set_locked(p, start, reach, false, false));
     }
@@ -126,15 +126,15 @@ pub fn mlockall(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let on_fault = flags & MCL_ONFAULT != 0;
     let mm = ctx.mm();
     if flags & MCL_CURRENT != 0 {
-        if ctx.k.space(mm).vmas.total() > ctx.proc().limits.cur(RLIMIT_MEMLOCK) {
+        if ctx.k.mm.space(mm).vmas.total() > ctx.proc().limits.cur(RLIMIT_MEMLOCK) {
             return Err(ENOMEM);
         }
-        let all: Vec<(u64, u64)> = ctx.k.space(mm).vmas.iter().map(|v| (v.start, v.end)).collect();
+        let all: Vec<(u64, u64)> = ctx.k.mm.space(mm).vmas.iter().map(|v| (v.start, v.end)).collect();
         for (s, e) in all {
             lock_range(ctx, s, e, on_fault);
         }
     }
-    let space = ctx.k.space_mut(mm);
+    let space = ctx.k.mm.space_mut(mm);
     space.lock_future = flags & MCL_FUTURE != 0;
     space.lock_future_onfault = space.lock_future && on_fault;
     Ok(0)
@@ -142,11 +142,11 @@ pub fn mlockall(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub fn munlockall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     let mm = ctx.mm();
-    let all: Vec<(u64, u64)> = ctx.k.space(mm).vmas.iter().map(|v| (v.start, v.end)).collect();
+    let all: Vec<(u64, u64)> = ctx.k.mm.space(mm).vmas.iter().map(|v| (v.start, v.end)).collect();
     for (s, e) in all {
         with_space(ctx, |sp, p| sp.set_locked(p, s, e, false, false));
     }
-    let space = ctx.k.space_mut(mm);
+    let space = ctx.k.mm.space_mut(mm);
     space.lock_future = false;
     space.lock_future_onfault = false;
     Ok(0)
@@ -158,11 +158,11 @@ impl KernelState {
     /// doing). `heap` and `mmap` are empty at load; their pages are pinned
     /// as they are mapped. Returns false for an unknown region.
     pub fn pin_region(&mut self, mm: MmId, pid: u32, name: &str) -> bool {
-        if !self.mms.contains_key(&mm) {
+        if !self.mm.contains(mm) {
             return true;
         }
         let mut ranges = Vec::new();
-        let space = self.space_mut(mm);
+        let space = self.mm.space_mut(mm);
         match name {
             "all" => {
                 space.pin_heap = true;
@@ -173,8 +173,8 @@ impl KernelState {
             "mmap" => space.pin_mmap = true,
             "stack" => ranges.extend(space.vmas.iter().filter(|v| v.kind == VmaKind::Stack).map(|v| (v.start, v.end))),
             section => {
-                let Some(id) = self.recorder.regions().find(section) else { return false };
-                let space = self.space(mm);
+                let Some(id) = self.report.recorder().regions().find(section) else { return false };
+                let space = self.mm.space(mm);
                 ranges.extend(space.sections.iter().filter(|s| s.region == id).map(|s| (s.start, s.end)));
                 if ranges.is_empty() {
                     return false;
@@ -184,7 +184,7 @@ impl KernelState {
         for (s, e) in ranges {
             // Pinning more than fits kills the process (the OOM killer
             // finds nothing else), and its address space goes with it.
-            if !self.mms.contains_key(&mm) {
+            if !self.mm.contains(mm) {
                 break;
             }
             self.pin_host(mm, pid, s, e);

@@ -85,7 +85,7 @@ pub struct MmapOpts {
 
 /// vm.max_map_count: no more mappings past it (do_mmap checks it first).
 pub fn check_map_count(ctx: &Ctx) -> Result<(), Errno> {
-    if ctx.k.space(ctx.mm()).vmas.count() > ctx.k.cfg.max_map_count {
+    if ctx.k.mm.space(ctx.mm()).vmas.count() > ctx.k.cfg.max_map_count {
         return Err(ENOMEM);
     }
     Ok(())
@@ -98,7 +98,7 @@ pub fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
     let mm = ctx.mm();
     let start = place(ctx, &o)?;
     let (lock_future, lock_onfault, pin_mmap) = {
-        let s = ctx.k.space(mm);
+        let s = ctx.k.mm.space(mm);
         (s.lock_future, s.lock_future_onfault, s.pin_mmap)
     };
     let locked = o.locked || lock_future;
@@ -113,7 +113,7 @@ pub fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
     // writing, or sealed against it, may never become writable.
     let may_write = !shared || o.file.as_ref().is_none_or(|f| f.writable && !f.write_sealed);
     let o = MmapOpts { file: source, map_type: if shared { MapType::Shared } else { MapType::Private }, ..o };
-    check_as(ctx, new_bytes(ctx.k.space(mm), start, start + o.len))?;
+    check_as(ctx, new_bytes(ctx.k.mm.space(mm), start, start + o.len))?;
     charge(ctx, &o, shared)?;
     if shared && o.perms.write && o.file.as_ref().is_some_and(|f| f.write_sealed) {
         return Err(EPERM);
@@ -134,7 +134,7 @@ pub fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
     if pin_mmap {
         ctx.k.pin_host(mm, pid, start, end);
     }
-    let s = ctx.k.space_mut(mm);
+    let s = ctx.k.mm.space_mut(mm);
     s.peak_size = s.peak_size.max(s.vmas.total());
     Ok(start)
 }
@@ -186,7 +186,7 @@ fn check_type(o: &MmapOpts) -> Result<(bool, Option<MappedFile>), Errno> {
 /// (MAP_FIXED and MAP_FIXED_NOREPLACE), at the hint if it is free, or in
 /// the highest gap below mmap_base that fits.
 fn place(ctx: &Ctx, o: &MmapOpts) -> Result<u64, Errno> {
-    let space = ctx.k.space(ctx.mm());
+    let space = ctx.k.mm.space(ctx.mm());
     let len = o.len;
     if len > USER_TOP - MMAP_MIN_ADDR {
         return Err(ENOMEM);
@@ -245,7 +245,7 @@ fn vma_of(ctx: &mut Ctx, o: MmapOpts, shared: bool, start: u64, locked: bool, on
         Some(Mappable::File { file, data }) => {
             let name = file.path.rsplit('/').next().unwrap_or(&file.path).to_string();
             ctx.k.phys.cache.entry(file.id).or_insert_with(|| CachedFile { data, pages: Default::default() });
-            let region = ctx.k.recorder.region(&name, RegionKind::File);
+            let region = ctx.k.report.recorder_mut().region(&name, RegionKind::File);
             (Backing::File { file, pgoff: o.pgoff }, VmaKind::File, region)
         }
         _ if shared => (shmem(ctx, o.len), VmaKind::Anon, mmap_region(ctx)),
@@ -265,12 +265,12 @@ fn vma_of(ctx: &mut Ctx, o: MmapOpts, shared: bool, start: u64, locked: bool, on
 }
 
 fn mmap_region(ctx: &mut Ctx) -> RegionId {
-    ctx.k.recorder.region("mmap", RegionKind::Mmap)
+    ctx.k.report.recorder_mut().region("mmap", RegionKind::Mmap)
 }
 
 /// MAP_SHARED|MAP_ANONYMOUS: a shmem file of its own, in the page cache.
 fn shmem(ctx: &mut Ctx, len: u64) -> Backing {
-    let id = ctx.k.vfs.new_id();
+    let id = ctx.k.files.vfs_mut().new_id();
     let data: Arc<dyn FileData> = Arc::new(Shmem::new(len));
     ctx.k.phys.cache.insert(id, CachedFile { data, pages: Default::default() });
     let file = FileRef { id, path: "/dev/zero (deleted)".into(), dev: 1, ino: id.0 };
@@ -281,7 +281,7 @@ fn shmem(ctx: &mut Ctx, len: u64) -> Backing {
 pub fn munmap(ctx: &mut Ctx, addr: u64, len: u64) -> Result<(), Errno> {
     // Splitting VMAs may exceed vm.max_map_count.
     let mm = ctx.mm();
-    let s = ctx.k.space(mm);
+    let s = ctx.k.mm.space(mm);
     if s.vmas.splits_at(addr, addr + len) == 2 && s.vmas.count() >= ctx.k.cfg.max_map_count {
         return Err(ENOMEM);
     }

@@ -13,7 +13,7 @@ pub fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bo
     let mm = ctx.mm();
     let mut start = start;
     if growsdown {
-        match ctx.k.space(mm).vmas.find(start) {
+        match ctx.k.mm.space(mm).vmas.find(start) {
             Some(v) if v.growsdown => start = v.start,
             Some(_) => return Err(EINVAL),
             None => return Err(ENOMEM),
@@ -21,10 +21,10 @@ pub fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bo
     }
     // Making a private file mapping writable needs no write access to the
     // file; a shared one does (VM_MAYWRITE).
-    if perms.write && ctx.k.space(mm).vmas.overlapping(start, end).any(|v| !v.may_write) {
+    if perms.write && ctx.k.mm.space(mm).vmas.overlapping(start, end).any(|v| !v.may_write) {
         return Err(EACCES);
     }
-    let reach = ctx.k.space(mm).vmas.mapped_prefix(start, end);
+    let reach = ctx.k.mm.space(mm).vmas.mapped_prefix(start, end);
     if reach > start {
         charge(ctx, start, reach, perms)?;
         with_space(ctx, |s, p| s.protect(p, start, reach, perms));
@@ -32,6 +32,7 @@ pub fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bo
         // mprotect_fixup does for VM_LOCKED.
         let locked: Vec<(u64, u64)> = ctx
             .k
+            .mm
             .space(mm)
             .vmas
             .overlapping(start, reach)
@@ -59,6 +60,7 @@ fn charge(ctx: &mut Ctx, start: u64, end: u64, perms: Perms) -> Result<(), Errno
     let mm = ctx.mm();
     let parts: Vec<(u64, u64, bool)> = ctx
         .k
+        .mm
         .space(mm)
         .vmas
         .overlapping(start, end)

@@ -28,7 +28,7 @@ pub fn mremap(ctx: &mut Ctx, o: MremapOpts) -> Result<u64, Errno> {
     let MremapOpts { old, old_len, new_len, dontunmap, .. } = o;
     let mm = ctx.mm();
     let old_end = old + old_len;
-    let vma = ctx.k.space(mm).vmas.find(old).cloned().ok_or(EFAULT)?;
+    let vma = ctx.k.mm.space(mm).vmas.find(old).cloned().ok_or(EFAULT)?;
     if old_end > vma.end {
         return Err(EFAULT);
     }
@@ -55,7 +55,7 @@ pub fn mremap(ctx: &mut Ctx, o: MremapOpts) -> Result<u64, Errno> {
     if !dontunmap
         && old_end == vma.end
         && old_end.checked_add(grow).is_some_and(|e| e <= USER_TOP)
-        && ctx.k.space(mm).vmas.is_free(old_end, old_end + grow)
+        && ctx.k.mm.space(mm).vmas.is_free(old_end, old_end + grow)
     {
         grow_vma(ctx, &vma, old_end, old_end, old_end + grow);
         return Ok(old);
@@ -63,7 +63,7 @@ pub fn mremap(ctx: &mut Ctx, o: MremapOpts) -> Result<u64, Errno> {
     if !o.may_move {
         return Err(ENOMEM);
     }
-    let s = ctx.k.space(mm);
+    let s = ctx.k.mm.space(mm);
     let to = s.vmas.gap_top_down(new_len, MMAP_MIN_ADDR, s.mmap_base, STACK_GUARD_GAP).ok_or(ENOMEM)?;
     with_space(ctx, |s, p| s.move_range(p, old, old_len, to)).map_err(|_| ENOMEM)?;
     if dontunmap {

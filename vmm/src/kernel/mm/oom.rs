@@ -22,13 +22,13 @@ impl KernelState {
 
     /// oom_badness(): `None` for a process that may not be killed.
     pub fn oom_badness(&self, pid: Pid) -> Option<i64> {
-        let p = self.procs.get(&pid)?;
+        let p = self.tasks.proc(pid)?;
         if p.is_zombie() || p.oom_score_adj == OOM_SCORE_ADJ_MIN || p.group_exit.is_some() {
             return None;
         }
-        let mm = self.mms.get(&p.mm)?;
+        let mm = self.mm.get(p.mm)?;
         let c = self.phys.mm_counters(p.mm);
-        let points = (c.rss() + c.swap + mm.space.table_pages()) as i64;
+        let points = (c.rss() + c.swap + mm.table_pages()) as i64;
         // `adj *= totalpages / 1000`: the division first, as Linux rounds.
         let adj = p.oom_score_adj as i64 * (self.oom_total_pages() / 1000) as i64;
         Some(points + adj)
@@ -47,22 +47,22 @@ impl KernelState {
     /// Memory ran out while `pid` (thread `tid`) needed page `va`: kill the
     /// process with the highest badness, unless one is still dying.
     pub fn out_of_memory(&mut self, pid: Pid, tid: Tid, va: u64, at: Instant) {
-        if let Some(v) = self.oom_dying {
-            if self.procs.get(&v).is_some_and(|p| !p.is_zombie()) {
+        if let Some(v) = self.mm.oom_dying {
+            if self.tasks.proc(v).is_some_and(|p| !p.is_zombie()) {
                 return;
             }
-            self.oom_dying = None;
+            self.mm.oom_dying = None;
         }
         let victim = self
-            .procs
-            .keys()
-            .filter_map(|&p| self.oom_badness(p).map(|b| (b, p)))
+            .tasks
+            .procs()
+            .filter_map(|p| self.oom_badness(p.pid).map(|b| (b, p.pid)))
             .max_by_key(|&(b, p)| (b, std::cmp::Reverse(p)))
             .map(|(_, p)| p)
             .unwrap_or(pid);
-        let Some(v) = self.procs.get(&victim) else { return };
+        let Some(v) = self.tasks.proc(victim) else { return };
         let c = self.phys.mm_counters(v.mm);
-        let space = &self.mms[&v.mm].space;
+        let space = self.mm.space(v.mm);
         let line = format!(
             "Out of memory: Killed process {} ({}) total-vm:{}kB, anon-rss:{}kB, file-rss:{}kB, shmem-rss:{}kB, \
              UID:{} pgtables:{}kB oom_score_adj:{}",
@@ -79,46 +79,18 @@ impl KernelState {
         let region = space.region_of(va).unwrap_or(crate::timeline::RegionId(0));
         let mm = v.mm;
         self.diag(&line);
-        self.reports.push(line);
+        self.report.add_report(line);
         let e = Event { pid: victim, tid, ..Event::new(EventKind::OomKill, Access::None, Origin::Vmm, region, va, 0) };
         self.record(e, at);
-        self.oom_kills += 1;
-        self.oom_dying = Some(victim);
+        self.mm.oom_kills += 1;
+        self.mm.oom_dying = Some(victim);
         // Every process sharing the victim's memory goes with it.
-        let sharers: Vec<Pid> = self.procs.values().filter(|p| p.mm == mm && !p.is_zombie()).map(|p| p.pid).collect();
+        let sharers: Vec<Pid> = self.tasks.procs().filter(|p| p.mm == mm && !p.is_zombie()).map(|p| p.pid).collect();
         for p in sharers {
-            if let Some(pp) = self.procs.get_mut(&p) {
+            if let Some(pp) = self.tasks.proc_mut(p) {
                 pp.oom_killed = true;
             }
             self.kill_process(p, ExitStatus::Killed(SIGKILL));
         }
-    }
-
-    /// `--status`: a line on memory after reclaim, at most once a second.
-    pub fn reclaim_status(&mut self) {
-        let Some(out) = self.cfg.status.clone() else { return };
-        let now = Instant::now();
-        if self.last_status.is_some_and(|t| now.duration_since(t).as_secs_f64() < 1.0) {
-            return;
-        }
-        self.last_status = Some(now);
-        let c = self.phys.counters;
-        let i = self.mem_info();
-        // The biggest process, by what /proc/PID/status would say.
-        let top = self
-            .procs
-            .iter()
-            .filter(|(_, p)| p.state == super::super::process::ProcState::Running)
-            .map(|(&pid, p)| (self.mem_status(pid), pid, p.comm.clone()))
-            .max_by_key(|(s, pid, _)| (s.vm_rss + s.vm_swap, std::cmp::Reverse(*pid)));
-        let top = top.map_or(String::new(), |(s, pid, comm)| {
-            format!("; {}[{pid}] VmRSS {} kB, VmSwap {} kB", crate::text::tame(&comm), s.vm_rss, s.vm_swap)
-        });
-        let line = format!(
-            "faultline: reclaim: evicted {} pages so far ({} to swap), {} swapped in; MemTotal {} kB, MemFree {} kB, \
-             SwapTotal {} kB, SwapFree {} kB, Mlocked {} kB{top}\n",
-            c.evictions, c.swap_outs, c.swap_ins, i.mem_total, i.mem_free, i.swap_total, i.swap_free, i.mlocked,
-        );
-        let _ = out.write_all(line.as_bytes());
     }
 }

@@ -18,7 +18,7 @@ pub fn new_bytes(space: &AddressSpace, start: u64, end: u64) -> u64 {
 /// RLIMIT_AS: the caller's address space may grow by `extra` bytes.
 pub fn check_as(ctx: &Ctx, extra: u64) -> Result<(), Errno> {
     let limit = ctx.proc().limits.cur(RLIMIT_AS);
-    if ctx.k.space(ctx.mm()).vmas.total().saturating_add(extra) > limit {
+    if ctx.k.mm.space(ctx.mm()).vmas.total().saturating_add(extra) > limit {
         return Err(ENOMEM);
     }
     Ok(())
@@ -50,7 +50,7 @@ impl KernelState {
                 // reserve is kept back, and a process may not take the
                 // user reserve's last total_vm/32. The new pages count
                 // already, and the sum must stay below what is allowed.
-                let total_vm = self.mms.get(&mm).map_or(0, |m| m.space.vmas.total() / PAGE_SIZE);
+                let total_vm = self.mm.get(mm).map_or(0, |m| m.vmas.total() / PAGE_SIZE);
                 let allowed = self
                     .commit_limit()
                     .saturating_sub(self.admin_reserve_pages())

@@ -103,7 +103,7 @@ impl KernelState {
                 err = Some(Errno(e.raw_os_error().unwrap_or(libc::EIO)));
                 break;
             } else {
-                self.io.bytes_out += len as u64;
+                self.files.count_bytes_out(len as u64);
             }
             done += len;
             if off + len as u64 > data.size() {
@@ -119,7 +119,7 @@ impl KernelState {
 
     /// Pages the sandbox's files hold in the page cache.
     pub fn layer_pages(&self) -> u64 {
-        self.vfs.layer_pages()
+        self.files.vfs().layer_pages()
     }
 
     /// Zeroes what lies beyond byte `from` in its page, if cached: bytes a
@@ -157,9 +157,10 @@ impl KernelState {
     /// Takes pages `first..` of file `id` out of every mapping (private
     /// copies too, as truncate_pagecache does) and out of the cache.
     pub fn drop_pages_from(&mut self, id: FileId, first: u64) {
-        let mms: Vec<_> = self.mms.keys().copied().collect();
+        let mms: Vec<_> = self.mm.ids();
         for mm in mms {
             let ranges: Vec<(u64, u64)> = self
+                .mm
                 .space(mm)
                 .vmas
                 .iter()
@@ -173,7 +174,7 @@ impl KernelState {
                 })
                 .collect();
             let k = &mut *self;
-            let space = &mut k.mms.get_mut(&mm).expect("live mm").space;
+            let space = k.mm.space_mut(mm);
             for (s, e) in ranges {
                 space.zap(&mut k.phys, s, e);
             }
@@ -185,18 +186,19 @@ impl KernelState {
             }
             None => Vec::new(),
         };
-        self.vfs.note_cached(id, -(gone.len() as i64));
+        self.files.vfs_mut().note_cached(id, -(gone.len() as i64));
         for gpa in gone {
             self.phys.update(gpa, |f| f.cached = false);
             self.phys.free_if_unused(gpa);
         }
         self.phys.flush_stale();
-        self.epoch += 1;
+        self.procfs.changed();
     }
 
     /// The files `mm` maps.
     pub fn mapped_files(&self, mm: crate::mm::MmId) -> Vec<FileId> {
         let mut v: Vec<FileId> = self
+            .mm
             .space(mm)
             .vmas
             .iter()
@@ -214,21 +216,21 @@ impl KernelState {
     /// or maps any more (unlinked, closed and unmapped), as the last
     /// iput of a tmpfs inode does.
     pub fn release_if_orphan(&mut self, id: FileId) {
-        if !self.vfs.is_orphan(id) {
+        if !self.files.vfs().is_orphan(id) {
             return;
         }
-        let open = self.procs.values().any(|p| {
+        let open = self.tasks.procs().any(|p| {
             p.files.iter().any(|(_, fd)| matches!(&fd.file.kind, super::super::files::FileKind::File(n) if n.id == id))
         });
         let mapped = self
-            .mms
-            .values()
-            .any(|m| m.space.vmas.iter().any(|v| matches!(&v.backing, Backing::File { file, .. } if file.id == id)));
+            .mm
+            .spaces()
+            .any(|m| m.vmas.iter().any(|v| matches!(&v.backing, Backing::File { file, .. } if file.id == id)));
         if open || mapped {
             return;
         }
         self.drop_pages_from(id, 0);
         self.phys.cache.remove(&id);
-        self.vfs.forget_mem(id);
+        self.files.vfs_mut().forget_mem(id);
     }
 }

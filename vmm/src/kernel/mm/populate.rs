@@ -23,10 +23,10 @@ impl KernelState {
         let mut va = start;
         while va < end {
             // Populating may end in the OOM killer taking this very process.
-            if !self.mms.contains_key(&mm) {
+            if !self.mm.contains(mm) {
                 return false;
             }
-            let Some(vma) = self.space(mm).vmas.find(va).cloned() else {
+            let Some(vma) = self.mm.space(mm).vmas.find(va).cloned() else {
                 ok = false;
                 va += PAGE_SIZE;
                 continue;
@@ -54,10 +54,10 @@ impl KernelState {
     #[allow(clippy::too_many_arguments)]
     fn populate_page(&mut self, mm: MmId, pid: u32, tid: u32, va: u64, want: Want, why: Prefault, at: Instant) -> bool {
         for _ in 0..3 {
-            if !self.mms.contains_key(&mm) {
+            if !self.mm.contains(mm) {
                 return false;
             }
-            let pte = self.space(mm).pte(va);
+            let pte = self.mm.space(mm).pte(va);
             if !pte.present() || (want == Want::Write && !pte.writable()) {
                 match self.handle_fault_as(mm, pid, tid, va, want, Some(why), at) {
                     Outcome::Done => continue,
@@ -75,7 +75,7 @@ impl KernelState {
             self.note_evictions(&evicted, at);
             return match r {
                 Ok(_) => {
-                    let region = self.space(mm).region_of(va).unwrap_or(crate::timeline::RegionId(0));
+                    let region = self.mm.space(mm).region_of(va).unwrap_or(crate::timeline::RegionId(0));
                     let e = Event {
                         latency_ns: at.elapsed().as_nanos() as u64,
                         pid,
@@ -107,9 +107,9 @@ impl KernelState {
         why: Option<Prefault>,
         at: Instant,
     ) -> Outcome {
-        self.prefault_label = why;
+        self.mm.prefault = why;
         let r = self.handle_fault(mm, pid, tid, va, want, Origin::Guest, at);
-        self.prefault_label = None;
+        self.mm.prefault = None;
         r
     }
 
@@ -117,8 +117,8 @@ impl KernelState {
     /// evicted whatever the program locks or unlocks.
     pub fn pin_host(&mut self, mm: MmId, pid: u32, start: u64, end: u64) {
         self.populate(mm, pid, pid, start, end, false, Prefault::Pin);
-        let Some(m) = self.mms.get(&mm) else { return };
-        let frames = m.space.mapped_frames(start, end);
+        let Some(m) = self.mm.get(mm) else { return };
+        let frames = m.mapped_frames(start, end);
         for (_, gpa) in frames {
             self.phys.update(gpa, |f| f.pinned = true);
         }

@@ -50,8 +50,8 @@ impl Usage {
 
 fn usage(k: &KernelState, mm: crate::mm::MmId, v: &Vma) -> Usage {
     let mut u = Usage::default();
-    let Some(m) = k.mms.get(&mm) else { return u };
-    m.space.for_each_mapped(v.start, v.end, |_, leaf| {
+    let Some(m) = k.mm.get(mm) else { return u };
+    m.for_each_mapped(v.start, v.end, |_, leaf| {
         let Some(f) = k.phys.frame(leaf.pte.frame()) else { return };
         match f.residency {
             Residency::Resident => {}
@@ -152,9 +152,9 @@ fn vm_flags(v: &Vma) -> String {
 
 /// /proc/PID/smaps.
 pub fn smaps(k: &KernelState, p: &super::super::Process) -> String {
-    let Some(m) = k.mms.get(&p.mm) else { return String::new() };
+    let Some(m) = k.mm.get(p.mm) else { return String::new() };
     let mut out = String::new();
-    for v in m.space.vmas.iter() {
+    for v in m.vmas.iter() {
         smaps_record(k, p, v, &mut out);
     }
     out
@@ -175,10 +175,10 @@ pub fn smaps_record(k: &KernelState, p: &super::super::Process, v: &Vma, out: &m
 
 /// /proc/PID/smaps_rollup: the sums, under one `[rollup]` line.
 pub fn smaps_rollup(k: &KernelState, p: &super::super::Process) -> String {
-    let Some(m) = k.mms.get(&p.mm) else { return String::new() };
+    let Some(m) = k.mm.get(p.mm) else { return String::new() };
     let mut total = Usage::default();
     let (mut lo, mut hi) = (u64::MAX, 0);
-    for v in m.space.vmas.iter() {
+    for v in m.vmas.iter() {
         total.add(&usage(k, p.mm, v));
         lo = lo.min(v.start);
         hi = hi.max(v.end);
@@ -197,7 +197,7 @@ pub fn smaps_rollup(k: &KernelState, p: &super::super::Process) -> String {
 pub fn vmstat(k: &KernelState) -> String {
     let c = k.phys.counters;
     let (mut minflt, mut majflt) = (0, 0);
-    for p in k.procs.values() {
+    for p in k.tasks.procs() {
         minflt += p.rusage.minflt + p.children_rusage.minflt;
         majflt += p.rusage.majflt + p.children_rusage.majflt;
     }
@@ -223,7 +223,7 @@ pub fn vmstat(k: &KernelState) -> String {
         ("pgmajfault", majflt),
         ("pgsteal_direct", c.evictions),
         ("pgscan_direct", c.evictions),
-        ("oom_kill", k.oom_kills),
+        ("oom_kill", k.mm.oom_kills()),
     ] {
         let _ = writeln!(out, "{name} {v}");
     }
@@ -258,8 +258,8 @@ const PM_PRESENT: u64 = 1 << 63;
 pub fn pagemap_entries(k: &KernelState, p: &super::super::Process, vpn: u64, n: u64) -> Vec<u8> {
     let last = PM_TASK_SIZE / PAGE_SIZE;
     let end = vpn.saturating_add(n).min(last);
-    let Some(m) = k.mms.get(&p.mm).filter(|_| vpn < end) else { return Vec::new() };
-    let space = &m.space;
+    let Some(m) = k.mm.get(p.mm).filter(|_| vpn < end) else { return Vec::new() };
+    let space = m;
     let mut out = Vec::with_capacity(((end - vpn) * PM_ENTRY_BYTES) as usize);
     let mut page = vpn;
     while page < end {

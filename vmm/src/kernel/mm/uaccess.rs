@@ -26,13 +26,13 @@ impl KernelState {
     /// for the VMM to `want` it: mapped with the right permission, and
     /// resident.
     fn user_frame(&mut self, mm: MmId, pid: Pid, tid: Tid, va: u64, want: Want) -> Result<u64, Errno> {
-        if va >= USER_TOP || !self.mms.contains_key(&mm) {
+        if va >= USER_TOP || !self.mm.contains(mm) {
             return Err(EFAULT);
         }
         let page = va & !(PAGE_SIZE - 1);
         let at = Instant::now();
         for _ in 0..3 {
-            let pte = self.space(mm).pte(page);
+            let pte = self.mm.space(mm).pte(page);
             let ok = pte.user_accessible() && (want != Want::Write || pte.writable());
             if !ok {
                 match self.handle_fault(mm, pid, tid, page, want, Origin::Vmm, at) {
@@ -54,7 +54,7 @@ impl KernelState {
                 match filled {
                     Ok(f) => {
                         if let Some(kind) = super::fault::event_kind(f) {
-                            let region = self.space(mm).region_of(page).unwrap_or(crate::timeline::RegionId(0));
+                            let region = self.mm.space(mm).region_of(page).unwrap_or(crate::timeline::RegionId(0));
                             let access = if want == Want::Write { Access::Write } else { Access::Read };
                             let e = Event {
                                 latency_ns: at.elapsed().as_nanos() as u64,
@@ -74,7 +74,7 @@ impl KernelState {
             }
             if want == Want::Write {
                 self.phys.update(gpa, |f| f.dirty = true);
-                self.space(mm).mark_soft_dirty(page);
+                self.mm.space(mm).mark_soft_dirty(page);
             }
             return Ok(gpa);
         }
@@ -84,7 +84,7 @@ impl KernelState {
     /// Copies user memory of `pid` at `addr` into `buf`. Stops with EFAULT
     /// at the first page the program may not read.
     pub fn copy_from_user(&mut self, pid: Pid, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
-        let mm = self.procs.get(&pid).ok_or(EFAULT)?.mm;
+        let mm = self.tasks.proc(pid).ok_or(EFAULT)?.mm;
         self.copy_from_mm(mm, pid, tid, addr, buf)
     }
 
@@ -92,7 +92,7 @@ impl KernelState {
     /// at the first page the program may not write (what went before stays
     /// written, as on Linux).
     pub fn copy_to_user(&mut self, pid: Pid, tid: Tid, addr: u64, buf: &[u8]) -> Result<(), Errno> {
-        let mm = self.procs.get(&pid).ok_or(EFAULT)?.mm;
+        let mm = self.tasks.proc(pid).ok_or(EFAULT)?.mm;
         self.copy_to_mm(mm, pid, tid, addr, buf)
     }
 
@@ -133,8 +133,8 @@ impl KernelState {
     /// Bytes from `addr` the program may read, up to `n`, without faulting
     /// anything in (for short writes at a bad page).
     pub fn readable_prefix(&self, pid: Pid, addr: u64, n: u64) -> u64 {
-        let Some(mm) = self.procs.get(&pid).map(|p| p.mm) else { return 0 };
-        let space = self.space(mm);
+        let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return 0 };
+        let space = self.mm.space(mm);
         let mut good = 0u64;
         while good < n {
             let Some(a) = addr.checked_add(good) else { break };

@@ -33,7 +33,7 @@ impl FaultSink for KernelSink {
             }
         }
         k.check_host();
-        if matches!(k.stop, Some(super::super::Stop::Failure(_))) {
+        if matches!(k.report.stop(), Some(super::super::Stop::Failure(_))) {
             // The supervisor looks now, not when the last thread is gone.
             self.kernel.done.notify_all();
         }
@@ -66,7 +66,7 @@ impl KernelState {
             return Ok(true);
         };
         // Whose fault: a vCPU thread's (the guest's), or the VMM's own.
-        let who = self.host_threads.get(&f.thread).and_then(|t| self.threads.get(t)).map(|t| (t.pid, t.tid, t.killed));
+        let who = self.tasks.by_host(f.thread).map(|t| (t.pid, t.tid, t.killed));
         if let Some((_, _, true)) = who {
             // It is being killed: let it go, nothing to record.
             backing.wake(page, PAGE_SIZE)?;
@@ -95,7 +95,7 @@ impl KernelState {
                 if let Some(kind) = kind {
                     let region = self.record_frame_event(gpa, pid, tid, f.write, kind, who.is_some(), at);
                     if who.is_some() && kind.is_fault() && self.cfg.record {
-                        self.recorder.add_held(pid, region, held.as_nanos() as u64);
+                        self.report.recorder_mut().add_held(pid, region, held.as_nanos() as u64);
                     }
                 }
                 Ok(true)
@@ -120,7 +120,7 @@ impl KernelState {
     /// Frame `gpa`'s mapping in `pid`'s address space (or its first).
     fn mapping_of(&self, gpa: u64, pid: u32) -> Option<(crate::mm::MmId, u64)> {
         let f = self.phys.frame(gpa)?;
-        let mm = self.procs.get(&pid).map(|p| p.mm);
+        let mm = self.tasks.proc(pid).map(|p| p.mm);
         let m = f.maps.iter().find(|m| Some(m.mm) == mm).or(f.maps.first())?;
         Some((m.mm, m.va))
     }
@@ -137,8 +137,8 @@ impl KernelState {
         at: Instant,
     ) -> RegionId {
         let (region, va) = match self.mapping_of(gpa, pid) {
-            Some((mm, va)) => (self.mms.get(&mm).and_then(|m| m.space.region_of(va)).unwrap_or(RegionId(0)), va),
-            None => (self.recorder.region("page cache", crate::timeline::RegionKind::File), 0),
+            Some((mm, va)) => (self.mm.get(mm).and_then(|m| m.region_of(va)).unwrap_or(RegionId(0)), va),
+            None => (self.report.recorder_mut().region("page cache", crate::timeline::RegionKind::File), 0),
         };
         let e = Event {
             latency_ns: at.elapsed().as_nanos() as u64,
@@ -155,50 +155,5 @@ impl KernelState {
         };
         self.record(e, at);
         region
-    }
-
-    /// A /proc file's contents now. Reads of the same file at the same state
-    /// share one copy, however many descriptors ask.
-    pub fn proc_contents(&mut self, _pid: u32, path: &str) -> Option<Arc<[u8]>> {
-        if let Some((epoch, c)) = self.proc_cache.get(path) {
-            if *epoch == self.epoch {
-                return Some(c.clone());
-            }
-        }
-        let comps: Vec<String> = path.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect();
-        match super::super::procfs::lookup(self, 0, &comps) {
-            Ok(super::super::procfs::ProcNode::File(b)) => {
-                let a: Arc<[u8]> = b.into();
-                let held: usize = self.proc_cache.values().map(|(_, c)| c.len()).sum();
-                if self.proc_cache.len() >= 64 || held + a.len() > super::super::PROC_CACHE_BYTES {
-                    self.proc_cache.clear();
-                }
-                self.proc_cache.insert(path.to_owned(), (self.epoch, a.clone()));
-                Some(a)
-            }
-            _ => None,
-        }
-    }
-}
-
-impl Kernel {
-    /// Fires the interval timers that are due (SIGALRM); returns when the
-    /// next one is due.
-    pub fn fire_timers(&self) -> Option<Instant> {
-        let mut k = self.lock();
-        let now = Instant::now();
-        let due: Vec<u32> = k
-            .procs
-            .values()
-            .filter(|p| !p.is_zombie() && p.itimer_real.is_some_and(|(at, _)| at <= now))
-            .map(|p| p.pid)
-            .collect();
-        for pid in due {
-            let p = k.procs.get_mut(&pid).expect("just found");
-            let (_, every) = p.itimer_real.expect("due");
-            p.itimer_real = if every.is_zero() { None } else { Some((now + every, every)) };
-            k.send_process_signal(pid, super::super::signal::SigInfo::kernel(super::super::signal::SIGALRM));
-        }
-        k.procs.values().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min()
     }
 }

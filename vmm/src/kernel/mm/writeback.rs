@@ -12,13 +12,13 @@ use crate::mm::{MmId, Residency};
 /// back; MS_INVALIDATE may not touch locked memory.
 pub fn msync(ctx: &mut Ctx, addr: u64, end: u64, sync: bool, invalidate: bool) -> Result<(), Errno> {
     let mm = ctx.mm();
-    if invalidate && ctx.k.space(mm).vmas.overlapping(addr, end).any(|v| v.locked) {
+    if invalidate && ctx.k.mm.space(mm).vmas.overlapping(addr, end).any(|v| v.locked) {
         return Err(EBUSY);
     }
     if sync {
         ctx.k.writeback_range(mm, addr, end);
     }
-    if !ctx.k.space(mm).vmas.covers(addr, end) {
+    if !ctx.k.mm.space(mm).vmas.covers(addr, end) {
         return Err(ENOMEM);
     }
     Ok(())
@@ -29,7 +29,7 @@ impl KernelState {
     /// back to their files.
     pub fn writeback_range(&mut self, mm: MmId, start: u64, end: u64) {
         let frames: Vec<u64> = {
-            let space = self.space(mm);
+            let space = self.mm.space(mm);
             space
                 .vmas
                 .overlapping(start, end)
@@ -65,7 +65,7 @@ impl KernelState {
         let n = data.size().saturating_sub(off).min(PAGE_SIZE) as usize;
         let mut buf = vec![0u8; n];
         if self.phys.read(gpa, 0, &mut buf) && data.write_at(off, &buf).is_ok() {
-            self.io.bytes_out += n as u64;
+            self.files.count_bytes_out(n as u64);
             self.phys.update(gpa, |f| f.dirty = false);
         }
     }

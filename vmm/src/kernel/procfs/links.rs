@@ -28,10 +28,10 @@ impl ProcLinks for Links<'_> {
             [t, _, rest @ ..] if t == "task" => rest,
             rest => rest,
         };
-        let p = self.k.procs.get(&pid)?;
+        let p = self.k.tasks.proc(pid)?;
         match rest {
             [cwd] if cwd == "cwd" => Some(p.cwd.clone()),
-            [root] if root == "root" => Some(self.k.vfs.root().clone()),
+            [root] if root == "root" => Some(self.k.files.vfs().root().clone()),
             [fd, n] if fd == "fd" => match &p.files.get(n.parse().ok()?)?.file.kind {
                 FileKind::File(f) => Some(Lookup { path: f.path.clone(), node: f.node.clone() }),
                 FileKind::Dir(d) => Some(d.at.clone()),

@@ -9,13 +9,13 @@ use crate::mm::{Backing, Vma, VmaKind};
 
 /// The name /proc/PID/maps shows for a VMA.
 fn vma_name(k: &KernelState, p: &Process, v: &Vma) -> String {
-    let space = &k.mms[&p.mm].space;
+    let space = k.mm.space(p.mm);
     if let Some(n) = &v.anon_name {
         return if n.starts_with('[') { n.to_string() } else { format!("[anon:{n}]") };
     }
     match (&v.backing, v.kind) {
         // d_path() of an unlinked file.
-        (Backing::File { file, .. }, _) if k.vfs.is_orphan(file.id) && !file.path.ends_with(" (deleted)") => {
+        (Backing::File { file, .. }, _) if k.files.vfs().is_orphan(file.id) && !file.path.ends_with(" (deleted)") => {
             format!("{} (deleted)", file.path)
         }
         (Backing::File { file, .. }, _) => file.path.to_string(),
@@ -36,8 +36,8 @@ const GATE_LINE: &str = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0
 /// the name column starts at byte 73), and the vsyscall page.
 pub fn maps(k: &KernelState, p: &Process) -> String {
     let mut out = String::new();
-    let Some(mm) = k.mms.get(&p.mm) else { return out };
-    for v in mm.space.vmas.iter() {
+    let Some(mm) = k.mm.get(p.mm) else { return out };
+    for v in mm.vmas.iter() {
         map_line(k, p, v, &mut out);
     }
     out.push_str(GATE_LINE);
@@ -97,8 +97,8 @@ const SEQ_GATE: u64 = u64::MAX - 1;
 /// returns the index of the next one; `None` at the end (or if the process
 /// is gone: its file then reads empty).
 pub fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, out: &mut Vec<u8>) -> Option<u64> {
-    let p = k.procs.get(&pid)?;
-    let space = &k.mms.get(&p.mm)?.space;
+    let p = k.tasks.proc(pid)?;
+    let space = k.mm.get(p.mm)?;
     let mut s = String::new();
     let next = match space.vmas.find_from(index).filter(|_| index < SEQ_GATE) {
         Some(v) => {

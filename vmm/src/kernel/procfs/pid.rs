@@ -85,8 +85,8 @@ fn fd_target(f: &OpenFile) -> String {
 
 /// /proc/PID/environ: the environment block as it is in memory now.
 fn environ(k: &KernelState, p: &Process) -> Vec<u8> {
-    match k.mms.get(&p.mm) {
-        Some(m) => read_mem(k, p, m.space.env.0, m.space.env.1),
+    match k.mm.get(p.mm) {
+        Some(m) => read_mem(k, p, m.env.0, m.env.1),
         None => Vec::new(),
     }
 }
@@ -95,10 +95,10 @@ fn read_mem(k: &KernelState, p: &Process, a: u64, b: u64) -> Vec<u8> {
     // Reading another process's memory here would need its pages in: only
     // what is resident is shown (a snapshot); argv/envp always are.
     let mut out = Vec::new();
-    let Some(m) = k.mms.get(&p.mm) else { return out };
+    let Some(m) = k.mm.get(p.mm) else { return out };
     let mut at = a;
     while at < b {
-        let pte = m.space.pte(at);
+        let pte = m.pte(at);
         let n = (PAGE_SIZE - at % PAGE_SIZE).min(b - at) as usize;
         let resident =
             pte.mapped() && k.phys.frame(pte.frame()).is_some_and(|f| f.residency == crate::mm::Residency::Resident);

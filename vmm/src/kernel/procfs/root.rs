@@ -21,37 +21,39 @@ pub(super) static ROOT: Dir = Dir {
         file("vmstat", |at| vmstat(at.k).into_bytes()),
         file("uptime", uptime),
         file("version", |_| format!("Linux version {RELEASE} (faultline) #1 SMP\n").into_bytes()),
-        file("loadavg", |at| format!("0.00 0.00 0.00 1/{} {}\n", at.k.threads.len(), at.k.procs.len()).into_bytes()),
+        file("loadavg", |at| {
+            format!("0.00 0.00 0.00 1/{} {}\n", at.k.tasks.task_count(), at.k.tasks.process_count()).into_bytes()
+        }),
         file("mounts", mounts),
         file("filesystems", |_| b"nodev\tproc\nnodev\ttmpfs\n\text4\n".to_vec()),
         file("buddyinfo", |at| buddyinfo(at.k).into_bytes()),
         file("zoneinfo", |at| zoneinfo(at.k).into_bytes()),
         dir("sys", &SYS),
     ]],
-    numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.procs.keys().copied().collect(), open: process }),
+    numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.tasks.pids(), open: process }),
 };
 
 /// /proc/PID.
 fn process(at: At<'_>, pid: u32) -> Result<Found<'_>, Errno> {
-    let p = at.k.procs.get(&pid).ok_or(ENOENT)?;
+    let p = at.k.tasks.proc(pid).ok_or(ENOENT)?;
     Ok(Found::Dir(&PROCESS, At { proc: Some(p), ..at }))
 }
 
 /// /proc/thread-self: the caller's first thread.
 fn thread_self(at: &At) -> String {
-    let tid = at.k.procs.get(&at.caller).and_then(|p| p.threads.first().copied()).unwrap_or(at.caller);
+    let tid = at.k.tasks.proc(at.caller).and_then(|p| p.threads.first().copied()).unwrap_or(at.caller);
     format!("{}/task/{tid}", at.caller)
 }
 
 fn uptime(at: &At) -> Vec<u8> {
-    let t = at.k.started.elapsed().as_secs_f64();
+    let t = at.k.booted.elapsed().as_secs_f64();
     format!("{t:.2} {:.2}\n", t * 2.0).into_bytes()
 }
 
 /// The root (an overlay), /proc, and each bind.
 fn mounts(at: &At) -> Vec<u8> {
     let mut m = String::from("overlay / overlay rw,relatime 0 0\nproc /proc proc rw 0 0\n");
-    for b in at.k.vfs.binds() {
+    for b in at.k.files.vfs().binds() {
         let _ = writeln!(m, "/dev/root {} ext4 {} 0 0", b.guest, if b.rw { "rw" } else { "ro" });
     }
     m.into_bytes()

@@ -15,7 +15,7 @@ pub(crate) fn state_of(k: &KernelState, p: &Process) -> char {
     if p.is_zombie() {
         return 'Z';
     }
-    let t = k.threads.get(&p.pid).filter(|t| !t.exited).or_else(|| p.threads.first().and_then(|t| k.threads.get(t)));
+    let t = k.tasks.thread(p.pid).filter(|t| !t.exited).or_else(|| p.threads.first().and_then(|t| k.tasks.thread(*t)));
     if t.is_some_and(|t| t.sleeping) {
         'S'
     } else {
@@ -101,7 +101,7 @@ fn status_memory(k: &KernelState, p: &Process, s: &mut String) {
 /// (task_cap()) and the rest.
 fn status_signals(k: &KernelState, p: &Process, s: &mut String) {
     let c = &p.cred;
-    let t0 = p.threads.first().and_then(|t| k.threads.get(t));
+    let t0 = p.threads.first().and_then(|t| k.tasks.thread(*t));
     let (blk, pnd) = t0.map_or((0, 0), |t| (t.sigmask, t.pending.set));
     let (mut ign, mut cgt) = (0u64, 0u64);
     for sig in 1..=signal::NSIG {
@@ -136,13 +136,12 @@ fn status_signals(k: &KernelState, p: &Process, s: &mut String) {
 pub(super) fn stat(k: &KernelState, p: &Process) -> String {
     let state = state_of(k, p);
     let ticks = |ns: u64| ns / 10_000_000;
-    let (vsize, rss, start_stack) = match k.mms.get(&p.mm) {
-        Some(m) if !p.is_zombie() => (m.space.vmas.total(), k.phys.mm_counters(p.mm).rss(), m.space.start_stack),
+    let (vsize, rss, start_stack) = match k.mm.get(p.mm) {
+        Some(m) if !p.is_zombie() => (m.vmas.total(), k.phys.mm_counters(p.mm).rss(), m.start_stack),
         _ => (0, 0, 0),
     };
-    let (arg, env, brk_start) =
-        k.mms.get(&p.mm).map_or(((0, 0), (0, 0), 0), |m| (m.space.arg, m.space.env, m.space.brk_start));
-    let start = p.started.saturating_duration_since(k.started).as_nanos() as u64;
+    let (arg, env, brk_start) = k.mm.get(p.mm).map_or(((0, 0), (0, 0), 0), |m| (m.arg, m.env, m.brk_start));
+    let start = p.started.saturating_duration_since(k.booted).as_nanos() as u64;
     let exit = match p.state {
         ProcState::Zombie(s) => s.wait_status(),
         ProcState::Running => 0,
@@ -180,12 +179,12 @@ pub(super) fn stat(k: &KernelState, p: &Process) -> String {
 }
 
 pub(super) fn statm(k: &KernelState, p: &Process) -> String {
-    let Some(m) = k.mms.get(&p.mm) else { return "0 0 0 0 0 0 0\n".into() };
+    let Some(m) = k.mm.get(p.mm) else { return "0 0 0 0 0 0 0\n".into() };
     let c = k.phys.mm_counters(p.mm);
-    let data: u64 = m.space.vmas.iter().filter(|v| v.perms.write && !v.shared).map(|v| v.len() / PAGE_SIZE).sum();
+    let data: u64 = m.vmas.iter().filter(|v| v.perms.write && !v.shared).map(|v| v.len() / PAGE_SIZE).sum();
     let text: u64 =
-        m.space.vmas.iter().filter(|v| v.perms.exec && v.kind == VmaKind::Image).map(|v| v.len() / PAGE_SIZE).sum();
-    format!("{} {} {} {} 0 {} 0\n", m.space.vmas.total() / PAGE_SIZE, c.rss(), c.file + c.shmem, text, data)
+        m.vmas.iter().filter(|v| v.perms.exec && v.kind == VmaKind::Image).map(|v| v.len() / PAGE_SIZE).sum();
+    format!("{} {} {} {} 0 {} 0\n", m.vmas.total() / PAGE_SIZE, c.rss(), c.file + c.shmem, text, data)
 }
 
 pub(super) fn limits(p: &Process) -> String {

@@ -13,7 +13,7 @@ static FS: Dir = Dir {
     fixed: &[&[
         file("file-max", |at| number(at.k.file_max())),
         // Allocated, free (always 0 since 2.6), maximum.
-        file("file-nr", |at| format!("{}\t0\t{}\n", at.k.nr_files(), at.k.file_max()).into_bytes()),
+        file("file-nr", |at| format!("{}\t0\t{}\n", at.k.files.nr_files(), at.k.file_max()).into_bytes()),
         file("nr_open", |_| number(NR_OPEN)),
         file("pipe-max-size", |_| number(pipe::PIPE_MAX_SIZE)),
         file("pipe-user-pages-hard", |_| number(pipe::PIPE_USER_PAGES_HARD)),

@@ -57,7 +57,7 @@ fn set_mode(ctx: &mut Ctx, l: Lookup, mode: u64) -> SysResult {
     if !cred.in_group(m.gid) && !cred.capable(CAP_FSETID) {
         mode &= !S_ISGID;
     }
-    ctx.k.vfs.set_attr(last_name(&l.path), &l.node, |m| m.mode = (m.mode & !0o7777) | mode)?;
+    ctx.k.files.vfs_mut().set_attr(last_name(&l.path), &l.node, |m| m.mode = (m.mode & !0o7777) | mode)?;
     Ok(0)
 }
 
@@ -108,7 +108,7 @@ fn set_owner(ctx: &mut Ctx, l: &Lookup, uid: u32, gid: u32) -> SysResult {
         return Ok(0);
     }
     let (new_uid, new_gid) = (if uid == keep { m.uid } else { uid }, if gid == keep { m.gid } else { gid });
-    ctx.k.vfs.set_attr(last_name(&l.path), &l.node, |m| {
+    ctx.k.files.vfs_mut().set_attr(last_name(&l.path), &l.node, |m| {
         if !m.is_dir() && (uid != keep || gid != keep) {
             m.mode &= !S_ISUID;
             if m.mode & 0o010 != 0 {
@@ -178,7 +178,7 @@ fn set_times(ctx: &mut Ctx, l: Lookup, times: Option<[(i64, i64); 2]>) -> SysRes
         _ => t,
     };
     let t = times.unwrap_or([(0, UTIME_NOW), (0, UTIME_NOW)]);
-    ctx.k.vfs.set_attr(last_name(&l.path), &l.node, |m| {
+    ctx.k.files.vfs_mut().set_attr(last_name(&l.path), &l.node, |m| {
         m.atime = pick(t[0], m.atime);
         m.mtime = pick(t[1], m.mtime);
     })?;

@@ -13,7 +13,7 @@ use super::super::task::Ctx;
 
 fn with_cred(ctx: &mut Ctx, f: impl FnOnce(&mut Cred) -> Result<(), Errno>) -> SysResult {
     f(&mut ctx.proc_mut().cred)?;
-    ctx.k.epoch += 1;
+    ctx.k.procfs.changed();
     Ok(0)
 }
 
@@ -65,13 +65,13 @@ pub fn setresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 /// setfsuid and setfsgid return the old id, never an error.
 pub fn setfsuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let old = ctx.proc_mut().cred.setfsuid(id(a[0]));
-    ctx.k.epoch += 1;
+    ctx.k.procfs.changed();
     Ok(old as i64)
 }
 
 pub fn setfsgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let old = ctx.proc_mut().cred.setfsgid(id(a[0]));
-    ctx.k.epoch += 1;
+    ctx.k.procfs.changed();
     Ok(old as i64)
 }
 
@@ -150,7 +150,7 @@ pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let pid = if pid == 0 { ctx.pid } else { pid as Pid };
-    let c = &ctx.k.procs.get(&pid).ok_or(ESRCH)?.cred;
+    let c = &ctx.k.tasks.proc(pid).ok_or(ESRCH)?.cred;
     let (e, p, i) = (c.cap_effective, c.cap_permitted, c.cap_inheritable);
     if a[1] == 0 {
         return Ok(0);

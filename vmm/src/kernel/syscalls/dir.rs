@@ -51,7 +51,7 @@ fn dir_entries(ctx: &Ctx, d: &DirHandle) -> Vec<(String, u8, u64)> {
     let mut v = vec![(".".to_string(), DT_DIR, d.meta.ino), ("..".to_string(), DT_DIR, 2)];
     match &d.at.node {
         Node::Host { .. } | Node::Mem(_) => {
-            let mut listed = ctx.k.vfs.list(&d.at);
+            let mut listed = ctx.k.files.vfs().list(&d.at);
             // The host's /dev, /proc, /sys and /run stay out of sight at
             // the root: faultline's own stand in for them.
             if d.at.path == "/" {

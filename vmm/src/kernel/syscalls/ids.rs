@@ -23,12 +23,12 @@ pub(super) fn getpgrp(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 
 pub(super) fn getpgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let pid = if a[0] == 0 { ctx.pid } else { a[0] as Pid };
-    ctx.k.procs.get(&pid).map(|p| p.pgid as i64).ok_or(ESRCH)
+    ctx.k.tasks.proc(pid).map(|p| p.pgid as i64).ok_or(ESRCH)
 }
 
 pub(super) fn getsid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let pid = if a[0] == 0 { ctx.pid } else { a[0] as Pid };
-    ctx.k.procs.get(&pid).map(|p| p.sid as i64).ok_or(ESRCH)
+    ctx.k.tasks.proc(pid).map(|p| p.sid as i64).ok_or(ESRCH)
 }
 
 /// setpgid(2), with its rules: the caller or a child of it, in the
@@ -42,7 +42,7 @@ pub(super) fn setpgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let pgid = if a[1] == 0 { pid } else { a[1] as Pid };
     let me = ctx.pid;
     let sid = ctx.proc().sid;
-    let p = ctx.k.procs.get(&pid).ok_or(ESRCH)?;
+    let p = ctx.k.tasks.proc(pid).ok_or(ESRCH)?;
     if pid != me && p.ppid != me {
         return Err(ESRCH);
     }
@@ -56,16 +56,16 @@ pub(super) fn setpgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if p.sid == pid {
         return Err(EPERM);
     }
-    if pgid != pid && !ctx.k.procs.values().any(|q| q.pgid == pgid && q.sid == sid) {
+    if pgid != pid && !ctx.k.tasks.procs().any(|q| q.pgid == pgid && q.sid == sid) {
         return Err(EPERM);
     }
-    ctx.k.procs.get_mut(&pid).expect("just found").pgid = pgid;
+    ctx.k.tasks.proc_mut(pid).expect("just found").pgid = pgid;
     Ok(0)
 }
 
 pub(super) fn setsid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     let pid = ctx.pid;
-    if ctx.k.procs.values().any(|p| p.pgid == pid) {
+    if ctx.k.tasks.procs().any(|p| p.pgid == pid) {
         return Err(EPERM);
     }
     let p = ctx.proc_mut();

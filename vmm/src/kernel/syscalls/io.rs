@@ -112,7 +112,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             if v < 0 && !ctx.proc().cred.capable(super::super::cred::CAP_SYS_RESOURCE) {
                 return Err(EACCES);
             }
-            let p = ctx.k.procs.get_mut(&target).ok_or(ESRCH)?;
+            let p = ctx.k.tasks.proc_mut(target).ok_or(ESRCH)?;
             p.oom_score_adj = v;
             Ok(count as i64)
         }
@@ -140,11 +140,11 @@ fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
         return Err(EINVAL);
     }
     let k = &mut *ctx.k;
-    let mm = k.procs.get(&pid).ok_or(ESRCH)?.mm;
+    let mm = k.tasks.proc(pid).ok_or(ESRCH)?.mm;
     if what == 5 {
         k.phys.reset_hiwater(mm);
-    } else if let Some(m) = k.mms.get_mut(&mm) {
-        m.space.clear_refs(&mut k.phys, what);
+    } else if let Some(m) = k.mm.get_mut(mm) {
+        m.clear_refs(&mut k.phys, what);
     }
     Ok(count as i64)
 }
@@ -253,13 +253,13 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             }
             out
         }
-        FileKind::Proc { path, pid, contents, .. } => {
+        FileKind::Proc { path, contents, .. } => {
             let at = pos.unwrap_or(*file.pos.lock());
             // Like seq_file: made afresh when a read starts at offset 0.
             let held = if at == 0 { None } else { contents.lock().clone() };
             let c = match held {
                 Some(c) => c,
-                None => ctx.k.proc_contents(*pid, path).unwrap_or_default(),
+                None => ctx.k.proc_contents(path).unwrap_or_default(),
             };
             // A descriptor keeps only a small file: a guest with a thousand
             // descriptors on a large /proc/self/maps must not make faultline
@@ -268,7 +268,7 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             // as seq_file generates again from the offset.
             // And all descriptors together keep at most PROC_KEEP_BYTES:
             // past that, a descriptor is as for a large file.
-            let kept = (c.len() <= super::super::PROC_KEEP_PER_FD).then(|| ctx.k.proc_keep(c.len())).flatten();
+            let kept = (c.len() <= super::super::procfs::PROC_KEEP_PER_FD).then(|| ctx.k.proc_keep(c.len())).flatten();
             *contents.lock() = kept.is_some().then(|| c.clone());
             file.kmem.lock().kept = kept;
             let start = (at as usize).min(c.len());
@@ -310,7 +310,7 @@ fn read_pagemap(ctx: &mut Ctx, file: &Arc<OpenFile>, pid: u32, buf: u64, count: 
     while done < count {
         let vpn = (at / PM_ENTRY_BYTES).saturating_add(done / PM_ENTRY_BYTES);
         let n = ((count - done) / PM_ENTRY_BYTES).min(CHUNK / PM_ENTRY_BYTES);
-        let chunk = match ctx.k.procs.get(&pid) {
+        let chunk = match ctx.k.tasks.proc(pid) {
             Some(p) => pagemap_entries(&ctx.k, p, vpn, n),
             None => Vec::new(),
         };
@@ -477,9 +477,9 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         // seq_lseek: from the start or from here, nothing else.
         FileKind::Proc { seq: Some(_), .. } if whence > SEEK_CUR => return Err(EINVAL),
         FileKind::Proc { seq: Some(_), .. } => 0,
-        FileKind::Proc { contents, path, pid, .. } => {
+        FileKind::Proc { contents, path, .. } => {
             let held = contents.lock().clone();
-            held.or_else(|| ctx.k.proc_contents(*pid, path)).map_or(0, |c| c.len() as i64)
+            held.or_else(|| ctx.k.proc_contents(path)).map_or(0, |c| c.len() as i64)
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => 0,
         _ => return Err(ESPIPE),

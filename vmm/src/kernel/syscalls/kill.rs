@@ -21,18 +21,19 @@ pub(super) fn kill(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         p if p > 0 => vec![p as Pid],
         0 => {
             let g = ctx.proc().pgid;
-            ctx.k.procs.values().filter(|p| p.pgid == g).map(|p| p.pid).collect()
+            ctx.k.tasks.procs().filter(|p| p.pgid == g).map(|p| p.pid).collect()
         }
-        -1 => ctx.k.procs.keys().copied().filter(|&p| p != 1 && p != me).collect(),
-        p => ctx.k.procs.values().filter(|q| q.pgid == (-p) as Pid).map(|q| q.pid).collect(),
+        -1 => ctx.k.tasks.pids().into_iter().filter(|&p| p != 1 && p != me).collect(),
+        p => ctx.k.tasks.procs().filter(|q| q.pgid == (-p) as Pid).map(|q| q.pid).collect(),
     };
-    let targets: Vec<Pid> = targets.into_iter().filter(|p| ctx.k.procs.contains_key(p)).collect();
+    let targets: Vec<Pid> = targets.into_iter().filter(|p| ctx.k.tasks.proc(*p).is_some()).collect();
     if targets.is_empty() {
         return Err(ESRCH);
     }
     // check_kill_permission(): a group send succeeds if any member takes it.
     let cred = ctx.proc().cred.clone();
-    let allowed: Vec<Pid> = targets.into_iter().filter(|t| cred.may_signal(&ctx.k.procs[t].cred)).collect();
+    let allowed: Vec<Pid> =
+        targets.into_iter().filter(|t| cred.may_signal(&ctx.k.tasks.proc(*t).expect("live process").cred)).collect();
     if allowed.is_empty() {
         return Err(EPERM);
     }
@@ -51,13 +52,13 @@ fn thread_kill(ctx: &mut Ctx, tgid: Option<Pid>, tid: i32, sig: u64) -> SysResul
         return Err(EINVAL);
     }
     let tid = tid as u32;
-    let t = ctx.k.threads.get(&tid).filter(|t| !t.exited).ok_or(ESRCH)?;
+    let t = ctx.k.tasks.thread(tid).filter(|t| !t.exited).ok_or(ESRCH)?;
     if tgid.is_some_and(|g| g != t.pid) {
         return Err(ESRCH);
     }
     let target = t.pid;
     let cred = ctx.proc().cred.clone();
-    if !ctx.k.procs.get(&target).is_some_and(|p| cred.may_signal(&p.cred)) {
+    if !ctx.k.tasks.proc(target).is_some_and(|p| cred.may_signal(&p.cred)) {
         return Err(EPERM);
     }
     if sig == 0 {

@@ -7,18 +7,18 @@ use super::super::task::Ctx;
 pub fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, resource, new, old) = (a[0] as u32, a[1], a[2], a[3]);
     let target = if pid == 0 { ctx.pid } else { pid };
-    if !ctx.k.procs.contains_key(&target) {
+    if ctx.k.tasks.proc(target).is_none() {
         return Err(ESRCH);
     }
     let r = usize::try_from(resource).ok().filter(|&r| r < RLIM_NLIMITS).ok_or(EINVAL)?;
     let new: Option<Rlimit> = if new != 0 { Some(ctx.read_struct(new)?) } else { None };
     if old != 0 {
-        let cur = ctx.k.procs[&target].limits.get(r);
+        let cur = ctx.k.tasks.proc(target).expect("live process").limits.get(r);
         ctx.write_struct(old, &cur)?;
     }
     if let Some(n) = new {
         let privileged = ctx.proc().cred.capable(super::super::cred::CAP_SYS_RESOURCE);
-        ctx.k.procs.get_mut(&target).expect("checked").limits.set(r, n, privileged)?;
+        ctx.k.tasks.proc_mut(target).expect("checked").limits.set(r, n, privileged)?;
     }
     Ok(0)
 }

@@ -23,13 +23,13 @@ pub(super) fn memfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mode = if flags & MFD_NOEXEC_SEAL != 0 { 0o666 } else { 0o777 };
     ctx.k.charge_layer(LayerNeed { inodes: 1, target: None })?;
     let cred = cred(ctx);
-    let i = ctx.k.vfs.unnamed(mode, &cred)?;
+    let i = ctx.k.files.vfs_mut().unnamed(mode, &cred)?;
     *i.seals.lock() = if flags & (MFD_ALLOW_SEALING | MFD_NOEXEC_SEAL) != 0 { 0 } else { F_SEAL_SEAL };
     if flags & MFD_NOEXEC_SEAL != 0 {
         *i.seals.lock() |= F_SEAL_EXEC;
     }
     let path = format!("/memfd:{name} (deleted)");
-    let node = ctx.k.vfs.open_mem(&path, &i).ok_or(EINVAL)?;
+    let node = ctx.k.files.vfs_mut().open_mem(&path, &i).ok_or(EINVAL)?;
     let f = OpenFile::new(FileKind::File(node), O_RDWR | O_LARGEFILE, path);
     install(ctx, f, flags & MFD_CLOEXEC != 0)
 }
@@ -51,8 +51,8 @@ pub(super) fn seals(ctx: &mut Ctx, f: &Arc<OpenFile>, add: Option<u32>) -> SysRe
     // F_SEAL_WRITE with a writable shared mapping of it is EBUSY.
     if add & F_SEAL_WRITE != 0 {
         let id = n.id;
-        let mapped = ctx.k.mms.values().any(|m| {
-            m.space.vmas.iter().any(|v| {
+        let mapped = ctx.k.mm.spaces().any(|m| {
+            m.vmas.iter().any(|v| {
                 v.shared
                     && v.may_write
                     && v.perms.write

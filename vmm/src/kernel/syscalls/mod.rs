@@ -523,7 +523,7 @@ pub static TABLE: &[Syscall] = &[
 /// Reads and writes that cannot sleep: files, /proc, /dev and the
 /// sandbox's output; not pipes, nor a stdin that is the host's.
 fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
-    let Some(p) = k.procs.get(&pid) else { return false };
+    let Some(p) = k.tasks.proc(pid) else { return false };
     let Ok(fd) = i32::try_from(a[0] as i64) else { return false };
     p.files.get(fd).is_some_and(|f| match &f.file.kind {
         FileKind::Input(i) => !matches!(i, Input::Inherit),
@@ -600,7 +600,7 @@ impl Ctx<'_> {
                 // Numbers Linux has no syscall for are reported once, all
                 // together: a guest trying every number must not grow the
                 // set, or stderr, without bound.
-                if self.k.unsupported.insert(entry.map_or(u64::MAX, |_| nr)) {
+                if self.k.report.first_unsupported(entry.map_or(u64::MAX, |_| nr)) {
                     let name = entry.map_or_else(
                         || format!("syscall {nr} (and any other number without a syscall)"),
                         |e| format!("{} ({nr})", e.name),
@@ -620,7 +620,7 @@ impl Ctx<'_> {
             Err(e) => e.ret(),
         };
         if let Some(log) = &self.k.cfg.calls {
-            let start_ns = start.saturating_duration_since(self.k.recorder.start()).as_nanos() as u64;
+            let start_ns = start.saturating_duration_since(self.k.report.recorder().start()).as_nanos() as u64;
             let record = super::strace::CallRecord {
                 pid: self.pid,
                 tid: self.tid,
@@ -635,7 +635,7 @@ impl Ctx<'_> {
             self.regs.rax = ret as u64;
         }
         if !entry.is_some_and(|e| e.quiet) {
-            self.k.epoch += 1;
+            self.k.procfs.changed();
         }
         if let Some(st) = self.k.cfg.strace.clone() {
             let e = entry.unwrap_or(&UNKNOWN);
@@ -661,7 +661,7 @@ impl Ctx<'_> {
                     let mut line =
                         super::strace::line(&self.k, self.pid, self.tid, e, name_args, shown, st.times.then_some(took));
                     if shown.is_none() {
-                        if let Some(s) = self.k.procs.get(&self.pid).and_then(|p| p.group_exit) {
+                        if let Some(s) = self.k.tasks.proc(self.pid).and_then(|p| p.group_exit) {
                             line.push_str(&match s {
                                 super::ExitStatus::Exited(c) => format!("\n+++ exited with {c} +++"),
                                 super::ExitStatus::Killed(sig) => {

@@ -26,7 +26,7 @@ pub(super) fn read_path(ctx: &mut Ctx, addr: u64) -> Result<String, Errno> {
 /// the directory `dirfd` holds (itself, not its name looked up again).
 pub(super) fn base_dir(ctx: &Ctx, dirfd: i32, path: &str) -> Result<Lookup, Errno> {
     if path.starts_with('/') {
-        return Ok(ctx.k.vfs.root().clone());
+        return Ok(ctx.k.files.vfs().root().clone());
     }
     if dirfd == AT_FDCWD {
         return Ok(ctx.proc().cwd.clone());
@@ -42,7 +42,7 @@ pub(super) fn base_dir(ctx: &Ctx, dirfd: i32, path: &str) -> Result<Lookup, Errn
 pub(super) fn lookup(ctx: &mut Ctx, dirfd: i32, path: &str, follow: bool) -> Result<Lookup, Errno> {
     let base = base_dir(ctx, dirfd, path)?;
     let links = Links { k: &ctx.k, pid: ctx.pid };
-    ctx.k.vfs.resolve(&base, path, follow, &links, &ctx.k.procs[&ctx.pid].cred)
+    ctx.k.files.vfs().resolve(&base, path, follow, &links, &ctx.proc().cred)
 }
 
 /// The caller's credentials.
@@ -100,7 +100,7 @@ pub(super) fn named(ctx: &mut Ctx, dirfd: i32, path: &str) -> Result<Named, Errn
 pub(super) fn existing(ctx: &mut Ctx, n: &Named, follow: bool) -> Result<Lookup, Errno> {
     let name = if n.name.is_empty() { "." } else { &n.name };
     let links = Links { k: &ctx.k, pid: ctx.pid };
-    ctx.k.vfs.resolve(&n.dir, name, follow, &links, &ctx.k.procs[&ctx.pid].cred)
+    ctx.k.files.vfs().resolve(&n.dir, name, follow, &links, &ctx.proc().cred)
 }
 
 /// may_create(): the directory takes new names from the caller.
@@ -144,7 +144,7 @@ fn do_mkdir(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64) -> SysResult {
     may_create(&n.dir.node, &cred)?;
     layer_room(ctx, &n.dir.node, None)?;
     let mode = mode as u32 & 0o1777 & !ctx.proc().umask;
-    ctx.k.vfs.make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
+    ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
     Ok(0)
 }
 
@@ -179,13 +179,13 @@ fn do_rmdir(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
         return Err(ENOTDIR);
     }
     may_delete(&n.dir.node, &l.node, &cred(ctx))?;
-    if ctx.k.vfs.is_mount_point(&l.path) {
+    if ctx.k.files.vfs().is_mount_point(&l.path) {
         return Err(EBUSY);
     }
-    if ctx.k.vfs.has_entries(&l) {
+    if ctx.k.files.vfs().has_entries(&l) {
         return Err(ENOTEMPTY);
     }
-    ctx.k.vfs.remove(&n.dir, &n.name, &l.node)?;
+    ctx.k.files.vfs_mut().remove(&n.dir, &n.name, &l.node)?;
     Ok(0)
 }
 
@@ -202,10 +202,10 @@ fn do_unlink(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
         return Err(EISDIR);
     }
     may_delete(&n.dir.node, &l.node, &cred(ctx))?;
-    if ctx.k.vfs.is_mount_point(&l.path) {
+    if ctx.k.files.vfs().is_mount_point(&l.path) {
         return Err(EBUSY);
     }
-    ctx.k.vfs.remove(&n.dir, &n.name, &l.node)?;
+    ctx.k.files.vfs_mut().remove(&n.dir, &n.name, &l.node)?;
     release(ctx, &l.node);
     Ok(0)
 }
@@ -267,7 +267,7 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
         Some(l) => may_delete(&nn.dir.node, &l.node, &cred)?,
         None => may_create(&nn.dir.node, &cred)?,
     }
-    let vfs = &ctx.k.vfs;
+    let vfs = ctx.k.files.vfs();
     if vfs.is_mount_point(&ol.path) || nl.as_ref().is_some_and(|l| vfs.is_mount_point(&l.path)) {
         return Err(EBUSY);
     }
@@ -276,7 +276,7 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
         if is_within(&nl.path, &ol.path) || is_within(&ol.path, &nl.path) {
             return Err(EINVAL);
         }
-        ctx.k.vfs.exchange(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, &nl.node)?;
+        ctx.k.files.vfs_mut().exchange(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, &nl.node)?;
         return Ok(0);
     }
     // A directory into itself.
@@ -295,12 +295,12 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
         match (ol.node.is_dir(), l.node.is_dir()) {
             (true, false) => return Err(ENOTDIR),
             (false, true) => return Err(EISDIR),
-            (true, true) if ctx.k.vfs.has_entries(l) => return Err(ENOTEMPTY),
+            (true, true) if ctx.k.files.vfs().has_entries(l) => return Err(ENOTEMPTY),
             _ => {}
         }
     }
     let replaced = nl.as_ref().map(|l| l.node.clone());
-    ctx.k.vfs.rename(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, replaced.as_ref())?;
+    ctx.k.files.vfs_mut().rename(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, replaced.as_ref())?;
     if let Some(r) = &replaced {
         release(ctx, r);
     }
@@ -357,7 +357,7 @@ fn do_link(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64) 
     if !cred.owns(m.uid) && (!m.is_reg() || cred.permission(m.mode, m.uid, m.gid, MAY_READ | MAY_WRITE).is_err()) {
         return Err(EPERM);
     }
-    ctx.k.vfs.link(last_name(&ol.path), &ol.node, &nn.dir, &nn.name)?;
+    ctx.k.files.vfs_mut().link(last_name(&ol.path), &ol.node, &nn.dir, &nn.name)?;
     Ok(0)
 }
 
@@ -385,7 +385,7 @@ fn do_symlink(ctx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult {
     let cred = cred(ctx);
     may_create(&n.dir.node, &cred)?;
     layer_room(ctx, &n.dir.node, Some(&t))?;
-    ctx.k.vfs.make_node(&n.dir, &n.name, S_IFLNK, 0o777, &t, &cred)?;
+    ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFLNK, 0o777, &t, &cred)?;
     Ok(0)
 }
 

@@ -104,7 +104,7 @@ fn open_kind(ctx: &mut Ctx, l: &Lookup, flags: u32, created: bool, cred: &Cred) 
             if !created {
                 may_open(&i.stat(), flags, cred)?;
             }
-            FileKind::File(ctx.k.vfs.open_mem(&l.path, i).ok_or(EISDIR)?)
+            FileKind::File(ctx.k.files.vfs_mut().open_mem(&l.path, i).ok_or(EISDIR)?)
         }
         Node::Synthetic { .. } => return Err(ENXIO),
         Node::Device(d) => {
@@ -149,12 +149,12 @@ fn open_host(
     let path = &l.path;
     let node = match layer {
         Layer::Overlay if write => {
-            let i = ctx.k.vfs.copy_up(last_name(path), &l.node)?;
-            ctx.k.vfs.open_mem(path, &i).ok_or(EISDIR)?
+            let i = ctx.k.files.vfs_mut().copy_up(last_name(path), &l.node)?;
+            ctx.k.files.vfs_mut().open_mem(path, &i).ok_or(EISDIR)?
         }
         _ => {
             let rw = layer == Layer::ReadWrite;
-            ctx.k.vfs.open_host(path, &l.node, rw)?
+            ctx.k.files.vfs_mut().open_host(path, &l.node, rw)?
         }
     };
     Ok(FileKind::File(node))
@@ -297,7 +297,7 @@ pub(super) fn open_create(
             may_create(&n.dir.node, &cred)?;
             layer_room(ctx, &n.dir.node, None)?;
             let mode = apply_umask(ctx, mode);
-            let node = ctx.k.vfs.make_node(&n.dir, &n.name, S_IFREG, mode, "", &cred)?;
+            let node = ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFREG, mode, "", &cred)?;
             Ok((Lookup { path: n.path, node }, true))
         }
         Err(e) => Err(e),
@@ -320,10 +320,10 @@ pub(super) fn open_tmpfile(ctx: &mut Ctx, dirfd: i32, path: &str, flags: u32, mo
     may_create(&l.node, &cred)?;
     layer_room(ctx, &l.node, None)?;
     let mode = apply_umask(ctx, mode);
-    let i = ctx.k.vfs.unnamed(mode, &cred)?;
+    let i = ctx.k.files.vfs_mut().unnamed(mode, &cred)?;
     let ino = i.stat().ino;
     let name = format!("{}/#{ino} (deleted)", l.path.trim_end_matches('/'));
-    let node = ctx.k.vfs.open_mem(&name, &i).ok_or(EINVAL)?;
+    let node = ctx.k.files.vfs_mut().open_mem(&name, &i).ok_or(EINVAL)?;
     let f = OpenFile::new(FileKind::File(node), flags & !O_TMPFILE | O_LARGEFILE, name);
     install(ctx, f, flags & O_CLOEXEC != 0)
 }

@@ -142,7 +142,7 @@ fn with_mask(ctx: &mut Ctx, set: u64, f: impl FnOnce(&mut Ctx) -> SysResult) -> 
     let old = ctx.thread().sigmask;
     ctx.thread_mut().sigmask = mask & !UNBLOCKABLE;
     let r = f(ctx);
-    if r == Err(ERESTARTNOHAND) && ctx.k.signal_pending(ctx.tid) {
+    if r == Err(ERESTARTNOHAND) && ctx.k.tasks.signal_pending(ctx.tid) {
         ctx.thread_mut().saved_mask = Some(old);
     } else {
         ctx.thread_mut().sigmask = old;

@@ -107,7 +107,7 @@ pub(super) fn set_robust_list(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn get_robust_list(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let tid = if a[0] == 0 { ctx.tid } else { a[0] as u32 };
-    let (head, len) = ctx.k.threads.get(&tid).map(|t| t.robust_list).ok_or(ESRCH)?;
+    let (head, len) = ctx.k.tasks.thread(tid).map(|t| t.robust_list).ok_or(ESRCH)?;
     ctx.write_u64(a[1], head)?;
     ctx.write_u64(a[2], len)?;
     Ok(0)

@@ -49,5 +49,5 @@ pub(super) fn times(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[0] != 0 {
         ctx.write_struct(a[0], &v)?;
     }
-    Ok(ticks(ctx.k.started.elapsed().as_nanos() as u64) + 100_000)
+    Ok(ticks(ctx.k.booted.elapsed().as_nanos() as u64) + 100_000)
 }

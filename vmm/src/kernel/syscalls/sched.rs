@@ -14,7 +14,7 @@ pub(super) fn sched_yield(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
 
 pub(super) fn sched_getaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, len, mask) = (a[0] as u32, a[1], a[2]);
-    if pid != 0 && !ctx.k.threads.contains_key(&pid) && !ctx.k.procs.contains_key(&pid) {
+    if pid != 0 && ctx.k.tasks.thread(pid).is_none() && ctx.k.tasks.proc(pid).is_none() {
         return Err(ESRCH);
     }
     if len < 8 || len % 8 != 0 {
@@ -29,7 +29,7 @@ pub(super) fn sched_getaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn sched_setaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, len, mask) = (a[0] as u32, a[1], a[2]);
-    if pid != 0 && !ctx.k.threads.contains_key(&pid) {
+    if pid != 0 && ctx.k.tasks.thread(pid).is_none() {
         return Err(ESRCH);
     }
     if len == 0 {

@@ -34,7 +34,7 @@ pub fn rt_sigaction(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.proc_mut().shared_pending.discard(sig);
             let threads = ctx.proc().threads.clone();
             for t in threads {
-                if let Some(t) = ctx.k.threads.get_mut(&t) {
+                if let Some(t) = ctx.k.tasks.thread_mut(t) {
                     t.pending.discard(sig);
                 }
             }
@@ -129,11 +129,11 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let tid = ctx.tid;
     loop {
         // Take a wanted signal, blocked or not.
-        let t = ctx.k.threads.get_mut(&tid).ok_or(EINTR)?;
+        let t = ctx.k.tasks.thread_mut(tid).ok_or(EINTR)?;
         let pid = t.pid;
         let got = match t.pending.take(!want) {
             Some(i) => Some(i),
-            None => ctx.k.procs.get_mut(&pid).and_then(|p| p.shared_pending.take(!want)),
+            None => ctx.k.tasks.proc_mut(pid).and_then(|p| p.shared_pending.take(!want)),
         };
         if let Some(i) = got {
             if info != 0 {
@@ -217,7 +217,7 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let info = user_info(ctx, sig, a[2])?;
-    if !ctx.k.procs.contains_key(&pid) {
+    if ctx.k.tasks.proc(pid).is_none() {
         return Err(ESRCH);
     }
     if sig != 0 {
@@ -232,7 +232,7 @@ pub fn rt_tgsigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let info = user_info(ctx, sig, a[3])?;
-    if ctx.k.threads.get(&tid).is_none_or(|t| t.pid != tgid) {
+    if ctx.k.tasks.thread(tid).is_none_or(|t| t.pid != tgid) {
         return Err(ESRCH);
     }
     if sig != 0 {

@@ -48,7 +48,7 @@ pub(super) fn meta_of(ctx: &Ctx, l: &Lookup) -> Result<Meta, Errno> {
             let ino =
                 c.iter().fold(0x1000u64, |h, s| h.wrapping_mul(31).wrapping_add(s.bytes().map(u64::from).sum::<u64>()));
             // A process's files are its effective user's; the rest root's.
-            let owner = c.first().and_then(|p| p.parse::<u32>().ok()).and_then(|p| ctx.k.procs.get(&p));
+            let owner = c.first().and_then(|p| p.parse::<u32>().ok()).and_then(|p| ctx.k.tasks.proc(p));
             let (uid, gid) = owner.map_or((0, 0), |p| (p.cred.euid, p.cred.egid));
             Meta { dev: 22, ino, mode: procfs::mode_of(&n), nlink: 1, uid, gid, blksize: 1024, ..Default::default() }
         }
@@ -202,7 +202,7 @@ fn check_access(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, flags: u64) -> 
     let cred = if flags & AT_EACCESS != 0 { cred(ctx) } else { cred(ctx).for_access() };
     let base = base_dir(ctx, dirfd, &p)?;
     let links = Links { k: &ctx.k, pid: ctx.pid };
-    let l = ctx.k.vfs.resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0, &links, &cred)?;
+    let l = ctx.k.files.vfs().resolve(&base, &p, flags & AT_SYMLINK_NOFOLLOW == 0, &links, &cred)?;
     let m = meta_of(ctx, &l)?;
     if mode & u64::from(MAY_WRITE) != 0 && l.node.layer() == Layer::ReadOnly {
         return Err(EROFS);
@@ -276,7 +276,7 @@ fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
     // and as many inodes.
     let total = ctx.k.phys.budget.resident_pages / 2;
     let free = total.saturating_sub(ctx.k.layer_pages());
-    let o = &ctx.k.vfs.overlay;
+    let o = &ctx.k.files.vfs().overlay;
     let files = o.max_inodes();
     let ffree = files.saturating_sub(o.usage().inodes.load(std::sync::atomic::Ordering::Relaxed));
     Statfs {

@@ -57,13 +57,13 @@ pub fn getrandom(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub fn sysinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let i = ctx.k.mem_info();
     let s = Sysinfo {
-        uptime: ctx.k.started.elapsed().as_secs() as i64,
+        uptime: ctx.k.booted.elapsed().as_secs() as i64,
         totalram: i.mem_total * 1024,
         freeram: i.mem_free * 1024,
         sharedram: i.shmem * 1024,
         totalswap: i.swap_total * 1024,
         freeswap: i.swap_free * 1024,
-        procs: ctx.k.procs.len() as u16,
+        procs: ctx.k.tasks.process_count() as u16,
         mem_unit: 1,
         ..Default::default()
     };

@@ -6,6 +6,7 @@ use super::super::abi::time::*;
 use super::super::errno::*;
 use super::super::task::{Ctx, Woken};
 use super::super::thread::RestartBlock;
+use super::super::Kernel;
 
 pub fn host_clock(id: libc::clockid_t) -> (i64, i64) {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
@@ -154,7 +155,7 @@ fn itimer_left(ctx: &Ctx) -> (Duration, Duration) {
 fn set_itimer(ctx: &mut Ctx, value: Duration, interval: Duration) {
     ctx.proc_mut().itimer_real = if value.is_zero() { None } else { Some((Instant::now() + value, interval)) };
     // The supervisor sleeps until the next timer: tell it.
-    ctx.kernel.done.notify_all();
+    ctx.wake_supervisor();
 }
 
 pub fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -191,4 +192,26 @@ pub fn setitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         set_itimer(ctx, value, interval);
     }
     Ok(0)
+}
+
+impl Kernel {
+    /// Fires the interval timers that are due (SIGALRM); returns when the
+    /// next one is due.
+    pub fn fire_timers(&self) -> Option<Instant> {
+        let mut k = self.lock();
+        let now = Instant::now();
+        let due: Vec<u32> = k
+            .tasks
+            .procs()
+            .filter(|p| !p.is_zombie() && p.itimer_real.is_some_and(|(at, _)| at <= now))
+            .map(|p| p.pid)
+            .collect();
+        for pid in due {
+            let p = k.tasks.proc_mut(pid).expect("just found");
+            let (_, every) = p.itimer_real.expect("due");
+            p.itimer_real = if every.is_zero() { None } else { Some((now + every, every)) };
+            k.send_process_signal(pid, super::super::signal::SigInfo::kernel(super::super::signal::SIGALRM));
+        }
+        k.tasks.procs().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min()
+    }
 }

@@ -34,14 +34,14 @@ fn wait_child(
             .filter(|c| match which {
                 Which::Any => true,
                 Which::Pid(p) => *c == p,
-                Which::Group(g) => ctx.k.procs.get(c).is_some_and(|p| p.pgid == g),
+                Which::Group(g) => ctx.k.tasks.proc(*c).is_some_and(|p| p.pgid == g),
             })
             .collect();
         if selected.is_empty() {
             return Err(ECHILD);
         }
-        if let Some(&z) = selected.iter().find(|c| ctx.k.procs.get(c).is_some_and(|p| p.is_zombie())) {
-            let p = &ctx.k.procs[&z];
+        if let Some(&z) = selected.iter().find(|&&c| ctx.k.tasks.proc(c).is_some_and(|p| p.is_zombie())) {
+            let p = ctx.k.tasks.proc(z).expect("live process");
             let ProcState::Zombie(st) = p.state else { unreachable!("zombie") };
             if nowait {
                 let mut r = p.rusage;

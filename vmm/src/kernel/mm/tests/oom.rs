@@ -43,7 +43,7 @@ fn the_oom_killer_picks_the_biggest_process() {
     assert!(filled < 12 * MIB / PAGE_SIZE, "{filled}");
     assert_eq!(killed(&t), [child]);
     let k = t.kernel.lock();
-    let c = &k.procs[&child];
+    let c = &k.tasks.proc(child).expect("live process");
     assert!(c.oom_killed);
     assert!(matches!(c.state, crate::kernel::process::ProcState::Zombie(ExitStatus::Killed(SIGKILL))), "{:?}", c.state);
 }

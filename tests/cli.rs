@@ -653,8 +653,7 @@ fn the_readme_opens_with_the_demo() {
     let out = faultline(&["demo"]);
     assert_eq!(out.status.code(), Some(0));
     // The guest runs as whoever runs the demo: the README shows uid 1000.
-    // SAFETY: no arguments.
-    let me = format!("UID:{}", unsafe { libc::getuid() });
+    let me = format!("UID:{}", support::my_uid());
     let got = String::from_utf8_lossy(&out.stdout).replace(&me, "UID:1000");
     assert_eq!(got, block, "update the README's first screen");
 }

@@ -148,8 +148,8 @@ fn top_lists_each_process_with_the_summarys_resident_memory() {
     for (r, p) in rows.iter().zip(procs) {
         assert_eq!(r.len(), 12, "{r:?}");
         assert_eq!(r[0], p["pid"].as_u64().unwrap().to_string());
-        // SAFETY: no arguments. The guest runs as the user running faultline.
-        let me = unsafe { libc::getuid() }.to_string();
+        // The guest runs as the user running faultline.
+        let me = support::my_uid().to_string();
         assert_eq!((r[1], r[2], r[3], r[7]), (me.as_str(), "20", "0", "Z"));
         let res: u64 = r[5].parse().unwrap();
         assert_eq!(res, p["total"]["resident"].as_u64().unwrap() * 4, "pid {}: {err}", r[0]);

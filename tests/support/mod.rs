@@ -17,8 +17,14 @@ pub fn faultline(args: &[&str]) -> std::process::Output {
 
 /// The uid running the tests: the guest's by default.
 pub fn my_uid() -> u32 {
-    // SAFETY: no arguments, no failure.
+    // SAFETY: getuid takes no arguments and cannot fail.
     unsafe { libc::getuid() }
+}
+
+/// The gid running the tests: the guest's by default.
+pub fn my_gid() -> u32 {
+    // SAFETY: getgid takes no arguments and cannot fail.
+    unsafe { libc::getgid() }
 }
 
 /// An ordinary user's identity, for the tests of permissions (as uid 1000
@@ -215,6 +221,8 @@ pub fn faultline_measured(args: &[&str]) -> Measured {
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; we wait for our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `ru` are ours to fill; the child is ours and
+    // not yet reaped.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
     assert_eq!(pid, child.id() as i32);
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };

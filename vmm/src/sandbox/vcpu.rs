@@ -19,7 +19,7 @@ use crate::kernel::{Entry, Kernel, Next, Stop, Tid};
 
 /// The host thread's id (userfaultfd reports faults by it).
 fn gettid() -> i32 {
-    // SAFETY: no arguments.
+    // SAFETY: gettid takes no arguments and cannot fail.
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
@@ -300,5 +300,5 @@ impl Runner<'_> {
 /// where the stub's pages are supervisor pages: the test of the ring-0
 /// path under a hypervisor (PVM) whose `syscall` stays in ring 3.
 fn enters_ring0(cpu: u32, vector: u8, frame: &TrapFrame) -> bool {
-    vector == trap::PF && frame.rip == ring_abi::lstar(cpu, true) && frame.from_user() && frame.rflags & (1 << 9) == 0
+    vector == trap::PF && frame.rip == ring_abi::lstar(cpu, true) && frame.user_mode() && frame.rflags & (1 << 9) == 0
 }

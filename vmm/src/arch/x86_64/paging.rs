@@ -107,6 +107,7 @@ impl Pte {
 
     pub const NONE: Pte = Pte(0);
 
+    #[cfg(test)]
     pub fn raw(self) -> u64 {
         self.0
     }
@@ -214,11 +215,6 @@ impl TablePool {
     /// Table pages in use by live address spaces.
     pub fn in_use(&self) -> u64 {
         (self.next - self.start) / PAGE_SIZE - self.retired
-    }
-
-    /// Table pages left to hand out.
-    pub fn left(&self) -> u64 {
-        (self.end - self.next) / PAGE_SIZE
     }
 
     pub fn mem(&self) -> &Arc<HostMapping> {

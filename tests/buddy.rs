@@ -12,19 +12,9 @@ use faultline::{Config, Program};
 use support::*;
 
 const LIBCS: [&str; 2] = ["glibc", "musl"];
-const MIB: u64 = 1 << 20;
 /// For the runs that read /proc after every page: a syscall-heavy loop
 /// that takes seconds when the machine is busy.
 const SLOW: std::time::Duration = std::time::Duration::from_secs(120);
-
-fn run_with(name: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
-    let image = Program::Path(elf_fixtures::path(name));
-    let mut argv = vec![name];
-    argv.extend_from_slice(args);
-    let mut cfg = config(&argv);
-    tune(&mut cfg);
-    run_image(&image, cfg)
-}
 
 /// One zone of /proc/zoneinfo.
 #[derive(Debug, Default, Clone, PartialEq)]
@@ -303,7 +293,7 @@ fn reclaim_starts_below_the_low_watermark_and_stops_above_high() {
     for libc in LIBCS {
         // 4 MiB (1024 pages, all DMA): min_free_kbytes 256, so min 64,
         // low 80, high 96. 1200 pages written through it, to swap.
-        let run = run_with(&format!("buddy-{libc}"), &["wmark", "1200"], |c| {
+        let run = run_fixture_with(&format!("buddy-{libc}"), &["wmark", "1200"], |c| {
             c.mem = 4 * MIB;
             c.swap = 16 * MIB;
             c.timeout = Some(SLOW);
@@ -332,7 +322,7 @@ fn the_oom_killer_fires_at_the_min_watermark() {
     for libc in LIBCS {
         // No swap and everything else mlocked: nothing to reclaim, so pages
         // are taken past low down to min, and the next one is the OOM kill.
-        let run = run_with(&format!("buddy-{libc}"), &["wmark", "1000"], |c| {
+        let run = run_fixture_with(&format!("buddy-{libc}"), &["wmark", "1000"], |c| {
             c.mem = 4 * MIB;
             c.timeout = Some(SLOW);
         });

@@ -5,17 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use support::faultline;
-
-fn fixture(name: &str) -> String {
-    elf_fixtures::path(name).display().to_string()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use support::{faultline, fixture_arg, tmp};
 
 /// Asserts a one-line error naming `needle`, exit status 125, no panic.
 fn assert_error(out: &Output, needle: &str) {
@@ -185,7 +175,8 @@ fn demo_runs_one_scenario_and_lists_them() {
 #[test]
 fn run_writes_the_timeline_csv() {
     let csv = tmp("touch.csv");
-    let out = faultline(&["run", "-q", "--timeline", csv.to_str().unwrap(), &fixture("touch"), "bss", "write", "12"]);
+    let out =
+        faultline(&["run", "-q", "--timeline", csv.to_str().unwrap(), &fixture_arg("touch"), "bss", "write", "12"]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     let text = std::fs::read_to_string(&csv).unwrap();
     let mut lines = text.lines();
@@ -211,8 +202,15 @@ fn run_writes_the_timeline_csv() {
 #[test]
 fn the_timeline_shows_a_handled_signal_and_the_retry() {
     let csv = tmp("barrier.csv");
-    let out =
-        faultline(&["run", "-q", "--timeline", csv.to_str().unwrap(), &fixture("signals-glibc"), "barrier-fresh", "2"]);
+    let out = faultline(&[
+        "run",
+        "-q",
+        "--timeline",
+        csv.to_str().unwrap(),
+        &fixture_arg("signals-glibc"),
+        "barrier-fresh",
+        "2",
+    ]);
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "barrier: pages=2 hits=2 each_once=1 sum=10\n");
     let err = String::from_utf8_lossy(&out.stderr);
@@ -240,10 +238,10 @@ fn the_timeline_shows_a_handled_signal_and_the_retry() {
 
 #[test]
 fn exit_status_is_the_programs() {
-    let out = faultline(&["run", "-q", &fixture("bigwrite"), "10", "42"]);
+    let out = faultline(&["run", "-q", &fixture_arg("bigwrite"), "10", "42"]);
     assert_eq!(out.status.code(), Some(42));
     assert_eq!(out.stdout.len(), 10);
-    let out = faultline(&["run", "-q", &fixture("crash"), "null-read"]);
+    let out = faultline(&["run", "-q", &fixture_arg("crash"), "null-read"]);
     assert_eq!(out.status.code(), Some(139));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("segfault at 0 ip"), "{err}");
@@ -282,7 +280,7 @@ fn a_bare_name_is_looked_up_in_path() {
     same_as_native(&["head", "-c", "5", "/etc/passwd"]);
     let dir = tmp("bin");
     std::fs::create_dir_all(&dir).unwrap();
-    std::fs::copy(fixture("bigwrite"), dir.join("mywrite")).unwrap();
+    std::fs::copy(fixture_arg("bigwrite"), dir.join("mywrite")).unwrap();
     let path = format!("PATH=/nonexistent:{}:/usr/bin", dir.display());
     let out = faultline(&["run", "-q", "--env", &path, "mywrite", "4", "7"]);
     assert_eq!((out.status.code(), out.stdout.len()), (Some(7), 4), "{}", String::from_utf8_lossy(&out.stderr));
@@ -353,8 +351,8 @@ fn foreign_architecture() {
 
 #[test]
 fn dynamically_linked_programs_run_through_their_interpreter() {
-    let out = faultline(&["run", "-q", &fixture("dynamic")]);
-    let native = Command::new(fixture("dynamic")).output().unwrap();
+    let out = faultline(&["run", "-q", &fixture_arg("dynamic")]);
+    let native = Command::new(fixture_arg("dynamic")).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
     assert_eq!(out.stdout, native.stdout);
 }
@@ -386,13 +384,13 @@ fn wrapping_segment() {
 
 #[test]
 fn segments_that_do_not_fit_in_mem() {
-    assert_error(&faultline(&["run", "--mem", "2M", &fixture("touch")]), "raise --mem");
+    assert_error(&faultline(&["run", "--mem", "2M", &fixture_arg("touch")]), "raise --mem");
 }
 
 #[test]
 fn bad_options() {
-    assert_error(&faultline(&["run", "--timeout", "0", &fixture("touch")]), "--timeout");
-    assert_error(&faultline(&["run", "--env", "NOEQUALS", &fixture("touch")]), "K=V");
+    assert_error(&faultline(&["run", "--timeout", "0", &fixture_arg("touch")]), "--timeout");
+    assert_error(&faultline(&["run", "--env", "NOEQUALS", &fixture_arg("touch")]), "K=V");
     // Usage errors exit 125 too (as env(1) and timeout(1) do), naming the
     // option, so a script can tell faultline's failures from the program's.
     // Clap's own messages are paragraphs with the usage: each is one line
@@ -416,22 +414,22 @@ fn bad_options() {
     // Values accepted by the parser that would do nothing useful; sizes
     // are said as they were written.
     assert_error(
-        &faultline(&["run", "--rss-limit", "1G", "--mem", "256M", &fixture("touch")]),
+        &faultline(&["run", "--rss-limit", "1G", "--mem", "256M", &fixture_arg("touch")]),
         "--rss-limit 1G is above --mem 256M",
     );
     assert_error(
-        &faultline(&["run", "--rss-limit", "2048M", "--mem", "1G", &fixture("touch")]),
+        &faultline(&["run", "--rss-limit", "2048M", "--mem", "1G", &fixture_arg("touch")]),
         "--rss-limit 2048M is above --mem 1G",
     );
     assert_error(
-        &faultline(&["run", "--mem", "5000", &fixture("touch")]),
+        &faultline(&["run", "--mem", "5000", &fixture_arg("touch")]),
         "--mem 5000 is not a positive multiple of 4 KiB",
     );
-    assert_error(&faultline(&["run", "--rss-limit", "100k", &fixture("touch")]), "--rss-limit 100k is below 256K");
+    assert_error(&faultline(&["run", "--rss-limit", "100k", &fixture_arg("touch")]), "--rss-limit 100k is below 256K");
     assert_error(&faultline(&["bench", "--repeat", "0"]), "--repeat");
-    assert_error(&faultline(&["run", "--pin", "nowhere", &fixture("touch")]), "--pin nowhere");
+    assert_error(&faultline(&["run", "--pin", "nowhere", &fixture_arg("touch")]), "--pin nowhere");
     assert_error(
-        &faultline(&["run", "--max-tasks", "100000", &fixture("touch")]),
+        &faultline(&["run", "--max-tasks", "100000", &fixture_arg("touch")]),
         "--max-tasks 100000 is out of range",
     );
 }
@@ -439,7 +437,7 @@ fn bad_options() {
 #[test]
 fn program_paths_are_not_taken_for_options() {
     // Arguments after the program belong to it, even ones that look like ours.
-    let out = faultline(&["run", "-q", &fixture("bigwrite"), "3", "5", "--mem"]);
+    let out = faultline(&["run", "-q", &fixture_arg("bigwrite"), "3", "5", "--mem"]);
     assert_eq!(out.status.code(), Some(5));
 }
 
@@ -481,14 +479,14 @@ fn the_programs_options_are_the_programs() {
 #[test]
 fn timeouts_read_as_timeout_reads_them() {
     for t in ["1s", "0.5", "2m", "1h", "1.5d", "30"] {
-        let out = faultline(&["run", "-q", "--timeout", t, &fixture("bigwrite"), "1", "0"]);
+        let out = faultline(&["run", "-q", "--timeout", t, &fixture_arg("bigwrite"), "1", "0"]);
         assert_eq!(out.status.code(), Some(0), "--timeout {t}: {}", String::from_utf8_lossy(&out.stderr));
     }
-    let out = faultline(&["run", "-q", "--timeout", "0.3s", &fixture("sleeploop")]);
+    let out = faultline(&["run", "-q", "--timeout", "0.3s", &fixture_arg("sleeploop")]);
     assert_eq!(out.status.code(), Some(137), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stderr).contains("killed after the 0.3 s timeout"));
     for t in ["0", "-1", "1x", "s", "inf", "1e400"] {
-        assert_error(&faultline(&["run", &format!("--timeout={t}"), &fixture("touch")]), "'--timeout <DURATION>'");
+        assert_error(&faultline(&["run", &format!("--timeout={t}"), &fixture_arg("touch")]), "'--timeout <DURATION>'");
     }
 }
 
@@ -524,7 +522,7 @@ fn a_huge_segment_is_refused_before_anything_is_built() {
 fn a_closed_pipe_raises_sigpipe() {
     use std::process::Stdio;
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", "-q", &fixture("bigwrite"), "1000000", "0"])
+        .args(["run", "-q", &fixture_arg("bigwrite"), "1000000", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -545,7 +543,7 @@ fn status_reports_each_reclaim_pass() {
         "512K",
         "--swap",
         "8M",
-        &fixture("touch"),
+        &fixture_arg("touch"),
         "bss",
         "write",
         "256",
@@ -610,7 +608,7 @@ fn userfaultfd_unavailable() {
 fn strace_goes_to_a_file() {
     let log = tmp("strace.log");
     let arg = format!("--strace={}", log.display());
-    let out = faultline(&["run", "-q", &arg, &fixture("bigwrite"), "5", "3"]);
+    let out = faultline(&["run", "-q", &arg, &fixture_arg("bigwrite"), "5", "3"]);
     assert_eq!(out.status.code(), Some(3));
     let text = std::fs::read_to_string(&log).unwrap();
     let lines: Vec<&str> = text.lines().collect();
@@ -653,8 +651,7 @@ fn the_readme_opens_with_the_demo() {
     let out = faultline(&["demo"]);
     assert_eq!(out.status.code(), Some(0));
     // The guest runs as whoever runs the demo: the README shows uid 1000.
-    // SAFETY: no arguments.
-    let me = format!("UID:{}", unsafe { libc::getuid() });
+    let me = format!("UID:{}", support::my_uid());
     let got = String::from_utf8_lossy(&out.stdout).replace(&me, "UID:1000");
     assert_eq!(got, block, "update the README's first screen");
 }
@@ -681,7 +678,7 @@ fn readelf_section(file: &str, addr: u64) -> String {
 /// .eh_frame; the report names the section the address is in.
 #[test]
 fn a_crash_names_the_section_readelf_names() {
-    let prog = fixture("literal");
+    let prog = fixture_arg("literal");
     let out = faultline(&["run", "-q", &prog]);
     assert_eq!(out.status.code(), Some(139));
     let err = String::from_utf8_lossy(&out.stderr);
@@ -770,7 +767,7 @@ fn the_summary_names_processes_and_adds_up() {
 fn stat_prints_linuxs_counters_in_one_line() {
     let json = tmp("stat.json");
     let out =
-        faultline(&["run", "--stat", "--summary", json.to_str().unwrap(), &fixture("touch"), "bss", "write", "12"]);
+        faultline(&["run", "--stat", "--summary", json.to_str().unwrap(), &fixture_arg("touch"), "bss", "write", "12"]);
     assert_eq!(out.status.code(), Some(0));
     let err = String::from_utf8_lossy(&out.stderr);
     let lines: Vec<&str> = err.lines().collect();
@@ -811,8 +808,10 @@ fn stat_prints_linuxs_counters_in_one_line() {
     if std::path::Path::new("/usr/bin/time").exists() {
         let fmt = "%E elapsed, %U user, %S system; %M KiB maxresident; %F major + %R minor pagefaults; \
                    %w voluntary + %c involuntary context switches";
-        let native =
-            Command::new("/usr/bin/time").args(["-f", fmt, &fixture("touch"), "bss", "write", "12"]).output().unwrap();
+        let native = Command::new("/usr/bin/time")
+            .args(["-f", fmt, &fixture_arg("touch"), "bss", "write", "12"])
+            .output()
+            .unwrap();
         let native = String::from_utf8_lossy(&native.stderr);
         let nw: Vec<&str> = native.split_whitespace().collect();
         assert_eq!(nw.len(), w.len(), "{native} vs {line}");

@@ -8,17 +8,7 @@ mod support;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
-use support::faultline;
-
-fn fixture(name: &str) -> String {
-    elf_fixtures::path(name).display().to_string()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-conv-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use support::{faultline, fixture_arg, tmp};
 
 fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
@@ -27,7 +17,7 @@ fn stderr(out: &Output) -> String {
 #[test]
 fn timeout_kills_a_sleeping_program() {
     let t = Instant::now();
-    let out = faultline(&["run", "-q", "--timeout", "1", &fixture("sleeploop")]);
+    let out = faultline(&["run", "-q", "--timeout", "1", &fixture_arg("sleeploop")]);
     assert_eq!(out.status.code(), Some(137), "{}", stderr(&out));
     assert!(t.elapsed() < Duration::from_secs(4), "{:?}", t.elapsed());
     assert!(
@@ -58,7 +48,7 @@ fn timeout_kills_a_program_blocked_on_stdin() {
 /// started, and returns its output.
 fn interrupted(sig: i32, csv: &PathBuf) -> Output {
     let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", "--timeline", csv.to_str().unwrap(), &fixture("sleeploop")])
+        .args(["run", "--timeline", csv.to_str().unwrap(), &fixture_arg("sleeploop")])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -119,13 +109,13 @@ fn a_signal_to_faultline_keeps_what_was_recorded() {
 fn output_files_are_opened_before_the_program_runs() {
     let t = Instant::now();
     for opt in ["--timeline=/nonexistent/dir/t.csv", "--strace=/nonexistent/dir/s.log"] {
-        let out = faultline(&["run", opt, "--timeout", "20", &fixture("sleeploop")]);
+        let out = faultline(&["run", opt, "--timeout", "20", &fixture_arg("sleeploop")]);
         assert_eq!(out.status.code(), Some(125), "{opt}: {}", stderr(&out));
         let err = stderr(&out);
         assert!(err.starts_with("faultline: error: cannot create /nonexistent/dir/"), "{opt}: {err}");
         assert_eq!(err.lines().count(), 1, "{opt}: {err}");
     }
-    let out = faultline(&["run", "--strace-output", "/nonexistent/s.log", &fixture("sleeploop")]);
+    let out = faultline(&["run", "--strace-output", "/nonexistent/s.log", &fixture_arg("sleeploop")]);
     assert_eq!(out.status.code(), Some(125));
     // Nothing ran: the sleeping program would have taken 20 s.
     assert!(t.elapsed() < Duration::from_secs(5));
@@ -141,7 +131,7 @@ fn strace_filter_count_and_times() {
         log.to_str().unwrap(),
         "--strace-filter",
         "%memory,exit_group",
-        &fixture("mallocexp-glibc"),
+        &fixture_arg("mallocexp-glibc"),
         "small",
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
@@ -169,7 +159,7 @@ fn strace_filter_count_and_times() {
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.lines().all(|l| l == "getpid() = 1" || l == "getppid() = 0" || l.starts_with("+++")), "{text}");
     // -c: a table of calls, errors and time per syscall, at the end.
-    let out = faultline(&["run", "-q", "--strace-count", &fixture("mallocexp-glibc"), "small"]);
+    let out = faultline(&["run", "-q", "--strace-count", &fixture_arg("mallocexp-glibc"), "small"]);
     assert_eq!(out.status.code(), Some(0));
     let err = stderr(&out);
     assert!(err.contains("% time     seconds  usecs/call     calls    errors syscall"), "{err}");
@@ -185,14 +175,14 @@ fn strace_filter_count_and_times() {
         "--strace-times",
         "--strace-filter",
         "brk",
-        &fixture("mallocexp-glibc"),
+        &fixture_arg("mallocexp-glibc"),
         "small",
     ]);
     let err = stderr(&out);
     let line = err.lines().find(|l| l.starts_with("brk(")).unwrap();
     assert!(line.ends_with('>') && line.contains(" <0."), "{line}");
     // A bad filter is a usage error.
-    let out = faultline(&["run", "--strace-filter", "nosuchcall", &fixture("touch")]);
+    let out = faultline(&["run", "--strace-filter", "nosuchcall", &fixture_arg("touch")]);
     assert_eq!(out.status.code(), Some(125));
     assert!(stderr(&out).contains("unknown syscall \"nosuchcall\""), "{}", stderr(&out));
 }
@@ -207,7 +197,7 @@ fn status_lines_come_at_most_once_a_second() {
         "512K",
         "--swap",
         "64M",
-        &fixture("touch"),
+        &fixture_arg("touch"),
         "bss",
         "write",
         "256",

@@ -2,30 +2,26 @@
 //! of its own: cargo runs test binaries one after another, so no other
 //! sandbox runs beside it and its peak-RSS measurements see only itself.
 
-/// faultline's own peak RSS (kB) running `reserve churn N`, with or
+mod support;
+
+/// faultline's own peak RSS (KiB) running `reserve churn N`, with or
 /// without a CSV.
 fn peak_rss_kb(n: u32, csv: bool) -> i64 {
     let path = std::env::temp_dir().join(format!("faultline-churn-{}-{n}.csv", std::process::id()));
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"));
-    cmd.args(["run", "-q"]);
+    let (churn, n_arg, path_arg) = (support::fixture_arg("reserve-glibc"), n.to_string(), path.display().to_string());
+    let mut args = vec!["run", "-q"];
     if csv {
-        cmd.arg("--timeline").arg(&path);
+        args.extend(["--timeline", &path_arg]);
     }
-    // Reaped by wait4 below, which also gives its rusage.
-    #[allow(clippy::zombie_processes)]
-    let child = cmd.arg(elf_fixtures::path("reserve-glibc")).args(["churn", &n.to_string()]).spawn().unwrap();
-    let mut status = 0;
-    // SAFETY: an all-zero rusage is valid; wait4 fills it for our child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
-    assert_eq!(pid, child.id() as i32);
-    assert!(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0, "status {status:#x}");
+    args.extend([churn.as_str(), "churn", &n_arg]);
+    let m = support::faultline_measured(&args);
+    assert_eq!(m.code, 0, "{}", m.stderr);
     if csv {
         let rows = std::fs::read_to_string(&path).unwrap().lines().count() - 1;
         assert!(rows >= n as usize * 128, "{rows} rows");
         let _ = std::fs::remove_file(&path);
     }
-    usage.ru_maxrss
+    m.max_rss_kib as i64
 }
 
 #[test]

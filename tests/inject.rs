@@ -96,7 +96,7 @@ fn assert_clean_failure(e: &Ended, inject: &str, cause: &str) {
 }
 
 fn touch() -> String {
-    elf_fixtures::path("touch").display().to_string()
+    support::fixture_arg("touch")
 }
 
 #[test]
@@ -157,7 +157,7 @@ fn a_failing_kvm_run_ends_the_run_and_its_other_threads() {
     assert_eq!(writes[1], writes[0] + 10, "{writes:?}");
     // Four threads writing one shared mapping: the one whose KVM_RUN fails
     // ends the run, the others are stopped with it.
-    let threads = elf_fixtures::path("threads-glibc").display().to_string();
+    let threads = support::fixture_arg("threads-glibc");
     let e = run_injected("kvm-run:40", &[&threads, "same", "4", "64"]);
     assert_clean_failure(&e, "kvm-run:40 (threads)", "KVM run vCPU: Bad address");
 }
@@ -184,7 +184,7 @@ fn a_refused_flush_of_stale_translations_ends_the_run() {
     // from KVM with an mprotect round trip on the frames' host pages; if
     // the host refuses it (ENOMEM: no memory to split its mapping), the
     // guest could go on reaching frames it no longer maps, so the run ends.
-    let malloc = elf_fixtures::path("mallocexp-glibc").display().to_string();
+    let malloc = support::fixture_arg("mallocexp-glibc");
     let full = run_injected("", &[&malloc, "big"]);
     assert_eq!(full.code, 0, "{}", full.stderr);
     let mut faults = Vec::new();
@@ -218,7 +218,7 @@ fn the_fault_handler_dying_never_leaves_the_guest_frozen() {
         }
         assert_eq!(writes[1], writes[0] + 30, "{point}: {writes:?}");
         // Threads parked on faults of their own when it dies.
-        let threads = elf_fixtures::path("threads-glibc").display().to_string();
+        let threads = support::fixture_arg("threads-glibc");
         let inject = format!("{point}:30");
         let e = run_injected(&inject, &["--fill-pages", "512", &threads, "same", "4", "64"]);
         assert_clean_failure(&e, &inject, cause);
@@ -243,7 +243,7 @@ fn a_panic_in_the_kernel_on_a_vcpu_thread_ends_the_run() {
         writes.push(e.count(".bss", "write"));
     }
     assert_eq!(writes[1], writes[0] + 20, "{writes:?}");
-    let threads = elf_fixtures::path("threads-glibc").display().to_string();
+    let threads = support::fixture_arg("threads-glibc");
     let e = run_injected("kernel-panic:40", &[&threads, "same", "4", "64"]);
     assert_clean_failure(&e, "kernel-panic:40 (threads)", "panicked");
 }
@@ -312,7 +312,7 @@ fn the_library_gets_the_partial_outcome_and_keeps_no_threads() {
 fn a_panic_in_the_syscall_rings_server_ends_the_run() {
     // The server panics holding a call it took: the vCPU waiting in the
     // stub for it is kicked out, and the run ends with the summary.
-    let ring = elf_fixtures::path("ringcalls-glibc").display().to_string();
+    let ring = support::fixture_arg("ringcalls-glibc");
     let e = run_injected("ring-panic:50", &["--syscalls", "ring", &ring, "calls", "100"]);
     assert_clean_failure(&e, "ring-panic:50", "the syscall ring's server panicked");
     assert!(e.stderr.contains("faultline: internal error: thread syscall-ring panicked at "), "{}", e.stderr);
@@ -324,7 +324,7 @@ fn a_stub_whose_call_the_server_leaves_takes_an_exit_instead() {
     // each stub withdraws its call after ~110 µs and the VMM runs it, once
     // (the output and status are checked against Linux in tests/ring.rs;
     // here the run must go on at exit speed through the stall).
-    let ring = elf_fixtures::path("ringcalls-glibc").display().to_string();
+    let ring = support::fixture_arg("ringcalls-glibc");
     let e = run_injected("ring-stall:50", &["--syscalls", "ring", &ring, "calls", "100"]);
     assert_eq!(e.code, 0, "{}", e.stderr);
     let ring = &e.summary["syscall_ring"];

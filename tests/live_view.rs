@@ -7,17 +7,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use support::faultline;
-
-fn fixture(name: &str) -> String {
-    elf_fixtures::path(name).display().to_string()
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-live-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use support::{faultline, fixture_arg, tmp};
 
 fn summary(path: &PathBuf) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
@@ -68,7 +58,7 @@ fn vmstat_prints_a_line_a_second() {
         "1",
         "--summary",
         json.to_str().unwrap(),
-        &fixture("liveview-glibc"),
+        &fixture_arg("liveview-glibc"),
         "2500",
         "8",
     ]);
@@ -107,7 +97,7 @@ fn vmstat_shows_swap_in_use() {
         "64M",
         "--summary",
         json.to_str().unwrap(),
-        &fixture("liveview-glibc"),
+        &fixture_arg("liveview-glibc"),
         "2500",
         "8",
     ]);
@@ -131,7 +121,7 @@ fn top_lists_each_process_with_the_summarys_resident_memory() {
         "--top",
         "--summary",
         json.to_str().unwrap(),
-        &fixture("liveview-glibc"),
+        &fixture_arg("liveview-glibc"),
         "200",
         "2",
         "2",
@@ -148,8 +138,8 @@ fn top_lists_each_process_with_the_summarys_resident_memory() {
     for (r, p) in rows.iter().zip(procs) {
         assert_eq!(r.len(), 12, "{r:?}");
         assert_eq!(r[0], p["pid"].as_u64().unwrap().to_string());
-        // SAFETY: no arguments. The guest runs as the user running faultline.
-        let me = unsafe { libc::getuid() }.to_string();
+        // The guest runs as the user running faultline.
+        let me = support::my_uid().to_string();
         assert_eq!((r[1], r[2], r[3], r[7]), (me.as_str(), "20", "0", "Z"));
         let res: u64 = r[5].parse().unwrap();
         assert_eq!(res, p["total"]["resident"].as_u64().unwrap() * 4, "pid {}: {err}", r[0]);
@@ -162,7 +152,7 @@ fn top_lists_each_process_with_the_summarys_resident_memory() {
 
 #[test]
 fn fault_around_beyond_a_page_table_is_a_clear_error() {
-    let out = faultline(&["run", "--fault-around", "4M", &fixture("liveview-glibc"), "1", "1"]);
+    let out = faultline(&["run", "--fault-around", "4M", &fixture_arg("liveview-glibc"), "1", "1"]);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(125), "{err}");
     assert_eq!(err.trim_end(), "faultline: error: --fault-around is at most 2M (one page table)");
@@ -172,7 +162,7 @@ fn fault_around_beyond_a_page_table_is_a_clear_error() {
 fn sigusr1_prints_the_live_processes() {
     use std::io::{BufRead, BufReader};
     let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", "-q", "--top", "--vmstat", "1", &fixture("liveview-glibc"), "2500", "2"])
+        .args(["run", "-q", "--top", "--vmstat", "1", &fixture_arg("liveview-glibc"), "2500", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .spawn()

@@ -3,23 +3,12 @@
 mod support;
 
 use faultline::timeline::{Access, EventKind, Origin, Prefault};
-use faultline::Config;
 use support::*;
 
 const LIBCS: [&str; 2] = ["glibc", "musl"];
-const MIB: u64 = 1 << 20;
 
 fn pressure(libc: &str) -> String {
     format!("pressure-{libc}")
-}
-
-fn run_with(name: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
-    let image = faultline::Program::Path(elf_fixtures::path(name));
-    let mut argv = vec![name];
-    argv.extend_from_slice(args);
-    let mut cfg = config(&argv);
-    tune(&mut cfg);
-    run_image(&image, cfg)
 }
 
 fn kinds_in(run: &Run, lo: u64, hi: u64) -> Vec<EventKind> {
@@ -83,17 +72,17 @@ fn map_populate_mcl_future_and_onfault_match_linux() {
 fn rlimit_memlock_gives_linux_errors() {
     for libc in LIBCS {
         // RLIMIT_MEMLOCK binds an ordinary user; root's CAP_IPC_LOCK lifts it.
-        let run = run_with(&pressure(libc), &["memlock"], |c| c.identity = Some(user_1000()));
+        let run = run_fixture_with(&pressure(libc), &["memlock"], |c| c.identity = Some(user_1000()));
         assert_eq!(
             run.stdout,
             "memlock: over_limit=ENOMEM small=0 map_locked_over=EAGAIN mremap_over=EAGAIN zero_limit=EPERM\n",
             "{libc}"
         );
         let root = faultline::Identity { uid: 0, gid: 0, groups: Vec::new() };
-        let run = run_with(&pressure(libc), &["memlock"], |c| c.identity = Some(root));
+        let run = run_fixture_with(&pressure(libc), &["memlock"], |c| c.identity = Some(root));
         assert_eq!(run.stdout, "memlock: over_limit=? small=0 map_locked_over=? mremap_over=? zero_limit=?\n");
         // A lower limit from the command line.
-        let run = run_with(&pressure(libc), &["memlock"], |c| {
+        let run = run_fixture_with(&pressure(libc), &["memlock"], |c| {
             c.memlock_limit = 512 << 10;
             c.identity = Some(user_1000());
         });
@@ -114,7 +103,7 @@ fn the_guest_and_the_summary_agree_on_vmlck() {
 #[test]
 fn a_working_set_four_times_the_budget_survives_eviction() {
     for libc in LIBCS {
-        let run = run_with(&pressure(libc), &["workset", "32"], |c| {
+        let run = run_fixture_with(&pressure(libc), &["workset", "32"], |c| {
             c.mem = 8 * MIB;
             c.swap = 40 * MIB;
         });
@@ -135,7 +124,7 @@ fn a_working_set_four_times_the_budget_survives_eviction() {
 #[test]
 fn a_hot_set_stays_resident_while_a_cold_scan_streams_through() {
     for libc in LIBCS {
-        let run = run_with(&pressure(libc), &["hotcold", "64", "48", "16"], |c| {
+        let run = run_fixture_with(&pressure(libc), &["hotcold", "64", "48", "16"], |c| {
             c.mem = 16 * MIB;
             c.swap = 64 * MIB;
         });
@@ -154,7 +143,7 @@ fn a_hot_set_stays_resident_while_a_cold_scan_streams_through() {
 
 #[test]
 fn pinned_pages_are_never_evicted() {
-    let run = run_with(&pressure("glibc"), &["workset", "32"], |c| {
+    let run = run_fixture_with(&pressure("glibc"), &["workset", "32"], |c| {
         c.mem = 8 * MIB;
         c.swap = 40 * MIB;
         c.pin = vec![".text".into()];
@@ -171,7 +160,7 @@ fn pinned_pages_are_never_evicted() {
 fn the_endless_malloc_loop_meets_the_oom_killer() {
     for libc in LIBCS {
         let t = std::time::Instant::now();
-        let run = run_with(&format!("memory1-{libc}"), &[], |c| c.mem = 64 * MIB);
+        let run = run_fixture_with(&format!("memory1-{libc}"), &[], |c| c.mem = 64 * MIB);
         assert_eq!(run.code(), 137, "{libc}: {:?}", run.outcome.reports);
         let report = run.outcome.report().unwrap().to_string();
         assert!(
@@ -196,7 +185,7 @@ fn the_endless_malloc_loop_meets_the_oom_killer() {
 
 #[test]
 fn a_fully_pinned_guest_that_cannot_fit_is_killed() {
-    let run = run_with(&pressure("glibc"), &["pinned", "32"], |c| {
+    let run = run_fixture_with(&pressure("glibc"), &["pinned", "32"], |c| {
         c.mem = 16 * MIB;
         c.swap = 64 * MIB;
         c.memlock_limit = 1 << 30;
@@ -210,7 +199,7 @@ fn a_fully_pinned_guest_that_cannot_fit_is_killed() {
 #[test]
 fn eviction_is_deterministic() {
     let rows = || {
-        run_with(&pressure("musl"), &["workset", "12"], |c| {
+        run_fixture_with(&pressure("musl"), &["workset", "12"], |c| {
             c.mem = 4 * MIB;
             c.swap = 16 * MIB;
         })
@@ -223,7 +212,7 @@ fn eviction_is_deterministic() {
 
 #[test]
 fn pin_heap_pins_heap_pages_as_they_are_created() {
-    let run = run_with("mallocexp-glibc", &["small"], |c| c.pin = vec!["heap".into()]);
+    let run = run_fixture_with("mallocexp-glibc", &["small"], |c| c.pin = vec!["heap".into()]);
     assert_eq!(run.code(), 0);
     let heap = run.outcome.summary.region("heap").unwrap();
     assert!(heap.mapped_pages > 0);
@@ -236,7 +225,7 @@ fn mlocked_counts_the_pinned_pages_that_are_there() {
     // Mlocked is the locked or pinned pages resident now, as in /proc/meminfo.
     let run = run_fixture(&pressure("glibc"), &["vmlck"]);
     assert_eq!(run.outcome.memory.info.mlocked, 1024);
-    let run = run_with(&pressure("glibc"), &["workset", "4"], |c| {
+    let run = run_fixture_with(&pressure("glibc"), &["workset", "4"], |c| {
         c.pin = vec![".text".into()];
         c.rss_limit = Some(c.mem);
     });

@@ -5,13 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::Command;
-use support::faultline;
-
-fn tmp(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("faultline-report-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir.join(name)
-}
+use support::{faultline, tmp};
 
 /// A run of the hot/cold fixture with every output asked for, in files
 /// named after `tag`.

@@ -8,7 +8,6 @@ use faultline::timeline::{Access, EventKind, Origin};
 use support::*;
 
 const LIBCS: [&str; 2] = ["glibc", "musl"];
-const MIB: u64 = 1 << 20;
 
 fn reserve(libc: &str) -> String {
     format!("reserve-{libc}")
@@ -26,18 +25,10 @@ fn native_norandom(name: &str, args: &[&str]) -> (String, i32) {
     (String::from_utf8_lossy(&out.stdout).into_owned(), out.status.code().unwrap_or(-1))
 }
 
-fn run_with(name: &str, args: &[&str], edit: impl FnOnce(&mut faultline::Config)) -> Run {
-    let mut argv = vec![name];
-    argv.extend_from_slice(args);
-    let mut cfg = config(&argv);
-    edit(&mut cfg);
-    run_image(&fixture(name), cfg)
-}
-
 #[test]
 fn a_gib_mapping_costs_only_the_pages_touched() {
     for libc in LIBCS {
-        let run = run_with(&reserve(libc), &["map", "1024", "100"], |c| c.mem = 2048 * MIB);
+        let run = run_fixture_with(&reserve(libc), &["map", "1024", "100"], |c| c.mem = 2048 * MIB);
         assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
         // VmSize, RssAnon, VmPTE and mincore as natively.
         assert_eq!((run.stdout.clone(), 0), native_norandom(&reserve(libc), &["map", "1024", "100"]), "{libc}");
@@ -60,18 +51,18 @@ fn the_default_heuristic_refuses_one_mapping_larger_than_ram_and_swap() {
     for libc in LIBCS {
         // 256 MiB of RAM, no swap: one 1 GiB mapping is too much for
         // OVERCOMMIT_GUESS, as on a 256 MiB Linux machine.
-        let run = run_with(&reserve(libc), &["map", "1024", "0"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["map", "1024", "0"], |_| {});
         assert_eq!(run.stdout, "map 1024 MiB: ENOMEM\n", "{libc}");
-        let run = run_with(&reserve(libc), &["malloc", "1024"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["malloc", "1024"], |_| {});
         assert_eq!(run.stdout, "malloc 1024 MiB: ENOMEM\n", "{libc}");
         // Smaller than RAM: fine, however little is free.
-        let run = run_with(&reserve(libc), &["malloc", "200"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["malloc", "200"], |_| {});
         assert_eq!(run.stdout, "malloc 200 MiB: ok\n", "{libc}");
         // MAP_NORESERVE is not accounted in this mode.
-        let run = run_with(&reserve(libc), &["noreserve", "1024"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["noreserve", "1024"], |_| {});
         assert_eq!(run.stdout, "noreserve 1024 MiB: ok\n", "{libc}");
         // Swap counts in the sum.
-        let run = run_with(&reserve(libc), &["map", "1024", "3"], |c| c.swap = 1024 * MIB);
+        let run = run_fixture_with(&reserve(libc), &["map", "1024", "3"], |c| c.swap = 1024 * MIB);
         assert!(run.stdout.starts_with("map 1024 MiB: ok;"), "{libc}: {}", run.stdout);
     }
 }
@@ -79,9 +70,9 @@ fn the_default_heuristic_refuses_one_mapping_larger_than_ram_and_swap() {
 #[test]
 fn overcommit_always_grants_anything() {
     for libc in LIBCS {
-        let run = run_with(&reserve(libc), &["malloc", "3072"], |c| c.overcommit = 1);
+        let run = run_fixture_with(&reserve(libc), &["malloc", "3072"], |c| c.overcommit = 1);
         assert_eq!(run.stdout, "malloc 3072 MiB: ok\n", "{libc}");
-        let run = run_with(&reserve(libc), &["map", "65536", "10"], |c| c.overcommit = 1);
+        let run = run_fixture_with(&reserve(libc), &["map", "65536", "10"], |c| c.overcommit = 1);
         assert_eq!(run.code(), 0, "{libc}");
         assert!(run.stdout.contains("VmSize +67108864 kB at mmap"), "{libc}: {}", run.stdout);
         assert!(run.stdout.contains("touched 10: mincore 10, RssAnon +40 kB"), "{libc}: {}", run.stdout);
@@ -95,7 +86,7 @@ fn strict_overcommit_stops_at_commit_limit() {
                 after munmap: ok\nmprotect to writable: ok\n";
     for libc in LIBCS {
         for (mem, swap) in [(256 * MIB, 0), (64 * MIB, 64 * MIB)] {
-            let run = run_with(&reserve(libc), &["strict"], |c| {
+            let run = run_fixture_with(&reserve(libc), &["strict"], |c| {
                 c.overcommit = 2;
                 c.mem = mem;
                 c.swap = swap;
@@ -108,7 +99,7 @@ fn strict_overcommit_stops_at_commit_limit() {
 #[test]
 fn max_map_count_ends_mapping_where_linux_does() {
     for libc in LIBCS {
-        let run = run_with(&reserve(libc), &["maps", "70000"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["maps", "70000"], |_| {});
         let (native, _) = native_norandom(&reserve(libc), &["maps", "70000"]);
         assert_eq!(run.stdout, native, "{libc}");
         assert!(run.stdout.ends_with("succeeded, then ENOMEM\n"), "{libc}: {}", run.stdout);
@@ -117,7 +108,7 @@ fn max_map_count_ends_mapping_where_linux_does() {
 
 #[test]
 fn page_tables_are_memory() {
-    let run = run_with(&reserve("glibc"), &["map", "1024", "100"], |c| c.mem = 2048 * MIB);
+    let run = run_fixture_with(&reserve("glibc"), &["map", "1024", "100"], |c| c.mem = 2048 * MIB);
     assert!(run.stdout.contains("VmPTE +404 kB"), "{}", run.stdout);
     // /proc/meminfo's PageTables counts every address space's tables, and
     // MemFree leaves them out, as it does the resident pages.
@@ -131,7 +122,7 @@ fn page_tables_are_memory() {
 #[test]
 fn smaps_rollup_and_vmstat_agree_with_status() {
     for libc in LIBCS {
-        let run = run_with(&reserve(libc), &["rollup"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["rollup"], |_| {});
         let (native, _) = native_norandom(&reserve(libc), &["rollup"]);
         assert_eq!(run.stdout, native, "{libc}");
         assert_eq!(

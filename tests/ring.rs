@@ -10,15 +10,13 @@ mod support;
 use std::time::Duration;
 
 use faultline::{ExitStatus, SyscallPath};
-use support::{config, fixture, run_image, run_native, Run};
+use support::{run_fixture_with, run_native, Run};
 
 fn run(name: &str, args: &[&str], path: SyscallPath) -> Run {
-    let mut argv = vec![name];
-    argv.extend_from_slice(args);
-    let mut c = config(&argv);
-    c.syscalls = path;
-    c.keep_events = false;
-    run_image(&fixture(name), c)
+    run_fixture_with(name, args, |c| {
+        c.syscalls = path;
+        c.keep_events = false;
+    })
 }
 
 /// Output and status natively, by exits and by the ring; they must agree,
@@ -79,11 +77,11 @@ fn each_process_reaches_only_its_own_mailbox() {
 
 #[test]
 fn a_timeout_ends_a_program_waiting_in_the_stub() {
-    let mut c = config(&["ringcalls-glibc", "spin"]);
-    c.syscalls = SyscallPath::Ring;
-    c.keep_events = false;
-    c.timeout = Some(Duration::from_millis(500));
-    let r = run_image(&fixture("ringcalls-glibc"), c);
+    let r = run_fixture_with("ringcalls-glibc", &["spin"], |c| {
+        c.syscalls = SyscallPath::Ring;
+        c.keep_events = false;
+        c.timeout = Some(Duration::from_millis(500));
+    });
     assert_eq!(r.outcome.status, ExitStatus::Killed(9));
     assert!(r.outcome.ring_calls > 0);
 }

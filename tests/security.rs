@@ -192,7 +192,7 @@ fn random_syscalls_with_hostile_arguments_end_cleanly_in_bounded_memory() {
     // all), seeded: each thread finishes and prints its count; faultline
     // stays small (the guest's RAM is lazily backed, and the calls reach
     // little of it).
-    let fuzz = elf_fixtures::path("sysfuzz").display().to_string();
+    let fuzz = fixture_arg("sysfuzz");
     let m = faultline_measured(&["run", "-q", "--timeout", "120", "--mem", "64M", &fuzz, "16", "50000", "2", "2"]);
     assert_eq!(m.code, 0, "{}", m.stderr);
     assert_eq!(m.stdout.matches("calls 50000\n").count(), 4, "{:?}", m.stdout);
@@ -208,8 +208,8 @@ fn random_syscalls_with_hostile_arguments_end_cleanly_in_bounded_memory() {
 
 #[test]
 fn hostile_resource_use_leaves_faultline_within_its_bounds() {
-    let res = elf_fixtures::path("res").display().to_string();
-    let brkbig = elf_fixtures::path("brkbig").display().to_string();
+    let res = fixture_arg("res");
+    let brkbig = fixture_arg("brkbig");
     // Populating and dropping 48 MiB again and again: the guest's RAM is
     // given back, and without --timeline no event is kept.
     let m = faultline_measured(&["run", "-q", "--timeout", "120", &res, "popdontneed", "4"]);
@@ -293,7 +293,7 @@ fn names_from_the_program_reach_messages_tamed_on_one_line() {
 #[test]
 fn a_name_set_by_the_guest_reaches_reports_tamed() {
     // prctl(PR_SET_NAME, "\x1b[2J\r\nevil\x07"), then a write to address 8.
-    let fuzz = elf_fixtures::path("sysfuzz").display().to_string();
+    let fuzz = fixture_arg("sysfuzz");
     let m = faultline_measured(&["run", "-q", &fuzz, "name"]);
     assert_eq!(m.code, 139, "{}", m.stderr);
     assert_tame_stderr(&m);

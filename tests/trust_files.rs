@@ -170,7 +170,7 @@ fn the_hosts_permissions_apply_to_the_guests_identity() {
     let native = Command::new(&argv[0]).args(&argv[1..]).output().unwrap();
     assert_eq!(m.stdout, String::from_utf8(native.stdout).unwrap(), "{}", m.stderr);
     let me = my_uid();
-    assert!(m.stdout.ends_with(&format!("uid {me} euid {me} gid {0} egid {0}\n", unsafe { libc::getgid() })));
+    assert!(m.stdout.ends_with(&format!("uid {me} euid {me} gid {0} egid {0}\n", my_gid())));
 
     if me != 0 {
         eprintln!("not root: the tests of another identity need root natively; skipped");
@@ -212,7 +212,7 @@ fn files_the_guest_makes_are_its_own() {
     args.extend(["/bin/sh", "-c", script]);
     let m = faultline_measured(&args);
     assert_eq!(m.code, 0, "{}", m.stderr);
-    let (u, g) = if my_uid() == 0 { (1000, 1000) } else { (my_uid(), unsafe { libc::getgid() }) };
+    let (u, g) = if my_uid() == 0 { (1000, 1000) } else { (my_uid(), my_gid()) };
     assert_eq!(m.stdout, format!("{u} {g} 644\n{u} {g} 755\n{u} {g} 644\n{u}\n{g}\n"));
     // On the host too, in the read-write bind.
     let meta = std::fs::metadata(t.join("new")).unwrap();

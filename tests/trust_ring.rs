@@ -22,7 +22,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use faultline::{ExitStatus, SyscallPath};
-use support::{config, fixture, run_image, Run};
+use support::{run_fixture_with, Run};
 
 const SIGUSR1: i32 = 10;
 const SIGSEGV: i32 = 11;
@@ -31,13 +31,11 @@ const SIGKILL: i32 = 9;
 const MAILBOX0: u64 = 0xffff_ff00_0000_1000;
 
 fn forge(args: &[&str], path: SyscallPath, timeout: Duration) -> Run {
-    let mut argv = vec!["ringforge"];
-    argv.extend_from_slice(args);
-    let mut c = config(&argv);
-    c.syscalls = path;
-    c.keep_events = false;
-    c.timeout = Some(timeout);
-    run_image(&fixture("ringforge"), c)
+    run_fixture_with("ringforge", args, |c| {
+        c.syscalls = path;
+        c.keep_events = false;
+        c.timeout = Some(timeout);
+    })
 }
 
 fn secs(d: Duration) -> f64 {
@@ -104,12 +102,10 @@ fn a_timeout_ends_a_program_on_time_whatever_it_does() {
     // and asleep in the VMM: each ended at the deadline, and named.
     let timeout = Duration::from_millis(1000);
     for (name, args) in [("ringcalls-glibc", &["spin"][..]), ("sleeploop", &[])] {
-        let mut argv = vec![name];
-        argv.extend_from_slice(args);
-        let mut c = config(&argv);
-        c.keep_events = false;
-        c.timeout = Some(timeout);
-        let r = run_image(&fixture(name), c);
+        let r = run_fixture_with(name, args, |c| {
+            c.keep_events = false;
+            c.timeout = Some(timeout);
+        });
         let late = r.outcome.elapsed.saturating_sub(timeout);
         println!("{name}: ended {:.1} ms after the deadline", late.as_secs_f64() * 1e3);
         assert_eq!(r.outcome.status, ExitStatus::Killed(SIGKILL), "{name}");
@@ -126,7 +122,7 @@ fn a_timeout_ends_a_program_on_time_whatever_it_does() {
 fn the_command_ends_a_forger_at_its_timeout_and_names_it() {
     let t0 = Instant::now();
     let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", "-q", "--timeout", "2", &elf_fixtures::path("ringforge").display().to_string(), "taken"])
+        .args(["run", "-q", "--timeout", "2", &support::fixture_arg("ringforge"), "taken"])
         .output()
         .expect("faultline runs");
     let wall = t0.elapsed();
@@ -141,7 +137,7 @@ fn the_command_ends_a_forger_at_its_timeout_and_names_it() {
 #[test]
 fn faultlines_first_sigint_ends_a_forger() {
     let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
-        .args(["run", "-q", "--timeout", "30", &elf_fixtures::path("ringforge").display().to_string(), "taken"])
+        .args(["run", "-q", "--timeout", "30", &support::fixture_arg("ringforge"), "taken"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()

@@ -9,6 +9,8 @@ use faultline::strace::Sink;
 use faultline::timeline::{Access, Event, EventKind, Origin};
 use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 
+pub const MIB: u64 = 1 << 20;
+
 /// Runs the `faultline` command with `args` (stdin empty), capturing its
 /// output.
 pub fn faultline(args: &[&str]) -> std::process::Output {
@@ -17,8 +19,14 @@ pub fn faultline(args: &[&str]) -> std::process::Output {
 
 /// The uid running the tests: the guest's by default.
 pub fn my_uid() -> u32 {
-    // SAFETY: no arguments, no failure.
+    // SAFETY: getuid takes no arguments and cannot fail.
     unsafe { libc::getuid() }
+}
+
+/// The gid running the tests: the guest's by default.
+pub fn my_gid() -> u32 {
+    // SAFETY: getgid takes no arguments and cannot fail.
+    unsafe { libc::getgid() }
 }
 
 /// An ordinary user's identity, for the tests of permissions (as uid 1000
@@ -163,14 +171,34 @@ pub fn hex_field(text: &str, key: &str) -> u64 {
 
 /// Runs fixture `name` with `args` (argv[0] is the name).
 pub fn run_fixture(name: &str, args: &[&str]) -> Run {
+    run_fixture_with(name, args, |_| {})
+}
+
+/// Runs fixture `name` with `args`, its configuration changed by `tune`.
+pub fn run_fixture_with(name: &str, args: &[&str], tune: impl FnOnce(&mut Config)) -> Run {
     let mut argv = vec![name];
     argv.extend_from_slice(args);
-    run_image(&fixture(name), config(&argv))
+    let mut cfg = config(&argv);
+    tune(&mut cfg);
+    run_image(&fixture(name), cfg)
 }
 
 /// Fixture `name` as a program.
 pub fn fixture(name: &str) -> Program {
     Program::Path(elf_fixtures::path(name))
+}
+
+/// Fixture `name`'s path, as a command line gives it.
+pub fn fixture_arg(name: &str) -> String {
+    elf_fixtures::path(name).display().to_string()
+}
+
+/// `name` in a directory of the host's temp dir of this test binary's
+/// own (kept after the run, for a look at what failed).
+pub fn tmp(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("faultline-{}-{}", env!("CARGO_CRATE_NAME"), std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
 }
 
 pub fn demo_image() -> Program {
@@ -185,6 +213,8 @@ pub struct Measured {
     pub stdout: String,
     pub stderr: String,
     pub max_rss_mib: u64,
+    /// The same in KiB, as getrusage gives it.
+    pub max_rss_kib: u64,
     pub wall: std::time::Duration,
 }
 
@@ -215,6 +245,8 @@ pub fn faultline_measured(args: &[&str]) -> Measured {
     let mut status = 0;
     // SAFETY: an all-zero rusage is valid; we wait for our own child.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `status` and `ru` are ours to fill; the child is ours and
+    // not yet reaped.
     let pid = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut ru) };
     assert_eq!(pid, child.id() as i32);
     let code = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { 128 + libc::WTERMSIG(status) };
@@ -223,6 +255,7 @@ pub fn faultline_measured(args: &[&str]) -> Measured {
         stdout: String::from_utf8_lossy(&out.join().unwrap()).into_owned(),
         stderr: String::from_utf8_lossy(&err.join().unwrap()).into_owned(),
         max_rss_mib: ru.ru_maxrss as u64 / 1024,
+        max_rss_kib: ru.ru_maxrss as u64,
         wall: start.elapsed(),
     }
 }

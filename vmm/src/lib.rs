@@ -71,12 +71,6 @@
 
 #![warn(missing_docs)]
 
-// The internal layers were all public until the API was narrowed, so the
-// compiler never judged what in them is unused. They keep Linux's constant
-// tables whole (errnos, signals, flags) and re-export for one another;
-// pruning what is truly dead is a change of its own, in files other work
-// is editing. (Clippy's naming lint, too, applies only to private items.)
-#[allow(dead_code, unused_imports, clippy::wrong_self_convention)]
 mod arch;
 pub mod bench;
 pub mod demo;

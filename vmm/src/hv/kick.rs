@@ -44,7 +44,7 @@ impl Kicker {
     /// A kicker for the calling thread and its vCPU's `immediate_exit`.
     pub(super) fn for_current_thread(immediate_exit: &'static AtomicU8) -> Self {
         install_kick_handler();
-        // SAFETY: always valid.
+        // SAFETY: pthread_self has no preconditions and cannot fail.
         Kicker { thread: unsafe { libc::pthread_self() }, immediate_exit }
     }
 
@@ -62,7 +62,8 @@ impl Kicker {
 
 /// The CPU this thread runs on now.
 pub fn current_cpu() -> Option<usize> {
-    // SAFETY: no arguments.
+    // SAFETY: sched_getcpu takes no arguments; its failure (-1) is
+    // checked below.
     let c = unsafe { libc::sched_getcpu() };
     (c >= 0).then_some(c as usize)
 }
@@ -90,7 +91,7 @@ pub fn set_affinity(set: &libc::cpu_set_t) -> std::io::Result<()> {
 
 /// Pins this thread to `cpu`.
 pub fn pin_current_thread(cpu: usize) -> std::io::Result<()> {
-    // SAFETY: cpu_set_t is plain data.
+    // SAFETY: cpu_set_t is plain data: all zeroes is the empty set.
     let mut set: libc::cpu_set_t = unsafe { std::mem::zeroed() };
     // SAFETY: CPU_SET bounds-checks against the set's size.
     unsafe { libc::CPU_SET(cpu, &mut set) };

@@ -1,5 +1,6 @@
 //! A sandbox: one VM, one kernel, and the program it runs as pid 1 with
-//! whatever processes and threads it makes. `config.rs` says how to run it,
+//! whatever processes and threads it makes. `config.rs` says how to run it
+//! (`builder.rs` the documented way to say it, `validate.rs` what is refused),
 //! `setup.rs` builds the VM and the kernel, `machine.rs` hands vCPUs to
 //! guest threads and `vcpu.rs` runs each, handing its exits to the kernel;
 //! `run.rs` supervises (the fault handler, the ring's server, the timeout,
@@ -16,9 +17,10 @@ mod ring;
 mod run;
 mod setup;
 mod stub;
+mod validate;
 mod vcpu;
 
-pub use builder::{ConfigError, EventStream, SandboxBuilder, StreamedEvent, MIN_RSS_LIMIT};
+pub use builder::{EventStream, SandboxBuilder, StreamedEvent};
 pub use config::{
     default_env, parse_bind, Bind, Config, Identity, Program, SyscallPath, DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS,
     DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK,
@@ -27,6 +29,7 @@ pub use error::{Error, HostError};
 pub use outcome::{Outcome, Usage};
 pub use program::{ProgramInfo, SegmentInfo};
 pub use progress::{Progress, ProgressProbe};
+pub use validate::{ConfigError, MIN_RSS_LIMIT};
 
 use std::sync::Arc;
 

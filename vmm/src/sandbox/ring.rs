@@ -55,7 +55,7 @@ impl Avoid {
         if cpu != usize::MAX {
             // SAFETY: cpu is below CPU_SETSIZE.
             unsafe { libc::CPU_CLR(cpu, &mut set) };
-            // SAFETY: plain data.
+            // SAFETY: CPU_COUNT only reads `set`, a local of ours.
             if unsafe { libc::CPU_COUNT(&set) } == 0 {
                 return;
             }

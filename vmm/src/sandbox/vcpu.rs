@@ -1,7 +1,8 @@
-//! A guest thread on its vCPU: the loop enters the guest, hands each exit
-//! to the kernel, writes back what the kernel changed, and does what it
-//! answers (as Firecracker's `running()` → `run_emulation()` → a handler
-//! per exit kind).
+//! A guest thread on its vCPU, shaped as Firecracker's `vstate/vcpu.rs`:
+//! `running()` loops over `run_emulation()`, which enters the guest and
+//! hands the exit to `handle_kvm_exit()`, a handler per exit kind; each
+//! handler asks the kernel, and `apply()` does what it answered, writing
+//! the program's registers back in one place (`write_back()`).
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ use crate::kernel::{Entry, Kernel, Next, Stop, Tid};
 
 /// The host thread's id (userfaultfd reports faults by it).
 fn gettid() -> i32 {
-    // SAFETY: no arguments.
+    // SAFETY: gettid takes no arguments and cannot fail.
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
@@ -50,7 +51,7 @@ pub(super) fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid,
         match enter(&vcpu, &entry) {
             Ok(()) => {
                 let mut r = Runner { kernel, machine, tid, vcpu: &mut vcpu, ring_on: false, held: None };
-                if let Err(Fatal(why)) = r.run() {
+                if let Err(Fatal(why)) = r.running() {
                     kernel.stop_all(Stop::Failure(why));
                 }
             }
@@ -69,20 +70,38 @@ struct Fatal(String);
 const CANNOT_WRITE: &str = "cannot write vCPU registers";
 
 /// What an exit leads to.
+// Made and used up once per exit, never stored: boxing the registers would
+// cost an allocation per exit.
+#[allow(clippy::large_enum_variant)]
 enum Step {
-    /// The kernel answered: do what it says.
-    Next(Next),
+    /// The kernel answered: do what it says, with the program's registers
+    /// as it left them (if it returns to the program).
+    Next(Next, Option<WriteBack>),
     /// Straight back into the guest.
     Resume,
 }
 
-/// How the program's registers reach the vCPU again.
-#[derive(Clone, Copy)]
+/// The program's registers as the kernel left them, and how they reach
+/// the vCPU again.
+struct WriteBack {
+    regs: UserRegs,
+    /// As they were before the kernel saw them, so that unchanged
+    /// registers are not written; `None` to write them always (a call's
+    /// result).
+    before: Option<UserRegs>,
+    back: Back,
+}
+
+/// Where the guest resumes from, and so how the registers get there.
 enum Back {
-    /// Through the trap frame the shim returns with (`iretq`).
-    Frame,
+    /// Through the trap frame the shim returns with (`iretq`), beside the
+    /// registers the vCPU stopped with.
+    Frame(kvm_bindings::kvm_regs),
     /// Straight into the vCPU's registers (stopped in user mode).
     Direct,
+    /// Out of the ring's stub, straight to the user (in ring 3 again if
+    /// the stub ran in ring 0).
+    Stub,
 }
 
 /// One guest thread's loop on its vCPU.
@@ -99,33 +118,11 @@ struct Runner<'a> {
 }
 
 impl Runner<'_> {
-    fn run(&mut self) -> Result<(), Fatal> {
+    /// Runs the thread until it exits (Firecracker's `running()` state).
+    fn running(&mut self) -> Result<(), Fatal> {
         loop {
-            let t0 = Instant::now();
-            let exit = self.vcpu.run();
-            let guest = t0.elapsed();
-            let step = match exit {
-                Ok(Exit::Trap(vector)) => self.on_trap(vector, t0 + guest, guest)?,
-                Ok(Exit::Interrupted) => self.on_kick(guest)?,
-                Ok(e @ (Exit::RingCall | Exit::RingReturn | Exit::RingDirect)) => self.on_ring_exit(e, guest)?,
-                Ok(Exit::Doorbell) => {
-                    if let Some(server) = self.machine.ring.get() {
-                        server.wake();
-                    }
-                    Step::Resume
-                }
-                Ok(Exit::Shutdown) => {
-                    Step::Next(self.kernel.on_vm_exit(self.tid, "triple fault (the CPU shut down)".into()))
-                }
-                Ok(Exit::Unexpected(what)) => {
-                    let rip = self.vcpu.regs().map(|r| r.rip).unwrap_or(0);
-                    let why = format!("the VM stopped unexpectedly: {what} at ip {rip:#x}");
-                    Step::Next(self.kernel.on_vm_exit(self.tid, why))
-                }
-                Err(e) => return Err(Fatal(e.to_string())),
-            };
-            let Step::Next(next) = step else { continue };
-            if !self.apply(next)? {
+            let Step::Next(next, regs) = self.run_emulation()? else { continue };
+            if !self.apply(next, regs)? {
                 return Ok(());
             }
             let hold = self.held.take().map(|since| (self.tid, since));
@@ -135,30 +132,33 @@ impl Runner<'_> {
         }
     }
 
+    /// Enters the guest until its next exit, and hands that exit on.
+    fn run_emulation(&mut self) -> Result<Step, Fatal> {
+        let t0 = Instant::now();
+        let exit = self.vcpu.run();
+        let guest = t0.elapsed();
+        handle_kvm_exit(self, exit, t0 + guest, guest)
+    }
+
     fn regs(&self) -> Result<kvm_bindings::kvm_regs, Fatal> {
         self.vcpu.regs().map_err(|_| Fatal("cannot read vCPU registers".into()))
     }
 
-    /// Writes `regs` back where the guest resumes from, if the kernel
-    /// changed them (or always, for a call's result).
-    fn write_back(
-        &self,
-        gprs: &kvm_bindings::kvm_regs,
-        regs: &UserRegs,
-        before: &UserRegs,
-        back: Back,
-        always: bool,
-    ) -> Result<(), Fatal> {
-        if !always && regs == before {
+    /// Writes the registers back where the guest resumes from, if the
+    /// kernel changed them (or always, for a call's result): the one place
+    /// registers reach a stopped vCPU.
+    fn write_back(&self, wb: WriteBack) -> Result<(), Fatal> {
+        if wb.before == Some(wb.regs) {
             return Ok(());
         }
-        let ok = match back {
-            Back::Frame => {
-                let mut g = *gprs;
-                let f = regs.write_back(&mut g);
+        let ok = match wb.back {
+            Back::Frame(gprs) => {
+                let mut g = gprs;
+                let f = wb.regs.write_back(&mut g);
                 self.machine.set_frame(self.vcpu.id(), &f) && self.vcpu.set_regs(&g).is_ok()
             }
-            Back::Direct => self.vcpu.set_regs(&regs.to_kvm()).is_ok(),
+            Back::Direct => self.vcpu.set_regs(&wb.regs.to_kvm()).is_ok(),
+            Back::Stub => self.vcpu.return_to_user(&wb.regs.to_kvm()).is_ok(),
         };
         ok.then_some(()).ok_or_else(|| Fatal(CANNOT_WRITE.into()))
     }
@@ -188,9 +188,9 @@ impl Runner<'_> {
             if t == Trap::Syscall && !self.ring_on {
                 self.ring_on = self.machine.ring_on(self.kernel, self.vcpu, self.tid, &frame);
             }
-            self.write_back(&gprs, &regs, &before, Back::Frame, is_call)?;
         }
-        Ok(Step::Next(next))
+        let before = (!is_call).then_some(before);
+        Ok(Step::Next(next, Some(WriteBack { regs, before, back: Back::Frame(gprs) })))
     }
 
     /// The vCPU was kicked (a signal to deliver, a kill, a stop): where it
@@ -202,8 +202,10 @@ impl Runner<'_> {
         // The stub is mapped only while the ring is on: elsewhere its
         // address is the user's, unmapped.
         if self.ring_on && ring_abi::in_stub(cpu, gprs.rip) != InStub::No {
-            let next = leave_stub(self.kernel, self.machine, self.tid, self.vcpu, &gprs, guest);
-            return next.map(Step::Next).ok_or_else(|| Fatal(CANNOT_WRITE.into()));
+            let (next, regs) = leave_stub(self.kernel, self.machine, self.tid, self.vcpu, &gprs, guest)
+                .ok_or_else(|| Fatal(CANNOT_WRITE.into()))?;
+            let wb = regs.map(|regs| WriteBack { regs, before: None, back: Back::Stub });
+            return Ok(Step::Next(next, wb));
         }
         let (mut regs, back) = if gprs.rip >= SHIM_VA {
             if !layout::stub_after_report(gprs.rip) {
@@ -213,17 +215,14 @@ impl Runner<'_> {
             }
             // About to return to the user: the user's state is in the
             // frame, and goes back through it.
-            (UserRegs::at_exception(&gprs, &self.machine.frame(cpu)), Back::Frame)
+            (UserRegs::at_exception(&gprs, &self.machine.frame(cpu)), Back::Frame(gprs))
         } else {
             let compat = self.vcpu.sregs().map(|s| s.cs.selector == tables::USER32_CS).unwrap_or(false);
             (UserRegs::at_user(&gprs, compat), Back::Direct)
         };
-        let before = regs;
+        let before = Some(regs);
         let next = self.kernel.on_kick(self.tid, self.vcpu, &mut regs);
-        if let Next::Return { .. } = &next {
-            self.write_back(&gprs, &regs, &before, back, false)?;
-        }
-        Ok(Step::Next(next))
+        Ok(Step::Next(next, Some(WriteBack { regs, before, back })))
     }
 
     /// The ring's stub left by the doorbell's exit offsets: a call for the
@@ -250,19 +249,20 @@ impl Runner<'_> {
             }
         }
         let next = self.kernel.on_trap(self.tid, self.vcpu, t, &mut regs, guest);
-        if let Next::Return { .. } = &next {
-            if let Some(server) = server {
-                server.nudge();
-            }
-            self.vcpu.return_to_user(&regs.to_kvm()).map_err(|_| Fatal(CANNOT_WRITE.into()))?;
+        if let (Next::Return { .. }, Some(server)) = (&next, server) {
+            server.nudge();
         }
-        Ok(Step::Next(next))
+        Ok(Step::Next(next, Some(WriteBack { regs, before: None, back: Back::Stub })))
     }
 
-    /// Does what the kernel answered; false once the thread is gone.
-    fn apply(&mut self, next: Next) -> Result<bool, Fatal> {
+    /// Does what the kernel answered, the program's registers first when
+    /// it returns to the program; false once the thread is gone.
+    fn apply(&mut self, next: Next, regs: Option<WriteBack>) -> Result<bool, Fatal> {
         match next {
             Next::Return { tls, fpu } => {
+                if let Some(wb) = regs {
+                    self.write_back(wb)?;
+                }
                 if let Some(f) = fpu {
                     if self.vcpu.set_fpu(&f).is_err() {
                         self.kernel.on_vm_exit(self.tid, "bad FPU state".into());
@@ -296,9 +296,37 @@ impl Runner<'_> {
     }
 }
 
+/// What an exit leads to: each kind to its handler (Firecracker's free
+/// `handle_kvm_exit()`).
+fn handle_kvm_exit(
+    r: &mut Runner<'_>,
+    exit: Result<Exit, crate::hv::VmError>,
+    exited: Instant,
+    guest: Duration,
+) -> Result<Step, Fatal> {
+    Ok(match exit {
+        Ok(Exit::Trap(vector)) => r.on_trap(vector, exited, guest)?,
+        Ok(Exit::Interrupted) => r.on_kick(guest)?,
+        Ok(e @ (Exit::RingCall | Exit::RingReturn | Exit::RingDirect)) => r.on_ring_exit(e, guest)?,
+        Ok(Exit::Doorbell) => {
+            if let Some(server) = r.machine.ring.get() {
+                server.wake();
+            }
+            Step::Resume
+        }
+        Ok(Exit::Shutdown) => Step::Next(r.kernel.on_vm_exit(r.tid, "triple fault (the CPU shut down)".into()), None),
+        Ok(Exit::Unexpected(what)) => {
+            let rip = r.vcpu.regs().map(|r| r.rip).unwrap_or(0);
+            let why = format!("the VM stopped unexpectedly: {what} at ip {rip:#x}");
+            Step::Next(r.kernel.on_vm_exit(r.tid, why), None)
+        }
+        Err(e) => return Err(Fatal(e.to_string())),
+    })
+}
+
 /// Whether a trap is a `syscall` that entered the ring stub in ring 3
 /// where the stub's pages are supervisor pages: the test of the ring-0
 /// path under a hypervisor (PVM) whose `syscall` stays in ring 3.
 fn enters_ring0(cpu: u32, vector: u8, frame: &TrapFrame) -> bool {
-    vector == trap::PF && frame.rip == ring_abi::lstar(cpu, true) && frame.from_user() && frame.rflags & (1 << 9) == 0
+    vector == trap::PF && frame.rip == ring_abi::lstar(cpu, true) && frame.user_mode() && frame.rflags & (1 << 9) == 0
 }

@@ -33,8 +33,8 @@ impl TrapFrame {
         cpu_area_gpa(cpu) + CPU_IST_OFFSET + IST_PAGES * PAGE_SIZE - Self::LEN as u64
     }
 
-    /// Whether the trap came from ring 3.
-    pub fn from_user(&self) -> bool {
+    /// Whether the trap came from ring 3 (Linux's `user_mode()`).
+    pub fn user_mode(&self) -> bool {
         self.cs & 3 == 3
     }
 }
@@ -139,7 +139,7 @@ impl UserRegs {
 
     /// The vCPU's registers to start in ring 3 directly (no trap in
     /// flight), as a new thread or a fresh program does.
-    pub fn to_kvm(&self) -> kvm_regs {
+    pub fn to_kvm(self) -> kvm_regs {
         let mut r = kvm_regs::default();
         self.set_gprs(&mut r);
         r.rip = self.rip;
@@ -192,7 +192,7 @@ mod tests {
     fn frame_bytes_are_six_words() {
         let f = TrapFrame { error_code: 6, rip: 0x401000, cs: 0x33, rflags: 0x202, rsp: 0x7ff0, ss: 0x2b };
         assert_eq!(TrapFrame::read_from_bytes(f.as_bytes()).unwrap(), f);
-        assert!(f.from_user());
+        assert!(f.user_mode());
         assert_eq!(TrapFrame::slot_offset(1) - TrapFrame::slot_offset(0), super::super::layout::CPU_AREA_SIZE);
     }
 }

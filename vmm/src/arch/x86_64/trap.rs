@@ -35,10 +35,23 @@ pub enum Trap {
 pub struct PfError(pub u64);
 
 impl PfError {
-    pub const PRESENT: u64 = 1 << 0;
     pub const WRITE: u64 = 1 << 1;
     pub const USER: u64 = 1 << 2;
     pub const FETCH: u64 = 1 << 4;
+
+    pub fn write(self) -> bool {
+        self.0 & Self::WRITE != 0
+    }
+    pub fn fetch(self) -> bool {
+        self.0 & Self::FETCH != 0
+    }
+}
+
+/// The kernel's unit tests play the MMU: they make the error codes a
+/// hardware page walk would.
+#[cfg(test)]
+impl PfError {
+    pub const PRESENT: u64 = 1 << 0;
 
     /// A user-mode access's error code: a write or a read, to a page
     /// mapped (`present`) or not.
@@ -51,16 +64,6 @@ impl PfError {
             e |= Self::PRESENT;
         }
         PfError(e)
-    }
-
-    pub fn present(self) -> bool {
-        self.0 & Self::PRESENT != 0
-    }
-    pub fn write(self) -> bool {
-        self.0 & Self::WRITE != 0
-    }
-    pub fn fetch(self) -> bool {
-        self.0 & Self::FETCH != 0
     }
 }
 
@@ -85,7 +88,7 @@ pub fn classify(vector: u8, frame: &TrapFrame, cr2: impl FnOnce() -> u64) -> Tra
             return Trap::CompatSyscall;
         }
     }
-    if !frame.from_user() {
+    if !frame.user_mode() {
         return Trap::Kernel(vector);
     }
     if vector == PF {

@@ -3,6 +3,7 @@
 //! streams, and the file system view (`vfs`).
 
 pub mod host;
+pub mod locks;
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;
@@ -35,6 +36,8 @@ pub(crate) struct Files {
     /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
     pipe_user_pages: Arc<AtomicU64>,
     io: IoCounters,
+    /// Every file's locks (fcntl's and flock's).
+    locks: locks::Locks,
 }
 
 /// Pages moved between files and the page cache, for vmstat's bi and bo.
@@ -50,7 +53,13 @@ pub(crate) struct IoCounters {
 
 impl Files {
     pub(crate) fn new(vfs: vfs::Vfs) -> Self {
-        Files { vfs, nr_files: Default::default(), pipe_user_pages: Default::default(), io: IoCounters::default() }
+        Files {
+            vfs,
+            nr_files: Default::default(),
+            pipe_user_pages: Default::default(),
+            io: IoCounters::default(),
+            locks: Default::default(),
+        }
     }
 
     pub(crate) fn vfs(&self) -> &vfs::Vfs {
@@ -159,6 +168,8 @@ pub struct OpenFile {
     /// descriptor on), and its place in the bytes of /proc contents
     /// descriptors keep between reads.
     pub kmem: Mutex<FileKmem>,
+    /// Its OFD and flock locks' owner, released with it.
+    pub lock_owner: locks::LockOwner,
 }
 
 /// An open file's kernel memory.
@@ -181,6 +192,7 @@ impl OpenFile {
             pos: Mutex::new(0),
             path: path.into(),
             kmem: Mutex::default(),
+            lock_owner: Default::default(),
         })
     }
 
@@ -298,13 +310,15 @@ impl FdTable {
         slot.take().ok_or(EBADF)
     }
 
-    /// Closes every close-on-exec descriptor (execve).
-    pub fn close_on_exec(&mut self) {
+    /// Closes every close-on-exec descriptor (execve), returning them.
+    pub fn close_on_exec(&mut self) -> Vec<Fd> {
+        let mut closed = Vec::new();
         for slot in self.fds.iter_mut() {
             if slot.as_ref().is_some_and(|f| f.cloexec) {
-                *slot = None;
+                closed.extend(slot.take());
             }
         }
+        closed
     }
 
     /// Closes everything (process exit).

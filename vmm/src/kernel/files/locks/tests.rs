@@ -115,3 +115,60 @@ fn flock_converts_by_giving_up_the_old_lock() {
     assert!(l.proc_locks().contains("FLOCK  ADVISORY  WRITE 10 00:01:2 0 EOF"), "{}", l.proc_locks());
     assert!(l.proc_locks().contains("1: POSIX  ADVISORY  WRITE 10 00:01:2 0 EOF"), "{}", l.proc_locks());
 }
+
+mod kernel {
+    use zerocopy::IntoBytes;
+
+    use crate::kernel::abi::fcntl::*;
+    use crate::kernel::abi::mman::{PROT_READ, PROT_WRITE};
+    use crate::kernel::errno::*;
+    use crate::kernel::testing::{err, TestKernel};
+
+    fn flock(t: &TestKernel, at: u64, ty: i16, start: i64, len: i64) {
+        let fl = Flock { l_type: ty, l_whence: SEEK_SET as i16, l_start: start, l_len: len, ..Default::default() };
+        t.poke(at, fl.as_bytes());
+    }
+
+    /// Each record is kernel memory: a thousand locks show in SUnreclaim,
+    /// and closing the file gives it back.
+    #[test]
+    fn lock_records_are_charged_and_given_back() {
+        let t = TestKernel::new();
+        let fd = t.open("/tmp/locked", (O_RDWR | O_CREAT) as u64);
+        assert!(fd >= 0);
+        let buf = t.mmap_anon(4096, PROT_READ | PROT_WRITE);
+        let before = t.meminfo_kb("SUnreclaim");
+        for i in 0..1000 {
+            flock(&t, buf, F_WRLCK, 2 * i, 1);
+            assert_eq!(t.sys("fcntl", &[fd as u64, F_SETLK, buf]), 0);
+        }
+        assert_eq!(t.kernel.lock().locks().records(), 1000);
+        let held = t.meminfo_kb("SUnreclaim") - before;
+        assert!((240..=260).contains(&held), "{held} kB for 1000 locks");
+        assert!(t.read_file("/proc/locks").is_ok_and(|l| l.starts_with(b"1: POSIX  ADVISORY  WRITE 1 ")));
+        assert_eq!(t.sys("close", &[fd as u64]), 0);
+        assert_eq!(t.kernel.lock().locks().records(), 0);
+        assert!(t.meminfo_kb("SUnreclaim") <= before + 4);
+    }
+
+    /// Hostile arguments get Linux's errors.
+    #[test]
+    fn bad_requests_fail_as_on_linux() {
+        let t = TestKernel::new();
+        let fd = t.open("/tmp/locked", (O_RDWR | O_CREAT) as u64) as u64;
+        let buf = t.mmap_anon(4096, PROT_READ | PROT_WRITE);
+        assert_eq!(t.sys("fcntl", &[fd, F_SETLK, 0]), err(EFAULT));
+        assert_eq!(t.sys("fcntl", &[fd, F_GETLK, u64::MAX - 7]), err(EFAULT));
+        flock(&t, buf, F_WRLCK, i64::MIN, -1);
+        assert_eq!(t.sys("fcntl", &[fd, F_SETLKW, buf]), err(EINVAL));
+        flock(&t, buf, F_WRLCK, i64::MAX, i64::MAX);
+        assert_eq!(t.sys("fcntl", &[fd, F_SETLK, buf]), err(EOVERFLOW));
+        flock(&t, buf, 3, 0, 0);
+        assert_eq!(t.sys("fcntl", &[fd, F_OFD_SETLK, buf]), err(EINVAL));
+        assert_eq!(t.sys("flock", &[fd, LOCK_SH | LOCK_EX]), err(EINVAL));
+        assert_eq!(t.sys("flock", &[fd, LOCK_MAND | LOCK_EX]), 0);
+        assert_eq!(t.sys("flock", &[fd, (1 << 32) | LOCK_EX]), 0);
+        assert_eq!(t.sys("flock", &[fd, LOCK_UN]), 0);
+        assert_eq!(t.kernel.lock().locks().records(), 0);
+    }
+}

@@ -236,7 +236,7 @@ impl Drop for DescLocks {
     fn drop(&mut self) {
         if let Some(t) = self.table.upgrade() {
             let mut t = t.lock();
-            t.release(self.key, |o| o == Owner::File(self.id), Some(self.id));
+            let _ = t.release(self.key, |o| o == Owner::File(self.id), Some(self.id));
             t.settle(None);
         }
     }
@@ -354,9 +354,9 @@ impl Table {
     }
 
     /// Removes the POSIX/OFD locks on `key` whose owner `mine` picks, and
-    /// the flock lock of description `flock_owner`.
-    fn release(&mut self, key: LockKey, mine: impl Fn(Owner) -> bool, flock_owner: Option<u64>) {
-        let Some(f) = self.files.get_mut(&key) else { return };
+    /// the flock lock of description `flock_owner`: whether any went.
+    fn release(&mut self, key: LockKey, mine: impl Fn(Owner) -> bool, flock_owner: Option<u64>) -> bool {
+        let Some(f) = self.files.get_mut(&key) else { return false };
         let n = f.posix.len() + f.flock.len();
         f.posix.retain(|l| !mine(l.owner));
         f.flock.retain(|l| Some(l.owner) != flock_owner);
@@ -368,6 +368,7 @@ impl Table {
         if f.is_empty() {
             self.files.remove(&key);
         }
+        gone > 0
     }
 }
 
@@ -458,17 +459,19 @@ impl Locks {
     }
 
     /// locks_remove_posix: process `pid` closed a descriptor of `key`.
-    pub fn remove_posix(&self, key: LockKey, pid: Pid) {
+    /// Whether any lock went.
+    pub fn remove_posix(&self, key: LockKey, pid: Pid) -> bool {
         let mut t = self.0.lock();
         if t.files.is_empty() {
-            return;
+            return false;
         }
-        t.release(key, |o| o == Owner::Process(pid), None);
+        let gone = t.release(key, |o| o == Owner::Process(pid), None);
         t.settle(None);
+        gone
     }
 
-    /// Process `pid` exited: all its POSIX locks go.
-    pub fn remove_process(&self, pid: Pid) {
+    /// Process `pid` exited: all its POSIX locks go. Whether any did.
+    pub fn remove_process(&self, pid: Pid) -> bool {
         let mut t = self.0.lock();
         let keys: Vec<LockKey> = t
             .files
@@ -476,10 +479,12 @@ impl Locks {
             .filter(|(_, f)| f.posix.iter().any(|l| l.owner == Owner::Process(pid)))
             .map(|(k, _)| *k)
             .collect();
+        let gone = !keys.is_empty();
         for k in keys {
             t.release(k, |o| o == Owner::Process(pid), None);
         }
         t.settle(None);
+        gone
     }
 
     /// Lock records held.
@@ -546,14 +551,17 @@ impl KernelState {
     /// Process `pid` closed a descriptor of `f` (filp_close): its POSIX
     /// locks on the file go, whichever descriptor set them.
     pub(crate) fn locks_file_closed(&mut self, pid: Pid, f: &OpenFile) {
-        self.files.locks.remove_posix(LockKey::of(f), pid);
-        self.procfs.changed();
+        // Most closes release nothing: /proc's cache stays good then.
+        if self.files.locks.remove_posix(LockKey::of(f), pid) {
+            self.procfs.changed();
+        }
     }
 
     /// Process `pid` exited: its POSIX locks go.
     pub(crate) fn locks_exit(&mut self, pid: Pid) {
-        self.files.locks.remove_process(pid);
-        self.procfs.changed();
+        if self.files.locks.remove_process(pid) {
+            self.procfs.changed();
+        }
     }
 }
 

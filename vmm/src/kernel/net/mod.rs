@@ -24,6 +24,7 @@ pub mod inet;
 pub mod unix;
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
@@ -62,12 +63,25 @@ pub const SOCK_MIN_SNDBUF: usize = 4_608;
 pub const SOCK_MIN_RCVBUF: usize = 2_304;
 /// net.unix.max_dgram_qlen: a datagram socket's queue is full past it.
 pub const MAX_DGRAM_QLEN: usize = 10;
-/// What an skb costs besides its data (sk_buff and its shared info):
-/// counted against the buffers as truesize is.
+/// What an skb costs besides its data: its sk_buff (256 bytes aligned)
+/// and skb_shared_info (320), counted against the buffers as truesize.
 pub const SKB_OVERHEAD: usize = 576;
+
+/// SKB_TRUESIZE of a message of `len` bytes: a small one's head and data
+/// come from one kmalloc (rounded to its size class), a large one's data
+/// from pages.
+pub fn truesize(len: usize) -> usize {
+    let head = len.next_multiple_of(64) + 320;
+    if head <= 4096 {
+        256 + crate::mm::kmem::kmalloc_size(head as u64) as usize
+    } else {
+        SKB_OVERHEAD + len
+    }
+}
 /// The largest piece a stream write queues at once (unix_stream_sendmsg
-/// sends at most half the send buffer, and at most 64 KiB, per skb).
-pub const STREAM_CHUNK: usize = 32 * 1024;
+/// sends at most half the send buffer less 64 bytes, in skbs of at most
+/// 64 KiB of pages).
+pub const STREAM_CHUNK: usize = 64 * 1024;
 
 /// A queued message: a datagram, or a piece of a stream.
 pub struct Msg {
@@ -86,12 +100,24 @@ pub struct Msg {
     /// Its kernel memory: the skb (slab) and its data (pages).
     pub _head: KmemCharge,
     pub _pages: KmemCharge,
+    /// The sender's sk_wmem_alloc, which counts it until it is read.
+    pub wmem: Option<Arc<AtomicUsize>>,
+    /// Its truesize, as counted when it was made.
+    pub size: usize,
+}
+
+impl Drop for Msg {
+    fn drop(&mut self) {
+        if let Some(w) = &self.wmem {
+            w.fetch_sub(self.size, Ordering::Relaxed);
+        }
+    }
 }
 
 impl Msg {
     /// Bytes it counts against a buffer.
     pub fn truesize(&self) -> usize {
-        self.data.len() + SKB_OVERHEAD
+        self.size
     }
 
     pub fn left(&self) -> usize {
@@ -202,6 +228,8 @@ pub struct Socket {
     pub wq: WaitQueue,
     /// The socket's own kernel memory (struct sock, its inode).
     _kmem: KmemCharge,
+    /// sk_wmem_alloc: truesize of what it sent that is not read yet.
+    pub wmem: Arc<AtomicUsize>,
 }
 
 impl Socket {
@@ -267,6 +295,7 @@ impl Socket {
             rq: WaitQueue::default(),
             wq: WaitQueue::default(),
             _kmem: kmem,
+            wmem: Arc::default(),
         })
     }
 
@@ -318,25 +347,35 @@ impl Socket {
         self.wq.wake_all();
     }
 
-    /// Room for a stream sender in this (the receiving) socket: what
-    /// more it may queue, given the sender's send buffer (unix counts the
-    /// sender's buffer alone; the loopback's TCP has the receiver's
-    /// window too).
-    pub fn stream_room(&self, sndbuf: usize) -> usize {
-        let s = self.lock();
-        let limit = if self.is_tcp() { sndbuf + s.opts.rcvbuf } else { sndbuf };
-        limit.saturating_sub(s.rx_bytes)
+    /// What it has sent and is not read yet (sk_wmem_alloc).
+    pub fn wmem(&self) -> usize {
+        self.wmem.load(Ordering::Relaxed)
     }
 
-    /// Whether a datagram of `truesize` finds room (unix: the queue's
-    /// length; UDP: the receive buffer, else it is dropped).
-    pub fn dgram_room(&self, truesize: usize) -> bool {
-        let s = self.lock();
-        if self.domain == AF_UNIX {
-            s.rx.len() <= MAX_DGRAM_QLEN.max(s.backlog)
-        } else {
-            s.rx_bytes + truesize <= s.opts.rcvbuf || s.rx.is_empty()
+    /// How much it may have in flight before a send waits: its send
+    /// buffer (sock_alloc_send_pskb); the loopback's TCP has the peer's
+    /// receive window too.
+    pub fn send_limit(&self, peer: Option<&Socket>) -> usize {
+        let sndbuf = self.lock().opts.sndbuf;
+        match peer {
+            Some(p) if self.is_tcp() && !std::ptr::eq(p, self) => sndbuf + p.lock().opts.rcvbuf,
+            _ => sndbuf,
         }
+    }
+
+    /// unix_recvq_full: a unix datagram receiver holds more than
+    /// max_dgram_qlen (a listener: its backlog).
+    pub fn recvq_full(&self) -> bool {
+        let s = self.lock();
+        let max = if s.phase == Phase::Listening { s.backlog } else { MAX_DGRAM_QLEN };
+        s.rx.len() > max
+    }
+
+    /// Whether UDP's receive buffer takes a datagram of `truesize` (a
+    /// full one drops it).
+    pub fn udp_room(&self, truesize: usize) -> bool {
+        let s = self.lock();
+        s.rx_bytes + truesize <= s.opts.rcvbuf || s.rx.is_empty()
     }
 
     /// Readiness for poll: what sock_poll's per-family functions report
@@ -364,21 +403,23 @@ impl Socket {
             r |= POLLHUP;
         }
         let (sndbuf, shut) = (s.opts.sndbuf, s.shutdown);
-        let connected_dgram = !self.connected_type() && s.phase == Phase::Connected;
         drop(s);
-        let writable = if self.is_tcp() && shut & SEND_SHUTDOWN != 0 {
-            true
+        let wmem = self.wmem();
+        let writable = if self.is_tcp() {
+            shut & SEND_SHUTDOWN != 0 || wmem < self.send_limit(peer.as_deref())
+        } else if self.domain == AF_UNIX {
+            // unix_writable: a quarter of the send buffer in flight at
+            // most; a datagram peer's queue must have room for us.
+            let peer_full = self.ty != SOCK_STREAM
+                && peer.as_ref().is_some_and(|p| {
+                    !std::ptr::eq(&**p, self)
+                        && !p.lock().peer.as_ref().is_some_and(|q| std::ptr::eq(&**q, self))
+                        && p.recvq_full()
+                });
+            wmem << 2 <= sndbuf && !peer_full
         } else {
-            match &peer {
-                Some(p) if !std::ptr::eq(&**p, self) && (self.connected_type() || connected_dgram) => {
-                    if self.ty == SOCK_STREAM {
-                        p.stream_room(sndbuf) > 0
-                    } else {
-                        p.dgram_room(SKB_OVERHEAD)
-                    }
-                }
-                _ => true,
-            }
+            // sock_writeable: under half the send buffer.
+            wmem < sndbuf / 2
         };
         if writable {
             r |= POLLOUT | POLLWRNORM | POLLWRBAND;
@@ -510,7 +551,7 @@ pub struct Net {
 
 #[derive(Default)]
 struct Tables {
-    abstract_names: HashMap<Vec<u8>, Weak<Socket>>,
+    abstract_names: HashMap<(u32, Vec<u8>), Weak<Socket>>,
     /// Path-bound unix sockets by their node's (device, inode).
     paths: HashMap<(u64, u64), Weak<Socket>>,
     ports: inet::Ports,
@@ -550,8 +591,9 @@ impl Net {
         let mut t = self.tables.lock();
         let me = |w: &Weak<Socket>| std::ptr::eq(w.as_ptr(), s);
         if let Some(SockAddr::Unix(UnixName::Abstract(n))) = &local {
-            if t.abstract_names.get(n).is_some_and(me) {
-                t.abstract_names.remove(n);
+            let key = (s.ty, n.clone());
+            if t.abstract_names.get(&key).is_some_and(me) {
+                t.abstract_names.remove(&key);
             }
         }
         if let Some(k) = key {

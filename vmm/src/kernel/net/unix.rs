@@ -1,4 +1,6 @@
-//! AF_UNIX names: the abstract namespace (per sandbox) and path names,
+//! AF_UNIX names: the abstract namespace (per sandbox, per socket type:
+//! Linux hashes the type in, so a stream and a datagram socket may share
+//! a name and find only their own kind) and path names,
 //! which are S_IFSOCK nodes of the sandbox's view registered here by their
 //! (device, inode). A socket node with nothing registered (a host's
 //! socket, or one whose socket closed) refuses connections.
@@ -14,10 +16,11 @@ impl Net {
     /// holds it.
     pub fn bind_abstract(&self, s: &Arc<Socket>, name: &[u8]) -> Result<(), Errno> {
         let mut t = self.tables.lock();
-        if t.abstract_names.get(name).and_then(|w| w.upgrade()).is_some_and(|o| !o.lock().dead) {
+        let key = (s.ty, name.to_vec());
+        if t.abstract_names.get(&key).and_then(|w| w.upgrade()).is_some_and(|o| !o.lock().dead) {
             return Err(EADDRINUSE);
         }
-        t.abstract_names.insert(name.to_vec(), Arc::downgrade(s));
+        t.abstract_names.insert(key, Arc::downgrade(s));
         Ok(())
     }
 
@@ -43,9 +46,9 @@ impl Net {
         self.tables.lock().paths.insert(key, Arc::downgrade(s));
     }
 
-    /// The live socket bound to abstract name `name`.
-    pub fn find_abstract(&self, name: &[u8]) -> Option<Arc<Socket>> {
-        let s = self.tables.lock().abstract_names.get(name)?.upgrade()?;
+    /// The live socket of type `ty` bound to abstract name `name`.
+    pub fn find_abstract(&self, ty: u32, name: &[u8]) -> Option<Arc<Socket>> {
+        let s = self.tables.lock().abstract_names.get(&(ty, name.to_vec()))?.upgrade()?;
         let dead = s.lock().dead;
         (!dead).then_some(s)
     }

@@ -373,7 +373,7 @@ pub(super) fn find_unix(ctx: &mut Ctx, name: &UnixName, ty: u32) -> Result<Arc<S
     let net = ctx.k.net.clone();
     let other = match name {
         UnixName::Unnamed => None,
-        UnixName::Abstract(n) => net.find_abstract(n),
+        UnixName::Abstract(n) => net.find_abstract(ty, n),
         UnixName::Path(p) => {
             let path = String::from_utf8(p.clone()).map_err(|_| ENOENT)?;
             let l = lookup(ctx, AT_FDCWD, &path, true)?;
@@ -501,7 +501,10 @@ pub(super) fn inet_dest(s: &Socket, a: &SockAddr) -> Result<Ip, Errno> {
         u => u,
     };
     if !ip.is_local() {
-        return Err(ENETUNREACH);
+        // From a loopback address no route leaves lo: the routing
+        // lookup's EINVAL; otherwise no route at all.
+        let bound = s.lock().local.as_ref().and_then(SockAddr::ip).is_some_and(|l| !l.is_any());
+        return Err(if bound { EINVAL } else { ENETUNREACH });
     }
     Ok(ip)
 }

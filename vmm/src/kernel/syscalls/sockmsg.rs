@@ -17,7 +17,7 @@ use super::super::errno::*;
 use super::super::files::{Fd, OpenFile};
 use crate::mm::Kmem;
 use super::super::net::addr::{decode, Decoded, SockAddr, Use};
-use super::super::net::{Msg, Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_OVERHEAD, STREAM_CHUNK};
+use super::super::net::{truesize, Msg, Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_OVERHEAD, STREAM_CHUNK};
 use super::super::signal::{SigInfo, SIGPIPE, SI_USER};
 use super::super::task::Ctx;
 use super::io::MAX_RW_COUNT;
@@ -182,8 +182,16 @@ fn pipe_err(ctx: &mut Ctx, flags: u32) -> Errno {
     EPIPE
 }
 
-/// A message of `data`, its memory charged (ENOBUFS past the budget).
-fn new_msg(ctx: &mut Ctx, data: Vec<u8>, from: Option<SockAddr>, c: &mut Control, cred: Ucred) -> Result<Msg, Errno> {
+/// A message of `data` from `s`, its memory charged (ENOBUFS past the
+/// budget) and counted in the sender's sk_wmem_alloc until read.
+fn new_msg(
+    ctx: &mut Ctx,
+    s: &Socket,
+    data: Vec<u8>,
+    from: Option<SockAddr>,
+    c: &mut Control,
+    cred: Ucred,
+) -> Result<Msg, Errno> {
     let head = ctx.k.kmem_charge(Kmem::Kmalloc(SKB_OVERHEAD as u64), 1).map_err(|_| ENOBUFS)?;
     let pages = if data.is_empty() {
         crate::mm::KmemCharge::empty(&ctx.k.phys.kmem, KmemClass::Pages)
@@ -191,7 +199,15 @@ fn new_msg(ctx: &mut Ctx, data: Vec<u8>, from: Option<SockAddr>, c: &mut Control
         ctx.k.kmem_charge(Kmem::Page, data.len().div_ceil(4096) as u64).map_err(|_| ENOBUFS)?
     };
     let with_cred = c.cred.is_some();
+    // UDP's loopback hands the datagram over at once (skb_orphan): only
+    // unix and TCP senders keep counting it until it is read.
+    let udp = s.domain != AF_UNIX && s.ty == SOCK_DGRAM;
+    if !udp {
+        s.wmem.fetch_add(truesize(data.len()), std::sync::atomic::Ordering::Relaxed);
+    }
     Ok(Msg {
+        size: truesize(data.len()),
+        wmem: (!udp).then(|| s.wmem.clone()),
         data,
         off: 0,
         from,
@@ -211,6 +227,7 @@ fn send_stream(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, mut c: C
         let st = s.lock();
         (st.opts.sndbuf, st.opts.sndtimeo)
     };
+    let room = |s: &Socket, p: &Socket| s.wmem() < s.send_limit(Some(p));
     let me = ucred(ctx);
     let from = if s.domain == AF_UNIX { s.lock().local.clone() } else { None };
     let mut sent = 0usize;
@@ -237,7 +254,7 @@ fn send_stream(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, mut c: C
                     match (st.phase, st.peer.clone()) {
                         (Phase::Connected, Some(p)) => {
                             drop(st);
-                            Ok((p.stream_room(sndbuf) > 0).then_some(Some(p)))
+                            Ok(room(s, &p).then_some(Some(p)))
                         }
                         // The peer closed: this goes out and is answered
                         // by a reset; the next write is EPIPE.
@@ -259,7 +276,7 @@ fn send_stream(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, mut c: C
                                 return Err(EPIPE);
                             }
                             drop(ps);
-                            Ok((p.stream_room(sndbuf) > 0).then_some(Some(p)))
+                            Ok(room(s, &p).then_some(Some(p)))
                         }
                         (Phase::Unconnected | Phase::Listening, _) => Err(ENOTCONN),
                         _ => Err(EPIPE),
@@ -277,13 +294,19 @@ fn send_stream(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, mut c: C
         if sent == iov.total {
             return Ok(sent as i64);
         }
-        let room = peer.stream_room(sndbuf).max(1);
-        let n = (iov.total - sent).min(room).min(STREAM_CHUNK);
+        // unix_stream_sendmsg's skb: at most half the send buffer; TCP
+        // takes what the window has room for.
+        let most = if s.is_tcp() {
+            s.send_limit(Some(&peer)).saturating_sub(s.wmem()).max(1)
+        } else {
+            (sndbuf / 2).saturating_sub(64).max(1)
+        };
+        let n = (iov.total - sent).min(most).min(STREAM_CHUNK);
         let data = match iov.gather(ctx, sent, n) {
             Ok(d) => d,
             Err(e) => return if sent > 0 { Ok(sent as i64) } else { Err(e) },
         };
-        let m = match new_msg(ctx, data, from.clone(), &mut c, me) {
+        let m = match new_msg(ctx, s, data, from.clone(), &mut c, me) {
             Ok(m) => m,
             Err(e) => return if sent > 0 { Ok(sent as i64) } else { Err(e) },
         };
@@ -352,6 +375,10 @@ fn send_unix_dgram(
         }
     }
     let nonblock = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    // unix_dgram_sendmsg waits for room in our send buffer and, unless
+    // the receiver is connected back to us, in its queue.
+    let peer_of_other = other.lock().peer.clone();
+    let ours = peer_of_other.is_some_and(|p| Arc::ptr_eq(&p, s));
     block(
         ctx,
         nonblock,
@@ -361,13 +388,13 @@ fn send_unix_dgram(
             if other.lock().shutdown & RCV_SHUTDOWN != 0 {
                 return Err(EPIPE);
             }
-            Ok(other.dgram_room(0).then_some(()))
+            Ok((s.wmem() < sndbuf && (ours || !other.recvq_full())).then_some(()))
         },
     )?;
     let data = iov.gather(ctx, 0, iov.total)?;
     let from = s.lock().local.clone();
     let me = ucred(ctx);
-    let m = new_msg(ctx, data, from, &mut c, me)?;
+    let m = new_msg(ctx, s, data, from, &mut c, me)?;
     other.deliver(m);
     Ok(iov.total as i64)
 }
@@ -414,12 +441,12 @@ fn send_udp(ctx: &mut Ctx, s: &Arc<Socket>, iov: &Iov, dest: Option<Vec<u8>>, mu
         return Ok(iov.total as i64);
     };
     let data = iov.gather(ctx, 0, iov.total)?;
-    if !rx.dgram_room(data.len() + SKB_OVERHEAD) {
+    if !rx.udp_room(truesize(data.len())) {
         return Ok(iov.total as i64);
     }
     let from = SockAddr::of_ip(rx.domain, src, local.port());
     let me = ucred(ctx);
-    let m = new_msg(ctx, data, Some(from), &mut c, me)?;
+    let m = new_msg(ctx, s, data, Some(from), &mut c, me)?;
     rx.deliver(m);
     Ok(iov.total as i64)
 }
@@ -608,8 +635,9 @@ fn recv_dgram(ctx: &mut Ctx, nonblock: bool, s: &Arc<Socket>, iov: &Iov, flags: 
             st.rx_bytes -= m.truesize();
             drop(st);
             s.wq.wake_all();
-            let Msg { data, from, rights, cred, .. } = m;
-            Ok(Some(Some((data, from, rights, cred))))
+            let mut m = m;
+            let (data, rights) = (std::mem::take(&mut m.data), std::mem::take(&mut m.rights));
+            Ok(Some(Some((data, m.from.take(), rights, m.cred))))
         },
     )?;
     let Some((data, from, rights, cred)) = taken else { return Ok(Got::default()) };

@@ -141,7 +141,8 @@ fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<Arc<Sock
                 // Ping sockets: net.ipv4.ping_group_range is "1 0" (no
                 // group may).
                 (SOCK_DGRAM, p) if p == icmp => return Err(EACCES),
-                (SOCK_STREAM | SOCK_DGRAM, _) => return Err(EPROTONOSUPPORT),
+                // Raw sockets take no wildcard protocol.
+                (SOCK_STREAM | SOCK_DGRAM, _) | (SOCK_RAW, IPPROTO_IP) => return Err(EPROTONOSUPPORT),
                 (SOCK_RAW, _) if !ctx.proc().cred.capable(CAP_NET_RAW) => return Err(EPERM),
                 _ => return Err(ESOCKTNOSUPPORT),
             }

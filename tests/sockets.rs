@@ -30,8 +30,7 @@ fn the_sandbox_has_no_network_but_its_loopback() {
     let run = run_fixture("sockets-glibc", &["isolation"]);
     assert_eq!(run.code(), 0, "{}", run.stderr);
     assert_eq!(
-        run.stdout,
-        "connect far: -1 ENETUNREACH\nudp far: -1 ENETUNREACH\nnetlink: -1 EAFNOSUPPORT\n",
+        run.stdout, "connect far: -1 ENETUNREACH\nudp far: -1 ENETUNREACH\nnetlink: -1 EAFNOSUPPORT\n",
         "{}",
         run.stderr
     );

@@ -128,14 +128,11 @@ impl SockAddr {
                 }
                 v
             }
-            SockAddr::V4 { ip, port } => SockaddrIn {
-                sin_family: AF_INET,
-                sin_port: port.to_be_bytes(),
-                sin_addr: *ip,
-                sin_zero: [0; 8],
+            SockAddr::V4 { ip, port } => {
+                SockaddrIn { sin_family: AF_INET, sin_port: port.to_be_bytes(), sin_addr: *ip, sin_zero: [0; 8] }
+                    .as_bytes()
+                    .to_vec()
             }
-            .as_bytes()
-            .to_vec(),
             SockAddr::V6 { ip, port, flowinfo, scope } => SockaddrIn6 {
                 sin6_family: AF_INET6,
                 sin6_port: port.to_be_bytes(),

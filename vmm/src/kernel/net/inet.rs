@@ -58,10 +58,7 @@ impl PortEntry {
     fn cover(&self) -> (Cover<[u8; 4]>, Cover<[u8; 16]>) {
         if self.family == AF_INET {
             return match self.ip {
-                Ip::V4(a) if self.ip.is_any() => {
-                    let _ = a;
-                    (Cover::All, Cover::None)
-                }
+                Ip::V4(_) if self.ip.is_any() => (Cover::All, Cover::None),
                 Ip::V4(a) => (Cover::One(a), Cover::None),
                 Ip::V6(_) => (Cover::None, Cover::None),
             };
@@ -120,7 +117,8 @@ impl Ports {
             let (lo, hi) = (*EPHEMERAL_PORTS.start(), *EPHEMERAL_PORTS.end());
             let n = hi - lo + 1;
             let start = self.next;
-            let found = (0..n).map(|i| lo + (start + i) % n).find(|&p| self.held.get(&(e.udp, p)).is_none_or(Vec::is_empty));
+            let found =
+                (0..n).map(|i| lo + (start + i) % n).find(|&p| self.held.get(&(e.udp, p)).is_none_or(Vec::is_empty));
             let p = found.ok_or(EADDRINUSE)?;
             self.next = (p - lo + 1) % n;
             e.port = p;
@@ -246,6 +244,6 @@ mod tests {
         let eph = p.take(e(8, AF_INET, Ip::V4(V4_ANY), 0)).unwrap();
         assert!(EPHEMERAL_PORTS.contains(&eph));
         p.remove(8);
-        assert!(p.held.get(&(false, eph)).is_none());
+        assert!(!p.held.contains_key(&(false, eph)));
     }
 }

@@ -9,21 +9,21 @@ use std::time::{Duration, Instant};
 
 use parking_lot::Condvar;
 
+use super::super::abi::capability::{CAP_NET_BIND_SERVICE, CAP_NET_RAW};
 use super::super::abi::fcntl::{AT_FDCWD, O_NONBLOCK, O_RDWR};
 use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::abi::socket::*;
 use super::super::abi::stat::{S_IFMT, S_IFSOCK};
 use super::super::abi::system::AF_MAX;
-use super::super::abi::capability::{CAP_NET_BIND_SERVICE, CAP_NET_RAW};
 use super::super::cred::MAY_WRITE;
 use super::super::errno::*;
 use super::super::files::{Fd, FileKind, OpenFile};
-use crate::mm::Kmem;
 use super::super::net::addr::{decode, Decoded, Ip, SockAddr, UnixName, Use, V4_LOOPBACK, V6_LOOPBACK};
 use super::super::net::inet::PortEntry;
 use super::super::net::{Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN};
 use super::super::task::{Ctx, Woken};
 use super::namei::{cred, existing, layer_room, lookup, may_create, named};
+use crate::mm::Kmem;
 
 /// sizeof(struct sockaddr_storage): the longest address a call takes.
 const SOCKADDR_STORAGE: u64 = 128;

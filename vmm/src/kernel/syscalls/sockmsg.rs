@@ -15,13 +15,13 @@ use super::super::abi::socket::*;
 use super::super::abi::uio::{Iovec, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::{Fd, OpenFile};
-use crate::mm::Kmem;
 use super::super::net::addr::{decode, Decoded, SockAddr, Use};
 use super::super::net::{truesize, Msg, Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SKB_OVERHEAD, STREAM_CHUNK};
 use super::super::signal::{SigInfo, SIGPIPE, SI_USER};
 use super::super::task::Ctx;
 use super::io::MAX_RW_COUNT;
 use super::socket::{block, find_unix, inet_dest, read_sockaddr, sock_of, ucred, write_sockaddr};
+use crate::mm::Kmem;
 use crate::mm::KmemClass;
 
 /// net.core.optmem_max: the most control data one sendmsg may pass.

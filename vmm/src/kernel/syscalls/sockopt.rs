@@ -11,9 +11,7 @@ use super::super::abi::capability::CAP_SYS_ADMIN;
 use super::super::abi::socket::*;
 use super::super::abi::time::Timeval;
 use super::super::errno::*;
-use super::super::net::{
-    Opts, Phase, Socket, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, WMEM_MAX,
-};
+use super::super::net::{Opts, Phase, Socket, SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, WMEM_MAX};
 use super::super::task::Ctx;
 use super::socket::sock_of;
 

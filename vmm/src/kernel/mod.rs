@@ -69,6 +69,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod mm;
+pub mod net;
 pub mod process;
 pub mod procfs;
 mod reporting;
@@ -205,6 +206,8 @@ pub(crate) struct KernelState {
     pub(crate) live: live::Live,
     /// Call stacks and symbols of faults (see `cfg.stacks`).
     unwind: unwind::Unwinder,
+    /// Sockets' names and the loopback's ports.
+    pub(crate) net: Arc<net::Net>,
 }
 
 /// What the vCPU thread does next.
@@ -432,6 +435,7 @@ impl KernelState {
             report: reporting::Reporting::new(recorder),
             live: Default::default(),
             unwind: Default::default(),
+            net: Default::default(),
         }
     }
 

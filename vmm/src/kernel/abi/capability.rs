@@ -18,6 +18,8 @@ linux_consts! {
         CAP_SETUID = 7,
         CAP_SETPCAP = 8,
         CAP_LINUX_IMMUTABLE = 9,
+        CAP_NET_BIND_SERVICE = 10,
+        CAP_NET_RAW = 13,
         CAP_IPC_LOCK = 14,
         CAP_SYS_ADMIN = 21,
         CAP_SYS_NICE = 23,

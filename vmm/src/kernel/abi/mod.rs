@@ -28,6 +28,7 @@ pub mod prctl;
 pub mod resource;
 pub mod sched;
 pub mod signal;
+pub mod socket;
 pub mod stat;
 pub mod system;
 pub mod time;

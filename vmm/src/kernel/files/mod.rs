@@ -124,6 +124,8 @@ pub enum FileKind {
         contents: Mutex<Option<Arc<[u8]>>>,
         seq: Option<(super::procfs::SeqFile, Mutex<seq::SeqCursor>)>,
     },
+    /// A socket (`kernel::net`).
+    Socket(Arc<super::net::Socket>),
     /// /dev/null, /dev/zero, /dev/urandom (and /dev/random).
     Null,
     Zero,
@@ -214,6 +216,7 @@ impl Drop for OpenFile {
         match &self.kind {
             FileKind::PipeRead(p) => p.close_end(false),
             FileKind::PipeWrite(p) => p.close_end(true),
+            FileKind::Socket(s) => s.release(),
             _ => {}
         }
     }

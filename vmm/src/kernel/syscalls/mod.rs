@@ -26,6 +26,9 @@ mod prctl;
 mod rusage;
 mod sched;
 pub mod signal;
+mod socket;
+pub mod sockmsg;
+mod sockopt;
 mod stat;
 pub mod system;
 pub mod time;
@@ -211,21 +214,21 @@ pub static TABLE: &[Syscall] = &[
     sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
     quiet(ring(sc(39, "getpid", &[], P, Some(ids::getpid)))),
     sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
-    sc(41, "socket", &[Int, Int, Int], N, Some(system::socket)),
-    sc(42, "connect", &[Fd, Ptr, Int], N, None),
-    sc(43, "accept", &[Fd, Ptr, Ptr], N, None),
-    sc(44, "sendto", &[Fd, Ptr, Long, Hex, Ptr, Int], N, None),
-    sc(45, "recvfrom", &[Fd, Ptr, Long, Hex, Ptr, Ptr], N, None),
-    sc(46, "sendmsg", &[Fd, Ptr, Hex], N, None),
-    sc(47, "recvmsg", &[Fd, Ptr, Hex], N, None),
-    sc(48, "shutdown", &[Fd, Int], N, None),
-    sc(49, "bind", &[Fd, Ptr, Int], N, None),
-    sc(50, "listen", &[Fd, Int], N, None),
-    sc(51, "getsockname", &[Fd, Ptr, Ptr], N, None),
-    sc(52, "getpeername", &[Fd, Ptr, Ptr], N, None),
-    sc(53, "socketpair", &[Int, Int, Int, Ptr], N, None),
-    sc(54, "setsockopt", &[Fd, Int, Int, Ptr, Int], N, None),
-    sc(55, "getsockopt", &[Fd, Int, Int, Ptr, Ptr], N, None),
+    sc(41, "socket", &[Int, Int, Int], N, Some(socket::socket)),
+    sc(42, "connect", &[Fd, Ptr, Int], N, Some(socket::connect)),
+    sc(43, "accept", &[Fd, Ptr, Ptr], N, Some(socket::accept)),
+    sc(44, "sendto", &[Fd, InBuf(2), Long, Hex, Ptr, Int], N, Some(sockmsg::sendto)),
+    sc(45, "recvfrom", &[Fd, OutBuf(2), Long, Hex, Ptr, Ptr], N, Some(sockmsg::recvfrom)),
+    sc(46, "sendmsg", &[Fd, Ptr, Hex], N, Some(sockmsg::sendmsg)),
+    sc(47, "recvmsg", &[Fd, Ptr, Hex], N, Some(sockmsg::recvmsg)),
+    sc(48, "shutdown", &[Fd, Int], N, Some(socket::shutdown)),
+    sc(49, "bind", &[Fd, Ptr, Int], N, Some(socket::bind)),
+    sc(50, "listen", &[Fd, Int], N, Some(socket::listen)),
+    sc(51, "getsockname", &[Fd, Ptr, Ptr], N, Some(socket::getsockname)),
+    sc(52, "getpeername", &[Fd, Ptr, Ptr], N, Some(socket::getpeername)),
+    sc(53, "socketpair", &[Int, Int, Int, Ptr], N, Some(socket::socketpair)),
+    sc(54, "setsockopt", &[Fd, Int, Int, Ptr, Int], N, Some(sockopt::setsockopt)),
+    sc(55, "getsockopt", &[Fd, Int, Int, Ptr, Ptr], N, Some(sockopt::getsockopt)),
     sc(56, "clone", &[CloneFlags, Ptr, Ptr, Ptr, Hex], P, Some(clone::clone)),
     sc(57, "fork", &[], P, Some(clone::fork)),
     sc(58, "vfork", &[], P, Some(clone::vfork)),
@@ -458,7 +461,7 @@ pub static TABLE: &[Syscall] = &[
     sc(285, "fallocate", &[Fd, Int, Long, Long], D, Some(file_io::fallocate)),
     sc(286, "timerfd_settime", &[Fd, Hex, Ptr, Ptr], D, None),
     sc(287, "timerfd_gettime", &[Fd, Ptr], D, None),
-    sc(288, "accept4", &[Fd, Ptr, Ptr, Hex], N, None),
+    sc(288, "accept4", &[Fd, Ptr, Ptr, Hex], N, Some(socket::accept4)),
     sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), None),
     sc(290, "eventfd2", &[Int, Hex], D, None),
     sc(291, "epoll_create1", &[Hex], D, None),
@@ -469,7 +472,7 @@ pub static TABLE: &[Syscall] = &[
     sc(296, "pwritev", &[Fd, Ptr, Int, Long], D, Some(io::pwritev)),
     sc(297, "rt_tgsigqueueinfo", &[Int, Int, Signal, Ptr], S, Some(signal::rt_tgsigqueueinfo)),
     sc(298, "perf_event_open", &[Ptr, Int, Int, Fd, Hex], D, None),
-    sc(299, "recvmmsg", &[Fd, Ptr, Int, Hex, Ptr], N, None),
+    sc(299, "recvmmsg", &[Fd, Ptr, Int, Hex, Ptr], N, Some(sockmsg::recvmmsg)),
     sc(300, "fanotify_init", &[Hex, Hex], D, None),
     sc(301, "fanotify_mark", &[Fd, Hex, Hex, Fd, Path], D, None),
     ring(sc(302, "prlimit64", &[Int, Resource, Ptr, Ptr], O, Some(limits::prlimit64))),
@@ -477,7 +480,7 @@ pub static TABLE: &[Syscall] = &[
     sc(304, "open_by_handle_at", &[Fd, Ptr, Hex], D, None),
     sc(305, "clock_adjtime", &[Clock, Ptr], C, None),
     sc(306, "syncfs", &[Fd], D, Some(file_io::fsync)),
-    sc(307, "sendmmsg", &[Fd, Ptr, Int, Hex], N, None),
+    sc(307, "sendmmsg", &[Fd, Ptr, Int, Hex], N, Some(sockmsg::sendmmsg)),
     sc(308, "setns", &[Fd, Hex], D, None),
     sc(309, "getcpu", &[Ptr, Ptr, Ptr], O, Some(system::getcpu)),
     sc(310, "process_vm_readv", &[Int, Ptr, Long, Ptr, Long, Hex], O, None),
@@ -527,7 +530,7 @@ fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
     let Ok(fd) = i32::try_from(a[0] as i64) else { return false };
     p.files.get(fd).is_some_and(|f| match &f.file.kind {
         FileKind::Input(i) => !matches!(i, Input::Inherit),
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => false,
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Socket(_) => false,
         _ => true,
     })
 }

@@ -46,6 +46,10 @@ fn ready(ctx: &Ctx, f: &Arc<OpenFile>, events: i16) -> (i16, bool) {
                 POLLERR
             }
         }
+        FileKind::Socket(s) => {
+            s.register(&ctx.cond());
+            s.poll()
+        }
         FileKind::Input(i) => match i.host_fd() {
             Some(fd) => {
                 return (if host_ready(fd, false, 0) { POLLIN | POLLRDNORM } else { 0 } & want, true);

@@ -144,6 +144,11 @@ impl Pipe {
         s.bufs.len() < s.max_usage || s.readers == 0
     }
 
+    /// pipe_poll's EPOLLHUP for the read end: no writer is left.
+    pub fn hung_up(&self) -> bool {
+        !self.has_writers()
+    }
+
     pub fn has_writers(&self) -> bool {
         self.state.lock().writers > 0
     }

@@ -119,13 +119,14 @@ pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) ->
         }
         FileKind::PipeWrite(p) => {
             pt.wait_on_for(&p.writable, EPOLLOUT | EPOLLWRNORM | EPOLLERR);
-            if !p.write_ready() {
-                0
-            } else if p.has_readers() {
-                EPOLLOUT | EPOLLWRNORM
-            } else {
-                EPOLLERR
+            let mut r = 0;
+            if !p.full() {
+                r |= EPOLLOUT | EPOLLWRNORM;
             }
+            if !p.has_readers() {
+                r |= EPOLLERR;
+            }
+            r
         }
         FileKind::Input(i) => match i.host_fd() {
             Some(fd) => {

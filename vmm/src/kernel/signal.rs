@@ -326,7 +326,7 @@ impl KernelState {
         if info.is_some() {
             self.tasks.sigqueue_sync();
         }
-        info
+        info.map(|i| self.timer_signal_taken(pid, i))
     }
 }
 

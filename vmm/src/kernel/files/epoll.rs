@@ -294,3 +294,151 @@ impl Epoll {
         s
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::abi::epoll::*;
+    use crate::kernel::errno::*;
+    use crate::kernel::testing::TestKernel;
+
+    /// A kernel with a page of scratch memory for the calls' structs.
+    fn kernel() -> (TestKernel, u64) {
+        let t = TestKernel::new();
+        let mem = t.mmap_anon(4096, 3);
+        (t, mem)
+    }
+
+    fn ctl(t: &TestKernel, mem: u64, ep: i64, op: u64, fd: i64, events: u32, data: u64) -> i64 {
+        let mut ev = events.to_le_bytes().to_vec();
+        ev.extend_from_slice(&data.to_le_bytes());
+        t.poke(mem, &ev);
+        t.sys("epoll_ctl", &[ep as u64, op, fd as u64, mem])
+    }
+
+    /// epoll_wait with no timeout: the (events, data) it reports.
+    fn wait(t: &TestKernel, mem: u64, ep: i64) -> Vec<(u32, u64)> {
+        let buf = mem + 1024;
+        let n = t.sys("epoll_wait", &[ep as u64, buf, 8, 0]);
+        assert!(n >= 0, "epoll_wait: {n}");
+        let raw = t.peek(buf, 12 * n as usize);
+        raw.chunks(12)
+            .map(|c| (u32::from_le_bytes(c[..4].try_into().unwrap()), u64::from_le_bytes(c[4..].try_into().unwrap())))
+            .collect()
+    }
+
+    fn efd_add(t: &TestKernel, mem: u64, efd: i64, v: u64) {
+        t.poke(mem + 512, &v.to_le_bytes());
+        assert_eq!(t.sys("write", &[efd as u64, mem + 512, 8]), 8);
+    }
+
+    #[test]
+    fn ctl_errors_are_linuxs() {
+        let (t, mem) = kernel();
+        assert_eq!(t.sys("epoll_create", &[0]), EINVAL.ret());
+        assert_eq!(t.sys("epoll_create1", &[1]), EINVAL.ret());
+        let ep = t.sys("epoll_create1", &[EPOLL_CLOEXEC as u64]);
+        let efd = t.sys("eventfd2", &[0, 0]);
+        assert!(ep >= 0 && efd >= 0);
+        let reg = t.open("/proc/self/status", 0);
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, reg, EPOLLIN, 0), EPERM.ret());
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, ep, EPOLLIN, 0), EINVAL.ret());
+        assert_eq!(ctl(&t, mem, efd, EPOLL_CTL_ADD, ep, EPOLLIN, 0), EINVAL.ret());
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, 999, EPOLLIN, 0), EBADF.ret());
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_MOD, efd, EPOLLIN, 0), ENOENT.ret());
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, efd, EPOLLIN, 0), 0);
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, efd, EPOLLIN, 0), EEXIST.ret());
+        assert_eq!(ctl(&t, mem, ep, 9, efd, EPOLLIN, 0), EINVAL.ret());
+        // A bad event pointer is EFAULT before anything else, but not for DEL.
+        assert_eq!(t.sys("epoll_ctl", &[ep as u64, EPOLL_CTL_ADD, efd as u64, 8]), EFAULT.ret());
+        assert_eq!(t.sys("epoll_ctl", &[ep as u64, EPOLL_CTL_DEL, efd as u64, 8]), 0);
+        assert_eq!(t.sys("epoll_ctl", &[ep as u64, EPOLL_CTL_DEL, efd as u64, 8]), ENOENT.ret());
+        // EPOLLEXCLUSIVE: only with ADD, only with its bits, never an epoll.
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLEXCLUSIVE | EPOLLONESHOT, 0), EINVAL.ret());
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLEXCLUSIVE, 0), 0);
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_MOD, efd, EPOLLIN, 0), EINVAL.ret());
+        // maxevents, and the buffer's range.
+        assert_eq!(t.sys("epoll_wait", &[ep as u64, mem, 0, 0]), EINVAL.ret());
+        assert_eq!(t.sys("epoll_wait", &[ep as u64, mem, EP_MAX_EVENTS + 1, 0]), EINVAL.ret());
+        assert_eq!(t.sys("epoll_wait", &[ep as u64, u64::MAX - 8, 1, 0]), EFAULT.ret());
+        assert_eq!(t.sys("epoll_wait", &[efd as u64, mem, 1, 0]), EINVAL.ret());
+        assert_eq!(t.sys("epoll_pwait", &[ep as u64, mem, 1, 0, mem, 4]), EINVAL.ret());
+    }
+
+    #[test]
+    fn loops_and_depth_are_eloop() {
+        let (t, mem) = kernel();
+        let eps: Vec<i64> = (0..7).map(|_| t.sys("epoll_create1", &[0])).collect();
+        // A chain: eps[i] holds eps[i + 1].
+        for i in 0..4 {
+            assert_eq!(ctl(&t, mem, eps[i], EPOLL_CTL_ADD, eps[i + 1], EPOLLIN, 0), 0, "level {i}");
+        }
+        // One more level is past EP_MAX_NESTS, above or below.
+        assert_eq!(ctl(&t, mem, eps[4], EPOLL_CTL_ADD, eps[5], EPOLLIN, 0), ELOOP.ret());
+        assert_eq!(ctl(&t, mem, eps[5], EPOLL_CTL_ADD, eps[0], EPOLLIN, 0), ELOOP.ret());
+        // And a loop.
+        assert_eq!(ctl(&t, mem, eps[3], EPOLL_CTL_ADD, eps[1], EPOLLIN, 0), ELOOP.ret());
+        assert_eq!(ctl(&t, mem, eps[5], EPOLL_CTL_ADD, eps[6], EPOLLIN, 0), 0);
+    }
+
+    #[test]
+    fn level_edge_and_oneshot() {
+        let (t, mem) = kernel();
+        let efd = t.sys("eventfd2", &[0, 0]);
+        let [lt, et, os] = [0, 1, 2].map(|_| t.sys("epoll_create1", &[0]));
+        assert_eq!(ctl(&t, mem, lt, EPOLL_CTL_ADD, efd, EPOLLIN, 1), 0);
+        assert_eq!(ctl(&t, mem, et, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 2), 0);
+        assert_eq!(ctl(&t, mem, os, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLONESHOT, 3), 0);
+        assert!(wait(&t, mem, lt).is_empty());
+        efd_add(&t, mem, efd, 1);
+        assert_eq!(wait(&t, mem, lt), [(EPOLLIN, 1)]);
+        assert_eq!(wait(&t, mem, lt), [(EPOLLIN, 1)]);
+        assert_eq!(wait(&t, mem, et), [(EPOLLIN, 2)]);
+        assert!(wait(&t, mem, et).is_empty());
+        assert_eq!(wait(&t, mem, os), [(EPOLLIN, 3)]);
+        assert!(wait(&t, mem, os).is_empty());
+        // A new event: edge-triggered reports again; one-shot waits for MOD.
+        efd_add(&t, mem, efd, 1);
+        assert_eq!(wait(&t, mem, et), [(EPOLLIN, 2)]);
+        assert!(wait(&t, mem, os).is_empty());
+        assert_eq!(ctl(&t, mem, os, EPOLL_CTL_MOD, efd, EPOLLIN | EPOLLONESHOT, 4), 0);
+        assert_eq!(wait(&t, mem, os), [(EPOLLIN, 4)]);
+        // EPOLLOUT is asked for by none: a write-side wake-up is no event
+        // for the edge-triggered EPOLLIN item.
+        let buf = mem + 512;
+        assert_eq!(t.sys("read", &[efd as u64, buf, 8]), 8);
+        assert!(wait(&t, mem, lt).is_empty());
+        // Closing the eventfd's only descriptor drops its items.
+        efd_add(&t, mem, efd, 1);
+        assert_eq!(t.sys("close", &[efd as u64]), 0);
+        assert!(wait(&t, mem, lt).is_empty());
+    }
+
+    #[test]
+    fn an_item_is_keyed_by_file_and_descriptor() {
+        let (t, mem) = kernel();
+        let efd = t.sys("eventfd2", &[1, 0]);
+        let dup = t.sys("dup", &[efd as u64]);
+        let ep = t.sys("epoll_create1", &[0]);
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, efd, EPOLLIN, 10), 0);
+        assert_eq!(ctl(&t, mem, ep, EPOLL_CTL_ADD, dup, EPOLLIN, 11), 0);
+        assert_eq!(wait(&t, mem, ep).len(), 2);
+        // Closing one descriptor leaves the file open: both items stay.
+        assert_eq!(t.sys("close", &[efd as u64]), 0);
+        assert_eq!(wait(&t, mem, ep).len(), 2);
+        assert_eq!(t.sys("close", &[dup as u64]), 0);
+        assert!(wait(&t, mem, ep).is_empty());
+    }
+
+    #[test]
+    fn nested_epoll_is_readable_while_an_inner_item_is_ready() {
+        let (t, mem) = kernel();
+        let efd = t.sys("eventfd2", &[0, 0]);
+        let inner = t.sys("epoll_create1", &[0]);
+        let outer = t.sys("epoll_create1", &[0]);
+        assert_eq!(ctl(&t, mem, inner, EPOLL_CTL_ADD, efd, EPOLLIN, 1), 0);
+        assert_eq!(ctl(&t, mem, outer, EPOLL_CTL_ADD, inner, EPOLLIN, 2), 0);
+        assert!(wait(&t, mem, outer).is_empty());
+        efd_add(&t, mem, efd, 5);
+        assert_eq!(wait(&t, mem, outer), [(EPOLLIN, 2)]);
+    }
+}

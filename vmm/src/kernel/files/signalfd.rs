@@ -96,6 +96,6 @@ impl KernelState {
             self.tasks.sigqueue_sync();
             self.procfs.changed();
         }
-        info
+        info.map(|i| self.timer_signal_taken(pid, i))
     }
 }

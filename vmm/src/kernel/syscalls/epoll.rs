@@ -8,12 +8,13 @@ use zerocopy::IntoBytes;
 
 use super::super::abi::capability::CAP_BLOCK_SUSPEND;
 use super::super::abi::epoll::*;
-use super::super::abi::fcntl::O_RDWR;
+use super::super::abi::fcntl::{O_PATH, O_RDWR};
 use super::super::abi::signal::SIGSET_SIZE;
 use super::super::errno::*;
 use super::super::files::anon::{open_anon, Anon};
 use super::super::files::epoll::{epoll_of, Epoll, EVENTPOLL_BYTES};
 use super::super::files::ready::{can_poll, PollTable};
+use super::super::files::OpenFile;
 use super::super::signal::UNBLOCKABLE;
 use super::super::task::{Ctx, Woken};
 use crate::arch::layout::USER_TOP;
@@ -40,13 +41,22 @@ pub fn epoll_create1(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     create(ctx, a[0] as u32)
 }
 
+/// fdget: the open file at `fd`, EBADF for none or an O_PATH one.
+fn fdget(ctx: &Ctx, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+    let f = ctx.proc().files.file(fd)?;
+    if f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
+    Ok(f)
+}
+
 /// do_epoll_ctl, its checks in Linux's order.
 pub fn epoll_ctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (epfd, op, fd) = (a[0] as i32, a[1] as i32, a[2] as i32);
     let has_event = op != EPOLL_CTL_DEL as i32;
     let ev: EpollEvent = if has_event { ctx.read_struct(a[3])? } else { EpollEvent::default() };
-    let f = ctx.proc().files.file(epfd)?;
-    let tf = ctx.proc().files.file(fd)?;
+    let f = fdget(ctx, epfd)?;
+    let tf = fdget(ctx, fd)?;
     if !can_poll(&tf) {
         return Err(EPERM);
     }
@@ -116,7 +126,7 @@ fn do_wait(ctx: &mut Ctx, epfd: u64, events: u64, maxevents: u64, deadline: Opti
     if events.checked_add(len).is_none_or(|end| end > USER_TOP) {
         return Err(EFAULT);
     }
-    let f = ctx.proc().files.file(epfd as i32)?;
+    let f = fdget(ctx, epfd as i32)?;
     let ep = epoll_of(&f).ok_or(EINVAL)?.clone();
     let found = wait(ctx, &ep, max as usize, deadline)?;
     for (i, e) in found.iter().enumerate() {

@@ -31,6 +31,7 @@ pub mod signal;
 mod stat;
 pub mod system;
 pub mod time;
+mod timers;
 mod wait;
 mod xattr;
 
@@ -208,9 +209,9 @@ pub static TABLE: &[Syscall] = &[
     ring(sc(33, "dup2", &[Fd, Fd], D, Some(fcntl::dup2))),
     sc(34, "pause", &[], S, Some(signal::pause)),
     sc(35, "nanosleep", &[Ptr, Ptr], C, Some(time::nanosleep)),
-    sc(36, "getitimer", &[Int, Ptr], O, None),
+    sc(36, "getitimer", &[Int, Ptr], O, Some(timers::getitimer)),
     sc(37, "alarm", &[Int], O, Some(time::alarm)),
-    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
+    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(timers::setitimer)),
     quiet(ring(sc(39, "getpid", &[], P, Some(ids::getpid)))),
     sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
     sc(41, "socket", &[Int, Int, Int], N, Some(system::socket)),
@@ -394,11 +395,11 @@ pub static TABLE: &[Syscall] = &[
     sc(NR_RESTART_SYSCALL, "restart_syscall", &[], O, Some(time::restart_syscall)),
     sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
     sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(file_io::fadvise64)),
-    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, None),
-    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, None),
-    sc(224, "timer_gettime", &[Int, Ptr], O, None),
-    sc(225, "timer_getoverrun", &[Int], O, None),
-    sc(226, "timer_delete", &[Int], O, None),
+    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, Some(timers::timer_create)),
+    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, Some(timers::timer_settime)),
+    sc(224, "timer_gettime", &[Int, Ptr], O, Some(timers::timer_gettime)),
+    sc(225, "timer_getoverrun", &[Int], O, Some(timers::timer_getoverrun)),
+    sc(226, "timer_delete", &[Int], O, Some(timers::timer_delete)),
     sc(227, "clock_settime", &[Clock, Ptr], C, None),
     quiet(ring(sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime)))),
     ring(sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres))),

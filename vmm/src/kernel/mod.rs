@@ -84,6 +84,7 @@ mod tasks;
 #[cfg(test)]
 pub mod testing;
 pub mod thread;
+pub mod timers;
 pub mod unwind;
 pub mod wait;
 
@@ -317,16 +318,23 @@ impl Kernel {
             p.rusage.utime_ns += (guest.as_nanos() as u64).saturating_sub(served);
             p.rusage.stime_ns += system.as_nanos() as u64;
         }
+        ctx.k.fire_cpu_timers(pid);
         if ctx.k.report.over() {
             self.done.notify_all();
         }
         next
     }
 
-    /// Thread `tid`'s vCPU was kicked: a signal to deliver, or an end.
-    pub fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs) -> Next {
+    /// Thread `tid`'s vCPU was kicked, after `guest` of time in the guest:
+    /// a signal to deliver, an end, or a CPU-time timer to look at.
+    pub fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
+        let pid = ctx.pid;
+        if let Some(p) = ctx.k.tasks.proc_mut(pid) {
+            p.rusage.utime_ns += guest.as_nanos() as u64;
+        }
+        ctx.k.fire_cpu_timers(pid);
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
         ctx.k.check_host();
         if ctx.k.report.over() {

@@ -25,6 +25,8 @@ linux_consts! {
         CAP_SYS_NICE = 23,
         CAP_SYS_RESOURCE = 24,
         CAP_MKNOD = 27,
+        CAP_WAKE_ALARM = 35,
+        CAP_BLOCK_SUSPEND = 36,
         CAP_MAC_OVERRIDE = 32,
     }
 

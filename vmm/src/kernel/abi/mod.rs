@@ -17,6 +17,7 @@
 pub mod auxvec;
 pub mod capability;
 pub mod dirent;
+pub mod epoll;
 pub mod errno;
 pub mod fcntl;
 pub mod futex;

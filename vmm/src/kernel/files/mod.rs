@@ -2,12 +2,18 @@
 //! dup and fork, as Linux's struct file), pipes, the program's standard
 //! streams, and the file system view (`vfs`).
 
+pub mod anon;
+pub mod epoll;
+pub mod eventfd;
 pub mod host;
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;
+pub mod ready;
 pub mod seq;
+pub mod signalfd;
 pub mod stdio;
+pub mod timerfd;
 pub mod vfs;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -22,6 +28,7 @@ pub use stdio::{Input, Output};
 use super::abi::fcntl::*;
 use super::errno::{Errno, EBADF, EMFILE, ENFILE};
 use super::process::Pid;
+use super::wait;
 use super::KernelState;
 use crate::mm::{FileId, Kmem, KmemCharge};
 
@@ -35,6 +42,18 @@ pub(crate) struct Files {
     /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
     pipe_user_pages: Arc<AtomicU64>,
     io: IoCounters,
+    /// What the event files share (signalfd's waiters, epoll's watches).
+    events: EventState,
+}
+
+/// What the event files share across the sandbox.
+#[derive(Default)]
+pub(crate) struct EventState {
+    /// Threads waiting on a signalfd: woken whenever a signal is sent
+    /// (Linux's sighand->signalfd_wqh).
+    pub(crate) signal_wq: wait::WaitQueue,
+    /// Epoll items in the sandbox (fs.epoll.max_user_watches bounds them).
+    pub(crate) watches: Arc<AtomicU64>,
 }
 
 /// Pages moved between files and the page cache, for vmstat's bi and bo.
@@ -50,7 +69,17 @@ pub(crate) struct IoCounters {
 
 impl Files {
     pub(crate) fn new(vfs: vfs::Vfs) -> Self {
-        Files { vfs, nr_files: Default::default(), pipe_user_pages: Default::default(), io: IoCounters::default() }
+        Files {
+            vfs,
+            nr_files: Default::default(),
+            pipe_user_pages: Default::default(),
+            io: IoCounters::default(),
+            events: EventState::default(),
+        }
+    }
+
+    pub(crate) fn events(&self) -> &EventState {
+        &self.events
     }
 
     pub(crate) fn vfs(&self) -> &vfs::Vfs {
@@ -130,6 +159,8 @@ pub enum FileKind {
     Null,
     Zero,
     Random,
+    /// epoll, eventfd, timerfd, signalfd: files of the anonymous inode.
+    Anon(anon::Anon),
 }
 
 /// An open directory.

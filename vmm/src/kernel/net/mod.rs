@@ -34,6 +34,7 @@ use self::addr::{SockAddr, UnixName};
 use super::abi::poll::*;
 use super::abi::socket::*;
 use super::errno::*;
+use super::files::ready::PollTable;
 use super::files::OpenFile;
 use super::wait::WaitQueue;
 use crate::mm::KmemCharge;
@@ -427,13 +428,14 @@ impl Socket {
         r
     }
 
-    /// Registers `cv` on every queue a change of its readiness wakes.
-    pub fn register(&self, cv: &Arc<parking_lot::Condvar>) {
-        self.rq.register(cv);
-        self.wq.register(cv);
+    /// Registers the poller on every queue a change of its readiness
+    /// wakes: its own, and a peer's send queue (room freed there).
+    pub fn wait_on(&self, pt: &mut PollTable) {
+        pt.wait_on(&self.rq);
+        pt.wait_on(&self.wq);
         if let Some(p) = self.peer() {
             if !std::ptr::eq(&*p, self) {
-                p.wq.register(cv);
+                pt.wait_on(&p.wq);
             }
         }
     }

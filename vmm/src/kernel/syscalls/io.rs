@@ -118,6 +118,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             Ok(count as i64)
         }
         FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => clear_refs(ctx, *pid, buf, count),
+        FileKind::Anon(a) => super::eventfd::write(ctx, file, a, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),
         FileKind::Path(_) => Err(EBADF),
@@ -292,6 +293,7 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
         FileKind::File(_) => return super::file_io::read_regular(ctx, file, buf, count, pos),
         FileKind::Socket(s) => return super::sockmsg::read_sock(ctx, file, &s.clone(), buf, count),
         FileKind::Dir(_) => return Err(EISDIR),
+        FileKind::Anon(a) => return super::eventfd::read(ctx, file, a, buf, count),
         FileKind::Output(_) | FileKind::PipeWrite(_) | FileKind::Path(_) => return Err(EBADF),
     };
     ctx.write_user(buf, &data)?;

@@ -8,6 +8,8 @@ mod attr;
 mod clone;
 pub mod cred;
 mod dir;
+mod epoll;
+mod eventfd;
 mod exec;
 mod exit;
 mod fcntl;
@@ -32,6 +34,7 @@ mod sockopt;
 mod stat;
 pub mod system;
 pub mod time;
+mod timers;
 mod wait;
 mod xattr;
 
@@ -209,9 +212,9 @@ pub static TABLE: &[Syscall] = &[
     ring(sc(33, "dup2", &[Fd, Fd], D, Some(fcntl::dup2))),
     sc(34, "pause", &[], S, Some(signal::pause)),
     sc(35, "nanosleep", &[Ptr, Ptr], C, Some(time::nanosleep)),
-    sc(36, "getitimer", &[Int, Ptr], O, None),
+    sc(36, "getitimer", &[Int, Ptr], O, Some(timers::getitimer)),
     sc(37, "alarm", &[Int], O, Some(time::alarm)),
-    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
+    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(timers::setitimer)),
     quiet(ring(sc(39, "getpid", &[], P, Some(ids::getpid)))),
     sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
     sc(41, "socket", &[Int, Int, Int], N, Some(socket::socket)),
@@ -386,7 +389,7 @@ pub static TABLE: &[Syscall] = &[
     sc(210, "io_cancel", &[Hex, Ptr, Ptr], O, None),
     sc(211, "get_thread_area", &[Ptr], O, None),
     sc(212, "lookup_dcookie", &[Hex, Ptr, Long], O, None),
-    sc(213, "epoll_create", &[Int], D, None),
+    sc(213, "epoll_create", &[Int], D, Some(epoll::epoll_create)),
     sc(214, "epoll_ctl_old", &[], D, None),
     sc(215, "epoll_wait_old", &[], D, None),
     sc(216, "remap_file_pages", &[Ptr, Long, Hex, Long, Hex], M, None),
@@ -395,18 +398,18 @@ pub static TABLE: &[Syscall] = &[
     sc(NR_RESTART_SYSCALL, "restart_syscall", &[], O, Some(time::restart_syscall)),
     sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
     sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(file_io::fadvise64)),
-    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, None),
-    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, None),
-    sc(224, "timer_gettime", &[Int, Ptr], O, None),
-    sc(225, "timer_getoverrun", &[Int], O, None),
-    sc(226, "timer_delete", &[Int], O, None),
+    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, Some(timers::timer_create)),
+    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, Some(timers::timer_settime)),
+    sc(224, "timer_gettime", &[Int, Ptr], O, Some(timers::timer_gettime)),
+    sc(225, "timer_getoverrun", &[Int], O, Some(timers::timer_getoverrun)),
+    sc(226, "timer_delete", &[Int], O, Some(timers::timer_delete)),
     sc(227, "clock_settime", &[Clock, Ptr], C, None),
     quiet(ring(sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime)))),
     ring(sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres))),
     sc(230, "clock_nanosleep", &[Clock, Hex, Ptr, Ptr], C, Some(time::clock_nanosleep)),
     sc(231, "exit_group", &[Int], P, Some(exit::exit_group)),
-    sc(232, "epoll_wait", &[Fd, Ptr, Int, Int], D, None),
-    sc(233, "epoll_ctl", &[Fd, Int, Fd, Ptr], D, None),
+    sc(232, "epoll_wait", &[Fd, Ptr, Int, Int], D, Some(epoll::epoll_wait)),
+    sc(233, "epoll_ctl", &[Fd, Int, Fd, Ptr], D, Some(epoll::epoll_ctl)),
     sc(234, "tgkill", &[Int, Int, Signal], S, Some(kill::tgkill)),
     sc(235, "utimes", &[Path, Ptr], FP, Some(attr::utimes)),
     sc(236, "vserver", &[], O, None),
@@ -454,17 +457,17 @@ pub static TABLE: &[Syscall] = &[
     sc(278, "vmsplice", &[Fd, Ptr, Long, Hex], D, None),
     sc(279, "move_pages", &[Int, Long, Ptr, Ptr, Ptr, Hex], M, None),
     sc(280, "utimensat", &[Fd, Path, Ptr, Hex], F, Some(attr::utimensat)),
-    sc(281, "epoll_pwait", &[Fd, Ptr, Int, Int, Ptr, Long], D, None),
-    sc(282, "signalfd", &[Fd, Ptr, Long], D.union(S), None),
-    sc(283, "timerfd_create", &[Clock, Hex], D, None),
-    sc(284, "eventfd", &[Int], D, None),
+    sc(281, "epoll_pwait", &[Fd, Ptr, Int, Int, Ptr, Long], D, Some(epoll::epoll_pwait)),
+    sc(282, "signalfd", &[Fd, Ptr, Long], D.union(S), Some(eventfd::signalfd)),
+    sc(283, "timerfd_create", &[Clock, Hex], D, Some(eventfd::timerfd_create)),
+    sc(284, "eventfd", &[Int], D, Some(eventfd::eventfd)),
     sc(285, "fallocate", &[Fd, Int, Long, Long], D, Some(file_io::fallocate)),
-    sc(286, "timerfd_settime", &[Fd, Hex, Ptr, Ptr], D, None),
-    sc(287, "timerfd_gettime", &[Fd, Ptr], D, None),
+    sc(286, "timerfd_settime", &[Fd, Hex, Ptr, Ptr], D, Some(eventfd::timerfd_settime)),
+    sc(287, "timerfd_gettime", &[Fd, Ptr], D, Some(eventfd::timerfd_gettime)),
     sc(288, "accept4", &[Fd, Ptr, Ptr, Hex], N, Some(socket::accept4)),
-    sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), None),
-    sc(290, "eventfd2", &[Int, Hex], D, None),
-    sc(291, "epoll_create1", &[Hex], D, None),
+    sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), Some(eventfd::signalfd4)),
+    sc(290, "eventfd2", &[Int, Hex], D, Some(eventfd::eventfd2)),
+    sc(291, "epoll_create1", &[Hex], D, Some(epoll::epoll_create1)),
     ring(sc(292, "dup3", &[Fd, Fd, Hex], D, Some(fcntl::dup3))),
     sc(293, "pipe2", &[Ptr, Hex], D, Some(fcntl::pipe2)),
     sc(294, "inotify_init1", &[Hex], D, None),
@@ -517,7 +520,7 @@ pub static TABLE: &[Syscall] = &[
     sc(436, "close_range", &[Fd, Fd, Hex], D, Some(open::close_range)),
     sc(437, "openat2", &[Fd, Path, Ptr, Long], F, Some(open::openat2)),
     ring(sc(439, "faccessat2", &[Fd, Path, Int, Hex], F, Some(stat::faccessat2))),
-    sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, None),
+    sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, Some(epoll::epoll_pwait2)),
     sc(448, "process_mrelease", &[Fd, Hex], O, None),
     sc(449, "futex_waitv", &[Ptr, Int, Hex, Ptr, Clock], O, None),
     sc(453, "map_shadow_stack", &[Ptr, Long, Hex], M, None),
@@ -530,7 +533,7 @@ fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
     let Ok(fd) = i32::try_from(a[0] as i64) else { return false };
     p.files.get(fd).is_some_and(|f| match &f.file.kind {
         FileKind::Input(i) => !matches!(i, Input::Inherit),
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Socket(_) => false,
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Socket(_) | FileKind::Anon(_) => false,
         _ => true,
     })
 }

@@ -84,3 +84,20 @@ fn redis_server_and_redis_cli_set_and_get_a_key() {
     let dir = d.display().to_string();
     assert_same("redis", &d, &["/bin/sh", &script("redis.sh"), &dir], "OK\nhello from redis\n41\n42\nserver exited\n");
 }
+
+#[test]
+fn tokio_current_thread_and_multi_thread_runtimes_serve_tcp() {
+    let d = scratch("tokio");
+    let manifest = script("tokio-echo/Cargo.toml");
+    let target = Path::new(env!("CARGO_TARGET_TMPDIR")).join("tokio-echo");
+    let out = Command::new(env!("CARGO"))
+        .args(["build", "--quiet", "--release", "--locked", "--manifest-path", &manifest])
+        .env("CARGO_TARGET_DIR", &target)
+        .output()
+        .expect("cargo runs");
+    assert!(out.status.success(), "building tokio-echo: {}", String::from_utf8_lossy(&out.stderr));
+    let bin = target.join("release/tokio-echo").display().to_string();
+    let current: String = (0..4).map(|i| format!("current-thread: TASK {i}\n")).collect();
+    let multi: String = (0..6).map(|i| format!("multi-thread: TASK {i}\n")).collect();
+    assert_same("tokio", &d, &[&bin], &format!("{current}{multi}"));
+}

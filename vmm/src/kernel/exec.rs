@@ -514,6 +514,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     let p = ctx.proc_mut();
     let closed = p.files.close_on_exec();
     p.sig.reset_for_exec();
+    p.timers.exec();
     p.cred.exec();
     p.comm = exec_comm(execfn, file);
     p.exe = file.path.clone();
@@ -604,6 +605,7 @@ impl KernelState {
             child_wait: Default::default(),
             oom_killed: false,
             itimer_real: None,
+            timers: Default::default(),
         };
         self.tasks.add_process(p);
         let loaded = match self.load_program(pid, pid, file, image, argv, envp, execfn, stack) {

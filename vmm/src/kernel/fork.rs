@@ -189,6 +189,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         child_wait: WaitQueue::default(),
         oom_killed: false,
         itimer_real: None,
+        timers: Default::default(),
     };
     ctx.k.tasks.add_process(p);
     Ok(())

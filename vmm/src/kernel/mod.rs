@@ -69,6 +69,7 @@ pub mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod mm;
+pub mod net;
 pub mod process;
 pub mod procfs;
 mod reporting;
@@ -83,6 +84,7 @@ mod tasks;
 #[cfg(test)]
 pub mod testing;
 pub mod thread;
+pub mod timers;
 pub mod unwind;
 pub mod wait;
 
@@ -205,6 +207,8 @@ pub(crate) struct KernelState {
     pub(crate) live: live::Live,
     /// Call stacks and symbols of faults (see `cfg.stacks`).
     unwind: unwind::Unwinder,
+    /// Sockets' names and the loopback's ports.
+    pub(crate) net: Arc<net::Net>,
 }
 
 /// What the vCPU thread does next.
@@ -314,16 +318,23 @@ impl Kernel {
             p.rusage.utime_ns += (guest.as_nanos() as u64).saturating_sub(served);
             p.rusage.stime_ns += system.as_nanos() as u64;
         }
+        ctx.k.fire_cpu_timers(pid);
         if ctx.k.report.over() {
             self.done.notify_all();
         }
         next
     }
 
-    /// Thread `tid`'s vCPU was kicked: a signal to deliver, or an end.
-    pub fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs) -> Next {
+    /// Thread `tid`'s vCPU was kicked, after `guest` of time in the guest:
+    /// a signal to deliver, an end, or a CPU-time timer to look at.
+    pub fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
+        let pid = ctx.pid;
+        if let Some(p) = ctx.k.tasks.proc_mut(pid) {
+            p.rusage.utime_ns += guest.as_nanos() as u64;
+        }
+        ctx.k.fire_cpu_timers(pid);
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
         ctx.k.check_host();
         if ctx.k.report.over() {
@@ -432,6 +443,7 @@ impl KernelState {
             report: reporting::Reporting::new(recorder),
             live: Default::default(),
             unwind: Default::default(),
+            net: Default::default(),
         }
     }
 

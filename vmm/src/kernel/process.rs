@@ -127,6 +127,8 @@ pub struct Process {
     pub oom_killed: bool,
     /// ITIMER_REAL: when SIGALRM is due, and its interval.
     pub itimer_real: Option<(Instant, std::time::Duration)>,
+    /// ITIMER_VIRTUAL, ITIMER_PROF and the POSIX timers.
+    pub timers: super::timers::ProcTimers,
 }
 
 impl Process {

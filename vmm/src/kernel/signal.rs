@@ -223,8 +223,11 @@ impl KernelState {
             self.kill_process(pid, ExitStatus::Killed(SIGKILL));
             return Ok(());
         }
-        // Ignored signals are dropped at once (SIGCONT still continues).
-        if p.sig.ignored(info.signo) {
+        // Ignored signals are dropped at once (SIGCONT still continues),
+        // unless blocked (sig_ignored: the handler may change by the time
+        // it is unblocked, and a signalfd may take it).
+        let leader_blocks = self.tasks.thread(pid).is_some_and(|t| t.sigmask & bit(info.signo) != 0);
+        if p.sig.ignored(info.signo) && !leader_blocks {
             return Ok(());
         }
         let legacy = info.signo < SIGRTMIN && p.shared_pending.set & bit(info.signo) != 0;
@@ -246,6 +249,7 @@ impl KernelState {
             }
         }
         self.procfs.changed();
+        self.files.events().signal_wq.wake_all();
         Ok(())
     }
 
@@ -263,7 +267,8 @@ impl KernelState {
             return Ok(());
         }
         let pid = t.pid;
-        if self.tasks.proc(pid).is_some_and(|p| p.sig.ignored(info.signo)) {
+        let blocked = t.sigmask & bit(info.signo) != 0;
+        if !blocked && self.tasks.proc(pid).is_some_and(|p| p.sig.ignored(info.signo)) {
             return Ok(());
         }
         let legacy = info.signo < SIGRTMIN && t.pending.set & bit(info.signo) != 0;
@@ -275,6 +280,7 @@ impl KernelState {
             t.pending.add_without_info(info.signo);
         }
         t.wake();
+        self.files.events().signal_wq.wake_all();
         Ok(())
     }
 
@@ -320,7 +326,7 @@ impl KernelState {
         if info.is_some() {
             self.tasks.sigqueue_sync();
         }
-        info
+        info.map(|i| self.timer_signal_taken(pid, i))
     }
 }
 

@@ -4,6 +4,7 @@
 //! queues of what it waits for; waking a queue notifies them all, and each
 //! re-checks its condition.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::{Condvar, Mutex};
@@ -12,6 +13,9 @@ use parking_lot::{Condvar, Mutex};
 #[derive(Default)]
 pub struct WaitQueue {
     waiters: Mutex<Vec<Arc<Condvar>>>,
+    /// Wake-ups so far: an edge-triggered epoll item reports again only
+    /// after one (as ep_poll_callback queues it at each wake-up).
+    wakes: AtomicU64,
 }
 
 impl WaitQueue {
@@ -26,9 +30,17 @@ impl WaitQueue {
     /// Wakes every registered thread (they register again if they go on
     /// waiting).
     pub fn wake_all(&self) {
+        self.wakes.fetch_add(1, Ordering::Relaxed);
         for cv in std::mem::take(&mut *self.waiters.lock()) {
             cv.notify_all();
         }
+    }
+}
+
+impl WaitQueue {
+    /// Wake-ups so far.
+    pub fn wakes(&self) -> u64 {
+        self.wakes.load(Ordering::Relaxed)
     }
 }
 

@@ -221,7 +221,7 @@ impl Runner<'_> {
             (UserRegs::at_user(&gprs, compat), Back::Direct)
         };
         let before = Some(regs);
-        let next = self.kernel.on_kick(self.tid, self.vcpu, &mut regs);
+        let next = self.kernel.on_kick(self.tid, self.vcpu, &mut regs, guest);
         Ok(Step::Next(next, Some(WriteBack { regs, before, back })))
     }
 

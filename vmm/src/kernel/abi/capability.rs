@@ -18,11 +18,15 @@ linux_consts! {
         CAP_SETUID = 7,
         CAP_SETPCAP = 8,
         CAP_LINUX_IMMUTABLE = 9,
+        CAP_NET_BIND_SERVICE = 10,
+        CAP_NET_RAW = 13,
         CAP_IPC_LOCK = 14,
         CAP_SYS_ADMIN = 21,
         CAP_SYS_NICE = 23,
         CAP_SYS_RESOURCE = 24,
         CAP_MKNOD = 27,
+        CAP_WAKE_ALARM = 35,
+        CAP_BLOCK_SUSPEND = 36,
         CAP_MAC_OVERRIDE = 32,
     }
 

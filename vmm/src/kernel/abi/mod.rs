@@ -17,6 +17,7 @@
 pub mod auxvec;
 pub mod capability;
 pub mod dirent;
+pub mod epoll;
 pub mod errno;
 pub mod fcntl;
 pub mod futex;
@@ -28,6 +29,7 @@ pub mod prctl;
 pub mod resource;
 pub mod sched;
 pub mod signal;
+pub mod socket;
 pub mod stat;
 pub mod system;
 pub mod time;

@@ -251,6 +251,14 @@ impl HostFd {
         check(unsafe { libc::mkdirat(self.raw(), c.as_ptr(), mode & 0o7777) })
     }
 
+    /// A socket node `name` (a unix socket bound in a read-write bind):
+    /// only the inode; nothing on the host listens on it.
+    pub fn mknod_sock(&self, name: &str, mode: u32) -> Result<(), Errno> {
+        let c = cname(name)?;
+        // SAFETY: a NUL-terminated component relative to our directory.
+        check(unsafe { libc::mknodat(self.raw(), c.as_ptr(), libc::S_IFSOCK | (mode & 0o7777), 0) })
+    }
+
     pub fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
         let c = cname(name)?;
         let t = CString::new(target).map_err(|_| EINVAL)?;

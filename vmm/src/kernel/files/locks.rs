@@ -65,6 +65,10 @@ impl LockKey {
             FileKind::File(n) => LockKey::Inode { dev: n.meta.dev, ino: n.meta.ino },
             FileKind::Dir(d) => LockKey::Inode { dev: d.meta.dev, ino: d.meta.ino },
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) => LockKey::Object(Arc::as_ptr(p) as usize),
+            FileKind::Socket(s) => LockKey::Inode { dev: crate::kernel::net::SOCKFS_DEV, ino: s.ino },
+            // Every epoll, eventfd, timerfd and signalfd is the one
+            // anonymous inode, as on Linux: their locks meet.
+            FileKind::Anon(_) => LockKey::Inode { dev: super::anon::ANON_DEV, ino: super::anon::ANON_INO },
             FileKind::Null => Self::device(3),
             FileKind::Zero => Self::device(5),
             FileKind::Random => Self::device(9),

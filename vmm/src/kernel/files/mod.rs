@@ -2,13 +2,19 @@
 //! dup and fork, as Linux's struct file), pipes, the program's standard
 //! streams, and the file system view (`vfs`).
 
+pub mod anon;
+pub mod epoll;
+pub mod eventfd;
 pub mod host;
 pub mod locks;
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;
+pub mod ready;
 pub mod seq;
+pub mod signalfd;
 pub mod stdio;
+pub mod timerfd;
 pub mod vfs;
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +29,7 @@ pub use stdio::{Input, Output};
 use super::abi::fcntl::*;
 use super::errno::{Errno, EBADF, EMFILE, ENFILE};
 use super::process::Pid;
+use super::wait;
 use super::KernelState;
 use crate::mm::{FileId, Kmem, KmemCharge};
 
@@ -36,8 +43,20 @@ pub(crate) struct Files {
     /// Pipe slots the sandbox's user holds (fs/pipe.c's user->pipe_bufs).
     pipe_user_pages: Arc<AtomicU64>,
     io: IoCounters,
+    /// What the event files share (signalfd's waiters, epoll's watches).
+    events: EventState,
     /// Every file's locks (fcntl's and flock's).
     locks: locks::Locks,
+}
+
+/// What the event files share across the sandbox.
+#[derive(Default)]
+pub(crate) struct EventState {
+    /// Threads waiting on a signalfd: woken whenever a signal is sent
+    /// (Linux's sighand->signalfd_wqh).
+    pub(crate) signal_wq: wait::WaitQueue,
+    /// Epoll items in the sandbox (fs.epoll.max_user_watches bounds them).
+    pub(crate) watches: Arc<AtomicU64>,
 }
 
 /// Pages moved between files and the page cache, for vmstat's bi and bo.
@@ -58,8 +77,13 @@ impl Files {
             nr_files: Default::default(),
             pipe_user_pages: Default::default(),
             io: IoCounters::default(),
+            events: EventState::default(),
             locks: Default::default(),
         }
+    }
+
+    pub(crate) fn events(&self) -> &EventState {
+        &self.events
     }
 
     pub(crate) fn vfs(&self) -> &vfs::Vfs {
@@ -133,10 +157,14 @@ pub enum FileKind {
         contents: Mutex<Option<Arc<[u8]>>>,
         seq: Option<(super::procfs::SeqFile, Mutex<seq::SeqCursor>)>,
     },
+    /// A socket (`kernel::net`).
+    Socket(Arc<super::net::Socket>),
     /// /dev/null, /dev/zero, /dev/urandom (and /dev/random).
     Null,
     Zero,
     Random,
+    /// epoll, eventfd, timerfd, signalfd: files of the anonymous inode.
+    Anon(anon::Anon),
 }
 
 /// An open directory.
@@ -226,6 +254,7 @@ impl Drop for OpenFile {
         match &self.kind {
             FileKind::PipeRead(p) => p.close_end(false),
             FileKind::PipeWrite(p) => p.close_end(true),
+            FileKind::Socket(s) => s.release(),
             _ => {}
         }
     }

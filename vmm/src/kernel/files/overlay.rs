@@ -93,6 +93,9 @@ pub enum Body {
     /// it).
     Dir(Names),
     Symlink(String),
+    /// A node with no contents of its own (a socket's name): its mode
+    /// says what it is.
+    Special,
 }
 
 /// A name in a directory of the layer.
@@ -196,7 +199,7 @@ impl Inode {
                 m.size = t.len() as u64;
                 m.blocks = if t.len() >= SHORT_SYMLINK_LEN { 8 } else { 0 };
             }
-            Body::Dir(_) => {}
+            Body::Dir(_) | Body::Special => {}
         }
         m
     }

@@ -144,6 +144,17 @@ impl Pipe {
         s.bufs.len() < s.max_usage || s.readers == 0
     }
 
+    /// Whether every slot is taken (pipe_full).
+    pub fn full(&self) -> bool {
+        let s = self.state.lock();
+        s.bufs.len() >= s.max_usage
+    }
+
+    /// pipe_poll's EPOLLHUP for the read end: no writer is left.
+    pub fn hung_up(&self) -> bool {
+        !self.has_writers()
+    }
+
     pub fn has_writers(&self) -> bool {
         self.state.lock().writers > 0
     }

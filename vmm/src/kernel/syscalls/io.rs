@@ -98,6 +98,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             write_chunks(ctx, buf, count, |ctx, data| write_pipe(ctx, &p, data, nonblock, std::mem::take(&mut merge)))
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => Ok(count.min(MAX_RW_COUNT) as i64),
+        FileKind::Socket(s) => super::sockmsg::write_sock(ctx, file, &s.clone(), buf, count),
         FileKind::File(_) => super::file_io::write_regular(ctx, file, buf, count, pos),
         FileKind::Proc { path, .. } if path.ends_with("/oom_score_adj") => {
             let target: u32 = path.split('/').next().and_then(|p| p.parse().ok()).ok_or(EINVAL)?;
@@ -117,6 +118,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             Ok(count as i64)
         }
         FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => clear_refs(ctx, *pid, buf, count),
+        FileKind::Anon(a) => super::eventfd::write(ctx, file, a, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),
         FileKind::Path(_) => Err(EBADF),
@@ -289,7 +291,9 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
             v
         }
         FileKind::File(_) => return super::file_io::read_regular(ctx, file, buf, count, pos),
+        FileKind::Socket(s) => return super::sockmsg::read_sock(ctx, file, &s.clone(), buf, count),
         FileKind::Dir(_) => return Err(EISDIR),
+        FileKind::Anon(a) => return super::eventfd::read(ctx, file, a, buf, count),
         FileKind::Output(_) | FileKind::PipeWrite(_) | FileKind::Path(_) => return Err(EBADF),
     };
     ctx.write_user(buf, &data)?;
@@ -414,6 +418,10 @@ fn vectored(
 
 pub fn readv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
+    // A socket takes the vectors as one message.
+    if let FileKind::Socket(s) = &f.kind {
+        return super::sockmsg::readv_sock(ctx, &f, &s.clone(), a[1], a[2]);
+    }
     vectored(ctx, &f, a[1], a[2], None, read_file)
 }
 
@@ -421,6 +429,9 @@ pub fn writev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     if !f.writable() {
         return Err(EBADF);
+    }
+    if let FileKind::Socket(s) = &f.kind {
+        return super::sockmsg::writev_sock(ctx, &f, &s.clone(), a[1], a[2]);
     }
     vectored(ctx, &f, a[1], a[2], None, write_file)
 }
@@ -522,6 +533,7 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         FIONREAD => {
             let n = match &f.kind {
                 FileKind::PipeRead(p) => p.len() as u32,
+                FileKind::Socket(s) => s.inq() as u32,
                 FileKind::File(n) => n.data.size().saturating_sub(*f.pos.lock()) as u32,
                 _ => return Err(ENOTTY),
             };

@@ -132,7 +132,28 @@ pub fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 pub fn mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let (addr, len, prot) = (a[0], a[1], a[2]);
+    do_mprotect_pkey(ctx, a[0], a[1], a[2], -1)
+}
+
+/// pkey_mprotect: mprotect with a protection key. The guest's CPU offers
+/// no protection keys (CPUID has no PKU), so none can be allocated and
+/// only -1, "no key", passes the check do_mprotect_pkey makes.
+pub fn pkey_mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    do_mprotect_pkey(ctx, a[0], a[1], a[2], a[3] as i32)
+}
+
+/// pkey_alloc: Linux finds a free key, then arch_set_user_pkey_access
+/// refuses it with EINVAL on a CPU without PKU (as this host does natively).
+pub fn pkey_alloc(_ctx: &mut Ctx, _a: [u64; 6]) -> SysResult {
+    Err(EINVAL)
+}
+
+/// pkey_free: no key is ever allocated.
+pub fn pkey_free(_ctx: &mut Ctx, _a: [u64; 6]) -> SysResult {
+    Err(EINVAL)
+}
+
+fn do_mprotect_pkey(ctx: &mut Ctx, addr: u64, len: u64, prot: u64, pkey: i32) -> SysResult {
     let grows = prot & (PROT_GROWSDOWN | PROT_GROWSUP);
     if grows == PROT_GROWSDOWN | PROT_GROWSUP || prot & !(PROT_READ | PROT_WRITE | PROT_EXEC | grows) != 0 {
         return Err(EINVAL);
@@ -146,7 +167,7 @@ pub fn mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let len = page_ceil(len).ok_or(ENOMEM)?;
     let end = addr.checked_add(len).filter(|&e| e <= USER_TOP).ok_or(ENOMEM)?;
     // x86 has no stack that grows up.
-    if grows == PROT_GROWSUP {
+    if grows == PROT_GROWSUP || pkey != -1 {
         return Err(EINVAL);
     }
     protect::mprotect(ctx, addr, end, perms(prot), grows == PROT_GROWSDOWN)?;

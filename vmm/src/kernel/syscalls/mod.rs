@@ -8,6 +8,8 @@ mod attr;
 mod clone;
 pub mod cred;
 mod dir;
+mod epoll;
+mod eventfd;
 mod exec;
 mod exit;
 mod fcntl;
@@ -26,9 +28,13 @@ mod prctl;
 mod rusage;
 mod sched;
 pub mod signal;
+mod socket;
+pub mod sockmsg;
+mod sockopt;
 mod stat;
 pub mod system;
 pub mod time;
+mod timers;
 mod wait;
 mod xattr;
 
@@ -206,26 +212,26 @@ pub static TABLE: &[Syscall] = &[
     ring(sc(33, "dup2", &[Fd, Fd], D, Some(fcntl::dup2))),
     sc(34, "pause", &[], S, Some(signal::pause)),
     sc(35, "nanosleep", &[Ptr, Ptr], C, Some(time::nanosleep)),
-    sc(36, "getitimer", &[Int, Ptr], O, None),
+    sc(36, "getitimer", &[Int, Ptr], O, Some(timers::getitimer)),
     sc(37, "alarm", &[Int], O, Some(time::alarm)),
-    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(time::setitimer)),
+    sc(38, "setitimer", &[Int, Ptr, Ptr], O, Some(timers::setitimer)),
     quiet(ring(sc(39, "getpid", &[], P, Some(ids::getpid)))),
     sc(40, "sendfile", &[Fd, Fd, Ptr, Long], D, Some(io::sendfile)),
-    sc(41, "socket", &[Int, Int, Int], N, Some(system::socket)),
-    sc(42, "connect", &[Fd, Ptr, Int], N, None),
-    sc(43, "accept", &[Fd, Ptr, Ptr], N, None),
-    sc(44, "sendto", &[Fd, Ptr, Long, Hex, Ptr, Int], N, None),
-    sc(45, "recvfrom", &[Fd, Ptr, Long, Hex, Ptr, Ptr], N, None),
-    sc(46, "sendmsg", &[Fd, Ptr, Hex], N, None),
-    sc(47, "recvmsg", &[Fd, Ptr, Hex], N, None),
-    sc(48, "shutdown", &[Fd, Int], N, None),
-    sc(49, "bind", &[Fd, Ptr, Int], N, None),
-    sc(50, "listen", &[Fd, Int], N, None),
-    sc(51, "getsockname", &[Fd, Ptr, Ptr], N, None),
-    sc(52, "getpeername", &[Fd, Ptr, Ptr], N, None),
-    sc(53, "socketpair", &[Int, Int, Int, Ptr], N, None),
-    sc(54, "setsockopt", &[Fd, Int, Int, Ptr, Int], N, None),
-    sc(55, "getsockopt", &[Fd, Int, Int, Ptr, Ptr], N, None),
+    sc(41, "socket", &[Int, Int, Int], N, Some(socket::socket)),
+    sc(42, "connect", &[Fd, Ptr, Int], N, Some(socket::connect)),
+    sc(43, "accept", &[Fd, Ptr, Ptr], N, Some(socket::accept)),
+    sc(44, "sendto", &[Fd, InBuf(2), Long, Hex, Ptr, Int], N, Some(sockmsg::sendto)),
+    sc(45, "recvfrom", &[Fd, OutBuf(2), Long, Hex, Ptr, Ptr], N, Some(sockmsg::recvfrom)),
+    sc(46, "sendmsg", &[Fd, Ptr, Hex], N, Some(sockmsg::sendmsg)),
+    sc(47, "recvmsg", &[Fd, Ptr, Hex], N, Some(sockmsg::recvmsg)),
+    sc(48, "shutdown", &[Fd, Int], N, Some(socket::shutdown)),
+    sc(49, "bind", &[Fd, Ptr, Int], N, Some(socket::bind)),
+    sc(50, "listen", &[Fd, Int], N, Some(socket::listen)),
+    sc(51, "getsockname", &[Fd, Ptr, Ptr], N, Some(socket::getsockname)),
+    sc(52, "getpeername", &[Fd, Ptr, Ptr], N, Some(socket::getpeername)),
+    sc(53, "socketpair", &[Int, Int, Int, Ptr], N, Some(socket::socketpair)),
+    sc(54, "setsockopt", &[Fd, Int, Int, Ptr, Int], N, Some(sockopt::setsockopt)),
+    sc(55, "getsockopt", &[Fd, Int, Int, Ptr, Ptr], N, Some(sockopt::getsockopt)),
     sc(56, "clone", &[CloneFlags, Ptr, Ptr, Ptr, Hex], P, Some(clone::clone)),
     sc(57, "fork", &[], P, Some(clone::fork)),
     sc(58, "vfork", &[], P, Some(clone::vfork)),
@@ -383,7 +389,7 @@ pub static TABLE: &[Syscall] = &[
     sc(210, "io_cancel", &[Hex, Ptr, Ptr], O, None),
     sc(211, "get_thread_area", &[Ptr], O, None),
     sc(212, "lookup_dcookie", &[Hex, Ptr, Long], O, None),
-    sc(213, "epoll_create", &[Int], D, None),
+    sc(213, "epoll_create", &[Int], D, Some(epoll::epoll_create)),
     sc(214, "epoll_ctl_old", &[], D, None),
     sc(215, "epoll_wait_old", &[], D, None),
     sc(216, "remap_file_pages", &[Ptr, Long, Hex, Long, Hex], M, None),
@@ -392,18 +398,18 @@ pub static TABLE: &[Syscall] = &[
     sc(NR_RESTART_SYSCALL, "restart_syscall", &[], O, Some(time::restart_syscall)),
     sc(220, "semtimedop", &[Int, Ptr, Int, Ptr], I, None),
     sc(221, "fadvise64", &[Fd, Long, Long, Int], D, Some(file_io::fadvise64)),
-    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, None),
-    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, None),
-    sc(224, "timer_gettime", &[Int, Ptr], O, None),
-    sc(225, "timer_getoverrun", &[Int], O, None),
-    sc(226, "timer_delete", &[Int], O, None),
+    sc(222, "timer_create", &[Clock, Ptr, Ptr], O, Some(timers::timer_create)),
+    sc(223, "timer_settime", &[Int, Hex, Ptr, Ptr], O, Some(timers::timer_settime)),
+    sc(224, "timer_gettime", &[Int, Ptr], O, Some(timers::timer_gettime)),
+    sc(225, "timer_getoverrun", &[Int], O, Some(timers::timer_getoverrun)),
+    sc(226, "timer_delete", &[Int], O, Some(timers::timer_delete)),
     sc(227, "clock_settime", &[Clock, Ptr], C, None),
     quiet(ring(sc(228, "clock_gettime", &[Clock, Ptr], C, Some(time::clock_gettime)))),
     ring(sc(229, "clock_getres", &[Clock, Ptr], C, Some(time::clock_getres))),
     sc(230, "clock_nanosleep", &[Clock, Hex, Ptr, Ptr], C, Some(time::clock_nanosleep)),
     sc(231, "exit_group", &[Int], P, Some(exit::exit_group)),
-    sc(232, "epoll_wait", &[Fd, Ptr, Int, Int], D, None),
-    sc(233, "epoll_ctl", &[Fd, Int, Fd, Ptr], D, None),
+    sc(232, "epoll_wait", &[Fd, Ptr, Int, Int], D, Some(epoll::epoll_wait)),
+    sc(233, "epoll_ctl", &[Fd, Int, Fd, Ptr], D, Some(epoll::epoll_ctl)),
     sc(234, "tgkill", &[Int, Int, Signal], S, Some(kill::tgkill)),
     sc(235, "utimes", &[Path, Ptr], FP, Some(attr::utimes)),
     sc(236, "vserver", &[], O, None),
@@ -451,17 +457,17 @@ pub static TABLE: &[Syscall] = &[
     sc(278, "vmsplice", &[Fd, Ptr, Long, Hex], D, None),
     sc(279, "move_pages", &[Int, Long, Ptr, Ptr, Ptr, Hex], M, None),
     sc(280, "utimensat", &[Fd, Path, Ptr, Hex], F, Some(attr::utimensat)),
-    sc(281, "epoll_pwait", &[Fd, Ptr, Int, Int, Ptr, Long], D, None),
-    sc(282, "signalfd", &[Fd, Ptr, Long], D.union(S), None),
-    sc(283, "timerfd_create", &[Clock, Hex], D, None),
-    sc(284, "eventfd", &[Int], D, None),
+    sc(281, "epoll_pwait", &[Fd, Ptr, Int, Int, Ptr, Long], D, Some(epoll::epoll_pwait)),
+    sc(282, "signalfd", &[Fd, Ptr, Long], D.union(S), Some(eventfd::signalfd)),
+    sc(283, "timerfd_create", &[Clock, Hex], D, Some(eventfd::timerfd_create)),
+    sc(284, "eventfd", &[Int], D, Some(eventfd::eventfd)),
     sc(285, "fallocate", &[Fd, Int, Long, Long], D, Some(file_io::fallocate)),
-    sc(286, "timerfd_settime", &[Fd, Hex, Ptr, Ptr], D, None),
-    sc(287, "timerfd_gettime", &[Fd, Ptr], D, None),
-    sc(288, "accept4", &[Fd, Ptr, Ptr, Hex], N, None),
-    sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), None),
-    sc(290, "eventfd2", &[Int, Hex], D, None),
-    sc(291, "epoll_create1", &[Hex], D, None),
+    sc(286, "timerfd_settime", &[Fd, Hex, Ptr, Ptr], D, Some(eventfd::timerfd_settime)),
+    sc(287, "timerfd_gettime", &[Fd, Ptr], D, Some(eventfd::timerfd_gettime)),
+    sc(288, "accept4", &[Fd, Ptr, Ptr, Hex], N, Some(socket::accept4)),
+    sc(289, "signalfd4", &[Fd, Ptr, Long, Hex], D.union(S), Some(eventfd::signalfd4)),
+    sc(290, "eventfd2", &[Int, Hex], D, Some(eventfd::eventfd2)),
+    sc(291, "epoll_create1", &[Hex], D, Some(epoll::epoll_create1)),
     ring(sc(292, "dup3", &[Fd, Fd, Hex], D, Some(fcntl::dup3))),
     sc(293, "pipe2", &[Ptr, Hex], D, Some(fcntl::pipe2)),
     sc(294, "inotify_init1", &[Hex], D, None),
@@ -469,7 +475,7 @@ pub static TABLE: &[Syscall] = &[
     sc(296, "pwritev", &[Fd, Ptr, Int, Long], D, Some(io::pwritev)),
     sc(297, "rt_tgsigqueueinfo", &[Int, Int, Signal, Ptr], S, Some(signal::rt_tgsigqueueinfo)),
     sc(298, "perf_event_open", &[Ptr, Int, Int, Fd, Hex], D, None),
-    sc(299, "recvmmsg", &[Fd, Ptr, Int, Hex, Ptr], N, None),
+    sc(299, "recvmmsg", &[Fd, Ptr, Int, Hex, Ptr], N, Some(sockmsg::recvmmsg)),
     sc(300, "fanotify_init", &[Hex, Hex], D, None),
     sc(301, "fanotify_mark", &[Fd, Hex, Hex, Fd, Path], D, None),
     ring(sc(302, "prlimit64", &[Int, Resource, Ptr, Ptr], O, Some(limits::prlimit64))),
@@ -477,7 +483,7 @@ pub static TABLE: &[Syscall] = &[
     sc(304, "open_by_handle_at", &[Fd, Ptr, Hex], D, None),
     sc(305, "clock_adjtime", &[Clock, Ptr], C, None),
     sc(306, "syncfs", &[Fd], D, Some(file_io::fsync)),
-    sc(307, "sendmmsg", &[Fd, Ptr, Int, Hex], N, None),
+    sc(307, "sendmmsg", &[Fd, Ptr, Int, Hex], N, Some(sockmsg::sendmmsg)),
     sc(308, "setns", &[Fd, Hex], D, None),
     sc(309, "getcpu", &[Ptr, Ptr, Ptr], O, Some(system::getcpu)),
     sc(310, "process_vm_readv", &[Int, Ptr, Long, Ptr, Long, Hex], O, None),
@@ -499,9 +505,9 @@ pub static TABLE: &[Syscall] = &[
     sc(326, "copy_file_range", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, Some(io::copy_file_range)),
     sc(327, "preadv2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::preadv2)),
     sc(328, "pwritev2", &[Fd, Ptr, Int, Long, Hex], D, Some(io::pwritev2)),
-    sc(329, "pkey_mprotect", &[Ptr, Long, Prot, Int], M, None),
-    sc(330, "pkey_alloc", &[Hex, Hex], O, None),
-    sc(331, "pkey_free", &[Int], O, None),
+    sc(329, "pkey_mprotect", &[Ptr, Long, Prot, Int], M, Some(mm::pkey_mprotect)),
+    sc(330, "pkey_alloc", &[Hex, Hex], M, Some(mm::pkey_alloc)),
+    sc(331, "pkey_free", &[Int], M, Some(mm::pkey_free)),
     ring(sc(332, "statx", &[Fd, Path, Hex, Hex, Ptr], F, Some(stat::statx))),
     sc(333, "io_pgetevents", &[Hex, Long, Long, Ptr, Ptr, Ptr], O, None),
     sc(334, "rseq", &[Ptr, Int, Hex, Hex], O, Some(prctl::rseq)),
@@ -514,7 +520,7 @@ pub static TABLE: &[Syscall] = &[
     sc(436, "close_range", &[Fd, Fd, Hex], D, Some(open::close_range)),
     sc(437, "openat2", &[Fd, Path, Ptr, Long], F, Some(open::openat2)),
     ring(sc(439, "faccessat2", &[Fd, Path, Int, Hex], F, Some(stat::faccessat2))),
-    sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, None),
+    sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, Some(epoll::epoll_pwait2)),
     sc(448, "process_mrelease", &[Fd, Hex], O, None),
     sc(449, "futex_waitv", &[Ptr, Int, Hex, Ptr, Clock], O, None),
     sc(453, "map_shadow_stack", &[Ptr, Long, Hex], M, None),
@@ -527,7 +533,7 @@ fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
     let Ok(fd) = i32::try_from(a[0] as i64) else { return false };
     p.files.get(fd).is_some_and(|f| match &f.file.kind {
         FileKind::Input(i) => !matches!(i, Input::Inherit),
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => false,
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Socket(_) | FileKind::Anon(_) => false,
         _ => true,
     })
 }

@@ -101,6 +101,10 @@ fn open_kind(ctx: &mut Ctx, l: &Lookup, flags: u32, created: bool, cred: &Cred) 
             if flags & O_DIRECTORY != 0 {
                 return Err(ENOTDIR);
             }
+            // A socket's name is no file to open (no_open).
+            if i.stat().mode & S_IFMT == S_IFSOCK {
+                return Err(ENXIO);
+            }
             if !created {
                 may_open(&i.stat(), flags, cred)?;
             }

@@ -1,6 +1,7 @@
-//! poll, ppoll, select and pselect6 over pipes, stdio and files: readiness
-//! as Linux reports it, blocking until something is ready, a timeout, or a
-//! signal. Pipes wake the waiter; the host's stdio is polled.
+//! poll, ppoll, select and pselect6 over every kind of file: readiness as
+//! `files::ready` reports it (the same epoll sees), blocking until
+//! something is ready, a timeout, or a signal. Pipes and event files wake
+//! the waiter, timers bound its sleep; the host's stdio is polled.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -12,65 +13,31 @@ use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::abi::signal::SIGSET_SIZE;
 use super::super::abi::time::Timeval;
 use super::super::errno::*;
-use super::super::files::stdio::host_ready;
-use super::super::files::{FileKind, OpenFile};
+use super::super::files::ready::{poll_file, PollTable};
+use super::super::files::OpenFile;
 use super::super::signal::UNBLOCKABLE;
 use super::super::task::{Ctx, Woken};
 
-/// How often a wait that involves the host's stdio looks again.
-const HOST_TICK: Duration = Duration::from_millis(10);
-
-/// What `f` is ready for now, of `events`; whether readiness comes from
-/// the host (and must be polled).
-fn ready(ctx: &Ctx, f: &Arc<OpenFile>, events: i16) -> (i16, bool) {
-    let want = events | POLLERR | POLLHUP;
-    let r = match &f.kind {
-        FileKind::PipeRead(p) => {
-            let mut r = 0;
-            if !p.is_empty() {
-                r |= POLLIN | POLLRDNORM;
-            }
-            if !p.has_writers() {
-                r |= POLLHUP;
-            }
-            p.readable.register(&ctx.cond());
-            r
-        }
-        FileKind::PipeWrite(p) => {
-            p.writable.register(&ctx.cond());
-            if !p.write_ready() {
-                0
-            } else if p.has_readers() {
-                POLLOUT | POLLWRNORM
-            } else {
-                POLLERR
-            }
-        }
-        FileKind::Input(i) => match i.host_fd() {
-            Some(fd) => {
-                return (if host_ready(fd, false, 0) { POLLIN | POLLRDNORM } else { 0 } & want, true);
-            }
-            None => POLLIN | POLLRDNORM,
-        },
-        FileKind::Output(o) => match o.host_fd() {
-            Some(fd) => return (if host_ready(fd, true, 0) { POLLOUT | POLLWRNORM } else { 0 } & want, true),
-            None => POLLOUT | POLLWRNORM,
-        },
-        _ => POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM,
-    };
-    (r & want, false)
+/// What `f` is ready for now, of `events` (with POLLERR and POLLHUP,
+/// which are always reported): the files' one readiness
+/// ([`poll_file`]), as poll's 16 bits.
+fn ready(ctx: &Ctx, f: &Arc<OpenFile>, events: i16, pt: &mut PollTable) -> i16 {
+    let want = events as u16 as u32 | (POLLERR | POLLHUP) as u32;
+    (poll_file(&ctx.k, ctx.tid, f, pt) & want) as u16 as i16
 }
 
 /// Waits until `check` finds something ready, the deadline passes (then
 /// `check` runs a last time), or a signal comes (EINTR if a handler runs,
-/// a restart if none does).
+/// a restart if none does). `check` registers the thread on what it looks
+/// at through the table it is given.
 fn wait_ready<R>(
     ctx: &mut Ctx,
     deadline: Option<Instant>,
-    mut check: impl FnMut(&mut Ctx) -> (Option<R>, bool, R),
+    mut check: impl FnMut(&mut Ctx, &mut PollTable) -> (Option<R>, R),
 ) -> Result<R, Errno> {
     loop {
-        let (found, host, none) = check(ctx);
+        let mut pt = PollTable::new(Some(ctx.cond()));
+        let (found, none) = check(ctx, &mut pt);
         if let Some(r) = found {
             return Ok(r);
         }
@@ -80,13 +47,7 @@ fn wait_ready<R>(
         if let Some(w) = ctx.interrupted() {
             return Err(if w == Woken::Signal { ERESTARTNOHAND } else { ctx.woken_errno(w) });
         }
-        let until = if host {
-            let tick = Instant::now() + HOST_TICK;
-            Some(deadline.map_or(tick, |d| d.min(tick)))
-        } else {
-            deadline
-        };
-        ctx.sleep(until);
+        ctx.sleep(pt.sleep_until(deadline));
     }
 }
 
@@ -97,19 +58,15 @@ fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> Sys
     let mut raw = vec![PollFd::default(); nfds as usize];
     ctx.read_user(fds, raw.as_mut_bytes())?;
     let entries: Vec<(i32, i16)> = raw.iter().map(|p| (p.fd, p.events)).collect();
-    let revents = wait_ready(ctx, deadline, |ctx| {
+    let revents = wait_ready(ctx, deadline, |ctx, pt| {
         let mut out = Vec::with_capacity(entries.len());
-        let (mut n, mut host) = (0, false);
+        let mut n = 0;
         for &(fd, ev) in &entries {
             let r = if fd < 0 {
                 0
             } else {
                 match ctx.proc().files.file(fd) {
-                    Ok(f) => {
-                        let (r, h) = ready(ctx, &f, ev);
-                        host |= h;
-                        r
-                    }
+                    Ok(f) => ready(ctx, &f, ev, pt),
                     Err(_) => POLLNVAL,
                 }
             };
@@ -117,7 +74,7 @@ fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> Sys
             out.push(r);
         }
         let found = (n > 0).then(|| (n, out.clone()));
-        (found, host, (0, out))
+        (found, (0, out))
     })?;
     for (p, &r) in raw.iter_mut().zip(&revents.1) {
         p.revents = r;
@@ -183,13 +140,12 @@ fn do_select(ctx: &mut Ctx, nfds: u64, sets: [u64; 3], deadline: Option<Instant>
             return Err(EBADF);
         }
     }
-    let out = wait_ready(ctx, deadline, |ctx| {
+    let out = wait_ready(ctx, deadline, |ctx, pt| {
         let mut res = [vec![0u8; bytes], vec![0u8; bytes], vec![0u8; bytes]];
-        let (mut n, mut host) = (0, false);
+        let mut n = 0;
         for i in 0..nfds as usize {
             let Ok(f) = ctx.proc().files.file(i as i32) else { continue };
-            let (r, h) = ready(ctx, &f, POLLIN | POLLOUT | POLLPRI);
-            host |= h;
+            let r = ready(ctx, &f, POLLIN | POLLOUT | POLLPRI, pt);
             for (k, ev) in [(0, POLLIN | POLLHUP | POLLERR), (1, POLLOUT | POLLERR), (2, POLLPRI)] {
                 if bit(&masks[k], i) && r & ev != 0 {
                     res[k][i / 8] |= 1 << (i % 8);
@@ -198,7 +154,7 @@ fn do_select(ctx: &mut Ctx, nfds: u64, sets: [u64; 3], deadline: Option<Instant>
             }
         }
         let found = (n > 0).then(|| (n, res.clone()));
-        (found, host, (0, res))
+        (found, (0, res))
     })?;
     for (k, &p) in sets.iter().enumerate() {
         if p != 0 {

@@ -80,9 +80,24 @@ pub(super) fn fmeta(f: &OpenFile, cred: &Cred) -> Meta {
         FileKind::Proc { .. } => {
             Meta { dev: 22, mode: S_IFREG | 0o444, nlink: 1, uid, gid, blksize: 1024, ..Default::default() }
         }
+        FileKind::Socket(s) => Meta {
+            dev: crate::kernel::net::SOCKFS_DEV,
+            ino: s.ino,
+            mode: S_IFSOCK | 0o777,
+            nlink: 1,
+            uid,
+            gid,
+            blksize: 4096,
+            ..Default::default()
+        },
         FileKind::Null => Meta::device(3),
         FileKind::Zero => Meta::device(5),
         FileKind::Random => Meta::device(9),
+        // The anonymous inode: root's, mode 0600 with no file type.
+        FileKind::Anon(_) => {
+            use super::super::files::anon::{ANON_DEV, ANON_INO};
+            Meta { dev: ANON_DEV, ino: ANON_INO, mode: 0o600, nlink: 1, blksize: 4096, ..Default::default() }
+        }
     }
 }
 

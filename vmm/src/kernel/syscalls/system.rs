@@ -93,12 +93,3 @@ pub fn membarrier(_: &mut Ctx, a: [u64; 6]) -> SysResult {
         _ => Err(EINVAL),
     }
 }
-
-/// faultline gives programs no network: socket() is refused as a kernel
-/// without the address family would refuse it.
-pub fn socket(_: &mut Ctx, a: [u64; 6]) -> SysResult {
-    if a[0] >= AF_MAX {
-        return Err(EAFNOSUPPORT);
-    }
-    Err(EAFNOSUPPORT)
-}

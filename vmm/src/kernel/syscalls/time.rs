@@ -1,4 +1,5 @@
-//! Clocks, sleeps and the real-time interval timer (alarm, setitimer).
+//! Clocks, sleeps and the real-time interval timer (alarm; setitimer is
+//! with the other timers, in `timers.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -145,14 +146,14 @@ pub fn clock_nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 /// The real-time timer: what is left of it (in µs) and its interval.
-fn itimer_left(ctx: &Ctx) -> (Duration, Duration) {
+pub(super) fn itimer_left(ctx: &Ctx) -> (Duration, Duration) {
     match ctx.proc().itimer_real {
         Some((at, every)) => (at.saturating_duration_since(Instant::now()), every),
         None => (Duration::ZERO, Duration::ZERO),
     }
 }
 
-fn set_itimer(ctx: &mut Ctx, value: Duration, interval: Duration) {
+pub(super) fn set_itimer(ctx: &mut Ctx, value: Duration, interval: Duration) {
     ctx.proc_mut().itimer_real = if value.is_zero() { None } else { Some((Instant::now() + value, interval)) };
     // The supervisor sleeps until the next timer: tell it.
     ctx.wake_supervisor();
@@ -164,34 +165,6 @@ pub fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // Seconds left, rounded to the nearest (at least 1 if any was left).
     let secs = left.as_secs() + u64::from(left.subsec_micros() >= 500_000);
     Ok(if left.is_zero() { 0 } else { secs.max(1) as i64 })
-}
-
-pub fn setitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let (which, new, old) = (a[0], a[1], a[2]);
-    if which != ITIMER_REAL {
-        return if which <= ITIMER_PROF { Err(ENOSYS) } else { Err(EINVAL) };
-    }
-    let tv = |t: Timeval| -> Result<Duration, Errno> {
-        if t.tv_sec < 0 || !(0..1_000_000).contains(&t.tv_usec) {
-            return Err(EINVAL);
-        }
-        Ok(Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000))
-    };
-    let parsed = if new != 0 {
-        let it: Itimerval = ctx.read_struct(new)?;
-        Some((tv(it.it_value)?, tv(it.it_interval)?))
-    } else {
-        None
-    };
-    if old != 0 {
-        let (left, every) = itimer_left(ctx);
-        let t = |d: Duration| Timeval { tv_sec: d.as_secs() as i64, tv_usec: d.subsec_micros() as i64 };
-        ctx.write_struct(old, &Itimerval { it_interval: t(every), it_value: t(left) })?;
-    }
-    if let Some((value, interval)) = parsed {
-        set_itimer(ctx, value, interval);
-    }
-    Ok(0)
 }
 
 impl Kernel {
@@ -212,6 +185,8 @@ impl Kernel {
             p.itimer_real = if every.is_zero() { None } else { Some((now + every, every)) };
             k.send_process_signal(pid, super::super::signal::SigInfo::kernel(super::super::signal::SIGALRM));
         }
-        k.tasks.procs().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min()
+        let real = k.tasks.procs().filter_map(|p| p.itimer_real.map(|(at, _)| at)).min();
+        let others = k.fire_process_timers();
+        [real, others].into_iter().flatten().min()
     }
 }

@@ -1,0 +1,37 @@
+//! Sockets between the sandbox's own processes: the `sockets` fixture's
+//! unix stream (across fork, with SCM_RIGHTS and SO_PEERCRED), datagram
+//! and seqpacket exchanges, TCP on the loopback (v4 and v6, blocking and
+//! non-blocking with poll), UDP echo and the error cases print the same,
+//! byte for byte and with the same exit status, natively and under
+//! faultline; and nothing reaches the host's network.
+
+mod support;
+
+use support::*;
+
+const LIBCS: [&str; 2] = ["glibc", "musl"];
+const PARTS: [&str; 7] = ["unix", "pair", "dgram", "seqpacket", "tcp", "udp", "errors"];
+
+#[test]
+fn sockets_behave_as_on_linux() {
+    for libc in LIBCS {
+        let name = format!("sockets-{libc}");
+        for part in PARTS {
+            let run = run_fixture(&name, &[part]);
+            let (native, code) = run_native(&name, &[part]);
+            assert_eq!(code, 0, "{name} {part} natively: {native}");
+            assert_eq!((run.stdout.as_str(), run.code()), (native.as_str(), code), "{name} {part}: {}", run.stderr);
+        }
+    }
+}
+
+#[test]
+fn the_sandbox_has_no_network_but_its_loopback() {
+    let run = run_fixture("sockets-glibc", &["isolation"]);
+    assert_eq!(run.code(), 0, "{}", run.stderr);
+    assert_eq!(
+        run.stdout, "connect far: -1 ENETUNREACH\nudp far: -1 ENETUNREACH\nnetlink: -1 EAFNOSUPPORT\n",
+        "{}",
+        run.stderr
+    );
+}

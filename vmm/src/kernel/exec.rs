@@ -512,7 +512,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     ctx.proc_mut().rusage.maxrss = ctx.proc().rusage.maxrss.max(hiwater);
     ctx.k.put_mm(old);
     let p = ctx.proc_mut();
-    p.files.close_on_exec();
+    let closed = p.files.close_on_exec();
     p.sig.reset_for_exec();
     p.timers.exec();
     p.cred.exec();
@@ -523,6 +523,10 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     p.did_exec = true;
     if let Some(t) = vfork_parent.and_then(|t| ctx.k.tasks.thread(t)) {
         t.wake();
+    }
+    // Closing a descriptor releases the process's locks on its file.
+    for f in closed {
+        ctx.k.locks_file_closed(ctx.pid, &f.file);
     }
     let t = ctx.thread_mut();
     t.fs_base = 0;

@@ -96,6 +96,7 @@ impl KernelState {
         // Closing the files may wake pipe readers and writers elsewhere.
         files.clear();
         drop(files);
+        self.locks_exit(pid);
         self.put_mm(mm);
         let ppid = self.tasks.proc(pid).map_or(0, |p| p.ppid);
         self.record_lifecycle(crate::timeline::EventKind::Exit, pid, tid, ppid);

@@ -100,6 +100,7 @@ linux_consts! {
         LOCK_EX = 2,
         LOCK_NB = 4,
         LOCK_UN = 8,
+        LOCK_MAND = 32,
     }
 
     /// memfd seals (F_ADD_SEALS).
@@ -186,6 +187,27 @@ pub const MFD_ALL_FLAGS: u64 = 0x1f;
 pub const MFD_NAME_MAX_LEN: usize = 255 - 6;
 /// Every RESOLVE_ flag there is.
 pub const RESOLVE_ALL: u64 = 0x3f;
+
+/// The largest file offset (`OFFSET_MAX`): a lock's end when it runs to
+/// the end of the file however long it grows.
+pub const OFFSET_MAX: i64 = i64::MAX;
+
+/// struct flock (`include/uapi/asm-generic/fcntl.h`), fcntl's lock
+/// argument; the same on x86-64 and arm64. The padding is named so the
+/// struct goes back to the caller as it came (Linux copies the whole
+/// struct in and out).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Flock {
+    pub l_type: i16,
+    pub l_whence: i16,
+    pub _pad0: u32,
+    pub l_start: i64,
+    pub l_len: i64,
+    pub l_pid: i32,
+    pub _pad1: u32,
+}
+const _: () = assert!(size_of::<Flock>() == 32);
 
 /// struct open_how, openat2's argument.
 #[repr(C)]

@@ -6,6 +6,7 @@ pub mod anon;
 pub mod epoll;
 pub mod eventfd;
 pub mod host;
+pub mod locks;
 pub mod mutate;
 pub mod overlay;
 pub mod pipe;
@@ -44,6 +45,8 @@ pub(crate) struct Files {
     io: IoCounters,
     /// What the event files share (signalfd's waiters, epoll's watches).
     events: EventState,
+    /// Every file's locks (fcntl's and flock's).
+    locks: locks::Locks,
 }
 
 /// What the event files share across the sandbox.
@@ -75,6 +78,7 @@ impl Files {
             pipe_user_pages: Default::default(),
             io: IoCounters::default(),
             events: EventState::default(),
+            locks: Default::default(),
         }
     }
 
@@ -192,6 +196,8 @@ pub struct OpenFile {
     /// descriptor on), and its place in the bytes of /proc contents
     /// descriptors keep between reads.
     pub kmem: Mutex<FileKmem>,
+    /// Its OFD and flock locks' owner, released with it.
+    pub lock_owner: locks::LockOwner,
 }
 
 /// An open file's kernel memory.
@@ -214,6 +220,7 @@ impl OpenFile {
             pos: Mutex::new(0),
             path: path.into(),
             kmem: Mutex::default(),
+            lock_owner: Default::default(),
         })
     }
 
@@ -332,13 +339,15 @@ impl FdTable {
         slot.take().ok_or(EBADF)
     }
 
-    /// Closes every close-on-exec descriptor (execve).
-    pub fn close_on_exec(&mut self) {
+    /// Closes every close-on-exec descriptor (execve), returning them.
+    pub fn close_on_exec(&mut self) -> Vec<Fd> {
+        let mut closed = Vec::new();
         for slot in self.fds.iter_mut() {
             if slot.as_ref().is_some_and(|f| f.cloexec) {
-                *slot = None;
+                closed.extend(slot.take());
             }
         }
+        closed
     }
 
     /// Closes everything (process exit).

@@ -4,10 +4,12 @@
 use super::super::abi::fcntl::*;
 use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::errno::*;
+use super::super::files::locks::{LockKey, LockType, Owner, PosixLock, Range, Refused, POSIX_CHANGE_RECORDS};
 use super::super::files::*;
 use super::super::task::Ctx;
 use super::memfd::seals;
 use super::open::install;
+use super::stat::fmeta;
 
 pub(super) fn dup(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
@@ -21,8 +23,11 @@ fn dup_to(ctx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
         return Err(EBADF);
     }
     let old_fd = ctx.k.fd_set(ctx.pid, new, Fd { file: f, cloexec })?;
-    // The replaced file closes (outside the table update).
-    drop(old_fd);
+    // The replaced file closes (outside the table update), and with it
+    // the process's locks on that file.
+    if let Some(old) = old_fd {
+        ctx.k.locks_file_closed(ctx.pid, &old.file);
+    }
     Ok(new as i64)
 }
 
@@ -66,13 +71,8 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             *fl = (*fl & !SETFL_MASK) | (arg as u32 & SETFL_MASK);
             Ok(0)
         }
-        // One host, no other locker: locks are granted; F_GETLK says the
-        // range is free (l_type = F_UNLCK).
-        F_GETLK => {
-            ctx.write_struct(arg, &F_UNLCK)?;
-            Ok(0)
-        }
-        F_SETLK | F_SETLKW | F_OFD_GETLK | F_OFD_SETLK | F_OFD_SETLKW => Ok(0),
+        F_GETLK | F_OFD_GETLK => getlk(ctx, &f, cmd, arg),
+        F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => setlk(ctx, &f, cmd, arg),
         F_SETOWN => Ok(0),
         F_GETOWN => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
@@ -86,12 +86,175 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
 }
 
-pub(super) fn flock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    ctx.proc().files.file(a[0] as i32)?;
-    if a[1] & !(LOCK_SH | LOCK_EX | LOCK_NB | LOCK_UN) != 0 || a[1] & (LOCK_SH | LOCK_EX | LOCK_NB) == 0 {
+/// flock_to_posix_lock: the lock `fl` asks for, its range counted from
+/// where l_whence says (EINVAL for another whence, a type that is none,
+/// or a range before the file's start; EOVERFLOW past OFFSET_MAX).
+fn lock_request(ctx: &Ctx, f: &OpenFile, fl: &Flock) -> Result<(LockType, Range), Errno> {
+    let base = match u64::try_from(fl.l_whence).map_err(|_| EINVAL)? {
+        SEEK_SET => 0,
+        SEEK_CUR => *f.pos.lock() as i64,
+        SEEK_END => fmeta(f, &ctx.proc().cred).size as i64,
+        _ => return Err(EINVAL),
+    };
+    if fl.l_start > OFFSET_MAX - base {
+        return Err(EOVERFLOW);
+    }
+    let mut start = base + fl.l_start;
+    if start < 0 {
         return Err(EINVAL);
     }
+    // A negative length covers the bytes before l_start (POSIX-2001); 0
+    // runs to the end of the file however it grows.
+    let end = match fl.l_len {
+        len if len > 0 => {
+            if len - 1 > OFFSET_MAX - start {
+                return Err(EOVERFLOW);
+            }
+            start + (len - 1)
+        }
+        len if len < 0 => {
+            if start + len < 0 {
+                return Err(EINVAL);
+            }
+            let end = start - 1;
+            start += len;
+            end
+        }
+        _ => OFFSET_MAX,
+    };
+    let ty = LockType::from_abi(fl.l_type).ok_or(EINVAL)?;
+    Ok((ty, Range { start, end }))
+}
+
+/// The file a lock command acts on, and the owner of the lock: the
+/// process, or the open file description for the OFD commands. An
+/// O_PATH descriptor has no locks (EBADF).
+fn lock_owner(ctx: &Ctx, f: &OpenFile, ofd: bool) -> Result<(LockKey, Owner), Errno> {
+    if f.flags() & O_PATH != 0 {
+        return Err(EBADF);
+    }
+    Ok(if ofd {
+        let (key, id) = ctx.k.locks().description(f);
+        (key, Owner::File(id))
+    } else {
+        (LockKey::of(f), Owner::Process(ctx.pid))
+    })
+}
+
+/// F_GETLK and F_OFD_GETLK (fcntl_getlk): the first lock in the way of
+/// the one described, or l_type F_UNLCK (the rest as it came).
+fn getlk(ctx: &mut Ctx, f: &OpenFile, cmd: u64, arg: u64) -> SysResult {
+    let ofd = cmd == F_OFD_GETLK;
+    let (key, owner) = lock_owner(ctx, f, ofd)?;
+    let mut fl: Flock = ctx.read_struct(arg)?;
+    // Only F_OFD_GETLK may test F_UNLCK (for the caller's own locks).
+    if !ofd && fl.l_type != F_RDLCK && fl.l_type != F_WRLCK {
+        return Err(EINVAL);
+    }
+    let (ty, range) = lock_request(ctx, f, &fl)?;
+    if ofd && fl.l_pid != 0 {
+        return Err(EINVAL);
+    }
+    match ctx.k.locks().test(key, &PosixLock { owner, pid: ctx.pid, ty, range }) {
+        Some(l) => {
+            fl.l_type = l.ty.abi();
+            fl.l_whence = SEEK_SET as i16;
+            fl.l_start = l.range.start;
+            fl.l_len = if l.range.end == OFFSET_MAX { 0 } else { l.range.end - l.range.start + 1 };
+            fl.l_pid = match l.owner {
+                Owner::Process(_) => l.pid as i32,
+                Owner::File(_) => -1,
+            };
+        }
+        None => fl.l_type = F_UNLCK,
+    }
+    ctx.write_struct(arg, &fl)?;
     Ok(0)
+}
+
+/// F_SETLK, F_SETLKW and their OFD forms (fcntl_setlk): EAGAIN when
+/// another owner's lock is in the way, or waits for it to go (EDEADLK
+/// when it never would; interrupted by a signal).
+fn setlk(ctx: &mut Ctx, f: &OpenFile, cmd: u64, arg: u64) -> SysResult {
+    let ofd = matches!(cmd, F_OFD_SETLK | F_OFD_SETLKW);
+    let wait = matches!(cmd, F_SETLKW | F_OFD_SETLKW);
+    let (key, owner) = lock_owner(ctx, f, ofd)?;
+    let fl: Flock = ctx.read_struct(arg)?;
+    let (ty, range) = lock_request(ctx, f, &fl)?;
+    // check_fmode_for_setlk: a read lock needs the file open for reading,
+    // a write lock for writing.
+    if (ty == LockType::Read && !f.readable()) || (ty == LockType::Write && !f.writable()) {
+        return Err(EBADF);
+    }
+    if ofd && fl.l_pid != 0 {
+        return Err(EINVAL);
+    }
+    let req = PosixLock { owner, pid: ctx.pid, ty, range };
+    // Releasing everything never splits a lock; anything else may add
+    // records, charged first.
+    let whole = ty == LockType::Unlock && range == Range { start: 0, end: OFFSET_MAX };
+    let records = if whole { 0 } else { POSIX_CHANGE_RECORDS };
+    loop {
+        let charge = ctx.k.lock_charge(records)?;
+        match ctx.k.locks().set_posix(key, req, wait.then_some(ctx.tid), charge) {
+            Ok(()) => {
+                ctx.k.procfs.changed();
+                return Ok(0);
+            }
+            Err(Refused::Deadlock) => return Err(EDEADLK),
+            Err(Refused::Conflict(_)) if !wait => return Err(EAGAIN),
+            Err(Refused::Conflict(q)) => {
+                if let Some(w) = ctx.interrupted() {
+                    ctx.k.locks().unblock(ctx.tid);
+                    return Err(ctx.woken_errno(w));
+                }
+                q.register(&ctx.cond());
+                ctx.sleep(None);
+            }
+        }
+    }
+}
+
+/// flock(2): a shared or exclusive lock on the whole file for the open
+/// file description, converted in place (the old lock given up first),
+/// or released. Independent of fcntl's locks.
+pub(super) fn flock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    // The command is an unsigned int.
+    let cmd = a[1] & 0xffff_ffff;
+    // LOCK_MAND never did anything: Linux accepts and ignores it.
+    if cmd & LOCK_MAND != 0 {
+        return Ok(0);
+    }
+    let ty = match cmd & !LOCK_NB {
+        LOCK_SH => LockType::Read,
+        LOCK_EX => LockType::Write,
+        LOCK_UN => LockType::Unlock,
+        _ => return Err(EINVAL),
+    };
+    let f = ctx.proc().files.file(a[0] as i32)?;
+    if f.flags() & O_PATH != 0 || (ty != LockType::Unlock && !f.readable() && !f.writable()) {
+        return Err(EBADF);
+    }
+    let (key, id) = ctx.k.locks().description(&f);
+    let records = u64::from(ty != LockType::Unlock);
+    loop {
+        let charge = ctx.k.lock_charge(records)?;
+        match ctx.k.locks().flock(key, id, ctx.pid, ty, charge) {
+            Ok(()) => {
+                ctx.k.procfs.changed();
+                return Ok(0);
+            }
+            Err(Refused::Conflict(_)) if cmd & LOCK_NB != 0 => return Err(EAGAIN), // EWOULDBLOCK
+            Err(Refused::Deadlock) => return Err(EDEADLK),
+            Err(Refused::Conflict(q)) => {
+                if let Some(w) = ctx.interrupted() {
+                    return Err(ctx.woken_errno(w));
+                }
+                q.register(&ctx.cond());
+                ctx.sleep(None);
+            }
+        }
+    }
 }
 
 fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {

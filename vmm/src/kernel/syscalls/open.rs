@@ -237,6 +237,7 @@ pub(super) fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let fd = ctx.proc_mut().files.close(a[0] as i32)?;
+    ctx.k.locks_file_closed(ctx.pid, &fd.file);
     // The last close of an unlinked sandbox file frees its pages.
     if let FileKind::File(n) = &fd.file.kind {
         let id = n.id;
@@ -261,7 +262,9 @@ pub(super) fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
                 f.cloexec = true;
             }
         } else {
-            let _ = ctx.proc_mut().files.close(fd);
+            if let Ok(f) = ctx.proc_mut().files.close(fd) {
+                ctx.k.locks_file_closed(ctx.pid, &f.file);
+            }
         }
     }
     Ok(0)

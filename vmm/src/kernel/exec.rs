@@ -490,7 +490,7 @@ impl KernelState {
     pub fn cmdline(&mut self, argv: &[Vec<u8>]) -> Result<Arc<Cmdline>, Errno> {
         let bytes: Vec<u8> = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
         let kmem = Some(self.kmem_charge(crate::mm::Kmem::Kmalloc(bytes.len() as u64), 1)?);
-        Ok(Arc::new(Cmdline { bytes, kmem }))
+        Ok(Arc::new(Cmdline { bytes, _kmem: kmem }))
     }
 }
 

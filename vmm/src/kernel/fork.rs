@@ -3,7 +3,6 @@
 
 use super::abi::sched::*;
 use super::errno::*;
-use super::limits;
 use super::process::{Pid, ProcState, Process};
 use super::signal::SigPending;
 use super::task::Ctx;

@@ -61,6 +61,12 @@ pub mod abi;
 pub mod cred;
 pub mod exec;
 pub mod exit;
+// Four items of files/mod.rs and files/pipe.rs are unused here
+// (OpenFile::mappable, Pipe::read_ready, PIPE_BUF, would_block); those
+// two files are being changed on the epoll and socket branches this round,
+// so they are left to them. `expect`, not `allow`: once nothing in files/
+// is dead the lint fails and this goes.
+#[expect(dead_code, reason = "four items in files/{mod,pipe}.rs, for the epoll/socket branches")]
 pub mod files;
 pub mod fork;
 pub mod futex;
@@ -93,9 +99,9 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 // Every file says `super::errno`: the module is Linux's, in `abi`.
 pub use abi::errno;
-pub use errno::{Errno, SysResult};
+pub use errno::Errno;
 pub use process::{ExitStatus, Pid, Process, Tid};
-pub use thread::{StartState, Thread};
+pub use thread::Thread;
 
 use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
@@ -109,10 +115,6 @@ use files::Output;
 /// What the kernel needs to know of the sandbox.
 #[derive(Clone)]
 pub struct KernelConfig {
-    /// RLIMIT_STACK.
-    pub stack_size: u64,
-    /// RLIMIT_MEMLOCK.
-    pub memlock_limit: u64,
     /// Most processes and threads at once (also RLIMIT_NPROC).
     pub max_tasks: u32,
     /// Randomise where brk and mmap start.
@@ -242,13 +244,8 @@ impl Kernel {
         self.state.lock()
     }
 
-    /// Threads created since the last call, for the VMM to give vCPUs.
-    pub fn take_spawns(&self) -> Vec<Tid> {
-        self.take_spawns_ending_hold(None)
-    }
-
-    /// [`take_spawns`](Self::take_spawns), and, under the same lock, the end
-    /// of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
+    /// Threads created since the last call, for the VMM to give vCPUs,
+    /// and, under the same lock, the end of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
     /// `since` (it goes back in now): the part of what the fault cost the
     /// program that faultline can see.
     pub fn take_spawns_ending_hold(&self, hold: Option<(Tid, Instant)>) -> Vec<Tid> {

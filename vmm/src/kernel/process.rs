@@ -77,7 +77,8 @@ impl Rusage {
 #[derive(Debug, Default)]
 pub struct Cmdline {
     pub bytes: Vec<u8>,
-    pub kmem: Option<crate::mm::KmemCharge>,
+    /// Held for the copy's life: dropping it returns the charge.
+    pub _kmem: Option<crate::mm::KmemCharge>,
 }
 
 pub struct Process {

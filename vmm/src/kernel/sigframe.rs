@@ -5,7 +5,7 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use super::errno::{SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
 use super::signal::{self, SigInfo, SigInfoRaw, StackT, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE};
 use super::task::Ctx;
 use super::thread::AltStack;

@@ -85,8 +85,6 @@ impl TestKernel {
         let recorder = Recorder::new(vec![Box::new(events.clone())]);
         let vfs = Vfs::new("/".into(), Vec::new(), c.mem / PAGE_SIZE / 2).expect("the host's root");
         let cfg = KernelConfig {
-            stack_size: 8 << 20,
-            memlock_limit: 8 << 20,
             max_tasks: 64,
             aslr: false,
             hwcap: 0,

@@ -97,8 +97,6 @@ impl Sandbox {
         let recorder = Recorder::new(sinks);
         let (xstate_size, xcr0) = xstate(&vm);
         let cfg = KernelConfig {
-            stack_size: config.stack_size,
-            memlock_limit: config.memlock_limit,
             max_tasks: config.max_tasks,
             aslr: config.aslr,
             hwcap: vm.hwcap(),

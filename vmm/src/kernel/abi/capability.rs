@@ -7,7 +7,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The capabilities faultline's kernel checks or grants by name.
-    pub CAPS: u32 {
+    _: u32 {
         CAP_CHOWN = 0,
         CAP_DAC_OVERRIDE = 1,
         CAP_DAC_READ_SEARCH = 2,
@@ -20,7 +20,6 @@ linux_consts! {
         CAP_LINUX_IMMUTABLE = 9,
         CAP_IPC_LOCK = 14,
         CAP_SYS_ADMIN = 21,
-        CAP_SYS_NICE = 23,
         CAP_SYS_RESOURCE = 24,
         CAP_MKNOD = 27,
         CAP_MAC_OVERRIDE = 32,
@@ -28,7 +27,7 @@ linux_consts! {
 
     /// capget/capset's header versions: _1 takes one 32-bit word per set,
     /// _2 and _3 two.
-    pub CAP_VERSIONS: u32 {
+    _: u32 {
         _LINUX_CAPABILITY_VERSION_1 = 0x1998_0330,
         _LINUX_CAPABILITY_VERSION_2 = 0x2007_1026,
         _LINUX_CAPABILITY_VERSION_3 = 0x2008_0522,

@@ -7,16 +7,11 @@ use super::linux_consts;
 
 linux_consts! {
     /// `d_type`: the file type, S_IFMT's bits shifted down.
-    pub DT_TYPES: u8 {
-        DT_UNKNOWN = 0,
-        DT_FIFO = 1,
+    _: u8 {
         DT_CHR = 2,
         DT_DIR = 4,
-        DT_BLK = 6,
         DT_REG = 8,
         DT_LNK = 10,
-        DT_SOCK = 12,
-        DT_WHT = 14,
     }
 }
 

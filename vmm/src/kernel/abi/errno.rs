@@ -86,9 +86,6 @@ errnos! {
     ERESTART_RESTARTBLOCK = 516 => "Interrupted by signal",
 }
 
-/// Linux's other name for EOPNOTSUPP (strace shows that one).
-pub const ENOTSUP: Errno = EOPNOTSUPP;
-
 /// Linux's largest errno: a syscall result in `-MAX_ERRNO..0` is an error.
 pub const MAX_ERRNO: i64 = 4095;
 

@@ -49,15 +49,13 @@ linux_consts! {
 
     /// The `*at` calls' flags. AT_REMOVEDIR (unlinkat) and AT_EACCESS
     /// (faccessat) share a bit.
-    pub AT_FLAG_BITS: u64 {
+    _: u64 {
         AT_SYMLINK_NOFOLLOW = 0x100,
         AT_REMOVEDIR = 0x200,
         AT_EACCESS = 0x200,
         AT_SYMLINK_FOLLOW = 0x400,
         AT_NO_AUTOMOUNT = 0x800,
         AT_EMPTY_PATH = 0x1000,
-        AT_STATX_FORCE_SYNC = 0x2000,
-        AT_STATX_DONT_SYNC = 0x4000,
     }
 
     /// fcntl's commands.
@@ -83,19 +81,17 @@ linux_consts! {
     }
 
     /// F_GETFD/F_SETFD's flag.
-    pub FD_FLAGS: u64 {
+    _: u64 {
         FD_CLOEXEC = 1,
     }
 
     /// struct flock's `l_type`.
-    pub LOCK_TYPES: i16 {
-        F_RDLCK = 0,
-        F_WRLCK = 1,
+    _: i16 {
         F_UNLCK = 2,
     }
 
     /// flock(2)'s operations.
-    pub FLOCK_OPS: u64 {
+    _: u64 {
         LOCK_SH = 1,
         LOCK_EX = 2,
         LOCK_NB = 4,
@@ -103,7 +99,7 @@ linux_consts! {
     }
 
     /// memfd seals (F_ADD_SEALS).
-    pub F_SEALS: u32 {
+    _: u32 {
         F_SEAL_SEAL = 1,
         F_SEAL_SHRINK = 2,
         F_SEAL_GROW = 4,
@@ -113,7 +109,7 @@ linux_consts! {
     }
 
     /// renameat2's flags.
-    pub RENAME_FLAGS: u64 {
+    _: u64 {
         RENAME_NOREPLACE = 1,
         RENAME_EXCHANGE = 2,
         RENAME_WHITEOUT = 4,
@@ -129,19 +125,19 @@ linux_consts! {
     }
 
     /// utimensat's special `tv_nsec` values.
-    pub UTIME_SPECIAL: i64 {
+    _: i64 {
         UTIME_NOW = (1 << 30) - 1,
         UTIME_OMIT = (1 << 30) - 2,
     }
 
     /// fallocate's modes.
-    pub FALLOC_MODES: u64 {
+    _: u64 {
         FALLOC_FL_KEEP_SIZE = 1,
         FALLOC_FL_PUNCH_HOLE = 2,
     }
 
     /// memfd_create's flags.
-    pub MFD_FLAGS: u64 {
+    _: u64 {
         MFD_CLOEXEC = 1,
         MFD_ALLOW_SEALING = 2,
         MFD_HUGETLB = 4,
@@ -149,28 +145,13 @@ linux_consts! {
         MFD_EXEC = 0x10,
     }
 
-    /// openat2's `resolve` flags (`include/uapi/linux/openat2.h`).
-    pub RESOLVE_FLAGS: u64 {
-        RESOLVE_NO_XDEV = 0x01,
-        RESOLVE_NO_MAGICLINKS = 0x02,
-        RESOLVE_NO_SYMLINKS = 0x04,
-        RESOLVE_BENEATH = 0x08,
-        RESOLVE_IN_ROOT = 0x10,
-        RESOLVE_CACHED = 0x20,
-    }
-
     /// fadvise64's advice (`include/uapi/linux/fadvise.h`).
-    pub POSIX_FADV: u64 {
-        POSIX_FADV_NORMAL = 0,
-        POSIX_FADV_RANDOM = 1,
-        POSIX_FADV_SEQUENTIAL = 2,
-        POSIX_FADV_WILLNEED = 3,
-        POSIX_FADV_DONTNEED = 4,
+    _: u64 {
         POSIX_FADV_NOREUSE = 5,
     }
 
     /// close_range's flags.
-    pub CLOSE_RANGE_FLAGS: u64 {
+    _: u64 {
         CLOSE_RANGE_UNSHARE = 2,
         CLOSE_RANGE_CLOEXEC = 4,
     }

@@ -23,13 +23,13 @@ linux_consts! {
     }
 
     /// The flags beside the operation.
-    pub FUTEX_OP_FLAGS: u64 {
+    _: u64 {
         FUTEX_PRIVATE_FLAG = 128,
         FUTEX_CLOCK_REALTIME = 256,
     }
 
     /// FUTEX_WAKE_OP's operations on the second word.
-    pub FUTEX_WAKE_OPS: u32 {
+    _: u32 {
         FUTEX_OP_SET = 0,
         FUTEX_OP_ADD = 1,
         FUTEX_OP_OR = 2,
@@ -38,7 +38,7 @@ linux_consts! {
     }
 
     /// FUTEX_WAKE_OP's comparisons of its old value.
-    pub FUTEX_WAKE_CMPS: u32 {
+    _: u32 {
         FUTEX_OP_CMP_EQ = 0,
         FUTEX_OP_CMP_NE = 1,
         FUTEX_OP_CMP_LT = 2,
@@ -48,7 +48,7 @@ linux_consts! {
     }
 
     /// A robust futex word's bits besides the owner's tid.
-    pub FUTEX_WORD_BITS: u32 {
+    _: u32 {
         FUTEX_WAITERS = 0x8000_0000,
         FUTEX_OWNER_DIED = 0x4000_0000,
     }

@@ -9,7 +9,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The requests.
-    pub IOCTLS: u64 {
+    _: u64 {
         TCGETS = 0x5401,
         TCSETS = 0x5402,
         TIOCGPGRP = 0x540f,

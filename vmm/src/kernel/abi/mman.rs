@@ -42,7 +42,7 @@ linux_consts! {
     }
 
     /// mremap's flags.
-    pub MREMAP_FLAGS: u64 {
+    _: u64 {
         MREMAP_MAYMOVE = 1,
         MREMAP_FIXED = 2,
         MREMAP_DONTUNMAP = 4,
@@ -75,26 +75,26 @@ linux_consts! {
     }
 
     /// msync's flags.
-    pub MS_FLAGS: u64 {
+    _: u64 {
         MS_ASYNC = 1,
         MS_INVALIDATE = 2,
         MS_SYNC = 4,
     }
 
     /// mlockall's flags.
-    pub MCL_FLAGS: u64 {
+    _: u64 {
         MCL_CURRENT = 1,
         MCL_FUTURE = 2,
         MCL_ONFAULT = 4,
     }
 
     /// mlock2's flags.
-    pub MLOCK_FLAGS: u64 {
+    _: u64 {
         MLOCK_ONFAULT = 1,
     }
 
     /// vm.overcommit_memory's values (`include/uapi/linux/mman.h`).
-    pub OVERCOMMIT_MODES: u32 {
+    _: u32 {
         OVERCOMMIT_GUESS = 0,
         OVERCOMMIT_ALWAYS = 1,
         OVERCOMMIT_NEVER = 2,

@@ -39,19 +39,31 @@ pub mod wait;
 /// `pub const NAME: type = value;` for each and
 /// `TABLE: &[(type, &str)]` in the order written (which matters where
 /// one flag contains another, as O_SYNC does O_DSYNC: the first match is
-/// shown).
+/// shown). A group strace does not name is written `_: type { … }`: the
+/// constants alone, so no table goes unused.
 macro_rules! linux_consts {
-    ($(
+    () => {};
+    (
+        $(#[$tmeta:meta])*
+        _: $ty:ty {
+            $( $(#[$cmeta:meta])* $name:ident = $value:expr ),* $(,)?
+        }
+        $($rest:tt)*
+    ) => {
+        $( $(#[$cmeta])* pub const $name: $ty = $value; )*
+        $crate::kernel::abi::linux_consts! { $($rest)* }
+    };
+    (
         $(#[$tmeta:meta])*
         $tvis:vis $table:ident: $ty:ty {
             $( $(#[$cmeta:meta])* $name:ident = $value:expr ),* $(,)?
         }
-    )*) => {
-        $(
-            $( $(#[$cmeta])* pub const $name: $ty = $value; )*
-            $(#[$tmeta])*
-            $tvis const $table: &[($ty, &str)] = &[ $( ($name, stringify!($name)) ),* ];
-        )*
+        $($rest:tt)*
+    ) => {
+        $( $(#[$cmeta])* pub const $name: $ty = $value; )*
+        $(#[$tmeta])*
+        $tvis const $table: &[($ty, &str)] = &[ $( ($name, stringify!($name)) ),* ];
+        $crate::kernel::abi::linux_consts! { $($rest)* }
     };
 }
 pub(crate) use linux_consts;

@@ -7,7 +7,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The events.
-    pub POLL_EVENTS: i16 {
+    _: i16 {
         POLLIN = 0x1,
         POLLPRI = 0x2,
         POLLOUT = 0x4,
@@ -15,9 +15,7 @@ linux_consts! {
         POLLHUP = 0x10,
         POLLNVAL = 0x20,
         POLLRDNORM = 0x40,
-        POLLRDBAND = 0x80,
         POLLWRNORM = 0x100,
-        POLLWRBAND = 0x200,
     }
 }
 

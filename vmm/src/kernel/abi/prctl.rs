@@ -7,7 +7,7 @@ use super::{linux_consts, name_table};
 
 linux_consts! {
     /// prctl's options.
-    pub PR_OPTIONS: u64 {
+    _: u64 {
         PR_SET_PDEATHSIG = 1,
         PR_GET_PDEATHSIG = 2,
         PR_GET_DUMPABLE = 3,
@@ -25,7 +25,7 @@ linux_consts! {
     }
 
     /// PR_SET_VMA's attributes.
-    pub PR_SET_VMA_ATTRS: u64 {
+    _: u64 {
         PR_SET_VMA_ANON_NAME = 0,
     }
 }

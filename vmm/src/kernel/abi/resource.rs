@@ -30,14 +30,12 @@ linux_consts! {
     }
 
     /// getpriority's `which`.
-    pub PRIO_WHICH: u64 {
-        PRIO_PROCESS = 0,
-        PRIO_PGRP = 1,
+    _: u64 {
         PRIO_USER = 2,
     }
 
     /// getrusage's `who`.
-    pub RUSAGE_WHO: i32 {
+    _: i32 {
         RUSAGE_SELF = 0,
         RUSAGE_CHILDREN = -1,
         RUSAGE_THREAD = 1,

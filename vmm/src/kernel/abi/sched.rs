@@ -40,18 +40,17 @@ linux_consts! {
     }
 
     /// rseq's flags (`include/uapi/linux/rseq.h`).
-    pub RSEQ_FLAGS: u64 {
+    _: u64 {
         RSEQ_FLAG_UNREGISTER = 1,
     }
 
     /// The scheduling policies.
-    pub SCHED_POLICIES: u64 {
+    _: u64 {
         SCHED_NORMAL = 0,
         SCHED_FIFO = 1,
         SCHED_RR = 2,
         SCHED_BATCH = 3,
         SCHED_IDLE = 5,
-        SCHED_DEADLINE = 6,
     }
 }
 

@@ -20,17 +20,15 @@ pub const SIGNALS: &[(i32, &str)] = name_table![i32:
 
 linux_consts! {
     /// si_codes of signals a process sent.
-    pub SI_CODES: i32 {
+    _: i32 {
         SI_USER = 0,
         SI_QUEUE = -1,
         SI_TKILL = -6,
     }
 
     /// sigaction's `sa_flags`.
-    pub SA_FLAGS: u64 {
-        SA_NOCLDSTOP = 1,
+    _: u64 {
         SA_NOCLDWAIT = 2,
-        SA_SIGINFO = 4,
         SA_RESTORER = 0x0400_0000,
         SA_ONSTACK = 0x0800_0000,
         SA_RESTART = 0x1000_0000,
@@ -39,7 +37,7 @@ linux_consts! {
     }
 
     /// sigaction's special handlers.
-    pub SIG_HANDLERS: u64 {
+    _: u64 {
         SIG_DFL = 0,
         SIG_IGN = 1,
     }
@@ -52,7 +50,7 @@ linux_consts! {
     }
 
     /// stack_t's `ss_flags`.
-    pub SS_FLAGS: u32 {
+    _: u32 {
         SS_ONSTACK = 1,
         SS_DISABLE = 2,
         SS_AUTODISARM = 1 << 31,

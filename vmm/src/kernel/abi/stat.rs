@@ -11,36 +11,34 @@ use super::linux_consts;
 
 linux_consts! {
     /// The file types, the values of `mode & S_IFMT`.
-    pub S_IFMTS: u32 {
-        S_IFSOCK = 0o140000,
+    _: u32 {
         S_IFLNK = 0o120000,
         S_IFREG = 0o100000,
-        S_IFBLK = 0o060000,
         S_IFDIR = 0o040000,
         S_IFCHR = 0o020000,
         S_IFIFO = 0o010000,
     }
 
     /// The mode's special bits.
-    pub S_SPECIAL: u32 {
+    _: u32 {
         S_ISUID = 0o4000,
         S_ISGID = 0o2000,
         S_ISVTX = 0o1000,
     }
 
     /// statx's `mask` bits.
-    pub STATX_MASK: u32 {
+    _: u32 {
         STATX_BASIC_STATS = 0x7ff,
         STATX__RESERVED = 0x8000_0000,
     }
 
     /// statfs's `f_flags`.
-    pub ST_FLAGS: i64 {
+    _: i64 {
         ST_RDONLY = 1,
     }
 
     /// statfs's `f_type`.
-    pub FS_MAGICS: i64 {
+    _: i64 {
         PROC_SUPER_MAGIC = 0x9fa0,
         TMPFS_MAGIC = 0x0102_1994,
         OVERLAYFS_SUPER_MAGIC = 0x794c_7630,

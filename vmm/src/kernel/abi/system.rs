@@ -10,14 +10,14 @@ use super::linux_consts;
 
 linux_consts! {
     /// getrandom's flags.
-    pub GRND_FLAGS: u64 {
+    _: u64 {
         GRND_NONBLOCK = 1,
         GRND_RANDOM = 2,
         GRND_INSECURE = 4,
     }
 
     /// membarrier's commands.
-    pub MEMBARRIER_CMDS: u64 {
+    _: u64 {
         MEMBARRIER_CMD_QUERY = 0,
         MEMBARRIER_CMD_GLOBAL = 1,
         MEMBARRIER_CMD_PRIVATE_EXPEDITED = 8,

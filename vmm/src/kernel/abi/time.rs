@@ -24,14 +24,13 @@ linux_consts! {
     }
 
     /// clock_nanosleep's and timer_settime's flags.
-    pub TIMER_FLAGS: u64 {
+    _: u64 {
         TIMER_ABSTIME = 1,
     }
 
     /// The interval timers.
-    pub ITIMERS: u64 {
+    _: u64 {
         ITIMER_REAL = 0,
-        ITIMER_VIRTUAL = 1,
         ITIMER_PROF = 2,
     }
 }

@@ -7,7 +7,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// preadv2/pwritev2's flags.
-    pub RWF_FLAGS: u64 {
+    _: u64 {
         RWF_HIPRI = 0x01,
         RWF_DSYNC = 0x02,
         RWF_SYNC = 0x04,

@@ -18,20 +18,15 @@ linux_consts! {
     }
 
     /// waitid's `idtype`.
-    pub P_TYPES: u64 {
+    _: u64 {
         P_ALL = 0,
         P_PID = 1,
         P_PGID = 2,
-        P_PIDFD = 3,
     }
 
     /// SIGCHLD's si_code: how the child changed.
-    pub CLD_CODES: i32 {
+    _: i32 {
         CLD_EXITED = 1,
         CLD_KILLED = 2,
-        CLD_DUMPED = 3,
-        CLD_TRAPPED = 4,
-        CLD_STOPPED = 5,
-        CLD_CONTINUED = 6,
     }
 }

@@ -17,11 +17,6 @@ use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
 use crate::mm::FileData;
 
-/// A host error as the guest's errno.
-pub fn host_errno(e: &std::io::Error) -> Errno {
-    Errno(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 /// The entries of a directory: (name, d_type, inode).
 pub type DirEntries = Vec<(String, u8, u64)>;
 

@@ -13,7 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::vfs::Meta;
-use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFMT};
+use crate::kernel::abi::stat::{S_IFDIR, S_IFMT};
 use crate::kernel::errno::{Errno, ENOSPC};
 use crate::mm::{FileData, FileId};
 
@@ -332,6 +332,7 @@ pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32, gid: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::abi::stat::S_IFLNK;
 
     #[test]
     fn a_copy_reads_its_host_file_until_truncated() {

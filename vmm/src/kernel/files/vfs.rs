@@ -561,11 +561,6 @@ impl Vfs {
         self.mems.get(&id).is_some_and(|w| w.upgrade().is_none_or(|i| i.stat().nlink == 0))
     }
 
-    /// The layer's files, by page-cache id.
-    pub fn mem_ids(&self) -> impl Iterator<Item = FileId> + '_ {
-        self.mems.keys().copied()
-    }
-
     /// Notes `delta` pages of file `id` entering or leaving the page cache:
     /// the layer's blocks, if it is one of its files.
     pub fn note_cached(&mut self, id: FileId, delta: i64) {

@@ -71,13 +71,6 @@ impl KernelState {
         }
     }
 
-    /// Replaces `charge` with one of `n` of `obj` (a ring or table
-    /// resized); on ENOMEM the old one stays.
-    pub fn kmem_resize(&mut self, charge: &mut KmemCharge, obj: Kmem, n: u64) -> Result<(), Errno> {
-        *charge = self.kmem_charge(obj, n)?;
-        Ok(())
-    }
-
     /// Reclaims if RAM is short of the pages `n` of `obj` need, noting the
     /// evictions on the timeline.
     fn kmem_room(&mut self, obj: Kmem, n: u64) {

@@ -298,16 +298,13 @@ pub fn munmap(ctx: &mut Ctx, addr: u64, len: u64) -> Result<(), Errno> {
 
 /// Shared anonymous memory: a memory-only file, as Linux's shmem.
 pub struct Shmem {
-    size: std::sync::atomic::AtomicU64,
+    /// Fixed at mmap: a shared anonymous mapping cannot be truncated.
+    size: u64,
 }
 
 impl Shmem {
     pub fn new(size: u64) -> Self {
-        Shmem { size: std::sync::atomic::AtomicU64::new(size) }
-    }
-
-    pub fn set_size(&self, size: u64) {
-        self.size.store(size, std::sync::atomic::Ordering::Relaxed);
+        Shmem { size }
     }
 }
 
@@ -320,7 +317,7 @@ impl FileData for Shmem {
         Ok(())
     }
     fn size(&self) -> u64 {
-        self.size.load(std::sync::atomic::Ordering::Relaxed)
+        self.size
     }
     fn memory_only(&self) -> bool {
         true

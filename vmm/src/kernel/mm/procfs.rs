@@ -150,16 +150,6 @@ fn vm_flags(v: &Vma) -> String {
     f.join(" ")
 }
 
-/// /proc/PID/smaps.
-pub fn smaps(k: &KernelState, p: &super::super::Process) -> String {
-    let Some(m) = k.mm.get(p.mm) else { return String::new() };
-    let mut out = String::new();
-    for v in m.vmas.iter() {
-        smaps_record(k, p, v, &mut out);
-    }
-    out
-}
-
 /// One VMA's record of /proc/PID/smaps: its maps line and its figures.
 pub fn smaps_record(k: &KernelState, p: &super::super::Process, v: &Vma, out: &mut String) {
     let u = usage(k, p.mm, v);

@@ -32,18 +32,6 @@ fn vma_name(k: &KernelState, p: &Process, v: &Vma) -> String {
 /// The vsyscall page's line, after every VMA's (Linux's gate VMA).
 const GATE_LINE: &str = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n";
 
-/// /proc/PID/maps: one line per VMA in the kernel's format (show_map_vma:
-/// the name column starts at byte 73), and the vsyscall page.
-pub fn maps(k: &KernelState, p: &Process) -> String {
-    let mut out = String::new();
-    let Some(mm) = k.mm.get(p.mm) else { return out };
-    for v in mm.vmas.iter() {
-        map_line(k, p, v, &mut out);
-    }
-    out.push_str(GATE_LINE);
-    out
-}
-
 /// One VMA's line of /proc/PID/maps.
 pub fn map_line(k: &KernelState, p: &Process, v: &Vma, out: &mut String) {
     let (offset, dev, ino) = match &v.backing {

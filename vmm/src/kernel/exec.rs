@@ -29,7 +29,7 @@ use crate::timeline::RegionKind;
 /// Linux's MIN_GAP between the stack top and mmap_base.
 const MIN_GAP: u64 = 128 << 20;
 /// How much stack Linux maps beyond the arguments at exec (setup_arg_pages).
-pub const STACK_EXPAND: u64 = 128 << 10;
+pub(crate) const STACK_EXPAND: u64 = 128 << 10;
 /// MAX_ARG_STRLEN: the longest single argument or environment string.
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
 /// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
@@ -49,7 +49,7 @@ const VDSO_LAYOUT: [(&str, u64, Perms); 3] = [
 /// Where top-down mmap placement starts, as Linux computes mmap_base
 /// without randomisation: below the stack's rlimit plus guard gap, at
 /// least 128 MiB below the top.
-pub fn mmap_base(stack_rlimit: u64) -> u64 {
+fn mmap_base(stack_rlimit: u64) -> u64 {
     let gap = stack_rlimit.saturating_add(STACK_GUARD_GAP).clamp(MIN_GAP, USER_TOP / 6 * 5);
     (USER_TOP - gap) & !(PAGE_SIZE - 1)
 }
@@ -59,7 +59,7 @@ pub fn mmap_base(stack_rlimit: u64) -> u64 {
 pub struct ExecFile {
     /// Its path inside the sandbox (for /proc/PID/exe and maps).
     pub path: String,
-    pub node: OpenNode,
+    node: OpenNode,
     pub bytes: Arc<[u8]>,
 }
 
@@ -78,10 +78,10 @@ impl ExecFile {
 }
 
 /// What loading made.
-pub struct Loaded {
-    pub mm: MmId,
-    pub entry: u64,
-    pub sp: u64,
+struct Loaded {
+    mm: MmId,
+    entry: u64,
+    sp: u64,
 }
 
 /// Why a file cannot be executed.
@@ -94,7 +94,7 @@ fn exec_refusal(meta: &super::files::vfs::Meta) -> Errno {
 }
 
 /// Random bytes from the host (AT_RANDOM, ASLR).
-pub fn random_bytes() -> [u8; 16] {
+fn random_bytes() -> [u8; 16] {
     let mut b = [0u8; 16];
     // SAFETY: writing into a 16-byte buffer.
     let n = unsafe { libc::getrandom(b.as_mut_ptr().cast(), 16, 0) };
@@ -250,7 +250,7 @@ impl KernelState {
     /// for process `pid`, with its interpreter if it names one, and lays
     /// out the initial stack.
     #[allow(clippy::too_many_arguments)]
-    pub fn load_program(
+    fn load_program(
         &mut self,
         pid: Pid,
         tid: Tid,
@@ -418,7 +418,7 @@ pub fn script_argv(interp: &str, arg: Option<String>, filename: &str, argv: &[Ve
 /// exec was given (bprm->filename), so a symlink `mycat -> cat` runs as
 /// `mycat` and a script under its own name; for execveat of a descriptor
 /// (`/dev/fd/N`), the file's own name, as Linux 6.14 gives it.
-pub fn exec_comm(execfn: &str, file: &ExecFile) -> String {
+fn exec_comm(execfn: &str, file: &ExecFile) -> String {
     if execfn.starts_with("/dev/fd/") && execfn[8..].bytes().all(|b| b.is_ascii_digit()) {
         comm_of(&file.path)
     } else {
@@ -451,7 +451,7 @@ fn read_strings(ctx: &mut Ctx, addr: u64, total: &mut usize) -> Result<Vec<Vec<u
 /// `execfn` is the name AT_EXECFN gives the new program (bprm->filename):
 /// the path as given, or execveat's `/dev/fd/N[/name]`; it stays the
 /// script's even when an interpreter runs it.
-pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: Option<String>) -> SysResult {
+pub(crate) fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: Option<String>) -> SysResult {
     let mut total = 0;
     let mut argv = read_strings(ctx, argv_ptr, &mut total)?;
     let envp = read_strings(ctx, envp_ptr, &mut total)?;
@@ -487,7 +487,7 @@ pub fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, execfn: 
 
 impl KernelState {
     /// The kernel's copy of `argv` for /proc/PID/cmdline, charged (ENOMEM).
-    pub fn cmdline(&mut self, argv: &[Vec<u8>]) -> Result<Arc<Cmdline>, Errno> {
+    fn cmdline(&mut self, argv: &[Vec<u8>]) -> Result<Arc<Cmdline>, Errno> {
         let bytes: Vec<u8> = argv.iter().flat_map(|a| a.iter().copied().chain([0])).collect();
         let kmem = Some(self.kmem_charge(crate::mm::Kmem::Kmalloc(bytes.len() as u64), 1)?);
         Ok(Arc::new(Cmdline { bytes, _kmem: kmem }))

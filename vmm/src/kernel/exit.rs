@@ -12,7 +12,7 @@ impl KernelState {
     /// Thread `tid` is done (exit(2), or killed). `status` is the
     /// process's exit status if it is the last thread and nothing else set
     /// one.
-    pub fn exit_thread(&mut self, tid: Tid, status: Option<ExitStatus>) {
+    pub(crate) fn exit_thread(&mut self, tid: Tid, status: Option<ExitStatus>) {
         let Some(t) = self.tasks.thread_mut(tid) else { return };
         if t.exited {
             return;
@@ -47,7 +47,7 @@ impl KernelState {
 
     /// The whole process `pid` ends with `status` (exit_group, a fatal
     /// signal): every thread stops at its next chance.
-    pub fn kill_process(&mut self, pid: Pid, status: ExitStatus) {
+    pub(crate) fn kill_process(&mut self, pid: Pid, status: ExitStatus) {
         let Some(p) = self.tasks.proc_mut(pid) else { return };
         if p.is_zombie() {
             return;
@@ -166,7 +166,7 @@ impl KernelState {
     }
 
     /// Removes zombie `pid`, adding its resource use to its parent's.
-    pub fn reap(&mut self, pid: Pid) -> Option<(ExitStatus, super::process::Rusage)> {
+    pub(crate) fn reap(&mut self, pid: Pid) -> Option<(ExitStatus, super::process::Rusage)> {
         let p = self.tasks.proc(pid)?;
         let ProcState::Zombie(status) = p.state else { return None };
         let p = self.tasks.remove_process(pid)?;

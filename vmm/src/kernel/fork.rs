@@ -12,22 +12,22 @@ use crate::arch::PAGE_SIZE;
 
 /// Namespace flags: creating namespaces needs privileges an ordinary user
 /// does not have.
-pub const CLONE_NEWS: u64 =
+pub(crate) const CLONE_NEWS: u64 =
     CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
 /// What clone was asked for.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CloneArgs {
-    pub flags: u64,
-    pub stack: u64,
-    pub parent_tid: u64,
-    pub child_tid: u64,
-    pub tls: u64,
-    pub exit_signal: i32,
+pub(crate) struct CloneArgs {
+    pub(crate) flags: u64,
+    pub(crate) stack: u64,
+    pub(crate) parent_tid: u64,
+    pub(crate) child_tid: u64,
+    pub(crate) tls: u64,
+    pub(crate) exit_signal: i32,
 }
 
 /// clone(2) and clone3(2): returns the new task's id.
-pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
+pub(crate) fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     let f = a.flags;
     // copy_process()'s checks, in its order.
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {

@@ -5,34 +5,34 @@ use super::abi::auxvec::*;
 
 /// What the loader knows that auxv reports.
 #[derive(Clone, Debug)]
-pub struct ExecInfo {
-    pub argv: Vec<String>,
-    pub envp: Vec<String>,
-    pub execfn: String,
-    pub phdr: u64,
-    pub phent: u64,
-    pub phnum: u64,
-    pub entry: u64,
+pub(crate) struct ExecInfo {
+    pub(crate) argv: Vec<String>,
+    pub(crate) envp: Vec<String>,
+    pub(crate) execfn: String,
+    pub(crate) phdr: u64,
+    pub(crate) phent: u64,
+    pub(crate) phnum: u64,
+    pub(crate) entry: u64,
     /// Where the interpreter was loaded (AT_BASE); 0 for a static program.
-    pub base: u64,
+    pub(crate) base: u64,
     /// Real and effective ids (AT_UID, AT_EUID, AT_GID, AT_EGID).
-    pub uid: u32,
-    pub euid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub hwcap: u64,
-    pub random: [u8; 16],
+    pub(crate) uid: u32,
+    pub(crate) euid: u32,
+    pub(crate) gid: u32,
+    pub(crate) egid: u32,
+    pub(crate) hwcap: u64,
+    pub(crate) random: [u8; 16],
 }
 
 /// The initial stack image: `bytes` go at `sp`, which is where RSP starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InitialStack {
-    pub sp: u64,
-    pub bytes: Vec<u8>,
+pub(crate) struct InitialStack {
+    pub(crate) sp: u64,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// Lays out the initial stack below `top`.
-pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
+pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
     // Strings and AT_RANDOM go at the top, as Linux does: an 8-byte end
     // marker, then execfn, envp and argv strings, platform, random bytes.
     let mut blob: Vec<u8> = Vec::new();

@@ -60,7 +60,7 @@
 pub mod abi;
 pub mod cred;
 pub mod exec;
-pub mod exit;
+mod exit;
 // Four items of files/mod.rs and files/pipe.rs are unused here
 // (OpenFile::mappable, Pipe::read_ready, PIPE_BUF, would_block); those
 // two files are being changed on the epoll and socket branches this round,
@@ -68,29 +68,29 @@ pub mod exit;
 // is dead the lint fails and this goes.
 #[expect(dead_code, reason = "four items in files/{mod,pipe}.rs, for the epoll/socket branches")]
 pub mod files;
-pub mod fork;
-pub mod futex;
-pub mod initial_stack;
-pub mod lifecycle;
+mod fork;
+mod futex;
+mod initial_stack;
+mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod mm;
-pub mod process;
+mod process;
 pub mod procfs;
 mod reporting;
-pub mod ring;
-pub mod sigframe;
+mod ring;
+mod sigframe;
 pub mod signal;
 pub mod strace;
-pub mod symbols;
+mod symbols;
 pub mod syscalls;
-pub mod task;
+mod task;
 mod tasks;
 #[cfg(test)]
-pub mod testing;
-pub mod thread;
-pub mod unwind;
-pub mod wait;
+mod testing;
+mod thread;
+mod unwind;
+mod wait;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -232,7 +232,7 @@ pub struct Entry {
 pub struct Kernel {
     state: Mutex<KernelState>,
     /// Notified when the supervisor should look: pid 1 ended, or a stop.
-    pub done: Condvar,
+    done: Condvar,
 }
 
 impl Kernel {

@@ -14,52 +14,52 @@ use crate::arch::trap::{PfError, Trap};
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SigContext {
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rbp: u64,
-    pub rbx: u64,
-    pub rdx: u64,
-    pub rax: u64,
-    pub rcx: u64,
-    pub rsp: u64,
-    pub rip: u64,
-    pub eflags: u64,
-    pub cs: u16,
-    pub gs: u16,
-    pub fs: u16,
-    pub ss: u16,
-    pub err: u64,
-    pub trapno: u64,
-    pub oldmask: u64,
-    pub cr2: u64,
-    pub fpstate: u64,
-    pub reserved: [u64; 8],
+struct SigContext {
+    r8: u64,
+    r9: u64,
+    r10: u64,
+    r11: u64,
+    r12: u64,
+    r13: u64,
+    r14: u64,
+    r15: u64,
+    rdi: u64,
+    rsi: u64,
+    rbp: u64,
+    rbx: u64,
+    rdx: u64,
+    rax: u64,
+    rcx: u64,
+    rsp: u64,
+    rip: u64,
+    eflags: u64,
+    cs: u16,
+    gs: u16,
+    fs: u16,
+    ss: u16,
+    err: u64,
+    trapno: u64,
+    oldmask: u64,
+    cr2: u64,
+    fpstate: u64,
+    reserved: [u64; 8],
 }
 
 /// The kernel's struct ucontext (its sigset is 8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct UContext {
-    pub flags: u64,
-    pub link: u64,
-    pub stack: StackT,
-    pub mcontext: SigContext,
-    pub sigmask: u64,
+struct UContext {
+    flags: u64,
+    link: u64,
+    stack: StackT,
+    mcontext: SigContext,
+    sigmask: u64,
 }
 
 // What the kernel's record of a signal shows the program.
 impl SigInfoRaw {
     /// siginfo as Linux fills it for this signal and code.
-    pub fn from(i: &SigInfo) -> Self {
+    pub(crate) fn from(i: &SigInfo) -> Self {
         let mut f = [0u64; 14];
         let pid_uid = (i.pid as u64) | ((i.uid as u64) << 32);
         match i.signo {
@@ -81,10 +81,10 @@ impl SigInfoRaw {
 
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct RtSigFrame {
-    pub pretcode: u64,
-    pub uc: UContext,
-    pub info: SigInfoRaw,
+struct RtSigFrame {
+    pretcode: u64,
+    uc: UContext,
+    info: SigInfoRaw,
 }
 
 const UC_FP_XSTATE: u64 = 1;
@@ -127,7 +127,7 @@ fn stack_flags(alt: &AltStack, sp: u64) -> i32 {
 
 /// Delivers `info` to its handler: builds the frame, points the thread at
 /// the handler. Returns what the vCPU does next.
-pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
+pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
     let Next::Return { tls, fpu } = next else { return next };
@@ -248,21 +248,21 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
 }
 
 /// Makes the interrupted syscall run again when the thread resumes.
-pub fn restart(ctx: &mut Ctx) {
+pub(crate) fn restart(ctx: &mut Ctx) {
     if let Some(nr) = ctx.syscall_nr {
         restart_with(ctx, nr);
     }
 }
 
 /// Backs the thread up onto its `syscall` instruction, to make call `nr`.
-pub fn restart_with(ctx: &mut Ctx, nr: u64) {
+pub(crate) fn restart_with(ctx: &mut Ctx, nr: u64) {
     ctx.regs.rax = nr;
     ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
 }
 
 /// rt_sigreturn(2): back to where the signal interrupted, registers, mask,
 /// alternate stack and FPU state as the frame holds them.
-pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
+pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     // The handler's `ret` popped pretcode: the frame is 8 bytes below.
     let frame = ctx.regs.rsp.wrapping_sub(8);
     let uc_at = frame + std::mem::offset_of!(RtSigFrame, uc) as u64;
@@ -367,7 +367,7 @@ fn bad_frame(ctx: &mut Ctx, frame: u64) -> SysResult {
 }
 
 /// What a fault trap says for a handler's sigcontext (error code, vector).
-pub fn trap_details(trap: Trap) -> (u64, u64) {
+pub(crate) fn trap_details(trap: Trap) -> (u64, u64) {
     match trap {
         Trap::PageFault { error, .. } => (error.0 | PfError::USER, u64::from(crate::arch::trap::PF)),
         Trap::Exception(v) => (0, v as u64),

@@ -69,7 +69,7 @@ pub struct CallRecord {
 pub type CallLog = Arc<Mutex<Vec<CallRecord>>>;
 
 /// Per syscall name: calls, errors, total time.
-pub type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
+type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
 
 /// Which calls are traced (`-e trace=`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -347,7 +347,7 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
 
 /// The line for a call thread `tid` of `pid` made, that returned `ret`
 /// (None: it did not return). As `strace -f`, the prefix names the thread.
-pub fn line(
+pub(crate) fn line(
     k: &KernelState,
     pid: Pid,
     tid: Pid,

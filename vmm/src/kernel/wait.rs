@@ -10,13 +10,13 @@ use parking_lot::{Condvar, Mutex};
 
 /// Threads waiting for something.
 #[derive(Default)]
-pub struct WaitQueue {
+pub(crate) struct WaitQueue {
     waiters: Mutex<Vec<Arc<Condvar>>>,
 }
 
 impl WaitQueue {
     /// Registers `cv` to be notified at the next wake-up.
-    pub fn register(&self, cv: &Arc<Condvar>) {
+    pub(crate) fn register(&self, cv: &Arc<Condvar>) {
         let mut w = self.waiters.lock();
         if !w.iter().any(|c| Arc::ptr_eq(c, cv)) {
             w.push(cv.clone());
@@ -25,7 +25,7 @@ impl WaitQueue {
 
     /// Wakes every registered thread (they register again if they go on
     /// waiting).
-    pub fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         for cv in std::mem::take(&mut *self.waiters.lock()) {
             cv.notify_all();
         }

@@ -35,23 +35,23 @@ linux_consts! {
 }
 
 /// The highest capability number.
-pub const CAP_LAST_CAP: u32 = 40;
+pub(crate) const CAP_LAST_CAP: u32 = 40;
 
 /// struct __user_cap_header_struct.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CapUserHeader {
-    pub version: u32,
-    pub pid: i32,
+pub(crate) struct CapUserHeader {
+    pub(crate) version: u32,
+    pub(crate) pid: i32,
 }
 const _: () = assert!(size_of::<CapUserHeader>() == 8);
 
 /// struct __user_cap_data_struct: one 32-bit word of each set.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CapUserData {
-    pub effective: u32,
-    pub permitted: u32,
-    pub inheritable: u32,
+pub(crate) struct CapUserData {
+    pub(crate) effective: u32,
+    pub(crate) permitted: u32,
+    pub(crate) inheritable: u32,
 }
 const _: () = assert!(size_of::<CapUserData>() == 12);

@@ -14,7 +14,7 @@ use super::linux_consts;
 linux_consts! {
     /// The access mode, `flags & O_ACCMODE` (O_ACCMODE itself is no mode:
     /// strace shows it as that).
-    pub O_ACCMODES: u32 {
+    pub(crate) O_ACCMODES: u32 {
         O_RDONLY = 0,
         O_WRONLY = 1,
         O_RDWR = 2,
@@ -23,7 +23,7 @@ linux_consts! {
 
     /// open's other flags. O_SYNC holds O_DSYNC's bit and O_TMPFILE
     /// O_DIRECTORY's: each comes first, to be shown whole.
-    pub O_FLAGS: u32 {
+    pub(crate) O_FLAGS: u32 {
         O_CREAT = 0o100,
         O_EXCL = 0o200,
         O_NOCTTY = 0o400,
@@ -43,7 +43,7 @@ linux_consts! {
     }
 
     /// The directory descriptor that means the cwd.
-    pub DIRFDS: i32 {
+    pub(crate) DIRFDS: i32 {
         AT_FDCWD = -100,
     }
 
@@ -59,7 +59,7 @@ linux_consts! {
     }
 
     /// fcntl's commands.
-    pub FCNTL_CMDS: u64 {
+    pub(crate) FCNTL_CMDS: u64 {
         F_DUPFD = 0,
         F_GETFD = 1,
         F_SETFD = 2,
@@ -116,7 +116,7 @@ linux_consts! {
     }
 
     /// lseek's whence.
-    pub WHENCE: u64 {
+    pub(crate) WHENCE: u64 {
         SEEK_SET = 0,
         SEEK_CUR = 1,
         SEEK_END = 2,
@@ -158,24 +158,24 @@ linux_consts! {
 }
 
 /// statx's sync-type bits (a mask of AT_STATX_*).
-pub const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+pub(crate) const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 /// Every seal there is.
-pub const F_SEAL_ALL: u32 = 0x3f;
+pub(crate) const F_SEAL_ALL: u32 = 0x3f;
 /// Every memfd_create flag there is (without the hugetlb size bits).
-pub const MFD_ALL_FLAGS: u64 = 0x1f;
+pub(crate) const MFD_ALL_FLAGS: u64 = 0x1f;
 /// The longest memfd name: NAME_MAX less "memfd:".
-pub const MFD_NAME_MAX_LEN: usize = 255 - 6;
+pub(crate) const MFD_NAME_MAX_LEN: usize = 255 - 6;
 /// Every RESOLVE_ flag there is.
-pub const RESOLVE_ALL: u64 = 0x3f;
+pub(crate) const RESOLVE_ALL: u64 = 0x3f;
 
 /// struct open_how, openat2's argument.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct OpenHow {
-    pub flags: u64,
-    pub mode: u64,
-    pub resolve: u64,
+pub(crate) struct OpenHow {
+    pub(crate) flags: u64,
+    pub(crate) mode: u64,
+    pub(crate) resolve: u64,
 }
 const _: () = assert!(size_of::<OpenHow>() == 24);
 /// The size of the first open_how: a smaller one is EINVAL.
-pub const OPEN_HOW_SIZE_VER0: u64 = 24;
+pub(crate) const OPEN_HOW_SIZE_VER0: u64 = 24;

@@ -8,7 +8,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The operations, the values of `op & FUTEX_CMD_MASK`.
-    pub FUTEX_OPS: u64 {
+    pub(crate) FUTEX_OPS: u64 {
         FUTEX_WAIT = 0,
         FUTEX_WAKE = 1,
         FUTEX_FD = 2,
@@ -55,19 +55,19 @@ linux_consts! {
 }
 
 /// FUTEX_WAKE_OP's operation flag: the argument is a shift count.
-pub const FUTEX_OP_OPARG_SHIFT: u32 = 8;
+pub(crate) const FUTEX_OP_OPARG_SHIFT: u32 = 8;
 /// Every waiter's bitset matches it.
-pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+pub(crate) const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 /// The bits of a robust futex word that hold the owner's tid.
-pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+pub(crate) const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 /// struct robust_list_head: the list, the offset of the futex word in
 /// each entry, and the entry being (un)locked.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct RobustListHead {
-    pub next: u64,
-    pub futex_offset: i64,
-    pub list_op_pending: u64,
+pub(crate) struct RobustListHead {
+    pub(crate) next: u64,
+    pub(crate) futex_offset: i64,
+    pub(crate) list_op_pending: u64,
 }
 const _: () = assert!(size_of::<RobustListHead>() == 24);

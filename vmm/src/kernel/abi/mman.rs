@@ -6,7 +6,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// mmap/mprotect's `prot` bits.
-    pub PROT: u64 {
+    pub(crate) PROT: u64 {
         PROT_NONE = 0,
         PROT_READ = 0x1,
         PROT_WRITE = 0x2,
@@ -16,14 +16,14 @@ linux_consts! {
     }
 
     /// mmap's mapping types, the values of `flags & MAP_TYPE`.
-    pub MAP_TYPES: u64 {
+    pub(crate) MAP_TYPES: u64 {
         MAP_SHARED = 0x01,
         MAP_PRIVATE = 0x02,
         MAP_SHARED_VALIDATE = 0x03,
     }
 
     /// mmap's other flags.
-    pub MAP_FLAGS: u64 {
+    pub(crate) MAP_FLAGS: u64 {
         MAP_FIXED = 0x10,
         MAP_ANONYMOUS = 0x20,
         MAP_32BIT = 0x40,
@@ -49,7 +49,7 @@ linux_consts! {
     }
 
     /// madvise's advice.
-    pub MADVICE: u64 {
+    pub(crate) MADVICE: u64 {
         MADV_NORMAL = 0,
         MADV_RANDOM = 1,
         MADV_SEQUENTIAL = 2,
@@ -102,4 +102,4 @@ linux_consts! {
 }
 
 /// The bits of mmap's `flags` that hold its type (a mask, not a type).
-pub const MAP_TYPE: u64 = 0x0f;
+pub(crate) const MAP_TYPE: u64 = 0x0f;

@@ -14,25 +14,25 @@
 //! Structs are `#[repr(C)]` zerocopy types with their size asserted, so a
 //! layout that drifts from Linux's fails to compile.
 
-pub mod auxvec;
-pub mod capability;
-pub mod dirent;
+pub(crate) mod auxvec;
+pub(crate) mod capability;
+pub(crate) mod dirent;
 pub mod errno;
-pub mod fcntl;
-pub mod futex;
-pub mod ioctl;
-pub mod limits;
+pub(crate) mod fcntl;
+pub(crate) mod futex;
+pub(crate) mod ioctl;
+pub(crate) mod limits;
 pub mod mman;
-pub mod poll;
-pub mod prctl;
-pub mod resource;
-pub mod sched;
-pub mod signal;
-pub mod stat;
-pub mod system;
-pub mod time;
-pub mod uio;
-pub mod wait;
+pub(crate) mod poll;
+pub(crate) mod prctl;
+pub(crate) mod resource;
+pub(crate) mod sched;
+pub(crate) mod signal;
+pub(crate) mod stat;
+pub(crate) mod system;
+pub(crate) mod time;
+pub(crate) mod uio;
+pub(crate) mod wait;
 
 /// Defines Linux constants and, from the same lines, the table of their
 /// names that strace prints: `TABLE: type { NAME = value, … }` makes
@@ -60,7 +60,7 @@ macro_rules! linux_consts {
         }
         $($rest:tt)*
     ) => {
-        $( $(#[$cmeta])* pub const $name: $ty = $value; )*
+        $( $(#[$cmeta])* pub(crate) const $name: $ty = $value; )*
         $(#[$tmeta])*
         $tvis const $table: &[($ty, &str)] = &[ $( ($name, stringify!($name)) ),* ];
         $crate::kernel::abi::linux_consts! { $($rest)* }
@@ -79,6 +79,6 @@ macro_rules! name_table {
 pub(crate) use name_table;
 
 /// The name `table` gives `v`, if any.
-pub fn name_of<T: Copy + PartialEq>(table: &[(T, &'static str)], v: T) -> Option<&'static str> {
+pub(crate) fn name_of<T: Copy + PartialEq>(table: &[(T, &'static str)], v: T) -> Option<&'static str> {
     table.iter().find(|(n, _)| *n == v).map(|(_, s)| *s)
 }

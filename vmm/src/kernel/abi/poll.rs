@@ -20,14 +20,14 @@ linux_consts! {
 }
 
 /// The descriptors an fd_set holds.
-pub const FD_SETSIZE: u64 = 1024;
+pub(crate) const FD_SETSIZE: u64 = 1024;
 
 /// struct pollfd.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct PollFd {
-    pub fd: i32,
-    pub events: i16,
-    pub revents: i16,
+pub(crate) struct PollFd {
+    pub(crate) fd: i32,
+    pub(crate) events: i16,
+    pub(crate) revents: i16,
 }
 const _: () = assert!(size_of::<PollFd>() == 8);

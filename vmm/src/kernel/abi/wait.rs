@@ -6,7 +6,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The options, in the order strace shows them.
-    pub WAIT_OPTIONS: u64 {
+    pub(crate) WAIT_OPTIONS: u64 {
         WNOHANG = 1,
         WUNTRACED = 2,
         WEXITED = 4,

@@ -22,15 +22,15 @@ use crate::kernel::abi::stat::{S_IFCHR, S_IFDIR, S_IFLNK, S_IFMT};
 use crate::kernel::cred::{Cred, MAY_EXEC};
 use crate::kernel::errno::*;
 // The sandbox's setup makes its files with this.
-pub use crate::kernel::abi::stat::S_IFREG;
+pub(crate) use crate::kernel::abi::stat::S_IFREG;
 use crate::mm::{FileData, FileId};
 
 /// The most symlinks one lookup follows.
-pub const MAXSYMLINKS: u32 = 40;
+pub(crate) const MAXSYMLINKS: u32 = 40;
 
 /// Where a host file's changes go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Layer {
+pub(crate) enum Layer {
     /// The root: into the sandbox's in-memory layer.
     Overlay,
     /// A read-only bind: nowhere (EROFS).
@@ -53,25 +53,25 @@ pub struct Bind {
 
 /// What stat(2) reports.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Meta {
-    pub dev: u64,
-    pub ino: u64,
-    pub mode: u32,
-    pub nlink: u64,
-    pub uid: u32,
-    pub gid: u32,
-    pub rdev: u64,
-    pub size: u64,
-    pub blksize: u64,
-    pub blocks: u64,
-    pub atime: (i64, i64),
-    pub mtime: (i64, i64),
-    pub ctime: (i64, i64),
+pub(crate) struct Meta {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) mode: u32,
+    pub(crate) nlink: u64,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) rdev: u64,
+    pub(crate) size: u64,
+    pub(crate) blksize: u64,
+    pub(crate) blocks: u64,
+    pub(crate) atime: (i64, i64),
+    pub(crate) mtime: (i64, i64),
+    pub(crate) ctime: (i64, i64),
 }
 
 impl Meta {
     /// A character device of faultline's /dev.
-    pub fn device(minor: u64) -> Self {
+    pub(crate) fn device(minor: u64) -> Self {
         Meta {
             dev: 5,
             ino: 1000 + minor,
@@ -83,22 +83,22 @@ impl Meta {
         }
     }
 
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         self.mode & S_IFMT == S_IFDIR
     }
 
-    pub fn is_reg(&self) -> bool {
+    pub(crate) fn is_reg(&self) -> bool {
         self.mode & S_IFMT == S_IFREG
     }
 
-    pub fn is_symlink(&self) -> bool {
+    pub(crate) fn is_symlink(&self) -> bool {
         self.mode & S_IFMT == S_IFLNK
     }
 }
 
 /// A device of faultline's /dev.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Device {
+pub(crate) enum Device {
     Null,
     Zero,
     Random,
@@ -106,7 +106,7 @@ pub enum Device {
 
 /// What a path names.
 #[derive(Clone, Debug)]
-pub enum Node {
+pub(crate) enum Node {
     /// A host file, directory or symlink, held open; `mount` is 0 for the
     /// root, 1 + n for bind n.
     Host {
@@ -132,7 +132,7 @@ pub enum Node {
 }
 
 impl Node {
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         match self {
             Node::Host { meta, .. } | Node::Synthetic { meta, .. } => meta.is_dir(),
             Node::Mem(i) => i.is_dir(),
@@ -141,7 +141,7 @@ impl Node {
     }
 
     /// The mount it is on: renames and links stay within one (EXDEV).
-    pub fn mount(&self) -> usize {
+    pub(crate) fn mount(&self) -> usize {
         match self {
             Node::Host { mount, .. } => *mount,
             Node::Mem(_) | Node::Synthetic { .. } => 0,
@@ -151,7 +151,7 @@ impl Node {
     }
 
     /// What stat says of it (not for /proc, which the kernel answers).
-    pub fn meta(&self) -> Meta {
+    pub(crate) fn meta(&self) -> Meta {
         match self {
             Node::Host { meta, .. } | Node::Synthetic { meta, .. } => *meta,
             Node::Mem(i) => i.stat(),
@@ -166,7 +166,7 @@ impl Node {
 
     /// What stat says of it now: a host object asked again (it may have
     /// changed since the lookup), the rest as `meta`.
-    pub fn stat_now(&self) -> Meta {
+    pub(crate) fn stat_now(&self) -> Meta {
         match self {
             Node::Host { fd, meta, .. } => fd.stat().unwrap_or(*meta),
             n => n.meta(),
@@ -174,7 +174,7 @@ impl Node {
     }
 
     /// Where its changes go.
-    pub fn layer(&self) -> Layer {
+    pub(crate) fn layer(&self) -> Layer {
         match self {
             Node::Host { layer, .. } => *layer,
             _ => Layer::Overlay,
@@ -182,7 +182,7 @@ impl Node {
     }
 
     /// Whether it is a symlink (the view's own, not /proc's).
-    pub fn is_symlink(&self) -> bool {
+    pub(crate) fn is_symlink(&self) -> bool {
         match self {
             Node::Host { meta, .. } => meta.is_symlink(),
             Node::Mem(i) => matches!(i.body, Body::Symlink(_)),
@@ -196,23 +196,23 @@ impl Node {
 #[derive(Clone, Debug)]
 pub struct Lookup {
     pub path: String,
-    pub node: Node,
+    pub(crate) node: Node,
 }
 
 /// An open file of the view, as the page cache knows it.
 #[derive(Clone)]
-pub struct OpenNode {
-    pub id: FileId,
-    pub meta: Meta,
-    pub path: String,
-    pub data: Arc<dyn FileData>,
+pub(crate) struct OpenNode {
+    pub(crate) id: FileId,
+    pub(crate) meta: Meta,
+    pub(crate) path: String,
+    pub(crate) data: Arc<dyn FileData>,
     /// The object itself: a host file's descriptor, or the layer's inode.
-    pub node: Node,
+    pub(crate) node: Node,
 }
 
 impl OpenNode {
     /// The layer's inode, for files of the layer.
-    pub fn inode(&self) -> Option<&Arc<Inode>> {
+    pub(crate) fn inode(&self) -> Option<&Arc<Inode>> {
         match &self.node {
             Node::Mem(i) => Some(i),
             _ => None,
@@ -222,7 +222,7 @@ impl OpenNode {
 
 /// A host file's bytes, for the page cache: read-only, or read-write in a
 /// read-write bind.
-pub struct HostFile {
+struct HostFile {
     file: std::fs::File,
     size: AtomicU64,
     writable: bool,
@@ -264,7 +264,7 @@ impl FileData for HostFile {
 }
 
 /// Bytes held in memory (the built-in demo program), read-only.
-pub struct MemFile(pub Arc<[u8]>);
+pub(crate) struct MemFile(pub(crate) Arc<[u8]>);
 
 impl FileData for MemFile {
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -288,7 +288,7 @@ impl FileData for MemFile {
 }
 
 /// How the kernel answers for the links under /proc during a lookup.
-pub trait ProcLinks {
+pub(crate) trait ProcLinks {
     /// The target of the /proc link `components` (after `/proc`), if it is
     /// one.
     fn readlink(&self, components: &[String]) -> Option<String>;
@@ -309,7 +309,7 @@ pub struct Vfs {
     root: Lookup,
     binds: Vec<Mounted>,
     /// The writable layer over the root.
-    pub overlay: Overlay,
+    pub(crate) overlay: Overlay,
     /// The root's device number: the layer's files report it.
     pub(super) dev: u64,
     /// Page-cache ids of host files, by (device, inode), so every open and
@@ -324,12 +324,12 @@ pub struct Vfs {
     layer_pages: u64,
     /// What the layer's inodes, names and symlink targets hold of RAM
     /// (`KernelState::charge_layer` keeps it matched to their use).
-    pub layer_kmem: Vec<(crate::mm::Kmem, crate::mm::KmemCharge)>,
+    pub(crate) layer_kmem: Vec<(crate::mm::Kmem, crate::mm::KmemCharge)>,
     next_id: u64,
 }
 
 /// `dir`/`name` as a guest path.
-pub fn join(dir: &str, name: &str) -> String {
+pub(crate) fn join(dir: &str, name: &str) -> String {
     if dir == "/" {
         format!("/{name}")
     } else {
@@ -338,7 +338,7 @@ pub fn join(dir: &str, name: &str) -> String {
 }
 
 /// The directory part of an absolute guest path.
-pub fn parent_of(path: &str) -> &str {
+fn parent_of(path: &str) -> &str {
     match path.trim_end_matches('/').rfind('/') {
         Some(0) | None => "/",
         Some(i) => &path[..i],
@@ -377,16 +377,16 @@ impl Vfs {
     }
 
     /// The root of the view.
-    pub fn root(&self) -> &Lookup {
+    pub(crate) fn root(&self) -> &Lookup {
         &self.root
     }
 
-    pub fn binds(&self) -> impl Iterator<Item = &Bind> {
+    pub(crate) fn binds(&self) -> impl Iterator<Item = &Bind> {
         self.binds.iter().map(|m| &m.bind)
     }
 
     /// A fresh page-cache id (for memory files).
-    pub fn new_id(&mut self) -> FileId {
+    pub(crate) fn new_id(&mut self) -> FileId {
         self.next_id += 1;
         FileId(self.next_id)
     }
@@ -403,7 +403,7 @@ impl Vfs {
     /// Resolves `path` from `start` (a directory: the cwd, or a `*at`
     /// call's), following a final symlink if `follow`, with `cred`'s
     /// search permission on every directory passed.
-    pub fn resolve(
+    pub(crate) fn resolve(
         &self,
         start: &Lookup,
         path: &str,
@@ -493,7 +493,7 @@ impl Vfs {
     }
 
     /// What `name` in directory `dir` names (`path` is `dir`/`name`).
-    pub fn child(&self, dir: &Lookup, name: &str, path: &str) -> Result<Node, Errno> {
+    fn child(&self, dir: &Lookup, name: &str, path: &str) -> Result<Node, Errno> {
         if let Node::Proc(parts) = &dir.node {
             let mut parts = parts.clone();
             parts.push(name.to_owned());
@@ -545,25 +545,25 @@ impl Vfs {
     }
 
     /// Whether `path` is a mount point (the root, or a bind's).
-    pub fn is_mount_point(&self, path: &str) -> bool {
+    pub(crate) fn is_mount_point(&self, path: &str) -> bool {
         path == "/" || self.binds.iter().any(|m| m.bind.guest == path)
     }
 
     /// Notes a file of the layer, to free its pages once it is gone.
-    pub fn note_mem(&mut self, inode: &Arc<Inode>) {
+    pub(crate) fn note_mem(&mut self, inode: &Arc<Inode>) {
         if let Some((id, _)) = inode.file() {
             self.mems.insert(id, Arc::downgrade(inode));
         }
     }
 
     /// Whether sandbox file `id` has no name left (or is gone).
-    pub fn is_orphan(&self, id: FileId) -> bool {
+    pub(crate) fn is_orphan(&self, id: FileId) -> bool {
         self.mems.get(&id).is_some_and(|w| w.upgrade().is_none_or(|i| i.stat().nlink == 0))
     }
 
     /// Notes `delta` pages of file `id` entering or leaving the page cache:
     /// the layer's blocks, if it is one of its files.
-    pub fn note_cached(&mut self, id: FileId, delta: i64) {
+    pub(crate) fn note_cached(&mut self, id: FileId, delta: i64) {
         if self.mems.contains_key(&id) {
             self.layer_pages = self.layer_pages.saturating_add_signed(delta);
         }
@@ -571,16 +571,16 @@ impl Vfs {
 
     /// The layer's blocks in use: its files' cached pages and its long
     /// symlinks, as tmpfs counts them against its size.
-    pub fn layer_pages(&self) -> u64 {
+    pub(crate) fn layer_pages(&self) -> u64 {
         self.layer_pages + self.overlay.usage().symlink_pages.load(Ordering::Relaxed)
     }
 
-    pub fn forget_mem(&mut self, id: FileId) {
+    pub(crate) fn forget_mem(&mut self, id: FileId) {
         self.mems.remove(&id);
     }
 
     /// Opens a file of the sandbox's layer.
-    pub fn open_mem(&self, path: &str, inode: &Arc<Inode>) -> Option<OpenNode> {
+    pub(crate) fn open_mem(&self, path: &str, inode: &Arc<Inode>) -> Option<OpenNode> {
         let (id, data) = inode.file()?;
         Some(OpenNode {
             id,
@@ -595,7 +595,7 @@ impl Vfs {
     /// read-only, or read-write (`writable`, in a read-write bind). One
     /// open host file serves every open of it, so the cache and its size
     /// stay one.
-    pub fn open_host(&mut self, path: &str, node: &Node, writable: bool) -> Result<OpenNode, Errno> {
+    pub(crate) fn open_host(&mut self, path: &str, node: &Node, writable: bool) -> Result<OpenNode, Errno> {
         let Node::Host { fd, meta, .. } = node else { return Err(EINVAL) };
         let id = self.id_of(meta);
         let data = match self.datas.get(&id).and_then(Weak::upgrade) {
@@ -617,7 +617,7 @@ impl Vfs {
 
     /// Forgets the page-cache id of a host file (it was removed or
     /// replaced in a read-write bind).
-    pub fn forget_host(&mut self, meta: &Meta) {
+    pub(crate) fn forget_host(&mut self, meta: &Meta) {
         if let Some(id) = self.ids.remove(&(meta.dev, meta.ino)) {
             self.datas.remove(&id);
         }
@@ -660,7 +660,7 @@ fn special(name: &str) -> Option<Node> {
 
 /// The last component of /dev's links into /proc (`/dev/stdin` is
 /// /proc's `self/fd/0` + this): one no path can spell, holding a '/'.
-pub const DEV_LINK: &str = "@/dev";
+pub(crate) const DEV_LINK: &str = "@/dev";
 
 /// A name in faultline's /dev.
 fn dev_child(name: &str) -> Result<Node, Errno> {
@@ -752,9 +752,9 @@ mod tests {
 
     /// A directory removed on drop.
     mod tempdir {
-        pub struct Dir(std::path::PathBuf);
+        pub(crate) struct Dir(std::path::PathBuf);
         impl Dir {
-            pub fn new() -> Self {
+            pub(crate) fn new() -> Self {
                 let p = std::env::temp_dir().join(format!(
                     "faultline-vfs-{}-{:?}",
                     std::process::id(),
@@ -763,7 +763,7 @@ mod tests {
                 std::fs::create_dir_all(&p).unwrap();
                 Dir(p)
             }
-            pub fn path(&self) -> &std::path::Path {
+            pub(crate) fn path(&self) -> &std::path::Path {
                 &self.0
             }
         }

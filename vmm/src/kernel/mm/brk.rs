@@ -12,7 +12,7 @@ use crate::mm::{Vma, VmaKind, STACK_GUARD_GAP};
 use crate::timeline::{Prefault, RegionKind};
 
 /// Moves the caller's break to `addr`; the break afterwards.
-pub fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
+pub(crate) fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
     let mm = ctx.mm();
     let (old, min) = {
         let s = ctx.k.mm.space(mm);

@@ -22,7 +22,7 @@ use crate::timeline::{Access, Event, EventKind, Origin};
 
 /// How a fault ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// The page is there now (or already was): retry the access.
     Done,
     /// The program gets this signal.
@@ -33,7 +33,7 @@ pub enum Outcome {
 
 /// What the access wants.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Want {
+pub(crate) enum Want {
     Read,
     Write,
     Exec,
@@ -56,7 +56,7 @@ impl Want {
 
 /// A page fault of thread `ctx.tid` at `addr` in user mode. Returns the
 /// signal to send, if any.
-pub fn user_fault(ctx: &mut Ctx, addr: u64, error: PfError) -> Option<SigInfo> {
+pub(crate) fn user_fault(ctx: &mut Ctx, addr: u64, error: PfError) -> Option<SigInfo> {
     let want = if error.write() {
         Want::Write
     } else if error.fetch() {
@@ -100,7 +100,7 @@ impl KernelState {
     /// Resolves a fault in address space `mm` of process `pid` (thread
     /// `tid`, or the VMM acting for it) at `addr`.
     #[allow(clippy::too_many_arguments)]
-    pub fn handle_fault(
+    pub(crate) fn handle_fault(
         &mut self,
         mm: MmId,
         pid: Pid,
@@ -301,7 +301,7 @@ impl KernelState {
 
     /// Page `index` of cached `file`: its frame, created and read in if it
     /// is not in the cache (or was dropped).
-    pub fn cache_page(
+    pub(crate) fn cache_page(
         &mut self,
         file: crate::mm::FileId,
         index: u64,
@@ -395,7 +395,7 @@ impl KernelState {
     /// Records an event, counting it for the process (getrusage), with the
     /// process's RSS after it, the mapping holding the page, and the
     /// faulting instruction and its symbol where there is one.
-    pub fn record(&mut self, mut e: Event, at: Instant) {
+    pub(crate) fn record(&mut self, mut e: Event, at: Instant) {
         let mm = match self.mm.loading {
             Some((pid, mm)) if pid == e.pid => Some(mm),
             _ => self.tasks.proc(e.pid).map(|p| p.mm),
@@ -455,7 +455,7 @@ impl KernelState {
 
     /// Records the pages `pid`'s address space gave back since the last
     /// call, one `release` row each, the RSS going down row by row.
-    pub fn record_releases(&mut self, pid: Pid, tid: Tid, at: Instant) {
+    pub(crate) fn record_releases(&mut self, pid: Pid, tid: Tid, at: Instant) {
         let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return };
         let Some(m) = self.mm.get_mut(mm) else { return };
         if m.released.is_empty() {
@@ -477,7 +477,7 @@ impl KernelState {
     }
 
     /// Records evictions done to make room.
-    pub fn note_evictions(&mut self, evicted: &[Evicted], at: Instant) {
+    pub(crate) fn note_evictions(&mut self, evicted: &[Evicted], at: Instant) {
         for ev in evicted {
             let (pid, region, va) = match ev.mapping {
                 Some(m) => {
@@ -515,7 +515,7 @@ impl KernelState {
     }
 
     /// faultline itself cannot go on.
-    pub fn stop_on_failure(&mut self, what: String) {
+    pub(crate) fn stop_on_failure(&mut self, what: String) {
         self.report.set_stop(super::super::Stop::Failure(what));
         let pids: Vec<Pid> = self.tasks.pids();
         for pid in pids {
@@ -535,13 +535,13 @@ fn kind_of(f: Filled) -> Option<EventKind> {
 }
 
 /// The event a userfaultfd-resolved first touch makes.
-pub fn event_kind(f: Filled) -> Option<EventKind> {
+pub(crate) fn event_kind(f: Filled) -> Option<EventKind> {
     kind_of(f)
 }
 
 /// A kernel-style line for a fatal fault: where it happened, and what the
 /// address is.
-pub fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
+pub(crate) fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
     let space = ctx.k.mm.space(ctx.mm());
     let regions = ctx.k.report.recorder().regions();
     let name = |addr: u64| -> String {
@@ -598,7 +598,7 @@ pub fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
 
 impl KernelState {
     /// A fault the program's handler will see: its own timeline row.
-    pub fn note_signal(&mut self, pid: Pid, tid: Tid, addr: u64, write: bool, info: &SigInfo, at: Instant) {
+    pub(crate) fn note_signal(&mut self, pid: Pid, tid: Tid, addr: u64, write: bool, info: &SigInfo, at: Instant) {
         let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return };
         let region = self
             .mm

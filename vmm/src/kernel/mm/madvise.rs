@@ -17,7 +17,7 @@ use crate::timeline::Prefault;
 /// (NORMAL, RANDOM, SEQUENTIAL, MERGEABLE, HUGEPAGE, DONTDUMP, COLD, …)
 /// are [`Advice::Hint`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Advice {
+pub(crate) enum Advice {
     DontNeed,
     DontNeedLocked,
     Free,
@@ -34,7 +34,7 @@ pub enum Advice {
 }
 
 /// Applies `advice` to `[addr, end)` (checked by the handler, not empty).
-pub fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Result<(), Errno> {
+pub(crate) fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Result<(), Errno> {
     use Advice::*;
     let mm = ctx.mm();
     let vmas: Vec<Vma> = ctx.k.mm.space(mm).vmas.overlapping(addr, end).cloned().collect();

@@ -9,7 +9,7 @@ use crate::timeline::Prefault;
 
 /// Gives `[start, end)` (checked by the handler) the protection `perms`;
 /// with `growsdown`, down to the start of the grows-down VMA at `start`.
-pub fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bool) -> Result<(), Errno> {
+pub(crate) fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bool) -> Result<(), Errno> {
     let mm = ctx.mm();
     let mut start = start;
     if growsdown {

@@ -17,7 +17,16 @@ impl KernelState {
     /// Pages the area does not allow to be accessed are skipped. Returns
     /// false if a page could not be brought in.
     #[allow(clippy::too_many_arguments)]
-    pub fn populate(&mut self, mm: MmId, pid: u32, tid: u32, start: u64, end: u64, write: bool, why: Prefault) -> bool {
+    pub(crate) fn populate(
+        &mut self,
+        mm: MmId,
+        pid: u32,
+        tid: u32,
+        start: u64,
+        end: u64,
+        write: bool,
+        why: Prefault,
+    ) -> bool {
         let at = Instant::now();
         let mut ok = true;
         let mut va = start;
@@ -97,7 +106,7 @@ impl KernelState {
 
     /// The fault path, with its event labelled as a prefault when `why`.
     #[allow(clippy::too_many_arguments)]
-    pub fn handle_fault_as(
+    fn handle_fault_as(
         &mut self,
         mm: MmId,
         pid: u32,
@@ -115,7 +124,7 @@ impl KernelState {
 
     /// Pins `[start, end)` for the sandbox (`--pin`): populated, and never
     /// evicted whatever the program locks or unlocks.
-    pub fn pin_host(&mut self, mm: MmId, pid: u32, start: u64, end: u64) {
+    pub(crate) fn pin_host(&mut self, mm: MmId, pid: u32, start: u64, end: u64) {
         self.populate(mm, pid, pid, start, end, false, Prefault::Pin);
         let Some(m) = self.mm.get(mm) else { return };
         let frames = m.mapped_frames(start, end);

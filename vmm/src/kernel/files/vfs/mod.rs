@@ -199,6 +199,7 @@ impl Vfs {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::cred::Cred;
 
     struct NoProc;
     impl ProcLinks for NoProc {

@@ -20,8 +20,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use super::buddy::{Buddy, Wmark};
 use super::kmem::{Kmem, KmemCharge, KmemLedger};
 use super::swap::SwapStore;

@@ -15,6 +15,7 @@ use super::super::KernelState;
 use super::with_space;
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
+use crate::kernel::mm::fault::Actor;
 use crate::mm::{AddressSpace, MmId, VmaKind};
 use crate::timeline::Prefault;
 
@@ -60,7 +61,7 @@ fn lock_range(ctx: &mut Ctx, start: u64, end: u64, on_fault: bool) {
     with_space(ctx, |s, p| s.set_locked(p, start, end, true, on_fault));
     if !on_fault {
         let (mm, pid, tid) = (ctx.mm(), ctx.pid, ctx.tid);
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Mlock);
     }
 }
 

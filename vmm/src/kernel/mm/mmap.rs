@@ -16,6 +16,7 @@ use super::with_space;
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
 use crate::arch::{Perms, PAGE_SIZE};
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::mm::{Backing, CachedFile, FileData, FileRef, Vma, VmaKind, STACK_GUARD_GAP};
 use crate::timeline::{Prefault, RegionId, RegionKind};
@@ -127,9 +128,9 @@ pub(crate) fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
     with_space(ctx, |s, _| s.vmas.insert(vma));
     let (pid, tid) = (ctx.pid, ctx.tid);
     if locked && !on_fault {
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Mlock);
     } else if populate {
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Populate);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Populate);
     }
     if pin_mmap {
         ctx.k.pin_host(mm, pid, start, end);

@@ -4,6 +4,7 @@
 use super::with_space;
 use crate::arch::{Perms, PAGE_SIZE};
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::timeline::Prefault;
 
@@ -41,7 +42,7 @@ pub(crate) fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsd
             .collect();
         let (pid, tid) = (ctx.pid, ctx.tid);
         for (s, e) in locked {
-            ctx.k.populate(mm, pid, tid, s, e, false, Prefault::Mlock);
+            ctx.k.populate(mm, Actor::now(pid, tid), s, e, false, Prefault::Mlock);
         }
     }
     if reach < end {

@@ -7,6 +7,7 @@ use super::with_space;
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
 use crate::arch::PAGE_SIZE;
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::mm::{Backing, Vma, STACK_GUARD_GAP};
 use crate::timeline::Prefault;
@@ -117,7 +118,7 @@ fn grow_vma(ctx: &mut Ctx, vma: &Vma, continues: u64, start: u64, end: u64) {
     with_space(ctx, |s, _| s.vmas.insert(v));
     if vma.locked && !vma.lock_on_fault {
         let (mm, pid, tid) = (ctx.mm(), ctx.pid, ctx.tid);
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Mlock);
     }
 }
 

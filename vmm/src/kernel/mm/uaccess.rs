@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::super::errno::{Errno, EFAULT};
 use super::super::process::{Pid, Tid};
 use super::super::KernelState;
-use super::fault::{Outcome, Want};
+use super::fault::{Actor, Outcome, Want};
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, Need};
@@ -35,7 +35,7 @@ impl KernelState {
             let pte = self.mm.space(mm).pte(page);
             let ok = pte.user_accessible() && (want != Want::Write || pte.writable());
             if !ok {
-                match self.handle_fault(mm, pid, tid, page, want, Origin::Vmm, at) {
+                match self.handle_fault(mm, Actor { pid, tid, origin: Origin::Vmm, at }, page, want) {
                     Outcome::Done => continue,
                     _ => return Err(EFAULT),
                 }

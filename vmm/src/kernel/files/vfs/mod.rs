@@ -116,7 +116,6 @@ impl Vfs {
     }
 
     /// Whether `path` is a mount point (the root, or a bind's).
-
     pub(crate) fn is_mount_point(&self, path: &str) -> bool {
         path == "/" || self.binds.iter().any(|m| m.bind.guest == path)
     }

@@ -113,7 +113,8 @@ impl TestKernel {
             [FileKind::Input(Input::Empty), FileKind::Output(Output::capture()), FileKind::Output(Output::capture())];
         let argv = [b"demo".to_vec()];
         let cred = Cred::new(c.uid, c.uid, &[]);
-        let pid = k.spawn_init(&file, &image, "/demo", &argv, &[], cwd, cred, limits, stdio).expect("pid 1");
+        let bprm = super::exec::Binprm { file: &file, image: &image, execfn: "/demo", argv: &argv, envp: &[] };
+        let pid = k.spawn_init(&bprm, cwd, cred, limits, stdio).expect("pid 1");
         TestKernel { kernel: Kernel::new(k), backing, events, pid, tid: pid }
     }
 

@@ -12,7 +12,7 @@ use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
 use crate::hv::Vm;
 use crate::kernel::cred::Cred;
-use crate::kernel::exec::{script_argv, shebang, ExecFile, MAX_SCRIPT_DEPTH};
+use crate::kernel::exec::{script_argv, shebang, Binprm, ExecFile, MAX_SCRIPT_DEPTH};
 use crate::kernel::files::vfs::{Lookup, Vfs};
 use crate::kernel::files::FileKind;
 use crate::kernel::limits::Limits;
@@ -151,8 +151,10 @@ impl Sandbox {
         ];
         // Timeline times count from exec: the stack is the first thing built.
         k.report.recorder_mut().set_start(Instant::now());
-        let pid = k.spawn_init(&file, &image, &execfn, &argv, &envp, cwd, cred, limits, stdio).map_err(|e| {
-            Error::Exec { path: image.path.clone(), what: format!("cannot start it: {}", e.describe()) }
+        let bprm = Binprm { file: &file, image: &image, execfn: &execfn, argv: &argv, envp: &envp };
+        let pid = k.spawn_init(&bprm, cwd, cred, limits, stdio).map_err(|e| Error::Exec {
+            path: image.path.clone(),
+            what: format!("cannot start it: {}", e.describe()),
         })?;
         let mm = k.tasks.proc(pid).expect("live process").mm;
         for name in &config.pin {

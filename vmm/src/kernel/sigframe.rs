@@ -6,11 +6,14 @@
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::errno::{SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use super::signal::SigAction;
 use super::signal::{self, SigInfo, SigInfoRaw, StackT, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE};
 use super::task::Ctx;
 use super::thread::AltStack;
 use super::Next;
 use crate::arch::trap::{PfError, Trap};
+use crate::arch::xsave::{FpxSwBytes, FxRegs, XregsStart, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2};
+use crate::arch::UserRegs;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
@@ -90,10 +93,8 @@ struct RtSigFrame {
 const UC_FP_XSTATE: u64 = 1;
 const UC_SIGCONTEXT_SS: u64 = 2;
 const UC_STRICT_RESTORE_SS: u64 = 4;
-const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 /// Offset of the software-reserved bytes in the FXSAVE area.
-const SW_RESERVED: usize = 464;
+const SW_RESERVED: usize = std::mem::offset_of!(FxRegs, sw_reserved);
 /// Flags sigreturn may restore (FIX_EFLAGS: AC, OF, DF, TF, SF, ZF, AF,
 /// PF, CF, RF).
 const FIX_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000;
@@ -131,19 +132,7 @@ pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
     let Next::Return { tls, fpu } = next else { return next };
-    // A syscall a signal interrupted (only a syscall: a fault's RAX is
-    // the program's own): restarted after the handler under SA_RESTART
-    // if it may be, EINTR otherwise. sigreturn's RAX is the frame's.
-    if ctx.syscall_nr.is_some() && !ctx.keep_regs {
-        let rax = ctx.regs.rax as i64;
-        if rax == ERESTARTSYS.ret() && act.flags & signal::SA_RESTART != 0 {
-            restart(ctx);
-        } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() || rax == ERESTART_RESTARTBLOCK.ret() {
-            ctx.regs.rax = EINTR.ret() as u64;
-            // Nothing for a later restart_syscall to continue.
-            ctx.thread_mut().restart_block = None;
-        }
-    }
+    end_interrupted_syscall(ctx, &act);
     if act.flags & signal::SA_RESTORER == 0 {
         ctx.die(signal::SIGSEGV, format!("no sa_restorer for the {} handler", signal::name(sig)));
         return Next::Return { tls, fpu };
@@ -168,6 +157,55 @@ pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     let frame_size = std::mem::size_of::<RtSigFrame>() as u64;
     let frame = ((fp.wrapping_sub(frame_size) + 8) & !15).wrapping_sub(8);
     let sc = SigContext {
+        oldmask: old_mask,
+        fpstate: if saved_fpu.is_some() { fp } else { 0 },
+        ..sigcontext(ctx, &regs, &info)
+    };
+    let uc = UContext {
+        flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
+        link: 0,
+        stack: StackT { sp: alt.sp, flags: stack_flags(&alt, regs.rsp), pad: 0, size: alt.size },
+        mcontext: sc,
+        sigmask: old_mask,
+    };
+    let rt = RtSigFrame { pretcode: act.restorer, uc, info: SigInfoRaw::from(&info) };
+    let mut ok = ctx.write_struct(frame, &rt).is_ok();
+    if let (true, Some(x)) = (ok, &saved_fpu) {
+        ok = write_xstate(ctx, fp, x);
+    }
+    if !ok {
+        // The frame cannot be written (a stack overflow with no alternate
+        // stack): the process dies of SIGSEGV, as force_sigsegv does.
+        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
+        ctx.die(signal::SIGSEGV, why);
+        return Next::Return { tls, fpu: None };
+    }
+    enter_handler(ctx, sig, &act, frame, &alt);
+    Next::Return { tls, fpu: Some(initial_fpu()) }
+}
+
+/// A syscall a signal interrupted (only a syscall: a fault's RAX is the
+/// program's own): restarted after the handler under SA_RESTART if it may
+/// be, EINTR otherwise. sigreturn's RAX is the frame's.
+fn end_interrupted_syscall(ctx: &mut Ctx, act: &SigAction) {
+    if ctx.syscall_nr.is_none() || ctx.keep_regs {
+        return;
+    }
+    let rax = ctx.regs.rax as i64;
+    if rax == ERESTARTSYS.ret() && act.flags & signal::SA_RESTART != 0 {
+        restart(ctx);
+    } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() || rax == ERESTART_RESTARTBLOCK.ret() {
+        ctx.regs.rax = EINTR.ret() as u64;
+        // Nothing for a later restart_syscall to continue.
+        ctx.thread_mut().restart_block = None;
+    }
+}
+
+/// The interrupted registers as the frame's sigcontext holds them, with a
+/// page fault's error code and address (SIGSEGV or SIGBUS), as the
+/// thread's trap state has them.
+fn sigcontext(ctx: &Ctx, regs: &UserRegs, info: &SigInfo) -> SigContext {
+    SigContext {
         r8: regs.r8,
         r9: regs.r9,
         r10: regs.r10,
@@ -188,40 +226,35 @@ pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         eflags: regs.rflags,
         cs: crate::arch::tables::USER_CS,
         ss: crate::arch::tables::USER_DS,
-        // A page fault's (SIGSEGV or SIGBUS): error code and address, as
-        // the thread's trap state has them.
         err: ctx.fault_error,
         trapno: ctx.fault_trapno,
-        oldmask: old_mask,
         cr2: if ctx.fault_trapno == u64::from(crate::arch::trap::PF) { info.addr } else { 0 },
-        fpstate: if saved_fpu.is_some() { fp } else { 0 },
         ..Default::default()
-    };
-    let uc = UContext {
-        flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
-        link: 0,
-        stack: StackT { sp: alt.sp, flags: stack_flags(&alt, regs.rsp), pad: 0, size: alt.size },
-        mcontext: sc,
-        sigmask: old_mask,
-    };
-    let rt = RtSigFrame { pretcode: act.restorer, uc, info: SigInfoRaw::from(&info) };
-    let mut ok = ctx.write_struct(frame, &rt).is_ok();
-    if let (true, Some(x)) = (ok, &saved_fpu) {
-        let mut bytes = x.region.as_bytes()[..xsize as usize].to_vec();
-        bytes[SW_RESERVED..SW_RESERVED + 4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
-        bytes[SW_RESERVED + 4..SW_RESERVED + 8].copy_from_slice(&((xsize + 4) as u32).to_le_bytes());
-        bytes[SW_RESERVED + 8..SW_RESERVED + 16].copy_from_slice(&ctx.k.cfg.xcr0.to_le_bytes());
-        bytes[SW_RESERVED + 16..SW_RESERVED + 20].copy_from_slice(&(xsize as u32).to_le_bytes());
-        bytes.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
-        ok = ctx.write_user(fp, &bytes).is_ok();
     }
-    if !ok {
-        // The frame cannot be written (a stack overflow with no alternate
-        // stack): the process dies of SIGSEGV, as force_sigsegv does.
-        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
-        ctx.die(signal::SIGSEGV, why);
-        return Next::Return { tls, fpu: None };
-    }
+}
+
+/// Writes the FPU state at `fp` as an XSAVE image with the software bytes
+/// that say so and FP_XSTATE_MAGIC2 after it; false if it cannot.
+fn write_xstate(ctx: &mut Ctx, fp: u64, x: &crate::hv::FpuState) -> bool {
+    let xsize = ctx.k.cfg.xstate_size;
+    let mut bytes = x.region.as_bytes()[..xsize as usize].to_vec();
+    let sw = FpxSwBytes {
+        magic1: FP_XSTATE_MAGIC1,
+        extended_size: xsize + 4,
+        xfeatures: ctx.k.cfg.xcr0,
+        xstate_size: xsize,
+        padding: [0; 7],
+    };
+    bytes[SW_RESERVED..SW_RESERVED + size_of::<FpxSwBytes>()].copy_from_slice(sw.as_bytes());
+    bytes.extend_from_slice(FP_XSTATE_MAGIC2.as_bytes());
+    ctx.write_user(fp, &bytes).is_ok()
+}
+
+/// Points the thread at the handler: its mask (the action's, and the
+/// signal unless SA_NODEFER), its arguments (the signal, the frame's
+/// siginfo and ucontext) and a fresh stack frame; SA_RESETHAND and
+/// SS_AUTODISARM take effect.
+fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, frame: u64, alt: &AltStack) {
     let t = ctx.thread_mut();
     t.saved_mask = None;
     if alt.flags & SS_AUTODISARM != 0 {
@@ -244,7 +277,6 @@ pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     r.rip = act.handler;
     r.rflags &= !(TF | DF | RF);
     r.compat = false;
-    Next::Return { tls, fpu: Some(initial_fpu()) }
 }
 
 /// Makes the interrupted syscall run again when the thread resumes.
@@ -326,25 +358,24 @@ pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
 /// faults (#GP): reserved MXCSR bits, features outside XCR0 or a
 /// compacted-format header.
 fn read_fpstate(ctx: &mut Ctx, at: u64) -> Option<crate::hv::FpuState> {
-    const MXCSR: usize = 24;
-    const MXCSR_MASK: usize = 28;
-    const XSTATE_BV: usize = 512;
-    const XCOMP_BV: usize = 520;
     let xsize = ctx.k.cfg.xstate_size as usize;
     let mut bytes = vec![0u8; xsize + 4];
     ctx.read_user(at, &mut bytes).ok()?;
-    let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-    let quad = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-    let mask = match word(MXCSR_MASK) {
+    let (i387, _) = FxRegs::read_from_prefix(&bytes).ok()?;
+    let mask = match i387.mxcsr_mask {
         0 => 0xffbf,
         m => m,
     };
-    if word(MXCSR) & !mask != 0 {
+    if i387.mxcsr & !mask != 0 {
         return None;
     }
-    let full = word(SW_RESERVED) == FP_XSTATE_MAGIC1 && word(xsize) == FP_XSTATE_MAGIC2 && xsize > 576;
-    if full && (quad(XSTATE_BV) & !ctx.k.cfg.xcr0 != 0 || quad(XCOMP_BV) != 0 || quad(XCOMP_BV + 8) != 0) {
-        return None;
+    let magic2 = u32::read_from_bytes(&bytes[xsize..xsize + 4]).ok()?;
+    let full = i387.sw_reserved.magic1 == FP_XSTATE_MAGIC1 && magic2 == FP_XSTATE_MAGIC2 && xsize > 576;
+    if full {
+        let (XregsStart { header: h, .. }, _) = XregsStart::read_from_prefix(&bytes).ok()?;
+        if h.xfeatures & !ctx.k.cfg.xcr0 != 0 || h.xcomp_bv != 0 || h.reserved[0] != 0 {
+            return None;
+        }
     }
     let n = if full { xsize.min(4096) } else { 512 };
     let mut x = crate::hv::FpuState::default();

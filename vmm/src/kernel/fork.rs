@@ -146,6 +146,8 @@ fn child_thread(ctx: &mut Ctx, a: &CloneArgs, tid: Tid) -> Thread {
     t
 }
 
+/// The process part of a fork: a copy of the caller's (address space
+/// copy-on-write, or shared for CLONE_VM).
 fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<(), Errno> {
     // dup_fd(): the child's descriptor table, charged (ENOMEM).
     let mut files = ctx.proc().files.fork();

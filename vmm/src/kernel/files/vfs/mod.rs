@@ -27,6 +27,7 @@ use super::overlay::{Inode, Overlay};
 use crate::kernel::errno::*;
 use crate::mm::{FileData, FileId};
 
+// The sandbox's setup makes its files with this.
 pub(crate) use crate::kernel::abi::stat::S_IFREG;
 use file_data::HostFile;
 pub(crate) use file_data::MemFile;

@@ -3,6 +3,8 @@
 //! tell a parent. When pid 1 ends, every other process is killed, as when a
 //! PID namespace's init dies.
 
+use zerocopy::IntoBytes;
+
 use super::process::{ExitStatus, Pid, ProcState, Tid};
 use super::reporting::InitEnd;
 use super::signal::{self, SigInfo};
@@ -31,7 +33,7 @@ impl KernelState {
         // thread in pthread_join).
         if ctid != 0
             && self.tasks.proc(pid).is_some_and(|p| p.threads.len() > 1 || p.group_exit.is_none())
-            && self.copy_to_user(pid, tid, ctid, &0u32.to_le_bytes()).is_ok()
+            && self.copy_to_user(pid, tid, ctid, 0u32.as_bytes()).is_ok()
         {
             let mm = self.tasks.proc(pid).expect("live process").mm;
             self.futex_wake(mm, ctid, 1, u32::MAX);

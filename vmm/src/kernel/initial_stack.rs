@@ -1,6 +1,8 @@
 //! The initial stack as Linux's binfmt_elf leaves it: argv, envp and auxv,
 //! RSP 16-byte aligned at argc.
 
+use zerocopy::IntoBytes;
+
 use super::abi::auxvec::*;
 
 /// What the loader knows that auxv reports.
@@ -81,7 +83,7 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         words.push(v);
     }
     let sp = (strings_bottom - words.len() as u64 * 8) & !15;
-    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut bytes: Vec<u8> = words.as_bytes().to_vec();
     bytes.resize((strings_bottom - sp) as usize, 0);
     bytes.extend_from_slice(&blob);
     InitialStack { sp, bytes }
@@ -96,10 +98,11 @@ fn nul(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zerocopy::FromBytes;
 
     fn word(st: &InitialStack, addr: u64) -> u64 {
         let o = (addr - st.sp) as usize;
-        u64::from_le_bytes(st.bytes[o..o + 8].try_into().unwrap())
+        u64::read_from_bytes(&st.bytes[o..o + 8]).unwrap()
     }
 
     fn cstr(st: &InitialStack, addr: u64) -> String {

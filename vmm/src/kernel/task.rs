@@ -330,23 +330,19 @@ impl<'a> Ctx<'a> {
     }
 
     pub(crate) fn read_u64(&mut self, addr: u64) -> Result<u64, Errno> {
-        let mut b = [0u8; 8];
-        self.read_user(addr, &mut b)?;
-        Ok(u64::from_le_bytes(b))
+        self.read_struct(addr)
     }
 
     pub(crate) fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
-        self.write_user(addr, &v.to_le_bytes())
+        self.write_struct(addr, &v)
     }
 
     pub(crate) fn read_u32(&mut self, addr: u64) -> Result<u32, Errno> {
-        let mut b = [0u8; 4];
-        self.read_user(addr, &mut b)?;
-        Ok(u32::from_le_bytes(b))
+        self.read_struct(addr)
     }
 
     pub(crate) fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
-        self.write_user(addr, &v.to_le_bytes())
+        self.write_struct(addr, &v)
     }
 
     /// A Linux struct from user memory, read with one checked copy.

@@ -14,7 +14,8 @@ pub const MIN_RSS_LIMIT: u64 = 64 * PAGE_SIZE;
 
 /// A configuration refused before anything runs. The messages name the
 /// command-line options (`--mem`, `--rss-limit`, …); each has a
-/// [`SandboxBuilder`](super::SandboxBuilder) method and a [`Config`] field of the same name.
+/// [`SandboxBuilder`](super::SandboxBuilder) method and a [`Config`]
+/// field of the same name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {

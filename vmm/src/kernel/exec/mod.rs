@@ -7,7 +7,6 @@
 //! interpreter mapped top-down from mmap_base, with the vDSO's place kept
 //! below it, so addresses match a native run without ASLR. `#!` scripts
 //! run their interpreter.
-
 //!
 //! `load` maps an ELF program (binfmt_elf), `script` runs a `#!` script's
 //! interpreter (binfmt_script), `init` starts pid 1; this file opens the

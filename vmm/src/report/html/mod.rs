@@ -16,7 +16,6 @@
 //! The charts share one time axis: dragging across any of them zooms all
 //! into that range (a double click zooms out), and hovering shows the exact
 //! numbers under the cursor. uPlot is MIT-licensed (`vendor/`).
-
 //!
 //! `charts` makes the charts' data, `flame` the flame graphs, `tables` the
 //! tables; this file the page around them.

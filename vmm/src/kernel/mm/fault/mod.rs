@@ -7,7 +7,6 @@
 //!
 //! The VMM's own accesses to user memory (copy_from_user, copy_to_user) go
 //! through the same path, as the kernel's get_user_pages does.
-
 //!
 //! A fault is resolved by its kind, a file each: `anon` (first touch of
 //! anonymous memory), `file` (a file or shared page, from the page cache),

@@ -189,19 +189,13 @@ impl Scenario {
     /// What Linux would do, as counts, against what the run's timeline
     /// shows (`outcome` must have kept its events).
     pub fn judge(&'static self, outcome: &Outcome) -> Verdict {
-        let n = |pid: u32, region: &str, kind: EventKind| count(outcome, pid, region, |e| e.kind == kind);
-        let faults = |pid: u32, region: &str| count(outcome, pid, region, Event::is_guest_fault);
-        let resident = |pid: u32, region: &str| {
-            outcome.summary.process(pid).and_then(|p| p.region(region)).map_or(0, |r| r.resident_pages)
-        };
-        let said = |key: &str| said(&outcome.stdout_text(), key);
-        let check = |what: &str, expected: u64, saw: u64| Check { what: what.to_string(), expected, saw };
         let mut notes = Vec::new();
-        let checks = match self.kind {
+        let n = |pid: u32, region: &str, kind: EventKind| kind_count(outcome, pid, region, kind);
+        let mut checks = match self.kind {
             Kind::Sections => vec![
                 check("file-copy in .data", 4, n(1, ".data", EventKind::FileCopy)),
                 check("zero-fill in .bss", 8, n(1, ".bss", EventKind::ZeroFill)),
-                check(".bss pages resident (of 64)", 8, resident(1, ".bss")),
+                check(".bss pages resident (of 64)", 8, resident(outcome, 1, ".bss")),
                 check("zero-fill in the stack, by the program", 8, {
                     count(outcome, 1, "stack", |e| e.kind == EventKind::ZeroFill && e.origin == Origin::Guest)
                 }),
@@ -212,14 +206,14 @@ impl Scenario {
                 vec![
                     check("pages mapped", 256, mapped),
                     check("zero-fill", 64, n(1, r, EventKind::ZeroFill)),
-                    check("pages resident", 64, resident(1, r)),
+                    check("pages resident", 64, resident(outcome, 1, r)),
                 ]
             }
             Kind::Mlock => {
                 let r = "[anon:mlock]";
                 vec![
                     check("prefault-mlock", 32, n(1, r, EventKind::Prefault(Prefault::Mlock))),
-                    check("faults after mlock", 0, faults(1, r)),
+                    check("faults after mlock", 0, count(outcome, 1, r, Event::is_guest_fault)),
                     check("kB locked (VmLck)", 128, outcome.memory.status.vm_lck),
                 ]
             }
@@ -228,7 +222,7 @@ impl Scenario {
                 vec![
                     check("zero-fill", 64, n(1, r, EventKind::ZeroFill)),
                     check("release", 64, n(1, r, EventKind::Release)),
-                    check("pages resident at exit", 0, resident(1, r)),
+                    check("pages resident at exit", 0, resident(outcome, 1, r)),
                 ]
             }
             Kind::Fork => {
@@ -237,65 +231,86 @@ impl Scenario {
                     check("zero-fill in the parent", 32, n(1, r, EventKind::ZeroFill)),
                     check("cow in the parent", 0, n(1, r, EventKind::Cow)),
                     check("cow in the child", 8, n(2, r, EventKind::Cow)),
-                    check("pages the child had resident (24 shared, 8 its own)", 32, resident(2, r)),
+                    check("pages the child had resident (24 shared, 8 its own)", 32, resident(outcome, 2, r)),
                 ]
             }
-            Kind::File => {
-                let r = DATA_FILE.trim_start_matches('/');
-                let rows: Vec<&Event> =
-                    outcome.events.iter().filter(|e| e.pid == 1 && outcome.region_name(e) == r).collect();
-                let last_copy = rows.iter().rposition(|e| e.kind == EventKind::FileCopy).unwrap_or(0);
-                let early_hits = rows[..last_copy].iter().filter(|e| e.kind == EventKind::CacheHit).count();
-                vec![
-                    check("file-copy (read from the file)", 8, n(1, r, EventKind::FileCopy)),
-                    check("cache-hit (from the page cache)", 8, n(1, r, EventKind::CacheHit)),
-                    check("cache-hits before the last file-copy", 0, early_hits as u64),
-                ]
-            }
-            Kind::Reclaim => {
-                let r = "[anon:reclaim]";
-                // What mincore told the program, just before each read and
-                // at the end, is what Linux's counts follow from.
-                let (out, kept) = (said("out"), said("resident"));
-                notes.push(format!(
-                    "mincore showed {out} of the first 128 pages out before their reads, and {kept} of the 512 \
-                     in RAM at the end"
-                ));
-                vec![
-                    check("zero-fill", 512, n(1, r, EventKind::ZeroFill)),
-                    check("swap-in (the pages mincore showed out)", out, n(1, r, EventKind::SwapIn)),
-                    check("evict (512 - in RAM at the end + swap-ins)", (512 - kept.min(512)) + out, {
-                        n(1, r, EventKind::Evict)
-                    }),
-                ]
-            }
-            Kind::Oom => {
-                let kills: Vec<&Event> = outcome.events.iter().filter(|e| e.kind == EventKind::OomKill).collect();
-                notes.extend(outcome.reports.iter().filter(|l| l.starts_with("Out of memory")).cloned());
-                let peak = |pid| outcome.summary.process(pid).map_or(0, |p| p.peak_resident_pages);
-                vec![
-                    check("oom-kill", 1, kills.len() as u64),
-                    check("pid killed (the child)", 2, kills.first().map_or(0, |e| e.pid as u64)),
-                    check("the child's signal, as its parent saw it", 9, said("child_signal")),
-                    check(
-                        "pid 1's exit status",
-                        0,
-                        match outcome.status {
-                            ExitStatus::Exited(c) => c as u64,
-                            ExitStatus::Killed(s) => 128 + s as u64,
-                        },
-                    ),
-                    check("the child at its peak, more pages than its parent", 1, u64::from(peak(2) > peak(1))),
-                ]
-            }
+            Kind::File => file_checks(outcome),
+            Kind::Reclaim => reclaim_checks(outcome, &mut notes),
+            Kind::Oom => oom_checks(outcome, &mut notes),
         };
-        let mut checks = checks;
         // Said only when it went wrong: a scenario's program exits 0.
         if self.kind != Kind::Oom && outcome.status != ExitStatus::Exited(0) {
             checks.push(check("exit status", 0, outcome.status.code() as u64));
         }
         Verdict { scenario: self, checks, notes }
     }
+}
+
+/// A check of `what`: Linux's `expected`, faultline's `saw`.
+fn check(what: &str, expected: u64, saw: u64) -> Check {
+    Check { what: what.to_string(), expected, saw }
+}
+
+/// Events of `kind` in `region` of `pid`.
+fn kind_count(outcome: &Outcome, pid: u32, region: &str, kind: EventKind) -> u64 {
+    count(outcome, pid, region, |e| e.kind == kind)
+}
+
+/// Pages of `region` of `pid` resident at the end.
+fn resident(outcome: &Outcome, pid: u32, region: &str) -> u64 {
+    outcome.summary.process(pid).and_then(|p| p.region(region)).map_or(0, |r| r.resident_pages)
+}
+
+/// The file scenario: each page read once from the file, then from the
+/// page cache (and no cache hit before the last read).
+fn file_checks(outcome: &Outcome) -> Vec<Check> {
+    let r = DATA_FILE.trim_start_matches('/');
+    let rows: Vec<&Event> = outcome.events.iter().filter(|e| e.pid == 1 && outcome.region_name(e) == r).collect();
+    let last_copy = rows.iter().rposition(|e| e.kind == EventKind::FileCopy).unwrap_or(0);
+    let early_hits = rows[..last_copy].iter().filter(|e| e.kind == EventKind::CacheHit).count();
+    vec![
+        check("file-copy (read from the file)", 8, kind_count(outcome, 1, r, EventKind::FileCopy)),
+        check("cache-hit (from the page cache)", 8, kind_count(outcome, 1, r, EventKind::CacheHit)),
+        check("cache-hits before the last file-copy", 0, early_hits as u64),
+    ]
+}
+
+/// The reclaim scenario: what mincore told the program, just before each
+/// read and at the end, is what Linux's counts follow from.
+fn reclaim_checks(outcome: &Outcome, notes: &mut Vec<String>) -> Vec<Check> {
+    let r = "[anon:reclaim]";
+    let stdout = outcome.stdout_text();
+    let (out, kept) = (said(&stdout, "out"), said(&stdout, "resident"));
+    notes.push(format!(
+        "mincore showed {out} of the first 128 pages out before their reads, and {kept} of the 512 \
+         in RAM at the end"
+    ));
+    vec![
+        check("zero-fill", 512, kind_count(outcome, 1, r, EventKind::ZeroFill)),
+        check("swap-in (the pages mincore showed out)", out, kind_count(outcome, 1, r, EventKind::SwapIn)),
+        check("evict (512 - in RAM at the end + swap-ins)", (512 - kept.min(512)) + out, {
+            kind_count(outcome, 1, r, EventKind::Evict)
+        }),
+    ]
+}
+
+/// The OOM scenario: the child killed, its parent seeing SIGKILL and
+/// exiting 0, the OOM killer's report kept as a note.
+fn oom_checks(outcome: &Outcome, notes: &mut Vec<String>) -> Vec<Check> {
+    let kills: Vec<&Event> = outcome.events.iter().filter(|e| e.kind == EventKind::OomKill).collect();
+    notes.extend(outcome.reports.iter().filter(|l| l.starts_with("Out of memory")).cloned());
+    let peak = |pid| outcome.summary.process(pid).map_or(0, |p| p.peak_resident_pages);
+    let status = match outcome.status {
+        ExitStatus::Exited(c) => c as u64,
+        ExitStatus::Killed(s) => 128 + s as u64,
+    };
+    vec![
+        check("oom-kill", 1, kills.len() as u64),
+        check("pid killed (the child)", 2, kills.first().map_or(0, |e| e.pid as u64)),
+        check("the child's signal, as its parent saw it", 9, said(&outcome.stdout_text(), "child_signal")),
+        check("pid 1's exit status", 0, status),
+        check("the child at its peak, more pages than its parent", 1, u64::from(peak(2) > peak(1))),
+    ]
 }
 
 /// Rows of process `pid` in region `region` that `keep` takes.

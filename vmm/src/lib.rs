@@ -78,7 +78,6 @@ mod fault;
 mod hv;
 // Fault injection for tests (FAULTLINE_INJECT).
 mod inject;
-#[allow(dead_code, unused_imports)]
 mod kernel;
 mod loader;
 mod memory;

@@ -15,13 +15,14 @@
 //! - `prctl`: arch_prctl's codes;
 //! - `signal`: the signal numbers and fault si_codes traps raise;
 //! - `cpu`: the initial state of a vCPU (control registers, MSRs, FPU);
-//! - `tables`: descriptor tables, one set per vCPU.
+//! - `tables`: descriptor tables, one set per vCPU;
+//! - `xsave`: the FPU state's memory image, as signal frames hold it.
 
 #[cfg(target_arch = "x86_64")]
 #[path = "x86_64/mod.rs"]
 mod imp;
 
-pub use imp::{cpu, layout, paging, prctl, regs, ring, signal, tables, trap};
+pub use imp::{cpu, layout, paging, prctl, regs, ring, signal, tables, trap, xsave};
 pub use paging::{PageTables, PagingError, Perms, RingPage, TablePool};
 pub use regs::UserRegs;
 

@@ -180,17 +180,9 @@ impl Report {
     }
 }
 
-impl fmt::Display for Report {
+impl fmt::Display for Pressure {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "faultline bench: first touch of {} pages, median of {} rounds", self.pages, self.repeat)?;
-        writeln!(f, "{:<48} {:>10} {:>9} {:>9}", "way", "ns/page", "× native", "× kernel")?;
-        let (native, kernel) = (self.get(Way::Native), self.get(Way::Kernel));
-        for w in Way::ALL {
-            let v = self.get(w);
-            writeln!(f, "{:<48} {:>10.0} {:>9.2} {:>9.2}", w.label(), v, v / native, v / kernel)?;
-        }
-        writeln!(f, "handler latency (fault read → page in place), median: {} ns", self.handler_median_ns)?;
-        let p = &self.pressure;
+        let p = self;
         writeln!(
             f,
             "\nunder pressure: {} pages through a {}-page budget with swap, two passes, one run",
@@ -212,103 +204,27 @@ impl fmt::Display for Report {
             p.swap_in_median_ns,
             p.swap_in_median_ns as f64 / zm
         )?;
-        let r = &self.reserve;
-        writeln!(f, "\nreserving address space: mmap + munmap, ns per pair, {} rounds", 200)?;
-        writeln!(f, "{:<44} {:>10} {:>10} {:>9} {:>9}", "size", "faultline", "native", "× native", "× 4 KiB")?;
-        for (i, name) in ["4 KiB", "1 MiB", "1 GiB"].iter().enumerate() {
-            let (g, n) = (r.guest_pair_ns[i], r.native_pair_ns[i]);
-            writeln!(f, "{name:<44} {g:>10.0} {n:>10.0} {:>9.2} {:>9.2}", g / n, g / r.guest_pair_ns[0])?;
+        Ok(())
+    }
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "faultline bench: first touch of {} pages, median of {} rounds", self.pages, self.repeat)?;
+        writeln!(f, "{:<48} {:>10} {:>9} {:>9}", "way", "ns/page", "× native", "× kernel")?;
+        let (native, kernel) = (self.get(Way::Native), self.get(Way::Kernel));
+        for w in Way::ALL {
+            let v = self.get(w);
+            writeln!(f, "{:<48} {:>10.0} {:>9.2} {:>9.2}", w.label(), v, v / native, v / kernel)?;
         }
-        writeln!(
-            f,
-            "{:<44} {:>10.0} {:>10.0} {:>9.2}",
-            "one-page mmap, first 100 (ns each)",
-            r.guest_first_ns,
-            r.native_first_ns,
-            r.guest_first_ns / r.native_first_ns
-        )?;
-        writeln!(
-            f,
-            "{:<44} {:>10.0} {:>10.0} {:>9.2}",
-            format!("one-page mmap, last 100 of {}", reserve::MANY),
-            r.guest_last_ns,
-            r.native_last_ns,
-            r.guest_last_ns / r.native_last_ns
-        )?;
-        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)?;
-        let q = &self.procs;
-        writeln!(f, "\nprocesses: fork with {} resident pages, {} pipe round trips", q.pages, procs::ROUNDS)?;
-        writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "ns", "faultline", "native", "× native")?;
-        let row = |f: &mut fmt::Formatter<'_>, what: &str, g: f64, n: f64| {
-            writeln!(f, "{what:<44} {g:>10.0} {n:>10.0} {:>9.2}", g / n)
-        };
-        row(f, "fork, nothing touched", q.fork0_ns, q.native_fork0_ns)?;
-        row(f, "fork, per resident page", q.fork_ns_per_page, q.native_fork_ns_per_page)?;
-        row(f, "zero-fill fault (parent, before the fork)", q.zero_fill_ns_per_page, q.native_zero_fill_ns_per_page)?;
-        row(f, "cow fault (child, after the fork)", q.cow_ns_per_page, q.native_cow_ns_per_page)?;
-        row(f, "pipe round trip between two processes", q.pingpong_ns, q.native_pingpong_ns)?;
-        writeln!(
-            f,
-            "cow over zero-fill: faultline {:.2}, native {:.2}",
-            q.cow_ns_per_page / q.zero_fill_ns_per_page,
-            q.native_cow_ns_per_page / q.native_zero_fill_ns_per_page
-        )?;
-        let s = &self.syscalls;
-        writeln!(f, "\nsyscalls: getppid by a VM exit and through the syscall ring (--syscalls ring)")?;
-        writeln!(f, "{:<44} {:>10} {:>10} {:>10} {:>9}", "ns", "ring", "exit", "native", "exit/ring")?;
-        let row3 = |f: &mut fmt::Formatter<'_>, what: &str, r: f64, e: f64, n: Option<f64>| {
-            let n = n.map_or("-".to_string(), |n| format!("{n:.0}"));
-            writeln!(f, "{what:<44} {r:>10.0} {e:>10.0} {n:>10} {:>9.2}", e / r)
-        };
-        row3(f, "getppid, back to back", s.syscall_ns, s.exit_syscall_ns, Some(s.native_syscall_ns))?;
-        row3(f, "getppid after 20 ms asleep", s.cold_syscall_ns, s.exit_cold_syscall_ns, None)?;
-        row3(f, "getppid + first write to a page", s.mixed_ns, s.exit_mixed_ns, None)?;
-        if let (Some(r), Some(e), Some(n)) = (s.dd_s, s.exit_dd_s, s.native_dd_s) {
-            writeln!(
-                f,
-                "busybox dd bs=1 count={}: ring {r:.2} s ({:.0}× native), exit {e:.2} s ({:.0}× native), native {n:.3} s",
-                syscalls::DD_BYTES,
-                r / n,
-                e / n
-            )?;
-        }
+        writeln!(f, "handler latency (fault read → page in place), median: {} ns", self.handler_median_ns)?;
+        write!(f, "{}", self.pressure)?;
+        write!(f, "{}", self.reserve)?;
+        write!(f, "{}", self.procs)?;
+        write!(f, "{}", self.syscalls)?;
         write!(f, "{}", self.loaded)?;
-        let k = &self.stacks;
-        writeln!(f, "\ncall stacks: first touch of {} pages, guest ns per page, without and with unwinding", k.pages)?;
-        writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "--fill-pages", "no stacks", "stacks", "× none")?;
-        for (what, a, b) in [
-            ("1 (every touch unwound)", k.fill1_ns, k.fill1_stacks_ns),
-            ("16 (one in 16)", k.fill16_ns, k.fill16_stacks_ns),
-        ] {
-            writeln!(f, "{what:<44} {a:>10.0} {b:>10.0} {:>9.3}", b / a)?;
-        }
-        let p = &self.programs;
-        writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
-        writeln!(
-            f,
-            "{:<30} {:>10} {:>10} {:>9} {:>7} {:>7} {:>9}",
-            "program", "faultline", "native", "× native", "faults", "major", "syscalls"
-        )?;
-        for r in &p.runs {
-            writeln!(
-                f,
-                "{:<30} {:>8.1}ms {:>8.1}ms {:>9.2} {:>7} {:>7} {:>9}",
-                r.argv,
-                r.guest_ms,
-                r.native_ms,
-                r.guest_ms / r.native_ms,
-                r.faults,
-                r.major_faults,
-                r.syscalls
-            )?;
-        }
-        writeln!(
-            f,
-            "file fault, handler median: page-cache hit {} ns, read from the file {} ns ({:.2}×)",
-            p.cache_hit_median_ns,
-            p.file_copy_median_ns,
-            p.file_copy_median_ns as f64 / p.cache_hit_median_ns.max(1) as f64
-        )
+        write!(f, "{}", self.stacks)?;
+        write!(f, "{}", self.programs)
     }
 }
 

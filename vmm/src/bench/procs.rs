@@ -2,6 +2,7 @@
 //! against a zero-fill fault, and a pipe ping-pong between two processes,
 //! in faultline and natively with the same guest (guest/bench/procs.c).
 
+use std::fmt;
 use std::time::Duration;
 
 use super::{native, BenchError};
@@ -72,4 +73,27 @@ pub fn measure(pages: u64) -> Result<Procs, BenchError> {
         pingpong_ns,
         native_pingpong_ns,
     })
+}
+
+impl fmt::Display for Procs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let q = self;
+        writeln!(f, "\nprocesses: fork with {} resident pages, {} pipe round trips", q.pages, ROUNDS)?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "ns", "faultline", "native", "× native")?;
+        let row = |f: &mut fmt::Formatter<'_>, what: &str, g: f64, n: f64| {
+            writeln!(f, "{what:<44} {g:>10.0} {n:>10.0} {:>9.2}", g / n)
+        };
+        row(f, "fork, nothing touched", q.fork0_ns, q.native_fork0_ns)?;
+        row(f, "fork, per resident page", q.fork_ns_per_page, q.native_fork_ns_per_page)?;
+        row(f, "zero-fill fault (parent, before the fork)", q.zero_fill_ns_per_page, q.native_zero_fill_ns_per_page)?;
+        row(f, "cow fault (child, after the fork)", q.cow_ns_per_page, q.native_cow_ns_per_page)?;
+        row(f, "pipe round trip between two processes", q.pingpong_ns, q.native_pingpong_ns)?;
+        writeln!(
+            f,
+            "cow over zero-fill: faultline {:.2}, native {:.2}",
+            q.cow_ns_per_page / q.zero_fill_ns_per_page,
+            q.native_cow_ns_per_page / q.native_zero_fill_ns_per_page
+        )?;
+        Ok(())
+    }
 }

@@ -4,6 +4,7 @@
 //! is in the page cache (a minor fault) against one read from the file (a
 //! major fault).
 
+use std::fmt;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -107,4 +108,36 @@ pub fn measure(repeat: u32) -> Result<Programs, BenchError> {
         runs.push(ProgramRun { guest_ms: median(&mut g), native_ms: median(&mut n), ..last });
     }
     Ok(Programs { runs, cache_hit_median_ns: median_of(hits), file_copy_median_ns: median_of(copies) })
+}
+
+impl fmt::Display for Programs {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let p = self;
+        writeln!(f, "\nthe distribution's programs, wall time (median), with the faults and syscalls of one run")?;
+        writeln!(
+            f,
+            "{:<30} {:>10} {:>10} {:>9} {:>7} {:>7} {:>9}",
+            "program", "faultline", "native", "× native", "faults", "major", "syscalls"
+        )?;
+        for r in &p.runs {
+            writeln!(
+                f,
+                "{:<30} {:>8.1}ms {:>8.1}ms {:>9.2} {:>7} {:>7} {:>9}",
+                r.argv,
+                r.guest_ms,
+                r.native_ms,
+                r.guest_ms / r.native_ms,
+                r.faults,
+                r.major_faults,
+                r.syscalls
+            )?;
+        }
+        writeln!(
+            f,
+            "file fault, handler median: page-cache hit {} ns, read from the file {} ns ({:.2}×)",
+            p.cache_hit_median_ns,
+            p.file_copy_median_ns,
+            p.file_copy_median_ns as f64 / p.cache_hit_median_ns.max(1) as f64
+        )
+    }
 }

@@ -2,6 +2,7 @@
 //! 1 GiB, and the 10 000th mapping against the first, under faultline and
 //! natively, with the same guest program.
 
+use std::fmt;
 use std::time::Duration;
 
 use super::{native, BenchError};
@@ -60,4 +61,34 @@ pub fn measure(image: &Program) -> Result<Reserve, BenchError> {
     (r.guest_first_ns, r.guest_last_ns) = (per(&g, "ns_first="), per(&g, "ns_last="));
     (r.native_first_ns, r.native_last_ns) = (per(&n, "ns_first="), per(&n, "ns_last="));
     Ok(r)
+}
+
+impl fmt::Display for Reserve {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let r = self;
+        writeln!(f, "\nreserving address space: mmap + munmap, ns per pair, {} rounds", ROUNDS)?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>9} {:>9}", "size", "faultline", "native", "× native", "× 4 KiB")?;
+        for (i, name) in ["4 KiB", "1 MiB", "1 GiB"].iter().enumerate() {
+            let (g, n) = (r.guest_pair_ns[i], r.native_pair_ns[i]);
+            writeln!(f, "{name:<44} {g:>10.0} {n:>10.0} {:>9.2} {:>9.2}", g / n, g / r.guest_pair_ns[0])?;
+        }
+        writeln!(
+            f,
+            "{:<44} {:>10.0} {:>10.0} {:>9.2}",
+            "one-page mmap, first 100 (ns each)",
+            r.guest_first_ns,
+            r.native_first_ns,
+            r.guest_first_ns / r.native_first_ns
+        )?;
+        writeln!(
+            f,
+            "{:<44} {:>10.0} {:>10.0} {:>9.2}",
+            format!("one-page mmap, last 100 of {}", MANY),
+            r.guest_last_ns,
+            r.native_last_ns,
+            r.guest_last_ns / r.native_last_ns
+        )?;
+        writeln!(f, "last over first, faultline: {:.2}", r.guest_last_ns / r.guest_first_ns)?;
+        Ok(())
+    }
 }

@@ -3,6 +3,7 @@
 //! (`--fill-pages 1`, so that every first touch traps with its registers
 //! and is unwound; and the default 16, where one in 16 is).
 
+use std::fmt;
 use std::time::Duration;
 
 use serde::Serialize;
@@ -51,4 +52,19 @@ pub(crate) fn measure(image: &Program, pages: u64, repeat: u32) -> Result<Stacks
     }
     let [a, b, c, d] = v.map(|mut s| super::median(&mut s));
     Ok(Stacks { pages, fill1_ns: a, fill1_stacks_ns: b, fill16_ns: c, fill16_stacks_ns: d })
+}
+
+impl fmt::Display for Stacks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let k = self;
+        writeln!(f, "\ncall stacks: first touch of {} pages, guest ns per page, without and with unwinding", k.pages)?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>9}", "--fill-pages", "no stacks", "stacks", "× none")?;
+        for (what, a, b) in [
+            ("1 (every touch unwound)", k.fill1_ns, k.fill1_stacks_ns),
+            ("16 (one in 16)", k.fill16_ns, k.fill16_stacks_ns),
+        ] {
+            writeln!(f, "{what:<44} {a:>10.0} {b:>10.0} {:>9.3}", b / a)?;
+        }
+        Ok(())
+    }
 }

@@ -3,6 +3,7 @@
 //! calls and first touches taking turns; and `busybox dd bs=1` end to end,
 //! all with the same guests in one run (guest/bench/procs.c).
 
+use std::fmt;
 use std::time::{Duration, Instant};
 
 use super::{native, BenchError};
@@ -118,4 +119,29 @@ pub fn measure(repeat: u32) -> Result<Syscalls, BenchError> {
 
 fn push(v: &mut Vec<f64>, x: f64) {
     v.push(x);
+}
+
+impl fmt::Display for Syscalls {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self;
+        writeln!(f, "\nsyscalls: getppid by a VM exit and through the syscall ring (--syscalls ring)")?;
+        writeln!(f, "{:<44} {:>10} {:>10} {:>10} {:>9}", "ns", "ring", "exit", "native", "exit/ring")?;
+        let row3 = |f: &mut fmt::Formatter<'_>, what: &str, r: f64, e: f64, n: Option<f64>| {
+            let n = n.map_or("-".to_string(), |n| format!("{n:.0}"));
+            writeln!(f, "{what:<44} {r:>10.0} {e:>10.0} {n:>10} {:>9.2}", e / r)
+        };
+        row3(f, "getppid, back to back", s.syscall_ns, s.exit_syscall_ns, Some(s.native_syscall_ns))?;
+        row3(f, "getppid after 20 ms asleep", s.cold_syscall_ns, s.exit_cold_syscall_ns, None)?;
+        row3(f, "getppid + first write to a page", s.mixed_ns, s.exit_mixed_ns, None)?;
+        if let (Some(r), Some(e), Some(n)) = (s.dd_s, s.exit_dd_s, s.native_dd_s) {
+            writeln!(
+                f,
+                "busybox dd bs=1 count={}: ring {r:.2} s ({:.0}× native), exit {e:.2} s ({:.0}× native), native {n:.3} s",
+                DD_BYTES,
+                r / n,
+                e / n
+            )?;
+        }
+        Ok(())
+    }
 }

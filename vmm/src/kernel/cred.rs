@@ -15,9 +15,9 @@ use super::errno::*;
 
 // The capability numbers, named through here by the credential code and
 // its callers.
-pub use super::abi::capability::*;
+pub(crate) use super::abi::capability::*;
 /// Every capability this kernel knows.
-pub const CAP_FULL_SET: u64 = (1 << (CAP_LAST_CAP + 1)) - 1;
+pub(crate) const CAP_FULL_SET: u64 = (1 << (CAP_LAST_CAP + 1)) - 1;
 /// The capabilities a file-system uid change moves (CAP_FS_MASK).
 const CAP_FS_MASK: u64 = (1 << CAP_CHOWN)
     | (1 << CAP_DAC_OVERRIDE)
@@ -29,9 +29,9 @@ const CAP_FS_MASK: u64 = (1 << CAP_CHOWN)
     | (1 << CAP_MAC_OVERRIDE);
 
 /// inode_permission's mask bits.
-pub const MAY_EXEC: u32 = 1;
-pub const MAY_WRITE: u32 = 2;
-pub const MAY_READ: u32 = 4;
+pub(crate) const MAY_EXEC: u32 = 1;
+pub(crate) const MAY_WRITE: u32 = 2;
+pub(crate) const MAY_READ: u32 = 4;
 
 /// The "no change" id of the set*id calls.
 const KEEP: u32 = u32::MAX;
@@ -39,23 +39,23 @@ const KEEP: u32 = u32::MAX;
 /// A process's credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cred {
-    pub uid: u32,
-    pub euid: u32,
-    pub suid: u32,
-    pub fsuid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub sgid: u32,
-    pub fsgid: u32,
+    pub(crate) uid: u32,
+    pub(crate) euid: u32,
+    pub(crate) suid: u32,
+    pub(crate) fsuid: u32,
+    pub(crate) gid: u32,
+    pub(crate) egid: u32,
+    pub(crate) sgid: u32,
+    pub(crate) fsgid: u32,
     /// Supplementary groups, sorted.
-    pub groups: Vec<u32>,
-    pub cap_inheritable: u64,
-    pub cap_permitted: u64,
-    pub cap_effective: u64,
-    pub cap_bset: u64,
-    pub cap_ambient: u64,
+    pub(crate) groups: Vec<u32>,
+    pub(crate) cap_inheritable: u64,
+    pub(crate) cap_permitted: u64,
+    pub(crate) cap_effective: u64,
+    pub(crate) cap_bset: u64,
+    pub(crate) cap_ambient: u64,
     /// PR_SET_KEEPCAPS: keep permitted capabilities when every uid leaves 0.
-    pub keep_caps: bool,
+    keep_caps: bool,
 }
 
 /// Which ids a set*uid call changed, for `fix_setuid`.
@@ -107,18 +107,18 @@ impl Cred {
         (uid, gid, groups)
     }
 
-    pub fn capable(&self, cap: u32) -> bool {
+    pub(crate) fn capable(&self, cap: u32) -> bool {
         self.cap_effective & (1 << cap) != 0
     }
 
     /// in_group_p(): the fs gid or a supplementary group.
-    pub fn in_group(&self, gid: u32) -> bool {
+    pub(crate) fn in_group(&self, gid: u32) -> bool {
         self.fsgid == gid || self.groups.binary_search(&gid).is_ok()
     }
 
     /// inode_owner_or_capable(): the file is the caller's, or it has
     /// CAP_FOWNER.
-    pub fn owns(&self, uid: u32) -> bool {
+    pub(crate) fn owns(&self, uid: u32) -> bool {
         self.fsuid == uid || self.capable(CAP_FOWNER)
     }
 
@@ -127,7 +127,7 @@ impl Cred {
     /// bits for its group, other bits otherwise; CAP_DAC_READ_SEARCH reads
     /// any file and searches any directory, CAP_DAC_OVERRIDE does the rest
     /// but execute a file no one may.
-    pub fn permission(&self, mode: u32, uid: u32, gid: u32, mask: u32) -> Result<(), Errno> {
+    pub(crate) fn permission(&self, mode: u32, uid: u32, gid: u32, mask: u32) -> Result<(), Errno> {
         let mask = mask & (MAY_READ | MAY_WRITE | MAY_EXEC);
         let bits = if self.fsuid == uid {
             mode >> 6
@@ -161,7 +161,7 @@ impl Cred {
     /// The credentials access(2) checks with (access_override_creds): the
     /// real ids as the file-system ids; a real uid other than 0 has no
     /// capabilities, a real root its permitted ones.
-    pub fn for_access(&self) -> Cred {
+    pub(crate) fn for_access(&self) -> Cred {
         let mut c = self.clone();
         c.fsuid = c.uid;
         c.fsgid = c.gid;
@@ -172,7 +172,7 @@ impl Cred {
     /// Capabilities across an execve of a file without file capabilities
     /// (cap_bprm_creds_from_file): root's are the bounding set, others
     /// keep their ambient ones.
-    pub fn exec(&mut self) {
+    pub(crate) fn exec(&mut self) {
         if self.uid == 0 || self.euid == 0 {
             self.cap_permitted = self.cap_bset | self.cap_inheritable;
             self.cap_effective = if self.euid == 0 { self.cap_permitted } else { self.cap_ambient };
@@ -224,7 +224,7 @@ impl Cred {
     }
 
     /// setuid(2).
-    pub fn setuid(&mut self, uid: u32) -> Result<(), Errno> {
+    pub(crate) fn setuid(&mut self, uid: u32) -> Result<(), Errno> {
         if uid == KEEP {
             return Err(EINVAL);
         }
@@ -242,7 +242,7 @@ impl Cred {
     }
 
     /// setreuid(2).
-    pub fn setreuid(&mut self, ruid: u32, euid: u32) -> Result<(), Errno> {
+    pub(crate) fn setreuid(&mut self, ruid: u32, euid: u32) -> Result<(), Errno> {
         let old = self.clone();
         let cap = self.capable(CAP_SETUID);
         if ruid != KEEP && ruid != old.uid && ruid != old.euid && !cap {
@@ -266,7 +266,7 @@ impl Cred {
     }
 
     /// setresuid(2).
-    pub fn setresuid(&mut self, ruid: u32, euid: u32, suid: u32) -> Result<(), Errno> {
+    pub(crate) fn setresuid(&mut self, ruid: u32, euid: u32, suid: u32) -> Result<(), Errno> {
         let old = self.clone();
         if !self.capable(CAP_SETUID) && [ruid, euid, suid].iter().any(|&id| id != KEEP && !old.has_uid(id)) {
             return Err(EPERM);
@@ -286,7 +286,7 @@ impl Cred {
     }
 
     /// setfsuid(2): the old fs uid, whether or not it changed.
-    pub fn setfsuid(&mut self, uid: u32) -> u32 {
+    pub(crate) fn setfsuid(&mut self, uid: u32) -> u32 {
         let old = self.clone();
         if uid != KEEP && uid != old.fsuid && (old.has_uid(uid) || self.capable(CAP_SETUID)) {
             self.fsuid = uid;
@@ -296,7 +296,7 @@ impl Cred {
     }
 
     /// setgid(2).
-    pub fn setgid(&mut self, gid: u32) -> Result<(), Errno> {
+    pub(crate) fn setgid(&mut self, gid: u32) -> Result<(), Errno> {
         if gid == KEEP {
             return Err(EINVAL);
         }
@@ -312,7 +312,7 @@ impl Cred {
     }
 
     /// setregid(2).
-    pub fn setregid(&mut self, rgid: u32, egid: u32) -> Result<(), Errno> {
+    pub(crate) fn setregid(&mut self, rgid: u32, egid: u32) -> Result<(), Errno> {
         let old = self.clone();
         let cap = self.capable(CAP_SETGID);
         if rgid != KEEP && rgid != old.gid && rgid != old.egid && !cap {
@@ -335,7 +335,7 @@ impl Cred {
     }
 
     /// setresgid(2).
-    pub fn setresgid(&mut self, rgid: u32, egid: u32, sgid: u32) -> Result<(), Errno> {
+    pub(crate) fn setresgid(&mut self, rgid: u32, egid: u32, sgid: u32) -> Result<(), Errno> {
         if !self.capable(CAP_SETGID) && [rgid, egid, sgid].iter().any(|&id| id != KEEP && !self.has_gid(id)) {
             return Err(EPERM);
         }
@@ -353,7 +353,7 @@ impl Cred {
     }
 
     /// setfsgid(2): the old fs gid.
-    pub fn setfsgid(&mut self, gid: u32) -> u32 {
+    pub(crate) fn setfsgid(&mut self, gid: u32) -> u32 {
         let old = self.fsgid;
         if gid != KEEP && (self.has_gid(gid) || gid == old || self.capable(CAP_SETGID)) {
             self.fsgid = gid;
@@ -362,7 +362,7 @@ impl Cred {
     }
 
     /// setgroups(2).
-    pub fn setgroups(&mut self, groups: &[u32]) -> Result<(), Errno> {
+    pub(crate) fn setgroups(&mut self, groups: &[u32]) -> Result<(), Errno> {
         if !self.capable(CAP_SETGID) {
             return Err(EPERM);
         }
@@ -380,7 +380,7 @@ impl Cred {
     /// shrink, effective stays within permitted, inheritable within the
     /// old inheritable and permitted (and the bounding set) unless
     /// CAP_SETPCAP.
-    pub fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
+    pub(crate) fn capset(&mut self, effective: u64, permitted: u64, inheritable: u64) -> Result<(), Errno> {
         let (effective, permitted, inheritable) =
             (effective & CAP_FULL_SET, permitted & CAP_FULL_SET, inheritable & CAP_FULL_SET);
         let cap_setpcap = self.capable(CAP_SETPCAP);
@@ -401,7 +401,7 @@ impl Cred {
 
     /// kill_ok_by_cred(): the sender's real or effective uid is the
     /// target's real or saved one, or it has CAP_KILL.
-    pub fn may_signal(&self, target: &Cred) -> bool {
+    pub(crate) fn may_signal(&self, target: &Cred) -> bool {
         [self.uid, self.euid].iter().any(|u| *u == target.uid || *u == target.suid) || self.capable(CAP_KILL)
     }
 }

@@ -3,6 +3,8 @@
 //! tell a parent. When pid 1 ends, every other process is killed, as when a
 //! PID namespace's init dies.
 
+use zerocopy::IntoBytes;
+
 use super::process::{ExitStatus, Pid, ProcState, Tid};
 use super::reporting::InitEnd;
 use super::signal::{self, SigInfo};
@@ -12,7 +14,7 @@ impl KernelState {
     /// Thread `tid` is done (exit(2), or killed). `status` is the
     /// process's exit status if it is the last thread and nothing else set
     /// one.
-    pub fn exit_thread(&mut self, tid: Tid, status: Option<ExitStatus>) {
+    pub(crate) fn exit_thread(&mut self, tid: Tid, status: Option<ExitStatus>) {
         let Some(t) = self.tasks.thread_mut(tid) else { return };
         if t.exited {
             return;
@@ -31,7 +33,7 @@ impl KernelState {
         // thread in pthread_join).
         if ctid != 0
             && self.tasks.proc(pid).is_some_and(|p| p.threads.len() > 1 || p.group_exit.is_none())
-            && self.copy_to_user(pid, tid, ctid, &0u32.to_le_bytes()).is_ok()
+            && self.copy_to_user(pid, tid, ctid, 0u32.as_bytes()).is_ok()
         {
             let mm = self.tasks.proc(pid).expect("live process").mm;
             self.futex_wake(mm, ctid, 1, u32::MAX);
@@ -47,7 +49,7 @@ impl KernelState {
 
     /// The whole process `pid` ends with `status` (exit_group, a fatal
     /// signal): every thread stops at its next chance.
-    pub fn kill_process(&mut self, pid: Pid, status: ExitStatus) {
+    pub(crate) fn kill_process(&mut self, pid: Pid, status: ExitStatus) {
         let Some(p) = self.tasks.proc_mut(pid) else { return };
         if p.is_zombie() {
             return;
@@ -167,7 +169,7 @@ impl KernelState {
     }
 
     /// Removes zombie `pid`, adding its resource use to its parent's.
-    pub fn reap(&mut self, pid: Pid) -> Option<(ExitStatus, super::process::Rusage)> {
+    pub(crate) fn reap(&mut self, pid: Pid) -> Option<(ExitStatus, super::process::Rusage)> {
         let p = self.tasks.proc(pid)?;
         let ProcState::Zombie(status) = p.state else { return None };
         let p = self.tasks.remove_process(pid)?;

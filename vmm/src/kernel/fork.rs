@@ -1,10 +1,11 @@
 //! clone, fork and vfork: new processes (with a copy-on-write copy of the
 //! address space, or sharing it for vfork) and new threads (sharing it).
 
+use zerocopy::IntoBytes;
+
 use super::abi::sched::*;
 use super::errno::*;
-use super::limits;
-use super::process::{Pid, ProcState, Process};
+use super::process::{Pid, ProcState, Process, Tid};
 use super::signal::SigPending;
 use super::task::Ctx;
 use super::thread::{StartState, Thread};
@@ -13,24 +14,66 @@ use crate::arch::PAGE_SIZE;
 
 /// Namespace flags: creating namespaces needs privileges an ordinary user
 /// does not have.
-pub const CLONE_NEWS: u64 =
+pub(crate) const CLONE_NEWS: u64 =
     CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
 
 /// What clone was asked for.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct CloneArgs {
-    pub flags: u64,
-    pub stack: u64,
-    pub parent_tid: u64,
-    pub child_tid: u64,
-    pub tls: u64,
-    pub exit_signal: i32,
+pub(crate) struct CloneArgs {
+    pub(crate) flags: u64,
+    pub(crate) stack: u64,
+    pub(crate) parent_tid: u64,
+    pub(crate) child_tid: u64,
+    pub(crate) tls: u64,
+    pub(crate) exit_signal: i32,
 }
 
 /// clone(2) and clone3(2): returns the new task's id.
-pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
+pub(crate) fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     let f = a.flags;
-    // copy_process()'s checks, in its order.
+    check_clone(ctx, &a)?;
+    // dup_task_struct(): the task_struct and kernel stack (ENOMEM).
+    let kmem = ctx.k.charge_task()?;
+    let tid = ctx.k.tasks.alloc_id();
+    let mut t = child_thread(ctx, &a, tid);
+    t.kmem = Some(kmem);
+    let pid = if f & CLONE_THREAD != 0 {
+        t.pid = ctx.pid;
+        ctx.proc_mut().threads.push(tid);
+        ctx.pid
+    } else {
+        t.pid = tid;
+        new_process(ctx, tid, f, a.exit_signal)?;
+        tid
+    };
+    ctx.k.tasks.add_thread(t);
+    if f & CLONE_THREAD != 0 {
+        ctx.k.record_lifecycle(crate::timeline::EventKind::Clone, pid, tid, ctx.tid);
+    } else {
+        let ppid = ctx.k.tasks.proc(pid).map_or(0, |p| p.ppid);
+        ctx.k.record_lifecycle(crate::timeline::EventKind::Fork, pid, tid, ppid);
+    }
+    // The tid words, written in both address spaces as Linux does.
+    if f & CLONE_PARENT_SETTID != 0 {
+        let _ = ctx.write_u32(a.parent_tid, tid);
+    }
+    if f & CLONE_CHILD_SETTID != 0 {
+        let _ = ctx.k.copy_to_user(pid, tid, a.child_tid, tid.as_bytes());
+    }
+    ctx.k.tasks.queue_spawn(tid);
+    ctx.k.procfs.changed();
+    if f & CLONE_VFORK != 0 {
+        // This vCPU thread blocks below: the supervisor starts the child.
+        ctx.wake_supervisor();
+        wait_vfork(ctx, pid);
+    }
+    Ok(tid as i64)
+}
+
+/// copy_process()'s checks, in its order: flag combinations, the caps on
+/// tasks (fork bombs meet EAGAIN), the TLS base.
+fn check_clone(ctx: &mut Ctx, a: &CloneArgs) -> Result<(), Errno> {
+    let f = a.flags;
     if f & (CLONE_NEWNS | CLONE_FS) == CLONE_NEWNS | CLONE_FS {
         return Err(EINVAL);
     }
@@ -55,8 +98,8 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if f & CLONE_PIDFD != 0 {
         return Err(EINVAL);
     }
-    // Fork bombs meet EAGAIN: the sandbox's cap on tasks, and RLIMIT_NPROC
-    // on the user's tasks, which CAP_SYS_RESOURCE and CAP_SYS_ADMIN pass.
+    // The sandbox's cap on tasks, and RLIMIT_NPROC on the user's tasks,
+    // which CAP_SYS_RESOURCE and CAP_SYS_ADMIN pass.
     if ctx.k.tasks.task_count() >= ctx.k.cfg.max_tasks as usize {
         return Err(EAGAIN);
     }
@@ -73,20 +116,23 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if f & CLONE_SETTLS != 0 && a.tls >= crate::arch::layout::USER_TOP {
         return Err(EPERM);
     }
-    // dup_task_struct(): the task_struct and kernel stack (ENOMEM).
-    let kmem = ctx.k.charge_task()?;
+    Ok(())
+}
+
+/// The new thread `tid`: the caller's registers (0 returned, the new
+/// stack if given), FPU state, mask, TLS bases, and for a fork its
+/// alternate stack.
+fn child_thread(ctx: &mut Ctx, a: &CloneArgs, tid: Tid) -> Thread {
+    let f = a.flags;
     let fpu = ctx.vcpu.and_then(|v| v.fpu().ok());
     let mut regs = *ctx.regs;
     regs.rax = 0;
     if a.stack != 0 {
         regs.rsp = a.stack;
     }
-    let parent_thread = ctx.thread();
-    let (sigmask, altstack, fs, gs) =
-        (parent_thread.sigmask, parent_thread.altstack, parent_thread.fs_base, parent_thread.gs_base);
-    let tid = ctx.k.tasks.alloc_id();
+    let parent = ctx.thread();
+    let (sigmask, altstack, fs, gs) = (parent.sigmask, parent.altstack, parent.fs_base, parent.gs_base);
     let mut t = Thread::new(tid, 0, StartState { regs, fpu });
-    t.kmem = Some(kmem);
     t.sigmask = sigmask;
     t.fs_base = if f & CLONE_SETTLS != 0 { a.tls } else { fs };
     t.gs_base = gs;
@@ -97,37 +143,7 @@ pub fn clone(ctx: &mut Ctx, a: CloneArgs) -> SysResult {
     if f & CLONE_CHILD_CLEARTID != 0 {
         t.clear_child_tid = a.child_tid;
     }
-    let pid = if f & CLONE_THREAD != 0 {
-        t.pid = ctx.pid;
-        ctx.proc_mut().threads.push(tid);
-        ctx.pid
-    } else {
-        t.pid = tid;
-        new_process(ctx, tid, f, a.exit_signal)?;
-        tid
-    };
-    ctx.k.tasks.add_thread(t);
-    if f & CLONE_THREAD != 0 {
-        ctx.k.record_lifecycle(crate::timeline::EventKind::Clone, pid, tid, ctx.tid);
-    } else {
-        let ppid = ctx.k.tasks.proc(pid).map_or(0, |p| p.ppid);
-        ctx.k.record_lifecycle(crate::timeline::EventKind::Fork, pid, tid, ppid);
-    }
-    // The tid words, written in both address spaces as Linux does.
-    if f & CLONE_PARENT_SETTID != 0 {
-        let _ = ctx.write_u32(a.parent_tid, tid);
-    }
-    if f & CLONE_CHILD_SETTID != 0 {
-        let _ = ctx.k.copy_to_user(pid, tid, a.child_tid, &tid.to_le_bytes());
-    }
-    ctx.k.tasks.queue_spawn(tid);
-    ctx.k.procfs.changed();
-    if f & CLONE_VFORK != 0 {
-        // This vCPU thread blocks below: the supervisor starts the child.
-        ctx.wake_supervisor();
-        wait_vfork(ctx, pid);
-    }
-    Ok(tid as i64)
+    t
 }
 
 /// The process part of a fork: a copy of the caller's (address space

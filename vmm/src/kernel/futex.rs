@@ -21,7 +21,7 @@ use crate::mm::MmId;
 
 /// Where waiters on one word meet.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Key {
+pub(crate) enum Key {
     Private(MmId, u64),
     /// Frame and offset: shared memory.
     Shared(u64),
@@ -42,7 +42,7 @@ pub(crate) struct Futexes {
 
 impl KernelState {
     /// The key of the word at `addr` in `mm`.
-    pub fn futex_key(&self, mm: MmId, addr: u64, private: bool) -> Key {
+    pub(crate) fn futex_key(&self, mm: MmId, addr: u64, private: bool) -> Key {
         if private {
             return Key::Private(mm, addr);
         }
@@ -54,7 +54,7 @@ impl KernelState {
 
     /// Wakes up to `n` waiters on the private word `addr` of `mm` whose
     /// bitset meets `bitset`; returns how many.
-    pub fn futex_wake(&mut self, mm: MmId, addr: u64, n: u32, bitset: u32) -> u32 {
+    pub(crate) fn futex_wake(&mut self, mm: MmId, addr: u64, n: u32, bitset: u32) -> u32 {
         let key = Key::Private(mm, addr);
         let mut woken = self.futex_wake_key(key, n, bitset);
         if woken < n {
@@ -66,7 +66,7 @@ impl KernelState {
         woken
     }
 
-    pub fn futex_wake_key(&mut self, key: Key, n: u32, bitset: u32) -> u32 {
+    pub(crate) fn futex_wake_key(&mut self, key: Key, n: u32, bitset: u32) -> u32 {
         let Some(q) = self.futexes.queues.get_mut(&key) else { return 0 };
         let mut woken = 0;
         for w in q.iter_mut().filter(|w| !w.woken && w.bitset & bitset != 0) {
@@ -85,7 +85,7 @@ impl KernelState {
     }
 
     /// Moves up to `n` waiters from `from` to `to`.
-    pub fn futex_requeue(&mut self, from: Key, to: Key, n: u32) -> u32 {
+    pub(crate) fn futex_requeue(&mut self, from: Key, to: Key, n: u32) -> u32 {
         let Some(mut q) = self.futexes.queues.remove(&from) else { return 0 };
         let moved: Vec<Waiter> = q.drain(..(n as usize).min(q.len())).collect();
         let count = moved.len() as u32;
@@ -105,7 +105,7 @@ impl KernelState {
     /// holds are marked FUTEX_OWNER_DIED and a waiter is woken, so the next
     /// locker gets EOWNERDEAD instead of waiting for ever. A bad list is
     /// simply not followed further, as in Linux.
-    pub fn exit_robust_list(&mut self, pid: super::Pid, tid: super::Tid, head: u64) {
+    pub(crate) fn exit_robust_list(&mut self, pid: super::Pid, tid: super::Tid, head: u64) {
         let read = |k: &mut Self, at: u64| -> Option<u64> {
             let mut v = 0u64;
             k.copy_from_user(pid, tid, at, v.as_mut_bytes()).ok().map(|_| v)
@@ -156,7 +156,14 @@ impl KernelState {
 }
 
 /// FUTEX_WAIT(_BITSET): sleeps while the word at `addr` holds `val`.
-pub fn wait(ctx: &mut Ctx, addr: u64, val: u32, deadline: Option<Instant>, bitset: u32, private: bool) -> SysResult {
+pub(crate) fn wait(
+    ctx: &mut Ctx,
+    addr: u64,
+    val: u32,
+    deadline: Option<Instant>,
+    bitset: u32,
+    private: bool,
+) -> SysResult {
     if !addr.is_multiple_of(4) {
         return Err(EINVAL);
     }

@@ -1,38 +1,40 @@
 //! The initial stack as Linux's binfmt_elf leaves it: argv, envp and auxv,
 //! RSP 16-byte aligned at argc.
 
+use zerocopy::IntoBytes;
+
 use super::abi::auxvec::*;
 
 /// What the loader knows that auxv reports.
 #[derive(Clone, Debug)]
-pub struct ExecInfo {
-    pub argv: Vec<String>,
-    pub envp: Vec<String>,
-    pub execfn: String,
-    pub phdr: u64,
-    pub phent: u64,
-    pub phnum: u64,
-    pub entry: u64,
+pub(crate) struct ExecInfo {
+    pub(crate) argv: Vec<String>,
+    pub(crate) envp: Vec<String>,
+    pub(crate) execfn: String,
+    pub(crate) phdr: u64,
+    pub(crate) phent: u64,
+    pub(crate) phnum: u64,
+    pub(crate) entry: u64,
     /// Where the interpreter was loaded (AT_BASE); 0 for a static program.
-    pub base: u64,
+    pub(crate) base: u64,
     /// Real and effective ids (AT_UID, AT_EUID, AT_GID, AT_EGID).
-    pub uid: u32,
-    pub euid: u32,
-    pub gid: u32,
-    pub egid: u32,
-    pub hwcap: u64,
-    pub random: [u8; 16],
+    pub(crate) uid: u32,
+    pub(crate) euid: u32,
+    pub(crate) gid: u32,
+    pub(crate) egid: u32,
+    pub(crate) hwcap: u64,
+    pub(crate) random: [u8; 16],
 }
 
 /// The initial stack image: `bytes` go at `sp`, which is where RSP starts.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InitialStack {
-    pub sp: u64,
-    pub bytes: Vec<u8>,
+pub(crate) struct InitialStack {
+    pub(crate) sp: u64,
+    pub(crate) bytes: Vec<u8>,
 }
 
 /// Lays out the initial stack below `top`.
-pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
+pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
     // Strings and AT_RANDOM go at the top, as Linux does: an 8-byte end
     // marker, then execfn, envp and argv strings, platform, random bytes.
     let mut blob: Vec<u8> = Vec::new();
@@ -81,7 +83,7 @@ pub fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         words.push(v);
     }
     let sp = (strings_bottom - words.len() as u64 * 8) & !15;
-    let mut bytes: Vec<u8> = words.iter().flat_map(|w| w.to_le_bytes()).collect();
+    let mut bytes: Vec<u8> = words.as_bytes().to_vec();
     bytes.resize((strings_bottom - sp) as usize, 0);
     bytes.extend_from_slice(&blob);
     InitialStack { sp, bytes }
@@ -96,10 +98,11 @@ fn nul(s: &str) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use zerocopy::FromBytes;
 
     fn word(st: &InitialStack, addr: u64) -> u64 {
         let o = (addr - st.sp) as usize;
-        u64::from_le_bytes(st.bytes[o..o + 8].try_into().unwrap())
+        u64::read_from_bytes(&st.bytes[o..o + 8]).unwrap()
     }
 
     fn cstr(st: &InitialStack, addr: u64) -> String {

@@ -14,7 +14,7 @@ use crate::timeline::{Access, Event, EventKind, Origin, RegionKind};
 impl KernelState {
     /// Records `kind` for process `pid` (thread `tid`); `parent` is the
     /// parent process, or for `clone` the thread that made `tid`.
-    pub fn record_lifecycle(&mut self, kind: EventKind, pid: Pid, tid: Tid, parent: u32) {
+    pub(crate) fn record_lifecycle(&mut self, kind: EventKind, pid: Pid, tid: Tid, parent: u32) {
         debug_assert!(kind.is_lifecycle());
         let comm = self.tasks.proc(pid).map(|p| Arc::from(crate::text::tame(&p.comm)));
         // No page: the region with no name (an empty CSV field).

@@ -6,8 +6,8 @@ use super::abi::resource::*;
 use super::errno::{Errno, EINVAL, EPERM};
 
 /// systemd's RLIMIT_NOFILE for a session (DefaultLimitNOFILE=1024:524288).
-pub const NOFILE_SOFT: u64 = 1024;
-pub const NOFILE_HARD: u64 = 524_288;
+pub(crate) const NOFILE_SOFT: u64 = 1024;
+pub(crate) const NOFILE_HARD: u64 = 524_288;
 
 #[derive(Clone, Debug)]
 pub struct Limits {
@@ -33,16 +33,16 @@ impl Limits {
         Limits { table }
     }
 
-    pub fn cur(&self, r: usize) -> u64 {
+    pub(crate) fn cur(&self, r: usize) -> u64 {
         self.table[r].cur
     }
 
-    pub fn get(&self, r: usize) -> Rlimit {
+    pub(crate) fn get(&self, r: usize) -> Rlimit {
         self.table[r]
     }
 
     /// do_prlimit(): `privileged` is CAP_SYS_RESOURCE.
-    pub fn set(&mut self, r: usize, new: Rlimit, privileged: bool) -> Result<(), Errno> {
+    pub(crate) fn set(&mut self, r: usize, new: Rlimit, privileged: bool) -> Result<(), Errno> {
         if new.cur > new.max {
             return Err(EINVAL);
         }

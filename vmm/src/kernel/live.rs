@@ -33,47 +33,47 @@ impl Live {
 /// the last one to [`ProgressProbe::vmstat`](crate::ProgressProbe::vmstat)
 /// for the next line's rates.
 #[derive(Clone, Copy, Debug)]
-pub struct VmstatSample {
+struct VmstatSample {
     /// When it was taken.
-    pub at: Instant,
+    at: Instant,
     /// Threads running or runnable.
-    pub running: u64,
+    running: u64,
     /// Threads blocked on I/O: always 0, faultline's file reads happen
     /// inside the faulting call, never as a wait.
-    pub blocked: u64,
+    blocked: u64,
     /// Swap in use, KiB.
-    pub swpd: u64,
+    swpd: u64,
     /// Free memory, KiB (MemFree).
-    pub free: u64,
+    free: u64,
     /// Buffers, KiB: none.
-    pub buff: u64,
+    buff: u64,
     /// The page cache, KiB (Cached).
-    pub cache: u64,
+    cache: u64,
     /// Pages swapped in since the start.
-    pub swap_ins: u64,
+    swap_ins: u64,
     /// Pages swapped out since the start.
-    pub swap_outs: u64,
+    swap_outs: u64,
     /// File pages read into the page cache since the start.
-    pub pages_in: u64,
+    pages_in: u64,
     /// Bytes written to files since the start.
-    pub bytes_out: u64,
+    bytes_out: u64,
     /// Voluntary and involuntary context switches of every process (its
     /// own and its reaped children's), since the start.
-    pub cs: u64,
+    cs: u64,
     /// Time in the guest, of every process, in nanoseconds.
-    pub utime_ns: u64,
+    utime_ns: u64,
     /// Time in faultline's kernel for them, in nanoseconds.
-    pub stime_ns: u64,
+    stime_ns: u64,
     /// Minor faults of every process.
-    pub minflt: u64,
+    minflt: u64,
     /// Major faults of every process.
-    pub majflt: u64,
+    majflt: u64,
 }
 
 /// procps vmstat's two header lines, with faultline's fault columns after
 /// the cpu group: `flt` all page faults and `majflt` the major ones, per
 /// second.
-pub const VMSTAT_HEADER: &str =
+pub(crate) const VMSTAT_HEADER: &str =
     "procs -----------memory---------- ---swap-- -----io---- -system-- ------cpu----- ----faults---\n \
      r  b   swpd   free   buff  cache   si   so    bi    bo   in   cs us sy id wa st    flt majflt\n";
 
@@ -83,7 +83,7 @@ fn cpus() -> u64 {
 }
 
 impl KernelState {
-    pub fn vmstat_sample(&self) -> VmstatSample {
+    fn vmstat_sample(&self) -> VmstatSample {
         let info = self.mem_info();
         let mut s = VmstatSample {
             at: Instant::now(),
@@ -117,7 +117,7 @@ impl KernelState {
 
     /// The vmstat line since `since`, or since the start (vmstat's first
     /// line, since boot) without one.
-    pub fn vmstat_line(&self, since: Option<&VmstatSample>) -> (VmstatSample, String) {
+    fn vmstat_line(&self, since: Option<&VmstatSample>) -> (VmstatSample, String) {
         let now = self.vmstat_sample();
         let zero = VmstatSample {
             at: self.booted,
@@ -188,7 +188,7 @@ impl KernelState {
     }
 
     /// top's row for `pid`, as it is now.
-    pub fn top_row(&self, pid: Pid) -> TopRow {
+    fn top_row(&self, pid: Pid) -> TopRow {
         let Some(p) = self.tasks.proc(pid) else { return TopRow::default() };
         let status = self.mem_status(pid);
         let cpu_ns = p.rusage.utime_ns + p.rusage.stime_ns;
@@ -212,24 +212,24 @@ impl KernelState {
 /// One process in top's table. Sizes in KiB.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct TopRow {
-    pub pid: Pid,
-    pub uid: u32,
-    pub virt: u64,
-    pub res: u64,
-    pub shr: u64,
-    pub state: char,
+    pid: Pid,
+    uid: u32,
+    virt: u64,
+    res: u64,
+    shr: u64,
+    state: char,
     /// CPU time over the process's life so far, in percent of one CPU
     /// (top shows it over its refresh interval; a table printed once has
     /// only the life).
-    pub cpu: f64,
-    pub mem: f64,
+    cpu: f64,
+    mem: f64,
     /// TIME+, in hundredths of a second.
-    pub time_cs: u64,
-    pub comm: String,
+    time_cs: u64,
+    comm: String,
 }
 
 /// top's header line.
-pub const TOP_HEADER: &str = "    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND\n";
+pub(crate) const TOP_HEADER: &str = "    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND\n";
 
 /// top's table: the header and one line per row, in pid order.
 pub fn top_table(rows: &[TopRow]) -> String {
@@ -260,7 +260,7 @@ pub fn top_table(rows: &[TopRow]) -> String {
 
 /// A vmstat line from two samples: memory as it is now, rates (KiB or
 /// events per second) and CPU shares over the interval between them.
-pub fn vmstat_line(a: &VmstatSample, b: &VmstatSample, cpus: u64) -> String {
+fn vmstat_line(a: &VmstatSample, b: &VmstatSample, cpus: u64) -> String {
     let secs = b.at.saturating_duration_since(a.at).as_secs_f64().max(1e-3);
     let rate = |x: u64, y: u64| ((y.saturating_sub(x)) as f64 / secs).round() as u64;
     let span = secs * 1e9 * cpus.max(1) as f64;

@@ -60,33 +60,39 @@
 pub mod abi;
 pub mod cred;
 pub mod exec;
-pub mod exit;
+mod exit;
+// Four items of files/mod.rs and files/pipe.rs are unused here
+// (OpenFile::mappable, Pipe::read_ready, PIPE_BUF, would_block); those
+// two files are being changed on the epoll and socket branches this round,
+// so they are left to them. `expect`, not `allow`: once nothing in files/
+// is dead the lint fails and this goes.
+#[expect(dead_code, reason = "four items in files/{mod,pipe}.rs, for the epoll/socket branches")]
 pub mod files;
-pub mod fork;
-pub mod futex;
-pub mod initial_stack;
-pub mod lifecycle;
+mod fork;
+mod futex;
+mod initial_stack;
+mod lifecycle;
 pub mod limits;
 pub mod live;
 pub mod mm;
-pub mod net;
-pub mod process;
+mod net;
+mod process;
 pub mod procfs;
 mod reporting;
-pub mod ring;
-pub mod sigframe;
+mod ring;
+mod sigframe;
 pub mod signal;
 pub mod strace;
-pub mod symbols;
+mod symbols;
 pub mod syscalls;
-pub mod task;
+mod task;
 mod tasks;
 #[cfg(test)]
-pub mod testing;
-pub mod thread;
-pub mod timers;
-pub mod unwind;
-pub mod wait;
+mod testing;
+mod thread;
+mod timers;
+mod unwind;
+mod wait;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -95,9 +101,9 @@ use parking_lot::{Condvar, Mutex, MutexGuard};
 
 // Every file says `super::errno`: the module is Linux's, in `abi`.
 pub use abi::errno;
-pub use errno::{Errno, SysResult};
+pub use errno::Errno;
 pub use process::{ExitStatus, Pid, Process, Tid};
-pub use thread::{StartState, Thread};
+pub use thread::Thread;
 
 use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
@@ -111,10 +117,6 @@ use files::Output;
 /// What the kernel needs to know of the sandbox.
 #[derive(Clone)]
 pub struct KernelConfig {
-    /// RLIMIT_STACK.
-    pub stack_size: u64,
-    /// RLIMIT_MEMLOCK.
-    pub memlock_limit: u64,
     /// Most processes and threads at once (also RLIMIT_NPROC).
     pub max_tasks: u32,
     /// Randomise where brk and mmap start.
@@ -234,7 +236,7 @@ pub struct Entry {
 pub struct Kernel {
     state: Mutex<KernelState>,
     /// Notified when the supervisor should look: pid 1 ended, or a stop.
-    pub done: Condvar,
+    done: Condvar,
 }
 
 impl Kernel {
@@ -246,13 +248,8 @@ impl Kernel {
         self.state.lock()
     }
 
-    /// Threads created since the last call, for the VMM to give vCPUs.
-    pub fn take_spawns(&self) -> Vec<Tid> {
-        self.take_spawns_ending_hold(None)
-    }
-
-    /// [`take_spawns`](Self::take_spawns), and, under the same lock, the end
-    /// of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
+    /// Threads created since the last call, for the VMM to give vCPUs,
+    /// and, under the same lock, the end of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
     /// `since` (it goes back in now): the part of what the fault cost the
     /// program that faultline can see.
     pub fn take_spawns_ending_hold(&self, hold: Option<(Tid, Instant)>) -> Vec<Tid> {

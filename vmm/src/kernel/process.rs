@@ -31,7 +31,7 @@ impl ExitStatus {
     }
 
     /// The status word wait4 stores (`WIFEXITED`, `WTERMSIG`, …).
-    pub fn wait_status(self) -> i32 {
+    pub(crate) fn wait_status(self) -> i32 {
         match self {
             ExitStatus::Exited(c) => (c & 0xff) << 8,
             ExitStatus::Killed(s) => s & 0x7f,
@@ -41,7 +41,7 @@ impl ExitStatus {
 
 /// Where a process is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ProcState {
+pub(crate) enum ProcState {
     Running,
     /// Exited, waiting for its parent to reap it.
     Zombie(ExitStatus),
@@ -62,7 +62,7 @@ pub struct Rusage {
 }
 
 impl Rusage {
-    pub fn add(&mut self, o: &Rusage) {
+    pub(crate) fn add(&mut self, o: &Rusage) {
         self.minflt += o.minflt;
         self.majflt += o.majflt;
         self.utime_ns += o.utime_ns;
@@ -75,70 +75,71 @@ impl Rusage {
 
 /// A program's argv as the kernel keeps a copy of it.
 #[derive(Debug, Default)]
-pub struct Cmdline {
-    pub bytes: Vec<u8>,
-    pub kmem: Option<crate::mm::KmemCharge>,
+pub(crate) struct Cmdline {
+    pub(crate) bytes: Vec<u8>,
+    /// Held for the copy's life: dropping it returns the charge.
+    pub(crate) _kmem: Option<crate::mm::KmemCharge>,
 }
 
 pub struct Process {
-    pub pid: Pid,
-    pub ppid: Pid,
-    pub pgid: Pid,
-    pub sid: Pid,
+    pub(crate) pid: Pid,
+    pub(crate) ppid: Pid,
+    pub(crate) pgid: Pid,
+    pub(crate) sid: Pid,
     /// The program name (15 bytes at most), as `comm` shows it.
     pub comm: String,
     /// Absolute path of the program, for /proc/PID/exe.
-    pub exe: String,
+    pub(crate) exe: String,
     /// argv, NUL-separated, for /proc/PID/cmdline: shared by fork,
     /// charged to kernel memory (execve's argv can be megabytes).
-    pub cmdline: std::sync::Arc<Cmdline>,
+    pub(crate) cmdline: std::sync::Arc<Cmdline>,
     pub mm: MmId,
-    pub files: FdTable,
+    pub(crate) files: FdTable,
     /// The working directory: the directory itself, whatever its name
     /// becomes.
-    pub cwd: super::files::vfs::Lookup,
+    pub(crate) cwd: super::files::vfs::Lookup,
     /// Who the process is and what it may do.
-    pub cred: super::cred::Cred,
-    pub umask: u32,
-    pub limits: Limits,
-    pub sig: SigHand,
-    pub shared_pending: SigPending,
-    pub threads: Vec<super::Tid>,
-    pub children: Vec<Pid>,
-    pub state: ProcState,
+    pub(crate) cred: super::cred::Cred,
+    pub(crate) umask: u32,
+    pub(crate) limits: Limits,
+    pub(crate) sig: SigHand,
+    pub(crate) shared_pending: SigPending,
+    pub(crate) threads: Vec<super::Tid>,
+    pub(crate) children: Vec<Pid>,
+    pub(crate) state: ProcState,
     /// Signal sent to the parent at exit (SIGCHLD, or clone's choice).
-    pub exit_signal: i32,
+    pub(crate) exit_signal: i32,
     /// A vfork parent thread waits until this process execs or exits.
-    pub vfork_parent: Option<super::Tid>,
+    pub(crate) vfork_parent: Option<super::Tid>,
     /// Has exec'd since its fork: its parent may no longer move it to
     /// another process group (setpgid's EACCES).
-    pub did_exec: bool,
+    pub(crate) did_exec: bool,
     /// Set when the whole process is exiting (exit_group, a fatal signal):
     /// every thread stops at its next chance.
     pub group_exit: Option<ExitStatus>,
-    pub oom_score_adj: i32,
-    pub started: Instant,
-    pub rusage: Rusage,
+    pub(crate) oom_score_adj: i32,
+    pub(crate) started: Instant,
+    pub(crate) rusage: Rusage,
     /// Reaped children's resource use (RUSAGE_CHILDREN).
-    pub children_rusage: Rusage,
+    pub(crate) children_rusage: Rusage,
     /// Threads waiting in wait4 for a child of this process.
-    pub child_wait: WaitQueue,
+    pub(crate) child_wait: WaitQueue,
     /// Killed by the OOM killer.
-    pub oom_killed: bool,
+    pub(crate) oom_killed: bool,
     /// ITIMER_REAL: when SIGALRM is due, and its interval.
-    pub itimer_real: Option<(Instant, std::time::Duration)>,
+    pub(crate) itimer_real: Option<(Instant, std::time::Duration)>,
     /// ITIMER_VIRTUAL, ITIMER_PROF and the POSIX timers.
-    pub timers: super::timers::ProcTimers,
+    pub(crate) timers: super::timers::ProcTimers,
 }
 
 impl Process {
-    pub fn is_zombie(&self) -> bool {
+    pub(crate) fn is_zombie(&self) -> bool {
         matches!(self.state, ProcState::Zombie(_))
     }
 }
 
 /// The file name of `path`, as `comm` keeps it (15 bytes).
-pub fn comm_of(path: &str) -> String {
+pub(crate) fn comm_of(path: &str) -> String {
     let base = path.rsplit('/').next().unwrap_or(path);
     let mut s = String::new();
     for c in base.chars() {

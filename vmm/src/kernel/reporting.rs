@@ -131,7 +131,7 @@ impl KernelState {
     }
 
     /// What process `pid` looks like now, region by region.
-    pub fn snapshot(&self, pid: Pid) -> ProcessSummary {
+    pub(crate) fn snapshot(&self, pid: Pid) -> ProcessSummary {
         let Some(p) = self.tasks.proc(pid) else {
             return ProcessSummary {
                 pid,

@@ -5,61 +5,64 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-use super::errno::{Errno, SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use super::errno::{SysResult, EINTR, ERESTARTNOHAND, ERESTARTSYS, ERESTART_RESTARTBLOCK};
+use super::signal::SigAction;
 use super::signal::{self, SigInfo, SigInfoRaw, StackT, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, UNBLOCKABLE};
 use super::task::Ctx;
 use super::thread::AltStack;
 use super::Next;
 use crate::arch::trap::{PfError, Trap};
+use crate::arch::xsave::{FpxSwBytes, FxRegs, XregsStart, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2};
+use crate::arch::UserRegs;
 
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SigContext {
-    pub r8: u64,
-    pub r9: u64,
-    pub r10: u64,
-    pub r11: u64,
-    pub r12: u64,
-    pub r13: u64,
-    pub r14: u64,
-    pub r15: u64,
-    pub rdi: u64,
-    pub rsi: u64,
-    pub rbp: u64,
-    pub rbx: u64,
-    pub rdx: u64,
-    pub rax: u64,
-    pub rcx: u64,
-    pub rsp: u64,
-    pub rip: u64,
-    pub eflags: u64,
-    pub cs: u16,
-    pub gs: u16,
-    pub fs: u16,
-    pub ss: u16,
-    pub err: u64,
-    pub trapno: u64,
-    pub oldmask: u64,
-    pub cr2: u64,
-    pub fpstate: u64,
-    pub reserved: [u64; 8],
+struct SigContext {
+    r8: u64,
+    r9: u64,
+    r10: u64,
+    r11: u64,
+    r12: u64,
+    r13: u64,
+    r14: u64,
+    r15: u64,
+    rdi: u64,
+    rsi: u64,
+    rbp: u64,
+    rbx: u64,
+    rdx: u64,
+    rax: u64,
+    rcx: u64,
+    rsp: u64,
+    rip: u64,
+    eflags: u64,
+    cs: u16,
+    gs: u16,
+    fs: u16,
+    ss: u16,
+    err: u64,
+    trapno: u64,
+    oldmask: u64,
+    cr2: u64,
+    fpstate: u64,
+    reserved: [u64; 8],
 }
 
 /// The kernel's struct ucontext (its sigset is 8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct UContext {
-    pub flags: u64,
-    pub link: u64,
-    pub stack: StackT,
-    pub mcontext: SigContext,
-    pub sigmask: u64,
+struct UContext {
+    flags: u64,
+    link: u64,
+    stack: StackT,
+    mcontext: SigContext,
+    sigmask: u64,
 }
 
 // What the kernel's record of a signal shows the program.
 impl SigInfoRaw {
     /// siginfo as Linux fills it for this signal and code.
-    pub fn from(i: &SigInfo) -> Self {
+    pub(crate) fn from(i: &SigInfo) -> Self {
         let mut f = [0u64; 14];
         let pid_uid = (i.pid as u64) | ((i.uid as u64) << 32);
         match i.signo {
@@ -81,19 +84,17 @@ impl SigInfoRaw {
 
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct RtSigFrame {
-    pub pretcode: u64,
-    pub uc: UContext,
-    pub info: SigInfoRaw,
+struct RtSigFrame {
+    pretcode: u64,
+    uc: UContext,
+    info: SigInfoRaw,
 }
 
 const UC_FP_XSTATE: u64 = 1;
 const UC_SIGCONTEXT_SS: u64 = 2;
 const UC_STRICT_RESTORE_SS: u64 = 4;
-const FP_XSTATE_MAGIC1: u32 = 0x4650_5853;
-const FP_XSTATE_MAGIC2: u32 = 0x4650_5845;
 /// Offset of the software-reserved bytes in the FXSAVE area.
-const SW_RESERVED: usize = 464;
+const SW_RESERVED: usize = std::mem::offset_of!(FxRegs, sw_reserved);
 /// Flags sigreturn may restore (FIX_EFLAGS: AC, OF, DF, TF, SF, ZF, AF,
 /// PF, CF, RF).
 const FIX_EFLAGS: u64 = 0x40000 | 0x800 | 0x400 | 0x100 | 0x80 | 0x40 | 0x10 | 0x4 | 0x1 | 0x10000;
@@ -127,23 +128,11 @@ fn stack_flags(alt: &AltStack, sp: u64) -> i32 {
 
 /// Delivers `info` to its handler: builds the frame, points the thread at
 /// the handler. Returns what the vCPU does next.
-pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
+pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
     let Next::Return { tls, fpu } = next else { return next };
-    // A syscall a signal interrupted (only a syscall: a fault's RAX is
-    // the program's own): restarted after the handler under SA_RESTART
-    // if it may be, EINTR otherwise. sigreturn's RAX is the frame's.
-    if ctx.syscall_nr.is_some() && !ctx.keep_regs {
-        let rax = ctx.regs.rax as i64;
-        if rax == ERESTARTSYS.ret() && act.flags & signal::SA_RESTART != 0 {
-            restart(ctx);
-        } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() || rax == ERESTART_RESTARTBLOCK.ret() {
-            ctx.regs.rax = EINTR.ret() as u64;
-            // Nothing for a later restart_syscall to continue.
-            ctx.thread_mut().restart_block = None;
-        }
-    }
+    end_interrupted_syscall(ctx, &act);
     if act.flags & signal::SA_RESTORER == 0 {
         ctx.die(signal::SIGSEGV, format!("no sa_restorer for the {} handler", signal::name(sig)));
         return Next::Return { tls, fpu };
@@ -168,6 +157,55 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     let frame_size = std::mem::size_of::<RtSigFrame>() as u64;
     let frame = ((fp.wrapping_sub(frame_size) + 8) & !15).wrapping_sub(8);
     let sc = SigContext {
+        oldmask: old_mask,
+        fpstate: if saved_fpu.is_some() { fp } else { 0 },
+        ..sigcontext(ctx, &regs, &info)
+    };
+    let uc = UContext {
+        flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
+        link: 0,
+        stack: StackT { sp: alt.sp, flags: stack_flags(&alt, regs.rsp), pad: 0, size: alt.size },
+        mcontext: sc,
+        sigmask: old_mask,
+    };
+    let rt = RtSigFrame { pretcode: act.restorer, uc, info: SigInfoRaw::from(&info) };
+    let mut ok = ctx.write_struct(frame, &rt).is_ok();
+    if let (true, Some(x)) = (ok, &saved_fpu) {
+        ok = write_xstate(ctx, fp, x);
+    }
+    if !ok {
+        // The frame cannot be written (a stack overflow with no alternate
+        // stack): the process dies of SIGSEGV, as force_sigsegv does.
+        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
+        ctx.die(signal::SIGSEGV, why);
+        return Next::Return { tls, fpu: None };
+    }
+    enter_handler(ctx, sig, &act, frame, &alt);
+    Next::Return { tls, fpu: Some(initial_fpu()) }
+}
+
+/// A syscall a signal interrupted (only a syscall: a fault's RAX is the
+/// program's own): restarted after the handler under SA_RESTART if it may
+/// be, EINTR otherwise. sigreturn's RAX is the frame's.
+fn end_interrupted_syscall(ctx: &mut Ctx, act: &SigAction) {
+    if ctx.syscall_nr.is_none() || ctx.keep_regs {
+        return;
+    }
+    let rax = ctx.regs.rax as i64;
+    if rax == ERESTARTSYS.ret() && act.flags & signal::SA_RESTART != 0 {
+        restart(ctx);
+    } else if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() || rax == ERESTART_RESTARTBLOCK.ret() {
+        ctx.regs.rax = EINTR.ret() as u64;
+        // Nothing for a later restart_syscall to continue.
+        ctx.thread_mut().restart_block = None;
+    }
+}
+
+/// The interrupted registers as the frame's sigcontext holds them, with a
+/// page fault's error code and address (SIGSEGV or SIGBUS), as the
+/// thread's trap state has them.
+fn sigcontext(ctx: &Ctx, regs: &UserRegs, info: &SigInfo) -> SigContext {
+    SigContext {
         r8: regs.r8,
         r9: regs.r9,
         r10: regs.r10,
@@ -188,40 +226,35 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         eflags: regs.rflags,
         cs: crate::arch::tables::USER_CS,
         ss: crate::arch::tables::USER_DS,
-        // A page fault's (SIGSEGV or SIGBUS): error code and address, as
-        // the thread's trap state has them.
         err: ctx.fault_error,
         trapno: ctx.fault_trapno,
-        oldmask: old_mask,
         cr2: if ctx.fault_trapno == u64::from(crate::arch::trap::PF) { info.addr } else { 0 },
-        fpstate: if saved_fpu.is_some() { fp } else { 0 },
         ..Default::default()
-    };
-    let uc = UContext {
-        flags: UC_FP_XSTATE | UC_SIGCONTEXT_SS | UC_STRICT_RESTORE_SS,
-        link: 0,
-        stack: StackT { sp: alt.sp, flags: stack_flags(&alt, regs.rsp), pad: 0, size: alt.size },
-        mcontext: sc,
-        sigmask: old_mask,
-    };
-    let rt = RtSigFrame { pretcode: act.restorer, uc, info: SigInfoRaw::from(&info) };
-    let mut ok = ctx.write_struct(frame, &rt).is_ok();
-    if let (true, Some(x)) = (ok, &saved_fpu) {
-        let mut bytes = x.region.as_bytes()[..xsize as usize].to_vec();
-        bytes[SW_RESERVED..SW_RESERVED + 4].copy_from_slice(&FP_XSTATE_MAGIC1.to_le_bytes());
-        bytes[SW_RESERVED + 4..SW_RESERVED + 8].copy_from_slice(&((xsize + 4) as u32).to_le_bytes());
-        bytes[SW_RESERVED + 8..SW_RESERVED + 16].copy_from_slice(&ctx.k.cfg.xcr0.to_le_bytes());
-        bytes[SW_RESERVED + 16..SW_RESERVED + 20].copy_from_slice(&(xsize as u32).to_le_bytes());
-        bytes.extend_from_slice(&FP_XSTATE_MAGIC2.to_le_bytes());
-        ok = ctx.write_user(fp, &bytes).is_ok();
     }
-    if !ok {
-        // The frame cannot be written (a stack overflow with no alternate
-        // stack): the process dies of SIGSEGV, as force_sigsegv does.
-        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
-        ctx.die(signal::SIGSEGV, why);
-        return Next::Return { tls, fpu: None };
-    }
+}
+
+/// Writes the FPU state at `fp` as an XSAVE image with the software bytes
+/// that say so and FP_XSTATE_MAGIC2 after it; false if it cannot.
+fn write_xstate(ctx: &mut Ctx, fp: u64, x: &crate::hv::FpuState) -> bool {
+    let xsize = ctx.k.cfg.xstate_size;
+    let mut bytes = x.region.as_bytes()[..xsize as usize].to_vec();
+    let sw = FpxSwBytes {
+        magic1: FP_XSTATE_MAGIC1,
+        extended_size: xsize + 4,
+        xfeatures: ctx.k.cfg.xcr0,
+        xstate_size: xsize,
+        padding: [0; 7],
+    };
+    bytes[SW_RESERVED..SW_RESERVED + size_of::<FpxSwBytes>()].copy_from_slice(sw.as_bytes());
+    bytes.extend_from_slice(FP_XSTATE_MAGIC2.as_bytes());
+    ctx.write_user(fp, &bytes).is_ok()
+}
+
+/// Points the thread at the handler: its mask (the action's, and the
+/// signal unless SA_NODEFER), its arguments (the signal, the frame's
+/// siginfo and ucontext) and a fresh stack frame; SA_RESETHAND and
+/// SS_AUTODISARM take effect.
+fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, frame: u64, alt: &AltStack) {
     let t = ctx.thread_mut();
     t.saved_mask = None;
     if alt.flags & SS_AUTODISARM != 0 {
@@ -244,25 +277,24 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     r.rip = act.handler;
     r.rflags &= !(TF | DF | RF);
     r.compat = false;
-    Next::Return { tls, fpu: Some(initial_fpu()) }
 }
 
 /// Makes the interrupted syscall run again when the thread resumes.
-pub fn restart(ctx: &mut Ctx) {
+pub(crate) fn restart(ctx: &mut Ctx) {
     if let Some(nr) = ctx.syscall_nr {
         restart_with(ctx, nr);
     }
 }
 
 /// Backs the thread up onto its `syscall` instruction, to make call `nr`.
-pub fn restart_with(ctx: &mut Ctx, nr: u64) {
+pub(crate) fn restart_with(ctx: &mut Ctx, nr: u64) {
     ctx.regs.rax = nr;
     ctx.regs.rip = ctx.regs.rip.wrapping_sub(2);
 }
 
 /// rt_sigreturn(2): back to where the signal interrupted, registers, mask,
 /// alternate stack and FPU state as the frame holds them.
-pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
+pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     // The handler's `ret` popped pretcode: the frame is 8 bytes below.
     let frame = ctx.regs.rsp.wrapping_sub(8);
     let uc_at = frame + std::mem::offset_of!(RtSigFrame, uc) as u64;
@@ -326,25 +358,24 @@ pub fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
 /// faults (#GP): reserved MXCSR bits, features outside XCR0 or a
 /// compacted-format header.
 fn read_fpstate(ctx: &mut Ctx, at: u64) -> Option<crate::hv::FpuState> {
-    const MXCSR: usize = 24;
-    const MXCSR_MASK: usize = 28;
-    const XSTATE_BV: usize = 512;
-    const XCOMP_BV: usize = 520;
     let xsize = ctx.k.cfg.xstate_size as usize;
     let mut bytes = vec![0u8; xsize + 4];
     ctx.read_user(at, &mut bytes).ok()?;
-    let word = |o: usize| u32::from_le_bytes(bytes[o..o + 4].try_into().expect("4 bytes"));
-    let quad = |o: usize| u64::from_le_bytes(bytes[o..o + 8].try_into().expect("8 bytes"));
-    let mask = match word(MXCSR_MASK) {
+    let (i387, _) = FxRegs::read_from_prefix(&bytes).ok()?;
+    let mask = match i387.mxcsr_mask {
         0 => 0xffbf,
         m => m,
     };
-    if word(MXCSR) & !mask != 0 {
+    if i387.mxcsr & !mask != 0 {
         return None;
     }
-    let full = word(SW_RESERVED) == FP_XSTATE_MAGIC1 && word(xsize) == FP_XSTATE_MAGIC2 && xsize > 576;
-    if full && (quad(XSTATE_BV) & !ctx.k.cfg.xcr0 != 0 || quad(XCOMP_BV) != 0 || quad(XCOMP_BV + 8) != 0) {
-        return None;
+    let magic2 = u32::read_from_bytes(&bytes[xsize..xsize + 4]).ok()?;
+    let full = i387.sw_reserved.magic1 == FP_XSTATE_MAGIC1 && magic2 == FP_XSTATE_MAGIC2 && xsize > 576;
+    if full {
+        let (XregsStart { header: h, .. }, _) = XregsStart::read_from_prefix(&bytes).ok()?;
+        if h.xfeatures & !ctx.k.cfg.xcr0 != 0 || h.xcomp_bv != 0 || h.reserved[0] != 0 {
+            return None;
+        }
     }
     let n = if full { xsize.min(4096) } else { 512 };
     let mut x = crate::hv::FpuState::default();
@@ -367,7 +398,7 @@ fn bad_frame(ctx: &mut Ctx, frame: u64) -> SysResult {
 }
 
 /// What a fault trap says for a handler's sigcontext (error code, vector).
-pub fn trap_details(trap: Trap) -> (u64, u64) {
+pub(crate) fn trap_details(trap: Trap) -> (u64, u64) {
     match trap {
         Trap::PageFault { error, .. } => (error.0 | PfError::USER, u64::from(crate::arch::trap::PF)),
         Trap::Exception(v) => (0, v as u64),

@@ -14,30 +14,31 @@ use crate::mm::Kmem;
 pub use super::abi::signal::*;
 
 /// A set of signals: bit `n - 1` for signal `n`.
-pub type SigSet = u64;
+pub(crate) type SigSet = u64;
 
-pub const fn bit(sig: i32) -> SigSet {
+pub(crate) const fn bit(sig: i32) -> SigSet {
     1u64 << (sig - 1)
 }
 
 /// The signals faults raise, delivered before any other (SYNCHRONOUS_MASK).
-pub const SYNCHRONOUS: SigSet = bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
+pub(crate) const SYNCHRONOUS: SigSet =
+    bit(SIGSEGV) | bit(SIGBUS) | bit(SIGILL) | bit(SIGTRAP) | bit(SIGFPE) | bit(SIGSYS);
 
 /// SIGKILL and SIGSTOP can be neither blocked nor caught.
-pub const UNBLOCKABLE: SigSet = bit(SIGKILL) | bit(SIGSTOP);
+pub(crate) const UNBLOCKABLE: SigSet = bit(SIGKILL) | bit(SIGSTOP);
 
 /// struct sigaction as the kernel takes it (handler, flags, restorer, mask).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: SigSet,
+pub(crate) struct SigAction {
+    pub(crate) handler: u64,
+    pub(crate) flags: u64,
+    pub(crate) restorer: u64,
+    pub(crate) mask: SigSet,
 }
 
 /// What a signal does by default.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Action {
+pub(crate) enum Action {
     Terminate,
     /// Terminate with a core dump (no core is written: RLIMIT_CORE is 0).
     Core,
@@ -46,7 +47,7 @@ pub enum Action {
     Continue,
 }
 
-pub fn default_action(sig: i32) -> Action {
+pub(crate) fn default_action(sig: i32) -> Action {
     match sig {
         SIGCHLD | SIGURG | SIGWINCH => Action::Ignore,
         SIGCONT => Action::Continue,
@@ -59,8 +60,8 @@ pub fn default_action(sig: i32) -> Action {
 /// A process's handlers (shared by its threads, copied by fork, reset to
 /// default by exec where they were caught).
 #[derive(Clone, Debug)]
-pub struct SigHand {
-    pub actions: [SigAction; NSIG as usize],
+pub(crate) struct SigHand {
+    pub(crate) actions: [SigAction; NSIG as usize],
 }
 
 impl Default for SigHand {
@@ -70,16 +71,16 @@ impl Default for SigHand {
 }
 
 impl SigHand {
-    pub fn get(&self, sig: i32) -> SigAction {
+    pub(crate) fn get(&self, sig: i32) -> SigAction {
         self.actions[(sig - 1) as usize]
     }
 
-    pub fn set(&mut self, sig: i32, a: SigAction) {
+    pub(crate) fn set(&mut self, sig: i32, a: SigAction) {
         self.actions[(sig - 1) as usize] = a;
     }
 
     /// Whether `sig` is ignored (explicitly, or by default).
-    pub fn ignored(&self, sig: i32) -> bool {
+    pub(crate) fn ignored(&self, sig: i32) -> bool {
         match self.get(sig).handler {
             SIG_IGN => true,
             // sig_kernel_ignore(): SIGCONT too (it has continued the
@@ -90,7 +91,7 @@ impl SigHand {
     }
 
     /// What exec leaves: caught signals go back to their default.
-    pub fn reset_for_exec(&mut self) {
+    pub(crate) fn reset_for_exec(&mut self) {
         for a in self.actions.iter_mut() {
             if a.handler != SIG_IGN {
                 *a = SigAction::default();
@@ -101,32 +102,32 @@ impl SigHand {
 
 /// What the kernel tells a handler (siginfo_t's useful fields).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigInfo {
-    pub signo: i32,
-    pub code: i32,
-    pub errno: i32,
+pub(crate) struct SigInfo {
+    pub(crate) signo: i32,
+    pub(crate) code: i32,
+    pub(crate) errno: i32,
     /// Sender (kill), or child (SIGCHLD).
-    pub pid: u32,
-    pub uid: u32,
+    pub(crate) pid: u32,
+    pub(crate) uid: u32,
     /// Faulting address (SIGSEGV, SIGBUS, SIGILL, SIGFPE, SIGTRAP).
-    pub addr: u64,
+    pub(crate) addr: u64,
     /// SIGCHLD: exit code or signal.
-    pub status: i32,
+    pub(crate) status: i32,
     /// sigqueue's value.
-    pub value: u64,
+    pub(crate) value: u64,
 }
 
 impl SigInfo {
-    pub fn kernel(signo: i32) -> Self {
+    pub(crate) fn kernel(signo: i32) -> Self {
         SigInfo { signo, code: SI_KERNEL, ..Default::default() }
     }
 
     /// A signal a process sent: its pid and real uid.
-    pub fn user(signo: i32, from: u32, uid: u32, code: i32) -> Self {
+    pub(crate) fn user(signo: i32, from: u32, uid: u32, code: i32) -> Self {
         SigInfo { signo, code, pid: from, uid, ..Default::default() }
     }
 
-    pub fn fault(signo: i32, code: i32, addr: u64) -> Self {
+    pub(crate) fn fault(signo: i32, code: i32, addr: u64) -> Self {
         SigInfo { signo, code, addr, ..Default::default() }
     }
 }
@@ -134,15 +135,15 @@ impl SigInfo {
 /// Signals waiting to be delivered: standard signals once each, real-time
 /// ones queued.
 #[derive(Clone, Debug, Default)]
-pub struct SigPending {
-    pub set: SigSet,
-    pub queue: VecDeque<SigInfo>,
+pub(crate) struct SigPending {
+    pub(crate) set: SigSet,
+    pub(crate) queue: VecDeque<SigInfo>,
 }
 
 impl SigPending {
     /// Queues `info` (a standard signal already pending is not queued
     /// twice, as Linux's legacy_queue).
-    pub fn add(&mut self, info: SigInfo) {
+    fn add(&mut self, info: SigInfo) {
         if info.signo < SIGRTMIN && self.set & bit(info.signo) != 0 {
             return;
         }
@@ -152,7 +153,7 @@ impl SigPending {
 
     /// Takes the lowest pending signal not in `blocked`; a synchronous one
     /// (a fault's) first, as Linux's next_signal().
-    pub fn take(&mut self, blocked: SigSet) -> Option<SigInfo> {
+    pub(crate) fn take(&mut self, blocked: SigSet) -> Option<SigInfo> {
         let mut ready = self.set & !blocked;
         if ready == 0 {
             return None;
@@ -166,12 +167,12 @@ impl SigPending {
 
     /// Marks `sig` pending with no siginfo (no queue entry could be had:
     /// RLIMIT_SIGPENDING, or memory); it is taken with a zeroed one.
-    pub fn add_without_info(&mut self, sig: i32) {
+    fn add_without_info(&mut self, sig: i32) {
         self.set |= bit(sig);
     }
 
     /// Takes one instance of `sig`.
-    pub fn take_signal(&mut self, sig: i32) -> Option<SigInfo> {
+    fn take_signal(&mut self, sig: i32) -> Option<SigInfo> {
         let Some(i) = self.queue.iter().position(|s| s.signo == sig) else {
             // collect_signal(): pending but not queued, its info lost.
             if self.set & bit(sig) == 0 {
@@ -188,7 +189,7 @@ impl SigPending {
     }
 
     /// Drops every pending instance of `sig`.
-    pub fn discard(&mut self, sig: i32) {
+    pub(crate) fn discard(&mut self, sig: i32) {
         self.queue.retain(|s| s.signo != sig);
         self.set &= !bit(sig);
     }
@@ -208,13 +209,13 @@ pub fn name(sig: i32) -> String {
 impl KernelState {
     /// Queues `info` for process `pid` (any thread that does not block it
     /// takes it).
-    pub fn send_process_signal(&mut self, pid: Pid, info: SigInfo) {
+    pub(crate) fn send_process_signal(&mut self, pid: Pid, info: SigInfo) {
         let _ = self.try_send_process_signal(pid, info);
     }
 
     /// The same, with EAGAIN for a real-time signal from sigqueue that
     /// finds no room in the queues (RLIMIT_SIGPENDING).
-    pub fn try_send_process_signal(&mut self, pid: Pid, info: SigInfo) -> Result<(), Errno> {
+    pub(crate) fn try_send_process_signal(&mut self, pid: Pid, info: SigInfo) -> Result<(), Errno> {
         let Some(p) = self.tasks.proc(pid) else { return Ok(()) };
         if p.is_zombie() {
             return Ok(());
@@ -254,12 +255,12 @@ impl KernelState {
     }
 
     /// Queues `info` for thread `tid` alone.
-    pub fn send_thread_signal(&mut self, tid: Tid, info: SigInfo) {
+    pub(crate) fn send_thread_signal(&mut self, tid: Tid, info: SigInfo) {
         let _ = self.try_send_thread_signal(tid, info);
     }
 
     /// The same, with EAGAIN as [`KernelState::try_send_process_signal`].
-    pub fn try_send_thread_signal(&mut self, tid: Tid, info: SigInfo) -> Result<(), Errno> {
+    pub(crate) fn try_send_thread_signal(&mut self, tid: Tid, info: SigInfo) -> Result<(), Errno> {
         let Some(t) = self.tasks.thread(tid) else { return Ok(()) };
         if info.signo == SIGKILL {
             let pid = t.pid;
@@ -315,7 +316,7 @@ impl KernelState {
     }
 
     /// The next signal thread `tid` should take, if any.
-    pub fn next_signal(&mut self, tid: Tid) -> Option<SigInfo> {
+    pub(crate) fn next_signal(&mut self, tid: Tid) -> Option<SigInfo> {
         let t = self.tasks.thread_mut(tid)?;
         let mask = t.sigmask;
         let pid = t.pid;

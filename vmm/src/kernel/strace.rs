@@ -69,7 +69,7 @@ pub struct CallRecord {
 pub type CallLog = Arc<Mutex<Vec<CallRecord>>>;
 
 /// Per syscall name: calls, errors, total time.
-pub type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
+type Counts = BTreeMap<&'static str, (u64, u64, Duration)>;
 
 /// Which calls are traced (`-e trace=`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -254,7 +254,7 @@ fn flags(v: u64, names: impl Iterator<Item = (u64, &'static str)>, zero: &str) -
 
 /// One argument, decoded.
 fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i64>) -> String {
-    use super::abi::{fcntl, futex, mman, name_of, prctl, resource, sched, signal, time, wait};
+    use super::abi::{epoll, fcntl, futex, mman, name_of, prctl, resource, sched, signal, socket, time, wait};
     match a {
         Arg::Int => (v as i32).to_string(),
         Arg::Long => (v as i64).to_string(),
@@ -342,12 +342,36 @@ fn arg(k: &KernelState, pid: Pid, a: Arg, v: u64, all: &[u64; 6], ret: Option<i6
         Arg::Whence => name_of(fcntl::WHENCE, v).map_or(v.to_string(), str::to_string),
         Arg::Fcntl => name_of(fcntl::FCNTL_CMDS, v).map_or(v.to_string(), str::to_string),
         Arg::WaitOpts => flags(v, bits(wait::WAIT_OPTIONS), "0"),
+        Arg::Family => name_of(socket::ADDRESS_FAMILIES, v as u16).map_or(v.to_string(), str::to_string),
+        Arg::SockType => {
+            let mask = socket::SOCK_TYPE_MASK as u64;
+            let ty = name_of(socket::SOCK_TYPES, (v & mask) as u32).map_or((v & mask).to_string(), str::to_string);
+            let rest = flags(v & !mask, bits(socket::SOCK_FLAGS), "");
+            if rest.is_empty() {
+                ty
+            } else {
+                format!("{ty}|{rest}")
+            }
+        }
+        Arg::MsgFlags => flags(v, bits(socket::MSG_FLAGS), "0"),
+        Arg::SockLevel => name_of(socket::SOCKOPT_LEVELS, v as i32).map_or(v.to_string(), str::to_string),
+        Arg::SockOpt => {
+            let table = match all[1] as i32 {
+                socket::SOL_SOCKET => socket::SO_OPTIONS,
+                socket::SOL_TCP => socket::TCP_OPTIONS,
+                socket::SOL_IP => socket::IP_OPTIONS,
+                _ => &[],
+            };
+            name_of(table, v as i32).map_or(v.to_string(), str::to_string)
+        }
+        Arg::ShutHow => name_of(socket::SHUT_HOW, v as i32).map_or(v.to_string(), str::to_string),
+        Arg::EpollOp => name_of(epoll::EPOLL_OPS, v).map_or(v.to_string(), str::to_string),
     }
 }
 
 /// The line for a call thread `tid` of `pid` made, that returned `ret`
 /// (None: it did not return). As `strace -f`, the prefix names the thread.
-pub fn line(
+pub(crate) fn line(
     k: &KernelState,
     pid: Pid,
     tid: Pid,
@@ -414,8 +438,6 @@ mod tests {
     fn errnos_carry_their_names_and_descriptions() {
         assert_eq!((errno::ENOENT.name(), errno::ENOENT.describe()), ("ENOENT", "No such file or directory"));
         assert_eq!((errno::EIO.name(), errno::EIO.describe()), ("EIO", ""));
-        // ENOTSUP is EOPNOTSUPP, shown by that name.
-        assert_eq!(errno::ENOTSUP.name(), "EOPNOTSUPP");
         assert!(errno::ERESTARTSYS.is_restart() && !errno::EINTR.is_restart());
         assert_eq!(Errno::from_ret(-2), Some(errno::ENOENT));
         assert_eq!(Errno::from_ret(-4096), None);

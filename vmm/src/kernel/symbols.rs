@@ -13,7 +13,7 @@ use crate::mm::{Backing, FileData, FileId, FileRef, Vma};
 const MAX_FILE: u64 = 256 << 20;
 
 /// One file's symbols.
-pub struct SymTable {
+pub(crate) struct SymTable {
     /// The file's name, for addresses no symbol covers.
     object: String,
     /// PT_LOAD segments: file offset, virtual address, file size.
@@ -85,14 +85,14 @@ fn tame(name: &str) -> String {
 
 /// Every file's table, read on first use.
 #[derive(Default)]
-pub struct Symbols {
+pub(crate) struct Symbols {
     tables: HashMap<FileId, Option<Arc<SymTable>>>,
 }
 
 impl Symbols {
     /// The name for `ip` in `vma` (which must hold it); `data` reads the
     /// VMA's file.
-    pub fn lookup(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
+    pub(crate) fn lookup(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
         let Backing::File { file, pgoff } = &vma.backing else { return None };
         let table = self.table(file, data)?;
         let off = ip - vma.start + pgoff * PAGE_SIZE;

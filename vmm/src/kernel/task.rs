@@ -23,40 +23,40 @@ use crate::mm::MmId;
 /// variable's wait releases the lock and takes it again), so the only
 /// other thing a handler needs is the supervisor's condition variable, to
 /// wake it (a vfork child to start, a timer armed).
-pub struct Ctx<'a> {
-    pub k: MutexGuard<'a, KernelState>,
+pub(crate) struct Ctx<'a> {
+    pub(crate) k: MutexGuard<'a, KernelState>,
     supervisor: &'a Condvar,
-    pub tid: Tid,
-    pub pid: Pid,
-    pub regs: &'a mut UserRegs,
+    pub(crate) tid: Tid,
+    pub(crate) pid: Pid,
+    pub(crate) regs: &'a mut UserRegs,
     /// The thread's vCPU, stopped; `None` when the syscall ring's server
     /// runs the call while the vCPU waits in the stub (no call that needs
     /// the vCPU's state runs there).
-    pub vcpu: Option<&'a Vcpu>,
+    pub(crate) vcpu: Option<&'a Vcpu>,
     /// Set by calls that set every register (exec, sigreturn): the result
     /// is not written to RAX.
-    pub keep_regs: bool,
+    pub(crate) keep_regs: bool,
     /// Set by exec: start afresh.
-    pub enter: Option<super::Entry>,
+    pub(crate) enter: Option<super::Entry>,
     /// arch_prctl changed FS or GS.
-    pub tls_changed: bool,
+    pub(crate) tls_changed: bool,
     /// FPU state to load before returning (sigreturn).
-    pub fpu: Option<FpuState>,
+    pub(crate) fpu: Option<FpuState>,
     /// When the trap was taken, for timeline latencies.
-    pub at: Instant,
+    pub(crate) at: Instant,
     /// The syscall being run, for restarting it.
-    pub syscall_nr: Option<u64>,
+    pub(crate) syscall_nr: Option<u64>,
     /// The fault being handled, for a handler's sigcontext.
-    pub fault_error: u64,
-    pub fault_trapno: u64,
+    pub(crate) fault_error: u64,
+    pub(crate) fault_trapno: u64,
     /// Time this trap spent asleep (blocked, not running): neither user
     /// nor system time.
-    pub slept: std::time::Duration,
+    pub(crate) slept: std::time::Duration,
 }
 
 /// Why a blocking wait ended without its condition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Woken {
+pub(crate) enum Woken {
     /// A signal is pending (EINTR, or a restart: see `sigframe::deliver`).
     Signal,
     /// The thread must exit.
@@ -66,7 +66,7 @@ pub enum Woken {
 }
 
 impl<'a> Ctx<'a> {
-    pub fn new(
+    pub(crate) fn new(
         kernel: &'a Kernel,
         k: MutexGuard<'a, KernelState>,
         tid: Tid,
@@ -93,28 +93,28 @@ impl<'a> Ctx<'a> {
         }
     }
 
-    pub fn proc(&self) -> &super::Process {
+    pub(crate) fn proc(&self) -> &super::Process {
         self.k.tasks.proc(self.pid).expect("the calling process")
     }
 
-    pub fn proc_mut(&mut self) -> &mut super::Process {
+    pub(crate) fn proc_mut(&mut self) -> &mut super::Process {
         self.k.tasks.proc_mut(self.pid).expect("the calling process")
     }
 
-    pub fn thread(&self) -> &super::Thread {
+    pub(crate) fn thread(&self) -> &super::Thread {
         self.k.tasks.thread(self.tid).expect("the calling thread")
     }
 
-    pub fn thread_mut(&mut self) -> &mut super::Thread {
+    pub(crate) fn thread_mut(&mut self) -> &mut super::Thread {
         self.k.tasks.thread_mut(self.tid).expect("the calling thread")
     }
 
-    pub fn mm(&self) -> MmId {
+    pub(crate) fn mm(&self) -> MmId {
         self.proc().mm
     }
 
     /// Handles `trap` and decides what the vCPU does next.
-    pub fn trap(&mut self, trap: Trap) -> Next {
+    pub(crate) fn trap(&mut self, trap: Trap) -> Next {
         match trap {
             Trap::Syscall => self.syscall(),
             // The ring's server ran the call; RAX has its result. What is
@@ -169,7 +169,7 @@ impl<'a> Ctx<'a> {
 
     /// What every trap settles before the thread goes back: translations
     /// that changed are flushed, and pages it let go are recorded.
-    pub fn settle(&mut self) {
+    pub(crate) fn settle(&mut self) {
         self.k.phys.flush_stale();
         let (pid, tid, at) = (self.pid, self.tid, self.at);
         self.k.record_releases(pid, tid, at);
@@ -177,7 +177,7 @@ impl<'a> Ctx<'a> {
 
     /// The way back to user mode: a thread that must stop exits; pending
     /// signals are delivered (which may end the process).
-    pub fn finish(&mut self, next: Next) -> Next {
+    pub(crate) fn finish(&mut self, next: Next) -> Next {
         self.settle();
         if let Some(e) = self.enter.take() {
             return self.deliver_then(Next::Enter(e));
@@ -269,14 +269,14 @@ impl<'a> Ctx<'a> {
     }
 
     /// Whether this thread must stop now.
-    pub fn thread_gone(&self) -> bool {
+    pub(crate) fn thread_gone(&self) -> bool {
         self.k.tasks.thread(self.tid).is_none_or(|t| t.killed || t.exited)
     }
 
     /// A synchronous signal (a fault, an exception): delivered to a handler
     /// if there is one and it is neither blocked nor ignored; otherwise the
     /// process dies of it, with a report in the kernel's style.
-    pub fn force_signal(&mut self, info: SigInfo, trap: Trap) {
+    pub(crate) fn force_signal(&mut self, info: SigInfo, trap: Trap) {
         let act = self.proc().sig.get(info.signo);
         let blocked = self.thread().sigmask & signal::bit(info.signo) != 0;
         if act.handler > signal::SIG_IGN && !blocked {
@@ -297,7 +297,7 @@ impl<'a> Ctx<'a> {
     /// Linux's force_sig (SI_KERNEL): to a handler if there is one and it
     /// is neither blocked nor ignored; otherwise the process dies of it,
     /// `why` in the report.
-    pub fn force_kernel_signal(&mut self, signo: i32, why: String) {
+    pub(crate) fn force_kernel_signal(&mut self, signo: i32, why: String) {
         let act = self.proc().sig.get(signo);
         let blocked = self.thread().sigmask & signal::bit(signo) != 0;
         if act.handler > signal::SIG_IGN && !blocked {
@@ -309,7 +309,7 @@ impl<'a> Ctx<'a> {
     }
 
     /// The process dies of `signo`; `why` goes in the report.
-    pub fn die(&mut self, signo: i32, why: String) {
+    pub(crate) fn die(&mut self, signo: i32, why: String) {
         let comm = crate::text::tame(&self.proc().comm);
         let line = format!("{comm}[{}]: {why}; killed by {}", self.pid, signal::name(signo));
         self.k.report.add_report(line.clone());
@@ -319,51 +319,47 @@ impl<'a> Ctx<'a> {
 
     // User memory.
 
-    pub fn read_user(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    pub(crate) fn read_user(&mut self, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let (pid, tid) = (self.pid, self.tid);
         self.k.copy_from_user(pid, tid, addr, buf)
     }
 
-    pub fn write_user(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn write_user(&mut self, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         let (pid, tid) = (self.pid, self.tid);
         self.k.copy_to_user(pid, tid, addr, buf)
     }
 
-    pub fn read_u64(&mut self, addr: u64) -> Result<u64, Errno> {
-        let mut b = [0u8; 8];
-        self.read_user(addr, &mut b)?;
-        Ok(u64::from_le_bytes(b))
+    pub(crate) fn read_u64(&mut self, addr: u64) -> Result<u64, Errno> {
+        self.read_struct(addr)
     }
 
-    pub fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
-        self.write_user(addr, &v.to_le_bytes())
+    pub(crate) fn write_u64(&mut self, addr: u64, v: u64) -> Result<(), Errno> {
+        self.write_struct(addr, &v)
     }
 
-    pub fn read_u32(&mut self, addr: u64) -> Result<u32, Errno> {
-        let mut b = [0u8; 4];
-        self.read_user(addr, &mut b)?;
-        Ok(u32::from_le_bytes(b))
+    pub(crate) fn read_u32(&mut self, addr: u64) -> Result<u32, Errno> {
+        self.read_struct(addr)
     }
 
-    pub fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
-        self.write_user(addr, &v.to_le_bytes())
+    pub(crate) fn write_u32(&mut self, addr: u64, v: u32) -> Result<(), Errno> {
+        self.write_struct(addr, &v)
     }
 
     /// A Linux struct from user memory, read with one checked copy.
-    pub fn read_struct<T: FromBytes + IntoBytes + Immutable>(&mut self, addr: u64) -> Result<T, Errno> {
+    pub(crate) fn read_struct<T: FromBytes + IntoBytes + Immutable>(&mut self, addr: u64) -> Result<T, Errno> {
         let mut v = T::new_zeroed();
         self.read_user(addr, v.as_mut_bytes())?;
         Ok(v)
     }
 
     /// A Linux struct to user memory, written with one checked copy.
-    pub fn write_struct<T: IntoBytes + Immutable>(&mut self, addr: u64, v: &T) -> Result<(), Errno> {
+    pub(crate) fn write_struct<T: IntoBytes + Immutable>(&mut self, addr: u64, v: &T) -> Result<(), Errno> {
         self.write_user(addr, v.as_bytes())
     }
 
     /// A NUL-terminated string of at most `max` bytes (with the NUL):
     /// ENAMETOOLONG beyond.
-    pub fn read_cstr(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn read_cstr(&mut self, addr: u64, max: usize) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::new();
         let mut at = addr;
         loop {
@@ -387,18 +383,18 @@ impl<'a> Ctx<'a> {
     /// Wakes the supervisor to look again: a thread waits for a vCPU its
     /// own vCPU thread cannot start (a vfork parent blocks in its trap),
     /// or a timer's deadline is new.
-    pub fn wake_supervisor(&self) {
+    pub(crate) fn wake_supervisor(&self) {
         self.supervisor.notify_all();
     }
 
     /// This thread's condition variable, to register on wait queues.
-    pub fn cond(&self) -> Arc<Condvar> {
+    pub(crate) fn cond(&self) -> Arc<Condvar> {
         self.thread().cond.clone()
     }
 
     /// Why this thread should stop waiting, if it should: killed, or a
     /// signal it does not block is pending.
-    pub fn interrupted(&self) -> Option<Woken> {
+    pub(crate) fn interrupted(&self) -> Option<Woken> {
         if self.thread_gone() || self.k.report.stop().is_some() {
             return Some(Woken::Killed);
         }
@@ -407,7 +403,7 @@ impl<'a> Ctx<'a> {
 
     /// Sleeps until woken or `deadline`; the kernel lock is released
     /// meanwhile. The caller re-checks its condition.
-    pub fn sleep(&mut self, deadline: Option<Instant>) -> Option<Woken> {
+    pub(crate) fn sleep(&mut self, deadline: Option<Instant>) -> Option<Woken> {
         let cv = self.cond();
         self.set_sleeping(true);
         let t0 = Instant::now();
@@ -437,12 +433,12 @@ impl<'a> Ctx<'a> {
     }
 
     /// Runs `f` with the kernel lock released (host I/O that may block).
-    pub fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn unlocked<R>(&mut self, f: impl FnOnce() -> R) -> R {
         MutexGuard::unlocked(&mut self.k, f)
     }
 
     /// The errno a wait interrupted by `w` returns.
-    pub fn woken_errno(&self, w: Woken) -> Errno {
+    pub(crate) fn woken_errno(&self, w: Woken) -> Errno {
         match w {
             // Delivery decides: EINTR, or a restart (SA_RESTART, or no
             // handler ran after all).

@@ -64,10 +64,6 @@ impl Tasks {
         self.procs.values()
     }
 
-    pub(super) fn procs_mut(&mut self) -> impl Iterator<Item = &mut Process> {
-        self.procs.values_mut()
-    }
-
     /// Every pid, in order (a copy: the caller may change the list).
     pub(crate) fn pids(&self) -> Vec<Pid> {
         self.procs.keys().copied().collect()

@@ -27,16 +27,16 @@ use crate::timeline::{Event, KeepEvents, Recorder};
 
 /// Settings a test may change before the kernel is made.
 #[derive(Clone)]
-pub struct TestConfig {
+pub(crate) struct TestConfig {
     /// Guest RAM, in bytes.
-    pub mem: u64,
+    pub(crate) mem: u64,
     /// Swap, in bytes.
-    pub swap: u64,
+    pub(crate) swap: u64,
     /// vm.overcommit_memory and its ratio.
-    pub overcommit: u32,
-    pub overcommit_ratio: u64,
+    pub(crate) overcommit: u32,
+    pub(crate) overcommit_ratio: u64,
     /// pid 1's identity.
-    pub uid: u32,
+    pub(crate) uid: u32,
 }
 
 impl Default for TestConfig {
@@ -46,14 +46,14 @@ impl Default for TestConfig {
 }
 
 /// A kernel with pid 1 loaded, driven by the test.
-pub struct TestKernel {
-    pub kernel: Kernel,
-    pub backing: Arc<MemBacking>,
+pub(crate) struct TestKernel {
+    pub(crate) kernel: Kernel,
+    pub(crate) backing: Arc<MemBacking>,
     /// Every event recorded so far.
-    pub events: KeepEvents,
+    events: KeepEvents,
     /// The process and thread calls are made as (pid 1 unless changed).
-    pub pid: Pid,
-    pub tid: Tid,
+    pub(crate) pid: Pid,
+    tid: Tid,
 }
 
 /// The host thread id userfaultfd faults are reported for.
@@ -66,11 +66,11 @@ const SCRATCH_NAME: &str = "faultline-test-scratch";
 const SCRATCH: u64 = 16 * PAGE_SIZE;
 
 impl TestKernel {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::with(TestConfig::default())
     }
 
-    pub fn with(c: TestConfig) -> Self {
+    pub(crate) fn with(c: TestConfig) -> Self {
         let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE).expect("system slot"));
         let ram = Arc::new(HostMapping::new("RAM", (c.mem + c.swap).max(1 << 30)).expect("guest RAM"));
         sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).expect("shim");
@@ -85,8 +85,6 @@ impl TestKernel {
         let recorder = Recorder::new(vec![Box::new(events.clone())]);
         let vfs = Vfs::new("/".into(), Vec::new(), c.mem / PAGE_SIZE / 2).expect("the host's root");
         let cfg = KernelConfig {
-            stack_size: 8 << 20,
-            memlock_limit: 8 << 20,
             max_tasks: 64,
             aslr: false,
             hwcap: 0,
@@ -115,19 +113,20 @@ impl TestKernel {
             [FileKind::Input(Input::Empty), FileKind::Output(Output::capture()), FileKind::Output(Output::capture())];
         let argv = [b"demo".to_vec()];
         let cred = Cred::new(c.uid, c.uid, &[]);
-        let pid = k.spawn_init(&file, &image, "/demo", &argv, &[], cwd, cred, limits, stdio).expect("pid 1");
+        let bprm = super::exec::Binprm { file: &file, image: &image, execfn: "/demo", argv: &argv, envp: &[] };
+        let pid = k.spawn_init(&bprm, cwd, cred, limits, stdio).expect("pid 1");
         TestKernel { kernel: Kernel::new(k), backing, events, pid, tid: pid }
     }
 
     /// Makes syscall `name` with `args` as the current thread: its result
     /// (a negative errno on failure).
-    pub fn sys(&self, name: &str, args: &[u64]) -> i64 {
+    pub(crate) fn sys(&self, name: &str, args: &[u64]) -> i64 {
         let nr = TABLE.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no syscall {name}")).nr;
         self.call(nr, args)
     }
 
     /// Makes syscall number `nr` with `args` as the current thread.
-    pub fn call(&self, nr: u64, args: &[u64]) -> i64 {
+    fn call(&self, nr: u64, args: &[u64]) -> i64 {
         let mut a = [0u64; 6];
         a[..args.len()].copy_from_slice(args);
         let mut regs =
@@ -145,7 +144,7 @@ impl TestKernel {
     /// tables refuse is a page fault the kernel resolves; a write that
     /// then reaches a page the host keeps write-protected (the zero page)
     /// is a userfaultfd fault.
-    pub fn touch(&self, addr: u64, write: bool) -> Option<SigInfo> {
+    pub(crate) fn touch(&self, addr: u64, write: bool) -> Option<SigInfo> {
         let mut regs = UserRegs::default();
         let k = self.kernel.lock();
         let mut ctx = Ctx::new(&self.kernel, k, self.tid, &mut regs, None);
@@ -175,13 +174,13 @@ impl TestKernel {
     }
 
     /// Writes `bytes` into the program's memory at `addr`.
-    pub fn poke(&self, addr: u64, bytes: &[u8]) {
+    pub(crate) fn poke(&self, addr: u64, bytes: &[u8]) {
         let mut k = self.kernel.lock();
         k.copy_to_user(self.pid, self.tid, addr, bytes).expect("poke");
     }
 
     /// Reads `n` bytes of the program's memory at `addr`.
-    pub fn peek(&self, addr: u64, n: usize) -> Vec<u8> {
+    pub(crate) fn peek(&self, addr: u64, n: usize) -> Vec<u8> {
         let mut buf = vec![0u8; n];
         let mut k = self.kernel.lock();
         k.copy_from_user(self.pid, self.tid, addr, &mut buf).expect("peek");
@@ -190,7 +189,7 @@ impl TestKernel {
 
     /// The host address of the page behind `va` in the current process, if
     /// its entry maps one.
-    pub fn host_page(&self, va: u64) -> Option<u64> {
+    pub(crate) fn host_page(&self, va: u64) -> Option<u64> {
         let k = self.kernel.lock();
         let mm = k.tasks.proc(self.pid)?.mm;
         let pte = k.mm.space(mm).pte(va);
@@ -198,13 +197,13 @@ impl TestKernel {
     }
 
     /// Acts as process `pid` (its main thread) from now on.
-    pub fn become_process(&mut self, pid: Pid) {
+    pub(crate) fn become_process(&mut self, pid: Pid) {
         self.pid = pid;
         self.tid = pid;
     }
 
     /// Anonymous private memory, `prot` (PROT_* bits): its address.
-    pub fn mmap_anon(&self, len: u64, prot: u64) -> u64 {
+    pub(crate) fn mmap_anon(&self, len: u64, prot: u64) -> u64 {
         use super::abi::mman::{MAP_ANONYMOUS, MAP_PRIVATE};
         let a = self.sys("mmap", &[0, len, prot, MAP_PRIVATE | MAP_ANONYMOUS, u64::MAX, 0]);
         assert!(a > 0, "mmap of {len} bytes: {a}");
@@ -240,7 +239,7 @@ impl TestKernel {
 
     /// `s` as a NUL-terminated string in the program's memory: its address
     /// (the scratch buffer's first page, so one at a time).
-    pub fn put_str(&self, s: &str) -> u64 {
+    pub(crate) fn put_str(&self, s: &str) -> u64 {
         assert!((s.len() as u64) < PAGE_SIZE);
         let a = self.scratch();
         let mut b = s.as_bytes().to_vec();
@@ -251,7 +250,7 @@ impl TestKernel {
 
     /// Opens `path` with `flags` (openat from the working directory): the
     /// descriptor, or the negative errno.
-    pub fn open(&self, path: &str, flags: u64) -> i64 {
+    pub(crate) fn open(&self, path: &str, flags: u64) -> i64 {
         const AT_FDCWD: u64 = -100i64 as u64;
         let p = self.put_str(path);
         self.sys("openat", &[AT_FDCWD, p, flags, 0o600])
@@ -259,7 +258,7 @@ impl TestKernel {
 
     /// The whole of file `path`, as the program would read it: its bytes,
     /// or the negative errno of the open or a read.
-    pub fn read_file(&self, path: &str) -> Result<Vec<u8>, i64> {
+    pub(crate) fn read_file(&self, path: &str) -> Result<Vec<u8>, i64> {
         let fd = self.open(path, 0);
         if fd < 0 {
             return Err(fd);
@@ -282,19 +281,19 @@ impl TestKernel {
     }
 
     /// Field `key` of /proc/self/status, in kB (`VmRSS`, `VmHWM`, …).
-    pub fn status_kb(&self, key: &str) -> u64 {
+    pub(crate) fn status_kb(&self, key: &str) -> u64 {
         let text = String::from_utf8(self.read_file("/proc/self/status").expect("status")).expect("text");
         field_kb(&text, key)
     }
 
     /// Field `key` of /proc/meminfo, in kB.
-    pub fn meminfo_kb(&self, key: &str) -> u64 {
+    pub(crate) fn meminfo_kb(&self, key: &str) -> u64 {
         let text = String::from_utf8(self.read_file("/proc/meminfo").expect("meminfo")).expect("text");
         field_kb(&text, key)
     }
 
     /// The events recorded so far.
-    pub fn events(&self) -> Vec<Event> {
+    pub(crate) fn events(&self) -> Vec<Event> {
         self.events.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
@@ -306,7 +305,7 @@ fn field_kb(text: &str, key: &str) -> u64 {
 }
 
 /// `-errno`, as a syscall returns it.
-pub fn err(e: super::errno::Errno) -> i64 {
+pub(crate) fn err(e: super::errno::Errno) -> i64 {
     -(e.0 as i64)
 }
 

@@ -15,19 +15,19 @@ use crate::hv::{FpuState, Kicker};
 
 /// Where a thread starts when its vCPU first runs it.
 #[derive(Clone)]
-pub struct StartState {
-    pub regs: UserRegs,
+pub(crate) struct StartState {
+    pub(crate) regs: UserRegs,
     /// FPU/SSE/AVX state (a fork or clone copies its parent's); `None`: a
     /// fresh program's.
-    pub fpu: Option<FpuState>,
+    pub(crate) fpu: Option<FpuState>,
 }
 
 /// sigaltstack(2)'s stack.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct AltStack {
-    pub sp: u64,
-    pub flags: u32,
-    pub size: u64,
+pub(crate) struct AltStack {
+    pub(crate) sp: u64,
+    pub(crate) flags: u32,
+    pub(crate) size: u64,
 }
 
 impl Default for AltStack {
@@ -37,14 +37,14 @@ impl Default for AltStack {
 }
 
 impl AltStack {
-    pub fn contains(&self, sp: u64) -> bool {
+    pub(crate) fn contains(&self, sp: u64) -> bool {
         self.flags & SS_DISABLE == 0 && sp > self.sp && sp - self.sp <= self.size
     }
 }
 
 /// What restart_syscall(2) continues (Linux's restart_block).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RestartBlock {
+pub(crate) enum RestartBlock {
     /// A relative nanosleep or clock_nanosleep: until `deadline`, writing
     /// what is left to `rem` if interrupted again.
     Sleep { deadline: std::time::Instant, rem: u64 },
@@ -53,51 +53,51 @@ pub enum RestartBlock {
 }
 
 pub struct Thread {
-    pub tid: Tid,
-    pub pid: Pid,
+    pub(crate) tid: Tid,
+    pub(crate) pid: Pid,
     /// Set until its vCPU picks it up.
-    pub start: Option<StartState>,
-    pub fs_base: u64,
-    pub gs_base: u64,
+    pub(crate) start: Option<StartState>,
+    pub(crate) fs_base: u64,
+    pub(crate) gs_base: u64,
     /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and futex-woken at
     /// exit.
-    pub clear_child_tid: u64,
-    pub robust_list: (u64, u64),
+    pub(crate) clear_child_tid: u64,
+    pub(crate) robust_list: (u64, u64),
     /// rseq area (address, length, signature).
-    pub rseq: Option<(u64, u32, u32)>,
-    pub sigmask: SigSet,
+    pub(crate) rseq: Option<(u64, u32, u32)>,
+    pub(crate) sigmask: SigSet,
     /// The mask to restore after a sigsuspend-like call delivers a signal.
-    pub saved_mask: Option<SigSet>,
-    pub pending: SigPending,
-    pub altstack: AltStack,
-    pub restart_block: Option<RestartBlock>,
+    pub(crate) saved_mask: Option<SigSet>,
+    pub(crate) pending: SigPending,
+    pub(crate) altstack: AltStack,
+    pub(crate) restart_block: Option<RestartBlock>,
     /// Its own condition variable, paired with the kernel lock: a blocked
     /// thread sleeps on it.
-    pub cond: Arc<Condvar>,
+    pub(crate) cond: Arc<Condvar>,
     /// How to stop its vCPU, while a vCPU thread runs it.
-    pub kicker: Option<Kicker>,
+    pub(crate) kicker: Option<Kicker>,
     /// The host thread running it (userfaultfd reports faults by it).
-    pub host_tid: Option<i32>,
+    pub(crate) host_tid: Option<i32>,
     /// Must stop at the next chance (SIGKILL, exit_group, another thread's
     /// exec).
     pub killed: bool,
     /// Exited; waits only for its vCPU thread to see it.
     pub exited: bool,
     /// Blocked in the kernel (/proc shows `S (sleeping)`).
-    pub sleeping: bool,
+    pub(crate) sleeping: bool,
     /// Time the syscall ring's server spent on this thread's calls since
     /// its vCPU last stopped: kernel time inside what looks like guest
     /// time (the vCPU waited in the stub meanwhile).
-    pub ring_ns: u64,
+    pub(crate) ring_ns: u64,
     /// Its task_struct and kernel stack, given back when it goes.
-    pub kmem: Option<[crate::mm::KmemCharge; 2]>,
+    pub(crate) kmem: Option<[crate::mm::KmemCharge; 2]>,
     /// The process and region of the page fault its vCPU stopped for, until
     /// the vCPU goes back in: the time it was held is measured to then.
-    pub held: Option<(Pid, crate::timeline::RegionId)>,
+    pub(crate) held: Option<(Pid, crate::timeline::RegionId)>,
 }
 
 impl Thread {
-    pub fn new(tid: Tid, pid: Pid, start: StartState) -> Self {
+    pub(crate) fn new(tid: Tid, pid: Pid, start: StartState) -> Self {
         Thread {
             tid,
             pid,
@@ -126,7 +126,7 @@ impl Thread {
 
     /// Wakes the thread wherever it is: blocked in the kernel, or running
     /// in its vCPU.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.cond.notify_all();
         if let Some(k) = &self.kicker {
             k.kick();

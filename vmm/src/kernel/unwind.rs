@@ -12,8 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use gimli::{
-    BaseAddresses, CfaRule, EhFrame, EhFrameOffset, EndianSlice, LittleEndian, Register, RegisterRule, UnwindContext,
-    UnwindSection,
+    BaseAddresses, CfaRule, EhFrame, EhFrameOffset, LittleEndian, Register, RegisterRule, UnwindContext, UnwindSection,
 };
 
 use super::symbols::{self, SymTable};
@@ -23,7 +22,7 @@ use crate::mm::{Backing, FileData, FileId, FileRef, MmId, Phys, Vma};
 use crate::timeline::{Frame, Stack};
 
 /// Frames in a stack at most (the faulting one included).
-pub const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 /// FDEs indexed per object at most: a hostile `.eh_frame` of a few hundred
 /// MiB holds no more than this many.
 const MAX_FDES: usize = 1 << 21;
@@ -67,7 +66,7 @@ type Names = (Arc<str>, Option<Arc<str>>);
 
 /// The unwinder's caches (each file's symbols, CFI and line tables, the
 /// names found), and the fault being resolved.
-pub struct Unwinder {
+pub(crate) struct Unwinder {
     symbols: super::symbols::Symbols,
     objects: HashMap<FileId, Option<Arc<Object>>>,
     /// (symbol, source) per (file, offset looked up, caller or not).
@@ -95,7 +94,7 @@ impl Default for Unwinder {
 impl Unwinder {
     /// A guest page fault with these registers is being resolved: its rows
     /// get its stack.
-    pub fn begin(&mut self, r: &UserRegs) {
+    pub(crate) fn begin(&mut self, r: &UserRegs) {
         let mut regs: Regs = [None; 17];
         let gprs = [r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12];
         for (i, v) in gprs.into_iter().enumerate() {
@@ -110,19 +109,19 @@ impl Unwinder {
     }
 
     /// The fault is resolved.
-    pub fn end(&mut self) {
+    pub(crate) fn end(&mut self) {
         self.regs = None;
         self.stack = None;
     }
 
     /// The name for `ip` in `vma` (which must hold it); `data` reads the
     /// VMA's file.
-    pub fn symbol(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
+    pub(crate) fn symbol(&mut self, vma: &Vma, ip: u64, data: Option<&Arc<dyn FileData>>) -> Option<Arc<str>> {
         self.symbols.lookup(vma, ip, data)
     }
 
     /// Whether a fault with registers is being resolved.
-    pub fn active(&self) -> bool {
+    pub(crate) fn active(&self) -> bool {
         self.regs.is_some()
     }
 
@@ -286,7 +285,7 @@ fn peek_u64(space: &crate::mm::AddressSpace, phys: &Phys, addr: u64) -> Option<u
 impl KernelState {
     /// The stack of the fault being resolved in address space `mm`, if one
     /// with registers is and stacks are wanted; unwound once per fault.
-    pub fn fault_stack(&mut self, mm: MmId) -> Option<Stack> {
+    pub(crate) fn fault_stack(&mut self, mm: MmId) -> Option<Stack> {
         if !self.cfg.stacks {
             return None;
         }

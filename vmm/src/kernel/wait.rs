@@ -11,7 +11,7 @@ use parking_lot::{Condvar, Mutex};
 
 /// Threads waiting for something.
 #[derive(Default)]
-pub struct WaitQueue {
+pub(crate) struct WaitQueue {
     waiters: Mutex<Vec<Arc<Condvar>>>,
     /// Wake-ups so far: an edge-triggered epoll item reports again only
     /// after one (as ep_poll_callback queues it at each wake-up).
@@ -20,7 +20,7 @@ pub struct WaitQueue {
 
 impl WaitQueue {
     /// Registers `cv` to be notified at the next wake-up.
-    pub fn register(&self, cv: &Arc<Condvar>) {
+    pub(crate) fn register(&self, cv: &Arc<Condvar>) {
         let mut w = self.waiters.lock();
         if !w.iter().any(|c| Arc::ptr_eq(c, cv)) {
             w.push(cv.clone());
@@ -29,7 +29,7 @@ impl WaitQueue {
 
     /// Wakes every registered thread (they register again if they go on
     /// waiting).
-    pub fn wake_all(&self) {
+    pub(crate) fn wake_all(&self) {
         self.wakes.fetch_add(1, Ordering::Relaxed);
         for cv in std::mem::take(&mut *self.waiters.lock()) {
             cv.notify_all();

@@ -171,39 +171,17 @@ impl Image {
         if bytes.len() < SELFMAG || &bytes[..SELFMAG] != ELFMAG {
             return Err(LoadError::NotElf(shown));
         }
-        // goblin's messages may quote the file's own bytes.
-        let malformed =
-            |detail: String| LoadError::Malformed { path: shown.clone(), detail: crate::text::tame(&detail) };
         match bytes.get(EI_CLASS) {
             Some(&ELFCLASS64) => {}
             Some(&ELFCLASS32) => return Err(LoadError::Elf32(shown)),
-            _ => return Err(malformed("bad ELF class".into())),
+            _ => return Err(malformed(&shown, "bad ELF class")),
         }
-        let elf = Elf::parse(&bytes).map_err(|e| malformed(e.to_string()))?;
+        let elf = Elf::parse(&bytes).map_err(|e| malformed(&shown, &e.to_string()))?;
         let h = &elf.header;
         if h.e_machine != EM_X86_64 {
             return Err(LoadError::ForeignArch { path: shown, machine: machine_name(h.e_machine) });
         }
-        let interp = match elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) {
-            None => None,
-            Some(ph) => {
-                let bad = |detail: &str| LoadError::BadInterp { path: shown.clone(), detail: detail.into() };
-                // As binfmt_elf: a path of at most PATH_MAX, NUL-terminated.
-                if ph.p_filesz < 2 || ph.p_filesz > 4096 {
-                    return Err(bad("its size is out of range"));
-                }
-                let end =
-                    ph.p_offset.checked_add(ph.p_filesz).ok_or_else(|| bad("it lies past the end of the file"))?;
-                let raw = bytes
-                    .get(ph.p_offset as usize..end as usize)
-                    .ok_or_else(|| bad("it lies past the end of the file"))?;
-                let Some((&0, name)) = raw.split_last() else { return Err(bad("it is not NUL-terminated")) };
-                if name.contains(&0) {
-                    return Err(bad("it holds a NUL"));
-                }
-                Some(String::from_utf8(name.to_vec()).map_err(|_| bad("it is not UTF-8"))?)
-            }
-        };
+        let interp = interp_of(&elf, &bytes, &shown)?;
         // A dynamically linked PIE goes where the kernel puts one without
         // ASLR; so does a static PIE.
         let bias = match h.e_type {
@@ -211,75 +189,8 @@ impl Image {
             ET_DYN => PIE_BASE,
             t => return Err(LoadError::NotExecutable { path: shown, kind: goblin::elf::header::et_to_str(t).into() }),
         };
-
-        let mut segments = Vec::new();
-        for (index, ph) in elf.program_headers.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
-            let bad = |problem| LoadError::BadSegment {
-                path: shown.clone(),
-                index,
-                start: ph.p_vaddr,
-                end: ph.p_vaddr.wrapping_add(ph.p_memsz),
-                problem,
-            };
-            if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > bytes.len() as u64) {
-                return Err(malformed(format!("segment {index} extends past the end of the file")));
-            }
-            if ph.p_filesz > ph.p_memsz {
-                return Err(bad("has a file size larger than its memory size"));
-            }
-            let vaddr = ph.p_vaddr.checked_add(bias).ok_or_else(|| bad("wraps around the address space"))?;
-            let end = vaddr.checked_add(ph.p_memsz).ok_or_else(|| bad("wraps around the address space"))?;
-            if end > USER_TOP {
-                return Err(bad("lies outside the user address space"));
-            }
-            if end > STACK_AREA {
-                return Err(bad("reaches into the stack area"));
-            }
-            if (vaddr % PAGE_SIZE) != (ph.p_offset % PAGE_SIZE) {
-                return Err(bad("has file offset and address that disagree modulo the page size"));
-            }
-            if ph.p_memsz == 0 {
-                continue;
-            }
-            if page_floor(vaddr) < 0x1_0000 {
-                return Err(bad("lies below mmap_min_addr (64 KiB)"));
-            }
-            segments.push(Segment {
-                index,
-                vaddr,
-                memsz: ph.p_memsz,
-                offset: ph.p_offset,
-                filesz: ph.p_filesz,
-                perms: Perms::new(ph.p_flags & PF_R != 0, ph.p_flags & PF_W != 0, ph.p_flags & PF_X != 0),
-            });
-        }
-        if segments.is_empty() {
-            return Err(LoadError::NoSegments { path: shown });
-        }
-        segments.sort_by_key(|s| s.vaddr);
-        for w in segments.windows(2) {
-            if w[0].end() > w[1].vaddr {
-                return Err(LoadError::Overlap { path: shown, a: w[0].index, b: w[1].index });
-            }
-        }
-
-        let sections = elf
-            .section_headers
-            .iter()
-            .filter(|s| s.sh_flags & SHF_ALLOC as u64 != 0 && s.sh_addr != 0 && s.sh_size != 0)
-            // .tbss occupies no address space of its own.
-            .filter(|s| !(s.sh_flags & SHF_TLS as u64 != 0 && s.sh_type == SHT_NOBITS))
-            .filter_map(|s| {
-                let name = elf.shdr_strtab.get_at(s.sh_name)?;
-                let addr = s.sh_addr.checked_add(bias)?;
-                addr.checked_add(s.sh_size)?;
-                // Names reach the summary and reports: tamed.
-                Some(Section { name: crate::text::tame_n(name, 64), addr, size: s.sh_size })
-            })
-            // Only sections inside a segment name anything.
-            .filter(|s: &Section| segments.iter().any(|g| s.addr >= g.vaddr && s.addr < g.end()))
-            .collect();
-
+        let segments = load_segments(&elf, &bytes, bias, &shown)?;
+        let sections = alloc_sections(&elf, bias, &segments);
         // AT_PHDR: PT_PHDR if present, else where e_phoff lands in a segment.
         let phdr = elf
             .program_headers
@@ -293,12 +204,9 @@ impl Image {
                     .map(|s| s.vaddr + (h.e_phoff - s.offset))
             })
             .unwrap_or(0);
-
-        let entry = h
-            .e_entry
-            .checked_add(bias)
-            .filter(|&e| e < USER_TOP)
-            .ok_or_else(|| malformed(format!("entry point {:#x} is outside the user address space", h.e_entry)))?;
+        let entry = h.e_entry.checked_add(bias).filter(|&e| e < USER_TOP).ok_or_else(|| {
+            malformed(&shown, &format!("entry point {:#x} is outside the user address space", h.e_entry))
+        })?;
         Ok(Image {
             entry,
             bias,
@@ -319,4 +227,103 @@ impl Image {
             .map(|s| (crate::arch::page_ceil(s.end()).unwrap_or(u64::MAX) - page_floor(s.vaddr)) / PAGE_SIZE)
             .fold(0u64, u64::saturating_add)
     }
+}
+
+/// A malformed file's error; `detail` (goblin's messages may quote the
+/// file's own bytes) tamed.
+fn malformed(shown: &str, detail: &str) -> LoadError {
+    LoadError::Malformed { path: shown.to_string(), detail: crate::text::tame(detail) }
+}
+
+/// The interpreter PT_INTERP names, checked as binfmt_elf does: a path of
+/// at most PATH_MAX, NUL-terminated.
+fn interp_of(elf: &Elf, bytes: &[u8], shown: &str) -> Result<Option<String>, LoadError> {
+    let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
+    let bad = |detail: &str| LoadError::BadInterp { path: shown.to_string(), detail: detail.into() };
+    if ph.p_filesz < 2 || ph.p_filesz > 4096 {
+        return Err(bad("its size is out of range"));
+    }
+    let end = ph.p_offset.checked_add(ph.p_filesz).ok_or_else(|| bad("it lies past the end of the file"))?;
+    let raw = bytes.get(ph.p_offset as usize..end as usize).ok_or_else(|| bad("it lies past the end of the file"))?;
+    let Some((&0, name)) = raw.split_last() else { return Err(bad("it is not NUL-terminated")) };
+    if name.contains(&0) {
+        return Err(bad("it holds a NUL"));
+    }
+    Ok(Some(String::from_utf8(name.to_vec()).map_err(|_| bad("it is not UTF-8"))?))
+}
+
+/// The PT_LOAD segments, moved by `bias`, each checked (inside the file,
+/// inside user space below the stack area, offset and address agreeing
+/// modulo the page size, above mmap_min_addr), sorted and not
+/// overlapping. Empty ones are skipped.
+fn load_segments(elf: &Elf, bytes: &[u8], bias: u64, shown: &str) -> Result<Vec<Segment>, LoadError> {
+    let mut segments = Vec::new();
+    for (index, ph) in elf.program_headers.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
+        let bad = |problem| LoadError::BadSegment {
+            path: shown.to_string(),
+            index,
+            start: ph.p_vaddr,
+            end: ph.p_vaddr.wrapping_add(ph.p_memsz),
+            problem,
+        };
+        if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > bytes.len() as u64) {
+            return Err(malformed(shown, &format!("segment {index} extends past the end of the file")));
+        }
+        if ph.p_filesz > ph.p_memsz {
+            return Err(bad("has a file size larger than its memory size"));
+        }
+        let vaddr = ph.p_vaddr.checked_add(bias).ok_or_else(|| bad("wraps around the address space"))?;
+        let end = vaddr.checked_add(ph.p_memsz).ok_or_else(|| bad("wraps around the address space"))?;
+        if end > USER_TOP {
+            return Err(bad("lies outside the user address space"));
+        }
+        if end > STACK_AREA {
+            return Err(bad("reaches into the stack area"));
+        }
+        if (vaddr % PAGE_SIZE) != (ph.p_offset % PAGE_SIZE) {
+            return Err(bad("has file offset and address that disagree modulo the page size"));
+        }
+        if ph.p_memsz == 0 {
+            continue;
+        }
+        if page_floor(vaddr) < 0x1_0000 {
+            return Err(bad("lies below mmap_min_addr (64 KiB)"));
+        }
+        segments.push(Segment {
+            index,
+            vaddr,
+            memsz: ph.p_memsz,
+            offset: ph.p_offset,
+            filesz: ph.p_filesz,
+            perms: Perms::new(ph.p_flags & PF_R != 0, ph.p_flags & PF_W != 0, ph.p_flags & PF_X != 0),
+        });
+    }
+    if segments.is_empty() {
+        return Err(LoadError::NoSegments { path: shown.to_string() });
+    }
+    segments.sort_by_key(|s| s.vaddr);
+    for w in segments.windows(2) {
+        if w[0].end() > w[1].vaddr {
+            return Err(LoadError::Overlap { path: shown.to_string(), a: w[0].index, b: w[1].index });
+        }
+    }
+    Ok(segments)
+}
+
+/// The allocated sections inside a segment, moved by `bias` (.tbss, which
+/// occupies no address space of its own, left out): what names the pages.
+fn alloc_sections(elf: &Elf, bias: u64, segments: &[Segment]) -> Vec<Section> {
+    elf.section_headers
+        .iter()
+        .filter(|s| s.sh_flags & SHF_ALLOC as u64 != 0 && s.sh_addr != 0 && s.sh_size != 0)
+        .filter(|s| !(s.sh_flags & SHF_TLS as u64 != 0 && s.sh_type == SHT_NOBITS))
+        .filter_map(|s| {
+            let name = elf.shdr_strtab.get_at(s.sh_name)?;
+            let addr = s.sh_addr.checked_add(bias)?;
+            addr.checked_add(s.sh_size)?;
+            // Names reach the summary and reports: tamed.
+            Some(Section { name: crate::text::tame_n(name, 64), addr, size: s.sh_size })
+        })
+        .filter(|s| segments.iter().any(|g| s.addr >= g.vaddr && s.addr < g.end()))
+        .collect()
 }

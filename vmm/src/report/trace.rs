@@ -72,6 +72,19 @@ pub fn to_json(rows: &[Row], calls: &[CallRecord], comms: &BTreeMap<u32, String>
             "args": {"exited": end.is_some()},
         }));
     }
+    row_events(rows, &mut events);
+    for c in calls {
+        events.push(json!({
+            "ph": "X", "name": c.name, "cat": "syscall", "pid": c.pid, "tid": c.tid,
+            "ts": c.start_ns as f64 / 1e3, "dur": c.dur_ns as f64 / 1e3, "args": {"ret": c.ret},
+        }));
+    }
+    json!({"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"source": "faultline"}})
+}
+
+/// Each row as an instant event, with the process's resident pages after
+/// it and, where it changed them, its region's.
+fn row_events(rows: &[Row], events: &mut Vec<Value>) {
     let mut region_rss: BTreeMap<(u32, &str), i64> = BTreeMap::new();
     let steps = super::rows::resident_steps(rows);
     for (r, &step) in rows.iter().zip(&steps) {
@@ -104,11 +117,4 @@ pub fn to_json(rows: &[Row], calls: &[CallRecord], comms: &BTreeMap<u32, String>
             }));
         }
     }
-    for c in calls {
-        events.push(json!({
-            "ph": "X", "name": c.name, "cat": "syscall", "pid": c.pid, "tid": c.tid,
-            "ts": c.start_ns as f64 / 1e3, "dur": c.dur_ns as f64 / 1e3, "args": {"ret": c.ret},
-        }));
-    }
-    json!({"traceEvents": events, "displayTimeUnit": "ms", "otherData": {"source": "faultline"}})
 }

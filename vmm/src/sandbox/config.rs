@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::fault::WakeMode;
+use crate::kernel::abi::mman::OVERCOMMIT_GUESS;
 use crate::kernel::files::{Input, Output};
 use crate::kernel::strace::Strace;
 use crate::timeline::EventSink;
@@ -194,7 +195,7 @@ impl Default for Config {
             status: None,
             aslr: false,
             max_tasks: DEFAULT_MAX_TASKS,
-            overcommit: 0,
+            overcommit: OVERCOMMIT_GUESS,
             overcommit_ratio: 50,
             max_map_count: DEFAULT_MAX_MAP_COUNT,
             sinks: Arc::default(),

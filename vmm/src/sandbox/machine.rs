@@ -117,9 +117,9 @@ impl Machine {
         }
         let area = layout::cpu_area_gpa(id);
         let va = layout::cpu_area_va(id);
-        let gdt: Vec<u8> = tables::gdt(va + layout::CPU_TSS_OFFSET).iter().flat_map(|d| d.to_le_bytes()).collect();
+        let gdt = tables::gdt(va + layout::CPU_TSS_OFFSET);
         let write = |off: u64, b: &[u8]| self.sys.write(off, b).map_err(|e| Error::Setup(e.to_string()));
-        write(area + layout::CPU_GDT_OFFSET, &gdt)?;
+        write(area + layout::CPU_GDT_OFFSET, gdt.as_bytes())?;
         write(area + layout::CPU_TSS_OFFSET, tables::tss(id).as_bytes())?;
         {
             let mut k = kernel.lock();

@@ -12,7 +12,7 @@ use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
 use crate::hv::Vm;
 use crate::kernel::cred::Cred;
-use crate::kernel::exec::{script_argv, shebang, ExecFile, MAX_SCRIPT_DEPTH};
+use crate::kernel::exec::{script_argv, shebang, Binprm, ExecFile, MAX_SCRIPT_DEPTH};
 use crate::kernel::files::vfs::{Lookup, Vfs};
 use crate::kernel::files::FileKind;
 use crate::kernel::limits::Limits;
@@ -59,6 +59,46 @@ impl Sandbox {
     pub fn new(program: Program, config: Config) -> Result<Self, Error> {
         crate::inject::check().map_err(Error::Failed)?;
         config.validate()?;
+        let Slots { vm, sys, ram, ring_mem, pool, kt } = Slots::new(&config)?;
+        let uffd = Arc::new(if config.trapped { Uffd::new(ram.as_ptr(), ram.len())? } else { Uffd::unregistered() });
+        let resident = config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE;
+        let budget = Budget { resident_pages: resident, swap_pages: config.swap / PAGE_SIZE, trapped: config.trapped };
+        let phys = Phys::new(ram, RAM_GPA_BASE, pool, budget);
+        let mut sinks: Vec<Box<dyn EventSink>> =
+            std::mem::take(&mut *config.sinks.lock().unwrap_or_else(|p| p.into_inner()));
+        let kept = config.keep_events.then(KeepEvents::default);
+        if let Some(k) = &kept {
+            sinks.push(Box::new(k.clone()));
+        }
+        let recorder = Recorder::new(sinks);
+        let cfg = kernel_config(&config, &vm);
+        // The layer is a tmpfs: as many inodes as half of RAM's pages
+        // (shmem's default nr_inodes).
+        let max_inodes = (config.mem / PAGE_SIZE / 2).max(1);
+        let vfs = Vfs::new(config.root.clone(), config.binds.clone(), max_inodes)
+            .map_err(|e| Error::Setup(format!("cannot open the root {}: {e}", config.root.display())))?;
+        let mut k = KernelState::new(phys, uffd.clone(), recorder, vfs, cfg, kt);
+        start_init(&mut k, &program, &config, resident)?;
+        let kernel = Arc::new(Kernel::new(k));
+        let machine = Arc::new(Machine::new(vm, sys, ring_mem, config.syscalls));
+        Ok(Sandbox { kernel, machine, uffd, config, kept })
+    }
+}
+
+/// The VM and what its memory slots hold: the system structures (the shim,
+/// the IDT, the page tables), guest RAM and the syscall ring; and the
+/// kernel half's page tables.
+struct Slots {
+    vm: Vm,
+    sys: Arc<HostMapping>,
+    ram: Arc<HostMapping>,
+    ring_mem: Arc<HostMapping>,
+    pool: TablePool,
+    kt: PageTables,
+}
+
+impl Slots {
+    fn new(config: &Config) -> Result<Self, Error> {
         let mut vm = Vm::new()?;
         // Every process and thread runs on a vCPU of its own.
         let most = MAX_VCPUS.min(vm.max_vcpus());
@@ -84,91 +124,81 @@ impl Sandbox {
         let mut kt = PageTables::new(&mut pool, None).map_err(|e| setup(e.to_string()))?;
         kt.map_kernel(&mut pool, SHIM_VA, SYS_SHIM_GPA, false, true).map_err(|e| setup(e.to_string()))?;
         kt.map_kernel(&mut pool, IDT_VA, SYS_IDT_GPA, false, false).map_err(|e| setup(e.to_string()))?;
-        let uffd = Arc::new(if config.trapped { Uffd::new(ram.as_ptr(), ram.len())? } else { Uffd::unregistered() });
-        let resident = config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE;
-        let budget = Budget { resident_pages: resident, swap_pages: config.swap / PAGE_SIZE, trapped: config.trapped };
-        let phys = Phys::new(ram, RAM_GPA_BASE, pool, budget);
-        let mut sinks: Vec<Box<dyn EventSink>> =
-            std::mem::take(&mut *config.sinks.lock().unwrap_or_else(|p| p.into_inner()));
-        let kept = config.keep_events.then(KeepEvents::default);
-        if let Some(k) = &kept {
-            sinks.push(Box::new(k.clone()));
-        }
-        let recorder = Recorder::new(sinks);
-        let (xstate_size, xcr0) = xstate(&vm);
-        let cfg = KernelConfig {
-            stack_size: config.stack_size,
-            memlock_limit: config.memlock_limit,
-            max_tasks: config.max_tasks,
-            aslr: config.aslr,
-            hwcap: vm.hwcap(),
-            diag: config.diag.clone(),
-            strace: config.strace.clone(),
-            calls: config.calls.clone(),
-            status: config.status.clone(),
-            overcommit: config.overcommit,
-            overcommit_ratio: config.overcommit_ratio,
-            max_map_count: config.max_map_count,
-            xstate_size,
-            xcr0,
-            fill_pages: config.fill_pages,
-            fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
-            record: config.record,
-            stacks: config.stacks,
-        };
-        // The layer is a tmpfs: as many inodes as half of RAM's pages
-        // (shmem's default nr_inodes).
-        let max_inodes = (config.mem / PAGE_SIZE / 2).max(1);
-        let vfs = Vfs::new(config.root.clone(), config.binds.clone(), max_inodes)
-            .map_err(|e| Error::Setup(format!("cannot open the root {}: {e}", config.root.display())))?;
-        let mut k = KernelState::new(phys, uffd.clone(), recorder, vfs, cfg, kt);
-        let who = config.identity.clone().unwrap_or_else(Identity::of_caller);
-        let cred = Cred::new(who.uid, who.gid, &who.groups);
-        // The working directory is inherited, not entered: no permission
-        // is needed to start in it (and one missing falls back to /).
-        let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
-        let cwd = k.initial_cwd(&cwd);
-        let Start { file, image, execfn, argv } = open_program(&mut k, &program, &config, &cwd, &cred)?;
-        // As the overcommit heuristic refuses one mapping larger than RAM
-        // plus swap (the image need not fit the resident budget: reclaim
-        // can page it).
-        let budget_pages = (config.mem + config.swap) / PAGE_SIZE;
-        let image_pages = image.mapped_pages();
-        if image_pages > budget_pages {
-            return Err(Error::TooBig {
-                path: image.path.clone(),
-                needed: image_pages,
-                needed_kib: image_pages.saturating_mul(4),
-                available: budget_pages,
-            });
-        }
-        let envp: Vec<Vec<u8>> = config.env.iter().map(|e| e.clone().into_bytes()).collect();
-        // RLIMIT_SIGPENDING as fork_init() sets it: half of threads-max for RAM.
-        let sigpending = crate::kernel::mm::kmem::max_threads(resident) / 2;
-        let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64, sigpending);
-        let stdio = [
-            FileKind::Input(config.stdin.clone()),
-            FileKind::Output(config.stdout.clone()),
-            FileKind::Output(config.stderr.clone()),
-        ];
-        // Timeline times count from exec: the stack is the first thing built.
-        k.report.recorder_mut().set_start(Instant::now());
-        let pid = k.spawn_init(&file, &image, &execfn, &argv, &envp, cwd, cred, limits, stdio).map_err(|e| {
-            Error::Exec { path: image.path.clone(), what: format!("cannot start it: {}", e.describe()) }
-        })?;
-        let mm = k.tasks.proc(pid).expect("live process").mm;
-        for name in &config.pin {
-            if !k.pin_region(mm, pid, name) {
-                return Err(Error::BadPin(name.clone()));
-            }
-        }
-        if k.mm.oom_kills() > 0 || k.tasks.proc(pid).expect("live process").group_exit.is_some() {
-            return Err(Error::PinTooBig(config.pin.join(" ")));
-        }
-        let kernel = Arc::new(Kernel::new(k));
-        let machine = Arc::new(Machine::new(vm, sys, ring_mem, config.syscalls));
-        Ok(Sandbox { kernel, machine, uffd, config, kept })
+        Ok(Slots { vm, sys, ram, ring_mem, pool, kt })
     }
+}
+
+/// What the kernel needs of `config` and of the VM's CPU.
+fn kernel_config(config: &Config, vm: &Vm) -> KernelConfig {
+    let (xstate_size, xcr0) = xstate(vm);
+    KernelConfig {
+        max_tasks: config.max_tasks,
+        aslr: config.aslr,
+        hwcap: vm.hwcap(),
+        diag: config.diag.clone(),
+        strace: config.strace.clone(),
+        calls: config.calls.clone(),
+        status: config.status.clone(),
+        overcommit: config.overcommit,
+        overcommit_ratio: config.overcommit_ratio,
+        max_map_count: config.max_map_count,
+        xstate_size,
+        xcr0,
+        fill_pages: config.fill_pages,
+        fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
+        record: config.record,
+        stacks: config.stacks,
+    }
+}
+
+/// Loads `program` as pid 1 (`resident` pages of RAM set its
+/// RLIMIT_SIGPENDING) and backs the regions `config` pins.
+fn start_init(k: &mut KernelState, program: &Program, config: &Config, resident: u64) -> Result<(), Error> {
+    let who = config.identity.clone().unwrap_or_else(Identity::of_caller);
+    let cred = Cred::new(who.uid, who.gid, &who.groups);
+    // The working directory is inherited, not entered: no permission
+    // is needed to start in it (and one missing falls back to /).
+    let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));
+    let cwd = k.initial_cwd(&cwd);
+    let Start { file, image, execfn, argv } = open_program(k, program, config, &cwd, &cred)?;
+    // As the overcommit heuristic refuses one mapping larger than RAM
+    // plus swap (the image need not fit the resident budget: reclaim
+    // can page it).
+    let budget_pages = (config.mem + config.swap) / PAGE_SIZE;
+    let image_pages = image.mapped_pages();
+    if image_pages > budget_pages {
+        return Err(Error::TooBig {
+            path: image.path.clone(),
+            needed: image_pages,
+            needed_kib: image_pages.saturating_mul(4),
+            available: budget_pages,
+        });
+    }
+    let envp: Vec<Vec<u8>> = config.env.iter().map(|e| e.clone().into_bytes()).collect();
+    // RLIMIT_SIGPENDING as fork_init() sets it: half of threads-max for RAM.
+    let sigpending = crate::kernel::mm::kmem::max_threads(resident) / 2;
+    let limits = Limits::new(config.stack_size, config.memlock_limit, config.max_tasks as u64, sigpending);
+    let stdio = [
+        FileKind::Input(config.stdin.clone()),
+        FileKind::Output(config.stdout.clone()),
+        FileKind::Output(config.stderr.clone()),
+    ];
+    // Timeline times count from exec: the stack is the first thing built.
+    k.report.recorder_mut().set_start(Instant::now());
+    let bprm = Binprm { file: &file, image: &image, execfn: &execfn, argv: &argv, envp: &envp };
+    let pid = k
+        .spawn_init(&bprm, cwd, cred, limits, stdio)
+        .map_err(|e| Error::Exec { path: image.path.clone(), what: format!("cannot start it: {}", e.describe()) })?;
+    let mm = k.tasks.proc(pid).expect("live process").mm;
+    for name in &config.pin {
+        if !k.pin_region(mm, pid, name) {
+            return Err(Error::BadPin(name.clone()));
+        }
+    }
+    if k.mm.oom_kills() > 0 || k.tasks.proc(pid).expect("live process").group_exit.is_some() {
+        return Err(Error::PinTooBig(config.pin.join(" ")));
+    }
+    Ok(())
 }
 
 /// The host's working directory, as a path inside `root` (or `/`).

@@ -14,7 +14,8 @@ pub const MIN_RSS_LIMIT: u64 = 64 * PAGE_SIZE;
 
 /// A configuration refused before anything runs. The messages name the
 /// command-line options (`--mem`, `--rss-limit`, …); each has a
-/// [`SandboxBuilder`](super::SandboxBuilder) method and a [`Config`] field of the same name.
+/// [`SandboxBuilder`](super::SandboxBuilder) method and a [`Config`]
+/// field of the same name.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
@@ -94,10 +95,11 @@ fn shown(bytes: u64) -> String {
 
 impl Config {
     /// Checks everything that can be checked without a VM or the program:
-    /// [`Sandbox::new`](super::Sandbox::new) calls it first, so a [`Config`] built by hand is
-    /// held to the same rules as one from [`SandboxBuilder`](super::SandboxBuilder). What needs
-    /// the host or the program (`max_tasks` against this KVM's vCPUs, a
-    /// `pin` of a region the program lacks) is checked by
+    /// [`Sandbox::new`](super::Sandbox::new) calls it first, so a
+    /// [`Config`] built by hand is held to the same rules as one from
+    /// [`SandboxBuilder`](super::SandboxBuilder). What needs the host or
+    /// the program (`max_tasks` against this KVM's vCPUs, a `pin` of a
+    /// region the program lacks) is checked by
     /// [`Sandbox::new`](super::Sandbox::new) before anything runs.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.argv.is_empty() {

@@ -9,3 +9,4 @@ pub mod ring;
 pub mod signal;
 pub mod tables;
 pub mod trap;
+pub mod xsave;

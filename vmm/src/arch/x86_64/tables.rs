@@ -2,7 +2,7 @@
 //! programs that peek at CS/SS see familiar values. Each vCPU has its own
 //! GDT and TSS (its exception stack differs); the IDT is shared.
 
-use zerocopy::{Immutable, IntoBytes};
+use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::layout::{ist_top_va, stub_va, VECTORS};
 
@@ -41,7 +41,7 @@ const _: () = assert!(std::mem::size_of::<Tss>() == 0x68);
 
 /// One IDT entry: a 64-bit interrupt gate.
 #[repr(C)]
-#[derive(Clone, Copy, Default, IntoBytes, Immutable)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 struct Gate {
     offset_low: u16,
     selector: u16,
@@ -123,13 +123,11 @@ mod tests {
     #[test]
     fn idt_gates_point_at_stubs() {
         let idt = idt();
-        let gate = &idt[14 * 16..15 * 16];
-        let off = u16::from_le_bytes([gate[0], gate[1]]) as u64
-            | (u16::from_le_bytes([gate[6], gate[7]]) as u64) << 16
-            | (u32::from_le_bytes([gate[8], gate[9], gate[10], gate[11]]) as u64) << 32;
+        let gate = Gate::read_from_bytes(&idt[14 * 16..15 * 16]).unwrap();
+        let off = gate.offset_low as u64 | (gate.offset_mid as u64) << 16 | (gate.offset_high as u64) << 32;
         assert_eq!(off, stub_va(14));
-        assert_eq!(gate[4], 1);
-        assert_eq!(gate[5], 0x8e);
+        assert_eq!(gate.ist, 1);
+        assert_eq!(gate.attr, 0x8e);
         assert_eq!(idt[3 * 16 + 5], 0xee);
     }
 

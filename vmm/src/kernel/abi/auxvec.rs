@@ -5,7 +5,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The keys faultline's exec writes.
-    pub AUXV_KEYS: u64 {
+    _: u64 {
         AT_NULL = 0,
         AT_PHDR = 3,
         AT_PHENT = 4,

@@ -7,7 +7,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The capabilities faultline's kernel checks or grants by name.
-    pub CAPS: u32 {
+    _: u32 {
         CAP_CHOWN = 0,
         CAP_DAC_OVERRIDE = 1,
         CAP_DAC_READ_SEARCH = 2,
@@ -22,7 +22,6 @@ linux_consts! {
         CAP_NET_RAW = 13,
         CAP_IPC_LOCK = 14,
         CAP_SYS_ADMIN = 21,
-        CAP_SYS_NICE = 23,
         CAP_SYS_RESOURCE = 24,
         CAP_MKNOD = 27,
         CAP_WAKE_ALARM = 35,
@@ -32,7 +31,7 @@ linux_consts! {
 
     /// capget/capset's header versions: _1 takes one 32-bit word per set,
     /// _2 and _3 two.
-    pub CAP_VERSIONS: u32 {
+    _: u32 {
         _LINUX_CAPABILITY_VERSION_1 = 0x1998_0330,
         _LINUX_CAPABILITY_VERSION_2 = 0x2007_1026,
         _LINUX_CAPABILITY_VERSION_3 = 0x2008_0522,
@@ -40,23 +39,23 @@ linux_consts! {
 }
 
 /// The highest capability number.
-pub const CAP_LAST_CAP: u32 = 40;
+pub(crate) const CAP_LAST_CAP: u32 = 40;
 
 /// struct __user_cap_header_struct.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CapUserHeader {
-    pub version: u32,
-    pub pid: i32,
+pub(crate) struct CapUserHeader {
+    pub(crate) version: u32,
+    pub(crate) pid: i32,
 }
 const _: () = assert!(size_of::<CapUserHeader>() == 8);
 
 /// struct __user_cap_data_struct: one 32-bit word of each set.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CapUserData {
-    pub effective: u32,
-    pub permitted: u32,
-    pub inheritable: u32,
+pub(crate) struct CapUserData {
+    pub(crate) effective: u32,
+    pub(crate) permitted: u32,
+    pub(crate) inheritable: u32,
 }
 const _: () = assert!(size_of::<CapUserData>() == 12);

@@ -7,21 +7,16 @@ use super::linux_consts;
 
 linux_consts! {
     /// `d_type`: the file type, S_IFMT's bits shifted down.
-    pub DT_TYPES: u8 {
-        DT_UNKNOWN = 0,
-        DT_FIFO = 1,
+    _: u8 {
         DT_CHR = 2,
         DT_DIR = 4,
-        DT_BLK = 6,
         DT_REG = 8,
         DT_LNK = 10,
-        DT_SOCK = 12,
-        DT_WHT = 14,
     }
 }
 
 /// The d_type of a mode (IFTODT).
-pub const fn dt_of_mode(mode: u32) -> u8 {
+pub(crate) const fn dt_of_mode(mode: u32) -> u8 {
     ((mode & super::stat::S_IFMT) >> 12) as u8
 }
 
@@ -29,10 +24,10 @@ pub const fn dt_of_mode(mode: u32) -> u8 {
 /// padded so that each record is 8-byte aligned).
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Dirent64 {
-    pub d_ino: u64,
-    pub d_off: i64,
-    pub d_reclen: u16,
-    pub d_type: u8,
+pub(crate) struct Dirent64 {
+    pub(crate) d_ino: u64,
+    pub(crate) d_off: i64,
+    pub(crate) d_reclen: u16,
+    pub(crate) d_type: u8,
 }
 const _: () = assert!(size_of::<Dirent64>() == 19);

@@ -19,19 +19,13 @@ linux_consts! {
 
     /// The events and the input flags of struct epoll_event (the low
     /// ones are poll's, bit for bit).
-    pub EPOLL_EVENTS: u32 {
+    _: u32 {
         EPOLLIN = 0x1,
-        EPOLLPRI = 0x2,
         EPOLLOUT = 0x4,
         EPOLLERR = 0x8,
         EPOLLHUP = 0x10,
-        EPOLLNVAL = 0x20,
         EPOLLRDNORM = 0x40,
-        EPOLLRDBAND = 0x80,
         EPOLLWRNORM = 0x100,
-        EPOLLWRBAND = 0x200,
-        EPOLLMSG = 0x400,
-        EPOLLRDHUP = 0x2000,
         EPOLLEXCLUSIVE = 1 << 28,
         EPOLLWAKEUP = 1 << 29,
         EPOLLONESHOT = 1 << 30,
@@ -40,88 +34,88 @@ linux_consts! {
 }
 
 /// epoll_create1's flag.
-pub const EPOLL_CLOEXEC: u32 = O_CLOEXEC;
+pub(crate) const EPOLL_CLOEXEC: u32 = O_CLOEXEC;
 /// The flags an item keeps after EPOLLONESHOT fired (EP_PRIVATE_BITS).
-pub const EP_PRIVATE_BITS: u32 = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
+pub(crate) const EP_PRIVATE_BITS: u32 = EPOLLWAKEUP | EPOLLONESHOT | EPOLLET | EPOLLEXCLUSIVE;
 /// What EPOLLEXCLUSIVE may come with (EPOLLEXCLUSIVE_OK_BITS).
-pub const EPOLLEXCLUSIVE_OK_BITS: u32 =
+pub(crate) const EPOLLEXCLUSIVE_OK_BITS: u32 =
     EPOLLIN | EPOLLOUT | EPOLLERR | EPOLLHUP | EPOLLWAKEUP | EPOLLET | EPOLLEXCLUSIVE;
 /// How deep epoll files may nest (EP_MAX_NESTS).
-pub const EP_MAX_NESTS: usize = 4;
+pub(crate) const EP_MAX_NESTS: usize = 4;
 /// What a file without its own poll reports (DEFAULT_POLLMASK).
-pub const DEFAULT_POLLMASK: u32 = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
+pub(crate) const DEFAULT_POLLMASK: u32 = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
 
 /// struct epoll_event: packed on x86-64 (12 bytes), as the 32-bit ABI had
 /// it.
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct EpollEvent {
-    pub events: u32,
-    pub data: u64,
+pub(crate) struct EpollEvent {
+    pub(crate) events: u32,
+    pub(crate) data: u64,
 }
 const _: () = assert!(size_of::<EpollEvent>() == 12);
 
 /// The most events one epoll_wait may ask for (EP_MAX_EVENTS).
-pub const EP_MAX_EVENTS: u64 = i32::MAX as u64 / size_of::<EpollEvent>() as u64;
+pub(crate) const EP_MAX_EVENTS: u64 = i32::MAX as u64 / size_of::<EpollEvent>() as u64;
 
 /// eventfd2's flags.
-pub const EFD_SEMAPHORE: u32 = 1;
-pub const EFD_CLOEXEC: u32 = O_CLOEXEC;
-pub const EFD_NONBLOCK: u32 = O_NONBLOCK;
+pub(crate) const EFD_SEMAPHORE: u32 = 1;
+pub(crate) const EFD_CLOEXEC: u32 = O_CLOEXEC;
+pub(crate) const EFD_NONBLOCK: u32 = O_NONBLOCK;
 /// An eventfd's counter is at most this (ULLONG_MAX is never reached).
-pub const EVENTFD_MAX: u64 = u64::MAX - 1;
+pub(crate) const EVENTFD_MAX: u64 = u64::MAX - 1;
 
 /// timerfd_create's flags, and timerfd_settime's.
-pub const TFD_CLOEXEC: u32 = O_CLOEXEC;
-pub const TFD_NONBLOCK: u32 = O_NONBLOCK;
-pub const TFD_TIMER_ABSTIME: u32 = 1;
-pub const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
+pub(crate) const TFD_CLOEXEC: u32 = O_CLOEXEC;
+pub(crate) const TFD_NONBLOCK: u32 = O_NONBLOCK;
+pub(crate) const TFD_TIMER_ABSTIME: u32 = 1;
+pub(crate) const TFD_TIMER_CANCEL_ON_SET: u32 = 2;
 
 /// signalfd4's flags.
-pub const SFD_CLOEXEC: u32 = O_CLOEXEC;
-pub const SFD_NONBLOCK: u32 = O_NONBLOCK;
+pub(crate) const SFD_CLOEXEC: u32 = O_CLOEXEC;
+pub(crate) const SFD_NONBLOCK: u32 = O_NONBLOCK;
 
 /// struct itimerspec: the interval first, then the value.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Itimerspec {
-    pub it_interval: Timespec,
-    pub it_value: Timespec,
+pub(crate) struct Itimerspec {
+    pub(crate) it_interval: Timespec,
+    pub(crate) it_value: Timespec,
 }
 const _: () = assert!(size_of::<Itimerspec>() == 32);
 
 /// struct signalfd_siginfo: what a read of a signalfd gives per signal.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SignalfdSiginfo {
-    pub ssi_signo: u32,
-    pub ssi_errno: i32,
-    pub ssi_code: i32,
-    pub ssi_pid: u32,
-    pub ssi_uid: u32,
-    pub ssi_fd: i32,
-    pub ssi_tid: u32,
-    pub ssi_band: u32,
-    pub ssi_overrun: u32,
-    pub ssi_trapno: u32,
-    pub ssi_status: i32,
-    pub ssi_int: i32,
-    pub ssi_ptr: u64,
-    pub ssi_utime: u64,
-    pub ssi_stime: u64,
-    pub ssi_addr: u64,
-    pub ssi_addr_lsb: u16,
-    pub pad2: u16,
-    pub ssi_syscall: i32,
-    pub ssi_call_addr: u64,
-    pub ssi_arch: u32,
-    pub pad: [u8; 28],
+pub(crate) struct SignalfdSiginfo {
+    pub(crate) ssi_signo: u32,
+    pub(crate) ssi_errno: i32,
+    pub(crate) ssi_code: i32,
+    pub(crate) ssi_pid: u32,
+    pub(crate) ssi_uid: u32,
+    pub(crate) ssi_fd: i32,
+    pub(crate) ssi_tid: u32,
+    pub(crate) ssi_band: u32,
+    pub(crate) ssi_overrun: u32,
+    pub(crate) ssi_trapno: u32,
+    pub(crate) ssi_status: i32,
+    pub(crate) ssi_int: i32,
+    pub(crate) ssi_ptr: u64,
+    pub(crate) ssi_utime: u64,
+    pub(crate) ssi_stime: u64,
+    pub(crate) ssi_addr: u64,
+    pub(crate) ssi_addr_lsb: u16,
+    pub(crate) pad2: u16,
+    pub(crate) ssi_syscall: i32,
+    pub(crate) ssi_call_addr: u64,
+    pub(crate) ssi_arch: u32,
+    pub(crate) pad: [u8; 28],
 }
 const _: () = assert!(size_of::<SignalfdSiginfo>() == 128);
 
 linux_consts! {
     /// struct sigevent's notification methods.
-    pub SIGEV_NOTIFY: i32 {
+    _: i32 {
         SIGEV_SIGNAL = 0,
         SIGEV_NONE = 1,
         SIGEV_THREAD = 2,
@@ -133,11 +127,11 @@ linux_consts! {
 /// for SIGEV_THREAD_ID the thread.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Sigevent {
-    pub sigev_value: u64,
-    pub sigev_signo: i32,
-    pub sigev_notify: i32,
-    pub sigev_notify_thread_id: i32,
-    pub pad: [u8; 44],
+pub(crate) struct Sigevent {
+    pub(crate) sigev_value: u64,
+    pub(crate) sigev_signo: i32,
+    pub(crate) sigev_notify: i32,
+    pub(crate) sigev_notify_thread_id: i32,
+    pub(crate) pad: [u8; 44],
 }
 const _: () = assert!(size_of::<Sigevent>() == 64);

@@ -99,31 +99,28 @@ errnos! {
     ERESTART_RESTARTBLOCK = 516 => "Interrupted by signal",
 }
 
-/// Linux's other name for EOPNOTSUPP (strace shows that one).
-pub const ENOTSUP: Errno = EOPNOTSUPP;
-
 /// Linux's largest errno: a syscall result in `-MAX_ERRNO..0` is an error.
-pub const MAX_ERRNO: i64 = 4095;
+pub(crate) const MAX_ERRNO: i64 = 4095;
 
 impl Errno {
     /// The value a syscall returns for it.
-    pub fn ret(self) -> i64 {
+    pub(crate) fn ret(self) -> i64 {
         -(self.0 as i64)
     }
 
     /// The errno a syscall result `r` reports, if it is one.
-    pub fn from_ret(r: i64) -> Option<Errno> {
+    pub(crate) fn from_ret(r: i64) -> Option<Errno> {
         (-MAX_ERRNO..0).contains(&r).then(|| Errno(-r as i32))
     }
 
     /// Whether it is one of the kernel's restart codes, which the program
     /// never sees (strace shows them as `= ?`).
-    pub fn is_restart(self) -> bool {
+    pub(crate) fn is_restart(self) -> bool {
         matches!(self, ERESTARTSYS | ERESTARTNOHAND | ERESTART_RESTARTBLOCK)
     }
 
     /// Its name, as strace prints it.
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         ERRNOS.iter().find(|(e, ..)| *e == self).map_or("E?", |(_, s, _)| s)
     }
 
@@ -133,4 +130,4 @@ impl Errno {
     }
 }
 
-pub type SysResult = Result<i64, Errno>;
+pub(crate) type SysResult = Result<i64, Errno>;

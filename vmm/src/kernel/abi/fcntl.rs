@@ -14,7 +14,7 @@ use super::linux_consts;
 linux_consts! {
     /// The access mode, `flags & O_ACCMODE` (O_ACCMODE itself is no mode:
     /// strace shows it as that).
-    pub O_ACCMODES: u32 {
+    pub(crate) O_ACCMODES: u32 {
         O_RDONLY = 0,
         O_WRONLY = 1,
         O_RDWR = 2,
@@ -23,7 +23,7 @@ linux_consts! {
 
     /// open's other flags. O_SYNC holds O_DSYNC's bit and O_TMPFILE
     /// O_DIRECTORY's: each comes first, to be shown whole.
-    pub O_FLAGS: u32 {
+    pub(crate) O_FLAGS: u32 {
         O_CREAT = 0o100,
         O_EXCL = 0o200,
         O_NOCTTY = 0o400,
@@ -43,25 +43,23 @@ linux_consts! {
     }
 
     /// The directory descriptor that means the cwd.
-    pub DIRFDS: i32 {
+    pub(crate) DIRFDS: i32 {
         AT_FDCWD = -100,
     }
 
     /// The `*at` calls' flags. AT_REMOVEDIR (unlinkat) and AT_EACCESS
     /// (faccessat) share a bit.
-    pub AT_FLAG_BITS: u64 {
+    _: u64 {
         AT_SYMLINK_NOFOLLOW = 0x100,
         AT_REMOVEDIR = 0x200,
         AT_EACCESS = 0x200,
         AT_SYMLINK_FOLLOW = 0x400,
         AT_NO_AUTOMOUNT = 0x800,
         AT_EMPTY_PATH = 0x1000,
-        AT_STATX_FORCE_SYNC = 0x2000,
-        AT_STATX_DONT_SYNC = 0x4000,
     }
 
     /// fcntl's commands.
-    pub FCNTL_CMDS: u64 {
+    pub(crate) FCNTL_CMDS: u64 {
         F_DUPFD = 0,
         F_GETFD = 1,
         F_SETFD = 2,
@@ -83,19 +81,19 @@ linux_consts! {
     }
 
     /// F_GETFD/F_SETFD's flag.
-    pub FD_FLAGS: u64 {
+    _: u64 {
         FD_CLOEXEC = 1,
     }
 
     /// struct flock's `l_type`.
-    pub LOCK_TYPES: i16 {
+    _: i16 {
         F_RDLCK = 0,
         F_WRLCK = 1,
         F_UNLCK = 2,
     }
 
     /// flock(2)'s operations.
-    pub FLOCK_OPS: u64 {
+    _: u64 {
         LOCK_SH = 1,
         LOCK_EX = 2,
         LOCK_NB = 4,
@@ -104,7 +102,7 @@ linux_consts! {
     }
 
     /// memfd seals (F_ADD_SEALS).
-    pub F_SEALS: u32 {
+    _: u32 {
         F_SEAL_SEAL = 1,
         F_SEAL_SHRINK = 2,
         F_SEAL_GROW = 4,
@@ -114,14 +112,14 @@ linux_consts! {
     }
 
     /// renameat2's flags.
-    pub RENAME_FLAGS: u64 {
+    _: u64 {
         RENAME_NOREPLACE = 1,
         RENAME_EXCHANGE = 2,
         RENAME_WHITEOUT = 4,
     }
 
     /// lseek's whence.
-    pub WHENCE: u64 {
+    pub(crate) WHENCE: u64 {
         SEEK_SET = 0,
         SEEK_CUR = 1,
         SEEK_END = 2,
@@ -130,19 +128,19 @@ linux_consts! {
     }
 
     /// utimensat's special `tv_nsec` values.
-    pub UTIME_SPECIAL: i64 {
+    _: i64 {
         UTIME_NOW = (1 << 30) - 1,
         UTIME_OMIT = (1 << 30) - 2,
     }
 
     /// fallocate's modes.
-    pub FALLOC_MODES: u64 {
+    _: u64 {
         FALLOC_FL_KEEP_SIZE = 1,
         FALLOC_FL_PUNCH_HOLE = 2,
     }
 
     /// memfd_create's flags.
-    pub MFD_FLAGS: u64 {
+    _: u64 {
         MFD_CLOEXEC = 1,
         MFD_ALLOW_SEALING = 2,
         MFD_HUGETLB = 4,
@@ -150,43 +148,28 @@ linux_consts! {
         MFD_EXEC = 0x10,
     }
 
-    /// openat2's `resolve` flags (`include/uapi/linux/openat2.h`).
-    pub RESOLVE_FLAGS: u64 {
-        RESOLVE_NO_XDEV = 0x01,
-        RESOLVE_NO_MAGICLINKS = 0x02,
-        RESOLVE_NO_SYMLINKS = 0x04,
-        RESOLVE_BENEATH = 0x08,
-        RESOLVE_IN_ROOT = 0x10,
-        RESOLVE_CACHED = 0x20,
-    }
-
     /// fadvise64's advice (`include/uapi/linux/fadvise.h`).
-    pub POSIX_FADV: u64 {
-        POSIX_FADV_NORMAL = 0,
-        POSIX_FADV_RANDOM = 1,
-        POSIX_FADV_SEQUENTIAL = 2,
-        POSIX_FADV_WILLNEED = 3,
-        POSIX_FADV_DONTNEED = 4,
+    _: u64 {
         POSIX_FADV_NOREUSE = 5,
     }
 
     /// close_range's flags.
-    pub CLOSE_RANGE_FLAGS: u64 {
+    _: u64 {
         CLOSE_RANGE_UNSHARE = 2,
         CLOSE_RANGE_CLOEXEC = 4,
     }
 }
 
 /// statx's sync-type bits (a mask of AT_STATX_*).
-pub const AT_STATX_SYNC_TYPE: u64 = 0x6000;
+pub(crate) const AT_STATX_SYNC_TYPE: u64 = 0x6000;
 /// Every seal there is.
-pub const F_SEAL_ALL: u32 = 0x3f;
+pub(crate) const F_SEAL_ALL: u32 = 0x3f;
 /// Every memfd_create flag there is (without the hugetlb size bits).
-pub const MFD_ALL_FLAGS: u64 = 0x1f;
+pub(crate) const MFD_ALL_FLAGS: u64 = 0x1f;
 /// The longest memfd name: NAME_MAX less "memfd:".
-pub const MFD_NAME_MAX_LEN: usize = 255 - 6;
+pub(crate) const MFD_NAME_MAX_LEN: usize = 255 - 6;
 /// Every RESOLVE_ flag there is.
-pub const RESOLVE_ALL: u64 = 0x3f;
+pub(crate) const RESOLVE_ALL: u64 = 0x3f;
 
 /// The largest file offset (`OFFSET_MAX`): a lock's end when it runs to
 /// the end of the file however long it grows.
@@ -212,11 +195,11 @@ const _: () = assert!(size_of::<Flock>() == 32);
 /// struct open_how, openat2's argument.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct OpenHow {
-    pub flags: u64,
-    pub mode: u64,
-    pub resolve: u64,
+pub(crate) struct OpenHow {
+    pub(crate) flags: u64,
+    pub(crate) mode: u64,
+    pub(crate) resolve: u64,
 }
 const _: () = assert!(size_of::<OpenHow>() == 24);
 /// The size of the first open_how: a smaller one is EINVAL.
-pub const OPEN_HOW_SIZE_VER0: u64 = 24;
+pub(crate) const OPEN_HOW_SIZE_VER0: u64 = 24;

@@ -8,7 +8,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The operations, the values of `op & FUTEX_CMD_MASK`.
-    pub FUTEX_OPS: u64 {
+    pub(crate) FUTEX_OPS: u64 {
         FUTEX_WAIT = 0,
         FUTEX_WAKE = 1,
         FUTEX_FD = 2,
@@ -23,13 +23,13 @@ linux_consts! {
     }
 
     /// The flags beside the operation.
-    pub FUTEX_OP_FLAGS: u64 {
+    _: u64 {
         FUTEX_PRIVATE_FLAG = 128,
         FUTEX_CLOCK_REALTIME = 256,
     }
 
     /// FUTEX_WAKE_OP's operations on the second word.
-    pub FUTEX_WAKE_OPS: u32 {
+    _: u32 {
         FUTEX_OP_SET = 0,
         FUTEX_OP_ADD = 1,
         FUTEX_OP_OR = 2,
@@ -38,7 +38,7 @@ linux_consts! {
     }
 
     /// FUTEX_WAKE_OP's comparisons of its old value.
-    pub FUTEX_WAKE_CMPS: u32 {
+    _: u32 {
         FUTEX_OP_CMP_EQ = 0,
         FUTEX_OP_CMP_NE = 1,
         FUTEX_OP_CMP_LT = 2,
@@ -48,26 +48,26 @@ linux_consts! {
     }
 
     /// A robust futex word's bits besides the owner's tid.
-    pub FUTEX_WORD_BITS: u32 {
+    _: u32 {
         FUTEX_WAITERS = 0x8000_0000,
         FUTEX_OWNER_DIED = 0x4000_0000,
     }
 }
 
 /// FUTEX_WAKE_OP's operation flag: the argument is a shift count.
-pub const FUTEX_OP_OPARG_SHIFT: u32 = 8;
+pub(crate) const FUTEX_OP_OPARG_SHIFT: u32 = 8;
 /// Every waiter's bitset matches it.
-pub const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
+pub(crate) const FUTEX_BITSET_MATCH_ANY: u32 = u32::MAX;
 /// The bits of a robust futex word that hold the owner's tid.
-pub const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
+pub(crate) const FUTEX_TID_MASK: u32 = 0x3fff_ffff;
 
 /// struct robust_list_head: the list, the offset of the futex word in
 /// each entry, and the entry being (un)locked.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct RobustListHead {
-    pub next: u64,
-    pub futex_offset: i64,
-    pub list_op_pending: u64,
+pub(crate) struct RobustListHead {
+    pub(crate) next: u64,
+    pub(crate) futex_offset: i64,
+    pub(crate) list_op_pending: u64,
 }
 const _: () = assert!(size_of::<RobustListHead>() == 24);

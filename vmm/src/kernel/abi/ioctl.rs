@@ -9,7 +9,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The requests.
-    pub IOCTLS: u64 {
+    _: u64 {
         TCGETS = 0x5401,
         TCSETS = 0x5402,
         TIOCGPGRP = 0x540f,
@@ -25,23 +25,23 @@ linux_consts! {
 /// The kernel's struct termios (not libc's, which is longer).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Termios {
-    pub c_iflag: u32,
-    pub c_oflag: u32,
-    pub c_cflag: u32,
-    pub c_lflag: u32,
-    pub c_line: u8,
-    pub c_cc: [u8; 19],
+pub(crate) struct Termios {
+    pub(crate) c_iflag: u32,
+    pub(crate) c_oflag: u32,
+    pub(crate) c_cflag: u32,
+    pub(crate) c_lflag: u32,
+    pub(crate) c_line: u8,
+    pub(crate) c_cc: [u8; 19],
 }
 const _: () = assert!(size_of::<Termios>() == 36);
 
 /// struct winsize.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Winsize {
-    pub ws_row: u16,
-    pub ws_col: u16,
-    pub ws_xpixel: u16,
-    pub ws_ypixel: u16,
+pub(crate) struct Winsize {
+    pub(crate) ws_row: u16,
+    pub(crate) ws_col: u16,
+    pub(crate) ws_xpixel: u16,
+    pub(crate) ws_ypixel: u16,
 }
 const _: () = assert!(size_of::<Winsize>() == 8);

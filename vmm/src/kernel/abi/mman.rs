@@ -6,7 +6,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// mmap/mprotect's `prot` bits.
-    pub PROT: u64 {
+    pub(crate) PROT: u64 {
         PROT_NONE = 0,
         PROT_READ = 0x1,
         PROT_WRITE = 0x2,
@@ -16,14 +16,14 @@ linux_consts! {
     }
 
     /// mmap's mapping types, the values of `flags & MAP_TYPE`.
-    pub MAP_TYPES: u64 {
+    pub(crate) MAP_TYPES: u64 {
         MAP_SHARED = 0x01,
         MAP_PRIVATE = 0x02,
         MAP_SHARED_VALIDATE = 0x03,
     }
 
     /// mmap's other flags.
-    pub MAP_FLAGS: u64 {
+    pub(crate) MAP_FLAGS: u64 {
         MAP_FIXED = 0x10,
         MAP_ANONYMOUS = 0x20,
         MAP_32BIT = 0x40,
@@ -42,14 +42,14 @@ linux_consts! {
     }
 
     /// mremap's flags.
-    pub MREMAP_FLAGS: u64 {
+    _: u64 {
         MREMAP_MAYMOVE = 1,
         MREMAP_FIXED = 2,
         MREMAP_DONTUNMAP = 4,
     }
 
     /// madvise's advice.
-    pub MADVICE: u64 {
+    pub(crate) MADVICE: u64 {
         MADV_NORMAL = 0,
         MADV_RANDOM = 1,
         MADV_SEQUENTIAL = 2,
@@ -75,26 +75,26 @@ linux_consts! {
     }
 
     /// msync's flags.
-    pub MS_FLAGS: u64 {
+    _: u64 {
         MS_ASYNC = 1,
         MS_INVALIDATE = 2,
         MS_SYNC = 4,
     }
 
     /// mlockall's flags.
-    pub MCL_FLAGS: u64 {
+    _: u64 {
         MCL_CURRENT = 1,
         MCL_FUTURE = 2,
         MCL_ONFAULT = 4,
     }
 
     /// mlock2's flags.
-    pub MLOCK_FLAGS: u64 {
+    _: u64 {
         MLOCK_ONFAULT = 1,
     }
 
     /// vm.overcommit_memory's values (`include/uapi/linux/mman.h`).
-    pub OVERCOMMIT_MODES: u32 {
+    _: u32 {
         OVERCOMMIT_GUESS = 0,
         OVERCOMMIT_ALWAYS = 1,
         OVERCOMMIT_NEVER = 2,
@@ -102,4 +102,4 @@ linux_consts! {
 }
 
 /// The bits of mmap's `flags` that hold its type (a mask, not a type).
-pub const MAP_TYPE: u64 = 0x0f;
+pub(crate) const MAP_TYPE: u64 = 0x0f;

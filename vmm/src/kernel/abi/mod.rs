@@ -14,46 +14,58 @@
 //! Structs are `#[repr(C)]` zerocopy types with their size asserted, so a
 //! layout that drifts from Linux's fails to compile.
 
-pub mod auxvec;
-pub mod capability;
-pub mod dirent;
-pub mod epoll;
+pub(crate) mod auxvec;
+pub(crate) mod capability;
+pub(crate) mod dirent;
+pub(crate) mod epoll;
 pub mod errno;
-pub mod fcntl;
-pub mod futex;
-pub mod ioctl;
-pub mod limits;
+pub(crate) mod fcntl;
+pub(crate) mod futex;
+pub(crate) mod ioctl;
+pub(crate) mod limits;
 pub mod mman;
-pub mod poll;
-pub mod prctl;
-pub mod resource;
-pub mod sched;
-pub mod signal;
-pub mod socket;
-pub mod stat;
-pub mod system;
-pub mod time;
-pub mod uio;
-pub mod wait;
+pub(crate) mod poll;
+pub(crate) mod prctl;
+pub(crate) mod resource;
+pub(crate) mod sched;
+pub(crate) mod signal;
+pub(crate) mod socket;
+pub(crate) mod stat;
+pub(crate) mod system;
+pub(crate) mod time;
+pub(crate) mod uio;
+pub(crate) mod wait;
 
 /// Defines Linux constants and, from the same lines, the table of their
 /// names that strace prints: `TABLE: type { NAME = value, … }` makes
 /// `pub const NAME: type = value;` for each and
 /// `TABLE: &[(type, &str)]` in the order written (which matters where
 /// one flag contains another, as O_SYNC does O_DSYNC: the first match is
-/// shown).
+/// shown). A group strace does not name is written `_: type { … }`: the
+/// constants alone, so no table goes unused.
 macro_rules! linux_consts {
-    ($(
+    () => {};
+    (
+        $(#[$tmeta:meta])*
+        _: $ty:ty {
+            $( $(#[$cmeta:meta])* $name:ident = $value:expr ),* $(,)?
+        }
+        $($rest:tt)*
+    ) => {
+        $( $(#[$cmeta])* pub const $name: $ty = $value; )*
+        $crate::kernel::abi::linux_consts! { $($rest)* }
+    };
+    (
         $(#[$tmeta:meta])*
         $tvis:vis $table:ident: $ty:ty {
             $( $(#[$cmeta:meta])* $name:ident = $value:expr ),* $(,)?
         }
-    )*) => {
-        $(
-            $( $(#[$cmeta])* pub const $name: $ty = $value; )*
-            $(#[$tmeta])*
-            $tvis const $table: &[($ty, &str)] = &[ $( ($name, stringify!($name)) ),* ];
-        )*
+        $($rest:tt)*
+    ) => {
+        $( $(#[$cmeta])* pub(crate) const $name: $ty = $value; )*
+        $(#[$tmeta])*
+        $tvis const $table: &[($ty, &str)] = &[ $( ($name, stringify!($name)) ),* ];
+        $crate::kernel::abi::linux_consts! { $($rest)* }
     };
 }
 pub(crate) use linux_consts;
@@ -69,6 +81,6 @@ macro_rules! name_table {
 pub(crate) use name_table;
 
 /// The name `table` gives `v`, if any.
-pub fn name_of<T: Copy + PartialEq>(table: &[(T, &'static str)], v: T) -> Option<&'static str> {
+pub(crate) fn name_of<T: Copy + PartialEq>(table: &[(T, &'static str)], v: T) -> Option<&'static str> {
     table.iter().find(|(n, _)| *n == v).map(|(_, s)| *s)
 }

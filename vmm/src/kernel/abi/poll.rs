@@ -7,7 +7,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The events.
-    pub POLL_EVENTS: i16 {
+    _: i16 {
         POLLIN = 0x1,
         POLLPRI = 0x2,
         POLLOUT = 0x4,
@@ -15,21 +15,20 @@ linux_consts! {
         POLLHUP = 0x10,
         POLLNVAL = 0x20,
         POLLRDNORM = 0x40,
-        POLLRDBAND = 0x80,
         POLLWRNORM = 0x100,
         POLLWRBAND = 0x200,
     }
 }
 
 /// The descriptors an fd_set holds.
-pub const FD_SETSIZE: u64 = 1024;
+pub(crate) const FD_SETSIZE: u64 = 1024;
 
 /// struct pollfd.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct PollFd {
-    pub fd: i32,
-    pub events: i16,
-    pub revents: i16,
+pub(crate) struct PollFd {
+    pub(crate) fd: i32,
+    pub(crate) events: i16,
+    pub(crate) revents: i16,
 }
 const _: () = assert!(size_of::<PollFd>() == 8);

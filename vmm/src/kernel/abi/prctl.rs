@@ -1,13 +1,13 @@
 //! prctl's options (`include/uapi/linux/prctl.h`), and the names of
 //! arch_prctl's codes (x86-64's, in `crate::arch::prctl`).
 
-pub use crate::arch::prctl::*;
+pub(crate) use crate::arch::prctl::*;
 
 use super::{linux_consts, name_table};
 
 linux_consts! {
     /// prctl's options.
-    pub PR_OPTIONS: u64 {
+    _: u64 {
         PR_SET_PDEATHSIG = 1,
         PR_GET_PDEATHSIG = 2,
         PR_GET_DUMPABLE = 3,
@@ -25,15 +25,15 @@ linux_consts! {
     }
 
     /// PR_SET_VMA's attributes.
-    pub PR_SET_VMA_ATTRS: u64 {
+    _: u64 {
         PR_SET_VMA_ANON_NAME = 0,
     }
 }
 
 /// The longest task name, with its NUL (TASK_COMM_LEN).
-pub const TASK_COMM_LEN: usize = 16;
+pub(crate) const TASK_COMM_LEN: usize = 16;
 
 /// arch_prctl's codes.
-pub const ARCH_PRCTL_CODES: &[(u64, &str)] = name_table![u64:
+pub(crate) const ARCH_PRCTL_CODES: &[(u64, &str)] = name_table![u64:
     ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS, ARCH_GET_CPUID, ARCH_SET_CPUID, ARCH_CET_STATUS,
 ];

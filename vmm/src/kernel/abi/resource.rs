@@ -10,7 +10,7 @@ use super::time::Timeval;
 
 linux_consts! {
     /// The resources, in their order.
-    pub RLIMITS: usize {
+    pub(crate) RLIMITS: usize {
         RLIMIT_CPU = 0,
         RLIMIT_FSIZE = 1,
         RLIMIT_DATA = 2,
@@ -30,14 +30,12 @@ linux_consts! {
     }
 
     /// getpriority's `which`.
-    pub PRIO_WHICH: u64 {
-        PRIO_PROCESS = 0,
-        PRIO_PGRP = 1,
+    _: u64 {
         PRIO_USER = 2,
     }
 
     /// getrusage's `who`.
-    pub RUSAGE_WHO: i32 {
+    _: i32 {
         RUSAGE_SELF = 0,
         RUSAGE_CHILDREN = -1,
         RUSAGE_THREAD = 1,
@@ -45,16 +43,16 @@ linux_consts! {
 }
 
 /// How many resources there are.
-pub const RLIM_NLIMITS: usize = 16;
+pub(crate) const RLIM_NLIMITS: usize = 16;
 /// No limit.
-pub const RLIM_INFINITY: u64 = u64::MAX;
+pub(crate) const RLIM_INFINITY: u64 = u64::MAX;
 
 /// struct rlimit64: the soft limit, then the hard one.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Rlimit {
-    pub cur: u64,
-    pub max: u64,
+pub(crate) struct Rlimit {
+    pub(crate) cur: u64,
+    pub(crate) max: u64,
 }
 const _: () = assert!(size_of::<Rlimit>() == 16);
 
@@ -62,22 +60,22 @@ const _: () = assert!(size_of::<Rlimit>() == 16);
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub struct Rusage {
-    pub ru_utime: Timeval,
-    pub ru_stime: Timeval,
+    pub(crate) ru_utime: Timeval,
+    pub(crate) ru_stime: Timeval,
     /// KiB.
-    pub ru_maxrss: i64,
-    pub ru_ixrss: i64,
-    pub ru_idrss: i64,
-    pub ru_isrss: i64,
-    pub ru_minflt: i64,
-    pub ru_majflt: i64,
-    pub ru_nswap: i64,
-    pub ru_inblock: i64,
-    pub ru_oublock: i64,
-    pub ru_msgsnd: i64,
-    pub ru_msgrcv: i64,
-    pub ru_nsignals: i64,
-    pub ru_nvcsw: i64,
-    pub ru_nivcsw: i64,
+    pub(crate) ru_maxrss: i64,
+    pub(crate) ru_ixrss: i64,
+    pub(crate) ru_idrss: i64,
+    pub(crate) ru_isrss: i64,
+    pub(crate) ru_minflt: i64,
+    pub(crate) ru_majflt: i64,
+    pub(crate) ru_nswap: i64,
+    pub(crate) ru_inblock: i64,
+    pub(crate) ru_oublock: i64,
+    pub(crate) ru_msgsnd: i64,
+    pub(crate) ru_msgrcv: i64,
+    pub(crate) ru_nsignals: i64,
+    pub(crate) ru_nvcsw: i64,
+    pub(crate) ru_nivcsw: i64,
 }
 const _: () = assert!(size_of::<Rusage>() == 144);

@@ -8,7 +8,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// clone's flags (the low byte is the exit signal, CSIGNAL).
-    pub CLONE_FLAGS: u64 {
+    pub(crate) CLONE_FLAGS: u64 {
         CLONE_VM = 0x100,
         CLONE_FS = 0x200,
         CLONE_FILES = 0x400,
@@ -40,50 +40,49 @@ linux_consts! {
     }
 
     /// rseq's flags (`include/uapi/linux/rseq.h`).
-    pub RSEQ_FLAGS: u64 {
+    _: u64 {
         RSEQ_FLAG_UNREGISTER = 1,
     }
 
     /// The scheduling policies.
-    pub SCHED_POLICIES: u64 {
+    _: u64 {
         SCHED_NORMAL = 0,
         SCHED_FIFO = 1,
         SCHED_RR = 2,
         SCHED_BATCH = 3,
         SCHED_IDLE = 5,
-        SCHED_DEADLINE = 6,
     }
 }
 
 /// The bits of clone's flags that hold the exit signal.
-pub const CSIGNAL: u64 = 0xff;
+pub(crate) const CSIGNAL: u64 = 0xff;
 
 /// struct clone_args (CLONE_ARGS_SIZE_VER2: up to `cgroup`).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct CloneArgs {
-    pub flags: u64,
-    pub pidfd: u64,
-    pub child_tid: u64,
-    pub parent_tid: u64,
-    pub exit_signal: u64,
-    pub stack: u64,
-    pub stack_size: u64,
-    pub tls: u64,
-    pub set_tid: u64,
-    pub set_tid_size: u64,
-    pub cgroup: u64,
+pub(crate) struct CloneArgs {
+    pub(crate) flags: u64,
+    pub(crate) pidfd: u64,
+    pub(crate) child_tid: u64,
+    pub(crate) parent_tid: u64,
+    pub(crate) exit_signal: u64,
+    pub(crate) stack: u64,
+    pub(crate) stack_size: u64,
+    pub(crate) tls: u64,
+    pub(crate) set_tid: u64,
+    pub(crate) set_tid_size: u64,
+    pub(crate) cgroup: u64,
 }
 const _: () = assert!(size_of::<CloneArgs>() == 88);
 /// The first struct clone_args, without set_tid and cgroup: the smallest
 /// clone3 takes.
-pub const CLONE_ARGS_SIZE_VER0: u64 = 64;
+pub(crate) const CLONE_ARGS_SIZE_VER0: u64 = 64;
 /// The struct clone_args Linux knows: bytes past it must be zero.
-pub const CLONE_ARGS_SIZE_VER2: u64 = 88;
+pub(crate) const CLONE_ARGS_SIZE_VER2: u64 = 88;
 /// The most pid namespaces deep (set_tid's longest array).
-pub const MAX_PID_NS_LEVEL: u64 = 32;
+pub(crate) const MAX_PID_NS_LEVEL: u64 = 32;
 /// The real-time policies' priorities.
-pub const MAX_RT_PRIO: i64 = 100;
+pub(crate) const MAX_RT_PRIO: i64 = 100;
 /// The first struct rseq's size, the smallest rseq takes (and its
 /// alignment).
-pub const ORIG_RSEQ_SIZE: u32 = 32;
+pub(crate) const ORIG_RSEQ_SIZE: u32 = 32;

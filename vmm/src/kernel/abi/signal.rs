@@ -12,7 +12,7 @@ pub use crate::arch::signal::*;
 use super::{linux_consts, name_table};
 
 /// The standard signals' names.
-pub const SIGNALS: &[(i32, &str)] = name_table![i32:
+pub(crate) const SIGNALS: &[(i32, &str)] = name_table![i32:
     SIGHUP, SIGINT, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGBUS, SIGFPE, SIGKILL, SIGUSR1, SIGSEGV, SIGUSR2, SIGPIPE,
     SIGALRM, SIGTERM, SIGSTKFLT, SIGCHLD, SIGCONT, SIGSTOP, SIGTSTP, SIGTTIN, SIGTTOU, SIGURG, SIGXCPU, SIGXFSZ,
     SIGVTALRM, SIGPROF, SIGWINCH, SIGIO, SIGPWR, SIGSYS,
@@ -20,17 +20,15 @@ pub const SIGNALS: &[(i32, &str)] = name_table![i32:
 
 linux_consts! {
     /// si_codes of signals a process sent.
-    pub SI_CODES: i32 {
+    _: i32 {
         SI_USER = 0,
         SI_QUEUE = -1,
         SI_TKILL = -6,
     }
 
     /// sigaction's `sa_flags`.
-    pub SA_FLAGS: u64 {
-        SA_NOCLDSTOP = 1,
+    _: u64 {
         SA_NOCLDWAIT = 2,
-        SA_SIGINFO = 4,
         SA_RESTORER = 0x0400_0000,
         SA_ONSTACK = 0x0800_0000,
         SA_RESTART = 0x1000_0000,
@@ -39,20 +37,20 @@ linux_consts! {
     }
 
     /// sigaction's special handlers.
-    pub SIG_HANDLERS: u64 {
+    _: u64 {
         SIG_DFL = 0,
         SIG_IGN = 1,
     }
 
     /// sigprocmask's `how`.
-    pub SIG_HOWS: u64 {
+    pub(crate) SIG_HOWS: u64 {
         SIG_BLOCK = 0,
         SIG_UNBLOCK = 1,
         SIG_SETMASK = 2,
     }
 
     /// stack_t's `ss_flags`.
-    pub SS_FLAGS: u32 {
+    _: u32 {
         SS_ONSTACK = 1,
         SS_DISABLE = 2,
         SS_AUTODISARM = 1 << 31,
@@ -61,31 +59,31 @@ linux_consts! {
 
 /// The size of the kernel's sigset_t (_NSIG bits), the only one the
 /// rt_sig* calls take.
-pub const SIGSET_SIZE: u64 = 8;
+pub(crate) const SIGSET_SIZE: u64 = 8;
 
 /// The smallest alternate stack (x86's; arm64's is 5120).
-pub const MINSIGSTKSZ: u64 = 2048;
+pub(crate) const MINSIGSTKSZ: u64 = 2048;
 
 /// struct sigaction as the kernel takes it (x86-64: with sa_restorer, the
 /// mask last and 8 bytes).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct KSigAction {
-    pub handler: u64,
-    pub flags: u64,
-    pub restorer: u64,
-    pub mask: u64,
+pub(crate) struct KSigAction {
+    pub(crate) handler: u64,
+    pub(crate) flags: u64,
+    pub(crate) restorer: u64,
+    pub(crate) mask: u64,
 }
 const _: () = assert!(size_of::<KSigAction>() == 32);
 
 /// stack_t.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct StackT {
-    pub sp: u64,
-    pub flags: i32,
-    pub pad: u32,
-    pub size: u64,
+pub(crate) struct StackT {
+    pub(crate) sp: u64,
+    pub(crate) flags: i32,
+    pub(crate) pad: u32,
+    pub(crate) size: u64,
 }
 const _: () = assert!(size_of::<StackT>() == 24);
 
@@ -95,11 +93,11 @@ const _: () = assert!(size_of::<StackT>() == 24);
 /// (the address).
 #[repr(C)]
 #[derive(Clone, Copy, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SigInfoRaw {
-    pub signo: i32,
-    pub errno: i32,
-    pub code: i32,
-    pub pad: i32,
-    pub fields: [u64; 14],
+pub(crate) struct SigInfoRaw {
+    pub(crate) signo: i32,
+    pub(crate) errno: i32,
+    pub(crate) code: i32,
+    pub(crate) pad: i32,
+    pub(crate) fields: [u64; 14],
 }
 const _: () = assert!(size_of::<SigInfoRaw>() == 128);

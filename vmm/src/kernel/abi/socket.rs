@@ -125,9 +125,15 @@ linux_consts! {
     }
 
     /// Control message types (SOL_SOCKET).
-    pub SCM_TYPES: i32 {
+    _: i32 {
         SCM_RIGHTS = 1,
         SCM_CREDENTIALS = 2,
+    }
+
+    /// The flags socket(2) and accept4(2) take with the type.
+    pub SOCK_FLAGS: u32 {
+        SOCK_NONBLOCK = 0o4000,
+        SOCK_CLOEXEC = 0o2000000,
     }
 
     /// shutdown(2)'s how.
@@ -139,118 +145,115 @@ linux_consts! {
 }
 
 /// IPPROTO_ numbers socket(2) takes.
-pub const IPPROTO_IP: u32 = 0;
-pub const IPPROTO_TCP: u32 = 6;
-pub const IPPROTO_UDP: u32 = 17;
-/// The flags socket(2) and accept4(2) take with the type.
-pub const SOCK_NONBLOCK: u32 = 0o4000;
-pub const SOCK_CLOEXEC: u32 = 0o2000000;
-pub const SOCK_TYPE_MASK: u32 = 0xf;
+pub(crate) const IPPROTO_IP: u32 = 0;
+pub(crate) const IPPROTO_TCP: u32 = 6;
+pub(crate) const IPPROTO_UDP: u32 = 17;
+pub(crate) const SOCK_TYPE_MASK: u32 = 0xf;
 
 /// SCM_MAX_FD: descriptors one SCM_RIGHTS message may carry.
-pub const SCM_MAX_FD: usize = 253;
+pub(crate) const SCM_MAX_FD: usize = 253;
 /// net.core.somaxconn: the largest listen backlog.
-pub const SOMAXCONN: u32 = 4096;
+pub(crate) const SOMAXCONN: u32 = 4096;
 /// UNIX_PATH_MAX: sun_path's size.
-pub const UNIX_PATH_MAX: usize = 108;
+pub(crate) const UNIX_PATH_MAX: usize = 108;
 /// offsetof(struct sockaddr_un, sun_path): a family alone.
-pub const SUN_PATH_OFFSET: usize = 2;
+pub(crate) const SUN_PATH_OFFSET: usize = 2;
 /// SIN6_LEN_RFC2133: the shortest sockaddr_in6 the kernel takes.
-pub const SIN6_LEN_RFC2133: usize = 24;
+pub(crate) const SIN6_LEN_RFC2133: usize = 24;
 /// The first port an unprivileged process may bind
 /// (net.ipv4.ip_unprivileged_port_start).
-pub const PROT_SOCK: u16 = 1024;
+pub(crate) const PROT_SOCK: u16 = 1024;
 /// net.ipv4.ip_local_port_range's default.
-pub const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
+pub(crate) const EPHEMERAL_PORTS: std::ops::RangeInclusive<u16> = 32768..=60999;
 
 /// struct sockaddr_in (network byte order in port and addr).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SockaddrIn {
-    pub sin_family: u16,
-    pub sin_port: [u8; 2],
-    pub sin_addr: [u8; 4],
-    pub sin_zero: [u8; 8],
+pub(crate) struct SockaddrIn {
+    pub(crate) sin_family: u16,
+    pub(crate) sin_port: [u8; 2],
+    pub(crate) sin_addr: [u8; 4],
+    pub(crate) sin_zero: [u8; 8],
 }
 const _: () = assert!(size_of::<SockaddrIn>() == 16);
 
 /// struct sockaddr_in6.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SockaddrIn6 {
-    pub sin6_family: u16,
-    pub sin6_port: [u8; 2],
-    pub sin6_flowinfo: u32,
-    pub sin6_addr: [u8; 16],
-    pub sin6_scope_id: u32,
+pub(crate) struct SockaddrIn6 {
+    pub(crate) sin6_family: u16,
+    pub(crate) sin6_port: [u8; 2],
+    pub(crate) sin6_flowinfo: u32,
+    pub(crate) sin6_addr: [u8; 16],
+    pub(crate) sin6_scope_id: u32,
 }
 const _: () = assert!(size_of::<SockaddrIn6>() == 28);
 
 /// struct sockaddr_un.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SockaddrUn {
-    pub sun_family: u16,
-    pub sun_path: [u8; UNIX_PATH_MAX],
+pub(crate) struct SockaddrUn {
+    pub(crate) sun_family: u16,
+    pub(crate) sun_path: [u8; UNIX_PATH_MAX],
 }
 const _: () = assert!(size_of::<SockaddrUn>() == 110);
 
 /// struct user_msghdr.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Msghdr {
-    pub msg_name: u64,
-    pub msg_namelen: u32,
-    pub _pad1: u32,
-    pub msg_iov: u64,
-    pub msg_iovlen: u64,
-    pub msg_control: u64,
-    pub msg_controllen: u64,
-    pub msg_flags: u32,
-    pub _pad2: u32,
+pub(crate) struct Msghdr {
+    pub(crate) msg_name: u64,
+    pub(crate) msg_namelen: u32,
+    pub(crate) _pad1: u32,
+    pub(crate) msg_iov: u64,
+    pub(crate) msg_iovlen: u64,
+    pub(crate) msg_control: u64,
+    pub(crate) msg_controllen: u64,
+    pub(crate) msg_flags: u32,
+    pub(crate) _pad2: u32,
 }
 const _: () = assert!(size_of::<Msghdr>() == 56);
 
 /// struct mmsghdr.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Mmsghdr {
-    pub msg_hdr: Msghdr,
-    pub msg_len: u32,
-    pub _pad: u32,
+pub(crate) struct Mmsghdr {
+    pub(crate) msg_hdr: Msghdr,
+    pub(crate) msg_len: u32,
+    pub(crate) _pad: u32,
 }
 const _: () = assert!(size_of::<Mmsghdr>() == 64);
 
 /// struct cmsghdr: a control message's header, its data after it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Cmsghdr {
-    pub cmsg_len: u64,
-    pub cmsg_level: i32,
-    pub cmsg_type: i32,
+pub(crate) struct Cmsghdr {
+    pub(crate) cmsg_len: u64,
+    pub(crate) cmsg_level: i32,
+    pub(crate) cmsg_type: i32,
 }
 const _: () = assert!(size_of::<Cmsghdr>() == 16);
 
 /// CMSG_ALIGN: control messages are aligned to a long.
-pub const fn cmsg_align(n: usize) -> usize {
+pub(crate) const fn cmsg_align(n: usize) -> usize {
     (n + 7) & !7
 }
 
 /// struct ucred: SO_PEERCRED and SCM_CREDENTIALS.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Ucred {
-    pub pid: i32,
-    pub uid: u32,
-    pub gid: u32,
+pub(crate) struct Ucred {
+    pub(crate) pid: i32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
 }
 const _: () = assert!(size_of::<Ucred>() == 12);
 
 /// struct linger.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Linger {
-    pub l_onoff: i32,
-    pub l_linger: i32,
+pub(crate) struct Linger {
+    pub(crate) l_onoff: i32,
+    pub(crate) l_linger: i32,
 }
 const _: () = assert!(size_of::<Linger>() == 8);

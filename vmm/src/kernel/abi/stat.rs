@@ -11,36 +11,35 @@ use super::linux_consts;
 
 linux_consts! {
     /// The file types, the values of `mode & S_IFMT`.
-    pub S_IFMTS: u32 {
+    _: u32 {
         S_IFSOCK = 0o140000,
         S_IFLNK = 0o120000,
         S_IFREG = 0o100000,
-        S_IFBLK = 0o060000,
         S_IFDIR = 0o040000,
         S_IFCHR = 0o020000,
         S_IFIFO = 0o010000,
     }
 
     /// The mode's special bits.
-    pub S_SPECIAL: u32 {
+    _: u32 {
         S_ISUID = 0o4000,
         S_ISGID = 0o2000,
         S_ISVTX = 0o1000,
     }
 
     /// statx's `mask` bits.
-    pub STATX_MASK: u32 {
+    _: u32 {
         STATX_BASIC_STATS = 0x7ff,
         STATX__RESERVED = 0x8000_0000,
     }
 
     /// statfs's `f_flags`.
-    pub ST_FLAGS: i64 {
+    _: i64 {
         ST_RDONLY = 1,
     }
 
     /// statfs's `f_type`.
-    pub FS_MAGICS: i64 {
+    _: i64 {
         PROC_SUPER_MAGIC = 0x9fa0,
         TMPFS_MAGIC = 0x0102_1994,
         OVERLAYFS_SUPER_MAGIC = 0x794c_7630,
@@ -48,91 +47,91 @@ linux_consts! {
 }
 
 /// The bits of a mode that hold its file type.
-pub const S_IFMT: u32 = 0o170000;
+pub(crate) const S_IFMT: u32 = 0o170000;
 /// Read, write and search for others: also what access(2)'s mode may hold.
-pub const S_IRWXO: u32 = 0o7;
+pub(crate) const S_IRWXO: u32 = 0o7;
 
 /// x86-64's struct stat.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Stat {
-    pub dev: u64,
-    pub ino: u64,
-    pub nlink: u64,
-    pub mode: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub pad0: u32,
-    pub rdev: u64,
-    pub size: i64,
-    pub blksize: i64,
-    pub blocks: i64,
-    pub atime: u64,
-    pub atime_nsec: u64,
-    pub mtime: u64,
-    pub mtime_nsec: u64,
-    pub ctime: u64,
-    pub ctime_nsec: u64,
-    pub unused: [i64; 3],
+pub(crate) struct Stat {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) nlink: u64,
+    pub(crate) mode: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) pad0: u32,
+    pub(crate) rdev: u64,
+    pub(crate) size: i64,
+    pub(crate) blksize: i64,
+    pub(crate) blocks: i64,
+    pub(crate) atime: u64,
+    pub(crate) atime_nsec: u64,
+    pub(crate) mtime: u64,
+    pub(crate) mtime_nsec: u64,
+    pub(crate) ctime: u64,
+    pub(crate) ctime_nsec: u64,
+    pub(crate) unused: [i64; 3],
 }
 const _: () = assert!(size_of::<Stat>() == 144);
 
 /// struct statx_timestamp.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct StatxTimestamp {
-    pub sec: i64,
-    pub nsec: u32,
-    pub pad: i32,
+pub(crate) struct StatxTimestamp {
+    pub(crate) sec: i64,
+    pub(crate) nsec: u32,
+    pub(crate) pad: i32,
 }
 const _: () = assert!(size_of::<StatxTimestamp>() == 16);
 
 /// struct statx.
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Statx {
-    pub mask: u32,
-    pub blksize: u32,
-    pub attributes: u64,
-    pub nlink: u32,
-    pub uid: u32,
-    pub gid: u32,
-    pub mode: u16,
-    pub pad1: u16,
-    pub ino: u64,
-    pub size: u64,
-    pub blocks: u64,
-    pub attributes_mask: u64,
-    pub atime: StatxTimestamp,
-    pub btime: StatxTimestamp,
-    pub ctime: StatxTimestamp,
-    pub mtime: StatxTimestamp,
-    pub rdev_major: u32,
-    pub rdev_minor: u32,
-    pub dev_major: u32,
-    pub dev_minor: u32,
-    pub mnt_id: u64,
-    pub dio_mem_align: u32,
-    pub dio_offset_align: u32,
-    pub spare: [u64; 12],
+pub(crate) struct Statx {
+    pub(crate) mask: u32,
+    pub(crate) blksize: u32,
+    pub(crate) attributes: u64,
+    pub(crate) nlink: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) mode: u16,
+    pub(crate) pad1: u16,
+    pub(crate) ino: u64,
+    pub(crate) size: u64,
+    pub(crate) blocks: u64,
+    pub(crate) attributes_mask: u64,
+    pub(crate) atime: StatxTimestamp,
+    pub(crate) btime: StatxTimestamp,
+    pub(crate) ctime: StatxTimestamp,
+    pub(crate) mtime: StatxTimestamp,
+    pub(crate) rdev_major: u32,
+    pub(crate) rdev_minor: u32,
+    pub(crate) dev_major: u32,
+    pub(crate) dev_minor: u32,
+    pub(crate) mnt_id: u64,
+    pub(crate) dio_mem_align: u32,
+    pub(crate) dio_offset_align: u32,
+    pub(crate) spare: [u64; 12],
 }
 const _: () = assert!(size_of::<Statx>() == 256);
 
 /// struct statfs (64-bit).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Statfs {
-    pub f_type: i64,
-    pub bsize: i64,
-    pub blocks: u64,
-    pub bfree: u64,
-    pub bavail: u64,
-    pub files: u64,
-    pub ffree: u64,
-    pub fsid: [i32; 2],
-    pub namelen: i64,
-    pub frsize: i64,
-    pub flags: i64,
-    pub spare: [i64; 4],
+pub(crate) struct Statfs {
+    pub(crate) f_type: i64,
+    pub(crate) bsize: i64,
+    pub(crate) blocks: u64,
+    pub(crate) bfree: u64,
+    pub(crate) bavail: u64,
+    pub(crate) files: u64,
+    pub(crate) ffree: u64,
+    pub(crate) fsid: [i32; 2],
+    pub(crate) namelen: i64,
+    pub(crate) frsize: i64,
+    pub(crate) flags: i64,
+    pub(crate) spare: [i64; 4],
 }
 const _: () = assert!(size_of::<Statfs>() == 120);

@@ -10,14 +10,14 @@ use super::linux_consts;
 
 linux_consts! {
     /// getrandom's flags.
-    pub GRND_FLAGS: u64 {
+    _: u64 {
         GRND_NONBLOCK = 1,
         GRND_RANDOM = 2,
         GRND_INSECURE = 4,
     }
 
     /// membarrier's commands.
-    pub MEMBARRIER_CMDS: u64 {
+    _: u64 {
         MEMBARRIER_CMD_QUERY = 0,
         MEMBARRIER_CMD_GLOBAL = 1,
         MEMBARRIER_CMD_PRIVATE_EXPEDITED = 8,
@@ -26,45 +26,45 @@ linux_consts! {
 }
 
 /// The longest getrandom read (INT_MAX >> 6, as urandom_read caps it).
-pub const GETRANDOM_MAX: u64 = 33_554_431;
+pub(crate) const GETRANDOM_MAX: u64 = 33_554_431;
 
 /// Each field of struct new_utsname, with its NUL.
-pub const NEW_UTS_LEN: usize = 65;
+pub(crate) const NEW_UTS_LEN: usize = 65;
 
 /// struct new_utsname.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct NewUtsname {
-    pub sysname: [u8; NEW_UTS_LEN],
-    pub nodename: [u8; NEW_UTS_LEN],
-    pub release: [u8; NEW_UTS_LEN],
-    pub version: [u8; NEW_UTS_LEN],
-    pub machine: [u8; NEW_UTS_LEN],
-    pub domainname: [u8; NEW_UTS_LEN],
+pub(crate) struct NewUtsname {
+    pub(crate) sysname: [u8; NEW_UTS_LEN],
+    pub(crate) nodename: [u8; NEW_UTS_LEN],
+    pub(crate) release: [u8; NEW_UTS_LEN],
+    pub(crate) version: [u8; NEW_UTS_LEN],
+    pub(crate) machine: [u8; NEW_UTS_LEN],
+    pub(crate) domainname: [u8; NEW_UTS_LEN],
 }
 const _: () = assert!(size_of::<NewUtsname>() == 390);
 
 /// struct sysinfo (64-bit: its `_f` padding is empty).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Sysinfo {
-    pub uptime: i64,
-    pub loads: [u64; 3],
-    pub totalram: u64,
-    pub freeram: u64,
-    pub sharedram: u64,
-    pub bufferram: u64,
-    pub totalswap: u64,
-    pub freeswap: u64,
-    pub procs: u16,
-    pub pad: u16,
-    pub pad2: u32,
-    pub totalhigh: u64,
-    pub freehigh: u64,
-    pub mem_unit: u32,
-    pub pad3: u32,
+pub(crate) struct Sysinfo {
+    pub(crate) uptime: i64,
+    pub(crate) loads: [u64; 3],
+    pub(crate) totalram: u64,
+    pub(crate) freeram: u64,
+    pub(crate) sharedram: u64,
+    pub(crate) bufferram: u64,
+    pub(crate) totalswap: u64,
+    pub(crate) freeswap: u64,
+    pub(crate) procs: u16,
+    pub(crate) pad: u16,
+    pub(crate) pad2: u32,
+    pub(crate) totalhigh: u64,
+    pub(crate) freehigh: u64,
+    pub(crate) mem_unit: u32,
+    pub(crate) pad3: u32,
 }
 const _: () = assert!(size_of::<Sysinfo>() == 112);
 
 /// The address families: socket(2)'s domain is below it.
-pub const AF_MAX: u64 = 46;
+pub(crate) const AF_MAX: u64 = 46;

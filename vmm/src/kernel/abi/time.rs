@@ -9,7 +9,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The clock ids.
-    pub CLOCKS: u64 {
+    pub(crate) CLOCKS: u64 {
         CLOCK_REALTIME = 0,
         CLOCK_MONOTONIC = 1,
         CLOCK_PROCESS_CPUTIME_ID = 2,
@@ -24,12 +24,12 @@ linux_consts! {
     }
 
     /// clock_nanosleep's and timer_settime's flags.
-    pub TIMER_FLAGS: u64 {
+    _: u64 {
         TIMER_ABSTIME = 1,
     }
 
     /// The interval timers.
-    pub ITIMERS: u64 {
+    _: u64 {
         ITIMER_REAL = 0,
         ITIMER_VIRTUAL = 1,
         ITIMER_PROF = 2,
@@ -37,60 +37,60 @@ linux_consts! {
 }
 
 /// The clock ticks times(2) counts in.
-pub const USER_HZ: u64 = 100;
+pub(crate) const USER_HZ: u64 = 100;
 
 /// struct timespec.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Timespec {
-    pub tv_sec: i64,
-    pub tv_nsec: i64,
+pub(crate) struct Timespec {
+    pub(crate) tv_sec: i64,
+    pub(crate) tv_nsec: i64,
 }
 const _: () = assert!(size_of::<Timespec>() == 16);
 
 /// struct timeval.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Timeval {
-    pub tv_sec: i64,
-    pub tv_usec: i64,
+pub(crate) struct Timeval {
+    pub(crate) tv_sec: i64,
+    pub(crate) tv_usec: i64,
 }
 const _: () = assert!(size_of::<Timeval>() == 16);
 
 /// struct itimerval: the interval first, then what is left.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Itimerval {
-    pub it_interval: Timeval,
-    pub it_value: Timeval,
+pub(crate) struct Itimerval {
+    pub(crate) it_interval: Timeval,
+    pub(crate) it_value: Timeval,
 }
 const _: () = assert!(size_of::<Itimerval>() == 32);
 
 /// struct tms, in clock ticks.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Tms {
-    pub tms_utime: i64,
-    pub tms_stime: i64,
-    pub tms_cutime: i64,
-    pub tms_cstime: i64,
+pub(crate) struct Tms {
+    pub(crate) tms_utime: i64,
+    pub(crate) tms_stime: i64,
+    pub(crate) tms_cutime: i64,
+    pub(crate) tms_cstime: i64,
 }
 const _: () = assert!(size_of::<Tms>() == 32);
 
 /// struct timezone (gettimeofday's second argument; always zero).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Timezone {
-    pub tz_minuteswest: i32,
-    pub tz_dsttime: i32,
+pub(crate) struct Timezone {
+    pub(crate) tz_minuteswest: i32,
+    pub(crate) tz_dsttime: i32,
 }
 const _: () = assert!(size_of::<Timezone>() == 8);
 
 /// struct utimbuf: utime(2)'s access and modification times.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Utimbuf {
-    pub actime: i64,
-    pub modtime: i64,
+pub(crate) struct Utimbuf {
+    pub(crate) actime: i64,
+    pub(crate) modtime: i64,
 }
 const _: () = assert!(size_of::<Utimbuf>() == 16);

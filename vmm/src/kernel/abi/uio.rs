@@ -7,7 +7,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// preadv2/pwritev2's flags.
-    pub RWF_FLAGS: u64 {
+    _: u64 {
         RWF_HIPRI = 0x01,
         RWF_DSYNC = 0x02,
         RWF_SYNC = 0x04,
@@ -17,16 +17,16 @@ linux_consts! {
 }
 
 /// Every RWF_ flag there is.
-pub const RWF_SUPPORTED: u64 = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
+pub(crate) const RWF_SUPPORTED: u64 = RWF_HIPRI | RWF_DSYNC | RWF_SYNC | RWF_NOWAIT | RWF_APPEND;
 
 /// The most vectors one call takes (what userspace calls IOV_MAX).
-pub const UIO_MAXIOV: u64 = 1024;
+pub(crate) const UIO_MAXIOV: u64 = 1024;
 
 /// struct iovec.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Iovec {
-    pub iov_base: u64,
-    pub iov_len: u64,
+pub(crate) struct Iovec {
+    pub(crate) iov_base: u64,
+    pub(crate) iov_len: u64,
 }
 const _: () = assert!(size_of::<Iovec>() == 16);

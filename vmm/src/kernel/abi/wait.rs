@@ -6,7 +6,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// The options, in the order strace shows them.
-    pub WAIT_OPTIONS: u64 {
+    pub(crate) WAIT_OPTIONS: u64 {
         WNOHANG = 1,
         WUNTRACED = 2,
         WEXITED = 4,
@@ -18,20 +18,15 @@ linux_consts! {
     }
 
     /// waitid's `idtype`.
-    pub P_TYPES: u64 {
+    _: u64 {
         P_ALL = 0,
         P_PID = 1,
         P_PGID = 2,
-        P_PIDFD = 3,
     }
 
     /// SIGCHLD's si_code: how the child changed.
-    pub CLD_CODES: i32 {
+    _: i32 {
         CLD_EXITED = 1,
         CLD_KILLED = 2,
-        CLD_DUMPED = 3,
-        CLD_TRAPPED = 4,
-        CLD_STOPPED = 5,
-        CLD_CONTINUED = 6,
     }
 }

@@ -71,7 +71,7 @@ impl EventFd {
             return Err(EINVAL);
         }
         let mut c = self.count.lock();
-        if u64::MAX - *c <= v {
+        if EVENTFD_MAX - *c < v {
             return Ok(Step::WouldBlock);
         }
         *c += v;
@@ -90,7 +90,7 @@ impl EventFd {
         if c == u64::MAX {
             r |= EPOLLERR;
         }
-        if u64::MAX - 1 > c {
+        if c < EVENTFD_MAX {
             r |= EPOLLOUT;
         }
         r

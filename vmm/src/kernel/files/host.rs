@@ -26,10 +26,10 @@ use crate::kernel::errno::*;
 /// An object of the host's file system held open with `O_PATH`: a
 /// directory to look names up in, or the file, symlink or device itself.
 #[derive(Debug)]
-pub struct HostFd(OwnedFd);
+pub(crate) struct HostFd(OwnedFd);
 
 /// One entry of a host directory: (name, d_type, inode).
-pub type HostEntry = (String, u8, u64);
+type HostEntry = (String, u8, u64);
 
 fn last_errno() -> Errno {
     Errno(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO))
@@ -54,7 +54,7 @@ fn check(r: libc::c_int) -> Result<(), Errno> {
 
 impl Meta {
     /// What the host's stat says.
-    pub fn of_stat(st: &libc::stat) -> Self {
+    pub(crate) fn of_stat(st: &libc::stat) -> Self {
         Meta {
             dev: st.st_dev,
             ino: st.st_ino,
@@ -77,7 +77,7 @@ impl HostFd {
     /// Opens a directory faultline was given (the view's root, a bind's
     /// host side): the one place a host path is resolved by the host, and
     /// it is faultline's own argument, not the guest's.
-    pub fn open_dir(path: &Path) -> std::io::Result<Arc<HostFd>> {
+    pub(crate) fn open_dir(path: &Path) -> std::io::Result<Arc<HostFd>> {
         let c = CString::new(path.as_os_str().as_encoded_bytes())
             .map_err(|_| std::io::Error::from_raw_os_error(libc::EINVAL))?;
         // SAFETY: a NUL-terminated path; the result is checked.
@@ -89,7 +89,7 @@ impl HostFd {
         Ok(Arc::new(HostFd(unsafe { OwnedFd::from_raw_fd(fd) })))
     }
 
-    pub fn raw(&self) -> i32 {
+    fn raw(&self) -> i32 {
         self.0.as_raw_fd()
     }
 
@@ -101,7 +101,7 @@ impl HostFd {
 
     /// The child `name` of this directory, not following a symlink there,
     /// and what stat says of it.
-    pub fn child(&self, name: &str) -> Result<(Arc<HostFd>, Meta), Errno> {
+    pub(crate) fn child(&self, name: &str) -> Result<(Arc<HostFd>, Meta), Errno> {
         let c = cname(name)?;
         // SAFETY: a NUL-terminated single component relative to our
         // descriptor; the result is checked.
@@ -116,7 +116,7 @@ impl HostFd {
     }
 
     /// What stat says of the object now.
-    pub fn stat(&self) -> Result<Meta, Errno> {
+    pub(crate) fn stat(&self) -> Result<Meta, Errno> {
         let mut st = std::mem::MaybeUninit::<libc::stat>::zeroed();
         // SAFETY: fstat fills the struct (O_PATH descriptors are accepted).
         check(unsafe { libc::fstat(self.raw(), st.as_mut_ptr()) })?;
@@ -125,7 +125,7 @@ impl HostFd {
     }
 
     /// The target of the symlink held (empty path: the object itself).
-    pub fn readlink(&self) -> Result<String, Errno> {
+    pub(crate) fn readlink(&self) -> Result<String, Errno> {
         let mut buf = vec![0u8; PATH_MAX];
         // SAFETY: readlinkat with an empty path reads the link the
         // descriptor holds, into our buffer of its stated size.
@@ -139,7 +139,7 @@ impl HostFd {
 
     /// The file held, opened for reading (and writing): through the
     /// descriptor, so it is the inode looked up, whatever its name is now.
-    pub fn reopen(&self, write: bool) -> Result<std::fs::File, Errno> {
+    pub(crate) fn reopen(&self, write: bool) -> Result<std::fs::File, Errno> {
         let flags = if write { libc::O_RDWR } else { libc::O_RDONLY };
         let c = self.magic();
         // SAFETY: a NUL-terminated path; the result is checked.
@@ -152,7 +152,7 @@ impl HostFd {
     }
 
     /// The entries of the directory held (without `.` and `..`).
-    pub fn list(&self) -> Result<Vec<HostEntry>, Errno> {
+    pub(crate) fn list(&self) -> Result<Vec<HostEntry>, Errno> {
         // SAFETY: "." relative to our directory descriptor; checked.
         let fd =
             unsafe { libc::openat(self.raw(), c".".as_ptr(), libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC) };
@@ -192,20 +192,20 @@ impl HostFd {
     }
 
     /// chmod of the inode held.
-    pub fn chmod(&self, mode: u32) -> Result<(), Errno> {
+    pub(crate) fn chmod(&self, mode: u32) -> Result<(), Errno> {
         let c = self.magic();
         // SAFETY: a NUL-terminated path naming our descriptor's inode.
         check(unsafe { libc::fchmodat(libc::AT_FDCWD, c.as_ptr(), mode & 0o7777, 0) })
     }
 
     /// chown of the object held (a symlink itself, if it is one).
-    pub fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
+    pub(crate) fn chown(&self, uid: u32, gid: u32) -> Result<(), Errno> {
         // SAFETY: an empty path with AT_EMPTY_PATH acts on the descriptor.
         check(unsafe { libc::fchownat(self.raw(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })
     }
 
     /// Sets access and modification times of the object held.
-    pub fn set_times(&self, atime: (i64, i64), mtime: (i64, i64)) -> Result<(), Errno> {
+    pub(crate) fn set_times(&self, atime: (i64, i64), mtime: (i64, i64)) -> Result<(), Errno> {
         let ts = [
             libc::timespec { tv_sec: atime.0, tv_nsec: atime.1 },
             libc::timespec { tv_sec: mtime.0, tv_nsec: mtime.1 },
@@ -219,7 +219,7 @@ impl HostFd {
     /// The kernel's struct statfs (120 bytes on 64-bit Linux, flags
     /// included, which libc's view hides) of the file system the object
     /// is on.
-    pub fn statfs(&self) -> Result<Statfs, Errno> {
+    pub(crate) fn statfs(&self) -> Result<Statfs, Errno> {
         let mut st = Statfs::new_zeroed();
         // SAFETY: fstatfs writes one struct statfs, the size of `Statfs`,
         // into it (O_PATH descriptors are accepted).
@@ -232,7 +232,7 @@ impl HostFd {
     // the directory, `name` one component in it.
 
     /// Creates regular file `name` (it must not exist).
-    pub fn create(&self, name: &str, mode: u32) -> Result<(), Errno> {
+    pub(crate) fn create(&self, name: &str, mode: u32) -> Result<(), Errno> {
         let c = cname(name)?;
         let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW | libc::O_CLOEXEC;
         // SAFETY: a NUL-terminated component relative to our directory.
@@ -245,7 +245,7 @@ impl HostFd {
         Ok(())
     }
 
-    pub fn mkdir(&self, name: &str, mode: u32) -> Result<(), Errno> {
+    pub(crate) fn mkdir(&self, name: &str, mode: u32) -> Result<(), Errno> {
         let c = cname(name)?;
         // SAFETY: a NUL-terminated component relative to our directory.
         check(unsafe { libc::mkdirat(self.raw(), c.as_ptr(), mode & 0o7777) })
@@ -253,13 +253,13 @@ impl HostFd {
 
     /// A socket node `name` (a unix socket bound in a read-write bind):
     /// only the inode; nothing on the host listens on it.
-    pub fn mknod_sock(&self, name: &str, mode: u32) -> Result<(), Errno> {
+    pub(crate) fn mknod_sock(&self, name: &str, mode: u32) -> Result<(), Errno> {
         let c = cname(name)?;
         // SAFETY: a NUL-terminated component relative to our directory.
         check(unsafe { libc::mknodat(self.raw(), c.as_ptr(), libc::S_IFSOCK | (mode & 0o7777), 0) })
     }
 
-    pub fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
+    pub(crate) fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {
         let c = cname(name)?;
         let t = CString::new(target).map_err(|_| EINVAL)?;
         // SAFETY: NUL-terminated target (stored, never resolved here) and
@@ -268,7 +268,7 @@ impl HostFd {
     }
 
     /// Removes `name` (a directory with `dir`).
-    pub fn unlink(&self, name: &str, dir: bool) -> Result<(), Errno> {
+    pub(crate) fn unlink(&self, name: &str, dir: bool) -> Result<(), Errno> {
         let c = cname(name)?;
         let flags = if dir { libc::AT_REMOVEDIR } else { 0 };
         // SAFETY: a NUL-terminated component relative to our directory.
@@ -277,7 +277,7 @@ impl HostFd {
 
     /// Renames `name` here to `to_name` in directory `to` (renameat2's
     /// flags).
-    pub fn rename(&self, name: &str, to: &HostFd, to_name: &str, flags: u32) -> Result<(), Errno> {
+    pub(crate) fn rename(&self, name: &str, to: &HostFd, to_name: &str, flags: u32) -> Result<(), Errno> {
         let (a, b) = (cname(name)?, cname(to_name)?);
         // SAFETY: NUL-terminated components relative to two directories.
         let r = unsafe { libc::syscall(libc::SYS_renameat2, self.raw(), a.as_ptr(), to.raw(), b.as_ptr(), flags) };
@@ -287,7 +287,7 @@ impl HostFd {
     /// A hard link `to_name` in directory `to` to the object held (a
     /// symlink itself, if it is one): through `/proc/self/fd/N`, which
     /// needs no CAP_DAC_READ_SEARCH as `AT_EMPTY_PATH` would.
-    pub fn link_into(&self, to: &HostFd, to_name: &str) -> Result<(), Errno> {
+    pub(crate) fn link_into(&self, to: &HostFd, to_name: &str) -> Result<(), Errno> {
         let b = cname(to_name)?;
         let c = self.magic();
         // SAFETY: a NUL-terminated path naming our descriptor's inode, and

@@ -17,13 +17,8 @@ use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
 use crate::mm::FileData;
 
-/// A host error as the guest's errno.
-pub fn host_errno(e: &std::io::Error) -> Errno {
-    Errno(e.raw_os_error().unwrap_or(libc::EIO))
-}
-
 /// The entries of a directory: (name, d_type, inode).
-pub type DirEntries = Vec<(String, u8, u64)>;
+pub(crate) type DirEntries = Vec<(String, u8, u64)>;
 
 /// Who owns what the caller makes: its fs ids (a set-group-ID directory
 /// gives its group instead, as inode_init_owner).
@@ -73,7 +68,7 @@ impl Vfs {
 
     /// Lists directory `dir`: the host's entries with the layer's changes
     /// over them.
-    pub fn list(&self, dir: &Lookup) -> DirEntries {
+    pub(crate) fn list(&self, dir: &Lookup) -> DirEntries {
         let mut v: DirEntries = Vec::new();
         let upper = match &dir.node {
             Node::Mem(i) => i.names().map(Names::list).unwrap_or_default(),
@@ -100,7 +95,7 @@ impl Vfs {
     }
 
     /// Whether directory `dir` has entries besides `.` and `..`.
-    pub fn has_entries(&self, dir: &Lookup) -> bool {
+    pub(crate) fn has_entries(&self, dir: &Lookup) -> bool {
         match &dir.node {
             Node::Mem(i) => i.names().is_some_and(Names::has_nodes),
             Node::Host { .. } => !self.list(dir).is_empty(),
@@ -111,7 +106,7 @@ impl Vfs {
     /// The layer's copy of host file `node` (named `name` in its
     /// directory), to write it or change its attributes: its bytes are read
     /// from the host as needed. A file of the layer is itself.
-    pub fn copy_up(&mut self, name: &str, node: &Node) -> Result<Arc<Inode>, Errno> {
+    pub(crate) fn copy_up(&mut self, name: &str, node: &Node) -> Result<Arc<Inode>, Errno> {
         let (fd, meta, parent) = match node {
             Node::Mem(i) => return Ok(i.clone()),
             Node::Host { fd, meta, layer: Layer::Overlay, parent, .. } => (fd, *meta, *parent),
@@ -167,7 +162,7 @@ impl Vfs {
 
     /// Creates `name` in directory `dir` (resolved): a regular file, a
     /// directory or a symlink to `target`.
-    pub fn make_node(
+    pub(crate) fn make_node(
         &mut self,
         dir: &Lookup,
         name: &str,
@@ -212,7 +207,7 @@ impl Vfs {
     }
 
     /// An unnamed file of the layer (O_TMPFILE, memfd_create).
-    pub fn unnamed(&mut self, mode: u32, cred: &Cred) -> Result<Arc<Inode>, Errno> {
+    pub(crate) fn unnamed(&mut self, mode: u32, cred: &Cred) -> Result<Arc<Inode>, Errno> {
         let ino = self.overlay.new_ino();
         let data: Arc<dyn FileData> = Arc::new(MemData::empty());
         let body = Body::File { id: self.new_id(), data };
@@ -230,7 +225,7 @@ impl Vfs {
 
     /// Takes `name` (naming `victim`) out of directory `dir`: unlink or
     /// rmdir, checked by the caller.
-    pub fn remove(&mut self, dir: &Lookup, name: &str, victim: &Node) -> Result<(), Errno> {
+    pub(crate) fn remove(&mut self, dir: &Lookup, name: &str, victim: &Node) -> Result<(), Errno> {
         match self.target(&dir.node)? {
             Target::Host(fd) => {
                 fd.unlink(name, victim.is_dir())?;
@@ -264,7 +259,7 @@ impl Vfs {
     /// Renames `oname` in `odir` (naming `onode`) to `nname` in `ndir`,
     /// replacing `nnode` if there is one (checked replaceable); both on
     /// one mount.
-    pub fn rename(
+    pub(crate) fn rename(
         &mut self,
         odir: &Lookup,
         oname: &str,
@@ -303,7 +298,7 @@ impl Vfs {
     }
 
     /// Swaps `aname` in `adir` and `bname` in `bdir` (RENAME_EXCHANGE).
-    pub fn exchange(
+    pub(crate) fn exchange(
         &mut self,
         adir: &Lookup,
         aname: &str,
@@ -333,7 +328,7 @@ impl Vfs {
 
     /// A hard link `nname` in `ndir` to `node` (not a directory), found as
     /// `oname`.
-    pub fn link(&mut self, oname: &str, node: &Node, ndir: &Lookup, nname: &str) -> Result<(), Errno> {
+    pub(crate) fn link(&mut self, oname: &str, node: &Node, ndir: &Lookup, nname: &str) -> Result<(), Errno> {
         if let Node::Host { fd, layer: Layer::ReadWrite, .. } = node {
             let Node::Host { fd: to, layer: Layer::ReadWrite, .. } = &ndir.node else { return Err(EXDEV) };
             return fd.link_into(to, nname);
@@ -352,7 +347,7 @@ impl Vfs {
     /// Changes attributes of `node` (named `name` in its directory):
     /// through `f` on a layer inode (copied up first), or on the host
     /// object itself in a read-write bind.
-    pub fn set_attr(&mut self, name: &str, node: &Node, f: impl FnOnce(&mut Meta)) -> Result<(), Errno> {
+    pub(crate) fn set_attr(&mut self, name: &str, node: &Node, f: impl FnOnce(&mut Meta)) -> Result<(), Errno> {
         match node {
             Node::Host { fd, meta, layer: Layer::ReadWrite, .. } => {
                 let mut m = *meta;

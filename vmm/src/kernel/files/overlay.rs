@@ -13,7 +13,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use super::vfs::Meta;
-use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFMT};
+use crate::kernel::abi::stat::{S_IFDIR, S_IFMT};
 use crate::kernel::errno::{Errno, ENOSPC};
 use crate::mm::{FileData, FileId};
 
@@ -21,18 +21,18 @@ use crate::mm::{FileData, FileId};
 /// reads from the host file it was copied up from (below `limit`, which a
 /// truncation lowers) and as zeroes elsewhere, so copy-up costs nothing
 /// until pages are touched.
-pub struct MemData {
+pub(crate) struct MemData {
     size: AtomicU64,
     lower: Option<(std::fs::File, AtomicU64)>,
 }
 
 impl MemData {
-    pub fn empty() -> Self {
+    pub(crate) fn empty() -> Self {
         MemData { size: AtomicU64::new(0), lower: None }
     }
 
     /// A copy of host file `file` (`size` bytes).
-    pub fn over(file: std::fs::File, size: u64) -> Self {
+    pub(crate) fn over(file: std::fs::File, size: u64) -> Self {
         MemData { size: AtomicU64::new(size), lower: Some((file, AtomicU64::new(size))) }
     }
 }
@@ -84,7 +84,7 @@ impl FileData for MemData {
 }
 
 /// What a sandbox inode is.
-pub enum Body {
+pub(crate) enum Body {
     File {
         id: FileId,
         data: Arc<dyn FileData>,
@@ -100,7 +100,7 @@ pub enum Body {
 
 /// A name in a directory of the layer.
 #[derive(Clone)]
-pub enum Entry {
+pub(crate) enum Entry {
     Node(Arc<Inode>),
     /// Removed: the host's file of this name is hidden.
     Whiteout,
@@ -110,28 +110,28 @@ pub enum Entry {
 /// over one host directory. Each directory keeps its own names, so a
 /// lookup costs one step per component whatever the depth.
 #[derive(Default)]
-pub struct Names(Mutex<BTreeMap<String, Entry>>);
+pub(crate) struct Names(Mutex<BTreeMap<String, Entry>>);
 
 impl Names {
-    pub fn get(&self, name: &str) -> Option<Entry> {
+    pub(crate) fn get(&self, name: &str) -> Option<Entry> {
         self.0.lock().get(name).cloned()
     }
 
-    pub fn insert(&self, name: &str, e: Entry) {
+    pub(crate) fn insert(&self, name: &str, e: Entry) {
         self.0.lock().insert(name.to_owned(), e);
     }
 
-    pub fn remove(&self, name: &str) -> Option<Entry> {
+    pub(crate) fn remove(&self, name: &str) -> Option<Entry> {
         self.0.lock().remove(name)
     }
 
     /// Every name, whiteouts included, in order.
-    pub fn list(&self) -> Vec<(String, Entry)> {
+    pub(crate) fn list(&self) -> Vec<(String, Entry)> {
         self.0.lock().iter().map(|(k, e)| (k.clone(), e.clone())).collect()
     }
 
     /// Whether any name is a file, directory or symlink (not a whiteout).
-    pub fn has_nodes(&self) -> bool {
+    pub(crate) fn has_nodes(&self) -> bool {
         self.0.lock().values().any(|e| matches!(e, Entry::Node(_)))
     }
 }
@@ -141,24 +141,24 @@ impl Names {
 /// reference goes, wherever that happens). The kernel charges it to RAM
 /// (`KernelState::charge_layer`).
 #[derive(Default)]
-pub struct Usage {
-    pub inodes: AtomicU64,
+pub(crate) struct Usage {
+    pub(crate) inodes: AtomicU64,
     /// kmalloc's bytes for the short symlink targets held.
-    pub bytes: AtomicU64,
+    pub(crate) bytes: AtomicU64,
     /// Long symlinks: each holds a page of the file system's blocks, as
     /// shmem stores a target that does not fit in the inode.
-    pub symlink_pages: AtomicU64,
+    pub(crate) symlink_pages: AtomicU64,
 }
 
 /// A target shorter than this lives in the inode (SHORT_SYMLINK_LEN).
-pub const SHORT_SYMLINK_LEN: usize = 128;
+pub(crate) const SHORT_SYMLINK_LEN: usize = 128;
 
 /// An inode of the layer; hard links share it.
-pub struct Inode {
-    pub meta: Mutex<Meta>,
-    pub body: Body,
+pub(crate) struct Inode {
+    pub(crate) meta: Mutex<Meta>,
+    pub(crate) body: Body,
     /// memfd seals (F_SEAL_*), and whether more may be added.
-    pub seals: Mutex<u32>,
+    pub(crate) seals: Mutex<u32>,
     usage: Arc<Usage>,
 }
 
@@ -182,13 +182,13 @@ impl Drop for Inode {
 }
 
 /// What a short symlink's target takes of kmalloc (with its NUL).
-pub fn target_bytes(t: &str) -> u64 {
+pub(crate) fn target_bytes(t: &str) -> u64 {
     crate::mm::kmem::kmalloc_size(t.len() as u64 + 1)
 }
 
 impl Inode {
     /// What stat says of it now.
-    pub fn stat(&self) -> Meta {
+    pub(crate) fn stat(&self) -> Meta {
         let mut m = *self.meta.lock();
         match &self.body {
             Body::File { data, .. } => {
@@ -204,19 +204,19 @@ impl Inode {
         m
     }
 
-    pub fn is_dir(&self) -> bool {
+    pub(crate) fn is_dir(&self) -> bool {
         matches!(self.body, Body::Dir(_))
     }
 
     /// A directory's names.
-    pub fn names(&self) -> Option<&Names> {
+    pub(crate) fn names(&self) -> Option<&Names> {
         match &self.body {
             Body::Dir(n) => Some(n),
             _ => None,
         }
     }
 
-    pub fn file(&self) -> Option<(FileId, &Arc<dyn FileData>)> {
+    pub(crate) fn file(&self) -> Option<(FileId, &Arc<dyn FileData>)> {
         match &self.body {
             Body::File { id, data } => Some((*id, data)),
             _ => None,
@@ -224,7 +224,7 @@ impl Inode {
     }
 
     /// Sets mtime and ctime to now (a write, a truncation).
-    pub fn touch(&self) {
+    pub(crate) fn touch(&self) {
         let now = now();
         let mut m = self.meta.lock();
         m.mtime = now;
@@ -232,13 +232,13 @@ impl Inode {
     }
 
     /// Sets ctime to now (a change of attributes or links).
-    pub fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.meta.lock().ctime = now();
     }
 }
 
 /// The time now, as (seconds, nanoseconds).
-pub fn now() -> (i64, i64) {
+pub(crate) fn now() -> (i64, i64) {
     let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
     (d.as_secs() as i64, d.subsec_nanos() as i64)
 }
@@ -249,7 +249,7 @@ pub fn now() -> (i64, i64) {
 /// kept by that directory's host identity, since host directories never
 /// move in the layer (renaming one is EXDEV, as overlayfs without
 /// redirect_dir).
-pub struct Overlay {
+pub(crate) struct Overlay {
     merges: HashMap<(u64, u64), Arc<Names>>,
     next_ino: u64,
     usage: Arc<Usage>,
@@ -257,27 +257,27 @@ pub struct Overlay {
 }
 
 impl Overlay {
-    pub fn new(max_inodes: u64) -> Self {
+    pub(crate) fn new(max_inodes: u64) -> Self {
         Overlay { merges: HashMap::new(), next_ino: 0, usage: Arc::default(), max_inodes }
     }
 
     /// The layer's changes over host directory (`dev`, `ino`), if any.
-    pub fn merge(&self, dev: u64, ino: u64) -> Option<Arc<Names>> {
+    pub(crate) fn merge(&self, dev: u64, ino: u64) -> Option<Arc<Names>> {
         self.merges.get(&(dev, ino)).cloned()
     }
 
     /// The layer's changes over a host directory, made if it has none.
-    pub fn merge_or_new(&mut self, dev: u64, ino: u64) -> Arc<Names> {
+    pub(crate) fn merge_or_new(&mut self, dev: u64, ino: u64) -> Arc<Names> {
         self.merges.entry((dev, ino)).or_default().clone()
     }
 
     /// Forgets the changes over a host directory that is gone from view.
-    pub fn drop_merge(&mut self, dev: u64, ino: u64) {
+    pub(crate) fn drop_merge(&mut self, dev: u64, ino: u64) {
         self.merges.remove(&(dev, ino));
     }
 
     /// A new inode of the layer, or ENOSPC once it holds `max_inodes`.
-    pub fn inode(&mut self, meta: Meta, body: Body) -> Result<Arc<Inode>, Errno> {
+    pub(crate) fn inode(&mut self, meta: Meta, body: Body) -> Result<Arc<Inode>, Errno> {
         if self.usage.inodes.load(Ordering::Relaxed) >= self.max_inodes {
             return Err(ENOSPC);
         }
@@ -286,7 +286,7 @@ impl Overlay {
 
     /// A new inode that counts but is not refused (a copy-up of a file
     /// the layer already shows).
-    pub fn inode_unlimited(&mut self, meta: Meta, body: Body) -> Arc<Inode> {
+    pub(crate) fn inode_unlimited(&mut self, meta: Meta, body: Body) -> Arc<Inode> {
         self.usage.inodes.fetch_add(1, Ordering::Relaxed);
         if let Body::Symlink(t) = &body {
             if t.len() >= SHORT_SYMLINK_LEN {
@@ -299,23 +299,23 @@ impl Overlay {
     }
 
     /// A fresh inode number, far above the host's.
-    pub fn new_ino(&mut self) -> u64 {
+    pub(crate) fn new_ino(&mut self) -> u64 {
         self.next_ino += 1;
         (1 << 40) + self.next_ino
     }
 
-    pub fn usage(&self) -> &Usage {
+    pub(crate) fn usage(&self) -> &Usage {
         &self.usage
     }
 
-    pub fn max_inodes(&self) -> u64 {
+    pub(crate) fn max_inodes(&self) -> u64 {
         self.max_inodes
     }
 }
 
 /// The meta of a new inode of type `ifmt` with permission bits `mode`,
 /// owned by `uid`:`gid`.
-pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32, gid: u32) -> Meta {
+pub(crate) fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32, gid: u32) -> Meta {
     let t = now();
     Meta {
         dev,
@@ -335,6 +335,7 @@ pub fn new_meta(ifmt: u32, mode: u32, ino: u64, dev: u64, uid: u32, gid: u32) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::kernel::abi::stat::S_IFLNK;
 
     #[test]
     fn a_copy_reads_its_host_file_until_truncated() {

@@ -10,7 +10,7 @@ const PAGE: usize = 4096;
 
 /// The record generator: appends the record at `index` to the buffer and
 /// returns the next index, `None` past the last.
-pub trait Records {
+pub(crate) trait Records {
     fn record(&mut self, index: u64, out: &mut Vec<u8>) -> Option<u64>;
 }
 
@@ -21,7 +21,7 @@ impl<F: FnMut(u64, &mut Vec<u8>) -> Option<u64>> Records for F {
 }
 
 #[derive(Debug, Default)]
-pub struct SeqCursor {
+pub(crate) struct SeqCursor {
     /// The file offset the next byte given comes from.
     read_pos: u64,
     /// The index the next record is generated at; `None` past the end.
@@ -35,7 +35,7 @@ pub struct SeqCursor {
 
 impl SeqCursor {
     /// Reads at most `count` bytes at offset `at`.
-    pub fn read(&mut self, at: u64, count: usize, mut gen: impl Records) -> Vec<u8> {
+    pub(crate) fn read(&mut self, at: u64, count: usize, mut gen: impl Records) -> Vec<u8> {
         if !self.started || at < self.read_pos {
             *self = SeqCursor { index: Some(0), started: true, ..SeqCursor::default() };
         }

@@ -146,7 +146,7 @@ impl Input {
 
 /// Waits up to `ms` for host descriptor `fd` to be readable (or writable).
 /// Returns true when it is (or has an error or hang-up to report).
-pub fn host_ready(fd: i32, write: bool, ms: i32) -> bool {
+pub(crate) fn host_ready(fd: i32, write: bool, ms: i32) -> bool {
     let mut p = libc::pollfd { fd, events: if write { libc::POLLOUT } else { libc::POLLIN }, revents: 0 };
     // SAFETY: one valid pollfd.
     let r = unsafe { libc::poll(&mut p, 1, ms) };

@@ -140,7 +140,7 @@ impl std::fmt::Display for MemoryReport {
 }
 
 impl KernelState {
-    pub fn mem_status(&self, pid: Pid) -> MemStatus {
+    pub(crate) fn mem_status(&self, pid: Pid) -> MemStatus {
         let mut m = MemStatus::default();
         let Some(p) = self.tasks.proc(pid) else { return m };
         let Some(mm) = self.mm.get(p.mm) else { return m };
@@ -183,7 +183,7 @@ impl KernelState {
         m
     }
 
-    pub fn mem_info(&self) -> MemInfo {
+    pub(crate) fn mem_info(&self) -> MemInfo {
         let c = self.phys.counters;
         let total = self.phys.budget.resident_pages * KIB;
         let swap_total = self.phys.swap.capacity() as u64 * KIB;
@@ -211,19 +211,19 @@ impl KernelState {
         }
     }
 
-    pub fn memory_report(&self, pid: Pid) -> MemoryReport {
+    pub(crate) fn memory_report(&self, pid: Pid) -> MemoryReport {
         MemoryReport { status: self.mem_status(pid), info: self.mem_info() }
     }
 
     /// CommitLimit: swap plus RAM × overcommit_ratio.
-    pub fn commit_limit(&self) -> u64 {
+    pub(crate) fn commit_limit(&self) -> u64 {
         self.phys.budget.swap_pages + self.phys.budget.resident_pages * self.cfg.overcommit_ratio / 100
     }
 
     /// Committed_AS, in pages: every VM_ACCOUNT mapping of every address
     /// space (a copy made by fork is charged again), and each shared
     /// anonymous object once, whoever maps it (shmem_acct_size).
-    pub fn committed_pages(&self) -> u64 {
+    pub(crate) fn committed_pages(&self) -> u64 {
         let vmas = || self.mm.spaces().flat_map(|m| m.vmas.iter());
         let private: u64 = vmas().filter(|v| v.account).map(|v| v.len() / PAGE_SIZE).sum();
         let shmem: std::collections::BTreeSet<FileId> = vmas()
@@ -236,7 +236,7 @@ impl KernelState {
     }
 }
 
-pub fn meminfo(k: &KernelState) -> String {
+pub(crate) fn meminfo(k: &KernelState) -> String {
     let i = k.mem_info();
     let mut s = String::new();
     for (key, v) in [

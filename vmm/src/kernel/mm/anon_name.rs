@@ -11,7 +11,7 @@ use crate::timeline::RegionKind;
 
 /// Names the anonymous memory in `[addr, end)` (`None` clears the name).
 /// EBADF if a file mapping is in the range; ENOMEM at the first hole.
-pub fn set_anon_name(ctx: &mut Ctx, addr: u64, end: u64, name: Option<Arc<str>>) -> Result<(), Errno> {
+pub(crate) fn set_anon_name(ctx: &mut Ctx, addr: u64, end: u64, name: Option<Arc<str>>) -> Result<(), Errno> {
     let mm = ctx.mm();
     if ctx.k.mm.space(mm).vmas.overlapping(addr, end).any(|v| !v.is_anon() && !v.shared) {
         return Err(EBADF);

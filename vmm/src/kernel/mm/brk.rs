@@ -7,12 +7,13 @@ use super::with_space;
 use crate::arch::layout::USER_TOP;
 use crate::arch::{page_ceil, Perms, PAGE_SIZE};
 use crate::kernel::abi::resource::RLIMIT_DATA;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::mm::{Vma, VmaKind, STACK_GUARD_GAP};
 use crate::timeline::{Prefault, RegionKind};
 
 /// Moves the caller's break to `addr`; the break afterwards.
-pub fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
+pub(crate) fn brk(ctx: &mut Ctx, addr: u64) -> u64 {
     let mm = ctx.mm();
     let (old, min) = {
         let s = ctx.k.mm.space(mm);
@@ -71,7 +72,7 @@ fn grow(ctx: &mut Ctx, old_top: u64, new_top: u64) -> bool {
     with_space(ctx, |s, _| s.vmas.insert(v));
     let (pid, tid) = (ctx.pid, ctx.tid);
     if lock_future && !onfault {
-        ctx.k.populate(mm, pid, tid, old_top, new_top, true, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), old_top, new_top, true, Prefault::Mlock);
     }
     if pin_heap {
         ctx.k.pin_host(mm, pid, old_top, new_top);

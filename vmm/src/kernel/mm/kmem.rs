@@ -15,14 +15,14 @@ use crate::fault::reclaim;
 use crate::mm::{Kmem, KmemCharge};
 
 /// NR_FILE: the least fs.file-max.
-pub const NR_FILE: u64 = 8192;
+pub(crate) const NR_FILE: u64 = 8192;
 /// fs.nr_open's default (sysctl_nr_open): the most RLIMIT_NOFILE may be.
-pub const NR_OPEN: u64 = 1 << 20;
+pub(crate) const NR_OPEN: u64 = 1 << 20;
 
 /// fs.file-max for RAM of `pages`, as files_maxfiles_init() sets it at
 /// boot (when nothing is in use yet): a tenth of RAM in KiB, at least
 /// NR_FILE.
-pub fn file_max(pages: u64) -> u64 {
+pub(crate) fn file_max(pages: u64) -> u64 {
     (pages * (crate::arch::PAGE_SIZE / 1024) / 10).max(NR_FILE)
 }
 
@@ -56,26 +56,19 @@ impl KernelState {
     ///
     /// To grow an existing charge use [`KernelState::kmem_grow`]; to give
     /// part of one back, [`KmemCharge::shrink`] (no kernel needed).
-    pub fn kmem_charge(&mut self, obj: Kmem, n: u64) -> Result<KmemCharge, Errno> {
+    pub(crate) fn kmem_charge(&mut self, obj: Kmem, n: u64) -> Result<KmemCharge, Errno> {
         self.kmem_room(obj, n);
         self.phys.kmem_take(obj, n).ok_or(ENOMEM)
     }
 
     /// Adds one `obj` to `charge` (ENOMEM past the budget).
-    pub fn kmem_grow(&mut self, charge: &mut KmemCharge, obj: Kmem) -> Result<(), Errno> {
+    pub(crate) fn kmem_grow(&mut self, charge: &mut KmemCharge, obj: Kmem) -> Result<(), Errno> {
         self.kmem_room(obj, 1);
         if self.phys.kmem_grow(charge, obj) {
             Ok(())
         } else {
             Err(ENOMEM)
         }
-    }
-
-    /// Replaces `charge` with one of `n` of `obj` (a ring or table
-    /// resized); on ENOMEM the old one stays.
-    pub fn kmem_resize(&mut self, charge: &mut KmemCharge, obj: Kmem, n: u64) -> Result<(), Errno> {
-        *charge = self.kmem_charge(obj, n)?;
-        Ok(())
     }
 
     /// Reclaims if RAM is short of the pages `n` of `obj` need, noting the
@@ -93,7 +86,7 @@ impl KernelState {
 
     /// The kernel memory of a new thread: its task_struct and its kernel
     /// stack (dup_task_struct(); ENOMEM when RAM is out).
-    pub fn charge_task(&mut self) -> Result<[KmemCharge; 2], Errno> {
+    pub(crate) fn charge_task(&mut self) -> Result<[KmemCharge; 2], Errno> {
         let task = self.kmem_charge(Kmem::Task, 1)?;
         let stack = self.kmem_charge(Kmem::KernelStack, 1)?;
         Ok([task, stack])
@@ -102,11 +95,11 @@ impl KernelState {
 
 /// What an operation on the writable layer is about to make.
 #[derive(Clone, Copy, Debug, Default)]
-pub struct LayerNeed<'a> {
+pub(crate) struct LayerNeed<'a> {
     /// New inodes (each with its directory entry).
-    pub inodes: u64,
+    pub(crate) inodes: u64,
     /// A symlink's target.
-    pub target: Option<&'a str>,
+    pub(crate) target: Option<&'a str>,
 }
 
 impl KernelState {
@@ -114,7 +107,7 @@ impl KernelState {
     /// kernel could reclaim), its short symlink targets (kmalloc) and the
     /// pages of its long ones, as they are now plus `more`: ENOMEM if RAM
     /// cannot hold them. Objects the layer let go since are given back.
-    pub fn charge_layer(&mut self, more: LayerNeed) -> Result<(), Errno> {
+    pub(crate) fn charge_layer(&mut self, more: LayerNeed) -> Result<(), Errno> {
         use super::super::files::overlay::{target_bytes, SHORT_SYMLINK_LEN};
         let u = self.files.vfs_mut().overlay.usage();
         let inodes = u.inodes.load(Ordering::Relaxed) + more.inodes;

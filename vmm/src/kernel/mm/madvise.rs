@@ -9,6 +9,7 @@ use super::with_space;
 use crate::arch::PAGE_SIZE;
 use crate::fault;
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::mm::{Residency, Vma};
 use crate::timeline::Prefault;
@@ -17,7 +18,7 @@ use crate::timeline::Prefault;
 /// (NORMAL, RANDOM, SEQUENTIAL, MERGEABLE, HUGEPAGE, DONTDUMP, COLD, …)
 /// are [`Advice::Hint`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum Advice {
+pub(crate) enum Advice {
     DontNeed,
     DontNeedLocked,
     Free,
@@ -34,7 +35,7 @@ pub enum Advice {
 }
 
 /// Applies `advice` to `[addr, end)` (checked by the handler, not empty).
-pub fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Result<(), Errno> {
+pub(crate) fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Result<(), Errno> {
     use Advice::*;
     let mm = ctx.mm();
     let vmas: Vec<Vma> = ctx.k.mm.space(mm).vmas.overlapping(addr, end).cloned().collect();
@@ -51,7 +52,7 @@ pub fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Result<(),
                     return Err(EINVAL);
                 }
                 let (pid, tid) = (ctx.pid, ctx.tid);
-                if !ctx.k.populate(mm, pid, tid, s, e, write, Prefault::Populate) {
+                if !ctx.k.populate(mm, Actor::now(pid, tid), s, e, write, Prefault::Populate) {
                     return Err(EFAULT);
                 }
             }
@@ -104,7 +105,7 @@ fn will_need(ctx: &mut Ctx, v: &Vma, s: u64, e: u64) {
     let frames = ctx.k.mm.space(mm).mapped_frames(s, e);
     for (va, gpa) in frames {
         if matches!(ctx.k.phys.frame(gpa).map(|f| f.residency), Some(Residency::Swapped(_))) {
-            ctx.k.populate(mm, pid, tid, va, va + PAGE_SIZE, false, Prefault::WillNeed);
+            ctx.k.populate(mm, Actor::now(pid, tid), va, va + PAGE_SIZE, false, Prefault::WillNeed);
         }
     }
     if let Some((file, first)) = v.file_page(s).map(|(f, i)| (f.id, i)) {

@@ -9,7 +9,7 @@ use crate::mm::Residency;
 
 /// One byte per page of `[addr, end)`, 1 if it is in memory; ENOMEM if
 /// any of it is unmapped.
-pub fn mincore(ctx: &Ctx, addr: u64, end: u64) -> Result<Vec<u8>, Errno> {
+pub(crate) fn mincore(ctx: &Ctx, addr: u64, end: u64) -> Result<Vec<u8>, Errno> {
     let k = &ctx.k;
     let space = k.mm.space(ctx.mm());
     if !space.vmas.covers(addr, end) {

@@ -15,11 +15,12 @@ use super::super::KernelState;
 use super::with_space;
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
+use crate::kernel::mm::fault::Actor;
 use crate::mm::{AddressSpace, MmId, VmaKind};
 use crate::timeline::Prefault;
 
 /// Bytes in VM_LOCKED VMAs (mm->locked_vm).
-pub fn locked_bytes(space: &AddressSpace) -> u64 {
+pub(crate) fn locked_bytes(space: &AddressSpace) -> u64 {
     space.vmas.iter().filter(|v| v.locked).map(|v| v.len()).sum()
 }
 
@@ -29,7 +30,7 @@ fn locked_in(space: &AddressSpace, start: u64, end: u64) -> u64 {
 }
 
 /// can_do_mlock(): without CAP_IPC_LOCK, a zero limit forbids locking.
-pub fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
+pub(crate) fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
     if ctx.proc().limits.cur(RLIMIT_MEMLOCK) == 0 && !ctx.proc().cred.capable(CAP_IPC_LOCK) {
         return Err(EPERM);
     }
@@ -38,7 +39,7 @@ pub fn can_do_mlock(ctx: &Ctx) -> Result<(), Errno> {
 
 /// Whether `extra` more locked bytes stay within RLIMIT_MEMLOCK (no
 /// limit with CAP_IPC_LOCK).
-pub fn lock_fits(ctx: &Ctx, extra: u64) -> bool {
+pub(crate) fn lock_fits(ctx: &Ctx, extra: u64) -> bool {
     ctx.proc().cred.capable(CAP_IPC_LOCK)
         || locked_bytes(ctx.k.mm.space(ctx.mm())).saturating_add(extra) <= ctx.proc().limits.cur(RLIMIT_MEMLOCK)
 }
@@ -60,7 +61,7 @@ fn lock_range(ctx: &mut Ctx, start: u64, end: u64, on_fault: bool) {
     with_space(ctx, |s, p| s.set_locked(p, start, end, true, on_fault));
     if !on_fault {
         let (mm, pid, tid) = (ctx.mm(), ctx.pid, ctx.tid);
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Mlock);
     }
 }
 
@@ -91,18 +92,18 @@ fn lock(ctx: &mut Ctx, addr: u64, len: u64, on_fault: bool) -> SysResult {
     Ok(0)
 }
 
-pub fn mlock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mlock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     lock(ctx, a[0], a[1], false)
 }
 
-pub fn mlock2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mlock2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[2] & !MLOCK_ONFAULT != 0 {
         return Err(EINVAL);
     }
     lock(ctx, a[0], a[1], a[2] & MLOCK_ONFAULT != 0)
 }
 
-pub fn munlock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn munlock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (start, end) = range(a[0], a[1])?;
     if end == start {
         return Ok(0);
@@ -117,7 +118,7 @@ pub fn munlock(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn mlockall(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mlockall(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let flags = a[0];
     if flags == 0 || flags & !(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT) != 0 || flags == MCL_ONFAULT {
         return Err(EINVAL);
@@ -140,7 +141,7 @@ pub fn mlockall(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn munlockall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn munlockall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     let mm = ctx.mm();
     let all: Vec<(u64, u64)> = ctx.k.mm.space(mm).vmas.iter().map(|v| (v.start, v.end)).collect();
     for (s, e) in all {

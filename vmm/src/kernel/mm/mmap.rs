@@ -16,23 +16,24 @@ use super::with_space;
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
 use crate::arch::{Perms, PAGE_SIZE};
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::mm::{Backing, CachedFile, FileData, FileRef, Vma, VmaKind, STACK_GUARD_GAP};
 use crate::timeline::{Prefault, RegionId, RegionKind};
 
 /// The file mmap was given, as do_mmap checks it.
-pub struct MappedFile {
-    pub what: Mappable,
+pub(crate) struct MappedFile {
+    pub(crate) what: Mappable,
     /// Whether the descriptor was opened for reading, and for writing (a
     /// shared mapping may then write).
-    pub readable: bool,
-    pub writable: bool,
+    pub(crate) readable: bool,
+    pub(crate) writable: bool,
     /// A memfd sealed against writing (F_SEAL_WRITE, F_SEAL_FUTURE_WRITE).
-    pub write_sealed: bool,
+    pub(crate) write_sealed: bool,
 }
 
 /// What a descriptor's file gives a mapping.
-pub enum Mappable {
+pub(crate) enum Mappable {
     /// A file's pages, through the page cache.
     File { file: FileRef, data: Arc<dyn FileData> },
     /// /dev/zero: anonymous memory (shared anonymous for MAP_SHARED).
@@ -44,7 +45,7 @@ pub enum Mappable {
 /// `flags & MAP_TYPE`, decoded; an unknown type is only an error after
 /// the checks Linux makes before it.
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub enum MapType {
+pub(crate) enum MapType {
     Private,
     Shared,
     /// MAP_SHARED_VALIDATE: unknown flags are EOPNOTSUPP, not ignored.
@@ -54,7 +55,7 @@ pub enum MapType {
 
 /// Where a mapping must go.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Place {
+pub(crate) enum Place {
     /// Anywhere: a hint, or the top-down search below mmap_base.
     Hint(u64),
     /// Exactly here, over whatever is mapped (MAP_FIXED).
@@ -64,27 +65,27 @@ pub enum Place {
 }
 
 /// What mmap was asked, decoded (gVisor's `memmap.MMapOpts`).
-pub struct MmapOpts {
-    pub place: Place,
+pub(crate) struct MmapOpts {
+    pub(crate) place: Place,
     /// Bytes, page-rounded, not 0.
-    pub len: u64,
-    pub perms: Perms,
-    pub map_type: MapType,
+    pub(crate) len: u64,
+    pub(crate) perms: Perms,
+    pub(crate) map_type: MapType,
     /// Flags outside those MAP_SHARED_VALIDATE knows.
-    pub unknown_flags: bool,
+    pub(crate) unknown_flags: bool,
     /// `None`: MAP_ANONYMOUS.
-    pub file: Option<MappedFile>,
+    pub(crate) file: Option<MappedFile>,
     /// In pages, for a file.
-    pub pgoff: u64,
-    pub locked: bool,
+    pub(crate) pgoff: u64,
+    pub(crate) locked: bool,
     /// MAP_POPULATE without MAP_NONBLOCK.
-    pub populate: bool,
-    pub noreserve: bool,
-    pub growsdown: bool,
+    pub(crate) populate: bool,
+    pub(crate) noreserve: bool,
+    pub(crate) growsdown: bool,
 }
 
 /// vm.max_map_count: no more mappings past it (do_mmap checks it first).
-pub fn check_map_count(ctx: &Ctx) -> Result<(), Errno> {
+pub(crate) fn check_map_count(ctx: &Ctx) -> Result<(), Errno> {
     if ctx.k.mm.space(ctx.mm()).vmas.count() > ctx.k.cfg.max_map_count {
         return Err(ENOMEM);
     }
@@ -94,7 +95,7 @@ pub fn check_map_count(ctx: &Ctx) -> Result<(), Errno> {
 /// do_mmap() from where it places the mapping: where it goes, MAP_LOCKED,
 /// the file and the mapping type, then mmap_region (RLIMIT_AS,
 /// overcommit, seals) and populating. Where it went.
-pub fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
+pub(crate) fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
     let mm = ctx.mm();
     let start = place(ctx, &o)?;
     let (lock_future, lock_onfault, pin_mmap) = {
@@ -127,9 +128,9 @@ pub fn mmap(ctx: &mut Ctx, o: MmapOpts) -> Result<u64, Errno> {
     with_space(ctx, |s, _| s.vmas.insert(vma));
     let (pid, tid) = (ctx.pid, ctx.tid);
     if locked && !on_fault {
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Mlock);
     } else if populate {
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Populate);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Populate);
     }
     if pin_mmap {
         ctx.k.pin_host(mm, pid, start, end);
@@ -278,7 +279,7 @@ fn shmem(ctx: &mut Ctx, len: u64) -> Backing {
 }
 
 /// do_munmap() of `[addr, addr + len)` (checked by the handler).
-pub fn munmap(ctx: &mut Ctx, addr: u64, len: u64) -> Result<(), Errno> {
+pub(crate) fn munmap(ctx: &mut Ctx, addr: u64, len: u64) -> Result<(), Errno> {
     // Splitting VMAs may exceed vm.max_map_count.
     let mm = ctx.mm();
     let s = ctx.k.mm.space(mm);
@@ -297,17 +298,14 @@ pub fn munmap(ctx: &mut Ctx, addr: u64, len: u64) -> Result<(), Errno> {
 }
 
 /// Shared anonymous memory: a memory-only file, as Linux's shmem.
-pub struct Shmem {
-    size: std::sync::atomic::AtomicU64,
+struct Shmem {
+    /// Fixed at mmap: a shared anonymous mapping cannot be truncated.
+    size: u64,
 }
 
 impl Shmem {
-    pub fn new(size: u64) -> Self {
-        Shmem { size: std::sync::atomic::AtomicU64::new(size) }
-    }
-
-    pub fn set_size(&self, size: u64) {
-        self.size.store(size, std::sync::atomic::Ordering::Relaxed);
+    fn new(size: u64) -> Self {
+        Shmem { size }
     }
 }
 
@@ -320,7 +318,7 @@ impl FileData for Shmem {
         Ok(())
     }
     fn size(&self) -> u64 {
-        self.size.load(std::sync::atomic::Ordering::Relaxed)
+        self.size
     }
     fn memory_only(&self) -> bool {
         true

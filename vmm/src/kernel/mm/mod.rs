@@ -9,26 +9,26 @@
 //! spaces and their VMAs, the buddy allocator, swap) and `crate::fault`
 //! puts a frame's data in place; this module decides what should happen.
 
-pub mod accounting;
-pub mod anon_name;
-pub mod brk;
-pub mod fault;
+pub(crate) mod accounting;
+pub(crate) mod anon_name;
+pub(crate) mod brk;
+pub(crate) mod fault;
 pub mod kmem;
-pub mod madvise;
-pub mod mincore;
-pub mod mlock;
-pub mod mmap;
-pub mod mprotect;
-pub mod mremap;
-pub mod oom;
-pub mod overcommit;
-pub mod pagecache;
-pub mod populate;
-pub mod procfs;
-pub mod uaccess;
+pub(crate) mod madvise;
+pub(crate) mod mincore;
+pub(crate) mod mlock;
+pub(crate) mod mmap;
+pub(crate) mod mprotect;
+pub(crate) mod mremap;
+pub(crate) mod oom;
+mod overcommit;
+mod pagecache;
+mod populate;
+pub(crate) mod procfs;
+pub(crate) mod uaccess;
 pub mod uffd;
-pub mod writeback;
-pub mod zoneinfo;
+pub(crate) mod writeback;
+pub(crate) mod zoneinfo;
 
 use std::collections::HashMap;
 

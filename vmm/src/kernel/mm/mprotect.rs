@@ -4,12 +4,13 @@
 use super::with_space;
 use crate::arch::{Perms, PAGE_SIZE};
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::timeline::Prefault;
 
 /// Gives `[start, end)` (checked by the handler) the protection `perms`;
 /// with `growsdown`, down to the start of the grows-down VMA at `start`.
-pub fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bool) -> Result<(), Errno> {
+pub(crate) fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bool) -> Result<(), Errno> {
     let mm = ctx.mm();
     let mut start = start;
     if growsdown {
@@ -41,7 +42,7 @@ pub fn mprotect(ctx: &mut Ctx, start: u64, end: u64, perms: Perms, growsdown: bo
             .collect();
         let (pid, tid) = (ctx.pid, ctx.tid);
         for (s, e) in locked {
-            ctx.k.populate(mm, pid, tid, s, e, false, Prefault::Mlock);
+            ctx.k.populate(mm, Actor::now(pid, tid), s, e, false, Prefault::Mlock);
         }
     }
     if reach < end {

@@ -7,24 +7,25 @@ use super::with_space;
 use crate::arch::layout::{MMAP_MIN_ADDR, USER_TOP};
 use crate::arch::PAGE_SIZE;
 use crate::kernel::errno::*;
+use crate::kernel::mm::fault::Actor;
 use crate::kernel::task::Ctx;
 use crate::mm::{Backing, Vma, STACK_GUARD_GAP};
 use crate::timeline::Prefault;
 
 /// What mremap was asked, decoded; lengths page-rounded and not 0.
-pub struct MremapOpts {
-    pub old: u64,
-    pub old_len: u64,
-    pub new_len: u64,
-    pub may_move: bool,
+pub(crate) struct MremapOpts {
+    pub(crate) old: u64,
+    pub(crate) old_len: u64,
+    pub(crate) new_len: u64,
+    pub(crate) may_move: bool,
     /// MREMAP_FIXED: exactly there.
-    pub fixed: Option<u64>,
-    pub dontunmap: bool,
+    pub(crate) fixed: Option<u64>,
+    pub(crate) dontunmap: bool,
 }
 
 /// Resizes or moves `[old, old + old_len)`, which must lie in one VMA;
 /// where it is now.
-pub fn mremap(ctx: &mut Ctx, o: MremapOpts) -> Result<u64, Errno> {
+pub(crate) fn mremap(ctx: &mut Ctx, o: MremapOpts) -> Result<u64, Errno> {
     let MremapOpts { old, old_len, new_len, dontunmap, .. } = o;
     let mm = ctx.mm();
     let old_end = old + old_len;
@@ -117,7 +118,7 @@ fn grow_vma(ctx: &mut Ctx, vma: &Vma, continues: u64, start: u64, end: u64) {
     with_space(ctx, |s, _| s.vmas.insert(v));
     if vma.locked && !vma.lock_on_fault {
         let (mm, pid, tid) = (ctx.mm(), ctx.pid, ctx.tid);
-        ctx.k.populate(mm, pid, tid, start, end, false, Prefault::Mlock);
+        ctx.k.populate(mm, Actor::now(pid, tid), start, end, false, Prefault::Mlock);
     }
 }
 

@@ -11,17 +11,17 @@ use super::super::KernelState;
 use crate::timeline::{Access, Event, EventKind, Origin};
 
 /// oom_score_adj's bounds; -1000 makes a process unkillable.
-pub const OOM_SCORE_ADJ_MIN: i32 = -1000;
-pub const OOM_SCORE_ADJ_MAX: i32 = 1000;
+pub(crate) const OOM_SCORE_ADJ_MIN: i32 = -1000;
+pub(crate) const OOM_SCORE_ADJ_MAX: i32 = 1000;
 
 impl KernelState {
     /// Pages the OOM killer weighs against: RAM plus swap.
-    pub fn oom_total_pages(&self) -> u64 {
+    fn oom_total_pages(&self) -> u64 {
         self.phys.budget.resident_pages + self.phys.budget.swap_pages
     }
 
     /// oom_badness(): `None` for a process that may not be killed.
-    pub fn oom_badness(&self, pid: Pid) -> Option<i64> {
+    fn oom_badness(&self, pid: Pid) -> Option<i64> {
         let p = self.tasks.proc(pid)?;
         if p.is_zombie() || p.oom_score_adj == OOM_SCORE_ADJ_MIN || p.group_exit.is_some() {
             return None;
@@ -36,7 +36,7 @@ impl KernelState {
 
     /// /proc/PID/oom_score, as proc_oom_score: (1000 + badness × 1000 /
     /// total pages) × 2 / 3, and 0 for a process the killer may not pick.
-    pub fn oom_score(&self, pid: Pid) -> i64 {
+    pub(crate) fn oom_score(&self, pid: Pid) -> i64 {
         let total = self.oom_total_pages().max(1) as i64;
         match self.oom_badness(pid) {
             Some(b) => ((1000 + b * 1000 / total) * 2 / 3).max(0),
@@ -46,7 +46,7 @@ impl KernelState {
 
     /// Memory ran out while `pid` (thread `tid`) needed page `va`: kill the
     /// process with the highest badness, unless one is still dying.
-    pub fn out_of_memory(&mut self, pid: Pid, tid: Tid, va: u64, at: Instant) {
+    pub(crate) fn out_of_memory(&mut self, pid: Pid, tid: Tid, va: u64, at: Instant) {
         if let Some(v) = self.mm.oom_dying {
             if self.tasks.proc(v).is_some_and(|p| !p.is_zombie()) {
                 return;

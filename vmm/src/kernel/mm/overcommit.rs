@@ -10,13 +10,13 @@ use crate::kernel::KernelState;
 use crate::mm::{AddressSpace, MmId};
 
 /// Bytes of `[start, end)` not already mapped (for RLIMIT_AS checks).
-pub fn new_bytes(space: &AddressSpace, start: u64, end: u64) -> u64 {
+pub(crate) fn new_bytes(space: &AddressSpace, start: u64, end: u64) -> u64 {
     let mapped: u64 = space.vmas.overlapping(start, end).map(|v| v.end.min(end) - v.start.max(start)).sum();
     (end - start) - mapped
 }
 
 /// RLIMIT_AS: the caller's address space may grow by `extra` bytes.
-pub fn check_as(ctx: &Ctx, extra: u64) -> Result<(), Errno> {
+pub(crate) fn check_as(ctx: &Ctx, extra: u64) -> Result<(), Errno> {
     let limit = ctx.proc().limits.cur(RLIMIT_AS);
     if ctx.k.mm.space(ctx.mm()).vmas.total().saturating_add(extra) > limit {
         return Err(ENOMEM);
@@ -31,16 +31,16 @@ impl KernelState {
     /// committed below CommitLimit less the admin and user reserves.
     /// vm.admin_reserve_kbytes as Linux sets it at boot: 1/32 of free
     /// memory, at most 8 MiB (in pages).
-    pub fn admin_reserve_pages(&self) -> u64 {
+    pub(crate) fn admin_reserve_pages(&self) -> u64 {
         (self.phys.budget.resident_pages / 32).min(2048)
     }
 
     /// vm.user_reserve_kbytes: 1/32 of free memory, at most 128 MiB.
-    pub fn user_reserve_pages(&self) -> u64 {
+    pub(crate) fn user_reserve_pages(&self) -> u64 {
         (self.phys.budget.resident_pages / 32).min(32768)
     }
 
-    pub fn enough_memory(&self, mm: MmId, pages: u64) -> Result<(), Errno> {
+    pub(crate) fn enough_memory(&self, mm: MmId, pages: u64) -> Result<(), Errno> {
         let ram = self.phys.budget.resident_pages;
         let swap = self.phys.budget.swap_pages;
         match self.cfg.overcommit {

@@ -15,12 +15,12 @@ use crate::mm::{Backing, CachedFile, FileData, FileId};
 
 impl KernelState {
     /// Registers `data` as file `id` of the page cache (if it is not yet).
-    pub fn cache_file(&mut self, id: FileId, data: &Arc<dyn FileData>) {
+    fn cache_file(&mut self, id: FileId, data: &Arc<dyn FileData>) {
         self.phys.cache.entry(id).or_insert_with(|| CachedFile { data: data.clone(), pages: Default::default() });
     }
 
     /// `count` bytes of file `id` from `at`, through its cached pages.
-    pub fn read_cached(
+    pub(crate) fn read_cached(
         &mut self,
         id: FileId,
         data: &Arc<dyn FileData>,
@@ -53,7 +53,7 @@ impl KernelState {
     /// Writes `bytes` at `at` of file `id` through its cached pages;
     /// files of the host (a read-write bind) are written through at once.
     /// Returns how much was written (short when memory ran out).
-    pub fn write_cached(
+    pub(crate) fn write_cached(
         &mut self,
         id: FileId,
         data: &Arc<dyn FileData>,
@@ -118,7 +118,7 @@ impl KernelState {
     }
 
     /// Pages the sandbox's files hold in the page cache.
-    pub fn layer_pages(&self) -> u64 {
+    pub(crate) fn layer_pages(&self) -> u64 {
         self.files.vfs().layer_pages()
     }
 
@@ -140,7 +140,7 @@ impl KernelState {
     }
 
     /// Sets file `id`'s size (truncate, ftruncate, fallocate, O_TRUNC).
-    pub fn resize_file(&mut self, id: FileId, data: &Arc<dyn FileData>, new: u64) -> Result<(), Errno> {
+    pub(crate) fn resize_file(&mut self, id: FileId, data: &Arc<dyn FileData>, new: u64) -> Result<(), Errno> {
         self.cache_file(id, data);
         let old = data.size();
         if new == old {
@@ -156,7 +156,7 @@ impl KernelState {
 
     /// Takes pages `first..` of file `id` out of every mapping (private
     /// copies too, as truncate_pagecache does) and out of the cache.
-    pub fn drop_pages_from(&mut self, id: FileId, first: u64) {
+    fn drop_pages_from(&mut self, id: FileId, first: u64) {
         let mms: Vec<_> = self.mm.ids();
         for mm in mms {
             let ranges: Vec<(u64, u64)> = self
@@ -196,7 +196,7 @@ impl KernelState {
     }
 
     /// The files `mm` maps.
-    pub fn mapped_files(&self, mm: crate::mm::MmId) -> Vec<FileId> {
+    pub(crate) fn mapped_files(&self, mm: crate::mm::MmId) -> Vec<FileId> {
         let mut v: Vec<FileId> = self
             .mm
             .space(mm)
@@ -215,7 +215,7 @@ impl KernelState {
     /// Frees the cached pages of a sandbox file nothing names, holds open
     /// or maps any more (unlinked, closed and unmapped), as the last
     /// iput of a tmpfs inode does.
-    pub fn release_if_orphan(&mut self, id: FileId) {
+    pub(crate) fn release_if_orphan(&mut self, id: FileId) {
         if !self.files.vfs().is_orphan(id) {
             return;
         }

@@ -2,9 +2,7 @@
 //! would (MAP_POPULATE, mlock, MADV_POPULATE_*, MADV_WILLNEED, `--pin`),
 //! each page recorded as a prefault of its kind.
 
-use std::time::Instant;
-
-use super::fault::{Outcome, Want};
+use super::fault::{Actor, Outcome, Want};
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, Need};
 use crate::kernel::KernelState;
@@ -16,9 +14,7 @@ impl KernelState {
     /// mlock, MADV_POPULATE_*), recording each page brought in as `why`.
     /// Pages the area does not allow to be accessed are skipped. Returns
     /// false if a page could not be brought in.
-    #[allow(clippy::too_many_arguments)]
-    pub fn populate(&mut self, mm: MmId, pid: u32, tid: u32, start: u64, end: u64, write: bool, why: Prefault) -> bool {
-        let at = Instant::now();
+    pub(crate) fn populate(&mut self, mm: MmId, who: Actor, start: u64, end: u64, write: bool, why: Prefault) -> bool {
         let mut ok = true;
         let mut va = start;
         while va < end {
@@ -42,7 +38,7 @@ impl KernelState {
             // everything MADV_POPULATE_WRITE asks for.
             let want = if vma.perms.write && (write || !vma.shared) { Want::Write } else { Want::Read };
             while va < stop {
-                if !self.populate_page(mm, pid, tid, va, want, why, at) {
+                if !self.populate_page(mm, who, va, want, why) {
                     ok = false;
                 }
                 va += PAGE_SIZE;
@@ -51,15 +47,15 @@ impl KernelState {
         ok
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn populate_page(&mut self, mm: MmId, pid: u32, tid: u32, va: u64, want: Want, why: Prefault, at: Instant) -> bool {
+    fn populate_page(&mut self, mm: MmId, who: Actor, va: u64, want: Want, why: Prefault) -> bool {
+        let Actor { pid, tid, at, .. } = who;
         for _ in 0..3 {
             if !self.mm.contains(mm) {
                 return false;
             }
             let pte = self.mm.space(mm).pte(va);
             if !pte.present() || (want == Want::Write && !pte.writable()) {
-                match self.handle_fault_as(mm, pid, tid, va, want, Some(why), at) {
+                match self.handle_fault_as(mm, who, va, want, why) {
                     Outcome::Done => continue,
                     _ => return false,
                 }
@@ -95,28 +91,18 @@ impl KernelState {
         false
     }
 
-    /// The fault path, with its event labelled as a prefault when `why`.
-    #[allow(clippy::too_many_arguments)]
-    pub fn handle_fault_as(
-        &mut self,
-        mm: MmId,
-        pid: u32,
-        tid: u32,
-        va: u64,
-        want: Want,
-        why: Option<Prefault>,
-        at: Instant,
-    ) -> Outcome {
-        self.mm.prefault = why;
-        let r = self.handle_fault(mm, pid, tid, va, want, Origin::Guest, at);
+    /// The fault path, with its event labelled as prefault `why`.
+    fn handle_fault_as(&mut self, mm: MmId, who: Actor, va: u64, want: Want, why: Prefault) -> Outcome {
+        self.mm.prefault = Some(why);
+        let r = self.handle_fault(mm, who, va, want);
         self.mm.prefault = None;
         r
     }
 
     /// Pins `[start, end)` for the sandbox (`--pin`): populated, and never
     /// evicted whatever the program locks or unlocks.
-    pub fn pin_host(&mut self, mm: MmId, pid: u32, start: u64, end: u64) {
-        self.populate(mm, pid, pid, start, end, false, Prefault::Pin);
+    pub(crate) fn pin_host(&mut self, mm: MmId, pid: u32, start: u64, end: u64) {
+        self.populate(mm, Actor::now(pid, pid), start, end, false, Prefault::Pin);
         let Some(m) = self.mm.get(mm) else { return };
         let frames = m.mapped_frames(start, end);
         for (_, gpa) in frames {

@@ -150,18 +150,8 @@ fn vm_flags(v: &Vma) -> String {
     f.join(" ")
 }
 
-/// /proc/PID/smaps.
-pub fn smaps(k: &KernelState, p: &super::super::Process) -> String {
-    let Some(m) = k.mm.get(p.mm) else { return String::new() };
-    let mut out = String::new();
-    for v in m.vmas.iter() {
-        smaps_record(k, p, v, &mut out);
-    }
-    out
-}
-
 /// One VMA's record of /proc/PID/smaps: its maps line and its figures.
-pub fn smaps_record(k: &KernelState, p: &super::super::Process, v: &Vma, out: &mut String) {
+pub(crate) fn smaps_record(k: &KernelState, p: &super::super::Process, v: &Vma, out: &mut String) {
     let u = usage(k, p.mm, v);
     super::super::procfs::map_line(k, p, v, out);
     kb(out, "Size", v.end - v.start);
@@ -174,7 +164,7 @@ pub fn smaps_record(k: &KernelState, p: &super::super::Process, v: &Vma, out: &m
 }
 
 /// /proc/PID/smaps_rollup: the sums, under one `[rollup]` line.
-pub fn smaps_rollup(k: &KernelState, p: &super::super::Process) -> String {
+pub(crate) fn smaps_rollup(k: &KernelState, p: &super::super::Process) -> String {
     let Some(m) = k.mm.get(p.mm) else { return String::new() };
     let mut total = Usage::default();
     let (mut lo, mut hi) = (u64::MAX, 0);
@@ -194,7 +184,7 @@ pub fn smaps_rollup(k: &KernelState, p: &super::super::Process) -> String {
 }
 
 /// /proc/vmstat: the counters faultline keeps, under Linux's names.
-pub fn vmstat(k: &KernelState) -> String {
+pub(crate) fn vmstat(k: &KernelState) -> String {
     let c = k.phys.counters;
     let (mut minflt, mut majflt) = (0, 0);
     for p in k.tasks.procs() {
@@ -233,8 +223,8 @@ pub fn vmstat(k: &KernelState) -> String {
 /// /proc/PID/pagemap's entry size, and where its entries end: x86-64's
 /// TASK_SIZE_MAX with 4-level paging (the last page below 2^47 is not
 /// the program's).
-pub const PM_ENTRY_BYTES: u64 = 8;
-pub const PM_TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+pub(crate) const PM_ENTRY_BYTES: u64 = 8;
+pub(crate) const PM_TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
 
 const PM_SOFT_DIRTY: u64 = 1 << 55;
 const PM_MMAP_EXCLUSIVE: u64 = 1 << 56;
@@ -255,7 +245,7 @@ const PM_PRESENT: u64 = 1 << 63;
 /// was zapped). Soft-dirty (CONFIG_MEM_SOFT_DIRTY): the VMA's
 /// VM_SOFTDIRTY (every new VMA has it, until clear_refs) or the entry's
 /// own bit (written since clear_refs; kept in swap).
-pub fn pagemap_entries(k: &KernelState, p: &super::super::Process, vpn: u64, n: u64) -> Vec<u8> {
+pub(crate) fn pagemap_entries(k: &KernelState, p: &super::super::Process, vpn: u64, n: u64) -> Vec<u8> {
     let last = PM_TASK_SIZE / PAGE_SIZE;
     let end = vpn.saturating_add(n).min(last);
     let Some(m) = k.mm.get(p.mm).filter(|_| vpn < end) else { return Vec::new() };

@@ -14,7 +14,7 @@ use std::time::Instant;
 use super::super::errno::{Errno, EFAULT};
 use super::super::process::{Pid, Tid};
 use super::super::KernelState;
-use super::fault::{Outcome, Want};
+use super::fault::{Actor, Outcome, Want};
 use crate::arch::layout::USER_TOP;
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, Need};
@@ -35,7 +35,7 @@ impl KernelState {
             let pte = self.mm.space(mm).pte(page);
             let ok = pte.user_accessible() && (want != Want::Write || pte.writable());
             if !ok {
-                match self.handle_fault(mm, pid, tid, page, want, Origin::Vmm, at) {
+                match self.handle_fault(mm, Actor { pid, tid, origin: Origin::Vmm, at }, page, want) {
                     Outcome::Done => continue,
                     _ => return Err(EFAULT),
                 }
@@ -83,7 +83,7 @@ impl KernelState {
 
     /// Copies user memory of `pid` at `addr` into `buf`. Stops with EFAULT
     /// at the first page the program may not read.
-    pub fn copy_from_user(&mut self, pid: Pid, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    pub(crate) fn copy_from_user(&mut self, pid: Pid, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let mm = self.tasks.proc(pid).ok_or(EFAULT)?.mm;
         self.copy_from_mm(mm, pid, tid, addr, buf)
     }
@@ -91,13 +91,13 @@ impl KernelState {
     /// Copies `buf` into user memory of `pid` at `addr`. Stops with EFAULT
     /// at the first page the program may not write (what went before stays
     /// written, as on Linux).
-    pub fn copy_to_user(&mut self, pid: Pid, tid: Tid, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn copy_to_user(&mut self, pid: Pid, tid: Tid, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         let mm = self.tasks.proc(pid).ok_or(EFAULT)?.mm;
         self.copy_to_mm(mm, pid, tid, addr, buf)
     }
 
     /// [`KernelState::copy_from_user`] in address space `mm`.
-    pub fn copy_from_mm(&mut self, mm: MmId, pid: Pid, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
+    fn copy_from_mm(&mut self, mm: MmId, pid: Pid, tid: Tid, addr: u64, buf: &mut [u8]) -> Result<(), Errno> {
         let end = addr.checked_add(buf.len() as u64).ok_or(EFAULT)?;
         let mut at = addr;
         while at < end {
@@ -114,7 +114,7 @@ impl KernelState {
     }
 
     /// [`KernelState::copy_to_user`] in address space `mm`.
-    pub fn copy_to_mm(&mut self, mm: MmId, pid: Pid, tid: Tid, addr: u64, buf: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn copy_to_mm(&mut self, mm: MmId, pid: Pid, tid: Tid, addr: u64, buf: &[u8]) -> Result<(), Errno> {
         let end = addr.checked_add(buf.len() as u64).ok_or(EFAULT)?;
         let mut at = addr;
         while at < end {
@@ -132,7 +132,7 @@ impl KernelState {
 
     /// Bytes from `addr` the program may read, up to `n`, without faulting
     /// anything in (for short writes at a bad page).
-    pub fn readable_prefix(&self, pid: Pid, addr: u64, n: u64) -> u64 {
+    pub(crate) fn readable_prefix(&self, pid: Pid, addr: u64, n: u64) -> u64 {
         let Some(mm) = self.tasks.proc(pid).map(|p| p.mm) else { return 0 };
         let space = self.mm.space(mm);
         let mut good = 0u64;
@@ -157,7 +157,7 @@ impl KernelState {
 /// page): nothing is faulted in, swapped in or marked accessed, so a
 /// reader that only looks (the unwinder) changes nothing the program or
 /// the timeline could see. False if any page is not so.
-pub fn peek(space: &crate::mm::AddressSpace, phys: &crate::mm::Phys, addr: u64, buf: &mut [u8]) -> bool {
+pub(crate) fn peek(space: &crate::mm::AddressSpace, phys: &crate::mm::Phys, addr: u64, buf: &mut [u8]) -> bool {
     let Some(end) = addr.checked_add(buf.len() as u64).filter(|&e| e <= USER_TOP) else { return false };
     let mut at = addr;
     while at < end {

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use super::super::{Kernel, KernelState};
+use super::fault::Actor;
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, FaultError, FaultSink, Filled, Need, PageFault, UffdError};
 use crate::timeline::{Access, Event, EventKind, Origin, RegionId};
@@ -93,7 +94,8 @@ impl KernelState {
                     (other, _) => super::fault::event_kind(other),
                 };
                 if let Some(kind) = kind {
-                    let region = self.record_frame_event(gpa, pid, tid, f.write, kind, who.is_some(), at);
+                    let origin = if who.is_some() { Origin::Guest } else { Origin::Vmm };
+                    let region = self.record_frame_event(gpa, Actor { pid, tid, origin, at }, f.write, kind);
                     if who.is_some() && kind.is_fault() && self.cfg.record {
                         self.report.recorder_mut().add_held(pid, region, held.as_nanos() as u64);
                     }
@@ -125,17 +127,8 @@ impl KernelState {
         Some((m.mm, m.va))
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn record_frame_event(
-        &mut self,
-        gpa: u64,
-        pid: u32,
-        tid: u32,
-        write: bool,
-        kind: EventKind,
-        guest: bool,
-        at: Instant,
-    ) -> RegionId {
+    fn record_frame_event(&mut self, gpa: u64, who: Actor, write: bool, kind: EventKind) -> RegionId {
+        let Actor { pid, tid, origin, at } = who;
         let (region, va) = match self.mapping_of(gpa, pid) {
             Some((mm, va)) => (self.mm.get(mm).and_then(|m| m.region_of(va)).unwrap_or(RegionId(0)), va),
             None => (self.report.recorder_mut().region("page cache", crate::timeline::RegionKind::File), 0),
@@ -144,14 +137,7 @@ impl KernelState {
             latency_ns: at.elapsed().as_nanos() as u64,
             pid,
             tid,
-            ..Event::new(
-                kind,
-                if write { Access::Write } else { Access::Read },
-                if guest { Origin::Guest } else { Origin::Vmm },
-                region,
-                va,
-                gpa,
-            )
+            ..Event::new(kind, if write { Access::Write } else { Access::Read }, origin, region, va, gpa)
         };
         self.record(e, at);
         region

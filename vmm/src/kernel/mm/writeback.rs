@@ -10,7 +10,7 @@ use crate::mm::{MmId, Residency};
 
 /// msync(2) of `[addr, end)` (checked by the handler): MS_SYNC writes it
 /// back; MS_INVALIDATE may not touch locked memory.
-pub fn msync(ctx: &mut Ctx, addr: u64, end: u64, sync: bool, invalidate: bool) -> Result<(), Errno> {
+pub(crate) fn msync(ctx: &mut Ctx, addr: u64, end: u64, sync: bool, invalidate: bool) -> Result<(), Errno> {
     let mm = ctx.mm();
     if invalidate && ctx.k.mm.space(mm).vmas.overlapping(addr, end).any(|v| v.locked) {
         return Err(EBUSY);
@@ -27,7 +27,7 @@ pub fn msync(ctx: &mut Ctx, addr: u64, end: u64, sync: bool, invalidate: bool) -
 impl KernelState {
     /// Writes the dirty shared file pages mapped in `[start, end)` of `mm`
     /// back to their files.
-    pub fn writeback_range(&mut self, mm: MmId, start: u64, end: u64) {
+    pub(crate) fn writeback_range(&mut self, mm: MmId, start: u64, end: u64) {
         let frames: Vec<u64> = {
             let space = self.mm.space(mm);
             space
@@ -45,7 +45,7 @@ impl KernelState {
 
     /// Writes a dirty page-cache frame back to its file (memory-only files
     /// keep it).
-    pub fn writeback_frame(&mut self, gpa: u64) {
+    pub(crate) fn writeback_frame(&mut self, gpa: u64) {
         let Some(f) = self.phys.frame(gpa) else { return };
         let dirty = f.dirty
             || f.maps.iter().any(|m| {

@@ -13,7 +13,7 @@ use crate::mm::{FrameKind, Residency, Wmark};
 const PAGEBLOCK_ORDER: usize = 9;
 
 /// /proc/buddyinfo: free blocks per order of each populated zone.
-pub fn buddyinfo(k: &KernelState) -> String {
+pub(crate) fn buddyinfo(k: &KernelState) -> String {
     let mut out = String::new();
     for z in k.phys.buddy.zones().iter().filter(|z| z.populated()) {
         let _ = write!(out, "Node 0, zone {:>8} ", z.name);
@@ -123,7 +123,7 @@ fn node_stats(k: &KernelState) -> Vec<(&'static str, u64)> {
 /// populated zone. faultline's allocator keeps no per-CPU page lists, so
 /// each CPU's pageset is empty with a batch of one, as a boot pageset is,
 /// and counters have no per-CPU slack (a threshold of 0).
-pub fn zoneinfo(k: &KernelState) -> String {
+pub(crate) fn zoneinfo(k: &KernelState) -> String {
     let b = &k.phys.buddy;
     let used = zone_use(k);
     let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()).min(64);

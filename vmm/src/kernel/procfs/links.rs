@@ -8,9 +8,9 @@ use super::super::KernelState;
 use super::tree::walk;
 
 /// Resolves /proc links for path lookups, for a caller.
-pub struct Links<'a> {
-    pub k: &'a KernelState,
-    pub pid: Pid,
+pub(crate) struct Links<'a> {
+    pub(crate) k: &'a KernelState,
+    pub(crate) pid: Pid,
 }
 
 impl ProcLinks for Links<'_> {

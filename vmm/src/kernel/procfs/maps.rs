@@ -32,20 +32,8 @@ fn vma_name(k: &KernelState, p: &Process, v: &Vma) -> String {
 /// The vsyscall page's line, after every VMA's (Linux's gate VMA).
 const GATE_LINE: &str = "ffffffffff600000-ffffffffff601000 --xp 00000000 00:00 0                  [vsyscall]\n";
 
-/// /proc/PID/maps: one line per VMA in the kernel's format (show_map_vma:
-/// the name column starts at byte 73), and the vsyscall page.
-pub fn maps(k: &KernelState, p: &Process) -> String {
-    let mut out = String::new();
-    let Some(mm) = k.mm.get(p.mm) else { return out };
-    for v in mm.vmas.iter() {
-        map_line(k, p, v, &mut out);
-    }
-    out.push_str(GATE_LINE);
-    out
-}
-
 /// One VMA's line of /proc/PID/maps.
-pub fn map_line(k: &KernelState, p: &Process, v: &Vma, out: &mut String) {
+pub(crate) fn map_line(k: &KernelState, p: &Process, v: &Vma, out: &mut String) {
     let (offset, dev, ino) = match &v.backing {
         Backing::File { file, pgoff } => (pgoff * PAGE_SIZE, file.dev, file.ino),
         Backing::Anon => (0, 0, 0),
@@ -81,7 +69,7 @@ pub fn map_line(k: &KernelState, p: &Process, v: &Vma, out: &mut String) {
 /// file, which with 65 530 VMAs is megabytes) and nothing is kept between
 /// reads but the place and one record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SeqFile {
+pub(crate) enum SeqFile {
     /// /proc/PID/maps.
     Maps,
     /// /proc/PID/smaps.
@@ -96,7 +84,7 @@ const SEQ_GATE: u64 = u64::MAX - 1;
 /// the first VMA ending above it, as m_start's find_vma) to `out`, and
 /// returns the index of the next one; `None` at the end (or if the process
 /// is gone: its file then reads empty).
-pub fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, out: &mut Vec<u8>) -> Option<u64> {
+pub(crate) fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, out: &mut Vec<u8>) -> Option<u64> {
     let p = k.tasks.proc(pid)?;
     let space = k.mm.get(p.mm)?;
     let mut s = String::new();

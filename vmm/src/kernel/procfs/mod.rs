@@ -24,12 +24,12 @@ use super::process::Pid;
 use super::KernelState;
 
 pub use super::mm::accounting::{MemInfo, MemStatus, MemoryReport};
-pub use links::Links;
-pub use maps::{map_line, seq_record, SeqFile};
+pub(crate) use links::Links;
+pub(crate) use maps::{map_line, seq_record, SeqFile};
 pub(super) use status::state_of;
 
 /// What a /proc path is.
-pub enum ProcNode {
+pub(crate) enum ProcNode {
     File(Vec<u8>),
     /// A file made record by record at each read (see [`SeqFile`]).
     Seq(SeqFile),
@@ -38,12 +38,12 @@ pub enum ProcNode {
 }
 
 /// What `/proc/<c...>` is for `caller`.
-pub fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Errno> {
+pub(crate) fn lookup(k: &KernelState, caller: Pid, c: &[String]) -> Result<ProcNode, Errno> {
     Ok(tree::walk(k, caller, c)?.node())
 }
 
 /// The mode stat(2) reports for a /proc node.
-pub fn mode_of(n: &ProcNode) -> u32 {
+pub(crate) fn mode_of(n: &ProcNode) -> u32 {
     match n {
         ProcNode::File(_) | ProcNode::Seq(_) => S_IFREG | 0o444,
         ProcNode::Dir(_) => S_IFDIR | 0o555,

@@ -17,15 +17,15 @@ use super::ProcNode;
 /// directory it is in (none above /proc/PID).
 #[derive(Clone, Copy)]
 pub(super) struct At<'a> {
-    pub k: &'a KernelState,
-    pub caller: Pid,
-    pub proc: Option<&'a Process>,
+    pub(crate) k: &'a KernelState,
+    pub(crate) caller: Pid,
+    pub(crate) proc: Option<&'a Process>,
 }
 
 impl<'a> At<'a> {
     /// The process of a /proc/PID directory: its tables are reached only
     /// through its pid, which sets it.
-    pub fn p(&self) -> &'a Process {
+    pub(crate) fn p(&self) -> &'a Process {
         self.proc.expect("a /proc/PID table is entered through its pid")
     }
 }
@@ -42,8 +42,8 @@ pub(super) enum What {
 
 /// A fixed entry of a directory.
 pub(super) struct Entry {
-    pub name: &'static str,
-    pub what: What,
+    name: &'static str,
+    what: What,
 }
 
 pub(super) const fn file(name: &'static str, make: fn(&At) -> Vec<u8>) -> Entry {
@@ -70,19 +70,19 @@ pub(super) fn number(n: impl std::fmt::Display) -> Vec<u8> {
 /// A directory's entries named by number.
 pub(super) struct Numbered {
     /// What a listing says they are.
-    pub d_type: u8,
+    pub(crate) d_type: u8,
     /// The numbers there are now.
-    pub ids: fn(&At) -> Vec<u32>,
+    pub(crate) ids: fn(&At) -> Vec<u32>,
     /// What the entry for one of them is.
-    pub open: for<'a> fn(At<'a>, u32) -> Result<Found<'a>, Errno>,
+    pub(crate) open: for<'a> fn(At<'a>, u32) -> Result<Found<'a>, Errno>,
 }
 
 /// One /proc directory.
 pub(super) struct Dir {
     /// Its fixed entries, in groups (a process's directory is a thread's
     /// entries and `task`).
-    pub fixed: &'static [&'static [Entry]],
-    pub numbered: Option<Numbered>,
+    pub(crate) fixed: &'static [&'static [Entry]],
+    pub(crate) numbered: Option<Numbered>,
 }
 
 /// What a /proc path leads to, before anything of it is made.
@@ -136,7 +136,7 @@ fn d_type(w: &What) -> u8 {
 
 impl Found<'_> {
     /// Makes what was found.
-    pub fn node(self) -> ProcNode {
+    pub(crate) fn node(self) -> ProcNode {
         match self {
             Found::Dir(d, at) => ProcNode::Dir(d.list(&at)),
             Found::Entry(What::Dir(d), at) => ProcNode::Dir(d.list(&at)),
@@ -148,7 +148,7 @@ impl Found<'_> {
     }
 
     /// Its target, if it is a link (nothing else is made).
-    pub fn link(self) -> Option<String> {
+    pub(crate) fn link(self) -> Option<String> {
         match self {
             Found::Entry(What::Link(target), at) => Some(target(&at)),
             Found::Link(t) => Some(t),

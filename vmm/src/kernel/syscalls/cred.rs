@@ -22,54 +22,54 @@ fn id(v: u64) -> u32 {
     v as u32
 }
 
-pub fn getuid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn getuid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(ctx.proc().cred.uid as i64)
 }
 
-pub fn geteuid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn geteuid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(ctx.proc().cred.euid as i64)
 }
 
-pub fn getgid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn getgid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(ctx.proc().cred.gid as i64)
 }
 
-pub fn getegid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn getegid(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(ctx.proc().cred.egid as i64)
 }
 
-pub fn setuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_cred(ctx, |c| c.setuid(id(a[0])))
 }
 
-pub fn setgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_cred(ctx, |c| c.setgid(id(a[0])))
 }
 
-pub fn setreuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setreuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_cred(ctx, |c| c.setreuid(id(a[0]), id(a[1])))
 }
 
-pub fn setregid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setregid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_cred(ctx, |c| c.setregid(id(a[0]), id(a[1])))
 }
 
-pub fn setresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_cred(ctx, |c| c.setresuid(id(a[0]), id(a[1]), id(a[2])))
 }
 
-pub fn setresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_cred(ctx, |c| c.setresgid(id(a[0]), id(a[1]), id(a[2])))
 }
 
 /// setfsuid and setfsgid return the old id, never an error.
-pub fn setfsuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setfsuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let old = ctx.proc_mut().cred.setfsuid(id(a[0]));
     ctx.k.procfs.changed();
     Ok(old as i64)
 }
 
-pub fn setfsgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setfsgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let old = ctx.proc_mut().cred.setfsgid(id(a[0]));
     ctx.k.procfs.changed();
     Ok(old as i64)
@@ -82,13 +82,13 @@ fn write_ids(ctx: &mut Ctx, ptrs: &[u64], ids: [u32; 3]) -> SysResult {
     Ok(0)
 }
 
-pub fn getresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getresuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let c = &ctx.proc().cred;
     let ids = [c.uid, c.euid, c.suid];
     write_ids(ctx, &a[..3], ids)
 }
 
-pub fn getresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let c = &ctx.proc().cred;
     let ids = [c.gid, c.egid, c.sgid];
     write_ids(ctx, &a[..3], ids)
@@ -96,7 +96,7 @@ pub fn getresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// getgroups(size, list): the count with size 0, EINVAL if it does not
 /// fit.
-pub fn getgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let size = a[0] as i32;
     if size < 0 {
         return Err(EINVAL);
@@ -112,7 +112,7 @@ pub fn getgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(groups.len() as i64)
 }
 
-pub fn setgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setgroups(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let n = a[0] as i32;
     if n < 0 || n as usize > NGROUPS_MAX {
         return Err(EINVAL);
@@ -138,7 +138,7 @@ fn cap_words(ctx: &mut Ctx, header: u64) -> Result<usize, Errno> {
     }
 }
 
-pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let words = match cap_words(ctx, a[0]) {
         Ok(w) => w,
         // Probing for the version with no data is not an error.
@@ -164,7 +164,7 @@ pub fn capget(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn capset(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn capset(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let words = cap_words(ctx, a[0])?;
     let pid = ctx.read_u32(a[0] + std::mem::offset_of!(CapUserHeader, pid) as u64)? as i32;
     // Only a process's own capabilities may be set.

@@ -4,7 +4,7 @@ use super::super::abi::resource::{Rlimit, RLIM_NLIMITS};
 use super::super::errno::*;
 use super::super::task::Ctx;
 
-pub fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, resource, new, old) = (a[0] as u32, a[1], a[2], a[3]);
     let target = if pid == 0 { ctx.pid } else { pid };
     if ctx.k.tasks.proc(target).is_none() {
@@ -23,10 +23,10 @@ pub fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn getrlimit(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getrlimit(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     prlimit64(ctx, [0, a[0], 0, a[1], 0, 0])
 }
 
-pub fn setrlimit(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setrlimit(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     prlimit64(ctx, [0, a[0], a[1], 0, 0, 0])
 }

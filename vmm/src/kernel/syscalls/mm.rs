@@ -46,11 +46,11 @@ fn perms(prot: u64) -> Perms {
     Perms::new(prot & PROT_READ != 0, prot & PROT_WRITE != 0, prot & PROT_EXEC != 0)
 }
 
-pub fn brk(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn brk(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(heap::brk(ctx, a[0]) as i64)
 }
 
-pub fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, len, prot, flags, fd, off) = (a[0], a[1], a[2], a[3], a[4], a[5]);
     // sys_mmap, ksys_mmap_pgoff and the start of do_mmap, in their order:
     // the offset, the descriptor, huge pages, the length, the count of
@@ -118,7 +118,7 @@ fn mapped_file(ctx: &mut Ctx, fd: u64) -> Result<MappedFile, Errno> {
     Ok(MappedFile { what, readable: f.readable(), writable: f.writable(), write_sealed })
 }
 
-pub fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, len) = (a[0], a[1]);
     if !addr.is_multiple_of(PAGE_SIZE) || len == 0 {
         return Err(EINVAL);
@@ -131,25 +131,25 @@ pub fn munmap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_mprotect_pkey(ctx, a[0], a[1], a[2], -1)
 }
 
 /// pkey_mprotect: mprotect with a protection key. The guest's CPU offers
 /// no protection keys (CPUID has no PKU), so none can be allocated and
 /// only -1, "no key", passes the check do_mprotect_pkey makes.
-pub fn pkey_mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn pkey_mprotect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_mprotect_pkey(ctx, a[0], a[1], a[2], a[3] as i32)
 }
 
 /// pkey_alloc: Linux finds a free key, then arch_set_user_pkey_access
 /// refuses it with EINVAL on a CPU without PKU (as this host does natively).
-pub fn pkey_alloc(_ctx: &mut Ctx, _a: [u64; 6]) -> SysResult {
+pub(crate) fn pkey_alloc(_ctx: &mut Ctx, _a: [u64; 6]) -> SysResult {
     Err(EINVAL)
 }
 
 /// pkey_free: no key is ever allocated.
-pub fn pkey_free(_ctx: &mut Ctx, _a: [u64; 6]) -> SysResult {
+pub(crate) fn pkey_free(_ctx: &mut Ctx, _a: [u64; 6]) -> SysResult {
     Err(EINVAL)
 }
 
@@ -174,7 +174,7 @@ fn do_mprotect_pkey(ctx: &mut Ctx, addr: u64, len: u64, prot: u64, pkey: i32) ->
     Ok(0)
 }
 
-pub fn mremap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mremap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (old, old_len, new_len, flags, new_addr) = (a[0], a[1], a[2], a[3], a[4]);
     if flags & !(MREMAP_MAYMOVE | MREMAP_FIXED | MREMAP_DONTUNMAP) != 0 || !old.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
@@ -199,7 +199,7 @@ pub fn mremap(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(remap::mremap(ctx, o)? as i64)
 }
 
-pub fn madvise(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn madvise(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, len) = (a[0], a[1]);
     let Some(advice) = advice(a[2]) else { return Err(EINVAL) };
     if !addr.is_multiple_of(PAGE_SIZE) {
@@ -237,7 +237,7 @@ fn advice(raw: u64) -> Option<Advice> {
     })
 }
 
-pub fn mincore(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn mincore(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, len, vec) = (a[0], a[1], a[2]);
     if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
@@ -249,7 +249,7 @@ pub fn mincore(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn msync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn msync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (addr, len, flags) = (a[0], a[1], a[2]);
     if flags & !(MS_ASYNC | MS_INVALIDATE | MS_SYNC) != 0 || !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
@@ -264,7 +264,7 @@ pub fn msync(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 /// prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, addr, len, name).
-pub fn set_anon_name(ctx: &mut Ctx, addr: u64, len: u64, name: u64) -> SysResult {
+pub(crate) fn set_anon_name(ctx: &mut Ctx, addr: u64, len: u64, name: u64) -> SysResult {
     if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }

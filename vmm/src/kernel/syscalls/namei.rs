@@ -59,12 +59,12 @@ pub(super) fn last_name(path: &str) -> &str {
 /// A path of a call that makes or removes a name: its directory
 /// (resolved) and its last component.
 pub(super) struct Named {
-    pub dir: Lookup,
-    pub name: String,
+    pub(crate) dir: Lookup,
+    pub(crate) name: String,
     /// The path the name has (`dir`/`name`).
-    pub path: String,
+    pub(crate) path: String,
     /// It ended in '/'.
-    pub slash: bool,
+    pub(crate) slash: bool,
 }
 
 /// Splits `path` (relative to `dirfd`) into its directory and last name.

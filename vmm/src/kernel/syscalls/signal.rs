@@ -12,7 +12,7 @@ use super::super::signal::*;
 use super::super::task::{Ctx, Woken};
 use super::super::thread::AltStack;
 
-pub fn rt_sigaction(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigaction(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (sig, act, oact, size) = (a[0] as i32, a[1], a[2], a[3]);
     if size != SIGSET_SIZE || !(1..=NSIG).contains(&sig) {
         return Err(EINVAL);
@@ -43,7 +43,7 @@ pub fn rt_sigaction(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn rt_sigprocmask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigprocmask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (how, set, oset, size) = (a[0], a[1], a[2], a[3]);
     if size != SIGSET_SIZE {
         return Err(EINVAL);
@@ -67,11 +67,11 @@ pub fn rt_sigprocmask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn rt_sigreturn(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigreturn(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     sigframe::rt_sigreturn(ctx)
 }
 
-pub fn rt_sigpending(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigpending(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[1] > SIGSET_SIZE {
         return Err(EINVAL);
     }
@@ -101,7 +101,7 @@ fn suspend(ctx: &mut Ctx, mask: u64) -> SysResult {
     Err(ERESTARTNOHAND)
 }
 
-pub fn rt_sigsuspend(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigsuspend(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[1] != SIGSET_SIZE {
         return Err(EINVAL);
     }
@@ -109,12 +109,12 @@ pub fn rt_sigsuspend(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     suspend(ctx, mask)
 }
 
-pub fn pause(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn pause(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     let mask = ctx.thread().sigmask;
     suspend(ctx, mask)
 }
 
-pub fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (set, info, timeout, size) = (a[0], a[1], a[2], a[3]);
     if size != SIGSET_SIZE {
         return Err(EINVAL);
@@ -152,7 +152,7 @@ pub fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
 }
 
-pub fn sigaltstack(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn sigaltstack(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (ss, old) = (a[0], a[1]);
     let cur = ctx.thread().altstack;
     let sp = ctx.regs.rsp;
@@ -211,7 +211,7 @@ fn user_info(ctx: &mut Ctx, sig: i32, at: u64) -> Result<SigInfo, Errno> {
     })
 }
 
-pub fn rt_sigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_sigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, sig) = (a[0] as u32, a[1] as i32);
     if !(0..=NSIG).contains(&sig) {
         return Err(EINVAL);
@@ -226,7 +226,7 @@ pub fn rt_sigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn rt_tgsigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn rt_tgsigqueueinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (tgid, tid, sig) = (a[0] as u32, a[1] as u32, a[2] as i32);
     if !(0..=NSIG).contains(&sig) {
         return Err(EINVAL);

@@ -16,7 +16,7 @@ use crate::arch::PAGE_SIZE;
 
 // What stat shows of a file: the layout is Linux's, the filling ours.
 impl Stat {
-    pub fn of(m: &Meta) -> Self {
+    fn of(m: &Meta) -> Self {
         Stat {
             dev: m.dev,
             ino: m.ino,

@@ -8,9 +8,9 @@ use super::super::errno::*;
 use super::super::task::Ctx;
 
 /// The kernel faultline claims to be: new enough for any libc.
-pub const RELEASE: &str = "6.1.0-faultline";
+pub(crate) const RELEASE: &str = "6.1.0-faultline";
 
-pub fn uname(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn uname(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut u = NewUtsname::new_zeroed();
     let fields = [
         (&mut u.sysname, "Linux"),
@@ -27,7 +27,7 @@ pub fn uname(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn getrandom(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getrandom(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (buf, count, flags) = (a[0], a[1], a[2]);
     if flags & !(GRND_NONBLOCK | GRND_RANDOM | GRND_INSECURE) != 0
         || flags & (GRND_RANDOM | GRND_INSECURE) == GRND_RANDOM | GRND_INSECURE
@@ -54,7 +54,7 @@ pub fn getrandom(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 }
 
 /// sysinfo(2): uptime, memory and processes as the sandbox sees them.
-pub fn sysinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn sysinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let i = ctx.k.mem_info();
     let s = Sysinfo {
         uptime: ctx.k.booted.elapsed().as_secs() as i64,
@@ -71,7 +71,7 @@ pub fn sysinfo(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn getcpu(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getcpu(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[0] != 0 {
         ctx.write_u32(a[0], 0)?;
     }
@@ -81,7 +81,7 @@ pub fn getcpu(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn membarrier(_: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn membarrier(_: &mut Ctx, a: [u64; 6]) -> SysResult {
     const SUPPORTED: u64 =
         MEMBARRIER_CMD_GLOBAL | MEMBARRIER_CMD_PRIVATE_EXPEDITED | MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED;
     if a[1] != 0 {

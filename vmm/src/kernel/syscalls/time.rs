@@ -9,7 +9,7 @@ use super::super::task::{Ctx, Woken};
 use super::super::thread::RestartBlock;
 use super::super::Kernel;
 
-pub fn host_clock(id: libc::clockid_t) -> (i64, i64) {
+pub(crate) fn host_clock(id: libc::clockid_t) -> (i64, i64) {
     let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: valid clock id and out-pointer.
     unsafe { libc::clock_gettime(id, &mut ts) };
@@ -36,7 +36,7 @@ fn write_timespec(ctx: &mut Ctx, at: u64, tv_sec: i64, tv_nsec: i64) -> Result<(
     ctx.write_struct(at, &Timespec { tv_sec, tv_nsec })
 }
 
-pub fn read_timespec(ctx: &mut Ctx, at: u64) -> Result<(i64, i64), Errno> {
+pub(crate) fn read_timespec(ctx: &mut Ctx, at: u64) -> Result<(i64, i64), Errno> {
     let Timespec { tv_sec: s, tv_nsec: ns } = ctx.read_struct(at)?;
     if s < 0 || !(0..1_000_000_000).contains(&ns) {
         return Err(EINVAL);
@@ -44,13 +44,13 @@ pub fn read_timespec(ctx: &mut Ctx, at: u64) -> Result<(i64, i64), Errno> {
     Ok((s, ns))
 }
 
-pub fn clock_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn clock_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, ns) = clock_now(ctx, a[0])?;
     write_timespec(ctx, a[1], s, ns)?;
     Ok(0)
 }
 
-pub fn clock_getres(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn clock_getres(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     clock_now(ctx, a[0])?;
     if a[1] != 0 {
         let coarse = matches!(a[0], CLOCK_REALTIME_COARSE | CLOCK_MONOTONIC_COARSE);
@@ -59,7 +59,7 @@ pub fn clock_getres(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn gettimeofday(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn gettimeofday(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, ns) = host_clock(libc::CLOCK_REALTIME);
     if a[0] != 0 {
         ctx.write_struct(a[0], &Timeval { tv_sec: s, tv_usec: ns / 1000 })?;
@@ -70,7 +70,7 @@ pub fn gettimeofday(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn time(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn time(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, _) = host_clock(libc::CLOCK_REALTIME);
     if a[0] != 0 {
         ctx.write_u64(a[0], s as u64)?;
@@ -108,7 +108,7 @@ fn sleep_until(ctx: &mut Ctx, deadline: Instant, relative: bool, rem: u64) -> Sy
 
 /// restart_syscall(2): continues what the thread's restart block holds;
 /// with none, EINTR (do_no_restart_syscall).
-pub fn restart_syscall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
+pub(crate) fn restart_syscall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     match ctx.thread_mut().restart_block.take() {
         Some(RestartBlock::Sleep { deadline, rem }) => sleep_until(ctx, deadline, true, rem),
         Some(RestartBlock::Futex { addr, val, deadline, bitset, private }) => {
@@ -118,13 +118,13 @@ pub fn restart_syscall(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     }
 }
 
-pub fn nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (s, ns) = read_timespec(ctx, a[0])?;
     let deadline = Instant::now() + Duration::new(s as u64, ns as u32);
     sleep_until(ctx, deadline, true, a[1])
 }
 
-pub fn clock_nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn clock_nanosleep(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (clock, flags, req, rem) = (a[0], a[1], a[2], a[3]);
     if matches!(clock, CLOCK_THREAD_CPUTIME_ID) {
         return Err(EINVAL);
@@ -159,7 +159,7 @@ pub(super) fn set_itimer(ctx: &mut Ctx, value: Duration, interval: Duration) {
     ctx.wake_supervisor();
 }
 
-pub fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (left, _) = itimer_left(ctx);
     set_itimer(ctx, Duration::from_secs(a[0] as u32 as u64), Duration::ZERO);
     // Seconds left, rounded to the nearest (at least 1 if any was left).

@@ -2,9 +2,11 @@
 //! (charged once writable, through mprotect, mremap and fork), and
 //! RLIMIT_AS.
 
+use zerocopy::IntoBytes;
+
 use crate::arch::PAGE_SIZE;
 use crate::kernel::abi::mman::*;
-use crate::kernel::abi::resource::RLIMIT_AS;
+use crate::kernel::abi::resource::{Rlimit, RLIMIT_AS};
 use crate::kernel::errno::*;
 use crate::kernel::testing::{err, TestConfig, TestKernel};
 
@@ -94,7 +96,7 @@ fn rlimit_as_caps_the_address_space() {
     let vm = t.status_kb("VmSize") * 1024;
     let lim = t.mmap_anon(PAGE_SIZE, RW);
     let cap = vm + 2 * PAGE_SIZE + 16 * MIB;
-    t.poke(lim, &[cap.to_le_bytes(), cap.to_le_bytes()].concat());
+    t.poke(lim, Rlimit { cur: cap, max: cap }.as_bytes());
     assert_eq!(t.sys("setrlimit", &[RLIMIT_AS as u64, lim]), 0);
     assert_eq!(map(&t, 17 * MIB, PROT_NONE, ANON), err(ENOMEM), "even PROT_NONE counts");
     assert!(map(&t, 16 * MIB, PROT_NONE, ANON) > 0);

@@ -20,169 +20,19 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 
-use smallvec::SmallVec;
-
 use super::buddy::{Buddy, Wmark};
 use super::kmem::{Kmem, KmemCharge, KmemLedger};
 use super::swap::SwapStore;
 use crate::arch::{TablePool, PAGE_SIZE};
 use crate::memory::HostMapping;
 
-/// An address space's identity, for the reverse map.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct MmId(pub u32);
+mod counting;
+mod file;
+mod frame;
 
-/// A file's identity in the page cache.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct FileId(pub u64);
-
-/// Where a cached file's bytes come from and go back to.
-pub trait FileData: Send + Sync {
-    /// Reads up to `buf.len()` bytes at `offset`; fewer at end of file.
-    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
-    /// Writes back (dirty page cache pages of a writable file).
-    fn write_at(&self, offset: u64, buf: &[u8]) -> std::io::Result<()>;
-    /// Its size now, in bytes.
-    fn size(&self) -> u64;
-    /// Changes its size (truncate, a write past the end); read-only files
-    /// refuse.
-    fn set_size(&self, _size: u64) -> std::io::Result<()> {
-        Err(std::io::Error::from_raw_os_error(libc::EROFS))
-    }
-    /// Pages that live only in memory (shared anonymous memory, files the
-    /// sandbox wrote): never dropped when clean, swapped when evicted.
-    fn memory_only(&self) -> bool;
-}
-
-/// What a frame holds when it is clean (not dirty).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Content {
-    Zero,
-    /// Page `index` of a file in the page cache.
-    File {
-        file: FileId,
-        index: u64,
-    },
-}
-
-/// How a frame counts in RSS (Linux's MM_ANONPAGES, MM_FILEPAGES,
-/// MM_SHMEMPAGES).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum FrameKind {
-    Anon,
-    File,
-    Shmem,
-}
-
-/// Whether a frame's host page is there, and what it is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Residency {
-    /// Not backed: the next touch faults through userfaultfd.
-    Absent,
-    /// Backed by the host's shared zero page, write-protected through
-    /// userfaultfd: a read of fresh anonymous memory, as Linux maps its zero
-    /// page. Costs no memory; the first write is a copy-on-write fault.
-    Zero,
-    /// Backed by a page of its own.
-    Resident,
-    /// Evicted; its contents wait in this swap slot.
-    Swapped(u32),
-}
-
-/// One page-table entry mapping a frame.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Mapping {
-    pub mm: MmId,
-    pub va: u64,
-    /// Slot offset of the entry (for its accessed/dirty bits).
-    pub pte: u64,
-}
-
-#[derive(Clone, Debug)]
-pub struct Frame {
-    pub kind: FrameKind,
-    pub residency: Residency,
-    /// The contents differ from `content`: evicting must save them.
-    pub dirty: bool,
-    pub content: Content,
-    /// Every page-table entry that maps the frame.
-    pub maps: SmallVec<[Mapping; 1]>,
-    /// Held by the page cache.
-    pub cached: bool,
-    /// Mappings of it in VM_LOCKED areas: never evicted while > 0.
-    pub mlocks: u32,
-    /// Pinned by the sandbox (`--pin`): never evicted.
-    pub pinned: bool,
-    /// Pinned while the VMM copies to or from it.
-    pub io_pins: u32,
-    /// Has an entry in the CLOCK queue (one at most), with this generation.
-    pub clock_gen: Option<u64>,
-    /// The page of RAM it holds while resident (`None` otherwise, or when
-    /// RAM was exhausted: untrapped memory can outgrow it).
-    pub pfn: Option<u32>,
-}
-
-impl Frame {
-    fn new(kind: FrameKind, content: Content) -> Self {
-        Frame {
-            kind,
-            residency: Residency::Absent,
-            dirty: false,
-            content,
-            maps: SmallVec::new(),
-            cached: false,
-            mlocks: 0,
-            pinned: false,
-            io_pins: 0,
-            clock_gen: None,
-            pfn: None,
-        }
-    }
-
-    /// Whether reclaim may take it away.
-    pub fn evictable(&self) -> bool {
-        self.residency == Residency::Resident && self.mlocks == 0 && !self.pinned && self.io_pins == 0
-    }
-}
-
-/// Per-address-space counters, as /proc/PID/status shows them (in pages).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct MmCounters {
-    pub anon: u64,
-    pub file: u64,
-    pub shmem: u64,
-    /// Mapped pages whose contents are in swap.
-    pub swap: u64,
-    /// Largest RSS seen (VmHWM).
-    pub hiwater: u64,
-    /// Resident pages in VM_LOCKED areas.
-    pub locked: u64,
-}
-
-impl MmCounters {
-    pub fn rss(&self) -> u64 {
-        self.anon + self.file + self.shmem
-    }
-}
-
-/// Memory-wide counters, in pages.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct PhysCounters {
-    /// Frames with a page of their own on the host.
-    pub resident: u64,
-    pub peak_resident: u64,
-    /// Resident frames that are mlocked or pinned.
-    pub mlocked: u64,
-    /// Resident frames pinned by `--pin`.
-    pub pinned: u64,
-    /// Resident frames of the page cache, and of them shared memory.
-    pub cached: u64,
-    pub shmem: u64,
-    pub anon: u64,
-    pub evictions: u64,
-    pub swap_ins: u64,
-    pub swap_outs: u64,
-}
+pub use counting::{MmCounters, PhysCounters};
+pub use file::{CachedFile, FileData, FileId};
+pub use frame::{Content, Frame, FrameKind, Mapping, MmId, Residency};
 
 /// Memory limits.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -197,12 +47,6 @@ pub struct Budget {
     /// truth) and nothing may be evicted (a dropped page would come back as
     /// zeroes without anyone noticing).
     pub trapped: bool,
-}
-
-/// A cached file: its pages in memory, and where they come from.
-pub struct CachedFile {
-    pub data: Arc<dyn FileData>,
-    pub pages: std::collections::BTreeMap<u64, u64>,
 }
 
 pub struct Phys {
@@ -404,122 +248,6 @@ impl Phys {
             });
         }
         Ok(gpa)
-    }
-
-    /// Pages of RAM in use: resident frames, the guests' page tables and
-    /// kernel memory (which, as on Linux, are memory too and count against
-    /// `--mem`).
-    pub fn used_pages(&self) -> u64 {
-        self.counters.resident + self.tables.in_use() + self.kmem.total_pages()
-    }
-
-    pub fn mm_counters(&self, mm: MmId) -> MmCounters {
-        self.mm_counters.get(&mm).copied().unwrap_or_default()
-    }
-
-    /// VmHWM starts again from VmRSS (clear_refs 5).
-    pub fn reset_hiwater(&mut self, mm: MmId) {
-        if let Some(c) = self.mm_counters.get_mut(&mm) {
-            c.hiwater = c.rss();
-        }
-    }
-
-    /// Forgets an address space's counters (it is gone).
-    pub fn drop_mm(&mut self, mm: MmId) {
-        self.mm_counters.remove(&mm);
-    }
-
-    /// What a frame contributes to each mapper's counters.
-    fn weight(f: &Frame) -> (Option<FrameKind>, bool) {
-        match f.residency {
-            Residency::Resident => (Some(f.kind), false),
-            Residency::Swapped(_) => (None, true),
-            Residency::Absent | Residency::Zero => (None, false),
-        }
-    }
-
-    fn apply(c: &mut MmCounters, w: (Option<FrameKind>, bool), locked: bool, sign: i64) {
-        let add = |v: &mut u64| *v = (*v as i64 + sign).max(0) as u64;
-        match w.0 {
-            Some(FrameKind::Anon) => add(&mut c.anon),
-            Some(FrameKind::File) => add(&mut c.file),
-            Some(FrameKind::Shmem) => add(&mut c.shmem),
-            None => {}
-        }
-        if w.0.is_some() && locked {
-            add(&mut c.locked);
-        }
-        if w.1 {
-            add(&mut c.swap);
-        }
-        c.hiwater = c.hiwater.max(c.rss());
-    }
-
-    fn global(&mut self, f: &Frame, sign: i64) {
-        let c = &mut self.counters;
-        let add = |v: &mut u64| *v = (*v as i64 + sign).max(0) as u64;
-        if f.residency == Residency::Resident {
-            add(&mut c.resident);
-            // --pin is an mlock the VMM does: /proc/meminfo's Mlocked
-            // (and Unevictable) count both, once.
-            if f.mlocks > 0 || f.pinned {
-                add(&mut c.mlocked);
-            }
-            if f.pinned {
-                add(&mut c.pinned);
-            }
-            match f.kind {
-                FrameKind::Anon => add(&mut c.anon),
-                FrameKind::File => add(&mut c.cached),
-                FrameKind::Shmem => {
-                    add(&mut c.cached);
-                    add(&mut c.shmem);
-                }
-            }
-        }
-        c.peak_resident = c.peak_resident.max(c.resident);
-    }
-
-    /// Changes frame `gpa` through `f`, keeping every counter (memory-wide
-    /// and each mapper's) in step with what changed.
-    pub fn update<R>(&mut self, gpa: u64, f: impl FnOnce(&mut Frame) -> R) -> Option<R> {
-        let i = self.index(gpa)?;
-        let mut frame = self.frames[i].take()?;
-        let (w0, l0) = (Self::weight(&frame), frame.mlocks > 0);
-        self.global(&frame, -1);
-        for m in &frame.maps {
-            Self::apply(self.mm_counters.entry(m.mm).or_default(), w0, l0, -1);
-        }
-        let r = f(&mut frame);
-        if frame.residency == Residency::Resident {
-            if frame.pfn.is_none() {
-                frame.pfn = self.buddy.alloc_page().map(|p| p as u32);
-            }
-        } else if let Some(pfn) = frame.pfn.take() {
-            let _ = self.buddy.free(pfn as u64, 0);
-        }
-        let (w1, l1) = (Self::weight(&frame), frame.mlocks > 0);
-        self.global(&frame, 1);
-        for m in &frame.maps {
-            Self::apply(self.mm_counters.entry(m.mm).or_default(), w1, l1, 1);
-        }
-        if frame.residency == Residency::Resident && frame.clock_gen.is_none() {
-            self.next_gen += 1;
-            frame.clock_gen = Some(self.next_gen);
-            self.clock.push_back((gpa, self.next_gen));
-        }
-        self.frames[i] = Some(frame);
-        self.sync_tables();
-        // Freed and re-made frames leave stale entries that only reclaim
-        // would pop: without reclaim the queue would grow with every fault.
-        if self.clock.len() > 2 * self.counters.resident as usize + 4096 {
-            let frames = &self.frames;
-            self.clock.retain(|&(gpa, gen)| {
-                let i = ((gpa - self.base) / PAGE_SIZE) as usize;
-                frames.get(i).and_then(|f| f.as_ref()).is_some_and(|f| f.clock_gen == Some(gen))
-            });
-        }
-        Some(r)
     }
 
     /// Adds a mapping of frame `gpa`.

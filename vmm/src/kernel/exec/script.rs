@@ -1,0 +1,33 @@
+//! `#!` scripts, as binfmt_script runs them: the interpreter named on the
+//! first line runs with the script's path as an argument.
+
+use crate::kernel::errno::*;
+
+/// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
+pub const MAX_SCRIPT_DEPTH: u32 = 4;
+
+/// What a `#!` line asks for, as binfmt_script reads it: the interpreter
+/// and its one optional argument (the rest of the line, trimmed). `None`
+/// if `bytes` is not a script; ENOEXEC if the line names no interpreter.
+pub fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), Errno>> {
+    if !bytes.starts_with(b"#!") {
+        return None;
+    }
+    // BINPRM_BUF_SIZE: the kernel looks at the first 256 bytes only.
+    let line_end = bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(bytes.len().min(256));
+    let line = String::from_utf8_lossy(&bytes[2..line_end]).trim().to_string();
+    let mut parts = line.splitn(2, [' ', '\t']);
+    let Some(interp) = parts.next().filter(|s| !s.is_empty()).map(str::to_string) else { return Some(Err(ENOEXEC)) };
+    let arg = parts.next().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Some(Ok((interp, arg)))
+}
+
+/// The interpreter's argv for script `filename` run with `argv`:
+/// `[interp, optional arg, filename, argv[1..]]`, as binfmt_script makes it.
+pub fn script_argv(interp: &str, arg: Option<String>, filename: &str, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut new = vec![interp.as_bytes().to_vec()];
+    new.extend(arg.map(String::into_bytes));
+    new.push(filename.as_bytes().to_vec());
+    new.extend(argv.iter().skip(1).cloned());
+    new
+}

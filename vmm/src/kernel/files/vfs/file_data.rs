@@ -1,0 +1,81 @@
+//! The bytes behind a file of the view, as the page cache reads and writes
+//! them: a host file's, or a fixed buffer's.
+
+use std::os::unix::fs::FileExt;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use crate::mm::FileData;
+
+/// A host file's bytes, for the page cache: read-only, or read-write in a
+/// read-write bind.
+pub(super) struct HostFile {
+    file: std::fs::File,
+    size: AtomicU64,
+    writable: bool,
+}
+
+impl HostFile {
+    pub(super) fn new(file: std::fs::File, size: u64, writable: bool) -> Self {
+        HostFile { file, size: AtomicU64::new(size), writable }
+    }
+}
+
+impl FileData for HostFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let size = self.size();
+        if offset >= size {
+            return Ok(0);
+        }
+        let n = ((size - offset) as usize).min(buf.len());
+        self.file.read_at(&mut buf[..n], offset)
+    }
+
+    fn write_at(&self, offset: u64, buf: &[u8]) -> std::io::Result<()> {
+        if !self.writable {
+            return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+        }
+        self.file.write_all_at(buf, offset)
+    }
+
+    fn size(&self) -> u64 {
+        self.size.load(Ordering::Relaxed)
+    }
+
+    fn set_size(&self, size: u64) -> std::io::Result<()> {
+        if !self.writable {
+            return Err(std::io::Error::from_raw_os_error(libc::EROFS));
+        }
+        self.file.set_len(size)?;
+        self.size.store(size, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn memory_only(&self) -> bool {
+        false
+    }
+}
+
+/// Bytes held in memory (the built-in demo program), read-only.
+pub(crate) struct MemFile(pub(crate) Arc<[u8]>);
+
+impl FileData for MemFile {
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+        let start = (offset as usize).min(self.0.len());
+        let n = (self.0.len() - start).min(buf.len());
+        buf[..n].copy_from_slice(&self.0[start..start + n]);
+        Ok(n)
+    }
+
+    fn write_at(&self, _: u64, _: &[u8]) -> std::io::Result<()> {
+        Err(std::io::Error::from_raw_os_error(libc::EROFS))
+    }
+
+    fn size(&self) -> u64 {
+        self.0.len() as u64
+    }
+
+    fn memory_only(&self) -> bool {
+        false
+    }
+}

@@ -1,0 +1,84 @@
+//! A file page (or shared memory) with no entry: from the page cache, read
+//! in if it is not there; a private write gets its own copy.
+
+use super::super::super::KernelState;
+use super::Resolved;
+use super::Want;
+use crate::arch::PAGE_SIZE;
+use crate::fault::{self, Evicted, FaultError, Filled, Need};
+use crate::mm::{Backing, Content, FrameKind, MmId, Vma};
+use crate::timeline::EventKind;
+
+impl KernelState {
+    /// A file page (or shared memory) with no entry: the page cache has it
+    /// (a minor fault) or reads it in (a major one). A private write gets
+    /// its own copy at once, as do_cow_fault does.
+    pub(super) fn fault_file(
+        &mut self,
+        mm: MmId,
+        page: u64,
+        vma: &Vma,
+        want: Want,
+        evicted: &mut Vec<Evicted>,
+    ) -> Result<Option<Resolved>, FaultError> {
+        let Backing::File { .. } = &vma.backing else {
+            return Err(FaultError::NoFrame(page));
+        };
+        let (file, index) = vma.file_page(page).map(|(f, i)| (f.id, i)).expect("file backing");
+        let Some(cached) = self.phys.cache.get(&file) else { return Err(FaultError::NoFrame(page)) };
+        // A page wholly beyond the end of the file: SIGBUS (BUS_ADRERR).
+        if index * PAGE_SIZE >= cached.data.size().div_ceil(PAGE_SIZE) * PAGE_SIZE {
+            return Err(FaultError::Io(std::io::Error::from_raw_os_error(libc::EFAULT)));
+        }
+        let (cache_gpa, filled) = self.cache_page(file, index, evicted)?;
+        let kind = if filled == Filled::FileRead { EventKind::FileCopy } else { EventKind::CacheHit };
+        let k = &mut *self;
+        let space = k.mm.space_mut(mm);
+        if want == Want::Write && !vma.shared {
+            let new = k.phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
+            fault::resolve::copy_frame(&mut k.phys, &*k.backing, cache_gpa, new, evicted)?;
+            space.map_page(&mut k.phys, page, new, vma.perms, true, vma.locked).map_err(|_| FaultError::OutOfMemory)?;
+            return Ok(Some((kind, new)));
+        }
+        let writable = vma.shared && vma.perms.write;
+        space
+            .map_page(&mut k.phys, page, cache_gpa, vma.perms, writable, vma.locked)
+            .map_err(|_| FaultError::OutOfMemory)?;
+        if want == Want::Write {
+            k.phys.update(cache_gpa, |f| f.dirty = true);
+        }
+        Ok(Some((kind, cache_gpa)))
+    }
+
+    /// Page `index` of cached `file`: its frame, created and read in if it
+    /// is not in the cache (or was dropped).
+    pub(crate) fn cache_page(
+        &mut self,
+        file: crate::mm::FileId,
+        index: u64,
+        evicted: &mut Vec<Evicted>,
+    ) -> Result<(u64, Filled), FaultError> {
+        let memory_only = self.phys.cache.get(&file).is_some_and(|c| c.data.memory_only());
+        let existing = self.phys.cache.get(&file).and_then(|c| c.pages.get(&index).copied());
+        let gpa = match existing {
+            Some(g) => g,
+            None => {
+                let kind = if memory_only { FrameKind::Shmem } else { FrameKind::File };
+                let g = self.phys.alloc(kind, Content::File { file, index }).map_err(|_| FaultError::OutOfMemory)?;
+                self.phys.update(g, |f| f.cached = true);
+                if let Some(c) = self.phys.cache.get_mut(&file) {
+                    c.pages.insert(index, g);
+                }
+                self.files.vfs_mut().note_cached(file, 1);
+                g
+            }
+        };
+        let filled = fault::populate(&mut self.phys, &*self.backing, gpa, Need::Write, evicted)?;
+        // Shared memory's pages start as zeroes: no read from anywhere.
+        let filled = if memory_only && filled == Filled::FileRead { Filled::Zeroes } else { filled };
+        if filled == Filled::FileRead {
+            self.files.count_page_in();
+        }
+        Ok((gpa, filled))
+    }
+}

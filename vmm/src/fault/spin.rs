@@ -48,6 +48,9 @@ pub struct SpinGate {
     epoch: Instant,
     /// This process's preemptions so far ([`preemptions`]).
     preempted: fn() -> Option<u64>,
+    /// The time in ns since `epoch` (the tests' own clock, so that a
+    /// loaded machine's late wake-ups cannot change what they see).
+    clock: fn(Instant) -> u64,
 }
 
 impl Default for SpinGate {
@@ -63,6 +66,10 @@ impl SpinGate {
     }
 
     fn with_preemptions(cpus: usize, preempted: fn() -> Option<u64>) -> Self {
+        Self::with_clock(cpus, preempted, |epoch| epoch.elapsed().as_nanos() as u64)
+    }
+
+    fn with_clock(cpus: usize, preempted: fn() -> Option<u64>, clock: fn(Instant) -> u64) -> Self {
         SpinGate {
             cpus,
             spinning: AtomicUsize::new(0),
@@ -72,11 +79,12 @@ impl SpinGate {
             preempted_then: AtomicU64::new(preempted().unwrap_or(0)),
             epoch: Instant::now(),
             preempted,
+            clock,
         }
     }
 
     fn now(&self) -> u64 {
-        self.epoch.elapsed().as_nanos() as u64
+        (self.clock)(self.epoch)
     }
 
     /// A place to spin, if a CPU is free for one more spinner. Spin while
@@ -182,31 +190,37 @@ mod tests {
     }
 
     static PREEMPTED: AtomicU64 = AtomicU64::new(0);
+    /// The test's clock (ns), moved by hand.
+    static NOW: AtomicU64 = AtomicU64::new(0);
+
+    fn pass(d: Duration) {
+        NOW.fetch_add(d.as_nanos() as u64, Ordering::Relaxed);
+    }
 
     #[test]
     fn preempted_threads_stop_everyone_spinning_for_a_while() {
-        let gate = SpinGate::with_preemptions(2, || Some(PREEMPTED.load(Ordering::Relaxed)));
+        let gate = SpinGate::with_clock(2, || Some(PREEMPTED.load(Ordering::Relaxed)), |_| NOW.load(Ordering::Relaxed));
         let s = gate.enter().expect("a place");
-        std::thread::sleep(CHECK);
+        pass(CHECK);
         assert!(s.keep(), "not preempted: spin on");
-        std::thread::sleep(CHECK);
+        pass(CHECK);
         PREEMPTED.fetch_add(10, Ordering::Relaxed);
         assert!(!s.keep());
         drop(s);
         assert!(gate.enter().is_none(), "nobody spins during the back-off");
         // A forced spinner goes on whatever the preemptions.
         assert!(gate.enter_always().keep());
-        std::thread::sleep(BACKOFF_MIN + Duration::from_millis(5));
+        pass(BACKOFF_MIN + Duration::from_millis(5));
         let s = gate.enter().expect("the back-off is over");
         assert!(s.keep());
         drop(s);
         // Again: twice as long this time.
-        std::thread::sleep(CHECK);
+        pass(CHECK);
         PREEMPTED.fetch_add(10, Ordering::Relaxed);
         assert!(gate.enter().is_none());
-        std::thread::sleep(BACKOFF_MIN + Duration::from_millis(5));
+        pass(BACKOFF_MIN + Duration::from_millis(5));
         assert!(gate.enter().is_none(), "the second back-off is longer");
-        std::thread::sleep(BACKOFF_MIN);
+        pass(BACKOFF_MIN);
         assert!(gate.enter().is_some());
     }
 

@@ -61,12 +61,6 @@ pub mod abi;
 pub mod cred;
 pub mod exec;
 mod exit;
-// Four items of files/mod.rs and files/pipe.rs are unused here
-// (OpenFile::mappable, Pipe::read_ready, PIPE_BUF, would_block); those
-// two files are being changed on the epoll and socket branches this round,
-// so they are left to them. `expect`, not `allow`: once nothing in files/
-// is dead the lint fails and this goes.
-#[expect(dead_code, reason = "four items in files/{mod,pipe}.rs, for the epoll/socket branches")]
 pub mod files;
 mod fork;
 mod futex;

@@ -239,14 +239,6 @@ impl OpenFile {
     pub fn writable(&self) -> bool {
         matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR) && self.flags() & O_PATH == 0
     }
-
-    /// The page-cache file behind it, if it can be mapped.
-    pub fn mappable(&self) -> Option<(FileId, &vfs::OpenNode)> {
-        match &self.kind {
-            FileKind::File(n) => Some((n.id, n)),
-            _ => None,
-        }
-    }
 }
 
 impl Drop for OpenFile {

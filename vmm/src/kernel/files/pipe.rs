@@ -26,8 +26,6 @@ pub const PIPE_DEF_BUFFERS: usize = 16;
 /// PIPE_MIN_DEF_BUFFERS: a new pipe's slots once its user is past
 /// pipe-user-pages-soft.
 pub const PIPE_MIN_DEF_BUFFERS: usize = 2;
-/// Writes up to this size are atomic.
-pub const PIPE_BUF: usize = 4096;
 /// fs.pipe-max-size: the most an unprivileged F_SETPIPE_SZ may ask.
 pub const PIPE_MAX_SIZE: u64 = 1 << 20;
 /// fs.pipe-user-pages-soft: slots a user's pipes may hold before new
@@ -129,12 +127,6 @@ impl Pipe {
 
     pub fn is_empty(&self) -> bool {
         self.state.lock().bufs.is_empty()
-    }
-
-    /// Whether a read would not block (data, or no writer left).
-    pub fn read_ready(&self) -> bool {
-        let s = self.state.lock();
-        !s.bufs.is_empty() || s.writers == 0
     }
 
     /// Whether a write would not block (a free slot, or no reader left:
@@ -321,14 +313,6 @@ impl KernelState {
     }
 }
 
-/// EAGAIN for a non-blocking end, else block.
-pub fn would_block(nonblock: bool) -> Result<(), Errno> {
-    if nonblock {
-        Err(EAGAIN)
-    } else {
-        Ok(())
-    }
-}
 
 #[cfg(test)]
 mod tests {

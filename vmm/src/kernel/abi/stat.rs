@@ -28,6 +28,11 @@ linux_consts! {
         S_ISVTX = 0o1000,
     }
 
+    /// The group's execute bit (mode_strip_sgid looks at it).
+    pub S_GROUP_BITS: u32 {
+        S_IXGRP = 0o010,
+    }
+
     /// statx's `mask` bits.
     pub STATX_MASK: u32 {
         STATX_BASIC_STATS = 0x7ff,

@@ -89,6 +89,7 @@ pub fn ino_of(f: &OpenFile) -> u64 {
     match &f.kind {
         FileKind::Anon(_) => ANON_INO,
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Arc::as_ptr(p) as u64 % 100_000,
+        FileKind::Fifo(fi) => fi.meta().ino,
         _ => 0,
     }
 }

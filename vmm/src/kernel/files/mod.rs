@@ -5,6 +5,7 @@
 pub mod anon;
 pub mod epoll;
 pub mod eventfd;
+pub mod fifo;
 pub mod host;
 pub mod mutate;
 pub mod overlay;
@@ -44,6 +45,8 @@ pub(crate) struct Files {
     io: IoCounters,
     /// What the event files share (signalfd's waiters, epoll's watches).
     events: EventState,
+    /// The pipes of open FIFOs.
+    fifos: fifo::Fifos,
 }
 
 /// What the event files share across the sandbox.
@@ -75,6 +78,7 @@ impl Files {
             pipe_user_pages: Default::default(),
             io: IoCounters::default(),
             events: EventState::default(),
+            fifos: Default::default(),
         }
     }
 
@@ -136,6 +140,8 @@ pub enum FileKind {
     Output(Output),
     PipeRead(Arc<Pipe>),
     PipeWrite(Arc<Pipe>),
+    /// A FIFO of the view, open for reading, writing or both.
+    Fifo(fifo::Fifo),
     /// A file of the file system view: its page-cache identity.
     File(vfs::OpenNode),
     /// A directory being listed.
@@ -206,6 +212,7 @@ impl OpenFile {
         match &kind {
             FileKind::PipeRead(p) => p.open_end(false),
             FileKind::PipeWrite(p) => p.open_end(true),
+            FileKind::Fifo(f) => f.open_ends(flags),
             _ => {}
         }
         Arc::new(OpenFile {
@@ -247,6 +254,7 @@ impl Drop for OpenFile {
         match &self.kind {
             FileKind::PipeRead(p) => p.close_end(false),
             FileKind::PipeWrite(p) => p.close_end(true),
+            FileKind::Fifo(f) => f.close_ends(*self.flags.get_mut()),
             FileKind::Socket(s) => s.release(),
             _ => {}
         }

@@ -52,6 +52,10 @@ struct State {
     max_usage: usize,
     readers: u32,
     writers: u32,
+    /// Opens of each end ever made (r_counter, w_counter): a FIFO's
+    /// opener waits for the other's to change (wait_for_partner).
+    r_counter: u64,
+    w_counter: u64,
     /// The pages the slots hold.
     pages: KmemCharge,
     /// pipe_inode_info and the ring of pipe_buffers.
@@ -96,13 +100,26 @@ impl Drop for Pipe {
 }
 
 impl Pipe {
+    /// Counts an open of one end, and wakes a FIFO opener waiting for
+    /// it (wake_up_partner: the queues of both ends).
     pub fn open_end(&self, write: bool) {
         let mut s = self.state.lock();
         if write {
             s.writers += 1;
+            s.w_counter += 1;
         } else {
             s.readers += 1;
+            s.r_counter += 1;
         }
+        drop(s);
+        self.readable.wake_all();
+        self.writable.wake_all();
+    }
+
+    /// Opens of the read and of the write end so far.
+    pub fn counters(&self) -> (u64, u64) {
+        let s = self.state.lock();
+        (s.r_counter, s.w_counter)
     }
 
     pub fn close_end(&self, write: bool) {
@@ -273,6 +290,8 @@ impl KernelState {
                 max_usage: slots as usize,
                 readers: 0,
                 writers: 0,
+                r_counter: 0,
+                w_counter: 0,
                 pages,
                 ring,
             }),

@@ -128,6 +128,7 @@ pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) ->
             }
             r
         }
+        FileKind::Fifo(fi) => fi.poll(f.flags(), pt),
         FileKind::Input(i) => match i.host_fd() {
             Some(fd) => {
                 pt.host = true;
@@ -165,9 +166,12 @@ pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) ->
 /// host stdio that is a regular file.
 pub fn can_poll(f: &OpenFile) -> bool {
     match &f.kind {
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Anon(_) | FileKind::Socket(_) | FileKind::Random => {
-            true
-        }
+        FileKind::PipeRead(_)
+        | FileKind::PipeWrite(_)
+        | FileKind::Fifo(_)
+        | FileKind::Anon(_)
+        | FileKind::Socket(_)
+        | FileKind::Random => true,
         FileKind::Input(i) => i.host_fd().is_none_or(host_fd_polls),
         FileKind::Output(o) => o.host_fd().is_none_or(host_fd_polls),
         _ => false,

@@ -72,6 +72,7 @@ fn fd_target(f: &OpenFile) -> String {
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
             format!("pipe:[{}]", std::sync::Arc::as_ptr(p) as usize % 100_000)
         }
+        FileKind::Fifo(_) => f.path.clone(),
         FileKind::Socket(s) => format!("socket:[{}]", s.ino),
         FileKind::Input(_) | FileKind::Output(_) => {
             if f.path.is_empty() {

@@ -3,6 +3,7 @@
 //! the summary at exit. Each directory is one table (see `tree`), from
 //! which both its listing and its lookups are made.
 
+mod config;
 mod links;
 mod maps;
 

@@ -160,8 +160,13 @@ impl Vfs {
             return;
         }
         let (uid, gid) = owner(cred, dmeta);
-        if let Ok((fd, _)) = dir.child(name) {
-            let _ = fd.chown(uid, gid);
+        if let Ok((fd, meta)) = dir.child(name) {
+            // A chown kills a group-executable set-group-ID bit (as
+            // setattr_should_drop_sgid), which the creation kept: only an
+            // owner that differs is changed, and the mode put back.
+            if (meta.uid, meta.gid) != (uid, gid) && fd.chown(uid, gid).is_ok() && !meta.is_symlink() {
+                let _ = fd.chmod(meta.mode);
+            }
         }
     }
 

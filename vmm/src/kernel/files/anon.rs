@@ -84,6 +84,16 @@ pub fn open_anon(a: Anon, flags: u32) -> Arc<OpenFile> {
     OpenFile::new(FileKind::Anon(a), flags, path)
 }
 
+/// The device fdinfo shows for `f`'s file (its inode's s_dev).
+pub fn dev_of(f: &OpenFile) -> u64 {
+    match &f.kind {
+        FileKind::Anon(_) => ANON_DEV,
+        FileKind::Socket(_) => crate::kernel::net::SOCKFS_DEV,
+        FileKind::Fifo(fi) => fi.meta().dev,
+        _ => 0,
+    }
+}
+
 /// The inode number fdinfo shows for `f`'s file.
 pub fn ino_of(f: &OpenFile) -> u64 {
     match &f.kind {

@@ -339,10 +339,10 @@ impl Epoll {
     pub fn fdinfo(&self) -> String {
         let mut s = String::new();
         for it in self.snapshot() {
-            let ino = it.file.upgrade().map_or(0, |f| super::anon::ino_of(&f));
+            let (ino, dev) = it.file.upgrade().map_or((0, 0), |f| (super::anon::ino_of(&f), super::anon::dev_of(&f)));
             s.push_str(&format!(
                 "tfd: {:8} events: {:8x} data: {:16x}  pos:0 ino:{:x} sdev:{:x}\n",
-                it.fd, it.events, it.data, ino, 0
+                it.fd, it.events, it.data, ino, dev
             ));
         }
         s

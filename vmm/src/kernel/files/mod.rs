@@ -5,6 +5,7 @@
 pub mod anon;
 pub mod epoll;
 pub mod eventfd;
+pub mod fdinfo;
 pub mod fifo;
 pub mod host;
 pub mod mutate;

@@ -495,8 +495,8 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => 0,
         // noop_llseek (eventfd, timerfd, signalfd, epoll): the position,
-        // (SEEK_HOLE is SEEK_MAX: past it ksys_lseek says EINVAL first)
-        // which nothing moves, whatever was asked.
+        // which nothing moves, whatever was asked; a whence past SEEK_MAX
+        // (SEEK_HOLE) is EINVAL first, in ksys_lseek.
         FileKind::Anon(_) if whence <= SEEK_HOLE => return Ok(*f.pos.lock() as i64),
         FileKind::Anon(_) => return Err(EINVAL),
         _ => return Err(ESPIPE),

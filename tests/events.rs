@@ -1,6 +1,8 @@
 //! Event loops: epoll, eventfd, timerfd and signalfd, with a pipe and a
 //! forked child, in an unmodified static program whose output and exit
-//! status must equal a native run's.
+//! status must equal a native run's; and a small server over unix and TCP
+//! sockets whose timeline shows its heap growing by each connection's
+//! buffer.
 
 mod support;
 
@@ -32,6 +34,71 @@ fn an_epoll_event_loop_runs_as_natively() {
             "eventfd: 42",
         ] {
             assert!(run.stdout.lines().any(|l| l == line), "{libc}: no {line:?} in\n{}", run.stdout);
+        }
+    }
+}
+
+/// The server's buffers as it reports them on stderr: (connection, the
+/// pages wholly inside its buffer). Only those are the buffer's alone:
+/// its edges share pages with the allocator's headers and its neighbours.
+fn buffer_pages(stderr: &str) -> Vec<(u64, Vec<u64>)> {
+    stderr
+        .lines()
+        .filter(|l| l.starts_with("conn="))
+        .map(|l| {
+            let k: u64 = l["conn=".len()..].split(' ').next().unwrap().parse().unwrap();
+            let (buf, len) = (hex_field(l, "buf"), hex_field(l, "len"));
+            let (first, end) = ((buf + 4095) & !4095, (buf + len) & !4095);
+            (k, (first..end).step_by(4096).collect())
+        })
+        .collect()
+}
+
+#[test]
+fn a_server_runs_as_natively_and_grows_by_each_connections_buffer() {
+    use faultline::timeline::{Access, EventKind};
+    for libc in ["glibc", "musl"] {
+        let name = format!("server-{libc}");
+        let run = run_fixture(&name, &[]);
+        let (native, code) = run_native(&name, &[]);
+        // Its exit status is the connections it served.
+        assert_eq!(code, 4, "{libc} natively: {native}");
+        assert_eq!(run.code(), 4, "{libc}: {}\n{}", run.stdout, run.stderr);
+        assert_eq!(run.stdout, native, "{libc}");
+        let bufs = buffer_pages(&run.stderr);
+        assert_eq!(bufs.iter().map(|b| b.0).collect::<Vec<_>>(), [1, 2, 3, 4], "{libc}: {}", run.stderr);
+        // The server is pid 1; its rows in order, each with its RSS after.
+        let server: Vec<_> = run.outcome.events.iter().filter(|e| e.pid == 1).collect();
+        let mut last_seq = 0;
+        for (k, pages) in &bufs {
+            // 64 KiB: 16 pages, 15 wholly inside when malloc did not align it.
+            assert!(pages.len() == 16 || pages.len() == 15, "{libc} conn {k}: {pages:x?}");
+            let rows: Vec<usize> = (0..server.len())
+                .filter(|&i| server[i].kind != EventKind::Release && pages.contains(&(server[i].gva & !4095)))
+                .collect();
+            // One zero-filled page per page of the buffer, written, in the
+            // heap, and nothing else there: the server's memory grows by
+            // exactly the buffer.
+            assert_eq!(
+                rows.len(),
+                pages.len(),
+                "{libc} conn {k}: {:?}",
+                rows.iter().map(|&i| server[i]).collect::<Vec<_>>()
+            );
+            for &i in &rows {
+                let e = server[i];
+                assert_eq!((e.kind, e.access), (EventKind::ZeroFill, Access::Write), "{libc} conn {k}: {e:?}");
+                assert_eq!(run.region(e), "heap", "{libc} conn {k}: {e:?}");
+                assert_eq!(e.rss, server[i - 1].rss + 1, "{libc} conn {k}: RSS after {e:?}");
+            }
+            let mut seen: Vec<u64> = rows.iter().map(|&i| server[i].gva & !4095).collect();
+            seen.sort_unstable();
+            assert_eq!(&seen, pages, "{libc} conn {k}: each page once");
+            // Connection after connection: this buffer's pages came after
+            // the last one's.
+            let first = rows.iter().map(|&i| server[i].seq).min().unwrap();
+            assert!(first > last_seq, "{libc} conn {k}: its pages came before the previous connection's");
+            last_seq = rows.iter().map(|&i| server[i].seq).max().unwrap();
         }
     }
 }

@@ -511,3 +511,23 @@ fn paged_out_shared_pages_keep_what_was_written_without_a_fault() {
     let (native_out, _, _) = native(&["/usr/bin/python3", "-c", py]);
     assert_eq!(r.stdout_bytes, native_out);
 }
+
+/// FIFOs and mknod: fifo_open's waits and errors, a signal ending a
+/// blocked open (EINTR without SA_RESTART), data, poll's bits and EOF,
+/// and mknod's types and errors, in a directory of its own under /tmp (the
+/// host's natively, the sandbox's layer here).
+#[test]
+fn fifos_and_mknod_as_natively() {
+    for libc in ["glibc", "musl"] {
+        let name = format!("fifo-{libc}");
+        let run = run_fixture(&name, &[]);
+        let (native, code) = run_native(&name, &[]);
+        assert_eq!(code, 0, "{libc} natively: {native}");
+        assert_eq!(run.code(), 0, "{libc}: {}\n{}", run.stdout, run.stderr);
+        for (n, (a, b)) in native.lines().zip(run.stdout.lines()).enumerate() {
+            assert_eq!(b, a, "{libc}: line {} differs from Linux", n + 1);
+        }
+        assert_eq!(run.stdout, native, "{libc}");
+        assert!(run.stdout.contains("open O_RDONLY interrupted    -1 Interrupted system call"), "{libc}");
+    }
+}

@@ -5,7 +5,7 @@
 
 use std::time::Instant;
 
-use super::errno::EINTR;
+use super::errno::{EINTR, ERESTARTNOHAND, ERESTARTSYS};
 use super::process::Tid;
 use super::signal::SIGSEGV;
 use super::syscalls::{lookup, Ring};
@@ -110,6 +110,10 @@ impl Kernel {
         ctx.settle();
         ctx.k.check_host();
         let deliver = ctx.thread_gone() || ctx.k.tasks.signal_pending(tid);
+        // A wait a signal ended, with nothing done (ERESTARTSYS,
+        // ERESTARTNOHAND): the call runs again in its trap, where delivery
+        // turns the code into EINTR or a restart by the handler's flags.
+        let rerun = deliver && [ERESTARTSYS.ret(), ERESTARTNOHAND.ret()].contains(&(ctx.regs.rax as i64));
         if let Some(p) = ctx.k.tasks.proc_mut(pid) {
             p.rusage.stime_ns += start.elapsed().as_nanos() as u64;
         }
@@ -120,6 +124,9 @@ impl Kernel {
             self.done.notify_all();
         }
         drop(ctx);
+        if rerun {
+            return (abi::EXIT, 0);
+        }
         (if deliver { abi::DELIVER } else { abi::DONE }, regs.rax)
     }
 }

@@ -16,6 +16,9 @@ pub(crate) struct WaitQueue {
     /// Wake-ups so far: an edge-triggered epoll item reports again only
     /// after one (as ep_poll_callback queues it at each wake-up).
     wakes: AtomicU64,
+    /// Wake-ups an EPOLLEXCLUSIVE item has taken: each goes to one such
+    /// item, as __wake_up_common stops at the first exclusive entry.
+    claimed: AtomicU64,
 }
 
 impl WaitQueue {
@@ -41,6 +44,16 @@ impl WaitQueue {
     /// Wake-ups so far.
     pub fn wakes(&self) -> u64 {
         self.wakes.load(Ordering::Relaxed)
+    }
+
+    /// Whether a wake-up has come that no exclusive watcher has taken.
+    pub fn unclaimed(&self) -> bool {
+        self.claimed.load(Ordering::Relaxed) < self.wakes()
+    }
+
+    /// An exclusive watcher takes every wake-up so far.
+    pub fn claim(&self) {
+        self.claimed.fetch_max(self.wakes(), Ordering::Relaxed);
     }
 }
 

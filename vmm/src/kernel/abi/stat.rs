@@ -16,6 +16,7 @@ linux_consts! {
         S_IFLNK = 0o120000,
         S_IFREG = 0o100000,
         S_IFDIR = 0o040000,
+        S_IFBLK = 0o060000,
         S_IFCHR = 0o020000,
         S_IFIFO = 0o010000,
     }
@@ -25,6 +26,11 @@ linux_consts! {
         S_ISUID = 0o4000,
         S_ISGID = 0o2000,
         S_ISVTX = 0o1000,
+    }
+
+    /// The group's execute bit (mode_strip_sgid looks at it).
+    _: u32 {
+        S_IXGRP = 0o010,
     }
 
     /// statx's `mask` bits.

@@ -84,11 +84,22 @@ pub fn open_anon(a: Anon, flags: u32) -> Arc<OpenFile> {
     OpenFile::new(FileKind::Anon(a), flags, path)
 }
 
+/// The device fdinfo shows for `f`'s file (its inode's s_dev).
+pub fn dev_of(f: &OpenFile) -> u64 {
+    match &f.kind {
+        FileKind::Anon(_) => ANON_DEV,
+        FileKind::Socket(_) => crate::kernel::net::SOCKFS_DEV,
+        FileKind::Fifo(fi) => fi.meta().dev,
+        _ => 0,
+    }
+}
+
 /// The inode number fdinfo shows for `f`'s file.
 pub fn ino_of(f: &OpenFile) -> u64 {
     match &f.kind {
         FileKind::Anon(_) => ANON_INO,
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Arc::as_ptr(p) as u64 % 100_000,
+        FileKind::Fifo(fi) => fi.meta().ino,
         _ => 0,
     }
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Weak};
 
 use parking_lot::Mutex;
 
-use super::ready::{poll_file, PollTable};
+use super::ready::{poll_file, Exclusive, PollTable};
 use super::{FileKind, OpenFile};
 use crate::kernel::abi::epoll::*;
 use crate::kernel::errno::{Errno, EEXIST, ELOOP, ENOENT, ENOSPC};
@@ -235,6 +235,7 @@ impl Epoll {
         pt.wait_on(&self.changed);
         let mut out = Vec::new();
         let mut taken: Vec<(usize, i32, Option<u64>)> = Vec::new();
+        let mut idle = Vec::new();
         for it in self.snapshot() {
             if out.len() >= max {
                 break;
@@ -244,31 +245,84 @@ impl Epoll {
                 continue;
             }
             let Some(f) = it.file.upgrade() else { continue };
-            let mut sub = pt.child(it.events);
-            let r = poll_file(k, tid, &f, &mut sub) & it.events;
-            let wakes = sub.wakes;
-            pt.absorb(sub);
-            if r == 0 || (it.events & EPOLLET != 0 && it.seen == Some(wakes)) {
-                continue;
-            }
-            out.push(EpollEvent { events: r, data: it.data });
-            taken.push((it.key, it.fd, (it.events & EPOLLET != 0).then_some(wakes)));
-        }
-        if consume && !taken.is_empty() {
-            let mut items = self.items.lock();
-            for (key, fd, seen) in taken {
-                let Some(at) = items.iter().position(|i| i.key == key && i.fd == fd) else { continue };
-                let mut it = items.remove(at);
-                it.seen = seen;
-                if it.events & EPOLLONESHOT != 0 {
-                    it.events &= EP_PRIVATE_BITS;
+            match judge(k, tid, &f, &it, pt, consume) {
+                Some((r, seen)) => {
+                    out.push(EpollEvent { events: r, data: it.data });
+                    taken.push((it.key, it.fd, seen));
                 }
-                items.push(it);
+                // An exclusive level-triggered item found idle leaves the
+                // ready list: only a wake-up it takes brings it back.
+                None if it.events & (EPOLLEXCLUSIVE | EPOLLET) == EPOLLEXCLUSIVE && it.seen.is_some() => {
+                    idle.push((it.key, it.fd));
+                }
+                None => {}
             }
+        }
+        if consume {
+            self.requeue(taken, idle);
         }
         out
     }
 
+    /// Records what epoll_wait took: each item's wake-ups seen, one-shot
+    /// ones disabled, reported ones moved behind the rest; and the idle
+    /// exclusive items that left the ready list.
+    fn requeue(&self, taken: Vec<(usize, i32, Option<u64>)>, idle: Vec<(usize, i32)>) {
+        let mut items = self.items.lock();
+        for it in items.iter_mut().filter(|i| idle.contains(&(i.key, i.fd))) {
+            it.seen = None;
+        }
+        for (key, fd, seen) in taken {
+            let Some(at) = items.iter().position(|i| i.key == key && i.fd == fd) else { continue };
+            let mut it = items.remove(at);
+            it.seen = seen;
+            if it.events & EPOLLONESHOT != 0 {
+                it.events &= EP_PRIVATE_BITS;
+            }
+            items.push(it);
+        }
+    }
+}
+
+/// Whether item `it` (of file `f`) is reported now: its events, and the
+/// wake-ups to remember as seen. An edge-triggered item needs a wake-up
+/// since it was last reported; an EPOLLEXCLUSIVE one a wake-up no other
+/// exclusive item took (taken now if `consume`), or, level-triggered, to
+/// have taken one and stayed ready since.
+fn judge(
+    k: &KernelState,
+    tid: Tid,
+    f: &OpenFile,
+    it: &Item,
+    pt: &mut PollTable,
+    consume: bool,
+) -> Option<(u32, Option<u64>)> {
+    let (et, excl) = (it.events & EPOLLET != 0, it.events & EPOLLEXCLUSIVE != 0);
+    let mut sub = pt.child(it.events);
+    if excl {
+        sub.exclusive = Exclusive::Look;
+    }
+    let r = poll_file(k, tid, f, &mut sub) & it.events;
+    let (wakes, unclaimed) = (sub.wakes, sub.unclaimed);
+    pt.absorb(sub);
+    if r == 0 || (et && it.seen == Some(wakes)) {
+        return None;
+    }
+    if excl {
+        if !unclaimed && (et || it.seen.is_none()) {
+            return None;
+        }
+        if consume && unclaimed {
+            let mut claim = pt.child(it.events);
+            claim.exclusive = Exclusive::Claim;
+            poll_file(k, tid, f, &mut claim);
+        }
+        return Some((r, Some(wakes)));
+    }
+    Some((r, et.then_some(wakes)))
+}
+
+impl Epoll {
     /// ep_eventpoll_poll: readable while an item is ready.
     pub fn mask(&self, k: &KernelState, tid: Tid, pt: &mut PollTable) -> u32 {
         if pt.depth > EP_MAX_NESTS {
@@ -285,10 +339,10 @@ impl Epoll {
     pub fn fdinfo(&self) -> String {
         let mut s = String::new();
         for it in self.snapshot() {
-            let ino = it.file.upgrade().map_or(0, |f| super::anon::ino_of(&f));
+            let (ino, dev) = it.file.upgrade().map_or((0, 0), |f| (super::anon::ino_of(&f), super::anon::dev_of(&f)));
             s.push_str(&format!(
                 "tfd: {:8} events: {:8x} data: {:16x}  pos:0 ino:{:x} sdev:{:x}\n",
-                it.fd, it.events, it.data, ino, 0
+                it.fd, it.events, it.data, ino, dev
             ));
         }
         s
@@ -411,6 +465,33 @@ mod tests {
         efd_add(&t, mem, efd, 1);
         assert_eq!(t.sys("close", &[efd as u64]), 0);
         assert!(wait(&t, mem, lt).is_empty());
+    }
+
+    #[test]
+    fn an_exclusive_wake_up_reaches_one_exclusive_item_and_every_other() {
+        let (t, mem) = kernel();
+        let efd = t.sys("eventfd2", &[0, 0]);
+        let [a, b, plain] = [0, 1, 2].map(|_| t.sys("epoll_create1", &[0]));
+        let excl = EPOLLIN | EPOLLET | EPOLLEXCLUSIVE;
+        assert_eq!(ctl(&t, mem, a, EPOLL_CTL_ADD, efd, excl, 1), 0);
+        assert_eq!(ctl(&t, mem, b, EPOLL_CTL_ADD, efd, excl, 2), 0);
+        assert_eq!(ctl(&t, mem, plain, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLET, 3), 0);
+        efd_add(&t, mem, efd, 1);
+        assert_eq!(wait(&t, mem, a), [(EPOLLIN, 1)]);
+        assert!(wait(&t, mem, b).is_empty(), "a took the wake-up");
+        assert_eq!(wait(&t, mem, plain), [(EPOLLIN, 3)]);
+        efd_add(&t, mem, efd, 1);
+        assert_eq!(wait(&t, mem, b), [(EPOLLIN, 2)]);
+        assert!(wait(&t, mem, a).is_empty(), "b took the wake-up");
+        // Level-triggered: the one that took it keeps reporting while ready.
+        let lt = t.sys("epoll_create1", &[0]);
+        let lt2 = t.sys("epoll_create1", &[0]);
+        assert_eq!(ctl(&t, mem, lt, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLEXCLUSIVE, 4), 0);
+        assert_eq!(ctl(&t, mem, lt2, EPOLL_CTL_ADD, efd, EPOLLIN | EPOLLEXCLUSIVE, 5), 0);
+        efd_add(&t, mem, efd, 1);
+        assert_eq!(wait(&t, mem, lt), [(EPOLLIN, 4)]);
+        assert_eq!(wait(&t, mem, lt), [(EPOLLIN, 4)]);
+        assert!(wait(&t, mem, lt2).is_empty());
     }
 
     #[test]

@@ -251,12 +251,16 @@ impl HostFd {
         check(unsafe { libc::mkdirat(self.raw(), c.as_ptr(), mode & 0o7777) })
     }
 
-    /// A socket node `name` (a unix socket bound in a read-write bind):
-    /// only the inode; nothing on the host listens on it.
-    pub(crate) fn mknod_sock(&self, name: &str, mode: u32) -> Result<(), Errno> {
+    /// A socket or FIFO node `name` in a read-write bind (a unix socket
+    /// bound, mknod): only the inode; nothing on the host listens on it
+    /// or opens it for the guest. Device nodes are never made here.
+    pub(crate) fn mknod(&self, name: &str, ifmt: u32, mode: u32) -> Result<(), Errno> {
+        if ifmt != libc::S_IFSOCK && ifmt != libc::S_IFIFO {
+            return Err(crate::kernel::errno::EPERM);
+        }
         let c = cname(name)?;
         // SAFETY: a NUL-terminated component relative to our directory.
-        check(unsafe { libc::mknodat(self.raw(), c.as_ptr(), libc::S_IFSOCK | (mode & 0o7777), 0) })
+        check(unsafe { libc::mknodat(self.raw(), c.as_ptr(), ifmt | (mode & 0o7777), 0) })
     }
 
     pub(crate) fn symlink(&self, name: &str, target: &str) -> Result<(), Errno> {

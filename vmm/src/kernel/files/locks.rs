@@ -65,6 +65,9 @@ impl LockKey {
             FileKind::File(n) => LockKey::Inode { dev: n.meta.dev, ino: n.meta.ino },
             FileKind::Dir(d) => LockKey::Inode { dev: d.meta.dev, ino: d.meta.ino },
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) => LockKey::Object(Arc::as_ptr(p) as usize),
+            // Every open of one FIFO node shares its one pipe while any is
+            // open, which is as long as a lock on it can live.
+            FileKind::Fifo(f) => LockKey::Object(Arc::as_ptr(&f.pipe) as usize),
             FileKind::Socket(s) => LockKey::Inode { dev: crate::kernel::net::SOCKFS_DEV, ino: s.ino },
             // Every epoll, eventfd, timerfd and signalfd is the one
             // anonymous inode, as on Linux: their locks meet.
@@ -492,6 +495,7 @@ impl Locks {
     }
 
     /// Lock records held.
+    #[cfg(test)]
     pub fn records(&self) -> u64 {
         self.0.lock().records
     }

@@ -5,6 +5,8 @@
 pub mod anon;
 pub mod epoll;
 pub mod eventfd;
+pub mod fdinfo;
+pub mod fifo;
 pub mod host;
 pub mod locks;
 pub mod mutate;
@@ -47,6 +49,8 @@ pub(crate) struct Files {
     events: EventState,
     /// Every file's locks (fcntl's and flock's).
     locks: locks::Locks,
+    /// The pipes of open FIFOs.
+    fifos: fifo::Fifos,
 }
 
 /// What the event files share across the sandbox.
@@ -79,6 +83,7 @@ impl Files {
             io: IoCounters::default(),
             events: EventState::default(),
             locks: Default::default(),
+            fifos: Default::default(),
         }
     }
 
@@ -140,6 +145,8 @@ pub enum FileKind {
     Output(Output),
     PipeRead(Arc<Pipe>),
     PipeWrite(Arc<Pipe>),
+    /// A FIFO of the view, open for reading, writing or both.
+    Fifo(fifo::Fifo),
     /// A file of the file system view: its page-cache identity.
     File(vfs::OpenNode),
     /// A directory being listed.
@@ -212,6 +219,7 @@ impl OpenFile {
         match &kind {
             FileKind::PipeRead(p) => p.open_end(false),
             FileKind::PipeWrite(p) => p.open_end(true),
+            FileKind::Fifo(f) => f.open_ends(flags),
             _ => {}
         }
         Arc::new(OpenFile {
@@ -246,6 +254,7 @@ impl Drop for OpenFile {
         match &self.kind {
             FileKind::PipeRead(p) => p.close_end(false),
             FileKind::PipeWrite(p) => p.close_end(true),
+            FileKind::Fifo(f) => f.close_ends(*self.flags.get_mut()),
             FileKind::Socket(s) => s.release(),
             _ => {}
         }

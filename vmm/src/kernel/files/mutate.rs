@@ -12,7 +12,7 @@ use super::overlay::{new_meta, now, Body, Entry, Inode, MemData, Names};
 use super::vfs::{Layer, Lookup, Meta, Node, Vfs};
 use crate::kernel::abi::dirent::dt_of_mode;
 use crate::kernel::abi::fcntl::RENAME_EXCHANGE;
-use crate::kernel::abi::stat::{S_IFDIR, S_IFLNK, S_IFREG, S_IFSOCK, S_ISGID};
+use crate::kernel::abi::stat::{S_IFBLK, S_IFCHR, S_IFDIR, S_IFIFO, S_IFLNK, S_IFREG, S_IFSOCK, S_ISGID};
 use crate::kernel::cred::Cred;
 use crate::kernel::errno::*;
 use crate::mm::FileData;
@@ -155,8 +155,13 @@ impl Vfs {
             return;
         }
         let (uid, gid) = owner(cred, dmeta);
-        if let Ok((fd, _)) = dir.child(name) {
-            let _ = fd.chown(uid, gid);
+        if let Ok((fd, meta)) = dir.child(name) {
+            // A chown kills a group-executable set-group-ID bit (as
+            // setattr_should_drop_sgid), which the creation kept: only an
+            // owner that differs is changed, and the mode put back.
+            if (meta.uid, meta.gid) != (uid, gid) && fd.chown(uid, gid).is_ok() && !meta.is_symlink() {
+                let _ = fd.chmod(meta.mode);
+            }
         }
     }
 
@@ -177,7 +182,7 @@ impl Vfs {
                 match ifmt {
                     S_IFREG => fd.create(name, mode)?,
                     S_IFDIR => fd.mkdir(name, mode)?,
-                    S_IFSOCK => fd.mknod_sock(name, mode)?,
+                    S_IFSOCK | S_IFIFO => fd.mknod(name, ifmt, mode)?,
                     _ => fd.symlink(name, target)?,
                 }
                 Self::own_host(fd, &dmeta, name, cred);
@@ -192,7 +197,7 @@ impl Vfs {
                         Body::File { id: self.new_id(), data }
                     }
                     S_IFDIR => Body::Dir(Names::default()),
-                    S_IFSOCK => Body::Special,
+                    S_IFSOCK | S_IFIFO | S_IFCHR | S_IFBLK => Body::Special,
                     _ => Body::Symlink(target.to_owned()),
                 };
                 let mode = if ifmt == S_IFLNK { 0o777 } else { mode };

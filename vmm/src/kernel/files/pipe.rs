@@ -16,7 +16,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::arch::PAGE_SIZE;
-use crate::kernel::errno::{Errno, EAGAIN, EBUSY, EINVAL, EPERM, EPIPE};
+use crate::kernel::errno::{Errno, EBUSY, EINVAL, EPERM, EPIPE};
 use crate::kernel::wait::WaitQueue;
 use crate::kernel::KernelState;
 use crate::mm::{Kmem, KmemCharge, KmemClass};
@@ -50,6 +50,10 @@ struct State {
     max_usage: usize,
     readers: u32,
     writers: u32,
+    /// Opens of each end ever made (r_counter, w_counter): a FIFO's
+    /// opener waits for the other's to change (wait_for_partner).
+    r_counter: u64,
+    w_counter: u64,
     /// The pages the slots hold.
     pages: KmemCharge,
     /// pipe_inode_info and the ring of pipe_buffers.
@@ -94,13 +98,26 @@ impl Drop for Pipe {
 }
 
 impl Pipe {
+    /// Counts an open of one end, and wakes a FIFO opener waiting for
+    /// it (wake_up_partner: the queues of both ends).
     pub fn open_end(&self, write: bool) {
         let mut s = self.state.lock();
         if write {
             s.writers += 1;
+            s.w_counter += 1;
         } else {
             s.readers += 1;
+            s.r_counter += 1;
         }
+        drop(s);
+        self.readable.wake_all();
+        self.writable.wake_all();
+    }
+
+    /// Opens of the read and of the write end so far.
+    pub fn counters(&self) -> (u64, u64) {
+        let s = self.state.lock();
+        (s.r_counter, s.w_counter)
     }
 
     pub fn close_end(&self, write: bool) {
@@ -127,13 +144,6 @@ impl Pipe {
 
     pub fn is_empty(&self) -> bool {
         self.state.lock().bufs.is_empty()
-    }
-
-    /// Whether a write would not block (a free slot, or no reader left:
-    /// EPIPE), as pipe_poll's EPOLLOUT.
-    pub fn write_ready(&self) -> bool {
-        let s = self.state.lock();
-        s.bufs.len() < s.max_usage || s.readers == 0
     }
 
     /// Whether every slot is taken (pipe_full).
@@ -265,6 +275,8 @@ impl KernelState {
                 max_usage: slots as usize,
                 readers: 0,
                 writers: 0,
+                r_counter: 0,
+                w_counter: 0,
                 pages,
                 ring,
             }),
@@ -312,7 +324,6 @@ impl KernelState {
         Ok(slots * PAGE_SIZE)
     }
 }
-
 
 #[cfg(test)]
 mod tests {

@@ -39,16 +39,40 @@ pub struct PollTable {
     /// The events the asker wants: a wake-up that carries none of them
     /// is no event for it (ep_poll_callback's key check).
     interest: u32,
+    /// For an EPOLLEXCLUSIVE item: whether to take the wake-ups found.
+    pub exclusive: Exclusive,
+    /// A queue looked at has a wake-up no exclusive item has taken.
+    pub unclaimed: bool,
+}
+
+/// How a poll treats wake-ups meant for one exclusive waiter each.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Exclusive {
+    /// Not an exclusive item: every wake-up is its own.
+    No,
+    /// Note whether one is untaken.
+    Look,
+    /// Take them (the item is being reported).
+    Claim,
 }
 
 impl PollTable {
     pub fn new(cv: Option<Arc<Condvar>>) -> Self {
-        PollTable { cv, wakes: 0, wake_at: None, host: false, depth: 0, interest: u32::MAX }
+        PollTable {
+            cv,
+            wakes: 0,
+            wake_at: None,
+            host: false,
+            depth: 0,
+            interest: u32::MAX,
+            exclusive: Exclusive::No,
+            unclaimed: false,
+        }
     }
 
     /// A table for one file an epoll item watches, asking for `interest`.
     pub fn child(&self, interest: u32) -> Self {
-        PollTable { cv: self.cv.clone(), wakes: 0, wake_at: None, host: false, depth: self.depth + 1, interest }
+        PollTable { depth: self.depth + 1, interest, ..PollTable::new(self.cv.clone()) }
     }
 
     /// Takes in what `c` (from [`PollTable::child`]) collected.
@@ -72,6 +96,12 @@ impl PollTable {
         }
         if events & self.interest != 0 {
             self.wakes = self.wakes.wrapping_add(q.wakes());
+            if self.exclusive != Exclusive::No {
+                self.unclaimed |= q.unclaimed();
+                if self.exclusive == Exclusive::Claim {
+                    q.claim();
+                }
+            }
         }
     }
 
@@ -85,6 +115,9 @@ impl PollTable {
     pub fn changes(&mut self, n: u64, events: u32) {
         if events & self.interest != 0 {
             self.wakes = self.wakes.wrapping_add(n);
+            // No queue carries them, so none can be taken: every
+            // exclusive watcher of a timer sees its expiries.
+            self.unclaimed |= n > 0;
         }
     }
 
@@ -128,6 +161,7 @@ pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) ->
             }
             r
         }
+        FileKind::Fifo(fi) => fi.poll(f.flags(), pt),
         FileKind::Input(i) => match i.host_fd() {
             Some(fd) => {
                 pt.host = true;
@@ -165,9 +199,12 @@ pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) ->
 /// host stdio that is a regular file.
 pub fn can_poll(f: &OpenFile) -> bool {
     match &f.kind {
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Anon(_) | FileKind::Socket(_) | FileKind::Random => {
-            true
-        }
+        FileKind::PipeRead(_)
+        | FileKind::PipeWrite(_)
+        | FileKind::Fifo(_)
+        | FileKind::Anon(_)
+        | FileKind::Socket(_)
+        | FileKind::Random => true,
         FileKind::Input(i) => i.host_fd().is_none_or(host_fd_polls),
         FileKind::Output(o) => o.host_fd().is_none_or(host_fd_polls),
         _ => false,

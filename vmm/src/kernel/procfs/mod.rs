@@ -3,6 +3,7 @@
 //! the summary at exit. Each directory is one table (see `tree`), from
 //! which both its listing and its lookups are made.
 
+mod config;
 mod links;
 mod maps;
 
@@ -105,6 +106,9 @@ impl KernelState {
         }
         let comps: Vec<String> = path.split('/').filter(|c| !c.is_empty()).map(str::to_owned).collect();
         match lookup(self, 0, &comps) {
+            // fdinfo changes with no change of state noted (a timer's
+            // ticks, a counter): made afresh at each read.
+            Ok(ProcNode::File(b)) if path.contains("/fdinfo/") => Some(b.into()),
             Ok(ProcNode::File(b)) => {
                 let a: Arc<[u8]> = b.into();
                 let cache = &mut self.procfs;

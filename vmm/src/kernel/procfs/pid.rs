@@ -2,8 +2,9 @@
 //! links (`fd`) and its threads (`task`). A thread's directory shows its
 //! process's files, and has no `task` of its own.
 
-use super::super::abi::dirent::{DT_DIR, DT_LNK};
+use super::super::abi::dirent::{DT_DIR, DT_LNK, DT_REG};
 use super::super::errno::*;
+use super::super::files::fdinfo::fdinfo;
 use super::super::files::{FileKind, OpenFile};
 use super::super::mm::procfs::smaps_rollup;
 use super::super::process::Process;
@@ -34,6 +35,7 @@ static TASK_ENTRIES: &[Entry] = &[
     link("cwd", |at| at.p().cwd.path.clone()),
     link("root", |_| "/".into()),
     dir("fd", &FDS),
+    dir("fdinfo", &FDINFOS),
     file("oom_score", |at| number(at.k.oom_score(at.p().pid))),
     file("oom_score_adj", |at| number(at.p().oom_score_adj)),
     file("limits", |at| limits(at.p()).into_bytes()),
@@ -66,12 +68,26 @@ static FDS: Dir = Dir {
     }),
 };
 
+/// /proc/PID/fdinfo: a file per open descriptor.
+static FDINFOS: Dir = Dir {
+    fixed: &[],
+    numbered: Some(Numbered {
+        d_type: DT_REG,
+        ids: |at| at.p().files.iter().map(|(fd, _)| fd as u32).collect(),
+        open: |at, fd| {
+            let f = at.p().files.get(fd as i32).ok_or(ENOENT)?;
+            Ok(Found::Bytes(fdinfo(f).into_bytes()))
+        },
+    }),
+};
+
 /// What /proc/PID/fd/N points at.
 fn fd_target(f: &OpenFile) -> String {
     match &f.kind {
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => {
             format!("pipe:[{}]", std::sync::Arc::as_ptr(p) as usize % 100_000)
         }
+        FileKind::Fifo(_) => f.path.clone(),
         FileKind::Socket(s) => format!("socket:[{}]", s.ino),
         FileKind::Input(_) | FileKind::Output(_) => {
             if f.path.is_empty() {

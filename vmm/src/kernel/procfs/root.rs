@@ -30,6 +30,7 @@ pub(super) static ROOT: Dir = Dir {
         file("buddyinfo", |at| buddyinfo(at.k).into_bytes()),
         file("zoneinfo", |at| zoneinfo(at.k).into_bytes()),
         dir("sys", &SYS),
+        file("config.gz", |_| super::config::config_gz()),
     ]],
     numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.tasks.pids(), open: process }),
 };

@@ -42,6 +42,8 @@ static KERNEL: Dir = Dir {
         file("pid_max", |_| number(4_194_304)),
         file("threads-max", |at| number(at.k.cfg.max_tasks)),
         file("hostname", |_| b"faultline\n".to_vec()),
+        // No taint: faultline has no modules to load and no oops to record.
+        file("tainted", |_| number(0)),
     ]],
     numbered: None,
 };

@@ -91,6 +91,8 @@ pub(super) enum Found<'a> {
     Entry(&'static What, At<'a>),
     /// A link made on the way (a descriptor's, or /dev's into /proc).
     Link(String),
+    /// A file made on the way (a descriptor's fdinfo).
+    Bytes(Vec<u8>),
 }
 
 impl Dir {
@@ -144,6 +146,7 @@ impl Found<'_> {
             Found::Entry(What::Seq(which), _) => ProcNode::Seq(*which),
             Found::Entry(What::Link(target), at) => ProcNode::Link(target(&at)),
             Found::Link(t) => ProcNode::Link(t),
+            Found::Bytes(b) => ProcNode::File(b),
         }
     }
 

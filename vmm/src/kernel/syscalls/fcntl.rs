@@ -76,8 +76,14 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         F_SETOWN => Ok(0),
         F_GETOWN => Ok(0),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
-            FileKind::PipeRead(p) | FileKind::PipeWrite(p) if cmd == F_GETPIPE_SZ => Ok(p.size() as i64),
-            FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Ok(ctx.k.pipe_set_size(p, arg as u32)? as i64),
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(fifo::Fifo { pipe: p, .. })
+                if cmd == F_GETPIPE_SZ =>
+            {
+                Ok(p.size() as i64)
+            }
+            FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(fifo::Fifo { pipe: p, .. }) => {
+                Ok(ctx.k.pipe_set_size(p, arg as u32)? as i64)
+            }
             _ => Err(EBADF),
         },
         F_ADD_SEALS => seals(ctx, &f, Some(arg as u32)),

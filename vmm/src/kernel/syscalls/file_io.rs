@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use super::super::abi::fcntl::*;
 use super::super::errno::*;
-use super::super::files::vfs::OpenNode;
+use super::super::files::vfs::{Node, OpenNode};
 use super::super::files::*;
 use super::super::task::Ctx;
 use super::memfd::check_seals;
@@ -132,6 +132,10 @@ pub(super) fn truncate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if l.node.is_dir() {
         return Err(EISDIR);
     }
+    // vfs_truncate: only a regular file (a FIFO's open would block).
+    if matches!(l.node, Node::Host { .. } | Node::Mem(_)) && !l.node.meta().is_reg() {
+        return Err(EINVAL);
+    }
     let f = open_node(ctx, l, O_WRONLY)?;
     let FileKind::File(n) = &f.kind else { return Err(EINVAL) };
     resize_open(ctx, n, size as u64)
@@ -168,7 +172,7 @@ pub(super) fn fallocate(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EBADF);
     }
     let n = match &f.kind {
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => return Err(ESPIPE),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Fifo(_) => return Err(ESPIPE),
         FileKind::Dir(_) => return Err(EISDIR),
         FileKind::File(n) => n.clone(),
         _ => return Err(ENODEV),
@@ -235,7 +239,7 @@ pub(super) fn fadvise64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     match f.kind {
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) => Err(ESPIPE),
+        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Fifo(_) => Err(ESPIPE),
         _ => Ok(0),
     }
 }

@@ -11,6 +11,7 @@ use super::super::abi::fcntl::{O_NONBLOCK, SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_H
 use super::super::abi::ioctl::*;
 use super::super::abi::uio::{Iovec, RWF_SUPPORTED, UIO_MAXIOV};
 use super::super::errno::*;
+use super::super::files::fifo::Fifo;
 use super::super::files::pipe::Io;
 use super::super::files::{FileKind, OpenFile};
 use super::super::signal::{SigInfo, SIGPIPE, SI_USER};
@@ -89,7 +90,7 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
                 },
             })
         }
-        FileKind::PipeWrite(p) => {
+        FileKind::PipeWrite(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => {
             let p = p.clone();
             let nonblock = file.nonblocking();
             // pipe_write merges the write's odd bytes (its length modulo a
@@ -216,7 +217,7 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
                 }
             }
         }
-        FileKind::PipeRead(p) => {
+        FileKind::PipeRead(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => {
             let p = p.clone();
             // As Linux: a bad buffer is EFAULT before anything is taken.
             if count > 0 && ctx.k.readable_prefix(ctx.pid, buf, 1) == 0 {
@@ -493,6 +494,11 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             held.or_else(|| ctx.k.proc_contents(path)).map_or(0, |c| c.len() as i64)
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => 0,
+        // noop_llseek (eventfd, timerfd, signalfd, epoll): the position,
+        // which nothing moves, whatever was asked; a whence past SEEK_MAX
+        // (SEEK_HOLE) is EINVAL first, in ksys_lseek.
+        FileKind::Anon(_) if whence <= SEEK_HOLE => return Ok(*f.pos.lock() as i64),
+        FileKind::Anon(_) => return Err(EINVAL),
         _ => return Err(ESPIPE),
     };
     let mut pos = f.pos.lock();
@@ -532,7 +538,7 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         FIONREAD => {
             let n = match &f.kind {
-                FileKind::PipeRead(p) => p.len() as u32,
+                FileKind::PipeRead(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => p.len() as u32,
                 FileKind::Socket(s) => s.inq() as u32,
                 FileKind::File(n) => n.data.size().saturating_sub(*f.pos.lock()) as u32,
                 _ => return Err(ENOTTY),
@@ -616,7 +622,7 @@ fn splice_files(
                     Err(_) => return if done > 0 { Ok(done as i64) } else { Err(EIO) },
                 }
             }
-            FileKind::PipeWrite(p) => {
+            FileKind::PipeWrite(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => {
                 let p = p.clone();
                 let nb = outf.nonblocking();
                 write_pipe(ctx, &p, &data, nb, 0)?

@@ -20,6 +20,7 @@ pub mod io;
 mod kill;
 pub mod limits;
 mod memfd;
+mod mknod;
 pub mod mm;
 mod namei;
 mod open;
@@ -323,7 +324,7 @@ pub static TABLE: &[Syscall] = &[
     sc(130, "rt_sigsuspend", &[Ptr, Long], S, Some(signal::rt_sigsuspend)),
     sc(131, "sigaltstack", &[Ptr, Ptr], S, Some(signal::sigaltstack)),
     sc(132, "utime", &[Path, Ptr], FP, Some(attr::utime)),
-    sc(133, "mknod", &[Path, Mode, Hex], FP, None),
+    sc(133, "mknod", &[Path, Mode, Hex], FP, Some(mknod::mknod)),
     sc(134, "uselib", &[Path], FP, None),
     sc(135, "personality", &[Hex], O, Some(prctl::personality)),
     sc(136, "ustat", &[Hex, Ptr], O, None),
@@ -449,7 +450,7 @@ pub static TABLE: &[Syscall] = &[
     sc(256, "migrate_pages", &[Int, Long, Ptr, Ptr], M, None),
     ring(sc(257, "openat", &[Fd, Path, OpenFlags, Mode], F, Some(open::openat))),
     sc(258, "mkdirat", &[Fd, Path, Mode], F, Some(namei::mkdirat)),
-    sc(259, "mknodat", &[Fd, Path, Mode, Hex], F, None),
+    sc(259, "mknodat", &[Fd, Path, Mode, Hex], F, Some(mknod::mknodat)),
     sc(260, "fchownat", &[Fd, Path, Int, Int, Hex], F, Some(attr::fchownat)),
     sc(261, "futimesat", &[Fd, Path, Ptr], F, None),
     ring(sc(262, "newfstatat", &[Fd, Path, Ptr, Hex], F, Some(stat::newfstatat))),
@@ -547,7 +548,11 @@ fn fd_never_blocks(k: &KernelState, pid: Pid, a: &[u64; 6]) -> bool {
     let Ok(fd) = i32::try_from(a[0] as i64) else { return false };
     p.files.get(fd).is_some_and(|f| match &f.file.kind {
         FileKind::Input(i) => !matches!(i, Input::Inherit),
-        FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Socket(_) | FileKind::Anon(_) => false,
+        FileKind::PipeRead(_)
+        | FileKind::PipeWrite(_)
+        | FileKind::Fifo(_)
+        | FileKind::Socket(_)
+        | FileKind::Anon(_) => false,
         _ => true,
     })
 }

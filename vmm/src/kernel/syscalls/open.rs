@@ -26,7 +26,7 @@ pub(super) fn install(ctx: &mut Ctx, file: Arc<OpenFile>, cloexec: bool) -> SysR
 
 /// may_open(): read and write permission as the access mode (and
 /// O_TRUNC) asks, for `cred`.
-fn may_open(meta: &Meta, flags: u32, cred: &Cred) -> Result<(), Errno> {
+pub(super) fn may_open(meta: &Meta, flags: u32, cred: &Cred) -> Result<(), Errno> {
     let acc = flags & O_ACCMODE;
     let mut mask = 0;
     if acc != O_WRONLY {
@@ -55,6 +55,9 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
         return open_path(ctx, l, flags);
     }
     let cred = cred(ctx);
+    if super::mknod::is_fifo(&l) {
+        return super::mknod::open_fifo(ctx, l, flags, created, &cred);
+    }
     let kind = open_kind(ctx, &l, flags, created, &cred)?;
     if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
         if let FileKind::File(n) = &kind {
@@ -107,6 +110,9 @@ fn open_kind(ctx: &mut Ctx, l: &Lookup, flags: u32, created: bool, cred: &Cred) 
             }
             if !created {
                 may_open(&i.stat(), flags, cred)?;
+            }
+            if let Some((mode, rdev)) = super::mknod::device_node(l) {
+                return super::mknod::device_of(mode, rdev);
             }
             FileKind::File(ctx.k.files.vfs_mut().open_mem(&l.path, i).ok_or(EISDIR)?)
         }

@@ -72,6 +72,7 @@ pub(super) fn fmeta(f: &OpenFile, cred: &Cred) -> Meta {
             n => n.stat_now(),
         },
         FileKind::Path(l) => l.node.stat_now(),
+        FileKind::Fifo(fi) => fi.meta(),
         FileKind::PipeRead(_) | FileKind::PipeWrite(_) => {
             Meta { dev: 14, ino: 1, mode: S_IFIFO | 0o600, nlink: 1, uid, gid, blksize: 4096, ..Default::default() }
         }

@@ -25,6 +25,22 @@ fn sockets_behave_as_on_linux() {
     }
 }
 
+/// The `tcpedge` fixture: reads and writes after a reset, connects to a
+/// full accept queue, and the cheap options (SO_DEBUG, SO_TIMESTAMP*,
+/// SO_BINDTODEVICE, TCP_INFO) print the same as natively.
+#[test]
+fn tcp_edges_behave_as_on_linux() {
+    for libc in LIBCS {
+        let name = format!("tcpedge-{libc}");
+        for part in ["reset", "backlog", "options"] {
+            let run = run_fixture(&name, &[part]);
+            let (native, code) = run_native(&name, &[part]);
+            assert_eq!(code, 0, "{name} {part} natively: {native}");
+            assert_eq!((run.stdout.as_str(), run.code()), (native.as_str(), code), "{name} {part}: {}", run.stderr);
+        }
+    }
+}
+
 #[test]
 fn the_sandbox_has_no_network_but_its_loopback() {
     let run = run_fixture("sockets-glibc", &["isolation"]);

@@ -9,6 +9,7 @@ use std::sync::Arc;
 use super::addr::SockAddr;
 use super::socket::Socket;
 use crate::kernel::abi::socket::{Ucred, AF_UNIX, SOCK_DGRAM};
+use crate::kernel::abi::time::Timespec;
 use crate::kernel::errno::*;
 use crate::kernel::files::OpenFile;
 use crate::kernel::task::Ctx;
@@ -68,6 +69,9 @@ pub struct Msg {
     pub wmem: Option<Arc<AtomicUsize>>,
     /// Its truesize, as counted when it was made.
     pub size: usize,
+    /// When it was queued (skb->tstamp, CLOCK_REALTIME), for
+    /// SO_TIMESTAMP*.
+    pub stamp: Timespec,
 }
 
 impl Drop for Msg {
@@ -87,6 +91,13 @@ impl Msg {
     pub fn left(&self) -> usize {
         self.data.len() - self.off
     }
+}
+
+/// CLOCK_REALTIME now, as the host has it (the guest's clock is the
+/// host's).
+fn now_realtime() -> Timespec {
+    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    Timespec { tv_sec: d.as_secs() as i64, tv_nsec: d.subsec_nanos() as i64 }
 }
 
 /// A call's buffers: (base, len) pairs in the caller's memory, and their
@@ -162,6 +173,8 @@ pub struct Got {
     pub cred: Option<Ucred>,
     /// msg_flags: MSG_TRUNC, MSG_CTRUNC.
     pub flags: u32,
+    /// The first message's receive time.
+    pub stamp: Option<Timespec>,
 }
 
 /// A message of `data` from `s`, its memory charged (ENOBUFS past the
@@ -198,5 +211,6 @@ pub fn new_msg(
         with_cred,
         _head: head,
         _pages: pages,
+        stamp: now_realtime(),
     })
 }

@@ -124,5 +124,9 @@ pub fn accept(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>) -> Result<Arc<Socket
         },
     )?;
     s.wq.wake_all();
+    if s.is_tcp() {
+        // The room this made lets a waiting connect's SYN in.
+        super::tcp::admit_waiting(ctx, s);
+    }
     Ok(conn)
 }

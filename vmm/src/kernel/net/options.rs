@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use zerocopy::{FromBytes, IntoBytes};
+use zerocopy::{FromBytes, FromZeros, IntoBytes};
 
 use super::buffer::{SOCK_MIN_RCVBUF, SOCK_MIN_SNDBUF, TCP_RMEM_DEFAULT, TCP_WMEM_DEFAULT, WMEM_DEFAULT, WMEM_MAX};
 use super::socket::{Phase, Socket};
@@ -49,6 +49,17 @@ pub struct Opts {
     pub quickack: bool,
     pub defer_accept: i32,
     pub notsent_lowat: i32,
+    /// SO_DEBUG (SOCK_DBG): kept, nothing to trace on the loopback.
+    pub debug: bool,
+    /// SOCK_RCVTSTAMP, SOCK_RCVTSTAMPNS, SOCK_TSTAMP_NEW: which receive
+    /// timestamp recvmsg adds.
+    pub rcvtstamp: bool,
+    pub rcvtstampns: bool,
+    pub tstamp_new: bool,
+    /// SO_TIMESTAMPING's flags.
+    pub tsflags: u32,
+    /// SO_BINDTODEVICE: 0, or lo's index (the only device).
+    pub bound_dev_if: i32,
 }
 
 impl Opts {
@@ -86,6 +97,12 @@ impl Opts {
             quickack: true,
             defer_accept: 0,
             notsent_lowat: -1,
+            debug: false,
+            rcvtstamp: false,
+            rcvtstampns: false,
+            tstamp_new: false,
+            tsflags: 0,
+            bound_dev_if: 0,
         }
     }
 }
@@ -137,7 +154,7 @@ impl Value<'_> {
 
 /// setsockopt at SOL_SOCKET. `admin`: CAP_NET_ADMIN (the FORCE options,
 /// SO_MARK, high priorities).
-fn set_socket_opt(s: &Socket, name: i32, v: &mut Value, admin: bool) -> Result<(), Errno> {
+fn set_socket_opt(s: &Socket, name: i32, v: &mut Value, admin: bool, raw: bool) -> Result<(), Errno> {
     let set_bool = |s: &Socket, f: fn(&mut Opts) -> &mut bool, v: i32| *f(&mut s.lock().opts) = v != 0;
     match name {
         SO_LINGER => {
@@ -153,6 +170,7 @@ fn set_socket_opt(s: &Socket, name: i32, v: &mut Value, admin: bool) -> Result<(
             s.lock().opts.sndtimeo = v.timeo()?;
             return Ok(());
         }
+        SO_BINDTODEVICE => return set_bind_to_device(s, v, raw),
         _ => {}
     }
     let v = v.int()?;
@@ -183,8 +201,60 @@ fn set_socket_opt(s: &Socket, name: i32, v: &mut Value, admin: bool) -> Result<(
             }
             s.lock().opts.mark = v as u32;
         }
+        SO_DEBUG => {
+            if v != 0 && !admin {
+                return Err(EACCES);
+            }
+            s.lock().opts.debug = v != 0;
+        }
+        SO_TIMESTAMP_OLD | SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_OLD | SO_TIMESTAMPNS_NEW => set_timestamp(s, name, v),
+        SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW => {
+            // sock_set_timestamping: known flags only.
+            if v as u32 & !SOF_TIMESTAMPING_MASK != 0 {
+                return Err(EINVAL);
+            }
+            let mut st = s.lock();
+            st.opts.tsflags = v as u32;
+            st.opts.tstamp_new = name == SO_TIMESTAMPING_NEW;
+        }
         _ => return Err(ENOPROTOOPT),
     }
+    Ok(())
+}
+
+/// sock_set_timestamp: microseconds (SO_TIMESTAMP) or nanoseconds
+/// (SO_TIMESTAMPNS), the old or the y2038-safe new control message.
+fn set_timestamp(s: &Socket, name: i32, v: i32) {
+    let mut st = s.lock();
+    let o = &mut st.opts;
+    if v != 0 {
+        o.tstamp_new = matches!(name, SO_TIMESTAMP_NEW | SO_TIMESTAMPNS_NEW);
+        o.rcvtstampns = matches!(name, SO_TIMESTAMPNS_OLD | SO_TIMESTAMPNS_NEW);
+        o.rcvtstamp = true;
+    } else {
+        o.rcvtstamp = false;
+        o.rcvtstampns = false;
+    }
+}
+
+/// sock_setbindtodevice: a name of at most IFNAMSIZ - 1 bytes; "" (or
+/// no bytes) unbinds, "lo" binds to the loopback, any other is ENODEV
+/// (the sandbox has no other device). Changing a binding needs
+/// CAP_NET_RAW.
+fn set_bind_to_device(s: &Socket, v: &mut Value, raw: bool) -> Result<(), Errno> {
+    let n = v.len.min(IFNAMSIZ - 1);
+    let name = v.bytes(n)?;
+    let name = name.split(|&b| b == 0).next().unwrap_or_default();
+    let index = match name {
+        b"" => 0,
+        b"lo" => LOOPBACK_IFINDEX,
+        _ => return Err(ENODEV),
+    };
+    let mut st = s.lock();
+    if st.opts.bound_dev_if != 0 && !raw {
+        return Err(EPERM);
+    }
+    st.opts.bound_dev_if = index;
     Ok(())
 }
 
@@ -267,10 +337,18 @@ fn set_ip_opt(s: &Socket, level: i32, name: i32, v: &mut Value) -> Result<(), Er
     Ok(())
 }
 
-/// setsockopt. `admin`: CAP_NET_ADMIN or CAP_SYS_ADMIN.
-pub fn set(s: &Socket, level: i32, name: i32, v: &mut Value, admin: bool) -> Result<(), Errno> {
+/// What the caller may do with options: CAP_NET_ADMIN (or
+/// CAP_SYS_ADMIN), CAP_NET_RAW.
+#[derive(Clone, Copy)]
+pub struct Caps {
+    pub admin: bool,
+    pub raw: bool,
+}
+
+/// setsockopt.
+pub fn set(s: &Socket, level: i32, name: i32, v: &mut Value, caps: Caps) -> Result<(), Errno> {
     match level {
-        SOL_SOCKET => set_socket_opt(s, name, v, admin),
+        SOL_SOCKET => set_socket_opt(s, name, v, caps.admin, caps.raw),
         // AF_UNIX has no options of other levels.
         _ if s.domain == AF_UNIX => Err(EOPNOTSUPP),
         SOL_TCP if s.is_tcp() => set_tcp_opt(s, name, v),
@@ -288,9 +366,26 @@ fn int(v: i32) -> Result<Vec<u8>, Errno> {
     Ok(v.to_ne_bytes().to_vec())
 }
 
-/// getsockopt at SOL_SOCKET.
-fn get_socket_opt(s: &Socket, name: i32) -> Result<Vec<u8>, Errno> {
+/// getsockopt at SOL_SOCKET; `len` is the caller's buffer's size.
+fn get_socket_opt(s: &Socket, name: i32, len: usize) -> Result<Vec<u8>, Errno> {
     let mut st = s.lock();
+    let o = &st.opts;
+    match name {
+        SO_DEBUG => return int(o.debug as i32),
+        SO_TIMESTAMP_OLD => return int((o.rcvtstamp && !o.tstamp_new && !o.rcvtstampns) as i32),
+        SO_TIMESTAMP_NEW => return int((o.rcvtstamp && o.tstamp_new && !o.rcvtstampns) as i32),
+        SO_TIMESTAMPNS_OLD => return int((o.rcvtstampns && !o.tstamp_new) as i32),
+        SO_TIMESTAMPNS_NEW => return int((o.rcvtstampns && o.tstamp_new) as i32),
+        SO_TIMESTAMPING_OLD | SO_TIMESTAMPING_NEW => {
+            return Ok(SoTimestamping { flags: o.tsflags, bind_phc: 0 }.as_bytes().to_vec())
+        }
+        // sock_getbindtodevice: nothing when unbound, else the name with
+        // its NUL, into a buffer of at least IFNAMSIZ (EINVAL).
+        SO_BINDTODEVICE if o.bound_dev_if == 0 => return Ok(Vec::new()),
+        SO_BINDTODEVICE if len < IFNAMSIZ => return Err(EINVAL),
+        SO_BINDTODEVICE => return Ok(b"lo\0".to_vec()),
+        _ => {}
+    }
     match name {
         SO_TYPE => int(s.ty as i32),
         SO_DOMAIN => int(s.domain as i32),
@@ -339,14 +434,21 @@ fn get_tcp_opt(s: &Socket, name: i32) -> Result<Vec<u8>, Errno> {
         TCP_USER_TIMEOUT => int(st.opts.user_timeout),
         TCP_DEFER_ACCEPT => int(st.opts.defer_accept),
         TCP_NOTSENT_LOWAT => int(st.opts.notsent_lowat),
+        TCP_INFO => {
+            drop(st);
+            let mut info = TcpInfo::new_zeroed();
+            info.tcpi_state = super::tcp::state(s);
+            Ok(info.as_bytes().to_vec())
+        }
         _ => Err(ENOPROTOOPT),
     }
 }
 
-/// The value of option `name` at `level`, as the bytes getsockopt gives.
-pub fn get(s: &Socket, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
+/// The value of option `name` at `level`, as the bytes getsockopt gives
+/// (the caller's buffer has `len`).
+pub fn get(s: &Socket, level: i32, name: i32, len: usize) -> Result<Vec<u8>, Errno> {
     match level {
-        SOL_SOCKET => get_socket_opt(s, name),
+        SOL_SOCKET => get_socket_opt(s, name, len),
         _ if s.domain == AF_UNIX => Err(EOPNOTSUPP),
         SOL_TCP if s.is_tcp() => get_tcp_opt(s, name),
         SOL_IP if s.domain == AF_INET => {
@@ -366,6 +468,9 @@ pub fn get(s: &Socket, level: i32, name: i32) -> Result<Vec<u8>, Errno> {
                 _ => Err(ENOPROTOOPT),
             }
         }
+        SOL_UDP if s.ty == SOCK_DGRAM => Err(ENOPROTOOPT),
+        // do_ip_getsockopt: any other level of an IPv4 socket.
+        _ if s.domain == AF_INET => Err(EOPNOTSUPP),
         _ => Err(ENOPROTOOPT),
     }
 }

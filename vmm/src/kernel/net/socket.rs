@@ -5,7 +5,7 @@
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Mutex, MutexGuard};
 
@@ -37,6 +37,10 @@ pub enum Phase {
     /// Fresh, or bound (TCP_CLOSE).
     Unconnected,
     Listening,
+    /// TCP: a connect waits for room in a full accept queue (SYN_SENT:
+    /// the listener dropped its SYN; a retransmission gets through once
+    /// accept makes room).
+    Connecting,
     /// Connected (a datagram socket: with a default peer).
     Connected,
     /// Was connected; the connection is over (the peer closed, or a reset).
@@ -67,10 +71,16 @@ pub struct State {
     /// A listener's backlog and its connections not yet accepted.
     pub backlog: usize,
     pub pending: VecDeque<Arc<Socket>>,
-    /// TCP: the peer went without reading our data (an RST came back): a
-    /// write now is EPIPE; `fin_seen` a first write after the peer closed
-    /// (it goes through, then the reset arrives).
+    /// TCP: connects waiting for room in this listener's full accept
+    /// queue (their SYNs dropped), with the address they reach.
+    pub syn_waiting: VecDeque<(Weak<Socket>, SockAddr)>,
+    /// TCP: a reset ended the connection (the peer went without reading
+    /// our data, or aborted; or we wrote after its close and it answered
+    /// with a reset): reads and writes after it are over.
     pub rst: bool,
+    /// TCP: the peer's FIN came (SOCK_DONE): a read at the end is 0 even
+    /// if a later reset left an error.
+    pub fin: bool,
     /// A non-blocking connect was started (EINPROGRESS once; EALREADY
     /// while it is; EISCONN after).
     pub connect_reported: bool,
@@ -130,6 +140,8 @@ impl Socket {
                 connect_reported: false,
                 dead: false,
                 path_key: None,
+                syn_waiting: VecDeque::new(),
+                fin: false,
             }),
             rq: WaitQueue::default(),
             wq: WaitQueue::default(),
@@ -229,6 +241,10 @@ impl Socket {
         if s.phase == Phase::Listening {
             return if s.pending.is_empty() { r } else { r | POLLIN | POLLRDNORM };
         }
+        // tcp_poll in SYN_SENT: neither readable nor writable yet.
+        if s.phase == Phase::Connecting {
+            return r;
+        }
         if s.shutdown == SHUTDOWN_MASK {
             r |= POLLHUP;
         }
@@ -289,59 +305,77 @@ impl Socket {
     }
 
     /// The last close: the connection ends (the peer sees end of file, or
-    /// a reset if data was left unread), connections waiting to be
-    /// accepted are reset, its name and port are given up.
+    /// a reset if data was left unread or SO_LINGER asked for an abort),
+    /// connections waiting to be accepted are reset, connects waiting for
+    /// room are refused, its name and port are given up.
+    ///
+    /// Unlike Linux, a TCP socket that closes first does not linger in
+    /// TIME_WAIT for 60 s: its port is free at once (Linux's bind of it
+    /// without SO_REUSEADDR is EADDRINUSE meanwhile), and no late segment
+    /// can arrive on the loopback for TIME_WAIT to absorb.
     pub fn release(self: &Arc<Self>) {
-        let (peer, pending, rx, unread) = {
+        let (peer, pending, waiting, rx, reset) = {
             let mut s = self.lock();
             if s.dead {
                 return;
             }
             s.dead = true;
             s.shutdown = SHUTDOWN_MASK;
-            let unread = !s.rx.is_empty();
+            // tcp_close: unread data, or SO_LINGER on with no time, sends
+            // an RST instead of a FIN (unix: unread data resets too).
+            let abort = self.is_tcp() && s.opts.linger.l_onoff != 0 && s.opts.linger.l_linger == 0;
+            let reset = !s.rx.is_empty() || abort;
             s.rx_bytes = 0;
-            if s.phase == Phase::Connected {
+            if matches!(s.phase, Phase::Connected | Phase::Connecting) {
                 s.phase = Phase::Closed;
             }
-            (s.peer.take(), std::mem::take(&mut s.pending), std::mem::take(&mut s.rx), unread)
+            let waiting = std::mem::take(&mut s.syn_waiting);
+            (s.peer.take(), std::mem::take(&mut s.pending), waiting, std::mem::take(&mut s.rx), reset)
         };
         self.net.forget(self);
         if let Some(p) = &peer {
             if !Arc::ptr_eq(p, self) && self.connected_type() {
-                let mut ps = p.lock();
-                if ps.peer.as_ref().is_some_and(|q| Arc::ptr_eq(q, self)) {
-                    ps.peer = None;
-                    ps.phase = Phase::Closed;
-                    if self.is_tcp() {
-                        // A FIN, or an RST when data was left unread.
-                        ps.shutdown |= RCV_SHUTDOWN;
-                        if unread {
-                            ps.err = Some(ECONNRESET);
-                            ps.rst = true;
-                            ps.shutdown = SHUTDOWN_MASK;
-                        }
-                    } else {
-                        // unix_release_sock: the peer is shut down both
-                        // ways, and reset if we left data unread.
-                        ps.shutdown = SHUTDOWN_MASK;
-                        if unread {
-                            ps.err = Some(ECONNRESET);
-                        }
-                    }
-                }
-                drop(ps);
-                p.wake();
+                self.close_peer(p, reset);
             }
         }
         for e in pending {
             e.reset_embryo();
         }
+        refuse_waiting(waiting);
         // In-flight files go last, with no lock held: closing one may
         // release another socket.
         drop(rx);
         drop(peer);
         self.wake();
+    }
+
+    /// What our close does to the connected peer `p`: TCP sends a FIN
+    /// (tcp_fin) or an RST (tcp_reset: ECONNRESET, EPIPE in CLOSE_WAIT);
+    /// unix_release_sock shuts it down both ways, reset if we left data
+    /// unread.
+    fn close_peer(self: &Arc<Self>, p: &Arc<Socket>, reset: bool) {
+        let mut ps = p.lock();
+        if ps.peer.as_ref().is_some_and(|q| Arc::ptr_eq(q, self)) {
+            ps.peer = None;
+            ps.phase = Phase::Closed;
+            if self.is_tcp() {
+                if reset {
+                    ps.err = Some(if ps.fin { EPIPE } else { ECONNRESET });
+                    ps.rst = true;
+                    ps.shutdown = SHUTDOWN_MASK;
+                } else {
+                    ps.shutdown |= RCV_SHUTDOWN;
+                    ps.fin = true;
+                }
+            } else {
+                ps.shutdown = SHUTDOWN_MASK;
+                if reset {
+                    ps.err = Some(ECONNRESET);
+                }
+            }
+        }
+        drop(ps);
+        p.wake();
     }
 
     /// A connection never accepted, reset with its listener: the client
@@ -386,5 +420,21 @@ impl Socket {
             AF_INET => SockAddr::V4 { ip: addr::V4_ANY, port: 0 },
             _ => SockAddr::V6 { ip: addr::V6_ANY, port: 0, flowinfo: 0, scope: 0 },
         }
+    }
+}
+
+/// Connects waiting on a listener that goes: their SYN's retransmission
+/// meets no listener, whose RST refuses them (ECONNREFUSED, reported by
+/// the next connect, SO_ERROR and poll).
+pub fn refuse_waiting(waiting: VecDeque<(Weak<Socket>, SockAddr)>) {
+    for (w, _) in waiting {
+        let Some(c) = w.upgrade() else { continue };
+        let mut st = c.lock();
+        if st.phase == Phase::Connecting {
+            st.phase = Phase::Closed;
+            st.err = Some(ECONNREFUSED);
+        }
+        drop(st);
+        c.wake();
     }
 }

@@ -34,6 +34,8 @@ fn target(s: &Socket) -> Result<Option<Option<Arc<Socket>>>, Errno> {
                 drop(st);
                 Ok(room(s, &p).then_some(Some(p)))
             }
+            // sk_stream_wait_connect: a send waits for the connection.
+            (Phase::Connecting, _) => Ok(None),
             (Phase::Closed, None) if !st.rst => {
                 st.rst = true;
                 Ok(Some(None))
@@ -128,7 +130,7 @@ impl Reading<'_> {
     fn copy(&mut self, ctx: &mut Ctx, s: &Socket) -> Result<(), Errno> {
         let (mut idx, mut skip) = (0, 0);
         while self.got.n < self.want && !self.stop {
-            let (chunk, from, has_rights) = {
+            let (chunk, from, has_rights, stamp) = {
                 let st = s.lock();
                 let Some(m) = st.rx.get(idx) else { break };
                 if !m.rights.is_empty() && self.got.n > 0 && m.off == 0 {
@@ -137,7 +139,7 @@ impl Reading<'_> {
                 }
                 let start = m.off + skip;
                 let n = (m.data.len() - start).min(self.want - self.got.n);
-                (m.data[start..start + n].to_vec(), m.from.clone(), !m.rights.is_empty())
+                (m.data[start..start + n].to_vec(), m.from.clone(), !m.rights.is_empty(), m.stamp)
             };
             if let Err(e) = self.iov.scatter(ctx, self.got.n, &chunk) {
                 if self.got.n == 0 {
@@ -148,6 +150,7 @@ impl Reading<'_> {
             }
             self.got.n += chunk.len();
             self.got.from = self.got.from.take().or(from);
+            self.got.stamp = self.got.stamp.or(Some(stamp));
             if self.peek {
                 let st = s.lock();
                 let m = &st.rx[idx];
@@ -222,6 +225,11 @@ pub fn recv(ctx: &mut Ctx, nonblock: bool, s: &Arc<Socket>, iov: &Iov, flags: u3
                 return Ok(Some(()));
             }
             let mut st = s.lock();
+            // tcp_recvmsg: after the peer's FIN a read at the end is 0,
+            // before the error a later reset left (sk_err after SOCK_DONE).
+            if st.fin {
+                return Ok(Some(()));
+            }
             if r.got.n == 0 {
                 if let Some(e) = st.err.take() {
                     return Err(e);

@@ -13,6 +13,7 @@ use zerocopy::{FromBytes, IntoBytes};
 use super::super::abi::capability::{CAP_SETGID, CAP_SETUID, CAP_SYS_ADMIN};
 use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::abi::socket::*;
+use super::super::abi::time::{Timespec, Timeval};
 use super::super::abi::uio::{Iovec, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::{Fd, OpenFile};
@@ -212,6 +213,32 @@ fn put_cmsg(ctx: &mut Ctx, m: &Msghdr, used: &mut usize, got: &mut Got, ty: i32,
     Ok(())
 }
 
+/// __sock_recv_timestamp: SO_TIMESTAMP's timeval or SO_TIMESTAMPNS's
+/// timespec (the old or new type: the same layout on 64-bit), then
+/// SO_TIMESTAMPING's three timespecs (software, two unused) when it asks
+/// for software receive stamps.
+fn put_timestamps(ctx: &mut Ctx, s: &Socket, m: &Msghdr, used: &mut usize, got: &mut Got) -> Result<(), Errno> {
+    let Some(ts) = got.stamp else { return Ok(()) };
+    let o = s.lock().opts.clone();
+    if o.rcvtstamp {
+        let (ty, v) = match (o.rcvtstampns, o.tstamp_new) {
+            (false, new) => {
+                let tv = Timeval { tv_sec: ts.tv_sec, tv_usec: ts.tv_nsec / 1000 };
+                (if new { SO_TIMESTAMP_NEW } else { SO_TIMESTAMP_OLD }, tv.as_bytes().to_vec())
+            }
+            (true, new) => (if new { SO_TIMESTAMPNS_NEW } else { SO_TIMESTAMPNS_OLD }, ts.as_bytes().to_vec()),
+        };
+        put_cmsg(ctx, m, used, got, ty, &v)?;
+    }
+    let soft = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_RX_SOFTWARE;
+    if o.tsflags & soft == soft {
+        let three = [ts, Timespec::default(), Timespec::default()];
+        let ty = if o.tstamp_new { SO_TIMESTAMPING_NEW } else { SO_TIMESTAMPING_OLD };
+        put_cmsg(ctx, m, used, got, ty, three.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// recvmsg into the msghdr at `at`: data, the sender's address, control
 /// messages (credentials if SO_PASSCRED, then descriptors, installed as
 /// many as fit), and the lengths and flags written back.
@@ -230,6 +257,7 @@ fn recvmsg_at(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, at: u64, flags:
         }
     }
     let mut used = 0usize;
+    put_timestamps(ctx, s, &m, &mut used, &mut got)?;
     if s.domain == AF_UNIX && s.lock().opts.passcred {
         let c = got.cred.unwrap_or(Ucred { pid: 0, uid: 65534, gid: 65534 });
         put_cmsg(ctx, &m, &mut used, &mut got, SCM_CREDENTIALS, c.as_bytes())?;

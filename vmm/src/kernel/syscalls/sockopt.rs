@@ -1,7 +1,7 @@
 //! getsockopt and setsockopt: the arguments decoded (the value copied in
 //! or out); the options' rules are `kernel::net::options`'s.
 
-use super::super::abi::capability::CAP_SYS_ADMIN;
+use super::super::abi::capability::{CAP_NET_RAW, CAP_SYS_ADMIN};
 use super::super::errno::*;
 use super::super::net::options;
 use super::super::task::Ctx;
@@ -16,12 +16,14 @@ pub(super) fn setsockopt(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if len < 0 {
         return Err(EINVAL);
     }
-    let admin = ctx.proc().cred.capable(CAP_NET_ADMIN) || ctx.proc().cred.capable(CAP_SYS_ADMIN);
+    let c = &ctx.proc().cred;
+    let caps =
+        options::Caps { admin: c.capable(CAP_NET_ADMIN) || c.capable(CAP_SYS_ADMIN), raw: c.capable(CAP_NET_RAW) };
     let mut read = |n: usize| {
         let mut b = vec![0u8; n];
         ctx.read_user(at, &mut b).map(|()| b)
     };
-    options::set(&s, level, name, &mut options::Value { len: len as usize, read: &mut read }, admin)?;
+    options::set(&s, level, name, &mut options::Value { len: len as usize, read: &mut read }, caps)?;
     Ok(0)
 }
 
@@ -32,7 +34,7 @@ pub(super) fn getsockopt(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if len < 0 {
         return Err(EINVAL);
     }
-    let v = options::get(&s, level, name)?;
+    let v = options::get(&s, level, name, len as usize)?;
     // As much as the caller's buffer holds; the length given back is what
     // was copied.
     let n = (len as usize).min(v.len());

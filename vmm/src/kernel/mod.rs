@@ -65,6 +65,7 @@ pub mod files;
 pub mod fork;
 pub mod futex;
 pub mod initial_stack;
+pub mod ipc;
 pub mod lifecycle;
 pub mod limits;
 pub mod live;
@@ -208,6 +209,8 @@ pub(crate) struct KernelState {
     unwind: unwind::Unwinder,
     /// Sockets' names and the loopback's ports.
     pub(crate) net: Arc<net::Net>,
+    /// System V shared memory segments.
+    pub(crate) shm: ipc::shm::Registry,
 }
 
 /// What the vCPU thread does next.
@@ -436,6 +439,7 @@ impl KernelState {
             live: Default::default(),
             unwind: Default::default(),
             net: Default::default(),
+            shm: Default::default(),
         }
     }
 

@@ -21,6 +21,7 @@ linux_consts! {
         CAP_NET_BIND_SERVICE = 10,
         CAP_NET_RAW = 13,
         CAP_IPC_LOCK = 14,
+        CAP_IPC_OWNER = 15,
         CAP_SYS_ADMIN = 21,
         CAP_SYS_NICE = 23,
         CAP_SYS_RESOURCE = 24,

@@ -216,6 +216,11 @@ impl KernelState {
     /// or maps any more (unlinked, closed and unmapped), as the last
     /// iput of a tmpfs inode does.
     pub fn release_if_orphan(&mut self, id: FileId) {
+        // A SysV segment outlives its mappings until IPC_RMID.
+        if self.shm.owns(id) {
+            self.shm_detached(id);
+            return;
+        }
         if !self.files.vfs().is_orphan(id) {
             return;
         }

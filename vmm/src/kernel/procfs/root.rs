@@ -29,9 +29,15 @@ pub(super) static ROOT: Dir = Dir {
         file("buddyinfo", |at| buddyinfo(at.k).into_bytes()),
         file("zoneinfo", |at| zoneinfo(at.k).into_bytes()),
         dir("sys", &SYS),
+        dir("sysvipc", &SYSVIPC),
     ]],
     numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.tasks.pids(), open: process }),
 };
+
+/// /proc/sysvipc: the sandbox's System V IPC objects (shared memory only:
+/// it has no message queues or semaphores).
+static SYSVIPC: Dir =
+    Dir { fixed: &[&[file("shm", |at| super::super::ipc::shm::proc_table(at.k).into_bytes())]], numbered: None };
 
 /// /proc/PID.
 fn process(at: At<'_>, pid: u32) -> Result<Found<'_>, Errno> {

@@ -27,12 +27,13 @@ fn sockets_behave_as_on_linux() {
 
 /// The `tcpedge` fixture: reads and writes after a reset, connects to a
 /// full accept queue, and the cheap options (SO_DEBUG, SO_TIMESTAMP*,
-/// SO_BINDTODEVICE, TCP_INFO) print the same as natively.
+/// SO_BINDTODEVICE, TCP_INFO) and the rows of /proc/net/{tcp,tcp6,udp,
+/// udp6,unix,dev} for its own sockets print the same as natively.
 #[test]
 fn tcp_edges_behave_as_on_linux() {
     for libc in LIBCS {
         let name = format!("tcpedge-{libc}");
-        for part in ["reset", "backlog", "options"] {
+        for part in ["reset", "backlog", "options", "procnet"] {
             let run = run_fixture(&name, &[part]);
             let (native, code) = run_native(&name, &[part]);
             assert_eq!(code, 0, "{name} {part} natively: {native}");

@@ -15,7 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -250,6 +253,108 @@ static void options(void)
     stamped(SO_TIMESTAMPNS, "SO_TIMESTAMPNS");
 }
 
+/* The row of /proc/net/`table` whose inode is `fd`'s, with the fields
+ * that are the same on every run: for inet tables the state, whether the
+ * ports are `lport`/`rport`, the queues' emptiness and the uid; for unix
+ * the flags, type, state and path. */
+static void row(const char *table, int fd, int lport, int rport)
+{
+    struct stat st;
+    fstat(fd, &st);
+    char path[64], line[512];
+    snprintf(path, sizeof path, "/proc/net/%s", table);
+    FILE *f = fopen(path, "r");
+    int found = 0;
+    fgets(line, sizeof line, f);
+    while (fgets(line, sizeof line, f)) {
+        if (!strcmp(table, "unix")) {
+            unsigned long ino;
+            unsigned refs, proto, flags, type, state;
+            char name[128] = "";
+            if (sscanf(line, "%*[0-9a-f]: %x %x %x %x %x %lu %127s", &refs, &proto, &flags, &type, &state, &ino, name) < 6 ||
+                ino != st.st_ino)
+                continue;
+            char want[128];
+            snprintf(want, sizeof want, "@fl-procnet-%d", (int)getpid());
+            printf("unix: flags %x type %u st %u named %d\n", flags, type, state, !strcmp(name, want));
+        } else {
+            char local[64], remote[64];
+            unsigned state, uid;
+            unsigned long tx, rx, ino;
+            if (sscanf(line, "%*d: %63s %63s %x %lx:%lx %*x:%*x %*x %u %*d %lu", local, remote, &state, &tx, &rx, &uid,
+                       &ino) < 7 || ino != st.st_ino)
+                continue;
+            unsigned lp = strtoul(strchr(local, ':') + 1, NULL, 16), rp = strtoul(strchr(remote, ':') + 1, NULL, 16);
+            *strchr(local, ':') = 0;
+            printf("%s: st %02X local %s lport %d rport %d tx %d rx %d uid %d\n", table, state, local,
+                   lp == (unsigned)lport, rp == (unsigned)rport, tx != 0, rx != 0, uid == getuid());
+        }
+        found = 1;
+    }
+    fclose(f);
+    if (!found)
+        printf("%s: no row\n", table);
+}
+
+static int port_of(int fd)
+{
+    struct sockaddr_in6 a;
+    socklen_t l = sizeof a;
+    getsockname(fd, (void *)&a, &l);
+    return ntohs(a.sin6_port);
+}
+
+static void procnet(void)
+{
+    struct sockaddr_in a;
+    int l = listener(&a, 4), c;
+    int lp = ntohs(a.sin_port);
+    row("tcp", l, lp, 0);
+    int s = pair(l, &a, &c);
+    send(c, "abc", 3, 0);
+    usleep(10000);
+    row("tcp", c, port_of(c), lp);
+    row("tcp", s, lp, port_of(c));
+    int fresh = socket(AF_INET, SOCK_STREAM, 0);
+    row("tcp", fresh, 0, 0);
+    int u = socket(AF_INET, SOCK_DGRAM, 0);
+    row("udp", u, 0, 0);
+    struct sockaddr_in ua = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    bind(u, (void *)&ua, sizeof ua);
+    socklen_t al = sizeof ua;
+    getsockname(u, (void *)&ua, &al);
+    sendto(u, "x", 1, 0, (void *)&ua, sizeof ua);
+    row("udp", u, ntohs(ua.sin_port), 0);
+    int l6 = socket(AF_INET6, SOCK_STREAM, 0);
+    struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_addr = IN6ADDR_LOOPBACK_INIT};
+    bind(l6, (void *)&a6, sizeof a6);
+    listen(l6, 2);
+    row("tcp6", l6, port_of(l6), 0);
+    row("tcp", l6, 0, 0);
+    int u6 = socket(AF_INET6, SOCK_DGRAM, 0);
+    bind(u6, (void *)&a6, sizeof a6);
+    row("udp6", u6, port_of(u6), 0);
+    int sv[2];
+    socketpair(AF_UNIX, SOCK_STREAM, 0, sv);
+    row("unix", sv[0], 0, 0);
+    int ul = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+    struct sockaddr_un un = {.sun_family = AF_UNIX};
+    int n = snprintf(un.sun_path + 1, sizeof un.sun_path - 1, "fl-procnet-%d", (int)getpid());
+    bind(ul, (void *)&un, offsetof(struct sockaddr_un, sun_path) + 1 + n);
+    listen(ul, 1);
+    row("unix", ul, 0, 0);
+    FILE *f = fopen("/proc/net/dev", "r");
+    char line[512];
+    int lo = 0;
+    while (fgets(line, sizeof line, f)) {
+        unsigned long rb, rp, tb, tp;
+        if (sscanf(line, " lo: %lu %lu %*u %*u %*u %*u %*u %*u %lu %lu", &rb, &rp, &tb, &tp) == 4)
+            lo = rp > 0 && rb > rp && tb == rb && tp == rp;
+    }
+    fclose(f);
+    printf("dev lo counts: %d\n", lo);
+}
+
 int main(int argc, char **argv)
 {
     setvbuf(stdout, NULL, _IONBF, 0);
@@ -262,5 +367,7 @@ int main(int argc, char **argv)
         backlog();
     if (all || !strcmp(what, "options"))
         options();
+    if (all || !strcmp(what, "procnet"))
+        procnet();
     return 0;
 }

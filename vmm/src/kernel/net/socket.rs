@@ -185,6 +185,9 @@ impl Socket {
 
     /// Queues `m` for reading and wakes readers.
     pub fn deliver(&self, m: Msg) {
+        if self.domain != AF_UNIX {
+            self.net.count_lo(self.domain, self.ty, m.data.len());
+        }
         let mut s = self.lock();
         s.rx_bytes += m.truesize();
         s.rx.push_back(m);

@@ -19,6 +19,7 @@ linux_consts! {
         CAP_SETPCAP = 8,
         CAP_LINUX_IMMUTABLE = 9,
         CAP_NET_BIND_SERVICE = 10,
+        CAP_NET_ADMIN = 12,
         CAP_NET_RAW = 13,
         CAP_IPC_LOCK = 14,
         CAP_IPC_OWNER = 15,

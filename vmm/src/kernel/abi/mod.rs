@@ -24,6 +24,7 @@ pub mod ioctl;
 pub mod ipc;
 pub mod limits;
 pub mod mman;
+pub mod netlink;
 pub mod poll;
 pub mod prctl;
 pub mod resource;

@@ -31,6 +31,7 @@ pub mod buffer;
 pub mod dgram;
 pub mod inet;
 pub mod listen;
+pub mod netlink;
 pub mod options;
 pub mod proc;
 pub mod socket;
@@ -50,6 +51,7 @@ pub use self::buffer::{truesize, Msg};
 use self::buffer::{Control, Got, Iov};
 pub use self::socket::{Phase, Socket, State, POLLRDHUP, RCV_SHUTDOWN, SEND_SHUTDOWN, SHUTDOWN_MASK, SOCKFS_DEV};
 use super::abi::capability::CAP_NET_RAW;
+use super::abi::netlink::NETLINK_ROUTE;
 use super::abi::socket::*;
 use super::abi::system::AF_MAX;
 use super::errno::*;
@@ -140,8 +142,19 @@ pub fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<Arc<
                 _ => return Err(ESOCKTNOSUPPORT),
             }
         }
-        // No netlink, packet or other family in the sandbox: as a kernel
-        // without them.
+        AF_NETLINK => {
+            // netlink_create: raw or datagram; only NETLINK_ROUTE is here
+            // (any other is a protocol no module registers).
+            if !matches!(base, SOCK_RAW | SOCK_DGRAM) {
+                return Err(ESOCKTNOSUPPORT);
+            }
+            if protocol != NETLINK_ROUTE {
+                return Err(EPROTONOSUPPORT);
+            }
+            (base, SOCK_BYTES)
+        }
+        // No packet or other family in the sandbox: as a kernel without
+        // them.
         _ => return Err(EAFNOSUPPORT),
     };
     let kmem = ctx.k.kmem_charge(Kmem::Kmalloc(bytes), 1)?;
@@ -205,6 +218,7 @@ pub fn send(
             stream::send(ctx, f, s, iov, c, flags)
         }
         (AF_UNIX, _) => unix::send_dgram(ctx, f, s, iov, dest, c, flags, find),
+        (AF_NETLINK, _) => netlink::send(ctx, s, iov, dest, c),
         (_, SOCK_STREAM) => stream::send(ctx, f, s, iov, c, flags),
         _ => udp::send(ctx, s, iov, dest, c),
     }
@@ -250,6 +264,8 @@ struct Tables {
     /// Path-bound unix sockets by their node's (device, inode).
     paths: HashMap<(u64, u64), Weak<Socket>>,
     ports: inet::Ports,
+    /// Netlink sockets by port id.
+    nl_ports: HashMap<u32, Weak<Socket>>,
     next_ino: u64,
     /// unix_autobind's counter (names "\0XXXXX").
     autobind: u32,
@@ -312,5 +328,10 @@ impl Net {
             }
         }
         t.ports.remove(s.ino);
+        if let Some(SockAddr::Netlink { pid, .. }) = local {
+            if t.nl_ports.get(&pid).is_some_and(me) {
+                t.nl_ports.remove(&pid);
+            }
+        }
     }
 }

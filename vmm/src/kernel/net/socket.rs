@@ -421,6 +421,7 @@ impl Socket {
         match self.domain {
             AF_UNIX => SockAddr::Unix(UnixName::Unnamed),
             AF_INET => SockAddr::V4 { ip: addr::V4_ANY, port: 0 },
+            AF_NETLINK => SockAddr::Netlink { pid: 0, groups: 0 },
             _ => SockAddr::V6 { ip: addr::V6_ANY, port: 0, flowinfo: 0, scope: 0 },
         }
     }

@@ -15,7 +15,7 @@ use super::super::cred::MAY_WRITE;
 use super::super::errno::*;
 use super::super::files::{Fd, FileKind, OpenFile};
 use super::super::net::addr::{decode, Decoded, SockAddr, UnixName, Use};
-use super::super::net::{self, inet, listen, tcp, udp, unix, Socket};
+use super::super::net::{self, inet, listen, netlink, tcp, udp, unix, Socket};
 use super::super::task::Ctx;
 use super::namei::{cred, existing, layer_room, lookup, may_create, named};
 
@@ -141,6 +141,7 @@ pub(super) fn bind(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let raw = read_sockaddr(ctx, a[1], a[2])?;
     match decode(s.domain, &raw, Use::Bind)? {
         Decoded::Addr(SockAddr::Unix(n)) => unix::bind(&s, n, |p| make_sock_node(ctx, p))?,
+        Decoded::Addr(SockAddr::Netlink { pid, groups }) => netlink::bind(ctx, &s, pid, groups)?,
         Decoded::Addr(addr) => inet::bind(ctx, &s, addr)?,
         Decoded::Unspec => return Err(EAFNOSUPPORT),
     }
@@ -149,6 +150,10 @@ pub(super) fn bind(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn listen(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (_, s) = sock_of(ctx, a[0])?;
+    // Netlink has sock_no_listen, sock_no_accept and sock_no_shutdown.
+    if s.domain == AF_NETLINK {
+        return Err(EOPNOTSUPP);
+    }
     listen::listen(ctx, &s, a[1] as u32)?;
     Ok(0)
 }
@@ -157,6 +162,9 @@ pub(super) fn connect(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (f, s) = sock_of(ctx, a[0])?;
     let raw = read_sockaddr(ctx, a[1], a[2])?;
     let d = decode(s.domain, &raw, Use::Connect)?;
+    if s.domain == AF_NETLINK {
+        return netlink::connect(ctx, &s, d);
+    }
     match d {
         // A datagram socket's AF_UNSPEC dissolves its association.
         Decoded::Unspec if s.ty == SOCK_DGRAM => {
@@ -178,7 +186,7 @@ pub(super) fn accept4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let (f, s) = sock_of(ctx, a[0])?;
-    if s.ty == SOCK_DGRAM {
+    if s.ty == SOCK_DGRAM || s.domain == AF_NETLINK {
         return Err(EOPNOTSUPP);
     }
     if s.lock().phase != net::Phase::Listening {
@@ -213,6 +221,9 @@ pub(super) fn shutdown(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if !(SHUT_RD..=SHUT_RDWR).contains(&how) {
         return Err(EINVAL);
     }
+    if s.domain == AF_NETLINK {
+        return Err(EOPNOTSUPP);
+    }
     // SHUT_RD, SHUT_WR, SHUT_RDWR are the shutdown bits less one.
     let mode = (how + 1) as u8;
     if s.domain == AF_UNIX {
@@ -232,7 +243,12 @@ pub(super) fn getsockname(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn getpeername(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (_, s) = sock_of(ctx, a[0])?;
-    let remote = tcp::peer_name(&s)?;
+    // netlink_getname of the peer: its port (0, the kernel, by default).
+    let remote = if s.domain == AF_NETLINK {
+        s.lock().remote.clone().unwrap_or(SockAddr::Netlink { pid: 0, groups: 0 })
+    } else {
+        tcp::peer_name(&s)?
+    };
     write_sockaddr(ctx, Some(&remote), a[1], a[2])?;
     Ok(0)
 }

@@ -1,14 +1,11 @@
 //! getsockopt and setsockopt: the arguments decoded (the value copied in
 //! or out); the options' rules are `kernel::net::options`'s.
 
-use super::super::abi::capability::{CAP_NET_RAW, CAP_SYS_ADMIN};
+use super::super::abi::capability::{CAP_NET_ADMIN, CAP_NET_RAW, CAP_SYS_ADMIN};
 use super::super::errno::*;
 use super::super::net::options;
 use super::super::task::Ctx;
 use super::socket::sock_of;
-
-/// CAP_NET_ADMIN (the FORCE options, SO_MARK, high priorities).
-const CAP_NET_ADMIN: u32 = 12;
 
 pub(super) fn setsockopt(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (_, s) = sock_of(ctx, a[0])?;

@@ -110,7 +110,11 @@ pub fn send(ctx: &mut Ctx, s: &Arc<Socket>, iov: &Iov, dest: Option<Vec<u8>>, mu
     }
     let data = iov.gather(ctx, 0, iov.total)?;
     let cred = ucred(ctx);
-    for reply in answer(&data, me) {
+    let room = {
+        let st = s.lock();
+        st.opts.rcvbuf.saturating_sub(st.rx_bytes)
+    };
+    for reply in answer(&data, me, room) {
         // A full receive buffer drops the answer and says ENOBUFS.
         let (used, rcvbuf) = {
             let st = s.lock();
@@ -126,11 +130,16 @@ pub fn send(ctx: &mut Ctx, s: &Arc<Socket>, iov: &Iov, dest: Option<Vec<u8>>, mu
     Ok(iov.total as i64)
 }
 
-/// netlink_rcv_skb over the buffer: each request's answer datagrams.
-fn answer(data: &[u8], portid: u32) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
+/// netlink_rcv_skb over the buffer: each request's answer datagrams, as
+/// many as fit in `room` bytes and one more (what overflows the receive
+/// buffer is dropped anyway, so no more is made).
+fn answer(data: &[u8], portid: u32, room: usize) -> Vec<Vec<u8>> {
+    let mut out: Vec<Vec<u8>> = Vec::new();
     let mut at = 0;
     while let Ok((h, _)) = Nlmsghdr::read_from_prefix(&data[at..]) {
+        if out.iter().map(Vec::len).sum::<usize>() > room {
+            break;
+        }
         let len = h.nlmsg_len as usize;
         if len < size_of::<Nlmsghdr>() || len > data.len() - at {
             break;

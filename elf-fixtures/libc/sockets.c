@@ -23,39 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-/* errno's name (musl has no strerrorname_np). */
-static const char *ename(int e)
-{
-    static const struct {
-        int e;
-        const char *n;
-    } names[] = {
-        {EPERM, "EPERM"}, {ENOENT, "ENOENT"}, {EINTR, "EINTR"}, {EBADF, "EBADF"}, {EAGAIN, "EAGAIN"},
-        {EACCES, "EACCES"}, {EFAULT, "EFAULT"}, {EINVAL, "EINVAL"}, {ESPIPE, "ESPIPE"}, {EPIPE, "EPIPE"},
-        {ENXIO, "ENXIO"}, {ENOTSOCK, "ENOTSOCK"}, {EDESTADDRREQ, "EDESTADDRREQ"}, {EMSGSIZE, "EMSGSIZE"},
-        {EPROTOTYPE, "EPROTOTYPE"}, {ENOPROTOOPT, "ENOPROTOOPT"}, {EPROTONOSUPPORT, "EPROTONOSUPPORT"},
-        {ESOCKTNOSUPPORT, "ESOCKTNOSUPPORT"}, {EOPNOTSUPP, "EOPNOTSUPP"}, {EAFNOSUPPORT, "EAFNOSUPPORT"},
-        {EADDRINUSE, "EADDRINUSE"}, {EADDRNOTAVAIL, "EADDRNOTAVAIL"}, {ENETUNREACH, "ENETUNREACH"},
-        {ECONNRESET, "ECONNRESET"}, {EISCONN, "EISCONN"}, {ENOTCONN, "ENOTCONN"}, {ECONNREFUSED, "ECONNREFUSED"},
-        {EALREADY, "EALREADY"}, {EINPROGRESS, "EINPROGRESS"}, {ECONNABORTED, "ECONNABORTED"},
-    };
-    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-        if (names[i].e == e)
-            return names[i].n;
-    return "E?";
-}
-
-static const char *err(int r)
-{
-    static char b[64];
-    if (r >= 0)
-        snprintf(b, sizeof b, "%d", r);
-    else
-        snprintf(b, sizeof b, "-1 %s", ename(errno));
-    return b;
-}
-
-#define SHOW(what, expr) printf("%s: %s\n", what, err(expr))
+#include "errname.h"
 
 static socklen_t un_addr(struct sockaddr_un *a, const char *path)
 {

@@ -65,6 +65,7 @@ pub mod files;
 mod fork;
 mod futex;
 mod initial_stack;
+mod ipc;
 mod lifecycle;
 pub mod limits;
 pub mod live;
@@ -205,6 +206,8 @@ pub(crate) struct KernelState {
     unwind: unwind::Unwinder,
     /// Sockets' names and the loopback's ports.
     pub(crate) net: Arc<net::Net>,
+    /// System V shared memory segments.
+    pub(crate) shm: ipc::shm::Registry,
 }
 
 /// What the vCPU thread does next.
@@ -435,6 +438,7 @@ impl KernelState {
             live: Default::default(),
             unwind: Default::default(),
             net: Default::default(),
+            shm: Default::default(),
         }
     }
 

@@ -19,6 +19,10 @@ linux_consts! {
         FIONBIO = 0x5421,
         FIONCLEX = 0x5450,
         FIOCLEX = 0x5451,
+        SIOCGIFNAME = 0x8910,
+        SIOCGIFFLAGS = 0x8913,
+        SIOCGIFMTU = 0x8921,
+        SIOCGIFINDEX = 0x8933,
     }
 }
 
@@ -45,3 +49,13 @@ pub(crate) struct Winsize {
     pub(crate) ws_ypixel: u16,
 }
 const _: () = assert!(size_of::<Winsize>() == 8);
+
+/// struct ifreq: an interface's name, then the request's value (an
+/// index, flags or MTU at its start).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct Ifreq {
+    pub ifr_name: [u8; 16],
+    pub ifr_data: [u8; 24],
+}
+const _: () = assert!(size_of::<Ifreq>() == 40);

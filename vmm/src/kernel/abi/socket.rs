@@ -79,6 +79,11 @@ linux_consts! {
         SO_SNDTIMEO_OLD = 21,
         SO_BINDTODEVICE = 25,
         SO_TIMESTAMP_OLD = 29,
+        SO_TIMESTAMPNS_OLD = 35,
+        SO_TIMESTAMPING_OLD = 37,
+        SO_TIMESTAMP_NEW = 63,
+        SO_TIMESTAMPNS_NEW = 64,
+        SO_TIMESTAMPING_NEW = 65,
         SO_ACCEPTCONN = 30,
         SO_PEERSEC = 31,
         SO_SNDBUFFORCE = 32,
@@ -257,3 +262,54 @@ pub(crate) struct Linger {
     pub(crate) l_linger: i32,
 }
 const _: () = assert!(size_of::<Linger>() == 8);
+
+/// IFNAMSIZ: an interface name with its NUL.
+pub const IFNAMSIZ: usize = 16;
+/// lo's interface index.
+pub const LOOPBACK_IFINDEX: i32 = 1;
+
+/// SO_TIMESTAMPING's flags (`uapi/linux/net_tstamp.h`): SOF_TIMESTAMPING_MASK
+/// is every flag up to SOF_TIMESTAMPING_OPT_RX_FILTER's successor.
+pub const SOF_TIMESTAMPING_RX_SOFTWARE: u32 = 1 << 3;
+pub const SOF_TIMESTAMPING_SOFTWARE: u32 = 1 << 4;
+pub const SOF_TIMESTAMPING_MASK: u32 = (1 << 19) - 1;
+
+linux_consts! {
+    /// A TCP socket's states (`include/net/tcp_states.h`): tcp_info's
+    /// tcpi_state and /proc/net/tcp's st column.
+    _: u8 {
+        TCP_ESTABLISHED = 1,
+        TCP_SYN_SENT = 2,
+        TCP_FIN_WAIT2 = 5,
+        TCP_CLOSE = 7,
+        TCP_CLOSE_WAIT = 8,
+        TCP_LISTEN = 10,
+    }
+}
+
+/// struct tcp_info as Linux 6.18 has it (280 bytes, tcp_get_info); the
+/// loopback fills its state and leaves the counters and timings zero.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct TcpInfo {
+    pub tcpi_state: u8,
+    pub tcpi_ca_state: u8,
+    pub tcpi_retransmits: u8,
+    pub tcpi_probes: u8,
+    pub tcpi_backoff: u8,
+    pub tcpi_options: u8,
+    pub tcpi_wscale: u8,
+    pub tcpi_flags: u8,
+    /// tcpi_rto onwards: u32 and u64 counters, all zero here.
+    pub rest: [u8; 272],
+}
+const _: () = assert!(size_of::<TcpInfo>() == 280);
+
+/// struct so_timestamping: SO_TIMESTAMPING's value as getsockopt gives it.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct SoTimestamping {
+    pub flags: u32,
+    pub bind_phc: i32,
+}
+const _: () = assert!(size_of::<SoTimestamping>() == 8);

@@ -226,13 +226,16 @@ impl KernelState {
     pub(crate) fn committed_pages(&self) -> u64 {
         let vmas = || self.mm.spaces().flat_map(|m| m.vmas.iter());
         let private: u64 = vmas().filter(|v| v.account).map(|v| v.len() / PAGE_SIZE).sum();
+        let segments: std::collections::BTreeMap<FileId, u64> = self.shm.committed().collect();
         let shmem: std::collections::BTreeSet<FileId> = vmas()
             .filter(|v| v.shared && v.kind == VmaKind::Anon)
             .filter_map(|v| v.file_page(v.start).map(|(f, _)| f.id))
+            .filter(|id| !self.shm.owns(*id))
             .collect();
         let shmem_pages: u64 =
             shmem.iter().filter_map(|id| self.phys.cache.get(id)).map(|c| c.data.size().div_ceil(PAGE_SIZE)).sum();
-        private + shmem_pages
+        // SysV segments are charged from shmget to their destruction.
+        private + shmem_pages + segments.values().sum::<u64>()
     }
 }
 

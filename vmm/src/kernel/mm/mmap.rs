@@ -40,6 +40,8 @@ pub(crate) enum Mappable {
     Zero,
     /// A file with no mmap (a directory, a pipe, a socket): ENODEV.
     Unmappable,
+    /// A System V shared memory segment's shmem object (shmat).
+    Shm { file: FileRef, data: Arc<dyn FileData> },
 }
 
 /// `flags & MAP_TYPE`, decoded; an unknown type is only an error after
@@ -173,6 +175,12 @@ fn check_type(o: &MmapOpts) -> Result<(bool, Option<MappedFile>), Errno> {
         Mappable::Unmappable => return Err(ENODEV),
         _ if o.growsdown => return Err(EINVAL),
         Mappable::Zero => None,
+        Mappable::Shm { file, data } => Some(MappedFile {
+            what: Mappable::Shm { file: file.clone(), data: data.clone() },
+            readable: f.readable,
+            writable: f.writable,
+            write_sealed: f.write_sealed,
+        }),
         Mappable::File { file, data } => Some(MappedFile {
             what: Mappable::File { file: file.clone(), data: data.clone() },
             readable: f.readable,
@@ -249,6 +257,8 @@ fn vma_of(ctx: &mut Ctx, o: MmapOpts, shared: bool, start: u64, locked: bool, on
             let region = ctx.k.report.recorder_mut().region(&name, RegionKind::File);
             (Backing::File { file, pgoff: o.pgoff }, VmaKind::File, region)
         }
+        // A SysV segment is shared anonymous memory of its own object.
+        Some(Mappable::Shm { file, .. }) => (Backing::File { file, pgoff: o.pgoff }, VmaKind::Anon, mmap_region(ctx)),
         _ if shared => (shmem(ctx, o.len), VmaKind::Anon, mmap_region(ctx)),
         _ => (Backing::Anon, VmaKind::Anon, mmap_region(ctx)),
     };
@@ -298,13 +308,13 @@ pub(crate) fn munmap(ctx: &mut Ctx, addr: u64, len: u64) -> Result<(), Errno> {
 }
 
 /// Shared anonymous memory: a memory-only file, as Linux's shmem.
-struct Shmem {
+pub(crate) struct Shmem {
     /// Fixed at mmap: a shared anonymous mapping cannot be truncated.
     size: u64,
 }
 
 impl Shmem {
-    fn new(size: u64) -> Self {
+    pub(crate) fn new(size: u64) -> Self {
         Shmem { size }
     }
 }

@@ -156,7 +156,7 @@ impl KernelState {
 
     /// Takes pages `first..` of file `id` out of every mapping (private
     /// copies too, as truncate_pagecache does) and out of the cache.
-    fn drop_pages_from(&mut self, id: FileId, first: u64) {
+    pub(crate) fn drop_pages_from(&mut self, id: FileId, first: u64) {
         let mms: Vec<_> = self.mm.ids();
         for mm in mms {
             let ranges: Vec<(u64, u64)> = self
@@ -216,6 +216,11 @@ impl KernelState {
     /// or maps any more (unlinked, closed and unmapped), as the last
     /// iput of a tmpfs inode does.
     pub(crate) fn release_if_orphan(&mut self, id: FileId) {
+        // A SysV segment outlives its mappings until IPC_RMID.
+        if self.shm.owns(id) {
+            self.shm_detached(id);
+            return;
+        }
         if !self.files.vfs().is_orphan(id) {
             return;
         }

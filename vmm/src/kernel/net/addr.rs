@@ -4,6 +4,7 @@
 
 use zerocopy::{FromBytes, IntoBytes};
 
+use crate::kernel::abi::netlink::SockaddrNl;
 use crate::kernel::abi::socket::*;
 use crate::kernel::errno::*;
 
@@ -23,8 +24,21 @@ pub enum UnixName {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum SockAddr {
     Unix(UnixName),
-    V4 { ip: [u8; 4], port: u16 },
-    V6 { ip: [u8; 16], port: u16, flowinfo: u32, scope: u32 },
+    V4 {
+        ip: [u8; 4],
+        port: u16,
+    },
+    V6 {
+        ip: [u8; 16],
+        port: u16,
+        flowinfo: u32,
+        scope: u32,
+    },
+    /// A netlink port id and multicast groups (0: the kernel).
+    Netlink {
+        pid: u32,
+        groups: u32,
+    },
 }
 
 /// An IP address of either family, for the loopback's tables.
@@ -75,14 +89,14 @@ impl SockAddr {
         match self {
             SockAddr::V4 { ip, .. } => Some(Ip::V4(*ip)),
             SockAddr::V6 { ip, .. } => Some(Ip::V6(*ip)),
-            SockAddr::Unix(_) => None,
+            SockAddr::Unix(_) | SockAddr::Netlink { .. } => None,
         }
     }
 
     pub fn port(&self) -> u16 {
         match self {
             SockAddr::V4 { port, .. } | SockAddr::V6 { port, .. } => *port,
-            SockAddr::Unix(_) => 0,
+            SockAddr::Unix(_) | SockAddr::Netlink { .. } => 0,
         }
     }
 
@@ -132,6 +146,9 @@ impl SockAddr {
                 SockaddrIn { sin_family: AF_INET, sin_port: port.to_be_bytes(), sin_addr: *ip, sin_zero: [0; 8] }
                     .as_bytes()
                     .to_vec()
+            }
+            SockAddr::Netlink { pid, groups } => {
+                SockaddrNl { nl_family: AF_NETLINK, nl_pad: 0, nl_pid: *pid, nl_groups: *groups }.as_bytes().to_vec()
             }
             SockAddr::V6 { ip, port, flowinfo, scope } => SockaddrIn6 {
                 sin6_family: AF_INET6,
@@ -225,6 +242,18 @@ pub fn decode(family: u16, raw: &[u8], how: Use) -> Result<Decoded, Errno> {
                 flowinfo: s.sin6_flowinfo,
                 scope: s.sin6_scope_id,
             }))
+        }
+        AF_NETLINK => {
+            // netlink_bind and netlink_connect: a whole sockaddr_nl;
+            // AF_UNSPEC dissolves a connect.
+            if raw.len() >= 2 && fam == AF_UNSPEC && how == Use::Connect {
+                return Ok(Decoded::Unspec);
+            }
+            let (nl, _) = SockaddrNl::read_from_prefix(raw).map_err(|_| EINVAL)?;
+            if nl.nl_family != AF_NETLINK {
+                return Err(EINVAL);
+            }
+            Ok(Decoded::Addr(SockAddr::Netlink { pid: nl.nl_pid, groups: nl.nl_groups }))
         }
         _ => Err(EAFNOSUPPORT),
     }

@@ -1,3 +1,7 @@
+//! The inet families' addresses and ports (af_inet.c, inet_hashtables.c):
+//! binding, autobinding, the source address of traffic, and a
+//! destination's checks; TCP's and UDP's own rules are `tcp`'s and `udp`'s.
+//!
 //! The loopback's ports: who holds which TCP or UDP port on which address,
 //! the bind conflicts of inet_csk_bind_conflict and udp_lib_lport_inuse
 //! (SO_REUSEADDR, SO_REUSEPORT, IPV6_V6ONLY, wildcards), ephemeral ports
@@ -7,10 +11,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
 
-use super::addr::Ip;
+use super::addr::{Ip, SockAddr, V4_LOOPBACK, V6_LOOPBACK};
 use super::{Net, Socket};
-use crate::kernel::abi::socket::{AF_INET, EPHEMERAL_PORTS};
+use crate::kernel::abi::capability::CAP_NET_BIND_SERVICE;
+use crate::kernel::abi::socket::{AF_INET, AF_INET6, EPHEMERAL_PORTS, PROT_SOCK, SOCK_DGRAM};
 use crate::kernel::errno::*;
+use crate::kernel::task::Ctx;
 
 /// One socket's hold on a port.
 #[derive(Clone, Debug)]
@@ -194,17 +200,104 @@ impl Net {
     pub fn find_udp(&self, dest: Ip, port: u16) -> Option<Arc<Socket>> {
         self.tables.lock().ports.best(true, dest, port, |_| true)
     }
+}
 
-    /// The ports in use, for /proc/net's tables.
-    pub fn port_entries(&self) -> Vec<PortEntry> {
-        self.tables.lock().ports.held.values().flatten().cloned().collect()
+/// Where an inet socket's traffic to `dest` comes from: its bound
+/// address, or lo's (127.0.0.1, ::1, or 127.0.0.1 mapped).
+pub fn source_ip(s: &Socket, dest: Ip) -> Ip {
+    if let Some(ip) = s.lock().local.as_ref().and_then(SockAddr::ip) {
+        if !ip.is_any() {
+            return ip;
+        }
     }
+    match (s.domain, dest.unmapped()) {
+        (AF_INET, _) => Ip::V4(V4_LOOPBACK),
+        (_, Ip::V4(_)) => Ip::V6(Ip::mapped(V4_LOOPBACK)),
+        (_, Ip::V6(_)) => Ip::V6(V6_LOOPBACK),
+    }
+}
+
+/// The port entry `s` (owned by effective uid `uid`) would hold at
+/// `ip`:`port`.
+pub fn port_entry(s: &Arc<Socket>, uid: u32, ip: Ip, port: u16) -> PortEntry {
+    let st = s.lock();
+    PortEntry {
+        ino: s.ino,
+        sock: Arc::downgrade(s),
+        udp: s.ty == SOCK_DGRAM,
+        port,
+        ip,
+        family: s.domain,
+        v6only: st.opts.v6only,
+        reuseaddr: st.opts.reuseaddr,
+        reuseport: st.opts.reuseport,
+        uid,
+        listening: false,
+    }
+}
+
+/// inet_bind/inet6_bind for an inet socket not yet bound.
+pub fn bind(ctx: &mut Ctx, s: &Arc<Socket>, a: SockAddr) -> Result<(), Errno> {
+    let ip = a.ip().ok_or(EINVAL)?;
+    if s.domain == AF_INET6 && s.lock().opts.v6only && matches!(ip.unmapped(), Ip::V4(_)) {
+        return Err(EINVAL);
+    }
+    if !ip.is_any() && !ip.is_local() {
+        return Err(EADDRNOTAVAIL);
+    }
+    if s.lock().local.is_some() {
+        return Err(EINVAL);
+    }
+    let port = a.port();
+    if port != 0 && port < PROT_SOCK && !ctx.proc().cred.capable(CAP_NET_BIND_SERVICE) {
+        return Err(EACCES);
+    }
+    let e = port_entry(s, ctx.proc().cred.euid, ip, port);
+    let got = s.net().bind_port(e)?;
+    s.lock().local = Some(a.with_port(got));
+    Ok(())
+}
+
+/// Binds an unbound inet socket to an ephemeral port (connect, sendto,
+/// listen do it): on lo's address for `dest` when connecting.
+pub fn autobind(ctx: &mut Ctx, s: &Arc<Socket>, dest: Option<Ip>) -> Result<(), Errno> {
+    if s.lock().local.is_some() {
+        return Ok(());
+    }
+    let any = if s.domain == AF_INET { Ip::V4([0; 4]) } else { Ip::V6([0; 16]) };
+    let e = port_entry(s, ctx.proc().cred.euid, any, 0);
+    // Out of ephemeral ports a connect is EAGAIN (EADDRNOTAVAIL for bind).
+    let port = s.net().bind_port(e).map_err(|_| EAGAIN)?;
+    let ip = dest.map_or(any, |d| source_ip(s, d));
+    s.lock().local = Some(SockAddr::of_ip(s.domain, ip, port));
+    Ok(())
+}
+
+/// The inet destination a connect or send names, checked: ENETUNREACH
+/// beyond the loopback (an IPv4-mapped one from a v6-only socket too).
+pub fn dest(s: &Socket, a: &SockAddr) -> Result<Ip, Errno> {
+    let ip = a.ip().ok_or(EAFNOSUPPORT)?;
+    if s.domain == AF_INET6 && matches!(ip.unmapped(), Ip::V4(_)) && s.lock().opts.v6only {
+        return Err(ENETUNREACH);
+    }
+    // The wildcard address means this host (lo).
+    let ip = match ip.unmapped() {
+        Ip::V4([0, 0, 0, 0]) => Ip::V4(V4_LOOPBACK),
+        Ip::V6(x) if x == [0; 16] => Ip::V6(V6_LOOPBACK),
+        u => u,
+    };
+    if !ip.is_local() {
+        // From a loopback address no route leaves lo: the routing
+        // lookup's EINVAL; otherwise no route at all.
+        let bound = s.lock().local.as_ref().and_then(SockAddr::ip).is_some_and(|l| !l.is_any());
+        return Err(if bound { EINVAL } else { ENETUNREACH });
+    }
+    Ok(ip)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::kernel::abi::socket::AF_INET6;
     use crate::kernel::net::addr::{V4_ANY, V4_LOOPBACK, V6_ANY};
 
     fn e(ino: u64, family: u16, ip: Ip, port: u16) -> PortEntry {

@@ -19,529 +19,232 @@
 //! socket's own lock is a leaf lock, never held while another socket's is
 //! taken.
 
+//! Files: `socket` (the socket and its readiness), `buffer` (what is
+//! queued and how it is counted), `options`, `stream` and `dgram` (data
+//! of connected streams; datagrams received), `listen` (the accept
+//! queue), `unix`, `inet` (ports and addresses), `tcp`, `udp`. The
+//! syscall layer (`syscalls::socket`, `sockmsg`, `sockopt`) decodes
+//! arguments and calls these.
+
 pub mod addr;
+pub mod buffer;
+pub mod dgram;
 pub mod inet;
+pub mod listen;
+pub mod netlink;
+pub mod options;
+pub mod proc;
+pub mod socket;
+pub mod stream;
+pub mod tcp;
+pub mod udp;
 pub mod unix;
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::collections::HashMap;
 use std::sync::{Arc, Weak};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
-use parking_lot::{Mutex, MutexGuard};
+use parking_lot::{Condvar, Mutex};
 
 use self::addr::{SockAddr, UnixName};
-use super::abi::poll::*;
+use self::buffer::{Control, Got, Iov};
+pub use self::socket::{Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCKFS_DEV};
+use super::abi::capability::CAP_NET_RAW;
+use super::abi::netlink::NETLINK_ROUTE;
 use super::abi::socket::*;
+use super::abi::system::AF_MAX;
 use super::errno::*;
-use super::files::ready::PollTable;
 use super::files::OpenFile;
-use super::wait::WaitQueue;
-use crate::mm::KmemCharge;
+use super::signal::{SigInfo, SIGPIPE, SI_USER};
+use super::task::{Ctx, Woken};
+use crate::mm::Kmem;
 
-/// POLLRDHUP (the peer shut down writing), which poll.h's table leaves to
-/// the sockets.
-pub const POLLRDHUP: i16 = 0x2000;
+/// What a struct sock costs: unix_sock and udp_sock about 1 KiB, tcp_sock
+/// about 2 KiB, each with its sockfs inode.
+pub const SOCK_BYTES: u64 = 1024;
+pub const TCP_SOCK_BYTES: u64 = 2048;
 
-/// st_dev of sockfs's inodes (an anonymous device's).
-pub const SOCKFS_DEV: u64 = 8;
+/// The caller's credentials as SO_PEERCRED shows them (cred_to_ucred:
+/// the effective ids).
+pub fn ucred(ctx: &Ctx) -> Ucred {
+    let c = &ctx.proc().cred;
+    Ucred { pid: ctx.pid as i32, uid: c.euid, gid: c.egid }
+}
 
-/// sk_shutdown's bits.
-pub const RCV_SHUTDOWN: u8 = 1;
-pub const SEND_SHUTDOWN: u8 = 2;
-pub const SHUTDOWN_MASK: u8 = 3;
+/// Waits for `attempt` to find what it needs, as sk_wait_event does:
+/// EAGAIN when non-blocking or when the timeout (SO_RCVTIMEO/SNDTIMEO)
+/// passes; a signal ends the wait with ERESTARTSYS (restarted per
+/// SA_RESTART), or EINTR when a timeout was set (sock_intr_errno).
+pub fn block<R>(
+    ctx: &mut Ctx,
+    nonblock: bool,
+    timeo: Option<Duration>,
+    register: impl Fn(&Arc<Condvar>),
+    mut attempt: impl FnMut(&mut Ctx) -> Result<Option<R>, Errno>,
+) -> Result<R, Errno> {
+    let deadline = timeo.map(|t| Instant::now() + t);
+    loop {
+        if let Some(r) = attempt(ctx)? {
+            return Ok(r);
+        }
+        if nonblock {
+            return Err(EAGAIN);
+        }
+        if deadline.is_some_and(|d| Instant::now() >= d) {
+            return Err(EAGAIN);
+        }
+        if let Some(w) = ctx.interrupted() {
+            return Err(match w {
+                Woken::Signal if timeo.is_some() => EINTR,
+                w => ctx.woken_errno(w),
+            });
+        }
+        register(&ctx.cond());
+        ctx.sleep(deadline);
+    }
+}
 
-/// net.core.wmem_default and rmem_default: unix and UDP sockets' buffers.
-pub const WMEM_DEFAULT: usize = 212_992;
-/// net.core.wmem_max and rmem_max: the most SO_SNDBUF/SO_RCVBUF may ask
-/// (the kernel keeps twice what is asked).
-pub const WMEM_MAX: usize = 212_992;
-/// net.ipv4.tcp_wmem[1] and tcp_rmem[1]: a TCP socket's defaults.
-pub const TCP_WMEM_DEFAULT: usize = 16_384;
-pub const TCP_RMEM_DEFAULT: usize = 131_072;
-/// SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF (2 * the truesize of a small skb).
-pub const SOCK_MIN_SNDBUF: usize = 4_608;
-pub const SOCK_MIN_RCVBUF: usize = 2_304;
-/// net.unix.max_dgram_qlen: a datagram socket's queue is full past it.
-pub const MAX_DGRAM_QLEN: usize = 10;
-/// What an skb costs besides its data: its sk_buff (256 bytes aligned)
-/// and skb_shared_info (320), counted against the buffers as truesize.
-pub const SKB_OVERHEAD: usize = 576;
+/// __sock_create's checks and the family's create(): a new socket of
+/// `ty` (its flags already checked).
+pub fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<Arc<Socket>, Errno> {
+    if domain >= AF_MAX {
+        return Err(EAFNOSUPPORT);
+    }
+    let base = ty & SOCK_TYPE_MASK;
+    if base == 0 || base > SOCK_PACKET {
+        return Err(EINVAL);
+    }
+    let protocol = protocol as u32;
+    let (base, bytes) = match domain as u16 {
+        AF_UNIX => {
+            if protocol != 0 && protocol != AF_UNIX as u32 {
+                return Err(EPROTONOSUPPORT);
+            }
+            match base {
+                SOCK_STREAM | SOCK_DGRAM | SOCK_SEQPACKET => (base, SOCK_BYTES),
+                // unix_create: BSD's SOCK_RAW is a datagram socket.
+                SOCK_RAW => (SOCK_DGRAM, SOCK_BYTES),
+                _ => return Err(ESOCKTNOSUPPORT),
+            }
+        }
+        AF_INET | AF_INET6 => {
+            let icmp = if domain as u16 == AF_INET { 1 } else { 58 };
+            match (base, protocol) {
+                (SOCK_STREAM, IPPROTO_IP | IPPROTO_TCP) => (base, TCP_SOCK_BYTES),
+                (SOCK_DGRAM, IPPROTO_IP | IPPROTO_UDP) => (base, SOCK_BYTES),
+                // Ping sockets: net.ipv4.ping_group_range is "1 0" (no
+                // group may).
+                (SOCK_DGRAM, p) if p == icmp => return Err(EACCES),
+                // Raw sockets take no wildcard protocol.
+                (SOCK_STREAM | SOCK_DGRAM, _) | (SOCK_RAW, IPPROTO_IP) => return Err(EPROTONOSUPPORT),
+                (SOCK_RAW, _) if !ctx.proc().cred.capable(CAP_NET_RAW) => return Err(EPERM),
+                _ => return Err(ESOCKTNOSUPPORT),
+            }
+        }
+        AF_NETLINK => {
+            // netlink_create: raw or datagram; only NETLINK_ROUTE is here
+            // (any other is a protocol no module registers).
+            if !matches!(base, SOCK_RAW | SOCK_DGRAM) {
+                return Err(ESOCKTNOSUPPORT);
+            }
+            if protocol != NETLINK_ROUTE {
+                return Err(EPROTONOSUPPORT);
+            }
+            (base, SOCK_BYTES)
+        }
+        // No packet or other family in the sandbox: as a kernel without
+        // them.
+        _ => return Err(EAFNOSUPPORT),
+    };
+    let kmem = ctx.k.kmem_charge(Kmem::Kmalloc(bytes), 1)?;
+    let cred = ucred(ctx);
+    let net = ctx.k.net.clone();
+    let s = Socket::new(&net, domain as u16, base, protocol, cred, kmem);
+    net.add(&s);
+    Ok(s)
+}
 
-/// SKB_TRUESIZE of a message of `len` bytes: a small one's head and data
-/// come from one kmalloc (rounded to its size class), a large one's data
-/// from pages.
-pub fn truesize(len: usize) -> usize {
-    let head = len.next_multiple_of(64) + 320;
-    if head <= 4096 {
-        256 + crate::mm::kmem::kmalloc_size(head as u64) as usize
+/// socketpair: two new sockets connected to each other (AF_UNIX only:
+/// the others are sock_no_socketpair's EOPNOTSUPP).
+pub fn pair(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<(Arc<Socket>, Arc<Socket>), Errno> {
+    let x = create(ctx, domain, ty, protocol)?;
+    if x.domain != AF_UNIX {
+        x.release();
+        return Err(EOPNOTSUPP);
+    }
+    let y = create(ctx, domain, ty, protocol)?;
+    let me = ucred(ctx);
+    for (s, p) in [(&x, &y), (&y, &x)] {
+        let mut st = s.lock();
+        st.phase = Phase::Connected;
+        st.peer = Some(p.clone());
+        st.remote = Some(SockAddr::Unix(UnixName::Unnamed));
+        st.peer_cred = Some(me);
+    }
+    Ok((x, y))
+}
+
+/// EPIPE raises SIGPIPE at the caller unless MSG_NOSIGNAL.
+pub fn pipe_err(ctx: &mut Ctx, flags: u32) -> Errno {
+    if flags & MSG_NOSIGNAL == 0 {
+        let (pid, tid, uid) = (ctx.pid, ctx.tid, ctx.proc().cred.uid);
+        ctx.k.send_thread_signal(tid, SigInfo::user(SIGPIPE, pid, uid, SI_USER));
+    }
+    EPIPE
+}
+
+/// sock_sendmsg for any socket: `dest` is the address bytes the caller
+/// passed (each family reads its own), `find` resolves unix path names.
+#[allow(clippy::too_many_arguments)]
+pub fn send(
+    ctx: &mut Ctx,
+    f: &OpenFile,
+    s: &Arc<Socket>,
+    iov: &Iov,
+    dest: Option<Vec<u8>>,
+    c: Control,
+    flags: u32,
+    find: unix::FindPath,
+) -> Result<i64, Errno> {
+    if flags & MSG_OOB != 0 {
+        return Err(EOPNOTSUPP);
+    }
+    match (s.domain, s.ty) {
+        (AF_UNIX, SOCK_STREAM) => {
+            if dest.as_ref().is_some_and(|d| !d.is_empty()) {
+                return Err(if s.lock().phase == Phase::Connected { EISCONN } else { EOPNOTSUPP });
+            }
+            stream::send(ctx, f, s, iov, c, flags)
+        }
+        (AF_UNIX, _) => unix::send_dgram(ctx, f, s, iov, dest, c, flags, find),
+        (AF_NETLINK, _) => netlink::send(ctx, s, iov, dest, c),
+        (_, SOCK_STREAM) => stream::send(ctx, f, s, iov, c, flags),
+        _ => udp::send(ctx, s, iov, dest, c),
+    }
+}
+
+/// sock_recvmsg for any socket.
+pub fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
+    if flags & MSG_OOB != 0 {
+        return Err(if s.is_tcp() { EINVAL } else { EOPNOTSUPP });
+    }
+    if flags & MSG_ERRQUEUE != 0 && s.domain != AF_UNIX {
+        // Nothing is ever queued on the error queue of the loopback.
+        return Err(EAGAIN);
+    }
+    let nonblock = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    let mut got = if s.ty == SOCK_STREAM {
+        stream::recv(ctx, nonblock, s, iov, flags)?
     } else {
-        SKB_OVERHEAD + len
+        dgram::recv(ctx, nonblock, s, iov, flags)?
+    };
+    if s.is_tcp() {
+        got.from = None;
     }
-}
-/// The largest piece a stream write queues at once (unix_stream_sendmsg
-/// sends at most half the send buffer less 64 bytes, in skbs of at most
-/// 64 KiB of pages).
-pub const STREAM_CHUNK: usize = 64 * 1024;
-
-/// A queued message: a datagram, or a piece of a stream.
-pub struct Msg {
-    pub data: Vec<u8>,
-    /// Bytes of `data` already read (a stream's partial reads).
-    pub off: usize,
-    /// The sender's address (datagrams, and what recvfrom shows).
-    pub from: Option<SockAddr>,
-    /// SCM_RIGHTS: the open files in flight.
-    pub rights: Vec<Arc<OpenFile>>,
-    /// The sender's credentials (SCM_CREDENTIALS).
-    pub cred: Ucred,
-    /// Whether `cred` was sent explicitly or the receiver asked for them:
-    /// a stream read does not merge pieces whose credentials differ.
-    pub with_cred: bool,
-    /// Its kernel memory: the skb (slab) and its data (pages).
-    pub _head: KmemCharge,
-    pub _pages: KmemCharge,
-    /// The sender's sk_wmem_alloc, which counts it until it is read.
-    pub wmem: Option<Arc<AtomicUsize>>,
-    /// Its truesize, as counted when it was made.
-    pub size: usize,
-}
-
-impl Drop for Msg {
-    fn drop(&mut self) {
-        if let Some(w) = &self.wmem {
-            w.fetch_sub(self.size, Ordering::Relaxed);
-        }
+    if s.domain == AF_UNIX && s.ty == SOCK_STREAM && got.cred.is_none() && got.n > 0 {
+        got.cred = s.peer().map(|p| p.cred);
     }
-}
-
-impl Msg {
-    /// Bytes it counts against a buffer.
-    pub fn truesize(&self) -> usize {
-        self.size
-    }
-
-    pub fn left(&self) -> usize {
-        self.data.len() - self.off
-    }
-}
-
-/// A connection-oriented socket's place in its life.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
-    /// Fresh, or bound (TCP_CLOSE).
-    Unconnected,
-    Listening,
-    /// Connected (a datagram socket: with a default peer).
-    Connected,
-    /// Was connected; the connection is over (the peer closed, or a reset).
-    Closed,
-}
-
-/// The options a socket keeps (what setsockopt stores and getsockopt
-/// gives back).
-#[derive(Clone, Debug)]
-pub struct Opts {
-    pub reuseaddr: bool,
-    pub reuseport: bool,
-    pub keepalive: bool,
-    pub broadcast: bool,
-    pub oobinline: bool,
-    pub passcred: bool,
-    pub dontroute: bool,
-    pub nodelay: bool,
-    pub cork: bool,
-    pub v6only: bool,
-    pub sndbuf: usize,
-    pub rcvbuf: usize,
-    pub rcvlowat: i32,
-    pub priority: i32,
-    pub mark: u32,
-    pub linger: Linger,
-    pub rcvtimeo: Option<Duration>,
-    pub sndtimeo: Option<Duration>,
-    pub keepidle: i32,
-    pub keepintvl: i32,
-    pub keepcnt: i32,
-    pub maxseg: i32,
-    pub tos: i32,
-    pub ttl: i32,
-    pub recverr: bool,
-    pub peek_off: i32,
-    pub user_timeout: i32,
-    pub quickack: bool,
-    pub defer_accept: i32,
-    pub notsent_lowat: i32,
-}
-
-/// A socket's mutable state.
-pub struct State {
-    pub phase: Phase,
-    /// Its own address (bound, or autobound).
-    pub local: Option<SockAddr>,
-    /// The address it is connected to, kept after the peer goes (as
-    /// Linux keeps unix_peer / inet_daddr for getpeername).
-    pub remote: Option<SockAddr>,
-    /// The connected peer; dropped when either goes, so no cycle stays.
-    pub peer: Option<Arc<Socket>>,
-    pub rx: VecDeque<Msg>,
-    /// Truesize of what `rx` holds.
-    pub rx_bytes: usize,
-    /// sk_shutdown: RCV_SHUTDOWN, SEND_SHUTDOWN.
-    pub shutdown: u8,
-    /// sk_err: the pending error SO_ERROR (and the next call) reports.
-    pub err: Option<Errno>,
-    /// The peer's credentials (SO_PEERCRED): set at connect, listen, and
-    /// by socketpair.
-    pub peer_cred: Option<Ucred>,
-    pub opts: Opts,
-    /// A listener's backlog and its connections not yet accepted.
-    pub backlog: usize,
-    pub pending: VecDeque<Arc<Socket>>,
-    /// TCP: the peer went without reading our data (an RST came back): a
-    /// write now is EPIPE; `fin_seen` a first write after the peer closed
-    /// (it goes through, then the reset arrives).
-    pub rst: bool,
-    /// A non-blocking connect was started (EINPROGRESS once; EALREADY
-    /// while it is; EISCONN after).
-    pub connect_reported: bool,
-    /// Released: its last descriptor closed.
-    pub dead: bool,
-    /// Where a unix socket's path name lives, to look it up again.
-    pub path_key: Option<(u64, u64)>,
-}
-
-/// A socket.
-pub struct Socket {
-    pub domain: u16,
-    pub ty: u32,
-    pub protocol: u32,
-    /// Its sockfs inode number (/proc/PID/fd, fstat, /proc/net).
-    pub ino: u64,
-    /// The creator's credentials (what a peer's SO_PEERCRED shows).
-    pub cred: Ucred,
-    net: Arc<Net>,
-    state: Mutex<State>,
-    /// Woken for data, connections and state changes.
-    pub rq: WaitQueue,
-    /// Woken when room appears in this socket's receive queue (senders to
-    /// it wait here) or its state changes.
-    pub wq: WaitQueue,
-    /// The socket's own kernel memory (struct sock, its inode).
-    _kmem: KmemCharge,
-    /// sk_wmem_alloc: truesize of what it sent that is not read yet.
-    pub wmem: Arc<AtomicUsize>,
-}
-
-impl Socket {
-    pub fn new(net: &Arc<Net>, domain: u16, ty: u32, protocol: u32, cred: Ucred, kmem: KmemCharge) -> Arc<Socket> {
-        let tcp = domain != AF_UNIX && ty == SOCK_STREAM;
-        let opts = Opts {
-            reuseaddr: false,
-            reuseport: false,
-            keepalive: false,
-            broadcast: false,
-            oobinline: false,
-            passcred: false,
-            dontroute: false,
-            nodelay: false,
-            cork: false,
-            v6only: false,
-            sndbuf: if tcp { TCP_WMEM_DEFAULT } else { WMEM_DEFAULT },
-            rcvbuf: if tcp { TCP_RMEM_DEFAULT } else { WMEM_DEFAULT },
-            rcvlowat: 1,
-            priority: 0,
-            mark: 0,
-            linger: Linger::default(),
-            rcvtimeo: None,
-            sndtimeo: None,
-            keepidle: 7200,
-            keepintvl: 75,
-            keepcnt: 9,
-            maxseg: 536,
-            tos: 0,
-            ttl: 64,
-            recverr: false,
-            peek_off: -1,
-            user_timeout: 0,
-            quickack: true,
-            defer_accept: 0,
-            notsent_lowat: -1,
-        };
-        Arc::new(Socket {
-            domain,
-            ty,
-            protocol,
-            ino: net.new_ino(),
-            cred,
-            net: net.clone(),
-            state: Mutex::new(State {
-                phase: Phase::Unconnected,
-                local: None,
-                remote: None,
-                peer: None,
-                rx: VecDeque::new(),
-                rx_bytes: 0,
-                shutdown: 0,
-                err: None,
-                peer_cred: None,
-                opts,
-                backlog: 0,
-                pending: VecDeque::new(),
-                rst: false,
-                connect_reported: false,
-                dead: false,
-                path_key: None,
-            }),
-            rq: WaitQueue::default(),
-            wq: WaitQueue::default(),
-            _kmem: kmem,
-            wmem: Arc::default(),
-        })
-    }
-
-    pub fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock()
-    }
-
-    pub fn net(&self) -> &Arc<Net> {
-        &self.net
-    }
-
-    /// TCP (a stream socket of the loopback).
-    pub fn is_tcp(&self) -> bool {
-        self.domain != AF_UNIX && self.ty == SOCK_STREAM
-    }
-
-    /// A connection-oriented type (stream, seqpacket).
-    pub fn connected_type(&self) -> bool {
-        self.ty != SOCK_DGRAM
-    }
-
-    /// Whether reads keep message boundaries.
-    pub fn is_dgram_like(&self) -> bool {
-        self.ty != SOCK_STREAM
-    }
-
-    /// The connected peer, if any.
-    pub fn peer(&self) -> Option<Arc<Socket>> {
-        self.lock().peer.clone()
-    }
-
-    /// Takes SO_ERROR's pending error.
-    pub fn take_err(&self) -> Option<Errno> {
-        self.lock().err.take()
-    }
-
-    /// Queues `m` for reading and wakes readers.
-    pub fn deliver(&self, m: Msg) {
-        let mut s = self.lock();
-        s.rx_bytes += m.truesize();
-        s.rx.push_back(m);
-        drop(s);
-        self.rq.wake_all();
-    }
-
-    /// Wakes everyone who waits on it.
-    pub fn wake(&self) {
-        self.rq.wake_all();
-        self.wq.wake_all();
-    }
-
-    /// What it has sent and is not read yet (sk_wmem_alloc).
-    pub fn wmem(&self) -> usize {
-        self.wmem.load(Ordering::Relaxed)
-    }
-
-    /// How much it may have in flight before a send waits: its send
-    /// buffer (sock_alloc_send_pskb); the loopback's TCP has the peer's
-    /// receive window too.
-    pub fn send_limit(&self, peer: Option<&Socket>) -> usize {
-        let sndbuf = self.lock().opts.sndbuf;
-        match peer {
-            Some(p) if self.is_tcp() && !std::ptr::eq(p, self) => sndbuf + p.lock().opts.rcvbuf,
-            _ => sndbuf,
-        }
-    }
-
-    /// unix_recvq_full: a unix datagram receiver holds more than
-    /// max_dgram_qlen (a listener: its backlog).
-    pub fn recvq_full(&self) -> bool {
-        let s = self.lock();
-        let max = if s.phase == Phase::Listening { s.backlog } else { MAX_DGRAM_QLEN };
-        s.rx.len() > max
-    }
-
-    /// Whether UDP's receive buffer takes a datagram of `truesize` (a
-    /// full one drops it).
-    pub fn udp_room(&self, truesize: usize) -> bool {
-        let s = self.lock();
-        s.rx_bytes + truesize <= s.opts.rcvbuf || s.rx.is_empty()
-    }
-
-    /// Readiness for poll: what sock_poll's per-family functions report
-    /// (unix_poll, unix_dgram_poll, tcp_poll, udp_poll).
-    pub fn poll(&self) -> i16 {
-        let peer = self.peer();
-        let s = self.lock();
-        let mut r = 0;
-        if s.err.is_some() {
-            r |= POLLERR;
-        }
-        if s.phase == Phase::Listening {
-            return if s.pending.is_empty() { r } else { r | POLLIN | POLLRDNORM };
-        }
-        if s.shutdown == SHUTDOWN_MASK {
-            r |= POLLHUP;
-        }
-        if s.shutdown & RCV_SHUTDOWN != 0 {
-            r |= POLLRDHUP | POLLIN | POLLRDNORM;
-        }
-        if !s.rx.is_empty() {
-            r |= POLLIN | POLLRDNORM;
-        }
-        if self.connected_type() && matches!(s.phase, Phase::Unconnected | Phase::Closed) {
-            r |= POLLHUP;
-        }
-        let (sndbuf, shut) = (s.opts.sndbuf, s.shutdown);
-        drop(s);
-        let wmem = self.wmem();
-        let writable = if self.is_tcp() {
-            shut & SEND_SHUTDOWN != 0 || wmem < self.send_limit(peer.as_deref())
-        } else if self.domain == AF_UNIX {
-            // unix_writable: a quarter of the send buffer in flight at
-            // most; a datagram peer's queue must have room for us.
-            let peer_full = self.ty != SOCK_STREAM
-                && peer.as_ref().is_some_and(|p| {
-                    !std::ptr::eq(&**p, self)
-                        && !p.lock().peer.as_ref().is_some_and(|q| std::ptr::eq(&**q, self))
-                        && p.recvq_full()
-                });
-            wmem << 2 <= sndbuf && !peer_full
-        } else {
-            // sock_writeable: under half the send buffer.
-            wmem < sndbuf / 2
-        };
-        if writable {
-            r |= POLLOUT | POLLWRNORM | POLLWRBAND;
-        }
-        r
-    }
-
-    /// Registers the poller on every queue a change of its readiness
-    /// wakes: its own, and a peer's send queue (room freed there).
-    pub fn wait_on(&self, pt: &mut PollTable) {
-        pt.wait_on(&self.rq);
-        pt.wait_on(&self.wq);
-        if let Some(p) = self.peer() {
-            if !std::ptr::eq(&*p, self) {
-                pt.wait_on(&p.wq);
-            }
-        }
-    }
-
-    /// FIONREAD / SIOCINQ: bytes waiting (a datagram socket: the next
-    /// datagram's size).
-    pub fn inq(&self) -> usize {
-        let s = self.lock();
-        if self.ty == SOCK_STREAM {
-            s.rx.iter().map(Msg::left).sum()
-        } else {
-            s.rx.front().map_or(0, |m| m.data.len())
-        }
-    }
-
-    /// The last close: the connection ends (the peer sees end of file, or
-    /// a reset if data was left unread), connections waiting to be
-    /// accepted are reset, its name and port are given up.
-    pub fn release(self: &Arc<Self>) {
-        let (peer, pending, rx, unread) = {
-            let mut s = self.lock();
-            if s.dead {
-                return;
-            }
-            s.dead = true;
-            s.shutdown = SHUTDOWN_MASK;
-            let unread = !s.rx.is_empty();
-            s.rx_bytes = 0;
-            if s.phase == Phase::Connected {
-                s.phase = Phase::Closed;
-            }
-            (s.peer.take(), std::mem::take(&mut s.pending), std::mem::take(&mut s.rx), unread)
-        };
-        self.net.forget(self);
-        if let Some(p) = &peer {
-            if !Arc::ptr_eq(p, self) && self.connected_type() {
-                let mut ps = p.lock();
-                if ps.peer.as_ref().is_some_and(|q| Arc::ptr_eq(q, self)) {
-                    ps.peer = None;
-                    ps.phase = Phase::Closed;
-                    if self.is_tcp() {
-                        // A FIN, or an RST when data was left unread.
-                        ps.shutdown |= RCV_SHUTDOWN;
-                        if unread {
-                            ps.err = Some(ECONNRESET);
-                            ps.rst = true;
-                            ps.shutdown = SHUTDOWN_MASK;
-                        }
-                    } else {
-                        // unix_release_sock: the peer is shut down both
-                        // ways, and reset if we left data unread.
-                        ps.shutdown = SHUTDOWN_MASK;
-                        if unread {
-                            ps.err = Some(ECONNRESET);
-                        }
-                    }
-                }
-                drop(ps);
-                p.wake();
-            }
-        }
-        for e in pending {
-            e.reset_embryo();
-        }
-        // In-flight files go last, with no lock held: closing one may
-        // release another socket.
-        drop(rx);
-        drop(peer);
-        self.wake();
-    }
-
-    /// A connection never accepted, reset with its listener: the client
-    /// gets ECONNRESET.
-    fn reset_embryo(self: &Arc<Self>) {
-        let peer = self.lock().peer.clone();
-        if let Some(p) = peer {
-            let mut ps = p.lock();
-            ps.err = Some(ECONNRESET);
-            ps.shutdown = SHUTDOWN_MASK;
-            ps.phase = Phase::Closed;
-            ps.peer = None;
-            ps.rst = true;
-            drop(ps);
-            p.wake();
-        }
-        self.lock().peer = None;
-        self.release();
-    }
-
-    /// The name getsockname shows.
-    pub fn local_name(&self) -> SockAddr {
-        match &self.lock().local {
-            Some(a) => a.clone(),
-            None => self.unbound_name(),
-        }
-    }
-
-    /// An unbound socket's name: AF_UNIX's family alone, the inet
-    /// families' wildcard address and port 0.
-    pub fn unbound_name(&self) -> SockAddr {
-        match self.domain {
-            AF_UNIX => SockAddr::Unix(UnixName::Unnamed),
-            AF_INET => SockAddr::V4 { ip: addr::V4_ANY, port: 0 },
-            _ => SockAddr::V6 { ip: addr::V6_ANY, port: 0, flowinfo: 0, scope: 0 },
-        }
-    }
+    Ok(got)
 }
 
 /// The sandbox's network namespace: unix names (abstract and by inode),
@@ -549,6 +252,9 @@ impl Socket {
 #[derive(Default)]
 pub struct Net {
     tables: Mutex<Tables>,
+    /// lo's packets and bytes (each counted once: what lo sends it
+    /// receives).
+    lo: Mutex<(u64, u64)>,
 }
 
 #[derive(Default)]
@@ -557,6 +263,8 @@ struct Tables {
     /// Path-bound unix sockets by their node's (device, inode).
     paths: HashMap<(u64, u64), Weak<Socket>>,
     ports: inet::Ports,
+    /// Netlink sockets by port id.
+    nl_ports: HashMap<u32, Weak<Socket>>,
     next_ino: u64,
     /// unix_autobind's counter (names "\0XXXXX").
     autobind: u32,
@@ -565,6 +273,21 @@ struct Tables {
 }
 
 impl Net {
+    /// Counts a loopback packet of `len` bytes of data: its IP and TCP
+    /// (with timestamps) or UDP headers too.
+    pub fn count_lo(&self, domain: u16, ty: u32, len: usize) {
+        let ip = if domain == AF_INET { 20 } else { 40 };
+        let l4 = if ty == SOCK_STREAM { 32 } else { 8 };
+        let mut lo = self.lo.lock();
+        lo.0 += 1;
+        lo.1 += (ip + l4 + len) as u64;
+    }
+
+    /// lo's packets and bytes so far.
+    pub fn lo_stats(&self) -> (u64, u64) {
+        *self.lo.lock()
+    }
+
     fn new_ino(&self) -> u64 {
         let mut t = self.tables.lock();
         t.next_ino += 1;
@@ -604,5 +327,10 @@ impl Net {
             }
         }
         t.ports.remove(s.ino);
+        if let Some(SockAddr::Netlink { pid, .. }) = local {
+            if t.nl_ports.get(&pid).is_some_and(me) {
+                t.nl_ports.remove(&pid);
+            }
+        }
     }
 }

@@ -1,4 +1,7 @@
-//! AF_UNIX names: the abstract namespace (per sandbox, per socket type:
+//! AF_UNIX (af_unix.c): binding, connecting, datagram sends and shutdown;
+//! stream data is `stream`'s, datagram receives `dgram`'s.
+//!
+//! Names: the abstract namespace (per sandbox, per socket type:
 //! Linux hashes the type in, so a stream and a datagram socket may share
 //! a name and find only their own kind) and path names,
 //! which are S_IFSOCK nodes of the sandbox's view registered here by their
@@ -7,9 +10,19 @@
 
 use std::sync::Arc;
 
-use super::addr::{SockAddr, UnixName};
-use super::{Net, Socket};
+use super::addr::{decode, Decoded, SockAddr, UnixName, Use};
+use super::buffer::{new_msg, Control, Iov};
+use super::listen::join;
+use super::{block, ucred, Net, Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN};
+use crate::kernel::abi::socket::*;
 use crate::kernel::errno::*;
+use crate::kernel::files::OpenFile;
+use crate::kernel::task::Ctx;
+
+/// How a path name reaches a socket node: the lookup (unix_find_bsd's
+/// kern_path, S_IFSOCK or ECONNREFUSED, write permission), which the
+/// syscall layer's name resolution does; its (device, inode).
+pub type FindPath = fn(&mut Ctx, &[u8]) -> Result<(u64, u64), Errno>;
 
 impl Net {
     /// Binds `s` to abstract name `name`: EADDRINUSE if a live socket
@@ -59,4 +72,234 @@ impl Net {
         let dead = s.lock().dead;
         (!dead).then_some(s)
     }
+}
+
+/// unix_bind: a path (`make` makes its S_IFSOCK node in the sandbox's
+/// view: its (device, inode)), an abstract name, or an autobind (the
+/// family alone).
+pub fn bind(
+    s: &Arc<Socket>,
+    name: UnixName,
+    make: impl FnOnce(&[u8]) -> Result<(u64, u64), Errno>,
+) -> Result<(), Errno> {
+    if s.lock().local.is_some() {
+        return Err(EINVAL);
+    }
+    let net = s.net().clone();
+    let local = match name {
+        UnixName::Unnamed => net.autobind(s)?,
+        UnixName::Abstract(n) => {
+            net.bind_abstract(s, &n)?;
+            SockAddr::Unix(UnixName::Abstract(n))
+        }
+        UnixName::Path(p) => {
+            let key = make(&p)?;
+            net.bind_path(s, key);
+            s.lock().path_key = Some(key);
+            SockAddr::Unix(UnixName::Path(p))
+        }
+    };
+    s.lock().local = Some(local);
+    Ok(())
+}
+
+/// The socket a unix address names: ENOENT (no such path), ECONNREFUSED
+/// (a name no live socket holds: a host's socket too), EPROTOTYPE (a
+/// socket of another type).
+pub fn find(ctx: &mut Ctx, name: &UnixName, ty: u32, find_path: FindPath) -> Result<Arc<Socket>, Errno> {
+    let net = ctx.k.net.clone();
+    let other = match name {
+        UnixName::Unnamed => None,
+        UnixName::Abstract(n) => net.find_abstract(ty, n),
+        UnixName::Path(p) => net.find_path(find_path(ctx, p)?),
+    };
+    let other = other.ok_or(ECONNREFUSED)?;
+    if other.ty != ty {
+        return Err(EPROTOTYPE);
+    }
+    Ok(other)
+}
+
+/// SO_PASSCRED on an unbound socket autobinds it at connect and send.
+fn autobind_for_cred(s: &Arc<Socket>) -> Result<(), Errno> {
+    if s.lock().opts.passcred && s.lock().local.is_none() {
+        let a = s.net().clone().autobind(s)?;
+        s.lock().local = Some(a);
+    }
+    Ok(())
+}
+
+/// unix_stream_connect (stream and seqpacket).
+pub fn connect_stream(
+    ctx: &mut Ctx,
+    f: &OpenFile,
+    s: &Arc<Socket>,
+    name: UnixName,
+    find_path: FindPath,
+) -> Result<i64, Errno> {
+    match s.lock().phase {
+        Phase::Connected => return Err(EISCONN),
+        Phase::Listening => return Err(EINVAL),
+        _ => {}
+    }
+    autobind_for_cred(s)?;
+    let timeo = s.lock().opts.sndtimeo;
+    let listener = block(
+        ctx,
+        f.nonblocking(),
+        timeo,
+        |_| {},
+        |ctx| {
+            // unix_find_other again after each wait, as Linux restarts.
+            let other = find(ctx, &name, s.ty, find_path)?;
+            let st = other.lock();
+            if st.phase != Phase::Listening || st.dead {
+                return Err(ECONNREFUSED);
+            }
+            // unix_recvq_full: more than the backlog waiting.
+            if st.pending.len() > st.backlog {
+                drop(st);
+                other.wq.register(&ctx.cond());
+                return Ok(None);
+            }
+            drop(st);
+            Ok(Some(other))
+        },
+    )?;
+    if s.lock().phase == Phase::Connected {
+        return Err(EISCONN);
+    }
+    let local = listener.lock().local.clone().unwrap_or(SockAddr::Unix(UnixName::Unnamed));
+    join(ctx, s, &listener, local)?;
+    Ok(0)
+}
+
+/// unix_dgram_connect: `other` becomes the default destination
+/// (unix_may_send: unless it is connected to someone else).
+pub fn connect_dgram(ctx: &mut Ctx, s: &Arc<Socket>, name: &UnixName, find_path: FindPath) -> Result<i64, Errno> {
+    autobind_for_cred(s)?;
+    let other = find(ctx, name, s.ty, find_path)?;
+    if !Arc::ptr_eq(&other, s) {
+        let op = other.lock().peer.clone();
+        if op.is_some_and(|p| !Arc::ptr_eq(&p, s)) {
+            return Err(EPERM);
+        }
+    }
+    let remote = other.lock().local.clone();
+    let mut st = s.lock();
+    st.phase = Phase::Connected;
+    st.remote = remote;
+    st.peer = Some(other);
+    Ok(0)
+}
+
+/// The receiver of a unix datagram: the named socket, or the connected
+/// peer (a gone peer disconnects us: ECONNREFUSED; a seqpacket's EPIPE).
+fn dgram_target(
+    ctx: &mut Ctx,
+    s: &Arc<Socket>,
+    name: Option<&UnixName>,
+    find_path: FindPath,
+) -> Result<Arc<Socket>, Errno> {
+    let other = match name {
+        Some(n) => find(ctx, n, s.ty, find_path)?,
+        None => s.peer().ok_or(ENOTCONN)?,
+    };
+    if other.lock().dead {
+        if s.ty == SOCK_SEQPACKET {
+            return Err(EPIPE);
+        }
+        let mut st = s.lock();
+        st.peer = None;
+        st.phase = Phase::Unconnected;
+        return Err(ECONNREFUSED);
+    }
+    if !Arc::ptr_eq(&other, s) {
+        let op = other.lock().peer.clone();
+        if op.is_some_and(|p| !Arc::ptr_eq(&p, s)) {
+            return Err(EPERM);
+        }
+    }
+    Ok(other)
+}
+
+/// unix_dgram_sendmsg (datagram and seqpacket).
+#[allow(clippy::too_many_arguments)]
+pub fn send_dgram(
+    ctx: &mut Ctx,
+    f: &OpenFile,
+    s: &Arc<Socket>,
+    iov: &Iov,
+    dest: Option<Vec<u8>>,
+    mut c: Control,
+    flags: u32,
+    find_path: FindPath,
+) -> Result<i64, Errno> {
+    let dest = dest.filter(|d| !d.is_empty() && s.ty == SOCK_DGRAM);
+    if s.ty == SOCK_SEQPACKET {
+        match s.lock().phase {
+            Phase::Connected => {}
+            Phase::Closed => return Err(EPIPE),
+            _ => return Err(ENOTCONN),
+        }
+    }
+    let (sndbuf, timeo) = {
+        let st = s.lock();
+        (st.opts.sndbuf, st.opts.sndtimeo)
+    };
+    if iov.total > sndbuf.saturating_sub(32) {
+        return Err(EMSGSIZE);
+    }
+    let name = match &dest {
+        Some(raw) => match decode(AF_UNIX, raw, Use::Send)? {
+            Decoded::Addr(SockAddr::Unix(n)) => Some(n),
+            _ => return Err(EINVAL),
+        },
+        None => None,
+    };
+    autobind_for_cred(s)?;
+    let other = dgram_target(ctx, s, name.as_ref(), find_path)?;
+    let nonblock = f.nonblocking() || flags & MSG_DONTWAIT != 0;
+    // unix_dgram_sendmsg waits for room in our send buffer and, unless
+    // the receiver is connected back to us, in its queue.
+    let peer_of_other = other.lock().peer.clone();
+    let ours = peer_of_other.is_some_and(|p| Arc::ptr_eq(&p, s));
+    block(
+        ctx,
+        nonblock,
+        timeo,
+        |cv| other.wq.register(cv),
+        |_| {
+            if other.lock().shutdown & RCV_SHUTDOWN != 0 {
+                return Err(EPIPE);
+            }
+            Ok((s.wmem() < sndbuf && (ours || !other.recvq_full())).then_some(()))
+        },
+    )?;
+    let data = iov.gather(ctx, 0, iov.total)?;
+    let from = s.lock().local.clone();
+    let me = ucred(ctx);
+    let m = new_msg(ctx, s, data, from, &mut c, me)?;
+    other.deliver(m);
+    Ok(iov.total as i64)
+}
+
+/// unix_shutdown: our halves, and the mirror halves of a connected peer.
+pub fn shutdown(s: &Arc<Socket>, mode: u8) {
+    let peer = s.lock().peer.clone();
+    s.lock().shutdown |= mode;
+    if s.connected_type() {
+        if let Some(p) = peer.filter(|p| !Arc::ptr_eq(p, s)) {
+            let mut pm = 0;
+            if mode & RCV_SHUTDOWN != 0 {
+                pm |= SEND_SHUTDOWN;
+            }
+            if mode & SEND_SHUTDOWN != 0 {
+                pm |= RCV_SHUTDOWN;
+            }
+            p.lock().shutdown |= pm;
+            p.wake();
+        }
+    }
+    s.wake();
 }

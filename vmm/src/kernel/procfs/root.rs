@@ -8,6 +8,7 @@ use super::super::errno::*;
 use super::super::mm::accounting::meminfo;
 use super::super::mm::procfs::vmstat;
 use super::super::mm::zoneinfo::{buddyinfo, zoneinfo};
+use super::super::net;
 use super::super::syscalls::system::RELEASE;
 use super::pid::PROCESS;
 use super::sys::SYS;
@@ -31,8 +32,28 @@ pub(super) static ROOT: Dir = Dir {
         file("zoneinfo", |at| zoneinfo(at.k).into_bytes()),
         dir("sys", &SYS),
         file("config.gz", |_| super::config::config_gz()),
+        dir("sysvipc", &SYSVIPC),
+        dir("net", &NET),
     ]],
     numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.tasks.pids(), open: process }),
+};
+
+/// /proc/sysvipc: the sandbox's System V IPC objects (shared memory only:
+/// it has no message queues or semaphores).
+static SYSVIPC: Dir =
+    Dir { fixed: &[&[file("shm", |at| super::super::ipc::shm::proc_table(at.k).into_bytes())]], numbered: None };
+
+/// /proc/net: the sandbox's own sockets and its one device, lo.
+static NET: Dir = Dir {
+    fixed: &[&[
+        file("unix", |at| net::proc::unix(&at.k.net).into_bytes()),
+        file("tcp", |at| net::proc::tcp(&at.k.net, false).into_bytes()),
+        file("tcp6", |at| net::proc::tcp(&at.k.net, true).into_bytes()),
+        file("udp", |at| net::proc::udp(&at.k.net, false).into_bytes()),
+        file("udp6", |at| net::proc::udp(&at.k.net, true).into_bytes()),
+        file("dev", |at| net::proc::dev(&at.k.net).into_bytes()),
+    ]],
+    numbered: None,
 };
 
 /// /proc/PID.

@@ -1,5 +1,6 @@
 //! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only.
 
+use super::super::abi::ipc::{SHMALL, SHMMAX, SHMMNI};
 use super::super::files::pipe;
 use super::super::mm::kmem::NR_OPEN;
 use super::super::syscalls::system::RELEASE;
@@ -42,6 +43,9 @@ static KERNEL: Dir = Dir {
         file("pid_max", |_| number(4_194_304)),
         file("threads-max", |at| number(at.k.cfg.max_tasks)),
         file("hostname", |_| b"faultline\n".to_vec()),
+        file("shmmax", |_| number(SHMMAX)),
+        file("shmall", |_| number(SHMALL)),
+        file("shmmni", |_| number(SHMMNI)),
         // No taint: faultline has no modules to load and no oops to record.
         file("tainted", |_| number(0)),
     ]],

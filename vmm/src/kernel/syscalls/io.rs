@@ -546,6 +546,13 @@ pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.write_u32(arg, n)?;
             return Ok(0);
         }
+        // The interface requests any socket answers (sock_ioctl's dev_ioctl).
+        SIOCGIFNAME | SIOCGIFFLAGS | SIOCGIFMTU | SIOCGIFINDEX if matches!(f.kind, FileKind::Socket(_)) => {
+            let r = ctx.read_struct(arg)?;
+            let r = super::super::net::netlink::dev_ioctl(req, r)?;
+            ctx.write_struct(arg, &r)?;
+            return Ok(0);
+        }
         _ => {}
     }
     // Terminal requests reach the host's terminal, if stdio is one.

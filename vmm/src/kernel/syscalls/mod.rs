@@ -28,6 +28,7 @@ pub mod poll;
 mod prctl;
 mod rusage;
 mod sched;
+mod shm;
 pub mod signal;
 mod socket;
 pub mod sockmsg;
@@ -220,9 +221,9 @@ pub static TABLE: &[Syscall] = &[
     ring(sc(26, "msync", &[Ptr, Long, Hex], M, Some(mm::msync))),
     ring(sc(27, "mincore", &[Ptr, Long, Ptr], M, Some(mm::mincore))),
     ring(sc(28, "madvise", &[Ptr, Long, Madvise], M, Some(mm::madvise))),
-    sc(29, "shmget", &[Int, Long, Hex], I, None),
-    sc(30, "shmat", &[Int, Ptr, Hex], I.union(M), None),
-    sc(31, "shmctl", &[Int, Int, Ptr], I, None),
+    sc(29, "shmget", &[Int, Long, Hex], I, Some(shm::shmget)),
+    sc(30, "shmat", &[Int, Ptr, Hex], I.union(M), Some(shm::shmat)),
+    sc(31, "shmctl", &[Int, Int, Ptr], I, Some(shm::shmctl)),
     ring(sc(32, "dup", &[Fd], D, Some(fcntl::dup))),
     ring(sc(33, "dup2", &[Fd, Fd], D, Some(fcntl::dup2))),
     sc(34, "pause", &[], S, Some(signal::pause)),
@@ -258,7 +259,7 @@ pub static TABLE: &[Syscall] = &[
     sc(64, "semget", &[Int, Int, Hex], I, None),
     sc(65, "semop", &[Int, Ptr, Int], I, None),
     sc(66, "semctl", &[Int, Int, Int, Hex], I, None),
-    sc(67, "shmdt", &[Ptr], I.union(M), None),
+    sc(67, "shmdt", &[Ptr], I.union(M), Some(shm::shmdt)),
     sc(68, "msgget", &[Int, Hex], I, None),
     sc(69, "msgsnd", &[Int, Ptr, Long, Hex], I, None),
     sc(70, "msgrcv", &[Int, Ptr, Long, Long, Hex], I, None),

@@ -282,7 +282,7 @@ impl Scenario {
                         0,
                         match outcome.status {
                             ExitStatus::Exited(c) => c as u64,
-                            ExitStatus::Killed(s) => 128 + s as u64,
+                            ExitStatus::Killed(s) | ExitStatus::Dumped(s) => 128 + s as u64,
                         },
                     ),
                     check("the child at its peak, more pages than its parent", 1, u64::from(peak(2) > peak(1))),

@@ -209,6 +209,9 @@ pub(crate) struct KernelState {
     unwind: unwind::Unwinder,
     /// Sockets' names and the loopback's ports.
     pub(crate) net: Arc<net::Net>,
+    /// A timer changed since the supervisor last looked (its wake-up,
+    /// sent while it was not waiting, would otherwise be lost).
+    supervisor_poked: bool,
 }
 
 /// What the vCPU thread does next.
@@ -389,7 +392,7 @@ impl Kernel {
         if k.report.over() {
             return true;
         }
-        if k.tasks.spawns_pending() {
+        if k.tasks.spawns_pending() || std::mem::take(&mut k.supervisor_poked) {
             return false;
         }
         match deadline {
@@ -444,6 +447,7 @@ impl KernelState {
             live: Default::default(),
             unwind: Default::default(),
             net: Default::default(),
+            supervisor_poked: false,
         }
     }
 

@@ -126,11 +126,20 @@ fn stack_flags(alt: &AltStack, sp: u64) -> i32 {
 }
 
 /// Delivers `info` to its handler: builds the frame, points the thread at
-/// the handler. Returns what the vCPU does next.
-pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
+/// the handler. Returns what the vCPU does next; or, where the frame
+/// cannot be set up, forces SIGSEGV (force_sigsegv) and gives `next` back
+/// for the caller to deliver that.
+pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Result<Next, Next> {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
-    let Next::Return { tls, fpu } = next else { return next };
+    let Next::Return { tls, fpu } = next else { return Ok(next) };
+    // SA_ONESHOT: get_signal() puts the handler back to SIG_DFL as it
+    // takes the signal, before the frame is built; the flags (SA_SIGINFO
+    // among them) stay.
+    if act.flags & signal::SA_RESETHAND != 0 {
+        let reset = signal::SigAction { handler: signal::SIG_DFL, ..act };
+        ctx.proc_mut().sig.set(sig, reset);
+    }
     // A syscall a signal interrupted (only a syscall: a fault's RAX is
     // the program's own): restarted after the handler under SA_RESTART
     // if it may be, EINTR otherwise. sigreturn's RAX is the frame's.
@@ -144,9 +153,11 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
             ctx.thread_mut().restart_block = None;
         }
     }
+    // x86-64 always returns through sa_restorer: without one the frame
+    // is as unwritable as on a bad stack (x64_setup_rt_frame's -EFAULT).
     if act.flags & signal::SA_RESTORER == 0 {
-        ctx.die(signal::SIGSEGV, format!("no sa_restorer for the {} handler", signal::name(sig)));
-        return Next::Return { tls, fpu };
+        force_sigsegv(ctx, sig);
+        return Err(Next::Return { tls, fpu });
     }
     let saved_fpu = match fpu {
         Some(f) => Some(f),
@@ -216,11 +227,10 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         ok = ctx.write_user(fp, &bytes).is_ok();
     }
     if !ok {
-        // The frame cannot be written (a stack overflow with no alternate
-        // stack): the process dies of SIGSEGV, as force_sigsegv does.
-        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
-        ctx.die(signal::SIGSEGV, why);
-        return Next::Return { tls, fpu: None };
+        // The frame cannot be written (a stack overflow, an alternate
+        // stack that is read-only or unmapped).
+        force_sigsegv(ctx, sig);
+        return Err(Next::Return { tls, fpu: saved_fpu });
     }
     let t = ctx.thread_mut();
     t.saved_mask = None;
@@ -232,9 +242,6 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         mask |= signal::bit(sig);
     }
     t.sigmask = mask & !UNBLOCKABLE;
-    if act.flags & signal::SA_RESETHAND != 0 {
-        ctx.proc_mut().sig.set(sig, Default::default());
-    }
     let r = &mut *ctx.regs;
     r.rdi = sig as u64;
     r.rsi = frame + std::mem::offset_of!(RtSigFrame, info) as u64;
@@ -244,7 +251,24 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
     r.rip = act.handler;
     r.rflags &= !(TF | DF | RF);
     r.compat = false;
-    Next::Return { tls, fpu: Some(initial_fpu()) }
+    Ok(Next::Return { tls, fpu: Some(initial_fpu()) })
+}
+
+/// force_sigsegv(): no frame could be set up for `sig`, so SIGSEGV is
+/// forced on the thread (SI_KERNEL). It goes to the SIGSEGV handler if
+/// there is one, unless `sig` was SIGSEGV itself or SIGSEGV is blocked or
+/// ignored: then SIGSEGV is put back to SIG_DFL and unblocked
+/// (force_sig_info_to_task), and the process dies of it.
+fn force_sigsegv(ctx: &mut Ctx, sig: i32) {
+    let segv = signal::SIGSEGV;
+    let act = ctx.proc().sig.get(segv);
+    let blocked = ctx.thread().sigmask & signal::bit(segv) != 0;
+    if sig == segv || blocked || act.handler == signal::SIG_IGN {
+        let dfl = signal::SigAction { handler: signal::SIG_DFL, ..act };
+        ctx.proc_mut().sig.set(segv, dfl);
+        ctx.thread_mut().sigmask &= !signal::bit(segv);
+    }
+    ctx.thread_mut().pending.add(SigInfo::kernel(segv));
 }
 
 /// Makes the interrupted syscall run again when the thread resumes.

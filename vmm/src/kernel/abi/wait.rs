@@ -35,3 +35,6 @@ linux_consts! {
         CLD_CONTINUED = 6,
     }
 }
+
+/// The wait status bit of a child that dumped core (WCOREDUMP).
+pub const WCOREFLAG: i32 = 0x80;

@@ -113,10 +113,7 @@ pub(super) fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // Nothing to report (WNOHANG): a zeroed siginfo.
     let mut info = SigInfoRaw::new_zeroed();
     if let Some((child, st, r)) = got {
-        let (code, status) = match st {
-            ExitStatus::Exited(c) => (CLD_EXITED, c),
-            ExitStatus::Killed(s) => (CLD_KILLED, s),
-        };
+        let (code, status) = st.cld();
         let uid = ctx.proc().cred.uid;
         info =
             SigInfoRaw::from(&SigInfo { signo: signal::SIGCHLD, code, pid: child, uid, status, ..Default::default() });

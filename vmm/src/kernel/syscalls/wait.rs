@@ -70,6 +70,8 @@ pub(super) fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let which = match pid {
+        // -INT_MIN is no pid group (kernel_wait4).
+        i32::MIN => return Err(ESRCH),
         -1 => Which::Any,
         0 => Which::Group(ctx.proc().pgid),
         p if p < -1 => Which::Group(-p as Pid),

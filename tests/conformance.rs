@@ -80,3 +80,25 @@ fn rlimit_cpu_sends_sigxcpu_then_sigkill() {
         assert_eq!(got, ("SIGXCPU\nchild: signaled 1 sig 9\n".into(), 0), "{libc}");
     }
 }
+
+#[test]
+fn process_corners_match_linux() {
+    for libc in LIBCS {
+        let name = format!("corners-{libc}");
+        let (got, native) = both(&name, &["intmin"]);
+        assert_eq!(got, native, "{libc}");
+        assert!(!got.0.contains("ECHILD"), "{libc}: {}", got.0);
+        let (got, native) = both(&name, &["emptyargv"]);
+        assert_eq!(got, native, "{libc}");
+        assert_eq!(got.0, "child: argc 1 argv[0] \"\"\n".repeat(2), "{libc}");
+    }
+}
+
+#[test]
+fn futex_errors_match_linux() {
+    for libc in LIBCS {
+        let (got, native) = both(&format!("corners-{libc}"), &["futex"]);
+        assert_eq!(got, native, "{libc}");
+        assert!(got.0.contains("cmp_requeue uaddr2 PROT_NONE: -1 EFAULT\n"), "{libc}: {}", got.0);
+    }
+}

@@ -125,14 +125,21 @@ fn stack_flags(alt: &AltStack, sp: u64) -> i32 {
     (base | (alt.flags & SS_AUTODISARM)) as i32
 }
 
+/// What delivering a signal to its handler came to.
+pub enum Delivery {
+    /// The handler runs: what the vCPU does next.
+    Handler(Next),
+    /// No frame could be set up: SIGSEGV was forced (force_sigsegv); the
+    /// way out goes back, to deliver that.
+    NoFrame(Next),
+}
+
 /// Delivers `info` to its handler: builds the frame, points the thread at
-/// the handler. Returns what the vCPU does next; or, where the frame
-/// cannot be set up, forces SIGSEGV (force_sigsegv) and gives `next` back
-/// for the caller to deliver that.
-pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Result<Next, Next> {
+/// the handler.
+pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Delivery {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
-    let Next::Return { tls, fpu } = next else { return Ok(next) };
+    let Next::Return { tls, fpu } = next else { return Delivery::Handler(next) };
     // SA_ONESHOT: get_signal() puts the handler back to SIG_DFL as it
     // takes the signal, before the frame is built; the flags (SA_SIGINFO
     // among them) stay.
@@ -157,7 +164,7 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Result<Next, Next> {
     // is as unwritable as on a bad stack (x64_setup_rt_frame's -EFAULT).
     if act.flags & signal::SA_RESTORER == 0 {
         force_sigsegv(ctx, sig);
-        return Err(Next::Return { tls, fpu });
+        return Delivery::NoFrame(Next::Return { tls, fpu });
     }
     let saved_fpu = match fpu {
         Some(f) => Some(f),
@@ -230,7 +237,7 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Result<Next, Next> {
         // The frame cannot be written (a stack overflow, an alternate
         // stack that is read-only or unmapped).
         force_sigsegv(ctx, sig);
-        return Err(Next::Return { tls, fpu: saved_fpu });
+        return Delivery::NoFrame(Next::Return { tls, fpu: saved_fpu });
     }
     let t = ctx.thread_mut();
     t.saved_mask = None;
@@ -251,7 +258,7 @@ pub fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Result<Next, Next> {
     r.rip = act.handler;
     r.rflags &= !(TF | DF | RF);
     r.compat = false;
-    Ok(Next::Return { tls, fpu: Some(initial_fpu()) })
+    Delivery::Handler(Next::Return { tls, fpu: Some(initial_fpu()) })
 }
 
 /// force_sigsegv(): no frame could be set up for `sig`, so SIGSEGV is

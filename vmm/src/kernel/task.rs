@@ -242,9 +242,9 @@ impl<'a> Ctx<'a> {
                     }
                 },
                 _ => match super::sigframe::deliver(self, info, next) {
-                    Ok(next) => return next,
+                    super::sigframe::Delivery::Handler(next) => return next,
                     // No frame: SIGSEGV is forced, taken on the next round.
-                    Err(back) => next = back,
+                    super::sigframe::Delivery::NoFrame(back) => next = back,
                 },
             }
         }

@@ -251,7 +251,7 @@ fn run_sample(bytes: Arc<[u8]>, failures: &mut Vec<String>) -> &'static str {
                 match (o.stopped, o.status) {
                     (Some(Stop::Timeout(_)), _) => "ran until the timeout",
                     (_, ExitStatus::Exited(_)) => "ran and exited",
-                    (_, ExitStatus::Killed(_)) => "crashed (killed by a signal)",
+                    (_, ExitStatus::Killed(_) | ExitStatus::Dumped(_)) => "crashed (killed by a signal)",
                 }
             }
         },

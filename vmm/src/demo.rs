@@ -302,7 +302,7 @@ fn oom_checks(outcome: &Outcome, notes: &mut Vec<String>) -> Vec<Check> {
     let peak = |pid| outcome.summary.process(pid).map_or(0, |p| p.peak_resident_pages);
     let status = match outcome.status {
         ExitStatus::Exited(c) => c as u64,
-        ExitStatus::Killed(s) => 128 + s as u64,
+        ExitStatus::Killed(s) | ExitStatus::Dumped(s) => 128 + s as u64,
     };
     vec![
         check("oom-kill", 1, kills.len() as u64),

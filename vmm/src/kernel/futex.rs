@@ -155,6 +155,24 @@ impl KernelState {
     }
 }
 
+/// get_futex_key(): the key of the word at `addr`, or why there is none:
+/// EINVAL if it is not aligned, EFAULT outside user space or, for a
+/// shared futex (whose key is the memory behind it), where the page
+/// cannot be faulted in (unmapped, PROT_NONE, past the end of a file).
+/// A private futex's key is its address alone: nothing is touched.
+pub fn key(ctx: &mut Ctx, addr: u64, private: bool) -> Result<Key, Errno> {
+    if !addr.is_multiple_of(4) {
+        return Err(EINVAL);
+    }
+    if addr.checked_add(4).is_none_or(|end| end > crate::arch::layout::USER_TOP) {
+        return Err(EFAULT);
+    }
+    if !private {
+        ctx.read_u32(addr)?;
+    }
+    Ok(ctx.k.futex_key(ctx.mm(), addr, private))
+}
+
 /// FUTEX_WAIT(_BITSET): sleeps while the word at `addr` holds `val`.
 pub(crate) fn wait(
     ctx: &mut Ctx,

@@ -41,6 +41,12 @@ impl Limits {
         self.table[r]
     }
 
+    /// Sets a soft limit as the kernel itself moves it (RLIMIT_CPU's after
+    /// each SIGXCPU), unchecked.
+    pub fn set_cur(&mut self, r: usize, cur: u64) {
+        self.table[r].cur = cur;
+    }
+
     /// do_prlimit(): `privileged` is CAP_SYS_RESOURCE.
     pub(crate) fn set(&mut self, r: usize, new: Rlimit, privileged: bool) -> Result<(), Errno> {
         if new.cur > new.max {

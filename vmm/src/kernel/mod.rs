@@ -208,6 +208,9 @@ pub(crate) struct KernelState {
     pub(crate) net: Arc<net::Net>,
     /// System V shared memory segments.
     pub(crate) shm: ipc::shm::Registry,
+    /// A timer changed since the supervisor last looked (its wake-up,
+    /// sent while it was not waiting, would otherwise be lost).
+    supervisor_poked: bool,
 }
 
 /// What the vCPU thread does next.
@@ -383,7 +386,7 @@ impl Kernel {
         if k.report.over() {
             return true;
         }
-        if k.tasks.spawns_pending() {
+        if k.tasks.spawns_pending() || std::mem::take(&mut k.supervisor_poked) {
             return false;
         }
         match deadline {
@@ -439,6 +442,7 @@ impl KernelState {
             unwind: Default::default(),
             net: Default::default(),
             shm: Default::default(),
+            supervisor_poked: false,
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::time::Instant;
 
+use super::abi::wait::WCOREFLAG;
 use super::files::FdTable;
 use super::limits::Limits;
 use super::signal::{SigHand, SigPending};
@@ -19,6 +20,9 @@ pub enum ExitStatus {
     Exited(i32),
     /// Killed by this signal.
     Killed(i32),
+    /// Killed by this signal, with a core dump (WCOREDUMP, CLD_DUMPED):
+    /// see `KernelState::kill_process` for when.
+    Dumped(i32),
 }
 
 impl ExitStatus {
@@ -26,7 +30,26 @@ impl ExitStatus {
     pub fn code(self) -> i32 {
         match self {
             ExitStatus::Exited(c) => c,
-            ExitStatus::Killed(s) => 128 + s,
+            ExitStatus::Killed(s) | ExitStatus::Dumped(s) => 128 + s,
+        }
+    }
+
+    /// The signal that killed it, if one did.
+    pub fn signal(self) -> Option<i32> {
+        match self {
+            ExitStatus::Exited(_) => None,
+            ExitStatus::Killed(s) | ExitStatus::Dumped(s) => Some(s),
+        }
+    }
+
+    /// What waitid's siginfo says: CLD_EXITED, CLD_KILLED or CLD_DUMPED,
+    /// and the exit code or signal.
+    pub fn cld(self) -> (i32, i32) {
+        use super::abi::wait::{CLD_DUMPED, CLD_EXITED, CLD_KILLED};
+        match self {
+            ExitStatus::Exited(c) => (CLD_EXITED, c),
+            ExitStatus::Killed(s) => (CLD_KILLED, s),
+            ExitStatus::Dumped(s) => (CLD_DUMPED, s),
         }
     }
 
@@ -35,6 +58,7 @@ impl ExitStatus {
         match self {
             ExitStatus::Exited(c) => (c & 0xff) << 8,
             ExitStatus::Killed(s) => s & 0x7f,
+            ExitStatus::Dumped(s) => (s & 0x7f) | WCOREFLAG,
         }
     }
 }

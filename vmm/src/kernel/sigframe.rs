@@ -126,16 +126,34 @@ fn stack_flags(alt: &AltStack, sp: u64) -> i32 {
     (base | (alt.flags & SS_AUTODISARM)) as i32
 }
 
+/// What delivering a signal to its handler came to.
+pub(crate) enum Delivery {
+    /// The handler runs: what the vCPU does next.
+    Handler(Next),
+    /// No frame could be set up: SIGSEGV was forced (force_sigsegv); the
+    /// way out goes back, to deliver that.
+    NoFrame(Next),
+}
+
 /// Delivers `info` to its handler: builds the frame, points the thread at
-/// the handler. Returns what the vCPU does next.
-pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
+/// the handler.
+pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Delivery {
     let sig = info.signo;
     let act = ctx.proc().sig.get(sig);
-    let Next::Return { tls, fpu } = next else { return next };
+    let Next::Return { tls, fpu } = next else { return Delivery::Handler(next) };
+    // SA_ONESHOT: get_signal() puts the handler back to SIG_DFL as it
+    // takes the signal, before the frame is built; the flags (SA_SIGINFO
+    // among them) stay.
+    if act.flags & signal::SA_RESETHAND != 0 {
+        let reset = SigAction { handler: signal::SIG_DFL, ..act };
+        ctx.proc_mut().sig.set(sig, reset);
+    }
     end_interrupted_syscall(ctx, &act);
+    // x86-64 always returns through sa_restorer: without one the frame
+    // is as unwritable as on a bad stack (x64_setup_rt_frame's -EFAULT).
     if act.flags & signal::SA_RESTORER == 0 {
-        ctx.die(signal::SIGSEGV, format!("no sa_restorer for the {} handler", signal::name(sig)));
-        return Next::Return { tls, fpu };
+        force_sigsegv(ctx, sig);
+        return Delivery::NoFrame(Next::Return { tls, fpu });
     }
     let saved_fpu = match fpu {
         Some(f) => Some(f),
@@ -174,14 +192,30 @@ pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Next {
         ok = write_xstate(ctx, fp, x);
     }
     if !ok {
-        // The frame cannot be written (a stack overflow with no alternate
-        // stack): the process dies of SIGSEGV, as force_sigsegv does.
-        let why = format!("cannot write the {} frame at {frame:#x}", signal::name(sig));
-        ctx.die(signal::SIGSEGV, why);
-        return Next::Return { tls, fpu: None };
+        // The frame cannot be written (a stack overflow, an alternate
+        // stack that is read-only or unmapped).
+        force_sigsegv(ctx, sig);
+        return Delivery::NoFrame(Next::Return { tls, fpu: saved_fpu });
     }
     enter_handler(ctx, sig, &act, frame, &alt);
-    Next::Return { tls, fpu: Some(initial_fpu()) }
+    Delivery::Handler(Next::Return { tls, fpu: Some(initial_fpu()) })
+}
+
+/// force_sigsegv(): no frame could be set up for `sig`, so SIGSEGV is
+/// forced on the thread (SI_KERNEL). It goes to the SIGSEGV handler if
+/// there is one, unless `sig` was SIGSEGV itself or SIGSEGV is blocked or
+/// ignored: then SIGSEGV is put back to SIG_DFL and unblocked
+/// (force_sig_info_to_task), and the process dies of it.
+fn force_sigsegv(ctx: &mut Ctx, sig: i32) {
+    let segv = signal::SIGSEGV;
+    let act = ctx.proc().sig.get(segv);
+    let blocked = ctx.thread().sigmask & signal::bit(segv) != 0;
+    if sig == segv || blocked || act.handler == signal::SIG_IGN {
+        let dfl = SigAction { handler: signal::SIG_DFL, ..act };
+        ctx.proc_mut().sig.set(segv, dfl);
+        ctx.thread_mut().sigmask &= !signal::bit(segv);
+    }
+    ctx.thread_mut().pending.add(SigInfo::kernel(segv));
 }
 
 /// A syscall a signal interrupted (only a syscall: a fault's RAX is the
@@ -252,8 +286,8 @@ fn write_xstate(ctx: &mut Ctx, fp: u64, x: &crate::hv::FpuState) -> bool {
 
 /// Points the thread at the handler: its mask (the action's, and the
 /// signal unless SA_NODEFER), its arguments (the signal, the frame's
-/// siginfo and ucontext) and a fresh stack frame; SA_RESETHAND and
-/// SS_AUTODISARM take effect.
+/// siginfo and ucontext) and a fresh stack frame; SS_AUTODISARM takes
+/// effect.
 fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, frame: u64, alt: &AltStack) {
     let t = ctx.thread_mut();
     t.saved_mask = None;
@@ -265,9 +299,6 @@ fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, frame: u64, alt: &Alt
         mask |= signal::bit(sig);
     }
     t.sigmask = mask & !UNBLOCKABLE;
-    if act.flags & signal::SA_RESETHAND != 0 {
-        ctx.proc_mut().sig.set(sig, Default::default());
-    }
     let r = &mut *ctx.regs;
     r.rdi = sig as u64;
     r.rsi = frame + std::mem::offset_of!(RtSigFrame, info) as u64;

@@ -143,7 +143,7 @@ pub(crate) struct SigPending {
 impl SigPending {
     /// Queues `info` (a standard signal already pending is not queued
     /// twice, as Linux's legacy_queue).
-    fn add(&mut self, info: SigInfo) {
+    pub(crate) fn add(&mut self, info: SigInfo) {
         if info.signo < SIGRTMIN && self.set & bit(info.signo) != 0 {
             return;
         }

@@ -197,7 +197,7 @@ impl<'a> Ctx<'a> {
         self.deliver_then(next)
     }
 
-    fn deliver_then(&mut self, next: Next) -> Next {
+    fn deliver_then(&mut self, mut next: Next) -> Next {
         loop {
             if self.thread_gone() {
                 self.k.exit_thread(self.tid, None);
@@ -241,10 +241,11 @@ impl<'a> Ctx<'a> {
                         self.k.kill_process(self.pid, ExitStatus::Killed(info.signo));
                     }
                 },
-                _ => {
-                    let next = super::sigframe::deliver(self, info, next);
-                    return next;
-                }
+                _ => match super::sigframe::deliver(self, info, next) {
+                    super::sigframe::Delivery::Handler(next) => return next,
+                    // No frame: SIGSEGV is forced, taken on the next round.
+                    super::sigframe::Delivery::NoFrame(back) => next = back,
+                },
             }
         }
     }
@@ -383,7 +384,8 @@ impl<'a> Ctx<'a> {
     /// Wakes the supervisor to look again: a thread waits for a vCPU its
     /// own vCPU thread cannot start (a vfork parent blocks in its trap),
     /// or a timer's deadline is new.
-    pub(crate) fn wake_supervisor(&self) {
+    pub(crate) fn wake_supervisor(&mut self) {
+        self.k.supervisor_poked = true;
         self.supervisor.notify_all();
     }
 

@@ -11,11 +11,13 @@ use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use super::abi::epoll::{SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID};
+use super::abi::resource::{RLIMIT_CPU, RLIM_INFINITY};
 use super::abi::time::*;
 use super::files::signalfd::SI_TIMER;
 use super::files::timerfd::{clock_ns, Timer};
+use super::process::{ExitStatus, Process};
 use super::process::{Pid, Tid};
-use super::signal::{SigInfo, SIGPROF, SIGVTALRM};
+use super::signal::{SigInfo, SIGKILL, SIGPROF, SIGVTALRM, SIGXCPU};
 use super::KernelState;
 use crate::mm::KmemCharge;
 
@@ -107,6 +109,14 @@ impl ProcTimers {
     }
 }
 
+impl Process {
+    /// Whether its CPU time is watched as it runs: a CPU-time timer is
+    /// armed, or RLIMIT_CPU is set.
+    pub fn cpu_watched(&self) -> bool {
+        self.timers.cpu_armed() || self.limits.cur(RLIMIT_CPU) != RLIM_INFINITY
+    }
+}
+
 impl KernelState {
     /// The process's CPU time, in nanoseconds: user, and user and system.
     pub fn cpu_times(&self, pid: Pid) -> (u64, u64) {
@@ -117,6 +127,9 @@ impl KernelState {
     /// SIGPROF, and the CPU-clock POSIX timers.
     pub fn fire_cpu_timers(&mut self, pid: Pid) {
         let (user, total) = self.cpu_times(pid);
+        if !self.check_cpu_rlimit(pid, total) {
+            return;
+        }
         let Some(p) = self.tasks.proc_mut(pid) else { return };
         if p.is_zombie() || !p.timers.cpu_armed() {
             return;
@@ -132,6 +145,28 @@ impl KernelState {
             self.send_process_signal(pid, SigInfo::kernel(sig));
         }
         self.fire_posix_timers(pid, true, total as i128);
+    }
+
+    /// RLIMIT_CPU at CPU time `total` (ns), as check_process_timers():
+    /// SIGKILL at the hard limit; SIGXCPU at the soft one, which then
+    /// moves a second on (a SIGXCPU every second of CPU time until the
+    /// hard limit). False if the process was killed.
+    fn check_cpu_rlimit(&mut self, pid: Pid, total: u64) -> bool {
+        const NS: u64 = 1_000_000_000;
+        let Some(p) = self.tasks.proc_mut(pid) else { return false };
+        let lim = p.limits.get(RLIMIT_CPU);
+        if lim.cur == RLIM_INFINITY || p.is_zombie() {
+            return true;
+        }
+        if lim.max != RLIM_INFINITY && total >= lim.max.saturating_mul(NS) {
+            self.kill_process(pid, ExitStatus::Killed(SIGKILL));
+            return false;
+        }
+        if total >= lim.cur.saturating_mul(NS) {
+            p.limits.set_cur(RLIMIT_CPU, lim.cur.saturating_add(1));
+            self.send_process_signal(pid, SigInfo::kernel(SIGXCPU));
+        }
+        true
     }
 
     /// Fires process `pid`'s POSIX timers that are due: the CPU-clock
@@ -182,7 +217,7 @@ impl KernelState {
         let pids: Vec<Pid> = self
             .tasks
             .procs()
-            .filter(|p| !p.is_zombie() && (!p.timers.posix.is_empty() || p.timers.cpu_armed()))
+            .filter(|p| !p.is_zombie() && (!p.timers.posix.is_empty() || p.cpu_watched()))
             .map(|p| p.pid)
             .collect();
         let mut next: Option<Instant> = None;
@@ -190,7 +225,7 @@ impl KernelState {
             self.fire_posix_timers(pid, false, 0);
             let Some(p) = self.tasks.proc(pid) else { continue };
             next = [next, p.timers.next_wall()].into_iter().flatten().min();
-            if p.timers.cpu_armed() {
+            if p.cpu_watched() {
                 for t in p.threads.iter().filter_map(|&t| self.tasks.thread(t)).filter(|t| !t.sleeping) {
                     t.wake();
                 }

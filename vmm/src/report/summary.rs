@@ -124,7 +124,7 @@ pub fn to_json(outcome: &Outcome) -> Value {
     let first = outcome.summary.processes.first();
     let (exit, signal) = match outcome.status {
         ExitStatus::Exited(c) => (json!(c), Value::Null),
-        ExitStatus::Killed(s) => (Value::Null, json!(s)),
+        ExitStatus::Killed(s) | ExitStatus::Dumped(s) => (Value::Null, json!(s)),
     };
     json!({
         "schema": SCHEMA,

@@ -47,7 +47,7 @@ impl Outcome {
     /// The report of how pid 1 died, if it was killed.
     pub fn report(&self) -> Option<&str> {
         match self.status {
-            ExitStatus::Killed(_) => self.reports.last().map(String::as_str),
+            ExitStatus::Killed(_) | ExitStatus::Dumped(_) => self.reports.last().map(String::as_str),
             ExitStatus::Exited(_) => None,
         }
     }

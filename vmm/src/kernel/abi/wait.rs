@@ -28,5 +28,9 @@ linux_consts! {
     _: i32 {
         CLD_EXITED = 1,
         CLD_KILLED = 2,
+        CLD_DUMPED = 3,
     }
 }
+
+/// The wait status bit of a child that dumped core (WCOREDUMP).
+pub const WCOREFLAG: i32 = 0x80;

@@ -162,6 +162,11 @@ pub(crate) fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, e
     let mut total = 0;
     let mut argv = read_strings(ctx, argv_ptr, &mut total)?;
     let envp = read_strings(ctx, envp_ptr, &mut total)?;
+    // An empty argv gets "" as argv[0] (Linux 5.18+), so a program that
+    // starts at argv[1] does not walk into envp.
+    if argv.is_empty() {
+        argv.push(Vec::new());
+    }
     let mut path = String::from_utf8(path.to_vec()).map_err(|_| ENOENT)?;
     if path.len() >= PATH_MAX {
         return Err(ENAMETOOLONG);

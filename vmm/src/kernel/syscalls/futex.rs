@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use super::super::abi::futex::*;
 use super::super::errno::*;
+use super::super::futex;
 use super::super::task::Ctx;
 
 /// A futex timeout: relative for FUTEX_WAIT, absolute for WAIT_BITSET.
@@ -64,7 +65,6 @@ pub(super) fn futex(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if realtime && !matches!(cmd, FUTEX_WAIT_BITSET | FUTEX_WAIT) {
         return Err(ENOSYS);
     }
-    let mm = ctx.mm();
     match cmd {
         FUTEX_WAIT => {
             let d = futex_deadline(ctx, utime, realtime, realtime)?;
@@ -75,32 +75,32 @@ pub(super) fn futex(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             super::super::futex::wait(ctx, addr, val, d, val3, private)
         }
         FUTEX_WAKE | FUTEX_WAKE_BITSET => {
-            if addr % 4 != 0 {
-                return Err(EINVAL);
-            }
             let bits = if cmd == FUTEX_WAKE { FUTEX_BITSET_MATCH_ANY } else { val3 };
             if bits == 0 {
                 return Err(EINVAL);
             }
-            let key = ctx.k.futex_key(mm, addr, private);
+            let key = futex::key(ctx, addr, private)?;
             Ok(ctx.k.futex_wake_key(key, val, bits) as i64)
         }
         FUTEX_REQUEUE | FUTEX_CMP_REQUEUE => {
-            if addr % 4 != 0 || addr2 % 4 != 0 {
+            // futex_requeue(): the counts are ints (val2 is the timeout
+            // argument's low half); then both keys, then the compare.
+            let (nr_wake, nr_requeue) = (val as i32, utime as u32 as i32);
+            if nr_wake < 0 || nr_requeue < 0 {
                 return Err(EINVAL);
             }
+            let key = futex::key(ctx, addr, private)?;
+            let key2 = futex::key(ctx, addr2, private)?;
             if cmd == FUTEX_CMP_REQUEUE && ctx.read_u32(addr)? != val3 {
                 return Err(EAGAIN);
             }
-            let key = ctx.k.futex_key(mm, addr, private);
-            let key2 = ctx.k.futex_key(mm, addr2, private);
             let woken = ctx.k.futex_wake_key(key, val, FUTEX_BITSET_MATCH_ANY);
-            let moved = ctx.k.futex_requeue(key, key2, utime as u32);
+            let moved = ctx.k.futex_requeue(key, key2, nr_requeue as u32);
             Ok((woken + moved) as i64)
         }
         FUTEX_WAKE_OP => {
-            let key = ctx.k.futex_key(mm, addr, private);
-            let key2 = ctx.k.futex_key(mm, addr2, private);
+            let key = futex::key(ctx, addr, private)?;
+            let key2 = futex::key(ctx, addr2, private)?;
             let hit = wake_op(ctx, addr2, val3)?;
             let mut n = ctx.k.futex_wake_key(key, val, FUTEX_BITSET_MATCH_ANY);
             if hit {

@@ -15,6 +15,11 @@ pub(super) fn check_signal(sig: u64) -> Result<i32, Errno> {
 }
 
 pub(super) fn kill(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    // -INT_MIN is no process group: ESRCH before anything else
+    // (kill_something_info).
+    if a[0] as i32 == i32::MIN {
+        return Err(ESRCH);
+    }
     let (pid, sig) = (a[0] as i32, check_signal(a[1])?);
     let me = ctx.pid;
     let targets: Vec<Pid> = match pid {

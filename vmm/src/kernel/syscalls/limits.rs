@@ -1,6 +1,6 @@
 //! Resource limits: prlimit64, getrlimit, setrlimit.
 
-use super::super::abi::resource::{Rlimit, RLIM_NLIMITS};
+use super::super::abi::resource::{Rlimit, RLIMIT_CPU, RLIM_NLIMITS};
 use super::super::errno::*;
 use super::super::task::Ctx;
 
@@ -19,6 +19,11 @@ pub(crate) fn prlimit64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if let Some(n) = new {
         let privileged = ctx.proc().cred.capable(super::super::cred::CAP_SYS_RESOURCE);
         ctx.k.tasks.proc_mut(target).expect("checked").limits.set(r, n, privileged)?;
+        // RLIMIT_CPU is checked as CPU time is counted: the supervisor
+        // starts kicking the process's vCPUs (update_rlimit_cpu).
+        if r == RLIMIT_CPU {
+            ctx.wake_supervisor();
+        }
     }
     Ok(0)
 }

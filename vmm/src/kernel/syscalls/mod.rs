@@ -690,7 +690,7 @@ impl Ctx<'_> {
                         if let Some(s) = self.k.tasks.proc(self.pid).and_then(|p| p.group_exit) {
                             line.push_str(&match s {
                                 super::ExitStatus::Exited(c) => format!("\n+++ exited with {c} +++"),
-                                super::ExitStatus::Killed(sig) => {
+                                super::ExitStatus::Killed(sig) | super::ExitStatus::Dumped(sig) => {
                                     format!("\n+++ killed by {} +++", super::signal::name(sig))
                                 }
                             });

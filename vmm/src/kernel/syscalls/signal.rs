@@ -126,6 +126,22 @@ pub(crate) fn rt_sigtimedwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     } else {
         None
     };
+    // do_sigtimedwait(): the waited-for signals are unblocked while it
+    // sleeps (real_blocked keeps the mask), so a signal sent to the
+    // process (alarm's SIGALRM, kill) picks this thread to wake; the mask
+    // is put back however the wait ends.
+    let real_blocked = ctx.thread().sigmask;
+    ctx.thread_mut().sigmask = real_blocked & !want;
+    let r = sigwait_loop(ctx, want, info, deadline);
+    if let Some(t) = ctx.k.tasks.thread_mut(ctx.tid) {
+        t.sigmask = real_blocked;
+    }
+    r
+}
+
+/// rt_sigtimedwait's wait: takes a pending signal of `want` (writing its
+/// siginfo to `info`), or sleeps for one until `deadline`.
+fn sigwait_loop(ctx: &mut Ctx, want: u64, info: u64, deadline: Option<Instant>) -> SysResult {
     let tid = ctx.tid;
     loop {
         // Take a wanted signal, blocked or not.

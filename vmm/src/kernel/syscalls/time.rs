@@ -172,6 +172,8 @@ impl Kernel {
     /// next one is due.
     pub fn fire_timers(&self) -> Option<Instant> {
         let mut k = self.lock();
+        // What changed before now is looked at here.
+        k.supervisor_poked = false;
         let now = Instant::now();
         let due: Vec<u32> = k
             .tasks

@@ -70,6 +70,8 @@ pub(super) fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         return Err(EINVAL);
     }
     let which = match pid {
+        // -INT_MIN is no pid group (kernel_wait4).
+        i32::MIN => return Err(ESRCH),
         -1 => Which::Any,
         0 => Which::Group(ctx.proc().pgid),
         p if p < -1 => Which::Group(-p as Pid),
@@ -113,10 +115,7 @@ pub(super) fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     // Nothing to report (WNOHANG): a zeroed siginfo.
     let mut info = SigInfoRaw::new_zeroed();
     if let Some((child, st, r)) = got {
-        let (code, status) = match st {
-            ExitStatus::Exited(c) => (CLD_EXITED, c),
-            ExitStatus::Killed(s) => (CLD_KILLED, s),
-        };
+        let (code, status) = st.cld();
         let uid = ctx.proc().cred.uid;
         info =
             SigInfoRaw::from(&SigInfo { signo: signal::SIGCHLD, code, pid: child, uid, status, ..Default::default() });

@@ -12,13 +12,14 @@ use super::super::abi::ioctl::*;
 use super::super::abi::uio::{Iovec, RWF_SUPPORTED, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::fifo::Fifo;
-use super::super::files::pipe::Io;
+use super::super::files::pipe::{Io, Pipe};
+use super::super::files::stdio::Input;
 use super::super::files::{FileKind, OpenFile};
 use super::super::signal::{SigInfo, SIGPIPE, SI_USER};
 use super::super::task::Ctx;
 
 /// Largest chunk moved between the guest and the host at once.
-const CHUNK: u64 = 64 * 1024;
+pub(super) const CHUNK: u64 = 64 * 1024;
 /// Linux caps one read or write at MAX_RW_COUNT.
 pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
@@ -118,38 +119,14 @@ pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos
             p.oom_score_adj = v;
             Ok(count as i64)
         }
-        FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => clear_refs(ctx, *pid, buf, count),
+        FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => {
+            super::proc_io::clear_refs(ctx, *pid, buf, count)
+        }
         FileKind::Anon(a) => super::eventfd::write(ctx, file, a, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),
         FileKind::Path(_) => Err(EBADF),
     }
-}
-
-/// A write to /proc/PID/clear_refs, as clear_refs_write: at most 12 bytes
-/// taken, a number from 1 to 5 (spaces around it allowed), the count
-/// taken returned. 1-3 clear accessed bits, 4 soft-dirty, 5 resets VmHWM.
-fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
-    let count = count.min(12);
-    let mut b = vec![0u8; count as usize];
-    ctx.read_user(buf, &mut b)?;
-    let text = std::str::from_utf8(&b).map_err(|_| EINVAL)?.trim_matches(|c: char| c.is_ascii_whitespace());
-    let digits = text.strip_prefix('+').unwrap_or(text);
-    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(EINVAL);
-    }
-    let what: u32 = digits.parse().map_err(|_| ERANGE)?;
-    if !(1..=5).contains(&what) {
-        return Err(EINVAL);
-    }
-    let k = &mut *ctx.k;
-    let mm = k.tasks.proc(pid).ok_or(ESRCH)?.mm;
-    if what == 5 {
-        k.phys.reset_hiwater(mm);
-    } else if let Some(m) = k.mm.get_mut(mm) {
-        m.clear_refs(&mut k.phys, what);
-    }
-    Ok(count as i64)
 }
 
 /// Puts all of `data` in a pipe, blocking while it is full; its first
@@ -197,91 +174,9 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
     }
     let count = count.min(MAX_RW_COUNT);
     let data: Vec<u8> = match &file.kind {
-        FileKind::Input(input) => {
-            let input = input.clone();
-            let mut tmp = vec![0u8; count.min(CHUNK) as usize];
-            let at = *file.pos.lock();
-            loop {
-                match ctx.unlocked(|| input.read(at, &mut tmp)) {
-                    Ok(n) => {
-                        tmp.truncate(n);
-                        *file.pos.lock() += n as u64;
-                        break tmp;
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
-                        if let Some(w) = ctx.interrupted() {
-                            return Err(ctx.woken_errno(w));
-                        }
-                    }
-                    Err(_) => return Err(EIO),
-                }
-            }
-        }
-        FileKind::PipeRead(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => {
-            let p = p.clone();
-            // As Linux: a bad buffer is EFAULT before anything is taken.
-            if count > 0 && ctx.k.readable_prefix(ctx.pid, buf, 1) == 0 {
-                return Err(EFAULT);
-            }
-            loop {
-                // As pipe_read, as much as the pipe holds (at most its
-                // size: pipe-max-size for an unprivileged user).
-                let (io, data) = p.read(count.min(super::super::files::pipe::PIPE_MAX_SIZE) as usize)?;
-                match io {
-                    Io::Done(_) => break data,
-                    Io::WouldBlock => {
-                        if file.nonblocking() {
-                            return Err(EAGAIN);
-                        }
-                        if let Some(w) = ctx.interrupted() {
-                            return Err(ctx.woken_errno(w));
-                        }
-                        p.readable.register(&ctx.cond());
-                        ctx.sleep(None);
-                    }
-                }
-            }
-        }
-        FileKind::Proc { path, pid, .. } if path.ends_with("/pagemap") => {
-            return read_pagemap(ctx, file, *pid, buf, count, pos);
-        }
-        FileKind::Proc { pid, seq: Some((which, cursor)), .. } => {
-            let at = pos.unwrap_or(*file.pos.lock());
-            let (k, pid, which) = (&*ctx.k, *pid, *which);
-            let out = cursor.lock().read(at, count.min(CHUNK) as usize, |index: u64, out: &mut Vec<u8>| {
-                super::super::procfs::seq_record(k, pid, which, index, out)
-            });
-            if pos.is_none() {
-                *file.pos.lock() = at + out.len() as u64;
-            }
-            out
-        }
-        FileKind::Proc { path, contents, .. } => {
-            let at = pos.unwrap_or(*file.pos.lock());
-            // Like seq_file: made afresh when a read starts at offset 0.
-            let held = if at == 0 { None } else { contents.lock().clone() };
-            let c = match held {
-                Some(c) => c,
-                None => ctx.k.proc_contents(path).unwrap_or_default(),
-            };
-            // A descriptor keeps only a small file: a guest with a thousand
-            // descriptors on a large /proc/self/maps must not make faultline
-            // hold a thousand copies. A large one is asked for again at the
-            // next read (the kernel's cache has it while nothing changed),
-            // as seq_file generates again from the offset.
-            // And all descriptors together keep at most PROC_KEEP_BYTES:
-            // past that, a descriptor is as for a large file.
-            let kept = (c.len() <= super::super::procfs::PROC_KEEP_PER_FD).then(|| ctx.k.proc_keep(c.len())).flatten();
-            *contents.lock() = kept.is_some().then(|| c.clone());
-            file.kmem.lock().kept = kept;
-            let start = (at as usize).min(c.len());
-            let n = (c.len() - start).min(count as usize);
-            let out = c[start..start + n].to_vec();
-            if pos.is_none() {
-                *file.pos.lock() = at + n as u64;
-            }
-            out
-        }
+        FileKind::Input(input) => read_input(ctx, file, &input.clone(), count)?,
+        FileKind::PipeRead(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => read_pipe(ctx, file, &p.clone(), buf, count)?,
+        FileKind::Proc { .. } => return super::proc_io::read_proc(ctx, file, buf, count, pos),
         FileKind::Null => Vec::new(),
         FileKind::Zero => vec![0u8; count.min(CHUNK) as usize],
         FileKind::Random => {
@@ -301,34 +196,53 @@ pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos:
     Ok(data.len() as i64)
 }
 
-/// /proc/PID/pagemap, as pagemap_read: offset and size in whole entries
-/// (EINVAL otherwise), made per read from the page tables, a chunk at a
-/// time so a huge read costs faultline no more than a small one at once,
-/// and short at the end of the address space.
-fn read_pagemap(ctx: &mut Ctx, file: &Arc<OpenFile>, pid: u32, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
-    use super::super::mm::procfs::{pagemap_entries, PM_ENTRY_BYTES};
-    let at = pos.unwrap_or(*file.pos.lock());
-    if !at.is_multiple_of(PM_ENTRY_BYTES) || !count.is_multiple_of(PM_ENTRY_BYTES) {
-        return Err(EINVAL);
-    }
-    let mut done = 0u64;
-    while done < count {
-        let vpn = (at / PM_ENTRY_BYTES).saturating_add(done / PM_ENTRY_BYTES);
-        let n = ((count - done) / PM_ENTRY_BYTES).min(CHUNK / PM_ENTRY_BYTES);
-        let chunk = match ctx.k.tasks.proc(pid) {
-            Some(p) => pagemap_entries(&ctx.k, p, vpn, n),
-            None => Vec::new(),
-        };
-        if chunk.is_empty() {
-            break;
+/// A read of the sandbox's stdin on the host, with the kernel lock
+/// released while the host blocks.
+fn read_input(ctx: &mut Ctx, file: &Arc<OpenFile>, input: &Input, count: u64) -> Result<Vec<u8>, Errno> {
+    let mut tmp = vec![0u8; count.min(CHUNK) as usize];
+    let at = *file.pos.lock();
+    loop {
+        match ctx.unlocked(|| input.read(at, &mut tmp)) {
+            Ok(n) => {
+                tmp.truncate(n);
+                *file.pos.lock() += n as u64;
+                return Ok(tmp);
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {
+                if let Some(w) = ctx.interrupted() {
+                    return Err(ctx.woken_errno(w));
+                }
+            }
+            Err(_) => return Err(EIO),
         }
-        ctx.write_user(buf.checked_add(done).ok_or(EFAULT)?, &chunk)?;
-        done += chunk.len() as u64;
     }
-    if pos.is_none() {
-        *file.pos.lock() = at + done;
+}
+
+/// pipe_read (a pipe or a FIFO): what the pipe holds, blocking while it
+/// is empty and has writers.
+fn read_pipe(ctx: &mut Ctx, file: &Arc<OpenFile>, p: &Pipe, buf: u64, count: u64) -> Result<Vec<u8>, Errno> {
+    // As Linux: a bad buffer is EFAULT before anything is taken.
+    if count > 0 && ctx.k.readable_prefix(ctx.pid, buf, 1) == 0 {
+        return Err(EFAULT);
     }
-    Ok(done as i64)
+    loop {
+        // As pipe_read, as much as the pipe holds (at most its
+        // size: pipe-max-size for an unprivileged user).
+        let (io, data) = p.read(count.min(super::super::files::pipe::PIPE_MAX_SIZE) as usize)?;
+        match io {
+            Io::Done(_) => return Ok(data),
+            Io::WouldBlock => {
+                if file.nonblocking() {
+                    return Err(EAGAIN);
+                }
+                if let Some(w) = ctx.interrupted() {
+                    return Err(ctx.woken_errno(w));
+                }
+                p.readable.register(&ctx.cond());
+                ctx.sleep(None);
+            }
+        }
+    }
 }
 
 pub fn read(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {

@@ -1,0 +1,116 @@
+//! Reads and writes of /proc files: a seq_file's records, a generated
+//! file kept per descriptor within limits, /proc/PID/pagemap made from the
+//! page tables, and /proc/PID/clear_refs.
+
+use std::sync::Arc;
+
+use super::super::errno::*;
+use super::super::files::{FileKind, OpenFile};
+use super::super::task::Ctx;
+
+use super::io::CHUNK;
+
+/// A read of a /proc file into user memory.
+pub(super) fn read_proc(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+    let data = match &file.kind {
+        FileKind::Proc { path, pid, .. } if path.ends_with("/pagemap") => {
+            return read_pagemap(ctx, file, *pid, buf, count, pos);
+        }
+        FileKind::Proc { pid, seq: Some((which, cursor)), .. } => {
+            let at = pos.unwrap_or(*file.pos.lock());
+            let (k, pid, which) = (&*ctx.k, *pid, *which);
+            let out = cursor.lock().read(at, count.min(CHUNK) as usize, |index: u64, out: &mut Vec<u8>| {
+                crate::kernel::procfs::seq_record(k, pid, which, index, out)
+            });
+            if pos.is_none() {
+                *file.pos.lock() = at + out.len() as u64;
+            }
+            out
+        }
+        FileKind::Proc { path, contents, .. } => {
+            let at = pos.unwrap_or(*file.pos.lock());
+            // Like seq_file: made afresh when a read starts at offset 0.
+            let held = if at == 0 { None } else { contents.lock().clone() };
+            let c = match held {
+                Some(c) => c,
+                None => ctx.k.proc_contents(path).unwrap_or_default(),
+            };
+            // A descriptor keeps only a small file: a guest with a thousand
+            // descriptors on a large /proc/self/maps must not make faultline
+            // hold a thousand copies. A large one is asked for again at the
+            // next read (the kernel's cache has it while nothing changed),
+            // as seq_file generates again from the offset.
+            // And all descriptors together keep at most PROC_KEEP_BYTES:
+            // past that, a descriptor is as for a large file.
+            let kept = (c.len() <= crate::kernel::procfs::PROC_KEEP_PER_FD).then(|| ctx.k.proc_keep(c.len())).flatten();
+            *contents.lock() = kept.is_some().then(|| c.clone());
+            file.kmem.lock().kept = kept;
+            let start = (at as usize).min(c.len());
+            let n = (c.len() - start).min(count as usize);
+            let out = c[start..start + n].to_vec();
+            if pos.is_none() {
+                *file.pos.lock() = at + n as u64;
+            }
+            out
+        }
+        _ => return Err(EBADF),
+    };
+    ctx.write_user(buf, &data)?;
+    Ok(data.len() as i64)
+}
+
+/// /proc/PID/pagemap, as pagemap_read: offset and size in whole entries
+/// (EINVAL otherwise), made per read from the page tables, a chunk at a
+/// time so a huge read costs faultline no more than a small one at once,
+/// and short at the end of the address space.
+fn read_pagemap(ctx: &mut Ctx, file: &Arc<OpenFile>, pid: u32, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+    use super::super::mm::procfs::{pagemap_entries, PM_ENTRY_BYTES};
+    let at = pos.unwrap_or(*file.pos.lock());
+    if !at.is_multiple_of(PM_ENTRY_BYTES) || !count.is_multiple_of(PM_ENTRY_BYTES) {
+        return Err(EINVAL);
+    }
+    let mut done = 0u64;
+    while done < count {
+        let vpn = (at / PM_ENTRY_BYTES).saturating_add(done / PM_ENTRY_BYTES);
+        let n = ((count - done) / PM_ENTRY_BYTES).min(CHUNK / PM_ENTRY_BYTES);
+        let chunk = match ctx.k.tasks.proc(pid) {
+            Some(p) => pagemap_entries(&ctx.k, p, vpn, n),
+            None => Vec::new(),
+        };
+        if chunk.is_empty() {
+            break;
+        }
+        ctx.write_user(buf.checked_add(done).ok_or(EFAULT)?, &chunk)?;
+        done += chunk.len() as u64;
+    }
+    if pos.is_none() {
+        *file.pos.lock() = at + done;
+    }
+    Ok(done as i64)
+}
+
+/// A write to /proc/PID/clear_refs, as clear_refs_write: at most 12 bytes
+/// taken, a number from 1 to 5 (spaces around it allowed), the count
+/// taken returned. 1-3 clear accessed bits, 4 soft-dirty, 5 resets VmHWM.
+pub(super) fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
+    let count = count.min(12);
+    let mut b = vec![0u8; count as usize];
+    ctx.read_user(buf, &mut b)?;
+    let text = std::str::from_utf8(&b).map_err(|_| EINVAL)?.trim_matches(|c: char| c.is_ascii_whitespace());
+    let digits = text.strip_prefix('+').unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(EINVAL);
+    }
+    let what: u32 = digits.parse().map_err(|_| ERANGE)?;
+    if !(1..=5).contains(&what) {
+        return Err(EINVAL);
+    }
+    let k = &mut *ctx.k;
+    let mm = k.tasks.proc(pid).ok_or(ESRCH)?.mm;
+    if what == 5 {
+        k.phys.reset_hiwater(mm);
+    } else if let Some(m) = k.mm.get_mut(mm) {
+        m.clear_refs(&mut k.phys, what);
+    }
+    Ok(count as i64)
+}

@@ -105,8 +105,11 @@ fn vmstat_shows_swap_in_use() {
     let rows = vmstat_rows(&out, summary(&json)["elapsed_ms"].as_f64().unwrap());
     // With 2 MiB resident for 8 MiB written, swap fills up as it goes, and
     // what goes out shows in `so`.
+    // (When it starts depends on how fast the program runs, which a
+    // loaded machine changes: only that it does, and only grows.)
     let swpd: Vec<u64> = rows.iter().map(|r| r[2]).collect();
-    assert!(swpd[2] > 0 && swpd[2] >= swpd[1], "swpd {swpd:?}");
+    assert!(swpd.last().is_some_and(|&s| s > 0), "swpd {swpd:?}");
+    assert!(swpd.windows(2).all(|w| w[1] >= w[0]), "swpd {swpd:?}");
     assert!(rows.iter().any(|r| r[7] > 0), "no swap-out: {rows:?}");
     // Free stays near the limit: the rest is swapped.
     assert!(rows.iter().all(|r| r[3] <= 2048 + 4), "{rows:?}");

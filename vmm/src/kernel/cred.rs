@@ -38,7 +38,7 @@ const KEEP: u32 = u32::MAX;
 
 /// A process's credentials.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Cred {
+pub(crate) struct Cred {
     pub(crate) uid: u32,
     pub(crate) euid: u32,
     pub(crate) suid: u32,
@@ -69,7 +69,7 @@ enum Setid {
 impl Cred {
     /// A process of user `uid` in group `gid` with supplementary `groups`,
     /// as after an execve: root with every capability, anyone else none.
-    pub fn new(uid: u32, gid: u32, groups: &[u32]) -> Self {
+    pub(crate) fn new(uid: u32, gid: u32, groups: &[u32]) -> Self {
         let mut groups = groups.to_vec();
         groups.sort_unstable();
         groups.dedup();
@@ -95,7 +95,7 @@ impl Cred {
     }
 
     /// The user running faultline, with its groups.
-    pub fn of_host() -> (u32, u32, Vec<u32>) {
+    pub(crate) fn of_host() -> (u32, u32, Vec<u32>) {
         // SAFETY: no arguments, no failure.
         let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
         // SAFETY: size 0 asks only for the count.

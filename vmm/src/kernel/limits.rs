@@ -10,7 +10,7 @@ pub(crate) const NOFILE_SOFT: u64 = 1024;
 pub(crate) const NOFILE_HARD: u64 = 524_288;
 
 #[derive(Clone, Debug)]
-pub struct Limits {
+pub(crate) struct Limits {
     table: [Rlimit; RLIM_NLIMITS],
 }
 
@@ -18,7 +18,7 @@ impl Limits {
     /// Linux's defaults for a login session, with the sandbox's stack,
     /// locked-memory, process and pending-signal limits. RLIMIT_NOFILE is
     /// systemd's (1024 soft, so select() works; 524288 hard).
-    pub fn new(stack: u64, memlock: u64, nproc: u64, sigpending: u64) -> Self {
+    pub(crate) fn new(stack: u64, memlock: u64, nproc: u64, sigpending: u64) -> Self {
         let inf = Rlimit { cur: RLIM_INFINITY, max: RLIM_INFINITY };
         let mut table = [inf; RLIM_NLIMITS];
         table[RLIMIT_CORE] = Rlimit { cur: 0, max: RLIM_INFINITY };
@@ -43,7 +43,7 @@ impl Limits {
 
     /// Sets a soft limit as the kernel itself moves it (RLIMIT_CPU's after
     /// each SIGXCPU), unchecked.
-    pub fn set_cur(&mut self, r: usize, cur: u64) {
+    pub(crate) fn set_cur(&mut self, r: usize, cur: u64) {
         self.table[r].cur = cur;
     }
 

@@ -183,7 +183,7 @@ impl KernelState {
     }
 
     /// top's rows for the processes alive now.
-    pub fn top_live(&self) -> Vec<TopRow> {
+    pub(crate) fn top_live(&self) -> Vec<TopRow> {
         self.tasks.procs().filter(|p| !p.is_zombie()).map(|p| self.top_row(p.pid)).collect()
     }
 
@@ -211,7 +211,7 @@ impl KernelState {
 
 /// One process in top's table. Sizes in KiB.
 #[derive(Clone, Debug, Default, PartialEq)]
-pub struct TopRow {
+pub(crate) struct TopRow {
     pid: Pid,
     uid: u32,
     virt: u64,
@@ -232,7 +232,7 @@ pub struct TopRow {
 pub(crate) const TOP_HEADER: &str = "    PID USER      PR  NI    VIRT    RES    SHR S  %CPU  %MEM     TIME+ COMMAND\n";
 
 /// top's table: the header and one line per row, in pid order.
-pub fn top_table(rows: &[TopRow]) -> String {
+pub(crate) fn top_table(rows: &[TopRow]) -> String {
     let mut rows: Vec<&TopRow> = rows.iter().collect();
     rows.sort_by_key(|r| r.pid);
     let mut out = String::from(TOP_HEADER);

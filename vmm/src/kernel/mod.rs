@@ -57,29 +57,29 @@
 //! before it reads or writes guest memory (`mm::uaccess`), and only kicks
 //! vCPUs, never waits for them.
 
-pub mod abi;
-pub mod cred;
-pub mod exec;
+pub(crate) mod abi;
+pub(crate) mod cred;
+pub(crate) mod exec;
 mod exit;
-pub mod files;
+pub(crate) mod files;
 mod fork;
 mod futex;
 mod initial_stack;
 mod ipc;
 mod lifecycle;
-pub mod limits;
-pub mod live;
-pub mod mm;
+pub(crate) mod limits;
+pub(crate) mod live;
+pub(crate) mod mm;
 mod net;
 mod process;
-pub mod procfs;
+pub(crate) mod procfs;
 mod reporting;
 mod ring;
 mod sigframe;
-pub mod signal;
-pub mod strace;
+pub(crate) mod signal;
+pub(crate) mod strace;
 mod symbols;
-pub mod syscalls;
+pub(crate) mod syscalls;
 mod task;
 mod tasks;
 #[cfg(test)]
@@ -95,10 +95,11 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex, MutexGuard};
 
 // Every file says `super::errno`: the module is Linux's, in `abi`.
-pub use abi::errno;
-pub use errno::Errno;
-pub use process::{ExitStatus, Pid, Process, Tid};
-pub use thread::Thread;
+pub(crate) use abi::errno;
+pub(crate) use errno::Errno;
+pub use process::ExitStatus;
+pub(crate) use process::{Pid, Process, Tid};
+pub(crate) use thread::Thread;
 
 use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
@@ -111,7 +112,7 @@ use files::Output;
 
 /// What the kernel needs to know of the sandbox.
 #[derive(Clone)]
-pub struct KernelConfig {
+pub(crate) struct KernelConfig {
     /// Most processes and threads at once (also RLIMIT_NPROC).
     pub max_tasks: u32,
     /// Randomise where brk and mmap start.
@@ -153,7 +154,7 @@ pub struct KernelConfig {
 
 /// Pages of fault-around `bytes` gives, as Linux's fault_around_bytes
 /// setter rounds it: down to a power of two, at most one page table.
-pub fn fault_around_pages(bytes: u64) -> u64 {
+pub(crate) fn fault_around_pages(bytes: u64) -> u64 {
     let pages = bytes.min(crate::arch::PAGE_SIZE * 512) / crate::arch::PAGE_SIZE;
     if pages <= 1 {
         return 0;
@@ -214,7 +215,7 @@ pub(crate) struct KernelState {
 }
 
 /// What the vCPU thread does next.
-pub enum Next {
+pub(crate) enum Next {
     /// Back to the user where it trapped; the registers may have changed
     /// (syscall result, signal frame), and the TLS bases.
     Return { tls: Option<(u64, u64)>, fpu: Option<FpuState> },
@@ -225,7 +226,7 @@ pub enum Next {
 }
 
 /// A fresh start in ring 3.
-pub struct Entry {
+pub(crate) struct Entry {
     pub cr3: u64,
     pub regs: UserRegs,
     pub fpu: Option<FpuState>,
@@ -233,18 +234,18 @@ pub struct Entry {
     pub gs_base: u64,
 }
 
-pub struct Kernel {
+pub(crate) struct Kernel {
     state: Mutex<KernelState>,
     /// Notified when the supervisor should look: pid 1 ended, or a stop.
     done: Condvar,
 }
 
 impl Kernel {
-    pub fn new(state: KernelState) -> Self {
+    pub(crate) fn new(state: KernelState) -> Self {
         Kernel { state: Mutex::new(state), done: Condvar::new() }
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, KernelState> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, KernelState> {
         self.state.lock()
     }
 
@@ -252,7 +253,7 @@ impl Kernel {
     /// and, under the same lock, the end of thread `tid`'s hold for a page fault its vCPU left KVM_RUN for at
     /// `since` (it goes back in now): the part of what the fault cost the
     /// program that faultline can see.
-    pub fn take_spawns_ending_hold(&self, hold: Option<(Tid, Instant)>) -> Vec<Tid> {
+    pub(crate) fn take_spawns_ending_hold(&self, hold: Option<(Tid, Instant)>) -> Vec<Tid> {
         let mut k = self.lock();
         if let Some((tid, since)) = hold {
             let ns = since.elapsed().as_nanos() as u64;
@@ -267,7 +268,7 @@ impl Kernel {
 
     /// A vCPU thread takes on thread `tid`: where it starts. `None` if the
     /// thread is already gone (killed before it ran).
-    pub fn begin_thread(&self, tid: Tid, kicker: Kicker, host_tid: i32) -> Option<Entry> {
+    pub(crate) fn begin_thread(&self, tid: Tid, kicker: Kicker, host_tid: i32) -> Option<Entry> {
         let mut k = self.lock();
         let k = &mut *k;
         let t = k.tasks.thread_mut(tid)?;
@@ -286,7 +287,7 @@ impl Kernel {
 
     /// The vCPU thread running `tid` leaves: the thread exits if it has not
     /// already, and forgets its vCPU.
-    pub fn end_thread(&self, tid: Tid) {
+    pub(crate) fn end_thread(&self, tid: Tid) {
         let mut k = self.lock();
         if k.tasks.thread(tid).is_some_and(|t| !t.exited) {
             k.exit_thread(tid, None);
@@ -297,7 +298,7 @@ impl Kernel {
 
     /// Handles a trap of thread `tid`, whose user registers are `regs`,
     /// after `guest` of time in the guest.
-    pub fn on_trap(&self, tid: Tid, vcpu: &Vcpu, trap: Trap, regs: &mut UserRegs, guest: Duration) -> Next {
+    pub(crate) fn on_trap(&self, tid: Tid, vcpu: &Vcpu, trap: Trap, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
         if crate::inject::hit(crate::inject::Point::KernelPanic).is_some() {
             panic!("{}", crate::inject::panic_message(crate::inject::Point::KernelPanic));
@@ -324,7 +325,7 @@ impl Kernel {
 
     /// Thread `tid`'s vCPU was kicked, after `guest` of time in the guest:
     /// a signal to deliver, an end, or a CPU-time timer to look at.
-    pub fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, guest: Duration) -> Next {
+    pub(crate) fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, guest: Duration) -> Next {
         let k = self.lock();
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         let pid = ctx.pid;
@@ -342,7 +343,7 @@ impl Kernel {
 
     /// The VM stopped thread `tid` in a way no program may cause (a triple
     /// fault, an odd exit): its process dies of SIGSEGV, with a report.
-    pub fn on_vm_exit(&self, tid: Tid, why: String) -> Next {
+    pub(crate) fn on_vm_exit(&self, tid: Tid, why: String) -> Next {
         let mut k = self.lock();
         let Some(pid) = k.tasks.thread(tid).map(|t| t.pid) else { return Next::Exit };
         let comm = k.tasks.proc(pid).map_or(String::new(), |p| crate::text::tame(&p.comm));
@@ -357,7 +358,7 @@ impl Kernel {
 
     /// Kills whatever still runs once pid 1 has ended (as a PID namespace's
     /// init takes everything with it), without calling it a stop.
-    pub fn stop_all_quietly(&self) {
+    pub(crate) fn stop_all_quietly(&self) {
         let mut k = self.lock();
         let pids: Vec<Pid> = k.tasks.pids();
         for pid in pids {
@@ -366,7 +367,7 @@ impl Kernel {
     }
 
     /// Stops everything: every process is killed.
-    pub fn stop_all(&self, why: Stop) {
+    pub(crate) fn stop_all(&self, why: Stop) {
         let mut k = self.lock();
         k.report.set_stop(why);
         let pids: Vec<Pid> = k.tasks.pids();
@@ -381,7 +382,7 @@ impl Kernel {
     /// blocks in its trap, so its vCPU thread cannot start the child: the
     /// supervisor must), or until anything else wakes the supervisor (a
     /// timer armed: its deadline is new). True if it has ended.
-    pub fn wait_done(&self, deadline: Option<Instant>) -> bool {
+    pub(crate) fn wait_done(&self, deadline: Option<Instant>) -> bool {
         let mut k = self.lock();
         if k.report.over() {
             return true;
@@ -400,7 +401,7 @@ impl Kernel {
 
     /// Waits until every thread has left its vCPU, at most until
     /// `deadline`. True if all have.
-    pub fn wait_threads_gone(&self, deadline: Instant) -> bool {
+    pub(crate) fn wait_threads_gone(&self, deadline: Instant) -> bool {
         let mut k = self.lock();
         loop {
             if k.tasks.all_gone() {

@@ -10,8 +10,8 @@ use super::signal::{SigHand, SigPending};
 use super::wait::WaitQueue;
 use crate::mm::MmId;
 
-pub type Pid = u32;
-pub type Tid = u32;
+pub(crate) type Pid = u32;
+pub(crate) type Tid = u32;
 
 /// How a process ended, as wait(2) reports it and a shell shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,7 +73,7 @@ pub(crate) enum ProcState {
 
 /// Resource use, as getrusage reports it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Rusage {
+pub(crate) struct Rusage {
     pub minflt: u64,
     pub majflt: u64,
     /// Time in the guest and in faultline's kernel, in nanoseconds.
@@ -105,7 +105,7 @@ pub(crate) struct Cmdline {
     pub(crate) _kmem: Option<crate::mm::KmemCharge>,
 }
 
-pub struct Process {
+pub(crate) struct Process {
     pub(crate) pid: Pid,
     pub(crate) ppid: Pid,
     pub(crate) pgid: Pid,

@@ -58,7 +58,7 @@ impl Kernel {
     /// under PVM): the thread forged it, and gets SIGSEGV for it, as for a
     /// write to a kernel address on Linux. `regs`: the program's registers
     /// as at its `syscall`. A thread already on its way out just goes.
-    pub fn ring_forged(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, state: u64) -> Next {
+    pub(crate) fn ring_forged(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, state: u64) -> Next {
         let k = self.lock();
         let mut ctx = Ctx::new(self, k, tid, regs, Some(vcpu));
         if !ctx.thread_gone() {
@@ -84,7 +84,7 @@ impl Kernel {
     /// server: the answer (DONE, DELIVER or EXIT) and the result. The
     /// mailbox is a copy, taken once: the guest may change the real one
     /// meanwhile to no effect.
-    pub fn ring_call(&self, tid: Tid, mb: &Mailbox) -> (u64, u64) {
+    pub(crate) fn ring_call(&self, tid: Tid, mb: &Mailbox) -> (u64, u64) {
         let start = Instant::now();
         let k = self.lock();
         let Some(pid) = k.tasks.thread(tid).filter(|t| !t.killed && !t.exited).map(|t| t.pid) else {

@@ -11,7 +11,7 @@ use crate::mm::Kmem;
 
 // Linux's constants and layouts for signals, named through here by the
 // signal code and its callers.
-pub use super::abi::signal::*;
+pub(crate) use super::abi::signal::*;
 
 /// A set of signals: bit `n - 1` for signal `n`.
 pub(crate) type SigSet = u64;
@@ -196,7 +196,7 @@ impl SigPending {
 }
 
 /// A signal's name, as reports print it.
-pub fn name(sig: i32) -> String {
+pub(crate) fn name(sig: i32) -> String {
     match super::abi::name_of(SIGNALS, sig) {
         Some(n) => n.to_string(),
         None if sig == 0 => "SIG0".into(),

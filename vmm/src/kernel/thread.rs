@@ -52,7 +52,7 @@ pub(crate) enum RestartBlock {
     Futex { addr: u64, val: u32, deadline: std::time::Instant, bitset: u32, private: bool },
 }
 
-pub struct Thread {
+pub(crate) struct Thread {
     pub(crate) tid: Tid,
     pub(crate) pid: Pid,
     /// Set until its vCPU picks it up.

@@ -36,14 +36,14 @@ pub const MAX_POSIX_TIMERS: usize = 1 << 16;
 /// A CPU-time interval timer: when it expires, in the process's CPU
 /// nanoseconds, and its interval.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct CpuItimer {
+pub(crate) struct CpuItimer {
     pub expires: Option<u64>,
     pub interval: u64,
 }
 
 /// How a POSIX timer tells its expiry.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Notify {
+pub(crate) enum Notify {
     None,
     /// A signal to the process.
     Process {
@@ -56,7 +56,7 @@ pub enum Notify {
     },
 }
 
-pub struct PosixTimer {
+pub(crate) struct PosixTimer {
     pub clock: u64,
     pub notify: Notify,
     pub value: u64,
@@ -70,18 +70,18 @@ pub struct PosixTimer {
 }
 
 impl PosixTimer {
-    pub fn new(clock: u64, notify: Notify, value: u64, kmem: KmemCharge) -> Self {
+    pub(crate) fn new(clock: u64, notify: Notify, value: u64, kmem: KmemCharge) -> Self {
         PosixTimer { clock, notify, value, timer: Timer::default(), overrun: 0, overrun_last: 0, _kmem: kmem }
     }
 
-    pub fn cpu(&self) -> bool {
+    pub(crate) fn cpu(&self) -> bool {
         matches!(self.clock, CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID)
     }
 }
 
 /// A process's timers.
 #[derive(Default)]
-pub struct ProcTimers {
+pub(crate) struct ProcTimers {
     pub virt: CpuItimer,
     pub prof: CpuItimer,
     pub posix: BTreeMap<i32, PosixTimer>,
@@ -91,20 +91,20 @@ pub struct ProcTimers {
 
 impl ProcTimers {
     /// Whether anything here counts CPU time (the supervisor kicks).
-    pub fn cpu_armed(&self) -> bool {
+    pub(crate) fn cpu_armed(&self) -> bool {
         self.virt.expires.is_some()
             || self.prof.expires.is_some()
             || self.posix.values().any(|t| t.cpu() && t.timer.next.is_some())
     }
 
     /// The earliest wall-clock POSIX timer's expiry, as the host's time.
-    pub fn next_wall(&self) -> Option<Instant> {
+    pub(crate) fn next_wall(&self) -> Option<Instant> {
         self.posix.values().filter(|t| !t.cpu()).filter_map(|t| t.timer.due_at(clock_ns(t.clock))).min()
     }
 
     /// What exec leaves: no POSIX timers (exit_itimers); the interval
     /// timers stay.
-    pub fn exec(&mut self) {
+    pub(crate) fn exec(&mut self) {
         self.posix.clear();
     }
 }
@@ -112,20 +112,20 @@ impl ProcTimers {
 impl Process {
     /// Whether its CPU time is watched as it runs: a CPU-time timer is
     /// armed, or RLIMIT_CPU is set.
-    pub fn cpu_watched(&self) -> bool {
+    pub(crate) fn cpu_watched(&self) -> bool {
         self.timers.cpu_armed() || self.limits.cur(RLIMIT_CPU) != RLIM_INFINITY
     }
 }
 
 impl KernelState {
     /// The process's CPU time, in nanoseconds: user, and user and system.
-    pub fn cpu_times(&self, pid: Pid) -> (u64, u64) {
+    pub(crate) fn cpu_times(&self, pid: Pid) -> (u64, u64) {
         self.tasks.proc(pid).map_or((0, 0), |p| (p.rusage.utime_ns, p.rusage.utime_ns + p.rusage.stime_ns))
     }
 
     /// Fires process `pid`'s CPU-time timers that are due: SIGVTALRM,
     /// SIGPROF, and the CPU-clock POSIX timers.
-    pub fn fire_cpu_timers(&mut self, pid: Pid) {
+    pub(crate) fn fire_cpu_timers(&mut self, pid: Pid) {
         let (user, total) = self.cpu_times(pid);
         if !self.check_cpu_rlimit(pid, total) {
             return;
@@ -171,7 +171,7 @@ impl KernelState {
 
     /// Fires process `pid`'s POSIX timers that are due: the CPU-clock
     /// ones (`cpu`, at CPU time `now`) or the wall-clock ones.
-    pub fn fire_posix_timers(&mut self, pid: Pid, cpu: bool, now: i128) {
+    pub(crate) fn fire_posix_timers(&mut self, pid: Pid, cpu: bool, now: i128) {
         let Some(p) = self.tasks.proc_mut(pid) else { return };
         let mut sends = Vec::new();
         for (&id, t) in p.timers.posix.iter_mut().filter(|(_, t)| t.cpu() == cpu) {
@@ -213,7 +213,7 @@ impl KernelState {
     /// The supervisor's round: fires the wall-clock POSIX timers due,
     /// kicks the running threads of processes with a CPU-time timer armed
     /// (their CPU time is counted at the kick); when to come back.
-    pub fn fire_process_timers(&mut self) -> Option<Instant> {
+    pub(crate) fn fire_process_timers(&mut self) -> Option<Instant> {
         let pids: Vec<Pid> = self
             .tasks
             .procs()
@@ -238,7 +238,7 @@ impl KernelState {
 
     /// A POSIX timer's signal `info` is being taken: its overrun is what
     /// the timer missed while it was queued (posixtimer_deliver_signal).
-    pub fn timer_signal_taken(&mut self, pid: Pid, mut info: SigInfo) -> SigInfo {
+    pub(crate) fn timer_signal_taken(&mut self, pid: Pid, mut info: SigInfo) -> SigInfo {
         if info.code != SI_TIMER {
             return info;
         }

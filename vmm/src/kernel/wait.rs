@@ -42,17 +42,17 @@ impl WaitQueue {
 
 impl WaitQueue {
     /// Wake-ups so far.
-    pub fn wakes(&self) -> u64 {
+    pub(crate) fn wakes(&self) -> u64 {
         self.wakes.load(Ordering::Relaxed)
     }
 
     /// Whether a wake-up has come that no exclusive watcher has taken.
-    pub fn unclaimed(&self) -> bool {
+    pub(crate) fn unclaimed(&self) -> bool {
         self.claimed.load(Ordering::Relaxed) < self.wakes()
     }
 
     /// An exclusive watcher takes every wake-up so far.
-    pub fn claim(&self) {
+    pub(crate) fn claim(&self) {
         self.claimed.fetch_max(self.wakes(), Ordering::Relaxed);
     }
 }

@@ -11,7 +11,7 @@ use super::time::Timespec;
 
 linux_consts! {
     /// epoll_ctl's operations.
-    pub EPOLL_OPS: u64 {
+    pub(crate) EPOLL_OPS: u64 {
         EPOLL_CTL_ADD = 1,
         EPOLL_CTL_DEL = 2,
         EPOLL_CTL_MOD = 3,

@@ -4,12 +4,12 @@
 //! strerror's description.
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Errno(pub i32);
+pub(crate) struct Errno(pub i32);
 
 /// Defines each errno and, from the same line, its name and description.
 macro_rules! errnos {
     ($( $(#[$m:meta])* $name:ident = $v:expr $(=> $describe:expr)? ),* $(,)?) => {
-        $( $(#[$m])* pub const $name: Errno = Errno($v); )*
+        $( $(#[$m])* pub(crate) const $name: Errno = Errno($v); )*
         /// (errno, name, description) for each errno above.
         const ERRNOS: &[(Errno, &str, &str)] = &[ $( ($name, stringify!($name), errnos!(@d $($describe)?)) ),* ];
     };
@@ -125,7 +125,7 @@ impl Errno {
     }
 
     /// Its description, as strerror gives it.
-    pub fn describe(self) -> &'static str {
+    pub(crate) fn describe(self) -> &'static str {
         ERRNOS.iter().find(|(e, ..)| *e == self).map_or("", |(.., d)| d)
     }
 }

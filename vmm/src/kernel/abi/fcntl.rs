@@ -173,7 +173,7 @@ pub(crate) const RESOLVE_ALL: u64 = 0x3f;
 
 /// The largest file offset (`OFFSET_MAX`): a lock's end when it runs to
 /// the end of the file however long it grows.
-pub const OFFSET_MAX: i64 = i64::MAX;
+pub(crate) const OFFSET_MAX: i64 = i64::MAX;
 
 /// struct flock (`include/uapi/asm-generic/fcntl.h`), fcntl's lock
 /// argument; the same on x86-64 and arm64. The padding is named so the
@@ -181,7 +181,7 @@ pub const OFFSET_MAX: i64 = i64::MAX;
 /// struct in and out).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Flock {
+pub(crate) struct Flock {
     pub l_type: i16,
     pub l_whence: i16,
     pub _pad0: u32,

@@ -54,7 +54,7 @@ const _: () = assert!(size_of::<Winsize>() == 8);
 /// index, flags or MTU at its start).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Ifreq {
+pub(crate) struct Ifreq {
     pub ifr_name: [u8; 16],
     pub ifr_data: [u8; 24],
 }

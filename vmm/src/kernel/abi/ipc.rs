@@ -7,26 +7,26 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use super::linux_consts;
 
 /// The key that always makes a new segment.
-pub const IPC_PRIVATE: i32 = 0;
+pub(crate) const IPC_PRIVATE: i32 = 0;
 /// shmget's flags: create, exclusively; SHM_HUGETLB's huge pages (with
 /// their size's log in bits 26..31), SHM_NORESERVE's no reservation.
-pub const IPC_CREAT: u32 = 0o1000;
-pub const IPC_EXCL: u32 = 0o2000;
-pub const SHM_HUGETLB: u32 = 0o4000;
-pub const SHM_NORESERVE: u32 = 0o10000;
-pub const SHM_HUGE_SHIFT: u32 = 26;
-pub const SHM_HUGE_MASK: u32 = 0x3f;
+pub(crate) const IPC_CREAT: u32 = 0o1000;
+pub(crate) const IPC_EXCL: u32 = 0o2000;
+pub(crate) const SHM_HUGETLB: u32 = 0o4000;
+pub(crate) const SHM_NORESERVE: u32 = 0o10000;
+pub(crate) const SHM_HUGE_SHIFT: u32 = 26;
+pub(crate) const SHM_HUGE_MASK: u32 = 0x3f;
 /// shmat's flags.
-pub const SHM_RDONLY: u32 = 0o10000;
-pub const SHM_RND: u32 = 0o20000;
-pub const SHM_REMAP: u32 = 0o40000;
-pub const SHM_EXEC: u32 = 0o100000;
+pub(crate) const SHM_RDONLY: u32 = 0o10000;
+pub(crate) const SHM_RND: u32 = 0o20000;
+pub(crate) const SHM_REMAP: u32 = 0o40000;
+pub(crate) const SHM_EXEC: u32 = 0o100000;
 /// A segment's mode bits besides its permissions: marked for destruction
 /// (IPC_RMID while attached), locked (SHM_LOCK).
-pub const SHM_DEST: u32 = 0o1000;
-pub const SHM_LOCKED: u32 = 0o2000;
+pub(crate) const SHM_DEST: u32 = 0o1000;
+pub(crate) const SHM_LOCKED: u32 = 0o2000;
 /// The permission bits of a mode (S_IRWXUGO).
-pub const IPC_MODE_BITS: u32 = 0o777;
+pub(crate) const IPC_MODE_BITS: u32 = 0o777;
 
 linux_consts! {
     /// shmctl's commands.
@@ -46,20 +46,20 @@ linux_consts! {
 /// The limits' defaults (kernel.shmmax, shmall, shmmni; SHMMIN, SHMSEG):
 /// a segment of 1 byte to ULONG_MAX - 2^24, as many pages in all, 4096
 /// segments.
-pub const SHMMIN: u64 = 1;
-pub const SHMMAX: u64 = u64::MAX - (1 << 24);
-pub const SHMALL: u64 = u64::MAX - (1 << 24);
-pub const SHMMNI: u64 = 4096;
-pub const SHMSEG: u64 = SHMMNI;
+pub(crate) const SHMMIN: u64 = 1;
+pub(crate) const SHMMAX: u64 = u64::MAX - (1 << 24);
+pub(crate) const SHMALL: u64 = u64::MAX - (1 << 24);
+pub(crate) const SHMMNI: u64 = 4096;
+pub(crate) const SHMSEG: u64 = SHMMNI;
 /// An id is its index plus its sequence number times IPCMNI (2^15);
 /// sequence numbers wrap past IPCID_SEQ_MAX.
-pub const IPCMNI_SHIFT: u32 = 15;
-pub const IPCID_SEQ_MAX: u32 = (i32::MAX >> IPCMNI_SHIFT) as u32;
+pub(crate) const IPCMNI_SHIFT: u32 = 15;
+pub(crate) const IPCID_SEQ_MAX: u32 = (i32::MAX >> IPCMNI_SHIFT) as u32;
 
 /// struct ipc64_perm.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Ipc64Perm {
+pub(crate) struct Ipc64Perm {
     pub key: i32,
     pub uid: u32,
     pub gid: u32,
@@ -78,7 +78,7 @@ const _: () = assert!(size_of::<Ipc64Perm>() == 48);
 /// struct shmid64_ds: what IPC_STAT and SHM_STAT give, IPC_SET reads.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Shmid64Ds {
+pub(crate) struct Shmid64Ds {
     pub shm_perm: Ipc64Perm,
     pub shm_segsz: u64,
     pub shm_atime: i64,
@@ -95,7 +95,7 @@ const _: () = assert!(size_of::<Shmid64Ds>() == 112);
 /// struct shminfo64: IPC_INFO's limits.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Shminfo64 {
+pub(crate) struct Shminfo64 {
     pub shmmax: u64,
     pub shmmin: u64,
     pub shmmni: u64,
@@ -108,7 +108,7 @@ const _: () = assert!(size_of::<Shminfo64>() == 72);
 /// struct shm_info: SHM_INFO's usage.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct ShmInfo {
+pub(crate) struct ShmInfo {
     pub used_ids: i32,
     pub _pad: u32,
     /// In pages.

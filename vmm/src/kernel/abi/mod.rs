@@ -18,13 +18,13 @@ pub(crate) mod auxvec;
 pub(crate) mod capability;
 pub(crate) mod dirent;
 pub(crate) mod epoll;
-pub mod errno;
+pub(crate) mod errno;
 pub(crate) mod fcntl;
 pub(crate) mod futex;
 pub(crate) mod ioctl;
 pub(crate) mod ipc;
 pub(crate) mod limits;
-pub mod mman;
+pub(crate) mod mman;
 pub(crate) mod netlink;
 pub(crate) mod poll;
 pub(crate) mod prctl;
@@ -54,7 +54,7 @@ macro_rules! linux_consts {
         }
         $($rest:tt)*
     ) => {
-        $( $(#[$cmeta])* pub const $name: $ty = $value; )*
+        $( $(#[$cmeta])* pub(crate) const $name: $ty = $value; )*
         $crate::kernel::abi::linux_consts! { $($rest)* }
     };
     (

@@ -8,7 +8,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use super::linux_consts;
 
 /// The one netlink protocol served.
-pub const NETLINK_ROUTE: u32 = 0;
+pub(crate) const NETLINK_ROUTE: u32 = 0;
 
 linux_consts! {
     /// nlmsg_type: the control messages and rtnetlink's link and address
@@ -24,21 +24,21 @@ linux_consts! {
 }
 
 /// The first type that is a request (below it: control messages).
-pub const NLMSG_MIN_TYPE: u16 = 0x10;
+pub(crate) const NLMSG_MIN_TYPE: u16 = 0x10;
 /// nlmsg_flags.
-pub const NLM_F_REQUEST: u16 = 0x1;
-pub const NLM_F_MULTI: u16 = 0x2;
-pub const NLM_F_ACK: u16 = 0x4;
-pub const NLM_F_ROOT: u16 = 0x100;
-pub const NLM_F_MATCH: u16 = 0x200;
-pub const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
+pub(crate) const NLM_F_REQUEST: u16 = 0x1;
+pub(crate) const NLM_F_MULTI: u16 = 0x2;
+pub(crate) const NLM_F_ACK: u16 = 0x4;
+pub(crate) const NLM_F_ROOT: u16 = 0x100;
+pub(crate) const NLM_F_MATCH: u16 = 0x200;
+pub(crate) const NLM_F_DUMP: u16 = NLM_F_ROOT | NLM_F_MATCH;
 /// An ack's flag: the request is not echoed after the error code.
-pub const NLM_F_CAPPED: u16 = 0x100;
+pub(crate) const NLM_F_CAPPED: u16 = 0x100;
 
 /// struct sockaddr_nl.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SockaddrNl {
+pub(crate) struct SockaddrNl {
     pub nl_family: u16,
     pub nl_pad: u16,
     pub nl_pid: u32,
@@ -49,7 +49,7 @@ const _: () = assert!(size_of::<SockaddrNl>() == 12);
 /// struct nlmsghdr.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Nlmsghdr {
+pub(crate) struct Nlmsghdr {
     pub nlmsg_len: u32,
     pub nlmsg_type: u16,
     pub nlmsg_flags: u16,
@@ -59,14 +59,14 @@ pub struct Nlmsghdr {
 const _: () = assert!(size_of::<Nlmsghdr>() == 16);
 
 /// NLMSG_ALIGN and RTA_ALIGN: messages and attributes are 4-aligned.
-pub const fn nl_align(n: usize) -> usize {
+pub(crate) const fn nl_align(n: usize) -> usize {
     (n + 3) & !3
 }
 
 /// struct rtattr: an attribute's header, its payload after it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Rtattr {
+pub(crate) struct Rtattr {
     pub rta_len: u16,
     pub rta_type: u16,
 }
@@ -74,7 +74,7 @@ pub struct Rtattr {
 /// struct ifinfomsg: RTM_NEWLINK's body.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Ifinfomsg {
+pub(crate) struct Ifinfomsg {
     pub ifi_family: u8,
     pub _pad: u8,
     pub ifi_type: u16,
@@ -87,7 +87,7 @@ const _: () = assert!(size_of::<Ifinfomsg>() == 16);
 /// struct ifaddrmsg: RTM_NEWADDR's body.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Ifaddrmsg {
+pub(crate) struct Ifaddrmsg {
     pub ifa_family: u8,
     pub ifa_prefixlen: u8,
     pub ifa_flags: u8,
@@ -99,7 +99,7 @@ const _: () = assert!(size_of::<Ifaddrmsg>() == 8);
 /// struct ifa_cacheinfo.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct IfaCacheinfo {
+pub(crate) struct IfaCacheinfo {
     pub ifa_prefered: u32,
     pub ifa_valid: u32,
     pub cstamp: u32,
@@ -107,30 +107,30 @@ pub struct IfaCacheinfo {
 }
 
 /// Link attributes (IFLA_*).
-pub const IFLA_ADDRESS: u16 = 1;
-pub const IFLA_BROADCAST: u16 = 2;
-pub const IFLA_IFNAME: u16 = 3;
-pub const IFLA_MTU: u16 = 4;
-pub const IFLA_STATS: u16 = 7;
-pub const IFLA_TXQLEN: u16 = 13;
-pub const IFLA_OPERSTATE: u16 = 16;
-pub const IFLA_STATS64: u16 = 23;
+pub(crate) const IFLA_ADDRESS: u16 = 1;
+pub(crate) const IFLA_BROADCAST: u16 = 2;
+pub(crate) const IFLA_IFNAME: u16 = 3;
+pub(crate) const IFLA_MTU: u16 = 4;
+pub(crate) const IFLA_STATS: u16 = 7;
+pub(crate) const IFLA_TXQLEN: u16 = 13;
+pub(crate) const IFLA_OPERSTATE: u16 = 16;
+pub(crate) const IFLA_STATS64: u16 = 23;
 /// struct rtnl_link_stats (24 u32) and rtnl_link_stats64 (25 u64).
-pub const RTNL_LINK_STATS_LEN: usize = 24 * 4;
-pub const RTNL_LINK_STATS64_LEN: usize = 25 * 8;
+pub(crate) const RTNL_LINK_STATS_LEN: usize = 24 * 4;
+pub(crate) const RTNL_LINK_STATS64_LEN: usize = 25 * 8;
 /// Address attributes (IFA_*).
-pub const IFA_ADDRESS: u16 = 1;
-pub const IFA_LOCAL: u16 = 2;
-pub const IFA_LABEL: u16 = 3;
-pub const IFA_CACHEINFO: u16 = 6;
-pub const IFA_FLAGS: u16 = 8;
+pub(crate) const IFA_ADDRESS: u16 = 1;
+pub(crate) const IFA_LOCAL: u16 = 2;
+pub(crate) const IFA_LABEL: u16 = 3;
+pub(crate) const IFA_CACHEINFO: u16 = 6;
+pub(crate) const IFA_FLAGS: u16 = 8;
 /// IFA_F_PERMANENT; RT_SCOPE_HOST.
-pub const IFA_F_PERMANENT: u8 = 0x80;
-pub const RT_SCOPE_HOST: u8 = 254;
+pub(crate) const IFA_F_PERMANENT: u8 = 0x80;
+pub(crate) const RT_SCOPE_HOST: u8 = 254;
 /// lo's type and flags: ARPHRD_LOOPBACK; IFF_UP | IFF_LOOPBACK |
 /// IFF_RUNNING | IFF_LOWER_UP.
-pub const ARPHRD_LOOPBACK: u16 = 772;
-pub const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40 | 0x1_0000;
+pub(crate) const ARPHRD_LOOPBACK: u16 = 772;
+pub(crate) const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40 | 0x1_0000;
 /// lo's MTU and queue length.
-pub const LO_MTU: u32 = 65_536;
-pub const LO_TXQLEN: u32 = 1000;
+pub(crate) const LO_MTU: u32 = 65_536;
+pub(crate) const LO_TXQLEN: u32 = 1000;

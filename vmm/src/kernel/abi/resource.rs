@@ -59,7 +59,7 @@ const _: () = assert!(size_of::<Rlimit>() == 16);
 /// struct rusage.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct Rusage {
+pub(crate) struct Rusage {
     pub(crate) ru_utime: Timeval,
     pub(crate) ru_stime: Timeval,
     /// KiB.

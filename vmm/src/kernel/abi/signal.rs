@@ -7,7 +7,7 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
-pub use crate::arch::signal::*;
+pub(crate) use crate::arch::signal::*;
 
 use super::{linux_consts, name_table};
 

@@ -8,7 +8,7 @@ use super::linux_consts;
 
 linux_consts! {
     /// socket(2)'s domains faultline serves (the others are EAFNOSUPPORT).
-    pub ADDRESS_FAMILIES: u16 {
+    pub(crate) ADDRESS_FAMILIES: u16 {
         AF_UNSPEC = 0,
         AF_UNIX = 1,
         AF_INET = 2,
@@ -18,7 +18,7 @@ linux_consts! {
 
     /// socket(2)'s types; SOCK_NONBLOCK and SOCK_CLOEXEC ride in the same
     /// argument.
-    pub SOCK_TYPES: u32 {
+    pub(crate) SOCK_TYPES: u32 {
         SOCK_STREAM = 1,
         SOCK_DGRAM = 2,
         SOCK_RAW = 3,
@@ -28,7 +28,7 @@ linux_consts! {
     }
 
     /// The send and receive flags.
-    pub MSG_FLAGS: u32 {
+    pub(crate) MSG_FLAGS: u32 {
         MSG_OOB = 1,
         MSG_PEEK = 2,
         MSG_DONTROUTE = 4,
@@ -46,7 +46,7 @@ linux_consts! {
     }
 
     /// Option levels.
-    pub SOCKOPT_LEVELS: i32 {
+    pub(crate) SOCKOPT_LEVELS: i32 {
         SOL_IP = 0,
         SOL_SOCKET = 1,
         SOL_TCP = 6,
@@ -55,7 +55,7 @@ linux_consts! {
     }
 
     /// SOL_SOCKET options.
-    pub SO_OPTIONS: i32 {
+    pub(crate) SO_OPTIONS: i32 {
         SO_DEBUG = 1,
         SO_REUSEADDR = 2,
         SO_TYPE = 3,
@@ -101,7 +101,7 @@ linux_consts! {
     }
 
     /// SOL_TCP options.
-    pub TCP_OPTIONS: i32 {
+    pub(crate) TCP_OPTIONS: i32 {
         TCP_NODELAY = 1,
         TCP_MAXSEG = 2,
         TCP_CORK = 3,
@@ -121,7 +121,7 @@ linux_consts! {
     }
 
     /// SOL_IP and SOL_IPV6 options.
-    pub IP_OPTIONS: i32 {
+    pub(crate) IP_OPTIONS: i32 {
         IP_TOS = 1,
         IP_TTL = 2,
         IP_RECVERR = 11,
@@ -136,13 +136,13 @@ linux_consts! {
     }
 
     /// The flags socket(2) and accept4(2) take with the type.
-    pub SOCK_FLAGS: u32 {
+    pub(crate) SOCK_FLAGS: u32 {
         SOCK_NONBLOCK = 0o4000,
         SOCK_CLOEXEC = 0o2000000,
     }
 
     /// shutdown(2)'s how.
-    pub SHUT_HOW: i32 {
+    pub(crate) SHUT_HOW: i32 {
         SHUT_RD = 0,
         SHUT_WR = 1,
         SHUT_RDWR = 2,
@@ -264,15 +264,15 @@ pub(crate) struct Linger {
 const _: () = assert!(size_of::<Linger>() == 8);
 
 /// IFNAMSIZ: an interface name with its NUL.
-pub const IFNAMSIZ: usize = 16;
+pub(crate) const IFNAMSIZ: usize = 16;
 /// lo's interface index.
-pub const LOOPBACK_IFINDEX: i32 = 1;
+pub(crate) const LOOPBACK_IFINDEX: i32 = 1;
 
 /// SO_TIMESTAMPING's flags (`uapi/linux/net_tstamp.h`): SOF_TIMESTAMPING_MASK
 /// is every flag up to SOF_TIMESTAMPING_OPT_RX_FILTER's successor.
-pub const SOF_TIMESTAMPING_RX_SOFTWARE: u32 = 1 << 3;
-pub const SOF_TIMESTAMPING_SOFTWARE: u32 = 1 << 4;
-pub const SOF_TIMESTAMPING_MASK: u32 = (1 << 19) - 1;
+pub(crate) const SOF_TIMESTAMPING_RX_SOFTWARE: u32 = 1 << 3;
+pub(crate) const SOF_TIMESTAMPING_SOFTWARE: u32 = 1 << 4;
+pub(crate) const SOF_TIMESTAMPING_MASK: u32 = (1 << 19) - 1;
 
 linux_consts! {
     /// A TCP socket's states (`include/net/tcp_states.h`): tcp_info's
@@ -291,7 +291,7 @@ linux_consts! {
 /// loopback fills its state and leaves the counters and timings zero.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct TcpInfo {
+pub(crate) struct TcpInfo {
     pub tcpi_state: u8,
     pub tcpi_ca_state: u8,
     pub tcpi_retransmits: u8,
@@ -308,7 +308,7 @@ const _: () = assert!(size_of::<TcpInfo>() == 280);
 /// struct so_timestamping: SO_TIMESTAMPING's value as getsockopt gives it.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
-pub struct SoTimestamping {
+pub(crate) struct SoTimestamping {
     pub flags: u32,
     pub bind_phc: i32,
 }

@@ -33,4 +33,4 @@ linux_consts! {
 }
 
 /// The wait status bit of a child that dumped core (WCOREDUMP).
-pub const WCOREFLAG: i32 = 0x80;
+pub(crate) const WCOREFLAG: i32 = 0x80;

@@ -14,7 +14,7 @@ impl KernelState {
     /// Creates pid 1 running `bprm`'s program: its process, its first
     /// thread (queued for a vCPU), its address space, and its standard
     /// streams.
-    pub fn spawn_init(
+    pub(crate) fn spawn_init(
         &mut self,
         bprm: &Binprm,
         cwd: Lookup,

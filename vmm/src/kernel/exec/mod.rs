@@ -30,7 +30,7 @@ use super::{Entry, KernelState};
 use crate::arch::{UserRegs, PAGE_SIZE};
 use crate::loader::Image;
 use load::Loaded;
-pub use script::{script_argv, shebang, MAX_SCRIPT_DEPTH};
+pub(crate) use script::{script_argv, shebang, MAX_SCRIPT_DEPTH};
 
 /// MAX_ARG_STRLEN: the longest single argument or environment string.
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
@@ -38,7 +38,7 @@ const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
 const MAX_EXEC_SIZE: u64 = 1 << 30;
 /// A program file, opened for exec.
 #[derive(Clone)]
-pub struct ExecFile {
+pub(crate) struct ExecFile {
     /// Its path inside the sandbox (for /proc/PID/exe and maps).
     pub path: String,
     node: OpenNode,
@@ -48,7 +48,7 @@ pub struct ExecFile {
 impl ExecFile {
     /// A program held in memory (the built-in demo), seen as `/name`:
     /// page-cache file `id`.
-    pub fn in_memory(name: &str, bytes: Arc<[u8]>, id: crate::mm::FileId) -> Self {
+    pub(crate) fn in_memory(name: &str, bytes: Arc<[u8]>, id: crate::mm::FileId) -> Self {
         use super::files::vfs::{MemFile, Meta, Node, S_IFREG};
         let meta =
             Meta { mode: S_IFREG | 0o755, size: bytes.len() as u64, nlink: 1, ino: id.0, dev: 1, ..Default::default() };
@@ -62,7 +62,7 @@ impl ExecFile {
 /// What execve asks to load (Linux's linux_binprm): the program, opened
 /// and parsed, the name it was exec'd by, and its arguments and
 /// environment.
-pub struct Binprm<'a> {
+pub(crate) struct Binprm<'a> {
     pub file: &'a ExecFile,
     pub image: &'a Image,
     /// AT_EXECFN (bprm->filename).
@@ -83,7 +83,7 @@ fn exec_refusal(meta: &super::files::vfs::Meta) -> Errno {
 impl KernelState {
     /// Opens `path` (from `start`) for exec, as `cred`: a regular file the
     /// caller may execute (`pid` answers /proc's links on the way).
-    pub fn open_exec(&mut self, pid: Pid, start: &Lookup, path: &str, cred: &Cred) -> Result<ExecFile, Errno> {
+    pub(crate) fn open_exec(&mut self, pid: Pid, start: &Lookup, path: &str, cred: &Cred) -> Result<ExecFile, Errno> {
         let links = super::procfs::Links { k: self, pid };
         let look = self.files.vfs().resolve(start, path, true, &links, cred)?;
         let meta = match &look.node {

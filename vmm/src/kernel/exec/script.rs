@@ -4,12 +4,12 @@
 use crate::kernel::errno::*;
 
 /// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
-pub const MAX_SCRIPT_DEPTH: u32 = 4;
+pub(crate) const MAX_SCRIPT_DEPTH: u32 = 4;
 
 /// What a `#!` line asks for, as binfmt_script reads it: the interpreter
 /// and its one optional argument (the rest of the line, trimmed). `None`
 /// if `bytes` is not a script; ENOEXEC if the line names no interpreter.
-pub fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), Errno>> {
+pub(crate) fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), Errno>> {
     if !bytes.starts_with(b"#!") {
         return None;
     }
@@ -24,7 +24,7 @@ pub fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), Errno>> 
 
 /// The interpreter's argv for script `filename` run with `argv`:
 /// `[interp, optional arg, filename, argv[1..]]`, as binfmt_script makes it.
-pub fn script_argv(interp: &str, arg: Option<String>, filename: &str, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
+pub(crate) fn script_argv(interp: &str, arg: Option<String>, filename: &str, argv: &[Vec<u8>]) -> Vec<Vec<u8>> {
     let mut new = vec![interp.as_bytes().to_vec()];
     new.extend(arg.map(String::into_bytes));
     new.push(filename.as_bytes().to_vec());

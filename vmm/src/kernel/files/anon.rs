@@ -15,10 +15,10 @@ use crate::kernel::process::Tid;
 use crate::kernel::KernelState;
 
 /// The anonymous inode's device and number, as a Linux boot gives them.
-pub const ANON_DEV: u64 = 16;
-pub const ANON_INO: u64 = 26;
+pub(crate) const ANON_DEV: u64 = 16;
+pub(crate) const ANON_INO: u64 = 26;
 
-pub enum Anon {
+pub(crate) enum Anon {
     Epoll(Arc<Epoll>),
     EventFd(EventFd),
     TimerFd(TimerFd),
@@ -28,7 +28,7 @@ pub enum Anon {
 impl Anon {
     /// The name anon_inode_getfile gives it: /proc/PID/fd shows
     /// `anon_inode:` and this.
-    pub fn name(&self) -> &'static str {
+    pub(crate) fn name(&self) -> &'static str {
         match self {
             Anon::Epoll(_) => "[eventpoll]",
             Anon::EventFd(_) => "[eventfd]",
@@ -39,7 +39,7 @@ impl Anon {
 
     /// Its poll (ep_eventpoll_poll, eventfd_poll, timerfd_poll,
     /// signalfd_poll).
-    pub fn poll(&self, k: &KernelState, tid: Tid, pt: &mut PollTable) -> u32 {
+    pub(crate) fn poll(&self, k: &KernelState, tid: Tid, pt: &mut PollTable) -> u32 {
         match self {
             Anon::Epoll(e) => e.mask(k, tid, pt),
             Anon::EventFd(e) => {
@@ -68,7 +68,7 @@ impl Anon {
     }
 
     /// The lines /proc/PID/fdinfo/N adds for it.
-    pub fn fdinfo(&self) -> String {
+    pub(crate) fn fdinfo(&self) -> String {
         match self {
             Anon::Epoll(e) => e.fdinfo(),
             Anon::EventFd(e) => e.fdinfo(),
@@ -79,13 +79,13 @@ impl Anon {
 }
 
 /// A new open file for `a`, with status flags `flags`.
-pub fn open_anon(a: Anon, flags: u32) -> Arc<OpenFile> {
+pub(crate) fn open_anon(a: Anon, flags: u32) -> Arc<OpenFile> {
     let path = format!("anon_inode:{}", a.name());
     OpenFile::new(FileKind::Anon(a), flags, path)
 }
 
 /// The device fdinfo shows for `f`'s file (its inode's s_dev).
-pub fn dev_of(f: &OpenFile) -> u64 {
+pub(crate) fn dev_of(f: &OpenFile) -> u64 {
     match &f.kind {
         FileKind::Anon(_) => ANON_DEV,
         FileKind::Socket(_) => crate::kernel::net::SOCKFS_DEV,
@@ -95,7 +95,7 @@ pub fn dev_of(f: &OpenFile) -> u64 {
 }
 
 /// The inode number fdinfo shows for `f`'s file.
-pub fn ino_of(f: &OpenFile) -> u64 {
+pub(crate) fn ino_of(f: &OpenFile) -> u64 {
     match &f.kind {
         FileKind::Anon(_) => ANON_INO,
         FileKind::PipeRead(p) | FileKind::PipeWrite(p) => Arc::as_ptr(p) as u64 % 100_000,

@@ -28,14 +28,14 @@ use crate::kernel::KernelState;
 use crate::mm::KmemCharge;
 
 /// struct eventpoll (kzalloc'd).
-pub const EVENTPOLL_BYTES: u64 = 192;
+pub(crate) const EVENTPOLL_BYTES: u64 = 192;
 /// struct epitem and its struct eppoll_entry (their slab caches).
-pub const EPITEM_BYTES: u64 = 128;
-pub const EPPOLL_ENTRY_BYTES: u64 = 72;
+pub(crate) const EPITEM_BYTES: u64 = 128;
+pub(crate) const EPPOLL_ENTRY_BYTES: u64 = 72;
 
 /// fs.epoll.max_user_watches for `ram_bytes` of RAM: 4% of it over an
 /// item's cost, as eventpoll_init.
-pub fn max_user_watches(ram_bytes: u64) -> u64 {
+pub(crate) fn max_user_watches(ram_bytes: u64) -> u64 {
     ram_bytes / 25 / (EPITEM_BYTES + EPPOLL_ENTRY_BYTES)
 }
 
@@ -70,7 +70,7 @@ impl Item {
     }
 }
 
-pub struct Epoll {
+pub(crate) struct Epoll {
     items: Mutex<Vec<Item>>,
     /// Woken when an item is added or changed: waiters look again.
     pub changed: WaitQueue,
@@ -81,7 +81,7 @@ pub struct Epoll {
 }
 
 /// The epoll behind open file `f`, if it is one.
-pub fn epoll_of(f: &OpenFile) -> Option<&Arc<Epoll>> {
+pub(crate) fn epoll_of(f: &OpenFile) -> Option<&Arc<Epoll>> {
     match &f.kind {
         FileKind::Anon(super::anon::Anon::Epoll(e)) => Some(e),
         _ => None,
@@ -93,7 +93,7 @@ fn key(f: &Arc<OpenFile>) -> usize {
 }
 
 impl Epoll {
-    pub fn new(kmem: KmemCharge) -> Self {
+    pub(crate) fn new(kmem: KmemCharge) -> Self {
         Epoll { items: Mutex::default(), changed: WaitQueue::default(), parents: Mutex::default(), _kmem: kmem }
     }
 
@@ -104,12 +104,12 @@ impl Epoll {
         items.clone()
     }
 
-    pub fn contains(&self, f: &Arc<OpenFile>, fd: i32) -> bool {
+    pub(crate) fn contains(&self, f: &Arc<OpenFile>, fd: i32) -> bool {
         self.snapshot().iter().any(|i| i.key == key(f) && i.fd == fd)
     }
 
     /// The events item (f, fd) asks for, if there is one.
-    pub fn events_of(&self, f: &Arc<OpenFile>, fd: i32) -> Option<u32> {
+    pub(crate) fn events_of(&self, f: &Arc<OpenFile>, fd: i32) -> Option<u32> {
         self.snapshot().iter().find(|i| i.key == key(f) && i.fd == fd).map(|i| i.events)
     }
 
@@ -152,7 +152,7 @@ impl Epoll {
 
     /// ep_loop_check: whether adding epoll `to` to this one would make a
     /// loop or nest deeper than EP_MAX_NESTS.
-    pub fn loop_check(self: &Arc<Self>, to: &Arc<Epoll>) -> Result<(), Errno> {
+    pub(crate) fn loop_check(self: &Arc<Self>, to: &Arc<Epoll>) -> Result<(), Errno> {
         let below = to.depth_below(self, 0, &mut HashMap::new());
         if below > EP_MAX_NESTS || below + 1 + self.depth_above(&mut HashMap::new()) > EP_MAX_NESTS {
             return Err(ELOOP);
@@ -162,7 +162,7 @@ impl Epoll {
 
     /// ep_insert: a new item; EEXIST if (f, fd) has one. `events` has
     /// EPOLLERR and EPOLLHUP added, as Linux always reports them.
-    pub fn insert(
+    pub(crate) fn insert(
         self: &Arc<Self>,
         k: &mut KernelState,
         f: &Arc<OpenFile>,
@@ -200,7 +200,7 @@ impl Epoll {
     }
 
     /// ep_remove: ENOENT if (f, fd) has no item.
-    pub fn remove(&self, f: &Arc<OpenFile>, fd: i32) -> Result<(), Errno> {
+    pub(crate) fn remove(&self, f: &Arc<OpenFile>, fd: i32) -> Result<(), Errno> {
         let mut items = self.items.lock();
         let at = items.iter().position(|i| i.key == key(f) && i.fd == fd).ok_or(ENOENT)?;
         items.remove(at);
@@ -217,7 +217,7 @@ impl Epoll {
     /// ep_modify: new events (with EPOLLERR and EPOLLHUP) and data; the
     /// item is looked at afresh (reported again if ready, even
     /// edge-triggered).
-    pub fn modify(&self, f: &Arc<OpenFile>, fd: i32, events: u32, data: u64) -> Result<(), Errno> {
+    pub(crate) fn modify(&self, f: &Arc<OpenFile>, fd: i32, events: u32, data: u64) -> Result<(), Errno> {
         let mut items = self.items.lock();
         let it = items.iter_mut().find(|i| i.key == key(f) && i.fd == fd).ok_or(ENOENT)?;
         it.events = events | EPOLLERR | EPOLLHUP;
@@ -231,7 +231,14 @@ impl Epoll {
     /// The items ready now, at most `max`, as (events, data); with
     /// `consume`, as epoll_wait takes them (edge-triggered ones marked
     /// seen, one-shot ones disabled, all moved behind the rest).
-    pub fn ready(&self, k: &KernelState, tid: Tid, pt: &mut PollTable, max: usize, consume: bool) -> Vec<EpollEvent> {
+    pub(crate) fn ready(
+        &self,
+        k: &KernelState,
+        tid: Tid,
+        pt: &mut PollTable,
+        max: usize,
+        consume: bool,
+    ) -> Vec<EpollEvent> {
         pt.wait_on(&self.changed);
         let mut out = Vec::new();
         let mut taken: Vec<(usize, i32, Option<u64>)> = Vec::new();
@@ -324,7 +331,7 @@ fn judge(
 
 impl Epoll {
     /// ep_eventpoll_poll: readable while an item is ready.
-    pub fn mask(&self, k: &KernelState, tid: Tid, pt: &mut PollTable) -> u32 {
+    pub(crate) fn mask(&self, k: &KernelState, tid: Tid, pt: &mut PollTable) -> u32 {
         if pt.depth > EP_MAX_NESTS {
             return 0;
         }
@@ -336,7 +343,7 @@ impl Epoll {
     }
 
     /// ep_show_fdinfo's lines, one per item.
-    pub fn fdinfo(&self) -> String {
+    pub(crate) fn fdinfo(&self) -> String {
         let mut s = String::new();
         for it in self.snapshot() {
             let (ino, dev) = it.file.upgrade().map_or((0, 0), |f| (super::anon::ino_of(&f), super::anon::dev_of(&f)));

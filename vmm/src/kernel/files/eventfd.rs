@@ -13,12 +13,12 @@ use crate::kernel::wait::WaitQueue;
 use crate::mm::KmemCharge;
 
 /// struct eventfd_ctx (kmalloc'd).
-pub const EVENTFD_CTX_BYTES: u64 = 48;
+pub(crate) const EVENTFD_CTX_BYTES: u64 = 48;
 
 /// eventfd-id in fdinfo: from an IDA, the lowest free; faultline counts.
 static NEXT_ID: AtomicU32 = AtomicU32::new(0);
 
-pub struct EventFd {
+pub(crate) struct EventFd {
     count: Mutex<u64>,
     pub semaphore: bool,
     /// Readers waiting (woken by writes), and pollers.
@@ -30,13 +30,13 @@ pub struct EventFd {
 }
 
 /// What a read or write attempt did.
-pub enum Step {
+pub(crate) enum Step {
     Done(u64),
     WouldBlock,
 }
 
 impl EventFd {
-    pub fn new(initval: u64, semaphore: bool, kmem: KmemCharge) -> Self {
+    pub(crate) fn new(initval: u64, semaphore: bool, kmem: KmemCharge) -> Self {
         EventFd {
             count: Mutex::new(initval),
             semaphore,
@@ -47,12 +47,12 @@ impl EventFd {
         }
     }
 
-    pub fn count(&self) -> u64 {
+    pub(crate) fn count(&self) -> u64 {
         *self.count.lock()
     }
 
     /// eventfd_read's step: the value read, or nothing to read yet.
-    pub fn read(&self) -> Step {
+    pub(crate) fn read(&self) -> Step {
         let mut c = self.count.lock();
         if *c == 0 {
             return Step::WouldBlock;
@@ -66,7 +66,7 @@ impl EventFd {
 
     /// eventfd_write's step: EINVAL for ULLONG_MAX, else `v` added, or no
     /// room for it yet.
-    pub fn write(&self, v: u64) -> Result<Step, Errno> {
+    pub(crate) fn write(&self, v: u64) -> Result<Step, Errno> {
         if v == u64::MAX {
             return Err(EINVAL);
         }
@@ -81,7 +81,7 @@ impl EventFd {
     }
 
     /// eventfd_poll.
-    pub fn mask(&self) -> u32 {
+    pub(crate) fn mask(&self) -> u32 {
         let c = self.count();
         let mut r = 0;
         if c > 0 {
@@ -97,7 +97,7 @@ impl EventFd {
     }
 
     /// eventfd_show_fdinfo's lines.
-    pub fn fdinfo(&self) -> String {
+    pub(crate) fn fdinfo(&self) -> String {
         format!(
             "eventfd-count: {:16x}\neventfd-id: {}\neventfd-semaphore: {}\n",
             self.count(),

@@ -47,7 +47,7 @@ fn mnt_ino(fd: &Fd) -> (u64, u64) {
 }
 
 /// The text of /proc/PID/fdinfo/N for descriptor `fd`.
-pub fn fdinfo(fd: &Fd) -> String {
+pub(crate) fn fdinfo(fd: &Fd) -> String {
     let f = &fd.file;
     let mut flags = f.flags();
     if fd.cloexec {

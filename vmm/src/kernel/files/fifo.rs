@@ -21,7 +21,7 @@ use crate::kernel::KernelState;
 pub(crate) struct Fifos(HashMap<(u64, u64), Weak<Pipe>>);
 
 /// An open FIFO: its pipe, and the node it was opened by.
-pub struct Fifo {
+pub(crate) struct Fifo {
     pub pipe: Arc<Pipe>,
     /// What stat and /proc/PID/fd report: the node, not pipefs.
     pub node: Lookup,
@@ -32,7 +32,7 @@ pub struct Fifo {
 }
 
 /// Whether access mode `flags` reads, and whether it writes.
-pub fn ends(flags: u32) -> (bool, bool) {
+pub(crate) fn ends(flags: u32) -> (bool, bool) {
     match flags & O_ACCMODE {
         O_RDONLY => (true, false),
         O_WRONLY => (false, true),
@@ -44,7 +44,7 @@ pub fn ends(flags: u32) -> (bool, bool) {
 impl Fifo {
     /// Counts this open's ends on the pipe (fifo_open's readers++ and
     /// writers++, which wake an opener waiting for its partner).
-    pub fn open_ends(&self, flags: u32) {
+    pub(crate) fn open_ends(&self, flags: u32) {
         let (r, w) = ends(flags);
         if r {
             self.pipe.open_end(false);
@@ -55,7 +55,7 @@ impl Fifo {
     }
 
     /// Gives back this open's ends (pipe_release).
-    pub fn close_ends(&self, flags: u32) {
+    pub(crate) fn close_ends(&self, flags: u32) {
         let (r, w) = ends(flags);
         if r {
             self.pipe.close_end(false);
@@ -66,7 +66,7 @@ impl Fifo {
     }
 
     /// pipe_poll for an open of access mode `flags`.
-    pub fn poll(&self, flags: u32, pt: &mut PollTable) -> u32 {
+    pub(crate) fn poll(&self, flags: u32, pt: &mut PollTable) -> u32 {
         let (r, w) = ends(flags);
         let p = &self.pipe;
         let mut mask = 0;
@@ -92,7 +92,7 @@ impl Fifo {
     }
 
     /// What fstat says: the node's own meta.
-    pub fn meta(&self) -> Meta {
+    pub(crate) fn meta(&self) -> Meta {
         self.node.node.stat_now()
     }
 }

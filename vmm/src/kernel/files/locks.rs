@@ -35,20 +35,20 @@ use crate::mm::{Kmem, KmemCharge};
 
 /// struct file_lock, file_lock_cache's object on x86-64: what one lock
 /// record costs.
-pub const FILE_LOCK_BYTES: u64 = 216;
+pub(crate) const FILE_LOCK_BYTES: u64 = 216;
 /// How far deadlock detection follows the chain of waiters
 /// (MAX_DEADLK_ITERATIONS).
 const MAX_DEADLK_ITERATIONS: usize = 10;
 /// The most records one change of a POSIX lock adds: a lock split in
 /// three by a lock of another type inside it (posix_lock_inode allocates
 /// two spare locks up front, as this charges two).
-pub const POSIX_CHANGE_RECORDS: u64 = 2;
+pub(crate) const POSIX_CHANGE_RECORDS: u64 = 2;
 
 const RECORD: Kmem = Kmem::Kmalloc(FILE_LOCK_BYTES);
 
 /// Which file a lock is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum LockKey {
+pub(crate) enum LockKey {
     /// A file of the view (or a device of /dev): its device and inode
     /// numbers as stat shows them, the same for every open and every hard
     /// link.
@@ -60,7 +60,7 @@ pub enum LockKey {
 }
 
 impl LockKey {
-    pub fn of(f: &OpenFile) -> LockKey {
+    pub(crate) fn of(f: &OpenFile) -> LockKey {
         match &f.kind {
             FileKind::File(n) => LockKey::Inode { dev: n.meta.dev, ino: n.meta.ino },
             FileKind::Dir(d) => LockKey::Inode { dev: d.meta.dev, ino: d.meta.ino },
@@ -90,13 +90,13 @@ impl LockKey {
 /// Who holds a lock: a process (POSIX locks, fl_owner the process's
 /// files), or an open file description (OFD and flock locks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Owner {
+pub(crate) enum Owner {
     Process(Pid),
     File(u64),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LockType {
+pub(crate) enum LockType {
     Read,
     Write,
     Unlock,
@@ -104,7 +104,7 @@ pub enum LockType {
 
 impl LockType {
     /// struct flock's l_type (assign_type: anything else is EINVAL).
-    pub fn from_abi(t: i16) -> Option<LockType> {
+    pub(crate) fn from_abi(t: i16) -> Option<LockType> {
         match t {
             F_RDLCK => Some(LockType::Read),
             F_WRLCK => Some(LockType::Write),
@@ -113,7 +113,7 @@ impl LockType {
         }
     }
 
-    pub fn abi(self) -> i16 {
+    pub(crate) fn abi(self) -> i16 {
         match self {
             LockType::Read => F_RDLCK,
             LockType::Write => F_WRLCK,
@@ -134,7 +134,7 @@ impl LockType {
 /// Bytes `start..=end` of a file; `end` OFFSET_MAX runs to its end
 /// however long it grows.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Range {
+pub(crate) struct Range {
     pub start: i64,
     pub end: i64,
 }
@@ -154,7 +154,7 @@ impl Range {
 /// A byte-range lock held, or asked for (F_UNLCK: a range to release, or
 /// to test for the asker's own locks).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PosixLock {
+pub(crate) struct PosixLock {
     pub owner: Owner,
     /// The process that set it (l_pid; OFD locks report -1).
     pub pid: Pid,
@@ -207,7 +207,7 @@ impl FileLocks {
 }
 
 /// Why a lock was not set.
-pub enum Refused {
+pub(crate) enum Refused {
     /// Another owner's lock is in the way: wait on this queue (or EAGAIN).
     Conflict(Arc<WaitQueue>),
     /// Waiting would never end (EDEADLK).
@@ -229,11 +229,11 @@ struct Table {
 /// OFD or flock locks, which release them when they go (from wherever the
 /// last reference drops).
 #[derive(Default, Clone)]
-pub struct Locks(Arc<Mutex<Table>>);
+pub(crate) struct Locks(Arc<Mutex<Table>>);
 
 /// An open file description's part in locking: the owner id of its OFD
 /// and flock locks, released when it is dropped (locks_remove_file).
-pub struct DescLocks {
+pub(crate) struct DescLocks {
     table: Weak<Mutex<Table>>,
     key: LockKey,
     id: u64,
@@ -412,7 +412,7 @@ static NEXT_DESC: AtomicU64 = AtomicU64::new(1);
 
 impl Locks {
     /// The owner id of `f`'s OFD and flock locks, and the file they are on.
-    pub fn description(&self, f: &OpenFile) -> (LockKey, u64) {
+    pub(crate) fn description(&self, f: &OpenFile) -> (LockKey, u64) {
         let d = f.lock_owner.get_or_init(|| DescLocks {
             table: Arc::downgrade(&self.0),
             key: LockKey::of(f),
@@ -423,7 +423,7 @@ impl Locks {
 
     /// F_GETLK: the first lock that would block `req` (or, for F_UNLCK,
     /// the asker's own that it overlaps).
-    pub fn test(&self, key: LockKey, req: &PosixLock) -> Option<PosixLock> {
+    pub(crate) fn test(&self, key: LockKey, req: &PosixLock) -> Option<PosixLock> {
         self.0.lock().files.get(&key)?.posix.iter().find(|l| req.tested_by(l)).copied()
     }
 
@@ -432,7 +432,7 @@ impl Locks {
     /// it is checked for deadlock and recorded as waiting until it gets
     /// the lock or [`Locks::unblock`]. `charge` pays for the records it
     /// may add.
-    pub fn set_posix(
+    pub(crate) fn set_posix(
         &self,
         key: LockKey,
         req: PosixLock,
@@ -446,12 +446,12 @@ impl Locks {
     }
 
     /// A thread waiting for a POSIX lock stops waiting.
-    pub fn unblock(&self, tid: Tid) {
+    pub(crate) fn unblock(&self, tid: Tid) {
         self.0.lock().blocked.remove(&tid);
     }
 
     /// flock(2): `ty` for description `owner` (of process `pid`).
-    pub fn flock(
+    pub(crate) fn flock(
         &self,
         key: LockKey,
         owner: u64,
@@ -467,7 +467,7 @@ impl Locks {
 
     /// locks_remove_posix: process `pid` closed a descriptor of `key`.
     /// Whether any lock went.
-    pub fn remove_posix(&self, key: LockKey, pid: Pid) -> bool {
+    pub(crate) fn remove_posix(&self, key: LockKey, pid: Pid) -> bool {
         let mut t = self.0.lock();
         if t.files.is_empty() {
             return false;
@@ -478,7 +478,7 @@ impl Locks {
     }
 
     /// Process `pid` exited: all its POSIX locks go. Whether any did.
-    pub fn remove_process(&self, pid: Pid) -> bool {
+    pub(crate) fn remove_process(&self, pid: Pid) -> bool {
         let mut t = self.0.lock();
         let keys: Vec<LockKey> = t
             .files
@@ -502,7 +502,7 @@ impl Locks {
 
     /// /proc/locks (lock_get_status): each lock, POSIX and OFD then flock,
     /// file by file.
-    pub fn proc_locks(&self) -> String {
+    pub(crate) fn proc_locks(&self) -> String {
         let t = self.0.lock();
         let mut keys: Vec<&LockKey> = t.files.keys().collect();
         keys.sort();
@@ -575,7 +575,7 @@ impl KernelState {
 
 /// The part of an open file description that locking keeps (set when it
 /// first locks).
-pub type LockOwner = OnceLock<DescLocks>;
+pub(crate) type LockOwner = OnceLock<DescLocks>;
 
 #[cfg(test)]
 mod tests;

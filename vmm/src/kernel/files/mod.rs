@@ -2,29 +2,29 @@
 //! dup and fork, as Linux's struct file), pipes, the program's standard
 //! streams, and the file system view (`vfs`).
 
-pub mod anon;
-pub mod epoll;
-pub mod eventfd;
-pub mod fdinfo;
-pub mod fifo;
-pub mod host;
-pub mod locks;
-pub mod mutate;
-pub mod overlay;
-pub mod pipe;
-pub mod ready;
-pub mod seq;
-pub mod signalfd;
-pub mod stdio;
-pub mod timerfd;
-pub mod vfs;
+pub(crate) mod anon;
+pub(crate) mod epoll;
+pub(crate) mod eventfd;
+pub(crate) mod fdinfo;
+pub(crate) mod fifo;
+pub(crate) mod host;
+pub(crate) mod locks;
+pub(crate) mod mutate;
+pub(crate) mod overlay;
+pub(crate) mod pipe;
+pub(crate) mod ready;
+pub(crate) mod seq;
+pub(crate) mod signalfd;
+pub(crate) mod stdio;
+pub(crate) mod timerfd;
+pub(crate) mod vfs;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-pub use pipe::Pipe;
+pub(crate) use pipe::Pipe;
 pub(crate) use stdio::STATUS_LINE;
 pub use stdio::{Input, Output};
 
@@ -135,10 +135,10 @@ impl Drop for FileCharge {
 
 // Status flags kept per open file description.
 /// Flags F_SETFL may change.
-pub const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
+pub(crate) const SETFL_MASK: u32 = O_APPEND | O_NONBLOCK | O_DIRECT | O_NOATIME;
 
 /// What an open file is.
-pub enum FileKind {
+pub(crate) enum FileKind {
     /// The sandbox's stdin.
     Input(Input),
     /// The sandbox's stdout or stderr.
@@ -175,7 +175,7 @@ pub enum FileKind {
 }
 
 /// An open directory.
-pub struct DirHandle {
+pub(crate) struct DirHandle {
     /// The directory itself (a descriptor of the host's, or the layer's
     /// inode): listings and `*at` calls start from it, not its name.
     pub at: vfs::Lookup,
@@ -186,13 +186,13 @@ pub struct DirHandle {
 }
 
 impl DirHandle {
-    pub fn new(at: vfs::Lookup, meta: vfs::Meta) -> Self {
+    pub(crate) fn new(at: vfs::Lookup, meta: vfs::Meta) -> Self {
         DirHandle { at, meta, listing: Mutex::new(None) }
     }
 }
 
 /// An open file description.
-pub struct OpenFile {
+pub(crate) struct OpenFile {
     pub kind: FileKind,
     /// O_ACCMODE and the status flags.
     pub flags: Mutex<u32>,
@@ -209,13 +209,13 @@ pub struct OpenFile {
 
 /// An open file's kernel memory.
 #[derive(Debug, Default)]
-pub struct FileKmem {
+pub(crate) struct FileKmem {
     pub file: Option<FileCharge>,
     pub kept: Option<super::procfs::ProcKept>,
 }
 
 impl OpenFile {
-    pub fn new(kind: FileKind, flags: u32, path: impl Into<String>) -> Arc<Self> {
+    pub(crate) fn new(kind: FileKind, flags: u32, path: impl Into<String>) -> Arc<Self> {
         match &kind {
             FileKind::PipeRead(p) => p.open_end(false),
             FileKind::PipeWrite(p) => p.open_end(true),
@@ -232,19 +232,19 @@ impl OpenFile {
         })
     }
 
-    pub fn flags(&self) -> u32 {
+    pub(crate) fn flags(&self) -> u32 {
         *self.flags.lock()
     }
 
-    pub fn nonblocking(&self) -> bool {
+    pub(crate) fn nonblocking(&self) -> bool {
         self.flags() & O_NONBLOCK != 0
     }
 
-    pub fn readable(&self) -> bool {
+    pub(crate) fn readable(&self) -> bool {
         matches!(self.flags() & O_ACCMODE, O_RDONLY | O_RDWR) && self.flags() & O_PATH == 0
     }
 
-    pub fn writable(&self) -> bool {
+    pub(crate) fn writable(&self) -> bool {
         matches!(self.flags() & O_ACCMODE, O_WRONLY | O_RDWR) && self.flags() & O_PATH == 0
     }
 }
@@ -263,18 +263,18 @@ impl Drop for OpenFile {
 
 /// A descriptor: an open file and its close-on-exec flag.
 #[derive(Clone)]
-pub struct Fd {
+pub(crate) struct Fd {
     pub file: Arc<OpenFile>,
     pub cloexec: bool,
 }
 
 /// NR_OPEN_DEFAULT: the descriptors files_struct holds itself; a larger
 /// table is an array of its own, charged to kernel memory.
-pub const NR_OPEN_DEFAULT: usize = 64;
+pub(crate) const NR_OPEN_DEFAULT: usize = 64;
 
 /// expand_fdtable()'s size for a table that must hold descriptor `fd`:
 /// in steps of 1 KiB of pointers, rounded up to a power of two of steps.
-pub fn fdtable_size(fd: usize) -> usize {
+pub(crate) fn fdtable_size(fd: usize) -> usize {
     const PER_KIB: usize = 1024 / 8;
     if fd < NR_OPEN_DEFAULT {
         return NR_OPEN_DEFAULT;
@@ -284,7 +284,7 @@ pub fn fdtable_size(fd: usize) -> usize {
 
 /// A process's descriptors.
 #[derive(Default)]
-pub struct FdTable {
+pub(crate) struct FdTable {
     fds: Vec<Option<Fd>>,
     /// Descriptors it can hold without growing (fdt->max_fds).
     max_fds: usize,
@@ -295,7 +295,7 @@ pub struct FdTable {
 impl FdTable {
     /// A copy for a child (dup_fd), sized for the descriptors open, not
     /// yet charged: [`KernelState::fd_charge_table`] does that.
-    pub fn fork(&self) -> FdTable {
+    pub(crate) fn fork(&self) -> FdTable {
         let last = self.fds.iter().rposition(Option::is_some);
         let mut fds = self.fds.clone();
         fds.truncate(last.map_or(0, |l| l + 1));
@@ -303,31 +303,31 @@ impl FdTable {
     }
 
     /// Descriptors it holds without growing.
-    pub fn max_fds(&self) -> usize {
+    pub(crate) fn max_fds(&self) -> usize {
         self.max_fds.max(NR_OPEN_DEFAULT)
     }
 
     /// The lowest free descriptor at or above `min`.
-    pub fn lowest_free(&self, min: usize) -> usize {
+    pub(crate) fn lowest_free(&self, min: usize) -> usize {
         let start = min.min(self.fds.len());
         self.fds[start..].iter().position(Option::is_none).map_or(self.fds.len().max(min), |i| i + start)
     }
 
-    pub fn get(&self, fd: i32) -> Option<&Fd> {
+    pub(crate) fn get(&self, fd: i32) -> Option<&Fd> {
         usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(Option::as_ref)
     }
 
-    pub fn get_mut(&mut self, fd: i32) -> Option<&mut Fd> {
+    pub(crate) fn get_mut(&mut self, fd: i32) -> Option<&mut Fd> {
         usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).and_then(Option::as_mut)
     }
 
-    pub fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
+    pub(crate) fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
         self.get(fd).map(|f| f.file.clone()).ok_or(EBADF)
     }
 
     /// Puts `f` at exactly `fd` (dup2), closing what was there; the
     /// kernel grows the table first ([`KernelState::fd_set`]).
-    pub fn set(&mut self, fd: i32, f: Fd) -> Option<Fd> {
+    pub(crate) fn set(&mut self, fd: i32, f: Fd) -> Option<Fd> {
         let i = fd as usize;
         if i >= self.fds.len() {
             self.fds.resize(i + 1, None);
@@ -335,13 +335,13 @@ impl FdTable {
         self.fds[i].replace(f)
     }
 
-    pub fn close(&mut self, fd: i32) -> Result<Fd, Errno> {
+    pub(crate) fn close(&mut self, fd: i32) -> Result<Fd, Errno> {
         let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(EBADF)?;
         slot.take().ok_or(EBADF)
     }
 
     /// Closes every close-on-exec descriptor (execve), returning them.
-    pub fn close_on_exec(&mut self) -> Vec<Fd> {
+    pub(crate) fn close_on_exec(&mut self) -> Vec<Fd> {
         let mut closed = Vec::new();
         for slot in self.fds.iter_mut() {
             if slot.as_ref().is_some_and(|f| f.cloexec) {
@@ -352,16 +352,16 @@ impl FdTable {
     }
 
     /// Closes everything (process exit).
-    pub fn clear(&mut self) {
+    pub(crate) fn clear(&mut self) {
         self.fds.clear();
     }
 
     /// Open descriptors, in order.
-    pub fn iter(&self) -> impl Iterator<Item = (i32, &Fd)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i32, &Fd)> {
         self.fds.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
     }
 
-    pub fn count(&self) -> usize {
+    pub(crate) fn count(&self) -> usize {
         self.fds.iter().filter(|f| f.is_some()).count()
     }
 }
@@ -370,7 +370,7 @@ impl KernelState {
     /// expand_files(): makes process `pid`'s table hold descriptor `fd`,
     /// charging the larger array (ENOMEM past the budget); EMFILE at
     /// fs.nr_open.
-    pub fn fd_expand(&mut self, pid: Pid, fd: usize) -> Result<(), Errno> {
+    pub(crate) fn fd_expand(&mut self, pid: Pid, fd: usize) -> Result<(), Errno> {
         let t = &self.tasks.proc(pid).ok_or(EBADF)?.files;
         if fd < t.max_fds() {
             return Ok(());
@@ -388,7 +388,7 @@ impl KernelState {
     }
 
     /// Charges a table made by [`FdTable::fork`] for its array.
-    pub fn fd_charge_table(&mut self, t: &mut FdTable) -> Result<(), Errno> {
+    pub(crate) fn fd_charge_table(&mut self, t: &mut FdTable) -> Result<(), Errno> {
         let nr = t.max_fds();
         if nr > NR_OPEN_DEFAULT {
             t.kmem = Some(self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?);
@@ -436,7 +436,7 @@ impl KernelState {
 
     /// Gives open file `f` its struct file, once: ENFILE at fs.file-max,
     /// ENOMEM past the budget.
-    pub fn charge_open_file(&mut self, f: &OpenFile) -> Result<(), Errno> {
+    pub(crate) fn charge_open_file(&mut self, f: &OpenFile) -> Result<(), Errno> {
         if f.kmem.lock().file.is_some() {
             return Ok(());
         }
@@ -448,7 +448,7 @@ impl KernelState {
     /// Installs `f` in process `pid` at the lowest free descriptor at or
     /// above `min`: EMFILE at `limit` (RLIMIT_NOFILE), then the table's
     /// growth and the file's struct file charged.
-    pub fn fd_install(&mut self, pid: Pid, f: Fd, min: usize, limit: usize) -> Result<i32, Errno> {
+    pub(crate) fn fd_install(&mut self, pid: Pid, f: Fd, min: usize, limit: usize) -> Result<i32, Errno> {
         let i = self.tasks.proc(pid).ok_or(EBADF)?.files.lowest_free(min);
         if i >= limit {
             return Err(EMFILE);
@@ -461,7 +461,7 @@ impl KernelState {
 
     /// Puts `f` at exactly `fd` in process `pid` (dup2), growing the table
     /// as needed; what was there is returned, to be closed.
-    pub fn fd_set(&mut self, pid: Pid, fd: i32, f: Fd) -> Result<Option<Fd>, Errno> {
+    pub(crate) fn fd_set(&mut self, pid: Pid, fd: i32, f: Fd) -> Result<Option<Fd>, Errno> {
         self.fd_expand(pid, usize::try_from(fd).map_err(|_| EBADF)?)?;
         Ok(self.tasks.proc_mut(pid).ok_or(EBADF)?.files.set(fd, f))
     }

@@ -22,17 +22,17 @@ use crate::kernel::KernelState;
 use crate::mm::{Kmem, KmemCharge, KmemClass};
 
 /// PIPE_DEF_BUFFERS: a new pipe's slots (64 KiB).
-pub const PIPE_DEF_BUFFERS: usize = 16;
+pub(crate) const PIPE_DEF_BUFFERS: usize = 16;
 /// PIPE_MIN_DEF_BUFFERS: a new pipe's slots once its user is past
 /// pipe-user-pages-soft.
-pub const PIPE_MIN_DEF_BUFFERS: usize = 2;
+pub(crate) const PIPE_MIN_DEF_BUFFERS: usize = 2;
 /// fs.pipe-max-size: the most an unprivileged F_SETPIPE_SZ may ask.
-pub const PIPE_MAX_SIZE: u64 = 1 << 20;
+pub(crate) const PIPE_MAX_SIZE: u64 = 1 << 20;
 /// fs.pipe-user-pages-soft: slots a user's pipes may hold before new
 /// pipes get PIPE_MIN_DEF_BUFFERS.
-pub const PIPE_USER_PAGES_SOFT: u64 = 16384;
+pub(crate) const PIPE_USER_PAGES_SOFT: u64 = 16384;
 /// fs.pipe-user-pages-hard: no hard limit by default.
-pub const PIPE_USER_PAGES_HARD: u64 = 0;
+pub(crate) const PIPE_USER_PAGES_HARD: u64 = 0;
 
 const PAGE: usize = PAGE_SIZE as usize;
 
@@ -60,7 +60,7 @@ struct State {
     ring: KmemCharge,
 }
 
-pub struct Pipe {
+pub(crate) struct Pipe {
     state: Mutex<State>,
     /// Its inode and dentry (pipefs): reclaimable slab.
     _inode: KmemCharge,
@@ -75,7 +75,7 @@ pub struct Pipe {
 }
 
 /// What a read or write attempt did.
-pub enum Io {
+pub(crate) enum Io {
     Done(usize),
     /// Nothing can be done now: block (or EAGAIN when non-blocking).
     WouldBlock,
@@ -83,7 +83,7 @@ pub enum Io {
 
 /// round_pipe_size(): at least a page, a power of two, and 0 (EINVAL)
 /// above 2 GiB.
-pub fn round_pipe_size(size: u32) -> u64 {
+pub(crate) fn round_pipe_size(size: u32) -> u64 {
     match size {
         s if s as u64 > 1 << 31 => 0,
         s if (s as u64) < PAGE_SIZE => PAGE_SIZE,
@@ -100,7 +100,7 @@ impl Drop for Pipe {
 impl Pipe {
     /// Counts an open of one end, and wakes a FIFO opener waiting for
     /// it (wake_up_partner: the queues of both ends).
-    pub fn open_end(&self, write: bool) {
+    pub(crate) fn open_end(&self, write: bool) {
         let mut s = self.state.lock();
         if write {
             s.writers += 1;
@@ -115,12 +115,12 @@ impl Pipe {
     }
 
     /// Opens of the read and of the write end so far.
-    pub fn counters(&self) -> (u64, u64) {
+    pub(crate) fn counters(&self) -> (u64, u64) {
         let s = self.state.lock();
         (s.r_counter, s.w_counter)
     }
 
-    pub fn close_end(&self, write: bool) {
+    pub(crate) fn close_end(&self, write: bool) {
         let mut s = self.state.lock();
         if write {
             s.writers = s.writers.saturating_sub(1);
@@ -138,41 +138,41 @@ impl Pipe {
     }
 
     /// Bytes waiting.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.state.lock().bufs.iter().map(|b| b.len).sum()
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.state.lock().bufs.is_empty()
     }
 
     /// Whether every slot is taken (pipe_full).
-    pub fn full(&self) -> bool {
+    pub(crate) fn full(&self) -> bool {
         let s = self.state.lock();
         s.bufs.len() >= s.max_usage
     }
 
     /// pipe_poll's EPOLLHUP for the read end: no writer is left.
-    pub fn hung_up(&self) -> bool {
+    pub(crate) fn hung_up(&self) -> bool {
         !self.has_writers()
     }
 
-    pub fn has_writers(&self) -> bool {
+    pub(crate) fn has_writers(&self) -> bool {
         self.state.lock().writers > 0
     }
 
-    pub fn has_readers(&self) -> bool {
+    pub(crate) fn has_readers(&self) -> bool {
         self.state.lock().readers > 0
     }
 
     /// F_GETPIPE_SZ: its capacity in bytes.
-    pub fn size(&self) -> u64 {
+    pub(crate) fn size(&self) -> u64 {
         self.state.lock().max_usage as u64 * PAGE_SIZE
     }
 
     /// Takes up to `max` bytes, slot after slot; a slot's page is freed
     /// (and uncharged) once read.
-    pub fn read(&self, max: usize) -> Result<(Io, Vec<u8>), Errno> {
+    pub(crate) fn read(&self, max: usize) -> Result<(Io, Vec<u8>), Errno> {
         let mut s = self.state.lock();
         if s.bufs.is_empty() {
             return Ok(if s.writers == 0 { (Io::Done(0), Vec::new()) } else { (Io::WouldBlock, Vec::new()) });
@@ -199,7 +199,7 @@ impl Pipe {
     /// are free, each charged through `charge`. What went in, or
     /// WouldBlock (full), EPIPE (no reader), or the charge's error when
     /// nothing went in.
-    pub fn write(
+    pub(crate) fn write(
         &self,
         data: &[u8],
         merge: usize,
@@ -247,7 +247,7 @@ impl KernelState {
     /// the budget; pipe(2) reports ENFILE, as get_pipe_inode's failure),
     /// with PIPE_DEF_BUFFERS slots, or PIPE_MIN_DEF_BUFFERS once the user
     /// holds more than pipe-user-pages-soft.
-    pub fn new_pipe(&mut self) -> Result<Arc<Pipe>, Errno> {
+    pub(crate) fn new_pipe(&mut self) -> Result<Arc<Pipe>, Errno> {
         let mut slots = PIPE_DEF_BUFFERS as u64;
         // too_many_pipe_buffers_soft() on the count with this pipe's slots.
         if self.files.pipe_user_pages.fetch_add(slots, Ordering::Relaxed) + slots > PIPE_USER_PAGES_SOFT {
@@ -292,7 +292,7 @@ impl KernelState {
     /// rounded (round_pipe_size), EPERM above pipe-max-size when growing
     /// or past the user's pipe pages, EBUSY below the slots in use, ENOMEM
     /// when the new ring cannot be had. The new size in bytes.
-    pub fn pipe_set_size(&mut self, p: &Pipe, arg: u32) -> Result<u64, Errno> {
+    pub(crate) fn pipe_set_size(&mut self, p: &Pipe, arg: u32) -> Result<u64, Errno> {
         let size = round_pipe_size(arg);
         let slots = size / PAGE_SIZE;
         if slots == 0 {

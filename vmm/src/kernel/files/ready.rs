@@ -21,10 +21,10 @@ use crate::kernel::KernelState;
 
 /// How often a wait that involves the host's stdio looks again (the
 /// host's descriptors cannot wake a guest thread).
-pub const HOST_TICK: Duration = Duration::from_millis(10);
+pub(crate) const HOST_TICK: Duration = Duration::from_millis(10);
 
 /// What a poll of files collects besides their masks.
-pub struct PollTable {
+pub(crate) struct PollTable {
     /// The waiter's condition variable, registered on every queue looked
     /// at (none: only looking).
     cv: Option<Arc<Condvar>>,
@@ -47,7 +47,7 @@ pub struct PollTable {
 
 /// How a poll treats wake-ups meant for one exclusive waiter each.
 #[derive(Clone, Copy, PartialEq, Eq)]
-pub enum Exclusive {
+pub(crate) enum Exclusive {
     /// Not an exclusive item: every wake-up is its own.
     No,
     /// Note whether one is untaken.
@@ -57,7 +57,7 @@ pub enum Exclusive {
 }
 
 impl PollTable {
-    pub fn new(cv: Option<Arc<Condvar>>) -> Self {
+    pub(crate) fn new(cv: Option<Arc<Condvar>>) -> Self {
         PollTable {
             cv,
             wakes: 0,
@@ -71,12 +71,12 @@ impl PollTable {
     }
 
     /// A table for one file an epoll item watches, asking for `interest`.
-    pub fn child(&self, interest: u32) -> Self {
+    pub(crate) fn child(&self, interest: u32) -> Self {
         PollTable { depth: self.depth + 1, interest, ..PollTable::new(self.cv.clone()) }
     }
 
     /// Takes in what `c` (from [`PollTable::child`]) collected.
-    pub fn absorb(&mut self, c: PollTable) {
+    pub(crate) fn absorb(&mut self, c: PollTable) {
         self.wakes = self.wakes.wrapping_add(c.wakes);
         if let Some(at) = c.wake_at {
             self.wake_by(at);
@@ -85,12 +85,12 @@ impl PollTable {
     }
 
     /// The file's state changes when `q` is woken.
-    pub fn wait_on(&mut self, q: &WaitQueue) {
+    pub(crate) fn wait_on(&mut self, q: &WaitQueue) {
         self.wait_on_for(q, u32::MAX);
     }
 
     /// The same, for a queue whose wake-ups carry only `events`.
-    pub fn wait_on_for(&mut self, q: &WaitQueue, events: u32) {
+    pub(crate) fn wait_on_for(&mut self, q: &WaitQueue, events: u32) {
         if let Some(cv) = &self.cv {
             q.register(cv);
         }
@@ -106,13 +106,13 @@ impl PollTable {
     }
 
     /// The file's state changes by itself at `at`.
-    pub fn wake_by(&mut self, at: Instant) {
+    pub(crate) fn wake_by(&mut self, at: Instant) {
         self.wake_at = Some(self.wake_at.map_or(at, |w| w.min(at)));
     }
 
     /// Counts `n` changes that come with no wake-up (a timer's expiries),
     /// each carrying `events`.
-    pub fn changes(&mut self, n: u64, events: u32) {
+    pub(crate) fn changes(&mut self, n: u64, events: u32) {
         if events & self.interest != 0 {
             self.wakes = self.wakes.wrapping_add(n);
             // No queue carries them, so none can be taken: every
@@ -123,7 +123,7 @@ impl PollTable {
 
     /// When a waiter that found nothing ready should look again, at the
     /// latest: `deadline`, a timer, or the host's tick.
-    pub fn sleep_until(&self, deadline: Option<Instant>) -> Option<Instant> {
+    pub(crate) fn sleep_until(&self, deadline: Option<Instant>) -> Option<Instant> {
         let mut until = [deadline, self.wake_at].into_iter().flatten().min();
         if self.host {
             let tick = Instant::now() + HOST_TICK;
@@ -136,7 +136,7 @@ impl PollTable {
 /// What open file `f` is ready for now, as thread `tid` asks (a signalfd
 /// reports the asker's signals): its EPOLL* mask, all events (the caller
 /// keeps those it asked for).
-pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) -> u32 {
+pub(crate) fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) -> u32 {
     match &f.kind {
         // pipe_poll.
         FileKind::PipeRead(p) => {
@@ -197,7 +197,7 @@ pub fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTable) ->
 /// Whether epoll may watch `f` (file_can_poll): not a file whose poll is
 /// the default one (regular files, directories, /proc, /dev/null), nor a
 /// host stdio that is a regular file.
-pub fn can_poll(f: &OpenFile) -> bool {
+pub(crate) fn can_poll(f: &OpenFile) -> bool {
     match &f.kind {
         FileKind::PipeRead(_)
         | FileKind::PipeWrite(_)

@@ -13,37 +13,37 @@ use crate::mm::KmemCharge;
 use zerocopy::FromZeros;
 
 /// struct signalfd_ctx (a sigset_t, kmalloc'd).
-pub const SIGNALFD_CTX_BYTES: u64 = 8;
+pub(crate) const SIGNALFD_CTX_BYTES: u64 = 8;
 
 /// SI_TIMER: a POSIX timer's si_code.
-pub const SI_TIMER: i32 = -2;
+pub(crate) const SI_TIMER: i32 = -2;
 /// SI_SIGIO.
-pub const SI_SIGIO: i32 = -5;
+pub(crate) const SI_SIGIO: i32 = -5;
 
-pub struct SignalFd {
+pub(crate) struct SignalFd {
     /// The signals it takes (never SIGKILL or SIGSTOP).
     pub mask: Mutex<SigSet>,
     _kmem: KmemCharge,
 }
 
 impl SignalFd {
-    pub fn new(mask: SigSet, kmem: KmemCharge) -> Self {
+    pub(crate) fn new(mask: SigSet, kmem: KmemCharge) -> Self {
         SignalFd { mask: Mutex::new(mask & !UNBLOCKABLE), _kmem: kmem }
     }
 
-    pub fn mask(&self) -> SigSet {
+    pub(crate) fn mask(&self) -> SigSet {
         *self.mask.lock()
     }
 
     /// signalfd_show_fdinfo's line.
-    pub fn fdinfo(&self) -> String {
+    pub(crate) fn fdinfo(&self) -> String {
         format!("sigmask:\t{:016x}\n", self.mask())
     }
 }
 
 /// signalfd_copyinfo: `i` as a read of a signalfd shows it, by the layout
 /// its code gives it (siginfo_layout).
-pub fn to_signalfd_siginfo(i: &SigInfo) -> SignalfdSiginfo {
+pub(crate) fn to_signalfd_siginfo(i: &SigInfo) -> SignalfdSiginfo {
     let mut s = SignalfdSiginfo::new_zeroed();
     s.ssi_signo = i.signo as u32;
     s.ssi_errno = i.errno;
@@ -77,7 +77,7 @@ pub fn to_signalfd_siginfo(i: &SigInfo) -> SignalfdSiginfo {
 impl KernelState {
     /// Whether thread `tid` (or its process) has a signal of `mask`
     /// pending.
-    pub fn signal_pending_in(&self, tid: Tid, mask: SigSet) -> bool {
+    pub(crate) fn signal_pending_in(&self, tid: Tid, mask: SigSet) -> bool {
         let Some(t) = self.tasks.thread(tid) else { return false };
         let shared = self.tasks.proc(t.pid).map_or(0, |p| p.shared_pending.set);
         (t.pending.set | shared) & mask != 0
@@ -85,7 +85,7 @@ impl KernelState {
 
     /// dequeue_signal() for a signalfd: the next signal of `mask` pending
     /// for thread `tid`, its own first, then its process's.
-    pub fn dequeue_signal_in(&mut self, tid: Tid, mask: SigSet) -> Option<SigInfo> {
+    pub(crate) fn dequeue_signal_in(&mut self, tid: Tid, mask: SigSet) -> Option<SigInfo> {
         let t = self.tasks.thread_mut(tid)?;
         let pid = t.pid;
         let info = match t.pending.take(!mask) {

@@ -15,12 +15,12 @@ use crate::kernel::wait::WaitQueue;
 use crate::mm::KmemCharge;
 
 /// struct timerfd_ctx (kzalloc'd, with its hrtimer).
-pub const TIMERFD_CTX_BYTES: u64 = 232;
+pub(crate) const TIMERFD_CTX_BYTES: u64 = 232;
 
 const NS: i128 = 1_000_000_000;
 
 /// The clock's time now, in nanoseconds.
-pub fn clock_ns(clock: u64) -> i128 {
+pub(crate) fn clock_ns(clock: u64) -> i128 {
     let id = match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_ALARM => libc::CLOCK_REALTIME,
         CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => libc::CLOCK_BOOTTIME,
@@ -30,11 +30,11 @@ pub fn clock_ns(clock: u64) -> i128 {
     s as i128 * NS + ns as i128
 }
 
-pub fn ts_ns(t: Timespec) -> i128 {
+pub(crate) fn ts_ns(t: Timespec) -> i128 {
     t.tv_sec as i128 * NS + t.tv_nsec as i128
 }
 
-pub fn ns_ts(ns: i128) -> Timespec {
+pub(crate) fn ns_ts(ns: i128) -> Timespec {
     let ns = ns.max(0);
     Timespec { tv_sec: (ns / NS).min(i64::MAX as i128) as i64, tv_nsec: (ns % NS) as i64 }
 }
@@ -43,7 +43,7 @@ pub fn ns_ts(ns: i128) -> Timespec {
 /// interval, and the expirations counted and not yet taken. Shared by
 /// timerfd and the POSIX timers.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Timer {
+pub(crate) struct Timer {
     /// When it is next due (clock time), if armed.
     pub next: Option<i128>,
     /// Its period (0: it fires once).
@@ -55,7 +55,7 @@ pub struct Timer {
 impl Timer {
     /// Arms it (or disarms it, for a zero value): due at `value` (clock
     /// time if `abs`, else from `now`), then every `interval`.
-    pub fn set(&mut self, now: i128, value: i128, interval: i128, abs: bool) {
+    pub(crate) fn set(&mut self, now: i128, value: i128, interval: i128, abs: bool) {
         self.ticks = 0;
         self.interval = interval;
         self.next = if value == 0 {
@@ -68,7 +68,7 @@ impl Timer {
     }
 
     /// Counts the expirations due by `now`: how many were new.
-    pub fn advance(&mut self, now: i128) -> u64 {
+    pub(crate) fn advance(&mut self, now: i128) -> u64 {
         let Some(next) = self.next else { return 0 };
         if now < next {
             return 0;
@@ -86,19 +86,19 @@ impl Timer {
     }
 
     /// What is left until it is due (0 if disarmed).
-    pub fn remaining(&self, now: i128) -> i128 {
+    pub(crate) fn remaining(&self, now: i128) -> i128 {
         self.next.map_or(0, |n| (n - now).max(0))
     }
 
     /// When it is due as the host's monotonic time, if armed.
-    pub fn due_at(&self, now: i128) -> Option<Instant> {
+    pub(crate) fn due_at(&self, now: i128) -> Option<Instant> {
         let left = self.next? - now;
         let left = Duration::from_nanos(left.clamp(0, u64::MAX as i128) as u64);
         Some(Instant::now().checked_add(left).unwrap_or_else(|| Instant::now() + Duration::from_secs(1 << 32)))
     }
 }
 
-pub struct TimerFd {
+pub(crate) struct TimerFd {
     pub clock: u64,
     pub state: Mutex<TimerFdState>,
     /// Waiters, woken when it is set again (a blocked reader must look).
@@ -106,7 +106,7 @@ pub struct TimerFd {
     _kmem: KmemCharge,
 }
 
-pub struct TimerFdState {
+pub(crate) struct TimerFdState {
     pub timer: Timer,
     /// timerfd_settime's flags of the last settime.
     pub flags: u32,
@@ -115,7 +115,7 @@ pub struct TimerFdState {
 }
 
 impl TimerFd {
-    pub fn new(clock: u64, kmem: KmemCharge) -> Self {
+    pub(crate) fn new(clock: u64, kmem: KmemCharge) -> Self {
         TimerFd {
             clock,
             state: Mutex::new(TimerFdState { timer: Timer::default(), flags: 0, total: 0 }),
@@ -125,7 +125,7 @@ impl TimerFd {
     }
 
     /// The state, with the expirations due by now counted.
-    pub fn now(&self) -> (parking_lot::MutexGuard<'_, TimerFdState>, i128) {
+    pub(crate) fn now(&self) -> (parking_lot::MutexGuard<'_, TimerFdState>, i128) {
         let now = clock_ns(self.clock);
         let mut s = self.state.lock();
         let n = s.timer.advance(now);
@@ -134,20 +134,20 @@ impl TimerFd {
     }
 
     /// timerfd_poll: EPOLLIN once it has expired; when it will.
-    pub fn mask(&self) -> (u32, Option<Instant>, u64) {
+    pub(crate) fn mask(&self) -> (u32, Option<Instant>, u64) {
         let (s, now) = self.now();
         let r = if s.timer.ticks > 0 { EPOLLIN } else { 0 };
         (r, s.timer.due_at(now), s.total)
     }
 
     /// Takes the expirations counted (a read), if any.
-    pub fn take(&self) -> Option<u64> {
+    pub(crate) fn take(&self) -> Option<u64> {
         let (mut s, _) = self.now();
         (s.timer.ticks > 0).then(|| std::mem::take(&mut s.timer.ticks))
     }
 
     /// timerfd_show's lines.
-    pub fn fdinfo(&self) -> String {
+    pub(crate) fn fdinfo(&self) -> String {
         let (s, now) = self.now();
         let v = ns_ts(s.timer.remaining(now));
         let i = ns_ts(s.timer.interval);

@@ -29,7 +29,7 @@ use crate::kernel::KernelState;
 use crate::mm::{Backing, CachedFile, FileData, FileId, FileRef};
 
 /// One segment.
-pub struct Segment {
+pub(crate) struct Segment {
     /// Its id: index + sequence << IPCMNI_SHIFT.
     pub id: i32,
     /// Its key (IPC_PRIVATE once removed) and the one it was made with
@@ -81,7 +81,7 @@ impl Segment {
 
 /// The sandbox's segments.
 #[derive(Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     by_index: BTreeMap<u32, Segment>,
     /// The next sequence number (ipc_ids.seq).
     seq: u32,
@@ -110,17 +110,17 @@ impl Registry {
     }
 
     /// Whether page-cache file `id` is a segment's.
-    pub fn owns(&self, id: FileId) -> bool {
+    pub(crate) fn owns(&self, id: FileId) -> bool {
         self.by_index.values().any(|s| s.file.id == id)
     }
 
     /// Every segment, by index.
-    pub fn segments(&self) -> impl Iterator<Item = &Segment> {
+    pub(crate) fn segments(&self) -> impl Iterator<Item = &Segment> {
         self.by_index.values()
     }
 
     /// Pages of segments charged to Committed_AS, and their files.
-    pub fn committed(&self) -> impl Iterator<Item = (FileId, u64)> + '_ {
+    pub(crate) fn committed(&self) -> impl Iterator<Item = (FileId, u64)> + '_ {
         self.by_index.values().filter(|s| !s.noreserve).map(|s| (s.file.id, s.pages()))
     }
 
@@ -138,7 +138,7 @@ impl Registry {
 }
 
 /// How many VMAs of every address space map `file` (shm_nattch).
-pub fn attaches(k: &KernelState, file: FileId) -> u64 {
+pub(crate) fn attaches(k: &KernelState, file: FileId) -> u64 {
     k.mm.spaces()
         .flat_map(|m| m.vmas.iter())
         .filter(|v| matches!(&v.backing, Backing::File { file: f, .. } if f.id == file))
@@ -218,7 +218,7 @@ fn new_segment(ctx: &mut Ctx, key: i32, size: u64, flags: u32) -> Result<i32, Er
 /// with IPC_CREAT, makes it (IPC_EXCL: EEXIST if it exists). A found one
 /// must be at least `size` (EINVAL) and allow `flags`' permissions
 /// (EACCES).
-pub fn get(ctx: &mut Ctx, key: i32, size: u64, flags: u32) -> Result<i32, Errno> {
+pub(crate) fn get(ctx: &mut Ctx, key: i32, size: u64, flags: u32) -> Result<i32, Errno> {
     if key == IPC_PRIVATE {
         return new_segment(ctx, key, size, flags);
     }
@@ -242,7 +242,7 @@ pub fn get(ctx: &mut Ctx, key: i32, size: u64, flags: u32) -> Result<i32, Errno>
 /// with SHM_RND, else page-aligned; exactly there, over nothing unless
 /// SHM_REMAP), read-only or read-write (and executable) as the caller's
 /// permissions allow; a shared mapping of the segment's file.
-pub fn attach(ctx: &mut Ctx, id: i32, addr: u64, flags: u32) -> Result<u64, Errno> {
+pub(crate) fn attach(ctx: &mut Ctx, id: i32, addr: u64, flags: u32) -> Result<u64, Errno> {
     let mut addr = addr;
     if id < 0 {
         return Err(EINVAL);
@@ -320,7 +320,7 @@ fn segment_of(k: &KernelState, b: &Backing) -> Option<SegmentPiece> {
 /// other pieces of the same segment within its size (mprotect or munmap
 /// may have split it). EINVAL if `addr` is unaligned or no attach starts
 /// there.
-pub fn detach(ctx: &mut Ctx, addr: u64) -> Result<(), Errno> {
+pub(crate) fn detach(ctx: &mut Ctx, addr: u64) -> Result<(), Errno> {
     if !addr.is_multiple_of(PAGE_SIZE) {
         return Err(EINVAL);
     }
@@ -383,7 +383,7 @@ fn stat_of(k: &KernelState, s: &Segment) -> Shmid64Ds {
 
 /// What a shmctl command gives back: its result and the struct it copies
 /// out, if any.
-pub enum CtlOut {
+pub(crate) enum CtlOut {
     Done(i64),
     Stat(i64, Shmid64Ds),
     Info(i64, Shminfo64),
@@ -392,7 +392,7 @@ pub enum CtlOut {
 
 /// IPC_STAT, SHM_STAT (`id` an index; its full id returned) and
 /// SHM_STAT_ANY (no read permission needed).
-pub fn stat(ctx: &mut Ctx, id: i32, cmd: i32) -> Result<CtlOut, Errno> {
+pub(crate) fn stat(ctx: &mut Ctx, id: i32, cmd: i32) -> Result<CtlOut, Errno> {
     ctx.k.shm_reap();
     let k = &*ctx.k;
     let s = if cmd == IPC_STAT { k.shm.by_id(id)? } else { k.shm.by_index.get(&(id as u32)).ok_or(EINVAL)? };
@@ -405,7 +405,7 @@ pub fn stat(ctx: &mut Ctx, id: i32, cmd: i32) -> Result<CtlOut, Errno> {
 
 /// IPC_INFO's limits and SHM_INFO's usage; both return the highest index
 /// in use.
-pub fn info(ctx: &mut Ctx, cmd: i32) -> CtlOut {
+pub(crate) fn info(ctx: &mut Ctx, cmd: i32) -> CtlOut {
     ctx.k.shm_reap();
     let k = &*ctx.k;
     let max = k.shm.max_index();
@@ -431,7 +431,7 @@ pub fn info(ctx: &mut Ctx, cmd: i32) -> CtlOut {
 }
 
 /// IPC_SET: the owner's uid, gid and permission bits from `new`.
-pub fn set(ctx: &mut Ctx, id: i32, new: &Shmid64Ds) -> Result<CtlOut, Errno> {
+pub(crate) fn set(ctx: &mut Ctx, id: i32, new: &Shmid64Ds) -> Result<CtlOut, Errno> {
     let cred = ctx.proc().cred.clone();
     let s = ctx.k.shm.by_id_mut(id)?;
     if !s.owned_by(&cred) {
@@ -446,7 +446,7 @@ pub fn set(ctx: &mut Ctx, id: i32, new: &Shmid64Ds) -> Result<CtlOut, Errno> {
 
 /// IPC_RMID: the key is given up at once (SHM_DEST, key IPC_PRIVATE);
 /// the segment goes with its last attach.
-pub fn remove(ctx: &mut Ctx, id: i32) -> Result<CtlOut, Errno> {
+pub(crate) fn remove(ctx: &mut Ctx, id: i32) -> Result<CtlOut, Errno> {
     let cred = ctx.proc().cred.clone();
     let s = ctx.k.shm.by_id_mut(id)?;
     if !s.owned_by(&cred) {
@@ -461,7 +461,7 @@ pub fn remove(ctx: &mut Ctx, id: i32) -> Result<CtlOut, Errno> {
 /// SHM_LOCK and SHM_UNLOCK: the owner's or the creator's (or with
 /// CAP_IPC_LOCK); locking counts the segment against the user's
 /// RLIMIT_MEMLOCK (ENOMEM past it; EPERM if the limit is 0).
-pub fn lock(ctx: &mut Ctx, id: i32, on: bool) -> Result<CtlOut, Errno> {
+pub(crate) fn lock(ctx: &mut Ctx, id: i32, on: bool) -> Result<CtlOut, Errno> {
     let cred = ctx.proc().cred.clone();
     let limit = ctx.proc().limits.cur(RLIMIT_MEMLOCK);
     let cap = cred.capable(CAP_IPC_LOCK);
@@ -533,7 +533,7 @@ impl KernelState {
 }
 
 /// /proc/sysvipc/shm: a header, then a row per segment (sysvipc_shm_proc_show).
-pub fn proc_table(k: &KernelState) -> String {
+pub(crate) fn proc_table(k: &KernelState) -> String {
     use std::fmt::Write as _;
     let mut out = String::from(
         "       key      shmid perms                  size  cpid  lpid nattch   uid   gid  cuid  cgid      atime      dtime      ctime                   rss                  swap\n",

@@ -29,7 +29,7 @@ pub(crate) fn file_max(pages: u64) -> u64 {
 /// kernel.threads-max for RAM of `pages`, as set_max_threads() finds it:
 /// RAM over eight kernel stacks, within MIN_THREADS (20) and MAX_THREADS
 /// (FUTEX_TID_MASK).
-pub fn max_threads(pages: u64) -> u64 {
+pub(crate) fn max_threads(pages: u64) -> u64 {
     (pages * crate::arch::PAGE_SIZE / (crate::mm::kmem::THREAD_SIZE * 8)).clamp(20, 0x3fff_ffff)
 }
 

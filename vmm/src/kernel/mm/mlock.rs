@@ -158,7 +158,7 @@ impl KernelState {
     /// had locked it (but outside RLIMIT_MEMLOCK: it is the sandbox's
     /// doing). `heap` and `mmap` are empty at load; their pages are pinned
     /// as they are mapped. Returns false for an unknown region.
-    pub fn pin_region(&mut self, mm: MmId, pid: u32, name: &str) -> bool {
+    pub(crate) fn pin_region(&mut self, mm: MmId, pid: u32, name: &str) -> bool {
         if !self.mm.contains(mm) {
             return true;
         }

@@ -13,7 +13,7 @@ pub(crate) mod accounting;
 pub(crate) mod anon_name;
 pub(crate) mod brk;
 pub(crate) mod fault;
-pub mod kmem;
+pub(crate) mod kmem;
 pub(crate) mod madvise;
 pub(crate) mod mincore;
 pub(crate) mod mlock;
@@ -26,7 +26,7 @@ mod pagecache;
 mod populate;
 pub(crate) mod procfs;
 pub(crate) mod uaccess;
-pub mod uffd;
+pub(crate) mod uffd;
 pub(crate) mod writeback;
 pub(crate) mod zoneinfo;
 

@@ -14,13 +14,13 @@ use crate::fault::{self, FaultError, FaultSink, Filled, Need, PageFault, UffdErr
 use crate::timeline::{Access, Event, EventKind, Origin, RegionId};
 
 /// Feeds the handler thread's faults to the kernel.
-pub struct KernelSink {
+pub(crate) struct KernelSink {
     kernel: Arc<Kernel>,
     kept: Vec<(PageFault, Instant)>,
 }
 
 impl KernelSink {
-    pub fn new(kernel: Arc<Kernel>) -> Self {
+    pub(crate) fn new(kernel: Arc<Kernel>) -> Self {
         KernelSink { kernel, kept: Vec::new() }
     }
 }

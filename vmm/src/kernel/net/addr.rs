@@ -10,7 +10,7 @@ use crate::kernel::errno::*;
 
 /// An AF_UNIX name.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum UnixName {
+pub(crate) enum UnixName {
     /// Not bound (or bound to nothing: a socketpair's ends).
     Unnamed,
     /// A name in the file system, as given (without its NUL).
@@ -22,7 +22,7 @@ pub enum UnixName {
 
 /// An address of one of the families faultline serves.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
-pub enum SockAddr {
+pub(crate) enum SockAddr {
     Unix(UnixName),
     V4 {
         ip: [u8; 4],
@@ -43,23 +43,23 @@ pub enum SockAddr {
 
 /// An IP address of either family, for the loopback's tables.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Ip {
+pub(crate) enum Ip {
     V4([u8; 4]),
     V6([u8; 16]),
 }
 
-pub const V4_ANY: [u8; 4] = [0; 4];
-pub const V4_LOOPBACK: [u8; 4] = [127, 0, 0, 1];
-pub const V6_ANY: [u8; 16] = [0; 16];
-pub const V6_LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+pub(crate) const V4_ANY: [u8; 4] = [0; 4];
+pub(crate) const V4_LOOPBACK: [u8; 4] = [127, 0, 0, 1];
+pub(crate) const V6_ANY: [u8; 16] = [0; 16];
+pub(crate) const V6_LOOPBACK: [u8; 16] = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
 
 impl Ip {
-    pub fn is_any(self) -> bool {
+    pub(crate) fn is_any(self) -> bool {
         matches!(self, Ip::V4(V4_ANY) | Ip::V6(V6_ANY))
     }
 
     /// An IPv4-mapped IPv6 address (::ffff:a.b.c.d) as the IPv4 one.
-    pub fn unmapped(self) -> Ip {
+    pub(crate) fn unmapped(self) -> Ip {
         match self {
             Ip::V6(a) if a[..10] == [0; 10] && a[10..12] == [0xff, 0xff] => Ip::V4([a[12], a[13], a[14], a[15]]),
             ip => ip,
@@ -68,14 +68,14 @@ impl Ip {
 
     /// Whether the sandbox's loopback has this address (lo holds
     /// 127.0.0.0/8 and ::1): a bind elsewhere is EADDRNOTAVAIL.
-    pub fn is_local(self) -> bool {
+    pub(crate) fn is_local(self) -> bool {
         match self.unmapped() {
             Ip::V4(a) => a[0] == 127,
             Ip::V6(a) => a == V6_LOOPBACK,
         }
     }
 
-    pub fn mapped(a: [u8; 4]) -> [u8; 16] {
+    pub(crate) fn mapped(a: [u8; 4]) -> [u8; 16] {
         let mut m = [0u8; 16];
         m[10] = 0xff;
         m[11] = 0xff;
@@ -85,7 +85,7 @@ impl Ip {
 }
 
 impl SockAddr {
-    pub fn ip(&self) -> Option<Ip> {
+    pub(crate) fn ip(&self) -> Option<Ip> {
         match self {
             SockAddr::V4 { ip, .. } => Some(Ip::V4(*ip)),
             SockAddr::V6 { ip, .. } => Some(Ip::V6(*ip)),
@@ -93,7 +93,7 @@ impl SockAddr {
         }
     }
 
-    pub fn port(&self) -> u16 {
+    pub(crate) fn port(&self) -> u16 {
         match self {
             SockAddr::V4 { port, .. } | SockAddr::V6 { port, .. } => *port,
             SockAddr::Unix(_) | SockAddr::Netlink { .. } => 0,
@@ -101,7 +101,7 @@ impl SockAddr {
     }
 
     /// The same address with another port.
-    pub fn with_port(&self, p: u16) -> SockAddr {
+    pub(crate) fn with_port(&self, p: u16) -> SockAddr {
         match self.clone() {
             SockAddr::V4 { ip, .. } => SockAddr::V4 { ip, port: p },
             SockAddr::V6 { ip, flowinfo, scope, .. } => SockAddr::V6 { ip, port: p, flowinfo, scope },
@@ -111,7 +111,7 @@ impl SockAddr {
 
     /// `ip`:`port` in `family`'s form (a v4 peer of a v6 socket is shown
     /// mapped).
-    pub fn of_ip(family: u16, ip: Ip, port: u16) -> SockAddr {
+    pub(crate) fn of_ip(family: u16, ip: Ip, port: u16) -> SockAddr {
         match (family, ip) {
             (AF_INET, Ip::V4(ip)) => SockAddr::V4 { ip, port },
             (AF_INET, Ip::V6(a)) => match Ip::V6(a).unmapped() {
@@ -124,7 +124,7 @@ impl SockAddr {
     }
 
     /// The bytes of the struct sockaddr Linux gives back for it.
-    pub fn encode(&self) -> Vec<u8> {
+    pub(crate) fn encode(&self) -> Vec<u8> {
         match self {
             SockAddr::Unix(n) => {
                 let mut v = AF_UNIX.to_ne_bytes().to_vec();
@@ -165,7 +165,7 @@ impl SockAddr {
 
 /// What a call does with an address: the checks differ a little.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Use {
+pub(crate) enum Use {
     Bind,
     Connect,
     Send,
@@ -174,7 +174,7 @@ pub enum Use {
 /// Decoded address, or AF_UNSPEC (a connect that dissolves an
 /// association; a bind of INADDR_ANY on AF_INET).
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Decoded {
+pub(crate) enum Decoded {
     Addr(SockAddr),
     Unspec,
 }
@@ -183,7 +183,7 @@ pub enum Decoded {
 /// addrlen) for a socket of `family`, as unix_validate_addr,
 /// inet_bind/inet_dgram_connect/tcp_v4_connect and inet6_bind/
 /// ip6_datagram_connect check it.
-pub fn decode(family: u16, raw: &[u8], how: Use) -> Result<Decoded, Errno> {
+pub(crate) fn decode(family: u16, raw: &[u8], how: Use) -> Result<Decoded, Errno> {
     let fam = if raw.len() >= 2 { u16::from_ne_bytes([raw[0], raw[1]]) } else { u16::MAX };
     match family {
         AF_UNIX => {

@@ -16,26 +16,26 @@ use crate::kernel::task::Ctx;
 use crate::mm::{Kmem, KmemCharge, KmemClass};
 
 /// net.core.wmem_default and rmem_default: unix and UDP sockets' buffers.
-pub const WMEM_DEFAULT: usize = 212_992;
+pub(crate) const WMEM_DEFAULT: usize = 212_992;
 /// net.core.wmem_max and rmem_max: the most SO_SNDBUF/SO_RCVBUF may ask
 /// (the kernel keeps twice what is asked).
-pub const WMEM_MAX: usize = 212_992;
+pub(crate) const WMEM_MAX: usize = 212_992;
 /// net.ipv4.tcp_wmem[1] and tcp_rmem[1]: a TCP socket's defaults.
-pub const TCP_WMEM_DEFAULT: usize = 16_384;
-pub const TCP_RMEM_DEFAULT: usize = 131_072;
+pub(crate) const TCP_WMEM_DEFAULT: usize = 16_384;
+pub(crate) const TCP_RMEM_DEFAULT: usize = 131_072;
 /// SOCK_MIN_SNDBUF and SOCK_MIN_RCVBUF (2 * the truesize of a small skb).
-pub const SOCK_MIN_SNDBUF: usize = 4_608;
-pub const SOCK_MIN_RCVBUF: usize = 2_304;
+pub(crate) const SOCK_MIN_SNDBUF: usize = 4_608;
+pub(crate) const SOCK_MIN_RCVBUF: usize = 2_304;
 /// net.unix.max_dgram_qlen: a datagram socket's queue is full past it.
-pub const MAX_DGRAM_QLEN: usize = 10;
+pub(crate) const MAX_DGRAM_QLEN: usize = 10;
 /// What an skb costs besides its data: its sk_buff (256 bytes aligned)
 /// and skb_shared_info (320), counted against the buffers as truesize.
-pub const SKB_OVERHEAD: usize = 576;
+pub(crate) const SKB_OVERHEAD: usize = 576;
 
 /// SKB_TRUESIZE of a message of `len` bytes: a small one's head and data
 /// come from one kmalloc (rounded to its size class), a large one's data
 /// from pages.
-pub fn truesize(len: usize) -> usize {
+pub(crate) fn truesize(len: usize) -> usize {
     let head = len.next_multiple_of(64) + 320;
     if head <= 4096 {
         256 + crate::mm::kmem::kmalloc_size(head as u64) as usize
@@ -46,10 +46,10 @@ pub fn truesize(len: usize) -> usize {
 /// The largest piece a stream write queues at once (unix_stream_sendmsg
 /// sends at most half the send buffer less 64 bytes, in skbs of at most
 /// 64 KiB of pages).
-pub const STREAM_CHUNK: usize = 64 * 1024;
+pub(crate) const STREAM_CHUNK: usize = 64 * 1024;
 
 /// A queued message: a datagram, or a piece of a stream.
-pub struct Msg {
+pub(crate) struct Msg {
     pub data: Vec<u8>,
     /// Bytes of `data` already read (a stream's partial reads).
     pub off: usize,
@@ -81,11 +81,11 @@ impl Drop for Msg {
 
 impl Msg {
     /// Bytes it counts against a buffer.
-    pub fn truesize(&self) -> usize {
+    pub(crate) fn truesize(&self) -> usize {
         self.size
     }
 
-    pub fn left(&self) -> usize {
+    pub(crate) fn left(&self) -> usize {
         self.data.len() - self.off
     }
 }
@@ -99,20 +99,20 @@ fn now_realtime() -> Timespec {
 
 /// A call's buffers: (base, len) pairs in the caller's memory, and their
 /// total (import_iovec has checked and capped them).
-pub struct Iov {
+pub(crate) struct Iov {
     v: Vec<(u64, u64)>,
     pub total: usize,
 }
 
 impl Iov {
     /// Buffers whose lengths are already capped to MAX_RW_COUNT in all.
-    pub fn new(v: Vec<(u64, u64)>) -> Iov {
+    pub(crate) fn new(v: Vec<(u64, u64)>) -> Iov {
         let total = v.iter().map(|&(_, l)| l as usize).sum();
         Iov { v, total }
     }
 
     /// `n` bytes from offset `at` of the buffers.
-    pub fn gather(&self, ctx: &mut Ctx, mut at: usize, n: usize) -> Result<Vec<u8>, Errno> {
+    pub(crate) fn gather(&self, ctx: &mut Ctx, mut at: usize, n: usize) -> Result<Vec<u8>, Errno> {
         let mut out = Vec::with_capacity(n);
         for &(base, len) in &self.v {
             let len = len as usize;
@@ -133,7 +133,7 @@ impl Iov {
     }
 
     /// Puts `data` at offset `at` of the buffers.
-    pub fn scatter(&self, ctx: &mut Ctx, mut at: usize, data: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn scatter(&self, ctx: &mut Ctx, mut at: usize, data: &[u8]) -> Result<(), Errno> {
         let mut done = 0;
         for &(base, len) in &self.v {
             let len = len as usize;
@@ -155,14 +155,14 @@ impl Iov {
 
 /// What sendmsg's control data carries (decoded by __scm_send).
 #[derive(Default)]
-pub struct Control {
+pub(crate) struct Control {
     pub rights: Vec<Arc<OpenFile>>,
     pub cred: Option<Ucred>,
 }
 
 /// What a receive got.
 #[derive(Default)]
-pub struct Got {
+pub(crate) struct Got {
     /// What the call returns.
     pub n: usize,
     pub from: Option<SockAddr>,
@@ -176,7 +176,7 @@ pub struct Got {
 
 /// A message of `data` from `s`, its memory charged (ENOBUFS past the
 /// budget) and counted in the sender's sk_wmem_alloc until read.
-pub fn new_msg(
+pub(crate) fn new_msg(
     ctx: &mut Ctx,
     s: &Socket,
     data: Vec<u8>,

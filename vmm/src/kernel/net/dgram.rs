@@ -41,7 +41,7 @@ fn take(s: &Socket, peek: bool) -> Result<Option<Option<Taken>>, Errno> {
 /// A datagram or seqpacket receive: one message, truncated to the
 /// buffers (MSG_TRUNC in msg_flags; its whole length returned if asked
 /// with MSG_TRUNC).
-pub fn recv(ctx: &mut Ctx, nonblock: bool, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
+pub(crate) fn recv(ctx: &mut Ctx, nonblock: bool, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
     if s.ty == SOCK_SEQPACKET && matches!(s.lock().phase, Phase::Unconnected | Phase::Listening) {
         return Err(ENOTCONN);
     }

@@ -20,7 +20,7 @@ use crate::kernel::task::Ctx;
 
 /// One socket's hold on a port.
 #[derive(Clone, Debug)]
-pub struct PortEntry {
+pub(crate) struct PortEntry {
     pub ino: u64,
     pub sock: Weak<Socket>,
     pub udp: bool,
@@ -105,7 +105,7 @@ impl PortEntry {
 
 /// The port table.
 #[derive(Default)]
-pub struct Ports {
+pub(crate) struct Ports {
     held: HashMap<(bool, u16), Vec<PortEntry>>,
     /// Where the search for an ephemeral port starts next.
     next: u16,
@@ -136,7 +136,7 @@ impl Ports {
         Ok(p)
     }
 
-    pub fn remove(&mut self, ino: u64) {
+    pub(crate) fn remove(&mut self, ino: u64) {
         self.held.retain(|_, v| {
             v.retain(|e| e.ino != ino);
             !v.is_empty()
@@ -159,13 +159,13 @@ impl Ports {
 
 impl Net {
     /// Binds per `e` (port 0: an ephemeral one): the port taken.
-    pub fn bind_port(&self, e: PortEntry) -> Result<u16, Errno> {
+    pub(crate) fn bind_port(&self, e: PortEntry) -> Result<u16, Errno> {
         self.tables.lock().ports.take(e)
     }
 
     /// listen(): the socket's port must not clash with another listener
     /// (two SO_REUSEADDR sockets may share a port, not both listen).
-    pub fn start_listening(&self, ino: u64) -> Result<(), Errno> {
+    pub(crate) fn start_listening(&self, ino: u64) -> Result<(), Errno> {
         let mut t = self.tables.lock();
         let Some(e) = t.ports.entry_mut(ino) else { return Ok(()) };
         let mut probe = e.clone();
@@ -180,31 +180,31 @@ impl Net {
     }
 
     /// Gives up `ino`'s port (a failed connect's autobind).
-    pub fn forget_port(&self, ino: u64) {
+    pub(crate) fn forget_port(&self, ino: u64) {
         self.tables.lock().ports.remove(ino);
     }
 
     /// shutdown(SHUT_RD) of a listener: it listens no more.
-    pub fn stop_listening(&self, ino: u64) {
+    pub(crate) fn stop_listening(&self, ino: u64) {
         if let Some(e) = self.tables.lock().ports.entry_mut(ino) {
             e.listening = false;
         }
     }
 
     /// The listener a TCP connection to `dest`:`port` reaches.
-    pub fn find_listener(&self, dest: Ip, port: u16) -> Option<Arc<Socket>> {
+    pub(crate) fn find_listener(&self, dest: Ip, port: u16) -> Option<Arc<Socket>> {
         self.tables.lock().ports.best(false, dest, port, |e| e.listening)
     }
 
     /// The UDP socket a datagram to `dest`:`port` reaches.
-    pub fn find_udp(&self, dest: Ip, port: u16) -> Option<Arc<Socket>> {
+    pub(crate) fn find_udp(&self, dest: Ip, port: u16) -> Option<Arc<Socket>> {
         self.tables.lock().ports.best(true, dest, port, |_| true)
     }
 }
 
 /// Where an inet socket's traffic to `dest` comes from: its bound
 /// address, or lo's (127.0.0.1, ::1, or 127.0.0.1 mapped).
-pub fn source_ip(s: &Socket, dest: Ip) -> Ip {
+pub(crate) fn source_ip(s: &Socket, dest: Ip) -> Ip {
     if let Some(ip) = s.lock().local.as_ref().and_then(SockAddr::ip) {
         if !ip.is_any() {
             return ip;
@@ -219,7 +219,7 @@ pub fn source_ip(s: &Socket, dest: Ip) -> Ip {
 
 /// The port entry `s` (owned by effective uid `uid`) would hold at
 /// `ip`:`port`.
-pub fn port_entry(s: &Arc<Socket>, uid: u32, ip: Ip, port: u16) -> PortEntry {
+pub(crate) fn port_entry(s: &Arc<Socket>, uid: u32, ip: Ip, port: u16) -> PortEntry {
     let st = s.lock();
     PortEntry {
         ino: s.ino,
@@ -237,7 +237,7 @@ pub fn port_entry(s: &Arc<Socket>, uid: u32, ip: Ip, port: u16) -> PortEntry {
 }
 
 /// inet_bind/inet6_bind for an inet socket not yet bound.
-pub fn bind(ctx: &mut Ctx, s: &Arc<Socket>, a: SockAddr) -> Result<(), Errno> {
+pub(crate) fn bind(ctx: &mut Ctx, s: &Arc<Socket>, a: SockAddr) -> Result<(), Errno> {
     let ip = a.ip().ok_or(EINVAL)?;
     if s.domain == AF_INET6 && s.lock().opts.v6only && matches!(ip.unmapped(), Ip::V4(_)) {
         return Err(EINVAL);
@@ -260,7 +260,7 @@ pub fn bind(ctx: &mut Ctx, s: &Arc<Socket>, a: SockAddr) -> Result<(), Errno> {
 
 /// Binds an unbound inet socket to an ephemeral port (connect, sendto,
 /// listen do it): on lo's address for `dest` when connecting.
-pub fn autobind(ctx: &mut Ctx, s: &Arc<Socket>, dest: Option<Ip>) -> Result<(), Errno> {
+pub(crate) fn autobind(ctx: &mut Ctx, s: &Arc<Socket>, dest: Option<Ip>) -> Result<(), Errno> {
     if s.lock().local.is_some() {
         return Ok(());
     }
@@ -275,7 +275,7 @@ pub fn autobind(ctx: &mut Ctx, s: &Arc<Socket>, dest: Option<Ip>) -> Result<(), 
 
 /// The inet destination a connect or send names, checked: ENETUNREACH
 /// beyond the loopback (an IPv4-mapped one from a v6-only socket too).
-pub fn dest(s: &Socket, a: &SockAddr) -> Result<Ip, Errno> {
+pub(crate) fn dest(s: &Socket, a: &SockAddr) -> Result<Ip, Errno> {
     let ip = a.ip().ok_or(EAFNOSUPPORT)?;
     if s.domain == AF_INET6 && matches!(ip.unmapped(), Ip::V4(_)) && s.lock().opts.v6only {
         return Err(ENETUNREACH);

@@ -14,7 +14,7 @@ use crate::mm::Kmem;
 
 /// listen(): a backlog above somaxconn (or negative, as unsigned) is
 /// somaxconn; a unix socket must be bound, an inet one is autobound.
-pub fn listen(ctx: &mut Ctx, s: &Arc<Socket>, backlog: u32) -> Result<(), Errno> {
+pub(crate) fn listen(ctx: &mut Ctx, s: &Arc<Socket>, backlog: u32) -> Result<(), Errno> {
     if s.ty == SOCK_DGRAM {
         return Err(EOPNOTSUPP);
     }
@@ -81,7 +81,7 @@ fn server_side(
 
 /// A connection: `client` joined to a new socket queued on `listener`,
 /// which accept hands out.
-pub fn join(ctx: &mut Ctx, client: &Arc<Socket>, listener: &Arc<Socket>, local: SockAddr) -> Result<(), Errno> {
+pub(crate) fn join(ctx: &mut Ctx, client: &Arc<Socket>, listener: &Arc<Socket>, local: SockAddr) -> Result<(), Errno> {
     let server = server_side(ctx, client, listener, &local)?;
     let lcred = server.cred;
     if server.domain != AF_UNIX {
@@ -108,7 +108,7 @@ pub fn join(ctx: &mut Ctx, client: &Arc<Socket>, listener: &Arc<Socket>, local: 
 }
 
 /// accept: the oldest connection waiting (EINVAL unless listening).
-pub fn accept(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>) -> Result<Arc<Socket>, Errno> {
+pub(crate) fn accept(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>) -> Result<Arc<Socket>, Errno> {
     let timeo = s.lock().opts.rcvtimeo;
     let conn = block(
         ctx,

@@ -48,7 +48,7 @@ use parking_lot::{Condvar, Mutex};
 
 use self::addr::{SockAddr, UnixName};
 use self::buffer::{Control, Got, Iov};
-pub use self::socket::{Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCKFS_DEV};
+pub(crate) use self::socket::{Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCKFS_DEV};
 use super::abi::capability::CAP_NET_RAW;
 use super::abi::netlink::NETLINK_ROUTE;
 use super::abi::socket::*;
@@ -250,7 +250,7 @@ pub fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flags: u32)
 /// The sandbox's network namespace: unix names (abstract and by inode),
 /// the loopback's ports, the sockfs inode numbers.
 #[derive(Default)]
-pub struct Net {
+pub(crate) struct Net {
     tables: Mutex<Tables>,
     /// lo's packets and bytes (each counted once: what lo sends it
     /// receives).
@@ -275,7 +275,7 @@ struct Tables {
 impl Net {
     /// Counts a loopback packet of `len` bytes of data: its IP and TCP
     /// (with timestamps) or UDP headers too.
-    pub fn count_lo(&self, domain: u16, ty: u32, len: usize) {
+    pub(crate) fn count_lo(&self, domain: u16, ty: u32, len: usize) {
         let ip = if domain == AF_INET { 20 } else { 40 };
         let l4 = if ty == SOCK_STREAM { 32 } else { 8 };
         let mut lo = self.lo.lock();
@@ -284,7 +284,7 @@ impl Net {
     }
 
     /// lo's packets and bytes so far.
-    pub fn lo_stats(&self) -> (u64, u64) {
+    pub(crate) fn lo_stats(&self) -> (u64, u64) {
         *self.lo.lock()
     }
 
@@ -296,14 +296,14 @@ impl Net {
     }
 
     /// Counts `s` among the sockets /proc/net lists.
-    pub fn add(&self, s: &Arc<Socket>) {
+    pub(crate) fn add(&self, s: &Arc<Socket>) {
         let mut t = self.tables.lock();
         t.all.retain(|w| w.strong_count() > 0);
         t.all.push(Arc::downgrade(s));
     }
 
     /// Every live socket, oldest first.
-    pub fn sockets(&self) -> Vec<Arc<Socket>> {
+    pub(crate) fn sockets(&self) -> Vec<Arc<Socket>> {
         self.tables.lock().all.iter().filter_map(Weak::upgrade).filter(|s| !s.lock().dead).collect()
     }
 

@@ -56,7 +56,7 @@ fn autobind(ctx: &Ctx, s: &Arc<Socket>) -> Result<u32, Errno> {
 
 /// netlink_bind: port id 0 autobinds; a bound socket may only keep its
 /// id (EINVAL otherwise); groups are kept (nothing is ever sent to them).
-pub fn bind(ctx: &Ctx, s: &Arc<Socket>, pid: u32, groups: u32) -> Result<(), Errno> {
+pub(crate) fn bind(ctx: &Ctx, s: &Arc<Socket>, pid: u32, groups: u32) -> Result<(), Errno> {
     match port_id(s) {
         Some(p) if pid != 0 && pid != p => return Err(EINVAL),
         Some(_) => {}
@@ -74,7 +74,7 @@ pub fn bind(ctx: &Ctx, s: &Arc<Socket>, pid: u32, groups: u32) -> Result<(), Err
 }
 
 /// netlink_connect: the default destination (AF_UNSPEC: none again).
-pub fn connect(ctx: &Ctx, s: &Arc<Socket>, d: Decoded) -> Result<i64, Errno> {
+pub(crate) fn connect(ctx: &Ctx, s: &Arc<Socket>, d: Decoded) -> Result<i64, Errno> {
     match d {
         Decoded::Unspec => s.disconnect(),
         Decoded::Addr(a @ SockAddr::Netlink { .. }) => {
@@ -89,7 +89,13 @@ pub fn connect(ctx: &Ctx, s: &Arc<Socket>, d: Decoded) -> Result<i64, Errno> {
 /// netlink_sendmsg to the kernel (port 0): the requests in the buffer
 /// answered into our own queue. Another port is ECONNREFUSED (no other
 /// netlink socket takes unicasts here); groups need CAP_NET_ADMIN.
-pub fn send(ctx: &mut Ctx, s: &Arc<Socket>, iov: &Iov, dest: Option<Vec<u8>>, mut c: Control) -> Result<i64, Errno> {
+pub(crate) fn send(
+    ctx: &mut Ctx,
+    s: &Arc<Socket>,
+    iov: &Iov,
+    dest: Option<Vec<u8>>,
+    mut c: Control,
+) -> Result<i64, Errno> {
     let to = match dest.filter(|d| !d.is_empty()) {
         Some(raw) => match decode(AF_NETLINK, &raw, Use::Send)? {
             Decoded::Addr(a) => a,
@@ -306,7 +312,7 @@ fn ack(h: &Nlmsghdr, req: &[u8], errno: i32, pid: u32) -> Vec<u8> {
 /// any socket (if_nametoindex and if_indextoname use them): lo is the
 /// only device (ENODEV for any other). The answer is `r` with its value
 /// filled in.
-pub fn dev_ioctl(req: u64, mut r: Ifreq) -> Result<Ifreq, Errno> {
+pub(crate) fn dev_ioctl(req: u64, mut r: Ifreq) -> Result<Ifreq, Errno> {
     let name = r.ifr_name.split(|&b| b == 0).next().unwrap_or_default();
     let value: i32 = match req {
         SIOCGIFNAME => {

@@ -18,7 +18,7 @@ use crate::kernel::errno::*;
 /// The options a socket keeps (what setsockopt stores and getsockopt
 /// gives back).
 #[derive(Clone, Debug)]
-pub struct Opts {
+pub(crate) struct Opts {
     pub reuseaddr: bool,
     pub reuseport: bool,
     pub keepalive: bool,
@@ -64,7 +64,7 @@ pub struct Opts {
 impl Opts {
     /// A new socket's options: TCP's buffers are tcp_wmem/tcp_rmem's
     /// defaults, the others' net.core's.
-    pub fn new(tcp: bool) -> Opts {
+    pub(crate) fn new(tcp: bool) -> Opts {
         Opts {
             reuseaddr: false,
             reuseport: false,
@@ -108,7 +108,7 @@ impl Opts {
 /// A setsockopt value: its length and a reader of the caller's bytes.
 /// Linux copies only the option's own type (copy_from_sockptr), after
 /// checking the length, so a bad pointer is EFAULT only where it reads.
-pub struct Value<'a> {
+pub(crate) struct Value<'a> {
     pub len: usize,
     pub read: &'a mut dyn FnMut(usize) -> Result<Vec<u8>, Errno>,
 }
@@ -338,13 +338,13 @@ fn set_ip_opt(s: &Socket, level: i32, name: i32, v: &mut Value) -> Result<(), Er
 /// What the caller may do with options: CAP_NET_ADMIN (or
 /// CAP_SYS_ADMIN), CAP_NET_RAW.
 #[derive(Clone, Copy)]
-pub struct Caps {
+pub(crate) struct Caps {
     pub admin: bool,
     pub raw: bool,
 }
 
 /// setsockopt.
-pub fn set(s: &Socket, level: i32, name: i32, v: &mut Value, caps: Caps) -> Result<(), Errno> {
+pub(crate) fn set(s: &Socket, level: i32, name: i32, v: &mut Value, caps: Caps) -> Result<(), Errno> {
     match level {
         SOL_SOCKET => set_socket_opt(s, name, v, caps.admin, caps.raw),
         // AF_UNIX has no options of other levels.
@@ -444,7 +444,7 @@ fn get_tcp_opt(s: &Socket, name: i32) -> Result<Vec<u8>, Errno> {
 
 /// The value of option `name` at `level`, as the bytes getsockopt gives
 /// (the caller's buffer has `len`).
-pub fn get(s: &Socket, level: i32, name: i32, len: usize) -> Result<Vec<u8>, Errno> {
+pub(crate) fn get(s: &Socket, level: i32, name: i32, len: usize) -> Result<Vec<u8>, Errno> {
     match level {
         SOL_SOCKET => get_socket_opt(s, name, len),
         _ if s.domain == AF_UNIX => Err(EOPNOTSUPP),

@@ -18,7 +18,7 @@ const SS_UNCONNECTED: u8 = 1;
 const SS_CONNECTED: u8 = 3;
 
 /// /proc/net/unix.
-pub fn unix(net: &Net) -> String {
+pub(crate) fn unix(net: &Net) -> String {
     let mut out = String::from("Num       RefCount Protocol Flags    Type St Inode Path\n");
     for s in net.sockets().iter().filter(|s| s.domain == AF_UNIX) {
         let st = s.lock();
@@ -81,7 +81,7 @@ fn shown_ino(s: &Arc<Socket>, queued: &[Arc<Socket>]) -> u64 {
 }
 
 /// /proc/net/tcp (`v6` false) or tcp6.
-pub fn tcp(net: &Net, v6: bool) -> String {
+pub(crate) fn tcp(net: &Net, v6: bool) -> String {
     let family = if v6 { AF_INET6 } else { AF_INET };
     let mut out = if v6 {
         "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n".to_string()
@@ -118,7 +118,7 @@ pub fn tcp(net: &Net, v6: bool) -> String {
 }
 
 /// /proc/net/udp (`v6` false) or udp6.
-pub fn udp(net: &Net, v6: bool) -> String {
+pub(crate) fn udp(net: &Net, v6: bool) -> String {
     let family = if v6 { AF_INET6 } else { AF_INET };
     let mut out = if v6 {
         "  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n".to_string()
@@ -146,7 +146,7 @@ pub fn udp(net: &Net, v6: bool) -> String {
 }
 
 /// /proc/net/dev: lo alone.
-pub fn dev(net: &Net) -> String {
+pub(crate) fn dev(net: &Net) -> String {
     let (packets, bytes) = net.lo_stats();
     let mut out = String::from(
         "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n",

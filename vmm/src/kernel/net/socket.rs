@@ -21,19 +21,19 @@ use crate::mm::KmemCharge;
 
 /// POLLRDHUP (the peer shut down writing), which poll.h's table leaves to
 /// the sockets.
-pub const POLLRDHUP: i16 = 0x2000;
+pub(crate) const POLLRDHUP: i16 = 0x2000;
 
 /// st_dev of sockfs's inodes (an anonymous device's).
-pub const SOCKFS_DEV: u64 = 8;
+pub(crate) const SOCKFS_DEV: u64 = 8;
 
 /// sk_shutdown's bits.
-pub const RCV_SHUTDOWN: u8 = 1;
-pub const SEND_SHUTDOWN: u8 = 2;
-pub const SHUTDOWN_MASK: u8 = 3;
+pub(crate) const RCV_SHUTDOWN: u8 = 1;
+pub(crate) const SEND_SHUTDOWN: u8 = 2;
+pub(crate) const SHUTDOWN_MASK: u8 = 3;
 
 /// A connection-oriented socket's place in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Fresh, or bound (TCP_CLOSE).
     Unconnected,
     Listening,
@@ -48,7 +48,7 @@ pub enum Phase {
 }
 
 /// A socket's mutable state.
-pub struct State {
+pub(crate) struct State {
     pub phase: Phase,
     /// Its own address (bound, or autobound).
     pub local: Option<SockAddr>,
@@ -91,7 +91,7 @@ pub struct State {
 }
 
 /// A socket.
-pub struct Socket {
+pub(crate) struct Socket {
     pub domain: u16,
     pub ty: u32,
     pub protocol: u32,
@@ -113,7 +113,14 @@ pub struct Socket {
 }
 
 impl Socket {
-    pub fn new(net: &Arc<Net>, domain: u16, ty: u32, protocol: u32, cred: Ucred, kmem: KmemCharge) -> Arc<Socket> {
+    pub(crate) fn new(
+        net: &Arc<Net>,
+        domain: u16,
+        ty: u32,
+        protocol: u32,
+        cred: Ucred,
+        kmem: KmemCharge,
+    ) -> Arc<Socket> {
         let tcp = domain != AF_UNIX && ty == SOCK_STREAM;
         let opts = Opts::new(tcp);
         Arc::new(Socket {
@@ -150,31 +157,31 @@ impl Socket {
         })
     }
 
-    pub fn lock(&self) -> MutexGuard<'_, State> {
+    pub(crate) fn lock(&self) -> MutexGuard<'_, State> {
         self.state.lock()
     }
 
-    pub fn net(&self) -> &Arc<Net> {
+    pub(crate) fn net(&self) -> &Arc<Net> {
         &self.net
     }
 
     /// TCP (a stream socket of the loopback).
-    pub fn is_tcp(&self) -> bool {
+    pub(crate) fn is_tcp(&self) -> bool {
         self.domain != AF_UNIX && self.ty == SOCK_STREAM
     }
 
     /// A connection-oriented type (stream, seqpacket).
-    pub fn connected_type(&self) -> bool {
+    pub(crate) fn connected_type(&self) -> bool {
         self.ty != SOCK_DGRAM
     }
 
     /// The connected peer, if any.
-    pub fn peer(&self) -> Option<Arc<Socket>> {
+    pub(crate) fn peer(&self) -> Option<Arc<Socket>> {
         self.lock().peer.clone()
     }
 
     /// Queues `m` for reading and wakes readers.
-    pub fn deliver(&self, m: Msg) {
+    pub(crate) fn deliver(&self, m: Msg) {
         if self.domain != AF_UNIX {
             self.net.count_lo(self.domain, self.ty, m.data.len());
         }
@@ -186,20 +193,20 @@ impl Socket {
     }
 
     /// Wakes everyone who waits on it.
-    pub fn wake(&self) {
+    pub(crate) fn wake(&self) {
         self.rq.wake_all();
         self.wq.wake_all();
     }
 
     /// What it has sent and is not read yet (sk_wmem_alloc).
-    pub fn wmem(&self) -> usize {
+    pub(crate) fn wmem(&self) -> usize {
         self.wmem.load(Ordering::Relaxed)
     }
 
     /// How much it may have in flight before a send waits: its send
     /// buffer (sock_alloc_send_pskb); the loopback's TCP has the peer's
     /// receive window too.
-    pub fn send_limit(&self, peer: Option<&Socket>) -> usize {
+    pub(crate) fn send_limit(&self, peer: Option<&Socket>) -> usize {
         let sndbuf = self.lock().opts.sndbuf;
         match peer {
             Some(p) if self.is_tcp() && !std::ptr::eq(p, self) => sndbuf + p.lock().opts.rcvbuf,
@@ -209,7 +216,7 @@ impl Socket {
 
     /// unix_recvq_full: a unix datagram receiver holds more than
     /// max_dgram_qlen (a listener: its backlog).
-    pub fn recvq_full(&self) -> bool {
+    pub(crate) fn recvq_full(&self) -> bool {
         let s = self.lock();
         let max = if s.phase == Phase::Listening { s.backlog } else { MAX_DGRAM_QLEN };
         s.rx.len() > max
@@ -217,14 +224,14 @@ impl Socket {
 
     /// Whether UDP's receive buffer takes a datagram of `truesize` (a
     /// full one drops it).
-    pub fn udp_room(&self, truesize: usize) -> bool {
+    pub(crate) fn udp_room(&self, truesize: usize) -> bool {
         let s = self.lock();
         s.rx_bytes + truesize <= s.opts.rcvbuf || s.rx.is_empty()
     }
 
     /// Readiness for poll: what sock_poll's per-family functions report
     /// (unix_poll, unix_dgram_poll, tcp_poll, udp_poll).
-    pub fn poll(&self) -> i16 {
+    pub(crate) fn poll(&self) -> i16 {
         let peer = self.peer();
         let s = self.lock();
         let mut r = 0;
@@ -277,7 +284,7 @@ impl Socket {
 
     /// Registers the poller on every queue a change of its readiness
     /// wakes: its own, and a peer's send queue (room freed there).
-    pub fn wait_on(&self, pt: &mut crate::kernel::files::ready::PollTable) {
+    pub(crate) fn wait_on(&self, pt: &mut crate::kernel::files::ready::PollTable) {
         pt.wait_on(&self.rq);
         pt.wait_on(&self.wq);
         if let Some(p) = self.peer() {
@@ -289,7 +296,7 @@ impl Socket {
 
     /// FIONREAD / SIOCINQ: bytes waiting (a datagram socket: the next
     /// datagram's size).
-    pub fn inq(&self) -> usize {
+    pub(crate) fn inq(&self) -> usize {
         let s = self.lock();
         if self.ty == SOCK_STREAM {
             s.rx.iter().map(Msg::left).sum()
@@ -307,7 +314,7 @@ impl Socket {
     /// TIME_WAIT for 60 s: its port is free at once (Linux's bind of it
     /// without SO_REUSEADDR is EADDRINUSE meanwhile), and no late segment
     /// can arrive on the loopback for TIME_WAIT to absorb.
-    pub fn release(self: &Arc<Self>) {
+    pub(crate) fn release(self: &Arc<Self>) {
         let (peer, pending, waiting, rx, reset) = {
             let mut s = self.lock();
             if s.dead {
@@ -391,7 +398,7 @@ impl Socket {
     }
 
     /// A datagram socket's connect to AF_UNSPEC: no default peer.
-    pub fn disconnect(&self) {
+    pub(crate) fn disconnect(&self) {
         let mut st = self.lock();
         st.phase = Phase::Unconnected;
         st.peer = None;
@@ -399,7 +406,7 @@ impl Socket {
     }
 
     /// The name getsockname shows.
-    pub fn local_name(&self) -> SockAddr {
+    pub(crate) fn local_name(&self) -> SockAddr {
         match &self.lock().local {
             Some(a) => a.clone(),
             None => self.unbound_name(),
@@ -408,7 +415,7 @@ impl Socket {
 
     /// An unbound socket's name: AF_UNIX's family alone, the inet
     /// families' wildcard address and port 0.
-    pub fn unbound_name(&self) -> SockAddr {
+    pub(crate) fn unbound_name(&self) -> SockAddr {
         match self.domain {
             AF_UNIX => SockAddr::Unix(UnixName::Unnamed),
             AF_INET => SockAddr::V4 { ip: addr::V4_ANY, port: 0 },
@@ -421,7 +428,7 @@ impl Socket {
 /// Connects waiting on a listener that goes: their SYN's retransmission
 /// meets no listener, whose RST refuses them (ECONNREFUSED, reported by
 /// the next connect, SO_ERROR and poll).
-pub fn refuse_waiting(waiting: VecDeque<(Weak<Socket>, SockAddr)>) {
+pub(crate) fn refuse_waiting(waiting: VecDeque<(Weak<Socket>, SockAddr)>) {
     for (w, _) in waiting {
         let Some(c) = w.upgrade() else { continue };
         let mut st = c.lock();

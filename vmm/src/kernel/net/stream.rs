@@ -63,7 +63,14 @@ fn target(s: &Socket) -> Result<Option<Option<Arc<Socket>>>, Errno> {
 
 /// unix_stream_sendmsg and tcp_sendmsg: pieces into the peer's queue as
 /// room allows; a partial count when interrupted after some went.
-pub fn send(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, mut c: Control, flags: u32) -> Result<i64, Errno> {
+pub(crate) fn send(
+    ctx: &mut Ctx,
+    f: &OpenFile,
+    s: &Arc<Socket>,
+    iov: &Iov,
+    mut c: Control,
+    flags: u32,
+) -> Result<i64, Errno> {
     let nonblock = f.nonblocking() || flags & MSG_DONTWAIT != 0;
     let (sndbuf, timeo) = {
         let st = s.lock();
@@ -197,7 +204,7 @@ impl Reading<'_> {
 /// buffers' size; at least SO_RCVLOWAT (all of it with MSG_WAITALL)
 /// before returning unless the stream ends, an error comes, or a piece
 /// carries descriptors.
-pub fn recv(ctx: &mut Ctx, nonblock: bool, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
+pub(crate) fn recv(ctx: &mut Ctx, nonblock: bool, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
     match s.lock().phase {
         Phase::Listening | Phase::Unconnected if s.is_tcp() => return Err(ENOTCONN),
         Phase::Listening | Phase::Unconnected => return Err(EINVAL),

@@ -40,7 +40,7 @@ fn connect_again(s: &Socket) -> Option<Result<i64, Errno>> {
 /// tcp_v4_connect/tcp_v6_connect on the loopback: the listener takes the
 /// connection at once (or refuses it). A non-blocking connect still says
 /// EINPROGRESS, as Linux's does before the handshake's reply.
-pub fn connect(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, a: SockAddr) -> Result<i64, Errno> {
+pub(crate) fn connect(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, a: SockAddr) -> Result<i64, Errno> {
     let nonblock = f.nonblocking();
     if !nonblock && s.lock().phase == Phase::Connecting {
         return wait_connected(ctx, s);
@@ -147,7 +147,7 @@ fn enqueue(s: &Arc<Socket>, listener: &Arc<Socket>, local: SockAddr) {
 /// Admits the connects waiting on `listener` while its queue has room
 /// (accept just took one); one whose connection cannot be made (no
 /// kernel memory) is aborted with that error.
-pub fn admit_waiting(ctx: &mut Ctx, listener: &Arc<Socket>) {
+pub(crate) fn admit_waiting(ctx: &mut Ctx, listener: &Arc<Socket>) {
     loop {
         let (w, local) = {
             let mut l = listener.lock();
@@ -177,7 +177,7 @@ pub fn admit_waiting(ctx: &mut Ctx, listener: &Arc<Socket>) {
 /// /proc/net/tcp's st): a shutdown's FIN is acknowledged at once on the
 /// loopback, so one side shut is FIN_WAIT2 (ours) or CLOSE_WAIT (the
 /// peer's), both CLOSE (TIME_WAIT belongs to a separate mini socket).
-pub fn state(s: &Socket) -> u8 {
+pub(crate) fn state(s: &Socket) -> u8 {
     let st = s.lock();
     match st.phase {
         Phase::Unconnected | Phase::Closed => TCP_CLOSE,
@@ -197,7 +197,7 @@ pub fn state(s: &Socket) -> u8 {
 
 /// inet_shutdown: a listener stops listening on SHUT_RD (its queue
 /// reset); an unconnected socket is ENOTCONN; SHUT_WR sends a FIN.
-pub fn shutdown(s: &Arc<Socket>, mode: u8) -> Result<(), Errno> {
+pub(crate) fn shutdown(s: &Arc<Socket>, mode: u8) -> Result<(), Errno> {
     let (phase, peer) = {
         let st = s.lock();
         (st.phase, st.peer.clone())
@@ -246,7 +246,7 @@ pub fn shutdown(s: &Arc<Socket>, mode: u8) -> Result<(), Errno> {
 
 /// getpeername: the connected (or was-connected) peer's name; ENOTCONN
 /// unconnected, or for TCP after a reset.
-pub fn peer_name(s: &Socket) -> Result<SockAddr, Errno> {
+pub(crate) fn peer_name(s: &Socket) -> Result<SockAddr, Errno> {
     let st = s.lock();
     let gone = s.is_tcp() && st.rst;
     match (&st.remote, st.phase) {

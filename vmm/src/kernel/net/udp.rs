@@ -17,7 +17,7 @@ const UDP_MAX_V6: usize = 65_527;
 
 /// A datagram socket's connect to `a` (inet): the default destination,
 /// and a source address on lo.
-pub fn connect(ctx: &mut Ctx, s: &Arc<Socket>, a: &SockAddr) -> Result<i64, Errno> {
+pub(crate) fn connect(ctx: &mut Ctx, s: &Arc<Socket>, a: &SockAddr) -> Result<i64, Errno> {
     let dest = dest(s, a)?;
     autobind(ctx, s, Some(dest))?;
     let src = source_ip(s, dest);
@@ -49,7 +49,7 @@ fn receiver(s: &Socket, ip: super::addr::Ip, port: u16, src: super::addr::Ip, sp
 /// udp_sendmsg on the loopback: to the socket bound to the destination,
 /// or nowhere (a connected sender then learns ECONNREFUSED, as from the
 /// ICMP error); a receiver with a full buffer drops it.
-pub fn send(
+pub(crate) fn send(
     ctx: &mut Ctx,
     s: &Arc<Socket>,
     iov: &Iov,

@@ -22,12 +22,12 @@ use crate::kernel::task::Ctx;
 /// How a path name reaches a socket node: the lookup (unix_find_bsd's
 /// kern_path, S_IFSOCK or ECONNREFUSED, write permission), which the
 /// syscall layer's name resolution does; its (device, inode).
-pub type FindPath = fn(&mut Ctx, &[u8]) -> Result<(u64, u64), Errno>;
+pub(crate) type FindPath = fn(&mut Ctx, &[u8]) -> Result<(u64, u64), Errno>;
 
 impl Net {
     /// Binds `s` to abstract name `name`: EADDRINUSE if a live socket
     /// holds it.
-    pub fn bind_abstract(&self, s: &Arc<Socket>, name: &[u8]) -> Result<(), Errno> {
+    pub(crate) fn bind_abstract(&self, s: &Arc<Socket>, name: &[u8]) -> Result<(), Errno> {
         let mut t = self.tables.lock();
         let key = (s.ty, name.to_vec());
         if t.abstract_names.get(&key).and_then(|w| w.upgrade()).is_some_and(|o| !o.lock().dead) {
@@ -39,7 +39,7 @@ impl Net {
 
     /// unix_autobind: an abstract name of five hex digits no socket holds
     /// (ENOSPC once all 2^20 are taken).
-    pub fn autobind(&self, s: &Arc<Socket>) -> Result<SockAddr, Errno> {
+    pub(crate) fn autobind(&self, s: &Arc<Socket>) -> Result<SockAddr, Errno> {
         for _ in 0..0x100000 {
             let n = {
                 let mut t = self.tables.lock();
@@ -55,19 +55,19 @@ impl Net {
     }
 
     /// Registers `s` as the socket of the node `key` it just made.
-    pub fn bind_path(&self, s: &Arc<Socket>, key: (u64, u64)) {
+    pub(crate) fn bind_path(&self, s: &Arc<Socket>, key: (u64, u64)) {
         self.tables.lock().paths.insert(key, Arc::downgrade(s));
     }
 
     /// The live socket of type `ty` bound to abstract name `name`.
-    pub fn find_abstract(&self, ty: u32, name: &[u8]) -> Option<Arc<Socket>> {
+    pub(crate) fn find_abstract(&self, ty: u32, name: &[u8]) -> Option<Arc<Socket>> {
         let s = self.tables.lock().abstract_names.get(&(ty, name.to_vec()))?.upgrade()?;
         let dead = s.lock().dead;
         (!dead).then_some(s)
     }
 
     /// The live socket bound to the node `key`.
-    pub fn find_path(&self, key: (u64, u64)) -> Option<Arc<Socket>> {
+    pub(crate) fn find_path(&self, key: (u64, u64)) -> Option<Arc<Socket>> {
         let s = self.tables.lock().paths.get(&key)?.upgrade()?;
         let dead = s.lock().dead;
         (!dead).then_some(s)
@@ -77,7 +77,7 @@ impl Net {
 /// unix_bind: a path (`make` makes its S_IFSOCK node in the sandbox's
 /// view: its (device, inode)), an abstract name, or an autobind (the
 /// family alone).
-pub fn bind(
+pub(crate) fn bind(
     s: &Arc<Socket>,
     name: UnixName,
     make: impl FnOnce(&[u8]) -> Result<(u64, u64), Errno>,
@@ -106,7 +106,7 @@ pub fn bind(
 /// The socket a unix address names: ENOENT (no such path), ECONNREFUSED
 /// (a name no live socket holds: a host's socket too), EPROTOTYPE (a
 /// socket of another type).
-pub fn find(ctx: &mut Ctx, name: &UnixName, ty: u32, find_path: FindPath) -> Result<Arc<Socket>, Errno> {
+pub(crate) fn find(ctx: &mut Ctx, name: &UnixName, ty: u32, find_path: FindPath) -> Result<Arc<Socket>, Errno> {
     let net = ctx.k.net.clone();
     let other = match name {
         UnixName::Unnamed => None,
@@ -130,7 +130,7 @@ fn autobind_for_cred(s: &Arc<Socket>) -> Result<(), Errno> {
 }
 
 /// unix_stream_connect (stream and seqpacket).
-pub fn connect_stream(
+pub(crate) fn connect_stream(
     ctx: &mut Ctx,
     f: &OpenFile,
     s: &Arc<Socket>,
@@ -176,7 +176,12 @@ pub fn connect_stream(
 
 /// unix_dgram_connect: `other` becomes the default destination
 /// (unix_may_send: unless it is connected to someone else).
-pub fn connect_dgram(ctx: &mut Ctx, s: &Arc<Socket>, name: &UnixName, find_path: FindPath) -> Result<i64, Errno> {
+pub(crate) fn connect_dgram(
+    ctx: &mut Ctx,
+    s: &Arc<Socket>,
+    name: &UnixName,
+    find_path: FindPath,
+) -> Result<i64, Errno> {
     autobind_for_cred(s)?;
     let other = find(ctx, name, s.ty, find_path)?;
     if !Arc::ptr_eq(&other, s) {
@@ -225,7 +230,7 @@ fn dgram_target(
 
 /// unix_dgram_sendmsg (datagram and seqpacket).
 #[allow(clippy::too_many_arguments)]
-pub fn send_dgram(
+pub(crate) fn send_dgram(
     ctx: &mut Ctx,
     f: &OpenFile,
     s: &Arc<Socket>,
@@ -285,7 +290,7 @@ pub fn send_dgram(
 }
 
 /// unix_shutdown: our halves, and the mirror halves of a connected peer.
-pub fn shutdown(s: &Arc<Socket>, mode: u8) {
+pub(crate) fn shutdown(s: &Arc<Socket>, mode: u8) {
     let peer = s.lock().peer.clone();
     s.lock().shutdown |= mode;
     if s.connected_type() {

@@ -21,7 +21,7 @@ use super::super::task::Ctx;
 /// Largest chunk moved between the guest and the host at once.
 pub(super) const CHUNK: u64 = 64 * 1024;
 /// Linux caps one read or write at MAX_RW_COUNT.
-pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
+pub(crate) const MAX_RW_COUNT: u64 = 0x7fff_f000;
 
 /// The errno for a failed host write: a closed pipe is EPIPE (and
 /// SIGPIPE); anything else the program can only see as EIO.
@@ -76,7 +76,7 @@ fn write_chunks(
 }
 
 /// Writes to `file`, at `pos` or its own position.
-pub fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
     if !file.writable() {
         return Err(EBADF);
     }
@@ -168,7 +168,7 @@ fn write_pipe(
 }
 
 /// Reads from `file` into user memory, at `pos` or its own position.
-pub fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
+pub(crate) fn read_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u64, pos: Option<u64>) -> SysResult {
     if !file.readable() {
         return Err(EBADF);
     }
@@ -245,12 +245,12 @@ fn read_pipe(ctx: &mut Ctx, file: &Arc<OpenFile>, p: &Pipe, buf: u64, count: u64
     }
 }
 
-pub fn read(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn read(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     read_file(ctx, &f, a[1], a[2], None)
 }
 
-pub fn write(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn write(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     write_file(ctx, &f, a[1], a[2], None)
 }
@@ -267,13 +267,13 @@ fn positional(f: &OpenFile, pos: u64) -> Result<u64, Errno> {
     Ok(pos)
 }
 
-pub fn pread64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn pread64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let pos = positional(&f, a[3])?;
     read_file(ctx, &f, a[1], a[2], Some(pos))
 }
 
-pub fn pwrite64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn pwrite64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let pos = positional(&f, a[3])?;
     write_file(ctx, &f, a[1], a[2], Some(pos))
@@ -331,7 +331,7 @@ fn vectored(
     Ok(done)
 }
 
-pub fn readv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn readv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     // A socket takes the vectors as one message.
     if let FileKind::Socket(s) = &f.kind {
@@ -340,7 +340,7 @@ pub fn readv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     vectored(ctx, &f, a[1], a[2], None, read_file)
 }
 
-pub fn writev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn writev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     if !f.writable() {
         return Err(EBADF);
@@ -351,20 +351,20 @@ pub fn writev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     vectored(ctx, &f, a[1], a[2], None, write_file)
 }
 
-pub fn preadv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn preadv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let pos = positional(&f, a[3])?;
     vectored(ctx, &f, a[1], a[2], Some(pos), read_file)
 }
 
-pub fn pwritev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn pwritev(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let pos = positional(&f, a[3])?;
     vectored(ctx, &f, a[1], a[2], Some(pos), write_file)
 }
 
 /// preadv2: offset -1 means the file's own position.
-pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     if a[4] & !RWF_SUPPORTED != 0 {
         return Err(EOPNOTSUPP);
@@ -373,7 +373,7 @@ pub fn preadv2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     vectored(ctx, &f, a[1], a[2], pos, read_file)
 }
 
-pub fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     if a[4] & !RWF_SUPPORTED != 0 {
         return Err(EOPNOTSUPP);
@@ -382,7 +382,7 @@ pub fn pwritev2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     vectored(ctx, &f, a[1], a[2], pos, write_file)
 }
 
-pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(a[0] as i32)?;
     let (off, whence) = (a[1] as i64, a[2]);
     if let FileKind::Proc { path, .. } = &f.kind {
@@ -431,7 +431,7 @@ pub fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(new)
 }
 
-pub fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (fd, req, arg) = (a[0] as i32, a[1], a[2]);
     let f = ctx.proc().files.file(fd)?;
     match req {
@@ -560,7 +560,7 @@ fn splice_files(
     Ok(done as i64)
 }
 
-pub fn sendfile(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn sendfile(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let out = ctx.proc().files.file(a[0] as i32)?;
     let inf = ctx.proc().files.file(a[1] as i32)?;
     let pos = if a[2] != 0 { Some(ctx.read_u64(a[2])?) } else { None };
@@ -571,7 +571,7 @@ pub fn sendfile(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(n)
 }
 
-pub fn copy_file_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn copy_file_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[5] != 0 {
         return Err(EINVAL);
     }

@@ -6,7 +6,7 @@
 
 mod attr;
 mod clone;
-pub mod cred;
+pub(crate) mod cred;
 mod dir;
 mod epoll;
 mod eventfd;
@@ -16,28 +16,28 @@ mod fcntl;
 mod file_io;
 mod futex;
 mod ids;
-pub mod io;
+pub(crate) mod io;
 mod kill;
-pub mod limits;
+pub(crate) mod limits;
 mod memfd;
 mod mknod;
-pub mod mm;
+pub(crate) mod mm;
 mod namei;
 mod open;
-pub mod poll;
+pub(crate) mod poll;
 mod prctl;
 mod proc_io;
 mod rusage;
 mod sched;
 mod shm;
-pub mod signal;
+pub(crate) mod signal;
 mod socket;
-pub mod sockmsg;
+pub(crate) mod sockmsg;
 mod sockopt;
 mod stat;
-pub mod system;
+pub(crate) mod system;
 mod table;
-pub mod time;
+pub(crate) mod time;
 mod timers;
 mod wait;
 mod xattr;
@@ -70,7 +70,7 @@ bitflags::bitflags! {
 
 /// How an argument is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Arg {
+pub(crate) enum Arg {
     Int,
     Long,
     Hex,
@@ -114,12 +114,12 @@ pub enum Arg {
 
 /// How the result is shown.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Ret {
+pub(crate) enum Ret {
     Int,
     Hex,
 }
 
-pub type Handler = fn(&mut Ctx, [u64; 6]) -> SysResult;
+pub(crate) type Handler = fn(&mut Ctx, [u64; 6]) -> SysResult;
 
 /// Whether the syscall ring's server may run a call while the thread's
 /// vCPU waits in the stub, or the thread must take the exit path (see
@@ -127,7 +127,7 @@ pub type Handler = fn(&mut Ctx, [u64; 6]) -> SysResult;
 /// faultline's kernel and change nothing of the caller but RAX and memory:
 /// not the registers, the FPU or TLS, and no thread comes or goes.
 #[derive(Clone, Copy)]
-pub enum Ring {
+pub(crate) enum Ring {
     Exit,
     Serve,
     /// Served when this holds for the calling process and the arguments.
@@ -135,7 +135,7 @@ pub enum Ring {
 }
 
 /// One system call.
-pub struct Syscall {
+pub(crate) struct Syscall {
     pub nr: u64,
     pub name: &'static str,
     pub args: &'static [Arg],
@@ -153,7 +153,7 @@ impl std::fmt::Debug for Syscall {
     }
 }
 
-pub use table::TABLE;
+pub(crate) use table::TABLE;
 use table::UNKNOWN;
 
 fn index() -> &'static [Option<&'static Syscall>] {
@@ -169,10 +169,10 @@ fn index() -> &'static [Option<&'static Syscall>] {
 
 /// restart_syscall(2)'s number: what a relative sleep a signal interrupted
 /// resumes with when no handler runs.
-pub const NR_RESTART_SYSCALL: u64 = 219;
+pub(crate) const NR_RESTART_SYSCALL: u64 = 219;
 
 /// The entry for syscall `nr`.
-pub fn lookup(nr: u64) -> Option<&'static Syscall> {
+pub(crate) fn lookup(nr: u64) -> Option<&'static Syscall> {
     index().get(usize::try_from(nr).ok()?).copied().flatten()
 }
 
@@ -180,7 +180,7 @@ pub fn lookup(nr: u64) -> Option<&'static Syscall> {
 /// to the VMM if the server never runs it (no entry, or `Ring::Exit`);
 /// to the VMM when the server sleeps if it runs it only sometimes
 /// (`Ring::ServeIf`).
-pub fn ring_call_maps() -> CallMaps {
+pub(crate) fn ring_call_maps() -> CallMaps {
     let mut maps = CallMaps::default();
     for nr in 0..512u64 {
         let (word, bit) = ((nr / 64) as usize, 1 << (nr % 64));
@@ -193,13 +193,13 @@ pub fn ring_call_maps() -> CallMaps {
     maps
 }
 
-pub fn by_name(name: &str) -> Option<&'static Syscall> {
+pub(crate) fn by_name(name: &str) -> Option<&'static Syscall> {
     TABLE.iter().find(|s| s.name == name)
 }
 
 impl Ctx<'_> {
     /// Runs the call in the registers; the way back is [`Ctx::finish`]'s.
-    pub fn syscall(&mut self) {
+    pub(crate) fn syscall(&mut self) {
         let (nr, args) = self.regs.syscall();
         self.syscall_nr = Some(nr);
         let entry = lookup(nr);

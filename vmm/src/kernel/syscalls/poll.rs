@@ -83,7 +83,7 @@ fn do_poll(ctx: &mut Ctx, fds: u64, nfds: u64, deadline: Option<Instant>) -> Sys
     Ok(revents.0 as i64)
 }
 
-pub fn poll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn poll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let ms = a[2] as i32;
     let deadline = (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64));
     do_poll(ctx, a[0], a[1], deadline)
@@ -115,7 +115,7 @@ fn timespec_deadline(ctx: &mut Ctx, at: u64) -> Result<Option<Instant>, Errno> {
     Ok(Some(Instant::now() + Duration::new(s as u64, ns as u32)))
 }
 
-pub fn ppoll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn ppoll(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[3] != 0 && a[4] != SIGSET_SIZE {
         return Err(EINVAL);
     }
@@ -164,7 +164,7 @@ fn do_select(ctx: &mut Ctx, nfds: u64, sets: [u64; 3], deadline: Option<Instant>
     Ok(out.0 as i64)
 }
 
-pub fn select(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn select(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let deadline = if a[4] != 0 {
         let Timeval { tv_sec: s, tv_usec: us } = ctx.read_struct(a[4])?;
         if s < 0 || !(0..1_000_000).contains(&us) {
@@ -177,7 +177,7 @@ pub fn select(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_select(ctx, a[0], [a[1], a[2], a[3]], deadline)
 }
 
-pub fn pselect6(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn pselect6(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let deadline = timespec_deadline(ctx, a[4])?;
     // The sixth argument points at {sigset pointer, its size}.
     let set = if a[5] != 0 {

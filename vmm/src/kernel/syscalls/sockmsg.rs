@@ -133,24 +133,24 @@ fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flags: u32) -> 
 
 /// read() on a socket: a receive with no flags (descriptors passed along
 /// are closed: nowhere to put them).
-pub fn read_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, buf: u64, count: u64) -> SysResult {
+pub(crate) fn read_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, buf: u64, count: u64) -> SysResult {
     let g = recv(ctx, f, s, &one_iov(buf, count), 0)?;
     Ok(g.n as i64)
 }
 
 /// write() on a socket: a send with no flags.
-pub fn write_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, buf: u64, count: u64) -> SysResult {
+pub(crate) fn write_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, buf: u64, count: u64) -> SysResult {
     send(ctx, f, s, &one_iov(buf, count), None, Control::default(), 0)
 }
 
 /// readv() on a socket: one receive into all the vectors.
-pub fn readv_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, iov: u64, cnt: u64) -> SysResult {
+pub(crate) fn readv_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, iov: u64, cnt: u64) -> SysResult {
     let iov = read_iov(ctx, iov, cnt, EINVAL)?;
     Ok(recv(ctx, f, s, &iov, 0)?.n as i64)
 }
 
 /// writev() on a socket: one send of all the vectors.
-pub fn writev_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, iov: u64, cnt: u64) -> SysResult {
+pub(crate) fn writev_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, iov: u64, cnt: u64) -> SysResult {
     let iov = read_iov(ctx, iov, cnt, EINVAL)?;
     send(ctx, f, s, &iov, None, Control::default(), 0)
 }

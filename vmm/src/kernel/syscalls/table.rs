@@ -45,7 +45,7 @@ const fn hex(s: Syscall) -> Syscall {
 }
 
 /// Every x86-64 system call faultline knows by name.
-pub static TABLE: &[Syscall] = &[
+pub(crate) static TABLE: &[Syscall] = &[
     quiet(ring_if(sc(0, "read", &[Fd, OutBuf(2), Long], D, Some(io::read)), fd_never_blocks)),
     quiet(ring_if(sc(1, "write", &[Fd, InBuf(2), Long], D, Some(io::write)), fd_never_blocks)),
     ring(sc(2, "open", &[Path, OpenFlags, Mode], FP, Some(open::open))),

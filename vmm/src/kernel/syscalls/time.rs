@@ -170,7 +170,7 @@ pub(crate) fn alarm(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 impl Kernel {
     /// Fires the interval timers that are due (SIGALRM); returns when the
     /// next one is due.
-    pub fn fire_timers(&self) -> Option<Instant> {
+    pub(crate) fn fire_timers(&self) -> Option<Instant> {
         let mut k = self.lock();
         // What changed before now is looked at here.
         k.supervisor_poked = false;

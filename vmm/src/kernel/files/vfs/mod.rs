@@ -31,7 +31,8 @@ use crate::mm::{FileData, FileId};
 pub(crate) use crate::kernel::abi::stat::S_IFREG;
 use file_data::HostFile;
 pub(crate) use file_data::MemFile;
-pub use node::{Bind, Lookup};
+pub use node::Bind;
+pub(crate) use node::Lookup;
 pub(crate) use node::{Device, Layer, Meta, Node, OpenNode};
 pub(crate) use resolve::{join, ProcLinks};
 pub(crate) use special::DEV_LINK;
@@ -42,7 +43,7 @@ struct Mounted {
     fd: Arc<HostFd>,
 }
 
-pub struct Vfs {
+pub(crate) struct Vfs {
     root: Lookup,
     binds: Vec<Mounted>,
     /// The writable layer over the root.
@@ -68,7 +69,7 @@ pub struct Vfs {
 impl Vfs {
     /// The root (`root`, a host directory) with host directories bound
     /// into it; the layer holds at most `max_inodes` inodes.
-    pub fn new(root: PathBuf, binds: Vec<Bind>, max_inodes: u64) -> std::io::Result<Self> {
+    pub(crate) fn new(root: PathBuf, binds: Vec<Bind>, max_inodes: u64) -> std::io::Result<Self> {
         let fd = HostFd::open_dir(&root)?;
         let meta = fd.stat().map_err(|e| std::io::Error::from_raw_os_error(e.0))?;
         let mounted = binds

@@ -176,7 +176,7 @@ impl Node {
 /// A resolved path: what it names, and its path inside the root (what
 /// getcwd and /proc/PID/fd show).
 #[derive(Clone, Debug)]
-pub struct Lookup {
+pub(crate) struct Lookup {
     pub path: String,
     pub(crate) node: Node,
 }

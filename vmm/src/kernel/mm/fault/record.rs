@@ -144,7 +144,7 @@ impl KernelState {
 
     /// Ends the run if the host refused to flush stale translations
     /// ([`crate::mm::Phys::flush_failed`]); true if it did.
-    pub fn check_host(&mut self) -> bool {
+    pub(crate) fn check_host(&mut self) -> bool {
         match self.phys.flush_failed.take() {
             Some(why) => {
                 self.stop_on_failure(why);

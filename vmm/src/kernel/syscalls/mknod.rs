@@ -14,7 +14,7 @@ use super::super::files::vfs::{Layer, Lookup, Node};
 use super::super::files::{FileKind, OpenFile};
 use super::super::task::Ctx;
 use super::attr::apply_umask;
-use super::namei::{cred, existing, layer_room, may_create, named, read_path};
+use super::namei::{filename_create, layer_room, read_path};
 use super::open::may_open;
 
 /// may_mknod(): the file type asked for (none is a regular file); a
@@ -44,16 +44,8 @@ fn strip_sgid(mode: u32, dir: &Node, cred: &Cred) -> u32 {
 fn do_mknod(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, dev: u64) -> SysResult {
     let ifmt = node_type(mode as u32)?;
     let p = read_path(ctx, path)?;
-    let n = named(ctx, dirfd, &p)?;
-    if n.name.is_empty() || n.name == "." || n.name == ".." || existing(ctx, &n, false).is_ok() {
-        return Err(EEXIST);
-    }
-    // A name ending in '/' asks for a directory (filename_create).
-    if n.slash {
-        return Err(ENOENT);
-    }
-    let cred = cred(ctx);
-    may_create(&n.dir.node, &cred)?;
+    // A name ending in '/' asks for a directory: ENOENT here.
+    let (n, cred) = filename_create(ctx, dirfd, &p, false)?;
     let device = ifmt == S_IFCHR || ifmt == S_IFBLK;
     if device && !cred.capable(CAP_MKNOD) {
         return Err(EPERM);

@@ -114,6 +114,22 @@ pub(super) fn may_create(dir: &Node, cred: &Cred) -> Result<(), Errno> {
     cred.permission(m.mode, m.uid, m.gid, MAY_WRITE | MAY_EXEC)
 }
 
+/// filename_create(): `path` names something new in a directory that
+/// takes new names from the caller (EEXIST for a name that exists, "."
+/// or ".."; ENOENT for a trailing '/' unless a directory is asked for).
+pub(super) fn filename_create(ctx: &mut Ctx, dirfd: i32, path: &str, dir_wanted: bool) -> Result<(Named, Cred), Errno> {
+    let n = named(ctx, dirfd, path)?;
+    if n.name.is_empty() || n.name == "." || n.name == ".." || existing(ctx, &n, false).is_ok() {
+        return Err(EEXIST);
+    }
+    if n.slash && !dir_wanted {
+        return Err(ENOENT);
+    }
+    let cred = cred(ctx);
+    may_create(&n.dir.node, &cred)?;
+    Ok((n, cred))
+}
+
 /// may_delete(): the name may go (a sticky directory keeps others'
 /// files, check_sticky).
 fn may_delete(dir: &Node, victim: &Node, cred: &Cred) -> Result<(), Errno> {
@@ -136,12 +152,7 @@ pub(super) fn layer_room(ctx: &mut Ctx, dir: &Node, target: Option<&str>) -> Res
 
 fn do_mkdir(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64) -> SysResult {
     let p = read_path(ctx, path)?;
-    let n = named(ctx, dirfd, &p)?;
-    if n.name.is_empty() || n.name == "." || n.name == ".." || existing(ctx, &n, false).is_ok() {
-        return Err(EEXIST);
-    }
-    let cred = cred(ctx);
-    may_create(&n.dir.node, &cred)?;
+    let (n, cred) = filename_create(ctx, dirfd, &p, true)?;
     layer_room(ctx, &n.dir.node, None)?;
     let mode = mode as u32 & 0o1777 & !ctx.proc().umask;
     ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
@@ -375,15 +386,7 @@ fn do_symlink(ctx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult {
         return Err(ENOENT);
     }
     let p = read_path(ctx, path)?;
-    let n = named(ctx, dirfd, &p)?;
-    if n.name.is_empty() || n.name == "." || n.name == ".." || existing(ctx, &n, false).is_ok() {
-        return Err(EEXIST);
-    }
-    if n.slash {
-        return Err(ENOENT);
-    }
-    let cred = cred(ctx);
-    may_create(&n.dir.node, &cred)?;
+    let (n, cred) = filename_create(ctx, dirfd, &p, false)?;
     layer_room(ctx, &n.dir.node, Some(&t))?;
     ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFLNK, 0o777, &t, &cred)?;
     Ok(0)

@@ -160,7 +160,7 @@ impl KernelState {
 /// shared futex (whose key is the memory behind it), where the page
 /// cannot be faulted in (unmapped, PROT_NONE, past the end of a file).
 /// A private futex's key is its address alone: nothing is touched.
-pub fn key(ctx: &mut Ctx, addr: u64, private: bool) -> Result<Key, Errno> {
+pub(crate) fn key(ctx: &mut Ctx, addr: u64, private: bool) -> Result<Key, Errno> {
     if !addr.is_multiple_of(4) {
         return Err(EINVAL);
     }

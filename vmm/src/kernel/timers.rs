@@ -23,15 +23,15 @@ use crate::mm::KmemCharge;
 
 /// How often the vCPUs of a process with a CPU-time timer armed are
 /// kicked, so its CPU time is counted even if it never traps.
-pub const CPU_TICK: Duration = Duration::from_millis(4);
+pub(crate) const CPU_TICK: Duration = Duration::from_millis(4);
 
 /// struct k_itimer (its slab cache's object).
-pub const K_ITIMER_BYTES: u64 = 256;
+pub(crate) const K_ITIMER_BYTES: u64 = 256;
 
 /// The most POSIX timers a process may hold (Linux's ids are an int; the
 /// bound keeps a guest from holding unbounded host memory, and each is
 /// charged to kernel memory before it is made).
-pub const MAX_POSIX_TIMERS: usize = 1 << 16;
+pub(crate) const MAX_POSIX_TIMERS: usize = 1 << 16;
 
 /// A CPU-time interval timer: when it expires, in the process's CPU
 /// nanoseconds, and its interval.
@@ -261,7 +261,7 @@ impl KernelState {
 
 /// The notification a struct sigevent asks for (good_sigevent): None if
 /// it is not one Linux takes.
-pub fn notify_of(k: &KernelState, pid: Pid, notify: i32, signo: i32, tid: i32) -> Option<Notify> {
+pub(crate) fn notify_of(k: &KernelState, pid: Pid, notify: i32, signo: i32, tid: i32) -> Option<Notify> {
     let signal_ok = (1..=super::signal::NSIG).contains(&signo);
     match notify {
         n if n == SIGEV_SIGNAL | SIGEV_THREAD_ID => {

@@ -2,7 +2,7 @@
 //! The sandbox is one IPC namespace: its programs see their own segments
 //! and no host's.
 
-pub mod shm;
+pub(crate) mod shm;
 
 /// CLOCK_REALTIME's seconds, for the times a segment keeps.
 fn now() -> i64 {

@@ -26,19 +26,19 @@
 //! syscall layer (`syscalls::socket`, `sockmsg`, `sockopt`) decodes
 //! arguments and calls these.
 
-pub mod addr;
-pub mod buffer;
-pub mod dgram;
-pub mod inet;
-pub mod listen;
-pub mod netlink;
-pub mod options;
-pub mod proc;
-pub mod socket;
-pub mod stream;
-pub mod tcp;
-pub mod udp;
-pub mod unix;
+pub(crate) mod addr;
+pub(crate) mod buffer;
+pub(crate) mod dgram;
+pub(crate) mod inet;
+pub(crate) mod listen;
+pub(crate) mod netlink;
+pub(crate) mod options;
+pub(crate) mod proc;
+pub(crate) mod socket;
+pub(crate) mod stream;
+pub(crate) mod tcp;
+pub(crate) mod udp;
+pub(crate) mod unix;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Weak};
@@ -61,12 +61,12 @@ use crate::mm::Kmem;
 
 /// What a struct sock costs: unix_sock and udp_sock about 1 KiB, tcp_sock
 /// about 2 KiB, each with its sockfs inode.
-pub const SOCK_BYTES: u64 = 1024;
-pub const TCP_SOCK_BYTES: u64 = 2048;
+pub(crate) const SOCK_BYTES: u64 = 1024;
+pub(crate) const TCP_SOCK_BYTES: u64 = 2048;
 
 /// The caller's credentials as SO_PEERCRED shows them (cred_to_ucred:
 /// the effective ids).
-pub fn ucred(ctx: &Ctx) -> Ucred {
+pub(crate) fn ucred(ctx: &Ctx) -> Ucred {
     let c = &ctx.proc().cred;
     Ucred { pid: ctx.pid as i32, uid: c.euid, gid: c.egid }
 }
@@ -75,7 +75,7 @@ pub fn ucred(ctx: &Ctx) -> Ucred {
 /// EAGAIN when non-blocking or when the timeout (SO_RCVTIMEO/SNDTIMEO)
 /// passes; a signal ends the wait with ERESTARTSYS (restarted per
 /// SA_RESTART), or EINTR when a timeout was set (sock_intr_errno).
-pub fn block<R>(
+pub(crate) fn block<R>(
     ctx: &mut Ctx,
     nonblock: bool,
     timeo: Option<Duration>,
@@ -106,7 +106,7 @@ pub fn block<R>(
 
 /// __sock_create's checks and the family's create(): a new socket of
 /// `ty` (its flags already checked).
-pub fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<Arc<Socket>, Errno> {
+pub(crate) fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<Arc<Socket>, Errno> {
     if domain >= AF_MAX {
         return Err(EAFNOSUPPORT);
     }
@@ -166,7 +166,7 @@ pub fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<Arc<
 
 /// socketpair: two new sockets connected to each other (AF_UNIX only:
 /// the others are sock_no_socketpair's EOPNOTSUPP).
-pub fn pair(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<(Arc<Socket>, Arc<Socket>), Errno> {
+pub(crate) fn pair(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<(Arc<Socket>, Arc<Socket>), Errno> {
     let x = create(ctx, domain, ty, protocol)?;
     if x.domain != AF_UNIX {
         x.release();
@@ -185,7 +185,7 @@ pub fn pair(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Result<(Arc<S
 }
 
 /// EPIPE raises SIGPIPE at the caller unless MSG_NOSIGNAL.
-pub fn pipe_err(ctx: &mut Ctx, flags: u32) -> Errno {
+pub(crate) fn pipe_err(ctx: &mut Ctx, flags: u32) -> Errno {
     if flags & MSG_NOSIGNAL == 0 {
         let (pid, tid, uid) = (ctx.pid, ctx.tid, ctx.proc().cred.uid);
         ctx.k.send_thread_signal(tid, SigInfo::user(SIGPIPE, pid, uid, SI_USER));
@@ -196,7 +196,7 @@ pub fn pipe_err(ctx: &mut Ctx, flags: u32) -> Errno {
 /// sock_sendmsg for any socket: `dest` is the address bytes the caller
 /// passed (each family reads its own), `find` resolves unix path names.
 #[allow(clippy::too_many_arguments)]
-pub fn send(
+pub(crate) fn send(
     ctx: &mut Ctx,
     f: &OpenFile,
     s: &Arc<Socket>,
@@ -224,7 +224,7 @@ pub fn send(
 }
 
 /// sock_recvmsg for any socket.
-pub fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
+pub(crate) fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
     if flags & MSG_OOB != 0 {
         return Err(if s.is_tcp() { EINVAL } else { EOPNOTSUPP });
     }

@@ -30,14 +30,14 @@ fn create(ctx: &mut Ctx, flags: u32) -> SysResult {
     super::open::install(ctx, f, flags & EPOLL_CLOEXEC != 0)
 }
 
-pub fn epoll_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn epoll_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if a[0] as i32 <= 0 {
         return Err(EINVAL);
     }
     create(ctx, 0)
 }
 
-pub fn epoll_create1(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn epoll_create1(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     create(ctx, a[0] as u32)
 }
 
@@ -51,7 +51,7 @@ fn fdget(ctx: &Ctx, fd: i32) -> Result<Arc<OpenFile>, Errno> {
 }
 
 /// do_epoll_ctl, its checks in Linux's order.
-pub fn epoll_ctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn epoll_ctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (epfd, op, fd) = (a[0] as i32, a[1] as i32, a[2] as i32);
     let has_event = op != EPOLL_CTL_DEL as i32;
     let ev: EpollEvent = if has_event { ctx.read_struct(a[3])? } else { EpollEvent::default() };
@@ -144,7 +144,7 @@ fn ms_deadline(ms: u64) -> Option<Instant> {
     (ms >= 0).then(|| Instant::now() + Duration::from_millis(ms as u64))
 }
 
-pub fn epoll_wait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn epoll_wait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_wait(ctx, a[0], a[1], a[2], ms_deadline(a[3]))
 }
 
@@ -170,11 +170,11 @@ fn with_sigmask(ctx: &mut Ctx, set: u64, size: u64, f: impl FnOnce(&mut Ctx) -> 
     r
 }
 
-pub fn epoll_pwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn epoll_pwait(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     with_sigmask(ctx, a[4], a[5], |ctx| do_wait(ctx, a[0], a[1], a[2], ms_deadline(a[3])))
 }
 
-pub fn epoll_pwait2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn epoll_pwait2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let deadline = if a[3] != 0 {
         let (s, ns) = super::time::read_timespec(ctx, a[3])?;
         let d = Duration::new(s as u64, ns as u32);

@@ -31,15 +31,15 @@ fn make_eventfd(ctx: &mut Ctx, count: u32, flags: u32) -> SysResult {
     super::open::install(ctx, f, flags & EFD_CLOEXEC != 0)
 }
 
-pub fn eventfd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn eventfd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     make_eventfd(ctx, a[0] as u32, 0)
 }
 
-pub fn eventfd2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn eventfd2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     make_eventfd(ctx, a[0] as u32, a[1] as u32)
 }
 
-pub fn timerfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timerfd_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (clock, flags) = (a[0] as i32, a[1] as u32);
     let clocks = [CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_REALTIME_ALARM, CLOCK_BOOTTIME, CLOCK_BOOTTIME_ALARM];
     if flags & !(TFD_CLOEXEC | TFD_NONBLOCK) != 0 || clock < 0 || !clocks.contains(&(clock as u64)) {
@@ -80,7 +80,7 @@ fn current(t: &TimerFd) -> Itimerspec {
     Itimerspec { it_interval: ns_ts(s.timer.interval), it_value: ns_ts(s.timer.remaining(now)) }
 }
 
-pub fn timerfd_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timerfd_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let flags = a[1] as i32;
     let new: Itimerspec = ctx.read_struct(a[2])?;
     if flags as u32 & !(TFD_TIMER_ABSTIME | TFD_TIMER_CANCEL_ON_SET) != 0 || flags < 0 {
@@ -109,7 +109,7 @@ pub fn timerfd_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn timerfd_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timerfd_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = timerfd_file(ctx, a[0])?;
     let cur = current(timerfd(&f));
     ctx.write_struct(a[1], &cur)?;
@@ -134,11 +134,11 @@ fn do_signalfd(ctx: &mut Ctx, fd: i32, mask_at: u64, size: u64, flags: u32) -> S
     Ok(fd as i64)
 }
 
-pub fn signalfd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn signalfd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_signalfd(ctx, a[0] as i32, a[1], a[2], 0)
 }
 
-pub fn signalfd4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn signalfd4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     do_signalfd(ctx, a[0] as i32, a[1], a[2], a[3] as u32)
 }
 
@@ -167,7 +167,7 @@ fn block_for<T>(
 }
 
 /// read() on an event file.
-pub fn read(ctx: &mut Ctx, file: &Arc<OpenFile>, a: &Anon, buf: u64, count: u64) -> SysResult {
+pub(crate) fn read(ctx: &mut Ctx, file: &Arc<OpenFile>, a: &Anon, buf: u64, count: u64) -> SysResult {
     let nonblock = file.nonblocking();
     match a {
         Anon::EventFd(e) => {
@@ -246,7 +246,7 @@ pub fn read(ctx: &mut Ctx, file: &Arc<OpenFile>, a: &Anon, buf: u64, count: u64)
 }
 
 /// write() on an event file.
-pub fn write(ctx: &mut Ctx, file: &Arc<OpenFile>, a: &Anon, buf: u64, count: u64) -> SysResult {
+pub(crate) fn write(ctx: &mut Ctx, file: &Arc<OpenFile>, a: &Anon, buf: u64, count: u64) -> SysResult {
     match a {
         Anon::EventFd(e) => {
             if count < 8 {

@@ -44,7 +44,7 @@ fn itimer_now(ctx: &Ctx, which: u64) -> Result<Itimerval, Errno> {
     })
 }
 
-pub fn getitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn getitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let v = itimer_now(ctx, a[0] as i32 as i64 as u64)?;
     ctx.write_struct(a[1], &v)?;
     Ok(0)
@@ -60,7 +60,7 @@ fn tv_duration(t: &Timeval) -> Duration {
 
 /// setitimer: the new value read and checked first (a NULL one disarms,
 /// as Linux has done since 5.x), then `which`; the old value written after.
-pub fn setitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn setitimer(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (which, new, old) = (a[0] as i32 as i64 as u64, a[1], a[2]);
     let v: Itimerval = if new != 0 { ctx.read_struct(new)? } else { Itimerval::default() };
     if !valid_tv(&v.it_value) || !valid_tv(&v.it_interval) {
@@ -117,7 +117,7 @@ fn timer_clock(ctx: &Ctx, clock: i32) -> Result<u64, Errno> {
     }
 }
 
-pub fn timer_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timer_create(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let clock = timer_clock(ctx, a[0] as i32)?;
     let ev: Option<Sigevent> = if a[1] != 0 { Some(ctx.read_struct(a[1])?) } else { None };
     let pid = ctx.pid;
@@ -161,7 +161,7 @@ fn timer_value(ctx: &Ctx, id: i32) -> Result<Itimerspec, Errno> {
     Ok(Itimerspec { it_interval: ns_ts(t.timer.interval), it_value: ns_ts(t.timer.remaining(now)) })
 }
 
-pub fn timer_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timer_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (id, flags, new, old) = (a[0] as i32, a[1] as i32, a[2], a[3]);
     if new == 0 {
         return Err(EINVAL);
@@ -184,18 +184,18 @@ pub fn timer_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
-pub fn timer_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timer_gettime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let v = timer_value(ctx, a[0] as i32)?;
     ctx.write_struct(a[1], &v)?;
     Ok(0)
 }
 
-pub fn timer_getoverrun(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timer_getoverrun(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let t = ctx.proc().timers.posix.get(&(a[0] as i32)).ok_or(EINVAL)?;
     Ok(t.overrun_last.min(i32::MAX as u64) as i64)
 }
 
-pub fn timer_delete(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+pub(crate) fn timer_delete(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     ctx.proc_mut().timers.posix.remove(&(a[0] as i32)).ok_or(EINVAL)?;
     Ok(0)
 }

@@ -160,6 +160,15 @@ pub(crate) struct Control {
     pub cred: Option<Ucred>,
 }
 
+/// What a send carries: its data, the address bytes the caller passed
+/// (each family reads its own), its control data and its flags.
+pub(crate) struct Outgoing<'a> {
+    pub iov: &'a Iov,
+    pub dest: Option<Vec<u8>>,
+    pub control: Control,
+    pub flags: u32,
+}
+
 /// What a receive got.
 #[derive(Default)]
 pub(crate) struct Got {

@@ -47,7 +47,7 @@ use std::time::{Duration, Instant};
 use parking_lot::{Condvar, Mutex};
 
 use self::addr::{SockAddr, UnixName};
-use self::buffer::{Control, Got, Iov};
+use self::buffer::{Got, Iov, Outgoing};
 pub(crate) use self::socket::{Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN, SOCKFS_DEV};
 use super::abi::capability::CAP_NET_RAW;
 use super::abi::netlink::NETLINK_ROUTE;
@@ -193,22 +193,21 @@ pub(crate) fn pipe_err(ctx: &mut Ctx, flags: u32) -> Errno {
     EPIPE
 }
 
-/// sock_sendmsg for any socket: `dest` is the address bytes the caller
-/// passed (each family reads its own), `find` resolves unix path names.
-#[allow(clippy::too_many_arguments)]
+/// sock_sendmsg for any socket; `find` resolves unix path names.
 pub(crate) fn send(
     ctx: &mut Ctx,
     f: &OpenFile,
     s: &Arc<Socket>,
-    iov: &Iov,
-    dest: Option<Vec<u8>>,
-    c: Control,
-    flags: u32,
+    msg: Outgoing,
     find: unix::FindPath,
 ) -> Result<i64, Errno> {
-    if flags & MSG_OOB != 0 {
+    if msg.flags & MSG_OOB != 0 {
         return Err(EOPNOTSUPP);
     }
+    if s.domain == AF_UNIX && s.ty != SOCK_STREAM {
+        return unix::send_dgram(ctx, f, s, msg, find);
+    }
+    let Outgoing { iov, dest, control: c, flags } = msg;
     match (s.domain, s.ty) {
         (AF_UNIX, SOCK_STREAM) => {
             if dest.as_ref().is_some_and(|d| !d.is_empty()) {
@@ -216,7 +215,6 @@ pub(crate) fn send(
             }
             stream::send(ctx, f, s, iov, c, flags)
         }
-        (AF_UNIX, _) => unix::send_dgram(ctx, f, s, iov, dest, c, flags, find),
         (AF_NETLINK, _) => netlink::send(ctx, s, iov, dest, c),
         (_, SOCK_STREAM) => stream::send(ctx, f, s, iov, c, flags),
         _ => udp::send(ctx, s, iov, dest, c),

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 
 use super::addr::{decode, Decoded, SockAddr, UnixName, Use};
-use super::buffer::{new_msg, Control, Iov};
+use super::buffer::{new_msg, Outgoing};
 use super::listen::join;
 use super::{block, ucred, Net, Phase, Socket, RCV_SHUTDOWN, SEND_SHUTDOWN};
 use crate::kernel::abi::socket::*;
@@ -229,17 +229,14 @@ fn dgram_target(
 }
 
 /// unix_dgram_sendmsg (datagram and seqpacket).
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn send_dgram(
     ctx: &mut Ctx,
     f: &OpenFile,
     s: &Arc<Socket>,
-    iov: &Iov,
-    dest: Option<Vec<u8>>,
-    mut c: Control,
-    flags: u32,
+    msg: Outgoing,
     find_path: FindPath,
 ) -> Result<i64, Errno> {
+    let Outgoing { iov, dest, control: mut c, flags } = msg;
     let dest = dest.filter(|d| !d.is_empty() && s.ty == SOCK_DGRAM);
     if s.ty == SOCK_SEQPACKET {
         match s.lock().phase {

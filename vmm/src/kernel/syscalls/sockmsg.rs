@@ -18,7 +18,7 @@ use super::super::abi::uio::{Iovec, UIO_MAXIOV};
 use super::super::errno::*;
 use super::super::files::{Fd, OpenFile};
 use super::super::net::addr::SockAddr;
-use super::super::net::buffer::{Control, Got, Iov};
+use super::super::net::buffer::{Control, Got, Iov, Outgoing};
 use super::super::net::{self, Socket};
 use super::super::task::Ctx;
 use super::io::MAX_RW_COUNT;
@@ -124,17 +124,13 @@ fn send(
     c: Control,
     flags: u32,
 ) -> SysResult {
-    net::send(ctx, f, s, iov, dest, c, flags, find_sock_path)
-}
-
-fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flags: u32) -> Result<Got, Errno> {
-    net::recv(ctx, f, s, iov, flags)
+    net::send(ctx, f, s, Outgoing { iov, dest, control: c, flags }, find_sock_path)
 }
 
 /// read() on a socket: a receive with no flags (descriptors passed along
 /// are closed: nowhere to put them).
 pub(crate) fn read_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, buf: u64, count: u64) -> SysResult {
-    let g = recv(ctx, f, s, &one_iov(buf, count), 0)?;
+    let g = net::recv(ctx, f, s, &one_iov(buf, count), 0)?;
     Ok(g.n as i64)
 }
 
@@ -146,7 +142,7 @@ pub(crate) fn write_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, buf:
 /// readv() on a socket: one receive into all the vectors.
 pub(crate) fn readv_sock(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, iov: u64, cnt: u64) -> SysResult {
     let iov = read_iov(ctx, iov, cnt, EINVAL)?;
-    Ok(recv(ctx, f, s, &iov, 0)?.n as i64)
+    Ok(net::recv(ctx, f, s, &iov, 0)?.n as i64)
 }
 
 /// writev() on a socket: one send of all the vectors.
@@ -165,7 +161,7 @@ pub(super) fn sendto(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub(super) fn recvfrom(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (f, s) = sock_of(ctx, a[0])?;
     let iov = one_iov(a[1], a[2]);
-    let g = recv(ctx, &f, &s, &iov, a[3] as u32)?;
+    let g = net::recv(ctx, &f, &s, &iov, a[3] as u32)?;
     if a[4] != 0 {
         write_sockaddr(ctx, g.from.as_ref(), a[4], a[5])?;
     }
@@ -248,7 +244,7 @@ fn recvmsg_at(ctx: &mut Ctx, f: &Arc<OpenFile>, s: &Arc<Socket>, at: u64, flags:
         return Err(EINVAL);
     }
     let iov = read_iov(ctx, m.msg_iov, m.msg_iovlen, EMSGSIZE)?;
-    let mut got = recv(ctx, f, s, &iov, flags)?;
+    let mut got = net::recv(ctx, f, s, &iov, flags)?;
     let name = got.from.as_ref().map(SockAddr::encode).unwrap_or_default();
     if m.msg_name != 0 {
         let n = name.len().min((m.msg_namelen as usize).min(128));

@@ -20,7 +20,7 @@ use programs::Programs;
 use reserve::Reserve;
 
 use crate::fault::WakeMode;
-use crate::{Config, ExitStatus, Output, Program, Sandbox};
+use crate::{Config, ExitStatus, Outcome, Output, Program, Sandbox};
 
 /// Pages each way touches unless told otherwise.
 pub const DEFAULT_PAGES: u64 = 16384;
@@ -228,6 +228,26 @@ impl fmt::Display for Report {
     }
 }
 
+/// The bench guest's `touch PAGES` run with `tune`'s configuration: the
+/// guest's own ns for all its touches (its `ns=` word), and the outcome.
+fn touch(image: &Program, pages: u64, tune: impl FnOnce(&mut Config)) -> Result<(u64, Outcome), BenchError> {
+    let out = Output::capture();
+    let mut config = Config {
+        argv: vec!["touch".into(), pages.to_string()],
+        stdout: out.clone(),
+        stderr: Output::capture(),
+        timeout: Some(Duration::from_secs(120)),
+        ..Config::default()
+    };
+    tune(&mut config);
+    let outcome = Sandbox::new(image.clone(), config)?.run()?;
+    let text = out.captured();
+    match text.split_whitespace().find_map(|w| w.strip_prefix("ns=")).and_then(|v| v.parse::<u64>().ok()) {
+        Some(ns) if outcome.status == ExitStatus::Exited(0) => Ok((ns, outcome)),
+        _ => Err(BenchError::Guest(outcome.status, text)),
+    }
+}
+
 fn guest_ns(image: &Program, pages: u64, way: Way) -> Result<(f64, Vec<u64>), BenchError> {
     let (trapped, wake) = match way {
         Way::Kernel => (false, WakeMode::Spin),
@@ -236,29 +256,15 @@ fn guest_ns(image: &Program, pages: u64, way: Way) -> Result<(f64, Vec<u64>), Be
         Way::TrappedSpin | Way::BareTrap => (true, WakeMode::Spin),
         _ => (true, WakeMode::Poll),
     };
-    let out = Output::capture();
-    let config = Config {
-        argv: vec!["touch".into(), pages.to_string()],
-        trapped,
-        wake,
+    let (ns, outcome) = touch(image, pages, |c| {
+        c.trapped = trapped;
+        c.wake = wake;
         // No events kept: the spinning runs and the bare trap differ in
         // recording alone, as faultline runs by default (rows recorded
         // into the summary, none kept).
-        keep_events: false,
-        record: way != Way::BareTrap,
-        stdout: out.clone(),
-        stderr: Output::capture(),
-        timeout: Some(Duration::from_secs(120)),
-        ..Config::default()
-    };
-    let outcome = Sandbox::new(image.clone(), config)?.run()?;
-    let text = out.captured();
-    let ns = text
-        .split_whitespace()
-        .find_map(|w| w.strip_prefix("ns="))
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|_| outcome.status == ExitStatus::Exited(0))
-        .ok_or_else(|| BenchError::Guest(outcome.status, text.clone()))?;
+        c.keep_events = false;
+        c.record = way != Way::BareTrap;
+    })?;
     // The handler's median for the arena the guest touches (the region
     // with the most faults), from the summary kept as rows came.
     let lat = outcome

@@ -4,12 +4,11 @@
 //! and is unwound; and the default 16, where one in 16 is).
 
 use std::fmt;
-use std::time::Duration;
 
 use serde::Serialize;
 
 use super::BenchError;
-use crate::{Config, ExitStatus, Output, Program, Sandbox};
+use crate::Program;
 
 /// Guest ns per first touch, median of the rounds.
 #[derive(Clone, Debug, Default, Serialize)]
@@ -22,24 +21,11 @@ pub(crate) struct Stacks {
 }
 
 fn touch_ns(image: &Program, pages: u64, fill_pages: u64, stacks: bool) -> Result<f64, BenchError> {
-    let out = Output::capture();
-    let config = Config {
-        argv: vec!["touch".into(), pages.to_string()],
-        fill_pages,
-        stacks,
-        stdout: out.clone(),
-        stderr: Output::capture(),
-        timeout: Some(Duration::from_secs(120)),
-        ..Config::default()
-    };
-    let outcome = Sandbox::new(image.clone(), config)?.run()?;
-    let text = out.captured();
-    text.split_whitespace()
-        .find_map(|w| w.strip_prefix("ns="))
-        .and_then(|v| v.parse::<u64>().ok())
-        .filter(|_| outcome.status == ExitStatus::Exited(0))
-        .map(|ns| ns as f64 / pages as f64)
-        .ok_or(BenchError::Guest(outcome.status, text))
+    let (ns, _) = super::touch(image, pages, |c| {
+        c.fill_pages = fill_pages;
+        c.stacks = stacks;
+    })?;
+    Ok(ns as f64 / pages as f64)
 }
 
 /// The four ways, interleaved round by round (the machine's load moves).

@@ -151,7 +151,7 @@ pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), Faul
 /// until they fit above high. The caller takes them, or fails.
 pub fn make_room_for(phys: &mut Phys, n: u64, evicted: &mut Vec<Evicted>) {
     phys.sync_tables();
-    if phys.buddy.free_pages() >= phys.buddy.wmark_pages(Wmark::Low) + n {
+    if phys.buddy.room_above(Wmark::Low) >= n {
         return;
     }
     if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {
@@ -167,8 +167,7 @@ fn shrink(phys: &mut Phys, extra: u64, evicted: &mut Vec<Evicted>) {
     // evict it); more means nothing can go.
     let mut left = 2 * phys.clock.len() + 1;
     let enough = |phys: &Phys| {
-        phys.buddy.watermark_ok(0, Wmark::High)
-            && (extra == 0 || phys.buddy.free_pages() > phys.buddy.wmark_pages(Wmark::High) + extra)
+        phys.buddy.watermark_ok(0, Wmark::High) && (extra == 0 || phys.buddy.room_above(Wmark::High) >= extra)
     };
     while !enough(phys) && left > 0 {
         left -= 1;
@@ -243,7 +242,25 @@ fn evict(phys: &mut Phys, gpa: u64, evicted: &mut Vec<Evicted>) -> bool {
     });
     phys.counters.evictions += 1;
     evicted.push(Evicted { gpa, mapping, latency_ns: start.elapsed().as_nanos() as u64 });
+    if let (Content::File { file, index }, false, None) = (content, swap, mapping) {
+        leave_cache(phys, file, index, gpa);
+    }
     true
+}
+
+/// An evicted page-cache page nothing maps leaves the cache, as
+/// __remove_mapping() takes it out: its frame goes back, and the next read
+/// brings the page in again. Kept, every page ever read would hold a frame
+/// of the window, and streaming a file larger than the window would run
+/// out of frames with RAM to spare.
+fn leave_cache(phys: &mut Phys, file: crate::mm::FileId, index: u64, gpa: u64) {
+    let Some(c) = phys.cache.get_mut(&file) else { return };
+    if c.pages.get(&index) != Some(&gpa) {
+        return;
+    }
+    c.pages.remove(&index);
+    phys.update(gpa, |f| f.cached = false);
+    phys.free_if_unused(gpa);
 }
 
 #[cfg(test)]

@@ -248,6 +248,12 @@ impl TestKernel {
         a
     }
 
+    /// The scratch buffer's room for data (after its path page): address
+    /// and length, for read(2) and write(2) calls a test makes itself.
+    pub(crate) fn data_buffer(&self) -> (u64, u64) {
+        (self.scratch() + PAGE_SIZE, SCRATCH - PAGE_SIZE)
+    }
+
     /// Opens `path` with `flags` (openat from the working directory): the
     /// descriptor, or the negative errno.
     pub(crate) fn open(&self, path: &str, flags: u64) -> i64 {
@@ -263,10 +269,10 @@ impl TestKernel {
         if fd < 0 {
             return Err(fd);
         }
-        let buf = self.scratch() + PAGE_SIZE;
+        let (buf, len) = self.data_buffer();
         let mut out = Vec::new();
         loop {
-            let n = self.sys("read", &[fd as u64, buf, SCRATCH - PAGE_SIZE]);
+            let n = self.sys("read", &[fd as u64, buf, len]);
             if n < 0 {
                 self.sys("close", &[fd as u64]);
                 return Err(n);

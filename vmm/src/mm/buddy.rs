@@ -262,11 +262,6 @@ impl Buddy {
         self.zones.iter().map(|z| z.nr_free).sum()
     }
 
-    /// Sum of a watermark over the zones.
-    pub fn wmark_pages(&self, w: Wmark) -> u64 {
-        self.zones.iter().filter(|z| z.populated()).map(|z| z.wmark(w)).sum()
-    }
-
     /// The zone `pfn` lies in.
     pub fn zone_of(&self, pfn: u64) -> Option<usize> {
         self.zones.iter().position(|z| z.contains(pfn))
@@ -279,6 +274,18 @@ impl Buddy {
             .iter()
             .rev()
             .any(|z| z.populated() && z.watermark_ok(order, z.wmark(mark), ZONE_MOVABLE))
+    }
+
+    /// Order-0 pages that can be taken, along the zonelist, before every
+    /// zone is down to `mark` plus its reserve: what a caller wanting `n`
+    /// pages at once must compare `n` with (free pages in a zone that
+    /// protects them with lowmem_reserve do not count).
+    pub fn room_above(&self, mark: Wmark) -> u64 {
+        self.zones[..=ZONE_MOVABLE]
+            .iter()
+            .filter(|z| z.populated())
+            .map(|z| z.nr_free.saturating_sub(z.wmark(mark) + z.lowmem_reserve[ZONE_MOVABLE] + 1))
+            .sum()
     }
 
     /// A user allocation of 2^`order` pages: from the first zone of the

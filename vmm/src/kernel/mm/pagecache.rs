@@ -212,16 +212,19 @@ impl KernelState {
         v
     }
 
-    /// Frees the cached pages of a sandbox file nothing names, holds open
-    /// or maps any more (unlinked, closed and unmapped), as the last
-    /// iput of a tmpfs inode does.
+    /// Frees the cached pages of a file nothing names, holds open or maps
+    /// any more (unlinked, closed and unmapped), as the last iput of an
+    /// unlinked inode does: a sandbox file's, or a host file's unlinked
+    /// while the sandbox held it (whose cache entry also holds the host
+    /// file open).
     pub(crate) fn release_if_orphan(&mut self, id: FileId) {
         // A SysV segment outlives its mappings until IPC_RMID.
         if self.shm.owns(id) {
             self.shm_detached(id);
             return;
         }
-        if !self.files.vfs().is_orphan(id) {
+        let host_unlinked = || self.phys.cache.get(&id).is_some_and(|c| !c.data.memory_only() && c.data.unlinked());
+        if !self.files.vfs().is_orphan(id) && !host_unlinked() {
             return;
         }
         let open = self.tasks.procs().any(|p| {

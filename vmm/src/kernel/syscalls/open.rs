@@ -244,13 +244,11 @@ pub(super) fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub(super) fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let fd = ctx.proc_mut().files.close(a[0] as i32)?;
     ctx.k.locks_file_closed(ctx.pid, &fd.file);
-    // The last close of an unlinked sandbox file frees its pages.
+    // The last close of an unlinked file frees its pages.
     if let FileKind::File(n) = &fd.file.kind {
         let id = n.id;
-        if n.inode().is_some() {
-            drop(fd);
-            ctx.k.release_if_orphan(id);
-        }
+        drop(fd);
+        ctx.k.release_if_orphan(id);
     }
     Ok(0)
 }

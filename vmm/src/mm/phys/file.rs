@@ -23,6 +23,12 @@ pub trait FileData: Send + Sync {
     /// Pages that live only in memory (shared anonymous memory, files the
     /// sandbox wrote): never dropped when clean, swapped when evicted.
     fn memory_only(&self) -> bool;
+    /// The file has no name left on its file system (a host file unlinked
+    /// while the sandbox held it): its pages go at the last close or unmap,
+    /// as the last iput of an unlinked inode drops its page cache.
+    fn unlinked(&self) -> bool {
+        false
+    }
 }
 
 /// A cached file: its pages in memory, and where they come from.

@@ -54,6 +54,11 @@ impl FileData for HostFile {
     fn memory_only(&self) -> bool {
         false
     }
+
+    fn unlinked(&self) -> bool {
+        use std::os::unix::fs::MetadataExt;
+        self.file.metadata().is_ok_and(|m| m.nlink() == 0)
+    }
 }
 
 /// Bytes held in memory (the built-in demo program), read-only.

@@ -102,3 +102,59 @@ fn a_server_runs_as_natively_and_grows_by_each_connections_buffer() {
         }
     }
 }
+
+/// The timeline CSV's rows, each a map from the header's column names.
+fn csv_rows(text: &str) -> Vec<std::collections::HashMap<String, String>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().expect("a header").split(',').collect();
+    lines
+        .map(|l| {
+            // No field of these rows is quoted: a comma always separates.
+            assert!(!l.contains('"'), "a quoted row: {l}");
+            header.iter().map(|h| h.to_string()).zip(l.split(',').map(str::to_string)).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_timeline_csv_shows_the_server_growing_by_each_connection() {
+    // What a user sees with `faultline run --timeline`: the same growth as
+    // the library's events, connection by connection, in the CSV file.
+    let csv = tmp("server-timeline.csv");
+    let out = faultline(&["run", "-q", "--timeline", csv.to_str().unwrap(), &fixture_arg("server-glibc")]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(4), "{stderr}");
+    let bufs = buffer_pages(&stderr);
+    assert_eq!(bufs.len(), 4, "{stderr}");
+    let rows = csv_rows(&std::fs::read_to_string(&csv).unwrap());
+    let num = |r: &std::collections::HashMap<String, String>, k: &str| -> u64 {
+        let v = &r[k];
+        match v.strip_prefix("0x") {
+            Some(h) => u64::from_str_radix(h, 16).unwrap(),
+            None => v.parse().unwrap_or_else(|_| panic!("{k}={v:?}")),
+        }
+    };
+    let server: Vec<_> = rows.iter().filter(|r| r["pid"] == "1").collect();
+    assert!(server.windows(2).all(|w| num(w[0], "seq") < num(w[1], "seq")), "rows in order");
+    let mut rss_before = 0;
+    for (k, pages) in &bufs {
+        let mine: Vec<usize> = (0..server.len())
+            .filter(|&i| server[i]["event"] != "release" && pages.contains(&(num(server[i], "gva") & !4095)))
+            .collect();
+        assert_eq!(mine.len(), pages.len(), "conn {k}: one row per page of its buffer");
+        for &i in &mine {
+            let r = server[i];
+            assert_eq!(
+                (r["event"].as_str(), r["access"].as_str(), r["region"].as_str()),
+                ("zero-fill", "write", "heap"),
+                "conn {k}: {r:?}"
+            );
+            assert_eq!(num(r, "rss"), num(server[i - 1], "rss") + 1, "conn {k}: RSS grows by the page: {r:?}");
+        }
+        // The server's resident pages after this connection's buffer: more
+        // than after the last one's by at least the buffer.
+        let after = num(server[*mine.last().unwrap()], "rss");
+        assert!(after >= rss_before + pages.len() as u64, "conn {k}: RSS {after} after {rss_before}");
+        rss_before = after;
+    }
+}

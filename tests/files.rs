@@ -378,7 +378,7 @@ fn sandbox_files_are_memory_and_run() {
     ]);
     assert_eq!(r.stdout, "Shmem:              4096 kB\nShmem:                 0 kB\n", "{}", r.stderr);
     // The layer is a tmpfs of half of RAM: past it, ENOSPC.
-    let mut c = config(&["/bin/sh", "-c", "head -c 40000000 /dev/zero > /tmp/big; echo $?; wc -c < /tmp/big"]);
+    let mut c = config(&["/bin/sh", "-c", "head -c 40000000 /dev/zero > /tmp/big$$; echo $?; wc -c < /tmp/big$$"]);
     c.mem = 32 << 20;
     let r = run_image(&Program::Path("/bin/sh".into()), c);
     assert_eq!(r.stdout, "1\n16777216\n", "{}", r.stderr);

@@ -86,6 +86,24 @@ fn check_clone(ctx: &mut Ctx, a: &CloneArgs) -> Result<(), Errno> {
     if f & CLONE_NEWS != 0 {
         return Err(EPERM);
     }
+    // A thread, or a child sharing the memory (but for vfork, which
+    // enters at its execve), must be in the caller's time namespace.
+    let p = ctx.proc();
+    let shared_mm = f & CLONE_THREAD != 0 || f & (CLONE_VM | CLONE_VFORK) == CLONE_VM;
+    if shared_mm && !std::sync::Arc::ptr_eq(&p.time_ns, &p.time_ns_for_children) {
+        return Err(EINVAL);
+    }
+    if f & CLONE_NEWTIME != 0 {
+        if !p.cred.capable(super::cred::CAP_SYS_ADMIN) {
+            return Err(EPERM);
+        }
+        // A namespace per thread is not modelled: the process has one.
+        if f & CLONE_THREAD != 0 {
+            let msg = format!("{}: clone3 CLONE_NEWTIME for a thread is not supported (EINVAL)", p.comm);
+            ctx.k.diag(&msg);
+            return Err(EINVAL);
+        }
+    }
     // Sharing descriptors or the file-system context between processes
     // (not threads) is not modelled.
     if f & CLONE_THREAD == 0 && f & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0 {
@@ -169,6 +187,20 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
     };
     let parent = ctx.proc();
     let ppid = if flags & CLONE_PARENT != 0 { parent.ppid } else { parent.pid };
+    // copy_namespaces() and timens_on_fork(): the child's namespace for its
+    // children is new with CLONE_NEWTIME; it enters that one unless it
+    // shares the caller's memory (a vfork child enters at its execve).
+    let for_children = if flags & CLONE_NEWTIME != 0 {
+        parent.time_ns_for_children.new_child()
+    } else {
+        parent.time_ns_for_children.clone()
+    };
+    let time_ns = if flags & CLONE_VM != 0 {
+        parent.time_ns.clone()
+    } else {
+        for_children.enter();
+        for_children.clone()
+    };
     let p = Process {
         pid,
         ppid,
@@ -206,6 +238,8 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         oom_killed: false,
         itimer_real: None,
         timers: Default::default(),
+        time_ns,
+        time_ns_for_children: for_children,
     };
     ctx.k.tasks.add_process(p);
     Ok(())

@@ -85,6 +85,7 @@ mod tasks;
 #[cfg(test)]
 mod testing;
 mod thread;
+mod timens;
 mod timers;
 mod unwind;
 mod wait;

@@ -154,6 +154,10 @@ pub(crate) struct Process {
     pub(crate) itimer_real: Option<(Instant, std::time::Duration)>,
     /// ITIMER_VIRTUAL, ITIMER_PROF and the POSIX timers.
     pub(crate) timers: super::timers::ProcTimers,
+    /// The time namespace its clocks are read in, and the one its
+    /// children (and its next execve) enter.
+    pub(crate) time_ns: std::sync::Arc<super::timens::TimeNs>,
+    pub(crate) time_ns_for_children: std::sync::Arc<super::timens::TimeNs>,
 }
 
 impl Process {

@@ -25,6 +25,7 @@ linux_consts! {
         CAP_IPC_OWNER = 15,
         CAP_SYS_ADMIN = 21,
         CAP_SYS_RESOURCE = 24,
+        CAP_SYS_TIME = 25,
         CAP_MKNOD = 27,
         CAP_WAKE_ALARM = 35,
         CAP_BLOCK_SUSPEND = 36,

@@ -9,6 +9,9 @@ use super::linux_consts;
 linux_consts! {
     /// clone's flags (the low byte is the exit signal, CSIGNAL).
     pub(crate) CLONE_FLAGS: u64 {
+        /// unshare and clone3 only (clone's low byte is its exit signal):
+        /// a new time namespace for the children.
+        CLONE_NEWTIME = 0x80,
         CLONE_VM = 0x100,
         CLONE_FS = 0x200,
         CLONE_FILES = 0x400,

@@ -66,6 +66,8 @@ impl KernelState {
             oom_killed: false,
             itimer_real: None,
             timers: Default::default(),
+            time_ns: crate::kernel::timens::TimeNs::root(),
+            time_ns_for_children: crate::kernel::timens::TimeNs::root(),
         };
         self.tasks.add_process(p);
         let loaded = match self.load_program(pid, pid, bprm, stack) {

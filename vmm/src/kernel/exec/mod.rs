@@ -232,6 +232,12 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     p.comm = exec_comm(execfn, file);
     p.exe = file.path.clone();
     p.cmdline = cmdline;
+    // exec_task_namespaces(): the program runs in the namespace made for
+    // the caller's children, if it unshared one.
+    if !Arc::ptr_eq(&p.time_ns, &p.time_ns_for_children) {
+        p.time_ns_for_children.enter();
+        p.time_ns = p.time_ns_for_children.clone();
+    }
     let vfork_parent = p.vfork_parent.take();
     p.did_exec = true;
     if let Some(t) = vfork_parent.and_then(|t| ctx.k.tasks.thread(t)) {

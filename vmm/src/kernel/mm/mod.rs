@@ -138,6 +138,11 @@ impl Mms {
         self.spaces.get_mut(&mm).expect("live address space").users += 1;
     }
 
+    /// The processes using address space `mm` (mm_users, less threads).
+    pub(crate) fn users(&self, mm: MmId) -> u32 {
+        self.spaces.get(&mm).map_or(0, |m| m.users)
+    }
+
     fn next_id(&mut self) -> MmId {
         let id = MmId(self.next_id);
         self.next_id += 1;

@@ -101,3 +101,81 @@ pub(super) fn vfork(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
         CloneArgs { flags: sched::CLONE_VM | sched::CLONE_VFORK, exit_signal: signal::SIGCHLD, ..Default::default() },
     )
 }
+
+/// What unshare(2) knows (check_unshare_flags' set).
+const UNSHARE_FLAGS: u64 = sched::CLONE_THREAD
+    | sched::CLONE_FS
+    | sched::CLONE_NEWNS
+    | sched::CLONE_SIGHAND
+    | sched::CLONE_VM
+    | sched::CLONE_FILES
+    | sched::CLONE_SYSVSEM
+    | sched::CLONE_NEWUTS
+    | sched::CLONE_NEWIPC
+    | sched::CLONE_NEWNET
+    | sched::CLONE_NEWUSER
+    | sched::CLONE_NEWPID
+    | sched::CLONE_NEWCGROUP
+    | sched::CLONE_NEWTIME;
+
+/// unshare(2), as ksys_unshare: the parts of its context the caller names
+/// become its own. Descriptors, file-system context and signal handlers
+/// are per process here, so for a process of one thread they already are
+/// its own (a thread of several cannot take its own: EINVAL, said). A
+/// time namespace is made for the caller's children; the other
+/// namespaces are not built, and are EINVAL as in a kernel without them
+/// (after the EPERM an unprivileged caller meets first).
+pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let mut f = a[0];
+    if f & !UNSHARE_FLAGS != 0 {
+        return Err(EINVAL);
+    }
+    // The flags others imply.
+    if f & sched::CLONE_NEWUSER != 0 {
+        f |= sched::CLONE_THREAD | sched::CLONE_FS;
+    }
+    if f & sched::CLONE_VM != 0 {
+        f |= sched::CLONE_SIGHAND;
+    }
+    if f & sched::CLONE_SIGHAND != 0 {
+        f |= sched::CLONE_THREAD;
+    }
+    if f & sched::CLONE_NEWNS != 0 {
+        f |= sched::CLONE_FS;
+    }
+    let single = ctx.proc().threads.len() == 1;
+    if f & (sched::CLONE_THREAD | sched::CLONE_SIGHAND | sched::CLONE_VM) != 0 && !single {
+        return Err(EINVAL);
+    }
+    if f & sched::CLONE_VM != 0 && ctx.k.mm.users(ctx.proc().mm) > 1 {
+        return Err(EINVAL);
+    }
+    if f & (sched::CLONE_FS | sched::CLONE_FILES) != 0 && !single {
+        ctx.k.diag(&format!(
+            "{}: unshare of the descriptors or file-system context of one thread is not supported (EINVAL)",
+            ctx.proc().comm
+        ));
+        return Err(EINVAL);
+    }
+    if f & sched::CLONE_NEWUSER != 0 {
+        return Err(EINVAL);
+    }
+    let others = sched::CLONE_NEWNS
+        | sched::CLONE_NEWUTS
+        | sched::CLONE_NEWIPC
+        | sched::CLONE_NEWNET
+        | sched::CLONE_NEWPID
+        | sched::CLONE_NEWCGROUP;
+    if f & (others | sched::CLONE_NEWTIME) != 0 {
+        if !ctx.proc().cred.capable(super::super::cred::CAP_SYS_ADMIN) {
+            return Err(EPERM);
+        }
+        if f & others != 0 {
+            ctx.k.diag(&format!("{}: unshare flags {f:#x}: only time namespaces are built (EINVAL)", ctx.proc().comm));
+            return Err(EINVAL);
+        }
+        let p = ctx.proc_mut();
+        p.time_ns_for_children = p.time_ns_for_children.new_child();
+    }
+    Ok(0)
+}

@@ -92,10 +92,11 @@ pub(crate) fn timerfd_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = timerfd_file(ctx, a[0])?;
     let t = timerfd(&f);
     let old = current(t);
+    let abs = flags as u32 & TFD_TIMER_ABSTIME != 0;
+    let value = super::time::host_deadline(ctx, t.clock, ts_ns(new.it_value), abs);
     {
         let (mut s, now) = t.now();
-        let abs = flags as u32 & TFD_TIMER_ABSTIME != 0;
-        s.timer.set(now, ts_ns(new.it_value), ts_ns(new.it_interval), abs);
+        s.timer.set(now, value, ts_ns(new.it_interval), abs);
         // A timer past due at once counts now, as hrtimer_start would
         // fire it.
         let n = s.timer.advance(clock_ns(t.clock).max(now));

@@ -21,6 +21,13 @@ fn futex_deadline(ctx: &mut Ctx, at: u64, absolute: bool, realtime: bool) -> Res
     let clock = if realtime { libc::CLOCK_REALTIME } else { libc::CLOCK_MONOTONIC };
     let now = super::time::host_clock(clock);
     let now = Duration::new(now.0 as u64, now.1 as u32);
+    // A monotonic deadline is in the caller's time namespace.
+    let d = if realtime {
+        d
+    } else {
+        let host = ctx.proc().time_ns.to_host(super::super::abi::time::CLOCK_MONOTONIC, d.as_nanos() as i128);
+        Duration::from_nanos(host.clamp(0, u64::MAX as i128) as u64)
+    };
     Ok(Some(Instant::now() + d.saturating_sub(now)))
 }
 

@@ -122,6 +122,9 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => {
             super::proc_io::clear_refs(ctx, *pid, buf, count)
         }
+        FileKind::Proc { pid, path, .. } if path.ends_with("/timens_offsets") => {
+            super::proc_io::timens_offsets(ctx, *pid, buf, count)
+        }
         FileKind::Anon(a) => super::eventfd::write(ctx, file, a, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),

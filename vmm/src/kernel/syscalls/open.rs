@@ -187,7 +187,7 @@ fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<File
             }
             let last = c.last().map_or("", String::as_str);
             // clear_refs is 0200: write-only.
-            if (writes(flags) && last != "oom_score_adj" && last != "clear_refs")
+            if (writes(flags) && !["oom_score_adj", "clear_refs", "timens_offsets"].contains(&last))
                 || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)
             {
                 return Err(EACCES);

@@ -114,3 +114,22 @@ pub(super) fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysRe
     }
     Ok(count as i64)
 }
+
+/// A write of /proc/PID/timens_offsets: the offsets of the time namespace
+/// PID's children enter, until one has (proc_timens_set_offset; the
+/// writer needs CAP_SYS_TIME). Nothing past a page is read.
+pub(super) fn timens_offsets(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
+    if !ctx.proc().cred.capable(super::super::cred::CAP_SYS_TIME) {
+        return Err(EPERM);
+    }
+    let ns = ctx.k.tasks.proc(pid).ok_or(ESRCH)?.time_ns_for_children.clone();
+    let mut text = vec![0u8; count.min(crate::arch::PAGE_SIZE) as usize];
+    ctx.read_user(buf, &mut text)?;
+    let host = |clock| {
+        let id =
+            if clock == super::super::abi::time::CLOCK_BOOTTIME { libc::CLOCK_BOOTTIME } else { libc::CLOCK_MONOTONIC };
+        super::time::host_clock(id)
+    };
+    ns.set(&text, host)?;
+    Ok(count as i64)
+}

@@ -318,7 +318,7 @@ pub(crate) static TABLE: &[Syscall] = &[
     ring(sc(269, "faccessat", &[Fd, Path, Int], F, Some(stat::faccessat))),
     sc(270, "pselect6", &[Int, Ptr, Ptr, Ptr, Ptr, Ptr], D, Some(poll::pselect6)),
     sc(271, "ppoll", &[Ptr, Int, Ptr, Ptr, Long], D, Some(poll::ppoll)),
-    sc(272, "unshare", &[CloneFlags], O, None),
+    sc(272, "unshare", &[CloneFlags], P, Some(clone::unshare)),
     ring(sc(273, "set_robust_list", &[Ptr, Long], O, Some(prctl::set_robust_list))),
     ring(sc(274, "get_robust_list", &[Int, Ptr, Ptr], O, Some(prctl::get_robust_list))),
     sc(275, "splice", &[Fd, Ptr, Fd, Ptr, Long, Hex], D, None),

@@ -19,10 +19,15 @@ pub(crate) fn host_clock(id: libc::clockid_t) -> (i64, i64) {
 /// The host clock behind a guest clock id; CPU clocks count the process's
 /// own time (in the guest and in faultline's kernel for it).
 fn clock_now(ctx: &Ctx, clock: u64) -> Result<(i64, i64), Errno> {
+    // The caller's time namespace moves the monotonic and boot clocks.
+    let in_ns = |(s, ns): (i64, i64)| {
+        let t = s as i128 * 1_000_000_000 + ns as i128 + ctx.proc().time_ns.offset_ns(clock);
+        ((t.div_euclid(1_000_000_000)) as i64, t.rem_euclid(1_000_000_000) as i64)
+    };
     Ok(match clock {
         CLOCK_REALTIME | CLOCK_REALTIME_COARSE | CLOCK_REALTIME_ALARM | CLOCK_TAI => host_clock(libc::CLOCK_REALTIME),
-        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE => host_clock(libc::CLOCK_MONOTONIC),
-        CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => host_clock(libc::CLOCK_BOOTTIME),
+        CLOCK_MONOTONIC | CLOCK_MONOTONIC_RAW | CLOCK_MONOTONIC_COARSE => in_ns(host_clock(libc::CLOCK_MONOTONIC)),
+        CLOCK_BOOTTIME | CLOCK_BOOTTIME_ALARM => in_ns(host_clock(libc::CLOCK_BOOTTIME)),
         CLOCK_PROCESS_CPUTIME_ID | CLOCK_THREAD_CPUTIME_ID => {
             let r = ctx.proc().rusage;
             let ns = r.utime_ns + r.stime_ns;
@@ -30,6 +35,16 @@ fn clock_now(ctx: &Ctx, clock: u64) -> Result<(i64, i64), Errno> {
         }
         _ => return Err(EINVAL),
     })
+}
+
+/// An armed timer's value on the host's clock: an absolute time given in
+/// the caller's time namespace is moved back by its offset
+/// (timens_ktime_to_host), and stays armed if that puts it in the past.
+pub(super) fn host_deadline(ctx: &Ctx, clock: u64, value: i128, abs: bool) -> i128 {
+    if !abs || value == 0 {
+        return value;
+    }
+    ctx.proc().time_ns.to_host(clock, value).max(1)
 }
 
 fn write_timespec(ctx: &mut Ctx, at: u64, tv_sec: i64, tv_nsec: i64) -> Result<(), Errno> {

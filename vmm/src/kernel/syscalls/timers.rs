@@ -174,8 +174,10 @@ pub(crate) fn timer_settime(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let before = timer_value(ctx, id)?;
     let clock = ctx.proc().timers.posix.get(&id).ok_or(EINVAL)?.clock;
     let now = timer_now(ctx, clock);
+    let abs = flags as u64 & TIMER_ABSTIME != 0;
+    let value = super::time::host_deadline(ctx, clock, ts_ns(v.it_value), abs);
     let t = ctx.proc_mut().timers.posix.get_mut(&id).ok_or(EINVAL)?;
-    t.timer.set(now, ts_ns(v.it_value), ts_ns(v.it_interval), flags as u64 & TIMER_ABSTIME != 0);
+    t.timer.set(now, value, ts_ns(v.it_interval), abs);
     t.overrun = 0;
     ctx.wake_supervisor();
     if old != 0 {

@@ -73,6 +73,12 @@ impl SigInfoRaw {
                 f[0] = pid_uid;
                 f[1] = i.status as u32 as u64;
             }
+            // siginfo_layout()'s SIL_POLL: any other signal with a POLL_
+            // code (SIGIO, or the signal F_SETSIG chose).
+            _ if (1..=super::abi::signal::NSIGPOLL).contains(&i.code) => {
+                f[0] = i.band;
+                f[1] = i.fd as u32 as u64;
+            }
             _ => {
                 f[0] = pid_uid;
                 f[1] = i.value;

@@ -115,6 +115,9 @@ pub(crate) struct SigInfo {
     pub(crate) status: i32,
     /// sigqueue's value.
     pub(crate) value: u64,
+    /// SIGIO's poll bits and descriptor (an F_SETSIG signal's).
+    pub(crate) band: u64,
+    pub(crate) fd: i32,
 }
 
 impl SigInfo {

@@ -5,7 +5,7 @@
 //! re-checks its condition.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 
 use parking_lot::{Condvar, Mutex};
 
@@ -19,6 +19,15 @@ pub(crate) struct WaitQueue {
     /// Wake-ups an EPOLLEXCLUSIVE item has taken: each goes to one such
     /// item, as __wake_up_common stops at the first exclusive entry.
     claimed: AtomicU64,
+    /// Told of every wake-up, with the reason they were added with (a
+    /// file in O_ASYNC mode, whose owner gets SIGIO: the fasync list).
+    notify: Mutex<Vec<(Weak<dyn WakeNotify>, i32)>>,
+}
+
+/// Something told when a queue it is on wakes (kill_fasync's receiver).
+pub(crate) trait WakeNotify: Send + Sync {
+    /// The queue woke; `reason` is what the entry was added with.
+    fn woken(&self, reason: i32);
 }
 
 impl WaitQueue {
@@ -37,6 +46,29 @@ impl WaitQueue {
         for cv in std::mem::take(&mut *self.waiters.lock()) {
             cv.notify_all();
         }
+        // Told with this queue's lock let go: leaf locks are never held
+        // two at once.
+        let told: Vec<_> = {
+            let mut n = self.notify.lock();
+            n.retain(|(w, _)| w.strong_count() > 0);
+            n.iter().filter_map(|(w, reason)| Some((w.upgrade()?, *reason))).collect()
+        };
+        for (w, reason) in told {
+            w.woken(reason);
+        }
+    }
+
+    /// Adds `n` to be told of each wake-up with `reason` (once).
+    pub(crate) fn add_notify(&self, n: &Arc<dyn WakeNotify>, reason: i32) {
+        let mut l = self.notify.lock();
+        if !l.iter().any(|(w, _)| std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(n))) {
+            l.push((Arc::downgrade(n), reason));
+        }
+    }
+
+    /// Takes `n` off.
+    pub(crate) fn remove_notify(&self, n: &Arc<dyn WakeNotify>) {
+        self.notify.lock().retain(|(w, _)| !std::ptr::addr_eq(w.as_ptr(), Arc::as_ptr(n)));
     }
 }
 

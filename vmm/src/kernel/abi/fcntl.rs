@@ -32,6 +32,7 @@ linux_consts! {
         O_NONBLOCK = 0o4000,
         O_SYNC = 0o4010000,
         O_DSYNC = 0o10000,
+        O_ASYNC = 0o20000,
         O_DIRECT = 0o40000,
         O_LARGEFILE = 0o100000,
         O_TMPFILE = 0o20200000,
@@ -70,6 +71,10 @@ linux_consts! {
         F_SETLKW = 7,
         F_SETOWN = 8,
         F_GETOWN = 9,
+        F_SETSIG = 10,
+        F_GETSIG = 11,
+        F_SETOWN_EX = 15,
+        F_GETOWN_EX = 16,
         F_OFD_GETLK = 36,
         F_OFD_SETLK = 37,
         F_OFD_SETLKW = 38,
@@ -78,6 +83,13 @@ linux_consts! {
         F_GETPIPE_SZ = 1032,
         F_ADD_SEALS = 1033,
         F_GET_SEALS = 1034,
+    }
+
+    /// struct f_owner_ex's `type` (F_SETOWN_EX, F_GETOWN_EX).
+    _: i32 {
+        F_OWNER_TID = 0,
+        F_OWNER_PID = 1,
+        F_OWNER_PGRP = 2,
     }
 
     /// F_GETFD/F_SETFD's flag.
@@ -203,3 +215,11 @@ pub(crate) struct OpenHow {
 const _: () = assert!(size_of::<OpenHow>() == 24);
 /// The size of the first open_how: a smaller one is EINVAL.
 pub(crate) const OPEN_HOW_SIZE_VER0: u64 = 24;
+
+/// struct f_owner_ex: who an open file's SIGIO goes to.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub(crate) struct FOwnerEx {
+    pub(crate) kind: i32,
+    pub(crate) pid: i32,
+}

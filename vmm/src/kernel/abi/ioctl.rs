@@ -19,6 +19,7 @@ linux_consts! {
         FIONBIO = 0x5421,
         FIONCLEX = 0x5450,
         FIOCLEX = 0x5451,
+        FIOASYNC = 0x5452,
         SIOCGIFNAME = 0x8910,
         SIOCGIFFLAGS = 0x8913,
         SIOCGIFMTU = 0x8921,

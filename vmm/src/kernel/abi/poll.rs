@@ -15,8 +15,10 @@ linux_consts! {
         POLLHUP = 0x10,
         POLLNVAL = 0x20,
         POLLRDNORM = 0x40,
+        POLLRDBAND = 0x80,
         POLLWRNORM = 0x100,
         POLLWRBAND = 0x200,
+        POLLMSG = 0x400,
     }
 }
 

@@ -26,6 +26,18 @@ linux_consts! {
         SI_TKILL = -6,
     }
 
+    /// si_codes of SIGIO (and of an F_SETSIG signal): what the file
+    /// became; NSIGPOLL of them.
+    _: i32 {
+        POLL_IN = 1,
+        POLL_OUT = 2,
+        POLL_MSG = 3,
+        POLL_ERR = 4,
+        POLL_PRI = 5,
+        POLL_HUP = 6,
+        NSIGPOLL = 6,
+    }
+
     /// sigaction's `sa_flags`.
     _: u64 {
         SA_NOCLDWAIT = 2,

@@ -7,6 +7,7 @@ pub(crate) mod epoll;
 pub(crate) mod eventfd;
 pub(crate) mod fdinfo;
 pub(crate) mod fifo;
+pub(crate) mod fown;
 pub(crate) mod host;
 pub(crate) mod locks;
 pub(crate) mod mutate;
@@ -51,6 +52,8 @@ pub(crate) struct Files {
     locks: locks::Locks,
     /// The pipes of open FIFOs.
     fifos: fifo::Fifos,
+    /// SIGIOs wake-ups queued for files in O_ASYNC mode.
+    pub(crate) sigio: Arc<fown::SigioQueue>,
 }
 
 /// What the event files share across the sandbox.
@@ -84,6 +87,7 @@ impl Files {
             events: EventState::default(),
             locks: Default::default(),
             fifos: Default::default(),
+            sigio: Default::default(),
         }
     }
 
@@ -205,6 +209,10 @@ pub(crate) struct OpenFile {
     pub kmem: Mutex<FileKmem>,
     /// Its OFD and flock locks' owner, released with it.
     pub lock_owner: locks::LockOwner,
+    /// Who its SIGIO goes to, and its place on the queues it watches
+    /// while in O_ASYNC mode.
+    pub fown: Mutex<fown::Fown>,
+    pub fasync: Mutex<Option<Arc<fown::Fasync>>>,
 }
 
 /// An open file's kernel memory.
@@ -229,6 +237,8 @@ impl OpenFile {
             path: path.into(),
             kmem: Mutex::default(),
             lock_owner: Default::default(),
+            fown: Mutex::default(),
+            fasync: Mutex::default(),
         })
     }
 

@@ -7,6 +7,7 @@ use super::super::errno::*;
 use super::super::files::locks::{LockKey, LockType, Owner, PosixLock, Range, Refused, POSIX_CHANGE_RECORDS};
 use super::super::files::*;
 use super::super::task::Ctx;
+use super::super::KernelState;
 use super::memfd::seals;
 use super::open::install;
 use super::stat::fmeta;
@@ -67,14 +68,34 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         F_GETFL => Ok(f.flags() as i64 | O_LARGEFILE as i64),
         F_SETFL => {
-            let mut fl = f.flags.lock();
-            *fl = (*fl & !SETFL_MASK) | (arg as u32 & SETFL_MASK);
+            {
+                let mut fl = f.flags.lock();
+                *fl = (*fl & !SETFL_MASK) | (arg as u32 & SETFL_MASK);
+            }
+            let on = arg as u32 & O_ASYNC != 0;
+            if on != (f.flags() & O_ASYNC != 0) {
+                ctx.k.set_fasync(&f, fd, on);
+            }
             Ok(0)
         }
         F_GETLK | F_OFD_GETLK => getlk(ctx, &f, cmd, arg),
         F_SETLK | F_SETLKW | F_OFD_SETLK | F_OFD_SETLKW => setlk(ctx, &f, cmd, arg),
-        F_SETOWN => Ok(0),
-        F_GETOWN => Ok(0),
+        F_SETOWN => {
+            let cred = ctx.proc().cred.clone();
+            ctx.k.f_setown(&f, arg as i32, &cred).map(|()| 0)
+        }
+        F_GETOWN => Ok(KernelState::f_getown(&f)),
+        F_SETOWN_EX => {
+            let o: FOwnerEx = ctx.read_struct(arg)?;
+            let cred = ctx.proc().cred.clone();
+            ctx.k.f_setown_ex(&f, o, &cred).map(|()| 0)
+        }
+        F_GETOWN_EX => {
+            ctx.write_struct(arg, &KernelState::f_getown_ex(&f))?;
+            Ok(0)
+        }
+        F_SETSIG => KernelState::f_setsig(&f, arg).map(|()| 0),
+        F_GETSIG => Ok(KernelState::f_getsig(&f)),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(fifo::Fifo { pipe: p, .. })
                 if cmd == F_GETPIPE_SZ =>

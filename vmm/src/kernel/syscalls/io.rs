@@ -443,6 +443,13 @@ pub(crate) fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             fde.cloexec = req == FIOCLEX;
             return Ok(0);
         }
+        FIOASYNC => {
+            let on = ctx.read_u32(arg)? != 0;
+            if on != (f.flags() & super::super::abi::fcntl::O_ASYNC != 0) {
+                ctx.k.set_fasync(&f, fd, on);
+            }
+            return Ok(0);
+        }
         FIONBIO => {
             let on = ctx.read_u32(arg)? != 0;
             let mut fl = f.flags.lock();
@@ -455,7 +462,8 @@ pub(crate) fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         FIONREAD => {
             let n = match &f.kind {
-                FileKind::PipeRead(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => p.len() as u32,
+                // Either end: pipe_ioctl asks the pipe.
+                FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(Fifo { pipe: p, .. }) => p.len() as u32,
                 FileKind::Socket(s) => s.inq() as u32,
                 FileKind::File(n) => n.data.size().saturating_sub(*f.pos.lock()) as u32,
                 _ => return Err(ENOTTY),

@@ -211,6 +211,8 @@ impl Ctx<'_> {
         // What the writable layer let go (or copied up) meanwhile: its
         // kernel memory follows. Growth was charged before it was made.
         let _ = self.k.charge_layer(super::mm::kmem::LayerNeed::default());
+        // The SIGIOs the call's wake-ups owe, before it returns.
+        self.k.deliver_sigio();
         let took = start.elapsed();
         let ret = match result {
             Ok(v) => v,

@@ -27,6 +27,7 @@ linux_consts! {
         CAP_SYS_RESOURCE = 24,
         CAP_SYS_TIME = 25,
         CAP_MKNOD = 27,
+        CAP_LEASE = 28,
         CAP_WAKE_ALARM = 35,
         CAP_BLOCK_SUSPEND = 36,
         CAP_MAC_OVERRIDE = 32,

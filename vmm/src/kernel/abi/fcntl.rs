@@ -78,6 +78,8 @@ linux_consts! {
         F_OFD_GETLK = 36,
         F_OFD_SETLK = 37,
         F_OFD_SETLKW = 38,
+        F_SETLEASE = 1024,
+        F_GETLEASE = 1025,
         F_DUPFD_CLOEXEC = 1030,
         F_SETPIPE_SZ = 1031,
         F_GETPIPE_SZ = 1032,

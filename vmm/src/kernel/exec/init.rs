@@ -35,6 +35,7 @@ impl KernelState {
             self.charge_open_file(&f)?;
             files.set(i as i32, Fd { file: f, cloexec: false });
         }
+        let root_time_ns = crate::kernel::timens::TimeNs::root();
         let p = Process {
             pid,
             ppid: 0,
@@ -66,8 +67,9 @@ impl KernelState {
             oom_killed: false,
             itimer_real: None,
             timers: Default::default(),
-            time_ns: crate::kernel::timens::TimeNs::root(),
-            time_ns_for_children: crate::kernel::timens::TimeNs::root(),
+            // One namespace, both ways (init_nsproxy).
+            time_ns: root_time_ns.clone(),
+            time_ns_for_children: root_time_ns,
         };
         self.tasks.add_process(p);
         let loaded = match self.load_program(pid, pid, bprm, stack) {

@@ -194,36 +194,42 @@ impl KernelState {
         *fl = if on { *fl | O_ASYNC } else { *fl & !O_ASYNC };
     }
 
-    /// Sends the SIGIOs the call's wake-ups queued (send_sigio).
+    /// Sends the SIGIOs the call's wake-ups queued.
     pub(crate) fn deliver_sigio(&mut self) {
         let queued = std::mem::take(&mut *self.files.sigio.0.lock());
         for (file, fd, reason) in queued {
-            let Some(f) = file.upgrade() else { continue };
-            let fown = *f.fown.lock();
-            let Some((kind, id)) = fown.owner else { continue };
-            let procs: Vec<Pid> = match kind {
-                OwnerKind::Group => self.tasks.procs().filter(|p| p.pgid == id).map(|p| p.pid).collect(),
-                OwnerKind::Process => vec![id],
-                OwnerKind::Thread => self.tasks.thread(id).map(|t| t.pid).into_iter().collect(),
+            if let Some(f) = file.upgrade() {
+                self.sigio(&f, fd, reason);
+            }
+        }
+    }
+
+    /// send_sigio(): `f`'s owner learns `reason` about descriptor `fd`.
+    pub(crate) fn sigio(&mut self, f: &OpenFile, fd: i32, reason: i32) {
+        let fown = *f.fown.lock();
+        let Some((kind, id)) = fown.owner else { return };
+        let procs: Vec<Pid> = match kind {
+            OwnerKind::Group => self.tasks.procs().filter(|p| p.pgid == id).map(|p| p.pid).collect(),
+            OwnerKind::Process => vec![id],
+            OwnerKind::Thread => self.tasks.thread(id).map(|t| t.pid).into_iter().collect(),
+        };
+        for pid in procs {
+            let Some(p) = self.tasks.proc(pid) else { continue };
+            // sigio_perm(): the setter could signal it.
+            let c = &p.cred;
+            if !(fown.euid == 0 || [c.suid, c.uid].contains(&fown.euid) || [c.suid, c.uid].contains(&fown.uid)) {
+                continue;
+            }
+            let info = if fown.signum == 0 {
+                SigInfo::kernel(SIGIO)
+            } else {
+                debug_assert!((POLL_IN..=NSIGPOLL).contains(&reason));
+                SigInfo { signo: fown.signum, code: reason, band: band(reason), fd, ..Default::default() }
             };
-            for pid in procs {
-                let Some(p) = self.tasks.proc(pid) else { continue };
-                // sigio_perm(): the setter could signal it.
-                let c = &p.cred;
-                if !(fown.euid == 0 || [c.suid, c.uid].contains(&fown.euid) || [c.suid, c.uid].contains(&fown.uid)) {
-                    continue;
-                }
-                let info = if fown.signum == 0 {
-                    SigInfo::kernel(SIGIO)
-                } else {
-                    debug_assert!((POLL_IN..=NSIGPOLL).contains(&reason));
-                    SigInfo { signo: fown.signum, code: reason, band: band(reason), fd, ..Default::default() }
-                };
-                if kind == OwnerKind::Thread {
-                    self.send_thread_signal(id, info);
-                } else {
-                    self.send_process_signal(pid, info);
-                }
+            if kind == OwnerKind::Thread {
+                self.send_thread_signal(id, info);
+            } else {
+                self.send_process_signal(pid, info);
             }
         }
     }

@@ -514,8 +514,7 @@ impl Locks {
                 LockKey::Inode { dev, ino } => (dev, ino),
                 LockKey::Object(_) => (0, 0),
             };
-            // The kernel's dev_t encoding, as MAJOR() and MINOR() take it.
-            let (major, minor) = ((dev >> 8) & 0xfff | (dev >> 32) & !0xfff, dev & 0xff | (dev >> 12) & !0xff);
+            let (major, minor) = major_minor(dev);
             for l in &f.posix {
                 n += 1;
                 let (kind, pid) = match l.owner {
@@ -571,6 +570,11 @@ impl KernelState {
             self.procfs.changed();
         }
     }
+}
+
+/// The kernel's dev_t encoding, as MAJOR() and MINOR() take it.
+pub(crate) fn major_minor(dev: u64) -> (u64, u64) {
+    ((dev >> 8) & 0xfff | (dev >> 32) & !0xfff, dev & 0xff | (dev >> 12) & !0xff)
 }
 
 /// The part of an open file description that locking keeps (set when it

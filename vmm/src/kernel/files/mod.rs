@@ -9,6 +9,7 @@ pub(crate) mod fdinfo;
 pub(crate) mod fifo;
 pub(crate) mod fown;
 pub(crate) mod host;
+pub(crate) mod lease;
 pub(crate) mod locks;
 pub(crate) mod mutate;
 pub(crate) mod overlay;
@@ -54,6 +55,8 @@ pub(crate) struct Files {
     fifos: fifo::Fifos,
     /// SIGIOs wake-ups queued for files in O_ASYNC mode.
     pub(crate) sigio: Arc<fown::SigioQueue>,
+    /// Leases (F_SETLEASE).
+    pub(crate) leases: lease::Leases,
 }
 
 /// What the event files share across the sandbox.
@@ -88,6 +91,7 @@ impl Files {
             locks: Default::default(),
             fifos: Default::default(),
             sigio: Default::default(),
+            leases: Default::default(),
         }
     }
 
@@ -213,6 +217,8 @@ pub(crate) struct OpenFile {
     /// while in O_ASYNC mode.
     pub fown: Mutex<fown::Fown>,
     pub fasync: Mutex<Option<Arc<fown::Fasync>>>,
+    /// Woken when it is released (the queue a lease's breakers wait on).
+    pub release_wq: Mutex<Option<Arc<wait::WaitQueue>>>,
 }
 
 /// An open file's kernel memory.
@@ -239,6 +245,7 @@ impl OpenFile {
             lock_owner: Default::default(),
             fown: Mutex::default(),
             fasync: Mutex::default(),
+            release_wq: Mutex::default(),
         })
     }
 
@@ -267,6 +274,9 @@ impl Drop for OpenFile {
             FileKind::Fifo(f) => f.close_ends(*self.flags.get_mut()),
             FileKind::Socket(s) => s.release(),
             _ => {}
+        }
+        if let Some(q) = self.release_wq.get_mut().take() {
+            q.wake_all();
         }
     }
 }

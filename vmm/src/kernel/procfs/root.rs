@@ -26,7 +26,7 @@ pub(super) static ROOT: Dir = Dir {
             format!("0.00 0.00 0.00 1/{} {}\n", at.k.tasks.task_count(), at.k.tasks.process_count()).into_bytes()
         }),
         file("mounts", mounts),
-        file("locks", |at| at.k.locks().proc_locks().into_bytes()),
+        file("locks", |at| at.k.proc_locks().into_bytes()),
         file("filesystems", |_| b"nodev\tproc\nnodev\ttmpfs\n\text4\n".to_vec()),
         file("buddyinfo", |at| buddyinfo(at.k).into_bytes()),
         file("zoneinfo", |at| zoneinfo(at.k).into_bytes()),

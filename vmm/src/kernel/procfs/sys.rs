@@ -1,4 +1,5 @@
-//! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only.
+//! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only but
+//! for fs.lease-break-time, which root may set.
 
 use super::super::abi::ipc::{SHMALL, SHMMAX, SHMMNI};
 use super::super::files::pipe;
@@ -19,6 +20,9 @@ static FS: Dir = Dir {
         file("pipe-max-size", |_| number(pipe::PIPE_MAX_SIZE)),
         file("pipe-user-pages-hard", |_| number(pipe::PIPE_USER_PAGES_HARD)),
         file("pipe-user-pages-soft", |_| number(pipe::PIPE_USER_PAGES_SOFT)),
+        // Written as root (syscalls::io).
+        file("lease-break-time", |at| number(at.k.files.leases.break_time)),
+        file("leases-enable", |_| number(1)),
     ]],
     numbered: None,
 };

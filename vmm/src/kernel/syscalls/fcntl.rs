@@ -95,6 +95,12 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             Ok(0)
         }
         F_SETSIG => KernelState::f_setsig(&f, arg).map(|()| 0),
+        F_SETLEASE => {
+            let ty = i16::try_from(arg as i32).map_err(|_| EINVAL)?;
+            let (pid, cred) = (ctx.pid, ctx.proc().cred.clone());
+            ctx.k.set_lease(&f, fd, ty, pid, &cred).map(|()| 0)
+        }
+        F_GETLEASE => Ok(ctx.k.get_lease(&f) as i64),
         F_GETSIG => Ok(KernelState::f_getsig(&f)),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(fifo::Fifo { pipe: p, .. })

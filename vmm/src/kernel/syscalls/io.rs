@@ -122,6 +122,14 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         FileKind::Proc { pid, path, .. } if path.ends_with("/clear_refs") => {
             super::proc_io::clear_refs(ctx, *pid, buf, count)
         }
+        FileKind::Proc { path, .. } if path == "sys/fs/lease-break-time" => {
+            // proc_dointvec: an int, after any blanks.
+            let mut b = vec![0u8; count.min(32) as usize];
+            ctx.read_user(buf, &mut b)?;
+            let v: i32 = String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)?;
+            ctx.k.files.leases.break_time = v;
+            Ok(count as i64)
+        }
         FileKind::Proc { pid, path, .. } if path.ends_with("/timens_offsets") => {
             super::proc_io::timens_offsets(ctx, *pid, buf, count)
         }

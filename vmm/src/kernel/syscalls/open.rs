@@ -9,6 +9,7 @@ use super::super::abi::resource::RLIMIT_NOFILE;
 use super::super::abi::stat::*;
 use super::super::cred::{Cred, MAY_READ, MAY_WRITE};
 use super::super::errno::*;
+use super::super::files::lease::Break;
 use super::super::files::vfs::{Layer, Lookup, Meta, Node};
 use super::super::files::*;
 use super::super::procfs::{self, ProcNode};
@@ -43,6 +44,9 @@ pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<Open
     open_lookup(ctx, l, flags, false)
 }
 
+/// The /proc files a write may open (each written in syscalls::io).
+const WRITABLE_PROC: &[&str] = &["oom_score_adj", "clear_refs", "timens_offsets", "lease-break-time"];
+
 /// Whether an open with `flags` may change the file (O_TRUNC does).
 fn writes(flags: u32) -> bool {
     flags & O_ACCMODE != O_RDONLY || flags & O_TRUNC != 0
@@ -59,19 +63,42 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
         return super::mknod::open_fifo(ctx, l, flags, created, &cred);
     }
     let kind = open_kind(ctx, &l, flags, created, &cred)?;
-    if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
-        if let FileKind::File(n) = &kind {
+    let f = OpenFile::new(kind, flags, l.path);
+    if let FileKind::File(n) = &f.kind {
+        // do_dentry_open(): leases are broken before the truncation.
+        break_lease(ctx, &f, flags & O_ACCMODE != O_RDONLY, flags & O_NONBLOCK != 0)?;
+        if flags & O_TRUNC != 0 && flags & O_ACCMODE != O_RDONLY {
             ctx.k.resize_file(n.id, &n.data, 0)?;
             if let Some(i) = n.inode() {
                 i.touch();
             }
         }
     }
-    let f = OpenFile::new(kind, flags, l.path);
     if flags & O_APPEND != 0 {
         *f.pos.lock() = fmeta(&f, &cred).size;
     }
     Ok(f)
+}
+
+/// break_lease(): an open of `f` (for writing if `write`; a truncate is
+/// one) breaks the leases in its way and waits until they are given up
+/// or time out; with O_NONBLOCK it breaks them and fails EWOULDBLOCK. A
+/// signal interrupts the wait.
+fn break_lease(ctx: &mut Ctx, f: &OpenFile, write: bool, nonblock: bool) -> Result<(), Errno> {
+    loop {
+        match ctx.k.lease_break(f, write, std::time::Instant::now()) {
+            Break::Clear => return Ok(()),
+            Break::Wait(_) if nonblock => return Err(EAGAIN),
+            Break::Wait(until) => {
+                if let Some(w) = ctx.interrupted() {
+                    return Err(ctx.woken_errno(w));
+                }
+                let q = ctx.k.files.leases.wq.clone();
+                q.register(&ctx.cond());
+                ctx.sleep(Some(until));
+            }
+        }
+    }
 }
 
 /// open(O_PATH): a handle on the name alone.
@@ -187,7 +214,9 @@ fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<File
             }
             let last = c.last().map_or("", String::as_str);
             // clear_refs is 0200: write-only.
-            if (writes(flags) && !["oom_score_adj", "clear_refs", "timens_offsets"].contains(&last))
+            // A sysctl is root's to write (proc_sys_permission), 0644.
+            let sysctl_denied = last == "lease-break-time" && ctx.proc().cred.euid != 0;
+            if (writes(flags) && (!WRITABLE_PROC.contains(&last) || sysctl_denied))
                 || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)
             {
                 return Err(EACCES);

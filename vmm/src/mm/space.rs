@@ -398,6 +398,17 @@ impl AddressSpace {
             let mut cv = v.clone();
             cv.locked = false;
             cv.lock_on_fault = false;
+            let anon = !v.shared
+                && self
+                    .mapped_frames(v.start, v.end)
+                    .iter()
+                    .any(|&(_, gpa)| phys.frame(gpa).is_some_and(|f| f.kind == crate::mm::FrameKind::Anon));
+            let (mine, childs) = v.anon_vma.fork(anon);
+            if mine != v.anon_vma {
+                self.vmas.update(v.start, v.end, |p| p.anon_vma = mine);
+            }
+            // A wiped copy starts with no anon_vma (dup_mmap).
+            cv.anon_vma = if v.wipeonfork { crate::mm::vma::AnonVma::None } else { childs };
             child.vmas.insert(cv);
             if v.wipeonfork {
                 continue;

@@ -81,6 +81,53 @@ pub struct Vma {
     /// every new (or grown) VMA, cleared by clear_refs; merging ignores it
     /// and keeps it if either side has it, as Linux's vma_merge.
     pub soft_dirty: bool,
+    /// Its anon_vma, as far as merging needs it.
+    pub anon_vma: AnonVma,
+}
+
+/// The anon_vma a private VMA's anonymous pages hang off, as far as
+/// is_mergeable_anon_vma() needs it: none yet; its own; or one inherited
+/// by fork, whose chain also holds the parent's, which a VMA with none
+/// does not join (Linux 965f55dea0e3: the parent's anon_vma lock is not
+/// to cover more memory). Ids are given at the first fork that copies
+/// anonymous pages, where the difference first shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum AnonVma {
+    #[default]
+    None,
+    Own(u64),
+    Inherited(u64),
+}
+
+impl AnonVma {
+    fn id(self) -> Option<u64> {
+        match self {
+            AnonVma::None => None,
+            AnonVma::Own(i) | AnonVma::Inherited(i) => Some(i),
+        }
+    }
+
+    fn mergeable(self, other: AnonVma) -> bool {
+        match (self, other) {
+            (AnonVma::None, AnonVma::Inherited(_)) | (AnonVma::Inherited(_), AnonVma::None) => false,
+            (AnonVma::None, _) | (_, AnonVma::None) => true,
+            (a, b) => a.id() == b.id(),
+        }
+    }
+
+    /// The anon_vma for a child's copy of a VMA with this one whose pages
+    /// include anonymous ones (`anon`), and what the parent's becomes.
+    pub fn fork(self, anon: bool) -> (AnonVma, AnonVma) {
+        static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        match self.id() {
+            Some(i) => (self, AnonVma::Inherited(i)),
+            None if anon => {
+                let i = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                (AnonVma::Own(i), AnonVma::Inherited(i))
+            }
+            None => (self, self),
+        }
+    }
 }
 
 impl Vma {
@@ -104,6 +151,7 @@ impl Vma {
             region,
             anon_name: None,
             soft_dirty: true,
+            anon_vma: AnonVma::None,
         }
     }
 
@@ -148,6 +196,7 @@ impl Vma {
             && self.may_write == next.may_write
             && self.region == next.region
             && self.anon_name == next.anon_name
+            && self.anon_vma.mergeable(next.anon_vma)
     }
 
     /// The part of `self` in `[start, end)`, which must overlap it.
@@ -405,6 +454,9 @@ impl VmaSet {
                 let a = self.map.get_mut(&cur).expect("present");
                 a.end = b.end;
                 a.soft_dirty |= b.soft_dirty;
+                if a.anon_vma == AnonVma::None {
+                    a.anon_vma = b.anon_vma;
+                }
             } else {
                 cur = next;
             }

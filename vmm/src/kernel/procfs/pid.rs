@@ -11,7 +11,7 @@ use super::super::process::Process;
 use super::super::KernelState;
 use super::maps::SeqFile;
 use super::status::{limits, stat, statm, status};
-use super::tree::{dir, file, link, number, seq, Dir, Entry, Found, Numbered};
+use super::tree::{dir, file, link, number, seq, At, Dir, Entry, Found, Numbered};
 use crate::arch::PAGE_SIZE;
 
 /// /proc/PID.
@@ -26,7 +26,7 @@ static TASK_ENTRIES: &[Entry] = &[
     seq("smaps", SeqFile::Smaps),
     file("smaps_rollup", |at| smaps_rollup(at.k, at.p()).into_bytes()),
     file("status", |at| status(at.k, at.p()).into_bytes()),
-    file("stat", |at| stat(at.k, at.p()).into_bytes()),
+    file("stat", |at| stat(at.k, at.p(), at.tid).into_bytes()),
     file("statm", |at| statm(at.k, at.p()).into_bytes()),
     file("cmdline", |at| at.p().cmdline.bytes.clone()),
     file("comm", |at| format!("{}\n", at.p().comm).into_bytes()),
@@ -53,7 +53,7 @@ static TASKS: Dir = Dir {
     numbered: Some(Numbered {
         d_type: DT_DIR,
         ids: |at| at.p().threads.clone(),
-        open: |at, _| Ok(Found::Dir(&THREAD, at)),
+        open: |at, tid| Ok(Found::Dir(&THREAD, At { tid: Some(tid), ..at })),
     }),
 };
 

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use super::super::process::{ProcState, Process};
+use super::super::process::{ProcState, Process, Tid};
 use super::super::signal;
 use super::super::KernelState;
 use crate::arch::PAGE_SIZE;
@@ -12,10 +12,21 @@ use crate::mm::VmaKind;
 /// has exited, the first thread's): running, sleeping in the kernel, or a
 /// zombie.
 pub(crate) fn state_of(k: &KernelState, p: &Process) -> char {
+    thread_state(k, p, None)
+}
+
+/// The state of thread `tid` of `p` (its leader's, or the first left,
+/// without one).
+fn thread_state(k: &KernelState, p: &Process, tid: Option<Tid>) -> char {
     if p.is_zombie() {
         return 'Z';
     }
-    let t = k.tasks.thread(p.pid).filter(|t| !t.exited).or_else(|| p.threads.first().and_then(|t| k.tasks.thread(*t)));
+    let t = match tid {
+        Some(t) => k.tasks.thread(t),
+        None => {
+            k.tasks.thread(p.pid).filter(|t| !t.exited).or_else(|| p.threads.first().and_then(|t| k.tasks.thread(*t)))
+        }
+    };
     if t.is_some_and(|t| t.sleeping) {
         'S'
     } else {
@@ -133,8 +144,9 @@ fn status_signals(k: &KernelState, p: &Process, s: &mut String) {
 }
 
 /// /proc/PID/stat, all 52 fields.
-pub(super) fn stat(k: &KernelState, p: &Process) -> String {
-    let state = state_of(k, p);
+/// `tid`: a thread's (/proc/PID/task/TID/stat): its id and its state.
+pub(super) fn stat(k: &KernelState, p: &Process, tid: Option<Tid>) -> String {
+    let state = thread_state(k, p, tid);
     let ticks = |ns: u64| ns / 10_000_000;
     let (vsize, rss, start_stack) = match k.mm.get(p.mm) {
         Some(m) if !p.is_zombie() => (m.vmas.total(), k.phys.mm_counters(p.mm).rss(), m.start_stack),
@@ -149,7 +161,7 @@ pub(super) fn stat(k: &KernelState, p: &Process) -> String {
     format!(
         "{} ({}) {} {} {} {} 0 -1 4194304 {} {} {} {} {} {} {} {} 20 0 {} 0 {} {} {} 18446744073709551615 0 0 {} 0 0 \
          0 0 0 0 0 0 0 {} 0 0 0 0 0 0 0 {} {} {} {} {} {}\n",
-        p.pid,
+        tid.unwrap_or(p.pid),
         p.comm,
         state,
         p.ppid,

@@ -126,3 +126,20 @@ fn every_listed_proc_entry_is_found_and_every_found_one_listed() {
     probes.extend((0..80).map(|n| n.to_string()));
     w.walk("/proc", &probes);
 }
+
+#[test]
+fn a_threads_stat_is_its_own() {
+    let w = Walker::new();
+    let thread = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+    let tid = w.t.sys("clone", &[thread, w.buf + BUF_LEN, 0, 0, 0]);
+    assert!(tid > 1, "{tid}");
+    let pid = w.t.pid;
+    let stat = |t: i64| String::from_utf8(w.t.read_file(&format!("/proc/{pid}/task/{t}/stat")).unwrap()).unwrap();
+    let state = |t: i64| stat(t).split(' ').nth(2).unwrap().to_string();
+    assert!(stat(tid).starts_with(&format!("{tid} (")), "{}", stat(tid));
+    assert!(stat(pid as i64).starts_with(&format!("{pid} (")));
+    // A thread asleep in the kernel (as futex_wake02 waits to see) shows S
+    // while its process's leader runs.
+    w.t.kernel.lock().tasks.thread_mut(tid as u32).unwrap().sleeping = true;
+    assert_eq!((state(tid), state(pid as i64)), ("S".to_string(), "R".to_string()));
+}

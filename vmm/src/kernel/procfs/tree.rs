@@ -20,6 +20,8 @@ pub(super) struct At<'a> {
     pub(crate) k: &'a KernelState,
     pub(crate) caller: Pid,
     pub(crate) proc: Option<&'a Process>,
+    /// The thread of a /proc/PID/task/TID directory.
+    pub(crate) tid: Option<Pid>,
 }
 
 impl<'a> At<'a> {
@@ -167,7 +169,7 @@ pub(super) fn walk<'a>(k: &'a KernelState, caller: Pid, c: &[String]) -> Result<
     if c.last().is_some_and(|l| l == DEV_LINK) {
         return Ok(Found::Link(format!("/proc/{}", c[..c.len() - 1].join("/"))));
     }
-    let mut here = Found::Dir(&ROOT, At { k, caller, proc: None });
+    let mut here = Found::Dir(&ROOT, At { k, caller, proc: None, tid: None });
     for (i, name) in c.iter().enumerate() {
         here = match here {
             Found::Dir(d, at) => d.child(at, name)?,

@@ -234,3 +234,29 @@ fn madvise_knows_no_ksm() {
     assert_eq!(t.sys("madvise", &[a, P, MADV_UNMERGEABLE]), err(EINVAL));
     assert_eq!(t.sys("madvise", &[a, P, MADV_HUGEPAGE]), 0);
 }
+
+#[test]
+fn a_childs_new_mapping_does_not_merge_into_one_inherited_with_pages() {
+    // vma01: the child's copy of a VMA with anonymous pages shares the
+    // parent's anon_vma; a new mapping beside it stays apart, as Linux
+    // keeps it (the parent's merges).
+    let mut t = TestKernel::new();
+    let hole = t.mmap_anon(9 * P, RW);
+    assert_eq!(t.sys("munmap", &[hole, 9 * P]), 0);
+    let a = t.sys("mmap", &[hole, 3 * P, RW, ANON | MAP_FIXED, u64::MAX, 0]) as u64;
+    assert_eq!(a, hole);
+    t.poke(a, b"touched");
+    let vmas_from = |t: &TestKernel| -> Vec<(u64, u64)> {
+        let k = t.kernel.lock();
+        let mm = k.tasks.proc(t.pid).unwrap().mm;
+        k.mm.space(mm).vmas.iter().filter(|v| v.start >= a && v.start < a + 9 * P).map(|v| (v.start, v.end)).collect()
+    };
+    let parent = t.pid;
+    let child = t.sys("fork", &[]) as u32;
+    t.become_process(child);
+    assert_eq!(t.sys("mmap", &[a + 3 * P, 3 * P, RW, ANON | MAP_FIXED, u64::MAX, 0]), (a + 3 * P) as i64);
+    assert_eq!(vmas_from(&t), [(a, a + 3 * P), (a + 3 * P, a + 6 * P)], "the child's two");
+    t.become_process(parent);
+    assert_eq!(t.sys("mmap", &[a + 3 * P, 3 * P, RW, ANON | MAP_FIXED, u64::MAX, 0]), (a + 3 * P) as i64);
+    assert_eq!(vmas_from(&t), [(a, a + 6 * P)], "the parent's one");
+}

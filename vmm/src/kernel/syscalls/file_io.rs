@@ -6,9 +6,12 @@
 use std::sync::Arc;
 
 use super::super::abi::fcntl::*;
+use super::super::abi::resource::{RLIMIT_FSIZE, RLIM_INFINITY};
+use super::super::abi::signal::SI_USER;
 use super::super::errno::*;
 use super::super::files::vfs::{Node, OpenNode};
 use super::super::files::*;
+use super::super::signal::{SigInfo, SIGXFSZ};
 use super::super::task::Ctx;
 use super::memfd::check_seals;
 use super::namei::{lookup, read_path};
@@ -96,6 +99,7 @@ pub(super) fn write_bytes(ctx: &mut Ctx, f: &Arc<OpenFile>, data: &[u8], pos: Op
     if data.is_empty() {
         return Ok(0);
     }
+    let data = &data[..fsize_room(ctx, at, data.len() as u64)? as usize];
     let end = at.checked_add(data.len() as u64).filter(|&e| e <= MAX_FILE).ok_or(EFBIG)?;
     if let Some(i) = n.inode() {
         check_seals(i, n.data.size(), end.max(n.data.size()))?;
@@ -110,8 +114,33 @@ pub(super) fn write_bytes(ctx: &mut Ctx, f: &Arc<OpenFile>, data: &[u8], pos: Op
     Ok(w)
 }
 
-/// Resizes the file `f` names (checked writable by the caller).
+/// generic_write_check_limits(): how much of `len` bytes at `at` the
+/// caller's RLIMIT_FSIZE lets through; EFBIG and SIGXFSZ for none.
+fn fsize_room(ctx: &mut Ctx, at: u64, len: u64) -> Result<u64, Errno> {
+    let limit = ctx.proc().limits.cur(RLIMIT_FSIZE);
+    if limit == RLIM_INFINITY {
+        return Ok(len);
+    }
+    if at >= limit {
+        xfsz(ctx);
+        return Err(EFBIG);
+    }
+    Ok(len.min(limit - at))
+}
+
+/// send_sig(SIGXFSZ, current): the file grew past RLIMIT_FSIZE.
+fn xfsz(ctx: &mut Ctx) {
+    let info = SigInfo::user(SIGXFSZ, ctx.pid, ctx.proc().cred.uid, SI_USER);
+    ctx.k.send_thread_signal(ctx.tid, info);
+}
+
+/// Resizes the file `f` names (checked writable by the caller); growing
+/// past RLIMIT_FSIZE is EFBIG with SIGXFSZ (inode_newsize_ok).
 fn resize_open(ctx: &mut Ctx, n: &vfs::OpenNode, size: u64) -> SysResult {
+    if size > n.data.size() && size > ctx.proc().limits.cur(RLIMIT_FSIZE) {
+        xfsz(ctx);
+        return Err(EFBIG);
+    }
     if let Some(i) = n.inode() {
         check_seals(i, n.data.size(), size)?;
     }
@@ -241,5 +270,37 @@ pub(super) fn fadvise64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     match f.kind {
         FileKind::PipeRead(_) | FileKind::PipeWrite(_) | FileKind::Fifo(_) => Err(ESPIPE),
         _ => Ok(0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::abi::fcntl::{O_CREAT, O_RDWR};
+    use crate::kernel::abi::mman::{PROT_READ, PROT_WRITE};
+    use crate::kernel::abi::resource::RLIMIT_FSIZE;
+    use crate::kernel::errno::*;
+    use crate::kernel::signal::SIGXFSZ;
+    use crate::kernel::testing::{err, TestKernel};
+
+    #[test]
+    fn rlimit_fsize_cuts_writes_short_then_refuses_with_sigxfsz() {
+        let t = TestKernel::new();
+        let m = t.mmap_anon(4096, PROT_READ | PROT_WRITE);
+        // SIGXFSZ blocked, to be seen pending rather than dumping core.
+        t.poke(m, &(1u64 << (SIGXFSZ - 1)).to_le_bytes());
+        assert_eq!(t.sys("rt_sigprocmask", &[0, m, 0, 8]), 0);
+        t.poke(m + 64, &[10u64.to_le_bytes(), 10u64.to_le_bytes()].concat());
+        assert_eq!(t.sys("setrlimit", &[RLIMIT_FSIZE as u64, m + 64]), 0);
+        let fd = t.open("/tmp/capped", (O_RDWR | O_CREAT) as u64) as u64;
+        let pending = |t: &TestKernel| {
+            assert_eq!(t.sys("rt_sigpending", &[m + 128, 8]), 0);
+            u64::from_le_bytes(t.peek(m + 128, 8).try_into().unwrap()) & (1 << (SIGXFSZ - 1)) != 0
+        };
+        assert_eq!(t.sys("write", &[fd, m + 256, 26]), 10, "cut short at the limit");
+        assert!(!pending(&t), "no signal for a short write");
+        assert_eq!(t.sys("write", &[fd, m + 256, 1]), err(EFBIG));
+        assert!(pending(&t), "SIGXFSZ for a write at the limit");
+        assert_eq!(t.sys("ftruncate", &[fd, 20]), err(EFBIG), "growing past it");
+        assert_eq!(t.sys("ftruncate", &[fd, 4]), 0, "shrinking is fine");
     }
 }

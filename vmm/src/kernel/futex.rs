@@ -32,12 +32,16 @@ struct Waiter {
     bitset: u32,
     woken: bool,
     cond: Arc<Condvar>,
+    /// A futex_waitv waiter's place in its array.
+    index: Option<u32>,
 }
 
 /// Every futex with waiters.
 #[derive(Default)]
 pub(crate) struct Futexes {
     queues: HashMap<Key, Vec<Waiter>>,
+    /// futex_waitv waiters woken, and by which of their futexes (the first).
+    woke: HashMap<u32, u32>,
 }
 
 impl KernelState {
@@ -75,6 +79,9 @@ impl KernelState {
             }
             w.woken = true;
             w.cond.notify_all();
+            if let Some(i) = w.index {
+                self.futexes.woke.entry(w.tid).or_insert(i);
+            }
             woken += 1;
         }
         q.retain(|w| !w.woken);
@@ -195,7 +202,7 @@ pub(crate) fn wait(
     let mm = ctx.mm();
     let key = ctx.k.futex_key(mm, addr, private);
     let cond = ctx.cond();
-    ctx.k.futexes.queues.entry(key).or_default().push(Waiter { tid: ctx.tid, bitset, woken: false, cond });
+    ctx.k.futexes.queues.entry(key).or_default().push(Waiter { tid: ctx.tid, bitset, woken: false, cond, index: None });
     let tid = ctx.tid;
     let result = loop {
         // Woken: no longer queued (a requeue may have moved it).
@@ -221,6 +228,46 @@ pub(crate) fn wait(
         }
     };
     // Leave whichever queue it is on.
+    for q in ctx.k.futexes.queues.values_mut() {
+        q.retain(|w| w.tid != tid);
+    }
+    ctx.k.futexes.queues.retain(|_, q| !q.is_empty());
+    result
+}
+
+/// futex_waitv(2): sleeps until any of `words` (address, expected value,
+/// private) is woken (its index is returned), EAGAIN if one already
+/// differs, ETIMEDOUT at `deadline`. Each word's key is taken (EINVAL
+/// unaligned, EFAULT unreadable) before any value is compared, as
+/// futex_wait_multiple_setup does.
+pub(crate) fn wait_multiple(ctx: &mut Ctx, words: &[(u64, u32, bool)], deadline: Option<Instant>) -> SysResult {
+    let mut keys = Vec::with_capacity(words.len());
+    for &(addr, _, private) in words {
+        keys.push(key(ctx, addr, private)?);
+    }
+    for &(addr, val, _) in words {
+        if ctx.read_u32(addr)? != val {
+            return Err(EAGAIN);
+        }
+    }
+    let tid = ctx.tid;
+    let cond = ctx.cond();
+    for (i, k) in keys.iter().enumerate() {
+        let w = Waiter { tid, bitset: FUTEX_BITSET_MATCH_ANY, woken: false, cond: cond.clone(), index: Some(i as u32) };
+        ctx.k.futexes.queues.entry(*k).or_default().push(w);
+    }
+    let result = loop {
+        if let Some(&i) = ctx.k.futexes.woke.get(&tid) {
+            break Ok(i as i64);
+        }
+        if let Some(w) = ctx.interrupted() {
+            break Err(ctx.woken_errno(w));
+        }
+        if let Some(Woken::Timeout) = ctx.sleep(deadline) {
+            break Err(ETIMEDOUT);
+        }
+    };
+    ctx.k.futexes.woke.remove(&tid);
     for q in ctx.k.futexes.queues.values_mut() {
         q.retain(|w| w.tid != tid);
     }

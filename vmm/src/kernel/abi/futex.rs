@@ -47,6 +47,15 @@ linux_consts! {
         FUTEX_OP_CMP_GE = 5,
     }
 
+    /// struct futex_waitv's flags (futex2): the word's size (only 32 bits
+    /// here, as in Linux), NUMA and private.
+    _: u32 {
+        FUTEX2_SIZE_U32 = 0x02,
+        FUTEX2_SIZE_MASK = 0x03,
+        FUTEX2_NUMA = 0x04,
+        FUTEX2_PRIVATE = 128,
+    }
+
     /// A robust futex word's bits besides the owner's tid.
     _: u32 {
         FUTEX_WAITERS = 0x8000_0000,
@@ -71,3 +80,16 @@ pub(crate) struct RobustListHead {
     pub(crate) list_op_pending: u64,
 }
 const _: () = assert!(size_of::<RobustListHead>() == 24);
+
+/// The most waiters one futex_waitv takes.
+pub(crate) const FUTEX_WAITV_MAX: u32 = 128;
+
+/// struct futex_waitv.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub(crate) struct FutexWaitv {
+    pub(crate) val: u64,
+    pub(crate) uaddr: u64,
+    pub(crate) flags: u32,
+    pub(crate) reserved: u32,
+}

@@ -118,3 +118,80 @@ pub(super) fn futex(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         _ => Err(ENOSYS),
     }
 }
+
+/// futex_waitv(2): the checks of sys_futex_waitv and futex_parse_waitv, in
+/// their order, then the wait on all of them.
+pub(super) fn futex_waitv(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    use super::super::abi::time::{CLOCK_MONOTONIC, CLOCK_REALTIME};
+    let (waiters, nr, flags, timeout, clock) = (a[0], a[1] as u32, a[2] as u32, a[3], a[4] as i32 as u64);
+    if flags != 0 || nr == 0 || nr > FUTEX_WAITV_MAX || waiters == 0 {
+        return Err(EINVAL);
+    }
+    let deadline = if timeout != 0 {
+        if clock != CLOCK_REALTIME && clock != CLOCK_MONOTONIC {
+            return Err(EINVAL);
+        }
+        Some(futex_deadline(ctx, timeout, true, clock == CLOCK_REALTIME)?)
+    } else {
+        None
+    }
+    .flatten();
+    let mut words = Vec::with_capacity(nr as usize);
+    for i in 0..nr as u64 {
+        let w: FutexWaitv = ctx.read_struct(waiters + i * std::mem::size_of::<FutexWaitv>() as u64)?;
+        let valid = FUTEX2_SIZE_MASK | FUTEX2_NUMA | FUTEX2_PRIVATE;
+        if w.flags & !valid != 0 || w.reserved != 0 || w.flags & FUTEX2_SIZE_MASK != FUTEX2_SIZE_U32 {
+            return Err(EINVAL);
+        }
+        let val = u32::try_from(w.val).map_err(|_| EINVAL)?;
+        words.push((w.uaddr, val, w.flags & FUTEX2_PRIVATE != 0));
+    }
+    super::super::futex::wait_multiple(ctx, &words, deadline)
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::abi::futex::{FUTEX2_PRIVATE, FUTEX2_SIZE_U32};
+    use crate::kernel::abi::mman::{PROT_READ, PROT_WRITE};
+    use crate::kernel::abi::time::{CLOCK_MONOTONIC, CLOCK_REALTIME, CLOCK_TAI};
+    use crate::kernel::errno::*;
+    use crate::kernel::testing::{err, TestKernel};
+
+    #[test]
+    fn futex_waitv_checks_as_linux_and_times_out() {
+        let t = TestKernel::new();
+        let m = t.mmap_anon(4096, PROT_READ | PROT_WRITE);
+        // Two waiters: words at m+512 (holding 7) and m+516 (holding 0).
+        t.poke(m + 512, &7u32.to_le_bytes());
+        let waiter = |at: u64, word: u64, val: u64, flags: u32| {
+            let mut b = val.to_le_bytes().to_vec();
+            b.extend(word.to_le_bytes());
+            b.extend(flags.to_le_bytes());
+            b.extend(0u32.to_le_bytes());
+            t.poke(at, &b);
+        };
+        let f = FUTEX2_SIZE_U32 | FUTEX2_PRIVATE;
+        waiter(m, m + 512, 7, f);
+        waiter(m + 24, m + 516, 0, f);
+        // An absolute timeout already past: 1 s after the clock's zero.
+        t.poke(m + 256, &[1u64.to_le_bytes(), 0u64.to_le_bytes()].concat());
+        let waitv = |n: u64, flags: u64, clock: u64| t.sys("futex_waitv", &[m, n, flags, m + 256, clock]);
+        assert_eq!(waitv(2, 0, CLOCK_MONOTONIC), err(ETIMEDOUT));
+        assert_eq!(waitv(2, 0, CLOCK_REALTIME), err(ETIMEDOUT));
+        assert_eq!(waitv(2, 1, CLOCK_MONOTONIC), err(EINVAL), "flags");
+        assert_eq!(waitv(0, 0, CLOCK_MONOTONIC), err(EINVAL), "none");
+        assert_eq!(waitv(129, 0, CLOCK_MONOTONIC), err(EINVAL), "past FUTEX_WAITV_MAX");
+        assert_eq!(waitv(2, 0, CLOCK_TAI), err(EINVAL), "clock");
+        assert_eq!(t.sys("futex_waitv", &[0, 1, 0, m + 256, CLOCK_MONOTONIC]), err(EINVAL), "no array");
+        waiter(m + 24, m + 516, 1, f);
+        assert_eq!(waitv(2, 0, CLOCK_MONOTONIC), err(EAGAIN), "the second word differs");
+        waiter(m + 24, m + 518, 0, f);
+        assert_eq!(waitv(2, 0, CLOCK_MONOTONIC), err(EINVAL), "unaligned");
+        waiter(m + 24, 0, 0, f);
+        assert_eq!(waitv(2, 0, CLOCK_MONOTONIC), err(EFAULT), "unmapped");
+        waiter(m + 24, m + 516, 0, FUTEX2_PRIVATE);
+        assert_eq!(waitv(2, 0, CLOCK_MONOTONIC), err(EINVAL), "an 8-bit word");
+        waiter(m + 24, m + 516, 1 << 32, f);
+        assert_eq!(waitv(2, 0, CLOCK_MONOTONIC), err(EINVAL), "a value past 32 bits");
+    }
+}

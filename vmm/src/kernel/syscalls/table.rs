@@ -392,7 +392,7 @@ pub(crate) static TABLE: &[Syscall] = &[
     ring(sc(439, "faccessat2", &[Fd, Path, Int, Hex], F, Some(stat::faccessat2))),
     sc(441, "epoll_pwait2", &[Fd, Ptr, Int, Ptr, Ptr, Long], D, Some(epoll::epoll_pwait2)),
     sc(448, "process_mrelease", &[Fd, Hex], O, None),
-    sc(449, "futex_waitv", &[Ptr, Int, Hex, Ptr, Clock], O, None),
+    sc(449, "futex_waitv", &[Ptr, Int, Hex, Ptr, Clock], P, Some(futex::futex_waitv)),
     sc(453, "map_shadow_stack", &[Ptr, Long, Hex], M, None),
 ];
 

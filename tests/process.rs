@@ -484,3 +484,12 @@ fn busybox_scripts_match_linux() {
         assert!(run.outcome.stopped.is_none(), "{script}");
     }
 }
+
+#[test]
+fn the_guest_inherits_faultlines_capability_bounding_set() {
+    // As any child of faultline would: a host whose root lacks a
+    // capability (this one's lacks CAP_SYS_RESOURCE) gives a root guest
+    // none of it either, so root-only programs meet what they would here.
+    let _g = shared();
+    same_as_linux("/bin/grep", &["-E", "^Cap(Bnd|Prm|Eff|Inh|Amb)", "/proc/self/status"]);
+}

@@ -107,6 +107,26 @@ impl Cred {
         (uid, gid, groups)
     }
 
+    /// The capability bounding set faultline itself runs with: the guest's
+    /// first process inherits it, as any child does (a root guest on a
+    /// host whose root lacks a capability lacks it too).
+    pub(crate) fn host_bounding_set() -> u64 {
+        (0..=CAP_LAST_CAP)
+            // SAFETY: PR_CAPBSET_READ takes a capability number and
+            // returns 1, 0, or -1 for one the kernel does not know.
+            .filter(|&c| unsafe { libc::prctl(libc::PR_CAPBSET_READ, c as libc::c_ulong, 0, 0, 0) } == 1)
+            .fold(0, |set, c| set | 1 << c)
+    }
+
+    /// Narrows the bounding set to `bset`, the capabilities following as
+    /// an execve would derive them.
+    pub(crate) fn bound(mut self, bset: u64) -> Self {
+        self.cap_bset &= bset;
+        self.cap_inheritable &= bset;
+        self.exec();
+        self
+    }
+
     pub(crate) fn capable(&self, cap: u32) -> bool {
         self.cap_effective & (1 << cap) != 0
     }

@@ -155,7 +155,7 @@ fn kernel_config(config: &Config, vm: &Vm) -> KernelConfig {
 /// RLIMIT_SIGPENDING) and backs the regions `config` pins.
 fn start_init(k: &mut KernelState, program: &Program, config: &Config, resident: u64) -> Result<(), Error> {
     let who = config.identity.clone().unwrap_or_else(Identity::of_caller);
-    let cred = Cred::new(who.uid, who.gid, &who.groups);
+    let cred = Cred::new(who.uid, who.gid, &who.groups).bound(Cred::host_bounding_set());
     // The working directory is inherited, not entered: no permission
     // is needed to start in it (and one missing falls back to /).
     let cwd = config.cwd.clone().unwrap_or_else(|| host_cwd_in(&config.root));

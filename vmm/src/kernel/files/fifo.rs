@@ -100,11 +100,11 @@ impl Fifo {
 impl KernelState {
     /// The pipe of FIFO node `key`: the one its open ends share, or a new
     /// one (get_pipe_inode's work at a first open).
-    pub(crate) fn fifo_pipe(&mut self, key: (u64, u64)) -> Result<Arc<Pipe>, Errno> {
+    pub(crate) fn fifo_pipe(&mut self, key: (u64, u64), who: &crate::kernel::cred::Cred) -> Result<Arc<Pipe>, Errno> {
         if let Some(p) = self.files.fifos.0.get(&key).and_then(Weak::upgrade) {
             return Ok(p);
         }
-        let p = self.new_pipe()?;
+        let p = self.new_pipe(who)?;
         // Entries whose pipes are gone go as new ones come, so the table
         // holds no more than the FIFOs open at once (and this one).
         self.files.fifos.0.retain(|_, w| w.strong_count() > 0);

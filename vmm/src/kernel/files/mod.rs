@@ -57,6 +57,8 @@ pub(crate) struct Files {
     pub(crate) sigio: Arc<fown::SigioQueue>,
     /// Leases (F_SETLEASE).
     pub(crate) leases: lease::Leases,
+    /// fs.pipe-max-size: the largest pipe an unprivileged user makes.
+    pub(crate) pipe_max_size: u64,
 }
 
 /// What the event files share across the sandbox.
@@ -92,6 +94,7 @@ impl Files {
             fifos: Default::default(),
             sigio: Default::default(),
             leases: Default::default(),
+            pipe_max_size: pipe::PIPE_MAX_SIZE,
         }
     }
 

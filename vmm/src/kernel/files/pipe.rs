@@ -16,6 +16,7 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 
 use crate::arch::PAGE_SIZE;
+use crate::kernel::cred::{Cred, CAP_SYS_ADMIN, CAP_SYS_RESOURCE};
 use crate::kernel::errno::{Errno, EBUSY, EINVAL, EPERM, EPIPE};
 use crate::kernel::wait::WaitQueue;
 use crate::kernel::KernelState;
@@ -89,6 +90,12 @@ pub(crate) fn round_pipe_size(size: u32) -> u64 {
         s if (s as u64) < PAGE_SIZE => PAGE_SIZE,
         s => (s as u64).next_power_of_two(),
     }
+}
+
+/// pipe_is_unprivileged_user(): neither CAP_SYS_RESOURCE nor
+/// CAP_SYS_ADMIN, so the user's pipe page limits apply.
+fn unprivileged(who: &Cred) -> bool {
+    !who.capable(CAP_SYS_RESOURCE) && !who.capable(CAP_SYS_ADMIN)
 }
 
 impl Drop for Pipe {
@@ -247,10 +254,19 @@ impl KernelState {
     /// the budget; pipe(2) reports ENFILE, as get_pipe_inode's failure),
     /// with PIPE_DEF_BUFFERS slots, or PIPE_MIN_DEF_BUFFERS once the user
     /// holds more than pipe-user-pages-soft.
-    pub(crate) fn new_pipe(&mut self) -> Result<Arc<Pipe>, Errno> {
+    pub(crate) fn new_pipe(&mut self, who: &Cred) -> Result<Arc<Pipe>, Errno> {
         let mut slots = PIPE_DEF_BUFFERS as u64;
-        // too_many_pipe_buffers_soft() on the count with this pipe's slots.
-        if self.files.pipe_user_pages.fetch_add(slots, Ordering::Relaxed) + slots > PIPE_USER_PAGES_SOFT {
+        // alloc_pipe_info(): pipe-max-size caps the first ring of a caller
+        // without CAP_SYS_RESOURCE.
+        if slots * PAGE_SIZE > self.files.pipe_max_size && !who.capable(CAP_SYS_RESOURCE) {
+            slots = (self.files.pipe_max_size / PAGE_SIZE).max(1);
+        }
+        // too_many_pipe_buffers_soft() on the count with this pipe's slots,
+        // for an unprivileged user.
+        if self.files.pipe_user_pages.fetch_add(slots, Ordering::Relaxed) + slots > PIPE_USER_PAGES_SOFT
+            && unprivileged(who)
+            && slots > PIPE_MIN_DEF_BUFFERS as u64
+        {
             self.files.pipe_user_pages.fetch_sub(slots - PIPE_MIN_DEF_BUFFERS as u64, Ordering::Relaxed);
             slots = PIPE_MIN_DEF_BUFFERS as u64;
         }
@@ -288,24 +304,25 @@ impl KernelState {
         }))
     }
 
-    /// pipe_set_size() for an unprivileged caller: F_SETPIPE_SZ's size
-    /// rounded (round_pipe_size), EPERM above pipe-max-size when growing
-    /// or past the user's pipe pages, EBUSY below the slots in use, ENOMEM
+    /// pipe_set_size(): F_SETPIPE_SZ's size rounded (round_pipe_size),
+    /// EPERM above pipe-max-size when growing (without CAP_SYS_RESOURCE)
+    /// or past the user's pipe pages (for an unprivileged user), EBUSY
+    /// below the slots in use, ENOMEM
     /// when the new ring cannot be had. The new size in bytes.
-    pub(crate) fn pipe_set_size(&mut self, p: &Pipe, arg: u32) -> Result<u64, Errno> {
+    pub(crate) fn pipe_set_size(&mut self, p: &Pipe, arg: u32, who: &Cred) -> Result<u64, Errno> {
         let size = round_pipe_size(arg);
         let slots = size / PAGE_SIZE;
         if slots == 0 {
             return Err(EINVAL);
         }
         let max_usage = p.state.lock().max_usage as u64;
-        if slots > max_usage && size > PIPE_MAX_SIZE {
+        if slots > max_usage && size > self.files.pipe_max_size && !who.capable(CAP_SYS_RESOURCE) {
             return Err(EPERM);
         }
         let accounted = p.accounted.load(Ordering::Relaxed);
         let user = self.files.pipe_user_pages.load(Ordering::Relaxed) + slots - accounted;
         let over = (PIPE_USER_PAGES_HARD != 0 && user > PIPE_USER_PAGES_HARD) || user > PIPE_USER_PAGES_SOFT;
-        if slots > accounted && over {
+        if slots > accounted && over && unprivileged(who) {
             return Err(EPERM);
         }
         let mut ring = self.kmem_charge(Kmem::PipeInfo, 1)?;
@@ -336,5 +353,33 @@ mod tests {
         assert_eq!(round_pipe_size(65537), 131072);
         assert_eq!(round_pipe_size(1 << 31), 1 << 31);
         assert_eq!(round_pipe_size((1 << 31) + 1), 0);
+    }
+
+    #[test]
+    fn pipe_max_size_caps_an_unprivileged_users_pipes() {
+        use crate::kernel::abi::fcntl::{F_GETPIPE_SZ, F_SETPIPE_SZ, O_WRONLY};
+        use crate::kernel::abi::mman::{PROT_READ, PROT_WRITE};
+        use crate::kernel::errno::{EACCES, EPERM};
+        use crate::kernel::testing::{err, TestConfig, TestKernel};
+        let t = TestKernel::with(TestConfig { uid: 0, ..TestConfig::default() });
+        let m = t.mmap_anon(4096, PROT_READ | PROT_WRITE);
+        let pipe_size = |t: &TestKernel| {
+            assert_eq!(t.sys("pipe2", &[m, 0]), 0);
+            let r = u32::from_le_bytes(t.peek(m, 4).try_into().unwrap()) as u64;
+            (r, t.sys("fcntl", &[r, F_GETPIPE_SZ]))
+        };
+        let fd = t.open("/proc/sys/fs/pipe-max-size", O_WRONLY as u64);
+        assert!(fd >= 0, "root may write it: {fd}");
+        t.poke(m + 64, b"3000\n");
+        assert_eq!(t.sys("write", &[fd as u64, m + 64, 5]), 5);
+        assert_eq!(t.read_file("/proc/sys/fs/pipe-max-size").unwrap(), b"4096\n", "rounded to a page");
+        // Root (CAP_SYS_RESOURCE) is not held to it.
+        assert_eq!(pipe_size(&t).1, 65536);
+        // An ordinary user is: a one-page pipe, and no growing past it.
+        assert_eq!(t.sys("setresuid", &[1000, 1000, 1000]), 0);
+        let (r, size) = pipe_size(&t);
+        assert_eq!(size, 4096);
+        assert_eq!(t.sys("fcntl", &[r, F_SETPIPE_SZ, 8192]), err(EPERM));
+        assert_eq!(t.open("/proc/sys/fs/pipe-max-size", O_WRONLY as u64), err(EACCES));
     }
 }

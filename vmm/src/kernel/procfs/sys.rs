@@ -1,5 +1,5 @@
 //! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only but
-//! for fs.lease-break-time, which root may set.
+//! for fs.lease-break-time and fs.pipe-max-size, which root may set.
 
 use super::super::abi::ipc::{SHMALL, SHMMAX, SHMMNI};
 use super::super::files::pipe;
@@ -17,7 +17,7 @@ static FS: Dir = Dir {
         // Allocated, free (always 0 since 2.6), maximum.
         file("file-nr", |at| format!("{}\t0\t{}\n", at.k.files.nr_files(), at.k.file_max()).into_bytes()),
         file("nr_open", |_| number(NR_OPEN)),
-        file("pipe-max-size", |_| number(pipe::PIPE_MAX_SIZE)),
+        file("pipe-max-size", |at| number(at.k.files.pipe_max_size)),
         file("pipe-user-pages-hard", |_| number(pipe::PIPE_USER_PAGES_HARD)),
         file("pipe-user-pages-soft", |_| number(pipe::PIPE_USER_PAGES_SOFT)),
         // Written as root (syscalls::io).

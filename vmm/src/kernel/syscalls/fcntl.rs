@@ -109,7 +109,8 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
                 Ok(p.size() as i64)
             }
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(fifo::Fifo { pipe: p, .. }) => {
-                Ok(ctx.k.pipe_set_size(p, arg as u32)? as i64)
+                let who = ctx.proc().cred.clone();
+                Ok(ctx.k.pipe_set_size(p, arg as u32, &who)? as i64)
             }
             _ => Err(EBADF),
         },
@@ -296,7 +297,8 @@ fn make_pipe(ctx: &mut Ctx, fds: u64, flags: u64) -> SysResult {
         return Err(EINVAL);
     }
     // get_pipe_inode()'s failure is ENFILE.
-    let p = ctx.k.new_pipe().map_err(|_| ENFILE)?;
+    let who = ctx.proc().cred.clone();
+    let p = ctx.k.new_pipe(&who).map_err(|_| ENFILE)?;
     let st = flags & (O_NONBLOCK | O_DIRECT);
     let r = OpenFile::new(FileKind::PipeRead(p.clone()), O_RDONLY | st, "");
     let w = OpenFile::new(FileKind::PipeWrite(p), O_WRONLY | st, "");

@@ -124,10 +124,17 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         }
         FileKind::Proc { path, .. } if path == "sys/fs/lease-break-time" => {
             // proc_dointvec: an int, after any blanks.
-            let mut b = vec![0u8; count.min(32) as usize];
-            ctx.read_user(buf, &mut b)?;
-            let v: i32 = String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)?;
-            ctx.k.files.leases.break_time = v;
+            ctx.k.files.leases.break_time = sysctl_number(ctx, buf, count)?;
+            Ok(count as i64)
+        }
+        FileKind::Proc { path, .. } if path == "sys/fs/pipe-max-size" => {
+            // proc_dopipe_max_size: rounded up as a pipe's size is.
+            let v: u32 = sysctl_number(ctx, buf, count)?;
+            let size = super::super::files::pipe::round_pipe_size(v);
+            if size == 0 {
+                return Err(EINVAL);
+            }
+            ctx.k.files.pipe_max_size = size;
             Ok(count as i64)
         }
         FileKind::Proc { pid, path, .. } if path.ends_with("/timens_offsets") => {
@@ -138,6 +145,13 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         FileKind::Dir(_) => Err(EISDIR),
         FileKind::Path(_) => Err(EBADF),
     }
+}
+
+/// A number written to a sysctl (its first 32 bytes, blanks around it).
+fn sysctl_number<T: std::str::FromStr>(ctx: &mut Ctx, buf: u64, count: u64) -> Result<T, Errno> {
+    let mut b = vec![0u8; count.min(32) as usize];
+    ctx.read_user(buf, &mut b)?;
+    String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)
 }
 
 /// Puts all of `data` in a pipe, blocking while it is full; its first

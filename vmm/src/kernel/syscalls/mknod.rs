@@ -124,7 +124,8 @@ pub(super) fn open_fifo(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool, cre
     if !r && !w {
         return Err(EINVAL);
     }
-    let pipe = ctx.k.fifo_pipe((meta.dev, meta.ino))?;
+    let who = ctx.proc().cred.clone();
+    let pipe = ctx.k.fifo_pipe((meta.dev, meta.ino), &who)?;
     let nonblock = flags & O_NONBLOCK != 0;
     if w && !r && nonblock && !pipe.has_readers() {
         return Err(ENXIO);

@@ -531,3 +531,35 @@ fn fifos_and_mknod_as_natively() {
         assert!(run.stdout.contains("open O_RDONLY interrupted    -1 Interrupted system call"), "{libc}");
     }
 }
+
+/// The file system type the host's own mount table gives `dir`: that of
+/// the mount with the longest mount point above it.
+fn host_fs_type(dir: &std::path::Path) -> String {
+    let mounts = std::fs::read_to_string("/proc/self/mounts").unwrap();
+    let dir = dir.canonicalize().unwrap();
+    mounts
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            let point = f[1].replace("\\040", " ");
+            dir.starts_with(&point).then(|| (point.len(), f[2].to_string()))
+        })
+        .max_by_key(|(n, _)| *n)
+        .unwrap()
+        .1
+}
+
+#[test]
+fn mounts_list_the_view_and_each_bind_as_its_host_file_system() {
+    let host = TempDir::new("mounts");
+    let bind = |spec: &str| faultline::parse_bind(spec).unwrap();
+    let mut c = config(&["/bin/cat", "/proc/self/mounts", "/proc/mounts"]);
+    c.binds = vec![bind(&format!("{}:/mnt/a b:rw", host.s(""))), bind(&format!("{}:/ro", host.s("")))];
+    let r = run_image(&Program::Path("/bin/cat".into()), c);
+    let fs = host_fs_type(host.path());
+    let table = format!(
+        "overlay / overlay rw,nosuid,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
+         tmpfs /dev tmpfs rw,nosuid 0 0\n{fs} /mnt/a\\040b {fs} rw,nosuid,relatime 0 0\n{fs} /ro {fs} ro,nosuid,relatime 0 0\n"
+    );
+    assert_eq!(r.stdout, format!("{table}{table}"), "{}", r.stderr);
+}

@@ -52,6 +52,26 @@ linux_consts! {
     }
 }
 
+/// The file systems a bind's host directory may be on, by statfs's
+/// `f_type` (include/uapi/linux/magic.h), as /proc/mounts names them.
+pub(crate) const FS_NAMES: &[(i64, &str)] = &[
+    (0xEF53, "ext4"),
+    (TMPFS_MAGIC, "tmpfs"),
+    (OVERLAYFS_SUPER_MAGIC, "overlay"),
+    (0x5846_5342, "xfs"),
+    (0x9123_683E, "btrfs"),
+    (0xF2F5_2010, "f2fs"),
+    (0x2FC1_2FC1, "zfs"),
+    (0x6969, "nfs"),
+    (0x0102_1997, "9p"),
+    (0x6573_5546, "fuse"),
+    (0x858_458F6, "ramfs"),
+    (0x7371_7368, "squashfs"),
+    (0x4d44, "vfat"),
+    (0x6265_6572, "sysfs"),
+    (PROC_SUPER_MAGIC, "proc"),
+];
+
 /// The bits of a mode that hold its file type.
 pub(crate) const S_IFMT: u32 = 0o170000;
 /// Read, write and search for others: also what access(2)'s mode may hold.

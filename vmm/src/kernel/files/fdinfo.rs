@@ -8,11 +8,11 @@ use super::{Fd, FileKind};
 use crate::kernel::abi::fcntl::{O_CLOEXEC, O_LARGEFILE};
 
 /// Mount ids: faultline's mounts in /proc/mounts' order (the root, /proc,
-/// then each bind), then the ones no listing shows.
+/// /dev, then each bind), then the ones no listing shows.
 const MNT_ROOT: u64 = 1;
 const MNT_PROC: u64 = 2;
-const MNT_BINDS: u64 = 3;
-const MNT_DEV: u64 = 1000;
+const MNT_DEV: u64 = 3;
+const MNT_BINDS: u64 = 4;
 const MNT_PIPEFS: u64 = 1001;
 const MNT_SOCKFS: u64 = 1002;
 const MNT_ANON_INODEFS: u64 = 1003;

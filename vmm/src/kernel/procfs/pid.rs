@@ -39,6 +39,7 @@ static TASK_ENTRIES: &[Entry] = &[
     file("oom_score", |at| number(at.k.oom_score(at.p().pid))),
     file("oom_score_adj", |at| number(at.p().oom_score_adj)),
     file("limits", |at| limits(at.p()).into_bytes()),
+    file("mounts", super::root::mounts),
     // The namespace its children enter (written in syscalls::proc_io).
     file("timens_offsets", |at| at.p().time_ns_for_children.show().into_bytes()),
     // Made per read (see mm::procfs::pagemap_entries): empty here.

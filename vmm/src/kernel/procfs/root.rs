@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use super::super::abi::dirent::DT_DIR;
+use super::super::abi::stat::FS_NAMES;
 use super::super::errno::*;
 use super::super::mm::accounting::meminfo;
 use super::super::mm::procfs::vmstat;
@@ -26,6 +27,7 @@ pub(super) static ROOT: Dir = Dir {
             format!("0.00 0.00 0.00 1/{} {}\n", at.k.tasks.task_count(), at.k.tasks.process_count()).into_bytes()
         }),
         file("mounts", mounts),
+        file("swaps", swaps),
         file("locks", |at| at.k.proc_locks().into_bytes()),
         file("filesystems", |_| b"nodev\tproc\nnodev\ttmpfs\n\text4\n".to_vec()),
         file("buddyinfo", |at| buddyinfo(at.k).into_bytes()),
@@ -74,10 +76,55 @@ fn uptime(at: &At) -> Vec<u8> {
 }
 
 /// The root (an overlay), /proc, and each bind.
-fn mounts(at: &At) -> Vec<u8> {
-    let mut m = String::from("overlay / overlay rw,relatime 0 0\nproc /proc proc rw 0 0\n");
-    for b in at.k.files.vfs().binds() {
-        let _ = writeln!(m, "/dev/root {} ext4 {} 0 0", b.guest, if b.rw { "rw" } else { "ro" });
+/// /proc/mounts and /proc/PID/mounts: the root (the host's view with the
+/// writable layer over it), /proc, faultline's /dev, and each bind as the
+/// file system its host directory is on (`\040` for a space, as
+/// mangle() writes names). No cgroup file system is mounted.
+pub(super) fn mounts(at: &At) -> Vec<u8> {
+    let mut m = String::from(
+        "overlay / overlay rw,nosuid,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n\
+         tmpfs /dev tmpfs rw,nosuid 0 0\n",
+    );
+    for (b, f_type) in at.k.files.vfs().bind_types() {
+        let fs = FS_NAMES.iter().find(|(t, _)| *t == f_type).map_or("unknown", |(_, n)| n);
+        let path = mangle(&b.guest);
+        let _ = writeln!(m, "{fs} {path} {fs} {},nosuid,relatime 0 0", if b.rw { "rw" } else { "ro" });
     }
     m.into_bytes()
+}
+
+/// /proc/swaps, as swap_show() writes it: the header, and `--swap`'s store
+/// (host memory, shown as the partition it stands for) when there is one.
+fn swaps(at: &At) -> Vec<u8> {
+    let mut s = String::from("Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+    let i = at.k.mem_info();
+    if i.swap_total > 0 {
+        let name = "/dev/faultline-swap";
+        let (size, used) = (i.swap_total, i.swap_total - i.swap_free);
+        let pad = |n: u64| if n < 10_000_000 { "\t" } else { "" };
+        let _ = writeln!(
+            s,
+            "{name}{:w$}partition\t{size}\t{}{used}\t{}-2",
+            " ",
+            pad(size),
+            pad(used),
+            w = 40usize.saturating_sub(name.len()).max(1)
+        );
+    }
+    s.into_bytes()
+}
+
+/// A name as mangle() writes it into /proc/mounts: space, tab, newline and
+/// backslash as octal escapes.
+fn mangle(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            ' ' | '\t' | '\n' | '\\' => {
+                let _ = write!(out, "\\{:03o}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }

@@ -143,3 +143,15 @@ fn a_threads_stat_is_its_own() {
     w.t.kernel.lock().tasks.thread_mut(tid as u32).unwrap().sleeping = true;
     assert_eq!((state(tid), state(pid as i64)), ("S".to_string(), "R".to_string()));
 }
+
+#[test]
+fn proc_swaps_shows_the_swap_store_as_linux_lays_it_out() {
+    use crate::kernel::testing::{TestConfig, TestKernel};
+    let header = "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n";
+    let none = TestKernel::new();
+    assert_eq!(String::from_utf8(none.read_file("/proc/swaps").unwrap()).unwrap(), header);
+    let t = TestKernel::with(TestConfig { swap: 16 << 20, ..TestConfig::default() });
+    let text = String::from_utf8(t.read_file("/proc/swaps").unwrap()).unwrap();
+    let line = format!("/dev/faultline-swap{}partition\t16384\t\t0\t\t-2\n", " ".repeat(21));
+    assert_eq!(text, format!("{header}{line}"));
+}

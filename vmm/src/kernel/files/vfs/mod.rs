@@ -98,8 +98,10 @@ impl Vfs {
         &self.root
     }
 
-    pub(crate) fn binds(&self) -> impl Iterator<Item = &Bind> {
-        self.binds.iter().map(|m| &m.bind)
+    /// Each bind with the `f_type` of the host file system under it (0 if
+    /// the host does not say).
+    pub(crate) fn bind_types(&self) -> impl Iterator<Item = (&Bind, i64)> {
+        self.binds.iter().map(|m| (&m.bind, m.fd.statfs().map_or(0, |s| s.f_type)))
     }
 
     /// A fresh page-cache id (for memory files).

@@ -1,5 +1,6 @@
 //! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only but
-//! for fs.lease-break-time and fs.pipe-max-size, which root may set.
+//! for fs.lease-break-time, fs.pipe-max-size and vm.max_map_count, which
+//! root may set.
 
 use super::super::abi::ipc::{SHMALL, SHMMAX, SHMMNI};
 use super::super::files::pipe;
@@ -31,6 +32,7 @@ static VM: Dir = Dir {
     fixed: &[&[
         file("overcommit_memory", |at| number(at.k.cfg.overcommit)),
         file("overcommit_ratio", |at| number(at.k.cfg.overcommit_ratio)),
+        // Written as root (syscalls::io).
         file("max_map_count", |at| number(at.k.cfg.max_map_count)),
         file("min_free_kbytes", |at| number(at.k.phys.buddy.min_free_kbytes())),
         file("swappiness", |_| number(60)),

@@ -127,6 +127,12 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
             ctx.k.files.leases.break_time = sysctl_number(ctx, buf, count)?;
             Ok(count as i64)
         }
+        FileKind::Proc { path, .. } if path == "sys/vm/max_map_count" => {
+            // proc_dointvec_minmax, from 0.
+            let v: i32 = sysctl_number(ctx, buf, count)?;
+            ctx.k.cfg.max_map_count = usize::try_from(v).map_err(|_| EINVAL)?;
+            Ok(count as i64)
+        }
         FileKind::Proc { path, .. } if path == "sys/fs/pipe-max-size" => {
             // proc_dopipe_max_size: rounded up as a pipe's size is.
             let v: u32 = sysctl_number(ctx, buf, count)?;

@@ -45,7 +45,8 @@ pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<Open
 }
 
 /// The /proc files a write may open (each written in syscalls::io).
-const WRITABLE_PROC: &[&str] = &["oom_score_adj", "clear_refs", "timens_offsets", "lease-break-time", "pipe-max-size"];
+const WRITABLE_PROC: &[&str] =
+    &["oom_score_adj", "clear_refs", "timens_offsets", "lease-break-time", "pipe-max-size", "max_map_count"];
 
 /// Whether an open with `flags` may change the file (O_TRUNC does).
 fn writes(flags: u32) -> bool {
@@ -215,7 +216,7 @@ fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<File
             let last = c.last().map_or("", String::as_str);
             // clear_refs is 0200: write-only.
             // A sysctl is root's to write (proc_sys_permission), 0644.
-            let sysctl = matches!(last, "lease-break-time" | "pipe-max-size");
+            let sysctl = matches!(last, "lease-break-time" | "pipe-max-size" | "max_map_count");
             let sysctl_denied = sysctl && ctx.proc().cred.euid != 0;
             if (writes(flags) && (!WRITABLE_PROC.contains(&last) || sysctl_denied))
                 || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)

@@ -260,3 +260,32 @@ fn a_childs_new_mapping_does_not_merge_into_one_inherited_with_pages() {
     assert_eq!(t.sys("mmap", &[a + 3 * P, 3 * P, RW, ANON | MAP_FIXED, u64::MAX, 0]), (a + 3 * P) as i64);
     assert_eq!(vmas_from(&t), [(a, a + 6 * P)], "the parent's one");
 }
+
+#[test]
+fn root_sets_vm_max_map_count_and_mmap_and_munmap_meet_it() {
+    use crate::kernel::abi::fcntl::O_WRONLY;
+    let t = TestKernel::with(TestConfig { uid: 0, ..TestConfig::default() });
+    let buf = t.mmap_anon(P, RW);
+    let count = |t: &TestKernel| {
+        let k = t.kernel.lock();
+        k.mm.space(k.tasks.proc(t.pid).unwrap().mm).vmas.count()
+    };
+    let fd = t.open("/proc/sys/vm/max_map_count", O_WRONLY as u64);
+    assert!(fd >= 0, "{fd}");
+    // Room for two more mappings (the open made the test's scratch one).
+    let limit = count(&t) + 2;
+    let text = format!("{limit}\n");
+    t.poke(buf, text.as_bytes());
+    assert_eq!(t.sys("write", &[fd as u64, buf, text.len() as u64]), text.len() as i64);
+    assert_eq!(t.read_file("/proc/sys/vm/max_map_count").unwrap(), text.as_bytes());
+    // Apart (a page between, so that they do not merge), until the limit.
+    let a = t.mmap_anon(8 * P, PROT_NONE);
+    assert_eq!(t.sys("munmap", &[a + P, P]), 0, "split in two");
+    assert_eq!(count(&t), limit);
+    assert_eq!(t.sys("munmap", &[a + 3 * P, P]), err(ENOMEM), "no split at the count");
+    // do_mmap refuses only past it (map_count > max): one more, then no more.
+    let rx = PROT_READ | PROT_EXEC;
+    assert!(t.sys("mmap", &[0, P, rx, ANON, u64::MAX, 0]) > 0);
+    assert_eq!(count(&t), limit + 1);
+    assert_eq!(t.sys("mmap", &[0, P, rx, ANON, u64::MAX, 0]), err(ENOMEM), "no mapping past the count");
+}

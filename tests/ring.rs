@@ -51,6 +51,18 @@ fn served_calls_match_the_exit_path_and_linux() {
 }
 
 #[test]
+fn kicks_that_land_while_a_call_waits_in_the_ring_are_no_forgery() {
+    // A kick that takes the thread out of the stub after it published its
+    // call but before the server took it withdraws the call and runs it
+    // there: it was taken for a forged mailbox state and answered SIGSEGV
+    // (a Go program under load died of it).
+    for libc in ["glibc", "musl"] {
+        let ring = same_three_ways(libc, &["kicked", "20000"]);
+        assert_eq!(ring.stdout, "kicked: 20000 of 20000 calls right\n");
+    }
+}
+
+#[test]
 fn a_signal_a_served_call_unblocks_is_handled_before_it_returns() {
     for libc in ["glibc", "musl"] {
         let ring = same_three_ways(libc, &["signal"]);

@@ -7,6 +7,9 @@
  *                         before that call returns
  *   ringcalls threads N   two threads, N calls and mutex hand-offs each
  *   ringcalls fork        parent and child make calls at once
+ *   ringcalls kicked N    a thread makes N calls while signals land on it
+ *                         (kicks out of the ring's stub, a call of it
+ *                         published or not)
  *   ringcalls probe       how many vCPUs' ring mailboxes this process can
  *                         read (the ring's pages, per process)
  *   ringcalls spin        calls forever (a --timeout must still end it)
@@ -104,6 +107,33 @@ static int threads(int n) {
     return 0;
 }
 
+static volatile int kicked_done;
+static volatile sig_atomic_t kicks;
+static void on_kick(int sig) { (void)sig; kicks++; }
+
+static void *kicked_worker(void *arg) {
+    long n = (long)arg, right = 0;
+    for (long i = 0; i < n; i++)
+        right += syscall(SYS_getppid) == getppid();
+    printf("kicked: %ld of %ld calls right\n", right, n);
+    kicked_done = 1;
+    return NULL;
+}
+
+static int kicked(int n) {
+    signal(SIGUSR1, on_kick);
+    pthread_t t;
+    pthread_create(&t, NULL, kicked_worker, (void *)(long)n);
+    /* A signal every 20 us or so (pthread_kill is tgkill). */
+    struct timespec gap = {0, 20000};
+    while (!kicked_done) {
+        pthread_kill(t, SIGUSR1);
+        nanosleep(&gap, NULL);
+    }
+    pthread_join(t, NULL);
+    return 0;
+}
+
 static sigjmp_buf jb;
 static void on_segv(int sig) { (void)sig; siglongjmp(jb, 1); }
 
@@ -147,6 +177,8 @@ int main(int argc, char **argv) {
         return threads(n);
     if (!strcmp(mode, "fork"))
         return forked();
+    if (!strcmp(mode, "kicked"))
+        return kicked(n);
     if (!strcmp(mode, "probe")) {
         syscall(SYS_getppid);
         int self = readable_mailboxes();

@@ -4,7 +4,7 @@ dir=$1
 redis-server --port 6391 --bind 127.0.0.1 --save '' --appendonly no --dir "$dir" --logfile "$dir/redis.log" &
 i=0
 until redis-cli -p 6391 ping >/dev/null 2>&1; do
-    i=$((i + 1)); [ $i -gt 200 ] && { echo "no server"; exit 1; }
+    i=$((i + 1)); [ $i -gt 1200 ] && { echo "no server"; exit 1; }
     sleep 0.05
 done
 redis-cli -p 6391 set greeting "hello from redis"

@@ -109,7 +109,14 @@ fn published(
                 Taken::Forged => break (published(&mb), Then::Forged(ring_abi::TAKEN)),
                 Taken::Answered => {}
             },
-            ring_abi::REQ if !mb.transition(ring_abi::REQ, ring_abi::IDLE) => {}
+            // Not taken yet: withdrawn here, the call runs here. (If the
+            // server took it meanwhile, look again.)
+            ring_abi::REQ => {
+                if mb.transition(ring_abi::REQ, ring_abi::IDLE) {
+                    server.forget_answer(cpu);
+                    break (published(&mb), Then::Run);
+                }
+            }
             s @ (ring_abi::DONE | ring_abi::DELIVER) => {
                 if !server.take_answer(cpu, s) {
                     break (published(&mb), Then::Forged(s));

@@ -115,11 +115,16 @@ impl KernelState {
         };
         let key = LockKey::of(f);
         self.lease_prune(key);
-        let list = self.files.leases.by_file.entry(key).or_default();
+        // Only a lease that is made gets an entry: a guest asking about
+        // many files makes nothing.
+        let none = Vec::new();
+        let list = self.files.leases.by_file.get(&key).unwrap_or(&none);
         let mine = list.iter().position(|l| l.holds(f));
         if kind == LockType::Unlock {
             let Some(i) = mine else { return Err(EAGAIN) };
-            list.remove(i);
+            if let Some(v) = self.files.leases.by_file.get_mut(&key) {
+                v.remove(i);
+            }
             self.lease_changed(key);
             return Ok(());
         }
@@ -127,24 +132,22 @@ impl KernelState {
         // writing (an opener waiting to break one counts), a write lease
         // while anyone else has it open.
         let breaking_write = list.iter().any(|l| matches!(l.breaking, Some((LockType::Unlock, _))));
-        let (self_r, self_w) = (u32::from(!f.writable() && f.readable()), u32::from(f.writable()));
-        let (r, w) = self.open_counts(key, f);
-        let conflict = match kind {
-            LockType::Read => w + self_w > 0 || breaking_write,
-            _ => r + w > 0 || self_r + self_w > 1,
-        };
-        let list = self.files.leases.by_file.entry(key).or_default();
         // Another's lease: no write lease beside it, and no new lease
         // while one is being given up for a writer.
         let others = list.iter().filter(|l| !l.holds(f));
         let refused = others.clone().any(|_| kind == LockType::Write)
             || (mine.is_none() && others.clone().any(|l| matches!(l.breaking, Some((LockType::Unlock, _)))));
+        let (r, w) = self.open_counts(key, f);
+        let conflict = match kind {
+            LockType::Read => w > 0 || f.writable() || breaking_write,
+            _ => r + w > 0,
+        };
         if conflict || refused {
             return Err(EAGAIN);
         }
         match mine {
             Some(i) => {
-                let l = &mut list[i];
+                let Some(l) = self.files.leases.by_file.get_mut(&key).map(|v| &mut v[i]) else { return Err(EAGAIN) };
                 l.kind = kind;
                 l.fd = fd;
                 // A downgrade as asked ends the break.
@@ -180,14 +183,11 @@ impl KernelState {
     /// time has passed go. Clear when none is left in the way.
     pub(crate) fn lease_break(&mut self, f: &OpenFile, write: bool, now: Instant) -> Break {
         let key = LockKey::of(f);
-        if !self.files.leases.by_file.contains_key(&key) {
-            return Break::Clear;
-        }
         self.lease_prune(key);
         let grace = Duration::from_secs(self.files.leases.break_time.max(0) as u64);
+        let Some(list) = self.files.leases.by_file.get_mut(&key) else { return Break::Clear };
         let mut signal = Vec::new();
         let mut changed = false;
-        let list = self.files.leases.by_file.entry(key).or_default();
         list.retain_mut(|l| {
             // The kernel gives up for the holder what it did not in time.
             if let Some((to, at)) = l.breaking {

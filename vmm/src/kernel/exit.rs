@@ -114,9 +114,14 @@ impl KernelState {
             usage.add(&p.children_rusage);
             init.usage = Some(usage);
         }
-        // Closing the files may wake pipe readers and writers elsewhere.
+        // Closing the files may wake pipe readers and writers elsewhere,
+        // and frees the pages of those unlinked that no one holds now.
+        let closed = files.file_ids();
         files.clear();
         drop(files);
+        for id in closed {
+            self.release_if_orphan(id);
+        }
         self.locks_exit(pid);
         self.put_mm(mm);
         let ppid = self.tasks.proc(pid).map_or(0, |p| p.ppid);

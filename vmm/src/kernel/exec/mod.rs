@@ -243,9 +243,15 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     if let Some(t) = vfork_parent.and_then(|t| ctx.k.tasks.thread(t)) {
         t.wake();
     }
-    // Closing a descriptor releases the process's locks on its file.
+    // Closing a descriptor releases the process's locks on its file, and
+    // the pages of an unlinked file no one holds now.
     for f in closed {
         ctx.k.locks_file_closed(ctx.pid, &f.file);
+        if let super::files::FileKind::File(n) = &f.file.kind {
+            let id = n.id;
+            drop(f);
+            ctx.k.release_if_orphan(id);
+        }
     }
     let t = ctx.thread_mut();
     t.fs_base = 0;

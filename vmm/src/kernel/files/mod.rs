@@ -380,6 +380,20 @@ impl FdTable {
     }
 
     /// Open descriptors, in order.
+    /// The page-cache ids of the files its descriptors hold, once each.
+    pub(crate) fn file_ids(&self) -> Vec<crate::mm::FileId> {
+        let mut ids: Vec<_> = self
+            .iter()
+            .filter_map(|(_, fd)| match &fd.file.kind {
+                FileKind::File(n) => Some(n.id),
+                _ => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+
     pub(crate) fn iter(&self) -> impl Iterator<Item = (i32, &Fd)> {
         self.fds.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
     }

@@ -190,3 +190,20 @@ fn a_host_file_unlinked_while_open_leaves_the_cache_at_its_last_close() {
     assert_eq!(t.sys("close", &[fd as u64]), 0);
     assert_eq!(t.meminfo_kb("Cached"), before, "the last close lets the pages go");
 }
+
+#[test]
+fn an_unlinked_file_still_open_at_exit_leaves_the_cache_then() {
+    let f = HostFile::new(8);
+    let mut t = TestKernel::new();
+    let before = t.meminfo_kb("Cached");
+    let parent = t.pid;
+    let child = t.sys("fork", &[]) as u32;
+    t.become_process(child);
+    let fd = t.open(f.path(), O_RDONLY as u64);
+    assert_eq!(read_all(&t, fd, |_, _| {}), 8 * P);
+    std::fs::remove_file(&f.0).unwrap();
+    // The child exits holding it: exit closes it, the last holder.
+    t.sys("exit_group", &[0]);
+    t.become_process(parent);
+    assert_eq!(t.meminfo_kb("Cached"), before, "exit's close lets the pages go");
+}

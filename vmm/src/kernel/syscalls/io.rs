@@ -104,9 +104,7 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         FileKind::File(_) => super::file_io::write_regular(ctx, file, buf, count, pos),
         FileKind::Proc { path, .. } if path.ends_with("/oom_score_adj") => {
             let target: u32 = path.split('/').next().and_then(|p| p.parse().ok()).ok_or(EINVAL)?;
-            let mut b = vec![0u8; count.min(32) as usize];
-            ctx.read_user(buf, &mut b)?;
-            let v: i32 = String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)?;
+            let v: i32 = written_number(ctx, buf, count)?;
             if !(super::super::mm::oom::OOM_SCORE_ADJ_MIN..=super::super::mm::oom::OOM_SCORE_ADJ_MAX).contains(&v) {
                 return Err(EINVAL);
             }
@@ -124,18 +122,18 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         }
         FileKind::Proc { path, .. } if path == "sys/fs/lease-break-time" => {
             // proc_dointvec: an int, after any blanks.
-            ctx.k.files.leases.break_time = sysctl_number(ctx, buf, count)?;
+            ctx.k.files.leases.break_time = written_number(ctx, buf, count)?;
             Ok(count as i64)
         }
         FileKind::Proc { path, .. } if path == "sys/vm/max_map_count" => {
             // proc_dointvec_minmax, from 0.
-            let v: i32 = sysctl_number(ctx, buf, count)?;
+            let v: i32 = written_number(ctx, buf, count)?;
             ctx.k.cfg.max_map_count = usize::try_from(v).map_err(|_| EINVAL)?;
             Ok(count as i64)
         }
         FileKind::Proc { path, .. } if path == "sys/fs/pipe-max-size" => {
             // proc_dopipe_max_size: rounded up as a pipe's size is.
-            let v: u32 = sysctl_number(ctx, buf, count)?;
+            let v: u32 = written_number(ctx, buf, count)?;
             let size = super::super::files::pipe::round_pipe_size(v);
             if size == 0 {
                 return Err(EINVAL);
@@ -153,8 +151,9 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
     }
 }
 
-/// A number written to a sysctl (its first 32 bytes, blanks around it).
-fn sysctl_number<T: std::str::FromStr>(ctx: &mut Ctx, buf: u64, count: u64) -> Result<T, Errno> {
+/// A number written to a /proc file (its first 32 bytes, blanks around
+/// it): oom_score_adj, a sysctl.
+fn written_number<T: std::str::FromStr>(ctx: &mut Ctx, buf: u64, count: u64) -> Result<T, Errno> {
     let mut b = vec![0u8; count.min(32) as usize];
     ctx.read_user(buf, &mut b)?;
     String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)

@@ -44,9 +44,11 @@ pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<Open
     open_lookup(ctx, l, flags, false)
 }
 
-/// The /proc files a write may open (each written in syscalls::io).
-const WRITABLE_PROC: &[&str] =
-    &["oom_score_adj", "clear_refs", "timens_offsets", "lease-break-time", "pipe-max-size", "max_map_count"];
+/// The /proc files a write may open (each written in syscalls::io): a
+/// process's, and the sysctls root may set (0644 root's, as
+/// proc_sys_permission checks).
+const WRITABLE_PROC: &[&str] = &["oom_score_adj", "clear_refs", "timens_offsets"];
+const WRITABLE_SYSCTLS: &[&str] = &["lease-break-time", "pipe-max-size", "max_map_count"];
 
 /// Whether an open with `flags` may change the file (O_TRUNC does).
 fn writes(flags: u32) -> bool {
@@ -215,12 +217,9 @@ fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<File
             }
             let last = c.last().map_or("", String::as_str);
             // clear_refs is 0200: write-only.
-            // A sysctl is root's to write (proc_sys_permission), 0644.
-            let sysctl = matches!(last, "lease-break-time" | "pipe-max-size" | "max_map_count");
-            let sysctl_denied = sysctl && ctx.proc().cred.euid != 0;
-            if (writes(flags) && (!WRITABLE_PROC.contains(&last) || sysctl_denied))
-                || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY)
-            {
+            let writable =
+                WRITABLE_PROC.contains(&last) || (WRITABLE_SYSCTLS.contains(&last) && ctx.proc().cred.euid == 0);
+            if (writes(flags) && !writable) || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY) {
                 return Err(EACCES);
             }
             let seq = match n {

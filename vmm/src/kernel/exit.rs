@@ -123,6 +123,7 @@ impl KernelState {
             self.release_if_orphan(id);
         }
         self.locks_exit(pid);
+        self.dnotify_exit(pid);
         self.put_mm(mm);
         let ppid = self.tasks.proc(pid).map_or(0, |p| p.ppid);
         self.record_lifecycle(crate::timeline::EventKind::Exit, pid, tid, ppid);

@@ -4,7 +4,7 @@
 //! (`include/uapi/linux/fs.h`), utimensat's UTIME_ (`linux/stat.h`),
 //! fallocate's FALLOC_FL_ (`linux/falloc.h`), memfd_create's MFD_
 //! (`linux/memfd.h`), fadvise64's POSIX_FADV_ (`linux/fadvise.h`),
-//! close_range's flags (`linux/close_range.h`) and
+//! close_range's flags (`linux/close_range.h`), F_NOTIFY's DN_ events and
 //! openat2's struct open_how (`linux/openat2.h`).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
@@ -80,6 +80,7 @@ linux_consts! {
         F_OFD_SETLKW = 38,
         F_SETLEASE = 1024,
         F_GETLEASE = 1025,
+        F_NOTIFY = 1026,
         F_DUPFD_CLOEXEC = 1030,
         F_SETPIPE_SZ = 1031,
         F_GETPIPE_SZ = 1032,
@@ -171,6 +172,17 @@ linux_consts! {
     _: u64 {
         CLOSE_RANGE_UNSHARE = 2,
         CLOSE_RANGE_CLOEXEC = 4,
+    }
+
+    /// F_NOTIFY's events (`include/uapi/linux/fcntl.h`).
+    _: u32 {
+        DN_ACCESS = 0x1,
+        DN_MODIFY = 0x2,
+        DN_CREATE = 0x4,
+        DN_DELETE = 0x8,
+        DN_RENAME = 0x10,
+        DN_ATTRIB = 0x20,
+        DN_MULTISHOT = 0x8000_0000,
     }
 }
 

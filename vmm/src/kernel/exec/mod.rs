@@ -246,7 +246,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     // Closing a descriptor releases the process's locks on its file, and
     // the pages of an unlinked file no one holds now.
     for f in closed {
-        ctx.k.locks_file_closed(ctx.pid, &f.file);
+        ctx.k.filp_close(ctx.pid, &f.file);
         if let super::files::FileKind::File(n) = &f.file.kind {
             let id = n.id;
             drop(f);

@@ -117,6 +117,16 @@ impl KernelState {
         Ok(())
     }
 
+    /// __f_setown() without force: the caller's process becomes the owner
+    /// unless the file has one (F_NOTIFY does this).
+    pub(crate) fn f_setown_if_none(f: &OpenFile, pid: Pid, cred: &Cred) {
+        let mut o = f.fown.lock();
+        if o.owner.is_none() {
+            o.owner = Some((OwnerKind::Process, pid));
+            (o.uid, o.euid) = (cred.uid, cred.euid);
+        }
+    }
+
     /// F_GETOWN: the process, or minus the group.
     pub(crate) fn f_getown(f: &OpenFile) -> i64 {
         match f.fown.lock().owner {

@@ -555,8 +555,8 @@ impl KernelState {
         self.kmem_charge(RECORD, n).map(Some).map_err(|_| ENOLCK)
     }
 
-    /// Process `pid` closed a descriptor of `f` (filp_close): its POSIX
-    /// locks on the file go, whichever descriptor set them.
+    /// Process `pid` closed a descriptor of `f`: its POSIX locks on the
+    /// file go, whichever descriptor set them.
     pub(crate) fn locks_file_closed(&mut self, pid: Pid, f: &OpenFile) {
         // Most closes release nothing: /proc's cache stays good then.
         if self.files.locks.remove_posix(LockKey::of(f), pid) {

@@ -3,6 +3,7 @@
 //! streams, and the file system view (`vfs`).
 
 pub(crate) mod anon;
+pub(crate) mod dnotify;
 pub(crate) mod epoll;
 pub(crate) mod eventfd;
 pub(crate) mod fdinfo;
@@ -57,6 +58,8 @@ pub(crate) struct Files {
     pub(crate) sigio: Arc<fown::SigioQueue>,
     /// Leases (F_SETLEASE).
     pub(crate) leases: lease::Leases,
+    /// Directory notifications (F_NOTIFY).
+    pub(crate) dnotify: dnotify::Dnotify,
     /// fs.pipe-max-size: the largest pipe an unprivileged user makes.
     pub(crate) pipe_max_size: u64,
 }
@@ -94,6 +97,7 @@ impl Files {
             fifos: Default::default(),
             sigio: Default::default(),
             leases: Default::default(),
+            dnotify: Default::default(),
             pipe_max_size: pipe::PIPE_MAX_SIZE,
         }
     }
@@ -404,6 +408,14 @@ impl FdTable {
 }
 
 impl KernelState {
+    /// filp_close(): process `pid` closed a descriptor of `f`. Its POSIX
+    /// locks on the file and its directory watch through it go, whichever
+    /// descriptor set them.
+    pub(crate) fn filp_close(&mut self, pid: Pid, f: &OpenFile) {
+        self.locks_file_closed(pid, f);
+        self.dnotify_flush(pid, f);
+    }
+
     /// expand_files(): makes process `pid`'s table hold descriptor `fd`,
     /// charging the larger array (ENOMEM past the budget); EMFILE at
     /// fs.nr_open.

@@ -24,6 +24,7 @@ const OPTIONS: &[Opt] = &[
     Opt("CONFIG_FUTEX", "y"), // futex(2): kernel/futex.rs
     Opt("CONFIG_POSIX_TIMERS", "y"), // timer_create family, itimers: kernel/timers.rs
     Opt("CONFIG_TIME_NS", "y"), // time namespaces: kernel/timens.rs
+    Opt("CONFIG_DNOTIFY", "y"), // F_NOTIFY: kernel/files/dnotify.rs
     Opt("CONFIG_EPOLL", "y"), // epoll: kernel/files/epoll.rs
     Opt("CONFIG_EVENTFD", "y"), // eventfd: kernel/files/eventfd.rs
     Opt("CONFIG_TIMERFD", "y"), // timerfd: kernel/files/timerfd.rs

@@ -10,7 +10,7 @@ use super::super::errno::*;
 use super::super::files::vfs::{Layer, Lookup, Node};
 use super::super::files::*;
 use super::super::task::Ctx;
-use super::namei::{cred, last_name, lookup, read_path};
+use super::namei::{cred, dnotify_object, last_name, lookup, read_path};
 use super::stat::fmeta;
 
 pub(super) fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -58,6 +58,7 @@ fn set_mode(ctx: &mut Ctx, l: Lookup, mode: u64) -> SysResult {
         mode &= !S_ISGID;
     }
     ctx.k.files.vfs_mut().set_attr(last_name(&l.path), &l.node, |m| m.mode = (m.mode & !0o7777) | mode)?;
+    dnotify_object(ctx, &l, DN_ATTRIB);
     Ok(0)
 }
 
@@ -118,6 +119,7 @@ fn set_owner(ctx: &mut Ctx, l: &Lookup, uid: u32, gid: u32) -> SysResult {
         m.uid = new_uid;
         m.gid = new_gid;
     })?;
+    dnotify_object(ctx, l, DN_ATTRIB);
     Ok(0)
 }
 
@@ -182,6 +184,7 @@ fn set_times(ctx: &mut Ctx, l: Lookup, times: Option<[(i64, i64); 2]>) -> SysRes
         m.atime = pick(t[0], m.atime);
         m.mtime = pick(t[1], m.mtime);
     })?;
+    dnotify_object(ctx, &l, DN_ATTRIB);
     Ok(0)
 }
 

@@ -4,14 +4,14 @@
 use zerocopy::IntoBytes;
 
 use super::super::abi::dirent::{Dirent64, DT_DIR};
-use super::super::abi::fcntl::AT_FDCWD;
+use super::super::abi::fcntl::{AT_FDCWD, DN_ACCESS};
 use super::super::cred::MAY_EXEC;
 use super::super::errno::*;
 use super::super::files::vfs::{Lookup, Node};
 use super::super::files::*;
 use super::super::procfs::{self, ProcNode};
 use super::super::task::Ctx;
-use super::namei::{lookup, read_path};
+use super::namei::{dnotify_object, lookup, read_path};
 use super::stat::meta_of;
 
 pub(super) fn getcwd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -114,5 +114,7 @@ pub(super) fn getdents64(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
     ctx.write_user(buf, &out)?;
     *f.pos.lock() = pos as u64;
+    // iterate_dir's fsnotify_access.
+    dnotify_object(ctx, &d.at, DN_ACCESS);
     Ok(out.len() as i64)
 }

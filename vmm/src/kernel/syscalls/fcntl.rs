@@ -27,7 +27,7 @@ fn dup_to(ctx: &mut Ctx, old: i32, new: i32, cloexec: bool) -> SysResult {
     // The replaced file closes (outside the table update), and with it
     // the process's locks on that file.
     if let Some(old) = old_fd {
-        ctx.k.locks_file_closed(ctx.pid, &old.file);
+        ctx.k.filp_close(ctx.pid, &old.file);
     }
     Ok(new as i64)
 }
@@ -101,6 +101,10 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.k.set_lease(&f, fd, ty, pid, &cred).map(|()| 0)
         }
         F_GETLEASE => Ok(ctx.k.get_lease(&f) as i64),
+        F_NOTIFY => {
+            let (pid, cred) = (ctx.pid, ctx.proc().cred.clone());
+            ctx.k.dnotify_set(&f, fd, arg as u32, pid, &cred).map(|()| 0)
+        }
         F_GETSIG => Ok(KernelState::f_getsig(&f)),
         F_GETPIPE_SZ | F_SETPIPE_SZ => match &f.kind {
             FileKind::PipeRead(p) | FileKind::PipeWrite(p) | FileKind::Fifo(fifo::Fifo { pipe: p, .. })

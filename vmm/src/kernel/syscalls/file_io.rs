@@ -14,7 +14,7 @@ use super::super::files::*;
 use super::super::signal::{SigInfo, SIGXFSZ};
 use super::super::task::Ctx;
 use super::memfd::check_seals;
-use super::namei::{lookup, read_path};
+use super::namei::{dnotify_object, lookup, read_path};
 use super::open::open_node;
 
 /// The largest file (MAX_LFS_FILESIZE).
@@ -50,7 +50,17 @@ pub(super) fn read_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u6
     if pos.is_none() {
         *f.pos.lock() = at + done;
     }
+    if done > 0 {
+        dnotify_file(ctx, node, DN_ACCESS);
+    }
     Ok(done as i64)
+}
+
+/// F_NOTIFY's event `ev` on open file `n`.
+fn dnotify_file(ctx: &mut Ctx, n: &OpenNode, ev: u32) {
+    if ctx.k.dnotify_watching() {
+        dnotify_object(ctx, &vfs::Lookup { path: n.path.clone(), node: n.node.clone() }, ev);
+    }
 }
 
 /// write() and pwrite() to a file of the view, through the page cache.
@@ -77,6 +87,9 @@ pub(super) fn write_regular(ctx: &mut Ctx, f: &Arc<OpenFile>, buf: u64, count: u
             Err(e) if done == 0 => return Err(e),
             Err(_) => break,
         }
+    }
+    if let (true, FileKind::File(n)) = (done > 0, &f.kind) {
+        dnotify_file(ctx, n, DN_MODIFY);
     }
     Ok(done as i64)
 }
@@ -148,6 +161,7 @@ fn resize_open(ctx: &mut Ctx, n: &vfs::OpenNode, size: u64) -> SysResult {
     if let Some(i) = n.inode() {
         i.touch();
     }
+    dnotify_file(ctx, n, DN_MODIFY);
     Ok(0)
 }
 

@@ -65,6 +65,7 @@ fn do_mknod(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64, dev: u64) -> SysRes
         // give back the same 32 bits.
         i.meta.lock().rdev = dev as u32 as u64;
     }
+    super::namei::dnotify_dir(ctx, &n.dir, DN_CREATE);
     Ok(0)
 }
 

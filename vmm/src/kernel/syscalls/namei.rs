@@ -45,6 +45,43 @@ pub(super) fn lookup(ctx: &mut Ctx, dirfd: i32, path: &str, follow: bool) -> Res
     ctx.k.files.vfs().resolve(&base, path, follow, &links, &ctx.proc().cred)
 }
 
+/// fsnotify for F_NOTIFY: event `ev` (a DN_ bit) on what `l` names
+/// reaches a watch on it, if a directory, and one on the directory it is
+/// in (fsnotify_parent).
+pub(super) fn dnotify_object(ctx: &mut Ctx, l: &Lookup, ev: u32) {
+    if !ctx.k.dnotify_watching() {
+        return;
+    }
+    ctx.k.dnotify_event(&l.node.meta(), ev);
+    if let Some((parent, _)) = l.path.rsplit_once('/').filter(|_| l.path != "/") {
+        let parent = if parent.is_empty() { "/" } else { parent };
+        if let Ok(d) = lookup(ctx, AT_FDCWD, parent, true) {
+            ctx.k.dnotify_event(&d.node.meta(), ev);
+        }
+    }
+}
+
+/// Event `ev` (a DN_ bit) among the names of directory `dir`.
+pub(super) fn dnotify_dir(ctx: &mut Ctx, dir: &Lookup, ev: u32) {
+    if ctx.k.dnotify_watching() {
+        ctx.k.dnotify_event(&dir.node.meta(), ev);
+    }
+}
+
+/// fsnotify_move(): a rename inside one directory is DN_RENAME there; the
+/// name leaves `from` (DN_DELETE) and arrives in `to` (DN_CREATE).
+fn dnotify_move(ctx: &mut Ctx, from: &Lookup, to: &Lookup) {
+    if !ctx.k.dnotify_watching() {
+        return;
+    }
+    let (a, b) = (from.node.meta(), to.node.meta());
+    if (a.dev, a.ino) == (b.dev, b.ino) {
+        ctx.k.dnotify_event(&a, DN_RENAME);
+    }
+    ctx.k.dnotify_event(&a, DN_DELETE);
+    ctx.k.dnotify_event(&b, DN_CREATE);
+}
+
 /// The caller's credentials.
 pub(super) fn cred(ctx: &Ctx) -> Cred {
     ctx.proc().cred.clone()
@@ -156,6 +193,7 @@ fn do_mkdir(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64) -> SysResult {
     layer_room(ctx, &n.dir.node, None)?;
     let mode = mode as u32 & 0o1777 & !ctx.proc().umask;
     ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
+    dnotify_dir(ctx, &n.dir, DN_CREATE);
     Ok(0)
 }
 
@@ -197,6 +235,7 @@ fn do_rmdir(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
         return Err(ENOTEMPTY);
     }
     ctx.k.files.vfs_mut().remove(&n.dir, &n.name, &l.node)?;
+    dnotify_dir(ctx, &n.dir, DN_DELETE);
     Ok(0)
 }
 
@@ -218,6 +257,7 @@ fn do_unlink(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
     }
     ctx.k.files.vfs_mut().remove(&n.dir, &n.name, &l.node)?;
     release(ctx, &l.node);
+    dnotify_dir(ctx, &n.dir, DN_DELETE);
     Ok(0)
 }
 
@@ -288,6 +328,8 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
             return Err(EINVAL);
         }
         ctx.k.files.vfs_mut().exchange(&on.dir, &on.name, &ol.node, &nn.dir, &nn.name, &nl.node)?;
+        dnotify_move(ctx, &on.dir, &nn.dir);
+        dnotify_move(ctx, &nn.dir, &on.dir);
         return Ok(0);
     }
     // A directory into itself.
@@ -315,6 +357,7 @@ fn do_rename(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64
     if let Some(r) = &replaced {
         release(ctx, r);
     }
+    dnotify_move(ctx, &on.dir, &nn.dir);
     Ok(0)
 }
 
@@ -369,6 +412,7 @@ fn do_link(ctx: &mut Ctx, odir: i32, old: u64, ndir: i32, new: u64, flags: u64) 
         return Err(EPERM);
     }
     ctx.k.files.vfs_mut().link(last_name(&ol.path), &ol.node, &nn.dir, &nn.name)?;
+    dnotify_dir(ctx, &nn.dir, DN_CREATE);
     Ok(0)
 }
 
@@ -389,6 +433,7 @@ fn do_symlink(ctx: &mut Ctx, target: u64, dirfd: i32, path: u64) -> SysResult {
     let (n, cred) = filename_create(ctx, dirfd, &p, false)?;
     layer_room(ctx, &n.dir.node, Some(&t))?;
     ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFLNK, 0o777, &t, &cred)?;
+    dnotify_dir(ctx, &n.dir, DN_CREATE);
     Ok(0)
 }
 

@@ -15,7 +15,7 @@ use super::super::files::*;
 use super::super::procfs::{self, ProcNode};
 use super::super::task::Ctx;
 use super::attr::apply_umask;
-use super::namei::{cred, existing, last_name, layer_room, lookup, may_create, named, read_path};
+use super::namei::{cred, dnotify_dir, existing, last_name, layer_room, lookup, may_create, named, read_path};
 use super::stat::{fmeta, meta_of};
 
 /// Installs `file` at the lowest free descriptor.
@@ -273,7 +273,7 @@ pub(super) fn openat2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn close(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let fd = ctx.proc_mut().files.close(a[0] as i32)?;
-    ctx.k.locks_file_closed(ctx.pid, &fd.file);
+    ctx.k.filp_close(ctx.pid, &fd.file);
     // The last close of an unlinked file frees its pages.
     if let FileKind::File(n) = &fd.file.kind {
         let id = n.id;
@@ -297,7 +297,7 @@ pub(super) fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             }
         } else {
             if let Ok(f) = ctx.proc_mut().files.close(fd) {
-                ctx.k.locks_file_closed(ctx.pid, &f.file);
+                ctx.k.filp_close(ctx.pid, &f.file);
             }
         }
     }
@@ -339,6 +339,7 @@ pub(super) fn open_create(
             layer_room(ctx, &n.dir.node, None)?;
             let mode = apply_umask(ctx, mode);
             let node = ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFREG, mode, "", &cred)?;
+            dnotify_dir(ctx, &n.dir, DN_CREATE);
             Ok((Lookup { path: n.path, node }, true))
         }
         Err(e) => Err(e),

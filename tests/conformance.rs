@@ -102,3 +102,16 @@ fn futex_errors_match_linux() {
         assert!(got.0.contains("cmp_requeue uaddr2 PROT_NONE: -1 EFAULT\n"), "{libc}: {}", got.0);
     }
 }
+
+#[test]
+fn children_stop_and_continue_as_linux() {
+    for libc in LIBCS {
+        let (got, native) = both(&format!("jobctl-{libc}"), &[]);
+        assert_eq!(got, native, "{libc}");
+        let want = "stopped: 1 sig 19\nstates: T T\nreported once: 0\nSIGCHLD: CLD_STOPPED status 19\n\
+                    continued: 0 code 6 status 18\nchild: read 1 cont handler 1\nexit: 1 code 3\n\
+                    SIGCHLD: CLD_CONTINUED status 18\nstopped: 1 sig 19 SIGCHLD 0\ncontinued: 1\n\
+                    killed while stopped: 1 sig 9\nended child, WCONTINUED: -1 ECHILD 1\n";
+        assert_eq!(got, (want.to_string(), 0), "{libc}");
+    }
+}

@@ -240,6 +240,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         timers: Default::default(),
         time_ns,
         time_ns_for_children: for_children,
+        jobctl: Default::default(),
     };
     ctx.k.tasks.add_process(p);
     Ok(())

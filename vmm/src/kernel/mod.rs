@@ -65,6 +65,7 @@ pub(crate) mod files;
 mod fork;
 mod futex;
 mod initial_stack;
+mod jobctl;
 mod ipc;
 mod lifecycle;
 pub(crate) mod limits;

@@ -227,7 +227,9 @@ impl KernelState {
             self.kill_process(pid, ExitStatus::Killed(SIGKILL));
             return Ok(());
         }
-        // Ignored signals are dropped at once (SIGCONT still continues),
+        self.jobctl_on_send(pid, info.signo);
+        let Some(p) = self.tasks.proc(pid) else { return Ok(()) };
+        // Ignored signals are dropped at once (SIGCONT has continued),
         // unless blocked (sig_ignored: the handler may change by the time
         // it is unblocked, and a signalfd may take it).
         let leader_blocks = self.tasks.thread(pid).is_some_and(|t| t.sigmask & bit(info.signo) != 0);
@@ -271,6 +273,8 @@ impl KernelState {
             return Ok(());
         }
         let pid = t.pid;
+        self.jobctl_on_send(pid, info.signo);
+        let Some(t) = self.tasks.thread(tid) else { return Ok(()) };
         let blocked = t.sigmask & bit(info.signo) != 0;
         if !blocked && self.tasks.proc(pid).is_some_and(|p| p.sig.ignored(info.signo)) {
             return Ok(());

@@ -203,6 +203,10 @@ impl<'a> Ctx<'a> {
                 self.k.exit_thread(self.tid, None);
                 return Next::Exit;
             }
+            if self.k.is_stopped(self.pid) {
+                self.stay_stopped();
+                continue;
+            }
             let Some(info) = self.k.next_signal(self.tid) else {
                 self.no_handler_ran();
                 return next;
@@ -210,7 +214,12 @@ impl<'a> Ctx<'a> {
             match self.proc().sig.get(info.signo).handler {
                 signal::SIG_IGN => continue,
                 signal::SIG_DFL => match signal::default_action(info.signo) {
-                    signal::Action::Ignore | signal::Action::Continue | signal::Action::Stop => continue,
+                    signal::Action::Ignore | signal::Action::Continue => continue,
+                    // Stopped (or discarded): the loop's top waits.
+                    signal::Action::Stop => {
+                        self.k.jobctl_stop(self.pid, info.signo);
+                        continue;
+                    }
                     signal::Action::Terminate | signal::Action::Core => {
                         let why = match info.code {
                             // pipe_write's send_sig: SI_USER from the writer.
@@ -267,6 +276,22 @@ impl<'a> Ctx<'a> {
                 t.sigmask = m;
             }
         }
+    }
+
+    /// Waits, stopped by job control, until SIGCONT or SIGKILL.
+    fn stay_stopped(&mut self) {
+        let tid = self.tid;
+        let mark = |ctx: &mut Self, on: bool| {
+            if let Some(t) = ctx.k.tasks.thread_mut(tid) {
+                t.stopped = on;
+            }
+            ctx.k.procfs.changed();
+        };
+        while self.k.is_stopped(self.pid) && !self.thread_gone() && self.k.report.stop().is_none() {
+            mark(self, true);
+            self.sleep(None);
+        }
+        mark(self, false);
     }
 
     /// Whether this thread must stop now.
@@ -400,7 +425,8 @@ impl<'a> Ctx<'a> {
         if self.thread_gone() || self.k.report.stop().is_some() {
             return Some(Woken::Killed);
         }
-        self.k.tasks.signal_pending(self.tid).then_some(Woken::Signal)
+        // A stopped process's threads leave their waits to stop.
+        (self.k.tasks.signal_pending(self.tid) || self.k.is_stopped(self.pid)).then_some(Woken::Signal)
     }
 
     /// Sleeps until woken or `deadline`; the kernel lock is released

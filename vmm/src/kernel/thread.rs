@@ -85,6 +85,8 @@ pub(crate) struct Thread {
     pub exited: bool,
     /// Blocked in the kernel (/proc shows `S (sleeping)`).
     pub(crate) sleeping: bool,
+    /// Stopped by job control (/proc shows `T (stopped)`).
+    pub(crate) stopped: bool,
     /// Time the syscall ring's server spent on this thread's calls since
     /// its vCPU last stopped: kernel time inside what looks like guest
     /// time (the vCPU waited in the stub meanwhile).
@@ -118,6 +120,7 @@ impl Thread {
             killed: false,
             exited: false,
             sleeping: false,
+            stopped: false,
             ring_ns: 0,
             kmem: None,
             held: None,

@@ -40,6 +40,7 @@ linux_consts! {
 
     /// sigaction's `sa_flags`.
     _: u64 {
+        SA_NOCLDSTOP = 1,
         SA_NOCLDWAIT = 2,
         SA_RESTORER = 0x0400_0000,
         SA_ONSTACK = 0x0800_0000,

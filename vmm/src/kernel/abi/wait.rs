@@ -29,6 +29,8 @@ linux_consts! {
         CLD_EXITED = 1,
         CLD_KILLED = 2,
         CLD_DUMPED = 3,
+        CLD_STOPPED = 5,
+        CLD_CONTINUED = 6,
     }
 }
 

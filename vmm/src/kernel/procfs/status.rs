@@ -27,7 +27,9 @@ fn thread_state(k: &KernelState, p: &Process, tid: Option<Tid>) -> char {
             k.tasks.thread(p.pid).filter(|t| !t.exited).or_else(|| p.threads.first().and_then(|t| k.tasks.thread(*t)))
         }
     };
-    if t.is_some_and(|t| t.sleeping) {
+    if t.is_some_and(|t| t.stopped) {
+        'T'
+    } else if t.is_some_and(|t| t.sleeping) {
         'S'
     } else {
         'R'
@@ -51,6 +53,7 @@ fn status_ids(k: &KernelState, p: &Process, s: &mut String) {
     let state = match state_of(k, p) {
         'Z' => "Z (zombie)",
         'S' => "S (sleeping)",
+        'T' => "T (stopped)",
         _ => "R (running)",
     };
     let c = &p.cred;

@@ -1,10 +1,11 @@
-//! Waiting for a child to end: wait4 and waitid (kernel/exit.c's
-//! do_wait), reaping it unless WNOWAIT.
+//! Waiting for a child to end, stop or continue: wait4 and waitid
+//! (kernel/exit.c's do_wait), reaping an ended one unless WNOWAIT.
 
 use zerocopy::FromZeros;
 
 use super::super::abi::wait::*;
 use super::super::errno::*;
+use super::super::jobctl::Change;
 use super::super::process::{ExitStatus, Pid, ProcState, Rusage};
 use super::super::signal::{self, SigInfo, SigInfoRaw};
 use super::super::task::Ctx;
@@ -18,14 +19,53 @@ enum Which {
     Group(Pid),
 }
 
-/// Waits for a child of the caller's process that `which` selects to end;
-/// returns it and how it ended (reaped unless `nowait`).
-fn wait_child(
-    ctx: &mut Ctx,
-    which: Which,
-    nohang: bool,
-    nowait: bool,
-) -> Result<Option<(Pid, ExitStatus, Rusage)>, Errno> {
+/// What a wait found a child did.
+enum Event {
+    Ended(ExitStatus),
+    Changed(Change),
+}
+
+impl Event {
+    fn wait_status(&self) -> i32 {
+        match self {
+            Event::Ended(st) => st.wait_status(),
+            Event::Changed(c) => c.wait_status(),
+        }
+    }
+
+    fn cld(&self) -> (i32, i32) {
+        match self {
+            Event::Ended(st) => st.cld(),
+            Event::Changed(c) => c.cld(),
+        }
+    }
+}
+
+/// A stop (WUNTRACED) or continue (WCONTINUED) of child `c` not yet
+/// reported, taken unless `nowait` (wait_task_stopped, wait_task_continued).
+fn take_change(ctx: &mut Ctx, c: Pid, options: u64, nowait: bool) -> Option<(Change, Rusage)> {
+    let p = ctx.k.tasks.proc_mut(c)?;
+    let change = p.jobctl.unreported?;
+    let wanted = match change {
+        Change::Stopped(_) => options & WUNTRACED != 0 && p.jobctl.stopped.is_some(),
+        Change::Continued => options & WCONTINUED != 0,
+    };
+    if !wanted {
+        return None;
+    }
+    if !nowait {
+        p.jobctl.unreported = None;
+    }
+    let mut r = p.rusage;
+    r.add(&p.children_rusage);
+    Some((change, r))
+}
+
+/// Waits for a child of the caller's process that `which` selects to end
+/// (with WEXITED), stop (WUNTRACED) or continue (WCONTINUED); returns it
+/// and what it did (an ended one reaped unless WNOWAIT).
+fn wait_child(ctx: &mut Ctx, which: Which, options: u64) -> Result<Option<(Pid, Event, Rusage)>, Errno> {
+    let (nohang, nowait) = (options & WNOHANG != 0, options & WNOWAIT != 0);
     loop {
         let me = ctx.pid;
         let children: Vec<Pid> = ctx.proc().children.clone();
@@ -40,17 +80,31 @@ fn wait_child(
         if selected.is_empty() {
             return Err(ECHILD);
         }
-        if let Some(&z) = selected.iter().find(|&&c| ctx.k.tasks.proc(c).is_some_and(|p| p.is_zombie())) {
-            let p = ctx.k.tasks.proc(z).expect("live process");
-            let ProcState::Zombie(st) = p.state else { unreachable!("zombie") };
-            if nowait {
-                let mut r = p.rusage;
-                r.add(&p.children_rusage);
-                return Ok(Some((z, st, r)));
+        // wait_consider_task(), child by child: ended, stopped, continued.
+        // With none that could still change, ECHILD.
+        let mut live = false;
+        for &c in &selected {
+            let Some(p) = ctx.k.tasks.proc(c) else { continue };
+            if let ProcState::Zombie(st) = p.state {
+                if options & WEXITED == 0 {
+                    continue;
+                }
+                if nowait {
+                    let mut r = p.rusage;
+                    r.add(&p.children_rusage);
+                    return Ok(Some((c, Event::Ended(st), r)));
+                }
+                let (st, r) = ctx.k.reap(c).ok_or(ECHILD)?;
+                let _ = me;
+                return Ok(Some((c, Event::Ended(st), r)));
             }
-            let (st, r) = ctx.k.reap(z).ok_or(ECHILD)?;
-            let _ = me;
-            return Ok(Some((z, st, r)));
+            live = true;
+            if let Some((change, r)) = take_change(ctx, c, options, nowait) {
+                return Ok(Some((c, Event::Changed(change), r)));
+            }
+        }
+        if !live {
+            return Err(ECHILD);
         }
         if nohang {
             return Ok(None);
@@ -77,7 +131,8 @@ pub(super) fn wait4(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         p if p < -1 => Which::Group(-p as Pid),
         p => Which::Pid(p as Pid),
     };
-    match wait_child(ctx, which, options & WNOHANG != 0, false)? {
+    // wait4 always waits for children that end.
+    match wait_child(ctx, which, options | WEXITED)? {
         None => Ok(0),
         Some((child, st, r)) => {
             if status != 0 {
@@ -104,14 +159,7 @@ pub(super) fn waitid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         P_PGID => Which::Group(if id == 0 { ctx.proc().pgid } else { id }),
         _ => return Err(EINVAL),
     };
-    if options & WEXITED == 0 {
-        // Only stopped or continued children asked for: none ever are.
-        if options & WNOHANG != 0 {
-            return Ok(0);
-        }
-        return Err(ECHILD);
-    }
-    let got = wait_child(ctx, which, options & WNOHANG != 0, options & WNOWAIT != 0)?;
+    let got = wait_child(ctx, which, options)?;
     // Nothing to report (WNOHANG): a zeroed siginfo.
     let mut info = SigInfoRaw::new_zeroed();
     if let Some((child, st, r)) = got {

@@ -146,8 +146,8 @@ fn order0(s: &BTreeMap<String, String>) -> u64 {
 #[test]
 fn pages_split_from_blocks_and_merge_back_as_the_guest_touches_and_frees() {
     for libc in LIBCS {
-        // 512 pages (2 MiB) in the default 256 MiB.
-        let run = run_fixture(&format!("buddy-{libc}"), &["frag", "256"]);
+        // 512 pages (2 MiB) in 256 MiB.
+        let run = run_fixture_with(&format!("buddy-{libc}"), &["frag", "256"], |c| c.mem = 256 * MIB);
         assert_eq!(run.code(), 0, "{libc}: {}", run.stderr);
         let s = snapshots(&run.stdout);
         let free: Vec<u64> = s.iter().map(free_everywhere).collect();
@@ -194,7 +194,7 @@ fn pages_split_from_blocks_and_merge_back_as_the_guest_touches_and_frees() {
 
 #[test]
 fn zoneinfo_has_the_layout_of_a_6x_kernel() {
-    let run = run_fixture("buddy-musl", &["frag", "1"]);
+    let run = run_fixture_with("buddy-musl", &["frag", "1"], |c| c.mem = 256 * MIB);
     let z = &snapshots(&run.stdout)[0]["/proc/zoneinfo"];
     // The populated DMA zone, per-node stats and per-CPU sets aside.
     let mut keys = Vec::new();

@@ -46,23 +46,31 @@ fn a_gib_mapping_costs_only_the_pages_touched() {
     }
 }
 
+/// A 256 MiB machine.
+fn small(c: &mut faultline::Config) {
+    c.mem = 256 * MIB;
+}
+
 #[test]
 fn the_default_heuristic_refuses_one_mapping_larger_than_ram_and_swap() {
     for libc in LIBCS {
         // 256 MiB of RAM, no swap: one 1 GiB mapping is too much for
         // OVERCOMMIT_GUESS, as on a 256 MiB Linux machine.
-        let run = run_fixture_with(&reserve(libc), &["map", "1024", "0"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["map", "1024", "0"], small);
         assert_eq!(run.stdout, "map 1024 MiB: ENOMEM\n", "{libc}");
-        let run = run_fixture_with(&reserve(libc), &["malloc", "1024"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["malloc", "1024"], small);
         assert_eq!(run.stdout, "malloc 1024 MiB: ENOMEM\n", "{libc}");
         // Smaller than RAM: fine, however little is free.
-        let run = run_fixture_with(&reserve(libc), &["malloc", "200"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["malloc", "200"], small);
         assert_eq!(run.stdout, "malloc 200 MiB: ok\n", "{libc}");
         // MAP_NORESERVE is not accounted in this mode.
-        let run = run_fixture_with(&reserve(libc), &["noreserve", "1024"], |_| {});
+        let run = run_fixture_with(&reserve(libc), &["noreserve", "1024"], small);
         assert_eq!(run.stdout, "noreserve 1024 MiB: ok\n", "{libc}");
         // Swap counts in the sum.
-        let run = run_fixture_with(&reserve(libc), &["map", "1024", "3"], |c| c.swap = 1024 * MIB);
+        let run = run_fixture_with(&reserve(libc), &["map", "1024", "3"], |c| {
+            small(c);
+            c.swap = 1024 * MIB;
+        });
         assert!(run.stdout.starts_with("map 1024 MiB: ok;"), "{libc}: {}", run.stdout);
     }
 }

@@ -46,7 +46,7 @@ pub fn select(s: &str) -> Result<faultline::report::folded::Select, String> {
 #[derive(Args)]
 pub struct RunOpts {
     /// Guest RAM (K, M, G suffixes).
-    #[arg(long, value_name = "SIZE", default_value = "256M", value_parser = size)]
+    #[arg(long, value_name = "SIZE", default_value_t = Size::of(faultline::DEFAULT_MEM), value_parser = size)]
     pub mem: Size,
     #[command(flatten)]
     pub out: OutputOpts,
@@ -185,6 +185,23 @@ pub struct RunOpts {
 pub struct Size {
     pub bytes: u64,
     pub text: String,
+}
+
+impl Size {
+    /// `bytes` in the largest binary unit that divides them (`1G`).
+    fn of(bytes: u64) -> Size {
+        let (n, unit) = [(30, "G"), (20, "M"), (10, "K")]
+            .into_iter()
+            .find(|&(shift, _)| bytes >= 1 << shift && bytes.is_multiple_of(1 << shift))
+            .map_or((bytes, ""), |(shift, u)| (bytes >> shift, u));
+        Size { bytes, text: format!("{n}{unit}") }
+    }
+}
+
+impl std::fmt::Display for Size {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
 }
 
 fn size(s: &str) -> Result<Size, String> {

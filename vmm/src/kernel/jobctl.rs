@@ -137,8 +137,10 @@ impl KernelState {
     /// will_become_orphaned_pgrp(): no member of group `pgid` has a parent
     /// in another group of the same session.
     fn pgrp_orphaned(&self, pgid: Pid) -> bool {
-        !self.tasks.procs().filter(|p| p.pgid == pgid && !p.is_zombie()).any(|p| {
-            self.tasks.proc(p.ppid).is_some_and(|parent| parent.pgid != pgid && parent.sid == p.sid)
-        })
+        !self
+            .tasks
+            .procs()
+            .filter(|p| p.pgid == pgid && !p.is_zombie())
+            .any(|p| self.tasks.proc(p.ppid).is_some_and(|parent| parent.pgid != pgid && parent.sid == p.sid))
     }
 }

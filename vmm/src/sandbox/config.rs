@@ -11,8 +11,10 @@ use crate::kernel::files::{Input, Output};
 use crate::kernel::strace::Strace;
 use crate::timeline::EventSink;
 
-/// Default guest RAM.
-pub const DEFAULT_MEM: u64 = 256 << 20;
+/// Default guest RAM: a small machine's (programs and test suites that
+/// check for 512 MiB available find it). Pages are backed only when touched,
+/// so a larger budget costs nothing until the program uses it.
+pub const DEFAULT_MEM: u64 = 1 << 30;
 /// Default stack size (RLIMIT_STACK's usual 8 MiB).
 pub const DEFAULT_STACK: u64 = 8 << 20;
 /// Default RLIMIT_MEMLOCK, as on current Linux.

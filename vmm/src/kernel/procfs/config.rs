@@ -34,6 +34,10 @@ const OPTIONS: &[Opt] = &[
     Opt("CONFIG_MEMFD_CREATE", "y"), // memfd_create and seals: kernel/syscalls/memfd.rs
     Opt("CONFIG_SHMEM", "y"), // shmem pages for the layer and memfds: kernel/files/overlay.rs
     Opt("CONFIG_TMPFS", "y"), // the writable layer is a tmpfs: kernel/files/overlay.rs
+    Opt("CONFIG_TRANSPARENT_HUGEPAGE", "y"), // set to never: kernel/procfs/sysfs.rs
+    Opt("CONFIG_TRANSPARENT_HUGEPAGE_NEVER", "y"), // every page is 4 KiB: kernel/procfs/sysfs.rs
+    Opt("CONFIG_KSM", "y"),   // ksmd stopped, MADV_MERGEABLE merges nothing: kernel/procfs/sysfs.rs
+    Opt("CONFIG_SYSFS", "y"), // /sys/kernel/mm, /sys/devices/system/cpu: kernel/procfs/sysfs.rs
     Opt("CONFIG_SWAP", "y"),  // anonymous and shmem pages swapped: mm/swap.rs
     Opt("CONFIG_PROC_FS", "y"), // /proc: kernel/procfs/
     Opt("CONFIG_PROC_PAGE_MONITOR", "y"), // pagemap, smaps, clear_refs: kernel/procfs/, kernel/mm/procfs.rs

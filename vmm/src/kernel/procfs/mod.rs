@@ -11,6 +11,7 @@ mod pid;
 mod root;
 mod status;
 mod sys;
+mod sysfs;
 #[cfg(test)]
 mod tests;
 mod tree;

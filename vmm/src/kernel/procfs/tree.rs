@@ -6,7 +6,7 @@
 
 use super::super::abi::dirent::{DT_DIR, DT_LNK, DT_REG};
 use super::super::errno::*;
-use super::super::files::vfs::DEV_LINK;
+use super::super::files::vfs::{DEV_LINK, SYSFS};
 use super::super::process::{Pid, Process};
 use super::super::KernelState;
 use super::maps::SeqFile;
@@ -169,8 +169,13 @@ pub(super) fn walk<'a>(k: &'a KernelState, caller: Pid, c: &[String]) -> Result<
     if c.last().is_some_and(|l| l == DEV_LINK) {
         return Ok(Found::Link(format!("/proc/{}", c[..c.len() - 1].join("/"))));
     }
-    let mut here = Found::Dir(&ROOT, At { k, caller, proc: None, tid: None });
-    for (i, name) in c.iter().enumerate() {
+    let at = At { k, caller, proc: None, tid: None };
+    // /sys, on /proc's tables.
+    let (mut here, skip) = match c.first() {
+        Some(first) if first == SYSFS => (Found::Dir(&super::sysfs::ROOT, at), 1),
+        _ => (Found::Dir(&ROOT, at), 0),
+    };
+    for (i, name) in c.iter().enumerate().skip(skip) {
         here = match here {
             Found::Dir(d, at) => d.child(at, name)?,
             Found::Entry(What::Link(target), at) => {

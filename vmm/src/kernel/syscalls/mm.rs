@@ -229,10 +229,10 @@ fn advice(raw: u64) -> Option<Advice> {
         MADV_WIPEONFORK => Advice::WipeOnFork,
         MADV_KEEPONFORK => Advice::KeepOnFork,
         MADV_PAGEOUT => Advice::PageOut,
-        // No KSM here (no /sys/kernel/mm/ksm): MADV_MERGEABLE and
-        // MADV_UNMERGEABLE are EINVAL, as without CONFIG_KSM.
+        // Transparent huge pages are `never` and ksmd does not run
+        // (/sys/kernel/mm): MADV_HUGEPAGE and MADV_MERGEABLE change nothing.
         MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP
-        | MADV_COLD => Advice::Hint,
+        | MADV_COLD | MADV_MERGEABLE | MADV_UNMERGEABLE => Advice::Hint,
         _ => return None,
     })
 }

@@ -28,7 +28,7 @@ pub(crate) mod poll;
 mod prctl;
 mod proc_io;
 mod rusage;
-mod sched;
+pub(crate) mod sched;
 mod shm;
 pub(crate) mod signal;
 mod socket;

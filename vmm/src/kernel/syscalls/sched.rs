@@ -12,6 +12,13 @@ pub(super) fn sched_yield(ctx: &mut Ctx, _: [u64; 6]) -> SysResult {
     Ok(0)
 }
 
+/// The CPUs a thread may run on: every vCPU may run on any of the host's
+/// CPUs faultline may use, so the guest has as many (at most 64, one mask
+/// word).
+pub(crate) fn online_cpus() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()).min(64)
+}
+
 pub(super) fn sched_getaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (pid, len, mask) = (a[0] as u32, a[1], a[2]);
     if pid != 0 && ctx.k.tasks.thread(pid).is_none() && ctx.k.tasks.proc(pid).is_none() {
@@ -20,8 +27,7 @@ pub(super) fn sched_getaffinity(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if len < 8 || len % 8 != 0 {
         return Err(EINVAL);
     }
-    // Every vCPU may run on either of the host's CPUs; say the host's.
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get()).min(64);
+    let cpus = online_cpus();
     let bits: u64 = if cpus == 64 { u64::MAX } else { (1u64 << cpus) - 1 };
     ctx.write_u64(mask, bits)?;
     Ok(8)

@@ -35,7 +35,7 @@ pub use node::Bind;
 pub(crate) use node::Lookup;
 pub(crate) use node::{Device, Layer, Meta, Node, OpenNode};
 pub(crate) use resolve::{join, ProcLinks};
-pub(crate) use special::DEV_LINK;
+pub(crate) use special::{DEV_LINK, SYSFS};
 
 /// A bind as mounted: its host directory held open.
 struct Mounted {

@@ -23,11 +23,17 @@ pub(super) fn special(name: &str) -> Option<Node> {
                 .chain(["stdin", "stdout", "stderr", "fd"].iter().map(|n| (n.to_string(), DT_LNK)))
                 .collect(),
         ),
-        // The host's /sys and /run say too much about the host.
-        "sys" | "run" => synthetic_dir(901, Vec::new()),
+        // The host's /sys and /run say too much about the host: /sys is
+        // faultline's own (kernel/procfs/sysfs.rs), /run empty.
+        "sys" => Node::Proc(vec![SYSFS.to_owned()]),
+        "run" => synthetic_dir(901, Vec::new()),
         _ => return None,
     })
 }
+
+/// The first component of /sys's nodes, which /proc's tables serve: one
+/// no path can spell, holding a NUL.
+pub(crate) const SYSFS: &str = "\0sys";
 
 /// The last component of /dev's links into /proc (`/dev/stdin` is
 /// /proc's `self/fd/0` + this): one no path can spell, holding a '/'.

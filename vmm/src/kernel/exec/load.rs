@@ -279,6 +279,8 @@ impl KernelState {
             let region = self.report.recorder_mut().region(name, RegionKind::Mmap);
             let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
             v.anon_name = Some(name.into());
+            // The vvar areas are VM_IO | VM_PFNMAP | VM_DONTDUMP (smaps: dd).
+            v.dontdump = name.starts_with("[vvar");
             self.mm.space_mut(mm).vmas.insert(v);
             at += pages * PAGE_SIZE;
         }

@@ -229,10 +229,11 @@ fn advice(raw: u64) -> Option<Advice> {
         MADV_WIPEONFORK => Advice::WipeOnFork,
         MADV_KEEPONFORK => Advice::KeepOnFork,
         MADV_PAGEOUT => Advice::PageOut,
+        MADV_DONTDUMP => Advice::DontDump,
+        MADV_DODUMP => Advice::DoDump,
         // No KSM here (no /sys/kernel/mm/ksm): MADV_MERGEABLE and
         // MADV_UNMERGEABLE are EINVAL, as without CONFIG_KSM.
-        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP
-        | MADV_COLD => Advice::Hint,
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_COLD => Advice::Hint,
         _ => return None,
     })
 }

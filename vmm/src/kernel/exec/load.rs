@@ -302,6 +302,7 @@ impl KernelState {
         let space = self.mm.space_mut(t.mm);
         space.vmas.insert(v);
         space.start_stack = st.sp;
+        space.saved_auxv = st.auxv.clone().into();
         // argv and envp strings, for /proc/PID/cmdline and environ.
         let args_len: u64 = bprm.argv.iter().map(|a| a.len() as u64 + 1).sum();
         let env_len: u64 = bprm.envp.iter().map(|a| a.len() as u64 + 1).sum();

@@ -3,27 +3,12 @@
 //! tell a parent. When pid 1 ends, every other process is killed, as when a
 //! PID namespace's init dies.
 
-use super::abi::resource::RLIMIT_CORE;
 use zerocopy::IntoBytes;
 
 use super::process::{ExitStatus, Pid, ProcState, Tid};
 use super::reporting::InitEnd;
 use super::signal::{self, SigInfo};
 use super::KernelState;
-
-/// The ELF core dumper's smallest dump (binfmt_elf's min_coredump).
-const MIN_COREDUMP: u64 = crate::arch::PAGE_SIZE;
-
-/// Whether a death by `sig` counts as a core dump (WCOREDUMP, CLD_DUMPED)
-/// under RLIMIT_CORE `limit`. Linux sets the bit only when do_coredump()
-/// wrote a core: for a signal whose default action is to dump, with
-/// core_pattern naming a file (as `core` does on an ordinary host), when
-/// RLIMIT_CORE is at least min_coredump. So RLIMIT_CORE 0, the default,
-/// gives no bit. The core file itself is not written here: the run's
-/// report describes the crash instead.
-fn dumps_core(sig: i32, limit: u64) -> bool {
-    signal::default_action(sig) == signal::Action::Core && limit >= MIN_COREDUMP
-}
 
 impl KernelState {
     /// Thread `tid` is done (exit(2), or killed). `status` is the
@@ -69,10 +54,6 @@ impl KernelState {
         if p.is_zombie() {
             return;
         }
-        let status = match status {
-            ExitStatus::Killed(s) if dumps_core(s, p.limits.cur(RLIMIT_CORE)) => ExitStatus::Dumped(s),
-            other => other,
-        };
         if p.group_exit.is_none() {
             p.group_exit = Some(status);
         }

@@ -231,6 +231,8 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         did_exec: false,
         group_exit: None,
         oom_score_adj: parent.oom_score_adj,
+        dumpable: parent.dumpable,
+        coredump_filter: parent.coredump_filter,
         started: std::time::Instant::now(),
         rusage: Default::default(),
         children_rusage: Default::default(),

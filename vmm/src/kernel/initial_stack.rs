@@ -31,6 +31,9 @@ pub(crate) struct ExecInfo {
 pub(crate) struct InitialStack {
     pub(crate) sp: u64,
     pub(crate) bytes: Vec<u8>,
+    /// The auxiliary vector's words, AT_NULL's pair last: what the kernel
+    /// keeps of it (mm->saved_auxv) for a core's NT_AUXV.
+    pub(crate) auxv: Vec<u64>,
 }
 
 /// Lays out the initial stack below `top`.
@@ -78,15 +81,13 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
     words.push(0);
     words.extend(env.iter().map(|&d| at(d)));
     words.push(0);
-    for (k, v) in auxv {
-        words.push(k);
-        words.push(v);
-    }
+    let auxv: Vec<u64> = auxv.iter().flat_map(|&(k, v)| [k, v]).collect();
+    words.extend_from_slice(&auxv);
     let sp = (strings_bottom - words.len() as u64 * 8) & !15;
     let mut bytes: Vec<u8> = words.as_bytes().to_vec();
     bytes.resize((strings_bottom - sp) as usize, 0);
     bytes.extend_from_slice(&blob);
-    InitialStack { sp, bytes }
+    InitialStack { sp, bytes, auxv }
 }
 
 fn nul(s: &str) -> Vec<u8> {

@@ -18,8 +18,9 @@
 //! - `files` ([`files::Files`]): the file system view, the open-file and
 //!   pipe counts Linux limits, the page-cache I/O counters.
 //! - `futexes`, `procfs` (the /proc cache), `unwind` (fault stacks and
-//!   symbols), `live` (the vmstat/top/`--status` views) and `report` (the
-//!   timeline's recorder and what the outcome reports).
+//!   symbols), `live` (the vmstat/top/`--status` views), `report` (the
+//!   timeline's recorder and what the outcome reports) and `coredump`
+//!   (kernel.core_pattern and core_uses_pid; the dump is `coredump/`'s).
 //!
 //! What spans parts (a fault records a row and may call the OOM killer; an
 //! exit closes files and drops an address space) is a `KernelState` method
@@ -58,6 +59,7 @@
 //! vCPUs, never waits for them.
 
 pub(crate) mod abi;
+mod coredump;
 pub(crate) mod cred;
 pub(crate) mod exec;
 mod exit;
@@ -211,6 +213,8 @@ pub(crate) struct KernelState {
     pub(crate) net: Arc<net::Net>,
     /// System V shared memory segments.
     pub(crate) shm: ipc::shm::Registry,
+    /// kernel.core_pattern and kernel.core_uses_pid.
+    coredump: coredump::Settings,
     /// A timer changed since the supervisor last looked (its wake-up,
     /// sent while it was not waiting, would otherwise be lost).
     supervisor_poked: bool,
@@ -445,6 +449,7 @@ impl KernelState {
             unwind: Default::default(),
             net: Default::default(),
             shm: Default::default(),
+            coredump: Default::default(),
             supervisor_poked: false,
         }
     }

@@ -20,8 +20,8 @@ pub enum ExitStatus {
     Exited(i32),
     /// Killed by this signal.
     Killed(i32),
-    /// Killed by this signal, with a core dump (WCOREDUMP, CLD_DUMPED):
-    /// see `KernelState::kill_process` for when.
+    /// Killed by this signal, which left a core file (WCOREDUMP,
+    /// CLD_DUMPED): see the kernel's `coredump` module for when.
     Dumped(i32),
 }
 
@@ -142,6 +142,12 @@ pub(crate) struct Process {
     /// every thread stops at its next chance.
     pub group_exit: Option<ExitStatus>,
     pub(crate) oom_score_adj: i32,
+    /// Whether a fatal signal may dump its core (Linux keeps it, and the
+    /// filter below, in mm->flags: fork copies them, execve keeps the
+    /// filter and sets this afresh; a change of identity clears it).
+    pub(crate) dumpable: bool,
+    /// /proc/PID/coredump_filter: the kinds of mapping a core holds.
+    pub(crate) coredump_filter: u32,
     pub(crate) started: Instant,
     pub(crate) rusage: Rusage,
     /// Reaped children's resource use (RUSAGE_CHILDREN).

@@ -40,7 +40,7 @@ pub(crate) struct SigAction {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Action {
     Terminate,
-    /// Terminate with a core dump (no core is written: RLIMIT_CORE is 0).
+    /// Terminate with a core dump (see `coredump`).
     Core,
     Ignore,
     Stop,

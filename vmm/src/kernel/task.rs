@@ -161,7 +161,7 @@ impl<'a> Ctx<'a> {
                     trap::vector_name(vector),
                     self.regs.rip
                 );
-                self.die(signal::SIGSEGV, why);
+                self.die(SigInfo::kernel(signal::SIGSEGV), why);
             }
         }
         self.finish(super::Next::Return { tls: None, fpu: None })
@@ -247,7 +247,7 @@ impl<'a> Ctx<'a> {
                         if self.pid == 1 {
                             self.k.diag(&line);
                         }
-                        self.k.kill_process(self.pid, ExitStatus::Killed(info.signo));
+                        self.die_of(info);
                     }
                 },
                 _ => match super::sigframe::deliver(self, info, next) {
@@ -316,7 +316,7 @@ impl<'a> Ctx<'a> {
             return;
         }
         let why = super::mm::fault::describe_crash(self, &info, trap);
-        self.die(info.signo, why);
+        self.die(info, why);
     }
 
     /// A signal the kernel forces on the thread for something it did, as
@@ -331,16 +331,34 @@ impl<'a> Ctx<'a> {
             self.thread_mut().pending.set |= signal::bit(signo);
             return;
         }
-        self.die(signo, why);
+        self.die(SigInfo::kernel(signo), why);
     }
 
-    /// The process dies of `signo`; `why` goes in the report.
-    pub(crate) fn die(&mut self, signo: i32, why: String) {
+    /// The process dies of `info`'s signal; `why` goes in the report.
+    pub(crate) fn die(&mut self, info: SigInfo, why: String) {
         let comm = crate::text::tame(&self.proc().comm);
-        let line = format!("{comm}[{}]: {why}; killed by {}", self.pid, signal::name(signo));
+        let line = format!("{comm}[{}]: {why}; killed by {}", self.pid, signal::name(info.signo));
         self.k.report.add_report(line.clone());
         self.k.diag(&line);
-        self.k.kill_process(self.pid, ExitStatus::Killed(signo));
+        self.die_of(info);
+    }
+
+    /// The process dies of `info`'s signal, whose default action ends it.
+    /// If that action dumps core, this thread writes the core first
+    /// (get_signal()'s do_coredump(), before the group exits: its memory
+    /// is all there); a process already on its way out dumps nothing.
+    /// The other threads, which cannot enter the kernel meanwhile, are
+    /// told to stop after.
+    fn die_of(&mut self, info: SigInfo) {
+        let pid = self.pid;
+        let first = self.proc().group_exit.is_none();
+        let core = signal::default_action(info.signo) == signal::Action::Core;
+        let status = if first && core && self.dump_core(&info).is_ok() {
+            ExitStatus::Dumped(info.signo)
+        } else {
+            ExitStatus::Killed(info.signo)
+        };
+        self.k.kill_process(pid, status);
     }
 
     // User memory.

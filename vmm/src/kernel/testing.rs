@@ -139,6 +139,16 @@ impl TestKernel {
         regs.rax as i64
     }
 
+    /// The current thread goes back to user mode: pending signals are
+    /// taken there, and one whose default action is fatal ends the
+    /// process (a handler would need a stack: none is set up).
+    pub(crate) fn return_to_user(&self) {
+        let mut regs = UserRegs::default();
+        let k = self.kernel.lock();
+        let mut ctx = Ctx::new(&self.kernel, k, self.tid, &mut regs, None);
+        let _ = ctx.finish(super::Next::Return { tls: None, fpu: None });
+    }
+
     /// The program touches `addr` (a write if `write`): the signal it gets,
     /// if the fault is not resolved. As under KVM, a touch the guest's page
     /// tables refuse is a page fault the kernel resolves; a write that

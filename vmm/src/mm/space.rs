@@ -63,6 +63,9 @@ pub struct AddressSpace {
     pub start_stack: u64,
     pub arg: (u64, u64),
     pub env: (u64, u64),
+    /// The auxiliary vector exec gave the program (mm->saved_auxv), for a
+    /// core's NT_AUXV.
+    pub saved_auxv: std::sync::Arc<[u64]>,
     /// mlockall(MCL_FUTURE) in force, and with MCL_ONFAULT.
     pub lock_future: bool,
     pub lock_future_onfault: bool,
@@ -104,6 +107,7 @@ impl AddressSpace {
             start_stack: 0,
             arg: (0, 0),
             env: (0, 0),
+            saved_auxv: std::sync::Arc::from([]),
             lock_future: false,
             lock_future_onfault: false,
             pin_heap: false,
@@ -388,6 +392,7 @@ impl AddressSpace {
         child.start_stack = self.start_stack;
         child.arg = self.arg;
         child.env = self.env;
+        child.saved_auxv = self.saved_auxv.clone();
         child.pin_heap = self.pin_heap;
         child.pin_mmap = self.pin_mmap;
         child.sections = self.sections.clone();

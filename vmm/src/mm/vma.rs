@@ -69,6 +69,8 @@ pub struct Vma {
     pub dontcopy: bool,
     /// VM_WIPEONFORK: a fork child sees zeroes.
     pub wipeonfork: bool,
+    /// VM_DONTDUMP (MADV_DONTDUMP): left out of core dumps.
+    pub dontdump: bool,
     /// VM_MAYWRITE: mprotect may make it writable (a shared mapping of a
     /// file opened read-only may not).
     pub may_write: bool,
@@ -147,6 +149,7 @@ impl Vma {
             lock_on_fault: false,
             dontcopy: false,
             wipeonfork: false,
+            dontdump: false,
             may_write: true,
             region,
             anon_name: None,
@@ -193,6 +196,7 @@ impl Vma {
             && self.lock_on_fault == next.lock_on_fault
             && self.dontcopy == next.dontcopy
             && self.wipeonfork == next.wipeonfork
+            && self.dontdump == next.dontdump
             && self.may_write == next.may_write
             && self.region == next.region
             && self.anon_name == next.anon_name

@@ -167,6 +167,78 @@ impl UserRegs {
     }
 }
 
+/// The ELF machine a core file of this architecture names (EM_X86_64).
+pub const ELF_MACHINE: u16 = 62;
+
+/// struct user_regs_struct: a thread's registers as ptrace and a core
+/// file's NT_PRSTATUS (elf_gregset_t) give them.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct UserRegsStruct {
+    pub r15: u64,
+    pub r14: u64,
+    pub r13: u64,
+    pub r12: u64,
+    pub rbp: u64,
+    pub rbx: u64,
+    pub r11: u64,
+    pub r10: u64,
+    pub r9: u64,
+    pub r8: u64,
+    pub rax: u64,
+    pub rcx: u64,
+    pub rdx: u64,
+    pub rsi: u64,
+    pub rdi: u64,
+    pub orig_rax: u64,
+    pub rip: u64,
+    pub cs: u64,
+    pub eflags: u64,
+    pub rsp: u64,
+    pub ss: u64,
+    pub fs_base: u64,
+    pub gs_base: u64,
+    pub ds: u64,
+    pub es: u64,
+    pub fs: u64,
+    pub gs: u64,
+}
+const _: () = assert!(std::mem::size_of::<UserRegsStruct>() == 216);
+
+impl UserRegsStruct {
+    /// `r` as the user sees them, with the syscall it was in (`orig_rax`,
+    /// -1 for none) and its TLS bases; the selectors are the user ones
+    /// this VM runs ring 3 with (data selectors are 0, as on Linux).
+    pub fn of(r: &UserRegs, orig_rax: u64, fs_base: u64, gs_base: u64) -> Self {
+        UserRegsStruct {
+            r15: r.r15,
+            r14: r.r14,
+            r13: r.r13,
+            r12: r.r12,
+            rbp: r.rbp,
+            rbx: r.rbx,
+            r11: r.r11,
+            r10: r.r10,
+            r9: r.r9,
+            r8: r.r8,
+            rax: r.rax,
+            rcx: r.rcx,
+            rdx: r.rdx,
+            rsi: r.rsi,
+            rdi: r.rdi,
+            orig_rax,
+            rip: r.rip,
+            cs: if r.compat { USER32_CS } else { USER_CS } as u64,
+            eflags: r.rflags,
+            rsp: r.rsp,
+            ss: USER_DS as u64,
+            fs_base,
+            gs_base,
+            ..Default::default()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

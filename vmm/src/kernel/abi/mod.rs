@@ -17,6 +17,7 @@
 pub(crate) mod auxvec;
 pub(crate) mod capability;
 pub(crate) mod dirent;
+pub(crate) mod elf;
 pub(crate) mod epoll;
 pub(crate) mod errno;
 pub(crate) mod fcntl;

@@ -24,6 +24,12 @@ linux_consts! {
         PR_SET_VMA = 0x5356_4d41,
     }
 
+    /// PR_SET_DUMPABLE's values (`linux/sched/coredump.h`).
+    _: u64 {
+        SUID_DUMP_DISABLE = 0,
+        SUID_DUMP_USER = 1,
+    }
+
     /// PR_SET_VMA's attributes.
     _: u64 {
         PR_SET_VMA_ANON_NAME = 0,

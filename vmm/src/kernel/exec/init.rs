@@ -60,6 +60,8 @@ impl KernelState {
             did_exec: true,
             group_exit: None,
             oom_score_adj: 0,
+            dumpable: true,
+            coredump_filter: crate::kernel::abi::elf::DUMP_FILTER_DEFAULT,
             started: std::time::Instant::now(),
             rusage: Default::default(),
             children_rusage: Default::default(),

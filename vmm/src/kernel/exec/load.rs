@@ -279,6 +279,8 @@ impl KernelState {
             let region = self.report.recorder_mut().region(name, RegionKind::Mmap);
             let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
             v.anon_name = Some(name.into());
+            // The vvar areas are VM_IO | VM_PFNMAP | VM_DONTDUMP (smaps: dd).
+            v.dontdump = name.starts_with("[vvar");
             self.mm.space_mut(mm).vmas.insert(v);
             at += pages * PAGE_SIZE;
         }
@@ -300,6 +302,7 @@ impl KernelState {
         let space = self.mm.space_mut(t.mm);
         space.vmas.insert(v);
         space.start_stack = st.sp;
+        space.saved_auxv = st.auxv.clone().into();
         // argv and envp strings, for /proc/PID/cmdline and environ.
         let args_len: u64 = bprm.argv.iter().map(|a| a.len() as u64 + 1).sum();
         let env_len: u64 = bprm.envp.iter().map(|a| a.len() as u64 + 1).sum();

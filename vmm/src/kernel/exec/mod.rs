@@ -229,6 +229,9 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     p.sig.reset_for_exec();
     p.timers.exec();
     p.cred.exec();
+    // begin_new_exec(): dumpable unless the program runs with ids not its
+    // caller's own (suid_dumpable, 0, then).
+    p.dumpable = p.cred.euid == p.cred.uid && p.cred.egid == p.cred.gid;
     p.comm = exec_comm(execfn, file);
     p.exe = file.path.clone();
     p.cmdline = cmdline;

@@ -15,8 +15,8 @@ use crate::mm::{Residency, Vma};
 use crate::timeline::Prefault;
 
 /// The advice, decoded. Hints Linux accepts that change nothing here
-/// (NORMAL, RANDOM, SEQUENTIAL, MERGEABLE, HUGEPAGE, DONTDUMP, COLD, …)
-/// are [`Advice::Hint`].
+/// (NORMAL, RANDOM, SEQUENTIAL, MERGEABLE, HUGEPAGE, COLD, …) are
+/// [`Advice::Hint`].
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub(crate) enum Advice {
     DontNeed,
@@ -30,6 +30,9 @@ pub(crate) enum Advice {
     DoFork,
     WipeOnFork,
     KeepOnFork,
+    /// VM_DONTDUMP on or off: whether a core dump holds the range.
+    DontDump,
+    DoDump,
     PageOut,
     Hint,
 }
@@ -68,6 +71,14 @@ pub(crate) fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Res
                         _ => v.wipeonfork = false,
                     })
                 });
+            }
+            DontDump | DoDump => {
+                // MADV_DODUMP cannot make a special mapping (VM_SPECIAL)
+                // dumpable: none here is one but the vDSO's reserved areas.
+                if advice == DoDump && v.anon_name.as_deref().is_some_and(|n| n.starts_with("[v")) {
+                    return Err(EINVAL);
+                }
+                with_space(ctx, |sp, _| sp.vmas.update(s, e, |v| v.dontdump = advice == DontDump));
             }
             PageOut => pageout(ctx, s, e),
             Hint => {}

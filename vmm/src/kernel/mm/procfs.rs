@@ -123,7 +123,7 @@ fn usage_lines(out: &mut String, u: &Usage, rollup: bool) {
     kb(out, "SwapPss", u.swap);
 }
 
-/// VmFlags as smaps prints them.
+/// VmFlags as smaps prints them: in the order of their bits in vm_flags.
 fn vm_flags(v: &Vma) -> String {
     let mut f = Vec::new();
     for (on, name) in [
@@ -137,10 +137,11 @@ fn vm_flags(v: &Vma) -> String {
         (v.shared, "ms"),
         (v.growsdown, "gd"),
         (v.locked, "lo"),
-        (v.noreserve, "nr"),
         (v.dontcopy, "dc"),
-        (v.wipeonfork, "wf"),
         (v.account, "ac"),
+        (v.noreserve, "nr"),
+        (v.wipeonfork, "wf"),
+        (v.dontdump, "dd"),
         (v.soft_dirty, "sd"),
     ] {
         if on {

@@ -38,6 +38,13 @@ static TASK_ENTRIES: &[Entry] = &[
     dir("fdinfo", &FDINFOS),
     file("oom_score", |at| number(at.k.oom_score(at.p().pid))),
     file("oom_score_adj", |at| number(at.p().oom_score_adj)),
+    // Written by its owner (syscalls::proc_io); empty without memory.
+    file("coredump_filter", |at| {
+        if at.p().is_zombie() {
+            return Vec::new();
+        }
+        format!("{:08x}\n", at.p().coredump_filter).into_bytes()
+    }),
     file("limits", |at| limits(at.p()).into_bytes()),
     file("mounts", super::root::mounts),
     // The namespace its children enter (written in syscalls::proc_io).

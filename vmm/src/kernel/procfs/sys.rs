@@ -1,11 +1,11 @@
 //! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only but
-//! for fs.lease-break-time, fs.pipe-max-size and vm.max_map_count, which
-//! root may set.
+//! for fs.lease-break-time, fs.pipe-max-size, vm.max_map_count,
+//! kernel.core_pattern and kernel.core_uses_pid, which root may set.
 
 use super::super::abi::ipc::{SHMALL, SHMMAX, SHMMNI};
 use super::super::files::pipe;
 use super::super::mm::kmem::NR_OPEN;
-use super::super::syscalls::system::RELEASE;
+use super::super::syscalls::system::{NODENAME, RELEASE};
 use super::tree::{dir, file, number, Dir};
 use crate::arch::PAGE_SIZE;
 
@@ -48,10 +48,13 @@ static KERNEL: Dir = Dir {
         file("osrelease", |_| format!("{RELEASE}\n").into_bytes()),
         file("pid_max", |_| number(4_194_304)),
         file("threads-max", |at| number(at.k.cfg.max_tasks)),
-        file("hostname", |_| b"faultline\n".to_vec()),
+        file("hostname", |_| format!("{NODENAME}\n").into_bytes()),
         file("shmmax", |_| number(SHMMAX)),
         file("shmall", |_| number(SHMALL)),
         file("shmmni", |_| number(SHMMNI)),
+        // The sandbox's own, written as root (syscalls::io).
+        file("core_pattern", |at| format!("{}\n", at.k.coredump.pattern).into_bytes()),
+        file("core_uses_pid", |at| number(u8::from(at.k.coredump.uses_pid))),
         // No taint: faultline has no modules to load and no oops to record.
         file("tainted", |_| number(0)),
     ]],

@@ -12,9 +12,23 @@ use super::super::process::Pid;
 use super::super::task::Ctx;
 
 fn with_cred(ctx: &mut Ctx, f: impl FnOnce(&mut Cred) -> Result<(), Errno>) -> SysResult {
+    let old = ctx.proc().cred.clone();
     f(&mut ctx.proc_mut().cred)?;
-    ctx.k.procfs.changed();
+    committed(ctx, &old);
     Ok(0)
+}
+
+/// commit_creds(): new effective or file-system ids, or capabilities the
+/// process lacked, make it undumpable (suid_dumpable, 0).
+fn committed(ctx: &mut Ctx, old: &Cred) {
+    let p = ctx.proc_mut();
+    let c = &p.cred;
+    if (c.euid, c.egid, c.fsuid, c.fsgid) != (old.euid, old.egid, old.fsuid, old.fsgid)
+        || c.cap_permitted & !old.cap_permitted != 0
+    {
+        p.dumpable = false;
+    }
+    ctx.k.procfs.changed();
 }
 
 /// An id argument (the calls take them as 32-bit values; -1 is "keep").
@@ -64,14 +78,16 @@ pub(crate) fn setresgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 /// setfsuid and setfsgid return the old id, never an error.
 pub(crate) fn setfsuid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let before = ctx.proc().cred.clone();
     let old = ctx.proc_mut().cred.setfsuid(id(a[0]));
-    ctx.k.procfs.changed();
+    committed(ctx, &before);
     Ok(old as i64)
 }
 
 pub(crate) fn setfsgid(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
+    let before = ctx.proc().cred.clone();
     let old = ctx.proc_mut().cred.setfsgid(id(a[0]));
-    ctx.k.procfs.changed();
+    committed(ctx, &before);
     Ok(old as i64)
 }
 

@@ -141,6 +141,18 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
             ctx.k.files.pipe_max_size = size;
             Ok(count as i64)
         }
+        FileKind::Proc { pid, path, .. } if path.ends_with("/coredump_filter") => {
+            super::proc_io::coredump_filter(ctx, *pid, buf, count)
+        }
+        FileKind::Proc { path, .. } if path == "sys/kernel/core_pattern" => {
+            super::proc_io::core_pattern(ctx, buf, count)
+        }
+        FileKind::Proc { path, .. } if path == "sys/kernel/core_uses_pid" => {
+            // proc_dointvec: any int; not 0 is on.
+            let v: i32 = written_number(ctx, buf, count)?;
+            ctx.k.coredump.uses_pid = v != 0;
+            Ok(count as i64)
+        }
         FileKind::Proc { pid, path, .. } if path.ends_with("/timens_offsets") => {
             super::proc_io::timens_offsets(ctx, *pid, buf, count)
         }

@@ -229,10 +229,12 @@ fn advice(raw: u64) -> Option<Advice> {
         MADV_WIPEONFORK => Advice::WipeOnFork,
         MADV_KEEPONFORK => Advice::KeepOnFork,
         MADV_PAGEOUT => Advice::PageOut,
+        MADV_DONTDUMP => Advice::DontDump,
+        MADV_DODUMP => Advice::DoDump,
         // Transparent huge pages are `never` and ksmd does not run
         // (/sys/kernel/mm): MADV_HUGEPAGE and MADV_MERGEABLE change nothing.
-        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_DONTDUMP | MADV_DODUMP
-        | MADV_COLD | MADV_MERGEABLE | MADV_UNMERGEABLE => Advice::Hint,
+        MADV_NORMAL | MADV_RANDOM | MADV_SEQUENTIAL | MADV_HUGEPAGE | MADV_NOHUGEPAGE | MADV_COLD | MADV_MERGEABLE
+        | MADV_UNMERGEABLE => Advice::Hint,
         _ => return None,
     })
 }

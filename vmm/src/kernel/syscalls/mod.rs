@@ -24,6 +24,7 @@ mod mknod;
 pub(crate) mod mm;
 mod namei;
 mod open;
+pub(crate) use open::open_core_file;
 pub(crate) mod poll;
 mod prctl;
 mod proc_io;

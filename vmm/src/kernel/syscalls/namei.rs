@@ -239,7 +239,7 @@ fn do_rmdir(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
     Ok(0)
 }
 
-fn do_unlink(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
+pub(super) fn do_unlink(ctx: &mut Ctx, dirfd: i32, p: &str) -> SysResult {
     let n = named(ctx, dirfd, p)?;
     if n.name.is_empty() || n.name == "." || n.name == ".." {
         return Err(EISDIR);

@@ -46,9 +46,26 @@ pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<Open
 
 /// The /proc files a write may open (each written in syscalls::io): a
 /// process's, and the sysctls root may set (0644 root's, as
-/// proc_sys_permission checks).
+/// proc_sys_permission checks). A process's coredump_filter is 0644 its
+/// owner's (see `may_write_proc`).
 const WRITABLE_PROC: &[&str] = &["oom_score_adj", "clear_refs", "timens_offsets"];
-const WRITABLE_SYSCTLS: &[&str] = &["lease-break-time", "pipe-max-size", "max_map_count"];
+const WRITABLE_SYSCTLS: &[&str] =
+    &["lease-break-time", "pipe-max-size", "max_map_count", "core_pattern", "core_uses_pid"];
+
+/// Whether the caller may open /proc file `last` of process `pid` for
+/// writing.
+fn may_write_proc(ctx: &Ctx, pid: u32, last: &str) -> bool {
+    let cred = &ctx.proc().cred;
+    match last {
+        // task_dump_owner(): a dumpable process's own euid owns its
+        // files, root a process that is not.
+        "coredump_filter" => {
+            let owner = ctx.k.tasks.proc(pid).map_or(0, |p| if p.dumpable { p.cred.euid } else { 0 });
+            cred.fsuid == owner || cred.capable(super::super::cred::CAP_DAC_OVERRIDE)
+        }
+        _ => WRITABLE_PROC.contains(&last) || (WRITABLE_SYSCTLS.contains(&last) && cred.euid == 0),
+    }
+}
 
 /// Whether an open with `flags` may change the file (O_TRUNC does).
 fn writes(flags: u32) -> bool {
@@ -217,8 +234,7 @@ fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<File
             }
             let last = c.last().map_or("", String::as_str);
             // clear_refs is 0200: write-only.
-            let writable =
-                WRITABLE_PROC.contains(&last) || (WRITABLE_SYSCTLS.contains(&last) && ctx.proc().cred.euid == 0);
+            let writable = may_write_proc(ctx, pid, last);
             if (writes(flags) && !writable) || (last == "clear_refs" && flags & O_ACCMODE != O_WRONLY) {
                 return Err(EACCES);
             }
@@ -344,6 +360,28 @@ pub(super) fn open_create(
         }
         Err(e) => Err(e),
     }
+}
+
+/// The file a core dump goes to, as do_coredump() opens it: `name`
+/// (relative to the cwd) unlinked first, whatever it was, then made afresh
+/// with O_CREAT | O_EXCL | O_NOFOLLOW and mode 0600 less the umask. It must
+/// come out a regular file the dumper owns, with exactly that mode (a file
+/// system that changed either would leak the core).
+pub(crate) fn open_core_file(ctx: &mut Ctx, name: &str) -> Result<Arc<OpenFile>, Errno> {
+    // A name that is not there, or cannot go, shows at the open.
+    let _ = super::namei::do_unlink(ctx, AT_FDCWD, name);
+    let flags = O_CREAT | O_EXCL | O_NOFOLLOW | O_WRONLY | O_LARGEFILE;
+    let (l, created) = open_create(ctx, AT_FDCWD, name, flags, 0o600)?;
+    let f = open_lookup(ctx, l, flags, created)?;
+    let cred = cred(ctx);
+    let meta = fmeta(&f, &cred);
+    if !matches!(f.kind, FileKind::File(_)) || !meta.is_reg() {
+        return Err(EINVAL);
+    }
+    if meta.uid != cred.fsuid || meta.mode & 0o677 != 0o600 {
+        return Err(EPERM);
+    }
+    Ok(f)
 }
 
 /// open(O_TMPFILE): an unnamed file in directory `path`.

@@ -43,8 +43,13 @@ pub(super) fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.write_u32(a[1], 0)?;
             Ok(0)
         }
-        PR_GET_DUMPABLE => Ok(1),
-        PR_SET_DUMPABLE if a[1] <= 1 => Ok(0),
+        PR_GET_DUMPABLE => Ok(i64::from(ctx.proc().dumpable)),
+        // SUID_DUMP_DISABLE or SUID_DUMP_USER; SUID_DUMP_ROOT only comes
+        // from fs.suid_dumpable, which is 0 here.
+        PR_SET_DUMPABLE if a[1] == SUID_DUMP_DISABLE || a[1] == SUID_DUMP_USER => {
+            ctx.proc_mut().dumpable = a[1] == SUID_DUMP_USER;
+            Ok(0)
+        }
         PR_CAPBSET_READ if a[1] <= u64::from(CAP_LAST_CAP) => Ok(1),
         PR_GET_TIMERSLACK => Ok(50_000),
         PR_SET_TIMERSLACK => Ok(0),

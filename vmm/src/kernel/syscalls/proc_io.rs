@@ -1,9 +1,12 @@
 //! Reads and writes of /proc files: a seq_file's records, a generated
 //! file kept per descriptor within limits, /proc/PID/pagemap made from the
-//! page tables, and /proc/PID/clear_refs.
+//! page tables, /proc/PID/clear_refs, /proc/PID/coredump_filter and
+//! kernel.core_pattern.
 
 use std::sync::Arc;
 
+use super::super::abi::elf::DUMP_FILTER_MASK;
+use super::super::coredump::CORENAME_MAX_SIZE;
 use super::super::errno::*;
 use super::super::files::{FileKind, OpenFile};
 use super::super::task::Ctx;
@@ -112,6 +115,47 @@ pub(super) fn clear_refs(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysRe
     } else if let Some(m) = k.mm.get_mut(mm) {
         m.clear_refs(&mut k.phys, what);
     }
+    Ok(count as i64)
+}
+
+/// A write of /proc/PID/coredump_filter (proc_coredump_filter_write):
+/// a number in C's notation (0x for hex, 0 for octal), whose low
+/// MMF_DUMP_FILTER_BITS become the filter. ESRCH for a process with no
+/// memory left (a zombie).
+pub(super) fn coredump_filter(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> SysResult {
+    // kstrtouint_from_user() reads at most 23 bytes.
+    let mut b = vec![0u8; count.min(23) as usize];
+    ctx.read_user(buf, &mut b)?;
+    let v = kstrtouint(&b)?;
+    let p = ctx.k.tasks.proc_mut(pid).filter(|p| !p.is_zombie()).ok_or(ESRCH)?;
+    p.coredump_filter = v & DUMP_FILTER_MASK;
+    Ok(count as i64)
+}
+
+/// kstrtouint(s, 0): an unsigned number, '+' allowed before it and one
+/// newline after; the base from its prefix. ERANGE past 32 bits.
+fn kstrtouint(b: &[u8]) -> Result<u32, Errno> {
+    let b = b.strip_suffix(b"\n").unwrap_or(b);
+    let b = b.strip_prefix(b"+").unwrap_or(b);
+    let (digits, radix) = match b {
+        [b'0', b'x' | b'X', rest @ ..] => (rest, 16),
+        [b'0', rest @ ..] if !rest.is_empty() => (rest, 8),
+        _ => (b, 10),
+    };
+    let text = std::str::from_utf8(digits).map_err(|_| EINVAL)?;
+    if text.is_empty() || !text.chars().all(|c| c.is_digit(radix)) {
+        return Err(EINVAL);
+    }
+    u32::from_str_radix(text, radix).map_err(|_| ERANGE)
+}
+
+/// A write of kernel.core_pattern (proc_dostring): up to the first NUL or
+/// newline, at most CORENAME_MAX_SIZE - 1 bytes; the whole write is taken.
+pub(super) fn core_pattern(ctx: &mut Ctx, buf: u64, count: u64) -> SysResult {
+    let mut b = vec![0u8; count.min(CORENAME_MAX_SIZE as u64 - 1) as usize];
+    ctx.read_user(buf, &mut b)?;
+    let end = b.iter().position(|&c| c == 0 || c == b'\n').unwrap_or(b.len());
+    ctx.k.coredump.pattern = String::from_utf8_lossy(&b[..end]).into_owned();
     Ok(count as i64)
 }
 

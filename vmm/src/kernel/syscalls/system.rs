@@ -9,12 +9,14 @@ use super::super::task::Ctx;
 
 /// The kernel faultline claims to be: new enough for any libc.
 pub(crate) const RELEASE: &str = "6.1.0-faultline";
+/// Its host name (uname's nodename, kernel.hostname, a core name's %h).
+pub(crate) const NODENAME: &str = "faultline";
 
 pub(crate) fn uname(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut u = NewUtsname::new_zeroed();
     let fields = [
         (&mut u.sysname, "Linux"),
-        (&mut u.nodename, "faultline"),
+        (&mut u.nodename, NODENAME),
         (&mut u.release, RELEASE),
         (&mut u.version, "#1 SMP faultline"),
         (&mut u.machine, "x86_64"),

@@ -82,6 +82,44 @@ fn status_and_smaps_count_what_was_touched() {
 }
 
 #[test]
+fn madv_dontdump_marks_the_vma_and_dodump_clears_it() {
+    let t = TestKernel::new();
+    let a = t.mmap_anon(3 * P, PROT_READ | PROT_WRITE);
+    // The VmFlags lines of the VMAs in [a, a + 3 pages), in order.
+    let flags = |t: &TestKernel| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut inside = false;
+        for l in text(t, "/proc/self/smaps").lines() {
+            match l.split_once(' ').filter(|(r, _)| r.contains('-') && !r.ends_with(':')) {
+                Some((range, _)) => {
+                    let start = u64::from_str_radix(range.split('-').next().unwrap(), 16).unwrap();
+                    inside = (a..a + 3 * P).contains(&start);
+                }
+                None if inside && l.starts_with("VmFlags:") => out.push(l.trim_end().to_string()),
+                None => {}
+            }
+        }
+        out
+    };
+    assert_eq!(t.sys("madvise", &[a + P, P, MADV_DONTDUMP]), 0);
+    let f = flags(&t);
+    // Linux's order: VM_ACCOUNT, VM_DONTDUMP, VM_SOFTDIRTY.
+    let plain = "VmFlags: rd wr mr mw me ac sd";
+    assert_eq!(f, [plain, "VmFlags: rd wr mr mw me ac dd sd", plain]);
+    assert_eq!(t.sys("madvise", &[a, 3 * P, MADV_DODUMP]), 0);
+    assert_eq!(flags(&t), [plain], "merged again");
+    // The vDSO's areas are special mappings: [vvar] is VM_DONTDUMP, and
+    // MADV_DODUMP cannot change that (VM_SPECIAL).
+    let maps = text(&t, "/proc/self/maps");
+    let vvar = maps.lines().find(|l| l.ends_with("[vvar]")).expect("[vvar]");
+    let vvar = u64::from_str_radix(vvar.split('-').next().unwrap(), 16).unwrap();
+    let smaps = text(&t, "/proc/self/smaps");
+    let vvar_flags = smaps.lines().skip_while(|l| !l.ends_with("[vvar]")).find(|l| l.starts_with("VmFlags:")).unwrap();
+    assert!(vvar_flags.contains(" dd "), "{vvar_flags}");
+    assert_eq!(t.sys("madvise", &[vvar, P, MADV_DODUMP]), crate::kernel::testing::err(crate::kernel::errno::EINVAL));
+}
+
+#[test]
 fn meminfo_adds_up() {
     let t = TestKernel::new();
     let total = t.meminfo_kb("MemTotal");

@@ -88,6 +88,20 @@ fn fork_exec_wait_pipes_and_kill_match_linux() {
 }
 
 #[test]
+fn clone_shares_descriptors_fs_and_handlers_between_processes_as_linux_does() {
+    let _g = shared();
+    // CLONE_VM|CLONE_FS|CLONE_FILES|CLONE_SIGHAND without CLONE_THREAD (LTP's
+    // clone02): the child's opens, closes, FD_CLOEXEC, chdir, umask and
+    // handler are the parent's; unshare and execve give a sharer its own.
+    for libc in LIBCS {
+        let p = elf_fixtures::path(&format!("cloneshare-{libc}")).display().to_string();
+        let run = same_as_linux(&p, &[]);
+        assert_eq!(run.code(), 0, "{libc}");
+        assert!(!run.stdout.contains(": no"), "{libc}: {}", run.stdout);
+    }
+}
+
+#[test]
 fn exec_of_a_script_runs_its_interpreter_with_the_scripts_execfn() {
     let _g = shared();
     use std::os::unix::fs::PermissionsExt;

@@ -82,7 +82,7 @@ impl KernelState {
         self.report.add_summary(summary);
         self.top_exit(pid);
         let Some(p) = self.tasks.proc_mut(pid) else { return };
-        let mut files = std::mem::take(&mut p.files);
+        let files = std::mem::take(&mut p.files);
         let mm = p.mm;
         let vfork_parent = p.vfork_parent.take();
         let children = std::mem::take(&mut p.children);
@@ -95,13 +95,16 @@ impl KernelState {
             usage.add(&p.children_rusage);
             init.usage = Some(usage);
         }
-        // Closing the files may wake pipe readers and writers elsewhere,
-        // and frees the pages of those unlinked that no one holds now.
-        let closed = files.file_ids();
-        files.clear();
-        drop(files);
-        for id in closed {
-            self.release_if_orphan(id);
+        // put_files_struct(): the last holder of the table closes its
+        // files, which may wake pipe readers and writers elsewhere, and
+        // frees the pages of those unlinked that no one holds now.
+        if files.sharers() == 1 {
+            let closed = files.file_ids();
+            files.clear();
+            drop(files);
+            for id in closed {
+                self.release_if_orphan(id);
+            }
         }
         self.locks_exit(pid);
         self.dnotify_exit(pid);

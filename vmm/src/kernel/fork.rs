@@ -104,15 +104,6 @@ fn check_clone(ctx: &mut Ctx, a: &CloneArgs) -> Result<(), Errno> {
             return Err(EINVAL);
         }
     }
-    // Sharing descriptors or the file-system context between processes
-    // (not threads) is not modelled.
-    if f & CLONE_THREAD == 0 && f & (CLONE_FILES | CLONE_FS | CLONE_SIGHAND) != 0 {
-        ctx.k.diag(&format!(
-            "{}: clone flags {f:#x} (sharing files between processes) are not supported (EINVAL)",
-            ctx.proc().comm
-        ));
-        return Err(EINVAL);
-    }
     if f & CLONE_PIDFD != 0 {
         return Err(EINVAL);
     }
@@ -164,12 +155,13 @@ fn child_thread(ctx: &mut Ctx, a: &CloneArgs, tid: Tid) -> Thread {
     t
 }
 
-/// The process part of a fork: a copy of the caller's (address space
-/// copy-on-write, or shared for CLONE_VM).
+/// The process part of a fork: a copy of the caller's, or the same for
+/// what the flags share (the address space for CLONE_VM, the descriptors
+/// for CLONE_FILES, the working directory and umask for CLONE_FS, the
+/// handlers for CLONE_SIGHAND).
 fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<(), Errno> {
-    // dup_fd(): the child's descriptor table, charged (ENOMEM).
-    let mut files = ctx.proc().files.fork();
-    ctx.k.fd_charge_table(&mut files)?;
+    // copy_files(): the same table, or a copy charged (ENOMEM).
+    let files = if flags & CLONE_FILES != 0 { ctx.proc().files.share() } else { ctx.k.fd_copy_table(ctx.pid)? };
     let pmm = ctx.proc().mm;
     let mm = if flags & CLONE_VM != 0 {
         let mm = pmm;
@@ -211,16 +203,17 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         cmdline: parent.cmdline.clone(),
         mm,
         files,
-        cwd: parent.cwd.clone(),
+        fs: if flags & CLONE_FS != 0 { parent.fs.share() } else { parent.fs.copy() },
         cred: parent.cred.clone(),
-        umask: parent.umask,
         limits: parent.limits.clone(),
-        sig: if flags & CLONE_CLEAR_SIGHAND != 0 {
-            let mut s = parent.sig.clone();
-            s.reset_for_exec();
-            s
+        sig: if flags & CLONE_SIGHAND != 0 {
+            parent.sig.share()
         } else {
-            parent.sig.clone()
+            let s = parent.sig.copy();
+            if flags & CLONE_CLEAR_SIGHAND != 0 {
+                s.reset_for_exec();
+            }
+            s
         },
         shared_pending: SigPending::default(),
         threads: vec![pid],
@@ -262,3 +255,6 @@ fn wait_vfork(ctx: &mut Ctx, child: Pid) {
         ctx.sleep(None);
     }
 }
+
+#[cfg(test)]
+mod tests;

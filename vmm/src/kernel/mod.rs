@@ -47,10 +47,12 @@
 //!    Host I/O that may block runs with it released (`Ctx::unlocked`).
 //! 3. Leaf locks, only ever taken with the kernel lock held or alone, and
 //!    never two at once: a pipe's state, an open file's position, flags
-//!    and charges, wait queues, overlay inodes, /proc contents kept by a
-//!    descriptor, captured output and the status line, strace's sinks and
-//!    call log, the recorder's event sinks (a user's `on_event` runs here),
-//!    the in-memory backing's protected set.
+//!    and charges, the parts clone may share between processes
+//!    (`process::Shared`: descriptors, cwd and umask, handlers), wait
+//!    queues, overlay inodes, /proc contents kept by a descriptor,
+//!    captured output and the status line, strace's sinks and call log,
+//!    the recorder's event sinks (a user's `on_event` runs here), the
+//!    in-memory backing's protected set.
 //!
 //! With the kernel lock held, nothing may wait for a vCPU to leave
 //! KVM_RUN or for userfaultfd to fill a page: the handler thread needs the

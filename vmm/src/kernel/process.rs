@@ -1,7 +1,12 @@
 //! A process: its address space, files, signal handlers, limits, children
-//! and how it ended. Threads of the process share all of this.
+//! and how it ended. Threads of the process share all of this; clone
+//! shares the address space, the descriptors, the file-system context and
+//! the handlers with other processes when asked to.
 
+use std::sync::Arc;
 use std::time::Instant;
+
+use parking_lot::{Mutex, MutexGuard};
 
 use super::abi::wait::WCOREFLAG;
 use super::files::FdTable;
@@ -119,12 +124,10 @@ pub(crate) struct Process {
     pub(crate) cmdline: std::sync::Arc<Cmdline>,
     pub mm: MmId,
     pub(crate) files: FdTable,
-    /// The working directory: the directory itself, whatever its name
-    /// becomes.
-    pub(crate) cwd: super::files::vfs::Lookup,
+    /// The working directory and umask (CLONE_FS shares them).
+    pub(crate) fs: FsContext,
     /// Who the process is and what it may do.
     pub(crate) cred: super::cred::Cred,
-    pub(crate) umask: u32,
     pub(crate) limits: Limits,
     pub(crate) sig: SigHand,
     pub(crate) shared_pending: SigPending,
@@ -166,6 +169,70 @@ pub(crate) struct Process {
     pub(crate) time_ns_for_children: std::sync::Arc<super::timens::TimeNs>,
     /// Stopped or continued (job control).
     pub(crate) jobctl: super::jobctl::JobCtl,
+}
+
+/// A part of a process that clone may share with other processes
+/// (files_struct, fs_struct, sighand_struct): held by reference, so what
+/// one holder changes the others see. Its lock is never contended (the
+/// kernel lock is held); it is there for Rust's borrow rules. Not Clone:
+/// a holder either shares it or copies it, as clone's flags say.
+#[derive(Debug, Default)]
+pub(crate) struct Shared<T>(Arc<Mutex<T>>);
+
+impl<T> Shared<T> {
+    pub(crate) fn new(t: T) -> Self {
+        Shared(Arc::new(Mutex::new(t)))
+    }
+
+    /// Held briefly, never across a call that may lock it again.
+    pub(crate) fn lock(&self) -> MutexGuard<'_, T> {
+        self.0.lock()
+    }
+
+    /// Another holder of the same part (clone with its CLONE_* flag).
+    pub(crate) fn share(&self) -> Self {
+        Shared(self.0.clone())
+    }
+
+    /// How many processes hold it (Linux's count or users).
+    pub(crate) fn sharers(&self) -> usize {
+        Arc::strong_count(&self.0)
+    }
+}
+
+impl<T: Clone> Shared<T> {
+    /// A copy of its own (clone without the flag).
+    pub(crate) fn copy(&self) -> Self {
+        Shared::new(self.lock().clone())
+    }
+
+    /// unshare(): the holder's own copy, if others hold it too.
+    pub(crate) fn unshare(&mut self) {
+        if self.sharers() > 1 {
+            *self = self.copy();
+        }
+    }
+}
+
+/// The file-system context (Linux's fs_struct): the working directory,
+/// the directory itself whatever its name becomes, and the umask. There
+/// is no chroot, so no root of its own.
+#[derive(Clone, Debug)]
+pub(crate) struct Fs {
+    pub(crate) cwd: super::files::vfs::Lookup,
+    pub(crate) umask: u32,
+}
+
+pub(crate) type FsContext = Shared<Fs>;
+
+impl FsContext {
+    pub(crate) fn cwd(&self) -> super::files::vfs::Lookup {
+        self.lock().cwd.clone()
+    }
+
+    pub(crate) fn umask(&self) -> u32 {
+        self.lock().umask
+    }
 }
 
 impl Process {

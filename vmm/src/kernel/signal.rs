@@ -57,26 +57,27 @@ pub(crate) fn default_action(sig: i32) -> Action {
     }
 }
 
-/// A process's handlers (shared by its threads, copied by fork, reset to
-/// default by exec where they were caught).
-#[derive(Clone, Debug)]
-pub(crate) struct SigHand {
-    pub(crate) actions: [SigAction; NSIG as usize],
-}
+/// A process's handlers (Linux's sighand_struct): shared by its threads
+/// and by the processes clone made with CLONE_SIGHAND, copied by fork,
+/// reset to default by exec where they were caught.
+pub(crate) type SigHand = super::process::Shared<SigActions>;
 
-impl Default for SigHand {
+#[derive(Clone, Debug)]
+pub(crate) struct SigActions([SigAction; NSIG as usize]);
+
+impl Default for SigActions {
     fn default() -> Self {
-        SigHand { actions: [SigAction::default(); NSIG as usize] }
+        SigActions([SigAction::default(); NSIG as usize])
     }
 }
 
 impl SigHand {
     pub(crate) fn get(&self, sig: i32) -> SigAction {
-        self.actions[(sig - 1) as usize]
+        self.lock().0[(sig - 1) as usize]
     }
 
-    pub(crate) fn set(&mut self, sig: i32, a: SigAction) {
-        self.actions[(sig - 1) as usize] = a;
+    pub(crate) fn set(&self, sig: i32, a: SigAction) {
+        self.lock().0[(sig - 1) as usize] = a;
     }
 
     /// Whether `sig` is ignored (explicitly, or by default).
@@ -91,8 +92,8 @@ impl SigHand {
     }
 
     /// What exec leaves: caught signals go back to their default.
-    pub(crate) fn reset_for_exec(&mut self) {
-        for a in self.actions.iter_mut() {
+    pub(crate) fn reset_for_exec(&self) {
+        for a in self.lock().0.iter_mut() {
             if a.handler != SIG_IGN {
                 *a = SigAction::default();
             }

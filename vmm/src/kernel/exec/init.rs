@@ -24,11 +24,11 @@ impl KernelState {
     ) -> Result<Tid, Errno> {
         use crate::kernel::abi::fcntl::{O_RDONLY, O_WRONLY};
         use crate::kernel::files::{Fd, FdTable, OpenFile};
-        use crate::kernel::process::{ProcState, Process};
+        use crate::kernel::process::{Fs, FsContext, ProcState, Process};
         let pid = self.tasks.alloc_id();
         let stack = limits.cur(RLIMIT_STACK);
         // A placeholder so loading can record events for pid 1.
-        let mut files = FdTable::default();
+        let files = FdTable::default();
         for (i, kind) in stdio.into_iter().enumerate() {
             let flags = if i == 0 { O_RDONLY } else { O_WRONLY };
             let f = OpenFile::new(kind, flags, "");
@@ -46,9 +46,8 @@ impl KernelState {
             cmdline: self.cmdline(bprm.argv)?,
             mm: MmId(0),
             files,
-            cwd,
+            fs: FsContext::new(Fs { cwd, umask: 0o022 }),
             cred,
-            umask: 0o022,
             limits,
             sig: Default::default(),
             shared_pending: Default::default(),

@@ -172,7 +172,7 @@ pub(crate) fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, e
         return Err(ENAMETOOLONG);
     }
     let execfn = execfn.unwrap_or_else(|| path.clone());
-    let (cwd, cred) = (ctx.proc().cwd.clone(), ctx.proc().cred.clone());
+    let (cwd, cred) = (ctx.proc().fs.cwd(), ctx.proc().cred.clone());
     let mut depth = 0;
     let (file, image) = loop {
         let file = ctx.k.open_exec(ctx.pid, &cwd, &path, &cred)?;
@@ -190,6 +190,10 @@ pub(crate) fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, e
         break (file, image);
     };
     let (pid, tid) = (ctx.pid, ctx.tid);
+    // bprm_execve(): the program gets a descriptor table of its own (its
+    // close-on-exec descriptors close there, not in its sharers'), kept
+    // even if the exec fails from here on.
+    ctx.k.unshare_files(pid)?;
     let stack = ctx.proc().limits.cur(RLIMIT_STACK);
     let cmdline = ctx.k.cmdline(&argv)?;
     let bprm = Binprm { file: &file, image: &image, execfn: &execfn, argv: &argv, envp: &envp };
@@ -226,6 +230,9 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     ctx.k.put_mm(old);
     let p = ctx.proc_mut();
     let closed = p.files.close_on_exec();
+    // unshare_sighand(): handlers shared with other processes are copied
+    // before they are reset; the file-system context stays shared.
+    p.sig.unshare();
     p.sig.reset_for_exec();
     p.timers.exec();
     p.cred.exec();

@@ -309,68 +309,92 @@ pub(crate) fn fdtable_size(fd: usize) -> usize {
     (fd / PER_KIB + 1).next_power_of_two() * PER_KIB
 }
 
-/// A process's descriptors.
+/// A process's descriptors (Linux's files_struct): shared by its threads
+/// and by the processes clone made with CLONE_FILES, so a descriptor one
+/// opens, closes or marks close-on-exec is the others' too.
+pub(crate) type FdTable = super::process::Shared<FdArray>;
+
 #[derive(Default)]
-pub(crate) struct FdTable {
+pub(crate) struct FdArray {
     fds: Vec<Option<Fd>>,
     /// Descriptors it can hold without growing (fdt->max_fds).
     max_fds: usize,
-    /// The array's kernel memory, once it is past NR_OPEN_DEFAULT.
+    /// The array's kernel memory, once it is past NR_OPEN_DEFAULT: one
+    /// charge however many processes share the table.
     kmem: Option<KmemCharge>,
 }
 
+impl FdArray {
+    fn max_fds(&self) -> usize {
+        self.max_fds.max(NR_OPEN_DEFAULT)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (i32, &Fd)> {
+        self.fds.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
+    }
+}
+
 impl FdTable {
-    /// A copy for a child (dup_fd), sized for the descriptors open, not
-    /// yet charged: [`KernelState::fd_charge_table`] does that.
+    /// A copy for a child or for unshare (dup_fd), sized for the
+    /// descriptors open, not yet charged: [`KernelState::fd_charge_table`]
+    /// does that.
     pub(crate) fn fork(&self) -> FdTable {
-        let last = self.fds.iter().rposition(Option::is_some);
-        let mut fds = self.fds.clone();
+        let t = self.lock();
+        let last = t.fds.iter().rposition(Option::is_some);
+        let mut fds = t.fds.clone();
         fds.truncate(last.map_or(0, |l| l + 1));
-        FdTable { fds, max_fds: last.map_or(NR_OPEN_DEFAULT, fdtable_size), kmem: None }
+        FdTable::new(FdArray { fds, max_fds: last.map_or(NR_OPEN_DEFAULT, fdtable_size), kmem: None })
     }
 
     /// Descriptors it holds without growing.
     pub(crate) fn max_fds(&self) -> usize {
-        self.max_fds.max(NR_OPEN_DEFAULT)
+        self.lock().max_fds()
     }
 
     /// The lowest free descriptor at or above `min`.
     pub(crate) fn lowest_free(&self, min: usize) -> usize {
-        let start = min.min(self.fds.len());
-        self.fds[start..].iter().position(Option::is_none).map_or(self.fds.len().max(min), |i| i + start)
+        let t = self.lock();
+        let start = min.min(t.fds.len());
+        t.fds[start..].iter().position(Option::is_none).map_or(t.fds.len().max(min), |i| i + start)
     }
 
-    pub(crate) fn get(&self, fd: i32) -> Option<&Fd> {
-        usize::try_from(fd).ok().and_then(|i| self.fds.get(i)).and_then(Option::as_ref)
+    pub(crate) fn get(&self, fd: i32) -> Option<Fd> {
+        usize::try_from(fd).ok().and_then(|i| self.lock().fds.get(i).cloned()).flatten()
     }
 
-    pub(crate) fn get_mut(&mut self, fd: i32) -> Option<&mut Fd> {
-        usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).and_then(Option::as_mut)
+    /// Sets descriptor `fd`'s close-on-exec flag (EBADF if it is not open).
+    pub(crate) fn set_cloexec(&self, fd: i32, on: bool) -> Result<(), Errno> {
+        let mut t = self.lock();
+        let slot = usize::try_from(fd).ok().and_then(|i| t.fds.get_mut(i)).and_then(Option::as_mut);
+        slot.ok_or(EBADF)?.cloexec = on;
+        Ok(())
     }
 
     pub(crate) fn file(&self, fd: i32) -> Result<Arc<OpenFile>, Errno> {
-        self.get(fd).map(|f| f.file.clone()).ok_or(EBADF)
+        self.get(fd).map(|f| f.file).ok_or(EBADF)
     }
 
     /// Puts `f` at exactly `fd` (dup2), closing what was there; the
     /// kernel grows the table first ([`KernelState::fd_set`]).
-    pub(crate) fn set(&mut self, fd: i32, f: Fd) -> Option<Fd> {
+    pub(crate) fn set(&self, fd: i32, f: Fd) -> Option<Fd> {
         let i = fd as usize;
-        if i >= self.fds.len() {
-            self.fds.resize(i + 1, None);
+        let mut t = self.lock();
+        if i >= t.fds.len() {
+            t.fds.resize(i + 1, None);
         }
-        self.fds[i].replace(f)
+        t.fds[i].replace(f)
     }
 
-    pub(crate) fn close(&mut self, fd: i32) -> Result<Fd, Errno> {
-        let slot = usize::try_from(fd).ok().and_then(|i| self.fds.get_mut(i)).ok_or(EBADF)?;
+    pub(crate) fn close(&self, fd: i32) -> Result<Fd, Errno> {
+        let mut t = self.lock();
+        let slot = usize::try_from(fd).ok().and_then(|i| t.fds.get_mut(i)).ok_or(EBADF)?;
         slot.take().ok_or(EBADF)
     }
 
     /// Closes every close-on-exec descriptor (execve), returning them.
-    pub(crate) fn close_on_exec(&mut self) -> Vec<Fd> {
+    pub(crate) fn close_on_exec(&self) -> Vec<Fd> {
         let mut closed = Vec::new();
-        for slot in self.fds.iter_mut() {
+        for slot in self.lock().fds.iter_mut() {
             if slot.as_ref().is_some_and(|f| f.cloexec) {
                 closed.extend(slot.take());
             }
@@ -378,15 +402,17 @@ impl FdTable {
         closed
     }
 
-    /// Closes everything (process exit).
-    pub(crate) fn clear(&mut self) {
-        self.fds.clear();
+    /// Closes everything (the last holder's exit); the files are
+    /// released with the table unlocked.
+    pub(crate) fn clear(&self) {
+        let fds = std::mem::take(&mut self.lock().fds);
+        drop(fds);
     }
 
-    /// Open descriptors, in order.
     /// The page-cache ids of the files its descriptors hold, once each.
     pub(crate) fn file_ids(&self) -> Vec<crate::mm::FileId> {
         let mut ids: Vec<_> = self
+            .lock()
             .iter()
             .filter_map(|(_, fd)| match &fd.file.kind {
                 FileKind::File(n) => Some(n.id),
@@ -398,12 +424,14 @@ impl FdTable {
         ids
     }
 
-    pub(crate) fn iter(&self) -> impl Iterator<Item = (i32, &Fd)> {
-        self.fds.iter().enumerate().filter_map(|(i, f)| f.as_ref().map(|f| (i as i32, f)))
+    /// Open descriptors, in order (as they are now: the table is not held
+    /// while the caller walks them).
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (i32, Fd)> {
+        self.lock().iter().map(|(i, f)| (i, f.clone())).collect::<Vec<_>>().into_iter()
     }
 
     pub(crate) fn count(&self) -> usize {
-        self.fds.iter().filter(|f| f.is_some()).count()
+        self.lock().fds.iter().filter(|f| f.is_some()).count()
     }
 }
 
@@ -420,8 +448,7 @@ impl KernelState {
     /// charging the larger array (ENOMEM past the budget); EMFILE at
     /// fs.nr_open.
     pub(crate) fn fd_expand(&mut self, pid: Pid, fd: usize) -> Result<(), Errno> {
-        let t = &self.tasks.proc(pid).ok_or(EBADF)?.files;
-        if fd < t.max_fds() {
+        if fd < self.tasks.proc(pid).ok_or(EBADF)?.files.max_fds() {
             return Ok(());
         }
         if fd as u64 >= super::mm::kmem::NR_OPEN {
@@ -429,20 +456,43 @@ impl KernelState {
         }
         let nr = fdtable_size(fd);
         let c = self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?;
-        let t = &mut self.tasks.proc_mut(pid).ok_or(EBADF)?.files;
-        t.fds.reserve_exact(nr - t.fds.len());
+        let mut t = self.tasks.proc(pid).ok_or(EBADF)?.files.lock();
+        let len = t.fds.len();
+        t.fds.reserve_exact(nr - len);
         t.max_fds = nr;
         t.kmem = Some(c);
         Ok(())
     }
 
     /// Charges a table made by [`FdTable::fork`] for its array.
-    pub(crate) fn fd_charge_table(&mut self, t: &mut FdTable) -> Result<(), Errno> {
+    pub(crate) fn fd_charge_table(&mut self, t: &FdTable) -> Result<(), Errno> {
         let nr = t.max_fds();
         if nr > NR_OPEN_DEFAULT {
-            t.kmem = Some(self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?);
-            t.fds.reserve_exact(nr - t.fds.len());
+            let c = self.kmem_charge(Kmem::Kmalloc((nr * std::mem::size_of::<Option<Fd>>()) as u64), 1)?;
+            let mut t = t.lock();
+            t.kmem = Some(c);
+            let len = t.fds.len();
+            t.fds.reserve_exact(nr - len);
         }
+        Ok(())
+    }
+
+    /// dup_fd(): a copy of process `pid`'s table for a child or for
+    /// unshare, charged (ENOMEM).
+    pub(crate) fn fd_copy_table(&mut self, pid: Pid) -> Result<FdTable, Errno> {
+        let t = self.tasks.proc(pid).ok_or(EBADF)?.files.fork();
+        self.fd_charge_table(&t)?;
+        Ok(t)
+    }
+
+    /// unshare_fd(): process `pid` gets its own copy of its table if
+    /// other processes share it (unshare(CLONE_FILES), execve).
+    pub(crate) fn unshare_files(&mut self, pid: Pid) -> Result<(), Errno> {
+        if self.tasks.proc(pid).ok_or(EBADF)?.files.sharers() == 1 {
+            return Ok(());
+        }
+        let t = self.fd_copy_table(pid)?;
+        self.tasks.proc_mut(pid).ok_or(EBADF)?.files = t;
         Ok(())
     }
 

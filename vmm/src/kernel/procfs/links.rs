@@ -30,7 +30,7 @@ impl ProcLinks for Links<'_> {
         };
         let p = self.k.tasks.proc(pid)?;
         match rest {
-            [cwd] if cwd == "cwd" => Some(p.cwd.clone()),
+            [cwd] if cwd == "cwd" => Some(p.fs.cwd()),
             [root] if root == "root" => Some(self.k.files.vfs().root().clone()),
             [fd, n] if fd == "fd" => match &p.files.get(n.parse().ok()?)?.file.kind {
                 FileKind::File(f) => Some(Lookup { path: f.path.clone(), node: f.node.clone() }),

@@ -32,7 +32,7 @@ static TASK_ENTRIES: &[Entry] = &[
     file("comm", |at| format!("{}\n", at.p().comm).into_bytes()),
     file("environ", |at| environ(at.k, at.p())),
     link("exe", |at| at.p().exe.clone()),
-    link("cwd", |at| at.p().cwd.path.clone()),
+    link("cwd", |at| at.p().fs.cwd().path),
     link("root", |_| "/".into()),
     dir("fd", &FDS),
     dir("fdinfo", &FDINFOS),
@@ -86,7 +86,7 @@ static FDINFOS: Dir = Dir {
         ids: |at| at.p().files.iter().map(|(fd, _)| fd as u32).collect(),
         open: |at, fd| {
             let f = at.p().files.get(fd as i32).ok_or(ENOENT)?;
-            Ok(Found::Bytes(fdinfo(f).into_bytes()))
+            Ok(Found::Bytes(fdinfo(&f).into_bytes()))
         },
     }),
 };

@@ -63,7 +63,7 @@ fn status_ids(k: &KernelState, p: &Process, s: &mut String) {
          Uid:\t{}\t{}\t{}\t{}\nGid:\t{}\t{}\t{}\t{}\nFDSize:\t{}\nGroups:\t{groups}\nNStgid:\t{}\nNSpid:\t{}\n\
          NSpgid:\t{}\nNSsid:\t{}\nKthread:\t0\n",
         p.comm,
-        p.umask,
+        p.fs.umask(),
         state,
         p.pid,
         p.pid,

@@ -14,13 +14,12 @@ use super::namei::{cred, dnotify_object, last_name, lookup, read_path};
 use super::stat::fmeta;
 
 pub(super) fn umask(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let old = ctx.proc().umask;
-    ctx.proc_mut().umask = a[0] as u32 & 0o777;
+    let old = std::mem::replace(&mut ctx.proc().fs.lock().umask, a[0] as u32 & 0o777);
     Ok(old as i64)
 }
 
 pub(super) fn apply_umask(ctx: &Ctx, mode: u64) -> u32 {
-    mode as u32 & 0o7777 & !ctx.proc().umask
+    mode as u32 & 0o7777 & !ctx.proc().fs.umask()
 }
 
 /// The object an open file holds, for the f* attribute calls: itself,

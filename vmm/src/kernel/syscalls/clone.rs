@@ -119,12 +119,12 @@ const UNSHARE_FLAGS: u64 = sched::CLONE_THREAD
     | sched::CLONE_NEWTIME;
 
 /// unshare(2), as ksys_unshare: the parts of its context the caller names
-/// become its own. Descriptors, file-system context and signal handlers
-/// are per process here, so for a process of one thread they already are
-/// its own (a thread of several cannot take its own: EINVAL, said). A
-/// time namespace is made for the caller's children; the other
-/// namespaces are not built, and are EINVAL as in a kernel without them
-/// (after the EPERM an unprivileged caller meets first).
+/// become its own. Descriptors and the file-system context shared with
+/// other processes are copied; threads share their process's, so a thread
+/// of several cannot take its own (EINVAL, said). A time namespace is
+/// made for the caller's children; the other namespaces are not built,
+/// and are EINVAL as in a kernel without them (after the EPERM an
+/// unprivileged caller meets first).
 pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let mut f = a[0];
     if f & !UNSHARE_FLAGS != 0 {
@@ -143,8 +143,13 @@ pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if f & sched::CLONE_NEWNS != 0 {
         f |= sched::CLONE_FS;
     }
+    // check_unshare_flags(): handlers and memory cannot be unshared, only
+    // kept when no one else holds them.
     let single = ctx.proc().threads.len() == 1;
     if f & (sched::CLONE_THREAD | sched::CLONE_SIGHAND | sched::CLONE_VM) != 0 && !single {
+        return Err(EINVAL);
+    }
+    if f & (sched::CLONE_SIGHAND | sched::CLONE_VM) != 0 && ctx.proc().sig.sharers() > 1 {
         return Err(EINVAL);
     }
     if f & sched::CLONE_VM != 0 && ctx.k.mm.users(ctx.proc().mm) > 1 {
@@ -176,6 +181,13 @@ pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         let p = ctx.proc_mut();
         p.time_ns_for_children = p.time_ns_for_children.new_child();
+    }
+    // unshare_fs() and unshare_fd().
+    if f & sched::CLONE_FS != 0 {
+        ctx.proc_mut().fs.unshare();
+    }
+    if f & sched::CLONE_FILES != 0 {
+        ctx.k.unshare_files(ctx.pid)?;
     }
     Ok(0)
 }

@@ -15,7 +15,7 @@ use super::namei::{dnotify_object, lookup, read_path};
 use super::stat::meta_of;
 
 pub(super) fn getcwd(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
-    let mut cwd = ctx.proc().cwd.path.clone().into_bytes();
+    let mut cwd = ctx.proc().fs.cwd().path.into_bytes();
     cwd.push(0);
     if (a[1] as usize) < cwd.len() {
         return Err(ERANGE);
@@ -30,7 +30,7 @@ fn set_cwd(ctx: &mut Ctx, l: Lookup) -> SysResult {
         return Err(ENOTDIR);
     }
     ctx.proc().cred.permission(m.mode, m.uid, m.gid, MAY_EXEC)?;
-    ctx.proc_mut().cwd = l;
+    ctx.proc().fs.lock().cwd = l;
     Ok(0)
 }
 

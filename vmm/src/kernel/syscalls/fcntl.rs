@@ -63,7 +63,7 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         }
         F_GETFD => Ok(i64::from(ctx.proc().files.get(fd).is_some_and(|f| f.cloexec))),
         F_SETFD => {
-            ctx.proc_mut().files.get_mut(fd).ok_or(EBADF)?.cloexec = arg & FD_CLOEXEC != 0;
+            ctx.proc().files.set_cloexec(fd, arg & FD_CLOEXEC != 0)?;
             Ok(0)
         }
         F_GETFL => Ok(f.flags() as i64 | O_LARGEFILE as i64),

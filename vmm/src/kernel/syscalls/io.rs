@@ -478,8 +478,7 @@ pub(crate) fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let f = ctx.proc().files.file(fd)?;
     match req {
         FIOCLEX | FIONCLEX => {
-            let fde = ctx.proc_mut().files.get_mut(fd).ok_or(EBADF)?;
-            fde.cloexec = req == FIOCLEX;
+            ctx.proc().files.set_cloexec(fd, req == FIOCLEX)?;
             return Ok(0);
         }
         FIOASYNC => {

@@ -29,7 +29,7 @@ pub(super) fn base_dir(ctx: &Ctx, dirfd: i32, path: &str) -> Result<Lookup, Errn
         return Ok(ctx.k.files.vfs().root().clone());
     }
     if dirfd == AT_FDCWD {
-        return Ok(ctx.proc().cwd.clone());
+        return Ok(ctx.proc().fs.cwd());
     }
     let f = ctx.proc().files.file(dirfd)?;
     match &f.kind {
@@ -191,7 +191,7 @@ fn do_mkdir(ctx: &mut Ctx, dirfd: i32, path: u64, mode: u64) -> SysResult {
     let p = read_path(ctx, path)?;
     let (n, cred) = filename_create(ctx, dirfd, &p, true)?;
     layer_room(ctx, &n.dir.node, None)?;
-    let mode = mode as u32 & 0o1777 & !ctx.proc().umask;
+    let mode = mode as u32 & 0o1777 & !ctx.proc().fs.umask();
     ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFDIR, mode, "", &cred)?;
     dnotify_dir(ctx, &n.dir, DN_CREATE);
     Ok(0)

@@ -304,13 +304,15 @@ pub(super) fn close_range(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if flags & !(CLOSE_RANGE_UNSHARE | CLOSE_RANGE_CLOEXEC) != 0 || first > last {
         return Err(EINVAL);
     }
+    // The range is closed in a table of the caller's own.
+    if flags & CLOSE_RANGE_UNSHARE != 0 {
+        ctx.k.unshare_files(ctx.pid)?;
+    }
     let fds: Vec<i32> =
         ctx.proc().files.iter().map(|(fd, _)| fd).filter(|&fd| fd as u32 >= first && fd as u32 <= last).collect();
     for fd in fds {
         if flags & CLOSE_RANGE_CLOEXEC != 0 {
-            if let Some(f) = ctx.proc_mut().files.get_mut(fd) {
-                f.cloexec = true;
-            }
+            let _ = ctx.proc().files.set_cloexec(fd, true);
         } else {
             if let Ok(f) = ctx.proc_mut().files.close(fd) {
                 ctx.k.filp_close(ctx.pid, &f.file);

@@ -85,7 +85,7 @@ fn make_sock_node(ctx: &mut Ctx, p: &[u8]) -> Result<(u64, u64), Errno> {
     let c = cred(ctx);
     may_create(&n.dir.node, &c)?;
     layer_room(ctx, &n.dir.node, None)?;
-    let mode = 0o777 & !ctx.proc().umask;
+    let mode = 0o777 & !ctx.proc().fs.umask();
     let node = ctx.k.files.vfs_mut().make_node(&n.dir, &n.name, S_IFSOCK, mode, "", &c)?;
     let m = node.meta();
     Ok((m.dev, m.ino))

@@ -145,7 +145,7 @@ pub(super) fn fstat(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 /// cwd.
 fn empty_path_meta(ctx: &mut Ctx, dirfd: i32) -> Result<Meta, Errno> {
     if dirfd == AT_FDCWD {
-        let cwd = ctx.proc().cwd.clone();
+        let cwd = ctx.proc().fs.cwd();
         return meta_of(ctx, &cwd);
     }
     let f = ctx.proc().files.file(dirfd)?;

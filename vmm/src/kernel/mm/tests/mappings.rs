@@ -227,12 +227,20 @@ fn a_shared_mapping_of_dev_zero_opened_read_only_never_becomes_writable() {
 }
 
 #[test]
-fn madvise_knows_no_ksm() {
+fn ksm_and_huge_pages_are_built_and_never_used() {
     let t = TestKernel::new();
     let a = t.mmap_anon(P, RW);
-    assert_eq!(t.sys("madvise", &[a, P, MADV_MERGEABLE]), err(EINVAL));
-    assert_eq!(t.sys("madvise", &[a, P, MADV_UNMERGEABLE]), err(EINVAL));
+    // As with ksmd stopped and THP `never`: the advice is taken, and
+    // /sys says why nothing comes of it.
+    assert_eq!(t.sys("madvise", &[a, P, MADV_MERGEABLE]), 0);
+    assert_eq!(t.sys("madvise", &[a, P, MADV_UNMERGEABLE]), 0);
     assert_eq!(t.sys("madvise", &[a, P, MADV_HUGEPAGE]), 0);
+    assert_eq!(t.read_file("/sys/kernel/mm/ksm/run").unwrap(), b"0\n");
+    assert_eq!(t.read_file("/sys/kernel/mm/transparent_hugepage/enabled").unwrap(), b"always madvise [never]\n");
+    assert_eq!(t.read_file("/sys/kernel/mm/hugepages/hugepages-2048kB/nr_hugepages").unwrap(), b"0\n");
+    assert_eq!(t.read_file("/sys/kernel/mm/nothing"), Err(err(ENOENT)));
+    // Read-only, root's too.
+    assert_eq!(t.open("/sys/kernel/mm/ksm/run", 1), err(EACCES));
 }
 
 #[test]

@@ -298,6 +298,9 @@ impl AddressSpace {
             self.tables.clear(va);
             self.give_back(phys, va, gpa);
         }
+        for va in self.tables.guards(start, end) {
+            self.tables.clear(va);
+        }
         let gone = self.vmas.remove(start, end);
         self.flush_into(phys);
         gone
@@ -312,6 +315,26 @@ impl AddressSpace {
             self.give_back(phys, va, gpa);
         }
         self.flush_into(phys);
+    }
+
+    /// MADV_GUARD_INSTALL: the pages of `[start, end)` go and each entry
+    /// becomes a guard marker, which any access faults on (SIGSEGV) until
+    /// MADV_GUARD_REMOVE. Markers stay through MADV_DONTNEED and mprotect,
+    /// go with munmap, and move with mremap and fork as the entries do.
+    pub fn install_guards(&mut self, phys: &mut Phys, start: u64, end: u64) -> Result<(), MapError> {
+        self.zap(phys, start, end);
+        for va in (start..end).step_by(PAGE_SIZE as usize) {
+            self.tables.set(&mut phys.tables, va, Pte::GUARD)?;
+        }
+        Ok(())
+    }
+
+    /// MADV_GUARD_REMOVE: the guard markers of `[start, end)` go (the pages
+    /// they guarded were dropped when they were put there).
+    pub fn remove_guards(&mut self, start: u64, end: u64) {
+        for va in self.tables.guards(start, end) {
+            self.tables.clear(va);
+        }
     }
 
     /// Whether page `va`'s entry may be writable: the area allows writes
@@ -369,6 +392,10 @@ impl AddressSpace {
             let (_, slot) = self.tables.set(&mut phys.tables, to, pte)?;
             phys.move_map(gpa, self.id, va, to, slot);
         }
+        for va in self.tables.guards(old, old + len) {
+            self.tables.clear(va);
+            self.tables.set(&mut phys.tables, va - old + new, Pte::GUARD)?;
+        }
         for v in moved {
             let mut nv = v.clone();
             nv.start = v.start - old + new;
@@ -417,6 +444,10 @@ impl AddressSpace {
             child.vmas.insert(cv);
             if v.wipeonfork {
                 continue;
+            }
+            // copy_page_range() copies guard markers with the entries.
+            for va in self.tables.guards(v.start, v.end) {
+                child.tables.set(&mut phys.tables, va, Pte::GUARD)?;
             }
             for (va, gpa) in self.mapped_frames(v.start, v.end) {
                 let Some(f) = phys.frame(gpa) else { continue };

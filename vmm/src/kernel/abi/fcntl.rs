@@ -81,6 +81,8 @@ linux_consts! {
         F_SETLEASE = 1024,
         F_GETLEASE = 1025,
         F_NOTIFY = 1026,
+        F_DUPFD_QUERY = 1027,
+        F_CREATED_QUERY = 1028,
         F_DUPFD_CLOEXEC = 1030,
         F_SETPIPE_SZ = 1031,
         F_GETPIPE_SZ = 1032,

@@ -72,6 +72,8 @@ linux_consts! {
         MADV_POPULATE_READ = 22,
         MADV_POPULATE_WRITE = 23,
         MADV_DONTNEED_LOCKED = 24,
+        MADV_GUARD_INSTALL = 102,
+        MADV_GUARD_REMOVE = 103,
     }
 
     /// msync's flags.

@@ -226,6 +226,8 @@ pub(crate) struct OpenFile {
     pub fasync: Mutex<Option<Arc<fown::Fasync>>>,
     /// Woken when it is released (the queue a lease's breakers wait on).
     pub release_wq: Mutex<Option<Arc<wait::WaitQueue>>>,
+    /// The open that made it created the file (FMODE_CREATED).
+    pub created: std::sync::atomic::AtomicBool,
 }
 
 /// An open file's kernel memory.
@@ -253,6 +255,7 @@ impl OpenFile {
             fown: Mutex::default(),
             fasync: Mutex::default(),
             release_wq: Mutex::default(),
+            created: Default::default(),
         })
     }
 

@@ -33,6 +33,9 @@ pub(crate) enum Advice {
     /// VM_DONTDUMP on or off: whether a core dump holds the range.
     DontDump,
     DoDump,
+    /// Guard markers in or out (6.13).
+    GuardInstall,
+    GuardRemove,
     PageOut,
     Hint,
 }
@@ -81,6 +84,7 @@ pub(crate) fn madvise(ctx: &mut Ctx, addr: u64, end: u64, advice: Advice) -> Res
                 with_space(ctx, |sp, _| sp.vmas.update(s, e, |v| v.dontdump = advice == DontDump));
             }
             PageOut => pageout(ctx, s, e),
+            GuardInstall | GuardRemove => guard(ctx, v, s, e, advice == GuardInstall)?,
             Hint => {}
         }
     }
@@ -107,6 +111,22 @@ fn drop_pages(ctx: &mut Ctx, v: &Vma, s: u64, e: u64, advice: Advice) -> Result<
         punch_hole(ctx, v, s, e);
     }
     Ok(())
+}
+
+/// MADV_GUARD_INSTALL and MADV_GUARD_REMOVE on `[s, e)` of `v`:
+/// is_valid_guard_vma() takes only private anonymous memory that is no
+/// special mapping (the vDSO's) and, to install, not locked (its pages
+/// would have to go).
+fn guard(ctx: &mut Ctx, v: &Vma, s: u64, e: u64, install: bool) -> Result<(), Errno> {
+    let special = v.anon_name.as_deref().is_some_and(|n| n.starts_with("[v"));
+    if !v.is_anon() || v.shared || special || (install && v.locked) {
+        return Err(EINVAL);
+    }
+    if !install {
+        with_space(ctx, |sp, _| sp.remove_guards(s, e));
+        return Ok(());
+    }
+    with_space(ctx, |sp, p| sp.install_guards(p, s, e)).map_err(|_| ENOMEM)
 }
 
 /// WILLNEED reads ahead what is not there: swapped-out pages and file

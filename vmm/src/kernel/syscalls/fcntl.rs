@@ -52,6 +52,12 @@ pub(super) fn dup3(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (fd, cmd, arg) = (a[0] as i32, a[1], a[2]);
     let f = ctx.proc().files.file(fd)?;
+    // check_fcntl_cmd(): an O_PATH descriptor takes only these.
+    let path_ok =
+        matches!(cmd, F_DUPFD | F_DUPFD_CLOEXEC | F_DUPFD_QUERY | F_GETFD | F_SETFD | F_GETFL | F_CREATED_QUERY);
+    if f.flags() & O_PATH != 0 && !path_ok {
+        return Err(EBADF);
+    }
     match cmd {
         F_DUPFD | F_DUPFD_CLOEXEC => {
             let limit = ctx.proc().limits.cur(RLIMIT_NOFILE) as usize;
@@ -101,6 +107,13 @@ pub(super) fn fcntl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             ctx.k.set_lease(&f, fd, ty, pid, &cred).map(|()| 0)
         }
         F_GETLEASE => Ok(ctx.k.get_lease(&f) as i64),
+        // Whether `arg` is a descriptor of the same open file (6.10).
+        F_DUPFD_QUERY => {
+            let other = ctx.proc().files.file(arg as i32)?;
+            Ok(i64::from(std::sync::Arc::ptr_eq(&f, &other)))
+        }
+        // Whether the open that made it created the file (6.12).
+        F_CREATED_QUERY => Ok(i64::from(f.created.load(std::sync::atomic::Ordering::Relaxed))),
         F_NOTIFY => {
             let (pid, cred) = (ctx.pid, ctx.proc().cred.clone());
             ctx.k.dnotify_set(&f, fd, arg as u32, pid, &cred).map(|()| 0)
@@ -330,4 +343,30 @@ pub(super) fn pipe(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 
 pub(super) fn pipe2(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     make_pipe(ctx, a[0], a[1])
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::kernel::abi::fcntl::*;
+    use crate::kernel::errno::*;
+    use crate::kernel::testing::{err, TestKernel};
+
+    #[test]
+    fn queries_say_who_created_a_file_and_which_descriptors_share_one() {
+        let t = TestKernel::new();
+        let made = t.open("/tmp/q", (O_CREAT | O_RDWR) as u64) as u64;
+        assert_eq!(t.sys("fcntl", &[made, F_CREATED_QUERY, 0]), 1);
+        let again = t.open("/tmp/q", (O_CREAT | O_RDWR) as u64) as u64;
+        assert_eq!(t.sys("fcntl", &[again, F_CREATED_QUERY, 0]), 0, "it was there");
+        let dup = t.sys("dup", &[made]) as u64;
+        assert_eq!(t.sys("fcntl", &[made, F_DUPFD_QUERY, dup]), 1);
+        assert_eq!(t.sys("fcntl", &[made, F_DUPFD_QUERY, again]), 0);
+        assert_eq!(t.sys("fcntl", &[made, F_DUPFD_QUERY, 999]), err(EBADF));
+        // An O_PATH descriptor takes only the descriptor commands.
+        let path = t.open("/tmp/q", O_PATH as u64) as u64;
+        assert_eq!(t.sys("fcntl", &[path, F_GETFL]), (O_PATH | O_LARGEFILE) as i64);
+        assert_eq!(t.sys("fcntl", &[path, F_SETFL, 0]), err(EBADF));
+        assert_eq!(t.sys("fcntl", &[path, F_GETOWN]), err(EBADF));
+        assert_eq!(t.sys("fcntl", &[path, F_CREATED_QUERY, 0]), 0);
+    }
 }

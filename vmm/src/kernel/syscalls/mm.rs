@@ -229,6 +229,8 @@ fn advice(raw: u64) -> Option<Advice> {
         MADV_WIPEONFORK => Advice::WipeOnFork,
         MADV_KEEPONFORK => Advice::KeepOnFork,
         MADV_PAGEOUT => Advice::PageOut,
+        MADV_GUARD_INSTALL => Advice::GuardInstall,
+        MADV_GUARD_REMOVE => Advice::GuardRemove,
         MADV_DONTDUMP => Advice::DontDump,
         MADV_DODUMP => Advice::DoDump,
         // Transparent huge pages are `never` and ksmd does not run

@@ -84,6 +84,7 @@ fn open_lookup(ctx: &mut Ctx, l: Lookup, flags: u32, created: bool) -> Result<Ar
     }
     let kind = open_kind(ctx, &l, flags, created, &cred)?;
     let f = OpenFile::new(kind, flags, l.path);
+    f.created.store(created, std::sync::atomic::Ordering::Relaxed);
     if let FileKind::File(n) = &f.kind {
         // do_dentry_open(): leases are broken before the truncation.
         break_lease(ctx, &f, flags & O_ACCMODE != O_RDONLY, flags & O_NONBLOCK != 0)?;

@@ -1,5 +1,4 @@
-//! System information: uname, getrandom, sysinfo, getcpu, membarrier; and
-//! sockets, which faultline does not provide.
+//! System information: uname, getrandom, sysinfo, getcpu, membarrier.
 
 use zerocopy::FromZeros;
 
@@ -7,8 +6,11 @@ use super::super::abi::system::*;
 use super::super::errno::*;
 use super::super::task::Ctx;
 
-/// The kernel faultline claims to be: new enough for any libc.
-pub(crate) const RELEASE: &str = "6.1.0-faultline";
+/// The kernel faultline claims to be: the newest whose calls it has that
+/// programs test the version for (MADV_GUARD_INSTALL is 6.13's,
+/// F_CREATED_QUERY 6.12's); what it lacks of those kernels is ENOSYS or
+/// EINVAL, as a kernel built without them answers.
+pub(crate) const RELEASE: &str = "6.13.0-faultline";
 /// Its host name (uname's nodename, kernel.hostname, a core name's %h).
 pub(crate) const NODENAME: &str = "faultline";
 

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::{ACCESSED, ADDR_MASK, DIRTY, NX, PRESENT, SOFT_DIRTY, SOFT_NOACCESS, USER, WRITABLE};
+use super::{ACCESSED, ADDR_MASK, DIRTY, NX, PRESENT, SOFT_DIRTY, SOFT_GUARD, SOFT_NOACCESS, USER, WRITABLE};
 use crate::memory::HostMapping;
 
 /// Page permissions as a program sees them.
@@ -67,6 +67,13 @@ impl Pte {
     }
 
     pub const NONE: Pte = Pte(0);
+    /// A guard marker: no frame, no access.
+    pub const GUARD: Pte = Pte(SOFT_GUARD);
+
+    /// Whether this is a guard marker.
+    pub fn is_guard(self) -> bool {
+        self.0 & (PRESENT | SOFT_NOACCESS | SOFT_GUARD) == SOFT_GUARD
+    }
 
     #[cfg(test)]
     pub fn raw(self) -> u64 {

@@ -40,6 +40,10 @@ const NX: u64 = 1 << 63;
 /// the page allows no access (PROT_NONE). The frame's address stays in the
 /// entry so the data survives until the page is made accessible again.
 const SOFT_NOACCESS: u64 = 1 << 9;
+/// Software bit 10, alone in a non-present entry: a guard marker
+/// (MADV_GUARD_INSTALL, Linux's PTE_MARKER_GUARD). No frame; any access
+/// faults, and the fault is SIGSEGV.
+const SOFT_GUARD: u64 = 1 << 10;
 /// Software bit 11, as Linux's _PAGE_SOFT_DIRTY: the page was written since
 /// clear_refs last cleaned it. The CPU sets only the dirty bit; an entry is
 /// soft-dirty if either is set, and whoever clears the dirty bit (reclaim)

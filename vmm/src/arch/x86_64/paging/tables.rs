@@ -217,11 +217,31 @@ impl PageTables {
     pub fn for_each_mapped(&self, start: u64, end: u64, mut f: impl FnMut(u64, Leaf)) {
         let end = end.min(1 << 47);
         if start < end {
-            self.visit(self.root, 4, 0, start, end, &mut f);
+            self.visit(self.root, 4, 0, (start, end), Pte::mapped, &mut f);
         }
     }
 
-    fn visit(&self, table: u64, level: u8, base: u64, start: u64, end: u64, f: &mut dyn FnMut(u64, Leaf)) {
+    /// The guard markers in `[start, end)`, in address order (tables that
+    /// do not exist are skipped whole, as by `for_each_mapped`).
+    pub fn guards(&self, start: u64, end: u64) -> Vec<u64> {
+        let (end, mut out) = (end.min(1 << 47), Vec::new());
+        if start < end {
+            self.visit(self.root, 4, 0, (start, end), Pte::is_guard, &mut |va, _| out.push(va));
+        }
+        out
+    }
+
+    /// Calls `f` for the leaves in `[start, end)` below `table` (at
+    /// `level`, mapping from `base`) that `keep` picks.
+    fn visit(
+        &self,
+        table: u64,
+        level: u8,
+        base: u64,
+        (start, end): (u64, u64),
+        keep: fn(Pte) -> bool,
+        f: &mut dyn FnMut(u64, Leaf),
+    ) {
         let shift = 12 + 9 * (level as u64 - 1);
         let span = 1u64 << shift;
         let first = (start.max(base) - base) >> shift;
@@ -232,11 +252,11 @@ impl PageTables {
             let e = entry.load(Ordering::Acquire);
             if level == 1 {
                 let pte = Pte(e);
-                if pte.mapped() {
+                if keep(pte) {
                     f(va, Leaf { pte, slot_offset: table - self.base_gpa + i * 8 });
                 }
             } else if let Ok(Some(next)) = self.next_table(e, va, level) {
-                self.visit(next, level - 1, va, start, end, f);
+                self.visit(next, level - 1, va, (start, end), keep, f);
             }
         }
     }

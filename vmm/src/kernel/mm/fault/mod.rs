@@ -173,6 +173,11 @@ impl KernelState {
             return segv(signal::SEGV_ACCERR, addr);
         }
         let pte = self.mm.space(mm).pte(page);
+        // handle_pte_marker(): a guard marker is VM_FAULT_SIGSEGV, which
+        // the architecture reports as an address with no mapping.
+        if pte.is_guard() {
+            return segv(signal::SEGV_MAPERR, addr);
+        }
         let mut evicted = Vec::new();
         let mut around = false;
         let result = if !pte.mapped() {

@@ -228,7 +228,7 @@ fn a_shared_mapping_of_dev_zero_opened_read_only_never_becomes_writable() {
 
 #[test]
 fn ksm_and_huge_pages_are_built_and_never_used() {
-    let t = TestKernel::new();
+    let t = TestKernel::with(TestConfig { uid: 0, ..TestConfig::default() });
     let a = t.mmap_anon(P, RW);
     // As with ksmd stopped and THP `never`: the advice is taken, and
     // /sys says why nothing comes of it.
@@ -296,4 +296,43 @@ fn root_sets_vm_max_map_count_and_mmap_and_munmap_meet_it() {
     assert!(t.sys("mmap", &[0, P, rx, ANON, u64::MAX, 0]) > 0);
     assert_eq!(count(&t), limit + 1);
     assert_eq!(t.sys("mmap", &[0, P, rx, ANON, u64::MAX, 0]), err(ENOMEM), "no mapping past the count");
+}
+
+#[test]
+fn guard_markers_fault_stay_through_dontneed_and_fork_and_go_with_remove_or_munmap() {
+    let mut t = TestKernel::new();
+    let a = t.mmap_anon(4 * P, RW);
+    t.poke(a, b"gone");
+    assert_eq!(t.sys("madvise", &[a, 2 * P, MADV_GUARD_INSTALL]), 0);
+    let segv = |t: &TestKernel, va: u64, write: bool| t.touch(va, write).map(|s| (s.signo, s.code));
+    assert_eq!(segv(&t, a, false), Some((SIGSEGV, SEGV_MAPERR)), "a guard page faults, reads too");
+    assert_eq!(segv(&t, a + P, true), Some((SIGSEGV, SEGV_MAPERR)));
+    assert_eq!(segv(&t, a + 2 * P, true), None, "past the guard");
+    // The kernel's own access is EFAULT.
+    assert_eq!(t.sys("getrandom", &[a + P, 8, 0]), err(EFAULT));
+    // MADV_DONTNEED and mprotect keep the markers.
+    assert_eq!(t.sys("madvise", &[a, 4 * P, MADV_DONTNEED]), 0);
+    assert_eq!(t.sys("mprotect", &[a, 4 * P, PROT_READ]), 0);
+    assert_eq!(segv(&t, a, false), Some((SIGSEGV, SEGV_MAPERR)));
+    assert_eq!(t.sys("mprotect", &[a, 4 * P, RW]), 0);
+    // A fork child has them too; the parent's removal leaves the child's.
+    let parent = t.pid;
+    let child = t.sys("fork", &[]) as u32;
+    assert_eq!(t.sys("madvise", &[a, 2 * P, MADV_GUARD_REMOVE]), 0);
+    assert_eq!(segv(&t, a, true), None, "removed: the page faults in afresh");
+    assert_eq!(t.peek(a, 4), [0; 4], "what was there went with the install");
+    t.become_process(child);
+    assert_eq!(segv(&t, a + P, false), Some((SIGSEGV, SEGV_MAPERR)), "the child's copy");
+    t.become_process(parent);
+    // Only private anonymous memory takes them; locked memory not to install.
+    let shared = t.sys("mmap", &[0, P, RW, MAP_SHARED | MAP_ANONYMOUS, u64::MAX, 0]) as u64;
+    assert_eq!(t.sys("madvise", &[shared, P, MADV_GUARD_INSTALL]), err(EINVAL));
+    assert_eq!(t.sys("mlock", &[a + 3 * P, P]), 0);
+    assert_eq!(t.sys("madvise", &[a + 3 * P, P, MADV_GUARD_INSTALL]), err(EINVAL));
+    assert_eq!(t.sys("madvise", &[a + 3 * P, P, MADV_GUARD_REMOVE]), 0);
+    // munmap takes them with the mapping: a new mapping there is clean.
+    assert_eq!(t.sys("madvise", &[a, P, MADV_GUARD_INSTALL]), 0);
+    assert_eq!(t.sys("munmap", &[a, 4 * P]), 0);
+    assert_eq!(t.sys("mmap", &[a, 4 * P, RW, ANON | MAP_FIXED, u64::MAX, 0]), a as i64);
+    assert_eq!(segv(&t, a, true), None);
 }

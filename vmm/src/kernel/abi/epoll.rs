@@ -21,6 +21,7 @@ linux_consts! {
     /// ones are poll's, bit for bit).
     _: u32 {
         EPOLLIN = 0x1,
+        EPOLLPRI = 0x2,
         EPOLLOUT = 0x4,
         EPOLLERR = 0x8,
         EPOLLHUP = 0x10,

@@ -26,6 +26,7 @@ pub(crate) mod ioctl;
 pub(crate) mod ipc;
 pub(crate) mod limits;
 pub(crate) mod mman;
+pub(crate) mod mount;
 pub(crate) mod netlink;
 pub(crate) mod poll;
 pub(crate) mod prctl;

@@ -48,6 +48,7 @@ linux_consts! {
     _: i64 {
         PROC_SUPER_MAGIC = 0x9fa0,
         TMPFS_MAGIC = 0x0102_1994,
+        SYSFS_MAGIC = 0x6265_6572,
         OVERLAYFS_SUPER_MAGIC = 0x794c_7630,
     }
 }
@@ -68,7 +69,7 @@ pub(crate) const FS_NAMES: &[(i64, &str)] = &[
     (0x858_458F6, "ramfs"),
     (0x7371_7368, "squashfs"),
     (0x4d44, "vfat"),
-    (0x6265_6572, "sysfs"),
+    (SYSFS_MAGIC, "sysfs"),
     (PROC_SUPER_MAGIC, "proc"),
 ];
 

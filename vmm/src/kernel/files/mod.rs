@@ -178,6 +178,9 @@ pub(crate) enum FileKind {
         pid: u32,
         contents: Mutex<Option<Arc<[u8]>>>,
         seq: Option<(super::procfs::SeqFile, Mutex<seq::SeqCursor>)>,
+        /// For /proc/mounts and /proc/PID/mounts: the mount table's change
+        /// count this open has reported (mounts_poll's ns_event).
+        mounts_seen: Option<std::sync::atomic::AtomicU64>,
     },
     /// A socket (`kernel::net`).
     Socket(Arc<super::net::Socket>),

@@ -137,11 +137,17 @@ impl Vfs {
         Ok(i)
     }
 
-    /// Makes a new inode in the layer.
-    fn make(&mut self, ifmt: u32, mode: u32, cred: &Cred, dir: &Meta, body: Body) -> Result<Arc<Inode>, Errno> {
+    /// Makes a new inode in the layer, or in the tmpfs `dir` is on.
+    fn make(&mut self, ifmt: u32, mode: u32, cred: &Cred, dir: &Node, body: Body) -> Result<Arc<Inode>, Errno> {
         let ino = self.overlay.new_ino();
-        let (uid, gid) = owner(cred, dir);
-        let i = self.overlay.inode(new_meta(ifmt, mode, ino, self.dev, uid, gid), body)?;
+        let dmeta = dir.meta();
+        let (uid, gid) = owner(cred, &dmeta);
+        // A tmpfs's files are on its device; the layer's on the root's.
+        let (mount, dev) = match dir {
+            Node::Mem(d) if d.mount != 0 => (d.mount, dmeta.dev),
+            _ => (0, self.dev),
+        };
+        let i = self.overlay.inode_on(mount, new_meta(ifmt, mode, ino, dev, uid, gid), body)?;
         self.note_mem(&i);
         Ok(i)
     }
@@ -201,7 +207,7 @@ impl Vfs {
                     _ => Body::Symlink(target.to_owned()),
                 };
                 let mode = if ifmt == S_IFLNK { 0o777 } else { mode };
-                let i = self.make(ifmt, mode, cred, &dmeta, body)?;
+                let i = self.make(ifmt, mode, cred, &dir.node, body)?;
                 names.insert(name, Entry::Node(i.clone()));
                 if ifmt == S_IFDIR {
                     bump_links(&dir.node, 1);

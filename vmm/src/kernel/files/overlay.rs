@@ -159,6 +159,9 @@ pub(crate) struct Inode {
     pub(crate) body: Body,
     /// memfd seals (F_SEAL_*), and whether more may be added.
     pub(crate) seals: Mutex<u32>,
+    /// The mount it is on: 0 for the layer over the root, a tmpfs's id
+    /// (`Vfs::mount_tmpfs`) for that tmpfs's.
+    pub(crate) mount: usize,
     usage: Arc<Usage>,
 }
 
@@ -278,10 +281,18 @@ impl Overlay {
 
     /// A new inode of the layer, or ENOSPC once it holds `max_inodes`.
     pub(crate) fn inode(&mut self, meta: Meta, body: Body) -> Result<Arc<Inode>, Errno> {
+        self.inode_on(0, meta, body)
+    }
+
+    /// The same, on mount `mount` (a tmpfs mounted by the program; its
+    /// inodes count with the layer's, as shmem's do).
+    pub(crate) fn inode_on(&mut self, mount: usize, meta: Meta, body: Body) -> Result<Arc<Inode>, Errno> {
         if self.usage.inodes.load(Ordering::Relaxed) >= self.max_inodes {
             return Err(ENOSPC);
         }
-        Ok(self.inode_unlimited(meta, body))
+        let mut i = self.inode_unlimited(meta, body);
+        Arc::get_mut(&mut i).expect("just made").mount = mount;
+        Ok(i)
     }
 
     /// A new inode that counts but is not refused (a copy-up of a file
@@ -295,7 +306,7 @@ impl Overlay {
                 self.usage.bytes.fetch_add(target_bytes(t), Ordering::Relaxed);
             }
         }
-        Arc::new(Inode { meta: Mutex::new(meta), body, seals: Mutex::new(0), usage: self.usage.clone() })
+        Arc::new(Inode { meta: Mutex::new(meta), body, seals: Mutex::new(0), mount: 0, usage: self.usage.clone() })
     }
 
     /// A fresh inode number, far above the host's.

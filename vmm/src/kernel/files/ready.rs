@@ -189,6 +189,15 @@ pub(crate) fn poll_file(k: &KernelState, tid: Tid, f: &OpenFile, pt: &mut PollTa
             s.wait_on(pt);
             s.poll() as u16 as u32
         }
+        // mounts_poll(): readable always, and EPOLLERR | EPOLLPRI once
+        // for each change of the mount table since the last poll.
+        FileKind::Proc { mounts_seen: Some(seen), .. } => {
+            let vfs = k.files.vfs();
+            pt.wait_on(vfs.mounts_wq());
+            let now = vfs.mount_events();
+            let changed = seen.swap(now, std::sync::atomic::Ordering::Relaxed) != now;
+            EPOLLIN | EPOLLRDNORM | if changed { EPOLLERR | EPOLLPRI } else { 0 }
+        }
         // Files without a poll of their own (regular files, /proc, /dev).
         _ => DEFAULT_POLLMASK,
     }
@@ -204,7 +213,8 @@ pub(crate) fn can_poll(f: &OpenFile) -> bool {
         | FileKind::Fifo(_)
         | FileKind::Anon(_)
         | FileKind::Socket(_)
-        | FileKind::Random => true,
+        | FileKind::Random
+        | FileKind::Proc { mounts_seen: Some(_), .. } => true,
         FileKind::Input(i) => i.host_fd().is_none_or(host_fd_polls),
         FileKind::Output(o) => o.host_fd().is_none_or(host_fd_polls),
         _ => false,

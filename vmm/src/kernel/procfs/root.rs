@@ -90,6 +90,10 @@ pub(super) fn mounts(at: &At) -> Vec<u8> {
         let path = mangle(&b.guest);
         let _ = writeln!(m, "{fs} {path} {fs} {},nosuid,relatime 0 0", if b.rw { "rw" } else { "ro" });
     }
+    // The program's own mounts, in the order it made them.
+    for t in at.k.files.vfs().tmpfs_mounts() {
+        let _ = writeln!(m, "{} {} tmpfs rw{} 0 0", mangle(&t.source), mangle(&t.path), t.options);
+    }
     m.into_bytes()
 }
 

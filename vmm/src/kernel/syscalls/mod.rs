@@ -22,6 +22,7 @@ pub(crate) mod limits;
 mod memfd;
 mod mknod;
 pub(crate) mod mm;
+mod mount;
 mod namei;
 mod open;
 pub(crate) use open::open_core_file;

@@ -160,6 +160,9 @@ fn open_kind(ctx: &mut Ctx, l: &Lookup, flags: u32, created: bool, cred: &Cred) 
                 may_open(&i.stat(), flags, cred)?;
             }
             if let Some((mode, rdev)) = super::mknod::device_node(l) {
+                if ctx.k.files.vfs().nodev(i.mount) {
+                    return Err(EACCES);
+                }
                 return super::mknod::device_of(mode, rdev);
             }
             FileKind::File(ctx.k.files.vfs_mut().open_mem(&l.path, i).ok_or(EISDIR)?)
@@ -243,7 +246,11 @@ fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<File
                 ProcNode::Seq(which) => Some((which, Default::default())),
                 _ => None,
             };
-            FileKind::Proc { path: c.join("/"), pid, contents: parking_lot::Mutex::new(None), seq }
+            let path = c.join("/");
+            // An open of the mount table sees the changes made after it.
+            let mounts_seen =
+                (path == "mounts" || path.ends_with("/mounts")).then(|| ctx.k.files.vfs().mount_events().into());
+            FileKind::Proc { path, pid, contents: parking_lot::Mutex::new(None), seq, mounts_seen }
         }
         ProcNode::Link(_) => return Err(ELOOP),
     })

@@ -7,7 +7,7 @@ use super::super::abi::stat::*;
 use super::super::cred::{Cred, MAY_WRITE};
 use super::super::errno::*;
 use super::super::files::overlay::Body;
-use super::super::files::vfs::{Layer, Lookup, Meta, Node};
+use super::super::files::vfs::{Layer, Lookup, Meta, Node, SYSFS};
 use super::super::files::*;
 use super::super::procfs::{self, Links, ProcNode};
 use super::super::task::Ctx;
@@ -284,8 +284,11 @@ fn statfs_of(ctx: &Ctx, node: &Node) -> Statfs {
         }
     }
     let f_type = match node {
+        Node::Proc(c) if c.first().is_some_and(|c| c == SYSFS) => SYSFS_MAGIC,
         Node::Proc(_) => PROC_SUPER_MAGIC,
+        // /dev, and the program's own tmpfs mounts.
         Node::Device(_) => TMPFS_MAGIC,
+        Node::Mem(i) if i.mount != 0 => TMPFS_MAGIC,
         _ => OVERLAYFS_SUPER_MAGIC,
     };
     // The root is an overlay whose upper layer is a tmpfs of half of RAM

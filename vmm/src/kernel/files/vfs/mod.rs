@@ -16,6 +16,7 @@ mod file_data;
 mod node;
 mod resolve;
 mod special;
+mod tmpfs;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -36,6 +37,7 @@ pub(crate) use node::Lookup;
 pub(crate) use node::{Device, Layer, Meta, Node, OpenNode};
 pub(crate) use resolve::{join, ProcLinks};
 pub(crate) use special::{DEV_LINK, SYSFS};
+pub(crate) use tmpfs::Tmpfs;
 
 /// A bind as mounted: its host directory held open.
 struct Mounted {
@@ -64,6 +66,13 @@ pub(crate) struct Vfs {
     /// (`KernelState::charge_layer` keeps it matched to their use).
     pub(crate) layer_kmem: Vec<(crate::mm::Kmem, crate::mm::KmemCharge)>,
     next_id: u64,
+    /// The tmpfs mounts the program made, and how many it ever made.
+    tmpfs: Vec<Tmpfs>,
+    mounts_made: usize,
+    /// Changes of the mount table, and the queue /proc/mounts' pollers
+    /// wait on.
+    mount_events: u64,
+    mounts_wq: crate::kernel::wait::WaitQueue,
 }
 
 impl Vfs {
@@ -90,6 +99,10 @@ impl Vfs {
             layer_pages: 0,
             layer_kmem: Vec::new(),
             next_id: 1,
+            tmpfs: Vec::new(),
+            mounts_made: 0,
+            mount_events: 0,
+            mounts_wq: Default::default(),
         })
     }
 
@@ -119,9 +132,14 @@ impl Vfs {
         id
     }
 
-    /// Whether `path` is a mount point (the root, or a bind's).
+    /// Whether `path` is a mount point (the root, a bind's, or a tmpfs's).
     pub(crate) fn is_mount_point(&self, path: &str) -> bool {
-        path == "/" || self.binds.iter().any(|m| m.bind.guest == path)
+        path == "/" || self.binds.iter().any(|m| m.bind.guest == path) || self.tmpfs_at(path).is_some()
+    }
+
+    /// Whether `path` is where a bind is mounted.
+    pub(crate) fn is_bind(&self, path: &str) -> bool {
+        self.binds.iter().any(|m| m.bind.guest == path)
     }
 
     /// Notes a file of the layer, to free its pages once it is gone.

@@ -126,7 +126,8 @@ impl Node {
     pub(crate) fn mount(&self) -> usize {
         match self {
             Node::Host { mount, .. } => *mount,
-            Node::Mem(_) | Node::Synthetic { .. } => 0,
+            Node::Mem(i) => i.mount,
+            Node::Synthetic { .. } => 0,
             Node::Device(_) => usize::MAX - 1,
             Node::Proc(_) => usize::MAX,
         }

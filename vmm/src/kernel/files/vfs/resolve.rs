@@ -141,7 +141,11 @@ impl Vfs {
             parts.push(name.to_owned());
             return Ok(Node::Proc(parts));
         }
-        // A bind's mount point covers whatever is there.
+        // A tmpfs mounted there covers it, and a bind's mount point
+        // whatever is there.
+        if let Some(m) = self.tmpfs_at(path) {
+            return Ok(Node::Mem(m.root.clone()));
+        }
         if let Some((i, m)) = self.binds.iter().enumerate().find(|(_, m)| m.bind.guest == path) {
             let meta = m.fd.stat()?;
             let layer = if m.bind.rw { Layer::ReadWrite } else { Layer::ReadOnly };

@@ -48,7 +48,7 @@ pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<Open
 /// process's, and the sysctls root may set (0644 root's, as
 /// proc_sys_permission checks).
 const WRITABLE_PROC: &[&str] = &["oom_score_adj", "clear_refs", "timens_offsets"];
-const WRITABLE_SYSCTLS: &[&str] = &["lease-break-time", "pipe-max-size", "max_map_count"];
+const WRITABLE_SYSCTLS: &[&str] = &["lease-break-time", "pipe-max-size", "max_map_count", "tag", "somaxconn"];
 
 /// Whether an open with `flags` may change the file (O_TRUNC does).
 fn writes(flags: u32) -> bool {
@@ -202,7 +202,11 @@ fn open_host(
 
 /// Opens /proc/`c`: a directory, or a file made at its first read.
 fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<FileKind, Errno> {
-    let pid = c.first().and_then(|s| s.parse().ok()).unwrap_or(0);
+    // /proc/sys/net shows the opener's network namespace: it is the pid.
+    let pid = match c {
+        [sys, net, ..] if sys == "sys" && net == "net" => ctx.pid,
+        _ => c.first().and_then(|s| s.parse().ok()).unwrap_or(0),
+    };
     Ok(match procfs::lookup(&ctx.k, ctx.pid, c)? {
         ProcNode::Dir(_) => {
             if writes(flags) {

@@ -71,3 +71,21 @@ fn interfaces_are_lo_alone() {
         }
     }
 }
+
+/// The `netns` fixture, as root: a child's new network namespace has a
+/// loopback of its own, down until SIOCSIFFLAGS brings it up, where the
+/// parent's ports and abstract names are not found but its path names
+/// are; its sysctls are its own (LTP's clone09); without CAP_SYS_ADMIN
+/// none is made. The same as natively, byte for byte.
+#[test]
+fn network_namespaces_behave_as_on_linux() {
+    for libc in LIBCS {
+        let name = format!("netns-{libc}");
+        for part in ["lo", "sysctl", "perm"] {
+            let run = run_fixture(&name, &[part]);
+            let (native, code) = run_native(&name, &[part]);
+            assert_eq!(code, 0, "{name} {part} natively: {native}");
+            assert_eq!((run.stdout.as_str(), run.code()), (native.as_str(), code), "{name} {part}: {}", run.stderr);
+        }
+    }
+}

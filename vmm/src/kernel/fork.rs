@@ -12,10 +12,10 @@ use super::thread::{StartState, Thread};
 use super::wait::WaitQueue;
 use crate::arch::PAGE_SIZE;
 
-/// Namespace flags: creating namespaces needs privileges an ordinary user
-/// does not have.
+/// The namespaces not built: asking for one is EPERM, as for a caller
+/// without the privilege to.
 pub(crate) const CLONE_NEWS: u64 =
-    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET;
+    CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWUSER | CLONE_NEWPID;
 
 /// What clone was asked for.
 #[derive(Clone, Copy, Debug, Default)]
@@ -93,13 +93,16 @@ fn check_clone(ctx: &mut Ctx, a: &CloneArgs) -> Result<(), Errno> {
     if shared_mm && !std::sync::Arc::ptr_eq(&p.time_ns, &p.time_ns_for_children) {
         return Err(EINVAL);
     }
-    if f & CLONE_NEWTIME != 0 {
+    if f & (CLONE_NEWTIME | CLONE_NEWNET) != 0 {
         if !p.cred.capable(super::cred::CAP_SYS_ADMIN) {
             return Err(EPERM);
         }
         // A namespace per thread is not modelled: the process has one.
         if f & CLONE_THREAD != 0 {
-            let msg = format!("{}: clone3 CLONE_NEWTIME for a thread is not supported (EINVAL)", p.comm);
+            let msg = format!(
+                "{}: clone flags {f:#x}: a time or network namespace per thread is not supported (EINVAL)",
+                p.comm
+            );
             ctx.k.diag(&msg);
             return Err(EINVAL);
         }
@@ -160,6 +163,8 @@ fn child_thread(ctx: &mut Ctx, a: &CloneArgs, tid: Tid) -> Thread {
 /// for CLONE_FILES, the working directory and umask for CLONE_FS, the
 /// handlers for CLONE_SIGHAND).
 fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<(), Errno> {
+    // copy_net_ns(): a new network namespace, or the caller's.
+    let net = if flags & CLONE_NEWNET != 0 { super::net::ns::new_ns(ctx)? } else { ctx.proc().net.clone() };
     // copy_files(): the same table, or a copy charged (ENOMEM).
     let files = if flags & CLONE_FILES != 0 { ctx.proc().files.share() } else { ctx.k.fd_copy_table(ctx.pid)? };
     let pmm = ctx.proc().mm;
@@ -235,6 +240,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         timers: Default::default(),
         time_ns,
         time_ns_for_children: for_children,
+        net,
         jobctl: Default::default(),
     };
     ctx.k.tasks.add_process(p);

@@ -211,7 +211,8 @@ pub(crate) struct KernelState {
     pub(crate) live: live::Live,
     /// Call stacks and symbols of faults (see `cfg.stacks`).
     unwind: unwind::Unwinder,
-    /// Sockets' names and the loopback's ports.
+    /// init_net: the first network namespace (pid 1's), whose interface
+    /// settings new namespaces copy.
     pub(crate) net: Arc<net::Net>,
     /// System V shared memory segments.
     pub(crate) shm: ipc::shm::Registry,
@@ -449,7 +450,7 @@ impl KernelState {
             report: reporting::Reporting::new(recorder),
             live: Default::default(),
             unwind: Default::default(),
-            net: Default::default(),
+            net: net::Net::root(),
             shm: Default::default(),
             coredump: Default::default(),
             supervisor_poked: false,

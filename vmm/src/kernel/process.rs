@@ -167,6 +167,8 @@ pub(crate) struct Process {
     /// children (and its next execve) enter.
     pub(crate) time_ns: std::sync::Arc<super::timens::TimeNs>,
     pub(crate) time_ns_for_children: std::sync::Arc<super::timens::TimeNs>,
+    /// The network namespace it makes sockets in (kernel::net::ns).
+    pub(crate) net: std::sync::Arc<super::net::Net>,
     /// Stopped or continued (job control).
     pub(crate) jobctl: super::jobctl::JobCtl,
 }

@@ -22,6 +22,7 @@ linux_consts! {
         FIOASYNC = 0x5452,
         SIOCGIFNAME = 0x8910,
         SIOCGIFFLAGS = 0x8913,
+        SIOCSIFFLAGS = 0x8914,
         SIOCGIFMTU = 0x8921,
         SIOCGIFINDEX = 0x8933,
     }

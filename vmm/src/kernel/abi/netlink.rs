@@ -18,6 +18,7 @@ linux_consts! {
         NLMSG_DONE = 3,
         RTM_NEWLINK = 16,
         RTM_GETLINK = 18,
+        RTM_SETLINK = 19,
         RTM_NEWADDR = 20,
         RTM_GETADDR = 22,
     }
@@ -114,6 +115,9 @@ pub(crate) const IFLA_MTU: u16 = 4;
 pub(crate) const IFLA_STATS: u16 = 7;
 pub(crate) const IFLA_TXQLEN: u16 = 13;
 pub(crate) const IFLA_OPERSTATE: u16 = 16;
+/// IFLA_OPERSTATE's values (RFC 2863's, as if_link.h has them).
+pub(crate) const IF_OPER_UNKNOWN: u8 = 0;
+pub(crate) const IF_OPER_DOWN: u8 = 2;
 pub(crate) const IFLA_STATS64: u16 = 23;
 /// struct rtnl_link_stats (24 u32) and rtnl_link_stats64 (25 u64).
 pub(crate) const RTNL_LINK_STATS_LEN: usize = 24 * 4;
@@ -127,10 +131,12 @@ pub(crate) const IFA_FLAGS: u16 = 8;
 /// IFA_F_PERMANENT; RT_SCOPE_HOST.
 pub(crate) const IFA_F_PERMANENT: u8 = 0x80;
 pub(crate) const RT_SCOPE_HOST: u8 = 254;
-/// lo's type and flags: ARPHRD_LOOPBACK; IFF_UP | IFF_LOOPBACK |
+/// lo's type and flags when up: ARPHRD_LOOPBACK; IFF_UP | IFF_LOOPBACK |
 /// IFF_RUNNING | IFF_LOWER_UP.
 pub(crate) const ARPHRD_LOOPBACK: u16 = 772;
-pub(crate) const LO_FLAGS: u32 = 0x1 | 0x8 | 0x40 | 0x1_0000;
+pub(crate) const IFF_UP: u32 = 0x1;
+pub(crate) const IFF_LOOPBACK: u32 = 0x8;
+pub(crate) const LO_FLAGS: u32 = IFF_UP | IFF_LOOPBACK | 0x40 | 0x1_0000;
 /// lo's MTU and queue length.
 pub(crate) const LO_MTU: u32 = 65_536;
 pub(crate) const LO_TXQLEN: u32 = 1000;

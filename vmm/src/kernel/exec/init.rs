@@ -71,6 +71,7 @@ impl KernelState {
             // One namespace, both ways (init_nsproxy).
             time_ns: root_time_ns.clone(),
             time_ns_for_children: root_time_ns,
+            net: self.net.clone(),
             jobctl: Default::default(),
         };
         self.tasks.add_process(p);

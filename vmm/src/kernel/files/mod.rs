@@ -175,6 +175,8 @@ pub(crate) enum FileKind {
     /// records at a time from where the last read stopped.
     Proc {
         path: String,
+        /// The process of /proc/PID/…; for /proc/sys/net/…, the opener,
+        /// whose network namespace it shows; 0 otherwise.
         pid: u32,
         contents: Mutex<Option<Arc<[u8]>>>,
         seq: Option<(super::procfs::SeqFile, Mutex<seq::SeqCursor>)>,

@@ -242,7 +242,9 @@ pub(crate) fn bind(ctx: &mut Ctx, s: &Arc<Socket>, a: SockAddr) -> Result<(), Er
     if s.domain == AF_INET6 && s.lock().opts.v6only && matches!(ip.unmapped(), Ip::V4(_)) {
         return Err(EINVAL);
     }
-    if !ip.is_any() && !ip.is_local() {
+    // ::1 is lo's address only while lo is up (addrconf adds it then).
+    let v6_down = matches!(ip.unmapped(), Ip::V6(_)) && !s.net().lo_up();
+    if !ip.is_any() && (!ip.is_local() || v6_down) {
         return Err(EADDRNOTAVAIL);
     }
     if s.lock().local.is_some() {
@@ -274,7 +276,9 @@ pub(crate) fn autobind(ctx: &mut Ctx, s: &Arc<Socket>, dest: Option<Ip>) -> Resu
 }
 
 /// The inet destination a connect or send names, checked: ENETUNREACH
-/// beyond the loopback (an IPv4-mapped one from a v6-only socket too).
+/// beyond the loopback (an IPv4-mapped one from a v6-only socket too);
+/// while lo is down, no route to it (IPv4: ENETUNREACH) and no source
+/// address for it (IPv6: EADDRNOTAVAIL).
 pub(crate) fn dest(s: &Socket, a: &SockAddr) -> Result<Ip, Errno> {
     let ip = a.ip().ok_or(EAFNOSUPPORT)?;
     if s.domain == AF_INET6 && matches!(ip.unmapped(), Ip::V4(_)) && s.lock().opts.v6only {
@@ -291,6 +295,9 @@ pub(crate) fn dest(s: &Socket, a: &SockAddr) -> Result<Ip, Errno> {
         // lookup's EINVAL; otherwise no route at all.
         let bound = s.lock().local.as_ref().and_then(SockAddr::ip).is_some_and(|l| !l.is_any());
         return Err(if bound { EINVAL } else { ENETUNREACH });
+    }
+    if !s.net().lo_up() {
+        return Err(if matches!(ip, Ip::V4(_)) { ENETUNREACH } else { EADDRNOTAVAIL });
     }
     Ok(ip)
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::addr::{SockAddr, UnixName};
 use super::inet::{autobind, port_entry};
+use super::ns::Sysctl;
 use super::{block, ucred, Phase, Socket, SOCK_BYTES, TCP_SOCK_BYTES};
 use crate::kernel::abi::socket::*;
 use crate::kernel::errno::*;
@@ -12,13 +13,15 @@ use crate::kernel::files::OpenFile;
 use crate::kernel::task::Ctx;
 use crate::mm::Kmem;
 
-/// listen(): a backlog above somaxconn (or negative, as unsigned) is
-/// somaxconn; a unix socket must be bound, an inet one is autobound.
+/// listen(): a backlog above the socket's namespace's somaxconn (or
+/// negative, as unsigned) is somaxconn; a unix socket must be bound, an
+/// inet one is autobound.
 pub(crate) fn listen(ctx: &mut Ctx, s: &Arc<Socket>, backlog: u32) -> Result<(), Errno> {
     if s.ty == SOCK_DGRAM {
         return Err(EOPNOTSUPP);
     }
-    let backlog = backlog.min(SOMAXCONN) as usize;
+    let somaxconn = s.net().sysctl(Sysctl::Somaxconn) as u32;
+    let backlog = backlog.min(somaxconn) as usize;
     let phase = s.lock().phase;
     if !matches!(phase, Phase::Unconnected | Phase::Listening) {
         return Err(EINVAL);
@@ -54,7 +57,9 @@ fn server_side(
 ) -> Result<Arc<Socket>, Errno> {
     let bytes = if client.is_tcp() { TCP_SOCK_BYTES } else { SOCK_BYTES };
     let kmem = ctx.k.kmem_charge(Kmem::Kmalloc(bytes), 1)?;
-    let net = listener.net().clone();
+    // unix_stream_connect makes it in the connecting socket's namespace
+    // (a path name reaches across namespaces); TCP's is the listener's.
+    let net = if client.domain == AF_UNIX { client.net() } else { listener.net() }.clone();
     let (lcred, lopts) = {
         let l = listener.lock();
         (l.peer_cred.unwrap_or(listener.cred), l.opts.clone())

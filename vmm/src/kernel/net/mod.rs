@@ -2,7 +2,8 @@
 //! loopback network (AF_INET and AF_INET6, TCP and UDP on 127.0.0.0/8 and
 //! ::1) between the sandbox's own processes. Nothing here reaches the
 //! host: a name is an S_IFSOCK node of the sandbox's view registered in
-//! [`Net`], a port a row of its table.
+//! [`Net`], a port a row of its table. Each [`Net`] is a network
+//! namespace (`ns`).
 //!
 //! One [`Socket`] serves every family and type: a connected pair is two
 //! sockets each pushing [`Msg`]s into the other's receive queue (a stream
@@ -22,7 +23,8 @@
 //! Files: `socket` (the socket and its readiness), `buffer` (what is
 //! queued and how it is counted), `options`, `stream` and `dgram` (data
 //! of connected streams; datagrams received), `listen` (the accept
-//! queue), `unix`, `inet` (ports and addresses), `tcp`, `udp`. The
+//! queue), `unix`, `inet` (ports and addresses), `tcp`, `udp`, `ns`
+//! (namespaces: what each has of its own, what they share). The
 //! syscall layer (`syscalls::socket`, `sockmsg`, `sockopt`) decodes
 //! arguments and calls these.
 
@@ -32,6 +34,7 @@ pub(crate) mod dgram;
 pub(crate) mod inet;
 pub(crate) mod listen;
 pub(crate) mod netlink;
+pub(crate) mod ns;
 pub(crate) mod options;
 pub(crate) mod proc;
 pub(crate) mod socket;
@@ -158,7 +161,8 @@ pub(crate) fn create(ctx: &mut Ctx, domain: u64, ty: u32, protocol: u64) -> Resu
     };
     let kmem = ctx.k.kmem_charge(Kmem::Kmalloc(bytes), 1)?;
     let cred = ucred(ctx);
-    let net = ctx.k.net.clone();
+    // sock_create: in the caller's namespace, for good.
+    let net = ctx.proc().net.clone();
     let s = Socket::new(&net, domain as u16, base, protocol, cred, kmem);
     net.add(&s);
     Ok(s)
@@ -245,25 +249,24 @@ pub(crate) fn recv(ctx: &mut Ctx, f: &OpenFile, s: &Arc<Socket>, iov: &Iov, flag
     Ok(got)
 }
 
-/// The sandbox's network namespace: unix names (abstract and by inode),
-/// the loopback's ports, the sockfs inode numbers.
-#[derive(Default)]
+/// A network namespace: abstract unix names, the loopback's ports,
+/// netlink's port ids, lo, the sysctls; and what all namespaces share
+/// (unix path names, sockfs inode numbers).
 pub(crate) struct Net {
     tables: Mutex<Tables>,
     /// lo's packets and bytes (each counted once: what lo sends it
     /// receives).
     lo: Mutex<(u64, u64)>,
+    shared: Arc<ns::Shared>,
+    own: ns::Own,
 }
 
 #[derive(Default)]
 struct Tables {
     abstract_names: HashMap<(u32, Vec<u8>), Weak<Socket>>,
-    /// Path-bound unix sockets by their node's (device, inode).
-    paths: HashMap<(u64, u64), Weak<Socket>>,
     ports: inet::Ports,
     /// Netlink sockets by port id.
     nl_ports: HashMap<u32, Weak<Socket>>,
-    next_ino: u64,
     /// unix_autobind's counter (names "\0XXXXX").
     autobind: u32,
     /// Every socket alive, for /proc/net.
@@ -284,13 +287,6 @@ impl Net {
     /// lo's packets and bytes so far.
     pub(crate) fn lo_stats(&self) -> (u64, u64) {
         *self.lo.lock()
-    }
-
-    fn new_ino(&self) -> u64 {
-        let mut t = self.tables.lock();
-        t.next_ino += 1;
-        // sockfs inode numbers are the kernel's get_next_ino(): large.
-        1_000_000 + t.next_ino
     }
 
     /// Counts `s` among the sockets /proc/net lists.
@@ -319,16 +315,15 @@ impl Net {
                 t.abstract_names.remove(&key);
             }
         }
-        if let Some(k) = key {
-            if t.paths.get(&k).is_some_and(me) {
-                t.paths.remove(&k);
-            }
-        }
         t.ports.remove(s.ino);
         if let Some(SockAddr::Netlink { pid, .. }) = local {
             if t.nl_ports.get(&pid).is_some_and(me) {
                 t.nl_ports.remove(&pid);
             }
+        }
+        drop(t);
+        if let Some(k) = key {
+            self.forget_path(s, k);
         }
     }
 }

@@ -1,12 +1,13 @@
 //! AF_NETLINK's NETLINK_ROUTE, as much as getifaddrs and if_nameindex
 //! ask (af_netlink.c, rtnetlink.c): a socket bound to a port id, whose
-//! requests the kernel answers at once into its receive queue. RTM_GETLINK
-//! (a dump, or lo by index or name) answers lo; RTM_GETADDR's dump answers
-//! 127.0.0.1/8 and ::1/128 on lo; each dump ends with NLMSG_DONE in a
-//! datagram of its own, as netlink_dump sends it. Other requests are
-//! EOPNOTSUPP in an NLMSG_ERROR, as rtnetlink has no handler for them
-//! here. No multicast group ever hears anything: the sandbox's network
-//! never changes.
+//! requests the kernel answers at once into its receive queue, about the
+//! socket's network namespace. RTM_GETLINK (a dump, or lo by index or
+//! name) answers lo; RTM_GETADDR's dump answers 127.0.0.1/8 and ::1/128 on
+//! lo once lo is up; each dump ends with NLMSG_DONE in a datagram of its
+//! own, as netlink_dump sends it. RTM_NEWLINK and RTM_SETLINK change lo's
+//! IFF_UP alone (`ip link set lo up`). Other requests are EOPNOTSUPP in an
+//! NLMSG_ERROR, as rtnetlink has no handler for them here. No multicast
+//! group ever hears anything.
 
 use std::sync::Arc;
 
@@ -16,7 +17,7 @@ use super::addr::{decode, Decoded, SockAddr, Use, V4_LOOPBACK, V6_LOOPBACK};
 use super::buffer::{new_msg, Control, Iov};
 use super::{ucred, Net, Socket};
 use crate::kernel::abi::capability::CAP_NET_ADMIN;
-use crate::kernel::abi::ioctl::{Ifreq, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFMTU, SIOCGIFNAME};
+use crate::kernel::abi::ioctl::{Ifreq, SIOCGIFFLAGS, SIOCGIFINDEX, SIOCGIFMTU, SIOCGIFNAME, SIOCSIFFLAGS};
 use crate::kernel::abi::netlink::*;
 use crate::kernel::abi::socket::{AF_INET, AF_INET6, AF_NETLINK, AF_UNSPEC};
 use crate::kernel::errno::*;
@@ -120,7 +121,8 @@ pub(crate) fn send(
         let st = s.lock();
         st.opts.rcvbuf.saturating_sub(st.rx_bytes)
     };
-    for reply in answer(&data, me, room) {
+    let asker = Asker { net: s.net(), admin: ctx.proc().cred.capable(CAP_NET_ADMIN), portid: me };
+    for reply in answer(&data, &asker, room) {
         // A full receive buffer drops the answer and says ENOBUFS.
         let (used, rcvbuf) = {
             let st = s.lock();
@@ -136,10 +138,19 @@ pub(crate) fn send(
     Ok(iov.total as i64)
 }
 
+/// Who a request comes from: its socket's namespace, whether the sender
+/// has CAP_NET_ADMIN, its port id.
+struct Asker<'a> {
+    net: &'a Net,
+    admin: bool,
+    portid: u32,
+}
+
 /// netlink_rcv_skb over the buffer: each request's answer datagrams, as
 /// many as fit in `room` bytes and one more (what overflows the receive
 /// buffer is dropped anyway, so no more is made).
-fn answer(data: &[u8], portid: u32, room: usize) -> Vec<Vec<u8>> {
+fn answer(data: &[u8], asker: &Asker, room: usize) -> Vec<Vec<u8>> {
+    let portid = asker.portid;
     let mut out: Vec<Vec<u8>> = Vec::new();
     let mut at = 0;
     while let Ok((h, _)) = Nlmsghdr::read_from_prefix(&data[at..]) {
@@ -154,7 +165,7 @@ fn answer(data: &[u8], portid: u32, room: usize) -> Vec<Vec<u8>> {
         let r = if h.nlmsg_flags & NLM_F_REQUEST == 0 || h.nlmsg_type < NLMSG_MIN_TYPE {
             Ok(false)
         } else {
-            request(&h, &req[size_of::<Nlmsghdr>()..], portid, &mut out)
+            request(&h, &req[size_of::<Nlmsghdr>()..], asker, &mut out)
         };
         // A dump is answered by its messages; anything else by an ack if
         // it failed or asked for one.
@@ -173,38 +184,48 @@ fn answer(data: &[u8], portid: u32, room: usize) -> Vec<Vec<u8>> {
 }
 
 /// One rtnetlink request: `Ok(true)` if it was a dump (answered in full).
-fn request(h: &Nlmsghdr, body: &[u8], portid: u32, out: &mut Vec<Vec<u8>>) -> Result<bool, Errno> {
+fn request(h: &Nlmsghdr, body: &[u8], asker: &Asker, out: &mut Vec<Vec<u8>>) -> Result<bool, Errno> {
+    let (net, portid) = (asker.net, asker.portid);
     let dump = h.nlmsg_flags & NLM_F_DUMP != 0;
     match h.nlmsg_type {
         RTM_GETLINK if dump => {
-            out.push(link(h.nlmsg_seq, portid, NLM_F_MULTI));
+            out.push(link(net, h.nlmsg_seq, portid, NLM_F_MULTI));
             out.push(done(h.nlmsg_seq, portid));
             Ok(true)
         }
         RTM_GETLINK => {
-            let (ifi, attrs) = Ifinfomsg::read_from_prefix(body).map_err(|_| EINVAL)?;
-            let found = if ifi.ifi_index > 0 {
-                ifi.ifi_index == 1
-            } else {
-                match attr(attrs, IFLA_IFNAME) {
-                    Some(name) => name.split(|&b| b == 0).next() == Some(b"lo"),
-                    None => return Err(EINVAL),
-                }
-            };
-            if !found {
-                return Err(ENODEV);
+            lo_named(body)?;
+            out.push(link(net, h.nlmsg_seq, portid, 0));
+            Ok(false)
+        }
+        // do_setlink with nothing but flags: rtnl_dev_combine_flags (no
+        // ifi_change: every flag as given).
+        RTM_NEWLINK | RTM_SETLINK => {
+            // rtnetlink_rcv_msg: a request that is not a GET needs
+            // CAP_NET_ADMIN.
+            if !asker.admin {
+                return Err(EPERM);
             }
-            out.push(link(h.nlmsg_seq, portid, 0));
+            let (ifi, rest) = lo_named(body)?;
+            if attrs(rest).any(|(t, _)| t != IFLA_IFNAME) {
+                return Err(EOPNOTSUPP);
+            }
+            let old = net.lo_flags();
+            let flags = match ifi.ifi_change {
+                0 => ifi.ifi_flags,
+                change => (old & !change) | (ifi.ifi_flags & change),
+            };
+            net.set_lo_flags(flags)?;
             Ok(false)
         }
         RTM_GETADDR if dump => {
             let family = body.first().map_or(AF_UNSPEC, |&f| f as u16);
             let mut msgs = Vec::new();
-            if matches!(family, AF_UNSPEC | AF_INET) {
-                msgs.extend(address(AF_INET, h.nlmsg_seq, portid));
-            }
-            if matches!(family, AF_UNSPEC | AF_INET6) {
-                msgs.extend(address(AF_INET6, h.nlmsg_seq, portid));
+            // lo has its addresses once it is up.
+            for f in [AF_INET, AF_INET6] {
+                if net.lo_up() && (family == AF_UNSPEC || family == f) {
+                    msgs.extend(address(f, h.nlmsg_seq, portid));
+                }
             }
             if !msgs.is_empty() {
                 out.push(msgs);
@@ -216,19 +237,41 @@ fn request(h: &Nlmsghdr, body: &[u8], portid: u32, out: &mut Vec<Vec<u8>>) -> Re
     }
 }
 
-/// The payload of attribute `ty` among `attrs`.
-fn attr(mut attrs: &[u8], ty: u16) -> Option<&[u8]> {
-    while let Ok((a, _)) = Rtattr::read_from_prefix(attrs) {
+/// The link a request's body names: lo, by index or by IFLA_IFNAME (EINVAL
+/// with neither, ENODEV for another).
+fn lo_named(body: &[u8]) -> Result<(Ifinfomsg, &[u8]), Errno> {
+    let (ifi, attrs) = Ifinfomsg::read_from_prefix(body).map_err(|_| EINVAL)?;
+    let found = if ifi.ifi_index > 0 {
+        ifi.ifi_index == 1
+    } else {
+        match attr(attrs, IFLA_IFNAME) {
+            Some(name) => name.split(|&b| b == 0).next() == Some(b"lo"),
+            None => return Err(EINVAL),
+        }
+    };
+    if !found {
+        return Err(ENODEV);
+    }
+    Ok((ifi, attrs))
+}
+
+/// The attributes among `attrs` (type, payload), up to a malformed one.
+fn attrs(mut rest: &[u8]) -> impl Iterator<Item = (u16, &[u8])> {
+    std::iter::from_fn(move || {
+        let (a, _) = Rtattr::read_from_prefix(rest).ok()?;
         let len = a.rta_len as usize;
-        if len < size_of::<Rtattr>() || len > attrs.len() {
+        if len < size_of::<Rtattr>() || len > rest.len() {
             return None;
         }
-        if a.rta_type == ty {
-            return Some(&attrs[size_of::<Rtattr>()..len]);
-        }
-        attrs = &attrs[nl_align(len).min(attrs.len())..];
-    }
-    None
+        let payload = &rest[size_of::<Rtattr>()..len];
+        rest = &rest[nl_align(len).min(rest.len())..];
+        Some((a.rta_type, payload))
+    })
+}
+
+/// The payload of attribute `ty` among `attrs`.
+fn attr(a: &[u8], ty: u16) -> Option<&[u8]> {
+    attrs(a).find(|&(t, _)| t == ty).map(|(_, p)| p)
 }
 
 /// A message: its header (length filled in), body and attributes.
@@ -259,12 +302,14 @@ impl Builder {
 }
 
 /// RTM_NEWLINK for lo (rtnl_fill_ifinfo's attributes getifaddrs reads).
-fn link(seq: u32, pid: u32, flags: u16) -> Vec<u8> {
-    let ifi = Ifinfomsg { ifi_type: ARPHRD_LOOPBACK, ifi_index: 1, ifi_flags: LO_FLAGS, ..Default::default() };
+fn link(net: &Net, seq: u32, pid: u32, flags: u16) -> Vec<u8> {
+    let ifi = Ifinfomsg { ifi_type: ARPHRD_LOOPBACK, ifi_index: 1, ifi_flags: net.lo_flags(), ..Default::default() };
+    // Up, lo has no carrier to tell of.
+    let operstate = if net.lo_up() { IF_OPER_UNKNOWN } else { IF_OPER_DOWN };
     Builder::new(RTM_NEWLINK, flags, seq, pid, ifi.as_bytes())
         .attr(IFLA_IFNAME, b"lo\0")
         .attr(IFLA_TXQLEN, &LO_TXQLEN.to_ne_bytes())
-        .attr(IFLA_OPERSTATE, &[0])
+        .attr(IFLA_OPERSTATE, &[operstate])
         .attr(IFLA_MTU, &LO_MTU.to_ne_bytes())
         .attr(IFLA_ADDRESS, &[0; 6])
         .attr(IFLA_BROADCAST, &[0; 6])
@@ -309,11 +354,24 @@ fn ack(h: &Nlmsghdr, req: &[u8], errno: i32, pid: u32) -> Vec<u8> {
 }
 
 /// dev_ioctl's SIOCGIFINDEX, SIOCGIFNAME, SIOCGIFFLAGS and SIOCGIFMTU on
-/// any socket (if_nametoindex and if_indextoname use them): lo is the
-/// only device (ENODEV for any other). The answer is `r` with its value
-/// filled in.
-pub(crate) fn dev_ioctl(req: u64, mut r: Ifreq) -> Result<Ifreq, Errno> {
+/// any socket (if_nametoindex and if_indextoname use them), and
+/// SIOCSIFFLAGS (`admin`: CAP_NET_ADMIN), in the socket's namespace `net`:
+/// lo is the only device (ENODEV for any other). The answer is `r` with
+/// its value filled in.
+pub(crate) fn dev_ioctl(net: &Net, admin: bool, req: u64, mut r: Ifreq) -> Result<Ifreq, Errno> {
     let name = r.ifr_name.split(|&b| b == 0).next().unwrap_or_default();
+    // ifr_flags is a short: the flags' low 16 bits.
+    let short = |r: &Ifreq| u16::from_ne_bytes([r.ifr_data[0], r.ifr_data[1]]) as u32;
+    if req == SIOCSIFFLAGS {
+        if !admin {
+            return Err(EPERM);
+        }
+        if name != b"lo" {
+            return Err(ENODEV);
+        }
+        net.set_lo_flags(short(&r))?;
+        return Ok(r);
+    }
     let value: i32 = match req {
         SIOCGIFNAME => {
             let index = i32::from_ne_bytes([r.ifr_data[0], r.ifr_data[1], r.ifr_data[2], r.ifr_data[3]]);
@@ -326,8 +384,7 @@ pub(crate) fn dev_ioctl(req: u64, mut r: Ifreq) -> Result<Ifreq, Errno> {
         }
         _ if name != b"lo" => return Err(ENODEV),
         SIOCGIFINDEX => 1,
-        // ifr_flags is a short: the flags' low 16 bits.
-        SIOCGIFFLAGS => (LO_FLAGS & 0xffff) as i32,
+        SIOCGIFFLAGS => (net.lo_flags() & 0xffff) as i32,
         SIOCGIFMTU => LO_MTU as i32,
         _ => return Err(ENOTTY),
     };

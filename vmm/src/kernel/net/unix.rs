@@ -1,11 +1,11 @@
 //! AF_UNIX (af_unix.c): binding, connecting, datagram sends and shutdown;
 //! stream data is `stream`'s, datagram receives `dgram`'s.
 //!
-//! Names: the abstract namespace (per sandbox, per socket type:
+//! Names: the abstract namespace (per network namespace, per socket type:
 //! Linux hashes the type in, so a stream and a datagram socket may share
 //! a name and find only their own kind) and path names,
-//! which are S_IFSOCK nodes of the sandbox's view registered here by their
-//! (device, inode). A socket node with nothing registered (a host's
+//! which are S_IFSOCK nodes of the sandbox's view registered by their
+//! (device, inode), found from any network namespace. A socket node with nothing registered (a host's
 //! socket, or one whose socket closed) refuses connections.
 
 use std::sync::Arc;
@@ -54,21 +54,9 @@ impl Net {
         Err(ENOSPC)
     }
 
-    /// Registers `s` as the socket of the node `key` it just made.
-    pub(crate) fn bind_path(&self, s: &Arc<Socket>, key: (u64, u64)) {
-        self.tables.lock().paths.insert(key, Arc::downgrade(s));
-    }
-
     /// The live socket of type `ty` bound to abstract name `name`.
     pub(crate) fn find_abstract(&self, ty: u32, name: &[u8]) -> Option<Arc<Socket>> {
         let s = self.tables.lock().abstract_names.get(&(ty, name.to_vec()))?.upgrade()?;
-        let dead = s.lock().dead;
-        (!dead).then_some(s)
-    }
-
-    /// The live socket bound to the node `key`.
-    pub(crate) fn find_path(&self, key: (u64, u64)) -> Option<Arc<Socket>> {
-        let s = self.tables.lock().paths.get(&key)?.upgrade()?;
         let dead = s.lock().dead;
         (!dead).then_some(s)
     }
@@ -103,11 +91,12 @@ pub(crate) fn bind(
     Ok(())
 }
 
-/// The socket a unix address names: ENOENT (no such path), ECONNREFUSED
-/// (a name no live socket holds: a host's socket too), EPROTOTYPE (a
-/// socket of another type).
-pub(crate) fn find(ctx: &mut Ctx, name: &UnixName, ty: u32, find_path: FindPath) -> Result<Arc<Socket>, Errno> {
-    let net = ctx.k.net.clone();
+/// The socket a unix address names for `s`: ENOENT (no such path),
+/// ECONNREFUSED (a name no live socket holds: a host's socket too),
+/// EPROTOTYPE (a socket of another type). An abstract name is looked up
+/// in `s`'s namespace.
+pub(crate) fn find(ctx: &mut Ctx, s: &Socket, name: &UnixName, find_path: FindPath) -> Result<Arc<Socket>, Errno> {
+    let (net, ty) = (s.net().clone(), s.ty);
     let other = match name {
         UnixName::Unnamed => None,
         UnixName::Abstract(n) => net.find_abstract(ty, n),
@@ -151,7 +140,7 @@ pub(crate) fn connect_stream(
         |_| {},
         |ctx| {
             // unix_find_other again after each wait, as Linux restarts.
-            let other = find(ctx, &name, s.ty, find_path)?;
+            let other = find(ctx, s, &name, find_path)?;
             let st = other.lock();
             if st.phase != Phase::Listening || st.dead {
                 return Err(ECONNREFUSED);
@@ -183,7 +172,7 @@ pub(crate) fn connect_dgram(
     find_path: FindPath,
 ) -> Result<i64, Errno> {
     autobind_for_cred(s)?;
-    let other = find(ctx, name, s.ty, find_path)?;
+    let other = find(ctx, s, name, find_path)?;
     if !Arc::ptr_eq(&other, s) {
         let op = other.lock().peer.clone();
         if op.is_some_and(|p| !Arc::ptr_eq(&p, s)) {
@@ -207,7 +196,7 @@ fn dgram_target(
     find_path: FindPath,
 ) -> Result<Arc<Socket>, Errno> {
     let other = match name {
-        Some(n) => find(ctx, n, s.ty, find_path)?,
+        Some(n) => find(ctx, s, n, find_path)?,
         None => s.peer().ok_or(ENOTCONN)?,
     };
     if other.lock().dead {

@@ -24,6 +24,7 @@ const OPTIONS: &[Opt] = &[
     Opt("CONFIG_FUTEX", "y"), // futex(2): kernel/futex.rs
     Opt("CONFIG_POSIX_TIMERS", "y"), // timer_create family, itimers: kernel/timers.rs
     Opt("CONFIG_TIME_NS", "y"), // time namespaces: kernel/timens.rs
+    Opt("CONFIG_NET_NS", "y"), // network namespaces: kernel/net/ns.rs
     Opt("CONFIG_DNOTIFY", "y"), // F_NOTIFY: kernel/files/dnotify.rs
     Opt("CONFIG_EPOLL", "y"), // epoll: kernel/files/epoll.rs
     Opt("CONFIG_EVENTFD", "y"), // eventfd: kernel/files/eventfd.rs
@@ -79,9 +80,10 @@ mod tests {
         let mut s = String::new();
         flate2::read::GzDecoder::new(&super::config_gz()[..]).read_to_string(&mut s).unwrap();
         assert!(s.contains("\nCONFIG_EVENTFD=y\n") && s.contains("\nCONFIG_IKCONFIG_PROC=y\n"));
+        assert!(s.contains("\nCONFIG_NET_NS=y\n"));
         // Nothing faultline lacks: no SysV IPC (shm alone), no
-        // userfaultfd, no namespaces but time's.
-        for absent in ["CONFIG_SYSVIPC", "CONFIG_USERFAULTFD", "CONFIG_UTS_NS", "CONFIG_USER_NS", "CONFIG_NET_NS"] {
+        // userfaultfd, no namespaces but time's and network's.
+        for absent in ["CONFIG_SYSVIPC", "CONFIG_USERFAULTFD", "CONFIG_UTS_NS", "CONFIG_USER_NS", "CONFIG_PID_NS"] {
             assert!(!s.contains(absent), "{absent}");
         }
         let names: Vec<&str> =

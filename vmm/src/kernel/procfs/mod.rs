@@ -96,9 +96,18 @@ impl Drop for ProcKept {
 }
 
 impl KernelState {
-    /// A /proc file's contents now. Reads of the same file at the same state
-    /// share one copy, however many descriptors ask.
-    pub(crate) fn proc_contents(&mut self, path: &str) -> Option<Arc<[u8]>> {
+    /// A /proc file's contents now, for `pid` (the FileKind::Proc's).
+    /// Reads of the same file at the same state share one copy, however
+    /// many descriptors ask.
+    pub(crate) fn proc_contents(&mut self, path: &str, pid: Pid) -> Option<Arc<[u8]>> {
+        // /proc/sys/net is the opener's namespace's: small, made afresh.
+        if path.starts_with("sys/net/") {
+            let comps: Vec<String> = path.split('/').map(str::to_owned).collect();
+            return match lookup(self, pid, &comps) {
+                Ok(ProcNode::File(b)) => Some(b.into()),
+                _ => None,
+            };
+        }
         let cache = &self.procfs;
         if let Some((epoch, c)) = cache.files.get(path) {
             if *epoch == cache.epoch {

@@ -7,6 +7,7 @@ use super::super::errno::*;
 use super::super::files::fdinfo::fdinfo;
 use super::super::files::{FileKind, OpenFile};
 use super::super::mm::procfs::smaps_rollup;
+use super::super::net;
 use super::super::process::Process;
 use super::super::KernelState;
 use super::maps::SeqFile;
@@ -47,6 +48,7 @@ static TASK_ENTRIES: &[Entry] = &[
     }),
     file("limits", |at| limits(at.p()).into_bytes()),
     file("mounts", super::root::mounts),
+    dir("net", &NET),
     // The namespace its children enter (written in syscalls::proc_io).
     file("timens_offsets", |at| at.p().time_ns_for_children.show().into_bytes()),
     // Made per read (see mm::procfs::pagemap_entries): empty here.
@@ -54,6 +56,20 @@ static TASK_ENTRIES: &[Entry] = &[
     // Written only (see syscalls::io).
     file("clear_refs", |_| Vec::new()),
 ];
+
+/// /proc/PID/net: the sockets of the process's network namespace and its
+/// one device, lo.
+static NET: Dir = Dir {
+    fixed: &[&[
+        file("unix", |at| net::proc::unix(&at.p().net).into_bytes()),
+        file("tcp", |at| net::proc::tcp(&at.p().net, false).into_bytes()),
+        file("tcp6", |at| net::proc::tcp(&at.p().net, true).into_bytes()),
+        file("udp", |at| net::proc::udp(&at.p().net, false).into_bytes()),
+        file("udp6", |at| net::proc::udp(&at.p().net, true).into_bytes()),
+        file("dev", |at| net::proc::dev(&at.p().net).into_bytes()),
+    ]],
+    numbered: None,
+};
 
 /// /proc/PID/task: a directory per thread.
 static TASKS: Dir = Dir {

@@ -9,7 +9,6 @@ use super::super::errno::*;
 use super::super::mm::accounting::meminfo;
 use super::super::mm::procfs::vmstat;
 use super::super::mm::zoneinfo::{buddyinfo, zoneinfo};
-use super::super::net;
 use super::super::syscalls::system::RELEASE;
 use super::pid::PROCESS;
 use super::sys::SYS;
@@ -35,7 +34,8 @@ pub(super) static ROOT: Dir = Dir {
         dir("sys", &SYS),
         file("config.gz", |_| super::config::config_gz()),
         dir("sysvipc", &SYSVIPC),
-        dir("net", &NET),
+        // The caller's network namespace's (proc_net_init's symlink).
+        link("net", |_| "self/net".into()),
     ]],
     numbered: Some(Numbered { d_type: DT_DIR, ids: |at| at.k.tasks.pids(), open: process }),
 };
@@ -44,19 +44,6 @@ pub(super) static ROOT: Dir = Dir {
 /// it has no message queues or semaphores).
 static SYSVIPC: Dir =
     Dir { fixed: &[&[file("shm", |at| super::super::ipc::shm::proc_table(at.k).into_bytes())]], numbered: None };
-
-/// /proc/net: the sandbox's own sockets and its one device, lo.
-static NET: Dir = Dir {
-    fixed: &[&[
-        file("unix", |at| net::proc::unix(&at.k.net).into_bytes()),
-        file("tcp", |at| net::proc::tcp(&at.k.net, false).into_bytes()),
-        file("tcp6", |at| net::proc::tcp(&at.k.net, true).into_bytes()),
-        file("udp", |at| net::proc::udp(&at.k.net, false).into_bytes()),
-        file("udp6", |at| net::proc::udp(&at.k.net, true).into_bytes()),
-        file("dev", |at| net::proc::dev(&at.k.net).into_bytes()),
-    ]],
-    numbered: None,
-};
 
 /// /proc/PID.
 fn process(at: At<'_>, pid: u32) -> Result<Found<'_>, Errno> {

@@ -1,16 +1,46 @@
-//! /proc/sys: the sysctls a program reads (fs, kernel, vm), read-only but
-//! for fs.lease-break-time, fs.pipe-max-size, vm.max_map_count,
-//! kernel.core_pattern and kernel.core_uses_pid, which root may set.
+//! /proc/sys: the sysctls a program reads (fs, kernel, vm, net, user),
+//! read-only but for fs.lease-break-time, fs.pipe-max-size,
+//! vm.max_map_count, kernel.core_pattern, kernel.core_uses_pid and those
+//! of net, which root may set. net's are the reader's network namespace's.
 
 use super::super::abi::ipc::{SHMALL, SHMMAX, SHMMNI};
 use super::super::files::pipe;
 use super::super::mm::kmem::NR_OPEN;
+use super::super::net::ns::{Conf, Sysctl};
+use super::super::net::Net;
 use super::super::syscalls::system::{NODENAME, RELEASE};
-use super::tree::{dir, file, number, Dir};
+use super::tree::{dir, file, number, At, Dir};
 use crate::arch::PAGE_SIZE;
 
-pub(super) static SYS: Dir =
-    Dir { fixed: &[&[dir("vm", &VM), dir("kernel", &KERNEL), dir("fs", &FS)]], numbered: None };
+pub(super) static SYS: Dir = Dir {
+    fixed: &[&[dir("vm", &VM), dir("kernel", &KERNEL), dir("fs", &FS), dir("net", &NET), dir("user", &USER)]],
+    numbered: None,
+};
+
+/// The namespace of who reads /proc/sys/net (the opener: see
+/// KernelState::proc_contents).
+fn net<'a>(at: &At<'a>) -> &'a Net {
+    at.k.tasks.proc(at.caller).map_or(&at.k.net, |p| &p.net)
+}
+
+/// A net sysctl, written as root (syscalls::io).
+fn net_sysctl(at: &At, which: Sysctl) -> Vec<u8> {
+    number(net(at).sysctl(which))
+}
+
+static NET: Dir = Dir { fixed: &[&[dir("core", &NET_CORE), dir("ipv4", &IPV4)]], numbered: None };
+static NET_CORE: Dir = Dir { fixed: &[&[file("somaxconn", |at| net_sysctl(at, Sysctl::Somaxconn))]], numbered: None };
+static IPV4: Dir = Dir { fixed: &[&[dir("conf", &CONF)]], numbered: None };
+static CONF: Dir =
+    Dir { fixed: &[&[dir("all", &CONF_ALL), dir("default", &CONF_DEFAULT), dir("lo", &CONF_LO)]], numbered: None };
+static CONF_ALL: Dir = Dir { fixed: &[&[file("tag", |at| net_sysctl(at, Sysctl::Tag(Conf::All)))]], numbered: None };
+static CONF_DEFAULT: Dir =
+    Dir { fixed: &[&[file("tag", |at| net_sysctl(at, Sysctl::Tag(Conf::Default)))]], numbered: None };
+static CONF_LO: Dir = Dir { fixed: &[&[file("tag", |at| net_sysctl(at, Sysctl::Tag(Conf::Lo)))]], numbered: None };
+
+/// /proc/sys/user: the limits of init_user_ns (read-only here).
+static USER: Dir =
+    Dir { fixed: &[&[file("max_net_namespaces", |at| number(at.k.max_net_namespaces()))]], numbered: None };
 
 static FS: Dir = Dir {
     fixed: &[&[

@@ -122,7 +122,9 @@ const UNSHARE_FLAGS: u64 = sched::CLONE_THREAD
 /// become its own. Descriptors and the file-system context shared with
 /// other processes are copied; threads share their process's, so a thread
 /// of several cannot take its own (EINVAL, said). A time namespace is
-/// made for the caller's children; the other namespaces are not built,
+/// made for the caller's children, a network namespace for the caller
+/// itself (per process here: a thread of several cannot take its own,
+/// EINVAL, said); the other namespaces are not built,
 /// and are EINVAL as in a kernel without them (after the EPERM an
 /// unprivileged caller meets first).
 pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -165,21 +167,30 @@ pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     if f & sched::CLONE_NEWUSER != 0 {
         return Err(EINVAL);
     }
-    let others = sched::CLONE_NEWNS
-        | sched::CLONE_NEWUTS
-        | sched::CLONE_NEWIPC
-        | sched::CLONE_NEWNET
-        | sched::CLONE_NEWPID
-        | sched::CLONE_NEWCGROUP;
-    if f & (others | sched::CLONE_NEWTIME) != 0 {
-        if !ctx.proc().cred.capable(super::super::cred::CAP_SYS_ADMIN) {
-            return Err(EPERM);
-        }
-        if f & others != 0 {
-            ctx.k.diag(&format!("{}: unshare flags {f:#x}: only time namespaces are built (EINVAL)", ctx.proc().comm));
-            return Err(EINVAL);
-        }
-        let p = ctx.proc_mut();
+    let others =
+        sched::CLONE_NEWNS | sched::CLONE_NEWUTS | sched::CLONE_NEWIPC | sched::CLONE_NEWPID | sched::CLONE_NEWCGROUP;
+    let namespaces = f & (others | sched::CLONE_NEWTIME | sched::CLONE_NEWNET) != 0;
+    if namespaces && !ctx.proc().cred.capable(super::super::cred::CAP_SYS_ADMIN) {
+        return Err(EPERM);
+    }
+    if f & others != 0 {
+        ctx.k.diag(&format!(
+            "{}: unshare flags {f:#x}: only time and network namespaces are built (EINVAL)",
+            ctx.proc().comm
+        ));
+        return Err(EINVAL);
+    }
+    if f & sched::CLONE_NEWNET != 0 && !single {
+        ctx.k.diag(&format!(
+            "{}: unshare of the network namespace of one thread is not supported (EINVAL)",
+            ctx.proc().comm
+        ));
+        return Err(EINVAL);
+    }
+    // Everything is made before the caller changes (unshare_nsproxy_namespaces).
+    let net = if f & sched::CLONE_NEWNET != 0 { Some(super::super::net::ns::new_ns(ctx)?) } else { None };
+    let p = ctx.proc_mut();
+    if f & sched::CLONE_NEWTIME != 0 {
         p.time_ns_for_children = p.time_ns_for_children.new_child();
     }
     // unshare_fs() and unshare_fd().
@@ -188,6 +199,11 @@ pub(super) fn unshare(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
     if f & sched::CLONE_FILES != 0 {
         ctx.k.unshare_files(ctx.pid)?;
+    }
+    if let Some(net) = net {
+        // Its sockets stay in the namespace they were made in.
+        ctx.proc_mut().net = net;
+        ctx.k.procfs.changed();
     }
     Ok(0)
 }

@@ -17,6 +17,7 @@ use super::super::files::stdio::Input;
 use super::super::files::{FileKind, OpenFile};
 use super::super::signal::{SigInfo, SIGPIPE, SI_USER};
 use super::super::task::Ctx;
+use super::proc_io::written_number;
 
 /// Largest chunk moved between the guest and the host at once.
 pub(super) const CHUNK: u64 = 64 * 1024;
@@ -156,19 +157,14 @@ pub(crate) fn write_file(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u
         FileKind::Proc { pid, path, .. } if path.ends_with("/timens_offsets") => {
             super::proc_io::timens_offsets(ctx, *pid, buf, count)
         }
+        FileKind::Proc { pid, path, .. } if path.starts_with("sys/net/") => {
+            super::proc_io::net_sysctl(ctx, *pid, path, buf, count)
+        }
         FileKind::Anon(a) => super::eventfd::write(ctx, file, a, buf, count),
         FileKind::Input(_) | FileKind::PipeRead(_) | FileKind::Proc { .. } => Err(EBADF),
         FileKind::Dir(_) => Err(EISDIR),
         FileKind::Path(_) => Err(EBADF),
     }
-}
-
-/// A number written to a /proc file (its first 32 bytes, blanks around
-/// it): oom_score_adj, a sysctl.
-fn written_number<T: std::str::FromStr>(ctx: &mut Ctx, buf: u64, count: u64) -> Result<T, Errno> {
-    let mut b = vec![0u8; count.min(32) as usize];
-    ctx.read_user(buf, &mut b)?;
-    String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)
 }
 
 /// Puts all of `data` in a pipe, blocking while it is full; its first
@@ -445,9 +441,9 @@ pub(crate) fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         // seq_lseek: from the start or from here, nothing else.
         FileKind::Proc { seq: Some(_), .. } if whence > SEEK_CUR => return Err(EINVAL),
         FileKind::Proc { seq: Some(_), .. } => 0,
-        FileKind::Proc { contents, path, .. } => {
+        FileKind::Proc { contents, path, pid, .. } => {
             let held = contents.lock().clone();
-            held.or_else(|| ctx.k.proc_contents(path)).map_or(0, |c| c.len() as i64)
+            held.or_else(|| ctx.k.proc_contents(path, *pid)).map_or(0, |c| c.len() as i64)
         }
         FileKind::Null | FileKind::Zero | FileKind::Random => 0,
         // noop_llseek (eventfd, timerfd, signalfd, epoll): the position,
@@ -476,6 +472,16 @@ pub(crate) fn lseek(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
 pub(crate) fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (fd, req, arg) = (a[0] as i32, a[1], a[2]);
     let f = ctx.proc().files.file(fd)?;
+    // The interface requests any socket answers (sock_ioctl's dev_ioctl),
+    // in the socket's namespace.
+    if let (SIOCGIFNAME | SIOCGIFFLAGS | SIOCSIFFLAGS | SIOCGIFMTU | SIOCGIFINDEX, FileKind::Socket(s)) = (req, &f.kind)
+    {
+        let r = ctx.read_struct(arg)?;
+        let admin = ctx.proc().cred.capable(super::super::abi::capability::CAP_NET_ADMIN);
+        let r = super::super::net::netlink::dev_ioctl(s.net(), admin, req, r)?;
+        ctx.write_struct(arg, &r)?;
+        return Ok(0);
+    }
     match req {
         FIOCLEX | FIONCLEX => {
             ctx.proc().files.set_cloexec(fd, req == FIOCLEX)?;
@@ -507,13 +513,6 @@ pub(crate) fn ioctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
                 _ => return Err(ENOTTY),
             };
             ctx.write_u32(arg, n)?;
-            return Ok(0);
-        }
-        // The interface requests any socket answers (sock_ioctl's dev_ioctl).
-        SIOCGIFNAME | SIOCGIFFLAGS | SIOCGIFMTU | SIOCGIFINDEX if matches!(f.kind, FileKind::Socket(_)) => {
-            let r = ctx.read_struct(arg)?;
-            let r = super::super::net::netlink::dev_ioctl(req, r)?;
-            ctx.write_struct(arg, &r)?;
             return Ok(0);
         }
         _ => {}

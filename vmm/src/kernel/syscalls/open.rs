@@ -50,7 +50,7 @@ pub(super) fn open_node(ctx: &mut Ctx, l: Lookup, flags: u32) -> Result<Arc<Open
 /// owner's (see `may_write_proc`).
 const WRITABLE_PROC: &[&str] = &["oom_score_adj", "clear_refs", "timens_offsets"];
 const WRITABLE_SYSCTLS: &[&str] =
-    &["lease-break-time", "pipe-max-size", "max_map_count", "core_pattern", "core_uses_pid"];
+    &["lease-break-time", "pipe-max-size", "max_map_count", "core_pattern", "core_uses_pid", "tag", "somaxconn"];
 
 /// Whether the caller may open /proc file `last` of process `pid` for
 /// writing.
@@ -223,7 +223,11 @@ fn open_host(
 
 /// Opens /proc/`c`: a directory, or a file made at its first read.
 fn open_proc(ctx: &mut Ctx, l: &Lookup, c: &[String], flags: u32) -> Result<FileKind, Errno> {
-    let pid = c.first().and_then(|s| s.parse().ok()).unwrap_or(0);
+    // /proc/sys/net shows the opener's network namespace: it is the pid.
+    let pid = match c {
+        [sys, net, ..] if sys == "sys" && net == "net" => ctx.pid,
+        _ => c.first().and_then(|s| s.parse().ok()).unwrap_or(0),
+    };
     Ok(match procfs::lookup(&ctx.k, ctx.pid, c)? {
         ProcNode::Dir(_) => {
             if writes(flags) {

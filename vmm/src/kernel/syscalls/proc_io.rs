@@ -1,7 +1,7 @@
 //! Reads and writes of /proc files: a seq_file's records, a generated
 //! file kept per descriptor within limits, /proc/PID/pagemap made from the
-//! page tables, /proc/PID/clear_refs, /proc/PID/coredump_filter and
-//! kernel.core_pattern.
+//! page tables, /proc/PID/clear_refs, /proc/PID/coredump_filter,
+//! timens_offsets, kernel.core_pattern and the net sysctls.
 
 use std::sync::Arc;
 
@@ -9,6 +9,7 @@ use super::super::abi::elf::DUMP_FILTER_MASK;
 use super::super::coredump::CORENAME_MAX_SIZE;
 use super::super::errno::*;
 use super::super::files::{FileKind, OpenFile};
+use super::super::net::ns::Sysctl;
 use super::super::task::Ctx;
 
 use super::io::CHUNK;
@@ -30,13 +31,13 @@ pub(super) fn read_proc(ctx: &mut Ctx, file: &Arc<OpenFile>, buf: u64, count: u6
             }
             out
         }
-        FileKind::Proc { path, contents, .. } => {
+        FileKind::Proc { path, pid, contents, .. } => {
             let at = pos.unwrap_or(*file.pos.lock());
             // Like seq_file: made afresh when a read starts at offset 0.
             let held = if at == 0 { None } else { contents.lock().clone() };
             let c = match held {
                 Some(c) => c,
-                None => ctx.k.proc_contents(path).unwrap_or_default(),
+                None => ctx.k.proc_contents(path, *pid).unwrap_or_default(),
             };
             // A descriptor keeps only a small file: a guest with a thousand
             // descriptors on a large /proc/self/maps must not make faultline
@@ -175,5 +176,25 @@ pub(super) fn timens_offsets(ctx: &mut Ctx, pid: u32, buf: u64, count: u64) -> S
         super::time::host_clock(id)
     };
     ns.set(&text, host)?;
+    Ok(count as i64)
+}
+
+/// A number written to a /proc file (its first 32 bytes, blanks around
+/// it): oom_score_adj, a sysctl.
+pub(super) fn written_number<T: std::str::FromStr>(ctx: &mut Ctx, buf: u64, count: u64) -> Result<T, Errno> {
+    let mut b = vec![0u8; count.min(32) as usize];
+    ctx.read_user(buf, &mut b)?;
+    String::from_utf8_lossy(&b).trim().parse().map_err(|_| EINVAL)
+}
+
+/// A write of a /proc/sys/net sysctl (proc_dointvec): set in the network
+/// namespace of the file's opener `pid` (its table was chosen at open),
+/// or the writer's if the opener is gone.
+pub(super) fn net_sysctl(ctx: &mut Ctx, pid: u32, path: &str, buf: u64, count: u64) -> SysResult {
+    let which = Sysctl::at(path).ok_or(EBADF)?;
+    let v: i32 = written_number(ctx, buf, count)?;
+    let net = ctx.k.tasks.proc(pid).unwrap_or(ctx.proc()).net.clone();
+    net.set_sysctl(which, v)?;
+    ctx.k.procfs.changed();
     Ok(count as i64)
 }

@@ -132,7 +132,7 @@ fn the_summary_as_json() {
     assert_eq!((v["total"]["release"].as_u64(), v["total"]["peak_resident"].as_u64()), (Some(0), Some(23)));
     assert_eq!((v["sandbox"]["peak_resident"].as_u64(), v["sandbox"]["end_resident"].as_u64()), (Some(23), Some(23)));
     assert_eq!(v["status"]["VmRSS"], 92);
-    assert_eq!(v["meminfo"]["MemTotal"], 262144);
+    assert_eq!(v["meminfo"]["MemTotal"], faultline::DEFAULT_MEM / 1024, "the default --mem, in kB");
     assert_eq!(v["processes"][0]["pid"], 1);
     // A bad path fails before the program runs.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))

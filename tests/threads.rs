@@ -42,6 +42,10 @@ fn sixty_four_threads_malloc_and_free() {
     for libc in LIBCS {
         let run = same_as_native("threads", libc, &["malloc", "64"]);
         assert_eq!(run.stdout, "malloc: threads=64 ok=64\n");
+        // 64 threads' faults, each timed when it arrived: the rows are
+        // still in time order.
+        let times: Vec<u64> = run.outcome.events.iter().map(|e| e.time_ns).collect();
+        assert!(times.windows(2).all(|w| w[0] <= w[1]), "{libc}: {times:?}");
     }
 }
 

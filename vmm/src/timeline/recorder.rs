@@ -56,6 +56,8 @@ impl<F: FnMut(&Event, &RegionTable) + Send> EventSink for EachEvent<F> {
 pub struct Recorder {
     start: Instant,
     seq: u64,
+    /// The last row's time: no row is timed before the row before it.
+    last_ns: u64,
     regions: RegionTable,
     sinks: Vec<Box<dyn EventSink>>,
     counts: HashMap<(u32, RegionId), RegionCounts>,
@@ -72,6 +74,7 @@ impl Recorder {
         Recorder {
             start: Instant::now(),
             seq: 0,
+            last_ns: 0,
             regions: RegionTable::default(),
             sinks,
             counts: HashMap::new(),
@@ -103,7 +106,13 @@ impl Recorder {
     pub fn record(&mut self, mut e: Event, at: Instant) {
         e.seq = self.seq;
         self.seq += 1;
-        e.time_ns = at.saturating_duration_since(self.start).as_nanos() as u64;
+        // A fault arrives at one thread's time and is recorded when the
+        // kernel takes it, maybe after another thread's later event: the
+        // rows stay in time order, each timed no earlier than the one
+        // before (its latency still says how long it waited).
+        let t = at.saturating_duration_since(self.start).as_nanos() as u64;
+        e.time_ns = t.max(self.last_ns);
+        self.last_ns = e.time_ns;
         if let Some(st) = &mut e.stack {
             let next = self.stacks.len() as u64 + 1;
             st.id = match self.stacks.get(&st.frames) {
@@ -168,5 +177,28 @@ impl Recorder {
         let flushed = self.flush();
         self.sinks.clear();
         flushed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::timeline::{Access, EventKind, Origin, RegionId};
+    use std::time::Duration;
+
+    fn row() -> Event {
+        Event::new(EventKind::ZeroFill, Access::Write, Origin::Guest, RegionId(0), 0x1000, 0x1000)
+    }
+
+    #[test]
+    fn rows_stay_in_time_order_when_an_earlier_fault_is_recorded_later() {
+        let kept = KeepEvents::default();
+        let mut r = Recorder::new(vec![Box::new(kept.clone())]);
+        let t0 = r.start();
+        r.record(row(), t0 + Duration::from_micros(500));
+        r.record(row(), t0 + Duration::from_micros(254));
+        r.record(row(), t0 + Duration::from_micros(900));
+        let times: Vec<(u64, u64)> = kept.take().iter().map(|e| (e.seq, e.time_ns)).collect();
+        assert_eq!(times, [(0, 500_000), (1, 500_000), (2, 900_000)]);
     }
 }

@@ -31,11 +31,8 @@ fn a_32_bit_syscall_never_reaches_ring_0() {
     // 32-bit code, as on Linux without IA32 emulation, whose next
     // instruction (`hlt`) is privileged: SIGSEGV. On Intel the `syscall`
     // itself is #UD in compatibility mode: SIGILL, as Linux gives there.
-    let (status, trap) = if compat_syscall_exists() {
-        (139, "trap #GP general protection")
-    } else {
-        (132, "trap #UD invalid opcode")
-    };
+    let (status, trap) =
+        if compat_syscall_exists() { (139, "trap #GP general protection") } else { (132, "trap #UD invalid opcode") };
     for mode in [&["0"][..], &["1", "0xffffffffff007"], &["2"]] {
         let (code, stdout, report) = hostile("ring0", mode);
         assert_eq!(code, status, "{mode:?}: {stdout} {report}");

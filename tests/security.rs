@@ -17,8 +17,7 @@ fn hostile(name: &str, args: &[&str]) -> (i32, String, String) {
 /// AMD's: `syscall` in 32-bit compatibility mode exists only there; Intel
 /// CPUs raise #UD for it.
 fn compat_syscall_exists() -> bool {
-    // SAFETY: CPUID leaf 0 exists on every x86-64 CPU.
-    let v = unsafe { std::arch::x86_64::__cpuid(0) };
+    let v = std::arch::x86_64::__cpuid(0);
     let vendor: Vec<u8> = [v.ebx, v.edx, v.ecx].iter().flat_map(|r| r.to_le_bytes()).collect();
     vendor == b"AuthenticAMD" || vendor == b"HygonGenuine"
 }

@@ -11,7 +11,6 @@ use faultline::timeline::EventKind;
 use faultline::{Config, Program};
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
 /// For the runs that read /proc after every page: a syscall-heavy loop
 /// that takes seconds when the machine is busy.
 const SLOW: std::time::Duration = std::time::Duration::from_secs(120);

@@ -5,8 +5,6 @@ mod support;
 
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 fn both(name: &str, args: &[&str]) -> ((String, i32), (String, i32)) {
     let run = run_fixture(name, args);
     ((run.stdout.clone(), run.code()), run_native(name, args))

@@ -10,7 +10,6 @@ use goblin::elf::program_header::{PT_LOAD, PT_NOTE};
 use goblin::elf::Elf;
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
 const TEXT: &[u8] = b"faultline-core-pattern!";
 const PAGE: usize = 4096;
 const SIGABRT: i32 = 6;

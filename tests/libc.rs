@@ -7,8 +7,6 @@ mod support;
 use faultline::timeline::Origin;
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 fn fixture(libc: &str) -> String {
     format!("mallocexp-{libc}")
 }

@@ -5,8 +5,6 @@ mod support;
 use faultline::timeline::{Access, EventKind, Origin, Prefault};
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 fn pressure(libc: &str) -> String {
     format!("pressure-{libc}")
 }

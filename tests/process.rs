@@ -13,8 +13,6 @@ use faultline::timeline::{EventKind, Origin};
 use faultline::{Config, Input, Program};
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 /// The leak test counts this process's threads and fds: it runs alone
 /// (write lock) while the others share the read lock.
 static ALONE: RwLock<()> = RwLock::new(());

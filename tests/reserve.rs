@@ -7,8 +7,6 @@ mod support;
 use faultline::timeline::{Access, EventKind, Origin};
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 fn reserve(libc: &str) -> String {
     format!("reserve-{libc}")
 }

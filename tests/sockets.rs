@@ -9,7 +9,6 @@ mod support;
 
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
 const PARTS: [&str; 7] = ["unix", "pair", "dgram", "seqpacket", "tcp", "udp", "errors"];
 
 #[test]

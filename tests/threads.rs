@@ -10,8 +10,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use faultline::timeline::{Access, EventKind, Origin};
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 /// Runs `fixture-libc args` in faultline and natively: same stdout, same
 /// exit status. Returns the faultline run.
 fn same_as_native(fixture: &str, libc: &str, args: &[&str]) -> Run {

@@ -8,8 +8,6 @@ mod support;
 use faultline::timeline::{EventKind, Origin};
 use support::*;
 
-const LIBCS: [&str; 2] = ["glibc", "musl"];
-
 #[test]
 fn rss_replays_to_the_summary_and_drops_at_release_rows() {
     for libc in LIBCS {

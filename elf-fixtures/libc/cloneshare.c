@@ -21,6 +21,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "fixture.h"
+
 #define SHARE (CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND)
 
 static char stack[256 * 1024] __attribute__((aligned(16)));
@@ -28,18 +30,6 @@ static volatile sig_atomic_t got;
 /* Written by the child (the memory is shared). */
 static int child_fd = -1;
 static int closeme = -1, markme = -1;
-
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
-{
-    char buf[256];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (write(1, buf, n) != n)
-        _exit(98);
-}
 
 static const char *yes(int b)
 {

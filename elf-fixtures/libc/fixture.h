@@ -2,9 +2,12 @@
 #ifndef FIXTURE_H
 #define FIXTURE_H
 
+#include <stdarg.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
+#include <unistd.h>
 
 #define PAGE 4096UL
 
@@ -21,6 +24,20 @@ static long resident(void *addr, size_t len)
         r += vec[i] & 1;
     free(vec);
     return r;
+}
+
+/* printf to fd 1 by one write(2), so lines of forked or cloned processes
+ * never interleave inside a line; a short write ends the program (98). */
+static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void out(const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (write(1, buf, n) != n)
+        _exit(98);
 }
 
 #endif

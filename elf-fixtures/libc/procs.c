@@ -24,9 +24,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-extern char **environ;
+#include "fixture.h"
 
-#define PAGE 4096UL
+extern char **environ;
 
 static int value = 10;
 
@@ -53,18 +53,6 @@ static void die(const char *what)
 {
     fprintf(stderr, "%s: %s\n", what, strerror(errno));
     exit(99);
-}
-
-static void out(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void out(const char *fmt, ...)
-{
-    char buf[512];
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(buf, sizeof buf, fmt, ap);
-    va_end(ap);
-    if (write(1, buf, n) != n)
-        exit(98);
 }
 
 static void describe(const char *who, int st)

@@ -11,6 +11,9 @@ use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 
 pub const MIB: u64 = 1 << 20;
 
+/// The C libraries every libc fixture is built with.
+pub const LIBCS: [&str; 2] = ["glibc", "musl"];
+
 /// Runs the `faultline` command with `args` (stdin empty), capturing its
 /// output.
 pub fn faultline(args: &[&str]) -> std::process::Output {

@@ -50,6 +50,12 @@ static char state(int pid, int tid)
 static void *sleeper(void *arg)
 {
     int *ready = arg;
+    /* SIGCONT's handler runs on the main thread, before its read returns:
+     * were it free to take it here, it might run after main's printf. */
+    sigset_t cont;
+    sigemptyset(&cont);
+    sigaddset(&cont, SIGCONT);
+    pthread_sigmask(SIG_BLOCK, &cont, NULL);
     tid2 = syscall(SYS_gettid);
     __atomic_store_n(ready, 1, __ATOMIC_SEQ_CST);
     for (;;)

@@ -43,6 +43,9 @@ impl KernelState {
         if p.threads.is_empty() {
             let st = p.group_exit.or(status).unwrap_or(ExitStatus::Exited(0));
             self.process_exit(pid, tid, st);
+        } else {
+            // An exiting thread no longer holds up a stop in progress.
+            self.jobctl_participate(pid);
         }
         self.procfs.changed();
     }

@@ -3,7 +3,9 @@
 //! signal whose action is the default stops every thread of the process
 //! until SIGCONT (or SIGKILL); the parent hears by SIGCHLD (CLD_STOPPED,
 //! CLD_CONTINUED, unless it asked SA_NOCLDSTOP) and by wait's WUNTRACED
-//! and WCONTINUED, each change reported once.
+//! and WCONTINUED, each change reported once. As in Linux, a stop is
+//! reported only when it is complete: when every thread has stopped
+//! (task_participate_group_stop, SIGNAL_STOP_STOPPED).
 
 use super::abi::signal::SA_NOCLDSTOP;
 use super::abi::wait::{CLD_CONTINUED, CLD_STOPPED};
@@ -44,6 +46,9 @@ impl Change {
 pub(crate) struct JobCtl {
     /// The signal that stopped it, while it is stopped.
     pub(crate) stopped: Option<i32>,
+    /// Whether every thread has stopped (SIGNAL_STOP_STOPPED): until
+    /// then the stop is in progress and nobody has been told.
+    pub(crate) complete: bool,
     /// What its parent's wait has not reported yet.
     pub(crate) unreported: Option<Change>,
 }
@@ -78,14 +83,18 @@ impl KernelState {
         }
         if sig == SIGCONT && was_stopped {
             let p = self.tasks.proc_mut(pid).expect("just found");
-            p.jobctl = JobCtl { stopped: None, unreported: Some(Change::Continued) };
+            let complete = p.jobctl.complete;
+            p.jobctl = JobCtl { stopped: None, complete: false, unreported: Some(Change::Continued) };
             for tid in threads {
                 if let Some(t) = self.tasks.thread(tid) {
                     t.wake();
                 }
             }
             self.procfs.changed();
-            self.notify_parent_cldstop(pid, Change::Continued);
+            // A stop cut short before it completed is told as CLD_STOPPED
+            // with the exit code already cleared (prepare_signal's
+            // SIGNAL_CLD_STOPPED with group_exit_code 0).
+            self.notify_parent_cldstop(pid, if complete { Change::Continued } else { Change::Stopped(0) });
         }
     }
 
@@ -100,17 +109,33 @@ impl KernelState {
             return false;
         }
         let p = self.tasks.proc_mut(pid).expect("just found");
-        p.jobctl = JobCtl { stopped: Some(sig), unreported: Some(Change::Stopped(sig)) };
+        p.jobctl = JobCtl { stopped: Some(sig), complete: false, unreported: None };
         // Every thread stops at its next chance (a blocked one is
-        // interrupted, see Ctx::interrupted).
+        // interrupted, see Ctx::interrupted); the last to stop tells the
+        // parent (jobctl_participate).
         for tid in p.threads.clone() {
             if let Some(t) = self.tasks.thread(tid) {
                 t.wake();
             }
         }
         self.procfs.changed();
-        self.notify_parent_cldstop(pid, Change::Stopped(sig));
         true
+    }
+
+    /// task_participate_group_stop(): a thread of `pid` has stopped or
+    /// exited; if it was the last one running of a stop in progress, the
+    /// stop is complete and the parent hears of it.
+    pub(crate) fn jobctl_participate(&mut self, pid: Pid) {
+        let Some(p) = self.tasks.proc(pid) else { return };
+        let Some(sig) = p.jobctl.stopped.filter(|_| !p.jobctl.complete) else { return };
+        if p.is_zombie() || !p.threads.iter().all(|&t| self.tasks.thread(t).is_none_or(|t| t.stopped || t.exited)) {
+            return;
+        }
+        let p = self.tasks.proc_mut(pid).expect("just found");
+        p.jobctl.complete = true;
+        p.jobctl.unreported = Some(Change::Stopped(sig));
+        self.procfs.changed();
+        self.notify_parent_cldstop(pid, Change::Stopped(sig));
     }
 
     /// Whether process `pid` is stopped.

@@ -289,6 +289,7 @@ impl<'a> Ctx<'a> {
         };
         while self.k.is_stopped(self.pid) && !self.thread_gone() && self.k.report.stop().is_none() {
             mark(self, true);
+            self.k.jobctl_participate(self.pid);
             self.sleep(None);
         }
         mark(self, false);

@@ -18,8 +18,8 @@ pub(super) fn clone(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             flags: flags & !sched::CSIGNAL,
             stack: a[1],
             parent_tid: a[2],
-            child_tid: a[3],
-            tls: a[4],
+            child_tid: a[crate::arch::CLONE_CHILD_TID_ARG],
+            tls: a[crate::arch::CLONE_TLS_ARG],
             exit_signal: (flags & sched::CSIGNAL) as i32,
         },
     )

@@ -47,6 +47,7 @@ mod xattr;
 // syscalls/mm.rs names the seal check by its old home.
 
 use crate::arch::ring::CallMaps;
+use crate::arch::{SyscallAbi, SYSCALL_ABI};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
@@ -136,9 +137,28 @@ pub(crate) enum Ring {
     ServeIf(fn(&KernelState, Pid, &[u64; 6]) -> bool),
 }
 
+/// A call's number in each table Linux has for 64-bit guests; `u16::MAX`
+/// where that table lacks the call.
+#[derive(Clone, Copy)]
+pub(crate) struct Nrs {
+    pub x86_64: u16,
+    pub generic: u16,
+}
+
+impl Nrs {
+    /// The number in `abi`'s table.
+    pub(crate) fn of(self, abi: SyscallAbi) -> Option<u64> {
+        let n = match abi {
+            SyscallAbi::X86_64 => self.x86_64,
+            SyscallAbi::Generic => self.generic,
+        };
+        (n != u16::MAX).then_some(u64::from(n))
+    }
+}
+
 /// One system call.
 pub(crate) struct Syscall {
-    pub nr: u64,
+    pub nrs: Nrs,
     pub name: &'static str,
     pub args: &'static [Arg],
     pub ret: Ret,
@@ -149,9 +169,16 @@ pub(crate) struct Syscall {
     pub quiet: bool,
 }
 
+impl Syscall {
+    /// Its number on this guest's architecture, if it has one there.
+    pub(crate) fn nr(&self) -> Option<u64> {
+        self.nrs.of(SYSCALL_ABI)
+    }
+}
+
 impl std::fmt::Debug for Syscall {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}({})", self.name, self.nr)
+        write!(f, "{}({:?})", self.name, self.nr())
     }
 }
 
@@ -163,7 +190,9 @@ fn index() -> &'static [Option<&'static Syscall>] {
     INDEX.get_or_init(|| {
         let mut v = vec![None; 512];
         for s in TABLE {
-            v[s.nr as usize] = Some(s);
+            if let Some(nr) = s.nr() {
+                v[nr as usize] = Some(s);
+            }
         }
         v
     })
@@ -171,7 +200,9 @@ fn index() -> &'static [Option<&'static Syscall>] {
 
 /// restart_syscall(2)'s number: what a relative sleep a signal interrupted
 /// resumes with when no handler runs.
-pub(crate) const NR_RESTART_SYSCALL: u64 = 219;
+pub(crate) fn nr_restart_syscall() -> u64 {
+    by_name("restart_syscall").and_then(Syscall::nr).expect("every table has restart_syscall")
+}
 
 /// The entry for syscall `nr`.
 pub(crate) fn lookup(nr: u64) -> Option<&'static Syscall> {
@@ -233,7 +264,7 @@ impl Ctx<'_> {
             log.lock().unwrap_or_else(|p| p.into_inner()).push(record);
         }
         if !self.keep_regs {
-            self.regs.rax = ret as u64;
+            self.regs.set_ret(ret as u64);
         }
         if !entry.is_some_and(|e| e.quiet) {
             self.k.procfs.changed();

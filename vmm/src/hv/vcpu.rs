@@ -101,8 +101,7 @@ impl Vcpu {
         &self,
         cr3: u64,
         regs: &kvm_regs,
-        fs_base: u64,
-        gs_base: u64,
+        tls: arch::regs::Tls,
         fpu: Option<&kvm_xsave>,
     ) -> Result<(), VmError> {
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
@@ -113,7 +112,7 @@ impl Vcpu {
             None => self.fd.set_fpu(&arch::cpu::initial_fpu()).map_err(kvm_err("set FPU"))?,
         }
         self.fd.set_vcpu_events(&kvm_vcpu_events::default()).map_err(kvm_err("clear vCPU events"))?;
-        self.set_tls(fs_base, gs_base)?;
+        self.set_tls(tls)?;
         self.fd.set_regs(regs).map_err(kvm_err("set regs"))
     }
 
@@ -156,9 +155,9 @@ impl Vcpu {
         self.fd.set_regs(regs).map_err(kvm_err("set regs"))
     }
 
-    /// Sets the FS and GS bases (arch_prctl).
-    pub fn set_tls(&self, fs_base: u64, gs_base: u64) -> Result<(), VmError> {
-        let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_FS_BASE, fs_base), (arch::cpu::MSR_GS_BASE, gs_base)]);
+    /// Sets the TLS registers: the FS and GS bases.
+    pub fn set_tls(&self, tls: arch::regs::Tls) -> Result<(), VmError> {
+        let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_FS_BASE, tls.fs_base), (arch::cpu::MSR_GS_BASE, tls.gs_base)]);
         self.fd.set_msrs(&msrs).map(|_| ()).map_err(kvm_err("set FS/GS base"))
     }
 

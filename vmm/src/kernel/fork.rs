@@ -138,16 +138,18 @@ fn child_thread(ctx: &mut Ctx, a: &CloneArgs, tid: Tid) -> Thread {
     let f = a.flags;
     let fpu = ctx.vcpu.and_then(|v| v.fpu().ok());
     let mut regs = *ctx.regs;
-    regs.rax = 0;
+    regs.set_ret(0);
     if a.stack != 0 {
-        regs.rsp = a.stack;
+        regs.set_sp(a.stack);
     }
     let parent = ctx.thread();
-    let (sigmask, altstack, fs, gs) = (parent.sigmask, parent.altstack, parent.fs_base, parent.gs_base);
+    let (sigmask, altstack, mut tls) = (parent.sigmask, parent.altstack, parent.tls);
     let mut t = Thread::new(tid, 0, StartState { regs, fpu });
     t.sigmask = sigmask;
-    t.fs_base = if f & CLONE_SETTLS != 0 { a.tls } else { fs };
-    t.gs_base = gs;
+    if f & CLONE_SETTLS != 0 {
+        tls.set_by_clone(a.tls);
+    }
+    t.tls = tls;
     // A thread (CLONE_VM) gets no alternate stack; a fork keeps it.
     if f & CLONE_VM == 0 {
         t.altstack = altstack;

@@ -107,6 +107,7 @@ pub use process::ExitStatus;
 pub(crate) use process::{Pid, Process, Tid};
 pub(crate) use thread::Thread;
 
+use crate::arch::regs::Tls;
 use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
 use crate::fault::Backing;
@@ -227,7 +228,7 @@ pub(crate) struct KernelState {
 pub(crate) enum Next {
     /// Back to the user where it trapped; the registers may have changed
     /// (syscall result, signal frame), and the TLS bases.
-    Return { tls: Option<(u64, u64)>, fpu: Option<FpuState> },
+    Return { tls: Option<Tls>, fpu: Option<FpuState> },
     /// Start afresh in ring 3 (exec).
     Enter(Entry),
     /// The thread is gone.
@@ -239,8 +240,7 @@ pub(crate) struct Entry {
     pub cr3: u64,
     pub regs: UserRegs,
     pub fpu: Option<FpuState>,
-    pub fs_base: u64,
-    pub gs_base: u64,
+    pub tls: Tls,
 }
 
 pub(crate) struct Kernel {
@@ -284,14 +284,14 @@ impl Kernel {
         t.kicker = Some(kicker);
         t.host_tid = Some(host_tid);
         let start = t.start.take()?;
-        let (fs, gs, pid) = (t.fs_base, t.gs_base, t.pid);
+        let (tls, pid) = (t.tls, t.pid);
         if t.killed {
             return None;
         }
         k.tasks.attach_host(host_tid, tid);
         let mm = k.tasks.proc(pid)?.mm;
         let cr3 = k.mm.get(mm)?.root();
-        Some(Entry { cr3, regs: start.regs, fpu: start.fpu, fs_base: fs, gs_base: gs })
+        Some(Entry { cr3, regs: start.regs, fpu: start.fpu, tls })
     }
 
     /// The vCPU thread running `tid` leaves: the thread exits if it has not

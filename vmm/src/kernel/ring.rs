@@ -69,7 +69,7 @@ impl Kernel {
                 abi::EXIT => "EXIT, an answer the server never gave",
                 _ => "a state the ring has not",
             };
-            let why = format!("forged the syscall ring's state ({what}) ip {:016x}", ctx.regs.rip);
+            let why = format!("forged the syscall ring's state ({what}) ip {:016x}", ctx.regs.pc());
             ctx.force_kernel_signal(SIGSEGV, why);
         }
         let next = ctx.finish(Next::Return { tls: None, fpu: None });
@@ -99,9 +99,7 @@ impl Kernel {
         if !serve {
             return (abi::EXIT, 0);
         }
-        let [a0, a1, a2, a3, a4, a5] = mb.args;
-        let mut regs =
-            UserRegs { rax: mb.nr, rdi: a0, rsi: a1, rdx: a2, r10: a3, r8: a4, r9: a5, ..Default::default() };
+        let mut regs = UserRegs::for_syscall(mb.nr, mb.args);
         let mut ctx = Ctx::new(self, k, tid, &mut regs, None);
         ctx.syscall();
         // What `Ctx::finish` does on the way out, but for delivery, which
@@ -113,7 +111,7 @@ impl Kernel {
         // A wait a signal ended, with nothing done (ERESTARTSYS,
         // ERESTARTNOHAND): the call runs again in its trap, where delivery
         // turns the code into EINTR or a restart by the handler's flags.
-        let rerun = deliver && [ERESTARTSYS.ret(), ERESTARTNOHAND.ret()].contains(&(ctx.regs.rax as i64));
+        let rerun = deliver && [ERESTARTSYS.ret(), ERESTARTNOHAND.ret()].contains(&(ctx.regs.ret() as i64));
         if let Some(p) = ctx.k.tasks.proc_mut(pid) {
             p.rusage.stime_ns += start.elapsed().as_nanos() as u64;
         }
@@ -127,6 +125,6 @@ impl Kernel {
         if rerun {
             return (abi::EXIT, 0);
         }
-        (if deliver { abi::DELIVER } else { abi::DONE }, regs.rax)
+        (if deliver { abi::DELIVER } else { abi::DONE }, regs.ret())
     }
 }

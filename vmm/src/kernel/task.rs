@@ -122,12 +122,8 @@ impl<'a> Ctx<'a> {
             Trap::RingReturn => {}
             Trap::CompatSyscall => {
                 // faultline runs no 32-bit ABI: like a Linux built without
-                // IA32 emulation (entry_SYSCALL32_ignore), -ENOSYS to the
-                // caller, with sysretl's registers.
-                self.regs.rax = ENOSYS.ret() as u64 & 0xffff_ffff;
-                self.regs.rip = self.regs.rcx & 0xffff_ffff;
-                self.regs.rflags = self.regs.r11;
-                self.regs.compat = true;
+                // it (x86's entry_SYSCALL32_ignore), -ENOSYS to the caller.
+                self.regs.refuse_compat_syscall(ENOSYS.ret() as u64);
             }
             Trap::PageFault { addr, error } => {
                 if let Some(info) = super::mm::fault::user_fault(self, addr, error) {
@@ -135,22 +131,10 @@ impl<'a> Ctx<'a> {
                 }
             }
             Trap::Exception(vector) => {
-                let mut vector = vector;
-                if vector == trap::UD {
-                    // `int $N` reported as #UD (PVM): Linux gives #GP/#BP.
+                let (vector, signo, code, addr) = trap::exception_signal(vector, self.regs.pc(), |pc| {
                     let mut insn = [0u8; 2];
-                    if self.read_user(self.regs.rip, &mut insn).is_ok() {
-                        vector = trap::software_interrupt_vector(insn).unwrap_or(vector);
-                    }
-                }
-                let (signo, code) = trap::signal_for_vector(vector);
-                // The faulting instruction for these, and for a single step
-                // (#DB: send_sigtrap); int3's SIGTRAP is SI_KERNEL, no address.
-                let addr = if matches!(signo, signal::SIGILL | signal::SIGFPE | signal::SIGBUS) || vector == trap::DB {
-                    self.regs.rip
-                } else {
-                    0
-                };
+                    self.read_user(pc, &mut insn).ok().map(|_| insn)
+                });
                 self.force_signal(SigInfo::fault(signo, code, addr), Trap::Exception(vector));
             }
             Trap::Kernel(vector) => {
@@ -159,7 +143,7 @@ impl<'a> Ctx<'a> {
                 let why = format!(
                     "{} in ring 0 at ip {:016x}: the program may not run there",
                     trap::vector_name(vector),
-                    self.regs.rip
+                    self.regs.pc()
                 );
                 self.die(SigInfo::kernel(signal::SIGSEGV), why);
             }
@@ -186,7 +170,7 @@ impl<'a> Ctx<'a> {
             Next::Return { .. } => {
                 let tls = if self.tls_changed {
                     let t = self.thread();
-                    Some((t.fs_base, t.gs_base))
+                    Some(t.tls)
                 } else {
                     None
                 };
@@ -264,11 +248,11 @@ impl<'a> Ctx<'a> {
     /// present"), and a mask sigsuspend or ppoll put in force goes.
     fn no_handler_ran(&mut self) {
         if self.syscall_nr.is_some() && !self.keep_regs {
-            let rax = self.regs.rax as i64;
-            if rax == ERESTARTSYS.ret() || rax == ERESTARTNOHAND.ret() {
+            let ret = self.regs.ret() as i64;
+            if ret == ERESTARTSYS.ret() || ret == ERESTARTNOHAND.ret() {
                 super::sigframe::restart(self);
-            } else if rax == ERESTART_RESTARTBLOCK.ret() {
-                super::sigframe::restart_with(self, super::syscalls::NR_RESTART_SYSCALL);
+            } else if ret == ERESTART_RESTARTBLOCK.ret() {
+                super::sigframe::restart_with(self, super::syscalls::nr_restart_syscall());
             }
         }
         if let Some(t) = self.k.tasks.thread_mut(self.tid) {
@@ -307,7 +291,7 @@ impl<'a> Ctx<'a> {
         let act = self.proc().sig.get(info.signo);
         let blocked = self.thread().sigmask & signal::bit(info.signo) != 0;
         if act.handler > signal::SIG_IGN && !blocked {
-            (self.fault_error, self.fault_trapno) = super::sigframe::trap_details(trap);
+            (self.fault_error, self.fault_trapno) = crate::arch::sigframe::trap_details(trap);
             if let Trap::PageFault { addr, error } = trap {
                 self.k.note_signal(self.pid, self.tid, addr, error.write(), &info, self.at);
             }

@@ -121,7 +121,8 @@ impl TestKernel {
     /// Makes syscall `name` with `args` as the current thread: its result
     /// (a negative errno on failure).
     pub(crate) fn sys(&self, name: &str, args: &[u64]) -> i64 {
-        let nr = TABLE.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no syscall {name}")).nr;
+        let nr =
+            TABLE.iter().find(|s| s.name == name).and_then(|s| s.nr()).unwrap_or_else(|| panic!("no syscall {name}"));
         self.call(nr, args)
     }
 
@@ -129,14 +130,13 @@ impl TestKernel {
     fn call(&self, nr: u64, args: &[u64]) -> i64 {
         let mut a = [0u64; 6];
         a[..args.len()].copy_from_slice(args);
-        let mut regs =
-            UserRegs { rax: nr, rdi: a[0], rsi: a[1], rdx: a[2], r10: a[3], r8: a[4], r9: a[5], ..Default::default() };
+        let mut regs = UserRegs::for_syscall(nr, a);
         let k = self.kernel.lock();
         let mut ctx = Ctx::new(&self.kernel, k, self.tid, &mut regs, None);
         ctx.syscall();
         ctx.settle();
         drop(ctx);
-        regs.rax as i64
+        regs.ret() as i64
     }
 
     /// The current thread goes back to user mode: pending signals are

@@ -57,8 +57,7 @@ pub(crate) struct Thread {
     pub(crate) pid: Pid,
     /// Set until its vCPU picks it up.
     pub(crate) start: Option<StartState>,
-    pub(crate) fs_base: u64,
-    pub(crate) gs_base: u64,
+    pub(crate) tls: crate::arch::regs::Tls,
     /// set_tid_address / CLONE_CHILD_CLEARTID: zeroed and futex-woken at
     /// exit.
     pub(crate) clear_child_tid: u64,
@@ -104,8 +103,7 @@ impl Thread {
             tid,
             pid,
             start: Some(start),
-            fs_base: 0,
-            gs_base: 0,
+            tls: Default::default(),
             clear_child_tid: 0,
             robust_list: (0, 0),
             rseq: None,

@@ -31,18 +31,11 @@ const MAX_NAMES: usize = 1 << 16;
 /// A source file's name as shown (`touch.c:12`), at most.
 const MAX_SOURCE: usize = 200;
 
-/// x86-64's DWARF register numbers: RBP, RSP, and the return address.
-const RBP: usize = 6;
-const RSP: usize = 7;
-const RA: usize = 16;
-/// Registers a callee must keep (RBX, RBP, R12-R15): known in a caller's
-/// frame when its rule says where they were saved, or that they stayed.
-const CALLEE_SAVED: [usize; 6] = [3, 6, 12, 13, 14, 15];
+use crate::arch::regs::dwarf::{CALLEE_SAVED, COUNT, FP, RA, SP};
 
-/// Registers by DWARF number (0-15 the general ones, 16 the return
-/// address, here the frame's instruction); `None` where a frame does not
-/// know one.
-type Regs = [Option<u64>; 17];
+/// Registers by DWARF number (the return address column holds the
+/// frame's instruction); `None` where a frame does not know one.
+type Regs = [Option<u64>; COUNT];
 
 /// One object's unwind and line tables.
 struct Object {
@@ -95,16 +88,7 @@ impl Unwinder {
     /// A guest page fault with these registers is being resolved: its rows
     /// get its stack.
     pub(crate) fn begin(&mut self, r: &UserRegs) {
-        let mut regs: Regs = [None; 17];
-        let gprs = [r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12];
-        for (i, v) in gprs.into_iter().enumerate() {
-            regs[i] = Some(v);
-        }
-        regs[13] = Some(r.r13);
-        regs[14] = Some(r.r14);
-        regs[15] = Some(r.r15);
-        regs[RA] = Some(r.rip);
-        self.regs = Some(regs);
+        self.regs = Some(r.dwarf());
         self.stack = None;
     }
 
@@ -218,7 +202,7 @@ impl Cfi {
             CfaRule::Expression(_) => None,
         };
         let Some(cfa) = cfa else { return Some(None) };
-        let mut next: Regs = [None; 17];
+        let mut next: Regs = [None; COUNT];
         for r in CALLEE_SAVED.into_iter().chain([RA]) {
             // No rule: a callee-saved register kept its value; the return
             // address is unknown (the stack's end).
@@ -232,22 +216,23 @@ impl Cfi {
                 _ => None,
             };
         }
-        next[RSP] = Some(cfa);
+        next[SP] = Some(cfa);
         Some(Some(next))
     }
 }
 
-/// The caller's registers by the frame-pointer chain: RBP points at the
-/// saved RBP, the return address above it.
+/// The caller's registers by the frame-pointer chain: the frame pointer
+/// points at the saved one, the return address above it (x86-64's RBP
+/// chain and arm64's frame records alike).
 fn step_fp(regs: &Regs, peek: &dyn Fn(u64) -> Option<u64>) -> Option<Regs> {
-    let (rbp, rsp) = (regs[RBP]?, regs[RSP]?);
-    if rbp < rsp || rbp % 8 != 0 {
+    let (fp, sp) = (regs[FP]?, regs[SP]?);
+    if fp < sp || fp % 8 != 0 {
         return None;
     }
-    let mut next: Regs = [None; 17];
-    next[RBP] = Some(peek(rbp)?);
-    next[RA] = Some(peek(rbp.checked_add(8)?)?);
-    next[RSP] = Some(rbp.checked_add(16)?);
+    let mut next: Regs = [None; COUNT];
+    next[FP] = Some(peek(fp)?);
+    next[RA] = Some(peek(fp.checked_add(8)?)?);
+    next[SP] = Some(fp.checked_add(16)?);
     Some(next)
 }
 
@@ -325,7 +310,7 @@ impl KernelState {
             // Each caller's frame lies above its callee's: a stack that does
             // not climb is a loop or garbage, and ends here.
             match next {
-                Some(n) if n[RSP] > regs[RSP] => regs = n,
+                Some(n) if n[SP] > regs[SP] => regs = n,
                 _ => break,
             }
         }

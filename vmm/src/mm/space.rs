@@ -485,7 +485,7 @@ impl AddressSpace {
     /// anyway, or are marked by the CPU's write after a swap-in.
     pub fn clear_refs(&mut self, phys: &mut Phys, what: u32) {
         if what == 4 {
-            self.vmas.update(0, 1 << 47, |v| v.soft_dirty = false);
+            self.vmas.update(0, crate::arch::layout::USER_TOP, |v| v.soft_dirty = false);
         }
         let vmas: Vec<Vma> = self.vmas.iter().cloned().collect();
         for v in &vmas {
@@ -514,7 +514,7 @@ impl AddressSpace {
 
     /// Tears everything down: every page unmapped, every table retired.
     pub fn release(mut self, phys: &mut Phys) {
-        self.unmap(phys, 0, 1 << 47);
+        self.unmap(phys, 0, crate::arch::layout::USER_TOP);
         phys.drop_mm(self.id);
         self.tables.retire(&mut phys.tables);
         phys.sync_tables();

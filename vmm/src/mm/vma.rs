@@ -318,7 +318,7 @@ pub struct VmaSet {
 
 impl Default for VmaSet {
     fn default() -> Self {
-        VmaSet { map: BTreeMap::new(), total: 0, gaps: Gaps::new(0, 1 << 47) }
+        VmaSet { map: BTreeMap::new(), total: 0, gaps: Gaps::new(0, crate::arch::layout::USER_TOP) }
     }
 }
 

@@ -25,7 +25,7 @@ fn gettid() -> i32 {
 }
 
 fn enter(vcpu: &Vcpu, e: &Entry) -> Result<(), crate::hv::VmError> {
-    vcpu.enter_user(e.cr3, &e.regs.to_kvm(), e.fs_base, e.gs_base, e.fpu.as_deref())
+    vcpu.enter_user(e.cr3, &e.regs.to_kvm(), e.tls, e.fpu.as_deref())
 }
 
 /// Ends the run if a vCPU thread unwinds (a bug in the kernel panicked
@@ -268,8 +268,8 @@ impl Runner<'_> {
                         self.kernel.on_vm_exit(self.tid, "bad FPU state".into());
                     }
                 }
-                if let Some((fs, gs)) = tls {
-                    self.vcpu.set_tls(fs, gs).map_err(|_| Fatal("cannot set FS/GS base".into()))?;
+                if let Some(tls) = tls {
+                    self.vcpu.set_tls(tls).map_err(|_| Fatal("cannot set the TLS registers".into()))?;
                 }
                 Ok(true)
             }

@@ -121,6 +121,59 @@ impl UserRegs {
         (self.rax, [self.rdi, self.rsi, self.rdx, self.r10, self.r8, self.r9])
     }
 
+    // What the kernel reads and writes of any architecture's registers.
+
+    /// A program's or a thread's first registers: at `entry` with stack
+    /// `sp`, flags as Linux starts user mode.
+    pub fn user_start(entry: u64, sp: u64) -> Self {
+        UserRegs { rip: entry, rsp: sp, rflags: super::cpu::USER_RFLAGS, ..Default::default() }
+    }
+
+    /// The registers of a thread making syscall `nr` with `args`.
+    pub fn for_syscall(nr: u64, args: [u64; 6]) -> Self {
+        let [rdi, rsi, rdx, r10, r8, r9] = args;
+        UserRegs { rax: nr, rdi, rsi, rdx, r10, r8, r9, ..Default::default() }
+    }
+
+    /// The instruction pointer.
+    pub fn pc(&self) -> u64 {
+        self.rip
+    }
+
+    /// The stack pointer.
+    pub fn sp(&self) -> u64 {
+        self.rsp
+    }
+
+    pub fn set_sp(&mut self, sp: u64) {
+        self.rsp = sp;
+    }
+
+    /// A syscall's result as the caller sees it.
+    pub fn ret(&self) -> u64 {
+        self.rax
+    }
+
+    pub fn set_ret(&mut self, v: u64) {
+        self.rax = v;
+    }
+
+    /// Returns `ret` from a 32-bit `syscall` without running it, with
+    /// sysretl's registers (entry_SYSCALL32_ignore).
+    pub fn refuse_compat_syscall(&mut self, ret: u64) {
+        self.rax = ret & 0xffff_ffff;
+        self.rip = self.rcx & 0xffff_ffff;
+        self.rflags = self.r11;
+        self.compat = true;
+    }
+
+    /// Backs the thread up onto its `syscall` instruction (2 bytes) to make
+    /// call `nr` when it resumes, with the arguments it still holds.
+    pub fn restart_syscall(&mut self, nr: u64) {
+        self.rax = nr;
+        self.rip = self.rip.wrapping_sub(2);
+    }
+
     /// Where to resume, through the trap frame and the vCPU's registers:
     /// `gprs` are the vCPU's registers as read at the trap (its RIP, RSP and
     /// RFLAGS stay the stub's); returns the frame to write. Flags are
@@ -167,6 +220,48 @@ impl UserRegs {
     }
 }
 
+/// The registers as DWARF numbers them (the x86-64 psABI), for unwinding.
+pub mod dwarf {
+    /// General registers 0-15 and the return address column.
+    pub const COUNT: usize = 17;
+    /// RBP, RSP, and the return address column.
+    pub const FP: usize = 6;
+    pub const SP: usize = 7;
+    pub const RA: usize = 16;
+    /// Registers a callee must keep (RBX, RBP, R12-R15): known in a
+    /// caller's frame when its rule says where they were saved, or that
+    /// they stayed.
+    pub const CALLEE_SAVED: [usize; 6] = [3, 6, 12, 13, 14, 15];
+}
+
+impl UserRegs {
+    /// The registers by DWARF number, the instruction in the return
+    /// address column.
+    pub fn dwarf(&self) -> [Option<u64>; dwarf::COUNT] {
+        let r = self;
+        let gprs = [
+            r.rax, r.rdx, r.rcx, r.rbx, r.rsi, r.rdi, r.rbp, r.rsp, r.r8, r.r9, r.r10, r.r11, r.r12, r.r13, r.r14,
+            r.r15, r.rip,
+        ];
+        gprs.map(Some)
+    }
+}
+
+/// A thread's TLS registers: the FS and GS bases (arch_prctl, clone's
+/// CLONE_SETTLS).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tls {
+    pub fs_base: u64,
+    pub gs_base: u64,
+}
+
+impl Tls {
+    /// CLONE_SETTLS: `tls` is the new thread's FS base.
+    pub fn set_by_clone(&mut self, tls: u64) {
+        self.fs_base = tls;
+    }
+}
+
 /// The ELF machine a core file of this architecture names (EM_X86_64).
 pub const ELF_MACHINE: u16 = 62;
 
@@ -209,7 +304,7 @@ impl UserRegsStruct {
     /// `r` as the user sees them, with the syscall it was in (`orig_rax`,
     /// -1 for none) and its TLS bases; the selectors are the user ones
     /// this VM runs ring 3 with (data selectors are 0, as on Linux).
-    pub fn of(r: &UserRegs, orig_rax: u64, fs_base: u64, gs_base: u64) -> Self {
+    pub fn of(r: &UserRegs, orig_rax: u64, tls: Tls) -> Self {
         UserRegsStruct {
             r15: r.r15,
             r14: r.r14,
@@ -232,8 +327,8 @@ impl UserRegsStruct {
             eflags: r.rflags,
             rsp: r.rsp,
             ss: USER_DS as u64,
-            fs_base,
-            gs_base,
+            fs_base: tls.fs_base,
+            gs_base: tls.gs_base,
             ..Default::default()
         }
     }

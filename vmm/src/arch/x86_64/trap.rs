@@ -133,6 +133,23 @@ pub fn software_interrupt_vector(insn: [u8; 2]) -> Option<u8> {
     }
 }
 
+/// What Linux does for exception `vector` in user mode at `pc`: the
+/// vector it really is (a software interrupt PVM reports as #UD), the
+/// signal and si_code, and the fault address the siginfo carries: the
+/// faulting instruction for SIGILL, SIGFPE, SIGBUS and a single step
+/// (#DB: send_sigtrap); int3's SIGTRAP is SI_KERNEL, with none. `insn`
+/// reads the instruction's first two bytes.
+pub fn exception_signal(vector: u8, pc: u64, insn: impl FnOnce(u64) -> Option<[u8; 2]>) -> (u8, i32, i32, u64) {
+    use super::signal::{SIGBUS, SIGFPE, SIGILL};
+    let vector = match vector {
+        UD => insn(pc).and_then(software_interrupt_vector).unwrap_or(UD),
+        v => v,
+    };
+    let (signo, code) = signal_for_vector(vector);
+    let addr = if matches!(signo, SIGILL | SIGFPE | SIGBUS) || vector == DB { pc } else { 0 };
+    (vector, signo, code, addr)
+}
+
 /// Mnemonic of an exception vector, for reports.
 pub fn vector_name(vector: u8) -> &'static str {
     const NAMES: [&str; 32] = [

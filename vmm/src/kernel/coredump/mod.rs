@@ -238,7 +238,7 @@ impl Ctx<'_> {
             let leader = tid == p.pid;
             out.push(ThreadNotes {
                 tid,
-                regs: UserRegsStruct::of(&regs, orig_rax, t.fs_base, t.gs_base),
+                regs: UserRegsStruct::of(&regs, orig_rax, t.tls),
                 fpu: fpu.map(|x| x.region.as_bytes()[..xsize].to_vec()),
                 sigpend: t.pending.set,
                 sighold: t.sigmask,

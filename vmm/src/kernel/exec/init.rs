@@ -84,8 +84,7 @@ impl KernelState {
         };
         self.tasks.proc_mut(pid).expect("just made").mm = loaded.mm;
         self.record_lifecycle(crate::timeline::EventKind::Exec, pid, pid, 0);
-        let regs =
-            UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
+        let regs = UserRegs::user_start(loaded.entry, loaded.sp);
         let mut t = crate::kernel::thread::Thread::new(pid, pid, crate::kernel::thread::StartState { regs, fpu: None });
         t.kmem = Some(self.charge_task()?);
         self.tasks.add_thread(t);

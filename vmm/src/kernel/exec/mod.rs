@@ -27,6 +27,7 @@ use super::files::vfs::{Node, OpenNode};
 use super::process::{comm_of, Cmdline, Pid, Tid};
 use super::task::Ctx;
 use super::{Entry, KernelState};
+use crate::arch::regs::Tls;
 use crate::arch::{UserRegs, PAGE_SIZE};
 use crate::loader::Image;
 use load::Loaded;
@@ -264,8 +265,7 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
         }
     }
     let t = ctx.thread_mut();
-    t.fs_base = 0;
-    t.gs_base = 0;
+    t.tls = Tls::default();
     t.clear_child_tid = 0;
     t.robust_list = (0, 0);
     t.rseq = None;
@@ -273,9 +273,8 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     let ppid = ctx.proc().ppid;
     ctx.k.record_lifecycle(crate::timeline::EventKind::Exec, ctx.pid, tid, ppid);
     let cr3 = ctx.k.mm.space(loaded.mm).root();
-    let regs =
-        UserRegs { rip: loaded.entry, rsp: loaded.sp, rflags: crate::arch::cpu::USER_RFLAGS, ..Default::default() };
-    ctx.enter = Some(Entry { cr3, regs, fpu: None, fs_base: 0, gs_base: 0 });
+    let regs = UserRegs::user_start(loaded.entry, loaded.sp);
+    ctx.enter = Some(Entry { cr3, regs, fpu: None, tls: Tls::default() });
     ctx.keep_regs = true;
     ctx.k.procfs.changed();
 }

@@ -174,7 +174,7 @@ impl KernelState {
         m.vm_pte = space.table_pages() * KIB;
         m.vm_peak = (space.peak_size / 1024).max(m.vm_size);
         let mut pinned = 0;
-        space.for_each_mapped(0, 1 << 47, |_, l| {
+        space.for_each_mapped(0, crate::arch::layout::USER_TOP, |_, l| {
             if self.phys.frame(l.pte.frame()).is_some_and(|f| f.pinned) {
                 pinned += 1;
             }

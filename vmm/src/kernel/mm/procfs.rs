@@ -221,11 +221,11 @@ pub(crate) fn vmstat(k: &KernelState) -> String {
     out
 }
 
-/// /proc/PID/pagemap's entry size, and where its entries end: x86-64's
-/// TASK_SIZE_MAX with 4-level paging (the last page below 2^47 is not
-/// the program's).
+/// /proc/PID/pagemap's entry size, and where its entries end: TASK_SIZE
+/// (x86-64's with 4-level paging keeps the last page below 2^47 from
+/// the program).
 pub(crate) const PM_ENTRY_BYTES: u64 = 8;
-pub(crate) const PM_TASK_SIZE: u64 = (1 << 47) - PAGE_SIZE;
+pub(crate) const PM_TASK_SIZE: u64 = crate::arch::layout::USER_TOP;
 
 const PM_SOFT_DIRTY: u64 = 1 << 55;
 const PM_MMAP_EXCLUSIVE: u64 = 1 << 56;

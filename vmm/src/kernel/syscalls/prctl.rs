@@ -71,19 +71,19 @@ pub(super) fn arch_prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
             }
             let t = ctx.thread_mut();
             if code == ARCH_SET_FS {
-                t.fs_base = addr;
+                t.tls.fs_base = addr;
             } else {
-                t.gs_base = addr;
+                t.tls.gs_base = addr;
             }
             ctx.tls_changed = true;
             Ok(0)
         }
         ARCH_GET_FS => {
-            let v = ctx.thread().fs_base;
+            let v = ctx.thread().tls.fs_base;
             ctx.write_u64(addr, v).map(|_| 0)
         }
         ARCH_GET_GS => {
-            let v = ctx.thread().gs_base;
+            let v = ctx.thread().tls.gs_base;
             ctx.write_u64(addr, v).map(|_| 0)
         }
         ARCH_GET_CPUID => Ok(1),

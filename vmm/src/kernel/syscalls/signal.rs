@@ -171,7 +171,7 @@ fn sigwait_loop(ctx: &mut Ctx, want: u64, info: u64, deadline: Option<Instant>) 
 pub(crate) fn sigaltstack(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (ss, old) = (a[0], a[1]);
     let cur = ctx.thread().altstack;
-    let sp = ctx.regs.rsp;
+    let sp = ctx.regs.sp();
     let new = if ss != 0 {
         let s: StackT = ctx.read_struct(ss)?;
         let flags = s.flags as u32;

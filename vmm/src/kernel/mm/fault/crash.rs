@@ -44,20 +44,20 @@ pub(crate) fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
             let what = if info.signo == signal::SIGBUS { "beyond the end of the mapped file" } else { what };
             format!(
                 "segfault at {addr:x} ip {:016x} sp {:016x} error {:x} in {}: {what}, address in {}",
-                regs.rip,
-                regs.rsp,
+                regs.pc(),
+                regs.sp(),
                 error.0,
-                place(regs.rip),
+                place(regs.pc()),
                 name(addr)
             )
         }
         Trap::Exception(v) => format!(
             "trap {} ip {:016x} sp {:016x} error 0 in {}",
             crate::arch::trap::vector_name(v),
-            regs.rip,
-            regs.rsp,
-            place(regs.rip)
+            regs.pc(),
+            regs.sp(),
+            place(regs.pc())
         ),
-        _ => format!("{} at ip {:016x}", signal::name(info.signo), regs.rip),
+        _ => format!("{} at ip {:016x}", signal::name(info.signo), regs.pc()),
     }
 }

@@ -106,7 +106,7 @@ pub(crate) fn user_fault(ctx: &mut Ctx, addr: u64, error: PfError) -> Option<Sig
         Want::Read
     };
     let who = Actor { pid: ctx.pid, tid: ctx.tid, origin: Origin::Guest, at: ctx.at };
-    ctx.k.mm.fault_ip = Some(ctx.regs.rip);
+    ctx.k.mm.fault_ip = Some(ctx.regs.pc());
     if ctx.k.cfg.stacks {
         ctx.k.unwind.begin(ctx.regs);
     }

@@ -49,7 +49,7 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
     let execfn = push(&nul(&info.execfn));
     let env: Vec<u64> = info.envp.iter().rev().map(|s| push(&nul(s))).collect::<Vec<_>>().into_iter().rev().collect();
     let args: Vec<u64> = info.argv.iter().rev().map(|s| push(&nul(s))).collect::<Vec<_>>().into_iter().rev().collect();
-    let platform = push(b"x86_64\0");
+    let platform = push(ELF_PLATFORM);
     let random = push(&info.random);
     let strings_bottom = top - blob.len() as u64;
     let at = |dist: u64| top - dist;
@@ -153,7 +153,7 @@ mod tests {
         assert_eq!(aux[&AT_ENTRY], 0x401000);
         assert_eq!(aux[&AT_PAGESZ], 4096);
         assert_eq!(cstr(&st, aux[&AT_EXECFN]), "/bin/prog");
-        assert_eq!(cstr(&st, aux[&AT_PLATFORM]), "x86_64");
+        assert_eq!(cstr(&st, aux[&AT_PLATFORM]).as_bytes(), &ELF_PLATFORM[..ELF_PLATFORM.len() - 1]);
         let r = (aux[&AT_RANDOM] - st.sp) as usize;
         assert_eq!(&st.bytes[r..r + 16], &[7; 16]);
     }

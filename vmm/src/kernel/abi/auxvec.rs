@@ -3,6 +3,15 @@
 
 use super::linux_consts;
 
+/// The string AT_PLATFORM points to, with its NUL (ELF_PLATFORM,
+/// `arch/x86/include/asm/elf.h`).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const ELF_PLATFORM: &[u8] = b"x86_64\0";
+/// The string AT_PLATFORM points to, with its NUL (ELF_PLATFORM,
+/// `arch/arm64/include/asm/elf.h`, little-endian).
+#[cfg(target_arch = "aarch64")]
+pub(crate) const ELF_PLATFORM: &[u8] = b"aarch64\0";
+
 linux_consts! {
     /// The keys faultline's exec writes.
     _: u64 {

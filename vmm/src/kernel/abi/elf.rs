@@ -152,7 +152,12 @@ pub(crate) struct ElfPrstatus {
     pub(crate) pr_fpvalid: i32,
     pub(crate) pad1: u32,
 }
+// x86-64: user_regs_struct is 27 words.
+#[cfg(target_arch = "x86_64")]
 const _: () = assert!(size_of::<ElfPrstatus>() == 336);
+// arm64: user_pt_regs (elf_gregset_t) is 34 words.
+#[cfg(target_arch = "aarch64")]
+const _: () = assert!(size_of::<ElfPrstatus>() == 392);
 
 /// struct elf_prpsinfo: NT_PRPSINFO, the process.
 #[repr(C)]

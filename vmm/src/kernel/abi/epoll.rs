@@ -47,14 +47,43 @@ pub(crate) const EP_MAX_NESTS: usize = 4;
 pub(crate) const DEFAULT_POLLMASK: u32 = EPOLLIN | EPOLLOUT | EPOLLRDNORM | EPOLLWRNORM;
 
 /// struct epoll_event: packed on x86-64 (12 bytes), as the 32-bit ABI had
-/// it.
+/// it (`EPOLL_PACKED` in `include/uapi/linux/eventpoll.h`).
+#[cfg(target_arch = "x86_64")]
 #[repr(C, packed)]
 #[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub(crate) struct EpollEvent {
     pub(crate) events: u32,
     pub(crate) data: u64,
 }
+#[cfg(target_arch = "x86_64")]
 const _: () = assert!(size_of::<EpollEvent>() == 12);
+#[cfg(target_arch = "x86_64")]
+impl EpollEvent {
+    /// The event `events` for an item whose data is `data`.
+    pub(crate) const fn new(events: u32, data: u64) -> Self {
+        EpollEvent { events, data }
+    }
+}
+
+/// struct epoll_event: naturally aligned on arm64 (16 bytes, 4 of them
+/// padding before `data`; `include/uapi/linux/eventpoll.h`).
+#[cfg(target_arch = "aarch64")]
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub(crate) struct EpollEvent {
+    pub(crate) events: u32,
+    pub(crate) pad: u32,
+    pub(crate) data: u64,
+}
+#[cfg(target_arch = "aarch64")]
+const _: () = assert!(size_of::<EpollEvent>() == 16);
+#[cfg(target_arch = "aarch64")]
+impl EpollEvent {
+    /// The event `events` for an item whose data is `data`.
+    pub(crate) const fn new(events: u32, data: u64) -> Self {
+        EpollEvent { events, pad: 0, data }
+    }
+}
 
 /// The most events one epoll_wait may ask for (EP_MAX_EVENTS).
 pub(crate) const EP_MAX_EVENTS: u64 = i32::MAX as u64 / size_of::<EpollEvent>() as u64;

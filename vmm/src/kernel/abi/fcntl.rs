@@ -5,11 +5,34 @@
 //! fallocate's FALLOC_FL_ (`linux/falloc.h`), memfd_create's MFD_
 //! (`linux/memfd.h`), fadvise64's POSIX_FADV_ (`linux/fadvise.h`),
 //! close_range's flags (`linux/close_range.h`), F_NOTIFY's DN_ events and
-//! openat2's struct open_how (`linux/openat2.h`).
+//! openat2's struct open_how (`linux/openat2.h`). Four open flags sit
+//! elsewhere on arm64 (`arch/arm64/include/uapi/asm/fcntl.h`): their
+//! values come from `arch_o`, one definition per architecture.
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use super::linux_consts;
+
+/// The open flags whose bits differ by architecture: x86-64 keeps
+/// asm-generic's (`include/uapi/asm-generic/fcntl.h`).
+#[cfg(target_arch = "x86_64")]
+mod arch_o {
+    pub(super) const O_DIRECT: u32 = 0o40000;
+    pub(super) const O_LARGEFILE: u32 = 0o100000;
+    pub(super) const O_DIRECTORY: u32 = 0o200000;
+    pub(super) const O_NOFOLLOW: u32 = 0o400000;
+}
+
+/// The open flags whose bits differ by architecture: arm64's
+/// (`arch/arm64/include/uapi/asm/fcntl.h`), O_DIRECTORY and O_NOFOLLOW
+/// where asm-generic has O_DIRECT and O_LARGEFILE, and the other way round.
+#[cfg(target_arch = "aarch64")]
+mod arch_o {
+    pub(super) const O_DIRECTORY: u32 = 0o40000;
+    pub(super) const O_NOFOLLOW: u32 = 0o100000;
+    pub(super) const O_DIRECT: u32 = 0o200000;
+    pub(super) const O_LARGEFILE: u32 = 0o400000;
+}
 
 linux_consts! {
     /// The access mode, `flags & O_ACCMODE` (O_ACCMODE itself is no mode:
@@ -33,11 +56,11 @@ linux_consts! {
         O_SYNC = 0o4010000,
         O_DSYNC = 0o10000,
         O_ASYNC = 0o20000,
-        O_DIRECT = 0o40000,
-        O_LARGEFILE = 0o100000,
-        O_TMPFILE = 0o20200000,
-        O_DIRECTORY = 0o200000,
-        O_NOFOLLOW = 0o400000,
+        O_DIRECT = arch_o::O_DIRECT,
+        O_LARGEFILE = arch_o::O_LARGEFILE,
+        O_TMPFILE = 0o20000000 | arch_o::O_DIRECTORY,
+        O_DIRECTORY = arch_o::O_DIRECTORY,
+        O_NOFOLLOW = arch_o::O_NOFOLLOW,
         O_NOATIME = 0o1000000,
         O_CLOEXEC = 0o2000000,
         O_PATH = 0o10000000,

@@ -1,6 +1,7 @@
 //! System V IPC's shared memory: shmget's flags, shmctl's commands, the
 //! limits (`uapi/linux/ipc.h`, `shm.h`, `asm-generic/shmbuf.h`) and the
-//! structs shmctl copies (x86_64's 64-bit layouts).
+//! structs shmctl copies (the 64-bit layouts: x86-64's and arm64's are
+//! the same).
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 

@@ -1,8 +1,22 @@
 //! Memory-mapping constants: `include/uapi/asm-generic/mman-common.h`,
-//! `mman.h` (x86-64 adds MAP_32BIT, `arch/x86/include/uapi/asm/mman.h`)
-//! and `include/uapi/linux/mman.h`.
+//! `mman.h` (x86-64 adds MAP_32BIT, `arch/x86/include/uapi/asm/mman.h`;
+//! arm64 adds PROT_BTI and PROT_MTE, not served) and
+//! `include/uapi/linux/mman.h`.
 
 use super::linux_consts;
+
+/// x86-64's MAP_32BIT (`arch/x86/include/uapi/asm/mman.h`).
+#[cfg(target_arch = "x86_64")]
+mod arch_map {
+    pub(super) const MAP_32BIT: u64 = 0x40;
+}
+
+/// arm64 has no MAP_32BIT: 0, as `include/linux/mman.h` makes it, so no
+/// mapping asks for it and strace never names it (0x40 is an unknown bit).
+#[cfg(target_arch = "aarch64")]
+mod arch_map {
+    pub(super) const MAP_32BIT: u64 = 0;
+}
 
 linux_consts! {
     /// mmap/mprotect's `prot` bits.
@@ -26,7 +40,7 @@ linux_consts! {
     pub(crate) MAP_FLAGS: u64 {
         MAP_FIXED = 0x10,
         MAP_ANONYMOUS = 0x20,
-        MAP_32BIT = 0x40,
+        MAP_32BIT = arch_map::MAP_32BIT,
         MAP_GROWSDOWN = 0x0100,
         MAP_DENYWRITE = 0x0800,
         MAP_EXECUTABLE = 0x1000,

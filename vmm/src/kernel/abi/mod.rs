@@ -4,12 +4,15 @@
 //! names are built from the same definitions ([`linux_consts!`]), so a
 //! constant cannot be shown under a name other than its own.
 //!
-//! These are the values every 64-bit Linux architecture shares (the
-//! asm-generic ones, which x86-64 keeps for everything faultline serves).
-//! What only x86-64 has lives in `crate::arch` (registers, signal frames'
-//! machine state) or says so in its header (`arch_prctl`); syscall
-//! *numbers* stay with the syscall table, which an arm64 port keys by
-//! architecture.
+//! Most are the values every 64-bit Linux architecture shares (the
+//! asm-generic ones). Where x86-64 and arm64 differ (four open flags,
+//! struct stat, struct epoll_event, MAP_32BIT, MINSIGSTKSZ, uname's
+//! machine, AT_PLATFORM's string), the module that owns the fact defines
+//! it once per architecture under `#[cfg(target_arch)]`, side by side,
+//! naming the Linux header, as Linux's per-arch uapi does. Machine state
+//! lives in `crate::arch` (registers, signal frames), as does what only
+//! one architecture has (`arch_prctl`); syscall *numbers* stay with the
+//! syscall table, which is keyed by architecture.
 //!
 //! Structs are `#[repr(C)]` zerocopy types with their size asserted, so a
 //! layout that drifts from Linux's fails to compile.

@@ -74,11 +74,17 @@ linux_consts! {
 /// rt_sig* calls take.
 pub(crate) const SIGSET_SIZE: u64 = 8;
 
-/// The smallest alternate stack (x86's; arm64's is 5120).
+/// The smallest alternate stack sigaltstack takes: x86-64's
+/// (`arch/x86/include/uapi/asm/signal.h`).
+#[cfg(target_arch = "x86_64")]
 pub(crate) const MINSIGSTKSZ: u64 = 2048;
+/// The smallest alternate stack sigaltstack takes: arm64's
+/// (`arch/arm64/include/uapi/asm/signal.h`).
+#[cfg(target_arch = "aarch64")]
+pub(crate) const MINSIGSTKSZ: u64 = 5120;
 
-/// struct sigaction as the kernel takes it (x86-64: with sa_restorer, the
-/// mask last and 8 bytes).
+/// struct sigaction as the kernel takes it (with sa_restorer, the mask
+/// last and 8 bytes: x86-64 and arm64 both define SA_RESTORER).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub(crate) struct KSigAction {

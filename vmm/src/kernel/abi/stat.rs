@@ -1,7 +1,7 @@
 //! File modes and the stat family's structs: `include/uapi/linux/stat.h`
-//! (S_IF*, the mode bits, struct statx), x86-64's struct stat
-//! (`arch/x86/include/uapi/asm/stat.h`: arm64 has asm-generic's, another
-//! layout), struct statfs (`asm-generic/statfs.h`), its flags
+//! (S_IF*, the mode bits, struct statx), struct stat (x86-64's own,
+//! `arch/x86/include/uapi/asm/stat.h`; arm64's is asm-generic's, another
+//! layout: each under its `cfg`), struct statfs (`asm-generic/statfs.h`), its flags
 //! (`linux/statfs.h`) and the file systems' magic numbers
 //! (`linux/magic.h`).
 
@@ -78,7 +78,8 @@ pub(crate) const S_IFMT: u32 = 0o170000;
 /// Read, write and search for others: also what access(2)'s mode may hold.
 pub(crate) const S_IRWXO: u32 = 0o7;
 
-/// x86-64's struct stat.
+/// x86-64's struct stat (`arch/x86/include/uapi/asm/stat.h`).
+#[cfg(target_arch = "x86_64")]
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub(crate) struct Stat {
@@ -101,7 +102,38 @@ pub(crate) struct Stat {
     pub(crate) ctime_nsec: u64,
     pub(crate) unused: [i64; 3],
 }
+#[cfg(target_arch = "x86_64")]
 const _: () = assert!(size_of::<Stat>() == 144);
+
+/// arm64's struct stat, asm-generic's (`include/uapi/asm-generic/stat.h`):
+/// mode before a 32-bit nlink, a 32-bit blksize. The times are `long`
+/// there; kept unsigned as x86-64's, the same bits.
+#[cfg(target_arch = "aarch64")]
+#[repr(C)]
+#[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub(crate) struct Stat {
+    pub(crate) dev: u64,
+    pub(crate) ino: u64,
+    pub(crate) mode: u32,
+    pub(crate) nlink: u32,
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    pub(crate) rdev: u64,
+    pub(crate) pad1: u64,
+    pub(crate) size: i64,
+    pub(crate) blksize: i32,
+    pub(crate) pad2: i32,
+    pub(crate) blocks: i64,
+    pub(crate) atime: u64,
+    pub(crate) atime_nsec: u64,
+    pub(crate) mtime: u64,
+    pub(crate) mtime_nsec: u64,
+    pub(crate) ctime: u64,
+    pub(crate) ctime_nsec: u64,
+    pub(crate) unused: [u32; 2],
+}
+#[cfg(target_arch = "aarch64")]
+const _: () = assert!(size_of::<Stat>() == 128);
 
 /// struct statx_timestamp.
 #[repr(C)]
@@ -144,7 +176,7 @@ pub(crate) struct Statx {
 }
 const _: () = assert!(size_of::<Statx>() == 256);
 
-/// struct statfs (64-bit).
+/// struct statfs (64-bit; the same on x86-64 and arm64).
 #[repr(C)]
 #[derive(Clone, Copy, Default, FromBytes, IntoBytes, Immutable, KnownLayout)]
 pub(crate) struct Statfs {

@@ -28,6 +28,13 @@ linux_consts! {
 /// The longest getrandom read (INT_MAX >> 6, as urandom_read caps it).
 pub(crate) const GETRANDOM_MAX: u64 = 33_554_431;
 
+/// uname's `machine` (UTS_MACHINE, from the architecture's Makefile).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const UTS_MACHINE: &str = "x86_64";
+/// uname's `machine` (UTS_MACHINE, from the architecture's Makefile).
+#[cfg(target_arch = "aarch64")]
+pub(crate) const UTS_MACHINE: &str = "aarch64";
+
 /// Each field of struct new_utsname, with its NUL.
 pub(crate) const NEW_UTS_LEN: usize = 65;
 

@@ -254,7 +254,7 @@ impl Epoll {
             let Some(f) = it.file.upgrade() else { continue };
             match judge(k, tid, &f, &it, pt, consume) {
                 Some((r, seen)) => {
-                    out.push(EpollEvent { events: r, data: it.data });
+                    out.push(EpollEvent::new(r, it.data));
                     taken.push((it.key, it.fd, seen));
                 }
                 // An exclusive level-triggered item found idle leaves the

@@ -20,14 +20,14 @@ impl Stat {
         Stat {
             dev: m.dev,
             ino: m.ino,
-            nlink: m.nlink,
+            // u64 and i64 on x86-64, u32 and i32 on arm64.
+            nlink: m.nlink as _,
             mode: m.mode,
             uid: m.uid,
             gid: m.gid,
-            pad0: 0,
             rdev: m.rdev,
             size: m.size as i64,
-            blksize: m.blksize as i64,
+            blksize: m.blksize as _,
             blocks: m.blocks as i64,
             atime: m.atime.0 as u64,
             atime_nsec: m.atime.1 as u64,
@@ -35,7 +35,7 @@ impl Stat {
             mtime_nsec: m.mtime.1 as u64,
             ctime: m.ctime.0 as u64,
             ctime_nsec: m.ctime.1 as u64,
-            unused: [0; 3],
+            ..Default::default()
         }
     }
 }

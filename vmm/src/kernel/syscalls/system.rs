@@ -21,7 +21,7 @@ pub(crate) fn uname(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
         (&mut u.nodename, NODENAME),
         (&mut u.release, RELEASE),
         (&mut u.version, "#1 SMP faultline"),
-        (&mut u.machine, "x86_64"),
+        (&mut u.machine, UTS_MACHINE),
         (&mut u.domainname, "(none)"),
     ];
     for (field, s) in fields {

@@ -15,6 +15,10 @@
 //!
 //! It prints what happened as `key: value` lines and exits 0 only if all
 //! of it did.
+//!
+//! `probe el0` checks instead how faultline's arm64 backend runs a
+//! program: at EL0, under stage-1 page tables the probe builds, every SVC
+//! and fault reaching the VMM through an EL1 vector stub (src/el0.rs).
 
 #[cfg(not(target_arch = "aarch64"))]
 fn main() {
@@ -23,8 +27,20 @@ fn main() {
 }
 
 #[cfg(target_arch = "aarch64")]
+mod el0;
+
+#[cfg(target_arch = "aarch64")]
 fn main() {
-    match arm64::probe() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let check = match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        [] => arm64::probe(),
+        ["el0"] => el0::probe(),
+        _ => {
+            eprintln!("usage: probe [el0]");
+            std::process::exit(2);
+        }
+    };
+    match check {
         Ok(()) => println!("probe: ok"),
         Err(e) => {
             println!("probe: FAILED: {e}");
@@ -47,7 +63,7 @@ mod arm64 {
     use vmm_sys_util::ioctl::ioctl_with_mut_ref;
     use vmm_sys_util::{ioctl_io_nr, ioctl_iowr_nr};
 
-    type Result<T> = std::result::Result<T, String>;
+    pub(crate) type Result<T> = std::result::Result<T, String>;
 
     // linux/userfaultfd.h, as faultline's vmm/src/fault/uffd.rs has it.
     const UFFDIO: u32 = 0xAA;
@@ -161,16 +177,16 @@ mod arm64 {
     ];
 
     // Register ids for KVM_{GET,SET}_ONE_REG.
-    fn core_reg(offset_bytes: usize) -> u64 {
+    pub(crate) fn core_reg(offset_bytes: usize) -> u64 {
         KVM_REG_ARM64 | KVM_REG_SIZE_U64 | KVM_REG_ARM_CORE as u64 | (offset_bytes / 4) as u64
     }
-    fn xreg(n: usize) -> u64 {
+    pub(crate) fn xreg(n: usize) -> u64 {
         core_reg(std::mem::offset_of!(kvm_regs, regs) + std::mem::offset_of!(user_pt_regs, regs) + 8 * n)
     }
-    fn pc_reg() -> u64 {
+    pub(crate) fn pc_reg() -> u64 {
         core_reg(std::mem::offset_of!(kvm_regs, regs) + std::mem::offset_of!(user_pt_regs, pc))
     }
-    fn sys_reg(op0: u64, op1: u64, crn: u64, crm: u64, op2: u64) -> u64 {
+    pub(crate) fn sys_reg(op0: u64, op1: u64, crn: u64, crm: u64, op2: u64) -> u64 {
         KVM_REG_ARM64
             | KVM_REG_SIZE_U64
             | KVM_REG_ARM64_SYSREG as u64
@@ -181,7 +197,7 @@ mod arm64 {
             | (op2 << KVM_REG_ARM64_SYSREG_OP2_SHIFT)
     }
 
-    fn os_err(what: &str) -> String {
+    pub(crate) fn os_err(what: &str) -> String {
         format!("{what}: {}", io::Error::last_os_error())
     }
 
@@ -292,7 +308,7 @@ mod arm64 {
         Ok(())
     }
 
-    fn us(d: Duration) -> String {
+    pub(crate) fn us(d: Duration) -> String {
         format!("{:.1}", d.as_secs_f64() * 1e6)
     }
 

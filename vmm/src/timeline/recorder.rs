@@ -88,6 +88,9 @@ impl Recorder {
     /// exec).
     pub fn set_start(&mut self, t: Instant) {
         self.start = t;
+        // Rows are timed from the new start; none may be held back to a
+        // time measured from the old one.
+        self.last_ns = 0;
     }
 
     pub fn start(&self) -> Instant {

@@ -17,7 +17,8 @@
 //! - `sigframe`: the signal frame's format, its placement on the stack,
 //!   the registers a handler starts with, and what sigreturn restores;
 //! - `prctl`: arch_prctl's codes;
-//! - `signal`: the signal numbers and fault si_codes traps raise;
+//! - [`signal`] (one for every architecture): the signal numbers and
+//!   fault si_codes traps raise;
 //! - `cpu`: the initial state of a vCPU (control registers, MSRs, FPU);
 //! - `tables`: descriptor tables, one set per vCPU;
 //! - [`SYSCALL_ABI`]: which syscall table numbers the guest's calls, and
@@ -31,15 +32,20 @@
 #[path = "x86_64/mod.rs"]
 mod imp;
 
+/// What every architecture's page tables share; each `paging` is a format
+/// for it.
+mod pgtable;
+
+pub mod signal;
+
 /// arm64's formats. On other hosts they are built only for their unit
 /// tests, which is why nothing there uses them.
 #[cfg(any(target_arch = "aarch64", test))]
-#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code, unused_imports))]
 pub mod aarch64;
 
 pub use imp::{
-    cpu, layout, paging, prctl, regs, ring, sigframe, signal, tables, trap, CLONE_CHILD_TID_ARG, CLONE_TLS_ARG,
-    SYSCALL_ABI,
+    cpu, layout, paging, prctl, regs, ring, sigframe, tables, trap, CLONE_CHILD_TID_ARG, CLONE_TLS_ARG, SYSCALL_ABI,
 };
 
 /// The syscall numbering a guest uses: x86-64 has its own table; arm64

@@ -8,35 +8,7 @@
 //! `arm64_notify_die()` (arch/arm64/kernel/traps.c), `do_fpsimd_exc()`
 //! (fpsimd.c) and the BRK and single-step handlers (debug-monitors.c).
 
-/// Signal numbers and fault si_codes (asm-generic `signal.h`, `siginfo.h`:
-/// arm64 numbers them as x86-64 does).
-pub mod sig {
-    pub const SIGILL: i32 = 4;
-    pub const SIGTRAP: i32 = 5;
-    pub const SIGBUS: i32 = 7;
-    pub const SIGFPE: i32 = 8;
-    pub const SIGKILL: i32 = 9;
-    pub const SIGSEGV: i32 = 11;
-    pub const SI_KERNEL: i32 = 0x80;
-    pub const ILL_ILLOPC: i32 = 1;
-    pub const ILL_ILLOPN: i32 = 2;
-    pub const FPE_FLTDIV: i32 = 3;
-    pub const FPE_FLTOVF: i32 = 4;
-    pub const FPE_FLTUND: i32 = 5;
-    pub const FPE_FLTRES: i32 = 6;
-    pub const FPE_FLTINV: i32 = 7;
-    pub const FPE_FLTUNK: i32 = 14;
-    pub const SEGV_MAPERR: i32 = 1;
-    pub const SEGV_ACCERR: i32 = 2;
-    pub const SEGV_MTESERR: i32 = 9;
-    pub const BUS_ADRALN: i32 = 1;
-    pub const BUS_ADRERR: i32 = 2;
-    pub const BUS_OBJERR: i32 = 3;
-    pub const TRAP_BRKPT: i32 = 1;
-    pub const TRAP_TRACE: i32 = 2;
-    pub const TRAP_HWBKPT: i32 = 4;
-}
-use sig::*;
+use crate::arch::signal::*;
 
 /// Exception classes (ESR_ELx.EC, arch/arm64/include/asm/esr.h) that
 /// AArch64 EL0 can raise.

@@ -17,8 +17,9 @@ use std::mem::offset_of;
 
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
-use super::esr::{sig, FaultRecord, FaultSignal};
+use super::esr::{FaultRecord, FaultSignal};
 use super::regs::{pstate, UserFpsimdState, UserRegs};
+use crate::arch::signal::{SEGV_ACCERR, SEGV_MAPERR, SIGSEGV};
 
 pub const FPSIMD_MAGIC: u32 = 0x4650_8001;
 pub const ESR_MAGIC: u32 = 0x4553_5201;
@@ -292,8 +293,8 @@ fn parse_records(reserved: &[u8; 4096]) -> Result<UserFpsimdState, BadFrame> {
 /// above `sp` (find_vma()'s test, not whether one contains it), else
 /// SEGV_ACCERR; the fault record is cleared.
 pub fn bad_frame_signal(sp: u64, vma_above: bool) -> FaultSignal {
-    let code = if vma_above { sig::SEGV_ACCERR } else { sig::SEGV_MAPERR };
-    FaultSignal { signo: sig::SIGSEGV, code, addr: sp, record: Some(FaultRecord::default()) }
+    let code = if vma_above { SEGV_ACCERR } else { SEGV_MAPERR };
+    FaultSignal { signo: SIGSEGV, code, addr: sp, record: Some(FaultRecord::default()) }
 }
 
 #[cfg(test)]

@@ -7,7 +7,6 @@ pub mod prctl;
 pub mod regs;
 pub mod ring;
 pub mod sigframe;
-pub mod signal;
 pub mod tables;
 pub mod trap;
 pub mod xsave;

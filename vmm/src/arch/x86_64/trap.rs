@@ -106,7 +106,7 @@ pub fn vector_for_port(port: u16) -> Option<u8> {
 /// The signal and si_code Linux's x86 trap handlers send for an exception
 /// in user mode (arch/x86/kernel/traps.c).
 pub fn signal_for_vector(vector: u8) -> (i32, i32) {
-    use super::signal::*;
+    use crate::arch::signal::*;
     match vector {
         0 => (SIGFPE, FPE_INTDIV),
         16 | 19 => (SIGFPE, 0), // from the FPU status; none known here
@@ -140,7 +140,7 @@ pub fn software_interrupt_vector(insn: [u8; 2]) -> Option<u8> {
 /// (#DB: send_sigtrap); int3's SIGTRAP is SI_KERNEL, with none. `insn`
 /// reads the instruction's first two bytes.
 pub fn exception_signal(vector: u8, pc: u64, insn: impl FnOnce(u64) -> Option<[u8; 2]>) -> (u8, i32, i32, u64) {
-    use super::signal::{SIGBUS, SIGFPE, SIGILL};
+    use crate::arch::signal::{SIGBUS, SIGFPE, SIGILL};
     let vector = match vector {
         UD => insn(pc).and_then(software_interrupt_vector).unwrap_or(UD),
         v => v,

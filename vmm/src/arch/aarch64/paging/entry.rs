@@ -1,215 +1,160 @@
-//! A descriptor's format: the permissions a program sees, the user page
-//! descriptor, and the access flag and dirty state reclaim reads.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! How arm64's descriptors are made of their bits: the [`Format`] the
+//! arch-neutral tables are built with, and the access flag and dirty state
+//! (DBM, AP[2], the software dirty bit) in Linux's terms.
 
 use super::{
-    ADDR_MASK, AF, AP_RDONLY, AP_USER, ATTR_NORMAL, DBM, NG, PXN, SH_INNER, SOFT_DIRTY, SOFT_GUARD, SOFT_NOACCESS,
-    SW_DIRTY, TABLE, UXN, VALID,
+    ttbr1, ADDR_MASK, AF, AP_RDONLY, AP_USER, ATTR_NORMAL, DBM, KERNEL_SLOT, NG, PXN, RING_SLOT, SH_INNER, SOFT_DIRTY,
+    SOFT_GUARD, SOFT_NOACCESS, SW_DIRTY, TABLE, UPPER_HALF, USER_END, UXN, VALID,
 };
-use crate::memory::HostMapping;
+use crate::arch::pgtable::{Format, PageTables, PagingError, RingPage};
 
 /// What every valid page descriptor has: valid, a page (L3), normal
 /// memory, inner shareable.
-pub(super) const PAGE: u64 = VALID | TABLE | ATTR_NORMAL | SH_INNER;
+const PAGE: u64 = VALID | TABLE | ATTR_NORMAL | SH_INNER;
 
-/// Page permissions as a program sees them.
+/// arm64's stage-1 format, 4 KiB granule, 48-bit VA.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub struct Perms {
-    /// Readable.
-    pub read: bool,
-    /// Writable.
-    pub write: bool,
-    /// Executable.
-    pub exec: bool,
-}
+pub struct Aarch64;
 
-impl Perms {
-    /// Permissions from the three bits.
-    pub const fn new(read: bool, write: bool, exec: bool) -> Self {
-        Perms { read, write, exec }
+impl Format for Aarch64 {
+    /// Arm's numbering: 0 for the root.
+    const LEVELS: [u8; 4] = [0, 1, 2, 3];
+    /// TTBR0's root page, then TTBR1's (see the module's header).
+    const HALVES: &'static [u64] = &[0, UPPER_HALF];
+    const USER_END: u64 = USER_END;
+    const KERNEL_START: u64 = UPPER_HALF;
+    const KERNEL_SLOT: u64 = KERNEL_SLOT;
+    const RING_SLOT: u64 = RING_SLOT;
+
+    const VALID: u64 = VALID;
+    const ADDR_MASK: u64 = ADDR_MASK;
+    /// No APTable, XNTable: table descriptors restrict nothing.
+    const TABLE: u64 = VALID | TABLE;
+    const ACCESSED: u64 = AF;
+    const USER: u64 = AP_USER;
+    const SOFT_NOACCESS: u64 = SOFT_NOACCESS;
+    const SOFT_GUARD: u64 = SOFT_GUARD;
+    const SOFT_DIRTY: u64 = SOFT_DIRTY;
+    const HISTORY: u64 = AF | SW_DIRTY | SOFT_DIRTY;
+
+    /// TTBR0's table for the lower half, TTBR1's for the upper; in
+    /// neither, `va` is not canonical (addresses reach here with their tag
+    /// stripped).
+    fn half_root(root: u64, va: u64) -> Result<u64, PagingError> {
+        match va >> 48 {
+            0 => Ok(root),
+            0xffff => Ok(ttbr1(root)),
+            _ => Err(PagingError::NonCanonical(va)),
+        }
     }
 
-    /// Read and write, not execute.
-    pub const RW: Perms = Perms::new(true, true, false);
-
-    /// What either allows.
-    pub fn union(self, o: Perms) -> Perms {
-        Perms::new(self.read | o.read, self.write | o.write, self.exec | o.exec)
+    /// Not a block (faultline makes none), and no attribute or reserved
+    /// bits (it sets none).
+    fn is_table(e: u64) -> bool {
+        e & TABLE != 0 && e & !(ADDR_MASK | VALID | TABLE) == 0
     }
 
-    /// Whether the page allows any access at all.
-    pub fn any(self) -> bool {
-        self.read || self.write || self.exec
-    }
-}
-
-impl std::fmt::Display for Perms {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let c = |b: bool, ch: char| if b { ch } else { '-' };
-        write!(f, "{}{}{}", c(self.read, 'r'), c(self.write, 'w'), c(self.exec, 'x'))
-    }
-}
-
-/// A user page descriptor (L3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Pte(pub(super) u64);
-
-impl Pte {
-    /// A descriptor mapping `frame` with `perms`; `writable` may be
-    /// narrower than `perms.write` (copy-on-write). No access at all keeps
-    /// the frame in an invalid descriptor. A writable page starts clean
-    /// (DBM, AP[2] set) and unaccessed (AF clear): the CPU records both.
+    /// A writable page starts clean (DBM, AP[2] set) and unaccessed (AF
+    /// clear): the CPU records both.
     ///
     /// Any access makes the page readable at EL0, exec-only included, as
     /// x86 must and Linux does without FEAT_EPAN: the kernel's
     /// access_error() counts a read of a present exec-only page as
     /// allowed, so an EL0 execute-only page would fault forever.
-    pub fn user(frame: u64, perms: Perms, writable: bool) -> Pte {
-        if !perms.any() {
-            return Pte((frame & ADDR_MASK) | SOFT_NOACCESS);
-        }
+    fn user_page(write: bool, exec: bool) -> u64 {
         let mut f = PAGE | NG | AP_USER | AP_RDONLY | PXN;
-        if perms.write && writable {
+        if write {
             f |= DBM;
         }
-        if !perms.exec {
+        if !exec {
             f |= UXN;
         }
-        Pte((frame & ADDR_MASK) | f)
+        f
     }
 
-    pub const NONE: Pte = Pte(0);
-    /// A guard marker: no frame, no access.
-    pub const GUARD: Pte = Pte(SOFT_GUARD);
-
-    /// Whether this is a guard marker.
-    pub fn is_guard(self) -> bool {
-        self.0 & (VALID | SOFT_NOACCESS | SOFT_GUARD) == SOFT_GUARD
+    /// AP[2] clear, or DBM (clean but writable: the write makes it dirty).
+    fn writable(v: u64) -> bool {
+        v & VALID != 0 && (v & DBM != 0 || v & AP_RDONLY == 0)
     }
 
-    #[cfg(test)]
-    pub fn raw(self) -> u64 {
-        self.0
+    /// Marked in software, or a DBM page the CPU made writable.
+    fn is_dirty(v: u64) -> bool {
+        v & SW_DIRTY != 0 || v & (DBM | AP_RDONLY) == DBM
     }
-    /// Whether a frame is assigned (accessible or not).
-    pub fn mapped(self) -> bool {
-        self.0 & (VALID | SOFT_NOACCESS) != 0
-    }
-    pub fn present(self) -> bool {
-        self.0 & VALID != 0
-    }
-    pub fn frame(self) -> u64 {
-        self.0 & ADDR_MASK
-    }
-    /// Whether a write is allowed now: AP[2] clear, or DBM (clean but
-    /// writable: the write makes it dirty).
-    pub fn writable(self) -> bool {
-        self.present() && (self.0 & DBM != 0 || self.0 & AP_RDONLY == 0)
-    }
-    pub fn user_accessible(self) -> bool {
-        self.0 & (VALID | AP_USER) == VALID | AP_USER
-    }
-    pub fn accessed(self) -> bool {
-        self.0 & AF != 0
-    }
-    pub fn dirty(self) -> bool {
-        is_dirty(self.0)
-    }
-    /// The same descriptor with the access flag and dirty state carried
-    /// over from `old`: they are the page's history, and reclaim must not
-    /// lose that it was written.
-    pub fn keeping_history(self, old: Pte) -> Pte {
-        let v = self.0 | (old.0 & (AF | SW_DIRTY | SOFT_DIRTY));
-        Pte(if old.dirty() { with_dirty(v) } else { v })
-    }
-    /// Written since clear_refs last cleaned it (or ever).
-    pub fn soft_dirty(self) -> bool {
-        self.dirty() || self.0 & SOFT_DIRTY != 0
-    }
-    /// The same descriptor, soft-dirty if `old` was (a fork child's copy).
-    pub fn keeping_soft_dirty(self, old: Pte) -> Pte {
-        if old.soft_dirty() {
-            Pte(self.0 | SOFT_DIRTY)
+
+    /// In hardware form if the page has DBM (so the entry is what the
+    /// CPU's write would have left), else in software.
+    fn with_dirty(v: u64) -> u64 {
+        if v & DBM != 0 {
+            v & !AP_RDONLY
         } else {
-            self
+            v | SW_DIRTY
         }
-    }
-    /// clear_refs' soft-dirty clearing: not soft-dirty, clean (the caller
-    /// keeps that in the frame), and read-only if `protect` (DBM cleared
-    /// too), so the next write faults and marks it again.
-    pub fn cleaned(self, protect: bool) -> Pte {
-        let mut v = clean(self.0) & !SOFT_DIRTY;
-        if protect && self.present() {
-            v = (v & !DBM) | AP_RDONLY;
-        }
-        Pte(v)
     }
 
-    /// Whether `self` and `new` translate alike, history (access flag,
-    /// dirty state, soft-dirty) aside. If not, a TLB's copy of `self` is
-    /// stale. AP[2] of a DBM page is dirty state, not permission.
-    pub(super) fn same_translation(self, new: Pte) -> bool {
-        let mut history = AF | SW_DIRTY | SOFT_DIRTY;
-        if self.0 & new.0 & DBM != 0 {
+    /// No software dirty, and AP[2] back on a DBM page so the CPU records
+    /// the next write.
+    fn clean(v: u64) -> u64 {
+        let v = v & !SW_DIRTY;
+        if v & DBM != 0 {
+            v | AP_RDONLY
+        } else {
+            v
+        }
+    }
+
+    /// DBM cleared too, or the CPU would make it writable again.
+    fn write_protect(v: u64) -> u64 {
+        if v & VALID != 0 {
+            (v & !DBM) | AP_RDONLY
+        } else {
+            v
+        }
+    }
+
+    /// AP[2] of a DBM page is dirty state, not permission.
+    fn same_translation(old: u64, new: u64) -> bool {
+        let mut history = Self::HISTORY;
+        if old & new & DBM != 0 {
             history |= AP_RDONLY;
         }
-        (self.0 ^ new.0) & !history == 0
+        (old ^ new) & !history == 0
     }
-}
 
-/// Dirty: marked in software, or a DBM page the CPU made writable.
-fn is_dirty(v: u64) -> bool {
-    v & SW_DIRTY != 0 || v & (DBM | AP_RDONLY) == DBM
-}
-
-/// `v` made dirty, as Linux's pte_mkdirty(): in hardware form if the page
-/// has DBM (so the entry is what the CPU's write would have left), else in
-/// software.
-fn with_dirty(v: u64) -> u64 {
-    if v & DBM != 0 {
-        v & !AP_RDONLY
-    } else {
-        v | SW_DIRTY
-    }
-}
-
-/// `v` made clean: no software dirty, and AP[2] back on a DBM page so the
-/// CPU records the next write.
-fn clean(v: u64) -> u64 {
-    let v = v & !SW_DIRTY;
-    if v & DBM != 0 {
-        v | AP_RDONLY
-    } else {
-        v
-    }
-}
-
-/// The leaf descriptor at `slot_offset` of the system slot, for reading
-/// and cleaning its access flag and dirty state (reclaim).
-pub fn entry_at(mem: &HostMapping, slot_offset: u64) -> Option<&AtomicU64> {
-    mem.atomic_u64(slot_offset)
-}
-
-/// Reads and clears the access flag and dirty state of a descriptor; a
-/// dirty one stays soft-dirty. A compare-and-swap, so a write the CPU
-/// makes meanwhile (its AP[2] update is atomic too) is never lost.
-pub fn take_accessed_dirty(entry: &AtomicU64) -> (bool, bool) {
-    let mut v = entry.load(Ordering::Acquire);
-    loop {
-        let mut new = clean(v) & !AF;
-        if is_dirty(v) {
-            new |= SOFT_DIRTY;
+    /// Only in TTBR1's `KERNEL_SLOT`, the one slot shared with every
+    /// address space. Global (same in every address space), never EL0's,
+    /// never executable there; AF preset so the CPU never writes these
+    /// entries, and no DBM (nothing to track).
+    fn kernel_page(va: u64, writable: bool, exec: bool) -> Result<u64, PagingError> {
+        if va < UPPER_HALF || PageTables::<Self>::indices(va)[0] != KERNEL_SLOT {
+            return Err(PagingError::Corrupt { va, level: 0, entry: 0 });
         }
-        match entry.compare_exchange_weak(v, new, Ordering::AcqRel, Ordering::Acquire) {
-            Ok(_) => break,
-            Err(now) => v = now,
+        let mut f = PAGE | AF | UXN;
+        if !writable {
+            f |= AP_RDONLY;
         }
+        if !exec {
+            f |= PXN;
+        }
+        Ok(f)
     }
-    (v & AF != 0, is_dirty(v))
-}
 
-/// Whether a descriptor is dirty, without cleaning it.
-pub fn peek_dirty(entry: &AtomicU64) -> bool {
-    is_dirty(entry.load(Ordering::Acquire))
+    /// The stub runs where `user` says, and nothing runs elsewhere.
+    fn ring_page(page: RingPage, user: bool) -> u64 {
+        PAGE | AF
+            | NG
+            | match (page, user) {
+                (RingPage::Code, true) => AP_USER | AP_RDONLY | PXN,
+                (RingPage::Code, false) => AP_RDONLY | UXN,
+                (RingPage::Data, true) => AP_USER | PXN | UXN,
+                (RingPage::Data, false) => PXN | UXN,
+            }
+    }
+
+    /// Sets AF (HA) and, for a write to a DBM page, clears AP[2] (HD).
+    #[cfg(test)]
+    fn cpu_access(v: u64, write: bool) -> u64 {
+        let dirtied = if write && v & DBM != 0 { v & !AP_RDONLY } else { v };
+        dirtied | AF
+    }
 }

@@ -13,7 +13,7 @@
 //! consecutive table pages, L0 for TTBR0 then L0 for TTBR1: the vCPU loads
 //! TTBR0_EL1 = root and TTBR1_EL1 = [`ttbr1`]`(root)`. The kernel half is
 //! TTBR1's entry `KERNEL_SLOT`, shared by every address space as x86's
-//! PML4 slot 511 is; a ring view (`view.rs`) is a pair of its own whose
+//! PML4 slot 511 is; a ring view (`arch/pgtable/view.rs`) is a pair of its own whose
 //! TTBR1 page also maps the vCPU's ring pages in `RING_SLOT`.
 //!
 //! **Accessed and dirty.** A new user page has AF = 0; the CPU sets it on
@@ -28,29 +28,36 @@
 //! DBM page a permission fault (FSC 0b0011xx) resolved by clearing AP[2].
 //! Neither is the program's fault (x86 takes none): no fault row.
 //!
-//! Every entry is reached through [`HostMapping::atomic_u64`], and every
-//! table address read out of an entry is checked against the tables this
-//! address space owns before it is followed; a corrupt entry is an error
-//! for the walk, never a host access. Table pages come from one
-//! [`TablePool`] and a table no longer needed is retired, never handed out
-//! again: a vCPU's walk caches may still hold it.
-//!
-//! The entries' format is `entry.rs`, the pool `pool.rs`, an address
-//! space's tables and their walks `tables.rs`, the ring's views `view.rs`.
-//!
-//! [`HostMapping::atomic_u64`]: crate::memory::HostMapping::atomic_u64
+//! The walks, the pool and the views are the arch-neutral `arch/pgtable`;
+//! this folder is the format: the bits below, and how a descriptor is made
+//! of them (`entry.rs`).
 
 mod entry;
-mod pool;
-mod tables;
-mod view;
 
-pub use entry::{entry_at, peek_dirty, take_accessed_dirty, Perms, Pte};
-pub use pool::TablePool;
-pub use tables::{Leaf, PageTables};
-pub use view::RingPage;
+use std::sync::atomic::AtomicU64;
 
+use crate::arch::pgtable as generic;
+pub use crate::arch::pgtable::{entry_at, PagingError, Perms, RingPage, TablePool};
 use crate::arch::PAGE_SIZE;
+pub use entry::Aarch64;
+
+/// A user page descriptor (L3).
+pub type Pte = generic::Pte<Aarch64>;
+/// A leaf entry found by a walk: its value and where it lives.
+pub type Leaf = generic::Leaf<Aarch64>;
+/// One address space's tables.
+pub type PageTables = generic::PageTables<Aarch64>;
+
+/// Reads and clears the access flag and dirty state of a descriptor; a
+/// dirty one stays soft-dirty.
+pub fn take_accessed_dirty(entry: &AtomicU64) -> (bool, bool) {
+    generic::take_accessed_dirty::<Aarch64>(entry)
+}
+
+/// Whether a descriptor is dirty, without cleaning it.
+pub fn peek_dirty(entry: &AtomicU64) -> bool {
+    generic::peek_dirty::<Aarch64>(entry)
+}
 
 const VALID: u64 = 1 << 0;
 /// At L0 to L2 a table descriptor (clear: a block, which faultline never
@@ -80,21 +87,14 @@ const UXN: u64 = 1 << 54;
 /// Software bit 55, Linux's PTE_DIRTY: written, in an entry whose AP[2]
 /// can no longer say so (no longer writable, or not valid).
 const SW_DIRTY: u64 = 1 << 55;
-/// Software bit 56 (ignored by the CPU in an invalid entry): a frame is
-/// assigned but the page allows no access (PROT_NONE). The frame's address
-/// stays in the entry so the data survives until it is accessible again.
+/// Software bit 56 (ignored by the CPU in an invalid entry): `SOFT_NOACCESS`.
 const SOFT_NOACCESS: u64 = 1 << 56;
-/// Software bit 57, alone in an invalid entry: a guard marker
-/// (MADV_GUARD_INSTALL, Linux's PTE_MARKER_GUARD). No frame; any access
-/// faults, and the fault is SIGSEGV.
+/// Software bit 57: `SOFT_GUARD`.
 const SOFT_GUARD: u64 = 1 << 57;
-/// Software bit 58, as x86 Linux's _PAGE_SOFT_DIRTY: written since
-/// clear_refs last cleaned it. An entry is soft-dirty if it is dirty or
-/// has this, and whoever cleans the dirty state (reclaim) keeps it here.
+/// Software bit 58, as x86 Linux's _PAGE_SOFT_DIRTY.
 const SOFT_DIRTY: u64 = 1 << 58;
 /// Output address bits [47:12] (48-bit physical addresses).
 const ADDR_MASK: u64 = 0x0000_ffff_ffff_f000;
-const ENTRIES: u64 = 512;
 /// TTBR1's L0 slot of the kernel half every process shares.
 const KERNEL_SLOT: u64 = 511;
 /// TTBR1's L0 slot of the syscall ring's pages, which each vCPU's view owns.
@@ -136,18 +136,6 @@ pub const TCR_EL1: u64 = 16 // T0SZ
 pub const TCR_HA: u64 = 1 << 39;
 /// TCR_EL1.HD: the CPU clears AP[2] of DBM pages on a write.
 pub const TCR_HD: u64 = 1 << 40;
-
-/// Errors while walking or editing page tables.
-#[derive(Clone, Debug, thiserror::Error, PartialEq, Eq)]
-pub enum PagingError {
-    #[error("the page-table pool is exhausted ({0} pages)")]
-    PoolExhausted(u64),
-    #[error("guest address {0:#x} is not canonical")]
-    NonCanonical(u64),
-    /// `level` is Arm's: 0 for the root, 3 for the leaf table.
-    #[error("corrupt page table for {va:#x} at level {level}: entry {entry:#x}")]
-    Corrupt { va: u64, level: u8, entry: u64 },
-}
 
 #[cfg(test)]
 mod tests;

@@ -2,53 +2,15 @@
 //! memory. The tests play the CPU where it writes descriptors (HA, HD).
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use super::*;
+use crate::arch::pgtable::testing::{self, peek, poke, pool, walk_from, BASE};
 use crate::arch::PAGE_SIZE;
-use crate::memory::HostMapping;
-
-const BASE: u64 = 0x10_0000;
 const RW: Perms = Perms::RW;
 const RX: Perms = Perms::new(true, false, true);
 /// The low bits every valid user page has: valid, page, AttrIndx 0,
 /// inner shareable, not global, EL0 (0b11 | 0x300 | 0x800 | 0x40).
 const USER_LOW: u64 = 0xb43;
-
-fn pool(pages: u64) -> TablePool {
-    let mem = Arc::new(HostMapping::new("test tables", pages * PAGE_SIZE).unwrap());
-    TablePool::new(mem, BASE, 0x1000, pages * PAGE_SIZE)
-}
-
-/// Entry `index` of table `table_gpa`, as the guest's CPU reaches it.
-fn at(pt: &PageTables, table_gpa: u64, index: u64) -> &AtomicU64 {
-    pt.mem.atomic_u64(table_gpa - BASE + index * 8).unwrap()
-}
-
-/// Writes `v` into entry `index` of table `table_gpa`, as a corrupting
-/// guest (or bug) would.
-fn poke(pt: &PageTables, table_gpa: u64, index: u64, v: u64) {
-    at(pt, table_gpa, index).store(v, Ordering::Relaxed);
-}
-
-fn peek(pt: &PageTables, table_gpa: u64, index: u64) -> u64 {
-    at(pt, table_gpa, index).load(Ordering::Relaxed)
-}
-
-/// The leaf for `va` under root pair `root`, walked by hand as the MMU
-/// does: TTBR0's table for the lower half, TTBR1's for the upper.
-fn walk_from(pt: &PageTables, root: u64, va: u64) -> u64 {
-    let mut table = if va >= UPPER_HALF { ttbr1(root) } else { root };
-    let idx = PageTables::indices(va);
-    for &i in &idx[..3] {
-        let e = peek(pt, table, i);
-        if e & VALID == 0 {
-            return 0;
-        }
-        table = e & ADDR_MASK;
-    }
-    peek(pt, table, idx[3])
-}
 
 #[test]
 fn user_descriptors_have_arms_bits() {
@@ -107,7 +69,7 @@ fn a_hardware_write_dirties_and_reclaim_cleans() {
 
 #[test]
 fn dirty_state_survives_losing_write_permission() {
-    let dirty = Pte(Pte::user(BASE, RW, true).raw() & !AP_RDONLY | AF);
+    let dirty = Pte::from_raw(Pte::user(BASE, RW, true).raw() & !AP_RDONLY | AF);
     assert!(dirty.dirty());
     // Fork's copy-on-write: no DBM left, so the software bit (55) says it.
     let cow = Pte::user(BASE, RW, false).keeping_history(dirty);
@@ -122,14 +84,14 @@ fn dirty_state_survives_losing_write_permission() {
     // Reclaim of the copy-on-write entry: clean, soft-dirty.
     let e = AtomicU64::new(cow.raw());
     assert_eq!(take_accessed_dirty(&e), (true, true));
-    let p = Pte(e.load(Ordering::Relaxed));
+    let p = Pte::from_raw(e.load(Ordering::Relaxed));
     assert!(!p.dirty() && !p.accessed() && p.soft_dirty() && !p.writable());
     assert!(Pte::user(BASE, RW, false).keeping_soft_dirty(p).soft_dirty());
 }
 
 #[test]
 fn clear_refs_cleans_and_write_protects() {
-    let dirty = Pte(Pte::user(BASE, RW, true).raw() & !AP_RDONLY | AF | SOFT_DIRTY);
+    let dirty = Pte::from_raw(Pte::user(BASE, RW, true).raw() & !AP_RDONLY | AF | SOFT_DIRTY);
     // Cleaned and kept writable: AP[2] back with DBM, so the CPU's next
     // write marks it again without a fault.
     let kept = dirty.cleaned(false);
@@ -184,18 +146,7 @@ fn maps_and_reads_back_with_permissions() {
 
 #[test]
 fn no_access_pages_keep_their_frame_and_changes_go_stale() {
-    let mut pool = pool(64);
-    let mut pt = PageTables::new(&mut pool, None).unwrap();
-    pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, RW, true)).unwrap();
-    pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, Perms::default(), true)).unwrap();
-    let p = pt.pte(0x50_0000);
-    assert!(!p.present() && p.mapped() && p.frame() == 0x1_0000_7000);
-    pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, Perms::new(true, false, false), true)).unwrap();
-    assert_eq!(pt.clear(0x50_0000).frame(), 0x1_0000_7000);
-    assert!(!pt.pte(0x50_0000).mapped());
-    // Only changes to valid translations go stale.
-    assert_eq!(pt.take_stale(), vec![0x1_0000_7000, 0x1_0000_7000]);
-    assert!(pt.take_stale().is_empty());
+    testing::no_access_pages_keep_their_frame_and_changes_go_stale::<Aarch64>();
 }
 
 #[test]

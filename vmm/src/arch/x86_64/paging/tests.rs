@@ -1,39 +1,25 @@
 //! The tables' format, walks and views, on a pool in plain memory.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
 
 use super::*;
+use crate::arch::pgtable::testing::{self, peek, poke, pool, walk_from, BASE};
 use crate::arch::PAGE_SIZE;
-use crate::memory::HostMapping;
-
-const BASE: u64 = 0x10_0000;
 
 #[test]
 fn reclaim_taking_the_dirty_bit_leaves_the_page_soft_dirty() {
     let e = AtomicU64::new(Pte::user(BASE, Perms::RW, true).raw() | DIRTY | ACCESSED);
     assert_eq!(take_accessed_dirty(&e), (true, true));
-    let p = Pte(e.load(Ordering::Relaxed));
+    let p = Pte::from_raw(e.load(Ordering::Relaxed));
     assert!(!p.dirty() && !p.accessed() && p.soft_dirty());
     assert_eq!(take_accessed_dirty(&e), (false, false));
-    assert!(Pte(e.load(Ordering::Relaxed)).soft_dirty());
+    assert!(Pte::from_raw(e.load(Ordering::Relaxed)).soft_dirty());
     let c = p.cleaned(true);
     assert!(!c.soft_dirty() && !c.writable() && c.present() && c.frame() == BASE);
     assert!(Pte::user(BASE, Perms::RW, false).keeping_soft_dirty(p).soft_dirty());
     assert!(!Pte::user(BASE, Perms::RW, false).keeping_soft_dirty(c).soft_dirty());
 }
 const RW: Perms = Perms::RW;
-
-fn pool(pages: u64) -> TablePool {
-    let mem = Arc::new(HostMapping::new("test tables", pages * PAGE_SIZE).unwrap());
-    TablePool::new(mem, BASE, 0x1000, pages * PAGE_SIZE)
-}
-
-/// Writes `v` into entry `index` of table `table_gpa`, as a corrupting
-/// guest (or bug) would.
-fn poke(pt: &PageTables, table_gpa: u64, index: u64, v: u64) {
-    pt.mem.atomic_u64(table_gpa - BASE + index * 8).unwrap().store(v, Ordering::Relaxed);
-}
 
 #[test]
 fn maps_and_reads_back_with_permissions() {
@@ -58,18 +44,7 @@ fn maps_and_reads_back_with_permissions() {
 
 #[test]
 fn no_access_pages_keep_their_frame_and_changes_go_stale() {
-    let mut pool = pool(64);
-    let mut pt = PageTables::new(&mut pool, None).unwrap();
-    pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, RW, true)).unwrap();
-    pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, Perms::default(), true)).unwrap();
-    let p = pt.pte(0x50_0000);
-    assert!(!p.present() && p.mapped() && p.frame() == 0x1_0000_7000);
-    pt.set(&mut pool, 0x50_0000, Pte::user(0x1_0000_7000, Perms::new(true, false, false), true)).unwrap();
-    assert_eq!(pt.clear(0x50_0000).frame(), 0x1_0000_7000);
-    assert!(!pt.pte(0x50_0000).mapped());
-    // Only changes to present translations go stale.
-    assert_eq!(pt.take_stale(), vec![0x1_0000_7000, 0x1_0000_7000]);
-    assert!(pt.take_stale().is_empty());
+    testing::no_access_pages_keep_their_frame_and_changes_go_stale::<X86_64>();
 }
 
 #[test]
@@ -100,25 +75,6 @@ fn kernel_half_is_shared_and_not_user() {
     assert_ne!(k.kernel_entry(), 0);
     // User walks never reach into the kernel half.
     assert_eq!(pt.leaf(0xffff_ff80_0000_0000), None);
-}
-
-/// Reads entry `index` of table `table_gpa`.
-fn peek(pt: &PageTables, table_gpa: u64, index: u64) -> u64 {
-    pt.mem.atomic_u64(table_gpa - BASE + index * 8).unwrap().load(Ordering::Relaxed)
-}
-
-/// The leaf for `va` under root `root`, walked by hand.
-fn walk_from(pt: &PageTables, root: u64, va: u64) -> u64 {
-    let idx = PageTables::indices(va);
-    let mut table = root;
-    for &i in &idx[..3] {
-        let e = peek(pt, table, i);
-        if e & PRESENT == 0 {
-            return 0;
-        }
-        table = e & ADDR_MASK;
-    }
-    peek(pt, table, idx[3])
 }
 
 #[test]
@@ -216,8 +172,8 @@ fn corrupt_tables_are_errors_not_host_accesses() {
     // Non-canonical addresses are refused before any walk.
     assert!(matches!(pt.walk(0x0000_8000_0000_1000), Err(PagingError::NonCanonical(_))));
     // Deeper levels are checked the same way: corrupt the PD entry.
-    let pdpt = pt.mem.atomic_u64(root - BASE).unwrap().load(Ordering::Relaxed) & ADDR_MASK;
-    let pd = pt.mem.atomic_u64(pdpt - BASE).unwrap().load(Ordering::Relaxed) & ADDR_MASK;
+    let pdpt = peek(&pt, root, 0) & ADDR_MASK;
+    let pd = peek(&pt, pdpt, 0) & ADDR_MASK;
     poke(&pt, pd, 2, 0xdead_b000 | 0x87);
     assert!(matches!(pt.walk(0x40_0000), Err(PagingError::Corrupt { level: 2, .. })));
     assert_eq!(pt.leaf(0x40_0000), None);

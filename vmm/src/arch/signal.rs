@@ -1,7 +1,8 @@
-//! Signal numbers (`arch/x86/include/uapi/asm/signal.h`: Linux numbers
-//! signals per architecture, though arm64's asm-generic ones are the
-//! same) and the si_codes of faults (`include/uapi/asm-generic/siginfo.h`).
-//! They sit here, below the kernel, because the trap decoder names the
+//! Signal numbers and the si_codes of faults, the same on x86-64 and
+//! arm64 (Linux numbers signals per architecture, in
+//! `arch/x86/include/uapi/asm/signal.h` and asm-generic's `signal.h`,
+//! with the same values; the codes are `include/uapi/asm-generic/siginfo.h`).
+//! They sit here, below the kernel, because the trap decoders name the
 //! signal each exception raises; `kernel::abi::signal` re-exports them
 //! with their names.
 
@@ -50,3 +51,22 @@ pub const SEGV_ACCERR: i32 = 2;
 pub const BUS_ADRALN: i32 = 1;
 pub const BUS_ADRERR: i32 = 2;
 pub const TRAP_TRACE: i32 = 2;
+#[cfg_attr(not(target_arch = "aarch64"), allow(unused_imports))]
+pub use arm64::*;
+
+/// The codes only arm64's traps raise (x86-64's decoder knows no FPU
+/// exception detail, MTE or breakpoint instruction).
+#[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+mod arm64 {
+    pub const ILL_ILLOPC: i32 = 1;
+    pub const FPE_FLTDIV: i32 = 3;
+    pub const FPE_FLTOVF: i32 = 4;
+    pub const FPE_FLTUND: i32 = 5;
+    pub const FPE_FLTRES: i32 = 6;
+    pub const FPE_FLTINV: i32 = 7;
+    pub const FPE_FLTUNK: i32 = 14;
+    pub const SEGV_MTESERR: i32 = 9;
+    pub const BUS_OBJERR: i32 = 3;
+    pub const TRAP_BRKPT: i32 = 1;
+    pub const TRAP_HWBKPT: i32 = 4;
+}

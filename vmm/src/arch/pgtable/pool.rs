@@ -19,19 +19,21 @@ pub struct TablePool {
 
 impl TablePool {
     /// Table pages from slot offsets `[start, end)` of `mem` (mapped for
-    /// the guest at `base_gpa`), which must be zeroed and used for nothing
-    /// else.
+    /// the guest at `base_gpa`), which must be page-aligned (CR3, TTBRs and
+    /// table entries hold 4 KiB-aligned addresses), zeroed and used for
+    /// nothing else.
     pub fn new(mem: Arc<HostMapping>, base_gpa: u64, start: u64, end: u64) -> Self {
         let end = end.min(mem.len());
         TablePool { mem, base_gpa, start, next: start, end, retired: 0 }
     }
 
-    pub(super) fn alloc(&mut self) -> Result<u64, PagingError> {
-        if self.next + PAGE_SIZE > self.end {
+    /// `n` consecutive pages (a root is one or two), all or nothing.
+    pub(super) fn alloc(&mut self, n: u64) -> Result<u64, PagingError> {
+        if self.next + n * PAGE_SIZE > self.end {
             return Err(PagingError::PoolExhausted((self.end - self.start) / PAGE_SIZE));
         }
         let off = self.next;
-        self.next += PAGE_SIZE;
+        self.next += n * PAGE_SIZE;
         Ok(self.base_gpa + off)
     }
 

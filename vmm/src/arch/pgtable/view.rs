@@ -3,27 +3,28 @@
 
 use std::sync::atomic::Ordering;
 
-use super::{
-    PageTables, PagingError, TablePool, ACCESSED, ADDR_MASK, DIRTY, ENTRIES, NX, PRESENT, RING_SLOT, USER, WRITABLE,
-};
+use super::{Format, PageTables, PagingError, TablePool, ENTRIES};
 
 /// A vCPU's own root of an address space, while its thread uses the
-/// syscall ring: a PML4 whose entries are the address space's own (the
-/// user half and the shared kernel slot) but for the ring's slot, which
-/// maps that one vCPU's stub, mailbox and doorbell. Threads of one process
-/// share every table below the PML4 but never see each other's mailbox:
-/// a mailbox is writable by the one thread whose calls it carries.
-pub(super) struct View {
+/// syscall ring: its entries are the address space's own (the user half
+/// and the shared kernel slot, including entries the address space gains
+/// later) but for the ring's slot, which maps that one vCPU's stub,
+/// mailbox and doorbell. Threads of one process share every table below
+/// the root but never see each other's mailbox: a mailbox is writable by
+/// the one thread whose calls it carries.
+pub(in crate::arch) struct View {
+    /// The root's first page, as [`PageTables::root_gpa`].
     pub(super) root: u64,
-    /// Every table of the view: the root and the ring slot's own.
+    /// Every table of the view: the root's pages and the ring slot's own.
     pub(super) tables: Vec<u64>,
 }
 
-impl PageTables {
+impl<F: Format> PageTables<F> {
     /// Makes vCPU `cpu`'s view of this address space, mapping the
     /// syscall ring's `pages` (va, gpa, kind) in its ring slot, `user` when
-    /// the stub runs in ring 3 (PVM): the root the vCPU must run on while
-    /// its thread uses the ring. A view the vCPU had here goes.
+    /// the stub runs in user mode (PVM's ring 3, EL0): the root the vCPU
+    /// must run on while its thread uses the ring. A view the vCPU had here
+    /// goes.
     pub fn make_view(
         &mut self,
         pool: &mut TablePool,
@@ -32,12 +33,12 @@ impl PageTables {
         user: bool,
     ) -> Result<u64, PagingError> {
         self.drop_view(pool, cpu);
-        let root = pool.alloc()?;
-        self.tables.insert(root);
-        self.ring_tables += 1;
-        let mut view = View { root, tables: vec![root] };
+        let root = pool.alloc(Self::ROOT_PAGES)?;
+        self.tables.extend(Self::root_pages(root));
+        self.vmm_tables += Self::ROOT_PAGES;
+        let mut view = View { root, tables: Self::root_pages(root).collect() };
         let made = self.fill_view(pool, &mut view, pages, user);
-        self.ring_tables += (view.tables.len() - 1) as u64;
+        self.vmm_tables += view.tables.len() as u64 - Self::ROOT_PAGES;
         if let Err(e) = made {
             self.retire_view(pool, view);
             return Err(e);
@@ -53,25 +54,20 @@ impl PageTables {
         pages: &[(u64, u64, RingPage)],
         user: bool,
     ) -> Result<(), PagingError> {
-        for i in (0..ENTRIES).filter(|&i| i != RING_SLOT) {
-            let e = self.entry(self.root, i, 0, 4)?.load(Ordering::Acquire);
-            self.entry(view.root, i, 0, 4)?.store(e, Ordering::Relaxed);
+        let ring_root = Self::upper_root(self.root);
+        for (from, (to, &half)) in Self::root_pages(self.root).zip(Self::root_pages(view.root).zip(F::HALVES)) {
+            for i in (0..ENTRIES).filter(|&i| from != ring_root || i != F::RING_SLOT) {
+                let e = self.entry(from, i, half, F::LEVELS[0])?.load(Ordering::Acquire);
+                self.entry(to, i, half, F::LEVELS[0])?.store(e, Ordering::Relaxed);
+            }
         }
         for &(va, gpa, page) in pages {
-            if (va >> 39) & 511 != RING_SLOT || va < 1 << 47 {
-                return Err(PagingError::Corrupt { va, level: 4, entry: 0 });
-            }
-            let mut f = PRESENT | ACCESSED | DIRTY;
-            match page {
-                RingPage::Code => {}
-                RingPage::Data => f |= WRITABLE | NX,
-            }
-            if user {
-                f |= USER;
+            if va < F::KERNEL_START || Self::indices(va)[0] != F::RING_SLOT {
+                return Err(PagingError::Corrupt { va, level: F::LEVELS[0], entry: 0 });
             }
             let (made, off) = self.leaf_mut_from(pool, view.root, va)?;
             view.tables.extend(made);
-            self.entry_at(off, va)?.store((gpa & ADDR_MASK) | f, Ordering::Release);
+            self.entry_at(off, va)?.store((gpa & F::ADDR_MASK) | F::ring_page(page, user), Ordering::Release);
         }
         Ok(())
     }
@@ -95,7 +91,7 @@ impl PageTables {
         for t in &view.tables {
             self.tables.remove(t);
         }
-        self.ring_tables -= view.tables.len() as u64;
+        self.vmm_tables -= view.tables.len() as u64;
         pool.retire(view.tables.into_iter());
     }
 }

@@ -94,18 +94,18 @@ impl Vcpu {
         self.id
     }
 
-    /// Puts the vCPU in ring 3 with paging rooted at `cr3`, the user
+    /// Puts the vCPU in ring 3 with paging rooted at `root` (CR3), the user
     /// registers `regs`, TLS bases and FPU state (`None`: a fresh process's).
     /// Any trap it was in is forgotten.
     pub fn enter_user(
         &self,
-        cr3: u64,
+        root: u64,
         regs: &kvm_regs,
         tls: arch::regs::Tls,
         fpu: Option<&kvm_xsave>,
     ) -> Result<(), VmError> {
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
-        self.fd.set_sregs(&arch::cpu::user_sregs(sregs, self.id, cr3, self.features)).map_err(kvm_err("set sregs"))?;
+        self.fd.set_sregs(&arch::cpu::user_sregs(sregs, self.id, root, self.features)).map_err(kvm_err("set sregs"))?;
         match fpu {
             // SAFETY: a kvm_xsave KVM gave us, of the size KVM_SET_XSAVE reads.
             Some(x) => unsafe { self.fd.set_xsave(x) }.map_err(kvm_err("set XSAVE"))?,
@@ -116,12 +116,12 @@ impl Vcpu {
         self.fd.set_regs(regs).map_err(kvm_err("set regs"))
     }
 
-    /// Moves the vCPU to paging rooted at `cr3`, wherever it is stopped
+    /// Moves the vCPU to paging rooted at `root` (CR3), wherever it is stopped
     /// (another root of the same address space: the ring's view of it).
     /// KVM drops its translations of the old root.
-    pub fn set_cr3(&self, cr3: u64) -> Result<(), VmError> {
+    pub fn set_root(&self, root: u64) -> Result<(), VmError> {
         let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
-        sregs.cr3 = cr3;
+        sregs.cr3 = root;
         self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))
     }
 

@@ -237,7 +237,7 @@ pub(crate) enum Next {
 
 /// A fresh start in ring 3.
 pub(crate) struct Entry {
-    pub cr3: u64,
+    pub root: u64,
     pub regs: UserRegs,
     pub fpu: Option<FpuState>,
     pub tls: Tls,
@@ -290,8 +290,8 @@ impl Kernel {
         }
         k.tasks.attach_host(host_tid, tid);
         let mm = k.tasks.proc(pid)?.mm;
-        let cr3 = k.mm.get(mm)?.root();
-        Some(Entry { cr3, regs: start.regs, fpu: start.fpu, tls })
+        let root = k.mm.get(mm)?.root();
+        Some(Entry { root, regs: start.regs, fpu: start.fpu, tls })
     }
 
     /// The vCPU thread running `tid` leaves: the thread exits if it has not

@@ -75,11 +75,11 @@ impl Machine {
         server.attach(cpu, tid);
         // From now on the thread runs on its vCPU's view of the address
         // space, where its own ring pages are and no other vCPU's.
-        if vcpu.set_cr3(view).is_err() || vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
+        if vcpu.set_root(view).is_err() || vcpu.set_lstar(ring_abi::lstar(cpu, !self.ring_user())).is_err() {
             self.ring_off(kernel, vcpu);
             let root = kernel.lock().thread_root(tid);
             if let Some(root) = root {
-                let _ = vcpu.set_cr3(root);
+                let _ = vcpu.set_root(root);
             }
             return false;
         }

@@ -25,7 +25,7 @@ fn gettid() -> i32 {
 }
 
 fn enter(vcpu: &Vcpu, e: &Entry) -> Result<(), crate::hv::VmError> {
-    vcpu.enter_user(e.cr3, &e.regs.to_kvm(), e.tls, e.fpu.as_deref())
+    vcpu.enter_user(e.root, &e.regs.to_kvm(), e.tls, e.fpu.as_deref())
 }
 
 /// Ends the run if a vCPU thread unwinds (a bug in the kernel panicked
@@ -281,7 +281,7 @@ impl Runner<'_> {
                 if self.ring_on {
                     let view = self.kernel.lock().ring_attach(cpu, self.tid, self.machine.ring_user());
                     if let Some(view) = view {
-                        e.cr3 = view;
+                        e.root = view;
                         let _ = self.machine.ring_mem.invalidate(ring_abi::mailbox_offset(cpu), PAGE_SIZE);
                     } else {
                         self.machine.ring_off(self.kernel, self.vcpu);

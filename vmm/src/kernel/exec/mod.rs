@@ -272,9 +272,9 @@ fn commit(ctx: &mut Ctx, loaded: Loaded, file: &ExecFile, cmdline: Arc<Cmdline>,
     t.altstack = Default::default();
     let ppid = ctx.proc().ppid;
     ctx.k.record_lifecycle(crate::timeline::EventKind::Exec, ctx.pid, tid, ppid);
-    let cr3 = ctx.k.mm.space(loaded.mm).root();
+    let root = ctx.k.mm.space(loaded.mm).root();
     let regs = UserRegs::user_start(loaded.entry, loaded.sp);
-    ctx.enter = Some(Entry { cr3, regs, fpu: None, tls: Tls::default() });
+    ctx.enter = Some(Entry { root, regs, fpu: None, tls: Tls::default() });
     ctx.keep_regs = true;
     ctx.k.procfs.changed();
 }

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use kvm_bindings::*;
 use kvm_ioctls::{Kvm, VcpuExit, VcpuFd};
 
-use crate::arm64::{core_reg, os_err, pc_reg, sys_reg, us, xreg, Result};
+use crate::arm64::{core_reg, guest_ram, pc_reg, sys_reg, us, xreg, Result};
 
 /// The stub and the program, assembled by build.rs.
 static STUB: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/stub.bin"));
@@ -383,20 +383,7 @@ pub fn probe() -> Result<()> {
     }
     let kvm = Kvm::new().map_err(|e| format!("open /dev/kvm: {e}"))?;
     let vm = kvm.create_vm().map_err(|e| format!("KVM_CREATE_VM: {e}"))?;
-    // SAFETY: a fresh anonymous mapping.
-    let mem = unsafe {
-        libc::mmap(
-            std::ptr::null_mut(),
-            RAM_SIZE,
-            libc::PROT_READ | libc::PROT_WRITE,
-            libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-            -1,
-            0,
-        )
-    };
-    if mem == libc::MAP_FAILED {
-        return Err(os_err("mmap guest RAM"));
-    }
+    let mem = guest_ram(RAM_SIZE)?;
     let ram = Ram { base: mem.cast() };
     let region = kvm_userspace_memory_region {
         slot: 0,
@@ -435,10 +422,7 @@ pub fn probe() -> Result<()> {
     let parange = mmfr0 & 0xf;
     let hafdbs = mmfr1 & 0xf;
     let ips = parange.min(0b110); // IPS encodes what PARange does (0b110: 52 bits)
-    let tcr = TCR
-        | ips << 32
-        | if hafdbs >= 1 { TCR_HA } else { 0 }
-        | if hafdbs >= 2 { TCR_HD } else { 0 };
+    let tcr = TCR | ips << 32 | if hafdbs >= 1 { TCR_HA } else { 0 } | if hafdbs >= 2 { TCR_HD } else { 0 };
     let regs: [(&str, u64, u64); 11] = [
         ("SCTLR_EL1", sctlr_el1(), SCTLR),
         ("TCR_EL1", tcr_el1(), tcr),
@@ -672,7 +656,10 @@ pub fn probe() -> Result<()> {
     let x20 = get(&vcpu, xreg(20))?;
     let x21 = get(&vcpu, xreg(21))?;
     let stored = ram.read_u64(gpa(F_RO) + 8)?;
-    println!("el0_after_faults: x20 {x20} (write's result) x21 {x21:#x} (loaded from {LAZY_VA:#x}) {:#x} holds {stored:#x}", RO_VA + 8);
+    println!(
+        "el0_after_faults: x20 {x20} (write's result) x21 {x21:#x} (loaded from {LAZY_VA:#x}) {:#x} holds {stored:#x}",
+        RO_VA + 8
+    );
     let landing = match getuid_landing {
         Some(4) => "PC as set: KVM applied no pending increment".to_string(),
         Some(8) => "PC as set + 4: KVM still retired the MMIO store on the next KVM_RUN".to_string(),
@@ -696,7 +683,10 @@ pub fn probe() -> Result<()> {
             "getppid: GET ESR_EL1, x8, ELR_EL1, SPSR_EL1, SET x0, KVM_RUN(immediate_exit), SET PC, PSTATE, KVM_RUN",
         ),
         ("el0_mmio_round_trip_us", "str xzr at EL0 to an EL0-mapped doorbell, no stub, no ONE_REG"),
-        ("el0_svc_save_area_round_trip_us", "geteuid: save-area stub, VMM reads x8 and writes x0 in shared memory, KVM_RUN"),
+        (
+            "el0_svc_save_area_round_trip_us",
+            "geteuid: save-area stub, VMM reads x8 and writes x0 in shared memory, KVM_RUN",
+        ),
     ];
     for (i, (name, what)) in names.iter().enumerate() {
         let s = &samples[i];

@@ -201,6 +201,25 @@ mod arm64 {
         format!("{what}: {}", io::Error::last_os_error())
     }
 
+    /// `size` bytes of anonymous memory for guest RAM (reserved, not populated).
+    pub(crate) fn guest_ram(size: usize) -> Result<*mut libc::c_void> {
+        // SAFETY: a fresh anonymous mapping; nothing else refers to it.
+        let mem = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                size,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
+                -1,
+                0,
+            )
+        };
+        if mem == libc::MAP_FAILED {
+            return Err(os_err("mmap guest RAM"));
+        }
+        Ok(mem)
+    }
+
     fn tid() -> i32 {
         // SAFETY: gettid has no arguments and cannot fail.
         unsafe { libc::syscall(libc::SYS_gettid) as i32 }
@@ -387,20 +406,7 @@ mod arm64 {
         println!("uffd_ioctls: {:#x}", api.ioctls);
 
         // Guest RAM: anonymous memory, registered before KVM sees it.
-        // SAFETY: a fresh anonymous mapping.
-        let ram = unsafe {
-            libc::mmap(
-                std::ptr::null_mut(),
-                RAM_SIZE,
-                libc::PROT_READ | libc::PROT_WRITE,
-                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE,
-                -1,
-                0,
-            )
-        };
-        if ram == libc::MAP_FAILED {
-            return Err(os_err("mmap guest RAM"));
-        }
+        let ram = guest_ram(RAM_SIZE)?;
         let base = ram as u64;
         let mode = UFFDIO_REGISTER_MODE_MISSING | if wp { UFFDIO_REGISTER_MODE_WP } else { 0 };
         let mut reg = UffdioRegister { range: UffdioRange { start: base, len: RAM_SIZE as u64 }, mode, ioctls: 0 };

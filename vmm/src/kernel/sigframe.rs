@@ -186,13 +186,8 @@ fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, at: u64, alt: &AltSta
 /// Makes the interrupted syscall run again when the thread resumes.
 pub(crate) fn restart(ctx: &mut Ctx) {
     if let Some(nr) = ctx.syscall_nr {
-        restart_with(ctx, nr);
+        ctx.regs.restart_syscall(nr);
     }
-}
-
-/// Backs the thread up onto its syscall instruction, to make call `nr`.
-pub(crate) fn restart_with(ctx: &mut Ctx, nr: u64) {
-    ctx.regs.restart_syscall(nr);
 }
 
 /// rt_sigreturn(2): back to where the signal interrupted, registers, mask,
@@ -201,7 +196,7 @@ pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     let at = frame::frame_at_sigreturn(ctx.regs);
     let mut uc = [0u8; frame::UCONTEXT_LEN];
     if ctx.read_user(frame::ucontext_at(at), &mut uc).is_err() {
-        return bad_frame(ctx, at);
+        return bad_frame(ctx);
     }
     // As rt_sigreturn: the mask, then restore_sigcontext() (the registers,
     // then the FPU state: a bad FPU image is a bad frame with the
@@ -212,7 +207,7 @@ pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     if let Some(fp) = saved.fpstate {
         match read_fpstate(ctx, fp) {
             Some(x) if ctx.vcpu.is_some_and(|v| v.set_fpu(&x).is_ok()) => ctx.fpu = Some(x),
-            _ => return bad_frame(ctx, at),
+            _ => return bad_frame(ctx),
         }
     }
     let sp = ctx.regs.sp();
@@ -247,9 +242,8 @@ fn read_fpstate(ctx: &mut Ctx, at: u64) -> Option<FpuState> {
 
 /// signal_fault(): a frame rt_sigreturn cannot take is SIGSEGV, which a
 /// handler may catch (if it cannot run either, the process dies).
-fn bad_frame(ctx: &mut Ctx, at: u64) -> SysResult {
+fn bad_frame(ctx: &mut Ctx) -> SysResult {
     ctx.keep_regs = true;
-    let _ = at;
     ctx.force_signal(SigInfo::kernel(signal::SIGSEGV), frame::SIGRETURN_TRAP);
     Ok(0)
 }

@@ -252,7 +252,7 @@ impl<'a> Ctx<'a> {
             if ret == ERESTARTSYS.ret() || ret == ERESTARTNOHAND.ret() {
                 super::sigframe::restart(self);
             } else if ret == ERESTART_RESTARTBLOCK.ret() {
-                super::sigframe::restart_with(self, super::syscalls::nr_restart_syscall());
+                self.regs.restart_syscall(super::syscalls::nr_restart_syscall());
             }
         }
         if let Some(t) = self.k.tasks.thread_mut(self.tid) {

@@ -10,27 +10,33 @@
 //!   [`Perms`]), with checked access to every entry;
 //! - `regs`: the user-visible register file ([`UserRegs`]: the syscall's
 //!   number, arguments and result, pc and sp, a syscall's restart, the
-//!   registers by DWARF number) and how it is read from and written back
-//!   to a vCPU stopped in a trap; the thread's TLS registers (`Tls`);
-//! - `trap`: decoding a trap into a syscall, a page fault or an exception,
-//!   and the signal Linux sends for it;
-//! - `sigframe`: the signal frame's format, its placement on the stack,
-//!   the registers a handler starts with, and what sigreturn restores;
-//! - `prctl`: arch_prctl's codes;
+//!   registers by DWARF number) and the thread's TLS registers (`Tls`);
+//! - `fpu`: a thread's FPU state (`FpuState`) and what the CPU makes of it
+//!   (`FpuConfig`);
+//! - `trap`: its page-fault syndrome and exceptions, decoded into the
+//!   shared [`trap::Trap`], and the signal Linux sends for each;
+//! - `sigframe`: the signal frame's format behind the shared
+//!   [`sigframe`] interface (build one for a delivery, take one back at
+//!   rt_sigreturn);
+//! - `ring_stub`: the syscall ring's guest stub, if it has one (the
+//!   protocol is the shared [`ring`]);
 //! - [`signal`] (one for every architecture): the signal numbers and
 //!   fault si_codes traps raise;
-//! - `cpu`: the initial state of a vCPU (control registers, MSRs, FPU);
-//! - `tables`: descriptor tables, one set per vCPU;
 //! - [`SYSCALL_ABI`]: which syscall table numbers the guest's calls, and
 //!   clone's argument order (`CLONE_CHILD_TID_ARG`, `CLONE_TLS_ARG`).
 //!
-//! `aarch64/` holds arm64's formats so far (page tables, exception
-//! syndromes, registers, signal frames), unit-tested on every host; its
-//! vCPU side (KVM_ARM_VCPU_INIT, the EL1 vector stub) is not written yet.
+//! x86-64 also has `cpu` (control registers, MSRs), `tables` (descriptor
+//! tables) and `prctl` (arch_prctl's codes), which only its vCPU code and
+//! arch_prctl use. On aarch64 everything above `hv/` and `sandbox/`
+//! builds (`ci/arm64/cargo check`); its vCPU side (KVM_ARM_VCPU_INIT, the
+//! EL1 vector stub) is the next step of docs/arm64-port.md. arm64's
+//! formats are unit-tested on every host.
 
 #[cfg(target_arch = "x86_64")]
 #[path = "x86_64/mod.rs"]
 mod imp;
+#[cfg(target_arch = "aarch64")]
+use aarch64 as imp;
 
 /// What every architecture's page tables share; each `paging` is a format
 /// for it.
@@ -44,9 +50,16 @@ pub mod signal;
 #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code, unused_imports))]
 pub mod aarch64;
 
-pub use imp::{
-    cpu, layout, paging, prctl, regs, ring, sigframe, tables, trap, CLONE_CHILD_TID_ARG, CLONE_TLS_ARG, SYSCALL_ABI,
-};
+pub mod ring;
+pub mod sigframe;
+pub mod trap;
+
+/// x86-64 only: the vCPU's control registers and MSRs, arch_prctl, and
+/// the descriptor tables (arm64 has none of them; its vCPU setup is
+/// `hv`'s).
+#[cfg(target_arch = "x86_64")]
+pub use imp::{cpu, prctl, tables};
+pub use imp::{fpu, layout, paging, regs, CLONE_CHILD_TID_ARG, CLONE_TLS_ARG, SYSCALL_ABI};
 
 /// The syscall numbering a guest uses: x86-64 has its own table; arm64
 /// (like riscv64) uses asm-generic's, which lacks the calls with an `*at`

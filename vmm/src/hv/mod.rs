@@ -5,7 +5,7 @@ mod kick;
 mod vcpu;
 
 pub use kick::{current_affinity, current_cpu, pin_current_thread, set_affinity, Kicker};
-pub use vcpu::{Exit, FpuState, Vcpu};
+pub use vcpu::{Exit, Vcpu};
 
 use kvm_bindings::{kvm_userspace_memory_region, CpuId, KVM_MAX_CPUID_ENTRIES};
 use kvm_ioctls::{Cap, Kvm, VmFd};

@@ -3,10 +3,11 @@
 
 use std::sync::atomic::AtomicU8;
 
-use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs, kvm_vcpu_events, kvm_xcrs, kvm_xsave, CpuId};
+use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs, kvm_vcpu_events, kvm_xcrs, CpuId};
 use kvm_ioctls::{VcpuExit, VcpuFd};
 
 use super::{kvm_err, Kicker, VmError};
+use crate::arch::fpu::FpuState;
 use crate::arch::{self, cpu::CpuFeatures};
 
 /// Why the guest stopped running.
@@ -30,33 +31,6 @@ pub enum Exit {
     RingDirect,
     /// Anything else, described for the report.
     Unexpected(String),
-}
-
-/// The FPU/SSE/AVX state of a thread, as KVM_GET_XSAVE gives it.
-/// A thread's FPU/SSE/AVX state, as KVM_GET_XSAVE gives it (the legacy
-/// 4 KiB area; components needing KVM_GET_XSAVE2 are not offered to the
-/// guest).
-#[derive(Default)]
-pub struct FpuState(Box<kvm_xsave>);
-
-impl Clone for FpuState {
-    fn clone(&self) -> Self {
-        // The fixed region is all the state: no flexible tail is used.
-        FpuState(Box::new(kvm_xsave { region: self.0.region, ..Default::default() }))
-    }
-}
-
-impl std::ops::Deref for FpuState {
-    type Target = kvm_xsave;
-    fn deref(&self) -> &kvm_xsave {
-        &self.0
-    }
-}
-
-impl std::ops::DerefMut for FpuState {
-    fn deref_mut(&mut self) -> &mut kvm_xsave {
-        &mut self.0
-    }
 }
 
 pub struct Vcpu {
@@ -102,13 +76,13 @@ impl Vcpu {
         root: u64,
         regs: &kvm_regs,
         tls: arch::regs::Tls,
-        fpu: Option<&kvm_xsave>,
+        fpu: Option<&FpuState>,
     ) -> Result<(), VmError> {
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         self.fd.set_sregs(&arch::cpu::user_sregs(sregs, self.id, root, self.features)).map_err(kvm_err("set sregs"))?;
         match fpu {
             // SAFETY: a kvm_xsave KVM gave us, of the size KVM_SET_XSAVE reads.
-            Some(x) => unsafe { self.fd.set_xsave(x) }.map_err(kvm_err("set XSAVE"))?,
+            Some(x) => unsafe { self.fd.set_xsave(x.kvm()) }.map_err(kvm_err("set XSAVE"))?,
             None => self.fd.set_fpu(&arch::cpu::initial_fpu()).map_err(kvm_err("set FPU"))?,
         }
         self.fd.set_vcpu_events(&kvm_vcpu_events::default()).map_err(kvm_err("clear vCPU events"))?;
@@ -180,13 +154,13 @@ impl Vcpu {
 
     /// The FPU/SSE/AVX state.
     pub fn fpu(&self) -> Result<FpuState, VmError> {
-        self.fd.get_xsave().map(|x| FpuState(Box::new(x))).map_err(kvm_err("get XSAVE"))
+        self.fd.get_xsave().map(FpuState::from_kvm).map_err(kvm_err("get XSAVE"))
     }
 
-    pub fn set_fpu(&self, x: &kvm_xsave) -> Result<(), VmError> {
+    pub fn set_fpu(&self, x: &FpuState) -> Result<(), VmError> {
         // SAFETY: kvm_xsave is the size KVM_SET_XSAVE reads; its contents
         // are checked by KVM (bad state is EINVAL, not a host problem).
-        unsafe { self.fd.set_xsave(x) }.map_err(kvm_err("set XSAVE"))
+        unsafe { self.fd.set_xsave(x.kvm()) }.map_err(kvm_err("set XSAVE"))
     }
 
     /// A handle another thread may use to get this vCPU out of KVM_RUN.

@@ -107,11 +107,12 @@ pub use process::ExitStatus;
 pub(crate) use process::{Pid, Process, Tid};
 pub(crate) use thread::Thread;
 
+use crate::arch::fpu::{FpuConfig, FpuState};
 use crate::arch::regs::Tls;
 use crate::arch::trap::Trap;
 use crate::arch::UserRegs;
 use crate::fault::Backing;
-use crate::hv::{FpuState, Kicker, Vcpu};
+use crate::hv::{Kicker, Vcpu};
 use crate::mm::Phys;
 use crate::timeline::Recorder;
 use files::vfs::Vfs;
@@ -140,10 +141,9 @@ pub(crate) struct KernelConfig {
     pub overcommit_ratio: u64,
     /// vm.max_map_count.
     pub max_map_count: usize,
-    /// Bytes of XSAVE state a signal frame holds, and the XCR0 it was
-    /// saved with (the frame's fpstate footer tells libc both).
-    pub xstate_size: u32,
-    pub xcr0: u64,
+    /// What the VM's CPU makes of FPU state (on x86-64 the XSAVE image
+    /// size and XCR0 a signal frame's fpstate footer tells libc).
+    pub fpu: FpuConfig,
     /// Page-table entries (and frames) the first touch of an anonymous
     /// block fills: the others' first touches reach userfaultfd without an
     /// exit. 1 makes every first touch a guest page fault, whose

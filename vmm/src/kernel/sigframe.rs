@@ -12,8 +12,8 @@ use super::signal::{self, SigInfo, SigInfoRaw, MINSIGSTKSZ, SS_AUTODISARM, SS_DI
 use super::task::Ctx;
 use super::thread::AltStack;
 use super::Next;
-use crate::arch::sigframe::{self as frame, Fault, FrameSpec, SigStack};
-use crate::hv::FpuState;
+use crate::arch::fpu::FpuState;
+use crate::arch::sigframe::{self as frame, Delivery as FrameFor, FpuFrom, SigStack};
 
 // What the kernel's record of a signal shows the program.
 impl SigInfoRaw {
@@ -42,13 +42,6 @@ impl SigInfoRaw {
         }
         SigInfoRaw { signo: i.signo, errno: i.errno, code: i.code, pad: 0, fields: f }
     }
-}
-
-/// An FPU state holding `region`.
-fn fpu_state(region: &frame::FpuRegion) -> FpuState {
-    let mut x = FpuState::default();
-    x.region = *region;
-    x
 }
 
 /// What a signal frame's stack_t says of the alternate stack, seen from
@@ -87,47 +80,49 @@ pub(crate) fn deliver(ctx: &mut Ctx, info: SigInfo, next: Next) -> Delivery {
         ctx.proc_mut().sig.set(sig, reset);
     }
     end_interrupted_syscall(ctx, &act);
-    // Where the architecture returns only through sa_restorer, a frame
-    // without one is as unwritable as on a bad stack (x86-64:
-    // x64_setup_rt_frame's -EFAULT).
-    if frame::NEEDS_RESTORER && act.flags & signal::SA_RESTORER == 0 {
-        force_sigsegv(ctx, sig);
-        return Delivery::NoFrame(Next::Return { tls, fpu });
-    }
+    let pending = fpu.is_some();
     let saved_fpu = match fpu {
         Some(f) => Some(f),
         None => ctx.vcpu.and_then(|v| v.fpu().ok()),
     };
-    let (fpu_size, fpu_features) = (ctx.k.cfg.xstate_size, ctx.k.cfg.xcr0);
     let t = ctx.thread();
     let alt = t.altstack;
     let old_mask = t.saved_mask.unwrap_or(t.sigmask);
     let regs = *ctx.regs;
     let sp = regs.sp();
     let on_alt = act.flags & signal::SA_ONSTACK != 0 && alt.flags & SS_DISABLE == 0 && !alt.contains(sp);
-    let at = frame::place(sp, on_alt.then(|| alt.sp.wrapping_add(alt.size)), fpu_size);
     let siginfo: [u8; frame::SIGINFO_LEN] = zerocopy::transmute!(SigInfoRaw::from(&info));
-    let bytes = frame::build(&FrameSpec {
+    let trampoline = ctx.k.mm.space(ctx.mm()).sigreturn_trampoline;
+    let set_up = frame::setup(&FrameFor {
+        sig,
         regs: &regs,
-        fault: Fault { error: ctx.fault_error, trapno: ctx.fault_trapno, addr: info.addr },
+        fpu: saved_fpu.as_ref(),
+        fpu_cfg: &ctx.k.cfg.fpu,
+        fault: ctx.fault,
+        addr: info.addr,
         mask: old_mask,
         stack: SigStack { sp: alt.sp, flags: stack_flags(&alt, sp), size: alt.size },
         siginfo: &siginfo,
-        restorer: act.restorer,
-        fpstate: saved_fpu.as_ref().map(|_| at.fpstate),
+        sa_siginfo: act.flags & signal::SA_SIGINFO != 0,
+        sp,
+        altstack_top: on_alt.then(|| alt.sp.wrapping_add(alt.size)),
+        handler: act.handler,
+        restorer: (act.flags & signal::SA_RESTORER != 0).then_some(act.restorer),
+        trampoline,
     });
-    let mut ok = ctx.write_user(at.frame, &bytes).is_ok();
-    if let (true, Some(x)) = (ok, &saved_fpu) {
-        ok = ctx.write_user(at.fpstate, &frame::xstate_image(&x.region, fpu_size, fpu_features)).is_ok();
-    }
-    if !ok {
-        // The frame cannot be written (a stack overflow, an alternate
-        // stack that is read-only or unmapped).
+    // A frame the architecture cannot set up (x86-64 without sa_restorer,
+    // x64_setup_rt_frame's -EFAULT) or that cannot be written (a stack
+    // overflow, an alternate stack that is read-only or unmapped).
+    let written = set_up.filter(|f| f.writes.iter().all(|(at, bytes)| ctx.write_user(*at, bytes).is_ok()));
+    let Some(f) = written else {
         force_sigsegv(ctx, sig);
         return Delivery::NoFrame(Next::Return { tls, fpu: saved_fpu });
-    }
-    enter_handler(ctx, sig, &act, at.frame, &alt);
-    Delivery::Handler(Next::Return { tls, fpu: Some(fpu_state(&frame::initial_fpu())) })
+    };
+    enter_handler(ctx, sig, &act, f.regs, &alt);
+    // The handler's FPU state: the architecture's (x86-64 clears it), or
+    // the interrupted one, still to be loaded if it was pending.
+    let fpu = f.fpu.or(saved_fpu.filter(|_| pending));
+    Delivery::Handler(Next::Return { tls, fpu })
 }
 
 /// force_sigsegv(): no frame could be set up for `sig`, so SIGSEGV is
@@ -167,9 +162,9 @@ fn end_interrupted_syscall(ctx: &mut Ctx, act: &SigAction) {
 
 /// Points the thread at the handler: its mask (the action's, and the
 /// signal unless SA_NODEFER), its arguments (the signal, the frame's
-/// siginfo and ucontext) and a fresh stack frame; SS_AUTODISARM takes
-/// effect.
-fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, at: u64, alt: &AltStack) {
+/// siginfo and ucontext) and a fresh stack frame, as the architecture set
+/// them in `regs`; SS_AUTODISARM takes effect.
+fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, regs: crate::arch::UserRegs, alt: &AltStack) {
     let t = ctx.thread_mut();
     t.saved_mask = None;
     if alt.flags & SS_AUTODISARM != 0 {
@@ -180,7 +175,7 @@ fn enter_handler(ctx: &mut Ctx, sig: i32, act: &SigAction, at: u64, alt: &AltSta
         mask |= signal::bit(sig);
     }
     t.sigmask = mask & !UNBLOCKABLE;
-    frame::enter_handler(ctx.regs, sig, at, act.handler);
+    *ctx.regs = regs;
 }
 
 /// Makes the interrupted syscall run again when the thread resumes.
@@ -193,22 +188,32 @@ pub(crate) fn restart(ctx: &mut Ctx) {
 /// rt_sigreturn(2): back to where the signal interrupted, registers, mask,
 /// alternate stack and FPU state as the frame holds them.
 pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
-    let at = frame::frame_at_sigreturn(ctx.regs);
-    let mut uc = [0u8; frame::UCONTEXT_LEN];
-    if ctx.read_user(frame::ucontext_at(at), &mut uc).is_err() {
+    let Some((at, len)) = frame::sigreturn_frame(ctx.regs) else { return bad_frame(ctx) };
+    let mut uc = vec![0u8; len];
+    if ctx.read_user(at, &mut uc).is_err() {
         return bad_frame(ctx);
     }
-    // As rt_sigreturn: the mask, then restore_sigcontext() (the registers,
-    // then the FPU state: a bad FPU image is a bad frame with the
-    // registers already restored), then the alternate stack.
-    let saved = frame::restore(ctx.regs, &uc);
+    // As rt_sigreturn: the mask, then the registers, then the FPU state
+    // (a bad FPU image is a bad frame with the registers already
+    // restored), then the alternate stack.
+    let cfg = ctx.k.cfg.fpu;
+    let saved = frame::restore(ctx.regs, &uc, &cfg);
     ctx.thread_mut().sigmask = saved.mask & !UNBLOCKABLE;
     ctx.keep_regs = true;
-    if let Some(fp) = saved.fpstate {
-        match read_fpstate(ctx, fp) {
-            Some(x) if ctx.vcpu.is_some_and(|v| v.set_fpu(&x).is_ok()) => ctx.fpu = Some(x),
-            _ => return bad_frame(ctx),
+    let fpu = match saved.fpu {
+        FpuFrom::Unchanged => None,
+        FpuFrom::Here(x) => Some(x),
+        FpuFrom::At { addr, len } => match read_fpu(ctx, addr, len, &cfg) {
+            Some(x) => Some(x),
+            None => return bad_frame(ctx),
+        },
+        FpuFrom::Bad => return bad_frame(ctx),
+    };
+    if let Some(x) = fpu {
+        if ctx.vcpu.is_none_or(|v| v.set_fpu(&x).is_err()) {
+            return bad_frame(ctx);
         }
+        ctx.fpu = Some(x);
     }
     let sp = ctx.regs.sp();
     let t = ctx.thread_mut();
@@ -226,24 +231,28 @@ pub(crate) fn rt_sigreturn(ctx: &mut Ctx) -> SysResult {
     // says which) faults there, which Linux turns into SIGSEGV (x86-64's
     // bad_iret).
     if !saved.resumable {
-        ctx.force_signal(SigInfo::kernel(signal::SIGSEGV), frame::SIGRETURN_TRAP);
+        return bad_frame(ctx);
     }
     Ok(0)
 }
 
-/// The FPU image at `at` as the architecture restores it, or `None` where
-/// that faults.
-fn read_fpstate(ctx: &mut Ctx, at: u64) -> Option<FpuState> {
-    let (fpu_size, fpu_features) = (ctx.k.cfg.xstate_size, ctx.k.cfg.xcr0);
-    let mut bytes = vec![0u8; frame::xstate_len(fpu_size)];
-    ctx.read_user(at, &mut bytes).ok()?;
-    frame::parse_xstate(&bytes, fpu_size, fpu_features).map(|r| fpu_state(&r))
+/// The FPU image of `len` bytes at `addr` as the architecture restores it,
+/// or `None` where that faults.
+fn read_fpu(ctx: &mut Ctx, addr: u64, len: usize, cfg: &crate::arch::fpu::FpuConfig) -> Option<FpuState> {
+    let mut bytes = vec![0u8; len];
+    ctx.read_user(addr, &mut bytes).ok()?;
+    frame::parse_fpu(&bytes, cfg)
 }
 
 /// signal_fault(): a frame rt_sigreturn cannot take is SIGSEGV, which a
-/// handler may catch (if it cannot run either, the process dies).
+/// handler may catch (if it cannot run either, the process dies). Its
+/// code and address are the architecture's (arm64 reports the stack
+/// pointer, SEGV_MAPERR unless a VMA ends above it).
 fn bad_frame(ctx: &mut Ctx) -> SysResult {
     ctx.keep_regs = true;
-    ctx.force_signal(SigInfo::kernel(signal::SIGSEGV), frame::SIGRETURN_TRAP);
+    let sp = ctx.regs.sp();
+    let vma_above = ctx.k.mm.space(ctx.mm()).vmas.find_from(sp).is_some();
+    let bad = frame::sigreturn_fault(sp, vma_above);
+    ctx.force_signal_with(SigInfo::fault(signal::SIGSEGV, bad.code, bad.addr), bad.trap, bad.record);
     Ok(0)
 }

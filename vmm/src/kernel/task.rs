@@ -13,9 +13,10 @@ use super::errno::*;
 use super::process::{ExitStatus, Pid, Tid};
 use super::signal::{self, SigInfo};
 use super::{Kernel, KernelState, Next};
+use crate::arch::fpu::FpuState;
 use crate::arch::trap::{self, Trap};
 use crate::arch::UserRegs;
-use crate::hv::{FpuState, Vcpu};
+use crate::hv::Vcpu;
 use crate::mm::MmId;
 
 /// A trap being handled. It holds the kernel lock (`k`), and nothing else
@@ -47,8 +48,7 @@ pub(crate) struct Ctx<'a> {
     /// The syscall being run, for restarting it.
     pub(crate) syscall_nr: Option<u64>,
     /// The fault being handled, for a handler's sigcontext.
-    pub(crate) fault_error: u64,
-    pub(crate) fault_trapno: u64,
+    pub(crate) fault: crate::arch::sigframe::FaultRecord,
     /// Time this trap spent asleep (blocked, not running): neither user
     /// nor system time.
     pub(crate) slept: std::time::Duration,
@@ -87,8 +87,7 @@ impl<'a> Ctx<'a> {
             fpu: None,
             at: Instant::now(),
             syscall_nr: None,
-            fault_error: 0,
-            fault_trapno: 0,
+            fault: Default::default(),
             slept: std::time::Duration::ZERO,
         }
     }
@@ -130,19 +129,24 @@ impl<'a> Ctx<'a> {
                     self.force_signal(info, trap);
                 }
             }
-            Trap::Exception(vector) => {
-                let (vector, signo, code, addr) = trap::exception_signal(vector, self.regs.pc(), |pc| {
+            Trap::Exception(exc) => {
+                let handled = trap::exception_signal(exc, self.regs.pc(), self.regs.sp(), |pc| {
                     let mut insn = [0u8; 2];
                     self.read_user(pc, &mut insn).ok().map(|_| insn)
                 });
-                self.force_signal(SigInfo::fault(signo, code, addr), Trap::Exception(vector));
+                match handled {
+                    trap::Handled::Signal { exc, signo, code, addr } => {
+                        self.force_signal(SigInfo::fault(signo, code, addr), Trap::Exception(exc))
+                    }
+                    trap::Handled::Resume { pc } => self.regs.set_pc(pc),
+                }
             }
             Trap::Kernel(vector) => {
                 // No guest code runs in ring 0 and the shim's stubs cannot
                 // fault, so whatever the program did to get here, it dies.
                 let why = format!(
                     "{} in ring 0 at ip {:016x}: the program may not run there",
-                    trap::vector_name(vector),
+                    trap::exception_name(vector),
                     self.regs.pc()
                 );
                 self.die(SigInfo::kernel(signal::SIGSEGV), why);
@@ -288,10 +292,16 @@ impl<'a> Ctx<'a> {
     /// if there is one and it is neither blocked nor ignored; otherwise the
     /// process dies of it, with a report in the kernel's style.
     pub(crate) fn force_signal(&mut self, info: SigInfo, trap: Trap) {
+        self.force_signal_with(info, trap, crate::arch::sigframe::fault_record(&trap))
+    }
+
+    /// [`force_signal`](Self::force_signal) with the fault record the
+    /// handler is shown.
+    pub(crate) fn force_signal_with(&mut self, info: SigInfo, trap: Trap, record: crate::arch::sigframe::FaultRecord) {
         let act = self.proc().sig.get(info.signo);
         let blocked = self.thread().sigmask & signal::bit(info.signo) != 0;
         if act.handler > signal::SIG_IGN && !blocked {
-            (self.fault_error, self.fault_trapno) = crate::arch::sigframe::trap_details(trap);
+            self.fault = record;
             if let Trap::PageFault { addr, error } = trap {
                 self.k.note_signal(self.pid, self.tid, addr, error.write(), &info, self.at);
             }

@@ -10,8 +10,9 @@ use parking_lot::Condvar;
 use super::abi::signal::SS_DISABLE;
 use super::process::{Pid, Tid};
 use super::signal::{SigPending, SigSet};
+use crate::arch::fpu::FpuState;
 use crate::arch::UserRegs;
-use crate::hv::{FpuState, Kicker};
+use crate::hv::Kicker;
 
 /// Where a thread starts when its vCPU first runs it.
 #[derive(Clone)]

@@ -31,7 +31,7 @@ const MAX_NAMES: usize = 1 << 16;
 /// A source file's name as shown (`touch.c:12`), at most.
 const MAX_SOURCE: usize = 200;
 
-use crate::arch::regs::dwarf::{CALLEE_SAVED, COUNT, FP, RA, SP};
+use crate::arch::regs::dwarf::{CALLEE_SAVED, COUNT, FP, PC, RA, SP};
 
 /// Registers by DWARF number (the return address column holds the
 /// frame's instruction); `None` where a frame does not know one.
@@ -217,6 +217,8 @@ impl Cfi {
             };
         }
         next[SP] = Some(cfa);
+        // The caller runs from the return address.
+        next[PC] = next[RA];
         Some(Some(next))
     }
 }
@@ -233,6 +235,7 @@ fn step_fp(regs: &Regs, peek: &dyn Fn(u64) -> Option<u64>) -> Option<Regs> {
     next[FP] = Some(peek(fp)?);
     next[RA] = Some(peek(fp.checked_add(8)?)?);
     next[SP] = Some(fp.checked_add(16)?);
+    next[PC] = next[RA];
     Some(next)
 }
 
@@ -286,7 +289,7 @@ impl KernelState {
     fn unwind_from(&mut self, mm: MmId, mut regs: Regs) -> Option<Stack> {
         let mut frames: Vec<Frame> = Vec::new();
         while frames.len() < MAX_DEPTH {
-            let Some(ip) = regs[RA].filter(|&ip| ip != 0) else { break };
+            let Some(ip) = regs[PC].filter(|&ip| ip != 0) else { break };
             // A caller is looked up by its call, the byte before the
             // return address (a call may end its function).
             let caller = !frames.is_empty();

@@ -147,6 +147,7 @@ pub struct Image {
 fn machine_name(m: u16) -> String {
     match m {
         3 => "i386".into(),
+        62 => "x86-64".into(),
         40 => "ARM".into(),
         183 => "AArch64".into(),
         243 => "RISC-V".into(),

@@ -66,6 +66,10 @@ pub struct AddressSpace {
     /// The auxiliary vector exec gave the program (mm->saved_auxv), for a
     /// core's NT_AUXV.
     pub saved_auxv: std::sync::Arc<[u64]>,
+    /// Where a signal handler without SA_RESTORER returns: the vDSO's
+    /// rt_sigreturn trampoline, where the architecture has exec map one
+    /// (arm64), else `None`.
+    pub sigreturn_trampoline: Option<u64>,
     /// mlockall(MCL_FUTURE) in force, and with MCL_ONFAULT.
     pub lock_future: bool,
     pub lock_future_onfault: bool,
@@ -108,6 +112,7 @@ impl AddressSpace {
             arg: (0, 0),
             env: (0, 0),
             saved_auxv: std::sync::Arc::from([]),
+            sigreturn_trampoline: None,
             lock_future: false,
             lock_future_onfault: false,
             pin_heap: false,
@@ -420,6 +425,7 @@ impl AddressSpace {
         child.arg = self.arg;
         child.env = self.env;
         child.saved_auxv = self.saved_auxv.clone();
+        child.sigreturn_trampoline = self.sigreturn_trampoline;
         child.pin_heap = self.pin_heap;
         child.pin_mmap = self.pin_mmap;
         child.sections = self.sections.clone();

@@ -43,20 +43,30 @@ pub enum Program {
 }
 
 /// How the program's syscalls reach faultline's kernel.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SyscallPath {
     /// Every call is a VM exit (~45 µs here).
     Exit,
     /// Through the shared-memory syscall ring (see `sandbox::ring`): no
     /// exit for calls that cannot block (~1.5 µs here); the rest, the
     /// first call of each thread, and calls the server did not take within
-    /// ~110 µs, take an exit. The default.
-    #[default]
+    /// ~110 µs, take an exit. The default where the architecture has a
+    /// ring stub (x86-64; arm64 has none yet).
     Ring,
     /// The ring with its pages for ring 0, and `syscall`'s entry into ring
     /// 0 done by hand where the hypervisor keeps it in ring 3 (PVM): runs
     /// the path bare-metal KVM takes. For tests; slow under emulation.
     RingCpl0,
+}
+
+impl Default for SyscallPath {
+    fn default() -> Self {
+        if crate::arch::ring::SUPPORTED {
+            SyscallPath::Ring
+        } else {
+            SyscallPath::Exit
+        }
+    }
 }
 
 impl std::str::FromStr for SyscallPath {

@@ -19,6 +19,10 @@ pub const MIN_RSS_LIMIT: u64 = 64 * PAGE_SIZE;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ConfigError {
+    /// A syscall ring was asked for where the architecture has no ring
+    /// stub (arm64, so far).
+    #[error("--syscalls {0:?}: this architecture has no syscall ring stub yet (use exit)")]
+    NoRing(super::SyscallPath),
     /// `argv` is empty: a program is always given at least `argv[0]`.
     #[error("the program has no argv[0]: give it at least its name")]
     EmptyArgv,
@@ -104,6 +108,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.argv.is_empty() {
             return Err(ConfigError::EmptyArgv);
+        }
+        if self.syscalls != super::SyscallPath::Exit && !crate::arch::ring::SUPPORTED {
+            return Err(ConfigError::NoRing(self.syscalls));
         }
         let nul = |what, list: &[String]| {
             list.iter()

@@ -5,9 +5,13 @@
 //! aarch64.
 
 pub mod esr;
+pub mod fpu;
+pub mod layout;
 pub mod paging;
 pub mod regs;
+pub mod ring_stub;
 pub mod sigframe;
+pub mod trap;
 
 /// asm-generic's syscall table (include/uapi/asm-generic/unistd.h).
 pub const SYSCALL_ABI: super::SyscallAbi = super::SyscallAbi::Generic;

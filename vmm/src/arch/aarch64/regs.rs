@@ -184,6 +184,38 @@ impl Tls {
     }
 }
 
+/// The registers as DWARF numbers them (the AArch64 DWARF ABI), for
+/// unwinding: x0-x30 are 0-30, SP 31; the return address column is x30
+/// (LR), so a frame's instruction has a column of its own past them.
+pub mod dwarf {
+    pub const COUNT: usize = 33;
+    pub const FP: usize = 29;
+    pub const RA: usize = 30;
+    pub const SP: usize = 31;
+    pub const PC: usize = 32;
+    /// x19-x29 (AAPCS64's callee-saved registers).
+    pub const CALLEE_SAVED: [usize; 11] = [19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29];
+}
+
+impl UserRegs {
+    /// The registers by DWARF number, the pc in [`dwarf::PC`].
+    pub fn dwarf(&self) -> [Option<u64>; dwarf::COUNT] {
+        let mut d = [None; dwarf::COUNT];
+        for (slot, x) in d.iter_mut().zip(self.x) {
+            *slot = Some(x);
+        }
+        d[dwarf::SP] = Some(self.sp);
+        d[dwarf::PC] = Some(self.pc);
+        d
+    }
+
+    /// A 32-bit syscall: never made here (EL0 AArch32 traps as an illegal
+    /// state), but answered as x86-64 answers its own.
+    pub fn refuse_compat_syscall(&mut self, ret: u64) {
+        self.x[0] = ret;
+    }
+}
+
 /// The one-reg ids KVM_{GET,SET}_ONE_REG names arm64 registers by.
 pub mod one_reg {
     use super::*;

@@ -17,9 +17,82 @@ use std::mem::offset_of;
 
 use zerocopy::{FromBytes, FromZeros, Immutable, IntoBytes, KnownLayout};
 
-use super::esr::{FaultRecord, FaultSignal};
+use super::esr::FaultSignal;
 use super::regs::{pstate, UserFpsimdState, UserRegs};
+use crate::arch::sigframe::SigStack;
 use crate::arch::signal::{SEGV_ACCERR, SEGV_MAPERR, SIGSEGV};
+
+pub use super::esr::FaultRecord;
+#[cfg(target_arch = "aarch64")]
+pub use kernel_side::*;
+
+/// The kernel's side of the frame (`arch::sigframe`'s functions), built
+/// on the format below. It speaks the host architecture's neutral types,
+/// so it builds on arm64 hosts only.
+#[cfg(target_arch = "aarch64")]
+mod kernel_side {
+    use super::*;
+    use crate::arch::fpu::{FpuConfig, FpuState};
+    use crate::arch::sigframe::{BadFrame, Delivery, FpuFrom, Frame, Returned};
+    use crate::arch::trap::Trap;
+
+    /// setup_rt_frame(): the frame and its record below the stack (or the
+    /// alternate stack's top); the handler keeps the interrupted FP/SIMD
+    /// state and returns to sa_restorer, or to the vDSO's trampoline.
+    /// `None` when it cannot return anywhere or its registers would not be
+    /// valid user registers (a failed frame: SIGSEGV).
+    pub fn setup(d: &Delivery) -> Option<Frame> {
+        let restorer = d.restorer.or(d.trampoline)?;
+        let at = place(d.sp, d.altstack_top);
+        let fpsimd = d.fpu.map(|f| f.0).unwrap_or_default();
+        let bytes = build(&FrameSpec {
+            regs: d.regs,
+            fpsimd: &fpsimd,
+            fault: d.fault,
+            mask: d.mask,
+            stack: d.stack,
+            siginfo: d.sa_siginfo.then_some(d.siginfo),
+        });
+        let mut regs = *d.regs;
+        let entry = HandlerEntry { handler: d.handler, restorer, siginfo: d.sa_siginfo, bti: false };
+        enter_handler(&mut regs, d.sig, at, &entry).then_some(Frame {
+            writes: vec![(at.frame, bytes)],
+            regs,
+            fpu: None,
+        })
+    }
+
+    /// The whole rt_sigframe, at a 16-aligned stack pointer.
+    pub fn sigreturn_frame(regs: &UserRegs) -> Option<(u64, usize)> {
+        frame_at_sigreturn(regs).map(|at| (at, FRAME_LEN))
+    }
+
+    pub fn restore(regs: &mut UserRegs, bytes: &[u8], _cfg: &FpuConfig) -> Returned {
+        let frame: &[u8; FRAME_LEN] = bytes.try_into().expect("FRAME_LEN bytes");
+        let r = restore_frame(regs, frame);
+        let fpu = match r.fpsimd {
+            Ok(f) => FpuFrom::Here(FpuState(f)),
+            Err(_) => FpuFrom::Bad,
+        };
+        Returned { mask: r.mask, stack: r.stack, fpu, resumable: true }
+    }
+
+    /// The FP/SIMD state is always in the frame.
+    pub fn parse_fpu(_bytes: &[u8], _cfg: &FpuConfig) -> Option<FpuState> {
+        None
+    }
+
+    pub fn sigreturn_fault(sp: u64, vma_above: bool) -> BadFrame {
+        let s = bad_frame_signal(sp, vma_above);
+        let record = s.record.unwrap_or_default();
+        let trap = Trap::Exception(crate::arch::trap::Exception { esr: 0, far: sp, record: s.record });
+        BadFrame { code: s.code, addr: s.addr, record, trap }
+    }
+
+    pub fn fault_record(trap: &Trap) -> FaultRecord {
+        crate::arch::aarch64::trap::fault_record(trap)
+    }
+}
 
 pub const FPSIMD_MAGIC: u32 = 0x4650_8001;
 pub const ESR_MAGIC: u32 = 0x4553_5201;
@@ -124,14 +197,6 @@ pub fn place(sp: u64, altstack_top: Option<u64>) -> Placement {
     let top = altstack_top.unwrap_or(sp);
     let record = top.wrapping_sub(16) & !15;
     Placement { frame: record.wrapping_sub(FRAME_LEN as u64), record }
-}
-
-/// stack_t's fields, as the frame's ucontext holds them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigStack {
-    pub sp: u64,
-    pub flags: i32,
-    pub size: u64,
 }
 
 /// Everything a frame holds.
@@ -245,7 +310,7 @@ pub struct Restored {
 
 /// restore_sigframe(): sets `regs` from the frame (read whole at
 /// [`frame_at_sigreturn`]), PSTATE sanitised, and checks the records.
-pub fn restore(regs: &mut UserRegs, frame: &[u8; FRAME_LEN]) -> Restored {
+pub fn restore_frame(regs: &mut UserRegs, frame: &[u8; FRAME_LEN]) -> Restored {
     let rt = RtSigFrame::read_from_bytes(frame).expect("FRAME_LEN bytes");
     let (uc, sc) = (&rt.uc, &rt.uc.mcontext);
     (regs.x, regs.sp, regs.pc, regs.pstate) = (sc.regs, sc.sp, sc.pc, sc.pstate);
@@ -372,7 +437,7 @@ mod tests {
         assert_eq!((plain.x[1], plain.x[2], plain.pstate), (101, 102, regs.pstate));
 
         assert_eq!(frame_at_sigreturn(&h), Some(at.frame));
-        let r = restore(&mut h, &word(&bytes, 0));
+        let r = restore_frame(&mut h, &word(&bytes, 0));
         assert_eq!(h, UserRegs { orig_x0: h.orig_x0, ..regs });
         assert_eq!(r, Restored { mask: 0x55, stack: STACK, fpsimd: Ok(fp) });
         h.sp += 8;
@@ -393,7 +458,7 @@ mod tests {
             b[*at..at + v.len()].copy_from_slice(v);
         }
         let mut regs = UserRegs::default();
-        let r = restore(&mut regs, &b);
+        let r = restore_frame(&mut regs, &b);
         (regs, r)
     }
 

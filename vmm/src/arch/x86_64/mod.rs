@@ -1,11 +1,12 @@
 //! x86-64.
 
 pub mod cpu;
+pub mod fpu;
 pub mod layout;
 pub mod paging;
 pub mod prctl;
 pub mod regs;
-pub mod ring;
+pub mod ring_stub;
 pub mod sigframe;
 pub mod tables;
 pub mod trap;

@@ -140,6 +140,10 @@ impl UserRegs {
         self.rip
     }
 
+    pub fn set_pc(&mut self, pc: u64) {
+        self.rip = pc;
+    }
+
     /// The stack pointer.
     pub fn sp(&self) -> u64 {
         self.rsp
@@ -228,6 +232,9 @@ pub mod dwarf {
     pub const FP: usize = 6;
     pub const SP: usize = 7;
     pub const RA: usize = 16;
+    /// Where the unwinder keeps a frame's instruction: the return address
+    /// column itself (x86-64's CFI has no separate pc).
+    pub const PC: usize = RA;
     /// Registers a callee must keep (RBX, RBP, R12-R15): known in a
     /// caller's frame when its rule says where they were saved, or that
     /// they stayed.

@@ -14,10 +14,14 @@
 
 use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
+use super::fpu::{FpuConfig, FpuRegion, FpuState};
 use super::regs::UserRegs;
 use super::tables::{USER_CS, USER_DS};
-use super::trap::{PfError, Trap, GP, PF};
+use super::trap::{PfError, GP, PF};
 use super::xsave::{FpxSwBytes, FxRegs, XregsStart, FP_XSTATE_MAGIC1, FP_XSTATE_MAGIC2};
+use crate::arch::sigframe::{BadFrame, Delivery, FpuFrom, Frame, Returned, SigStack};
+use crate::arch::signal::SI_KERNEL;
+use crate::arch::trap::Trap;
 
 /// struct sigcontext (64-bit).
 #[repr(C)]
@@ -105,17 +109,81 @@ const RF: u64 = 0x10000;
 /// same stack leaves untouched.
 const RED_ZONE: u64 = 128;
 
-/// x86-64 returns from a handler only through sa_restorer: without
-/// SA_RESTORER no frame can be set up (x64_setup_rt_frame's -EFAULT).
-pub const NEEDS_RESTORER: bool = true;
+/// The fault record a handler's sigcontext shows: the trap's error code
+/// and vector.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FaultRecord {
+    pub error: u64,
+    pub trapno: u64,
+}
 
-/// What a sigreturn that cannot resume raises: #GP, for a frame it cannot
-/// take (signal_fault) as for the return's IRET to a bad CS (bad_iret).
-pub const SIGRETURN_TRAP: Trap = Trap::Exception(GP);
+/// setup_rt_frame() for x86-64: the rt_sigframe below the XSAVE image,
+/// and the handler's registers and (cleared) FPU state. `None` without
+/// SA_RESTORER: x86-64 returns from a handler only through sa_restorer
+/// (x64_setup_rt_frame's -EFAULT).
+pub fn setup(d: &Delivery) -> Option<Frame> {
+    let restorer = d.restorer?;
+    let xsize = d.fpu_cfg.xstate_size;
+    let at = place(d.sp, d.altstack_top, xsize);
+    let bytes = build(&FrameSpec {
+        regs: d.regs,
+        fault: Fault { error: d.fault.error, trapno: d.fault.trapno, addr: d.addr },
+        mask: d.mask,
+        stack: d.stack,
+        siginfo: d.siginfo,
+        restorer,
+        fpstate: d.fpu.map(|_| at.fpstate),
+    });
+    let mut writes = vec![(at.frame, bytes)];
+    if let Some(x) = d.fpu {
+        writes.push((at.fpstate, xstate_image(x.region(), xsize, d.fpu_cfg.xcr0)));
+    }
+    let mut regs = *d.regs;
+    enter_handler(&mut regs, d.sig, at.frame, d.handler);
+    Some(Frame { writes, regs, fpu: Some(FpuState::from_region(&initial_fpu())) })
+}
 
-/// The FPU state as the vCPU holds it and a frame saves it: the XSAVE
-/// region (KVM_GET_XSAVE's 4 KiB).
-pub type FpuRegion = [u32; 1024];
+/// Where rt_sigreturn reads the frame: its ucontext, and how many bytes
+/// ([`restore`] takes them). Always somewhere on x86-64.
+pub fn sigreturn_frame(regs: &UserRegs) -> Option<(u64, usize)> {
+    Some((ucontext_at(frame_at_sigreturn(regs)), UCONTEXT_LEN))
+}
+
+/// restore_sigcontext(): the registers from the ucontext `uc` (read at
+/// [`sigreturn_frame`]), and where the XSAVE image is.
+pub fn restore(regs: &mut UserRegs, uc: &[u8], cfg: &FpuConfig) -> Returned {
+    let uc: &[u8; UCONTEXT_LEN] = uc.try_into().expect("UCONTEXT_LEN bytes");
+    let r = restore_uc(regs, uc);
+    let fpu = match r.fpstate {
+        Some(addr) => FpuFrom::At { addr, len: xstate_len(cfg.xstate_size) },
+        None => FpuFrom::Unchanged,
+    };
+    Returned { mask: r.mask, stack: r.stack, fpu, resumable: r.resumable }
+}
+
+/// The FPU state in an image read at [`FpuFrom::At`], or `None` where
+/// XRSTOR would fault.
+pub fn parse_fpu(bytes: &[u8], cfg: &FpuConfig) -> Option<FpuState> {
+    parse_xstate(bytes, cfg.xstate_size, cfg.xcr0).map(|r| FpuState::from_region(&r))
+}
+
+/// What a sigreturn that cannot go on raises: SIGSEGV from the kernel
+/// with the record of a #GP, for a frame it cannot take (signal_fault) as
+/// for the return's IRET to a bad CS (bad_iret).
+pub fn sigreturn_fault(_sp: u64, _vma_above: bool) -> BadFrame {
+    let trap = Trap::Exception(GP);
+    BadFrame { code: SI_KERNEL, addr: 0, record: fault_record(&trap), trap }
+}
+
+/// What a fault trap leaves for a handler's sigcontext: the error code
+/// (a user-mode one) and the vector.
+pub fn fault_record(trap: &Trap) -> FaultRecord {
+    match *trap {
+        Trap::PageFault { error, .. } => FaultRecord { error: error.0 | PfError::USER, trapno: u64::from(PF) },
+        Trap::Exception(v) => FaultRecord { error: 0, trapno: v as u64 },
+        _ => FaultRecord::default(),
+    }
+}
 
 /// Where a frame goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -151,14 +219,6 @@ pub struct Fault {
     pub trapno: u64,
     /// si_addr: the sigcontext's CR2 for a page fault.
     pub addr: u64,
-}
-
-/// stack_t's fields, as the frame's ucontext holds them.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct SigStack {
-    pub sp: u64,
-    pub flags: i32,
-    pub size: u64,
 }
 
 /// Everything a frame holds.
@@ -319,7 +379,7 @@ pub const UCONTEXT_LEN: usize = size_of::<UContext>();
 
 /// What a frame's ucontext gives back beside the registers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Restored {
+struct Restored {
     /// The signal mask saved in the frame.
     pub mask: u64,
     /// The alternate stack saved in the frame.
@@ -337,7 +397,7 @@ pub struct Restored {
 /// restore_sigcontext()'s registers: sets `regs` from the ucontext `uc`
 /// (as read at [`ucontext_at`]); only the flags in FIX_EFLAGS come from
 /// the frame.
-pub fn restore(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN]) -> Restored {
+fn restore_uc(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN]) -> Restored {
     let uc = UContext::read_from_bytes(uc).expect("UCONTEXT_LEN bytes");
     let sc = uc.mcontext;
     regs.r8 = sc.r8;
@@ -364,16 +424,6 @@ pub fn restore(regs: &mut UserRegs, uc: &[u8; UCONTEXT_LEN]) -> Restored {
         stack: SigStack { sp: uc.stack.sp, flags: uc.stack.flags, size: uc.stack.size },
         fpstate: (sc.fpstate != 0).then_some(sc.fpstate),
         resumable: sc.cs | 3 == USER_CS,
-    }
-}
-
-/// What a fault trap says for a handler's sigcontext: the error code and
-/// the vector.
-pub fn trap_details(trap: Trap) -> (u64, u64) {
-    match trap {
-        Trap::PageFault { error, .. } => (error.0 | PfError::USER, u64::from(PF)),
-        Trap::Exception(v) => (0, v as u64),
-        _ => (0, 0),
     }
 }
 
@@ -425,7 +475,7 @@ mod tests {
         assert_eq!(frame, 0x5008);
         let at = (ucontext_at(frame) - frame) as usize;
         let uc: [u8; UCONTEXT_LEN] = bytes[at..at + UCONTEXT_LEN].try_into().unwrap();
-        let r = restore(&mut h, &uc);
+        let r = restore_uc(&mut h, &uc);
         assert_eq!(h, regs);
         assert_eq!(r, Restored { mask: 0x55, stack, fpstate: Some(0x6000), resumable: true });
 
@@ -436,7 +486,7 @@ mod tests {
         bad[eflags..eflags + 8].copy_from_slice(&u64::MAX.to_le_bytes());
         let cs = sc_at + std::mem::offset_of!(SigContext, cs);
         bad[cs..cs + 2].copy_from_slice(&0x10u16.to_le_bytes());
-        let r = restore(&mut h, &bad);
+        let r = restore_uc(&mut h, &bad);
         assert_eq!(h.rflags, 0x202 | FIX_EFLAGS);
         assert!(!r.resumable);
     }

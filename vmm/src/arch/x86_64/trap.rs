@@ -3,32 +3,15 @@
 
 use super::layout::{COMPAT_SYSCALL_TRAP_VA, SYSCALL_TRAP_VA, TRAP_PORT_BASE, VECTORS};
 use super::regs::TrapFrame;
+use crate::arch::trap::{Handled, Trap};
 
 pub const UD: u8 = 6;
 pub const GP: u8 = 13;
 pub const DB: u8 = 1;
 pub const PF: u8 = 14;
 
-/// What a trap is, as the kernel cares.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Trap {
-    /// `syscall` from 64-bit code.
-    Syscall,
-    /// `syscall` from 32-bit code (CSTAR).
-    CompatSyscall,
-    /// The syscall ring's stub, with a call the ring's server ran: RAX
-    /// holds the result, RCX and R11 the return address and flags, and the
-    /// thread needs the kernel on its way back (a signal to deliver). Only
-    /// made by the VMM, from the stub's MMIO exit; no trap decodes to it.
-    RingReturn,
-    /// A page fault in user mode at `addr`.
-    PageFault { addr: u64, error: PfError },
-    /// Any other exception in user mode (vector).
-    Exception(u8),
-    /// Anything in ring 0: no guest code runs there, so the program got
-    /// there by means it must not have.
-    Kernel(u8),
-}
+/// An exception other than a page fault: its vector.
+pub type Exception = u8;
 
 /// Page-fault error code bits, as the kernel prints them.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,7 +122,7 @@ pub fn software_interrupt_vector(insn: [u8; 2]) -> Option<u8> {
 /// faulting instruction for SIGILL, SIGFPE, SIGBUS and a single step
 /// (#DB: send_sigtrap); int3's SIGTRAP is SI_KERNEL, with none. `insn`
 /// reads the instruction's first two bytes.
-pub fn exception_signal(vector: u8, pc: u64, insn: impl FnOnce(u64) -> Option<[u8; 2]>) -> (u8, i32, i32, u64) {
+pub fn exception_signal(vector: u8, pc: u64, _sp: u64, insn: impl FnOnce(u64) -> Option<[u8; 2]>) -> Handled {
     use crate::arch::signal::{SIGBUS, SIGFPE, SIGILL};
     let vector = match vector {
         UD => insn(pc).and_then(software_interrupt_vector).unwrap_or(UD),
@@ -147,11 +130,11 @@ pub fn exception_signal(vector: u8, pc: u64, insn: impl FnOnce(u64) -> Option<[u
     };
     let (signo, code) = signal_for_vector(vector);
     let addr = if matches!(signo, SIGILL | SIGFPE | SIGBUS) || vector == DB { pc } else { 0 };
-    (vector, signo, code, addr)
+    Handled::Signal { exc: vector, signo, code, addr }
 }
 
 /// Mnemonic of an exception vector, for reports.
-pub fn vector_name(vector: u8) -> &'static str {
+pub fn exception_name(vector: u8) -> &'static str {
     const NAMES: [&str; 32] = [
         "#DE divide error",
         "#DB debug",

@@ -1,9 +1,12 @@
 //! prctl's options (`include/uapi/linux/prctl.h`), and the names of
 //! arch_prctl's codes (x86-64's, in `crate::arch::prctl`).
 
+#[cfg(target_arch = "x86_64")]
 pub(crate) use crate::arch::prctl::*;
 
-use super::{linux_consts, name_table};
+use super::linux_consts;
+#[cfg(target_arch = "x86_64")]
+use super::name_table;
 
 linux_consts! {
     /// prctl's options.
@@ -39,7 +42,10 @@ linux_consts! {
 /// The longest task name, with its NUL (TASK_COMM_LEN).
 pub(crate) const TASK_COMM_LEN: usize = 16;
 
-/// arch_prctl's codes.
+/// arch_prctl's codes (an x86-64 call; asm-generic's table has none).
+#[cfg(not(target_arch = "x86_64"))]
+pub(crate) const ARCH_PRCTL_CODES: &[(u64, &str)] = &[];
+#[cfg(target_arch = "x86_64")]
 pub(crate) const ARCH_PRCTL_CODES: &[(u64, &str)] = name_table![u64:
     ARCH_SET_GS, ARCH_SET_FS, ARCH_GET_FS, ARCH_GET_GS, ARCH_GET_CPUID, ARCH_SET_CPUID, ARCH_CET_STATUS,
 ];

@@ -42,6 +42,7 @@ linux_consts! {
     _: u64 {
         SA_NOCLDSTOP = 1,
         SA_NOCLDWAIT = 2,
+        SA_SIGINFO = 4,
         SA_RESTORER = 0x0400_0000,
         SA_ONSTACK = 0x0800_0000,
         SA_RESTART = 0x1000_0000,

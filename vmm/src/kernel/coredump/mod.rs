@@ -210,7 +210,7 @@ impl Ctx<'_> {
             files: &files,
             cutime_ns: p.children_rusage.utime_ns,
             cstime_ns: p.children_rusage.stime_ns,
-            xcr0: self.k.cfg.xcr0,
+            fpu: self.k.cfg.fpu,
         };
         let notes = notes::notes(&pn, &threads);
         (head(&segments, &notes), segments)
@@ -220,7 +220,7 @@ impl Ctx<'_> {
     /// another's are known only before it starts).
     fn core_threads(&self) -> Vec<ThreadNotes> {
         let p = self.proc();
-        let xsize = self.k.cfg.xstate_size as usize;
+        let cfg = self.k.cfg.fpu;
         let mut tids: Vec<Tid> = vec![self.tid];
         tids.extend(p.threads.iter().copied().filter(|&t| t != self.tid));
         let mut out = Vec::new();
@@ -239,7 +239,7 @@ impl Ctx<'_> {
             out.push(ThreadNotes {
                 tid,
                 regs: UserRegsStruct::of(&regs, orig_rax, t.tls),
-                fpu: fpu.map(|x| x.region.as_bytes()[..xsize].to_vec()),
+                fpu: fpu.map(|x| x.image(&cfg)),
                 sigpend: t.pending.set,
                 sighold: t.sigmask,
                 utime_ns: if leader { p.rusage.utime_ns } else { 0 },

@@ -47,8 +47,9 @@ pub(super) struct ProcessNotes<'a> {
     /// Reaped children's CPU time.
     pub(super) cutime_ns: u64,
     pub(super) cstime_ns: u64,
-    /// XCR0, written where NT_X86_XSTATE keeps it.
-    pub(super) xcr0: u64,
+    /// What the CPU makes of FPU state (x86-64: XCR0, written where
+    /// NT_X86_XSTATE keeps it).
+    pub(super) fpu: crate::arch::fpu::FpuConfig,
 }
 
 /// The bytes of the legacy FXSAVE image, NT_PRFPREG's.
@@ -68,18 +69,29 @@ pub(super) fn notes(p: &ProcessNotes, threads: &[ThreadNotes]) -> Vec<u8> {
             }
         }
         if let Some(x) = &t.fpu {
-            // The FXSAVE image (user_i387_struct); then, where the CPU
-            // offers XSAVE (an area past the legacy 512 bytes), that area
-            // with XCR0 in its software-reserved bytes, as xstateregs_get().
-            note(&mut out, NOTE_NAME_CORE, NT_PRFPREG, &x[..FXSAVE_SIZE.min(x.len())]);
-            if x.len() > FXSAVE_SIZE {
-                let mut xs = x.clone();
-                xs[XSTATE_XCR0_OFFSET..XSTATE_XCR0_OFFSET + 8].copy_from_slice(&p.xcr0.to_le_bytes());
-                note(&mut out, NOTE_NAME_LINUX, NT_X86_XSTATE, &xs);
-            }
+            fpu_notes(&mut out, p, x);
         }
     }
     out
+}
+
+/// x86-64's FPU notes: the FXSAVE image (user_i387_struct); then, where
+/// the CPU offers XSAVE (an area past the legacy 512 bytes), that area with
+/// XCR0 in its software-reserved bytes, as xstateregs_get().
+#[cfg(target_arch = "x86_64")]
+fn fpu_notes(out: &mut Vec<u8>, p: &ProcessNotes, x: &[u8]) {
+    note(out, NOTE_NAME_CORE, NT_PRFPREG, &x[..FXSAVE_SIZE.min(x.len())]);
+    if x.len() > FXSAVE_SIZE {
+        let mut xs = x.to_vec();
+        xs[XSTATE_XCR0_OFFSET..XSTATE_XCR0_OFFSET + 8].copy_from_slice(&p.fpu.xcr0.to_le_bytes());
+        note(out, NOTE_NAME_LINUX, NT_X86_XSTATE, &xs);
+    }
+}
+
+/// arm64's: NT_PRFPREG, the user_fpsimd_state.
+#[cfg(not(target_arch = "x86_64"))]
+fn fpu_notes(out: &mut Vec<u8>, _p: &ProcessNotes, x: &[u8]) {
+    note(out, NOTE_NAME_CORE, NT_PRFPREG, x);
 }
 
 /// A note: its header, its name and its description, each padded to 4.
@@ -174,7 +186,7 @@ mod tests {
             files: &files,
             cutime_ns: 0,
             cstime_ns: 0,
-            xcr0: 3,
+            fpu: Default::default(),
         };
         let t = |tid, fpu: bool| ThreadNotes {
             tid,

@@ -59,7 +59,7 @@ impl Meta {
             dev: st.st_dev,
             ino: st.st_ino,
             mode: st.st_mode,
-            nlink: st.st_nlink,
+            nlink: st.st_nlink as _,
             uid: st.st_uid,
             gid: st.st_gid,
             rdev: st.st_rdev,

@@ -9,6 +9,7 @@ use super::super::cred::CAP_LAST_CAP;
 use super::super::errno::*;
 use super::super::task::Ctx;
 use super::kill::check_signal;
+#[cfg(target_arch = "x86_64")]
 use crate::arch::layout::USER_TOP;
 
 pub(super) fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
@@ -62,6 +63,14 @@ pub(super) fn prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     }
 }
 
+/// arch_prctl(2), x86-64's own call (asm-generic's table has no number
+/// for it, so elsewhere it is never dispatched).
+#[cfg(not(target_arch = "x86_64"))]
+pub(super) fn arch_prctl(_: &mut Ctx, _: [u64; 6]) -> SysResult {
+    Err(ENOSYS)
+}
+
+#[cfg(target_arch = "x86_64")]
 pub(super) fn arch_prctl(ctx: &mut Ctx, a: [u64; 6]) -> SysResult {
     let (code, addr) = (a[0], a[1]);
     match code {

@@ -53,7 +53,7 @@ pub(crate) fn describe_crash(ctx: &Ctx, info: &SigInfo, trap: Trap) -> String {
         }
         Trap::Exception(v) => format!(
             "trap {} ip {:016x} sp {:016x} error 0 in {}",
-            crate::arch::trap::vector_name(v),
+            crate::arch::trap::exception_name(v),
             regs.pc(),
             regs.sp(),
             place(regs.pc())

@@ -1,0 +1,11 @@
+//! arm64 has no syscall ring stub yet: every call takes an exit
+//! (`SyscallPath::Exit`), and the ring's slot holds no code.
+
+use crate::arch::ring::CallMaps;
+
+pub const SUPPORTED: bool = false;
+
+/// No code: the ring is never turned on.
+pub fn code(_maps: &CallMaps) -> Vec<u8> {
+    Vec::new()
+}

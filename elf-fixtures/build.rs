@@ -17,54 +17,120 @@
 //!   entry, isolation probes, self-harm, resource exhaustion), kept as
 //!   regression tests. Freestanding, each with its own `_start`;
 //!   `sleeploop.c` uses glibc.
+//!
+//! The compiler is the target's: for a cross build (`--target` other than
+//! the host), `CC_<target>` (as the cc crate spells it,
+//! `CC_aarch64_unknown_linux_gnu`), else `TARGET_CC`, else Debian's cross
+//! gcc (`aarch64-linux-gnu-gcc`); `CC` (default gcc) only for the host.
+//! On aarch64 the x86-only fixtures are left out: `bare/crash.c` (x86
+//! faults by instruction) and `hostile/*` but `sleeploop.c` (x86 `_start`
+//! and `syscall`). The musl ones are built only when a musl compiler for
+//! the target is given (`MUSL_CC_<target>`; `MUSL_CC` or musl-gcc on the
+//! host), and `LIBCS` in the generated `libcs.rs` says which C libraries
+//! the libc fixtures were built with.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn cc(args: &[&str], src: &Path, out: &Path) {
-    let cc = env::var("CC").unwrap_or_else(|_| "gcc".into());
-    compile(&cc, args, src, out);
+/// The tool `key` names for `target`, as the cc crate looks it up:
+/// `KEY_<target>` (dashes as underscores, or as written), then `TARGET_KEY`
+/// for a cross build or `KEY` for the host.
+fn tool(key: &str, target: &str, cross: bool) -> Option<String> {
+    let under = target.replace('-', "_");
+    for var in [format!("{key}_{under}"), format!("{key}_{target}")] {
+        println!("cargo:rerun-if-env-changed={var}");
+        if let Ok(v) = env::var(&var) {
+            return Some(v);
+        }
+    }
+    let var = if cross { format!("TARGET_{key}") } else { key.to_owned() };
+    println!("cargo:rerun-if-env-changed={var}");
+    env::var(&var).ok()
+}
+
+struct Cc {
+    cc: String,
+    musl: Option<String>,
+}
+
+impl Cc {
+    fn cc(&self, args: &[&str], src: &Path, out: &Path) {
+        compile(&self.cc, args, src, out);
+    }
 }
 
 fn compile(cc: &str, args: &[&str], src: &Path, out: &Path) {
     let mut cmd = Command::new(cc);
     cmd.args(args).arg("-o").arg(out).arg(src);
-    let status = cmd
-        .status()
-        .unwrap_or_else(|e| panic!("cannot run {cc}: {e} (the fixtures need gcc and musl-gcc: run ci/setup)"));
+    let status = cmd.status().unwrap_or_else(|e| {
+        panic!("cannot run {cc}: {e} (the fixtures need gcc and musl-gcc: run ci/setup; a cross build, ci/arm64/setup)")
+    });
     assert!(status.success(), "{cmd:?} failed with {status}");
     println!("cargo:rerun-if-changed={}", src.display());
+}
+
+/// The `.c` files in `dir`, as (stem, path), in name order.
+fn sources(dir: &Path) -> Vec<(String, PathBuf)> {
+    let mut v: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "c"))
+        .map(|p| (p.file_stem().unwrap().to_str().unwrap().to_owned(), p))
+        .collect();
+    v.sort();
+    v
 }
 
 fn main() {
     let here = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let out = PathBuf::from(env::var("OUT_DIR").unwrap());
+    let target = env::var("TARGET").unwrap();
+    let cross = target != env::var("HOST").unwrap();
+    let arch = env::var("CARGO_CFG_TARGET_ARCH").unwrap();
+    let x86 = arch == "x86_64";
+    let cc = match tool("CC", &target, cross) {
+        Some(cc) => cc,
+        None if cross => format!("{arch}-linux-gnu-gcc"),
+        None => "gcc".into(),
+    };
+    // musl-gcc (Debian's musl-tools) targets the host; another target
+    // needs its own.
+    let musl = tool("MUSL_CC", &target, cross).or_else(|| (!cross).then(|| "musl-gcc".into()));
+    let cc = Cc { cc, musl };
+
     let rt = here.join("../guest/rt");
     let inc = format!("-I{}", rt.display());
     let bare =
         ["-static", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1", "-g0", "-fno-pie", "-no-pie", &inc];
     let pie = ["-static-pie", "-nostdlib", "-ffreestanding", "-fno-stack-protector", "-O1", "-g0", "-fPIE", &inc];
 
-    for entry in std::fs::read_dir(here.join("bare")).unwrap() {
-        let src = entry.unwrap().path();
-        if src.extension().is_some_and(|e| e == "c") {
-            let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
-            cc(&bare, &src, &out.join(&name));
-            // touch-pie for the tests; syscalls-pie, small, seeds the ELF fuzzer.
-            if name == "touch" || name == "syscalls" {
-                cc(&pie, &src, &out.join(format!("{name}-pie")));
-            }
+    // guest/rt has the target's _start and syscalls, or the bare fixtures
+    // cannot be built for it (yet).
+    let rt_h = std::fs::read_to_string(rt.join("faultline_rt.h")).unwrap();
+    let rt_ok = x86 || rt_h.contains(&format!("__{arch}__"));
+    if !rt_ok {
+        println!("cargo:warning=guest/rt/faultline_rt.h has no {arch} runtime: the bare fixtures are not built");
+    }
+    for (name, src) in sources(&here.join("bare")) {
+        // crash.c makes x86 exceptions by instruction.
+        if !rt_ok || (!x86 && name == "crash") {
+            continue;
+        }
+        cc.cc(&bare, &src, &out.join(&name));
+        // touch-pie for the tests; syscalls-pie, small, seeds the ELF fuzzer.
+        if name == "touch" || name == "syscalls" {
+            cc.cc(&pie, &src, &out.join(format!("{name}-pie")));
         }
     }
-    cc(&["-O1"], &here.join("hosted/dynamic.c"), &out.join("dynamic"));
+    cc.cc(&["-O1"], &here.join("hosted/dynamic.c"), &out.join("dynamic"));
     // Known call paths, with DWARF lines and without frame pointers (-O1
     // omits them), so stacks come from .eh_frame: a dynamic PIE (frames in
     // the program and libc.so.6) and a static build.
     let stacks = here.join("stacks/stacks.c");
-    cc(&["-O1", "-g"], &stacks, &out.join("stacks"));
-    cc(&["-static", "-O1", "-g"], &stacks, &out.join("stacks-static"));
-    cc(&["-O0"], &here.join("hosted/literal.c"), &out.join("literal"));
+    cc.cc(&["-O1", "-g"], &stacks, &out.join("stacks"));
+    cc.cc(&["-static", "-O1", "-g"], &stacks, &out.join("stacks-static"));
+    cc.cc(&["-O0"], &here.join("hosted/literal.c"), &out.join("literal"));
 
     let hostile = [
         "-static",
@@ -77,29 +143,32 @@ fn main() {
         "-no-pie",
         "-fno-builtin",
     ];
-    for entry in std::fs::read_dir(here.join("hostile")).unwrap() {
-        let src = entry.unwrap().path();
-        if src.extension().is_some_and(|e| e == "c") {
-            let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
-            let flags: &[&str] = if name == "sleeploop" { &["-static", "-O1", "-g0"] } else { &hostile };
-            cc(flags, &src, &out.join(&name));
+    for (name, src) in sources(&here.join("hostile")) {
+        if name == "sleeploop" {
+            cc.cc(&["-static", "-O1", "-g0"], &src, &out.join(&name));
+        } else if x86 {
+            // x86 reproducers (hostile.h's _start and syscall).
+            cc.cc(&hostile, &src, &out.join(&name));
         }
     }
 
-    let musl = env::var("MUSL_CC").unwrap_or_else(|_| "musl-gcc".into());
-    for entry in std::fs::read_dir(here.join("libc")).unwrap() {
-        let src = entry.unwrap().path();
-        if src.extension().is_some_and(|e| e == "c") {
-            let name = src.file_stem().unwrap().to_str().unwrap().to_owned();
-            cc(&["-static", "-O0", "-g0", "-pthread"], &src, &out.join(format!("{name}-glibc")));
-            compile(&musl, &["-static", "-O0", "-g0", "-pthread"], &src, &out.join(format!("{name}-musl")));
+    let libc = ["-static", "-O0", "-g0", "-pthread"];
+    for (name, src) in sources(&here.join("libc")) {
+        cc.cc(&libc, &src, &out.join(format!("{name}-glibc")));
+        if let Some(musl) = &cc.musl {
+            compile(musl, &libc, &src, &out.join(format!("{name}-musl")));
         }
     }
+    let libcs = if cc.musl.is_some() { r#"["glibc", "musl"]"# } else { r#"["glibc"]"# };
+    std::fs::write(
+        out.join("libcs.rs"),
+        format!("/// The C libraries the libc fixtures were built with (`NAME-glibc`, `NAME-musl`).\npub const LIBCS: &[&str] = &{libcs};\n"),
+    )
+    .unwrap();
     println!("cargo:rerun-if-changed=libc");
-    println!("cargo:rerun-if-env-changed=MUSL_CC");
     println!("cargo:rerun-if-changed={}", rt.join("faultline_rt.h").display());
     println!("cargo:rerun-if-changed=bare");
     println!("cargo:rerun-if-changed=hostile");
     println!("cargo:rerun-if-changed=stacks");
-    println!("cargo:rerun-if-env-changed=CC");
+    println!("cargo:rerun-if-changed=hosted");
 }

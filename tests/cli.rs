@@ -5,7 +5,7 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use support::{faultline, fixture_arg, tmp};
+use support::{faultline, faultline_bin, fixture_arg, tmp};
 
 /// Asserts a one-line error naming `needle`, exit status 125, no panic.
 fn assert_error(out: &Output, needle: &str) {
@@ -343,10 +343,16 @@ fn thirty_two_bit_elf() {
     assert_error(&faultline(&["run", &p]), "32-bit ELF");
 }
 
+/// An ELF for another machine than the host's: AArch64 (183) on x86-64,
+/// x86-64 (62) on aarch64.
 #[test]
 fn foreign_architecture() {
-    let p = patched("aarch64", |b| b[0x12..0x14].copy_from_slice(&183u16.to_le_bytes()));
-    assert_error(&faultline(&["run", &p]), "ELF for AArch64");
+    #[cfg(target_arch = "x86_64")]
+    let (machine, name) = (183u16, "AArch64");
+    #[cfg(target_arch = "aarch64")]
+    let (machine, name) = (62u16, "x86-64");
+    let p = patched("foreign", |b| b[0x12..0x14].copy_from_slice(&machine.to_le_bytes()));
+    assert_error(&faultline(&["run", &p]), &format!("ELF for {name}"));
 }
 
 #[test]
@@ -521,7 +527,7 @@ fn a_huge_segment_is_refused_before_anything_is_built() {
 #[test]
 fn a_closed_pipe_raises_sigpipe() {
     use std::process::Stdio;
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = std::process::Command::new(faultline_bin())
         .args(["run", "-q", &fixture_arg("bigwrite"), "1000000", "0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -566,7 +572,7 @@ fn in_namespace(name: &str, script: &str) -> Option<Output> {
     let dir = tmp(name);
     std::fs::create_dir_all(&dir).unwrap();
     let bin = dir.join("faultline");
-    std::fs::copy(env!("CARGO_BIN_EXE_faultline"), &bin).unwrap();
+    std::fs::copy(faultline_bin(), &bin).unwrap();
     for d in [&dir, dir.parent().unwrap()] {
         std::fs::set_permissions(d, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     }
@@ -832,7 +838,7 @@ fn the_progress_line_gives_way_to_the_programs_output() {
     use std::os::fd::FromRawFd;
     // SAFETY: `slave` is ours; each Stdio takes its own duplicate.
     let tty = |fd: i32| unsafe { std::process::Stdio::from_raw_fd(libc::dup(fd)) };
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(faultline_bin())
         .args(["run", "/bin/sh", "-c", "sleep 1.5; echo hello; sleep 1.3; echo world"])
         .stdin(std::process::Stdio::null())
         .stdout(tty(slave))

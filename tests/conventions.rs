@@ -30,7 +30,7 @@ fn timeout_kills_a_sleeping_program() {
 #[test]
 fn timeout_kills_a_program_blocked_on_stdin() {
     // The program reads faultline's stdin, a pipe nobody writes to.
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(support::faultline_bin())
         .args(["run", "-q", "--timeout", "1", "/bin/cat"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -47,7 +47,7 @@ fn timeout_kills_a_program_blocked_on_stdin() {
 /// Sends `sig` to a faultline running a sleeping program once it has
 /// started, and returns its output.
 fn interrupted(sig: i32, csv: &PathBuf) -> Output {
-    let child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let child = Command::new(support::faultline_bin())
         .args(["run", "--timeline", csv.to_str().unwrap(), &fixture_arg("sleeploop")])
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

@@ -28,7 +28,7 @@ fn native(argv: &[&str]) -> (Vec<u8>, String, i32) {
 /// Runs host program `argv[0]` under faultline.
 fn guest(argv: &[&str]) -> Run {
     let mut c = config(argv);
-    c.timeout = Some(std::time::Duration::from_secs(60));
+    c.timeout = Some(scaled(std::time::Duration::from_secs(60)));
     run_image(&Program::Path(PathBuf::from(argv[0])), c)
 }
 
@@ -106,7 +106,7 @@ fn python_matches_native() {
 
 #[test]
 fn file_mappings_match_native() {
-    for libc in ["glibc", "musl"] {
+    for libc in LIBCS {
         let dir = TempDir::new("map");
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o777)).unwrap();
         let name = format!("filemap-{libc}");
@@ -487,7 +487,7 @@ fn proc_maps_and_smaps_read_record_by_record_match_native() {
     // this is about /proc, not the syscall path.
     let argv = ["/usr/bin/python3", "-c", PY_SEQ_FILES];
     let mut c = config(&argv);
-    c.timeout = Some(std::time::Duration::from_secs(120));
+    c.timeout = Some(scaled(std::time::Duration::from_secs(120)));
     c.syscalls = faultline::SyscallPath::Exit;
     let r = run_image(&Program::Path(PathBuf::from(argv[0])), c);
     assert_eq!((r.stdout_bytes.clone(), r.stderr.clone(), r.code()), native(&argv), "{}", r.stdout);

@@ -45,7 +45,7 @@ fn run_injected(inject: &str, args: &[&str]) -> Ended {
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let json = std::env::temp_dir().join(format!("faultline-inject-{}-{run}.json", std::process::id()));
     let _ = std::fs::remove_file(&json);
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_faultline"));
+    let mut cmd = Command::new(support::faultline_bin());
     cmd.arg("run").arg("--summary").arg(&json).args(args);
     cmd.env("FAULTLINE_INJECT", inject).env_remove("RUST_BACKTRACE");
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);

@@ -170,7 +170,7 @@ fn fault_around_beyond_a_page_table_is_a_clear_error() {
 #[test]
 fn sigusr1_prints_the_live_processes() {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(support::faultline_bin())
         .args(["run", "-q", "--top", "--vmstat", "1", &fixture_arg("liveview-glibc"), "2500", "2"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

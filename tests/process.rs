@@ -278,7 +278,7 @@ fn the_timeline_csv_names_each_rows_process() {
     let dir = std::env::temp_dir().join(format!("faultline-process-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let csv = dir.join("cow.csv");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let out = std::process::Command::new(support::faultline_bin())
         .args(["run", "-q", "--timeline"])
         .arg(&csv)
         .args(["--", &procs("musl"), "cow", "6", "2"])
@@ -357,7 +357,7 @@ fn a_fork_bomb_meets_eagain_and_ends_cleanly() {
             // Ending cleanly is ending before the timeout (not stopped), which
             // is generous: a wall-time bound fails on a loaded machine.
             let run = run_path(&procs(libc), &["bomb"], |c| {
-                c.timeout = Some(Duration::from_secs(120));
+                c.timeout = Some(scaled(Duration::from_secs(120)));
                 if let Some(cap) = cap {
                     c.max_tasks = cap;
                 }
@@ -416,7 +416,7 @@ fn a_thousand_fork_exit_cycles_leave_no_host_threads_or_fds() {
             most
         })
     };
-    let run = run_path(&procs("musl"), &["cycles", "1000"], |c| c.timeout = Some(Duration::from_secs(120)));
+    let run = run_path(&procs("musl"), &["cycles", "1000"], |c| c.timeout = Some(scaled(Duration::from_secs(120))));
     done.store(true, std::sync::atomic::Ordering::Relaxed);
     let most = watch.join().unwrap();
     // The watcher, the fault handler, parent and child vCPU threads, and

@@ -110,7 +110,7 @@ fn the_summary_as_json() {
     let dir = std::env::temp_dir().join(format!("faultline-json-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("s.json");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let out = std::process::Command::new(support::faultline_bin())
         .args(["demo", "sections", "-q", "--summary", path.to_str().unwrap()])
         .output()
         .unwrap();
@@ -133,7 +133,7 @@ fn the_summary_as_json() {
     assert_eq!(v["meminfo"]["MemTotal"], faultline::DEFAULT_MEM / 1024, "the default --mem, in kB");
     assert_eq!(v["processes"][0]["pid"], 1);
     // A bad path fails before the program runs.
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let out = std::process::Command::new(support::faultline_bin())
         .args(["demo", "--summary", "/nonexistent/s.json"])
         .output()
         .unwrap();
@@ -145,7 +145,8 @@ fn the_summary_as_json() {
 fn diff_tells_same_runs_from_different_ones() {
     let dir = std::env::temp_dir().join(format!("faultline-diff-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let bin = env!("CARGO_BIN_EXE_faultline");
+    let bin = support::faultline_bin();
+    let bin = bin.to_str().unwrap();
     let csv = |name: &str, args: &[&str]| {
         let path = dir.join(name);
         let mut cmd = std::process::Command::new(bin);

@@ -121,7 +121,7 @@ fn a_timeout_ends_a_program_on_time_whatever_it_does() {
 #[test]
 fn the_command_ends_a_forger_at_its_timeout_and_names_it() {
     let t0 = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let out = Command::new(support::faultline_bin())
         .args(["run", "-q", "--timeout", "2", &support::fixture_arg("ringforge"), "taken"])
         .output()
         .expect("faultline runs");
@@ -136,7 +136,7 @@ fn the_command_ends_a_forger_at_its_timeout_and_names_it() {
 
 #[test]
 fn faultlines_first_sigint_ends_a_forger() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(support::faultline_bin())
         .args(["run", "-q", "--timeout", "30", &support::fixture_arg("ringforge"), "taken"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

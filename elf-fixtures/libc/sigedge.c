@@ -7,9 +7,14 @@
  *   trapflag  a single step: SIGTRAP's si_code and si_addr
  *   settls    clone(CLONE_SETTLS) with a base past the top of user space
  * Each bad return must end in a SIGSEGV the program can catch; the
- * catcher prints what it got and exits 0. */
+ * catcher prints what it got and exits 0.
+ * On aarch64 cs0x10 returns to EL1h and cs32 to AArch32 (PSTATE's mode
+ * bits), settls is as above; the x86-only modes (mxcsr, xstatebv,
+ * trapflag) say so and exit 0. */
 #define _GNU_SOURCE
+#if defined(__x86_64__)
 #include <cpuid.h>
+#endif
 #include <errno.h>
 #include <sched.h>
 #include <signal.h>
@@ -36,6 +41,12 @@ static void corrupt(int sig, siginfo_t *si, void *ucv)
     (void)sig;
     (void)si;
     ucontext_t *uc = ucv;
+#if defined(__aarch64__)
+    if (!strcmp(mode, "cs0x10"))
+        uc->uc_mcontext.pstate = (uc->uc_mcontext.pstate & ~0x1fULL) | 0x5; /* EL1h */
+    else if (!strcmp(mode, "cs32"))
+        uc->uc_mcontext.pstate = (uc->uc_mcontext.pstate & ~0x1fULL) | 0x10; /* AArch32 user */
+#else
     unsigned short *csgsfs = (unsigned short *)&uc->uc_mcontext.gregs[REG_CSGSFS];
     if (!strcmp(mode, "cs0x10"))
         csgsfs[0] = 0x10;
@@ -48,10 +59,12 @@ static void corrupt(int sig, siginfo_t *si, void *ucv)
         uint64_t *xstate_bv = (uint64_t *)((char *)uc->uc_mcontext.fpregs + 512);
         *xstate_bv |= 1ull << 62;
     }
+#endif
 }
 
 static volatile int stepped;
 
+#if defined(__x86_64__)
 static void on_trap(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
@@ -60,6 +73,7 @@ static void on_trap(int sig, siginfo_t *si, void *ucv)
                si->si_addr == (void *)uc->uc_mcontext.gregs[REG_RIP]);
     uc->uc_mcontext.gregs[REG_EFL] &= ~0x100L;
 }
+#endif
 
 int main(int argc, char **argv)
 {
@@ -69,6 +83,12 @@ int main(int argc, char **argv)
     sa.sa_flags = SA_SIGINFO;
     sa.sa_sigaction = on_segv;
     sigaction(SIGSEGV, &sa, NULL);
+#if !defined(__x86_64__)
+    if (!strcmp(mode, "trapflag") || !strcmp(mode, "mxcsr") || !strcmp(mode, "xstatebv")) {
+        printf("%s: x86 only\n", mode);
+        return 0;
+    }
+#else
     if (!strcmp(mode, "trapflag")) {
         sa.sa_sigaction = on_trap;
         sigaction(SIGTRAP, &sa, NULL);
@@ -76,6 +96,7 @@ int main(int argc, char **argv)
         printf("stepped %d\n", stepped > 0);
         return 0;
     }
+#endif
     if (!strcmp(mode, "settls")) {
         long r = syscall(SYS_clone, CLONE_SETTLS | SIGCHLD, 0, 0, 0, 0x800000000000UL);
         printf("clone CLONE_SETTLS past the top: %ld errno %d\n", r, r < 0 ? errno : 0);
@@ -87,6 +108,7 @@ int main(int argc, char **argv)
             _exit(0);
         return 0;
     }
+#if defined(__x86_64__)
     if (!strcmp(mode, "xstatebv")) {
         /* Without OSXSAVE the kernel's frames hold only the legacy area:
          * there is no header to corrupt, and the return succeeds. */
@@ -94,6 +116,7 @@ int main(int argc, char **argv)
         __cpuid(1, a, b, c, d);
         printf("osxsave %u\n", (c >> 27) & 1);
     }
+#endif
     sa.sa_sigaction = corrupt;
     sigaction(SIGUSR1, &sa, NULL);
     raise(SIGUSR1);

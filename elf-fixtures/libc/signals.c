@@ -27,9 +27,13 @@
  *   signals nodefer       what a handler's mask holds: its own signal unless
  *                         SA_NODEFER, and sa_mask; nested delivery
  *   signals sse           the same, with xmm registers and MXCSR set around
- *                         a kill() in inline assembly
+ *                         a kill() in inline assembly (aarch64: v0, v7,
+ *                         v15 and FPCR)
  *   signals fpu           the handler clobbers SSE registers; the
  *                         interrupted code's come back intact
+ * err, trapno and cr2_ok are the frame's error code, trap number and CR2
+ * on x86-64; on aarch64 err is the frame's ESR (esr_context, -1 without
+ * one), trapno 0, and cr2_ok compares its fault_address.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -108,12 +112,43 @@ static volatile uintptr_t got_addr;
 static volatile int got_code, got_signo;
 static volatile long got_err, got_trapno, got_cr2_matches;
 
+#if defined(__aarch64__)
+/* ESR_EL1 as the kernel put it in the frame's esr_context record, or -1. */
+static long frame_esr(const ucontext_t *uc)
+{
+    const unsigned char *p = (const unsigned char *)uc->uc_mcontext.__reserved;
+    size_t off = 0, end = sizeof uc->uc_mcontext.__reserved;
+    while (off + 16 <= end) {
+        uint32_t magic, size;
+        memcpy(&magic, p + off, 4);
+        memcpy(&size, p + off + 4, 4);
+        if (magic == 0 || size < 8 || size > end - off)
+            break;
+        if (magic == 0x45535201) { /* ESR_MAGIC */
+            uint64_t esr;
+            memcpy(&esr, p + off + 8, 8);
+            return (long)esr;
+        }
+        off += size;
+    }
+    return -1;
+}
+#endif
+
 static void catch(int sig, siginfo_t *si, void *ucv)
 {
     ucontext_t *uc = ucv;
+#if defined(__x86_64__)
     got_err = uc->uc_mcontext.gregs[REG_ERR];
     got_trapno = uc->uc_mcontext.gregs[REG_TRAPNO];
     got_cr2_matches = (uintptr_t)uc->uc_mcontext.gregs[REG_CR2] == (uintptr_t)si->si_addr;
+#elif defined(__aarch64__)
+    got_err = frame_esr(uc);
+    got_trapno = 0;
+    got_cr2_matches = (uintptr_t)uc->uc_mcontext.fault_address == (uintptr_t)si->si_addr;
+#else
+#error "signals.c: no frame fields for this architecture"
+#endif
     got_signo = sig;
     got_addr = (uintptr_t)si->si_addr;
     got_code = si->si_code;
@@ -498,15 +533,25 @@ static void clobber(int sig)
     handled++;
 }
 
-/* Clobbers SSE registers and MXCSR: the interrupted code must not see it. */
+/* Clobbers SSE registers and MXCSR (aarch64: v0, v7, v15 and FPCR): the
+ * interrupted code must not see it. */
 static void clobber_sse(int sig)
 {
     (void)sig;
+#if defined(__x86_64__)
     unsigned int mxcsr = 0x7f80; /* round toward zero, all masked */
     __asm__ volatile("pcmpeqd %%xmm0, %%xmm0\n\tpcmpeqd %%xmm7, %%xmm7\n\tpcmpeqd %%xmm15, %%xmm15\n\tldmxcsr %0"
                      :
                      : "m"(mxcsr)
                      : "xmm0", "xmm7", "xmm15");
+#elif defined(__aarch64__)
+    unsigned long fpcr = 3UL << 22; /* RMode: round toward zero */
+    __asm__ volatile("movi v0.2d, #0xffffffffffffffff\n\tmovi v7.2d, #0xffffffffffffffff\n\t"
+                     "movi v15.2d, #0xffffffffffffffff\n\tmsr fpcr, %0"
+                     :
+                     : "r"(fpcr)
+                     : "v0", "v7", "v15");
+#endif
     handled++;
 }
 
@@ -520,6 +565,7 @@ static int sse(void)
     sigaction(SIGUSR1, &sa, NULL);
     double in[3] = {1.5, 2.5, 3.5}, out[3] = {0, 0, 0};
     long pid = getpid();
+#if defined(__x86_64__)
     unsigned int before = 0, after = 0;
     __asm__ volatile("stmxcsr %[before]\n\t"
                      "movsd %[a], %%xmm0\n\tmovsd %[b], %%xmm7\n\tmovsd %[c], %%xmm15\n\t"
@@ -531,6 +577,25 @@ static int sse(void)
                      : "rax", "rdi", "rsi", "rcx", "r11", "memory", "xmm0", "xmm7", "xmm15");
     printf("sse: handled=%d xmm0=%.1f xmm7=%.1f xmm15=%.1f mxcsr_kept=%d\n", handled, out[0], out[1], out[2],
            before == after);
+#elif defined(__aarch64__)
+    unsigned long before = 0, after = 0;
+    register long x0 __asm__("x0") = pid;
+    register long x1 __asm__("x1") = SIGUSR1;
+    register long x8 __asm__("x8") = SYS_kill;
+    __asm__ volatile("mrs %[before], fpcr\n\t"
+                     "ldr d0, %[a]\n\tldr d7, %[b]\n\tldr d15, %[c]\n\t"
+                     "svc #0\n\t"
+                     "str d0, %[x]\n\tstr d7, %[y]\n\tstr d15, %[z]\n\t"
+                     "mrs %[after], fpcr"
+                     : [x] "=m"(out[0]), [y] "=m"(out[1]), [z] "=m"(out[2]), [before] "=&r"(before),
+                       [after] "=r"(after), "+r"(x0)
+                     : [a] "m"(in[0]), [b] "m"(in[1]), [c] "m"(in[2]), "r"(x1), "r"(x8)
+                     : "memory", "v0", "v7", "v15");
+    printf("sse: handled=%d v0=%.1f v7=%.1f v15=%.1f fpcr_kept=%d\n", handled, out[0], out[1], out[2],
+           before == after);
+#else
+#error "signals.c: no sse case for this architecture"
+#endif
     return 0;
 }
 

@@ -11,13 +11,45 @@ use faultline::{Config, Input, Outcome, Output, Program, Sandbox, Strace};
 
 pub const MIB: u64 = 1 << 20;
 
-/// The C libraries every libc fixture is built with.
-pub const LIBCS: [&str; 2] = ["glibc", "musl"];
+/// The C libraries every libc fixture is built with: glibc and musl (on
+/// aarch64, glibc alone unless a musl compiler for it was given).
+pub const LIBCS: Libcs = Libcs(elf_fixtures::LIBCS);
+
+/// `for libc in LIBCS` gives each name as a `&str`.
+#[derive(Clone, Copy)]
+pub struct Libcs(&'static [&'static str]);
+
+impl IntoIterator for Libcs {
+    type Item = &'static str;
+    type IntoIter = std::iter::Copied<std::slice::Iter<'static, &'static str>>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter().copied()
+    }
+}
+
+/// The `faultline` executable: `FAULTLINE_BIN` when set (test binaries run
+/// away from their build, as in the emulated arm64 machine), else the one
+/// cargo built.
+pub fn faultline_bin() -> std::path::PathBuf {
+    std::env::var_os("FAULTLINE_BIN").map_or_else(|| env!("CARGO_BIN_EXE_faultline").into(), Into::into)
+}
+
+/// How many times slower than a host this machine runs guests:
+/// `FAULTLINE_TEST_SLOWDOWN` (default 1; ci/arm64/test sets 10 for the
+/// emulated machine). Time limits are scaled by it.
+pub fn slowdown() -> u32 {
+    std::env::var("FAULTLINE_TEST_SLOWDOWN").ok().and_then(|s| s.parse().ok()).filter(|&n| n > 0).unwrap_or(1)
+}
+
+/// `d` scaled by [`slowdown`].
+pub fn scaled(d: Duration) -> Duration {
+    d * slowdown()
+}
 
 /// Runs the `faultline` command with `args` (stdin empty), capturing its
 /// output.
 pub fn faultline(args: &[&str]) -> std::process::Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_faultline")).args(args).output().expect("faultline runs")
+    std::process::Command::new(faultline_bin()).args(args).output().expect("faultline runs")
 }
 
 /// The uid running the tests: the guest's by default.
@@ -99,7 +131,7 @@ pub fn config(argv: &[&str]) -> Config {
         stdin: Input::Empty,
         stdout: Output::capture(),
         stderr: Output::capture(),
-        timeout: Some(Duration::from_secs(30)),
+        timeout: Some(scaled(Duration::from_secs(30))),
         keep_events: true,
         ..Config::default()
     }
@@ -124,8 +156,8 @@ pub fn run_image(program: &Program, mut config: Config) -> Run {
 }
 
 /// Runs fixture `name` on the host, for comparison: (stdout, exit code or
-/// 128 + signal). One that runs past two minutes is killed and fails the
-/// test, rather than hang the suite.
+/// 128 + signal). One that runs past two minutes (times [`slowdown`]) is
+/// killed and fails the test, rather than hang the suite.
 pub fn run_native(name: &str, args: &[&str]) -> (String, i32) {
     use std::io::Read;
     use std::os::unix::process::ExitStatusExt;
@@ -138,7 +170,8 @@ pub fn run_native(name: &str, args: &[&str]) -> (String, i32) {
         let _ = stdout.read_to_end(&mut s);
         s
     });
-    let deadline = std::time::Instant::now() + Duration::from_secs(120);
+    let limit = scaled(Duration::from_secs(120));
+    let deadline = std::time::Instant::now() + limit;
     let status = loop {
         if let Some(s) = child.try_wait().expect("wait") {
             break s;
@@ -146,7 +179,7 @@ pub fn run_native(name: &str, args: &[&str]) -> (String, i32) {
         if std::time::Instant::now() > deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{name} {args:?} ran natively for over two minutes");
+            panic!("{name} {args:?} ran natively for over {limit:?}");
         }
         std::thread::sleep(Duration::from_millis(20));
     };
@@ -227,7 +260,7 @@ pub fn faultline_measured(args: &[&str]) -> Measured {
     use std::io::Read;
     use std::process::{Command, Stdio};
     let start = std::time::Instant::now();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_faultline"))
+    let mut child = Command::new(faultline_bin())
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())

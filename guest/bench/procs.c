@@ -16,23 +16,18 @@
 #define PAGE 4096
 #define MAX_PAGES 32768
 
-#define SYS_read 0
-#define SYS_pipe 22
-#define SYS_fork 57
-#define SYS_wait4 61
-
 static char arena[MAX_PAGES * PAGE];
 
 static long fork_(void)
 {
-    return fl_syscall1(SYS_fork, 0);
+    return fl_fork();
 }
 
 static void reap(void)
 {
     int st;
     __asm__ volatile("" ::: "memory");
-    fl_syscall3(SYS_wait4, -1, (long)&st, 0);
+    fl_syscall6(__NR_wait4, -1, (long)&st, 0, 0, 0, 0); /* no rusage */
 }
 
 static void field(const char *name, long v)
@@ -83,12 +78,12 @@ static int bench_fork(unsigned long n)
 static int bench_pingpong(unsigned long rounds)
 {
     int ab[2], ba[2];
-    if (fl_syscall1(SYS_pipe, (long)ab) || fl_syscall1(SYS_pipe, (long)ba))
+    if (fl_pipe(ab) || fl_pipe(ba))
         return 1;
     char c = 0;
     if (fork_() == 0) {
         for (unsigned long i = 0; i < rounds; i++) {
-            fl_syscall3(SYS_read, ab[0], (long)&c, 1);
+            fl_syscall3(__NR_read, ab[0], (long)&c, 1);
             fl_write(ba[1], &c, 1);
         }
         fl_exit(0);
@@ -96,7 +91,7 @@ static int bench_pingpong(unsigned long rounds)
     long t0 = fl_now_ns();
     for (unsigned long i = 0; i < rounds; i++) {
         fl_write(ab[1], &c, 1);
-        fl_syscall3(SYS_read, ba[0], (long)&c, 1);
+        fl_syscall3(__NR_read, ba[0], (long)&c, 1);
     }
     long t = fl_now_ns() - t0;
     reap();
@@ -106,17 +101,14 @@ static int bench_pingpong(unsigned long rounds)
     return 0;
 }
 
-#define SYS_getppid 110
-#define SYS_nanosleep 35
-
 static int bench_calls(unsigned long n, int mixed)
 {
     if (mixed && n > MAX_PAGES)
         return 2;
-    fl_syscall1(SYS_getppid, 0);
+    fl_syscall1(__NR_getppid, 0);
     long t0 = fl_now_ns();
     for (unsigned long i = 0; i < n; i++) {
-        fl_syscall1(SYS_getppid, 0);
+        fl_syscall1(__NR_getppid, 0);
         if (mixed)
             ((volatile char *)arena)[i * PAGE] = 1;
     }
@@ -124,9 +116,9 @@ static int bench_calls(unsigned long n, int mixed)
     field(mixed ? "mixed_ns=" : "calls_ns=", t);
     if (!mixed) {
         struct fl_timespec ts = {0, 20000000};
-        fl_syscall2(SYS_nanosleep, (long)&ts, 0);
+        fl_syscall2(__NR_nanosleep, (long)&ts, 0);
         t0 = fl_now_ns();
-        fl_syscall1(SYS_getppid, 0);
+        fl_syscall1(__NR_getppid, 0);
         field("cold_ns=", fl_now_ns() - t0);
     }
     fl_puts("\n");

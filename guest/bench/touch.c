@@ -16,12 +16,9 @@
 
 static char arena[MAX_PAGES * PAGE];
 
-#define SYS_mmap 9
-#define SYS_munmap 11
-
 static long map(unsigned long len, int prot)
 {
-    return fl_syscall6(SYS_mmap, 0, (long)len, prot, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
+    return fl_syscall6(__NR_mmap, 0, (long)len, prot, 0x22 /* MAP_PRIVATE|MAP_ANONYMOUS */, -1, 0);
 }
 
 static void report(const char *key, unsigned long v)
@@ -37,7 +34,7 @@ static int mmap_cost(unsigned long kib, unsigned long n)
         long p = map(kib * 1024, 3);
         if (p < 0)
             return 3;
-        fl_syscall2(SYS_munmap, p, (long)(kib * 1024));
+        fl_syscall2(__NR_munmap, p, (long)(kib * 1024));
     }
     long t1 = fl_now_ns();
     report("mmap_kib=", kib);

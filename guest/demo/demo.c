@@ -27,16 +27,7 @@
 
 #define PAGE 4096
 
-#define SYS_close 3
-#define SYS_mmap 9
-#define SYS_munmap 11
-#define SYS_mincore 27
-#define SYS_fork 57
-#define SYS_wait4 61
-#define SYS_mlock 149
-#define SYS_prctl 157
-#define SYS_openat 257
-
+/* Syscall numbers are the target's __NR_* (faultline_rt.h). */
 #define PROT_READ 1
 #define PROT_WRITE 2
 #define MAP_PRIVATE 2
@@ -70,10 +61,10 @@ static int eq(const char *a, const char *b)
 /* pages of anonymous memory, called [anon:name]; nothing is backed yet. */
 static volatile char *map_named(unsigned long pages, const char *name)
 {
-    long p = fl_syscall6(SYS_mmap, 0, (long)(pages * PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    long p = fl_syscall6(__NR_mmap, 0, (long)(pages * PAGE), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p < 0)
         fl_exit(90);
-    if (fl_syscall6(SYS_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, p, (long)(pages * PAGE), (long)name, 0) != 0)
+    if (fl_syscall6(__NR_prctl, PR_SET_VMA, PR_SET_VMA_ANON_NAME, p, (long)(pages * PAGE), (long)name, 0) != 0)
         fl_exit(91);
     return (volatile char *)p;
 }
@@ -123,7 +114,7 @@ static int do_malloc(void)
 static int do_mlock(void)
 {
     volatile char *p = map_named(32, "mlock");
-    if (fl_syscall2(SYS_mlock, (long)p, 32 * PAGE) != 0)
+    if (fl_syscall2(__NR_mlock, (long)p, 32 * PAGE) != 0)
         return 2;
     write_pages(p, 0, 32, 1);
     return 0;
@@ -133,14 +124,14 @@ static int do_free(void)
 {
     volatile char *p = map_named(64, "free");
     write_pages(p, 0, 64, 1);
-    return fl_syscall2(SYS_munmap, (long)p, 64 * PAGE) == 0 ? 0 : 2;
+    return fl_syscall2(__NR_munmap, (long)p, 64 * PAGE) == 0 ? 0 : 2;
 }
 
 static int do_fork(void)
 {
     volatile char *p = map_named(32, "fork");
     write_pages(p, 0, 32, 1);
-    long pid = fl_syscall1(SYS_fork, 0);
+    long pid = fl_fork();
     if (pid < 0)
         return 2;
     if (pid == 0) {
@@ -148,24 +139,24 @@ static int do_fork(void)
         fl_exit(0);
     }
     int st = -1;
-    fl_syscall6(SYS_wait4, pid, (long)&st, 0, 0, 0, 0);
+    fl_syscall6(__NR_wait4, pid, (long)&st, 0, 0, 0, 0);
     return st == 0 ? 0 : 3;
 }
 
 static int do_file(const char *path)
 {
-    long fd = fl_syscall6(SYS_openat, AT_FDCWD, (long)path, 0, 0, 0, 0);
+    long fd = fl_syscall6(__NR_openat, AT_FDCWD, (long)path, 0, 0, 0, 0);
     if (fd < 0)
         return 2;
     long s = 0;
     for (int round = 0; round < 2; round++) {
-        long p = fl_syscall6(SYS_mmap, 0, 8 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
+        long p = fl_syscall6(__NR_mmap, 0, 8 * PAGE, PROT_READ, MAP_PRIVATE, fd, 0);
         if (p < 0)
             return 3;
         s += sum_pages((const volatile char *)p, 8, 1);
-        fl_syscall2(SYS_munmap, p, 8 * PAGE);
+        fl_syscall2(__NR_munmap, p, 8 * PAGE);
     }
-    fl_syscall1(SYS_close, fd);
+    fl_syscall1(__NR_close, fd);
     return (int)(s & 0);
 }
 
@@ -173,7 +164,7 @@ static int do_file(const char *path)
  * per page (on the stack: .bss stays the sections scenario's 64 pages). */
 static unsigned long resident(volatile char *p, unsigned long pages, unsigned char *vec)
 {
-    if (fl_syscall3(SYS_mincore, (long)p, (long)(pages * PAGE), (long)vec) != 0)
+    if (fl_syscall3(__NR_mincore, (long)p, (long)(pages * PAGE), (long)vec) != 0)
         fl_exit(92);
     unsigned long n = 0;
     for (unsigned long i = 0; i < pages; i++)
@@ -205,7 +196,7 @@ static int do_oom(void)
 {
     volatile char *mine = map_named(16, "parent");
     write_pages(mine, 0, 16, 1);
-    long pid = fl_syscall1(SYS_fork, 0);
+    long pid = fl_fork();
     if (pid < 0)
         return 2;
     if (pid == 0) {
@@ -213,7 +204,7 @@ static int do_oom(void)
             write_pages(map_named(64, "child"), 0, 64, 1);
     }
     int st = 0;
-    fl_syscall6(SYS_wait4, pid, (long)&st, 0, 0, 0, 0);
+    fl_syscall6(__NR_wait4, pid, (long)&st, 0, 0, 0, 0);
     /* WIFSIGNALED: the low 7 bits are the signal. */
     field("child_signal=", (unsigned long)(st & 0x7f));
     fl_puts("\n");

@@ -22,7 +22,7 @@ pub(crate) struct ExecInfo {
     pub(crate) euid: u32,
     pub(crate) gid: u32,
     pub(crate) egid: u32,
-    pub(crate) hwcap: u64,
+    pub(crate) hwcaps: (u64, u64),
     pub(crate) random: [u8; 16],
 }
 
@@ -68,8 +68,8 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         (AT_EGID, info.egid as u64),
         (AT_SECURE, 0),
         (AT_RANDOM, at(random)),
-        (AT_HWCAP, info.hwcap),
-        (AT_HWCAP2, 0),
+        (AT_HWCAP, info.hwcaps.0),
+        (AT_HWCAP2, info.hwcaps.1),
         (AT_CLKTCK, 100),
         (AT_PLATFORM, at(platform)),
         (AT_EXECFN, at(execfn)),
@@ -127,7 +127,7 @@ mod tests {
             euid: 1000,
             gid: 1000,
             egid: 1000,
-            hwcap: 0x178bfbff,
+            hwcaps: (0x178bfbff, 0),
             random: [7; 16],
         };
         let top = 0x7fff_ffff_f000;

@@ -125,8 +125,8 @@ pub(crate) struct KernelConfig {
     pub max_tasks: u32,
     /// Randomise where brk and mmap start.
     pub aslr: bool,
-    /// AT_HWCAP.
-    pub hwcap: u64,
+    /// AT_HWCAP and AT_HWCAP2.
+    pub hwcaps: (u64, u64),
     /// Where faultline's own messages about the program go (unsupported
     /// syscalls, crash reports).
     pub diag: Output,

@@ -87,7 +87,7 @@ impl TestKernel {
         let cfg = KernelConfig {
             max_tasks: 64,
             aslr: false,
-            hwcap: 0,
+            hwcaps: (0, 0),
             diag: Output::capture(),
             strace: None,
             calls: None,

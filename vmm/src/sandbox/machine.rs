@@ -135,7 +135,7 @@ impl Machine {
                 map(kt, pool, layout::CPU_IST_OFFSET + i * PAGE_SIZE, true)?;
             }
         }
-        let v = self.vm.create_vcpu(id)?;
+        let v = self.vm.create_vcpu(id, &self.sys)?;
         *n += 1;
         Ok(v)
     }

@@ -30,24 +30,6 @@ pub fn phys_window(mem: u64, swap: u64) -> u64 {
     mem.saturating_add(swap).saturating_mul(4).clamp(1 << 30, 32 << 30).max(mem)
 }
 
-/// The XSAVE area size for the states XCR0 enables (signal frames carry
-/// it), and XCR0 itself.
-fn xstate(vm: &Vm) -> (u32, u64) {
-    let c = vm.cpuid().as_slice();
-    let leaf = |i: u32| c.iter().find(|e| e.function == 0xd && e.index == i);
-    let Some(l0) = leaf(0).filter(|_| vm.features().xsave) else { return (512, 3) };
-    let xcr0 = crate::arch::cpu::xcr0(l0.eax as u64 | (l0.edx as u64) << 32);
-    let mut size = 576;
-    for bit in 2..63 {
-        if xcr0 & (1 << bit) != 0 {
-            if let Some(l) = leaf(bit) {
-                size = size.max(l.ebx + l.eax);
-            }
-        }
-    }
-    (size, xcr0)
-}
-
 impl Sandbox {
     /// Validates `config`, builds the VM and loads `program` into it as
     /// pid 1; nothing runs yet. [`Sandbox::builder`] is the documented way
@@ -130,11 +112,10 @@ impl Slots {
 
 /// What the kernel needs of `config` and of the VM's CPU.
 fn kernel_config(config: &Config, vm: &Vm) -> KernelConfig {
-    let (xstate_size, xcr0) = xstate(vm);
     KernelConfig {
         max_tasks: config.max_tasks,
         aslr: config.aslr,
-        hwcap: vm.hwcap(),
+        hwcaps: vm.hwcaps(),
         diag: config.diag.clone(),
         strace: config.strace.clone(),
         calls: config.calls.clone(),
@@ -142,7 +123,7 @@ fn kernel_config(config: &Config, vm: &Vm) -> KernelConfig {
         overcommit: config.overcommit,
         overcommit_ratio: config.overcommit_ratio,
         max_map_count: config.max_map_count,
-        fpu: crate::arch::fpu::FpuConfig { xstate_size, xcr0 },
+        fpu: vm.fpu_config(),
         fill_pages: config.fill_pages,
         fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
         record: config.record,

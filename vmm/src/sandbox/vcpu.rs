@@ -25,7 +25,7 @@ fn gettid() -> i32 {
 }
 
 fn enter(vcpu: &Vcpu, e: &Entry) -> Result<(), crate::hv::VmError> {
-    vcpu.enter_user(e.root, &e.regs.to_kvm(), e.tls, e.fpu.as_ref())
+    vcpu.enter_user(e.root, &e.regs, e.tls, e.fpu.as_ref())
 }
 
 /// Ends the run if a vCPU thread unwinds (a bug in the kernel panicked

@@ -233,7 +233,7 @@ impl KernelState {
             euid: cred.euid,
             gid: cred.gid,
             egid: cred.egid,
-            hwcap: self.cfg.hwcap,
+            hwcaps: self.cfg.hwcaps,
             random,
         };
         let sp = self.map_stack(t, bprm, &info, stack_limit)?;

@@ -1,36 +1,116 @@
-//! A vCPU: entering ring 3 with a thread's state, running until the guest
-//! needs the VMM, and register access.
+//! x86-64's VM and vCPUs: long mode set up by hand (no firmware), CPUID
+//! and XCR0 as KVM supports them, the syscall MSRs, entering ring 3 with a
+//! thread's state, and register access for the shim's trap frames.
 
 use std::sync::atomic::AtomicU8;
 
-use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs, kvm_vcpu_events, kvm_xcrs, CpuId};
-use kvm_ioctls::{VcpuExit, VcpuFd};
+use kvm_bindings::{
+    kvm_regs, kvm_segment, kvm_sregs, kvm_userspace_memory_region, kvm_vcpu_events, kvm_xcrs, CpuId,
+    KVM_MAX_CPUID_ENTRIES,
+};
+use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 
-use super::{kvm_err, Kicker, VmError};
-use crate::arch::fpu::FpuState;
-use crate::arch::{self, cpu::CpuFeatures};
+use super::{kvm_err, Exit, Kicker, VmError};
+use crate::arch::fpu::{FpuConfig, FpuState};
+use crate::arch::{self, cpu::CpuFeatures, UserRegs};
+use crate::memory::HostMapping;
 
-/// Why the guest stopped running.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Exit {
-    /// A shim stub reported exception `vector`.
-    Trap(u8),
-    /// Triple fault: the CPU gave up.
-    Shutdown,
-    /// KVM_RUN returned EINTR (a kick).
-    Interrupted,
-    /// A write to the syscall ring's doorbell that KVM did not turn into
-    /// an eventfd signal by itself (the server must be woken by hand).
-    Doorbell,
-    /// The ring stub hands the VMM a call to run (registers as at the
-    /// `syscall`), or a call the server ran (result in RAX) to return from.
-    RingCall,
-    RingReturn,
-    /// A call the stub sent straight to the VMM without publishing it
-    /// (registers as at the `syscall`).
-    RingDirect,
-    /// Anything else, described for the report.
-    Unexpected(String),
+/// A KVM virtual machine.
+pub struct Vm {
+    fd: VmFd,
+    slots: u32,
+    cpuid: CpuId,
+    features: CpuFeatures,
+    max_vcpus: u32,
+}
+
+impl Vm {
+    pub fn new() -> Result<Self, VmError> {
+        let kvm = Kvm::new().map_err(VmError::KvmOpen)?;
+        let api = kvm.get_api_version();
+        if api != 12 {
+            return Err(VmError::KvmApi(api));
+        }
+        let fd = kvm.create_vm().map_err(kvm_err("create VM"))?;
+        // Intel needs a TSS area below 4 GiB for real mode; harmless elsewhere
+        // and outside every slot.
+        fd.set_tss_address(0xfffb_d000).map_err(kvm_err("set TSS address"))?;
+        let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("get supported CPUID"))?;
+        let features = CpuFeatures::from_cpuid(cpuid.as_slice());
+        let max_vcpus = kvm.check_extension_int(Cap::MaxVcpus).max(1) as u32;
+        Ok(Vm { fd, slots: 0, cpuid, features, max_vcpus })
+    }
+
+    /// Exposes `mapping` to the guest at `gpa`.
+    pub fn add_slot(&mut self, gpa: u64, mapping: &HostMapping) -> Result<(), VmError> {
+        let region = kvm_userspace_memory_region {
+            slot: self.slots,
+            flags: 0,
+            guest_phys_addr: gpa,
+            memory_size: mapping.len(),
+            userspace_addr: mapping.as_ptr() as u64,
+        };
+        // SAFETY: the mapping outlives the VM: the sandbox drops the VM (and
+        // with it the slot) before its mappings.
+        unsafe { self.fd.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))?;
+        self.slots += 1;
+        Ok(())
+    }
+
+    /// AT_HWCAP and AT_HWCAP2 as Linux reports them: CPUID.1:EDX, and
+    /// none of HWCAP2's (ring 3 FSGSBASE is not enabled).
+    pub fn hwcaps(&self) -> (u64, u64) {
+        (self.cpuid.as_slice().iter().find(|e| e.function == 1).map(|e| e.edx as u64).unwrap_or(0), 0)
+    }
+
+    /// The XSAVE area size for the states XCR0 enables (signal frames
+    /// carry it), and XCR0 itself.
+    pub fn fpu_config(&self) -> FpuConfig {
+        let c = self.cpuid.as_slice();
+        let leaf = |i: u32| c.iter().find(|e| e.function == 0xd && e.index == i);
+        let Some(l0) = leaf(0).filter(|_| self.features.xsave) else { return FpuConfig::default() };
+        let xcr0 = arch::cpu::xcr0(l0.eax as u64 | (l0.edx as u64) << 32);
+        let mut size = 576;
+        for bit in 2..63 {
+            if xcr0 & (1 << bit) != 0 {
+                if let Some(l) = leaf(bit) {
+                    size = size.max(l.ebx + l.eax);
+                }
+            }
+        }
+        FpuConfig { xstate_size: size, xcr0 }
+    }
+
+    /// Most vCPUs KVM allows in one VM.
+    pub fn max_vcpus(&self) -> u32 {
+        self.max_vcpus
+    }
+
+    /// A new vCPU with id `id`, set up for long mode and faultline's
+    /// syscall and exception entry.
+    /// (`_sys`, the system slot, holds nothing a vCPU reads directly here:
+    /// the shim's frames are the sandbox's.)
+    pub fn create_vcpu(&self, id: u32, _sys: &std::sync::Arc<HostMapping>) -> Result<Vcpu, VmError> {
+        if id >= self.max_vcpus {
+            return Err(VmError::TooManyVcpus(self.max_vcpus));
+        }
+        let fd = self.fd.create_vcpu(id as u64).map_err(kvm_err("create vCPU"))?;
+        Vcpu::new(fd, id, &self.cpuid, self.features)
+    }
+
+    /// An eventfd KVM signals, in the kernel and without an exit, whenever
+    /// the guest writes to the 4 bytes at `gpa` (which no slot may back):
+    /// the syscall ring's doorbell.
+    pub fn doorbell(&self, gpa: u64) -> Result<vmm_sys_util::eventfd::EventFd, VmError> {
+        let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).map_err(|e| VmError::Kvm {
+            what: "create eventfd",
+            source: kvm_ioctls::Error::new(e.raw_os_error().unwrap_or(libc::EIO)),
+        })?;
+        self.fd
+            .register_ioevent(&fd, &kvm_ioctls::IoEventAddress::Mmio(gpa), kvm_ioctls::NoDatamatch)
+            .map_err(kvm_err("register the doorbell's ioeventfd"))?;
+        Ok(fd)
+    }
 }
 
 pub struct Vcpu {
@@ -74,7 +154,7 @@ impl Vcpu {
     pub fn enter_user(
         &self,
         root: u64,
-        regs: &kvm_regs,
+        regs: &UserRegs,
         tls: arch::regs::Tls,
         fpu: Option<&FpuState>,
     ) -> Result<(), VmError> {
@@ -87,7 +167,7 @@ impl Vcpu {
         }
         self.fd.set_vcpu_events(&kvm_vcpu_events::default()).map_err(kvm_err("clear vCPU events"))?;
         self.set_tls(tls)?;
-        self.fd.set_regs(regs).map_err(kvm_err("set regs"))
+        self.fd.set_regs(&regs.to_kvm()).map_err(kvm_err("set regs"))
     }
 
     /// Moves the vCPU to paging rooted at `root` (CR3), wherever it is stopped

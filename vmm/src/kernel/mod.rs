@@ -306,13 +306,24 @@ impl Kernel {
     }
 
     /// Handles a trap of thread `tid`, whose user registers are `regs`,
-    /// after `guest` of time in the guest.
-    pub(crate) fn on_trap(&self, tid: Tid, vcpu: &Vcpu, trap: Trap, regs: &mut UserRegs, guest: Duration) -> Next {
+    /// after `guest` of time in the guest. `tls` is the TLS registers as
+    /// the trap found them, where the program may set them without a call
+    /// (arm64's TPIDR_EL0); `None` where only the kernel sets them.
+    pub(crate) fn on_trap(
+        &self,
+        tid: Tid,
+        vcpu: &Vcpu,
+        trap: Trap,
+        regs: &mut UserRegs,
+        tls: Option<Tls>,
+        guest: Duration,
+    ) -> Next {
         let k = self.lock();
         if crate::inject::hit(crate::inject::Point::KernelPanic).is_some() {
             panic!("{}", crate::inject::panic_message(crate::inject::Point::KernelPanic));
         }
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
+        ctx.note_tls(tls);
         let start = ctx.at;
         let next = ctx.trap(trap);
         // Killed, its vCPU kicked before it re-enters: the guest runs no
@@ -334,9 +345,10 @@ impl Kernel {
 
     /// Thread `tid`'s vCPU was kicked, after `guest` of time in the guest:
     /// a signal to deliver, an end, or a CPU-time timer to look at.
-    pub(crate) fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, guest: Duration) -> Next {
+    pub(crate) fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, tls: Option<Tls>, guest: Duration) -> Next {
         let k = self.lock();
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
+        ctx.note_tls(tls);
         let pid = ctx.pid;
         if let Some(p) = ctx.k.tasks.proc_mut(pid) {
             p.rusage.utime_ns += guest.as_nanos() as u64;

@@ -100,6 +100,13 @@ impl<'a> Ctx<'a> {
         self.k.tasks.proc_mut(self.pid).expect("the calling process")
     }
 
+    /// The TLS registers as the trap found them (see `Kernel::on_trap`).
+    pub(crate) fn note_tls(&mut self, tls: Option<crate::arch::regs::Tls>) {
+        if let (Some(tls), Some(t)) = (tls, self.k.tasks.thread_mut(self.tid)) {
+            t.tls = tls;
+        }
+    }
+
     pub(crate) fn thread(&self) -> &super::Thread {
         self.k.tasks.thread(self.tid).expect("the calling thread")
     }

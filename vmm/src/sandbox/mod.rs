@@ -8,6 +8,7 @@
 
 mod builder;
 mod config;
+mod entry;
 mod error;
 mod machine;
 mod outcome;
@@ -16,6 +17,7 @@ mod progress;
 mod ring;
 mod run;
 mod setup;
+#[cfg(target_arch = "x86_64")]
 mod stub;
 mod validate;
 mod vcpu;

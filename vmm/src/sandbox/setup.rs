@@ -8,7 +8,7 @@ use std::time::Instant;
 use super::machine::Machine;
 use super::{Config, Error, Identity, Program, Sandbox};
 use crate::arch::layout::*;
-use crate::arch::{tables, PageTables, TablePool, PAGE_SIZE};
+use crate::arch::{PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
 use crate::hv::Vm;
 use crate::kernel::cred::Cred;
@@ -95,17 +95,10 @@ impl Slots {
         let code = crate::arch::ring::code(&crate::kernel::syscalls::ring_call_maps());
         ring_mem.write(0, &code).map_err(|e| Error::Setup(e.to_string()))?;
         vm.add_slot(RING_SLOT_GPA, &ring_mem)?;
-        let setup = |e: String| Error::Setup(e);
-        sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).map_err(|e| setup(e.to_string()))?;
-        sys.write(SYS_IDT_GPA, &tables::idt()).map_err(|e| setup(e.to_string()))?;
-
         let mut pool = TablePool::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE);
-        // Ring 0 sees the shim (read-only, executable), the IDT (read-only)
-        // and, as vCPUs are made, each one's GDT, TSS and exception stack.
-        // Nothing else of the VMM's is mapped, the page tables included.
-        let mut kt = PageTables::new(&mut pool, None).map_err(|e| setup(e.to_string()))?;
-        kt.map_kernel(&mut pool, SHIM_VA, SYS_SHIM_GPA, false, true).map_err(|e| setup(e.to_string()))?;
-        kt.map_kernel(&mut pool, IDT_VA, SYS_IDT_GPA, false, false).map_err(|e| setup(e.to_string()))?;
+        let mut kt = PageTables::new(&mut pool, None).map_err(|e| Error::Setup(e.to_string()))?;
+        // The guest's own code and tables, for its kernel mode only.
+        super::entry::system_image(&sys, &mut pool, &mut kt)?;
         Ok(Slots { vm, sys, ram, ring_mem, pool, kt })
     }
 }

@@ -47,13 +47,13 @@ pub(super) fn leave_stub(
             Published::Found(regs, then) => (regs, then),
             // The server ran off with the call: the run is over.
             Published::Gone => {
-                return Some((kernel.on_kick(tid, vcpu, &mut ring_abi::regs_entering(gprs), guest), None))
+                return Some((kernel.on_kick(tid, vcpu, &mut ring_abi::regs_entering(gprs), None, guest), None))
             }
         },
     };
     let next = match then {
-        Then::Run => kernel.on_trap(tid, vcpu, Trap::Syscall, &mut regs, guest),
-        Then::Kick => kernel.on_kick(tid, vcpu, &mut regs, guest),
+        Then::Run => kernel.on_trap(tid, vcpu, Trap::Syscall, &mut regs, None, guest),
+        Then::Kick => kernel.on_kick(tid, vcpu, &mut regs, None, guest),
         Then::Forged(state) => kernel.ring_forged(tid, vcpu, &mut regs, state),
     };
     Some((next, Some(regs)))

@@ -115,6 +115,11 @@ pub trait Format: Copy + Eq + Default + std::fmt::Debug + std::hash::Hash + 'sta
     /// A supervisor leaf's bits besides its frame (the shim's structures),
     /// or an error if `va` is not where the kernel's pages may go.
     fn kernel_page(va: u64, writable: bool, exec: bool) -> Result<u64, PagingError>;
+    /// A supervisor page of device memory (an MMIO doorbell the guest's
+    /// kernel mode writes), where the format tells device memory apart.
+    fn kernel_device_page(va: u64) -> Result<u64, PagingError> {
+        Self::kernel_page(va, true, false)
+    }
     /// A ring page's bits besides its frame; `user` when the stub runs in
     /// user mode.
     fn ring_page(page: RingPage, user: bool) -> u64;

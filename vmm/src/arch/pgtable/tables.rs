@@ -328,4 +328,13 @@ impl<F: Format> PageTables<F> {
         self.leaf_mut(pool, va)?.0.store((gpa & F::ADDR_MASK) | f, Ordering::Relaxed);
         Ok(())
     }
+
+    /// Maps `va` to the MMIO doorbell at `gpa`, as device memory, for the
+    /// kernel half.
+    #[cfg_attr(not(target_arch = "aarch64"), allow(dead_code))]
+    pub fn map_kernel_device(&mut self, pool: &mut TablePool, va: u64, gpa: u64) -> Result<(), PagingError> {
+        let f = F::kernel_device_page(va)?;
+        self.leaf_mut(pool, va)?.0.store((gpa & F::ADDR_MASK) | f, Ordering::Relaxed);
+        Ok(())
+    }
 }

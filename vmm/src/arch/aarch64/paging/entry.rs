@@ -3,7 +3,7 @@
 //! (DBM, AP[2], the software dirty bit) in Linux's terms.
 
 use super::{
-    ttbr1, ADDR_MASK, AF, AP_RDONLY, AP_USER, ATTR_NORMAL, DBM, KERNEL_SLOT, NG, PXN, RING_SLOT, SH_INNER, SOFT_DIRTY,
+    ttbr1, ADDR_MASK, AF, AP_RDONLY, AP_USER, ATTR_DEVICE, ATTR_NORMAL, DBM, KERNEL_SLOT, NG, PXN, RING_SLOT, SH_INNER, SOFT_DIRTY,
     SOFT_GUARD, SOFT_NOACCESS, SW_DIRTY, TABLE, UPPER_HALF, USER_END, UXN, VALID,
 };
 use crate::arch::pgtable::{Format, PageTables, PagingError, RingPage};
@@ -137,6 +137,12 @@ impl Format for Aarch64 {
             f |= PXN;
         }
         Ok(f)
+    }
+
+    /// A doorbell: device memory, EL1 only, never executable.
+    fn kernel_device_page(va: u64) -> Result<u64, PagingError> {
+        Self::kernel_page(va, true, false)?;
+        Ok(VALID | TABLE | ATTR_DEVICE | AF | PXN | UXN)
     }
 
     /// The stub runs where `user` says, and nothing runs elsewhere.

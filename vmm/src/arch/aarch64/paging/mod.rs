@@ -65,6 +65,8 @@ const VALID: u64 = 1 << 0;
 const TABLE: u64 = 1 << 1;
 /// AttrIndx[4:2] = 0: MAIR_EL1's Attr0, normal write-back memory.
 const ATTR_NORMAL: u64 = 0 << 2;
+/// AttrIndx = 1: MAIR_EL1's Attr1, Device-nGnRnE (the doorbells).
+const ATTR_DEVICE: u64 = 1 << 2;
 /// AP[1]: EL0 may access the page.
 const AP_USER: u64 = 1 << 6;
 /// AP[2]: read-only at every level.
@@ -110,8 +112,8 @@ pub const fn ttbr1(root: u64) -> u64 {
 }
 
 /// MAIR_EL1 these tables assume: Attr0 normal memory, inner and outer
-/// write-back, read/write-allocate.
-pub const MAIR_EL1: u64 = 0xff;
+/// write-back, read/write-allocate; Attr1 (0x00) Device-nGnRnE.
+pub const MAIR_EL1: u64 = 0x00ff;
 
 /// TCR_EL1 these tables assume: T0SZ = T1SZ = 16 (48-bit halves), 4 KiB
 /// granules (TG1's encoding differs from TG0's), walks write-back cacheable

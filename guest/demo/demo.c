@@ -36,10 +36,13 @@
 #define PR_SET_VMA 0x53564d41
 #define PR_SET_VMA_ANON_NAME 0
 
-/* 16 pages of initialised data: every page comes from the ELF file. */
-static char table[16 * PAGE] = {1};
+/* 16 pages of initialised data: every page comes from the ELF file.
+ * Page-aligned, as the .bss array is, so that the pages the demo touches are
+ * its own whatever the linker's segment alignment (aarch64 links with
+ * 64 KiB, which puts .data mid-page and .bss right after it). */
+static char table[16 * PAGE] __attribute__((aligned(PAGE))) = {1};
 /* 64 pages of .bss: zero-filled on first touch, never read from the file. */
-static char scratch[64 * PAGE];
+static char scratch[64 * PAGE] __attribute__((aligned(PAGE)));
 /* Read-only data, 8 pages. */
 static const char banner[8 * PAGE] = "faultline demo: lazy backing, one page at a time\n";
 

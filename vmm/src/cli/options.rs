@@ -65,8 +65,9 @@ pub struct RunOpts {
     /// How syscalls reach faultline: `ring` (a shared-memory ring served
     /// by a host thread, no VM exit for calls that cannot block), `exit` (a
     /// VM exit per call), or `ring-cpl0` (the ring as bare-metal KVM enters
-    /// it, in ring 0; for testing that path).
-    #[arg(long, default_value = "ring", value_name = "PATH")]
+    /// it, in ring 0; for testing that path). Default: `ring` where the
+    /// architecture has a ring stub (x86-64), else `exit` (arm64).
+    #[arg(long, default_value_t, value_name = "PATH")]
     pub syscalls: faultline::SyscallPath,
     /// Cap on resident memory (default: all of --mem).
     #[arg(long, value_name = "SIZE", value_parser = size)]

@@ -8,14 +8,17 @@
 //! clear_kick, run, enter_user, set_root, fpu, set_fpu, set_tls}`; what
 //! only one architecture's entry code needs stays in its file.
 
-mod kick;
 #[cfg(target_arch = "x86_64")]
 #[path = "x86_64.rs"]
 mod imp;
 #[cfg(target_arch = "aarch64")]
 #[path = "aarch64.rs"]
 mod imp;
+mod kick;
 
+/// Where a kick found an arm64 vCPU (its entry code's question).
+#[cfg(target_arch = "aarch64")]
+pub use imp::Stopped;
 pub use imp::{Vcpu, Vm};
 pub use kick::{current_affinity, current_cpu, pin_current_thread, set_affinity, Kicker};
 

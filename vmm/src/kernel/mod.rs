@@ -191,6 +191,9 @@ pub(crate) struct KernelState {
     pub(crate) phys: Phys,
     /// The host pages behind guest RAM (userfaultfd in the VMM).
     backing: Arc<dyn Backing>,
+    /// The last fault of a thread being killed that was let go (woken
+    /// unresolved), by host thread: see `resolve_uffd`.
+    pub(crate) let_go: Vec<(i32, u64)>,
     /// The kernel half's tables (the shim, the IDT, per-vCPU areas), which
     /// the sandbox extends as it makes vCPUs.
     pub(crate) kernel_tables: crate::arch::PageTables,
@@ -345,7 +348,14 @@ impl Kernel {
 
     /// Thread `tid`'s vCPU was kicked, after `guest` of time in the guest:
     /// a signal to deliver, an end, or a CPU-time timer to look at.
-    pub(crate) fn on_kick(&self, tid: Tid, vcpu: &Vcpu, regs: &mut UserRegs, tls: Option<Tls>, guest: Duration) -> Next {
+    pub(crate) fn on_kick(
+        &self,
+        tid: Tid,
+        vcpu: &Vcpu,
+        regs: &mut UserRegs,
+        tls: Option<Tls>,
+        guest: Duration,
+    ) -> Next {
         let k = self.lock();
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         ctx.note_tls(tls);
@@ -451,6 +461,7 @@ impl KernelState {
         KernelState {
             phys,
             backing,
+            let_go: Vec::new(),
             kernel_tables,
             cfg,
             booted: Instant::now(),

@@ -1,23 +1,38 @@
-//! Reading and validating an x86-64 ELF executable (or interpreter).
+//! Reading and validating an ELF executable (or interpreter) of the host's
+//! architecture.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use goblin::elf::header::{EI_CLASS, ELFCLASS32, ELFCLASS64, ELFMAG, EM_X86_64, ET_DYN, ET_EXEC, SELFMAG};
+use goblin::elf::header::{EI_CLASS, ELFCLASS32, ELFCLASS64, ELFMAG, ET_DYN, ET_EXEC, SELFMAG};
 use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
 use goblin::elf::section_header::{SHF_ALLOC, SHF_TLS, SHT_NOBITS};
 use goblin::elf::Elf;
 
-use crate::arch::layout::USER_TOP;
+use crate::arch::layout::{ELF_ET_DYN_BASE, USER_TOP};
+use crate::arch::regs::ELF_MACHINE;
 use crate::arch::{page_floor, Perms, PAGE_SIZE};
 
 /// Segments must end below this: the top 128 MiB hold the stack, its
 /// growth and the guard gap above mmap_base.
 pub const STACK_AREA: u64 = USER_TOP - (128 << 20);
 
-/// Where Linux puts a static-PIE executable (ELF_ET_DYN_BASE on x86-64,
-/// without randomisation).
-pub const PIE_BASE: u64 = 0x5555_5555_4000;
+/// Where Linux puts a PIE whose segments align to 4 KiB
+/// (ELF_ET_DYN_BASE, without randomisation, page-aligned).
+pub const PIE_BASE: u64 = page_floor(ELF_ET_DYN_BASE);
+
+/// Where Linux puts a PIE (load_elf_binary): ELF_ET_DYN_BASE aligned down
+/// to the largest power-of-two p_align of its PT_LOADs, at least a page
+/// (aarch64 links with 64 KiB).
+fn pie_bias(elf: &Elf) -> u64 {
+    let align = elf
+        .program_headers
+        .iter()
+        .filter(|p| p.p_type == PT_LOAD && p.p_align.is_power_of_two())
+        .map(|p| p.p_align)
+        .fold(PAGE_SIZE, u64::max);
+    page_floor(ELF_ET_DYN_BASE & !(align - 1))
+}
 
 /// Why an ELF file cannot be loaded. Paths are as given, made safe to
 /// print on one line.
@@ -179,7 +194,7 @@ impl Image {
         }
         let elf = Elf::parse(&bytes).map_err(|e| malformed(&shown, &e.to_string()))?;
         let h = &elf.header;
-        if h.e_machine != EM_X86_64 {
+        if h.e_machine != ELF_MACHINE {
             return Err(LoadError::ForeignArch { path: shown, machine: machine_name(h.e_machine) });
         }
         let interp = interp_of(&elf, &bytes, &shown)?;
@@ -187,7 +202,7 @@ impl Image {
         // ASLR; so does a static PIE.
         let bias = match h.e_type {
             ET_EXEC => 0,
-            ET_DYN => PIE_BASE,
+            ET_DYN => pie_bias(&elf),
             t => return Err(LoadError::NotExecutable { path: shown, kind: goblin::elf::header::et_to_str(t).into() }),
         };
         let segments = load_segments(&elf, &bytes, bias, &shown)?;

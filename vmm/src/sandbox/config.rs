@@ -69,6 +69,17 @@ impl Default for SyscallPath {
     }
 }
 
+impl std::fmt::Display for SyscallPath {
+    /// As `--syscalls` spells it.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SyscallPath::Exit => "exit",
+            SyscallPath::Ring => "ring",
+            SyscallPath::RingCpl0 => "ring-cpl0",
+        })
+    }
+}
+
 impl std::str::FromStr for SyscallPath {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

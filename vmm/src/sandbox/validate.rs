@@ -21,7 +21,7 @@ pub const MIN_RSS_LIMIT: u64 = 64 * PAGE_SIZE;
 pub enum ConfigError {
     /// A syscall ring was asked for where the architecture has no ring
     /// stub (arm64, so far).
-    #[error("--syscalls {0:?}: this architecture has no syscall ring stub yet (use exit)")]
+    #[error("--syscalls {0}: this architecture has no syscall ring stub yet (use exit)")]
     NoRing(super::SyscallPath),
     /// `argv` is empty: a program is always given at least `argv[0]`.
     #[error("the program has no argv[0]: give it at least its name")]

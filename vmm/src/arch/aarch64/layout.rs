@@ -70,6 +70,9 @@ pub const fn trap_doorbell_gpa(cpu: u32) -> u64 {
 
 /// Highest user address + 1: TASK_SIZE with 48-bit VAs.
 pub const USER_TOP: u64 = 1 << 48;
+/// Where a PIE is loaded without randomisation (2 * DEFAULT_MAP_WINDOW_64
+/// / 3).
+pub const ELF_ET_DYN_BASE: u64 = 0xaaaa_aaaa_aaaa;
 /// Debian's arm64 kernels set DEFAULT_MMAP_MIN_ADDR to 4096 (x86-64's
 /// 65536), as checked on the emulated machine.
 pub const MMAP_MIN_ADDR: u64 = 0x1000;

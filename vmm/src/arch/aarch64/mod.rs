@@ -4,6 +4,7 @@
 //! their unit tests; what talks to KVM's arm64 interface builds only for
 //! aarch64.
 
+pub mod cpu;
 pub mod entry;
 pub mod esr;
 pub mod fpu;

@@ -121,6 +121,9 @@ pub const VECTORS: u8 = 32;
 
 /// Highest user address + 1, as Linux's TASK_SIZE with 4-level paging.
 pub const USER_TOP: u64 = 0x7fff_ffff_f000;
+/// Where a PIE is loaded without randomisation (2/3 of the default map
+/// window, DEFAULT_MAP_WINDOW / 3 * 2).
+pub const ELF_ET_DYN_BASE: u64 = 0x5555_5555_4aaa;
 /// Linux's mmap_min_addr default: nothing is ever mapped below it.
 pub const MMAP_MIN_ADDR: u64 = 0x10000;
 

@@ -215,7 +215,7 @@ impl KernelState {
             Some(interp) => self.load_interp(t, interp, base)?,
             None => (image.entry, 0),
         };
-        self.reserve_vdso(t.mm, base);
+        self.reserve_vdso(t, base)?;
         let space = self.mm.space_mut(t.mm);
         space.brk_start = brk;
         space.brk = brk;
@@ -269,21 +269,41 @@ impl KernelState {
     }
 
     /// Keeps the vDSO's place below `base` (its areas, none of its
-    /// contents).
-    fn reserve_vdso(&mut self, mm: MmId, base: u64) {
+    /// contents), and where the architecture returns from signal handlers
+    /// through the vDSO (arm64's `__kernel_rt_sigreturn`: glibc never sets
+    /// SA_RESTORER there), puts that trampoline at the start of [vdso],
+    /// populated by the kernel.
+    fn reserve_vdso(&mut self, t: Target, base: u64) -> Result<(), Errno> {
+        let mm = t.mm;
         let vdso_len: u64 = VDSO_LAYOUT.iter().map(|(_, p, _)| p * PAGE_SIZE).sum();
         let Some(mut at) = self.mm.space(mm).vmas.gap_top_down(vdso_len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP) else {
-            return;
+            return Ok(());
         };
+        let trampoline = crate::arch::sigframe::SIGRETURN_TRAMPOLINE;
         for (name, pages, perms) in VDSO_LAYOUT {
             let region = self.report.recorder_mut().region(name, RegionKind::Mmap);
             let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
             v.anon_name = Some(name.into());
             // The vvar areas are VM_IO | VM_PFNMAP | VM_DONTDUMP (smaps: dd).
             v.dontdump = name.starts_with("[vvar");
+            let code = name == "[vdso]" && !trampoline.is_empty();
+            if code {
+                // Written as the kernel writes the vDSO's pages, then
+                // made what the program sees.
+                v.perms = Perms::RW;
+            }
             self.mm.space_mut(mm).vmas.insert(v);
+            if code {
+                self.copy_to_mm(mm, t.pid, t.tid, at, trampoline)?;
+                let end = at + pages * PAGE_SIZE;
+                self.mm.space_mut(mm).protect(&mut self.phys, at, end, perms);
+                self.phys.flush_stale();
+                self.mm.space_mut(mm).sigreturn_trampoline =
+                    Some(at + crate::arch::sigframe::SIGRETURN_TRAMPOLINE_ENTRY);
+            }
             at += pages * PAGE_SIZE;
         }
+        Ok(())
     }
 
     /// The initial stack: its area (the arguments plus STACK_EXPAND, within

@@ -69,8 +69,20 @@ impl KernelState {
         // Whose fault: a vCPU thread's (the guest's), or the VMM's own.
         let who = self.tasks.by_host(f.thread).map(|t| (t.pid, t.tid, t.killed));
         if let Some((_, _, true)) = who {
-            // It is being killed: let it go, nothing to record.
-            backing.wake(page, PAGE_SIZE)?;
+            // It is being killed: let it go, nothing to record. Where the
+            // host's userfaultfd wait inside KVM_RUN is not interrupted by
+            // the kick (Linux 6.1's KVM faults are only killable), the
+            // woken fault comes straight back for the same page: then it
+            // is filled with zeros (a page of host memory until the dying
+            // process's frames go), so that KVM_RUN can see the kick.
+            if self.let_go.contains(&(f.thread, page)) {
+                self.let_go.retain(|&(t, _)| t != f.thread);
+                backing.copy(page, &[0u8; PAGE_SIZE as usize])?;
+            } else {
+                self.let_go.retain(|&(t, _)| t != f.thread);
+                self.let_go.push((f.thread, page));
+                backing.wake(page, PAGE_SIZE)?;
+            }
             return Ok(true);
         }
         if self.phys.frame(gpa).is_none() {

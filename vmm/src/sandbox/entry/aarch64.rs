@@ -25,7 +25,11 @@ use crate::memory::HostMapping;
 /// (read-only, executable); each vCPU's save area and doorbell come with
 /// the vCPU ([`Machine::prepare_cpu`]). Nothing else of the VMM's is
 /// mapped, the page tables included.
-pub(in crate::sandbox) fn system_image(sys: &HostMapping, pool: &mut TablePool, kt: &mut PageTables) -> Result<(), Error> {
+pub(in crate::sandbox) fn system_image(
+    sys: &HostMapping,
+    pool: &mut TablePool,
+    kt: &mut PageTables,
+) -> Result<(), Error> {
     let setup = |e: String| Error::Setup(e);
     let image = faultline_guest::VECTORS_AARCH64;
     if image.is_empty() || image.len() as u64 > VECTORS_PAGES * PAGE_SIZE {

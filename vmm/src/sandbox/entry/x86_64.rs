@@ -25,7 +25,11 @@ use crate::memory::HostMapping;
 /// the system slot and mapped for ring 0; each vCPU's GDT, TSS and
 /// exception stack come with the vCPU ([`Machine::prepare_cpu`]).
 /// Nothing else of the VMM's is mapped, the page tables included.
-pub(in crate::sandbox) fn system_image(sys: &HostMapping, pool: &mut TablePool, kt: &mut PageTables) -> Result<(), Error> {
+pub(in crate::sandbox) fn system_image(
+    sys: &HostMapping,
+    pool: &mut TablePool,
+    kt: &mut PageTables,
+) -> Result<(), Error> {
     let setup = |e: String| Error::Setup(e);
     sys.write(SYS_SHIM_GPA, faultline_guest::SHIM_X86_64).map_err(|e| setup(e.to_string()))?;
     sys.write(SYS_IDT_GPA, &tables::idt()).map_err(|e| setup(e.to_string()))?;
@@ -199,7 +203,6 @@ impl Machine {
         true
     }
 
-
     /// Turns the ring off for `vcpu` and retires its view: the vCPU must
     /// not run on it again (its thread is leaving it, or gets a new root).
     pub(in crate::sandbox) fn ring_off(&self, kernel: &Kernel, vcpu: &Vcpu) {
@@ -216,7 +219,6 @@ impl Machine {
         }
         let _ = vcpu.set_lstar(SYSCALL_TRAP_VA);
     }
-
 
     pub(in crate::sandbox) fn frame(&self, cpu: u32) -> TrapFrame {
         let mut b = [0u8; TrapFrame::LEN];

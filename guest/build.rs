@@ -102,6 +102,11 @@ impl Tools {
                 "-no-pie",
                 "-O1",
                 "-g0",
+                // Code on pages of its own, as x86-64's ld does by default
+                // (aarch64's would share .text's first page with the ELF
+                // headers): the guests' exact fault counts are the same on
+                // both.
+                "-Wl,-z,separate-code",
             ])
             .arg("-I")
             .arg(rt)

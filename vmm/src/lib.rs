@@ -89,6 +89,15 @@ pub mod timeline;
 
 pub use arch::Perms;
 pub use fault::WakeMode;
+
+/// Whether a read of fresh anonymous memory maps the shared zero page, as
+/// on Linux: faultline needs the host's userfaultfd write-protect faults
+/// for it (x86-64 since Linux 5.7; arm64 Linux 6.1 has none). Without
+/// them such a page is backed by a zeroed page of its own and counts as
+/// resident, and a later write to it is no fault.
+pub fn zero_page_reads() -> bool {
+    fault::Uffd::write_protect_available()
+}
 pub use kernel::files::{Input, Output};
 pub use kernel::procfs::{MemInfo, MemStatus, MemoryReport};
 pub use kernel::{ExitStatus, Stop};

@@ -206,6 +206,30 @@ impl Uffd {
         self.wp
     }
 
+    /// Whether this host's userfaultfd offers write-protect faults on
+    /// anonymous memory (a probe on a page of its own).
+    pub fn write_protect_available() -> bool {
+        // SAFETY: a fresh private anonymous page, unmapped below.
+        let p = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                4096,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS,
+                -1,
+                0,
+            )
+        };
+        if p == libc::MAP_FAILED {
+            return false;
+        }
+        let wp = Uffd::new(p.cast(), 4096).is_ok_and(|u| u.has_wp());
+        // SAFETY: the page mapped above, no longer registered (the uffd
+        // is closed).
+        unsafe { libc::munmap(p, 4096) };
+        wp
+    }
+
     fn register(&self, start: *mut u8, len: u64, mode: u64) -> Result<(), UffdError> {
         let mut reg = UffdioRegister { range: UffdioRange { start: start as u64, len }, mode, ioctls: 0 };
         // SAFETY: UFFDIO_REGISTER reads and writes a UffdioRegister.

@@ -398,19 +398,17 @@ impl Vcpu {
     /// it was in is forgotten.
     ///
     /// All of it goes into the save area, with LOAD_ROOT (the stub loads
-    /// the roots and flushes this vCPU's TLB). A vCPU stopped at a trap's
-    /// report then just resumes: KVM retires the store and the stub's
-    /// restore path takes it from there. Any other (new, kicked, stopped at
-    /// another MMIO exit, which is completed first) is started at
-    /// `vec_enter` with TTBR0/TTBR1 also set by ONE_REG (a new vCPU has no
-    /// TTBR1 to fetch the stub through), PSTATE = EL1h and SP_EL1 = its save
-    /// area.
+    /// the roots and flushes this vCPU's TLB). Any pending MMIO exit is
+    /// completed first; then the vCPU starts at `vec_enter` with
+    /// TTBR0/TTBR1 also set by ONE_REG (a new vCPU has no TTBR1 to fetch
+    /// the stub through), PSTATE = EL1h and SP_EL1 = its save area.
     pub fn enter_user(&self, root: u64, regs: &UserRegs, tls: Tls, fpu: Option<&FpuState>) -> Result<(), VmError> {
         let fpsimd = fpu.map(|f| f.0).unwrap_or_default();
         self.write_save_area(&SaveArea::enter(regs, tls, &fpsimd, root, paging::ttbr1(root)))?;
-        if self.pending.load(Ordering::Relaxed) == pending::REPORT {
-            return Ok(());
-        }
+        // Even a vCPU stopped at a trap's report starts afresh at
+        // `vec_enter`: resuming it through the report's return left a
+        // reused vCPU (a second fork's child) spinning in the guest,
+        // which the vec_enter path does not (cause not found yet).
         self.settle()?;
         self.set(sysreg::TTBR0_EL1, root, "set TTBR0_EL1")?;
         self.set(sysreg::TTBR1_EL1, paging::ttbr1(root), "set TTBR1_EL1")?;

@@ -129,6 +129,7 @@ const API: &[&str] = &[
     "timeline::stacks_path",
     "timeline::write_csv",
     "timeline::write_stacks",
+    "zero_page_reads",
 ];
 
 #[test]

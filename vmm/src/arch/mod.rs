@@ -27,10 +27,10 @@
 //!
 //! x86-64 also has `cpu` (control registers, MSRs), `tables` (descriptor
 //! tables) and `prctl` (arch_prctl's codes), which only its vCPU code and
-//! arch_prctl use. On aarch64 everything above `hv/` and `sandbox/`
-//! builds (`ci/arm64/cargo check`); its vCPU side (KVM_ARM_VCPU_INIT, the
-//! EL1 vector stub) is the next step of docs/arm64-port.md. arm64's
-//! formats are unit-tested on every host.
+//! arch_prctl use; arm64 has `cpu` (system registers, hwcaps) and `entry`
+//! (the EL1 vector stub's save area), which only `hv/aarch64.rs` and
+//! `sandbox/entry/aarch64.rs` use. arm64's formats are unit-tested on
+//! every host.
 
 #[cfg(target_arch = "x86_64")]
 #[path = "x86_64/mod.rs"]

@@ -73,7 +73,7 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         (AT_CLKTCK, 100),
         (AT_PLATFORM, at(platform)),
         (AT_EXECFN, at(execfn)),
-        (AT_MINSIGSTKSZ, super::abi::signal::MINSIGSTKSZ),
+        (AT_MINSIGSTKSZ, super::abi::signal::AT_MINSIGSTKSZ),
         (AT_NULL, 0),
     ];
     let mut words: Vec<u64> = vec![info.argv.len() as u64];

@@ -84,6 +84,14 @@ pub(crate) const MINSIGSTKSZ: u64 = 2048;
 #[cfg(target_arch = "aarch64")]
 pub(crate) const MINSIGSTKSZ: u64 = 5120;
 
+/// AT_MINSIGSTKSZ: what a signal frame needs here. x86-64 reports
+/// MINSIGSTKSZ; arm64 the frame's own size for a CPU without SVE or SME
+/// (`minsigstksz_setup()`), which is what faultline's vCPU offers.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const AT_MINSIGSTKSZ: u64 = MINSIGSTKSZ;
+#[cfg(target_arch = "aarch64")]
+pub(crate) const AT_MINSIGSTKSZ: u64 = crate::arch::aarch64::sigframe::AT_MINSIGSTKSZ;
+
 /// struct sigaction as the kernel takes it (with sa_restorer, the mask
 /// last and 8 bytes: x86-64 and arm64 both define SA_RESTORER).
 #[repr(C)]

@@ -119,3 +119,25 @@ linux_consts! {
 
 /// The bits of mmap's `flags` that hold its type (a mask, not a type).
 pub(crate) const MAP_TYPE: u64 = 0x0f;
+
+/// The gate VMA every process shows after its own (x86-64's vsyscall
+/// page, execute-only); arm64 has none.
+#[cfg(target_arch = "x86_64")]
+pub(crate) const GATE_VMA: Option<(u64, u64)> = Some((0xffff_ffff_ff60_0000, 0xffff_ffff_ff60_1000));
+#[cfg(target_arch = "aarch64")]
+pub(crate) const GATE_VMA: Option<(u64, u64)> = None;
+
+/// The vDSO's areas exec maps below the mmap base, in address order: name,
+/// pages, permissions (x86-64's [vvar], [vvar_vclock] and [vdso] as Linux
+/// 6.x maps them; arm64 6.1's [vvar] and [vdso]).
+#[cfg(target_arch = "x86_64")]
+pub(crate) const VDSO_LAYOUT: &[(&str, u64, crate::arch::Perms)] = &[
+    ("[vvar]", 4, crate::arch::Perms::new(true, false, false)),
+    ("[vvar_vclock]", 2, crate::arch::Perms::new(true, false, false)),
+    ("[vdso]", 2, crate::arch::Perms::new(true, false, true)),
+];
+#[cfg(target_arch = "aarch64")]
+pub(crate) const VDSO_LAYOUT: &[(&str, u64, crate::arch::Perms)] = &[
+    ("[vvar]", 2, crate::arch::Perms::new(true, false, false)),
+    ("[vdso]", 1, crate::arch::Perms::new(true, false, true)),
+];

@@ -10,9 +10,7 @@ use crate::arch::PAGE_SIZE;
 use crate::mm::vma::AnonVma;
 use crate::mm::{Backing, Content, FileId, FrameKind, MmId, Residency, Vma, VmaKind};
 
-/// The vsyscall page (Linux's gate VMA), which every core holds after the
-/// VMAs: execute-only, so never readable, a hole.
-pub(super) const GATE: (u64, u64) = (0xffff_ffff_ff60_0000, 0xffff_ffff_ff60_1000);
+use crate::kernel::abi::mman::GATE_VMA;
 
 /// One PT_LOAD: a VMA and how many of its bytes the core holds.
 #[derive(Clone, Debug)]
@@ -51,7 +49,11 @@ impl KernelState {
                 vma: Some(v.clone()),
             })
             .collect();
-        out.push(Segment { start: GATE.0, end: GATE.1, flags: PF_X, dump_size: GATE.1 - GATE.0, vma: None });
+        // The gate VMA (x86-64's vsyscall page), which every core holds
+        // after the VMAs: execute-only, so never readable, a hole.
+        if let Some((start, end)) = GATE_VMA {
+            out.push(Segment { start, end, flags: PF_X, dump_size: end - start, vma: None });
+        }
         out
     }
 

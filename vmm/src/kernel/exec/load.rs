@@ -18,15 +18,10 @@ use crate::timeline::RegionKind;
 const MIN_GAP: u64 = 128 << 20;
 /// How much stack Linux maps beyond the arguments at exec (setup_arg_pages).
 const STACK_EXPAND: u64 = 128 << 10;
-/// The vDSO's pages as Linux 6.x lays them out: [vvar] (4), [vvar_vclock]
-/// (2), [vdso] (2). faultline maps none of their contents (the program
-/// gets no AT_SYSINFO_EHDR and makes real syscalls), but keeps their place
-/// so every later mapping lands where it would natively.
-const VDSO_LAYOUT: [(&str, u64, Perms); 3] = [
-    ("[vvar]", 4, Perms::new(true, false, false)),
-    ("[vvar_vclock]", 2, Perms::new(true, false, false)),
-    ("[vdso]", 2, Perms::new(true, false, true)),
-];
+// The vDSO's pages (`abi::mman::VDSO_LAYOUT`): faultline maps none of
+// their contents but arm64's sigreturn trampoline (the program gets no
+// AT_SYSINFO_EHDR and makes real syscalls), but keeps their place so
+// every later mapping lands where it would natively.
 
 /// Where top-down mmap placement starts, as Linux computes mmap_base
 /// without randomisation: below the stack's rlimit plus guard gap, at
@@ -275,12 +270,13 @@ impl KernelState {
     /// populated by the kernel.
     fn reserve_vdso(&mut self, t: Target, base: u64) -> Result<(), Errno> {
         let mm = t.mm;
+        use crate::kernel::abi::mman::VDSO_LAYOUT;
         let vdso_len: u64 = VDSO_LAYOUT.iter().map(|(_, p, _)| p * PAGE_SIZE).sum();
         let Some(mut at) = self.mm.space(mm).vmas.gap_top_down(vdso_len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP) else {
             return Ok(());
         };
         let trampoline = crate::arch::sigframe::SIGRETURN_TRAMPOLINE;
-        for (name, pages, perms) in VDSO_LAYOUT {
+        for &(name, pages, perms) in VDSO_LAYOUT {
             let region = self.report.recorder_mut().region(name, RegionKind::Mmap);
             let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
             v.anon_name = Some(name.into());

@@ -97,7 +97,7 @@ pub(crate) fn seq_record(k: &KernelState, pid: Pid, which: SeqFile, index: u64, 
             v.end
         }
         // smaps shows no gate record (as before).
-        None if index <= SEQ_GATE && which == SeqFile::Maps => {
+        None if index <= SEQ_GATE && which == SeqFile::Maps && crate::kernel::abi::mman::GATE_VMA.is_some() => {
             s.push_str(GATE_LINE);
             u64::MAX
         }

@@ -15,8 +15,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::{Arc, Mutex};
 
 use kvm_bindings::{
-    kvm_userspace_memory_region, kvm_vcpu_init, KVM_ARM_VCPU_PSCI_0_2, KVM_SYSTEM_EVENT_CRASH, KVM_SYSTEM_EVENT_RESET,
-    KVM_SYSTEM_EVENT_SHUTDOWN,
+    kvm_vcpu_init, KVM_ARM_VCPU_PSCI_0_2, KVM_SYSTEM_EVENT_CRASH, KVM_SYSTEM_EVENT_RESET, KVM_SYSTEM_EVENT_SHUTDOWN,
 };
 use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
 use zerocopy::{FromBytes, IntoBytes};
@@ -86,16 +85,7 @@ impl Vm {
 
     /// Exposes `mapping` to the guest at `gpa`.
     pub fn add_slot(&mut self, gpa: u64, mapping: &HostMapping) -> Result<(), VmError> {
-        let region = kvm_userspace_memory_region {
-            slot: self.slots,
-            flags: 0,
-            guest_phys_addr: gpa,
-            memory_size: mapping.len(),
-            userspace_addr: mapping.as_ptr() as u64,
-        };
-        // SAFETY: the mapping outlives the VM: the sandbox drops the VM (and
-        // with it the slot) before its mappings.
-        unsafe { self.fd.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))?;
+        super::add_slot(&self.fd, self.slots, gpa, mapping)?;
         self.slots += 1;
         Ok(())
     }
@@ -139,14 +129,7 @@ impl Vm {
     /// the guest writes to the 4 bytes at `gpa` (which no slot may back):
     /// the syscall ring's doorbell.
     pub fn doorbell(&self, gpa: u64) -> Result<vmm_sys_util::eventfd::EventFd, VmError> {
-        let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).map_err(|e| VmError::Kvm {
-            what: "create eventfd",
-            source: kvm_ioctls::Error::new(e.raw_os_error().unwrap_or(libc::EIO)),
-        })?;
-        self.fd
-            .register_ioevent(&fd, &kvm_ioctls::IoEventAddress::Mmio(gpa), kvm_ioctls::NoDatamatch)
-            .map_err(kvm_err("register the doorbell's ioeventfd"))?;
-        Ok(fd)
+        super::doorbell(&self.fd, gpa)
     }
 }
 

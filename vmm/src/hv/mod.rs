@@ -41,6 +41,32 @@ pub enum VmError {
     TooManyVcpus(u32),
 }
 
+/// Exposes `mapping` to the guest at `gpa` as memory slot `slot`.
+fn add_slot(vm: &kvm_ioctls::VmFd, slot: u32, gpa: u64, mapping: &crate::memory::HostMapping) -> Result<(), VmError> {
+    let region = kvm_bindings::kvm_userspace_memory_region {
+        slot,
+        flags: 0,
+        guest_phys_addr: gpa,
+        memory_size: mapping.len(),
+        userspace_addr: mapping.as_ptr() as u64,
+    };
+    // SAFETY: the mapping outlives the VM: the sandbox drops the VM (and
+    // with it the slot) before its mappings.
+    unsafe { vm.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))
+}
+
+/// An eventfd KVM signals, in the kernel and without an exit, whenever the
+/// guest writes to the 4 bytes at `gpa` (which no slot may back).
+fn doorbell(vm: &kvm_ioctls::VmFd, gpa: u64) -> Result<vmm_sys_util::eventfd::EventFd, VmError> {
+    let fd = vmm_sys_util::eventfd::EventFd::new(libc::EFD_NONBLOCK).map_err(|e| VmError::Kvm {
+        what: "create eventfd",
+        source: kvm_ioctls::Error::new(e.raw_os_error().unwrap_or(libc::EIO)),
+    })?;
+    vm.register_ioevent(&fd, &kvm_ioctls::IoEventAddress::Mmio(gpa), kvm_ioctls::NoDatamatch)
+        .map_err(kvm_err("register the doorbell's ioeventfd"))?;
+    Ok(fd)
+}
+
 pub fn kvm_err(what: &'static str) -> impl FnOnce(kvm_ioctls::Error) -> VmError {
     move |source| VmError::Kvm { what, source }
 }

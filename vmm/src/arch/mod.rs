@@ -53,6 +53,7 @@ pub mod aarch64;
 pub mod ring;
 pub mod sigframe;
 pub mod trap;
+pub mod vdso;
 
 /// x86-64 only: the vCPU's control registers and MSRs, arch_prctl, and
 /// the descriptor tables (arm64 has none of them; its vCPU setup is

@@ -9,7 +9,6 @@ use super::regs::UserRegs;
 
 pub use super::imp::sigframe::{
     fault_record, parse_fpu, restore, setup, sigreturn_fault, sigreturn_frame, FaultRecord, SIGINFO_LEN,
-    SIGRETURN_TRAMPOLINE, SIGRETURN_TRAMPOLINE_ENTRY,
 };
 
 /// stack_t's fields, as a frame's ucontext holds them.

@@ -24,6 +24,8 @@ pub(crate) struct ExecInfo {
     pub(crate) egid: u32,
     pub(crate) hwcaps: (u64, u64),
     pub(crate) random: [u8; 16],
+    /// Where the vDSO's ELF image is mapped (AT_SYSINFO_EHDR), if one is.
+    pub(crate) vdso: Option<u64>,
 }
 
 /// The initial stack image: `bytes` go at `sp`, which is where RSP starts.
@@ -54,6 +56,7 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
     let strings_bottom = top - blob.len() as u64;
     let at = |dist: u64| top - dist;
 
+    let vdso = info.vdso.map(|at| (AT_SYSINFO_EHDR, at));
     let auxv = [
         (AT_PHDR, info.phdr),
         (AT_PHENT, info.phent),
@@ -73,15 +76,14 @@ pub(crate) fn initial_stack(top: u64, info: &ExecInfo) -> InitialStack {
         (AT_CLKTCK, 100),
         (AT_PLATFORM, at(platform)),
         (AT_EXECFN, at(execfn)),
-        (AT_MINSIGSTKSZ, super::abi::signal::AT_MINSIGSTKSZ),
-        (AT_NULL, 0),
     ];
+    let auxv = auxv.iter().chain(&vdso).chain(&[(AT_MINSIGSTKSZ, super::abi::signal::AT_MINSIGSTKSZ), (AT_NULL, 0)]);
     let mut words: Vec<u64> = vec![info.argv.len() as u64];
     words.extend(args.iter().map(|&d| at(d)));
     words.push(0);
     words.extend(env.iter().map(|&d| at(d)));
     words.push(0);
-    let auxv: Vec<u64> = auxv.iter().flat_map(|&(k, v)| [k, v]).collect();
+    let auxv: Vec<u64> = auxv.flat_map(|&(k, v)| [k, v]).collect();
     words.extend_from_slice(&auxv);
     let sp = (strings_bottom - words.len() as u64 * 8) & !15;
     let mut bytes: Vec<u8> = words.as_bytes().to_vec();
@@ -129,6 +131,7 @@ mod tests {
             egid: 1000,
             hwcaps: (0x178bfbff, 0),
             random: [7; 16],
+            vdso: Some(0x7fff_f7ff_d000),
         };
         let top = 0x7fff_ffff_f000;
         let st = initial_stack(top, &info);
@@ -152,6 +155,7 @@ mod tests {
         }
         assert_eq!(aux[&AT_ENTRY], 0x401000);
         assert_eq!(aux[&AT_PAGESZ], 4096);
+        assert_eq!(aux[&AT_SYSINFO_EHDR], 0x7fff_f7ff_d000);
         assert_eq!(cstr(&st, aux[&AT_EXECFN]), "/bin/prog");
         assert_eq!(cstr(&st, aux[&AT_PLATFORM]).as_bytes(), &ELF_PLATFORM[..ELF_PLATFORM.len() - 1]);
         let r = (aux[&AT_RANDOM] - st.sp) as usize;

@@ -14,6 +14,7 @@ pub mod regs;
 pub mod ring_stub;
 pub mod sigframe;
 pub mod trap;
+pub mod vdso;
 
 /// asm-generic's syscall table (include/uapi/asm-generic/unistd.h).
 pub const SYSCALL_ABI: super::SyscallAbi = super::SyscallAbi::Generic;

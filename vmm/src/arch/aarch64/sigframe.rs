@@ -98,20 +98,9 @@ pub const FPSIMD_MAGIC: u32 = 0x4650_8001;
 pub const ESR_MAGIC: u32 = 0x4553_5201;
 /// The size of siginfo_t, as the frame holds it.
 pub const SIGINFO_LEN: usize = 128;
-/// The vDSO's `__kernel_rt_sigreturn` (arch/arm64/kernel/vdso/sigreturn.S):
-/// `nop` (for unwinders, which look at the instruction before), `mov x8,
-/// #139` (__NR_rt_sigreturn), `svc #0`. A handler returns here (x30) when
-/// it has no sa_restorer.
-pub const SIGRETURN_TRAMPOLINE: &[u8] = &[
-    0x1f, 0x20, 0x03, 0xd5, // nop
-    0x68, 0x11, 0x80, 0xd2, // mov x8, #139
-    0x01, 0x00, 0x00, 0xd4, // svc #0
-];
-/// `__kernel_rt_sigreturn` itself: past the `nop`.
-pub const SIGRETURN_TRAMPOLINE_ENTRY: u64 = 4;
-
 /// arm64 returns from a handler without SA_RESTORER too (Linux through
-/// the vDSO's sigtramp): the kernel passes its own trampoline instead.
+/// the vDSO's `__kernel_rt_sigreturn`, `arch::vdso`): the kernel passes
+/// that trampoline instead.
 pub const NEEDS_RESTORER: bool = false;
 /// sigaltstack's minimum size on arm64 (uapi/asm/signal.h).
 pub const MINSIGSTKSZ: u64 = 5120;

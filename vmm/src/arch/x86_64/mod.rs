@@ -10,6 +10,7 @@ pub mod ring_stub;
 pub mod sigframe;
 pub mod tables;
 pub mod trap;
+pub mod vdso;
 pub mod xsave;
 
 /// x86-64's own syscall table (arch/x86/entry/syscalls/syscall_64.tbl).

@@ -109,11 +109,6 @@ const RF: u64 = 0x10000;
 /// same stack leaves untouched.
 const RED_ZONE: u64 = 128;
 
-/// x86-64's libc always passes sa_restorer: the vDSO holds no return
-/// trampoline for the kernel to use.
-pub const SIGRETURN_TRAMPOLINE: &[u8] = &[];
-pub const SIGRETURN_TRAMPOLINE_ENTRY: u64 = 0;
-
 /// The fault record a handler's sigcontext shows: the trap's error code
 /// and vector.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -34,6 +34,7 @@ linux_consts! {
         AT_RANDOM = 25,
         AT_HWCAP2 = 26,
         AT_EXECFN = 31,
+        AT_SYSINFO_EHDR = 33,
         AT_MINSIGSTKSZ = 51,
     }
 }

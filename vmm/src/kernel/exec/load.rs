@@ -18,10 +18,6 @@ use crate::timeline::RegionKind;
 const MIN_GAP: u64 = 128 << 20;
 /// How much stack Linux maps beyond the arguments at exec (setup_arg_pages).
 const STACK_EXPAND: u64 = 128 << 10;
-// The vDSO's pages (`abi::mman::VDSO_LAYOUT`): faultline maps none of
-// their contents but arm64's sigreturn trampoline (the program gets no
-// AT_SYSINFO_EHDR and makes real syscalls), but keeps their place so
-// every later mapping lands where it would natively.
 
 /// Where top-down mmap placement starts, as Linux computes mmap_base
 /// without randomisation: below the stack's rlimit plus guard gap, at
@@ -210,7 +206,7 @@ impl KernelState {
             Some(interp) => self.load_interp(t, interp, base)?,
             None => (image.entry, 0),
         };
-        self.reserve_vdso(t, base)?;
+        let vdso = self.map_vdso(t, base)?;
         let space = self.mm.space_mut(t.mm);
         space.brk_start = brk;
         space.brk = brk;
@@ -230,6 +226,7 @@ impl KernelState {
             egid: cred.egid,
             hwcaps: self.cfg.hwcaps,
             random,
+            vdso,
         };
         let sp = self.map_stack(t, bprm, &info, stack_limit)?;
         Ok(Loaded { mm: t.mm, entry, sp })
@@ -263,43 +260,47 @@ impl KernelState {
         Ok(((iimage.entry as i64 + shift) as u64, (shift + iimage.bias as i64) as u64))
     }
 
-    /// Keeps the vDSO's place below `base` (its areas, none of its
-    /// contents), and where the architecture returns from signal handlers
-    /// through the vDSO (arm64's `__kernel_rt_sigreturn`: glibc never sets
-    /// SA_RESTORER there), puts that trampoline at the start of [vdso],
-    /// populated by the kernel.
-    fn reserve_vdso(&mut self, t: Target, base: u64) -> Result<(), Errno> {
+    /// Maps the vDSO's areas below `base` (`abi::mman::VDSO_LAYOUT`), so
+    /// that every later mapping lands where it would natively, and, where
+    /// the architecture has a vDSO image (`exec::vdso`), writes it into
+    /// [vdso] as the kernel populates those pages: its functions make
+    /// their syscalls, and arm64's handlers return through its
+    /// `__kernel_rt_sigreturn` (glibc never sets SA_RESTORER there).
+    /// Returns the image's address for AT_SYSINFO_EHDR. x86-64 has no
+    /// image yet: its [vvar] and [vdso] are empty areas.
+    fn map_vdso(&mut self, t: Target, base: u64) -> Result<Option<u64>, Errno> {
         let mm = t.mm;
         use crate::kernel::abi::mman::VDSO_LAYOUT;
         let vdso_len: u64 = VDSO_LAYOUT.iter().map(|(_, p, _)| p * PAGE_SIZE).sum();
         let Some(mut at) = self.mm.space(mm).vmas.gap_top_down(vdso_len, MMAP_MIN_ADDR, base, STACK_GUARD_GAP) else {
-            return Ok(());
+            return Ok(None);
         };
-        let trampoline = crate::arch::sigframe::SIGRETURN_TRAMPOLINE;
+        let image = super::vdso::image();
+        let mut mapped = None;
         for &(name, pages, perms) in VDSO_LAYOUT {
             let region = self.report.recorder_mut().region(name, RegionKind::Mmap);
             let mut v = Vma::anon(at, at + pages * PAGE_SIZE, perms, VmaKind::Anon, region);
             v.anon_name = Some(name.into());
             // The vvar areas are VM_IO | VM_PFNMAP | VM_DONTDUMP (smaps: dd).
             v.dontdump = name.starts_with("[vvar");
-            let code = name == "[vdso]" && !trampoline.is_empty();
-            if code {
+            let code = image.filter(|i| name == "[vdso]" && i.bytes.len() as u64 <= pages * PAGE_SIZE);
+            if code.is_some() {
                 // Written as the kernel writes the vDSO's pages, then
                 // made what the program sees.
                 v.perms = Perms::RW;
             }
             self.mm.space_mut(mm).vmas.insert(v);
-            if code {
-                self.copy_to_mm(mm, t.pid, t.tid, at, trampoline)?;
+            if let Some(image) = code {
+                self.copy_to_mm(mm, t.pid, t.tid, at, &image.bytes)?;
                 let end = at + pages * PAGE_SIZE;
                 self.mm.space_mut(mm).protect(&mut self.phys, at, end, perms);
                 self.phys.flush_stale();
-                self.mm.space_mut(mm).sigreturn_trampoline =
-                    Some(at + crate::arch::sigframe::SIGRETURN_TRAMPOLINE_ENTRY);
+                self.mm.space_mut(mm).sigreturn_trampoline = image.entry_for("rt_sigreturn").map(|o| at + o);
+                mapped = Some(at);
             }
             at += pages * PAGE_SIZE;
         }
-        Ok(())
+        Ok(mapped)
     }
 
     /// The initial stack: its area (the arguments plus STACK_EXPAND, within

@@ -15,6 +15,7 @@
 mod init;
 mod load;
 mod script;
+pub(crate) mod vdso;
 
 use std::sync::Arc;
 

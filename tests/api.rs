@@ -65,8 +65,11 @@ const API: &[&str] = &[
     "WakeMode",
     "bench::BenchError",
     "bench::DEFAULT_PAGES",
+    "bench::Floors",
     "bench::MAX_PAGES",
+    "bench::ProgramBench",
     "bench::Report",
+    "bench::program",
     "bench::run",
     "default_env",
     "demo::Check",
@@ -423,6 +426,7 @@ fn refusals_and_inspection() {
     use faultline::bench::{run, BenchError, Report, MAX_PAGES};
     let bad: Result<Report, BenchError> = run(MAX_PAGES + 1, 1);
     assert!(matches!(bad, Err(BenchError::Pages)));
+    assert!(matches!(faultline::bench::program(&[], 1), Err(BenchError::NoProgram)));
     let _: Option<Stop> = pinned.stopped;
 }
 

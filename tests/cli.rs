@@ -5,7 +5,10 @@ mod support;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
-use support::{faultline, faultline_bin, fixture_arg, tmp};
+use std::sync::{Arc, Mutex};
+
+use faultline::timeline::Origin;
+use support::{faultline, faultline_bin, fixture_arg, run_fixture_with, tmp};
 
 /// Asserts a one-line error naming `needle`, exit status 125, no panic.
 fn assert_error(out: &Output, needle: &str) {
@@ -867,4 +870,52 @@ fn the_progress_line_gives_way_to_the_programs_output() {
         let at = text.find(word).unwrap();
         assert!(text[..at].ends_with("]\r\x1b[K"), "{word} not after an erased progress line: {text:?}");
     }
+}
+
+/// `bench --program` counts what a run of the same program counts (its
+/// faults and its syscalls, with strace -c as both count them), says how
+/// each side ended, and its floor model is the sum it shows.
+#[test]
+fn bench_program_counts_what_a_run_counts() {
+    let prog = fixture_arg("mallocexp-glibc");
+    let out = faultline(&["bench", "--program", "--repeat", "1", "--json", "--", &prog, "small"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one line of JSON");
+
+    let trace = Arc::new(Mutex::new(Vec::new()));
+    let mut strace = faultline::strace::Strace::new(faultline::strace::Sink::Capture(trace));
+    strace.count = true;
+    let table = strace.clone();
+    let run = run_fixture_with("mallocexp-glibc", &["small"], |c| c.strace = Some(strace));
+    let calls: u64 = table
+        .table()
+        .lines()
+        .find(|l| l.ends_with(" total"))
+        .and_then(|l| l.split_whitespace().nth(2))
+        .and_then(|n| n.parse().ok())
+        .expect("strace -c's total");
+    let faults = run.outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.kind.is_fault()).count();
+    assert_eq!(j["syscalls"], calls, "{j}");
+    assert_eq!(j["fault_count"], faults as u64, "{j}");
+    let by_kind: u64 = j["faults"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
+    assert_eq!(by_kind, faults as u64);
+    assert_eq!((j["native_status"].as_str(), j["faultline_status"].as_str()), (Some("exit 0"), Some("exit 0")));
+
+    let f = |k: &str| j[k].as_f64().unwrap_or_else(|| panic!("{k} in {j}"));
+    let fl = |k: &str| j["floors"][k].as_f64().unwrap();
+    for k in ["trap_ns", "kernel_touch_ns", "ring_call_ns", "exit_call_ns"] {
+        assert!(fl(k) > 0.0, "{k}: {j}");
+    }
+    let model = f("native_ms") + (faults as f64 * fl("trap_ns") + calls as f64 * fl("ring_call_ns")) / 1e6;
+    assert!((f("floor_ms") - model).abs() < 1e-6 * model, "{j}");
+    assert!((f("over_floor") - f("faultline_ms") / model).abs() < 1e-6, "{j}");
+
+    // The table says the same in words.
+    let text = faultline(&["bench", "--program", "--repeat", "1", "--", &prog, "small"]);
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains(&format!("+ {faults} faults × trapped touch")), "{text}");
+    assert!(text.contains(&format!("+ {calls} syscalls × ring call")), "{text}");
+    // A command needs --program, and --program a command.
+    assert_error(&faultline(&["bench", "--", &prog]), "needs --program");
+    assert!(!faultline(&["bench", "--program"]).status.success());
 }

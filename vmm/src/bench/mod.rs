@@ -1,6 +1,7 @@
 //! `faultline bench`: the cost of a trapped first touch, side by side with
 //! the floor for a KVM guest (the kernel populating memory itself) and a
-//! native first touch on the host, in one run.
+//! native first touch on the host, in one run; and [`program`]: any
+//! program natively and under faultline against the floor model.
 
 use std::fmt;
 use std::sync::Arc;
@@ -9,10 +10,13 @@ use std::time::{Duration, Instant};
 mod loaded;
 mod native;
 mod procs;
+mod program;
 mod programs;
 mod reserve;
 mod stacks;
 mod syscalls;
+
+pub use program::{program, Floors, ProgramBench};
 
 use loaded::Loaded;
 use procs::Procs;
@@ -48,6 +52,9 @@ pub enum BenchError {
     /// The bench guest failed as a host process.
     #[error("the bench guest failed natively: {0}")]
     NativeFailed(String),
+    /// [`program`] was given an empty command.
+    #[error("no program to bench")]
+    NoProgram,
 }
 
 /// One way of touching pages.

@@ -2,10 +2,14 @@
 //! and XCR0 as KVM supports them, the syscall MSRs, entering ring 3 with a
 //! thread's state, and register access for the shim's trap frames.
 
+use std::cell::Cell;
 use std::sync::atomic::AtomicU8;
 
-use kvm_bindings::{kvm_regs, kvm_segment, kvm_sregs, kvm_vcpu_events, kvm_xcrs, CpuId, KVM_MAX_CPUID_ENTRIES};
-use kvm_ioctls::{Cap, Kvm, VcpuExit, VcpuFd, VmFd};
+use kvm_bindings::{
+    kvm_regs, kvm_segment, kvm_sregs, kvm_vcpu_events, kvm_xcrs, CpuId, KVM_MAX_CPUID_ENTRIES, KVM_SYNC_X86_REGS,
+    KVM_SYNC_X86_SREGS,
+};
+use kvm_ioctls::{Cap, Kvm, SyncReg, VcpuExit, VcpuFd, VmFd};
 
 use super::{kvm_err, Exit, Kicker, VmError};
 use crate::arch::fpu::{FpuConfig, FpuState};
@@ -19,6 +23,8 @@ pub struct Vm {
     cpuid: CpuId,
     features: CpuFeatures,
     max_vcpus: u32,
+    /// KVM_CAP_SYNC_REGS covers the registers and system registers.
+    sync_regs: bool,
 }
 
 impl Vm {
@@ -35,7 +41,9 @@ impl Vm {
         let cpuid = kvm.get_supported_cpuid(KVM_MAX_CPUID_ENTRIES).map_err(kvm_err("get supported CPUID"))?;
         let features = CpuFeatures::from_cpuid(cpuid.as_slice());
         let max_vcpus = kvm.check_extension_int(Cap::MaxVcpus).max(1) as u32;
-        Ok(Vm { fd, slots: 0, cpuid, features, max_vcpus })
+        let want = (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) as i32;
+        let sync_regs = kvm.check_extension_int(Cap::SyncRegs) & want == want;
+        Ok(Vm { fd, slots: 0, cpuid, features, max_vcpus, sync_regs })
     }
 
     /// Exposes `mapping` to the guest at `gpa`.
@@ -83,7 +91,7 @@ impl Vm {
             return Err(VmError::TooManyVcpus(self.max_vcpus));
         }
         let fd = self.fd.create_vcpu(id as u64).map_err(kvm_err("create vCPU"))?;
-        Vcpu::new(fd, id, &self.cpuid, self.features)
+        Vcpu::new(fd, id, &self.cpuid, self.features, self.sync_regs)
     }
 
     /// An eventfd KVM signals, in the kernel and without an exit, whenever
@@ -98,10 +106,24 @@ pub struct Vcpu {
     fd: VcpuFd,
     id: u32,
     features: CpuFeatures,
+    /// Whether KVM copies the registers into kvm_run at every exit
+    /// (KVM_CAP_SYNC_REGS): reading them there saves KVM_GET_REGS and
+    /// KVM_GET_SREGS at each exit, two ioctls that each load the vCPU
+    /// (reading MSRs, dear under nested virtualisation).
+    sync: bool,
+    /// Whether kvm_run's copy is what the vCPU holds: from an exit until
+    /// the VMM sets any register.
+    fresh: Cell<bool>,
 }
 
 impl Vcpu {
-    pub(super) fn new(fd: VcpuFd, id: u32, cpuid: &CpuId, features: CpuFeatures) -> Result<Self, VmError> {
+    pub(super) fn new(
+        mut fd: VcpuFd,
+        id: u32,
+        cpuid: &CpuId,
+        features: CpuFeatures,
+        sync: bool,
+    ) -> Result<Self, VmError> {
         fd.set_cpuid2(cpuid).map_err(kvm_err("set CPUID"))?;
         let msrs = arch::cpu::syscall_msrs();
         let n = fd.set_msrs(&msrs).map_err(kvm_err("set MSRs"))?;
@@ -121,7 +143,11 @@ impl Vcpu {
             xcrs.xcrs[0].value = arch::cpu::xcr0(states);
             fd.set_xcrs(&xcrs).map_err(kvm_err("set XCR0"))?;
         }
-        Ok(Vcpu { fd, id, features })
+        if sync {
+            fd.set_sync_valid_reg(SyncReg::Register);
+            fd.set_sync_valid_reg(SyncReg::SystemRegister);
+        }
+        Ok(Vcpu { fd, id, features, sync, fresh: Cell::new(false) })
     }
 
     /// This vCPU's index (selects its GDT, TSS and exception stack).
@@ -139,6 +165,7 @@ impl Vcpu {
         tls: arch::regs::Tls,
         fpu: Option<&FpuState>,
     ) -> Result<(), VmError> {
+        self.fresh.set(false);
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         self.fd.set_sregs(&arch::cpu::user_sregs(sregs, self.id, root, self.features)).map_err(kvm_err("set sregs"))?;
         match fpu {
@@ -155,6 +182,7 @@ impl Vcpu {
     /// (another root of the same address space: the ring's view of it).
     /// KVM drops its translations of the old root.
     pub fn set_root(&self, root: u64) -> Result<(), VmError> {
+        self.fresh.set(false);
         let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         sregs.cr3 = root;
         self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))
@@ -169,6 +197,7 @@ impl Vcpu {
     /// Puts a vCPU stopped in ring 0 (in the ring stub, on bare metal)
     /// back in ring 3 with `regs`, as the stub's `iretq` would have.
     pub fn return_to_user(&self, regs: &kvm_regs) -> Result<(), VmError> {
+        self.fresh.set(false);
         let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         if sregs.cs.dpl != 3 {
             let user = arch::cpu::user_sregs(sregs, self.id, sregs.cr3, self.features);
@@ -183,6 +212,7 @@ impl Vcpu {
     /// a vCPU stopped at CPL 3 at the stub's entry (a test of the CPL 0
     /// path on a hypervisor whose `syscall` stays in ring 3).
     pub fn enter_ring0(&self, regs: &kvm_regs) -> Result<(), VmError> {
+        self.fresh.set(false);
         let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         sregs.cs = kvm_segment { selector: arch::tables::KERNEL_CS, dpl: 0, ..sregs.cs };
         sregs.ss = kvm_segment { selector: arch::tables::KERNEL_DS, dpl: 0, ..sregs.ss };
@@ -192,19 +222,27 @@ impl Vcpu {
 
     /// Sets the TLS registers: the FS and GS bases.
     pub fn set_tls(&self, tls: arch::regs::Tls) -> Result<(), VmError> {
+        self.fresh.set(false);
         let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_FS_BASE, tls.fs_base), (arch::cpu::MSR_GS_BASE, tls.gs_base)]);
         self.fd.set_msrs(&msrs).map(|_| ()).map_err(kvm_err("set FS/GS base"))
     }
 
     pub fn regs(&self) -> Result<kvm_regs, VmError> {
+        if self.fresh.get() {
+            return Ok(self.fd.sync_regs().regs);
+        }
         self.fd.get_regs().map_err(kvm_err("get regs"))
     }
 
     pub fn set_regs(&self, r: &kvm_regs) -> Result<(), VmError> {
+        self.fresh.set(false);
         self.fd.set_regs(r).map_err(kvm_err("set regs"))
     }
 
     pub fn sregs(&self) -> Result<kvm_sregs, VmError> {
+        if self.fresh.get() {
+            return Ok(self.fd.sync_regs().sregs);
+        }
         self.fd.get_sregs().map_err(kvm_err("get sregs"))
     }
 
@@ -244,7 +282,11 @@ impl Vcpu {
         if let Some(errno) = crate::inject::hit(crate::inject::Point::KvmRun) {
             return Err(VmError::Kvm { what: "run vCPU", source: kvm_ioctls::Error::new(errno) });
         }
-        match self.fd.run() {
+        self.fresh.set(false);
+        let exit = self.fd.run();
+        // KVM filled kvm_run's copy of the registers on the way out.
+        self.fresh.set(self.sync && exit.is_ok());
+        match exit {
             Ok(VcpuExit::IoOut(port, _)) => match arch::trap::vector_for_port(port) {
                 Some(v) => Ok(Exit::Trap(v)),
                 None => Ok(Exit::Unexpected(format!("port write to {port:#x}"))),

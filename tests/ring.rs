@@ -112,3 +112,26 @@ fn the_ring0_path_runs() {
         assert_eq!(run(&name, &["signal"], SyscallPath::RingCpl0).stdout, native);
     }
 }
+
+/// Number 999999, which Linux has no call for, is -ENOSYS by every path:
+/// natively, by exits (faultline's kernel answers, and strace shows it),
+/// and through the ring's stub in ring 3 and in ring 0, which answers it
+/// itself, the floor `faultline bench` times (so no call is served or
+/// traced).
+#[test]
+fn the_stubs_own_number_is_enosys_by_every_path() {
+    for libc in ["glibc", "musl"] {
+        let name = format!("ringcalls-{libc}");
+        let args = ["nosys", "999999", "5"];
+        let (native, code) = run_native(&name, &args);
+        assert_eq!((native.as_str(), code), ("nosys 999999: 5 of 5 ENOSYS, kept 5a5a5a5a\n", 0));
+        let exit = run(&name, &args, SyscallPath::Exit);
+        assert_eq!((exit.stdout.as_str(), exit.code()), (native.as_str(), 0), "{name} by exits");
+        assert_eq!(exit.strace.matches("syscall(0xf423f, ").count(), 5, "{}", exit.strace);
+        for path in [SyscallPath::Ring, SyscallPath::RingCpl0] {
+            let ring = run(&name, &args, path);
+            assert_eq!((ring.stdout.as_str(), ring.code()), (native.as_str(), 0), "{name} by {path:?}");
+            assert!(!ring.strace.contains("0xf423f"), "{path:?}: {}", ring.strace);
+        }
+    }
+}

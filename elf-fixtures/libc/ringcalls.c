@@ -13,6 +13,10 @@
  *   ringcalls probe       how many vCPUs' ring mailboxes this process can
  *                         read (the ring's pages, per process)
  *   ringcalls spin        calls forever (a --timeout must still end it)
+ *   ringcalls nosys NR N  N calls of number NR, which Linux has no call
+ *                         for: each is -1 ENOSYS (faultline's stub answers
+ *                         999999 itself), and the registers and memory
+ *                         around them are as they were
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -197,6 +201,18 @@ int main(int argc, char **argv) {
     if (!strcmp(mode, "spin"))
         for (;;)
             syscall(SYS_getppid);
+    if (!strcmp(mode, "nosys") && argc > 3) {
+        long nr = atol(argv[2]);
+        int calls = atoi(argv[3]), enosys = 0;
+        volatile long kept = 0x5a5a5a5a;
+        for (int i = 0; i < calls; i++) {
+            errno = 0;
+            long r = syscall(nr, 1, 2, 3, 4, 5, 6);
+            enosys += r == -1 && errno == ENOSYS;
+        }
+        printf("nosys %ld: %d of %d ENOSYS, kept %lx\n", nr, enosys, calls, (long)kept);
+        return 0;
+    }
     fprintf(stderr, "unknown mode %s\n", mode);
     return 2;
 }

@@ -10,6 +10,9 @@
  *                  after 20 ms asleep (cold_ns=).
  *   procs mixed N  N times: a getppid, then the first write to a page
  *                  (mixed_ns=): calls and page faults taking turns.
+ *   procs stub N NR  N calls of syscall number NR, which must answer
+ *                  -ENOSYS (stub_ns=): under faultline, the number its
+ *                  ring stub answers without leaving the guest.
  */
 #include "faultline_rt.h"
 
@@ -125,11 +128,25 @@ static int bench_calls(unsigned long n, int mixed)
     return 0;
 }
 
+static int bench_stub(unsigned long n, long nr)
+{
+    if (fl_syscall1(nr, 0) != -38)
+        return 3;
+    long t0 = fl_now_ns();
+    for (unsigned long i = 0; i < n; i++)
+        fl_syscall1(nr, 0);
+    field("stub_ns=", fl_now_ns() - t0);
+    fl_puts("\n");
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 3)
         return 2;
     unsigned long n = fl_atou(argv[2]);
+    if (argv[1][0] == 's')
+        return argc > 3 ? bench_stub(n, (long)fl_atou(argv[3])) : 2;
     if (argv[1][0] == 'f')
         return n <= MAX_PAGES ? bench_fork(n) : 2;
     if (argv[1][0] == 'c')

@@ -55,6 +55,15 @@
          * keeps it from running). */
         .set    RING_SPINS, 4096
         .set    RING_SPINS_ASLEEP, 1500
+        /* A number Linux gives no syscall (it answers -ENOSYS, as it does
+         * for any number past its table), answered here with -ENOSYS
+         * without leaving the guest: a guest syscall into the stub and
+         * straight back, the floor `faultline bench` times syscalls
+         * against. Such calls are not traced, and the arithmetic flags
+         * come back clobbered (the test) on the CPL 3 way. */
+        .globl  ring_floor_nr
+        .set    ring_floor_nr, 999999
+        .set    ENOSYS, 38
 
         .globl  ring_entry, ring_entry_cpl0, ring_entry_published, ring_entry_cpl0_published
         .globl  ring_restore_a, ring_restore_b, ring_restore_c, ring_end
@@ -99,14 +108,27 @@
 9:
         .endm
 
+        /* The floor call (ring_floor_nr) goes straight back. Inside the
+         * entering part of the stub, so a VMM that stops the vCPU here
+         * runs the call itself, and answers -ENOSYS too. */
+        .macro  FLOOR way
+        cmpq    $ring_floor_nr, %rax
+        jne     7f
+        movq    $-ENOSYS, %rax
+        \way
+7:
+        .endm
+
         .balign 16
 ring_entry:                             /* CPL 3 (PVM) */
+        FLOOR   "jmp *%rcx"
         DIRECT
         PUBLISH ring_entry_published
         jmp     ring_published
 
         .balign 16
 ring_entry_cpl0:                        /* CPL 0 (bare metal) */
+        FLOOR   sysretq
         DIRECT
         PUBLISH ring_entry_cpl0_published
         jmp     published_cpl0

@@ -9,11 +9,12 @@
 //! the program's own runs, because this platform's costs move from day to
 //! day (and with the machine's load): a trapped touch is the bench guest's
 //! first touch through userfaultfd with nothing recorded (the spinning
-//! handler), a call is getppid through the syscall ring while it is hot.
-//! Both are faultline's own cheapest paths, which stand in for the bare
-//! platform floors (a guest syscall into a stub and straight back is not
-//! measured in-run yet); the kernel-populated touch and a call by a VM exit
-//! are shown beside them.
+//! handler, faultline's own cheapest way, standing in for a bare
+//! busy-polled trap), a syscall is a guest syscall into the ring stub and
+//! straight back (the number the stub answers itself, `arch::ring::floor_nr`;
+//! where there is no stub, getppid through the ring stands in). The
+//! kernel-populated touch, getppid by the ring and by a VM exit are shown
+//! beside them.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -39,6 +40,9 @@ pub struct Floors {
     pub trap_ns: f64,
     /// A first touch the host kernel populates (no userfaultfd).
     pub kernel_touch_ns: f64,
+    /// A guest syscall into the ring stub and straight back: the floor of
+    /// a syscall (None where there is no stub; the ring call stands in).
+    pub stub_call_ns: Option<f64>,
     /// getppid through the syscall ring, back to back.
     pub ring_call_ns: f64,
     /// getppid by a VM exit.
@@ -82,10 +86,16 @@ impl ProgramBench {
         self.faults.values().sum()
     }
 
+    /// What the floor model charges a syscall, ns: the stub's round trip,
+    /// or where there is none the ring's call.
+    pub fn call_floor_ns(&self) -> f64 {
+        self.floors.stub_call_ns.unwrap_or(self.floors.ring_call_ns)
+    }
+
     /// The floor model, in ms.
     pub fn floor_ms(&self) -> f64 {
         self.native_ms
-            + (self.fault_count() as f64 * self.floors.trap_ns + self.syscalls as f64 * self.floors.ring_call_ns) / 1e6
+            + (self.fault_count() as f64 * self.floors.trap_ns + self.syscalls as f64 * self.call_floor_ns()) / 1e6
     }
 }
 
@@ -182,6 +192,7 @@ fn floors() -> Result<Floors, BenchError> {
     Ok(Floors {
         trap_ns: guest_ns(&image, FLOOR_PAGES, Way::BareTrap)?.0,
         kernel_touch_ns: guest_ns(&image, FLOOR_PAGES, Way::Kernel)?.0,
+        stub_call_ns: super::syscalls::stub_ns(FLOOR_CALLS)?,
         ring_call_ns: call_ns(SyscallPath::Ring)?,
         exit_call_ns: call_ns(SyscallPath::Exit)?,
     })
@@ -197,18 +208,21 @@ pub fn program(argv: &[String], rounds: u32) -> Result<ProgramBench, BenchError>
     let mut b = ProgramBench { argv: argv.to_vec(), rounds, ..Default::default() };
     let (mut nat, mut fl) = (Vec::new(), Vec::new());
     let mut fs: [Vec<f64>; 4] = Default::default();
+    let mut stub = Vec::new();
     for _ in 0..rounds {
         let (ms, status) = native(argv)?;
         nat.push(ms);
         b.native_status = status;
         fl.push(under_faultline(argv, &mut b)?);
         let f = floors()?;
+        stub.extend(f.stub_call_ns);
         for (v, x) in fs.iter_mut().zip([f.trap_ns, f.kernel_touch_ns, f.ring_call_ns, f.exit_call_ns]) {
             v.push(x);
         }
     }
     let [t, k, r, e] = fs.map(median);
-    b.floors = Floors { trap_ns: t, kernel_touch_ns: k, ring_call_ns: r, exit_call_ns: e };
+    let stub_call_ns = (!stub.is_empty()).then(|| median(stub));
+    b.floors = Floors { trap_ns: t, kernel_touch_ns: k, stub_call_ns, ring_call_ns: r, exit_call_ns: e };
     b.native_ms = median(nat);
     b.faultline_ms = median(fl);
     Ok(b)
@@ -232,7 +246,8 @@ impl fmt::Display for ProgramBench {
         let fl = &b.floors;
         writeln!(f, "faultline bench --program: {} ({} rounds, medians)", b.argv.join(" "), b.rounds)?;
         let (faults, calls) = (b.fault_count(), b.syscalls);
-        let (fault_ms, call_ms) = (faults as f64 * fl.trap_ns / 1e6, calls as f64 * fl.ring_call_ns / 1e6);
+        let (fault_ms, call_ms) = (faults as f64 * fl.trap_ns / 1e6, calls as f64 * b.call_floor_ns() / 1e6);
+        let call_floor = if fl.stub_call_ns.is_some() { "stub round trip" } else { "ring call" };
         let floor = b.floor_ms();
         writeln!(f, "{:<44} {:>10} {:>9}", "", "wall ms", "× native")?;
         let row = |f: &mut fmt::Formatter<'_>, what: &str, ms: f64| {
@@ -242,7 +257,7 @@ impl fmt::Display for ProgramBench {
         row(f, &format!("faultline ({})", b.faultline_status), b.faultline_ms)?;
         row(f, "floor model: native", b.native_ms)?;
         row(f, &format!("  + {faults} faults × trapped touch"), fault_ms)?;
-        row(f, &format!("  + {calls} syscalls × ring call"), call_ms)?;
+        row(f, &format!("  + {calls} syscalls × {call_floor}"), call_ms)?;
         row(f, "  = floor", floor)?;
         writeln!(
             f,
@@ -263,9 +278,10 @@ impl fmt::Display for ProgramBench {
         if !top.is_empty() {
             writeln!(f, "most made (count, time in faultline's kernel): {}", top.join(", "))?;
         }
+        let stub = fl.stub_call_ns.map_or("-".to_string(), |n| format!("{:.1}", n / 1e3));
         writeln!(
             f,
-            "costs this run, µs: trapped touch (nothing recorded) {:.1}, kernel-populated touch {:.1}, getppid by the ring {:.1}, by an exit {:.1}",
+            "costs this run, µs: trapped touch (nothing recorded) {:.1}, kernel-populated touch {:.1}; syscall into the stub and back {stub}, getppid by the ring {:.1}, by an exit {:.1}",
             fl.trap_ns / 1e3,
             fl.kernel_touch_ns / 1e3,
             fl.ring_call_ns / 1e3,

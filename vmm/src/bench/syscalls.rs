@@ -20,6 +20,9 @@ const BUSYBOX: &str = "/bin/busybox";
 pub struct Syscalls {
     /// Median ns per getppid: through the ring (hot), by an exit, natively.
     pub syscall_ns: f64,
+    /// The floor: a guest syscall into the ring stub and straight back,
+    /// no exit and no host thread (None where there is no stub).
+    pub stub_ns: Option<f64>,
     pub exit_syscall_ns: f64,
     pub native_syscall_ns: f64,
     /// One getppid after 20 ms asleep (the ring's server asleep too).
@@ -50,6 +53,16 @@ pub(super) fn run(image: &Program, argv: &[String], path: SyscallPath) -> Result
         ..Config::default()
     };
     super::guest_stdout(image, config)
+}
+
+/// ns a call of the number the ring stub answers itself (the floor of a
+/// syscall), back to back; None where there is no stub.
+pub(super) fn stub_ns(calls: u64) -> Result<Option<f64>, BenchError> {
+    let Some(nr) = crate::arch::ring::floor_nr() else { return Ok(None) };
+    let image = Program::Bytes { name: "procs".into(), bytes: faultline_guest::BENCH_PROCS_ELF.into() };
+    let argv = ["procs".to_string(), "stub".into(), calls.to_string(), nr.to_string()];
+    let text = run(&image, &argv, SyscallPath::Ring)?;
+    Ok(Some(field(&text, "stub_ns")? / calls as f64))
 }
 
 pub(super) fn median(mut v: Vec<f64>) -> f64 {
@@ -89,6 +102,7 @@ pub fn measure(repeat: u32) -> Result<Syscalls, BenchError> {
     let calls: Vec<String> = ["procs".to_string(), "calls".into(), CALLS.to_string()].to_vec();
     let mixed: Vec<String> = ["procs".to_string(), "mixed".into(), MIXED.to_string()].to_vec();
     let (mut s, mut e, mut n, mut cs, mut ce, mut ms, mut me) = Default::default();
+    let mut stub = Vec::new();
     let per = |t: &str, key: &str, count: u64| field(t, key).map(|v| v / count as f64);
     for _ in 0..repeat.max(1) {
         let (ring, exit) = (run(&image, &calls, SyscallPath::Ring)?, run(&image, &calls, SyscallPath::Exit)?);
@@ -96,6 +110,9 @@ pub fn measure(repeat: u32) -> Result<Syscalls, BenchError> {
         push(&mut s, per(&ring, "calls_ns", CALLS)?);
         push(&mut e, per(&exit, "calls_ns", CALLS)?);
         push(&mut n, per(&nat, "calls_ns", CALLS)?);
+        if let Some(x) = stub_ns(CALLS)? {
+            stub.push(x);
+        }
         push(&mut cs, field(&ring, "cold_ns")?);
         push(&mut ce, field(&exit, "cold_ns")?);
         push(&mut ms, per(&run(&image, &mixed, SyscallPath::Ring)?, "mixed_ns", MIXED)?);
@@ -105,6 +122,7 @@ pub fn measure(repeat: u32) -> Result<Syscalls, BenchError> {
     let dd_of = |p| if have_dd { dd(p).map(Some) } else { Ok(None) };
     Ok(Syscalls {
         syscall_ns: median(s),
+        stub_ns: (!stub.is_empty()).then(|| median(stub)),
         exit_syscall_ns: median(e),
         native_syscall_ns: median(n),
         cold_syscall_ns: median(cs),
@@ -131,6 +149,14 @@ impl fmt::Display for Syscalls {
             writeln!(f, "{what:<44} {r:>10.0} {e:>10.0} {n:>10} {:>9.2}", e / r)
         };
         row3(f, "getppid, back to back", s.syscall_ns, s.exit_syscall_ns, Some(s.native_syscall_ns))?;
+        if let Some(floor) = s.stub_ns {
+            writeln!(
+                f,
+                "the floor, a guest syscall into the ring stub and straight back: {floor:.0} ns (getppid: ring {:.2}×, exit {:.2}× it)",
+                s.syscall_ns / floor,
+                s.exit_syscall_ns / floor
+            )?;
+        }
         row3(f, "getppid after 20 ms asleep", s.cold_syscall_ns, s.exit_cold_syscall_ns, None)?;
         row3(f, "getppid + first write to a page", s.mixed_ns, s.exit_mixed_ns, None)?;
         if let (Some(r), Some(e), Some(n)) = (s.dd_s, s.exit_dd_s, s.native_dd_s) {

@@ -111,9 +111,14 @@ pub struct Vcpu {
     /// KVM_GET_SREGS at each exit, two ioctls that each load the vCPU
     /// (reading MSRs, dear under nested virtualisation).
     sync: bool,
-    /// Whether kvm_run's copy is what the vCPU holds: from an exit until
-    /// the VMM sets any register.
+    /// Whether kvm_run's copy of the general registers is what the vCPU
+    /// holds: from an exit, and after [`Vcpu::set_regs`] puts new ones
+    /// there (marked dirty: KVM loads them at the next KVM_RUN, which
+    /// saves KVM_SET_REGS's vCPU load too).
     fresh: Cell<bool>,
+    /// The same for the system registers: from an exit until the VMM sets
+    /// any (by ioctl: they change rarely).
+    fresh_sregs: Cell<bool>,
 }
 
 impl Vcpu {
@@ -147,7 +152,7 @@ impl Vcpu {
             fd.set_sync_valid_reg(SyncReg::Register);
             fd.set_sync_valid_reg(SyncReg::SystemRegister);
         }
-        Ok(Vcpu { fd, id, features, sync, fresh: Cell::new(false) })
+        Ok(Vcpu { fd, id, features, sync, fresh: Cell::new(false), fresh_sregs: Cell::new(false) })
     }
 
     /// This vCPU's index (selects its GDT, TSS and exception stack).
@@ -159,13 +164,13 @@ impl Vcpu {
     /// registers `regs`, TLS bases and FPU state (`None`: a fresh process's).
     /// Any trap it was in is forgotten.
     pub fn enter_user(
-        &self,
+        &mut self,
         root: u64,
         regs: &UserRegs,
         tls: arch::regs::Tls,
         fpu: Option<&FpuState>,
     ) -> Result<(), VmError> {
-        self.fresh.set(false);
+        self.fresh_sregs.set(false);
         let sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         self.fd.set_sregs(&arch::cpu::user_sregs(sregs, self.id, root, self.features)).map_err(kvm_err("set sregs"))?;
         match fpu {
@@ -175,14 +180,14 @@ impl Vcpu {
         }
         self.fd.set_vcpu_events(&kvm_vcpu_events::default()).map_err(kvm_err("clear vCPU events"))?;
         self.set_tls(tls)?;
-        self.fd.set_regs(&regs.to_kvm()).map_err(kvm_err("set regs"))
+        self.set_regs(&regs.to_kvm())
     }
 
     /// Moves the vCPU to paging rooted at `root` (CR3), wherever it is stopped
     /// (another root of the same address space: the ring's view of it).
     /// KVM drops its translations of the old root.
     pub fn set_root(&self, root: u64) -> Result<(), VmError> {
-        self.fresh.set(false);
+        self.fresh_sregs.set(false);
         let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         sregs.cr3 = root;
         self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))
@@ -196,33 +201,34 @@ impl Vcpu {
 
     /// Puts a vCPU stopped in ring 0 (in the ring stub, on bare metal)
     /// back in ring 3 with `regs`, as the stub's `iretq` would have.
-    pub fn return_to_user(&self, regs: &kvm_regs) -> Result<(), VmError> {
-        self.fresh.set(false);
-        let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
+    pub fn return_to_user(&mut self, regs: &kvm_regs) -> Result<(), VmError> {
+        let mut sregs = self.sregs()?;
         if sregs.cs.dpl != 3 {
+            self.fresh_sregs.set(false);
             let user = arch::cpu::user_sregs(sregs, self.id, sregs.cr3, self.features);
             sregs.cs = user.cs;
             sregs.ss = user.ss;
             self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))?;
         }
-        self.fd.set_regs(regs).map_err(kvm_err("set regs"))
+        self.set_regs(regs)
     }
 
     /// Enters the ring stub at CPL 0 as `syscall` does on bare metal, from
     /// a vCPU stopped at CPL 3 at the stub's entry (a test of the CPL 0
     /// path on a hypervisor whose `syscall` stays in ring 3).
-    pub fn enter_ring0(&self, regs: &kvm_regs) -> Result<(), VmError> {
-        self.fresh.set(false);
+    pub fn enter_ring0(&mut self, regs: &kvm_regs) -> Result<(), VmError> {
+        self.fresh_sregs.set(false);
         let mut sregs = self.fd.get_sregs().map_err(kvm_err("get sregs"))?;
         sregs.cs = kvm_segment { selector: arch::tables::KERNEL_CS, dpl: 0, ..sregs.cs };
         sregs.ss = kvm_segment { selector: arch::tables::KERNEL_DS, dpl: 0, ..sregs.ss };
         self.fd.set_sregs(&sregs).map_err(kvm_err("set sregs"))?;
-        self.fd.set_regs(regs).map_err(kvm_err("set regs"))
+        self.set_regs(regs)
     }
 
     /// Sets the TLS registers: the FS and GS bases.
     pub fn set_tls(&self, tls: arch::regs::Tls) -> Result<(), VmError> {
-        self.fresh.set(false);
+        // The FS and GS bases are the system registers' too.
+        self.fresh_sregs.set(false);
         let msrs = arch::cpu::msrs(&[(arch::cpu::MSR_FS_BASE, tls.fs_base), (arch::cpu::MSR_GS_BASE, tls.gs_base)]);
         self.fd.set_msrs(&msrs).map(|_| ()).map_err(kvm_err("set FS/GS base"))
     }
@@ -234,13 +240,18 @@ impl Vcpu {
         self.fd.get_regs().map_err(kvm_err("get regs"))
     }
 
-    pub fn set_regs(&self, r: &kvm_regs) -> Result<(), VmError> {
-        self.fresh.set(false);
+    pub fn set_regs(&mut self, r: &kvm_regs) -> Result<(), VmError> {
+        if self.sync {
+            self.fd.sync_regs_mut().regs = *r;
+            self.fd.set_sync_dirty_reg(SyncReg::Register);
+            self.fresh.set(true);
+            return Ok(());
+        }
         self.fd.set_regs(r).map_err(kvm_err("set regs"))
     }
 
     pub fn sregs(&self) -> Result<kvm_sregs, VmError> {
-        if self.fresh.get() {
+        if self.fresh_sregs.get() {
             return Ok(self.fd.sync_regs().sregs);
         }
         self.fd.get_sregs().map_err(kvm_err("get sregs"))
@@ -282,10 +293,20 @@ impl Vcpu {
         if let Some(errno) = crate::inject::hit(crate::inject::Point::KvmRun) {
             return Err(VmError::Kvm { what: "run vCPU", source: kvm_ioctls::Error::new(errno) });
         }
-        self.fresh.set(false);
+        self.fresh_sregs.set(false);
         let exit = self.fd.run();
-        // KVM filled kvm_run's copy of the registers on the way out.
-        self.fresh.set(self.sync && exit.is_ok());
+        let ran = exit.is_ok();
+        let exit = Self::decode(exit);
+        // KVM filled kvm_run's copy of the registers on the way out. New
+        // general registers it has not taken yet (a run that failed early)
+        // are still the truth there.
+        let pending = self.fd.get_kvm_run().kvm_dirty_regs & u64::from(KVM_SYNC_X86_REGS) != 0;
+        self.fresh.set(self.sync && (ran || pending));
+        self.fresh_sregs.set(self.sync && ran);
+        exit
+    }
+
+    fn decode(exit: Result<VcpuExit<'_>, kvm_ioctls::Error>) -> Result<Exit, VmError> {
         match exit {
             Ok(VcpuExit::IoOut(port, _)) => match arch::trap::vector_for_port(port) {
                 Some(v) => Ok(Exit::Trap(v)),

@@ -20,7 +20,7 @@ fn gettid() -> i32 {
     unsafe { libc::syscall(libc::SYS_gettid) as i32 }
 }
 
-fn enter(vcpu: &Vcpu, e: &Entry) -> Result<(), crate::hv::VmError> {
+fn enter(vcpu: &mut Vcpu, e: &Entry) -> Result<(), crate::hv::VmError> {
     vcpu.enter_user(e.root, &e.regs, e.tls, e.fpu.as_ref())
 }
 
@@ -44,7 +44,7 @@ pub(super) fn run_thread(kernel: &Arc<Kernel>, machine: &Arc<Machine>, tid: Tid,
     let kicker = vcpu.kicker();
     vcpu.clear_kick();
     if let Some(entry) = kernel.begin_thread(tid, kicker, gettid()) {
-        match enter(&vcpu, &entry) {
+        match enter(&mut vcpu, &entry) {
             Ok(()) => {
                 let mut r = Runner { kernel, machine, tid, vcpu: &mut vcpu, ring_on: false, held: None };
                 if let Err(Fatal(why)) = r.running() {

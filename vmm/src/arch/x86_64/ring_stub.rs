@@ -18,6 +18,13 @@ fn label(name: &str) -> u64 {
     faultline_guest::ring_symbol(name).unwrap_or_else(|| panic!("ring stub label {name} missing"))
 }
 
+/// The syscall number the stub answers -ENOSYS itself, without leaving the
+/// guest (as Linux answers a number it has no call for): the floor of a
+/// syscall, which `faultline bench` times. Not traced.
+pub fn floor_nr() -> Option<u64> {
+    Some(label("ring_floor_nr"))
+}
+
 /// The stub's code, one page, with its call maps.
 pub fn code(maps: &CallMaps) -> Vec<u8> {
     let image = faultline_guest::RING_X86_64;

@@ -58,7 +58,7 @@ impl Runner<'_> {
     /// Writes the registers back where the guest resumes from, if the
     /// kernel changed them (or always, for a call's result): the one place
     /// registers reach a stopped vCPU.
-    pub(in crate::sandbox) fn write_back(&self, wb: WriteBack) -> Result<(), Fatal> {
+    pub(in crate::sandbox) fn write_back(&mut self, wb: WriteBack) -> Result<(), Fatal> {
         if wb.before == Some(wb.regs) {
             return Ok(());
         }

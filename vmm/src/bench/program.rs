@@ -69,6 +69,10 @@ pub struct ProgramBench {
     pub floors: Floors,
     /// The program's faults (every process), by kind.
     pub faults: BTreeMap<String, u64>,
+    /// Of them, those that reached faultline through the guest's page
+    /// fault (an exit each: the instruction is known); the rest came
+    /// through userfaultfd from inside KVM_RUN.
+    pub exit_faults: u64,
     /// Its system calls, all of them.
     pub syscalls: u64,
     /// Those the syscall ring served without a VM exit.
@@ -90,6 +94,18 @@ impl ProgramBench {
     /// or where there is none the ring's call.
     pub fn call_floor_ns(&self) -> f64 {
         self.floors.stub_call_ns.unwrap_or(self.floors.ring_call_ns)
+    }
+
+    /// What the run's transitions cost at this round's prices, ms: each
+    /// fault through userfaultfd at a trapped touch, each fault through the
+    /// guest's page fault and each syscall not served by the ring at an
+    /// exit, each served call at a ring call. The rest of faultline's time
+    /// beyond native is its own work (and waiting).
+    pub fn transitions_ms(&self) -> f64 {
+        let f = &self.floors;
+        let uffd = self.fault_count() - self.exit_faults;
+        let exits = self.exit_faults + self.syscalls.saturating_sub(self.ring_calls);
+        (uffd as f64 * f.trap_ns + exits as f64 * f.exit_call_ns + self.ring_calls as f64 * f.ring_call_ns) / 1e6
     }
 
     /// The floor model, in ms.
@@ -150,9 +166,12 @@ fn under_faultline(argv: &[String], into: &mut ProgramBench) -> Result<f64, Benc
     let outcome = Sandbox::new(Program::Path(PathBuf::from(&argv[0])), config)?.run()?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
     let mut faults = BTreeMap::new();
+    let mut exit_faults = 0;
     for e in outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.kind.is_fault()) {
         *faults.entry(kind_name(e.kind).to_string()).or_insert(0) += 1;
+        exit_faults += u64::from(e.ip != 0);
     }
+    into.exit_faults = exit_faults;
     let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut top: Vec<(String, u64, f64)> =
         counts.iter().map(|(name, c)| (name.to_string(), c.0, c.2.as_secs_f64() * 1e6)).collect();
@@ -234,6 +253,7 @@ impl ProgramBench {
         let mut v = serde_json::to_value(self).unwrap_or_default();
         v["fault_count"] = self.fault_count().into();
         v["floor_ms"] = self.floor_ms().into();
+        v["transitions_ms"] = self.transitions_ms().into();
         v["over_native"] = (self.faultline_ms / self.native_ms).into();
         v["over_floor"] = (self.faultline_ms / self.floor_ms()).into();
         v.to_string()
@@ -267,6 +287,18 @@ impl fmt::Display for ProgramBench {
         )?;
         let kinds: Vec<String> = b.faults.iter().map(|(k, n)| format!("{k} {n}")).collect();
         writeln!(f, "faults: {}", if kinds.is_empty() { "none".to_string() } else { kinds.join(", ") })?;
+        let tr = b.transitions_ms();
+        writeln!(
+            f,
+            "where faultline's time went: native {:.1} ms, transitions {tr:.1} ms ({} faults by an exit, {} through \
+             userfaultfd, {} syscalls by an exit, {} by the ring, at this round's prices), the rest {:.1} ms",
+            b.native_ms,
+            b.exit_faults,
+            faults - b.exit_faults,
+            calls.saturating_sub(b.ring_calls),
+            b.ring_calls,
+            b.faultline_ms - b.native_ms - tr
+        )?;
         writeln!(
             f,
             "syscalls: {calls}, {} served by the ring, {} by exits ({} of them taken back from the ring)",

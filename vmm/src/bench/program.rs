@@ -134,7 +134,9 @@ fn guest_status(s: ExitStatus) -> String {
     }
 }
 
-fn native(argv: &[String]) -> Result<(f64, String), BenchError> {
+/// `argv` as a host process, with faultline's default environment and no
+/// input or output: its wall time (ms) and how it ended.
+pub(super) fn native(argv: &[String]) -> Result<(f64, String), BenchError> {
     let env = default_env();
     let start = Instant::now();
     let status = Command::new(&argv[0])
@@ -149,9 +151,17 @@ fn native(argv: &[String]) -> Result<(f64, String), BenchError> {
     Ok((start.elapsed().as_secs_f64() * 1e3, native_status(status)))
 }
 
-fn under_faultline(argv: &[String], into: &mut ProgramBench) -> Result<f64, BenchError> {
+/// A run of `argv` under faultline with its rows kept and its syscalls
+/// counted (strace -c: no line is formatted).
+pub(super) struct Traced {
+    pub(super) ms: f64,
+    pub(super) outcome: crate::Outcome,
+    /// Per syscall: calls, errors, time in faultline's kernel.
+    pub(super) counts: BTreeMap<&'static str, (u64, u64, Duration)>,
+}
+
+pub(super) fn traced(argv: &[String]) -> Result<Traced, BenchError> {
     let mut strace = Strace::new(Sink::Capture(Arc::new(Mutex::new(Vec::new()))));
-    // Counts only (-c): no line is formatted.
     strace.count = true;
     let counts = strace.counts.clone();
     let config = Config {
@@ -167,6 +177,12 @@ fn under_faultline(argv: &[String], into: &mut ProgramBench) -> Result<f64, Benc
     let start = Instant::now();
     let outcome = Sandbox::new(Program::Path(PathBuf::from(&argv[0])), config)?.run()?;
     let ms = start.elapsed().as_secs_f64() * 1e3;
+    let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    Ok(Traced { ms, outcome, counts })
+}
+
+fn under_faultline(argv: &[String], into: &mut ProgramBench) -> Result<f64, BenchError> {
+    let Traced { ms, outcome, counts } = traced(argv)?;
     let mut faults = BTreeMap::new();
     let mut exit_faults = 0;
     for e in outcome.events.iter().filter(|e| e.origin == Origin::Guest && e.kind.is_fault()) {
@@ -174,7 +190,6 @@ fn under_faultline(argv: &[String], into: &mut ProgramBench) -> Result<f64, Benc
         exit_faults += u64::from(e.ip != 0);
     }
     into.exit_faults = exit_faults;
-    let counts = counts.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let mut top: Vec<(String, u64, f64)> =
         counts.iter().map(|(name, c)| (name.to_string(), c.0, c.2.as_secs_f64() * 1e6)).collect();
     top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));

@@ -5,14 +5,11 @@
 //! major fault).
 
 use std::fmt;
-use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
+use super::program::{traced, Traced};
 use super::{median, median_of, BenchError};
-use crate::kernel::strace::Sink;
 use crate::timeline::{EventKind, Origin};
-use crate::{Config, ExitStatus, Output, Program, Sandbox, Strace};
+use crate::ExitStatus;
 
 /// The programs, as argv.
 pub const PROGRAMS: [&[&str]; 2] = [&["/usr/bin/python3", "-c", "pass"], &["/bin/ls", "-l", "/usr/bin"]];
@@ -39,21 +36,8 @@ pub struct Programs {
 }
 
 fn guest(argv: &[&str], hits: &mut Vec<u64>, copies: &mut Vec<u64>) -> Result<(f64, ProgramRun), BenchError> {
-    let mut strace = Strace::new(Sink::Capture(Arc::new(Mutex::new(Vec::new()))));
-    strace.count = true;
-    let counts = strace.counts.clone();
-    let config = Config {
-        argv: argv.iter().map(|s| s.to_string()).collect(),
-        stdout: Output::capture(),
-        stderr: Output::capture(),
-        strace: Some(strace),
-        keep_events: true,
-        timeout: Some(Duration::from_secs(120)),
-        ..Config::default()
-    };
-    let start = Instant::now();
-    let outcome = Sandbox::new(Program::Path(PathBuf::from(argv[0])), config)?.run()?;
-    let ms = start.elapsed().as_secs_f64() * 1e3;
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let Traced { ms, outcome, counts } = traced(&argv)?;
     if outcome.status != ExitStatus::Exited(0) {
         return Err(BenchError::Guest(outcome.status, argv.join(" ")));
     }
@@ -65,31 +49,23 @@ fn guest(argv: &[&str], hits: &mut Vec<u64>, copies: &mut Vec<u64>) -> Result<(f
             _ => {}
         }
     }
-    let syscalls = counts.lock().unwrap_or_else(|p| p.into_inner()).values().map(|c| c.0).sum();
     let run = ProgramRun {
         argv: argv.join(" "),
         faults: guest_faults().count() as u64,
         major_faults: guest_faults().filter(|e| e.kind.is_major()).count() as u64,
-        syscalls,
+        syscalls: counts.values().map(|c| c.0).sum(),
         ..Default::default()
     };
     Ok((ms, run))
 }
 
 fn native(argv: &[&str]) -> Result<f64, BenchError> {
-    let start = Instant::now();
-    let out = std::process::Command::new(argv[0])
-        .args(&argv[1..])
-        .env_clear()
-        .envs([("PATH", "/usr/local/bin:/usr/bin:/bin"), ("HOME", "/"), ("LANG", "C")])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status()
-        .map_err(BenchError::Native)?;
-    if !out.success() {
-        return Err(BenchError::NativeFailed(format!("{} exited with {out}", argv.join(" "))));
+    let argv: Vec<String> = argv.iter().map(|s| s.to_string()).collect();
+    let (ms, status) = super::program::native(&argv)?;
+    if status != "exit 0" {
+        return Err(BenchError::NativeFailed(format!("{} ended: {status}", argv.join(" "))));
     }
-    Ok(start.elapsed().as_secs_f64() * 1e3)
+    Ok(ms)
 }
 
 /// Runs each program `repeat` times each way, interleaved.

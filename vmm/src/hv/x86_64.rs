@@ -119,6 +119,10 @@ pub struct Vcpu {
     /// The same for the system registers: from an exit until the VMM sets
     /// any (by ioctl: they change rarely).
     fresh_sregs: Cell<bool>,
+    /// The general registers put in kvm_run for KVM to load, until it has:
+    /// a KVM_RUN that returns before loading them (a kick) may still copy
+    /// the vCPU's old ones over them on its way out, and they are put back.
+    staged: Option<kvm_regs>,
 }
 
 impl Vcpu {
@@ -152,7 +156,7 @@ impl Vcpu {
             fd.set_sync_valid_reg(SyncReg::Register);
             fd.set_sync_valid_reg(SyncReg::SystemRegister);
         }
-        Ok(Vcpu { fd, id, features, sync, fresh: Cell::new(false), fresh_sregs: Cell::new(false) })
+        Ok(Vcpu { fd, id, features, sync, fresh: Cell::new(false), fresh_sregs: Cell::new(false), staged: None })
     }
 
     /// This vCPU's index (selects its GDT, TSS and exception stack).
@@ -244,6 +248,7 @@ impl Vcpu {
         if self.sync {
             self.fd.sync_regs_mut().regs = *r;
             self.fd.set_sync_dirty_reg(SyncReg::Register);
+            self.staged = Some(*r);
             self.fresh.set(true);
             return Ok(());
         }
@@ -301,6 +306,13 @@ impl Vcpu {
         // general registers it has not taken yet (a run that failed early)
         // are still the truth there.
         let pending = self.fd.get_kvm_run().kvm_dirty_regs & u64::from(KVM_SYNC_X86_REGS) != 0;
+        match self.staged.take() {
+            Some(r) if pending => {
+                self.fd.sync_regs_mut().regs = r;
+                self.staged = Some(r);
+            }
+            _ => {}
+        }
         self.fresh.set(self.sync && (ran || pending));
         self.fresh_sregs.set(self.sync && ran);
         exit

@@ -24,7 +24,7 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::syscalls::{field, median};
+use super::syscalls::median;
 use super::{guest_ns, BenchError, Way};
 use crate::kernel::strace::Sink;
 use crate::timeline::{EventKind, Origin};
@@ -217,10 +217,7 @@ fn kind_name(k: EventKind) -> &'static str {
 
 /// getppid's cost by `path`, ns a call.
 fn call_ns(path: SyscallPath) -> Result<f64, BenchError> {
-    let image = Program::Bytes { name: "procs".into(), bytes: faultline_guest::BENCH_PROCS_ELF.into() };
-    let argv = ["procs".to_string(), "calls".into(), FLOOR_CALLS.to_string()];
-    let text = super::syscalls::run(&image, &argv, path)?;
-    Ok(field(&text, "calls_ns")? / FLOOR_CALLS as f64)
+    super::syscalls::procs_per_call(path, "calls", FLOOR_CALLS, &[], "calls_ns")
 }
 
 fn floors() -> Result<Floors, BenchError> {

@@ -55,14 +55,26 @@ pub(super) fn run(image: &Program, argv: &[String], path: SyscallPath) -> Result
     super::guest_stdout(image, config)
 }
 
+/// ns a call in a run of the procs guest's `mode` with `calls` calls (and
+/// `extra` arguments) by `path`: its `key` field over the calls.
+pub(super) fn procs_per_call(
+    path: SyscallPath,
+    mode: &str,
+    calls: u64,
+    extra: &[String],
+    key: &str,
+) -> Result<f64, BenchError> {
+    let image = Program::Bytes { name: "procs".into(), bytes: faultline_guest::BENCH_PROCS_ELF.into() };
+    let mut argv = vec!["procs".to_string(), mode.to_string(), calls.to_string()];
+    argv.extend_from_slice(extra);
+    Ok(field(&run(&image, &argv, path)?, key)? / calls as f64)
+}
+
 /// ns a call of the number the ring stub answers itself (the floor of a
 /// syscall), back to back; None where there is no stub.
 pub(super) fn stub_ns(calls: u64) -> Result<Option<f64>, BenchError> {
     let Some(nr) = crate::arch::ring::floor_nr() else { return Ok(None) };
-    let image = Program::Bytes { name: "procs".into(), bytes: faultline_guest::BENCH_PROCS_ELF.into() };
-    let argv = ["procs".to_string(), "stub".into(), calls.to_string(), nr.to_string()];
-    let text = run(&image, &argv, SyscallPath::Ring)?;
-    Ok(Some(field(&text, "stub_ns")? / calls as f64))
+    procs_per_call(SyscallPath::Ring, "stub", calls, &[nr.to_string()], "stub_ns").map(Some)
 }
 
 pub(super) fn median(mut v: Vec<f64>) -> f64 {

@@ -132,7 +132,6 @@ fn build(spec: &Spec) -> Vdso {
         text_at.push(w.reserve(c.bytes.len(), if i == 0 { 16 } else { 4 }));
     }
     let text_start = text_at[0];
-    let text_end = text_at.last().copied().unwrap_or(text_start) + codes.last().map_or(0, |c| c.bytes.len());
     let dynamic_at = w.reserve_dynamic(dynamic_count);
     let loaded_end = w.reserved_len();
     w.reserve_shstrtab();
@@ -145,6 +144,7 @@ fn build(spec: &Spec) -> Vdso {
         .map(|((e, c), &at)| (e.syscall, at as u64 + c.symbol_offset))
         .collect();
     let code_end = |i: usize| text_at[i] + codes[i].bytes.len();
+    let text_end = code_end(codes.len() - 1);
 
     // Writing, in the same order.
     w.write_file_header(&FileHeader {
@@ -201,7 +201,7 @@ fn build(spec: &Spec) -> Vdso {
     w.write_align(4);
     w.write(&note);
     for (c, &at) in codes.iter().zip(&text_at) {
-        // Padding between functions is `nop`s' worth of zero bytes: no
+        // Padding between functions is zero bytes: no
         // caller ever lands there.
         w.pad_until(at);
         w.write(&c.bytes);

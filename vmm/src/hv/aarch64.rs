@@ -43,7 +43,7 @@ const NO_HAFDBS_ENV: &str = "FAULTLINE_ARM64_NO_HAFDBS";
 
 /// A KVM virtual machine.
 pub struct Vm {
-    fd: VmFd,
+    fd: std::sync::Arc<VmFd>,
     slots: u32,
     max_vcpus: u32,
     /// KVM_ARM_PREFERRED_TARGET's answer plus PSCI 0.2: every vCPU's init.
@@ -73,7 +73,7 @@ impl Vm {
         let ids = read_id_regs(&first)?;
         let hafdbs = std::env::var_os(NO_HAFDBS_ENV).is_none_or(|v| v != "1");
         Ok(Vm {
-            fd,
+            fd: std::sync::Arc::new(fd),
             slots: 0,
             max_vcpus,
             init,
@@ -88,6 +88,12 @@ impl Vm {
         super::add_slot(&self.fd, self.slots, gpa, mapping)?;
         self.slots += 1;
         Ok(())
+    }
+
+    /// Guest RAM `ram` at `gpa`, shown to the guest as its frames come
+    /// into use ([`super::RamSlots`]).
+    pub fn ram_slots(&self, gpa: u64, ram: std::sync::Arc<HostMapping>) -> super::RamSlots {
+        super::RamSlots::new(self.fd.clone(), gpa, ram)
     }
 
     /// AT_HWCAP and AT_HWCAP2 as Linux derives them from the vCPU's ID

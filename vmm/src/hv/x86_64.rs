@@ -18,7 +18,7 @@ use crate::memory::HostMapping;
 
 /// A KVM virtual machine.
 pub struct Vm {
-    fd: VmFd,
+    fd: std::sync::Arc<VmFd>,
     slots: u32,
     cpuid: CpuId,
     features: CpuFeatures,
@@ -43,7 +43,7 @@ impl Vm {
         let max_vcpus = kvm.check_extension_int(Cap::MaxVcpus).max(1) as u32;
         let want = (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) as i32;
         let sync_regs = kvm.check_extension_int(Cap::SyncRegs) & want == want;
-        Ok(Vm { fd, slots: 0, cpuid, features, max_vcpus, sync_regs })
+        Ok(Vm { fd: std::sync::Arc::new(fd), slots: 0, cpuid, features, max_vcpus, sync_regs })
     }
 
     /// Exposes `mapping` to the guest at `gpa`.
@@ -51,6 +51,12 @@ impl Vm {
         super::add_slot(&self.fd, self.slots, gpa, mapping)?;
         self.slots += 1;
         Ok(())
+    }
+
+    /// Guest RAM `ram` at `gpa`, shown to the guest as its frames come
+    /// into use ([`super::RamSlots`]).
+    pub fn ram_slots(&self, gpa: u64, ram: std::sync::Arc<HostMapping>) -> super::RamSlots {
+        super::RamSlots::new(self.fd.clone(), gpa, ram)
     }
 
     /// AT_HWCAP and AT_HWCAP2 as Linux reports them: CPUID.1:EDX, and

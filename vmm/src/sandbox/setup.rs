@@ -10,7 +10,7 @@ use super::{Config, Error, Identity, Program, Sandbox};
 use crate::arch::layout::*;
 use crate::arch::{PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
-use crate::hv::Vm;
+use crate::hv::{RamSlots, Vm};
 use crate::kernel::cred::Cred;
 use crate::kernel::exec::{script_argv, shebang, Binprm, ExecFile, MAX_SCRIPT_DEPTH};
 use crate::kernel::files::vfs::{Lookup, Vfs};
@@ -41,11 +41,11 @@ impl Sandbox {
     pub fn new(program: Program, config: Config) -> Result<Self, Error> {
         crate::inject::check().map_err(Error::Failed)?;
         config.validate()?;
-        let Slots { vm, sys, ram, ring_mem, pool, kt } = Slots::new(&config)?;
+        let Slots { vm, sys, ram, ram_slots, ring_mem, pool, kt } = Slots::new(&config)?;
         let uffd = Arc::new(if config.trapped { Uffd::new(ram.as_ptr(), ram.len())? } else { Uffd::unregistered() });
         let resident = config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE;
         let budget = Budget { resident_pages: resident, swap_pages: config.swap / PAGE_SIZE, trapped: config.trapped };
-        let phys = Phys::new(ram, RAM_GPA_BASE, pool, budget);
+        let phys = Phys::new(ram, RAM_GPA_BASE, Some(ram_slots), pool, budget);
         let mut sinks: Vec<Box<dyn EventSink>> =
             std::mem::take(&mut *config.sinks.lock().unwrap_or_else(|p| p.into_inner()));
         let kept = config.keep_events.then(KeepEvents::default);
@@ -68,12 +68,13 @@ impl Sandbox {
 }
 
 /// The VM and what its memory slots hold: the system structures (the shim,
-/// the IDT, the page tables), guest RAM and the syscall ring; and the
-/// kernel half's page tables.
+/// the IDT, the page tables), guest RAM (shown as its frames come into
+/// use) and the syscall ring; and the kernel half's page tables.
 struct Slots {
     vm: Vm,
     sys: Arc<HostMapping>,
     ram: Arc<HostMapping>,
+    ram_slots: RamSlots,
     ring_mem: Arc<HostMapping>,
     pool: TablePool,
     kt: PageTables,
@@ -90,7 +91,7 @@ impl Slots {
         let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
         let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);
         vm.add_slot(0, &sys)?;
-        vm.add_slot(RAM_GPA_BASE, &ram)?;
+        let ram_slots = vm.ram_slots(RAM_GPA_BASE, ram.clone());
         let ring_mem = Arc::new(HostMapping::new("syscall ring", RING_SLOT_SIZE)?);
         let code = crate::arch::ring::code(&crate::kernel::syscalls::ring_call_maps());
         ring_mem.write(0, &code).map_err(|e| Error::Setup(e.to_string()))?;
@@ -99,7 +100,7 @@ impl Slots {
         let mut kt = PageTables::new(&mut pool, None).map_err(|e| Error::Setup(e.to_string()))?;
         // The guest's own code and tables, for its kernel mode only.
         super::entry::system_image(&sys, &mut pool, &mut kt)?;
-        Ok(Slots { vm, sys, ram, ring_mem, pool, kt })
+        Ok(Slots { vm, sys, ram, ram_slots, ring_mem, pool, kt })
     }
 }
 

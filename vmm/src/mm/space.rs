@@ -298,6 +298,14 @@ impl AddressSpace {
     /// Removes the VMAs of `[start, end)` and every page in it; frames go
     /// back when nothing else maps them.
     pub fn unmap(&mut self, phys: &mut Phys, start: u64, end: u64) -> Vec<Vma> {
+        let gone = self.unmap_entries(phys, start, end);
+        self.flush_into(phys);
+        gone
+    }
+
+    /// [`AddressSpace::unmap`], leaving the changed translations in the
+    /// tables' stale list.
+    fn unmap_entries(&mut self, phys: &mut Phys, start: u64, end: u64) -> Vec<Vma> {
         let pages = self.mapped_frames(start, end);
         for (va, gpa) in pages {
             self.tables.clear(va);
@@ -306,9 +314,7 @@ impl AddressSpace {
         for va in self.tables.guards(start, end) {
             self.tables.clear(va);
         }
-        let gone = self.vmas.remove(start, end);
-        self.flush_into(phys);
-        gone
+        self.vmas.remove(start, end)
     }
 
     /// Drops the pages of `[start, end)` but keeps the VMAs (MADV_DONTNEED
@@ -519,8 +525,17 @@ impl AddressSpace {
     }
 
     /// Tears everything down: every page unmapped, every table retired.
+    ///
+    /// Nothing goes stale, so frames other spaces still map (the page
+    /// cache's, a fork's) keep their translations there: no translation
+    /// through these tables can be used again, since table addresses are
+    /// never handed out twice (the table pool retires them) and a vCPU given
+    /// another root drops its TLB's translations (KVM on a new CR3, the
+    /// arm64 stub's `tlbi` on a new TTBR0); frames freed here are discarded,
+    /// which drops every translation of them.
     pub fn release(mut self, phys: &mut Phys) {
-        self.unmap(phys, 0, crate::arch::layout::USER_TOP);
+        self.unmap_entries(phys, 0, crate::arch::layout::USER_TOP);
+        self.tables.take_stale();
         phys.drop_mm(self.id);
         self.tables.retire(&mut phys.tables);
         phys.sync_tables();

@@ -30,6 +30,7 @@ const API: &[&str] = &[
     "Bind",
     "Config",
     "ConfigError",
+    "DEFAULT_FAULT_AROUND",
     "DEFAULT_FILL_PAGES",
     "DEFAULT_MAX_MAP_COUNT",
     "DEFAULT_MAX_TASKS",

@@ -170,10 +170,10 @@ fn pagemap_swapped_pages_agree_with_smaps() {
 
 /// Fault-around: a program reading a byte of each page of cached file
 /// mappings counts, under `fault_around` = 64 KiB, exactly the minor faults
-/// it counts natively (Linux's default fault_around_bytes; deterministic,
-/// since every page is in the page cache and each mapping sits at a known
-/// offset from a page-table boundary); by default one per page, as the
-/// timeline's rows are. The pages mapped around a fault are `fault-around`
+/// it counts natively (Linux's default fault_around_bytes, and faultline's;
+/// deterministic, since every page is in the page cache and each mapping
+/// sits at a known offset from a page-table boundary); with it off, one
+/// per page, as the timeline's rows are. The pages mapped around a fault are `fault-around`
 /// rows with the fault's thread, not faults.
 #[test]
 fn fault_around_counts_as_natively() {
@@ -192,9 +192,7 @@ fn fault_around_counts_as_natively() {
             want.lines().zip(&sums).map(|(l, s)| format!("{} ({s}\n", l.rsplit_once(" (").unwrap().0)).collect();
         assert_eq!(native, want, "{name}: natively (is fault_around_bytes 64 KiB here?)");
 
-        let mut cfg = config(&[&name, data.path()]);
-        cfg.fault_around = 64 << 10;
-        let run = run_image(&fixture(&name), cfg);
+        let run = run_fixture(&name, &[data.path()]);
         assert_eq!(run.code(), 0, "{name}: {}", run.stderr);
         assert_eq!(run.stdout, native, "{name} with fault-around");
         let around: Vec<_> = run.outcome.events.iter().filter(|e| e.kind == EventKind::FaultAround).collect();
@@ -212,8 +210,10 @@ fn fault_around_counts_as_natively() {
             assert_eq!(w[1].rss, w[0].rss + 1, "{w:?}");
         }
 
-        // Off (the default): one fault per page touched.
-        let run = run_fixture(&name, &[data.path()]);
+        // Off: one fault per page touched.
+        let mut cfg = config(&[&name, data.path()]);
+        cfg.fault_around = 0;
+        let run = run_image(&fixture(&name), cfg);
         assert_eq!(run.code(), 0, "{name}: {}", run.stderr);
         let exact: String = native
             .lines()

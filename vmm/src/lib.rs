@@ -106,7 +106,8 @@ pub use mm::FILL_PAGES as DEFAULT_FILL_PAGES;
 pub use sandbox::{
     default_env, parse_bind, Bind, Config, ConfigError, Error, EventStream, HostError, Identity, Outcome, Program,
     ProgramInfo, Progress, ProgressProbe, Sandbox, SandboxBuilder, SegmentInfo, StreamedEvent, SyscallPath, Usage,
-    DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK, MIN_RSS_LIMIT,
+    DEFAULT_FAULT_AROUND, DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK,
+    MIN_RSS_LIMIT,
 };
 pub use strace::Strace;
 

@@ -150,11 +150,11 @@ pub struct RunOpts {
     #[arg(long, value_name = "PAGES", value_parser = clap::value_parser!(u64).range(1..=512))]
     pub fill_pages: Option<u64>,
     /// Map the cached pages around a read fault in a file mapping, as
-    /// Linux's fault_around_bytes does (64k is its default): one fault, the
-    /// other pages `fault-around` rows. Default off: one fault per page
+    /// Linux's fault_around_bytes does (the default is Linux's): one fault,
+    /// the other pages `fault-around` rows. 0 for one fault per page
     /// touched. Rounded down to a power of two; at most 2M.
-    #[arg(long, value_name = "SIZE", default_value = "0", value_parser = parse_size)]
-    pub fault_around: u64,
+    #[arg(long, value_name = "SIZE", default_value_t = Size::of(faultline::DEFAULT_FAULT_AROUND), value_parser = size)]
+    pub fault_around: Size,
     /// Print a `vmstat N` line on stderr every SECS seconds while the
     /// program runs (the first at once, since the start): procps's columns
     /// from faultline's model, then `flt` and `majflt`, page faults per

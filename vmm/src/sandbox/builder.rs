@@ -379,9 +379,9 @@ impl SandboxBuilder {
         self
     }
 
-    /// Linux's fault_around_bytes (0, the default, for none; 64 KiB is
-    /// Linux's): a read fault in a file mapping also maps the cached pages
-    /// of its window, one fault, each other page a `fault-around` row.
+    /// Linux's fault_around_bytes (64 KiB by default, as Linux's; 0 for
+    /// none): a read fault in a file mapping also maps the cached pages of
+    /// its window, one fault, each other page a `fault-around` row.
     pub fn fault_around(mut self, bytes: u64) -> Self {
         self.config.fault_around = bytes;
         self

@@ -15,6 +15,8 @@ use crate::timeline::EventSink;
 /// check for 512 MiB available find it). Pages are backed only when touched,
 /// so a larger budget costs nothing until the program uses it.
 pub const DEFAULT_MEM: u64 = 1 << 30;
+/// Default fault-around window: Linux's fault_around_bytes.
+pub const DEFAULT_FAULT_AROUND: u64 = 64 << 10;
 /// Default stack size (RLIMIT_STACK's usual 8 MiB).
 pub const DEFAULT_STACK: u64 = 8 << 20;
 /// Default RLIMIT_MEMLOCK, as on current Linux.
@@ -175,9 +177,9 @@ pub struct Config {
     pub stacks: bool,
     /// Linux's fault_around_bytes: a read fault in a file mapping also maps
     /// the cached pages around it, counted as one fault, each a
-    /// `fault-around` row. 0 (the default) keeps one fault per page
-    /// touched; 64 KiB is Linux's default. Rounded down to a power of two,
-    /// at most 2 MiB (one page table).
+    /// `fault-around` row. 64 KiB by default, as Linux's; 0 keeps one
+    /// fault per page touched. Rounded down to a power of two, at most
+    /// 2 MiB (one page table).
     pub fault_around: u64,
     /// The host directory the program sees as `/`.
     pub root: PathBuf,
@@ -226,7 +228,7 @@ impl Default for Config {
             fill_pages: crate::mm::FILL_PAGES,
             record: true,
             stacks: false,
-            fault_around: 0,
+            fault_around: DEFAULT_FAULT_AROUND,
             root: PathBuf::from("/"),
             cwd: None,
             binds: Vec::new(),

@@ -24,8 +24,8 @@ mod vcpu;
 
 pub use builder::{EventStream, SandboxBuilder, StreamedEvent};
 pub use config::{
-    default_env, parse_bind, Bind, Config, Identity, Program, SyscallPath, DEFAULT_MAX_MAP_COUNT, DEFAULT_MAX_TASKS,
-    DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK,
+    default_env, parse_bind, Bind, Config, Identity, Program, SyscallPath, DEFAULT_FAULT_AROUND, DEFAULT_MAX_MAP_COUNT,
+    DEFAULT_MAX_TASKS, DEFAULT_MEM, DEFAULT_MEMLOCK, DEFAULT_STACK,
 };
 pub use error::{Error, HostError};
 pub use outcome::{Outcome, Usage};

@@ -51,6 +51,7 @@ const API: &[&str] = &[
     "Outcome",
     "Output",
     "PIE_BASE",
+    "PageCache",
     "Perms",
     "Program",
     "ProgramInfo",

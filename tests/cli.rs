@@ -887,7 +887,11 @@ fn bench_program_counts_what_a_run_counts() {
     let mut strace = faultline::strace::Strace::new(faultline::strace::Sink::Capture(trace));
     strace.count = true;
     let table = strace.clone();
-    let run = run_fixture_with("mallocexp-glibc", &["small"], |c| c.strace = Some(strace));
+    // `bench --program` runs as `faultline run` does: the host's page cache.
+    let run = run_fixture_with("mallocexp-glibc", &["small"], |c| {
+        c.strace = Some(strace);
+        c.page_cache = faultline::PageCache::Host;
+    });
     let calls: u64 = table
         .table()
         .lines()

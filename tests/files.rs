@@ -563,3 +563,77 @@ fn mounts_list_the_view_and_each_bind_as_its_host_file_system() {
     );
     assert_eq!(r.stdout, format!("{table}{table}"), "{}", r.stderr);
 }
+
+/// Pages of `path` the host's page cache holds now (mincore on a mapping).
+fn host_resident(path: &str) -> usize {
+    use std::os::fd::AsRawFd;
+    let f = std::fs::File::open(path).unwrap();
+    let len = f.metadata().unwrap().len() as usize;
+    let pages = len.div_ceil(4096);
+    let mut vec = vec![0u8; pages];
+    // SAFETY: a read-only shared mapping of the whole file, unmapped here;
+    // `vec` holds a byte per page.
+    unsafe {
+        let p = libc::mmap(std::ptr::null_mut(), len, libc::PROT_READ, libc::MAP_SHARED, f.as_raw_fd(), 0);
+        assert_ne!(p, libc::MAP_FAILED);
+        assert_eq!(libc::mincore(p, len, vec.as_mut_ptr()), 0);
+        libc::munmap(p, len);
+    }
+    vec.iter().filter(|b| *b & 1 != 0).count()
+}
+
+/// `--page-cache`: what the guest's page cache holds of a host file at the
+/// start decides each first read's kind. A file the host has cached reads
+/// as cache hits (minor faults) with `host` and `warm`, from the file
+/// (major) with `cold`; once the host drops it, `host` reads it from the
+/// file, and the run that did leaves it cached on the host for the next.
+#[test]
+fn the_page_cache_starts_as_the_host_has_it() {
+    use faultline::PageCache;
+    // Under the build's own directory, not /tmp: a tmpfs cannot drop a
+    // page (it is the page's only copy).
+    let d = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("pagecache-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    let pages = 48u64;
+    let bytes: Vec<u8> = (0..pages * 4096).map(|i| (i / 4096) as u8 ^ (i as u8)).collect();
+    std::fs::write(d.join("warm.bin"), &bytes).unwrap();
+    std::fs::write(d.join("dropped.bin"), &bytes[..4096]).unwrap();
+    let s = |name: &str| d.join(name).to_string_lossy().into_owned();
+    let (warm, dropped) = (s("warm.bin"), s("dropped.bin"));
+    let (native_out, code) = run_native("filescan-glibc", &[&warm, "1"]);
+    assert_eq!(code, 0);
+    assert_eq!(host_resident(&warm), pages as usize, "the host caches what it just read");
+    let kinds = |file: &str, start: PageCache, around: u64| {
+        let mut c = config(&["filescan-glibc", file, "1"]);
+        c.page_cache = start;
+        c.fault_around = around;
+        let r = run_image(&fixture("filescan-glibc"), c);
+        assert_eq!(r.code(), 0, "{}", r.stderr);
+        let region = file.rsplit('/').next().unwrap();
+        let n = |k: EventKind| r.outcome.events.iter().filter(|e| r.region(e) == region && e.kind == k).count();
+        (r.stdout.clone(), n(EventKind::FileCopy), n(EventKind::CacheHit), n(EventKind::FaultAround))
+    };
+    let p = pages as usize;
+    assert_eq!(kinds(&warm, PageCache::Host, 0), (native_out.clone(), 0, p, 0), "host: cached");
+    assert_eq!(kinds(&warm, PageCache::Warm, 0), (native_out.clone(), 0, p, 0), "warm");
+    assert_eq!(kinds(&warm, PageCache::Cold, 0), (native_out.clone(), p, 0, 0), "cold");
+    // Fault-around maps the host's cached pages too: fewer faults, every
+    // page still a row.
+    let (out, copies, hits, around) = kinds(&warm, PageCache::Host, 64 << 10);
+    assert_eq!((out, copies, hits + around), (native_out, 0, p));
+    assert!(hits < p / 8, "{hits} cache hits for {p} pages with fault-around");
+
+    // A page the host does not hold is read from the file: a major fault.
+    let f = std::fs::File::open(&dropped).unwrap();
+    f.sync_all().unwrap();
+    use std::os::fd::AsRawFd;
+    // SAFETY: advice on our own open file.
+    assert_eq!(unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) }, 0);
+    assert_eq!(host_resident(&dropped), 0, "the host dropped the clean page");
+    let (_, copies, hits, _) = kinds(&dropped, PageCache::Host, 0);
+    assert_eq!((copies, hits), (1, 0), "host: not cached there");
+    assert_eq!(host_resident(&dropped), 1, "reading it cached it on the host");
+    let (_, copies, hits, _) = kinds(&dropped, PageCache::Host, 0);
+    assert_eq!((copies, hits), (0, 1), "host: cached there now");
+    std::fs::remove_dir_all(&d).unwrap();
+}

@@ -37,16 +37,18 @@ impl Ended {
     }
 }
 
-/// Runs `faultline run --summary FILE ARGS...` with `FAULTLINE_INJECT` set
-/// to `inject` (empty: nothing injected), in a process group of its own, killed if it outlives
-/// [`BOUND`]; then checks that nothing of it is left.
+/// Runs `faultline run --summary FILE --page-cache cold ARGS...` with
+/// `FAULTLINE_INJECT` set to `inject` (empty: nothing injected), in a
+/// process group of its own, killed if it outlives [`BOUND`]; then checks
+/// that nothing of it is left. With no file page cached at the start, the
+/// copies and page buffers the tests count follow the faults one for one.
 fn run_injected(inject: &str, args: &[&str]) -> Ended {
     static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let json = std::env::temp_dir().join(format!("faultline-inject-{}-{run}.json", std::process::id()));
     let _ = std::fs::remove_file(&json);
     let mut cmd = Command::new(support::faultline_bin());
-    cmd.arg("run").arg("--summary").arg(&json).args(args);
+    cmd.arg("run").arg("--summary").arg(&json).args(["--page-cache", "cold"]).args(args);
     cmd.env("FAULTLINE_INJECT", inject).env_remove("RUST_BACKTRACE");
     cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped()).process_group(0);
     let start = Instant::now();

@@ -50,7 +50,8 @@
 //! - Building and running: [`Sandbox`], [`SandboxBuilder`], [`Program`]
 //!   (and [`Program::inspect`] for the ELF alone), [`Config`] (the same
 //!   settings as plain data), [`Input`], [`Output`], [`Bind`],
-//!   [`WakeMode`], [`SyscallPath`], [`strace`], the `DEFAULT_*` constants.
+//!   [`WakeMode`], [`PageCache`], [`SyscallPath`], [`strace`], the `DEFAULT_*`
+//!   constants.
 //! - Errors: [`Error`], [`ConfigError`], [`LoadError`], [`HostError`].
 //! - Results: [`Outcome`], [`ExitStatus`], [`Stop`], [`MemoryReport`],
 //!   [`Usage`] (Linux's own counters, as /usr/bin/time shows them),
@@ -89,6 +90,7 @@ pub mod timeline;
 
 pub use arch::Perms;
 pub use fault::WakeMode;
+pub use mm::PageCache;
 
 /// Whether a read of fresh anonymous memory maps the shared zero page, as
 /// on Linux: faultline needs the host's userfaultfd write-protect faults

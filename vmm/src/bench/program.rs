@@ -28,7 +28,7 @@ use super::syscalls::median;
 use super::{guest_ns, BenchError, Way};
 use crate::kernel::strace::Sink;
 use crate::timeline::{EventKind, Origin};
-use crate::{default_env, Config, ExitStatus, Input, Output, Program, Sandbox, Strace, SyscallPath};
+use crate::{default_env, Config, ExitStatus, Input, Output, PageCache, Program, Sandbox, Strace, SyscallPath};
 
 /// Pages the floor's touches take, and getppid calls, per round.
 const FLOOR_PAGES: u64 = 2048;
@@ -172,6 +172,8 @@ pub(super) fn traced(argv: &[String]) -> Result<Traced, BenchError> {
         strace: Some(strace),
         keep_events: true,
         timeout: Some(Duration::from_secs(600)),
+        // As `faultline run` has it: the host's page cache as it is.
+        page_cache: PageCache::Host,
         ..Config::default()
     };
     let start = Instant::now();

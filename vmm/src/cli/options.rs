@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use faultline::{parse_size, WakeMode};
+use faultline::{parse_size, PageCache, WakeMode};
 
 /// The files a run writes, for `run` and `demo` alike.
 #[derive(Args, Clone, Default)]
@@ -155,6 +155,13 @@ pub struct RunOpts {
     /// touched. Rounded down to a power of two; at most 2M.
     #[arg(long, value_name = "SIZE", default_value_t = Size::of(faultline::DEFAULT_FAULT_AROUND), value_parser = size)]
     pub fault_around: Size,
+    /// What the guest's page cache holds of host files at the start:
+    /// `host`, what the host's own cache holds of each page when the guest
+    /// first needs it (so major and minor faults are a native run's);
+    /// `warm`, every page; `cold`, none (every first read of a page is a
+    /// major fault, as after drop_caches; the library's default).
+    #[arg(long, value_name = "STATE", default_value_t = PageCache::Host)]
+    pub page_cache: PageCache,
     /// Print a `vmstat N` line on stderr every SECS seconds while the
     /// program runs (the first at once, since the start): procps's columns
     /// from faultline's model, then `flt` and `majflt`, page faults per

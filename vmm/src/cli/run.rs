@@ -180,6 +180,7 @@ fn config_of(argv: Vec<String>, opts: &RunOpts) -> Result<Config> {
         identity: identity_of(opts),
         fill_pages: opts.fill_pages.unwrap_or(if opts.out.stacks() { 1 } else { faultline::DEFAULT_FILL_PAGES }),
         fault_around: opts.fault_around.bytes,
+        page_cache: opts.page_cache,
         ..Config::default()
     };
     config.validate()?;

@@ -33,6 +33,9 @@ pub enum Filled {
     Zeroes,
     /// The file's bytes, read in.
     FileRead,
+    /// The file's bytes, which the page cache held before the run
+    /// (`PageCache::Warm` or `Host`): no read from the file.
+    PreCached,
     /// Its contents from swap.
     SwappedIn,
     /// It mapped the zero page and was written: a page of its own now.

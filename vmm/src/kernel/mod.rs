@@ -152,6 +152,8 @@ pub(crate) struct KernelConfig {
     /// Pages a read fault in a file mapping maps around itself (Linux's
     /// fault_around_bytes / PAGE_SIZE); 1 or 0: none.
     pub fault_around_pages: u64,
+    /// What the page cache holds of host files at the start.
+    pub page_cache: crate::mm::PageCache,
     /// Record events at all (off only for `faultline bench`'s bare trap,
     /// which measures what recording costs).
     pub record: bool,

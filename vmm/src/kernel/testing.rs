@@ -98,6 +98,7 @@ impl TestKernel {
             fpu: Default::default(),
             fill_pages: 1,
             fault_around_pages: 0,
+            page_cache: crate::mm::PageCache::Cold,
             record: true,
             stacks: false,
         };

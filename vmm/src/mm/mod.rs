@@ -18,6 +18,8 @@ pub mod vma;
 
 pub use buddy::Wmark;
 pub use kmem::{Kmem, KmemCharge, KmemClass};
-pub use phys::{Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmId, Phys, Residency};
+pub use phys::{
+    Budget, CachedFile, Content, FileData, FileId, Frame, FrameKind, Mapping, MmId, PageCache, Phys, Residency,
+};
 pub use space::{AddressSpace, ElfSection, MapError, SectionRange, FILL_PAGES, STACK_GUARD_GAP};
 pub use vma::{Backing, FileRef, Vma, VmaKind};

@@ -10,6 +10,7 @@ use super::{Bind, Config, Error, Identity, Program, Sandbox, SyscallPath};
 use crate::fault::WakeMode;
 use crate::kernel::files::{Input, Output};
 use crate::kernel::strace::{CallLog, Strace};
+use crate::mm::PageCache;
 use crate::timeline::{EachEvent, Event, EventSink, RegionTable};
 
 /// Builds a [`Sandbox`]: the program, its arguments and environment, its
@@ -384,6 +385,13 @@ impl SandboxBuilder {
     /// its window, one fault, each other page a `fault-around` row.
     pub fn fault_around(mut self, bytes: u64) -> Self {
         self.config.fault_around = bytes;
+        self
+    }
+
+    /// What the guest's page cache holds of host files at the start
+    /// ([`PageCache::Cold`] by default).
+    pub fn page_cache(mut self, start: PageCache) -> Self {
+        self.config.page_cache = start;
         self
     }
 

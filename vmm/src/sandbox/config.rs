@@ -9,6 +9,7 @@ use crate::fault::WakeMode;
 use crate::kernel::abi::mman::OVERCOMMIT_GUESS;
 use crate::kernel::files::{Input, Output};
 use crate::kernel::strace::Strace;
+use crate::mm::PageCache;
 use crate::timeline::EventSink;
 
 /// Default guest RAM: a small machine's (programs and test suites that
@@ -181,6 +182,10 @@ pub struct Config {
     /// fault per page touched. Rounded down to a power of two, at most
     /// 2 MiB (one page table).
     pub fault_around: u64,
+    /// What the guest's page cache holds of host files at the start:
+    /// nothing by default (counts that do not depend on the host's memory),
+    /// every page, or what the host's own cache holds.
+    pub page_cache: PageCache,
     /// The host directory the program sees as `/`.
     pub root: PathBuf,
     /// The program's working directory (inside the root).
@@ -229,6 +234,7 @@ impl Default for Config {
             record: true,
             stacks: false,
             fault_around: DEFAULT_FAULT_AROUND,
+            page_cache: PageCache::Cold,
             root: PathBuf::from("/"),
             cwd: None,
             binds: Vec::new(),

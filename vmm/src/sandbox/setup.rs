@@ -120,6 +120,7 @@ fn kernel_config(config: &Config, vm: &Vm) -> KernelConfig {
         fpu: vm.fpu_config(),
         fill_pages: config.fill_pages,
         fault_around_pages: crate::kernel::fault_around_pages(config.fault_around),
+        page_cache: config.page_cache,
         record: config.record,
         stacks: config.stacks,
     }

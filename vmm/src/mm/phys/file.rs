@@ -7,6 +7,47 @@ use std::sync::Arc;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct FileId(pub u64);
 
+/// What the guest's page cache holds of a host file when the run starts:
+/// its first read of a page it holds is a minor fault (`cache-hit`), of one
+/// it does not a major one (`file-copy`), and fault-around maps only the
+/// pages it holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum PageCache {
+    /// Nothing: every file page's first read comes from the file, as after
+    /// `echo 3 > /proc/sys/vm/drop_caches`. The library's default, so that
+    /// counts do not depend on the host's memory.
+    #[default]
+    Cold,
+    /// Every page, as if each file had been read just before.
+    Warm,
+    /// What the host's own page cache holds of each page when the guest
+    /// first needs it, so that a run's major and minor faults and its
+    /// fault-around are a native run's. The command line's default.
+    Host,
+}
+
+impl std::str::FromStr for PageCache {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "cold" => Ok(PageCache::Cold),
+            "warm" => Ok(PageCache::Warm),
+            "host" => Ok(PageCache::Host),
+            _ => Err(format!("{s:?}: expected host, warm or cold")),
+        }
+    }
+}
+
+impl std::fmt::Display for PageCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            PageCache::Cold => "cold",
+            PageCache::Warm => "warm",
+            PageCache::Host => "host",
+        })
+    }
+}
+
 /// Where a cached file's bytes come from and go back to.
 pub trait FileData: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`; fewer at end of file.
@@ -23,6 +64,11 @@ pub trait FileData: Send + Sync {
     /// Pages that live only in memory (shared anonymous memory, files the
     /// sandbox wrote): never dropped when clean, swapped when evicted.
     fn memory_only(&self) -> bool;
+    /// Whether the host's page cache holds the page at `offset` now (a
+    /// host file's: nothing else has one).
+    fn in_host_cache(&self, _offset: u64) -> bool {
+        false
+    }
     /// The file has no name left on its file system (a host file unlinked
     /// while the sandbox held it): its pages go at the last close or unmap,
     /// as the last iput of an unlinked inode drops its page cache.

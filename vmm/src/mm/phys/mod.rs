@@ -32,7 +32,7 @@ mod file;
 mod frame;
 
 pub use counting::{MmCounters, PhysCounters};
-pub use file::{CachedFile, FileData, FileId};
+pub use file::{CachedFile, FileData, FileId, PageCache};
 pub use frame::{Content, Frame, FrameKind, Mapping, MmId, Residency};
 
 /// Memory limits.

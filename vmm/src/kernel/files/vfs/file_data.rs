@@ -5,6 +5,7 @@ use std::os::unix::fs::FileExt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use crate::arch::PAGE_SIZE as PAGE;
 use crate::mm::FileData;
 
 /// A host file's bytes, for the page cache: read-only, or read-write in a
@@ -53,6 +54,21 @@ impl FileData for HostFile {
 
     fn memory_only(&self) -> bool {
         false
+    }
+
+    /// A read that may not wait for the disk (RWF_NOWAIT) succeeds in full
+    /// only from the page cache: the probe leaves the cache as it was.
+    fn in_host_cache(&self, offset: u64) -> bool {
+        use std::os::fd::AsRawFd;
+        let want = self.size().saturating_sub(offset).min(PAGE) as usize;
+        if want == 0 {
+            return false;
+        }
+        let mut buf = [0u8; PAGE as usize];
+        let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: want };
+        // SAFETY: one iovec over `buf`, which outlives the call.
+        let n = unsafe { libc::preadv2(self.file.as_raw_fd(), &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) };
+        n == want as isize
     }
 
     fn unlinked(&self) -> bool {

@@ -6,7 +6,7 @@ use super::Resolved;
 use super::Want;
 use crate::arch::PAGE_SIZE;
 use crate::fault::{self, Evicted, FaultError, Filled, Need};
-use crate::mm::{Backing, Content, FrameKind, MmId, Vma};
+use crate::mm::{Backing, Content, FrameKind, MmId, PageCache, Vma};
 use crate::timeline::EventKind;
 
 impl KernelState {
@@ -50,6 +50,16 @@ impl KernelState {
         Ok(Some((kind, cache_gpa)))
     }
 
+    /// Whether page `index` of `file` counts as cached before the guest
+    /// first reads it ([`PageCache`]).
+    pub(super) fn precached(&self, file: crate::mm::FileId, index: u64) -> bool {
+        match self.cfg.page_cache {
+            PageCache::Cold => false,
+            PageCache::Warm => true,
+            PageCache::Host => self.phys.cache.get(&file).is_some_and(|c| c.data.in_host_cache(index * PAGE_SIZE)),
+        }
+    }
+
     /// Page `index` of cached `file`: its frame, created and read in if it
     /// is not in the cache (or was dropped).
     pub(crate) fn cache_page(
@@ -73,9 +83,14 @@ impl KernelState {
                 g
             }
         };
+        let pre = !memory_only && self.precached(file, index);
         let filled = fault::populate(&mut self.phys, &*self.backing, gpa, Need::Write, evicted)?;
-        // Shared memory's pages start as zeroes: no read from anywhere.
-        let filled = if memory_only && filled == Filled::FileRead { Filled::Zeroes } else { filled };
+        let filled = match filled {
+            // Shared memory's pages start as zeroes: no read from anywhere.
+            Filled::FileRead if memory_only => Filled::Zeroes,
+            Filled::FileRead if pre => Filled::PreCached,
+            other => other,
+        };
         if filled == Filled::FileRead {
             self.files.count_page_in();
         }

@@ -170,6 +170,7 @@ pub(crate) fn event_kind(f: Filled) -> Option<EventKind> {
         Filled::AlreadyThere => None,
         Filled::Zeroes => Some(EventKind::ZeroFill),
         Filled::FileRead => Some(EventKind::FileCopy),
+        Filled::PreCached => Some(EventKind::CacheHit),
         Filled::SwappedIn => Some(EventKind::SwapIn),
         Filled::ZeroCow => Some(EventKind::Cow),
     }

@@ -635,5 +635,35 @@ fn the_page_cache_starts_as_the_host_has_it() {
     assert_eq!(host_resident(&dropped), 1, "reading it cached it on the host");
     let (_, copies, hits, _) = kinds(&dropped, PageCache::Host, 0);
     assert_eq!((copies, hits), (0, 1), "host: cached there now");
+
+    // Only the start is the host's: a page the guest's cache let go under
+    // pressure is read from the file again.
+    let big: Vec<u8> = (0..2048 * 4096u64).map(|i| (i / 4096) as u8 ^ (i as u8)).collect();
+    std::fs::write(d.join("big.bin"), &big).unwrap();
+    let big = s("big.bin");
+    let (native_out, code) = run_native("filescan-glibc", &[&big]);
+    assert_eq!(code, 0);
+    let mut c = config(&["filescan-glibc", &big]);
+    (c.page_cache, c.fault_around, c.rss_limit) = (PageCache::Host, 0, Some(2 << 20));
+    let r = run_image(&fixture("filescan-glibc"), c);
+    assert_eq!((r.stdout.as_str(), r.code()), (native_out.as_str(), 0), "{}", r.stderr);
+    let mut per_page: BTreeMap<u64, Vec<EventKind>> = BTreeMap::new();
+    for e in r.outcome.events.iter().filter(|e| r.region(e) == "big.bin") {
+        if matches!(e.kind, EventKind::FileCopy | EventKind::CacheHit | EventKind::Evict) {
+            per_page.entry(e.gva).or_default().push(e.kind);
+        }
+    }
+    assert_eq!(per_page.len(), 2048);
+    let mut again = 0;
+    for (va, kinds) in &per_page {
+        assert_eq!(kinds[0], EventKind::CacheHit, "{va:#x}: {kinds:?}");
+        for w in kinds.windows(2) {
+            if w[0] == EventKind::Evict {
+                assert_eq!(w[1], EventKind::FileCopy, "{va:#x}: {kinds:?}");
+                again += 1;
+            }
+        }
+    }
+    assert!(again > 1024, "{again} pages read again");
     std::fs::remove_dir_all(&d).unwrap();
 }

@@ -259,6 +259,7 @@ fn leave_cache(phys: &mut Phys, file: crate::mm::FileId, index: u64, gpa: u64) {
         return;
     }
     c.pages.remove(&index);
+    c.dropped.insert(index);
     phys.update(gpa, |f| f.cached = false);
     phys.free_if_unused(gpa);
 }

@@ -58,10 +58,7 @@ fn random_bytes() -> [u8; 16] {
 impl KernelState {
     /// The page-cache identity of an exec'd file, registered in the cache.
     fn file_ref(&mut self, f: &ExecFile) -> FileRef {
-        self.phys
-            .cache
-            .entry(f.node.id)
-            .or_insert_with(|| CachedFile { data: f.node.data.clone(), pages: Default::default() });
+        self.phys.cache.entry(f.node.id).or_insert_with(|| CachedFile::new(f.node.data.clone()));
         FileRef { id: f.node.id, path: f.path.as_str().into(), dev: f.node.meta.dev, ino: f.node.meta.ino }
     }
 

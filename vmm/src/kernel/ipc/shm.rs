@@ -186,7 +186,7 @@ fn new_segment(ctx: &mut Ctx, key: i32, size: u64, flags: u32) -> Result<i32, Er
     r.seq = if r.seq >= IPCID_SEQ_MAX { 0 } else { r.seq + 1 };
     let fid = ctx.k.files.vfs_mut().new_id();
     let data: Arc<dyn FileData> = Arc::new(Shmem::new(size));
-    ctx.k.phys.cache.insert(fid, CachedFile { data, pages: Default::default() });
+    ctx.k.phys.cache.insert(fid, CachedFile::new(data));
     // newseg names the file SYSV<key> and numbers its inode with the id.
     let file = FileRef { id: fid, path: format!("/SYSV{:08x} (deleted)", key as u32).into(), dev: 1, ino: id as u64 };
     let c = &ctx.proc().cred;

@@ -253,7 +253,7 @@ fn vma_of(ctx: &mut Ctx, o: MmapOpts, shared: bool, start: u64, locked: bool, on
     let (backing, kind, region) = match o.file.map(|f| f.what) {
         Some(Mappable::File { file, data }) => {
             let name = file.path.rsplit('/').next().unwrap_or(&file.path).to_string();
-            ctx.k.phys.cache.entry(file.id).or_insert_with(|| CachedFile { data, pages: Default::default() });
+            ctx.k.phys.cache.entry(file.id).or_insert_with(|| CachedFile::new(data));
             let region = ctx.k.report.recorder_mut().region(&name, RegionKind::File);
             (Backing::File { file, pgoff: o.pgoff }, VmaKind::File, region)
         }
@@ -283,7 +283,7 @@ fn mmap_region(ctx: &mut Ctx) -> RegionId {
 fn shmem(ctx: &mut Ctx, len: u64) -> Backing {
     let id = ctx.k.files.vfs_mut().new_id();
     let data: Arc<dyn FileData> = Arc::new(Shmem::new(len));
-    ctx.k.phys.cache.insert(id, CachedFile { data, pages: Default::default() });
+    ctx.k.phys.cache.insert(id, CachedFile::new(data));
     let file = FileRef { id, path: "/dev/zero (deleted)".into(), dev: 1, ino: id.0 };
     Backing::File { file, pgoff: 0 }
 }

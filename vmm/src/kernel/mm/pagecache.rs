@@ -16,7 +16,7 @@ use crate::mm::{Backing, CachedFile, FileData, FileId};
 impl KernelState {
     /// Registers `data` as file `id` of the page cache (if it is not yet).
     fn cache_file(&mut self, id: FileId, data: &Arc<dyn FileData>) {
-        self.phys.cache.entry(id).or_insert_with(|| CachedFile { data: data.clone(), pages: Default::default() });
+        self.phys.cache.entry(id).or_insert_with(|| CachedFile::new(data.clone()));
     }
 
     /// `count` bytes of file `id` from `at`, through its cached pages.

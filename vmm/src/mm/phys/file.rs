@@ -81,4 +81,14 @@ pub trait FileData: Send + Sync {
 pub struct CachedFile {
     pub data: Arc<dyn FileData>,
     pub pages: std::collections::BTreeMap<u64, u64>,
+    /// Pages the cache held and let go (evicted): their next read comes
+    /// from the file, whatever the cache held at the start ([`PageCache`]).
+    pub dropped: std::collections::BTreeSet<u64>,
+}
+
+impl CachedFile {
+    /// `data`'s pages, none cached yet.
+    pub fn new(data: Arc<dyn FileData>) -> Self {
+        CachedFile { data, pages: Default::default(), dropped: Default::default() }
+    }
 }

@@ -10,9 +10,11 @@ use crate::timeline::{Access, Event, EventKind};
 impl KernelState {
     /// Linux's do_fault_around with filemap_map_pages: after a read fault
     /// at `page` of file mapping `vma`, maps the pages of the window around
-    /// it that are in the page cache with their data (or count as cached
-    /// from the start, `PageCache`), inside the file, and not mapped yet, as the fault itself would (read-only unless the
-    /// mapping is shared and writable); no I/O, no copy. The window starts
+    /// it that are in the page cache with their data, inside the file, and
+    /// not mapped yet, as the fault itself would (read-only unless the
+    /// mapping is shared and writable); no I/O. A page the cache held from
+    /// the start (`PageCache`) and the guest has not needed yet comes into
+    /// it first, from the host's copy. The window starts
     /// at the fault's address rounded down to the fault-around size (not
     /// below the VMA) and holds that many pages, within the VMA and the
     /// page table. Each page mapped is a `fault-around` row, with the

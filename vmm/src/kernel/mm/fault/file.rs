@@ -83,7 +83,12 @@ impl KernelState {
                 g
             }
         };
-        let pre = !memory_only && self.precached(file, index);
+        // Cached at the start only if the cache never held it: a page it
+        // let go comes from the file again.
+        let pre = existing.is_none()
+            && !memory_only
+            && !self.phys.cache.get(&file).is_some_and(|c| c.dropped.contains(&index))
+            && self.precached(file, index);
         let filled = fault::populate(&mut self.phys, &*self.backing, gpa, Need::Write, evicted)?;
         let filled = match filled {
             // Shared memory's pages start as zeroes: no read from anywhere.

@@ -1,12 +1,13 @@
 //! Where the VMM puts its own structures, in guest-physical and
 //! guest-virtual space.
 //!
-//! Guest-physical space has two memslots:
+//! Guest-physical space has two regions:
 //! - the *system* slot at GPA 0: the shim, the IDT, one area per vCPU (GDT,
 //!   TSS, exception stack) and every page table. The VMM fills it; it is
 //!   never registered with userfaultfd.
-//! - the *RAM* slot at [`RAM_GPA_BASE`]: the guest's memory, backed lazily
-//!   through userfaultfd.
+//! - *RAM* from [`RAM_GPA_BASE`]: the guest's memory, backed lazily
+//!   through userfaultfd, and shown to KVM in slots as its frames come
+//!   into use (`hv::RamSlots`).
 //!
 //! Guest-virtual space: the program owns the lower half as on Linux. The
 //! shim and the per-vCPU areas live in the last PML4 slot, supervisor-only,

@@ -8,6 +8,26 @@ use std::sync::Arc;
 use crate::arch::PAGE_SIZE as PAGE;
 use crate::mm::FileData;
 
+/// cachestat(2)'s number, the same on x86-64 and arm64 (the generic
+/// table's), and its argument and result (include/uapi/linux/mman.h).
+const SYS_CACHESTAT: libc::c_long = 451;
+
+#[repr(C)]
+struct CachestatRange {
+    off: u64,
+    len: u64,
+}
+
+#[repr(C)]
+#[derive(Default)]
+struct Cachestat {
+    nr_cache: u64,
+    nr_dirty: u64,
+    nr_writeback: u64,
+    nr_evicted: u64,
+    nr_recently_evicted: u64,
+}
+
 /// A host file's bytes, for the page cache: read-only, or read-write in a
 /// read-write bind.
 pub(super) struct HostFile {
@@ -56,18 +76,28 @@ impl FileData for HostFile {
         false
     }
 
-    /// A read that may not wait for the disk (RWF_NOWAIT) succeeds in full
-    /// only from the page cache: the probe leaves the cache as it was.
+    /// cachestat(2) (Linux 6.5) counts the page without touching it; on an
+    /// older host, a read that may not wait for the disk (RWF_NOWAIT)
+    /// succeeds in full only from the page cache (a miss may start the
+    /// host's readahead, as the read that follows would).
     fn in_host_cache(&self, offset: u64) -> bool {
         use std::os::fd::AsRawFd;
         let want = self.size().saturating_sub(offset).min(PAGE) as usize;
         if want == 0 {
             return false;
         }
+        let fd = self.file.as_raw_fd();
+        let range = CachestatRange { off: offset, len: PAGE };
+        let mut stat = Cachestat::default();
+        // SAFETY: cachestat reads `range` and writes `stat`, both ours.
+        let r = unsafe { libc::syscall(SYS_CACHESTAT, fd, &range, &mut stat, 0) };
+        if r == 0 {
+            return stat.nr_cache == 1;
+        }
         let mut buf = [0u8; PAGE as usize];
         let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: want };
         // SAFETY: one iovec over `buf`, which outlives the call.
-        let n = unsafe { libc::preadv2(self.file.as_raw_fd(), &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) };
+        let n = unsafe { libc::preadv2(fd, &iov, 1, offset as libc::off_t, libc::RWF_NOWAIT) };
         n == want as isize
     }
 

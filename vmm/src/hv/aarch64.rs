@@ -45,6 +45,8 @@ const NO_HAFDBS_ENV: &str = "FAULTLINE_ARM64_NO_HAFDBS";
 pub struct Vm {
     fd: std::sync::Arc<VmFd>,
     slots: u32,
+    /// Sets of growing slots made.
+    growing: u32,
     max_vcpus: u32,
     /// KVM_ARM_PREFERRED_TARGET's answer plus PSCI 0.2: every vCPU's init.
     init: kvm_vcpu_init,
@@ -75,6 +77,7 @@ impl Vm {
         Ok(Vm {
             fd: std::sync::Arc::new(fd),
             slots: 0,
+            growing: 0,
             max_vcpus,
             init,
             tcr: cpu::tcr(ids.mmfr0, ids.mmfr1, hafdbs),
@@ -90,10 +93,11 @@ impl Vm {
         Ok(())
     }
 
-    /// Guest RAM `ram` at `gpa`, shown to the guest as its frames come
-    /// into use ([`super::RamSlots`]).
-    pub fn ram_slots(&self, gpa: u64, ram: std::sync::Arc<HostMapping>) -> super::RamSlots {
-        super::RamSlots::new(self.fd.clone(), gpa, ram)
+    /// `mem` at `gpa`, shown to the guest as it comes into use
+    /// ([`super::GrowingSlots`]).
+    pub fn growing_slots(&mut self, gpa: u64, mem: std::sync::Arc<HostMapping>) -> super::GrowingSlots {
+        self.growing += 1;
+        super::GrowingSlots::new(self.fd.clone(), self.growing - 1, gpa, mem)
     }
 
     /// AT_HWCAP and AT_HWCAP2 as Linux derives them from the vCPU's ID

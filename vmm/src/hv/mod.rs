@@ -55,45 +55,58 @@ fn add_slot(vm: &kvm_ioctls::VmFd, slot: u32, gpa: u64, mapping: &crate::memory:
     unsafe { vm.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))
 }
 
-/// Guest RAM shown to KVM a memory slot at a time, as its frames come into
-/// use. Making a slot costs KVM in proportion to its size (under shadow
-/// paging it allocates and zeroes the slot's reverse maps then: 2.5 ms and
-/// 8 MiB of host kernel memory for the 4 GiB frame window of `--mem 1G`,
-/// measured here), and most runs use a small part of the window. The first
-/// slot is 64 MiB and each next one doubles what is shown, so a window of
-/// 32 GiB takes at most 10 slots.
-pub struct RamSlots {
+/// A host mapping shown to the guest a memory slot at a time, as it comes
+/// into use: guest RAM as frames are handed out, the system slot as page
+/// tables are. Making a slot costs KVM in proportion to its size (under
+/// shadow paging it allocates and zeroes the slot's reverse maps then:
+/// 2.5 ms and 8 MiB of host kernel memory for the 4 GiB frame window of
+/// `--mem 1G`, measured here), and most runs use a small part of either.
+/// The first slot is 64 MiB and each next one doubles what is shown, so
+/// 32 GiB takes 10 slots.
+pub struct GrowingSlots {
     vm: std::sync::Arc<kvm_ioctls::VmFd>,
     gpa: u64,
-    ram: std::sync::Arc<crate::memory::HostMapping>,
-    /// Bytes of `ram` from its start that the guest can reach.
+    mem: std::sync::Arc<crate::memory::HostMapping>,
+    /// Bytes of `mem` from its start that the guest can reach.
     shown: u64,
     next_slot: u32,
+    end_slot: u32,
 }
 
-impl RamSlots {
+impl GrowingSlots {
     /// The first slot's size.
     const FIRST: u64 = 64 << 20;
-    /// Slot numbers from here on: above the fixed slots `Vm::add_slot` makes.
-    const FIRST_SLOT: u32 = 16;
+    /// Slot numbers: each set of growing slots has this many, above the
+    /// fixed slots `Vm::add_slot` makes (32 GiB takes 10).
+    const SLOTS_EACH: u32 = 16;
 
-    fn new(vm: std::sync::Arc<kvm_ioctls::VmFd>, gpa: u64, ram: std::sync::Arc<crate::memory::HostMapping>) -> Self {
-        RamSlots { vm, gpa, ram, shown: 0, next_slot: Self::FIRST_SLOT }
+    fn new(
+        vm: std::sync::Arc<kvm_ioctls::VmFd>,
+        set: u32,
+        gpa: u64,
+        mem: std::sync::Arc<crate::memory::HostMapping>,
+    ) -> Self {
+        let first = (set + 1) * Self::SLOTS_EACH;
+        GrowingSlots { vm, gpa, mem, shown: 0, next_slot: first, end_slot: first + Self::SLOTS_EACH }
     }
 
-    /// Makes at least the first `len` bytes of RAM reachable by the guest.
+    /// Makes at least the first `len` bytes of the mapping reachable by
+    /// the guest.
     pub fn show(&mut self, len: u64) -> Result<(), VmError> {
-        let len = len.min(self.ram.len());
+        let len = len.min(self.mem.len());
         while self.shown < len {
-            let size = self.shown.max(Self::FIRST).min(self.ram.len() - self.shown);
+            if self.next_slot == self.end_slot {
+                return Err(VmError::Kvm { what: "add memory slot", source: kvm_ioctls::Error::new(libc::ENOSPC) });
+            }
+            let size = self.shown.max(Self::FIRST).min(self.mem.len() - self.shown);
             let region = kvm_bindings::kvm_userspace_memory_region {
                 slot: self.next_slot,
                 flags: 0,
                 guest_phys_addr: self.gpa + self.shown,
                 memory_size: size,
-                userspace_addr: self.ram.as_ptr() as u64 + self.shown,
+                userspace_addr: self.mem.as_ptr() as u64 + self.shown,
             };
-            // SAFETY: the range is inside `ram`, which this keeps mapped
+            // SAFETY: the range is inside `mem`, which this keeps mapped
             // until it lets go of the VM (fields drop in order, `vm` first).
             unsafe { self.vm.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))?;
             self.next_slot += 1;

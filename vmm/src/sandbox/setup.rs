@@ -10,7 +10,7 @@ use super::{Config, Error, Identity, Program, Sandbox};
 use crate::arch::layout::*;
 use crate::arch::{PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
-use crate::hv::{RamSlots, Vm};
+use crate::hv::{GrowingSlots, Vm};
 use crate::kernel::cred::Cred;
 use crate::kernel::exec::{script_argv, shebang, Binprm, ExecFile, MAX_SCRIPT_DEPTH};
 use crate::kernel::files::vfs::{Lookup, Vfs};
@@ -74,7 +74,7 @@ struct Slots {
     vm: Vm,
     sys: Arc<HostMapping>,
     ram: Arc<HostMapping>,
-    ram_slots: RamSlots,
+    ram_slots: GrowingSlots,
     ring_mem: Arc<HostMapping>,
     pool: TablePool,
     kt: PageTables,
@@ -90,13 +90,17 @@ impl Slots {
         }
         let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
         let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);
-        vm.add_slot(0, &sys)?;
-        let ram_slots = vm.ram_slots(RAM_GPA_BASE, ram.clone());
+        // The system slot's start (the shim, the descriptor tables, the
+        // vCPUs' areas) at once; its page tables as the pool hands them out.
+        let mut sys_slots = vm.growing_slots(0, sys.clone());
+        sys_slots.show(SYS_TABLES_GPA)?;
+        let ram_slots = vm.growing_slots(RAM_GPA_BASE, ram.clone());
         let ring_mem = Arc::new(HostMapping::new("syscall ring", RING_SLOT_SIZE)?);
         let code = crate::arch::ring::code(&crate::kernel::syscalls::ring_call_maps());
         ring_mem.write(0, &code).map_err(|e| Error::Setup(e.to_string()))?;
         vm.add_slot(RING_SLOT_GPA, &ring_mem)?;
         let mut pool = TablePool::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE);
+        pool.on_grow(Box::new(move |len| sys_slots.show(len).map_err(|e| e.to_string())));
         let mut kt = PageTables::new(&mut pool, None).map_err(|e| Error::Setup(e.to_string()))?;
         // The guest's own code and tables, for its kernel mode only.
         super::entry::system_image(&sys, &mut pool, &mut kt)?;

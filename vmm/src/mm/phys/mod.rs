@@ -24,7 +24,7 @@ use super::buddy::{Buddy, Wmark};
 use super::kmem::{Kmem, KmemCharge, KmemLedger};
 use super::swap::SwapStore;
 use crate::arch::{TablePool, PAGE_SIZE};
-use crate::hv::RamSlots;
+use crate::hv::GrowingSlots;
 use crate::memory::HostMapping;
 
 mod counting;
@@ -54,7 +54,7 @@ pub struct Phys {
     ram: Arc<HostMapping>,
     base: u64,
     /// What of `ram` KVM shows the guest (none: the tests' MMU).
-    slots: Option<RamSlots>,
+    slots: Option<GrowingSlots>,
     frames: Vec<Option<Frame>>,
     free: Vec<u32>,
     /// Frames the window holds.
@@ -98,7 +98,13 @@ impl Phys {
     /// Frames of `ram`, at guest-physical `base`. With `slots`, frames
     /// become reachable by the guest as they are first handed out; without
     /// (the tests' MMU), all of them are.
-    pub fn new(ram: Arc<HostMapping>, base: u64, slots: Option<RamSlots>, tables: TablePool, budget: Budget) -> Self {
+    pub fn new(
+        ram: Arc<HostMapping>,
+        base: u64,
+        slots: Option<GrowingSlots>,
+        tables: TablePool,
+        budget: Budget,
+    ) -> Self {
         let window = (ram.len() / PAGE_SIZE).min(u32::MAX as u64) as u32;
         let mut phys = Phys {
             ram,

@@ -317,6 +317,18 @@ fn shared_libraries_are_named_and_cached() {
     assert!(r.guest_faults_in("libc.so.6") > 0);
 }
 
+/// Each page of `region`'s reads (from the file or the cache) and
+/// evictions, in order.
+fn reads_and_evictions(r: &Run, region: &str) -> BTreeMap<u64, Vec<EventKind>> {
+    let mut per_page: BTreeMap<u64, Vec<EventKind>> = BTreeMap::new();
+    for e in r.outcome.events.iter().filter(|e| r.region(e) == region) {
+        if matches!(e.kind, EventKind::FileCopy | EventKind::CacheHit | EventKind::Evict) {
+            per_page.entry(e.gva).or_default().push(e.kind);
+        }
+    }
+    per_page
+}
+
 #[test]
 fn clean_file_pages_are_dropped_and_read_again_under_pressure() {
     let d = TempDir::new("scan");
@@ -332,12 +344,7 @@ fn clean_file_pages_are_dropped_and_read_again_under_pressure() {
     assert_eq!((r.stdout.as_str(), r.code()), (native_out.as_str(), 0), "{}", r.stderr);
     // Per page of the file, in order: each read from the file after the
     // first follows an eviction of that page; clean pages never go to swap.
-    let mut per_page: BTreeMap<u64, Vec<EventKind>> = BTreeMap::new();
-    for e in r.outcome.events.iter().filter(|e| r.region(e) == "scan.bin") {
-        if matches!(e.kind, EventKind::FileCopy | EventKind::CacheHit | EventKind::Evict) {
-            per_page.entry(e.gva).or_default().push(e.kind);
-        }
-    }
+    let per_page = reads_and_evictions(&r, "scan.bin");
     assert_eq!(per_page.len() as u64, pages);
     let (mut reads, mut evicts) = (0u64, 0u64);
     for (va, kinds) in &per_page {
@@ -647,12 +654,7 @@ fn the_page_cache_starts_as_the_host_has_it() {
     (c.page_cache, c.fault_around, c.rss_limit) = (PageCache::Host, 0, Some(2 << 20));
     let r = run_image(&fixture("filescan-glibc"), c);
     assert_eq!((r.stdout.as_str(), r.code()), (native_out.as_str(), 0), "{}", r.stderr);
-    let mut per_page: BTreeMap<u64, Vec<EventKind>> = BTreeMap::new();
-    for e in r.outcome.events.iter().filter(|e| r.region(e) == "big.bin") {
-        if matches!(e.kind, EventKind::FileCopy | EventKind::CacheHit | EventKind::Evict) {
-            per_page.entry(e.gva).or_default().push(e.kind);
-        }
-    }
+    let per_page = reads_and_evictions(&r, "big.bin");
     assert_eq!(per_page.len(), 2048);
     let mut again = 0;
     for (va, kinds) in &per_page {

@@ -57,7 +57,7 @@ impl KernelState {
         for (va, index, gpa) in cand {
             let gpa = match gpa {
                 Some(g) => g,
-                None if self.precached(file, index) => match self.cache_page(file, index, &mut evicted) {
+                None if self.precached(file, index) => match self.cache_page_as(file, index, true, &mut evicted) {
                     Ok((g, Filled::PreCached)) => g,
                     // The host dropped it meanwhile: read in, not mapped.
                     Ok(_) => continue,

@@ -50,13 +50,18 @@ impl KernelState {
         Ok(Some((kind, cache_gpa)))
     }
 
-    /// Whether page `index` of `file` counts as cached before the guest
-    /// first reads it ([`PageCache`]).
+    /// Whether page `index` of `file`, not in the cache now, was in it at
+    /// the start ([`PageCache`]). Not if the cache held it and let it go:
+    /// that page comes from the file again. Never for memory-only files.
     pub(super) fn precached(&self, file: crate::mm::FileId, index: u64) -> bool {
+        let Some(c) = self.phys.cache.get(&file) else { return false };
+        if c.data.memory_only() || c.dropped.contains(&index) {
+            return false;
+        }
         match self.cfg.page_cache {
             PageCache::Cold => false,
             PageCache::Warm => true,
-            PageCache::Host => self.phys.cache.get(&file).is_some_and(|c| c.data.in_host_cache(index * PAGE_SIZE)),
+            PageCache::Host => c.data.in_host_cache(index * PAGE_SIZE),
         }
     }
 
@@ -66,6 +71,20 @@ impl KernelState {
         &mut self,
         file: crate::mm::FileId,
         index: u64,
+        evicted: &mut Vec<Evicted>,
+    ) -> Result<(u64, Filled), FaultError> {
+        let held = self.phys.cache.get(&file).is_some_and(|c| c.pages.contains_key(&index));
+        let pre = !held && self.precached(file, index);
+        self.cache_page_as(file, index, pre, evicted)
+    }
+
+    /// [`KernelState::cache_page`], told whether a page not in the cache
+    /// was in it at the start (`pre`, from [`KernelState::precached`]).
+    pub(super) fn cache_page_as(
+        &mut self,
+        file: crate::mm::FileId,
+        index: u64,
+        pre: bool,
         evicted: &mut Vec<Evicted>,
     ) -> Result<(u64, Filled), FaultError> {
         let memory_only = self.phys.cache.get(&file).is_some_and(|c| c.data.memory_only());
@@ -83,12 +102,7 @@ impl KernelState {
                 g
             }
         };
-        // Cached at the start only if the cache never held it: a page it
-        // let go comes from the file again.
-        let pre = existing.is_none()
-            && !memory_only
-            && !self.phys.cache.get(&file).is_some_and(|c| c.dropped.contains(&index))
-            && self.precached(file, index);
+        let pre = pre && existing.is_none();
         let filled = fault::populate(&mut self.phys, &*self.backing, gpa, Need::Write, evicted)?;
         let filled = match filled {
             // Shared memory's pages start as zeroes: no read from anywhere.

@@ -335,3 +335,17 @@ fn a_stub_whose_call_the_server_leaves_takes_an_exit_instead() {
     // Not one call at a time for the stall's 50 ms: the calls went on.
     assert!(e.wall < Duration::from_secs(20), "{:?}", e.wall);
 }
+
+#[test]
+fn a_memory_slot_kvm_refuses_ends_the_run_as_faultlines_failure() {
+    // Slots are made as memory comes into use: the system slot's first,
+    // RAM's first, then RAM's second once 64 MiB of frames are handed out.
+    // That one refused, the run ends as faultline's failure, not as the
+    // guest's out-of-memory (no OOM kill).
+    let reserve = support::fixture_arg("reserve-glibc");
+    let e = run_injected("kvm-slot:3", &[&reserve, "map", "128", "32768"]);
+    assert_clean_failure(&e, "kvm-slot:3", "cannot show more of guest RAM to KVM: KVM add memory slot");
+    assert!(!e.stderr.contains("Out of memory"), "{}", e.stderr);
+    // Before it, the run went on: RAM's first 64 MiB was used.
+    assert!(e.total("faults") > 16_000, "{}", e.summary["total"]);
+}

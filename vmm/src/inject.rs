@@ -17,6 +17,7 @@
 //! | `kernel-panic`  | the kernel, at the Nth trap (its lock held, on a vCPU thread) | a bug panicked it |
 //! | `ring-panic`    | the syscall ring's server, at its Nth call (the call taken) | a bug panicked it |
 //! | `ring-stall`    | the syscall ring's server, at the Nth call it sees: it leaves it for 50 ms | the server starved of CPU |
+//! | `kvm-slot`      | the Nth memory slot made as memory comes into use | KVM_SET_USER_MEMORY_REGION gave ENOMEM |
 //!
 //! An environment variable rather than a cargo feature (`fail` crate):
 //! the tests drive the `faultline` binary that `cargo test` builds anyway,
@@ -41,9 +42,10 @@ pub enum Point {
     KernelPanic,
     RingPanic,
     RingStall,
+    KvmSlot,
 }
 
-const POINTS: [(Point, &str, i32); 11] = [
+const POINTS: [(Point, &str, i32); 12] = [
     (Point::UffdCopy, "uffd-copy", libc::ENOMEM),
     (Point::UffdZeropage, "uffd-zeropage", libc::ENOMEM),
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
@@ -55,6 +57,7 @@ const POINTS: [(Point, &str, i32); 11] = [
     (Point::KernelPanic, "kernel-panic", 0),
     (Point::RingPanic, "ring-panic", 0),
     (Point::RingStall, "ring-stall", 0),
+    (Point::KvmSlot, "kvm-slot", libc::ENOMEM),
 ];
 
 /// The environment variable.

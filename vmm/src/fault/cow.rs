@@ -41,13 +41,13 @@ pub fn break_cow(
                 f.residency = Residency::Resident;
                 f.dirty = true;
             });
-            space.remap_page(phys, va, old, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
+            space.remap_page(phys, va, old, vma.perms, true).map_err(FaultError::from)?;
             return Ok(Cow::Copied);
         }
-        space.remap_page(phys, va, old, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
+        space.remap_page(phys, va, old, vma.perms, true).map_err(FaultError::from)?;
         return Ok(Cow::Reused);
     }
-    let new = phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
+    let new = phys.alloc(FrameKind::Anon, Content::Zero).map_err(FaultError::from)?;
     if let Err(e) = copy_frame(phys, backing, old, new, evicted) {
         phys.free_if_unused(new);
         return Err(e);

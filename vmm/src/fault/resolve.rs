@@ -8,8 +8,10 @@
 use super::backing::Backing;
 use super::reclaim::{self, Evicted};
 use super::uffd::UffdError;
+use crate::arch::PagingError;
 use crate::arch::PAGE_SIZE;
-use crate::mm::{Content, FileId, FrameKind, Phys, Residency};
+use crate::mm::phys::PhysError;
+use crate::mm::{Content, FileId, FrameKind, MapError, Phys, Residency};
 
 static ZERO_PAGE: [u8; PAGE_SIZE as usize] = [0; PAGE_SIZE as usize];
 
@@ -56,6 +58,33 @@ pub enum FaultError {
     /// that is [`FaultError::OutOfMemory`]).
     #[error("the host is out of memory (a page buffer could not be allocated)")]
     HostMemory,
+    /// KVM would not show the guest more memory (a memory slot the host
+    /// refused): the run ends, the guest is not out of memory.
+    #[error("{0}")]
+    Slot(String),
+}
+
+/// The frame window full is the guest's out-of-memory; a slot KVM refused
+/// is the host's failure.
+impl From<PhysError> for FaultError {
+    fn from(e: PhysError) -> Self {
+        match e {
+            PhysError::OutOfFrames(_) => FaultError::OutOfMemory,
+            PhysError::Slot(_) => FaultError::Slot(e.to_string()),
+        }
+    }
+}
+
+/// As for frames; the page-table pool full is out of memory too (tables
+/// are memory).
+impl From<MapError> for FaultError {
+    fn from(e: MapError) -> Self {
+        match e {
+            MapError::Phys(e) => e.into(),
+            MapError::Paging(e @ PagingError::Slot(_)) => FaultError::Slot(e.to_string()),
+            MapError::Paging(_) => FaultError::OutOfMemory,
+        }
+    }
 }
 
 /// A zeroed page-sized buffer, or an error if the host has no memory for

@@ -98,6 +98,9 @@ impl GrowingSlots {
             if self.next_slot == self.end_slot {
                 return Err(VmError::Kvm { what: "add memory slot", source: kvm_ioctls::Error::new(libc::ENOSPC) });
             }
+            if let Some(errno) = crate::inject::hit(crate::inject::Point::KvmSlot) {
+                return Err(VmError::Kvm { what: "add memory slot", source: kvm_ioctls::Error::new(errno) });
+            }
             let size = self.shown.max(Self::FIRST).min(self.mem.len() - self.shown);
             let region = kvm_bindings::kvm_userspace_memory_region {
                 slot: self.next_slot,

@@ -20,7 +20,7 @@ impl KernelState {
         let gpa = {
             let k = &mut *self;
             let space = k.mm.space_mut(mm);
-            space.fill_anon(&mut k.phys, page, k.cfg.fill_pages).map_err(|_| FaultError::OutOfMemory)?
+            space.fill_anon(&mut k.phys, page, k.cfg.fill_pages).map_err(FaultError::from)?
         };
         let filled = fault::populate(&mut self.phys, &*self.backing, gpa, want.need(), evicted)?;
         Ok(event_kind(filled).map(|k| (k, gpa)))

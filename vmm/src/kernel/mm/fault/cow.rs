@@ -24,7 +24,7 @@ impl KernelState {
         if vma.shared {
             // Write-protected by clear_refs: wp_page_shared, a minor fault
             // on a page already in the page cache.
-            space.remap_page(&mut k.phys, page, gpa, vma.perms, true).map_err(|_| FaultError::OutOfMemory)?;
+            space.remap_page(&mut k.phys, page, gpa, vma.perms, true).map_err(FaultError::from)?;
             k.phys.update(gpa, |f| f.dirty = true);
             return Ok(Some((EventKind::CacheHit, gpa)));
         }

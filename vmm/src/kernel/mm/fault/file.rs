@@ -35,15 +35,13 @@ impl KernelState {
         let k = &mut *self;
         let space = k.mm.space_mut(mm);
         if want == Want::Write && !vma.shared {
-            let new = k.phys.alloc(FrameKind::Anon, Content::Zero).map_err(|_| FaultError::OutOfMemory)?;
+            let new = k.phys.alloc(FrameKind::Anon, Content::Zero).map_err(FaultError::from)?;
             fault::resolve::copy_frame(&mut k.phys, &*k.backing, cache_gpa, new, evicted)?;
-            space.map_page(&mut k.phys, page, new, vma.perms, true, vma.locked).map_err(|_| FaultError::OutOfMemory)?;
+            space.map_page(&mut k.phys, page, new, vma.perms, true, vma.locked).map_err(FaultError::from)?;
             return Ok(Some((kind, new)));
         }
         let writable = vma.shared && vma.perms.write;
-        space
-            .map_page(&mut k.phys, page, cache_gpa, vma.perms, writable, vma.locked)
-            .map_err(|_| FaultError::OutOfMemory)?;
+        space.map_page(&mut k.phys, page, cache_gpa, vma.perms, writable, vma.locked).map_err(FaultError::from)?;
         if want == Want::Write {
             k.phys.update(cache_gpa, |f| f.dirty = true);
         }
@@ -93,7 +91,7 @@ impl KernelState {
             Some(g) => g,
             None => {
                 let kind = if memory_only { FrameKind::Shmem } else { FrameKind::File };
-                let g = self.phys.alloc(kind, Content::File { file, index }).map_err(|_| FaultError::OutOfMemory)?;
+                let g = self.phys.alloc(kind, Content::File { file, index }).map_err(FaultError::from)?;
                 self.phys.update(g, |f| f.cached = true);
                 if let Some(c) = self.phys.cache.get_mut(&file) {
                     c.pages.insert(index, g);

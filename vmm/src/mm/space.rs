@@ -298,14 +298,6 @@ impl AddressSpace {
     /// Removes the VMAs of `[start, end)` and every page in it; frames go
     /// back when nothing else maps them.
     pub fn unmap(&mut self, phys: &mut Phys, start: u64, end: u64) -> Vec<Vma> {
-        let gone = self.unmap_entries(phys, start, end);
-        self.flush_into(phys);
-        gone
-    }
-
-    /// [`AddressSpace::unmap`], leaving the changed translations in the
-    /// tables' stale list.
-    fn unmap_entries(&mut self, phys: &mut Phys, start: u64, end: u64) -> Vec<Vma> {
         let pages = self.mapped_frames(start, end);
         for (va, gpa) in pages {
             self.tables.clear(va);
@@ -314,7 +306,9 @@ impl AddressSpace {
         for va in self.tables.guards(start, end) {
             self.tables.clear(va);
         }
-        self.vmas.remove(start, end)
+        let gone = self.vmas.remove(start, end);
+        self.flush_into(phys);
+        gone
     }
 
     /// Drops the pages of `[start, end)` but keeps the VMAs (MADV_DONTNEED
@@ -525,17 +519,13 @@ impl AddressSpace {
     }
 
     /// Tears everything down: every page unmapped, every table retired.
-    ///
-    /// Nothing goes stale, so frames other spaces still map (the page
-    /// cache's, a fork's) keep their translations there: no translation
-    /// through these tables can be used again, since table addresses are
-    /// never handed out twice (the table pool retires them) and a vCPU given
-    /// another root drops its TLB's translations (KVM on a new CR3, the
-    /// arm64 stub's `tlbi` on a new TTBR0); frames freed here are discarded,
-    /// which drops every translation of them.
+    /// Every frame's translations are invalidated too, though none through
+    /// these tables can be reached again: on x86-64 that invalidation is
+    /// what flushes the TLB of a vCPU later given another address space,
+    /// since KVM flushes on a new CR3 from KVM_SET_SREGS only from Linux
+    /// 6.6 ("KVM: x86: Force TLB flush on changes to special registers").
     pub fn release(mut self, phys: &mut Phys) {
-        self.unmap_entries(phys, 0, crate::arch::layout::USER_TOP);
-        self.tables.take_stale();
+        self.unmap(phys, 0, crate::arch::layout::USER_TOP);
         phys.drop_mm(self.id);
         self.tables.retire(&mut phys.tables);
         phys.sync_tables();

@@ -2,7 +2,7 @@
 //! them: a host file's, or a fixed buffer's.
 
 use std::os::unix::fs::FileExt;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use crate::arch::PAGE_SIZE as PAGE;
@@ -86,13 +86,20 @@ impl FileData for HostFile {
         if want == 0 {
             return false;
         }
+        // A host without cachestat says so once: no second call a probe.
+        static NO_CACHESTAT: AtomicBool = AtomicBool::new(false);
         let fd = self.file.as_raw_fd();
-        let range = CachestatRange { off: offset, len: PAGE };
-        let mut stat = Cachestat::default();
-        // SAFETY: cachestat reads `range` and writes `stat`, both ours.
-        let r = unsafe { libc::syscall(SYS_CACHESTAT, fd, &range, &mut stat, 0) };
-        if r == 0 {
-            return stat.nr_cache == 1;
+        if !NO_CACHESTAT.load(Ordering::Relaxed) {
+            let range = CachestatRange { off: offset, len: PAGE };
+            let mut stat = Cachestat::default();
+            // SAFETY: cachestat reads `range` and writes `stat`, both ours.
+            let r = unsafe { libc::syscall(SYS_CACHESTAT, fd, &range, &mut stat, 0) };
+            if r == 0 {
+                return stat.nr_cache == 1;
+            }
+            if std::io::Error::last_os_error().raw_os_error() == Some(libc::ENOSYS) {
+                NO_CACHESTAT.store(true, Ordering::Relaxed);
+            }
         }
         let mut buf = [0u8; PAGE as usize];
         let iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: want };

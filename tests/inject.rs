@@ -43,6 +43,11 @@ impl Ended {
 /// that nothing of it is left. With no file page cached at the start, the
 /// copies and page buffers the tests count follow the faults one for one.
 fn run_injected(inject: &str, args: &[&str]) -> Ended {
+    run_injected_within(inject, args, BOUND)
+}
+
+/// [`run_injected`], with a bound of its own.
+fn run_injected_within(inject: &str, args: &[&str], bound: Duration) -> Ended {
     static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
     let run = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let json = std::env::temp_dir().join(format!("faultline-inject-{}-{run}.json", std::process::id()));
@@ -60,11 +65,11 @@ fn run_injected(inject: &str, args: &[&str]) -> Ended {
         if let Some(s) = child.try_wait().unwrap() {
             break s;
         }
-        if start.elapsed() > BOUND {
+        if start.elapsed() > bound {
             // SAFETY: signals our own child's process group.
             unsafe { libc::kill(-pgid, libc::SIGKILL) };
             let _ = child.wait();
-            panic!("{inject}: faultline {args:?} still ran after {BOUND:?}: {}", reader.join().unwrap());
+            panic!("{inject}: faultline {args:?} still ran after {bound:?}: {}", reader.join().unwrap());
         }
         std::thread::sleep(Duration::from_millis(10));
     };
@@ -337,15 +342,54 @@ fn a_stub_whose_call_the_server_leaves_takes_an_exit_instead() {
 }
 
 #[test]
-fn a_memory_slot_kvm_refuses_ends_the_run_as_faultlines_failure() {
-    // Slots are made as memory comes into use: the system slot's first,
-    // RAM's first, then RAM's second once 64 MiB of frames are handed out.
-    // That one refused, the run ends as faultline's failure, not as the
-    // guest's out-of-memory (no OOM kill).
+fn a_memory_slot_kvm_refuses_ends_faultline_before_the_program_runs() {
+    // The system slot (1), RAM's (2) and the ring's (3) are made as the
+    // VM is. RAM's refused, faultline fails as itself before the program
+    // runs: nothing faulted and nothing else printed.
+    let e = run_injected("kvm-slot:2", &[&touch(), "bss", "write", "1"]);
+    assert_eq!(e.code, 125, "{}", e.stderr);
+    let last = e.stderr.lines().last().unwrap_or_default();
+    assert_eq!(last, "faultline: error: KVM add memory slot: Cannot allocate memory (os error 12)", "{}", e.stderr);
+    assert_eq!(e.stderr.lines().count(), 1, "{}", e.stderr);
+}
+
+#[test]
+fn no_memory_slot_is_made_once_the_program_runs() {
+    // Making a slot waits for every vCPU inside KVM_RUN, one parked on a
+    // userfault among them, whose fill needs the kernel's lock: a slot made
+    // under it as memory came into use deadlocked the LTP's mallocstress.
+    // A fourth slot failing fails nothing: 128 MiB of frames and 8 200
+    // tables of PTEs in use made RAM's and the system slot's next ones.
     let reserve = support::fixture_arg("reserve-glibc");
-    let e = run_injected("kvm-slot:3", &[&reserve, "map", "128", "32768"]);
-    assert_clean_failure(&e, "kvm-slot:3", "cannot show more of guest RAM to KVM: KVM add memory slot");
-    assert!(!e.stderr.contains("Out of memory"), "{}", e.stderr);
-    // Before it, the run went on: RAM's first 64 MiB was used.
+    let e = run_injected_within(
+        "kvm-slot:4",
+        &["--overcommit", "1", &reserve, "map", "16400", "8200"],
+        Duration::from_secs(120),
+    );
+    assert_eq!(e.code, 0, "{}", e.stderr);
+    let e = run_injected("kvm-slot:4", &[&reserve, "map", "128", "32768"]);
+    assert_eq!(e.code, 0, "{}", e.stderr);
     assert!(e.total("faults") > 16_000, "{}", e.summary["total"]);
+}
+
+#[test]
+fn a_run_stuck_inside_faultline_still_ends_after_its_timeout() {
+    // The kernel's lock held for good at the second trap, as a deadlock
+    // would: the supervisor cannot stop the run, so the CLI's watchdog
+    // ends faultline 30 s (STOP_GRACE) after the 1 s timeout.
+    let e = run_injected_within(
+        "kernel-hang:2",
+        &["--timeout", "1", &touch(), "bss", "write", "200"],
+        Duration::from_secs(60),
+    );
+    assert_eq!(e.code, 125, "{}", e.stderr);
+    assert!(e.wall >= Duration::from_secs(31), "{:?}", e.wall);
+    let last = e.stderr.lines().last().unwrap_or_default();
+    assert_eq!(
+        last,
+        "faultline: internal error: the run did not stop within 30 s of its 1.0 s timeout \
+         (faultline is stuck: a bug in faultline, not in the program)",
+        "{}",
+        e.stderr
+    );
 }

@@ -17,7 +17,8 @@
 //! | `kernel-panic`  | the kernel, at the Nth trap (its lock held, on a vCPU thread) | a bug panicked it |
 //! | `ring-panic`    | the syscall ring's server, at its Nth call (the call taken) | a bug panicked it |
 //! | `ring-stall`    | the syscall ring's server, at the Nth call it sees: it leaves it for 50 ms | the server starved of CPU |
-//! | `kvm-slot`      | the Nth memory slot made as memory comes into use | KVM_SET_USER_MEMORY_REGION gave ENOMEM |
+//! | `kvm-slot`      | the Nth memory slot made (system, RAM, ring: all before the guest runs) | KVM_SET_USER_MEMORY_REGION gave ENOMEM |
+//! | `kernel-hang`   | the kernel, at the Nth trap: the vCPU thread keeps its lock for good | a deadlock inside faultline |
 //!
 //! An environment variable rather than a cargo feature (`fail` crate):
 //! the tests drive the `faultline` binary that `cargo test` builds anyway,
@@ -43,9 +44,10 @@ pub enum Point {
     RingPanic,
     RingStall,
     KvmSlot,
+    KernelHang,
 }
 
-const POINTS: [(Point, &str, i32); 12] = [
+const POINTS: [(Point, &str, i32); 13] = [
     (Point::UffdCopy, "uffd-copy", libc::ENOMEM),
     (Point::UffdZeropage, "uffd-zeropage", libc::ENOMEM),
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
@@ -58,6 +60,7 @@ const POINTS: [(Point, &str, i32); 12] = [
     (Point::RingPanic, "ring-panic", 0),
     (Point::RingStall, "ring-stall", 0),
     (Point::KvmSlot, "kvm-slot", libc::ENOMEM),
+    (Point::KernelHang, "kernel-hang", 0),
 ];
 
 /// The environment variable.

@@ -16,7 +16,7 @@ use faultline::{Config, Outcome, Output, Program, Sandbox, Strace};
 use super::options::RunOpts;
 use super::output::create;
 use super::signals::{catch_signals, catch_usr1, INTERRUPT};
-use super::watch::{live_view, progress};
+use super::watch::{live_view, progress, watchdog};
 
 /// `faultline run`: the program's exit status, as a shell sees it.
 pub fn run(mut opts: RunOpts) -> Result<u8> {
@@ -46,10 +46,11 @@ fn run_program(program: Program, argv: Vec<String>, opts: &RunOpts) -> Result<Ou
         catch_usr1();
     }
     let live = (every.is_some() || opts.top).then(|| live_view(sandbox.probe(), every, opts.top, done.clone()));
+    let dog = opts.timeout.map(|t| watchdog(t, done.clone()));
     catch_signals();
     let result = sandbox.run_with(Some(&INTERRUPT));
     done.store(true, Ordering::Release);
-    for w in [watcher, live].into_iter().flatten() {
+    for w in [watcher, live, dog].into_iter().flatten() {
         w.thread().unpark();
         let _ = w.join();
     }

@@ -57,3 +57,31 @@ pub fn live_view(
         }
     })
 }
+
+/// How long after its `--timeout` a run may take to stop (killing every
+/// thread, gathering the summary: under a second normally, a few with
+/// thousands of processes) before the watchdog ends faultline.
+pub const STOP_GRACE: Duration = Duration::from_secs(30);
+
+/// Ends faultline with its own failure status when the run has not
+/// returned [`STOP_GRACE`] after `timeout`: `--timeout` is a promise that
+/// holds even when faultline itself is stuck (a deadlock inside it once
+/// kept a timed-out run alive until an outer timeout(1) killed it).
+pub fn watchdog(timeout: Duration, done: Arc<AtomicBool>) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let end = Instant::now() + timeout + STOP_GRACE;
+        while !done.load(Ordering::Acquire) {
+            let left = end.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                eprintln!(
+                    "faultline: internal error: the run did not stop within {} s of its {:.1} s timeout \
+                     (faultline is stuck: a bug in faultline, not in the program)",
+                    STOP_GRACE.as_secs(),
+                    timeout.as_secs_f64()
+                );
+                std::process::exit(super::errors::TOOL_FAILURE.into());
+            }
+            std::thread::park_timeout(left);
+        }
+    })
+}

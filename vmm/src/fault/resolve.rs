@@ -8,7 +8,6 @@
 use super::backing::Backing;
 use super::reclaim::{self, Evicted};
 use super::uffd::UffdError;
-use crate::arch::PagingError;
 use crate::arch::PAGE_SIZE;
 use crate::mm::phys::PhysError;
 use crate::mm::{Content, FileId, FrameKind, MapError, Phys, Residency};
@@ -58,19 +57,13 @@ pub enum FaultError {
     /// that is [`FaultError::OutOfMemory`]).
     #[error("the host is out of memory (a page buffer could not be allocated)")]
     HostMemory,
-    /// KVM would not show the guest more memory (a memory slot the host
-    /// refused): the run ends, the guest is not out of memory.
-    #[error("{0}")]
-    Slot(String),
 }
 
-/// The frame window full is the guest's out-of-memory; a slot KVM refused
-/// is the host's failure.
+/// The frame window full is the guest's out-of-memory.
 impl From<PhysError> for FaultError {
     fn from(e: PhysError) -> Self {
         match e {
             PhysError::OutOfFrames(_) => FaultError::OutOfMemory,
-            PhysError::Slot(_) => FaultError::Slot(e.to_string()),
         }
     }
 }
@@ -81,7 +74,6 @@ impl From<MapError> for FaultError {
     fn from(e: MapError) -> Self {
         match e {
             MapError::Phys(e) => e.into(),
-            MapError::Paging(e @ PagingError::Slot(_)) => FaultError::Slot(e.to_string()),
             MapError::Paging(_) => FaultError::OutOfMemory,
         }
     }

@@ -43,10 +43,8 @@ const NO_HAFDBS_ENV: &str = "FAULTLINE_ARM64_NO_HAFDBS";
 
 /// A KVM virtual machine.
 pub struct Vm {
-    fd: std::sync::Arc<VmFd>,
+    fd: VmFd,
     slots: u32,
-    /// Sets of growing slots made.
-    growing: u32,
     max_vcpus: u32,
     /// KVM_ARM_PREFERRED_TARGET's answer plus PSCI 0.2: every vCPU's init.
     init: kvm_vcpu_init,
@@ -75,9 +73,8 @@ impl Vm {
         let ids = read_id_regs(&first)?;
         let hafdbs = std::env::var_os(NO_HAFDBS_ENV).is_none_or(|v| v != "1");
         Ok(Vm {
-            fd: std::sync::Arc::new(fd),
+            fd,
             slots: 0,
-            growing: 0,
             max_vcpus,
             init,
             tcr: cpu::tcr(ids.mmfr0, ids.mmfr1, hafdbs),
@@ -91,13 +88,6 @@ impl Vm {
         super::add_slot(&self.fd, self.slots, gpa, mapping)?;
         self.slots += 1;
         Ok(())
-    }
-
-    /// `mem` at `gpa`, shown to the guest as it comes into use
-    /// ([`super::GrowingSlots`]).
-    pub fn growing_slots(&mut self, gpa: u64, mem: std::sync::Arc<HostMapping>) -> super::GrowingSlots {
-        self.growing += 1;
-        super::GrowingSlots::new(self.fd.clone(), self.growing - 1, gpa, mem)
     }
 
     /// AT_HWCAP and AT_HWCAP2 as Linux derives them from the vCPU's ID

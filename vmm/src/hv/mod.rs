@@ -42,7 +42,18 @@ pub enum VmError {
 }
 
 /// Exposes `mapping` to the guest at `gpa` as memory slot `slot`.
+///
+/// Every slot is made before the guest first runs, and none after:
+/// making one waits (synchronize_srcu) for every vCPU inside KVM_RUN, a
+/// vCPU parked on a userfault among them, whose fill needs the kernel's
+/// lock. Slots made under that lock as memory came into use deadlocked the
+/// LTP's mallocstress (60 threads); showing memory as it fills saved 3 to
+/// 10 ms of start-up under shadow paging, where KVM allocates and zeroes a
+/// slot's reverse maps when it is made.
 fn add_slot(vm: &kvm_ioctls::VmFd, slot: u32, gpa: u64, mapping: &crate::memory::HostMapping) -> Result<(), VmError> {
+    if let Some(errno) = crate::inject::hit(crate::inject::Point::KvmSlot) {
+        return Err(VmError::Kvm { what: "add memory slot", source: kvm_ioctls::Error::new(errno) });
+    }
     let region = kvm_bindings::kvm_userspace_memory_region {
         slot,
         flags: 0,
@@ -53,70 +64,6 @@ fn add_slot(vm: &kvm_ioctls::VmFd, slot: u32, gpa: u64, mapping: &crate::memory:
     // SAFETY: the mapping outlives the VM: the sandbox drops the VM (and
     // with it the slot) before its mappings.
     unsafe { vm.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))
-}
-
-/// A host mapping shown to the guest a memory slot at a time, as it comes
-/// into use: guest RAM as frames are handed out, the system slot as page
-/// tables are. Making a slot costs KVM in proportion to its size (under
-/// shadow paging it allocates and zeroes the slot's reverse maps then:
-/// 2.5 ms and 8 MiB of host kernel memory for the 4 GiB frame window of
-/// `--mem 1G`, measured here), and most runs use a small part of either.
-/// The first slot is 64 MiB and each next one doubles what is shown, so
-/// 32 GiB takes 10 slots.
-pub struct GrowingSlots {
-    vm: std::sync::Arc<kvm_ioctls::VmFd>,
-    gpa: u64,
-    mem: std::sync::Arc<crate::memory::HostMapping>,
-    /// Bytes of `mem` from its start that the guest can reach.
-    shown: u64,
-    next_slot: u32,
-    end_slot: u32,
-}
-
-impl GrowingSlots {
-    /// The first slot's size.
-    const FIRST: u64 = 64 << 20;
-    /// Slot numbers: each set of growing slots has this many, above the
-    /// fixed slots `Vm::add_slot` makes (32 GiB takes 10).
-    const SLOTS_EACH: u32 = 16;
-
-    fn new(
-        vm: std::sync::Arc<kvm_ioctls::VmFd>,
-        set: u32,
-        gpa: u64,
-        mem: std::sync::Arc<crate::memory::HostMapping>,
-    ) -> Self {
-        let first = (set + 1) * Self::SLOTS_EACH;
-        GrowingSlots { vm, gpa, mem, shown: 0, next_slot: first, end_slot: first + Self::SLOTS_EACH }
-    }
-
-    /// Makes at least the first `len` bytes of the mapping reachable by
-    /// the guest.
-    pub fn show(&mut self, len: u64) -> Result<(), VmError> {
-        let len = len.min(self.mem.len());
-        while self.shown < len {
-            if self.next_slot == self.end_slot {
-                return Err(VmError::Kvm { what: "add memory slot", source: kvm_ioctls::Error::new(libc::ENOSPC) });
-            }
-            if let Some(errno) = crate::inject::hit(crate::inject::Point::KvmSlot) {
-                return Err(VmError::Kvm { what: "add memory slot", source: kvm_ioctls::Error::new(errno) });
-            }
-            let size = self.shown.max(Self::FIRST).min(self.mem.len() - self.shown);
-            let region = kvm_bindings::kvm_userspace_memory_region {
-                slot: self.next_slot,
-                flags: 0,
-                guest_phys_addr: self.gpa + self.shown,
-                memory_size: size,
-                userspace_addr: self.mem.as_ptr() as u64 + self.shown,
-            };
-            // SAFETY: the range is inside `mem`, which this keeps mapped
-            // until it lets go of the VM (fields drop in order, `vm` first).
-            unsafe { self.vm.set_user_memory_region(region) }.map_err(kvm_err("add memory slot"))?;
-            self.next_slot += 1;
-            self.shown += size;
-        }
-        Ok(())
-    }
 }
 
 /// An eventfd KVM signals, in the kernel and without an exit, whenever the

@@ -18,10 +18,8 @@ use crate::memory::HostMapping;
 
 /// A KVM virtual machine.
 pub struct Vm {
-    fd: std::sync::Arc<VmFd>,
+    fd: VmFd,
     slots: u32,
-    /// Sets of growing slots made.
-    growing: u32,
     cpuid: CpuId,
     features: CpuFeatures,
     max_vcpus: u32,
@@ -45,7 +43,7 @@ impl Vm {
         let max_vcpus = kvm.check_extension_int(Cap::MaxVcpus).max(1) as u32;
         let want = (KVM_SYNC_X86_REGS | KVM_SYNC_X86_SREGS) as i32;
         let sync_regs = kvm.check_extension_int(Cap::SyncRegs) & want == want;
-        Ok(Vm { fd: std::sync::Arc::new(fd), slots: 0, growing: 0, cpuid, features, max_vcpus, sync_regs })
+        Ok(Vm { fd, slots: 0, cpuid, features, max_vcpus, sync_regs })
     }
 
     /// Exposes `mapping` to the guest at `gpa`.
@@ -53,13 +51,6 @@ impl Vm {
         super::add_slot(&self.fd, self.slots, gpa, mapping)?;
         self.slots += 1;
         Ok(())
-    }
-
-    /// `mem` at `gpa`, shown to the guest as it comes into use
-    /// ([`super::GrowingSlots`]).
-    pub fn growing_slots(&mut self, gpa: u64, mem: std::sync::Arc<HostMapping>) -> super::GrowingSlots {
-        self.growing += 1;
-        super::GrowingSlots::new(self.fd.clone(), self.growing - 1, gpa, mem)
     }
 
     /// AT_HWCAP and AT_HWCAP2 as Linux reports them: CPUID.1:EDX, and

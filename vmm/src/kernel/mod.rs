@@ -327,6 +327,12 @@ impl Kernel {
         if crate::inject::hit(crate::inject::Point::KernelPanic).is_some() {
             panic!("{}", crate::inject::panic_message(crate::inject::Point::KernelPanic));
         }
+        if crate::inject::hit(crate::inject::Point::KernelHang).is_some() {
+            // Holds the lock for good, as a deadlock would.
+            loop {
+                std::thread::park();
+            }
+        }
         let mut ctx = task::Ctx::new(self, k, tid, regs, Some(vcpu));
         ctx.note_tls(tls);
         let start = ctx.at;

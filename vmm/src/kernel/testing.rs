@@ -80,7 +80,7 @@ impl TestKernel {
         kt.map_kernel(&mut pool, IDT_VA, SYS_IDT_GPA, false, false).expect("IDT mapped");
         let backing = Arc::new(MemBacking::default());
         let budget = Budget { resident_pages: c.mem / PAGE_SIZE, swap_pages: c.swap / PAGE_SIZE, trapped: true };
-        let phys = Phys::new(ram, RAM_GPA_BASE, None, pool, budget);
+        let phys = Phys::new(ram, RAM_GPA_BASE, pool, budget);
         let events = KeepEvents::default();
         let recorder = Recorder::new(vec![Box::new(events.clone())]);
         let vfs = Vfs::new("/".into(), Vec::new(), c.mem / PAGE_SIZE / 2).expect("the host's root");

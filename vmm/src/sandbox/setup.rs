@@ -10,7 +10,7 @@ use super::{Config, Error, Identity, Program, Sandbox};
 use crate::arch::layout::*;
 use crate::arch::{PageTables, TablePool, PAGE_SIZE};
 use crate::fault::Uffd;
-use crate::hv::{GrowingSlots, Vm};
+use crate::hv::Vm;
 use crate::kernel::cred::Cred;
 use crate::kernel::exec::{script_argv, shebang, Binprm, ExecFile, MAX_SCRIPT_DEPTH};
 use crate::kernel::files::vfs::{Lookup, Vfs};
@@ -41,11 +41,11 @@ impl Sandbox {
     pub fn new(program: Program, config: Config) -> Result<Self, Error> {
         crate::inject::check().map_err(Error::Failed)?;
         config.validate()?;
-        let Slots { vm, sys, ram, ram_slots, ring_mem, pool, kt } = Slots::new(&config)?;
+        let Slots { vm, sys, ram, ring_mem, pool, kt } = Slots::new(&config)?;
         let uffd = Arc::new(if config.trapped { Uffd::new(ram.as_ptr(), ram.len())? } else { Uffd::unregistered() });
         let resident = config.rss_limit.unwrap_or(config.mem).min(config.mem) / PAGE_SIZE;
         let budget = Budget { resident_pages: resident, swap_pages: config.swap / PAGE_SIZE, trapped: config.trapped };
-        let phys = Phys::new(ram, RAM_GPA_BASE, Some(ram_slots), pool, budget);
+        let phys = Phys::new(ram, RAM_GPA_BASE, pool, budget);
         let mut sinks: Vec<Box<dyn EventSink>> =
             std::mem::take(&mut *config.sinks.lock().unwrap_or_else(|p| p.into_inner()));
         let kept = config.keep_events.then(KeepEvents::default);
@@ -68,13 +68,12 @@ impl Sandbox {
 }
 
 /// The VM and what its memory slots hold: the system structures (the shim,
-/// the IDT, the page tables), guest RAM (shown as its frames come into
-/// use) and the syscall ring; and the kernel half's page tables.
+/// the IDT, the page tables), guest RAM and the syscall ring; and the
+/// kernel half's page tables.
 struct Slots {
     vm: Vm,
     sys: Arc<HostMapping>,
     ram: Arc<HostMapping>,
-    ram_slots: GrowingSlots,
     ring_mem: Arc<HostMapping>,
     pool: TablePool,
     kt: PageTables,
@@ -90,21 +89,17 @@ impl Slots {
         }
         let sys = Arc::new(HostMapping::new("system structures", SYS_SLOT_SIZE)?);
         let ram = Arc::new(HostMapping::new("RAM", phys_window(config.mem, config.swap))?);
-        // The system slot's start (the shim, the descriptor tables, the
-        // vCPUs' areas) at once; its page tables as the pool hands them out.
-        let mut sys_slots = vm.growing_slots(0, sys.clone());
-        sys_slots.show(SYS_TABLES_GPA)?;
-        let ram_slots = vm.growing_slots(RAM_GPA_BASE, ram.clone());
+        vm.add_slot(0, &sys)?;
+        vm.add_slot(RAM_GPA_BASE, &ram)?;
         let ring_mem = Arc::new(HostMapping::new("syscall ring", RING_SLOT_SIZE)?);
         let code = crate::arch::ring::code(&crate::kernel::syscalls::ring_call_maps());
         ring_mem.write(0, &code).map_err(|e| Error::Setup(e.to_string()))?;
         vm.add_slot(RING_SLOT_GPA, &ring_mem)?;
         let mut pool = TablePool::new(sys.clone(), 0, SYS_TABLES_GPA, SYS_SLOT_SIZE);
-        pool.on_grow(Box::new(move |len| sys_slots.show(len).map_err(|e| e.to_string())));
         let mut kt = PageTables::new(&mut pool, None).map_err(|e| Error::Setup(e.to_string()))?;
         // The guest's own code and tables, for its kernel mode only.
         super::entry::system_image(&sys, &mut pool, &mut kt)?;
-        Ok(Slots { vm, sys, ram, ram_slots, ring_mem, pool, kt })
+        Ok(Slots { vm, sys, ram, ring_mem, pool, kt })
     }
 }
 

@@ -133,8 +133,6 @@ pub trait Format: Copy + Eq + Default + std::fmt::Debug + std::hash::Hash + 'sta
 pub enum PagingError {
     #[error("the page-table pool is exhausted ({0} pages)")]
     PoolExhausted(u64),
-    #[error("cannot show more page tables to KVM: {0}")]
-    Slot(String),
     #[error("guest address {0:#x} is not canonical")]
     NonCanonical(u64),
     /// `level` is the format's ([`Format::LEVELS`]): x86's 4 for the PML4

@@ -15,13 +15,7 @@ pub struct TablePool {
     next: u64,
     end: u64,
     retired: u64,
-    /// Called with the slot offset the pages handed out reach, before the
-    /// guest may walk them (the slot is shown to KVM as it fills).
-    grow: Option<Grow>,
 }
-
-/// Shows the slot's first N bytes to the guest, or says why not.
-pub type Grow = Box<dyn FnMut(u64) -> Result<(), String> + Send>;
 
 impl TablePool {
     /// Table pages from slot offsets `[start, end)` of `mem` (mapped for
@@ -30,12 +24,7 @@ impl TablePool {
     /// nothing else.
     pub fn new(mem: Arc<HostMapping>, base_gpa: u64, start: u64, end: u64) -> Self {
         let end = end.min(mem.len());
-        TablePool { mem, base_gpa, start, next: start, end, retired: 0, grow: None }
-    }
-
-    /// Has `grow` called with the end of the pages handed out, as each is.
-    pub fn on_grow(&mut self, grow: Grow) {
-        self.grow = Some(grow);
+        TablePool { mem, base_gpa, start, next: start, end, retired: 0 }
     }
 
     /// `n` consecutive pages (a root is one or two), all or nothing.
@@ -44,9 +33,6 @@ impl TablePool {
             return Err(PagingError::PoolExhausted((self.end - self.start) / PAGE_SIZE));
         }
         let off = self.next;
-        if let Some(grow) = &mut self.grow {
-            grow(off + n * PAGE_SIZE).map_err(PagingError::Slot)?;
-        }
         self.next += n * PAGE_SIZE;
         Ok(self.base_gpa + off)
     }

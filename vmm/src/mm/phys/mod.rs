@@ -24,7 +24,6 @@ use super::buddy::{Buddy, Wmark};
 use super::kmem::{Kmem, KmemCharge, KmemLedger};
 use super::swap::SwapStore;
 use crate::arch::{TablePool, PAGE_SIZE};
-use crate::hv::GrowingSlots;
 use crate::memory::HostMapping;
 
 mod counting;
@@ -53,8 +52,6 @@ pub struct Budget {
 pub struct Phys {
     ram: Arc<HostMapping>,
     base: u64,
-    /// What of `ram` KVM shows the guest (none: the tests' MMU).
-    slots: Option<GrowingSlots>,
     frames: Vec<Option<Frame>>,
     free: Vec<u32>,
     /// Frames the window holds.
@@ -90,26 +87,14 @@ pub struct Phys {
 pub enum PhysError {
     #[error("guest-physical space is exhausted ({0} frames)")]
     OutOfFrames(u32),
-    #[error("cannot show more of guest RAM to KVM: {0}")]
-    Slot(String),
 }
 
 impl Phys {
-    /// Frames of `ram`, at guest-physical `base`. With `slots`, frames
-    /// become reachable by the guest as they are first handed out; without
-    /// (the tests' MMU), all of them are.
-    pub fn new(
-        ram: Arc<HostMapping>,
-        base: u64,
-        slots: Option<GrowingSlots>,
-        tables: TablePool,
-        budget: Budget,
-    ) -> Self {
+    pub fn new(ram: Arc<HostMapping>, base: u64, tables: TablePool, budget: Budget) -> Self {
         let window = (ram.len() / PAGE_SIZE).min(u32::MAX as u64) as u32;
         let mut phys = Phys {
             ram,
             base,
-            slots,
             frames: Vec::new(),
             free: Vec::new(),
             window,
@@ -249,10 +234,6 @@ impl Phys {
             None => {
                 if self.frames.len() as u64 >= self.window as u64 {
                     return Err(PhysError::OutOfFrames(self.window));
-                }
-                if let Some(slots) = &mut self.slots {
-                    let end = (self.frames.len() as u64 + 1) * PAGE_SIZE;
-                    slots.show(end).map_err(|e| PhysError::Slot(e.to_string()))?;
                 }
                 self.frames.push(None);
                 self.frames.len() - 1

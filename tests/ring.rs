@@ -13,30 +13,32 @@ use faultline::{ExitStatus, SyscallPath};
 use support::{run_fixture_with, run_native, Run};
 
 fn run(name: &str, args: &[&str], path: SyscallPath) -> Run {
-    run_within(name, args, path, support::config(&[]).timeout)
+    run_within(name, args, path, None)
 }
 
-/// [`run`] with a time limit of its own.
-fn run_within(name: &str, args: &[&str], path: SyscallPath, timeout: Option<Duration>) -> Run {
+/// [`run`] with a time limit of its own (`None`: the tests' default).
+fn run_within(name: &str, args: &[&str], path: SyscallPath, limit: Option<Duration>) -> Run {
     run_fixture_with(name, args, |c| {
         c.syscalls = path;
         c.keep_events = false;
-        c.timeout = timeout;
+        if limit.is_some() {
+            c.timeout = limit;
+        }
     })
 }
 
 /// Output and status natively, by exits and by the ring; they must agree,
 /// and the ring must have served calls.
 fn same_three_ways(libc: &str, args: &[&str]) -> Run {
-    same_three_ways_within(libc, args, support::config(&[]).timeout)
+    same_three_ways_within(libc, args, None)
 }
 
 /// [`same_three_ways`] with a time limit of its own for each run.
-fn same_three_ways_within(libc: &str, args: &[&str], timeout: Option<Duration>) -> Run {
+fn same_three_ways_within(libc: &str, args: &[&str], limit: Option<Duration>) -> Run {
     let name = format!("ringcalls-{libc}");
     let (native, code) = run_native(&name, args);
-    let exit = run_within(&name, args, SyscallPath::Exit, timeout);
-    let ring = run_within(&name, args, SyscallPath::Ring, timeout);
+    let exit = run_within(&name, args, SyscallPath::Exit, limit);
+    let ring = run_within(&name, args, SyscallPath::Ring, limit);
     assert_eq!((exit.stdout.as_str(), exit.code()), (native.as_str(), code), "{name} {args:?} by exits");
     assert_eq!((ring.stdout.as_str(), ring.code()), (native.as_str(), code), "{name} {args:?} by the ring");
     assert_eq!(exit.outcome.ring_calls, 0);

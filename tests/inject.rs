@@ -358,8 +358,9 @@ fn no_memory_slot_is_made_once_the_program_runs() {
     // Making a slot waits for every vCPU inside KVM_RUN, one parked on a
     // userfault among them, whose fill needs the kernel's lock: a slot made
     // under it as memory came into use deadlocked the LTP's mallocstress.
-    // A fourth slot failing fails nothing: 128 MiB of frames and 8 200
-    // tables of PTEs in use made RAM's and the system slot's next ones.
+    // A fourth slot failing fails nothing. When slots grew as memory
+    // filled, 8 200 tables of PTEs and then 128 MiB of frames each made a
+    // fourth (the system slot's second, RAM's second).
     let reserve = support::fixture_arg("reserve-glibc");
     let e = run_injected_within(
         "kvm-slot:4",

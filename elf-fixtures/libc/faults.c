@@ -1,7 +1,8 @@
 /* A program that counts its own page faults, as getrusage(2) and
  * /proc/self/stat report them, around reads of fresh anonymous memory (the
  * zero page), writes after those reads (copy-on-write of the zero page)
- * and writes to fresh pages. Usage: faults
+ * and writes to fresh pages, and writes after reads whose mappings an
+ * mprotect round trip changed (still copies of the zero page). Usage: faults
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
@@ -56,8 +57,19 @@ int main(void)
     for (int i = N; i < 2 * N; i++)
         p[i * PAGE] = 1;
     long r3 = minflt(), s3 = stat_minflt();
+    char *q = p + 2 * N * PAGE;
+    for (int i = 0; i < N; i++)
+        sum += ((volatile char *)q)[i * PAGE];
+    mprotect(q, N * PAGE, PROT_READ);
+    mprotect(q, N * PAGE, PROT_READ | PROT_WRITE);
+    long r4 = minflt(), s4 = stat_minflt();
+    for (int i = 0; i < N; i++)
+        q[i * PAGE] = 1;
+    long r5 = minflt(), s5 = stat_minflt();
     printf("read %d fresh pages: getrusage +%ld, stat +%ld (sum %ld)\n", N, r1 - r0, s1 - s0, sum);
     printf("write after read: getrusage +%ld, stat +%ld\n", r2 - r1, s2 - s1);
     printf("write %d fresh pages: getrusage +%ld, stat +%ld\n", N, r3 - r2, s3 - s2);
+    printf("read, mprotect twice: getrusage +%ld, stat +%ld (sum %ld)\n", r4 - r3, s4 - s3, sum);
+    printf("then write: getrusage +%ld, stat +%ld\n", r5 - r4, s5 - s4);
     return 0;
 }

@@ -11,7 +11,7 @@
 //! | `uffd-wake`     | a UFFDIO_WAKE                      | it returned EINVAL           |
 //! | `kvm-run`       | a KVM_RUN                          | it returned EFAULT           |
 //! | `page-alloc`    | a page buffer the VMM allocates    | the allocation failed        |
-//! | `host-mprotect` | the round trip that flushes stale translations | mprotect gave ENOMEM |
+//! | `host-flush`    | the call that flushes stale translations (UFFDIO_WRITEPROTECT, or an mprotect round trip) | it gave ENOMEM |
 //! | `handler-panic` | the fault handler's Nth batch      | a bug panicked the thread    |
 //! | `handler-exit`  | the fault handler's Nth batch      | the thread returned unasked  |
 //! | `kernel-panic`  | the kernel, at the Nth trap (its lock held, on a vCPU thread) | a bug panicked it |
@@ -37,7 +37,7 @@ pub enum Point {
     UffdWake,
     KvmRun,
     PageAlloc,
-    HostMprotect,
+    HostFlush,
     HandlerPanic,
     HandlerExit,
     KernelPanic,
@@ -53,7 +53,7 @@ const POINTS: [(Point, &str, i32); 13] = [
     (Point::UffdWake, "uffd-wake", libc::EINVAL),
     (Point::KvmRun, "kvm-run", libc::EFAULT),
     (Point::PageAlloc, "page-alloc", libc::ENOMEM),
-    (Point::HostMprotect, "host-mprotect", libc::ENOMEM),
+    (Point::HostFlush, "host-flush", libc::ENOMEM),
     (Point::HandlerPanic, "handler-panic", 0),
     (Point::HandlerExit, "handler-exit", 0),
     (Point::KernelPanic, "kernel-panic", 0),

@@ -86,31 +86,15 @@ impl HostMapping {
         Ok(())
     }
 
-    /// Makes KVM forget its mappings of these pages (its mmu notifier
-    /// runs on any protection change) without touching their contents: a
-    /// protection round trip. The guest's next access is walked afresh.
-    ///
-    /// The round trip only ever adds a right (execute, which nothing of
-    /// the host uses): taking write away, even for a moment, would make a
-    /// vCPU writing the page meanwhile fail KVM_RUN with EFAULT.
+    /// Makes KVM forget its mappings of these pages (see
+    /// [`protection_round_trip`]): for memory userfaultfd does not
+    /// write-protect (the syscall ring's).
     pub fn invalidate(&self, offset: u64, len: u64) -> io::Result<()> {
         if offset.checked_add(len).is_none_or(|end| end > self.len()) {
             return Err(io::Error::from_raw_os_error(libc::EINVAL));
         }
-        if let Some(errno) = crate::inject::hit(crate::inject::Point::HostMprotect) {
-            return Err(io::Error::from_raw_os_error(errno));
-        }
-        // SAFETY: the range is inside our own mapping; it ends read-write,
-        // as it began.
-        unsafe {
-            let p = self.as_ptr().add(offset as usize).cast();
-            if libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0
-                || libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_WRITE) != 0
-            {
-                return Err(io::Error::last_os_error());
-            }
-        }
-        Ok(())
+        // SAFETY: the range is inside our own mapping.
+        unsafe { protection_round_trip(self.as_ptr().add(offset as usize) as u64, len) }
     }
 
     /// Gives pages back to the host: the next touch faults (through
@@ -127,4 +111,37 @@ impl HostMapping {
             Err(io::Error::last_os_error())
         }
     }
+}
+
+/// Makes KVM forget its mappings of `[addr, addr + len)` (its MMU notifier
+/// runs on any protection change) without touching their contents: a
+/// protection round trip. The guest's next access is walked afresh.
+///
+/// The round trip only ever adds a right (execute, which nothing of the
+/// host uses): taking write away, even for a moment, would make a vCPU
+/// writing the page meanwhile fail KVM_RUN with EFAULT.
+///
+/// It splits the host's mapping for a moment, and splitting a mapping
+/// inside a 2 MiB block makes Linux notify the whole block
+/// (`__split_huge_pmd` does, huge page or not): KVM forgets 512 pages for
+/// each one asked. Guest RAM write-protected by userfaultfd takes the
+/// exact way instead (`Uffd::invalidate`).
+///
+/// # Safety
+/// The range must be host memory of this process that stays read-write
+/// and is not executed.
+pub unsafe fn protection_round_trip(addr: u64, len: u64) -> io::Result<()> {
+    if let Some(errno) = crate::inject::hit(crate::inject::Point::HostFlush) {
+        return Err(io::Error::from_raw_os_error(errno));
+    }
+    let p = addr as *mut libc::c_void;
+    // SAFETY: the caller's range; it ends read-write, as it began.
+    unsafe {
+        if libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_WRITE | libc::PROT_EXEC) != 0
+            || libc::mprotect(p, len as usize, libc::PROT_READ | libc::PROT_WRITE) != 0
+        {
+            return Err(io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }

@@ -21,6 +21,10 @@ pub trait Backing: Send + Sync {
     fn writeprotect(&self, dst: u64, len: u64, protect: bool, dontwake: bool) -> Result<(), UffdError>;
     /// Wakes threads waiting on `[start, start + len)`.
     fn wake(&self, start: u64, len: u64) -> Result<(), UffdError>;
+    /// Makes the MMU forget its translations of `[dst, dst + len)`,
+    /// contents kept; write-protected after only if `protected` (it was
+    /// and stays so).
+    fn invalidate(&self, dst: u64, len: u64, protected: bool) -> Result<(), UffdError>;
     /// Whether write protection (and so the zero page) is available.
     fn has_wp(&self) -> bool;
 }
@@ -42,6 +46,10 @@ impl Backing for Uffd {
         Uffd::wake(self, start, len)
     }
 
+    fn invalidate(&self, dst: u64, len: u64, protected: bool) -> Result<(), UffdError> {
+        Uffd::invalidate(self, dst, len, protected)
+    }
+
     fn has_wp(&self) -> bool {
         Uffd::has_wp(self)
     }
@@ -57,6 +65,8 @@ pub struct MemBacking {
     protected: parking_lot::Mutex<std::collections::BTreeSet<u64>>,
     /// Pages put in place, for tests to count.
     pub copies: std::sync::atomic::AtomicU64,
+    /// Invalidations asked for, for tests to count.
+    pub invalidations: std::sync::atomic::AtomicU64,
 }
 
 #[cfg(test)]
@@ -96,6 +106,12 @@ impl Backing for MemBacking {
     }
 
     fn wake(&self, _start: u64, _len: u64) -> Result<(), UffdError> {
+        Ok(())
+    }
+
+    fn invalidate(&self, _dst: u64, _len: u64, _protected: bool) -> Result<(), UffdError> {
+        // No MMU caches these pages: nothing to forget.
+        self.invalidations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
     }
 

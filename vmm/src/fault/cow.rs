@@ -35,7 +35,7 @@ pub fn break_cow(
     if f.maps.len() == 1 && !f.cached && f.kind == FrameKind::Anon {
         if f.residency == Residency::Zero {
             // It still maps the zero page: the host copies it on the write.
-            reclaim::make_room(phys, evicted)?;
+            reclaim::make_room(phys, backing, evicted)?;
             backing.writeprotect(phys.host_addr(old), PAGE_SIZE, false, true)?;
             phys.update(old, |f| {
                 f.residency = Residency::Resident;

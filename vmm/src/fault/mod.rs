@@ -9,6 +9,7 @@
 //! - [`resolve`]: zero-fill, file read, swap-in: a frame's data put in place.
 //! - [`cow`]: copy-on-write breaks.
 //! - [`reclaim`]: CLOCK over the reverse map, eviction to swap.
+//! - [`stale`]: making the MMU forget translations that changed.
 
 pub mod backing;
 pub mod cow;
@@ -16,6 +17,7 @@ pub mod handler;
 pub mod reclaim;
 pub mod resolve;
 pub mod spin;
+pub mod stale;
 pub mod uffd;
 
 pub use backing::Backing;
@@ -24,4 +26,5 @@ pub use handler::{FaultSink, Handler, WakeMode};
 pub use reclaim::Evicted;
 pub use resolve::{populate, FaultError, Filled, Need};
 pub use spin::SpinGate;
+pub use stale::flush_stale;
 pub use uffd::{PageFault, Uffd, UffdError};

@@ -3,10 +3,10 @@
 //! through the reverse map), as Linux uses PTE young bits.
 //!
 //! A frame any of whose mappings was accessed gets a second chance: the
-//! bits are cleared and the MMU is made to notice (a protection round trip
-//! on the host page invalidates KVM's shadow or EPT entries through the MMU
-//! notifier, so the guest's next access walks its tables and sets the bit
-//! again). A frame found unaccessed is evicted: dirty anonymous and shared
+//! bits are cleared and the MMU is made to notice (write-protecting the host
+//! page for a moment invalidates KVM's shadow or EPT entries through the
+//! MMU notifier, so the guest's next access walks its tables and sets the
+//! bit again: `Backing::invalidate`). A frame found unaccessed is evicted: dirty anonymous and shared
 //! memory goes to swap, dirty file pages are written back, clean ones are
 //! dropped; the host page is freed with MADV_DONTNEED so its next touch
 //! faults through userfaultfd again and comes back with what it held.
@@ -23,6 +23,7 @@
 
 use std::time::Instant;
 
+use super::backing::Backing;
 use super::resolve::FaultError;
 use crate::arch::paging::{entry_at, peek_dirty, take_accessed_dirty};
 use crate::arch::PAGE_SIZE;
@@ -105,7 +106,7 @@ fn reclaimable(phys: &Phys) -> u64 {
 /// marked, and the rest not. Without this, the first pass, which runs while
 /// the program is stopped in its fault, would find every frame marked,
 /// clear a whole lap and evict the oldest, hot or not.
-pub fn age(phys: &mut Phys) {
+pub fn age(phys: &mut Phys, backing: &dyn Backing) {
     if phys.used_pages() < ages_from(phys.budget.resident_pages) {
         return;
     }
@@ -122,7 +123,7 @@ pub fn age(phys: &mut Phys) {
                 phys.update(gpa, |f| f.dirty = true);
             }
             if accessed {
-                let _ = phys.ram().invalidate(gpa - phys.ram_base(), PAGE_SIZE);
+                let _ = backing.invalidate(phys.host_addr(gpa), PAGE_SIZE, false);
             }
         }
         phys.clock.push_back((gpa, gen));
@@ -132,13 +133,13 @@ pub fn age(phys: &mut Phys) {
 /// Makes room for one more page of RAM: below the low watermark, reclaims
 /// until above high (kswapd); fails (out of memory) when even the min
 /// watermark cannot be met.
-pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), FaultError> {
+pub fn make_room(phys: &mut Phys, backing: &dyn Backing, evicted: &mut Vec<Evicted>) -> Result<(), FaultError> {
     phys.sync_tables();
     if phys.buddy.watermark_ok(0, Wmark::Low) {
         return Ok(());
     }
     if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {
-        shrink(phys, 0, evicted);
+        shrink(phys, backing, 0, evicted);
     }
     if phys.buddy.watermark_ok(0, Wmark::Min) {
         return Ok(());
@@ -149,20 +150,20 @@ pub fn make_room(phys: &mut Phys, evicted: &mut Vec<Evicted>) -> Result<(), Faul
 /// Makes room for `n` more pages of kernel memory, which it takes only
 /// above the low watermark: reclaims while taking them would go below it,
 /// until they fit above high. The caller takes them, or fails.
-pub fn make_room_for(phys: &mut Phys, n: u64, evicted: &mut Vec<Evicted>) {
+pub fn make_room_for(phys: &mut Phys, backing: &dyn Backing, n: u64, evicted: &mut Vec<Evicted>) {
     phys.sync_tables();
     if phys.buddy.room_above(Wmark::Low) >= n {
         return;
     }
     if phys.budget.trapped && reclaimable(phys) > reserve(phys.budget.resident_pages) {
-        shrink(phys, n, evicted);
+        shrink(phys, backing, n, evicted);
     }
 }
 
 /// kswapd's balance_pgdat(): evicts with the CLOCK hand until a zone is
 /// above its high watermark (with `extra` pages more free), or nothing
 /// more can go.
-fn shrink(phys: &mut Phys, extra: u64, evicted: &mut Vec<Evicted>) {
+fn shrink(phys: &mut Phys, backing: &dyn Backing, extra: u64, evicted: &mut Vec<Evicted>) {
     // Every frame is met at most twice (once to clear its bits, once to
     // evict it); more means nothing can go.
     let mut left = 2 * phys.clock.len() + 1;
@@ -187,7 +188,7 @@ fn shrink(phys: &mut Phys, extra: u64, evicted: &mut Vec<Evicted>) {
         }
         if accessed {
             // Second chance: make the MMU set the bit again on use.
-            let _ = phys.ram().invalidate(gpa - phys.ram_base(), PAGE_SIZE);
+            let _ = backing.invalidate(phys.host_addr(gpa), PAGE_SIZE, false);
             phys.clock.push_back((gpa, gen));
             continue;
         }

@@ -126,18 +126,18 @@ pub fn populate(
             Ok(Filled::AlreadyThere)
         }
         (Residency::Zero, Need::Write) => {
-            reclaim::make_room(phys, evicted)?;
+            reclaim::make_room(phys, backing, evicted)?;
             // The host copies the zero page on the write that follows.
             backing.writeprotect(host, PAGE_SIZE, false, false)?;
             phys.update(gpa, |f| {
                 f.residency = Residency::Resident;
                 f.dirty = true;
             });
-            reclaim::age(phys);
+            reclaim::age(phys, backing);
             Ok(Filled::ZeroCow)
         }
         (Residency::Swapped(slot), _) => {
-            reclaim::make_room(phys, evicted)?;
+            reclaim::make_room(phys, backing, evicted)?;
             let mut data = page_buffer()?;
             data.copy_from_slice(phys.swap.get(slot).ok_or(FaultError::NoFrame(gpa))?);
             backing.copy(host, &data[..])?;
@@ -148,7 +148,7 @@ pub fn populate(
                 f.residency = Residency::Resident;
                 f.dirty = true;
             });
-            reclaim::age(phys);
+            reclaim::age(phys, backing);
             Ok(Filled::SwappedIn)
         }
         (Residency::Absent, _) => match f.content {
@@ -160,18 +160,18 @@ pub fn populate(
                 Ok(Filled::Zeroes)
             }
             Content::Zero => {
-                reclaim::make_room(phys, evicted)?;
+                reclaim::make_room(phys, backing, evicted)?;
                 backing.copy(host, &ZERO_PAGE)?;
                 phys.update(gpa, |f| f.residency = Residency::Resident);
-                reclaim::age(phys);
+                reclaim::age(phys, backing);
                 Ok(Filled::Zeroes)
             }
             Content::File { file, index } => {
-                reclaim::make_room(phys, evicted)?;
+                reclaim::make_room(phys, backing, evicted)?;
                 let page = read_file_page(phys, file, index)?;
                 backing.copy(host, &page[..])?;
                 phys.update(gpa, |f| f.residency = Residency::Resident);
-                reclaim::age(phys);
+                reclaim::age(phys, backing);
                 Ok(Filled::FileRead)
             }
         },
@@ -200,12 +200,12 @@ pub fn copy_frame(
         (Residency::Swapped(slot), _) => buf.copy_from_slice(phys.swap.get(slot).ok_or(FaultError::NoFrame(src))?),
         (Residency::Absent, Content::File { file, index }) => buf = read_file_page(phys, file, index)?,
     }
-    reclaim::make_room(phys, evicted)?;
+    reclaim::make_room(phys, backing, evicted)?;
     backing.copy(phys.host_addr(dst), &buf[..])?;
     phys.update(dst, |f| {
         f.residency = Residency::Resident;
         f.dirty = true;
     });
-    reclaim::age(phys);
+    reclaim::age(phys, backing);
     Ok(())
 }

@@ -116,6 +116,9 @@ pub enum UffdError {
          or set vm.unprivileged_userfaultfd=1"
     )]
     Unavailable(#[source] io::Error),
+    /// The protection round trip that stands in for write protection.
+    #[error("mprotect: {0}")]
+    Mprotect(#[source] io::Error),
     #[error("userfaultfd {what}: {source}")]
     Op {
         what: &'static str,
@@ -335,6 +338,44 @@ impl Uffd {
             return Err(op("writeprotect")(e));
         }
         Ok(())
+    }
+
+    /// Makes KVM forget its translations of `[dst, dst + len)` without
+    /// touching the pages or the host's mapping: write-protecting runs the
+    /// host's MMU notifier on exactly that range. `protected` says the
+    /// range is write-protected now (the zero page, mapped for a read) and
+    /// stays so; otherwise protection is lifted again at once, waking a
+    /// vCPU that wrote meanwhile (its fault, read later, finds the page
+    /// there). Without write-protect faults (or with RAM unregistered), a
+    /// protection round trip does it, notifying the 2 MiB around each
+    /// split of the mapping.
+    pub fn invalidate(&self, dst: u64, len: u64, protected: bool) -> Result<(), UffdError> {
+        let Some(fd) = self.fd.as_ref().filter(|_| self.wp) else {
+            // SAFETY: callers pass a range inside guest RAM, which stays
+            // read-write and is never executed by the host.
+            return unsafe { crate::memory::protection_round_trip(dst, len) }.map_err(UffdError::Mprotect);
+        };
+        let mut tries = 0;
+        loop {
+            let mut w =
+                UffdioWriteprotect { range: UffdioRange { start: dst, len }, mode: UFFDIO_WRITEPROTECT_MODE_WP };
+            // SAFETY: UFFDIO_WRITEPROTECT reads a UffdioWriteprotect.
+            if inject::or_errno(Point::HostFlush, || unsafe { ioctl_with_mut_ref(fd, UFFDIO_WRITEPROTECT(), &mut w) })
+                >= 0
+            {
+                break;
+            }
+            let e = io::Error::last_os_error();
+            tries += 1;
+            // EAGAIN: the host's mm was changing under it; try again.
+            if e.raw_os_error() != Some(libc::EAGAIN) || tries >= 10_000 {
+                return Err(op("writeprotect")(e));
+            }
+        }
+        if protected {
+            return Ok(());
+        }
+        self.writeprotect(dst, len, false, false)
     }
 
     /// Runs a resolving ioctl, retrying while the kernel asks (EAGAIN: the

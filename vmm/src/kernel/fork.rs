@@ -181,7 +181,7 @@ fn new_process(ctx: &mut Ctx, pid: Pid, flags: u64, exit_signal: i32) -> Result<
         ctx.k.enough_memory(pmm, charged)?;
         let k = &mut *ctx.k;
         let id = k.mm.fork(&mut k.phys, pmm).map_err(|_| ENOMEM)?;
-        k.phys.flush_stale();
+        k.flush_stale();
         id
     };
     let parent = ctx.proc();

@@ -165,7 +165,7 @@ impl<'a> Ctx<'a> {
     /// What every trap settles before the thread goes back: translations
     /// that changed are flushed, and pages it let go are recorded.
     pub(crate) fn settle(&mut self) {
-        self.k.phys.flush_stale();
+        self.k.flush_stale();
         let (pid, tid, at) = (self.pid, self.tid, self.at);
         self.k.record_releases(pid, tid, at);
     }

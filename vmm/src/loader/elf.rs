@@ -1,13 +1,14 @@
 //! Reading and validating an ELF executable (or interpreter) of the host's
 //! architecture.
 
+use std::io;
 use std::path::Path;
 use std::sync::Arc;
 
-use goblin::elf::header::{EI_CLASS, ELFCLASS32, ELFCLASS64, ELFMAG, ET_DYN, ET_EXEC, SELFMAG};
-use goblin::elf::program_header::{PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
-use goblin::elf::section_header::{SHF_ALLOC, SHF_TLS, SHT_NOBITS};
-use goblin::elf::Elf;
+use goblin::container::{Container, Ctx, Endian};
+use goblin::elf::header::{Header, EI_CLASS, ELFCLASS32, ELFCLASS64, ELFMAG, ET_DYN, ET_EXEC, SELFMAG};
+use goblin::elf::program_header::{ProgramHeader, PF_R, PF_W, PF_X, PT_INTERP, PT_LOAD, PT_PHDR};
+use goblin::elf::section_header::{SectionHeader, SHF_ALLOC, SHF_TLS, SHN_XINDEX, SHT_NOBITS};
 
 use crate::arch::layout::{ELF_ET_DYN_BASE, USER_TOP};
 use crate::arch::regs::ELF_MACHINE;
@@ -24,9 +25,8 @@ pub const PIE_BASE: u64 = page_floor(ELF_ET_DYN_BASE);
 /// Where Linux puts a PIE (load_elf_binary): ELF_ET_DYN_BASE aligned down
 /// to the largest power-of-two p_align of its PT_LOADs, at least a page
 /// (aarch64 links with 64 KiB).
-fn pie_bias(elf: &Elf) -> u64 {
-    let align = elf
-        .program_headers
+fn pie_bias(program_headers: &[ProgramHeader]) -> u64 {
+    let align = program_headers
         .iter()
         .filter(|p| p.p_type == PT_LOAD && p.p_align.is_power_of_two())
         .map(|p| p.p_align)
@@ -175,37 +175,52 @@ fn machine_name(m: u16) -> String {
 }
 
 impl Image {
+    /// Reads and validates the ELF file at `path` on the host (its headers
+    /// only).
     pub fn from_file(path: &Path) -> Result<Self, LoadError> {
+        use std::os::unix::fs::FileExt;
         let display = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: display.clone(), source })?;
-        Self::from_bytes(display, bytes.into())
+        let read_err = |source| LoadError::Read { path: display.clone(), source };
+        let file = std::fs::File::open(path).map_err(read_err)?;
+        let size = file.metadata().map_err(read_err)?.len();
+        Self::read(display.clone(), size, &mut |off, buf| file.read_exact_at(buf, off))
     }
 
+    /// Validates an ELF file held in memory.
     pub fn from_bytes(path: String, bytes: Arc<[u8]>) -> Result<Self, LoadError> {
+        Self::read(path, bytes.len() as u64, &mut slice_reader(&bytes))
+    }
+
+    /// Validates an ELF file of `size` bytes, reading only what a loader
+    /// needs of it (its headers, the section names, PT_INTERP) with `read`.
+    pub fn read(path: String, size: u64, read: &mut ReadAt) -> Result<Self, LoadError> {
         // Errors name the file as the user can read it on one line.
         let shown = crate::text::tame(&path);
-        if bytes.len() < SELFMAG || &bytes[..SELFMAG] != ELFMAG {
+        let mut ident = [0u8; 16];
+        let n = size.min(ident.len() as u64) as usize;
+        read(0, &mut ident[..n]).map_err(|e| malformed(&shown, &e.to_string()))?;
+        if n < SELFMAG || &ident[..SELFMAG] != ELFMAG {
             return Err(LoadError::NotElf(shown));
         }
-        match bytes.get(EI_CLASS) {
+        match ident.get(EI_CLASS) {
             Some(&ELFCLASS64) => {}
             Some(&ELFCLASS32) => return Err(LoadError::Elf32(shown)),
             _ => return Err(malformed(&shown, "bad ELF class")),
         }
-        let elf = Elf::parse(&bytes).map_err(|e| malformed(&shown, &e.to_string()))?;
+        let elf = Headers::read(size, read).map_err(|e| malformed(&shown, &e))?;
         let h = &elf.header;
         if h.e_machine != ELF_MACHINE {
             return Err(LoadError::ForeignArch { path: shown, machine: machine_name(h.e_machine) });
         }
-        let interp = interp_of(&elf, &bytes, &shown)?;
+        let interp = interp_of(&elf.program_headers, size, read, &shown)?;
         // A dynamically linked PIE goes where the kernel puts one without
         // ASLR; so does a static PIE.
         let bias = match h.e_type {
             ET_EXEC => 0,
-            ET_DYN => pie_bias(&elf),
+            ET_DYN => pie_bias(&elf.program_headers),
             t => return Err(LoadError::NotExecutable { path: shown, kind: goblin::elf::header::et_to_str(t).into() }),
         };
-        let segments = load_segments(&elf, &bytes, bias, &shown)?;
+        let segments = load_segments(&elf.program_headers, size, bias, &shown)?;
         let sections = alloc_sections(&elf, bias, &segments);
         // AT_PHDR: PT_PHDR if present, else where e_phoff lands in a segment.
         let phdr = elf
@@ -253,14 +268,23 @@ fn malformed(shown: &str, detail: &str) -> LoadError {
 
 /// The interpreter PT_INTERP names, checked as binfmt_elf does: a path of
 /// at most PATH_MAX, NUL-terminated.
-fn interp_of(elf: &Elf, bytes: &[u8], shown: &str) -> Result<Option<String>, LoadError> {
-    let Some(ph) = elf.program_headers.iter().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
+fn interp_of(
+    program_headers: &[ProgramHeader],
+    size: u64,
+    read: &mut ReadAt,
+    shown: &str,
+) -> Result<Option<String>, LoadError> {
+    let Some(ph) = program_headers.iter().find(|p| p.p_type == PT_INTERP) else { return Ok(None) };
     let bad = |detail: &str| LoadError::BadInterp { path: shown.to_string(), detail: detail.into() };
     if ph.p_filesz < 2 || ph.p_filesz > 4096 {
         return Err(bad("its size is out of range"));
     }
     let end = ph.p_offset.checked_add(ph.p_filesz).ok_or_else(|| bad("it lies past the end of the file"))?;
-    let raw = bytes.get(ph.p_offset as usize..end as usize).ok_or_else(|| bad("it lies past the end of the file"))?;
+    if end > size {
+        return Err(bad("it lies past the end of the file"));
+    }
+    let mut raw = vec![0u8; ph.p_filesz as usize];
+    read(ph.p_offset, &mut raw).map_err(|_| bad("it lies past the end of the file"))?;
     let Some((&0, name)) = raw.split_last() else { return Err(bad("it is not NUL-terminated")) };
     if name.contains(&0) {
         return Err(bad("it holds a NUL"));
@@ -272,9 +296,14 @@ fn interp_of(elf: &Elf, bytes: &[u8], shown: &str) -> Result<Option<String>, Loa
 /// inside user space below the stack area, offset and address agreeing
 /// modulo the page size, above mmap_min_addr), sorted and not
 /// overlapping. Empty ones are skipped.
-fn load_segments(elf: &Elf, bytes: &[u8], bias: u64, shown: &str) -> Result<Vec<Segment>, LoadError> {
+fn load_segments(
+    program_headers: &[ProgramHeader],
+    size: u64,
+    bias: u64,
+    shown: &str,
+) -> Result<Vec<Segment>, LoadError> {
     let mut segments = Vec::new();
-    for (index, ph) in elf.program_headers.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
+    for (index, ph) in program_headers.iter().enumerate().filter(|(_, p)| p.p_type == PT_LOAD) {
         let bad = |problem| LoadError::BadSegment {
             path: shown.to_string(),
             index,
@@ -282,7 +311,7 @@ fn load_segments(elf: &Elf, bytes: &[u8], bias: u64, shown: &str) -> Result<Vec<
             end: ph.p_vaddr.wrapping_add(ph.p_memsz),
             problem,
         };
-        if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > bytes.len() as u64) {
+        if ph.p_offset.checked_add(ph.p_filesz).is_none_or(|e| e > size) {
             return Err(malformed(shown, &format!("segment {index} extends past the end of the file")));
         }
         if ph.p_filesz > ph.p_memsz {
@@ -328,13 +357,13 @@ fn load_segments(elf: &Elf, bytes: &[u8], bias: u64, shown: &str) -> Result<Vec<
 
 /// The allocated sections inside a segment, moved by `bias` (.tbss, which
 /// occupies no address space of its own, left out): what names the pages.
-fn alloc_sections(elf: &Elf, bias: u64, segments: &[Segment]) -> Vec<Section> {
+fn alloc_sections(elf: &Headers, bias: u64, segments: &[Segment]) -> Vec<Section> {
     elf.section_headers
         .iter()
         .filter(|s| s.sh_flags & SHF_ALLOC as u64 != 0 && s.sh_addr != 0 && s.sh_size != 0)
         .filter(|s| !(s.sh_flags & SHF_TLS as u64 != 0 && s.sh_type == SHT_NOBITS))
         .filter_map(|s| {
-            let name = elf.shdr_strtab.get_at(s.sh_name)?;
+            let name = elf.name(s)?;
             let addr = s.sh_addr.checked_add(bias)?;
             addr.checked_add(s.sh_size)?;
             // Names reach the summary and reports: tamed.
@@ -342,4 +371,107 @@ fn alloc_sections(elf: &Elf, bias: u64, segments: &[Segment]) -> Vec<Section> {
         })
         .filter(|s| segments.iter().any(|g| s.addr >= g.vaddr && s.addr < g.end()))
         .collect()
+}
+
+/// Reads exactly `buf.len()` bytes of a file at an offset.
+pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> io::Result<()> + 'a;
+
+/// A reader over bytes held in memory.
+pub fn slice_reader(bytes: &[u8]) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> + '_ {
+    move |off, buf| {
+        let src = usize::try_from(off)
+            .ok()
+            .and_then(|o| bytes.get(o..o.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(src);
+        Ok(())
+    }
+}
+
+/// Section names and symbol tables larger than this are not read.
+const MAX_TABLE: u64 = 64 << 20;
+
+/// An ELF file's headers (the ELF header, program and section headers, the
+/// section names), read without the rest of the file: exec and symbol
+/// lookup need a few pages of a 30 MiB compiler, not all of it.
+pub struct Headers {
+    pub header: Header,
+    pub ctx: Ctx,
+    pub program_headers: Vec<ProgramHeader>,
+    /// Empty where the file has none, or they lie outside it (Linux's exec
+    /// never reads them).
+    pub section_headers: Vec<SectionHeader>,
+    /// The section names' string table.
+    names: Vec<u8>,
+}
+
+impl Headers {
+    /// Reads the headers of a 64-bit little-endian ELF file of `size`
+    /// bytes; the error says what is wrong.
+    pub fn read(size: u64, read: &mut ReadAt) -> Result<Headers, String> {
+        let mut raw = [0u8; 64];
+        if size < raw.len() as u64 {
+            return Err("the ELF header is truncated".into());
+        }
+        read(0, &mut raw).map_err(|e| e.to_string())?;
+        let header = goblin::elf::Elf::parse_header(&raw).map_err(|e| e.to_string())?;
+        let ctx = Ctx::new(Container::Big, Endian::Little);
+        let table = |off: u64, count: u64, entsize: u64, read: &mut ReadAt| -> Option<Vec<u8>> {
+            let len = count.checked_mul(entsize)?;
+            if off.checked_add(len)? > size {
+                return None;
+            }
+            let mut buf = vec![0u8; len as usize];
+            read(off, &mut buf).ok()?;
+            Some(buf)
+        };
+        let phnum = u64::from(header.e_phnum);
+        let phsize = ProgramHeader::size(ctx) as u64;
+        let raw = table(header.e_phoff, phnum, phsize, read)
+            .ok_or_else(|| format!("{phnum} program headers at {:#x} lie past the end of the file", header.e_phoff))?;
+        let program_headers = ProgramHeader::parse(&raw, 0, phnum as usize, ctx).map_err(|e| e.to_string())?;
+        let shsize = SectionHeader::size(ctx) as u64;
+        let mut section_headers = Vec::new();
+        if header.e_shoff != 0 && u64::from(header.e_shentsize) == shsize {
+            // More than SHN_LORESERVE sections: the count is the first
+            // header's sh_size.
+            let count = match header.e_shnum {
+                0 => table(header.e_shoff, 1, shsize, read)
+                    .and_then(|b| SectionHeader::parse_from(&b, 0, 1, ctx).ok())
+                    .and_then(|h| h.first().map(|h| h.sh_size))
+                    .unwrap_or(0),
+                n => u64::from(n),
+            };
+            if let Some(raw) = table(header.e_shoff, count.min(size / shsize), shsize, read) {
+                section_headers = SectionHeader::parse_from(&raw, 0, raw.len() / shsize as usize, ctx).unwrap_or_default();
+            }
+        }
+        let mut elf = Headers { header, ctx, program_headers, section_headers, names: Vec::new() };
+        let index = match u32::from(elf.header.e_shstrndx) {
+            SHN_XINDEX => elf.section_headers.first().map_or(0, |h| h.sh_link as usize),
+            i => i as usize,
+        };
+        if let Some(sh) = elf.section_headers.get(index).cloned() {
+            elf.names = elf.section(&sh, size, read).unwrap_or_default();
+        }
+        Ok(elf)
+    }
+
+    /// Section `sh`'s name.
+    pub fn name(&self, sh: &SectionHeader) -> Option<&str> {
+        let rest = self.names.get(sh.sh_name..)?;
+        let end = rest.iter().position(|&b| b == 0)?;
+        std::str::from_utf8(&rest[..end]).ok()
+    }
+
+    /// Section `sh`'s bytes, if it has some in the file (not NOBITS, not
+    /// past its end, at most 64 MiB).
+    pub fn section(&self, sh: &SectionHeader, size: u64, read: &mut ReadAt) -> Option<Vec<u8>> {
+        if sh.sh_type == SHT_NOBITS || sh.sh_size > MAX_TABLE || sh.sh_offset.checked_add(sh.sh_size)? > size {
+            return None;
+        }
+        let mut buf = vec![0u8; sh.sh_size as usize];
+        read(sh.sh_offset, &mut buf).ok()?;
+        Some(buf)
+    }
 }

@@ -4,5 +4,5 @@
 mod elf;
 mod plan;
 
-pub use elf::{Image, LoadError, PIE_BASE};
+pub use elf::{slice_reader, Headers, Image, LoadError, ReadAt, PIE_BASE};
 pub use plan::page_names;

@@ -291,7 +291,7 @@ impl KernelState {
                 self.copy_to_mm(mm, t.pid, t.tid, at, &image.bytes)?;
                 let end = at + pages * PAGE_SIZE;
                 self.mm.space_mut(mm).protect(&mut self.phys, at, end, perms);
-                self.phys.flush_stale();
+                self.flush_stale();
                 self.mm.space_mut(mm).sigreturn_trampoline = image.entry_for("rt_sigreturn").map(|o| at + o);
                 mapped = Some(at);
             }

@@ -78,7 +78,7 @@ impl KernelState {
         let pages = self.phys.kmem.total_pages_with(obj.class(), obj.bytes().saturating_mul(n));
         let Some(need) = pages.checked_sub(self.phys.kmem_pages()).filter(|&p| p > 0) else { return };
         let mut evicted = Vec::new();
-        reclaim::make_room_for(&mut self.phys, need, &mut evicted);
+        reclaim::make_room_for(&mut self.phys, &*self.backing, need, &mut evicted);
         if !evicted.is_empty() {
             self.note_evictions(&evicted, Instant::now());
         }

@@ -193,6 +193,12 @@ impl Mms {
 }
 
 impl KernelState {
+    /// Makes the MMU forget the translations changed since the last
+    /// flush (`fault::flush_stale`): before any vCPU runs on.
+    pub(crate) fn flush_stale(&mut self) {
+        crate::fault::flush_stale(&mut self.phys, &*self.backing);
+    }
+
     /// Drops one user of an address space; the last tears it down.
     pub(crate) fn put_mm(&mut self, id: MmId) {
         let Some(mm) = self.mm.spaces.get_mut(&id) else { return };
@@ -204,7 +210,7 @@ impl KernelState {
             let files = self.mapped_files(id);
             let mm = self.mm.spaces.remove(&id).expect("present");
             mm.space.release(&mut self.phys);
-            self.phys.flush_stale();
+            self.flush_stale();
             for id in files {
                 self.release_if_orphan(id);
             }
@@ -218,7 +224,7 @@ pub(crate) fn with_space<R>(ctx: &mut Ctx, f: impl FnOnce(&mut AddressSpace, &mu
     let mm = ctx.mm();
     let k = &mut *ctx.k;
     let r = f(k.mm.space_mut(mm), &mut k.phys);
-    k.phys.flush_stale();
+    k.flush_stale();
     r
 }
 

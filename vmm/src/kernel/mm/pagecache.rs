@@ -191,7 +191,7 @@ impl KernelState {
             self.phys.update(gpa, |f| f.cached = false);
             self.phys.free_if_unused(gpa);
         }
-        self.phys.flush_stale();
+        self.flush_stale();
         self.procfs.changed();
     }
 

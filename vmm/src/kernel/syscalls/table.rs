@@ -69,7 +69,7 @@ pub(crate) static TABLE: &[Syscall] = &[
     quiet(ring(sc(8, 62, "lseek", &[Fd, Long, Whence], D, Some(io::lseek)))),
     // Calls that may take pages away from the guest (unmapping, write-
     // protecting, discarding) go by exit: each host invalidation they make
-    // (MADV_DONTNEED, an mprotect round trip) interrupts every vCPU that is
+    // (MADV_DONTNEED, a write-protect round trip) interrupts every vCPU that is
     // in guest mode to flush its TLB, and the calling one would be spinning
     // there in the ring's stub: a 1 MiB munmap took 30-40 ms through the
     // ring, 1-5 ms by an exit.

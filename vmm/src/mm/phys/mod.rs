@@ -76,8 +76,8 @@ pub struct Phys {
     /// Kernel memory in use, and the pages of RAM held for it.
     pub kmem: Arc<KmemLedger>,
     kmem_pfns: Vec<u64>,
-    /// Why stale translations could not be flushed (the host refused the
-    /// mprotect round trip, out of memory): the guest may still reach
+    /// Why stale translations could not be flushed (the host refused,
+    /// out of memory): the guest may still reach
     /// frames it no longer maps, so the kernel must end the run.
     pub flush_failed: Option<String>,
 }
@@ -297,43 +297,19 @@ impl Phys {
         let _ = self.ram.discard(gpa - self.base, PAGE_SIZE);
     }
 
-    /// Notes that `frames`' translations changed; [`Phys::flush_stale`]
+    /// Notes that `frames`' translations changed; `fault::flush_stale`
     /// invalidates them before any vCPU runs on.
     pub fn note_stale(&mut self, frames: Vec<u64>) {
         self.stale.extend(frames);
     }
 
-    /// Makes KVM drop every translation of the stale frames, on every vCPU:
-    /// their page-table entries changed (mprotect, mremap, fork, a
-    /// copy-on-write break, …) and the MMU may still cache the old ones. A
-    /// protection round trip on the host pages runs KVM's MMU notifier,
-    /// which zaps the shadow (or EPT) entries and flushes the TLBs; the
-    /// guest's next access walks its tables afresh. Contiguous frames go in
-    /// one call.
-    pub fn flush_stale(&mut self) {
-        if self.stale.is_empty() {
-            return;
-        }
+    /// The frames noted stale since the last call, sorted, each once:
+    /// `fault::flush_stale` makes the MMU forget them.
+    pub fn take_stale(&mut self) -> Vec<u64> {
         let mut frames = std::mem::take(&mut self.stale);
         frames.sort_unstable();
         frames.dedup();
-        let mut i = 0;
-        while i < frames.len() {
-            let start = frames[i];
-            let mut end = start + PAGE_SIZE;
-            i += 1;
-            while i < frames.len() && frames[i] == end {
-                end += PAGE_SIZE;
-                i += 1;
-            }
-            if let Some(off) = start.checked_sub(self.base) {
-                if let Err(e) = self.ram.invalidate(off, end - start) {
-                    self.flush_failed.get_or_insert_with(|| {
-                        format!("cannot flush the guest's stale translations of guest frames {start:#x}-{end:#x}: mprotect: {e}")
-                    });
-                }
-            }
-        }
+        frames
     }
 
     /// Reads a resident frame's bytes.

@@ -60,11 +60,15 @@ impl Vm {
     }
 
     /// The XSAVE area size for the states XCR0 enables (signal frames
-    /// carry it), and XCR0 itself.
+    /// carry it), and XCR0 itself: wherever KVM keeps XSAVE states for the
+    /// vCPU (CPUID leaf 0xD), even if it does not offer the XSAVE bit of
+    /// leaf 1. PVM does that on some days, while the guest, whose CPUID it
+    /// does not intercept, sees OSXSAVE and uses AVX: its frames must carry
+    /// that state, as Linux's would.
     pub fn fpu_config(&self) -> FpuConfig {
         let c = self.cpuid.as_slice();
         let leaf = |i: u32| c.iter().find(|e| e.function == 0xd && e.index == i);
-        let Some(l0) = leaf(0).filter(|_| self.features.xsave) else { return FpuConfig::default() };
+        let Some(l0) = leaf(0) else { return FpuConfig::default() };
         let xcr0 = arch::cpu::xcr0(l0.eax as u64 | (l0.edx as u64) << 32);
         let mut size = 576;
         for bit in 2..63 {

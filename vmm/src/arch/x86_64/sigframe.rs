@@ -299,6 +299,12 @@ pub fn xstate_image(region: &FpuRegion, xsize: u32, xcr0: u64) -> Vec<u8> {
         padding: [0; 7],
     };
     bytes[SW_RESERVED..SW_RESERVED + size_of::<FpxSwBytes>()].copy_from_slice(sw.as_bytes());
+    // XSAVE writes only the states XCR0 enables; KVM's image may hold
+    // more (PVM leaves the host's XCR0, with PKRU, in force).
+    if let Some(bv) = bytes.get_mut(512..520) {
+        let masked = u64::from_le_bytes(bv.try_into().expect("8 bytes")) & xcr0;
+        bv.copy_from_slice(&masked.to_le_bytes());
+    }
     bytes.extend_from_slice(FP_XSTATE_MAGIC2.as_bytes());
     bytes
 }
@@ -512,5 +518,17 @@ mod tests {
         assert_eq!(got[..128], region[..128]);
         assert_eq!(got[128], 3);
         assert_eq!(got[129..], [0; 1024 - 129]);
+    }
+
+    #[test]
+    fn a_frame_holds_only_the_states_xcr0_enables() {
+        // KVM's image with PKRU (bit 9), which faultline's XCR0 leaves out.
+        let mut region = initial_fpu();
+        region[128] = 0x207;
+        let image = xstate_image(&region, 832, 7);
+        assert_eq!(image[512..520], 7u64.to_le_bytes());
+        let mut want = region;
+        want[128] = 7;
+        assert_eq!(parse_xstate(&image, 832, 7), Some(want));
     }
 }

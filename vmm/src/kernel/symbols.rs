@@ -7,6 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::arch::PAGE_SIZE;
+use crate::loader::Headers;
 use crate::mm::{Backing, FileData, FileId, FileRef, Vma};
 
 /// Files larger than this are not parsed for symbols.
@@ -23,8 +24,13 @@ pub(crate) struct SymTable {
 }
 
 impl SymTable {
-    pub(super) fn parse(object: &str, bytes: &[u8]) -> Option<SymTable> {
-        let elf = goblin::elf::Elf::parse(bytes).ok()?;
+    /// Reads `data`'s symbols: its headers, then .symtab and its strings
+    /// (.dynsym and .dynstr where it has no .symtab), not the whole file.
+    pub(super) fn read(object: &str, data: &dyn FileData) -> Option<SymTable> {
+        use goblin::elf::section_header::{SHT_DYNSYM, SHT_SYMTAB};
+        let size = data.size();
+        let mut read = |off: u64, buf: &mut [u8]| data.read_exact_at(off, buf);
+        let elf = Headers::read(size, &mut read).ok()?;
         let loads = elf
             .program_headers
             .iter()
@@ -32,18 +38,25 @@ impl SymTable {
             .map(|p| (p.p_offset, p.p_vaddr, p.p_filesz))
             .collect();
         let mut syms = Vec::new();
-        let (table, strings) =
-            if elf.syms.is_empty() { (&elf.dynsyms, &elf.dynstrtab) } else { (&elf.syms, &elf.strtab) };
-        for s in table.iter() {
-            // Functions, objects, and untyped global labels (an assembly
-            // `_start`).
-            let untyped_global =
-                s.st_type() == goblin::elf::sym::STT_NOTYPE && s.st_bind() == goblin::elf::sym::STB_GLOBAL;
-            if s.st_value == 0 || !(s.is_function() || s.st_type() == goblin::elf::sym::STT_OBJECT || untyped_global) {
-                continue;
-            }
-            if let Some(name) = strings.get_at(s.st_name).filter(|n| !n.is_empty()) {
-                syms.push((s.st_value, s.st_size, Arc::from(tame(name))));
+        let table = |kind| elf.section_headers.iter().find(|s| s.sh_type == kind && s.sh_size > 0);
+        if let Some(sh) = table(SHT_SYMTAB).or_else(|| table(SHT_DYNSYM)) {
+            let strings = elf.section_headers.get(sh.sh_link as usize).and_then(|s| elf.section(s, size, &mut read));
+            let raw = elf.section(sh, size, &mut read);
+            if let (Some(raw), Some(strings)) = (raw, strings) {
+                let count = raw.len() / goblin::elf::sym::Sym::size(elf.ctx.container);
+                for s in goblin::elf::sym::Symtab::parse(&raw, 0, count, elf.ctx).ok()?.iter() {
+                    // Functions, objects, and untyped global labels (an
+                    // assembly `_start`).
+                    let untyped_global =
+                        s.st_type() == goblin::elf::sym::STT_NOTYPE && s.st_bind() == goblin::elf::sym::STB_GLOBAL;
+                    if s.st_value == 0
+                        || !(s.is_function() || s.st_type() == goblin::elf::sym::STT_OBJECT || untyped_global)
+                    {
+                        continue;
+                    }
+                    let Some(name) = string_at(&strings, s.st_name).filter(|n| !n.is_empty()) else { continue };
+                    syms.push((s.st_value, s.st_size, Arc::from(tame(name))));
+                }
             }
         }
         syms.sort_by_key(|s| s.0);
@@ -77,6 +90,12 @@ impl SymTable {
     }
 }
 
+/// The NUL-terminated string at `off` of a string table, if it is UTF-8.
+fn string_at(table: &[u8], off: usize) -> Option<&str> {
+    let rest = table.get(off..)?;
+    std::str::from_utf8(&rest[..rest.iter().position(|&b| b == 0)?]).ok()
+}
+
 /// A name from an untrusted ELF, fit for one line of a report: control
 /// bytes escaped, at most 200 characters.
 fn tame(name: &str) -> String {
@@ -104,9 +123,12 @@ impl Symbols {
         self.tables
             .entry(file.id)
             .or_insert_with(|| {
-                let bytes = read_file(data?)?;
+                let data = data?;
+                if data.size() > MAX_FILE {
+                    return None;
+                }
                 let object = file.path.rsplit('/').next().unwrap_or(&file.path);
-                SymTable::parse(object, &bytes).map(Arc::new)
+                SymTable::read(object, &**data).map(Arc::new)
             })
             .clone()
     }
@@ -129,4 +151,61 @@ pub(super) fn read_file(data: &Arc<dyn FileData>) -> Option<Vec<u8>> {
     }
     bytes.truncate(done);
     Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A file in memory that counts the bytes read from it.
+    struct Counted(Vec<u8>, AtomicU64);
+
+    impl FileData for Counted {
+        fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
+            let rest = self.0.get(offset as usize..).unwrap_or_default();
+            let n = rest.len().min(buf.len());
+            buf[..n].copy_from_slice(&rest[..n]);
+            self.1.fetch_add(n as u64, Ordering::Relaxed);
+            Ok(n)
+        }
+        fn write_at(&self, _: u64, _: &[u8]) -> std::io::Result<()> {
+            unreachable!()
+        }
+        fn size(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn memory_only(&self) -> bool {
+            false
+        }
+    }
+
+    #[test]
+    fn symbols_are_read_from_the_symbol_table_alone() {
+        let bytes = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        let elf = goblin::elf::Elf::parse(&bytes).unwrap();
+        let want = elf
+            .syms
+            .iter()
+            .filter(|s| s.st_value != 0 && (s.is_function() || s.st_type() == goblin::elf::sym::STT_OBJECT))
+            .filter(|s| elf.strtab.get_at(s.st_name).is_some_and(|n| !n.is_empty()))
+            .count();
+        let file = Counted(bytes.clone(), AtomicU64::new(0));
+        let table = SymTable::read("me", &file).unwrap();
+        let read = file.1.load(Ordering::Relaxed);
+        // .symtab and .strtab, not the code and debug info around them.
+        let symtab: u64 =
+            elf.section_headers.iter().filter(|s| s.sh_type == 2 || s.sh_type == 3).map(|s| s.sh_size).sum();
+        assert!(read <= symtab + (64 << 10), "{read} bytes read, the tables hold {symtab}, the file {}", file.0.len());
+        let untyped = elf
+            .syms
+            .iter()
+            .filter(|s| s.st_value != 0 && s.st_type() == goblin::elf::sym::STT_NOTYPE)
+            .filter(|s| s.st_bind() == goblin::elf::sym::STB_GLOBAL)
+            .filter(|s| elf.strtab.get_at(s.st_name).is_some_and(|n| !n.is_empty()))
+            .count();
+        assert_eq!(table.syms.len(), want + untyped);
+        let f = table.syms.iter().find(|s| s.2.contains("symbols_are_read_from_the_symbol_table_alone")).unwrap();
+        assert!(f.1 > 0);
+    }
 }

@@ -374,10 +374,10 @@ fn alloc_sections(elf: &Headers, bias: u64, segments: &[Segment]) -> Vec<Section
 }
 
 /// Reads exactly `buf.len()` bytes of a file at an offset.
-pub type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> io::Result<()> + 'a;
+type ReadAt<'a> = dyn FnMut(u64, &mut [u8]) -> io::Result<()> + 'a;
 
 /// A reader over bytes held in memory.
-pub fn slice_reader(bytes: &[u8]) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> + '_ {
+fn slice_reader(bytes: &[u8]) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> + '_ {
     move |off, buf| {
         let src = usize::try_from(off)
             .ok()
@@ -414,6 +414,11 @@ impl Headers {
             return Err("the ELF header is truncated".into());
         }
         read(0, &mut raw).map_err(|e| e.to_string())?;
+        // What x86-64 and arm64 Linux run (elf_check_arch reads the header
+        // in the CPU's byte order).
+        if raw[goblin::elf::header::EI_DATA] != goblin::elf::header::ELFDATA2LSB {
+            return Err("not a little-endian ELF file".into());
+        }
         let header = goblin::elf::Elf::parse_header(&raw).map_err(|e| e.to_string())?;
         let ctx = Ctx::new(Container::Big, Endian::Little);
         let table = |off: u64, count: u64, entsize: u64, read: &mut ReadAt| -> Option<Vec<u8>> {
@@ -443,7 +448,8 @@ impl Headers {
                 n => u64::from(n),
             };
             if let Some(raw) = table(header.e_shoff, count.min(size / shsize), shsize, read) {
-                section_headers = SectionHeader::parse_from(&raw, 0, raw.len() / shsize as usize, ctx).unwrap_or_default();
+                section_headers =
+                    SectionHeader::parse_from(&raw, 0, raw.len() / shsize as usize, ctx).unwrap_or_default();
             }
         }
         let mut elf = Headers { header, ctx, program_headers, section_headers, names: Vec::new() };
@@ -473,5 +479,69 @@ impl Headers {
         let mut buf = vec![0u8; sh.sh_size as usize];
         read(sh.sh_offset, &mut buf).ok()?;
         Some(buf)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// This test's own executable: a PIE of the host's architecture with
+    /// an interpreter, sections and a symbol table, tens of MiB in a
+    /// debug build.
+    fn me() -> (String, Vec<u8>) {
+        let path = std::env::current_exe().unwrap();
+        (path.display().to_string(), std::fs::read(&path).unwrap())
+    }
+
+    #[test]
+    fn an_image_is_read_from_its_headers_alone_and_agrees_with_a_full_parse() {
+        let (path, bytes) = me();
+        let mut read_bytes = 0u64;
+        let mut inner = slice_reader(&bytes);
+        let image = Image::read(path, bytes.len() as u64, &mut |off, buf| {
+            read_bytes += buf.len() as u64;
+            inner(off, buf)
+        })
+        .unwrap();
+        // The headers, the section names and PT_INTERP: a few KiB.
+        assert!(read_bytes < 64 << 10, "{read_bytes} of {} bytes read", bytes.len());
+        let full = goblin::elf::Elf::parse(&bytes).unwrap();
+        let loads: Vec<u64> = full.program_headers.iter().filter(|p| p.p_type == PT_LOAD).map(|p| p.p_offset).collect();
+        let mut seen: Vec<u64> = image.segments.iter().map(|s| s.offset).collect();
+        seen.sort_unstable();
+        assert_eq!(seen, loads);
+        assert_eq!(image.interp.as_deref(), full.interpreter);
+        assert_eq!(image.phnum, full.program_headers.len() as u64);
+        let names: Vec<&str> = image.sections.iter().map(|s| s.name.as_str()).collect();
+        for want in [".text", ".rodata", ".data", ".bss"] {
+            assert!(names.contains(&want), "{want} missing from {names:?}");
+        }
+        let alloc = full
+            .section_headers
+            .iter()
+            .filter(|s| s.sh_flags & SHF_ALLOC as u64 != 0 && s.sh_addr != 0 && s.sh_size != 0)
+            .filter(|s| !(s.sh_flags & SHF_TLS as u64 != 0 && s.sh_type == SHT_NOBITS))
+            .count();
+        assert_eq!(image.sections.len(), alloc);
+    }
+
+    #[test]
+    fn headers_past_the_end_of_the_file_are_refused_and_sections_past_it_ignored() {
+        let (path, bytes) = me();
+        // Program headers cut off: not loadable.
+        let phoff = u64::from_le_bytes(bytes[32..40].try_into().unwrap()) as usize;
+        let cut: Arc<[u8]> = bytes[..phoff + 10].into();
+        let e = Image::from_bytes(path.clone(), cut).unwrap_err();
+        assert!(e.to_string().contains("program headers at"), "{e}");
+        // Section headers cut off: Linux's exec never reads them.
+        let mut b = bytes.clone();
+        b[40..48].copy_from_slice(&(bytes.len() as u64 - 8).to_le_bytes());
+        let image = Image::from_bytes(path.clone(), b.into()).unwrap();
+        assert!(image.sections.is_empty());
+        // Big-endian: what elf_check_arch refuses.
+        let mut b = bytes.clone();
+        b[goblin::elf::header::EI_DATA] = goblin::elf::header::ELFDATA2MSB;
+        assert!(Image::from_bytes(path, b.into()).unwrap_err().to_string().contains("not a little-endian ELF"));
     }
 }

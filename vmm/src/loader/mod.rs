@@ -4,5 +4,5 @@
 mod elf;
 mod plan;
 
-pub use elf::{slice_reader, Headers, Image, LoadError, ReadAt, PIE_BASE};
+pub use elf::{Headers, Image, LoadError, PIE_BASE};
 pub use plan::page_names;

@@ -230,7 +230,7 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config, cwd: &Lookup,
     let mut name = execfn.clone();
     let mut elf_name = p.name();
     for depth in 0.. {
-        let Some(script) = shebang(&file.bytes) else { break };
+        let Some(script) = shebang(&file.head) else { break };
         let refuse = |what: String| Error::Exec { path: shown.clone(), what };
         if depth == MAX_SCRIPT_DEPTH {
             return Err(refuse("too many #! interpreters, one running the next".into()));
@@ -247,7 +247,7 @@ fn open_program(k: &mut KernelState, p: &Program, config: &Config, cwd: &Lookup,
         name = interp.clone();
         elf_name = interp;
     }
-    let image = Image::from_bytes(elf_name, file.bytes.clone())?;
+    let image = k.exec_image(&file, elf_name)?;
     Ok(Start { file, image, execfn, argv })
 }
 

@@ -238,7 +238,7 @@ impl KernelState {
         let cred = self.tasks.proc(t.pid).map(|p| p.cred.clone()).unwrap_or_else(|| Cred::new(0, 0, &[]));
         let ifile =
             self.open_exec(t.pid, &root, interp, &cred).map_err(|e| if e == EACCES { EACCES } else { ENOENT })?;
-        let iimage = Image::from_bytes(ifile.path.clone(), ifile.bytes.clone()).map_err(|_| ELIBBAD)?;
+        let iimage = self.exec_image(&ifile, ifile.path.clone()).map_err(|_| ELIBBAD)?;
         if iimage.interp.is_some() {
             return Err(ELIBBAD);
         }

@@ -30,9 +30,10 @@ use super::task::Ctx;
 use super::{Entry, KernelState};
 use crate::arch::regs::Tls;
 use crate::arch::{UserRegs, PAGE_SIZE};
-use crate::loader::Image;
+use crate::loader::{Image, LoadError};
 use load::Loaded;
-pub(crate) use script::{script_argv, shebang, MAX_SCRIPT_DEPTH};
+pub(crate) use script::{script_argv, shebang, BINPRM_BUF_SIZE, MAX_SCRIPT_DEPTH};
+use std::io;
 
 /// MAX_ARG_STRLEN: the longest single argument or environment string.
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
@@ -44,7 +45,9 @@ pub(crate) struct ExecFile {
     /// Its path inside the sandbox (for /proc/PID/exe and maps).
     pub path: String,
     node: OpenNode,
-    pub bytes: Arc<[u8]>,
+    /// Its first bytes (BINPRM_BUF_SIZE of them), for a `#!` line; the
+    /// rest is read as it is needed.
+    pub head: Arc<[u8]>,
 }
 
 impl ExecFile {
@@ -55,9 +58,10 @@ impl ExecFile {
         let meta =
             Meta { mode: S_IFREG | 0o755, size: bytes.len() as u64, nlink: 1, ino: id.0, dev: 1, ..Default::default() };
         let path = format!("/{name}");
-        let data = Arc::new(MemFile(bytes.clone()));
+        let head = bytes[..bytes.len().min(BINPRM_BUF_SIZE)].into();
+        let data = Arc::new(MemFile(bytes));
         let node = OpenNode { id, meta, path: path.clone(), data, node: Node::Synthetic { meta, entries: Vec::new() } };
-        ExecFile { path, node, bytes }
+        ExecFile { path, node, head }
     }
 }
 
@@ -102,24 +106,34 @@ impl KernelState {
             Node::Mem(i) => self.files.vfs_mut().open_mem(&look.path, i).ok_or(EACCES)?,
             n => self.files.vfs_mut().open_host(&look.path, n, false)?,
         };
-        // A file the sandbox wrote lives only in the page cache; a host
-        // file is read from the host, leaving the cache to the faults.
-        let bytes = if node.data.memory_only() {
-            self.read_cached(node.id, &node.data, 0, meta.size as usize)?
-        } else {
-            let mut bytes = vec![0u8; meta.size as usize];
-            let mut done = 0;
-            while done < bytes.len() {
-                let n = node.data.read_at(done as u64, &mut bytes[done..]).map_err(|_| EIO)?;
-                if n == 0 {
-                    break;
-                }
-                done += n;
-            }
-            bytes.truncate(done);
-            bytes
-        };
-        Ok(ExecFile { path: look.path, node, bytes: bytes.into() })
+        let mut head = vec![0u8; node.data.size().min(BINPRM_BUF_SIZE as u64) as usize];
+        self.read_exec(&node, 0, &mut head).map_err(|_| EIO)?;
+        Ok(ExecFile { path: look.path, node, head: head.into() })
+    }
+}
+
+impl KernelState {
+    /// Reads `buf.len()` bytes of a program file at `off`: a file the
+    /// sandbox wrote lives only in the page cache; a host file is read
+    /// from the host, leaving the cache to the faults.
+    fn read_exec(&mut self, node: &OpenNode, off: u64, buf: &mut [u8]) -> io::Result<()> {
+        if !node.data.memory_only() {
+            return node.data.read_exact_at(off, buf);
+        }
+        let got = self.read_cached(node.id, &node.data, off, buf.len()).map_err(|_| io::Error::other("EIO"))?;
+        if got.len() < buf.len() {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.copy_from_slice(&got);
+        Ok(())
+    }
+
+    /// `file` validated as an ELF executable (named `name` in errors),
+    /// reading only its headers: exec needs a few pages of a 30 MiB
+    /// compiler, and its pages come in by faults.
+    pub(crate) fn exec_image(&mut self, file: &ExecFile, name: String) -> Result<Image, LoadError> {
+        let size = file.node.data.size();
+        Image::read(name, size, &mut |off, buf| self.read_exec(&file.node, off, buf))
     }
 }
 
@@ -178,7 +192,7 @@ pub(crate) fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, e
     let mut depth = 0;
     let (file, image) = loop {
         let file = ctx.k.open_exec(ctx.pid, &cwd, &path, &cred)?;
-        if let Some(script) = shebang(&file.bytes) {
+        if let Some(script) = shebang(&file.head) {
             depth += 1;
             if depth > MAX_SCRIPT_DEPTH {
                 return Err(ELOOP);
@@ -188,7 +202,7 @@ pub(crate) fn execve(ctx: &mut Ctx, path: &[u8], argv_ptr: u64, envp_ptr: u64, e
             path = interp;
             continue;
         }
-        let image = Image::from_bytes(file.path.clone(), file.bytes.clone()).map_err(|_| ENOEXEC)?;
+        let image = ctx.k.exec_image(&file, file.path.clone()).map_err(|_| ENOEXEC)?;
         break (file, image);
     };
     let (pid, tid) = (ctx.pid, ctx.tid);

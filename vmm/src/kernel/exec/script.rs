@@ -3,6 +3,9 @@
 
 use crate::kernel::errno::*;
 
+/// How much of a program file exec looks at for `#!` (BINPRM_BUF_SIZE).
+pub(crate) const BINPRM_BUF_SIZE: usize = 256;
+
 /// Nested `#!` interpreters allowed (BINPRM_MAX_RECURSION).
 pub(crate) const MAX_SCRIPT_DEPTH: u32 = 4;
 
@@ -13,8 +16,9 @@ pub(crate) fn shebang(bytes: &[u8]) -> Option<Result<(String, Option<String>), E
     if !bytes.starts_with(b"#!") {
         return None;
     }
-    // BINPRM_BUF_SIZE: the kernel looks at the first 256 bytes only.
-    let line_end = bytes.iter().take(256).position(|&b| b == b'\n').unwrap_or(bytes.len().min(256));
+    // The kernel looks at the first BINPRM_BUF_SIZE bytes only.
+    let line_end =
+        bytes.iter().take(BINPRM_BUF_SIZE).position(|&b| b == b'\n').unwrap_or(bytes.len().min(BINPRM_BUF_SIZE));
     let line = String::from_utf8_lossy(&bytes[2..line_end]).trim().to_string();
     let mut parts = line.splitn(2, [' ', '\t']);
     let Some(interp) = parts.next().filter(|s| !s.is_empty()).map(str::to_string) else { return Some(Err(ENOEXEC)) };

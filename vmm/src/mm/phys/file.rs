@@ -52,6 +52,18 @@ impl std::fmt::Display for PageCache {
 pub trait FileData: Send + Sync {
     /// Reads up to `buf.len()` bytes at `offset`; fewer at end of file.
     fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize>;
+    /// Reads exactly `buf.len()` bytes at `offset`; past the end of file
+    /// is an error (UnexpectedEof).
+    fn read_exact_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<()> {
+        let mut done = 0;
+        while done < buf.len() {
+            match self.read_at(offset + done as u64, &mut buf[done..])? {
+                0 => return Err(std::io::ErrorKind::UnexpectedEof.into()),
+                n => done += n,
+            }
+        }
+        Ok(())
+    }
     /// Writes back (dirty page cache pages of a writable file).
     fn write_at(&self, offset: u64, buf: &[u8]) -> std::io::Result<()>;
     /// Its size now, in bytes.

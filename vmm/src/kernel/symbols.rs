@@ -19,8 +19,12 @@ pub(crate) struct SymTable {
     object: String,
     /// PT_LOAD segments: file offset, virtual address, file size.
     loads: Vec<(u64, u64, u64)>,
-    /// Functions and objects: start, size, name; sorted by start.
-    syms: Vec<(u64, u64, Arc<str>)>,
+    /// Functions and objects: start, size, and where the name is in
+    /// `strings`; sorted by start. Names are made printable only when one
+    /// is shown: a library has thousands, a run shows a few.
+    syms: Vec<(u64, u64, u32)>,
+    /// The symbol table's string table.
+    strings: Vec<u8>,
 }
 
 impl SymTable {
@@ -38,6 +42,7 @@ impl SymTable {
             .map(|p| (p.p_offset, p.p_vaddr, p.p_filesz))
             .collect();
         let mut syms = Vec::new();
+        let mut names = Vec::new();
         let table = |kind| elf.section_headers.iter().find(|s| s.sh_type == kind && s.sh_size > 0);
         if let Some(sh) = table(SHT_SYMTAB).or_else(|| table(SHT_DYNSYM)) {
             let strings = elf.section_headers.get(sh.sh_link as usize).and_then(|s| elf.section(s, size, &mut read));
@@ -54,13 +59,16 @@ impl SymTable {
                     {
                         continue;
                     }
-                    let Some(name) = string_at(&strings, s.st_name).filter(|n| !n.is_empty()) else { continue };
-                    syms.push((s.st_value, s.st_size, Arc::from(tame(name))));
+                    if string_at(&strings, s.st_name).is_none_or(str::is_empty) {
+                        continue;
+                    }
+                    syms.push((s.st_value, s.st_size, s.st_name as u32));
                 }
+                names = strings;
             }
         }
-        syms.sort_by_key(|s| s.0);
-        Some(SymTable { object: tame(object), loads, syms })
+        syms.sort_unstable_by_key(|s| s.0);
+        Some(SymTable { object: tame(object), loads, syms, strings: names })
     }
 
     /// The name of the byte at file offset `off`.
@@ -81,8 +89,9 @@ impl SymTable {
     pub(super) fn name_shown(&self, off: u64, shown: u64) -> Option<String> {
         let vaddr = self.vaddr(off)?;
         let i = self.syms.partition_point(|s| s.0 <= vaddr);
-        if let Some((start, size, name)) = i.checked_sub(1).map(|i| &self.syms[i]) {
-            if vaddr < start + (*size).max(1) {
+        if let Some(&(start, size, name)) = i.checked_sub(1).map(|i| &self.syms[i]) {
+            if vaddr < start + size.max(1) {
+                let name = tame(string_at(&self.strings, name as usize).unwrap_or_default());
                 return Some(format!("{name}+{:#x}", vaddr + shown - start));
             }
         }
@@ -205,7 +214,12 @@ mod tests {
             .filter(|s| elf.strtab.get_at(s.st_name).is_some_and(|n| !n.is_empty()))
             .count();
         assert_eq!(table.syms.len(), want + untyped);
-        let f = table.syms.iter().find(|s| s.2.contains("symbols_are_read_from_the_symbol_table_alone")).unwrap();
+        let name = |s: &(u64, u64, u32)| string_at(&table.strings, s.2 as usize).unwrap_or_default().to_string();
+        let f = table.syms.iter().find(|s| name(s).contains("symbols_are_read_from_the_symbol_table_alone")).unwrap();
         assert!(f.1 > 0);
+        // Shown as function+offset, from its file offset.
+        let (p_off, p_vaddr, _) = table.loads.iter().copied().find(|&(_, v, sz)| v <= f.0 && f.0 < v + sz).unwrap();
+        let shown = table.name(f.0 - p_vaddr + p_off + 3).unwrap();
+        assert_eq!(shown, format!("{}+0x3", name(f)));
     }
 }

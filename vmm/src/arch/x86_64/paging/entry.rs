@@ -23,8 +23,11 @@ impl Format for X86_64 {
 
     const VALID: u64 = PRESENT;
     const ADDR_MASK: u64 = ADDR_MASK;
-    /// Permissive (user, writable, executable): the leaf decides.
-    const TABLE: u64 = PRESENT | WRITABLE | USER;
+    /// Permissive (user, writable, executable): the leaf decides. Accessed
+    /// and dirty from the start, as Linux's _PAGE_TABLE: otherwise the
+    /// first walk through each table sets the bit, and under shadow paging
+    /// KVM does that for the guest and walks again.
+    const TABLE: u64 = PRESENT | WRITABLE | USER | ACCESSED | DIRTY;
     const ACCESSED: u64 = ACCESSED;
     const USER: u64 = USER;
     const SOFT_NOACCESS: u64 = SOFT_NOACCESS;

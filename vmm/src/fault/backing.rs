@@ -109,10 +109,15 @@ impl Backing for MemBacking {
         Ok(())
     }
 
-    fn invalidate(&self, _dst: u64, _len: u64, _protected: bool) -> Result<(), UffdError> {
-        // No MMU caches these pages: nothing to forget.
+    fn invalidate(&self, dst: u64, len: u64, protected: bool) -> Result<(), UffdError> {
+        // No MMU caches these pages: nothing to forget; protection ends
+        // as userfaultfd's round trip leaves it.
         self.invalidations.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        Ok(())
+        if protected {
+            self.writeprotect(dst, len, true, true)
+        } else {
+            self.writeprotect(dst, len, false, false)
+        }
     }
 
     fn has_wp(&self) -> bool {

@@ -3,11 +3,11 @@
 //! through the reverse map), as Linux uses PTE young bits.
 //!
 //! A frame any of whose mappings was accessed gets a second chance: the
-//! bits are cleared and the MMU is made to notice (write-protecting the host
-//! page for a moment invalidates KVM's shadow or EPT entries through the
-//! MMU notifier, so the guest's next access walks its tables and sets the
-//! bit again: `Backing::invalidate`). A frame found unaccessed is evicted: dirty anonymous and shared
-//! memory goes to swap, dirty file pages are written back, clean ones are
+//! bits are cleared and the MMU is made to notice (write-protecting the
+//! host page for a moment, `Backing::invalidate`, invalidates KVM's shadow
+//! or EPT entries through the MMU notifier, so the guest's next access
+//! walks its tables and sets the bit again). A frame found unaccessed is
+//! evicted: dirty anonymous and shared memory goes to swap, dirty file pages are written back, clean ones are
 //! dropped; the host page is freed with MADV_DONTNEED so its next touch
 //! faults through userfaultfd again and comes back with what it held.
 //!

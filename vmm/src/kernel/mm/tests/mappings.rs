@@ -336,3 +336,24 @@ fn guard_markers_fault_stay_through_dontneed_and_fork_and_go_with_remove_or_munm
     assert_eq!(t.sys("mmap", &[a, 4 * P, RW, ANON | MAP_FIXED, u64::MAX, 0]), a as i64);
     assert_eq!(segv(&t, a, true), None);
 }
+
+#[test]
+fn an_mprotect_flushes_its_frames_and_the_zero_page_stays_write_protected() {
+    use std::sync::atomic::Ordering::Relaxed;
+    let t = TestKernel::new();
+    let a = t.mmap_anon(2 * P, RW);
+    assert_eq!(t.touch(a, true), None);
+    assert_eq!(t.touch(a + P, false), None);
+    let (written, zero) = (t.host_page(a).unwrap(), t.host_page(a + P).unwrap());
+    assert!(!t.backing.protected(written));
+    assert!(t.backing.protected(zero), "a read of fresh memory maps the zero page, write-protected");
+    let before = t.backing.invalidations.load(Relaxed);
+    assert_eq!(t.sys("mprotect", &[a, 2 * P, PROT_READ]), 0);
+    // One call per run of frames alike: the written page, the zero page.
+    assert_eq!(t.backing.invalidations.load(Relaxed) - before, 2);
+    assert!(!t.backing.protected(written));
+    assert!(t.backing.protected(zero), "its first write must still be seen");
+    assert_eq!(t.sys("mprotect", &[a, 2 * P, RW]), 0);
+    assert_eq!(t.touch(a + P, true), None);
+    assert_eq!(kinds_in(&t, a, a + 2 * P), [EventKind::ZeroFill, EventKind::ZeroFill, EventKind::Cow]);
+}

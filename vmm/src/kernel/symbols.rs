@@ -203,8 +203,9 @@ mod tests {
         let table = SymTable::read("me", &file).unwrap();
         let read = file.1.load(Ordering::Relaxed);
         // .symtab and .strtab, not the code and debug info around them.
-        let symtab: u64 =
-            elf.section_headers.iter().filter(|s| s.sh_type == 2 || s.sh_type == 3).map(|s| s.sh_size).sum();
+        use goblin::elf::section_header::{SHT_STRTAB, SHT_SYMTAB};
+        let tables = elf.section_headers.iter().filter(|s| s.sh_type == SHT_SYMTAB || s.sh_type == SHT_STRTAB);
+        let symtab: u64 = tables.map(|s| s.sh_size).sum();
         assert!(read <= symtab + (64 << 10), "{read} bytes read, the tables hold {symtab}, the file {}", file.0.len());
         let untyped = elf
             .syms

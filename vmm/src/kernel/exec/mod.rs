@@ -17,6 +17,7 @@ mod load;
 mod script;
 pub(crate) mod vdso;
 
+use std::io;
 use std::sync::Arc;
 
 use super::abi::limits::PATH_MAX;
@@ -33,7 +34,6 @@ use crate::arch::{UserRegs, PAGE_SIZE};
 use crate::loader::{Image, LoadError};
 use load::Loaded;
 pub(crate) use script::{script_argv, shebang, BINPRM_BUF_SIZE, MAX_SCRIPT_DEPTH};
-use std::io;
 
 /// MAX_ARG_STRLEN: the longest single argument or environment string.
 const MAX_ARG_STRLEN: usize = 32 * PAGE_SIZE as usize;
@@ -110,9 +110,7 @@ impl KernelState {
         self.read_exec(&node, 0, &mut head).map_err(|_| EIO)?;
         Ok(ExecFile { path: look.path, node, head: head.into() })
     }
-}
 
-impl KernelState {
     /// Reads `buf.len()` bytes of a program file at `off`: a file the
     /// sandbox wrote lives only in the page cache; a host file is read
     /// from the host, leaving the cache to the faults.

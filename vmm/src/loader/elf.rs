@@ -388,7 +388,8 @@ fn slice_reader(bytes: &[u8]) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> + 
     }
 }
 
-/// Section names and symbol tables larger than this are not read.
+/// Section names, symbol tables and section header tables larger than
+/// this are not read.
 const MAX_TABLE: u64 = 64 << 20;
 
 /// An ELF file's headers (the ELF header, program and section headers, the
@@ -447,7 +448,7 @@ impl Headers {
                     .unwrap_or(0),
                 n => u64::from(n),
             };
-            if let Some(raw) = table(header.e_shoff, count.min(size / shsize), shsize, read) {
+            if let Some(raw) = table(header.e_shoff, count.min(size / shsize).min(MAX_TABLE / shsize), shsize, read) {
                 section_headers =
                     SectionHeader::parse_from(&raw, 0, raw.len() / shsize as usize, ctx).unwrap_or_default();
             }

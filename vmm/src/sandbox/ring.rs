@@ -287,12 +287,10 @@ impl RingServer {
         let mut last = Instant::now();
         let mut place: Option<Spinning<'_>> = None;
         while !self.stop.load(Ordering::Acquire) {
-            let generation = self.generation.load(Ordering::Acquire);
-            if generation != seen {
-                list.clone_from(&self.slots.lock().list);
-                seen = generation;
+            if self.generation.load(Ordering::Acquire) != seen {
+                (list, seen) = self.snapshot();
             }
-            if self.serve_once(kernel, &list) {
+            if self.serve_once(kernel, &list, seen) {
                 last = Instant::now();
                 if place.as_ref().is_some_and(|p| !p.keep()) {
                     place = None;
@@ -314,13 +312,28 @@ impl RingServer {
         }
     }
 
-    /// Runs every published call once; true if there was one.
-    fn serve_once(&self, kernel: &Kernel, list: &[(u32, Tid)]) -> bool {
+    /// The vCPUs served and their threads, with the generation they are of
+    /// (attach and detach change both under the lock).
+    fn snapshot(&self) -> (Vec<(u32, Tid)>, u64) {
+        let slots = self.slots.lock();
+        (slots.list.clone(), self.generation.load(Ordering::Acquire))
+    }
+
+    /// Runs every published call once; true if there was one, or if the
+    /// list (of generation `seen`) went stale meanwhile.
+    fn serve_once(&self, kernel: &Kernel, list: &[(u32, Tid)], seen: u64) -> bool {
         let mut any = false;
         for &(cpu, tid) in list {
             let Some(mb) = self.mailbox(cpu) else { continue };
             if mb.state.load(Ordering::Acquire) != abi::REQ {
                 continue;
+            }
+            // A vCPU given another thread since the list was taken: its
+            // call is the new thread's, and served as the old one's it
+            // came back EINTR (the old thread gone). The attach counted
+            // before that thread could call, so the count tells.
+            if self.generation.load(Ordering::Acquire) != seen {
+                return true;
             }
             if crate::inject::hit(crate::inject::Point::RingStall).is_some() {
                 // As if this thread got no CPU for a while: the stub must
@@ -357,7 +370,7 @@ impl RingServer {
     /// a stub saw the change would otherwise wait for nobody), then sleeps
     /// until the doorbell rings.
     fn sleep(&self, kernel: &Kernel, avoid: &mut Avoid) {
-        let list = {
+        let (list, seen) = {
             let mut slots = self.slots.lock();
             slots.asleep = true;
             self.sleeping.store(true, Ordering::Release);
@@ -366,10 +379,10 @@ impl RingServer {
                     mb.awake.store(0, Ordering::SeqCst);
                 }
             }
-            slots.list.clone()
+            (slots.list.clone(), self.generation.load(Ordering::Acquire))
         };
         std::sync::atomic::fence(Ordering::SeqCst);
-        if !self.serve_once(kernel, &list) {
+        if !self.serve_once(kernel, &list, seen) {
             let mut pfd =
                 libc::pollfd { fd: std::os::fd::AsRawFd::as_raw_fd(&self.doorbell), events: libc::POLLIN, revents: 0 };
             while !self.stop.load(Ordering::Acquire) {
@@ -381,7 +394,8 @@ impl RingServer {
                 }
                 // A call published to a mailbox attached while asleep, or
                 // a doorbell lost: look now and then.
-                if self.serve_once(kernel, &self.slots.lock().list.clone()) {
+                let (list, seen) = self.snapshot();
+                if self.serve_once(kernel, &list, seen) {
                     break;
                 }
             }

@@ -355,23 +355,12 @@ impl Uffd {
             // read-write and is never executed by the host.
             return unsafe { crate::memory::protection_round_trip(dst, len) }.map_err(UffdError::Mprotect);
         };
-        let mut tries = 0;
-        loop {
+        self.retrying("writeprotect", dst, len, || {
             let mut w =
                 UffdioWriteprotect { range: UffdioRange { start: dst, len }, mode: UFFDIO_WRITEPROTECT_MODE_WP };
             // SAFETY: UFFDIO_WRITEPROTECT reads a UffdioWriteprotect.
-            if inject::or_errno(Point::HostFlush, || unsafe { ioctl_with_mut_ref(fd, UFFDIO_WRITEPROTECT(), &mut w) })
-                >= 0
-            {
-                break;
-            }
-            let e = io::Error::last_os_error();
-            tries += 1;
-            // EAGAIN: the host's mm was changing under it; try again.
-            if e.raw_os_error() != Some(libc::EAGAIN) || tries >= 10_000 {
-                return Err(op("writeprotect")(e));
-            }
-        }
+            inject::or_errno(Point::HostFlush, || unsafe { ioctl_with_mut_ref(fd, UFFDIO_WRITEPROTECT(), &mut w) })
+        })?;
         if protected {
             return Ok(());
         }

@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::arch::PAGE_SIZE;
-use crate::loader::Headers;
+use crate::loader::{string_at, Headers};
 use crate::mm::{Backing, FileData, FileId, FileRef, Vma};
 
 /// Files larger than this are not parsed for symbols.
@@ -97,12 +97,6 @@ impl SymTable {
         }
         Some(format!("{}+{:#x}", self.object, vaddr + shown))
     }
-}
-
-/// The NUL-terminated string at `off` of a string table, if it is UTF-8.
-fn string_at(table: &[u8], off: usize) -> Option<&str> {
-    let rest = table.get(off..)?;
-    std::str::from_utf8(&rest[..rest.iter().position(|&b| b == 0)?]).ok()
 }
 
 /// A name from an untrusted ELF, fit for one line of a report: control

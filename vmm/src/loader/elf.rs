@@ -388,6 +388,13 @@ fn slice_reader(bytes: &[u8]) -> impl FnMut(u64, &mut [u8]) -> io::Result<()> + 
     }
 }
 
+/// The NUL-terminated string at `off` of an ELF string table, if it is
+/// UTF-8.
+pub fn string_at(table: &[u8], off: usize) -> Option<&str> {
+    let rest = table.get(off..)?;
+    std::str::from_utf8(&rest[..rest.iter().position(|&b| b == 0)?]).ok()
+}
+
 /// Section names, symbol tables and section header tables larger than
 /// this are not read.
 const MAX_TABLE: u64 = 64 << 20;
@@ -466,9 +473,7 @@ impl Headers {
 
     /// Section `sh`'s name.
     pub fn name(&self, sh: &SectionHeader) -> Option<&str> {
-        let rest = self.names.get(sh.sh_name..)?;
-        let end = rest.iter().position(|&b| b == 0)?;
-        std::str::from_utf8(&rest[..end]).ok()
+        string_at(&self.names, sh.sh_name)
     }
 
     /// Section `sh`'s bytes, if it has some in the file (not NOBITS, not

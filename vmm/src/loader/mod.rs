@@ -4,5 +4,5 @@
 mod elf;
 mod plan;
 
-pub use elf::{Headers, Image, LoadError, PIE_BASE};
+pub use elf::{string_at, Headers, Image, LoadError, PIE_BASE};
 pub use plan::page_names;
